@@ -1,0 +1,1892 @@
+/*  =========================================================================
+    broker - sessions, job state machine, group commit
+    =========================================================================
+*/
+#include "broker.h"
+#include "dispatch.h"
+#include "spec.h"
+#include "store.h"
+#include "async_codec.h"
+#include "async_job.h"
+#include "async_util.h"
+#include "asyncmesh/error.h"
+#include "asyncmesh/log.h"
+#include <czmq.h>
+#include <limits.h>
+
+#define S_VERSION "0.1.0"
+
+//  A peer on the ROUTER socket that said HELLO: a node session
+typedef struct {
+    char *rkey;                 //  routing id as hex
+    zframe_t *routing;
+    char uuid [37];
+    char session [37];          //  per-process nonce sent by the node
+    char *address;
+    char *host;
+    int64_t pid;
+    int64_t last_seen;          //  monotonic us
+    int64_t last_seen_wall;
+    zlistx_t *agents;           //  dispatch_agent_t *, not owned
+    zhashx_t *jobs;             //  job id -> dispatch_agent_t * (assigned or active here)
+} session_t;
+
+//  A job recovered in assigned/active state, waiting for its node to say HELLO
+typedef struct {
+    char id [37];
+    char node [37];
+    int64_t deadline;           //  monotonic us
+} orphan_t;
+
+typedef struct {
+    int64_t when;
+    char id [37];
+} scheduled_t;
+
+struct _broker_t {
+    broker_config_t config;
+    zsock_t *router;
+    store_t *store;
+    dispatch_t *dispatch;
+    zhashx_t *sessions;         //  rkey -> session_t
+    zhashx_t *nodes;            //  uuid -> session_t (not owned)
+    zhashx_t *jobs;             //  id -> async_job_t: live and dirty jobs
+    zlistx_t *dirty;            //  async_job_t * to write at commit
+    zhashx_t *waiters;          //  job id -> zhashx (rkey -> routing frame)
+    zlistx_t *replies;          //  zmsg_t * to send after the commit
+    zlistx_t *scheduled;        //  scheduled_t *, sorted by when
+    zhashx_t *orphans;          //  id -> orphan_t
+    bool durable;               //  the batch holds acknowledged writes
+    size_t live;                //  live jobs in the cache after the last sweep
+    uint64_t seq;
+    uint64_t epoch;
+    uint64_t tokens;
+    int64_t started;            //  wall us
+    int64_t next_heartbeat;     //  monotonic us
+    uint64_t stat_submitted, stat_completed, stat_failed;
+};
+
+static void s_session_destroy (session_t **self_p);
+static void s_job_complete (broker_t *self, async_job_t *job);
+static void s_start (broker_t *self, async_job_t *job);
+
+//  ---------------------------------------------------------------------
+//  Keys
+
+static size_t
+s_key_job (char *buf, const char *id)
+{
+    buf [0] = 'j';
+    memcpy (buf + 1, id, 36);
+    return 37;
+}
+
+static size_t
+s_key_pending (char *buf, const async_job_t *job)
+{
+    size_t qlen = strlen (job->queue);
+    buf [0] = 'p';
+    memcpy (buf + 1, job->queue, qlen);
+    buf [1 + qlen] = 0;
+    //  Higher priority first: store (INT64_MAX - priority) biased to unsigned
+    uint64_t prio = (uint64_t) (INT64_MAX - job->priority) ^ (1ULL << 63);
+    store_put_be64 ((uint8_t *) buf + 2 + qlen, prio);
+    store_put_be64 ((uint8_t *) buf + 10 + qlen, job->seq);
+    return 18 + qlen;
+}
+
+static size_t
+s_key_time (char *buf, char tag, int64_t when, const char *id)
+{
+    buf [0] = tag;
+    store_put_be64 ((uint8_t *) buf + 1, (uint64_t) when);
+    memcpy (buf + 9, id, 36);
+    return 45;
+}
+
+static size_t
+s_key_live (char *buf, const char *id)
+{
+    buf [0] = 'a';
+    memcpy (buf + 1, id, 36);
+    return 37;
+}
+
+//  ---------------------------------------------------------------------
+//  Job cache: every job being changed lives in self->jobs until commit
+
+static async_job_t *
+s_job_load (broker_t *self, const char *id)
+{
+    async_job_t *job = (async_job_t *) zhashx_lookup (self->jobs, id);
+    if (job)
+        return job;
+    char key [40];
+    char *value;
+    size_t size;
+    if (store_get (self->store, key, s_key_job (key, id), &value, &size))
+        return NULL;
+    job = async_job_decode (value, size);
+    free (value);
+    if (job)
+        zhashx_insert (self->jobs, job->id, job);
+    return job;
+}
+
+//  A read-only copy for inspection; caller destroys
+static async_job_t *
+s_job_read (broker_t *self, const char *id)
+{
+    async_job_t *job = (async_job_t *) zhashx_lookup (self->jobs, id);
+    uint8_t *data;
+    size_t size;
+    if (job) {
+        if (async_job_encode (job, &data, &size))
+            return NULL;
+        async_job_t *copy = async_job_decode (data, size);
+        free (data);
+        return copy;
+    }
+    char key [40];
+    char *value;
+    if (store_get (self->store, key, s_key_job (key, id), &value, &size))
+        return NULL;
+    job = async_job_decode (value, size);
+    free (value);
+    return job;
+}
+
+//  Mark a job for writing at the next commit
+static void
+s_job_save (broker_t *self, async_job_t *job)
+{
+    if (!zhashx_lookup (self->jobs, job->id))
+        zhashx_insert (self->jobs, job->id, job);
+    if (!zlistx_find (self->dirty, job))
+        zlistx_add_end (self->dirty, job);
+}
+
+static bool
+s_job_is_live (async_job_t *job)
+{
+    return job->kind == ASYNC_KIND_TASK
+        && (job->status == ASYNC_ASSIGNED || job->status == ASYNC_ACTIVE)
+        && job->handoff [0] == 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Messages
+
+static zmsg_t *
+s_msg_to (zframe_t *routing, async_msg_t *msg)
+{
+    zmsg_t *zmsg = zmsg_new ();
+    zmsg_append (zmsg, &(zframe_t *) { zframe_dup (routing) });
+    zmsg_addmem (zmsg, msg->buffer.data, msg->buffer.size);
+    async_msg_destroy (msg);
+    return zmsg;
+}
+
+//  Send now
+static void
+s_send (broker_t *self, zframe_t *routing, async_msg_t *msg)
+{
+    zmsg_t *zmsg = s_msg_to (routing, msg);
+    zmsg_send (&zmsg, self->router);
+}
+
+//  Send after the commit
+static void
+s_reply_later (broker_t *self, zframe_t *routing, async_msg_t *msg)
+{
+    zlistx_add_end (self->replies, s_msg_to (routing, msg));
+}
+
+static void
+s_error (broker_t *self, zframe_t *routing, uint64_t rid, int code, const char *text)
+{
+    async_msg_t msg;
+    async_msg_init (&msg, "ERROR", rid, 2);
+    async_msg_int (&msg, "code", code);
+    async_msg_str (&msg, "message", text);
+    s_send (self, routing, &msg);
+}
+
+static void
+s_send_job (broker_t *self, zframe_t *routing, uint64_t rid, async_job_t *job, bool later)
+{
+    async_msg_t msg;
+    async_msg_init (&msg, "JOB", rid, 1);
+    async_msg_key (&msg, "job");
+    async_job_pack (job, &msg.packer);
+    if (later)
+        s_reply_later (self, routing, &msg);
+    else
+        s_send (self, routing, &msg);
+}
+
+//  ---------------------------------------------------------------------
+//  Queueing
+
+static void
+s_enqueue (broker_t *self, async_job_t *job, bool head)
+{
+    char key [300];
+    int64_t now = async_now_us ();
+    int64_t when = job->not_before > job->begin_after ? job->not_before : job->begin_after;
+    job->status = ASYNC_PENDING;
+    job->node [0] = 0;
+    if (when > now + 1000) {
+        //  Scheduled: wakes up at the tail of its queue
+        store_put (self->store, key, s_key_time (key, 's', when, job->id), "", 0);
+        scheduled_t *entry = calloc (1, sizeof (scheduled_t));
+        entry->when = when;
+        memcpy (entry->id, job->id, 37);
+        zlistx_insert (self->scheduled, entry, false);
+        s_job_save (self, job);
+        return;
+    }
+    if (!head || job->seq == 0)
+        job->seq = ++self->seq;
+    char value [300];
+    size_t tlen = strlen (job->task);
+    memcpy (value, job->id, 36);
+    value [36] = 0;
+    memcpy (value + 37, job->task, tlen);
+    store_put (self->store, key, s_key_pending (key, job), value, 37 + tlen);
+    dispatch_push (self->dispatch, job->id, job->task, job->queue, job->priority,
+                   job->seq, head);
+    s_job_save (self, job);
+}
+
+static void
+s_unqueue (broker_t *self, async_job_t *job)
+{
+    char key [300];
+    store_delete (self->store, key, s_key_pending (key, job));
+    dispatch_remove (self->dispatch, job->id);
+}
+
+//  Start a job: a task goes to its queue, a parent starts its children
+static void
+s_start (broker_t *self, async_job_t *job)
+{
+    job->held = false;
+    if (job->kind == ASYNC_KIND_TASK) {
+        s_enqueue (self, job, false);
+        return;
+    }
+    job->status = ASYNC_ACTIVE;
+    job->active_start = async_now_us ();
+    s_job_save (self, job);
+    size_t count = job->kind == ASYNC_KIND_PARALLEL ? job->nchildren : 1;
+    for (size_t i = 0; i < count && i < job->nchildren; i++) {
+        async_job_t *child = s_job_load (self, job->children [i]);
+        if (child)
+            s_start (self, child);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Completion
+
+static void
+s_notify_waiters (broker_t *self, async_job_t *job)
+{
+    zhashx_t *waiting = (zhashx_t *) zhashx_lookup (self->waiters, job->id);
+    if (!waiting)
+        return;
+    zframe_t *routing = (zframe_t *) zhashx_first (waiting);
+    while (routing) {
+        s_send_job (self, routing, 0, job, true);
+        routing = (zframe_t *) zhashx_next (waiting);
+    }
+    zhashx_delete (self->waiters, job->id);
+}
+
+//  Pack the child summary {"id", "status", "result"|"failure"}
+static void
+s_pack_summary (msgpack_packer *pk, async_job_t *child)
+{
+    msgpack_pack_map (pk, 3);
+    async_codec_pack_str (pk, "id");
+    async_codec_pack_str (pk, child->id);
+    async_codec_pack_str (pk, "status");
+    async_codec_pack_str (pk, async_status_name (child->status));
+    if (child->failure.size) {
+        async_codec_pack_str (pk, "failure");
+        async_codec_pack_raw (pk, child->failure.data, child->failure.size);
+    }
+    else {
+        async_codec_pack_str (pk, "result");
+        if (child->result.size)
+            async_codec_pack_raw (pk, child->result.data, child->result.size);
+        else
+            msgpack_pack_nil (pk);
+    }
+}
+
+//  Build the postprocess job of a parent whose children are all done
+static async_job_t *
+s_make_postprocess (broker_t *self, async_job_t *parent)
+{
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    size_t offset = 0;
+    async_job_t *post = NULL;
+    if (msgpack_unpack_next (&unpacked, (const char *) parent->postprocess.data,
+                             parent->postprocess.size, &offset) == MSGPACK_UNPACK_SUCCESS) {
+        zlistx_t *jobs = zlistx_new ();
+        zlistx_set_destructor (jobs, (zlistx_destructor_fn *) async_job_destroy);
+        char err [256];
+        if (spec_parse (&unpacked.data, async_now_us (), jobs, err, sizeof err) == 0
+        &&  zlistx_size (jobs) == 1) {
+            post = (async_job_t *) zlistx_first (jobs);
+            zlistx_detach_cur (jobs);
+        }
+        zlistx_destroy (&jobs);
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    if (!post)
+        return NULL;
+    //  Arguments: its own, then one summary per child in order
+    msgpack_unpacked own;
+    msgpack_unpacked_init (&own);
+    uint32_t own_count = 0;
+    offset = 0;
+    if (post->args.size
+    &&  msgpack_unpack_next (&own, (const char *) post->args.data, post->args.size, &offset)
+        == MSGPACK_UNPACK_SUCCESS && own.data.type == MSGPACK_OBJECT_ARRAY)
+        own_count = own.data.via.array.size;
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, own_count + parent->nchildren);
+    for (uint32_t i = 0; i < own_count; i++)
+        msgpack_pack_object (&pk, own.data.via.array.ptr [i]);
+    msgpack_unpacked_destroy (&own);
+    for (size_t i = 0; i < parent->nchildren; i++) {
+        async_job_t *child = s_job_read (self, parent->children [i]);
+        if (child) {
+            s_pack_summary (&pk, child);
+            async_job_destroy (&child);
+        }
+        else
+            msgpack_pack_nil (&pk);
+    }
+    async_blob_take (&post->args, (uint8_t *) buffer.data, buffer.size);
+    post->role = ASYNC_ROLE_POSTPROCESS;
+    memcpy (post->parent, parent->id, 37);
+    free (post->queue);
+    post->queue = strdup (parent->queue);
+    return post;
+}
+
+//  Without a postprocess, the parent's result is the array of child results
+static void
+s_collect_results (broker_t *self, async_job_t *parent)
+{
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, parent->nchildren);
+    for (size_t i = 0; i < parent->nchildren; i++) {
+        async_job_t *child = s_job_read (self, parent->children [i]);
+        if (child && child->failure.size)
+            async_codec_pack_raw (&pk, child->failure.data, child->failure.size);
+        else
+        if (child && child->result.size)
+            async_codec_pack_raw (&pk, child->result.data, child->result.size);
+        else
+            msgpack_pack_nil (&pk);
+        async_job_destroy (&child);
+    }
+    async_blob_take (&parent->result, (uint8_t *) buffer.data, buffer.size);
+}
+
+static void
+s_child_done (broker_t *self, async_job_t *child)
+{
+    async_job_t *parent = s_job_load (self, child->parent);
+    if (!parent || parent->status == ASYNC_COMPLETED)
+        return;
+    parent->children_done++;
+    s_job_save (self, parent);
+    if (parent->children_done < parent->nchildren) {
+        if (parent->kind == ASYNC_KIND_SERIAL) {
+            async_job_t *next = s_job_load (self, parent->children [parent->children_done]);
+            if (next)
+                s_start (self, next);
+        }
+        return;
+    }
+    if (parent->postprocess.size) {
+        async_job_t *post = s_make_postprocess (self, parent);
+        if (post) {
+            memcpy (parent->postprocess_id, post->id, 37);
+            char key [40];
+            (void) key;
+            s_start (self, post);
+            return;
+        }
+        async_failure_make (&parent->failure, "BadArgumentsError",
+                            "the postprocess spec could not be built", "", false, NULL, 0);
+    }
+    else
+        s_collect_results (self, parent);
+    s_job_complete (self, parent);
+}
+
+//  The job has its result or failure: record, notify, go up the tree
+static void
+s_job_complete (broker_t *self, async_job_t *job)
+{
+    char key [64];
+    job->status = ASYNC_COMPLETED;
+    job->completed_at = async_now_us ();
+    if (job->failure.size)
+        async_blob_clear (&job->result);
+    store_put (self->store, key, s_key_time (key, 'c', job->completed_at, job->id), "", 0);
+    store_delete (self->store, key, s_key_live (key, job->id));
+    s_job_save (self, job);
+    self->durable = true;
+    self->stat_completed++;
+    if (job->failure.size) {
+        self->stat_failed++;
+        char type [64] = "";
+        async_failure_type (&job->failure, type, sizeof type);
+        async_log_info ("broker", "job.failed", "job=%s task=%s type=%s attempt=%d",
+                        job->id, job->task ? job->task : "-", type, job->attempts);
+    }
+    else
+        async_log_debug ("broker", "job.completed", "job=%s task=%s attempt=%d",
+                         job->id, job->task ? job->task : "-", job->attempts);
+    s_notify_waiters (self, job);
+    if (job->parent [0]) {
+        if (job->role == ASYNC_ROLE_POSTPROCESS) {
+            async_job_t *parent = s_job_load (self, job->parent);
+            if (parent && parent->status != ASYNC_COMPLETED) {
+                async_blob_set (&parent->result, job->result.data, job->result.size);
+                async_blob_set (&parent->failure, job->failure.data, job->failure.size);
+                s_job_complete (self, parent);
+            }
+        }
+        else
+        if (job->role == ASYNC_ROLE_CHILD)
+            s_child_done (self, job);
+    }
+}
+
+//  Fail a job that has not run (or cannot run again) without touching slots
+static void
+s_job_fail (broker_t *self, async_job_t *job, const char *type, const char *message)
+{
+    async_failure_make (&job->failure, type, message, "", false, job->node, job->attempts);
+    s_job_complete (self, job);
+}
+
+//  ---------------------------------------------------------------------
+//  Sessions and slots
+
+static session_t *
+s_session_for_job (broker_t *self, async_job_t *job)
+{
+    session_t *session = job->node [0]
+                       ? (session_t *) zhashx_lookup (self->nodes, job->node) : NULL;
+    if (session && zhashx_lookup (session->jobs, job->id))
+        return session;
+    return NULL;
+}
+
+//  The attempt on a node is over: free its slot
+static void
+s_release (broker_t *self, async_job_t *job)
+{
+    char key [40];
+    store_delete (self->store, key, s_key_live (key, job->id));
+    session_t *session = s_session_for_job (self, job);
+    if (session) {
+        dispatch_agent_t *agent = (dispatch_agent_t *) zhashx_lookup (session->jobs, job->id);
+        if (agent)
+            dispatch_agent_release (agent);
+        zhashx_delete (session->jobs, job->id);
+    }
+}
+
+//  An attempt was interrupted (node died, superseded, stopped)
+static void
+s_interrupt (broker_t *self, async_job_t *job, const char *why)
+{
+    s_release (self, job);
+    if (job->status == ASYNC_ASSIGNED) {
+        //  Never started: back to the head of its queue as it was
+        async_log_info ("broker", "job.requeued", "job=%s reason=%s", job->id, why);
+        s_enqueue (self, job, true);
+        return;
+    }
+    job->interruptions++;
+    job->active_end = async_now_us ();
+    policy_t policy;
+    char err [200];
+    if (policy_parse (job->retry, job->role == ASYNC_ROLE_CALLBACK, &policy, err, sizeof err))
+        policy_parse (NULL, false, &policy, err, sizeof err);
+    async_log_info ("broker", "job.interrupted", "job=%s node=%s attempt=%d reason=%s "
+                    "interruptions=%d", job->id, job->node, job->attempts, why,
+                    job->interruptions);
+    if (policy.interruptions >= 0 && job->interruptions >= policy.interruptions
+    &&  !(policy.interruptions == 0 && false)) {
+        char message [200];
+        snprintf (message, sizeof message, "interrupted %d times (last: %s)",
+                  job->interruptions, why);
+        s_job_fail (self, job, "AbortedError", message);
+        return;
+    }
+    s_enqueue (self, job, true);
+}
+
+static void
+s_session_drop (broker_t *self, session_t *session, const char *why)
+{
+    //  Interrupt its jobs
+    zlistx_t *ids = zhashx_keys (session->jobs);
+    char *id = (char *) zlistx_first (ids);
+    while (id) {
+        async_job_t *job = s_job_load (self, id);
+        if (job && s_job_is_live (job) && strcmp (job->node, session->uuid) == 0)
+            s_interrupt (self, job, why);
+        id = (char *) zlistx_next (ids);
+    }
+    zlistx_destroy (&ids);
+    dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (session->agents);
+    while (agent) {
+        dispatch_agent_remove (self->dispatch, &agent);
+        agent = (dispatch_agent_t *) zlistx_next (session->agents);
+    }
+    zlistx_purge (session->agents);
+    if (zhashx_lookup (self->nodes, session->uuid) == session)
+        zhashx_delete (self->nodes, session->uuid);
+    async_log_info ("broker", "node.gone", "node=%s reason=%s", session->uuid, why);
+    zhashx_delete (self->sessions, session->rkey);
+}
+
+//  ---------------------------------------------------------------------
+//  Handlers: clients
+
+static void
+s_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+{
+    const msgpack_object *spec = async_mp_get (in->body, "spec");
+    zlistx_t *jobs = zlistx_new ();
+    zlistx_set_destructor (jobs, (zlistx_destructor_fn *) async_job_destroy);
+    char err [300];
+    if (spec_parse (spec, async_now_us (), jobs, err, sizeof err)) {
+        s_error (self, routing, in->rid, ASYNC_EREFUSED, err);
+        zlistx_destroy (&jobs);
+        return;
+    }
+    async_job_t *root = (async_job_t *) zlistx_first (jobs);
+    //  Idempotency key: a live or retained job with that key answers
+    if (root->key) {
+        char *existing;
+        size_t size;
+        size_t klen = strlen (root->key);
+        char *key = malloc (klen + 1);
+        key [0] = 'k';
+        memcpy (key + 1, root->key, klen);
+        if (store_get (self->store, key, klen + 1, &existing, &size) == 0) {
+            char id [37];
+            snprintf (id, sizeof id, "%.*s", (int) size, existing);
+            free (existing);
+            async_job_t *old = s_job_read (self, id);
+            if (old) {
+                async_job_destroy (&old);
+                async_msg_t msg;
+                async_msg_init (&msg, "ACCEPTED", in->rid, 2);
+                async_msg_str (&msg, "id", id);
+                async_msg_int (&msg, "existing", 1);
+                s_reply_later (self, routing, &msg);
+                free (key);
+                zlistx_destroy (&jobs);
+                return;
+            }
+        }
+        store_put (self->store, key, klen + 1, root->id, 36);
+        free (key);
+    }
+    //  Own every job in the cache, then start the root
+    async_job_t *job = (async_job_t *) zlistx_first (jobs);
+    while (job) {
+        zlistx_detach_cur (jobs);
+        s_job_save (self, job);
+        job = (async_job_t *) zlistx_first (jobs);
+    }
+    zlistx_destroy (&jobs);
+    s_start (self, root);
+    self->durable = true;
+    self->stat_submitted++;
+    async_log_debug ("broker", "job.submitted", "job=%s task=%s queue=%s",
+                     root->id, root->task ? root->task : "-", root->queue);
+    async_msg_t msg;
+    async_msg_init (&msg, "ACCEPTED", in->rid, 1);
+    async_msg_str (&msg, "id", root->id);
+    s_reply_later (self, routing, &msg);
+}
+
+static int
+s_read_id (async_inmsg_t *in, char *id)
+{
+    if (async_mp_str (in->body, "id", id, 37) || !async_id_valid (id))
+        return -1;
+    return 0;
+}
+
+static void
+s_on_get (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool wait)
+{
+    char id [37];
+    if (s_read_id (in, id)) {
+        s_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job: not a job id");
+        return;
+    }
+    async_job_t *job = s_job_read (self, id);
+    if (!job) {
+        s_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job");
+        return;
+    }
+    if (!wait || job->status == ASYNC_COMPLETED)
+        s_send_job (self, routing, in->rid, job, false);
+    else {
+        zhashx_t *waiting = (zhashx_t *) zhashx_lookup (self->waiters, id);
+        if (!waiting) {
+            waiting = zhashx_new ();
+            zhashx_set_destructor (waiting, (zhashx_destructor_fn *) zframe_destroy);
+            zhashx_insert (self->waiters, id, waiting);
+        }
+        char *rkey = zframe_strhex (routing);
+        if (!zhashx_lookup (waiting, rkey))
+            zhashx_insert (waiting, rkey, zframe_dup (routing));
+        free (rkey);
+        async_msg_t msg;
+        async_msg_init (&msg, "WAITING", in->rid, 1);
+        async_msg_str (&msg, "id", id);
+        s_send (self, routing, &msg);
+    }
+    async_job_destroy (&job);
+}
+
+static void
+s_on_cancel (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+{
+    char id [37];
+    async_job_t *job = s_read_id (in, id) ? NULL : s_job_load (self, id);
+    if (!job) {
+        s_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job");
+        return;
+    }
+    if (job->status == ASYNC_COMPLETED) {
+        s_error (self, routing, in->rid, ASYNC_EREFUSED, "the job has already completed");
+        return;
+    }
+    if (job->status == ASYNC_PENDING && job->kind == ASYNC_KIND_TASK) {
+        s_unqueue (self, job);
+        char key [64];
+        store_delete (self->store, key,
+                      s_key_time (key, 's', job->not_before > job->begin_after
+                                  ? job->not_before : job->begin_after, job->id));
+        s_job_fail (self, job, "CancelledError", "cancelled while pending");
+    }
+    else {
+        session_t *session = s_session_for_job (self, job);
+        if (session) {
+            async_msg_t msg;
+            async_msg_init (&msg, "CANCEL", 0, 2);
+            async_msg_str (&msg, "id", job->id);
+            async_msg_int (&msg, "token", (int64_t) job->token);
+            s_send (self, session->routing, &msg);
+        }
+        else
+        if (job->kind != ASYNC_KIND_TASK || job->status != ASYNC_COMPLETED)
+            s_job_fail (self, job, "CancelledError", "cancelled");
+    }
+    async_msg_t msg;
+    async_msg_init (&msg, "OK", in->rid, 0);
+    s_reply_later (self, routing, &msg);
+}
+
+//  Filters of LIST and COUNT
+typedef struct {
+    int statuses [8];
+    int nstatuses;
+    bool succeeded, failed;
+    char *queue;
+    char *task;
+    char node [37];
+    int64_t limit;
+    int64_t since;              //  wall us, 0 = any
+} s_filter_t;
+
+static int
+s_filter_parse (async_inmsg_t *in, s_filter_t *filter)
+{
+    memset (filter, 0, sizeof *filter);
+    filter->limit = 1000;
+    const msgpack_object *statuses = async_mp_get (in->body, "status");
+    if (statuses && statuses->type == MSGPACK_OBJECT_ARRAY) {
+        for (uint32_t i = 0; i < statuses->via.array.size && filter->nstatuses < 8; i++) {
+            char name [32];
+            if (async_mp_strcpy (&statuses->via.array.ptr [i], name, sizeof name))
+                return -1;
+            if (strcmp (name, "succeeded") == 0)
+                filter->succeeded = true;
+            else
+            if (strcmp (name, "failed") == 0)
+                filter->failed = true;
+            else {
+                int status = async_status_parse (name);
+                if (status < 0)
+                    return -1;
+                filter->statuses [filter->nstatuses++] = status;
+            }
+        }
+    }
+    filter->queue = async_mp_strdup (in->body, "queue");
+    filter->task = async_mp_strdup (in->body, "task");
+    async_mp_str (in->body, "node", filter->node, sizeof filter->node);
+    async_mp_int (in->body, "limit", &filter->limit);
+    double since = 0;
+    if (async_mp_double (in->body, "since", &since) == 0 && since > 0)
+        filter->since = async_now_us () - (int64_t) (since * 1e6);
+    return 0;
+}
+
+static bool
+s_filter_wants_status (s_filter_t *filter, int status)
+{
+    if (filter->nstatuses == 0 && !filter->succeeded && !filter->failed)
+        return true;
+    for (int i = 0; i < filter->nstatuses; i++)
+        if (filter->statuses [i] == status)
+            return true;
+    return status == ASYNC_COMPLETED && (filter->succeeded || filter->failed);
+}
+
+static bool
+s_filter_match (s_filter_t *filter, async_job_t *job)
+{
+    if (!s_filter_wants_status (filter, job->status))
+        return false;
+    if (job->status == ASYNC_COMPLETED) {
+        bool listed = false;
+        for (int i = 0; i < filter->nstatuses; i++)
+            listed |= filter->statuses [i] == ASYNC_COMPLETED;
+        if (!listed && (filter->succeeded || filter->failed)) {
+            bool failed = job->failure.size > 0;
+            if (!((failed && filter->failed) || (!failed && filter->succeeded)))
+                return false;
+        }
+        if (filter->since && job->completed_at < filter->since)
+            return false;
+    }
+    if (filter->queue && strcmp (filter->queue, job->queue) != 0)
+        return false;
+    if (filter->task && !(job->task && async_glob_match (filter->task, job->task)))
+        return false;
+    if (filter->node [0] && strcmp (filter->node, job->node) != 0)
+        return false;
+    return true;
+}
+
+typedef struct {
+    broker_t *broker;
+    s_filter_t *filter;
+    msgpack_packer *pk;         //  NULL: count only
+    int64_t count;
+} s_walk_t;
+
+static bool
+s_walk_one (void *arg, const char *id)
+{
+    s_walk_t *walk = (s_walk_t *) arg;
+    if (walk->filter->limit > 0 && walk->count >= walk->filter->limit && walk->pk)
+        return false;
+    async_job_t *job = s_job_read (walk->broker, id);
+    if (job && s_filter_match (walk->filter, job)) {
+        walk->count++;
+        if (walk->pk) {
+            //  Packed into a scratch buffer appended later
+            async_job_pack (job, walk->pk);
+        }
+    }
+    async_job_destroy (&job);
+    return true;
+}
+
+//  Walk the jobs matching a filter: pending in dispatch order, scheduled,
+//  live, then completed newest first
+static void
+s_walk (broker_t *self, s_walk_t *walk)
+{
+    s_filter_t *filter = walk->filter;
+    if (s_filter_wants_status (filter, ASYNC_PENDING)) {
+        dispatch_each_pending (self->dispatch, filter->queue, SIZE_MAX, s_walk_one, walk);
+        scheduled_t *entry = (scheduled_t *) zlistx_first (self->scheduled);
+        while (entry) {
+            s_walk_one (walk, entry->id);
+            entry = (scheduled_t *) zlistx_next (self->scheduled);
+        }
+    }
+    if (s_filter_wants_status (filter, ASYNC_ASSIGNED)
+    ||  s_filter_wants_status (filter, ASYNC_ACTIVE)
+    ||  s_filter_wants_status (filter, ASYNC_CALLBACKS)) {
+        //  Live jobs and waiting parents: the 'a' index and active parents
+        store_iter_t *iter = store_iter_new (self->store, "a", 1);
+        while (store_iter_valid (iter)) {
+            size_t size;
+            const char *key = store_iter_key (iter, &size);
+            if (size == 37) {
+                char id [37];
+                memcpy (id, key + 1, 36);
+                id [36] = 0;
+                s_walk_one (walk, id);
+            }
+            store_iter_next (iter);
+        }
+        store_iter_destroy (&iter);
+    }
+    if (s_filter_wants_status (filter, ASYNC_COMPLETED)) {
+        store_iter_t *iter = store_iter_new (self->store, "c", 1);
+        store_iter_seek_last (iter);
+        while (store_iter_valid (iter)) {
+            if (walk->pk && filter->limit > 0 && walk->count >= filter->limit)
+                break;
+            size_t size;
+            const char *key = store_iter_key (iter, &size);
+            if (size == 45) {
+                if (filter->since
+                &&  (int64_t) store_get_be64 ((const uint8_t *) key + 1) < filter->since)
+                    break;
+                char id [37];
+                memcpy (id, key + 9, 36);
+                id [36] = 0;
+                s_walk_one (walk, id);
+            }
+            store_iter_prev (iter);
+        }
+        store_iter_destroy (&iter);
+    }
+}
+
+static void
+s_on_list (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool count_only)
+{
+    s_filter_t filter;
+    if (s_filter_parse (in, &filter)) {
+        s_error (self, routing, in->rid, ASYNC_EREFUSED, "unknown status in the query");
+        free (filter.queue);
+        free (filter.task);
+        return;
+    }
+    msgpack_sbuffer jobs;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&jobs);
+    msgpack_packer_init (&pk, &jobs, msgpack_sbuffer_write);
+    s_walk_t walk = { self, &filter, count_only ? NULL : &pk, 0 };
+    s_walk (self, &walk);
+    async_msg_t msg;
+    if (count_only) {
+        async_msg_init (&msg, "COUNT", in->rid, 1);
+        async_msg_int (&msg, "count", walk.count);
+    }
+    else {
+        async_msg_init (&msg, "JOBS", in->rid, 1);
+        async_msg_key (&msg, "jobs");
+        msgpack_pack_array (&msg.packer, (size_t) walk.count);
+        if (jobs.size)
+            async_codec_pack_raw (&msg.packer, jobs.data, jobs.size);
+    }
+    msgpack_sbuffer_destroy (&jobs);
+    free (filter.queue);
+    free (filter.task);
+    s_send (self, routing, &msg);
+}
+
+static void
+s_pack_node (broker_t *self, msgpack_packer *pk, session_t *session)
+{
+    char when [40];
+    msgpack_pack_map (pk, 8);
+    async_codec_pack_str (pk, "uuid");
+    async_codec_pack_str (pk, session->uuid);
+    async_codec_pack_str (pk, "address");
+    async_codec_pack_str (pk, session->address ? session->address : "");
+    async_codec_pack_str (pk, "host");
+    async_codec_pack_str (pk, session->host ? session->host : "");
+    async_codec_pack_str (pk, "pid");
+    msgpack_pack_int64 (pk, session->pid);
+    async_codec_pack_str (pk, "last_heartbeat");
+    async_codec_pack_str (pk, async_format_time (session->last_seen_wall, when, sizeof when));
+    async_codec_pack_str (pk, "dead");
+    msgpack_pack_false (pk);
+    async_codec_pack_str (pk, "running");
+    msgpack_pack_uint64 (pk, zhashx_size (session->jobs));
+    async_codec_pack_str (pk, "agents");
+    msgpack_pack_array (pk, zlistx_size (session->agents));
+    dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (session->agents);
+    while (agent) {
+        msgpack_pack_map (pk, 5);
+        async_codec_pack_str (pk, "name");
+        async_codec_pack_str (pk, dispatch_agent_name (agent));
+        async_codec_pack_str (pk, "size");
+        msgpack_pack_int (pk, dispatch_agent_size (agent));
+        async_codec_pack_str (pk, "running");
+        msgpack_pack_int (pk, dispatch_agent_used (agent));
+        async_codec_pack_str (pk, "filter");
+        async_codec_pack_str (pk, dispatch_agent_filter (agent));
+        async_codec_pack_str (pk, "queues");
+        async_codec_pack_str (pk, dispatch_agent_queues (agent));
+        agent = (dispatch_agent_t *) zlistx_next (session->agents);
+    }
+}
+
+static void
+s_pack_nodes (broker_t *self, msgpack_packer *pk)
+{
+    msgpack_pack_array (pk, zhashx_size (self->nodes));
+    session_t *session = (session_t *) zhashx_first (self->nodes);
+    while (session) {
+        s_pack_node (self, pk, session);
+        session = (session_t *) zhashx_next (self->nodes);
+    }
+}
+
+typedef struct {
+    zhashx_t *counts;           //  queue -> int64 array [5]
+} s_queue_stats_t;
+
+static int64_t *
+s_queue_counts (zhashx_t *counts, const char *queue)
+{
+    int64_t *row = (int64_t *) zhashx_lookup (counts, queue);
+    if (!row) {
+        row = calloc (6, sizeof (int64_t));
+        zhashx_insert (counts, queue, row);
+    }
+    return row;
+}
+
+static void
+s_count_pending (void *arg, const char *queue, size_t pending)
+{
+    int64_t *row = s_queue_counts ((zhashx_t *) arg, queue);
+    row [ASYNC_PENDING] += (int64_t) pending;
+}
+
+static void
+s_on_status (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+{
+    zhashx_t *counts = zhashx_new ();
+    zhashx_set_destructor (counts, (zhashx_destructor_fn *) zstr_free);
+    dispatch_each_queue (self->dispatch, s_count_pending, counts);
+    //  Scheduled jobs count as pending; their queue needs a read
+    scheduled_t *entry = (scheduled_t *) zlistx_first (self->scheduled);
+    while (entry) {
+        async_job_t *job = s_job_read (self, entry->id);
+        if (job)
+            s_queue_counts (counts, job->queue) [5]++;
+        async_job_destroy (&job);
+        entry = (scheduled_t *) zlistx_next (self->scheduled);
+    }
+    async_job_t *job = (async_job_t *) zhashx_first (self->jobs);
+    while (job) {
+        if (s_job_is_live (job))
+            s_queue_counts (counts, job->queue) [job->status]++;
+        job = (async_job_t *) zhashx_next (self->jobs);
+    }
+    async_msg_t msg;
+    async_msg_init (&msg, "STATUS", in->rid, 7);
+    async_msg_str (&msg, "version", S_VERSION);
+    char when [40];
+    async_msg_str (&msg, "started", async_format_time (self->started, when, sizeof when));
+    async_msg_key (&msg, "uptime");
+    msgpack_pack_double (&msg.packer, (async_now_us () - self->started) / 1e6);
+    async_msg_key (&msg, "queues");
+    msgpack_pack_map (&msg.packer, zhashx_size (counts));
+    int64_t *row = (int64_t *) zhashx_first (counts);
+    while (row) {
+        async_codec_pack_str (&msg.packer, (const char *) zhashx_cursor (counts));
+        msgpack_pack_map (&msg.packer, 4);
+        async_codec_pack_str (&msg.packer, "pending");
+        msgpack_pack_int64 (&msg.packer, row [ASYNC_PENDING]);
+        async_codec_pack_str (&msg.packer, "scheduled");
+        msgpack_pack_int64 (&msg.packer, row [5]);
+        async_codec_pack_str (&msg.packer, "assigned");
+        msgpack_pack_int64 (&msg.packer, row [ASYNC_ASSIGNED]);
+        async_codec_pack_str (&msg.packer, "active");
+        msgpack_pack_int64 (&msg.packer, row [ASYNC_ACTIVE]);
+        row = (int64_t *) zhashx_next (counts);
+    }
+    zhashx_destroy (&counts);
+    async_msg_key (&msg, "nodes");
+    s_pack_nodes (self, &msg.packer);
+    async_msg_key (&msg, "jobs");
+    msgpack_pack_map (&msg.packer, 3);
+    async_codec_pack_str (&msg.packer, "submitted");
+    msgpack_pack_uint64 (&msg.packer, self->stat_submitted);
+    async_codec_pack_str (&msg.packer, "completed");
+    msgpack_pack_uint64 (&msg.packer, self->stat_completed);
+    async_codec_pack_str (&msg.packer, "failed");
+    msgpack_pack_uint64 (&msg.packer, self->stat_failed);
+    async_msg_key (&msg, "store_bytes");
+    msgpack_pack_uint64 (&msg.packer, store_size (self->store));
+    s_send (self, routing, &msg);
+}
+
+static void
+s_on_nodes (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+{
+    async_msg_t msg;
+    async_msg_init (&msg, "NODES", in->rid, 1);
+    async_msg_key (&msg, "nodes");
+    s_pack_nodes (self, &msg.packer);
+    s_send (self, routing, &msg);
+}
+
+//  ---------------------------------------------------------------------
+//  Handlers: nodes
+
+static const char **
+s_strv_from (const msgpack_object *array)
+{
+    if (!array || array->type != MSGPACK_OBJECT_ARRAY || array->via.array.size > 256)
+        return NULL;
+    const char **strv = calloc (array->via.array.size + 1, sizeof (char *));
+    size_t n = 0;
+    for (uint32_t i = 0; i < array->via.array.size; i++) {
+        char buf [ASYNC_MAX_NAME + 1];
+        if (async_mp_strcpy (&array->via.array.ptr [i], buf, sizeof buf) == 0 && *buf)
+            strv [n++] = strdup (buf);
+    }
+    return strv;
+}
+
+static void
+s_strv_free (const char **strv)
+{
+    for (const char **s = strv; s && *s; s++)
+        free ((char *) *s);
+    free (strv);
+}
+
+static void
+s_session_destroy (session_t **self_p)
+{
+    session_t *self = *self_p;
+    if (!self)
+        return;
+    free (self->rkey);
+    zframe_destroy (&self->routing);
+    free (self->address);
+    free (self->host);
+    zlistx_destroy (&self->agents);
+    zhashx_destroy (&self->jobs);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
+{
+    char uuid [37], nonce [37] = "";
+    if (async_mp_str (in->body, "uuid", uuid, sizeof uuid) || !async_id_valid (uuid)) {
+        s_error (self, routing, in->rid, ASYNC_EREFUSED, "HELLO needs the node's uuid");
+        return;
+    }
+    async_mp_str (in->body, "session", nonce, sizeof nonce);
+    const msgpack_object *agents = async_mp_get (in->body, "agents");
+    if (!agents || agents->type != MSGPACK_OBJECT_ARRAY || agents->via.array.size == 0
+    ||  agents->via.array.size > 64) {
+        s_error (self, routing, in->rid, ASYNC_EREFUSED, "HELLO needs 1 to 64 agents");
+        return;
+    }
+    //  A session on this routing id already: the same process said HELLO again
+    session_t *old = (session_t *) zhashx_lookup (self->sessions, rkey);
+    zhashx_t *kept = zhashx_new ();       //  jobs the node still holds: id -> agent name
+    zhashx_set_destructor (kept, (zhashx_destructor_fn *) zstr_free);
+    const msgpack_object *held = async_mp_get (in->body, "held");
+    for (uint32_t i = 0; held && held->type == MSGPACK_OBJECT_ARRAY
+                         && i < held->via.array.size; i++) {
+        char id [37], agent_name [ASYNC_MAX_NAME + 1];
+        uint64_t token;
+        const msgpack_object *h = &held->via.array.ptr [i];
+        if (async_mp_str (h, "id", id, sizeof id) || async_mp_uint (h, "token", &token)
+        ||  async_mp_str (h, "agent", agent_name, sizeof agent_name))
+            continue;
+        async_job_t *job = s_job_load (self, id);
+        if (job && s_job_is_live (job) && job->token == token)
+            zhashx_insert (kept, id, strdup (agent_name));
+    }
+    //  Another session of this uuid (an older process): superseded
+    session_t *other = (session_t *) zhashx_lookup (self->nodes, uuid);
+    session_t *previous [2] = { old, other != old ? other : NULL };
+    for (int i = 0; i < 2; i++) {
+        session_t *session = previous [i];
+        if (!session)
+            continue;
+        //  Detach the jobs the node keeps, so they are not interrupted
+        const char *id = (const char *) zhashx_first (kept);
+        while (id) {
+            id = (const char *) zhashx_cursor (kept);
+            zhashx_delete (session->jobs, id);
+            id = (const char *) zhashx_next (kept);
+        }
+        s_session_drop (self, session, session == old ? "re-registered" : "superseded");
+    }
+    session_t *session = calloc (1, sizeof (session_t));
+    session->rkey = strdup (rkey);
+    session->routing = zframe_dup (routing);
+    memcpy (session->uuid, uuid, 37);
+    memcpy (session->session, nonce, 37);
+    const char *peer = zframe_meta (routing, "Peer-Address");
+    session->address = strdup (peer ? peer : "");
+    session->host = async_mp_strdup (in->body, "host");
+    async_mp_int (in->body, "pid", &session->pid);
+    session->last_seen = async_mono_us ();
+    session->last_seen_wall = async_now_us ();
+    session->agents = zlistx_new ();
+    session->jobs = zhashx_new ();
+    for (uint32_t i = 0; i < agents->via.array.size; i++) {
+        const msgpack_object *a = &agents->via.array.ptr [i];
+        char name [ASYNC_MAX_NAME + 1];
+        int64_t size = 0;
+        if (async_mp_str (a, "name", name, sizeof name) || async_mp_int (a, "size", &size)
+        ||  size < 1 || size > 100000)
+            continue;
+        const char **queues = s_strv_from (async_mp_get (a, "queues"));
+        const char **include = s_strv_from (async_mp_get (a, "include"));
+        const char **exclude = s_strv_from (async_mp_get (a, "exclude"));
+        dispatch_agent_t *agent = dispatch_agent_add (self->dispatch, session, name,
+                                                      (int) size, queues, include, exclude);
+        zlistx_add_end (session->agents, agent);
+        s_strv_free (queues);
+        s_strv_free (include);
+        s_strv_free (exclude);
+    }
+    zhashx_insert (self->sessions, rkey, session);
+    zhashx_insert (self->nodes, uuid, session);
+    //  Re-attach the jobs it holds
+    char *agent_name = (char *) zhashx_first (kept);
+    while (agent_name) {
+        const char *id = (const char *) zhashx_cursor (kept);
+        async_job_t *job = s_job_load (self, id);
+        dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (session->agents);
+        while (agent && strcmp (dispatch_agent_name (agent), agent_name) != 0)
+            agent = (dispatch_agent_t *) zlistx_next (session->agents);
+        if (!agent)
+            agent = (dispatch_agent_t *) zlistx_first (session->agents);
+        if (job && agent) {
+            dispatch_agent_take (agent);
+            zhashx_insert (session->jobs, id, agent);
+            memcpy (job->node, uuid, 37);
+            zhashx_delete (self->orphans, id);
+        }
+        agent_name = (char *) zhashx_next (kept);
+    }
+    zhashx_destroy (&kept);
+    async_log_info ("broker", "node.hello", "node=%s agents=%u held=%zu address=%s",
+                    uuid, agents->via.array.size, zhashx_size (session->jobs),
+                    session->address);
+    async_msg_t msg;
+    async_msg_init (&msg, "WELCOME", in->rid, 2);
+    async_msg_int (&msg, "heartbeat_ms", self->config.heartbeat_ms);
+    async_msg_int (&msg, "dead_ms", self->config.dead_ms);
+    s_send (self, routing, &msg);
+}
+
+//  A node message about job `id` with `token`: the live job, or NULL if
+//  the attempt is no longer current (the node was declared dead, the job
+//  reassigned)
+static async_job_t *
+s_current_attempt (broker_t *self, session_t *session, async_inmsg_t *in, char *id)
+{
+    uint64_t token = 0;
+    if (async_mp_str (in->body, "id", id, 37) || async_mp_uint (in->body, "token", &token))
+        return NULL;
+    async_job_t *job = (async_job_t *) zhashx_lookup (self->jobs, id);
+    if (!job || !s_job_is_live (job) || job->token != token
+    ||  strcmp (job->node, session->uuid) != 0)
+        return NULL;
+    return job;
+}
+
+static void
+s_on_started (broker_t *self, session_t *session, async_inmsg_t *in)
+{
+    char id [37];
+    async_job_t *job = s_current_attempt (self, session, in, id);
+    if (!job || job->status != ASYNC_ASSIGNED)
+        return;
+    job->status = ASYNC_ACTIVE;
+    job->attempts++;
+    job->active_start = async_now_us ();
+    job->active_end = 0;
+    s_job_save (self, job);
+    async_log_debug ("broker", "job.started", "job=%s node=%s attempt=%d",
+                     job->id, session->uuid, job->attempts);
+}
+
+static void
+s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_t *in)
+{
+    char id [37] = "";
+    async_job_t *job = s_current_attempt (self, session, in, id);
+    async_msg_t ack;
+    async_msg_init (&ack, "ACK", in->rid, 2);
+    async_msg_str (&ack, "id", id);
+    if (!job) {
+        async_log_warning ("broker", "job.reassigned", "job=%s node=%s type=ReassignedError "
+                           "message=\"a result from an attempt that is no longer current "
+                           "was rejected\"", id, session->uuid);
+        async_msg_int (&ack, "rejected", 1);
+        s_send (self, routing, &ack);
+        return;
+    }
+    async_msg_int (&ack, "rejected", 0);
+    if (job->status == ASYNC_ASSIGNED) {
+        job->attempts++;
+        job->active_start = async_now_us ();
+    }
+    s_release (self, job);
+    job->active_end = async_now_us ();
+    const msgpack_object *failure = async_mp_get (in->body, "failure");
+    const msgpack_object *result = async_mp_get (in->body, "result");
+    if (failure && failure->type == MSGPACK_OBJECT_MAP) {
+        //  Rebuild the failure object with node and attempt, validated
+        char type [ASYNC_MAX_NAME + 1] = "Error";
+        async_mp_str (failure, "type", type, sizeof type);
+        char *message = async_mp_strdup (failure, "message");
+        char *detail = async_mp_strdup (failure, "detail");
+        bool transient = false;
+        async_mp_bool (failure, "transient", &transient);
+        async_blob_clear (&job->result);
+        async_failure_make (&job->failure, type, message, detail, transient,
+                            session->uuid, job->attempts);
+        free (message);
+        free (detail);
+        policy_t policy;
+        char err [200];
+        if (policy_parse (job->retry, job->role == ASYNC_ROLE_CALLBACK, &policy,
+                          err, sizeof err))
+            policy_parse (NULL, false, &policy, err, sizeof err);
+        if (transient && job->attempts < policy.attempts) {
+            async_log_info ("broker", "job.retry", "job=%s node=%s attempt=%d type=%s",
+                            job->id, session->uuid, job->attempts, type);
+            async_blob_clear (&job->failure);
+            job->not_before = async_now_us () + policy_backoff (&policy, job->attempts);
+            s_enqueue (self, job, false);
+            self->durable = true;
+        }
+        else
+            s_job_complete (self, job);
+    }
+    else {
+        uint8_t *data = NULL;
+        size_t size = 0;
+        if (result)
+            async_codec_copy_object (result, &data, &size);
+        async_blob_take (&job->result, data, size);
+        async_blob_clear (&job->failure);
+        s_job_complete (self, job);
+    }
+    s_reply_later (self, routing, &ack);
+}
+
+static void
+s_on_progress (broker_t *self, session_t *session, async_inmsg_t *in)
+{
+    char id [37];
+    async_job_t *job = s_current_attempt (self, session, in, id);
+    const msgpack_object *progress = async_mp_get (in->body, "progress");
+    if (!job || !progress)
+        return;
+    uint8_t *data;
+    size_t size;
+    if (async_codec_copy_object (progress, &data, &size) == 0) {
+        async_blob_take (&job->progress, data, size);
+        s_job_save (self, job);
+    }
+}
+
+static void
+s_on_annotate (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+{
+    char id [37], name [ASYNC_MAX_NAME + 1];
+    const msgpack_object *value = async_mp_get (in->body, "value");
+    async_job_t *job = s_read_id (in, id) ? NULL : s_job_load (self, id);
+    if (!job) {
+        s_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job");
+        return;
+    }
+    if (async_mp_str (in->body, "name", name, sizeof name) || !value) {
+        s_error (self, routing, in->rid, ASYNC_EREFUSED, "ANNOTATE needs a name and a value");
+        return;
+    }
+    //  Rebuild the annotations map with name set
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    size_t offset = 0;
+    uint32_t count = 0;
+    const msgpack_object *map = NULL;
+    if (job->annotations.size
+    &&  msgpack_unpack_next (&unpacked, (const char *) job->annotations.data,
+                             job->annotations.size, &offset) == MSGPACK_UNPACK_SUCCESS
+    &&  unpacked.data.type == MSGPACK_OBJECT_MAP)
+        map = &unpacked.data;
+    for (uint32_t i = 0; map && i < map->via.map.size; i++)
+        if (!async_mp_streq (&map->via.map.ptr [i].key, name))
+            count++;
+    msgpack_pack_map (&pk, count + 1);
+    for (uint32_t i = 0; map && i < map->via.map.size; i++)
+        if (!async_mp_streq (&map->via.map.ptr [i].key, name)) {
+            msgpack_pack_object (&pk, map->via.map.ptr [i].key);
+            msgpack_pack_object (&pk, map->via.map.ptr [i].val);
+        }
+    async_codec_pack_str (&pk, name);
+    msgpack_pack_object (&pk, *value);
+    msgpack_unpacked_destroy (&unpacked);
+    async_blob_take (&job->annotations, (uint8_t *) buffer.data, buffer.size);
+    s_job_save (self, job);
+    self->durable = true;
+    async_msg_t msg;
+    async_msg_init (&msg, "OK", in->rid, 0);
+    s_reply_later (self, routing, &msg);
+}
+
+//  ---------------------------------------------------------------------
+//  The loop
+
+static void
+s_handle (broker_t *self, zmsg_t *zmsg)
+{
+    zframe_t *routing = zmsg_pop (zmsg);
+    zframe_t *body = zmsg_pop (zmsg);
+    if (!routing || !body || zmsg_size (zmsg) != 0) {
+        async_log_warning ("broker", "message.dropped", "reason=\"not one body frame\"");
+        zframe_destroy (&routing);
+        zframe_destroy (&body);
+        return;
+    }
+    async_inmsg_t in;
+    const char *why = NULL;
+    char *rkey = zframe_strhex (routing);
+    if (async_inmsg_parse (&in, zframe_data (body), zframe_size (body), &why)) {
+        async_log_warning ("broker", "message.dropped", "peer=%s size=%zu reason=\"%s\"",
+                           rkey, zframe_size (body), why);
+        async_inmsg_destroy (&in);
+        zframe_destroy (&routing);
+        zframe_destroy (&body);
+        free (rkey);
+        return;
+    }
+    session_t *session = (session_t *) zhashx_lookup (self->sessions, rkey);
+    if (session) {
+        session->last_seen = async_mono_us ();
+        session->last_seen_wall = async_now_us ();
+    }
+    const char *cmd = in.command;
+    async_log_trace ("broker", "message.in", "peer=%s command=%s rid=%" PRIu64,
+                     rkey, cmd, in.rid);
+    if (streq (cmd, "SUBMIT"))
+        s_on_submit (self, routing, &in);
+    else
+    if (streq (cmd, "WAIT"))
+        s_on_get (self, routing, &in, true);
+    else
+    if (streq (cmd, "GET"))
+        s_on_get (self, routing, &in, false);
+    else
+    if (streq (cmd, "LIST"))
+        s_on_list (self, routing, &in, false);
+    else
+    if (streq (cmd, "COUNT"))
+        s_on_list (self, routing, &in, true);
+    else
+    if (streq (cmd, "STATUS"))
+        s_on_status (self, routing, &in);
+    else
+    if (streq (cmd, "NODES"))
+        s_on_nodes (self, routing, &in);
+    else
+    if (streq (cmd, "CANCEL"))
+        s_on_cancel (self, routing, &in);
+    else
+    if (streq (cmd, "ANNOTATE"))
+        s_on_annotate (self, routing, &in);
+    else
+    if (streq (cmd, "HELLO"))
+        s_on_hello (self, routing, rkey, &in);
+    else
+    if (streq (cmd, "PING")) {
+        async_msg_t msg;
+        async_msg_init (&msg, session || !async_mp_get (in.body, "node") ? "PONG" : "REHELLO",
+                        in.rid, 0);
+        s_send (self, routing, &msg);
+    }
+    else
+    if (streq (cmd, "STARTED") || streq (cmd, "RESULT") || streq (cmd, "PROGRESS")
+    ||  streq (cmd, "BYE")) {
+        if (!session) {
+            //  We do not know this node (broker restarted): it must say HELLO
+            async_msg_t msg;
+            async_msg_init (&msg, "REHELLO", in.rid, 0);
+            s_send (self, routing, &msg);
+        }
+        else
+        if (streq (cmd, "STARTED"))
+            s_on_started (self, session, &in);
+        else
+        if (streq (cmd, "RESULT"))
+            s_on_result (self, session, routing, &in);
+        else
+        if (streq (cmd, "PROGRESS"))
+            s_on_progress (self, session, &in);
+        else
+            s_session_drop (self, session, "stopped");
+    }
+    else {
+        async_log_warning ("broker", "message.dropped", "peer=%s command=%s "
+                           "reason=\"unknown command\"", rkey, cmd);
+        s_error (self, routing, in.rid, ASYNC_EREFUSED, "unknown command");
+    }
+    async_inmsg_destroy (&in);
+    zframe_destroy (&routing);
+    zframe_destroy (&body);
+    free (rkey);
+}
+
+//  Send ASSIGN for each (job, agent) pair dispatch finds
+static void
+s_dispatch (broker_t *self)
+{
+    char id [37];
+    dispatch_agent_t *agent;
+    while (dispatch_next (self->dispatch, NULL, NULL, id, &agent)) {
+        session_t *session = (session_t *) dispatch_agent_owner (agent);
+        async_job_t *job = s_job_load (self, id);
+        char key [300];
+        if (!job || job->status != ASYNC_PENDING || !job->task) {
+            dispatch_agent_release (agent);
+            continue;
+        }
+        store_delete (self->store, key, s_key_pending (key, job));
+        int64_t now = async_now_us ();
+        if (job->begin_by && now > job->begin_after + job->begin_by) {
+            dispatch_agent_release (agent);
+            s_job_fail (self, job, "TimeoutError", "not started before begin_by passed");
+            continue;
+        }
+        job->status = ASYNC_ASSIGNED;
+        job->token = (self->epoch << 32) | (++self->tokens & 0xffffffff);
+        memcpy (job->node, session->uuid, 37);
+        async_job_set_str (&job->agent, dispatch_agent_name (agent));
+        zhashx_insert (session->jobs, job->id, agent);
+        store_put (self->store, key, s_key_live (key, job->id), session->uuid, 36);
+        s_job_save (self, job);
+
+        async_msg_t msg;
+        async_msg_init (&msg, "ASSIGN", 0, 8);
+        async_msg_str (&msg, "id", job->id);
+        async_msg_key (&msg, "token");
+        msgpack_pack_uint64 (&msg.packer, job->token);
+        async_msg_str (&msg, "task", job->task);
+        async_msg_raw (&msg, "args", job->args.data, job->args.size);
+        async_msg_raw (&msg, "kwargs", job->kwargs.data, job->kwargs.size);
+        async_msg_str (&msg, "agent", dispatch_agent_name (agent));
+        async_msg_int (&msg, "attempt", job->attempts + 1);
+        async_msg_int (&msg, "timeout_ms", job->timeout / 1000);
+        zlistx_add_end (self->replies, s_msg_to (session->routing, &msg));
+        async_log_debug ("broker", "job.assigned", "job=%s node=%s agent=%s",
+                         job->id, session->uuid, dispatch_agent_name (agent));
+    }
+}
+
+static void
+s_timers (broker_t *self)
+{
+    int64_t mono = async_mono_us ();
+    int64_t now = async_now_us ();
+    //  Scheduled jobs that are due go to the tail of their queue
+    scheduled_t *entry = (scheduled_t *) zlistx_first (self->scheduled);
+    while (entry && entry->when <= now + 1000) {
+        char key [64];
+        store_delete (self->store, key, s_key_time (key, 's', entry->when, entry->id));
+        async_job_t *job = s_job_load (self, entry->id);
+        zlistx_delete (self->scheduled, zlistx_cursor (self->scheduled));
+        if (job && job->status == ASYNC_PENDING) {
+            if (job->begin_by && now > job->begin_after + job->begin_by)
+                s_job_fail (self, job, "TimeoutError", "not started before begin_by passed");
+            else {
+                job->not_before = 0;
+                job->begin_after = job->begin_after > now ? now : job->begin_after;
+                s_enqueue (self, job, false);
+            }
+        }
+        entry = (scheduled_t *) zlistx_first (self->scheduled);
+    }
+    if (mono < self->next_heartbeat)
+        return;
+    self->next_heartbeat = mono + self->config.heartbeat_ms * 1000;
+    //  Dead nodes
+    zlistx_t *dead = zlistx_new ();
+    session_t *session = (session_t *) zhashx_first (self->sessions);
+    while (session) {
+        if (mono - session->last_seen > (int64_t) self->config.dead_ms * 1000)
+            zlistx_add_end (dead, session);
+        else {
+            async_msg_t msg;
+            async_msg_init (&msg, "PING", 0, 0);
+            s_send (self, session->routing, &msg);
+        }
+        session = (session_t *) zhashx_next (self->sessions);
+    }
+    session = (session_t *) zlistx_first (dead);
+    while (session) {
+        async_log_warning ("broker", "node.dead", "node=%s silent_ms=%" PRId64,
+                           session->uuid, (mono - session->last_seen) / 1000);
+        s_session_drop (self, session, "dead");
+        session = (session_t *) zlistx_next (dead);
+    }
+    zlistx_destroy (&dead);
+    //  Orphans from before a restart whose node never came back
+    zlistx_t *expired = zlistx_new ();
+    orphan_t *orphan = (orphan_t *) zhashx_first (self->orphans);
+    while (orphan) {
+        if (mono > orphan->deadline)
+            zlistx_add_end (expired, strdup (orphan->id));
+        orphan = (orphan_t *) zhashx_next (self->orphans);
+    }
+    char *id = (char *) zlistx_first (expired);
+    while (id) {
+        zhashx_delete (self->orphans, id);
+        async_job_t *job = s_job_load (self, id);
+        if (job && s_job_is_live (job))
+            s_interrupt (self, job, "node did not come back after a broker restart");
+        free (id);
+        id = (char *) zlistx_next (expired);
+    }
+    zlistx_destroy (&expired);
+}
+
+//  Write the batch, then send what waited for it, then evict what is not live
+static int
+s_commit (broker_t *self)
+{
+    async_job_t *job = (async_job_t *) zlistx_first (self->dirty);
+    while (job) {
+        char key [40];
+        uint8_t *data;
+        size_t size;
+        if (async_job_encode (job, &data, &size) == 0) {
+            store_put (self->store, key, s_key_job (key, job->id), data, size);
+            free (data);
+        }
+        job = (async_job_t *) zlistx_next (self->dirty);
+    }
+    if (store_pending (self->store)) {
+        uint8_t seq [8];
+        store_put_be64 (seq, self->seq);
+        store_put (self->store, "mseq", 4, seq, 8);
+    }
+    int rc = store_commit (self->store, self->durable);
+    if (rc) {
+        //  Nothing promised goes out; the requests get an error instead
+        store_rollback (self->store);
+        async_log_error ("broker", "commit.failed", "replies=%zu",
+                         zlistx_size (self->replies));
+        zmsg_t *zmsg;
+        while ((zmsg = (zmsg_t *) zlistx_detach (self->replies, NULL))) {
+            zframe_t *routing = zmsg_pop (zmsg);
+            s_error (self, routing, 0, ASYNC_EREFUSED,
+                     "the broker could not write to its store (disk full?); try again later");
+            zframe_destroy (&routing);
+            zmsg_destroy (&zmsg);
+        }
+    }
+    else {
+        zmsg_t *zmsg;
+        while ((zmsg = (zmsg_t *) zlistx_detach (self->replies, NULL)))
+            zmsg_send (&zmsg, self->router);
+    }
+    //  Evict jobs that are not live: the store has them now
+    zlistx_purge (self->dirty);
+    if (zhashx_size (self->jobs) > self->live) {
+        zlistx_t *gone = zlistx_new ();
+        job = (async_job_t *) zhashx_first (self->jobs);
+        while (job) {
+            if (!s_job_is_live (job))
+                zlistx_add_end (gone, job->id);
+            job = (async_job_t *) zhashx_next (self->jobs);
+        }
+        const char *id = (const char *) zlistx_first (gone);
+        while (id) {
+            char copy [37];
+            memcpy (copy, id, 37);
+            zhashx_delete (self->jobs, copy);
+            id = (const char *) zlistx_next (gone);
+        }
+        zlistx_destroy (&gone);
+        self->live = zhashx_size (self->jobs);
+    }
+    self->durable = false;
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Recovery after a start
+
+static int
+s_recover (broker_t *self)
+{
+    char *value;
+    size_t size;
+    //  Version
+    if (store_get (self->store, "mversion", 8, &value, &size) == 0) {
+        bool ok = size == strlen (ASYNC_STORE_VERSION)
+               && memcmp (value, ASYNC_STORE_VERSION, size) == 0;
+        free (value);
+        if (!ok) {
+            async_log_error ("broker", "store.version", "reason=\"data was written by "
+                             "another store version; see docs/storage.md\"");
+            return ASYNC_ESTORE;
+        }
+    }
+    else
+        store_put (self->store, "mversion", 8, ASYNC_STORE_VERSION,
+                   strlen (ASYNC_STORE_VERSION));
+    if (store_get (self->store, "mepoch", 6, &value, &size) == 0) {
+        if (size == 8)
+            self->epoch = store_get_be64 ((uint8_t *) value);
+        free (value);
+    }
+    self->epoch++;
+    uint8_t buf [8];
+    store_put_be64 (buf, self->epoch);
+    store_put (self->store, "mepoch", 6, buf, 8);
+    if (store_get (self->store, "mseq", 4, &value, &size) == 0) {
+        if (size == 8)
+            self->seq = store_get_be64 ((uint8_t *) value);
+        free (value);
+    }
+    //  Pending
+    size_t pending = 0;
+    store_iter_t *iter = store_iter_new (self->store, "p", 1);
+    while (store_iter_valid (iter)) {
+        size_t ksize, vsize;
+        const char *key = store_iter_key (iter, &ksize);
+        const char *val = store_iter_value (iter, &vsize);
+        const char *nul = memchr (key + 1, 0, ksize - 1);
+        if (nul && (size_t) (nul - key) + 17 == ksize && vsize > 37) {
+            char queue [ASYNC_MAX_NAME + 1], id [37], task [ASYNC_MAX_NAME + 1];
+            snprintf (queue, sizeof queue, "%s", key + 1);
+            uint64_t prio = store_get_be64 ((const uint8_t *) nul + 1) ^ (1ULL << 63);
+            int64_t priority = INT64_MAX - (int64_t) prio;
+            uint64_t seq = store_get_be64 ((const uint8_t *) nul + 9);
+            memcpy (id, val, 36);
+            id [36] = 0;
+            snprintf (task, sizeof task, "%.*s", (int) (vsize - 37), val + 37);
+            dispatch_push (self->dispatch, id, task, queue, priority, seq, false);
+            if (seq > self->seq)
+                self->seq = seq;
+            pending++;
+        }
+        store_iter_next (iter);
+    }
+    store_iter_destroy (&iter);
+    //  Scheduled
+    iter = store_iter_new (self->store, "s", 1);
+    while (store_iter_valid (iter)) {
+        size_t ksize;
+        const char *key = store_iter_key (iter, &ksize);
+        if (ksize == 45) {
+            scheduled_t *entry = calloc (1, sizeof (scheduled_t));
+            entry->when = (int64_t) store_get_be64 ((const uint8_t *) key + 1);
+            memcpy (entry->id, key + 9, 36);
+            zlistx_add_end (self->scheduled, entry);
+        }
+        store_iter_next (iter);
+    }
+    store_iter_destroy (&iter);
+    //  Jobs that were on nodes: wait for their node to come back
+    size_t live = 0;
+    iter = store_iter_new (self->store, "a", 1);
+    while (store_iter_valid (iter)) {
+        size_t ksize, vsize;
+        const char *key = store_iter_key (iter, &ksize);
+        const char *val = store_iter_value (iter, &vsize);
+        if (ksize == 37 && vsize == 36) {
+            orphan_t *orphan = calloc (1, sizeof (orphan_t));
+            memcpy (orphan->id, key + 1, 36);
+            memcpy (orphan->node, val, 36);
+            orphan->deadline = async_mono_us () + (int64_t) self->config.dead_ms * 1000;
+            zhashx_insert (self->orphans, orphan->id, orphan);
+            s_job_load (self, orphan->id);
+            live++;
+        }
+        store_iter_next (iter);
+    }
+    store_iter_destroy (&iter);
+    async_log_info ("broker", "store.recovered", "pending=%zu scheduled=%zu on_nodes=%zu "
+                    "epoch=%" PRIu64, pending, zlistx_size (self->scheduled), live, self->epoch);
+    return store_commit (self->store, true);
+}
+
+//  ---------------------------------------------------------------------
+
+void
+broker_config_defaults (broker_config_t *config)
+{
+    memset (config, 0, sizeof *config);
+    config->data_dir = "var/broker";
+    config->endpoint = "tcp://127.0.0.1:9999";
+    config->sync = true;
+    config->heartbeat_ms = 1000;
+    config->dead_ms = 5000;
+    config->retention_us = 7LL * 86400 * 1000000;
+    config->max_batch = 512;
+}
+
+static int
+s_scheduled_compare (const void *a, const void *b)
+{
+    const scheduled_t *x = (const scheduled_t *) a, *y = (const scheduled_t *) b;
+    if (x->when != y->when)
+        return x->when < y->when ? -1 : 1;
+    return strcmp (x->id, y->id);
+}
+
+static void
+s_free_item (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+static void
+s_zmsg_free (void **item)
+{
+    zmsg_destroy ((zmsg_t **) item);
+}
+
+int
+broker_new (const broker_config_t *config, broker_t **self_p)
+{
+    *self_p = NULL;
+    broker_t *self = calloc (1, sizeof (broker_t));
+    self->config = *config;
+    self->started = async_now_us ();
+    self->dispatch = dispatch_new ();
+    self->sessions = zhashx_new ();
+    zhashx_set_destructor (self->sessions, (zhashx_destructor_fn *) s_session_destroy);
+    self->nodes = zhashx_new ();
+    self->jobs = zhashx_new ();
+    zhashx_set_destructor (self->jobs, (zhashx_destructor_fn *) async_job_destroy);
+    self->dirty = zlistx_new ();
+    self->waiters = zhashx_new ();
+    zhashx_set_destructor (self->waiters, (zhashx_destructor_fn *) zhashx_destroy);
+    self->replies = zlistx_new ();
+    zlistx_set_destructor (self->replies, s_zmsg_free);
+    self->scheduled = zlistx_new ();
+    zlistx_set_destructor (self->scheduled, s_free_item);
+    zlistx_set_comparator (self->scheduled, s_scheduled_compare);
+    self->orphans = zhashx_new ();
+    zhashx_set_destructor (self->orphans, s_free_item);
+
+    int rc = store_open (config->data_dir, config->sync, &self->store);
+    if (rc == 0)
+        rc = s_recover (self);
+    if (rc) {
+        broker_destroy (&self);
+        return rc;
+    }
+    self->router = zsock_new (ZMQ_ROUTER);
+    zsock_set_maxmsgsize (self->router, ASYNC_MAX_MESSAGE);
+    zsock_set_router_handover (self->router, 1);
+    zsock_set_sndhwm (self->router, 100000);
+    zsock_set_rcvhwm (self->router, 100000);
+    zsock_set_linger (self->router, 100);
+    if (zsock_bind (self->router, "%s", config->endpoint) < 0) {
+        async_log_error ("broker", "bind.failed", "endpoint=%s error=\"%s\"",
+                         config->endpoint, zmq_strerror (zmq_errno ()));
+        broker_destroy (&self);
+        return ASYNC_EIO;
+    }
+    async_log_info ("broker", "broker.started", "endpoint=%s data=%s sync=%s version=%s",
+                    config->endpoint, config->data_dir, config->sync ? "on" : "off",
+                    S_VERSION);
+    *self_p = self;
+    return 0;
+}
+
+void
+broker_destroy (broker_t **self_p)
+{
+    broker_t *self = *self_p;
+    if (!self)
+        return;
+    zsock_destroy (&self->router);
+    zhashx_destroy (&self->sessions);
+    zhashx_destroy (&self->nodes);
+    zhashx_destroy (&self->waiters);
+    zlistx_destroy (&self->replies);
+    zlistx_destroy (&self->dirty);
+    zhashx_destroy (&self->jobs);
+    zlistx_destroy (&self->scheduled);
+    zhashx_destroy (&self->orphans);
+    dispatch_destroy (&self->dispatch);
+    store_destroy (&self->store);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+broker_run (broker_t *self, volatile int *stop)
+{
+    zpoller_t *poller = zpoller_new (self->router, NULL);
+    while (!*stop) {
+        int64_t now = async_now_us ();
+        int64_t wait_us = (int64_t) self->config.heartbeat_ms * 1000;
+        scheduled_t *first = (scheduled_t *) zlistx_first (self->scheduled);
+        if (first && first->when - now < wait_us)
+            wait_us = first->when - now;
+        int64_t until_beat = self->next_heartbeat - async_mono_us ();
+        if (until_beat < wait_us)
+            wait_us = until_beat;
+        int timeout = wait_us <= 0 ? 0 : (int) ((wait_us + 999) / 1000);
+        void *which = zpoller_wait (poller, timeout);
+        if (!which && zpoller_terminated (poller))
+            break;
+        //  Drain a batch of messages without blocking
+        for (int i = 0; which && i < self->config.max_batch; i++) {
+            if (!(zsock_events (self->router) & ZMQ_POLLIN))
+                break;
+            zmsg_t *zmsg = zmsg_recv (self->router);
+            if (!zmsg)
+                break;
+            s_handle (self, zmsg);
+            zmsg_destroy (&zmsg);
+        }
+        s_timers (self);
+        s_dispatch (self);
+        s_commit (self);
+    }
+    zpoller_destroy (&poller);
+    //  Finish in-flight writes
+    s_commit (self);
+    async_log_info ("broker", "broker.stopped", NULL);
+    return 0;
+}

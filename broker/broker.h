@@ -1,0 +1,46 @@
+/*  =========================================================================
+    broker - the one process that owns all job state
+
+    One ROUTER socket serves nodes and clients. One thread runs the loop:
+    drain the socket (up to a batch of messages), apply each message to
+    the in-memory state and stage its writes, run timers, dispatch, then
+    commit the staged writes in one RocksDB batch (synced when anything in
+    it was acknowledged: a submit, a result) and only then send the
+    replies that promised durability. Requests that arrive while a sync
+    runs wait in the socket and share the next one: group commit.
+    =========================================================================
+*/
+#ifndef BROKER_BROKER_H_INCLUDED
+#define BROKER_BROKER_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *data_dir;       //  RocksDB directory
+    const char *endpoint;       //  bind endpoint
+    bool sync;                  //  sync the WAL before acknowledging
+    int heartbeat_ms;           //  ping nodes this often
+    int dead_ms;                //  a silent node is dead after this
+    int64_t retention_us;       //  completed jobs kept this long
+    int max_batch;              //  messages applied per commit
+} broker_config_t;
+
+typedef struct _broker_t broker_t;
+
+//  Defaults for a configuration.
+void
+    broker_config_defaults (broker_config_t *config);
+
+//  Open the store, recover, bind. 0 or an error code (logged).
+int
+    broker_new (const broker_config_t *config, broker_t **self_p);
+
+void
+    broker_destroy (broker_t **self_p);
+
+//  Run until *stop becomes true (a signal handler sets it). 0 or error.
+int
+    broker_run (broker_t *self, volatile int *stop);
+
+#endif

@@ -1,0 +1,518 @@
+/*  =========================================================================
+    dispatch - which pending job goes to which agent
+    =========================================================================
+*/
+#include "dispatch.h"
+#include "async_util.h"
+#include <czmq.h>
+
+typedef struct _entry_t entry_t;
+typedef struct _lane_t lane_t;
+
+struct _entry_t {
+    char id [37];
+    uint64_t seq;
+    lane_t *lane;
+    entry_t *prev, *next;
+};
+
+struct _lane_t {
+    void *queue;                //  queue_t of this lane
+    char *task;
+    int64_t priority;
+    entry_t *head, *tail;
+    size_t size;
+};
+
+typedef struct {
+    char *name;
+    zlistx_t *lanes;            //  of lane_t, owned
+    size_t size;
+} queue_t;
+
+struct _dispatch_agent_t {
+    void *owner;
+    char *name;
+    int size;
+    int used;
+    char **queues;
+    char **include;
+    char **exclude;
+    char *filter_text;
+    char *queues_text;
+    zhashx_t *verdicts;         //  task -> (void *) 1 accept / 2 refuse
+};
+
+struct _dispatch_t {
+    zhashx_t *queues;           //  name -> queue_t
+    zhashx_t *entries;          //  id -> entry_t
+    zlistx_t *agents;           //  of dispatch_agent_t, owned
+    size_t rotate;              //  round-robin start
+};
+
+static char **
+s_strv_dup (const char **strv, const char *fallback)
+{
+    size_t count = 0;
+    while (strv && strv [count])
+        count++;
+    char **copy = calloc (count + 2, sizeof (char *));
+    for (size_t i = 0; i < count; i++)
+        copy [i] = strdup (strv [i]);
+    if (count == 0 && fallback)
+        copy [0] = strdup (fallback);
+    return copy;
+}
+
+static void
+s_strv_free (char ***strv_p)
+{
+    for (char **s = *strv_p; s && *s; s++)
+        free (*s);
+    free (*strv_p);
+    *strv_p = NULL;
+}
+
+static void
+s_lane_destroy (lane_t **self_p)
+{
+    lane_t *self = *self_p;
+    if (self) {
+        free (self->task);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static void
+s_queue_destroy (queue_t **self_p)
+{
+    queue_t *self = *self_p;
+    if (self) {
+        zlistx_destroy (&self->lanes);
+        free (self->name);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static void
+s_agent_destroy (dispatch_agent_t **self_p)
+{
+    dispatch_agent_t *self = *self_p;
+    if (self) {
+        free (self->name);
+        s_strv_free (&self->queues);
+        s_strv_free (&self->include);
+        s_strv_free (&self->exclude);
+        free (self->filter_text);
+        free (self->queues_text);
+        zhashx_destroy (&self->verdicts);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+dispatch_t *
+dispatch_new (void)
+{
+    dispatch_t *self = calloc (1, sizeof (dispatch_t));
+    self->queues = zhashx_new ();
+    zhashx_set_destructor (self->queues, (zhashx_destructor_fn *) s_queue_destroy);
+    self->entries = zhashx_new ();
+    zhashx_set_destructor (self->entries, (zhashx_destructor_fn *) zstr_free);
+    self->agents = zlistx_new ();
+    zlistx_set_destructor (self->agents, (zlistx_destructor_fn *) s_agent_destroy);
+    return self;
+}
+
+void
+dispatch_destroy (dispatch_t **self_p)
+{
+    dispatch_t *self = *self_p;
+    if (!self)
+        return;
+    zhashx_destroy (&self->entries);      //  entries are plain allocations
+    zhashx_destroy (&self->queues);
+    zlistx_destroy (&self->agents);
+    free (self);
+    *self_p = NULL;
+}
+
+static queue_t *
+s_queue_require (dispatch_t *self, const char *name)
+{
+    queue_t *queue = (queue_t *) zhashx_lookup (self->queues, name);
+    if (!queue) {
+        queue = calloc (1, sizeof (queue_t));
+        queue->name = strdup (name);
+        queue->lanes = zlistx_new ();
+        zlistx_set_destructor (queue->lanes, (zlistx_destructor_fn *) s_lane_destroy);
+        zhashx_insert (self->queues, name, queue);
+    }
+    return queue;
+}
+
+static lane_t *
+s_lane_require (queue_t *queue, const char *task, int64_t priority)
+{
+    lane_t *lane = (lane_t *) zlistx_first (queue->lanes);
+    while (lane) {
+        if (lane->priority == priority && strcmp (lane->task, task) == 0)
+            return lane;
+        lane = (lane_t *) zlistx_next (queue->lanes);
+    }
+    lane = calloc (1, sizeof (lane_t));
+    lane->queue = queue;
+    lane->task = strdup (task);
+    lane->priority = priority;
+    zlistx_add_end (queue->lanes, lane);
+    return lane;
+}
+
+void
+dispatch_push (dispatch_t *self, const char *id, const char *task,
+               const char *queue_name, int64_t priority, uint64_t seq, bool head)
+{
+    if (zhashx_lookup (self->entries, id))
+        return;                 //  already pending
+    queue_t *queue = s_queue_require (self, queue_name);
+    lane_t *lane = s_lane_require (queue, task, priority);
+    entry_t *entry = calloc (1, sizeof (entry_t));
+    memcpy (entry->id, id, 36);
+    entry->seq = seq;
+    entry->lane = lane;
+    if (head) {
+        entry->next = lane->head;
+        if (lane->head)
+            lane->head->prev = entry;
+        lane->head = entry;
+        if (!lane->tail)
+            lane->tail = entry;
+    }
+    else {
+        //  Usually appended; keep the lane sorted by seq for restored jobs
+        entry_t *after = lane->tail;
+        while (after && after->seq > seq)
+            after = after->prev;
+        entry->prev = after;
+        entry->next = after ? after->next : lane->head;
+        if (entry->next)
+            entry->next->prev = entry;
+        else
+            lane->tail = entry;
+        if (after)
+            after->next = entry;
+        else
+            lane->head = entry;
+    }
+    lane->size++;
+    queue->size++;
+    zhashx_insert (self->entries, entry->id, entry);
+}
+
+static void
+s_unlink (dispatch_t *self, entry_t *entry)
+{
+    lane_t *lane = entry->lane;
+    if (entry->prev)
+        entry->prev->next = entry->next;
+    else
+        lane->head = entry->next;
+    if (entry->next)
+        entry->next->prev = entry->prev;
+    else
+        lane->tail = entry->prev;
+    lane->size--;
+    queue_t *queue = (queue_t *) lane->queue;
+    queue->size--;
+    zhashx_delete (self->entries, entry->id);
+    if (lane->size == 0) {
+        void *handle = zlistx_find (queue->lanes, lane);
+        if (handle)
+            zlistx_delete (queue->lanes, handle);
+    }
+}
+
+bool
+dispatch_remove (dispatch_t *self, const char *id)
+{
+    entry_t *entry = (entry_t *) zhashx_lookup (self->entries, id);
+    if (!entry)
+        return false;
+    s_unlink (self, entry);
+    return true;
+}
+
+bool
+dispatch_contains (dispatch_t *self, const char *id)
+{
+    return zhashx_lookup (self->entries, id) != NULL;
+}
+
+size_t
+dispatch_pending (dispatch_t *self, const char *queue_name)
+{
+    if (!queue_name)
+        return zhashx_size (self->entries);
+    queue_t *queue = (queue_t *) zhashx_lookup (self->queues, queue_name);
+    return queue ? queue->size : 0;
+}
+
+void
+dispatch_each_queue (dispatch_t *self,
+                     void (*fn) (void *arg, const char *queue, size_t pending), void *arg)
+{
+    queue_t *queue = (queue_t *) zhashx_first (self->queues);
+    while (queue) {
+        fn (arg, queue->name, queue->size);
+        queue = (queue_t *) zhashx_next (self->queues);
+    }
+}
+
+//  Best lane of a queue for an agent (NULL agent: any lane)
+static lane_t *
+s_best_lane (queue_t *queue, dispatch_agent_t *agent, dispatch_veto_fn *veto,
+             void *veto_arg, lane_t *skip_below)
+{
+    lane_t *best = NULL;
+    lane_t *lane = (lane_t *) zlistx_first (queue->lanes);
+    while (lane) {
+        if (lane->head && lane != skip_below
+        &&  (!agent || dispatch_agent_accepts (agent, lane->task))
+        &&  (!veto || veto (veto_arg, lane->head->id, lane->task))) {
+            if (!best || lane->priority > best->priority
+            ||  (lane->priority == best->priority && lane->head->seq < best->head->seq))
+                best = lane;
+        }
+        lane = (lane_t *) zlistx_next (queue->lanes);
+    }
+    return best;
+}
+
+void
+dispatch_each_pending (dispatch_t *self, const char *queue_name, size_t limit,
+                       bool (*fn) (void *arg, const char *id), void *arg)
+{
+    //  Merge the lanes of each queue by (priority desc, seq asc)
+    queue_t *queue = (queue_t *) zhashx_first (self->queues);
+    size_t count = 0;
+    while (queue && count < limit) {
+        if (!queue_name || strcmp (queue_name, queue->name) == 0) {
+            size_t nlanes = zlistx_size (queue->lanes);
+            entry_t **cursor = calloc (nlanes + 1, sizeof (entry_t *));
+            lane_t **lanes = calloc (nlanes + 1, sizeof (lane_t *));
+            size_t n = 0;
+            lane_t *lane = (lane_t *) zlistx_first (queue->lanes);
+            while (lane) {
+                lanes [n] = lane;
+                cursor [n++] = lane->head;
+                lane = (lane_t *) zlistx_next (queue->lanes);
+            }
+            while (count < limit) {
+                ssize_t pick = -1;
+                for (size_t i = 0; i < n; i++)
+                    if (cursor [i] && (pick < 0
+                    ||  lanes [i]->priority > lanes [pick]->priority
+                    ||  (lanes [i]->priority == lanes [pick]->priority
+                         && cursor [i]->seq < cursor [pick]->seq)))
+                        pick = (ssize_t) i;
+                if (pick < 0)
+                    break;
+                count++;
+                bool more = fn (arg, cursor [pick]->id);
+                cursor [pick] = cursor [pick]->next;
+                if (!more) {
+                    count = limit;
+                    break;
+                }
+            }
+            free (cursor);
+            free (lanes);
+        }
+        queue = (queue_t *) zhashx_next (self->queues);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Agents
+
+static char *
+s_join (char **strv, const char *prefix_char, char **prefixed)
+{
+    size_t len = 1;
+    for (char **s = strv; s && *s; s++)
+        len += strlen (*s) + 2;
+    for (char **s = prefixed; s && *s; s++)
+        len += strlen (*s) + 3;
+    char *text = calloc (1, len);
+    for (char **s = strv; s && *s; s++) {
+        if (*text)
+            strcat (text, ",");
+        strcat (text, *s);
+    }
+    for (char **s = prefixed; s && *s; s++) {
+        if (*text)
+            strcat (text, ",");
+        strcat (text, prefix_char);
+        strcat (text, *s);
+    }
+    return text;
+}
+
+dispatch_agent_t *
+dispatch_agent_add (dispatch_t *self, void *owner, const char *name, int size,
+                    const char **queues, const char **include, const char **exclude)
+{
+    dispatch_agent_t *agent = calloc (1, sizeof (dispatch_agent_t));
+    agent->owner = owner;
+    agent->name = strdup (name);
+    agent->size = size;
+    agent->queues = s_strv_dup (queues, "default");
+    agent->include = s_strv_dup (include, NULL);
+    agent->exclude = s_strv_dup (exclude, NULL);
+    agent->filter_text = s_join (agent->include, "!", agent->exclude);
+    if (!*agent->filter_text) {
+        free (agent->filter_text);
+        agent->filter_text = strdup ("*");
+    }
+    agent->queues_text = s_join (agent->queues, "", NULL);
+    agent->verdicts = zhashx_new ();
+    zlistx_add_end (self->agents, agent);
+    return agent;
+}
+
+void
+dispatch_agent_remove (dispatch_t *self, dispatch_agent_t **agent_p)
+{
+    void *handle = zlistx_find (self->agents, *agent_p);
+    if (handle)
+        zlistx_delete (self->agents, handle);
+    *agent_p = NULL;
+}
+
+bool
+dispatch_agent_accepts (dispatch_agent_t *agent, const char *task)
+{
+    uintptr_t verdict = (uintptr_t) zhashx_lookup (agent->verdicts, task);
+    if (verdict)
+        return verdict == 1;
+    bool accept = agent->include [0] == NULL;
+    for (char **glob = agent->include; *glob && !accept; glob++)
+        accept = async_glob_match (*glob, task);
+    for (char **glob = agent->exclude; *glob && accept; glob++)
+        accept = !async_glob_match (*glob, task);
+    if (zhashx_size (agent->verdicts) < 10000)
+        zhashx_insert (agent->verdicts, task, (void *) (uintptr_t) (accept ? 1 : 2));
+    return accept;
+}
+
+void
+dispatch_agent_take (dispatch_agent_t *agent)
+{
+    agent->used++;
+}
+
+void
+dispatch_agent_release (dispatch_agent_t *agent)
+{
+    if (agent->used > 0)
+        agent->used--;
+}
+
+const char *
+dispatch_agent_name (dispatch_agent_t *agent)
+{
+    return agent->name;
+}
+
+void *
+dispatch_agent_owner (dispatch_agent_t *agent)
+{
+    return agent->owner;
+}
+
+int
+dispatch_agent_size (dispatch_agent_t *agent)
+{
+    return agent->size;
+}
+
+int
+dispatch_agent_used (dispatch_agent_t *agent)
+{
+    return agent->used;
+}
+
+const char *
+dispatch_agent_filter (dispatch_agent_t *agent)
+{
+    return agent->filter_text;
+}
+
+const char *
+dispatch_agent_queues (dispatch_agent_t *agent)
+{
+    return agent->queues_text;
+}
+
+static bool
+s_agent_serves (dispatch_agent_t *agent, const char *queue)
+{
+    for (char **q = agent->queues; *q; q++)
+        if (strcmp (*q, queue) == 0)
+            return true;
+    return false;
+}
+
+bool
+dispatch_has_taker (dispatch_t *self, const char *queue, const char *task)
+{
+    dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (self->agents);
+    while (agent) {
+        if (s_agent_serves (agent, queue) && dispatch_agent_accepts (agent, task))
+            return true;
+        agent = (dispatch_agent_t *) zlistx_next (self->agents);
+    }
+    return false;
+}
+
+bool
+dispatch_next (dispatch_t *self, dispatch_veto_fn *veto, void *veto_arg,
+               char *id_out, dispatch_agent_t **agent_out)
+{
+    size_t nagents = zlistx_size (self->agents);
+    if (nagents == 0 || zhashx_size (self->entries) == 0)
+        return false;
+    //  Round-robin: start one further each time
+    self->rotate = (self->rotate + 1) % nagents;
+    dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (self->agents);
+    for (size_t i = 0; i < self->rotate; i++)
+        agent = (dispatch_agent_t *) zlistx_next (self->agents);
+    for (size_t visited = 0; visited < nagents; visited++) {
+        if (!agent)
+            agent = (dispatch_agent_t *) zlistx_first (self->agents);
+        if (agent->used < agent->size) {
+            lane_t *best = NULL;
+            for (char **q = agent->queues; *q; q++) {
+                queue_t *queue = (queue_t *) zhashx_lookup (self->queues, *q);
+                if (!queue || queue->size == 0)
+                    continue;
+                lane_t *lane = s_best_lane (queue, agent, veto, veto_arg, NULL);
+                if (lane && (!best || lane->priority > best->priority
+                ||  (lane->priority == best->priority && lane->head->seq < best->head->seq)))
+                    best = lane;
+            }
+            if (best) {
+                entry_t *entry = best->head;
+                memcpy (id_out, entry->id, 37);
+                s_unlink (self, entry);
+                agent->used++;
+                *agent_out = agent;
+                return true;
+            }
+        }
+        agent = (dispatch_agent_t *) zlistx_next (self->agents);
+    }
+    return false;
+}

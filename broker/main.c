@@ -1,0 +1,195 @@
+/*  =========================================================================
+    asyncbroker - the durable job broker
+
+    asyncbroker --data DIR --bind tcp://127.0.0.1:9999
+    =========================================================================
+*/
+#include "broker.h"
+#include "async_util.h"
+#include "asyncmesh/error.h"
+#include "asyncmesh/log.h"
+#include <czmq.h>
+#include <getopt.h>
+#include <signal.h>
+
+static volatile int s_stop = 0;
+
+static void
+s_on_signal (int signum)
+{
+    s_stop = 1;
+}
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+"usage: asyncbroker [OPTIONS]\n"
+"  --data DIR           RocksDB data directory (default var/broker)\n"
+"  --bind ENDPOINT      ZeroMQ endpoint for nodes and clients\n"
+"                       (default tcp://127.0.0.1:9999)\n"
+"  --sync on|off        sync the WAL before acknowledging (default on)\n"
+"  --heartbeat DUR      ping nodes this often (default 1s)\n"
+"  --dead-after DUR     a silent node is dead after this (default 5s)\n"
+"  --retention DUR      keep completed jobs this long (default 7d)\n"
+"  --insecure-bind      allow binding beyond loopback without CURVE\n"
+"  --config FILE        ZPL config file (see conf/asyncbroker.cfg)\n"
+"  --log-level LEVEL    error|warning|info|debug|trace (default info)\n"
+"  --log-file FILE      log to FILE instead of stderr (reopened on SIGHUP)\n"
+"  --help               this text\n"
+"  --version            print the version\n"
+"exit codes: 0 stopped cleanly, 2 usage error, 6 could not start (store, bind)\n");
+}
+
+static bool
+s_loopback (const char *endpoint)
+{
+    return strncmp (endpoint, "ipc://", 6) == 0 || strncmp (endpoint, "inproc://", 9) == 0
+        || strncmp (endpoint, "tcp://127.", 10) == 0
+        || strncmp (endpoint, "tcp://localhost:", 16) == 0
+        || strncmp (endpoint, "tcp://[::1]:", 12) == 0;
+}
+
+static int
+s_duration_ms (const char *what, const char *text, int *ms)
+{
+    int64_t us;
+    if (async_parse_duration (text, false, &us) || us < 1000 || us > 86400LL * 1000000) {
+        fprintf (stderr, "asyncbroker: %s '%s' is not a duration between 1ms and 1d; "
+                 "write e.g. 1s or 500ms\n", what, text);
+        return -1;
+    }
+    *ms = (int) (us / 1000);
+    return 0;
+}
+
+int
+main (int argc, char *argv [])
+{
+    const char *opt_data = NULL, *opt_bind = NULL, *opt_sync = NULL, *opt_hb = NULL;
+    const char *opt_dead = NULL, *opt_ret = NULL, *opt_config = NULL, *opt_level = NULL;
+    const char *opt_logfile = NULL;
+    bool insecure = false;
+    static struct option options [] = {
+        { "data", required_argument, 0, 'd' },
+        { "bind", required_argument, 0, 'b' },
+        { "sync", required_argument, 0, 's' },
+        { "heartbeat", required_argument, 0, 'H' },
+        { "dead-after", required_argument, 0, 'D' },
+        { "retention", required_argument, 0, 'R' },
+        { "insecure-bind", no_argument, 0, 'I' },
+        { "config", required_argument, 0, 'c' },
+        { "log-level", required_argument, 0, 'l' },
+        { "log-file", required_argument, 0, 'L' },
+        { "help", no_argument, 0, 'h' },
+        { "version", no_argument, 0, 'V' },
+        { 0, 0, 0, 0 }
+    };
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+            case 'd': opt_data = optarg; break;
+            case 'b': opt_bind = optarg; break;
+            case 's': opt_sync = optarg; break;
+            case 'H': opt_hb = optarg; break;
+            case 'D': opt_dead = optarg; break;
+            case 'R': opt_ret = optarg; break;
+            case 'I': insecure = true; break;
+            case 'c': opt_config = optarg; break;
+            case 'l': opt_level = optarg; break;
+            case 'L': opt_logfile = optarg; break;
+            case 'h': s_usage (stdout); return 0;
+            case 'V': printf ("asyncbroker 0.1.0\n"); return 0;
+            default:
+                fprintf (stderr, "asyncbroker: unknown or incomplete option '%s'; "
+                         "run asyncbroker --help\n", argv [optind - 1]);
+                return ASYNC_EUSAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf (stderr, "asyncbroker: unexpected argument '%s'; run asyncbroker --help\n",
+                 argv [optind]);
+        return ASYNC_EUSAGE;
+    }
+    zsys_init ();
+    zsys_handler_set (NULL);
+    zconfig_t *config = NULL;
+    if (opt_config) {
+        config = zconfig_load (opt_config);
+        if (!config) {
+            fprintf (stderr, "asyncbroker: cannot read config file '%s'; check the path "
+                     "and its ZPL syntax\n", opt_config);
+            return ASYNC_EUSAGE;
+        }
+    }
+#define S_CONF(flag, path, def) \
+    ((flag) ? (flag) : config ? zconfig_get (config, path, def) : (def))
+    broker_config_t cfg;
+    broker_config_defaults (&cfg);
+    cfg.data_dir = S_CONF (opt_data, "broker/data", cfg.data_dir);
+    cfg.endpoint = S_CONF (opt_bind, "broker/bind", cfg.endpoint);
+    const char *sync = S_CONF (opt_sync, "broker/sync", "on");
+    const char *level = S_CONF (opt_level, "broker/log-level", "info");
+    const char *logfile = S_CONF (opt_logfile, "broker/log-file", NULL);
+    const char *hb = S_CONF (opt_hb, "broker/heartbeat", "1s");
+    const char *dead = S_CONF (opt_dead, "broker/dead-after", "5s");
+    const char *ret = S_CONF (opt_ret, "broker/retention", "7d");
+    if (config && streq (zconfig_get (config, "broker/insecure-bind", "0"), "1"))
+        insecure = true;
+    int rc = 0;
+    if (async_log_level_parse (level) < 0) {
+        fprintf (stderr, "asyncbroker: log level '%s' is not one of "
+                 "error|warning|info|debug|trace\n", level);
+        rc = ASYNC_EUSAGE;
+    }
+    else
+        async_log_set_level ((async_log_level_t) async_log_level_parse (level));
+    if (rc == 0 && strcmp (sync, "on") && strcmp (sync, "off")) {
+        fprintf (stderr, "asyncbroker: --sync takes on or off, not '%s'\n", sync);
+        rc = ASYNC_EUSAGE;
+    }
+    cfg.sync = streq (sync, "on");
+    int64_t retention;
+    if (rc == 0 && (s_duration_ms ("--heartbeat", hb, &cfg.heartbeat_ms)
+                ||  s_duration_ms ("--dead-after", dead, &cfg.dead_ms)))
+        rc = ASYNC_EUSAGE;
+    if (rc == 0 && async_parse_duration (ret, false, &retention)) {
+        fprintf (stderr, "asyncbroker: --retention '%s' is not a duration like 7d\n", ret);
+        rc = ASYNC_EUSAGE;
+    }
+    cfg.retention_us = retention;
+    if (rc == 0 && !insecure && !s_loopback (cfg.endpoint)) {
+        fprintf (stderr, "asyncbroker: refusing to bind %s beyond loopback without CURVE; "
+                 "bind to tcp://127.0.0.1:PORT or pass --insecure-bind\n", cfg.endpoint);
+        rc = ASYNC_EUSAGE;
+    }
+    if (rc == 0 && logfile && async_log_set_file (logfile)) {
+        fprintf (stderr, "asyncbroker: cannot open log file '%s': %s\n", logfile,
+                 strerror (errno));
+        rc = ASYNC_EUSAGE;
+    }
+    if (rc == 0 && insecure && !s_loopback (cfg.endpoint))
+        async_log_warning ("broker", "bind.insecure", "endpoint=%s reason=\"no CURVE: "
+                           "anyone who reaches this port may submit and run jobs\"",
+                           cfg.endpoint);
+    broker_t *broker = NULL;
+    if (rc == 0) {
+        rc = broker_new (&cfg, &broker);
+        if (rc) {
+            fprintf (stderr, "asyncbroker: could not start (%s); see the log line above\n",
+                     async_strerror (rc));
+            rc = ASYNC_EREFUSED;
+        }
+    }
+    if (rc == 0) {
+        struct sigaction action = { .sa_handler = s_on_signal };
+        sigaction (SIGINT, &action, NULL);
+        sigaction (SIGTERM, &action, NULL);
+        signal (SIGPIPE, SIG_IGN);
+        broker_run (broker, &s_stop);
+        broker_destroy (&broker);
+    }
+    zconfig_destroy (&config);
+    return rc;
+}

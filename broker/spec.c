@@ -1,0 +1,397 @@
+/*  =========================================================================
+    spec - job specs into job records; retry policies
+    =========================================================================
+*/
+#include "spec.h"
+#include "async_util.h"
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+
+#define S_MAX_CHILDREN 100000
+
+int
+policy_parse (const char *text, bool callback, policy_t *policy,
+              char *err, size_t err_size)
+{
+    if (!text || !*text)
+        text = callback ? "forever" : "default";
+    if (strcmp (text, "default") == 0) {
+        *policy = (policy_t) { 5, 10, 0, 0, 2.0 };
+        return 0;
+    }
+    if (strcmp (text, "forever") == 0) {
+        *policy = (policy_t) { INT_MAX, -1, 1000000, 60000000, 0 };
+        return 0;
+    }
+    if (strcmp (text, "never") == 0) {
+        *policy = (policy_t) { 1, 0, 0, 0, 2.0 };
+        return 0;
+    }
+    //  attempts=N,backoff=1s..60s,factor=2,interruptions=M
+    *policy = (policy_t) { 5, 10, 0, 0, 2.0 };
+    char *copy = strdup (text);
+    char *save = NULL;
+    int rc = 0;
+    for (char *item = strtok_r (copy, ",", &save); item && rc == 0;
+         item = strtok_r (NULL, ",", &save)) {
+        char *eq = strchr (item, '=');
+        if (!eq) {
+            rc = -1;
+            break;
+        }
+        *eq = 0;
+        const char *value = eq + 1;
+        char *end = NULL;
+        if (strcmp (item, "attempts") == 0) {
+            long n = strtol (value, &end, 10);
+            if (*end || n < 1 || n > 1000000)
+                rc = -1;
+            policy->attempts = (int) n;
+        }
+        else
+        if (strcmp (item, "interruptions") == 0) {
+            long n = strtol (value, &end, 10);
+            if (*end || n < 0 || n > 1000000)
+                rc = -1;
+            policy->interruptions = (int) n;
+        }
+        else
+        if (strcmp (item, "factor") == 0) {
+            double f = strtod (value, &end);
+            if (*end || !isfinite (f) || f < 1 || f > 100)
+                rc = -1;
+            policy->factor = f;
+        }
+        else
+        if (strcmp (item, "backoff") == 0) {
+            char *range = strdup (value);
+            char *dots = strstr (range, "..");
+            if (dots) {
+                *dots = 0;
+                if (async_parse_duration (range, false, &policy->backoff_min)
+                ||  async_parse_duration (dots + 2, false, &policy->backoff_max))
+                    rc = -1;
+            }
+            else {
+                if (async_parse_duration (range, false, &policy->backoff_min))
+                    rc = -1;
+                policy->backoff_max = policy->backoff_min;
+            }
+            if (policy->backoff_max < policy->backoff_min)
+                rc = -1;
+            free (range);
+        }
+        else
+            rc = -1;
+    }
+    free (copy);
+    if (rc)
+        snprintf (err, err_size, "retry policy '%s' is not default, forever, never "
+                  "or attempts=N,backoff=1s..60s,factor=2,interruptions=M", text);
+    return rc;
+}
+
+int64_t
+policy_backoff (const policy_t *policy, int attempt)
+{
+    if (policy->backoff_min <= 0)
+        return 0;
+    double delay;
+    if (policy->factor <= 0)
+        delay = (double) policy->backoff_min * (attempt < 1 ? 1 : attempt);
+    else
+        delay = (double) policy->backoff_min * pow (policy->factor, attempt > 1 ? attempt - 1 : 0);
+    if (delay > (double) policy->backoff_max)
+        delay = (double) policy->backoff_max;
+    return (int64_t) delay;
+}
+
+//  ---------------------------------------------------------------------
+
+typedef struct {
+    int64_t now;
+    zlistx_t *jobs;
+    char *err;
+    size_t err_size;
+    size_t count;
+} s_ctx_t;
+
+static int
+s_fail (s_ctx_t *ctx, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+
+static int
+s_fail (s_ctx_t *ctx, const char *fmt, ...)
+{
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (ctx->err, ctx->err_size, fmt, args);
+    va_end (args);
+    return -1;
+}
+
+static bool
+s_name_valid (const char *name)
+{
+    if (!name || !*name || strlen (name) > ASYNC_MAX_NAME)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!isalnum ((unsigned char) *p) && !strchr ("_-.:", *p))
+            return false;
+    return true;
+}
+
+//  A duration option: a string DUR or a number of seconds
+static int
+s_duration (s_ctx_t *ctx, const msgpack_object *spec, const char *key, int64_t *usecs)
+{
+    const msgpack_object *o = async_mp_get (spec, key);
+    if (!o || o->type == MSGPACK_OBJECT_NIL)
+        return 0;
+    double seconds;
+    if (o->type == MSGPACK_OBJECT_STR) {
+        char text [64];
+        if (async_mp_strcpy (o, text, sizeof text)
+        ||  async_parse_duration (text, false, usecs))
+            return s_fail (ctx, "%s must be a duration such as 30s, 5m or 1.5h", key);
+        return 0;
+    }
+    if (async_mp_double (spec, key, &seconds) || seconds < 0 || seconds > 1e12)
+        return s_fail (ctx, "%s must be a duration such as 30s, 5m or 1.5h", key);
+    *usecs = (int64_t) (seconds * 1e6);
+    return 0;
+}
+
+static int
+s_parse_one (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *parent,
+             async_kind_t parent_kind, int index, async_role_t role);
+
+static int
+s_options (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *job, async_job_t *parent)
+{
+    const msgpack_object *o;
+    //  queue
+    o = async_mp_get (spec, "queue");
+    if (o && o->type != MSGPACK_OBJECT_NIL) {
+        char queue [ASYNC_MAX_NAME + 1];
+        if (async_mp_strcpy (o, queue, sizeof queue) || !s_name_valid (queue))
+            return s_fail (ctx, "%s must be a name of letters, digits, _-.:", "queue");
+        job->queue = strdup (queue);
+    }
+    else
+        job->queue = strdup (parent && parent->queue ? parent->queue : "default");
+    //  priority
+    o = async_mp_get (spec, "priority");
+    if (o && o->type != MSGPACK_OBJECT_NIL) {
+        if (async_mp_int (spec, "priority", &job->priority)
+        ||  job->priority < -1000000000 || job->priority > 1000000000)
+            return s_fail (ctx, "%s must be an integer", "priority");
+    }
+    //  begin_after: ISO-8601, relative, or epoch seconds
+    o = async_mp_get (spec, "begin_after");
+    job->begin_after = ctx->now;
+    if (o && o->type != MSGPACK_OBJECT_NIL) {
+        char text [64];
+        double seconds;
+        if (o->type == MSGPACK_OBJECT_STR) {
+            if (async_mp_strcpy (o, text, sizeof text)
+            ||  async_parse_time (text, ctx->now, &job->begin_after))
+                return s_fail (ctx, "%s must be ISO-8601 with Z or an offset, "
+                               "or relative like +30s", "begin_after");
+        }
+        else
+        if (async_mp_double (spec, "begin_after", &seconds) == 0)
+            job->begin_after = (int64_t) (seconds * 1e6);
+        else
+            return s_fail (ctx, "%s must be a time", "begin_after");
+    }
+    if (s_duration (ctx, spec, "begin_by", &job->begin_by)
+    ||  s_duration (ctx, spec, "timeout", &job->timeout))
+        return -1;
+    //  retry
+    o = async_mp_get (spec, "retry");
+    if (o && o->type != MSGPACK_OBJECT_NIL) {
+        char text [200];
+        policy_t policy;
+        if (async_mp_strcpy (o, text, sizeof text))
+            return s_fail (ctx, "%s must be a string", "retry");
+        if (policy_parse (text, false, &policy, ctx->err, ctx->err_size))
+            return -1;
+        job->retry = strdup (text);
+    }
+    //  quotas: array of names
+    o = async_mp_get (spec, "quotas");
+    if (o && o->type != MSGPACK_OBJECT_NIL) {
+        if (o->type != MSGPACK_OBJECT_ARRAY)
+            return s_fail (ctx, "%s must be an array of names", "quotas");
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            char name [ASYNC_MAX_NAME + 1];
+            if (async_mp_strcpy (&o->via.array.ptr [i], name, sizeof name)
+            ||  !s_name_valid (name))
+                return s_fail (ctx, "%s must be an array of names", "quotas");
+        }
+        if (o->via.array.size) {
+            uint8_t *data;
+            size_t size;
+            async_codec_copy_object (o, &data, &size);
+            async_blob_take (&job->quotas, data, size);
+        }
+    }
+    //  key
+    o = async_mp_get (spec, "key");
+    if (o && o->type != MSGPACK_OBJECT_NIL) {
+        char key [ASYNC_MAX_NAME + 1];
+        if (async_mp_strcpy (o, key, sizeof key) || !*key)
+            return s_fail (ctx, "%s must be a non-empty string of at most 200 bytes", "key");
+        job->key = strdup (key);
+    }
+    //  annotations: map
+    o = async_mp_get (spec, "annotations");
+    if (o && o->type != MSGPACK_OBJECT_NIL) {
+        if (o->type != MSGPACK_OBJECT_MAP)
+            return s_fail (ctx, "%s must be an object", "annotations");
+        for (uint32_t i = 0; i < o->via.map.size; i++)
+            if (o->via.map.ptr [i].key.type != MSGPACK_OBJECT_STR)
+                return s_fail (ctx, "%s keys must be strings", "annotations");
+        uint8_t *data;
+        size_t size;
+        async_codec_copy_object (o, &data, &size);
+        async_blob_take (&job->annotations, data, size);
+    }
+    //  callbacks: kept as specs until the job completes
+    o = async_mp_get (spec, "callbacks");
+    if (o && o->type != MSGPACK_OBJECT_NIL) {
+        if (o->type != MSGPACK_OBJECT_ARRAY)
+            return s_fail (ctx, "%s must be an array", "callbacks");
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            const msgpack_object *cb = &o->via.array.ptr [i];
+            const msgpack_object *on = async_mp_get (cb, "on");
+            if (cb->type != MSGPACK_OBJECT_MAP)
+                return s_fail (ctx, "%s must be objects", "callbacks");
+            if (on && on->type != MSGPACK_OBJECT_NIL && !async_mp_streq (on, "always")
+            &&  !async_mp_streq (on, "success") && !async_mp_streq (on, "failure"))
+                return s_fail (ctx, "%s: \"on\" must be always, success or failure", "callbacks");
+            //  Validate the callback's own spec by parsing it aside
+            zlistx_t *scratch = zlistx_new ();
+            zlistx_set_destructor (scratch, (zlistx_destructor_fn *) async_job_destroy);
+            s_ctx_t sub = *ctx;
+            sub.jobs = scratch;
+            int rc = s_parse_one (&sub, cb, NULL, ASYNC_KIND_TASK, 0, ASYNC_ROLE_CALLBACK);
+            zlistx_destroy (&scratch);
+            if (rc)
+                return -1;
+        }
+        if (o->via.array.size) {
+            uint8_t *data;
+            size_t size;
+            async_codec_copy_object (o, &data, &size);
+            async_blob_take (&job->callback_specs, data, size);
+        }
+    }
+    return 0;
+}
+
+static int
+s_parse_one (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *parent,
+             async_kind_t parent_kind, int index, async_role_t role)
+{
+    if (!spec || spec->type != MSGPACK_OBJECT_MAP)
+        return s_fail (ctx, "a job spec must be an %s with \"task\", \"parallel\" or \"serial\"",
+                       "object");
+    if (++ctx->count > S_MAX_CHILDREN)
+        return s_fail (ctx, "a spec may hold at most 100000 jobs; %s", "split the work");
+    async_job_t *job = async_job_new ();
+    job->role = role;
+    job->submitted = ctx->now;
+    job->status = ASYNC_PENDING;
+    if (parent) {
+        memcpy (job->parent, parent->id, 37);
+        job->child_index = index;
+        job->held = parent_kind == ASYNC_KIND_SERIAL && index > 0;
+    }
+    zlistx_add_end (ctx->jobs, job);   //  owned by the list from here
+
+    const msgpack_object *task = async_mp_get (spec, "task");
+    const msgpack_object *par = async_mp_get (spec, "parallel");
+    const msgpack_object *ser = async_mp_get (spec, "serial");
+    int forms = (task != NULL) + (par != NULL) + (ser != NULL);
+    if (forms != 1)
+        return s_fail (ctx, "a job spec needs exactly one of \"task\", \"parallel\", "
+                       "\"serial\"%s", "");
+    if (s_options (ctx, spec, job, parent))
+        return -1;
+    if (task) {
+        char name [ASYNC_MAX_NAME + 1];
+        if (async_mp_strcpy (task, name, sizeof name) || !async_task_name_valid (name))
+            return s_fail (ctx, "task must be a name like module.function%s", "");
+        job->task = strdup (name);
+        const msgpack_object *args = async_mp_get (spec, "args");
+        if (args && args->type != MSGPACK_OBJECT_NIL) {
+            if (args->type != MSGPACK_OBJECT_ARRAY)
+                return s_fail (ctx, "%s must be an array", "args");
+            uint8_t *data;
+            size_t size;
+            async_codec_copy_object (args, &data, &size);
+            async_blob_take (&job->args, data, size);
+        }
+        const msgpack_object *kwargs = async_mp_get (spec, "kwargs");
+        if (kwargs && kwargs->type != MSGPACK_OBJECT_NIL) {
+            if (kwargs->type != MSGPACK_OBJECT_MAP)
+                return s_fail (ctx, "%s must be an object", "kwargs");
+            for (uint32_t i = 0; i < kwargs->via.map.size; i++)
+                if (kwargs->via.map.ptr [i].key.type != MSGPACK_OBJECT_STR)
+                    return s_fail (ctx, "%s keys must be strings", "kwargs");
+            uint8_t *data;
+            size_t size;
+            async_codec_copy_object (kwargs, &data, &size);
+            async_blob_take (&job->kwargs, data, size);
+        }
+        return 0;
+    }
+    const msgpack_object *children = par ? par : ser;
+    job->kind = par ? ASYNC_KIND_PARALLEL : ASYNC_KIND_SERIAL;
+    if (children->type != MSGPACK_OBJECT_ARRAY || children->via.array.size == 0)
+        return s_fail (ctx, "\"%s\" must be a non-empty array of job specs",
+                       par ? "parallel" : "serial");
+    const msgpack_object *post = async_mp_get (spec, "postprocess");
+    if (post && post->type != MSGPACK_OBJECT_NIL) {
+        //  Validated now, created when the children are done
+        zlistx_t *scratch = zlistx_new ();
+        zlistx_set_destructor (scratch, (zlistx_destructor_fn *) async_job_destroy);
+        s_ctx_t sub = *ctx;
+        sub.jobs = scratch;
+        int rc = s_parse_one (&sub, post, job, ASYNC_KIND_TASK, 0, ASYNC_ROLE_POSTPROCESS);
+        zlistx_destroy (&scratch);
+        if (rc)
+            return -1;
+        uint8_t *data;
+        size_t size;
+        async_codec_copy_object (post, &data, &size);
+        async_blob_take (&job->postprocess, data, size);
+    }
+    for (uint32_t i = 0; i < children->via.array.size; i++) {
+        async_job_t *child_first = NULL;
+        size_t before = zlistx_size (ctx->jobs);
+        if (s_parse_one (ctx, &children->via.array.ptr [i], job, job->kind, (int) i,
+                         ASYNC_ROLE_CHILD))
+            return -1;
+        //  The child is the first job added by that call
+        child_first = (async_job_t *) zlistx_last (ctx->jobs);
+        size_t added = zlistx_size (ctx->jobs) - before;
+        for (size_t back = 1; back < added; back++)
+            child_first = (async_job_t *) zlistx_prev (ctx->jobs);
+        async_job_add_child (job, child_first->id);
+    }
+    return 0;
+}
+
+int
+spec_parse (const msgpack_object *spec, int64_t now, zlistx_t *jobs,
+            char *err, size_t err_size)
+{
+    s_ctx_t ctx = { now, jobs, err, err_size, 0 };
+    int rc = s_parse_one (&ctx, spec, NULL, ASYNC_KIND_TASK, 0, ASYNC_ROLE_JOB);
+    if (rc)
+        zlistx_purge (jobs);
+    return rc;
+}

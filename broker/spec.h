@@ -1,0 +1,39 @@
+/*  =========================================================================
+    spec - turn a submitted job spec (msgpack map, the JSON of
+    `asyncctl submit --spec`) into job records, and retry policies
+    =========================================================================
+*/
+#ifndef BROKER_SPEC_H_INCLUDED
+#define BROKER_SPEC_H_INCLUDED
+
+#include "async_job.h"
+#include <czmq.h>
+
+//  Retry policy (SPEC section 4)
+typedef struct {
+    int attempts;               //  attempts in all for transient failures
+    int interruptions;          //  interruptions before AbortedError (-1: no end)
+    int64_t backoff_min;        //  us
+    int64_t backoff_max;        //  us
+    double factor;              //  exponential factor; 0 = linear (+min per try)
+} policy_t;
+
+//  Parse a policy name or custom text. `callback`: the default for
+//  callbacks is forever. 0, or -1 with a reason in err.
+int
+    policy_parse (const char *text, bool callback, policy_t *policy,
+                  char *err, size_t err_size);
+
+//  Backoff before attempt number `attempt` + 1 (us).
+int64_t
+    policy_backoff (const policy_t *policy, int attempt);
+
+//  Parse spec into jobs: the root first, then its descendants. Children of
+//  parallel/serial parents get role CHILD and the parent's queue unless
+//  they name one. `now` is the broker's clock. Returns 0, or -1 with a
+//  one-line reason in err (the jobs list is then empty).
+int
+    spec_parse (const msgpack_object *spec, int64_t now, zlistx_t *jobs,
+                char *err, size_t err_size);
+
+#endif

@@ -1,0 +1,268 @@
+/*  =========================================================================
+    store - the broker's one door to RocksDB
+    =========================================================================
+*/
+#include "store.h"
+#include "asyncmesh/error.h"
+#include "asyncmesh/log.h"
+#include <rocksdb/c.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct _store_t {
+    rocksdb_t *db;
+    rocksdb_options_t *options;
+    rocksdb_writeoptions_t *write_sync;
+    rocksdb_writeoptions_t *write_nosync;
+    rocksdb_readoptions_t *read;
+    rocksdb_writebatch_t *batch;
+    bool sync;
+};
+
+struct _store_iter_t {
+    rocksdb_iterator_t *it;
+    rocksdb_readoptions_t *read;
+    char *prefix;
+    size_t prefix_size;
+    char *upper;
+};
+
+static int
+s_check (char **errptr, const char *op)
+{
+    if (!*errptr)
+        return 0;
+    async_log_error ("store", "store.error", "op=%s error=\"%s\"", op, *errptr);
+    rocksdb_free (*errptr);
+    *errptr = NULL;
+    return ASYNC_ESTORE;
+}
+
+int
+store_open (const char *path, bool sync, store_t **self_p)
+{
+    *self_p = NULL;
+    if (mkdir (path, 0700) && errno != EEXIST) {
+        async_log_error ("store", "store.error", "op=mkdir path=%s error=\"%s\"",
+                         path, strerror (errno));
+        return ASYNC_ESTORE;
+    }
+    store_t *self = calloc (1, sizeof (store_t));
+    self->sync = sync;
+    self->options = rocksdb_options_create ();
+    rocksdb_options_set_create_if_missing (self->options, 1);
+    rocksdb_options_increase_parallelism (self->options, 2);
+    rocksdb_options_set_max_open_files (self->options, 256);
+    rocksdb_options_set_write_buffer_size (self->options, 32 << 20);
+    rocksdb_options_set_max_write_buffer_number (self->options, 3);
+    rocksdb_options_set_compression (self->options, rocksdb_lz4_compression);
+    //  A small block cache: the backlog lives on disk, not in RAM
+    rocksdb_block_based_table_options_t *table = rocksdb_block_based_options_create ();
+    rocksdb_cache_t *cache = rocksdb_cache_create_lru (32 << 20);
+    rocksdb_block_based_options_set_block_cache (table, cache);
+    rocksdb_options_set_block_based_table_factory (self->options, table);
+    rocksdb_cache_destroy (cache);
+    rocksdb_block_based_options_destroy (table);
+
+    char *err = NULL;
+    self->db = rocksdb_open (self->options, path, &err);
+    if (s_check (&err, "open")) {
+        store_destroy (&self);
+        return ASYNC_ESTORE;
+    }
+    self->write_sync = rocksdb_writeoptions_create ();
+    rocksdb_writeoptions_set_sync (self->write_sync, sync ? 1 : 0);
+    self->write_nosync = rocksdb_writeoptions_create ();
+    rocksdb_writeoptions_set_sync (self->write_nosync, 0);
+    self->read = rocksdb_readoptions_create ();
+    self->batch = rocksdb_writebatch_create ();
+    *self_p = self;
+    return 0;
+}
+
+void
+store_destroy (store_t **self_p)
+{
+    store_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->db)
+        rocksdb_close (self->db);
+    if (self->batch)
+        rocksdb_writebatch_destroy (self->batch);
+    if (self->read)
+        rocksdb_readoptions_destroy (self->read);
+    if (self->write_sync)
+        rocksdb_writeoptions_destroy (self->write_sync);
+    if (self->write_nosync)
+        rocksdb_writeoptions_destroy (self->write_nosync);
+    rocksdb_options_destroy (self->options);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+store_put (store_t *self, const void *key, size_t key_size,
+           const void *value, size_t value_size)
+{
+    rocksdb_writebatch_put (self->batch, key, key_size, value, value_size);
+}
+
+void
+store_delete (store_t *self, const void *key, size_t key_size)
+{
+    rocksdb_writebatch_delete (self->batch, key, key_size);
+}
+
+size_t
+store_pending (store_t *self)
+{
+    return (size_t) rocksdb_writebatch_count (self->batch);
+}
+
+int
+store_commit (store_t *self, bool durable)
+{
+    if (rocksdb_writebatch_count (self->batch) == 0)
+        return 0;
+    char *err = NULL;
+    rocksdb_write (self->db, durable ? self->write_sync : self->write_nosync,
+                   self->batch, &err);
+    if (s_check (&err, "write"))
+        return ASYNC_ESTORE;
+    rocksdb_writebatch_clear (self->batch);
+    return 0;
+}
+
+void
+store_rollback (store_t *self)
+{
+    rocksdb_writebatch_clear (self->batch);
+}
+
+int
+store_get (store_t *self, const void *key, size_t key_size,
+           char **value, size_t *value_size)
+{
+    char *err = NULL;
+    size_t size = 0;
+    char *data = rocksdb_get (self->db, self->read, key, key_size, &size, &err);
+    if (s_check (&err, "get"))
+        return ASYNC_ESTORE;
+    if (!data)
+        return ASYNC_ENOJOB;
+    *value = data;
+    *value_size = size;
+    return 0;
+}
+
+store_iter_t *
+store_iter_new (store_t *self, const void *prefix, size_t prefix_size)
+{
+    store_iter_t *iter = calloc (1, sizeof (store_iter_t));
+    iter->prefix = malloc (prefix_size + 1);
+    memcpy (iter->prefix, prefix, prefix_size);
+    iter->prefix_size = prefix_size;
+    //  Upper bound: the prefix with its last byte incremented (0xff carry
+    //  never happens with our ASCII tags)
+    iter->upper = malloc (prefix_size + 1);
+    memcpy (iter->upper, prefix, prefix_size);
+    iter->upper [prefix_size - 1]++;
+    iter->read = rocksdb_readoptions_create ();
+    rocksdb_readoptions_set_iterate_upper_bound (iter->read, iter->upper, prefix_size);
+    iter->it = rocksdb_create_iterator (self->db, iter->read);
+    rocksdb_iter_seek (iter->it, prefix, prefix_size);
+    return iter;
+}
+
+void
+store_iter_seek (store_iter_t *self, const void *start, size_t start_size)
+{
+    rocksdb_iter_seek (self->it, start, start_size);
+}
+
+void
+store_iter_seek_last (store_iter_t *self)
+{
+    rocksdb_iter_seek_for_prev (self->it, self->upper, self->prefix_size);
+}
+
+bool
+store_iter_valid (store_iter_t *self)
+{
+    if (!rocksdb_iter_valid (self->it))
+        return false;
+    size_t size;
+    const char *key = rocksdb_iter_key (self->it, &size);
+    return size >= self->prefix_size && memcmp (key, self->prefix, self->prefix_size) == 0;
+}
+
+void
+store_iter_next (store_iter_t *self)
+{
+    rocksdb_iter_next (self->it);
+}
+
+void
+store_iter_prev (store_iter_t *self)
+{
+    rocksdb_iter_prev (self->it);
+}
+
+const char *
+store_iter_key (store_iter_t *self, size_t *size)
+{
+    return rocksdb_iter_key (self->it, size);
+}
+
+const char *
+store_iter_value (store_iter_t *self, size_t *size)
+{
+    return rocksdb_iter_value (self->it, size);
+}
+
+void
+store_iter_destroy (store_iter_t **self_p)
+{
+    store_iter_t *self = *self_p;
+    if (!self)
+        return;
+    rocksdb_iter_destroy (self->it);
+    rocksdb_readoptions_destroy (self->read);
+    free (self->prefix);
+    free (self->upper);
+    free (self);
+    *self_p = NULL;
+}
+
+uint64_t
+store_size (store_t *self)
+{
+    char *value = rocksdb_property_value (self->db, "rocksdb.total-sst-files-size");
+    uint64_t size = value ? strtoull (value, NULL, 10) : 0;
+    free (value);
+    char *live = rocksdb_property_value (self->db, "rocksdb.cur-size-all-mem-tables");
+    size += live ? strtoull (live, NULL, 10) : 0;
+    free (live);
+    return size;
+}
+
+void
+store_put_be64 (uint8_t *buf, uint64_t value)
+{
+    for (int i = 7; i >= 0; i--) {
+        buf [i] = (uint8_t) value;
+        value >>= 8;
+    }
+}
+
+uint64_t
+store_get_be64 (const uint8_t *buf)
+{
+    uint64_t value = 0;
+    for (int i = 0; i < 8; i++)
+        value = (value << 8) | buf [i];
+    return value;
+}

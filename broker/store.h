@@ -1,0 +1,94 @@
+/*  =========================================================================
+    store - the broker's one door to RocksDB
+
+    Key layout (docs/storage.md; version ASYNC_STORE_VERSION):
+        m<name>                         meta: "version", "epoch", "seq"
+        j<id>                           job record (msgpack, async_job_pack)
+        p<queue>\0<prio><seq>           pending, dispatchable: value = id
+                                        prio = 8-byte big-endian of
+                                        (INT64_MAX - priority) ^ sign bit...
+        s<when><id>                     scheduled (begin_after or retry
+                                        backoff in the future): value = ""
+        k<key>                          idempotency key: value = id
+        c<completed_at><id>             completed, by time: value = ""
+    =========================================================================
+*/
+#ifndef BROKER_STORE_H_INCLUDED
+#define BROKER_STORE_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ASYNC_STORE_VERSION "1"
+
+typedef struct _store_t store_t;
+typedef struct _store_iter_t store_iter_t;
+
+//  Open (creating) the store in directory `path`. 0 or ASYNC_ESTORE, with
+//  the reason logged. `sync`: sync the WAL on store_commit (durable).
+int
+    store_open (const char *path, bool sync, store_t **self_p);
+
+void
+    store_destroy (store_t **self_p);
+
+//  Stage writes in the current batch.
+void
+    store_put (store_t *self, const void *key, size_t key_size,
+               const void *value, size_t value_size);
+void
+    store_delete (store_t *self, const void *key, size_t key_size);
+
+//  Writes staged and not yet committed.
+size_t
+    store_pending (store_t *self);
+
+//  Commit the batch; `durable` asks for a synced WAL write (ignored when
+//  the store was opened with sync off). 0 or ASYNC_ESTORE (the batch is
+//  kept for a later try).
+int
+    store_commit (store_t *self, bool durable);
+
+//  Drop the staged batch.
+void
+    store_rollback (store_t *self);
+
+//  Read a value (malloc'd into *value). 0, ASYNC_ENOJOB if absent, or
+//  ASYNC_ESTORE.
+int
+    store_get (store_t *self, const void *key, size_t key_size,
+               char **value, size_t *value_size);
+
+//  Iterate keys starting with `prefix`, from `start` (NULL: the prefix).
+store_iter_t *
+    store_iter_new (store_t *self, const void *prefix, size_t prefix_size);
+void
+    store_iter_seek (store_iter_t *self, const void *start, size_t start_size);
+//  Last key with the prefix (for newest-first walks).
+void
+    store_iter_seek_last (store_iter_t *self);
+bool
+    store_iter_valid (store_iter_t *self);
+void
+    store_iter_next (store_iter_t *self);
+void
+    store_iter_prev (store_iter_t *self);
+const char *
+    store_iter_key (store_iter_t *self, size_t *size);
+const char *
+    store_iter_value (store_iter_t *self, size_t *size);
+void
+    store_iter_destroy (store_iter_t **self_p);
+
+//  Approximate bytes on disk.
+uint64_t
+    store_size (store_t *self);
+
+//  Big-endian helpers for keys
+void
+    store_put_be64 (uint8_t *buf, uint64_t value);
+uint64_t
+    store_get_be64 (const uint8_t *buf);
+
+#endif

@@ -1,0 +1,166 @@
+/*  =========================================================================
+    asyncmesh/client.h - the client API: submit jobs, wait for results,
+    inspect jobs and the broker.
+
+    Every call that talks to the broker returns 0 or an error code of
+    asyncmesh/error.h, which is also the documented exit code:
+    ASYNC_EUNREACH (4) when the broker does not answer, ASYNC_ENOJOB (5),
+    ASYNC_EREFUSED (6) when it refused (async_client_error () says why),
+    ASYNC_ETIMEOUT (3) when a wait ran out.
+
+    A client object belongs to one thread.
+    =========================================================================
+*/
+#ifndef ASYNCMESH_CLIENT_H_INCLUDED
+#define ASYNCMESH_CLIENT_H_INCLUDED
+
+#include <stdint.h>
+#include <jansson.h>
+#include "error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ASYNC_ID_LEN 37                 //  36-char UUID + NUL
+#define ASYNC_DEFAULT_ENDPOINT "tcp://127.0.0.1:9999"
+
+typedef struct _async_client_t async_client_t;
+typedef struct _async_spec_t async_spec_t;
+
+//  ---------------------------------------------------------------------
+//  The client
+
+//  Create a client for the broker at `endpoint` (NULL: $ASYNC_BROKER, else
+//  tcp://127.0.0.1:9999). Returns NULL and sets errno on failure. Does not
+//  wait for the broker: the first request does.
+async_client_t *
+    async_client_new (const char *endpoint);
+
+//  Destroy the client and set *self_p to NULL.
+void
+    async_client_destroy (async_client_t **self_p);
+
+//  How long a request waits for the broker's answer before it gives up
+//  with ASYNC_EUNREACH. Default 5000 ms.
+void
+    async_client_set_timeout (async_client_t *self, int msecs);
+
+//  Use CurveZMQ: our key pair (a zcert "_secret" file) and the broker's
+//  public certificate. 0 or ASYNC_EINVAL (unreadable key file).
+int
+    async_client_set_curve (async_client_t *self, const char *key_file,
+                            const char *broker_public_file);
+
+//  The broker's or the library's last error message for this client: one
+//  line, saying what is wrong. Never NULL; "" if none.
+const char *
+    async_client_error (async_client_t *self);
+
+//  ---------------------------------------------------------------------
+//  The minimal JSON API (SPEC section 1)
+
+//  Submit a job spec given as JSON (as for `asyncctl submit --spec`).
+//  On success writes the job id into id_out (ASYNC_ID_LEN bytes).
+int
+    async_submit_json (async_client_t *self, const char *spec_json, char *id_out);
+
+//  Wait until job `id` has completed (timeout_ms < 0: forever) and return
+//  the job JSON of SPEC section 6 in *job_json_out (malloc'd; caller frees).
+int
+    async_wait_json (async_client_t *self, const char *id, int timeout_ms,
+                     char **job_json_out);
+
+//  ---------------------------------------------------------------------
+//  Inspecting (JSON text out, caller frees)
+
+//  The job JSON of job `id`.
+int
+    async_job_json (async_client_t *self, const char *id, char **job_json_out);
+
+//  Jobs matching `query`: a JSON object {"status": [..], "queue": Q,
+//  "task": GLOB, "node": UUID, "limit": N} (every key optional). Returns a
+//  JSON array of job objects.
+int
+    async_jobs_json (async_client_t *self, const char *query_json, char **jobs_json_out);
+
+//  Count jobs matching `query` (as for async_jobs_json, plus "since": seconds
+//  for completed jobs). Status may also be "succeeded" or "failed".
+int
+    async_count (async_client_t *self, const char *query_json, int64_t *count);
+
+//  Broker status JSON (SPEC section 5, `asyncctl status`).
+int
+    async_status_json (async_client_t *self, char **status_json_out);
+
+//  The nodes as a JSON array.
+int
+    async_nodes_json (async_client_t *self, char **nodes_json_out);
+
+//  Cancel job `id`.
+int
+    async_cancel (async_client_t *self, const char *id);
+
+//  ---------------------------------------------------------------------
+//  The typed API: build a spec, submit it, read the result
+
+//  A job for `task` ("module.function").
+async_spec_t *
+    async_spec_new (const char *task);
+
+//  A parallel or serial parent; add children with async_spec_add_child.
+async_spec_t *
+    async_spec_parallel (void);
+async_spec_t *
+    async_spec_serial (void);
+
+void
+    async_spec_destroy (async_spec_t **self_p);
+
+//  Append a positional argument / set a keyword argument. Takes ownership
+//  of `value`. Returns 0, or ASYNC_EINVAL.
+int
+    async_spec_arg (async_spec_t *self, json_t *value);
+int
+    async_spec_kwarg (async_spec_t *self, const char *name, json_t *value);
+
+//  Set an option of SPEC section 2 ("queue", "priority", "begin_after",
+//  "begin_by", "timeout", "retry", "quotas", "key", "annotations").
+//  Takes ownership of `value`.
+int
+    async_spec_option (async_spec_t *self, const char *name, json_t *value);
+
+//  Add a child to a parallel/serial parent; takes *child_p.
+int
+    async_spec_add_child (async_spec_t *self, async_spec_t **child_p);
+
+//  Set the postprocess job of a parallel/serial parent; takes *post_p.
+int
+    async_spec_set_postprocess (async_spec_t *self, async_spec_t **post_p);
+
+//  The spec as a JSON object (borrowed).
+json_t *
+    async_spec_json (async_spec_t *self);
+
+//  Submit a built spec.
+int
+    async_submit (async_client_t *self, async_spec_t *spec, char *id_out);
+
+//  Wait for job `id`; on success *job_out is the job JSON object (caller
+//  json_decref's it). Returns 0 when the job completed with a result,
+//  ASYNC_EFAILED when it completed with a failure (*job_out set too).
+int
+    async_wait (async_client_t *self, const char *id, int timeout_ms, json_t **job_out);
+
+//  The result of a completed job JSON (borrowed), or NULL if it failed.
+json_t *
+    async_job_result (json_t *job);
+
+//  The failure object of a completed job JSON (borrowed), or NULL.
+json_t *
+    async_job_failure (json_t *job);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,167 @@
+/*  =========================================================================
+    asyncmesh/task.h - the API a task module uses inside asyncnode
+
+    A module is a shared object loaded with `asyncnode --module PATH`. It
+    exports one function, ASYNC_MODULE_INIT, that registers its tasks:
+
+        static int
+        s_double (async_task_t *task)
+        {
+            json_int_t n;
+            if (async_task_arg_int (task, 0, &n))
+                return async_task_fail (task, "BadArgumentsError",
+                                        "double(n): n must be an integer");
+            return async_task_return (task, json_integer (2 * n));
+        }
+
+        ASYNC_MODULE_INIT (registry)
+        {
+            async_registry_add (registry, "demo.double", s_double);
+            return 0;
+        }
+
+    Values are jansson json_t trees. msgpack values map to them one to one,
+    except bin, which appears as {"$bin": "<base64>"}.
+
+    A task function runs on a worker thread (or in a forked child, for
+    agents with isolation = process). It must complete the task exactly
+    once: with async_task_return, async_task_fail or async_task_handoff.
+    A task that returns without completing gets a failure. Its return value
+    is that of the completing call.
+    =========================================================================
+*/
+#ifndef ASYNCMESH_TASK_H_INCLUDED
+#define ASYNCMESH_TASK_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct _async_task_t async_task_t;
+typedef struct _async_registry_t async_registry_t;
+typedef int (async_task_fn) (async_task_t *task);
+
+#define ASYNC_MODULE_INIT_SYMBOL "async_module_init"
+#define ASYNC_MODULE_INIT(reg) \
+    int async_module_init (async_registry_t *reg); \
+    int async_module_init (async_registry_t *reg)
+
+//  Register a task under `name` ("module.function"). 0, or -1 if the name
+//  is already taken or malformed.
+int
+    async_registry_add (async_registry_t *self, const char *name, async_task_fn *fn);
+
+//  ---------------------------------------------------------------------
+//  Reading the job
+
+//  The job's id (36-char UUID) and task name.
+const char *
+    async_task_id (async_task_t *self);
+const char *
+    async_task_name (async_task_t *self);
+
+//  The attempt number (1 for the first start).
+int
+    async_task_attempt (async_task_t *self);
+
+//  The node's working directory (relative paths in tasks resolve here).
+const char *
+    async_task_cwd (async_task_t *self);
+
+//  The node's instance UUID.
+const char *
+    async_task_node (async_task_t *self);
+
+//  Positional arguments (a JSON array, borrowed) and keyword arguments
+//  (a JSON object, borrowed). Never NULL.
+json_t *
+    async_task_args (async_task_t *self);
+json_t *
+    async_task_kwargs (async_task_t *self);
+
+//  Number of positional arguments.
+size_t
+    async_task_argc (async_task_t *self);
+
+//  Positional argument `index`, or NULL when there are fewer.
+json_t *
+    async_task_arg (async_task_t *self, size_t index);
+
+//  Keyword argument `name`, or NULL.
+json_t *
+    async_task_kwarg (async_task_t *self, const char *name);
+
+//  Typed access: 0 on success, -1 when missing or of the wrong type.
+//  A float accepts an integer. A string is borrowed.
+int
+    async_task_arg_int (async_task_t *self, size_t index, json_int_t *value);
+int
+    async_task_arg_double (async_task_t *self, size_t index, double *value);
+int
+    async_task_arg_str (async_task_t *self, size_t index, const char **value);
+int
+    async_task_kwarg_int (async_task_t *self, const char *name, json_int_t *value);
+int
+    async_task_kwarg_double (async_task_t *self, const char *name, double *value);
+int
+    async_task_kwarg_bool (async_task_t *self, const char *name, bool *value);
+
+//  ---------------------------------------------------------------------
+//  Completing
+
+//  Complete with a result. Takes ownership of `value` (NULL = nil).
+int
+    async_task_return (async_task_t *self, json_t *value);
+
+//  Complete with a failure. `type` is a failure type name such as
+//  "ValueError"; transient failures may be retried by the job's policy.
+int
+    async_task_fail (async_task_t *self, const char *type, const char *message);
+int
+    async_task_fail_full (async_task_t *self, const char *type, const char *message,
+                          const char *detail, bool transient);
+
+//  Submit a job from inside a task. `spec` as for async_submit_json (a job
+//  spec as JSON text). On success writes the new id into id_out (37 bytes).
+//  Returns 0 or an error code.
+int
+    async_task_submit_json (async_task_t *self, const char *spec_json, char *id_out);
+
+//  Complete with "the result of job `job_id`" (a hand-off): the job stays
+//  active, without holding a slot, until that job completes.
+int
+    async_task_handoff (async_task_t *self, const char *job_id);
+
+//  ---------------------------------------------------------------------
+//  Living
+
+//  Report progress: `done` of `total` units.
+void
+    async_task_progress (async_task_t *self, int64_t done, int64_t total);
+
+//  Set annotation `name` on the running job (value: JSON text).
+int
+    async_task_annotate (async_task_t *self, const char *name, json_t *value);
+
+//  Read annotation `name` as the broker currently has it; the caller owns
+//  the result (NULL if not set). Waits at most timeout_ms for the broker.
+json_t *
+    async_task_annotation (async_task_t *self, const char *name, int timeout_ms);
+
+//  True once cancellation of this job was requested. A cooperative task
+//  checks it and then fails with "CancelledError".
+bool
+    async_task_cancelled (async_task_t *self);
+
+//  Sleep up to `msecs`, waking early on cancellation. True if cancelled.
+bool
+    async_task_sleep (async_task_t *self, int msecs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,576 @@
+/*  =========================================================================
+    async_client - the client API over one DEALER socket
+    =========================================================================
+*/
+#include "asyncmesh/client.h"
+#include "async_codec.h"
+#include "async_job.h"
+#include "async_util.h"
+#include <czmq.h>
+#include <errno.h>
+
+struct _async_client_t {
+    zsock_t *dealer;
+    char *endpoint;
+    int timeout_ms;
+    uint64_t rid;
+    char error [512];
+};
+
+struct _async_spec_t {
+    json_t *json;
+};
+
+async_client_t *
+async_client_new (const char *endpoint)
+{
+    if (!endpoint || !*endpoint)
+        endpoint = getenv ("ASYNC_BROKER");
+    if (!endpoint || !*endpoint)
+        endpoint = ASYNC_DEFAULT_ENDPOINT;
+    zsys_init ();
+    zsys_handler_set (NULL);
+    async_client_t *self = calloc (1, sizeof (async_client_t));
+    if (!self) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    self->endpoint = strdup (endpoint);
+    self->timeout_ms = 5000;
+    self->rid = (uint64_t) async_mono_us ();
+    self->dealer = zsock_new (ZMQ_DEALER);
+    if (!self->dealer) {
+        async_client_destroy (&self);
+        errno = ENOMEM;
+        return NULL;
+    }
+    zsock_set_linger (self->dealer, 0);
+    zsock_set_maxmsgsize (self->dealer, ASYNC_MAX_MESSAGE * 4);
+    zsock_set_reconnect_ivl (self->dealer, 100);
+    zsock_set_reconnect_ivl_max (self->dealer, 1000);
+    if (zsock_connect (self->dealer, "%s", endpoint) < 0) {
+        async_client_destroy (&self);
+        errno = EINVAL;
+        return NULL;
+    }
+    return self;
+}
+
+void
+async_client_destroy (async_client_t **self_p)
+{
+    async_client_t *self = *self_p;
+    if (!self)
+        return;
+    zsock_destroy (&self->dealer);
+    free (self->endpoint);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+async_client_set_timeout (async_client_t *self, int msecs)
+{
+    self->timeout_ms = msecs > 0 ? msecs : 1;
+}
+
+int
+async_client_set_curve (async_client_t *self, const char *key_file,
+                        const char *broker_public_file)
+{
+    zcert_t *cert = zcert_load (key_file);
+    zcert_t *server = zcert_load (broker_public_file);
+    int rc = ASYNC_EINVAL;
+    if (cert && server) {
+        //  Takes effect on the next connect
+        zsock_disconnect (self->dealer, "%s", self->endpoint);
+        zcert_apply (cert, self->dealer);
+        zsock_set_curve_serverkey (self->dealer, zcert_public_txt (server));
+        zsock_connect (self->dealer, "%s", self->endpoint);
+        rc = 0;
+    }
+    else
+        snprintf (self->error, sizeof self->error, "cannot read key file %s",
+                  cert ? broker_public_file : key_file);
+    zcert_destroy (&cert);
+    zcert_destroy (&server);
+    return rc;
+}
+
+const char *
+async_client_error (async_client_t *self)
+{
+    return self->error;
+}
+
+//  ---------------------------------------------------------------------
+//  Requests
+
+static int
+s_send (async_client_t *self, async_msg_t *msg)
+{
+    zframe_t *frame = zframe_new (msg->buffer.data, msg->buffer.size);
+    async_msg_destroy (msg);
+    if (zframe_send (&frame, self->dealer, ZFRAME_DONTWAIT)) {
+        zframe_destroy (&frame);
+        return -1;
+    }
+    return 0;
+}
+
+//  Receive one message within msecs. 0, ASYNC_ETIMEOUT, or ASYNC_EPROTO
+static int
+s_recv (async_client_t *self, int msecs, zframe_t **frame_p, async_inmsg_t *in)
+{
+    zsock_set_rcvtimeo (self->dealer, msecs < 0 ? -1 : msecs);
+    zframe_t *frame = zframe_recv (self->dealer);
+    if (!frame)
+        return ASYNC_ETIMEOUT;
+    const char *why;
+    if (async_inmsg_parse (in, zframe_data (frame), zframe_size (frame), &why)) {
+        async_inmsg_destroy (in);
+        zframe_destroy (&frame);
+        return ASYNC_EPROTO;
+    }
+    *frame_p = frame;
+    return 0;
+}
+
+static int
+s_unreachable (async_client_t *self)
+{
+    snprintf (self->error, sizeof self->error,
+              "cannot reach the broker at %s; is asyncbroker running? "
+              "(set --broker or ASYNC_BROKER)", self->endpoint);
+    return ASYNC_EUNREACH;
+}
+
+//  An ERROR reply: its code, and its message kept for async_client_error
+static int
+s_error_reply (async_client_t *self, async_inmsg_t *in)
+{
+    int64_t code = ASYNC_EREFUSED;
+    async_mp_int (in->body, "code", &code);
+    char *message = async_mp_strdup (in->body, "message");
+    snprintf (self->error, sizeof self->error, "%s", message ? message : "refused");
+    free (message);
+    if (code < 1 || code > ASYNC_EREFUSED)
+        code = ASYNC_EREFUSED;
+    return (int) code;
+}
+
+//  Send msg and wait for the reply with its rid. On 0, *frame_p and *in
+//  hold the reply (caller destroys both)
+static int
+s_request (async_client_t *self, async_msg_t *msg, uint64_t rid,
+           zframe_t **frame_p, async_inmsg_t *in)
+{
+    self->error [0] = 0;
+    if (s_send (self, msg))
+        return s_unreachable (self);
+    int64_t deadline = async_mono_us () + (int64_t) self->timeout_ms * 1000;
+    while (true) {
+        int64_t left = deadline - async_mono_us ();
+        if (left <= 0)
+            return s_unreachable (self);
+        zframe_t *frame = NULL;
+        int rc = s_recv (self, (int) (left / 1000) + 1, &frame, in);
+        if (rc == ASYNC_ETIMEOUT)
+            return s_unreachable (self);
+        if (rc)
+            continue;
+        if (in->rid == rid) {
+            if (streq (in->command, "ERROR")) {
+                rc = s_error_reply (self, in);
+                async_inmsg_destroy (in);
+                zframe_destroy (&frame);
+                return rc;
+            }
+            *frame_p = frame;
+            return 0;
+        }
+        async_inmsg_destroy (in);          //  a stale reply: skip it
+        zframe_destroy (&frame);
+    }
+}
+
+static char *
+s_dumps (json_t *json)
+{
+    char *text = json_dumps (json, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+    json_decref (json);
+    return text;
+}
+
+static char *
+s_job_text (const msgpack_object *object)
+{
+    async_job_t *job = async_job_decode_object (object);
+    if (!job)
+        return NULL;
+    json_t *json = async_job_to_json (job);
+    async_job_destroy (&job);
+    return s_dumps (json);
+}
+
+//  ---------------------------------------------------------------------
+//  The JSON API
+
+int
+async_submit_json (async_client_t *self, const char *spec_json, char *id_out)
+{
+    json_error_t error;
+    json_t *spec = json_loads (spec_json, 0, &error);
+    if (!spec || !json_is_object (spec)) {
+        snprintf (self->error, sizeof self->error, "the job spec is not a JSON object: %s "
+                  "(line %d)", spec ? "wrong type" : error.text, error.line);
+        json_decref (spec);
+        return ASYNC_EUSAGE;
+    }
+    uint64_t rid = ++self->rid;
+    async_msg_t msg;
+    async_msg_init (&msg, "SUBMIT", rid, 1);
+    async_msg_key (&msg, "spec");
+    int rc = async_codec_pack_json (&msg.packer, spec);
+    json_decref (spec);
+    if (rc) {
+        async_msg_destroy (&msg);
+        snprintf (self->error, sizeof self->error, "the job spec holds a value "
+                  "msgpack cannot carry");
+        return ASYNC_EUSAGE;
+    }
+    zframe_t *frame;
+    async_inmsg_t in;
+    rc = s_request (self, &msg, rid, &frame, &in);
+    if (rc)
+        return rc;
+    if (async_mp_str (in.body, "id", id_out, ASYNC_ID_LEN))
+        rc = ASYNC_EPROTO;
+    async_inmsg_destroy (&in);
+    zframe_destroy (&frame);
+    return rc;
+}
+
+int
+async_wait_json (async_client_t *self, const char *id, int timeout_ms, char **job_json_out)
+{
+    *job_json_out = NULL;
+    self->error [0] = 0;
+    int64_t start = async_mono_us ();
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : start + (int64_t) timeout_ms * 1000;
+    int64_t heard = 0;              //  last time the broker answered us
+    int64_t next_send = 0;
+    int64_t silence_limit = (int64_t) (self->timeout_ms > 10000 ? self->timeout_ms : 10000) * 1000;
+    while (true) {
+        int64_t now = async_mono_us ();
+        if (now >= deadline)
+            return ASYNC_ETIMEOUT;
+        if (!heard && now - start > (int64_t) self->timeout_ms * 1000)
+            return s_unreachable (self);
+        if (heard && now - heard > silence_limit + 2000000)
+            return s_unreachable (self);
+        if (now >= next_send) {
+            //  (Re)send: the broker answers WAITING, and JOB when done; a
+            //  resend every 2 s carries the wait across a broker restart
+            async_msg_t msg;
+            async_msg_init (&msg, "WAIT", ++self->rid, 1);
+            async_msg_str (&msg, "id", id);
+            s_send (self, &msg);
+            next_send = now + 2000000;
+        }
+        int64_t until = next_send < deadline ? next_send : deadline;
+        zframe_t *frame = NULL;
+        async_inmsg_t in;
+        int rc = s_recv (self, (int) ((until - now) / 1000) + 1, &frame, &in);
+        if (rc)
+            continue;
+        heard = async_mono_us ();
+        if (streq (in.command, "JOB")) {
+            const msgpack_object *job = async_mp_get (in.body, "job");
+            char jid [37] = "";
+            async_mp_str (job, "id", jid, sizeof jid);
+            if (streq (jid, id)) {
+                *job_json_out = s_job_text (job);
+                async_inmsg_destroy (&in);
+                zframe_destroy (&frame);
+                return *job_json_out ? 0 : ASYNC_EPROTO;
+            }
+        }
+        else
+        if (streq (in.command, "ERROR")) {
+            rc = s_error_reply (self, &in);
+            async_inmsg_destroy (&in);
+            zframe_destroy (&frame);
+            return rc;
+        }
+        async_inmsg_destroy (&in);
+        zframe_destroy (&frame);
+    }
+}
+
+//  A request whose reply body is turned into JSON text by `convert`
+static int
+s_query (async_client_t *self, const char *command, json_t *query, const char *reply_key,
+         bool jobs, char **out)
+{
+    *out = NULL;
+    uint64_t rid = ++self->rid;
+    async_msg_t msg;
+    const char *key;
+    json_t *value;
+    async_msg_init (&msg, command, rid, query ? (uint32_t) json_object_size (query) : 0);
+    if (query)
+        json_object_foreach (query, key, value) {
+            async_msg_key (&msg, key);
+            async_codec_pack_json (&msg.packer, value);
+        }
+    zframe_t *frame;
+    async_inmsg_t in;
+    int rc = s_request (self, &msg, rid, &frame, &in);
+    if (rc)
+        return rc;
+    const msgpack_object *body = reply_key ? async_mp_get (in.body, reply_key) : in.body;
+    if (!body)
+        rc = ASYNC_EPROTO;
+    else
+    if (jobs && body->type == MSGPACK_OBJECT_ARRAY) {
+        json_t *array = json_array ();
+        for (uint32_t i = 0; i < body->via.array.size; i++) {
+            async_job_t *job = async_job_decode_object (&body->via.array.ptr [i]);
+            if (job)
+                json_array_append_new (array, async_job_to_json (job));
+            async_job_destroy (&job);
+        }
+        *out = s_dumps (array);
+    }
+    else
+    if (jobs)
+        *out = s_job_text (body);
+    else
+        *out = s_dumps (async_codec_to_json (body));
+    if (rc == 0 && !*out)
+        rc = ASYNC_EPROTO;
+    async_inmsg_destroy (&in);
+    zframe_destroy (&frame);
+    return rc;
+}
+
+static json_t *
+s_id_query (const char *id)
+{
+    return json_pack ("{s:s}", "id", id ? id : "");
+}
+
+int
+async_job_json (async_client_t *self, const char *id, char **job_json_out)
+{
+    json_t *query = s_id_query (id);
+    int rc = s_query (self, "GET", query, "job", true, job_json_out);
+    json_decref (query);
+    return rc;
+}
+
+static json_t *
+s_parse_query (async_client_t *self, const char *query_json)
+{
+    if (!query_json || !*query_json)
+        return json_object ();
+    json_error_t error;
+    json_t *query = json_loads (query_json, 0, &error);
+    if (!json_is_object (query)) {
+        json_decref (query);
+        snprintf (self->error, sizeof self->error, "the query is not a JSON object");
+        return NULL;
+    }
+    return query;
+}
+
+int
+async_jobs_json (async_client_t *self, const char *query_json, char **jobs_json_out)
+{
+    json_t *query = s_parse_query (self, query_json);
+    if (!query)
+        return ASYNC_EUSAGE;
+    int rc = s_query (self, "LIST", query, "jobs", true, jobs_json_out);
+    json_decref (query);
+    return rc;
+}
+
+int
+async_count (async_client_t *self, const char *query_json, int64_t *count)
+{
+    json_t *query = s_parse_query (self, query_json);
+    if (!query)
+        return ASYNC_EUSAGE;
+    char *text = NULL;
+    int rc = s_query (self, "COUNT", query, "count", false, &text);
+    json_decref (query);
+    if (rc == 0) {
+        *count = strtoll (text, NULL, 10);
+        free (text);
+    }
+    return rc;
+}
+
+int
+async_status_json (async_client_t *self, char **status_json_out)
+{
+    return s_query (self, "STATUS", NULL, NULL, false, status_json_out);
+}
+
+int
+async_nodes_json (async_client_t *self, char **nodes_json_out)
+{
+    return s_query (self, "NODES", NULL, "nodes", false, nodes_json_out);
+}
+
+int
+async_cancel (async_client_t *self, const char *id)
+{
+    json_t *query = s_id_query (id);
+    char *text = NULL;
+    int rc = s_query (self, "CANCEL", query, NULL, false, &text);
+    json_decref (query);
+    free (text);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  The typed API
+
+async_spec_t *
+async_spec_new (const char *task)
+{
+    async_spec_t *self = calloc (1, sizeof (async_spec_t));
+    self->json = json_pack ("{s:s, s:[], s:{}}", "task", task, "args", "kwargs");
+    return self;
+}
+
+static async_spec_t *
+s_spec_parent (const char *kind)
+{
+    async_spec_t *self = calloc (1, sizeof (async_spec_t));
+    self->json = json_pack ("{s:[]}", kind);
+    return self;
+}
+
+async_spec_t *
+async_spec_parallel (void)
+{
+    return s_spec_parent ("parallel");
+}
+
+async_spec_t *
+async_spec_serial (void)
+{
+    return s_spec_parent ("serial");
+}
+
+void
+async_spec_destroy (async_spec_t **self_p)
+{
+    if (*self_p) {
+        json_decref ((*self_p)->json);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+int
+async_spec_arg (async_spec_t *self, json_t *value)
+{
+    json_t *args = json_object_get (self->json, "args");
+    if (!args) {
+        json_decref (value);
+        return ASYNC_EINVAL;
+    }
+    return json_array_append_new (args, value ? value : json_null ()) ? ASYNC_ENOMEM : 0;
+}
+
+int
+async_spec_kwarg (async_spec_t *self, const char *name, json_t *value)
+{
+    json_t *kwargs = json_object_get (self->json, "kwargs");
+    if (!kwargs) {
+        json_decref (value);
+        return ASYNC_EINVAL;
+    }
+    return json_object_set_new (kwargs, name, value ? value : json_null ())
+           ? ASYNC_EINVAL : 0;
+}
+
+int
+async_spec_option (async_spec_t *self, const char *name, json_t *value)
+{
+    return json_object_set_new (self->json, name, value ? value : json_null ())
+           ? ASYNC_EINVAL : 0;
+}
+
+int
+async_spec_add_child (async_spec_t *self, async_spec_t **child_p)
+{
+    json_t *children = json_object_get (self->json, "parallel");
+    if (!children)
+        children = json_object_get (self->json, "serial");
+    async_spec_t *child = *child_p;
+    *child_p = NULL;
+    int rc = ASYNC_EINVAL;
+    if (children && child)
+        rc = json_array_append (children, child->json) ? ASYNC_ENOMEM : 0;
+    async_spec_destroy (&child);
+    return rc;
+}
+
+int
+async_spec_set_postprocess (async_spec_t *self, async_spec_t **post_p)
+{
+    async_spec_t *post = *post_p;
+    *post_p = NULL;
+    int rc = ASYNC_EINVAL;
+    if (post)
+        rc = json_object_set (self->json, "postprocess", post->json) ? ASYNC_EINVAL : 0;
+    async_spec_destroy (&post);
+    return rc;
+}
+
+json_t *
+async_spec_json (async_spec_t *self)
+{
+    return self->json;
+}
+
+int
+async_submit (async_client_t *self, async_spec_t *spec, char *id_out)
+{
+    char *text = json_dumps (spec->json, JSON_COMPACT);
+    int rc = async_submit_json (self, text, id_out);
+    free (text);
+    return rc;
+}
+
+int
+async_wait (async_client_t *self, const char *id, int timeout_ms, json_t **job_out)
+{
+    *job_out = NULL;
+    char *text = NULL;
+    int rc = async_wait_json (self, id, timeout_ms, &text);
+    if (rc)
+        return rc;
+    *job_out = json_loads (text, 0, NULL);
+    free (text);
+    if (!*job_out)
+        return ASYNC_EPROTO;
+    return json_object_get (*job_out, "failure") ? ASYNC_EFAILED : 0;
+}
+
+json_t *
+async_job_result (json_t *job)
+{
+    return json_object_get (job, "failure") ? NULL : json_object_get (job, "result");
+}
+
+json_t *
+async_job_failure (json_t *job)
+{
+    return json_object_get (job, "failure");
+}

@@ -1,0 +1,399 @@
+/*  =========================================================================
+    async_codec - msgpack encoding of values and protocol messages
+    =========================================================================
+*/
+#include "async_codec.h"
+#include <czmq.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *
+s_bin_to_json (const void *data, size_t size)
+{
+    zarmour_t *armour = zarmour_new ();
+    zarmour_set_mode (armour, ZARMOUR_MODE_BASE64_STD);
+    zarmour_set_line_breaks (armour, false);
+    char *text = zarmour_encode (armour, (const byte *) data, size);
+    zarmour_destroy (&armour);
+    json_t *wrapped = json_pack ("{s:s}", "$bin", text ? text : "");
+    zstr_free (&text);
+    return wrapped;
+}
+
+int
+async_codec_pack_json (msgpack_packer *pk, json_t *value)
+{
+    switch (json_typeof (value)) {
+        case JSON_NULL:
+            return msgpack_pack_nil (pk);
+        case JSON_TRUE:
+            return msgpack_pack_true (pk);
+        case JSON_FALSE:
+            return msgpack_pack_false (pk);
+        case JSON_INTEGER:
+            return msgpack_pack_int64 (pk, json_integer_value (value));
+        case JSON_REAL:
+            return msgpack_pack_double (pk, json_real_value (value));
+        case JSON_STRING: {
+            size_t len = json_string_length (value);
+            msgpack_pack_str (pk, len);
+            return msgpack_pack_str_body (pk, json_string_value (value), len);
+        }
+        case JSON_ARRAY: {
+            size_t index;
+            json_t *item;
+            msgpack_pack_array (pk, json_array_size (value));
+            json_array_foreach (value, index, item)
+                if (async_codec_pack_json (pk, item))
+                    return -1;
+            return 0;
+        }
+        case JSON_OBJECT: {
+            json_t *bin = json_object_get (value, "$bin");
+            if (json_object_size (value) == 1 && json_is_string (bin)) {
+                zarmour_t *armour = zarmour_new ();
+                zarmour_set_mode (armour, ZARMOUR_MODE_BASE64_STD);
+                size_t size = 0;
+                zchunk_t *chunk = zarmour_decode (armour, json_string_value (bin));
+                zarmour_destroy (&armour);
+                if (!chunk)
+                    return -1;
+                size = zchunk_size (chunk);
+                msgpack_pack_bin (pk, size);
+                msgpack_pack_bin_body (pk, zchunk_data (chunk), size);
+                zchunk_destroy (&chunk);
+                return 0;
+            }
+            const char *key;
+            json_t *item;
+            msgpack_pack_map (pk, json_object_size (value));
+            json_object_foreach (value, key, item) {
+                async_codec_pack_str (pk, key);
+                if (async_codec_pack_json (pk, item))
+                    return -1;
+            }
+            return 0;
+        }
+    }
+    return -1;
+}
+
+json_t *
+async_codec_to_json (const msgpack_object *o)
+{
+    switch (o->type) {
+        case MSGPACK_OBJECT_NIL:
+            return json_null ();
+        case MSGPACK_OBJECT_BOOLEAN:
+            return json_boolean (o->via.boolean);
+        case MSGPACK_OBJECT_POSITIVE_INTEGER:
+            if (o->via.u64 > (uint64_t) INT64_MAX)
+                return json_real ((double) o->via.u64);
+            return json_integer ((json_int_t) o->via.u64);
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+            return json_integer ((json_int_t) o->via.i64);
+        case MSGPACK_OBJECT_FLOAT32:
+        case MSGPACK_OBJECT_FLOAT64:
+            return json_real (o->via.f64);
+        case MSGPACK_OBJECT_STR:
+            return json_stringn_nocheck (o->via.str.ptr, o->via.str.size);
+        case MSGPACK_OBJECT_BIN:
+            return s_bin_to_json (o->via.bin.ptr, o->via.bin.size);
+        case MSGPACK_OBJECT_EXT:
+            return s_bin_to_json (o->via.ext.ptr, o->via.ext.size);
+        case MSGPACK_OBJECT_ARRAY: {
+            json_t *array = json_array ();
+            for (uint32_t i = 0; array && i < o->via.array.size; i++)
+                json_array_append_new (array, async_codec_to_json (&o->via.array.ptr [i]));
+            return array;
+        }
+        case MSGPACK_OBJECT_MAP: {
+            json_t *object = json_object ();
+            for (uint32_t i = 0; object && i < o->via.map.size; i++) {
+                const msgpack_object *key = &o->via.map.ptr [i].key;
+                json_t *value = async_codec_to_json (&o->via.map.ptr [i].val);
+                if (key->type == MSGPACK_OBJECT_STR) {
+                    char *name = strndup (key->via.str.ptr, key->via.str.size);
+                    json_object_set_new_nocheck (object, name ? name : "", value);
+                    free (name);
+                }
+                else {
+                    json_t *kj = async_codec_to_json (key);
+                    char *name = json_dumps (kj, JSON_ENCODE_ANY | JSON_COMPACT);
+                    json_object_set_new_nocheck (object, name ? name : "", value);
+                    free (name);
+                    json_decref (kj);
+                }
+            }
+            return object;
+        }
+    }
+    return json_null ();
+}
+
+json_t *
+async_codec_decode_json (const void *data, size_t size)
+{
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    size_t offset = 0;
+    json_t *value = NULL;
+    if (msgpack_unpack_next (&unpacked, data, size, &offset) == MSGPACK_UNPACK_SUCCESS
+    &&  offset == size)
+        value = async_codec_to_json (&unpacked.data);
+    msgpack_unpacked_destroy (&unpacked);
+    return value;
+}
+
+int
+async_codec_encode_json (json_t *value, uint8_t **data, size_t *size)
+{
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    if (async_codec_pack_json (&pk, value)) {
+        msgpack_sbuffer_destroy (&buffer);
+        return -1;
+    }
+    *data = (uint8_t *) buffer.data;
+    *size = buffer.size;
+    if (!*data) {           //  sbuffer never allocated (cannot happen: a value has a byte)
+        *data = malloc (1);
+        **data = 0xc0;
+        *size = 1;
+    }
+    return 0;
+}
+
+void
+async_codec_pack_raw (msgpack_packer *pk, const void *data, size_t size)
+{
+    pk->callback (pk->data, (const char *) data, size);
+}
+
+void
+async_codec_pack_str (msgpack_packer *pk, const char *string)
+{
+    if (!string) {
+        msgpack_pack_nil (pk);
+        return;
+    }
+    size_t len = strlen (string);
+    msgpack_pack_str (pk, len);
+    msgpack_pack_str_body (pk, string, len);
+}
+
+int
+async_codec_copy_object (const msgpack_object *object, uint8_t **data, size_t *size)
+{
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    if (msgpack_pack_object (&pk, *object) || !buffer.data) {
+        msgpack_sbuffer_destroy (&buffer);
+        return -1;
+    }
+    *data = (uint8_t *) buffer.data;
+    *size = buffer.size;
+    return 0;
+}
+
+bool
+async_mp_streq (const msgpack_object *o, const char *string)
+{
+    size_t len = strlen (string);
+    return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == len
+        && memcmp (o->via.str.ptr, string, len) == 0;
+}
+
+const msgpack_object *
+async_mp_get (const msgpack_object *map, const char *key)
+{
+    if (!map || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    for (uint32_t i = 0; i < map->via.map.size; i++)
+        if (async_mp_streq (&map->via.map.ptr [i].key, key))
+            return &map->via.map.ptr [i].val;
+    return NULL;
+}
+
+int
+async_mp_strcpy (const msgpack_object *o, char *buf, size_t size)
+{
+    if (!o || o->type != MSGPACK_OBJECT_STR || o->via.str.size >= size)
+        return -1;
+    memcpy (buf, o->via.str.ptr, o->via.str.size);
+    buf [o->via.str.size] = 0;
+    if (memchr (buf, 0, o->via.str.size))
+        return -1;          //  no embedded NULs in names
+    return 0;
+}
+
+int
+async_mp_str (const msgpack_object *map, const char *key, char *buf, size_t size)
+{
+    return async_mp_strcpy (async_mp_get (map, key), buf, size);
+}
+
+char *
+async_mp_strdup (const msgpack_object *map, const char *key)
+{
+    const msgpack_object *o = async_mp_get (map, key);
+    if (!o || o->type != MSGPACK_OBJECT_STR || memchr (o->via.str.ptr, 0, o->via.str.size))
+        return NULL;
+    return strndup (o->via.str.ptr, o->via.str.size);
+}
+
+int
+async_mp_int (const msgpack_object *map, const char *key, int64_t *value)
+{
+    const msgpack_object *o = async_mp_get (map, key);
+    if (!o)
+        return -1;
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= (uint64_t) INT64_MAX)
+        *value = (int64_t) o->via.u64;
+    else
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        *value = o->via.i64;
+    else
+        return -1;
+    return 0;
+}
+
+int
+async_mp_uint (const msgpack_object *map, const char *key, uint64_t *value)
+{
+    const msgpack_object *o = async_mp_get (map, key);
+    if (!o || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return -1;
+    *value = o->via.u64;
+    return 0;
+}
+
+int
+async_mp_bool (const msgpack_object *map, const char *key, bool *value)
+{
+    const msgpack_object *o = async_mp_get (map, key);
+    if (!o || o->type != MSGPACK_OBJECT_BOOLEAN)
+        return -1;
+    *value = o->via.boolean;
+    return 0;
+}
+
+int
+async_mp_double (const msgpack_object *map, const char *key, double *value)
+{
+    const msgpack_object *o = async_mp_get (map, key);
+    if (!o)
+        return -1;
+    if (o->type == MSGPACK_OBJECT_FLOAT32 || o->type == MSGPACK_OBJECT_FLOAT64)
+        *value = o->via.f64;
+    else
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        *value = (double) o->via.u64;
+    else
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        *value = (double) o->via.i64;
+    else
+        return -1;
+    return 0;
+}
+
+void
+async_msg_init (async_msg_t *self, const char *command, uint64_t rid, uint32_t fields)
+{
+    msgpack_sbuffer_init (&self->buffer);
+    msgpack_packer_init (&self->packer, &self->buffer, msgpack_sbuffer_write);
+    msgpack_pack_array (&self->packer, 4);
+    msgpack_pack_uint8 (&self->packer, ASYNC_PROTO_VERSION);
+    async_codec_pack_str (&self->packer, command);
+    msgpack_pack_uint64 (&self->packer, rid);
+    msgpack_pack_map (&self->packer, fields);
+}
+
+void
+async_msg_key (async_msg_t *self, const char *key)
+{
+    async_codec_pack_str (&self->packer, key);
+}
+
+void
+async_msg_str (async_msg_t *self, const char *key, const char *value)
+{
+    async_codec_pack_str (&self->packer, key);
+    async_codec_pack_str (&self->packer, value);
+}
+
+void
+async_msg_int (async_msg_t *self, const char *key, int64_t value)
+{
+    async_codec_pack_str (&self->packer, key);
+    msgpack_pack_int64 (&self->packer, value);
+}
+
+void
+async_msg_raw (async_msg_t *self, const char *key, const void *data, size_t size)
+{
+    async_codec_pack_str (&self->packer, key);
+    if (data && size)
+        async_codec_pack_raw (&self->packer, data, size);
+    else
+        msgpack_pack_nil (&self->packer);
+}
+
+void
+async_msg_destroy (async_msg_t *self)
+{
+    msgpack_sbuffer_destroy (&self->buffer);
+}
+
+int
+async_inmsg_parse (async_inmsg_t *self, const void *data, size_t size, const char **why)
+{
+    msgpack_unpacked_init (&self->unpacked);
+    self->body = NULL;
+    self->command [0] = 0;
+    self->rid = 0;
+    size_t offset = 0;
+    int rc = msgpack_unpack_next (&self->unpacked, data, size, &offset);
+    if (rc != MSGPACK_UNPACK_SUCCESS || offset != size) {
+        *why = rc == MSGPACK_UNPACK_SUCCESS ? "trailing bytes after the message"
+                                            : "malformed msgpack";
+        return -1;
+    }
+    const msgpack_object *root = &self->unpacked.data;
+    if (root->type != MSGPACK_OBJECT_ARRAY || root->via.array.size != 4) {
+        *why = "not a [version, command, rid, body] array";
+        return -1;
+    }
+    const msgpack_object *items = root->via.array.ptr;
+    if (items [0].type != MSGPACK_OBJECT_POSITIVE_INTEGER
+    ||  items [0].via.u64 != ASYNC_PROTO_VERSION) {
+        *why = "unsupported protocol version";
+        return -1;
+    }
+    if (async_mp_strcpy (&items [1], self->command, sizeof self->command)) {
+        *why = "command is not a short string";
+        return -1;
+    }
+    if (items [2].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        *why = "request id is not an unsigned integer";
+        return -1;
+    }
+    self->rid = items [2].via.u64;
+    if (items [3].type != MSGPACK_OBJECT_MAP) {
+        *why = "body is not a map";
+        return -1;
+    }
+    self->body = &items [3];
+    return 0;
+}
+
+void
+async_inmsg_destroy (async_inmsg_t *self)
+{
+    msgpack_unpacked_destroy (&self->unpacked);
+    self->body = NULL;
+}

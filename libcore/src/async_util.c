@@ -1,0 +1,228 @@
+/*  =========================================================================
+    async_util - time, durations, globs and small helpers
+    =========================================================================
+*/
+#include "async_util.h"
+#include <ctype.h>
+#include <fnmatch.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uuid/uuid.h>
+
+int64_t
+async_now_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t
+async_mono_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int
+async_parse_duration (const char *text, bool allow_sign, int64_t *usecs)
+{
+    if (!text || !*text)
+        return -1;
+    const char *p = text;
+    int sign = 1;
+    if (*p == '+' || *p == '-') {
+        if (!allow_sign)
+            return -1;
+        sign = *p == '-' ? -1 : 1;
+        p++;
+    }
+    if (!isdigit ((unsigned char) *p) && *p != '.')
+        return -1;
+    char *end;
+    double value = strtod (p, &end);
+    if (end == p || !isfinite (value) || value < 0)
+        return -1;
+    double unit = 1e6;
+    if (*end == '\0' || strcmp (end, "s") == 0)
+        unit = 1e6;
+    else
+    if (strcmp (end, "ms") == 0)
+        unit = 1e3;
+    else
+    if (strcmp (end, "m") == 0)
+        unit = 60e6;
+    else
+    if (strcmp (end, "h") == 0)
+        unit = 3600e6;
+    else
+    if (strcmp (end, "d") == 0)
+        unit = 86400e6;
+    else
+        return -1;
+    double total = value * unit;
+    if (total > 9e18)
+        return -1;
+    *usecs = sign * (int64_t) llround (total);
+    return 0;
+}
+
+//  Days from 1970-01-01 to y-m-d (proleptic Gregorian), no timezone games
+static int64_t
+s_days_from_civil (int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned) (y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t) doe - 719468;
+}
+
+int
+async_parse_time (const char *text, int64_t now_us, int64_t *when_us)
+{
+    if (!text || !*text)
+        return -1;
+    if (strcmp (text, "now") == 0) {
+        *when_us = now_us;
+        return 0;
+    }
+    if (*text == '+' || *text == '-') {
+        int64_t delta;
+        if (async_parse_duration (text, true, &delta))
+            return -1;
+        *when_us = now_us + delta;
+        return 0;
+    }
+    int year, month, day, hour = 0, minute = 0, second = 0, consumed = 0;
+    if (sscanf (text, "%4d-%2d-%2d%n", &year, &month, &day, &consumed) != 3
+    ||  consumed != 10)
+        return -1;
+    const char *p = text + consumed;
+    int64_t frac_us = 0;
+    int64_t offset_s = 0;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        p++;
+        if (sscanf (p, "%2d:%2d%n", &hour, &minute, &consumed) != 2 || consumed != 5)
+            return -1;
+        p += consumed;
+        if (*p == ':') {
+            if (sscanf (p, ":%2d%n", &second, &consumed) != 1 || consumed != 3)
+                return -1;
+            p += consumed;
+            if (*p == '.' || *p == ',') {
+                p++;
+                int64_t scale = 100000;
+                if (!isdigit ((unsigned char) *p))
+                    return -1;
+                while (isdigit ((unsigned char) *p)) {
+                    frac_us += (*p - '0') * scale;
+                    scale /= 10;
+                    p++;
+                }
+            }
+        }
+        if (*p == 'Z' || *p == 'z')
+            p++;
+        else
+        if (*p == '+' || *p == '-') {
+            int sign = *p == '-' ? -1 : 1;
+            int oh, om = 0;
+            p++;
+            if (sscanf (p, "%2d:%2d%n", &oh, &om, &consumed) == 2 && consumed == 5)
+                p += 5;
+            else
+            if (sscanf (p, "%2d%2d%n", &oh, &om, &consumed) == 2 && consumed == 4)
+                p += 4;
+            else
+            if (sscanf (p, "%2d%n", &oh, &consumed) == 1 && consumed == 2)
+                p += 2;
+            else
+                return -1;
+            offset_s = sign * (oh * 3600 + om * 60);
+        }
+        else
+            return -1;          //  a time of day needs Z or an offset
+    }
+    if (*p)
+        return -1;
+    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23
+    ||  minute > 59 || second > 60)
+        return -1;
+    int64_t days = s_days_from_civil (year, (unsigned) month, (unsigned) day);
+    int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_s;
+    *when_us = secs * 1000000 + frac_us;
+    return 0;
+}
+
+char *
+async_format_time (int64_t when_us, char *buf, size_t size)
+{
+    time_t secs = (time_t) (when_us / 1000000);
+    int64_t usec = when_us % 1000000;
+    if (usec < 0) {
+        usec += 1000000;
+        secs -= 1;
+    }
+    struct tm tm;
+    gmtime_r (&secs, &tm);
+    snprintf (buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+              tm.tm_hour, tm.tm_min, tm.tm_sec, (int) usec);
+    return buf;
+}
+
+bool
+async_glob_match (const char *pattern, const char *name)
+{
+    return fnmatch (pattern, name, 0) == 0;
+}
+
+bool
+async_task_name_valid (const char *name)
+{
+    if (!name)
+        return false;
+    size_t len = strlen (name);
+    if (len < 3 || len > 200 || name [0] == '.' || name [len - 1] == '.')
+        return false;
+    bool dot = false;
+    for (const char *p = name; *p; p++) {
+        if (*p == '.')
+            dot = true;
+        else
+        if (!isalnum ((unsigned char) *p) && *p != '_' && *p != '-')
+            return false;
+    }
+    return dot;
+}
+
+bool
+async_id_valid (const char *id)
+{
+    if (!id || strlen (id) != 36)
+        return false;
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (id [i] != '-')
+                return false;
+        }
+        else
+        if (!isxdigit ((unsigned char) id [i]) || isupper ((unsigned char) id [i]))
+            return false;
+    }
+    return true;
+}
+
+void
+async_id_new (char *buf)
+{
+    uuid_t uu;
+    uuid_generate_random (uu);
+    uuid_unparse_lower (uu, buf);
+}

@@ -1,0 +1,60 @@
+/*  =========================================================================
+    node job - one attempt of a job on this node, and the task API's view
+    of it (struct _async_task_t)
+    =========================================================================
+*/
+#ifndef NODE_JOB_H_INCLUDED
+#define NODE_JOB_H_INCLUDED
+
+#include <asyncmesh/task.h>
+#include <czmq.h>
+#include <stdatomic.h>
+
+typedef struct _registry_entry_t registry_entry_t;
+
+struct _async_task_t {
+    char id [37];
+    uint64_t token;
+    char *task;
+    char *agent;
+    int attempt;
+    int64_t timeout_ms;
+    json_t *args;
+    json_t *kwargs;
+    async_task_fn *fn;
+    const char *cwd;            //  node's, borrowed
+    const char *node;           //  node's uuid, borrowed
+    atomic_int cancelled;
+    //  Outcome, set by the completing call
+    int outcome;                //  0 none, 1 result, 2 failure, 3 handoff
+    json_t *result;
+    char *failure_type;
+    char *failure_message;
+    char *failure_detail;
+    bool failure_transient;
+    char handoff [37];
+    //  Requests to the broker go through the worker's pipe to the node
+    zsock_t *pipe;              //  the worker's end, while running
+    int64_t started_us;
+};
+
+async_task_t *
+    node_job_new (void);
+void
+    node_job_destroy (async_task_t **self_p);
+
+//  Registry of task functions
+async_registry_t *
+    registry_new (void);
+void
+    registry_destroy (async_registry_t **self_p);
+async_task_fn *
+    registry_lookup (async_registry_t *self, const char *name);
+//  Names as a NULL-terminated array (borrowed strings; free the array)
+const char **
+    registry_names (async_registry_t *self);
+//  Load a module: dlopen + its init. 0 or -1 (reason logged, in err).
+int
+    registry_load (async_registry_t *self, const char *path, char *err, size_t err_size);
+
+#endif

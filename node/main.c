@@ -1,0 +1,246 @@
+/*  =========================================================================
+    asyncnode - a worker process
+
+    asyncnode --broker tcp://127.0.0.1:9999 --module build/modules/pi.so
+    =========================================================================
+*/
+#include "node.h"
+#include "job.h"
+#include "builtin.h"
+#include "async_util.h"
+#include "asyncmesh/client.h"
+#include "asyncmesh/error.h"
+#include "asyncmesh/log.h"
+#include <czmq.h>
+#include <getopt.h>
+#include <signal.h>
+
+static volatile int s_stop = 0;
+
+static void
+s_on_signal (int signum)
+{
+    s_stop = 1;
+}
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+"usage: asyncnode [OPTIONS]\n"
+"  --broker ENDPOINT    the broker (default $ASYNC_BROKER, else tcp://127.0.0.1:9999)\n"
+"  --module PATH        load a task module (repeatable)\n"
+"  --agent SPEC         NAME:SIZE[:FILTER][@QUEUE,...] (repeatable; default main:3)\n"
+"                       FILTER: comma-separated globs, !glob excludes\n"
+"  --heartbeat DUR      ping the broker this often (default 1s)\n"
+"  --dead-after DUR     the broker is silent after this (default 5s)\n"
+"  --config FILE        ZPL config file (see conf/asyncnode.cfg)\n"
+"  --log-level LEVEL    error|warning|info|debug|trace (default info)\n"
+"  --log-file FILE      log to FILE instead of stderr\n"
+"  --help               this text\n"
+"  --version            print the version\n"
+"The instance UUID is read from the file named by $ASYNC_UUID, else uuid.txt\n"
+"in the working directory; it is created when missing.\n"
+"exit codes: 0 stopped cleanly, 2 usage or configuration error\n");
+}
+
+static int
+s_duration_ms (const char *what, const char *text, int *ms)
+{
+    int64_t us;
+    if (async_parse_duration (text, false, &us) || us < 1000 || us > 86400LL * 1000000) {
+        fprintf (stderr, "asyncnode: %s '%s' is not a duration between 1ms and 1d; "
+                 "write e.g. 1s or 500ms\n", what, text);
+        return -1;
+    }
+    *ms = (int) (us / 1000);
+    return 0;
+}
+
+//  Agents from the config file's `agents` section
+static int
+s_config_agents (zconfig_t *config, node_config_t *cfg)
+{
+    zconfig_t *agents = zconfig_locate (config, "agents");
+    zconfig_t *item = agents ? zconfig_child (agents) : NULL;
+    for (; item && cfg->nagents < NODE_MAX_AGENTS; item = zconfig_next (item)) {
+        char spec [1024];
+        const char *tasks = zconfig_get (item, "tasks", "");
+        const char *exclude = zconfig_get (item, "exclude", "");
+        const char *queues = zconfig_get (item, "queues", "");
+        char filter [700] = "";
+        if (*tasks)
+            snprintf (filter, sizeof filter, "%s", tasks);
+        if (*exclude) {
+            char **globs = NULL;
+            (void) globs;
+            //  each excluded glob gets a '!'
+            char *copy = strdup (exclude);
+            char *save = NULL;
+            for (char *g = strtok_r (copy, ", ", &save); g; g = strtok_r (NULL, ", ", &save)) {
+                size_t len = strlen (filter);
+                snprintf (filter + len, sizeof filter - len, "%s!%s", len ? "," : "", g);
+            }
+            free (copy);
+        }
+        snprintf (spec, sizeof spec, "%s:%s%s%s%s%s", zconfig_name (item),
+                  zconfig_get (item, "size", "3"), *filter ? ":" : "", filter,
+                  *queues ? "@" : "", queues);
+        char err [300];
+        if (node_agent_parse (spec, &cfg->agents [cfg->nagents], err, sizeof err)) {
+            fprintf (stderr, "asyncnode: agent '%s' in the config: %s\n",
+                     zconfig_name (item), err);
+            return -1;
+        }
+        cfg->nagents++;
+    }
+    return 0;
+}
+
+int
+main (int argc, char *argv [])
+{
+    const char *opt_broker = NULL, *opt_hb = NULL, *opt_dead = NULL, *opt_config = NULL;
+    const char *opt_level = NULL, *opt_logfile = NULL;
+    const char *modules [64];
+    int nmodules = 0;
+    const char *agent_specs [NODE_MAX_AGENTS];
+    int nagent_specs = 0;
+    static struct option options [] = {
+        { "broker", required_argument, 0, 'b' },
+        { "module", required_argument, 0, 'm' },
+        { "agent", required_argument, 0, 'a' },
+        { "heartbeat", required_argument, 0, 'H' },
+        { "dead-after", required_argument, 0, 'D' },
+        { "config", required_argument, 0, 'c' },
+        { "log-level", required_argument, 0, 'l' },
+        { "log-file", required_argument, 0, 'L' },
+        { "help", no_argument, 0, 'h' },
+        { "version", no_argument, 0, 'V' },
+        { 0, 0, 0, 0 }
+    };
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+            case 'b': opt_broker = optarg; break;
+            case 'm':
+                if (nmodules < 64)
+                    modules [nmodules++] = optarg;
+                break;
+            case 'a':
+                if (nagent_specs < NODE_MAX_AGENTS)
+                    agent_specs [nagent_specs++] = optarg;
+                break;
+            case 'H': opt_hb = optarg; break;
+            case 'D': opt_dead = optarg; break;
+            case 'c': opt_config = optarg; break;
+            case 'l': opt_level = optarg; break;
+            case 'L': opt_logfile = optarg; break;
+            case 'h': s_usage (stdout); return 0;
+            case 'V': printf ("asyncnode 0.1.0\n"); return 0;
+            default:
+                fprintf (stderr, "asyncnode: unknown or incomplete option '%s'; "
+                         "run asyncnode --help\n", argv [optind - 1]);
+                return ASYNC_EUSAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf (stderr, "asyncnode: unexpected argument '%s'; run asyncnode --help\n",
+                 argv [optind]);
+        return ASYNC_EUSAGE;
+    }
+    zsys_init ();
+    zsys_handler_set (NULL);
+    zconfig_t *config = NULL;
+    if (opt_config) {
+        config = zconfig_load (opt_config);
+        if (!config) {
+            fprintf (stderr, "asyncnode: cannot read config file '%s'; check the path "
+                     "and its ZPL syntax\n", opt_config);
+            return ASYNC_EUSAGE;
+        }
+    }
+#define S_CONF(flag, path, def) \
+    ((flag) ? (flag) : config ? zconfig_get (config, path, def) : (def))
+    node_config_t cfg;
+    memset (&cfg, 0, sizeof cfg);
+    const char *env_broker = getenv ("ASYNC_BROKER");
+    cfg.broker = S_CONF (opt_broker, "node/broker",
+                         env_broker && *env_broker ? env_broker : ASYNC_DEFAULT_ENDPOINT);
+    if (!opt_broker && env_broker && *env_broker)
+        cfg.broker = env_broker;
+    const char *level = S_CONF (opt_level, "node/log-level", "info");
+    const char *logfile = S_CONF (opt_logfile, "node/log-file", NULL);
+    const char *hb = S_CONF (opt_hb, "node/heartbeat", "1s");
+    const char *dead = S_CONF (opt_dead, "node/dead-after", "5s");
+    int rc = 0;
+    if (async_log_level_parse (level) < 0) {
+        fprintf (stderr, "asyncnode: log level '%s' is not one of "
+                 "error|warning|info|debug|trace\n", level);
+        rc = ASYNC_EUSAGE;
+    }
+    else
+        async_log_set_level ((async_log_level_t) async_log_level_parse (level));
+    if (rc == 0 && (s_duration_ms ("--heartbeat", hb, &cfg.heartbeat_ms)
+                ||  s_duration_ms ("--dead-after", dead, &cfg.dead_ms)))
+        rc = ASYNC_EUSAGE;
+    if (rc == 0 && logfile && async_log_set_file (logfile)) {
+        fprintf (stderr, "asyncnode: cannot open log file '%s': %s\n", logfile,
+                 strerror (errno));
+        rc = ASYNC_EUSAGE;
+    }
+    //  Agents: flags win over the config file; default main:3
+    char err [600];
+    for (int i = 0; rc == 0 && i < nagent_specs; i++)
+        if (node_agent_parse (agent_specs [i], &cfg.agents [cfg.nagents++], err, sizeof err)) {
+            fprintf (stderr, "asyncnode: %s\n", err);
+            rc = ASYNC_EUSAGE;
+        }
+    if (rc == 0 && cfg.nagents == 0 && config && s_config_agents (config, &cfg))
+        rc = ASYNC_EUSAGE;
+    if (rc == 0 && cfg.nagents == 0)
+        node_agent_parse ("main:3", &cfg.agents [cfg.nagents++], err, sizeof err);
+    //  Tasks
+    async_registry_t *registry = registry_new ();
+    async_builtin_register (registry);
+    if (config && nmodules == 0) {
+        zconfig_t *section = zconfig_locate (config, "modules");
+        for (zconfig_t *item = section ? zconfig_child (section) : NULL;
+             item && nmodules < 64; item = zconfig_next (item))
+            modules [nmodules++] = zconfig_value (item);
+    }
+    for (int i = 0; rc == 0 && i < nmodules; i++)
+        if (registry_load (registry, modules [i], err, sizeof err)) {
+            fprintf (stderr, "asyncnode: %s\n", err);
+            rc = ASYNC_EUSAGE;
+        }
+    //  Identity
+    char uuid [37];
+    const char *uuid_file = getenv ("ASYNC_UUID");
+    if (!uuid_file || !*uuid_file)
+        uuid_file = "uuid.txt";
+    if (rc == 0 && node_uuid_load (uuid_file, uuid, err, sizeof err)) {
+        fprintf (stderr, "asyncnode: %s\n", err);
+        rc = ASYNC_EUSAGE;
+    }
+    node_t *node = NULL;
+    if (rc == 0 && node_new (&cfg, registry, uuid, &node)) {
+        fprintf (stderr, "asyncnode: cannot connect to '%s'; write the broker endpoint "
+                 "as tcp://HOST:PORT\n", cfg.broker);
+        rc = ASYNC_EUSAGE;
+    }
+    if (rc == 0) {
+        struct sigaction action = { .sa_handler = s_on_signal };
+        sigaction (SIGINT, &action, NULL);
+        sigaction (SIGTERM, &action, NULL);
+        signal (SIGPIPE, SIG_IGN);
+        async_log_info ("node", "node.started", "node=%s broker=%s agents=%d modules=%d",
+                        uuid, cfg.broker, cfg.nagents, nmodules);
+        node_run (node, &s_stop);
+        node_destroy (&node);
+    }
+    registry_destroy (&registry);
+    zconfig_destroy (&config);
+    return rc;
+}

@@ -1,0 +1,831 @@
+/*  =========================================================================
+    node - session with the broker, agents, worker threads
+    =========================================================================
+*/
+#include "node.h"
+#include "job.h"
+#include "async_codec.h"
+#include "async_job.h"
+#include "async_util.h"
+#include "asyncmesh/error.h"
+#include "asyncmesh/log.h"
+#include <czmq.h>
+#include <pthread.h>
+#include <unistd.h>
+
+typedef struct {
+    node_t *node;
+    int index;
+    zsock_t *mine;              //  node's end of the pair
+    zsock_t *theirs;            //  worker's end
+    async_task_t *job;          //  running, or NULL
+    pthread_t thread;
+} worker_t;
+
+//  A result waiting for the broker's ACK
+typedef struct {
+    char id [37];
+    uint64_t token;
+    char *agent;
+    zframe_t *frame;            //  the RESULT message
+    int64_t next_send;          //  monotonic us
+    int64_t backoff;
+} unacked_t;
+
+//  A task's request to the broker, waiting for its reply
+typedef struct {
+    worker_t *worker;
+    char command [16];
+} pending_req_t;
+
+struct _node_t {
+    node_config_t config;
+    async_registry_t *registry;
+    char uuid [37];
+    char session [37];
+    char cwd [4096];
+    char host [256];
+    zsock_t *dealer;
+    zpoller_t *poller;
+    worker_t *workers;
+    int nworkers;
+    zlistx_t *backlog;          //  async_task_t * assigned while no worker was free
+    zhashx_t *unacked;          //  id -> unacked_t
+    zhashx_t *requests;         //  rid (as text) -> pending_req_t
+    uint64_t rid;
+    bool welcomed;
+    bool stopping;
+    int64_t last_heard;         //  monotonic us
+    int64_t next_ping;
+    int64_t next_hello;
+};
+
+//  ---------------------------------------------------------------------
+//  Configuration helpers
+
+static char **
+s_split (const char *text, char sep)
+{
+    size_t count = 1;
+    for (const char *p = text; *p; p++)
+        count += *p == sep;
+    char **strv = calloc (count + 1, sizeof (char *));
+    size_t n = 0;
+    const char *start = text;
+    for (const char *p = text;; p++) {
+        if (*p == sep || *p == 0) {
+            if (p > start)
+                strv [n++] = strndup (start, (size_t) (p - start));
+            if (*p == 0)
+                break;
+            start = p + 1;
+        }
+    }
+    return strv;
+}
+
+int
+node_agent_parse (const char *text, node_agent_t *agent, char *err, size_t err_size)
+{
+    memset (agent, 0, sizeof *agent);
+    char *copy = strdup (text);
+    char *at = strchr (copy, '@');
+    if (at) {
+        *at = 0;
+        agent->queues = s_split (at + 1, ',');
+    }
+    char *colon = strchr (copy, ':');
+    char *size_text = colon ? colon + 1 : NULL;
+    if (colon)
+        *colon = 0;
+    char *filter = size_text ? strchr (size_text, ':') : NULL;
+    if (filter)
+        *filter++ = 0;
+    char *end = NULL;
+    long size = size_text ? strtol (size_text, &end, 10) : 0;
+    if (!*copy || !size_text || !end || *end || size < 1 || size > 10000) {
+        snprintf (err, err_size, "--agent '%s' is not NAME:SIZE[:FILTER][@QUEUE,...] "
+                  "with SIZE from 1 to 10000, e.g. main:3 or samples:1:pi.*@default", text);
+        free (copy);
+        return -1;
+    }
+    agent->name = strdup (copy);
+    agent->size = (int) size;
+    agent->include = calloc (64, sizeof (char *));
+    agent->exclude = calloc (64, sizeof (char *));
+    if (filter) {
+        char **globs = s_split (filter, ',');
+        int ni = 0, ne = 0;
+        for (char **g = globs; *g; g++) {
+            if (**g == '!' && ne < 63)
+                agent->exclude [ne++] = strdup (*g + 1);
+            else
+            if (ni < 63)
+                agent->include [ni++] = strdup (*g);
+            free (*g);
+        }
+        free (globs);
+    }
+    free (copy);
+    return 0;
+}
+
+int
+node_uuid_load (const char *path, char *uuid, char *err, size_t err_size)
+{
+    FILE *file = fopen (path, "r");
+    if (file) {
+        char line [128] = "";
+        if (!fgets (line, sizeof line, file))
+            line [0] = 0;
+        fclose (file);
+        line [strcspn (line, "\r\n \t")] = 0;
+        for (char *p = line; *p; p++)
+            *p = (char) tolower ((unsigned char) *p);
+        if (!async_id_valid (line)) {
+            snprintf (err, err_size, "%s does not start with a UUID; fix or delete it "
+                      "(a new one is then made)", path);
+            return -1;
+        }
+        memcpy (uuid, line, 37);
+        return 0;
+    }
+    async_id_new (uuid);
+    //  Written as temp file, fsync, rename
+    char temp [4200];
+    snprintf (temp, sizeof temp, "%s.tmp", path);
+    file = fopen (temp, "w");
+    if (!file) {
+        snprintf (err, err_size, "cannot create %s: %s", path, strerror (errno));
+        return -1;
+    }
+    fprintf (file, "%s\n"
+             "# This is the instance UUID of an asyncnode. It names this node to the\n"
+             "# broker across restarts. Do not copy it to another node: two live\n"
+             "# nodes under one UUID supersede each other. Delete it to get a new one.\n",
+             uuid);
+    fflush (file);
+    fsync (fileno (file));
+    fclose (file);
+    if (rename (temp, path)) {
+        snprintf (err, err_size, "cannot create %s: %s", path, strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Workers
+
+static void *
+s_worker_main (void *arg)
+{
+    worker_t *worker = (worker_t *) arg;
+    while (true) {
+        char *command = NULL;
+        void *pointer = NULL;
+        if (zsock_recv (worker->theirs, "sp", &command, &pointer) || !command)
+            break;
+        bool stop = streq (command, "STOP");
+        zstr_free (&command);
+        if (stop)
+            break;
+        async_task_t *job = (async_task_t *) pointer;
+        job->pipe = worker->theirs;
+        job->started_us = async_now_us ();
+        job->fn (job);
+        if (!job->outcome)
+            async_task_fail (job, "Error", "the task returned without completing "
+                             "(call async_task_return or async_task_fail)");
+        job->pipe = NULL;
+        async_log_trace ("node", "job.done", "job=%s outcome=%d", job->id, job->outcome);
+        zsock_send (worker->theirs, "sp", "DONE", job);
+    }
+    return NULL;
+}
+
+static worker_t *
+s_worker_idle (node_t *self)
+{
+    for (int i = 0; i < self->nworkers; i++)
+        if (!self->workers [i].job)
+            return &self->workers [i];
+    return NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  Messages to the broker
+
+static void
+s_send (node_t *self, async_msg_t *msg)
+{
+    zframe_t *frame = zframe_new (msg->buffer.data, msg->buffer.size);
+    async_msg_destroy (msg);
+    zframe_send (&frame, self->dealer, ZFRAME_DONTWAIT);
+    zframe_destroy (&frame);
+}
+
+static void
+s_send_hello (node_t *self)
+{
+    //  Jobs we hold: running ones, backlog, and results not yet acknowledged
+    size_t held = zhashx_size (self->unacked) + zlistx_size (self->backlog);
+    for (int i = 0; i < self->nworkers; i++)
+        held += self->workers [i].job != NULL;
+    const char **tasks = registry_names (self->registry);
+    size_t ntasks = 0;
+    while (tasks [ntasks])
+        ntasks++;
+    async_msg_t msg;
+    async_msg_init (&msg, "HELLO", ++self->rid, 7);
+    async_msg_str (&msg, "uuid", self->uuid);
+    async_msg_str (&msg, "session", self->session);
+    async_msg_str (&msg, "host", self->host);
+    async_msg_int (&msg, "pid", getpid ());
+    async_msg_key (&msg, "agents");
+    msgpack_packer *pk = &msg.packer;
+    msgpack_pack_array (pk, self->config.nagents);
+    for (int i = 0; i < self->config.nagents; i++) {
+        node_agent_t *agent = &self->config.agents [i];
+        msgpack_pack_map (pk, 5);
+        async_codec_pack_str (pk, "name");
+        async_codec_pack_str (pk, agent->name);
+        async_codec_pack_str (pk, "size");
+        msgpack_pack_int (pk, agent->size);
+        char **lists [3] = { agent->queues, agent->include, agent->exclude };
+        const char *names [3] = { "queues", "include", "exclude" };
+        for (int l = 0; l < 3; l++) {
+            size_t n = 0;
+            while (lists [l] && lists [l][n])
+                n++;
+            async_codec_pack_str (pk, names [l]);
+            msgpack_pack_array (pk, n);
+            for (size_t k = 0; k < n; k++)
+                async_codec_pack_str (pk, lists [l][k]);
+        }
+    }
+    async_msg_key (&msg, "tasks");
+    msgpack_pack_array (pk, ntasks);
+    for (size_t i = 0; i < ntasks; i++)
+        async_codec_pack_str (pk, tasks [i]);
+    free (tasks);
+    async_msg_key (&msg, "held");
+    msgpack_pack_array (pk, held);
+    for (int i = 0; i < self->nworkers; i++) {
+        async_task_t *job = self->workers [i].job;
+        if (job) {
+            msgpack_pack_map (pk, 3);
+            async_codec_pack_str (pk, "id");
+            async_codec_pack_str (pk, job->id);
+            async_codec_pack_str (pk, "token");
+            msgpack_pack_uint64 (pk, job->token);
+            async_codec_pack_str (pk, "agent");
+            async_codec_pack_str (pk, job->agent);
+        }
+    }
+    async_task_t *job = (async_task_t *) zlistx_first (self->backlog);
+    while (job) {
+        msgpack_pack_map (pk, 3);
+        async_codec_pack_str (pk, "id");
+        async_codec_pack_str (pk, job->id);
+        async_codec_pack_str (pk, "token");
+        msgpack_pack_uint64 (pk, job->token);
+        async_codec_pack_str (pk, "agent");
+        async_codec_pack_str (pk, job->agent);
+        job = (async_task_t *) zlistx_next (self->backlog);
+    }
+    unacked_t *unacked = (unacked_t *) zhashx_first (self->unacked);
+    while (unacked) {
+        msgpack_pack_map (pk, 3);
+        async_codec_pack_str (pk, "id");
+        async_codec_pack_str (pk, unacked->id);
+        async_codec_pack_str (pk, "token");
+        msgpack_pack_uint64 (pk, unacked->token);
+        async_codec_pack_str (pk, "agent");
+        async_codec_pack_str (pk, unacked->agent);
+        unacked = (unacked_t *) zhashx_next (self->unacked);
+    }
+    s_send (self, &msg);
+    self->next_hello = async_mono_us () + 2000000;
+}
+
+static void
+s_unacked_destroy (unacked_t **self_p)
+{
+    if (*self_p) {
+        zframe_destroy (&(*self_p)->frame);
+        free ((*self_p)->agent);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+//  A finished attempt: build RESULT, keep it until the broker ACKs it
+static void
+s_finish (node_t *self, async_task_t *job)
+{
+    async_msg_t msg;
+    async_msg_init (&msg, "RESULT", ++self->rid, 3);
+    async_msg_str (&msg, "id", job->id);
+    async_msg_key (&msg, "token");
+    msgpack_pack_uint64 (&msg.packer, job->token);
+    if (job->outcome == 1) {
+        async_msg_key (&msg, "result");
+        if (async_codec_pack_json (&msg.packer, job->result))
+            msgpack_pack_nil (&msg.packer);
+    }
+    else
+    if (job->outcome == 3) {
+        async_msg_str (&msg, "handoff", job->handoff);
+    }
+    else {
+        async_msg_key (&msg, "failure");
+        msgpack_pack_map (&msg.packer, 4);
+        async_codec_pack_str (&msg.packer, "type");
+        async_codec_pack_str (&msg.packer, job->failure_type);
+        async_codec_pack_str (&msg.packer, "message");
+        async_codec_pack_str (&msg.packer, job->failure_message);
+        async_codec_pack_str (&msg.packer, "detail");
+        char detail [2048];
+        snprintf (detail, sizeof detail, "%s%stask=%s attempt=%d node=%s agent=%s\nargs=%.900s",
+                  job->failure_detail ? job->failure_detail : "",
+                  job->failure_detail ? "\n" : "", job->task, job->attempt, self->uuid,
+                  job->agent, "");
+        char *args = json_dumps (job->args, JSON_COMPACT);
+        if (args) {
+            size_t len = strlen (detail);
+            snprintf (detail + len, sizeof detail - len, "%.900s", args);
+            free (args);
+        }
+        async_codec_pack_str (&msg.packer, detail);
+        async_codec_pack_str (&msg.packer, "transient");
+        if (job->failure_transient)
+            msgpack_pack_true (&msg.packer);
+        else
+            msgpack_pack_false (&msg.packer);
+        if (job->failure_type)
+            async_log_info ("node", "job.failed", "job=%s task=%s attempt=%d type=%s "
+                            "message=\"%s\"", job->id, job->task, job->attempt,
+                            job->failure_type, job->failure_message);
+    }
+    unacked_t *unacked = calloc (1, sizeof (unacked_t));
+    memcpy (unacked->id, job->id, 37);
+    unacked->token = job->token;
+    unacked->agent = strdup (job->agent);
+    unacked->frame = zframe_new (msg.buffer.data, msg.buffer.size);
+    async_msg_destroy (&msg);
+    unacked->backoff = 500000;
+    unacked->next_send = async_mono_us () + unacked->backoff;
+    zframe_t *copy = zframe_dup (unacked->frame);
+    zframe_send (&copy, self->dealer, ZFRAME_DONTWAIT);
+    zframe_destroy (&copy);
+    zhashx_update (self->unacked, unacked->id, unacked);
+}
+
+static void
+s_run (node_t *self, async_task_t *job)
+{
+    worker_t *worker = s_worker_idle (self);
+    if (!worker) {
+        zlistx_add_end (self->backlog, job);
+        return;
+    }
+    worker->job = job;
+    async_msg_t msg;
+    async_msg_init (&msg, "STARTED", ++self->rid, 2);
+    async_msg_str (&msg, "id", job->id);
+    async_msg_key (&msg, "token");
+    msgpack_pack_uint64 (&msg.packer, job->token);
+    s_send (self, &msg);
+    async_log_debug ("node", "job.started", "job=%s task=%s attempt=%d agent=%s",
+                     job->id, job->task, job->attempt, job->agent);
+    zsock_send (worker->mine, "sp", "RUN", job);
+}
+
+static void
+s_on_assign (node_t *self, async_inmsg_t *in)
+{
+    async_task_t *job = node_job_new ();
+    const msgpack_object *args = async_mp_get (in->body, "args");
+    const msgpack_object *kwargs = async_mp_get (in->body, "kwargs");
+    int64_t attempt = 1;
+    if (async_mp_str (in->body, "id", job->id, sizeof job->id)
+    ||  async_mp_uint (in->body, "token", &job->token)
+    ||  !(job->task = async_mp_strdup (in->body, "task"))) {
+        async_log_warning ("node", "message.dropped", "reason=\"malformed ASSIGN\"");
+        node_job_destroy (&job);
+        return;
+    }
+    job->agent = async_mp_strdup (in->body, "agent");
+    if (!job->agent)
+        job->agent = strdup (self->config.agents [0].name);
+    async_mp_int (in->body, "attempt", &attempt);
+    job->attempt = (int) attempt;
+    async_mp_int (in->body, "timeout_ms", &job->timeout_ms);
+    job->args = args && args->type == MSGPACK_OBJECT_ARRAY ? async_codec_to_json (args)
+                                                           : json_array ();
+    job->kwargs = kwargs && kwargs->type == MSGPACK_OBJECT_MAP
+                ? async_codec_to_json (kwargs) : json_object ();
+    job->cwd = self->cwd;
+    job->node = self->uuid;
+    job->fn = registry_lookup (self->registry, job->task);
+    if (!job->fn) {
+        char message [300];
+        snprintf (message, sizeof message, "no task named %s on node %s; load its module "
+                  "with --module", job->task, self->uuid);
+        async_task_fail (job, "UnknownTaskError", message);
+        s_finish (self, job);
+        node_job_destroy (&job);
+        return;
+    }
+    s_run (self, job);
+}
+
+static void
+s_on_ack (node_t *self, async_inmsg_t *in)
+{
+    char id [37];
+    if (async_mp_str (in->body, "id", id, sizeof id))
+        return;
+    int64_t rejected = 0;
+    async_mp_int (in->body, "rejected", &rejected);
+    if (rejected)
+        async_log_warning ("node", "job.reassigned", "job=%s type=ReassignedError "
+                           "message=\"the broker gave this job to another attempt; "
+                           "our result was dropped\"", id);
+    zhashx_delete (self->unacked, id);
+}
+
+static void
+s_on_cancel (node_t *self, async_inmsg_t *in)
+{
+    char id [37];
+    if (async_mp_str (in->body, "id", id, sizeof id))
+        return;
+    for (int i = 0; i < self->nworkers; i++) {
+        async_task_t *job = self->workers [i].job;
+        if (job && streq (job->id, id))
+            atomic_store (&job->cancelled, 1);
+    }
+}
+
+//  The reply to a task's request: back to its worker
+static void
+s_on_reply (node_t *self, async_inmsg_t *in)
+{
+    char key [32];
+    snprintf (key, sizeof key, "%" PRIu64, in->rid);
+    pending_req_t *req = (pending_req_t *) zhashx_lookup (self->requests, key);
+    if (!req)
+        return;
+    json_t *body;
+    if (streq (in->command, "JOB")) {
+        async_job_t *job = async_job_decode_object (async_mp_get (in->body, "job"));
+        body = json_object ();
+        if (job)
+            json_object_set_new (body, "job", async_job_to_json (job));
+        async_job_destroy (&job);
+    }
+    else
+        body = async_codec_to_json (in->body);
+    char *text = json_dumps (body, JSON_COMPACT);
+    json_decref (body);
+    zsock_send (req->worker->mine, "ss",
+                streq (in->command, "ERROR") ? "ERROR" : "OK", text ? text : "null");
+    free (text);
+    zhashx_delete (self->requests, key);
+}
+
+static void
+s_on_broker (node_t *self)
+{
+    zframe_t *frame = zframe_recv (self->dealer);
+    if (!frame)
+        return;
+    async_inmsg_t in;
+    const char *why;
+    if (async_inmsg_parse (&in, zframe_data (frame), zframe_size (frame), &why)) {
+        async_log_warning ("node", "message.dropped", "reason=\"%s\"", why);
+        async_inmsg_destroy (&in);
+        zframe_destroy (&frame);
+        return;
+    }
+    self->last_heard = async_mono_us ();
+    const char *cmd = in.command;
+    if (streq (cmd, "ASSIGN")) {
+        if (!self->stopping)
+            s_on_assign (self, &in);
+    }
+    else
+    if (streq (cmd, "ACK"))
+        s_on_ack (self, &in);
+    else
+    if (streq (cmd, "WELCOME")) {
+        bool first = !self->welcomed;
+        self->welcomed = true;
+        async_log_info ("node", first ? "node.welcomed" : "node.rewelcomed",
+                        "node=%s broker=%s", self->uuid, self->config.broker);
+        //  Deliver the results the broker has not acknowledged yet
+        unacked_t *unacked = (unacked_t *) zhashx_first (self->unacked);
+        while (unacked) {
+            zframe_t *copy = zframe_dup (unacked->frame);
+            zframe_send (&copy, self->dealer, ZFRAME_DONTWAIT);
+            zframe_destroy (&copy);
+            unacked = (unacked_t *) zhashx_next (self->unacked);
+        }
+    }
+    else
+    if (streq (cmd, "REHELLO")) {
+        self->welcomed = false;
+        if (async_mono_us () >= self->next_hello - 1500000)
+            s_send_hello (self);
+    }
+    else
+    if (streq (cmd, "PING")) {
+        async_msg_t msg;
+        async_msg_init (&msg, "PING", 0, 1);
+        async_msg_int (&msg, "node", 1);
+        s_send (self, &msg);
+        self->next_ping = async_mono_us () + (int64_t) self->config.heartbeat_ms * 1000;
+    }
+    else
+    if (streq (cmd, "CANCEL"))
+        s_on_cancel (self, &in);
+    else
+    if (streq (cmd, "PONG"))
+        ;
+    else
+    if (streq (cmd, "ERROR")) {
+        char key [32];
+        snprintf (key, sizeof key, "%" PRIu64, in.rid);
+        if (zhashx_lookup (self->requests, key))
+            s_on_reply (self, &in);
+        else {
+            char *message = async_mp_strdup (in.body, "message");
+            async_log_error ("node", "broker.error", "message=\"%s\"", message ? message : "");
+            free (message);
+        }
+    }
+    else
+        s_on_reply (self, &in);
+    async_inmsg_destroy (&in);
+    zframe_destroy (&frame);
+}
+
+static void
+s_on_worker (node_t *self, worker_t *worker)
+{
+    zmsg_t *zmsg = zmsg_recv (worker->mine);
+    if (!zmsg)
+        return;
+    char *command = zmsg_popstr (zmsg);
+    async_log_trace ("node", "worker.message", "worker=%d command=%s", worker->index,
+                     command ? command : "-");
+    if (command && streq (command, "DONE")) {
+        async_task_t *job = worker->job;
+        worker->job = NULL;
+        if (job) {
+            s_finish (self, job);
+            node_job_destroy (&job);
+        }
+        if (!self->stopping) {
+            async_task_t *next = (async_task_t *) zlistx_first (self->backlog);
+            if (next) {
+                zlistx_detach_cur (self->backlog);
+                s_run (self, next);
+            }
+        }
+    }
+    else
+    if (command && streq (command, "PROGRESS") && worker->job) {
+        zframe_t *done = zmsg_pop (zmsg), *total = zmsg_pop (zmsg);
+        if (done && total && zframe_size (done) == 8 && zframe_size (total) == 8) {
+            uint64_t d, t;
+            memcpy (&d, zframe_data (done), 8);
+            memcpy (&t, zframe_data (total), 8);
+            async_msg_t msg;
+            async_msg_init (&msg, "PROGRESS", ++self->rid, 3);
+            async_msg_str (&msg, "id", worker->job->id);
+            async_msg_key (&msg, "token");
+            msgpack_pack_uint64 (&msg.packer, worker->job->token);
+            async_msg_key (&msg, "progress");
+            msgpack_pack_map (&msg.packer, 2);
+            async_codec_pack_str (&msg.packer, "done");
+            msgpack_pack_int64 (&msg.packer, (int64_t) d);
+            async_codec_pack_str (&msg.packer, "total");
+            msgpack_pack_int64 (&msg.packer, (int64_t) t);
+            s_send (self, &msg);
+        }
+        zframe_destroy (&done);
+        zframe_destroy (&total);
+    }
+    else
+    if (command && streq (command, "REQ")) {
+        char *what = zmsg_popstr (zmsg);
+        char *text = zmsg_popstr (zmsg);
+        json_t *body = text ? json_loads (text, 0, NULL) : NULL;
+        if (what && json_is_object (body) && strlen (what) < 16) {
+            uint64_t rid = ++self->rid;
+            async_msg_t msg;
+            const char *key;
+            json_t *value;
+            async_msg_init (&msg, what, rid, (uint32_t) json_object_size (body));
+            json_object_foreach (body, key, value) {
+                async_msg_key (&msg, key);
+                async_codec_pack_json (&msg.packer, value);
+            }
+            s_send (self, &msg);
+            pending_req_t *req = calloc (1, sizeof (pending_req_t));
+            req->worker = worker;
+            snprintf (req->command, sizeof req->command, "%s", what);
+            char rkey [32];
+            snprintf (rkey, sizeof rkey, "%" PRIu64, rid);
+            zhashx_insert (self->requests, rkey, req);
+        }
+        else
+            zsock_send (worker->mine, "ss", "ERROR", "null");
+        json_decref (body);
+        zstr_free (&what);
+        zstr_free (&text);
+    }
+    zstr_free (&command);
+    zmsg_destroy (&zmsg);
+}
+
+static void
+s_timers (node_t *self)
+{
+    int64_t now = async_mono_us ();
+    if (now >= self->next_ping) {
+        async_msg_t msg;
+        async_msg_init (&msg, "PING", 0, 1);
+        async_msg_int (&msg, "node", 1);
+        s_send (self, &msg);
+        self->next_ping = now + (int64_t) self->config.heartbeat_ms * 1000;
+    }
+    if (!self->welcomed && now >= self->next_hello)
+        s_send_hello (self);
+    //  Results not acknowledged: send again with backoff (broker away)
+    unacked_t *unacked = (unacked_t *) zhashx_first (self->unacked);
+    while (unacked) {
+        if (now >= unacked->next_send && self->welcomed) {
+            zframe_t *copy = zframe_dup (unacked->frame);
+            zframe_send (&copy, self->dealer, ZFRAME_DONTWAIT);
+            zframe_destroy (&copy);
+            unacked->backoff = unacked->backoff * 2 > 8000000 ? 8000000 : unacked->backoff * 2;
+            unacked->next_send = now + unacked->backoff;
+        }
+        unacked = (unacked_t *) zhashx_next (self->unacked);
+    }
+    //  Job timeouts: ask the task to stop (the broker decides the outcome)
+    for (int i = 0; i < self->nworkers; i++) {
+        async_task_t *job = self->workers [i].job;
+        if (job && job->timeout_ms > 0
+        &&  async_now_us () - job->started_us > job->timeout_ms * 1000)
+            atomic_store (&job->cancelled, 1);
+    }
+}
+
+//  ---------------------------------------------------------------------
+
+int
+node_new (const node_config_t *config, async_registry_t *registry, const char *uuid,
+          node_t **self_p)
+{
+    node_t *self = calloc (1, sizeof (node_t));
+    self->config = *config;
+    self->registry = registry;
+    memcpy (self->uuid, uuid, 37);
+    async_id_new (self->session);
+    if (!getcwd (self->cwd, sizeof self->cwd))
+        strcpy (self->cwd, ".");
+    gethostname (self->host, sizeof self->host - 1);
+    self->backlog = zlistx_new ();
+    self->unacked = zhashx_new ();
+    zhashx_set_destructor (self->unacked, (zhashx_destructor_fn *) s_unacked_destroy);
+    self->requests = zhashx_new ();
+    zhashx_set_destructor (self->requests, (zhashx_destructor_fn *) zstr_free);
+
+    self->dealer = zsock_new (ZMQ_DEALER);
+    //  One routing id for the life of this process, kept across reconnects
+    char identity [40];
+    snprintf (identity, sizeof identity, "N%.8s%.8s", uuid, self->session);
+    zsock_set_identity (self->dealer, identity);
+    zsock_set_linger (self->dealer, 1000);
+    zsock_set_maxmsgsize (self->dealer, ASYNC_MAX_MESSAGE);
+    zsock_set_reconnect_ivl (self->dealer, 100);
+    zsock_set_reconnect_ivl_max (self->dealer, 2000);
+    zsock_set_sndhwm (self->dealer, 100000);
+    if (zsock_connect (self->dealer, "%s", config->broker) < 0) {
+        async_log_error ("node", "connect.failed", "broker=%s", config->broker);
+        node_destroy (&self);
+        return ASYNC_EUSAGE;
+    }
+    self->poller = zpoller_new (self->dealer, NULL);
+    for (int i = 0; i < config->nagents; i++)
+        self->nworkers += config->agents [i].size;
+    self->workers = calloc ((size_t) self->nworkers, sizeof (worker_t));
+    for (int i = 0; i < self->nworkers; i++) {
+        worker_t *worker = &self->workers [i];
+        worker->node = self;
+        worker->index = i;
+        char endpoint [64];
+        snprintf (endpoint, sizeof endpoint, "inproc://worker-%p-%d", (void *) self, i);
+        char bind [70];
+        snprintf (bind, sizeof bind, "@%s", endpoint);
+        worker->mine = zsock_new_pair (bind);
+        char connect [70];
+        snprintf (connect, sizeof connect, ">%s", endpoint);
+        worker->theirs = zsock_new_pair (connect);
+        zpoller_add (self->poller, worker->mine);
+        pthread_create (&worker->thread, NULL, s_worker_main, worker);
+    }
+    *self_p = self;
+    return 0;
+}
+
+void
+node_destroy (node_t **self_p)
+{
+    node_t *self = *self_p;
+    if (!self)
+        return;
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->dealer);
+    zlistx_destroy (&self->backlog);
+    zhashx_destroy (&self->unacked);
+    zhashx_destroy (&self->requests);
+    free (self->workers);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+node_run (node_t *self, volatile int *stop)
+{
+    self->next_hello = 0;
+    while (!*stop) {
+        s_timers (self);
+        void *which = zpoller_wait (self->poller, 100);
+        if (which == self->dealer) {
+            //  Drain what is there
+            do
+                s_on_broker (self);
+            while (zsock_events (self->dealer) & ZMQ_POLLIN);
+        }
+        else
+        if (which) {
+            for (int i = 0; i < self->nworkers; i++)
+                if (which == self->workers [i].mine) {
+                    s_on_worker (self, &self->workers [i]);
+                    break;
+                }
+        }
+    }
+    //  Graceful stop: take no more work, tell the broker, stop the tasks
+    self->stopping = true;
+    async_log_info ("node", "node.stopping", "node=%s", self->uuid);
+    async_msg_t msg;
+    async_msg_init (&msg, "BYE", ++self->rid, 0);
+    s_send (self, &msg);
+    for (int i = 0; i < self->nworkers; i++)
+        if (self->workers [i].job)
+            atomic_store (&self->workers [i].job->cancelled, 1);
+    int64_t deadline = async_mono_us () + 2000000;
+    bool busy = true;
+    while (busy && async_mono_us () < deadline) {
+        busy = false;
+        for (int i = 0; i < self->nworkers; i++)
+            busy |= self->workers [i].job != NULL;
+        if (!busy)
+            break;
+        void *which = zpoller_wait (self->poller, 50);
+        for (int i = 0; which && i < self->nworkers; i++)
+            if (which == self->workers [i].mine) {
+                zmsg_t *zmsg = zmsg_recv (self->workers [i].mine);
+                char *command = zmsg ? zmsg_popstr (zmsg) : NULL;
+                if (command && streq (command, "DONE"))
+                    self->workers [i].job = NULL;
+                else
+                if (command && streq (command, "REQ"))
+                    zsock_send (self->workers [i].mine, "ss", "ERROR", "null");
+                zstr_free (&command);
+                zmsg_destroy (&zmsg);
+            }
+    }
+    if (busy) {
+        //  A task that does not stop: leave without waiting for it
+        async_log_warning ("node", "node.stopped", "node=%s reason=\"tasks still running; "
+                           "their jobs were interrupted\"", self->uuid);
+        zclock_sleep (100);      //  let BYE leave
+        _exit (0);
+    }
+    for (int i = 0; i < self->nworkers; i++) {
+        zsock_send (self->workers [i].mine, "sp", "STOP", NULL);
+        pthread_join (self->workers [i].thread, NULL);
+        zsock_destroy (&self->workers [i].mine);
+        zsock_destroy (&self->workers [i].theirs);
+    }
+    async_log_info ("node", "node.stopped", "node=%s", self->uuid);
+    return 0;
+}

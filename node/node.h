@@ -1,0 +1,50 @@
+/*  =========================================================================
+    node - an asyncnode process: one DEALER session with the broker, its
+    agents, and a pool of worker threads that run tasks
+    =========================================================================
+*/
+#ifndef NODE_NODE_H_INCLUDED
+#define NODE_NODE_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <asyncmesh/task.h>
+
+#define NODE_MAX_AGENTS 64
+
+typedef struct {
+    char *name;
+    int size;
+    char **queues;              //  NULL-terminated; NULL = default
+    char **include;             //  NULL-terminated globs
+    char **exclude;
+} node_agent_t;
+
+typedef struct {
+    const char *broker;
+    const char *uuid_file;
+    int heartbeat_ms;
+    int dead_ms;
+    node_agent_t agents [NODE_MAX_AGENTS];
+    int nagents;
+} node_config_t;
+
+typedef struct _node_t node_t;
+
+//  Parse "--agent NAME:SIZE[:FILTER][@QUEUE,...]" into agent. 0 or -1.
+int
+    node_agent_parse (const char *text, node_agent_t *agent, char *err, size_t err_size);
+
+//  Read or create the node's instance UUID (SPEC section 3). 0 or -1.
+int
+    node_uuid_load (const char *path, char *uuid, char *err, size_t err_size);
+
+int
+    node_new (const node_config_t *config, async_registry_t *registry, const char *uuid,
+              node_t **self_p);
+void
+    node_destroy (node_t **self_p);
+int
+    node_run (node_t *self, volatile int *stop);
+
+#endif

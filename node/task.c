@@ -1,0 +1,362 @@
+/*  =========================================================================
+    task - the task API (asyncmesh/task.h) and the registry of tasks
+    =========================================================================
+*/
+#include "job.h"
+#include "async_util.h"
+#include "asyncmesh/log.h"
+#include <dlfcn.h>
+
+struct _async_registry_t {
+    zhashx_t *tasks;            //  name -> async_task_fn *
+};
+
+async_registry_t *
+registry_new (void)
+{
+    async_registry_t *self = calloc (1, sizeof (async_registry_t));
+    self->tasks = zhashx_new ();
+    return self;
+}
+
+void
+registry_destroy (async_registry_t **self_p)
+{
+    if (*self_p) {
+        zhashx_destroy (&(*self_p)->tasks);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+int
+async_registry_add (async_registry_t *self, const char *name, async_task_fn *fn)
+{
+    if (!async_task_name_valid (name) || !fn || zhashx_lookup (self->tasks, name))
+        return -1;
+    zhashx_insert (self->tasks, name, (void *) fn);
+    return 0;
+}
+
+async_task_fn *
+registry_lookup (async_registry_t *self, const char *name)
+{
+    return (async_task_fn *) zhashx_lookup (self->tasks, name);
+}
+
+const char **
+registry_names (async_registry_t *self)
+{
+    const char **names = calloc (zhashx_size (self->tasks) + 1, sizeof (char *));
+    size_t n = 0;
+    void *fn = zhashx_first (self->tasks);
+    while (fn) {
+        names [n++] = (const char *) zhashx_cursor (self->tasks);
+        fn = zhashx_next (self->tasks);
+    }
+    return names;
+}
+
+int
+registry_load (async_registry_t *self, const char *path, char *err, size_t err_size)
+{
+    void *handle = dlopen (path, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+        snprintf (err, err_size, "cannot load module %s: %s", path, dlerror ());
+        return -1;
+    }
+    int (*init) (async_registry_t *) =
+        (int (*) (async_registry_t *)) dlsym (handle, ASYNC_MODULE_INIT_SYMBOL);
+    if (!init) {
+        snprintf (err, err_size, "module %s has no %s function; "
+                  "define it with ASYNC_MODULE_INIT", path, ASYNC_MODULE_INIT_SYMBOL);
+        dlclose (handle);
+        return -1;
+    }
+    if (init (self)) {
+        snprintf (err, err_size, "module %s failed to register its tasks "
+                  "(a name taken twice?)", path);
+        return -1;
+    }
+    return 0;                   //  modules stay loaded for the node's life
+}
+
+//  ---------------------------------------------------------------------
+
+async_task_t *
+node_job_new (void)
+{
+    return calloc (1, sizeof (async_task_t));
+}
+
+void
+node_job_destroy (async_task_t **self_p)
+{
+    async_task_t *self = *self_p;
+    if (!self)
+        return;
+    free (self->task);
+    free (self->agent);
+    json_decref (self->args);
+    json_decref (self->kwargs);
+    json_decref (self->result);
+    free (self->failure_type);
+    free (self->failure_message);
+    free (self->failure_detail);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *
+async_task_id (async_task_t *self)
+{
+    return self->id;
+}
+
+const char *
+async_task_name (async_task_t *self)
+{
+    return self->task;
+}
+
+int
+async_task_attempt (async_task_t *self)
+{
+    return self->attempt;
+}
+
+const char *
+async_task_cwd (async_task_t *self)
+{
+    return self->cwd;
+}
+
+const char *
+async_task_node (async_task_t *self)
+{
+    return self->node;
+}
+
+json_t *
+async_task_args (async_task_t *self)
+{
+    return self->args;
+}
+
+json_t *
+async_task_kwargs (async_task_t *self)
+{
+    return self->kwargs;
+}
+
+size_t
+async_task_argc (async_task_t *self)
+{
+    return json_array_size (self->args);
+}
+
+json_t *
+async_task_arg (async_task_t *self, size_t index)
+{
+    return json_array_get (self->args, index);
+}
+
+json_t *
+async_task_kwarg (async_task_t *self, const char *name)
+{
+    return json_object_get (self->kwargs, name);
+}
+
+static int
+s_int (json_t *value, json_int_t *out)
+{
+    if (!json_is_integer (value))
+        return -1;
+    *out = json_integer_value (value);
+    return 0;
+}
+
+static int
+s_double (json_t *value, double *out)
+{
+    if (!json_is_number (value))
+        return -1;
+    *out = json_number_value (value);
+    return 0;
+}
+
+int
+async_task_arg_int (async_task_t *self, size_t index, json_int_t *value)
+{
+    return s_int (async_task_arg (self, index), value);
+}
+
+int
+async_task_arg_double (async_task_t *self, size_t index, double *value)
+{
+    return s_double (async_task_arg (self, index), value);
+}
+
+int
+async_task_arg_str (async_task_t *self, size_t index, const char **value)
+{
+    json_t *arg = async_task_arg (self, index);
+    if (!json_is_string (arg))
+        return -1;
+    *value = json_string_value (arg);
+    return 0;
+}
+
+int
+async_task_kwarg_int (async_task_t *self, const char *name, json_int_t *value)
+{
+    return s_int (async_task_kwarg (self, name), value);
+}
+
+int
+async_task_kwarg_double (async_task_t *self, const char *name, double *value)
+{
+    return s_double (async_task_kwarg (self, name), value);
+}
+
+int
+async_task_kwarg_bool (async_task_t *self, const char *name, bool *value)
+{
+    json_t *arg = async_task_kwarg (self, name);
+    if (!json_is_boolean (arg))
+        return -1;
+    *value = json_is_true (arg);
+    return 0;
+}
+
+int
+async_task_return (async_task_t *self, json_t *value)
+{
+    if (self->outcome) {
+        json_decref (value);
+        return -1;
+    }
+    self->outcome = 1;
+    self->result = value ? value : json_null ();
+    return 0;
+}
+
+int
+async_task_fail_full (async_task_t *self, const char *type, const char *message,
+                      const char *detail, bool transient)
+{
+    if (self->outcome)
+        return -1;
+    self->outcome = 2;
+    self->failure_type = strdup (type && *type ? type : "Error");
+    self->failure_message = strdup (message ? message : "");
+    self->failure_detail = detail ? strdup (detail) : NULL;
+    self->failure_transient = transient;
+    return 0;
+}
+
+int
+async_task_fail (async_task_t *self, const char *type, const char *message)
+{
+    return async_task_fail_full (self, type, message, NULL, false);
+}
+
+//  A request to the broker from the worker thread: the node forwards it
+//  and passes the reply back. Returns the reply body as JSON, or NULL.
+static json_t *
+s_request (async_task_t *self, const char *command, json_t *body, int timeout_ms)
+{
+    if (!self->pipe) {
+        json_decref (body);
+        return NULL;
+    }
+    char *text = json_dumps (body, JSON_COMPACT);
+    json_decref (body);
+    zsock_send (self->pipe, "sss", "REQ", command, text);
+    free (text);
+    json_t *reply = NULL;
+    zsock_set_rcvtimeo (self->pipe, timeout_ms);
+    char *status = NULL, *answer = NULL;
+    if (zsock_recv (self->pipe, "ss", &status, &answer) == 0 && status
+    &&  streq (status, "OK"))
+        reply = json_loads (answer, JSON_DECODE_ANY, NULL);
+    zstr_free (&status);
+    zstr_free (&answer);
+    zsock_set_rcvtimeo (self->pipe, -1);
+    return reply;
+}
+
+int
+async_task_submit_json (async_task_t *self, const char *spec_json, char *id_out)
+{
+    json_t *spec = json_loads (spec_json, 0, NULL);
+    if (!json_is_object (spec)) {
+        json_decref (spec);
+        return 2;
+    }
+    json_t *reply = s_request (self, "SUBMIT", json_pack ("{s:o}", "spec", spec), 10000);
+    const char *id = json_string_value (json_object_get (reply, "id"));
+    int rc = id ? 0 : 6;
+    if (id)
+        snprintf (id_out, 37, "%s", id);
+    json_decref (reply);
+    return rc;
+}
+
+int
+async_task_handoff (async_task_t *self, const char *job_id)
+{
+    if (self->outcome || !async_id_valid (job_id))
+        return -1;
+    self->outcome = 3;
+    snprintf (self->handoff, sizeof self->handoff, "%s", job_id);
+    return 0;
+}
+
+void
+async_task_progress (async_task_t *self, int64_t done, int64_t total)
+{
+    if (self->pipe)
+        zsock_send (self->pipe, "s88", "PROGRESS", (uint64_t) done, (uint64_t) total);
+}
+
+int
+async_task_annotate (async_task_t *self, const char *name, json_t *value)
+{
+    json_t *reply = s_request (self, "ANNOTATE", json_pack ("{s:s, s:s, s:O}",
+                               "id", self->id, "name", name, "value",
+                               value ? value : json_null ()), 5000);
+    int rc = reply ? 0 : -1;
+    json_decref (reply);
+    return rc;
+}
+
+json_t *
+async_task_annotation (async_task_t *self, const char *name, int timeout_ms)
+{
+    json_t *reply = s_request (self, "GET", json_pack ("{s:s}", "id", self->id), timeout_ms);
+    json_t *value = json_object_get (json_object_get (json_object_get (reply, "job"),
+                                     "annotations"), name);
+    json_incref (value);
+    json_decref (reply);
+    return value;
+}
+
+bool
+async_task_cancelled (async_task_t *self)
+{
+    return atomic_load (&self->cancelled) != 0;
+}
+
+bool
+async_task_sleep (async_task_t *self, int msecs)
+{
+    int64_t deadline = async_mono_us () + (int64_t) msecs * 1000;
+    while (!async_task_cancelled (self)) {
+        int64_t left = deadline - async_mono_us ();
+        if (left <= 0)
+            return false;
+        zclock_sleep (left > 20000 ? 20 : (int) (left / 1000) + 1);
+    }
+    return true;
+}
