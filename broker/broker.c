@@ -1156,6 +1156,18 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     session->last_seen_wall = async_now_us ();
     session->agents = zlistx_new ();
     session->jobs = zhashx_new ();
+    const msgpack_object *task_list = async_mp_get (in->body, "tasks");
+    const char **tasks = NULL;
+    if (task_list && task_list->type == MSGPACK_OBJECT_ARRAY
+    &&  task_list->via.array.size <= 100000) {
+        tasks = calloc (task_list->via.array.size + 1, sizeof (char *));
+        size_t n = 0;
+        for (uint32_t i = 0; i < task_list->via.array.size; i++) {
+            char name [ASYNC_MAX_NAME + 1];
+            if (async_mp_strcpy (&task_list->via.array.ptr [i], name, sizeof name) == 0)
+                tasks [n++] = strdup (name);
+        }
+    }
     for (uint32_t i = 0; i < agents->via.array.size; i++) {
         const msgpack_object *a = &agents->via.array.ptr [i];
         char name [ASYNC_MAX_NAME + 1];
@@ -1168,11 +1180,13 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         const char **exclude = s_strv_from (async_mp_get (a, "exclude"));
         dispatch_agent_t *agent = dispatch_agent_add (self->dispatch, session, name,
                                                       (int) size, queues, include, exclude);
+        dispatch_agent_set_tasks (agent, tasks);
         zlistx_add_end (session->agents, agent);
         s_strv_free (queues);
         s_strv_free (include);
         s_strv_free (exclude);
     }
+    s_strv_free (tasks);
     zhashx_insert (self->sessions, rkey, session);
     zhashx_insert (self->nodes, uuid, session);
     //  Re-attach the jobs it holds

@@ -41,6 +41,7 @@ struct _dispatch_agent_t {
     char *filter_text;
     char *queues_text;
     zhashx_t *verdicts;         //  task -> (void *) 1 accept / 2 refuse
+    zhashx_t *tasks;            //  the node's tasks, or NULL: any
 };
 
 struct _dispatch_t {
@@ -108,6 +109,7 @@ s_agent_destroy (dispatch_agent_t **self_p)
         free (self->filter_text);
         free (self->queues_text);
         zhashx_destroy (&self->verdicts);
+        zhashx_destroy (&self->tasks);
         free (self);
         *self_p = NULL;
     }
@@ -383,6 +385,18 @@ dispatch_agent_add (dispatch_t *self, void *owner, const char *name, int size,
 }
 
 void
+dispatch_agent_set_tasks (dispatch_agent_t *agent, const char **tasks)
+{
+    zhashx_destroy (&agent->tasks);
+    zhashx_purge (agent->verdicts);
+    if (!tasks)
+        return;
+    agent->tasks = zhashx_new ();
+    for (const char **task = tasks; *task; task++)
+        zhashx_insert (agent->tasks, *task, (void *) 1);
+}
+
+void
 dispatch_agent_remove (dispatch_t *self, dispatch_agent_t **agent_p)
 {
     void *handle = zlistx_find (self->agents, *agent_p);
@@ -398,6 +412,11 @@ dispatch_agent_accepts (dispatch_agent_t *agent, const char *task)
     if (verdict)
         return verdict == 1;
     bool accept = agent->include [0] == NULL;
+    if (agent->tasks && !zhashx_lookup (agent->tasks, task)) {
+        if (zhashx_size (agent->verdicts) < 10000)
+            zhashx_insert (agent->verdicts, task, (void *) (uintptr_t) 2);
+        return false;
+    }
     for (char **glob = agent->include; *glob && !accept; glob++)
         accept = async_glob_match (*glob, task);
     for (char **glob = agent->exclude; *glob && accept; glob++)

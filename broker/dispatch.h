@@ -68,6 +68,11 @@ dispatch_agent_t *
                         const char **queues, const char **include,
                         const char **exclude);
 
+//  Limit the agent to the tasks its node has (NULL-terminated names; NULL
+//  = no limit). A job whose task no connected node has stays pending.
+void
+    dispatch_agent_set_tasks (dispatch_agent_t *agent, const char **tasks);
+
 //  Remove an agent (its node is gone).
 void
     dispatch_agent_remove (dispatch_t *self, dispatch_agent_t **agent_p);

@@ -1,0 +1,1093 @@
+/*  =========================================================================
+    asyncctl - the command-line client and admin tool (SPEC section 5)
+
+    Built on the public client API only (asyncmesh/client.h). Exit codes
+    are those of asyncmesh/error.h; errors are one line on stderr saying
+    what is wrong and what to do.
+    =========================================================================
+*/
+#include "ctl.h"
+#include "async_util.h"
+#include <asyncmesh/log.h>
+#include <czmq.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef CTL_VERSION
+#   define CTL_VERSION "0.1.0"
+#endif
+
+#define S_DEFAULT_TIMEOUT_MS    5000
+#define S_DEFAULT_LOG_LEVEL     ASYNC_LOG_WARNING
+#define S_HELP_COLUMN           32      //  where option help starts
+#define S_HELP_WIDTH            79
+
+typedef struct _ctl_t ctl_t;
+
+//  One command: its help, its flags and what runs it
+typedef struct {
+    const char *name;
+    const char *synopsis;               //  after "asyncctl "; \n between forms
+    const char *help;                   //  what it does
+    const ctl_option_t *options [4];    //  its flag tables, NULL-terminated
+    bool task_words;                    //  its first word starts TASK ARG...:
+                                        //  every word after it is an argument
+    bool needs_broker;
+    int (*run) (ctl_t *ctl);            //  NULL: not available in this version
+} s_command_t;
+
+//  A flag of the command, as given
+typedef struct {
+    const ctl_option_t *option;
+    const char *value;                  //  "" for a flag without value
+} s_given_t;
+
+struct _ctl_t {
+    const s_command_t *command;
+    const char **words;                 //  the command's positional words
+    int nwords;
+    s_given_t *given;                   //  the command's flags, in order
+    int ngiven;
+    //  Global options as given (NULL: not given)
+    const char *broker;
+    const char *config;
+    const char *timeout;
+    const char *log_level;
+    bool json;
+    bool help;
+    bool version;
+    //  Settled from flags, config file, environment and defaults
+    char *endpoint;
+    int timeout_ms;
+    async_client_t *client;
+};
+
+static const ctl_option_t s_global_options [] = {
+    { "--broker", "ENDPOINT", CTL_OPT_BROKER,
+      "the broker to talk to (default: $ASYNC_BROKER, else " ASYNC_DEFAULT_ENDPOINT ")" },
+    { "--config", "FILE", CTL_OPT_CONFIG,
+      "read client/broker, client/timeout and client/log-level from this "
+      "ZPL file; flags override it, it overrides $ASYNC_BROKER" },
+    { "--timeout", "DUR", CTL_OPT_BROKER_TIMEOUT,
+      "how long to wait for the broker to answer a request (default: 5s)" },
+    { "--json", NULL, CTL_OPT_JSON,
+      "print JSON even on a terminal" },
+    { "--log-level", "LEVEL", CTL_OPT_LOG_LEVEL,
+      "error, warning, info, debug or trace (default: warning)" },
+    { "--help", NULL, CTL_OPT_HELP,
+      "print this help; after a command, that command's help" },
+    { "-h", NULL, CTL_OPT_HELP, NULL },
+    { "--version", NULL, CTL_OPT_VERSION,
+      "print the version" },
+    { NULL, NULL, 0, NULL }
+};
+
+static const ctl_option_t s_submit_options [] = {
+    { "--spec", "FILE", CTL_OPT_SPEC,
+      "submit the job spec in this JSON file (- = stdin) instead of TASK ARG...; "
+      "flags given too are added to it" },
+    { NULL, NULL, 0, NULL }
+};
+
+static const ctl_option_t s_group_options [] = {
+    { "--postprocess", "'TASK ARG...'", CTL_OPT_POSTPROCESS,
+      "when every child completed, run this with one {id, status, result or "
+      "failure} argument per child; its result is the parent's (default: the "
+      "array of the children's results)" },
+    { NULL, NULL, 0, NULL }
+};
+
+static const ctl_option_t s_submit_wait_options [] = {
+    { "--wait", NULL, CTL_OPT_WAIT,
+      "wait for the job and print its result, as 'wait' does, instead of its id" },
+    { "--wait-timeout", "DUR", CTL_OPT_WAIT_TIMEOUT,
+      "with --wait: give up after DUR and exit 3 (default: wait forever)" },
+    { NULL, NULL, 0, NULL }
+};
+
+static const ctl_option_t s_wait_options [] = {
+    { "--timeout", "DUR", CTL_OPT_WAIT_TIMEOUT,
+      "give up after DUR and exit 3 (default: wait forever)" },
+    { "--progress", NULL, CTL_OPT_PROGRESS,
+      "accepted; the progress bar is not drawn in this version" },
+    { NULL, NULL, 0, NULL }
+};
+
+static const ctl_option_t s_filter_options [] = {
+    { "--queue", "Q", CTL_OPT_FILTER_QUEUE, "only jobs in this queue" },
+    { "--task", "GLOB", CTL_OPT_FILTER_TASK, "only jobs whose task matches, like 'pi.*'" },
+    { "--node", "UUID", CTL_OPT_FILTER_NODE, "only jobs of this node" },
+    { NULL, NULL, 0, NULL }
+};
+
+static const ctl_option_t s_limit_options [] = {
+    { "--limit", "N", CTL_OPT_LIMIT, "print at most N jobs (default: all)" },
+    { NULL, NULL, 0, NULL }
+};
+
+static const ctl_option_t s_since_options [] = {
+    { "--since", "DUR", CTL_OPT_SINCE,
+      "only completed jobs that completed within DUR (default: all)" },
+    { NULL, NULL, 0, NULL }
+};
+
+static const char *s_statuses [] = {
+    "pending", "assigned", "active", "callbacks", "completed",
+    "succeeded", "failed", NULL
+};
+
+//  ---------------------------------------------------------------------
+//  Errors: one line, "asyncctl: what is wrong; what to do"
+
+static int
+s_error (int code, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+
+static int
+s_error (int code, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    fprintf (stderr, "asyncctl: ");
+    vfprintf (stderr, format, args);
+    fprintf (stderr, "\n");
+    va_end (args);
+    return code;
+}
+
+//  A usage error: what is wrong, then what to do (by default: read the
+//  help). Returns 2.
+static int
+s_usage (ctl_t *ctl, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+
+static int
+s_usage (ctl_t *ctl, const char *format, ...)
+{
+    char what [1024];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (what, sizeof what, format, args);
+    va_end (args);
+    if (strchr (what, ';'))         //  it says what to do already
+        return s_error (ASYNC_EUSAGE, "%s", what);
+    if (ctl->command)
+        return s_error (ASYNC_EUSAGE, "%s; see 'asyncctl %s --help'",
+                        what, ctl->command->name);
+    return s_error (ASYNC_EUSAGE, "%s; run 'asyncctl --help'", what);
+}
+
+//  A call of the client API failed with rc. `id` is the job it was about,
+//  or NULL. Says what is wrong (the client's message when it has one)
+//  and, unless that message says it already, what to do. Returns the
+//  exit code.
+static int
+s_client_fail (ctl_t *ctl, int rc, const char *id)
+{
+    const char *error = async_client_error (ctl->client);
+    char what [1024];
+    snprintf (what, sizeof what, "%s", error && *error ? error : async_strerror (rc));
+    char hint [256];
+    if (rc == ASYNC_EUNREACH) {
+        if (!*error)
+            snprintf (what, sizeof what, "cannot reach the broker at %s", ctl->endpoint);
+        snprintf (hint, sizeof hint, "is asyncbroker running? (set --broker or ASYNC_BROKER)");
+    }
+    else
+    if (rc == ASYNC_ENOJOB && id) {
+        if (!*error)
+            snprintf (what, sizeof what, "no job %s at the broker", id);
+        snprintf (hint, sizeof hint, "check the id ('asyncctl jobs' lists the jobs)");
+    }
+    else
+    if (rc == ASYNC_ETIMEOUT && id) {
+        if (!*error)
+            snprintf (what, sizeof what, "job %s has not completed yet", id);
+        snprintf (hint, sizeof hint, "wait again with 'asyncctl wait %s'", id);
+    }
+    else
+    if (rc == ASYNC_EREFUSED) {
+        if (*error)
+            snprintf (what, sizeof what, "the broker refused: %s", error);
+        snprintf (hint, sizeof hint, "correct the request and try again");
+    }
+    else
+    if (async_exit_code (rc) == ASYNC_EUSAGE)
+        snprintf (hint, sizeof hint, "see 'asyncctl %s --help'", ctl->command->name);
+    else {
+        size_t len = strlen (what);
+        snprintf (what + len, sizeof what - len, " (%s)", async_errname (rc));
+        snprintf (hint, sizeof hint, "check that asyncctl and asyncbroker are the "
+                  "same version, and the broker's log");
+    }
+    if (strchr (what, ';'))
+        s_error (rc, "%s", what);
+    else
+        s_error (rc, "%s; %s", what, hint);
+    return async_exit_code (rc);
+}
+
+//  Take the JSON text the client API returned (frees it). NULL after
+//  reporting when it is not JSON.
+static json_t *
+s_reply (char *text)
+{
+    json_error_t error;
+    json_t *value = text ? json_loads (text, JSON_DECODE_ANY, &error) : NULL;
+    if (!value)
+        s_error (ASYNC_EPROTO, "the broker's answer is not JSON (%s); check that "
+                 "asyncctl and asyncbroker are the same version",
+                 text ? error.text : "empty");
+    free (text);
+    return value;
+}
+
+//  Exit code after s_reply () returned NULL
+#define S_REPLY_FAILED  async_exit_code (ASYNC_EPROTO)
+
+//  ---------------------------------------------------------------------
+//  Options and words
+
+static const ctl_option_t *
+s_find_option (const ctl_option_t *option, const char *arg, const char **value)
+{
+    for (; option->name; option++) {
+        size_t len = strlen (option->name);
+        if (strncmp (arg, option->name, len) == 0
+        &&  (arg [len] == 0 || arg [len] == '=')) {
+            *value = arg [len] == '=' ? arg + len + 1 : NULL;
+            return option;
+        }
+    }
+    return NULL;
+}
+
+static void
+s_set_global (ctl_t *ctl, const ctl_option_t *option, const char *value)
+{
+    switch (option->id) {
+        case CTL_OPT_BROKER:         ctl->broker = value; break;
+        case CTL_OPT_CONFIG:         ctl->config = value; break;
+        case CTL_OPT_BROKER_TIMEOUT: ctl->timeout = value; break;
+        case CTL_OPT_LOG_LEVEL:      ctl->log_level = value; break;
+        case CTL_OPT_JSON:           ctl->json = true; break;
+        case CTL_OPT_HELP:           ctl->help = true; break;
+        case CTL_OPT_VERSION:        ctl->version = true; break;
+        default:                     assert (false);
+    }
+}
+
+//  Take the option at argv [*index] (and its value, which may be the next
+//  word). The command's flags come first, then the global ones. 0 or 2.
+static int
+s_take_option (ctl_t *ctl, int argc, char **argv, int *index)
+{
+    const char *arg = argv [*index];
+    const char *value = NULL;
+    const ctl_option_t *option = NULL;
+    for (int table = 0; ctl->command && !option && ctl->command->options [table]; table++)
+        option = s_find_option (ctl->command->options [table], arg, &value);
+    bool global = !option;
+    if (global)
+        option = s_find_option (s_global_options, arg, &value);
+    if (!option && ctl->command)
+        return s_usage (ctl, "'%s' is not an option of '%s'", arg, ctl->command->name);
+    if (!option)
+        return s_usage (ctl, "'%s' is not a global option", arg);
+    if (option->arg && !value) {
+        if (*index + 1 >= argc)
+            return s_usage (ctl, "%s needs a value (%s)", option->name, option->arg);
+        value = argv [++*index];
+    }
+    else
+    if (!option->arg && value)
+        return s_usage (ctl, "%s takes no value", option->name);
+    if (!option->arg)
+        value = "";
+
+    if (global)
+        s_set_global (ctl, option, value);
+    else
+        ctl->given [ctl->ngiven++] = (s_given_t) { option, value };
+    return 0;
+}
+
+static bool
+s_is_option (const char *arg)
+{
+    return arg [0] == '-' && arg [1] != 0;      //  "-" alone is stdin
+}
+
+//  The last time the command's flag `id` was given, or NULL
+static const s_given_t *
+s_given (ctl_t *ctl, int id)
+{
+    for (int index = ctl->ngiven - 1; index >= 0; index--)
+        if (ctl->given [index].option->id == id)
+            return &ctl->given [index];
+    return NULL;
+}
+
+//  Check the number of positional words: `what` says what the command
+//  takes ("one job ID"). 0 or 2.
+static int
+s_expect_words (ctl_t *ctl, int min, int max, const char *what)
+{
+    if (ctl->nwords < min)
+        return s_usage (ctl, "'%s' needs %s", ctl->command->name, what);
+    if (ctl->nwords > max)
+        return s_usage (ctl, "'%s' takes %s, not '%s'", ctl->command->name,
+                        what, ctl->words [max]);
+    return 0;
+}
+
+//  A duration in milliseconds, for a flag or config key named `source`
+static int
+s_duration_ms (ctl_t *ctl, const char *source, const char *text, int *msecs)
+{
+    int64_t usecs;
+    if (async_parse_duration (text, false, &usecs))
+        return s_usage (ctl, "%s '%s' is not a duration; " CTL_DURATION_HINT,
+                        source, text);
+    *msecs = usecs / 1000 > INT_MAX ? INT_MAX : (int) (usecs / 1000);
+    return 0;
+}
+
+//  The wait timeout (--timeout of wait, --wait-timeout of submit), -1 when
+//  not given: wait forever. 0 or 2.
+static int
+s_wait_timeout (ctl_t *ctl, int *msecs)
+{
+    const s_given_t *given = s_given (ctl, CTL_OPT_WAIT_TIMEOUT);
+    *msecs = -1;
+    return given ? s_duration_ms (ctl, given->option->name, given->value, msecs) : 0;
+}
+
+//  Whether to print for people rather than JSON for programs
+static bool
+s_readable (ctl_t *ctl)
+{
+    return !ctl->json && isatty (STDOUT_FILENO);
+}
+
+//  Settle the global options: flags, then the config file, then the
+//  environment, then the defaults. Connects when the command needs the
+//  broker (the first request waits for it, not this). 0 or an exit code.
+static int
+s_settle (ctl_t *ctl)
+{
+    zconfig_t *config = NULL;
+    if (ctl->config && !(config = zconfig_load (ctl->config)))
+        return s_usage (ctl, "cannot read the config file '%s'; check that it "
+                        "exists and is ZPL", ctl->config);
+    const char *broker = ctl->broker;
+    if (!broker && config)
+        broker = zconfig_get (config, "client/broker", NULL);
+    if (!broker)
+        broker = getenv ("ASYNC_BROKER");
+    if (!broker || !*broker)
+        broker = ASYNC_DEFAULT_ENDPOINT;
+    ctl->endpoint = strdup (broker);
+
+    int rc = 0;
+    const char *timeout = ctl->timeout;
+    const char *source = "--timeout";
+    if (!timeout && config) {
+        timeout = zconfig_get (config, "client/timeout", NULL);
+        source = "client/timeout";
+    }
+    ctl->timeout_ms = S_DEFAULT_TIMEOUT_MS;
+    if (timeout && (rc = s_duration_ms (ctl, source, timeout, &ctl->timeout_ms)) == 0
+    &&  ctl->timeout_ms <= 0)
+        rc = s_usage (ctl, "%s must be more than 0 ms", source);
+
+    const char *log_level = ctl->log_level;
+    source = "--log-level";
+    if (!log_level && config) {
+        log_level = zconfig_get (config, "client/log-level", NULL);
+        source = "client/log-level";
+    }
+    int level = log_level ? async_log_level_parse (log_level) : S_DEFAULT_LOG_LEVEL;
+    if (level < 0 && rc == 0)
+        rc = s_usage (ctl, "%s '%s' is not a log level; give error, warning, info, "
+                      "debug or trace", source, log_level);
+    else
+        async_log_set_level ((async_log_level_t) level);
+    zconfig_destroy (&config);
+    if (rc || !ctl->command->needs_broker)
+        return rc;
+
+    ctl->client = async_client_new (ctl->endpoint);
+    if (!ctl->client) {
+        int error = errno;
+        return s_error (error == EINVAL ? ASYNC_EUSAGE : ASYNC_EUNREACH,
+                        "cannot use the broker endpoint '%s' (%s); give one like "
+                        "%s with --broker or ASYNC_BROKER", ctl->endpoint,
+                        strerror (error), ASYNC_DEFAULT_ENDPOINT);
+    }
+    async_client_set_timeout (ctl->client, ctl->timeout_ms);
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Submitting and waiting
+
+//  Wait for job id and print its result (exit 0) or failure (exit 1)
+static int
+s_wait_print (ctl_t *ctl, const char *id, int timeout_ms)
+{
+    char *text = NULL;
+    int rc = async_wait_json (ctl->client, id, timeout_ms, &text);
+    if (rc && !(rc == ASYNC_EFAILED && text)) {
+        free (text);
+        return s_client_fail (ctl, rc, id);
+    }
+    json_t *job = s_reply (text);
+    if (!job)
+        return S_REPLY_FAILED;
+    json_t *failure = json_object_get (job, "failure");
+    if (failure && !json_is_null (failure))
+        rc = ASYNC_EFAILED;
+    else {
+        failure = NULL;
+        rc = 0;
+    }
+    json_t *result = json_object_get (job, "result");
+    json_t *null = json_null ();
+    ctl_print_json (stdout, failure ? failure : result ? result : null);
+    json_decref (null);
+    json_decref (job);
+    return rc;
+}
+
+//  Add the job options given as flags to spec, submit it (takes spec),
+//  then print the id, or wait and print the result with --wait.
+static int
+s_submit (ctl_t *ctl, json_t *spec)
+{
+    char err [1024];
+    for (int index = 0; index < ctl->ngiven; index++) {
+        const ctl_option_t *option = ctl->given [index].option;
+        if (option->id <= CTL_OPT_JOB_LAST
+        &&  ctl_spec_option (spec, option, ctl->given [index].value, err, sizeof err)) {
+            json_decref (spec);
+            return s_usage (ctl, "%s", err);
+        }
+    }
+    int timeout_ms;
+    int rc = s_wait_timeout (ctl, &timeout_ms);
+    bool wait = s_given (ctl, CTL_OPT_WAIT) || s_given (ctl, CTL_OPT_WAIT_TIMEOUT);
+    char *text = rc ? NULL : ctl_json_dumps (spec);
+    json_decref (spec);
+    if (rc)
+        return rc;
+    if (!text)
+        return s_error (ASYNC_EUSAGE, "out of memory; free some and try again");
+
+    async_log_debug ("ctl", "job.submit", "broker=%s spec=%s", ctl->endpoint, text);
+    char id [ASYNC_ID_LEN];
+    rc = async_submit_json (ctl->client, text, id);
+    free (text);
+    if (rc)
+        return s_client_fail (ctl, rc, NULL);
+    async_log_info ("ctl", "job.submitted", "job=%s broker=%s", id, ctl->endpoint);
+    if (wait)
+        return s_wait_print (ctl, id, timeout_ms);
+    printf ("%s\n", id);
+    return 0;
+}
+
+//  Read a job spec from a file or stdin ("-"). NULL with a reason in err.
+static json_t *
+s_spec_load (const char *path, char *err, size_t err_size)
+{
+    json_error_t error;
+    bool is_stdin = streq (path, "-");
+    json_t *spec = is_stdin ? json_loadf (stdin, 0, &error)
+                           : json_load_file (path, 0, &error);
+    const char *source = is_stdin ? "stdin" : path;
+    if (!spec) {
+        if (error.line > 0)
+            snprintf (err, err_size, "the job spec in %s is not JSON: %s at line %d, "
+                      "column %d", source, error.text, error.line, error.column);
+        else
+            snprintf (err, err_size, "cannot read the job spec: %s", error.text);
+    }
+    else
+    if (!json_is_object (spec) || !(json_object_get (spec, "task")
+                                    || json_object_get (spec, "parallel")
+                                    || json_object_get (spec, "serial"))) {
+        snprintf (err, err_size, "the job spec in %s is not a JSON object with "
+                  "\"task\", \"parallel\" or \"serial\"", source);
+        json_decref (spec);
+        spec = NULL;
+    }
+    return spec;
+}
+
+static int
+s_cmd_submit (ctl_t *ctl)
+{
+    char err [1024];
+    json_t *spec;
+    const s_given_t *spec_file = s_given (ctl, CTL_OPT_SPEC);
+    if (spec_file) {
+        if (ctl->nwords)
+            return s_usage (ctl, "give either --spec FILE or TASK [ARG...], not both");
+        spec = s_spec_load (spec_file->value, err, sizeof err);
+    }
+    else {
+        if (!ctl->nwords)
+            return s_usage (ctl, "'submit' needs a task name (like 'asyncctl submit "
+                            "time.time') or --spec FILE");
+        spec = ctl_spec_from_words ((char **) ctl->words, ctl->nwords, err, sizeof err);
+    }
+    if (!spec)
+        return s_usage (ctl, "%s", err);
+    return s_submit (ctl, spec);
+}
+
+//  parallel and serial: one child per 'TASK ARG...' word
+static int
+s_cmd_group (ctl_t *ctl)
+{
+    const char *kind = ctl->command->name;
+    if (!ctl->nwords)
+        return s_usage (ctl, "'%s' needs at least one child job, each one quoted "
+                        "'TASK ARG...' word", kind);
+    char err [1024];
+    json_t *children = json_array ();
+    json_t *spec = json_pack ("{s:o}", kind, children);
+    for (int index = 0; index < ctl->nwords; index++) {
+        json_t *child = ctl_spec_from_text (ctl->words [index], err, sizeof err);
+        if (!child) {
+            json_decref (spec);
+            return s_usage (ctl, "child %d: %s", index + 1, err);
+        }
+        json_array_append_new (children, child);
+    }
+    const s_given_t *post = s_given (ctl, CTL_OPT_POSTPROCESS);
+    if (post) {
+        json_t *postprocess = ctl_spec_from_text (post->value, err, sizeof err);
+        if (!postprocess) {
+            json_decref (spec);
+            return s_usage (ctl, "--postprocess: %s", err);
+        }
+        json_object_set_new (spec, "postprocess", postprocess);
+    }
+    return s_submit (ctl, spec);
+}
+
+static int
+s_cmd_wait (ctl_t *ctl)
+{
+    //  --progress: there is no progress API in client.h yet, so the flag
+    //  is accepted and the wait prints just the result
+    int timeout_ms;
+    int rc = s_expect_words (ctl, 1, 1, "one job ID");
+    if (rc || (rc = s_wait_timeout (ctl, &timeout_ms)))
+        return rc;
+    return s_wait_print (ctl, ctl->words [0], timeout_ms);
+}
+
+static int
+s_cmd_cancel (ctl_t *ctl)
+{
+    int rc = s_expect_words (ctl, 1, 1, "one job ID");
+    if (rc == 0 && (rc = async_cancel (ctl->client, ctl->words [0])))
+        rc = s_client_fail (ctl, rc, ctl->words [0]);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Inspecting
+
+//  Print what an inspecting call returned (rc, text): readable lines on a
+//  terminal, else one line of JSON. `id`: the job asked about, or NULL.
+static int
+s_show (ctl_t *ctl, int rc, char *text, const char *id)
+{
+    if (rc) {
+        free (text);
+        return s_client_fail (ctl, rc, id);
+    }
+    json_t *value = s_reply (text);
+    if (!value)
+        return S_REPLY_FAILED;
+    if (s_readable (ctl))
+        ctl_print_tree (stdout, value, 0);
+    else
+        ctl_print_json (stdout, value);
+    json_decref (value);
+    return 0;
+}
+
+//  Print a list an inspecting call returned: one JSON object per line, or
+//  a table of `columns` on a terminal (when columns is not NULL).
+static int
+s_show_list (ctl_t *ctl, int rc, char *text, const char *const *columns)
+{
+    if (rc) {
+        free (text);
+        return s_client_fail (ctl, rc, NULL);
+    }
+    json_t *list = s_reply (text);
+    if (!list)
+        return S_REPLY_FAILED;
+    if (!json_is_array (list))
+        ctl_print_json (stdout, list);
+    else
+    if (columns && s_readable (ctl))
+        ctl_print_table (stdout, list, columns);
+    else {
+        size_t index;
+        json_t *item;
+        json_array_foreach (list, index, item)
+            ctl_print_json (stdout, item);
+    }
+    json_decref (list);
+    return 0;
+}
+
+//  The query of jobs and count from the words (statuses) and the filter
+//  flags; NULL after reporting a usage error.
+static json_t *
+s_query (ctl_t *ctl)
+{
+    json_t *query = json_object ();
+    json_t *statuses = json_array ();
+    for (int index = 0; index < ctl->nwords; index++) {
+        const char *status = ctl->words [index];
+        bool known = false;
+        for (const char **each = s_statuses; *each; each++)
+            known = known || streq (*each, status);
+        if (!known) {
+            s_usage (ctl, "'%s' is not a status; give pending, assigned, active, "
+                     "callbacks, completed, succeeded or failed", status);
+            json_decref (statuses);
+            json_decref (query);
+            return NULL;
+        }
+        json_array_append_new (statuses, json_string (status));
+    }
+    if (json_array_size (statuses))
+        json_object_set (query, "status", statuses);
+    json_decref (statuses);
+
+    int rc = 0;
+    for (int index = 0; index < ctl->ngiven && rc == 0; index++) {
+        const char *value = ctl->given [index].value;
+        const char *flag = ctl->given [index].option->name;
+        int64_t number;
+        switch (ctl->given [index].option->id) {
+            case CTL_OPT_FILTER_QUEUE:
+                json_object_set_new (query, "queue", json_string (value));
+                break;
+            case CTL_OPT_FILTER_TASK:
+                json_object_set_new (query, "task", json_string (value));
+                break;
+            case CTL_OPT_FILTER_NODE:
+                json_object_set_new (query, "node", json_string (value));
+                break;
+            case CTL_OPT_LIMIT:
+                if (ctl_parse_int (value, 1, INT64_MAX, &number))
+                    rc = s_usage (ctl, "%s '%s' is not a number of jobs; give a "
+                                  "whole number more than 0", flag, value);
+                else
+                    json_object_set_new (query, "limit", json_integer (number));
+                break;
+            case CTL_OPT_SINCE:
+                if (async_parse_duration (value, false, &number))
+                    rc = s_usage (ctl, "%s '%s' is not a duration; "
+                                  CTL_DURATION_HINT, flag, value);
+                else
+                    json_object_set_new (query, "since", json_real (number / 1e6));
+                break;
+            default:
+                break;
+        }
+    }
+    if (rc)
+        json_decref (query);
+    return rc ? NULL : query;
+}
+
+//  Run an inspecting call that takes the query of jobs and count
+static int
+s_query_call (ctl_t *ctl, char **query_text)
+{
+    json_t *query = s_query (ctl);
+    if (!query)
+        return ASYNC_EUSAGE;
+    *query_text = ctl_json_dumps (query);
+    json_decref (query);
+    return *query_text ? 0 : s_error (ASYNC_EUSAGE, "out of memory; free some and try again");
+}
+
+static int
+s_cmd_jobs (ctl_t *ctl)
+{
+    static const char *columns [] = {
+        "id", "status", "task", "queue", "attempts", "node", NULL
+    };
+    char *query;
+    char *text = NULL;
+    int rc = s_query_call (ctl, &query);
+    if (rc)
+        return rc;
+    rc = async_jobs_json (ctl->client, query, &text);
+    free (query);
+    return s_show_list (ctl, rc, text, columns);
+}
+
+static int
+s_cmd_count (ctl_t *ctl)
+{
+    char *query;
+    int rc = s_expect_words (ctl, 1, INT_MAX, "one STATUS or more");
+    if (rc || (rc = s_query_call (ctl, &query)))
+        return rc;
+    int64_t count = 0;
+    rc = async_count (ctl->client, query, &count);
+    free (query);
+    if (rc)
+        return s_client_fail (ctl, rc, NULL);
+    printf ("%" PRId64 "\n", count);
+    return 0;
+}
+
+static int
+s_cmd_job (ctl_t *ctl)
+{
+    char *text = NULL;
+    int rc = s_expect_words (ctl, 1, 1, "one job ID");
+    if (rc)
+        return rc;
+    rc = async_job_json (ctl->client, ctl->words [0], &text);
+    return s_show (ctl, rc, text, ctl->words [0]);
+}
+
+static int
+s_cmd_status (ctl_t *ctl)
+{
+    char *text = NULL;
+    int rc = s_expect_words (ctl, 0, 0, "no arguments");
+    if (rc)
+        return rc;
+    rc = async_status_json (ctl->client, &text);
+    return s_show (ctl, rc, text, NULL);
+}
+
+static int
+s_cmd_nodes (ctl_t *ctl)
+{
+    char *text = NULL;
+    int rc = s_expect_words (ctl, 0, 0, "no arguments");
+    if (rc)
+        return rc;
+    rc = async_nodes_json (ctl->client, &text);
+    return s_show_list (ctl, rc, text, NULL);
+}
+
+//  ---------------------------------------------------------------------
+//  keygen: a CURVE key pair as zcert_save writes it (SPEC section 8)
+
+static int
+s_cmd_keygen (ctl_t *ctl)
+{
+    int rc = s_expect_words (ctl, 1, 1, "one FILE name");
+    if (rc)
+        return rc;
+    const char *path = ctl->words [0];
+    if (!zsys_has_curve ())
+        return s_error (ASYNC_EUSAGE, "this czmq has no CURVE support; install "
+                        "a libczmq built with libsodium");
+    char secret [PATH_MAX];
+    snprintf (secret, sizeof secret, "%s_secret", path);
+    if (access (path, F_OK) == 0 || access (secret, F_OK) == 0)
+        return s_error (ASYNC_EUSAGE, "'%s' or '%s' exists already; remove it "
+                        "first or give another FILE", path, secret);
+    zcert_t *cert = zcert_new ();
+    if (!cert)
+        return s_error (ASYNC_EUSAGE, "cannot make a key pair; check that "
+                        "libczmq and libsodium work");
+    zcert_set_meta (cert, "created-by", "asyncctl %s", CTL_VERSION);
+    mode_t mask = umask (077);          //  the secret file is born 0600
+    rc = zcert_save (cert, path);
+    int error = errno;
+    umask (mask);
+    zcert_destroy (&cert);
+    if (rc)
+        return s_error (ASYNC_EUSAGE, "cannot write '%s' (%s); check that its "
+                        "directory exists and is writable", path, strerror (error));
+    chmod (path, 0644 & ~mask);         //  the public one readable as usual
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  The commands. A NULL run: named by the SPEC, not available yet.
+
+static const s_command_t s_commands [] = {
+    { "submit",
+      "submit [OPTIONS] TASK [ARG...] [NAME=VALUE...]\nsubmit [OPTIONS] --spec FILE",
+      "Submit a job and print its id. Options go before TASK: every word after "
+      "it is an argument. --timeout here is the job's run-time limit.",
+      { s_submit_options, ctl_job_options, s_submit_wait_options },
+      true, true, s_cmd_submit },
+    { "parallel",
+      "parallel [OPTIONS] [--postprocess 'TASK ARG...'] 'TASK ARG...' ...",
+      "Submit a parent job whose children, one per quoted 'TASK ARG...' word, "
+      "all start at once; print the parent's id. The options apply to the "
+      "parent; the children run in its queue.",
+      { s_group_options, ctl_job_options, s_submit_wait_options },
+      false, true, s_cmd_group },
+    { "serial",
+      "serial [OPTIONS] [--postprocess 'TASK ARG...'] 'TASK ARG...' ...",
+      "Like parallel, but each child starts only after the one before it "
+      "completed (with a result or a failure).",
+      { s_group_options, ctl_job_options, s_submit_wait_options },
+      false, true, s_cmd_group },
+    { "wait",
+      "wait ID [--timeout DUR] [--progress]",
+      "Wait until the job completes, then print its result as JSON and exit 0, "
+      "or print its failure object and exit 1.",
+      { s_wait_options }, false, true, s_cmd_wait },
+    { "job",
+      "job ID",
+      "Print the job as JSON (readable lines on a terminal): status, result or "
+      "failure, times, attempts, children, callbacks, annotations.",
+      { NULL }, false, true, s_cmd_job },
+    { "jobs",
+      "jobs [STATUS...] [--queue Q] [--task GLOB] [--node UUID] [--limit N]",
+      "Print the jobs with these statuses (default: any), one JSON object per "
+      "line (a table on a terminal).",
+      { s_filter_options, s_limit_options }, false, true, s_cmd_jobs },
+    { "count",
+      "count STATUS... [--task GLOB] [--queue Q] [--node UUID] [--since DUR]",
+      "Print how many jobs have these statuses.",
+      { s_filter_options, s_since_options }, false, true, s_cmd_count },
+    { "cancel",
+      "cancel ID",
+      "Cancel the job: a pending one completes with CancelledError; an active "
+      "one is asked to stop, and interrupted after a grace period.",
+      { NULL }, false, true, s_cmd_cancel },
+    { "status",
+      "status",
+      "Print the broker's status: uptime, version, queues, nodes and agents.",
+      { NULL }, false, true, s_cmd_status },
+    { "nodes",
+      "nodes",
+      "Print the nodes, one JSON object per line.",
+      { NULL }, false, true, s_cmd_nodes },
+    { "keygen",
+      "keygen FILE",
+      "Write a CURVE key pair: the public certificate to FILE, the secret one "
+      "to FILE_secret (mode 0600).",
+      { NULL }, false, false, s_cmd_keygen },
+    { "add-callback", "add-callback ID [--on always|success|failure] 'TASK ARG...'",
+      NULL, { NULL }, false, true, NULL },
+    { "annotate", "annotate ID NAME VALUE", NULL, { NULL }, false, true, NULL },
+    { "annotations", "annotations ID", NULL, { NULL }, false, true, NULL },
+    { "every", "every NAME DUR [OPTIONS] 'TASK ARG...'\nevery list\nevery delete NAME",
+      NULL, { NULL }, false, true, NULL },
+    { "quota", "quota set NAME SIZE\nquota list\nquota delete NAME",
+      NULL, { NULL }, false, true, NULL },
+    { "top", "top", NULL, { NULL }, false, true, NULL },
+    { NULL, NULL, NULL, { NULL }, false, false, NULL }
+};
+
+//  ---------------------------------------------------------------------
+//  Help
+
+//  Print text from column `column` on, wrapped, continuing at `indent`
+static void
+s_wrap (FILE *out, int indent, int column, const char *text)
+{
+    bool first = true;
+    while (*text) {
+        int len = (int) strcspn (text, " ");
+        if (!first && column + 1 + len > S_HELP_WIDTH) {
+            fprintf (out, "\n%*s", indent, "");
+            column = indent;
+            first = true;
+        }
+        if (!first) {
+            fputc (' ', out);
+            column++;
+        }
+        fprintf (out, "%.*s", len, text);
+        column += len;
+        first = false;
+        text += len;
+        while (*text == ' ')
+            text++;
+    }
+    fputc ('\n', out);
+}
+
+static void
+s_print_options (FILE *out, const ctl_option_t *option)
+{
+    for (; option->name; option++) {
+        if (!option->help)
+            continue;
+        char flag [64];
+        snprintf (flag, sizeof flag, "%s%s%s", option->name,
+                  option->arg ? " " : "", option->arg ? option->arg : "");
+        int column = fprintf (out, "      %s", flag);
+        if (column >= S_HELP_COLUMN - 1) {
+            fputc ('\n', out);
+            column = 0;
+        }
+        fprintf (out, "%*s", S_HELP_COLUMN - column, "");
+        s_wrap (out, S_HELP_COLUMN, S_HELP_COLUMN, option->help);
+    }
+}
+
+//  A command's synopsis, help and flags; `brief` leaves the job options
+//  out (the whole help lists them once)
+static void
+s_print_command (FILE *out, const s_command_t *command, bool brief)
+{
+    const char *synopsis = command->synopsis;
+    while (*synopsis) {
+        int len = (int) strcspn (synopsis, "\n");
+        fprintf (out, "  %.*s\n", len, synopsis);
+        synopsis += len + (synopsis [len] == '\n');
+    }
+    fprintf (out, "      ");
+    s_wrap (out, 6, 6, command->run ? command->help : "(not available in this version)");
+    for (int table = 0; command->options [table]; table++) {
+        if (brief && command->options [table] == ctl_job_options)
+            fprintf (out, "      %-*s%s\n", S_HELP_COLUMN - 6, "OPTIONS",
+                     "the job options below, and:");
+        else
+            s_print_options (out, command->options [table]);
+    }
+}
+
+//  The whole help, or one command's
+static void
+s_print_help (FILE *out, const s_command_t *command)
+{
+    fprintf (out, "asyncctl %s - submit, wait for and inspect asyncmesh jobs\n\n",
+             CTL_VERSION);
+    if (command) {
+        fprintf (out, "Usage (after the global options):\n");
+        s_print_command (out, command, false);
+    }
+    else {
+        fprintf (out, "Usage: asyncctl [GLOBAL OPTIONS] COMMAND [ARGUMENTS]\n\n");
+        s_wrap (out, 0, 0,
+            "Words after a task name are arguments: JSON when they parse as "
+            "JSON (5, \"five\", [1,2], {\"a\":1}, true, null), else strings. "
+            "NAME=VALUE makes a keyword argument (to pass such a word as a "
+            "string, write it as JSON: '\"a=1\"'). A 'TASK ARG...' word is one "
+            "shell word, split again like a shell splits a command line. DUR "
+            "is a number with an optional unit ms, s, m, h or d (plain = "
+            "seconds). STATUS is pending, assigned, active, callbacks, "
+            "completed, succeeded or failed.");
+        fprintf (out, "\nCommands:\n");
+        for (const s_command_t *each = s_commands; each->name; each++)
+            s_print_command (out, each, true);
+        fprintf (out, "\nJob options (of submit, parallel and serial; those of "
+                 "parallel and serial\napply to the parent job):\n");
+        s_print_options (out, ctl_job_options);
+    }
+    fprintf (out, "\nGlobal options (before the command, or after it when the "
+             "command has no\nflag of that name):\n");
+    s_print_options (out, s_global_options);
+    fprintf (out, "\n");
+    s_wrap (out, 0, 0,
+        "Exit codes: 0 success, 1 the job completed with a failure (the "
+        "failure JSON on stdout), 2 usage error, 3 timed out waiting, 4 cannot "
+        "reach the broker, 5 no such job, 6 refused by the broker.");
+}
+
+//  ---------------------------------------------------------------------
+//  The command line
+
+//  Parse the command line into ctl. 0 or 2.
+static int
+s_parse (ctl_t *ctl, int argc, char **argv)
+{
+    int rc;
+    int index = 1;
+    while (index < argc && s_is_option (argv [index])) {
+        if (streq (argv [index], "--")) {
+            index++;
+            break;
+        }
+        if ((rc = s_take_option (ctl, argc, argv, &index)))
+            return rc;
+        index++;
+    }
+    if (index == argc)
+        return ctl->help || ctl->version ? 0 : s_usage (ctl, "no command given");
+
+    const char *name = argv [index++];
+    for (const s_command_t *command = s_commands; command->name; command++)
+        if (streq (command->name, name))
+            ctl->command = command;
+    if (!ctl->command)
+        return s_usage (ctl, "'%s' is not a command", name);
+    if (!ctl->command->run)
+        return 0;               //  its arguments do not matter
+
+    bool words_only = false;
+    for (; index < argc; index++) {
+        const char *arg = argv [index];
+        if (!words_only && streq (arg, "--"))
+            words_only = true;
+        else
+        if (!words_only && s_is_option (arg)) {
+            if ((rc = s_take_option (ctl, argc, argv, &index)))
+                return rc;
+        }
+        else {
+            ctl->words [ctl->nwords++] = arg;
+            if (ctl->command->task_words)
+                words_only = true;
+        }
+    }
+    return 0;
+}
+
+static int
+s_run (ctl_t *ctl)
+{
+    if (ctl->help) {
+        s_print_help (stdout, ctl->command);
+        return 0;
+    }
+    if (ctl->version) {
+        printf ("asyncctl %s\n", CTL_VERSION);
+        return 0;
+    }
+    if (!ctl->command->run)
+        return s_error (ASYNC_EUSAGE, "'%s' is not available in this version; "
+                        "run 'asyncctl --help' for the commands it has",
+                        ctl->command->name);
+    int rc = s_settle (ctl);
+    return rc ? rc : ctl->command->run (ctl);
+}
+
+int
+main (int argc, char *argv [])
+{
+    ctl_t ctl = { .timeout_ms = S_DEFAULT_TIMEOUT_MS };
+    ctl.words = calloc (argc, sizeof (char *));
+    ctl.given = calloc (argc, sizeof (s_given_t));
+    int rc = ctl.words && ctl.given
+           ? s_parse (&ctl, argc, argv)
+           : s_error (ASYNC_EUSAGE, "out of memory; free some and try again");
+    if (rc == 0)
+        rc = s_run (&ctl);
+    if (ctl.client)
+        async_client_destroy (&ctl.client);
+    free (ctl.endpoint);
+    free (ctl.words);
+    free (ctl.given);
+    return rc;
+}

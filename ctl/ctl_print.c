@@ -1,0 +1,176 @@
+/*  =========================================================================
+    ctl_print - JSON for scripts, trees and tables for people
+    =========================================================================
+*/
+#include "ctl.h"
+#include <stdlib.h>
+#include <string.h>
+
+//  Longest inline value in a tree before it is unfolded
+#define S_INLINE_MAX 60
+
+//  Significant digits that print every real in value exactly: 15 prints
+//  0.1 as 0.1, 17 round-trips every double. 0 when there are no reals.
+static int
+s_real_digits (json_t *value)
+{
+    int digits = 0;
+    if (json_is_real (value)) {
+        double real = json_real_value (value);
+        char text [40];
+        for (digits = 15; digits < 17; digits++) {
+            snprintf (text, sizeof text, "%.*g", digits, real);
+            if (strtod (text, NULL) == real)
+                break;
+        }
+    }
+    else
+    if (json_is_array (value)) {
+        size_t index;
+        json_t *item;
+        json_array_foreach (value, index, item) {
+            int item_digits = s_real_digits (item);
+            if (item_digits > digits)
+                digits = item_digits;
+        }
+    }
+    else
+    if (json_is_object (value)) {
+        const char *key;
+        json_t *item;
+        json_object_foreach (value, key, item) {
+            int item_digits = s_real_digits (item);
+            if (item_digits > digits)
+                digits = item_digits;
+        }
+    }
+    return digits;
+}
+
+char *
+ctl_json_dumps (json_t *value)
+{
+    size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+    int digits = s_real_digits (value);
+    if (digits)
+        flags |= JSON_REAL_PRECISION (digits);
+    return json_dumps (value, flags);
+}
+
+int
+ctl_print_json (FILE *out, json_t *value)
+{
+    char *text = ctl_json_dumps (value);
+    if (!text)
+        return -1;
+    fprintf (out, "%s\n", text);
+    free (text);
+    return 0;
+}
+
+//  A value as people read it in a cell: strings bare, null as "-", the
+//  rest as compact JSON. Caller frees.
+static char *
+s_cell (json_t *value)
+{
+    if (json_is_string (value))
+        return strdup (json_string_value (value));
+    if (!value || json_is_null (value))
+        return strdup ("-");
+    char *text = ctl_json_dumps (value);
+    return text ? text : strdup ("?");
+}
+
+//  Print one member of a tree: `label` is "key: " or "- "
+static void
+s_print_member (FILE *out, const char *label, json_t *value, int indent)
+{
+    char *cell = s_cell (value);
+    if (!cell)
+        return;
+    bool unfold = (json_is_object (value) || json_is_array (value))
+                  && strlen (cell) > S_INLINE_MAX;
+    bool lines = json_is_string (value) && strchr (cell, '\n');
+    if (!unfold && !lines)
+        fprintf (out, "%*s%s%s\n", indent, "", label, cell);
+    else {
+        //  The label alone, then the value below it, indented
+        fprintf (out, "%*s%.*s\n", indent, "", (int) strlen (label) - 1, label);
+        if (unfold)
+            ctl_print_tree (out, value, indent + 2);
+        else {
+            //  Multi-line text (a failure's detail): one line each
+            char *save = NULL;
+            for (char *line = strtok_r (cell, "\n", &save); line;
+                 line = strtok_r (NULL, "\n", &save))
+                fprintf (out, "%*s%s\n", indent + 2, "", line);
+        }
+    }
+    free (cell);
+}
+
+void
+ctl_print_tree (FILE *out, json_t *value, int indent)
+{
+    if (json_is_object (value)) {
+        const char *key;
+        json_t *item;
+        json_object_foreach (value, key, item) {
+            char label [256];
+            snprintf (label, sizeof label, "%s: ", key);
+            s_print_member (out, label, item, indent);
+        }
+    }
+    else
+    if (json_is_array (value)) {
+        size_t index;
+        json_t *item;
+        json_array_foreach (value, index, item)
+            s_print_member (out, "- ", item, indent);
+    }
+    else {
+        char *cell = s_cell (value);
+        fprintf (out, "%*s%s\n", indent, "", cell ? cell : "?");
+        free (cell);
+    }
+}
+
+void
+ctl_print_table (FILE *out, json_t *rows, const char *const *columns)
+{
+    size_t ncolumns = 0;
+    while (columns [ncolumns])
+        ncolumns++;
+    size_t nrows = json_array_size (rows);
+    //  cells [row * ncolumns + column]; row 0 is the header
+    char **cells = calloc ((nrows + 1) * ncolumns, sizeof (char *));
+    size_t *widths = calloc (ncolumns, sizeof (size_t));
+    if (!cells || !widths) {
+        free (cells);
+        free (widths);
+        return;
+    }
+    for (size_t row = 0; row <= nrows; row++) {
+        json_t *object = row ? json_array_get (rows, row - 1) : NULL;
+        for (size_t column = 0; column < ncolumns; column++) {
+            char *cell = row ? s_cell (json_object_get (object, columns [column]))
+                             : strdup (columns [column]);
+            size_t width = cell ? strlen (cell) : 0;
+            if (width > widths [column])
+                widths [column] = width;
+            cells [row * ncolumns + column] = cell;
+        }
+    }
+    for (size_t row = 0; row <= nrows; row++) {
+        for (size_t column = 0; column < ncolumns; column++) {
+            const char *cell = cells [row * ncolumns + column];
+            if (column + 1 < ncolumns)
+                fprintf (out, "%-*s  ", (int) widths [column], cell ? cell : "");
+            else
+                fprintf (out, "%s\n", cell ? cell : "");
+            free (cells [row * ncolumns + column]);
+        }
+    }
+    free (cells);
+    free (widths);
+}

@@ -1,0 +1,361 @@
+/*  =========================================================================
+    ctl_spec - job specs from command-line words (SPEC section 5)
+    =========================================================================
+*/
+#include "ctl.h"
+#include "async_util.h"
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+const ctl_option_t ctl_job_options [] = {
+    { "--queue", "Q", CTL_OPT_QUEUE,
+      "the queue to put the job in (default: default)" },
+    { "--priority", "N", CTL_OPT_PRIORITY,
+      "integer; higher runs first within the queue (default: 0)" },
+    { "--begin-after", "WHEN", CTL_OPT_BEGIN_AFTER,
+      "not before this time: ISO-8601 with Z or offset, or +30s (default: now)" },
+    { "--begin-by", "DUR", CTL_OPT_BEGIN_BY,
+      "fail with TimeoutError if not started this long after begin-after (default: none)" },
+    { "--timeout", "DUR", CTL_OPT_TIMEOUT,
+      "run-time limit of the job (default: none)" },
+    { "--retry", "POLICY", CTL_OPT_RETRY,
+      "default, forever, never or attempts=N,backoff=1s..60s,factor=2,interruptions=M "
+      "(default: default)" },
+    { "--quota", "NAME", CTL_OPT_QUOTA,
+      "count the job against this broker quota (repeatable)" },
+    { "--key", "KEY", CTL_OPT_KEY,
+      "idempotency key: submitting again with it returns the same job" },
+    { "--callback", "'TASK ARG...'", CTL_OPT_CALLBACK,
+      "run this job when the job completes, with its result (repeatable)" },
+    { "--on-success", "'TASK ARG...'", CTL_OPT_ON_SUCCESS,
+      "run this job when the job succeeds, with its result (repeatable)" },
+    { "--on-failure", "'TASK ARG...'", CTL_OPT_ON_FAILURE,
+      "run this job when the job fails, with the failure object (repeatable)" },
+    { "--annotate", "NAME=VALUE", CTL_OPT_ANNOTATE,
+      "set an annotation; VALUE is parsed like an argument (repeatable)" },
+    { NULL, NULL, 0, NULL }
+};
+
+static int
+s_fail (char *err, size_t err_size, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static int
+s_fail (char *err, size_t err_size, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (err, err_size, format, args);
+    va_end (args);
+    return -1;
+}
+
+json_t *
+ctl_value_parse (const char *text)
+{
+    json_t *value = json_loads (text, JSON_DECODE_ANY, NULL);
+    return value ? value : json_string (text);
+}
+
+int
+ctl_parse_int (const char *text, int64_t min, int64_t max, int64_t *value)
+{
+    if (!text || !*text || isspace ((unsigned char) *text))
+        return -1;
+    char *end;
+    errno = 0;
+    long long number = strtoll (text, &end, 10);
+    if (*end || errno || number < min || number > max)
+        return -1;
+    *value = number;
+    return 0;
+}
+
+//  Length of NAME when word is NAME=VALUE with NAME an identifier, else 0
+static size_t
+s_kwarg_name_len (const char *word)
+{
+    if (!isalpha ((unsigned char) *word) && *word != '_')
+        return 0;
+    size_t len = 1;
+    while (isalnum ((unsigned char) word [len]) || word [len] == '_')
+        len++;
+    return word [len] == '=' ? len : 0;
+}
+
+char **
+ctl_words_split (const char *text, char *err, size_t err_size)
+{
+    size_t limit = strlen (text) / 2 + 2;       //  the most words there can be
+    char **words = calloc (limit, sizeof (char *));
+    char *word = malloc (strlen (text) + 1);
+    if (!words || !word) {
+        free (words);
+        free (word);
+        s_fail (err, err_size, "out of memory");
+        return NULL;
+    }
+    const char *problem = NULL;
+    const char *p = text;
+    size_t count = 0;
+    while (!problem) {
+        while (isspace ((unsigned char) *p))
+            p++;
+        if (!*p)
+            break;
+        size_t size = 0;
+        while (*p && !isspace ((unsigned char) *p) && !problem) {
+            if (*p == '\'') {
+                const char *close = strchr (p + 1, '\'');
+                if (!close) {
+                    problem = "a single quote is not closed";
+                    break;
+                }
+                memcpy (word + size, p + 1, close - p - 1);
+                size += close - p - 1;
+                p = close + 1;
+            }
+            else
+            if (*p == '"') {
+                for (p++; *p && *p != '"'; p++) {
+                    //  In double quotes a backslash escapes only \ " $ `
+                    if (*p == '\\' && p [1] && strchr ("\\\"$`", p [1]))
+                        p++;
+                    word [size++] = *p;
+                }
+                if (!*p)
+                    problem = "a double quote is not closed";
+                else
+                    p++;
+            }
+            else
+            if (*p == '\\') {
+                if (!p [1])
+                    problem = "a backslash ends the text";
+                else {
+                    word [size++] = p [1];
+                    p += 2;
+                }
+            }
+            else
+                word [size++] = *p++;
+        }
+        word [size] = 0;
+        if (!problem && !(words [count++] = strdup (word)))
+            problem = "out of memory";
+    }
+    free (word);
+    if (problem) {
+        s_fail (err, err_size, "cannot split '%s' into words: %s", text, problem);
+        ctl_words_destroy (&words);
+    }
+    return words;
+}
+
+void
+ctl_words_destroy (char ***words_p)
+{
+    if (!*words_p)
+        return;
+    for (char **word = *words_p; *word; word++)
+        free (*word);
+    free (*words_p);
+    *words_p = NULL;
+}
+
+json_t *
+ctl_spec_from_words (char **words, int count, char *err, size_t err_size)
+{
+    if (count < 1) {
+        s_fail (err, err_size, "a task name is missing, like time.time or pi.generate_sample");
+        return NULL;
+    }
+    if (!async_task_name_valid (words [0])) {
+        s_fail (err, err_size, "'%s' is not a task name; name it like module.function",
+                words [0]);
+        return NULL;
+    }
+    json_t *args = json_array ();
+    json_t *kwargs = json_object ();
+    json_t *spec = json_pack ("{s:s, s:o, s:o}", "task", words [0],
+                              "args", args, "kwargs", kwargs);
+    if (!spec) {
+        s_fail (err, err_size, "out of memory");
+        return NULL;
+    }
+    for (int index = 1; index < count; index++) {
+        const char *word = words [index];
+        size_t name_len = s_kwarg_name_len (word);
+        if (!name_len) {
+            json_array_append_new (args, ctl_value_parse (word));
+            continue;
+        }
+        char *name = strndup (word, name_len);
+        if (!name || json_object_get (kwargs, name)) {
+            s_fail (err, err_size, "keyword argument '%s' is given twice for %s",
+                    name ? name : word, words [0]);
+            free (name);
+            json_decref (spec);
+            return NULL;
+        }
+        json_object_set_new (kwargs, name, ctl_value_parse (word + name_len + 1));
+        free (name);
+    }
+    return spec;
+}
+
+json_t *
+ctl_spec_from_text (const char *text, char *err, size_t err_size)
+{
+    char **words = ctl_words_split (text, err, err_size);
+    if (!words)
+        return NULL;
+    int count = 0;
+    while (words [count])
+        count++;
+    json_t *spec = ctl_spec_from_words (words, count, err, err_size);
+    ctl_words_destroy (&words);
+    return spec;
+}
+
+//  The member `name` of spec, created as a new array or object (like
+//  `model`) when missing. NULL when spec holds something else there.
+static json_t *
+s_member (json_t *spec, const char *name, json_t *model)
+{
+    json_t *member = json_object_get (spec, name);
+    if (!member) {
+        member = json_is_array (model) ? json_array () : json_object ();
+        json_object_set_new (spec, name, member);
+    }
+    return json_typeof (member) == json_typeof (model) ? member : NULL;
+}
+
+//  Light check of a retry policy; the broker checks the numbers
+static bool
+s_retry_valid (const char *text)
+{
+    if (strcmp (text, "default") == 0 || strcmp (text, "forever") == 0
+    ||  strcmp (text, "never") == 0)
+        return true;
+    static const char *keys [] = { "attempts=", "backoff=", "factor=", "interruptions=" };
+    const char *item = text;
+    while (true) {
+        size_t len = strcspn (item, ",");
+        bool known = false;
+        for (size_t index = 0; index < sizeof keys / sizeof keys [0]; index++) {
+            size_t key_len = strlen (keys [index]);
+            if (len > key_len && strncmp (item, keys [index], key_len) == 0)
+                known = true;
+        }
+        if (!known)
+            return false;
+        if (!item [len])
+            return true;
+        item += len + 1;
+    }
+}
+
+int
+ctl_spec_option (json_t *spec, const ctl_option_t *option, const char *value,
+                 char *err, size_t err_size)
+{
+    const char *flag = option->name;
+    int64_t number;
+    const char *on = "always";
+    json_t *set = NULL;             //  the value of a plain option
+    json_t *list = NULL;            //  the array or object added to
+
+    switch (option->id) {
+        case CTL_OPT_PRIORITY:
+            if (ctl_parse_int (value, INT32_MIN, INT32_MAX, &number))
+                return s_fail (err, err_size, "%s '%s' is not an integer; give a "
+                               "number like 10 or -5", flag, value);
+            set = json_integer (number);
+            break;
+
+        case CTL_OPT_BEGIN_AFTER:
+            if (async_parse_time (value, async_now_us (), &number))
+                return s_fail (err, err_size, "%s '%s' is not a time; give ISO-8601 "
+                               "with Z or an offset (2026-11-26T22:00:00Z) or a "
+                               "relative time like +30s", flag, value);
+            set = json_string (value);
+            break;
+
+        case CTL_OPT_BEGIN_BY:
+        case CTL_OPT_TIMEOUT:
+            if (async_parse_duration (value, false, &number))
+                return s_fail (err, err_size, "%s '%s' is not a duration; "
+                               CTL_DURATION_HINT, flag, value);
+            set = json_string (value);
+            break;
+
+        case CTL_OPT_RETRY:
+            if (!s_retry_valid (value))
+                return s_fail (err, err_size, "%s '%s' is not a retry policy; give "
+                               "default, forever, never or attempts=N,backoff=1s..60s,"
+                               "factor=2,interruptions=M", flag, value);
+            set = json_string (value);
+            break;
+
+        case CTL_OPT_QUEUE:
+        case CTL_OPT_KEY:
+            if (!*value)
+                return s_fail (err, err_size, "%s must not be empty", flag);
+            set = json_string (value);
+            break;
+
+        case CTL_OPT_QUOTA:
+            if (!*value)
+                return s_fail (err, err_size, "%s must not be empty", flag);
+            if (!(list = s_member (spec, "quotas", json_array ())))
+                return s_fail (err, err_size, "\"quotas\" of the spec is not an array");
+            json_array_append_new (list, json_string (value));
+            return 0;
+
+        case CTL_OPT_ON_SUCCESS:
+        case CTL_OPT_ON_FAILURE:
+            on = option->id == CTL_OPT_ON_SUCCESS ? "success" : "failure";
+            //  fall through
+        case CTL_OPT_CALLBACK: {
+            json_t *callback = ctl_spec_from_text (value, err, err_size);
+            if (!callback)
+                return -1;
+            if (!(list = s_member (spec, "callbacks", json_array ()))) {
+                json_decref (callback);
+                return s_fail (err, err_size, "\"callbacks\" of the spec is not an array");
+            }
+            json_t *entry = json_pack ("{s:s}", "on", on);
+            json_object_update (entry, callback);
+            json_decref (callback);
+            json_array_append_new (list, entry);
+            return 0;
+        }
+
+        case CTL_OPT_ANNOTATE: {
+            const char *equals = strchr (value, '=');
+            if (!equals || equals == value)
+                return s_fail (err, err_size, "%s '%s' is not NAME=VALUE", flag, value);
+            if (!(list = s_member (spec, "annotations", json_object ())))
+                return s_fail (err, err_size, "\"annotations\" of the spec is not an object");
+            char *name = strndup (value, equals - value);
+            json_object_set_new (list, name, ctl_value_parse (equals + 1));
+            free (name);
+            return 0;
+        }
+
+        default:
+            return s_fail (err, err_size, "%s is not a job option", flag);
+    }
+    //  The spec's option name is the flag's, with _ for -
+    char name [32];
+    snprintf (name, sizeof name, "%s", flag + 2);
+    for (char *c = name; *c; c++)
+        if (*c == '-')
+            *c = '_';
+    json_object_set_new (spec, name, set);
+    return 0;
+}
