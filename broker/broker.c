@@ -58,6 +58,7 @@ struct _broker_t {
     zhashx_t *orphans;          //  id -> orphan_t
     bool durable;               //  the batch holds acknowledged writes
     size_t live;                //  live jobs in the cache after the last sweep
+    const char *peer_address;   //  of the message being handled
     uint64_t seq;
     uint64_t epoch;
     uint64_t tokens;
@@ -1148,7 +1149,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     session->routing = zframe_dup (routing);
     memcpy (session->uuid, uuid, 37);
     memcpy (session->session, nonce, 37);
-    const char *peer = zframe_meta (routing, "Peer-Address");
+    const char *peer = self->peer_address;
     session->address = strdup (peer ? peer : "");
     session->host = async_mp_strdup (in->body, "host");
     async_mp_int (in->body, "pid", &session->pid);
@@ -1413,6 +1414,7 @@ s_handle (broker_t *self, zmsg_t *zmsg)
         session->last_seen_wall = async_now_us ();
     }
     const char *cmd = in.command;
+    self->peer_address = zframe_meta (body, "Peer-Address");
     async_log_trace ("broker", "message.in", "peer=%s command=%s rid=%" PRIu64,
                      rkey, cmd, in.rid);
     if (streq (cmd, "SUBMIT"))
