@@ -70,6 +70,7 @@ struct _broker_t {
 static void s_session_destroy (session_t **self_p);
 static void s_job_complete (broker_t *self, async_job_t *job);
 static void s_start (broker_t *self, async_job_t *job);
+static void s_handoffs_done (broker_t *self, async_job_t *done);
 
 //  ---------------------------------------------------------------------
 //  Keys
@@ -89,8 +90,8 @@ s_key_pending (char *buf, const async_job_t *job)
     buf [0] = 'p';
     memcpy (buf + 1, job->queue, qlen);
     buf [1 + qlen] = 0;
-    //  Higher priority first: store (INT64_MAX - priority) biased to unsigned
-    uint64_t prio = (uint64_t) (INT64_MAX - job->priority) ^ (1ULL << 63);
+    //  Higher priority first: the sign-flipped priority, inverted
+    uint64_t prio = ~((uint64_t) job->priority ^ (1ULL << 63));
     store_put_be64 ((uint8_t *) buf + 2 + qlen, prio);
     store_put_be64 ((uint8_t *) buf + 10 + qlen, job->seq);
     return 18 + qlen;
@@ -280,6 +281,8 @@ s_start (broker_t *self, async_job_t *job)
     job->status = ASYNC_ACTIVE;
     job->active_start = async_now_us ();
     s_job_save (self, job);
+    char key [40];
+    store_put (self->store, key, s_key_live (key, job->id), "", 0);
     size_t count = job->kind == ASYNC_KIND_PARALLEL ? job->nchildren : 1;
     for (size_t i = 0; i < count && i < job->nchildren; i++) {
         async_job_t *child = s_job_load (self, job->children [i]);
@@ -465,6 +468,7 @@ s_job_complete (broker_t *self, async_job_t *job)
         async_log_debug ("broker", "job.completed", "job=%s task=%s attempt=%d",
                          job->id, job->task ? job->task : "-", job->attempts);
     s_notify_waiters (self, job);
+    s_handoffs_done (self, job);
     if (job->parent [0]) {
         if (job->role == ASYNC_ROLE_POSTPROCESS) {
             async_job_t *parent = s_job_load (self, job->parent);
@@ -1251,6 +1255,73 @@ s_on_started (broker_t *self, session_t *session, async_inmsg_t *in)
                      job->id, session->uuid, job->attempts);
 }
 
+//  The task completed with "the result of job `target`": the job stays
+//  active, holding no slot, until the target completes
+static void
+s_handoff (broker_t *self, async_job_t *job, const char *target_id)
+{
+    async_job_t *target = async_id_valid (target_id) && strcmp (target_id, job->id)
+                        ? s_job_load (self, target_id) : NULL;
+    if (!target) {
+        async_failure_make (&job->failure, "BadArgumentsError",
+                            "the task handed off to a job that does not exist", "",
+                            false, job->node, job->attempts);
+        s_job_complete (self, job);
+        return;
+    }
+    if (target->status == ASYNC_COMPLETED) {
+        async_blob_set (&job->result, target->result.data, target->result.size);
+        async_blob_set (&job->failure, target->failure.data, target->failure.size);
+        s_job_complete (self, job);
+        return;
+    }
+    memcpy (job->handoff, target->id, 37);
+    char key [80];
+    store_put (self->store, key, s_key_live (key, job->id), "", 0);
+    key [0] = 'w';
+    memcpy (key + 1, target->id, 36);
+    memcpy (key + 37, job->id, 36);
+    store_put (self->store, key, 73, "", 0);
+    s_job_save (self, job);
+    self->durable = true;
+    async_log_debug ("broker", "job.handoff", "job=%s target=%s", job->id, target->id);
+}
+
+//  Jobs that handed off to `done` complete with its outcome
+static void
+s_handoffs_done (broker_t *self, async_job_t *done)
+{
+    char prefix [40];
+    prefix [0] = 'w';
+    memcpy (prefix + 1, done->id, 36);
+    zlistx_t *waiting = zlistx_new ();
+    zlistx_set_destructor (waiting, (zlistx_destructor_fn *) zstr_free);
+    store_iter_t *iter = store_iter_new (self->store, prefix, 37);
+    while (store_iter_valid (iter)) {
+        size_t size;
+        const char *key = store_iter_key (iter, &size);
+        if (size == 73)
+            zlistx_add_end (waiting, strndup (key + 37, 36));
+        store_iter_next (iter);
+    }
+    store_iter_destroy (&iter);
+    const char *id = (const char *) zlistx_first (waiting);
+    while (id) {
+        char key [80];
+        memcpy (key, prefix, 37);
+        memcpy (key + 37, id, 36);
+        store_delete (self->store, key, 73);
+        async_job_t *job = s_job_load (self, id);
+        if (job && job->status != ASYNC_COMPLETED && streq (job->handoff, done->id)) {
+            async_blob_set (&job->result, done->result.data, done->result.size);
+            async_blob_set (&job->failure, done->failure.data, done->failure.size);
+            s_job_complete (self, job);
+        }
+        id = (const char *) zlistx_next (waiting);
+    }
+    zlistx_destroy (&waiting);
+}
+
 static void
 s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_t *in)
 {
@@ -1276,6 +1347,12 @@ s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_
     job->active_end = async_now_us ();
     const msgpack_object *failure = async_mp_get (in->body, "failure");
     const msgpack_object *result = async_mp_get (in->body, "result");
+    char target [37];
+    if (async_mp_str (in->body, "handoff", target, sizeof target) == 0) {
+        s_handoff (self, job, target);
+        s_reply_later (self, routing, &ack);
+        return;
+    }
     if (failure && failure->type == MSGPACK_OBJECT_MAP) {
         //  Rebuild the failure object with node and attempt, validated
         char type [ASYNC_MAX_NAME + 1] = "Error";
@@ -1627,7 +1704,15 @@ s_commit (broker_t *self)
         zmsg_t *zmsg;
         while ((zmsg = (zmsg_t *) zlistx_detach (self->replies, NULL))) {
             zframe_t *routing = zmsg_pop (zmsg);
-            s_error (self, routing, 0, ASYNC_EREFUSED,
+            zframe_t *body = zmsg_first (zmsg);
+            async_inmsg_t reply;
+            const char *why;
+            uint64_t rid = 0;
+            if (body && async_inmsg_parse (&reply, zframe_data (body), zframe_size (body),
+                                           &why) == 0)
+                rid = reply.rid;
+            async_inmsg_destroy (&reply);
+            s_error (self, routing, rid, ASYNC_EREFUSED,
                      "the broker could not write to its store (disk full?); try again later");
             zframe_destroy (&routing);
             zmsg_destroy (&zmsg);
@@ -1709,8 +1794,8 @@ s_recover (broker_t *self)
         if (nul && (size_t) (nul - key) + 17 == ksize && vsize > 37) {
             char queue [ASYNC_MAX_NAME + 1], id [37], task [ASYNC_MAX_NAME + 1];
             snprintf (queue, sizeof queue, "%s", key + 1);
-            uint64_t prio = store_get_be64 ((const uint8_t *) nul + 1) ^ (1ULL << 63);
-            int64_t priority = INT64_MAX - (int64_t) prio;
+            uint64_t prio = store_get_be64 ((const uint8_t *) nul + 1);
+            int64_t priority = (int64_t) (~prio ^ (1ULL << 63));
             uint64_t seq = store_get_be64 ((const uint8_t *) nul + 9);
             memcpy (id, val, 36);
             id [36] = 0;
@@ -1870,10 +1955,14 @@ broker_destroy (broker_t **self_p)
 }
 
 int
-broker_run (broker_t *self, volatile int *stop)
+broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
 {
     zpoller_t *poller = zpoller_new (self->router, NULL);
     while (!*stop) {
+        if (reopen && *reopen) {
+            *reopen = 0;
+            async_log_reopen ();
+        }
         int64_t now = async_now_us ();
         int64_t wait_us = (int64_t) self->config.heartbeat_ms * 1000;
         scheduled_t *first = (scheduled_t *) zlistx_first (self->scheduled);

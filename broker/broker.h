@@ -39,8 +39,9 @@ int
 void
     broker_destroy (broker_t **self_p);
 
-//  Run until *stop becomes true (a signal handler sets it). 0 or error.
+//  Run until *stop becomes true (a signal handler sets it); reopen the log
+//  file whenever *reopen becomes true (SIGHUP). 0 or error.
 int
-    broker_run (broker_t *self, volatile int *stop);
+    broker_run (broker_t *self, volatile int *stop, volatile int *reopen);
 
 #endif

@@ -13,11 +13,15 @@
 #include <signal.h>
 
 static volatile int s_stop = 0;
+static volatile int s_reopen = 0;
 
 static void
 s_on_signal (int signum)
 {
-    s_stop = 1;
+    if (signum == SIGHUP)
+        s_reopen = 1;
+    else
+        s_stop = 1;
 }
 
 static void
@@ -186,8 +190,9 @@ main (int argc, char *argv [])
         struct sigaction action = { .sa_handler = s_on_signal };
         sigaction (SIGINT, &action, NULL);
         sigaction (SIGTERM, &action, NULL);
+        sigaction (SIGHUP, &action, NULL);
         signal (SIGPIPE, SIG_IGN);
-        broker_run (broker, &s_stop);
+        broker_run (broker, &s_stop, &s_reopen);
         broker_destroy (&broker);
     }
     zconfig_destroy (&config);

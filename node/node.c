@@ -598,11 +598,8 @@ s_on_worker (node_t *self, worker_t *worker)
     }
     else
     if (command && streq (command, "PROGRESS") && worker->job) {
-        zframe_t *done = zmsg_pop (zmsg), *total = zmsg_pop (zmsg);
-        if (done && total && zframe_size (done) == 8 && zframe_size (total) == 8) {
-            uint64_t d, t;
-            memcpy (&d, zframe_data (done), 8);
-            memcpy (&t, zframe_data (total), 8);
+        char *done = zmsg_popstr (zmsg), *total = zmsg_popstr (zmsg);
+        if (done && total) {
             async_msg_t msg;
             async_msg_init (&msg, "PROGRESS", ++self->rid, 3);
             async_msg_str (&msg, "id", worker->job->id);
@@ -611,13 +608,13 @@ s_on_worker (node_t *self, worker_t *worker)
             async_msg_key (&msg, "progress");
             msgpack_pack_map (&msg.packer, 2);
             async_codec_pack_str (&msg.packer, "done");
-            msgpack_pack_int64 (&msg.packer, (int64_t) d);
+            msgpack_pack_int64 (&msg.packer, strtoll (done, NULL, 10));
             async_codec_pack_str (&msg.packer, "total");
-            msgpack_pack_int64 (&msg.packer, (int64_t) t);
+            msgpack_pack_int64 (&msg.packer, strtoll (total, NULL, 10));
             s_send (self, &msg);
         }
-        zframe_destroy (&done);
-        zframe_destroy (&total);
+        zstr_free (&done);
+        zstr_free (&total);
     }
     else
     if (command && streq (command, "REQ")) {

@@ -316,8 +316,12 @@ async_task_handoff (async_task_t *self, const char *job_id)
 void
 async_task_progress (async_task_t *self, int64_t done, int64_t total)
 {
-    if (self->pipe)
-        zsock_send (self->pipe, "s88", "PROGRESS", (uint64_t) done, (uint64_t) total);
+    if (self->pipe) {
+        char done_text [24], total_text [24];
+        snprintf (done_text, sizeof done_text, "%" PRId64, done);
+        snprintf (total_text, sizeof total_text, "%" PRId64, total);
+        zsock_send (self->pipe, "sss", "PROGRESS", done_text, total_text);
+    }
 }
 
 int

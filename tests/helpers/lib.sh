@@ -1,0 +1,314 @@
+#!/usr/bin/env bash
+#   tests/helpers/lib.sh - shared helpers for the integration tests
+#
+#   Sourced by each tests/integration/test_<behaviour>.sh. Runs the real
+#   asyncbroker, asyncnode and asyncctl binaries, each test in its own temp
+#   dir with its own loopback port, and kills everything it started on exit.
+#
+#   ASYNC_BUILD     the build tree (default: ../../build next to this file)
+#   KEEP=1          keep the temp dir (its path is printed on exit)
+#
+#   Conventions: the test script runs with `set -eEuo pipefail`; any command
+#   that fails unexpectedly fails the test through am_fail (with the logs).
+#   To look at an exit code on purpose, write `rc=0; cmd || rc=$?`.
+
+set -eEuo pipefail
+
+AM_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+AM_BUILD=$(cd "${ASYNC_BUILD:-$AM_TOP/build}" && pwd)
+AM_BIN=$AM_BUILD/bin
+AM_MODULES=$AM_BUILD/modules
+AM_PI_SO=$AM_MODULES/pi.so
+AM_TESTING_SO=$AM_MODULES/testing.so
+AM_TEST=$(basename "$0" .sh)
+AM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/asyncmesh-$AM_TEST.XXXXXX")
+
+AM_PIDS=()                      #   every process we started
+AM_BROKER_PID=
+AM_BROKER_FLAGS=()
+AM_BROKER_STARTS=0
+declare -A AM_NODE_PID=()       #   node name -> pid
+declare -A AM_NODE_UUID=()      #   node name -> instance uuid
+
+for tool in jq ss; do
+    command -v "$tool" >/dev/null || {
+        echo "$AM_TEST: FAIL: '$tool' is not installed (apt-get install jq iproute2)" >&2
+        exit 1
+    }
+done
+for bin in asyncbroker asyncnode asyncctl; do
+    [ -x "$AM_BIN/$bin" ] || {
+        echo "$AM_TEST: FAIL: $AM_BIN/$bin is missing; build first (cmake --build build)" >&2
+        exit 1
+    }
+done
+
+#   ---------------------------------------------------------------------
+#   Messages and failing
+
+am_say () { printf '%s: %s\n' "$AM_TEST" "$*"; }
+
+#   A check: print what is checked, before it is checked
+am_check () { printf '%s: CHECK %s\n' "$AM_TEST" "$*"; }
+
+#   Print the message, the last 30 lines of every log, and exit 1
+am_fail () {
+    trap - ERR
+    printf '%s: FAIL: %s\n' "$AM_TEST" "$*" >&2
+    #   In a subshell ($(...)), the parent fails in turn and dumps the logs
+    [ "$BASH_SUBSHELL" = 0 ] || exit 1
+    local log
+    while IFS= read -r log; do
+        printf '\n----- %s (last 30 lines)\n' "${log#"$AM_TMP"/}" >&2
+        tail -n 30 "$log" >&2
+    done < <(find "$AM_TMP" -maxdepth 1 -name '*.log' -type f 2>/dev/null | sort)
+    exit 1
+}
+
+#   An unexpected non-zero status in the test script fails the test
+s_am_on_err () {
+    local rc=$? line=${BASH_LINENO[0]} cmd=$BASH_COMMAND
+    [ "$BASH_SUBSHELL" = 0 ] || exit $rc
+    am_fail "unexpected exit status $rc at line $line: $cmd"
+}
+trap s_am_on_err ERR
+
+am_assert_eq () {      #   am_assert_eq WHAT EXPECTED GOT
+    [ "$2" = "$3" ] || am_fail "$1: expected '$2', got '$3'"
+    am_say "ok: $1 = '$3'"
+}
+
+#   ---------------------------------------------------------------------
+#   Cleanup
+
+s_am_cleanup () {
+    local rc=$? pid i alive
+    trap - ERR
+    for pid in "${AM_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for i in $(seq 60); do          #   up to 3 s for a clean stop
+        alive=0
+        for pid in "${AM_PIDS[@]}"; do am_pid_gone "$pid" || alive=1; done
+        [ $alive = 0 ] && break
+        sleep 0.05
+    done
+    for pid in "${AM_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    for pid in "${AM_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    if [ "${KEEP:-0}" = 1 ]; then
+        echo "$AM_TEST: kept $AM_TMP" >&2
+    else
+        rm -rf "$AM_TMP"
+    fi
+    exit $rc
+}
+trap s_am_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+#   ---------------------------------------------------------------------
+#   Time and polling
+
+#   Seconds since the epoch, with microseconds
+am_now () { echo "$EPOCHREALTIME"; }
+
+#   Milliseconds since the epoch
+s_am_ms () { local t=${EPOCHREALTIME/./}; echo $(( t / 1000 )); }
+
+#   am_wait_for DESCRIPTION TIMEOUT_S COMMAND...
+#   Run COMMAND every 50 ms until it succeeds; fail the test after TIMEOUT_S.
+am_wait_for () {
+    local what=$1 timeout=$2; shift 2
+    local deadline=$(( $(s_am_ms) + ${timeout%.*} * 1000 ))
+    while :; do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        [ "$(s_am_ms)" -lt $deadline ] || am_fail "timed out after ${timeout}s waiting for: $what"
+        sleep 0.05
+    done
+}
+
+#   ISO-8601 UTC time stamp -> seconds since the epoch (with fraction)
+am_iso_to_s () {
+    local iso=$1 sec frac
+    [ -n "$iso" ] && [ "$iso" != null ] || { echo ""; return 1; }
+    sec=$(date -u -d "${iso%%.*}Z" +%s) || return 1
+    frac=0
+    case $iso in *.*) frac=${iso#*.}; frac=${frac%Z}; frac=${frac%%[+-]*};; esac
+    echo "$sec.$frac"
+}
+
+#   awk arithmetic: am_calc 'a - b' a=1 b=2 ; am_cond 'a < b' a=1 b=2
+am_calc () {
+    local expr=$1; shift
+    local vars=() v
+    for v in "$@"; do vars+=(-v "$v"); done
+    awk "${vars[@]}" "BEGIN { printf \"%.6f\n\", $expr }"
+}
+am_cond () {
+    local expr=$1; shift
+    local vars=() v
+    for v in "$@"; do vars+=(-v "$v"); done
+    awk "${vars[@]}" "BEGIN { exit !($expr) }"
+}
+
+#   ---------------------------------------------------------------------
+#   Ports
+
+s_am_port_free () {
+    local listening
+    listening=$(ss -Htln "sport = :$1" 2>/dev/null) || return 1
+    [ -z "$listening" ]
+}
+
+#   A free loopback TCP port in 20000-60000, outside the kernel's ephemeral
+#   range when possible (a client's source port there may take it any time)
+am_free_port () {
+    local port i lo=0 hi=0
+    read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+    for i in $(seq 500); do
+        port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40001 ))
+        if [ $i -le 400 ] && [ "$port" -ge "$lo" ] && [ "$port" -le "$hi" ]; then
+            continue
+        fi
+        if s_am_port_free "$port"; then echo "$port"; return 0; fi
+    done
+    am_fail "found no free port in 20000-60000"
+}
+
+#   ---------------------------------------------------------------------
+#   asyncctl
+
+#   asyncctl against this test's broker
+am_ctl () { "$AM_BIN/asyncctl" --broker "$AM_ENDPOINT" "$@"; }
+
+#   One field of job ID, through a jq filter (raw output)
+am_job_field () { am_ctl job "$1" | jq -er "$2"; }
+
+#   JSON on stdin, a jq filter -> raw value; fails when the filter yields
+#   false/null (use jq directly to read a null)
+am_json () { jq -er "$1"; }
+
+#   True when job ID has status STATUS
+am_job_is () { [ "$(am_ctl job "$1" | jq -r .status)" = "$2" ]; }
+
+#   True when `count STATUS` prints N
+am_count_is () { [ "$(am_ctl count "$1")" = "$2" ]; }
+
+#   ---------------------------------------------------------------------
+#   The broker
+
+AM_PORT=$(am_free_port)
+AM_ENDPOINT=tcp://127.0.0.1:$AM_PORT
+AM_DATA=$AM_TMP/broker-data
+
+s_am_broker_spawn () {
+    AM_BROKER_STARTS=$(( AM_BROKER_STARTS + 1 ))
+    "$AM_BIN/asyncbroker" --data "$AM_DATA" --bind "$AM_ENDPOINT" \
+        "${AM_BROKER_FLAGS[@]}" >>"$AM_TMP/broker.log" 2>&1 &
+    AM_BROKER_PID=$!
+    AM_PIDS+=("$AM_BROKER_PID")
+    echo "===== start $AM_BROKER_STARTS: pid $AM_BROKER_PID" >>"$AM_TMP/broker.log"
+}
+
+#   Up: the process runs and `asyncctl status` answers
+s_am_broker_up () {
+    am_pid_gone "$AM_BROKER_PID" && return 2
+    "$AM_BIN/asyncctl" --broker "$AM_ENDPOINT" --timeout 500ms status >/dev/null 2>&1
+}
+
+s_am_broker_wait_up () {
+    local deadline=$(( $(s_am_ms) + 15000 )) rc
+    while :; do
+        rc=0; s_am_broker_up || rc=$?
+        [ $rc = 0 ] && return 0
+        [ $rc = 2 ] && return 2                 #   the broker exited
+        [ "$(s_am_ms)" -lt $deadline ] || am_fail "the broker did not answer on $AM_ENDPOINT within 15 s"
+        sleep 0.05
+    done
+}
+
+#   am_broker_start [BROKER FLAGS...]: start the broker on this test's port
+#   and data dir, wait until it answers. If the port was taken meanwhile (a
+#   parallel test), picks another one, before any node knows the port.
+am_broker_start () {
+    AM_BROKER_FLAGS=("$@")
+    local try rc
+    for try in 1 2 3; do
+        s_am_broker_spawn
+        if s_am_broker_wait_up; then
+            am_say "broker pid $AM_BROKER_PID on $AM_ENDPOINT (data $AM_DATA)"
+            return 0
+        fi
+        rc=0; wait "$AM_BROKER_PID" 2>/dev/null || rc=$?
+        [ ${#AM_NODE_PID[@]} = 0 ] || break
+        am_say "broker exited at start with status $rc (port $AM_PORT taken?); trying another port"
+        AM_PORT=$(am_free_port)
+        AM_ENDPOINT=tcp://127.0.0.1:$AM_PORT
+    done
+    am_fail "the broker exited at start"
+}
+
+#   SIGKILL the broker and reap it
+am_broker_kill () {
+    kill -KILL "$AM_BROKER_PID" 2>/dev/null || am_fail "the broker (pid $AM_BROKER_PID) was not running"
+    wait "$AM_BROKER_PID" 2>/dev/null || true
+    am_say "broker pid $AM_BROKER_PID killed with SIGKILL"
+}
+
+#   Start the broker again: same port, data dir and flags
+am_broker_restart () {
+    s_am_broker_spawn
+    if ! s_am_broker_wait_up; then
+        local rc=0; wait "$AM_BROKER_PID" 2>/dev/null || rc=$?
+        am_fail "the restarted broker exited with status $rc"
+    fi
+    am_say "broker restarted: pid $AM_BROKER_PID on $AM_ENDPOINT"
+}
+
+#   ---------------------------------------------------------------------
+#   Nodes
+
+#   True when `asyncctl nodes` lists UUID as alive
+am_node_listed () {
+    local nodes
+    nodes=$(am_ctl nodes) || return 1
+    [ -n "$(jq -r --arg u "$1" 'select(.uuid == $u and .dead != true) | .uuid' <<<"$nodes")" ]
+}
+
+#   am_node_start NAME [NODE FLAGS...]: start asyncnode in $AM_TMP/NAME
+#   (its working directory: uuid.txt and relative task paths live there),
+#   logging to $AM_TMP/NAME.log; wait until the broker lists its uuid.
+#   Sets AM_NODE_PID[NAME] and AM_NODE_UUID[NAME].
+am_node_start () {
+    local name=$1; shift
+    local dir=$AM_TMP/$name pid uuid
+    mkdir -p "$dir"
+    (cd "$dir" && exec "$AM_BIN/asyncnode" --broker "$AM_ENDPOINT" "$@") \
+        >>"$AM_TMP/$name.log" 2>&1 &
+    pid=$!
+    AM_PIDS+=("$pid")
+    AM_NODE_PID[$name]=$pid
+    am_wait_for "node $name to write $dir/uuid.txt" 10 test -s "$dir/uuid.txt"
+    uuid=$(head -n 1 "$dir/uuid.txt" | tr -d '[:space:]')
+    [ -n "$uuid" ] || am_fail "node $name: empty first line in uuid.txt"
+    AM_NODE_UUID[$name]=$uuid
+    am_wait_for "node $name ($uuid) to be listed by 'asyncctl nodes'" 15 am_node_listed "$uuid"
+    kill -0 "$pid" 2>/dev/null || am_fail "node $name exited"
+    am_say "node $name pid $pid uuid $uuid ($*)"
+}
+
+#   The node name whose uuid is UUID
+am_node_name () {
+    local n
+    for n in "${!AM_NODE_UUID[@]}"; do
+        [ "${AM_NODE_UUID[$n]}" = "$1" ] && { echo "$n"; return 0; }
+    done
+    return 1
+}
+
+#   True when the process PID has exited (a zombie not yet reaped counts)
+am_pid_gone () {
+    local state
+    kill -0 "$1" 2>/dev/null || return 0
+    state=$(ps -o stat= -p "$1" 2>/dev/null) || return 0
+    case $state in Z*) return 0;; esac
+    return 1
+}

@@ -1,0 +1,556 @@
+/*  =========================================================================
+    test_store - the broker's RocksDB store: durability across reopen,
+    batches, prefix iteration, big-endian key helpers (broker/store)
+
+    Each test gets a fresh temp dir under /tmp, removed afterwards.
+    =========================================================================
+*/
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <ftw.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "store.h"
+#include "asyncmesh/error.h"
+
+typedef struct {
+    char dir [64];              //  the temp dir
+    char path [96];             //  the store inside it
+    store_t *store;
+} fixture_t;
+
+static int
+s_remove_entry (const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void) sb;
+    (void) flag;
+    (void) ftw;
+    return remove (path);
+}
+
+static int
+s_setup (void **state)
+{
+    fixture_t *self = calloc (1, sizeof (fixture_t));
+    strcpy (self->dir, "/tmp/asyncmesh-test-store-XXXXXX");
+    if (!mkdtemp (self->dir)) {
+        free (self);
+        return -1;
+    }
+    snprintf (self->path, sizeof self->path, "%s/db", self->dir);
+    if (store_open (self->path, true, &self->store) != 0) {
+        nftw (self->dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free (self);
+        return -1;
+    }
+    *state = self;
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    store_destroy (&self->store);
+    int rc = nftw (self->dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free (self);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Helpers
+
+static void
+s_put (store_t *store, const char *key, const char *value)
+{
+    store_put (store, key, strlen (key), value, strlen (value));
+}
+
+//  The value of `key` as a C string (caller frees), or NULL if absent
+static char *
+s_get (store_t *store, const void *key, size_t key_size)
+{
+    char *value = NULL;
+    size_t size = 0;
+    int rc = store_get (store, key, key_size, &value, &size);
+    if (rc == ASYNC_ENOJOB)
+        return NULL;
+    assert_int_equal (rc, 0);
+    char *text = malloc (size + 1);
+    memcpy (text, value, size);
+    text [size] = 0;
+    free (value);
+    return text;
+}
+
+static void
+s_assert_value (store_t *store, const char *key, const char *want)
+{
+    char *got = s_get (store, key, strlen (key));
+    if (!got)
+        fail_msg ("key '%s' is missing, want '%s'", key, want);
+    assert_string_equal (got, want);
+    free (got);
+}
+
+static void
+s_assert_absent (store_t *store, const char *key)
+{
+    char *got = s_get (store, key, strlen (key));
+    if (got) {
+        fail_msg ("key '%s' is present with '%s'", key, got);
+    }
+}
+
+//  Keys (as C strings, prefix included) seen walking `prefix` forward
+static size_t
+s_walk (store_t *store, const void *prefix, size_t prefix_size,
+        char keys [][64], size_t max)
+{
+    store_iter_t *iter = store_iter_new (store, prefix, prefix_size);
+    size_t count = 0;
+    while (store_iter_valid (iter)) {
+        size_t size;
+        const char *key = store_iter_key (iter, &size);
+        assert_true (size < 64);
+        assert_true (count < max);
+        memcpy (keys [count], key, size);
+        keys [count][size] = 0;
+        count++;
+        store_iter_next (iter);
+    }
+    store_iter_destroy (&iter);
+    assert_null (iter);
+    return count;
+}
+
+//  ---------------------------------------------------------------------
+//  Open, commit, reopen
+
+static void
+test_store_survives_reopen (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    s_put (self->store, "jabc", "the job");
+    const char binary [] = { 'v', 0, 1, (char) 0xff };
+    store_put (self->store, "k\0bin", 5, binary, sizeof binary);
+    assert_int_equal (store_pending (self->store), 2);
+    assert_int_equal (store_commit (self->store, true), 0);
+    assert_int_equal (store_pending (self->store), 0);
+    store_destroy (&self->store);
+    assert_null (self->store);
+
+    assert_int_equal (store_open (self->path, true, &self->store), 0);
+    assert_non_null (self->store);
+    s_assert_value (self->store, "jabc", "the job");
+    char *value = NULL;
+    size_t size = 0;
+    assert_int_equal (store_get (self->store, "k\0bin", 5, &value, &size), 0);
+    assert_int_equal (size, sizeof binary);
+    assert_memory_equal (value, binary, sizeof binary);
+    free (value);
+}
+
+static void
+test_store_survives_reopen_without_sync (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    store_destroy (&self->store);
+    //  --sync off: the WAL is written, not synced; a clean close keeps it
+    assert_int_equal (store_open (self->path, false, &self->store), 0);
+    s_put (self->store, "jnosync", "kept");
+    assert_int_equal (store_commit (self->store, true), 0);
+    s_put (self->store, "jnondurable", "kept too");
+    assert_int_equal (store_commit (self->store, false), 0);
+    store_destroy (&self->store);
+    assert_int_equal (store_open (self->path, false, &self->store), 0);
+    s_assert_value (self->store, "jnosync", "kept");
+    s_assert_value (self->store, "jnondurable", "kept too");
+}
+
+static void
+test_store_uncommitted_batch_is_lost_on_reopen (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    s_put (self->store, "jcommitted", "yes");
+    assert_int_equal (store_commit (self->store, true), 0);
+    s_put (self->store, "jstaged", "no");
+    store_destroy (&self->store);
+    assert_int_equal (store_open (self->path, true, &self->store), 0);
+    s_assert_value (self->store, "jcommitted", "yes");
+    s_assert_absent (self->store, "jstaged");
+}
+
+static void
+test_store_open_refuses_a_file (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    char file [128];
+    snprintf (file, sizeof file, "%s/plain-file", self->dir);
+    FILE *handle = fopen (file, "w");
+    assert_non_null (handle);
+    fputs ("not a database\n", handle);
+    fclose (handle);
+    store_t *store = (store_t *) 0x1;
+    assert_int_equal (store_open (file, true, &store), ASYNC_ESTORE);
+    assert_null (store);
+}
+
+static void
+test_store_second_open_of_same_dir_refused (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    //  RocksDB's LOCK file keeps a second broker off the same data
+    store_t *second = (store_t *) 0x1;
+    assert_int_equal (store_open (self->path, true, &second), ASYNC_ESTORE);
+    assert_null (second);
+}
+
+//  ---------------------------------------------------------------------
+//  Batches
+
+static void
+test_store_get_missing_is_enojob (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    char *value = (char *) 0x1;
+    size_t size = 77;
+    assert_int_equal (store_get (self->store, "jnone", 5, &value, &size), ASYNC_ENOJOB);
+}
+
+static void
+test_store_batch_invisible_until_commit (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    s_put (self->store, "ja", "1");
+    s_assert_absent (self->store, "ja");
+    assert_int_equal (store_commit (self->store, true), 0);
+    s_assert_value (self->store, "ja", "1");
+    //  An empty commit is fine
+    assert_int_equal (store_commit (self->store, true), 0);
+    assert_int_equal (store_commit (self->store, false), 0);
+}
+
+static void
+test_store_batch_rollback (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    s_put (self->store, "jkeep", "old");
+    assert_int_equal (store_commit (self->store, true), 0);
+
+    s_put (self->store, "ja", "1");
+    s_put (self->store, "jb", "2");
+    s_put (self->store, "jkeep", "new");
+    store_delete (self->store, "jkeep", 5);
+    assert_int_equal (store_pending (self->store), 4);
+    store_rollback (self->store);
+    assert_int_equal (store_pending (self->store), 0);
+    assert_int_equal (store_commit (self->store, true), 0);
+    s_assert_absent (self->store, "ja");
+    s_assert_absent (self->store, "jb");
+    s_assert_value (self->store, "jkeep", "old");
+
+    //  The store works on after a rollback
+    s_put (self->store, "jc", "3");
+    assert_int_equal (store_commit (self->store, true), 0);
+    s_assert_value (self->store, "jc", "3");
+}
+
+static void
+test_store_delete (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    s_put (self->store, "ja", "1");
+    s_put (self->store, "jb", "2");
+    s_put (self->store, "jc", "3");
+    assert_int_equal (store_commit (self->store, true), 0);
+    store_delete (self->store, "jb", 2);
+    assert_int_equal (store_pending (self->store), 1);
+    s_assert_value (self->store, "jb", "2");        //  not yet committed
+    assert_int_equal (store_commit (self->store, true), 0);
+    s_assert_absent (self->store, "jb");
+
+    char keys [8][64];
+    size_t count = s_walk (self->store, "j", 1, keys, 8);
+    assert_int_equal (count, 2);
+    assert_string_equal (keys [0], "ja");
+    assert_string_equal (keys [1], "jc");
+
+    //  Within one batch, the last write to a key wins
+    s_put (self->store, "jd", "4");
+    store_delete (self->store, "jd", 2);
+    store_delete (self->store, "je", 2);
+    s_put (self->store, "je", "5");
+    assert_int_equal (store_commit (self->store, true), 0);
+    s_assert_absent (self->store, "jd");
+    s_assert_value (self->store, "je", "5");
+
+    //  Deleting an absent key is no error; deletes survive reopen
+    store_delete (self->store, "jnever", 6);
+    assert_int_equal (store_commit (self->store, true), 0);
+    store_destroy (&self->store);
+    assert_int_equal (store_open (self->path, true, &self->store), 0);
+    s_assert_absent (self->store, "jb");
+    s_assert_value (self->store, "jc", "3");
+}
+
+//  ---------------------------------------------------------------------
+//  Iteration
+
+static void
+test_store_iter_prefix_in_key_order (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    //  Written out of order, with neighbours on both sides of the prefix
+    const char *keys [] = { "jm", "i9", "ja", "k0", "jz", "j", "jb", "j\x7f", "ka", NULL };
+    for (int i = 0; keys [i]; i++)
+        s_put (self->store, keys [i], "v");
+    assert_int_equal (store_commit (self->store, true), 0);
+
+    char seen [16][64];
+    size_t count = s_walk (self->store, "j", 1, seen, 16);
+    const char *want [] = { "j", "j\x7f", "ja", "jb", "jm", "jz" };
+    assert_int_equal (count, 6);
+    //  Byte order: 0x7f sorts before 'a'
+    assert_string_equal (seen [0], "j");
+    assert_string_equal (seen [1], want [1]);
+    assert_string_equal (seen [2], "ja");
+    assert_string_equal (seen [3], "jb");
+    assert_string_equal (seen [4], "jm");
+    assert_string_equal (seen [5], "jz");
+
+    //  An empty range
+    assert_int_equal (s_walk (self->store, "x", 1, seen, 16), 0);
+}
+
+static void
+test_store_iter_multibyte_prefix_is_exact (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    //  "p<queue>\0..." for queues "default" and "defaultx"
+    const char a1 [] = "pdefault\0\x01";
+    const char a2 [] = "pdefault\0\x02";
+    const char b1 [] = "pdefaultx\0\x01";
+    const char c1 [] = "pdefaul\0\x01";
+    store_put (self->store, a2, sizeof a2 - 1, "a2", 2);
+    store_put (self->store, b1, sizeof b1 - 1, "b1", 2);
+    store_put (self->store, a1, sizeof a1 - 1, "a1", 2);
+    store_put (self->store, c1, sizeof c1 - 1, "c1", 2);
+    assert_int_equal (store_commit (self->store, true), 0);
+
+    store_iter_t *iter = store_iter_new (self->store, "pdefault\0", 9);
+    const char *want [] = { "a1", "a2" };
+    size_t count = 0;
+    while (store_iter_valid (iter)) {
+        size_t size;
+        const char *value = store_iter_value (iter, &size);
+        assert_true (count < 2);
+        assert_int_equal (size, 2);
+        assert_memory_equal (value, want [count], 2);
+        const char *key = store_iter_key (iter, &size);
+        assert_int_equal (size, 11);
+        assert_memory_equal (key, "pdefault\0", 9);
+        count++;
+        store_iter_next (iter);
+    }
+    assert_int_equal (count, 2);
+    store_iter_destroy (&iter);
+}
+
+static void
+test_store_iter_seek_within_prefix (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    const char *keys [] = { "sa", "sb", "sc", "sd", "t", NULL };
+    for (int i = 0; keys [i]; i++)
+        s_put (self->store, keys [i], keys [i]);
+    assert_int_equal (store_commit (self->store, true), 0);
+
+    store_iter_t *iter = store_iter_new (self->store, "s", 1);
+    store_iter_seek (iter, "sbb", 3);               //  between sb and sc
+    assert_true (store_iter_valid (iter));
+    size_t size;
+    const char *key = store_iter_key (iter, &size);
+    assert_int_equal (size, 2);
+    assert_memory_equal (key, "sc", 2);
+    store_iter_next (iter);
+    key = store_iter_key (iter, &size);
+    assert_memory_equal (key, "sd", 2);
+    store_iter_next (iter);
+    assert_false (store_iter_valid (iter));         //  "t" is outside
+    //  Seeking before the prefix lands on its first key
+    store_iter_seek (iter, "s", 1);
+    assert_true (store_iter_valid (iter));
+    key = store_iter_key (iter, &size);
+    assert_memory_equal (key, "sa", 2);
+    store_iter_destroy (&iter);
+}
+
+static void
+test_store_iter_newest_first (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    //  Completed jobs by time: c<be64 when><id>, with keys after the range
+    const uint64_t whens [] = { 300, 1, 0x01ff, 0xff00, 0xffffffffffull, 77 };
+    size_t nwhens = sizeof whens / sizeof whens [0];
+    for (size_t i = 0; i < nwhens; i++) {
+        uint8_t key [10];
+        key [0] = 'c';
+        store_put_be64 (key + 1, whens [i]);
+        key [9] = 'x';
+        store_put (self->store, key, sizeof key, &whens [i], sizeof whens [i]);
+    }
+    s_put (self->store, "d", "upper bound itself");
+    s_put (self->store, "d0", "after");
+    s_put (self->store, "b\xff", "before");
+    assert_int_equal (store_commit (self->store, true), 0);
+
+    store_iter_t *iter = store_iter_new (self->store, "c", 1);
+    store_iter_seek_last (iter);
+    uint64_t previous = UINT64_MAX;
+    size_t count = 0;
+    while (store_iter_valid (iter)) {
+        size_t size;
+        const char *key = store_iter_key (iter, &size);
+        assert_int_equal (size, 10);
+        assert_int_equal (key [0], 'c');
+        uint64_t when = store_get_be64 ((const uint8_t *) key + 1);
+        assert_true (when < previous);
+        const char *value = store_iter_value (iter, &size);
+        assert_int_equal (size, sizeof (uint64_t));
+        uint64_t stored;
+        memcpy (&stored, value, sizeof stored);
+        assert_true (stored == when);
+        previous = when;
+        count++;
+        store_iter_prev (iter);
+    }
+    assert_int_equal (count, nwhens);
+    assert_true (previous == 1);                    //  the oldest came last
+    store_iter_destroy (&iter);
+
+    //  An empty prefix range has no last key
+    iter = store_iter_new (self->store, "e", 1);
+    store_iter_seek_last (iter);
+    assert_false (store_iter_valid (iter));
+    store_iter_destroy (&iter);
+}
+
+static void
+test_store_iter_sees_committed_writes_only (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    s_put (self->store, "aone", "1");
+    assert_int_equal (store_commit (self->store, true), 0);
+    s_put (self->store, "atwo", "2");
+    char seen [4][64];
+    assert_int_equal (s_walk (self->store, "a", 1, seen, 4), 1);
+    assert_int_equal (store_commit (self->store, true), 0);
+    assert_int_equal (s_walk (self->store, "a", 1, seen, 4), 2);
+}
+
+static void
+test_store_size_counts_writes (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    uint64_t before = store_size (self->store);
+    char value [4096];
+    memset (value, 'v', sizeof value);
+    for (int i = 0; i < 200; i++) {
+        char key [16];
+        snprintf (key, sizeof key, "j%05d", i);
+        store_put (self->store, key, strlen (key), value, sizeof value);
+    }
+    assert_int_equal (store_commit (self->store, true), 0);
+    assert_true (store_size (self->store) > before);
+}
+
+//  ---------------------------------------------------------------------
+//  Big-endian helpers
+
+static void
+test_store_be64_layout_and_round_trip (void **state)
+{
+    (void) state;
+    uint8_t buf [8];
+    store_put_be64 (buf, 0x0102030405060708ull);
+    const uint8_t want [8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+    assert_memory_equal (buf, want, 8);
+    const uint64_t values [] = { 0, 1, 255, 256, 0xff00, 0x8000000000000000ull,
+                                 0x7fffffffffffffffull, UINT64_MAX };
+    for (size_t i = 0; i < sizeof values / sizeof values [0]; i++) {
+        store_put_be64 (buf, values [i]);
+        assert_true (store_get_be64 (buf) == values [i]);
+    }
+}
+
+static int
+s_sign (int64_t value)
+{
+    return (value > 0) - (value < 0);
+}
+
+static void
+test_store_be64_order_preserving (void **state)
+{
+    (void) state;
+    uint64_t values [200];
+    size_t count = 0;
+    const uint64_t edges [] = { 0, 1, 2, 255, 256, 257, 0xffff, 0x10000, 0xffffffffull,
+                                0x100000000ull, 0x7fffffffffffffffull,
+                                0x8000000000000000ull, UINT64_MAX - 1, UINT64_MAX };
+    for (size_t i = 0; i < sizeof edges / sizeof edges [0]; i++)
+        values [count++] = edges [i];
+    uint64_t rng = 0x0123456789abcdefull;
+    while (count < 200) {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        values [count++] = rng >> (rng % 64);       //  all magnitudes
+    }
+    for (size_t i = 0; i < count; i++)
+        for (size_t j = 0; j < count; j++) {
+            uint8_t a [8], b [8];
+            store_put_be64 (a, values [i]);
+            store_put_be64 (b, values [j]);
+            int want = values [i] < values [j] ? -1 : values [i] > values [j];
+            if (s_sign (memcmp (a, b, 8)) != want)
+                fail_msg ("be64 order of %llu and %llu is wrong",
+                          (unsigned long long) values [i],
+                          (unsigned long long) values [j]);
+        }
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+#define T(name) cmocka_unit_test_setup_teardown (name, s_setup, s_teardown)
+        T (test_store_survives_reopen),
+        T (test_store_survives_reopen_without_sync),
+        T (test_store_uncommitted_batch_is_lost_on_reopen),
+        T (test_store_open_refuses_a_file),
+        T (test_store_second_open_of_same_dir_refused),
+        T (test_store_get_missing_is_enojob),
+        T (test_store_batch_invisible_until_commit),
+        T (test_store_batch_rollback),
+        T (test_store_delete),
+        T (test_store_iter_prefix_in_key_order),
+        T (test_store_iter_multibyte_prefix_is_exact),
+        T (test_store_iter_seek_within_prefix),
+        T (test_store_iter_newest_first),
+        T (test_store_iter_sees_committed_writes_only),
+        T (test_store_size_counts_writes),
+        cmocka_unit_test (test_store_be64_layout_and_round_trip),
+        cmocka_unit_test (test_store_be64_order_preserving),
+#undef T
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
