@@ -35,6 +35,9 @@ typedef struct {
     const ctl_option_t *options [4];    //  its flag tables, NULL-terminated
     bool task_words;                    //  its first word starts TASK ARG...:
                                         //  every word after it is an argument
+    int min_words;                      //  how many positional words it takes
+    int max_words;
+    const char *words;                  //  ... in words: "one job ID"
     bool needs_broker;
     int (*run) (ctl_t *ctl);            //  NULL: not available in this version
 } s_command_t;
@@ -198,6 +201,9 @@ s_client_fail (ctl_t *ctl, int rc, const char *id)
     if (rc == ASYNC_ENOJOB && id) {
         if (!*error)
             snprintf (what, sizeof what, "no job %s at the broker", id);
+        else
+        if (!strstr (error, id))
+            snprintf (what, sizeof what, "%s: %s", error, id);
         snprintf (hint, sizeof hint, "check the id ('asyncctl jobs' lists the jobs)");
     }
     else
@@ -371,6 +377,19 @@ s_readable (ctl_t *ctl)
     return !ctl->json && isatty (STDOUT_FILENO);
 }
 
+//  A global setting: the flag's value when given, else the config file's
+//  `key` (NULL when neither). `source` says where it came from.
+static const char *
+s_setting (ctl_t *ctl, zconfig_t *config, const char *value, const char *flag,
+           const char *key, char *source, size_t source_size)
+{
+    snprintf (source, source_size, "%s", flag);
+    if (value || !config)
+        return value;
+    snprintf (source, source_size, "%s in %s", key, ctl->config);
+    return zconfig_get (config, key, NULL);
+}
+
 //  Settle the global options: flags, then the config file, then the
 //  environment, then the defaults. Connects when the command needs the
 //  broker (the first request waits for it, not this). 0 or an exit code.
@@ -381,9 +400,9 @@ s_settle (ctl_t *ctl)
     if (ctl->config && !(config = zconfig_load (ctl->config)))
         return s_usage (ctl, "cannot read the config file '%s'; check that it "
                         "exists and is ZPL", ctl->config);
-    const char *broker = ctl->broker;
-    if (!broker && config)
-        broker = zconfig_get (config, "client/broker", NULL);
+    char source [512];
+    const char *broker = s_setting (ctl, config, ctl->broker, "--broker",
+                                    "client/broker", source, sizeof source);
     if (!broker)
         broker = getenv ("ASYNC_BROKER");
     if (!broker || !*broker)
@@ -391,29 +410,22 @@ s_settle (ctl_t *ctl)
     ctl->endpoint = strdup (broker);
 
     int rc = 0;
-    const char *timeout = ctl->timeout;
-    const char *source = "--timeout";
-    if (!timeout && config) {
-        timeout = zconfig_get (config, "client/timeout", NULL);
-        source = "client/timeout";
-    }
+    const char *timeout = s_setting (ctl, config, ctl->timeout, "--timeout",
+                                     "client/timeout", source, sizeof source);
     ctl->timeout_ms = S_DEFAULT_TIMEOUT_MS;
     if (timeout && (rc = s_duration_ms (ctl, source, timeout, &ctl->timeout_ms)) == 0
     &&  ctl->timeout_ms <= 0)
-        rc = s_usage (ctl, "%s must be more than 0 ms", source);
+        rc = s_usage (ctl, "%s must be 1ms or more", source);
 
-    const char *log_level = ctl->log_level;
-    source = "--log-level";
-    if (!log_level && config) {
-        log_level = zconfig_get (config, "client/log-level", NULL);
-        source = "client/log-level";
-    }
+    const char *log_level = s_setting (ctl, config, ctl->log_level, "--log-level",
+                                       "client/log-level", source, sizeof source);
     int level = log_level ? async_log_level_parse (log_level) : S_DEFAULT_LOG_LEVEL;
-    if (level < 0 && rc == 0)
+    if (level >= 0)
+        async_log_set_level ((async_log_level_t) level);
+    else
+    if (rc == 0)
         rc = s_usage (ctl, "%s '%s' is not a log level; give error, warning, info, "
                       "debug or trace", source, log_level);
-    else
-        async_log_set_level ((async_log_level_t) level);
     zconfig_destroy (&config);
     if (rc || !ctl->command->needs_broker)
         return rc;
@@ -585,19 +597,15 @@ s_cmd_wait (ctl_t *ctl)
     //  --progress: there is no progress API in client.h yet, so the flag
     //  is accepted and the wait prints just the result
     int timeout_ms;
-    int rc = s_expect_words (ctl, 1, 1, "one job ID");
-    if (rc || (rc = s_wait_timeout (ctl, &timeout_ms)))
-        return rc;
-    return s_wait_print (ctl, ctl->words [0], timeout_ms);
+    int rc = s_wait_timeout (ctl, &timeout_ms);
+    return rc ? rc : s_wait_print (ctl, ctl->words [0], timeout_ms);
 }
 
 static int
 s_cmd_cancel (ctl_t *ctl)
 {
-    int rc = s_expect_words (ctl, 1, 1, "one job ID");
-    if (rc == 0 && (rc = async_cancel (ctl->client, ctl->words [0])))
-        rc = s_client_fail (ctl, rc, ctl->words [0]);
-    return rc;
+    int rc = async_cancel (ctl->client, ctl->words [0]);
+    return rc ? s_client_fail (ctl, rc, ctl->words [0]) : 0;
 }
 
 //  ---------------------------------------------------------------------
@@ -745,8 +753,8 @@ static int
 s_cmd_count (ctl_t *ctl)
 {
     char *query;
-    int rc = s_expect_words (ctl, 1, INT_MAX, "one STATUS or more");
-    if (rc || (rc = s_query_call (ctl, &query)))
+    int rc = s_query_call (ctl, &query);
+    if (rc)
         return rc;
     int64_t count = 0;
     rc = async_count (ctl->client, query, &count);
@@ -761,10 +769,7 @@ static int
 s_cmd_job (ctl_t *ctl)
 {
     char *text = NULL;
-    int rc = s_expect_words (ctl, 1, 1, "one job ID");
-    if (rc)
-        return rc;
-    rc = async_job_json (ctl->client, ctl->words [0], &text);
+    int rc = async_job_json (ctl->client, ctl->words [0], &text);
     return s_show (ctl, rc, text, ctl->words [0]);
 }
 
@@ -772,10 +777,7 @@ static int
 s_cmd_status (ctl_t *ctl)
 {
     char *text = NULL;
-    int rc = s_expect_words (ctl, 0, 0, "no arguments");
-    if (rc)
-        return rc;
-    rc = async_status_json (ctl->client, &text);
+    int rc = async_status_json (ctl->client, &text);
     return s_show (ctl, rc, text, NULL);
 }
 
@@ -783,10 +785,7 @@ static int
 s_cmd_nodes (ctl_t *ctl)
 {
     char *text = NULL;
-    int rc = s_expect_words (ctl, 0, 0, "no arguments");
-    if (rc)
-        return rc;
-    rc = async_nodes_json (ctl->client, &text);
+    int rc = async_nodes_json (ctl->client, &text);
     return s_show_list (ctl, rc, text, NULL);
 }
 
@@ -796,9 +795,6 @@ s_cmd_nodes (ctl_t *ctl)
 static int
 s_cmd_keygen (ctl_t *ctl)
 {
-    int rc = s_expect_words (ctl, 1, 1, "one FILE name");
-    if (rc)
-        return rc;
     const char *path = ctl->words [0];
     if (!zsys_has_curve ())
         return s_error (ASYNC_EUSAGE, "this czmq has no CURVE support; install "
@@ -814,7 +810,7 @@ s_cmd_keygen (ctl_t *ctl)
                         "libczmq and libsodium work");
     zcert_set_meta (cert, "created-by", "asyncctl %s", CTL_VERSION);
     mode_t mask = umask (077);          //  the secret file is born 0600
-    rc = zcert_save (cert, path);
+    int rc = zcert_save (cert, path);
     int error = errno;
     umask (mask);
     zcert_destroy (&cert);
@@ -829,72 +825,86 @@ s_cmd_keygen (ctl_t *ctl)
 //  The commands. A NULL run: named by the SPEC, not available yet.
 
 static const s_command_t s_commands [] = {
-    { "submit",
-      "submit [OPTIONS] TASK [ARG...] [NAME=VALUE...]\nsubmit [OPTIONS] --spec FILE",
-      "Submit a job and print its id. Options go before TASK: every word after "
-      "it is an argument. --timeout here is the job's run-time limit.",
-      { s_submit_options, ctl_job_options, s_submit_wait_options },
-      true, true, s_cmd_submit },
-    { "parallel",
-      "parallel [OPTIONS] [--postprocess 'TASK ARG...'] 'TASK ARG...' ...",
-      "Submit a parent job whose children, one per quoted 'TASK ARG...' word, "
-      "all start at once; print the parent's id. The options apply to the "
-      "parent; the children run in its queue.",
-      { s_group_options, ctl_job_options, s_submit_wait_options },
-      false, true, s_cmd_group },
-    { "serial",
-      "serial [OPTIONS] [--postprocess 'TASK ARG...'] 'TASK ARG...' ...",
-      "Like parallel, but each child starts only after the one before it "
-      "completed (with a result or a failure).",
-      { s_group_options, ctl_job_options, s_submit_wait_options },
-      false, true, s_cmd_group },
-    { "wait",
-      "wait ID [--timeout DUR] [--progress]",
-      "Wait until the job completes, then print its result as JSON and exit 0, "
-      "or print its failure object and exit 1.",
-      { s_wait_options }, false, true, s_cmd_wait },
-    { "job",
-      "job ID",
-      "Print the job as JSON (readable lines on a terminal): status, result or "
-      "failure, times, attempts, children, callbacks, annotations.",
-      { NULL }, false, true, s_cmd_job },
-    { "jobs",
-      "jobs [STATUS...] [--queue Q] [--task GLOB] [--node UUID] [--limit N]",
-      "Print the jobs with these statuses (default: any), one JSON object per "
-      "line (a table on a terminal).",
-      { s_filter_options, s_limit_options }, false, true, s_cmd_jobs },
-    { "count",
-      "count STATUS... [--task GLOB] [--queue Q] [--node UUID] [--since DUR]",
-      "Print how many jobs have these statuses.",
-      { s_filter_options, s_since_options }, false, true, s_cmd_count },
-    { "cancel",
-      "cancel ID",
-      "Cancel the job: a pending one completes with CancelledError; an active "
-      "one is asked to stop, and interrupted after a grace period.",
-      { NULL }, false, true, s_cmd_cancel },
-    { "status",
-      "status",
-      "Print the broker's status: uptime, version, queues, nodes and agents.",
-      { NULL }, false, true, s_cmd_status },
-    { "nodes",
-      "nodes",
-      "Print the nodes, one JSON object per line.",
-      { NULL }, false, true, s_cmd_nodes },
-    { "keygen",
-      "keygen FILE",
-      "Write a CURVE key pair: the public certificate to FILE, the secret one "
-      "to FILE_secret (mode 0600).",
-      { NULL }, false, false, s_cmd_keygen },
-    { "add-callback", "add-callback ID [--on always|success|failure] 'TASK ARG...'",
-      NULL, { NULL }, false, true, NULL },
-    { "annotate", "annotate ID NAME VALUE", NULL, { NULL }, false, true, NULL },
-    { "annotations", "annotations ID", NULL, { NULL }, false, true, NULL },
-    { "every", "every NAME DUR [OPTIONS] 'TASK ARG...'\nevery list\nevery delete NAME",
-      NULL, { NULL }, false, true, NULL },
-    { "quota", "quota set NAME SIZE\nquota list\nquota delete NAME",
-      NULL, { NULL }, false, true, NULL },
-    { "top", "top", NULL, { NULL }, false, true, NULL },
-    { NULL, NULL, NULL, { NULL }, false, false, NULL }
+    { .name = "submit",
+      .synopsis = "submit [OPTIONS] TASK [ARG...] [NAME=VALUE...]\n"
+                  "submit [OPTIONS] --spec FILE",
+      .help = "Submit a job and print its id. Options go before TASK: every "
+              "word after it is an argument. --timeout here is the job's "
+              "run-time limit.",
+      .options = { s_submit_options, ctl_job_options, s_submit_wait_options },
+      .task_words = true, .max_words = INT_MAX,
+      .needs_broker = true, .run = s_cmd_submit },
+    { .name = "parallel",
+      .synopsis = "parallel [OPTIONS] [--postprocess 'TASK ARG...'] 'TASK ARG...' ...",
+      .help = "Submit a parent job whose children, one per quoted 'TASK ARG...' "
+              "word, all start at once; print the parent's id. The options "
+              "apply to the parent; the children run in its queue.",
+      .options = { s_group_options, ctl_job_options, s_submit_wait_options },
+      .max_words = INT_MAX, .needs_broker = true, .run = s_cmd_group },
+    { .name = "serial",
+      .synopsis = "serial [OPTIONS] [--postprocess 'TASK ARG...'] 'TASK ARG...' ...",
+      .help = "Like parallel, but each child starts only after the one before "
+              "it completed (with a result or a failure).",
+      .options = { s_group_options, ctl_job_options, s_submit_wait_options },
+      .max_words = INT_MAX, .needs_broker = true, .run = s_cmd_group },
+    { .name = "wait",
+      .synopsis = "wait ID [--timeout DUR] [--progress]",
+      .help = "Wait until the job completes, then print its result as JSON and "
+              "exit 0, or print its failure object and exit 1.",
+      .options = { s_wait_options },
+      .min_words = 1, .max_words = 1, .words = "one job ID",
+      .needs_broker = true, .run = s_cmd_wait },
+    { .name = "job",
+      .synopsis = "job ID",
+      .help = "Print the job as JSON (readable lines on a terminal): status, "
+              "result or failure, times, attempts, children, callbacks, "
+              "annotations.",
+      .min_words = 1, .max_words = 1, .words = "one job ID",
+      .needs_broker = true, .run = s_cmd_job },
+    { .name = "jobs",
+      .synopsis = "jobs [STATUS...] [--queue Q] [--task GLOB] [--node UUID] [--limit N]",
+      .help = "Print the jobs with these statuses (default: any), one JSON "
+              "object per line (a table on a terminal).",
+      .options = { s_filter_options, s_limit_options },
+      .max_words = INT_MAX, .needs_broker = true, .run = s_cmd_jobs },
+    { .name = "count",
+      .synopsis = "count STATUS... [--task GLOB] [--queue Q] [--node UUID] [--since DUR]",
+      .help = "Print how many jobs have these statuses.",
+      .options = { s_filter_options, s_since_options },
+      .min_words = 1, .max_words = INT_MAX, .words = "one STATUS or more",
+      .needs_broker = true, .run = s_cmd_count },
+    { .name = "cancel",
+      .synopsis = "cancel ID",
+      .help = "Cancel the job: a pending one completes with CancelledError; an "
+              "active one is asked to stop, and interrupted after a grace "
+              "period.",
+      .min_words = 1, .max_words = 1, .words = "one job ID",
+      .needs_broker = true, .run = s_cmd_cancel },
+    { .name = "status",
+      .synopsis = "status",
+      .help = "Print the broker's status: uptime, version, queues, nodes and "
+              "agents.",
+      .words = "no arguments", .needs_broker = true, .run = s_cmd_status },
+    { .name = "nodes",
+      .synopsis = "nodes",
+      .help = "Print the nodes, one JSON object per line.",
+      .words = "no arguments", .needs_broker = true, .run = s_cmd_nodes },
+    { .name = "keygen",
+      .synopsis = "keygen FILE",
+      .help = "Write a CURVE key pair: the public certificate to FILE, the "
+              "secret one to FILE_secret (mode 0600).",
+      .min_words = 1, .max_words = 1, .words = "one FILE name",
+      .run = s_cmd_keygen },
+    //  Not available in this version
+    { .name = "add-callback",
+      .synopsis = "add-callback ID [--on always|success|failure] 'TASK ARG...'" },
+    { .name = "annotate", .synopsis = "annotate ID NAME VALUE" },
+    { .name = "annotations", .synopsis = "annotations ID" },
+    { .name = "every",
+      .synopsis = "every NAME DUR [OPTIONS] 'TASK ARG...'\nevery list\nevery delete NAME" },
+    { .name = "quota", .synopsis = "quota set NAME SIZE\nquota list\nquota delete NAME" },
+    { .name = "top", .synopsis = "top" },
+    { .name = NULL }
 };
 
 //  ---------------------------------------------------------------------
@@ -1069,8 +1079,11 @@ s_run (ctl_t *ctl)
         return s_error (ASYNC_EUSAGE, "'%s' is not available in this version; "
                         "run 'asyncctl --help' for the commands it has",
                         ctl->command->name);
-    int rc = s_settle (ctl);
-    return rc ? rc : ctl->command->run (ctl);
+    const s_command_t *command = ctl->command;
+    int rc = s_expect_words (ctl, command->min_words, command->max_words, command->words);
+    if (rc == 0)
+        rc = s_settle (ctl);
+    return rc ? rc : command->run (ctl);
 }
 
 int

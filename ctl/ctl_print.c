@@ -9,12 +9,17 @@
 //  Longest inline value in a tree before it is unfolded
 #define S_INLINE_MAX 60
 
+#define S_MAX(a, b) ((a) > (b) ? (a) : (b))
+
 //  Significant digits that print every real in value exactly: 15 prints
 //  0.1 as 0.1, 17 round-trips every double. 0 when there are no reals.
 static int
 s_real_digits (json_t *value)
 {
     int digits = 0;
+    size_t index;
+    const char *key;
+    json_t *item;
     if (json_is_real (value)) {
         double real = json_real_value (value);
         char text [40];
@@ -25,25 +30,12 @@ s_real_digits (json_t *value)
         }
     }
     else
-    if (json_is_array (value)) {
-        size_t index;
-        json_t *item;
-        json_array_foreach (value, index, item) {
-            int item_digits = s_real_digits (item);
-            if (item_digits > digits)
-                digits = item_digits;
-        }
-    }
+    if (json_is_object (value))
+        json_object_foreach (value, key, item)
+            digits = S_MAX (digits, s_real_digits (item));
     else
-    if (json_is_object (value)) {
-        const char *key;
-        json_t *item;
-        json_object_foreach (value, key, item) {
-            int item_digits = s_real_digits (item);
-            if (item_digits > digits)
-                digits = item_digits;
-        }
-    }
+        json_array_foreach (value, index, item)     //  none unless an array
+            digits = S_MAX (digits, s_real_digits (item));
     return digits;
 }
 
@@ -68,36 +60,70 @@ ctl_print_json (FILE *out, json_t *value)
     return 0;
 }
 
-//  A value as people read it in a cell: strings bare, null as "-", the
-//  rest as compact JSON. Caller frees.
+//  A value as people read it in a cell: strings bare ("" when empty),
+//  null as "-", the rest as compact JSON. Caller frees.
 static char *
 s_cell (json_t *value)
 {
     if (json_is_string (value))
-        return strdup (json_string_value (value));
+        return strdup (*json_string_value (value) ? json_string_value (value) : "\"\"");
     if (!value || json_is_null (value))
         return strdup ("-");
     char *text = ctl_json_dumps (value);
     return text ? text : strdup ("?");
 }
 
+//  True when value is an array holding arrays or objects (an array of
+//  plain values stays on one line, however long)
+static bool
+s_holds_containers (json_t *value)
+{
+    size_t index;
+    json_t *item;
+    json_array_foreach (value, index, item)
+        if (json_is_object (item) || json_is_array (item))
+            return true;
+    return false;
+}
+
+//  Start a line at `indent`; when *dash, with "- " in its last two columns
+//  (the first line of an object that is an item of an array)
+static void
+s_indent (FILE *out, int indent, bool *dash)
+{
+    if (*dash)
+        fprintf (out, "%*s- ", indent - 2, "");
+    else
+        fprintf (out, "%*s", indent, "");
+    *dash = false;
+}
+
+static void
+    s_print_tree (FILE *out, json_t *value, int indent, bool dash);
+
 //  Print one member of a tree: `label` is "key: " or "- "
 static void
-s_print_member (FILE *out, const char *label, json_t *value, int indent)
+s_print_member (FILE *out, const char *label, json_t *value, int indent, bool *dash)
 {
     char *cell = s_cell (value);
     if (!cell)
         return;
-    bool unfold = (json_is_object (value) || json_is_array (value))
+    bool unfold = (json_is_object (value) || s_holds_containers (value))
                   && strlen (cell) > S_INLINE_MAX;
     bool lines = json_is_string (value) && strchr (cell, '\n');
-    if (!unfold && !lines)
-        fprintf (out, "%*s%s%s\n", indent, "", label, cell);
+    if (unfold && json_is_object (value) && strcmp (label, "- ") == 0)
+        s_print_tree (out, value, indent + 2, true);
+    else
+    if (!unfold && !lines) {
+        s_indent (out, indent, dash);
+        fprintf (out, "%s%s\n", label, cell);
+    }
     else {
         //  The label alone, then the value below it, indented
-        fprintf (out, "%*s%.*s\n", indent, "", (int) strlen (label) - 1, label);
+        s_indent (out, indent, dash);
+        fprintf (out, "%.*s\n", (int) strlen (label) - 1, label);
         if (unfold)
-            ctl_print_tree (out, value, indent + 2);
+            s_print_tree (out, value, indent + 2, false);
         else {
             //  Multi-line text (a failure's detail): one line each
             char *save = NULL;
@@ -109,8 +135,8 @@ s_print_member (FILE *out, const char *label, json_t *value, int indent)
     free (cell);
 }
 
-void
-ctl_print_tree (FILE *out, json_t *value, int indent)
+static void
+s_print_tree (FILE *out, json_t *value, int indent, bool dash)
 {
     if (json_is_object (value)) {
         const char *key;
@@ -118,7 +144,7 @@ ctl_print_tree (FILE *out, json_t *value, int indent)
         json_object_foreach (value, key, item) {
             char label [256];
             snprintf (label, sizeof label, "%s: ", key);
-            s_print_member (out, label, item, indent);
+            s_print_member (out, label, item, indent, &dash);
         }
     }
     else
@@ -126,13 +152,20 @@ ctl_print_tree (FILE *out, json_t *value, int indent)
         size_t index;
         json_t *item;
         json_array_foreach (value, index, item)
-            s_print_member (out, "- ", item, indent);
+            s_print_member (out, "- ", item, indent, &dash);
     }
     else {
         char *cell = s_cell (value);
-        fprintf (out, "%*s%s\n", indent, "", cell ? cell : "?");
+        s_indent (out, indent, &dash);
+        fprintf (out, "%s\n", cell ? cell : "?");
         free (cell);
     }
+}
+
+void
+ctl_print_tree (FILE *out, json_t *value, int indent)
+{
+    s_print_tree (out, value, indent, false);
 }
 
 void

@@ -4,6 +4,7 @@
 */
 #include "ctl.h"
 #include "async_util.h"
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -221,17 +222,17 @@ ctl_spec_from_text (const char *text, char *err, size_t err_size)
     return spec;
 }
 
-//  The member `name` of spec, created as a new array or object (like
-//  `model`) when missing. NULL when spec holds something else there.
+//  The member `name` of spec, created empty when missing, of `type`
+//  (JSON_ARRAY or JSON_OBJECT). NULL when spec holds something else there.
 static json_t *
-s_member (json_t *spec, const char *name, json_t *model)
+s_member (json_t *spec, const char *name, json_type type)
 {
     json_t *member = json_object_get (spec, name);
     if (!member) {
-        member = json_is_array (model) ? json_array () : json_object ();
+        member = type == JSON_ARRAY ? json_array () : json_object ();
         json_object_set_new (spec, name, member);
     }
-    return json_typeof (member) == json_typeof (model) ? member : NULL;
+    return member && json_typeof (member) == type ? member : NULL;
 }
 
 //  Light check of a retry policy; the broker checks the numbers
@@ -259,103 +260,120 @@ s_retry_valid (const char *text)
     }
 }
 
+//  What is wrong with the value of a job option flag (how to say it after
+//  "--flag 'value'"), or NULL when nothing is
+static const char *
+s_value_problem (int id, const char *value)
+{
+    int64_t number;
+    const char *equals;
+    switch (id) {
+        case CTL_OPT_PRIORITY:
+            return ctl_parse_int (value, INT32_MIN, INT32_MAX, &number)
+                 ? "is not a 32-bit integer; give a number like 10 or -5" : NULL;
+        case CTL_OPT_BEGIN_AFTER:
+            return async_parse_time (value, async_now_us (), &number)
+                 ? "is not a time; give ISO-8601 with Z or an offset "
+                   "(2026-11-26T22:00:00Z) or a relative time like +30s" : NULL;
+        case CTL_OPT_BEGIN_BY:
+        case CTL_OPT_TIMEOUT:
+            return async_parse_duration (value, false, &number)
+                 ? "is not a duration; " CTL_DURATION_HINT : NULL;
+        case CTL_OPT_RETRY:
+            return s_retry_valid (value) ? NULL
+                 : "is not a retry policy; give default, forever, never or "
+                   "attempts=N,backoff=1s..60s,factor=2,interruptions=M";
+        case CTL_OPT_ANNOTATE:
+            equals = strchr (value, '=');
+            return equals && equals != value ? NULL
+                 : "is not NAME=VALUE; give a name, =, and a value, like a=1";
+        case CTL_OPT_CALLBACK:
+        case CTL_OPT_ON_SUCCESS:
+        case CTL_OPT_ON_FAILURE:
+            return NULL;                //  checked as it is parsed
+        default:
+            return *value ? NULL : "is empty; give a name";
+    }
+}
+
+//  A callback entry {"on", "task", "args", "kwargs"} from 'TASK ARG...'
+static json_t *
+s_callback (int id, const char *text, char *err, size_t err_size)
+{
+    json_t *callback = ctl_spec_from_text (text, err, err_size);
+    if (!callback)
+        return NULL;
+    json_t *entry = json_pack ("{s:s}", "on", id == CTL_OPT_ON_SUCCESS ? "success"
+                                            : id == CTL_OPT_ON_FAILURE ? "failure"
+                                            : "always");
+    json_object_update (entry, callback);
+    json_decref (callback);
+    return entry;
+}
+
 int
 ctl_spec_option (json_t *spec, const ctl_option_t *option, const char *value,
                  char *err, size_t err_size)
 {
-    const char *flag = option->name;
-    int64_t number;
-    const char *on = "always";
-    json_t *set = NULL;             //  the value of a plain option
-    json_t *list = NULL;            //  the array or object added to
+    const char *problem = s_value_problem (option->id, value);
+    if (problem)
+        return s_fail (err, err_size, "%s '%s' %s", option->name, value, problem);
 
-    switch (option->id) {
-        case CTL_OPT_PRIORITY:
-            if (ctl_parse_int (value, INT32_MIN, INT32_MAX, &number))
-                return s_fail (err, err_size, "%s '%s' is not an integer; give a "
-                               "number like 10 or -5", flag, value);
-            set = json_integer (number);
-            break;
-
-        case CTL_OPT_BEGIN_AFTER:
-            if (async_parse_time (value, async_now_us (), &number))
-                return s_fail (err, err_size, "%s '%s' is not a time; give ISO-8601 "
-                               "with Z or an offset (2026-11-26T22:00:00Z) or a "
-                               "relative time like +30s", flag, value);
-            set = json_string (value);
-            break;
-
-        case CTL_OPT_BEGIN_BY:
-        case CTL_OPT_TIMEOUT:
-            if (async_parse_duration (value, false, &number))
-                return s_fail (err, err_size, "%s '%s' is not a duration; "
-                               CTL_DURATION_HINT, flag, value);
-            set = json_string (value);
-            break;
-
-        case CTL_OPT_RETRY:
-            if (!s_retry_valid (value))
-                return s_fail (err, err_size, "%s '%s' is not a retry policy; give "
-                               "default, forever, never or attempts=N,backoff=1s..60s,"
-                               "factor=2,interruptions=M", flag, value);
-            set = json_string (value);
-            break;
-
-        case CTL_OPT_QUEUE:
-        case CTL_OPT_KEY:
-            if (!*value)
-                return s_fail (err, err_size, "%s must not be empty", flag);
-            set = json_string (value);
-            break;
-
-        case CTL_OPT_QUOTA:
-            if (!*value)
-                return s_fail (err, err_size, "%s must not be empty", flag);
-            if (!(list = s_member (spec, "quotas", json_array ())))
-                return s_fail (err, err_size, "\"quotas\" of the spec is not an array");
-            json_array_append_new (list, json_string (value));
-            return 0;
-
-        case CTL_OPT_ON_SUCCESS:
-        case CTL_OPT_ON_FAILURE:
-            on = option->id == CTL_OPT_ON_SUCCESS ? "success" : "failure";
-            //  fall through
-        case CTL_OPT_CALLBACK: {
-            json_t *callback = ctl_spec_from_text (value, err, err_size);
-            if (!callback)
-                return -1;
-            if (!(list = s_member (spec, "callbacks", json_array ()))) {
-                json_decref (callback);
-                return s_fail (err, err_size, "\"callbacks\" of the spec is not an array");
-            }
-            json_t *entry = json_pack ("{s:s}", "on", on);
-            json_object_update (entry, callback);
-            json_decref (callback);
-            json_array_append_new (list, entry);
-            return 0;
-        }
-
-        case CTL_OPT_ANNOTATE: {
-            const char *equals = strchr (value, '=');
-            if (!equals || equals == value)
-                return s_fail (err, err_size, "%s '%s' is not NAME=VALUE", flag, value);
-            if (!(list = s_member (spec, "annotations", json_object ())))
-                return s_fail (err, err_size, "\"annotations\" of the spec is not an object");
-            char *name = strndup (value, equals - value);
-            json_object_set_new (list, name, ctl_value_parse (equals + 1));
-            free (name);
-            return 0;
-        }
-
-        default:
-            return s_fail (err, err_size, "%s is not a job option", flag);
-    }
-    //  The spec's option name is the flag's, with _ for -
+    //  The spec's option name is the flag's, with _ for -; the repeatable
+    //  flags add to a list instead
     char name [32];
-    snprintf (name, sizeof name, "%s", flag + 2);
+    snprintf (name, sizeof name, "%s", option->name + 2);
     for (char *c = name; *c; c++)
         if (*c == '-')
             *c = '_';
-    json_object_set_new (spec, name, set);
+    const char *list_name = NULL;
+    char *key = NULL;               //  of an annotation
+    json_t *item;
+    int64_t number;
+
+    switch (option->id) {
+        case CTL_OPT_PRIORITY:
+            ctl_parse_int (value, INT32_MIN, INT32_MAX, &number);
+            item = json_integer (number);
+            break;
+        case CTL_OPT_QUOTA:
+            list_name = "quotas";
+            item = json_string (value);
+            break;
+        case CTL_OPT_CALLBACK:
+        case CTL_OPT_ON_SUCCESS:
+        case CTL_OPT_ON_FAILURE:
+            list_name = "callbacks";
+            if (!(item = s_callback (option->id, value, err, err_size)))
+                return -1;
+            break;
+        case CTL_OPT_ANNOTATE:
+            list_name = "annotations";
+            key = strndup (value, strcspn (value, "="));
+            item = ctl_value_parse (strchr (value, '=') + 1);
+            break;
+        default:
+            assert (option->id <= CTL_OPT_JOB_LAST);
+            item = json_string (value);
+            break;
+    }
+    if (!list_name) {
+        json_object_set_new (spec, name, item);
+        return 0;
+    }
+    bool is_object = option->id == CTL_OPT_ANNOTATE;
+    json_t *list = s_member (spec, list_name, is_object ? JSON_OBJECT : JSON_ARRAY);
+    if (!list || (is_object && !key)) {
+        json_decref (item);
+        free (key);
+        return s_fail (err, err_size, "\"%s\" of the spec is not an %s", list_name,
+                       is_object ? "object" : "array");
+    }
+    if (is_object) {
+        json_object_set_new (list, key, item);
+        free (key);
+    }
+    else
+        json_array_append_new (list, item);
     return 0;
 }

@@ -10,8 +10,9 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${ASYNC_BUILD:-$top/build}" && pwd)
 port=${ASYNC_QUICKSTART_PORT:-9999}
 if [ "$port" = 0 ]; then          #   0: any free port (tests)
-    port=$(( 20000 + RANDOM % 40000 ))
-    while ss -ltn 2>/dev/null | grep -q ":$port "; do port=$(( 20000 + RANDOM % 40000 )); done
+    #   below the kernel's range for client ports, so no connection takes it
+    port=$(( 20000 + RANDOM % 12000 ))
+    while ss -ltn 2>/dev/null | grep -q ":$port "; do port=$(( 20000 + RANDOM % 12000 )); done
 fi
 endpoint="tcp://127.0.0.1:$port"
 var=$(mktemp -d "${TMPDIR:-/tmp}/asyncmesh-quickstart.XXXXXX")
@@ -40,6 +41,11 @@ fi
 step "start asyncbroker (RocksDB in $var/broker) and two asyncnode processes"
 "$build/bin/asyncbroker" --data "$var/broker" --bind "$endpoint" 2>"$var/broker.log" &
 pids+=($!)
+for i in $(seq 100); do
+    ctl --timeout 1s status >/dev/null 2>&1 && break
+    kill -0 "${pids[0]}" 2>/dev/null || fail "asyncbroker did not start"
+    sleep 0.1
+done
 for n in 1 2; do
     mkdir -p "$var/node$n"
     #   Like the quickstart's pi2.py: agent 'samples' (size 1) takes only
@@ -59,7 +65,7 @@ ctl nodes | jq -c '{uuid, agents: [.agents[] | "\(.name):\(.size) \(.filter)"]}'
 
 step "1. time.time as a job"
 echo '$ asyncctl submit --wait time.time'
-t=$(ctl submit --wait time.time)
+t=$(ctl submit --wait --wait-timeout 60s time.time)
 now=$(date +%s.%N)
 echo "$t   (now: $now)"
 awk -v a="$t" -v b="$now" 'BEGIN { d = a - b; exit !(d < 5 && d > -5) }' \
@@ -78,7 +84,7 @@ echo "$dir/key.pem passes openssl rsa -check"
 
 step "3. Monte Carlo pi: parallel(pi.generate_sample x3, postprocess=pi.process_samples)"
 echo "\$ asyncctl parallel --wait --postprocess pi.process_samples pi.generate_sample pi.generate_sample pi.generate_sample"
-pi=$(ctl parallel --wait --postprocess pi.process_samples pi.generate_sample pi.generate_sample \
+pi=$(ctl parallel --wait --wait-timeout 120s --postprocess pi.process_samples pi.generate_sample pi.generate_sample \
      pi.generate_sample)
 echo "pi ~ $pi"
 awk -v p="$pi" 'BEGIN { d = p - 3.14159265; exit !(d < 0.02 && d > -0.02) }' \
@@ -86,7 +92,7 @@ awk -v p="$pi" 'BEGIN { d = p - 3.14159265; exit !(d < 0.02 && d > -0.02) }' \
 
 step "4. with closures: pi.generate_sample 1000000 and size=1000000"
 echo "\$ asyncctl parallel --wait --postprocess pi.process_samples 'pi.generate_sample 1000000' 'pi.generate_sample size=1000000' 'pi.generate_sample 1000000'"
-pi=$(ctl parallel --wait --postprocess pi.process_samples 'pi.generate_sample 1000000' \
+pi=$(ctl parallel --wait --wait-timeout 120s --postprocess pi.process_samples 'pi.generate_sample 1000000' \
      'pi.generate_sample size=1000000' 'pi.generate_sample 1000000')
 echo "pi ~ $pi"
 awk -v p="$pi" 'BEGIN { d = p - 3.14159265; exit !(d < 0.02 && d > -0.02) }' \
@@ -101,17 +107,23 @@ elapsed () {
             'BEGIN { printf "%.3f", b - a }'
     }
 }
-id=$(ctl parallel --postprocess pi.process_samples 'pi.generate_sample 5000000' \
-     'pi.generate_sample 5000000')
-pi=$(ctl wait "$id" --timeout 120s)
-par=$(elapsed "$id")
-nodes=$(ctl job "$id" | jq -r '.children[]' | while read -r c; do ctl job "$c" | jq -r .node; done | sort -u | wc -l)
-id=$(ctl submit pi.generate_sample 10000000)
-one=$(ctl wait "$id" --timeout 120s)
-ser=$(elapsed "$id")
-echo "parallel 2 x 5,000,000 on $nodes nodes: ${par}s (pi ~ $pi)"
-echo "single   1 x 10,000,000:              ${ser}s ($one)"
-[ "$nodes" = 2 ] || fail "the two children did not run on two nodes"
+best () { tr ' ' '\n' | sort -n | head -n 1; }
+pars= sers=
+for round in 1 2 3; do       #   best of three: the machine may be busy
+    id=$(ctl parallel --postprocess pi.process_samples 'pi.generate_sample 5000000' \
+         'pi.generate_sample 5000000')
+    pi=$(ctl wait "$id" --timeout 120s)
+    pars="$pars $(elapsed "$id")"
+    nodes=$(ctl job "$id" | jq -r '.children[]' | while read -r c; do ctl job "$c" | jq -r .node; done | sort -u | wc -l)
+    [ "$nodes" = 2 ] || fail "the two children did not run on two nodes"
+    id=$(ctl submit pi.generate_sample 10000000)
+    one=$(ctl wait "$id" --timeout 120s)
+    sers="$sers $(elapsed "$id")"
+done
+par=$(echo $pars | best)
+ser=$(echo $sers | best)
+echo "parallel 2 x 5,000,000 on 2 nodes: ${par}s (pi ~ $pi; best of:$pars)"
+echo "single   1 x 10,000,000:           ${ser}s ($one; best of:$sers)"
 awk -v p="$par" -v s="$ser" 'BEGIN { exit !(p < s) }' \
     || fail "the parallel job was not faster than the single one"
 

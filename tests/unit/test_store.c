@@ -20,6 +20,16 @@
 #include "store.h"
 #include "asyncmesh/error.h"
 
+//  Tests of reported bugs not yet fixed in the module: skipped (and so
+//  visible as SKIPPED) unless ASYNC_TEST_KNOWN_BUGS is set, so CI stays green.
+#define KNOWN_BUG(where) do {                                               \
+    if (!getenv ("ASYNC_TEST_KNOWN_BUGS")) {                                \
+        print_message ("known bug at %s: skipped "                          \
+                       "(set ASYNC_TEST_KNOWN_BUGS=1 to run)\n", where);    \
+        skip ();                                                            \
+    }                                                                       \
+} while (0)
+
 typedef struct {
     char dir [64];              //  the temp dir
     char path [96];             //  the store inside it
@@ -104,23 +114,29 @@ static void
 s_assert_absent (store_t *store, const char *key)
 {
     char *got = s_get (store, key, strlen (key));
-    if (got) {
-        fail_msg ("key '%s' is present with '%s'", key, got);
-    }
+    bool present = got != NULL;
+    free (got);
+    if (present)
+        fail_msg ("key '%s' is present", key);
 }
 
-//  Keys (as C strings, prefix included) seen walking `prefix` forward
+//  Keys (as C strings, prefix included) seen walking `prefix` forward.
+//  Asserts only after the iterator is gone: RocksDB aborts when a store
+//  closes with an iterator still open (a failed assert would leave one).
 static size_t
 s_walk (store_t *store, const void *prefix, size_t prefix_size,
         char keys [][64], size_t max)
 {
     store_iter_t *iter = store_iter_new (store, prefix, prefix_size);
     size_t count = 0;
+    bool overflow = false;
     while (store_iter_valid (iter)) {
         size_t size;
         const char *key = store_iter_key (iter, &size);
-        assert_true (size < 64);
-        assert_true (count < max);
+        if (size >= 64 || count == max) {
+            overflow = true;
+            break;
+        }
         memcpy (keys [count], key, size);
         keys [count][size] = 0;
         count++;
@@ -128,7 +144,31 @@ s_walk (store_t *store, const void *prefix, size_t prefix_size,
     }
     store_iter_destroy (&iter);
     assert_null (iter);
+    assert_false (overflow);
     return count;
+}
+
+typedef struct {
+    char key [64];
+    size_t key_size;
+    char value [64];
+    size_t value_size;
+} item_t;
+
+//  Copy out the current item; false when the iterator is done
+static bool
+s_item (store_iter_t *iter, item_t *item)
+{
+    if (!store_iter_valid (iter))
+        return false;
+    size_t size;
+    const char *key = store_iter_key (iter, &size);
+    item->key_size = size < sizeof item->key ? size : sizeof item->key;
+    memcpy (item->key, key, item->key_size);
+    const char *value = store_iter_value (iter, &size);
+    item->value_size = size < sizeof item->value ? size : sizeof item->value;
+    memcpy (item->value, value, item->value_size);
+    return true;
 }
 
 //  ---------------------------------------------------------------------
@@ -309,22 +349,21 @@ test_store_iter_prefix_in_key_order (void **state)
 {
     fixture_t *self = (fixture_t *) *state;
     //  Written out of order, with neighbours on both sides of the prefix
-    const char *keys [] = { "jm", "i9", "ja", "k0", "jz", "j", "jb", "j\x7f", "ka", NULL };
+    const char *keys [] = { "jm", "i9", "ja", "k0", "jz", "j", "jb", "j\x7f",
+                            "j\x01", "ka", NULL };
     for (int i = 0; keys [i]; i++)
         s_put (self->store, keys [i], "v");
     assert_int_equal (store_commit (self->store, true), 0);
 
+    //  Bytewise order: 0x01 < 'a' < 'z' < 0x7f
     char seen [16][64];
     size_t count = s_walk (self->store, "j", 1, seen, 16);
-    const char *want [] = { "j", "j\x7f", "ja", "jb", "jm", "jz" };
-    assert_int_equal (count, 6);
-    //  Byte order: 0x7f sorts before 'a'
-    assert_string_equal (seen [0], "j");
-    assert_string_equal (seen [1], want [1]);
-    assert_string_equal (seen [2], "ja");
-    assert_string_equal (seen [3], "jb");
-    assert_string_equal (seen [4], "jm");
-    assert_string_equal (seen [5], "jz");
+    const char *want [] = { "j", "j\x01", "ja", "jb", "jm", "jz", "j\x7f" };
+    assert_int_equal (count, 7);
+    for (size_t i = 0; i < 7; i++)
+        if (strcmp (seen [i], want [i]))
+            fail_msg ("key %zu is 'j' + 0x%02x, want 'j' + 0x%02x", i,
+                      (unsigned char) seen [i][1], (unsigned char) want [i][1]);
 
     //  An empty range
     assert_int_equal (s_walk (self->store, "x", 1, seen, 16), 0);
@@ -346,22 +385,40 @@ test_store_iter_multibyte_prefix_is_exact (void **state)
     assert_int_equal (store_commit (self->store, true), 0);
 
     store_iter_t *iter = store_iter_new (self->store, "pdefault\0", 9);
-    const char *want [] = { "a1", "a2" };
+    item_t items [4];
     size_t count = 0;
-    while (store_iter_valid (iter)) {
-        size_t size;
-        const char *value = store_iter_value (iter, &size);
-        assert_true (count < 2);
-        assert_int_equal (size, 2);
-        assert_memory_equal (value, want [count], 2);
-        const char *key = store_iter_key (iter, &size);
-        assert_int_equal (size, 11);
-        assert_memory_equal (key, "pdefault\0", 9);
+    while (count < 4 && s_item (iter, &items [count])) {
         count++;
         store_iter_next (iter);
     }
-    assert_int_equal (count, 2);
     store_iter_destroy (&iter);
+
+    const char *want [] = { "a1", "a2" };
+    assert_int_equal (count, 2);
+    for (size_t i = 0; i < count; i++) {
+        assert_int_equal (items [i].key_size, 10);
+        assert_memory_equal (items [i].key, "pdefault\0", 9);
+        assert_int_equal (items [i].value_size, 2);
+        assert_memory_equal (items [i].value, want [i], 2);
+    }
+}
+
+static void
+test_store_iter_prefix_ending_in_0xff (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    KNOWN_BUG ("broker/store.c:172");
+    //  Binary prefixes (be64 parts of keys) may end in 0xff: the upper
+    //  bound must carry instead of wrapping to 0x00
+    const char inside [] = "s\x00\xff\x01";
+    const char after [] = "s\x01\x00";
+    store_put (self->store, inside, 4, "in", 2);
+    store_put (self->store, after, 3, "out", 3);
+    assert_int_equal (store_commit (self->store, true), 0);
+    char seen [4][64];
+    size_t count = s_walk (self->store, "s\x00\xff", 3, seen, 4);
+    assert_int_equal (count, 1);
+    assert_memory_equal (seen [0], inside, 4);
 }
 
 static void
@@ -375,22 +432,25 @@ test_store_iter_seek_within_prefix (void **state)
 
     store_iter_t *iter = store_iter_new (self->store, "s", 1);
     store_iter_seek (iter, "sbb", 3);               //  between sb and sc
-    assert_true (store_iter_valid (iter));
-    size_t size;
-    const char *key = store_iter_key (iter, &size);
-    assert_int_equal (size, 2);
-    assert_memory_equal (key, "sc", 2);
-    store_iter_next (iter);
-    key = store_iter_key (iter, &size);
-    assert_memory_equal (key, "sd", 2);
-    store_iter_next (iter);
-    assert_false (store_iter_valid (iter));         //  "t" is outside
+    item_t items [4];
+    size_t count = 0;
+    while (count < 4 && s_item (iter, &items [count])) {
+        count++;
+        store_iter_next (iter);
+    }
     //  Seeking before the prefix lands on its first key
     store_iter_seek (iter, "s", 1);
-    assert_true (store_iter_valid (iter));
-    key = store_iter_key (iter, &size);
-    assert_memory_equal (key, "sa", 2);
+    item_t first;
+    bool valid = s_item (iter, &first);
     store_iter_destroy (&iter);
+
+    assert_int_equal (count, 2);                    //  "t" is outside
+    assert_int_equal (items [0].key_size, 2);
+    assert_memory_equal (items [0].key, "sc", 2);
+    assert_memory_equal (items [1].key, "sd", 2);
+    assert_true (valid);
+    assert_int_equal (first.key_size, 2);
+    assert_memory_equal (first.key, "sa", 2);
 }
 
 static void
@@ -414,33 +474,37 @@ test_store_iter_newest_first (void **state)
 
     store_iter_t *iter = store_iter_new (self->store, "c", 1);
     store_iter_seek_last (iter);
-    uint64_t previous = UINT64_MAX;
+    item_t items [8];
     size_t count = 0;
-    while (store_iter_valid (iter)) {
-        size_t size;
-        const char *key = store_iter_key (iter, &size);
-        assert_int_equal (size, 10);
-        assert_int_equal (key [0], 'c');
-        uint64_t when = store_get_be64 ((const uint8_t *) key + 1);
-        assert_true (when < previous);
-        const char *value = store_iter_value (iter, &size);
-        assert_int_equal (size, sizeof (uint64_t));
-        uint64_t stored;
-        memcpy (&stored, value, sizeof stored);
-        assert_true (stored == when);
-        previous = when;
+    while (count < 8 && s_item (iter, &items [count])) {
         count++;
         store_iter_prev (iter);
     }
-    assert_int_equal (count, nwhens);
-    assert_true (previous == 1);                    //  the oldest came last
     store_iter_destroy (&iter);
+
+    assert_int_equal (count, nwhens);
+    uint64_t previous = UINT64_MAX;
+    for (size_t i = 0; i < count; i++) {
+        assert_int_equal (items [i].key_size, 10);
+        assert_int_equal (items [i].key [0], 'c');
+        uint64_t when = store_get_be64 ((const uint8_t *) items [i].key + 1);
+        if (when >= previous)
+            fail_msg ("item %zu (%llu) is not older than the one before (%llu)", i,
+                      (unsigned long long) when, (unsigned long long) previous);
+        assert_int_equal (items [i].value_size, sizeof (uint64_t));
+        uint64_t stored;
+        memcpy (&stored, items [i].value, sizeof stored);
+        assert_true (stored == when);
+        previous = when;
+    }
+    assert_true (previous == 1);                    //  the oldest came last
 
     //  An empty prefix range has no last key
     iter = store_iter_new (self->store, "e", 1);
     store_iter_seek_last (iter);
-    assert_false (store_iter_valid (iter));
+    bool valid = store_iter_valid (iter);
     store_iter_destroy (&iter);
+    assert_false (valid);
 }
 
 static void
@@ -544,6 +608,7 @@ main (void)
         T (test_store_delete),
         T (test_store_iter_prefix_in_key_order),
         T (test_store_iter_multibyte_prefix_is_exact),
+        T (test_store_iter_prefix_ending_in_0xff),
         T (test_store_iter_seek_within_prefix),
         T (test_store_iter_newest_first),
         T (test_store_iter_sees_committed_writes_only),
