@@ -121,7 +121,8 @@ static const ctl_option_t s_wait_options [] = {
 
 static const ctl_option_t s_filter_options [] = {
     { "--queue", "Q", CTL_OPT_FILTER_QUEUE, "only jobs in this queue" },
-    { "--task", "GLOB", CTL_OPT_FILTER_TASK, "only jobs whose task matches, like 'pi.*'" },
+    { "--task", "GLOB", CTL_OPT_FILTER_TASK,
+      "only jobs whose task matches, like 'pi.*'" },
     { "--node", "UUID", CTL_OPT_FILTER_NODE, "only jobs of this node" },
     { NULL, NULL, 0, NULL }
 };
@@ -189,13 +190,16 @@ static int
 s_client_fail (ctl_t *ctl, int rc, const char *id)
 {
     const char *error = async_client_error (ctl->client);
+    if (!error)
+        error = "";
     char what [1024];
-    snprintf (what, sizeof what, "%s", error && *error ? error : async_strerror (rc));
+    snprintf (what, sizeof what, "%s", *error ? error : async_strerror (rc));
     char hint [256];
     if (rc == ASYNC_EUNREACH) {
         if (!*error)
             snprintf (what, sizeof what, "cannot reach the broker at %s", ctl->endpoint);
-        snprintf (hint, sizeof hint, "is asyncbroker running? (set --broker or ASYNC_BROKER)");
+        snprintf (hint, sizeof hint,
+                  "is asyncbroker running? (set --broker or ASYNC_BROKER)");
     }
     else
     if (rc == ASYNC_ENOJOB && id) {
@@ -730,7 +734,8 @@ s_query_call (ctl_t *ctl, char **query_text)
         return ASYNC_EUSAGE;
     *query_text = ctl_json_dumps (query);
     json_decref (query);
-    return *query_text ? 0 : s_error (ASYNC_EUSAGE, "out of memory; free some and try again");
+    return *query_text ? 0
+         : s_error (ASYNC_EUSAGE, "out of memory; free some and try again");
 }
 
 static int
@@ -901,7 +906,8 @@ static const s_command_t s_commands [] = {
     { .name = "annotate", .synopsis = "annotate ID NAME VALUE" },
     { .name = "annotations", .synopsis = "annotations ID" },
     { .name = "every",
-      .synopsis = "every NAME DUR [OPTIONS] 'TASK ARG...'\nevery list\nevery delete NAME" },
+      .synopsis = "every NAME DUR [OPTIONS] 'TASK ARG...'\n"
+                  "every list\nevery delete NAME" },
     { .name = "quota", .synopsis = "quota set NAME SIZE\nquota list\nquota delete NAME" },
     { .name = "top", .synopsis = "top" },
     { .name = NULL }

@@ -19,7 +19,8 @@ const ctl_option_t ctl_job_options [] = {
     { "--begin-after", "WHEN", CTL_OPT_BEGIN_AFTER,
       "not before this time: ISO-8601 with Z or offset, or +30s (default: now)" },
     { "--begin-by", "DUR", CTL_OPT_BEGIN_BY,
-      "fail with TimeoutError if not started this long after begin-after (default: none)" },
+      "fail with TimeoutError if not started this long after begin-after "
+      "(default: none)" },
     { "--timeout", "DUR", CTL_OPT_TIMEOUT,
       "run-time limit of the job (default: none)" },
     { "--retry", "POLICY", CTL_OPT_RETRY,
@@ -171,7 +172,8 @@ json_t *
 ctl_spec_from_words (char **words, int count, char *err, size_t err_size)
 {
     if (count < 1) {
-        s_fail (err, err_size, "a task name is missing, like time.time or pi.generate_sample");
+        s_fail (err, err_size, "a task name is missing, like time.time or "
+                "pi.generate_sample");
         return NULL;
     }
     if (!async_task_name_valid (words [0])) {
@@ -190,19 +192,25 @@ ctl_spec_from_words (char **words, int count, char *err, size_t err_size)
     for (int index = 1; index < count; index++) {
         const char *word = words [index];
         size_t name_len = s_kwarg_name_len (word);
-        if (!name_len) {
-            json_array_append_new (args, ctl_value_parse (word));
-            continue;
-        }
-        char *name = strndup (word, name_len);
-        if (!name || json_object_get (kwargs, name)) {
-            s_fail (err, err_size, "keyword argument '%s' is given twice for %s",
-                    name ? name : word, words [0]);
+        char *name = name_len ? strndup (word, name_len) : NULL;
+        json_t *value = ctl_value_parse (name_len ? word + name_len + 1 : word);
+        const char *problem = NULL;
+        if (!value)
+            problem = "is not UTF-8 text";
+        else
+        if (name && json_object_get (kwargs, name))
+            problem = "names a keyword argument again";
+        if (problem) {
+            s_fail (err, err_size, "argument '%s' of %s %s", word, words [0], problem);
+            json_decref (value);
             free (name);
             json_decref (spec);
             return NULL;
         }
-        json_object_set_new (kwargs, name, ctl_value_parse (word + name_len + 1));
+        if (name)
+            json_object_set_new (kwargs, name, value);
+        else
+            json_array_append_new (args, value);
         free (name);
     }
     return spec;
@@ -298,11 +306,15 @@ s_value_problem (int id, const char *value)
 
 //  A callback entry {"on", "task", "args", "kwargs"} from 'TASK ARG...'
 static json_t *
-s_callback (int id, const char *text, char *err, size_t err_size)
+s_callback (const ctl_option_t *option, const char *text, char *err, size_t err_size)
 {
-    json_t *callback = ctl_spec_from_text (text, err, err_size);
-    if (!callback)
+    char why [512];
+    json_t *callback = ctl_spec_from_text (text, why, sizeof why);
+    if (!callback) {
+        s_fail (err, err_size, "%s: %s", option->name, why);
         return NULL;
+    }
+    int id = option->id;
     json_t *entry = json_pack ("{s:s}", "on", id == CTL_OPT_ON_SUCCESS ? "success"
                                             : id == CTL_OPT_ON_FAILURE ? "failure"
                                             : "always");
@@ -344,7 +356,7 @@ ctl_spec_option (json_t *spec, const ctl_option_t *option, const char *value,
         case CTL_OPT_ON_SUCCESS:
         case CTL_OPT_ON_FAILURE:
             list_name = "callbacks";
-            if (!(item = s_callback (option->id, value, err, err_size)))
+            if (!(item = s_callback (option, value, err, err_size)))
                 return -1;
             break;
         case CTL_OPT_ANNOTATE:
@@ -356,6 +368,10 @@ ctl_spec_option (json_t *spec, const ctl_option_t *option, const char *value,
             assert (option->id <= CTL_OPT_JOB_LAST);
             item = json_string (value);
             break;
+    }
+    if (!item) {
+        free (key);
+        return s_fail (err, err_size, "%s '%s' is not UTF-8 text", option->name, value);
     }
     if (!list_name) {
         json_object_set_new (spec, name, item);

@@ -241,6 +241,8 @@ main (int argc, char *argv [])
         node_destroy (&node);
     }
     registry_destroy (&registry);
+    for (int i = 0; i < cfg.nagents; i++)
+        node_agent_free (&cfg.agents [i]);
     zconfig_destroy (&config);
     return rc;
 }

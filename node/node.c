@@ -130,6 +130,19 @@ node_agent_parse (const char *text, node_agent_t *agent, char *err, size_t err_s
     return 0;
 }
 
+void
+node_agent_free (node_agent_t *agent)
+{
+    char **lists [3] = { agent->queues, agent->include, agent->exclude };
+    for (int l = 0; l < 3; l++) {
+        for (char **item = lists [l]; item && *item; item++)
+            free (*item);
+        free (lists [l]);
+    }
+    free (agent->name);
+    memset (agent, 0, sizeof *agent);
+}
+
 int
 node_uuid_load (const char *path, char *uuid, char *err, size_t err_size)
 {
@@ -698,6 +711,7 @@ node_new (const node_config_t *config, async_registry_t *registry, const char *u
         strcpy (self->cwd, ".");
     gethostname (self->host, sizeof self->host - 1);
     self->backlog = zlistx_new ();
+    zlistx_set_destructor (self->backlog, (zlistx_destructor_fn *) node_job_destroy);
     self->unacked = zhashx_new ();
     zhashx_set_destructor (self->unacked, (zhashx_destructor_fn *) s_unacked_destroy);
     self->requests = zhashx_new ();
@@ -802,7 +816,7 @@ node_run (node_t *self, volatile int *stop)
                 zmsg_t *zmsg = zmsg_recv (self->workers [i].mine);
                 char *command = zmsg ? zmsg_popstr (zmsg) : NULL;
                 if (command && streq (command, "DONE"))
-                    self->workers [i].job = NULL;
+                    node_job_destroy (&self->workers [i].job);
                 else
                 if (command && streq (command, "REQ"))
                     zsock_send (self->workers [i].mine, "ss", "ERROR", "null");

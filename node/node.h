@@ -35,6 +35,10 @@ typedef struct _node_t node_t;
 int
     node_agent_parse (const char *text, node_agent_t *agent, char *err, size_t err_size);
 
+//  Free what node_agent_parse allocated.
+void
+    node_agent_free (node_agent_t *agent);
+
 //  Read or create the node's instance UUID (SPEC section 3). 0 or -1.
 int
     node_uuid_load (const char *path, char *uuid, char *err, size_t err_size);
