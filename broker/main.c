@@ -5,6 +5,7 @@
     =========================================================================
 */
 #include "broker.h"
+#include "async_cli.h"
 #include "async_util.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
@@ -54,19 +55,6 @@ s_loopback (const char *endpoint)
         || strncmp (endpoint, "tcp://[::1]:", 12) == 0;
 }
 
-static int
-s_duration_ms (const char *what, const char *text, int *ms)
-{
-    int64_t us;
-    if (async_parse_duration (text, false, &us) || us < 1000 || us > 86400LL * 1000000) {
-        fprintf (stderr, "asyncbroker: %s '%s' is not a duration between 1ms and 1d; "
-                 "write e.g. 1s or 500ms\n", what, text);
-        return -1;
-    }
-    *ms = (int) (us / 1000);
-    return 0;
-}
-
 int
 main (int argc, char *argv [])
 {
@@ -106,29 +94,17 @@ main (int argc, char *argv [])
             case 'h': s_usage (stdout); return 0;
             case 'V': printf ("asyncbroker 0.1.0\n"); return 0;
             default:
-                fprintf (stderr, "asyncbroker: unknown or incomplete option '%s'; "
-                         "run asyncbroker --help\n", argv [optind - 1]);
-                return ASYNC_EUSAGE;
+                return async_cli_bad_option ("asyncbroker", argv [optind - 1]);
         }
     }
-    if (optind < argc) {
-        fprintf (stderr, "asyncbroker: unexpected argument '%s'; run asyncbroker --help\n",
-                 argv [optind]);
-        return ASYNC_EUSAGE;
-    }
+    if (optind < argc)
+        return async_cli_bad_option ("asyncbroker", argv [optind]);
     zsys_init ();
     zsys_handler_set (NULL);
     zconfig_t *config = NULL;
-    if (opt_config) {
-        config = zconfig_load (opt_config);
-        if (!config) {
-            fprintf (stderr, "asyncbroker: cannot read config file '%s'; check the path "
-                     "and its ZPL syntax\n", opt_config);
-            return ASYNC_EUSAGE;
-        }
-    }
-#define S_CONF(flag, path, def) \
-    ((flag) ? (flag) : config ? zconfig_get (config, path, def) : (def))
+    if (async_cli_config ("asyncbroker", opt_config, &config))
+        return ASYNC_EUSAGE;
+#define S_CONF(flag, path, def) async_cli_get (config, flag, path, def)
     broker_config_t cfg;
     broker_config_defaults (&cfg);
     cfg.data_dir = S_CONF (opt_data, "broker/data", cfg.data_dir);
@@ -142,21 +118,16 @@ main (int argc, char *argv [])
     if (config && streq (zconfig_get (config, "broker/insecure-bind", "0"), "1"))
         insecure = true;
     int rc = 0;
-    if (async_log_level_parse (level) < 0) {
-        fprintf (stderr, "asyncbroker: log level '%s' is not one of "
-                 "error|warning|info|debug|trace\n", level);
+    if (async_cli_log ("asyncbroker", level, logfile))
         rc = ASYNC_EUSAGE;
-    }
-    else
-        async_log_set_level ((async_log_level_t) async_log_level_parse (level));
     if (rc == 0 && strcmp (sync, "on") && strcmp (sync, "off")) {
         fprintf (stderr, "asyncbroker: --sync takes on or off, not '%s'\n", sync);
         rc = ASYNC_EUSAGE;
     }
     cfg.sync = streq (sync, "on");
     int64_t retention;
-    if (rc == 0 && (s_duration_ms ("--heartbeat", hb, &cfg.heartbeat_ms)
-                ||  s_duration_ms ("--dead-after", dead, &cfg.dead_ms)))
+    if (rc == 0 && (async_cli_duration_ms ("asyncbroker", "--heartbeat", hb, &cfg.heartbeat_ms)
+                ||  async_cli_duration_ms ("asyncbroker", "--dead-after", dead, &cfg.dead_ms)))
         rc = ASYNC_EUSAGE;
     if (rc == 0 && async_parse_duration (ret, false, &retention)) {
         fprintf (stderr, "asyncbroker: --retention '%s' is not a duration like 7d\n", ret);
@@ -166,11 +137,6 @@ main (int argc, char *argv [])
     if (rc == 0 && !insecure && !s_loopback (cfg.endpoint)) {
         fprintf (stderr, "asyncbroker: refusing to bind %s beyond loopback without CURVE; "
                  "bind to tcp://127.0.0.1:PORT or pass --insecure-bind\n", cfg.endpoint);
-        rc = ASYNC_EUSAGE;
-    }
-    if (rc == 0 && logfile && async_log_set_file (logfile)) {
-        fprintf (stderr, "asyncbroker: cannot open log file '%s': %s\n", logfile,
-                 strerror (errno));
         rc = ASYNC_EUSAGE;
     }
     if (rc == 0 && insecure && !s_loopback (cfg.endpoint))

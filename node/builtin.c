@@ -66,46 +66,6 @@ s_mono_us (void)
     return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int
-s_bad (async_task_t *task, const char *format, ...)
-    __attribute__ ((format (printf, 2, 3)));
-
-static int
-s_bad (async_task_t *task, const char *format, ...)
-{
-    char message [512];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (message, sizeof message, format, args);
-    va_end (args);
-    return async_task_fail (task, "BadArgumentsError", message);
-}
-
-//  Fail with the Python name of errno `err` and the formatted message,
-//  then ": " and strerror
-static int
-s_os_fail (async_task_t *task, int err, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static int
-s_os_fail (async_task_t *task, int err, const char *format, ...)
-{
-    char message [PATH_MAX + 256];
-    va_list args;
-    va_start (args, format);
-    int len = vsnprintf (message, sizeof message, format, args);
-    va_end (args);
-    char buffer [128];
-    if (len >= 0 && (size_t) len < sizeof message)
-        snprintf (message + len, sizeof message - (size_t) len, ": %s",
-                  strerror_r (err, buffer, sizeof buffer));
-    const char *type = err == ENOENT ? "FileNotFoundError"
-                     : err == EACCES || err == EPERM ? "PermissionError"
-                     : err == ENOTDIR ? "NotADirectoryError"
-                     : "OSError";
-    return async_task_fail (task, type, message);
-}
-
 //  ---------------------------------------------------------------------
 //  time.time() -> seconds since the epoch, a float (microseconds)
 
@@ -114,7 +74,7 @@ s_time_time (async_task_t *task)
 {
     if (async_task_argc (task) > 0
     ||  json_object_size (async_task_kwargs (task)) > 0)
-        return s_bad (task, "time.time(): takes no arguments");
+        return async_task_failf (task, "BadArgumentsError", "time.time(): takes no arguments");
     struct timespec ts;
     clock_gettime (CLOCK_REALTIME, &ts);
     double now = (double) ts.tv_sec + (double) (ts.tv_nsec / 1000) / 1e6;
@@ -317,7 +277,7 @@ s_subprocess_call (async_task_t *task)
     char why [256];
     if (s_call_parse (task, &call, why, sizeof why)) {
         free (call.argv);
-        return s_bad (task, S_CALL_SIG ": %s", why);
+        return async_task_failf (task, "BadArgumentsError", S_CALL_SIG ": %s", why);
     }
     //  Check the directory first: spawn says ENOENT for it and for argv [0]
     const char *dir = *call.cwd ? call.cwd : NULL;
@@ -327,14 +287,14 @@ s_subprocess_call (async_task_t *task)
             : !S_ISDIR (st.st_mode) ? ENOTDIR : 0;
     if (err) {
         free (call.argv);
-        return s_os_fail (task, err, "subprocess.call: cannot run in %s", dir);
+        return async_task_fail_errno (task, err, "subprocess.call: cannot run in %s", dir);
     }
     const char *program = call.argv [0];
     pid_t pid;
     err = s_spawn (call.argv, dir, &pid);
     free (call.argv);
     if (err)
-        return s_os_fail (task, err, "subprocess.call: cannot run %.200s",
+        return async_task_fail_errno (task, err, "subprocess.call: cannot run %.200s",
                           program);
     async_log_debug ("node", "subprocess.started", "job=%s pid=%d program=%s",
                      async_task_id (task), (int) pid, program);

@@ -7,6 +7,7 @@
 #include "node.h"
 #include "job.h"
 #include "builtin.h"
+#include "async_cli.h"
 #include "async_util.h"
 #include "asyncmesh/client.h"
 #include "asyncmesh/error.h"
@@ -42,19 +43,6 @@ s_usage (FILE *out)
 "The instance UUID is read from the file named by $ASYNC_UUID, else uuid.txt\n"
 "in the working directory; it is created when missing.\n"
 "exit codes: 0 stopped cleanly, 2 usage or configuration error\n");
-}
-
-static int
-s_duration_ms (const char *what, const char *text, int *ms)
-{
-    int64_t us;
-    if (async_parse_duration (text, false, &us) || us < 1000 || us > 86400LL * 1000000) {
-        fprintf (stderr, "asyncnode: %s '%s' is not a duration between 1ms and 1d; "
-                 "write e.g. 1s or 500ms\n", what, text);
-        return -1;
-    }
-    *ms = (int) (us / 1000);
-    return 0;
 }
 
 //  Agents from the config file's `agents` section
@@ -140,29 +128,17 @@ main (int argc, char *argv [])
             case 'h': s_usage (stdout); return 0;
             case 'V': printf ("asyncnode 0.1.0\n"); return 0;
             default:
-                fprintf (stderr, "asyncnode: unknown or incomplete option '%s'; "
-                         "run asyncnode --help\n", argv [optind - 1]);
-                return ASYNC_EUSAGE;
+                return async_cli_bad_option ("asyncnode", argv [optind - 1]);
         }
     }
-    if (optind < argc) {
-        fprintf (stderr, "asyncnode: unexpected argument '%s'; run asyncnode --help\n",
-                 argv [optind]);
-        return ASYNC_EUSAGE;
-    }
+    if (optind < argc)
+        return async_cli_bad_option ("asyncnode", argv [optind]);
     zsys_init ();
     zsys_handler_set (NULL);
     zconfig_t *config = NULL;
-    if (opt_config) {
-        config = zconfig_load (opt_config);
-        if (!config) {
-            fprintf (stderr, "asyncnode: cannot read config file '%s'; check the path "
-                     "and its ZPL syntax\n", opt_config);
-            return ASYNC_EUSAGE;
-        }
-    }
-#define S_CONF(flag, path, def) \
-    ((flag) ? (flag) : config ? zconfig_get (config, path, def) : (def))
+    if (async_cli_config ("asyncnode", opt_config, &config))
+        return ASYNC_EUSAGE;
+#define S_CONF(flag, path, def) async_cli_get (config, flag, path, def)
     node_config_t cfg;
     memset (&cfg, 0, sizeof cfg);
     const char *env_broker = getenv ("ASYNC_BROKER");
@@ -175,21 +151,11 @@ main (int argc, char *argv [])
     const char *hb = S_CONF (opt_hb, "node/heartbeat", "1s");
     const char *dead = S_CONF (opt_dead, "node/dead-after", "5s");
     int rc = 0;
-    if (async_log_level_parse (level) < 0) {
-        fprintf (stderr, "asyncnode: log level '%s' is not one of "
-                 "error|warning|info|debug|trace\n", level);
+    if (async_cli_log ("asyncnode", level, logfile))
         rc = ASYNC_EUSAGE;
-    }
-    else
-        async_log_set_level ((async_log_level_t) async_log_level_parse (level));
-    if (rc == 0 && (s_duration_ms ("--heartbeat", hb, &cfg.heartbeat_ms)
-                ||  s_duration_ms ("--dead-after", dead, &cfg.dead_ms)))
+    if (rc == 0 && (async_cli_duration_ms ("asyncnode", "--heartbeat", hb, &cfg.heartbeat_ms)
+                ||  async_cli_duration_ms ("asyncnode", "--dead-after", dead, &cfg.dead_ms)))
         rc = ASYNC_EUSAGE;
-    if (rc == 0 && logfile && async_log_set_file (logfile)) {
-        fprintf (stderr, "asyncnode: cannot open log file '%s': %s\n", logfile,
-                 strerror (errno));
-        rc = ASYNC_EUSAGE;
-    }
     //  Agents: flags win over the config file; default main:3
     char err [600];
     for (int i = 0; rc == 0 && i < nagent_specs; i++)

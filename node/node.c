@@ -238,6 +238,19 @@ s_send (node_t *self, async_msg_t *msg)
     zframe_destroy (&frame);
 }
 
+//  One entry of HELLO's held list
+static void
+s_pack_held (msgpack_packer *pk, const char *id, uint64_t token, const char *agent)
+{
+    msgpack_pack_map (pk, 3);
+    async_codec_pack_str (pk, "id");
+    async_codec_pack_str (pk, id);
+    async_codec_pack_str (pk, "token");
+    msgpack_pack_uint64 (pk, token);
+    async_codec_pack_str (pk, "agent");
+    async_codec_pack_str (pk, agent);
+}
+
 static void
 s_send_hello (node_t *self)
 {
@@ -287,35 +300,17 @@ s_send_hello (node_t *self)
     for (int i = 0; i < self->nworkers; i++) {
         async_task_t *job = self->workers [i].job;
         if (job) {
-            msgpack_pack_map (pk, 3);
-            async_codec_pack_str (pk, "id");
-            async_codec_pack_str (pk, job->id);
-            async_codec_pack_str (pk, "token");
-            msgpack_pack_uint64 (pk, job->token);
-            async_codec_pack_str (pk, "agent");
-            async_codec_pack_str (pk, job->agent);
+            s_pack_held (pk, job->id, job->token, job->agent);
         }
     }
     async_task_t *job = (async_task_t *) zlistx_first (self->backlog);
     while (job) {
-        msgpack_pack_map (pk, 3);
-        async_codec_pack_str (pk, "id");
-        async_codec_pack_str (pk, job->id);
-        async_codec_pack_str (pk, "token");
-        msgpack_pack_uint64 (pk, job->token);
-        async_codec_pack_str (pk, "agent");
-        async_codec_pack_str (pk, job->agent);
+        s_pack_held (pk, job->id, job->token, job->agent);
         job = (async_task_t *) zlistx_next (self->backlog);
     }
     unacked_t *unacked = (unacked_t *) zhashx_first (self->unacked);
     while (unacked) {
-        msgpack_pack_map (pk, 3);
-        async_codec_pack_str (pk, "id");
-        async_codec_pack_str (pk, unacked->id);
-        async_codec_pack_str (pk, "token");
-        msgpack_pack_uint64 (pk, unacked->token);
-        async_codec_pack_str (pk, "agent");
-        async_codec_pack_str (pk, unacked->agent);
+        s_pack_held (pk, unacked->id, unacked->token, unacked->agent);
         unacked = (unacked_t *) zhashx_next (self->unacked);
     }
     s_send (self, &msg);

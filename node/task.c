@@ -2,10 +2,14 @@
     task - the task API (asyncmesh/task.h) and the registry of tasks
     =========================================================================
 */
+#define _GNU_SOURCE
 #include "job.h"
 #include "async_util.h"
 #include "asyncmesh/log.h"
 #include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
 
 struct _async_registry_t {
     zhashx_t *tasks;            //  name -> async_task_fn *
@@ -259,6 +263,40 @@ int
 async_task_fail (async_task_t *self, const char *type, const char *message)
 {
     return async_task_fail_full (self, type, message, NULL, false);
+}
+
+int
+async_task_failf (async_task_t *self, const char *type, const char *format, ...)
+{
+    char message [1024];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (message, sizeof message, format, args);
+    va_end (args);
+    return async_task_fail (self, type, message);
+}
+
+int
+async_task_fail_errno (async_task_t *self, int err, const char *format, ...)
+{
+    char message [PATH_MAX + 256];
+    va_list args;
+    va_start (args, format);
+    int len = vsnprintf (message, sizeof message, format, args);
+    va_end (args);
+    char buffer [128];
+    if (len >= 0 && (size_t) len < sizeof message)
+        snprintf (message + len, sizeof message - (size_t) len, ": %s",
+                  strerror_r (err, buffer, sizeof buffer));
+    const char *type = err == ENOENT ? "FileNotFoundError"
+                     : err == EEXIST ? "FileExistsError"
+                     : err == EACCES || err == EPERM ? "PermissionError"
+                     : err == EISDIR ? "IsADirectoryError"
+                     : err == ENOTDIR ? "NotADirectoryError"
+                     : err == ETIMEDOUT ? "TimeoutError"
+                     : err == EINTR ? "InterruptedError"
+                     : "OSError";
+    return async_task_fail (self, type, message);
 }
 
 //  A request to the broker from the worker thread: the node forwards it

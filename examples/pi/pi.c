@@ -90,21 +90,6 @@ s_rng_double (s_rng_t *self)
     return (double) (s_rng_next (self) >> 11) * 0x1.0p-53;
 }
 
-static int
-s_bad (async_task_t *task, const char *format, ...)
-    __attribute__ ((format (printf, 2, 3)));
-
-static int
-s_bad (async_task_t *task, const char *format, ...)
-{
-    char message [256];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (message, sizeof message, format, args);
-    va_end (args);
-    return async_task_fail (task, "BadArgumentsError", message);
-}
-
 //  A sample size: a positive integer (an integral float such as 1e6 will
 //  do). 0, or -1 if `value` is none.
 static int
@@ -126,21 +111,21 @@ static int
 s_generate_sample (async_task_t *task)
 {
     if (async_task_argc (task) > 1)
-        return s_bad (task, S_GENERATE_SIG ": takes at most one argument");
+        return async_task_failf (task, "BadArgumentsError", S_GENERATE_SIG ": takes at most one argument");
     json_t *value = async_task_arg (task, 0);
     const char *key;
     json_t *kwarg;
     json_object_foreach (async_task_kwargs (task), key, kwarg) {
         if (strcmp (key, "size") != 0)
-            return s_bad (task, S_GENERATE_SIG
+            return async_task_failf (task, "BadArgumentsError", S_GENERATE_SIG
                           ": unexpected keyword argument '%s'", key);
         if (value)
-            return s_bad (task, S_GENERATE_SIG ": size given twice");
+            return async_task_failf (task, "BadArgumentsError", S_GENERATE_SIG ": size given twice");
         value = kwarg;
     }
     json_int_t size = S_DEFAULT_SIZE;
     if (value && s_size_value (value, &size))
-        return s_bad (task, S_GENERATE_SIG ": size must be a positive integer");
+        return async_task_failf (task, "BadArgumentsError", S_GENERATE_SIG ": size must be a positive integer");
 
     s_rng_t rng;
     s_rng_seed (&rng);
@@ -217,13 +202,13 @@ static int
 s_process_samples (async_task_t *task)
 {
     if (json_object_size (async_task_kwargs (task)) > 0)
-        return s_bad (task, S_PROCESS_SIG ": takes no keyword arguments");
+        return async_task_failf (task, "BadArgumentsError", S_PROCESS_SIG ": takes no keyword arguments");
     s_tally_t tally = { 0, 0, 0, 0 };
     for (size_t index = 0; index < async_task_argc (task); index++) {
         json_t *arg = async_task_arg (task, index);
         const char *why = s_tally_add (&tally, arg, true);
         if (why)
-            return s_bad (task, S_PROCESS_SIG ": argument %zu: %s",
+            return async_task_failf (task, "BadArgumentsError", S_PROCESS_SIG ": argument %zu: %s",
                           index + 1, why);
     }
     char message [128];

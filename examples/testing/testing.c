@@ -99,33 +99,6 @@ s_bad (async_task_t *task, const s_sig_t *sig, const char *format, ...)
     return async_task_fail (task, "BadArgumentsError", message);
 }
 
-//  Fail with the Python name of errno `err` ("FileNotFoundError"), and the
-//  message formatted, then ": " and strerror.
-static int
-s_os_fail (async_task_t *task, int err, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static int
-s_os_fail (async_task_t *task, int err, const char *format, ...)
-{
-    char message [PATH_MAX + 256];
-    va_list args;
-    va_start (args, format);
-    int len = vsnprintf (message, sizeof message, format, args);
-    va_end (args);
-    char buffer [128];
-    if (len >= 0 && (size_t) len < sizeof message)
-        snprintf (message + len, sizeof message - (size_t) len, ": %s",
-                  strerror_r (err, buffer, sizeof buffer));
-    const char *type = err == ENOENT ? "FileNotFoundError"
-                     : err == EEXIST ? "FileExistsError"
-                     : err == EACCES || err == EPERM ? "PermissionError"
-                     : err == EISDIR ? "IsADirectoryError"
-                     : err == ENOTDIR ? "NotADirectoryError"
-                     : "OSError";
-    return async_task_fail (task, type, message);
-}
-
 static int
 s_cancelled (async_task_t *task)
 {
@@ -383,7 +356,7 @@ s_flaky (async_task_t *task)
         return async_task_fail (task, "ValueError",
                                 "testing.flaky: the file holds no call count");
     if (err)
-        return s_os_fail (task, err, "testing.flaky: cannot count calls in %s",
+        return async_task_fail_errno (task, err, "testing.flaky: cannot count calls in %s",
                           path);
     if (calls > n)
         return async_task_return (task, json_integer (42));
@@ -407,7 +380,7 @@ s_block (async_task_t *task)
         return s_bad (task, &s_block_sig, "path must be a non-empty string");
     while (access (path, F_OK) == -1) {
         if (errno != ENOENT && errno != ENOTDIR)
-            return s_os_fail (task, errno, "testing.block: cannot look for %s",
+            return async_task_fail_errno (task, errno, "testing.block: cannot look for %s",
                               path);
         if (async_task_cancelled (task)
         ||  async_task_sleep (task, S_BLOCK_POLL_MS))
@@ -450,12 +423,12 @@ s_crash_once (async_task_t *task)
     if (fd == -1 && errno == EEXIST)
         return async_task_return (task, json_integer (42));
     if (fd == -1)
-        return s_os_fail (task, errno, "testing.crash_once: cannot create %s",
+        return async_task_fail_errno (task, errno, "testing.crash_once: cannot create %s",
                           path);
     int err = s_sync_new_file (fd, path);
     close (fd);
     if (err)
-        return s_os_fail (task, err, "testing.crash_once: cannot sync %s",
+        return async_task_fail_errno (task, err, "testing.crash_once: cannot sync %s",
                           path);
     kill (getpid (), SIGKILL);
     return async_task_fail (task, "OSError",
@@ -487,7 +460,7 @@ s_touch (async_task_t *task)
         return s_bad (task, &s_touch_sig, "path must be a non-empty string");
     int fd = open (path, O_WRONLY | O_CREAT | O_NOCTTY | O_CLOEXEC, 0644);
     if (fd == -1)
-        return s_os_fail (task, errno, "testing.touch: cannot create %s", path);
+        return async_task_fail_errno (task, errno, "testing.touch: cannot create %s", path);
     futimens (fd, NULL);
     close (fd);
     return async_task_return (task, json_incref (v [0]));
@@ -516,7 +489,7 @@ s_record (async_task_t *task)
     if (fd == -1) {
         int err = errno;
         free (tag);
-        return s_os_fail (task, err, "testing.record: cannot open %s", path);
+        return async_task_fail_errno (task, err, "testing.record: cannot open %s", path);
     }
     const char *node = async_task_node (task);
     char *line;
@@ -528,10 +501,10 @@ s_record (async_task_t *task)
     int err = len < 0 ? ENOMEM : written < 0 ? errno : EIO;
     close (fd);
     if (len < 0)
-        return s_os_fail (task, err, "testing.record: cannot format the line");
+        return async_task_fail_errno (task, err, "testing.record: cannot format the line");
     free (line);
     if (written != len)
-        return s_os_fail (task, err, "testing.record: cannot append to %s",
+        return async_task_fail_errno (task, err, "testing.record: cannot append to %s",
                           path);
     return async_task_return (task, json_incref (v [1]));
 }

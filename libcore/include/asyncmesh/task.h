@@ -125,6 +125,18 @@ int
     async_task_fail_full (async_task_t *self, const char *type, const char *message,
                           const char *detail, bool transient);
 
+//  Complete with a failure whose message is formatted like printf.
+int
+    async_task_failf (async_task_t *self, const char *type, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+//  Complete with the failure for errno `err`: the type is the Python name
+//  of the error ("FileNotFoundError", "PermissionError", ... else
+//  "OSError"), the message the formatted text, ": " and strerror (err).
+int
+    async_task_fail_errno (async_task_t *self, int err, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
 //  Submit a job from inside a task. `spec` as for async_submit_json (a job
 //  spec as JSON text). On success writes the new id into id_out (37 bytes).
 //  Returns 0 or an error code.

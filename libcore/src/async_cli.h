@@ -1,0 +1,34 @@
+/*  =========================================================================
+    async_cli - what every asyncmesh program does with its command line:
+    config file, flag-over-file lookups, log setup, durations. Each call
+    that fails prints one line "PROG: what is wrong; what to do" to stderr
+    and returns ASYNC_EUSAGE. (Private; not installed.)
+    =========================================================================
+*/
+#ifndef ASYNC_CLI_H_INCLUDED
+#define ASYNC_CLI_H_INCLUDED
+
+#include <czmq.h>
+
+//  Load the ZPL file `path` (NULL: no file, *config = NULL).
+int
+    async_cli_config (const char *prog, const char *path, zconfig_t **config);
+
+//  The flag's value if given, else the file's value at `path`, else `def`.
+const char *
+    async_cli_get (zconfig_t *config, const char *flag, const char *path, const char *def);
+
+//  Set the log level ("error".."trace") and, if `file` is set, the log file.
+int
+    async_cli_log (const char *prog, const char *level, const char *file);
+
+//  A duration between 1 ms and 1 day, in milliseconds.
+int
+    async_cli_duration_ms (const char *prog, const char *what, const char *text, int *ms);
+
+//  Report an unknown option or argument (getopt's optind, argv) and return
+//  ASYNC_EUSAGE.
+int
+    async_cli_bad_option (const char *prog, const char *word);
+
+#endif
