@@ -45,14 +45,14 @@ policy_parse (const char *text, bool callback, policy_t *policy,
         char *end = NULL;
         if (strcmp (item, "attempts") == 0) {
             long n = strtol (value, &end, 10);
-            if (*end || n < 1 || n > 1000000)
+            if (end == value || *end || n < 1 || n > 1000000)
                 rc = -1;
             policy->attempts = (int) n;
         }
         else
         if (strcmp (item, "interruptions") == 0) {
             long n = strtol (value, &end, 10);
-            if (*end || n < 0 || n > 1000000)
+            if (end == value || *end || n < 0 || n > 1000000)
                 rc = -1;
             policy->interruptions = (int) n;
         }
@@ -86,9 +86,16 @@ policy_parse (const char *text, bool callback, policy_t *policy,
             rc = -1;
     }
     free (copy);
-    if (rc)
+    if (rc) {
+        //  One line: the user's text may hold anything
+        char shown [64];
+        snprintf (shown, sizeof shown, "%s", text);
+        for (char *c = shown; *c; c++)
+            if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                *c = '?';
         snprintf (err, err_size, "retry policy '%s' is not default, forever, never "
-                  "or attempts=N,backoff=1s..60s,factor=2,interruptions=M", text);
+                  "or attempts=N,backoff=1s..60s,factor=2,interruptions=M", shown);
+    }
     return rc;
 }
 
@@ -156,7 +163,8 @@ s_duration (s_ctx_t *ctx, const msgpack_object *spec, const char *key, int64_t *
             return s_fail (ctx, "%s must be a duration such as 30s, 5m or 1.5h", key);
         return 0;
     }
-    if (async_mp_double (spec, key, &seconds) || seconds < 0 || seconds > 1e12)
+    if (async_mp_double (spec, key, &seconds) || !isfinite (seconds) || seconds < 0
+    ||  seconds > 1e12)
         return s_fail (ctx, "%s must be a duration such as 30s, 5m or 1.5h", key);
     *usecs = (int64_t) (seconds * 1e6);
     return 0;
@@ -200,8 +208,13 @@ s_options (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *job, async_job
                                "or relative like +30s", "begin_after");
         }
         else
-        if (async_mp_double (spec, "begin_after", &seconds) == 0)
+        if (async_mp_double (spec, "begin_after", &seconds) == 0) {
+            //  Seconds since the epoch, years 1970 to 9999
+            if (!isfinite (seconds) || seconds < 0 || seconds > 253402300799.0)
+                return s_fail (ctx, "%s as a number must be seconds since the epoch",
+                               "begin_after");
             job->begin_after = (int64_t) (seconds * 1e6);
+        }
         else
             return s_fail (ctx, "%s must be a time", "begin_after");
     }

@@ -6,6 +6,7 @@
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
 #include <rocksdb/c.h>
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ struct _store_iter_t {
     char *prefix;
     size_t prefix_size;
     char *upper;
+    size_t upper_size;          //  0: no upper bound
 };
 
 static int
@@ -161,17 +163,24 @@ store_get (store_t *self, const void *key, size_t key_size,
 store_iter_t *
 store_iter_new (store_t *self, const void *prefix, size_t prefix_size)
 {
+    assert (prefix_size > 0);
     store_iter_t *iter = calloc (1, sizeof (store_iter_t));
     iter->prefix = malloc (prefix_size + 1);
     memcpy (iter->prefix, prefix, prefix_size);
     iter->prefix_size = prefix_size;
-    //  Upper bound: the prefix with its last byte incremented (0xff carry
-    //  never happens with our ASCII tags)
+    //  Upper bound: the shortest key above every key with the prefix: drop
+    //  trailing 0xff bytes, then increment the last byte; none if all 0xff
     iter->upper = malloc (prefix_size + 1);
     memcpy (iter->upper, prefix, prefix_size);
-    iter->upper [prefix_size - 1]++;
+    iter->upper_size = prefix_size;
+    while (iter->upper_size > 0 && (uint8_t) iter->upper [iter->upper_size - 1] == 0xff)
+        iter->upper_size--;
     iter->read = rocksdb_readoptions_create ();
-    rocksdb_readoptions_set_iterate_upper_bound (iter->read, iter->upper, prefix_size);
+    if (iter->upper_size > 0) {
+        iter->upper [iter->upper_size - 1]++;
+        rocksdb_readoptions_set_iterate_upper_bound (iter->read, iter->upper,
+                                                     iter->upper_size);
+    }
     iter->it = rocksdb_create_iterator (self->db, iter->read);
     rocksdb_iter_seek (iter->it, prefix, prefix_size);
     return iter;
@@ -186,7 +195,10 @@ store_iter_seek (store_iter_t *self, const void *start, size_t start_size)
 void
 store_iter_seek_last (store_iter_t *self)
 {
-    rocksdb_iter_seek_for_prev (self->it, self->upper, self->prefix_size);
+    if (self->upper_size)
+        rocksdb_iter_seek_for_prev (self->it, self->upper, self->upper_size);
+    else
+        rocksdb_iter_seek_to_last (self->it);
 }
 
 bool

@@ -4,6 +4,7 @@
 */
 #include "async_codec.h"
 #include <czmq.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,9 +21,40 @@ s_bin_to_json (const void *data, size_t size)
     return wrapped;
 }
 
+//  Standard base64: alphabet, length a multiple of 4, at most two '=' at
+//  the end
+static bool
+s_base64_valid (const char *text)
+{
+    size_t len = strlen (text);
+    if (len % 4)
+        return false;
+    size_t pad = 0;
+    while (pad < len && pad < 3 && text [len - 1 - pad] == '=')
+        pad++;
+    if (pad > 2)
+        return false;
+    for (size_t i = 0; i < len - pad; i++)
+        if (!isalnum ((unsigned char) text [i]) && text [i] != '+' && text [i] != '/')
+            return false;
+    return true;
+}
+
+static int
+s_pack_json (msgpack_packer *pk, json_t *value, int depth);
+
 int
 async_codec_pack_json (msgpack_packer *pk, json_t *value)
 {
+    return s_pack_json (pk, value, 0);
+}
+
+//  Containers nest at most ASYNC_MAX_DEPTH deep: what msgpack-c can unpack
+static int
+s_pack_json (msgpack_packer *pk, json_t *value, int depth)
+{
+    if (depth >= ASYNC_MAX_DEPTH && (json_is_array (value) || json_is_object (value)))
+        return -1;
     switch (json_typeof (value)) {
         case JSON_NULL:
             return msgpack_pack_nil (pk);
@@ -44,21 +76,23 @@ async_codec_pack_json (msgpack_packer *pk, json_t *value)
             json_t *item;
             msgpack_pack_array (pk, json_array_size (value));
             json_array_foreach (value, index, item)
-                if (async_codec_pack_json (pk, item))
+                if (s_pack_json (pk, item, depth + 1))
                     return -1;
             return 0;
         }
         case JSON_OBJECT: {
             json_t *bin = json_object_get (value, "$bin");
             if (json_object_size (value) == 1 && json_is_string (bin)) {
+                if (!s_base64_valid (json_string_value (bin)))
+                    return -1;
                 zarmour_t *armour = zarmour_new ();
                 zarmour_set_mode (armour, ZARMOUR_MODE_BASE64_STD);
-                size_t size = 0;
                 zchunk_t *chunk = zarmour_decode (armour, json_string_value (bin));
                 zarmour_destroy (&armour);
                 if (!chunk)
                     return -1;
-                size = zchunk_size (chunk);
+                //  zarmour_decode adds a NUL after the data, counted in its size
+                size_t size = zchunk_size (chunk) ? zchunk_size (chunk) - 1 : 0;
                 msgpack_pack_bin (pk, size);
                 msgpack_pack_bin_body (pk, zchunk_data (chunk), size);
                 zchunk_destroy (&chunk);
@@ -69,7 +103,7 @@ async_codec_pack_json (msgpack_packer *pk, json_t *value)
             msgpack_pack_map (pk, json_object_size (value));
             json_object_foreach (value, key, item) {
                 async_codec_pack_str (pk, key);
-                if (async_codec_pack_json (pk, item))
+                if (s_pack_json (pk, item, depth + 1))
                     return -1;
             }
             return 0;
@@ -96,7 +130,8 @@ async_codec_to_json (const msgpack_object *o)
         case MSGPACK_OBJECT_FLOAT64:
             return json_real (o->via.f64);
         case MSGPACK_OBJECT_STR:
-            return json_stringn_nocheck (o->via.str.ptr, o->via.str.size);
+            return json_stringn_nocheck (o->via.str.ptr ? o->via.str.ptr : "",
+                                         o->via.str.size);
         case MSGPACK_OBJECT_BIN:
             return s_bin_to_json (o->via.bin.ptr, o->via.bin.size);
         case MSGPACK_OBJECT_EXT:
@@ -113,7 +148,8 @@ async_codec_to_json (const msgpack_object *o)
                 const msgpack_object *key = &o->via.map.ptr [i].key;
                 json_t *value = async_codec_to_json (&o->via.map.ptr [i].val);
                 if (key->type == MSGPACK_OBJECT_STR) {
-                    char *name = strndup (key->via.str.ptr, key->via.str.size);
+                    char *name = strndup (key->via.str.ptr ? key->via.str.ptr : "",
+                                          key->via.str.size);
                     json_object_set_new_nocheck (object, name ? name : "", value);
                     free (name);
                 }

@@ -106,10 +106,13 @@ async_job_set_str (char **field, const char *value)
     *field = value ? strdup (value) : NULL;
 }
 
+//  Ids grow by doubling: the capacity is the next power of two >= count
 static void
 s_add_id (char ***ids, size_t *count, const char *id)
 {
-    *ids = realloc (*ids, (*count + 1) * sizeof (char *));
+    size_t n = *count;
+    if (n == 0 || (n & (n - 1)) == 0)
+        *ids = realloc (*ids, (n ? n * 2 : 1) * sizeof (char *));
     (*ids) [(*count)++] = strdup (id);
 }
 

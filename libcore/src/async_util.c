@@ -151,8 +151,12 @@ async_parse_time (const char *text, int64_t now_us, int64_t *when_us)
     }
     if (*p)
         return -1;
-    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23
+    static const int days_in [] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    if (month < 1 || month > 12 || day < 1 || day > days_in [month - 1] || hour > 23
     ||  minute > 59 || second > 60)
+        return -1;
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (month == 2 && day == 29 && !leap)
         return -1;
     int64_t days = s_days_from_civil (year, (unsigned) month, (unsigned) day);
     int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_s;

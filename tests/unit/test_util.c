@@ -14,16 +14,6 @@
 
 #include "async_util.h"
 
-//  Tests of reported bugs not yet fixed in the module: skipped (and so
-//  visible as SKIPPED) unless ASYNC_TEST_KNOWN_BUGS is set, so CI stays green.
-#define KNOWN_BUG(where) do {                                               \
-    if (!getenv ("ASYNC_TEST_KNOWN_BUGS")) {                                \
-        print_message ("known bug at %s: skipped "                          \
-                       "(set ASYNC_TEST_KNOWN_BUGS=1 to run)\n", where);    \
-        skip ();                                                            \
-    }                                                                       \
-} while (0)
-
 #define SEC  INT64_C (1000000)
 
 //  Seconds since the epoch of a UTC calendar time, by the C library
@@ -238,7 +228,6 @@ static void
 test_time_impossible_dates_refused (void **state)
 {
     (void) state;
-    KNOWN_BUG ("libcore/src/async_util.c:154");
     //  Days past the end of their month are typos, not the next month
     const char *bad [] = {
         "2026-02-30T00:00:00Z", "2026-02-29T00:00:00Z", "2026-04-31T00:00:00Z",
