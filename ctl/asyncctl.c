@@ -73,7 +73,7 @@ static const ctl_option_t s_global_options [] = {
       "the broker to talk to (default: $ASYNC_BROKER, else " ASYNC_DEFAULT_ENDPOINT ")" },
     { "--config", "FILE", CTL_OPT_CONFIG,
       "read client/broker, client/timeout and client/log-level from this "
-      "ZPL file; flags override it, it overrides $ASYNC_BROKER" },
+      "ZPL file (key client/broker...); flags and $ASYNC_BROKER override it" },
     { "--timeout", "DUR", CTL_OPT_BROKER_TIMEOUT,
       "how long to wait for the broker to answer a request (default: 5s)" },
     { "--json", NULL, CTL_OPT_JSON,
@@ -405,10 +405,12 @@ s_settle (ctl_t *ctl)
         return s_usage (ctl, "cannot read the config file '%s'; check that it "
                         "exists and is ZPL", ctl->config);
     char source [512];
-    const char *broker = s_setting (ctl, config, ctl->broker, "--broker",
-                                    "client/broker", source, sizeof source);
-    if (!broker)
-        broker = getenv ("ASYNC_BROKER");
+    //  The broker: --broker, then $ASYNC_BROKER, then the file (as asyncnode)
+    const char *env = getenv ("ASYNC_BROKER");
+    const char *broker = ctl->broker || !env || !*env
+                       ? s_setting (ctl, config, ctl->broker, "--broker", "client/broker",
+                                    source, sizeof source)
+                       : env;
     if (!broker || !*broker)
         broker = ASYNC_DEFAULT_ENDPOINT;
     ctl->endpoint = strdup (broker);
@@ -557,6 +559,13 @@ s_cmd_submit (ctl_t *ctl)
         if (!ctl->nwords)
             return s_usage (ctl, "'submit' needs a task name (like 'asyncctl submit "
                             "time.time') or --spec FILE");
+        //  Options go before TASK; a flag after it is the task's argument,
+        //  which is rarely what was meant: say so
+        for (int i = 1; i < ctl->nwords; i++)
+            if (strncmp (ctl->words [i], "--", 2) == 0 && ctl->words [i][2])
+                fprintf (stderr, "asyncctl: warning: '%s' comes after the task name, "
+                         "so it is passed to %s as an argument; put options before "
+                         "TASK\n", ctl->words [i], ctl->words [0]);
         spec = ctl_spec_from_words ((char **) ctl->words, ctl->nwords, err, sizeof err);
     }
     if (!spec)
