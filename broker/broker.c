@@ -43,6 +43,12 @@ typedef struct {
     char id [37];
 } scheduled_t;
 
+//  A cluster quota: at most `size` of its jobs assigned or active
+typedef struct {
+    int64_t size;
+    int64_t running;
+} quota_t;
+
 struct _broker_t {
     broker_config_t config;
     zsock_t *router;
@@ -56,6 +62,7 @@ struct _broker_t {
     zlistx_t *replies;          //  zmsg_t * to send after the commit
     zlistx_t *scheduled;        //  scheduled_t *, sorted by when
     zhashx_t *orphans;          //  id -> orphan_t
+    zhashx_t *quotas;           //  name -> quota_t
     bool durable;               //  the batch holds acknowledged writes
     size_t live;                //  live jobs in the cache after the last sweep
     const char *peer_address;   //  of the message being handled
@@ -112,6 +119,94 @@ s_key_live (char *buf, const char *id)
     buf [0] = 'a';
     memcpy (buf + 1, id, 36);
     return 37;
+}
+
+static void
+s_strv_free (const char **strv)
+{
+    for (const char **s = strv; s && *s; s++)
+        free ((char *) *s);
+    free (strv);
+}
+
+//  The quota names of a job (NULL-terminated, caller frees), or NULL
+static char **
+s_quota_names (const async_blob_t *quotas)
+{
+    if (!quotas->size)
+        return NULL;
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    size_t offset = 0;
+    char **names = NULL;
+    if (msgpack_unpack_next (&unpacked, (const char *) quotas->data, quotas->size,
+                             &offset) == MSGPACK_UNPACK_SUCCESS
+    &&  unpacked.data.type == MSGPACK_OBJECT_ARRAY) {
+        const msgpack_object *array = &unpacked.data;
+        names = calloc (array->via.array.size + 1, sizeof (char *));
+        size_t n = 0;
+        for (uint32_t i = 0; i < array->via.array.size; i++) {
+            char name [ASYNC_MAX_NAME + 1];
+            if (async_mp_strcpy (&array->via.array.ptr [i], name, sizeof name) == 0)
+                names [n++] = strdup (name);
+        }
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    return names;
+}
+
+//  "a,b" for the dispatch lane, or NULL (caller frees)
+static char *
+s_quota_key (const async_blob_t *quotas)
+{
+    char **names = s_quota_names (quotas);
+    if (!names || !names [0]) {
+        s_strv_free ((const char **) names);
+        return NULL;
+    }
+    size_t len = 1;
+    for (char **name = names; *name; name++)
+        len += strlen (*name) + 1;
+    char *key = calloc (1, len);
+    for (char **name = names; *name; name++) {
+        if (*key)
+            strcat (key, ",");
+        strcat (key, *name);
+    }
+    s_strv_free ((const char **) names);
+    return key;
+}
+
+//  A job of these quotas took (+1) or gave back (-1) a slot
+static void
+s_quota_count (broker_t *self, const async_blob_t *quotas, int delta)
+{
+    char **names = s_quota_names (quotas);
+    for (char **name = names; name && *name; name++) {
+        quota_t *quota = (quota_t *) zhashx_lookup (self->quotas, *name);
+        if (quota)
+            quota->running += delta;
+    }
+    s_strv_free ((const char **) names);
+}
+
+//  Dispatch veto: a lane whose quotas are full waits
+static bool
+s_quota_veto (void *arg, const char *id, const char *task, const char *quotas)
+{
+    if (!quotas)
+        return true;
+    broker_t *self = (broker_t *) arg;
+    char *copy = strdup (quotas), *save = NULL;
+    bool allowed = true;
+    for (char *name = strtok_r (copy, ",", &save); name && allowed;
+         name = strtok_r (NULL, ",", &save)) {
+        quota_t *quota = (quota_t *) zhashx_lookup (self->quotas, name);
+        if (quota && quota->running >= quota->size)
+            allowed = false;
+    }
+    free (copy);
+    return allowed;
 }
 
 //  ---------------------------------------------------------------------
@@ -250,14 +345,23 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
     }
     if (!head || job->seq == 0)
         job->seq = ++self->seq;
-    char value [300];
+    //  Index value: id \0 task [\0 quotas]
+    char *quotas = s_quota_key (&job->quotas);
     size_t tlen = strlen (job->task);
+    size_t qlen = quotas ? strlen (quotas) + 1 : 0;
+    char *value = malloc (37 + tlen + qlen);
     memcpy (value, job->id, 36);
     value [36] = 0;
     memcpy (value + 37, job->task, tlen);
-    store_put (self->store, key, s_key_pending (key, job), value, 37 + tlen);
-    dispatch_push (self->dispatch, job->id, job->task, job->queue, job->priority,
-                   job->seq, head);
+    if (quotas) {
+        value [37 + tlen] = 0;
+        memcpy (value + 38 + tlen, quotas, qlen - 1);
+    }
+    store_put (self->store, key, s_key_pending (key, job), value, 37 + tlen + qlen);
+    free (value);
+    dispatch_push_quotas (self->dispatch, job->id, job->task, job->queue, job->priority,
+                          job->seq, head, quotas);
+    free (quotas);
     s_job_save (self, job);
 }
 
@@ -511,6 +615,8 @@ s_release (broker_t *self, async_job_t *job)
 {
     char key [40];
     store_delete (self->store, key, s_key_live (key, job->id));
+    if (s_job_is_live (job))
+        s_quota_count (self, &job->quotas, -1);
     session_t *session = s_session_for_job (self, job);
     if (session) {
         dispatch_agent_t *agent = (dispatch_agent_t *) zhashx_lookup (session->jobs, job->id);
@@ -579,48 +685,67 @@ s_session_drop (broker_t *self, session_t *session, const char *why)
 //  ---------------------------------------------------------------------
 //  Handlers: clients
 
-static void
-s_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+//  Every quota a job names must exist. 0, or -1 with the reason in err
+static int
+s_check_quotas (broker_t *self, zlistx_t *jobs, char *err, size_t err_size)
 {
-    const msgpack_object *spec = async_mp_get (in->body, "spec");
+    async_job_t *job = (async_job_t *) zlistx_first (jobs);
+    while (job) {
+        char **names = s_quota_names (&job->quotas);
+        for (char **name = names; name && *name; name++)
+            if (!zhashx_lookup (self->quotas, *name)) {
+                snprintf (err, err_size, "unknown quota '%.64s'; create it with "
+                          "'asyncctl quota set %.64s SIZE'", *name, *name);
+                s_strv_free ((const char **) names);
+                return -1;
+            }
+        s_strv_free ((const char **) names);
+        job = (async_job_t *) zlistx_next (jobs);
+    }
+    return 0;
+}
+
+//  Submit a job spec: parse, check, store and start it. Writes the root's
+//  id; *existing is set when an idempotency key named a job already.
+//  0, or -1 with a one-line reason in err
+static int
+s_submit (broker_t *self, const msgpack_object *spec, char *id_out, bool *existing,
+          char *err, size_t err_size)
+{
+    *existing = false;
     zlistx_t *jobs = zlistx_new ();
     zlistx_set_destructor (jobs, (zlistx_destructor_fn *) async_job_destroy);
-    char err [300];
-    if (spec_parse (spec, async_now_us (), jobs, err, sizeof err)) {
-        s_error (self, routing, in->rid, ASYNC_EREFUSED, err);
+    if (spec_parse (spec, async_now_us (), jobs, err, err_size)
+    ||  s_check_quotas (self, jobs, err, err_size)) {
         zlistx_destroy (&jobs);
-        return;
+        return -1;
     }
     async_job_t *root = (async_job_t *) zlistx_first (jobs);
     //  Idempotency key: a live or retained job with that key answers
     if (root->key) {
-        char *existing;
+        char *value;
         size_t size;
         size_t klen = strlen (root->key);
         char *key = malloc (klen + 1);
         key [0] = 'k';
         memcpy (key + 1, root->key, klen);
-        if (store_get (self->store, key, klen + 1, &existing, &size) == 0) {
-            char id [37];
-            snprintf (id, sizeof id, "%.*s", (int) size, existing);
-            free (existing);
-            async_job_t *old = s_job_read (self, id);
+        if (store_get (self->store, key, klen + 1, &value, &size) == 0) {
+            snprintf (id_out, 37, "%.*s", (int) size, value);
+            free (value);
+            async_job_t *old = s_job_read (self, id_out);
             if (old) {
                 async_job_destroy (&old);
-                async_msg_t msg;
-                async_msg_init (&msg, "ACCEPTED", in->rid, 2);
-                async_msg_str (&msg, "id", id);
-                async_msg_int (&msg, "existing", 1);
-                s_reply_later (self, routing, &msg);
+                *existing = true;
                 free (key);
                 zlistx_destroy (&jobs);
-                return;
+                return 0;
             }
         }
         store_put (self->store, key, klen + 1, root->id, 36);
         free (key);
     }
     //  Own every job in the cache, then start the root
+    memcpy (id_out, root->id, 37);
     async_job_t *job = (async_job_t *) zlistx_first (jobs);
     while (job) {
         zlistx_detach_cur (jobs);
@@ -633,9 +758,22 @@ s_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     self->stat_submitted++;
     async_log_debug ("broker", "job.submitted", "job=%s task=%s queue=%s",
                      root->id, root->task ? root->task : "-", root->queue);
+    return 0;
+}
+
+static void
+s_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+{
+    char err [300], id [37];
+    bool existing;
+    if (s_submit (self, async_mp_get (in->body, "spec"), id, &existing, err, sizeof err)) {
+        s_error (self, routing, in->rid, ASYNC_EREFUSED, err);
+        return;
+    }
     async_msg_t msg;
-    async_msg_init (&msg, "ACCEPTED", in->rid, 1);
-    async_msg_str (&msg, "id", root->id);
+    async_msg_init (&msg, "ACCEPTED", in->rid, 2);
+    async_msg_str (&msg, "id", id);
+    async_msg_int (&msg, "existing", existing);
     s_reply_later (self, routing, &msg);
 }
 
@@ -1076,13 +1214,6 @@ s_strv_from (const msgpack_object *array)
     return strv;
 }
 
-static void
-s_strv_free (const char **strv)
-{
-    for (const char **s = strv; s && *s; s++)
-        free ((char *) *s);
-    free (strv);
-}
 
 static void
 s_session_destroy (session_t **self_p)
@@ -1460,6 +1591,78 @@ s_on_annotate (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 }
 
 //  ---------------------------------------------------------------------
+//  Quotas
+
+static void
+s_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *cmd)
+{
+    char name [ASYNC_MAX_NAME + 1];
+    bool named = async_mp_str (in->body, "name", name, sizeof name) == 0 && *name;
+    for (char *c = name; named && *c; c++)
+        if (!isalnum ((unsigned char) *c) && !strchr ("_-.:", *c))
+            named = false;
+    if (streq (cmd, "QUOTA-LIST")) {
+        async_msg_t msg;
+        async_msg_init (&msg, "QUOTAS", in->rid, 1);
+        async_msg_key (&msg, "quotas");
+        msgpack_pack_array (&msg.packer, zhashx_size (self->quotas));
+        quota_t *quota = (quota_t *) zhashx_first (self->quotas);
+        while (quota) {
+            msgpack_pack_map (&msg.packer, 3);
+            async_codec_pack_str (&msg.packer, "name");
+            async_codec_pack_str (&msg.packer, (const char *) zhashx_cursor (self->quotas));
+            async_codec_pack_str (&msg.packer, "size");
+            msgpack_pack_int64 (&msg.packer, quota->size);
+            async_codec_pack_str (&msg.packer, "running");
+            msgpack_pack_int64 (&msg.packer, quota->running);
+            quota = (quota_t *) zhashx_next (self->quotas);
+        }
+        s_send (self, routing, &msg);
+        return;
+    }
+    if (!named) {
+        s_error (self, routing, in->rid, ASYNC_EREFUSED, "a quota name is letters, "
+                 "digits and _-.: (at most 200)");
+        return;
+    }
+    char key [ASYNC_MAX_NAME + 2];
+    key [0] = 'q';
+    size_t klen = strlen (name) + 1;
+    memcpy (key + 1, name, klen - 1);
+    if (streq (cmd, "QUOTA-SET")) {
+        int64_t size;
+        if (async_mp_int (in->body, "size", &size) || size < 1 || size > 1000000000) {
+            s_error (self, routing, in->rid, ASYNC_EREFUSED, "a quota size is a whole "
+                     "number from 1 to 1000000000");
+            return;
+        }
+        quota_t *quota = (quota_t *) zhashx_lookup (self->quotas, name);
+        if (!quota) {
+            quota = calloc (1, sizeof (quota_t));
+            zhashx_insert (self->quotas, name, quota);
+        }
+        quota->size = size;         //  shrinking stops no running job
+        uint8_t value [8];
+        store_put_be64 (value, (uint64_t) size);
+        store_put (self->store, key, klen, value, 8);
+        async_log_info ("broker", "quota.set", "quota=%s size=%" PRId64, name, size);
+    }
+    else {
+        if (!zhashx_lookup (self->quotas, name)) {
+            s_error (self, routing, in->rid, ASYNC_EREFUSED, "no such quota");
+            return;
+        }
+        zhashx_delete (self->quotas, name);
+        store_delete (self->store, key, klen);
+        async_log_info ("broker", "quota.deleted", "quota=%s", name);
+    }
+    self->durable = true;
+    async_msg_t msg;
+    async_msg_init (&msg, "OK", in->rid, 0);
+    s_reply_later (self, routing, &msg);
+}
+
+//  ---------------------------------------------------------------------
 //  The loop
 
 static void
@@ -1521,6 +1724,9 @@ s_handle (broker_t *self, zmsg_t *zmsg)
     if (streq (cmd, "ANNOTATE"))
         s_on_annotate (self, routing, &in);
     else
+    if (streq (cmd, "QUOTA-SET") || streq (cmd, "QUOTA-DELETE") || streq (cmd, "QUOTA-LIST"))
+        s_on_quota (self, routing, &in, cmd);
+    else
     if (streq (cmd, "HELLO"))
         s_on_hello (self, routing, rkey, &in);
     else
@@ -1568,7 +1774,7 @@ s_dispatch (broker_t *self)
 {
     char id [37];
     dispatch_agent_t *agent;
-    while (dispatch_next (self->dispatch, NULL, NULL, id, &agent)) {
+    while (dispatch_next (self->dispatch, s_quota_veto, self, id, &agent)) {
         session_t *session = (session_t *) dispatch_agent_owner (agent);
         async_job_t *job = s_job_load (self, id);
         char key [300];
@@ -1584,6 +1790,7 @@ s_dispatch (broker_t *self)
             continue;
         }
         job->status = ASYNC_ASSIGNED;
+        s_quota_count (self, &job->quotas, +1);
         job->token = (self->epoch << 32) | (++self->tokens & 0xffffffff);
         memcpy (job->node, session->uuid, 37);
         async_job_set_str (&job->agent, dispatch_agent_name (agent));
@@ -1799,8 +2006,15 @@ s_recover (broker_t *self)
             uint64_t seq = store_get_be64 ((const uint8_t *) nul + 9);
             memcpy (id, val, 36);
             id [36] = 0;
-            snprintf (task, sizeof task, "%.*s", (int) (vsize - 37), val + 37);
-            dispatch_push (self->dispatch, id, task, queue, priority, seq, false);
+            const char *quotas = memchr (val + 37, 0, vsize - 37);
+            size_t tlen = quotas ? (size_t) (quotas - (val + 37)) : vsize - 37;
+            snprintf (task, sizeof task, "%.*s", (int) tlen, val + 37);
+            char quota_key [4096] = "";
+            if (quotas)
+                snprintf (quota_key, sizeof quota_key, "%.*s",
+                          (int) (vsize - 38 - tlen), quotas + 1);
+            dispatch_push_quotas (self->dispatch, id, task, queue, priority, seq, false,
+                                  quota_key);
             if (seq > self->seq)
                 self->seq = seq;
             pending++;
@@ -1822,6 +2036,22 @@ s_recover (broker_t *self)
         store_iter_next (iter);
     }
     store_iter_destroy (&iter);
+    //  Quotas
+    iter = store_iter_new (self->store, "q", 1);
+    while (store_iter_valid (iter)) {
+        size_t ksize, vsize;
+        const char *key = store_iter_key (iter, &ksize);
+        const char *val = store_iter_value (iter, &vsize);
+        if (vsize == 8 && ksize > 1 && ksize <= ASYNC_MAX_NAME + 1) {
+            char name [ASYNC_MAX_NAME + 1];
+            snprintf (name, sizeof name, "%.*s", (int) ksize - 1, key + 1);
+            quota_t *quota = calloc (1, sizeof (quota_t));
+            quota->size = (int64_t) store_get_be64 ((const uint8_t *) val);
+            zhashx_insert (self->quotas, name, quota);
+        }
+        store_iter_next (iter);
+    }
+    store_iter_destroy (&iter);
     //  Jobs that were on nodes: wait for their node to come back
     size_t live = 0;
     iter = store_iter_new (self->store, "a", 1);
@@ -1835,7 +2065,9 @@ s_recover (broker_t *self)
             memcpy (orphan->node, val, 36);
             orphan->deadline = async_mono_us () + (int64_t) self->config.dead_ms * 1000;
             zhashx_insert (self->orphans, orphan->id, orphan);
-            s_job_load (self, orphan->id);
+            async_job_t *job = s_job_load (self, orphan->id);
+            if (job)
+                s_quota_count (self, &job->quotas, +1);
             live++;
         }
         store_iter_next (iter);
@@ -1906,6 +2138,8 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     zlistx_set_comparator (self->scheduled, s_scheduled_compare);
     self->orphans = zhashx_new ();
     zhashx_set_destructor (self->orphans, s_free_item);
+    self->quotas = zhashx_new ();
+    zhashx_set_destructor (self->quotas, s_free_item);
 
     int rc = store_open (config->data_dir, config->sync, &self->store);
     if (rc == 0)
@@ -1948,6 +2182,7 @@ broker_destroy (broker_t **self_p)
     zhashx_destroy (&self->jobs);
     zlistx_destroy (&self->scheduled);
     zhashx_destroy (&self->orphans);
+    zhashx_destroy (&self->quotas);
     dispatch_destroy (&self->dispatch);
     store_destroy (&self->store);
     free (self);

@@ -19,6 +19,7 @@ struct _entry_t {
 struct _lane_t {
     void *queue;                //  queue_t of this lane
     char *task;
+    char *quotas;               //  NULL: none
     int64_t priority;
     entry_t *head, *tail;
     size_t size;
@@ -80,6 +81,7 @@ s_lane_destroy (lane_t **self_p)
     lane_t *self = *self_p;
     if (self) {
         free (self->task);
+        free (self->quotas);
         free (self);
         *self_p = NULL;
     }
@@ -156,16 +158,21 @@ s_queue_require (dispatch_t *self, const char *name)
 }
 
 static lane_t *
-s_lane_require (queue_t *queue, const char *task, int64_t priority)
+s_lane_require (queue_t *queue, const char *task, int64_t priority, const char *quotas)
 {
+    if (quotas && !*quotas)
+        quotas = NULL;
     lane_t *lane = (lane_t *) zlistx_first (queue->lanes);
     while (lane) {
-        if (lane->priority == priority && strcmp (lane->task, task) == 0)
+        if (lane->priority == priority && strcmp (lane->task, task) == 0
+        &&  (lane->quotas == quotas
+             || (lane->quotas && quotas && strcmp (lane->quotas, quotas) == 0)))
             return lane;
         lane = (lane_t *) zlistx_next (queue->lanes);
     }
     lane = calloc (1, sizeof (lane_t));
     lane->queue = queue;
+    lane->quotas = quotas ? strdup (quotas) : NULL;
     lane->task = strdup (task);
     lane->priority = priority;
     zlistx_add_end (queue->lanes, lane);
@@ -176,10 +183,18 @@ void
 dispatch_push (dispatch_t *self, const char *id, const char *task,
                const char *queue_name, int64_t priority, uint64_t seq, bool head)
 {
+    dispatch_push_quotas (self, id, task, queue_name, priority, seq, head, NULL);
+}
+
+void
+dispatch_push_quotas (dispatch_t *self, const char *id, const char *task,
+                      const char *queue_name, int64_t priority, uint64_t seq, bool head,
+                      const char *quotas)
+{
     if (zhashx_lookup (self->entries, id))
         return;                 //  already pending
     queue_t *queue = s_queue_require (self, queue_name);
-    lane_t *lane = s_lane_require (queue, task, priority);
+    lane_t *lane = s_lane_require (queue, task, priority, quotas);
     entry_t *entry = calloc (1, sizeof (entry_t));
     memcpy (entry->id, id, 36);
     entry->seq = seq;
@@ -282,7 +297,7 @@ s_best_lane (queue_t *queue, dispatch_agent_t *agent, dispatch_veto_fn *veto,
     while (lane) {
         if (lane->head && lane != skip_below
         &&  (!agent || dispatch_agent_accepts (agent, lane->task))
-        &&  (!veto || veto (veto_arg, lane->head->id, lane->task))) {
+        &&  (!veto || veto (veto_arg, lane->head->id, lane->task, lane->quotas))) {
             if (!best || lane->priority > best->priority
             ||  (lane->priority == best->priority && lane->head->seq < best->head->seq))
                 best = lane;

@@ -22,8 +22,10 @@
 typedef struct _dispatch_t dispatch_t;
 typedef struct _dispatch_agent_t dispatch_agent_t;
 
-//  Veto: return false to keep the job pending for now (quotas).
-typedef bool (dispatch_veto_fn) (void *arg, const char *id, const char *task);
+//  Veto: return false to keep the job pending for now (quotas). `quotas`
+//  is the lane's quota names, comma-separated, or NULL.
+typedef bool (dispatch_veto_fn) (void *arg, const char *id, const char *task,
+                                 const char *quotas);
 
 dispatch_t *
     dispatch_new (void);
@@ -36,6 +38,14 @@ void
 void
     dispatch_push (dispatch_t *self, const char *id, const char *task,
                    const char *queue, int64_t priority, uint64_t seq, bool head);
+
+//  The same, for a job that names quotas ("a,b"; NULL or "" = none): jobs
+//  of one task with other quotas wait in another lane, so a job never
+//  waits behind a job held back by a quota it does not name.
+void
+    dispatch_push_quotas (dispatch_t *self, const char *id, const char *task,
+                          const char *queue, int64_t priority, uint64_t seq, bool head,
+                          const char *quotas);
 
 //  Take a pending job out (cancelled...). True if it was there.
 bool

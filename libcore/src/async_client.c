@@ -435,6 +435,122 @@ async_cancel (async_client_t *self, const char *id)
     return rc;
 }
 
+//  A request whose JSON body is `query` and whose reply is OK (or
+//  whatever `reply_key` names, into *out when out is given)
+static int
+s_command (async_client_t *self, const char *command, json_t *query,
+           const char *reply_key, char **out)
+{
+    char *text = NULL;
+    int rc = s_query (self, command, query, reply_key, false, &text);
+    json_decref (query);
+    if (out)
+        *out = text;
+    else
+        free (text);
+    return rc;
+}
+
+static json_t *
+s_json_arg (async_client_t *self, const char *json_text, bool object)
+{
+    json_error_t error;
+    json_t *value = json_text ? json_loads (json_text, JSON_DECODE_ANY, &error) : NULL;
+    if (!value || (object && !json_is_object (value))) {
+        snprintf (self->error, sizeof self->error, "%s is not %s",
+                  json_text ? json_text : "(null)", object ? "a JSON object" : "JSON");
+        json_decref (value);
+        return NULL;
+    }
+    return value;
+}
+
+int
+async_annotate (async_client_t *self, const char *id, const char *name,
+                const char *value_json)
+{
+    json_t *value = s_json_arg (self, value_json, false);
+    if (!value)
+        return ASYNC_EUSAGE;
+    return s_command (self, "ANNOTATE", json_pack ("{s:s, s:s, s:o}", "id", id,
+                      "name", name, "value", value), NULL, NULL);
+}
+
+int
+async_annotations_json (async_client_t *self, const char *id, char **json_out)
+{
+    char *job = NULL;
+    int rc = async_job_json (self, id, &job);
+    if (rc)
+        return rc;
+    json_t *parsed = json_loads (job, 0, NULL);
+    free (job);
+    *json_out = s_dumps (json_incref (json_object_get (parsed, "annotations")));
+    json_decref (parsed);
+    return *json_out ? 0 : ASYNC_EPROTO;
+}
+
+int
+async_add_callback_json (async_client_t *self, const char *id, const char *on,
+                         const char *spec_json, char *id_out)
+{
+    json_t *spec = s_json_arg (self, spec_json, true);
+    if (!spec)
+        return ASYNC_EUSAGE;
+    char *text = NULL;
+    int rc = s_command (self, "ADD-CALLBACK", json_pack ("{s:s, s:s, s:o}", "id", id,
+                        "on", on ? on : "always", "spec", spec), "callback", &text);
+    if (rc == 0) {
+        json_t *cid = json_loads (text, JSON_DECODE_ANY, NULL);
+        snprintf (id_out, ASYNC_ID_LEN, "%s", json_string_value (cid) ? json_string_value (cid) : "");
+        json_decref (cid);
+    }
+    free (text);
+    return rc;
+}
+
+int
+async_quota_set (async_client_t *self, const char *name, int64_t size)
+{
+    return s_command (self, "QUOTA-SET", json_pack ("{s:s, s:I}", "name", name,
+                      "size", (json_int_t) size), NULL, NULL);
+}
+
+int
+async_quota_delete (async_client_t *self, const char *name)
+{
+    return s_command (self, "QUOTA-DELETE", json_pack ("{s:s}", "name", name), NULL, NULL);
+}
+
+int
+async_quota_list_json (async_client_t *self, char **json_out)
+{
+    return s_command (self, "QUOTA-LIST", NULL, "quotas", json_out);
+}
+
+int
+async_every_set_json (async_client_t *self, const char *name, int64_t interval_ms,
+                      const char *spec_json)
+{
+    json_t *spec = s_json_arg (self, spec_json, true);
+    if (!spec)
+        return ASYNC_EUSAGE;
+    return s_command (self, "EVERY-SET", json_pack ("{s:s, s:I, s:o}", "name", name,
+                      "interval_ms", (json_int_t) interval_ms, "spec", spec), NULL, NULL);
+}
+
+int
+async_every_delete (async_client_t *self, const char *name)
+{
+    return s_command (self, "EVERY-DELETE", json_pack ("{s:s}", "name", name), NULL, NULL);
+}
+
+int
+async_every_list_json (async_client_t *self, char **json_out)
+{
+    return s_command (self, "EVERY-LIST", NULL, "schedules", json_out);
+}
+
 //  ---------------------------------------------------------------------
 //  The typed API
 

@@ -523,7 +523,7 @@ typedef struct {
 } veto_t;
 
 static bool
-s_veto (void *arg, const char *id, const char *task)
+s_veto (void *arg, const char *id, const char *task, const char *quotas)
 {
     veto_t *veto = (veto_t *) arg;
     veto->calls++;

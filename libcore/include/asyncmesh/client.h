@@ -101,6 +101,43 @@ int
 int
     async_cancel (async_client_t *self, const char *id);
 
+//  Set annotation `name` of job `id` to a value given as JSON text.
+int
+    async_annotate (async_client_t *self, const char *id, const char *name,
+                    const char *value_json);
+
+//  The annotations of job `id` as a JSON object.
+int
+    async_annotations_json (async_client_t *self, const char *id, char **json_out);
+
+//  Add a callback to job `id` in any status: `on` is "always", "success" or
+//  "failure"; spec_json a job spec for a task. On a completed job it runs
+//  at once. Writes the callback's id into id_out.
+int
+    async_add_callback_json (async_client_t *self, const char *id, const char *on,
+                             const char *spec_json, char *id_out);
+
+//  Cluster quotas: at most `size` jobs naming the quota are assigned or
+//  active at once, across all nodes. Persisted by the broker.
+int
+    async_quota_set (async_client_t *self, const char *name, int64_t size);
+int
+    async_quota_delete (async_client_t *self, const char *name);
+//  JSON array of {"name", "size", "running"}
+int
+    async_quota_list_json (async_client_t *self, char **json_out);
+
+//  Recurring schedules: every `interval_ms`, the broker submits spec_json
+//  (a job spec), exactly once per tick, across broker restarts.
+int
+    async_every_set_json (async_client_t *self, const char *name, int64_t interval_ms,
+                          const char *spec_json);
+int
+    async_every_delete (async_client_t *self, const char *name);
+//  JSON array of {"name", "interval", "spec", "next", "last_job"}
+int
+    async_every_list_json (async_client_t *self, char **json_out);
+
 //  ---------------------------------------------------------------------
 //  The typed API: build a spec, submit it, read the result
 
