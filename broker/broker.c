@@ -76,6 +76,7 @@ struct _broker_t {
 
 static void s_session_destroy (session_t **self_p);
 static void s_job_complete (broker_t *self, async_job_t *job);
+static void s_job_finish (broker_t *self, async_job_t *job);
 static void s_start (broker_t *self, async_job_t *job);
 static void s_handoffs_done (broker_t *self, async_job_t *done);
 
@@ -547,21 +548,107 @@ s_child_done (broker_t *self, async_job_t *child)
     s_job_complete (self, parent);
 }
 
-//  The job has its result or failure: record, notify, go up the tree
+//  Start a callback of `job`: its arguments get the job's result, or its
+//  failure object, appended; one whose "on" does not match is not run
 static void
-s_job_complete (broker_t *self, async_job_t *job)
+s_start_callback (broker_t *self, async_job_t *job, async_job_t *callback)
+{
+    bool failed = job->failure.size > 0;
+    if ((callback->on == 1 && failed) || (callback->on == 2 && !failed)) {
+        async_failure_make (&callback->failure, "CancelledError",
+                            failed ? "not run: the job failed and this callback runs "
+                                     "on success"
+                                   : "not run: the job succeeded and this callback runs "
+                                     "on failure", "", false, NULL, 0);
+        s_job_complete (self, callback);
+        return;
+    }
+    //  args + [outcome]
+    msgpack_unpacked own;
+    msgpack_unpacked_init (&own);
+    size_t offset = 0;
+    uint32_t count = 0;
+    if (callback->args.size
+    &&  msgpack_unpack_next (&own, (const char *) callback->args.data, callback->args.size,
+                             &offset) == MSGPACK_UNPACK_SUCCESS
+    &&  own.data.type == MSGPACK_OBJECT_ARRAY)
+        count = own.data.via.array.size;
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, count + 1);
+    for (uint32_t i = 0; i < count; i++)
+        msgpack_pack_object (&pk, own.data.via.array.ptr [i]);
+    msgpack_unpacked_destroy (&own);
+    const async_blob_t *outcome = failed ? &job->failure : &job->result;
+    if (outcome->size)
+        async_codec_pack_raw (&pk, outcome->data, outcome->size);
+    else
+        msgpack_pack_nil (&pk);
+    async_blob_take (&callback->args, (uint8_t *) buffer.data, buffer.size);
+    s_start (self, callback);
+}
+
+//  Start the job's next callback in order; false when none is left
+static bool
+s_next_callback (broker_t *self, async_job_t *job)
+{
+    while (job->callbacks_next < (int) job->ncallbacks) {
+        async_job_t *callback = s_job_load (self, job->callbacks [job->callbacks_next++]);
+        s_job_save (self, job);
+        if (callback && callback->status == ASYNC_PENDING && !dispatch_contains
+            (self->dispatch, callback->id)) {
+            s_start_callback (self, job, callback);
+            return true;
+        }
+    }
+    return false;
+}
+
+//  The job is completed: record, notify, go up the tree
+static void
+s_job_finish (broker_t *self, async_job_t *job)
 {
     char key [64];
     job->status = ASYNC_COMPLETED;
     job->completed_at = async_now_us ();
-    if (job->failure.size)
-        async_blob_clear (&job->result);
     store_put (self->store, key, s_key_time (key, 'c', job->completed_at, job->id), "", 0);
     store_delete (self->store, key, s_key_live (key, job->id));
     s_job_save (self, job);
     self->durable = true;
     self->stat_completed++;
+    s_notify_waiters (self, job);
+    s_handoffs_done (self, job);
+    if (!job->parent [0])
+        return;
+    async_job_t *parent = s_job_load (self, job->parent);
+    if (!parent)
+        return;
+    if (job->role == ASYNC_ROLE_POSTPROCESS) {
+        if (parent->status != ASYNC_COMPLETED && parent->status != ASYNC_CALLBACKS) {
+            async_blob_set (&parent->result, job->result.data, job->result.size);
+            async_blob_set (&parent->failure, job->failure.data, job->failure.size);
+            s_job_complete (self, parent);
+        }
+    }
+    else
+    if (job->role == ASYNC_ROLE_CHILD)
+        s_child_done (self, job);
+    else
+    if (job->role == ASYNC_ROLE_CALLBACK && parent->status == ASYNC_CALLBACKS) {
+        if (!s_next_callback (self, parent))
+            s_job_finish (self, parent);
+    }
+}
+
+//  The job has its result or failure: run its callbacks, in order, then
+//  it is completed
+static void
+s_job_complete (broker_t *self, async_job_t *job)
+{
     if (job->failure.size) {
+        async_blob_clear (&job->result);
         self->stat_failed++;
         char type [64] = "";
         async_failure_type (&job->failure, type, sizeof type);
@@ -571,21 +658,17 @@ s_job_complete (broker_t *self, async_job_t *job)
     else
         async_log_debug ("broker", "job.completed", "job=%s task=%s attempt=%d",
                          job->id, job->task ? job->task : "-", job->attempts);
-    s_notify_waiters (self, job);
-    s_handoffs_done (self, job);
-    if (job->parent [0]) {
-        if (job->role == ASYNC_ROLE_POSTPROCESS) {
-            async_job_t *parent = s_job_load (self, job->parent);
-            if (parent && parent->status != ASYNC_COMPLETED) {
-                async_blob_set (&parent->result, job->result.data, job->result.size);
-                async_blob_set (&parent->failure, job->failure.data, job->failure.size);
-                s_job_complete (self, parent);
-            }
-        }
-        else
-        if (job->role == ASYNC_ROLE_CHILD)
-            s_child_done (self, job);
+    if (job->active_start && !job->active_end)
+        job->active_end = async_now_us ();
+    job->status = ASYNC_CALLBACKS;
+    s_job_save (self, job);
+    self->durable = true;
+    if (job->callbacks_next < (int) job->ncallbacks) {
+        char key [40];
+        store_put (self->store, key, s_key_live (key, job->id), "", 0);
     }
+    if (!s_next_callback (self, job))
+        s_job_finish (self, job);
 }
 
 //  Fail a job that has not run (or cannot run again) without touching slots
@@ -1590,6 +1673,66 @@ s_on_annotate (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     s_reply_later (self, routing, &msg);
 }
 
+//  Add a callback to a job in any status; on a completed job it runs now
+static void
+s_on_add_callback (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+{
+    char id [37];
+    async_job_t *job = s_read_id (in, id) ? NULL : s_job_load (self, id);
+    if (!job) {
+        s_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job");
+        return;
+    }
+    int on = spec_callback_on (async_mp_get (in->body, "on"));
+    if (on < 0) {
+        s_error (self, routing, in->rid, ASYNC_EREFUSED,
+                 "\"on\" must be always, success or failure");
+        return;
+    }
+    zlistx_t *jobs = zlistx_new ();
+    zlistx_set_destructor (jobs, (zlistx_destructor_fn *) async_job_destroy);
+    char err [300];
+    if (spec_parse (async_mp_get (in->body, "spec"), async_now_us (), jobs, err, sizeof err)
+    ||  s_check_quotas (self, jobs, err, sizeof err)) {
+        s_error (self, routing, in->rid, ASYNC_EREFUSED, err);
+        zlistx_destroy (&jobs);
+        return;
+    }
+    async_job_t *callback = (async_job_t *) zlistx_first (jobs);
+    if (callback->kind != ASYNC_KIND_TASK) {
+        s_error (self, routing, in->rid, ASYNC_EREFUSED, "a callback is a task, not a "
+                 "parallel or serial job");
+        zlistx_destroy (&jobs);
+        return;
+    }
+    callback->role = ASYNC_ROLE_CALLBACK;
+    callback->on = on;
+    memcpy (callback->parent, job->id, 37);
+    if (!async_mp_get (async_mp_get (in->body, "spec"), "queue"))
+        async_job_set_str (&callback->queue, job->queue);
+    char cid [37];
+    memcpy (cid, callback->id, 37);
+    async_job_t *item = (async_job_t *) zlistx_first (jobs);
+    while (item) {
+        zlistx_detach_cur (jobs);
+        s_job_save (self, item);
+        item = (async_job_t *) zlistx_first (jobs);
+    }
+    zlistx_destroy (&jobs);
+    async_job_add_callback (job, cid);
+    s_job_save (self, job);
+    if (job->status == ASYNC_COMPLETED) {
+        //  Runs at once; the job stays completed
+        job->callbacks_next = (int) job->ncallbacks;
+        s_start_callback (self, job, s_job_load (self, cid));
+    }
+    self->durable = true;
+    async_msg_t msg;
+    async_msg_init (&msg, "CALLBACK", in->rid, 1);
+    async_msg_str (&msg, "callback", cid);
+    s_reply_later (self, routing, &msg);
+}
+
 //  ---------------------------------------------------------------------
 //  Quotas
 
@@ -1723,6 +1866,9 @@ s_handle (broker_t *self, zmsg_t *zmsg)
     else
     if (streq (cmd, "ANNOTATE"))
         s_on_annotate (self, routing, &in);
+    else
+    if (streq (cmd, "ADD-CALLBACK"))
+        s_on_add_callback (self, routing, &in);
     else
     if (streq (cmd, "QUOTA-SET") || streq (cmd, "QUOTA-DELETE") || streq (cmd, "QUOTA-LIST"))
         s_on_quota (self, routing, &in, cmd);

@@ -174,6 +174,34 @@ static int
 s_parse_one (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *parent,
              async_kind_t parent_kind, int index, async_role_t role);
 
+//  Parse a spec below `parent`; the job it made (its descendants follow
+//  it in the list), or NULL
+static async_job_t *
+s_parse_child (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *parent,
+               async_kind_t parent_kind, int index, async_role_t role)
+{
+    size_t before = zlistx_size (ctx->jobs);
+    if (s_parse_one (ctx, spec, parent, parent_kind, index, role))
+        return NULL;
+    async_job_t *first = (async_job_t *) zlistx_last (ctx->jobs);
+    size_t added = zlistx_size (ctx->jobs) - before;
+    for (size_t back = 1; back < added; back++)
+        first = (async_job_t *) zlistx_prev (ctx->jobs);
+    return first;
+}
+
+int
+spec_callback_on (const msgpack_object *on)
+{
+    if (!on || on->type == MSGPACK_OBJECT_NIL || async_mp_streq (on, "always"))
+        return 0;
+    if (async_mp_streq (on, "success"))
+        return 1;
+    if (async_mp_streq (on, "failure"))
+        return 2;
+    return -1;
+}
+
 static int
 s_options (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *job, async_job_t *parent)
 {
@@ -271,34 +299,25 @@ s_options (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *job, async_job
         async_codec_copy_object (o, &data, &size);
         async_blob_take (&job->annotations, data, size);
     }
-    //  callbacks: kept as specs until the job completes
+    //  callbacks: job records now, started when the job has its outcome
     o = async_mp_get (spec, "callbacks");
     if (o && o->type != MSGPACK_OBJECT_NIL) {
         if (o->type != MSGPACK_OBJECT_ARRAY)
             return s_fail (ctx, "%s must be an array", "callbacks");
         for (uint32_t i = 0; i < o->via.array.size; i++) {
             const msgpack_object *cb = &o->via.array.ptr [i];
-            const msgpack_object *on = async_mp_get (cb, "on");
             if (cb->type != MSGPACK_OBJECT_MAP)
                 return s_fail (ctx, "%s must be objects", "callbacks");
-            if (on && on->type != MSGPACK_OBJECT_NIL && !async_mp_streq (on, "always")
-            &&  !async_mp_streq (on, "success") && !async_mp_streq (on, "failure"))
-                return s_fail (ctx, "%s: \"on\" must be always, success or failure", "callbacks");
-            //  Validate the callback's own spec by parsing it aside
-            zlistx_t *scratch = zlistx_new ();
-            zlistx_set_destructor (scratch, (zlistx_destructor_fn *) async_job_destroy);
-            s_ctx_t sub = *ctx;
-            sub.jobs = scratch;
-            int rc = s_parse_one (&sub, cb, NULL, ASYNC_KIND_TASK, 0, ASYNC_ROLE_CALLBACK);
-            zlistx_destroy (&scratch);
-            if (rc)
+            int on = spec_callback_on (async_mp_get (cb, "on"));
+            if (on < 0)
+                return s_fail (ctx, "%s: \"on\" must be always, success or failure",
+                               "callbacks");
+            async_job_t *callback = s_parse_child (ctx, cb, job, ASYNC_KIND_TASK, (int) i,
+                                                   ASYNC_ROLE_CALLBACK);
+            if (!callback)
                 return -1;
-        }
-        if (o->via.array.size) {
-            uint8_t *data;
-            size_t size;
-            async_codec_copy_object (o, &data, &size);
-            async_blob_take (&job->callback_specs, data, size);
+            callback->on = on;
+            async_job_add_callback (job, callback->id);
         }
     }
     return 0;
@@ -383,17 +402,11 @@ s_parse_one (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *parent,
         async_blob_take (&job->postprocess, data, size);
     }
     for (uint32_t i = 0; i < children->via.array.size; i++) {
-        async_job_t *child_first = NULL;
-        size_t before = zlistx_size (ctx->jobs);
-        if (s_parse_one (ctx, &children->via.array.ptr [i], job, job->kind, (int) i,
-                         ASYNC_ROLE_CHILD))
+        async_job_t *child = s_parse_child (ctx, &children->via.array.ptr [i], job,
+                                            job->kind, (int) i, ASYNC_ROLE_CHILD);
+        if (!child)
             return -1;
-        //  The child is the first job added by that call
-        child_first = (async_job_t *) zlistx_last (ctx->jobs);
-        size_t added = zlistx_size (ctx->jobs) - before;
-        for (size_t back = 1; back < added; back++)
-            child_first = (async_job_t *) zlistx_prev (ctx->jobs);
-        async_job_add_child (job, child_first->id);
+        async_job_add_child (job, child->id);
     }
     return 0;
 }

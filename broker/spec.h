@@ -28,6 +28,11 @@ int
 int64_t
     policy_backoff (const policy_t *policy, int attempt);
 
+//  A callback's "on": 0 always (also when absent), 1 success, 2 failure,
+//  -1 if it is none of these.
+int
+    spec_callback_on (const msgpack_object *on);
+
 //  Parse spec into jobs: the root first, then its descendants. Children of
 //  parallel/serial parents get role CHILD and the parent's queue unless
 //  they name one. `now` is the broker's clock. Returns 0, or -1 with a

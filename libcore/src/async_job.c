@@ -131,7 +131,7 @@ async_job_add_callback (async_job_t *self, const char *id)
 //  ---------------------------------------------------------------------
 //  Encoding: one map with a fixed set of keys (nil where empty)
 
-#define S_FIELDS 41
+#define S_FIELDS 43
 
 static void
 s_pack_blob (msgpack_packer *pk, const char *key, const async_blob_t *blob)
@@ -215,7 +215,9 @@ async_job_pack (async_job_t *self, msgpack_packer *pk)
     else
         msgpack_pack_false (pk);
     s_pack_int (pk, "version", 1);
-    //  41 fields above; keep S_FIELDS in step
+    s_pack_int (pk, "on", self->on);
+    s_pack_int (pk, "callbacks_next", self->callbacks_next);
+    //  43 fields above; keep S_FIELDS in step
 }
 
 int
@@ -320,6 +322,8 @@ async_job_decode_object (const msgpack_object *map)
     s_get_id (map, "postprocess_id", self->postprocess_id);
     s_get_id (map, "handoff", self->handoff);
     async_mp_bool (map, "held", &self->held);
+    self->on = (int) s_get_int (map, "on");
+    self->callbacks_next = (int) s_get_int (map, "callbacks_next");
     if (s_get_blob (map, "args", &self->args)
     ||  s_get_blob (map, "kwargs", &self->kwargs)
     ||  s_get_blob (map, "result", &self->result)

@@ -85,6 +85,8 @@ typedef struct _async_job_t {
     async_blob_t progress;      //  msgpack value, nil when none
     char handoff [37];          //  the job whose result this one waits for
     bool held;                  //  a serial child not yet released
+    int on;                     //  callbacks: 0 always, 1 success, 2 failure
+    int callbacks_next;         //  callbacks started so far, in order
 } async_job_t;
 
 //  Create an empty pending job with a fresh id. NULL only if out of memory.
