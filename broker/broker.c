@@ -71,6 +71,7 @@ struct _broker_t {
     uint64_t tokens;
     int64_t started;            //  wall us
     int64_t next_heartbeat;     //  monotonic us
+    int64_t next_purge;         //  monotonic us
     uint64_t stat_submitted, stat_completed, stat_failed;
 };
 
@@ -519,7 +520,7 @@ static void
 s_child_done (broker_t *self, async_job_t *child)
 {
     async_job_t *parent = s_job_load (self, child->parent);
-    if (!parent || parent->status == ASYNC_COMPLETED)
+    if (!parent || parent->status == ASYNC_COMPLETED || parent->status == ASYNC_CALLBACKS)
         return;
     parent->children_done++;
     s_job_save (self, parent);
@@ -902,6 +903,54 @@ s_on_get (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool wait)
     async_job_destroy (&job);
 }
 
+//  Cancel a job: a pending one completes with CancelledError now; a
+//  running one is asked to stop and, after the grace period, interrupted;
+//  a parent completes now and its unfinished children are cancelled
+static void
+s_cancel (broker_t *self, async_job_t *job)
+{
+    if (job->status == ASYNC_COMPLETED || job->status == ASYNC_CALLBACKS)
+        return;
+    if (job->kind != ASYNC_KIND_TASK) {
+        s_job_fail (self, job, "CancelledError", "cancelled");
+        for (size_t i = 0; i < job->nchildren; i++) {
+            async_job_t *child = s_job_load (self, job->children [i]);
+            if (child)
+                s_cancel (self, child);
+        }
+        async_job_t *post = job->postprocess_id [0]
+                          ? s_job_load (self, job->postprocess_id) : NULL;
+        if (post)
+            s_cancel (self, post);
+        return;
+    }
+    if (job->status == ASYNC_PENDING || job->handoff [0]) {
+        if (job->status == ASYNC_PENDING) {
+            s_unqueue (self, job);
+            char key [64];
+            store_delete (self->store, key,
+                          s_key_time (key, 's', job->not_before > job->begin_after
+                                      ? job->not_before : job->begin_after, job->id));
+        }
+        s_job_fail (self, job, "CancelledError", "cancelled before it ran");
+        return;
+    }
+    //  Assigned or active: the task sees the request through the task API
+    job->cancelled_at = async_now_us ();
+    s_job_save (self, job);
+    self->durable = true;
+    session_t *session = s_session_for_job (self, job);
+    if (session) {
+        async_msg_t msg;
+        async_msg_init (&msg, "CANCEL", 0, 2);
+        async_msg_str (&msg, "id", job->id);
+        async_msg_key (&msg, "token");
+        msgpack_pack_uint64 (&msg.packer, job->token);
+        s_send (self, session->routing, &msg);
+    }
+    async_log_info ("broker", "job.cancelling", "job=%s node=%s", job->id, job->node);
+}
+
 static void
 s_on_cancel (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
@@ -911,31 +960,11 @@ s_on_cancel (broker_t *self, zframe_t *routing, async_inmsg_t *in)
         s_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job");
         return;
     }
-    if (job->status == ASYNC_COMPLETED) {
+    if (job->status == ASYNC_COMPLETED || job->status == ASYNC_CALLBACKS) {
         s_error (self, routing, in->rid, ASYNC_EREFUSED, "the job has already completed");
         return;
     }
-    if (job->status == ASYNC_PENDING && job->kind == ASYNC_KIND_TASK) {
-        s_unqueue (self, job);
-        char key [64];
-        store_delete (self->store, key,
-                      s_key_time (key, 's', job->not_before > job->begin_after
-                                  ? job->not_before : job->begin_after, job->id));
-        s_job_fail (self, job, "CancelledError", "cancelled while pending");
-    }
-    else {
-        session_t *session = s_session_for_job (self, job);
-        if (session) {
-            async_msg_t msg;
-            async_msg_init (&msg, "CANCEL", 0, 2);
-            async_msg_str (&msg, "id", job->id);
-            async_msg_int (&msg, "token", (int64_t) job->token);
-            s_send (self, session->routing, &msg);
-        }
-        else
-        if (job->kind != ASYNC_KIND_TASK || job->status != ASYNC_COMPLETED)
-            s_job_fail (self, job, "CancelledError", "cancelled");
-    }
+    s_cancel (self, job);
     async_msg_t msg;
     async_msg_init (&msg, "OK", in->rid, 0);
     s_reply_later (self, routing, &msg);
@@ -1469,6 +1498,28 @@ s_on_started (broker_t *self, session_t *session, async_inmsg_t *in)
                      job->id, session->uuid, job->attempts);
 }
 
+//  The attempt ended with job->failure: retry as the policy says (not a
+//  cancelled job), or complete with the failure
+static void
+s_attempt_failed (broker_t *self, async_job_t *job, bool transient)
+{
+    policy_t policy;
+    char err [200], type [ASYNC_MAX_NAME + 1] = "";
+    if (policy_parse (job->retry, job->role == ASYNC_ROLE_CALLBACK, &policy, err, sizeof err))
+        policy_parse (NULL, false, &policy, err, sizeof err);
+    async_failure_type (&job->failure, type, sizeof type);
+    if (transient && job->attempts < policy.attempts && !job->cancelled_at) {
+        async_log_info ("broker", "job.retry", "job=%s node=%s attempt=%d type=%s",
+                        job->id, job->node, job->attempts, type);
+        async_blob_clear (&job->failure);
+        job->not_before = async_now_us () + policy_backoff (&policy, job->attempts);
+        s_enqueue (self, job, false);
+        self->durable = true;
+    }
+    else
+        s_job_complete (self, job);
+}
+
 //  The task completed with "the result of job `target`": the job stays
 //  active, holding no slot, until the target completes
 static void
@@ -1580,21 +1631,7 @@ s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_
                             session->uuid, job->attempts);
         free (message);
         free (detail);
-        policy_t policy;
-        char err [200];
-        if (policy_parse (job->retry, job->role == ASYNC_ROLE_CALLBACK, &policy,
-                          err, sizeof err))
-            policy_parse (NULL, false, &policy, err, sizeof err);
-        if (transient && job->attempts < policy.attempts) {
-            async_log_info ("broker", "job.retry", "job=%s node=%s attempt=%d type=%s",
-                            job->id, session->uuid, job->attempts, type);
-            async_blob_clear (&job->failure);
-            job->not_before = async_now_us () + policy_backoff (&policy, job->attempts);
-            s_enqueue (self, job, false);
-            self->durable = true;
-        }
-        else
-            s_job_complete (self, job);
+        s_attempt_failed (self, job, transient);
     }
     else {
         uint8_t *data = NULL;
@@ -1961,6 +1998,97 @@ s_dispatch (broker_t *self)
     }
 }
 
+#define S_CANCEL_GRACE_US (5 * 1000000LL)
+
+//  Running jobs past their timeout, or past the grace of a cancellation
+static void
+s_running_limits (broker_t *self)
+{
+    int64_t now = async_now_us ();
+    zlistx_t *over = zlistx_new ();
+    async_job_t *job = (async_job_t *) zhashx_first (self->jobs);
+    while (job) {
+        if (s_job_is_live (job)
+        &&  ((job->cancelled_at && now - job->cancelled_at > S_CANCEL_GRACE_US)
+          || (job->timeout && job->status == ASYNC_ACTIVE
+              && now - job->active_start > job->timeout)))
+            zlistx_add_end (over, job);
+        job = (async_job_t *) zhashx_next (self->jobs);
+    }
+    job = (async_job_t *) zlistx_first (over);
+    while (job) {
+        session_t *session = s_session_for_job (self, job);
+        if (session && !job->cancelled_at) {
+            //  Ask the task to stop; its attempt is over either way
+            async_msg_t msg;
+            async_msg_init (&msg, "CANCEL", 0, 2);
+            async_msg_str (&msg, "id", job->id);
+            async_msg_key (&msg, "token");
+            msgpack_pack_uint64 (&msg.packer, job->token);
+            s_send (self, session->routing, &msg);
+        }
+        s_release (self, job);
+        job->active_end = now;
+        if (job->cancelled_at) {
+            async_log_info ("broker", "job.interrupted", "job=%s node=%s reason=cancelled",
+                            job->id, job->node);
+            async_failure_make (&job->failure, "CancelledError", "cancelled; the task "
+                                "did not stop within the grace period", "", false,
+                                job->node, job->attempts);
+            s_job_complete (self, job);
+        }
+        else {
+            char message [100];
+            snprintf (message, sizeof message, "ran longer than its timeout of %.3fs",
+                      job->timeout / 1e6);
+            async_log_info ("broker", "job.timeout", "job=%s node=%s attempt=%d",
+                            job->id, job->node, job->attempts);
+            async_failure_make (&job->failure, "TimeoutError", message, "", true,
+                                job->node, job->attempts);
+            s_attempt_failed (self, job, true);
+        }
+        job = (async_job_t *) zlistx_next (over);
+    }
+    zlistx_destroy (&over);
+}
+
+//  Completed jobs past the retention period go, with their index keys;
+//  a bounded batch per call
+static void
+s_purge (broker_t *self, int64_t now)
+{
+    int64_t horizon = now - self->config.retention_us;
+    store_iter_t *iter = store_iter_new (self->store, "c", 1);
+    size_t purged = 0;
+    while (store_iter_valid (iter) && purged < 10000) {
+        size_t size;
+        const char *ckey = store_iter_key (iter, &size);
+        if (size != 45 || (int64_t) store_get_be64 ((const uint8_t *) ckey + 1) >= horizon)
+            break;
+        char id [37];
+        memcpy (id, ckey + 9, 36);
+        id [36] = 0;
+        async_job_t *job = s_job_read (self, id);
+        if (job && job->key) {
+            size_t klen = strlen (job->key);
+            char *kkey = malloc (klen + 1);
+            kkey [0] = 'k';
+            memcpy (kkey + 1, job->key, klen);
+            store_delete (self->store, kkey, klen + 1);
+            free (kkey);
+        }
+        async_job_destroy (&job);
+        char key [40];
+        store_delete (self->store, key, s_key_job (key, id));
+        store_delete (self->store, ckey, size);
+        purged++;
+        store_iter_next (iter);
+    }
+    store_iter_destroy (&iter);
+    if (purged)
+        async_log_info ("broker", "store.purged", "jobs=%zu", purged);
+}
+
 static void
 s_timers (broker_t *self)
 {
@@ -2008,6 +2136,11 @@ s_timers (broker_t *self)
         session = (session_t *) zlistx_next (dead);
     }
     zlistx_destroy (&dead);
+    s_running_limits (self);
+    if (mono >= self->next_purge) {
+        self->next_purge = mono + 60 * 1000000LL;
+        s_purge (self, now);
+    }
     //  Orphans from before a restart whose node never came back
     zlistx_t *expired = zlistx_new ();
     orphan_t *orphan = (orphan_t *) zhashx_first (self->orphans);

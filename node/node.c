@@ -682,13 +682,7 @@ s_timers (node_t *self)
         }
         unacked = (unacked_t *) zhashx_next (self->unacked);
     }
-    //  Job timeouts: ask the task to stop (the broker decides the outcome)
-    for (int i = 0; i < self->nworkers; i++) {
-        async_task_t *job = self->workers [i].job;
-        if (job && job->timeout_ms > 0
-        &&  async_now_us () - job->started_us > job->timeout_ms * 1000)
-            atomic_store (&job->cancelled, 1);
-    }
+    //  Job timeouts are the broker's: it ends the attempt and sends CANCEL
 }
 
 //  ---------------------------------------------------------------------

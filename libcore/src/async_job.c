@@ -131,7 +131,7 @@ async_job_add_callback (async_job_t *self, const char *id)
 //  ---------------------------------------------------------------------
 //  Encoding: one map with a fixed set of keys (nil where empty)
 
-#define S_FIELDS 43
+#define S_FIELDS 44
 
 static void
 s_pack_blob (msgpack_packer *pk, const char *key, const async_blob_t *blob)
@@ -217,7 +217,8 @@ async_job_pack (async_job_t *self, msgpack_packer *pk)
     s_pack_int (pk, "version", 1);
     s_pack_int (pk, "on", self->on);
     s_pack_int (pk, "callbacks_next", self->callbacks_next);
-    //  43 fields above; keep S_FIELDS in step
+    s_pack_int (pk, "cancelled_at", self->cancelled_at);
+    //  44 fields above; keep S_FIELDS in step
 }
 
 int
@@ -324,6 +325,7 @@ async_job_decode_object (const msgpack_object *map)
     async_mp_bool (map, "held", &self->held);
     self->on = (int) s_get_int (map, "on");
     self->callbacks_next = (int) s_get_int (map, "callbacks_next");
+    self->cancelled_at = s_get_int (map, "cancelled_at");
     if (s_get_blob (map, "args", &self->args)
     ||  s_get_blob (map, "kwargs", &self->kwargs)
     ||  s_get_blob (map, "result", &self->result)

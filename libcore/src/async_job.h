@@ -87,6 +87,7 @@ typedef struct _async_job_t {
     bool held;                  //  a serial child not yet released
     int on;                     //  callbacks: 0 always, 1 success, 2 failure
     int callbacks_next;         //  callbacks started so far, in order
+    int64_t cancelled_at;       //  cancellation requested (us), 0 = not
 } async_job_t;
 
 //  Create an empty pending job with a fresh id. NULL only if out of memory.
