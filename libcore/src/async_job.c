@@ -48,7 +48,6 @@ async_job_destroy (async_job_t **self_p)
     async_blob_clear (&self->failure);
     async_blob_clear (&self->quotas);
     async_blob_clear (&self->postprocess);
-    async_blob_clear (&self->callback_specs);
     async_blob_clear (&self->annotations);
     async_blob_clear (&self->progress);
     s_free_ids (&self->children, &self->nchildren);
@@ -131,7 +130,7 @@ async_job_add_callback (async_job_t *self, const char *id)
 //  ---------------------------------------------------------------------
 //  Encoding: one map with a fixed set of keys (nil where empty)
 
-#define S_FIELDS 44
+#define S_FIELDS 43
 
 static void
 s_pack_blob (msgpack_packer *pk, const char *key, const async_blob_t *blob)
@@ -204,7 +203,6 @@ async_job_pack (async_job_t *self, msgpack_packer *pk)
     s_pack_int (pk, "children_done", (int64_t) self->children_done);
     s_pack_blob (pk, "postprocess", &self->postprocess);
     s_pack_str (pk, "postprocess_id", self->postprocess_id);
-    s_pack_blob (pk, "callback_specs", &self->callback_specs);
     s_pack_ids (pk, "callbacks", self->callbacks, self->ncallbacks);
     s_pack_blob (pk, "annotations", &self->annotations);
     s_pack_blob (pk, "progress", &self->progress);
@@ -218,7 +216,7 @@ async_job_pack (async_job_t *self, msgpack_packer *pk)
     s_pack_int (pk, "on", self->on);
     s_pack_int (pk, "callbacks_next", self->callbacks_next);
     s_pack_int (pk, "cancelled_at", self->cancelled_at);
-    //  44 fields above; keep S_FIELDS in step
+    //  43 fields above; keep S_FIELDS in step
 }
 
 int
@@ -332,7 +330,6 @@ async_job_decode_object (const msgpack_object *map)
     ||  s_get_blob (map, "failure", &self->failure)
     ||  s_get_blob (map, "quotas", &self->quotas)
     ||  s_get_blob (map, "postprocess", &self->postprocess)
-    ||  s_get_blob (map, "callback_specs", &self->callback_specs)
     ||  s_get_blob (map, "annotations", &self->annotations)
     ||  s_get_blob (map, "progress", &self->progress)
     ||  s_get_ids (map, "children", &self->children, &self->nchildren)

@@ -78,7 +78,6 @@ typedef struct _async_job_t {
     size_t children_done;
     async_blob_t postprocess;   //  msgpack map (a job spec), parents only
     char postprocess_id [37];   //  the postprocess job once created
-    async_blob_t callback_specs;//  msgpack array of callback specs (not yet submitted)
     char **callbacks;           //  ids of submitted callbacks
     size_t ncallbacks;
     async_blob_t annotations;   //  msgpack map

@@ -115,7 +115,9 @@ s_full_job (void)
     job->children_done = 2;
     s_blob_json (&job->postprocess, "{\"task\": \"pi.process_samples\"}");
     memcpy (job->postprocess_id, POST_ID, 37);
-    s_blob_json (&job->callback_specs, "[{\"on\": \"failure\", \"task\": \"testing.handle\"}]");
+    job->on = 2;
+    job->callbacks_next = 1;
+    job->cancelled_at = 1795000000000000;
     for (int i = 0; i < 2; i++) {
         char id [37];
         async_id_new (id);
@@ -167,7 +169,9 @@ s_assert_jobs_equal (const async_job_t *a, const async_job_t *b)
     assert_int_equal (a->children_done, b->children_done);
     s_assert_blob_equal (&a->postprocess, &b->postprocess, "postprocess");
     assert_string_equal (a->postprocess_id, b->postprocess_id);
-    s_assert_blob_equal (&a->callback_specs, &b->callback_specs, "callback_specs");
+    assert_int_equal (a->on, b->on);
+    assert_int_equal (a->callbacks_next, b->callbacks_next);
+    assert_true (a->cancelled_at == b->cancelled_at);
     assert_int_equal (a->ncallbacks, b->ncallbacks);
     for (size_t i = 0; i < a->ncallbacks; i++)
         assert_string_equal (a->callbacks [i], b->callbacks [i]);

@@ -138,7 +138,8 @@ test_spec_simple_task (void **state)
         " \"key\": \"nightly\", \"annotations\": {\"owner\": \"ops\"}, "
         " \"callbacks\": [{\"on\": \"failure\", \"task\": \"testing.handle\"}]}");
     assert_int_equal (parsed.rc, 0);
-    assert_int_equal (zlistx_size (parsed.jobs), 1);
+    //  The job, then its callback: a record from the start
+    assert_int_equal (zlistx_size (parsed.jobs), 2);
     async_job_t *job = s_job (&parsed, 0);
     assert_true (async_id_valid (job->id));
     assert_int_equal (job->kind, ASYNC_KIND_TASK);
@@ -157,8 +158,15 @@ test_spec_simple_task (void **state)
     s_assert_blob_json (&job->quotas, "[\"db\"]");
     assert_string_equal (job->key, "nightly");
     s_assert_blob_json (&job->annotations, "{\"owner\": \"ops\"}");
-    s_assert_blob_json (&job->callback_specs,
-                        "[{\"on\": \"failure\", \"task\": \"testing.handle\"}]");
+    assert_int_equal (job->ncallbacks, 1);
+    async_job_t *callback = s_job (&parsed, 1);
+    assert_string_equal (job->callbacks [0], callback->id);
+    assert_int_equal (callback->role, ASYNC_ROLE_CALLBACK);
+    assert_int_equal (callback->on, 2);                  //  failure
+    assert_string_equal (callback->task, "testing.handle");
+    assert_string_equal (callback->parent, job->id);
+    assert_string_equal (callback->queue, "bulk");      //  the job's queue
+    assert_null (callback->retry);                       //  forever, by role
     assert_string_equal (job->parent, "");
     assert_int_equal (job->nchildren, 0);
     s_done (&parsed);
@@ -184,7 +192,7 @@ test_spec_minimal_task_defaults (void **state)
     assert_int_equal (job->args.size, 0);
     assert_int_equal (job->kwargs.size, 0);
     assert_int_equal (job->quotas.size, 0);
-    assert_int_equal (job->callback_specs.size, 0);
+    assert_int_equal (job->ncallbacks, 0);
     s_done (&parsed);
 
     //  Explicit nulls are the same as leaving options out
@@ -598,7 +606,13 @@ test_spec_refuses_bad_callbacks_and_postprocess (void **state)
                       "\"task\": \"c.d\"}, {\"on\": \"success\", \"task\": \"c.e\", "
                       "\"args\": [1]}, {\"task\": \"c.f\"}]}");
     assert_int_equal (parsed.rc, 0);
-    assert_int_equal (zlistx_size (parsed.jobs), 1);     //  created later
+    assert_int_equal (zlistx_size (parsed.jobs), 4);     //  the job and 3 callbacks
+    async_job_t *job = s_job (&parsed, 0);
+    assert_int_equal (job->ncallbacks, 3);
+    assert_int_equal (s_job (&parsed, 1)->on, 0);        //  always
+    assert_int_equal (s_job (&parsed, 2)->on, 1);        //  success
+    assert_int_equal (s_job (&parsed, 3)->on, 0);        //  no "on": always
+    s_assert_blob_json (&s_job (&parsed, 2)->args, "[1]");
     s_done (&parsed);
 }
 
