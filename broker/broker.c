@@ -2138,7 +2138,10 @@ s_timers (broker_t *self)
     zlistx_destroy (&dead);
     s_running_limits (self);
     if (mono >= self->next_purge) {
-        self->next_purge = mono + 60 * 1000000LL;
+        //  Every minute, or sooner for a short retention
+        int64_t period = self->config.retention_us / 4;
+        period = period < 1000000 ? 1000000 : period > 60000000 ? 60000000 : period;
+        self->next_purge = mono + period;
         s_purge (self, now);
     }
     //  Orphans from before a restart whose node never came back
