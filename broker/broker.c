@@ -13,6 +13,7 @@
 #include "asyncmesh/log.h"
 #include <czmq.h>
 #include <limits.h>
+#include <sys/statvfs.h>
 
 #define S_VERSION "0.1.0"
 
@@ -72,6 +73,9 @@ struct _broker_t {
     int64_t started;            //  wall us
     int64_t next_heartbeat;     //  monotonic us
     int64_t next_purge;         //  monotonic us
+    bool store_failed;          //  a commit failed: the broker stops
+    bool disk_low;              //  free space under the reserve: refuse writes
+    int64_t next_disk_check;    //  monotonic us
     uint64_t stat_submitted, stat_completed, stat_failed;
 };
 
@@ -1845,6 +1849,28 @@ s_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *cm
 //  ---------------------------------------------------------------------
 //  The loop
 
+//  Is the data directory's free space under the reserve? Checked at most
+//  every 100 ms; logged when it changes
+static bool
+s_disk_low (broker_t *self)
+{
+    int64_t mono = async_mono_us ();
+    if (mono < self->next_disk_check)
+        return self->disk_low;
+    self->next_disk_check = mono + 100000;
+    struct statvfs fs;
+    if (statvfs (self->config.data_dir, &fs))
+        return self->disk_low;
+    uint64_t free_bytes = (uint64_t) fs.f_bavail * fs.f_frsize;
+    bool low = free_bytes < self->config.min_free;
+    if (low != self->disk_low)
+        async_log_warning ("broker", low ? "disk.low" : "disk.ok", "data=%s free=%" PRIu64
+                           " reserve=%" PRIu64, self->config.data_dir, free_bytes,
+                           self->config.min_free);
+    self->disk_low = low;
+    return low;
+}
+
 static void
 s_handle (broker_t *self, zmsg_t *zmsg)
 {
@@ -1875,6 +1901,19 @@ s_handle (broker_t *self, zmsg_t *zmsg)
     }
     const char *cmd = in.command;
     self->peer_address = zframe_meta (body, "Peer-Address");
+    if (s_disk_low (self)
+    &&  (streq (cmd, "SUBMIT") || streq (cmd, "CANCEL") || streq (cmd, "ANNOTATE")
+      || streq (cmd, "ADD-CALLBACK") || strncmp (cmd, "QUOTA-S", 7) == 0
+      || streq (cmd, "QUOTA-DELETE") || strncmp (cmd, "EVERY-", 6) == 0)) {
+        s_error (self, routing, in.rid, ASYNC_EREFUSED, "the broker's disk is full (free "
+                 "space under its --min-free reserve); nothing was accepted; try again "
+                 "when there is space");
+        async_inmsg_destroy (&in);
+        zframe_destroy (&routing);
+        zframe_destroy (&body);
+        free (rkey);
+        return;
+    }
     async_log_trace ("broker", "message.in", "peer=%s command=%s rid=%" PRIu64,
                      rkey, cmd, in.rid);
     if (streq (cmd, "SUBMIT"))
@@ -2186,32 +2225,19 @@ s_commit (broker_t *self)
     }
     int rc = store_commit (self->store, self->durable);
     if (rc) {
-        //  Nothing promised goes out; the requests get an error instead
-        store_rollback (self->store);
-        async_log_error ("broker", "commit.failed", "replies=%zu",
+        //  RocksDB cannot be trusted after a failed write: stop. Nothing
+        //  acknowledged is lost (the replies waiting for this batch never
+        //  went out); a restart recovers from the WAL. The free-space
+        //  reserve exists so that this does not happen on a full disk.
+        async_log_error ("broker", "store.failed", "replies=%zu reason=\"a write "
+                         "failed; stopping so that a restart recovers from the WAL\"",
                          zlistx_size (self->replies));
-        zmsg_t *zmsg;
-        while ((zmsg = (zmsg_t *) zlistx_detach (self->replies, NULL))) {
-            zframe_t *routing = zmsg_pop (zmsg);
-            zframe_t *body = zmsg_first (zmsg);
-            async_inmsg_t reply;
-            const char *why;
-            uint64_t rid = 0;
-            if (body && async_inmsg_parse (&reply, zframe_data (body), zframe_size (body),
-                                           &why) == 0)
-                rid = reply.rid;
-            async_inmsg_destroy (&reply);
-            s_error (self, routing, rid, ASYNC_EREFUSED,
-                     "the broker could not write to its store (disk full?); try again later");
-            zframe_destroy (&routing);
-            zmsg_destroy (&zmsg);
-        }
+        self->store_failed = true;
+        return rc;
     }
-    else {
-        zmsg_t *zmsg;
-        while ((zmsg = (zmsg_t *) zlistx_detach (self->replies, NULL)))
-            zmsg_send (&zmsg, self->router);
-    }
+    zmsg_t *zmsg;
+    while ((zmsg = (zmsg_t *) zlistx_detach (self->replies, NULL)))
+        zmsg_send (&zmsg, self->router);
     //  Evict jobs that are not live: the store has them now
     zlistx_purge (self->dirty);
     if (zhashx_size (self->jobs) > self->live) {
@@ -2373,6 +2399,7 @@ broker_config_defaults (broker_config_t *config)
     config->dead_ms = 5000;
     config->retention_us = 7LL * 86400 * 1000000;
     config->max_batch = 512;
+    config->min_free = 64ULL << 20;
 }
 
 static int
@@ -2504,9 +2531,12 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         }
         s_timers (self);
         s_dispatch (self);
-        s_commit (self);
+        if (s_commit (self))
+            break;
     }
     zpoller_destroy (&poller);
+    if (self->store_failed)
+        return ASYNC_ESTORE;
     //  Finish in-flight writes
     s_commit (self);
     async_log_info ("broker", "broker.stopped", NULL);

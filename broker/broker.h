@@ -24,6 +24,7 @@ typedef struct {
     int dead_ms;                //  a silent node is dead after this
     int64_t retention_us;       //  completed jobs kept this long
     int max_batch;              //  messages applied per commit
+    uint64_t min_free;          //  refuse writes under this much free disk
 } broker_config_t;
 
 typedef struct _broker_t broker_t;

@@ -37,6 +37,8 @@ s_usage (FILE *out)
 "  --heartbeat DUR      ping nodes this often (default 1s)\n"
 "  --dead-after DUR     a silent node is dead after this (default 5s)\n"
 "  --retention DUR      keep completed jobs this long (default 7d)\n"
+"  --min-free SIZE      refuse submits while the data disk has less free space\n"
+"                       (bytes, or with K, M, G; default 64M)\n"
 "  --insecure-bind      allow binding beyond loopback without CURVE\n"
 "  --config FILE        ZPL config file (see conf/asyncbroker.cfg)\n"
 "  --log-level LEVEL    error|warning|info|debug|trace (default info)\n"
@@ -44,6 +46,23 @@ s_usage (FILE *out)
 "  --help               this text\n"
 "  --version            print the version\n"
 "exit codes: 0 stopped cleanly, 2 usage error, 6 could not start (store, bind)\n");
+}
+
+//  "64M", "1G", "4096": bytes
+static int
+s_parse_size (const char *text, uint64_t *bytes)
+{
+    char *end;
+    errno = 0;
+    unsigned long long value = strtoull (text, &end, 10);
+    if (end == text || errno || *text == '-')
+        return -1;
+    int shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20
+              : *end == 'G' || *end == 'g' ? 30 : *end == 0 ? 0 : -1;
+    if (shift < 0 || (*end && end [1]) || value > (1ULL << (63 - shift)))
+        return -1;
+    *bytes = (uint64_t) value << shift;
+    return 0;
 }
 
 static bool
@@ -60,7 +79,7 @@ main (int argc, char *argv [])
 {
     const char *opt_data = NULL, *opt_bind = NULL, *opt_sync = NULL, *opt_hb = NULL;
     const char *opt_dead = NULL, *opt_ret = NULL, *opt_config = NULL, *opt_level = NULL;
-    const char *opt_logfile = NULL;
+    const char *opt_logfile = NULL, *opt_free = NULL;
     bool insecure = false;
     static struct option options [] = {
         { "data", required_argument, 0, 'd' },
@@ -69,6 +88,7 @@ main (int argc, char *argv [])
         { "heartbeat", required_argument, 0, 'H' },
         { "dead-after", required_argument, 0, 'D' },
         { "retention", required_argument, 0, 'R' },
+        { "min-free", required_argument, 0, 'F' },
         { "insecure-bind", no_argument, 0, 'I' },
         { "config", required_argument, 0, 'c' },
         { "log-level", required_argument, 0, 'l' },
@@ -87,6 +107,7 @@ main (int argc, char *argv [])
             case 'H': opt_hb = optarg; break;
             case 'D': opt_dead = optarg; break;
             case 'R': opt_ret = optarg; break;
+            case 'F': opt_free = optarg; break;
             case 'I': insecure = true; break;
             case 'c': opt_config = optarg; break;
             case 'l': opt_level = optarg; break;
@@ -115,6 +136,7 @@ main (int argc, char *argv [])
     const char *hb = S_CONF (opt_hb, "broker/heartbeat", "1s");
     const char *dead = S_CONF (opt_dead, "broker/dead-after", "5s");
     const char *ret = S_CONF (opt_ret, "broker/retention", "7d");
+    const char *min_free = S_CONF (opt_free, "broker/min-free", "64M");
     if (config && streq (zconfig_get (config, "broker/insecure-bind", "0"), "1"))
         insecure = true;
     int rc = 0;
@@ -134,6 +156,11 @@ main (int argc, char *argv [])
         rc = ASYNC_EUSAGE;
     }
     cfg.retention_us = retention;
+    if (rc == 0 && s_parse_size (min_free, &cfg.min_free)) {
+        fprintf (stderr, "asyncbroker: --min-free '%s' is not a size like 64M or 1G\n",
+                 min_free);
+        rc = ASYNC_EUSAGE;
+    }
     if (rc == 0 && !insecure && !s_loopback (cfg.endpoint)) {
         fprintf (stderr, "asyncbroker: refusing to bind %s beyond loopback without CURVE; "
                  "bind to tcp://127.0.0.1:PORT or pass --insecure-bind\n", cfg.endpoint);
@@ -158,7 +185,8 @@ main (int argc, char *argv [])
         sigaction (SIGTERM, &action, NULL);
         sigaction (SIGHUP, &action, NULL);
         signal (SIGPIPE, SIG_IGN);
-        broker_run (broker, &s_stop, &s_reopen);
+        if (broker_run (broker, &s_stop, &s_reopen))
+            rc = ASYNC_EREFUSED;
         broker_destroy (&broker);
     }
     zconfig_destroy (&config);

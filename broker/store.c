@@ -20,6 +20,7 @@ struct _store_t {
     rocksdb_readoptions_t *read;
     rocksdb_writebatch_t *batch;
     bool sync;
+    char *path;
 };
 
 struct _store_iter_t {
@@ -53,11 +54,12 @@ store_open (const char *path, bool sync, store_t **self_p)
     }
     store_t *self = calloc (1, sizeof (store_t));
     self->sync = sync;
+    self->path = strdup (path);
     self->options = rocksdb_options_create ();
     rocksdb_options_set_create_if_missing (self->options, 1);
     rocksdb_options_increase_parallelism (self->options, 2);
     rocksdb_options_set_max_open_files (self->options, 256);
-    rocksdb_options_set_write_buffer_size (self->options, 32 << 20);
+    rocksdb_options_set_write_buffer_size (self->options, 16 << 20);
     rocksdb_options_set_max_write_buffer_number (self->options, 3);
     rocksdb_options_set_compression (self->options, rocksdb_lz4_compression);
     //  A small block cache: the backlog lives on disk, not in RAM
@@ -101,6 +103,7 @@ store_destroy (store_t **self_p)
     if (self->write_nosync)
         rocksdb_writeoptions_destroy (self->write_nosync);
     rocksdb_options_destroy (self->options);
+    free (self->path);
     free (self);
     *self_p = NULL;
 }
@@ -129,6 +132,8 @@ store_commit (store_t *self, bool durable)
 {
     if (rocksdb_writebatch_count (self->batch) == 0)
         return 0;
+    if (!self->db)
+        return ASYNC_ESTORE;
     char *err = NULL;
     rocksdb_write (self->db, durable ? self->write_sync : self->write_nosync,
                    self->batch, &err);
@@ -148,6 +153,8 @@ int
 store_get (store_t *self, const void *key, size_t key_size,
            char **value, size_t *value_size)
 {
+    if (!self->db)
+        return ASYNC_ESTORE;
     char *err = NULL;
     size_t size = 0;
     char *data = rocksdb_get (self->db, self->read, key, key_size, &size, &err);
@@ -181,6 +188,8 @@ store_iter_new (store_t *self, const void *prefix, size_t prefix_size)
         rocksdb_readoptions_set_iterate_upper_bound (iter->read, iter->upper,
                                                      iter->upper_size);
     }
+    if (!self->db)
+        return iter;            //  closed after a failed write: nothing to see
     iter->it = rocksdb_create_iterator (self->db, iter->read);
     rocksdb_iter_seek (iter->it, prefix, prefix_size);
     return iter;
@@ -189,12 +198,16 @@ store_iter_new (store_t *self, const void *prefix, size_t prefix_size)
 void
 store_iter_seek (store_iter_t *self, const void *start, size_t start_size)
 {
+    if (!self->it)
+        return;
     rocksdb_iter_seek (self->it, start, start_size);
 }
 
 void
 store_iter_seek_last (store_iter_t *self)
 {
+    if (!self->it)
+        return;
     if (self->upper_size)
         rocksdb_iter_seek_for_prev (self->it, self->upper, self->upper_size);
     else
@@ -204,7 +217,7 @@ store_iter_seek_last (store_iter_t *self)
 bool
 store_iter_valid (store_iter_t *self)
 {
-    if (!rocksdb_iter_valid (self->it))
+    if (!self->it || !rocksdb_iter_valid (self->it))
         return false;
     size_t size;
     const char *key = rocksdb_iter_key (self->it, &size);
@@ -214,12 +227,16 @@ store_iter_valid (store_iter_t *self)
 void
 store_iter_next (store_iter_t *self)
 {
+    if (!self->it)
+        return;
     rocksdb_iter_next (self->it);
 }
 
 void
 store_iter_prev (store_iter_t *self)
 {
+    if (!self->it)
+        return;
     rocksdb_iter_prev (self->it);
 }
 
@@ -241,7 +258,8 @@ store_iter_destroy (store_iter_t **self_p)
     store_iter_t *self = *self_p;
     if (!self)
         return;
-    rocksdb_iter_destroy (self->it);
+    if (self->it)
+        rocksdb_iter_destroy (self->it);
     rocksdb_readoptions_destroy (self->read);
     free (self->prefix);
     free (self->upper);
@@ -252,6 +270,8 @@ store_iter_destroy (store_iter_t **self_p)
 uint64_t
 store_size (store_t *self)
 {
+    if (!self->db)
+        return 0;
     char *value = rocksdb_property_value (self->db, "rocksdb.total-sst-files-size");
     uint64_t size = value ? strtoull (value, NULL, 10) : 0;
     free (value);
