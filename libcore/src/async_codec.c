@@ -170,6 +170,8 @@ async_codec_to_json (const msgpack_object *o)
 json_t *
 async_codec_decode_json (const void *data, size_t size)
 {
+    if (async_codec_check (data, size))
+        return NULL;
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
     size_t offset = 0;
@@ -385,6 +387,86 @@ async_msg_destroy (async_msg_t *self)
     msgpack_sbuffer_destroy (&self->buffer);
 }
 
+//  Walk one msgpack value without allocating: every length and count must
+//  fit in the bytes that are left (msgpack-c allocates a container's
+//  declared count before reading it, so 5 bytes could ask for gigabytes),
+//  and containers nest at most ASYNC_MAX_DEPTH deep. 0 if well formed,
+//  -2 if bytes follow the value, -1 otherwise.
+int
+async_codec_check (const void *data, size_t size)
+{
+    const uint8_t *p = (const uint8_t *) data, *end = p + size;
+    //  Values still to read at each open container level
+    uint64_t pending [ASYNC_MAX_DEPTH + 1];
+    int depth = 0;
+    pending [0] = 1;
+    while (true) {
+        while (depth > 0 && pending [depth] == 0)
+            depth--;
+        if (pending [depth] == 0)
+            return p == end ? 0 : -2;
+        pending [depth]--;
+        if (p >= end)
+            return -1;
+        uint8_t b = *p++;
+        uint64_t len = 0, items = 0;
+        size_t need = 0;            //  bytes of a length field
+#define S_NEED(n) do { if ((size_t) (end - p) < (size_t) (n)) return -1; } while (0)
+#define S_BE(n, out) do { S_NEED (n); out = 0; \
+        for (int i_ = 0; i_ < (n); i_++) out = (out << 8) | *p++; } while (0)
+        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+            continue;                                   //  fixint, nil, bool
+        if ((b & 0xe0) == 0xa0)
+            len = b & 0x1f;                             //  fixstr
+        else
+        if ((b & 0xf0) == 0x90)
+            items = b & 0x0f;                           //  fixarray
+        else
+        if ((b & 0xf0) == 0x80)
+            items = (uint64_t) (b & 0x0f) * 2;          //  fixmap
+        else
+        switch (b) {
+            case 0xcc: case 0xd0: need = 1; break;
+            case 0xcd: case 0xd1: need = 2; break;
+            case 0xca: case 0xce: case 0xd2: need = 4; break;
+            case 0xcb: case 0xcf: case 0xd3: need = 8; break;
+            case 0xd4: need = 2; break;                 //  fixext 1: type + 1
+            case 0xd5: need = 3; break;
+            case 0xd6: need = 5; break;
+            case 0xd7: need = 9; break;
+            case 0xd8: need = 17; break;
+            case 0xc4: case 0xd9: S_BE (1, len); break;
+            case 0xc5: case 0xda: S_BE (2, len); break;
+            case 0xc6: case 0xdb: S_BE (4, len); break;
+            case 0xc7: S_BE (1, len); len++; break;     //  ext: type byte too
+            case 0xc8: S_BE (2, len); len++; break;
+            case 0xc9: S_BE (4, len); len++; break;
+            case 0xdc: S_BE (2, items); break;
+            case 0xdd: S_BE (4, items); break;
+            case 0xde: S_BE (2, items); items *= 2; break;
+            case 0xdf: S_BE (4, items); items *= 2; break;
+            default: return -1;                         //  0xc1: never used
+        }
+        if (need) {
+            S_NEED (need);
+            p += need;
+            continue;
+        }
+        if ((b & 0xf0) == 0x90 || (b & 0xf0) == 0x80 || (b >= 0xdc && b <= 0xdf)) {
+            //  Each item takes at least one byte
+            if (items > (uint64_t) (end - p) || depth >= ASYNC_MAX_DEPTH)
+                return -1;
+            if (items)
+                pending [++depth] = items;
+            continue;
+        }
+        S_NEED (len);
+        p += len;
+#undef S_NEED
+#undef S_BE
+    }
+}
+
 int
 async_inmsg_parse (async_inmsg_t *self, const void *data, size_t size, const char **why)
 {
@@ -392,6 +474,12 @@ async_inmsg_parse (async_inmsg_t *self, const void *data, size_t size, const cha
     self->body = NULL;
     self->command [0] = 0;
     self->rid = 0;
+    int check = async_codec_check (data, size);
+    if (check) {
+        *why = check == -2 ? "trailing bytes after the message"
+                           : "malformed msgpack (or a length, count or nesting beyond the frame)";
+        return -1;
+    }
     size_t offset = 0;
     int rc = msgpack_unpack_next (&self->unpacked, data, size, &offset);
     if (rc != MSGPACK_UNPACK_SUCCESS || offset != size) {

@@ -51,6 +51,13 @@ json_t *
 int
     async_codec_encode_json (json_t *value, uint8_t **data, size_t *size);
 
+//  Check that data holds exactly one well-formed msgpack value whose
+//  lengths and counts fit in the data and whose containers nest at most
+//  ASYNC_MAX_DEPTH deep, without allocating. 0; -2 if bytes follow the
+//  value; -1 if it is malformed.
+int
+    async_codec_check (const void *data, size_t size);
+
 //  Pack bytes that already are one msgpack value.
 void
     async_codec_pack_raw (msgpack_packer *pk, const void *data, size_t size);

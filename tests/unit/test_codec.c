@@ -912,6 +912,36 @@ test_msg_random_garbage_never_crashes (void **state)
     assert_true (parsed > 0);
 }
 
+static void
+test_codec_check_refuses_counts_beyond_the_frame (void **state)
+{
+    (void) state;
+    //  array32 claiming 4 billion items in a 5-byte frame: refused before
+    //  msgpack-c would allocate for them
+    const uint8_t huge_array [] = { 0xdd, 0xff, 0xff, 0xff, 0xff };
+    assert_int_equal (async_codec_check (huge_array, sizeof huge_array), -1);
+    const uint8_t huge_map [] = { 0xdf, 0x7f, 0xff, 0xff, 0xff, 0xc0 };
+    assert_int_equal (async_codec_check (huge_map, sizeof huge_map), -1);
+    const uint8_t huge_str [] = { 0xdb, 0x00, 0x10, 0x00, 0x00, 'a' };
+    assert_int_equal (async_codec_check (huge_str, sizeof huge_str), -1);
+    const uint8_t never_used [] = { 0xc1 };
+    assert_int_equal (async_codec_check (never_used, 1), -1);
+    //  Well formed, and well formed with bytes after it
+    const uint8_t good [] = { 0x93, 0x01, 0xa1, 'x', 0x81, 0xa1, 'k', 0xc0 };
+    assert_int_equal (async_codec_check (good, sizeof good), 0);
+    const uint8_t trailing [] = { 0x01, 0x02 };
+    assert_int_equal (async_codec_check (trailing, sizeof trailing), -2);
+    assert_int_equal (async_codec_check (good, 0), -1);
+    //  Nesting: ASYNC_MAX_DEPTH arrays deep is fine, one more is refused
+    uint8_t nested [ASYNC_MAX_DEPTH + 2];
+    memset (nested, 0x91, sizeof nested);
+    nested [ASYNC_MAX_DEPTH] = 0x01;
+    assert_int_equal (async_codec_check (nested, ASYNC_MAX_DEPTH + 1), 0);
+    nested [ASYNC_MAX_DEPTH] = 0x91;
+    nested [ASYNC_MAX_DEPTH + 1] = 0x01;
+    assert_int_equal (async_codec_check (nested, ASYNC_MAX_DEPTH + 2), -1);
+}
+
 int
 main (void)
 {
@@ -930,6 +960,7 @@ main (void)
         cmocka_unit_test (test_codec_bin_lookalikes_stay_maps),
         cmocka_unit_test (test_codec_nested_round_trip),
         cmocka_unit_test (test_codec_nesting_up_to_max_depth),
+        cmocka_unit_test (test_codec_check_refuses_counts_beyond_the_frame),
         cmocka_unit_test (test_codec_too_deep_refused_at_encode),
         cmocka_unit_test (test_codec_non_string_map_keys_rendered),
         cmocka_unit_test (test_codec_decode_refuses_truncated_and_trailing),
