@@ -412,7 +412,10 @@ s_notify_waiters (broker_t *self, async_job_t *job)
         return;
     zframe_t *routing = (zframe_t *) zhashx_first (waiting);
     while (routing) {
-        s_send_job (self, routing, 0, job, true);
+        //  Now, before the commit: the node keeps the result until the
+        //  broker acknowledges it (after the commit), so a crash in
+        //  between delivers the same result again
+        s_send_job (self, routing, 0, job, false);
         routing = (zframe_t *) zhashx_next (waiting);
     }
     zhashx_delete (self->waiters, job->id);
@@ -2031,7 +2034,10 @@ s_dispatch (broker_t *self)
         async_msg_str (&msg, "agent", dispatch_agent_name (agent));
         async_msg_int (&msg, "attempt", job->attempts + 1);
         async_msg_int (&msg, "timeout_ms", job->timeout / 1000);
-        zlistx_add_end (self->replies, s_msg_to (session->routing, &msg));
+        //  Sent now, before the commit: a job whose submit is not durable
+        //  yet was not acknowledged either, and a node's result for a job
+        //  the broker does not know is rejected
+        s_send (self, session->routing, &msg);
         async_log_debug ("broker", "job.assigned", "job=%s node=%s agent=%s",
                          job->id, session->uuid, dispatch_agent_name (agent));
     }

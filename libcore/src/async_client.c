@@ -45,6 +45,9 @@ async_client_new (const char *endpoint)
         return NULL;
     }
     zsock_set_linger (self->dealer, 0);
+    //  Pipelined requests (async_submit_many_json) queue here, not drop
+    zsock_set_sndhwm (self->dealer, 0);
+    zsock_set_rcvhwm (self->dealer, 0);
     zsock_set_maxmsgsize (self->dealer, ASYNC_MAX_MESSAGE * 4);
     zsock_set_reconnect_ivl (self->dealer, 100);
     zsock_set_reconnect_ivl_max (self->dealer, 1000);
@@ -219,6 +222,13 @@ s_job_text (const msgpack_object *object)
 int
 async_submit_json (async_client_t *self, const char *spec_json, char *id_out)
 {
+    return async_submit_many_json (self, &spec_json, 1, id_out, NULL);
+}
+
+//  Pack a JSON spec text as a SUBMIT message. 0 or ASYNC_EUSAGE
+static int
+s_submit_msg (async_client_t *self, const char *spec_json, uint64_t rid, async_msg_t *msg)
+{
     json_error_t error;
     json_t *spec = json_loads (spec_json, 0, &error);
     if (!spec || !json_is_object (spec)) {
@@ -227,27 +237,149 @@ async_submit_json (async_client_t *self, const char *spec_json, char *id_out)
         json_decref (spec);
         return ASYNC_EUSAGE;
     }
-    uint64_t rid = ++self->rid;
-    async_msg_t msg;
-    async_msg_init (&msg, "SUBMIT", rid, 1);
-    async_msg_key (&msg, "spec");
-    int rc = async_codec_pack_json (&msg.packer, spec);
+    async_msg_init (msg, "SUBMIT", rid, 1);
+    async_msg_key (msg, "spec");
+    int rc = async_codec_pack_json (&msg->packer, spec);
     json_decref (spec);
     if (rc) {
-        async_msg_destroy (&msg);
+        async_msg_destroy (msg);
         snprintf (self->error, sizeof self->error, "the job spec holds a value "
-                  "msgpack cannot carry");
+                  "msgpack cannot carry (nested too deep, or bad base64 in $bin)");
         return ASYNC_EUSAGE;
     }
-    zframe_t *frame;
-    async_inmsg_t in;
-    rc = s_request (self, &msg, rid, &frame, &in);
-    if (rc)
-        return rc;
-    if (async_mp_str (in.body, "id", id_out, ASYNC_ID_LEN))
-        rc = ASYNC_EPROTO;
-    async_inmsg_destroy (&in);
-    zframe_destroy (&frame);
+    return 0;
+}
+
+int
+async_submit_many_json (async_client_t *self, const char *const *specs_json, size_t count,
+                        char *ids_out, int *rcs_out)
+{
+    self->error [0] = 0;
+    uint64_t first = self->rid + 1;
+    self->rid += count;
+    size_t waiting = 0;
+    int result = 0;
+    //  Send all (the socket queues them), then collect the replies by rid
+    for (size_t i = 0; i < count; i++) {
+        async_msg_t msg;
+        int rc = s_submit_msg (self, specs_json [i], first + i, &msg);
+        if (rc == 0 && s_send (self, &msg))
+            rc = s_unreachable (self);
+        if (rcs_out)
+            rcs_out [i] = rc ? rc : -1;
+        ids_out [i * ASYNC_ID_LEN] = 0;
+        if (rc && !result)
+            result = rc;
+        waiting += rc == 0;
+    }
+    int64_t deadline = async_mono_us () + (int64_t) self->timeout_ms * 1000;
+    while (waiting) {
+        int64_t left = deadline - async_mono_us ();
+        zframe_t *frame = NULL;
+        async_inmsg_t in;
+        int rc = left > 0 ? s_recv (self, (int) (left / 1000) + 1, &frame, &in)
+                          : ASYNC_ETIMEOUT;
+        if (rc == ASYNC_ETIMEOUT) {
+            if (!result)
+                result = s_unreachable (self);
+            break;
+        }
+        if (rc)
+            continue;
+        if (in.rid >= first && in.rid < first + count) {
+            size_t i = (size_t) (in.rid - first);
+            int code = 0;
+            if (streq (in.command, "ERROR"))
+                code = s_error_reply (self, &in);
+            else
+            if (async_mp_str (in.body, "id", ids_out + i * ASYNC_ID_LEN, ASYNC_ID_LEN))
+                code = ASYNC_EPROTO;
+            if (rcs_out)
+                rcs_out [i] = code;
+            if (code && !result)
+                result = code;
+            waiting--;
+            //  A later reply may push the deadline: the broker is alive
+            deadline = async_mono_us () + (int64_t) self->timeout_ms * 1000;
+        }
+        async_inmsg_destroy (&in);
+        zframe_destroy (&frame);
+    }
+    if (rcs_out)
+        for (size_t i = 0; i < count; i++)
+            if (rcs_out [i] == -1)
+                rcs_out [i] = ASYNC_EUNREACH;
+    return result;
+}
+
+int
+async_wait_all (async_client_t *self, const char *ids, size_t count, int timeout_ms,
+                size_t *failed_out)
+{
+    self->error [0] = 0;
+    zhashx_t *open = zhashx_new ();             //  ids not completed yet
+    for (size_t i = 0; i < count; i++)
+        zhashx_insert (open, ids + i * ASYNC_ID_LEN, (void *) 1);
+    size_t failed = 0;
+    int64_t start = async_mono_us ();
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : start + (int64_t) timeout_ms * 1000;
+    int64_t heard = 0, next_send = 0;
+    int rc = 0;
+    while (zhashx_size (open)) {
+        int64_t now = async_mono_us ();
+        if (now >= deadline) {
+            rc = ASYNC_ETIMEOUT;
+            break;
+        }
+        if ((!heard && now - start > (int64_t) self->timeout_ms * 1000)
+        ||  (heard && now - heard > 60000000)) {
+            rc = s_unreachable (self);
+            break;
+        }
+        if (now >= next_send) {
+            //  WAIT for every open id; again every 5 s (broker restarts)
+            const char *id = (const char *) zhashx_first (open);
+            id = id ? (const char *) zhashx_cursor (open) : NULL;
+            while (id) {
+                async_msg_t msg;
+                async_msg_init (&msg, "WAIT", ++self->rid, 1);
+                async_msg_str (&msg, "id", id);
+                s_send (self, &msg);
+                id = zhashx_next (open) ? (const char *) zhashx_cursor (open) : NULL;
+            }
+            next_send = now + 5000000;
+        }
+        int64_t until = next_send < deadline ? next_send : deadline;
+        zframe_t *frame = NULL;
+        async_inmsg_t in;
+        if (s_recv (self, (int) ((until - now) / 1000) + 1, &frame, &in))
+            continue;
+        heard = async_mono_us ();
+        if (streq (in.command, "JOB")) {
+            const msgpack_object *job = async_mp_get (in.body, "job");
+            char id [ASYNC_ID_LEN];
+            int64_t status = -1;
+            if (async_mp_str (job, "id", id, sizeof id) == 0
+            &&  async_mp_int (job, "status", &status) == 0 && status == ASYNC_COMPLETED
+            &&  zhashx_lookup (open, id)) {
+                const msgpack_object *failure = async_mp_get (job, "failure");
+                failed += failure && failure->type != MSGPACK_OBJECT_NIL;
+                zhashx_delete (open, id);
+            }
+        }
+        else
+        if (streq (in.command, "ERROR")) {
+            rc = s_error_reply (self, &in);
+            async_inmsg_destroy (&in);
+            zframe_destroy (&frame);
+            break;
+        }
+        async_inmsg_destroy (&in);
+        zframe_destroy (&frame);
+    }
+    zhashx_destroy (&open);
+    if (failed_out)
+        *failed_out = failed;
     return rc;
 }
 

@@ -71,6 +71,21 @@ int
     async_wait_json (async_client_t *self, const char *id, int timeout_ms,
                      char **job_json_out);
 
+//  Submit `count` specs at once: the requests are pipelined, so they
+//  share round trips and the broker's group commit. Job i's id goes to
+//  ids_out + i * ASYNC_ID_LEN; rcs_out (optional) gets each one's code.
+//  Returns 0 when all were accepted, else the first error.
+int
+    async_submit_many_json (async_client_t *self, const char *const *specs_json,
+                            size_t count, char *ids_out, int *rcs_out);
+
+//  Wait until all `count` jobs (ids as from async_submit_many_json) have
+//  completed, with or without failure. 0, ASYNC_ETIMEOUT, ASYNC_EUNREACH.
+//  *failed_out (optional) counts those that completed with a failure.
+int
+    async_wait_all (async_client_t *self, const char *ids, size_t count, int timeout_ms,
+                    size_t *failed_out);
+
 //  ---------------------------------------------------------------------
 //  Inspecting (JSON text out, caller frees)
 
