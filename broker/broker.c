@@ -4,6 +4,7 @@
 */
 #include "broker.h"
 #include "dispatch.h"
+#include "every.h"
 #include "spec.h"
 #include "store.h"
 #include "async_codec.h"
@@ -64,6 +65,7 @@ struct _broker_t {
     zlistx_t *scheduled;        //  scheduled_t *, sorted by when
     zhashx_t *orphans;          //  id -> orphan_t
     zhashx_t *quotas;           //  name -> quota_t
+    every_t *every;             //  recurring schedules
     bool durable;               //  the batch holds acknowledged writes
     size_t live;                //  live jobs in the cache after the last sweep
     const char *peer_address;   //  of the message being handled
@@ -1778,6 +1780,92 @@ s_on_add_callback (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 }
 
 //  ---------------------------------------------------------------------
+//  Recurring schedules
+
+//  Submit a schedule's spec for one tick: its idempotency key is the
+//  tick's, so a tick whose batch committed creates nothing again
+static int
+s_every_submit (void *arg, const msgpack_object *spec, const char *key, char *id_out,
+                char *err, size_t err_size)
+{
+    broker_t *self = (broker_t *) arg;
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    uint32_t fields = 1;
+    for (uint32_t i = 0; i < spec->via.map.size; i++)
+        fields += !async_mp_streq (&spec->via.map.ptr [i].key, "key");
+    msgpack_pack_map (&pk, fields);
+    for (uint32_t i = 0; i < spec->via.map.size; i++)
+        if (!async_mp_streq (&spec->via.map.ptr [i].key, "key")) {
+            msgpack_pack_object (&pk, spec->via.map.ptr [i].key);
+            msgpack_pack_object (&pk, spec->via.map.ptr [i].val);
+        }
+    async_codec_pack_str (&pk, "key");
+    async_codec_pack_str (&pk, key);
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    size_t offset = 0;
+    int rc = -1;
+    bool existing;
+    if (msgpack_unpack_next (&unpacked, buffer.data, buffer.size, &offset)
+        == MSGPACK_UNPACK_SUCCESS)
+        rc = s_submit (self, &unpacked.data, id_out, &existing, err, err_size);
+    else
+        snprintf (err, err_size, "the schedule's spec could not be read");
+    msgpack_unpacked_destroy (&unpacked);
+    msgpack_sbuffer_destroy (&buffer);
+    return rc;
+}
+
+static void
+s_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *cmd)
+{
+    char name [ASYNC_MAX_NAME + 1] = "", err [300];
+    async_mp_str (in->body, "name", name, sizeof name);
+    if (streq (cmd, "EVERY-LIST")) {
+        async_msg_t msg;
+        async_msg_init (&msg, "SCHEDULES", in->rid, 1);
+        async_msg_key (&msg, "schedules");
+        every_pack_list (self->every, &msg.packer);
+        s_send (self, routing, &msg);
+        return;
+    }
+    if (streq (cmd, "EVERY-SET")) {
+        int64_t interval_ms = 0;
+        const msgpack_object *spec = async_mp_get (in->body, "spec");
+        //  A spec that would never submit is refused now, not at each tick
+        zlistx_t *jobs = zlistx_new ();
+        zlistx_set_destructor (jobs, (zlistx_destructor_fn *) async_job_destroy);
+        int rc = async_mp_int (in->body, "interval_ms", &interval_ms) ? -1 : 0;
+        if (rc)
+            snprintf (err, sizeof err, "EVERY-SET needs interval_ms");
+        else
+            rc = spec_parse (spec, async_now_us (), jobs, err, sizeof err)
+              || s_check_quotas (self, jobs, err, sizeof err)
+              || every_set (self->every, name, interval_ms * 1000, spec, async_now_us (),
+                            err, sizeof err);
+        zlistx_destroy (&jobs);
+        if (rc) {
+            s_error (self, routing, in->rid, ASYNC_EREFUSED, err);
+            return;
+        }
+        async_log_info ("broker", "every.set", "schedule=%s interval_ms=%" PRId64,
+                        name, interval_ms);
+    }
+    else
+    if (every_delete (self->every, name)) {
+        s_error (self, routing, in->rid, ASYNC_EREFUSED, "no such schedule");
+        return;
+    }
+    self->durable = true;
+    async_msg_t msg;
+    async_msg_init (&msg, "OK", in->rid, 0);
+    s_reply_later (self, routing, &msg);
+}
+
+//  ---------------------------------------------------------------------
 //  Quotas
 
 static void
@@ -1907,7 +1995,8 @@ s_handle (broker_t *self, zmsg_t *zmsg)
     if (s_disk_low (self)
     &&  (streq (cmd, "SUBMIT") || streq (cmd, "CANCEL") || streq (cmd, "ANNOTATE")
       || streq (cmd, "ADD-CALLBACK") || strncmp (cmd, "QUOTA-S", 7) == 0
-      || streq (cmd, "QUOTA-DELETE") || strncmp (cmd, "EVERY-", 6) == 0)) {
+      || streq (cmd, "QUOTA-DELETE") || streq (cmd, "EVERY-SET")
+      || streq (cmd, "EVERY-DELETE"))) {
         s_error (self, routing, in.rid, ASYNC_EREFUSED, "the broker's disk is full (free "
                  "space under its --min-free reserve); nothing was accepted; try again "
                  "when there is space");
@@ -1951,6 +2040,9 @@ s_handle (broker_t *self, zmsg_t *zmsg)
     else
     if (streq (cmd, "QUOTA-SET") || streq (cmd, "QUOTA-DELETE") || streq (cmd, "QUOTA-LIST"))
         s_on_quota (self, routing, &in, cmd);
+    else
+    if (streq (cmd, "EVERY-SET") || streq (cmd, "EVERY-DELETE") || streq (cmd, "EVERY-LIST"))
+        s_on_every (self, routing, &in, cmd);
     else
     if (streq (cmd, "HELLO"))
         s_on_hello (self, routing, rkey, &in);
@@ -2139,6 +2231,8 @@ s_timers (broker_t *self)
 {
     int64_t mono = async_mono_us ();
     int64_t now = async_now_us ();
+    if (every_next_due (self->every) <= now && !s_disk_low (self))
+        every_tick (self->every, now, s_every_submit, self);
     //  Scheduled jobs that are due go to the tail of their queue
     scheduled_t *entry = (scheduled_t *) zlistx_first (self->scheduled);
     while (entry && entry->when <= now + 1000) {
@@ -2459,6 +2553,8 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     int rc = store_open (config->data_dir, config->sync, &self->store);
     if (rc == 0)
         rc = s_recover (self);
+    if (rc == 0)
+        rc = every_new (self->store, &self->every);
     if (rc) {
         broker_destroy (&self);
         return rc;
@@ -2499,6 +2595,7 @@ broker_destroy (broker_t **self_p)
     zhashx_destroy (&self->orphans);
     zhashx_destroy (&self->quotas);
     dispatch_destroy (&self->dispatch);
+    every_destroy (&self->every);
     store_destroy (&self->store);
     free (self);
     *self_p = NULL;
@@ -2518,6 +2615,9 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         scheduled_t *first = (scheduled_t *) zlistx_first (self->scheduled);
         if (first && first->when - now < wait_us)
             wait_us = first->when - now;
+        int64_t until_tick = every_next_due (self->every) - now;
+        if (until_tick < wait_us)
+            wait_us = until_tick;
         int64_t until_beat = self->next_heartbeat - async_mono_us ();
         if (until_beat < wait_us)
             wait_us = until_beat;

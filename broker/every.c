@@ -1,0 +1,424 @@
+/*  =========================================================================
+    every - recurring schedules kept by the broker
+    =========================================================================
+*/
+#define _GNU_SOURCE                 //  strdup, strndup also under -std=c11
+#include "every.h"
+#include "async_codec.h"
+#include "async_util.h"
+#include "asyncmesh/log.h"
+#include <czmq.h>
+#include <inttypes.h>
+#include <string.h>
+
+#define EVERY_KEY_MAX   (1 + EVERY_MAX_NAME)        //  'e' + name
+#define EVERY_ERR_MAX   300                         //  kept reason, bytes
+
+//  "every:" + name + ":" + 19 digits (ticks are >= 0) fits a job's key
+_Static_assert (6 + EVERY_MAX_NAME + 1 + 19 <= ASYNC_MAX_NAME,
+                "a tick's idempotency key must fit ASYNC_MAX_NAME");
+
+typedef struct {
+    char *name;
+    int64_t interval_us;
+    uint8_t *spec;              //  the spec map, msgpack
+    size_t spec_size;
+    int64_t next_us;            //  wall clock of the next tick
+    char last_job [37];         //  "" = none yet
+    uint64_t ticks;             //  ticks submitted
+    char *last_error;           //  why the last submit was refused, or NULL
+} schedule_t;
+
+struct _every_t {
+    store_t *store;             //  not owned
+    zhashx_t *schedules;        //  name -> schedule_t, owned
+};
+
+//  ---------------------------------------------------------------------
+//  Schedules
+
+//  Copy at most 64 bytes of `data` into buf (65 bytes) for an error or a
+//  log line, with anything but printable ASCII, quotes and backslashes
+//  shown as '?', so that the line stays one line
+static const char *
+s_printable (char *buf, const char *data, size_t size)
+{
+    size_t len = size > 64 ? 64 : size;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) data [i];
+        buf [i] = c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? (char) c : '?';
+    }
+    buf [len] = 0;
+    return buf;
+}
+
+static void
+s_schedule_destroy (schedule_t **self_p)
+{
+    schedule_t *self = *self_p;
+    if (!self)
+        return;
+    free (self->name);
+    free (self->spec);
+    free (self->last_error);
+    free (self);
+    *self_p = NULL;
+}
+
+static size_t
+s_key (char *key, const char *name)
+{
+    size_t len = strlen (name);
+    assert (len <= EVERY_MAX_NAME);
+    key [0] = 'e';
+    memcpy (key + 1, name, len);
+    return len + 1;
+}
+
+static void
+s_schedule_stage (every_t *self, schedule_t *schedule)
+{
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 7);
+    async_codec_pack_str (&pk, "name");
+    async_codec_pack_str (&pk, schedule->name);
+    async_codec_pack_str (&pk, "interval_us");
+    msgpack_pack_int64 (&pk, schedule->interval_us);
+    async_codec_pack_str (&pk, "spec");
+    async_codec_pack_raw (&pk, schedule->spec, schedule->spec_size);
+    async_codec_pack_str (&pk, "next_us");
+    msgpack_pack_int64 (&pk, schedule->next_us);
+    async_codec_pack_str (&pk, "last_job");
+    async_codec_pack_str (&pk, schedule->last_job [0] ? schedule->last_job : NULL);
+    async_codec_pack_str (&pk, "ticks");
+    msgpack_pack_uint64 (&pk, schedule->ticks);
+    async_codec_pack_str (&pk, "last_error");
+    async_codec_pack_str (&pk, schedule->last_error);
+
+    char key [EVERY_KEY_MAX];
+    store_put (self->store, key, s_key (key, schedule->name), buffer.data, buffer.size);
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+//  Decode a stored record; NULL (with the reason in *why) if malformed
+static schedule_t *
+s_schedule_decode (const char *data, size_t size, const char **why)
+{
+    if (async_codec_check (data, size)) {
+        *why = "not one msgpack value";
+        return NULL;
+    }
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    size_t offset = 0;
+    schedule_t *self = NULL;
+    if (msgpack_unpack_next (&unpacked, data, size, &offset) != MSGPACK_UNPACK_SUCCESS) {
+        *why = "not one msgpack value";
+        goto done;
+    }
+    const msgpack_object *map = &unpacked.data;
+    self = (schedule_t *) calloc (1, sizeof (schedule_t));
+    assert (self);
+    self->name = async_mp_strdup (map, "name");
+    if (!self->name || !every_name_valid (self->name)) {
+        *why = "bad name";
+        goto fail;
+    }
+    if (async_mp_int (map, "interval_us", &self->interval_us)
+    ||  self->interval_us < EVERY_INTERVAL_MIN || self->interval_us > EVERY_INTERVAL_MAX) {
+        *why = "bad interval_us";
+        goto fail;
+    }
+    const msgpack_object *spec = async_mp_get (map, "spec");
+    if (!spec || spec->type != MSGPACK_OBJECT_MAP
+    ||  async_codec_copy_object (spec, &self->spec, &self->spec_size)) {
+        *why = "bad spec";
+        goto fail;
+    }
+    if (async_mp_int (map, "next_us", &self->next_us) || self->next_us < 0) {
+        *why = "bad next_us";
+        goto fail;
+    }
+    const msgpack_object *last_job = async_mp_get (map, "last_job");
+    if (last_job && last_job->type != MSGPACK_OBJECT_NIL
+    &&  async_mp_strcpy (last_job, self->last_job, sizeof self->last_job)) {
+        *why = "bad last_job";
+        goto fail;
+    }
+    if (async_mp_uint (map, "ticks", &self->ticks)) {
+        *why = "bad ticks";
+        goto fail;
+    }
+    //  Optional: a string, or nil / absent
+    self->last_error = async_mp_strdup (map, "last_error");
+    goto done;
+
+fail:
+    s_schedule_destroy (&self);
+done:
+    msgpack_unpacked_destroy (&unpacked);
+    return self;
+}
+
+//  ---------------------------------------------------------------------
+//  Constructor, destructor
+
+int
+every_new (store_t *store, every_t **self_p)
+{
+    assert (store);
+    assert (self_p);
+    every_t *self = (every_t *) calloc (1, sizeof (every_t));
+    assert (self);
+    self->store = store;
+    self->schedules = zhashx_new ();
+    assert (self->schedules);
+    zhashx_set_destructor (self->schedules, (zhashx_destructor_fn *) s_schedule_destroy);
+
+    store_iter_t *iter = store_iter_new (store, "e", 1);
+    while (store_iter_valid (iter)) {
+        size_t key_size, value_size;
+        const char *key = store_iter_key (iter, &key_size);
+        const char *value = store_iter_value (iter, &value_size);
+        const char *why = NULL;
+        schedule_t *schedule = s_schedule_decode (value, value_size, &why);
+        if (schedule
+        &&  (key_size != 1 + strlen (schedule->name)
+        ||   memcmp (key + 1, schedule->name, key_size - 1))) {
+            why = "name differs from key";
+            s_schedule_destroy (&schedule);
+        }
+        if (schedule)
+            zhashx_update (self->schedules, schedule->name, schedule);
+        else
+        {
+            char shown [65];
+            async_log_error ("every", "every.skipped_record", "key=%s reason=\"%s\"",
+                             s_printable (shown, key, key_size), why);
+        }
+        store_iter_next (iter);
+    }
+    store_iter_destroy (&iter);
+    *self_p = self;
+    return 0;
+}
+
+void
+every_destroy (every_t **self_p)
+{
+    assert (self_p);
+    every_t *self = *self_p;
+    if (!self)
+        return;
+    zhashx_destroy (&self->schedules);
+    free (self);
+    *self_p = NULL;
+}
+
+size_t
+every_size (every_t *self)
+{
+    assert (self);
+    return zhashx_size (self->schedules);
+}
+
+//  ---------------------------------------------------------------------
+//  Methods
+
+bool
+every_name_valid (const char *name)
+{
+    if (!name)
+        return false;
+    size_t len = strlen (name);
+    if (len == 0 || len > EVERY_MAX_NAME)
+        return false;
+    for (const char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')
+        ||    (*c >= '0' && *c <= '9') || strchr ("_-.:", *c)))
+            return false;
+    return true;
+}
+
+int
+every_set (every_t *self, const char *name, int64_t interval_us,
+           const msgpack_object *spec, int64_t now, char *err, size_t err_size)
+{
+    assert (self);
+    assert (err);
+    if (!every_name_valid (name)) {
+        char shown [65];
+        s_printable (shown, name ? name : "", name ? strlen (name) : 0);
+        snprintf (err, err_size, "bad schedule name '%s': use 1-%d letters, "
+                  "digits and _-.:", shown, EVERY_MAX_NAME);
+        return -1;
+    }
+    if (interval_us < EVERY_INTERVAL_MIN || interval_us > EVERY_INTERVAL_MAX) {
+        snprintf (err, err_size, "bad interval for schedule '%s': give 1s to 366d",
+                  name);
+        return -1;
+    }
+    if (!spec || spec->type != MSGPACK_OBJECT_MAP) {
+        snprintf (err, err_size, "bad spec for schedule '%s': the job spec must be "
+                  "a map", name);
+        return -1;
+    }
+    if (now < 0 || now > INT64_MAX - interval_us) {
+        snprintf (err, err_size, "bad clock for schedule '%s': now is out of range",
+                  name);
+        return -1;
+    }
+    schedule_t *schedule = (schedule_t *) calloc (1, sizeof (schedule_t));
+    assert (schedule);
+    schedule->name = strdup (name);
+    schedule->interval_us = interval_us;
+    schedule->next_us = now + interval_us;
+    if (!schedule->name
+    ||  async_codec_copy_object (spec, &schedule->spec, &schedule->spec_size)) {
+        s_schedule_destroy (&schedule);
+        snprintf (err, err_size, "cannot store schedule '%s': out of memory", name);
+        return -1;
+    }
+    zhashx_update (self->schedules, schedule->name, schedule);
+    s_schedule_stage (self, schedule);
+    async_log_info ("every", "every.set", "schedule=%s interval_us=%" PRId64
+                    " next_us=%" PRId64, name, interval_us, schedule->next_us);
+    return 0;
+}
+
+int
+every_delete (every_t *self, const char *name)
+{
+    assert (self);
+    if (!every_name_valid (name) || !zhashx_lookup (self->schedules, name))
+        return -1;
+    char key [EVERY_KEY_MAX];
+    store_delete (self->store, key, s_key (key, name));
+    zhashx_delete (self->schedules, name);
+    async_log_info ("every", "every.deleted", "schedule=%s", name);
+    return 0;
+}
+
+void
+every_pack_list (every_t *self, msgpack_packer *pk)
+{
+    assert (self);
+    assert (pk);
+    zlistx_t *names = zhashx_keys (self->schedules);
+    assert (names);
+    zlistx_set_comparator (names, (zlistx_comparator_fn *) strcmp);
+    zlistx_sort (names);
+    msgpack_pack_array (pk, (uint32_t) zlistx_size (names));
+    const char *name = (const char *) zlistx_first (names);
+    while (name) {
+        schedule_t *schedule = (schedule_t *) zhashx_lookup (self->schedules, name);
+        assert (schedule);
+        char next [40];
+        msgpack_pack_map (pk, 7);
+        async_codec_pack_str (pk, "name");
+        async_codec_pack_str (pk, schedule->name);
+        async_codec_pack_str (pk, "interval");
+        msgpack_pack_double (pk, (double) schedule->interval_us / 1e6);
+        async_codec_pack_str (pk, "spec");
+        async_codec_pack_raw (pk, schedule->spec, schedule->spec_size);
+        async_codec_pack_str (pk, "next");
+        async_codec_pack_str (pk, async_format_time (schedule->next_us, next, sizeof next));
+        async_codec_pack_str (pk, "last_job");
+        async_codec_pack_str (pk, schedule->last_job [0] ? schedule->last_job : NULL);
+        async_codec_pack_str (pk, "ticks");
+        msgpack_pack_uint64 (pk, schedule->ticks);
+        async_codec_pack_str (pk, "last_error");
+        async_codec_pack_str (pk, schedule->last_error);
+        name = (const char *) zlistx_next (names);
+    }
+    zlistx_destroy (&names);
+}
+
+int64_t
+every_next_due (every_t *self)
+{
+    assert (self);
+    int64_t due = INT64_MAX;
+    schedule_t *schedule = (schedule_t *) zhashx_first (self->schedules);
+    while (schedule) {
+        if (schedule->next_us < due)
+            due = schedule->next_us;
+        schedule = (schedule_t *) zhashx_next (self->schedules);
+    }
+    return due;
+}
+
+//  Submit one due schedule and advance it
+static void
+s_schedule_run (every_t *self, schedule_t *schedule, int64_t now,
+                every_submit_fn *submit, void *arg)
+{
+    int64_t tick = schedule->next_us;
+    int64_t interval = schedule->interval_us;
+    //  Ticks between this one and now are coalesced into it: the next one
+    //  is the first tick time after now (tick + missed * interval <= now)
+    uint64_t gap = (uint64_t) now - (uint64_t) tick;
+    uint64_t missed = gap / (uint64_t) interval;
+    if (missed > 0)
+        async_log_info ("every", "every.skipped", "schedule=%s ticks=%" PRIu64,
+                        schedule->name, missed);
+    if (now > INT64_MAX - interval)
+        schedule->next_us = INT64_MAX;          //  the clock is out of range
+    else
+        schedule->next_us = now - (int64_t) (gap % (uint64_t) interval) + interval;
+
+    char key [ASYNC_MAX_NAME + 1];
+    int key_size = snprintf (key, sizeof key, "every:%s:%" PRId64, schedule->name, tick);
+    assert (key_size > 0 && key_size <= ASYNC_MAX_NAME);
+    (void) key_size;
+    char id [37] = "";
+    char err [EVERY_ERR_MAX] = "";
+    int rc = -1;
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    size_t offset = 0;
+    if (msgpack_unpack_next (&unpacked, (const char *) schedule->spec, schedule->spec_size,
+                             &offset) != MSGPACK_UNPACK_SUCCESS)
+        snprintf (err, sizeof err, "the stored spec does not decode");
+    else
+        rc = submit (arg, &unpacked.data, key, id, err, sizeof err);
+    msgpack_unpacked_destroy (&unpacked);
+
+    free (schedule->last_error);
+    schedule->last_error = NULL;
+    if (rc == 0) {
+        snprintf (schedule->last_job, sizeof schedule->last_job, "%s", id);
+        schedule->ticks++;
+        async_log_info ("every", "every.tick", "schedule=%s tick=%" PRId64 " job=%s",
+                        schedule->name, tick, schedule->last_job);
+    }
+    else {
+        if (!err [0])
+            snprintf (err, sizeof err, "refused");
+        schedule->last_error = strdup (err);
+        async_log_warning ("every", "every.failed", "schedule=%s tick=%" PRId64
+                           " reason=\"%s\"", schedule->name, tick, err);
+    }
+    //  After the submit's writes, in the same batch
+    s_schedule_stage (self, schedule);
+}
+
+size_t
+every_tick (every_t *self, int64_t now, every_submit_fn *submit, void *arg)
+{
+    assert (self);
+    assert (submit);
+    size_t ran = 0;
+    schedule_t *schedule = (schedule_t *) zhashx_first (self->schedules);
+    while (schedule) {
+        if (schedule->next_us <= now) {
+            s_schedule_run (self, schedule, now, submit, arg);
+            ran++;
+        }
+        schedule = (schedule_t *) zhashx_next (self->schedules);
+    }
+    return ran;
+}

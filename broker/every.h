@@ -1,0 +1,105 @@
+/*  =========================================================================
+    every - recurring schedules kept by the broker (`asyncctl every`)
+
+    A schedule has a name, an interval and a job spec. Each tick submits
+    the spec once, with the idempotency key "every:<name>:<tick us>", where
+    the tick time is the schedule's stored `next`. The submit's writes and
+    the schedule's advanced `next` are staged in the same store batch, so
+    across a broker killed at any moment each tick is submitted exactly
+    once: if the batch committed, the restarted broker sees `next` already
+    past that tick (and the key would find the job anyway); if it did not,
+    neither the job nor the advance exists and the tick runs again.
+
+    Ticks missed while the broker was down (or its clock jumped) are
+    coalesced into one submit.
+
+    Key layout (docs/storage.md):
+        e<name>     schedule: msgpack map {name, interval_us, spec (the
+                    spec map, raw), next_us, last_job (id or nil), ticks,
+                    last_error (string or nil)}
+
+    All writes are staged with store_put / store_delete; the broker loop
+    commits them. One thread (the broker's) owns the object.
+    =========================================================================
+*/
+#ifndef BROKER_EVERY_H_INCLUDED
+#define BROKER_EVERY_H_INCLUDED
+
+#include "store.h"
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+//  Names are at most 174 bytes so that the tick's idempotency key
+//  "every:<name>:<tick us, at most 19 digits>" fits the 200 bytes that a
+//  job's key may have (ASYNC_MAX_NAME)
+#define EVERY_MAX_NAME      174
+#define EVERY_INTERVAL_MIN  (1000000LL)                     //  1 s, in us
+#define EVERY_INTERVAL_MAX  (366LL * 24 * 3600 * 1000000)   //  366 days, in us
+
+typedef struct _every_t every_t;
+
+//  Submit a job spec (msgpack map) with idempotency key `key` (it replaces
+//  any "key" the spec names); write the job id (36 chars + NUL) into
+//  id_out, also when the key named an existing job. Must only stage store
+//  writes, never commit, and must not call every_* on the same object.
+//  0, or -1 with a one-line reason in err.
+typedef int (every_submit_fn) (void *arg, const msgpack_object *spec, const char *key,
+                               char *id_out, char *err, size_t err_size);
+
+//  Create the table and load every schedule from the store (prefix 'e').
+//  A record that does not decode is logged and skipped. Returns 0 (the
+//  int is kept for future store errors). Caller destroys with
+//  every_destroy ().
+int
+    every_new (store_t *store, every_t **self_p);
+
+//  Destroy the table and set *self_p to NULL. Safe to call again.
+void
+    every_destroy (every_t **self_p);
+
+//  Number of schedules.
+size_t
+    every_size (every_t *self);
+
+//  True when `name` is a valid schedule name: 1-174 bytes (EVERY_MAX_NAME)
+//  of letters, digits and _-.:
+bool
+    every_name_valid (const char *name);
+
+//  Create or replace schedule `name`: first tick at now + interval_us
+//  (now >= 0, the wall clock in us);
+//  a replaced schedule starts over (ticks 0, no last job). `spec` must be
+//  a map (the broker should check it further, e.g. with spec_parse and
+//  its quotas, before calling). Stages the write. 0, or -1 with a
+//  one-line reason in err.
+int
+    every_set (every_t *self, const char *name, int64_t interval_us,
+               const msgpack_object *spec, int64_t now, char *err, size_t err_size);
+
+//  Delete schedule `name`; stages the delete. 0, or -1 if there is none.
+int
+    every_delete (every_t *self, const char *name);
+
+//  Pack an array (sorted by name) of maps {"name", "interval" (seconds,
+//  float), "spec" (the spec map), "next" (ISO-8601), "last_job" (id or
+//  nil), "ticks" (count of submitted ticks), "last_error" (string or nil:
+//  why the last tick's submit was refused)}.
+void
+    every_pack_list (every_t *self, msgpack_packer *pk);
+
+//  Earliest next tick (wall-clock us), INT64_MAX if there are no schedules.
+int64_t
+    every_next_due (every_t *self);
+
+//  Run every schedule due at `now` (next <= now): submit its spec once with
+//  key "every:<name>:<next>", advance next past now, and stage the
+//  schedule's write after the submit's, in the same batch. Missed ticks
+//  are coalesced into this one submit and logged (every.skipped). A
+//  refused submit is logged (every.failed) and its tick is not retried.
+//  Returns the number of schedules that ran.
+size_t
+    every_tick (every_t *self, int64_t now, every_submit_fn *submit, void *arg);
+
+#endif

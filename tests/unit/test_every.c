@@ -1,0 +1,749 @@
+/*  =========================================================================
+    test_every - recurring schedules (broker/every): set, list, ticks,
+    exactly-once across restarts, coalescing, delete, validation
+
+    Each test gets a fresh temp dir under /tmp, removed afterwards. The
+    submit callback is a fake that does what the broker's submit does to
+    the store: it stages "k<key>" -> id in the same batch, and answers
+    with the existing id when a committed key names one.
+    =========================================================================
+*/
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <ftw.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "every.h"
+#include "store.h"
+#include "async_codec.h"
+#include "async_util.h"
+#include "asyncmesh/error.h"
+
+#define SECOND  (1000000LL)
+#define T0      (1800000000LL * SECOND)         //  2027-01-15, a fixed "now"
+
+#define MAX_CALLS 16
+
+typedef struct {
+    store_t *store;
+    int calls;                  //  submits asked for
+    int created;                //  of which created a new job
+    char keys [MAX_CALLS][256];
+    char tasks [MAX_CALLS][64];
+    char ids [MAX_CALLS][37];
+    bool fail;                  //  refuse the next submits
+} submitter_t;
+
+typedef struct {
+    char dir [64];              //  the temp dir
+    char path [96];             //  the store inside it
+    store_t *store;
+    every_t *every;
+    submitter_t submitter;
+} fixture_t;
+
+static int
+s_remove_entry (const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void) sb;
+    (void) flag;
+    (void) ftw;
+    return remove (path);
+}
+
+static int
+s_setup (void **state)
+{
+    fixture_t *self = calloc (1, sizeof (fixture_t));
+    strcpy (self->dir, "/tmp/asyncmesh-test-every-XXXXXX");
+    if (!mkdtemp (self->dir)) {
+        free (self);
+        return -1;
+    }
+    snprintf (self->path, sizeof self->path, "%s/db", self->dir);
+    if (store_open (self->path, true, &self->store) != 0
+    ||  every_new (self->store, &self->every) != 0) {
+        store_destroy (&self->store);
+        nftw (self->dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free (self);
+        return -1;
+    }
+    self->submitter.store = self->store;
+    *state = self;
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    every_destroy (&self->every);
+    store_destroy (&self->store);
+    int rc = nftw (self->dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free (self);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Helpers
+
+//  The fake submit: like the broker's, it stages k<key> -> id
+static int
+s_submit (void *arg, const msgpack_object *spec, const char *key, char *id_out,
+          char *err, size_t err_size)
+{
+    submitter_t *self = (submitter_t *) arg;
+    assert_true (self->calls < MAX_CALLS);
+    int call = self->calls++;
+    //  A job's idempotency key is at most ASYNC_MAX_NAME bytes (spec.c)
+    assert_true (strlen (key) <= ASYNC_MAX_NAME);
+    snprintf (self->keys [call], sizeof self->keys [call], "%s", key);
+    assert_int_equal (spec->type, MSGPACK_OBJECT_MAP);
+    assert_int_equal (async_mp_str (spec, "task", self->tasks [call],
+                                    sizeof self->tasks [call]), 0);
+    if (self->fail) {
+        snprintf (err, err_size, "unknown quota 'q'; create it with 'asyncctl quota set q SIZE'");
+        return -1;
+    }
+    size_t klen = strlen (key);
+    char *kkey = malloc (klen + 1);
+    kkey [0] = 'k';
+    memcpy (kkey + 1, key, klen);
+    char *value;
+    size_t size;
+    if (store_get (self->store, kkey, klen + 1, &value, &size) == 0) {
+        assert_int_equal (size, 36);
+        memcpy (id_out, value, 36);
+        id_out [36] = 0;
+        free (value);
+    }
+    else {
+        async_id_new (id_out);
+        store_put (self->store, kkey, klen + 1, id_out, 36);
+        self->created++;
+    }
+    free (kkey);
+    memcpy (self->ids [call], id_out, 37);
+    return 0;
+}
+
+//  Reset the call record (keeps the failure switch)
+static void
+s_calls_reset (submitter_t *self)
+{
+    self->calls = 0;
+    self->created = 0;
+}
+
+//  A spec map {"task": task, "args": [n]} (the caller destroys it)
+static void
+s_spec (msgpack_unpacked *unpacked, msgpack_sbuffer *buffer, const char *task, int n)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_init (buffer);
+    msgpack_packer_init (&pk, buffer, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 2);
+    async_codec_pack_str (&pk, "task");
+    async_codec_pack_str (&pk, task);
+    async_codec_pack_str (&pk, "args");
+    msgpack_pack_array (&pk, 1);
+    msgpack_pack_int (&pk, n);
+    msgpack_unpacked_init (unpacked);
+    size_t offset = 0;
+    assert_int_equal (msgpack_unpack_next (unpacked, buffer->data, buffer->size, &offset),
+                      MSGPACK_UNPACK_SUCCESS);
+}
+
+static void
+s_set (every_t *every, const char *name, int64_t interval, const char *task, int64_t now)
+{
+    msgpack_unpacked spec;
+    msgpack_sbuffer buffer;
+    s_spec (&spec, &buffer, task, 7);
+    char err [300] = "";
+    int rc = every_set (every, name, interval, &spec.data, now, err, sizeof err);
+    msgpack_unpacked_destroy (&spec);
+    msgpack_sbuffer_destroy (&buffer);
+    if (rc)
+        fail_msg ("every_set '%s' refused: %s", name, err);
+}
+
+//  The list as JSON (the caller decrefs)
+static json_t *
+s_list (every_t *every)
+{
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    every_pack_list (every, &pk);
+    assert_int_equal (async_codec_check (buffer.data, buffer.size), 0);
+    json_t *list = async_codec_decode_json (buffer.data, buffer.size);
+    msgpack_sbuffer_destroy (&buffer);
+    assert_non_null (list);
+    assert_true (json_is_array (list));
+    return list;
+}
+
+//  The list entry of `name`, borrowed from `list`, or NULL
+static json_t *
+s_entry (json_t *list, const char *name)
+{
+    size_t index;
+    json_t *entry;
+    json_array_foreach (list, index, entry) {
+        const char *got = json_string_value (json_object_get (entry, "name"));
+        if (got && strcmp (got, name) == 0)
+            return entry;
+    }
+    return NULL;
+}
+
+static void
+s_assert_time (json_t *entry, const char *field, int64_t when)
+{
+    char want [40];
+    async_format_time (when, want, sizeof want);
+    const char *got = json_string_value (json_object_get (entry, field));
+    if (!got)
+        fail_msg ("'%s' is not a string", field);
+    assert_string_equal (got, want);
+}
+
+static void
+s_key_of (char *buf, size_t size, const char *name, int64_t tick)
+{
+    snprintf (buf, size, "every:%s:%lld", name, (long long) tick);
+}
+
+//  Close and reopen store and table (a broker restart). Staged, not
+//  committed writes are lost, as when the broker is killed.
+static void
+s_restart (fixture_t *self)
+{
+    every_destroy (&self->every);
+    store_destroy (&self->store);
+    assert_int_equal (store_open (self->path, true, &self->store), 0);
+    assert_int_equal (every_new (self->store, &self->every), 0);
+    self->submitter.store = self->store;
+}
+
+//  Does k<key> exist in the committed store?
+static bool
+s_key_committed (store_t *store, const char *key)
+{
+    char kkey [300];
+    snprintf (kkey, sizeof kkey, "k%s", key);
+    char *value = NULL;
+    size_t size;
+    int rc = store_get (store, kkey, strlen (kkey), &value, &size);
+    free (value);
+    assert_true (rc == 0 || rc == ASYNC_ENOJOB);
+    return rc == 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Set and list
+
+static void
+test_every_set_shows_in_list (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    json_t *list = s_list (self->every);
+    assert_int_equal (json_array_size (list), 0);
+    json_decref (list);
+
+    s_set (self->every, "nightly-report", 90 * SECOND, "report.build", T0);
+    s_set (self->every, "a:first.one_2", 2500000, "other.task", T0);
+    assert_int_equal (every_size (self->every), 2);
+    assert_true (store_pending (self->store) > 0);      //  staged, not committed
+
+    list = s_list (self->every);
+    assert_int_equal (json_array_size (list), 2);
+    //  Sorted by name
+    assert_string_equal (json_string_value (json_object_get (json_array_get (list, 0), "name")),
+                         "a:first.one_2");
+    json_t *entry = s_entry (list, "nightly-report");
+    assert_non_null (entry);
+    assert_true (json_is_real (json_object_get (entry, "interval")));
+    assert_true (json_real_value (json_object_get (entry, "interval")) == 90.0);
+    json_t *spec = json_object_get (entry, "spec");
+    assert_true (json_is_object (spec));
+    assert_string_equal (json_string_value (json_object_get (spec, "task")), "report.build");
+    assert_int_equal (json_integer_value (json_array_get (json_object_get (spec, "args"), 0)), 7);
+    s_assert_time (entry, "next", T0 + 90 * SECOND);
+    assert_true (json_is_null (json_object_get (entry, "last_job")));
+    assert_int_equal (json_integer_value (json_object_get (entry, "ticks")), 0);
+    assert_true (json_is_null (json_object_get (entry, "last_error")));
+    entry = s_entry (list, "a:first.one_2");
+    assert_true (json_real_value (json_object_get (entry, "interval")) == 2.5);
+    json_decref (list);
+
+    assert_true (every_next_due (self->every) == T0 + 2500000);
+}
+
+static void
+test_every_set_replaces_and_starts_over (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    s_set (self->every, "job", 60 * SECOND, "old.task", T0);
+    every_tick (self->every, T0 + 60 * SECOND, s_submit, &self->submitter);
+    assert_int_equal (self->submitter.calls, 1);
+
+    s_set (self->every, "job", 10 * SECOND, "new.task", T0 + 100 * SECOND);
+    assert_int_equal (every_size (self->every), 1);
+    json_t *list = s_list (self->every);
+    json_t *entry = s_entry (list, "job");
+    assert_true (json_real_value (json_object_get (entry, "interval")) == 10.0);
+    assert_string_equal (json_string_value (json_object_get (json_object_get (entry, "spec"),
+                                                            "task")), "new.task");
+    s_assert_time (entry, "next", T0 + 110 * SECOND);
+    assert_int_equal (json_integer_value (json_object_get (entry, "ticks")), 0);
+    assert_true (json_is_null (json_object_get (entry, "last_job")));
+    json_decref (list);
+    assert_true (every_next_due (self->every) == T0 + 110 * SECOND);
+}
+
+static void
+test_every_next_due_is_earliest (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    assert_true (every_next_due (self->every) == INT64_MAX);
+    s_set (self->every, "slow", 3600 * SECOND, "t.slow", T0);
+    assert_true (every_next_due (self->every) == T0 + 3600 * SECOND);
+    s_set (self->every, "fast", 5 * SECOND, "t.fast", T0 + SECOND);
+    assert_true (every_next_due (self->every) == T0 + 6 * SECOND);
+    assert_int_equal (every_delete (self->every, "fast"), 0);
+    assert_true (every_next_due (self->every) == T0 + 3600 * SECOND);
+}
+
+//  ---------------------------------------------------------------------
+//  Ticks
+
+static void
+test_every_tick_before_due_submits_nothing (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    s_set (self->every, "soon", 30 * SECOND, "t.soon", T0);
+    assert_int_equal (every_tick (self->every, T0, s_submit, &self->submitter), 0);
+    assert_int_equal (every_tick (self->every, T0 + 30 * SECOND - 1, s_submit,
+                                  &self->submitter), 0);
+    assert_int_equal (self->submitter.calls, 0);
+    assert_true (every_next_due (self->every) == T0 + 30 * SECOND);
+}
+
+static void
+test_every_tick_when_due_submits_once_and_advances (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    s_set (self->every, "beat", 30 * SECOND, "t.beat", T0);
+    s_set (self->every, "later", 300 * SECOND, "t.later", T0);
+    assert_int_equal (store_commit (self->store, true), 0);
+
+    int64_t tick = T0 + 30 * SECOND;
+    assert_int_equal (every_tick (self->every, tick + 5, s_submit, &self->submitter), 1);
+    assert_int_equal (self->submitter.calls, 1);
+    assert_int_equal (self->submitter.created, 1);
+    char want [256];
+    s_key_of (want, sizeof want, "beat", tick);
+    assert_string_equal (self->submitter.keys [0], want);
+    assert_string_equal (self->submitter.tasks [0], "t.beat");
+    //  The schedule's write is staged with the submit's, not committed
+    assert_true (store_pending (self->store) >= 2);
+    assert_true (every_next_due (self->every) == tick + 30 * SECOND);
+
+    json_t *list = s_list (self->every);
+    json_t *entry = s_entry (list, "beat");
+    assert_string_equal (json_string_value (json_object_get (entry, "last_job")),
+                         self->submitter.ids [0]);
+    assert_int_equal (json_integer_value (json_object_get (entry, "ticks")), 1);
+    s_assert_time (entry, "next", tick + 30 * SECOND);
+    entry = s_entry (list, "later");
+    assert_int_equal (json_integer_value (json_object_get (entry, "ticks")), 0);
+    json_decref (list);
+
+    //  The next tick has its own key
+    assert_int_equal (every_tick (self->every, tick + 30 * SECOND, s_submit,
+                                  &self->submitter), 1);
+    s_key_of (want, sizeof want, "beat", tick + 30 * SECOND);
+    assert_string_equal (self->submitter.keys [1], want);
+    assert_string_not_equal (self->submitter.ids [1], self->submitter.ids [0]);
+}
+
+static void
+test_every_two_ticks_at_same_now_submit_once (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    s_set (self->every, "once", 10 * SECOND, "t.once", T0);
+    int64_t now = T0 + 10 * SECOND;
+    assert_int_equal (every_tick (self->every, now, s_submit, &self->submitter), 1);
+    assert_int_equal (every_tick (self->every, now, s_submit, &self->submitter), 0);
+    assert_int_equal (store_commit (self->store, true), 0);
+    assert_int_equal (every_tick (self->every, now, s_submit, &self->submitter), 0);
+    assert_int_equal (every_tick (self->every, now + 10 * SECOND - 1, s_submit,
+                                  &self->submitter), 0);
+    assert_int_equal (self->submitter.calls, 1);
+}
+
+static void
+test_every_coalesces_missed_ticks (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    s_set (self->every, "gap", 60 * SECOND, "t.gap", T0);
+    //  Down for ten intervals and a bit: ticks T0+60s .. T0+600s missed
+    int64_t now = T0 + 600 * SECOND + 5 * SECOND;
+    assert_int_equal (every_tick (self->every, now, s_submit, &self->submitter), 1);
+    assert_int_equal (self->submitter.calls, 1);
+    char want [256];
+    s_key_of (want, sizeof want, "gap", T0 + 60 * SECOND);   //  the stored tick
+    assert_string_equal (self->submitter.keys [0], want);
+    //  On the grid, first tick after now
+    assert_true (every_next_due (self->every) == T0 + 660 * SECOND);
+    assert_int_equal (every_tick (self->every, T0 + 660 * SECOND - 1, s_submit,
+                                  &self->submitter), 0);
+    assert_int_equal (every_tick (self->every, T0 + 660 * SECOND, s_submit,
+                                  &self->submitter), 1);
+    assert_int_equal (self->submitter.calls, 2);
+    json_t *list = s_list (self->every);
+    assert_int_equal (json_integer_value (json_object_get (s_entry (list, "gap"), "ticks")), 2);
+    json_decref (list);
+
+    //  A gap of exactly whole intervals lands on the grid too
+    int64_t exact = T0 + 720 * SECOND + 5 * 60 * SECOND;
+    assert_int_equal (every_tick (self->every, exact, s_submit, &self->submitter), 1);
+    assert_true (every_next_due (self->every) == exact + 60 * SECOND);
+}
+
+static void
+test_every_failed_submit_advances_and_reports (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    s_set (self->every, "bad", 10 * SECOND, "t.bad", T0);
+    self->submitter.fail = true;
+    assert_int_equal (every_tick (self->every, T0 + 10 * SECOND, s_submit,
+                                  &self->submitter), 1);
+    assert_int_equal (self->submitter.calls, 1);
+    //  Not retried in a loop: the tick is spent
+    assert_int_equal (every_tick (self->every, T0 + 10 * SECOND, s_submit,
+                                  &self->submitter), 0);
+    assert_true (every_next_due (self->every) == T0 + 20 * SECOND);
+    json_t *list = s_list (self->every);
+    json_t *entry = s_entry (list, "bad");
+    const char *error = json_string_value (json_object_get (entry, "last_error"));
+    assert_non_null (error);
+    assert_non_null (strstr (error, "unknown quota"));
+    assert_int_equal (json_integer_value (json_object_get (entry, "ticks")), 0);
+    assert_true (json_is_null (json_object_get (entry, "last_job")));
+    json_decref (list);
+
+    //  The next good tick clears the error
+    self->submitter.fail = false;
+    assert_int_equal (every_tick (self->every, T0 + 20 * SECOND, s_submit,
+                                  &self->submitter), 1);
+    list = s_list (self->every);
+    entry = s_entry (list, "bad");
+    assert_true (json_is_null (json_object_get (entry, "last_error")));
+    assert_int_equal (json_integer_value (json_object_get (entry, "ticks")), 1);
+    json_decref (list);
+}
+
+//  ---------------------------------------------------------------------
+//  Persistence and restarts
+
+static void
+test_every_survives_reopen (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    s_set (self->every, "keep", 45 * SECOND, "t.keep", T0);
+    s_set (self->every, "also", 7 * SECOND, "t.also", T0);
+    assert_int_equal (store_commit (self->store, true), 0);
+    json_t *before = s_list (self->every);
+    s_restart (self);
+    assert_int_equal (every_size (self->every), 2);
+    json_t *after = s_list (self->every);
+    assert_true (json_equal (before, after));
+    json_decref (before);
+    json_decref (after);
+    assert_true (every_next_due (self->every) == T0 + 7 * SECOND);
+
+    //  A committed tick survives: next, ticks and last job
+    assert_int_equal (every_tick (self->every, T0 + 45 * SECOND, s_submit,
+                                  &self->submitter), 2);
+    assert_int_equal (store_commit (self->store, true), 0);
+    before = s_list (self->every);
+    s_restart (self);
+    after = s_list (self->every);
+    assert_true (json_equal (before, after));
+    json_t *entry = s_entry (after, "keep");
+    assert_int_equal (json_integer_value (json_object_get (entry, "ticks")), 1);
+    s_assert_time (entry, "next", T0 + 90 * SECOND);
+    //  The two schedules ran in hash order: find the submit of "keep"
+    int call = strcmp (self->submitter.tasks [0], "t.keep") == 0 ? 0 : 1;
+    assert_string_equal (self->submitter.tasks [call], "t.keep");
+    assert_string_equal (json_string_value (json_object_get (entry, "last_job")),
+                         self->submitter.ids [call]);
+    json_decref (before);
+    json_decref (after);
+}
+
+static void
+test_every_committed_tick_not_rerun_after_restart (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    s_set (self->every, "exact", 60 * SECOND, "t.exact", T0);
+    assert_int_equal (store_commit (self->store, true), 0);
+    int64_t now = T0 + 60 * SECOND + 1;
+    assert_int_equal (every_tick (self->every, now, s_submit, &self->submitter), 1);
+    char key [256];
+    s_key_of (key, sizeof key, "exact", T0 + 60 * SECOND);
+    assert_false (s_key_committed (self->store, key));
+    assert_int_equal (store_commit (self->store, true), 0);     //  the batch lands
+    assert_true (s_key_committed (self->store, key));
+
+    s_restart (self);
+    s_calls_reset (&self->submitter);
+    assert_int_equal (every_tick (self->every, now, s_submit, &self->submitter), 0);
+    assert_int_equal (every_tick (self->every, now + 30 * SECOND, s_submit,
+                                  &self->submitter), 0);
+    assert_int_equal (self->submitter.calls, 0);
+    assert_true (every_next_due (self->every) == T0 + 120 * SECOND);
+}
+
+static void
+test_every_uncommitted_tick_runs_again_after_restart (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    s_set (self->every, "crash", 60 * SECOND, "t.crash", T0);
+    assert_int_equal (store_commit (self->store, true), 0);
+    int64_t now = T0 + 60 * SECOND + 1;
+    assert_int_equal (every_tick (self->every, now, s_submit, &self->submitter), 1);
+
+    //  Killed before the batch committed: neither the job's key nor the
+    //  advanced schedule exists, so the tick runs again, with the same key
+    s_restart (self);
+    char key [256];
+    s_key_of (key, sizeof key, "crash", T0 + 60 * SECOND);
+    assert_false (s_key_committed (self->store, key));
+    assert_true (every_next_due (self->every) == T0 + 60 * SECOND);
+    s_calls_reset (&self->submitter);
+    //  Later than the first try: still the same tick, the same key
+    assert_int_equal (every_tick (self->every, now + 20 * SECOND, s_submit,
+                                  &self->submitter), 1);
+    assert_int_equal (self->submitter.calls, 1);
+    assert_int_equal (self->submitter.created, 1);
+    assert_string_equal (self->submitter.keys [0], key);
+    assert_int_equal (store_commit (self->store, true), 0);
+    assert_true (s_key_committed (self->store, key));
+
+    //  Over several restarts, the tick made exactly one job
+    s_restart (self);
+    s_calls_reset (&self->submitter);
+    assert_int_equal (every_tick (self->every, now + 20 * SECOND, s_submit,
+                                  &self->submitter), 0);
+    assert_int_equal (self->submitter.created, 0);
+}
+
+static void
+test_every_key_finds_job_when_schedule_write_lags (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    //  Belt and braces: if a tick's job committed but the schedule record
+    //  did not advance, the rerun finds the key and creates nothing
+    s_set (self->every, "lag", 60 * SECOND, "t.lag", T0);
+    assert_int_equal (store_commit (self->store, true), 0);
+    char key [256];
+    s_key_of (key, sizeof key, "lag", T0 + 60 * SECOND);
+    char kkey [300];
+    snprintf (kkey, sizeof kkey, "k%s", key);
+    char id [37];
+    async_id_new (id);
+    store_put (self->store, kkey, strlen (kkey), id, 36);
+    assert_int_equal (store_commit (self->store, true), 0);
+
+    assert_int_equal (every_tick (self->every, T0 + 61 * SECOND, s_submit,
+                                  &self->submitter), 1);
+    assert_int_equal (self->submitter.calls, 1);
+    assert_int_equal (self->submitter.created, 0);
+    json_t *list = s_list (self->every);
+    assert_string_equal (json_string_value (json_object_get (s_entry (list, "lag"),
+                                                             "last_job")), id);
+    json_decref (list);
+}
+
+static void
+test_every_skips_malformed_records (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    s_set (self->every, "good", 60 * SECOND, "t.good", T0);
+    store_put (self->store, "ebroken", 7, "\xc1", 1);           //  not msgpack
+    store_put (self->store, "eempty", 6, "\x80", 1);            //  {}
+    assert_int_equal (store_commit (self->store, true), 0);
+    s_restart (self);
+    assert_int_equal (every_size (self->every), 1);
+    json_t *list = s_list (self->every);
+    assert_non_null (s_entry (list, "good"));
+    json_decref (list);
+}
+
+//  ---------------------------------------------------------------------
+//  Delete
+
+static void
+test_every_delete (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    s_set (self->every, "gone", 10 * SECOND, "t.gone", T0);
+    s_set (self->every, "stays", 10 * SECOND, "t.stays", T0);
+    assert_int_equal (store_commit (self->store, true), 0);
+
+    assert_int_equal (every_delete (self->every, "gone"), 0);
+    assert_int_equal (every_delete (self->every, "gone"), -1);
+    assert_int_equal (every_delete (self->every, "never"), -1);
+    assert_int_equal (every_delete (self->every, "bad name"), -1);
+    assert_int_equal (every_size (self->every), 1);
+    json_t *list = s_list (self->every);
+    assert_int_equal (json_array_size (list), 1);
+    assert_null (s_entry (list, "gone"));
+    json_decref (list);
+
+    assert_int_equal (every_tick (self->every, T0 + 10 * SECOND, s_submit,
+                                  &self->submitter), 1);
+    assert_int_equal (self->submitter.calls, 1);
+    assert_string_equal (self->submitter.tasks [0], "t.stays");
+
+    assert_int_equal (store_commit (self->store, true), 0);
+    s_restart (self);
+    assert_int_equal (every_size (self->every), 1);
+    assert_int_equal (every_delete (self->every, "gone"), -1);
+}
+
+//  ---------------------------------------------------------------------
+//  Validation
+
+static void
+s_assert_refused (fixture_t *self, const char *name, int64_t interval,
+                  const msgpack_object *spec, const char *want)
+{
+    char err [300] = "";
+    assert_int_equal (every_set (self->every, name, interval, spec, T0, err, sizeof err), -1);
+    assert_true (strlen (err) > 0);
+    assert_null (strchr (err, '\n'));
+    if (!strstr (err, want))
+        fail_msg ("err '%s' does not say '%s'", err, want);
+}
+
+static void
+test_every_refuses_bad_name_interval_spec (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    msgpack_unpacked spec;
+    msgpack_sbuffer buffer;
+    s_spec (&spec, &buffer, "t.ok", 1);
+
+    char long_name [EVERY_MAX_NAME + 2];
+    memset (long_name, 'n', EVERY_MAX_NAME + 1);
+    long_name [EVERY_MAX_NAME + 1] = 0;
+    const char *names [] = { "", "a b", "x/y", "tab\there", "caf\xc3\xa9", "new\nline",
+                             long_name, NULL };
+    for (int i = 0; names [i]; i++)
+        s_assert_refused (self, names [i], 60 * SECOND, &spec.data, "bad schedule name");
+    s_assert_refused (self, NULL, 60 * SECOND, &spec.data, "bad schedule name");
+    //  A bad name is shown, not echoed raw: the err stays one line
+    s_assert_refused (self, "new\nline", 60 * SECOND, &spec.data, "'new?line'");
+
+    s_assert_refused (self, "n", SECOND - 1, &spec.data, "bad interval");
+    s_assert_refused (self, "n", 0, &spec.data, "bad interval");
+    s_assert_refused (self, "n", -60 * SECOND, &spec.data, "bad interval");
+    s_assert_refused (self, "n", 366LL * 86400 * SECOND + 1, &spec.data, "bad interval");
+
+    //  The spec must be a map
+    msgpack_object array = { .type = MSGPACK_OBJECT_ARRAY };
+    s_assert_refused (self, "n", 60 * SECOND, &array, "must be a map");
+    s_assert_refused (self, "n", 60 * SECOND, NULL, "must be a map");
+
+    //  A clock before 1970 is refused (tick times are never negative)
+    char err [300] = "";
+    assert_int_equal (every_set (self->every, "n", 60 * SECOND, &spec.data, -1,
+                                 err, sizeof err), -1);
+    assert_non_null (strstr (err, "bad clock"));
+
+    assert_int_equal (every_size (self->every), 0);
+    assert_int_equal (store_pending (self->store), 0);
+
+    //  The edges are accepted
+    long_name [EVERY_MAX_NAME] = 0;
+    assert_int_equal (every_set (self->every, long_name, SECOND, &spec.data, T0,
+                                 err, sizeof err), 0);
+    assert_int_equal (every_set (self->every, "Az09_-.:", 366LL * 86400 * SECOND,
+                                 &spec.data, T0, err, sizeof err), 0);
+    assert_int_equal (every_size (self->every), 2);
+    assert_int_equal (store_commit (self->store, true), 0);
+    s_restart (self);
+    assert_int_equal (every_size (self->every), 2);
+
+    msgpack_unpacked_destroy (&spec);
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+static void
+test_every_longest_name_key_fits (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    //  The longest name at a 19-digit tick time: its key still fits the
+    //  200 bytes a job's key may have (the fake submit asserts it)
+    char name [EVERY_MAX_NAME + 1];
+    memset (name, 'x', EVERY_MAX_NAME);
+    name [EVERY_MAX_NAME] = 0;
+    int64_t late = 9000000000000000000LL;
+    s_set (self->every, name, SECOND, "t.long", late - SECOND);
+    assert_int_equal (every_tick (self->every, late, s_submit, &self->submitter), 1);
+    assert_int_equal (self->submitter.created, 1);
+    assert_int_equal (strlen (self->submitter.keys [0]), 6 + EVERY_MAX_NAME + 1 + 19);
+    assert_int_equal (strlen (self->submitter.keys [0]), ASYNC_MAX_NAME);
+}
+
+static void
+test_every_name_valid (void **state)
+{
+    (void) state;
+    assert_true (every_name_valid ("a"));
+    assert_true (every_name_valid ("backup:db-1.daily_x"));
+    assert_false (every_name_valid (NULL));
+    assert_false (every_name_valid (""));
+    assert_false (every_name_valid ("a,b"));
+    assert_false (every_name_valid ("a*"));
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+#define T(name) cmocka_unit_test_setup_teardown (name, s_setup, s_teardown)
+        T (test_every_set_shows_in_list),
+        T (test_every_set_replaces_and_starts_over),
+        T (test_every_next_due_is_earliest),
+        T (test_every_tick_before_due_submits_nothing),
+        T (test_every_tick_when_due_submits_once_and_advances),
+        T (test_every_two_ticks_at_same_now_submit_once),
+        T (test_every_coalesces_missed_ticks),
+        T (test_every_failed_submit_advances_and_reports),
+        T (test_every_survives_reopen),
+        T (test_every_committed_tick_not_rerun_after_restart),
+        T (test_every_uncommitted_tick_runs_again_after_restart),
+        T (test_every_key_finds_job_when_schedule_write_lags),
+        T (test_every_skips_malformed_records),
+        T (test_every_delete),
+        T (test_every_refuses_bad_name_interval_spec),
+        T (test_every_longest_name_key_fits),
+        cmocka_unit_test (test_every_name_valid),
+#undef T
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
