@@ -423,6 +423,24 @@ s_notify_waiters (broker_t *self, async_job_t *job)
     zhashx_delete (self->waiters, job->id);
 }
 
+//  Tell the clients waiting for a job how far it got: a task's reported
+//  progress, or a parent's children done
+static void
+s_notify_progress (broker_t *self, const char *id, int64_t done, int64_t total)
+{
+    zhashx_t *waiting = (zhashx_t *) zhashx_lookup (self->waiters, id);
+    zframe_t *routing = waiting ? (zframe_t *) zhashx_first (waiting) : NULL;
+    while (routing) {
+        async_msg_t msg;
+        async_msg_init (&msg, "PROGRESS", 0, 3);
+        async_msg_str (&msg, "id", id);
+        async_msg_int (&msg, "done", done);
+        async_msg_int (&msg, "total", total);
+        s_send (self, routing, &msg);
+        routing = (zframe_t *) zhashx_next (waiting);
+    }
+}
+
 //  Pack the child summary {"id", "status", "result"|"failure"}
 static void
 s_pack_summary (msgpack_packer *pk, async_job_t *child)
@@ -533,6 +551,8 @@ s_child_done (broker_t *self, async_job_t *child)
         return;
     parent->children_done++;
     s_job_save (self, parent);
+    s_notify_progress (self, parent->id, (int64_t) parent->children_done,
+                       (int64_t) parent->nchildren);
     if (parent->children_done < parent->nchildren) {
         if (parent->kind == ASYNC_KIND_SERIAL) {
             async_job_t *next = s_job_load (self, parent->children [parent->children_done]);
@@ -904,9 +924,26 @@ s_on_get (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool wait)
         if (!zhashx_lookup (waiting, rkey))
             zhashx_insert (waiting, rkey, zframe_dup (routing));
         free (rkey);
+        //  With how far it got, so a progress bar starts in the right place
+        int64_t done = (int64_t) job->children_done, total = (int64_t) job->nchildren;
+        if (job->kind == ASYNC_KIND_TASK) {
+            done = total = 0;
+            msgpack_unpacked unpacked;
+            msgpack_unpacked_init (&unpacked);
+            size_t offset = 0;
+            if (job->progress.size
+            &&  msgpack_unpack_next (&unpacked, (const char *) job->progress.data,
+                                     job->progress.size, &offset) == MSGPACK_UNPACK_SUCCESS) {
+                async_mp_int (&unpacked.data, "done", &done);
+                async_mp_int (&unpacked.data, "total", &total);
+            }
+            msgpack_unpacked_destroy (&unpacked);
+        }
         async_msg_t msg;
-        async_msg_init (&msg, "WAITING", in->rid, 1);
+        async_msg_init (&msg, "WAITING", in->rid, 3);
         async_msg_str (&msg, "id", id);
+        async_msg_int (&msg, "done", done);
+        async_msg_int (&msg, "total", total);
         s_send (self, routing, &msg);
     }
     async_job_destroy (&job);
@@ -1667,6 +1704,10 @@ s_on_progress (broker_t *self, session_t *session, async_inmsg_t *in)
     if (async_codec_copy_object (progress, &data, &size) == 0) {
         async_blob_take (&job->progress, data, size);
         s_job_save (self, job);
+        int64_t done = 0, total = 0;
+        async_mp_int (progress, "done", &done);
+        async_mp_int (progress, "total", &total);
+        s_notify_progress (self, job->id, done, total);
     }
 }
 

@@ -386,6 +386,13 @@ async_wait_all (async_client_t *self, const char *ids, size_t count, int timeout
 int
 async_wait_json (async_client_t *self, const char *id, int timeout_ms, char **job_json_out)
 {
+    return async_wait_progress_json (self, id, timeout_ms, NULL, NULL, job_json_out);
+}
+
+int
+async_wait_progress_json (async_client_t *self, const char *id, int timeout_ms,
+                          async_progress_fn *progress, void *arg, char **job_json_out)
+{
     *job_json_out = NULL;
     self->error [0] = 0;
     int64_t start = async_mono_us ();
@@ -427,6 +434,16 @@ async_wait_json (async_client_t *self, const char *id, int timeout_ms, char **jo
                 zframe_destroy (&frame);
                 return *job_json_out ? 0 : ASYNC_EPROTO;
             }
+        }
+        else
+        if ((streq (in.command, "PROGRESS") || streq (in.command, "WAITING")) && progress) {
+            char pid [37] = "";
+            int64_t done = 0, total = 0;
+            async_mp_str (in.body, "id", pid, sizeof pid);
+            async_mp_int (in.body, "done", &done);
+            async_mp_int (in.body, "total", &total);
+            if (streq (pid, id))
+                progress (arg, done, total);
         }
         else
         if (streq (in.command, "ERROR")) {

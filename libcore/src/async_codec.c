@@ -251,9 +251,13 @@ async_mp_get (const msgpack_object *map, const char *key)
 {
     if (!map || map->type != MSGPACK_OBJECT_MAP)
         return NULL;
+    //  Sizes first: most keys differ in length, and this is on every path
+    size_t len = strlen (key);
+    const msgpack_object_kv *kv = map->via.map.ptr;
     for (uint32_t i = 0; i < map->via.map.size; i++)
-        if (async_mp_streq (&map->via.map.ptr [i].key, key))
-            return &map->via.map.ptr [i].val;
+        if (kv [i].key.type == MSGPACK_OBJECT_STR && kv [i].key.via.str.size == len
+        &&  memcmp (kv [i].key.via.str.ptr, key, len) == 0)
+            return &kv [i].val;
     return NULL;
 }
 

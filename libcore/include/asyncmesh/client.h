@@ -86,6 +86,16 @@ int
     async_wait_all (async_client_t *self, const char *ids, size_t count, int timeout_ms,
                     size_t *failed_out);
 
+//  Called while waiting, as the broker pushes progress: a task's reported
+//  progress, or a parent's children completed of all.
+typedef void (async_progress_fn) (void *arg, int64_t done, int64_t total);
+
+//  async_wait_json, calling `progress` (when not NULL) as the job advances.
+int
+    async_wait_progress_json (async_client_t *self, const char *id, int timeout_ms,
+                              async_progress_fn *progress, void *arg,
+                              char **job_json_out);
+
 //  ---------------------------------------------------------------------
 //  Inspecting (JSON text out, caller frees)
 
