@@ -267,8 +267,10 @@ s_job_save (broker_t *self, async_job_t *job)
 {
     if (!zhashx_lookup (self->jobs, job->id))
         zhashx_insert (self->jobs, job->id, job);
-    if (!zlistx_find (self->dirty, job))
+    if (!job->dirty) {
+        job->dirty = true;
         zlistx_add_end (self->dirty, job);
+    }
 }
 
 static bool
@@ -2353,6 +2355,7 @@ s_commit (broker_t *self)
         char key [40];
         uint8_t *data;
         size_t size;
+        job->dirty = false;
         if (async_job_encode (job, &data, &size) == 0) {
             store_put (self->store, key, s_key_job (key, job->id), data, size);
             free (data);

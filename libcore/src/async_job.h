@@ -87,6 +87,7 @@ typedef struct _async_job_t {
     int on;                     //  callbacks: 0 always, 1 success, 2 failure
     int callbacks_next;         //  callbacks started so far, in order
     int64_t cancelled_at;       //  cancellation requested (us), 0 = not
+    bool dirty;                 //  in memory only: staged for the next write
 } async_job_t;
 
 //  Create an empty pending job with a fresh id. NULL only if out of memory.
