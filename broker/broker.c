@@ -66,6 +66,7 @@ struct _broker_t {
     zhashx_t *orphans;          //  id -> orphan_t
     zhashx_t *quotas;           //  name -> quota_t
     every_t *every;             //  recurring schedules
+    zhashx_t *handoff_targets;  //  ids some job handed off to (w keys)
     bool durable;               //  the batch holds acknowledged writes
     size_t live;                //  live jobs in the cache after the last sweep
     const char *peer_address;   //  of the message being handled
@@ -1537,11 +1538,13 @@ s_on_started (broker_t *self, session_t *session, async_inmsg_t *in)
     async_job_t *job = s_current_attempt (self, session, in, id);
     if (!job || job->status != ASYNC_ASSIGNED)
         return;
+    //  Kept in memory (a live job stays cached) and written with the
+    //  job's next change: a broker killed meanwhile finds it 'assigned',
+    //  which recovers the same way (its node re-attaches it)
     job->status = ASYNC_ACTIVE;
     job->attempts++;
     job->active_start = async_now_us ();
     job->active_end = 0;
-    s_job_save (self, job);
     async_log_debug ("broker", "job.started", "job=%s node=%s attempt=%d",
                      job->id, session->uuid, job->attempts);
 }
@@ -1595,6 +1598,7 @@ s_handoff (broker_t *self, async_job_t *job, const char *target_id)
     memcpy (key + 1, target->id, 36);
     memcpy (key + 37, job->id, 36);
     store_put (self->store, key, 73, "", 0);
+    zhashx_insert (self->handoff_targets, target->id, (void *) 1);
     s_job_save (self, job);
     self->durable = true;
     async_log_debug ("broker", "job.handoff", "job=%s target=%s", job->id, target->id);
@@ -1604,6 +1608,9 @@ s_handoff (broker_t *self, async_job_t *job, const char *target_id)
 static void
 s_handoffs_done (broker_t *self, async_job_t *done)
 {
+    if (!zhashx_lookup (self->handoff_targets, done->id))
+        return;                 //  the usual case: no scan of the store
+    zhashx_delete (self->handoff_targets, done->id);
     char prefix [40];
     prefix [0] = 'w';
     memcpy (prefix + 1, done->id, 36);
@@ -2346,6 +2353,8 @@ s_timers (broker_t *self)
     zlistx_destroy (&expired);
 }
 
+#define S_PENDING_CACHED 8192
+
 //  Write the batch, then send what waited for it, then evict what is not live
 static int
 s_commit (broker_t *self)
@@ -2386,9 +2395,14 @@ s_commit (broker_t *self)
     zlistx_purge (self->dirty);
     if (zhashx_size (self->jobs) > self->live) {
         zlistx_t *gone = zlistx_new ();
+        //  Pending jobs stay too, up to a bound: dispatch reads them soon
+        size_t pending = 0;
         job = (async_job_t *) zhashx_first (self->jobs);
         while (job) {
-            if (!s_job_is_live (job))
+            bool keep = s_job_is_live (job)
+                     || (job->status == ASYNC_PENDING && job->kind == ASYNC_KIND_TASK
+                         && pending++ < S_PENDING_CACHED);
+            if (!keep)
                 zlistx_add_end (gone, job->id);
             job = (async_job_t *) zhashx_next (self->jobs);
         }
@@ -2484,6 +2498,20 @@ s_recover (broker_t *self)
             entry->when = (int64_t) store_get_be64 ((const uint8_t *) key + 1);
             memcpy (entry->id, key + 9, 36);
             zlistx_add_end (self->scheduled, entry);
+        }
+        store_iter_next (iter);
+    }
+    store_iter_destroy (&iter);
+    //  Hand-off targets
+    iter = store_iter_new (self->store, "w", 1);
+    while (store_iter_valid (iter)) {
+        size_t ksize;
+        const char *key = store_iter_key (iter, &ksize);
+        if (ksize == 73) {
+            char target [37];
+            memcpy (target, key + 1, 36);
+            target [36] = 0;
+            zhashx_insert (self->handoff_targets, target, (void *) 1);
         }
         store_iter_next (iter);
     }
@@ -2593,6 +2621,7 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     zhashx_set_destructor (self->orphans, s_free_item);
     self->quotas = zhashx_new ();
     zhashx_set_destructor (self->quotas, s_free_item);
+    self->handoff_targets = zhashx_new ();
 
     int rc = store_open (config->data_dir, config->sync, &self->store);
     if (rc == 0)
@@ -2638,6 +2667,7 @@ broker_destroy (broker_t **self_p)
     zlistx_destroy (&self->scheduled);
     zhashx_destroy (&self->orphans);
     zhashx_destroy (&self->quotas);
+    zhashx_destroy (&self->handoff_targets);
     dispatch_destroy (&self->dispatch);
     every_destroy (&self->every);
     store_destroy (&self->store);
