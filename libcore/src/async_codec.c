@@ -243,7 +243,7 @@ async_mp_streq (const msgpack_object *o, const char *string)
 {
     size_t len = strlen (string);
     return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == len
-        && memcmp (o->via.str.ptr, string, len) == 0;
+        && (len == 0 || memcmp (o->via.str.ptr, string, len) == 0);
 }
 
 const msgpack_object *
@@ -266,6 +266,10 @@ async_mp_strcpy (const msgpack_object *o, char *buf, size_t size)
 {
     if (!o || o->type != MSGPACK_OBJECT_STR || o->via.str.size >= size)
         return -1;
+    if (o->via.str.size == 0) {
+        buf [0] = 0;            //  msgpack-c gives "" a NULL pointer
+        return 0;
+    }
     memcpy (buf, o->via.str.ptr, o->via.str.size);
     buf [o->via.str.size] = 0;
     if (memchr (buf, 0, o->via.str.size))
@@ -283,7 +287,11 @@ char *
 async_mp_strdup (const msgpack_object *map, const char *key)
 {
     const msgpack_object *o = async_mp_get (map, key);
-    if (!o || o->type != MSGPACK_OBJECT_STR || memchr (o->via.str.ptr, 0, o->via.str.size))
+    if (!o || o->type != MSGPACK_OBJECT_STR)
+        return NULL;
+    if (o->via.str.size == 0)
+        return strdup ("");     //  msgpack-c gives "" a NULL pointer
+    if (memchr (o->via.str.ptr, 0, o->via.str.size))
         return NULL;
     return strndup (o->via.str.ptr, o->via.str.size);
 }

@@ -286,7 +286,7 @@ async_job_decode_object (const msgpack_object *map)
     async_job_t *self = calloc (1, sizeof (async_job_t));
     if (!self)
         return NULL;
-    if (async_mp_str (map, "id", self->id, sizeof self->id))
+    if (async_mp_str (map, "id", self->id, sizeof self->id) || !async_id_valid (self->id))
         goto fail;
     self->kind = (async_kind_t) s_get_int (map, "kind");
     self->role = (async_role_t) s_get_int (map, "role");
@@ -344,6 +344,8 @@ fail:
 async_job_t *
 async_job_decode (const void *data, size_t size)
 {
+    if (async_codec_check (data, size))
+        return NULL;
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
     size_t offset = 0;

@@ -13,6 +13,9 @@
 #include <cmocka.h>
 
 #include "async_job.h"
+
+//  A valid id, so that a bad record is refused for the field it names
+#define S_ID "0b6a8e1c-3f0e-4a8e-9d55-2f1c8c1d3e4f"
 #include "async_util.h"
 
 //  Garbage records declare huge msgpack containers, which msgpack-c tries
@@ -375,15 +378,15 @@ test_job_decode_garbage_returns_null (void **state)
         "{\"task\": \"a.b\"}",                                  //  no id
         "{\"id\": 5}",
         "{\"id\": \"0123456789012345678901234567890123456\"}",   //  37 chars
-        "{\"id\": \"x\", \"kind\": 3}",
-        "{\"id\": \"x\", \"kind\": -1}",
-        "{\"id\": \"x\", \"status\": 5}",
-        "{\"id\": \"x\", \"status\": -1}",
-        "{\"id\": \"x\", \"role\": 4}",
-        "{\"id\": \"x\", \"children\": \"abc\"}",
-        "{\"id\": \"x\", \"children\": [1]}",
-        "{\"id\": \"x\", \"children\": [\"0123456789012345678901234567890123456\"]}",
-        "{\"id\": \"x\", \"callbacks\": {}}",
+        "{\"id\": \"" S_ID "\", \"kind\": 3}",
+        "{\"id\": \"" S_ID "\", \"kind\": -1}",
+        "{\"id\": \"" S_ID "\", \"status\": 5}",
+        "{\"id\": \"" S_ID "\", \"status\": -1}",
+        "{\"id\": \"" S_ID "\", \"role\": 4}",
+        "{\"id\": \"" S_ID "\", \"children\": \"abc\"}",
+        "{\"id\": \"" S_ID "\", \"children\": [1]}",
+        "{\"id\": \"" S_ID "\", \"children\": [\"0123456789012345678901234567890123456\"]}",
+        "{\"id\": \"" S_ID "\", \"callbacks\": {}}",
         NULL
     };
     for (int i = 0; bad [i]; i++) {
@@ -393,8 +396,13 @@ test_job_decode_garbage_returns_null (void **state)
             fail_msg ("decoded a job from %s", bad [i]);
         }
     }
+    //  An id must be a UUID: "" or "x" would not survive a re-encoding
+    async_job_t *job = s_decode_json ("{\"id\": \"\"}");
+    assert_null (job);
+    job = s_decode_json ("{\"id\": \"x\"}");
+    assert_null (job);
     //  The smallest record that is a job, for contrast
-    async_job_t *job = s_decode_json ("{\"id\": \"x\"}");
+    job = s_decode_json ("{\"id\": \"0b6a8e1c-3f0e-4a8e-9d55-2f1c8c1d3e4f\"}");
     assert_non_null (job);
     async_job_destroy (&job);
 }
