@@ -128,13 +128,20 @@ static const ctl_option_t s_filter_options [] = {
 };
 
 static const ctl_option_t s_limit_options [] = {
-    { "--limit", "N", CTL_OPT_LIMIT, "print at most N jobs (default: all)" },
+    { "--limit", "N", CTL_OPT_LIMIT, "print at most N jobs (default 1000; 0: all)" },
     { NULL, NULL, 0, NULL }
 };
 
 static const ctl_option_t s_since_options [] = {
     { "--since", "DUR", CTL_OPT_SINCE,
       "only completed jobs that completed within DUR (default: all)" },
+    { NULL, NULL, 0, NULL }
+};
+
+static const ctl_option_t s_callback_options [] = {
+    { "--on", "always|success|failure", CTL_OPT_ON,
+      "run the callback when the job completes (default: always), only when "
+      "it succeeds, or only when it fails" },
     { NULL, NULL, 0, NULL }
 };
 
@@ -339,29 +346,45 @@ s_given (ctl_t *ctl, int id)
     return NULL;
 }
 
-//  Check the number of positional words: `what` says what the command
-//  takes ("one job ID"). 0 or 2.
+//  Check the number of positional words of the command, or with `form`,
+//  of its form named by words [0] ("quota set": the words after "set").
+//  `what` says what it takes ("one job ID"). 0 or 2.
 static int
-s_expect_words (ctl_t *ctl, int min, int max, const char *what)
+s_expect_words (ctl_t *ctl, bool form, int min, int max, const char *what)
 {
-    if (ctl->nwords < min)
-        return s_usage (ctl, "'%s' needs %s", ctl->command->name, what);
-    if (ctl->nwords > max)
-        return s_usage (ctl, "'%s' takes %s, not '%s'", ctl->command->name,
-                        what, ctl->words [max]);
+    char name [64];
+    snprintf (name, sizeof name, "%s%s%s", ctl->command->name, form ? " " : "",
+              form ? ctl->words [0] : "");
+    int first = form ? 1 : 0;
+    const char **words = ctl->words + first;
+    int nwords = ctl->nwords - first;
+    if (nwords < min)
+        return s_usage (ctl, "'%s' needs %s", name, what);
+    if (nwords > max)
+        return s_usage (ctl, "'%s' takes %s, not '%s'", name, what, words [max]);
     return 0;
 }
 
-//  A duration in milliseconds, for a flag or config key named `source`
+//  A duration in microseconds, for a flag, word or config key named
+//  `source`. 0 or 2.
+static int
+s_duration_us (ctl_t *ctl, const char *source, const char *text, int64_t *usecs)
+{
+    if (async_parse_duration (text, false, usecs))
+        return s_usage (ctl, "%s '%s' is not a duration; " CTL_DURATION_HINT,
+                        source, text);
+    return 0;
+}
+
+//  The same in milliseconds, at most INT_MAX
 static int
 s_duration_ms (ctl_t *ctl, const char *source, const char *text, int *msecs)
 {
     int64_t usecs;
-    if (async_parse_duration (text, false, &usecs))
-        return s_usage (ctl, "%s '%s' is not a duration; " CTL_DURATION_HINT,
-                        source, text);
-    *msecs = usecs / 1000 > INT_MAX ? INT_MAX : (int) (usecs / 1000);
-    return 0;
+    int rc = s_duration_us (ctl, source, text, &usecs);
+    if (rc == 0)
+        *msecs = usecs / 1000 > INT_MAX ? INT_MAX : (int) (usecs / 1000);
+    return rc;
 }
 
 //  The wait timeout (--timeout of wait, --wait-timeout of submit), -1 when
@@ -479,29 +502,51 @@ s_wait_print (ctl_t *ctl, const char *id, int timeout_ms)
     return rc;
 }
 
+//  Add the job options given as flags to spec (takes it) and write it as
+//  JSON text into *text_out (caller frees). 0 or an exit code.
+static int
+s_spec_text (ctl_t *ctl, json_t *spec, char **text_out)
+{
+    char err [1024];
+    int rc = 0;
+    for (int index = 0; index < ctl->ngiven && rc == 0; index++) {
+        const ctl_option_t *option = ctl->given [index].option;
+        if (option->id <= CTL_OPT_JOB_LAST
+        &&  ctl_spec_option (spec, option, ctl->given [index].value, err, sizeof err))
+            rc = s_usage (ctl, "%s", err);
+    }
+    *text_out = rc ? NULL : ctl_json_dumps (spec);
+    json_decref (spec);
+    if (rc == 0 && !*text_out)
+        rc = s_error (ASYNC_EUSAGE, "out of memory; free some and try again");
+    return rc;
+}
+
+//  The same for a job given as one 'TASK ARG...' word, `what` in errors
+//  ("the callback")
+static int
+s_task_spec_text (ctl_t *ctl, const char *word, const char *what, char **text_out)
+{
+    char err [1024];
+    json_t *spec = ctl_spec_from_text (word, err, sizeof err);
+    if (!spec)
+        return s_usage (ctl, "%s: %s", what, err);
+    return s_spec_text (ctl, spec, text_out);
+}
+
 //  Add the job options given as flags to spec, submit it (takes spec),
 //  then print the id, or wait and print the result with --wait.
 static int
 s_submit (ctl_t *ctl, json_t *spec)
 {
-    char err [1024];
-    for (int index = 0; index < ctl->ngiven; index++) {
-        const ctl_option_t *option = ctl->given [index].option;
-        if (option->id <= CTL_OPT_JOB_LAST
-        &&  ctl_spec_option (spec, option, ctl->given [index].value, err, sizeof err)) {
-            json_decref (spec);
-            return s_usage (ctl, "%s", err);
-        }
-    }
+    char *text;
     int timeout_ms;
-    int rc = s_wait_timeout (ctl, &timeout_ms);
-    bool wait = s_given (ctl, CTL_OPT_WAIT) || s_given (ctl, CTL_OPT_WAIT_TIMEOUT);
-    char *text = rc ? NULL : ctl_json_dumps (spec);
-    json_decref (spec);
+    int rc = s_spec_text (ctl, spec, &text);
+    if (rc == 0 && (rc = s_wait_timeout (ctl, &timeout_ms)))
+        free (text);
     if (rc)
         return rc;
-    if (!text)
-        return s_error (ASYNC_EUSAGE, "out of memory; free some and try again");
+    bool wait = s_given (ctl, CTL_OPT_WAIT) || s_given (ctl, CTL_OPT_WAIT_TIMEOUT);
 
     async_log_debug ("ctl", "job.submit", "broker=%s spec=%s", ctl->endpoint, text);
     char id [ASYNC_ID_LEN];
@@ -636,7 +681,8 @@ s_show (ctl_t *ctl, int rc, char *text, const char *id)
     json_t *value = s_reply (text);
     if (!value)
         return S_REPLY_FAILED;
-    if (s_readable (ctl))
+    //  An empty object as a tree would be no lines at all
+    if (s_readable (ctl) && json_object_size (value) + json_array_size (value) > 0)
         ctl_print_tree (stdout, value, 0);
     else
         ctl_print_json (stdout, value);
@@ -712,17 +758,14 @@ s_query (ctl_t *ctl)
                 json_object_set_new (query, "node", json_string (value));
                 break;
             case CTL_OPT_LIMIT:
-                if (ctl_parse_int (value, 1, INT64_MAX, &number))
+                if (ctl_parse_int (value, 0, INT64_MAX, &number))
                     rc = s_usage (ctl, "%s '%s' is not a number of jobs; give a "
-                                  "whole number more than 0", flag, value);
+                                  "whole number (0: all)", flag, value);
                 else
                     json_object_set_new (query, "limit", json_integer (number));
                 break;
             case CTL_OPT_SINCE:
-                if (async_parse_duration (value, false, &number))
-                    rc = s_usage (ctl, "%s '%s' is not a duration; "
-                                  CTL_DURATION_HINT, flag, value);
-                else
+                if ((rc = s_duration_us (ctl, flag, value, &number)) == 0)
                     json_object_set_new (query, "since", json_real (number / 1e6));
                 break;
             default:
@@ -779,12 +822,34 @@ s_cmd_count (ctl_t *ctl)
     return 0;
 }
 
+//  A call of the client API that returns JSON about one job
+typedef int (s_job_call_fn) (async_client_t *client, const char *id, char **json_out);
+
+//  Print what `call` returns about the job words [0]
+static int
+s_show_job_call (ctl_t *ctl, s_job_call_fn *call)
+{
+    char *text = NULL;
+    int rc = call (ctl->client, ctl->words [0], &text);
+    return s_show (ctl, rc, text, ctl->words [0]);
+}
+
+//  A call of the client API that returns a JSON array
+typedef int (s_list_call_fn) (async_client_t *client, char **json_out);
+
+//  Print the list `call` returns, as s_show_list does
+static int
+s_show_list_call (ctl_t *ctl, s_list_call_fn *call, const char *const *columns)
+{
+    char *text = NULL;
+    int rc = call (ctl->client, &text);
+    return s_show_list (ctl, rc, text, columns);
+}
+
 static int
 s_cmd_job (ctl_t *ctl)
 {
-    char *text = NULL;
-    int rc = async_job_json (ctl->client, ctl->words [0], &text);
-    return s_show (ctl, rc, text, ctl->words [0]);
+    return s_show_job_call (ctl, async_job_json);
 }
 
 static int
@@ -798,9 +863,142 @@ s_cmd_status (ctl_t *ctl)
 static int
 s_cmd_nodes (ctl_t *ctl)
 {
-    char *text = NULL;
-    int rc = async_nodes_json (ctl->client, &text);
-    return s_show_list (ctl, rc, text, NULL);
+    return s_show_list_call (ctl, async_nodes_json, NULL);
+}
+
+//  ---------------------------------------------------------------------
+//  Callbacks and annotations of a job
+
+static int
+s_cmd_add_callback (ctl_t *ctl)
+{
+    const s_given_t *given = s_given (ctl, CTL_OPT_ON);
+    const char *on = given ? given->value : "always";
+    if (!streq (on, "always") && !streq (on, "success") && !streq (on, "failure"))
+        return s_usage (ctl, "--on '%s' is not when a callback runs; give always, "
+                        "success or failure", on);
+    char *spec;
+    int rc = s_task_spec_text (ctl, ctl->words [1], "the callback", &spec);
+    if (rc)
+        return rc;
+    char id [ASYNC_ID_LEN];
+    rc = async_add_callback_json (ctl->client, ctl->words [0], on, spec, id);
+    free (spec);
+    if (rc)
+        return s_client_fail (ctl, rc, ctl->words [0]);
+    async_log_info ("ctl", "job.callback_added", "job=%s callback=%s on=%s broker=%s",
+                    ctl->words [0], id, on, ctl->endpoint);
+    printf ("%s\n", id);
+    return 0;
+}
+
+static int
+s_cmd_annotate (ctl_t *ctl)
+{
+    const char *name = ctl->words [1];
+    const char *word = ctl->words [2];
+    if (!*name)
+        return s_usage (ctl, "the annotation NAME is empty; give a name, like note");
+    json_t *value = ctl_value_parse (word);
+    char *text = value ? ctl_json_dumps (value) : NULL;
+    json_decref (value);
+    if (!text)
+        return s_usage (ctl, "VALUE '%s' is not UTF-8 text", word);
+    int rc = async_annotate (ctl->client, ctl->words [0], name, text);
+    free (text);
+    return rc ? s_client_fail (ctl, rc, ctl->words [0]) : 0;
+}
+
+static int
+s_cmd_annotations (ctl_t *ctl)
+{
+    return s_show_job_call (ctl, async_annotations_json);
+}
+
+//  ---------------------------------------------------------------------
+//  Things the broker keeps by name: quotas and schedules
+
+typedef struct {
+    s_list_call_fn *list_call;
+    int (*delete_call) (async_client_t *client, const char *name);
+    const char *const *columns;         //  of the list on a terminal
+} s_named_t;
+
+static const char *s_quota_columns [] = { "name", "size", "running", NULL };
+static const s_named_t s_quotas = {
+    async_quota_list_json, async_quota_delete, s_quota_columns
+};
+
+static const char *s_every_columns [] = {
+    "name", "interval", "next", "last_job", "ticks", "last_error", NULL
+};
+static const s_named_t s_schedules = {
+    async_every_list_json, async_every_delete, s_every_columns
+};
+
+//  True when words [0] is the list or delete form of the command
+static bool
+s_named_form (ctl_t *ctl)
+{
+    return streq (ctl->words [0], "list") || streq (ctl->words [0], "delete");
+}
+
+//  Run the list or delete form of the command
+static int
+s_named (ctl_t *ctl, const s_named_t *named)
+{
+    bool list = streq (ctl->words [0], "list");
+    int rc = list ? s_expect_words (ctl, true, 0, 0, "no arguments")
+                  : s_expect_words (ctl, true, 1, 1, "one NAME");
+    if (rc == 0 && ctl->ngiven)
+        rc = s_usage (ctl, "'%s %s' takes no options, not %s", ctl->command->name,
+                      ctl->words [0], ctl->given [0].option->name);
+    if (rc)
+        return rc;
+    if (list)
+        return s_show_list_call (ctl, named->list_call, named->columns);
+    rc = named->delete_call (ctl->client, ctl->words [1]);
+    return rc ? s_client_fail (ctl, rc, NULL) : 0;
+}
+
+static int
+s_cmd_quota (ctl_t *ctl)
+{
+    if (s_named_form (ctl))
+        return s_named (ctl, &s_quotas);
+    if (!streq (ctl->words [0], "set"))
+        return s_usage (ctl, "'%s' is not a form of 'quota'; give set, list or delete",
+                        ctl->words [0]);
+    int rc = s_expect_words (ctl, true, 2, 2, "NAME and SIZE");
+    if (rc)
+        return rc;
+    int64_t size;
+    if (ctl_parse_int (ctl->words [2], 1, INT64_MAX, &size))
+        return s_usage (ctl, "SIZE '%s' is not a quota size; give a whole number "
+                        "of jobs, 1 or more", ctl->words [2]);
+    rc = async_quota_set (ctl->client, ctl->words [1], size);
+    return rc ? s_client_fail (ctl, rc, NULL) : 0;
+}
+
+static int
+s_cmd_every (ctl_t *ctl)
+{
+    if (s_named_form (ctl))
+        return s_named (ctl, &s_schedules);
+    int rc = s_expect_words (ctl, false, 3, 3, "NAME, DUR and one quoted "
+                             "'TASK ARG...' word");
+    int64_t usecs = 0;
+    if (rc == 0)
+        rc = s_duration_us (ctl, "DUR", ctl->words [1], &usecs);
+    if (rc == 0 && usecs < 1000)
+        rc = s_usage (ctl, "DUR '%s' is less than 1ms; give a duration like 30s",
+                      ctl->words [1]);
+    char *spec;
+    if (rc || (rc = s_task_spec_text (ctl, ctl->words [2], "the job", &spec)))
+        return rc;
+    rc = async_every_set_json (ctl->client, ctl->words [0], usecs / 1000, spec);
+    free (spec);
+    return rc ? s_client_fail (ctl, rc, NULL) : 0;
 }
 
 //  ---------------------------------------------------------------------
@@ -894,6 +1092,53 @@ static const s_command_t s_commands [] = {
               "period.",
       .min_words = 1, .max_words = 1, .words = "one job ID",
       .needs_broker = true, .run = s_cmd_cancel },
+    { .name = "add-callback",
+      .synopsis = "add-callback ID [--on always|success|failure] [OPTIONS] 'TASK ARG...'",
+      .help = "Add a callback to the job, in any status, and print the "
+              "callback's id. It runs when the job completes, with the job's "
+              "result (or failure object) as its last argument; on a completed "
+              "job it runs at once. The job options apply to the callback; "
+              "--timeout here is its run-time limit.",
+      .options = { s_callback_options, ctl_job_options },
+      .min_words = 2, .max_words = 2,
+      .words = "a job ID and one quoted 'TASK ARG...' word",
+      .needs_broker = true, .run = s_cmd_add_callback },
+    { .name = "annotate",
+      .synopsis = "annotate ID NAME VALUE",
+      .help = "Set the job's annotation NAME to VALUE, parsed like an argument "
+              "(JSON when it parses as JSON, else a string).",
+      .min_words = 3, .max_words = 3, .words = "a job ID, a NAME and a VALUE",
+      .needs_broker = true, .run = s_cmd_annotate },
+    { .name = "annotations",
+      .synopsis = "annotations ID",
+      .help = "Print the job's annotations as a JSON object (readable lines on "
+              "a terminal).",
+      .min_words = 1, .max_words = 1, .words = "one job ID",
+      .needs_broker = true, .run = s_cmd_annotations },
+    { .name = "every",
+      .synopsis = "every NAME DUR [OPTIONS] 'TASK ARG...'\n"
+                  "every list\nevery delete NAME",
+      .help = "Keep a recurring schedule at the broker: every DUR it submits "
+              "the job, exactly once per tick, across broker restarts; setting "
+              "a NAME again replaces its schedule (NAME cannot be list or "
+              "delete). The job options apply to each job; "
+              "--timeout here is its run-time limit. 'every list' prints the "
+              "schedules, one JSON object per line (a table on a terminal); "
+              "'every delete' stops one.",
+      .options = { ctl_job_options },
+      .min_words = 1, .max_words = INT_MAX,
+      .words = "NAME DUR 'TASK ARG...', list, or delete NAME",
+      .needs_broker = true, .run = s_cmd_every },
+    { .name = "quota",
+      .synopsis = "quota set NAME SIZE\nquota list\nquota delete NAME",
+      .help = "Cluster quotas, kept by the broker: at most SIZE jobs naming "
+              "the quota (submit --quota NAME) are assigned or active at once, "
+              "across all nodes. 'quota list' prints {name, size, running}, one "
+              "JSON object per line (a table on a terminal). A job naming a "
+              "quota that does not exist is refused.",
+      .min_words = 1, .max_words = INT_MAX,
+      .words = "set NAME SIZE, list, or delete NAME",
+      .needs_broker = true, .run = s_cmd_quota },
     { .name = "status",
       .synopsis = "status",
       .help = "Print the broker's status: uptime, version, queues, nodes and "
@@ -910,14 +1155,6 @@ static const s_command_t s_commands [] = {
       .min_words = 1, .max_words = 1, .words = "one FILE name",
       .run = s_cmd_keygen },
     //  Not available in this version
-    { .name = "add-callback",
-      .synopsis = "add-callback ID [--on always|success|failure] 'TASK ARG...'" },
-    { .name = "annotate", .synopsis = "annotate ID NAME VALUE" },
-    { .name = "annotations", .synopsis = "annotations ID" },
-    { .name = "every",
-      .synopsis = "every NAME DUR [OPTIONS] 'TASK ARG...'\n"
-                  "every list\nevery delete NAME" },
-    { .name = "quota", .synopsis = "quota set NAME SIZE\nquota list\nquota delete NAME" },
     { .name = "top", .synopsis = "top" },
     { .name = NULL }
 };
@@ -985,8 +1222,8 @@ s_print_command (FILE *out, const s_command_t *command, bool brief)
     s_wrap (out, 6, 6, command->run ? command->help : "(not available in this version)");
     for (int table = 0; command->options [table]; table++) {
         if (brief && command->options [table] == ctl_job_options)
-            fprintf (out, "      %-*s%s\n", S_HELP_COLUMN - 6, "OPTIONS",
-                     "the job options below, and:");
+            fprintf (out, "      %-*sthe job options below%s\n", S_HELP_COLUMN - 6,
+                     "OPTIONS", command->options [table + 1] ? ", and:" : "");
         else
             s_print_options (out, command->options [table]);
     }
@@ -1016,8 +1253,18 @@ s_print_help (FILE *out, const s_command_t *command)
         fprintf (out, "\nCommands:\n");
         for (const s_command_t *each = s_commands; each->name; each++)
             s_print_command (out, each, true);
-        fprintf (out, "\nJob options (of submit, parallel and serial; those of "
-                 "parallel and serial\napply to the parent job):\n");
+        //  "Job options (of submit, parallel, ...):", from the table
+        char heading [256] = "Job options (of";
+        const char *separator = " ";
+        for (const s_command_t *each = s_commands; each->name; each++)
+            for (int table = 0; each->options [table]; table++)
+                if (each->options [table] == ctl_job_options) {
+                    size_t len = strlen (heading);
+                    snprintf (heading + len, sizeof heading - len, "%s%s",
+                              separator, each->name);
+                    separator = ", ";
+                }
+        fprintf (out, "\n%s):\n", heading);
         s_print_options (out, ctl_job_options);
     }
     fprintf (out, "\nGlobal options (before the command, or after it when the "
@@ -1095,7 +1342,8 @@ s_run (ctl_t *ctl)
                         "run 'asyncctl --help' for the commands it has",
                         ctl->command->name);
     const s_command_t *command = ctl->command;
-    int rc = s_expect_words (ctl, command->min_words, command->max_words, command->words);
+    int rc = s_expect_words (ctl, false, command->min_words, command->max_words,
+                             command->words);
     if (rc == 0)
         rc = s_settle (ctl);
     return rc ? rc : command->run (ctl);

@@ -4,7 +4,7 @@
     ctl_spec.c  turns command-line words into job specs (SPEC section 5):
                 values, 'TASK ARG...' words, job options as flags. Meant to
                 be reused by every command that takes a task (submit,
-                parallel, serial, and later add-callback and every).
+                parallel, serial, add-callback, every).
     ctl_print.c prints JSON: one compact line, a readable tree, a table.
     asyncctl.c  the program: options, commands, errors.
     =========================================================================
@@ -61,7 +61,8 @@ typedef enum {
     CTL_OPT_FILTER_TASK,
     CTL_OPT_FILTER_NODE,
     CTL_OPT_LIMIT,
-    CTL_OPT_SINCE
+    CTL_OPT_SINCE,
+    CTL_OPT_ON
 } ctl_option_id_t;
 
 //  What to do about a malformed duration (DUR)
