@@ -115,7 +115,7 @@ static const ctl_option_t s_wait_options [] = {
     { "--timeout", "DUR", CTL_OPT_WAIT_TIMEOUT,
       "give up after DUR and exit 3 (default: wait forever)" },
     { "--progress", NULL, CTL_OPT_PROGRESS,
-      "accepted; the progress bar is not drawn in this version" },
+      "on a terminal, draw a progress bar on stderr: children done of all, or the progress the task reports" },
     { NULL, NULL, 0, NULL }
 };
 
@@ -475,11 +475,37 @@ s_settle (ctl_t *ctl)
 //  Submitting and waiting
 
 //  Wait for job id and print its result (exit 0) or failure (exit 1)
+//  One line: [#########...........]  9/20  45%
+static void
+s_draw_progress (void *arg, int64_t done, int64_t total)
+{
+    if (total <= 0)
+        return;
+    if (done > total)
+        done = total;
+    const int width = 30;
+    int filled = (int) (done * width / total);
+    char bar [64];
+    for (int i = 0; i < width; i++)
+        bar [i] = i < filled ? '#' : '.';
+    bar [width] = 0;
+    fprintf (stderr, "\r[%s] %" PRId64 "/%" PRId64 " %3d%%", bar, done, total,
+             (int) (done * 100 / total));
+    fflush (stderr);
+}
+
 static int
 s_wait_print (ctl_t *ctl, const char *id, int timeout_ms)
 {
+    //  --progress on a terminal: a bar on stderr, redrawn as the broker
+    //  pushes progress; nothing when stderr is not a terminal
+    bool bar = s_given (ctl, CTL_OPT_PROGRESS) && isatty (STDERR_FILENO);
     char *text = NULL;
-    int rc = async_wait_json (ctl->client, id, timeout_ms, &text);
+    int rc = async_wait_progress_json (ctl->client, id, timeout_ms,
+                                       bar ? s_draw_progress : NULL, NULL, &text);
+    if (bar)
+        fprintf (stderr, "\r\033[K");
+
     if (rc && !(rc == ASYNC_EFAILED && text)) {
         free (text);
         return s_client_fail (ctl, rc, id);
@@ -652,8 +678,6 @@ s_cmd_group (ctl_t *ctl)
 static int
 s_cmd_wait (ctl_t *ctl)
 {
-    //  --progress: there is no progress API in client.h yet, so the flag
-    //  is accepted and the wait prints just the result
     int timeout_ms;
     int rc = s_wait_timeout (ctl, &timeout_ms);
     return rc ? rc : s_wait_print (ctl, ctl->words [0], timeout_ms);
