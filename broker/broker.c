@@ -66,7 +66,7 @@ struct _broker_t {
     zhashx_t *orphans;          //  id -> orphan_t
     zhashx_t *quotas;           //  name -> quota_t
     every_t *every;             //  recurring schedules
-    zhashx_t *handoff_targets;  //  ids some job handed off to (w keys)
+    zhashx_t *handoff_targets;  //  target id -> ids of jobs handed off to it
     bool durable;               //  the batch holds acknowledged writes
     size_t live;                //  live jobs in the cache after the last sweep
     const char *peer_address;   //  of the message being handled
@@ -87,6 +87,7 @@ static void s_job_complete (broker_t *self, async_job_t *job);
 static void s_job_finish (broker_t *self, async_job_t *job);
 static void s_start (broker_t *self, async_job_t *job);
 static void s_handoffs_done (broker_t *self, async_job_t *done);
+static void s_handoff_add (broker_t *self, const char *target, const char *waiting);
 
 //  ---------------------------------------------------------------------
 //  Keys
@@ -1598,41 +1599,44 @@ s_handoff (broker_t *self, async_job_t *job, const char *target_id)
     memcpy (key + 1, target->id, 36);
     memcpy (key + 37, job->id, 36);
     store_put (self->store, key, 73, "", 0);
-    zhashx_insert (self->handoff_targets, target->id, (void *) 1);
+    s_handoff_add (self, target->id, job->id);
     s_job_save (self, job);
     self->durable = true;
     async_log_debug ("broker", "job.handoff", "job=%s target=%s", job->id, target->id);
+}
+
+//  Remember that `waiting` handed off to `target` (in memory; the w key
+//  is the durable copy)
+static void
+s_handoff_add (broker_t *self, const char *target, const char *waiting)
+{
+    zlistx_t *list = (zlistx_t *) zhashx_lookup (self->handoff_targets, target);
+    if (!list) {
+        list = zlistx_new ();
+        zlistx_set_destructor (list, (zlistx_destructor_fn *) zstr_free);
+        zhashx_insert (self->handoff_targets, target, list);
+    }
+    zlistx_add_end (list, strdup (waiting));
 }
 
 //  Jobs that handed off to `done` complete with its outcome
 static void
 s_handoffs_done (broker_t *self, async_job_t *done)
 {
-    if (!zhashx_lookup (self->handoff_targets, done->id))
-        return;                 //  the usual case: no scan of the store
-    zhashx_delete (self->handoff_targets, done->id);
-    char prefix [40];
-    prefix [0] = 'w';
-    memcpy (prefix + 1, done->id, 36);
-    zlistx_t *waiting = zlistx_new ();
-    zlistx_set_destructor (waiting, (zlistx_destructor_fn *) zstr_free);
-    store_iter_t *iter = store_iter_new (self->store, prefix, 37);
-    while (store_iter_valid (iter)) {
-        size_t size;
-        const char *key = store_iter_key (iter, &size);
-        if (size == 73)
-            zlistx_add_end (waiting, strndup (key + 37, 36));
-        store_iter_next (iter);
-    }
-    store_iter_destroy (&iter);
+    zlistx_t *waiting = (zlistx_t *) zhashx_lookup (self->handoff_targets, done->id);
+    if (!waiting)
+        return;                 //  the usual case
+    zhashx_delete (self->handoff_targets, done->id);      //  no destructor: ours now
     const char *id = (const char *) zlistx_first (waiting);
     while (id) {
         char key [80];
-        memcpy (key, prefix, 37);
+        key [0] = 'w';
+        memcpy (key + 1, done->id, 36);
         memcpy (key + 37, id, 36);
         store_delete (self->store, key, 73);
         async_job_t *job = s_job_load (self, id);
-        if (job && job->status != ASYNC_COMPLETED && streq (job->handoff, done->id)) {
+        if (job && job->status != ASYNC_COMPLETED && job->status != ASYNC_CALLBACKS
+        &&  streq (job->handoff, done->id)) {
             async_blob_set (&job->result, done->result.data, done->result.size);
             async_blob_set (&job->failure, done->failure.data, done->failure.size);
             s_job_complete (self, job);
@@ -2508,10 +2512,12 @@ s_recover (broker_t *self)
         size_t ksize;
         const char *key = store_iter_key (iter, &ksize);
         if (ksize == 73) {
-            char target [37];
+            char target [37], waiting [37];
             memcpy (target, key + 1, 36);
             target [36] = 0;
-            zhashx_insert (self->handoff_targets, target, (void *) 1);
+            memcpy (waiting, key + 37, 36);
+            waiting [36] = 0;
+            s_handoff_add (self, target, waiting);
         }
         store_iter_next (iter);
     }
@@ -2621,7 +2627,7 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     zhashx_set_destructor (self->orphans, s_free_item);
     self->quotas = zhashx_new ();
     zhashx_set_destructor (self->quotas, s_free_item);
-    self->handoff_targets = zhashx_new ();
+    self->handoff_targets = zhashx_new ();   //  values: zlistx_t *, freed by hand
 
     int rc = store_open (config->data_dir, config->sync, &self->store);
     if (rc == 0)
@@ -2667,7 +2673,14 @@ broker_destroy (broker_t **self_p)
     zlistx_destroy (&self->scheduled);
     zhashx_destroy (&self->orphans);
     zhashx_destroy (&self->quotas);
-    zhashx_destroy (&self->handoff_targets);
+    if (self->handoff_targets) {
+        zlistx_t *list = (zlistx_t *) zhashx_first (self->handoff_targets);
+        while (list) {
+            zlistx_destroy (&list);
+            list = (zlistx_t *) zhashx_next (self->handoff_targets);
+        }
+        zhashx_destroy (&self->handoff_targets);
+    }
     dispatch_destroy (&self->dispatch);
     every_destroy (&self->every);
     store_destroy (&self->store);

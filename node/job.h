@@ -6,6 +6,7 @@
 #ifndef NODE_JOB_H_INCLUDED
 #define NODE_JOB_H_INCLUDED
 
+#include "isolate.h"
 #include <asyncmesh/task.h>
 #include <czmq.h>
 #include <stdatomic.h>
@@ -35,7 +36,12 @@ struct _async_task_t {
     char handoff [37];
     //  Requests to the broker go through the worker's pipe to the node
     zsock_t *pipe;              //  the worker's end, while running
+    uint64_t tags;              //  requests made, to match their answers
     int64_t started_us;
+    //  Process isolation (isolate.h)
+    bool isolated;              //  run in a forked child (its agent's isolation)
+    node_chan_t *chan;          //  in that child: the way to its worker, which
+                                //  replaces `pipe` for requests and progress
 };
 
 async_task_t *

@@ -33,6 +33,11 @@ s_usage (FILE *out)
 "  --module PATH        load a task module (repeatable)\n"
 "  --agent SPEC         NAME:SIZE[:FILTER][@QUEUE,...] (repeatable; default main:3)\n"
 "                       FILTER: comma-separated globs, !glob excludes\n"
+"  --isolation MODE     thread|process: how the agents run their jobs (default\n"
+"                       thread). process: each job in a forked child, so that a\n"
+"                       task that crashes fails only its own job (CrashedError).\n"
+"                       Applies to the --agent agents (else to the config file's\n"
+"                       agents, over their `isolation` key, or the default agent)\n"
 "  --heartbeat DUR      ping the broker this often (default 1s)\n"
 "  --dead-after DUR     the broker is silent after this (default 5s)\n"
 "  --config FILE        ZPL config file (see conf/asyncnode.cfg)\n"
@@ -80,6 +85,13 @@ s_config_agents (zconfig_t *config, node_config_t *cfg)
                      zconfig_name (item), err);
             return -1;
         }
+        const char *isolation = zconfig_get (item, "isolation", "thread");
+        if (node_isolation_parse (isolation, &cfg->agents [cfg->nagents].isolation)) {
+            fprintf (stderr, "asyncnode: agent '%s' in the config: isolation '%s' is "
+                     "neither thread nor process\n", zconfig_name (item), isolation);
+            node_agent_free (&cfg->agents [cfg->nagents]);
+            return -1;
+        }
         cfg->nagents++;
     }
     return 0;
@@ -89,7 +101,7 @@ int
 main (int argc, char *argv [])
 {
     const char *opt_broker = NULL, *opt_hb = NULL, *opt_dead = NULL, *opt_config = NULL;
-    const char *opt_level = NULL, *opt_logfile = NULL;
+    const char *opt_level = NULL, *opt_logfile = NULL, *opt_isolation = NULL;
     const char *modules [64];
     int nmodules = 0;
     const char *agent_specs [NODE_MAX_AGENTS];
@@ -98,6 +110,7 @@ main (int argc, char *argv [])
         { "broker", required_argument, 0, 'b' },
         { "module", required_argument, 0, 'm' },
         { "agent", required_argument, 0, 'a' },
+        { "isolation", required_argument, 0, 'I' },
         { "heartbeat", required_argument, 0, 'H' },
         { "dead-after", required_argument, 0, 'D' },
         { "config", required_argument, 0, 'c' },
@@ -120,6 +133,7 @@ main (int argc, char *argv [])
                 if (nagent_specs < NODE_MAX_AGENTS)
                     agent_specs [nagent_specs++] = optarg;
                 break;
+            case 'I': opt_isolation = optarg; break;
             case 'H': opt_hb = optarg; break;
             case 'D': opt_dead = optarg; break;
             case 'c': opt_config = optarg; break;
@@ -167,6 +181,17 @@ main (int argc, char *argv [])
         rc = ASYNC_EUSAGE;
     if (rc == 0 && cfg.nagents == 0)
         node_agent_parse ("main:3", &cfg.agents [cfg.nagents++], err, sizeof err);
+    //  --isolation: every agent of the command line, else every agent
+    node_isolation_t isolation;
+    if (rc == 0 && opt_isolation) {
+        if (node_isolation_parse (opt_isolation, &isolation)) {
+            fprintf (stderr, "asyncnode: --isolation '%s' is neither thread nor process\n",
+                     opt_isolation);
+            rc = ASYNC_EUSAGE;
+        }
+        for (int i = 0; rc == 0 && i < cfg.nagents; i++)
+            cfg.agents [i].isolation = isolation;
+    }
     //  Tasks
     async_registry_t *registry = registry_new ();
     async_builtin_register (registry);
@@ -190,6 +215,14 @@ main (int argc, char *argv [])
         fprintf (stderr, "asyncnode: %s\n", err);
         rc = ASYNC_EUSAGE;
     }
+    //  Process isolation: its fork server, while this process has one thread
+    bool isolating = false;
+    for (int i = 0; i < cfg.nagents; i++)
+        isolating |= cfg.agents [i].isolation == NODE_ISOLATION_PROCESS;
+    if (rc == 0 && isolating && node_zygote_start (registry, &cfg.zygote, err, sizeof err)) {
+        fprintf (stderr, "asyncnode: %s\n", err);
+        rc = ASYNC_EUSAGE;
+    }
     node_t *node = NULL;
     if (rc == 0 && node_new (&cfg, registry, uuid, &node)) {
         fprintf (stderr, "asyncnode: cannot connect to '%s'; write the broker endpoint "
@@ -201,11 +234,16 @@ main (int argc, char *argv [])
         sigaction (SIGINT, &action, NULL);
         sigaction (SIGTERM, &action, NULL);
         signal (SIGPIPE, SIG_IGN);
-        async_log_info ("node", "node.started", "node=%s broker=%s agents=%d modules=%d",
-                        uuid, cfg.broker, cfg.nagents, nmodules);
+        int isolated = 0;
+        for (int i = 0; i < cfg.nagents; i++)
+            isolated += cfg.agents [i].isolation == NODE_ISOLATION_PROCESS;
+        async_log_info ("node", "node.started", "node=%s broker=%s agents=%d "
+                        "process_isolated=%d modules=%d", uuid, cfg.broker, cfg.nagents,
+                        isolated, nmodules);
         node_run (node, &s_stop);
         node_destroy (&node);
     }
+    node_zygote_destroy (&cfg.zygote);
     registry_destroy (&registry);
     for (int i = 0; i < cfg.nagents; i++)
         node_agent_free (&cfg.agents [i]);

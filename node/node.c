@@ -36,6 +36,7 @@ typedef struct {
 typedef struct {
     worker_t *worker;
     char command [16];
+    char tag [24];              //  the task's, sent back with the answer
 } pending_req_t;
 
 struct _node_t {
@@ -130,6 +131,25 @@ node_agent_parse (const char *text, node_agent_t *agent, char *err, size_t err_s
     return 0;
 }
 
+int
+node_isolation_parse (const char *text, node_isolation_t *isolation)
+{
+    if (text && streq (text, "thread"))
+        *isolation = NODE_ISOLATION_THREAD;
+    else
+    if (text && streq (text, "process"))
+        *isolation = NODE_ISOLATION_PROCESS;
+    else
+        return -1;
+    return 0;
+}
+
+const char *
+node_isolation_name (node_isolation_t isolation)
+{
+    return isolation == NODE_ISOLATION_PROCESS ? "process" : "thread";
+}
+
 void
 node_agent_free (node_agent_t *agent)
 {
@@ -195,21 +215,33 @@ s_worker_main (void *arg)
 {
     worker_t *worker = (worker_t *) arg;
     while (true) {
-        char *command = NULL;
-        void *pointer = NULL;
-        if (zsock_recv (worker->theirs, "sp", &command, &pointer) || !command)
+        zmsg_t *msg = zmsg_recv (worker->theirs);
+        if (!msg)
             break;
-        bool stop = streq (command, "STOP");
+        char *command = zmsg_popstr (msg);
+        zframe_t *frame = zmsg_pop (msg);
+        async_task_t *job = NULL;
+        if (command && streq (command, "RUN") && frame
+        &&  zframe_size (frame) == sizeof (void *))
+            memcpy (&job, zframe_data (frame), sizeof (void *));
+        bool stop = !command || streq (command, "STOP");
         zstr_free (&command);
+        zframe_destroy (&frame);
+        zmsg_destroy (&msg);
         if (stop)
             break;
-        async_task_t *job = (async_task_t *) pointer;
+        if (!job)
+            continue;           //  a late answer to a request of an earlier job
         job->pipe = worker->theirs;
         job->started_us = async_now_us ();
-        job->fn (job);
-        if (!job->outcome)
-            async_task_fail (job, "Error", "the task returned without completing "
-                             "(call async_task_return or async_task_fail)");
+        if (job->isolated)
+            node_isolate_run (job, worker->theirs, worker->node->config.zygote);
+        else {
+            job->fn (job);
+            if (!job->outcome)
+                async_task_fail (job, "Error", "the task returned without completing "
+                                 "(call async_task_return or async_task_fail)");
+        }
         job->pipe = NULL;
         async_log_trace ("node", "job.done", "job=%s outcome=%d", job->id, job->outcome);
         zsock_send (worker->theirs, "sp", "DONE", job);
@@ -273,11 +305,13 @@ s_send_hello (node_t *self)
     msgpack_pack_array (pk, self->config.nagents);
     for (int i = 0; i < self->config.nagents; i++) {
         node_agent_t *agent = &self->config.agents [i];
-        msgpack_pack_map (pk, 5);
+        msgpack_pack_map (pk, 6);
         async_codec_pack_str (pk, "name");
         async_codec_pack_str (pk, agent->name);
         async_codec_pack_str (pk, "size");
         msgpack_pack_int (pk, agent->size);
+        async_codec_pack_str (pk, "isolation");
+        async_codec_pack_str (pk, node_isolation_name (agent->isolation));
         char **lists [3] = { agent->queues, agent->include, agent->exclude };
         const char *names [3] = { "queues", "include", "exclude" };
         for (int l = 0; l < 3; l++) {
@@ -427,6 +461,11 @@ s_on_assign (node_t *self, async_inmsg_t *in)
     job->agent = async_mp_strdup (in->body, "agent");
     if (!job->agent)
         job->agent = strdup (self->config.agents [0].name);
+    const node_agent_t *agent = &self->config.agents [0];
+    for (int i = 0; i < self->config.nagents; i++)
+        if (streq (self->config.agents [i].name, job->agent))
+            agent = &self->config.agents [i];
+    job->isolated = agent->isolation == NODE_ISOLATION_PROCESS;
     async_mp_int (in->body, "attempt", &attempt);
     job->attempt = (int) attempt;
     async_mp_int (in->body, "timeout_ms", &job->timeout_ms);
@@ -498,8 +537,8 @@ s_on_reply (node_t *self, async_inmsg_t *in)
         body = async_codec_to_json (in->body);
     char *text = json_dumps (body, JSON_COMPACT);
     json_decref (body);
-    zsock_send (req->worker->mine, "ss",
-                streq (in->command, "ERROR") ? "ERROR" : "OK", text ? text : "null");
+    zsock_send (req->worker->mine, "sss",
+                streq (in->command, "ERROR") ? "ERROR" : "OK", text ? text : "null", req->tag);
     free (text);
     zhashx_delete (self->requests, key);
 }
@@ -580,6 +619,25 @@ s_on_broker (node_t *self)
     zframe_destroy (&frame);
 }
 
+//  A job is done: answers to its requests that are still to come go nowhere
+static void
+s_requests_forget (node_t *self, worker_t *worker)
+{
+    zlistx_t *keys = zlistx_new ();
+    pending_req_t *req = (pending_req_t *) zhashx_first (self->requests);
+    while (req) {
+        if (req->worker == worker)
+            zlistx_add_end (keys, (void *) zhashx_cursor (self->requests));
+        req = (pending_req_t *) zhashx_next (self->requests);
+    }
+    const char *key = (const char *) zlistx_first (keys);
+    while (key) {
+        zhashx_delete (self->requests, key);
+        key = (const char *) zlistx_next (keys);
+    }
+    zlistx_destroy (&keys);
+}
+
 static void
 s_on_worker (node_t *self, worker_t *worker)
 {
@@ -592,6 +650,7 @@ s_on_worker (node_t *self, worker_t *worker)
     if (command && streq (command, "DONE")) {
         async_task_t *job = worker->job;
         worker->job = NULL;
+        s_requests_forget (self, worker);
         if (job) {
             s_finish (self, job);
             node_job_destroy (&job);
@@ -628,6 +687,7 @@ s_on_worker (node_t *self, worker_t *worker)
     if (command && streq (command, "REQ")) {
         char *what = zmsg_popstr (zmsg);
         char *text = zmsg_popstr (zmsg);
+        char *tag = zmsg_popstr (zmsg);
         json_t *body = text ? json_loads (text, 0, NULL) : NULL;
         if (what && json_is_object (body) && strlen (what) < 16) {
             uint64_t rid = ++self->rid;
@@ -643,15 +703,17 @@ s_on_worker (node_t *self, worker_t *worker)
             pending_req_t *req = calloc (1, sizeof (pending_req_t));
             req->worker = worker;
             snprintf (req->command, sizeof req->command, "%s", what);
+            snprintf (req->tag, sizeof req->tag, "%s", tag ? tag : "");
             char rkey [32];
             snprintf (rkey, sizeof rkey, "%" PRIu64, rid);
             zhashx_insert (self->requests, rkey, req);
         }
         else
-            zsock_send (worker->mine, "ss", "ERROR", "null");
+            zsock_send (worker->mine, "sss", "ERROR", "null", tag ? tag : "");
         json_decref (body);
         zstr_free (&what);
         zstr_free (&text);
+        zstr_free (&tag);
     }
     zstr_free (&command);
     zmsg_destroy (&zmsg);
@@ -807,8 +869,15 @@ node_run (node_t *self, volatile int *stop)
                 if (command && streq (command, "DONE"))
                     node_job_destroy (&self->workers [i].job);
                 else
-                if (command && streq (command, "REQ"))
-                    zsock_send (self->workers [i].mine, "ss", "ERROR", "null");
+                if (command && streq (command, "REQ")) {
+                    char *what = zmsg_popstr (zmsg), *text = zmsg_popstr (zmsg);
+                    char *tag = zmsg_popstr (zmsg);
+                    zsock_send (self->workers [i].mine, "sss", "ERROR", "null",
+                                tag ? tag : "");
+                    zstr_free (&what);
+                    zstr_free (&text);
+                    zstr_free (&tag);
+                }
                 zstr_free (&command);
                 zmsg_destroy (&zmsg);
             }

@@ -9,8 +9,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <asyncmesh/task.h>
+#include "isolate.h"
 
 #define NODE_MAX_AGENTS 64
+
+//  How an agent runs its jobs (SPEC section 3)
+typedef enum {
+    NODE_ISOLATION_THREAD = 0,  //  on a worker thread of the node (default)
+    NODE_ISOLATION_PROCESS      //  each in a child forked for it (isolate.h)
+} node_isolation_t;
 
 typedef struct {
     char *name;
@@ -18,6 +25,7 @@ typedef struct {
     char **queues;              //  NULL-terminated; NULL = default
     char **include;             //  NULL-terminated globs
     char **exclude;
+    node_isolation_t isolation;
 } node_agent_t;
 
 typedef struct {
@@ -27,6 +35,8 @@ typedef struct {
     int dead_ms;
     node_agent_t agents [NODE_MAX_AGENTS];
     int nagents;
+    node_zygote_t *zygote;      //  forks the process-isolated jobs; NULL when
+                                //  no agent isolates them (borrowed)
 } node_config_t;
 
 typedef struct _node_t node_t;
@@ -34,6 +44,14 @@ typedef struct _node_t node_t;
 //  Parse "--agent NAME:SIZE[:FILTER][@QUEUE,...]" into agent. 0 or -1.
 int
     node_agent_parse (const char *text, node_agent_t *agent, char *err, size_t err_size);
+
+//  Parse "thread" or "process". 0, or -1 if it is neither.
+int
+    node_isolation_parse (const char *text, node_isolation_t *isolation);
+
+//  "thread" or "process"
+const char *
+    node_isolation_name (node_isolation_t isolation);
 
 //  Free what node_agent_parse allocated.
 void

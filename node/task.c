@@ -299,27 +299,107 @@ async_task_fail_errno (async_task_t *self, int err, const char *format, ...)
     return async_task_fail (self, type, message);
 }
 
-//  A request to the broker from the worker thread: the node forwards it
-//  and passes the reply back. Returns the reply body as JSON, or NULL.
+//  In a process-isolated child: take the records its worker sent. A
+//  cancel sets the flag; an answer to an earlier request (one that timed
+//  out) is dropped. Returns the payload of the answer tagged `tag`
+//  ("tag\0status\0answer", the caller frees), or NULL.
+static char *
+s_child_take (async_task_t *self, const char *tag)
+{
+    char type;
+    char *payload;
+    size_t size;
+    while (node_chan_next (self->chan, &type, &payload, &size)) {
+        if (type == 'C')
+            atomic_store (&self->cancelled, 1);
+        else
+        if (type == 'A' && tag && streq (payload, tag) && size > strlen (tag) + 1
+        &&  memchr (payload + strlen (tag) + 1, 0, size - strlen (tag) - 1))
+            return payload;     //  tag NUL status NUL answer: all there
+        free (payload);
+    }
+    return NULL;
+}
+
+//  Milliseconds left until deadline (monotonic us), rounded up; 0 if past
+static int
+s_left_ms (int64_t deadline)
+{
+    int64_t left = deadline - async_mono_us ();
+    return left <= 0 ? 0 : left > INT_MAX / 2 ? INT_MAX / 2 : (int) ((left + 999) / 1000);
+}
+
+//  The request from a forked child: over its socketpair to the worker
+//  thread, which relays it to the node. The answer (status, text) or NULL.
+static char *
+s_child_request (async_task_t *self, const char *command, const char *text,
+                 const char *tag, int64_t deadline)
+{
+    size_t ltag = strlen (tag), lcommand = strlen (command), ltext = strlen (text);
+    char *payload = malloc (ltag + lcommand + ltext + 2);
+    if (!payload)
+        return NULL;
+    memcpy (payload, tag, ltag + 1);
+    memcpy (payload + ltag + 1, command, lcommand + 1);
+    memcpy (payload + ltag + lcommand + 2, text, ltext);
+    int rc = node_chan_send (self->chan, 'Q', payload, ltag + lcommand + ltext + 2);
+    free (payload);
+    char *answer = NULL;
+    while (rc == 0 && !(answer = s_child_take (self, tag))) {
+        int left = s_left_ms (deadline);
+        if (left == 0 || self->chan->eof)
+            break;
+        node_chan_read (self->chan, left);
+    }
+    return answer;
+}
+
+//  A request to the broker from the task: the node forwards it and passes
+//  the reply back, tagged as the request was (answers to requests that
+//  timed out are dropped). Returns the reply body as JSON, or NULL.
 static json_t *
 s_request (async_task_t *self, const char *command, json_t *body, int timeout_ms)
 {
-    if (!self->pipe) {
-        json_decref (body);
-        return NULL;
-    }
-    char *text = json_dumps (body, JSON_COMPACT);
+    char *text = (self->pipe || self->chan) ? json_dumps (body, JSON_COMPACT) : NULL;
     json_decref (body);
-    zsock_send (self->pipe, "sss", "REQ", command, text);
-    free (text);
+    if (!text)
+        return NULL;
+    char tag [24];
+    snprintf (tag, sizeof tag, "%" PRIu64, ++self->tags);
+    int64_t deadline = async_mono_us () + (int64_t) timeout_ms * 1000;
     json_t *reply = NULL;
-    zsock_set_rcvtimeo (self->pipe, timeout_ms);
-    char *status = NULL, *answer = NULL;
-    if (zsock_recv (self->pipe, "ss", &status, &answer) == 0 && status
-    &&  streq (status, "OK"))
-        reply = json_loads (answer, JSON_DECODE_ANY, NULL);
-    zstr_free (&status);
-    zstr_free (&answer);
+    if (self->chan) {
+        char *answer = s_child_request (self, command, text, tag, deadline);
+        if (answer) {
+            const char *status = answer + strlen (tag) + 1;
+            if (streq (status, "OK"))
+                reply = json_loads (status + strlen (status) + 1, JSON_DECODE_ANY, NULL);
+            free (answer);
+        }
+        free (text);
+        return reply;
+    }
+    zsock_send (self->pipe, "ssss", "REQ", command, text, tag);
+    free (text);
+    int left;
+    while ((left = s_left_ms (deadline)) > 0) {
+        zsock_set_rcvtimeo (self->pipe, left);
+        zmsg_t *msg = zmsg_recv (self->pipe);
+        if (!msg)
+            break;
+        char *status = zmsg_popstr (msg);
+        char *answer = zmsg_popstr (msg);
+        char *answer_tag = zmsg_popstr (msg);
+        bool mine = answer_tag && streq (answer_tag, tag);
+        if (mine && status && answer && streq (status, "OK"))
+            reply = json_loads (answer, JSON_DECODE_ANY, NULL);
+        zstr_free (&status);
+        zstr_free (&answer);
+        zstr_free (&answer_tag);
+        zmsg_destroy (&msg);
+        if (mine)
+            break;
+    }
     zsock_set_rcvtimeo (self->pipe, -1);
     return reply;
 }
@@ -354,12 +434,13 @@ async_task_handoff (async_task_t *self, const char *job_id)
 void
 async_task_progress (async_task_t *self, int64_t done, int64_t total)
 {
-    if (self->pipe) {
-        char done_text [24], total_text [24];
-        snprintf (done_text, sizeof done_text, "%" PRId64, done);
-        snprintf (total_text, sizeof total_text, "%" PRId64, total);
-        zsock_send (self->pipe, "sss", "PROGRESS", done_text, total_text);
-    }
+    char text [48];
+    int len = snprintf (text, sizeof text, "%" PRId64 "%c%" PRId64, done, 0, total);
+    if (self->chan)
+        node_chan_send (self->chan, 'P', text, (size_t) len);
+    else
+    if (self->pipe)
+        zsock_send (self->pipe, "sss", "PROGRESS", text, text + strlen (text) + 1);
 }
 
 int
@@ -387,6 +468,13 @@ async_task_annotation (async_task_t *self, const char *name, int timeout_ms)
 bool
 async_task_cancelled (async_task_t *self)
 {
+    if (self->chan) {
+        //  In a forked child: a cancel comes as a record from the worker;
+        //  a worker that is gone wants no result either
+        if (node_chan_read (self->chan, 0))
+            atomic_store (&self->cancelled, 1);
+        free (s_child_take (self, NULL));
+    }
     return atomic_load (&self->cancelled) != 0;
 }
 
