@@ -63,6 +63,7 @@ struct _broker_t {
     zhashx_t *waiters;          //  job id -> zhashx (rkey -> routing frame)
     zlistx_t *replies;          //  zmsg_t * to send after the commit
     zlistx_t *scheduled;        //  scheduled_t *, sorted by when
+    zlistx_t *deadlines;        //  scheduled_t *: begin_by of pending jobs
     zhashx_t *orphans;          //  id -> orphan_t
     zhashx_t *quotas;           //  name -> quota_t
     every_t *every;             //  recurring schedules
@@ -70,6 +71,7 @@ struct _broker_t {
     bool durable;               //  the batch holds acknowledged writes
     size_t live;                //  live jobs in the cache after the last sweep
     const char *peer_address;   //  of the message being handled
+    bool from_node;             //  completing a job from a node's RESULT
     uint64_t seq;
     uint64_t epoch;
     uint64_t tokens;
@@ -374,6 +376,14 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
     dispatch_push_quotas (self->dispatch, job->id, job->task, job->queue, job->priority,
                           job->seq, head, quotas);
     free (quotas);
+    if (job->begin_by && job->attempts == 0) {
+        //  Not started by then: TimeoutError (d key, for restarts)
+        scheduled_t *entry = calloc (1, sizeof (scheduled_t));
+        entry->when = job->begin_after + job->begin_by;
+        memcpy (entry->id, job->id, 37);
+        store_put (self->store, key, s_key_time (key, 'd', entry->when, job->id), "", 0);
+        zlistx_insert (self->deadlines, entry, false);
+    }
     s_job_save (self, job);
 }
 
@@ -418,10 +428,11 @@ s_notify_waiters (broker_t *self, async_job_t *job)
         return;
     zframe_t *routing = (zframe_t *) zhashx_first (waiting);
     while (routing) {
-        //  Now, before the commit: the node keeps the result until the
-        //  broker acknowledges it (after the commit), so a crash in
-        //  between delivers the same result again
-        s_send_job (self, routing, 0, job, false);
+        //  An outcome from a node's RESULT goes now, before the commit: the
+        //  node keeps the result until the broker acknowledges it (after
+        //  the commit), so a crash in between delivers it again. One the
+        //  broker decided (cancel, timeout, abort) waits for the commit.
+        s_send_job (self, routing, 0, job, !self->from_node);
         routing = (zframe_t *) zhashx_next (waiting);
     }
     zhashx_delete (self->waiters, job->id);
@@ -2120,8 +2131,11 @@ s_handle (broker_t *self, zmsg_t *zmsg)
         if (streq (cmd, "STARTED"))
             s_on_started (self, session, &in);
         else
-        if (streq (cmd, "RESULT"))
+        if (streq (cmd, "RESULT")) {
+            self->from_node = true;
             s_on_result (self, session, routing, &in);
+            self->from_node = false;
+        }
         else
         if (streq (cmd, "PROGRESS"))
             s_on_progress (self, session, &in);
@@ -2155,7 +2169,12 @@ s_dispatch (broker_t *self)
         }
         store_delete (self->store, key, s_key_pending (key, job));
         int64_t now = async_now_us ();
-        if (job->begin_by && now > job->begin_after + job->begin_by) {
+        if (job->begin_by && job->attempts == 0) {
+            char dkey [64];
+            store_delete (self->store, dkey,
+                          s_key_time (dkey, 'd', job->begin_after + job->begin_by, job->id));
+        }
+        if (job->begin_by && job->attempts == 0 && now > job->begin_after + job->begin_by) {
             dispatch_agent_release (agent);
             s_job_fail (self, job, "TimeoutError", "not started before begin_by passed");
             continue;
@@ -2261,14 +2280,29 @@ s_purge (broker_t *self, int64_t now)
         id [36] = 0;
         async_job_t *job = s_job_read (self, id);
         if (job && job->key) {
+            //  Only if the key names this job (a child's spec may repeat it)
             size_t klen = strlen (job->key);
             char *kkey = malloc (klen + 1);
             kkey [0] = 'k';
             memcpy (kkey + 1, job->key, klen);
-            store_delete (self->store, kkey, klen + 1);
+            char *value;
+            size_t vsize;
+            if (store_get (self->store, kkey, klen + 1, &value, &vsize) == 0) {
+                if (vsize == 36 && memcmp (value, id, 36) == 0)
+                    store_delete (self->store, kkey, klen + 1);
+                free (value);
+            }
             free (kkey);
         }
         async_job_destroy (&job);
+        //  Not from the cache either (a job being changed is not purged)
+        async_job_t *cached = (async_job_t *) zhashx_lookup (self->jobs, id);
+        if (cached && cached->dirty) {
+            store_iter_next (iter);
+            continue;
+        }
+        if (cached)
+            zhashx_delete (self->jobs, id);
         char key [40];
         store_delete (self->store, key, s_key_job (key, id));
         store_delete (self->store, ckey, size);
@@ -2295,7 +2329,7 @@ s_timers (broker_t *self)
         async_job_t *job = s_job_load (self, entry->id);
         zlistx_delete (self->scheduled, zlistx_cursor (self->scheduled));
         if (job && job->status == ASYNC_PENDING) {
-            if (job->begin_by && now > job->begin_after + job->begin_by)
+            if (job->begin_by && job->attempts == 0 && now > job->begin_after + job->begin_by)
                 s_job_fail (self, job, "TimeoutError", "not started before begin_by passed");
             else {
                 job->not_before = 0;
@@ -2304,6 +2338,20 @@ s_timers (broker_t *self)
             }
         }
         entry = (scheduled_t *) zlistx_first (self->scheduled);
+    }
+    //  Pending jobs whose begin_by passed before any agent took them
+    entry = (scheduled_t *) zlistx_first (self->deadlines);
+    while (entry && entry->when <= now) {
+        char key [64];
+        store_delete (self->store, key, s_key_time (key, 'd', entry->when, entry->id));
+        async_job_t *job = dispatch_contains (self->dispatch, entry->id)
+                         ? s_job_load (self, entry->id) : NULL;
+        zlistx_delete (self->deadlines, zlistx_cursor (self->deadlines));
+        if (job && job->status == ASYNC_PENDING && job->attempts == 0) {
+            s_unqueue (self, job);
+            s_job_fail (self, job, "TimeoutError", "not started before begin_by passed");
+        }
+        entry = (scheduled_t *) zlistx_first (self->deadlines);
     }
     if (mono < self->next_heartbeat)
         return;
@@ -2506,6 +2554,20 @@ s_recover (broker_t *self)
         store_iter_next (iter);
     }
     store_iter_destroy (&iter);
+    //  begin_by deadlines of pending jobs
+    iter = store_iter_new (self->store, "d", 1);
+    while (store_iter_valid (iter)) {
+        size_t ksize;
+        const char *key = store_iter_key (iter, &ksize);
+        if (ksize == 45) {
+            scheduled_t *entry = calloc (1, sizeof (scheduled_t));
+            entry->when = (int64_t) store_get_be64 ((const uint8_t *) key + 1);
+            memcpy (entry->id, key + 9, 36);
+            zlistx_add_end (self->deadlines, entry);
+        }
+        store_iter_next (iter);
+    }
+    store_iter_destroy (&iter);
     //  Hand-off targets
     iter = store_iter_new (self->store, "w", 1);
     while (store_iter_valid (iter)) {
@@ -2623,6 +2685,9 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->scheduled = zlistx_new ();
     zlistx_set_destructor (self->scheduled, s_free_item);
     zlistx_set_comparator (self->scheduled, s_scheduled_compare);
+    self->deadlines = zlistx_new ();
+    zlistx_set_destructor (self->deadlines, s_free_item);
+    zlistx_set_comparator (self->deadlines, s_scheduled_compare);
     self->orphans = zhashx_new ();
     zhashx_set_destructor (self->orphans, s_free_item);
     self->quotas = zhashx_new ();
@@ -2671,6 +2736,7 @@ broker_destroy (broker_t **self_p)
     zlistx_destroy (&self->dirty);
     zhashx_destroy (&self->jobs);
     zlistx_destroy (&self->scheduled);
+    zlistx_destroy (&self->deadlines);
     zhashx_destroy (&self->orphans);
     zhashx_destroy (&self->quotas);
     if (self->handoff_targets) {
@@ -2700,6 +2766,9 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         int64_t now = async_now_us ();
         int64_t wait_us = (int64_t) self->config.heartbeat_ms * 1000;
         scheduled_t *first = (scheduled_t *) zlistx_first (self->scheduled);
+        if (first && first->when - now < wait_us)
+            wait_us = first->when - now;
+        first = (scheduled_t *) zlistx_first (self->deadlines);
         if (first && first->when - now < wait_us)
             wait_us = first->when - now;
         int64_t until_tick = every_next_due (self->every) - now;

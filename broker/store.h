@@ -4,13 +4,20 @@
     Key layout (docs/storage.md; version ASYNC_STORE_VERSION):
         m<name>                         meta: "version", "epoch", "seq"
         j<id>                           job record (msgpack, async_job_pack)
-        p<queue>\0<prio><seq>           pending, dispatchable: value = id
+        p<queue>\0<prio><seq>           pending, dispatchable: value =
+                                        id \0 task [\0 quotas "a,b"]
                                         prio = 8-byte big-endian of
-                                        (INT64_MAX - priority) ^ sign bit...
+                                        ~((uint64) priority ^ 1 << 63)
         s<when><id>                     scheduled (begin_after or retry
                                         backoff in the future): value = ""
+        a<id>                           on a node: value = its uuid; or ""
+                                        for a running parent, a job running
+                                        its callbacks, a hand-off waiter
         k<key>                          idempotency key: value = id
         c<completed_at><id>             completed, by time: value = ""
+        w<target><id>                   id waits for target (hand-off): ""
+        q<name>                         quota: value = size, be64
+        e<name>                         recurring schedule (every.h)
     =========================================================================
 */
 #ifndef BROKER_STORE_H_INCLUDED

@@ -366,15 +366,26 @@ s_unacked_destroy (unacked_t **self_p)
 static void
 s_finish (node_t *self, async_task_t *job)
 {
+    //  A result msgpack cannot carry (nested too deep, bad $bin) fails the
+    //  job rather than the message
+    uint8_t *result = NULL;
+    size_t result_size = 0;
+    if (job->outcome == 1
+    &&  async_codec_encode_json (job->result ? job->result : json_null (), &result,
+                                 &result_size)) {
+        job->outcome = 0;
+        async_task_failf (job, "ValueError", "the task's result cannot be sent: it "
+                          "nests deeper than %d levels or holds a bad {\"$bin\"}",
+                          ASYNC_MAX_VALUE_DEPTH);
+    }
     async_msg_t msg;
     async_msg_init (&msg, "RESULT", ++self->rid, 3);
     async_msg_str (&msg, "id", job->id);
     async_msg_key (&msg, "token");
     msgpack_pack_uint64 (&msg.packer, job->token);
     if (job->outcome == 1) {
-        async_msg_key (&msg, "result");
-        if (async_codec_pack_json (&msg.packer, job->result))
-            msgpack_pack_nil (&msg.packer);
+        async_msg_raw (&msg, "result", result, result_size);
+        free (result);
     }
     else
     if (job->outcome == 3) {

@@ -49,11 +49,12 @@ async_codec_pack_json (msgpack_packer *pk, json_t *value)
     return s_pack_json (pk, value, 0);
 }
 
-//  Containers nest at most ASYNC_MAX_DEPTH deep: what msgpack-c can unpack
+//  Containers nest at most ASYNC_MAX_VALUE_DEPTH deep, so that the value
+//  inside a message (itself nested) stays within ASYNC_MAX_DEPTH
 static int
 s_pack_json (msgpack_packer *pk, json_t *value, int depth)
 {
-    if (depth >= ASYNC_MAX_DEPTH && (json_is_array (value) || json_is_object (value)))
+    if (depth >= ASYNC_MAX_VALUE_DEPTH && (json_is_array (value) || json_is_object (value)))
         return -1;
     switch (json_typeof (value)) {
         case JSON_NULL:

@@ -416,9 +416,9 @@ static void
 test_codec_nesting_up_to_max_depth (void **state)
 {
     (void) state;
-    //  ASYNC_MAX_DEPTH levels of containers round trip
+    //  ASYNC_MAX_VALUE_DEPTH levels of containers round trip
     json_t *value = json_integer (7);
-    for (int depth = 1; depth <= ASYNC_MAX_DEPTH; depth++) {
+    for (int depth = 1; depth <= ASYNC_MAX_VALUE_DEPTH; depth++) {
         json_t *outer = json_array ();
         json_array_append_new (outer, value);
         value = outer;
@@ -431,10 +431,10 @@ static void
 test_codec_too_deep_refused_at_encode (void **state)
 {
     (void) state;
-    //  A value that packs must also unpack: deeper than ASYNC_MAX_DEPTH
+    //  A value that packs must also unpack: deeper than ASYNC_MAX_VALUE_DEPTH
     //  either is refused by the encoder or decodes
     json_t *value = json_integer (7);
-    for (int depth = 1; depth <= ASYNC_MAX_DEPTH + 8; depth++) {
+    for (int depth = 1; depth <= ASYNC_MAX_VALUE_DEPTH + 8; depth++) {
         json_t *outer = json_array ();
         json_array_append_new (outer, value);
         value = outer;
@@ -450,7 +450,9 @@ test_codec_too_deep_refused_at_encode (void **state)
         free (data);
     if (!ok)
         fail_msg ("a value nested %d deep packed, but cannot be decoded",
-                  ASYNC_MAX_DEPTH + 8);
+                  ASYNC_MAX_VALUE_DEPTH + 8);
+    //  And the encoder is the one that refuses it
+    assert_int_equal (rc, -1);
 }
 
 static void
