@@ -10,6 +10,8 @@
                                         ~((uint64) priority ^ 1 << 63)
         s<when><id>                     scheduled (begin_after or retry
                                         backoff in the future): value = ""
+        d<when><id>                     begin_by deadline of a never-started
+                                        pending job: value = ""
         a<id>                           on a node: value = its uuid; or ""
                                         for a running parent, a job running
                                         its callbacks, a hand-off waiter
