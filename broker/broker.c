@@ -2475,6 +2475,25 @@ s_commit (broker_t *self)
 //  ---------------------------------------------------------------------
 //  Recovery after a start
 
+//  Load the <tag><when be64><id> keys, in time order, into `list`
+static void
+s_load_times (broker_t *self, char tag, zlistx_t *list)
+{
+    store_iter_t *iter = store_iter_new (self->store, &tag, 1);
+    while (store_iter_valid (iter)) {
+        size_t ksize;
+        const char *key = store_iter_key (iter, &ksize);
+        if (ksize == 45) {
+            scheduled_t *entry = calloc (1, sizeof (scheduled_t));
+            entry->when = (int64_t) store_get_be64 ((const uint8_t *) key + 1);
+            memcpy (entry->id, key + 9, 36);
+            zlistx_add_end (list, entry);
+        }
+        store_iter_next (iter);
+    }
+    store_iter_destroy (&iter);
+}
+
 static int
 s_recover (broker_t *self)
 {
@@ -2540,34 +2559,9 @@ s_recover (broker_t *self)
         store_iter_next (iter);
     }
     store_iter_destroy (&iter);
-    //  Scheduled
-    iter = store_iter_new (self->store, "s", 1);
-    while (store_iter_valid (iter)) {
-        size_t ksize;
-        const char *key = store_iter_key (iter, &ksize);
-        if (ksize == 45) {
-            scheduled_t *entry = calloc (1, sizeof (scheduled_t));
-            entry->when = (int64_t) store_get_be64 ((const uint8_t *) key + 1);
-            memcpy (entry->id, key + 9, 36);
-            zlistx_add_end (self->scheduled, entry);
-        }
-        store_iter_next (iter);
-    }
-    store_iter_destroy (&iter);
-    //  begin_by deadlines of pending jobs
-    iter = store_iter_new (self->store, "d", 1);
-    while (store_iter_valid (iter)) {
-        size_t ksize;
-        const char *key = store_iter_key (iter, &ksize);
-        if (ksize == 45) {
-            scheduled_t *entry = calloc (1, sizeof (scheduled_t));
-            entry->when = (int64_t) store_get_be64 ((const uint8_t *) key + 1);
-            memcpy (entry->id, key + 9, 36);
-            zlistx_add_end (self->deadlines, entry);
-        }
-        store_iter_next (iter);
-    }
-    store_iter_destroy (&iter);
+    //  Scheduled jobs, and begin_by deadlines of pending jobs
+    s_load_times (self, 's', self->scheduled);
+    s_load_times (self, 'd', self->deadlines);
     //  Hand-off targets
     iter = store_iter_new (self->store, "w", 1);
     while (store_iter_valid (iter)) {
