@@ -1419,8 +1419,19 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         s_error (self, routing, in->rid, ASYNC_EREFUSED, "HELLO needs 1 to 64 agents");
         return;
     }
-    //  A session on this routing id already: the same process said HELLO again
+    //  A session on this routing id already: the same process said HELLO
+    //  again (its first HELLO was slow to be answered). Nothing changed:
+    //  answer it again, and keep the session and every job on it (some may
+    //  have been assigned after the node wrote this HELLO)
     session_t *old = (session_t *) zhashx_lookup (self->sessions, rkey);
+    if (old && streq (old->session, nonce) && streq (old->uuid, uuid)) {
+        async_msg_t msg;
+        async_msg_init (&msg, "WELCOME", in->rid, 2);
+        async_msg_int (&msg, "heartbeat_ms", self->config.heartbeat_ms);
+        async_msg_int (&msg, "dead_ms", self->config.dead_ms);
+        s_send (self, routing, &msg);
+        return;
+    }
     zhashx_t *kept = zhashx_new ();       //  jobs the node still holds: id -> agent name
     zhashx_set_destructor (kept, (zhashx_destructor_fn *) zstr_free);
     const msgpack_object *held = async_mp_get (in->body, "held");
