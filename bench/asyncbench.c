@@ -7,12 +7,21 @@
                                           prints p50/p90/p99 in microseconds
         asyncbench ENDPOINT w3 [CHILDREN]  one parallel job of CHILDREN
                                           testing.noop with a postprocess; ms
-        asyncbench ENDPOINT fill [JOBS]    submit JOBS pending jobs, no wait
+        asyncbench ENDPOINT fill [JOBS] [QUEUE]
+                                          submit JOBS pending jobs (to QUEUE,
+                                          default "default"), no wait
+        asyncbench ENDPOINT watch T0 TOTAL poll STATUS: seconds from T0 (epoch
+                                          seconds, e.g. the broker's restart)
+                                          until the first job is dispatched,
+                                          and until TOTAL jobs completed with
+                                          none pending (W5)
 
     Output: one line "name value unit" per figure, for bench/run to read.
     =========================================================================
 */
 #include <asyncmesh/client.h>
+#include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +32,14 @@ s_now (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double
+s_wall (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -54,11 +71,72 @@ s_submit_all (async_client_t *client, const char *spec, size_t count, char *ids)
     return 0;
 }
 
+//  From STATUS: jobs pending (incl. scheduled), jobs on nodes, jobs completed
+//  since the broker started. 0 or the client's error.
+static int
+s_status_counts (async_client_t *client, int64_t *waiting, int64_t *running,
+                 int64_t *completed)
+{
+    char *text = NULL;
+    int rc = async_status_json (client, &text);
+    if (rc)
+        return rc;
+    json_t *status = json_loads (text, 0, NULL);
+    free (text);
+    *waiting = *running = *completed = 0;
+    const char *name;
+    json_t *queue;
+    json_object_foreach (json_object_get (status, "queues"), name, queue) {
+        *waiting += json_integer_value (json_object_get (queue, "pending"))
+                  + json_integer_value (json_object_get (queue, "scheduled"));
+        *running += json_integer_value (json_object_get (queue, "assigned"))
+                  + json_integer_value (json_object_get (queue, "active"));
+    }
+    json_t *jobs = json_object_get (status, "jobs");
+    *completed = json_integer_value (json_object_get (jobs, "completed"))
+               + json_integer_value (json_object_get (jobs, "failed"));
+    json_decref (status);
+    return 0;
+}
+
+//  W5: after a broker restart at t0, when is the first job dispatched, and
+//  when have `total` jobs completed with nothing left?
+static int
+s_watch (async_client_t *client, double t0, int64_t total)
+{
+    double first = 0;
+    int64_t waiting = 0, running = 0, completed = 0;
+    while (true) {
+        int rc = s_status_counts (client, &waiting, &running, &completed);
+        if (rc && rc != ASYNC_EUNREACH)
+            return rc;
+        double now = s_wall ();
+        if (rc == 0 && !first && (running > 0 || completed > 0)) {
+            first = now;
+            printf ("w5_first_dispatch %.3f s\n", first - t0);
+            fflush (stdout);
+        }
+        if (rc == 0 && completed >= total && waiting == 0 && running == 0) {
+            printf ("w5_drain %.1f s\n", now - t0);
+            printf ("w5_drain_rate %.0f jobs/s\n", completed / (now - (first ? first : t0)));
+            return 0;
+        }
+        if (now - t0 > 3600) {
+            fprintf (stderr, "asyncbench: watch: %lld completed, %lld waiting, %lld running "
+                     "after an hour; giving up\n", (long long) completed,
+                     (long long) waiting, (long long) running);
+            return ASYNC_ETIMEOUT;
+        }
+        struct timespec pause = { 0, first ? 250000000 : 2000000 };
+        nanosleep (&pause, NULL);
+    }
+}
+
 int
 main (int argc, char *argv [])
 {
     if (argc < 3) {
-        fprintf (stderr, "usage: asyncbench ENDPOINT w1|w2|w3|fill [N]\n");
+        fprintf (stderr, "usage: asyncbench ENDPOINT w1|w2|w3|fill|watch [N]\n");
         return 2;
     }
     async_client_t *client = async_client_new (argv [1]);
@@ -70,7 +148,11 @@ main (int argc, char *argv [])
         size_t count = n > 0 ? (size_t) n : 20000;
         char *ids = malloc (count * ASYNC_ID_LEN);
         double start = s_now ();
-        rc = s_submit_all (client, "{\"task\": \"testing.noop\"}", count, ids);
+        char spec [300] = "{\"task\": \"testing.noop\"}";
+        if (strcmp (workload, "fill") == 0 && argc > 4)
+            snprintf (spec, sizeof spec, "{\"task\": \"testing.noop\", \"queue\": \"%.200s\"}",
+                      argv [4]);
+        rc = s_submit_all (client, spec, count, ids);
         double submitted = s_now ();
         if (rc == 0 && strcmp (workload, "w1") == 0) {
             size_t failed = 0;
@@ -129,6 +211,9 @@ main (int argc, char *argv [])
         free (job);
         free (spec);
     }
+    else
+    if (strcmp (workload, "watch") == 0 && argc > 4)
+        rc = s_watch (client, atof (argv [3]), atoll (argv [4]));
     else {
         fprintf (stderr, "asyncbench: unknown workload '%s'\n", workload);
         rc = 2;

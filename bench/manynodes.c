@@ -1,0 +1,453 @@
+/*  =========================================================================
+    manynodes - many node sessions in one process, for W6 (bench/run)
+
+        manynodes ENDPOINT SESSIONS [TASK]
+
+    Opens SESSIONS ZeroMQ DEALER sockets to the broker, each a node session
+    of its own speaking protocol version 1 (docs/protocol.md, section 6, as
+    node/node.c does): a routing id "N" + 8 + 8 hex digits, HELLO with its
+    own instance UUID and one agent "main" of size 1 taking TASK (default
+    testing.noop), repeated every 2 s until WELCOME and again on REHELLO;
+    PING {node: 1} in answer to each broker PING and on its own after 1 s
+    of silence; STARTED then RESULT {result: nil} for each ASSIGN, RESULT
+    re-sent after 0.5 s (doubling up to 8 s) until its ACK.
+
+    Prints "manynodes_ready N sessions" once every session is welcomed, and
+    on SIGTERM/SIGINT sends BYE on each session and prints
+    "manynodes_jobs N jobs" and "manynodes_rehello N times".
+    =========================================================================
+*/
+#define _GNU_SOURCE
+#include <zmq.h>
+#include <msgpack.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define S_VERSION   1
+#define S_MAX_UNACKED 8
+
+typedef struct {
+    char id [37];
+    uint64_t token;
+    int64_t next_send;          //  monotonic us
+    int64_t backoff;
+    bool used;
+} s_unacked_t;
+
+typedef struct {
+    void *dealer;
+    char uuid [37];
+    char nonce [37];
+    uint64_t rid;
+    bool welcomed;
+    int64_t next_hello;         //  monotonic us
+    int64_t last_ping;          //  monotonic us, last PING we sent
+    s_unacked_t unacked [S_MAX_UNACKED];
+} s_session_t;
+
+static volatile sig_atomic_t s_stop = 0;
+static char s_host [256];
+static const char *s_task = "testing.noop";
+
+static void
+s_on_signal (int signum)
+{
+    s_stop = 1;
+}
+
+static int64_t
+s_mono_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+//  A random UUID (version 4), lowercase canonical form
+static void
+s_uuid_new (char *out)
+{
+    unsigned char bytes [16];
+    FILE *file = fopen ("/dev/urandom", "rb");
+    if (!file || fread (bytes, 1, 16, file) != 16) {
+        for (int i = 0; i < 16; i++)
+            bytes [i] = (unsigned char) rand ();
+    }
+    if (file)
+        fclose (file);
+    bytes [6] = (bytes [6] & 0x0f) | 0x40;
+    bytes [8] = (bytes [8] & 0x3f) | 0x80;
+    snprintf (out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+              "%02x%02x%02x%02x%02x%02x",
+              bytes [0], bytes [1], bytes [2], bytes [3], bytes [4], bytes [5],
+              bytes [6], bytes [7], bytes [8], bytes [9], bytes [10], bytes [11],
+              bytes [12], bytes [13], bytes [14], bytes [15]);
+}
+
+//  ---------------------------------------------------------------------
+//  Messages: [version, command, rid, body]
+
+static void
+s_pack_str (msgpack_packer *pk, const char *text)
+{
+    size_t len = strlen (text);
+    msgpack_pack_str (pk, len);
+    msgpack_pack_str_body (pk, text, len);
+}
+
+static void
+s_begin (msgpack_sbuffer *buffer, msgpack_packer *pk, const char *command, uint64_t rid,
+         uint32_t fields)
+{
+    msgpack_sbuffer_init (buffer);
+    msgpack_packer_init (pk, buffer, msgpack_sbuffer_write);
+    msgpack_pack_array (pk, 4);
+    msgpack_pack_int (pk, S_VERSION);
+    s_pack_str (pk, command);
+    msgpack_pack_uint64 (pk, rid);
+    msgpack_pack_map (pk, fields);
+}
+
+static void
+s_send (s_session_t *session, msgpack_sbuffer *buffer)
+{
+    if (zmq_send (session->dealer, buffer->data, buffer->size, ZMQ_DONTWAIT) < 0
+    &&  errno != EAGAIN)
+        fprintf (stderr, "manynodes: send: %s\n", zmq_strerror (errno));
+    msgpack_sbuffer_destroy (buffer);
+}
+
+static void
+s_send_hello (s_session_t *session)
+{
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    s_begin (&buffer, &pk, "HELLO", ++session->rid, 7);
+    s_pack_str (&pk, "uuid");
+    s_pack_str (&pk, session->uuid);
+    s_pack_str (&pk, "session");
+    s_pack_str (&pk, session->nonce);
+    s_pack_str (&pk, "host");
+    s_pack_str (&pk, s_host);
+    s_pack_str (&pk, "pid");
+    msgpack_pack_int64 (&pk, getpid ());
+    s_pack_str (&pk, "agents");
+    msgpack_pack_array (&pk, 1);
+    msgpack_pack_map (&pk, 5);
+    s_pack_str (&pk, "name");
+    s_pack_str (&pk, "main");
+    s_pack_str (&pk, "size");
+    msgpack_pack_int (&pk, 1);
+    s_pack_str (&pk, "queues");
+    msgpack_pack_array (&pk, 0);
+    s_pack_str (&pk, "include");
+    msgpack_pack_array (&pk, 0);
+    s_pack_str (&pk, "exclude");
+    msgpack_pack_array (&pk, 0);
+    s_pack_str (&pk, "tasks");
+    msgpack_pack_array (&pk, 1);
+    s_pack_str (&pk, s_task);
+    //  Jobs still held: results not acknowledged yet
+    uint32_t held = 0;
+    for (int i = 0; i < S_MAX_UNACKED; i++)
+        held += session->unacked [i].used;
+    s_pack_str (&pk, "held");
+    msgpack_pack_array (&pk, held);
+    for (int i = 0; i < S_MAX_UNACKED; i++) {
+        s_unacked_t *u = &session->unacked [i];
+        if (!u->used)
+            continue;
+        msgpack_pack_map (&pk, 3);
+        s_pack_str (&pk, "id");
+        s_pack_str (&pk, u->id);
+        s_pack_str (&pk, "token");
+        msgpack_pack_uint64 (&pk, u->token);
+        s_pack_str (&pk, "agent");
+        s_pack_str (&pk, "main");
+    }
+    s_send (session, &buffer);
+    session->next_hello = s_mono_us () + 2000000;
+}
+
+static void
+s_send_ping (s_session_t *session)
+{
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    s_begin (&buffer, &pk, "PING", 0, 1);
+    s_pack_str (&pk, "node");
+    msgpack_pack_int (&pk, 1);
+    s_send (session, &buffer);
+    session->last_ping = s_mono_us ();
+}
+
+static void
+s_send_job (s_session_t *session, const char *command, const char *id, uint64_t token)
+{
+    bool result = strcmp (command, "RESULT") == 0;
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    s_begin (&buffer, &pk, command, ++session->rid, result ? 3 : 2);
+    s_pack_str (&pk, "id");
+    s_pack_str (&pk, id);
+    s_pack_str (&pk, "token");
+    msgpack_pack_uint64 (&pk, token);
+    if (result) {
+        s_pack_str (&pk, "result");
+        msgpack_pack_nil (&pk);
+    }
+    s_send (session, &buffer);
+}
+
+static void
+s_send_bye (s_session_t *session)
+{
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    s_begin (&buffer, &pk, "BYE", ++session->rid, 0);
+    s_send (session, &buffer);
+}
+
+//  ---------------------------------------------------------------------
+//  Reading
+
+static const msgpack_object *
+s_get (const msgpack_object *map, const char *key)
+{
+    if (map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    size_t len = strlen (key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object_kv *kv = &map->via.map.ptr [i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == len
+        &&  memcmp (kv->key.via.str.ptr, key, len) == 0)
+            return &kv->val;
+    }
+    return NULL;
+}
+
+static bool
+s_get_str (const msgpack_object *map, const char *key, char *out, size_t size)
+{
+    const msgpack_object *value = s_get (map, key);
+    if (!value || value->type != MSGPACK_OBJECT_STR || value->via.str.size >= size)
+        return false;
+    memcpy (out, value->via.str.ptr, value->via.str.size);
+    out [value->via.str.size] = 0;
+    return true;
+}
+
+typedef struct {
+    size_t sessions;
+    size_t welcomed;
+    size_t jobs;
+    size_t rehellos;
+    size_t errors;
+    bool ready_said;
+} s_stats_t;
+
+static void
+s_on_message (s_session_t *session, const char *data, size_t size, s_stats_t *stats)
+{
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    size_t offset = 0;
+    if (msgpack_unpack_next (&unpacked, data, size, &offset) != MSGPACK_UNPACK_SUCCESS
+    ||  unpacked.data.type != MSGPACK_OBJECT_ARRAY || unpacked.data.via.array.size != 4
+    ||  unpacked.data.via.array.ptr [1].type != MSGPACK_OBJECT_STR) {
+        fprintf (stderr, "manynodes: malformed message of %zu bytes dropped\n", size);
+        msgpack_unpacked_destroy (&unpacked);
+        return;
+    }
+    const msgpack_object *command = &unpacked.data.via.array.ptr [1];
+    const msgpack_object *body = &unpacked.data.via.array.ptr [3];
+    char cmd [24] = "";
+    if (command->via.str.size < sizeof cmd)
+        memcpy (cmd, command->via.str.ptr, command->via.str.size);
+    if (strcmp (cmd, "ASSIGN") == 0) {
+        char id [37];
+        const msgpack_object *token = s_get (body, "token");
+        if (s_get_str (body, "id", id, sizeof id) && token
+        &&  token->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            s_send_job (session, "STARTED", id, token->via.u64);
+            s_send_job (session, "RESULT", id, token->via.u64);
+            stats->jobs++;
+            for (int i = 0; i < S_MAX_UNACKED; i++) {
+                s_unacked_t *u = &session->unacked [i];
+                if (!u->used) {
+                    memcpy (u->id, id, 37);
+                    u->token = token->via.u64;
+                    u->backoff = 500000;
+                    u->next_send = s_mono_us () + u->backoff;
+                    u->used = true;
+                    break;
+                }
+            }
+        }
+        else
+            fprintf (stderr, "manynodes: malformed ASSIGN dropped\n");
+    }
+    else
+    if (strcmp (cmd, "ACK") == 0) {
+        char id [37];
+        if (s_get_str (body, "id", id, sizeof id))
+            for (int i = 0; i < S_MAX_UNACKED; i++)
+                if (session->unacked [i].used && strcmp (session->unacked [i].id, id) == 0)
+                    session->unacked [i].used = false;
+    }
+    else
+    if (strcmp (cmd, "PING") == 0)
+        s_send_ping (session);
+    else
+    if (strcmp (cmd, "WELCOME") == 0) {
+        if (!session->welcomed) {
+            session->welcomed = true;
+            stats->welcomed++;
+        }
+        //  Results not acknowledged yet go again at once
+        for (int i = 0; i < S_MAX_UNACKED; i++)
+            if (session->unacked [i].used)
+                s_send_job (session, "RESULT", session->unacked [i].id,
+                            session->unacked [i].token);
+    }
+    else
+    if (strcmp (cmd, "REHELLO") == 0) {
+        if (session->welcomed) {
+            session->welcomed = false;
+            stats->welcomed--;
+        }
+        stats->rehellos++;
+        if (s_mono_us () >= session->next_hello - 1500000)
+            s_send_hello (session);
+    }
+    else
+    if (strcmp (cmd, "ERROR") == 0) {
+        char message [512] = "";
+        s_get_str (body, "message", message, sizeof message);
+        fprintf (stderr, "manynodes: node=%s broker ERROR: %s\n", session->uuid, message);
+        stats->errors++;
+    }
+    msgpack_unpacked_destroy (&unpacked);
+}
+
+static void
+s_timers (s_session_t *session, int64_t now)
+{
+    if (!session->welcomed && now >= session->next_hello)
+        s_send_hello (session);
+    if (now - session->last_ping >= 1000000)
+        s_send_ping (session);
+    for (int i = 0; session->welcomed && i < S_MAX_UNACKED; i++) {
+        s_unacked_t *u = &session->unacked [i];
+        if (u->used && now >= u->next_send) {
+            s_send_job (session, "RESULT", u->id, u->token);
+            u->backoff = u->backoff * 2 > 8000000 ? 8000000 : u->backoff * 2;
+            u->next_send = now + u->backoff;
+        }
+    }
+}
+
+int
+main (int argc, char *argv [])
+{
+    if (argc < 3) {
+        fprintf (stderr, "usage: manynodes ENDPOINT SESSIONS [TASK]\n");
+        return 2;
+    }
+    const char *endpoint = argv [1];
+    int count = atoi (argv [2]);
+    if (count < 1 || count > 10000) {
+        fprintf (stderr, "manynodes: SESSIONS must be 1..10000\n");
+        return 2;
+    }
+    if (argc > 3)
+        s_task = argv [3];
+    gethostname (s_host, sizeof s_host - 1);
+    struct sigaction action = { .sa_handler = s_on_signal };
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+
+    void *context = zmq_ctx_new ();
+    zmq_ctx_set (context, ZMQ_MAX_SOCKETS, count + 16);
+    zmq_ctx_set (context, ZMQ_IO_THREADS, 1);
+    s_session_t *sessions = calloc ((size_t) count, sizeof (s_session_t));
+    zmq_pollitem_t *items = calloc ((size_t) count, sizeof (zmq_pollitem_t));
+    int64_t now = s_mono_us ();
+    for (int i = 0; i < count; i++) {
+        s_session_t *session = &sessions [i];
+        s_uuid_new (session->uuid);
+        s_uuid_new (session->nonce);
+        session->dealer = zmq_socket (context, ZMQ_DEALER);
+        if (!session->dealer) {
+            fprintf (stderr, "manynodes: socket %d: %s\n", i, zmq_strerror (errno));
+            return 1;
+        }
+        char identity [18];
+        snprintf (identity, sizeof identity, "N%.8s%.8s", session->uuid, session->nonce);
+        zmq_setsockopt (session->dealer, ZMQ_ROUTING_ID, identity, 17);
+        int linger = 1000, ivl = 100, ivl_max = 2000, hwm = 100000;
+        zmq_setsockopt (session->dealer, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_setsockopt (session->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+        zmq_setsockopt (session->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+        zmq_setsockopt (session->dealer, ZMQ_SNDHWM, &hwm, sizeof hwm);
+        if (zmq_connect (session->dealer, endpoint)) {
+            fprintf (stderr, "manynodes: connect %s: %s\n", endpoint, zmq_strerror (errno));
+            return 1;
+        }
+        items [i].socket = session->dealer;
+        items [i].events = ZMQ_POLLIN;
+        session->last_ping = now;
+        s_send_hello (session);
+    }
+    s_stats_t stats = { .sessions = (size_t) count };
+    int64_t next_timers = 0;
+    while (!s_stop) {
+        int rc = zmq_poll (items, count, 100);
+        if (rc < 0 && errno != EINTR) {
+            fprintf (stderr, "manynodes: poll: %s\n", zmq_strerror (errno));
+            break;
+        }
+        for (int i = 0; rc > 0 && i < count; i++) {
+            if (!(items [i].revents & ZMQ_POLLIN))
+                continue;
+            zmq_msg_t msg;
+            zmq_msg_init (&msg);
+            while (zmq_msg_recv (&msg, sessions [i].dealer, ZMQ_DONTWAIT) >= 0) {
+                s_on_message (&sessions [i], zmq_msg_data (&msg), zmq_msg_size (&msg), &stats);
+                zmq_msg_close (&msg);
+                zmq_msg_init (&msg);
+            }
+            zmq_msg_close (&msg);
+        }
+        now = s_mono_us ();
+        if (now >= next_timers) {
+            for (int i = 0; i < count; i++)
+                s_timers (&sessions [i], now);
+            next_timers = now + 100000;
+        }
+        if (!stats.ready_said && stats.welcomed == stats.sessions) {
+            printf ("manynodes_ready %zu sessions\n", stats.welcomed);
+            fflush (stdout);
+            stats.ready_said = true;
+        }
+    }
+    for (int i = 0; i < count; i++) {
+        s_send_bye (&sessions [i]);
+        zmq_close (sessions [i].dealer);
+    }
+    printf ("manynodes_jobs %zu jobs\n", stats.jobs);
+    printf ("manynodes_rehello %zu times\n", stats.rehellos);
+    printf ("manynodes_errors %zu errors\n", stats.errors);
+    fflush (stdout);
+    zmq_ctx_term (context);
+    free (items);
+    free (sessions);
+    return 0;
+}
