@@ -37,6 +37,7 @@
 #define EVERY_MAX_NAME      174
 #define EVERY_INTERVAL_MIN  (1000000LL)                     //  1 s, in us
 #define EVERY_INTERVAL_MAX  (366LL * 24 * 3600 * 1000000)   //  366 days, in us
+#define EVERY_CATCH_UP      100                             //  missed ticks run
 
 typedef struct _every_t every_t;
 
@@ -93,12 +94,13 @@ void
 int64_t
     every_next_due (every_t *self);
 
-//  Run every schedule due at `now` (next <= now): submit its spec once with
-//  key "every:<name>:<next>", advance next past now, and stage the
-//  schedule's write after the submit's, in the same batch. Missed ticks
-//  are coalesced into this one submit and logged (every.skipped). A
-//  refused submit is logged (every.failed) and its tick is not retried.
-//  Returns the number of schedules that ran.
+//  Run every schedule due at `now` (next <= now): submit its spec once per
+//  tick with key "every:<name>:<tick>", advance next, and stage the
+//  schedule's write after the submit's, in the same batch. Ticks missed
+//  while the broker was down run one by one, each with its own key, up to
+//  EVERY_CATCH_UP per schedule; beyond that the rest are coalesced into the
+//  last and logged (every.skipped). A refused submit is logged
+//  (every.failed) and its tick is not retried. Returns the submits made.
 size_t
     every_tick (every_t *self, int64_t now, every_submit_fn *submit, void *arg);
 

@@ -29,7 +29,7 @@
 #define SECOND  (1000000LL)
 #define T0      (1800000000LL * SECOND)         //  2027-01-15, a fixed "now"
 
-#define MAX_CALLS 16
+#define MAX_CALLS 128
 
 typedef struct {
     store_t *store;
@@ -393,32 +393,49 @@ test_every_two_ticks_at_same_now_submit_once (void **state)
 }
 
 static void
-test_every_coalesces_missed_ticks (void **state)
+test_every_catches_up_missed_ticks (void **state)
 {
     fixture_t *self = (fixture_t *) *state;
     s_set (self->every, "gap", 60 * SECOND, "t.gap", T0);
-    //  Down for ten intervals and a bit: ticks T0+60s .. T0+600s missed
+    //  Down for ten intervals and a bit: ticks T0+60s .. T0+600s were
+    //  missed; each runs now, with its own key, none twice
     int64_t now = T0 + 600 * SECOND + 5 * SECOND;
-    assert_int_equal (every_tick (self->every, now, s_submit, &self->submitter), 1);
-    assert_int_equal (self->submitter.calls, 1);
-    char want [256];
-    s_key_of (want, sizeof want, "gap", T0 + 60 * SECOND);   //  the stored tick
-    assert_string_equal (self->submitter.keys [0], want);
+    assert_int_equal (every_tick (self->every, now, s_submit, &self->submitter), 10);
+    assert_int_equal (self->submitter.calls, 10);
+    for (int i = 0; i < 10; i++) {
+        char want [256];
+        s_key_of (want, sizeof want, "gap", T0 + (60 + 60 * i) * SECOND);
+        assert_string_equal (self->submitter.keys [i], want);
+    }
     //  On the grid, first tick after now
     assert_true (every_next_due (self->every) == T0 + 660 * SECOND);
     assert_int_equal (every_tick (self->every, T0 + 660 * SECOND - 1, s_submit,
                                   &self->submitter), 0);
     assert_int_equal (every_tick (self->every, T0 + 660 * SECOND, s_submit,
                                   &self->submitter), 1);
-    assert_int_equal (self->submitter.calls, 2);
+    assert_int_equal (self->submitter.calls, 11);
     json_t *list = s_list (self->every);
-    assert_int_equal (json_integer_value (json_object_get (s_entry (list, "gap"), "ticks")), 2);
+    assert_int_equal (json_integer_value (json_object_get (s_entry (list, "gap"), "ticks")), 11);
     json_decref (list);
+}
 
-    //  A gap of exactly whole intervals lands on the grid too
-    int64_t exact = T0 + 720 * SECOND + 5 * 60 * SECOND;
-    assert_int_equal (every_tick (self->every, exact, s_submit, &self->submitter), 1);
-    assert_true (every_next_due (self->every) == exact + 60 * SECOND);
+static void
+test_every_coalesces_beyond_the_catch_up (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    s_set (self->every, "long", 1 * SECOND, "t.long", T0);
+    //  Down for 1,000 ticks: EVERY_CATCH_UP run, the rest coalesce into the
+    //  last, and the next tick is the first after now, on the grid
+    int64_t now = T0 + 1000 * SECOND + SECOND / 2;
+    assert_int_equal (every_tick (self->every, now, s_submit, &self->submitter),
+                      EVERY_CATCH_UP);
+    assert_int_equal (self->submitter.calls, EVERY_CATCH_UP);
+    char want [256];
+    s_key_of (want, sizeof want, "long", T0 + 1 * SECOND);
+    assert_string_equal (self->submitter.keys [0], want);
+    s_key_of (want, sizeof want, "long", T0 + EVERY_CATCH_UP * SECOND);
+    assert_string_equal (self->submitter.keys [EVERY_CATCH_UP - 1], want);
+    assert_true (every_next_due (self->every) == T0 + 1001 * SECOND);
 }
 
 static void
@@ -473,9 +490,10 @@ test_every_survives_reopen (void **state)
     json_decref (after);
     assert_true (every_next_due (self->every) == T0 + 7 * SECOND);
 
-    //  A committed tick survives: next, ticks and last job
+    //  A committed tick survives: next, ticks and last job (at T0+45s:
+    //  "keep" once, "also" at 7, 14, ... 42 s: six)
     assert_int_equal (every_tick (self->every, T0 + 45 * SECOND, s_submit,
-                                  &self->submitter), 2);
+                                  &self->submitter), 7);
     assert_int_equal (store_commit (self->store, true), 0);
     before = s_list (self->every);
     s_restart (self);
@@ -732,7 +750,8 @@ main (void)
         T (test_every_tick_before_due_submits_nothing),
         T (test_every_tick_when_due_submits_once_and_advances),
         T (test_every_two_ticks_at_same_now_submit_once),
-        T (test_every_coalesces_missed_ticks),
+        T (test_every_catches_up_missed_ticks),
+        T (test_every_coalesces_beyond_the_catch_up),
         T (test_every_failed_submit_advances_and_reports),
         T (test_every_survives_reopen),
         T (test_every_committed_tick_not_rerun_after_restart),
