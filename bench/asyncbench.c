@@ -19,6 +19,7 @@
     Output: one line "name value unit" per figure, for bench/run to read.
     =========================================================================
 */
+#include "bench_util.h"
 #include <asyncmesh/client.h>
 #include <jansson.h>
 #include <stdbool.h>
@@ -26,29 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double
-s_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double
-s_wall (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int
-s_compare (const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return x < y ? -1 : x > y;
-}
 
 //  Submit `count` copies of spec in batches; ids into ids
 static int
@@ -110,7 +88,7 @@ s_watch (async_client_t *client, double t0, int64_t total)
         int rc = s_status_counts (client, &waiting, &running, &completed);
         if (rc && rc != ASYNC_EUNREACH)
             return rc;
-        double now = s_wall ();
+        double now = bench_wall ();
         if (rc == 0 && !first && (running > 0 || completed > 0)) {
             first = now;
             printf ("w5_first_dispatch %.3f s\n", first - t0);
@@ -147,17 +125,17 @@ main (int argc, char *argv [])
     if (strcmp (workload, "w1") == 0 || strcmp (workload, "fill") == 0) {
         size_t count = n > 0 ? (size_t) n : 20000;
         char *ids = malloc (count * ASYNC_ID_LEN);
-        double start = s_now ();
+        double start = bench_now ();
         char spec [300] = "{\"task\": \"testing.noop\"}";
         if (strcmp (workload, "fill") == 0 && argc > 4)
             snprintf (spec, sizeof spec, "{\"task\": \"testing.noop\", \"queue\": \"%.200s\"}",
                       argv [4]);
         rc = s_submit_all (client, spec, count, ids);
-        double submitted = s_now ();
+        double submitted = bench_now ();
         if (rc == 0 && strcmp (workload, "w1") == 0) {
             size_t failed = 0;
             rc = async_wait_all (client, ids, count, 600000, &failed);
-            double done = s_now ();
+            double done = bench_now ();
             printf ("w1_submit_rate %.0f jobs/s\n", count / (submitted - start));
             printf ("w1_throughput %.0f jobs/s\n", count / (done - start));
             printf ("w1_failed %zu jobs\n", failed);
@@ -174,15 +152,15 @@ main (int argc, char *argv [])
         for (size_t i = 0; i < rounds && rc == 0; i++) {
             char id [ASYNC_ID_LEN];
             char *job = NULL;
-            double start = s_now ();
+            double start = bench_now ();
             rc = async_submit_json (client, "{\"task\": \"testing.noop\"}", id);
             if (rc == 0)
                 rc = async_wait_json (client, id, 60000, &job);
-            lat [i] = (s_now () - start) * 1e6;
+            lat [i] = (bench_now () - start) * 1e6;
             free (job);
         }
         if (rc == 0) {
-            qsort (lat, rounds, sizeof (double), s_compare);
+            qsort (lat, rounds, sizeof (double), bench_compare);
             printf ("w2_p50 %.0f us\n", lat [rounds / 2]);
             printf ("w2_p90 %.0f us\n", lat [rounds * 9 / 10]);
             printf ("w2_p99 %.0f us\n", lat [rounds * 99 / 100]);
@@ -202,12 +180,12 @@ main (int argc, char *argv [])
                   "], \"postprocess\": {\"task\": \"testing.noop\"}}");
         char id [ASYNC_ID_LEN];
         char *job = NULL;
-        double start = s_now ();
+        double start = bench_now ();
         rc = async_submit_json (client, spec, id);
         if (rc == 0)
             rc = async_wait_json (client, id, 600000, &job);
         if (rc == 0)
-            printf ("w3_time %.1f ms\n", (s_now () - start) * 1e3);
+            printf ("w3_time %.1f ms\n", (bench_now () - start) * 1e3);
         free (job);
         free (spec);
     }

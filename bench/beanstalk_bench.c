@@ -30,6 +30,7 @@
     =========================================================================
 */
 #define _GNU_SOURCE
+#include "bench_util.h"
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -59,33 +60,6 @@ typedef struct {
     size_t pos;                 //  bytes consumed
 } s_conn_t;
 
-static double
-s_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int
-s_compare (const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return x < y ? -1 : x > y;
-}
-
-static void
-s_die (const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    fprintf (stderr, "beanstalk_bench[%d]: ", getpid ());
-    vfprintf (stderr, format, args);
-    fprintf (stderr, "\n");
-    va_end (args);
-    exit (1);
-}
-
 static s_conn_t *
 s_conn_new (const char *host, const char *port)
 {
@@ -93,7 +67,7 @@ s_conn_new (const char *host, const char *port)
     struct addrinfo *addrs = NULL;
     int rc = getaddrinfo (host, port, &hints, &addrs);
     if (rc)
-        s_die ("cannot resolve %s:%s: %s", host, port, gai_strerror (rc));
+        bench_die ("beanstalk_bench", "cannot resolve %s:%s: %s", host, port, gai_strerror (rc));
     int fd = -1;
     for (struct addrinfo *a = addrs; a && fd < 0; a = a->ai_next) {
         fd = socket (a->ai_family, a->ai_socktype, a->ai_protocol);
@@ -104,7 +78,7 @@ s_conn_new (const char *host, const char *port)
     }
     freeaddrinfo (addrs);
     if (fd < 0)
-        s_die ("cannot connect to beanstalkd at %s:%s: %s", host, port, strerror (errno));
+        bench_die ("beanstalk_bench", "cannot connect to beanstalkd at %s:%s: %s", host, port, strerror (errno));
     int one = 1;
     setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     s_conn_t *self = calloc (1, sizeof (s_conn_t));
@@ -130,7 +104,7 @@ s_write (s_conn_t *self, const char *data, size_t size)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            s_die ("write: %s", strerror (errno));
+            bench_die ("beanstalk_bench", "write: %s", strerror (errno));
         data += n;
         size -= (size_t) n;
     }
@@ -150,7 +124,7 @@ s_fill (s_conn_t *self, size_t want)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            s_die ("read: %s", n ? strerror (errno) : "beanstalkd closed the connection");
+            bench_die ("beanstalk_bench", "read: %s", n ? strerror (errno) : "beanstalkd closed the connection");
         self->len += (size_t) n;
     }
 }
@@ -165,7 +139,7 @@ s_line (s_conn_t *self, char *line, size_t size)
         if (end) {
             size_t n = (size_t) (end - start);
             if (n >= size)
-                s_die ("reply line too long");
+                bench_die ("beanstalk_bench", "reply line too long");
             memcpy (line, start, n);
             line [n] = 0;
             self->pos += n + 2;
@@ -180,7 +154,7 @@ static void
 s_body (s_conn_t *self, size_t bytes, char *body, size_t size)
 {
     if (bytes + 2 > sizeof self->buf || bytes >= size)
-        s_die ("job body of %zu bytes is too large", bytes);
+        bench_die ("beanstalk_bench", "job body of %zu bytes is too large", bytes);
     s_fill (self, bytes + 2);
     memcpy (body, self->buf + self->pos, bytes);
     body [bytes] = 0;
@@ -193,7 +167,7 @@ s_expect (s_conn_t *self, const char *prefix)
     char line [256];
     s_line (self, line, sizeof line);
     if (strncmp (line, prefix, strlen (prefix)))
-        s_die ("expected %s, beanstalkd said '%s'", prefix, line);
+        bench_die ("beanstalk_bench", "expected %s, beanstalkd said '%s'", prefix, line);
 }
 
 static void
@@ -221,7 +195,7 @@ s_put (s_conn_t *self, unsigned pri, const char *body)
     s_line (self, line, sizeof line);
     unsigned long id;
     if (sscanf (line, "INSERTED %lu", &id) != 1)
-        s_die ("put: beanstalkd said '%s'", line);
+        bench_die ("beanstalk_bench", "put: beanstalkd said '%s'", line);
     return id;
 }
 
@@ -253,7 +227,7 @@ s_reserve (s_conn_t *self, char *body, size_t size)
     unsigned long id;
     size_t bytes;
     if (sscanf (line, "RESERVED %lu %zu", &id, &bytes) != 2)
-        s_die ("reserve: beanstalkd said '%s'", line);
+        bench_die ("beanstalk_bench", "reserve: beanstalkd said '%s'", line);
     s_body (self, bytes, body, size);
     return id;
 }
@@ -278,7 +252,7 @@ s_worker (const char *host, const char *port, int ready_fd)
     s_command (conn, "ignore default\r\n", "WATCHING");
     s_command (conn, "use results\r\n", "USING");
     if (write (ready_fd, "r", 1) != 1)
-        s_die ("cannot tell the producer we are ready");
+        bench_die ("beanstalk_bench", "cannot tell the producer we are ready");
     close (ready_fd);
     char body [65536];
     while (true) {
@@ -302,12 +276,12 @@ s_workers_start (const char *host, const char *port, pid_t *pids)
 {
     int fds [2];
     if (pipe (fds))
-        s_die ("pipe: %s", strerror (errno));
+        bench_die ("beanstalk_bench", "pipe: %s", strerror (errno));
     fflush (stdout);
     for (int i = 0; i < S_WORKERS; i++) {
         pids [i] = fork ();
         if (pids [i] < 0)
-            s_die ("fork: %s", strerror (errno));
+            bench_die ("beanstalk_bench", "fork: %s", strerror (errno));
         if (pids [i] == 0) {
             close (fds [0]);
             s_worker (host, port, fds [1]);
@@ -317,7 +291,7 @@ s_workers_start (const char *host, const char *port, pid_t *pids)
     for (int i = 0; i < S_WORKERS; i++) {
         char c;
         if (read (fds [0], &c, 1) != 1)
-            s_die ("a worker did not start");
+            bench_die ("beanstalk_bench", "a worker did not start");
     }
     close (fds [0]);
 }
@@ -348,11 +322,11 @@ s_w1 (const char *host, const char *port, size_t count)
     s_workers_start (host, port, pids);
     s_conn_t *conn = s_conn_new (host, port);
     s_command (conn, "use work\r\n", "USING");
-    double start = s_now ();
+    double start = bench_now ();
     s_put_many (conn, S_BODY, count);
-    double submitted = s_now ();
+    double submitted = bench_now ();
     int failed = s_workers_stop (conn, pids);
-    double done = s_now ();
+    double done = bench_now ();
     s_conn_destroy (&conn);
     printf ("w1_submit_rate %.0f jobs/s\n", count / (submitted - start));
     printf ("w1_throughput %.0f jobs/s\n", count / (done - start));
@@ -372,15 +346,15 @@ s_w2 (const char *host, const char *port, size_t rounds)
     double *lat = calloc (rounds, sizeof (double));
     char body [65536];
     for (size_t i = 0; i < rounds; i++) {
-        double start = s_now ();
+        double start = bench_now ();
         s_put (conn, S_PRI, S_BODY_REPLY);
         unsigned long id = s_reserve (conn, body, sizeof body);
         s_delete (conn, id);
-        lat [i] = (s_now () - start) * 1e6;
+        lat [i] = (bench_now () - start) * 1e6;
     }
     int failed = s_workers_stop (conn, pids);
     s_conn_destroy (&conn);
-    qsort (lat, rounds, sizeof (double), s_compare);
+    qsort (lat, rounds, sizeof (double), bench_compare);
     printf ("w2_p50 %.0f us\n", lat [rounds / 2]);
     printf ("w2_p90 %.0f us\n", lat [rounds * 9 / 10]);
     printf ("w2_p99 %.0f us\n", lat [rounds * 99 / 100]);
@@ -404,7 +378,7 @@ s_w3 (const char *host, const char *port, size_t children)
     len += (size_t) snprintf (reduce, cap, "{\"task\": \"testing.noop\", \"reply\": 1, "
                               "\"args\": [");
     char body [65536];
-    double start = s_now ();
+    double start = bench_now ();
     s_put_many (conn, S_BODY_REPLY, children);
     //  Collect the results: each delete goes out with the next reserve
     unsigned long id = s_reserve (conn, body, sizeof body);
@@ -420,7 +394,7 @@ s_w3 (const char *host, const char *port, size_t children)
             size_t bytes;
             s_line (conn, line, sizeof line);
             if (sscanf (line, "RESERVED %lu %zu", &id, &bytes) != 2)
-                s_die ("reserve: beanstalkd said '%s'", line);
+                bench_die ("beanstalk_bench", "reserve: beanstalkd said '%s'", line);
             s_body (conn, bytes, body, sizeof body);
         }
     }
@@ -428,7 +402,7 @@ s_w3 (const char *host, const char *port, size_t children)
     s_put (conn, S_PRI, reduce);
     id = s_reserve (conn, body, sizeof body);
     s_delete (conn, id);
-    double done = s_now ();
+    double done = bench_now ();
     int failed = s_workers_stop (conn, pids);
     s_conn_destroy (&conn);
     printf ("w3_time %.1f ms\n", (done - start) * 1e3);
@@ -441,9 +415,9 @@ s_fill_tube (const char *host, const char *port, size_t count)
 {
     s_conn_t *conn = s_conn_new (host, port);
     s_command (conn, "use fill\r\n", "USING");
-    double start = s_now ();
+    double start = bench_now ();
     s_put_many (conn, S_BODY, count);
-    printf ("fill_submit_rate %.0f jobs/s\n", count / (s_now () - start));
+    printf ("fill_submit_rate %.0f jobs/s\n", count / (bench_now () - start));
     s_conn_destroy (&conn);
     return 0;
 }

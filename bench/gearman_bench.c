@@ -25,6 +25,7 @@
     =========================================================================
 */
 #define _GNU_SOURCE
+#include "bench_util.h"
 #include <libgearman-1.0/gearman.h>
 #include <errno.h>
 #include <netdb.h>
@@ -52,33 +53,6 @@ typedef struct {
     size_t failed;
 } s_results_t;
 
-static double
-s_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int
-s_compare (const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return x < y ? -1 : x > y;
-}
-
-static void
-s_die (const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    fprintf (stderr, "gearman_bench[%d]: ", getpid ());
-    vfprintf (stderr, format, args);
-    fprintf (stderr, "\n");
-    va_end (args);
-    exit (1);
-}
-
 //  ---------------------------------------------------------------------
 //  Workers
 
@@ -98,11 +72,11 @@ s_worker (const char *host, in_port_t port)
     ||  gearman_worker_add_server (worker, host, port) != GEARMAN_SUCCESS
     ||  gearman_worker_add_function (worker, "noop", 0, s_noop, NULL) != GEARMAN_SUCCESS
     ||  gearman_worker_add_function (worker, "reduce", 0, s_noop, NULL) != GEARMAN_SUCCESS)
-        s_die ("cannot set up a worker: %s", worker ? gearman_worker_error (worker) : "");
+        bench_die ("gearman_bench", "cannot set up a worker: %s", worker ? gearman_worker_error (worker) : "");
     while (true) {
         gearman_return_t rc = gearman_worker_work (worker);
         if (rc != GEARMAN_SUCCESS && rc != GEARMAN_IO_WAIT && rc != GEARMAN_TIMEOUT)
-            s_die ("worker: %s", gearman_worker_error (worker));
+            bench_die ("gearman_bench", "worker: %s", gearman_worker_error (worker));
     }
 }
 
@@ -157,15 +131,15 @@ s_workers_start (const char *host, const char *port, pid_t *pids)
     for (int i = 0; i < S_WORKERS; i++) {
         pids [i] = fork ();
         if (pids [i] < 0)
-            s_die ("fork: %s", strerror (errno));
+            bench_die ("gearman_bench", "fork: %s", strerror (errno));
         if (pids [i] == 0)
             s_worker (host, (in_port_t) atoi (port));
     }
     //  Wait until gearmand lists both workers for noop
-    double deadline = s_now () + 10;
+    double deadline = bench_now () + 10;
     while (s_available_workers (host, port, "noop") < S_WORKERS) {
-        if (s_now () > deadline)
-            s_die ("the workers did not register with gearmand within 10 s");
+        if (bench_now () > deadline)
+            bench_die ("gearman_bench", "the workers did not register with gearmand within 10 s");
         usleep (10000);
     }
 }
@@ -219,7 +193,7 @@ s_client_new (const char *host, const char *port)
     gearman_client_st *client = gearman_client_create (NULL);
     if (!client || gearman_client_add_server (client, host, (in_port_t) atoi (port))
                    != GEARMAN_SUCCESS)
-        s_die ("cannot create a client: %s", client ? gearman_client_error (client) : "");
+        bench_die ("gearman_bench", "cannot create a client: %s", client ? gearman_client_error (client) : "");
     gearman_client_set_complete_fn (client, s_on_complete);
     gearman_client_set_fail_fn (client, s_on_fail);
     return client;
@@ -237,11 +211,11 @@ s_run_tasks (gearman_client_st *client, size_t count, s_results_t *results)
             gearman_return_t rc;
             if (!gearman_client_add_task (client, NULL, results, "noop", NULL, S_BODY,
                                           strlen (S_BODY), &rc))
-                s_die ("add_task: %s", gearman_client_error (client));
+                bench_die ("gearman_bench", "add_task: %s", gearman_client_error (client));
         }
         gearman_return_t rc = gearman_client_run_tasks (client);
         if (rc != GEARMAN_SUCCESS)
-            s_die ("run_tasks: %s", gearman_client_error (client));
+            bench_die ("gearman_bench", "run_tasks: %s", gearman_client_error (client));
         gearman_client_task_free_all (client);
     }
 }
@@ -253,9 +227,9 @@ s_w1 (const char *host, const char *port, size_t count)
     s_workers_start (host, port, pids);
     gearman_client_st *client = s_client_new (host, port);
     s_results_t results = { 0 };
-    double start = s_now ();
+    double start = bench_now ();
     s_run_tasks (client, count, &results);
-    double done = s_now ();
+    double done = bench_now ();
     gearman_client_free (client);
     s_workers_stop (pids);
     printf ("w1_throughput %.0f jobs/s\n", count / (done - start));
@@ -272,12 +246,12 @@ s_w2 (const char *host, const char *port, size_t rounds)
     double *lat = calloc (rounds, sizeof (double));
     int rc = 0;
     for (size_t i = 0; i < rounds && rc == 0; i++) {
-        double start = s_now ();
+        double start = bench_now ();
         size_t size;
         gearman_return_t ret;
         void *result = gearman_client_do (client, "noop", NULL, S_BODY, strlen (S_BODY),
                                           &size, &ret);
-        lat [i] = (s_now () - start) * 1e6;
+        lat [i] = (bench_now () - start) * 1e6;
         if (ret != GEARMAN_SUCCESS) {
             fprintf (stderr, "gearman_bench: do: %s\n", gearman_client_error (client));
             rc = 1;
@@ -287,7 +261,7 @@ s_w2 (const char *host, const char *port, size_t rounds)
     gearman_client_free (client);
     s_workers_stop (pids);
     if (rc == 0) {
-        qsort (lat, rounds, sizeof (double), s_compare);
+        qsort (lat, rounds, sizeof (double), bench_compare);
         printf ("w2_p50 %.0f us\n", lat [rounds / 2]);
         printf ("w2_p90 %.0f us\n", lat [rounds * 9 / 10]);
         printf ("w2_p99 %.0f us\n", lat [rounds * 99 / 100]);
@@ -306,7 +280,7 @@ s_w3 (const char *host, const char *port, size_t children)
     results.cap = 64 + children * 96;
     results.buffer = malloc (results.cap);
     results.len = (size_t) snprintf (results.buffer, results.cap, "[");
-    double start = s_now ();
+    double start = bench_now ();
     s_run_tasks (client, children, &results);
     results.len += (size_t) snprintf (results.buffer + results.len,
                                       results.cap - results.len, "]");
@@ -314,7 +288,7 @@ s_w3 (const char *host, const char *port, size_t children)
     gearman_return_t ret;
     void *reduced = gearman_client_do (client, "reduce", NULL, results.buffer, results.len,
                                        &size, &ret);
-    double done = s_now ();
+    double done = bench_now ();
     int rc = ret == GEARMAN_SUCCESS && results.completed == children ? 0 : 1;
     if (rc)
         fprintf (stderr, "gearman_bench: w3: %zu of %zu completed, reduce: %s\n",
