@@ -2784,8 +2784,8 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
             wait_us = until_beat;
         int timeout = wait_us <= 0 ? 0 : (int) ((wait_us + 999) / 1000);
         void *which = zpoller_wait (poller, timeout);
-        if (!which && zpoller_terminated (poller))
-            break;
+        if (!which && zpoller_terminated (poller) && *stop)
+            break;              //  a signal other than stop (SIGHUP) goes on
         //  Drain a batch of messages without blocking
         for (int i = 0; which && i < self->config.max_batch; i++) {
             if (!(zsock_events (self->router) & ZMQ_POLLIN))

@@ -18,10 +18,15 @@
 
 static volatile int s_stop = 0;
 
+static volatile int s_reopen = 0;
+
 static void
 s_on_signal (int signum)
 {
-    s_stop = 1;
+    if (signum == SIGHUP)
+        s_reopen = 1;           //  logrotate moved the log file
+    else
+        s_stop = 1;
 }
 
 static void
@@ -42,7 +47,7 @@ s_usage (FILE *out)
 "  --dead-after DUR     the broker is silent after this (default 5s)\n"
 "  --config FILE        ZPL config file (see conf/asyncnode.cfg)\n"
 "  --log-level LEVEL    error|warning|info|debug|trace (default info)\n"
-"  --log-file FILE      log to FILE instead of stderr\n"
+"  --log-file FILE      log to FILE instead of stderr (reopened on SIGHUP)\n"
 "  --help               this text\n"
 "  --version            print the version\n"
 "The instance UUID is read from the file named by $ASYNC_UUID, else uuid.txt\n"
@@ -232,6 +237,7 @@ main (int argc, char *argv [])
     if (rc == 0) {
         struct sigaction action = { .sa_handler = s_on_signal };
         sigaction (SIGINT, &action, NULL);
+        sigaction (SIGHUP, &action, NULL);
         sigaction (SIGTERM, &action, NULL);
         signal (SIGPIPE, SIG_IGN);
         int isolated = 0;
@@ -240,7 +246,7 @@ main (int argc, char *argv [])
         async_log_info ("node", "node.started", "node=%s broker=%s agents=%d "
                         "process_isolated=%d modules=%d", uuid, cfg.broker, cfg.nagents,
                         isolated, nmodules);
-        node_run (node, &s_stop);
+        node_run (node, &s_stop, &s_reopen);
         node_destroy (&node);
     }
     node_zygote_destroy (&cfg.zygote);

@@ -834,10 +834,14 @@ node_destroy (node_t **self_p)
 }
 
 int
-node_run (node_t *self, volatile int *stop)
+node_run (node_t *self, volatile int *stop, volatile int *reopen)
 {
     self->next_hello = 0;
     while (!*stop) {
+        if (reopen && *reopen) {
+            *reopen = 0;
+            async_log_reopen ();
+        }
         s_timers (self);
         void *which = zpoller_wait (self->poller, 100);
         if (which == self->dealer) {

@@ -67,6 +67,6 @@ int
 void
     node_destroy (node_t **self_p);
 int
-    node_run (node_t *self, volatile int *stop);
+    node_run (node_t *self, volatile int *stop, volatile int *reopen);
 
 #endif
