@@ -813,6 +813,17 @@ s_session_drop (broker_t *self, session_t *session, const char *why)
 //  ---------------------------------------------------------------------
 //  Handlers: clients
 
+//  Take every job of a parsed spec into the cache (staged for the next
+//  write); destroys the list
+static void
+s_jobs_adopt (broker_t *self, zlistx_t **jobs_p)
+{
+    async_job_t *job;
+    while ((job = (async_job_t *) zlistx_detach (*jobs_p, NULL)))
+        s_job_save (self, job);
+    zlistx_destroy (jobs_p);
+}
+
 //  Every quota a job names must exist. 0, or -1 with the reason in err
 static int
 s_check_quotas (broker_t *self, zlistx_t *jobs, char *err, size_t err_size)
@@ -874,13 +885,7 @@ s_submit (broker_t *self, const msgpack_object *spec, char *id_out, bool *existi
     }
     //  Own every job in the cache, then start the root
     memcpy (id_out, root->id, 37);
-    async_job_t *job = (async_job_t *) zlistx_first (jobs);
-    while (job) {
-        zlistx_detach_cur (jobs);
-        s_job_save (self, job);
-        job = (async_job_t *) zlistx_first (jobs);
-    }
-    zlistx_destroy (&jobs);
+    s_jobs_adopt (self, &jobs);
     s_start (self, root);
     self->durable = true;
     self->stat_submitted++;
@@ -1834,13 +1839,7 @@ s_on_add_callback (broker_t *self, zframe_t *routing, async_inmsg_t *in)
         async_job_set_str (&callback->queue, job->queue);
     char cid [37];
     memcpy (cid, callback->id, 37);
-    async_job_t *item = (async_job_t *) zlistx_first (jobs);
-    while (item) {
-        zlistx_detach_cur (jobs);
-        s_job_save (self, item);
-        item = (async_job_t *) zlistx_first (jobs);
-    }
-    zlistx_destroy (&jobs);
+    s_jobs_adopt (self, &jobs);
     async_job_add_callback (job, cid);
     s_job_save (self, job);
     if (job->status == ASYNC_COMPLETED) {
