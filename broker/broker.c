@@ -60,6 +60,7 @@ struct _broker_t {
     zhashx_t *nodes;            //  uuid -> session_t (not owned)
     zhashx_t *jobs;             //  id -> async_job_t: live and dirty jobs
     zlistx_t *dirty;            //  async_job_t * to write at commit
+    zlistx_t *loaded;           //  async_job_t * read from the store since the commit
     zhashx_t *waiters;          //  job id -> zhashx (rkey -> routing frame)
     zlistx_t *replies;          //  zmsg_t * to send after the commit
     zlistx_t *scheduled;        //  scheduled_t *, sorted by when
@@ -69,7 +70,6 @@ struct _broker_t {
     every_t *every;             //  recurring schedules
     zhashx_t *handoff_targets;  //  target id -> ids of jobs handed off to it
     bool durable;               //  the batch holds acknowledged writes
-    size_t live;                //  live jobs in the cache after the last sweep
     const char *peer_address;   //  of the message being handled
     bool from_node;             //  completing a job from a node's RESULT
     uint64_t seq;
@@ -102,18 +102,91 @@ s_key_job (char *buf, const char *id)
     return 37;
 }
 
+//  p<queue>\0<priority><seq>: a queue's pending jobs in dispatch order
+static size_t
+s_key_place (char *buf, const char *queue, int64_t priority, uint64_t seq)
+{
+    size_t qlen = strlen (queue);
+    buf [0] = 'p';
+    memcpy (buf + 1, queue, qlen);
+    buf [1 + qlen] = 0;
+    //  Higher priority first: the sign-flipped priority, inverted
+    uint64_t prio = ~((uint64_t) priority ^ (1ULL << 63));
+    store_put_be64 ((uint8_t *) buf + 2 + qlen, prio);
+    store_put_be64 ((uint8_t *) buf + 10 + qlen, seq);
+    return 18 + qlen;
+}
+
 static size_t
 s_key_pending (char *buf, const async_job_t *job)
 {
-    size_t qlen = strlen (job->queue);
-    buf [0] = 'p';
-    memcpy (buf + 1, job->queue, qlen);
-    buf [1 + qlen] = 0;
-    //  Higher priority first: the sign-flipped priority, inverted
-    uint64_t prio = ~((uint64_t) job->priority ^ (1ULL << 63));
-    store_put_be64 ((uint8_t *) buf + 2 + qlen, prio);
-    store_put_be64 ((uint8_t *) buf + 10 + qlen, job->seq);
-    return 18 + qlen;
+    return s_key_place (buf, job->queue, job->priority, job->seq);
+}
+
+//  n<queue>: the queue's pending count
+static size_t
+s_key_count (char *buf, const char *queue)
+{
+    size_t qlen = strlen (queue);
+    buf [0] = 'n';
+    memcpy (buf + 1, queue, qlen);
+    return 1 + qlen;
+}
+
+//  A p key and its value (id \0 task [\0 quotas]), taken apart
+typedef struct {
+    char queue [ASYNC_MAX_NAME + 1];
+    char id [37];
+    char task [ASYNC_MAX_NAME + 1];
+    char quotas [4096];
+    int64_t priority;
+    uint64_t seq;
+} s_place_t;
+
+static bool
+s_place_parse (store_iter_t *iter, s_place_t *place)
+{
+    size_t ksize, vsize;
+    const char *key = store_iter_key (iter, &ksize);
+    const char *val = store_iter_value (iter, &vsize);
+    const char *nul = ksize > 1 ? memchr (key + 1, 0, ksize - 1) : NULL;
+    if (!nul || (size_t) (nul - key) + 17 != ksize || vsize <= 37
+    ||  (size_t) (nul - key) - 1 > ASYNC_MAX_NAME)
+        return false;
+    snprintf (place->queue, sizeof place->queue, "%s", key + 1);
+    uint64_t prio = store_get_be64 ((const uint8_t *) nul + 1);
+    place->priority = (int64_t) (~prio ^ (1ULL << 63));
+    place->seq = store_get_be64 ((const uint8_t *) nul + 9);
+    memcpy (place->id, val, 36);
+    place->id [36] = 0;
+    const char *quotas = memchr (val + 37, 0, vsize - 37);
+    size_t tlen = quotas ? (size_t) (quotas - (val + 37)) : vsize - 37;
+    snprintf (place->task, sizeof place->task, "%.*s", (int) tlen, val + 37);
+    place->quotas [0] = 0;
+    if (quotas)
+        snprintf (place->quotas, sizeof place->quotas, "%.*s",
+                  (int) (vsize - 38 - tlen), quotas + 1);
+    return true;
+}
+
+//  An iterator over a queue's stored pending jobs placed after (priority, seq)
+static store_iter_t *
+s_place_iter (broker_t *self, const char *queue, int64_t priority, uint64_t seq,
+              char *prefix, size_t *prefix_size)
+{
+    char key [300];
+    size_t size = s_key_place (key, queue, priority, seq);
+    *prefix_size = size - 16;
+    memcpy (prefix, key, *prefix_size);
+    store_iter_t *iter = store_iter_new (self->store, prefix, *prefix_size);
+    store_iter_seek (iter, key, size);
+    size_t ksize;
+    if (store_iter_valid (iter)) {
+        const char *at = store_iter_key (iter, &ksize);
+        if (ksize == size && memcmp (at, key, size) == 0)
+            store_iter_next (iter);
+    }
+    return iter;
 }
 
 static size_t
@@ -237,8 +310,10 @@ s_job_load (broker_t *self, const char *id)
         return NULL;
     job = async_job_decode (value, size);
     free (value);
-    if (job)
+    if (job) {
         zhashx_insert (self->jobs, job->id, job);
+        zlistx_add_end (self->loaded, job);
+    }
     return job;
 }
 
@@ -387,12 +462,32 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
     s_job_save (self, job);
 }
 
+//  Whether the job is in its queue's pending index (in memory, or in the
+//  store only when its queue spilled)
+static bool
+s_is_queued (broker_t *self, async_job_t *job)
+{
+    if (dispatch_contains (self->dispatch, job->id))
+        return true;
+    if (job->seq == 0 || !dispatch_spilled (self->dispatch, job->queue, job->priority, job->seq))
+        return false;
+    char key [300];
+    char *value;
+    size_t size;
+    if (store_get (self->store, key, s_key_pending (key, job), &value, &size))
+        return false;
+    bool queued = size >= 36 && memcmp (value, job->id, 36) == 0;
+    free (value);
+    return queued;
+}
+
 static void
 s_unqueue (broker_t *self, async_job_t *job)
 {
     char key [300];
+    if (!dispatch_remove (self->dispatch, job->id) && s_is_queued (self, job))
+        dispatch_forget (self->dispatch, job->queue);
     store_delete (self->store, key, s_key_pending (key, job));
-    dispatch_remove (self->dispatch, job->id);
 }
 
 //  Start a job: a task goes to its queue, a parent starts its children
@@ -642,8 +737,7 @@ s_next_callback (broker_t *self, async_job_t *job)
     while (job->callbacks_next < (int) job->ncallbacks) {
         async_job_t *callback = s_job_load (self, job->callbacks [job->callbacks_next++]);
         s_job_save (self, job);
-        if (callback && callback->status == ASYNC_PENDING && !dispatch_contains
-            (self->dispatch, callback->id)) {
+        if (callback && callback->status == ASYNC_PENDING && !s_is_queued (self, callback)) {
             s_start_callback (self, job, callback);
             return true;
         }
@@ -1144,6 +1238,26 @@ s_walk_one (void *arg, const char *id)
     return true;
 }
 
+//  The pending jobs of a queue that are in the store only
+static bool
+s_walk_stored (void *arg, const char *queue, int64_t priority, uint64_t seq)
+{
+    s_walk_t *walk = (s_walk_t *) arg;
+    char prefix [300];
+    size_t prefix_size;
+    store_iter_t *iter = s_place_iter (walk->broker, queue, priority, seq, prefix,
+                                       &prefix_size);
+    bool more = true;
+    s_place_t place;
+    while (more && store_iter_valid (iter)) {
+        if (s_place_parse (iter, &place))
+            more = s_walk_one (walk, place.id);
+        store_iter_next (iter);
+    }
+    store_iter_destroy (&iter);
+    return more;
+}
+
 //  Walk the jobs matching a filter: pending in dispatch order, scheduled,
 //  live, then completed newest first
 static void
@@ -1151,7 +1265,8 @@ s_walk (broker_t *self, s_walk_t *walk)
 {
     s_filter_t *filter = walk->filter;
     if (s_filter_wants_status (filter, ASYNC_PENDING)) {
-        dispatch_each_pending (self->dispatch, filter->queue, SIZE_MAX, s_walk_one, walk);
+        dispatch_each_pending (self->dispatch, filter->queue, SIZE_MAX, s_walk_one,
+                               s_walk_stored, walk);
         scheduled_t *entry = (scheduled_t *) zlistx_first (self->scheduled);
         while (entry) {
             s_walk_one (walk, entry->id);
@@ -2311,8 +2426,12 @@ s_purge (broker_t *self, int64_t now)
             store_iter_next (iter);
             continue;
         }
-        if (cached)
+        if (cached) {
+            void *handle = zlistx_find (self->loaded, cached);
+            if (handle)
+                zlistx_detach (self->loaded, handle);
             zhashx_delete (self->jobs, id);
+        }
         char key [40];
         store_delete (self->store, key, s_key_job (key, id));
         store_delete (self->store, ckey, size);
@@ -2354,10 +2473,10 @@ s_timers (broker_t *self)
     while (entry && entry->when <= now) {
         char key [64];
         store_delete (self->store, key, s_key_time (key, 'd', entry->when, entry->id));
-        async_job_t *job = dispatch_contains (self->dispatch, entry->id)
-                         ? s_job_load (self, entry->id) : NULL;
+        async_job_t *job = s_job_load (self, entry->id);
         zlistx_delete (self->deadlines, zlistx_cursor (self->deadlines));
-        if (job && job->status == ASYNC_PENDING && job->attempts == 0) {
+        if (job && job->status == ASYNC_PENDING && job->attempts == 0
+        &&  s_is_queued (self, job)) {
             s_unqueue (self, job);
             s_job_fail (self, job, "TimeoutError", "not started before begin_by passed");
         }
@@ -2415,9 +2534,76 @@ s_timers (broker_t *self)
     zlistx_destroy (&expired);
 }
 
-#define S_PENDING_CACHED 8192
+#define S_JOBS_CACHED 16384
+
+static void
+s_evict (broker_t *self, zlistx_t *jobs)
+{
+    async_job_t *job;
+    while ((job = (async_job_t *) zlistx_detach (jobs, NULL))) {
+        if (jobs == self->loaded && job->dirty)
+            continue;           //  on the dirty list too: decided there
+        job->dirty = false;
+        bool keep = s_job_is_live (job)
+                 || (job->status == ASYNC_PENDING && job->kind == ASYNC_KIND_TASK
+                     && zhashx_size (self->jobs) <= S_JOBS_CACHED
+                     && dispatch_contains (self->dispatch, job->id));
+        if (!keep && zhashx_lookup (self->jobs, job->id) == job) {
+            char id [37];
+            memcpy (id, job->id, 37);
+            zhashx_delete (self->jobs, id);
+        }
+    }
+}
 
 //  Write the batch, then send what waited for it, then evict what is not live
+//  A queue's pending count goes with the batch that changed it
+static void
+s_stage_count (void *arg, const char *queue, size_t total)
+{
+    broker_t *self = (broker_t *) arg;
+    char key [300];
+    uint8_t value [8];
+    size_t size = s_key_count (key, queue);
+    if (total == 0)
+        store_delete (self->store, key, size);
+    else {
+        store_put_be64 (value, total);
+        store_put (self->store, key, size, value, 8);
+    }
+}
+
+//  Read pending jobs back from the store into the queues' windows: right
+//  after a commit, when the store holds everything the memory does
+static void
+s_refill (broker_t *self)
+{
+    dispatch_refill_t refill;
+    char queue [ASYNC_MAX_NAME + 1] = "";
+    while (dispatch_refill_next (self->dispatch, *queue ? queue : NULL, &refill)) {
+        snprintf (queue, sizeof queue, "%s", refill.queue);
+        char prefix [300];
+        size_t prefix_size;
+        store_iter_t *iter = s_place_iter (self, queue, refill.after_priority,
+                                           refill.after_seq, prefix, &prefix_size);
+        size_t seen = 0, loaded = 0;
+        s_place_t place;
+        while (store_iter_valid (iter) && seen < refill.want) {
+            if (s_place_parse (iter, &place)
+            &&  dispatch_load (self->dispatch, place.id, place.task, queue, place.priority,
+                               place.seq, place.quotas, refill.probe))
+                loaded++;
+            seen++;
+            store_iter_next (iter);
+        }
+        if (!store_iter_valid (iter))
+            dispatch_refill_end (self->dispatch, queue, refill.probe);
+        store_iter_destroy (&iter);
+        async_log_debug ("broker", "queue.refill", "queue=%s probe=%d seen=%zu loaded=%zu",
+                         queue, refill.probe, seen, loaded);
+    }
+}
+
 static int
 s_commit (broker_t *self)
 {
@@ -2426,13 +2612,13 @@ s_commit (broker_t *self)
         char key [40];
         uint8_t *data;
         size_t size;
-        job->dirty = false;
         if (async_job_encode (job, &data, &size) == 0) {
             store_put (self->store, key, s_key_job (key, job->id), data, size);
             free (data);
         }
         job = (async_job_t *) zlistx_next (self->dirty);
     }
+    dispatch_each_dirty (self->dispatch, s_stage_count, self);
     if (store_pending (self->store)) {
         uint8_t seq [8];
         store_put_be64 (seq, self->seq);
@@ -2450,34 +2636,16 @@ s_commit (broker_t *self)
         self->store_failed = true;
         return rc;
     }
+    dispatch_committed (self->dispatch);
     zmsg_t *zmsg;
     while ((zmsg = (zmsg_t *) zlistx_detach (self->replies, NULL)))
         zmsg_send (&zmsg, self->router);
-    //  Evict jobs that are not live: the store has them now
-    zlistx_purge (self->dirty);
-    if (zhashx_size (self->jobs) > self->live) {
-        zlistx_t *gone = zlistx_new ();
-        //  Pending jobs stay too, up to a bound: dispatch reads them soon
-        size_t pending = 0;
-        job = (async_job_t *) zhashx_first (self->jobs);
-        while (job) {
-            bool keep = s_job_is_live (job)
-                     || (job->status == ASYNC_PENDING && job->kind == ASYNC_KIND_TASK
-                         && pending++ < S_PENDING_CACHED);
-            if (!keep)
-                zlistx_add_end (gone, job->id);
-            job = (async_job_t *) zhashx_next (self->jobs);
-        }
-        const char *id = (const char *) zlistx_first (gone);
-        while (id) {
-            char copy [37];
-            memcpy (copy, id, 37);
-            zhashx_delete (self->jobs, copy);
-            id = (const char *) zlistx_next (gone);
-        }
-        zlistx_destroy (&gone);
-        self->live = zhashx_size (self->jobs);
-    }
+    s_refill (self);
+    //  Evict the jobs this batch changed or read that are not live: the
+    //  store has them now. Pending jobs in a queue's window stay, up to a
+    //  bound: dispatch reads them soon.
+    s_evict (self, self->loaded);
+    s_evict (self, self->dirty);
     self->durable = false;
     return rc;
 }
@@ -2537,36 +2705,61 @@ s_recover (broker_t *self)
             self->seq = store_get_be64 ((uint8_t *) value);
         free (value);
     }
-    //  Pending
+    //  Pending: each queue's first window into memory, and its count
     size_t pending = 0;
     store_iter_t *iter = store_iter_new (self->store, "p", 1);
+    s_place_t place;
     while (store_iter_valid (iter)) {
-        size_t ksize, vsize;
-        const char *key = store_iter_key (iter, &ksize);
-        const char *val = store_iter_value (iter, &vsize);
-        const char *nul = memchr (key + 1, 0, ksize - 1);
-        if (nul && (size_t) (nul - key) + 17 == ksize && vsize > 37) {
-            char queue [ASYNC_MAX_NAME + 1], id [37], task [ASYNC_MAX_NAME + 1];
-            snprintf (queue, sizeof queue, "%s", key + 1);
-            uint64_t prio = store_get_be64 ((const uint8_t *) nul + 1);
-            int64_t priority = (int64_t) (~prio ^ (1ULL << 63));
-            uint64_t seq = store_get_be64 ((const uint8_t *) nul + 9);
-            memcpy (id, val, 36);
-            id [36] = 0;
-            const char *quotas = memchr (val + 37, 0, vsize - 37);
-            size_t tlen = quotas ? (size_t) (quotas - (val + 37)) : vsize - 37;
-            snprintf (task, sizeof task, "%.*s", (int) tlen, val + 37);
-            char quota_key [4096] = "";
-            if (quotas)
-                snprintf (quota_key, sizeof quota_key, "%.*s",
-                          (int) (vsize - 38 - tlen), quotas + 1);
-            dispatch_push_quotas (self->dispatch, id, task, queue, priority, seq, false,
-                                  quota_key);
-            if (seq > self->seq)
-                self->seq = seq;
-            pending++;
+        if (!s_place_parse (iter, &place)) {
+            store_iter_next (iter);
+            continue;
         }
-        store_iter_next (iter);
+        char queue [ASYNC_MAX_NAME + 1];
+        memcpy (queue, place.queue, sizeof queue);
+        size_t held = 0, counted = 0;
+        while (store_iter_valid (iter)
+           &&  (held < self->config.window || self->config.window == 0)) {
+            if (s_place_parse (iter, &place)) {
+                if (strcmp (place.queue, queue))
+                    break;
+                dispatch_load (self->dispatch, place.id, place.task, queue,
+                               place.priority, place.seq, place.quotas, false);
+                if (place.seq > self->seq)
+                    self->seq = place.seq;
+                held++;
+            }
+            store_iter_next (iter);
+        }
+        //  The rest stays in the store: its count was kept with it
+        char key [300];
+        char *count;
+        size_t count_size;
+        bool known = false;
+        if (store_get (self->store, key, s_key_count (key, queue), &count, &count_size) == 0) {
+            if (count_size == 8) {
+                counted = store_get_be64 ((uint8_t *) count);
+                known = true;
+            }
+            free (count);
+        }
+        //  Skip to the next queue: p<queue>\1 is past all of this one
+        size_t qlen = strlen (queue);
+        key [0] = 'p';
+        memcpy (key + 1, queue, qlen);
+        key [1 + qlen] = 1;
+        if (!known) {
+            //  A store without the count (or a bug): count the keys
+            counted = held;
+            while (store_iter_valid (iter) && s_place_parse (iter, &place)
+               &&  strcmp (place.queue, queue) == 0) {
+                counted++;
+                store_iter_next (iter);
+            }
+        }
+        else
+            store_iter_seek (iter, key, qlen + 2);
+        dispatch_set_total (self->dispatch, queue, counted);
+        pending += counted > held ? counted : held;
     }
     store_iter_destroy (&iter);
     //  Scheduled jobs, and begin_by deadlines of pending jobs
@@ -2643,6 +2836,7 @@ broker_config_defaults (broker_config_t *config)
     config->dead_ms = 5000;
     config->retention_us = 7LL * 86400 * 1000000;
     config->max_batch = 512;
+    config->window = 4096;
     config->min_free = 64ULL << 20;
 }
 
@@ -2676,12 +2870,14 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->config = *config;
     self->started = async_now_us ();
     self->dispatch = dispatch_new ();
+    dispatch_set_window (self->dispatch, self->config.window);
     self->sessions = zhashx_new ();
     zhashx_set_destructor (self->sessions, (zhashx_destructor_fn *) s_session_destroy);
     self->nodes = zhashx_new ();
     self->jobs = zhashx_new ();
     zhashx_set_destructor (self->jobs, (zhashx_destructor_fn *) async_job_destroy);
     self->dirty = zlistx_new ();
+    self->loaded = zlistx_new ();
     self->waiters = zhashx_new ();
     zhashx_set_destructor (self->waiters, (zhashx_destructor_fn *) zhashx_destroy);
     self->replies = zlistx_new ();
@@ -2738,6 +2934,7 @@ broker_destroy (broker_t **self_p)
     zhashx_destroy (&self->waiters);
     zlistx_destroy (&self->replies);
     zlistx_destroy (&self->dirty);
+    zlistx_destroy (&self->loaded);
     zhashx_destroy (&self->jobs);
     zlistx_destroy (&self->scheduled);
     zlistx_destroy (&self->deadlines);

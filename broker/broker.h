@@ -14,6 +14,7 @@
 #define BROKER_BROKER_H_INCLUDED
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct {
@@ -25,6 +26,7 @@ typedef struct {
     int64_t retention_us;       //  completed jobs kept this long
     int max_batch;              //  messages applied per commit
     uint64_t min_free;          //  refuse writes under this much free disk
+    size_t window;              //  pending jobs per queue held in memory
 } broker_config_t;
 
 typedef struct _broker_t broker_t;

@@ -25,10 +25,29 @@ struct _lane_t {
     size_t size;
 };
 
+//  A pending job's place in its queue: priority (higher first), then seq
+typedef struct {
+    int64_t priority;
+    uint64_t seq;
+} place_t;
+
+//  A queue holds at most a window of its pending jobs in memory: every
+//  job placed at or before `last` is in memory, and when `spilled`, the
+//  jobs placed after `last` are only in the store (the broker reads them
+//  back, `refill`, as the window drains). `probe` scans further for jobs
+//  that a free agent accepts when none in the window is (extras: loaded
+//  early, `last` does not move).
 typedef struct {
     char *name;
     zlistx_t *lanes;            //  of lane_t, owned
-    size_t size;
+    size_t size;                //  jobs in memory
+    size_t total;               //  pending jobs, in memory and in the store
+    bool spilled;               //  jobs after `last` are in the store only
+    place_t last;               //  the last place held in memory
+    bool probe_wanted;          //  a free agent found nothing it accepts here
+    bool probe_done;            //  the probe reached the end of the queue
+    place_t probe;              //  where the last probe stopped
+    bool dirty;                 //  total changed since dispatch_each_dirty
 } queue_t;
 
 struct _dispatch_agent_t {
@@ -50,7 +69,18 @@ struct _dispatch_t {
     zhashx_t *entries;          //  id -> entry_t
     zlistx_t *agents;           //  of dispatch_agent_t, owned
     size_t rotate;              //  round-robin start
+    size_t window;              //  jobs held in memory per queue (0: all)
+    zhashx_t *spilled_now;      //  id -> queue name: spilled since the last commit
 };
+
+//  -1 if a goes before b in its queue, 0 same place, 1 after
+static int
+s_place_cmp (place_t a, place_t b)
+{
+    if (a.priority != b.priority)
+        return a.priority > b.priority ? -1 : 1;
+    return a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0;
+}
 
 static char **
 s_strv_dup (const char **strv, const char *fallback)
@@ -123,8 +153,12 @@ dispatch_new (void)
     dispatch_t *self = calloc (1, sizeof (dispatch_t));
     self->queues = zhashx_new ();
     zhashx_set_destructor (self->queues, (zhashx_destructor_fn *) s_queue_destroy);
+    //  Keyed by the entry's own id: no copy of the key per job
     self->entries = zhashx_new ();
+    zhashx_set_key_duplicator (self->entries, NULL);
+    zhashx_set_key_destructor (self->entries, NULL);
     zhashx_set_destructor (self->entries, (zhashx_destructor_fn *) zstr_free);
+    self->spilled_now = zhashx_new ();
     self->agents = zlistx_new ();
     zlistx_set_destructor (self->agents, (zlistx_destructor_fn *) s_agent_destroy);
     return self;
@@ -137,6 +171,7 @@ dispatch_destroy (dispatch_t **self_p)
     if (!self)
         return;
     zhashx_destroy (&self->entries);      //  entries are plain allocations
+    zhashx_destroy (&self->spilled_now);
     zhashx_destroy (&self->queues);
     zlistx_destroy (&self->agents);
     free (self);
@@ -179,21 +214,20 @@ s_lane_require (queue_t *queue, const char *task, int64_t priority, const char *
     return lane;
 }
 
-void
+bool
 dispatch_push (dispatch_t *self, const char *id, const char *task,
                const char *queue_name, int64_t priority, uint64_t seq, bool head)
 {
-    dispatch_push_quotas (self, id, task, queue_name, priority, seq, head, NULL);
+    return dispatch_push_quotas (self, id, task, queue_name, priority, seq, head, NULL);
 }
 
-void
-dispatch_push_quotas (dispatch_t *self, const char *id, const char *task,
-                      const char *queue_name, int64_t priority, uint64_t seq, bool head,
-                      const char *quotas)
+static bool s_agent_serves (dispatch_agent_t *agent, const char *queue);
+
+//  Put an entry in memory, in its lane
+static void
+s_hold (dispatch_t *self, queue_t *queue, const char *id, const char *task,
+        int64_t priority, uint64_t seq, bool head, const char *quotas)
 {
-    if (zhashx_lookup (self->entries, id))
-        return;                 //  already pending
-    queue_t *queue = s_queue_require (self, queue_name);
     lane_t *lane = s_lane_require (queue, task, priority, quotas);
     entry_t *entry = calloc (1, sizeof (entry_t));
     memcpy (entry->id, id, 36);
@@ -228,6 +262,165 @@ dispatch_push_quotas (dispatch_t *self, const char *id, const char *task,
     zhashx_insert (self->entries, entry->id, entry);
 }
 
+bool
+dispatch_push_quotas (dispatch_t *self, const char *id, const char *task,
+                      const char *queue_name, int64_t priority, uint64_t seq, bool head,
+                      const char *quotas)
+{
+    if (zhashx_lookup (self->entries, id) || zhashx_lookup (self->spilled_now, id))
+        return true;            //  already pending
+    queue_t *queue = s_queue_require (self, queue_name);
+    queue->total++;
+    queue->dirty = true;
+    place_t place = { priority, seq };
+    if (queue->spilled && s_place_cmp (place, queue->last) > 0) {
+        //  Behind jobs that are in the store only: it waits there too
+        zhashx_insert (self->spilled_now, id, queue->name);
+        queue->probe_done = false;
+        return false;
+    }
+    if (self->window && queue->size >= self->window && !queue->spilled
+    &&  s_place_cmp (place, queue->last) > 0) {
+        queue->spilled = true;
+        queue->probe = queue->last;
+        queue->probe_done = false;
+        zhashx_insert (self->spilled_now, id, queue->name);
+        return false;
+    }
+    if (queue->size == 0 && !queue->spilled)
+        queue->last = place;
+    else
+    if (s_place_cmp (place, queue->last) > 0)
+        queue->last = place;
+    s_hold (self, queue, id, task, priority, seq, head, quotas);
+    return true;
+}
+
+bool
+dispatch_load (dispatch_t *self, const char *id, const char *task, const char *queue_name,
+               int64_t priority, uint64_t seq, const char *quotas, bool probe)
+{
+    queue_t *queue = s_queue_require (self, queue_name);
+    place_t place = { priority, seq };
+    if (probe) {
+        queue->probe = place;
+        //  Only what a free agent would take now
+        bool wanted = false;
+        dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (self->agents);
+        while (agent && !wanted) {
+            wanted = agent->used < agent->size && s_agent_serves (agent, queue_name)
+                  && dispatch_agent_accepts (agent, task);
+            agent = (dispatch_agent_t *) zlistx_next (self->agents);
+        }
+        if (!wanted)
+            return false;
+    }
+    else
+    if (queue->size == 0 || s_place_cmp (place, queue->last) > 0)
+        queue->last = place;
+    if (zhashx_lookup (self->entries, id))
+        return false;           //  an extra the probe loaded before
+    s_hold (self, queue, id, task, priority, seq, false, quotas);
+    return true;
+}
+
+bool
+dispatch_refill_next (dispatch_t *self, const char *after_queue, dispatch_refill_t *refill)
+{
+    queue_t *queue = (queue_t *) zhashx_first (self->queues);
+    bool passed = after_queue == NULL;
+    while (queue) {
+        if (!passed)
+            passed = strcmp (queue->name, after_queue) == 0;
+        else
+        if (queue->spilled && (queue->size < self->window / 2
+                           || (queue->probe_wanted && !queue->probe_done))) {
+            refill->queue = queue->name;
+            refill->probe = queue->size >= self->window / 2;
+            place_t from = refill->probe && s_place_cmp (queue->probe, queue->last) > 0
+                         ? queue->probe : queue->last;
+            refill->after_priority = from.priority;
+            refill->after_seq = from.seq;
+            refill->want = refill->probe ? self->window : self->window - queue->size;
+            queue->probe_wanted = false;
+            return true;
+        }
+        queue = (queue_t *) zhashx_next (self->queues);
+    }
+    return false;
+}
+
+void
+dispatch_refill_end (dispatch_t *self, const char *queue_name, bool probe)
+{
+    queue_t *queue = (queue_t *) zhashx_lookup (self->queues, queue_name);
+    if (!queue)
+        return;
+    if (probe)
+        queue->probe_done = true;
+    else {
+        //  Everything pending is in memory again
+        queue->spilled = false;
+        queue->total = queue->size;
+        queue->dirty = true;
+    }
+}
+
+void
+dispatch_committed (dispatch_t *self)
+{
+    zhashx_purge (self->spilled_now);
+}
+
+void
+dispatch_set_window (dispatch_t *self, size_t window)
+{
+    self->window = window;
+}
+
+void
+dispatch_set_total (dispatch_t *self, const char *queue_name, size_t total)
+{
+    queue_t *queue = s_queue_require (self, queue_name);
+    queue->total = total > queue->size ? total : queue->size;
+    queue->spilled = queue->total > queue->size;
+    queue->probe = queue->last;
+    queue->probe_done = false;
+    queue->dirty = true;
+}
+
+void
+dispatch_forget (dispatch_t *self, const char *queue_name)
+{
+    queue_t *queue = (queue_t *) zhashx_lookup (self->queues, queue_name);
+    if (queue && queue->total > queue->size) {
+        queue->total--;
+        queue->dirty = true;
+    }
+}
+
+bool
+dispatch_spilled (dispatch_t *self, const char *queue_name, int64_t priority, uint64_t seq)
+{
+    queue_t *queue = (queue_t *) zhashx_lookup (self->queues, queue_name);
+    place_t place = { priority, seq };
+    return queue && queue->spilled && s_place_cmp (place, queue->last) > 0;
+}
+
+void
+dispatch_each_dirty (dispatch_t *self,
+                     void (*fn) (void *arg, const char *queue, size_t total), void *arg)
+{
+    queue_t *queue = (queue_t *) zhashx_first (self->queues);
+    while (queue) {
+        if (queue->dirty) {
+            queue->dirty = false;
+            fn (arg, queue->name, queue->total);
+        }
+        queue = (queue_t *) zhashx_next (self->queues);
+    }
+}
+
 static void
 s_unlink (dispatch_t *self, entry_t *entry)
 {
@@ -243,6 +436,8 @@ s_unlink (dispatch_t *self, entry_t *entry)
     lane->size--;
     queue_t *queue = (queue_t *) lane->queue;
     queue->size--;
+    queue->total--;
+    queue->dirty = true;
     zhashx_delete (self->entries, entry->id);
     if (lane->size == 0) {
         void *handle = zlistx_find (queue->lanes, lane);
@@ -254,6 +449,12 @@ s_unlink (dispatch_t *self, entry_t *entry)
 bool
 dispatch_remove (dispatch_t *self, const char *id)
 {
+    const char *spilled = (const char *) zhashx_lookup (self->spilled_now, id);
+    if (spilled) {
+        dispatch_forget (self, spilled);
+        zhashx_delete (self->spilled_now, id);
+        return true;
+    }
     entry_t *entry = (entry_t *) zhashx_lookup (self->entries, id);
     if (!entry)
         return false;
@@ -264,16 +465,21 @@ dispatch_remove (dispatch_t *self, const char *id)
 bool
 dispatch_contains (dispatch_t *self, const char *id)
 {
-    return zhashx_lookup (self->entries, id) != NULL;
+    return zhashx_lookup (self->entries, id) != NULL
+        || zhashx_lookup (self->spilled_now, id) != NULL;
 }
 
 size_t
 dispatch_pending (dispatch_t *self, const char *queue_name)
 {
-    if (!queue_name)
-        return zhashx_size (self->entries);
-    queue_t *queue = (queue_t *) zhashx_lookup (self->queues, queue_name);
-    return queue ? queue->size : 0;
+    size_t total = 0;
+    queue_t *queue = (queue_t *) zhashx_first (self->queues);
+    while (queue) {
+        if (!queue_name || strcmp (queue_name, queue->name) == 0)
+            total += queue->total;
+        queue = (queue_t *) zhashx_next (self->queues);
+    }
+    return total;
 }
 
 void
@@ -282,7 +488,7 @@ dispatch_each_queue (dispatch_t *self,
 {
     queue_t *queue = (queue_t *) zhashx_first (self->queues);
     while (queue) {
-        fn (arg, queue->name, queue->size);
+        fn (arg, queue->name, queue->total);
         queue = (queue_t *) zhashx_next (self->queues);
     }
 }
@@ -309,9 +515,11 @@ s_best_lane (queue_t *queue, dispatch_agent_t *agent, dispatch_veto_fn *veto,
 
 void
 dispatch_each_pending (dispatch_t *self, const char *queue_name, size_t limit,
-                       bool (*fn) (void *arg, const char *id), void *arg)
+                       bool (*fn) (void *arg, const char *id),
+                       dispatch_stored_fn *stored, void *arg)
 {
-    //  Merge the lanes of each queue by (priority desc, seq asc)
+    //  Merge the lanes of each queue by (priority desc, seq asc), then
+    //  the jobs that are in the store only
     queue_t *queue = (queue_t *) zhashx_first (self->queues);
     size_t count = 0;
     while (queue && count < limit) {
@@ -336,6 +544,9 @@ dispatch_each_pending (dispatch_t *self, const char *queue_name, size_t limit,
                         pick = (ssize_t) i;
                 if (pick < 0)
                     break;
+                place_t place = { lanes [pick]->priority, cursor [pick]->seq };
+                if (queue->spilled && s_place_cmp (place, queue->last) > 0)
+                    break;      //  extras: listed with the stored jobs
                 count++;
                 bool more = fn (arg, cursor [pick]->id);
                 cursor [pick] = cursor [pick]->next;
@@ -346,6 +557,9 @@ dispatch_each_pending (dispatch_t *self, const char *queue_name, size_t limit,
             }
             free (cursor);
             free (lanes);
+            if (count < limit && queue->spilled && stored
+            &&  !stored (arg, queue->name, queue->last.priority, queue->last.seq))
+                count = limit;
         }
         queue = (queue_t *) zhashx_next (self->queues);
     }
@@ -396,6 +610,12 @@ dispatch_agent_add (dispatch_t *self, void *owner, const char *name, int size,
     agent->queues_text = s_join (agent->queues, "", NULL);
     agent->verdicts = zhashx_new ();
     zlistx_add_end (self->agents, agent);
+    //  What nobody took before, this agent may: probe the stored jobs again
+    queue_t *queue = (queue_t *) zhashx_first (self->queues);
+    while (queue) {
+        queue->probe_done = false;
+        queue = (queue_t *) zhashx_next (self->queues);
+    }
     return agent;
 }
 
@@ -533,6 +753,8 @@ dispatch_next (dispatch_t *self, dispatch_veto_fn *veto, void *veto_arg,
                 if (!queue || queue->size == 0)
                     continue;
                 lane_t *lane = s_best_lane (queue, agent, veto, veto_arg, NULL);
+                if (!lane && queue->spilled)
+                    queue->probe_wanted = true;
                 if (lane && (!best || lane->priority > best->priority
                 ||  (lane->priority == best->priority && lane->head->seq < best->head->seq)))
                     best = lane;

@@ -34,22 +34,92 @@ void
     dispatch_destroy (dispatch_t **self_p);
 
 //  Add a pending job; `head` puts it before its lane's other jobs (an
-//  interrupted job goes back to the head of its queue).
-void
+//  interrupted job goes back to the head of its queue). Returns true if
+//  the job is held in memory, false if its queue's window is full and the
+//  job waits in the store only (see dispatch_set_window).
+bool
     dispatch_push (dispatch_t *self, const char *id, const char *task,
                    const char *queue, int64_t priority, uint64_t seq, bool head);
 
 //  The same, for a job that names quotas ("a,b"; NULL or "" = none): jobs
 //  of one task with other quotas wait in another lane, so a job never
 //  waits behind a job held back by a quota it does not name.
-void
+bool
     dispatch_push_quotas (dispatch_t *self, const char *id, const char *task,
                           const char *queue, int64_t priority, uint64_t seq, bool head,
                           const char *quotas);
 
-//  Take a pending job out (cancelled...). True if it was there.
+//  Take a pending job out (cancelled...). True if it was there (in
+//  memory, or spilled since the last dispatch_committed). False: either
+//  not pending, or in the store only; the caller checks the store and
+//  calls dispatch_forget if it was there.
 bool
     dispatch_remove (dispatch_t *self, const char *id);
+
+//  ---------------------------------------------------------------------
+//  The window. With a window of N, each queue holds at most about N of
+//  its pending jobs in memory (more only for jobs placed before the
+//  others: higher priority, interrupted); the rest wait in the store, in
+//  the broker's pending index, which is in the same order (priority,
+//  then seq). After each commit the broker asks dispatch_refill_next
+//  which queue wants jobs read back, reads them in order after the place
+//  given and calls dispatch_load for each, then dispatch_refill_end if it
+//  reached the end of the queue. A refill with `probe` set scans further
+//  for jobs a free agent accepts, when no job in memory is (a window full
+//  of jobs nobody takes must not hide the others).
+
+typedef struct {
+    const char *queue;
+    int64_t after_priority;     //  read the stored jobs after this place
+    uint64_t after_seq;
+    size_t want;                //  at most this many
+    bool probe;
+} dispatch_refill_t;
+
+//  0 = no window: everything in memory (the default)
+void
+    dispatch_set_window (dispatch_t *self, size_t window);
+
+//  A pending job read back from the store (the count does not change).
+//  True if it is held now.
+bool
+    dispatch_load (dispatch_t *self, const char *id, const char *task,
+                   const char *queue, int64_t priority, uint64_t seq,
+                   const char *quotas, bool probe);
+
+//  The next queue after `after_queue` (NULL: from the first) that wants
+//  a refill; false when none does.
+bool
+    dispatch_refill_next (dispatch_t *self, const char *after_queue,
+                          dispatch_refill_t *refill);
+
+//  The refill of `queue` reached the end of its stored jobs.
+void
+    dispatch_refill_end (dispatch_t *self, const char *queue, bool probe);
+
+//  The staged writes are in the store now.
+void
+    dispatch_committed (dispatch_t *self);
+
+//  Recovery: the queue's pending count as the store had it (after loading
+//  the first window with dispatch_load).
+void
+    dispatch_set_total (dispatch_t *self, const char *queue, size_t total);
+
+//  A pending job that was in the store only left the queue.
+void
+    dispatch_forget (dispatch_t *self, const char *queue);
+
+//  Whether a job placed there is in the store only.
+bool
+    dispatch_spilled (dispatch_t *self, const char *queue, int64_t priority,
+                      uint64_t seq);
+
+//  Calls fn for each queue whose pending count changed since the last call.
+void
+    dispatch_each_dirty (dispatch_t *self,
+                         void (*fn) (void *arg, const char *queue, size_t total),
+                         void *arg);
 
 bool
     dispatch_contains (dispatch_t *self, const char *id);
@@ -64,11 +134,18 @@ void
                          void (*fn) (void *arg, const char *queue, size_t pending),
                          void *arg);
 
+//  Visits the jobs of a queue that are in the store only, placed after
+//  (priority, seq), in order; returns false to stop the walk.
+typedef bool (dispatch_stored_fn) (void *arg, const char *queue, int64_t priority,
+                                   uint64_t seq);
+
 //  Visit pending job ids in dispatch order (per queue, best first), at most
-//  `limit`. fn returns false to stop.
+//  `limit`; `stored` (may be NULL) continues each queue in the store. fn
+//  returns false to stop.
 void
     dispatch_each_pending (dispatch_t *self, const char *queue, size_t limit,
-                           bool (*fn) (void *arg, const char *id), void *arg);
+                           bool (*fn) (void *arg, const char *id),
+                           dispatch_stored_fn *stored, void *arg);
 
 //  Register an agent of `owner` (the node session). `queues`: NULL-terminated
 //  array (NULL = {"default"}); include / exclude: NULL-terminated glob arrays

@@ -40,6 +40,9 @@ s_usage (FILE *out)
 "  --min-free SIZE      refuse submits while the data disk has less free space\n"
 "                       (bytes, or with K, M, G; default 64M)\n"
 "  --insecure-bind      allow binding beyond loopback without CURVE\n"
+"  --pending-window N   pending jobs per queue held in memory; the rest wait\n"
+"                       in the store and are read back as the queue drains\n"
+"                       (default 4096)\n"
 "  --config FILE        ZPL config file (see conf/asyncbroker.cfg)\n"
 "  --log-level LEVEL    error|warning|info|debug|trace (default info)\n"
 "  --log-file FILE      log to FILE instead of stderr (reopened on SIGHUP)\n"
@@ -79,7 +82,7 @@ main (int argc, char *argv [])
 {
     const char *opt_data = NULL, *opt_bind = NULL, *opt_sync = NULL, *opt_hb = NULL;
     const char *opt_dead = NULL, *opt_ret = NULL, *opt_config = NULL, *opt_level = NULL;
-    const char *opt_logfile = NULL, *opt_free = NULL;
+    const char *opt_logfile = NULL, *opt_free = NULL, *opt_window = NULL;
     bool insecure = false;
     static struct option options [] = {
         { "data", required_argument, 0, 'd' },
@@ -90,6 +93,7 @@ main (int argc, char *argv [])
         { "retention", required_argument, 0, 'R' },
         { "min-free", required_argument, 0, 'F' },
         { "insecure-bind", no_argument, 0, 'I' },
+        { "pending-window", required_argument, 0, 'W' },
         { "config", required_argument, 0, 'c' },
         { "log-level", required_argument, 0, 'l' },
         { "log-file", required_argument, 0, 'L' },
@@ -109,6 +113,7 @@ main (int argc, char *argv [])
             case 'R': opt_ret = optarg; break;
             case 'F': opt_free = optarg; break;
             case 'I': insecure = true; break;
+            case 'W': opt_window = optarg; break;
             case 'c': opt_config = optarg; break;
             case 'l': opt_level = optarg; break;
             case 'L': opt_logfile = optarg; break;
@@ -137,6 +142,7 @@ main (int argc, char *argv [])
     const char *dead = S_CONF (opt_dead, "broker/dead-after", "5s");
     const char *ret = S_CONF (opt_ret, "broker/retention", "7d");
     const char *min_free = S_CONF (opt_free, "broker/min-free", "64M");
+    const char *window = S_CONF (opt_window, "broker/pending-window", "4096");
     if (config && streq (zconfig_get (config, "broker/insecure-bind", "0"), "1"))
         insecure = true;
     int rc = 0;
@@ -160,6 +166,18 @@ main (int argc, char *argv [])
         fprintf (stderr, "asyncbroker: --min-free '%s' is not a size like 64M or 1G\n",
                  min_free);
         rc = ASYNC_EUSAGE;
+    }
+    if (rc == 0) {
+        char *end;
+        errno = 0;
+        long long value = strtoll (window, &end, 10);
+        if (end == window || *end || errno || value < 16 || value > 100000000) {
+            fprintf (stderr, "asyncbroker: --pending-window '%s' is not a number of jobs "
+                     "from 16 to 100000000\n", window);
+            rc = ASYNC_EUSAGE;
+        }
+        else
+            cfg.window = (size_t) value;
     }
     if (rc == 0 && !insecure && !s_loopback (cfg.endpoint)) {
         fprintf (stderr, "asyncbroker: refusing to bind %s beyond loopback without CURVE; "

@@ -587,7 +587,7 @@ test_dispatch_each_pending_in_dispatch_order (void **state)
     //  Interrupted, back at the head of t.b/0 with its original seq
     s_push (self, 0, "t.b", "default", 0, true);
     visit_t visit = { { 0 }, 0, 0 };
-    dispatch_each_pending (self, "default", 100, s_visit, &visit);
+    dispatch_each_pending (self, "default", 100, s_visit, NULL, &visit);
     const int want [] = { 2, 3, 0, 1, 4, 5, 6 };
     s_assert_order (visit.ids, visit.count, want, 7);
     //  The visit takes nothing out
@@ -612,25 +612,25 @@ test_dispatch_each_pending_limit_stop_and_queues (void **state)
     s_push (self, 7, "t.a", "bulk", 1, false);
 
     visit_t visit = { { 0 }, 0, 0 };
-    dispatch_each_pending (self, "default", 2, s_visit, &visit);
+    dispatch_each_pending (self, "default", 2, s_visit, NULL, &visit);
     const int first_two [] = { 1, 2 };
     s_assert_order (visit.ids, visit.count, first_two, 2);
 
     visit_t stop = { { 0 }, 0, 3 };
-    dispatch_each_pending (self, NULL, 100, s_visit, &stop);
+    dispatch_each_pending (self, NULL, 100, s_visit, NULL, &stop);
     assert_int_equal (stop.count, 3);
 
     visit_t bulk = { { 0 }, 0, 0 };
-    dispatch_each_pending (self, "bulk", 100, s_visit, &bulk);
+    dispatch_each_pending (self, "bulk", 100, s_visit, NULL, &bulk);
     const int want_bulk [] = { 7, 6 };
     s_assert_order (bulk.ids, bulk.count, want_bulk, 2);
 
     visit_t all = { { 0 }, 0, 0 };
-    dispatch_each_pending (self, NULL, 100, s_visit, &all);
+    dispatch_each_pending (self, NULL, 100, s_visit, NULL, &all);
     assert_int_equal (all.count, 7);
 
     visit_t none = { { 0 }, 0, 0 };
-    dispatch_each_pending (self, "nosuchqueue", 100, s_visit, &none);
+    dispatch_each_pending (self, "nosuchqueue", 100, s_visit, NULL, &none);
     assert_int_equal (none.count, 0);
     dispatch_destroy (&self);
 }
@@ -673,6 +673,110 @@ test_dispatch_each_queue_counts (void **state)
     dispatch_destroy (&self);
 }
 
+//  ---------------------------------------------------------------------
+//  The window: what does not fit waits in the store
+
+static void
+test_dispatch_window_spills_and_counts (void **state)
+{
+    (void) state;
+    dispatch_t *self = dispatch_new ();
+    dispatch_set_window (self, 4);
+    for (int n = 1; n <= 4; n++)
+        assert_true (dispatch_push (self, s_id (n), "t", "default", 0, (uint64_t) n, false));
+    //  Full: later jobs of the same priority go to the store only
+    assert_false (dispatch_push (self, s_id (5), "t", "default", 0, 5, false));
+    assert_false (dispatch_push (self, s_id (6), "t", "default", 0, 6, false));
+    assert_true (dispatch_spilled (self, "default", 0, 5));
+    assert_false (dispatch_spilled (self, "default", 0, 4));
+    //  A higher priority goes before everything stored: held in memory
+    assert_true (dispatch_push (self, s_id (7), "t", "default", 5, 7, false));
+    assert_int_equal (dispatch_pending (self, "default"), 7);
+    assert_true (dispatch_contains (self, s_id (5)));     //  not committed yet
+    //  Removing a job spilled since the commit
+    assert_true (dispatch_remove (self, s_id (6)));
+    assert_int_equal (dispatch_pending (self, "default"), 6);
+    dispatch_committed (self);
+    assert_false (dispatch_contains (self, s_id (5)));
+    //  A stored job that leaves (cancelled): the caller forgets it
+    assert_false (dispatch_remove (self, s_id (5)));
+    dispatch_forget (self, "default");
+    assert_int_equal (dispatch_pending (self, "default"), 5);
+    dispatch_destroy (&self);
+}
+
+static void
+test_dispatch_window_refill_in_order (void **state)
+{
+    (void) state;
+    dispatch_t *self = dispatch_new ();
+    dispatch_set_window (self, 4);
+    const char *queues [] = { "default", NULL };
+    dispatch_agent_add (self, NULL, "a", 100, queues, NULL, NULL);
+    for (int n = 1; n <= 10; n++)
+        dispatch_push (self, s_id (n), "t", "default", 0, (uint64_t) n, false);
+    dispatch_committed (self);
+    dispatch_refill_t refill;
+    //  Full window: no refill yet
+    assert_false (dispatch_refill_next (self, NULL, &refill));
+    assert_int_equal (s_next (self, NULL), 1);
+    assert_int_equal (s_next (self, NULL), 2);
+    assert_int_equal (s_next (self, NULL), 3);
+    //  One left in memory (under half the window): read from after job 4
+    assert_true (dispatch_refill_next (self, NULL, &refill));
+    assert_string_equal (refill.queue, "default");
+    assert_false (refill.probe);
+    assert_int_equal (refill.after_seq, 4);
+    assert_int_equal (refill.want, 3);
+    for (int n = 5; n <= 7; n++)
+        assert_true (dispatch_load (self, s_id (n), "t", "default", 0, (uint64_t) n,
+                                    NULL, false));
+    assert_int_equal (dispatch_pending (self, "default"), 7);
+    for (int n = 4; n <= 7; n++)
+        assert_int_equal (s_next (self, NULL), n);
+    assert_true (dispatch_refill_next (self, NULL, &refill));
+    assert_int_equal (refill.after_seq, 7);
+    for (int n = 8; n <= 10; n++)
+        dispatch_load (self, s_id (n), "t", "default", 0, (uint64_t) n, NULL, false);
+    dispatch_refill_end (self, "default", false);
+    //  All in memory again: new jobs are held
+    assert_true (dispatch_push (self, s_id (11), "t", "default", 0, 11, false));
+    for (int n = 8; n <= 11; n++)
+        assert_int_equal (s_next (self, NULL), n);
+    assert_int_equal (s_next (self, NULL), -1);
+    assert_int_equal (dispatch_pending (self, "default"), 0);
+    dispatch_destroy (&self);
+}
+
+static void
+test_dispatch_window_probe_finds_takeable (void **state)
+{
+    (void) state;
+    dispatch_t *self = dispatch_new ();
+    dispatch_set_window (self, 4);
+    for (int n = 1; n <= 6; n++)
+        dispatch_push (self, s_id (n), n <= 5 ? "nobody" : "t", "default", 0,
+                       (uint64_t) n, false);
+    dispatch_committed (self);
+    const char *queues [] = { "default", NULL };
+    const char *include [] = { "t", NULL };
+    dispatch_agent_add (self, NULL, "a", 1, queues, include, NULL);
+    //  Nothing in memory is takeable: dispatch asks for a probe
+    assert_int_equal (s_next (self, NULL), -1);
+    dispatch_refill_t refill;
+    assert_true (dispatch_refill_next (self, NULL, &refill));
+    assert_true (refill.probe);
+    assert_int_equal (refill.after_seq, 4);
+    assert_false (dispatch_load (self, s_id (5), "nobody", "default", 0, 5, NULL, true));
+    assert_true (dispatch_load (self, s_id (6), "t", "default", 0, 6, NULL, true));
+    dispatch_refill_end (self, "default", true);
+    assert_int_equal (s_next (self, NULL), 6);
+    assert_int_equal (dispatch_pending (self, "default"), 5);
+    //  The extra is listed once, with the stored jobs, not twice
+    assert_false (dispatch_refill_next (self, NULL, &refill));
+    dispatch_destroy (&self);
+}
+
 int
 main (void)
 {
@@ -700,6 +804,9 @@ main (void)
         cmocka_unit_test (test_dispatch_each_pending_in_dispatch_order),
         cmocka_unit_test (test_dispatch_each_pending_limit_stop_and_queues),
         cmocka_unit_test (test_dispatch_each_queue_counts),
+        cmocka_unit_test (test_dispatch_window_spills_and_counts),
+        cmocka_unit_test (test_dispatch_window_refill_in_order),
+        cmocka_unit_test (test_dispatch_window_probe_finds_takeable),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
