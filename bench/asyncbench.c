@@ -153,9 +153,8 @@ main (int argc, char *argv [])
             char id [ASYNC_ID_LEN];
             char *job = NULL;
             double start = bench_now ();
-            rc = async_submit_json (client, "{\"task\": \"testing.noop\"}", id);
-            if (rc == 0)
-                rc = async_wait_json (client, id, 60000, &job);
+            rc = async_submit_wait_json (client, "{\"task\": \"testing.noop\"}", 60000,
+                                         id, &job);
             lat [i] = (bench_now () - start) * 1e6;
             free (job);
         }

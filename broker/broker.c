@@ -90,6 +90,7 @@ static void s_job_finish (broker_t *self, async_job_t *job);
 static void s_start (broker_t *self, async_job_t *job);
 static void s_handoffs_done (broker_t *self, async_job_t *done);
 static void s_handoff_add (broker_t *self, const char *target, const char *waiting);
+static void s_wait_add (broker_t *self, zframe_t *routing, const char *id);
 
 //  ---------------------------------------------------------------------
 //  Keys
@@ -997,10 +998,20 @@ s_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in)
         s_error (self, routing, in->rid, ASYNC_EREFUSED, err);
         return;
     }
+    //  Submit and wait in one request: the waiter is registered now, so
+    //  the outcome is pushed without a WAIT (unless the job is done already:
+    //  then the client asks with WAIT)
+    bool wait = false;
+    async_mp_bool (in->body, "wait", &wait);
+    async_job_t *job = wait && !existing ? (async_job_t *) zhashx_lookup (self->jobs, id) : NULL;
+    bool waiting = job && job->status != ASYNC_COMPLETED;
+    if (waiting)
+        s_wait_add (self, routing, id);
     async_msg_t msg;
-    async_msg_init (&msg, "ACCEPTED", in->rid, 2);
+    async_msg_init (&msg, "ACCEPTED", in->rid, 3);
     async_msg_str (&msg, "id", id);
     async_msg_int (&msg, "existing", existing);
+    async_msg_int (&msg, "waiting", waiting);
     s_reply_later (self, routing, &msg);
 }
 
@@ -1010,6 +1021,22 @@ s_read_id (async_inmsg_t *in, char *id)
     if (async_mp_str (in->body, "id", id, 37) || !async_id_valid (id))
         return -1;
     return 0;
+}
+
+//  The peer at `routing` waits for the job's outcome (a JOB pushed to it)
+static void
+s_wait_add (broker_t *self, zframe_t *routing, const char *id)
+{
+    zhashx_t *waiting = (zhashx_t *) zhashx_lookup (self->waiters, id);
+    if (!waiting) {
+        waiting = zhashx_new ();
+        zhashx_set_destructor (waiting, (zhashx_destructor_fn *) zframe_destroy);
+        zhashx_insert (self->waiters, id, waiting);
+    }
+    char *rkey = zframe_strhex (routing);
+    if (!zhashx_lookup (waiting, rkey))
+        zhashx_insert (waiting, rkey, zframe_dup (routing));
+    free (rkey);
 }
 
 static void
@@ -1028,16 +1055,7 @@ s_on_get (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool wait)
     if (!wait || job->status == ASYNC_COMPLETED)
         s_send_job (self, routing, in->rid, job, false);
     else {
-        zhashx_t *waiting = (zhashx_t *) zhashx_lookup (self->waiters, id);
-        if (!waiting) {
-            waiting = zhashx_new ();
-            zhashx_set_destructor (waiting, (zhashx_destructor_fn *) zframe_destroy);
-            zhashx_insert (self->waiters, id, waiting);
-        }
-        char *rkey = zframe_strhex (routing);
-        if (!zhashx_lookup (waiting, rkey))
-            zhashx_insert (waiting, rkey, zframe_dup (routing));
-        free (rkey);
+        s_wait_add (self, routing, id);
         //  With how far it got, so a progress bar starts in the right place
         int64_t done = (int64_t) job->children_done, total = (int64_t) job->nchildren;
         if (job->kind == ASYNC_KIND_TASK) {

@@ -343,6 +343,28 @@ s_parse_one (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *parent,
     }
     zlistx_add_end (ctx->jobs, job);   //  owned by the list from here
 
+    //  A misspelt option must not be dropped without a word
+    static const char *known [] = {
+        "task", "args", "kwargs", "parallel", "serial", "postprocess", "queue",
+        "priority", "begin_after", "begin_by", "timeout", "retry", "quotas", "key",
+        "annotations", "callbacks", "on", NULL
+    };
+    for (uint32_t i = 0; i < spec->via.map.size; i++) {
+        const msgpack_object *k = &spec->via.map.ptr [i].key;
+        if (k->type != MSGPACK_OBJECT_STR)
+            return s_fail (ctx, "job spec keys must be strings%s", "");
+        const char **name = known;
+        while (*name && (strlen (*name) != k->via.str.size
+                     || memcmp (*name, k->via.str.ptr, k->via.str.size)))
+            name++;
+        if (!*name)
+            return s_fail (ctx, "unknown option \"%.*s\" in a job spec; the options are "
+                           "task, args, kwargs, parallel, serial, postprocess, queue, "
+                           "priority, begin_after, begin_by, timeout, retry, quotas, key, "
+                           "annotations, callbacks",
+                           (int) (k->via.str.size > 64 ? 64 : k->via.str.size),
+                           k->via.str.ptr);
+    }
     const msgpack_object *task = async_mp_get (spec, "task");
     const msgpack_object *par = async_mp_get (spec, "parallel");
     const msgpack_object *ser = async_mp_get (spec, "serial");

@@ -227,7 +227,8 @@ async_submit_json (async_client_t *self, const char *spec_json, char *id_out)
 
 //  Pack a JSON spec text as a SUBMIT message. 0 or ASYNC_EUSAGE
 static int
-s_submit_msg (async_client_t *self, const char *spec_json, uint64_t rid, async_msg_t *msg)
+s_submit_msg (async_client_t *self, const char *spec_json, uint64_t rid, async_msg_t *msg,
+              bool wait)
 {
     json_error_t error;
     json_t *spec = json_loads (spec_json, 0, &error);
@@ -237,7 +238,11 @@ s_submit_msg (async_client_t *self, const char *spec_json, uint64_t rid, async_m
         json_decref (spec);
         return ASYNC_EUSAGE;
     }
-    async_msg_init (msg, "SUBMIT", rid, 1);
+    async_msg_init (msg, "SUBMIT", rid, wait ? 2 : 1);
+    if (wait) {
+        async_msg_key (msg, "wait");
+        msgpack_pack_true (&msg->packer);
+    }
     async_msg_key (msg, "spec");
     int rc = async_codec_pack_json (&msg->packer, spec);
     json_decref (spec);
@@ -262,7 +267,7 @@ async_submit_many_json (async_client_t *self, const char *const *specs_json, siz
     //  Send all (the socket queues them), then collect the replies by rid
     for (size_t i = 0; i < count; i++) {
         async_msg_t msg;
-        int rc = s_submit_msg (self, specs_json [i], first + i, &msg);
+        int rc = s_submit_msg (self, specs_json [i], first + i, &msg, false);
         if (rc == 0 && s_send (self, &msg))
             rc = s_unreachable (self);
         if (rcs_out)
@@ -389,16 +394,56 @@ async_wait_json (async_client_t *self, const char *id, int timeout_ms, char **jo
     return async_wait_progress_json (self, id, timeout_ms, NULL, NULL, job_json_out);
 }
 
+static int
+    s_wait (async_client_t *self, const char *id, int timeout_ms, bool registered,
+            async_progress_fn *progress, void *arg, char **job_json_out);
+
+int
+async_submit_wait_json (async_client_t *self, const char *spec_json, int timeout_ms,
+                        char *id_out, char **job_json_out)
+{
+    *job_json_out = NULL;
+    self->error [0] = 0;
+    async_msg_t msg;
+    uint64_t rid = ++self->rid;
+    int rc = s_submit_msg (self, spec_json, rid, &msg, true);
+    if (rc)
+        return rc;
+    zframe_t *frame = NULL;
+    async_inmsg_t in;
+    rc = s_request (self, &msg, rid, &frame, &in);
+    if (rc)
+        return rc;
+    int64_t waiting = 0;
+    if (async_mp_str (in.body, "id", id_out, 37) || !async_id_valid (id_out))
+        rc = ASYNC_EPROTO;
+    async_mp_int (in.body, "waiting", &waiting);
+    async_inmsg_destroy (&in);
+    zframe_destroy (&frame);
+    if (rc)
+        return rc;
+    return s_wait (self, id_out, timeout_ms, waiting != 0, NULL, NULL, job_json_out);
+}
+
 int
 async_wait_progress_json (async_client_t *self, const char *id, int timeout_ms,
                           async_progress_fn *progress, void *arg, char **job_json_out)
+{
+    return s_wait (self, id, timeout_ms, false, progress, arg, job_json_out);
+}
+
+//  Wait for the JOB pushed when the job completes; `registered`: the broker
+//  knows we wait already (a SUBMIT with wait), so the first WAIT is a resend
+static int
+s_wait (async_client_t *self, const char *id, int timeout_ms, bool registered,
+        async_progress_fn *progress, void *arg, char **job_json_out)
 {
     *job_json_out = NULL;
     self->error [0] = 0;
     int64_t start = async_mono_us ();
     int64_t deadline = timeout_ms < 0 ? INT64_MAX : start + (int64_t) timeout_ms * 1000;
-    int64_t heard = 0;              //  last time the broker answered us
-    int64_t next_send = 0;
+    int64_t heard = registered ? start : 0;     //  last time the broker answered us
+    int64_t next_send = registered ? start + 2000000 : 0;
     int64_t silence_limit = (int64_t) (self->timeout_ms > 10000 ? self->timeout_ms : 10000) * 1000;
     while (true) {
         int64_t now = async_mono_us ();

@@ -422,6 +422,14 @@ test_spec_refuses_bad_forms (void **state)
     s_assert_refused ("{\"parallel\": {\"task\": \"a.b\"}}");
     s_assert_refused ("{\"serial\": \"a.b\"}");
     s_assert_refused ("{\"parallel\": [5]}");
+    //  A misspelt option, at the top, in a child, in a callback
+    s_assert_refused ("{\"task\": \"a.b\", \"priorty\": 5}");
+    s_assert_refused ("{\"parallel\": [{\"task\": \"a.b\", \"queu\": \"x\"}]}");
+    s_assert_refused ("{\"task\": \"a.b\", \"callbacks\": [{\"task\": \"a.c\", \"onn\": 1}]}");
+    parsed_t parsed;
+    s_parse (&parsed, "{\"task\": \"a.b\", \"priorty\": 5}");
+    assert_non_null (strstr (parsed.err, "unknown option \"priorty\""));
+    s_done (&parsed);
 }
 
 static void

@@ -71,6 +71,14 @@ int
     async_wait_json (async_client_t *self, const char *id, int timeout_ms,
                      char **job_json_out);
 
+//  Submit a job and wait for its outcome in one request (the broker
+//  registers the wait with the submit: one round trip fewer than
+//  async_submit_json + async_wait_json). Writes the id (ASYNC_ID_LEN
+//  bytes) and, on 0, the job JSON (caller frees); codes as those two.
+int
+    async_submit_wait_json (async_client_t *self, const char *spec_json, int timeout_ms,
+                            char *id_out, char **job_json_out);
+
 //  Submit `count` specs at once: the requests are pipelined, so they
 //  share round trips and the broker's group commit. Job i's id goes to
 //  ids_out + i * ASYNC_ID_LEN; rcs_out (optional) gets each one's code.

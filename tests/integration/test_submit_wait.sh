@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+#   async_submit_wait_json: one SUBMIT with `wait` registers the waiter, so
+#   the outcome is pushed with no WAIT request; an existing job (same key)
+#   and a failed job are returned too.
+source "$(dirname "$0")/../helpers/lib.sh"
+SUBMIT_WAIT=$AM_BUILD/tests/submit_wait
+
+am_broker_start --log-level trace
+am_node_start node1 --module "$AM_TESTING_SO"
+
+waits () { grep -c 'command=WAIT ' "$AM_TMP/broker.log" || true; }
+[ -f "$AM_TMP/broker.log" ] || am_fail "no broker log at $AM_TMP/broker.log"
+
+am_check "testing.sleep 0.3 with a key: the result after the sleep, and no WAIT sent"
+before=$(waits)
+out=$("$SUBMIT_WAIT" "$AM_ENDPOINT" '{"task": "testing.sleep", "args": [0.3], "key": "sw-1"}') \
+    || am_fail "submit_wait failed: $out"
+head=$(head -1 <<<"$out"); job=$(sed -n 2p <<<"$out")
+am_say "$head"
+id=$(sed 's/.* id=\([^ ]*\) .*/\1/' <<<"$head")
+ms=$(sed 's/.* ms=//' <<<"$head")
+am_assert_eq "status" completed "$(jq -r .status <<<"$job")"
+am_assert_eq "id in the job" "$id" "$(jq -r .id <<<"$job")"
+am_cond 'ms >= 300' ms="$ms" || am_fail "returned after $ms ms, before the 0.3 s sleep ended"
+am_cond 'ms < 1900' ms="$ms" || am_fail "returned after $ms ms: waited for a WAIT resend"
+am_assert_eq "WAIT requests the broker saw" "$before" "$(waits)"
+
+am_check "the same key again: the existing job, fetched with one WAIT"
+out=$("$SUBMIT_WAIT" "$AM_ENDPOINT" '{"task": "testing.sleep", "args": [0.3], "key": "sw-1"}') \
+    || am_fail "submit_wait failed: $out"
+am_assert_eq "same id" "$id" "$(sed -n 2p <<<"$out" | jq -r .id)"
+am_assert_eq "WAIT requests the broker saw" $(( before + 1 )) "$(waits)"
+
+am_check "a failing task: rc 0 and the failure in the job"
+out=$("$SUBMIT_WAIT" "$AM_ENDPOINT" '{"task": "testing.fail", "args": ["ValueError", "no"]}') \
+    || am_fail "submit_wait failed: $out"
+am_assert_eq "failure type" ValueError "$(sed -n 2p <<<"$out" | jq -r .failure.type)"
+
+am_check "a priority that is not a number: refused, exit 6, nothing waits"
+rc=0
+"$SUBMIT_WAIT" "$AM_ENDPOINT" '{"task": "testing.noop", "priority": "high"}' >"$AM_TMP/bad.out" 2>&1 || rc=$?
+am_assert_eq "exit status" 6 "$rc"
+am_say "PASS"
