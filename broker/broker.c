@@ -855,10 +855,10 @@ s_interrupt (broker_t *self, async_job_t *job, const char *why)
 {
     s_release (self, job);
     if (job->status == ASYNC_ASSIGNED) {
-        //  Never started: back to the head of its queue as it was
-        async_log_info ("broker", "job.requeued", "job=%s reason=%s", job->id, why);
-        s_enqueue (self, job, true);
-        return;
+        //  Its node may have run it: a node says STARTED only for a job that
+        //  runs over 2 ms, and a task that kills its node at once (a poison
+        //  pill) must be counted, or it would be handed out without end
+        job->attempts++;
     }
     job->interruptions++;
     job->active_end = async_now_us ();
@@ -1824,8 +1824,13 @@ s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_
     }
     async_msg_int (&ack, "rejected", 0);
     if (job->status == ASYNC_ASSIGNED) {
+        //  No STARTED (a short job): it ran for ran_us, by the node's clock
+        int64_t ran_us = 0;
+        async_mp_int (in->body, "ran_us", &ran_us);
+        if (ran_us < 0 || ran_us > 3600 * 1000000LL)
+            ran_us = 0;
         job->attempts++;
-        job->active_start = async_now_us ();
+        job->active_start = async_now_us () - ran_us;
     }
     s_release (self, job);
     job->active_end = async_now_us ();

@@ -601,7 +601,7 @@ node_zygote_destroy (node_zygote_t **self_p)
 
 typedef struct {
     async_task_t *job;
-    zsock_t *pipe;              //  to the node
+    zsock_t *pipe;              //  answers from the node (job->up goes to it)
     pid_t pid;                  //  the child's, once the zygote says
     node_chan_t chan;           //  the job's pair
     int status;                 //  the status pair, the worker's end
@@ -631,14 +631,16 @@ s_on_record (s_run_t *self, char type, char *payload, size_t size)
     const char *fields [3];
     if (type == 'P') {
         if (s_fields (payload, size, fields, 2) == 2)
-            zsock_send (self->pipe, "sss", "PROGRESS", fields [0], fields [1]);
+            zsock_send (self->job->up, "isss", self->job->worker, "PROGRESS",
+                        fields [0], fields [1]);
         else
             self->malformed = true;
     }
     else
     if (type == 'Q') {
         if (s_fields (payload, size, fields, 3) == 3)
-            zsock_send (self->pipe, "ssss", "REQ", fields [1], fields [2], fields [0]);
+            zsock_send (self->job->up, "issss", self->job->worker, "REQ",
+                        fields [1], fields [2], fields [0]);
         else
             self->malformed = true;
     }

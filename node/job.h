@@ -34,8 +34,11 @@ struct _async_task_t {
     char *failure_detail;
     bool failure_transient;
     char handoff [37];
-    //  Requests to the broker go through the worker's pipe to the node
-    zsock_t *pipe;              //  the worker's end, while running
+    //  Requests to the broker go up to the node through `up`, each message
+    //  headed by the worker's index; answers come back through `pipe`
+    zsock_t *pipe;              //  the worker's end of its pair, while running
+    zsock_t *up;                //  the worker's PUSH to the node, while running
+    int worker;                 //  the worker's index
     uint64_t tags;              //  requests made, to match their answers
     int64_t started_us;
     //  Process isolation (isolate.h)

@@ -16,11 +16,18 @@
 typedef struct {
     node_t *node;
     int index;
-    zsock_t *mine;              //  node's end of the pair
+    zsock_t *mine;              //  node's end of the pair: RUN, STOP, answers
     zsock_t *theirs;            //  worker's end
+    zsock_t *push;              //  worker's messages to the node's `up`
     async_task_t *job;          //  running, or NULL
+    int64_t started_at;         //  monotonic us, when it got the job
+    bool started_sent;          //  STARTED went to the broker
     pthread_t thread;
 } worker_t;
+
+//  STARTED goes only for a job still running after this long: a short job's
+//  RESULT says it all (with the run time, ran_us), one message fewer
+#define S_STARTED_AFTER_US 2000
 
 //  A result waiting for the broker's ACK
 typedef struct {
@@ -47,6 +54,7 @@ struct _node_t {
     char cwd [4096];
     char host [256];
     zsock_t *dealer;
+    zsock_t *up;                //  PULL: every worker's messages, index first
     zpoller_t *poller;
     worker_t *workers;
     int nworkers;
@@ -233,6 +241,8 @@ s_worker_main (void *arg)
         if (!job)
             continue;           //  a late answer to a request of an earlier job
         job->pipe = worker->theirs;
+        job->up = worker->push;
+        job->worker = worker->index;
         job->started_us = async_now_us ();
         if (job->isolated)
             node_isolate_run (job, worker->theirs, worker->node->config.zygote);
@@ -243,8 +253,9 @@ s_worker_main (void *arg)
                                  "(call async_task_return or async_task_fail)");
         }
         job->pipe = NULL;
+        job->up = NULL;
         async_log_trace ("node", "job.done", "job=%s outcome=%d", job->id, job->outcome);
-        zsock_send (worker->theirs, "sp", "DONE", job);
+        zsock_send (worker->push, "isp", worker->index, "DONE", job);
     }
     return NULL;
 }
@@ -364,7 +375,7 @@ s_unacked_destroy (unacked_t **self_p)
 
 //  A finished attempt: build RESULT, keep it until the broker ACKs it
 static void
-s_finish (node_t *self, async_task_t *job)
+s_finish (node_t *self, async_task_t *job, int64_t ran_us)
 {
     //  A result msgpack cannot carry (nested too deep, bad $bin) fails the
     //  job rather than the message
@@ -379,8 +390,10 @@ s_finish (node_t *self, async_task_t *job)
                           ASYNC_MAX_VALUE_DEPTH);
     }
     async_msg_t msg;
-    async_msg_init (&msg, "RESULT", ++self->rid, 3);
+    async_msg_init (&msg, "RESULT", ++self->rid, ran_us >= 0 ? 4 : 3);
     async_msg_str (&msg, "id", job->id);
+    if (ran_us >= 0)
+        async_msg_int (&msg, "ran_us", ran_us);
     async_msg_key (&msg, "token");
     msgpack_pack_uint64 (&msg.packer, job->token);
     if (job->outcome == 1) {
@@ -444,12 +457,8 @@ s_run (node_t *self, async_task_t *job)
         return;
     }
     worker->job = job;
-    async_msg_t msg;
-    async_msg_init (&msg, "STARTED", ++self->rid, 2);
-    async_msg_str (&msg, "id", job->id);
-    async_msg_key (&msg, "token");
-    msgpack_pack_uint64 (&msg.packer, job->token);
-    s_send (self, &msg);
+    worker->started_at = async_mono_us ();
+    worker->started_sent = false;
     async_log_debug ("node", "job.started", "job=%s task=%s attempt=%d agent=%s",
                      job->id, job->task, job->attempt, job->agent);
     zsock_send (worker->mine, "sp", "RUN", job);
@@ -492,7 +501,7 @@ s_on_assign (node_t *self, async_inmsg_t *in)
         snprintf (message, sizeof message, "no task named %s on node %s; load its module "
                   "with --module", job->task, self->uuid);
         async_task_fail (job, "UnknownTaskError", message);
-        s_finish (self, job);
+        s_finish (self, job, 0);
         node_job_destroy (&job);
         return;
     }
@@ -650,11 +659,8 @@ s_requests_forget (node_t *self, worker_t *worker)
 }
 
 static void
-s_on_worker (node_t *self, worker_t *worker)
+s_on_worker (node_t *self, worker_t *worker, zmsg_t *zmsg)
 {
-    zmsg_t *zmsg = zmsg_recv (worker->mine);
-    if (!zmsg)
-        return;
     char *command = zmsg_popstr (zmsg);
     async_log_trace ("node", "worker.message", "worker=%d command=%s", worker->index,
                      command ? command : "-");
@@ -663,7 +669,7 @@ s_on_worker (node_t *self, worker_t *worker)
         worker->job = NULL;
         s_requests_forget (self, worker);
         if (job) {
-            s_finish (self, job);
+            s_finish (self, job, async_mono_us () - worker->started_at);
             node_job_destroy (&job);
         }
         if (!self->stopping) {
@@ -727,7 +733,16 @@ s_on_worker (node_t *self, worker_t *worker)
         zstr_free (&tag);
     }
     zstr_free (&command);
-    zmsg_destroy (&zmsg);
+}
+
+//  A message from a worker: its index first. NULL zmsg or bad index: NULL
+static worker_t *
+s_worker_of (node_t *self, zmsg_t *zmsg)
+{
+    char *index = zmsg ? zmsg_popstr (zmsg) : NULL;
+    int i = index ? atoi (index) : -1;
+    zstr_free (&index);
+    return i >= 0 && i < self->nworkers ? &self->workers [i] : NULL;
 }
 
 static void
@@ -755,7 +770,37 @@ s_timers (node_t *self)
         }
         unacked = (unacked_t *) zhashx_next (self->unacked);
     }
+    //  Jobs that run long enough to be worth a STARTED
+    for (int i = 0; i < self->nworkers; i++) {
+        worker_t *worker = &self->workers [i];
+        if (worker->job && !worker->started_sent
+        &&  now - worker->started_at >= S_STARTED_AFTER_US) {
+            async_msg_t msg;
+            async_msg_init (&msg, "STARTED", ++self->rid, 2);
+            async_msg_str (&msg, "id", worker->job->id);
+            async_msg_key (&msg, "token");
+            msgpack_pack_uint64 (&msg.packer, worker->job->token);
+            s_send (self, &msg);
+            worker->started_sent = true;
+        }
+    }
     //  Job timeouts are the broker's: it ends the attempt and sends CANCEL
+}
+
+//  How long the loop may sleep: until the next STARTED is due, at most 100 ms
+static int
+s_poll_ms (node_t *self)
+{
+    int64_t now = async_mono_us (), wait = 100000;
+    for (int i = 0; i < self->nworkers; i++) {
+        worker_t *worker = &self->workers [i];
+        if (worker->job && !worker->started_sent) {
+            int64_t due = worker->started_at + S_STARTED_AFTER_US - now;
+            if (due < wait)
+                wait = due < 0 ? 0 : due;
+        }
+    }
+    return (int) ((wait + 999) / 1000);
 }
 
 //  ---------------------------------------------------------------------
@@ -794,7 +839,12 @@ node_new (const node_config_t *config, async_registry_t *registry, const char *u
         node_destroy (&self);
         return ASYNC_EUSAGE;
     }
-    self->poller = zpoller_new (self->dealer, NULL);
+    char up [64];
+    snprintf (up, sizeof up, "@inproc://node-up-%p", (void *) self);
+    self->up = zsock_new (ZMQ_PULL);
+    zsock_set_rcvhwm (self->up, 0);
+    zsock_attach (self->up, up, true);
+    self->poller = zpoller_new (self->dealer, self->up, NULL);
     for (int i = 0; i < config->nagents; i++)
         self->nworkers += config->agents [i].size;
     self->workers = calloc ((size_t) self->nworkers, sizeof (worker_t));
@@ -810,7 +860,9 @@ node_new (const node_config_t *config, async_registry_t *registry, const char *u
         char connect [70];
         snprintf (connect, sizeof connect, ">%s", endpoint);
         worker->theirs = zsock_new_pair (connect);
-        zpoller_add (self->poller, worker->mine);
+        worker->push = zsock_new (ZMQ_PUSH);
+        zsock_set_sndhwm (worker->push, 0);
+        zsock_connect (worker->push, "%s", up + 1);
         pthread_create (&worker->thread, NULL, s_worker_main, worker);
     }
     *self_p = self;
@@ -825,6 +877,7 @@ node_destroy (node_t **self_p)
         return;
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->dealer);
+    zsock_destroy (&self->up);
     zlistx_destroy (&self->backlog);
     zhashx_destroy (&self->unacked);
     zhashx_destroy (&self->requests);
@@ -843,7 +896,7 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
             async_log_reopen ();
         }
         s_timers (self);
-        void *which = zpoller_wait (self->poller, 100);
+        void *which = zpoller_wait (self->poller, s_poll_ms (self));
         if (which == self->dealer) {
             //  Drain what is there
             do
@@ -851,12 +904,16 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
             while (zsock_events (self->dealer) & ZMQ_POLLIN);
         }
         else
-        if (which) {
-            for (int i = 0; i < self->nworkers; i++)
-                if (which == self->workers [i].mine) {
-                    s_on_worker (self, &self->workers [i]);
-                    break;
-                }
+        if (which == self->up) {
+            //  Drain what the workers said
+            do {
+                zmsg_t *zmsg = zmsg_recv (self->up);
+                worker_t *worker = s_worker_of (self, zmsg);
+                if (worker)
+                    s_on_worker (self, worker, zmsg);
+                zmsg_destroy (&zmsg);
+            }
+            while (zsock_events (self->up) & ZMQ_POLLIN);
         }
     }
     //  Graceful stop: take no more work, tell the broker, stop the tasks
@@ -877,25 +934,24 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
         if (!busy)
             break;
         void *which = zpoller_wait (self->poller, 50);
-        for (int i = 0; which && i < self->nworkers; i++)
-            if (which == self->workers [i].mine) {
-                zmsg_t *zmsg = zmsg_recv (self->workers [i].mine);
-                char *command = zmsg ? zmsg_popstr (zmsg) : NULL;
-                if (command && streq (command, "DONE"))
-                    node_job_destroy (&self->workers [i].job);
-                else
-                if (command && streq (command, "REQ")) {
-                    char *what = zmsg_popstr (zmsg), *text = zmsg_popstr (zmsg);
-                    char *tag = zmsg_popstr (zmsg);
-                    zsock_send (self->workers [i].mine, "sss", "ERROR", "null",
-                                tag ? tag : "");
-                    zstr_free (&what);
-                    zstr_free (&text);
-                    zstr_free (&tag);
-                }
-                zstr_free (&command);
-                zmsg_destroy (&zmsg);
-            }
+        if (which != self->up)
+            continue;
+        zmsg_t *zmsg = zmsg_recv (self->up);
+        worker_t *worker = s_worker_of (self, zmsg);
+        char *command = worker ? zmsg_popstr (zmsg) : NULL;
+        if (command && streq (command, "DONE"))
+            node_job_destroy (&worker->job);
+        else
+        if (command && streq (command, "REQ")) {
+            char *what = zmsg_popstr (zmsg), *text = zmsg_popstr (zmsg);
+            char *tag = zmsg_popstr (zmsg);
+            zsock_send (worker->mine, "sss", "ERROR", "null", tag ? tag : "");
+            zstr_free (&what);
+            zstr_free (&text);
+            zstr_free (&tag);
+        }
+        zstr_free (&command);
+        zmsg_destroy (&zmsg);
     }
     if (busy) {
         //  A task that does not stop: leave without waiting for it
@@ -909,6 +965,7 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
         pthread_join (self->workers [i].thread, NULL);
         zsock_destroy (&self->workers [i].mine);
         zsock_destroy (&self->workers [i].theirs);
+        zsock_destroy (&self->workers [i].push);
     }
     async_log_info ("node", "node.stopped", "node=%s", self->uuid);
     return 0;

@@ -379,7 +379,7 @@ s_request (async_task_t *self, const char *command, json_t *body, int timeout_ms
         free (text);
         return reply;
     }
-    zsock_send (self->pipe, "ssss", "REQ", command, text, tag);
+    zsock_send (self->up, "issss", self->worker, "REQ", command, text, tag);
     free (text);
     int left;
     while ((left = s_left_ms (deadline)) > 0) {
@@ -440,7 +440,8 @@ async_task_progress (async_task_t *self, int64_t done, int64_t total)
         node_chan_send (self->chan, 'P', text, (size_t) len);
     else
     if (self->pipe)
-        zsock_send (self->pipe, "sss", "PROGRESS", text, text + strlen (text) + 1);
+        zsock_send (self->up, "isss", self->worker, "PROGRESS", text,
+                    text + strlen (text) + 1);
 }
 
 int
