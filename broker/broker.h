@@ -25,6 +25,8 @@ typedef struct {
     int64_t retention_us;       //  completed jobs kept this long
     int max_batch;              //  messages applied per commit
     uint64_t min_free;          //  refuse writes under this much free disk
+    const char *curve_secret;   //  CURVE: the broker's _secret key file, or NULL
+    const char *curve_clients;  //  CURVE: directory of allowed public keys
 } broker_config_t;
 
 typedef struct _broker_t broker_t;
@@ -41,7 +43,8 @@ void
     broker_destroy (broker_t **self_p);
 
 //  Run until *stop becomes true (a signal handler sets it); reopen the log
-//  file whenever *reopen becomes true (SIGHUP). 0 or error.
+//  file, and with CURVE read the allowed keys again, whenever *reopen
+//  becomes true (SIGHUP). 0 or error.
 int
     broker_run (broker_t *self, volatile int *stop, volatile int *reopen);
 
