@@ -756,9 +756,7 @@ s_on_handshake (node_t *self)
         return;
     }
     uint16_t number;
-    uint32_t value;
     memcpy (&number, zframe_data (frame), 2);
-    memcpy (&value, zframe_data (frame) + 2, 4);
     zmsg_destroy (&event);
     const char *broker = self->config.broker;
     bool curve = self->config.curve_key != NULL;
@@ -775,8 +773,8 @@ s_on_handshake (node_t *self)
     char why [300];
     if (number == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
         snprintf (why, sizeof why, "the broker refused our CURVE key (not in its "
-                  "allowed keys, status %u); put our public key file in its "
-                  "--curve-clients directory and send it SIGHUP", value);
+                  "allowed keys); put our public key file in its --curve-clients "
+                  "directory and send it SIGHUP");
     else
     if (!curve)
         snprintf (why, sizeof why, "the broker requires CURVE; give --curve-key and "
