@@ -75,8 +75,9 @@ static const ctl_option_t s_global_options [] = {
     { "--broker", "ENDPOINT", CTL_OPT_BROKER,
       "the broker to talk to (default: $ASYNC_BROKER, else " ASYNC_DEFAULT_ENDPOINT ")" },
     { "--config", "FILE", CTL_OPT_CONFIG,
-      "read client/broker, client/timeout and client/log-level from this "
-      "ZPL file (key client/broker...); flags and $ASYNC_BROKER override it" },
+      "read client/broker, client/timeout, client/log-level, "
+      "client/curve-key and client/broker-public-key from this ZPL file; "
+      "flags and the environment override it" },
     { "--timeout", "DUR", CTL_OPT_BROKER_TIMEOUT,
       "how long to wait for the broker to answer a request (default: 5s)" },
     { "--json", NULL, CTL_OPT_JSON,

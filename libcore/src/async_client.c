@@ -187,9 +187,9 @@ s_handshake (async_client_t *self)
         return 0;
     if (number == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
         snprintf (self->error, sizeof self->error,
-                  "the broker at %s refused our CURVE key (not in its allowed keys, "
-                  "status %u); ask its operator to put our public key file in its "
-                  "--curve-clients directory and send it SIGHUP", self->endpoint, value);
+                  "the broker at %s refused our CURVE key (not in its allowed keys); "
+                  "ask its operator to put our public key file in its --curve-clients "
+                  "directory and send it SIGHUP", self->endpoint);
     else
     if (!self->curve)
         snprintf (self->error, sizeof self->error,
