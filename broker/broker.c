@@ -2017,8 +2017,6 @@ s_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *cm
 //  ---------------------------------------------------------------------
 //  The loop
 
-//  Is the data directory's free space under the reserve? Checked at most
-//  every 100 ms; logged when it changes
 //  With CURVE, whether the peer's key may send this command: a revoked
 //  key may send nothing, a client key no node command. If not, replies
 //  ERROR, logs, and drops the node session of a revoked key
@@ -2047,6 +2045,8 @@ s_peer_allowed (broker_t *self, zframe_t *body, const char *cmd, zframe_t *routi
     return false;
 }
 
+//  Is the data directory's free space under the reserve? Checked at most
+//  every 100 ms; logged when it changes
 static bool
 s_disk_low (broker_t *self)
 {
