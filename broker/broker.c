@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "broker.h"
+#include "auth.h"
 #include "dispatch.h"
 #include "every.h"
 #include "spec.h"
@@ -54,6 +55,7 @@ typedef struct {
 struct _broker_t {
     broker_config_t config;
     zsock_t *router;
+    broker_auth_t *auth;        //  CURVE: allowed keys and roles; NULL when off
     store_t *store;
     dispatch_t *dispatch;
     zhashx_t *sessions;         //  rkey -> session_t
@@ -2153,6 +2155,34 @@ s_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *cm
 //  ---------------------------------------------------------------------
 //  The loop
 
+//  With CURVE, whether the peer's key may send this command: a revoked
+//  key may send nothing, a client key no node command. If not, replies
+//  ERROR, logs, and drops the node session of a revoked key
+static bool
+s_peer_allowed (broker_t *self, zframe_t *body, const char *cmd, zframe_t *routing,
+                async_inmsg_t *in)
+{
+    if (!self->auth)
+        return true;
+    char why [256];
+    broker_auth_verdict_t verdict = broker_auth_check (self->auth, body, cmd, why,
+                                                       sizeof why);
+    if (verdict == BROKER_AUTH_OK)
+        return true;
+    char *rkey = zframe_strhex (routing);
+    session_t *session = (session_t *) zhashx_lookup (self->sessions, rkey);
+    const char *key = zframe_meta (body, "User-Id");
+    async_log_warning ("broker", verdict == BROKER_AUTH_REVOKED ? "auth.revoked"
+                       : "auth.not_node", "peer=%s address=%s key=%s command=%s node=%s "
+                       "reason=\"%s\"", rkey, zframe_meta (body, "Peer-Address"),
+                       key ? key : "", cmd, session ? session->uuid : "", why);
+    s_error (self, routing, in->rid, ASYNC_EREFUSED, why);
+    if (session && verdict == BROKER_AUTH_REVOKED)
+        s_session_drop (self, session, "key_revoked");
+    free (rkey);
+    return false;
+}
+
 //  Is the data directory's free space under the reserve? Checked at most
 //  every 100 ms; logged when it changes
 static bool
@@ -2192,6 +2222,13 @@ s_handle (broker_t *self, zmsg_t *zmsg)
     if (async_inmsg_parse (&in, zframe_data (body), zframe_size (body), &why)) {
         async_log_warning ("broker", "message.dropped", "peer=%s size=%zu reason=\"%s\"",
                            rkey, zframe_size (body), why);
+        async_inmsg_destroy (&in);
+        zframe_destroy (&routing);
+        zframe_destroy (&body);
+        free (rkey);
+        return;
+    }
+    if (!s_peer_allowed (self, body, in.command, routing, &in)) {
         async_inmsg_destroy (&in);
         zframe_destroy (&routing);
         zframe_destroy (&body);
@@ -2926,8 +2963,16 @@ broker_new (const broker_config_t *config, broker_t **self_p)
         broker_destroy (&self);
         return rc;
     }
+    if (config->curve_secret
+    &&  broker_auth_new (config->curve_secret, config->curve_clients, &self->auth)) {
+        broker_destroy (&self);
+        return ASYNC_EIO;
+    }
     self->router = zsock_new (ZMQ_ROUTER);
+    //  Bounds what any peer, authenticated or not, makes us allocate
     zsock_set_maxmsgsize (self->router, ASYNC_MAX_MESSAGE);
+    if (self->auth)
+        broker_auth_apply (self->auth, self->router);
     zsock_set_router_handover (self->router, 1);
     zsock_set_sndhwm (self->router, 100000);
     zsock_set_rcvhwm (self->router, 100000);
@@ -2941,6 +2986,11 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     async_log_info ("broker", "broker.started", "endpoint=%s data=%s sync=%s version=%s",
                     config->endpoint, config->data_dir, config->sync ? "on" : "off",
                     S_VERSION);
+    if (self->auth)
+        async_log_info ("broker", "auth.curve", "curve=on keys=%zu clients=%s",
+                        broker_auth_keys (self->auth), config->curve_clients);
+    else
+        async_log_info ("broker", "auth.curve", "curve=off");
     *self_p = self;
     return 0;
 }
@@ -2952,6 +3002,7 @@ broker_destroy (broker_t **self_p)
     if (!self)
         return;
     zsock_destroy (&self->router);
+    broker_auth_destroy (&self->auth);
     zhashx_destroy (&self->sessions);
     zhashx_destroy (&self->nodes);
     zhashx_destroy (&self->waiters);
@@ -2986,6 +3037,8 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         if (reopen && *reopen) {
             *reopen = 0;
             async_log_reopen ();
+            if (self->auth)
+                broker_auth_reload (self->auth);
         }
         int64_t now = async_now_us ();
         int64_t wait_us = (int64_t) self->config.heartbeat_ms * 1000;

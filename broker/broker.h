@@ -27,6 +27,8 @@ typedef struct {
     int max_batch;              //  messages applied per commit
     uint64_t min_free;          //  refuse writes under this much free disk
     size_t window;              //  pending jobs per queue held in memory
+    const char *curve_secret;   //  CURVE: the broker's _secret key file, or NULL
+    const char *curve_clients;  //  CURVE: directory of allowed public keys
 } broker_config_t;
 
 typedef struct _broker_t broker_t;
@@ -43,7 +45,8 @@ void
     broker_destroy (broker_t **self_p);
 
 //  Run until *stop becomes true (a signal handler sets it); reopen the log
-//  file whenever *reopen becomes true (SIGHUP). 0 or error.
+//  file, and with CURVE read the allowed keys again, whenever *reopen
+//  becomes true (SIGHUP). 0 or error.
 int
     broker_run (broker_t *self, volatile int *stop, volatile int *reopen);
 

@@ -6,12 +6,14 @@
 */
 #include "broker.h"
 #include "async_cli.h"
+#include "async_keys.h"
 #include "async_util.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
 #include <czmq.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 static volatile int s_stop = 0;
 static volatile int s_reopen = 0;
@@ -39,6 +41,12 @@ s_usage (FILE *out)
 "  --retention DUR      keep completed jobs this long (default 7d)\n"
 "  --min-free SIZE      refuse submits while the data disk has less free space\n"
 "                       (bytes, or with K, M, G; default 64M)\n"
+"  --curve-secret FILE  require CurveZMQ: the broker's key pair, a _secret file\n"
+"                       of 'asyncctl keygen' with mode 0600 (default: none,\n"
+"                       no CURVE); needs --curve-clients\n"
+"  --curve-clients DIR  with CURVE: the public key files of the clients and\n"
+"                       nodes let in (keygen --role client|node); read again\n"
+"                       on SIGHUP (default: none)\n"
 "  --insecure-bind      allow binding beyond loopback without CURVE\n"
 "  --pending-window N   pending jobs per queue held in memory; the rest wait\n"
 "                       in the store and are read back as the queue drains\n"
@@ -83,6 +91,7 @@ main (int argc, char *argv [])
     const char *opt_data = NULL, *opt_bind = NULL, *opt_sync = NULL, *opt_hb = NULL;
     const char *opt_dead = NULL, *opt_ret = NULL, *opt_config = NULL, *opt_level = NULL;
     const char *opt_logfile = NULL, *opt_free = NULL, *opt_window = NULL;
+    const char *opt_secret = NULL, *opt_clients = NULL;
     bool insecure = false;
     static struct option options [] = {
         { "data", required_argument, 0, 'd' },
@@ -94,6 +103,8 @@ main (int argc, char *argv [])
         { "min-free", required_argument, 0, 'F' },
         { "insecure-bind", no_argument, 0, 'I' },
         { "pending-window", required_argument, 0, 'W' },
+        { "curve-secret", required_argument, 0, 'S' },
+        { "curve-clients", required_argument, 0, 'C' },
         { "config", required_argument, 0, 'c' },
         { "log-level", required_argument, 0, 'l' },
         { "log-file", required_argument, 0, 'L' },
@@ -114,6 +125,8 @@ main (int argc, char *argv [])
             case 'F': opt_free = optarg; break;
             case 'I': insecure = true; break;
             case 'W': opt_window = optarg; break;
+            case 'S': opt_secret = optarg; break;
+            case 'C': opt_clients = optarg; break;
             case 'c': opt_config = optarg; break;
             case 'l': opt_level = optarg; break;
             case 'L': opt_logfile = optarg; break;
@@ -143,6 +156,12 @@ main (int argc, char *argv [])
     const char *ret = S_CONF (opt_ret, "broker/retention", "7d");
     const char *min_free = S_CONF (opt_free, "broker/min-free", "64M");
     const char *window = S_CONF (opt_window, "broker/pending-window", "4096");
+    cfg.curve_secret = S_CONF (opt_secret, "broker/curve-secret", NULL);
+    cfg.curve_clients = S_CONF (opt_clients, "broker/curve-clients", NULL);
+    if (cfg.curve_secret && !*cfg.curve_secret)
+        cfg.curve_secret = NULL;
+    if (cfg.curve_clients && !*cfg.curve_clients)
+        cfg.curve_clients = NULL;
     if (config && streq (zconfig_get (config, "broker/insecure-bind", "0"), "1"))
         insecure = true;
     int rc = 0;
@@ -179,12 +198,31 @@ main (int argc, char *argv [])
         else
             cfg.window = (size_t) value;
     }
-    if (rc == 0 && !insecure && !s_loopback (cfg.endpoint)) {
-        fprintf (stderr, "asyncbroker: refusing to bind %s beyond loopback without CURVE; "
-                 "bind to tcp://127.0.0.1:PORT or pass --insecure-bind\n", cfg.endpoint);
+    if (rc == 0)
+        rc = async_keys_check_pair ("asyncbroker", "--curve-secret", cfg.curve_secret,
+                                    "--curve-clients", cfg.curve_clients,
+                                    "give both (or broker/curve-secret and "
+                                    "broker/curve-clients in --config), or neither");
+    bool curve = rc == 0 && cfg.curve_secret;
+    if (curve) {
+        zcert_t *cert = NULL;
+        rc = async_keys_load_secret ("asyncbroker", "--curve-secret", cfg.curve_secret,
+                                     &cert);
+        zcert_destroy (&cert);
+    }
+    struct stat dir;
+    if (curve && rc == 0 && (stat (cfg.curve_clients, &dir) || !S_ISDIR (dir.st_mode))) {
+        fprintf (stderr, "asyncbroker: --curve-clients '%s' is not a directory; give "
+                 "the directory of the allowed public key files\n", cfg.curve_clients);
         rc = ASYNC_EUSAGE;
     }
-    if (rc == 0 && insecure && !s_loopback (cfg.endpoint))
+    if (rc == 0 && !curve && !insecure && !s_loopback (cfg.endpoint)) {
+        fprintf (stderr, "asyncbroker: refusing to bind %s beyond loopback without CURVE; "
+                 "give --curve-secret and --curve-clients, bind to tcp://127.0.0.1:PORT, "
+                 "or pass --insecure-bind\n", cfg.endpoint);
+        rc = ASYNC_EUSAGE;
+    }
+    if (rc == 0 && !curve && insecure && !s_loopback (cfg.endpoint))
         async_log_warning ("broker", "bind.insecure", "endpoint=%s reason=\"no CURVE: "
                            "anyone who reaches this port may submit and run jobs\"",
                            cfg.endpoint);

@@ -7,6 +7,7 @@
     =========================================================================
 */
 #include "ctl.h"
+#include "async_keys.h"
 #include "async_util.h"
 #include <asyncmesh/log.h>
 #include <czmq.h>
@@ -59,6 +60,8 @@ struct _ctl_t {
     const char *config;
     const char *timeout;
     const char *log_level;
+    const char *curve_key;
+    const char *broker_public_key;
     bool json;
     bool help;
     bool version;
@@ -72,14 +75,22 @@ static const ctl_option_t s_global_options [] = {
     { "--broker", "ENDPOINT", CTL_OPT_BROKER,
       "the broker to talk to (default: $ASYNC_BROKER, else " ASYNC_DEFAULT_ENDPOINT ")" },
     { "--config", "FILE", CTL_OPT_CONFIG,
-      "read client/broker, client/timeout and client/log-level from this "
-      "ZPL file (key client/broker...); flags and $ASYNC_BROKER override it" },
+      "read client/broker, client/timeout, client/log-level, "
+      "client/curve-key and client/broker-public-key from this ZPL file; "
+      "flags and the environment override it" },
     { "--timeout", "DUR", CTL_OPT_BROKER_TIMEOUT,
       "how long to wait for the broker to answer a request (default: 5s)" },
     { "--json", NULL, CTL_OPT_JSON,
       "print JSON even on a terminal" },
     { "--log-level", "LEVEL", CTL_OPT_LOG_LEVEL,
       "error, warning, info, debug or trace (default: warning)" },
+    { "--curve-key", "FILE", CTL_OPT_CURVE_KEY,
+      "talk CurveZMQ with this key pair: a _secret file of 'asyncctl keygen', "
+      "mode 0600 (default: $ASYNC_CURVE_KEY, else client/curve-key in "
+      "--config, else none: no CURVE); needs --broker-public-key" },
+    { "--broker-public-key", "FILE", CTL_OPT_BROKER_PUBLIC_KEY,
+      "the broker's public key file (default: $ASYNC_BROKER_PUBLIC_KEY, else "
+      "client/broker-public-key in --config, else none)" },
     { "--help", NULL, CTL_OPT_HELP,
       "print this help; after a command, that command's help" },
     { "-h", NULL, CTL_OPT_HELP, NULL },
@@ -142,6 +153,14 @@ static const ctl_option_t s_callback_options [] = {
     { "--on", "always|success|failure", CTL_OPT_ON,
       "run the callback when the job completes (default: always), only when "
       "it succeeds, or only when it fails" },
+    { NULL, NULL, 0, NULL }
+};
+
+static const ctl_option_t s_keygen_options [] = {
+    { "--role", "client|node", CTL_OPT_ROLE,
+      "what the key may do at a broker that lists it in --curve-clients: "
+      "client (submit and read jobs) or node (take and run jobs) (default: "
+      "client)" },
     { NULL, NULL, 0, NULL }
 };
 
@@ -288,6 +307,8 @@ s_set_global (ctl_t *ctl, const ctl_option_t *option, const char *value)
         case CTL_OPT_CONFIG:         ctl->config = value; break;
         case CTL_OPT_BROKER_TIMEOUT: ctl->timeout = value; break;
         case CTL_OPT_LOG_LEVEL:      ctl->log_level = value; break;
+        case CTL_OPT_CURVE_KEY:      ctl->curve_key = value; break;
+        case CTL_OPT_BROKER_PUBLIC_KEY: ctl->broker_public_key = value; break;
         case CTL_OPT_JSON:           ctl->json = true; break;
         case CTL_OPT_HELP:           ctl->help = true; break;
         case CTL_OPT_VERSION:        ctl->version = true; break;
@@ -417,6 +438,19 @@ s_setting (ctl_t *ctl, zconfig_t *config, const char *value, const char *flag,
     return zconfig_get (config, key, NULL);
 }
 
+//  The same with an environment variable between the flag and the file
+static const char *
+s_setting_env (ctl_t *ctl, zconfig_t *config, const char *value, const char *flag,
+               const char *env, const char *key, char *source, size_t source_size)
+{
+    const char *from_env = getenv (env);
+    if (!value && from_env && *from_env) {
+        snprintf (source, source_size, "$%s", env);
+        return from_env;
+    }
+    return s_setting (ctl, config, value, flag, key, source, source_size);
+}
+
 //  Settle the global options: flags, then the config file, then the
 //  environment, then the defaults. Connects when the command needs the
 //  broker (the first request waits for it, not this). 0 or an exit code.
@@ -455,9 +489,39 @@ s_settle (ctl_t *ctl)
     if (rc == 0)
         rc = s_usage (ctl, "%s '%s' is not a log level; give error, warning, info, "
                       "debug or trace", source, log_level);
+    //  CURVE: flag, then environment, then file (as the broker endpoint)
+    char key_source [512], public_source [512];
+    const char *key = s_setting_env (ctl, config, ctl->curve_key, "--curve-key",
+                                     "ASYNC_CURVE_KEY", "client/curve-key",
+                                     key_source, sizeof key_source);
+    const char *broker_public = s_setting_env (ctl, config, ctl->broker_public_key,
+                                               "--broker-public-key",
+                                               "ASYNC_BROKER_PUBLIC_KEY",
+                                               "client/broker-public-key",
+                                               public_source, sizeof public_source);
+    if (rc == 0)
+        rc = async_keys_check_pair ("asyncctl", "--curve-key", key, "--broker-public-key",
+                                    broker_public, "give both (as flags, as "
+                                    "$ASYNC_CURVE_KEY and $ASYNC_BROKER_PUBLIC_KEY, "
+                                    "or in --config), or neither for no CURVE");
+    bool curve = rc == 0 && key && *key;
+    if (rc == 0 && curve && ctl->command->needs_broker) {
+        zcert_t *cert = NULL, *server = NULL;
+        rc = async_keys_load_secret ("asyncctl", key_source, key, &cert);
+        if (rc == 0)
+            rc = async_keys_load_public ("asyncctl", public_source, broker_public,
+                                         &server);
+        zcert_destroy (&cert);
+        zcert_destroy (&server);
+    }
+    char *key_file = curve ? strdup (key) : NULL;
+    char *public_file = curve ? strdup (broker_public) : NULL;
     zconfig_destroy (&config);
-    if (rc || !ctl->command->needs_broker)
+    if (rc || !ctl->command->needs_broker) {
+        free (key_file);
+        free (public_file);
         return rc;
+    }
 
     ctl->client = async_client_new (ctl->endpoint);
     if (!ctl->client) {
@@ -468,7 +532,12 @@ s_settle (ctl_t *ctl)
                         strerror (error), ASYNC_DEFAULT_ENDPOINT);
     }
     async_client_set_timeout (ctl->client, ctl->timeout_ms);
-    return 0;
+    if (key_file && async_client_set_curve (ctl->client, key_file, public_file))
+        rc = s_error (ASYNC_EUSAGE, "%s; check --curve-key and --broker-public-key",
+                      async_client_error (ctl->client));
+    free (key_file);
+    free (public_file);
+    return rc;
 }
 
 //  ---------------------------------------------------------------------
@@ -1032,6 +1101,10 @@ static int
 s_cmd_keygen (ctl_t *ctl)
 {
     const char *path = ctl->words [0];
+    const s_given_t *given = s_given (ctl, CTL_OPT_ROLE);
+    const char *role = given ? given->value : ASYNC_ROLE_CLIENT;
+    if (strcmp (role, ASYNC_ROLE_CLIENT) && strcmp (role, ASYNC_ROLE_NODE))
+        return s_usage (ctl, "--role takes client or node, not '%s'", role);
     if (!zsys_has_curve ())
         return s_error (ASYNC_EUSAGE, "this czmq has no CURVE support; install "
                         "a libczmq built with libsodium");
@@ -1045,6 +1118,8 @@ s_cmd_keygen (ctl_t *ctl)
         return s_error (ASYNC_EUSAGE, "cannot make a key pair; check that "
                         "libczmq and libsodium work");
     zcert_set_meta (cert, "created-by", "asyncctl %s", CTL_VERSION);
+    //  In both files: the broker reads it from the public one it allows
+    zcert_set_meta (cert, "role", "%s", role);
     mode_t mask = umask (077);          //  the secret file is born 0600
     int rc = zcert_save (cert, path);
     int error = errno;
@@ -1173,9 +1248,12 @@ static const s_command_t s_commands [] = {
       .help = "Print the nodes, one JSON object per line.",
       .words = "no arguments", .needs_broker = true, .run = s_cmd_nodes },
     { .name = "keygen",
-      .synopsis = "keygen FILE",
+      .synopsis = "keygen [--role client|node] FILE",
       .help = "Write a CURVE key pair: the public certificate to FILE, the "
-              "secret one to FILE_secret (mode 0600).",
+              "secret one to FILE_secret (mode 0600). Put FILE in the broker's "
+              "--curve-clients directory to let the key in; give FILE_secret "
+              "to the client (--curve-key) or node that uses it.",
+      .options = { s_keygen_options },
       .min_words = 1, .max_words = 1, .words = "one FILE name",
       .run = s_cmd_keygen },
     //  Not available in this version

@@ -49,6 +49,8 @@ typedef enum {
     CTL_OPT_BROKER_TIMEOUT,
     CTL_OPT_JSON,
     CTL_OPT_LOG_LEVEL,
+    CTL_OPT_CURVE_KEY,
+    CTL_OPT_BROKER_PUBLIC_KEY,
     CTL_OPT_HELP,
     CTL_OPT_VERSION,
     //  Options of single commands
@@ -62,7 +64,8 @@ typedef enum {
     CTL_OPT_FILTER_NODE,
     CTL_OPT_LIMIT,
     CTL_OPT_SINCE,
-    CTL_OPT_ON
+    CTL_OPT_ON,
+    CTL_OPT_ROLE
 } ctl_option_id_t;
 
 //  What to do about a malformed duration (DUR)

@@ -8,6 +8,7 @@
 #include "job.h"
 #include "builtin.h"
 #include "async_cli.h"
+#include "async_keys.h"
 #include "async_util.h"
 #include "asyncmesh/client.h"
 #include "asyncmesh/error.h"
@@ -45,6 +46,13 @@ s_usage (FILE *out)
 "                       agents, over their `isolation` key, or the default agent)\n"
 "  --heartbeat DUR      ping the broker this often (default 1s)\n"
 "  --dead-after DUR     the broker is silent after this (default 5s)\n"
+"  --curve-key FILE     talk CurveZMQ with this key pair: a _secret file of\n"
+"                       'asyncctl keygen --role node', mode 0600 (default\n"
+"                       $ASYNC_CURVE_KEY, else node/curve-key, else none:\n"
+"                       no CURVE); needs --broker-public-key\n"
+"  --broker-public-key FILE  the broker's public key file (default\n"
+"                       $ASYNC_BROKER_PUBLIC_KEY, else\n"
+"                       node/broker-public-key, else none)\n"
 "  --config FILE        ZPL config file (see conf/asyncnode.cfg)\n"
 "  --log-level LEVEL    error|warning|info|debug|trace (default info)\n"
 "  --log-file FILE      log to FILE instead of stderr (reopened on SIGHUP)\n"
@@ -107,6 +115,7 @@ main (int argc, char *argv [])
 {
     const char *opt_broker = NULL, *opt_hb = NULL, *opt_dead = NULL, *opt_config = NULL;
     const char *opt_level = NULL, *opt_logfile = NULL, *opt_isolation = NULL;
+    const char *opt_key = NULL, *opt_broker_key = NULL;
     const char *modules [64];
     int nmodules = 0;
     const char *agent_specs [NODE_MAX_AGENTS];
@@ -118,6 +127,8 @@ main (int argc, char *argv [])
         { "isolation", required_argument, 0, 'I' },
         { "heartbeat", required_argument, 0, 'H' },
         { "dead-after", required_argument, 0, 'D' },
+        { "curve-key", required_argument, 0, 'K' },
+        { "broker-public-key", required_argument, 0, 'P' },
         { "config", required_argument, 0, 'c' },
         { "log-level", required_argument, 0, 'l' },
         { "log-file", required_argument, 0, 'L' },
@@ -141,6 +152,8 @@ main (int argc, char *argv [])
             case 'I': opt_isolation = optarg; break;
             case 'H': opt_hb = optarg; break;
             case 'D': opt_dead = optarg; break;
+            case 'K': opt_key = optarg; break;
+            case 'P': opt_broker_key = optarg; break;
             case 'c': opt_config = optarg; break;
             case 'l': opt_level = optarg; break;
             case 'L': opt_logfile = optarg; break;
@@ -169,9 +182,31 @@ main (int argc, char *argv [])
     const char *logfile = S_CONF (opt_logfile, "node/log-file", NULL);
     const char *hb = S_CONF (opt_hb, "node/heartbeat", "1s");
     const char *dead = S_CONF (opt_dead, "node/dead-after", "5s");
+    //  CURVE: flag, then environment, then file (as --broker)
+    const char *env_key = getenv ("ASYNC_CURVE_KEY");
+    const char *env_broker_key = getenv ("ASYNC_BROKER_PUBLIC_KEY");
+    const char *key = opt_key ? opt_key : env_key && *env_key ? env_key
+                    : S_CONF (NULL, "node/curve-key", NULL);
+    const char *broker_key = opt_broker_key ? opt_broker_key
+                           : env_broker_key && *env_broker_key ? env_broker_key
+                           : S_CONF (NULL, "node/broker-public-key", NULL);
     int rc = 0;
     if (async_cli_log ("asyncnode", level, logfile))
         rc = ASYNC_EUSAGE;
+    if (rc == 0)
+        rc = async_keys_check_pair ("asyncnode", "--curve-key", key,
+                                    "--broker-public-key", broker_key, "give both (as "
+                                    "flags, as $ASYNC_CURVE_KEY and "
+                                    "$ASYNC_BROKER_PUBLIC_KEY, or in --config), or "
+                                    "neither for no CURVE");
+    zcert_t *curve_key = NULL, *broker_cert = NULL;
+    if (rc == 0 && key && *key
+    &&  (async_keys_load_secret ("asyncnode", "--curve-key", key, &curve_key)
+      || async_keys_load_public ("asyncnode", "--broker-public-key", broker_key,
+                                 &broker_cert)))
+        rc = ASYNC_EUSAGE;
+    cfg.curve_key = curve_key;
+    cfg.broker_public_key = broker_cert ? zcert_public_txt (broker_cert) : NULL;
     if (rc == 0 && (async_cli_duration_ms ("asyncnode", "--heartbeat", hb, &cfg.heartbeat_ms)
                 ||  async_cli_duration_ms ("asyncnode", "--dead-after", dead, &cfg.dead_ms)))
         rc = ASYNC_EUSAGE;
@@ -244,8 +279,8 @@ main (int argc, char *argv [])
         for (int i = 0; i < cfg.nagents; i++)
             isolated += cfg.agents [i].isolation == NODE_ISOLATION_PROCESS;
         async_log_info ("node", "node.started", "node=%s broker=%s agents=%d "
-                        "process_isolated=%d modules=%d", uuid, cfg.broker, cfg.nagents,
-                        isolated, nmodules);
+                        "process_isolated=%d modules=%d curve=%s", uuid, cfg.broker,
+                        cfg.nagents, isolated, nmodules, curve_key ? "on" : "off");
         node_run (node, &s_stop, &s_reopen);
         node_destroy (&node);
     }
@@ -253,6 +288,8 @@ main (int argc, char *argv [])
     registry_destroy (&registry);
     for (int i = 0; i < cfg.nagents; i++)
         node_agent_free (&cfg.agents [i]);
+    zcert_destroy (&curve_key);
+    zcert_destroy (&broker_cert);
     zconfig_destroy (&config);
     return rc;
 }

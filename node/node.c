@@ -55,6 +55,7 @@ struct _node_t {
     char host [256];
     zsock_t *dealer;
     zsock_t *up;                //  PULL: every worker's messages, index first
+    zsock_t *monitor;           //  the dealer's handshake events (PAIR)
     zpoller_t *poller;
     worker_t *workers;
     int nworkers;
@@ -67,7 +68,19 @@ struct _node_t {
     int64_t last_heard;         //  monotonic us
     int64_t next_ping;
     int64_t next_hello;
+    int64_t reconnect_at;       //  after a refused handshake; 0: none due
+    int broken;                 //  handshakes cut short since the last good one
+    bool refused;               //  the last handshake failed
+    int64_t refused_logged;     //  monotonic us
 };
+
+//  The handshake events that say whether the broker let us in
+#define S_HANDSHAKE_EVENTS (ZMQ_EVENT_HANDSHAKE_SUCCEEDED                   \
+                          | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL            \
+                          | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL             \
+                          | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+#define S_RECONNECT_US      2000000     //  after a refused handshake
+#define S_REFUSED_LOG_US    60000000    //  repeat the error this often
 
 //  ---------------------------------------------------------------------
 //  Configuration helpers
@@ -745,10 +758,70 @@ s_worker_of (node_t *self, zmsg_t *zmsg)
     return i >= 0 && i < self->nworkers ? &self->workers [i] : NULL;
 }
 
+//  A handshake event. The broker refused us (our key, or no CURVE):
+//  log it, and connect again later, since libzmq gives up on a refused
+//  connection and an operator may fix the key meanwhile
+static void
+s_on_handshake (node_t *self)
+{
+    zmsg_t *event = zmsg_recv (self->monitor);
+    zframe_t *frame = event ? zmsg_first (event) : NULL;
+    if (!frame || zframe_size (frame) < 6) {
+        zmsg_destroy (&event);
+        return;
+    }
+    uint16_t number;
+    memcpy (&number, zframe_data (frame), 2);
+    zmsg_destroy (&event);
+    const char *broker = self->config.broker;
+    bool curve = self->config.curve_key != NULL;
+    if (number == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        if (self->refused)
+            async_log_info ("node", "auth.ok", "node=%s broker=%s curve=%s", self->uuid,
+                            broker, curve ? "on" : "off");
+        self->refused = false;
+        self->broken = 0;
+        return;
+    }
+    if (number == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && ++self->broken < 3)
+        return;                 //  libzmq connects again by itself
+    char why [300];
+    if (number == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        snprintf (why, sizeof why, "the broker refused our CURVE key (not in its "
+                  "allowed keys); put our public key file in its --curve-clients "
+                  "directory and send it SIGHUP");
+    else
+    if (!curve)
+        snprintf (why, sizeof why, "the broker requires CURVE; give --curve-key and "
+                  "--broker-public-key");
+    else
+    if (number == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+        snprintf (why, sizeof why, "the broker does not speak CURVE; drop "
+                  "--curve-key and --broker-public-key, or check --broker");
+    else
+        snprintf (why, sizeof why, "the CURVE handshake failed; check that "
+                  "--broker-public-key is this broker's public key file");
+    int64_t now = async_mono_us ();
+    if (!self->refused || now - self->refused_logged >= S_REFUSED_LOG_US) {
+        async_log_error ("node", "auth.refused", "node=%s broker=%s reason=\"%s\" "
+                         "retry=%ds", self->uuid, broker, why, S_RECONNECT_US / 1000000);
+        self->refused_logged = now;
+    }
+    self->refused = true;
+    self->broken = 0;
+    if (number != ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        self->reconnect_at = now + S_RECONNECT_US;
+}
+
 static void
 s_timers (node_t *self)
 {
     int64_t now = async_mono_us ();
+    if (self->reconnect_at && now >= self->reconnect_at) {
+        self->reconnect_at = 0;
+        zsock_disconnect (self->dealer, "%s", self->config.broker);
+        zsock_connect (self->dealer, "%s", self->config.broker);
+    }
     if (now >= self->next_ping) {
         async_msg_t msg;
         async_msg_init (&msg, "PING", 0, 1);
@@ -834,6 +907,18 @@ node_new (const node_config_t *config, async_registry_t *registry, const char *u
     zsock_set_reconnect_ivl (self->dealer, 100);
     zsock_set_reconnect_ivl_max (self->dealer, 2000);
     zsock_set_sndhwm (self->dealer, 100000);
+    if (config->curve_key) {
+        zcert_apply (config->curve_key, self->dealer);
+        zsock_set_curve_serverkey (self->dealer, config->broker_public_key);
+    }
+    //  Watch the handshakes from the first connect on
+    char monitor [64];
+    snprintf (monitor, sizeof monitor, "inproc://node-monitor-%p", (void *) self);
+    if (zmq_socket_monitor (zsock_resolve (self->dealer), monitor, S_HANDSHAKE_EVENTS) == 0) {
+        self->monitor = zsock_new (ZMQ_PAIR);
+        if (self->monitor && zsock_connect (self->monitor, "%s", monitor))
+            zsock_destroy (&self->monitor);
+    }
     if (zsock_connect (self->dealer, "%s", config->broker) < 0) {
         async_log_error ("node", "connect.failed", "broker=%s", config->broker);
         node_destroy (&self);
@@ -845,6 +930,8 @@ node_new (const node_config_t *config, async_registry_t *registry, const char *u
     zsock_set_rcvhwm (self->up, 0);
     zsock_attach (self->up, up, true);
     self->poller = zpoller_new (self->dealer, self->up, NULL);
+    if (self->monitor)
+        zpoller_add (self->poller, self->monitor);
     for (int i = 0; i < config->nagents; i++)
         self->nworkers += config->agents [i].size;
     self->workers = calloc ((size_t) self->nworkers, sizeof (worker_t));
@@ -876,6 +963,9 @@ node_destroy (node_t **self_p)
     if (!self)
         return;
     zpoller_destroy (&self->poller);
+    if (self->monitor)
+        zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
+    zsock_destroy (&self->monitor);
     zsock_destroy (&self->dealer);
     zsock_destroy (&self->up);
     zlistx_destroy (&self->backlog);
@@ -903,6 +993,9 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
                 s_on_broker (self);
             while (zsock_events (self->dealer) & ZMQ_POLLIN);
         }
+        else
+        if (which && which == self->monitor)
+            s_on_handshake (self);
         else
         if (which == self->up) {
             //  Drain what the workers said

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <asyncmesh/task.h>
+#include <czmq.h>
 #include "isolate.h"
 
 #define NODE_MAX_AGENTS 64
@@ -37,6 +38,8 @@ typedef struct {
     int nagents;
     node_zygote_t *zygote;      //  forks the process-isolated jobs; NULL when
                                 //  no agent isolates them (borrowed)
+    zcert_t *curve_key;         //  CURVE: our key pair, or NULL (borrowed)
+    const char *broker_public_key;  //  CURVE: the broker's public key, Z85
 } node_config_t;
 
 typedef struct _node_t node_t;

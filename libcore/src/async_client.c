@@ -11,11 +11,21 @@
 
 struct _async_client_t {
     zsock_t *dealer;
+    zsock_t *monitor;           //  the dealer's handshake events (PAIR)
     char *endpoint;
     int timeout_ms;
     uint64_t rid;
+    bool connected;             //  connects at the first request
+    bool curve;                 //  CURVE keys set
+    int broken;                 //  handshakes cut short since the last good one
     char error [512];
 };
+
+//  The handshake events that say whether the broker let us in
+#define S_HANDSHAKE_EVENTS (ZMQ_EVENT_HANDSHAKE_SUCCEEDED                   \
+                          | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL            \
+                          | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL             \
+                          | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 
 struct _async_spec_t {
     json_t *json;
@@ -51,7 +61,13 @@ async_client_new (const char *endpoint)
     zsock_set_maxmsgsize (self->dealer, ASYNC_MAX_MESSAGE * 4);
     zsock_set_reconnect_ivl (self->dealer, 100);
     zsock_set_reconnect_ivl_max (self->dealer, 1000);
-    if (zsock_connect (self->dealer, "%s", endpoint) < 0) {
+    //  Check the endpoint now, on a socket of its own: the dealer connects
+    //  at the first request, after async_client_set_curve, so that its
+    //  monitor sees only the handshakes with the keys it will use
+    zsock_t *probe = zsock_new (ZMQ_DEALER);
+    int rc = probe ? zsock_connect (probe, "%s", endpoint) : -1;
+    zsock_destroy (&probe);
+    if (rc < 0) {
         async_client_destroy (&self);
         errno = EINVAL;
         return NULL;
@@ -65,6 +81,9 @@ async_client_destroy (async_client_t **self_p)
     async_client_t *self = *self_p;
     if (!self)
         return;
+    if (self->monitor)
+        zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
+    zsock_destroy (&self->monitor);
     zsock_destroy (&self->dealer);
     free (self->endpoint);
     free (self);
@@ -85,11 +104,13 @@ async_client_set_curve (async_client_t *self, const char *key_file,
     zcert_t *server = zcert_load (broker_public_file);
     int rc = ASYNC_EINVAL;
     if (cert && server) {
-        //  Takes effect on the next connect
-        zsock_disconnect (self->dealer, "%s", self->endpoint);
+        //  Takes effect on the next connect (the first request's)
+        if (self->connected)
+            zsock_disconnect (self->dealer, "%s", self->endpoint);
+        self->connected = false;
         zcert_apply (cert, self->dealer);
         zsock_set_curve_serverkey (self->dealer, zcert_public_txt (server));
-        zsock_connect (self->dealer, "%s", self->endpoint);
+        self->curve = true;
         rc = 0;
     }
     else
@@ -109,9 +130,93 @@ async_client_error (async_client_t *self)
 //  ---------------------------------------------------------------------
 //  Requests
 
+//  Connect the dealer, with a monitor on its handshakes. 0 or -1
+static int
+s_connect (async_client_t *self)
+{
+    if (self->connected)
+        return 0;
+    if (!self->monitor) {
+        char endpoint [64];
+        snprintf (endpoint, sizeof endpoint, "inproc://async-client-monitor-%p",
+                  (void *) self);
+        if (zmq_socket_monitor (zsock_resolve (self->dealer), endpoint,
+                                S_HANDSHAKE_EVENTS) == 0) {
+            self->monitor = zsock_new (ZMQ_PAIR);
+            if (self->monitor && zsock_connect (self->monitor, "%s", endpoint))
+                zsock_destroy (&self->monitor);
+        }
+    }
+    else {
+        //  Events of the connection set_curve dropped are stale now
+        while (zsock_events (self->monitor) & ZMQ_POLLIN) {
+            zmsg_t *event = zmsg_recv (self->monitor);
+            zmsg_destroy (&event);
+        }
+    }
+    if (zsock_connect (self->dealer, "%s", self->endpoint) < 0)
+        return -1;
+    self->connected = true;
+    return 0;
+}
+
+//  A handshake event (the monitor is readable). The broker refused our
+//  key, or we speak another mechanism: ASYNC_EUNREACH and why in
+//  self->error. A handshake cut short (a wrong broker key, or a plain
+//  client whose close crossed the broker's) fails only the third time in a
+//  row: a broker that dies mid-handshake is not a refusal. Else 0.
+static int
+s_handshake (async_client_t *self)
+{
+    zmsg_t *event = zmsg_recv (self->monitor);
+    zframe_t *frame = event ? zmsg_first (event) : NULL;
+    if (!frame || zframe_size (frame) < 6) {
+        zmsg_destroy (&event);
+        return 0;
+    }
+    uint16_t number;
+    uint32_t value;
+    memcpy (&number, zframe_data (frame), 2);
+    memcpy (&value, zframe_data (frame) + 2, 4);
+    zmsg_destroy (&event);
+    if (number == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        self->broken = 0;
+        return 0;
+    }
+    if (number == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && ++self->broken < 3)
+        return 0;
+    if (number == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        snprintf (self->error, sizeof self->error,
+                  "the broker at %s refused our CURVE key (not in its allowed keys); "
+                  "ask its operator to put our public key file in its --curve-clients "
+                  "directory and send it SIGHUP", self->endpoint);
+    else
+    if (!self->curve)
+        snprintf (self->error, sizeof self->error,
+                  "the broker at %s requires CURVE; pass --curve-key and "
+                  "--broker-public-key (or set ASYNC_CURVE_KEY and "
+                  "ASYNC_BROKER_PUBLIC_KEY)", self->endpoint);
+    else
+    if (number == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+        snprintf (self->error, sizeof self->error,
+                  "the broker at %s does not speak CURVE (protocol error 0x%x); "
+                  "drop --curve-key and --broker-public-key, or check --broker",
+                  self->endpoint, value);
+    else
+        snprintf (self->error, sizeof self->error,
+                  "the CURVE handshake with the broker at %s failed; check that "
+                  "--broker-public-key is this broker's public key file",
+                  self->endpoint);
+    return ASYNC_EUNREACH;
+}
+
 static int
 s_send (async_client_t *self, async_msg_t *msg)
 {
+    if (s_connect (self)) {
+        async_msg_destroy (msg);
+        return -1;
+    }
     zframe_t *frame = zframe_new (msg->buffer.data, msg->buffer.size);
     async_msg_destroy (msg);
     if (zframe_send (&frame, self->dealer, ZFRAME_DONTWAIT)) {
@@ -121,14 +226,32 @@ s_send (async_client_t *self, async_msg_t *msg)
     return 0;
 }
 
-//  Receive one message within msecs. 0, ASYNC_ETIMEOUT, or ASYNC_EPROTO
+//  Receive one message within msecs. 0, ASYNC_ETIMEOUT, ASYNC_EPROTO, or
+//  ASYNC_EUNREACH when the handshake failed (self->error says why)
 static int
 s_recv (async_client_t *self, int msecs, zframe_t **frame_p, async_inmsg_t *in)
 {
-    zsock_set_rcvtimeo (self->dealer, msecs < 0 ? -1 : msecs);
-    zframe_t *frame = zframe_recv (self->dealer);
-    if (!frame)
-        return ASYNC_ETIMEOUT;
+    int64_t deadline = msecs < 0 ? INT64_MAX : async_mono_us () + (int64_t) msecs * 1000;
+    zframe_t *frame = NULL;
+    while (!frame) {
+        zmq_pollitem_t items [] = {
+            { zsock_resolve (self->dealer), 0, ZMQ_POLLIN, 0 },
+            { self->monitor ? zsock_resolve (self->monitor) : NULL, 0, ZMQ_POLLIN, 0 }
+        };
+        int64_t left = deadline - async_mono_us ();
+        if (left < 0)
+            left = 0;
+        long timeout = deadline == INT64_MAX ? -1 : (long) ((left + 999) / 1000);
+        int ready = zmq_poll (items, self->monitor ? 2 : 1, timeout);
+        if (ready < 0 && zmq_errno () != EINTR)
+            return ASYNC_ETIMEOUT;
+        if (ready > 0 && (items [1].revents & ZMQ_POLLIN) && s_handshake (self))
+            return ASYNC_EUNREACH;
+        if (ready > 0 && (items [0].revents & ZMQ_POLLIN))
+            frame = zframe_recv (self->dealer);
+        if (!frame && (ready == 0 || async_mono_us () >= deadline))
+            return ASYNC_ETIMEOUT;
+    }
     const char *why;
     if (async_inmsg_parse (in, zframe_data (frame), zframe_size (frame), &why)) {
         async_inmsg_destroy (in);
@@ -180,6 +303,8 @@ s_request (async_client_t *self, async_msg_t *msg, uint64_t rid,
         int rc = s_recv (self, (int) (left / 1000) + 1, &frame, in);
         if (rc == ASYNC_ETIMEOUT)
             return s_unreachable (self);
+        if (rc == ASYNC_EUNREACH)
+            return rc;
         if (rc)
             continue;
         if (in->rid == rid) {
@@ -284,9 +409,9 @@ async_submit_many_json (async_client_t *self, const char *const *specs_json, siz
         async_inmsg_t in;
         int rc = left > 0 ? s_recv (self, (int) (left / 1000) + 1, &frame, &in)
                           : ASYNC_ETIMEOUT;
-        if (rc == ASYNC_ETIMEOUT) {
+        if (rc == ASYNC_ETIMEOUT || rc == ASYNC_EUNREACH) {
             if (!result)
-                result = s_unreachable (self);
+                result = rc == ASYNC_EUNREACH ? rc : s_unreachable (self);
             break;
         }
         if (rc)
@@ -357,7 +482,12 @@ async_wait_all (async_client_t *self, const char *ids, size_t count, int timeout
         int64_t until = next_send < deadline ? next_send : deadline;
         zframe_t *frame = NULL;
         async_inmsg_t in;
-        if (s_recv (self, (int) ((until - now) / 1000) + 1, &frame, &in))
+        int recv_rc = s_recv (self, (int) ((until - now) / 1000) + 1, &frame, &in);
+        if (recv_rc == ASYNC_EUNREACH) {
+            rc = recv_rc;
+            break;
+        }
+        if (recv_rc)
             continue;
         heard = async_mono_us ();
         if (streq (in.command, "JOB")) {
@@ -466,6 +596,8 @@ s_wait (async_client_t *self, const char *id, int timeout_ms, bool registered,
         zframe_t *frame = NULL;
         async_inmsg_t in;
         int rc = s_recv (self, (int) ((until - now) / 1000) + 1, &frame, &in);
+        if (rc == ASYNC_EUNREACH)
+            return rc;
         if (rc)
             continue;
         heard = async_mono_us ();

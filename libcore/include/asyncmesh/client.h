@@ -32,8 +32,9 @@ typedef struct _async_spec_t async_spec_t;
 //  The client
 
 //  Create a client for the broker at `endpoint` (NULL: $ASYNC_BROKER, else
-//  tcp://127.0.0.1:9999). Returns NULL and sets errno on failure. Does not
-//  wait for the broker: the first request does.
+//  tcp://127.0.0.1:9999). Returns NULL and sets errno on failure (EINVAL:
+//  not an endpoint). Does not wait for the broker: the first request
+//  connects and waits.
 async_client_t *
     async_client_new (const char *endpoint);
 
@@ -47,7 +48,10 @@ void
     async_client_set_timeout (async_client_t *self, int msecs);
 
 //  Use CurveZMQ: our key pair (a zcert "_secret" file) and the broker's
-//  public certificate. 0 or ASYNC_EINVAL (unreadable key file).
+//  public certificate. 0 or ASYNC_EINVAL (unreadable key file). Call it
+//  before the first request: the client connects then. A broker that
+//  refuses our key, or requires CURVE when we have none, fails the
+//  request at once with ASYNC_EUNREACH; async_client_error () says which.
 int
     async_client_set_curve (async_client_t *self, const char *key_file,
                             const char *broker_public_file);

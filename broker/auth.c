@@ -1,0 +1,145 @@
+/*  =========================================================================
+    auth - CurveZMQ for the broker: ZAP handler, allowed keys and roles
+    =========================================================================
+*/
+#include "auth.h"
+#include "async_keys.h"
+#include "asyncmesh/error.h"
+#include "asyncmesh/log.h"
+
+#define S_ZAP_DOMAIN "asyncmesh"
+
+struct _broker_auth_t {
+    zactor_t *zauth;            //  czmq's ZAP handler
+    zcert_t *cert;              //  the broker's key pair
+    char *clients_dir;
+    zhashx_t *roles;            //  Z85 public key -> role (static string)
+};
+
+//  Read every certificate in the directory as zcertstore does, so that
+//  the map holds what the ZAP handler lets in
+static zhashx_t *
+s_roles_load (const char *dir_path)
+{
+    zhashx_t *roles = zhashx_new ();
+    zdir_t *dir = zdir_new (dir_path, NULL);
+    zfile_t **files = dir ? zdir_flatten (dir) : NULL;
+    for (size_t index = 0; files && files [index]; index++) {
+        zfile_t *file = files [index];
+        if (!zfile_is_regular (file))
+            continue;
+        zcert_t *cert = zcert_load (zfile_filename (file, NULL));
+        if (cert)
+            zhashx_update (roles, zcert_public_txt (cert),
+                           (void *) async_keys_role (cert));
+        zcert_destroy (&cert);
+    }
+    zdir_flatten_free (&files);
+    zdir_destroy (&dir);
+    return roles;
+}
+
+//  Point the ZAP handler at the directory and wait until it has read it
+static void
+s_zauth_load (broker_auth_t *self)
+{
+    zstr_sendx (self->zauth, "CURVE", self->clients_dir, NULL);
+    zsock_wait (self->zauth);
+}
+
+int
+broker_auth_new (const char *secret_file, const char *clients_dir, broker_auth_t **self_p)
+{
+    *self_p = NULL;
+    broker_auth_t *self = (broker_auth_t *) calloc (1, sizeof (broker_auth_t));
+    self->clients_dir = strdup (clients_dir);
+    self->cert = zcert_load (secret_file);
+    if (!self->cert) {
+        async_log_error ("broker", "auth.failed", "curve_secret=%s error=\"cannot read "
+                         "the key pair\"", secret_file);
+        broker_auth_destroy (&self);
+        return ASYNC_EIO;
+    }
+    self->zauth = zactor_new (zauth, NULL);
+    if (!self->zauth) {
+        async_log_error ("broker", "auth.failed", "error=\"cannot start the ZAP "
+                         "handler\"");
+        broker_auth_destroy (&self);
+        return ASYNC_EIO;
+    }
+    if (async_log_enabled (ASYNC_LOG_TRACE)) {
+        zstr_sendx (self->zauth, "VERBOSE", NULL);
+        zsock_wait (self->zauth);
+    }
+    s_zauth_load (self);
+    self->roles = s_roles_load (clients_dir);
+    *self_p = self;
+    return 0;
+}
+
+void
+broker_auth_destroy (broker_auth_t **self_p)
+{
+    broker_auth_t *self = *self_p;
+    if (!self)
+        return;
+    zactor_destroy (&self->zauth);
+    zcert_destroy (&self->cert);
+    zhashx_destroy (&self->roles);
+    free (self->clients_dir);
+    free (self);
+    *self_p = NULL;
+}
+
+size_t
+broker_auth_keys (broker_auth_t *self)
+{
+    return zhashx_size (self->roles);
+}
+
+void
+broker_auth_apply (broker_auth_t *self, zsock_t *socket)
+{
+    zcert_apply (self->cert, socket);
+    zsock_set_curve_server (socket, 1);
+    zsock_set_zap_domain (socket, S_ZAP_DOMAIN);
+}
+
+void
+broker_auth_reload (broker_auth_t *self)
+{
+    s_zauth_load (self);
+    zhashx_destroy (&self->roles);
+    self->roles = s_roles_load (self->clients_dir);
+    async_log_info ("broker", "auth.reloaded", "keys=%zu clients=%s",
+                    zhashx_size (self->roles), self->clients_dir);
+}
+
+bool
+broker_auth_node_command (const char *command)
+{
+    return streq (command, "HELLO") || streq (command, "STARTED")
+        || streq (command, "RESULT") || streq (command, "PROGRESS")
+        || streq (command, "BYE");
+}
+
+broker_auth_verdict_t
+broker_auth_check (broker_auth_t *self, zframe_t *body, const char *command,
+                   char *why, size_t why_size)
+{
+    //  The ZAP handler let this connection in with this key (User-Id)
+    const char *key = zframe_meta (body, "User-Id");
+    const char *role = key ? (const char *) zhashx_lookup (self->roles, key) : NULL;
+    if (!role) {
+        snprintf (why, why_size, "this key is no longer allowed by the broker; "
+                  "ask its operator to put its public key file in --curve-clients");
+        return BROKER_AUTH_REVOKED;
+    }
+    if (broker_auth_node_command (command) && strcmp (role, ASYNC_ROLE_NODE)) {
+        snprintf (why, why_size, "this key may not act as a node; give the node a "
+                  "key made with 'asyncctl keygen --role node' and put its public "
+                  "file in the broker's --curve-clients directory");
+        return BROKER_AUTH_NOT_NODE;
+    }
+    return BROKER_AUTH_OK;
+}
