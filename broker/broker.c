@@ -2370,8 +2370,18 @@ s_dispatch (broker_t *self)
         memcpy (job->node, session->uuid, 37);
         async_job_set_str (&job->agent, dispatch_agent_name (agent));
         zhashx_insert (session->jobs, job->id, agent);
-        store_put (self->store, key, s_key_live (key, job->id), session->uuid, 36);
-        s_job_save (self, job);
+        //  The assignment is the a key alone: node, token, agent. The record
+        //  is written with the job's next change (a live job stays cached);
+        //  a restart lays the a key over a record that still says pending
+        const char *agent_name = dispatch_agent_name (agent);
+        size_t alen = strlen (agent_name);
+        uint8_t live [36 + 8 + ASYNC_MAX_NAME + 1];
+        if (alen > ASYNC_MAX_NAME)
+            alen = ASYNC_MAX_NAME;
+        memcpy (live, session->uuid, 36);
+        store_put_be64 (live + 36, job->token);
+        memcpy (live + 44, agent_name, alen);
+        store_put (self->store, key, s_key_live (key, job->id), live, 44 + alen);
 
         async_msg_t msg;
         async_msg_init (&msg, "ASSIGN", 0, 8);
@@ -2594,7 +2604,7 @@ s_timers (broker_t *self)
     zlistx_destroy (&expired);
 }
 
-#define S_JOBS_CACHED 16384
+#define S_JOBS_CACHED 32768
 
 static void
 s_evict (broker_t *self, zlistx_t *jobs)
@@ -2864,13 +2874,23 @@ s_recover (broker_t *self)
         size_t ksize, vsize;
         const char *key = store_iter_key (iter, &ksize);
         const char *val = store_iter_value (iter, &vsize);
-        if (ksize == 37 && vsize == 36) {
+        if (ksize == 37 && vsize >= 36) {
             orphan_t *orphan = calloc (1, sizeof (orphan_t));
             memcpy (orphan->id, key + 1, 36);
             memcpy (orphan->node, val, 36);
             orphan->deadline = async_mono_us () + (int64_t) self->config.dead_ms * 1000;
             zhashx_insert (self->orphans, orphan->id, orphan);
             async_job_t *job = s_job_load (self, orphan->id);
+            if (job && job->status == ASYNC_PENDING && vsize >= 44) {
+                //  Assigned, and not written since: the a key says to whom
+                job->status = ASYNC_ASSIGNED;
+                memcpy (job->node, val, 36);
+                job->node [36] = 0;
+                job->token = store_get_be64 ((const uint8_t *) val + 36);
+                char agent [ASYNC_MAX_NAME + 1];
+                snprintf (agent, sizeof agent, "%.*s", (int) (vsize - 44), val + 44);
+                async_job_set_str (&job->agent, agent);
+            }
             if (job)
                 s_quota_count (self, &job->quotas, +1);
             live++;
@@ -2896,7 +2916,7 @@ broker_config_defaults (broker_config_t *config)
     config->dead_ms = 5000;
     config->retention_us = 7LL * 86400 * 1000000;
     config->max_batch = 512;
-    config->window = 4096;
+    config->window = 16384;
     config->min_free = 64ULL << 20;
 }
 

@@ -50,7 +50,7 @@ s_usage (FILE *out)
 "  --insecure-bind      allow binding beyond loopback without CURVE\n"
 "  --pending-window N   pending jobs per queue held in memory; the rest wait\n"
 "                       in the store and are read back as the queue drains\n"
-"                       (default 4096)\n"
+"                       (default 16384)\n"
 "  --config FILE        ZPL config file (see conf/asyncbroker.cfg)\n"
 "  --log-level LEVEL    error|warning|info|debug|trace (default info)\n"
 "  --log-file FILE      log to FILE instead of stderr (reopened on SIGHUP)\n"
@@ -155,7 +155,7 @@ main (int argc, char *argv [])
     const char *dead = S_CONF (opt_dead, "broker/dead-after", "5s");
     const char *ret = S_CONF (opt_ret, "broker/retention", "7d");
     const char *min_free = S_CONF (opt_free, "broker/min-free", "64M");
-    const char *window = S_CONF (opt_window, "broker/pending-window", "4096");
+    const char *window = S_CONF (opt_window, "broker/pending-window", "16384");
     cfg.curve_secret = S_CONF (opt_secret, "broker/curve-secret", NULL);
     cfg.curve_clients = S_CONF (opt_clients, "broker/curve-clients", NULL);
     if (cfg.curve_secret && !*cfg.curve_secret)

@@ -66,6 +66,9 @@ store_open (const char *path, bool sync, store_t **self_p)
     rocksdb_block_based_table_options_t *table = rocksdb_block_based_options_create ();
     rocksdb_cache_t *cache = rocksdb_cache_create_lru (32 << 20);
     rocksdb_block_based_options_set_block_cache (table, cache);
+    //  Point reads (a job record by id) skip the files that lack the key
+    rocksdb_block_based_options_set_filter_policy (table,
+                                                   rocksdb_filterpolicy_create_bloom (10));
     rocksdb_options_set_block_based_table_factory (self->options, table);
     rocksdb_cache_destroy (cache);
     rocksdb_block_based_options_destroy (table);
