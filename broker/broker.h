@@ -25,6 +25,8 @@ typedef struct {
     int64_t retention_us;       //  completed jobs kept this long
     int max_batch;              //  messages applied per commit
     uint64_t min_free;          //  refuse writes under this much free disk
+    const char *http;           //  HTTP server ADDR:PORT, NULL = none
+    const char *http_token;     //  bearer token the HTTP server requires, or NULL
 } broker_config_t;
 
 typedef struct _broker_t broker_t;

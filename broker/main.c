@@ -5,6 +5,7 @@
     =========================================================================
 */
 #include "broker.h"
+#include "http.h"
 #include "async_cli.h"
 #include "async_util.h"
 #include "asyncmesh/error.h"
@@ -40,6 +41,11 @@ s_usage (FILE *out)
 "  --min-free SIZE      refuse submits while the data disk has less free space\n"
 "                       (bytes, or with K, M, G; default 64M)\n"
 "  --insecure-bind      allow binding beyond loopback without CURVE\n"
+"  --http ADDR:PORT     serve /metrics, /api/... and the dashboard there\n"
+"                       (default: off; e.g. 127.0.0.1:9998)\n"
+"  --http-token FILE    require \"Authorization: Bearer TOKEN\" on HTTP, TOKEN\n"
+"                       being FILE's first line; FILE must be mode 600\n"
+"                       (default: none; required beyond loopback)\n"
 "  --config FILE        ZPL config file (see conf/asyncbroker.cfg)\n"
 "  --log-level LEVEL    error|warning|info|debug|trace (default info)\n"
 "  --log-file FILE      log to FILE instead of stderr (reopened on SIGHUP)\n"
@@ -74,12 +80,57 @@ s_loopback (const char *endpoint)
         || strncmp (endpoint, "tcp://[::1]:", 12) == 0;
 }
 
+//  Check --http and read the --http-token file: a private file whose first
+//  line is the token. Beyond loopback a token is required. 0 or
+//  ASYNC_EUSAGE (said on stderr).
+static int
+s_http_settle (const char *http, const char *token_file, char **token)
+{
+    bool loopback;
+    if (http_address_check (http, &loopback)) {
+        fprintf (stderr, "asyncbroker: --http '%s' is not ADDR:PORT; give e.g. "
+                 "127.0.0.1:9998\n", http);
+        return ASYNC_EUSAGE;
+    }
+    if (!token_file) {
+        if (loopback)
+            return 0;
+        fprintf (stderr, "asyncbroker: --http %s is beyond loopback and needs "
+                 "--http-token FILE; give a token file (mode 600) or bind "
+                 "127.0.0.1:PORT\n", http);
+        return ASYNC_EUSAGE;
+    }
+    if (async_cli_private_file_ok ("asyncbroker", "--http-token", token_file))
+        return ASYNC_EUSAGE;
+    FILE *file = fopen (token_file, "r");
+    char line [1024] = "";
+    if (!file || !fgets (line, sizeof line, file)) {
+        fprintf (stderr, "asyncbroker: --http-token %s cannot be read (%s); check "
+                 "the file\n", token_file, file ? "empty" : strerror (errno));
+        if (file)
+            fclose (file);
+        return ASYNC_EUSAGE;
+    }
+    fclose (file);
+    line [strcspn (line, "\r\n")] = 0;
+    if (strlen (line) < 16) {
+        explicit_bzero (line, sizeof line);
+        fprintf (stderr, "asyncbroker: --http-token %s holds a token under 16 "
+                 "characters; write a long random one, e.g. with "
+                 "'openssl rand -hex 32'\n", token_file);
+        return ASYNC_EUSAGE;
+    }
+    *token = strdup (line);
+    explicit_bzero (line, sizeof line);
+    return 0;
+}
+
 int
 main (int argc, char *argv [])
 {
     const char *opt_data = NULL, *opt_bind = NULL, *opt_sync = NULL, *opt_hb = NULL;
     const char *opt_dead = NULL, *opt_ret = NULL, *opt_config = NULL, *opt_level = NULL;
-    const char *opt_logfile = NULL, *opt_free = NULL;
+    const char *opt_logfile = NULL, *opt_free = NULL, *opt_http = NULL, *opt_token = NULL;
     bool insecure = false;
     static struct option options [] = {
         { "data", required_argument, 0, 'd' },
@@ -90,6 +141,8 @@ main (int argc, char *argv [])
         { "retention", required_argument, 0, 'R' },
         { "min-free", required_argument, 0, 'F' },
         { "insecure-bind", no_argument, 0, 'I' },
+        { "http", required_argument, 0, 'W' },
+        { "http-token", required_argument, 0, 'T' },
         { "config", required_argument, 0, 'c' },
         { "log-level", required_argument, 0, 'l' },
         { "log-file", required_argument, 0, 'L' },
@@ -109,6 +162,8 @@ main (int argc, char *argv [])
             case 'R': opt_ret = optarg; break;
             case 'F': opt_free = optarg; break;
             case 'I': insecure = true; break;
+            case 'W': opt_http = optarg; break;
+            case 'T': opt_token = optarg; break;
             case 'c': opt_config = optarg; break;
             case 'l': opt_level = optarg; break;
             case 'L': opt_logfile = optarg; break;
@@ -137,6 +192,8 @@ main (int argc, char *argv [])
     const char *dead = S_CONF (opt_dead, "broker/dead-after", "5s");
     const char *ret = S_CONF (opt_ret, "broker/retention", "7d");
     const char *min_free = S_CONF (opt_free, "broker/min-free", "64M");
+    const char *http = S_CONF (opt_http, "broker/http", NULL);
+    const char *token_file = S_CONF (opt_token, "broker/http-token", NULL);
     if (config && streq (zconfig_get (config, "broker/insecure-bind", "0"), "1"))
         insecure = true;
     int rc = 0;
@@ -166,6 +223,11 @@ main (int argc, char *argv [])
                  "bind to tcp://127.0.0.1:PORT or pass --insecure-bind\n", cfg.endpoint);
         rc = ASYNC_EUSAGE;
     }
+    char *token = NULL;
+    if (rc == 0 && http && *http)
+        rc = s_http_settle (http, token_file, &token);
+    cfg.http = http && *http ? http : NULL;
+    cfg.http_token = token;
     if (rc == 0 && insecure && !s_loopback (cfg.endpoint))
         async_log_warning ("broker", "bind.insecure", "endpoint=%s reason=\"no CURVE: "
                            "anyone who reaches this port may submit and run jobs\"",
@@ -188,6 +250,10 @@ main (int argc, char *argv [])
         if (broker_run (broker, &s_stop, &s_reopen))
             rc = ASYNC_EREFUSED;
         broker_destroy (&broker);
+    }
+    if (token) {
+        explicit_bzero (token, strlen (token));
+        free (token);
     }
     zconfig_destroy (&config);
     return rc;
