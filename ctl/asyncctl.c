@@ -890,6 +890,16 @@ s_cmd_nodes (ctl_t *ctl)
     return s_show_list_call (ctl, async_nodes_json, NULL);
 }
 
+static int
+s_cmd_top (ctl_t *ctl)
+{
+    if (!isatty (STDOUT_FILENO))
+        return s_error (ASYNC_EUSAGE, "top needs a terminal on stdout; for scripts "
+                        "use 'asyncctl status' or 'asyncctl jobs'");
+    int rc = ctl_top (ctl->client, ctl->endpoint);
+    return rc ? s_client_fail (ctl, rc, NULL) : 0;
+}
+
 //  ---------------------------------------------------------------------
 //  Callbacks and annotations of a job
 
@@ -1178,8 +1188,13 @@ static const s_command_t s_commands [] = {
               "secret one to FILE_secret (mode 0600).",
       .min_words = 1, .max_words = 1, .words = "one FILE name",
       .run = s_cmd_keygen },
-    //  Not available in this version
-    { .name = "top", .synopsis = "top" },
+    { .name = "top",
+      .synopsis = "top",
+      .help = "A live view of the broker on the terminal, refreshed every "
+              "second: queues by status, nodes and their agents, throughput "
+              "(completed jobs per second) and the running jobs. q quits. "
+              "Needs a terminal (exit 2 otherwise).",
+      .words = "no arguments", .needs_broker = true, .run = s_cmd_top },
     { .name = NULL }
 };
 
