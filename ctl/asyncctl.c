@@ -73,11 +73,13 @@ static const ctl_option_t s_global_options [] = {
       "the broker to talk to (default: $ASYNC_BROKER, else " ASYNC_DEFAULT_ENDPOINT ")" },
     { "--config", "FILE", CTL_OPT_CONFIG,
       "read client/broker, client/timeout and client/log-level from this "
-      "ZPL file (key client/broker...); flags and $ASYNC_BROKER override it" },
+      "ZPL file (key client/broker...); flags and $ASYNC_BROKER override it "
+      "(default: none)" },
     { "--timeout", "DUR", CTL_OPT_BROKER_TIMEOUT,
       "how long to wait for the broker to answer a request (default: 5s)" },
     { "--json", NULL, CTL_OPT_JSON,
-      "print JSON even on a terminal" },
+      "print JSON even on a terminal (default: JSON unless stdout is a "
+      "terminal)" },
     { "--log-level", "LEVEL", CTL_OPT_LOG_LEVEL,
       "error, warning, info, debug or trace (default: warning)" },
     { "--help", NULL, CTL_OPT_HELP,
@@ -91,7 +93,7 @@ static const ctl_option_t s_global_options [] = {
 static const ctl_option_t s_submit_options [] = {
     { "--spec", "FILE", CTL_OPT_SPEC,
       "submit the job spec in this JSON file (- = stdin) instead of TASK ARG...; "
-      "flags given too are added to it" },
+      "flags given too are added to it (default: none, TASK ARG...)" },
     { NULL, NULL, 0, NULL }
 };
 
@@ -105,7 +107,8 @@ static const ctl_option_t s_group_options [] = {
 
 static const ctl_option_t s_submit_wait_options [] = {
     { "--wait", NULL, CTL_OPT_WAIT,
-      "wait for the job and print its result, as 'wait' does, instead of its id" },
+      "wait for the job and print its result, as 'wait' does, instead of its "
+      "id (default: print the id)" },
     { "--wait-timeout", "DUR", CTL_OPT_WAIT_TIMEOUT,
       "with --wait: give up after DUR and exit 3 (default: wait forever)" },
     { NULL, NULL, 0, NULL }
@@ -115,15 +118,18 @@ static const ctl_option_t s_wait_options [] = {
     { "--timeout", "DUR", CTL_OPT_WAIT_TIMEOUT,
       "give up after DUR and exit 3 (default: wait forever)" },
     { "--progress", NULL, CTL_OPT_PROGRESS,
-      "on a terminal, draw a progress bar on stderr: children done of all, or the progress the task reports" },
+      "on a terminal, draw a progress bar on stderr: children done of all, or "
+      "the progress the task reports (default: no bar)" },
     { NULL, NULL, 0, NULL }
 };
 
 static const ctl_option_t s_filter_options [] = {
-    { "--queue", "Q", CTL_OPT_FILTER_QUEUE, "only jobs in this queue" },
+    { "--queue", "Q", CTL_OPT_FILTER_QUEUE,
+      "only jobs in this queue (default: any queue)" },
     { "--task", "GLOB", CTL_OPT_FILTER_TASK,
-      "only jobs whose task matches, like 'pi.*'" },
-    { "--node", "UUID", CTL_OPT_FILTER_NODE, "only jobs of this node" },
+      "only jobs whose task matches, like 'pi.*' (default: any task)" },
+    { "--node", "UUID", CTL_OPT_FILTER_NODE,
+      "only jobs of this node (default: any node)" },
     { NULL, NULL, 0, NULL }
 };
 
