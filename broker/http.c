@@ -392,7 +392,7 @@ s_metrics (http_t *self, struct MHD_Connection *connection)
     snprintf (line, sizeof line, "asyncmesh_nodes_alive %zu\n", alive);
     s_text (out, line);
     s_gauge_head (out, "asyncmesh_store_bytes", "Size of the RocksDB store on disk "
-                  "(SST files and live WAL), in bytes.");
+                  "(SST files and memtables), in bytes.");
     snprintf (line, sizeof line, "asyncmesh_store_bytes %" JSON_INTEGER_FORMAT "\n",
               json_integer_value (json_object_get (status, "store_bytes")));
     s_text (out, line);
