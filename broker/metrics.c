@@ -48,8 +48,8 @@ static const char *s_counter_help [METRICS_COUNTERS] = {
     "Task jobs completed with a result, since the broker started.",
     "Task jobs completed with a failure, since the broker started.",
     "Failed attempts queued again by the retry policy, since the broker started.",
-    "Running attempts interrupted (node died, stopped, superseded, timeout), "
-    "since the broker started."
+    "Running attempts interrupted (node died, stopped or superseded), since "
+    "the broker started."
 };
 
 static void
