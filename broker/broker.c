@@ -4,8 +4,11 @@
 */
 #include "broker.h"
 #include "auth.h"
+#include "broker_view.h"
 #include "dispatch.h"
 #include "every.h"
+#include "http.h"
+#include "metrics.h"
 #include "spec.h"
 #include "store.h"
 #include "async_codec.h"
@@ -32,7 +35,18 @@ typedef struct {
     int64_t last_seen_wall;
     zlistx_t *agents;           //  dispatch_agent_t *, not owned
     zhashx_t *jobs;             //  job id -> dispatch_agent_t * (assigned or active here)
+    bool dead;                  //  declared dead: packed as such
 } session_t;
+
+//  A node declared dead, listed as such for a while: its last NODES entry
+typedef struct {
+    int64_t when;               //  monotonic us
+    uint8_t *data;              //  one packed node map
+    size_t size;
+} s_dead_node_t;
+
+#define S_DEAD_KEEP_US      (600 * 1000000LL)   //  10 minutes
+#define S_DEAD_KEEP_MAX     1000
 
 //  A job recovered in assigned/active state, waiting for its node to say HELLO
 typedef struct {
@@ -84,6 +98,9 @@ struct _broker_t {
     bool disk_low;              //  free space under the reserve: refuse writes
     int64_t next_disk_check;    //  monotonic us
     uint64_t stat_submitted, stat_completed, stat_failed;
+    zhashx_t *dead_nodes;       //  uuid -> s_dead_node_t: died recently
+    metrics_t *metrics;         //  for /metrics
+    http_t *http;               //  NULL without --http
 };
 
 static void s_session_destroy (session_t **self_p);
@@ -93,6 +110,8 @@ static void s_start (broker_t *self, async_job_t *job);
 static void s_handoffs_done (broker_t *self, async_job_t *done);
 static void s_handoff_add (broker_t *self, const char *target, const char *waiting);
 static void s_wait_add (broker_t *self, zframe_t *routing, const char *id);
+static void s_metrics_started (broker_t *self, async_job_t *job);
+static void s_pack_node (broker_t *self, msgpack_packer *pk, session_t *session);
 
 //  ---------------------------------------------------------------------
 //  Keys
@@ -499,6 +518,7 @@ s_start (broker_t *self, async_job_t *job)
 {
     job->held = false;
     if (job->kind == ASYNC_KIND_TASK) {
+        metrics_count (self->metrics, METRICS_SUBMITTED, job->queue, job->task);
         s_enqueue (self, job, false);
         return;
     }
@@ -802,6 +822,9 @@ s_job_complete (broker_t *self, async_job_t *job)
                          job->id, job->task ? job->task : "-", job->attempts);
     if (job->active_start && !job->active_end)
         job->active_end = async_now_us ();
+    if (job->kind == ASYNC_KIND_TASK)
+        metrics_count (self->metrics, job->failure.size ? METRICS_FAILED : METRICS_SUCCEEDED,
+                       job->queue, job->task);
     job->status = ASYNC_CALLBACKS;
     s_job_save (self, job);
     self->durable = true;
@@ -861,9 +884,11 @@ s_interrupt (broker_t *self, async_job_t *job, const char *why)
         //  runs over 2 ms, and a task that kills its node at once (a poison
         //  pill) must be counted, or it would be handed out without end
         job->attempts++;
+        s_metrics_started (self, job);
     }
     job->interruptions++;
     job->active_end = async_now_us ();
+    metrics_count (self->metrics, METRICS_INTERRUPTED, job->queue, job->task);
     policy_t policy;
     char err [200];
     if (policy_parse (job->retry, job->role == ASYNC_ROLE_CALLBACK, &policy, err, sizeof err))
@@ -883,6 +908,70 @@ s_interrupt (broker_t *self, async_job_t *job, const char *why)
 }
 
 static void
+s_dead_node_destroy (s_dead_node_t **self_p)
+{
+    s_dead_node_t *self = *self_p;
+    if (self) {
+        free (self->data);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Remember a node declared dead as NODES lists it (dead, nothing
+//  running), until it says HELLO again or ages out; the oldest goes first
+//  past S_DEAD_KEEP_MAX
+static void
+s_dead_node_keep (broker_t *self, session_t *session)
+{
+    session->dead = true;
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    s_pack_node (self, &pk, session);
+    s_dead_node_t *dead = (s_dead_node_t *) calloc (1, sizeof (s_dead_node_t));
+    dead->when = async_mono_us ();
+    dead->data = (uint8_t *) buffer.data;       //  ours now
+    dead->size = buffer.size;
+    zhashx_update (self->dead_nodes, session->uuid, dead);
+    while (zhashx_size (self->dead_nodes) > S_DEAD_KEEP_MAX) {
+        const char *oldest = NULL;
+        int64_t when = INT64_MAX;
+        dead = (s_dead_node_t *) zhashx_first (self->dead_nodes);
+        while (dead) {
+            if (dead->when < when) {
+                when = dead->when;
+                oldest = (const char *) zhashx_cursor (self->dead_nodes);
+            }
+            dead = (s_dead_node_t *) zhashx_next (self->dead_nodes);
+        }
+        zhashx_delete (self->dead_nodes, oldest);
+    }
+}
+
+//  Forget the dead nodes older than S_DEAD_KEEP_US
+static void
+s_dead_nodes_expire (broker_t *self, int64_t mono)
+{
+    zlistx_t *expired = zlistx_new ();
+    s_dead_node_t *dead = (s_dead_node_t *) zhashx_first (self->dead_nodes);
+    while (dead) {
+        if (mono - dead->when > S_DEAD_KEEP_US)
+            zlistx_add_end (expired, (void *) zhashx_cursor (self->dead_nodes));
+        dead = (s_dead_node_t *) zhashx_next (self->dead_nodes);
+    }
+    const char *uuid = (const char *) zlistx_first (expired);
+    while (uuid) {
+        char copy [37];
+        snprintf (copy, sizeof copy, "%s", uuid);
+        zhashx_delete (self->dead_nodes, copy);
+        uuid = (const char *) zlistx_next (expired);
+    }
+    zlistx_destroy (&expired);
+}
+
+static void
 s_session_drop (broker_t *self, session_t *session, const char *why)
 {
     //  Interrupt its jobs
@@ -895,6 +984,8 @@ s_session_drop (broker_t *self, session_t *session, const char *why)
         id = (char *) zlistx_next (ids);
     }
     zlistx_destroy (&ids);
+    if (streq (why, "dead"))
+        s_dead_node_keep (self, session);
     dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (session->agents);
     while (agent) {
         dispatch_agent_remove (self->dispatch, &agent);
@@ -1163,11 +1254,11 @@ typedef struct {
 } s_filter_t;
 
 static int
-s_filter_parse (async_inmsg_t *in, s_filter_t *filter)
+s_filter_parse (const msgpack_object *body, s_filter_t *filter)
 {
     memset (filter, 0, sizeof *filter);
     filter->limit = 1000;
-    const msgpack_object *statuses = async_mp_get (in->body, "status");
+    const msgpack_object *statuses = async_mp_get (body, "status");
     if (statuses && statuses->type == MSGPACK_OBJECT_ARRAY) {
         for (uint32_t i = 0; i < statuses->via.array.size && filter->nstatuses < 8; i++) {
             char name [32];
@@ -1186,12 +1277,12 @@ s_filter_parse (async_inmsg_t *in, s_filter_t *filter)
             }
         }
     }
-    filter->queue = async_mp_strdup (in->body, "queue");
-    filter->task = async_mp_strdup (in->body, "task");
-    async_mp_str (in->body, "node", filter->node, sizeof filter->node);
-    async_mp_int (in->body, "limit", &filter->limit);
+    filter->queue = async_mp_strdup (body, "queue");
+    filter->task = async_mp_strdup (body, "task");
+    async_mp_str (body, "node", filter->node, sizeof filter->node);
+    async_mp_int (body, "limit", &filter->limit);
     double since = 0;
-    if (async_mp_double (in->body, "since", &since) == 0 && since > 0)
+    if (async_mp_double (body, "since", &since) == 0 && since > 0)
         filter->since = async_now_us () - (int64_t) (since * 1e6);
     return 0;
 }
@@ -1334,15 +1425,17 @@ s_walk (broker_t *self, s_walk_t *walk)
     }
 }
 
-static void
-s_on_list (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool count_only)
+//  The JOBS (or COUNT) reply to a LIST (COUNT) query. 0, or -1 for an
+//  unknown status in the query
+static int
+s_list_msg (broker_t *self, const msgpack_object *query, uint64_t rid, bool count_only,
+            async_msg_t *reply)
 {
     s_filter_t filter;
-    if (s_filter_parse (in, &filter)) {
-        s_error (self, routing, in->rid, ASYNC_EREFUSED, "unknown status in the query");
+    if (s_filter_parse (query, &filter)) {
         free (filter.queue);
         free (filter.task);
-        return;
+        return -1;
     }
     msgpack_sbuffer jobs;
     msgpack_packer pk;
@@ -1350,22 +1443,31 @@ s_on_list (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool count_only
     msgpack_packer_init (&pk, &jobs, msgpack_sbuffer_write);
     s_walk_t walk = { self, &filter, count_only ? NULL : &pk, 0 };
     s_walk (self, &walk);
-    async_msg_t msg;
     if (count_only) {
-        async_msg_init (&msg, "COUNT", in->rid, 1);
-        async_msg_int (&msg, "count", walk.count);
+        async_msg_init (reply, "COUNT", rid, 1);
+        async_msg_int (reply, "count", walk.count);
     }
     else {
-        async_msg_init (&msg, "JOBS", in->rid, 1);
-        async_msg_key (&msg, "jobs");
-        msgpack_pack_array (&msg.packer, (size_t) walk.count);
+        async_msg_init (reply, "JOBS", rid, 1);
+        async_msg_key (reply, "jobs");
+        msgpack_pack_array (&reply->packer, (size_t) walk.count);
         if (jobs.size)
-            async_codec_pack_raw (&msg.packer, jobs.data, jobs.size);
+            async_codec_pack_raw (&reply->packer, jobs.data, jobs.size);
     }
     msgpack_sbuffer_destroy (&jobs);
     free (filter.queue);
     free (filter.task);
-    s_send (self, routing, &msg);
+    return 0;
+}
+
+static void
+s_on_list (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool count_only)
+{
+    async_msg_t msg;
+    if (s_list_msg (self, in->body, in->rid, count_only, &msg))
+        s_error (self, routing, in->rid, ASYNC_EREFUSED, "unknown status in the query");
+    else
+        s_send (self, routing, &msg);
 }
 
 static void
@@ -1384,7 +1486,10 @@ s_pack_node (broker_t *self, msgpack_packer *pk, session_t *session)
     async_codec_pack_str (pk, "last_heartbeat");
     async_codec_pack_str (pk, async_format_time (session->last_seen_wall, when, sizeof when));
     async_codec_pack_str (pk, "dead");
-    msgpack_pack_false (pk);
+    if (session->dead)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
     async_codec_pack_str (pk, "running");
     msgpack_pack_uint64 (pk, zhashx_size (session->jobs));
     async_codec_pack_str (pk, "agents");
@@ -1409,11 +1514,16 @@ s_pack_node (broker_t *self, msgpack_packer *pk, session_t *session)
 static void
 s_pack_nodes (broker_t *self, msgpack_packer *pk)
 {
-    msgpack_pack_array (pk, zhashx_size (self->nodes));
+    msgpack_pack_array (pk, zhashx_size (self->nodes) + zhashx_size (self->dead_nodes));
     session_t *session = (session_t *) zhashx_first (self->nodes);
     while (session) {
         s_pack_node (self, pk, session);
         session = (session_t *) zhashx_next (self->nodes);
+    }
+    s_dead_node_t *dead = (s_dead_node_t *) zhashx_first (self->dead_nodes);
+    while (dead) {
+        async_codec_pack_raw (pk, dead->data, dead->size);
+        dead = (s_dead_node_t *) zhashx_next (self->dead_nodes);
     }
 }
 
@@ -1439,8 +1549,9 @@ s_count_pending (void *arg, const char *queue, size_t pending)
     row [ASYNC_PENDING] += (int64_t) pending;
 }
 
+//  The STATUS reply
 static void
-s_on_status (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+s_status_msg (broker_t *self, uint64_t rid, async_msg_t *reply)
 {
     zhashx_t *counts = zhashx_new ();
     zhashx_set_destructor (counts, (zhashx_destructor_fn *) zstr_free);
@@ -1460,42 +1571,48 @@ s_on_status (broker_t *self, zframe_t *routing, async_inmsg_t *in)
             s_queue_counts (counts, job->queue) [job->status]++;
         job = (async_job_t *) zhashx_next (self->jobs);
     }
-    async_msg_t msg;
-    async_msg_init (&msg, "STATUS", in->rid, 7);
-    async_msg_str (&msg, "version", S_VERSION);
+    async_msg_init (reply, "STATUS", rid, 7);
+    async_msg_str (reply, "version", S_VERSION);
     char when [40];
-    async_msg_str (&msg, "started", async_format_time (self->started, when, sizeof when));
-    async_msg_key (&msg, "uptime");
-    msgpack_pack_double (&msg.packer, (async_now_us () - self->started) / 1e6);
-    async_msg_key (&msg, "queues");
-    msgpack_pack_map (&msg.packer, zhashx_size (counts));
+    async_msg_str (reply, "started", async_format_time (self->started, when, sizeof when));
+    async_msg_key (reply, "uptime");
+    msgpack_pack_double (&reply->packer, (async_now_us () - self->started) / 1e6);
+    async_msg_key (reply, "queues");
+    msgpack_pack_map (&reply->packer, zhashx_size (counts));
     int64_t *row = (int64_t *) zhashx_first (counts);
     while (row) {
-        async_codec_pack_str (&msg.packer, (const char *) zhashx_cursor (counts));
-        msgpack_pack_map (&msg.packer, 4);
-        async_codec_pack_str (&msg.packer, "pending");
-        msgpack_pack_int64 (&msg.packer, row [ASYNC_PENDING]);
-        async_codec_pack_str (&msg.packer, "scheduled");
-        msgpack_pack_int64 (&msg.packer, row [5]);
-        async_codec_pack_str (&msg.packer, "assigned");
-        msgpack_pack_int64 (&msg.packer, row [ASYNC_ASSIGNED]);
-        async_codec_pack_str (&msg.packer, "active");
-        msgpack_pack_int64 (&msg.packer, row [ASYNC_ACTIVE]);
+        async_codec_pack_str (&reply->packer, (const char *) zhashx_cursor (counts));
+        msgpack_pack_map (&reply->packer, 4);
+        async_codec_pack_str (&reply->packer, "pending");
+        msgpack_pack_int64 (&reply->packer, row [ASYNC_PENDING]);
+        async_codec_pack_str (&reply->packer, "scheduled");
+        msgpack_pack_int64 (&reply->packer, row [5]);
+        async_codec_pack_str (&reply->packer, "assigned");
+        msgpack_pack_int64 (&reply->packer, row [ASYNC_ASSIGNED]);
+        async_codec_pack_str (&reply->packer, "active");
+        msgpack_pack_int64 (&reply->packer, row [ASYNC_ACTIVE]);
         row = (int64_t *) zhashx_next (counts);
     }
     zhashx_destroy (&counts);
-    async_msg_key (&msg, "nodes");
-    s_pack_nodes (self, &msg.packer);
-    async_msg_key (&msg, "jobs");
-    msgpack_pack_map (&msg.packer, 3);
-    async_codec_pack_str (&msg.packer, "submitted");
-    msgpack_pack_uint64 (&msg.packer, self->stat_submitted);
-    async_codec_pack_str (&msg.packer, "completed");
-    msgpack_pack_uint64 (&msg.packer, self->stat_completed);
-    async_codec_pack_str (&msg.packer, "failed");
-    msgpack_pack_uint64 (&msg.packer, self->stat_failed);
-    async_msg_key (&msg, "store_bytes");
-    msgpack_pack_uint64 (&msg.packer, store_size (self->store));
+    async_msg_key (reply, "nodes");
+    s_pack_nodes (self, &reply->packer);
+    async_msg_key (reply, "jobs");
+    msgpack_pack_map (&reply->packer, 3);
+    async_codec_pack_str (&reply->packer, "submitted");
+    msgpack_pack_uint64 (&reply->packer, self->stat_submitted);
+    async_codec_pack_str (&reply->packer, "completed");
+    msgpack_pack_uint64 (&reply->packer, self->stat_completed);
+    async_codec_pack_str (&reply->packer, "failed");
+    msgpack_pack_uint64 (&reply->packer, self->stat_failed);
+    async_msg_key (reply, "store_bytes");
+    msgpack_pack_uint64 (&reply->packer, store_size (self->store));
+}
+
+static void
+s_on_status (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+{
+    async_msg_t msg;
+    s_status_msg (self, in->rid, &msg);
     s_send (self, routing, &msg);
 }
 
@@ -1649,6 +1766,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     s_strv_free (tasks);
     zhashx_insert (self->sessions, rkey, session);
     zhashx_insert (self->nodes, uuid, session);
+    zhashx_delete (self->dead_nodes, uuid);
     //  Re-attach the jobs it holds
     char *agent_name = (char *) zhashx_first (kept);
     while (agent_name) {
@@ -1694,6 +1812,17 @@ s_current_attempt (broker_t *self, session_t *session, async_inmsg_t *in, char *
     return job;
 }
 
+//  An attempt started: count it, and the job's wait when it is its first
+static void
+s_metrics_started (broker_t *self, async_job_t *job)
+{
+    metrics_count (self->metrics, METRICS_STARTED, job->queue, job->task);
+    if (job->attempts == 1) {
+        int64_t ready = job->begin_after > job->submitted ? job->begin_after : job->submitted;
+        metrics_wait (self->metrics, job->queue, (job->active_start - ready) / 1e6);
+    }
+}
+
 static void
 s_on_started (broker_t *self, session_t *session, async_inmsg_t *in)
 {
@@ -1708,6 +1837,7 @@ s_on_started (broker_t *self, session_t *session, async_inmsg_t *in)
     job->attempts++;
     job->active_start = async_now_us ();
     job->active_end = 0;
+    s_metrics_started (self, job);
     async_log_debug ("broker", "job.started", "job=%s node=%s attempt=%d",
                      job->id, session->uuid, job->attempts);
 }
@@ -1727,6 +1857,7 @@ s_attempt_failed (broker_t *self, async_job_t *job, bool transient)
                         job->id, job->node, job->attempts, type);
         async_blob_clear (&job->failure);
         job->not_before = async_now_us () + policy_backoff (&policy, job->attempts);
+        metrics_count (self->metrics, METRICS_RETRIED, job->queue, job->task);
         s_enqueue (self, job, false);
         self->durable = true;
     }
@@ -1833,9 +1964,11 @@ s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_
             ran_us = 0;
         job->attempts++;
         job->active_start = async_now_us () - ran_us;
+        s_metrics_started (self, job);
     }
     s_release (self, job);
     job->active_end = async_now_us ();
+    metrics_run (self->metrics, job->queue, (job->active_end - job->active_start) / 1e6);
     const msgpack_object *failure = async_mp_get (in->body, "failure");
     const msgpack_object *result = async_mp_get (in->body, "result");
     char target [37];
@@ -2576,6 +2709,7 @@ s_timers (broker_t *self)
         session = (session_t *) zlistx_next (dead);
     }
     zlistx_destroy (&dead);
+    s_dead_nodes_expire (self, mono);
     s_running_limits (self);
     if (mono >= self->next_purge) {
         //  Every minute, or sooner for a short retention
@@ -2694,7 +2828,11 @@ s_commit (broker_t *self)
         store_put_be64 (seq, self->seq);
         store_put (self->store, "mseq", 4, seq, 8);
     }
+    bool synced = self->durable && self->config.sync && store_pending (self->store);
+    int64_t sync_start = synced ? async_mono_us () : 0;
     int rc = store_commit (self->store, self->durable);
+    if (synced && rc == 0)
+        metrics_sync (self->metrics, (async_mono_us () - sync_start) / 1e6);
     if (rc) {
         //  RocksDB cannot be trusted after a failed write: stop. Nothing
         //  acknowledged is lost (the replies waiting for this batch never
@@ -2973,6 +3111,9 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->quotas = zhashx_new ();
     zhashx_set_destructor (self->quotas, s_free_item);
     self->handoff_targets = zhashx_new ();   //  values: zlistx_t *, freed by hand
+    self->dead_nodes = zhashx_new ();
+    zhashx_set_destructor (self->dead_nodes, (zhashx_destructor_fn *) s_dead_node_destroy);
+    self->metrics = metrics_new ();
 
     int rc = store_open (config->data_dir, config->sync, &self->store);
     if (rc == 0)
@@ -3003,6 +3144,11 @@ broker_new (const broker_config_t *config, broker_t **self_p)
         broker_destroy (&self);
         return ASYNC_EIO;
     }
+    if (config->http && (rc = http_new (self, config->http, config->http_token,
+                                        &self->http))) {
+        broker_destroy (&self);
+        return rc;
+    }
     async_log_info ("broker", "broker.started", "endpoint=%s data=%s sync=%s version=%s",
                     config->endpoint, config->data_dir, config->sync ? "on" : "off",
                     S_VERSION);
@@ -3021,6 +3167,7 @@ broker_destroy (broker_t **self_p)
     broker_t *self = *self_p;
     if (!self)
         return;
+    http_destroy (&self->http);
     zsock_destroy (&self->router);
     broker_auth_destroy (&self->auth);
     zhashx_destroy (&self->sessions);
@@ -3042,6 +3189,8 @@ broker_destroy (broker_t **self_p)
         }
         zhashx_destroy (&self->handoff_targets);
     }
+    zhashx_destroy (&self->dead_nodes);
+    metrics_destroy (&self->metrics);
     dispatch_destroy (&self->dispatch);
     every_destroy (&self->every);
     store_destroy (&self->store);
@@ -3052,7 +3201,11 @@ broker_destroy (broker_t **self_p)
 int
 broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
 {
-    zpoller_t *poller = zpoller_new (self->router, NULL);
+    //  The ROUTER socket and, with --http, the HTTP server's epoll fd
+    zmq_pollitem_t items [2] = {
+        { zsock_resolve (self->router), 0, ZMQ_POLLIN, 0 },
+        { NULL, self->http ? http_fd (self->http) : -1, ZMQ_POLLIN, 0 }
+    };
     while (!*stop) {
         if (reopen && *reopen) {
             *reopen = 0;
@@ -3075,9 +3228,13 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         if (until_beat < wait_us)
             wait_us = until_beat;
         int timeout = wait_us <= 0 ? 0 : (int) ((wait_us + 999) / 1000);
-        void *which = zpoller_wait (poller, timeout);
-        if (!which && zpoller_terminated (poller) && *stop)
+        int http_timeout = self->http ? http_timeout_ms (self->http) : -1;
+        if (http_timeout >= 0 && http_timeout < timeout)
+            timeout = http_timeout;
+        int ready = zmq_poll (items, self->http ? 2 : 1, timeout);
+        if (ready < 0 && *stop)
             break;              //  a signal other than stop (SIGHUP) goes on
+        bool which = ready > 0 && (items [0].revents & ZMQ_POLLIN);
         //  Drain a batch of messages without blocking
         for (int i = 0; which && i < self->config.max_batch; i++) {
             if (!(zsock_events (self->router) & ZMQ_POLLIN))
@@ -3092,12 +3249,49 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         s_dispatch (self);
         if (s_commit (self))
             break;
+        //  HTTP requests read the state as the commit left it
+        if (self->http && (ready == 0 || http_timeout == 0
+                        || (items [1].revents & ZMQ_POLLIN)))
+            http_run (self->http);
     }
-    zpoller_destroy (&poller);
     if (self->store_failed)
         return ASYNC_ESTORE;
     //  Finish in-flight writes
     s_commit (self);
     async_log_info ("broker", "broker.stopped", NULL);
     return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  The view for the HTTP server (broker_view.h)
+
+void
+broker_view_status (broker_t *self, async_msg_t *reply)
+{
+    s_status_msg (self, 0, reply);
+}
+
+int
+broker_view_jobs (broker_t *self, const msgpack_object *query, async_msg_t *reply)
+{
+    return s_list_msg (self, query, 0, false, reply);
+}
+
+int
+broker_view_job (broker_t *self, const char *id, async_msg_t *reply)
+{
+    async_job_t *job = s_job_read (self, id);
+    if (!job)
+        return ASYNC_ENOJOB;
+    async_msg_init (reply, "JOB", 0, 1);
+    async_msg_key (reply, "job");
+    async_job_pack (job, &reply->packer);
+    async_job_destroy (&job);
+    return 0;
+}
+
+metrics_t *
+broker_view_metrics (broker_t *self)
+{
+    return self->metrics;
 }

@@ -29,6 +29,8 @@ typedef struct {
     size_t window;              //  pending jobs per queue held in memory
     const char *curve_secret;   //  CURVE: the broker's _secret key file, or NULL
     const char *curve_clients;  //  CURVE: directory of allowed public keys
+    const char *http;           //  HTTP server ADDR:PORT, NULL = none
+    const char *http_token;     //  bearer token the HTTP server requires, or NULL
 } broker_config_t;
 
 typedef struct _broker_t broker_t;

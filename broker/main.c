@@ -5,6 +5,7 @@
     =========================================================================
 */
 #include "broker.h"
+#include "http.h"
 #include "async_cli.h"
 #include "async_keys.h"
 #include "async_util.h"
@@ -47,13 +48,18 @@ s_usage (FILE *out)
 "  --curve-clients DIR  with CURVE: the public key files of the clients and\n"
 "                       nodes let in (keygen --role client|node); read again\n"
 "                       on SIGHUP (default: none)\n"
-"  --insecure-bind      allow binding beyond loopback without CURVE\n"
+"  --insecure-bind      allow binding beyond loopback without CURVE (default off)\n"
 "  --pending-window N   pending jobs per queue held in memory; the rest wait\n"
 "                       in the store and are read back as the queue drains\n"
 "                       (default 16384)\n"
-"  --config FILE        ZPL config file (see conf/asyncbroker.cfg)\n"
+"  --http ADDR:PORT     serve /metrics, /api/... and the dashboard there\n"
+"                       (default: off; e.g. 127.0.0.1:9998)\n"
+"  --http-token FILE    require \"Authorization: Bearer TOKEN\" on HTTP, TOKEN\n"
+"                       being FILE's first line; FILE must be mode 600\n"
+"                       (default: none; required beyond loopback)\n"
+"  --config FILE        ZPL config file (see conf/asyncbroker.cfg; default none)\n"
 "  --log-level LEVEL    error|warning|info|debug|trace (default info)\n"
-"  --log-file FILE      log to FILE instead of stderr (reopened on SIGHUP)\n"
+"  --log-file FILE      log to FILE, reopened on SIGHUP (default stderr)\n"
 "  --help               this text\n"
 "  --version            print the version\n"
 "exit codes: 0 stopped cleanly, 2 usage error, 6 could not start (store, bind)\n");
@@ -85,13 +91,58 @@ s_loopback (const char *endpoint)
         || strncmp (endpoint, "tcp://[::1]:", 12) == 0;
 }
 
+//  Check --http and read the --http-token file: a private file whose first
+//  line is the token. Beyond loopback a token is required. 0 or
+//  ASYNC_EUSAGE (said on stderr).
+static int
+s_http_settle (const char *http, const char *token_file, char **token)
+{
+    bool loopback;
+    if (http_address_check (http, &loopback)) {
+        fprintf (stderr, "asyncbroker: --http '%s' is not ADDR:PORT; give e.g. "
+                 "127.0.0.1:9998\n", http);
+        return ASYNC_EUSAGE;
+    }
+    if (!token_file) {
+        if (loopback)
+            return 0;
+        fprintf (stderr, "asyncbroker: --http %s is beyond loopback and needs "
+                 "--http-token FILE; give a token file (mode 600) or bind "
+                 "127.0.0.1:PORT\n", http);
+        return ASYNC_EUSAGE;
+    }
+    if (async_cli_private_file_ok ("asyncbroker", "--http-token", token_file))
+        return ASYNC_EUSAGE;
+    FILE *file = fopen (token_file, "r");
+    char line [1024] = "";
+    if (!file || !fgets (line, sizeof line, file)) {
+        fprintf (stderr, "asyncbroker: --http-token %s cannot be read (%s); check "
+                 "the file\n", token_file, file ? "empty" : strerror (errno));
+        if (file)
+            fclose (file);
+        return ASYNC_EUSAGE;
+    }
+    fclose (file);
+    line [strcspn (line, "\r\n")] = 0;
+    if (strlen (line) < 16) {
+        explicit_bzero (line, sizeof line);
+        fprintf (stderr, "asyncbroker: --http-token %s holds a token under 16 "
+                 "characters; write a long random one, e.g. with "
+                 "'openssl rand -hex 32'\n", token_file);
+        return ASYNC_EUSAGE;
+    }
+    *token = strdup (line);
+    explicit_bzero (line, sizeof line);
+    return 0;
+}
+
 int
 main (int argc, char *argv [])
 {
     const char *opt_data = NULL, *opt_bind = NULL, *opt_sync = NULL, *opt_hb = NULL;
     const char *opt_dead = NULL, *opt_ret = NULL, *opt_config = NULL, *opt_level = NULL;
     const char *opt_logfile = NULL, *opt_free = NULL, *opt_window = NULL;
-    const char *opt_secret = NULL, *opt_clients = NULL;
+    const char *opt_secret = NULL, *opt_clients = NULL, *opt_http = NULL, *opt_token = NULL;
     bool insecure = false;
     static struct option options [] = {
         { "data", required_argument, 0, 'd' },
@@ -105,6 +156,8 @@ main (int argc, char *argv [])
         { "pending-window", required_argument, 0, 'W' },
         { "curve-secret", required_argument, 0, 'S' },
         { "curve-clients", required_argument, 0, 'C' },
+        { "http", required_argument, 0, 'P' },
+        { "http-token", required_argument, 0, 'T' },
         { "config", required_argument, 0, 'c' },
         { "log-level", required_argument, 0, 'l' },
         { "log-file", required_argument, 0, 'L' },
@@ -127,6 +180,8 @@ main (int argc, char *argv [])
             case 'W': opt_window = optarg; break;
             case 'S': opt_secret = optarg; break;
             case 'C': opt_clients = optarg; break;
+            case 'P': opt_http = optarg; break;
+            case 'T': opt_token = optarg; break;
             case 'c': opt_config = optarg; break;
             case 'l': opt_level = optarg; break;
             case 'L': opt_logfile = optarg; break;
@@ -162,6 +217,8 @@ main (int argc, char *argv [])
         cfg.curve_secret = NULL;
     if (cfg.curve_clients && !*cfg.curve_clients)
         cfg.curve_clients = NULL;
+    const char *http = S_CONF (opt_http, "broker/http", NULL);
+    const char *token_file = S_CONF (opt_token, "broker/http-token", NULL);
     if (config && streq (zconfig_get (config, "broker/insecure-bind", "0"), "1"))
         insecure = true;
     int rc = 0;
@@ -222,6 +279,11 @@ main (int argc, char *argv [])
                  "or pass --insecure-bind\n", cfg.endpoint);
         rc = ASYNC_EUSAGE;
     }
+    char *token = NULL;
+    if (rc == 0 && http && *http)
+        rc = s_http_settle (http, token_file, &token);
+    cfg.http = http && *http ? http : NULL;
+    cfg.http_token = token;
     if (rc == 0 && !curve && insecure && !s_loopback (cfg.endpoint))
         async_log_warning ("broker", "bind.insecure", "endpoint=%s reason=\"no CURVE: "
                            "anyone who reaches this port may submit and run jobs\"",
@@ -244,6 +306,10 @@ main (int argc, char *argv [])
         if (broker_run (broker, &s_stop, &s_reopen))
             rc = ASYNC_EREFUSED;
         broker_destroy (&broker);
+    }
+    if (token) {
+        explicit_bzero (token, strlen (token));
+        free (token);
     }
     zconfig_destroy (&config);
     return rc;

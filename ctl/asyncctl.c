@@ -77,11 +77,12 @@ static const ctl_option_t s_global_options [] = {
     { "--config", "FILE", CTL_OPT_CONFIG,
       "read client/broker, client/timeout, client/log-level, "
       "client/curve-key and client/broker-public-key from this ZPL file; "
-      "flags and the environment override it" },
+      "flags and the environment override it (default: none)" },
     { "--timeout", "DUR", CTL_OPT_BROKER_TIMEOUT,
       "how long to wait for the broker to answer a request (default: 5s)" },
     { "--json", NULL, CTL_OPT_JSON,
-      "print JSON even on a terminal" },
+      "print JSON even on a terminal (default: JSON unless stdout is a "
+      "terminal)" },
     { "--log-level", "LEVEL", CTL_OPT_LOG_LEVEL,
       "error, warning, info, debug or trace (default: warning)" },
     { "--curve-key", "FILE", CTL_OPT_CURVE_KEY,
@@ -102,7 +103,7 @@ static const ctl_option_t s_global_options [] = {
 static const ctl_option_t s_submit_options [] = {
     { "--spec", "FILE", CTL_OPT_SPEC,
       "submit the job spec in this JSON file (- = stdin) instead of TASK ARG...; "
-      "flags given too are added to it" },
+      "flags given too are added to it (default: none, TASK ARG...)" },
     { NULL, NULL, 0, NULL }
 };
 
@@ -116,7 +117,8 @@ static const ctl_option_t s_group_options [] = {
 
 static const ctl_option_t s_submit_wait_options [] = {
     { "--wait", NULL, CTL_OPT_WAIT,
-      "wait for the job and print its result, as 'wait' does, instead of its id" },
+      "wait for the job and print its result, as 'wait' does, instead of its "
+      "id (default: print the id)" },
     { "--wait-timeout", "DUR", CTL_OPT_WAIT_TIMEOUT,
       "with --wait: give up after DUR and exit 3 (default: wait forever)" },
     { NULL, NULL, 0, NULL }
@@ -126,15 +128,18 @@ static const ctl_option_t s_wait_options [] = {
     { "--timeout", "DUR", CTL_OPT_WAIT_TIMEOUT,
       "give up after DUR and exit 3 (default: wait forever)" },
     { "--progress", NULL, CTL_OPT_PROGRESS,
-      "on a terminal, draw a progress bar on stderr: children done of all, or the progress the task reports" },
+      "on a terminal, draw a progress bar on stderr: children done of all, or "
+      "the progress the task reports (default: no bar)" },
     { NULL, NULL, 0, NULL }
 };
 
 static const ctl_option_t s_filter_options [] = {
-    { "--queue", "Q", CTL_OPT_FILTER_QUEUE, "only jobs in this queue" },
+    { "--queue", "Q", CTL_OPT_FILTER_QUEUE,
+      "only jobs in this queue (default: any queue)" },
     { "--task", "GLOB", CTL_OPT_FILTER_TASK,
-      "only jobs whose task matches, like 'pi.*'" },
-    { "--node", "UUID", CTL_OPT_FILTER_NODE, "only jobs of this node" },
+      "only jobs whose task matches, like 'pi.*' (default: any task)" },
+    { "--node", "UUID", CTL_OPT_FILTER_NODE,
+      "only jobs of this node (default: any node)" },
     { NULL, NULL, 0, NULL }
 };
 
@@ -959,6 +964,16 @@ s_cmd_nodes (ctl_t *ctl)
     return s_show_list_call (ctl, async_nodes_json, NULL);
 }
 
+static int
+s_cmd_top (ctl_t *ctl)
+{
+    if (!isatty (STDOUT_FILENO))
+        return s_error (ASYNC_EUSAGE, "top needs a terminal on stdout; for scripts "
+                        "use 'asyncctl status' or 'asyncctl jobs'");
+    int rc = ctl_top (ctl->client, ctl->endpoint);
+    return rc ? s_client_fail (ctl, rc, NULL) : 0;
+}
+
 //  ---------------------------------------------------------------------
 //  Callbacks and annotations of a job
 
@@ -1256,8 +1271,13 @@ static const s_command_t s_commands [] = {
       .options = { s_keygen_options },
       .min_words = 1, .max_words = 1, .words = "one FILE name",
       .run = s_cmd_keygen },
-    //  Not available in this version
-    { .name = "top", .synopsis = "top" },
+    { .name = "top",
+      .synopsis = "top",
+      .help = "A live view of the broker on the terminal, refreshed every "
+              "second: queues by status, nodes and their agents, throughput "
+              "(completed jobs per second) and the running jobs. q quits. "
+              "Needs a terminal (exit 2 otherwise).",
+      .words = "no arguments", .needs_broker = true, .run = s_cmd_top },
     { .name = NULL }
 };
 

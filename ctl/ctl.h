@@ -6,6 +6,7 @@
                 be reused by every command that takes a task (submit,
                 parallel, serial, add-callback, every).
     ctl_print.c prints JSON: one compact line, a readable tree, a table.
+    ctl_top.c   asyncctl top: the live terminal view.
     asyncctl.c  the program: options, commands, errors.
     =========================================================================
 */
@@ -137,5 +138,15 @@ void
 //  terminated list of keys), one row per object, with a header line.
 void
     ctl_print_table (FILE *out, json_t *rows, const char *const *columns);
+
+//  ---------------------------------------------------------------------
+//  ctl_top: asyncctl top
+
+//  Show the live view of the broker on the terminal (stdout must be one)
+//  until 'q' is pressed: 0. Returns the client's error code when a call
+//  fails (the first one before the screen changes), for the caller to
+//  report. Dies of SIGINT or SIGTERM after restoring the terminal.
+int
+    ctl_top (async_client_t *client, const char *endpoint);
 
 #endif

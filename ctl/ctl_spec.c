@@ -27,17 +27,22 @@ const ctl_option_t ctl_job_options [] = {
       "default, forever, never or attempts=N,backoff=1s..60s,factor=2,interruptions=M "
       "(default: default)" },
     { "--quota", "NAME", CTL_OPT_QUOTA,
-      "count the job against this broker quota (repeatable)" },
+      "count the job against this broker quota (repeatable; default: none)" },
     { "--key", "KEY", CTL_OPT_KEY,
-      "idempotency key: submitting again with it returns the same job" },
+      "idempotency key: submitting again with it returns the same job "
+      "(default: none)" },
     { "--callback", "'TASK ARG...'", CTL_OPT_CALLBACK,
-      "run this job when the job completes, with its result (repeatable)" },
+      "run this job when the job completes, with its result (repeatable; "
+      "default: none)" },
     { "--on-success", "'TASK ARG...'", CTL_OPT_ON_SUCCESS,
-      "run this job when the job succeeds, with its result (repeatable)" },
+      "run this job when the job succeeds, with its result (repeatable; "
+      "default: none)" },
     { "--on-failure", "'TASK ARG...'", CTL_OPT_ON_FAILURE,
-      "run this job when the job fails, with the failure object (repeatable)" },
+      "run this job when the job fails, with the failure object (repeatable; "
+      "default: none)" },
     { "--annotate", "NAME=VALUE", CTL_OPT_ANNOTATE,
-      "set an annotation; VALUE is parsed like an argument (repeatable)" },
+      "set an annotation; VALUE is parsed like an argument (repeatable; "
+      "default: none)" },
     { NULL, NULL, 0, NULL }
 };
 

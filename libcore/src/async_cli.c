@@ -6,6 +6,7 @@
 #include "async_util.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
+#include <sys/stat.h>
 
 int
 async_cli_config (const char *prog, const char *path, zconfig_t **config)
@@ -58,6 +59,23 @@ async_cli_duration_ms (const char *prog, const char *what, const char *text, int
         return ASYNC_EUSAGE;
     }
     *ms = (int) (us / 1000);
+    return 0;
+}
+
+int
+async_cli_private_file_ok (const char *program, const char *flag, const char *path)
+{
+    struct stat st;
+    if (stat (path, &st)) {
+        fprintf (stderr, "%s: %s %s cannot be read (%s); check the path\n",
+                 program, flag, path, strerror (errno));
+        return ASYNC_EUSAGE;
+    }
+    if (st.st_mode & 077) {
+        fprintf (stderr, "%s: %s %s is readable by others (mode %04o); chmod 600 %s\n",
+                 program, flag, path, (unsigned) (st.st_mode & 07777), path);
+        return ASYNC_EUSAGE;
+    }
     return 0;
 }
 

@@ -26,6 +26,13 @@ int
 int
     async_cli_duration_ms (const char *prog, const char *what, const char *text, int *ms);
 
+//  A file holding a secret (a token, a CURVE secret key) must be private
+//  to its owner: 0 when `path` exists and no group or other permission bit
+//  is set; else prints "PROG: FLAG FILE is readable by others (mode 0644);
+//  chmod 600 FILE" (or why it cannot be read) and returns ASYNC_EUSAGE.
+int
+    async_cli_private_file_ok (const char *program, const char *flag, const char *path);
+
 //  Report an unknown option or argument (getopt's optind, argv) and return
 //  ASYNC_EUSAGE.
 int

@@ -1,0 +1,37 @@
+/*  =========================================================================
+    broker_view - what the broker shows its HTTP server (private)
+
+    The HTTP handlers run on the broker's own thread, between two turns of
+    its loop, and read its state through these calls: no locks. Each builds
+    the very reply the protocol sends for the same question (STATUS, NODES,
+    JOBS, JOB), so /api/... and asyncctl print the same JSON. Read the body
+    back with async_inmsg_parse (); release with async_msg_destroy ().
+    =========================================================================
+*/
+#ifndef BROKER_VIEW_H_INCLUDED
+#define BROKER_VIEW_H_INCLUDED
+
+#include "broker.h"
+#include "metrics.h"
+#include "async_codec.h"
+
+//  The STATUS reply (asyncctl status).
+void
+    broker_view_status (broker_t *self, async_msg_t *reply);
+
+//  The JOBS reply to a LIST query: `query` is a map as LIST's body
+//  {"status": [...], "queue", "task", "node", "limit"}. 0, or -1 when it
+//  names an unknown status (reply untouched).
+int
+    broker_view_jobs (broker_t *self, const msgpack_object *query, async_msg_t *reply);
+
+//  The JOB reply for job `id` (a valid id). 0, or ASYNC_ENOJOB (reply
+//  untouched).
+int
+    broker_view_job (broker_t *self, const char *id, async_msg_t *reply);
+
+//  The broker's counters and histograms.
+metrics_t *
+    broker_view_metrics (broker_t *self);
+
+#endif

@@ -1,0 +1,560 @@
+/*  =========================================================================
+    http - the broker's HTTP server: /metrics, /api/..., the dashboard
+
+    GET (or HEAD) only. Every answer says Cache-Control: no-store. JSON
+    answers are the JSON asyncctl prints for the same question: the broker
+    builds the same protocol reply (broker_view.h) and it is converted the
+    way the client library converts it.
+    =========================================================================
+*/
+#include "http.h"
+#include "broker_view.h"
+#include "async_job.h"
+#include "async_util.h"
+#include "asyncmesh/error.h"
+#include "asyncmesh/log.h"
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#define S_JSON_TYPE     "application/json"
+#define S_METRICS_TYPE  "text/plain; version=0.0.4; charset=utf-8"
+#define S_LIST_LIMIT    100             //  /api/jobs without ?limit=
+
+struct _http_t {
+    broker_t *broker;
+    struct MHD_Daemon *daemon;
+    char *token;                        //  NULL: no token needed
+};
+
+//  ---------------------------------------------------------------------
+//  Addresses
+
+//  Split "HOST:PORT" or "[HOST]:PORT" into host and port. 0 or -1.
+static int
+s_address_split (const char *address, char *host, size_t host_size, char *port,
+                 size_t port_size)
+{
+    const char *colon = strrchr (address, ':');
+    if (!colon || !colon [1] || strlen (colon + 1) >= port_size)
+        return -1;
+    const char *start = address, *end = colon;
+    if (*start == '[') {
+        if (end == start || end [-1] != ']')
+            return -1;
+        start++;
+        end--;
+    }
+    if ((size_t) (end - start) >= host_size)
+        return -1;
+    memcpy (host, start, end - start);
+    host [end - start] = 0;
+    strcpy (port, colon + 1);
+    for (const char *digit = port; *digit; digit++)
+        if (*digit < '0' || *digit > '9')
+            return -1;
+    return 0;
+}
+
+static bool
+s_sockaddr_loopback (const struct sockaddr *addr)
+{
+    if (addr->sa_family == AF_INET) {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *) addr;
+        return (ntohl (in4->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (addr->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) addr;
+        return IN6_IS_ADDR_LOOPBACK (&in6->sin6_addr);
+    }
+    return false;
+}
+
+//  Resolve the address; the caller frees the list with freeaddrinfo
+static int
+s_address_resolve (const char *address, struct addrinfo **list)
+{
+    char host [256], port [8];
+    if (s_address_split (address, host, sizeof host, port, sizeof port))
+        return -1;
+    struct addrinfo hints = { .ai_flags = AI_PASSIVE | AI_NUMERICSERV,
+                              .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    return getaddrinfo (*host ? host : NULL, port, &hints, list) ? -1 : 0;
+}
+
+int
+http_address_check (const char *address, bool *loopback)
+{
+    struct addrinfo *list;
+    if (s_address_resolve (address, &list))
+        return -1;
+    *loopback = true;
+    for (struct addrinfo *each = list; each; each = each->ai_next)
+        *loopback = *loopback && s_sockaddr_loopback (each->ai_addr);
+    freeaddrinfo (list);
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Answers
+
+static enum MHD_Result
+s_answer (struct MHD_Connection *connection, unsigned int code, const char *type,
+          void *body, size_t size, enum MHD_ResponseMemoryMode mode)
+{
+    struct MHD_Response *response = MHD_create_response_from_buffer (size, body, mode);
+    if (!response)
+        return MHD_NO;
+    MHD_add_response_header (response, "Content-Type", type);
+    MHD_add_response_header (response, "Cache-Control", "no-store");
+    MHD_add_response_header (response, "X-Content-Type-Options", "nosniff");
+    if (strncmp (type, "text/html", 9) == 0) {
+        MHD_add_response_header (response, "Content-Security-Policy",
+                                 "default-src 'none'; script-src 'self'; "
+                                 "style-src 'self'; connect-src 'self'; img-src 'self'");
+        MHD_add_response_header (response, "X-Frame-Options", "DENY");
+    }
+    if (code == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header (response, "WWW-Authenticate",
+                                 "Bearer realm=\"asyncbroker\"");
+    if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header (response, "Allow", "GET, HEAD");
+    enum MHD_Result rc = MHD_queue_response (connection, code, response);
+    MHD_destroy_response (response);
+    return rc;
+}
+
+//  Significant digits that print every real in value exactly, as asyncctl
+//  prints them (ctl_print.c): 15 prints 0.1 as 0.1, 17 round-trips every
+//  double. 0 when there are no reals.
+static int
+s_real_digits (json_t *value)
+{
+    int digits = 0;
+    size_t index;
+    const char *key;
+    json_t *item;
+    if (json_is_real (value)) {
+        double real = json_real_value (value);
+        char text [40];
+        for (digits = 15; digits < 17; digits++) {
+            snprintf (text, sizeof text, "%.*g", digits, real);
+            if (strtod (text, NULL) == real)
+                break;
+        }
+    }
+    else
+    if (json_is_object (value))
+        json_object_foreach (value, key, item) {
+            int more = s_real_digits (item);
+            digits = more > digits ? more : digits;
+        }
+    else
+        json_array_foreach (value, index, item) {
+            int more = s_real_digits (item);
+            digits = more > digits ? more : digits;
+        }
+    return digits;
+}
+
+//  Answer with the value as JSON, one line (takes the value)
+static enum MHD_Result
+s_answer_json (struct MHD_Connection *connection, unsigned int code, json_t *value)
+{
+    size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+    int digits = s_real_digits (value);
+    if (digits)
+        flags |= JSON_REAL_PRECISION (digits);
+    char *text = json_dumps (value, flags);
+    json_decref (value);
+    if (!text)
+        return MHD_NO;
+    size_t size = strlen (text);
+    //  A newline at the end, as asyncctl prints it
+    char *line = (char *) realloc (text, size + 2);
+    if (!line) {
+        free (text);
+        return MHD_NO;
+    }
+    line [size] = '\n';
+    line [size + 1] = 0;
+    return s_answer (connection, code, S_JSON_TYPE, line, size + 1, MHD_RESPMEM_MUST_FREE);
+}
+
+static enum MHD_Result
+s_answer_error (struct MHD_Connection *connection, unsigned int code, const char *message)
+{
+    return s_answer_json (connection, code,
+                          json_pack ("{s:s, s:i}", "error", message, "code", (int) code));
+}
+
+//  ---------------------------------------------------------------------
+//  The API
+
+//  Parse a reply the view built; the body, or NULL (logged)
+static const msgpack_object *
+s_reply_body (async_msg_t *reply, async_inmsg_t *in)
+{
+    const char *why = NULL;
+    if (async_inmsg_parse (in, reply->buffer.data, reply->buffer.size, &why)) {
+        async_log_error ("http", "reply.malformed", "reason=\"%s\"", why ? why : "");
+        return NULL;
+    }
+    return in->body;
+}
+
+static enum MHD_Result
+s_api_status (http_t *self, struct MHD_Connection *connection)
+{
+    async_msg_t reply;
+    async_inmsg_t in;
+    broker_view_status (self->broker, &reply);
+    const msgpack_object *body = s_reply_body (&reply, &in);
+    json_t *status = body ? async_codec_to_json (body) : NULL;
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&reply);
+    if (!status)
+        return s_answer_error (connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "no status");
+    return s_answer_json (connection, MHD_HTTP_OK, status);
+}
+
+static enum MHD_Result
+s_api_job (http_t *self, struct MHD_Connection *connection, const char *id)
+{
+    if (!async_id_valid (id))
+        return s_answer_error (connection, MHD_HTTP_BAD_REQUEST,
+                               "not a job id; give one like asyncctl submit prints");
+    async_msg_t reply;
+    if (broker_view_job (self->broker, id, &reply))
+        return s_answer_error (connection, MHD_HTTP_NOT_FOUND, "no such job");
+    async_inmsg_t in;
+    const msgpack_object *body = s_reply_body (&reply, &in);
+    async_job_t *job = body ? async_job_decode_object (async_mp_get (body, "job")) : NULL;
+    json_t *value = job ? async_job_to_json (job) : NULL;
+    async_job_destroy (&job);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&reply);
+    if (!value)
+        return s_answer_error (connection, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                               "the job record does not decode");
+    return s_answer_json (connection, MHD_HTTP_OK, value);
+}
+
+//  The query of /api/jobs, as LIST's body
+typedef struct {
+    json_t *query;
+    json_t *statuses;
+    char error [200];
+} s_jobs_query_t;
+
+static enum MHD_Result
+s_jobs_argument (void *arg, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    s_jobs_query_t *self = (s_jobs_query_t *) arg;
+    if (!value)
+        value = "";
+    if (streq (key, "status")) {
+        //  Repeated, or separated by commas
+        const char *each = value;
+        while (*each) {
+            size_t len = strcspn (each, ",");
+            if (len)
+                json_array_append_new (self->statuses, json_stringn (each, len));
+            each += len + (each [len] == ',');
+        }
+    }
+    else
+    if (streq (key, "queue") || streq (key, "task") || streq (key, "node"))
+        json_object_set_new (self->query, key, json_string (value));
+    else
+    if (streq (key, "limit")) {
+        char *end;
+        errno = 0;
+        long long limit = strtoll (value, &end, 10);
+        if (!*value || *end || errno || limit < 0)
+            snprintf (self->error, sizeof self->error, "limit '%.50s' is not a "
+                      "whole number of jobs (0: all)", value);
+        else
+            json_object_set_new (self->query, "limit", json_integer (limit));
+    }
+    else
+        snprintf (self->error, sizeof self->error, "unknown parameter '%.50s'; give "
+                  "status, queue, task, node or limit", key);
+    return MHD_YES;
+}
+
+static enum MHD_Result
+s_api_jobs (http_t *self, struct MHD_Connection *connection)
+{
+    s_jobs_query_t args = { json_pack ("{s:I}", "limit", (json_int_t) S_LIST_LIMIT),
+                            json_array (), "" };
+    MHD_get_connection_values (connection, MHD_GET_ARGUMENT_KIND, s_jobs_argument, &args);
+    if (json_array_size (args.statuses))
+        json_object_set (args.query, "status", args.statuses);
+    json_decref (args.statuses);
+    uint8_t *data = NULL;
+    size_t size = 0;
+    if (!*args.error && async_codec_encode_json (args.query, &data, &size))
+        snprintf (args.error, sizeof args.error, "malformed query");
+    json_decref (args.query);
+    if (*args.error) {
+        free (data);
+        return s_answer_error (connection, MHD_HTTP_BAD_REQUEST, args.error);
+    }
+    msgpack_unpacked query;
+    msgpack_unpacked_init (&query);
+    size_t offset = 0;
+    json_t *jobs = NULL;
+    async_msg_t reply;
+    int rc = msgpack_unpack_next (&query, (const char *) data, size, &offset)
+             == MSGPACK_UNPACK_SUCCESS
+           ? broker_view_jobs (self->broker, &query.data, &reply) : -1;
+    msgpack_unpacked_destroy (&query);
+    free (data);
+    if (rc)
+        return s_answer_error (connection, MHD_HTTP_BAD_REQUEST, "unknown status; give "
+                               "pending, assigned, active, callbacks, completed, "
+                               "succeeded or failed");
+    async_inmsg_t in;
+    const msgpack_object *body = s_reply_body (&reply, &in);
+    const msgpack_object *list = body ? async_mp_get (body, "jobs") : NULL;
+    if (list && list->type == MSGPACK_OBJECT_ARRAY) {
+        jobs = json_array ();
+        for (uint32_t i = 0; i < list->via.array.size; i++) {
+            async_job_t *job = async_job_decode_object (&list->via.array.ptr [i]);
+            if (job)
+                json_array_append_new (jobs, async_job_to_json (job));
+            async_job_destroy (&job);
+        }
+    }
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&reply);
+    if (!jobs)
+        return s_answer_error (connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "no jobs");
+    return s_answer_json (connection, MHD_HTTP_OK, jobs);
+}
+
+//  ---------------------------------------------------------------------
+//  /metrics
+
+static void
+s_gauge_head (zchunk_t *out, const char *name, const char *help)
+{
+    char text [512];
+    int size = snprintf (text, sizeof text, "# HELP %s %s\n# TYPE %s gauge\n",
+                         name, help, name);
+    zchunk_extend (out, text, (size_t) size);
+}
+
+static void
+s_text (zchunk_t *out, const char *text)
+{
+    zchunk_extend (out, text, strlen (text));
+}
+
+static enum MHD_Result
+s_metrics (http_t *self, struct MHD_Connection *connection)
+{
+    //  Gauges from the status reply, the rest from the counters
+    async_msg_t reply;
+    async_inmsg_t in;
+    broker_view_status (self->broker, &reply);
+    const msgpack_object *body = s_reply_body (&reply, &in);
+    json_t *status = body ? async_codec_to_json (body) : json_object ();
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&reply);
+
+    zchunk_t *out = zchunk_new (NULL, 16384);
+    char line [256];
+    metrics_print (broker_view_metrics (self->broker), out);
+    s_gauge_head (out, "asyncmesh_queue_jobs", "Jobs in each queue by status "
+                  "(pending, scheduled, assigned, active), now.");
+    const char *queue;
+    json_t *counts;
+    json_object_foreach (json_object_get (status, "queues"), queue, counts) {
+        const char *name;
+        json_t *count;
+        json_object_foreach (counts, name, count) {
+            s_text (out, "asyncmesh_queue_jobs{queue=\"");
+            metrics_label (out, queue);
+            snprintf (line, sizeof line, "\",status=\"%s\"} %" JSON_INTEGER_FORMAT "\n",
+                      name, json_integer_value (count));
+            s_text (out, line);
+        }
+    }
+    size_t index, alive = 0;
+    json_t *node;
+    json_array_foreach (json_object_get (status, "nodes"), index, node)
+        alive += !json_is_true (json_object_get (node, "dead"));
+    s_gauge_head (out, "asyncmesh_nodes_alive", "Nodes connected and alive, now.");
+    snprintf (line, sizeof line, "asyncmesh_nodes_alive %zu\n", alive);
+    s_text (out, line);
+    s_gauge_head (out, "asyncmesh_store_bytes", "Size of the RocksDB store on disk "
+                  "(SST files and memtables), in bytes.");
+    snprintf (line, sizeof line, "asyncmesh_store_bytes %" JSON_INTEGER_FORMAT "\n",
+              json_integer_value (json_object_get (status, "store_bytes")));
+    s_text (out, line);
+    s_gauge_head (out, "asyncmesh_uptime_seconds", "Seconds since the broker started.");
+    snprintf (line, sizeof line, "asyncmesh_uptime_seconds %.3f\n",
+              json_real_value (json_object_get (status, "uptime")));
+    s_text (out, line);
+    json_decref (status);
+    enum MHD_Result rc = s_answer (connection, MHD_HTTP_OK, S_METRICS_TYPE,
+                                   zchunk_data (out), zchunk_size (out),
+                                   MHD_RESPMEM_MUST_COPY);
+    zchunk_destroy (&out);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Requests
+
+//  Compare in time that depends only on the lengths
+static bool
+s_token_equal (const char *given, const char *token)
+{
+    size_t given_len = strlen (given), token_len = strlen (token);
+    unsigned char diff = given_len != token_len;
+    for (size_t i = 0; i < token_len; i++)
+        diff |= (unsigned char) (i < given_len ? given [i] : 0) ^ (unsigned char) token [i];
+    return diff == 0;
+}
+
+static bool
+s_authorized (http_t *self, struct MHD_Connection *connection, bool page)
+{
+    if (!self->token)
+        return true;
+    const char *header = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
+                                                      MHD_HTTP_HEADER_AUTHORIZATION);
+    if (header && strncasecmp (header, "Bearer ", 7) == 0)
+        return s_token_equal (header + 7, self->token);
+    const char *query = page ? MHD_lookup_connection_value (connection,
+                                                            MHD_GET_ARGUMENT_KIND, "token")
+                             : NULL;
+    return query && s_token_equal (query, self->token);
+}
+
+static enum MHD_Result
+s_request (void *cls, struct MHD_Connection *connection, const char *url,
+           const char *method, const char *version, const char *upload_data,
+           size_t *upload_data_size, void **request)
+{
+    http_t *self = (http_t *) cls;
+    if (!streq (method, "GET") && !streq (method, "HEAD"))
+        return s_answer_error (connection, MHD_HTTP_METHOD_NOT_ALLOWED,
+                               "only GET and HEAD");
+    //  The dashboard's files: the page needs the token, its script and
+    //  style (no data in them) do not, since a browser cannot send it
+    const char *path = streq (url, "/") ? "/index.html" : url;
+    for (const http_asset_t *asset = http_assets; asset->path; asset++)
+        if (streq (asset->path, path)) {
+            if (streq (path, "/index.html") && !s_authorized (self, connection, true))
+                return s_answer_error (connection, MHD_HTTP_UNAUTHORIZED,
+                                       "give the token: /?token=TOKEN");
+            return s_answer (connection, MHD_HTTP_OK, asset->type, (void *) asset->data,
+                             asset->size, MHD_RESPMEM_PERSISTENT);
+        }
+    if (!s_authorized (self, connection, false))
+        return s_answer_error (connection, MHD_HTTP_UNAUTHORIZED,
+                               "give the token: Authorization: Bearer TOKEN");
+    if (streq (url, "/metrics"))
+        return s_metrics (self, connection);
+    if (streq (url, "/api/status"))
+        return s_api_status (self, connection);
+    if (streq (url, "/api/jobs") || streq (url, "/api/jobs/"))
+        return s_api_jobs (self, connection);
+    if (strncmp (url, "/api/jobs/", 10) == 0)
+        return s_api_job (self, connection, url + 10);
+    return s_answer_error (connection, MHD_HTTP_NOT_FOUND, "not found; see /api/status, "
+                           "/api/jobs, /api/jobs/ID, /metrics or /");
+}
+
+static void
+s_mhd_log (void *cls, const char *format, va_list args)
+{
+    char text [512];
+    vsnprintf (text, sizeof text, format, args);
+    text [strcspn (text, "\n")] = 0;
+    async_log_warning ("http", "mhd", "reason=\"%s\"", text);
+}
+
+//  ---------------------------------------------------------------------
+
+int
+http_new (broker_t *broker, const char *address, const char *token, http_t **self_p)
+{
+    *self_p = NULL;
+    struct addrinfo *list;
+    if (s_address_resolve (address, &list)) {
+        async_log_error ("http", "bind.failed", "address=%s reason=\"not ADDR:PORT\"",
+                         address);
+        return ASYNC_EUSAGE;
+    }
+    http_t *self = (http_t *) calloc (1, sizeof (http_t));
+    assert (self);
+    self->broker = broker;
+    self->token = token ? strdup (token) : NULL;
+    unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (list->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    self->daemon = MHD_start_daemon (flags, 0, NULL, NULL, s_request, self,
+                                     MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL,
+                                     MHD_OPTION_SOCK_ADDR, list->ai_addr,
+                                     MHD_OPTION_CONNECTION_LIMIT, 64,
+                                     MHD_OPTION_PER_IP_CONNECTION_LIMIT, 16,
+                                     MHD_OPTION_CONNECTION_TIMEOUT, 10,
+                                     MHD_OPTION_END);
+    freeaddrinfo (list);
+    if (!self->daemon) {
+        async_log_error ("http", "bind.failed", "address=%s reason=\"%s\"", address,
+                         strerror (errno));
+        http_destroy (&self);
+        return ASYNC_EIO;
+    }
+    async_log_info ("http", "http.started", "address=%s token=%s", address,
+                    token ? "required" : "none");
+    *self_p = self;
+    return 0;
+}
+
+void
+http_destroy (http_t **self_p)
+{
+    http_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->daemon)
+        MHD_stop_daemon (self->daemon);
+    if (self->token) {
+        explicit_bzero (self->token, strlen (self->token));
+        free (self->token);
+    }
+    free (self);
+    *self_p = NULL;
+}
+
+int
+http_fd (http_t *self)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon,
+                                                            MHD_DAEMON_INFO_EPOLL_FD);
+    return info ? info->epoll_fd : -1;
+}
+
+int
+http_timeout_ms (http_t *self)
+{
+    MHD_UNSIGNED_LONG_LONG timeout;
+    if (MHD_get_timeout (self->daemon, &timeout) != MHD_YES)
+        return -1;
+    return timeout > INT_MAX ? INT_MAX : (int) timeout;
+}
+
+void
+http_run (http_t *self)
+{
+    MHD_run (self->daemon);
+}
