@@ -228,6 +228,16 @@ s_key_live (char *buf, const char *id)
     return 37;
 }
 
+//  x<id>: a running parent's children done, so that a child's completion
+//  does not write the whole parent record (its children's ids)
+static size_t
+s_key_done (char *buf, const char *id)
+{
+    buf [0] = 'x';
+    memcpy (buf + 1, id, 36);
+    return 37;
+}
+
 static void
 s_strv_free (const char **strv)
 {
@@ -683,7 +693,12 @@ s_child_done (broker_t *self, async_job_t *child)
     if (!parent || parent->status == ASYNC_COMPLETED || parent->status == ASYNC_CALLBACKS)
         return;
     parent->children_done++;
-    s_job_save (self, parent);
+    //  The parent stays cached while it runs (s_evict); its record is
+    //  written when it changes otherwise, its progress goes to its x key
+    char key [40];
+    uint8_t done [8];
+    store_put_be64 (done, parent->children_done);
+    store_put (self->store, key, s_key_done (key, parent->id), done, 8);
     s_notify_progress (self, parent->id, (int64_t) parent->children_done,
                        (int64_t) parent->nchildren);
     if (parent->children_done < parent->nchildren) {
@@ -698,8 +713,7 @@ s_child_done (broker_t *self, async_job_t *child)
         async_job_t *post = s_make_postprocess (self, parent);
         if (post) {
             memcpy (parent->postprocess_id, post->id, 37);
-            char key [40];
-            (void) key;
+            s_job_save (self, parent);
             s_start (self, post);
             return;
         }
@@ -777,6 +791,8 @@ s_job_finish (broker_t *self, async_job_t *job)
     job->completed_at = async_now_us ();
     store_put (self->store, key, s_key_time (key, 'c', job->completed_at, job->id), "", 0);
     store_delete (self->store, key, s_key_live (key, job->id));
+    if (job->kind != ASYNC_KIND_TASK)
+        store_delete (self->store, key, s_key_done (key, job->id));
     s_job_save (self, job);
     self->durable = true;
     self->stat_completed++;
@@ -2749,6 +2765,7 @@ s_evict (broker_t *self, zlistx_t *jobs)
             continue;           //  on the dirty list too: decided there
         job->dirty = false;
         bool keep = s_job_is_live (job)
+                 || (job->kind != ASYNC_KIND_TASK && job->status == ASYNC_ACTIVE)
                  || (job->status == ASYNC_PENDING && job->kind == ASYNC_KIND_TASK
                      && zhashx_size (self->jobs) <= S_JOBS_CACHED
                      && dispatch_contains (self->dispatch, job->id));
@@ -3012,6 +3029,26 @@ s_recover (broker_t *self)
         size_t ksize, vsize;
         const char *key = store_iter_key (iter, &ksize);
         const char *val = store_iter_value (iter, &vsize);
+        if (ksize == 37 && vsize == 0) {
+            //  A running parent (or a job in its callbacks, or handed off):
+            //  cached while it runs, with its progress from its x key
+            char id [37], xkey [40];
+            memcpy (id, key + 1, 36);
+            id [36] = 0;
+            async_job_t *job = s_job_load (self, id);
+            char *done;
+            size_t done_size;
+            if (job && job->kind != ASYNC_KIND_TASK
+            &&  store_get (self->store, xkey, s_key_done (xkey, id), &done, &done_size) == 0) {
+                if (done_size == 8) {
+                    uint64_t count = store_get_be64 ((uint8_t *) done);
+                    if (count > job->children_done && count <= job->nchildren)
+                        job->children_done = (size_t) count;
+                }
+                free (done);
+            }
+        }
+        else
         if (ksize == 37 && vsize >= 36) {
             orphan_t *orphan = calloc (1, sizeof (orphan_t));
             memcpy (orphan->id, key + 1, 36);
