@@ -78,6 +78,7 @@ struct _broker_t {
     zlistx_t *dirty;            //  async_job_t * to write at commit
     zlistx_t *loaded;           //  async_job_t * read from the store since the commit
     zhashx_t *waiters;          //  job id -> zhashx (rkey -> routing frame)
+    zhashx_t *progress_sent;    //  job id -> int64_t *: last PROGRESS (monotonic us)
     zlistx_t *replies;          //  zmsg_t * to send after the commit
     zlistx_t *scheduled;        //  scheduled_t *, sorted by when
     zlistx_t *deadlines;        //  scheduled_t *: begin_by of pending jobs
@@ -564,15 +565,31 @@ s_notify_waiters (broker_t *self, async_job_t *job)
         routing = (zframe_t *) zhashx_next (waiting);
     }
     zhashx_delete (self->waiters, job->id);
+    zhashx_delete (self->progress_sent, job->id);
 }
 
 //  Tell the clients waiting for a job how far it got: a task's reported
 //  progress, or a parent's children done
+#define S_PROGRESS_EVERY_US 50000
+
 static void
 s_notify_progress (broker_t *self, const char *id, int64_t done, int64_t total)
 {
     zhashx_t *waiting = (zhashx_t *) zhashx_lookup (self->waiters, id);
-    zframe_t *routing = waiting ? (zframe_t *) zhashx_first (waiting) : NULL;
+    if (!waiting)
+        return;
+    //  At most one every S_PROGRESS_EVERY_US per job (a bar needs no more;
+    //  a parallel job of 1,000 children would send 1,000), and the last one
+    int64_t now = async_mono_us ();
+    int64_t *sent = (int64_t *) zhashx_lookup (self->progress_sent, id);
+    if (sent && now - *sent < S_PROGRESS_EVERY_US && done < total)
+        return;
+    if (!sent) {
+        sent = (int64_t *) malloc (sizeof (int64_t));
+        zhashx_insert (self->progress_sent, id, sent);
+    }
+    *sent = now;
+    zframe_t *routing = (zframe_t *) zhashx_first (waiting);
     while (routing) {
         async_msg_t msg;
         async_msg_init (&msg, "PROGRESS", 0, 3);
@@ -3134,6 +3151,8 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->dirty = zlistx_new ();
     self->loaded = zlistx_new ();
     self->waiters = zhashx_new ();
+    self->progress_sent = zhashx_new ();
+    zhashx_set_destructor (self->progress_sent, (zhashx_destructor_fn *) zstr_free);
     zhashx_set_destructor (self->waiters, (zhashx_destructor_fn *) zhashx_destroy);
     self->replies = zlistx_new ();
     zlistx_set_destructor (self->replies, s_zmsg_free);
@@ -3210,6 +3229,7 @@ broker_destroy (broker_t **self_p)
     zhashx_destroy (&self->sessions);
     zhashx_destroy (&self->nodes);
     zhashx_destroy (&self->waiters);
+    zhashx_destroy (&self->progress_sent);
     zlistx_destroy (&self->replies);
     zlistx_destroy (&self->dirty);
     zlistx_destroy (&self->loaded);
