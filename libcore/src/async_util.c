@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sys/random.h>
 #include <uuid/uuid.h>
 
 int64_t
@@ -223,10 +226,52 @@ async_id_valid (const char *id)
     return true;
 }
 
+static __thread uint8_t s_id_pool [4096];
+static __thread size_t s_id_used = sizeof s_id_pool;
+
+static void
+s_id_pool_empty (void)
+{
+    s_id_used = sizeof s_id_pool;
+}
+
+static void
+s_id_pool_atfork (void)
+{
+    pthread_atfork (NULL, NULL, s_id_pool_empty);
+}
+
 void
 async_id_new (char *buf)
 {
+    //  A version 4 UUID from the kernel's random bytes, read 4 KiB at a
+    //  time (a getrandom per id was a syscall per job). A forked child
+    //  must not reuse its parent's bytes: fork empties the pool.
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once (&once, s_id_pool_atfork);
+    if (s_id_used + 16 > sizeof s_id_pool) {
+        size_t got = 0;
+        while (got < sizeof s_id_pool) {
+            ssize_t rc = getrandom (s_id_pool + got, sizeof s_id_pool - got, 0);
+            if (rc > 0)
+                got += (size_t) rc;
+            else
+            if (errno != EINTR)
+                break;
+        }
+        if (got < sizeof s_id_pool) {
+            uuid_t uu;          //  no getrandom: libuuid's own way
+            uuid_generate_random (uu);
+            uuid_unparse_lower (uu, buf);
+            return;
+        }
+        s_id_used = 0;
+    }
     uuid_t uu;
-    uuid_generate_random (uu);
+    memcpy (uu, s_id_pool + s_id_used, 16);
+    memset (s_id_pool + s_id_used, 0, 16);
+    s_id_used += 16;
+    uu [6] = (uint8_t) ((uu [6] & 0x0f) | 0x40);       //  version 4
+    uu [8] = (uint8_t) ((uu [8] & 0x3f) | 0x80);       //  RFC 4122 variant
     uuid_unparse_lower (uu, buf);
 }

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "async_util.h"
 
@@ -347,6 +349,55 @@ test_id_new_is_valid_and_unique (void **state)
     assert_string_not_equal (a, b);
 }
 
+static int
+s_id_compare (const void *a, const void *b)
+{
+    return memcmp (a, b, 37);
+}
+
+//  Ids come from a pool of random bytes: 10,000 (several refills) are all
+//  version 4, RFC 4122 variant, and distinct; a forked child does not
+//  repeat the ids its parent draws next
+static void
+test_id_new_pool_and_fork (void **state)
+{
+    (void) state;
+    enum { N = 10000 };
+    char (*ids) [37] = calloc (N, 37);
+    assert_non_null (ids);
+    for (int i = 0; i < N; i++) {
+        async_id_new (ids [i]);
+        assert_true (async_id_valid (ids [i]));
+        assert_int_equal (ids [i][14], '4');
+        assert_non_null (strchr ("89ab", ids [i][19]));
+    }
+    qsort (ids, N, 37, s_id_compare);
+    for (int i = 1; i < N; i++)
+        assert_true (memcmp (ids [i - 1], ids [i], 37) != 0);
+    free (ids);
+    char first [37];
+    async_id_new (first);           //  the pool holds unused bytes now
+    int pipefd [2];
+    assert_int_equal (pipe (pipefd), 0);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        char child [37];
+        async_id_new (child);
+        ssize_t rc = write (pipefd [1], child, 37);
+        _exit (rc == 37 ? 0 : 1);
+    }
+    char parent [37], child [37];
+    async_id_new (parent);
+    assert_int_equal (read (pipefd [0], child, 37), 37);
+    int status;
+    waitpid (pid, &status, 0);
+    close (pipefd [0]);
+    close (pipefd [1]);
+    assert_true (async_id_valid (child));
+    assert_string_not_equal (parent, child);
+}
+
 static void
 test_id_validation (void **state)
 {
@@ -423,6 +474,7 @@ main (void)
         cmocka_unit_test (test_clocks_advance),
         cmocka_unit_test (test_glob_match),
         cmocka_unit_test (test_id_new_is_valid_and_unique),
+        cmocka_unit_test (test_id_new_pool_and_fork),
         cmocka_unit_test (test_id_validation),
         cmocka_unit_test (test_task_name_validation),
     };
