@@ -442,18 +442,17 @@ async_submit_many_json (async_client_t *self, const char *const *specs_json, siz
     return result;
 }
 
-int
-async_wait_all (async_client_t *self, const char *ids, size_t count, int timeout_ms,
-                size_t *failed_out)
+//  Wait until every id in `open` has completed; `registered`: the broker
+//  knows we wait for them (SUBMIT with wait), so WAIT goes only as a resend
+static int
+s_wait_all (async_client_t *self, zhashx_t *open, int timeout_ms, bool registered,
+            size_t *failed_out)
 {
-    self->error [0] = 0;
-    zhashx_t *open = zhashx_new ();             //  ids not completed yet
-    for (size_t i = 0; i < count; i++)
-        zhashx_insert (open, ids + i * ASYNC_ID_LEN, (void *) 1);
     size_t failed = 0;
     int64_t start = async_mono_us ();
     int64_t deadline = timeout_ms < 0 ? INT64_MAX : start + (int64_t) timeout_ms * 1000;
-    int64_t heard = 0, next_send = 0;
+    int64_t heard = registered ? start : 0;
+    int64_t next_send = registered ? start + 5000000 : 0;
     int rc = 0;
     while (zhashx_size (open)) {
         int64_t now = async_mono_us ();
@@ -466,6 +465,9 @@ async_wait_all (async_client_t *self, const char *ids, size_t count, int timeout
             rc = s_unreachable (self);
             break;
         }
+        if (now >= next_send && registered && now - heard < 5000000)
+            next_send = heard + 5000000;        //  the broker is there
+        else
         if (now >= next_send) {
             //  WAIT for every open id; again every 5 s (broker restarts)
             const char *id = (const char *) zhashx_first (open);
@@ -512,10 +514,119 @@ async_wait_all (async_client_t *self, const char *ids, size_t count, int timeout
         async_inmsg_destroy (&in);
         zframe_destroy (&frame);
     }
+    if (failed_out)
+        *failed_out += failed;
+    return rc;
+}
+
+int
+async_wait_all (async_client_t *self, const char *ids, size_t count, int timeout_ms,
+                size_t *failed_out)
+{
+    self->error [0] = 0;
+    zhashx_t *open = zhashx_new ();             //  ids not completed yet
+    for (size_t i = 0; i < count; i++)
+        zhashx_insert (open, ids + i * ASYNC_ID_LEN, (void *) 1);
+    if (failed_out)
+        *failed_out = 0;
+    int rc = s_wait_all (self, open, timeout_ms, false, failed_out);
+    zhashx_destroy (&open);
+    return rc;
+}
+
+int
+async_submit_wait_many_json (async_client_t *self, const char *const *specs_json,
+                             size_t count, int timeout_ms, char *ids_out, size_t *failed_out)
+{
+    self->error [0] = 0;
+    if (failed_out)
+        *failed_out = 0;
+    uint64_t first = self->rid + 1;
+    self->rid += count;
+    int result = 0;
+    size_t accepting = 0, failed = 0;
+    for (size_t i = 0; i < count && !result; i++) {
+        async_msg_t msg;
+        int rc = s_submit_msg (self, specs_json [i], first + i, &msg, true);
+        if (rc == 0 && s_send (self, &msg))
+            rc = s_unreachable (self);
+        ids_out [i * ASYNC_ID_LEN] = 0;
+        result = rc;
+        accepting += rc == 0;
+    }
+    //  ACCEPTED for each (the broker then waits for us), and JOB for those
+    //  that complete meanwhile; the JOB of a job comes after its ACCEPTED
+    zhashx_t *open = zhashx_new ();             //  accepted, not completed
+    zhashx_t *early = zhashx_new ();            //  completed, not accepted yet
+    int64_t deadline = async_mono_us () + (int64_t) self->timeout_ms * 1000;
+    while (accepting && !result) {
+        int64_t left = deadline - async_mono_us ();
+        zframe_t *frame = NULL;
+        async_inmsg_t in;
+        int rc = left > 0 ? s_recv (self, (int) (left / 1000) + 1, &frame, &in)
+                          : ASYNC_ETIMEOUT;
+        if (rc == ASYNC_ETIMEOUT || rc == ASYNC_EUNREACH) {
+            result = rc == ASYNC_EUNREACH ? rc : s_unreachable (self);
+            break;
+        }
+        if (rc)
+            continue;
+        deadline = async_mono_us () + (int64_t) self->timeout_ms * 1000;
+        if (streq (in.command, "JOB") && in.rid == 0) {
+            const msgpack_object *job = async_mp_get (in.body, "job");
+            char id [ASYNC_ID_LEN];
+            if (async_mp_str (job, "id", id, sizeof id) == 0) {
+                const msgpack_object *failure = async_mp_get (job, "failure");
+                bool bad = failure && failure->type != MSGPACK_OBJECT_NIL;
+                if (zhashx_lookup (open, id)) {
+                    zhashx_delete (open, id);
+                    failed += bad;
+                }
+                else
+                    zhashx_insert (early, id, (void *) (uintptr_t) (bad ? 2 : 1));
+            }
+        }
+        else
+        if (in.rid >= first && in.rid < first + count) {
+            size_t i = (size_t) (in.rid - first);
+            char *id = ids_out + i * ASYNC_ID_LEN;
+            int64_t waiting = 0;
+            if (streq (in.command, "ERROR"))
+                result = s_error_reply (self, &in);
+            else
+            if (async_mp_str (in.body, "id", id, ASYNC_ID_LEN))
+                result = ASYNC_EPROTO;
+            else {
+                async_mp_int (in.body, "waiting", &waiting);
+                uintptr_t done = (uintptr_t) zhashx_lookup (early, id);
+                if (done) {
+                    failed += done == 2;
+                    zhashx_delete (early, id);
+                }
+                else
+                if (!zhashx_lookup (open, id)) {
+                    zhashx_insert (open, id, (void *) 1);
+                    if (!waiting) {
+                        //  An existing job (same key): ask for it
+                        async_msg_t msg;
+                        async_msg_init (&msg, "WAIT", ++self->rid, 1);
+                        async_msg_str (&msg, "id", id);
+                        s_send (self, &msg);
+                    }
+                }
+            }
+            accepting--;
+        }
+        async_inmsg_destroy (&in);
+        zframe_destroy (&frame);
+    }
+    zhashx_destroy (&early);
+    if (result == 0)
+        result = s_wait_all (self, open, timeout_ms, true, &failed);
     zhashx_destroy (&open);
     if (failed_out)
         *failed_out = failed;
-    return rc;
+    return result;
 }
 
 int

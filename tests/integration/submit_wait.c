@@ -1,25 +1,50 @@
 //  submit_wait - a test helper for test_submit_wait.sh
 //
 //      submit_wait ENDPOINT SPEC_JSON
+//      submit_wait ENDPOINT SPEC_A SPEC_B COUNT
 //
 //  Calls async_submit_wait_json once with SPEC_JSON and prints
 //  "rc=<code> id=<id> ms=<elapsed>" on the first line and the job JSON on
-//  the second. Exits with the call's code.
+//  the second. With COUNT: async_submit_wait_many_json over COUNT specs,
+//  SPEC_A and SPEC_B in turn, and prints "rc=<code> failed=<n> ids=<n>"
+//  (ids: how many distinct ids came back). Exits with the call's code.
 #include <asyncmesh/client.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 int
 main (int argc, char *argv [])
 {
-    if (argc != 3) {
-        fprintf (stderr, "usage: submit_wait ENDPOINT SPEC_JSON\n");
+    if (argc != 3 && argc != 5) {
+        fprintf (stderr, "usage: submit_wait ENDPOINT SPEC_JSON | SPEC_A SPEC_B COUNT\n");
         return 2;
     }
     async_client_t *client = async_client_new (argv [1]);
     if (!client)
         return 4;
+    if (argc == 5) {
+        size_t count = (size_t) atoi (argv [4]);
+        const char **specs = calloc (count + 1, sizeof (char *));
+        char *ids = calloc (count + 1, ASYNC_ID_LEN);
+        for (size_t i = 0; i < count; i++)
+            specs [i] = argv [2 + i % 2];
+        size_t failed = 0;
+        int rc = async_submit_wait_many_json (client, specs, count, 60000, ids, &failed);
+        qsort (ids, count, ASYNC_ID_LEN, (int (*) (const void *, const void *)) strcmp);
+        size_t distinct = 0;
+        for (size_t i = 0; i < count; i++)
+            distinct += ids [i * ASYNC_ID_LEN]
+                     && (i == 0 || strcmp (ids + i * ASYNC_ID_LEN, ids + (i - 1) * ASYNC_ID_LEN));
+        printf ("rc=%d failed=%zu ids=%zu\n", rc, failed, distinct);
+        if (rc)
+            fprintf (stderr, "submit_wait: %s\n", async_client_error (client));
+        free (specs);
+        free (ids);
+        async_client_destroy (&client);
+        return rc;
+    }
     char id [ASYNC_ID_LEN] = "";
     char *job = NULL;
     struct timespec start, end;

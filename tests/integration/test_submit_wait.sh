@@ -40,4 +40,17 @@ am_check "a priority that is not a number: refused, exit 6, nothing waits"
 rc=0
 "$SUBMIT_WAIT" "$AM_ENDPOINT" '{"task": "testing.noop", "priority": "high"}' >"$AM_TMP/bad.out" 2>&1 || rc=$?
 am_assert_eq "exit status" 6 "$rc"
+am_check "async_submit_wait_many_json: 300 jobs, every other one failing, no WAIT sent"
+before=$(waits)
+out=$("$SUBMIT_WAIT" "$AM_ENDPOINT" '{"task": "testing.noop"}' \
+      '{"task": "testing.fail", "args": ["ValueError", "no"]}' 300) || am_fail "submit_wait many failed: $out"
+am_assert_eq "outcome" "rc=0 failed=150 ids=300" "$out"
+am_assert_eq "WAIT requests the broker saw" "$before" "$(waits)"
+am_assert_eq "completed jobs" 302 "$(am_ctl count completed)"
+
+am_check "many with a key already used: the existing job is waited for with WAIT"
+out=$("$SUBMIT_WAIT" "$AM_ENDPOINT" '{"task": "testing.sleep", "args": [0.3], "key": "sw-1"}' \
+      '{"task": "testing.noop"}' 2) || am_fail "submit_wait many failed: $out"
+am_assert_eq "outcome" "rc=0 failed=0 ids=2" "$out"
+am_assert_eq "WAIT requests the broker saw" $(( before + 1 )) "$(waits)"
 am_say "PASS"

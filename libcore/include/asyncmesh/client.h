@@ -98,6 +98,17 @@ int
     async_wait_all (async_client_t *self, const char *ids, size_t count, int timeout_ms,
                     size_t *failed_out);
 
+//  Submit `count` specs and wait until all have completed, in one pipelined
+//  exchange: each SUBMIT registers the wait (no WAIT requests), so this is
+//  the fastest way to run a batch. Ids go to ids_out as for
+//  async_submit_many_json; *failed_out (optional) counts the jobs that
+//  completed with a failure. 0, or the first error (a refused submit stops
+//  the batch: the jobs before it were accepted and are not waited for).
+int
+    async_submit_wait_many_json (async_client_t *self, const char *const *specs_json,
+                                 size_t count, int timeout_ms, char *ids_out,
+                                 size_t *failed_out);
+
 //  Called while waiting, as the broker pushes progress: a task's reported
 //  progress, or a parent's children completed of all.
 typedef void (async_progress_fn) (void *arg, int64_t done, int64_t total);
