@@ -126,48 +126,11 @@ s_answer (struct MHD_Connection *connection, unsigned int code, const char *type
     return rc;
 }
 
-//  Significant digits that print every real in value exactly, as asyncctl
-//  prints them (ctl_print.c): 15 prints 0.1 as 0.1, 17 round-trips every
-//  double. 0 when there are no reals.
-static int
-s_real_digits (json_t *value)
-{
-    int digits = 0;
-    size_t index;
-    const char *key;
-    json_t *item;
-    if (json_is_real (value)) {
-        double real = json_real_value (value);
-        char text [40];
-        for (digits = 15; digits < 17; digits++) {
-            snprintf (text, sizeof text, "%.*g", digits, real);
-            if (strtod (text, NULL) == real)
-                break;
-        }
-    }
-    else
-    if (json_is_object (value))
-        json_object_foreach (value, key, item) {
-            int more = s_real_digits (item);
-            digits = more > digits ? more : digits;
-        }
-    else
-        json_array_foreach (value, index, item) {
-            int more = s_real_digits (item);
-            digits = more > digits ? more : digits;
-        }
-    return digits;
-}
-
 //  Answer with the value as JSON, one line (takes the value)
 static enum MHD_Result
 s_answer_json (struct MHD_Connection *connection, unsigned int code, json_t *value)
 {
-    size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
-    int digits = s_real_digits (value);
-    if (digits)
-        flags |= JSON_REAL_PRECISION (digits);
-    char *text = json_dumps (value, flags);
+    char *text = async_codec_json_dumps (value);
     json_decref (value);
     if (!text)
         return MHD_NO;

@@ -3,50 +3,17 @@
     =========================================================================
 */
 #include "ctl.h"
+#include "async_codec.h"
 #include <stdlib.h>
 #include <string.h>
 
 //  Longest inline value in a tree before it is unfolded
 #define S_INLINE_MAX 60
 
-#define S_MAX(a, b) ((a) > (b) ? (a) : (b))
-
-//  Significant digits that print every real in value exactly: 15 prints
-//  0.1 as 0.1, 17 round-trips every double. 0 when there are no reals.
-static int
-s_real_digits (json_t *value)
-{
-    int digits = 0;
-    size_t index;
-    const char *key;
-    json_t *item;
-    if (json_is_real (value)) {
-        double real = json_real_value (value);
-        char text [40];
-        for (digits = 15; digits < 17; digits++) {
-            snprintf (text, sizeof text, "%.*g", digits, real);
-            if (strtod (text, NULL) == real)
-                break;
-        }
-    }
-    else
-    if (json_is_object (value))
-        json_object_foreach (value, key, item)
-            digits = S_MAX (digits, s_real_digits (item));
-    else
-        json_array_foreach (value, index, item)     //  none unless an array
-            digits = S_MAX (digits, s_real_digits (item));
-    return digits;
-}
-
 char *
 ctl_json_dumps (json_t *value)
 {
-    size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
-    int digits = s_real_digits (value);
-    if (digits)
-        flags |= JSON_REAL_PRECISION (digits);
-    return json_dumps (value, flags);
+    return async_codec_json_dumps (value);
 }
 
 int

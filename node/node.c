@@ -6,6 +6,7 @@
 #include "job.h"
 #include "async_codec.h"
 #include "async_job.h"
+#include "async_keys.h"
 #include "async_util.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
@@ -764,15 +765,10 @@ s_worker_of (node_t *self, zmsg_t *zmsg)
 static void
 s_on_handshake (node_t *self)
 {
-    zmsg_t *event = zmsg_recv (self->monitor);
-    zframe_t *frame = event ? zmsg_first (event) : NULL;
-    if (!frame || zframe_size (frame) < 6) {
-        zmsg_destroy (&event);
+    uint32_t value;
+    int number = async_keys_handshake_event (self->monitor, &value);
+    if (number == 0)
         return;
-    }
-    uint16_t number;
-    memcpy (&number, zframe_data (frame), 2);
-    zmsg_destroy (&event);
     const char *broker = self->config.broker;
     bool curve = self->config.curve_key != NULL;
     if (number == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
@@ -785,22 +781,8 @@ s_on_handshake (node_t *self)
     }
     if (number == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && ++self->broken < 3)
         return;                 //  libzmq connects again by itself
-    char why [300];
-    if (number == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-        snprintf (why, sizeof why, "the broker refused our CURVE key (not in its "
-                  "allowed keys); put our public key file in its --curve-clients "
-                  "directory and send it SIGHUP");
-    else
-    if (!curve)
-        snprintf (why, sizeof why, "the broker requires CURVE; give --curve-key and "
-                  "--broker-public-key");
-    else
-    if (number == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
-        snprintf (why, sizeof why, "the broker does not speak CURVE; drop "
-                  "--curve-key and --broker-public-key, or check --broker");
-    else
-        snprintf (why, sizeof why, "the CURVE handshake failed; check that "
-                  "--broker-public-key is this broker's public key file");
+    char why [400];
+    async_keys_refusal (number, value, curve, broker, why, sizeof why);
     int64_t now = async_mono_us ();
     if (!self->refused || now - self->refused_logged >= S_REFUSED_LOG_US) {
         async_log_error ("node", "auth.refused", "node=%s broker=%s reason=\"%s\" "

@@ -5,6 +5,7 @@
 #include "asyncmesh/client.h"
 #include "async_codec.h"
 #include "async_job.h"
+#include "async_keys.h"
 #include "async_util.h"
 #include <czmq.h>
 #include <errno.h>
@@ -168,45 +169,18 @@ s_connect (async_client_t *self)
 static int
 s_handshake (async_client_t *self)
 {
-    zmsg_t *event = zmsg_recv (self->monitor);
-    zframe_t *frame = event ? zmsg_first (event) : NULL;
-    if (!frame || zframe_size (frame) < 6) {
-        zmsg_destroy (&event);
-        return 0;
-    }
-    uint16_t number;
     uint32_t value;
-    memcpy (&number, zframe_data (frame), 2);
-    memcpy (&value, zframe_data (frame) + 2, 4);
-    zmsg_destroy (&event);
+    int number = async_keys_handshake_event (self->monitor, &value);
+    if (number == 0)
+        return 0;
     if (number == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
         self->broken = 0;
         return 0;
     }
     if (number == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && ++self->broken < 3)
         return 0;
-    if (number == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-        snprintf (self->error, sizeof self->error,
-                  "the broker at %s refused our CURVE key (not in its allowed keys); "
-                  "ask its operator to put our public key file in its --curve-clients "
-                  "directory and send it SIGHUP", self->endpoint);
-    else
-    if (!self->curve)
-        snprintf (self->error, sizeof self->error,
-                  "the broker at %s requires CURVE; pass --curve-key and "
-                  "--broker-public-key (or set ASYNC_CURVE_KEY and "
-                  "ASYNC_BROKER_PUBLIC_KEY)", self->endpoint);
-    else
-    if (number == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
-        snprintf (self->error, sizeof self->error,
-                  "the broker at %s does not speak CURVE (protocol error 0x%x); "
-                  "drop --curve-key and --broker-public-key, or check --broker",
-                  self->endpoint, value);
-    else
-        snprintf (self->error, sizeof self->error,
-                  "the CURVE handshake with the broker at %s failed; check that "
-                  "--broker-public-key is this broker's public key file",
-                  self->endpoint);
+    async_keys_refusal (number, value, self->curve, self->endpoint, self->error,
+                        sizeof self->error);
     return ASYNC_EUNREACH;
 }
 
@@ -260,6 +234,14 @@ s_recv (async_client_t *self, int msecs, zframe_t **frame_p, async_inmsg_t *in)
     }
     *frame_p = frame;
     return 0;
+}
+
+//  The same, waiting at most until `deadline` (monotonic us)
+static int
+s_recv_by (async_client_t *self, int64_t deadline, zframe_t **frame_p, async_inmsg_t *in)
+{
+    int64_t left = deadline - async_mono_us ();
+    return left > 0 ? s_recv (self, (int) (left / 1000) + 1, frame_p, in) : ASYNC_ETIMEOUT;
 }
 
 static int
@@ -404,11 +386,9 @@ async_submit_many_json (async_client_t *self, const char *const *specs_json, siz
     }
     int64_t deadline = async_mono_us () + (int64_t) self->timeout_ms * 1000;
     while (waiting) {
-        int64_t left = deadline - async_mono_us ();
         zframe_t *frame = NULL;
         async_inmsg_t in;
-        int rc = left > 0 ? s_recv (self, (int) (left / 1000) + 1, &frame, &in)
-                          : ASYNC_ETIMEOUT;
+        int rc = s_recv_by (self, deadline, &frame, &in);
         if (rc == ASYNC_ETIMEOUT || rc == ASYNC_EUNREACH) {
             if (!result)
                 result = rc == ASYNC_EUNREACH ? rc : s_unreachable (self);
@@ -560,11 +540,9 @@ async_submit_wait_many_json (async_client_t *self, const char *const *specs_json
     zhashx_t *early = zhashx_new ();            //  completed, not accepted yet
     int64_t deadline = async_mono_us () + (int64_t) self->timeout_ms * 1000;
     while (accepting && !result) {
-        int64_t left = deadline - async_mono_us ();
         zframe_t *frame = NULL;
         async_inmsg_t in;
-        int rc = left > 0 ? s_recv (self, (int) (left / 1000) + 1, &frame, &in)
-                          : ASYNC_ETIMEOUT;
+        int rc = s_recv_by (self, deadline, &frame, &in);
         if (rc == ASYNC_ETIMEOUT || rc == ASYNC_EUNREACH) {
             result = rc == ASYNC_EUNREACH ? rc : s_unreachable (self);
             break;

@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "async_codec.h"
+#include <inttypes.h>
 #include <czmq.h>
 #include <ctype.h>
 #include <stdlib.h>
@@ -155,11 +156,30 @@ async_codec_to_json (const msgpack_object *o)
                     free (name);
                 }
                 else {
-                    json_t *kj = async_codec_to_json (key);
-                    char *name = json_dumps (kj, JSON_ENCODE_ANY | JSON_COMPACT);
-                    json_object_set_new_nocheck (object, name ? name : "", value);
-                    free (name);
-                    json_decref (kj);
+                    //  Keys must be strings (SPEC); another kind is named by
+                    //  its scalar text, or by its kind and place: dumping a
+                    //  container key would nest escapes, doubling the text
+                    //  at each level (a few hundred bytes made 512 MB)
+                    char name [64];
+                    if (key->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                        snprintf (name, sizeof name, "%" PRIu64, key->via.u64);
+                    else
+                    if (key->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+                        snprintf (name, sizeof name, "%" PRId64, key->via.i64);
+                    else
+                    if (key->type == MSGPACK_OBJECT_BOOLEAN)
+                        snprintf (name, sizeof name, "%s", key->via.boolean ? "true" : "false");
+                    else
+                    if (key->type == MSGPACK_OBJECT_NIL)
+                        snprintf (name, sizeof name, "null");
+                    else
+                    if (key->type == MSGPACK_OBJECT_FLOAT32 || key->type == MSGPACK_OBJECT_FLOAT64)
+                        snprintf (name, sizeof name, "%.17g", key->via.f64);
+                    else
+                        snprintf (name, sizeof name, "$key:%s#%u",
+                                  key->type == MSGPACK_OBJECT_ARRAY ? "array"
+                                : key->type == MSGPACK_OBJECT_MAP ? "map" : "bin", i);
+                    json_object_set_new_nocheck (object, name, value);
                 }
             }
             return object;
@@ -533,4 +553,46 @@ async_inmsg_destroy (async_inmsg_t *self)
 {
     msgpack_unpacked_destroy (&self->unpacked);
     self->body = NULL;
+}
+
+//  Significant digits that print every real in value exactly: 15 prints
+//  0.1 as 0.1, 17 round-trips every double. 0 when there are no reals.
+static int
+s_real_digits (json_t *value)
+{
+    int digits = 0;
+    size_t index;
+    const char *key;
+    json_t *item;
+    if (json_is_real (value)) {
+        double real = json_real_value (value);
+        char text [40];
+        for (digits = 15; digits < 17; digits++) {
+            snprintf (text, sizeof text, "%.*g", digits, real);
+            if (strtod (text, NULL) == real)
+                break;
+        }
+    }
+    else
+    if (json_is_object (value))
+        json_object_foreach (value, key, item) {
+            int more = s_real_digits (item);
+            digits = more > digits ? more : digits;
+        }
+    else
+        json_array_foreach (value, index, item) {   //  none unless an array
+            int more = s_real_digits (item);
+            digits = more > digits ? more : digits;
+        }
+    return digits;
+}
+
+char *
+async_codec_json_dumps (json_t *value)
+{
+    size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+    int digits = s_real_digits (value);
+    if (digits)
+        flags |= JSON_REAL_PRECISION (digits);
+    return json_dumps (value, flags);
 }

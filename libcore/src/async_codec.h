@@ -46,6 +46,11 @@ int
 json_t *
     async_codec_to_json (const msgpack_object *object);
 
+//  The value as one line of compact JSON, reals with the fewest digits
+//  that print each exactly (0.1, not 0.10000000000000001). Caller frees.
+char *
+    async_codec_json_dumps (json_t *value);
+
 //  Decode a msgpack buffer holding one value into JSON; NULL if malformed.
 json_t *
     async_codec_decode_json (const void *data, size_t size);

@@ -108,3 +108,41 @@ async_keys_check_pair (const char *prog, const char *flag_a, const char *a,
              has_a ? flag_b : flag_a, hint);
     return ASYNC_EUSAGE;
 }
+
+int
+async_keys_handshake_event (zsock_t *monitor, uint32_t *value)
+{
+    zmsg_t *event = zmsg_recv (monitor);
+    zframe_t *frame = event ? zmsg_first (event) : NULL;
+    uint16_t number = 0;
+    *value = 0;
+    if (frame && zframe_size (frame) >= 6) {
+        memcpy (&number, zframe_data (frame), 2);
+        memcpy (value, zframe_data (frame) + 2, 4);
+    }
+    zmsg_destroy (&event);
+    return number;
+}
+
+void
+async_keys_refusal (int event, uint32_t value, bool curve, const char *endpoint,
+                    char *buf, size_t size)
+{
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        snprintf (buf, size, "the broker at %s refused our CURVE key (not in its "
+                  "allowed keys); put our public key file in its --curve-clients "
+                  "directory and send it SIGHUP", endpoint);
+    else
+    if (!curve)
+        snprintf (buf, size, "the broker at %s requires CURVE; pass --curve-key and "
+                  "--broker-public-key (or set ASYNC_CURVE_KEY and "
+                  "ASYNC_BROKER_PUBLIC_KEY)", endpoint);
+    else
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+        snprintf (buf, size, "the broker at %s does not speak CURVE (protocol error "
+                  "0x%x); drop --curve-key and --broker-public-key, or check --broker",
+                  endpoint, value);
+    else
+        snprintf (buf, size, "the CURVE handshake with the broker at %s failed; check "
+                  "that --broker-public-key is this broker's public key file", endpoint);
+}

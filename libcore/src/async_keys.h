@@ -41,4 +41,16 @@ int
     async_keys_check_pair (const char *prog, const char *flag_a, const char *a,
                            const char *flag_b, const char *b, const char *hint);
 
+//  One event from a socket monitor (zmq_socket_monitor): its number, a
+//  ZMQ_EVENT_HANDSHAKE_* value, and *value its detail; 0 when unreadable.
+int
+    async_keys_handshake_event (zsock_t *monitor, uint32_t *value);
+
+//  Why a failed handshake with the broker at `endpoint` failed, as one
+//  line in buf: `event` from async_keys_handshake_event, `curve` whether
+//  we have a key of our own.
+void
+    async_keys_refusal (int event, uint32_t value, bool curve, const char *endpoint,
+                        char *buf, size_t size);
+
 #endif

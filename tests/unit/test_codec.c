@@ -292,6 +292,43 @@ test_codec_str_embedded_nul_round_trip (void **state)
     free (data);
 }
 
+//  A map key that is not a string is named by its scalar text or by its
+//  kind and place, never by dumping it: nested container keys once
+//  doubled the text at each level (fuzz finding regress_key_escape_blowup)
+static void
+test_codec_non_string_keys_stay_small (void **state)
+{
+    (void) state;
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    //  {{{{...{"k": 1}...}: 1}: 1}: 1}, 20 levels of map keys, then an
+    //  int key and a nil key
+    msgpack_pack_map (&pk, 3);
+    for (int level = 0; level < 20; level++)
+        msgpack_pack_map (&pk, 1);
+    msgpack_pack_str_with_body (&pk, "k\"", 2);
+    for (int level = 0; level < 20; level++)
+        msgpack_pack_int (&pk, 1);
+    msgpack_pack_int (&pk, 1);
+    msgpack_pack_int (&pk, 7);
+    msgpack_pack_true (&pk);
+    msgpack_pack_nil (&pk);
+    msgpack_pack_str_with_body (&pk, "x", 1);
+    json_t *json = async_codec_decode_json (buffer.data, buffer.size);
+    msgpack_sbuffer_destroy (&buffer);
+    assert_non_null (json);
+    char *text = json_dumps (json, JSON_COMPACT);
+    assert_non_null (text);
+    assert_true (strlen (text) < 200);
+    assert_non_null (strstr (text, "\"$key:map#0\":1"));
+    assert_non_null (strstr (text, "\"7\":true"));
+    assert_non_null (strstr (text, "\"null\":\"x\""));
+    free (text);
+    json_decref (json);
+}
+
 static void
 test_codec_bin_from_msgpack_to_json (void **state)
 {
@@ -957,6 +994,7 @@ main (void)
         cmocka_unit_test (test_codec_str_utf8_bytes_kept),
         cmocka_unit_test (test_codec_str_embedded_nul_round_trip),
         cmocka_unit_test (test_codec_bin_from_msgpack_to_json),
+        cmocka_unit_test (test_codec_non_string_keys_stay_small),
         cmocka_unit_test (test_codec_bin_from_json_round_trip),
         cmocka_unit_test (test_codec_bin_invalid_base64_refused),
         cmocka_unit_test (test_codec_bin_lookalikes_stay_maps),
