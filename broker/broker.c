@@ -837,6 +837,33 @@ s_job_finish (broker_t *self, async_job_t *job)
     }
 }
 
+//  One line for a failed job, with its failure's message and detail
+static void
+s_log_failed (async_job_t *job)
+{
+    if (!async_log_enabled (ASYNC_LOG_INFO))
+        return;
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    size_t offset = 0;
+    char type [ASYNC_MAX_NAME + 1] = "Error", message [512] = "", detail [1024] = "";
+    if (msgpack_unpack_next (&unpacked, (const char *) job->failure.data, job->failure.size,
+                             &offset) == MSGPACK_UNPACK_SUCCESS) {
+        char *text = async_mp_strdup (&unpacked.data, "message");
+        async_log_quote (text, message, sizeof message);
+        free (text);
+        text = async_mp_strdup (&unpacked.data, "detail");
+        async_log_quote (text, detail, sizeof detail);
+        free (text);
+        async_mp_str (&unpacked.data, "type", type, sizeof type);
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    async_log_info ("broker", "job.failed", "job=%s task=%s queue=%s node=%s attempt=%d "
+                    "type=%s message=\"%s\" detail=\"%s\"", job->id,
+                    job->task ? job->task : "-", job->queue, *job->node ? job->node : "-",
+                    job->attempts, type, message, detail);
+}
+
 //  The job has its result or failure: run its callbacks, in order, then
 //  it is completed
 static void
@@ -845,10 +872,7 @@ s_job_complete (broker_t *self, async_job_t *job)
     if (job->failure.size) {
         async_blob_clear (&job->result);
         self->stat_failed++;
-        char type [64] = "";
-        async_failure_type (&job->failure, type, sizeof type);
-        async_log_info ("broker", "job.failed", "job=%s task=%s type=%s attempt=%d",
-                        job->id, job->task ? job->task : "-", type, job->attempts);
+        s_log_failed (job);
     }
     else
         async_log_debug ("broker", "job.completed", "job=%s task=%s attempt=%d",
@@ -2612,11 +2636,25 @@ s_running_limits (broker_t *self)
             char message [100];
             snprintf (message, sizeof message, "ran longer than its timeout of %.3fs",
                       job->timeout / 1e6);
-            async_log_info ("broker", "job.timeout", "job=%s node=%s attempt=%d",
-                            job->id, job->node, job->attempts);
-            async_failure_make (&job->failure, "TimeoutError", message, "", true,
-                                job->node, job->attempts);
-            s_attempt_failed (self, job, true);
+            //  An interruption (SPEC section 4): re-queued at the head under
+            //  the policy's interruptions; past them, TimeoutError
+            job->interruptions++;
+            metrics_count (self->metrics, METRICS_INTERRUPTED, job->queue, job->task);
+            policy_t policy;
+            char err [200];
+            if (policy_parse (job->retry, job->role == ASYNC_ROLE_CALLBACK, &policy, err,
+                              sizeof err))
+                policy_parse (NULL, false, &policy, err, sizeof err);
+            async_log_info ("broker", "job.timeout", "job=%s node=%s attempt=%d "
+                            "interruptions=%d", job->id, job->node, job->attempts,
+                            job->interruptions);
+            if (policy.interruptions >= 0 && job->interruptions >= policy.interruptions) {
+                async_failure_make (&job->failure, "TimeoutError", message, "", false,
+                                    job->node, job->attempts);
+                s_job_complete (self, job);
+            }
+            else
+                s_enqueue (self, job, true);
         }
         job = (async_job_t *) zlistx_next (over);
     }

@@ -443,10 +443,13 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
             msgpack_pack_true (&msg.packer);
         else
             msgpack_pack_false (&msg.packer);
-        if (job->failure_type)
+        if (job->failure_type && async_log_enabled (ASYNC_LOG_INFO)) {
+            char message [512];
+            async_log_quote (job->failure_message, message, sizeof message);
             async_log_info ("node", "job.failed", "job=%s task=%s attempt=%d type=%s "
                             "message=\"%s\"", job->id, job->task, job->attempt,
-                            job->failure_type, job->failure_message);
+                            job->failure_type, message);
+        }
     }
     unacked_t *unacked = calloc (1, sizeof (unacked_t));
     memcpy (unacked->id, job->id, 37);

@@ -100,3 +100,26 @@ async_log (async_log_level_t level, const char *component, const char *event,
     fwrite (line, 1, len, s_file ? s_file : stderr);
     pthread_mutex_unlock (&s_mutex);
 }
+
+const char *
+async_log_quote (const char *text, char *buf, size_t size)
+{
+    size_t at = 0;
+    if (size == 0)
+        return buf;
+    const char *c = text ? text : "";
+    for (; *c && at + 1 < size; c++) {
+        if (*c == '\n') {
+            if (at + 2 >= size)
+                break;
+            buf [at++] = '\\';
+            buf [at++] = 'n';
+        }
+        else
+            buf [at++] = *c == '"' ? '\'' : (unsigned char) *c < 0x20 ? ' ' : *c;
+    }
+    buf [at] = 0;
+    if (*c && size > 4)         //  cut: say so
+        memcpy (buf + (at + 4 <= size ? at : size - 4), "...", 4);
+    return buf;
+}

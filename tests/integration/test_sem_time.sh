@@ -62,4 +62,16 @@ am_assert_eq "failure type" TimeoutError "$(jq -r .type <<<"$out")"
 [ $elapsed -le 3000 ] || am_fail "TimeoutError after $elapsed ms, expected within 3 s"
 [ $elapsed -ge 900 ] || am_fail "TimeoutError after $elapsed ms, before the 1 s timeout"
 am_assert_eq "attempts" 1 "$(am_job_field "$id" .attempts)"
+
+#   A passed timeout is an interruption (SPEC section 4): re-queued at the
+#   head under the policy's interruptions, then TimeoutError
+am_check "--timeout 0.3s --retry interruptions=2 testing.sleep 10: 2 interruptions, then TimeoutError"
+t0=$(s_ms)
+id=$(am_ctl submit --timeout 0.3s --retry interruptions=2 testing.sleep 10)
+s_wait "$id" 1 15s
+elapsed=$(( $(s_ms) - t0 ))
+am_assert_eq "failure type" TimeoutError "$(jq -r .type <<<"$out")"
+am_assert_eq "interruptions" 2 "$(am_job_field "$id" .interruptions)"
+am_assert_eq "attempts" 2 "$(am_job_field "$id" .attempts)"
+[ $elapsed -ge 550 ] || am_fail "TimeoutError after $elapsed ms: not two 0.3 s runs"
 am_say "PASS"

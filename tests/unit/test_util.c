@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "async_util.h"
+#include "asyncmesh/log.h"
 
 #define SEC  INT64_C (1000000)
 
@@ -398,6 +399,18 @@ test_id_new_pool_and_fork (void **state)
     assert_string_not_equal (parent, child);
 }
 
+//  async_log_quote: one line, no double quote, cut with "..."
+static void
+test_log_quote (void **state)
+{
+    (void) state;
+    char buf [64];
+    assert_string_equal (async_log_quote ("a\"b\nc\x01" "d", buf, sizeof buf), "a'b\\nc d");
+    assert_string_equal (async_log_quote (NULL, buf, sizeof buf), "");
+    assert_string_equal (async_log_quote ("0123456789", buf, 8), "0123...");
+    assert_string_equal (async_log_quote ("abc", buf, 8), "abc");
+}
+
 static void
 test_id_validation (void **state)
 {
@@ -475,6 +488,7 @@ main (void)
         cmocka_unit_test (test_glob_match),
         cmocka_unit_test (test_id_new_is_valid_and_unique),
         cmocka_unit_test (test_id_new_pool_and_fork),
+        cmocka_unit_test (test_log_quote),
         cmocka_unit_test (test_id_validation),
         cmocka_unit_test (test_task_name_validation),
     };

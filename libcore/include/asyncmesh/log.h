@@ -13,6 +13,7 @@
 #define ASYNCMESH_LOG_H_INCLUDED
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,6 +50,12 @@ void
 void
     async_log (async_log_level_t level, const char *component, const char *event,
                const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
+
+//  Text made fit for a key="value" field of one line: " becomes ',
+//  a newline \n, other control characters a space; cut to size - 1 bytes
+//  (ending in "..." when cut). Returns buf.
+const char *
+    async_log_quote (const char *text, char *buf, size_t size);
 
 #define async_log_error(c, e, ...)   async_log (ASYNC_LOG_ERROR, c, e, __VA_ARGS__)
 #define async_log_warning(c, e, ...) async_log (ASYNC_LOG_WARNING, c, e, __VA_ARGS__)
