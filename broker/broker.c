@@ -35,6 +35,9 @@ typedef struct {
     int64_t last_seen_wall;
     zlistx_t *agents;           //  dispatch_agent_t *, not owned
     zhashx_t *jobs;             //  job id -> dispatch_agent_t * (assigned or active here)
+    bool batch;                 //  the node takes ASSIGN with `jobs` (HELLO batch)
+    msgpack_sbuffer assigns;    //  this dispatch's ASSIGN bodies for it, packed
+    uint32_t nassigns;
     bool dead;                  //  declared dead: packed as such
 } session_t;
 
@@ -79,6 +82,7 @@ struct _broker_t {
     zlistx_t *loaded;           //  async_job_t * read from the store since the commit
     zhashx_t *waiters;          //  job id -> zhashx (rkey -> routing frame)
     zhashx_t *progress_sent;    //  job id -> int64_t *: last PROGRESS (monotonic us)
+    zhashx_t *keys_staged;      //  idempotency key -> job id, put in this batch
     zlistx_t *replies;          //  zmsg_t * to send after the commit
     zlistx_t *scheduled;        //  scheduled_t *, sorted by when
     zlistx_t *deadlines;        //  scheduled_t *: begin_by of pending jobs
@@ -1105,8 +1109,16 @@ s_submit (broker_t *self, const msgpack_object *spec, char *id_out, bool *existi
         return -1;
     }
     async_job_t *root = (async_job_t *) zlistx_first (jobs);
-    //  Idempotency key: a live or retained job with that key answers
+    //  Idempotency key: a live or retained job with that key answers; a
+    //  key of this batch is not in the store yet, so it is looked up first
     if (root->key) {
+        const char *staged = (const char *) zhashx_lookup (self->keys_staged, root->key);
+        if (staged) {
+            memcpy (id_out, staged, 37);
+            *existing = true;
+            zlistx_destroy (&jobs);
+            return 0;
+        }
         char *value;
         size_t size;
         size_t klen = strlen (root->key);
@@ -1126,6 +1138,7 @@ s_submit (broker_t *self, const msgpack_object *spec, char *id_out, bool *existi
             }
         }
         store_put (self->store, key, klen + 1, root->id, 36);
+        zhashx_insert (self->keys_staged, root->key, strdup (root->id));
         free (key);
     }
     //  Own every job in the cache, then start the root
@@ -1714,8 +1727,21 @@ s_session_destroy (session_t **self_p)
     free (self->host);
     zlistx_destroy (&self->agents);
     zhashx_destroy (&self->jobs);
+    msgpack_sbuffer_destroy (&self->assigns);
     free (self);
     *self_p = NULL;
+}
+
+//  WELCOME: the node's timings, and that RESULT may carry `results`
+static void
+s_send_welcome (broker_t *self, zframe_t *routing, uint64_t rid)
+{
+    async_msg_t msg;
+    async_msg_init (&msg, "WELCOME", rid, 3);
+    async_msg_int (&msg, "heartbeat_ms", self->config.heartbeat_ms);
+    async_msg_int (&msg, "dead_ms", self->config.dead_ms);
+    async_msg_int (&msg, "batch", 1);
+    s_send (self, routing, &msg);
 }
 
 static void
@@ -1739,11 +1765,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     //  have been assigned after the node wrote this HELLO)
     session_t *old = (session_t *) zhashx_lookup (self->sessions, rkey);
     if (old && streq (old->session, nonce) && streq (old->uuid, uuid)) {
-        async_msg_t msg;
-        async_msg_init (&msg, "WELCOME", in->rid, 2);
-        async_msg_int (&msg, "heartbeat_ms", self->config.heartbeat_ms);
-        async_msg_int (&msg, "dead_ms", self->config.dead_ms);
-        s_send (self, routing, &msg);
+        s_send_welcome (self, routing, in->rid);
         return;
     }
     zhashx_t *kept = zhashx_new ();       //  jobs the node still holds: id -> agent name
@@ -1790,6 +1812,9 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     session->last_seen_wall = async_now_us ();
     session->agents = zlistx_new ();
     session->jobs = zhashx_new ();
+    int64_t batch = 0;
+    async_mp_int (in->body, "batch", &batch);
+    session->batch = batch != 0;
     const msgpack_object *task_list = async_mp_get (in->body, "tasks");
     const char **tasks = NULL;
     if (task_list && task_list->type == MSGPACK_OBJECT_ARRAY
@@ -1846,11 +1871,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     async_log_info ("broker", "node.hello", "node=%s agents=%u held=%zu address=%s",
                     uuid, agents->via.array.size, zhashx_size (session->jobs),
                     session->address);
-    async_msg_t msg;
-    async_msg_init (&msg, "WELCOME", in->rid, 2);
-    async_msg_int (&msg, "heartbeat_ms", self->config.heartbeat_ms);
-    async_msg_int (&msg, "dead_ms", self->config.dead_ms);
-    s_send (self, routing, &msg);
+    s_send_welcome (self, routing, in->rid);
 }
 
 //  A node message about job `id` with `token`: the live job, or NULL if
@@ -1996,8 +2017,65 @@ s_handoffs_done (broker_t *self, async_job_t *done)
     zlistx_destroy (&waiting);
 }
 
+//  ACKs of one RESULT message: one ACK with `acks` when it carried `results`
+typedef struct {
+    msgpack_sbuffer bodies;     //  the ACK bodies, packed
+    uint32_t count;
+} s_acks_t;
+
+//  Send an ACK (now, or after the commit when `later`), or keep its body
+//  for the ACK of a batch
 static void
-s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_t *in)
+s_ack (broker_t *self, zframe_t *routing, async_msg_t *ack, bool later, s_acks_t *acks)
+{
+    if (acks) {
+        msgpack_sbuffer_write (&acks->bodies, ack->buffer.data + ack->body,
+                               ack->buffer.size - ack->body);
+        acks->count++;
+        async_msg_destroy (ack);
+    }
+    else
+    if (later)
+        s_reply_later (self, routing, ack);
+    else
+        s_send (self, routing, ack);
+}
+
+static void
+    s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_t *in,
+                 s_acks_t *acks);
+
+//  RESULT: one result, or `results` (a batch) answered by one ACK
+static void
+s_on_results (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_t *in)
+{
+    const msgpack_object *results = async_mp_get (in->body, "results");
+    if (!results) {
+        s_on_result (self, session, routing, in, NULL);
+        return;
+    }
+    s_acks_t acks = { .count = 0 };
+    msgpack_sbuffer_init (&acks.bodies);
+    for (uint32_t i = 0; results->type == MSGPACK_OBJECT_ARRAY && i < results->via.array.size;
+         i++) {
+        if (results->via.array.ptr [i].type != MSGPACK_OBJECT_MAP)
+            continue;
+        async_inmsg_t one = *in;
+        one.body = &results->via.array.ptr [i];
+        s_on_result (self, session, routing, &one, &acks);
+    }
+    async_msg_t ack;
+    async_msg_init (&ack, "ACK", in->rid, 1);
+    async_msg_key (&ack, "acks");
+    msgpack_pack_array (&ack.packer, acks.count);
+    msgpack_sbuffer_write (&ack.buffer, acks.bodies.data, acks.bodies.size);
+    msgpack_sbuffer_destroy (&acks.bodies);
+    s_reply_later (self, routing, &ack);
+}
+
+static void
+s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_t *in,
+             s_acks_t *acks)
 {
     char id [37] = "";
     async_job_t *job = s_current_attempt (self, session, in, id);
@@ -2009,7 +2087,7 @@ s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_
                            "message=\"a result from an attempt that is no longer current "
                            "was rejected\"", id, session->uuid);
         async_msg_int (&ack, "rejected", 1);
-        s_send (self, routing, &ack);
+        s_ack (self, routing, &ack, false, acks);
         return;
     }
     async_msg_int (&ack, "rejected", 0);
@@ -2031,7 +2109,7 @@ s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_
     char target [37];
     if (async_mp_str (in->body, "handoff", target, sizeof target) == 0) {
         s_handoff (self, job, target);
-        s_reply_later (self, routing, &ack);
+        s_ack (self, routing, &ack, true, acks);
         return;
     }
     if (failure && failure->type == MSGPACK_OBJECT_MAP) {
@@ -2058,7 +2136,7 @@ s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_
         async_blob_clear (&job->failure);
         s_job_complete (self, job);
     }
-    s_reply_later (self, routing, &ack);
+    s_ack (self, routing, &ack, true, acks);
 }
 
 static void
@@ -2508,7 +2586,7 @@ s_handle (broker_t *self, zmsg_t *zmsg)
         else
         if (streq (cmd, "RESULT")) {
             self->from_node = true;
-            s_on_result (self, session, routing, &in);
+            s_on_results (self, session, routing, &in);
             self->from_node = false;
         }
         else
@@ -2534,6 +2612,7 @@ s_dispatch (broker_t *self)
 {
     char id [37];
     dispatch_agent_t *agent;
+    zlistx_t *batched = zlistx_new ();      //  sessions with ASSIGNs to send
     while (dispatch_next (self->dispatch, s_quota_veto, self, id, &agent)) {
         session_t *session = (session_t *) dispatch_agent_owner (agent);
         async_job_t *job = s_job_load (self, id);
@@ -2586,11 +2665,33 @@ s_dispatch (broker_t *self)
         async_msg_int (&msg, "timeout_ms", job->timeout / 1000);
         //  Sent now, before the commit: a job whose submit is not durable
         //  yet was not acknowledged either, and a node's result for a job
-        //  the broker does not know is rejected
-        s_send (self, session->routing, &msg);
+        //  the broker does not know is rejected. A node that takes them
+        //  gets this turn's jobs in one ASSIGN (below).
+        if (session->batch) {
+            if (session->nassigns++ == 0)
+                zlistx_add_end (batched, session);
+            msgpack_sbuffer_write (&session->assigns, msg.buffer.data + msg.body,
+                                   msg.buffer.size - msg.body);
+            async_msg_destroy (&msg);
+        }
+        else
+            s_send (self, session->routing, &msg);
         async_log_debug ("broker", "job.assigned", "job=%s node=%s agent=%s",
                          job->id, session->uuid, dispatch_agent_name (agent));
     }
+    session_t *session = (session_t *) zlistx_first (batched);
+    while (session) {
+        async_msg_t msg;
+        async_msg_init (&msg, "ASSIGN", 0, 1);
+        async_msg_key (&msg, "jobs");
+        msgpack_pack_array (&msg.packer, session->nassigns);
+        msgpack_sbuffer_write (&msg.buffer, session->assigns.data, session->assigns.size);
+        s_send (self, session->routing, &msg);
+        msgpack_sbuffer_clear (&session->assigns);
+        session->nassigns = 0;
+        session = (session_t *) zlistx_next (batched);
+    }
+    zlistx_destroy (&batched);
 }
 
 #define S_CANCEL_GRACE_US (5 * 1000000LL)
@@ -2917,6 +3018,7 @@ s_commit (broker_t *self)
         return rc;
     }
     dispatch_committed (self->dispatch);
+    zhashx_purge (self->keys_staged);
     zmsg_t *zmsg;
     while ((zmsg = (zmsg_t *) zlistx_detach (self->replies, NULL)))
         zmsg_send (&zmsg, self->router);
@@ -3190,6 +3292,8 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->loaded = zlistx_new ();
     self->waiters = zhashx_new ();
     self->progress_sent = zhashx_new ();
+    self->keys_staged = zhashx_new ();
+    zhashx_set_destructor (self->keys_staged, (zhashx_destructor_fn *) zstr_free);
     zhashx_set_destructor (self->progress_sent, (zhashx_destructor_fn *) zstr_free);
     zhashx_set_destructor (self->waiters, (zhashx_destructor_fn *) zhashx_destroy);
     self->replies = zlistx_new ();
@@ -3268,6 +3372,7 @@ broker_destroy (broker_t **self_p)
     zhashx_destroy (&self->nodes);
     zhashx_destroy (&self->waiters);
     zhashx_destroy (&self->progress_sent);
+    zhashx_destroy (&self->keys_staged);
     zlistx_destroy (&self->replies);
     zlistx_destroy (&self->dirty);
     zlistx_destroy (&self->loaded);

@@ -66,6 +66,11 @@ struct _node_t {
     uint64_t rid;
     bool welcomed;
     bool stopping;
+    bool broker_batch;          //  RESULT may carry `results` (WELCOME batch)
+    bool batching;              //  draining the workers: results wait for the end
+    msgpack_sbuffer results;    //  RESULT bodies kept while batching
+    uint32_t nresults;
+    unacked_t *last_result;     //  the last of them
     int64_t last_heard;         //  monotonic us
     int64_t next_ping;
     int64_t next_hello;
@@ -320,7 +325,8 @@ s_send_hello (node_t *self)
     while (tasks [ntasks])
         ntasks++;
     async_msg_t msg;
-    async_msg_init (&msg, "HELLO", ++self->rid, 7);
+    async_msg_init (&msg, "HELLO", ++self->rid, 8);
+    async_msg_int (&msg, "batch", 1);           //  ASSIGN may carry `jobs`
     async_msg_str (&msg, "uuid", self->uuid);
     async_msg_str (&msg, "session", self->session);
     async_msg_str (&msg, "host", self->host);
@@ -456,13 +462,46 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
     unacked->token = job->token;
     unacked->agent = strdup (job->agent);
     unacked->frame = zframe_new (msg.buffer.data, msg.buffer.size);
+    size_t body = msg.body;
     async_msg_destroy (&msg);
     unacked->backoff = 500000;
     unacked->next_send = async_mono_us () + unacked->backoff;
+    zhashx_update (self->unacked, unacked->id, unacked);
+    if (self->batching && self->broker_batch) {
+        //  Sent with the other results of this turn (s_flush_results)
+        msgpack_sbuffer_write (&self->results, (const char *) zframe_data (unacked->frame)
+                               + body, zframe_size (unacked->frame) - body);
+        self->nresults++;
+        self->last_result = unacked;
+        return;
+    }
     zframe_t *copy = zframe_dup (unacked->frame);
     zframe_send (&copy, self->dealer, ZFRAME_DONTWAIT);
     zframe_destroy (&copy);
-    zhashx_update (self->unacked, unacked->id, unacked);
+}
+
+//  Send the results kept while draining the workers: one RESULT with
+//  `results`, or the one alone
+static void
+s_flush_results (node_t *self)
+{
+    if (self->nresults == 1) {
+        zframe_t *copy = zframe_dup (self->last_result->frame);
+        zframe_send (&copy, self->dealer, ZFRAME_DONTWAIT);
+        zframe_destroy (&copy);
+    }
+    else
+    if (self->nresults > 1) {
+        async_msg_t msg;
+        async_msg_init (&msg, "RESULT", ++self->rid, 1);
+        async_msg_key (&msg, "results");
+        msgpack_pack_array (&msg.packer, self->nresults);
+        msgpack_sbuffer_write (&msg.buffer, self->results.data, self->results.size);
+        s_send (self, &msg);
+    }
+    msgpack_sbuffer_clear (&self->results);
+    self->nresults = 0;
+    self->last_result = NULL;
 }
 
 static void
@@ -482,20 +521,20 @@ s_run (node_t *self, async_task_t *job)
 }
 
 static void
-s_on_assign (node_t *self, async_inmsg_t *in)
+s_on_assign (node_t *self, const msgpack_object *body)
 {
     async_task_t *job = node_job_new ();
-    const msgpack_object *args = async_mp_get (in->body, "args");
-    const msgpack_object *kwargs = async_mp_get (in->body, "kwargs");
+    const msgpack_object *args = async_mp_get (body, "args");
+    const msgpack_object *kwargs = async_mp_get (body, "kwargs");
     int64_t attempt = 1;
-    if (async_mp_str (in->body, "id", job->id, sizeof job->id)
-    ||  async_mp_uint (in->body, "token", &job->token)
-    ||  !(job->task = async_mp_strdup (in->body, "task"))) {
+    if (async_mp_str (body, "id", job->id, sizeof job->id)
+    ||  async_mp_uint (body, "token", &job->token)
+    ||  !(job->task = async_mp_strdup (body, "task"))) {
         async_log_warning ("node", "message.dropped", "reason=\"malformed ASSIGN\"");
         node_job_destroy (&job);
         return;
     }
-    job->agent = async_mp_strdup (in->body, "agent");
+    job->agent = async_mp_strdup (body, "agent");
     if (!job->agent)
         job->agent = strdup (self->config.agents [0].name);
     const node_agent_t *agent = &self->config.agents [0];
@@ -503,9 +542,9 @@ s_on_assign (node_t *self, async_inmsg_t *in)
         if (streq (self->config.agents [i].name, job->agent))
             agent = &self->config.agents [i];
     job->isolated = agent->isolation == NODE_ISOLATION_PROCESS;
-    async_mp_int (in->body, "attempt", &attempt);
+    async_mp_int (body, "attempt", &attempt);
     job->attempt = (int) attempt;
-    async_mp_int (in->body, "timeout_ms", &job->timeout_ms);
+    async_mp_int (body, "timeout_ms", &job->timeout_ms);
     job->args = args && args->type == MSGPACK_OBJECT_ARRAY ? async_codec_to_json (args)
                                                            : json_array ();
     job->kwargs = kwargs && kwargs->type == MSGPACK_OBJECT_MAP
@@ -526,13 +565,13 @@ s_on_assign (node_t *self, async_inmsg_t *in)
 }
 
 static void
-s_on_ack (node_t *self, async_inmsg_t *in)
+s_on_ack (node_t *self, const msgpack_object *body)
 {
     char id [37];
-    if (async_mp_str (in->body, "id", id, sizeof id))
+    if (async_mp_str (body, "id", id, sizeof id))
         return;
     int64_t rejected = 0;
-    async_mp_int (in->body, "rejected", &rejected);
+    async_mp_int (body, "rejected", &rejected);
     if (rejected)
         async_log_warning ("node", "job.reassigned", "job=%s type=ReassignedError "
                            "message=\"the broker gave this job to another attempt; "
@@ -597,16 +636,33 @@ s_on_broker (node_t *self)
     self->last_heard = async_mono_us ();
     const char *cmd = in.command;
     if (streq (cmd, "ASSIGN")) {
-        if (!self->stopping)
-            s_on_assign (self, &in);
+        //  One job, or this turn's jobs for us in `jobs`
+        const msgpack_object *jobs = async_mp_get (in.body, "jobs");
+        for (uint32_t i = 0; !self->stopping && jobs && jobs->type == MSGPACK_OBJECT_ARRAY
+                          && i < jobs->via.array.size; i++)
+            if (jobs->via.array.ptr [i].type == MSGPACK_OBJECT_MAP)
+                s_on_assign (self, &jobs->via.array.ptr [i]);
+        if (!self->stopping && !jobs)
+            s_on_assign (self, in.body);
     }
     else
-    if (streq (cmd, "ACK"))
-        s_on_ack (self, &in);
+    if (streq (cmd, "ACK")) {
+        //  One ACK, or the ACKs of a batch of results in `acks`
+        const msgpack_object *acks = async_mp_get (in.body, "acks");
+        for (uint32_t i = 0; acks && acks->type == MSGPACK_OBJECT_ARRAY
+                          && i < acks->via.array.size; i++)
+            if (acks->via.array.ptr [i].type == MSGPACK_OBJECT_MAP)
+                s_on_ack (self, &acks->via.array.ptr [i]);
+        if (!acks)
+            s_on_ack (self, in.body);
+    }
     else
     if (streq (cmd, "WELCOME")) {
         bool first = !self->welcomed;
         self->welcomed = true;
+        int64_t batch = 0;
+        async_mp_int (in.body, "batch", &batch);
+        self->broker_batch = batch != 0;
         async_log_info ("node", first ? "node.welcomed" : "node.rewelcomed",
                         "node=%s broker=%s", self->uuid, self->config.broker);
         //  Deliver the results the broker has not acknowledged yet
@@ -953,6 +1009,7 @@ node_destroy (node_t **self_p)
     zsock_destroy (&self->monitor);
     zsock_destroy (&self->dealer);
     zsock_destroy (&self->up);
+    msgpack_sbuffer_destroy (&self->results);
     zlistx_destroy (&self->backlog);
     zhashx_destroy (&self->unacked);
     zhashx_destroy (&self->requests);
@@ -983,7 +1040,8 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
             s_on_handshake (self);
         else
         if (which == self->up) {
-            //  Drain what the workers said
+            //  Drain what the workers said; their results go in one RESULT
+            self->batching = true;
             do {
                 zmsg_t *zmsg = zmsg_recv (self->up);
                 worker_t *worker = s_worker_of (self, zmsg);
@@ -992,6 +1050,8 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
                 zmsg_destroy (&zmsg);
             }
             while (zsock_events (self->up) & ZMQ_POLLIN);
+            self->batching = false;
+            s_flush_results (self);
         }
     }
     //  Graceful stop: take no more work, tell the broker, stop the tasks

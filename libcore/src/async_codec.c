@@ -381,6 +381,7 @@ async_msg_init (async_msg_t *self, const char *command, uint64_t rid, uint32_t f
     msgpack_pack_uint8 (&self->packer, ASYNC_PROTO_VERSION);
     async_codec_pack_str (&self->packer, command);
     msgpack_pack_uint64 (&self->packer, rid);
+    self->body = self->buffer.size;
     msgpack_pack_map (&self->packer, fields);
 }
 

@@ -114,6 +114,7 @@ int
 typedef struct {
     msgpack_sbuffer buffer;
     msgpack_packer packer;
+    size_t body;                //  where the body map starts in buffer
 } async_msg_t;
 
 //  Start a message with `fields` key/value pairs in its body; then pack

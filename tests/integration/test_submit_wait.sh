@@ -58,4 +58,10 @@ out=$("$SUBMIT_WAIT" "$AM_ENDPOINT" '{"task": "testing.sleep", "args": [0.3], "k
       '{"task": "testing.noop"}' 2) || am_fail "submit_wait many failed: $out"
 am_assert_eq "outcome" "rc=0 failed=0 ids=2" "$out"
 am_assert_eq "WAIT requests the broker saw" $(( before + 1 )) "$(waits)"
+am_check "20 pipelined submits with one key (most in one broker batch): one job"
+before_completed=$(am_ctl count completed)
+out=$("$SUBMIT_WAIT" "$AM_ENDPOINT" '{"task": "testing.noop", "key": "dup-1"}' \
+      '{"task": "testing.noop", "key": "dup-1"}' 20) || am_fail "submit_wait many failed: $out"
+am_assert_eq "outcome" "rc=0 failed=0 ids=1" "$out"
+am_assert_eq "jobs completed" $(( before_completed + 1 )) "$(am_ctl count completed)"
 am_say "PASS"
