@@ -69,6 +69,8 @@ struct _dispatch_t {
     zhashx_t *entries;          //  id -> entry_t
     zlistx_t *agents;           //  of dispatch_agent_t, owned
     size_t rotate;              //  round-robin start
+    dispatch_agent_t **ring;    //  the agents in list order, for round-robin
+    size_t nring;
     size_t window;              //  jobs held in memory per queue (0: all)
     zhashx_t *spilled_now;      //  id -> queue name: spilled since the last commit
 };
@@ -147,6 +149,21 @@ s_agent_destroy (dispatch_agent_t **self_p)
     }
 }
 
+//  The agents as an array: dispatch_next starts at any of them in O(1)
+static void
+s_ring_rebuild (dispatch_t *self)
+{
+    free (self->ring);
+    self->nring = zlistx_size (self->agents);
+    self->ring = calloc (self->nring + 1, sizeof (dispatch_agent_t *));
+    size_t i = 0;
+    dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (self->agents);
+    while (agent) {
+        self->ring [i++] = agent;
+        agent = (dispatch_agent_t *) zlistx_next (self->agents);
+    }
+}
+
 dispatch_t *
 dispatch_new (void)
 {
@@ -174,6 +191,7 @@ dispatch_destroy (dispatch_t **self_p)
     zhashx_destroy (&self->spilled_now);
     zhashx_destroy (&self->queues);
     zlistx_destroy (&self->agents);
+    free (self->ring);
     free (self);
     *self_p = NULL;
 }
@@ -610,6 +628,7 @@ dispatch_agent_add (dispatch_t *self, void *owner, const char *name, int size,
     agent->queues_text = s_join (agent->queues, "", NULL);
     agent->verdicts = zhashx_new ();
     zlistx_add_end (self->agents, agent);
+    s_ring_rebuild (self);
     //  What nobody took before, this agent may: probe the stored jobs again
     queue_t *queue = (queue_t *) zhashx_first (self->queues);
     while (queue) {
@@ -637,6 +656,7 @@ dispatch_agent_remove (dispatch_t *self, dispatch_agent_t **agent_p)
     void *handle = zlistx_find (self->agents, *agent_p);
     if (handle)
         zlistx_delete (self->agents, handle);
+    s_ring_rebuild (self);
     *agent_p = NULL;
 }
 
@@ -735,17 +755,13 @@ bool
 dispatch_next (dispatch_t *self, dispatch_veto_fn *veto, void *veto_arg,
                char *id_out, dispatch_agent_t **agent_out)
 {
-    size_t nagents = zlistx_size (self->agents);
+    size_t nagents = self->nring;
     if (nagents == 0 || zhashx_size (self->entries) == 0)
         return false;
     //  Round-robin: start one further each time
     self->rotate = (self->rotate + 1) % nagents;
-    dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (self->agents);
-    for (size_t i = 0; i < self->rotate; i++)
-        agent = (dispatch_agent_t *) zlistx_next (self->agents);
     for (size_t visited = 0; visited < nagents; visited++) {
-        if (!agent)
-            agent = (dispatch_agent_t *) zlistx_first (self->agents);
+        dispatch_agent_t *agent = self->ring [(self->rotate + visited) % nagents];
         if (agent->used < agent->size) {
             lane_t *best = NULL;
             for (char **q = agent->queues; *q; q++) {
@@ -768,7 +784,6 @@ dispatch_next (dispatch_t *self, dispatch_veto_fn *veto, void *veto_arg,
                 return true;
             }
         }
-        agent = (dispatch_agent_t *) zlistx_next (self->agents);
     }
     return false;
 }
