@@ -121,12 +121,19 @@ static void s_pack_node (broker_t *self, msgpack_packer *pk, session_t *session)
 //  ---------------------------------------------------------------------
 //  Keys
 
+//  <tag><id>: j (the job record), a (live), x (a parent's children done)
+static size_t
+s_key_id (char *buf, char tag, const char *id)
+{
+    buf [0] = tag;
+    memcpy (buf + 1, id, 36);
+    return 37;
+}
+
 static size_t
 s_key_job (char *buf, const char *id)
 {
-    buf [0] = 'j';
-    memcpy (buf + 1, id, 36);
-    return 37;
+    return s_key_id (buf, 'j', id);
 }
 
 //  p<queue>\0<priority><seq>: a queue's pending jobs in dispatch order
@@ -228,9 +235,7 @@ s_key_time (char *buf, char tag, int64_t when, const char *id)
 static size_t
 s_key_live (char *buf, const char *id)
 {
-    buf [0] = 'a';
-    memcpy (buf + 1, id, 36);
-    return 37;
+    return s_key_id (buf, 'a', id);
 }
 
 //  x<id>: a running parent's children done, so that a child's completion
@@ -238,9 +243,7 @@ s_key_live (char *buf, const char *id)
 static size_t
 s_key_done (char *buf, const char *id)
 {
-    buf [0] = 'x';
-    memcpy (buf + 1, id, 36);
-    return 37;
+    return s_key_id (buf, 'x', id);
 }
 
 static void
