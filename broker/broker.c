@@ -80,6 +80,14 @@ struct _broker_t {
     zhashx_t *jobs;             //  id -> async_job_t: live and dirty jobs
     zlistx_t *dirty;            //  async_job_t * to write at commit
     zlistx_t *loaded;           //  async_job_t * read from the store since the commit
+    //  The batch being written by the store's writer thread: what waits
+    //  for it (s_commit_start hands it over, s_commit_done finishes it)
+    zlistx_t *flight_replies;   //  zmsg_t * to send when it is written
+    zlistx_t *flight_dirty;     //  async_job_t * it writes
+    zlistx_t *flight_loaded;    //  async_job_t * read before it
+    zhashx_t *flight_keys;      //  its idempotency keys
+    bool flight_synced;
+    int64_t flight_start;       //  monotonic us
     zhashx_t *waiters;          //  job id -> zhashx (rkey -> routing frame)
     zhashx_t *progress_sent;    //  job id -> int64_t *: last PROGRESS (monotonic us)
     zhashx_t *keys_staged;      //  idempotency key -> job id, put in this batch
@@ -564,11 +572,23 @@ s_notify_waiters (broker_t *self, async_job_t *job)
         return;
     zframe_t *routing = (zframe_t *) zhashx_first (waiting);
     while (routing) {
-        //  An outcome from a node's RESULT goes now, before the commit: the
+        //  An outcome from a node's RESULT goes before its own commit: the
         //  node keeps the result until the broker acknowledges it (after
         //  the commit), so a crash in between delivers it again. One the
         //  broker decided (cancel, timeout, abort) waits for the commit.
-        s_send_job (self, routing, 0, job, !self->from_node);
+        if (!self->from_node || zlistx_size (self->replies))
+            s_send_job (self, routing, 0, job, true);
+        else
+        if (store_commit_busy (self->store)) {
+            //  Never before the ACCEPTED of a submit still being written
+            async_msg_t msg;
+            async_msg_init (&msg, "JOB", 0, 1);
+            async_msg_key (&msg, "job");
+            async_job_pack (job, &msg.packer);
+            zlistx_add_end (self->flight_replies, s_msg_to (routing, &msg));
+        }
+        else
+            s_send_job (self, routing, 0, job, false);
         routing = (zframe_t *) zhashx_next (waiting);
     }
     zhashx_delete (self->waiters, job->id);
@@ -1116,6 +1136,8 @@ s_submit (broker_t *self, const msgpack_object *spec, char *id_out, bool *existi
     //  key of this batch is not in the store yet, so it is looked up first
     if (root->key) {
         const char *staged = (const char *) zhashx_lookup (self->keys_staged, root->key);
+        if (!staged)
+            staged = (const char *) zhashx_lookup (self->flight_keys, root->key);
         if (staged) {
             memcpy (id_out, staged, 37);
             *existing = true;
@@ -2800,7 +2822,7 @@ s_purge (broker_t *self, int64_t now)
         async_job_destroy (&job);
         //  Not from the cache either (a job being changed is not purged)
         async_job_t *cached = (async_job_t *) zhashx_lookup (self->jobs, id);
-        if (cached && cached->dirty) {
+        if (cached && (cached->dirty || zlistx_find (self->flight_dirty, cached))) {
             store_iter_next (iter);
             continue;
         }
@@ -2808,6 +2830,9 @@ s_purge (broker_t *self, int64_t now)
             void *handle = zlistx_find (self->loaded, cached);
             if (handle)
                 zlistx_detach (self->loaded, handle);
+            handle = zlistx_find (self->flight_loaded, cached);
+            if (handle)
+                zlistx_detach (self->flight_loaded, handle);
             zhashx_delete (self->jobs, id);
         }
         char key [40];
@@ -2920,9 +2945,8 @@ s_evict (broker_t *self, zlistx_t *jobs)
 {
     async_job_t *job;
     while ((job = (async_job_t *) zlistx_detach (jobs, NULL))) {
-        if (jobs == self->loaded && job->dirty)
-            continue;           //  on the dirty list too: decided there
-        job->dirty = false;
+        if (job->dirty)
+            continue;           //  changed again: decided after that write
         bool keep = s_job_is_live (job)
                  || (job->kind != ASYNC_KIND_TASK && job->status == ASYNC_ACTIVE)
                  || (job->status == ASYNC_PENDING && job->kind == ASYNC_KIND_TASK
@@ -2969,7 +2993,12 @@ s_refill (broker_t *self)
         size_t seen = 0, loaded = 0;
         s_place_t place;
         while (store_iter_valid (iter) && seen < refill.want) {
-            if (s_place_parse (iter, &place)
+            //  A job handed out or completed since has its p key deleted in a
+            //  batch not written yet: the cache knows it is not pending
+            place.id [0] = 0;
+            async_job_t *cached = s_place_parse (iter, &place)
+                                ? (async_job_t *) zhashx_lookup (self->jobs, place.id) : NULL;
+            if (*place.id && (!cached || cached->status == ASYNC_PENDING)
             &&  dispatch_load (self->dispatch, place.id, place.task, queue, place.priority,
                                place.seq, place.quotas, refill.probe))
                 loaded++;
@@ -2984,10 +3013,28 @@ s_refill (broker_t *self)
     }
 }
 
+static int s_commit_done (broker_t *self, bool nothing);
+
+//  Hand the staged batch to the store's writer thread, unless a write is
+//  in flight: then the batch grows until it is done (group commit). The
+//  replies waiting for the batch go when it is written (s_commit_done).
 static int
-s_commit (broker_t *self)
+s_commit_start (broker_t *self)
 {
-    async_job_t *job = (async_job_t *) zlistx_first (self->dirty);
+    if (store_commit_busy (self->store))
+        return 0;
+    //  A job both read and changed in this batch is decided with the
+    //  changed ones; their records are encoded now
+    async_job_t *job;
+    if (zlistx_size (self->loaded)) {
+        zlistx_t *kept = zlistx_new ();
+        while ((job = (async_job_t *) zlistx_detach (self->loaded, NULL)))
+            if (!job->dirty)
+                zlistx_add_end (kept, job);
+        zlistx_destroy (&self->loaded);
+        self->loaded = kept;
+    }
+    job = (async_job_t *) zlistx_first (self->dirty);
     while (job) {
         char key [40];
         uint8_t *data;
@@ -2996,6 +3043,7 @@ s_commit (broker_t *self)
             store_put (self->store, key, s_key_job (key, job->id), data, size);
             free (data);
         }
+        job->dirty = false;
         job = (async_job_t *) zlistx_next (self->dirty);
     }
     dispatch_each_dirty (self->dispatch, s_stage_count, self);
@@ -3004,35 +3052,68 @@ s_commit (broker_t *self)
         store_put_be64 (seq, self->seq);
         store_put (self->store, "mseq", 4, seq, 8);
     }
-    bool synced = self->durable && self->config.sync && store_pending (self->store);
-    int64_t sync_start = synced ? async_mono_us () : 0;
-    int rc = store_commit (self->store, self->durable);
-    if (synced && rc == 0)
-        metrics_sync (self->metrics, (async_mono_us () - sync_start) / 1e6);
+    //  What waits for this batch goes with it
+    zlistx_t *list = self->flight_replies;
+    self->flight_replies = self->replies;
+    self->replies = list;
+    list = self->flight_dirty;
+    self->flight_dirty = self->dirty;
+    self->dirty = list;
+    list = self->flight_loaded;
+    self->flight_loaded = self->loaded;
+    self->loaded = list;
+    zhashx_t *keys = self->flight_keys;
+    self->flight_keys = self->keys_staged;
+    self->keys_staged = keys;
+    dispatch_committing (self->dispatch);
+    self->flight_synced = self->durable && self->config.sync && store_pending (self->store);
+    self->flight_start = async_mono_us ();
+    int rc = store_commit_start (self->store, self->durable);
+    self->durable = false;
+    if (rc == 1)
+        return s_commit_done (self, true);      //  nothing to write
     if (rc) {
-        //  RocksDB cannot be trusted after a failed write: stop. Nothing
-        //  acknowledged is lost (the replies waiting for this batch never
-        //  went out); a restart recovers from the WAL. The free-space
-        //  reserve exists so that this does not happen on a full disk.
-        async_log_error ("broker", "store.failed", "replies=%zu reason=\"a write "
-                         "failed; stopping so that a restart recovers from the WAL\"",
-                         zlistx_size (self->replies));
         self->store_failed = true;
         return rc;
     }
+    return 0;
+}
+
+//  The write in flight is done (or, with `nothing`, there was none): send
+//  what waited for it, read back pending jobs, evict what is not live
+static int
+s_commit_done (broker_t *self, bool nothing)
+{
+    if (!nothing) {
+        if (!store_commit_busy (self->store))
+            return 0;
+        int rc = store_commit_finish (self->store);
+        if (rc) {
+            //  RocksDB cannot be trusted after a failed write: stop. Nothing
+            //  acknowledged is lost (the replies waiting for this batch never
+            //  went out); a restart recovers from the WAL. The free-space
+            //  reserve exists so that this does not happen on a full disk.
+            async_log_error ("broker", "store.failed", "replies=%zu reason=\"a write "
+                             "failed; stopping so that a restart recovers from the WAL\"",
+                             zlistx_size (self->flight_replies));
+            self->store_failed = true;
+            return rc;
+        }
+        if (self->flight_synced)
+            metrics_sync (self->metrics, (async_mono_us () - self->flight_start) / 1e6);
+    }
     dispatch_committed (self->dispatch);
-    zhashx_purge (self->keys_staged);
+    zhashx_purge (self->flight_keys);
     zmsg_t *zmsg;
-    while ((zmsg = (zmsg_t *) zlistx_detach (self->replies, NULL)))
+    while ((zmsg = (zmsg_t *) zlistx_detach (self->flight_replies, NULL)))
         zmsg_send (&zmsg, self->router);
     s_refill (self);
     //  Evict the jobs this batch changed or read that are not live: the
     //  store has them now. Pending jobs in a queue's window stay, up to a
     //  bound: dispatch reads them soon.
-    s_evict (self, self->loaded);
-    s_evict (self, self->dirty);
-    self->durable = false;
-    return rc;
+    s_evict (self, self->flight_loaded);
+    s_evict (self, self->flight_dirty);
+    return 0;
 }
 
 //  ---------------------------------------------------------------------
@@ -3293,10 +3374,16 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     zhashx_set_destructor (self->jobs, (zhashx_destructor_fn *) async_job_destroy);
     self->dirty = zlistx_new ();
     self->loaded = zlistx_new ();
+    self->flight_dirty = zlistx_new ();
+    self->flight_loaded = zlistx_new ();
+    self->flight_replies = zlistx_new ();
+    zlistx_set_destructor (self->flight_replies, s_zmsg_free);
     self->waiters = zhashx_new ();
     self->progress_sent = zhashx_new ();
     self->keys_staged = zhashx_new ();
     zhashx_set_destructor (self->keys_staged, (zhashx_destructor_fn *) zstr_free);
+    self->flight_keys = zhashx_new ();
+    zhashx_set_destructor (self->flight_keys, (zhashx_destructor_fn *) zstr_free);
     zhashx_set_destructor (self->progress_sent, (zhashx_destructor_fn *) zstr_free);
     zhashx_set_destructor (self->waiters, (zhashx_destructor_fn *) zhashx_destroy);
     self->replies = zlistx_new ();
@@ -3379,6 +3466,10 @@ broker_destroy (broker_t **self_p)
     zlistx_destroy (&self->replies);
     zlistx_destroy (&self->dirty);
     zlistx_destroy (&self->loaded);
+    zlistx_destroy (&self->flight_dirty);
+    zlistx_destroy (&self->flight_loaded);
+    zlistx_destroy (&self->flight_replies);
+    zhashx_destroy (&self->flight_keys);
     zhashx_destroy (&self->jobs);
     zlistx_destroy (&self->scheduled);
     zlistx_destroy (&self->deadlines);
@@ -3404,9 +3495,11 @@ broker_destroy (broker_t **self_p)
 int
 broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
 {
-    //  The ROUTER socket and, with --http, the HTTP server's epoll fd
-    zmq_pollitem_t items [2] = {
+    //  The ROUTER socket, the store's writer (a batch written) and, with
+    //  --http, the HTTP server's epoll fd
+    zmq_pollitem_t items [3] = {
         { zsock_resolve (self->router), 0, ZMQ_POLLIN, 0 },
+        { NULL, store_commit_fd (self->store), ZMQ_POLLIN, 0 },
         { NULL, self->http ? http_fd (self->http) : -1, ZMQ_POLLIN, 0 }
     };
     while (!*stop) {
@@ -3434,9 +3527,11 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         int http_timeout = self->http ? http_timeout_ms (self->http) : -1;
         if (http_timeout >= 0 && http_timeout < timeout)
             timeout = http_timeout;
-        int ready = zmq_poll (items, self->http ? 2 : 1, timeout);
+        int ready = zmq_poll (items, self->http ? 3 : 2, timeout);
         if (ready < 0 && *stop)
             break;              //  a signal other than stop (SIGHUP) goes on
+        if (ready > 0 && (items [1].revents & ZMQ_POLLIN) && s_commit_done (self, false))
+            break;
         bool which = ready > 0 && (items [0].revents & ZMQ_POLLIN);
         //  Drain a batch of messages without blocking
         for (int i = 0; which && i < self->config.max_batch; i++) {
@@ -3450,17 +3545,18 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         }
         s_timers (self);
         s_dispatch (self);
-        if (s_commit (self))
+        if (s_commit_start (self))
             break;
         //  HTTP requests read the state as the commit left it
         if (self->http && (ready == 0 || http_timeout == 0
-                        || (items [1].revents & ZMQ_POLLIN)))
+                        || (items [2].revents & ZMQ_POLLIN)))
             http_run (self->http);
     }
     if (self->store_failed)
         return ASYNC_ESTORE;
-    //  Finish in-flight writes
-    s_commit (self);
+    //  Finish the write in flight, then write what is staged
+    if (s_commit_done (self, false) == 0 && s_commit_start (self) == 0)
+        s_commit_done (self, false);
     async_log_info ("broker", "broker.stopped", NULL);
     return 0;
 }

@@ -4,10 +4,11 @@
     One ROUTER socket serves nodes and clients. One thread runs the loop:
     drain the socket (up to a batch of messages), apply each message to
     the in-memory state and stage its writes, run timers, dispatch, then
-    commit the staged writes in one RocksDB batch (synced when anything in
-    it was acknowledged: a submit, a result) and only then send the
-    replies that promised durability. Requests that arrive while a sync
-    runs wait in the socket and share the next one: group commit.
+    hand the staged writes, one RocksDB batch, to the store's writer
+    thread (synced when anything in it was acknowledged: a submit, a
+    result); when it is written, send the replies that promised
+    durability. Requests that arrive while a batch is written are applied
+    meanwhile and share the next one: group commit.
     =========================================================================
 */
 #ifndef BROKER_BROKER_H_INCLUDED

@@ -72,7 +72,8 @@ struct _dispatch_t {
     dispatch_agent_t **ring;    //  the agents in list order, for round-robin
     size_t nring;
     size_t window;              //  jobs held in memory per queue (0: all)
-    zhashx_t *spilled_now;      //  id -> queue name: spilled since the last commit
+    zhashx_t *spilled_now;      //  id -> queue name: spilled in the batch being staged
+    zhashx_t *spilled_flight;   //  the same for the batch being written
 };
 
 //  -1 if a goes before b in its queue, 0 same place, 1 after
@@ -176,6 +177,7 @@ dispatch_new (void)
     zhashx_set_key_destructor (self->entries, NULL);
     zhashx_set_destructor (self->entries, (zhashx_destructor_fn *) zstr_free);
     self->spilled_now = zhashx_new ();
+    self->spilled_flight = zhashx_new ();
     self->agents = zlistx_new ();
     zlistx_set_destructor (self->agents, (zlistx_destructor_fn *) s_agent_destroy);
     return self;
@@ -189,6 +191,7 @@ dispatch_destroy (dispatch_t **self_p)
         return;
     zhashx_destroy (&self->entries);      //  entries are plain allocations
     zhashx_destroy (&self->spilled_now);
+    zhashx_destroy (&self->spilled_flight);
     zhashx_destroy (&self->queues);
     zlistx_destroy (&self->agents);
     free (self->ring);
@@ -285,7 +288,7 @@ dispatch_push_quotas (dispatch_t *self, const char *id, const char *task,
                       const char *queue_name, int64_t priority, uint64_t seq, bool head,
                       const char *quotas)
 {
-    if (zhashx_lookup (self->entries, id) || zhashx_lookup (self->spilled_now, id))
+    if (dispatch_contains (self, id))
         return true;            //  already pending
     queue_t *queue = s_queue_require (self, queue_name);
     queue->total++;
@@ -377,17 +380,32 @@ dispatch_refill_end (dispatch_t *self, const char *queue_name, bool probe)
     if (probe)
         queue->probe_done = true;
     else {
-        //  Everything pending is in memory again
-        queue->spilled = false;
-        queue->total = queue->size;
-        queue->dirty = true;
+        //  Everything pending is in memory again, unless jobs of the batch
+        //  being staged wait in the store only (not written yet)
+        const char *name = (const char *) zhashx_first (self->spilled_now);
+        while (name && strcmp (name, queue_name))
+            name = (const char *) zhashx_next (self->spilled_now);
+        if (!name) {
+            queue->spilled = false;
+            queue->total = queue->size;
+            queue->dirty = true;
+        }
     }
+}
+
+void
+dispatch_committing (dispatch_t *self)
+{
+    zhashx_t *empty = self->spilled_flight;
+    zhashx_purge (empty);
+    self->spilled_flight = self->spilled_now;
+    self->spilled_now = empty;
 }
 
 void
 dispatch_committed (dispatch_t *self)
 {
-    zhashx_purge (self->spilled_now);
+    zhashx_purge (self->spilled_flight);
 }
 
 void
@@ -467,11 +485,14 @@ s_unlink (dispatch_t *self, entry_t *entry)
 bool
 dispatch_remove (dispatch_t *self, const char *id)
 {
-    const char *spilled = (const char *) zhashx_lookup (self->spilled_now, id);
-    if (spilled) {
-        dispatch_forget (self, spilled);
-        zhashx_delete (self->spilled_now, id);
-        return true;
+    zhashx_t *sets [2] = { self->spilled_now, self->spilled_flight };
+    for (int i = 0; i < 2; i++) {
+        const char *spilled = (const char *) zhashx_lookup (sets [i], id);
+        if (spilled) {
+            dispatch_forget (self, spilled);
+            zhashx_delete (sets [i], id);
+            return true;
+        }
     }
     entry_t *entry = (entry_t *) zhashx_lookup (self->entries, id);
     if (!entry)
@@ -484,7 +505,8 @@ bool
 dispatch_contains (dispatch_t *self, const char *id)
 {
     return zhashx_lookup (self->entries, id) != NULL
-        || zhashx_lookup (self->spilled_now, id) != NULL;
+        || zhashx_lookup (self->spilled_now, id) != NULL
+        || zhashx_lookup (self->spilled_flight, id) != NULL;
 }
 
 size_t

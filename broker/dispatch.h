@@ -97,7 +97,11 @@ bool
 void
     dispatch_refill_end (dispatch_t *self, const char *queue, bool probe);
 
-//  The staged writes are in the store now.
+//  The staged writes go to the store now (a write in flight).
+void
+    dispatch_committing (dispatch_t *self);
+
+//  The write in flight is in the store now.
 void
     dispatch_committed (dispatch_t *self);
 

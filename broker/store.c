@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 struct _store_t {
     rocksdb_t *db;
@@ -18,9 +21,22 @@ struct _store_t {
     rocksdb_writeoptions_t *write_sync;
     rocksdb_writeoptions_t *write_nosync;
     rocksdb_readoptions_t *read;
-    rocksdb_writebatch_t *batch;
+    rocksdb_writebatch_t *batch;        //  staging
     bool sync;
     char *path;
+    //  The writer thread (store_commit_start): one batch at a time
+    pthread_t writer;
+    bool writer_running;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;                //  to the writer: a batch, or stop
+    pthread_cond_t done;                //  from the writer: written
+    rocksdb_writebatch_t *flight;       //  being written, or NULL
+    rocksdb_writebatch_t *spare;        //  the next staging batch
+    bool flight_durable;
+    bool flight_done;
+    bool stopping;
+    int flight_rc;
+    int done_fd;                        //  eventfd, readable when written
 };
 
 struct _store_iter_t {
@@ -53,6 +69,7 @@ store_open (const char *path, bool sync, store_t **self_p)
         return ASYNC_ESTORE;
     }
     store_t *self = calloc (1, sizeof (store_t));
+    self->done_fd = -1;
     self->sync = sync;
     self->path = strdup (path);
     self->options = rocksdb_options_create ();
@@ -88,6 +105,7 @@ store_open (const char *path, bool sync, store_t **self_p)
     rocksdb_writeoptions_set_sync (self->write_nosync, 0);
     self->read = rocksdb_readoptions_create ();
     self->batch = rocksdb_writebatch_create ();
+    self->done_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     *self_p = self;
     return 0;
 }
@@ -98,10 +116,28 @@ store_destroy (store_t **self_p)
     store_t *self = *self_p;
     if (!self)
         return;
+    if (self->writer_running) {
+        pthread_mutex_lock (&self->lock);
+        while (self->flight && !self->flight_done)
+            pthread_cond_wait (&self->done, &self->lock);
+        self->stopping = true;
+        pthread_cond_signal (&self->wake);
+        pthread_mutex_unlock (&self->lock);
+        pthread_join (self->writer, NULL);
+        pthread_mutex_destroy (&self->lock);
+        pthread_cond_destroy (&self->wake);
+        pthread_cond_destroy (&self->done);
+    }
+    if (self->done_fd >= 0)
+        close (self->done_fd);
     if (self->db)
         rocksdb_close (self->db);
     if (self->batch)
         rocksdb_writebatch_destroy (self->batch);
+    if (self->flight)
+        rocksdb_writebatch_destroy (self->flight);
+    if (self->spare)
+        rocksdb_writebatch_destroy (self->spare);
     if (self->read)
         rocksdb_readoptions_destroy (self->read);
     if (self->write_sync)
@@ -136,6 +172,8 @@ store_pending (store_t *self)
 int
 store_commit (store_t *self, bool durable)
 {
+    if (store_commit_finish (self))
+        return ASYNC_ESTORE;
     if (rocksdb_writebatch_count (self->batch) == 0)
         return 0;
     if (!self->db)
@@ -147,6 +185,99 @@ store_commit (store_t *self, bool durable)
         return ASYNC_ESTORE;
     rocksdb_writebatch_clear (self->batch);
     return 0;
+}
+
+//  The writer thread: writes each batch handed over, then says so
+static void *
+s_writer (void *arg)
+{
+    store_t *self = (store_t *) arg;
+    pthread_mutex_lock (&self->lock);
+    while (true) {
+        while (!self->stopping && (!self->flight || self->flight_done))
+            pthread_cond_wait (&self->wake, &self->lock);
+        if (self->stopping)
+            break;
+        rocksdb_writebatch_t *batch = self->flight;
+        bool durable = self->flight_durable;
+        pthread_mutex_unlock (&self->lock);
+        int rc = 0;
+        char *err = NULL;
+        rocksdb_write (self->db, durable ? self->write_sync : self->write_nosync, batch, &err);
+        if (s_check (&err, "write"))
+            rc = ASYNC_ESTORE;
+        pthread_mutex_lock (&self->lock);
+        self->flight_rc = rc;
+        self->flight_done = true;
+        pthread_cond_signal (&self->done);
+        uint64_t one = 1;
+        if (write (self->done_fd, &one, sizeof one) != sizeof one)
+            async_log_error ("store", "store.error", "op=notify error=\"%s\"",
+                             strerror (errno));
+    }
+    pthread_mutex_unlock (&self->lock);
+    return NULL;
+}
+
+int
+store_commit_start (store_t *self, bool durable)
+{
+    if (!self->db)
+        return ASYNC_ESTORE;
+    if (self->flight || rocksdb_writebatch_count (self->batch) == 0)
+        return 1;
+    if (!self->writer_running) {
+        pthread_mutex_init (&self->lock, NULL);
+        pthread_cond_init (&self->wake, NULL);
+        pthread_cond_init (&self->done, NULL);
+        if (pthread_create (&self->writer, NULL, s_writer, self)) {
+            pthread_mutex_destroy (&self->lock);
+            pthread_cond_destroy (&self->wake);
+            pthread_cond_destroy (&self->done);
+            return store_commit (self, durable);
+        }
+        self->writer_running = true;
+    }
+    pthread_mutex_lock (&self->lock);
+    self->flight = self->batch;
+    self->flight_durable = durable;
+    self->flight_done = false;
+    self->batch = self->spare ? self->spare : rocksdb_writebatch_create ();
+    self->spare = NULL;
+    pthread_cond_signal (&self->wake);
+    pthread_mutex_unlock (&self->lock);
+    return 0;
+}
+
+bool
+store_commit_busy (store_t *self)
+{
+    return self->flight != NULL;
+}
+
+int
+store_commit_fd (store_t *self)
+{
+    return self->done_fd;
+}
+
+int
+store_commit_finish (store_t *self)
+{
+    if (!self->flight)
+        return 0;
+    pthread_mutex_lock (&self->lock);
+    while (!self->flight_done)
+        pthread_cond_wait (&self->done, &self->lock);
+    int rc = self->flight_rc;
+    rocksdb_writebatch_clear (self->flight);
+    self->spare = self->flight;
+    self->flight = NULL;
+    pthread_mutex_unlock (&self->lock);
+    uint64_t count;
+    if (read (self->done_fd, &count, sizeof count) < 0 && errno != EAGAIN)
+        async_log_error ("store", "store.error", "op=notify error=\"%s\"", strerror (errno));
+    return rc;
 }
 
 void

@@ -59,6 +59,24 @@ size_t
 int
     store_commit (store_t *self, bool durable);
 
+//  Hand the staged batch to the writer thread and return at once; staging
+//  goes on in a fresh batch. 0 started, 1 nothing to write or a write is
+//  in flight already (one at a time), or ASYNC_ESTORE.
+int
+    store_commit_start (store_t *self, bool durable);
+
+//  Whether a write is in flight.
+bool
+    store_commit_busy (store_t *self);
+
+//  A file descriptor that polls readable when the write in flight is done.
+int
+    store_commit_fd (store_t *self);
+
+//  Wait for the write in flight (none: returns 0). 0 or ASYNC_ESTORE.
+int
+    store_commit_finish (store_t *self);
+
 //  Drop the staged batch.
 void
     store_rollback (store_t *self);

@@ -696,6 +696,7 @@ test_dispatch_window_spills_and_counts (void **state)
     //  Removing a job spilled since the commit
     assert_true (dispatch_remove (self, s_id (6)));
     assert_int_equal (dispatch_pending (self, "default"), 6);
+    dispatch_committing (self);
     dispatch_committed (self);
     assert_false (dispatch_contains (self, s_id (5)));
     //  A stored job that leaves (cancelled): the caller forgets it
@@ -715,6 +716,7 @@ test_dispatch_window_refill_in_order (void **state)
     dispatch_agent_add (self, NULL, "a", 100, queues, NULL, NULL);
     for (int n = 1; n <= 10; n++)
         dispatch_push (self, s_id (n), "t", "default", 0, (uint64_t) n, false);
+    dispatch_committing (self);
     dispatch_committed (self);
     dispatch_refill_t refill;
     //  Full window: no refill yet
@@ -757,6 +759,7 @@ test_dispatch_window_probe_finds_takeable (void **state)
     for (int n = 1; n <= 6; n++)
         dispatch_push (self, s_id (n), n <= 5 ? "nobody" : "t", "default", 0,
                        (uint64_t) n, false);
+    dispatch_committing (self);
     dispatch_committed (self);
     const char *queues [] = { "default", NULL };
     const char *include [] = { "t", NULL };
