@@ -3508,6 +3508,10 @@ broker_destroy (broker_t **self_p)
     *self_p = NULL;
 }
 
+//  How far the next batch may grow while a write is in flight
+#define S_STAGED_JOBS   4096
+#define S_STAGED_BYTES  (4 << 20)
+
 //  Jobs assigned or active on nodes, counted up to `enough`
 static size_t
 s_jobs_on_nodes (broker_t *self, size_t enough)
@@ -3556,12 +3560,19 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         int http_timeout = self->http ? http_timeout_ms (self->http) : -1;
         if (http_timeout >= 0 && http_timeout < timeout)
             timeout = http_timeout;
+        //  While a write is in flight the next batch grows; past a bound
+        //  the socket waits (backpressure), so that a store slower than its
+        //  clients (a flush, a compaction) does not fill memory
+        bool hold = store_commit_busy (self->store)
+                 && (zlistx_size (self->dirty) > S_STAGED_JOBS
+                  || store_pending_bytes (self->store) > S_STAGED_BYTES);
+        items [0].events = hold ? 0 : ZMQ_POLLIN;
         int ready = zmq_poll (items, self->http ? 3 : 2, timeout);
         if (ready < 0 && *stop)
             break;              //  a signal other than stop (SIGHUP) goes on
         if (ready > 0 && (items [1].revents & ZMQ_POLLIN) && s_commit_done (self, false))
             break;
-        bool which = ready > 0 && (items [0].revents & ZMQ_POLLIN);
+        bool which = !hold && ready > 0 && (items [0].revents & ZMQ_POLLIN);
         //  Drain a batch of messages without blocking
         int handled = 0;
         for (int i = 0; which && i < self->config.max_batch; i++) {

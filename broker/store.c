@@ -169,6 +169,14 @@ store_pending (store_t *self)
     return (size_t) rocksdb_writebatch_count (self->batch);
 }
 
+size_t
+store_pending_bytes (store_t *self)
+{
+    size_t size = 0;
+    rocksdb_writebatch_data (self->batch, &size);
+    return size;
+}
+
 int
 store_commit (store_t *self, bool durable)
 {

@@ -49,9 +49,11 @@ void
 void
     store_delete (store_t *self, const void *key, size_t key_size);
 
-//  Writes staged and not yet committed.
+//  Writes staged and not yet committed; their size in bytes.
 size_t
     store_pending (store_t *self);
+size_t
+    store_pending_bytes (store_t *self);
 
 //  Commit the batch; `durable` asks for a synced WAL write (ignored when
 //  the store was opened with sync off). 0 or ASYNC_ESTORE (the batch is
