@@ -3013,7 +3013,7 @@ s_refill (broker_t *self)
     }
 }
 
-static int s_commit_done (broker_t *self, bool nothing);
+static int s_commit_done (broker_t *self, bool writer, int rc);
 
 //  Hand the staged batch to the store's writer thread, unless a write is
 //  in flight: then the batch grows until it is done (group commit). The
@@ -3069,55 +3069,43 @@ s_commit_start (broker_t *self, bool here)
     dispatch_committing (self->dispatch);
     self->flight_synced = self->durable && self->config.sync && store_pending (self->store);
     self->flight_start = async_mono_us ();
-    if (here) {
-        //  Written by this thread: done when store_commit returns
-        int rc = store_commit (self->store, self->durable);
-        self->durable = false;
-        if (rc) {
-            async_log_error ("broker", "store.failed", "replies=%zu reason=\"a write "
-                             "failed; stopping so that a restart recovers from the WAL\"",
-                             zlistx_size (self->flight_replies));
-            self->store_failed = true;
-            return rc;
-        }
-        if (self->flight_synced)
-            metrics_sync (self->metrics, (async_mono_us () - self->flight_start) / 1e6);
-        return s_commit_done (self, true);
-    }
-    int rc = store_commit_start (self->store, self->durable);
+    bool durable = self->durable;
     self->durable = false;
+    if (here)                   //  written by this thread
+        return s_commit_done (self, false, store_commit (self->store, durable));
+    int rc = store_commit_start (self->store, durable);
     if (rc == 1)
-        return s_commit_done (self, true);      //  nothing to write
+        return s_commit_done (self, false, 0);  //  nothing to write
+    return s_commit_done (self, false, rc == 0 ? -1 : rc);
+}
+
+//  A batch is written: by the writer (`writer`: collect its outcome, if a
+//  write is in flight), or on this thread with outcome `rc` (-1: handed to
+//  the writer, nothing to do yet). Send what waited for it, read back
+//  pending jobs, evict what is not live.
+static int
+s_commit_done (broker_t *self, bool writer, int rc)
+{
+    if (rc == -1)
+        return 0;
+    if (writer) {
+        if (!store_commit_busy (self->store))
+            return 0;
+        rc = store_commit_finish (self->store);
+    }
     if (rc) {
+        //  RocksDB cannot be trusted after a failed write: stop. Nothing
+        //  acknowledged is lost (the replies waiting for this batch never
+        //  went out); a restart recovers from the WAL. The free-space
+        //  reserve exists so that this does not happen on a full disk.
+        async_log_error ("broker", "store.failed", "replies=%zu reason=\"a write "
+                         "failed; stopping so that a restart recovers from the WAL\"",
+                         zlistx_size (self->flight_replies));
         self->store_failed = true;
         return rc;
     }
-    return 0;
-}
-
-//  The write in flight is done (or, with `nothing`, there was none): send
-//  what waited for it, read back pending jobs, evict what is not live
-static int
-s_commit_done (broker_t *self, bool nothing)
-{
-    if (!nothing) {
-        if (!store_commit_busy (self->store))
-            return 0;
-        int rc = store_commit_finish (self->store);
-        if (rc) {
-            //  RocksDB cannot be trusted after a failed write: stop. Nothing
-            //  acknowledged is lost (the replies waiting for this batch never
-            //  went out); a restart recovers from the WAL. The free-space
-            //  reserve exists so that this does not happen on a full disk.
-            async_log_error ("broker", "store.failed", "replies=%zu reason=\"a write "
-                             "failed; stopping so that a restart recovers from the WAL\"",
-                             zlistx_size (self->flight_replies));
-            self->store_failed = true;
-            return rc;
-        }
-        if (self->flight_synced)
-            metrics_sync (self->metrics, (async_mono_us () - self->flight_start) / 1e6);
-    }
+    if (self->flight_synced)
+        metrics_sync (self->metrics, (async_mono_us () - self->flight_start) / 1e6);
     dispatch_committed (self->dispatch);
     zhashx_purge (self->flight_keys);
     zmsg_t *zmsg;
@@ -3570,7 +3558,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         int ready = zmq_poll (items, self->http ? 3 : 2, timeout);
         if (ready < 0 && *stop)
             break;              //  a signal other than stop (SIGHUP) goes on
-        if (ready > 0 && (items [1].revents & ZMQ_POLLIN) && s_commit_done (self, false))
+        if (ready > 0 && (items [1].revents & ZMQ_POLLIN) && s_commit_done (self, true, 0))
             break;
         bool which = !hold && ready > 0 && (items [0].revents & ZMQ_POLLIN);
         //  Drain a batch of messages without blocking
@@ -3603,7 +3591,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
     if (self->store_failed)
         return ASYNC_ESTORE;
     //  Finish the write in flight, then write what is staged
-    if (s_commit_done (self, false) == 0)
+    if (s_commit_done (self, true, 0) == 0)
         s_commit_start (self, true);
     async_log_info ("broker", "broker.stopped", NULL);
     return 0;
