@@ -185,10 +185,7 @@ main (int argc, char *argv [])
             free (job);
         }
         if (rc == 0) {
-            qsort (lat, rounds, sizeof (double), bench_compare);
-            printf ("w2_p50 %.0f us\n", lat [rounds / 2]);
-            printf ("w2_p90 %.0f us\n", lat [rounds * 9 / 10]);
-            printf ("w2_p99 %.0f us\n", lat [rounds * 99 / 100]);
+            bench_print_w2 (lat, rounds);
         }
         free (lat);
     }

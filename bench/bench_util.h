@@ -38,6 +38,16 @@ bench_compare (const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+//  Sort `rounds` latencies (us) and print W2's p50, p90 and p99 lines
+static inline void
+bench_print_w2 (double *lat, size_t rounds)
+{
+    qsort (lat, rounds, sizeof (double), bench_compare);
+    printf ("w2_p50 %.0f us\n", lat [rounds / 2]);
+    printf ("w2_p90 %.0f us\n", lat [rounds * 9 / 10]);
+    printf ("w2_p99 %.0f us\n", lat [rounds * 99 / 100]);
+}
+
 //  "PROG[pid]: message" on stderr, then exit 1
 static inline void
 bench_die (const char *prog, const char *format, ...)

@@ -3026,14 +3026,11 @@ s_commit_start (broker_t *self, bool here)
         return 0;
     //  A job both read and changed in this batch is decided with the
     //  changed ones; their records are encoded now
-    async_job_t *job;
-    if (zlistx_size (self->loaded)) {
-        zlistx_t *kept = zlistx_new ();
-        while ((job = (async_job_t *) zlistx_detach (self->loaded, NULL)))
-            if (!job->dirty)
-                zlistx_add_end (kept, job);
-        zlistx_destroy (&self->loaded);
-        self->loaded = kept;
+    async_job_t *job = (async_job_t *) zlistx_first (self->loaded);
+    while (job) {
+        if (job->dirty)
+            zlistx_detach_cur (self->loaded);
+        job = (async_job_t *) zlistx_next (self->loaded);
     }
     job = (async_job_t *) zlistx_first (self->dirty);
     while (job) {
