@@ -99,6 +99,11 @@ struct _broker_t {
     every_t *every;             //  recurring schedules
     zhashx_t *handoff_targets;  //  target id -> ids of jobs handed off to it
     bool durable;               //  the batch holds acknowledged writes
+    bool durable_soon;          //  ... or outcomes from nodes: their ACKs may
+                                //  wait for a later sync (S_SYNC_DEFER_US)
+    zlistx_t *unsynced;         //  zmsg_t *: ACKs of written, unsynced outcomes
+    int64_t unsynced_since;     //  monotonic us, of the oldest of them
+    bool flight_deferred;       //  the batch in flight is written unsynced
     const char *peer_address;   //  of the message being handled
     bool from_node;             //  completing a job from a node's RESULT
     uint64_t seq;
@@ -436,6 +441,21 @@ s_reply_later (broker_t *self, zframe_t *routing, async_msg_t *msg)
     zlistx_add_end (self->replies, s_msg_to (routing, msg));
 }
 
+//  An outcome was staged (a job completed, failed, retried, handed off).
+//  One the broker decided is synced with its batch. One from a node's
+//  RESULT may wait for a later sync, up to S_SYNC_DEFER_US: the node keeps
+//  the result until its ACK, which goes only after the sync, so a crash in
+//  between delivers it again. One job at a time then needs one sync per
+//  job (its submit's, which also covers the previous job's outcome).
+static void
+s_outcome_staged (broker_t *self)
+{
+    if (self->from_node)
+        self->durable_soon = true;
+    else
+        self->durable = true;
+}
+
 static void
 s_error (broker_t *self, zframe_t *routing, uint64_t rid, int code, const char *text)
 {
@@ -579,7 +599,7 @@ s_notify_waiters (broker_t *self, async_job_t *job)
         if (!self->from_node || zlistx_size (self->replies))
             s_send_job (self, routing, 0, job, true);
         else
-        if (store_commit_busy (self->store)) {
+        if (store_commit_busy (self->store) && !self->flight_deferred) {
             //  Never before the ACCEPTED of a submit still being written
             async_msg_t msg;
             async_msg_init (&msg, "JOB", 0, 1);
@@ -838,7 +858,7 @@ s_job_finish (broker_t *self, async_job_t *job)
     if (job->kind != ASYNC_KIND_TASK)
         store_delete (self->store, key, s_key_done (key, job->id));
     s_job_save (self, job);
-    self->durable = true;
+    s_outcome_staged (self);
     self->stat_completed++;
     s_notify_waiters (self, job);
     s_handoffs_done (self, job);
@@ -911,7 +931,7 @@ s_job_complete (broker_t *self, async_job_t *job)
                        job->queue, job->task);
     job->status = ASYNC_CALLBACKS;
     s_job_save (self, job);
-    self->durable = true;
+    s_outcome_staged (self);
     if (job->callbacks_next < (int) job->ncallbacks) {
         char key [40];
         store_put (self->store, key, s_key_live (key, job->id), "", 0);
@@ -1962,7 +1982,7 @@ s_attempt_failed (broker_t *self, async_job_t *job, bool transient)
         job->not_before = async_now_us () + policy_backoff (&policy, job->attempts);
         metrics_count (self->metrics, METRICS_RETRIED, job->queue, job->task);
         s_enqueue (self, job, false);
-        self->durable = true;
+        s_outcome_staged (self);
     }
     else
         s_job_complete (self, job);
@@ -1997,7 +2017,7 @@ s_handoff (broker_t *self, async_job_t *job, const char *target_id)
     store_put (self->store, key, 73, "", 0);
     s_handoff_add (self, target->id, job->id);
     s_job_save (self, job);
-    self->durable = true;
+    s_outcome_staged (self);
     async_log_debug ("broker", "job.handoff", "job=%s target=%s", job->id, target->id);
 }
 
@@ -3015,6 +3035,25 @@ s_refill (broker_t *self)
 
 static int s_commit_done (broker_t *self, bool writer, int rc);
 
+//  How long the ACK of an outcome from a node may wait for a sync
+#define S_SYNC_DEFER_US 2000
+
+//  Microseconds until the unsynced outcomes must be synced (0: now), or -1
+static int64_t
+s_sync_due_us (broker_t *self)
+{
+    if (!zlistx_size (self->unsynced))
+        return -1;
+    int64_t due = self->unsynced_since + S_SYNC_DEFER_US - async_mono_us ();
+    return due > 0 ? due : 0;
+}
+
+static bool
+s_sync_overdue (broker_t *self)
+{
+    return s_sync_due_us (self) == 0;
+}
+
 //  Hand the staged batch to the store's writer thread, unless a write is
 //  in flight: then the batch grows until it is done (group commit). The
 //  replies waiting for the batch go when it is written (s_commit_done).
@@ -3045,7 +3084,15 @@ s_commit_start (broker_t *self, bool here)
         job = (async_job_t *) zlistx_next (self->dirty);
     }
     dispatch_each_dirty (self->dispatch, s_stage_count, self);
-    if (store_pending (self->store)) {
+    //  Outcomes wait for a sync no longer than S_SYNC_DEFER_US; without
+    //  --sync every write is as durable as it gets
+    if (s_sync_overdue (self) || (self->durable_soon && !self->config.sync))
+        self->durable = true;
+    bool deferred = !self->durable && self->durable_soon;
+    self->durable_soon = false;
+    //  (with nothing else to write, mseq makes the sync that ACKs wait for)
+    if (store_pending (self->store)
+    || (self->durable && zlistx_size (self->unsynced))) {
         uint8_t seq [8];
         store_put_be64 (seq, self->seq);
         store_put (self->store, "mseq", 4, seq, 8);
@@ -3065,6 +3112,7 @@ s_commit_start (broker_t *self, bool here)
     self->keys_staged = keys;
     dispatch_committing (self->dispatch);
     self->flight_synced = self->durable && self->config.sync && store_pending (self->store);
+    self->flight_deferred = deferred;
     self->flight_start = async_mono_us ();
     bool durable = self->durable;
     self->durable = false;
@@ -3106,6 +3154,16 @@ s_commit_done (broker_t *self, bool writer, int rc)
     dispatch_committed (self->dispatch);
     zhashx_purge (self->flight_keys);
     zmsg_t *zmsg;
+    if (self->flight_synced)
+        while ((zmsg = (zmsg_t *) zlistx_detach (self->unsynced, NULL)))
+            zmsg_send (&zmsg, self->router);
+    if (self->flight_deferred) {
+        //  Its ACKs wait for a sync (s_outcome_staged)
+        if (zlistx_size (self->flight_replies) && !zlistx_size (self->unsynced))
+            self->unsynced_since = async_mono_us ();
+        while ((zmsg = (zmsg_t *) zlistx_detach (self->flight_replies, NULL)))
+            zlistx_add_end (self->unsynced, zmsg);
+    }
     while ((zmsg = (zmsg_t *) zlistx_detach (self->flight_replies, NULL)))
         zmsg_send (&zmsg, self->router);
     s_refill (self);
@@ -3379,6 +3437,8 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->flight_loaded = zlistx_new ();
     self->flight_replies = zlistx_new ();
     zlistx_set_destructor (self->flight_replies, s_zmsg_free);
+    self->unsynced = zlistx_new ();
+    zlistx_set_destructor (self->unsynced, s_zmsg_free);
     self->waiters = zhashx_new ();
     self->progress_sent = zhashx_new ();
     self->keys_staged = zhashx_new ();
@@ -3470,6 +3530,7 @@ broker_destroy (broker_t **self_p)
     zlistx_destroy (&self->flight_dirty);
     zlistx_destroy (&self->flight_loaded);
     zlistx_destroy (&self->flight_replies);
+    zlistx_destroy (&self->unsynced);
     zhashx_destroy (&self->flight_keys);
     zhashx_destroy (&self->jobs);
     zlistx_destroy (&self->scheduled);
@@ -3541,6 +3602,9 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         int64_t until_beat = self->next_heartbeat - async_mono_us ();
         if (until_beat < wait_us)
             wait_us = until_beat;
+        int64_t until_sync = s_sync_due_us (self);
+        if (until_sync >= 0 && until_sync < wait_us)
+            wait_us = until_sync;
         int timeout = wait_us <= 0 ? 0 : (int) ((wait_us + 999) / 1000);
         int http_timeout = self->http ? http_timeout_ms (self->http) : -1;
         if (http_timeout >= 0 && http_timeout < timeout)
@@ -3587,9 +3651,11 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
     }
     if (self->store_failed)
         return ASYNC_ESTORE;
-    //  Finish the write in flight, then write what is staged
-    if (s_commit_done (self, true, 0) == 0)
+    //  Finish the write in flight, then write what is staged, synced
+    if (s_commit_done (self, true, 0) == 0) {
+        self->durable |= self->durable_soon || zlistx_size (self->unsynced);
         s_commit_start (self, true);
+    }
     async_log_info ("broker", "broker.stopped", NULL);
     return 0;
 }
