@@ -2,6 +2,7 @@
     store - the broker's one door to RocksDB
     =========================================================================
 */
+#define _GNU_SOURCE
 #include "store.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
@@ -15,13 +16,30 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+//  A staged batch: puts and deletes in the order they came, written in
+//  key order (s_ops_write)
+typedef struct {
+    size_t key_at, key_size;            //  in data
+    size_t value_at, value_size;
+    size_t order;                       //  staging order: the last op wins
+    bool del;
+} s_op_t;
+
+typedef struct {
+    s_op_t *ops;
+    size_t count, room;
+    char *data;
+    size_t size, data_room;
+} s_ops_t;
+
 struct _store_t {
     rocksdb_t *db;
     rocksdb_options_t *options;
     rocksdb_writeoptions_t *write_sync;
     rocksdb_writeoptions_t *write_nosync;
     rocksdb_readoptions_t *read;
-    rocksdb_writebatch_t *batch;        //  staging
+    s_ops_t *staged;                    //  staging
+    rocksdb_writebatch_t *batch;        //  for writes on the caller's thread
     bool sync;
     char *path;
     //  The writer thread (store_commit_start): one batch at a time
@@ -30,8 +48,9 @@ struct _store_t {
     pthread_mutex_t lock;
     pthread_cond_t wake;                //  to the writer: a batch, or stop
     pthread_cond_t done;                //  from the writer: written
-    rocksdb_writebatch_t *flight;       //  being written, or NULL
-    rocksdb_writebatch_t *spare;        //  the next staging batch
+    s_ops_t *flight;                    //  being written, or NULL
+    s_ops_t *spare;                     //  the next staging batch
+    rocksdb_writebatch_t *flight_batch; //  the writer's
     bool flight_durable;
     bool flight_done;
     bool stopping;
@@ -57,6 +76,118 @@ s_check (char **errptr, const char *op)
     rocksdb_free (*errptr);
     *errptr = NULL;
     return ASYNC_ESTORE;
+}
+
+//  ---------------------------------------------------------------------
+//  Staged batches. RocksDB inserts each write into a skiplist; an insert
+//  next to the previous one is cheap (the skiplist keeps its last
+//  position), one far away walks every level. So a batch is written in
+//  key order, and of several writes to one key only the last is written.
+
+static s_ops_t *
+s_ops_new (void)
+{
+    return (s_ops_t *) calloc (1, sizeof (s_ops_t));
+}
+
+static void
+s_ops_destroy (s_ops_t **self_p)
+{
+    s_ops_t *self = *self_p;
+    if (self) {
+        free (self->ops);
+        free (self->data);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static size_t
+s_ops_copy (s_ops_t *self, const void *bytes, size_t size)
+{
+    if (self->size + size > self->data_room) {
+        size_t room = self->data_room ? self->data_room * 2 : 65536;
+        while (room < self->size + size)
+            room *= 2;
+        char *data = (char *) realloc (self->data, room);
+        assert (data);
+        self->data = data;
+        self->data_room = room;
+    }
+    size_t at = self->size;
+    if (size)
+        memcpy (self->data + at, bytes, size);
+    self->size += size;
+    return at;
+}
+
+static void
+s_ops_add (s_ops_t *self, bool del, const void *key, size_t key_size,
+           const void *value, size_t value_size)
+{
+    if (self->count == self->room) {
+        size_t room = self->room ? self->room * 2 : 1024;
+        s_op_t *ops = (s_op_t *) realloc (self->ops, room * sizeof (s_op_t));
+        assert (ops);
+        self->ops = ops;
+        self->room = room;
+    }
+    s_op_t *op = &self->ops [self->count];
+    op->order = self->count++;
+    op->del = del;
+    op->key_size = key_size;
+    op->key_at = s_ops_copy (self, key, key_size);
+    op->value_size = value_size;
+    op->value_at = s_ops_copy (self, value, value_size);
+}
+
+static void
+s_ops_clear (s_ops_t *self)
+{
+    self->count = 0;
+    self->size = 0;
+}
+
+static int
+s_op_compare (const void *a, const void *b, void *arg)
+{
+    const s_op_t *x = (const s_op_t *) a, *y = (const s_op_t *) b;
+    const char *data = (const char *) arg;
+    size_t n = x->key_size < y->key_size ? x->key_size : y->key_size;
+    int cmp = memcmp (data + x->key_at, data + y->key_at, n);
+    if (cmp == 0 && x->key_size != y->key_size)
+        cmp = x->key_size < y->key_size ? -1 : 1;
+    if (cmp == 0)
+        cmp = x->order < y->order ? -1 : 1;
+    return cmp;
+}
+
+static bool
+s_op_same_key (const s_ops_t *self, const s_op_t *x, const s_op_t *y)
+{
+    return x->key_size == y->key_size
+        && memcmp (self->data + x->key_at, self->data + y->key_at, x->key_size) == 0;
+}
+
+//  Write a staged batch through `batch` (left empty). 0 or ASYNC_ESTORE
+static int
+s_ops_write (store_t *self, s_ops_t *ops, rocksdb_writebatch_t *batch, bool durable)
+{
+    qsort_r (ops->ops, ops->count, sizeof (s_op_t), s_op_compare, ops->data);
+    for (size_t i = 0; i < ops->count; i++) {
+        const s_op_t *op = &ops->ops [i];
+        if (i + 1 < ops->count && s_op_same_key (ops, op, &ops->ops [i + 1]))
+            continue;           //  a later write to the key replaces this one
+        if (op->del)
+            rocksdb_writebatch_delete (batch, ops->data + op->key_at, op->key_size);
+        else
+            rocksdb_writebatch_put (batch, ops->data + op->key_at, op->key_size,
+                                    ops->data + op->value_at, op->value_size);
+    }
+    char *err = NULL;
+    rocksdb_write (self->db, durable ? self->write_sync : self->write_nosync, batch, &err);
+    rocksdb_writebatch_clear (batch);
+    return s_check (&err, "write");
 }
 
 int
@@ -105,6 +236,7 @@ store_open (const char *path, bool sync, store_t **self_p)
     rocksdb_writeoptions_set_sync (self->write_nosync, 0);
     self->read = rocksdb_readoptions_create ();
     self->batch = rocksdb_writebatch_create ();
+    self->staged = s_ops_new ();
     self->done_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     *self_p = self;
     return 0;
@@ -134,10 +266,11 @@ store_destroy (store_t **self_p)
         rocksdb_close (self->db);
     if (self->batch)
         rocksdb_writebatch_destroy (self->batch);
-    if (self->flight)
-        rocksdb_writebatch_destroy (self->flight);
-    if (self->spare)
-        rocksdb_writebatch_destroy (self->spare);
+    if (self->flight_batch)
+        rocksdb_writebatch_destroy (self->flight_batch);
+    s_ops_destroy (&self->staged);
+    s_ops_destroy (&self->flight);
+    s_ops_destroy (&self->spare);
     if (self->read)
         rocksdb_readoptions_destroy (self->read);
     if (self->write_sync)
@@ -154,27 +287,25 @@ void
 store_put (store_t *self, const void *key, size_t key_size,
            const void *value, size_t value_size)
 {
-    rocksdb_writebatch_put (self->batch, key, key_size, value, value_size);
+    s_ops_add (self->staged, false, key, key_size, value, value_size);
 }
 
 void
 store_delete (store_t *self, const void *key, size_t key_size)
 {
-    rocksdb_writebatch_delete (self->batch, key, key_size);
+    s_ops_add (self->staged, true, key, key_size, NULL, 0);
 }
 
 size_t
 store_pending (store_t *self)
 {
-    return (size_t) rocksdb_writebatch_count (self->batch);
+    return self->staged->count;
 }
 
 size_t
 store_pending_bytes (store_t *self)
 {
-    size_t size = 0;
-    rocksdb_writebatch_data (self->batch, &size);
-    return size;
+    return self->staged->size;
 }
 
 int
@@ -182,17 +313,14 @@ store_commit (store_t *self, bool durable)
 {
     if (store_commit_finish (self))
         return ASYNC_ESTORE;
-    if (rocksdb_writebatch_count (self->batch) == 0)
+    if (self->staged->count == 0)
         return 0;
     if (!self->db)
         return ASYNC_ESTORE;
-    char *err = NULL;
-    rocksdb_write (self->db, durable ? self->write_sync : self->write_nosync,
-                   self->batch, &err);
-    if (s_check (&err, "write"))
-        return ASYNC_ESTORE;
-    rocksdb_writebatch_clear (self->batch);
-    return 0;
+    int rc = s_ops_write (self, self->staged, self->batch, durable);
+    if (rc == 0)
+        s_ops_clear (self->staged);
+    return rc;
 }
 
 //  The writer thread: writes each batch handed over, then says so
@@ -206,14 +334,10 @@ s_writer (void *arg)
             pthread_cond_wait (&self->wake, &self->lock);
         if (self->stopping)
             break;
-        rocksdb_writebatch_t *batch = self->flight;
+        s_ops_t *ops = self->flight;
         bool durable = self->flight_durable;
         pthread_mutex_unlock (&self->lock);
-        int rc = 0;
-        char *err = NULL;
-        rocksdb_write (self->db, durable ? self->write_sync : self->write_nosync, batch, &err);
-        if (s_check (&err, "write"))
-            rc = ASYNC_ESTORE;
+        int rc = s_ops_write (self, ops, self->flight_batch, durable);
         pthread_mutex_lock (&self->lock);
         self->flight_rc = rc;
         self->flight_done = true;
@@ -232,9 +356,10 @@ store_commit_start (store_t *self, bool durable)
 {
     if (!self->db)
         return ASYNC_ESTORE;
-    if (self->flight || rocksdb_writebatch_count (self->batch) == 0)
+    if (self->flight || self->staged->count == 0)
         return 1;
     if (!self->writer_running) {
+        self->flight_batch = rocksdb_writebatch_create ();
         pthread_mutex_init (&self->lock, NULL);
         pthread_cond_init (&self->wake, NULL);
         pthread_cond_init (&self->done, NULL);
@@ -247,10 +372,10 @@ store_commit_start (store_t *self, bool durable)
         self->writer_running = true;
     }
     pthread_mutex_lock (&self->lock);
-    self->flight = self->batch;
+    self->flight = self->staged;
     self->flight_durable = durable;
     self->flight_done = false;
-    self->batch = self->spare ? self->spare : rocksdb_writebatch_create ();
+    self->staged = self->spare ? self->spare : s_ops_new ();
     self->spare = NULL;
     pthread_cond_signal (&self->wake);
     pthread_mutex_unlock (&self->lock);
@@ -278,7 +403,7 @@ store_commit_finish (store_t *self)
     while (!self->flight_done)
         pthread_cond_wait (&self->done, &self->lock);
     int rc = self->flight_rc;
-    rocksdb_writebatch_clear (self->flight);
+    s_ops_clear (self->flight);
     self->spare = self->flight;
     self->flight = NULL;
     pthread_mutex_unlock (&self->lock);
@@ -291,7 +416,7 @@ store_commit_finish (store_t *self)
 void
 store_rollback (store_t *self)
 {
-    rocksdb_writebatch_clear (self->batch);
+    s_ops_clear (self->staged);
 }
 
 int

@@ -331,6 +331,63 @@ test_store_delete (void **state)
     s_assert_value (self->store, "jc", "3");
 }
 
+//  A batch is written in key order with one write per key (store.c): the
+//  outcome is still that of the writes in the order they were staged,
+//  through the writer thread as on the caller's
+static void
+test_store_batch_written_in_key_order (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    for (int round = 0; round < 2; round++) {
+        char key [32], value [32];
+        //  Keys staged in descending order; every third one written again,
+        //  every fifth deleted after, every seventh deleted then put again
+        for (int i = 999; i >= 0; i--) {
+            snprintf (key, sizeof key, "k%d-%04d", round, i);
+            snprintf (value, sizeof value, "first-%d", i);
+            s_put (self->store, key, value);
+        }
+        for (int i = 0; i < 1000; i++) {
+            snprintf (key, sizeof key, "k%d-%04d", round, i);
+            if (i % 3 == 0) {
+                snprintf (value, sizeof value, "second-%d", i);
+                s_put (self->store, key, value);
+            }
+            if (i % 5 == 0)
+                store_delete (self->store, key, strlen (key));
+            if (i % 7 == 0) {
+                store_delete (self->store, key, strlen (key));
+                snprintf (value, sizeof value, "third-%d", i);
+                s_put (self->store, key, value);
+            }
+        }
+        assert_int_equal (store_pending (self->store), 1000 + 334 + 200 + 2 * 143);
+        if (round == 0)
+            assert_int_equal (store_commit (self->store, true), 0);
+        else {
+            assert_int_equal (store_commit_start (self->store, true), 0);
+            assert_int_equal (store_pending (self->store), 0);
+            assert_int_equal (store_commit_finish (self->store), 0);
+        }
+        for (int i = 0; i < 1000; i++) {
+            snprintf (key, sizeof key, "k%d-%04d", round, i);
+            if (i % 7 == 0)
+                snprintf (value, sizeof value, "third-%d", i);
+            else
+            if (i % 5 == 0) {
+                s_assert_absent (self->store, key);
+                continue;
+            }
+            else
+            if (i % 3 == 0)
+                snprintf (value, sizeof value, "second-%d", i);
+            else
+                snprintf (value, sizeof value, "first-%d", i);
+            s_assert_value (self->store, key, value);
+        }
+    }
+}
+
 //  ---------------------------------------------------------------------
 //  Iteration
 
@@ -599,6 +656,7 @@ main (void)
         T (test_store_batch_invisible_until_commit),
         T (test_store_batch_rollback),
         T (test_store_delete),
+        T (test_store_batch_written_in_key_order),
         T (test_store_iter_prefix_in_key_order),
         T (test_store_iter_multibyte_prefix_is_exact),
         T (test_store_iter_prefix_ending_in_0xff),
