@@ -210,7 +210,7 @@ async_codec_encode_json (json_t *value, uint8_t **data, size_t *size)
     msgpack_sbuffer buffer;
     msgpack_packer pk;
     msgpack_sbuffer_init (&buffer);
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
     if (async_codec_pack_json (&pk, value)) {
         msgpack_sbuffer_destroy (&buffer);
         return -1;
@@ -249,7 +249,7 @@ async_codec_copy_object (const msgpack_object *object, uint8_t **data, size_t *s
     msgpack_sbuffer buffer;
     msgpack_packer pk;
     msgpack_sbuffer_init (&buffer);
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
     if (msgpack_pack_object (&pk, *object) || !buffer.data) {
         msgpack_sbuffer_destroy (&buffer);
         return -1;
@@ -372,11 +372,36 @@ async_mp_double (const msgpack_object *map, const char *key, double *value)
     return 0;
 }
 
+#define S_SBUFFER_FIRST 960     //  under glibc's smallest large block (1 KiB)
+
+int
+async_sbuffer_write (void *data, const char *buf, size_t len)
+{
+    msgpack_sbuffer *sbuf = (msgpack_sbuffer *) data;
+    if (sbuf->alloc - sbuf->size < len) {
+        size_t size = sbuf->alloc ? sbuf->alloc * 2 : S_SBUFFER_FIRST;
+        while (size < sbuf->size + len) {
+            if (size > SIZE_MAX / 2)
+                return -1;
+            size *= 2;
+        }
+        char *grown = (char *) realloc (sbuf->data, size);
+        if (!grown)
+            return -1;
+        sbuf->data = grown;
+        sbuf->alloc = size;
+    }
+    if (len)
+        memcpy (sbuf->data + sbuf->size, buf, len);
+    sbuf->size += len;
+    return 0;
+}
+
 void
 async_msg_init (async_msg_t *self, const char *command, uint64_t rid, uint32_t fields)
 {
     msgpack_sbuffer_init (&self->buffer);
-    msgpack_packer_init (&self->packer, &self->buffer, msgpack_sbuffer_write);
+    msgpack_packer_init (&self->packer, &self->buffer, async_sbuffer_write);
     msgpack_pack_array (&self->packer, 4);
     msgpack_pack_uint8 (&self->packer, ASYNC_PROTO_VERSION);
     async_codec_pack_str (&self->packer, command);

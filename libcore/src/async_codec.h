@@ -74,6 +74,12 @@ void
 void
     async_codec_pack_str (msgpack_packer *pk, const char *string);
 
+//  msgpack_sbuffer_write with a first allocation that fits most messages
+//  and job records (msgpack-c's is 8 KiB, a large block for malloc that
+//  makes it consolidate its free lists on every message)
+int
+    async_sbuffer_write (void *data, const char *buf, size_t len);
+
 //  Re-encode one msgpack object into a fresh buffer (malloc'd).
 int
     async_codec_copy_object (const msgpack_object *object, uint8_t **data, size_t *size);

@@ -17,7 +17,7 @@ async_job_new (void)
 {
     async_job_t *self = calloc (1, sizeof (async_job_t));
     if (self)
-        async_id_new (self->id);
+        async_id_new_ordered (self->id);
     return self;
 }
 
@@ -225,7 +225,7 @@ async_job_encode (async_job_t *self, uint8_t **data, size_t *size)
     msgpack_sbuffer buffer;
     msgpack_packer pk;
     msgpack_sbuffer_init (&buffer);
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
     async_job_pack (self, &pk);
     *data = (uint8_t *) buffer.data;
     *size = buffer.size;
@@ -450,7 +450,7 @@ async_failure_make (async_blob_t *blob, const char *type, const char *message,
     msgpack_sbuffer buffer;
     msgpack_packer pk;
     msgpack_sbuffer_init (&buffer);
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
     msgpack_pack_map (&pk, 6);
     async_codec_pack_str (&pk, "type");
     async_codec_pack_str (&pk, type ? type : "Error");

@@ -241,12 +241,12 @@ s_id_pool_atfork (void)
     pthread_atfork (NULL, NULL, s_id_pool_empty);
 }
 
-void
-async_id_new (char *buf)
+//  16 bytes from a pool of the kernel's random bytes, read 4 KiB at a time
+//  (a getrandom per id was a syscall per job). A forked child must not
+//  reuse its parent's bytes: fork empties the pool. false: no getrandom
+static bool
+s_id_random (uint8_t *bytes)
 {
-    //  A version 4 UUID from the kernel's random bytes, read 4 KiB at a
-    //  time (a getrandom per id was a syscall per job). A forked child
-    //  must not reuse its parent's bytes: fork empties the pool.
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once (&once, s_id_pool_atfork);
     if (s_id_used + 16 > sizeof s_id_pool) {
@@ -260,18 +260,57 @@ async_id_new (char *buf)
                 break;
         }
         if (got < sizeof s_id_pool) {
-            uuid_t uu;          //  no getrandom: libuuid's own way
+            uuid_t uu;          //  libuuid's own way
             uuid_generate_random (uu);
-            uuid_unparse_lower (uu, buf);
-            return;
+            memcpy (bytes, uu, 16);
+            return false;
         }
         s_id_used = 0;
     }
-    uuid_t uu;
-    memcpy (uu, s_id_pool + s_id_used, 16);
+    memcpy (bytes, s_id_pool + s_id_used, 16);
     memset (s_id_pool + s_id_used, 0, 16);
     s_id_used += 16;
+    return true;
+}
+
+void
+async_id_new (char *buf)
+{
+    //  A version 4 UUID
+    uuid_t uu;
+    s_id_random (uu);
     uu [6] = (uint8_t) ((uu [6] & 0x0f) | 0x40);       //  version 4
     uu [8] = (uint8_t) ((uu [8] & 0x3f) | 0x80);       //  RFC 4122 variant
+    uuid_unparse_lower (uu, buf);
+}
+
+void
+async_id_new_ordered (char *buf)
+{
+    //  A version 7 UUID (RFC 9562): 48 bits of Unix time in ms, a 12-bit
+    //  counter within the ms (its overflow borrows the next ms), 62
+    //  random bits. Ids from one thread ascend, so the keys made of them
+    //  land next to each other in the store
+    static __thread uint64_t last_ms;
+    static __thread uint32_t counter;
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    uint64_t ms = (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+    if (ms > last_ms) {
+        last_ms = ms;
+        counter = 0;
+    }
+    else
+    if (++counter > 0xfff) {
+        last_ms++;
+        counter = 0;
+    }
+    uuid_t uu;
+    s_id_random (uu);
+    for (int i = 0; i < 6; i++)
+        uu [i] = (uint8_t) (last_ms >> (40 - 8 * i));
+    uu [6] = (uint8_t) (0x70 | (counter >> 8));      //  version 7
+    uu [7] = (uint8_t) counter;
+    uu [8] = (uint8_t) ((uu [8] & 0x3f) | 0x80);       //  RFC 9562 variant
     uuid_unparse_lower (uu, buf);
 }

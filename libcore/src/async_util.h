@@ -56,6 +56,10 @@ bool
 void
     async_id_new (char *buf);
 
+//  A new time-ordered id (UUID version 7): ids made by one thread ascend
+void
+    async_id_new_ordered (char *buf);
+
 #ifdef __cplusplus
 }
 #endif

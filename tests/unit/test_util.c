@@ -399,6 +399,34 @@ test_id_new_pool_and_fork (void **state)
     assert_string_not_equal (parent, child);
 }
 
+//  Job ids are time-ordered: version 7, RFC variant, each greater than the
+//  one before (also past 4,096 in one millisecond), their time the clock's
+static void
+test_id_new_ordered (void **state)
+{
+    (void) state;
+    enum { N = 20000 };
+    char (*ids) [37] = calloc (N, 37);
+    assert_non_null (ids);
+    int64_t before_ms = async_now_us () / 1000;
+    for (int i = 0; i < N; i++) {
+        async_id_new_ordered (ids [i]);
+        assert_true (async_id_valid (ids [i]));
+        assert_int_equal (ids [i][14], '7');
+        assert_non_null (strchr ("89ab", ids [i][19]));
+        if (i)
+            assert_true (strcmp (ids [i - 1], ids [i]) < 0);
+    }
+    //  The first 48 bits: Unix time in ms, at or after the start
+    char hex [13];
+    memcpy (hex, ids [0], 8);
+    memcpy (hex + 8, ids [0] + 9, 4);
+    hex [12] = 0;
+    int64_t ms = (int64_t) strtoll (hex, NULL, 16);
+    assert_true (ms >= before_ms && ms < before_ms + 60000);
+    free (ids);
+}
+
 //  async_log_quote: one line, no double quote, cut with "..."
 static void
 test_log_quote (void **state)
@@ -488,6 +516,7 @@ main (void)
         cmocka_unit_test (test_glob_match),
         cmocka_unit_test (test_id_new_is_valid_and_unique),
         cmocka_unit_test (test_id_new_pool_and_fork),
+        cmocka_unit_test (test_id_new_ordered),
         cmocka_unit_test (test_log_quote),
         cmocka_unit_test (test_id_validation),
         cmocka_unit_test (test_task_name_validation),
