@@ -705,7 +705,7 @@ s_make_postprocess (broker_t *self, async_job_t *parent)
     msgpack_sbuffer buffer;
     msgpack_packer pk;
     msgpack_sbuffer_init (&buffer);
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
     msgpack_pack_array (&pk, own_count + parent->nchildren);
     for (uint32_t i = 0; i < own_count; i++)
         msgpack_pack_object (&pk, own.data.via.array.ptr [i]);
@@ -734,7 +734,7 @@ s_collect_results (broker_t *self, async_job_t *parent)
     msgpack_sbuffer buffer;
     msgpack_packer pk;
     msgpack_sbuffer_init (&buffer);
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
     msgpack_pack_array (&pk, parent->nchildren);
     for (size_t i = 0; i < parent->nchildren; i++) {
         async_job_t *child = s_job_read (self, parent->children [i]);
@@ -817,7 +817,7 @@ s_start_callback (broker_t *self, async_job_t *job, async_job_t *callback)
     msgpack_sbuffer buffer;
     msgpack_packer pk;
     msgpack_sbuffer_init (&buffer);
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
     msgpack_pack_array (&pk, count + 1);
     for (uint32_t i = 0; i < count; i++)
         msgpack_pack_object (&pk, own.data.via.array.ptr [i]);
@@ -1032,7 +1032,7 @@ s_dead_node_keep (broker_t *self, session_t *session)
     msgpack_sbuffer buffer;
     msgpack_packer pk;
     msgpack_sbuffer_init (&buffer);
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
     s_pack_node (self, &pk, session);
     s_dead_node_t *dead = (s_dead_node_t *) calloc (1, sizeof (s_dead_node_t));
     dead->when = async_mono_us ();
@@ -1555,7 +1555,7 @@ s_list_msg (broker_t *self, const msgpack_object *query, uint64_t rid, bool coun
     msgpack_sbuffer jobs;
     msgpack_packer pk;
     msgpack_sbuffer_init (&jobs);
-    msgpack_packer_init (&pk, &jobs, msgpack_sbuffer_write);
+    msgpack_packer_init (&pk, &jobs, async_sbuffer_write);
     s_walk_t walk = { self, &filter, count_only ? NULL : &pk, 0 };
     s_walk (self, &walk);
     if (count_only) {
@@ -2074,7 +2074,7 @@ static void
 s_ack (broker_t *self, zframe_t *routing, async_msg_t *ack, bool later, s_acks_t *acks)
 {
     if (acks) {
-        msgpack_sbuffer_write (&acks->bodies, ack->buffer.data + ack->body,
+        async_sbuffer_write (&acks->bodies, ack->buffer.data + ack->body,
                                ack->buffer.size - ack->body);
         acks->count++;
         async_msg_destroy (ack);
@@ -2113,7 +2113,7 @@ s_on_results (broker_t *self, session_t *session, zframe_t *routing, async_inmsg
     async_msg_init (&ack, "ACK", in->rid, 1);
     async_msg_key (&ack, "acks");
     msgpack_pack_array (&ack.packer, acks.count);
-    msgpack_sbuffer_write (&ack.buffer, acks.bodies.data, acks.bodies.size);
+    async_sbuffer_write (&ack.buffer, acks.bodies.data, acks.bodies.size);
     msgpack_sbuffer_destroy (&acks.bodies);
     s_reply_later (self, routing, &ack);
 }
@@ -2222,7 +2222,7 @@ s_on_annotate (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     msgpack_sbuffer buffer;
     msgpack_packer pk;
     msgpack_sbuffer_init (&buffer);
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
     size_t offset = 0;
@@ -2320,7 +2320,7 @@ s_every_submit (void *arg, const msgpack_object *spec, const char *key, char *id
     msgpack_sbuffer buffer;
     msgpack_packer pk;
     msgpack_sbuffer_init (&buffer);
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
     uint32_t fields = 1;
     for (uint32_t i = 0; i < spec->via.map.size; i++)
         fields += !async_mp_streq (&spec->via.map.ptr [i].key, "key");
@@ -2715,7 +2715,7 @@ s_dispatch (broker_t *self)
         if (session->batch) {
             if (session->nassigns++ == 0)
                 zlistx_add_end (batched, session);
-            msgpack_sbuffer_write (&session->assigns, msg.buffer.data + msg.body,
+            async_sbuffer_write (&session->assigns, msg.buffer.data + msg.body,
                                    msg.buffer.size - msg.body);
             async_msg_destroy (&msg);
         }
@@ -2730,7 +2730,7 @@ s_dispatch (broker_t *self)
         async_msg_init (&msg, "ASSIGN", 0, 1);
         async_msg_key (&msg, "jobs");
         msgpack_pack_array (&msg.packer, session->nassigns);
-        msgpack_sbuffer_write (&msg.buffer, session->assigns.data, session->assigns.size);
+        async_sbuffer_write (&msg.buffer, session->assigns.data, session->assigns.size);
         s_send (self, session->routing, &msg);
         msgpack_sbuffer_clear (&session->assigns);
         session->nassigns = 0;

@@ -81,7 +81,7 @@ s_schedule_stage (every_t *self, schedule_t *schedule)
     msgpack_sbuffer buffer;
     msgpack_packer pk;
     msgpack_sbuffer_init (&buffer);
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
     msgpack_pack_map (&pk, 7);
     async_codec_pack_str (&pk, "name");
     async_codec_pack_str (&pk, schedule->name);

@@ -469,7 +469,7 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
     zhashx_update (self->unacked, unacked->id, unacked);
     if (self->batching && self->broker_batch) {
         //  Sent with the other results of this turn (s_flush_results)
-        msgpack_sbuffer_write (&self->results, (const char *) zframe_data (unacked->frame)
+        async_sbuffer_write (&self->results, (const char *) zframe_data (unacked->frame)
                                + body, zframe_size (unacked->frame) - body);
         self->nresults++;
         self->last_result = unacked;
@@ -496,7 +496,7 @@ s_flush_results (node_t *self)
         async_msg_init (&msg, "RESULT", ++self->rid, 1);
         async_msg_key (&msg, "results");
         msgpack_pack_array (&msg.packer, self->nresults);
-        msgpack_sbuffer_write (&msg.buffer, self->results.data, self->results.size);
+        async_sbuffer_write (&msg.buffer, self->results.data, self->results.size);
         s_send (self, &msg);
     }
     msgpack_sbuffer_clear (&self->results);
