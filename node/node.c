@@ -619,19 +619,20 @@ s_on_reply (node_t *self, async_inmsg_t *in)
     zhashx_delete (self->requests, key);
 }
 
-static void
+//  Handle one message from the broker; false when none was waiting
+static bool
 s_on_broker (node_t *self)
 {
     zframe_t *frame = zframe_recv (self->dealer);
     if (!frame)
-        return;
+        return false;
     async_inmsg_t in;
     const char *why;
     if (async_inmsg_parse (&in, zframe_data (frame), zframe_size (frame), &why)) {
         async_log_warning ("node", "message.dropped", "reason=\"%s\"", why);
         async_inmsg_destroy (&in);
         zframe_destroy (&frame);
-        return;
+        return true;
     }
     self->last_heard = async_mono_us ();
     const char *cmd = in.command;
@@ -710,6 +711,7 @@ s_on_broker (node_t *self)
         s_on_reply (self, &in);
     async_inmsg_destroy (&in);
     zframe_destroy (&frame);
+    return true;
 }
 
 //  A job is done: answers to its requests that are still to come go nowhere
@@ -948,6 +950,8 @@ node_new (const node_config_t *config, async_registry_t *registry, const char *u
     zsock_set_reconnect_ivl (self->dealer, 100);
     zsock_set_reconnect_ivl_max (self->dealer, 2000);
     zsock_set_sndhwm (self->dealer, 100000);
+    //  Receives do not block: drains stop when the queue is empty
+    zsock_set_rcvtimeo (self->dealer, 0);
     if (config->curve_key) {
         zcert_apply (config->curve_key, self->dealer);
         zsock_set_curve_serverkey (self->dealer, config->broker_public_key);
@@ -969,6 +973,7 @@ node_new (const node_config_t *config, async_registry_t *registry, const char *u
     snprintf (up, sizeof up, "@inproc://node-up-%p", (void *) self);
     self->up = zsock_new (ZMQ_PULL);
     zsock_set_rcvhwm (self->up, 0);
+    zsock_set_rcvtimeo (self->up, 0);
     zsock_attach (self->up, up, true);
     self->poller = zpoller_new (self->dealer, self->up, NULL);
     if (self->monitor)
@@ -1031,9 +1036,8 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
         void *which = zpoller_wait (self->poller, s_poll_ms (self));
         if (which == self->dealer) {
             //  Drain what is there
-            do
-                s_on_broker (self);
-            while (zsock_events (self->dealer) & ZMQ_POLLIN);
+            while (s_on_broker (self))
+                ;
         }
         else
         if (which && which == self->monitor)
@@ -1042,14 +1046,13 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
         if (which == self->up) {
             //  Drain what the workers said; their results go in one RESULT
             self->batching = true;
-            do {
-                zmsg_t *zmsg = zmsg_recv (self->up);
+            zmsg_t *zmsg;
+            while ((zmsg = zmsg_recv (self->up))) {
                 worker_t *worker = s_worker_of (self, zmsg);
                 if (worker)
                     s_on_worker (self, worker, zmsg);
                 zmsg_destroy (&zmsg);
             }
-            while (zsock_events (self->up) & ZMQ_POLLIN);
             self->batching = false;
             s_flush_results (self);
         }

@@ -59,6 +59,8 @@ async_client_new (const char *endpoint)
     //  Pipelined requests (async_submit_many_json) queue here, not drop
     zsock_set_sndhwm (self->dealer, 0);
     zsock_set_rcvhwm (self->dealer, 0);
+    //  A receive does not block: s_recv polls only when nothing is there
+    zsock_set_rcvtimeo (self->dealer, 0);
     zsock_set_maxmsgsize (self->dealer, ASYNC_MAX_MESSAGE * 4);
     zsock_set_reconnect_ivl (self->dealer, 100);
     zsock_set_reconnect_ivl_max (self->dealer, 1000);
@@ -206,7 +208,7 @@ static int
 s_recv (async_client_t *self, int msecs, zframe_t **frame_p, async_inmsg_t *in)
 {
     int64_t deadline = msecs < 0 ? INT64_MAX : async_mono_us () + (int64_t) msecs * 1000;
-    zframe_t *frame = NULL;
+    zframe_t *frame = zframe_recv (self->dealer);
     while (!frame) {
         zmq_pollitem_t items [] = {
             { zsock_resolve (self->dealer), 0, ZMQ_POLLIN, 0 },
