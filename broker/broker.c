@@ -711,8 +711,12 @@ s_make_postprocess (broker_t *self, async_job_t *parent)
         msgpack_pack_object (&pk, own.data.via.array.ptr [i]);
     msgpack_unpacked_destroy (&own);
     for (size_t i = 0; i < parent->nchildren; i++) {
-        async_job_t *child = s_job_read (self, parent->children [i]);
-        if (child) {
+        //  A cached child is read in place; s_job_read copies
+        async_job_t *child = (async_job_t *) zhashx_lookup (self->jobs, parent->children [i]);
+        if (child)
+            s_pack_summary (&pk, child);
+        else
+        if ((child = s_job_read (self, parent->children [i]))) {
             s_pack_summary (&pk, child);
             async_job_destroy (&child);
         }
