@@ -88,7 +88,7 @@ struct _broker_t {
     zhashx_t *flight_keys;      //  its idempotency keys
     bool flight_synced;
     int64_t flight_start;       //  monotonic us
-    zhashx_t *waiters;          //  job id -> zhashx (rkey -> routing frame)
+    zhashx_t *waiters;          //  job id -> zlistx of routing frames
     zhashx_t *progress_sent;    //  job id -> int64_t *: last PROGRESS (monotonic us)
     zhashx_t *keys_staged;      //  idempotency key -> job id, put in this batch
     zlistx_t *replies;          //  zmsg_t * to send after the commit
@@ -587,10 +587,10 @@ s_start (broker_t *self, async_job_t *job)
 static void
 s_notify_waiters (broker_t *self, async_job_t *job)
 {
-    zhashx_t *waiting = (zhashx_t *) zhashx_lookup (self->waiters, job->id);
+    zlistx_t *waiting = (zlistx_t *) zhashx_lookup (self->waiters, job->id);
     if (!waiting)
         return;
-    zframe_t *routing = (zframe_t *) zhashx_first (waiting);
+    zframe_t *routing = (zframe_t *) zlistx_first (waiting);
     while (routing) {
         //  An outcome from a node's RESULT goes before its own commit: the
         //  node keeps the result until the broker acknowledges it (after
@@ -609,7 +609,7 @@ s_notify_waiters (broker_t *self, async_job_t *job)
         }
         else
             s_send_job (self, routing, 0, job, false);
-        routing = (zframe_t *) zhashx_next (waiting);
+        routing = (zframe_t *) zlistx_next (waiting);
     }
     zhashx_delete (self->waiters, job->id);
     zhashx_delete (self->progress_sent, job->id);
@@ -622,7 +622,7 @@ s_notify_waiters (broker_t *self, async_job_t *job)
 static void
 s_notify_progress (broker_t *self, const char *id, int64_t done, int64_t total)
 {
-    zhashx_t *waiting = (zhashx_t *) zhashx_lookup (self->waiters, id);
+    zlistx_t *waiting = (zlistx_t *) zhashx_lookup (self->waiters, id);
     if (!waiting)
         return;
     //  At most one every S_PROGRESS_EVERY_US per job (a bar needs no more;
@@ -636,7 +636,7 @@ s_notify_progress (broker_t *self, const char *id, int64_t done, int64_t total)
         zhashx_insert (self->progress_sent, id, sent);
     }
     *sent = now;
-    zframe_t *routing = (zframe_t *) zhashx_first (waiting);
+    zframe_t *routing = (zframe_t *) zlistx_first (waiting);
     while (routing) {
         async_msg_t msg;
         async_msg_init (&msg, "PROGRESS", 0, 3);
@@ -644,7 +644,7 @@ s_notify_progress (broker_t *self, const char *id, int64_t done, int64_t total)
         async_msg_int (&msg, "done", done);
         async_msg_int (&msg, "total", total);
         s_send (self, routing, &msg);
-        routing = (zframe_t *) zhashx_next (waiting);
+        routing = (zframe_t *) zlistx_next (waiting);
     }
 }
 
@@ -1239,16 +1239,18 @@ s_read_id (async_inmsg_t *in, char *id)
 static void
 s_wait_add (broker_t *self, zframe_t *routing, const char *id)
 {
-    zhashx_t *waiting = (zhashx_t *) zhashx_lookup (self->waiters, id);
+    //  Mostly one peer per job: a list (a hash table per job was 2 KiB)
+    zlistx_t *waiting = (zlistx_t *) zhashx_lookup (self->waiters, id);
     if (!waiting) {
-        waiting = zhashx_new ();
-        zhashx_set_destructor (waiting, (zhashx_destructor_fn *) zframe_destroy);
+        waiting = zlistx_new ();
+        zlistx_set_destructor (waiting, (zlistx_destructor_fn *) zframe_destroy);
         zhashx_insert (self->waiters, id, waiting);
     }
-    char *rkey = zframe_strhex (routing);
-    if (!zhashx_lookup (waiting, rkey))
-        zhashx_insert (waiting, rkey, zframe_dup (routing));
-    free (rkey);
+    zframe_t *known = (zframe_t *) zlistx_first (waiting);
+    while (known && !zframe_eq (known, routing))
+        known = (zframe_t *) zlistx_next (waiting);
+    if (!known)
+        zlistx_add_end (waiting, zframe_dup (routing));
 }
 
 static void
@@ -3210,7 +3212,16 @@ s_recover (broker_t *self)
     if (store_get (self->store, "mversion", 8, &value, &size) == 0) {
         bool ok = size == strlen (ASYNC_STORE_VERSION)
                && memcmp (value, ASYNC_STORE_VERSION, size) == 0;
+        //  Version 1 -> 2 (docs/storage.md): job records written from now
+        //  on are arrays; the maps of version 1 are read as they are
+        bool upgrade = size == 1 && value [0] == '1';
         free (value);
+        if (upgrade) {
+            store_put (self->store, "mversion", 8, ASYNC_STORE_VERSION,
+                       strlen (ASYNC_STORE_VERSION));
+            async_log_info ("broker", "store.upgraded", "from=1 to=%s", ASYNC_STORE_VERSION);
+        }
+        else
         if (!ok) {
             async_log_error ("broker", "store.version", "reason=\"data was written by "
                              "another store version; see docs/storage.md\"");
@@ -3450,7 +3461,7 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->flight_keys = zhashx_new ();
     zhashx_set_destructor (self->flight_keys, (zhashx_destructor_fn *) zstr_free);
     zhashx_set_destructor (self->progress_sent, (zhashx_destructor_fn *) zstr_free);
-    zhashx_set_destructor (self->waiters, (zhashx_destructor_fn *) zhashx_destroy);
+    zhashx_set_destructor (self->waiters, (zhashx_destructor_fn *) zlistx_destroy);
     self->replies = zlistx_new ();
     zlistx_set_destructor (self->replies, s_zmsg_free);
     self->scheduled = zlistx_new ();
