@@ -3,7 +3,7 @@
 
     Key layout (docs/storage.md; version ASYNC_STORE_VERSION):
         m<name>                         meta: "version", "epoch", "seq"
-        j<id>                           job record (msgpack, async_job_pack)
+        j<id>                           job record (msgpack, async_job_encode)
         p<queue>\0<prio><seq>           pending, dispatchable: value =
                                         id \0 task [\0 quotas "a,b"]
                                         prio = 8-byte big-endian of
@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ASYNC_STORE_VERSION "1"
+#define ASYNC_STORE_VERSION "2"
 
 typedef struct _store_t store_t;
 typedef struct _store_iter_t store_iter_t;

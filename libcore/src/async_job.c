@@ -128,95 +128,140 @@ async_job_add_callback (async_job_t *self, const char *id)
 }
 
 //  ---------------------------------------------------------------------
-//  Encoding: one map with a fixed set of keys (nil where empty)
+//  Encoding. On the wire (JOB, the API) a job is one map with a fixed set
+//  of keys (nil where empty). In the store it is an array of the same
+//  fields in the same order, after a format number (S_STORED_FORMAT): no
+//  key names, so a record is about a third of the size and is read by
+//  position. A stored map (format 1, before) is still read.
 
 #define S_FIELDS 43
+#define S_STORED_FORMAT 2
+
+//  The fields, in order
+typedef enum {
+    F_ID, F_KIND, F_ROLE, F_TASK, F_ARGS, F_KWARGS, F_QUEUE, F_PRIORITY, F_STATUS,
+    F_SEQ, F_RESULT, F_FAILURE, F_SUBMITTED, F_BEGIN_AFTER, F_BEGIN_BY, F_TIMEOUT,
+    F_ACTIVE_START, F_ACTIVE_END, F_COMPLETED_AT, F_NOT_BEFORE, F_ATTEMPTS,
+    F_INTERRUPTIONS, F_TOKEN, F_NODE, F_AGENT, F_RETRY, F_QUOTAS, F_KEY, F_PARENT,
+    F_CHILD_INDEX, F_CHILDREN, F_CHILDREN_DONE, F_POSTPROCESS, F_POSTPROCESS_ID,
+    F_CALLBACKS, F_ANNOTATIONS, F_PROGRESS, F_HANDOFF, F_HELD, F_VERSION, F_ON,
+    F_CALLBACKS_NEXT, F_CANCELLED_AT, F_COUNT
+} s_field_t;
+
+static const char *s_field_names [F_COUNT] = {
+    "id", "kind", "role", "task", "args", "kwargs", "queue", "priority", "status",
+    "seq", "result", "failure", "submitted", "begin_after", "begin_by", "timeout",
+    "active_start", "active_end", "completed_at", "not_before", "attempts",
+    "interruptions", "token", "node", "agent", "retry", "quotas", "key", "parent",
+    "child_index", "children", "children_done", "postprocess", "postprocess_id",
+    "callbacks", "annotations", "progress", "handoff", "held", "version", "on",
+    "callbacks_next", "cancelled_at"
+};
+
+//  A packer that writes each field's name first (a map), or not (an array)
+typedef struct {
+    msgpack_packer *pk;
+    bool keyed;
+} s_out_t;
 
 static void
-s_pack_blob (msgpack_packer *pk, const char *key, const async_blob_t *blob)
+s_key (s_out_t *out, s_field_t field)
 {
-    async_codec_pack_str (pk, key);
+    if (out->keyed)
+        async_codec_pack_str (out->pk, s_field_names [field]);
+}
+
+static void
+s_pack_blob (s_out_t *out, s_field_t field, const async_blob_t *blob)
+{
+    s_key (out, field);
     if (blob->size)
-        async_codec_pack_raw (pk, blob->data, blob->size);
+        async_codec_pack_raw (out->pk, blob->data, blob->size);
     else
-        msgpack_pack_nil (pk);
+        msgpack_pack_nil (out->pk);
 }
 
 static void
-s_pack_int (msgpack_packer *pk, const char *key, int64_t value)
+s_pack_int (s_out_t *out, s_field_t field, int64_t value)
 {
-    async_codec_pack_str (pk, key);
-    msgpack_pack_int64 (pk, value);
+    s_key (out, field);
+    msgpack_pack_int64 (out->pk, value);
 }
 
 static void
-s_pack_str (msgpack_packer *pk, const char *key, const char *value)
+s_pack_str (s_out_t *out, s_field_t field, const char *value)
 {
-    async_codec_pack_str (pk, key);
-    async_codec_pack_str (pk, value && *value ? value : NULL);
+    s_key (out, field);
+    async_codec_pack_str (out->pk, value && *value ? value : NULL);
 }
 
 static void
-s_pack_ids (msgpack_packer *pk, const char *key, char **ids, size_t count)
+s_pack_ids (s_out_t *out, s_field_t field, char **ids, size_t count)
 {
-    async_codec_pack_str (pk, key);
-    msgpack_pack_array (pk, count);
+    s_key (out, field);
+    msgpack_pack_array (out->pk, count);
     for (size_t i = 0; i < count; i++)
-        async_codec_pack_str (pk, ids [i]);
+        async_codec_pack_str (out->pk, ids [i]);
+}
+
+static void
+s_pack_fields (async_job_t *self, s_out_t *out)
+{
+    s_pack_str (out, F_ID, self->id);
+    s_pack_int (out, F_KIND, self->kind);
+    s_pack_int (out, F_ROLE, self->role);
+    s_pack_str (out, F_TASK, self->task);
+    s_pack_blob (out, F_ARGS, &self->args);
+    s_pack_blob (out, F_KWARGS, &self->kwargs);
+    s_pack_str (out, F_QUEUE, self->queue);
+    s_pack_int (out, F_PRIORITY, self->priority);
+    s_pack_int (out, F_STATUS, self->status);
+    s_pack_int (out, F_SEQ, (int64_t) self->seq);
+    s_pack_blob (out, F_RESULT, &self->result);
+    s_pack_blob (out, F_FAILURE, &self->failure);
+    s_pack_int (out, F_SUBMITTED, self->submitted);
+    s_pack_int (out, F_BEGIN_AFTER, self->begin_after);
+    s_pack_int (out, F_BEGIN_BY, self->begin_by);
+    s_pack_int (out, F_TIMEOUT, self->timeout);
+    s_pack_int (out, F_ACTIVE_START, self->active_start);
+    s_pack_int (out, F_ACTIVE_END, self->active_end);
+    s_pack_int (out, F_COMPLETED_AT, self->completed_at);
+    s_pack_int (out, F_NOT_BEFORE, self->not_before);
+    s_pack_int (out, F_ATTEMPTS, self->attempts);
+    s_pack_int (out, F_INTERRUPTIONS, self->interruptions);
+    s_pack_int (out, F_TOKEN, (int64_t) self->token);
+    s_pack_str (out, F_NODE, self->node);
+    s_pack_str (out, F_AGENT, self->agent);
+    s_pack_str (out, F_RETRY, self->retry);
+    s_pack_blob (out, F_QUOTAS, &self->quotas);
+    s_pack_str (out, F_KEY, self->key);
+    s_pack_str (out, F_PARENT, self->parent);
+    s_pack_int (out, F_CHILD_INDEX, self->child_index);
+    s_pack_ids (out, F_CHILDREN, self->children, self->nchildren);
+    s_pack_int (out, F_CHILDREN_DONE, (int64_t) self->children_done);
+    s_pack_blob (out, F_POSTPROCESS, &self->postprocess);
+    s_pack_str (out, F_POSTPROCESS_ID, self->postprocess_id);
+    s_pack_ids (out, F_CALLBACKS, self->callbacks, self->ncallbacks);
+    s_pack_blob (out, F_ANNOTATIONS, &self->annotations);
+    s_pack_blob (out, F_PROGRESS, &self->progress);
+    s_pack_str (out, F_HANDOFF, self->handoff);
+    s_key (out, F_HELD);
+    if (self->held)
+        msgpack_pack_true (out->pk);
+    else
+        msgpack_pack_false (out->pk);
+    s_pack_int (out, F_VERSION, 1);
+    s_pack_int (out, F_ON, self->on);
+    s_pack_int (out, F_CALLBACKS_NEXT, self->callbacks_next);
+    s_pack_int (out, F_CANCELLED_AT, self->cancelled_at);
 }
 
 void
 async_job_pack (async_job_t *self, msgpack_packer *pk)
 {
+    s_out_t out = { pk, true };
     msgpack_pack_map (pk, S_FIELDS);
-    s_pack_str (pk, "id", self->id);
-    s_pack_int (pk, "kind", self->kind);
-    s_pack_int (pk, "role", self->role);
-    s_pack_str (pk, "task", self->task);
-    s_pack_blob (pk, "args", &self->args);
-    s_pack_blob (pk, "kwargs", &self->kwargs);
-    s_pack_str (pk, "queue", self->queue);
-    s_pack_int (pk, "priority", self->priority);
-    s_pack_int (pk, "status", self->status);
-    s_pack_int (pk, "seq", (int64_t) self->seq);
-    s_pack_blob (pk, "result", &self->result);
-    s_pack_blob (pk, "failure", &self->failure);
-    s_pack_int (pk, "submitted", self->submitted);
-    s_pack_int (pk, "begin_after", self->begin_after);
-    s_pack_int (pk, "begin_by", self->begin_by);
-    s_pack_int (pk, "timeout", self->timeout);
-    s_pack_int (pk, "active_start", self->active_start);
-    s_pack_int (pk, "active_end", self->active_end);
-    s_pack_int (pk, "completed_at", self->completed_at);
-    s_pack_int (pk, "not_before", self->not_before);
-    s_pack_int (pk, "attempts", self->attempts);
-    s_pack_int (pk, "interruptions", self->interruptions);
-    s_pack_int (pk, "token", (int64_t) self->token);
-    s_pack_str (pk, "node", self->node);
-    s_pack_str (pk, "agent", self->agent);
-    s_pack_str (pk, "retry", self->retry);
-    s_pack_blob (pk, "quotas", &self->quotas);
-    s_pack_str (pk, "key", self->key);
-    s_pack_str (pk, "parent", self->parent);
-    s_pack_int (pk, "child_index", self->child_index);
-    s_pack_ids (pk, "children", self->children, self->nchildren);
-    s_pack_int (pk, "children_done", (int64_t) self->children_done);
-    s_pack_blob (pk, "postprocess", &self->postprocess);
-    s_pack_str (pk, "postprocess_id", self->postprocess_id);
-    s_pack_ids (pk, "callbacks", self->callbacks, self->ncallbacks);
-    s_pack_blob (pk, "annotations", &self->annotations);
-    s_pack_blob (pk, "progress", &self->progress);
-    s_pack_str (pk, "handoff", self->handoff);
-    async_codec_pack_str (pk, "held");
-    if (self->held)
-        msgpack_pack_true (pk);
-    else
-        msgpack_pack_false (pk);
-    s_pack_int (pk, "version", 1);
-    s_pack_int (pk, "on", self->on);
-    s_pack_int (pk, "callbacks_next", self->callbacks_next);
-    s_pack_int (pk, "cancelled_at", self->cancelled_at);
-    //  43 fields above; keep S_FIELDS in step
+    s_pack_fields (self, &out);
 }
 
 int
@@ -226,16 +271,29 @@ async_job_encode (async_job_t *self, uint8_t **data, size_t *size)
     msgpack_packer pk;
     msgpack_sbuffer_init (&buffer);
     msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
-    async_job_pack (self, &pk);
+    s_out_t out = { &pk, false };
+    msgpack_pack_array (&pk, 1 + S_FIELDS);
+    msgpack_pack_uint8 (&pk, S_STORED_FORMAT);
+    s_pack_fields (self, &out);
     *data = (uint8_t *) buffer.data;
     *size = buffer.size;
     return *data ? 0 : -1;
 }
 
-static int
-s_get_blob (const msgpack_object *map, const char *key, async_blob_t *blob)
+//  A field of a job: by name in a map, by position in a stored array
+//  (NULL: absent)
+static const msgpack_object *
+s_field (const msgpack_object *job, s_field_t field)
 {
-    const msgpack_object *o = async_mp_get (map, key);
+    if (job->type == MSGPACK_OBJECT_MAP)
+        return async_mp_get (job, s_field_names [field]);
+    return 1 + (uint32_t) field < job->via.array.size ? &job->via.array.ptr [1 + field] : NULL;
+}
+
+static int
+s_get_blob (const msgpack_object *job, s_field_t field, async_blob_t *blob)
+{
+    const msgpack_object *o = s_field (job, field);
     if (!o || o->type == MSGPACK_OBJECT_NIL)
         return 0;
     uint8_t *data;
@@ -247,24 +305,43 @@ s_get_blob (const msgpack_object *map, const char *key, async_blob_t *blob)
 }
 
 static int64_t
-s_get_int (const msgpack_object *map, const char *key)
+s_get_int (const msgpack_object *job, s_field_t field)
 {
-    int64_t value = 0;
-    async_mp_int (map, key, &value);
-    return value;
+    const msgpack_object *o = s_field (job, field);
+    if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= (uint64_t) INT64_MAX)
+        return (int64_t) o->via.u64;
+    if (o && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        return o->via.i64;
+    return 0;
 }
 
-static void
-s_get_id (const msgpack_object *map, const char *key, char *buf)
+static char *
+s_get_strdup (const msgpack_object *job, s_field_t field)
 {
-    if (async_mp_str (map, key, buf, 37))
-        buf [0] = 0;
+    const msgpack_object *o = s_field (job, field);
+    if (!o || o->type != MSGPACK_OBJECT_STR)
+        return NULL;
+    if (o->via.str.size == 0)
+        return strdup ("");     //  msgpack-c gives "" a NULL pointer
+    if (memchr (o->via.str.ptr, 0, o->via.str.size))
+        return NULL;
+    return strndup (o->via.str.ptr, o->via.str.size);
+}
+
+//  An id field into buf (37 bytes). -1 (and "") when absent or no id
+static int
+s_get_id (const msgpack_object *job, s_field_t field, char *buf)
+{
+    if (async_mp_strcpy (s_field (job, field), buf, 37) == 0)
+        return 0;
+    buf [0] = 0;
+    return -1;
 }
 
 static int
-s_get_ids (const msgpack_object *map, const char *key, char ***ids, size_t *count)
+s_get_ids (const msgpack_object *job, s_field_t field, char ***ids, size_t *count)
 {
-    const msgpack_object *o = async_mp_get (map, key);
+    const msgpack_object *o = s_field (job, field);
     if (!o || o->type == MSGPACK_OBJECT_NIL)
         return 0;
     if (o->type != MSGPACK_OBJECT_ARRAY)
@@ -279,61 +356,72 @@ s_get_ids (const msgpack_object *map, const char *key, char ***ids, size_t *coun
 }
 
 async_job_t *
-async_job_decode_object (const msgpack_object *map)
+async_job_decode_object (const msgpack_object *job)
 {
-    if (!map || map->type != MSGPACK_OBJECT_MAP)
+    if (!job)
+        return NULL;
+    if (job->type == MSGPACK_OBJECT_ARRAY) {
+        //  Stored: [format, fields...]
+        const msgpack_object *format = job->via.array.size ? &job->via.array.ptr [0] : NULL;
+        if (!format || format->type != MSGPACK_OBJECT_POSITIVE_INTEGER
+        ||  format->via.u64 != S_STORED_FORMAT || job->via.array.size < 1 + S_FIELDS)
+            return NULL;
+    }
+    else
+    if (job->type != MSGPACK_OBJECT_MAP)
         return NULL;
     async_job_t *self = calloc (1, sizeof (async_job_t));
     if (!self)
         return NULL;
-    if (async_mp_str (map, "id", self->id, sizeof self->id) || !async_id_valid (self->id))
+    if (s_get_id (job, F_ID, self->id) || !async_id_valid (self->id))
         goto fail;
-    self->kind = (async_kind_t) s_get_int (map, "kind");
-    self->role = (async_role_t) s_get_int (map, "role");
-    self->status = (async_status_t) s_get_int (map, "status");
+    self->kind = (async_kind_t) s_get_int (job, F_KIND);
+    self->role = (async_role_t) s_get_int (job, F_ROLE);
+    self->status = (async_status_t) s_get_int (job, F_STATUS);
     if ((unsigned) self->kind > ASYNC_KIND_SERIAL || (unsigned) self->status > ASYNC_COMPLETED
     ||  (unsigned) self->role > ASYNC_ROLE_CALLBACK)
         goto fail;
-    self->task = async_mp_strdup (map, "task");
-    self->queue = async_mp_strdup (map, "queue");
-    self->agent = async_mp_strdup (map, "agent");
-    self->retry = async_mp_strdup (map, "retry");
-    self->key = async_mp_strdup (map, "key");
+    self->task = s_get_strdup (job, F_TASK);
+    self->queue = s_get_strdup (job, F_QUEUE);
+    self->agent = s_get_strdup (job, F_AGENT);
+    self->retry = s_get_strdup (job, F_RETRY);
+    self->key = s_get_strdup (job, F_KEY);
     if (!self->queue)
         self->queue = strdup ("default");
-    self->priority = s_get_int (map, "priority");
-    self->seq = (uint64_t) s_get_int (map, "seq");
-    self->submitted = s_get_int (map, "submitted");
-    self->begin_after = s_get_int (map, "begin_after");
-    self->begin_by = s_get_int (map, "begin_by");
-    self->timeout = s_get_int (map, "timeout");
-    self->active_start = s_get_int (map, "active_start");
-    self->active_end = s_get_int (map, "active_end");
-    self->completed_at = s_get_int (map, "completed_at");
-    self->not_before = s_get_int (map, "not_before");
-    self->attempts = (int) s_get_int (map, "attempts");
-    self->interruptions = (int) s_get_int (map, "interruptions");
-    self->token = (uint64_t) s_get_int (map, "token");
-    self->child_index = (int) s_get_int (map, "child_index");
-    self->children_done = (size_t) s_get_int (map, "children_done");
-    s_get_id (map, "node", self->node);
-    s_get_id (map, "parent", self->parent);
-    s_get_id (map, "postprocess_id", self->postprocess_id);
-    s_get_id (map, "handoff", self->handoff);
-    async_mp_bool (map, "held", &self->held);
-    self->on = (int) s_get_int (map, "on");
-    self->callbacks_next = (int) s_get_int (map, "callbacks_next");
-    self->cancelled_at = s_get_int (map, "cancelled_at");
-    if (s_get_blob (map, "args", &self->args)
-    ||  s_get_blob (map, "kwargs", &self->kwargs)
-    ||  s_get_blob (map, "result", &self->result)
-    ||  s_get_blob (map, "failure", &self->failure)
-    ||  s_get_blob (map, "quotas", &self->quotas)
-    ||  s_get_blob (map, "postprocess", &self->postprocess)
-    ||  s_get_blob (map, "annotations", &self->annotations)
-    ||  s_get_blob (map, "progress", &self->progress)
-    ||  s_get_ids (map, "children", &self->children, &self->nchildren)
-    ||  s_get_ids (map, "callbacks", &self->callbacks, &self->ncallbacks))
+    self->priority = s_get_int (job, F_PRIORITY);
+    self->seq = (uint64_t) s_get_int (job, F_SEQ);
+    self->submitted = s_get_int (job, F_SUBMITTED);
+    self->begin_after = s_get_int (job, F_BEGIN_AFTER);
+    self->begin_by = s_get_int (job, F_BEGIN_BY);
+    self->timeout = s_get_int (job, F_TIMEOUT);
+    self->active_start = s_get_int (job, F_ACTIVE_START);
+    self->active_end = s_get_int (job, F_ACTIVE_END);
+    self->completed_at = s_get_int (job, F_COMPLETED_AT);
+    self->not_before = s_get_int (job, F_NOT_BEFORE);
+    self->attempts = (int) s_get_int (job, F_ATTEMPTS);
+    self->interruptions = (int) s_get_int (job, F_INTERRUPTIONS);
+    self->token = (uint64_t) s_get_int (job, F_TOKEN);
+    self->child_index = (int) s_get_int (job, F_CHILD_INDEX);
+    self->children_done = (size_t) s_get_int (job, F_CHILDREN_DONE);
+    self->on = (int) s_get_int (job, F_ON);
+    self->callbacks_next = (int) s_get_int (job, F_CALLBACKS_NEXT);
+    self->cancelled_at = s_get_int (job, F_CANCELLED_AT);
+    const msgpack_object *held = s_field (job, F_HELD);
+    self->held = held && held->type == MSGPACK_OBJECT_BOOLEAN && held->via.boolean;
+    s_get_id (job, F_NODE, self->node);
+    s_get_id (job, F_PARENT, self->parent);
+    s_get_id (job, F_POSTPROCESS_ID, self->postprocess_id);
+    s_get_id (job, F_HANDOFF, self->handoff);
+    if (s_get_blob (job, F_ARGS, &self->args)
+    ||  s_get_blob (job, F_KWARGS, &self->kwargs)
+    ||  s_get_blob (job, F_RESULT, &self->result)
+    ||  s_get_blob (job, F_FAILURE, &self->failure)
+    ||  s_get_blob (job, F_QUOTAS, &self->quotas)
+    ||  s_get_blob (job, F_POSTPROCESS, &self->postprocess)
+    ||  s_get_blob (job, F_ANNOTATIONS, &self->annotations)
+    ||  s_get_blob (job, F_PROGRESS, &self->progress)
+    ||  s_get_ids (job, F_CHILDREN, &self->children, &self->nchildren)
+    ||  s_get_ids (job, F_CALLBACKS, &self->callbacks, &self->ncallbacks))
         goto fail;
     return self;
 fail:

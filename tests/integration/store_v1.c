@@ -1,0 +1,91 @@
+/*  =========================================================================
+    store_v1 - write a version-1 store (job records as msgpack maps), as a
+    broker before the array records left it, for test_store_upgrade.sh
+
+    store_v1 DIR [VERSION]: one completed job (result [42]) and one pending
+    testing.noop job in queue "default"; prints their ids, one per line.
+    VERSION (default 1) is the mversion written
+    =========================================================================
+*/
+#include "store.h"
+#include "async_codec.h"
+#include "async_job.h"
+#include "async_util.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+s_put_map (store_t *store, async_job_t *job)
+{
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
+    async_job_pack (job, &pk);      //  the map form: a version-1 record
+    char key [40];
+    key [0] = 'j';
+    memcpy (key + 1, job->id, 36);
+    store_put (store, key, 37, buffer.data, buffer.size);
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc != 2 && argc != 3) {
+        fprintf (stderr, "usage: store_v1 DIR [VERSION]\n");
+        return 2;
+    }
+    store_t *store;
+    if (store_open (argv [1], true, &store))
+        return 1;
+    uint8_t be [8];
+    const char *version = argc == 3 ? argv [2] : "1";
+    store_put (store, "mversion", 8, version, strlen (version));
+    store_put_be64 (be, 1);
+    store_put (store, "mepoch", 6, be, 8);
+    store_put (store, "mseq", 4, be, 8);
+
+    int64_t now = async_now_us ();
+    async_job_t *done = async_job_new ();
+    async_job_set_str (&done->task, "testing.noop");
+    async_job_set_str (&done->queue, "default");
+    done->status = ASYNC_COMPLETED;
+    done->submitted = now - 2000000;
+    done->active_start = now - 1500000;
+    done->active_end = done->completed_at = now - 1000000;
+    done->attempts = 1;
+    async_blob_set (&done->result, "\x91\x2a", 2);         //  [42]
+    s_put_map (store, done);
+    char key [64];
+    key [0] = 'c';
+    store_put_be64 ((uint8_t *) key + 1, (uint64_t) done->completed_at);
+    memcpy (key + 9, done->id, 36);
+    store_put (store, key, 45, "", 0);
+
+    async_job_t *pending = async_job_new ();
+    async_job_set_str (&pending->task, "testing.noop");
+    async_job_set_str (&pending->queue, "default");
+    pending->status = ASYNC_PENDING;
+    pending->submitted = now - 500000;
+    pending->seq = 1;
+    s_put_map (store, pending);
+    //  p<queue>\0<priority><seq> = id \0 task, and the queue's count
+    memcpy (key, "pdefault", 9);
+    store_put_be64 ((uint8_t *) key + 9, ~((uint64_t) 0 ^ (1ULL << 63)));
+    store_put_be64 ((uint8_t *) key + 17, 1);
+    char value [64];
+    memcpy (value, pending->id, 36);
+    value [36] = 0;
+    memcpy (value + 37, "testing.noop", 12);
+    store_put (store, key, 25, value, 49);
+    store_put (store, "ndefault", 8, be, 8);
+
+    int rc = store_commit (store, true);
+    printf ("%s\n%s\n", done->id, pending->id);
+    async_job_destroy (&done);
+    async_job_destroy (&pending);
+    store_destroy (&store);
+    return rc ? 1 : 0;
+}
