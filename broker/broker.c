@@ -514,7 +514,8 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
         value [37 + tlen] = 0;
         memcpy (value + 38 + tlen, quotas, qlen - 1);
     }
-    store_put (self->store, key, s_key_pending (key, job), value, 37 + tlen + qlen);
+    //  Fresh: a job leaves its queue with a delete of its p key (s_unqueue)
+    store_put_fresh (self->store, key, s_key_pending (key, job), value, 37 + tlen + qlen);
     free (value);
     dispatch_push_quotas (self->dispatch, job->id, job->task, job->queue, job->priority,
                           job->seq, head, quotas);
@@ -2701,7 +2702,8 @@ s_dispatch (broker_t *self)
         memcpy (live, session->uuid, 36);
         store_put_be64 (live + 36, job->token);
         memcpy (live + 44, agent_name, alen);
-        store_put (self->store, key, s_key_live (key, job->id), live, 44 + alen);
+        //  Fresh: every attempt ends with a delete of the a key (s_release)
+        store_put_fresh (self->store, key, s_key_live (key, job->id), live, 44 + alen);
 
         async_msg_t msg;
         async_msg_init (&msg, "ASSIGN", 0, 8);

@@ -23,6 +23,7 @@ typedef struct {
     size_t value_at, value_size;
     size_t order;                       //  staging order: the last op wins
     bool del;
+    bool fresh;                         //  a put of a key with no live version
 } s_op_t;
 
 typedef struct {
@@ -122,7 +123,7 @@ s_ops_copy (s_ops_t *self, const void *bytes, size_t size)
 }
 
 static void
-s_ops_add (s_ops_t *self, bool del, const void *key, size_t key_size,
+s_ops_add (s_ops_t *self, bool del, bool fresh, const void *key, size_t key_size,
            const void *value, size_t value_size)
 {
     if (self->count == self->room) {
@@ -135,6 +136,7 @@ s_ops_add (s_ops_t *self, bool del, const void *key, size_t key_size,
     s_op_t *op = &self->ops [self->count];
     op->order = self->count++;
     op->del = del;
+    op->fresh = fresh;
     op->key_size = key_size;
     op->key_at = s_ops_copy (self, key, key_size);
     op->value_size = value_size;
@@ -174,10 +176,15 @@ static int
 s_ops_write (store_t *self, s_ops_t *ops, rocksdb_writebatch_t *batch, bool durable)
 {
     qsort_r (ops->ops, ops->count, sizeof (s_op_t), s_op_compare, ops->data);
+    size_t first = 0;           //  the first write to the current key
     for (size_t i = 0; i < ops->count; i++) {
         const s_op_t *op = &ops->ops [i];
+        if (i > 0 && !s_op_same_key (ops, op, &ops->ops [i - 1]))
+            first = i;
         if (i + 1 < ops->count && s_op_same_key (ops, op, &ops->ops [i + 1]))
             continue;           //  a later write to the key replaces this one
+        if (op->del && ops->ops [first].fresh)
+            continue;           //  created and deleted in this batch: nothing
         if (op->del)
             rocksdb_writebatch_delete (batch, ops->data + op->key_at, op->key_size);
         else
@@ -287,13 +294,20 @@ void
 store_put (store_t *self, const void *key, size_t key_size,
            const void *value, size_t value_size)
 {
-    s_ops_add (self->staged, false, key, key_size, value, value_size);
+    s_ops_add (self->staged, false, false, key, key_size, value, value_size);
+}
+
+void
+store_put_fresh (store_t *self, const void *key, size_t key_size,
+                 const void *value, size_t value_size)
+{
+    s_ops_add (self->staged, false, true, key, key_size, value, value_size);
 }
 
 void
 store_delete (store_t *self, const void *key, size_t key_size)
 {
-    s_ops_add (self->staged, true, key, key_size, NULL, 0);
+    s_ops_add (self->staged, true, false, key, key_size, NULL, 0);
 }
 
 size_t

@@ -49,6 +49,14 @@ void
 void
     store_delete (store_t *self, const void *key, size_t key_size);
 
+//  As store_put, for a key with no live version: every earlier write of it
+//  is a delete staged before this put (or it was never written). A put
+//  and a later delete of such a key in one batch then cancel out: neither
+//  reaches RocksDB (a job handed out in the batch that queued it).
+void
+    store_put_fresh (store_t *self, const void *key, size_t key_size,
+                     const void *value, size_t value_size);
+
 //  Writes staged and not yet committed; their size in bytes.
 size_t
     store_pending (store_t *self);

@@ -388,6 +388,38 @@ test_store_batch_written_in_key_order (void **state)
     }
 }
 
+//  A fresh put and a delete of the key in one batch cancel out; a put
+//  after them, or a fresh put alone, is written
+static void
+test_store_fresh_put_then_delete (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    s_put (self->store, "pold", "was-here");
+    assert_int_equal (store_commit (self->store, true), 0);
+    //  The old version deleted in an earlier batch, then put and deleted
+    store_delete (self->store, "pold", 4);
+    assert_int_equal (store_commit_start (self->store, true), 0);
+    store_put_fresh (self->store, "pold", 4, "new", 3);
+    store_delete (self->store, "pold", 4);
+    store_put_fresh (self->store, "pgone", 5, "x", 1);
+    store_delete (self->store, "pgone", 5);
+    store_put_fresh (self->store, "pback", 5, "1", 1);
+    store_delete (self->store, "pback", 5);
+    s_put (self->store, "pback", "2");
+    store_put_fresh (self->store, "pkept", 5, "3", 1);
+    assert_int_equal (store_commit (self->store, true), 0);
+    s_assert_absent (self->store, "pold");
+    s_assert_absent (self->store, "pgone");
+    s_assert_value (self->store, "pback", "2");
+    s_assert_value (self->store, "pkept", "3");
+    //  A delete then a fresh put then a delete in one batch: absent
+    store_delete (self->store, "pkept", 5);
+    store_put_fresh (self->store, "pkept", 5, "4", 1);
+    store_delete (self->store, "pkept", 5);
+    assert_int_equal (store_commit (self->store, true), 0);
+    s_assert_absent (self->store, "pkept");
+}
+
 //  ---------------------------------------------------------------------
 //  Iteration
 
@@ -657,6 +689,7 @@ main (void)
         T (test_store_batch_rollback),
         T (test_store_delete),
         T (test_store_batch_written_in_key_order),
+        T (test_store_fresh_put_then_delete),
         T (test_store_iter_prefix_in_key_order),
         T (test_store_iter_multibyte_prefix_is_exact),
         T (test_store_iter_prefix_ending_in_0xff),
