@@ -88,7 +88,8 @@ struct _broker_t {
     zhashx_t *flight_keys;      //  its idempotency keys
     bool flight_synced;
     int64_t flight_start;       //  monotonic us
-    zhashx_t *waiters;          //  job id -> zlistx of routing frames
+    zhashx_t *waiters;          //  job id -> zlistx of s_waiter_t
+    zhashx_t *pushes;           //  rkey -> s_push_t: brief JOBs of this turn
     zhashx_t *progress_sent;    //  job id -> int64_t *: last PROGRESS (monotonic us)
     zhashx_t *keys_staged;      //  idempotency key -> job id, put in this batch
     zlistx_t *replies;          //  zmsg_t * to send after the commit
@@ -127,7 +128,7 @@ static void s_job_finish (broker_t *self, async_job_t *job);
 static void s_start (broker_t *self, async_job_t *job);
 static void s_handoffs_done (broker_t *self, async_job_t *done);
 static void s_handoff_add (broker_t *self, const char *target, const char *waiting);
-static void s_wait_add (broker_t *self, zframe_t *routing, const char *id);
+static void s_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief);
 static void s_metrics_started (broker_t *self, async_job_t *job);
 static void s_pack_node (broker_t *self, msgpack_packer *pk, session_t *session);
 
@@ -466,17 +467,114 @@ s_error (broker_t *self, zframe_t *routing, uint64_t rid, int code, const char *
     s_send (self, routing, &msg);
 }
 
+//  A peer waiting for a job's outcome. A brief waiter (SUBMIT with `brief`:
+//  a batch of jobs) gets the job as {id, status, failure}, in one JOB with
+//  `jobs` per loop turn, and no PROGRESS
+typedef struct {
+    zframe_t *routing;
+    bool brief;
+} s_waiter_t;
+
 static void
-s_send_job (broker_t *self, zframe_t *routing, uint64_t rid, async_job_t *job, bool later)
+s_waiter_destroy (s_waiter_t **self_p)
+{
+    if (*self_p) {
+        zframe_destroy (&(*self_p)->routing);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+//  The brief JOBs of this turn for one peer
+typedef struct {
+    zframe_t *routing;
+    msgpack_sbuffer jobs;       //  packed brief jobs
+    uint32_t count;
+} s_push_t;
+
+static void
+s_push_destroy (s_push_t **self_p)
+{
+    if (*self_p) {
+        zframe_destroy (&(*self_p)->routing);
+        msgpack_sbuffer_destroy (&(*self_p)->jobs);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+static void
+s_pack_brief (msgpack_packer *pk, async_job_t *job)
+{
+    msgpack_pack_map (pk, 3);
+    async_codec_pack_str (pk, "id");
+    async_codec_pack_str (pk, job->id);
+    async_codec_pack_str (pk, "status");
+    msgpack_pack_int (pk, job->status);
+    async_codec_pack_str (pk, "failure");
+    if (job->failure.size)
+        async_codec_pack_raw (pk, job->failure.data, job->failure.size);
+    else
+        msgpack_pack_nil (pk);
+}
+
+static void
+s_send_job_as (broker_t *self, zframe_t *routing, uint64_t rid, async_job_t *job, bool later,
+               bool brief)
 {
     async_msg_t msg;
     async_msg_init (&msg, "JOB", rid, 1);
     async_msg_key (&msg, "job");
-    async_job_pack (job, &msg.packer);
+    if (brief)
+        s_pack_brief (&msg.packer, job);
+    else
+        async_job_pack (job, &msg.packer);
     if (later)
         s_reply_later (self, routing, &msg);
     else
         s_send (self, routing, &msg);
+}
+
+static void
+s_send_job (broker_t *self, zframe_t *routing, uint64_t rid, async_job_t *job, bool later)
+{
+    s_send_job_as (self, routing, rid, job, later, false);
+}
+
+//  A brief JOB that may go now: kept for this turn's JOB with `jobs`
+static void
+s_push_brief (broker_t *self, zframe_t *routing, async_job_t *job)
+{
+    char *rkey = zframe_strhex (routing);
+    s_push_t *push = (s_push_t *) zhashx_lookup (self->pushes, rkey);
+    if (!push) {
+        push = (s_push_t *) calloc (1, sizeof (s_push_t));
+        push->routing = zframe_dup (routing);
+        msgpack_sbuffer_init (&push->jobs);
+        zhashx_insert (self->pushes, rkey, push);
+    }
+    free (rkey);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &push->jobs, async_sbuffer_write);
+    s_pack_brief (&pk, job);
+    push->count++;
+}
+
+//  Send this turn's brief JOBs, one message per peer
+static void
+s_pushes_flush (broker_t *self)
+{
+    s_push_t *push = (s_push_t *) zhashx_first (self->pushes);
+    while (push) {
+        async_msg_t msg;
+        async_msg_init (&msg, "JOB", 0, 1);
+        async_msg_key (&msg, "jobs");
+        msgpack_pack_array (&msg.packer, push->count);
+        msgpack_sbuffer_write (&msg.buffer, push->jobs.data, push->jobs.size);
+        s_send (self, push->routing, &msg);
+        push = (s_push_t *) zhashx_next (self->pushes);
+    }
+    zhashx_purge (self->pushes);
 }
 
 //  ---------------------------------------------------------------------
@@ -591,26 +689,32 @@ s_notify_waiters (broker_t *self, async_job_t *job)
     zlistx_t *waiting = (zlistx_t *) zhashx_lookup (self->waiters, job->id);
     if (!waiting)
         return;
-    zframe_t *routing = (zframe_t *) zlistx_first (waiting);
-    while (routing) {
+    s_waiter_t *waiter = (s_waiter_t *) zlistx_first (waiting);
+    while (waiter) {
         //  An outcome from a node's RESULT goes before its own commit: the
         //  node keeps the result until the broker acknowledges it (after
         //  the commit), so a crash in between delivers it again. One the
         //  broker decided (cancel, timeout, abort) waits for the commit.
         if (!self->from_node || zlistx_size (self->replies))
-            s_send_job (self, routing, 0, job, true);
+            s_send_job_as (self, waiter->routing, 0, job, true, waiter->brief);
         else
         if (store_commit_busy (self->store) && !self->flight_deferred) {
             //  Never before the ACCEPTED of a submit still being written
             async_msg_t msg;
             async_msg_init (&msg, "JOB", 0, 1);
             async_msg_key (&msg, "job");
-            async_job_pack (job, &msg.packer);
-            zlistx_add_end (self->flight_replies, s_msg_to (routing, &msg));
+            if (waiter->brief)
+                s_pack_brief (&msg.packer, job);
+            else
+                async_job_pack (job, &msg.packer);
+            zlistx_add_end (self->flight_replies, s_msg_to (waiter->routing, &msg));
         }
         else
-            s_send_job (self, routing, 0, job, false);
-        routing = (zframe_t *) zlistx_next (waiting);
+        if (waiter->brief)
+            s_push_brief (self, waiter->routing, job);
+        else
+            s_send_job (self, waiter->routing, 0, job, false);
+        waiter = (s_waiter_t *) zlistx_next (waiting);
     }
     zhashx_delete (self->waiters, job->id);
     zhashx_delete (self->progress_sent, job->id);
@@ -637,15 +741,17 @@ s_notify_progress (broker_t *self, const char *id, int64_t done, int64_t total)
         zhashx_insert (self->progress_sent, id, sent);
     }
     *sent = now;
-    zframe_t *routing = (zframe_t *) zlistx_first (waiting);
-    while (routing) {
-        async_msg_t msg;
-        async_msg_init (&msg, "PROGRESS", 0, 3);
-        async_msg_str (&msg, "id", id);
-        async_msg_int (&msg, "done", done);
-        async_msg_int (&msg, "total", total);
-        s_send (self, routing, &msg);
-        routing = (zframe_t *) zlistx_next (waiting);
+    s_waiter_t *waiter = (s_waiter_t *) zlistx_first (waiting);
+    while (waiter) {
+        if (!waiter->brief) {
+            async_msg_t msg;
+            async_msg_init (&msg, "PROGRESS", 0, 3);
+            async_msg_str (&msg, "id", id);
+            async_msg_int (&msg, "done", done);
+            async_msg_int (&msg, "total", total);
+            s_send (self, waiter->routing, &msg);
+        }
+        waiter = (s_waiter_t *) zlistx_next (waiting);
     }
 }
 
@@ -1202,29 +1308,79 @@ s_submit (broker_t *self, const msgpack_object *spec, char *id_out, bool *existi
     return 0;
 }
 
+//  One spec of a SUBMIT: the job's id, whether it existed, whether the
+//  sender now waits for it. 0, or -1 with the reason in err
+static int
+s_submit_one (broker_t *self, zframe_t *routing, const msgpack_object *spec, bool wait,
+              bool brief, char *id, bool *existing, bool *waiting, char *err, size_t err_size)
+{
+    if (s_submit (self, spec, id, existing, err, err_size))
+        return -1;
+    //  Submit and wait in one request: the waiter is registered now, so
+    //  the outcome is pushed without a WAIT (unless the job is done already:
+    //  then the client asks with WAIT)
+    async_job_t *job = wait && !*existing ? (async_job_t *) zhashx_lookup (self->jobs, id) : NULL;
+    *waiting = job && job->status != ASYNC_COMPLETED;
+    if (*waiting)
+        s_wait_add (self, routing, id, brief);
+    return 0;
+}
+
+//  At most this many specs in one SUBMIT (`specs`)
+#define S_SUBMIT_SPECS 4096
+
 static void
 s_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
     char err [300], id [37];
-    bool existing;
-    if (s_submit (self, async_mp_get (in->body, "spec"), id, &existing, err, sizeof err)) {
+    bool existing, waiting, wait = false, brief = false;
+    async_mp_bool (in->body, "wait", &wait);
+    async_mp_bool (in->body, "brief", &brief);
+    const msgpack_object *specs = async_mp_get (in->body, "specs");
+    if (!specs) {
+        if (s_submit_one (self, routing, async_mp_get (in->body, "spec"), wait, brief,
+                          id, &existing, &waiting, err, sizeof err)) {
+            s_error (self, routing, in->rid, ASYNC_EREFUSED, err);
+            return;
+        }
+        async_msg_t msg;
+        async_msg_init (&msg, "ACCEPTED", in->rid, 3);
+        async_msg_str (&msg, "id", id);
+        async_msg_int (&msg, "existing", existing);
+        async_msg_int (&msg, "waiting", waiting);
+        s_reply_later (self, routing, &msg);
+        return;
+    }
+    //  A batch: one ACCEPTED with an entry per spec, in order
+    if (specs->type != MSGPACK_OBJECT_ARRAY || specs->via.array.size == 0
+    ||  specs->via.array.size > S_SUBMIT_SPECS) {
+        snprintf (err, sizeof err, "specs must be an array of 1 to %d job specs",
+                  S_SUBMIT_SPECS);
         s_error (self, routing, in->rid, ASYNC_EREFUSED, err);
         return;
     }
-    //  Submit and wait in one request: the waiter is registered now, so
-    //  the outcome is pushed without a WAIT (unless the job is done already:
-    //  then the client asks with WAIT)
-    bool wait = false;
-    async_mp_bool (in->body, "wait", &wait);
-    async_job_t *job = wait && !existing ? (async_job_t *) zhashx_lookup (self->jobs, id) : NULL;
-    bool waiting = job && job->status != ASYNC_COMPLETED;
-    if (waiting)
-        s_wait_add (self, routing, id);
     async_msg_t msg;
-    async_msg_init (&msg, "ACCEPTED", in->rid, 3);
-    async_msg_str (&msg, "id", id);
-    async_msg_int (&msg, "existing", existing);
-    async_msg_int (&msg, "waiting", waiting);
+    async_msg_init (&msg, "ACCEPTED", in->rid, 1);
+    async_msg_key (&msg, "accepted");
+    msgpack_pack_array (&msg.packer, specs->via.array.size);
+    for (uint32_t i = 0; i < specs->via.array.size; i++) {
+        if (s_submit_one (self, routing, &specs->via.array.ptr [i], wait, brief,
+                          id, &existing, &waiting, err, sizeof err)) {
+            msgpack_pack_map (&msg.packer, 2);
+            async_codec_pack_str (&msg.packer, "error");
+            msgpack_pack_int (&msg.packer, ASYNC_EREFUSED);
+            async_codec_pack_str (&msg.packer, "message");
+            async_codec_pack_str (&msg.packer, err);
+            continue;
+        }
+        msgpack_pack_map (&msg.packer, 3);
+        async_codec_pack_str (&msg.packer, "id");
+        async_codec_pack_str (&msg.packer, id);
+        async_codec_pack_str (&msg.packer, "existing");
+        msgpack_pack_int (&msg.packer, existing);
+        async_codec_pack_str (&msg.packer, "waiting");
+        msgpack_pack_int (&msg.packer, waiting);
+    }
     s_reply_later (self, routing, &msg);
 }
 
@@ -1238,20 +1394,26 @@ s_read_id (async_inmsg_t *in, char *id)
 
 //  The peer at `routing` waits for the job's outcome (a JOB pushed to it)
 static void
-s_wait_add (broker_t *self, zframe_t *routing, const char *id)
+s_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief)
 {
     //  Mostly one peer per job: a list (a hash table per job was 2 KiB)
     zlistx_t *waiting = (zlistx_t *) zhashx_lookup (self->waiters, id);
     if (!waiting) {
         waiting = zlistx_new ();
-        zlistx_set_destructor (waiting, (zlistx_destructor_fn *) zframe_destroy);
+        zlistx_set_destructor (waiting, (zlistx_destructor_fn *) s_waiter_destroy);
         zhashx_insert (self->waiters, id, waiting);
     }
-    zframe_t *known = (zframe_t *) zlistx_first (waiting);
-    while (known && !zframe_eq (known, routing))
-        known = (zframe_t *) zlistx_next (waiting);
-    if (!known)
-        zlistx_add_end (waiting, zframe_dup (routing));
+    s_waiter_t *known = (s_waiter_t *) zlistx_first (waiting);
+    while (known && !zframe_eq (known->routing, routing))
+        known = (s_waiter_t *) zlistx_next (waiting);
+    if (known)
+        known->brief &= brief;  //  a full waiter wins
+    else {
+        s_waiter_t *waiter = (s_waiter_t *) calloc (1, sizeof (s_waiter_t));
+        waiter->routing = zframe_dup (routing);
+        waiter->brief = brief;
+        zlistx_add_end (waiting, waiter);
+    }
 }
 
 static void
@@ -1270,7 +1432,7 @@ s_on_get (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool wait)
     if (!wait || job->status == ASYNC_COMPLETED)
         s_send_job (self, routing, in->rid, job, false);
     else {
-        s_wait_add (self, routing, id);
+        s_wait_add (self, routing, id, false);
         //  With how far it got, so a progress bar starts in the right place
         int64_t done = (int64_t) job->children_done, total = (int64_t) job->nchildren;
         if (job->kind == ASYNC_KIND_TASK) {
@@ -3464,6 +3626,8 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     zhashx_set_destructor (self->flight_keys, (zhashx_destructor_fn *) zstr_free);
     zhashx_set_destructor (self->progress_sent, (zhashx_destructor_fn *) zstr_free);
     zhashx_set_destructor (self->waiters, (zhashx_destructor_fn *) zlistx_destroy);
+    self->pushes = zhashx_new ();
+    zhashx_set_destructor (self->pushes, (zhashx_destructor_fn *) s_push_destroy);
     self->replies = zlistx_new ();
     zlistx_set_destructor (self->replies, s_zmsg_free);
     self->scheduled = zlistx_new ();
@@ -3539,6 +3703,7 @@ broker_destroy (broker_t **self_p)
     zhashx_destroy (&self->sessions);
     zhashx_destroy (&self->nodes);
     zhashx_destroy (&self->waiters);
+    zhashx_destroy (&self->pushes);
     zhashx_destroy (&self->progress_sent);
     zhashx_destroy (&self->keys_staged);
     zlistx_destroy (&self->replies);
@@ -3661,6 +3826,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
                  && s_jobs_on_nodes (self, 2) < 2;
         if (s_commit_start (self, lone))
             break;
+        s_pushes_flush (self);
         //  HTTP requests read the state as the commit left it
         if (self->http && (ready == 0 || http_timeout == 0
                         || (items [2].revents & ZMQ_POLLIN)))

@@ -424,6 +424,20 @@ async_submit_many_json (async_client_t *self, const char *const *specs_json, siz
     return result;
 }
 
+//  The jobs a JOB push carries: `jobs` (brief, a batch), or `job`
+static const msgpack_object *
+s_pushed_jobs (async_inmsg_t *in, uint32_t *count)
+{
+    const msgpack_object *jobs = async_mp_get (in->body, "jobs");
+    if (jobs && jobs->type == MSGPACK_OBJECT_ARRAY) {
+        *count = jobs->via.array.size;
+        return jobs->via.array.ptr;
+    }
+    const msgpack_object *job = async_mp_get (in->body, "job");
+    *count = job ? 1 : 0;
+    return job;
+}
+
 //  Wait until every id in `open` has completed; `registered`: the broker
 //  knows we wait for them (SUBMIT with wait), so WAIT goes only as a resend
 static int
@@ -475,15 +489,18 @@ s_wait_all (async_client_t *self, zhashx_t *open, int timeout_ms, bool registere
             continue;
         heard = async_mono_us ();
         if (streq (in.command, "JOB")) {
-            const msgpack_object *job = async_mp_get (in.body, "job");
-            char id [ASYNC_ID_LEN];
-            int64_t status = -1;
-            if (async_mp_str (job, "id", id, sizeof id) == 0
-            &&  async_mp_int (job, "status", &status) == 0 && status == ASYNC_COMPLETED
-            &&  zhashx_lookup (open, id)) {
-                const msgpack_object *failure = async_mp_get (job, "failure");
-                failed += failure && failure->type != MSGPACK_OBJECT_NIL;
-                zhashx_delete (open, id);
+            uint32_t njobs;
+            const msgpack_object *jobs = s_pushed_jobs (&in, &njobs);
+            for (uint32_t j = 0; j < njobs; j++) {
+                char id [ASYNC_ID_LEN];
+                int64_t status = -1;
+                if (async_mp_str (&jobs [j], "id", id, sizeof id) == 0
+                &&  async_mp_int (&jobs [j], "status", &status) == 0
+                &&  status == ASYNC_COMPLETED && zhashx_lookup (open, id)) {
+                    const msgpack_object *failure = async_mp_get (&jobs [j], "failure");
+                    failed += failure && failure->type != MSGPACK_OBJECT_NIL;
+                    zhashx_delete (open, id);
+                }
             }
         }
         else
@@ -516,6 +533,59 @@ async_wait_all (async_client_t *self, const char *ids, size_t count, int timeout
     return rc;
 }
 
+//  Specs per SUBMIT of async_submit_wait_many_json, and their bytes at most
+#define S_BATCH_SPECS 256
+#define S_BATCH_BYTES (1024 * 1024)
+
+//  One SUBMIT with `specs` (from specs_json [*next] on): sends it, advances
+//  *next. 0, or an error (a bad spec: the batch ends before it)
+static int
+s_submit_batch (async_client_t *self, const char *const *specs_json, size_t count,
+                size_t *next, uint64_t rid)
+{
+    json_t *batch = json_array ();
+    size_t bytes = 0;
+    int rc = 0;
+    while (*next + json_array_size (batch) < count && json_array_size (batch) < S_BATCH_SPECS
+       &&  bytes < S_BATCH_BYTES) {
+        const char *text = specs_json [*next + json_array_size (batch)];
+        json_error_t error;
+        json_t *spec = json_loads (text, 0, &error);
+        if (!spec || !json_is_object (spec)) {
+            snprintf (self->error, sizeof self->error, "the job spec is not a JSON object: "
+                      "%s (line %d)", spec ? "wrong type" : error.text, error.line);
+            json_decref (spec);
+            rc = ASYNC_EUSAGE;
+            break;
+        }
+        bytes += strlen (text);
+        json_array_append_new (batch, spec);
+    }
+    size_t n = json_array_size (batch);
+    if (n) {
+        async_msg_t msg;
+        async_msg_init (&msg, "SUBMIT", rid, 3);
+        async_msg_key (&msg, "wait");
+        msgpack_pack_true (&msg.packer);
+        async_msg_key (&msg, "brief");
+        msgpack_pack_true (&msg.packer);
+        async_msg_key (&msg, "specs");
+        if (async_codec_pack_json (&msg.packer, batch)) {
+            async_msg_destroy (&msg);
+            snprintf (self->error, sizeof self->error, "a job spec holds a value msgpack "
+                      "cannot carry (nested too deep, or bad base64 in $bin)");
+            rc = ASYNC_EUSAGE;
+            n = 0;
+        }
+        else
+        if (s_send (self, &msg))
+            rc = s_unreachable (self);
+    }
+    json_decref (batch);
+    *next += n;
+    return n ? rc : (rc ? rc : ASYNC_EUSAGE);
+}
+
 int
 async_submit_wait_many_json (async_client_t *self, const char *const *specs_json,
                              size_t count, int timeout_ms, char *ids_out, size_t *failed_out)
@@ -523,21 +593,27 @@ async_submit_wait_many_json (async_client_t *self, const char *const *specs_json
     self->error [0] = 0;
     if (failed_out)
         *failed_out = 0;
-    uint64_t first = self->rid + 1;
-    self->rid += count;
-    int result = 0;
-    size_t accepting = 0, failed = 0;
-    for (size_t i = 0; i < count && !result; i++) {
-        async_msg_t msg;
-        int rc = s_submit_msg (self, specs_json [i], first + i, &msg, true);
-        if (rc == 0 && s_send (self, &msg))
-            rc = s_unreachable (self);
+    for (size_t i = 0; i < count; i++)
         ids_out [i * ASYNC_ID_LEN] = 0;
-        result = rc;
-        accepting += rc == 0;
+    //  SUBMITs of up to S_BATCH_SPECS specs, pipelined; SUBMIT k starts at
+    //  spec starts [k]
+    size_t nbatches = (count + S_BATCH_SPECS - 1) / S_BATCH_SPECS + 1;
+    size_t *starts = (size_t *) calloc (nbatches + count, sizeof (size_t));
+    uint64_t first = self->rid + 1;
+    size_t sent = 0, batches = 0;
+    int result = 0;
+    while (sent < count && !result) {
+        starts [batches] = sent;
+        size_t before = sent;
+        result = s_submit_batch (self, specs_json, count, &sent, first + batches);
+        batches += sent > before;
     }
-    //  ACCEPTED for each (the broker then waits for us), and JOB for those
-    //  that complete meanwhile; the JOB of a job comes after its ACCEPTED
+    starts [batches] = sent;
+    self->rid += batches;
+    size_t accepting = batches;
+    size_t failed = 0;
+    //  ACCEPTED for each SUBMIT (the broker then waits for us), and JOBs
+    //  of the jobs that complete meanwhile (after their ACCEPTED)
     zhashx_t *open = zhashx_new ();             //  accepted, not completed
     zhashx_t *early = zhashx_new ();            //  completed, not accepted yet
     int64_t deadline = async_mono_us () + (int64_t) self->timeout_ms * 1000;
@@ -553,10 +629,13 @@ async_submit_wait_many_json (async_client_t *self, const char *const *specs_json
             continue;
         deadline = async_mono_us () + (int64_t) self->timeout_ms * 1000;
         if (streq (in.command, "JOB") && in.rid == 0) {
-            const msgpack_object *job = async_mp_get (in.body, "job");
-            char id [ASYNC_ID_LEN];
-            if (async_mp_str (job, "id", id, sizeof id) == 0) {
-                const msgpack_object *failure = async_mp_get (job, "failure");
+            uint32_t njobs;
+            const msgpack_object *jobs = s_pushed_jobs (&in, &njobs);
+            for (uint32_t j = 0; j < njobs; j++) {
+                char id [ASYNC_ID_LEN];
+                if (async_mp_str (&jobs [j], "id", id, sizeof id))
+                    continue;
+                const msgpack_object *failure = async_mp_get (&jobs [j], "failure");
                 bool bad = failure && failure->type != MSGPACK_OBJECT_NIL;
                 if (zhashx_lookup (open, id)) {
                     zhashx_delete (open, id);
@@ -567,17 +646,33 @@ async_submit_wait_many_json (async_client_t *self, const char *const *specs_json
             }
         }
         else
-        if (in.rid >= first && in.rid < first + count) {
-            size_t i = (size_t) (in.rid - first);
-            char *id = ids_out + i * ASYNC_ID_LEN;
-            int64_t waiting = 0;
+        if (in.rid >= first && in.rid < first + batches) {
+            size_t k = (size_t) (in.rid - first);
+            const msgpack_object *accepted = async_mp_get (in.body, "accepted");
+            size_t n = starts [k + 1] - starts [k];
             if (streq (in.command, "ERROR"))
                 result = s_error_reply (self, &in);
             else
-            if (async_mp_str (in.body, "id", id, ASYNC_ID_LEN))
+            if (!accepted || accepted->type != MSGPACK_OBJECT_ARRAY
+            ||  accepted->via.array.size != n)
                 result = ASYNC_EPROTO;
-            else {
-                async_mp_int (in.body, "waiting", &waiting);
+            for (size_t j = 0; j < n && !result; j++) {
+                const msgpack_object *entry = &accepted->via.array.ptr [j];
+                char *id = ids_out + (starts [k] + j) * ASYNC_ID_LEN;
+                int64_t code = 0, waiting = 0;
+                if (async_mp_int (entry, "error", &code) == 0) {
+                    char *message = async_mp_strdup (entry, "message");
+                    snprintf (self->error, sizeof self->error, "%s",
+                              message ? message : "refused");
+                    free (message);
+                    result = code >= 1 && code <= ASYNC_EREFUSED ? (int) code : ASYNC_EREFUSED;
+                    break;
+                }
+                if (async_mp_str (entry, "id", id, ASYNC_ID_LEN)) {
+                    result = ASYNC_EPROTO;
+                    break;
+                }
+                async_mp_int (entry, "waiting", &waiting);
                 uintptr_t done = (uintptr_t) zhashx_lookup (early, id);
                 if (done) {
                     failed += done == 2;
@@ -600,6 +695,7 @@ async_submit_wait_many_json (async_client_t *self, const char *const *specs_json
         async_inmsg_destroy (&in);
         zframe_destroy (&frame);
     }
+    free (starts);
     zhashx_destroy (&early);
     if (result == 0)
         result = s_wait_all (self, open, timeout_ms, true, &failed);

@@ -64,4 +64,19 @@ out=$("$SUBMIT_WAIT" "$AM_ENDPOINT" '{"task": "testing.noop", "key": "dup-1"}' \
       '{"task": "testing.noop", "key": "dup-1"}' 20) || am_fail "submit_wait many failed: $out"
 am_assert_eq "outcome" "rc=0 failed=0 ids=1" "$out"
 am_assert_eq "jobs completed" $(( before_completed + 1 )) "$(am_ctl count completed)"
+
+am_check "many: 600 jobs go in 3 SUBMITs of at most 256 specs (brief JOBs, no PROGRESS)"
+before_submits=$(grep -c 'command=SUBMIT ' "$AM_TMP/broker.log" || true)
+out=$("$SUBMIT_WAIT" "$AM_ENDPOINT" '{"task": "testing.noop"}' '{"task": "testing.noop"}' 600) \
+    || am_fail "submit_wait many failed: $out"
+am_assert_eq "outcome" "rc=0 failed=0 ids=600" "$out"
+am_assert_eq "SUBMIT messages the broker saw" $(( before_submits + 3 )) \
+    "$(grep -c 'command=SUBMIT ' "$AM_TMP/broker.log")"
+
+am_check "many with a refused spec in a batch: exit 6 and the spec's reason"
+rc=0
+"$SUBMIT_WAIT" "$AM_ENDPOINT" '{"task": "testing.noop"}' '{"task": "testing.noop", "priority": "high"}' 4 \
+    >"$AM_TMP/many-bad.out" 2>&1 || rc=$?
+am_assert_eq "exit status" 6 "$rc"
+grep -q "priority" "$AM_TMP/many-bad.out" || am_fail "the error does not name the field: $(cat "$AM_TMP/many-bad.out")"
 am_say "PASS"
