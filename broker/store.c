@@ -217,9 +217,8 @@ store_open (const char *path, bool sync, store_t **self_p)
     rocksdb_options_set_write_buffer_size (self->options, 16 << 20);
     rocksdb_options_set_max_write_buffer_number (self->options, 3);
     rocksdb_options_set_compression (self->options, rocksdb_lz4_compression);
-    //  Write over old WAL files instead of growing new ones: a sync of a
-    //  file whose size does not change need not write its inode
-    rocksdb_options_set_recycle_log_file_num (self->options, 4);
+    //  (No WAL recycling: RocksDB turns recycle_log_file_num off under the
+    //  point-in-time recovery that the broker relies on)
     //  A small block cache: the backlog lives on disk, not in RAM
     rocksdb_block_based_table_options_t *table = rocksdb_block_based_options_create ();
     rocksdb_cache_t *cache = rocksdb_cache_create_lru (32 << 20);
