@@ -3668,6 +3668,9 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     zsock_set_sndhwm (self->router, 100000);
     zsock_set_rcvhwm (self->router, 100000);
     zsock_set_linger (self->router, 100);
+    //  Receives do not block: a drain stops when the queue is empty (asking
+    //  ZMQ_EVENTS per message costs a poll of the socket's mailbox each)
+    zsock_set_rcvtimeo (self->router, 0);
     if (zsock_bind (self->router, "%s", config->endpoint) < 0) {
         async_log_error ("broker", "bind.failed", "endpoint=%s error=\"%s\"",
                          config->endpoint, zmq_strerror (zmq_errno ()));
@@ -3806,12 +3809,13 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         bool which = !hold && ready > 0 && (items [0].revents & ZMQ_POLLIN);
         //  Drain a batch of messages without blocking
         int handled = 0;
+        bool drained = !which;
         for (int i = 0; which && i < self->config.max_batch; i++) {
-            if (!(zsock_events (self->router) & ZMQ_POLLIN))
-                break;
             zmsg_t *zmsg = zmsg_recv (self->router);
-            if (!zmsg)
+            if (!zmsg) {
+                drained = true;
                 break;
+            }
             s_handle (self, zmsg);
             zmsg_destroy (&zmsg);
             handled++;
@@ -3822,7 +3826,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         //  one goes on; a lone request with at most one job on the nodes is
         //  written here, which is quicker than handing it over and being
         //  woken (one job at a time: W2's latency)
-        bool lone = handled <= 1 && !(zsock_events (self->router) & ZMQ_POLLIN)
+        bool lone = handled <= 1 && drained
                  && s_jobs_on_nodes (self, 2) < 2;
         if (s_commit_start (self, lone))
             break;
