@@ -319,10 +319,9 @@ static char *
 s_get_strdup (const msgpack_object *job, s_field_t field)
 {
     const msgpack_object *o = s_field (job, field);
-    if (!o || o->type != MSGPACK_OBJECT_STR)
+    //  "" reads as absent: the encoder writes an empty string as nil
+    if (!o || o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0)
         return NULL;
-    if (o->via.str.size == 0)
-        return strdup ("");     //  msgpack-c gives "" a NULL pointer
     if (memchr (o->via.str.ptr, 0, o->via.str.size))
         return NULL;
     return strndup (o->via.str.ptr, o->via.str.size);
