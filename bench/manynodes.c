@@ -7,7 +7,8 @@
     of its own speaking protocol version 1 (docs/protocol.md, section 6, as
     node/node.c does): a routing id "N" + 8 + 8 hex digits, HELLO with its
     own instance UUID and one agent "main" of size 1 taking TASK (default
-    testing.noop), repeated every 2 s until WELCOME and again on REHELLO;
+    testing.noop), saying it takes ASSIGN with `jobs` and `acks` (batch,
+    acks), repeated every 2 s until WELCOME and again on REHELLO;
     PING {node: 1} in answer to each broker PING and on its own after 1 s
     of silence; RESULT {result: nil, ran_us: 0} for each ASSIGN (no STARTED,
     as asyncnode for a job done within 2 ms), re-sent after 0.5 s (doubling
@@ -131,7 +132,11 @@ s_send_hello (s_session_t *session)
 {
     msgpack_sbuffer buffer;
     msgpack_packer pk;
-    s_begin (&buffer, &pk, "HELLO", ++session->rid, 7);
+    s_begin (&buffer, &pk, "HELLO", ++session->rid, 9);
+    s_pack_str (&pk, "batch");          //  ASSIGN with `jobs`
+    msgpack_pack_int (&pk, 1);
+    s_pack_str (&pk, "acks");           //  ... and `acks`
+    msgpack_pack_int (&pk, 1);
     s_pack_str (&pk, "uuid");
     s_pack_str (&pk, session->uuid);
     s_pack_str (&pk, "session");
@@ -275,11 +280,33 @@ s_on_message (s_session_t *session, const char *data, size_t size, s_stats_t *st
     char cmd [24] = "";
     if (command->via.str.size < sizeof cmd)
         memcpy (cmd, command->via.str.ptr, command->via.str.size);
-    if (strcmp (cmd, "ASSIGN") == 0) {
-        char id [37];
-        const msgpack_object *token = s_get (body, "token");
-        if (s_get_str (body, "id", id, sizeof id) && token
-        &&  token->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+    if (strcmp (cmd, "ASSIGN") == 0 || strcmp (cmd, "ACK") == 0) {
+        //  ACKs: `acks` (in ACK or riding on ASSIGN), or an ACK's own id
+        const msgpack_object *acks = s_get (body, "acks");
+        uint32_t nacks = acks && acks->type == MSGPACK_OBJECT_ARRAY ? acks->via.array.size : 0;
+        for (uint32_t a = 0; a <= nacks; a++) {
+            const msgpack_object *ack = a < nacks ? &acks->via.array.ptr [a]
+                                      : strcmp (cmd, "ACK") == 0 && !acks ? body : NULL;
+            char id [37];
+            if (ack && s_get_str (ack, "id", id, sizeof id))
+                for (int i = 0; i < S_MAX_UNACKED; i++)
+                    if (session->unacked [i].used && strcmp (session->unacked [i].id, id) == 0)
+                        session->unacked [i].used = false;
+        }
+        //  ASSIGN: this turn's jobs in `jobs`
+        const msgpack_object *jobs = strcmp (cmd, "ASSIGN") == 0 ? s_get (body, "jobs") : NULL;
+        uint32_t njobs = jobs && jobs->type == MSGPACK_OBJECT_ARRAY ? jobs->via.array.size : 0;
+        if (strcmp (cmd, "ASSIGN") == 0 && !njobs)
+            fprintf (stderr, "manynodes: ASSIGN without jobs dropped\n");
+        for (uint32_t j = 0; j < njobs; j++) {
+            const msgpack_object *job = &jobs->via.array.ptr [j];
+            char id [37];
+            const msgpack_object *token = s_get (job, "token");
+            if (!s_get_str (job, "id", id, sizeof id) || !token
+            ||  token->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+                fprintf (stderr, "manynodes: malformed ASSIGN dropped\n");
+                continue;
+            }
             //  As asyncnode does for a job done within 2 ms: no STARTED,
             //  the RESULT says how long it ran (ran_us)
             s_send_job (session, "RESULT", id, token->via.u64);
@@ -296,16 +323,6 @@ s_on_message (s_session_t *session, const char *data, size_t size, s_stats_t *st
                 }
             }
         }
-        else
-            fprintf (stderr, "manynodes: malformed ASSIGN dropped\n");
-    }
-    else
-    if (strcmp (cmd, "ACK") == 0) {
-        char id [37];
-        if (s_get_str (body, "id", id, sizeof id))
-            for (int i = 0; i < S_MAX_UNACKED; i++)
-                if (session->unacked [i].used && strcmp (session->unacked [i].id, id) == 0)
-                    session->unacked [i].used = false;
     }
     else
     if (strcmp (cmd, "PING") == 0)

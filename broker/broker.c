@@ -36,6 +36,10 @@ typedef struct {
     zlistx_t *agents;           //  dispatch_agent_t *, not owned
     zhashx_t *jobs;             //  job id -> dispatch_agent_t * (assigned or active here)
     bool batch;                 //  the node takes ASSIGN with `jobs` (HELLO batch)
+    bool ack_ride;              //  ... and `acks` in ASSIGN (HELLO acks)
+    msgpack_sbuffer acks;       //  ACK entries held for it (s_ack_hold)
+    uint32_t nacks;
+    int64_t acks_since;         //  monotonic us, of the oldest held
     msgpack_sbuffer assigns;    //  this dispatch's ASSIGN bodies for it, packed
     uint32_t nassigns;
     bool dead;                  //  declared dead: packed as such
@@ -76,6 +80,7 @@ struct _broker_t {
     store_t *store;
     dispatch_t *dispatch;
     zhashx_t *sessions;         //  rkey -> session_t
+    zlistx_t *ack_holders;      //  rkeys of sessions holding ACKs, oldest first
     zhashx_t *nodes;            //  uuid -> session_t (not owned)
     zhashx_t *jobs;             //  id -> async_job_t: live and dirty jobs
     zlistx_t *dirty;            //  async_job_t * to write at commit
@@ -1942,6 +1947,7 @@ s_session_destroy (session_t **self_p)
     zlistx_destroy (&self->agents);
     zhashx_destroy (&self->jobs);
     msgpack_sbuffer_destroy (&self->assigns);
+    msgpack_sbuffer_destroy (&self->acks);
     free (self);
     *self_p = NULL;
 }
@@ -2029,6 +2035,9 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     int64_t batch = 0;
     async_mp_int (in->body, "batch", &batch);
     session->batch = batch != 0;
+    int64_t acks = 0;
+    async_mp_int (in->body, "acks", &acks);
+    session->ack_ride = acks != 0;
     const msgpack_object *task_list = async_mp_get (in->body, "tasks");
     const char **tasks = NULL;
     if (task_list && task_list->type == MSGPACK_OBJECT_ARRAY
@@ -2897,10 +2906,19 @@ s_dispatch (broker_t *self)
     session_t *session = (session_t *) zlistx_first (batched);
     while (session) {
         async_msg_t msg;
-        async_msg_init (&msg, "ASSIGN", 0, 1);
+        bool acks = session->ack_ride && session->nacks;
+        async_msg_init (&msg, "ASSIGN", 0, acks ? 2 : 1);
         async_msg_key (&msg, "jobs");
         msgpack_pack_array (&msg.packer, session->nassigns);
         async_sbuffer_write (&msg.buffer, session->assigns.data, session->assigns.size);
+        if (acks) {
+            //  The ACKs held for it ride along (s_release_reply)
+            async_msg_key (&msg, "acks");
+            msgpack_pack_array (&msg.packer, session->nacks);
+            async_sbuffer_write (&msg.buffer, session->acks.data, session->acks.size);
+            session->acks.size = 0;
+            session->nacks = 0;
+        }
         s_send (self, session->routing, &msg);
         msgpack_sbuffer_clear (&session->assigns);
         session->nassigns = 0;
@@ -3205,6 +3223,82 @@ s_refill (broker_t *self)
 
 static int s_commit_done (broker_t *self, bool writer, int rc);
 
+//  ACKs, once synced, wait up to S_ACK_HOLD_US for an ASSIGN to the same
+//  node to ride on (`acks`), or go together in one ACK: a node doing one
+//  job at a time would otherwise get an ACK per job. The node keeps each
+//  result until then (and sends it again only after 500 ms).
+#define S_ACK_HOLD_US 20000
+
+//  Send a reply whose batch is written; hold it instead if it is an ACK
+//  to a node that takes `acks` in ASSIGN
+static void
+s_release_reply (broker_t *self, zmsg_t **zmsg_p)
+{
+    zframe_t *routing = zmsg_first (*zmsg_p);
+    zframe_t *body = zmsg_next (*zmsg_p);
+    static const char ack_head [] = "\x94\x01\xa3" "ACK";
+    session_t *session = NULL;
+    if (body && zframe_size (body) > 6 && memcmp (zframe_data (body), ack_head, 6) == 0) {
+        char *rkey = zframe_strhex (routing);
+        session = (session_t *) zhashx_lookup (self->sessions, rkey);
+        free (rkey);
+    }
+    async_inmsg_t in;
+    const char *why;
+    if (!session || !session->ack_ride
+    ||  async_inmsg_parse (&in, zframe_data (body), zframe_size (body), &why)) {
+        zmsg_send (zmsg_p, self->router);
+        return;
+    }
+    //  Its entries: `acks`, or the body itself
+    const msgpack_object *acks = async_mp_get (in.body, "acks");
+    uint32_t count = acks && acks->type == MSGPACK_OBJECT_ARRAY ? acks->via.array.size : 1;
+    const msgpack_object *entries = acks ? acks->via.array.ptr : in.body;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &session->acks, async_sbuffer_write);
+    if (session->nacks == 0) {
+        session->acks_since = async_mono_us ();
+        zlistx_add_end (self->ack_holders, strdup (session->rkey));
+    }
+    for (uint32_t i = 0; i < count; i++)
+        msgpack_pack_object (&pk, entries [i]);
+    session->nacks += count;
+    async_inmsg_destroy (&in);
+    zmsg_destroy (zmsg_p);
+}
+
+//  Send the ACKs held for a session in one ACK
+static void
+s_acks_send (broker_t *self, session_t *session)
+{
+    if (!session->nacks)
+        return;
+    async_msg_t msg;
+    async_msg_init (&msg, "ACK", 0, 1);
+    async_msg_key (&msg, "acks");
+    msgpack_pack_array (&msg.packer, session->nacks);
+    msgpack_sbuffer_write (&msg.buffer, session->acks.data, session->acks.size);
+    s_send (self, session->routing, &msg);
+    session->acks.size = 0;
+    session->nacks = 0;
+}
+
+//  Send the ACKs held longer than S_ACK_HOLD_US (all with `all`)
+static void
+s_acks_flush (broker_t *self, bool all)
+{
+    int64_t now = async_mono_us ();
+    char *rkey;
+    while ((rkey = (char *) zlistx_first (self->ack_holders))) {
+        session_t *session = (session_t *) zhashx_lookup (self->sessions, rkey);
+        if (session && session->nacks && !all && now - session->acks_since < S_ACK_HOLD_US)
+            break;
+        if (session)
+            s_acks_send (self, session);
+        free (zlistx_detach (self->ack_holders, NULL));
+    }
+}
+
 //  How long the ACK of an outcome from a node may wait for a sync
 #define S_SYNC_DEFER_US 2000
 
@@ -3326,7 +3420,7 @@ s_commit_done (broker_t *self, bool writer, int rc)
     zmsg_t *zmsg;
     if (self->flight_synced)
         while ((zmsg = (zmsg_t *) zlistx_detach (self->unsynced, NULL)))
-            zmsg_send (&zmsg, self->router);
+            s_release_reply (self, &zmsg);
     if (self->flight_deferred) {
         //  Its ACKs wait for a sync (s_outcome_staged)
         if (zlistx_size (self->flight_replies) && !zlistx_size (self->unsynced))
@@ -3335,7 +3429,7 @@ s_commit_done (broker_t *self, bool writer, int rc)
             zlistx_add_end (self->unsynced, zmsg);
     }
     while ((zmsg = (zmsg_t *) zlistx_detach (self->flight_replies, NULL)))
-        zmsg_send (&zmsg, self->router);
+        s_release_reply (self, &zmsg);
     s_refill (self);
     //  Evict the jobs this batch changed or read that are not live: the
     //  store has them now. Pending jobs in a queue's window stay, up to a
@@ -3616,6 +3710,8 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->flight_loaded = zlistx_new ();
     self->flight_replies = zlistx_new ();
     zlistx_set_destructor (self->flight_replies, s_zmsg_free);
+    self->ack_holders = zlistx_new ();
+    zlistx_set_destructor (self->ack_holders, (zlistx_destructor_fn *) zstr_free);
     self->unsynced = zlistx_new ();
     zlistx_set_destructor (self->unsynced, s_zmsg_free);
     self->waiters = zhashx_new ();
@@ -3715,6 +3811,7 @@ broker_destroy (broker_t **self_p)
     zlistx_destroy (&self->flight_dirty);
     zlistx_destroy (&self->flight_loaded);
     zlistx_destroy (&self->flight_replies);
+    zlistx_destroy (&self->ack_holders);
     zlistx_destroy (&self->unsynced);
     zhashx_destroy (&self->flight_keys);
     zhashx_destroy (&self->jobs);
@@ -3787,6 +3884,8 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         int64_t until_beat = self->next_heartbeat - async_mono_us ();
         if (until_beat < wait_us)
             wait_us = until_beat;
+        if (zlistx_size (self->ack_holders) && wait_us > S_ACK_HOLD_US)
+            wait_us = S_ACK_HOLD_US;
         int64_t until_sync = s_sync_due_us (self);
         if (until_sync >= 0 && until_sync < wait_us)
             wait_us = until_sync;
@@ -3831,6 +3930,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         if (s_commit_start (self, lone))
             break;
         s_pushes_flush (self);
+        s_acks_flush (self, false);
         //  HTTP requests read the state as the commit left it
         if (self->http && (ready == 0 || http_timeout == 0
                         || (items [2].revents & ZMQ_POLLIN)))
@@ -3842,6 +3942,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
     if (s_commit_done (self, true, 0) == 0) {
         self->durable |= self->durable_soon || zlistx_size (self->unsynced);
         s_commit_start (self, true);
+        s_acks_flush (self, true);
     }
     async_log_info ("broker", "broker.stopped", NULL);
     return 0;

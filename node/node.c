@@ -75,6 +75,7 @@ struct _node_t {
     int64_t next_ping;
     int64_t next_hello;
     int64_t reconnect_at;       //  after a refused handshake; 0: none due
+    int64_t next_resend_check;  //  monotonic us: look at unacked results
     int broken;                 //  handshakes cut short since the last good one
     bool refused;               //  the last handshake failed
     int64_t refused_logged;     //  monotonic us
@@ -86,6 +87,7 @@ struct _node_t {
                           | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL             \
                           | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 #define S_RECONNECT_US      2000000     //  after a refused handshake
+#define S_RESEND_CHECK_US   100000      //  unacked results looked at this often
 #define S_REFUSED_LOG_US    60000000    //  repeat the error this often
 
 //  ---------------------------------------------------------------------
@@ -325,8 +327,9 @@ s_send_hello (node_t *self)
     while (tasks [ntasks])
         ntasks++;
     async_msg_t msg;
-    async_msg_init (&msg, "HELLO", ++self->rid, 8);
+    async_msg_init (&msg, "HELLO", ++self->rid, 9);
     async_msg_int (&msg, "batch", 1);           //  ASSIGN may carry `jobs`
+    async_msg_int (&msg, "acks", 1);            //  ... and `acks`
     async_msg_str (&msg, "uuid", self->uuid);
     async_msg_str (&msg, "session", self->session);
     async_msg_str (&msg, "host", self->host);
@@ -637,6 +640,12 @@ s_on_broker (node_t *self)
     self->last_heard = async_mono_us ();
     const char *cmd = in.command;
     if (streq (cmd, "ASSIGN")) {
+        //  ACKs of earlier results may ride along
+        const msgpack_object *acks = async_mp_get (in.body, "acks");
+        for (uint32_t i = 0; acks && acks->type == MSGPACK_OBJECT_ARRAY
+                          && i < acks->via.array.size; i++)
+            if (acks->via.array.ptr [i].type == MSGPACK_OBJECT_MAP)
+                s_on_ack (self, &acks->via.array.ptr [i]);
         //  One job, or this turn's jobs for us in `jobs`
         const msgpack_object *jobs = async_mp_get (in.body, "jobs");
         for (uint32_t i = 0; !self->stopping && jobs && jobs->type == MSGPACK_OBJECT_ARRAY
@@ -874,8 +883,13 @@ s_timers (node_t *self)
     }
     if (!self->welcomed && now >= self->next_hello)
         s_send_hello (self);
-    //  Results not acknowledged: send again with backoff (broker away)
-    unacked_t *unacked = (unacked_t *) zhashx_first (self->unacked);
+    //  Results not acknowledged: send again with backoff (broker away).
+    //  Looked at every S_RESEND_CHECK_US, not every turn: many may wait
+    //  for their ACK (the broker holds ACKs up to 20 ms to batch them)
+    unacked_t *unacked = now >= self->next_resend_check
+                       ? (unacked_t *) zhashx_first (self->unacked) : NULL;
+    if (unacked)
+        self->next_resend_check = now + S_RESEND_CHECK_US;
     while (unacked) {
         if (now >= unacked->next_send && self->welcomed) {
             zframe_t *copy = zframe_dup (unacked->frame);
