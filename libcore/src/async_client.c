@@ -334,10 +334,9 @@ async_submit_json (async_client_t *self, const char *spec_json, char *id_out)
     return async_submit_many_json (self, &spec_json, 1, id_out, NULL);
 }
 
-//  Pack a JSON spec text as a SUBMIT message. 0 or ASYNC_EUSAGE
-static int
-s_submit_msg (async_client_t *self, const char *spec_json, uint64_t rid, async_msg_t *msg,
-              bool wait)
+//  A JSON spec text as a JSON object, or NULL (self->error says why)
+static json_t *
+s_spec_load (async_client_t *self, const char *spec_json)
 {
     json_error_t error;
     json_t *spec = json_loads (spec_json, 0, &error);
@@ -345,8 +344,22 @@ s_submit_msg (async_client_t *self, const char *spec_json, uint64_t rid, async_m
         snprintf (self->error, sizeof self->error, "the job spec is not a JSON object: %s "
                   "(line %d)", spec ? "wrong type" : error.text, error.line);
         json_decref (spec);
-        return ASYNC_EUSAGE;
+        return NULL;
     }
+    return spec;
+}
+
+#define S_UNPACKABLE "a job spec holds a value msgpack cannot carry (nested too deep, " \
+                     "or bad base64 in $bin)"
+
+//  Pack a JSON spec text as a SUBMIT message. 0 or ASYNC_EUSAGE
+static int
+s_submit_msg (async_client_t *self, const char *spec_json, uint64_t rid, async_msg_t *msg,
+              bool wait)
+{
+    json_t *spec = s_spec_load (self, spec_json);
+    if (!spec)
+        return ASYNC_EUSAGE;
     async_msg_init (msg, "SUBMIT", rid, wait ? 2 : 1);
     if (wait) {
         async_msg_key (msg, "wait");
@@ -357,8 +370,7 @@ s_submit_msg (async_client_t *self, const char *spec_json, uint64_t rid, async_m
     json_decref (spec);
     if (rc) {
         async_msg_destroy (msg);
-        snprintf (self->error, sizeof self->error, "the job spec holds a value "
-                  "msgpack cannot carry (nested too deep, or bad base64 in $bin)");
+        snprintf (self->error, sizeof self->error, "%s", S_UNPACKABLE);
         return ASYNC_EUSAGE;
     }
     return 0;
@@ -549,12 +561,8 @@ s_submit_batch (async_client_t *self, const char *const *specs_json, size_t coun
     while (*next + json_array_size (batch) < count && json_array_size (batch) < S_BATCH_SPECS
        &&  bytes < S_BATCH_BYTES) {
         const char *text = specs_json [*next + json_array_size (batch)];
-        json_error_t error;
-        json_t *spec = json_loads (text, 0, &error);
-        if (!spec || !json_is_object (spec)) {
-            snprintf (self->error, sizeof self->error, "the job spec is not a JSON object: "
-                      "%s (line %d)", spec ? "wrong type" : error.text, error.line);
-            json_decref (spec);
+        json_t *spec = s_spec_load (self, text);
+        if (!spec) {
             rc = ASYNC_EUSAGE;
             break;
         }
@@ -572,8 +580,7 @@ s_submit_batch (async_client_t *self, const char *const *specs_json, size_t coun
         async_msg_key (&msg, "specs");
         if (async_codec_pack_json (&msg.packer, batch)) {
             async_msg_destroy (&msg);
-            snprintf (self->error, sizeof self->error, "a job spec holds a value msgpack "
-                      "cannot carry (nested too deep, or bad base64 in $bin)");
+            snprintf (self->error, sizeof self->error, "%s", S_UNPACKABLE);
             rc = ASYNC_EUSAGE;
             n = 0;
         }
