@@ -294,6 +294,16 @@ test_job_round_trip_every_field (void **state)
     async_job_destroy (&job);
 }
 
+//  The job as the wire's map (async_job_pack) into buffer (caller destroys)
+static void
+s_pack_map (async_job_t *job, msgpack_sbuffer *buffer)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_init (buffer);
+    msgpack_packer_init (&pk, buffer, async_sbuffer_write);
+    async_job_pack (job, &pk);
+}
+
 //  The map form (the wire's JOB, and records of a version-1 store) decodes
 //  to the same job as the stored array form, which is the smaller
 static void
@@ -302,10 +312,7 @@ test_job_map_form_reads_as_the_array (void **state)
     (void) state;
     async_job_t *job = s_full_job ();
     msgpack_sbuffer buffer;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&buffer);
-    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
-    async_job_pack (job, &pk);
+    s_pack_map (job, &buffer);
     assert_int_equal ((uint8_t) buffer.data [0], 0xde);    //  map 16
     async_job_t *from_map = async_job_decode (buffer.data, buffer.size);
     assert_non_null (from_map);
@@ -398,10 +405,7 @@ test_job_pack_is_one_map_with_a_version (void **state)
     //  async_job_pack writes one msgpack map that decode_object reads
     async_job_t *job = s_full_job ();
     msgpack_sbuffer buffer;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&buffer);
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    async_job_pack (job, &pk);
+    s_pack_map (job, &buffer);
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
     size_t offset = 0;
