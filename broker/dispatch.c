@@ -51,6 +51,7 @@ typedef struct {
 } queue_t;
 
 struct _dispatch_agent_t {
+    dispatch_t *dispatch;
     void *owner;
     char *name;
     int size;
@@ -71,6 +72,7 @@ struct _dispatch_t {
     size_t rotate;              //  round-robin start
     dispatch_agent_t **ring;    //  the agents in list order, for round-robin
     size_t nring;
+    size_t nfree;               //  agents in the ring with a free slot
     size_t window;              //  jobs held in memory per queue (0: all)
     zhashx_t *spilled_now;      //  id -> queue name: spilled in the batch being staged
     zhashx_t *spilled_flight;   //  the same for the batch being written
@@ -158,10 +160,32 @@ s_ring_rebuild (dispatch_t *self)
     self->nring = zlistx_size (self->agents);
     self->ring = calloc (self->nring + 1, sizeof (dispatch_agent_t *));
     size_t i = 0;
+    self->nfree = 0;
     dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (self->agents);
     while (agent) {
         self->ring [i++] = agent;
+        self->nfree += agent->used < agent->size;
         agent = (dispatch_agent_t *) zlistx_next (self->agents);
+    }
+}
+
+//  Change an agent's used slots, keeping the count of agents with a free
+//  one (dispatch_next stops at once when there is none: with hundreds of
+//  one-slot agents, all busy, a turn's last call would walk them all)
+static void
+s_agent_use (dispatch_agent_t *agent, int delta)
+{
+    bool was_free = agent->used < agent->size;
+    agent->used += delta;
+    if (agent->used < 0)
+        agent->used = 0;
+    bool is_free = agent->used < agent->size;
+    if (agent->dispatch && was_free != is_free) {
+        if (is_free)
+            agent->dispatch->nfree++;
+        else
+        if (agent->dispatch->nfree > 0)
+            agent->dispatch->nfree--;
     }
 }
 
@@ -636,6 +660,7 @@ dispatch_agent_add (dispatch_t *self, void *owner, const char *name, int size,
                     const char **queues, const char **include, const char **exclude)
 {
     dispatch_agent_t *agent = calloc (1, sizeof (dispatch_agent_t));
+    agent->dispatch = self;
     agent->owner = owner;
     agent->name = strdup (name);
     agent->size = size;
@@ -706,14 +731,14 @@ dispatch_agent_accepts (dispatch_agent_t *agent, const char *task)
 void
 dispatch_agent_take (dispatch_agent_t *agent)
 {
-    agent->used++;
+    s_agent_use (agent, 1);
 }
 
 void
 dispatch_agent_release (dispatch_agent_t *agent)
 {
     if (agent->used > 0)
-        agent->used--;
+        s_agent_use (agent, -1);
 }
 
 const char *
@@ -778,7 +803,7 @@ dispatch_next (dispatch_t *self, dispatch_veto_fn *veto, void *veto_arg,
                char *id_out, dispatch_agent_t **agent_out)
 {
     size_t nagents = self->nring;
-    if (nagents == 0 || zhashx_size (self->entries) == 0)
+    if (nagents == 0 || self->nfree == 0 || zhashx_size (self->entries) == 0)
         return false;
     //  Round-robin: start one further each time
     self->rotate = (self->rotate + 1) % nagents;
@@ -801,7 +826,7 @@ dispatch_next (dispatch_t *self, dispatch_veto_fn *veto, void *veto_arg,
                 entry_t *entry = best->head;
                 memcpy (id_out, entry->id, 37);
                 s_unlink (self, entry);
-                agent->used++;
+                s_agent_use (agent, 1);
                 *agent_out = agent;
                 return true;
             }

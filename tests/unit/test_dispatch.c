@@ -93,6 +93,45 @@ s_agent (dispatch_t *self, void *owner, const char *name, int size)
 //  ---------------------------------------------------------------------
 //  Order
 
+//  Many one-slot agents: once all are busy nothing goes out, a released
+//  slot takes the next job, and one taken or removed agent is accounted
+//  for; every agent gets a job before any gets a second
+static void
+test_dispatch_many_one_slot_agents (void **state)
+{
+    (void) state;
+    dispatch_t *self = dispatch_new ();
+    dispatch_agent_t *agents [50];
+    for (int i = 0; i < 50; i++)
+        agents [i] = s_agent (self, self, "main", 1);
+    for (int n = 1; n <= 60; n++)
+        s_push (self, n, "t.a", "default", 0, false);
+    dispatch_agent_t *got [50];
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal (s_next (self, &got [i]), i + 1);
+        for (int j = 0; j < i; j++)
+            assert_ptr_not_equal (got [i], got [j]);
+    }
+    assert_int_equal (s_next (self, NULL), -1);         //  all busy
+    dispatch_agent_release (agents [7]);
+    dispatch_agent_t *agent = NULL;
+    assert_int_equal (s_next (self, &agent), 51);
+    assert_ptr_equal (agent, agents [7]);
+    assert_int_equal (s_next (self, NULL), -1);
+    //  A slot taken outside dispatch_next (a job re-attached) counts too
+    dispatch_agent_release (agents [3]);
+    dispatch_agent_take (agents [3]);
+    assert_int_equal (s_next (self, NULL), -1);
+    //  Removing a busy agent and adding a free one
+    dispatch_agent_remove (self, &agents [0]);
+    assert_int_equal (s_next (self, NULL), -1);
+    s_agent (self, self, "main", 2);
+    assert_int_equal (s_next (self, NULL), 52);
+    assert_int_equal (s_next (self, NULL), 53);
+    assert_int_equal (s_next (self, NULL), -1);
+    dispatch_destroy (&self);
+}
+
 static void
 test_dispatch_priority_then_fifo (void **state)
 {
@@ -785,6 +824,7 @@ main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_dispatch_priority_then_fifo),
+        cmocka_unit_test (test_dispatch_many_one_slot_agents),
         cmocka_unit_test (test_dispatch_priority_then_fifo_across_tasks),
         cmocka_unit_test (test_dispatch_restored_jobs_sorted_by_seq),
         cmocka_unit_test (test_dispatch_head_push_goes_first),
