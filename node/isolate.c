@@ -631,16 +631,14 @@ s_on_record (s_run_t *self, char type, char *payload, size_t size)
     const char *fields [3];
     if (type == 'P') {
         if (s_fields (payload, size, fields, 2) == 2)
-            zsock_send (self->job->up, "isss", self->job->worker, "PROGRESS",
-                        fields [0], fields [1]);
+            node_up_progress (self->job, fields [0], fields [1]);
         else
             self->malformed = true;
     }
     else
     if (type == 'Q') {
         if (s_fields (payload, size, fields, 3) == 3)
-            zsock_send (self->job->up, "issss", self->job->worker, "REQ",
-                        fields [1], fields [2], fields [0]);
+            node_up_request (self->job, fields [1], fields [2], fields [0]);
         else
             self->malformed = true;
     }

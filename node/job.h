@@ -35,12 +35,21 @@ struct _async_task_t {
     bool failure_transient;
     char handoff [37];
     //  Requests to the broker go up to the node through `up`, each message
-    //  headed by the worker's index; answers come back through `pipe`
+    //  headed by the worker's index and naming the job (node_up_progress,
+    //  node_up_request); answers come back through `pipe`
     zsock_t *pipe;              //  the worker's end of its pair, while running
     zsock_t *up;                //  the worker's PUSH to the node, while running
     int worker;                 //  the worker's index
     uint64_t tags;              //  requests made, to match their answers
     int64_t started_us;
+    //  The node's bookkeeping (node.c, pool.c)
+    async_task_t *next;         //  in the pool's queue or finished list
+    int64_t cost_us;            //  expected run time, while queued
+    int64_t queued_us;          //  monotonic, when queued
+    atomic_llong run_mono;      //  monotonic us its run began; 0: queued
+    int64_t ran_us;             //  how long it ran
+    void *running;              //  its handle in the node's running jobs
+    bool started_sent;          //  STARTED went to the broker
     //  Process isolation (isolate.h)
     bool isolated;              //  run in a forked child (its agent's isolation)
     node_chan_t *chan;          //  in that child: the way to its worker, which
@@ -51,6 +60,14 @@ async_task_t *
     node_job_new (void);
 void
     node_job_destroy (async_task_t **self_p);
+
+//  Progress and requests of a running job, to the node's loop. `done` and
+//  `total` are decimal; `text` is the request's body as JSON.
+void
+    node_up_progress (async_task_t *self, const char *done, const char *total);
+void
+    node_up_request (async_task_t *self, const char *command, const char *text,
+                     const char *tag);
 
 //  Registry of task functions
 async_registry_t *

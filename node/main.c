@@ -264,10 +264,13 @@ main (int argc, char *argv [])
         rc = ASYNC_EUSAGE;
     }
     node_t *node = NULL;
-    if (rc == 0 && node_new (&cfg, registry, uuid, &node)) {
-        fprintf (stderr, "asyncnode: cannot connect to '%s'; write the broker endpoint "
-                 "as tcp://HOST:PORT\n", cfg.broker);
-        rc = ASYNC_EUSAGE;
+    if (rc == 0 && (rc = node_new (&cfg, registry, uuid, &node))) {
+        if (rc == ASYNC_EUSAGE)
+            fprintf (stderr, "asyncnode: cannot connect to '%s'; write the broker endpoint "
+                     "as tcp://HOST:PORT\n", cfg.broker);
+        else
+            fprintf (stderr, "asyncnode: cannot start the worker threads (%s); lower the "
+                     "agents' sizes or raise the process limits\n", strerror (errno));
     }
     if (rc == 0) {
         struct sigaction action = { .sa_handler = s_on_signal };

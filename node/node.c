@@ -4,6 +4,7 @@
 */
 #include "node.h"
 #include "job.h"
+#include "pool.h"
 #include "async_codec.h"
 #include "async_job.h"
 #include "async_keys.h"
@@ -17,13 +18,10 @@
 typedef struct {
     node_t *node;
     int index;
-    zsock_t *mine;              //  node's end of the pair: RUN, STOP, answers
+    zsock_t *mine;              //  node's end of the pair: answers to requests
     zsock_t *theirs;            //  worker's end
     zsock_t *push;              //  worker's messages to the node's `up`
-    async_task_t *job;          //  running, or NULL
-    int64_t started_at;         //  monotonic us, when it got the job
-    bool started_sent;          //  STARTED went to the broker
-    pthread_t thread;
+    uint64_t tags;              //  requests its jobs made: tags never repeat
 } worker_t;
 
 //  STARTED goes only for a job still running after this long: a short job's
@@ -43,6 +41,7 @@ typedef struct {
 //  A task's request to the broker, waiting for its reply
 typedef struct {
     worker_t *worker;
+    uint64_t token;             //  the job's
     char command [16];
     char tag [24];              //  the task's, sent back with the answer
 } pending_req_t;
@@ -57,10 +56,12 @@ struct _node_t {
     zsock_t *dealer;
     zsock_t *up;                //  PULL: every worker's messages, index first
     zsock_t *monitor;           //  the dealer's handshake events (PAIR)
-    zpoller_t *poller;
     worker_t *workers;
     int nworkers;
-    zlistx_t *backlog;          //  async_task_t * assigned while no worker was free
+    pool_t *pool;               //  the worker threads and their queue
+    async_task_t *to_run;       //  this message's jobs, for the pool at once
+    async_task_t *to_run_tail;
+    zlistx_t *running;          //  async_task_t *: given to the pool, not done
     zhashx_t *unacked;          //  id -> unacked_t
     zhashx_t *requests;         //  rid (as text) -> pending_req_t
     uint64_t rid;
@@ -239,55 +240,29 @@ node_uuid_load (const char *path, char *uuid, char *err, size_t err_size)
 //  ---------------------------------------------------------------------
 //  Workers
 
-static void *
-s_worker_main (void *arg)
+//  A job on worker `index`, in its thread (pool_run_fn)
+static void
+s_worker_run (void *arg, int index, async_task_t *job)
 {
-    worker_t *worker = (worker_t *) arg;
-    while (true) {
-        zmsg_t *msg = zmsg_recv (worker->theirs);
-        if (!msg)
-            break;
-        char *command = zmsg_popstr (msg);
-        zframe_t *frame = zmsg_pop (msg);
-        async_task_t *job = NULL;
-        if (command && streq (command, "RUN") && frame
-        &&  zframe_size (frame) == sizeof (void *))
-            memcpy (&job, zframe_data (frame), sizeof (void *));
-        bool stop = !command || streq (command, "STOP");
-        zstr_free (&command);
-        zframe_destroy (&frame);
-        zmsg_destroy (&msg);
-        if (stop)
-            break;
-        if (!job)
-            continue;           //  a late answer to a request of an earlier job
-        job->pipe = worker->theirs;
-        job->up = worker->push;
-        job->worker = worker->index;
-        job->started_us = async_now_us ();
-        if (job->isolated)
-            node_isolate_run (job, worker->theirs, worker->node->config.zygote);
-        else {
-            job->fn (job);
-            if (!job->outcome)
-                async_task_fail (job, "Error", "the task returned without completing "
-                                 "(call async_task_return or async_task_fail)");
-        }
-        job->pipe = NULL;
-        job->up = NULL;
-        async_log_trace ("node", "job.done", "job=%s outcome=%d", job->id, job->outcome);
-        zsock_send (worker->push, "isp", worker->index, "DONE", job);
+    node_t *self = (node_t *) arg;
+    worker_t *worker = &self->workers [index];
+    job->pipe = worker->theirs;
+    job->up = worker->push;
+    job->worker = index;
+    job->tags = worker->tags;
+    job->started_us = async_now_us ();
+    if (job->isolated)
+        node_isolate_run (job, worker->theirs, self->config.zygote);
+    else {
+        job->fn (job);
+        if (!job->outcome)
+            async_task_fail (job, "Error", "the task returned without completing "
+                             "(call async_task_return or async_task_fail)");
     }
-    return NULL;
-}
-
-static worker_t *
-s_worker_idle (node_t *self)
-{
-    for (int i = 0; i < self->nworkers; i++)
-        if (!self->workers [i].job)
-            return &self->workers [i];
-    return NULL;
+    worker->tags = job->tags;
+    job->pipe = NULL;
+    job->up = NULL;
+    async_log_trace ("node", "job.done", "job=%s outcome=%d", job->id, job->outcome);
 }
 
 //  ---------------------------------------------------------------------
@@ -318,10 +293,8 @@ s_pack_held (msgpack_packer *pk, const char *id, uint64_t token, const char *age
 static void
 s_send_hello (node_t *self)
 {
-    //  Jobs we hold: running ones, backlog, and results not yet acknowledged
-    size_t held = zhashx_size (self->unacked) + zlistx_size (self->backlog);
-    for (int i = 0; i < self->nworkers; i++)
-        held += self->workers [i].job != NULL;
+    //  Jobs we hold: queued or running ones, and results not yet acknowledged
+    size_t held = zhashx_size (self->unacked) + zlistx_size (self->running);
     const char **tasks = registry_names (self->registry);
     size_t ntasks = 0;
     while (tasks [ntasks])
@@ -365,16 +338,10 @@ s_send_hello (node_t *self)
     free (tasks);
     async_msg_key (&msg, "held");
     msgpack_pack_array (pk, held);
-    for (int i = 0; i < self->nworkers; i++) {
-        async_task_t *job = self->workers [i].job;
-        if (job) {
-            s_pack_held (pk, job->id, job->token, job->agent);
-        }
-    }
-    async_task_t *job = (async_task_t *) zlistx_first (self->backlog);
+    async_task_t *job = (async_task_t *) zlistx_first (self->running);
     while (job) {
         s_pack_held (pk, job->id, job->token, job->agent);
-        job = (async_task_t *) zlistx_next (self->backlog);
+        job = (async_task_t *) zlistx_next (self->running);
     }
     unacked_t *unacked = (unacked_t *) zhashx_first (self->unacked);
     while (unacked) {
@@ -510,17 +477,15 @@ s_flush_results (node_t *self)
 static void
 s_run (node_t *self, async_task_t *job)
 {
-    worker_t *worker = s_worker_idle (self);
-    if (!worker) {
-        zlistx_add_end (self->backlog, job);
-        return;
-    }
-    worker->job = job;
-    worker->started_at = async_mono_us ();
-    worker->started_sent = false;
     async_log_debug ("node", "job.started", "job=%s task=%s attempt=%d agent=%s",
                      job->id, job->task, job->attempt, job->agent);
-    zsock_send (worker->mine, "sp", "RUN", job);
+    job->running = zlistx_add_end (self->running, job);
+    job->next = NULL;
+    if (self->to_run_tail)
+        self->to_run_tail->next = job;
+    else
+        self->to_run = job;
+    self->to_run_tail = job;
 }
 
 static void
@@ -588,10 +553,11 @@ s_on_cancel (node_t *self, async_inmsg_t *in)
     char id [37];
     if (async_mp_str (in->body, "id", id, sizeof id))
         return;
-    for (int i = 0; i < self->nworkers; i++) {
-        async_task_t *job = self->workers [i].job;
-        if (job && streq (job->id, id))
+    async_task_t *job = (async_task_t *) zlistx_first (self->running);
+    while (job) {
+        if (streq (job->id, id))
             atomic_store (&job->cancelled, 1);
+        job = (async_task_t *) zlistx_next (self->running);
     }
 }
 
@@ -654,6 +620,10 @@ s_on_broker (node_t *self)
                 s_on_assign (self, &jobs->via.array.ptr [i]);
         if (!self->stopping && !jobs)
             s_on_assign (self, in.body);
+        if (self->to_run) {
+            pool_push (self->pool, self->to_run);
+            self->to_run = self->to_run_tail = NULL;
+        }
     }
     else
     if (streq (cmd, "ACK")) {
@@ -725,12 +695,14 @@ s_on_broker (node_t *self)
 
 //  A job is done: answers to its requests that are still to come go nowhere
 static void
-s_requests_forget (node_t *self, worker_t *worker)
+s_requests_forget (node_t *self, uint64_t token)
 {
+    if (zhashx_size (self->requests) == 0)
+        return;
     zlistx_t *keys = zlistx_new ();
     pending_req_t *req = (pending_req_t *) zhashx_first (self->requests);
     while (req) {
-        if (req->worker == worker)
+        if (req->token == token)
             zlistx_add_end (keys, (void *) zhashx_cursor (self->requests));
         req = (pending_req_t *) zhashx_next (self->requests);
     }
@@ -742,37 +714,43 @@ s_requests_forget (node_t *self, worker_t *worker)
     zlistx_destroy (&keys);
 }
 
+//  A job the pool finished: its RESULT goes to the broker
+static void
+s_on_done (node_t *self, async_task_t *job)
+{
+    zlistx_delete (self->running, job->running);
+    s_requests_forget (self, job->token);
+    s_finish (self, job, job->ran_us);
+    node_job_destroy (&job);
+}
+
+//  A message from a worker: its index first. NULL zmsg or bad index: NULL
+static worker_t *
+s_worker_of (node_t *self, zmsg_t *zmsg)
+{
+    char *index = zmsg ? zmsg_popstr (zmsg) : NULL;
+    int i = index ? atoi (index) : -1;
+    zstr_free (&index);
+    return i >= 0 && i < self->nworkers ? &self->workers [i] : NULL;
+}
+
+//  A message from a task, through `up`: its worker's index, the command,
+//  then the job's token (and id, for PROGRESS)
 static void
 s_on_worker (node_t *self, worker_t *worker, zmsg_t *zmsg)
 {
     char *command = zmsg_popstr (zmsg);
     async_log_trace ("node", "worker.message", "worker=%d command=%s", worker->index,
                      command ? command : "-");
-    if (command && streq (command, "DONE")) {
-        async_task_t *job = worker->job;
-        worker->job = NULL;
-        s_requests_forget (self, worker);
-        if (job) {
-            s_finish (self, job, async_mono_us () - worker->started_at);
-            node_job_destroy (&job);
-        }
-        if (!self->stopping) {
-            async_task_t *next = (async_task_t *) zlistx_first (self->backlog);
-            if (next) {
-                zlistx_detach_cur (self->backlog);
-                s_run (self, next);
-            }
-        }
-    }
-    else
-    if (command && streq (command, "PROGRESS") && worker->job) {
+    if (command && streq (command, "PROGRESS")) {
+        char *id = zmsg_popstr (zmsg), *token = zmsg_popstr (zmsg);
         char *done = zmsg_popstr (zmsg), *total = zmsg_popstr (zmsg);
-        if (done && total) {
+        if (id && token && done && total) {
             async_msg_t msg;
             async_msg_init (&msg, "PROGRESS", ++self->rid, 3);
-            async_msg_str (&msg, "id", worker->job->id);
+            async_msg_str (&msg, "id", id);
             async_msg_key (&msg, "token");
-            msgpack_pack_uint64 (&msg.packer, worker->job->token);
+            msgpack_pack_uint64 (&msg.packer, strtoull (token, NULL, 10));
             async_msg_key (&msg, "progress");
             msgpack_pack_map (&msg.packer, 2);
             async_codec_pack_str (&msg.packer, "done");
@@ -781,16 +759,19 @@ s_on_worker (node_t *self, worker_t *worker, zmsg_t *zmsg)
             msgpack_pack_int64 (&msg.packer, strtoll (total, NULL, 10));
             s_send (self, &msg);
         }
+        zstr_free (&id);
+        zstr_free (&token);
         zstr_free (&done);
         zstr_free (&total);
     }
     else
     if (command && streq (command, "REQ")) {
+        char *token = zmsg_popstr (zmsg);
         char *what = zmsg_popstr (zmsg);
         char *text = zmsg_popstr (zmsg);
         char *tag = zmsg_popstr (zmsg);
         json_t *body = text ? json_loads (text, 0, NULL) : NULL;
-        if (what && json_is_object (body) && strlen (what) < 16) {
+        if (token && what && json_is_object (body) && strlen (what) < 16 && !self->stopping) {
             uint64_t rid = ++self->rid;
             async_msg_t msg;
             const char *key;
@@ -803,6 +784,7 @@ s_on_worker (node_t *self, worker_t *worker, zmsg_t *zmsg)
             s_send (self, &msg);
             pending_req_t *req = calloc (1, sizeof (pending_req_t));
             req->worker = worker;
+            req->token = strtoull (token, NULL, 10);
             snprintf (req->command, sizeof req->command, "%s", what);
             snprintf (req->tag, sizeof req->tag, "%s", tag ? tag : "");
             char rkey [32];
@@ -812,6 +794,7 @@ s_on_worker (node_t *self, worker_t *worker, zmsg_t *zmsg)
         else
             zsock_send (worker->mine, "sss", "ERROR", "null", tag ? tag : "");
         json_decref (body);
+        zstr_free (&token);
         zstr_free (&what);
         zstr_free (&text);
         zstr_free (&tag);
@@ -819,15 +802,19 @@ s_on_worker (node_t *self, worker_t *worker, zmsg_t *zmsg)
     zstr_free (&command);
 }
 
-//  A message from a worker: its index first. NULL zmsg or bad index: NULL
-static worker_t *
-s_worker_of (node_t *self, zmsg_t *zmsg)
+//  Everything the tasks said through `up`
+static void
+s_on_up (node_t *self)
 {
-    char *index = zmsg ? zmsg_popstr (zmsg) : NULL;
-    int i = index ? atoi (index) : -1;
-    zstr_free (&index);
-    return i >= 0 && i < self->nworkers ? &self->workers [i] : NULL;
+    zmsg_t *zmsg;
+    while ((zmsg = zmsg_recv (self->up))) {
+        worker_t *worker = s_worker_of (self, zmsg);
+        if (worker)
+            s_on_worker (self, worker, zmsg);
+        zmsg_destroy (&zmsg);
+    }
 }
+
 
 //  A handshake event. The broker refused us (our key, or no CURVE):
 //  log it, and connect again later, since libzmq gives up on a refused
@@ -901,35 +888,43 @@ s_timers (node_t *self)
         unacked = (unacked_t *) zhashx_next (self->unacked);
     }
     //  Jobs that run long enough to be worth a STARTED
-    for (int i = 0; i < self->nworkers; i++) {
-        worker_t *worker = &self->workers [i];
-        if (worker->job && !worker->started_sent
-        &&  now - worker->started_at >= S_STARTED_AFTER_US) {
+    async_task_t *job = (async_task_t *) zlistx_first (self->running);
+    while (job) {
+        int64_t began = atomic_load (&job->run_mono);
+        if (began && !job->started_sent && now - began >= S_STARTED_AFTER_US) {
             async_msg_t msg;
             async_msg_init (&msg, "STARTED", ++self->rid, 2);
-            async_msg_str (&msg, "id", worker->job->id);
+            async_msg_str (&msg, "id", job->id);
             async_msg_key (&msg, "token");
-            msgpack_pack_uint64 (&msg.packer, worker->job->token);
+            msgpack_pack_uint64 (&msg.packer, job->token);
             s_send (self, &msg);
-            worker->started_sent = true;
+            job->started_sent = true;
         }
+        job = (async_task_t *) zlistx_next (self->running);
     }
     //  Job timeouts are the broker's: it ends the attempt and sends CANCEL
 }
 
-//  How long the loop may sleep: until the next STARTED is due, at most 100 ms
+//  How long the loop may sleep: until the next STARTED is due or a queued
+//  job stalls (pool_check), at most 100 ms. A queued job's STARTED waits
+//  for its worker, which pool_check sees to.
 static int
 s_poll_ms (node_t *self)
 {
     int64_t now = async_mono_us (), wait = 100000;
-    for (int i = 0; i < self->nworkers; i++) {
-        worker_t *worker = &self->workers [i];
-        if (worker->job && !worker->started_sent) {
-            int64_t due = worker->started_at + S_STARTED_AFTER_US - now;
+    async_task_t *job = (async_task_t *) zlistx_first (self->running);
+    while (job) {
+        int64_t began = atomic_load (&job->run_mono);
+        if (began && !job->started_sent) {
+            int64_t due = began + S_STARTED_AFTER_US - now;
             if (due < wait)
                 wait = due < 0 ? 0 : due;
         }
+        job = (async_task_t *) zlistx_next (self->running);
     }
+    int64_t stall = pool_check (self->pool, now);
+    if (stall >= 0 && stall < wait)
+        wait = stall;
     return (int) ((wait + 999) / 1000);
 }
 
@@ -947,8 +942,7 @@ node_new (const node_config_t *config, async_registry_t *registry, const char *u
     if (!getcwd (self->cwd, sizeof self->cwd))
         strcpy (self->cwd, ".");
     gethostname (self->host, sizeof self->host - 1);
-    self->backlog = zlistx_new ();
-    zlistx_set_destructor (self->backlog, (zlistx_destructor_fn *) node_job_destroy);
+    self->running = zlistx_new ();
     self->unacked = zhashx_new ();
     zhashx_set_destructor (self->unacked, (zhashx_destructor_fn *) s_unacked_destroy);
     self->requests = zhashx_new ();
@@ -989,9 +983,6 @@ node_new (const node_config_t *config, async_registry_t *registry, const char *u
     zsock_set_rcvhwm (self->up, 0);
     zsock_set_rcvtimeo (self->up, 0);
     zsock_attach (self->up, up, true);
-    self->poller = zpoller_new (self->dealer, self->up, NULL);
-    if (self->monitor)
-        zpoller_add (self->poller, self->monitor);
     for (int i = 0; i < config->nagents; i++)
         self->nworkers += config->agents [i].size;
     self->workers = calloc ((size_t) self->nworkers, sizeof (worker_t));
@@ -1010,7 +1001,15 @@ node_new (const node_config_t *config, async_registry_t *registry, const char *u
         worker->push = zsock_new (ZMQ_PUSH);
         zsock_set_sndhwm (worker->push, 0);
         zsock_connect (worker->push, "%s", up + 1);
-        pthread_create (&worker->thread, NULL, s_worker_main, worker);
+    }
+    self->pool = pool_new (self->nworkers, s_worker_run, self);
+    if (!self->pool) {
+        int err = errno;
+        async_log_error ("node", "start.failed", "reason=\"cannot start %d worker threads: "
+                         "%s\"", self->nworkers, strerror (err));
+        node_destroy (&self);
+        errno = err;
+        return ASYNC_ENOMEM;
     }
     *self_p = self;
     return 0;
@@ -1022,14 +1021,20 @@ node_destroy (node_t **self_p)
     node_t *self = *self_p;
     if (!self)
         return;
-    zpoller_destroy (&self->poller);
+    //  node_run let the running jobs end (or left by _exit)
+    pool_destroy (&self->pool);
+    for (int i = 0; i < self->nworkers; i++) {
+        zsock_destroy (&self->workers [i].mine);
+        zsock_destroy (&self->workers [i].theirs);
+        zsock_destroy (&self->workers [i].push);
+    }
     if (self->monitor)
         zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
     zsock_destroy (&self->monitor);
     zsock_destroy (&self->dealer);
     zsock_destroy (&self->up);
     msgpack_sbuffer_destroy (&self->results);
-    zlistx_destroy (&self->backlog);
+    zlistx_destroy (&self->running);
     zhashx_destroy (&self->unacked);
     zhashx_destroy (&self->requests);
     free (self->workers);
@@ -1037,9 +1042,30 @@ node_destroy (node_t **self_p)
     *self_p = NULL;
 }
 
+//  Drop a list of jobs the pool gave back, which are in `running`
+static void
+s_drop (node_t *self, async_task_t *job)
+{
+    while (job) {
+        async_task_t *next = job->next;
+        zlistx_delete (self->running, job->running);
+        s_requests_forget (self, job->token);
+        node_job_destroy (&job);
+        job = next;
+    }
+}
+
 int
 node_run (node_t *self, volatile int *stop, volatile int *reopen)
 {
+    //  The broker, the tasks' messages, the finished jobs, the handshakes
+    zmq_pollitem_t items [4] = {
+        { zsock_resolve (self->dealer), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->up), 0, ZMQ_POLLIN, 0 },
+        { NULL, pool_fd (self->pool), ZMQ_POLLIN, 0 },
+        { self->monitor ? zsock_resolve (self->monitor) : NULL, -1, ZMQ_POLLIN, 0 }
+    };
+    int nitems = self->monitor ? 4 : 3;
     self->next_hello = 0;
     while (!*stop) {
         if (reopen && *reopen) {
@@ -1047,80 +1073,55 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
             async_log_reopen ();
         }
         s_timers (self);
-        void *which = zpoller_wait (self->poller, s_poll_ms (self));
-        if (which == self->dealer) {
-            //  Drain what is there
-            while (s_on_broker (self))
-                ;
-        }
-        else
-        if (which && which == self->monitor)
+        if (zmq_poll (items, nitems, s_poll_ms (self)) <= 0)
+            continue;
+        if (nitems == 4 && (items [3].revents & ZMQ_POLLIN))
             s_on_handshake (self);
-        else
-        if (which == self->up) {
-            //  Drain what the workers said; their results go in one RESULT
+        //  Finished jobs: taken before the tasks' messages are read, so that
+        //  a job's PROGRESS goes before its RESULT
+        async_task_t *done = (items [2].revents & ZMQ_POLLIN) ? pool_done (self->pool) : NULL;
+        if (done || (items [1].revents & ZMQ_POLLIN))
+            s_on_up (self);
+        if (done) {
+            //  Their results go in one RESULT
             self->batching = true;
-            zmsg_t *zmsg;
-            while ((zmsg = zmsg_recv (self->up))) {
-                worker_t *worker = s_worker_of (self, zmsg);
-                if (worker)
-                    s_on_worker (self, worker, zmsg);
-                zmsg_destroy (&zmsg);
+            while (done) {
+                async_task_t *next = done->next;
+                s_on_done (self, done);
+                done = next;
             }
             self->batching = false;
             s_flush_results (self);
         }
+        if (items [0].revents & ZMQ_POLLIN)
+            while (s_on_broker (self))
+                ;
     }
-    //  Graceful stop: take no more work, tell the broker, stop the tasks
+    //  Graceful stop: take no more work, tell the broker, stop the tasks.
+    //  Jobs not started are dropped: the broker gives them to another node
     self->stopping = true;
     async_log_info ("node", "node.stopping", "node=%s", self->uuid);
     async_msg_t msg;
     async_msg_init (&msg, "BYE", ++self->rid, 0);
     s_send (self, &msg);
-    for (int i = 0; i < self->nworkers; i++)
-        if (self->workers [i].job)
-            atomic_store (&self->workers [i].job->cancelled, 1);
-    int64_t deadline = async_mono_us () + 2000000;
-    bool busy = true;
-    while (busy && async_mono_us () < deadline) {
-        busy = false;
-        for (int i = 0; i < self->nworkers; i++)
-            busy |= self->workers [i].job != NULL;
-        if (!busy)
-            break;
-        void *which = zpoller_wait (self->poller, 50);
-        if (which != self->up)
-            continue;
-        zmsg_t *zmsg = zmsg_recv (self->up);
-        worker_t *worker = s_worker_of (self, zmsg);
-        char *command = worker ? zmsg_popstr (zmsg) : NULL;
-        if (command && streq (command, "DONE"))
-            node_job_destroy (&worker->job);
-        else
-        if (command && streq (command, "REQ")) {
-            char *what = zmsg_popstr (zmsg), *text = zmsg_popstr (zmsg);
-            char *tag = zmsg_popstr (zmsg);
-            zsock_send (worker->mine, "sss", "ERROR", "null", tag ? tag : "");
-            zstr_free (&what);
-            zstr_free (&text);
-            zstr_free (&tag);
-        }
-        zstr_free (&command);
-        zmsg_destroy (&zmsg);
+    s_drop (self, pool_unqueue (self->pool));
+    async_task_t *job = (async_task_t *) zlistx_first (self->running);
+    while (job) {
+        atomic_store (&job->cancelled, 1);
+        job = (async_task_t *) zlistx_next (self->running);
     }
-    if (busy) {
+    int64_t deadline = async_mono_us () + 2000000;
+    while (zlistx_size (self->running) && async_mono_us () < deadline) {
+        zmq_poll (items + 1, 2, 50);
+        s_on_up (self);         //  requests get an ERROR now
+        s_drop (self, pool_done (self->pool));
+    }
+    if (zlistx_size (self->running)) {
         //  A task that does not stop: leave without waiting for it
         async_log_warning ("node", "node.stopped", "node=%s reason=\"tasks still running; "
                            "their jobs were interrupted\"", self->uuid);
         zclock_sleep (100);      //  let BYE leave
         _exit (0);
-    }
-    for (int i = 0; i < self->nworkers; i++) {
-        zsock_send (self->workers [i].mine, "sp", "STOP", NULL);
-        pthread_join (self->workers [i].thread, NULL);
-        zsock_destroy (&self->workers [i].mine);
-        zsock_destroy (&self->workers [i].theirs);
-        zsock_destroy (&self->workers [i].push);
     }
     async_log_info ("node", "node.stopped", "node=%s", self->uuid);
     return 0;

@@ -379,7 +379,7 @@ s_request (async_task_t *self, const char *command, json_t *body, int timeout_ms
         free (text);
         return reply;
     }
-    zsock_send (self->up, "issss", self->worker, "REQ", command, text, tag);
+    node_up_request (self, command, text, tag);
     free (text);
     int left;
     while ((left = s_left_ms (deadline)) > 0) {
@@ -440,8 +440,26 @@ async_task_progress (async_task_t *self, int64_t done, int64_t total)
         node_chan_send (self->chan, 'P', text, (size_t) len);
     else
     if (self->pipe)
-        zsock_send (self->up, "isss", self->worker, "PROGRESS", text,
-                    text + strlen (text) + 1);
+        node_up_progress (self, text, text + strlen (text) + 1);
+}
+
+//  Messages up carry the job's id and token: its worker may be running
+//  another job by the time the node's loop reads them
+void
+node_up_progress (async_task_t *self, const char *done, const char *total)
+{
+    char token [24];
+    snprintf (token, sizeof token, "%" PRIu64, self->token);
+    zsock_send (self->up, "isssss", self->worker, "PROGRESS", self->id, token, done, total);
+}
+
+void
+node_up_request (async_task_t *self, const char *command, const char *text,
+                 const char *tag)
+{
+    char token [24];
+    snprintf (token, sizeof token, "%" PRIu64, self->token);
+    zsock_send (self->up, "isssss", self->worker, "REQ", token, command, text, tag);
 }
 
 int
