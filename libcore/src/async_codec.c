@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <czmq.h>
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -188,19 +189,67 @@ async_codec_to_json (const msgpack_object *o)
     return json_null ();
 }
 
+//  msgpack_unpack_next makes an 8 KiB zone for every value it unpacks and
+//  frees it after: a malloc and free of that size per message and per job
+//  read. Each thread keeps one zone, cleared, for its next unpack.
+static pthread_key_t s_zone_key;
+static pthread_once_t s_zone_once = PTHREAD_ONCE_INIT;
+
+static void
+s_zone_free (void *zone)
+{
+    msgpack_zone_free ((msgpack_zone *) zone);
+}
+
+static void
+s_zone_key_new (void)
+{
+    pthread_key_create (&s_zone_key, s_zone_free);
+}
+
+int
+async_unpack (msgpack_unpacked *result, const void *data, size_t size, size_t *offset)
+{
+    pthread_once (&s_zone_once, s_zone_key_new);
+    msgpack_zone *zone = (msgpack_zone *) pthread_getspecific (s_zone_key);
+    if (zone)
+        pthread_setspecific (s_zone_key, NULL);
+    else
+        zone = msgpack_zone_new (MSGPACK_ZONE_CHUNK_SIZE);
+    result->zone = zone;
+    if (!zone)
+        return MSGPACK_UNPACK_NOMEM_ERROR;
+    int rc = msgpack_unpack ((const char *) data, size, offset, zone, &result->data);
+    return rc == MSGPACK_UNPACK_EXTRA_BYTES ? MSGPACK_UNPACK_SUCCESS : rc;
+}
+
+void
+async_unpacked_release (msgpack_unpacked *result)
+{
+    if (!result->zone)
+        return;
+    pthread_once (&s_zone_once, s_zone_key_new);
+    if (pthread_getspecific (s_zone_key))
+        msgpack_zone_free (result->zone);
+    else {
+        msgpack_zone_clear (result->zone);
+        pthread_setspecific (s_zone_key, result->zone);
+    }
+    result->zone = NULL;
+}
+
 json_t *
 async_codec_decode_json (const void *data, size_t size)
 {
     if (async_codec_check (data, size))
         return NULL;
     msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
     size_t offset = 0;
     json_t *value = NULL;
-    if (msgpack_unpack_next (&unpacked, data, size, &offset) == MSGPACK_UNPACK_SUCCESS
+    if (async_unpack (&unpacked, data, size, &offset) == MSGPACK_UNPACK_SUCCESS
     &&  offset == size)
         value = async_codec_to_json (&unpacked.data);
-    msgpack_unpacked_destroy (&unpacked);
+    async_unpacked_release (&unpacked);
     return value;
 }
 
@@ -529,7 +578,7 @@ async_codec_check (const void *data, size_t size)
 int
 async_inmsg_parse (async_inmsg_t *self, const void *data, size_t size, const char **why)
 {
-    msgpack_unpacked_init (&self->unpacked);
+    self->unpacked.zone = NULL;
     self->body = NULL;
     self->command [0] = 0;
     self->rid = 0;
@@ -540,7 +589,7 @@ async_inmsg_parse (async_inmsg_t *self, const void *data, size_t size, const cha
         return -1;
     }
     size_t offset = 0;
-    int rc = msgpack_unpack_next (&self->unpacked, data, size, &offset);
+    int rc = async_unpack (&self->unpacked, data, size, &offset);
     if (rc != MSGPACK_UNPACK_SUCCESS || offset != size) {
         *why = rc == MSGPACK_UNPACK_SUCCESS ? "trailing bytes after the message"
                                             : "malformed msgpack";
@@ -577,7 +626,7 @@ async_inmsg_parse (async_inmsg_t *self, const void *data, size_t size, const cha
 void
 async_inmsg_destroy (async_inmsg_t *self)
 {
-    msgpack_unpacked_destroy (&self->unpacked);
+    async_unpacked_release (&self->unpacked);
     self->body = NULL;
 }
 

@@ -140,6 +140,16 @@ void
 void
     async_msg_destroy (async_msg_t *self);
 
+//  Unpack one value from data at *offset (advanced past it), into a zone
+//  the thread reuses: MSGPACK_UNPACK_SUCCESS (more bytes may follow), or
+//  an error. Release the result with async_unpacked_release, even after
+//  an error.
+int
+    async_unpack (msgpack_unpacked *result, const void *data, size_t size,
+                  size_t *offset);
+void
+    async_unpacked_release (msgpack_unpacked *result);
+
 typedef struct {
     msgpack_unpacked unpacked;
     char command [24];

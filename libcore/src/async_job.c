@@ -434,12 +434,11 @@ async_job_decode (const void *data, size_t size)
     if (async_codec_check (data, size))
         return NULL;
     msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
     size_t offset = 0;
     async_job_t *self = NULL;
-    if (msgpack_unpack_next (&unpacked, data, size, &offset) == MSGPACK_UNPACK_SUCCESS)
+    if (async_unpack (&unpacked, data, size, &offset) == MSGPACK_UNPACK_SUCCESS)
         self = async_job_decode_object (&unpacked.data);
-    msgpack_unpacked_destroy (&unpacked);
+    async_unpacked_release (&unpacked);
     return self;
 }
 
