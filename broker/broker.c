@@ -17,7 +17,9 @@
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
 #include <czmq.h>
+#include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <sys/statvfs.h>
 
 #define S_VERSION "0.1.0"
@@ -3857,11 +3859,18 @@ int
 broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
 {
     //  The ROUTER socket, the store's writer (a batch written) and, with
-    //  --http, the HTTP server's epoll fd
-    zmq_pollitem_t items [3] = {
-        { zsock_resolve (self->router), 0, ZMQ_POLLIN, 0 },
-        { NULL, store_commit_fd (self->store), ZMQ_POLLIN, 0 },
-        { NULL, self->http ? http_fd (self->http) : -1, ZMQ_POLLIN, 0 }
+    //  --http, the HTTP server's epoll fd. Not zmq_poll, which makes four
+    //  syscalls a turn (a poll and ZMQ_EVENTS, twice): ZMQ_EVENTS says
+    //  whether messages wait, and only if none does the loop sleep in
+    //  poll on the ROUTER's ZMQ_FD (readable once the socket has news)
+    void *router = zsock_resolve (self->router);
+    int router_fd = -1;
+    size_t fd_size = sizeof router_fd;
+    zmq_getsockopt (router, ZMQ_FD, &router_fd, &fd_size);
+    struct pollfd fds [3] = {
+        { router_fd, POLLIN, 0 },
+        { store_commit_fd (self->store), POLLIN, 0 },
+        { self->http ? http_fd (self->http) : -1, POLLIN, 0 }
     };
     while (!*stop) {
         if (reopen && *reopen) {
@@ -3899,13 +3908,22 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         bool hold = store_commit_busy (self->store)
                  && (zlistx_size (self->dirty) > S_STAGED_JOBS
                   || store_pending_bytes (self->store) > S_STAGED_BYTES);
-        items [0].events = hold ? 0 : ZMQ_POLLIN;
-        int ready = zmq_poll (items, self->http ? 3 : 2, timeout);
+        bool waiting = false;
+        if (!hold) {
+            uint32_t events = 0;
+            size_t size = sizeof events;
+            zmq_getsockopt (router, ZMQ_EVENTS, &events, &size);
+            waiting = (events & ZMQ_POLLIN) != 0;
+        }
+        fds [0].fd = hold ? -1 : router_fd;     //  ignored while held
+        int ready = poll (fds, self->http ? 3 : 2, waiting ? 0 : timeout);
         if (ready < 0 && *stop)
             break;              //  a signal other than stop (SIGHUP) goes on
-        if (ready > 0 && (items [1].revents & ZMQ_POLLIN) && s_commit_done (self, true, 0))
+        if (ready < 0)
+            ready = 0;
+        if (ready > 0 && (fds [1].revents & POLLIN) && s_commit_done (self, true, 0))
             break;
-        bool which = !hold && ready > 0 && (items [0].revents & ZMQ_POLLIN);
+        bool which = waiting || (ready > 0 && (fds [0].revents & POLLIN));
         //  Drain a batch of messages without blocking
         int handled = 0;
         bool drained = !which;
@@ -3933,7 +3951,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         s_acks_flush (self, false);
         //  HTTP requests read the state as the commit left it
         if (self->http && (ready == 0 || http_timeout == 0
-                        || (items [2].revents & ZMQ_POLLIN)))
+                        || (fds [2].revents & POLLIN)))
             http_run (self->http);
     }
     if (self->store_failed)
