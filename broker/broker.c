@@ -449,6 +449,21 @@ s_reply_later (broker_t *self, zframe_t *routing, async_msg_t *msg)
     zlistx_add_end (self->replies, s_msg_to (routing, msg));
 }
 
+//  An ACK to send after the commit: its `count` entries (packed maps)
+//  also go in a third frame, count first, so that s_release_reply can
+//  hold them for an ASSIGN to ride on without parsing the ACK again
+static void
+s_ack_later (broker_t *self, zframe_t *routing, async_msg_t *msg, const void *entries,
+             size_t size, uint32_t count)
+{
+    zframe_t *held = zframe_new (NULL, sizeof count + size);
+    memcpy (zframe_data (held), &count, sizeof count);
+    memcpy (zframe_data (held) + sizeof count, entries, size);
+    zmsg_t *zmsg = s_msg_to (routing, msg);
+    zmsg_append (zmsg, &held);
+    zlistx_add_end (self->replies, zmsg);
+}
+
 //  An outcome was staged (a job completed, failed, retried, handed off).
 //  One the broker decided is synced with its batch. One from a node's
 //  RESULT may wait for a later sync, up to S_SYNC_DEFER_US: the node keeps
@@ -2261,7 +2276,8 @@ s_ack (broker_t *self, zframe_t *routing, async_msg_t *ack, bool later, s_acks_t
     }
     else
     if (later)
-        s_reply_later (self, routing, ack);
+        s_ack_later (self, routing, ack, ack->buffer.data + ack->body,
+                     ack->buffer.size - ack->body, 1);
     else
         s_send (self, routing, ack);
 }
@@ -2294,8 +2310,8 @@ s_on_results (broker_t *self, session_t *session, zframe_t *routing, async_inmsg
     async_msg_key (&ack, "acks");
     msgpack_pack_array (&ack.packer, acks.count);
     async_sbuffer_write (&ack.buffer, acks.bodies.data, acks.bodies.size);
+    s_ack_later (self, routing, &ack, acks.bodies.data, acks.bodies.size, acks.count);
     msgpack_sbuffer_destroy (&acks.bodies);
-    s_reply_later (self, routing, &ack);
 }
 
 static void
@@ -3236,36 +3252,30 @@ static int s_commit_done (broker_t *self, bool writer, int rc);
 static void
 s_release_reply (broker_t *self, zmsg_t **zmsg_p)
 {
-    zframe_t *routing = zmsg_first (*zmsg_p);
-    zframe_t *body = zmsg_next (*zmsg_p);
-    static const char ack_head [] = "\x94\x01\xa3" "ACK";
+    //  An ACK (s_ack_later) has its entries last
+    zframe_t *held = zmsg_size (*zmsg_p) == 3 ? zmsg_last (*zmsg_p) : NULL;
     session_t *session = NULL;
-    if (body && zframe_size (body) > 6 && memcmp (zframe_data (body), ack_head, 6) == 0) {
-        char *rkey = zframe_strhex (routing);
+    if (held) {
+        zmsg_remove (*zmsg_p, held);
+        char *rkey = zframe_strhex (zmsg_first (*zmsg_p));
         session = (session_t *) zhashx_lookup (self->sessions, rkey);
         free (rkey);
     }
-    async_inmsg_t in;
-    const char *why;
-    if (!session || !session->ack_ride
-    ||  async_inmsg_parse (&in, zframe_data (body), zframe_size (body), &why)) {
+    if (!session || !session->ack_ride || zframe_size (held) < sizeof (uint32_t)) {
+        zframe_destroy (&held);
         zmsg_send (zmsg_p, self->router);
         return;
     }
-    //  Its entries: `acks`, or the body itself
-    const msgpack_object *acks = async_mp_get (in.body, "acks");
-    uint32_t count = acks && acks->type == MSGPACK_OBJECT_ARRAY ? acks->via.array.size : 1;
-    const msgpack_object *entries = acks ? acks->via.array.ptr : in.body;
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &session->acks, async_sbuffer_write);
+    uint32_t count;
+    memcpy (&count, zframe_data (held), sizeof count);
     if (session->nacks == 0) {
         session->acks_since = async_mono_us ();
         zlistx_add_end (self->ack_holders, strdup (session->rkey));
     }
-    for (uint32_t i = 0; i < count; i++)
-        msgpack_pack_object (&pk, entries [i]);
+    async_sbuffer_write (&session->acks, (const char *) zframe_data (held) + sizeof count,
+                         zframe_size (held) - sizeof count);
     session->nacks += count;
-    async_inmsg_destroy (&in);
+    zframe_destroy (&held);
     zmsg_destroy (zmsg_p);
 }
 
