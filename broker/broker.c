@@ -85,6 +85,8 @@ struct _broker_t {
     zlistx_t *ack_holders;      //  rkeys of sessions holding ACKs, oldest first
     zhashx_t *nodes;            //  uuid -> session_t (not owned)
     zhashx_t *jobs;             //  id -> async_job_t: live and dirty jobs
+    zhashx_t *gathers;          //  parent id -> s_gather_t: its children's summaries
+    size_t gather_bytes;        //  held in all of them
     zlistx_t *dirty;            //  async_job_t * to write at commit
     zlistx_t *loaded;           //  async_job_t * read from the store since the commit
     //  The batch being written by the store's writer thread: what waits
@@ -434,12 +436,15 @@ s_msg_to (zframe_t *routing, async_msg_t *msg)
     return zmsg;
 }
 
-//  Send now
+//  Send now: two zmq_send, no zmsg and frames to make and free
 static void
 s_send (broker_t *self, zframe_t *routing, async_msg_t *msg)
 {
-    zmsg_t *zmsg = s_msg_to (routing, msg);
-    zmsg_send (&zmsg, self->router);
+    void *router = zsock_resolve (self->router);
+    if (zmq_send (router, zframe_data (routing), zframe_size (routing),
+                  ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+        zmq_send (router, msg->buffer.data, msg->buffer.size, ZMQ_DONTWAIT);
+    async_msg_destroy (msg);
 }
 
 //  Send after the commit
@@ -799,6 +804,73 @@ s_pack_summary (msgpack_packer *pk, async_job_t *child)
     }
 }
 
+//  The summaries of a parent's children, packed as each completes, for its
+//  postprocess: without them each child would be read back from the store
+//  (evicted since it completed). Memory only: after a restart, or past
+//  S_GATHER_BYTES in all, the postprocess reads the children it lacks.
+typedef struct {
+    size_t count;
+    async_blob_t *summaries;    //  by child_index; size 0: not gathered
+    size_t bytes;
+} s_gather_t;
+
+#define S_GATHER_BYTES (32 * 1024 * 1024)
+
+static void
+s_gather_destroy (s_gather_t **self_p)
+{
+    s_gather_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->count; i++)
+        async_blob_clear (&self->summaries [i]);
+    free (self->summaries);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_gather_drop (broker_t *self, const char *parent_id)
+{
+    s_gather_t *gather = zhashx_size (self->gathers)
+                       ? (s_gather_t *) zhashx_lookup (self->gathers, parent_id) : NULL;
+    if (gather) {
+        self->gather_bytes -= gather->bytes;
+        zhashx_delete (self->gathers, parent_id);
+    }
+}
+
+static void
+s_gather_add (broker_t *self, async_job_t *parent, async_job_t *child)
+{
+    if (!parent->postprocess.size || child->child_index < 0
+    ||  (size_t) child->child_index >= parent->nchildren
+    ||  self->gather_bytes >= S_GATHER_BYTES)
+        return;
+    s_gather_t *gather = (s_gather_t *) zhashx_lookup (self->gathers, parent->id);
+    if (!gather) {
+        gather = calloc (1, sizeof (s_gather_t));
+        gather->summaries = calloc (parent->nchildren, sizeof (async_blob_t));
+        if (!gather->summaries) {
+            free (gather);
+            return;
+        }
+        gather->count = parent->nchildren;
+        zhashx_insert (self->gathers, parent->id, gather);
+    }
+    async_blob_t *slot = &gather->summaries [child->child_index];
+    if (gather->count != parent->nchildren || slot->size)
+        return;
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
+    s_pack_summary (&pk, child);
+    async_blob_take (slot, (uint8_t *) buffer.data, buffer.size);
+    gather->bytes += buffer.size;
+    self->gather_bytes += buffer.size;
+}
+
 //  Build the postprocess job of a parent whose children are all done
 static async_job_t *
 s_make_postprocess (broker_t *self, async_job_t *parent)
@@ -839,10 +911,18 @@ s_make_postprocess (broker_t *self, async_job_t *parent)
     for (uint32_t i = 0; i < own_count; i++)
         msgpack_pack_object (&pk, own.data.via.array.ptr [i]);
     msgpack_unpacked_destroy (&own);
+    s_gather_t *gather = (s_gather_t *) zhashx_lookup (self->gathers, parent->id);
+    if (gather && gather->count != parent->nchildren)
+        gather = NULL;
     for (size_t i = 0; i < parent->nchildren; i++) {
-        //  A cached child is read in place; s_job_read copies
-        async_job_t *child = (async_job_t *) zhashx_lookup (self->jobs, parent->children [i]);
-        if (child)
+        //  Gathered as it completed; else a cached child is read in place
+        //  (s_job_read copies)
+        async_job_t *child;
+        if (gather && gather->summaries [i].size)
+            async_sbuffer_write (&buffer, (const char *) gather->summaries [i].data,
+                                 gather->summaries [i].size);
+        else
+        if ((child = (async_job_t *) zhashx_lookup (self->jobs, parent->children [i])))
             s_pack_summary (&pk, child);
         else
         if ((child = s_job_read (self, parent->children [i]))) {
@@ -852,6 +932,7 @@ s_make_postprocess (broker_t *self, async_job_t *parent)
         else
             msgpack_pack_nil (&pk);
     }
+    s_gather_drop (self, parent->id);
     async_blob_take (&post->args, (uint8_t *) buffer.data, buffer.size);
     post->role = ASYNC_ROLE_POSTPROCESS;
     memcpy (post->parent, parent->id, 37);
@@ -890,6 +971,7 @@ s_child_done (broker_t *self, async_job_t *child)
     if (!parent || parent->status == ASYNC_COMPLETED || parent->status == ASYNC_CALLBACKS)
         return;
     parent->children_done++;
+    s_gather_add (self, parent, child);
     //  The parent stays cached while it runs (s_evict); its record is
     //  written when it changes otherwise, its progress goes to its x key
     char key [40];
@@ -993,6 +1075,8 @@ s_job_finish (broker_t *self, async_job_t *job)
     s_job_save (self, job);
     s_outcome_staged (self);
     self->stat_completed++;
+    if (job->kind != ASYNC_KIND_TASK)
+        s_gather_drop (self, job->id);     //  ended without its postprocess
     s_notify_waiters (self, job);
     s_handoffs_done (self, job);
     if (!job->parent [0])
@@ -3716,6 +3800,8 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->nodes = zhashx_new ();
     self->jobs = zhashx_new ();
     zhashx_set_destructor (self->jobs, (zhashx_destructor_fn *) async_job_destroy);
+    self->gathers = zhashx_new ();
+    zhashx_set_destructor (self->gathers, (zhashx_destructor_fn *) s_gather_destroy);
     self->dirty = zlistx_new ();
     self->loaded = zlistx_new ();
     self->flight_dirty = zlistx_new ();
@@ -3827,6 +3913,7 @@ broker_destroy (broker_t **self_p)
     zlistx_destroy (&self->unsynced);
     zhashx_destroy (&self->flight_keys);
     zhashx_destroy (&self->jobs);
+    zhashx_destroy (&self->gathers);
     zlistx_destroy (&self->scheduled);
     zlistx_destroy (&self->deadlines);
     zhashx_destroy (&self->orphans);
