@@ -1,18 +1,19 @@
 /*  =========================================================================
     manynodes - many node sessions in one process, for W6 (bench/run)
 
-        manynodes ENDPOINT SESSIONS [TASK]
+        manynodes ENDPOINT SESSIONS [TASK [SIZE]]
 
     Opens SESSIONS ZeroMQ DEALER sockets to the broker, each a node session
     of its own speaking protocol version 1 (docs/protocol.md, section 6, as
     node/node.c does): a routing id "N" + 8 + 8 hex digits, HELLO with its
-    own instance UUID and one agent "main" of size 1 taking TASK (default
-    testing.noop), saying it takes ASSIGN with `jobs` and `acks` (batch,
-    acks), repeated every 2 s until WELCOME and again on REHELLO;
-    PING {node: 1} in answer to each broker PING and on its own after 1 s
-    of silence; RESULT {result: nil, ran_us: 0} for each ASSIGN (no STARTED,
-    as asyncnode for a job done within 2 ms), re-sent after 0.5 s (doubling
-    up to 8 s) until its ACK.
+    own instance UUID and one agent "main" of SIZE slots (default 1) taking
+    TASK (default testing.noop), saying it takes ASSIGN with `jobs` and
+    `acks` (batch, acks), repeated every 2 s until WELCOME and again on
+    REHELLO; PING {node: 1} in answer to each broker PING and on its own
+    after 1 s of silence; for each ASSIGN, RESULT {result: nil, ran_us: 0}
+    for its job, or RESULT {results: [...]} for its jobs (no STARTED, as
+    asyncnode for jobs done within 2 ms), each re-sent after 0.5 s
+    (doubling up to 8 s) until its ACK.
 
     Prints "manynodes_ready N sessions" once every session is welcomed, and
     on SIGTERM/SIGINT sends BYE on each session and prints
@@ -34,7 +35,7 @@
 #include <sys/epoll.h>
 
 #define S_VERSION   1
-#define S_MAX_UNACKED 8
+#define S_MAX_UNACKED 256
 
 typedef struct {
     char id [37];
@@ -58,6 +59,7 @@ typedef struct {
 static volatile sig_atomic_t s_stop = 0;
 static char s_host [256];
 static const char *s_task = "testing.noop";
+static int s_size = 1;
 
 static void
 s_on_signal (int signum)
@@ -153,7 +155,7 @@ s_send_hello (s_session_t *session)
     s_pack_str (&pk, "name");
     s_pack_str (&pk, "main");
     s_pack_str (&pk, "size");
-    msgpack_pack_int (&pk, 1);
+    msgpack_pack_int (&pk, s_size);
     s_pack_str (&pk, "queues");
     msgpack_pack_array (&pk, 0);
     s_pack_str (&pk, "include");
@@ -196,21 +198,33 @@ s_send_ping (s_session_t *session)
     session->last_ping = s_mono_us ();
 }
 
+//  One result's fields
+static void
+s_pack_result (msgpack_packer *pk, const char *id, uint64_t token)
+{
+    s_pack_str (pk, "id");
+    s_pack_str (pk, id);
+    s_pack_str (pk, "token");
+    msgpack_pack_uint64 (pk, token);
+    s_pack_str (pk, "result");
+    msgpack_pack_nil (pk);
+    s_pack_str (pk, "ran_us");
+    msgpack_pack_uint64 (pk, 0);
+}
+
 static void
 s_send_job (s_session_t *session, const char *command, const char *id, uint64_t token)
 {
     bool result = strcmp (command, "RESULT") == 0;
     msgpack_packer pk;
     s_begin (&pk, command, ++session->rid, result ? 4 : 2);
-    s_pack_str (&pk, "id");
-    s_pack_str (&pk, id);
-    s_pack_str (&pk, "token");
-    msgpack_pack_uint64 (&pk, token);
-    if (result) {
-        s_pack_str (&pk, "result");
-        msgpack_pack_nil (&pk);
-        s_pack_str (&pk, "ran_us");
-        msgpack_pack_uint64 (&pk, 0);
+    if (result)
+        s_pack_result (&pk, id, token);
+    else {
+        s_pack_str (&pk, "id");
+        s_pack_str (&pk, id);
+        s_pack_str (&pk, "token");
+        msgpack_pack_uint64 (&pk, token);
     }
     s_send (session);
 }
@@ -299,6 +313,13 @@ s_on_message (s_session_t *session, const char *data, size_t size, s_stats_t *st
         uint32_t njobs = jobs && jobs->type == MSGPACK_OBJECT_ARRAY ? jobs->via.array.size : 0;
         if (strcmp (cmd, "ASSIGN") == 0 && !njobs)
             fprintf (stderr, "manynodes: ASSIGN without jobs dropped\n");
+        //  As asyncnode does for jobs done within 2 ms: no STARTED, the
+        //  RESULT says how long each ran (ran_us); several go in `results`
+        uint32_t nresults = 0;
+        msgpack_sbuffer results;
+        msgpack_packer rpk;
+        msgpack_sbuffer_init (&results);
+        msgpack_packer_init (&rpk, &results, msgpack_sbuffer_write);
         for (uint32_t j = 0; j < njobs; j++) {
             const msgpack_object *job = &jobs->via.array.ptr [j];
             char id [37];
@@ -308,9 +329,13 @@ s_on_message (s_session_t *session, const char *data, size_t size, s_stats_t *st
                 fprintf (stderr, "manynodes: malformed ASSIGN dropped\n");
                 continue;
             }
-            //  As asyncnode does for a job done within 2 ms: no STARTED,
-            //  the RESULT says how long it ran (ran_us)
-            s_send_job (session, "RESULT", id, token->via.u64);
+            if (njobs == 1)
+                s_send_job (session, "RESULT", id, token->via.u64);
+            else {
+                msgpack_pack_map (&rpk, 4);
+                s_pack_result (&rpk, id, token->via.u64);
+                nresults++;
+            }
             stats->jobs++;
             for (int i = 0; i < S_MAX_UNACKED; i++) {
                 s_unacked_t *u = &session->unacked [i];
@@ -324,6 +349,15 @@ s_on_message (s_session_t *session, const char *data, size_t size, s_stats_t *st
                 }
             }
         }
+        if (nresults) {
+            msgpack_packer pk;
+            s_begin (&pk, "RESULT", ++session->rid, 1);
+            s_pack_str (&pk, "results");
+            msgpack_pack_array (&pk, nresults);
+            msgpack_sbuffer_write (&s_out, results.data, results.size);
+            s_send (session);
+        }
+        msgpack_sbuffer_destroy (&results);
     }
     else
     if (strcmp (cmd, "PING") == 0)
@@ -380,7 +414,7 @@ int
 main (int argc, char *argv [])
 {
     if (argc < 3) {
-        fprintf (stderr, "usage: manynodes ENDPOINT SESSIONS [TASK]\n");
+        fprintf (stderr, "usage: manynodes ENDPOINT SESSIONS [TASK [SIZE]]\n");
         return 2;
     }
     const char *endpoint = argv [1];
@@ -391,6 +425,12 @@ main (int argc, char *argv [])
     }
     if (argc > 3)
         s_task = argv [3];
+    if (argc > 4)
+        s_size = atoi (argv [4]);
+    if (s_size < 1 || s_size > 64) {
+        fprintf (stderr, "manynodes: SIZE must be 1..64\n");
+        return 2;
+    }
     gethostname (s_host, sizeof s_host - 1);
     msgpack_sbuffer_init (&s_out);
     s_zone = msgpack_zone_new (MSGPACK_ZONE_CHUNK_SIZE);
