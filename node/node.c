@@ -61,6 +61,7 @@ struct _node_t {
     pool_t *pool;               //  the worker threads and their queue
     async_task_t *to_run;       //  this message's jobs, for the pool at once
     async_task_t *to_run_tail;
+    int64_t spin_us;            //  wait this long for them before polling (0: no)
     zlistx_t *running;          //  async_task_t *: given to the pool, not done
     zhashx_t *unacked;          //  id -> unacked_t
     zhashx_t *requests;         //  rid (as text) -> pending_req_t
@@ -89,6 +90,10 @@ struct _node_t {
                           | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 #define S_RECONNECT_US      2000000     //  after a refused handshake
 #define S_RESEND_CHECK_US   100000      //  unacked results looked at this often
+//  How long past their expected run time the loop waits awake for the
+//  results of the only jobs it has, when those are quick (one job at a
+//  time: a sleep in poll and the eventfd's wake-up cost more)
+#define S_SPIN_US           50
 #define S_REFUSED_LOG_US    60000000    //  repeat the error this often
 
 //  ---------------------------------------------------------------------
@@ -621,7 +626,14 @@ s_on_broker (node_t *self)
         if (!self->stopping && !jobs)
             s_on_assign (self, in.body);
         if (self->to_run) {
-            pool_push (self->pool, self->to_run);
+            //  The only jobs here, and quick: their results are worth
+            //  waiting for, awake (S_SPIN_US)
+            size_t count = 0;
+            for (async_task_t *job = self->to_run; job; job = job->next)
+                count++;
+            int64_t expected = pool_push (self->pool, self->to_run);
+            if (count == zlistx_size (self->running) && expected < POOL_BUDGET_US)
+                self->spin_us = expected + S_SPIN_US;
             self->to_run = self->to_run_tail = NULL;
         }
     }
@@ -1042,6 +1054,27 @@ node_destroy (node_t **self_p)
     *self_p = NULL;
 }
 
+//  Finished jobs (`done`: the pool's eventfd said so) and the tasks'
+//  messages (`up`). The finished ones are taken first, so that a job's
+//  PROGRESS goes before its RESULT; their results go in one RESULT.
+static void
+s_take_done (node_t *self, bool done, bool up)
+{
+    async_task_t *job = done ? pool_done (self->pool) : NULL;
+    if (job || up)
+        s_on_up (self);
+    if (!job)
+        return;
+    self->batching = true;
+    while (job) {
+        async_task_t *next = job->next;
+        s_on_done (self, job);
+        job = next;
+    }
+    self->batching = false;
+    s_flush_results (self);
+}
+
 //  Drop a list of jobs the pool gave back, which are in `running`
 static void
 s_drop (node_t *self, async_task_t *job)
@@ -1077,25 +1110,15 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
             continue;
         if (nitems == 4 && (items [3].revents & ZMQ_POLLIN))
             s_on_handshake (self);
-        //  Finished jobs: taken before the tasks' messages are read, so that
-        //  a job's PROGRESS goes before its RESULT
-        async_task_t *done = (items [2].revents & ZMQ_POLLIN) ? pool_done (self->pool) : NULL;
-        if (done || (items [1].revents & ZMQ_POLLIN))
-            s_on_up (self);
-        if (done) {
-            //  Their results go in one RESULT
-            self->batching = true;
-            while (done) {
-                async_task_t *next = done->next;
-                s_on_done (self, done);
-                done = next;
-            }
-            self->batching = false;
-            s_flush_results (self);
-        }
-        if (items [0].revents & ZMQ_POLLIN)
+        s_take_done (self, (items [2].revents & ZMQ_POLLIN) != 0,
+                     (items [1].revents & ZMQ_POLLIN) != 0);
+        if (items [0].revents & ZMQ_POLLIN) {
             while (s_on_broker (self))
                 ;
+            if (self->spin_us && pool_wait_done (self->pool, self->spin_us))
+                s_take_done (self, true, false);
+            self->spin_us = 0;
+        }
     }
     //  Graceful stop: take no more work, tell the broker, stop the tasks.
     //  Jobs not started are dropped: the broker gives them to another node

@@ -7,6 +7,8 @@
 #include "async_util.h"
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -39,6 +41,7 @@ struct _pool_t {
     int64_t queued_cost;        //  us: the queued jobs' expected run time
     async_task_t *done_head;    //  finished, oldest first
     async_task_t *done_tail;
+    atomic_bool done_ready;     //  done_head is set (read without the lock)
     int nidle;                  //  workers asleep
     int nsearch;                //  workers awake without a job
     int nquick;                 //  workers running a job expected to be quick
@@ -146,6 +149,7 @@ s_worker_main (void *arg)
         else
             self->done_head = job;
         self->done_tail = job;
+        atomic_store (&self->done_ready, true);
         if (was_empty) {
             pthread_mutex_unlock (&self->lock);
             uint64_t one = 1;
@@ -244,10 +248,11 @@ pool_wakes (pool_t *self)
     return wakes;
 }
 
-void
+int64_t
 pool_push (pool_t *self, async_task_t *jobs)
 {
     int64_t now = async_mono_us ();
+    int64_t expected = 0;
     pthread_mutex_lock (&self->lock);
     while (jobs) {
         async_task_t *job = jobs;
@@ -262,6 +267,7 @@ pool_push (pool_t *self, async_task_t *jobs)
         self->tail = job;
         self->nqueued++;
         self->queued_cost += job->cost_us;
+        expected += job->cost_us;
     }
     //  Workers awake without a job take from the queue now; those running
     //  a quick job soon
@@ -269,6 +275,7 @@ pool_push (pool_t *self, async_task_t *jobs)
     int wake = s_tokens (self, want - self->nsearch - self->nquick);
     pthread_mutex_unlock (&self->lock);
     s_signal (self, wake);
+    return expected;
 }
 
 async_task_t *
@@ -282,8 +289,21 @@ pool_done (pool_t *self)
     pthread_mutex_lock (&self->lock);
     async_task_t *list = self->done_head;
     self->done_head = self->done_tail = NULL;
+    atomic_store (&self->done_ready, false);
     pthread_mutex_unlock (&self->lock);
     return list;
+}
+
+bool
+pool_wait_done (pool_t *self, int64_t max_us)
+{
+    int64_t deadline = async_mono_us () + max_us;
+    while (!atomic_load (&self->done_ready)) {
+        if (async_mono_us () >= deadline)
+            return false;
+        sched_yield ();         //  the worker may need this core
+    }
+    return true;
 }
 
 async_task_t *

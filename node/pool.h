@@ -59,9 +59,16 @@ uint64_t
 
 //  Queue jobs: one, or a list linked through ->next (the pool holds them
 //  until pool_done hands them back). Wakes workers as the queued work
-//  needs: pushing a batch at once decides once.
-void
+//  needs: pushing a batch at once decides once. Returns their expected run
+//  time in us (each capped at POOL_BUDGET_US).
+int64_t
     pool_push (pool_t *self, async_task_t *jobs);
+
+//  Wait, yielding the CPU, up to max_us for a finished job; true if one
+//  is there for pool_done. For the loop of a node that just handed out
+//  its only, quick work: a sleep in poll would cost it a wake-up.
+bool
+    pool_wait_done (pool_t *self, int64_t max_us);
 
 //  Take the finished jobs, oldest first, linked through ->next (NULL: none)
 async_task_t *

@@ -314,6 +314,34 @@ test_pool_unqueue_takes_back_unstarted_jobs (void **unused)
     pool_destroy (&pool);
 }
 
+static void
+test_pool_wait_done_sees_a_finished_job (void **unused)
+{
+    (void) unused;
+    s_state_reset ();
+    pool_t *pool = pool_new (2, s_run, NULL);
+    assert_non_null (pool);
+    //  Nothing queued: it gives up after its time
+    assert_false (pool_wait_done (pool, 2000));
+    //  A task not run yet is expected to take a whole budget
+    assert_int_equal (pool_push (pool, s_job (s_quick, 1)), POOL_BUDGET_US);
+    assert_true (pool_wait_done (pool, 5000000));
+    async_task_t *job = pool_done (pool);
+    assert_non_null (job);
+    assert_null (job->next);
+    assert_int_equal (job->outcome, 1);
+    free (job);
+    //  Taken: nothing is ready any more
+    assert_false (pool_wait_done (pool, 1000));
+    //  Known quick now
+    assert_true (pool_push (pool, s_job (s_quick, 2)) < POOL_BUDGET_US);
+    assert_true (pool_wait_done (pool, 5000000));
+    job = pool_done (pool);
+    assert_non_null (job);
+    free (job);
+    pool_destroy (&pool);
+}
+
 int
 main (void)
 {
@@ -323,6 +351,7 @@ main (void)
         cmocka_unit_test (test_pool_slow_jobs_get_a_thread_each),
         cmocka_unit_test (test_pool_check_rescues_a_job_behind_a_stuck_one),
         cmocka_unit_test (test_pool_unqueue_takes_back_unstarted_jobs),
+        cmocka_unit_test (test_pool_wait_done_sees_a_finished_job),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
