@@ -24,6 +24,7 @@ typedef struct {
     pool_t *pool;
     int index;
     pthread_t thread;
+    int64_t quick_since;        //  counted in nquick since (monotonic us); 0: not
 } s_worker_t;
 
 struct _pool_t {
@@ -78,6 +79,20 @@ s_timing_add (pool_t *self, async_task_fn *fn, int64_t ran_us)
         self->timings [self->ntimings++] = (s_timing_t) { fn, ran_us };
 }
 
+//  A worker whose quick job has run POOL_STALL_US is not about to take
+//  the next one: stop counting it as soon free
+static void
+s_demote (pool_t *self, int64_t now)
+{
+    for (int i = 0; self->nquick > 0 && i < self->size; i++) {
+        s_worker_t *worker = &self->workers [i];
+        if (worker->quick_since && now - worker->quick_since >= POOL_STALL_US) {
+            worker->quick_since = 0;
+            self->nquick--;
+        }
+    }
+}
+
 //  Hand out up to `count` tokens to idle workers; returns how many to
 //  signal (after the lock is let go, so that they do not wake into it)
 static int
@@ -129,18 +144,23 @@ s_worker_main (void *arg)
         self->nqueued--;
         self->queued_cost -= job->cost_us;
         self->nsearch--;
-        bool quick = job->cost_us < POOL_BUDGET_US;
-        self->nquick += quick;
+        int64_t started = async_mono_us ();
+        if (job->cost_us < POOL_BUDGET_US) {
+            self->nquick++;
+            worker->quick_since = started;
+        }
         pthread_mutex_unlock (&self->lock);
 
-        int64_t started = async_mono_us ();
         atomic_store (&job->run_mono, started);
         self->run (self->arg, worker->index, job);
         job->ran_us = async_mono_us () - started;
 
         pthread_mutex_lock (&self->lock);
         self->nsearch++;
-        self->nquick -= quick;
+        if (worker->quick_since) {
+            self->nquick--;
+            worker->quick_since = 0;
+        }
         if (!job->isolated)
             s_timing_add (self, job->fn, job->ran_us);
         bool was_empty = !self->done_head;
@@ -271,6 +291,7 @@ pool_push (pool_t *self, async_task_t *jobs)
     }
     //  Workers awake without a job take from the queue now; those running
     //  a quick job soon
+    s_demote (self, now);
     int64_t want = (self->queued_cost + POOL_BUDGET_US - 1) / POOL_BUDGET_US;
     int wake = s_tokens (self, want - self->nsearch - self->nquick);
     pthread_mutex_unlock (&self->lock);
@@ -329,6 +350,7 @@ pool_check (pool_t *self, int64_t now)
     int64_t left = self->head->queued_us + POOL_STALL_US - now;
     int wake = 0;
     if (left <= 0) {
+        s_demote (self, now);
         //  The averages were wrong: a worker for every queued job
         wake = s_tokens (self, (int64_t) self->nqueued - self->nsearch);
         left = POOL_STALL_US;

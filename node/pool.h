@@ -19,7 +19,9 @@ less the workers already awake without a job or running a quick one.
     The average can be wrong (a task that is usually quick blocks for a
     second): pool_check, called from the node's loop, wakes the idle
     workers as soon as the oldest queued job has waited POOL_STALL_US.
-    A job therefore never waits longer than that for a free slot.
+    A job therefore never waits longer than that for a free slot, and a
+    worker whose quick job has run that long no longer counts as soon
+    free for the pushes that follow.
     =========================================================================
 */
 #ifndef NODE_POOL_H_INCLUDED

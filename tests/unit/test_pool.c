@@ -278,6 +278,46 @@ test_pool_check_rescues_a_job_behind_a_stuck_one (void **unused)
 }
 
 static void
+test_pool_stuck_quick_worker_is_not_counted_on (void **unused)
+{
+    (void) unused;
+    s_state_reset ();
+    pool_t *pool = pool_new (2, s_run, NULL);
+    assert_non_null (pool);
+    async_task_t *jobs [2];
+    pool_push (pool, s_job (s_blocker, 1));         //  learnt as quick
+    assert_int_equal (s_collect (pool, jobs, 1, false), 1);
+    s_free (jobs, 1);
+    s_wait_idle (pool, 2);
+    //  It blocks this time, for longer than POOL_STALL_US
+    pool_push (pool, s_job (s_blocker, 2));
+    int64_t deadline = async_mono_us () + 5000000;
+    bool blocked = false;
+    while (!blocked && async_mono_us () < deadline) {
+        pthread_mutex_lock (&state.lock);
+        blocked = state.blocked;
+        pthread_mutex_unlock (&state.lock);
+        usleep (1000);
+    }
+    usleep (2 * POOL_STALL_US);
+    //  A quick job pushed now wakes the other worker at once: no
+    //  pool_check is needed
+    pool_push (pool, s_job (s_blocker, 1));
+    int got = s_collect (pool, jobs, 1, false);
+    pthread_mutex_lock (&state.lock);
+    state.released = true;
+    pthread_cond_broadcast (&state.cond);
+    pthread_mutex_unlock (&state.lock);
+    assert_true (blocked);
+    assert_int_equal (got, 1);
+    assert_int_equal (jobs [0]->attempt, 1);
+    assert_int_equal (s_collect (pool, jobs + 1, 1, false), 1);
+    assert_int_equal (jobs [1]->attempt, 2);
+    s_free (jobs, 2);
+    pool_destroy (&pool);
+}
+
+static void
 test_pool_unqueue_takes_back_unstarted_jobs (void **unused)
 {
     (void) unused;
@@ -350,6 +390,7 @@ main (void)
         cmocka_unit_test (test_pool_quick_batch_stays_on_one_thread),
         cmocka_unit_test (test_pool_slow_jobs_get_a_thread_each),
         cmocka_unit_test (test_pool_check_rescues_a_job_behind_a_stuck_one),
+        cmocka_unit_test (test_pool_stuck_quick_worker_is_not_counted_on),
         cmocka_unit_test (test_pool_unqueue_takes_back_unstarted_jobs),
         cmocka_unit_test (test_pool_wait_done_sees_a_finished_job),
     };
