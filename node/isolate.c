@@ -698,7 +698,11 @@ s_on_answers (s_run_t *self)
         char *status = zmsg_popstr (msg);
         char *answer = zmsg_popstr (msg);
         char *tag = zmsg_popstr (msg);
-        if (status && answer && tag && !self->chan.eof) {
+        char *token = zmsg_popstr (msg);
+        //  An answer to an earlier job on this worker goes nowhere: the
+        //  child's tags start again with each job
+        if (status && answer && tag && !self->chan.eof
+        &&  node_answer_is_for (self->job, token)) {
             size_t ltag = strlen (tag), lstatus = strlen (status), lanswer = strlen (answer);
             size_t size = ltag + lstatus + lanswer + 2;
             char *payload = malloc (size);
@@ -713,6 +717,7 @@ s_on_answers (s_run_t *self)
         zstr_free (&status);
         zstr_free (&answer);
         zstr_free (&tag);
+        zstr_free (&token);
         zmsg_destroy (&msg);
     }
 }

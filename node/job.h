@@ -68,6 +68,9 @@ void
 void
     node_up_request (async_task_t *self, const char *command, const char *text,
                      const char *tag);
+//  Whether an answer that came down `pipe` with `token` is this job's
+bool
+    node_answer_is_for (async_task_t *self, const char *token);
 
 //  Registry of task functions
 async_registry_t *

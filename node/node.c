@@ -587,8 +587,10 @@ s_on_reply (node_t *self, async_inmsg_t *in)
         body = async_codec_to_json (in->body);
     char *text = json_dumps (body, JSON_COMPACT);
     json_decref (body);
-    zsock_send (req->worker->mine, "sss",
-                streq (in->command, "ERROR") ? "ERROR" : "OK", text ? text : "null", req->tag);
+    char token [24];
+    snprintf (token, sizeof token, "%" PRIu64, req->token);
+    zsock_send (req->worker->mine, "ssss", streq (in->command, "ERROR") ? "ERROR" : "OK",
+                text ? text : "null", req->tag, token);
     free (text);
     zhashx_delete (self->requests, key);
 }
@@ -804,7 +806,8 @@ s_on_worker (node_t *self, worker_t *worker, zmsg_t *zmsg)
             zhashx_insert (self->requests, rkey, req);
         }
         else
-            zsock_send (worker->mine, "sss", "ERROR", "null", tag ? tag : "");
+            zsock_send (worker->mine, "ssss", "ERROR", "null", tag ? tag : "",
+                        token ? token : "");
         json_decref (body);
         zstr_free (&token);
         zstr_free (&what);

@@ -390,12 +390,15 @@ s_request (async_task_t *self, const char *command, json_t *body, int timeout_ms
         char *status = zmsg_popstr (msg);
         char *answer = zmsg_popstr (msg);
         char *answer_tag = zmsg_popstr (msg);
-        bool mine = answer_tag && streq (answer_tag, tag);
+        char *token = zmsg_popstr (msg);
+        //  Tags never repeat on a worker; the token names the job besides
+        bool mine = answer_tag && streq (answer_tag, tag) && node_answer_is_for (self, token);
         if (mine && status && answer && streq (status, "OK"))
             reply = json_loads (answer, JSON_DECODE_ANY, NULL);
         zstr_free (&status);
         zstr_free (&answer);
         zstr_free (&answer_tag);
+        zstr_free (&token);
         zmsg_destroy (&msg);
         if (mine)
             break;
@@ -441,6 +444,14 @@ async_task_progress (async_task_t *self, int64_t done, int64_t total)
     else
     if (self->pipe)
         node_up_progress (self, text, text + strlen (text) + 1);
+}
+
+//  Answers come back with the token of the job that asked: one for a job
+//  that ended (its request timed out) is not taken by the next
+bool
+node_answer_is_for (async_task_t *self, const char *token)
+{
+    return token && strtoull (token, NULL, 10) == self->token;
 }
 
 //  Messages up carry the job's id and token: its worker may be running
