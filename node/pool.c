@@ -18,6 +18,7 @@
 typedef struct {
     async_task_fn *fn;
     int64_t avg_us;             //  moving average of its runs
+    int64_t runs;
 } s_timing_t;
 
 typedef struct {
@@ -70,13 +71,19 @@ s_cost (pool_t *self, const async_task_t *job)
 static void
 s_timing_add (pool_t *self, async_task_fn *fn, int64_t ran_us)
 {
+    //  The mean of the first eight runs, then a moving average over about
+    //  eight: a slow first run (page faults, a cold cache) weighs no more
+    //  than the others
     for (int i = 0; i < self->ntimings; i++)
         if (self->timings [i].fn == fn) {
-            self->timings [i].avg_us += (ran_us - self->timings [i].avg_us) / 8;
+            s_timing_t *timing = &self->timings [i];
+            timing->runs++;
+            timing->avg_us += (ran_us - timing->avg_us)
+                            / (timing->runs < 8 ? timing->runs : 8);
             return;
         }
     if (self->ntimings < S_TIMINGS)
-        self->timings [self->ntimings++] = (s_timing_t) { fn, ran_us };
+        self->timings [self->ntimings++] = (s_timing_t) { fn, ran_us, 1 };
 }
 
 //  A worker whose quick job has run POOL_STALL_US is not about to take
