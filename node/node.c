@@ -16,12 +16,10 @@
 #include <unistd.h>
 
 typedef struct {
-    node_t *node;
     int index;
     zsock_t *mine;              //  node's end of the pair: answers to requests
     zsock_t *theirs;            //  worker's end
     zsock_t *push;              //  worker's messages to the node's `up`
-    uint64_t tags;              //  requests its jobs made: tags never repeat
 } worker_t;
 
 //  STARTED goes only for a job still running after this long: a short job's
@@ -254,7 +252,6 @@ s_worker_run (void *arg, int index, async_task_t *job)
     job->pipe = worker->theirs;
     job->up = worker->push;
     job->worker = index;
-    job->tags = worker->tags;
     job->started_us = async_now_us ();
     if (job->isolated)
         node_isolate_run (job, worker->theirs, self->config.zygote);
@@ -264,7 +261,6 @@ s_worker_run (void *arg, int index, async_task_t *job)
             async_task_fail (job, "Error", "the task returned without completing "
                              "(call async_task_return or async_task_fail)");
     }
-    worker->tags = job->tags;
     job->pipe = NULL;
     job->up = NULL;
     async_log_trace ("node", "job.done", "job=%s outcome=%d", job->id, job->outcome);
@@ -1003,7 +999,6 @@ node_new (const node_config_t *config, async_registry_t *registry, const char *u
     self->workers = calloc ((size_t) self->nworkers, sizeof (worker_t));
     for (int i = 0; i < self->nworkers; i++) {
         worker_t *worker = &self->workers [i];
-        worker->node = self;
         worker->index = i;
         char endpoint [64];
         snprintf (endpoint, sizeof endpoint, "inproc://worker-%p-%d", (void *) self, i);
