@@ -850,10 +850,11 @@ s_gather_add (broker_t *self, async_job_t *parent, async_job_t *child)
     s_gather_t *gather = (s_gather_t *) zhashx_lookup (self->gathers, parent->id);
     if (!gather) {
         gather = calloc (1, sizeof (s_gather_t));
-        gather->summaries = calloc (parent->nchildren, sizeof (async_blob_t));
-        if (!gather->summaries) {
+        if (gather)
+            gather->summaries = calloc (parent->nchildren, sizeof (async_blob_t));
+        if (!gather || !gather->summaries) {
             free (gather);
-            return;
+            return;             //  the postprocess reads them back instead
         }
         gather->count = parent->nchildren;
         zhashx_insert (self->gathers, parent->id, gather);
