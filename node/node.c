@@ -725,11 +725,18 @@ s_requests_forget (node_t *self, uint64_t token)
 }
 
 //  A job the pool finished: its RESULT goes to the broker
+//  A job the pool gave back leaves `running`, with its requests
 static void
-s_on_done (node_t *self, async_task_t *job)
+s_gone (node_t *self, async_task_t *job)
 {
     zlistx_delete (self->running, job->running);
     s_requests_forget (self, job->token);
+}
+
+static void
+s_on_done (node_t *self, async_task_t *job)
+{
+    s_gone (self, job);
     s_finish (self, job, job->ran_us);
     node_job_destroy (&job);
 }
@@ -863,7 +870,10 @@ s_on_handshake (node_t *self)
         self->reconnect_at = now + S_RECONNECT_US;
 }
 
-static void
+//  Timers: reconnect, PING, HELLO, resends, STARTED, the pool's stalled
+//  jobs. Returns how long the loop may sleep (ms): until the next STARTED
+//  is due or a queued job stalls, at most 100 ms
+static int
 s_timers (node_t *self)
 {
     int64_t now = async_mono_us ();
@@ -898,7 +908,9 @@ s_timers (node_t *self)
         }
         unacked = (unacked_t *) zhashx_next (self->unacked);
     }
-    //  Jobs that run long enough to be worth a STARTED
+    //  Jobs that run long enough to be worth a STARTED (a queued job's
+    //  waits for its worker, which pool_check sees to)
+    int64_t wait = 100000;
     async_task_t *job = (async_task_t *) zlistx_first (self->running);
     while (job) {
         int64_t began = atomic_load (&job->run_mono);
@@ -911,33 +923,18 @@ s_timers (node_t *self)
             s_send (self, &msg);
             job->started_sent = true;
         }
-        job = (async_task_t *) zlistx_next (self->running);
-    }
-    //  Job timeouts are the broker's: it ends the attempt and sends CANCEL
-}
-
-//  How long the loop may sleep: until the next STARTED is due or a queued
-//  job stalls (pool_check), at most 100 ms. A queued job's STARTED waits
-//  for its worker, which pool_check sees to.
-static int
-s_poll_ms (node_t *self)
-{
-    int64_t now = async_mono_us (), wait = 100000;
-    async_task_t *job = (async_task_t *) zlistx_first (self->running);
-    while (job) {
-        int64_t began = atomic_load (&job->run_mono);
-        if (began && !job->started_sent) {
-            int64_t due = began + S_STARTED_AFTER_US - now;
-            if (due < wait)
-                wait = due < 0 ? 0 : due;
-        }
+        else
+        if (began && !job->started_sent && began + S_STARTED_AFTER_US - now < wait)
+            wait = began + S_STARTED_AFTER_US - now;
         job = (async_task_t *) zlistx_next (self->running);
     }
     int64_t stall = pool_check (self->pool, now);
     if (stall >= 0 && stall < wait)
         wait = stall;
+    //  Job timeouts are the broker's: it ends the attempt and sends CANCEL
     return (int) ((wait + 999) / 1000);
 }
+
 
 //  ---------------------------------------------------------------------
 
@@ -1079,8 +1076,7 @@ s_drop (node_t *self, async_task_t *job)
 {
     while (job) {
         async_task_t *next = job->next;
-        zlistx_delete (self->running, job->running);
-        s_requests_forget (self, job->token);
+        s_gone (self, job);
         node_job_destroy (&job);
         job = next;
     }
@@ -1103,8 +1099,7 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
             *reopen = 0;
             async_log_reopen ();
         }
-        s_timers (self);
-        if (zmq_poll (items, nitems, s_poll_ms (self)) <= 0)
+        if (zmq_poll (items, nitems, s_timers (self)) <= 0)
             continue;
         if (nitems == 4 && (items [3].revents & ZMQ_POLLIN))
             s_on_handshake (self);
