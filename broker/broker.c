@@ -13,6 +13,7 @@
 #include "store.h"
 #include "async_codec.h"
 #include "async_job.h"
+#include "async_spin.h"
 #include "async_util.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
@@ -129,6 +130,7 @@ struct _broker_t {
     zhashx_t *dead_nodes;       //  uuid -> s_dead_node_t: died recently
     metrics_t *metrics;         //  for /metrics
     http_t *http;               //  NULL without --http
+    async_spin_t spin;          //  polls before the loop sleeps
 };
 
 static void s_session_destroy (session_t **self_p);
@@ -3761,6 +3763,7 @@ broker_config_defaults (broker_config_t *config)
     config->dead_ms = 5000;
     config->retention_us = 7LL * 86400 * 1000000;
     config->max_batch = 512;
+    config->spin_us = 500;
     config->window = 16384;
     config->min_free = 64ULL << 20;
 }
@@ -3812,6 +3815,7 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->ack_holders = zlistx_new ();
     zlistx_set_destructor (self->ack_holders, (zlistx_destructor_fn *) zstr_free);
     self->unsynced = zlistx_new ();
+    async_spin_init (&self->spin, config->spin_us);
     zlistx_set_destructor (self->unsynced, s_zmsg_free);
     self->waiters = zhashx_new ();
     self->progress_sent = zhashx_new ();
@@ -3953,6 +3957,10 @@ s_jobs_on_nodes (broker_t *self, size_t enough)
     return count;
 }
 
+//  The broker polls before it sleeps only while fewer jobs than this are
+//  on nodes (async_spin.h)
+#define S_SPIN_JOBS 4
+
 int
 broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
 {
@@ -4014,7 +4022,42 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
             waiting = (events & ZMQ_POLLIN) != 0;
         }
         fds [0].fd = hold ? -1 : router_fd;     //  ignored while held
-        int ready = poll (fds, self->http ? 3 : 2, waiting ? 0 : timeout);
+        int nfds = self->http ? 3 : 2;
+        int ready = 0;
+        if (!waiting) {
+            //  Poll a while first when messages have been coming soon,
+            //  and the nodes have little to do: under load the CPUs are
+            //  better left to them
+            int64_t now_us = async_mono_us ();
+            int64_t until = now_us + async_spin_begin (&self->spin);
+            if (until > now_us + wait_us)
+                until = now_us + wait_us;
+            if (until > now_us && s_jobs_on_nodes (self, S_SPIN_JOBS) >= S_SPIN_JOBS)
+                until = now_us;
+            int64_t spin_start = now_us;
+            while (now_us < until) {
+                if ((ready = poll (fds, nfds, 0)) != 0)
+                    break;
+                uint32_t events = 0;
+                size_t size = sizeof events;
+                if (!hold)
+                    zmq_getsockopt (router, ZMQ_EVENTS, &events, &size);
+                if ((waiting = (events & ZMQ_POLLIN) != 0))
+                    break;
+                async_spin_yield ();
+                now_us = async_mono_us ();
+            }
+            if (until > spin_start)
+                metrics_spin (self->metrics, (async_mono_us () - spin_start) / 1e6,
+                              ready > 0 || waiting);
+            if (!ready && !waiting)
+                ready = poll (fds, nfds, timeout);
+            //  A timeout says nothing of how soon messages come
+            if (ready > 0 || waiting)
+                async_spin_end (&self->spin);
+            else
+                self->spin.since = 0;
+        }
         if (ready < 0 && *stop)
             break;              //  a signal other than stop (SIGHUP) goes on
         if (ready < 0)

@@ -26,6 +26,8 @@ typedef struct {
     int dead_ms;                //  a silent node is dead after this
     int64_t retention_us;       //  completed jobs kept this long
     int max_batch;              //  messages applied per commit
+    int spin_us;                //  poll this long at most before sleeping
+                                //  (async_spin.h); 0 = never
     uint64_t min_free;          //  refuse writes under this much free disk
     size_t window;              //  pending jobs per queue held in memory
     const char *curve_secret;   //  CURVE: the broker's _secret key file, or NULL

@@ -52,6 +52,9 @@ s_usage (FILE *out)
 "  --pending-window N   pending jobs per queue held in memory; the rest wait\n"
 "                       in the store and are read back as the queue drains\n"
 "                       (default 16384)\n"
+"  --spin DUR           while jobs come and go quickly, poll for news this long\n"
+"                       at most before sleeping (adapts; 0 = never; default\n"
+"                       0.5ms; range 0 to 10ms)\n"
 "  --http ADDR:PORT     serve /metrics, /api/... and the dashboard there\n"
 "                       (default: off; e.g. 127.0.0.1:9998)\n"
 "  --http-token FILE    require \"Authorization: Bearer TOKEN\" on HTTP, TOKEN\n"
@@ -141,7 +144,7 @@ main (int argc, char *argv [])
 {
     const char *opt_data = NULL, *opt_bind = NULL, *opt_sync = NULL, *opt_hb = NULL;
     const char *opt_dead = NULL, *opt_ret = NULL, *opt_config = NULL, *opt_level = NULL;
-    const char *opt_logfile = NULL, *opt_free = NULL, *opt_window = NULL;
+    const char *opt_logfile = NULL, *opt_free = NULL, *opt_window = NULL, *opt_spin = NULL;
     const char *opt_secret = NULL, *opt_clients = NULL, *opt_http = NULL, *opt_token = NULL;
     bool insecure = false;
     static struct option options [] = {
@@ -154,6 +157,7 @@ main (int argc, char *argv [])
         { "min-free", required_argument, 0, 'F' },
         { "insecure-bind", no_argument, 0, 'I' },
         { "pending-window", required_argument, 0, 'W' },
+        { "spin", required_argument, 0, 'p' },
         { "curve-secret", required_argument, 0, 'S' },
         { "curve-clients", required_argument, 0, 'C' },
         { "http", required_argument, 0, 'P' },
@@ -178,6 +182,7 @@ main (int argc, char *argv [])
             case 'F': opt_free = optarg; break;
             case 'I': insecure = true; break;
             case 'W': opt_window = optarg; break;
+            case 'p': opt_spin = optarg; break;
             case 'S': opt_secret = optarg; break;
             case 'C': opt_clients = optarg; break;
             case 'P': opt_http = optarg; break;
@@ -211,6 +216,7 @@ main (int argc, char *argv [])
     const char *ret = S_CONF (opt_ret, "broker/retention", "7d");
     const char *min_free = S_CONF (opt_free, "broker/min-free", "64M");
     const char *window = S_CONF (opt_window, "broker/pending-window", "16384");
+    const char *spin = S_CONF (opt_spin, "broker/spin", "0.5ms");
     cfg.curve_secret = S_CONF (opt_secret, "broker/curve-secret", NULL);
     cfg.curve_clients = S_CONF (opt_clients, "broker/curve-clients", NULL);
     if (cfg.curve_secret && !*cfg.curve_secret)
@@ -255,6 +261,14 @@ main (int argc, char *argv [])
         else
             cfg.window = (size_t) value;
     }
+    int64_t spin_us;
+    if (rc == 0 && (async_parse_duration (spin, false, &spin_us) || spin_us > 10000)) {
+        fprintf (stderr, "asyncbroker: --spin '%s' is not a duration from 0 to 10ms; "
+                 "write e.g. 0.5ms, or 0 to never poll\n", spin);
+        rc = ASYNC_EUSAGE;
+    }
+    else
+        cfg.spin_us = (int) spin_us;
     if (rc == 0)
         rc = async_keys_check_pair ("asyncbroker", "--curve-secret", cfg.curve_secret,
                                     "--curve-clients", cfg.curve_clients,

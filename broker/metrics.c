@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "metrics.h"
+#include <inttypes.h>
 #include <stdarg.h>
 
 //  Upper bounds of the histogram buckets, in seconds (1 ms to 60 s)
@@ -35,6 +36,8 @@ struct _metrics_t {
     zhashx_t *series;           //  "queue\x1ftask" -> s_series_t
     zhashx_t *queues;           //  queue -> s_queue_t
     s_histogram_t sync;
+    double spin_seconds;        //  the broker's loop polled before sleeping
+    uint64_t spin_caught;       //  ... and a message or a write came meanwhile
 };
 
 static const char *s_counter_names [METRICS_COUNTERS] = {
@@ -178,6 +181,13 @@ metrics_sync (metrics_t *self, double seconds)
     s_observe (&self->sync, seconds);
 }
 
+void
+metrics_spin (metrics_t *self, double seconds, bool caught)
+{
+    self->spin_seconds += seconds;
+    self->spin_caught += caught;
+}
+
 static void
 s_printf (zchunk_t *out, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
 
@@ -279,4 +289,12 @@ metrics_print (metrics_t *self, zchunk_t *out)
               "(a RocksDB write batch with its WAL synced).\n");
     s_printf (out, "# TYPE asyncmesh_store_sync_seconds histogram\n");
     s_print_histogram (out, "asyncmesh_store_sync_seconds", NULL, &self->sync);
+    s_printf (out, "# HELP asyncmesh_broker_spin_seconds_total Time the broker's loop "
+              "polled for news before sleeping (--spin).\n");
+    s_printf (out, "# TYPE asyncmesh_broker_spin_seconds_total counter\n");
+    s_printf (out, "asyncmesh_broker_spin_seconds_total %.6f\n", self->spin_seconds);
+    s_printf (out, "# HELP asyncmesh_broker_spin_caught_total Waits that ended while "
+              "the broker's loop polled, without sleeping (--spin).\n");
+    s_printf (out, "# TYPE asyncmesh_broker_spin_caught_total counter\n");
+    s_printf (out, "asyncmesh_broker_spin_caught_total %" PRIu64 "\n", self->spin_caught);
 }

@@ -12,6 +12,7 @@
 #define BROKER_METRICS_H_INCLUDED
 
 #include <czmq.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define METRICS_MAX_SERIES  1000
@@ -54,6 +55,11 @@ void
 //  A synced commit took `seconds`.
 void
     metrics_sync (metrics_t *self, double seconds);
+
+//  The broker's loop polled `seconds` before it slept, or until news came
+//  (`caught`): --spin (async_spin.h).
+void
+    metrics_spin (metrics_t *self, double seconds, bool caught);
 
 //  Append the counters and histograms, Prometheus text format 0.0.4.
 void

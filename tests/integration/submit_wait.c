@@ -2,13 +2,19 @@
 //
 //      submit_wait ENDPOINT SPEC_JSON
 //      submit_wait ENDPOINT SPEC_A SPEC_B COUNT
+//      submit_wait ENDPOINT SPEC_JSON ROUNDS
 //
 //  Calls async_submit_wait_json once with SPEC_JSON and prints
 //  "rc=<code> id=<id> ms=<elapsed>" on the first line and the job JSON on
 //  the second. With COUNT: async_submit_wait_many_json over COUNT specs,
 //  SPEC_A and SPEC_B in turn, and prints "rc=<code> failed=<n> ids=<n>"
-//  (ids: how many distinct ids came back). Exits with the call's code.
+//  (ids: how many distinct ids came back). With ROUNDS: ROUNDS calls of
+//  async_submit_wait_json one after the other, each with the job's
+//  result checked, and prints "rc=<code> rounds=<n done>". Exits with the
+//  call's code.
 #include <asyncmesh/client.h>
+#include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +23,8 @@
 int
 main (int argc, char *argv [])
 {
-    if (argc != 3 && argc != 5) {
-        fprintf (stderr, "usage: submit_wait ENDPOINT SPEC_JSON | SPEC_A SPEC_B COUNT\n");
+    if (argc < 3 || argc > 5) {
+        fprintf (stderr, "usage: submit_wait ENDPOINT SPEC_JSON [ROUNDS] | SPEC_A SPEC_B COUNT\n");
         return 2;
     }
     async_client_t *client = async_client_new (argv [1]);
@@ -42,6 +48,31 @@ main (int argc, char *argv [])
             fprintf (stderr, "submit_wait: %s\n", async_client_error (client));
         free (specs);
         free (ids);
+        async_client_destroy (&client);
+        return rc;
+    }
+    if (argc == 4) {
+        int rounds = atoi (argv [3]), done = 0, rc = 0;
+        for (; done < rounds && rc == 0; done++) {
+            char id [ASYNC_ID_LEN];
+            char *job = NULL;
+            rc = async_submit_wait_json (client, argv [2], 30000, id, &job);
+            json_t *parsed = job ? json_loads (job, 0, NULL) : NULL;
+            const char *status = json_string_value (json_object_get (parsed, "status"));
+            json_t *failure = json_object_get (parsed, "failure");
+            bool succeeded = status && strcmp (status, "completed") == 0
+                          && (!failure || json_is_null (failure));
+            json_decref (parsed);
+            if (rc == 0 && !succeeded) {
+                fprintf (stderr, "submit_wait: round %d did not succeed: %s\n", done,
+                         job ? job : "null");
+                rc = 1;
+            }
+            free (job);
+        }
+        printf ("rc=%d rounds=%d\n", rc, rc ? done - 1 : done);
+        if (rc > 1)
+            fprintf (stderr, "submit_wait: %s\n", async_client_error (client));
         async_client_destroy (&client);
         return rc;
     }
