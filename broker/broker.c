@@ -83,7 +83,7 @@ struct _broker_t {
     store_t *store;
     dispatch_t *dispatch;
     zhashx_t *sessions;         //  rkey -> session_t
-    zlistx_t *ack_holders;      //  rkeys of sessions holding ACKs, oldest first
+    zlistx_t *ack_holders;      //  s_holder_t *: sessions holding ACKs, oldest first
     zhashx_t *nodes;            //  uuid -> session_t (not owned)
     zhashx_t *jobs;             //  id -> async_job_t: live and dirty jobs
     zhashx_t *gathers;          //  parent id -> s_gather_t: its children's summaries
@@ -3334,6 +3334,25 @@ static int s_commit_done (broker_t *self, bool writer, int rc);
 //  result until then (and sends it again only after 500 ms).
 #define S_ACK_HOLD_US 20000
 
+//  A session that began holding ACKs at `since`. The entry is stale once
+//  they went (riding on an ASSIGN) or a later hold began: that one has an
+//  entry of its own further down the list
+typedef struct {
+    int64_t since;
+    char rkey [];
+} s_holder_t;
+
+static void
+s_holder_add (broker_t *self, session_t *session)
+{
+    size_t size = strlen (session->rkey) + 1;
+    s_holder_t *holder = (s_holder_t *) malloc (sizeof (s_holder_t) + size);
+    assert (holder);
+    holder->since = session->acks_since;
+    memcpy (holder->rkey, session->rkey, size);
+    zlistx_add_end (self->ack_holders, holder);
+}
+
 //  Send a reply whose batch is written; hold it instead if it is an ACK
 //  to a node that takes `acks` in ASSIGN
 static void
@@ -3357,7 +3376,7 @@ s_release_reply (broker_t *self, zmsg_t **zmsg_p)
     memcpy (&count, zframe_data (held), sizeof count);
     if (session->nacks == 0) {
         session->acks_since = async_mono_us ();
-        zlistx_add_end (self->ack_holders, strdup (session->rkey));
+        s_holder_add (self, session);
     }
     async_sbuffer_write (&session->acks, (const char *) zframe_data (held) + sizeof count,
                          zframe_size (held) - sizeof count);
@@ -3387,12 +3406,13 @@ static void
 s_acks_flush (broker_t *self, bool all)
 {
     int64_t now = async_mono_us ();
-    char *rkey;
-    while ((rkey = (char *) zlistx_first (self->ack_holders))) {
-        session_t *session = (session_t *) zhashx_lookup (self->sessions, rkey);
-        if (session && session->nacks && !all && now - session->acks_since < S_ACK_HOLD_US)
+    s_holder_t *holder;
+    while ((holder = (s_holder_t *) zlistx_first (self->ack_holders))) {
+        session_t *session = (session_t *) zhashx_lookup (self->sessions, holder->rkey);
+        bool live = session && session->nacks && session->acks_since == holder->since;
+        if (live && !all && now - holder->since < S_ACK_HOLD_US)
             break;
-        if (session)
+        if (live)
             s_acks_send (self, session);
         free (zlistx_detach (self->ack_holders, NULL));
     }
@@ -3790,6 +3810,13 @@ s_zmsg_free (void **item)
     zmsg_destroy ((zmsg_t **) item);
 }
 
+static void
+s_holder_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
 int
 broker_new (const broker_config_t *config, broker_t **self_p)
 {
@@ -3813,7 +3840,7 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->flight_replies = zlistx_new ();
     zlistx_set_destructor (self->flight_replies, s_zmsg_free);
     self->ack_holders = zlistx_new ();
-    zlistx_set_destructor (self->ack_holders, (zlistx_destructor_fn *) zstr_free);
+    zlistx_set_destructor (self->ack_holders, s_holder_free);
     self->unsynced = zlistx_new ();
     async_spin_init (&self->spin, config->spin_us);
     zlistx_set_destructor (self->unsynced, s_zmsg_free);
