@@ -3842,8 +3842,8 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->ack_holders = zlistx_new ();
     zlistx_set_destructor (self->ack_holders, s_holder_free);
     self->unsynced = zlistx_new ();
-    async_spin_init (&self->spin, config->spin_us);
     zlistx_set_destructor (self->unsynced, s_zmsg_free);
+    async_spin_init (&self->spin, config->spin_us);
     self->waiters = zhashx_new ();
     self->progress_sent = zhashx_new ();
     self->keys_staged = zhashx_new ();
@@ -3988,6 +3988,57 @@ s_jobs_on_nodes (broker_t *self, size_t enough)
 //  on nodes (async_spin.h)
 #define S_SPIN_JOBS 4
 
+//  True when messages wait in the ROUTER socket
+static bool
+s_router_waiting (void *router)
+{
+    uint32_t events = 0;
+    size_t size = sizeof events;
+    zmq_getsockopt (router, ZMQ_EVENTS, &events, &size);
+    return (events & ZMQ_POLLIN) != 0;
+}
+
+//  Wait for news from the socket (unless held), the writer or HTTP, at
+//  most `timeout` ms; poll's result. With messages already waiting, only
+//  a look at the others. Else, while the nodes have little to do, poll
+//  without sleeping for the spin window first (async_spin.h); under load
+//  the CPUs are better left to the nodes. Sets *waiting when ZMQ_EVENTS
+//  finds messages meanwhile
+static int
+s_wait (broker_t *self, void *router, struct pollfd *fds, int nfds, bool hold,
+        int timeout, bool *waiting)
+{
+    if (*waiting)
+        return poll (fds, nfds, 0);
+    int64_t now = async_mono_us ();
+    int64_t until = now + async_spin_begin (&self->spin);
+    if (timeout >= 0 && until > now + timeout * INT64_C (1000))
+        until = now + timeout * INT64_C (1000);
+    if (until > now && s_jobs_on_nodes (self, S_SPIN_JOBS) >= S_SPIN_JOBS)
+        until = now;
+    int ready = 0;
+    if (until > now) {
+        int64_t start = now;
+        while (now < until) {
+            if ((ready = poll (fds, nfds, 0)) != 0)
+                break;
+            if (!hold && (*waiting = s_router_waiting (router)))
+                break;
+            async_spin_yield ();
+            now = async_mono_us ();
+        }
+        metrics_spin (self->metrics, (async_mono_us () - start) / 1e6,
+                      ready > 0 || *waiting);
+    }
+    if (ready == 0 && !*waiting)
+        ready = poll (fds, nfds, timeout);
+    if (ready > 0 || *waiting)
+        async_spin_end (&self->spin);
+    else
+        async_spin_timeout (&self->spin);
+    return ready;
+}
+
 int
 broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
 {
@@ -4041,50 +4092,10 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         bool hold = store_commit_busy (self->store)
                  && (zlistx_size (self->dirty) > S_STAGED_JOBS
                   || store_pending_bytes (self->store) > S_STAGED_BYTES);
-        bool waiting = false;
-        if (!hold) {
-            uint32_t events = 0;
-            size_t size = sizeof events;
-            zmq_getsockopt (router, ZMQ_EVENTS, &events, &size);
-            waiting = (events & ZMQ_POLLIN) != 0;
-        }
+        bool waiting = !hold && s_router_waiting (router);
         fds [0].fd = hold ? -1 : router_fd;     //  ignored while held
-        int nfds = self->http ? 3 : 2;
-        int ready = 0;
-        if (!waiting) {
-            //  Poll a while first when messages have been coming soon,
-            //  and the nodes have little to do: under load the CPUs are
-            //  better left to them
-            int64_t now_us = async_mono_us ();
-            int64_t until = now_us + async_spin_begin (&self->spin);
-            if (until > now_us + wait_us)
-                until = now_us + wait_us;
-            if (until > now_us && s_jobs_on_nodes (self, S_SPIN_JOBS) >= S_SPIN_JOBS)
-                until = now_us;
-            int64_t spin_start = now_us;
-            while (now_us < until) {
-                if ((ready = poll (fds, nfds, 0)) != 0)
-                    break;
-                uint32_t events = 0;
-                size_t size = sizeof events;
-                if (!hold)
-                    zmq_getsockopt (router, ZMQ_EVENTS, &events, &size);
-                if ((waiting = (events & ZMQ_POLLIN) != 0))
-                    break;
-                async_spin_yield ();
-                now_us = async_mono_us ();
-            }
-            if (until > spin_start)
-                metrics_spin (self->metrics, (async_mono_us () - spin_start) / 1e6,
-                              ready > 0 || waiting);
-            if (!ready && !waiting)
-                ready = poll (fds, nfds, timeout);
-            //  A timeout says nothing of how soon messages come
-            if (ready > 0 || waiting)
-                async_spin_end (&self->spin);
-            else
-                self->spin.since = 0;
-        }
+        int ready = s_wait (self, router, fds, self->http ? 3 : 2, hold, timeout,
+                            &waiting);
         if (ready < 0 && *stop)
             break;              //  a signal other than stop (SIGHUP) goes on
         if (ready < 0)

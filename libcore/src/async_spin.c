@@ -30,6 +30,17 @@ async_spin_end (async_spin_t *self)
 }
 
 void
+async_spin_timeout (async_spin_t *self)
+{
+    if (self->since) {
+        int64_t waited = async_mono_us () - self->since;
+        if (waited > self->limit)
+            async_spin_adapt (self, waited);
+    }
+    self->since = 0;
+}
+
+void
 async_spin_adapt (async_spin_t *self, int64_t waited_us)
 {
     if (waited_us <= self->window)

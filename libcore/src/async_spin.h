@@ -47,6 +47,12 @@ int64_t
 void
     async_spin_end (async_spin_t *self);
 
+//  The wait that began with async_spin_begin ended by the caller's own
+//  timeout, with no event: if it outlasted the limit, the window shrinks;
+//  a shorter one says nothing of how soon events come.
+void
+    async_spin_timeout (async_spin_t *self);
+
 //  Adapt the window to a wait of waited_us (for callers that time it).
 void
     async_spin_adapt (async_spin_t *self, int64_t waited_us);

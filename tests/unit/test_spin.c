@@ -93,6 +93,29 @@ test_spin_times_the_wait (void **state)
     assert_int_equal (spin.window, 400);
 }
 
+//  A wait ended by the caller's own timeout shrinks the window only when
+//  it outlasted the limit
+static void
+test_spin_timeout (void **state)
+{
+    (void) state;
+    async_spin_t spin;
+    async_spin_init (&spin, 5000);
+    spin.window = 400;
+    async_spin_begin (&spin);
+    usleep (1000);
+    async_spin_timeout (&spin);
+    assert_int_equal (spin.window, 400);
+    async_spin_init (&spin, 1000);
+    spin.window = 400;
+    async_spin_begin (&spin);
+    usleep (20000);
+    async_spin_timeout (&spin);
+    assert_int_equal (spin.window, 200);
+    async_spin_timeout (&spin);
+    assert_int_equal (spin.window, 200);
+}
+
 int
 main (void)
 {
@@ -102,6 +125,7 @@ main (void)
         cmocka_unit_test (test_spin_shrinks_when_idle),
         cmocka_unit_test (test_spin_limit_zero_never_polls),
         cmocka_unit_test (test_spin_times_the_wait),
+        cmocka_unit_test (test_spin_timeout),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
