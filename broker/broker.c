@@ -3971,19 +3971,6 @@ broker_destroy (broker_t **self_p)
 #define S_STAGED_JOBS   4096
 #define S_STAGED_BYTES  (4 << 20)
 
-//  Jobs assigned or active on nodes, counted up to `enough`
-static size_t
-s_jobs_on_nodes (broker_t *self, size_t enough)
-{
-    size_t count = 0;
-    session_t *session = (session_t *) zhashx_first (self->sessions);
-    while (session && count < enough) {
-        count += zhashx_size (session->jobs);
-        session = (session_t *) zhashx_next (self->sessions);
-    }
-    return count;
-}
-
 //  The broker polls before it sleeps only while fewer jobs than this are
 //  on nodes (async_spin.h)
 #define S_SPIN_JOBS 4
@@ -4014,7 +4001,7 @@ s_wait (broker_t *self, void *router, struct pollfd *fds, int nfds, bool hold,
     int64_t until = now + async_spin_begin (&self->spin);
     if (timeout >= 0 && until > now + timeout * INT64_C (1000))
         until = now + timeout * INT64_C (1000);
-    if (until > now && s_jobs_on_nodes (self, S_SPIN_JOBS) >= S_SPIN_JOBS)
+    if (until > now && dispatch_used (self->dispatch) >= S_SPIN_JOBS)
         until = now;
     int ready = 0;
     if (until > now) {
@@ -4123,7 +4110,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         //  written here, which is quicker than handing it over and being
         //  woken (one job at a time: W2's latency)
         bool lone = handled <= 1 && drained
-                 && s_jobs_on_nodes (self, 2) < 2;
+                 && dispatch_used (self->dispatch) < 2;
         if (s_commit_start (self, lone))
             break;
         s_pushes_flush (self);

@@ -73,6 +73,7 @@ struct _dispatch_t {
     dispatch_agent_t **ring;    //  the agents in list order, for round-robin
     size_t nring;
     size_t nfree;               //  agents in the ring with a free slot
+    size_t used;                //  slots taken, over all agents
     size_t window;              //  jobs held in memory per queue (0: all)
     zhashx_t *spilled_now;      //  id -> queue name: spilled in the batch being staged
     zhashx_t *spilled_flight;   //  the same for the batch being written
@@ -176,9 +177,12 @@ static void
 s_agent_use (dispatch_agent_t *agent, int delta)
 {
     bool was_free = agent->used < agent->size;
+    int used = agent->used;
     agent->used += delta;
     if (agent->used < 0)
         agent->used = 0;
+    if (agent->dispatch)
+        agent->dispatch->used += agent->used - used;
     bool is_free = agent->used < agent->size;
     if (agent->dispatch && was_free != is_free) {
         if (is_free)
@@ -655,6 +659,12 @@ s_join (char **strv, const char *prefix_char, char **prefixed)
     return text;
 }
 
+size_t
+dispatch_used (dispatch_t *self)
+{
+    return self->used;
+}
+
 dispatch_agent_t *
 dispatch_agent_add (dispatch_t *self, void *owner, const char *name, int size,
                     const char **queues, const char **include, const char **exclude)
@@ -701,8 +711,10 @@ void
 dispatch_agent_remove (dispatch_t *self, dispatch_agent_t **agent_p)
 {
     void *handle = zlistx_find (self->agents, *agent_p);
-    if (handle)
+    if (handle) {
+        self->used -= (*agent_p)->used;
         zlistx_delete (self->agents, handle);
+    }
     s_ring_rebuild (self);
     *agent_p = NULL;
 }

@@ -168,6 +168,10 @@ void
 void
     dispatch_agent_remove (dispatch_t *self, dispatch_agent_t **agent_p);
 
+//  Slots taken over all agents: the jobs on nodes.
+size_t
+    dispatch_used (dispatch_t *self);
+
 //  Whether the agent's filter accepts a task name.
 bool
     dispatch_agent_accepts (dispatch_agent_t *agent, const char *task);

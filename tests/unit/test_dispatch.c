@@ -335,11 +335,13 @@ test_dispatch_agent_size_is_credit (void **state)
     assert_ptr_equal (got, agent);
     assert_int_equal (s_next (self, NULL), 2);
     assert_int_equal (dispatch_agent_used (agent), 2);
+    assert_int_equal (dispatch_used (self), 2);
     //  Full: nothing more until a slot comes back
     assert_int_equal (s_next (self, NULL), -1);
     assert_int_equal (dispatch_pending (self, NULL), 3);
     dispatch_agent_release (agent);
     assert_int_equal (dispatch_agent_used (agent), 1);
+    assert_int_equal (dispatch_used (self), 1);
     assert_int_equal (s_next (self, NULL), 3);
     assert_int_equal (s_next (self, NULL), -1);
     //  A slot taken outside dispatch (a job re-attached) counts too
@@ -351,6 +353,7 @@ test_dispatch_agent_size_is_credit (void **state)
     for (int i = 0; i < 5; i++)
         dispatch_agent_release (agent);
     assert_int_equal (dispatch_agent_used (agent), 0);
+    assert_int_equal (dispatch_used (self), 0);
     assert_int_equal (s_next (self, NULL), 4);
     assert_int_equal (s_next (self, NULL), 5);
     assert_int_equal (dispatch_agent_used (agent), 2);
@@ -455,9 +458,17 @@ test_dispatch_agent_remove (void **state)
     (void) state;
     dispatch_t *self = dispatch_new ();
     dispatch_agent_t *agent = s_agent (self, self, "main", 10);
+    dispatch_agent_t *other = s_agent (self, self, "other", 10);
+    dispatch_agent_take (other);
+    dispatch_agent_take (agent);
+    dispatch_agent_take (agent);
+    assert_int_equal (dispatch_used (self), 3);
+    dispatch_agent_remove (self, &other);
+    assert_int_equal (dispatch_used (self), 2);
     s_push (self, 1, "t.a", "default", 0, false);
     assert_true (dispatch_has_taker (self, "default", "t.a"));
     dispatch_agent_remove (self, &agent);
+    assert_int_equal (dispatch_used (self), 0);
     assert_null (agent);
     assert_false (dispatch_has_taker (self, "default", "t.a"));
     assert_int_equal (s_next (self, NULL), -1);
