@@ -12,6 +12,7 @@
 #include "spec.h"
 #include "store.h"
 #include "async_codec.h"
+#include "async_idmap.h"
 #include "async_job.h"
 #include "async_spin.h"
 #include "async_util.h"
@@ -37,7 +38,7 @@ typedef struct {
     int64_t last_seen;          //  monotonic us
     int64_t last_seen_wall;
     zlistx_t *agents;           //  dispatch_agent_t *, not owned
-    zhashx_t *jobs;             //  job id -> dispatch_agent_t * (assigned or active here)
+    async_idmap_t *jobs;        //  job id -> dispatch_agent_t * (assigned or active here)
     bool batch;                 //  the node takes ASSIGN with `jobs` (HELLO batch)
     bool ack_ride;              //  ... and `acks` in ASSIGN (HELLO acks)
     msgpack_sbuffer acks;       //  ACK entries held for it (s_ack_hold)
@@ -85,7 +86,7 @@ struct _broker_t {
     zhashx_t *sessions;         //  rkey -> session_t
     zlistx_t *ack_holders;      //  s_holder_t *: sessions holding ACKs, oldest first
     zhashx_t *nodes;            //  uuid -> session_t (not owned)
-    zhashx_t *jobs;             //  id -> async_job_t: live and dirty jobs
+    async_idmap_t *jobs;        //  id -> async_job_t: live and dirty jobs
     zhashx_t *gathers;          //  parent id -> s_gather_t: its children's summaries
     size_t gather_bytes;        //  held in all of them
     zlistx_t *dirty;            //  async_job_t * to write at commit
@@ -98,9 +99,9 @@ struct _broker_t {
     zhashx_t *flight_keys;      //  its idempotency keys
     bool flight_synced;
     int64_t flight_start;       //  monotonic us
-    zhashx_t *waiters;          //  job id -> zlistx of s_waiter_t
+    async_idmap_t *waiters;     //  job id -> zlistx of s_waiter_t
     zhashx_t *pushes;           //  rkey -> s_push_t: brief JOBs of this turn
-    zhashx_t *progress_sent;    //  job id -> int64_t *: last PROGRESS (monotonic us)
+    async_idmap_t *progress_sent;   //  job id -> int64_t *: last PROGRESS (monotonic us)
     zhashx_t *keys_staged;      //  idempotency key -> job id, put in this batch
     zlistx_t *replies;          //  zmsg_t * to send after the commit
     zlistx_t *scheduled;        //  scheduled_t *, sorted by when
@@ -365,7 +366,7 @@ s_quota_veto (void *arg, const char *id, const char *task, const char *quotas)
 static async_job_t *
 s_job_load (broker_t *self, const char *id)
 {
-    async_job_t *job = (async_job_t *) zhashx_lookup (self->jobs, id);
+    async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
     if (job)
         return job;
     char key [40];
@@ -376,7 +377,7 @@ s_job_load (broker_t *self, const char *id)
     job = async_job_decode (value, size);
     free (value);
     if (job) {
-        zhashx_insert (self->jobs, job->id, job);
+        async_idmap_insert (self->jobs, job->id, job);
         zlistx_add_end (self->loaded, job);
     }
     return job;
@@ -386,7 +387,7 @@ s_job_load (broker_t *self, const char *id)
 static async_job_t *
 s_job_read (broker_t *self, const char *id)
 {
-    async_job_t *job = (async_job_t *) zhashx_lookup (self->jobs, id);
+    async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
     uint8_t *data;
     size_t size;
     if (job) {
@@ -409,8 +410,8 @@ s_job_read (broker_t *self, const char *id)
 static void
 s_job_save (broker_t *self, async_job_t *job)
 {
-    if (!zhashx_lookup (self->jobs, job->id))
-        zhashx_insert (self->jobs, job->id, job);
+    if (!async_idmap_lookup (self->jobs, job->id))
+        async_idmap_insert (self->jobs, job->id, job);
     if (!job->dirty) {
         job->dirty = true;
         zlistx_add_end (self->dirty, job);
@@ -715,7 +716,7 @@ s_start (broker_t *self, async_job_t *job)
 static void
 s_notify_waiters (broker_t *self, async_job_t *job)
 {
-    zlistx_t *waiting = (zlistx_t *) zhashx_lookup (self->waiters, job->id);
+    zlistx_t *waiting = (zlistx_t *) async_idmap_lookup (self->waiters, job->id);
     if (!waiting)
         return;
     s_waiter_t *waiter = (s_waiter_t *) zlistx_first (waiting);
@@ -745,8 +746,8 @@ s_notify_waiters (broker_t *self, async_job_t *job)
             s_send_job (self, waiter->routing, 0, job, false);
         waiter = (s_waiter_t *) zlistx_next (waiting);
     }
-    zhashx_delete (self->waiters, job->id);
-    zhashx_delete (self->progress_sent, job->id);
+    async_idmap_delete (self->waiters, job->id);
+    async_idmap_delete (self->progress_sent, job->id);
 }
 
 //  Tell the clients waiting for a job how far it got: a task's reported
@@ -756,18 +757,18 @@ s_notify_waiters (broker_t *self, async_job_t *job)
 static void
 s_notify_progress (broker_t *self, const char *id, int64_t done, int64_t total)
 {
-    zlistx_t *waiting = (zlistx_t *) zhashx_lookup (self->waiters, id);
+    zlistx_t *waiting = (zlistx_t *) async_idmap_lookup (self->waiters, id);
     if (!waiting)
         return;
     //  At most one every S_PROGRESS_EVERY_US per job (a bar needs no more;
     //  a parallel job of 1,000 children would send 1,000), and the last one
     int64_t now = async_mono_us ();
-    int64_t *sent = (int64_t *) zhashx_lookup (self->progress_sent, id);
+    int64_t *sent = (int64_t *) async_idmap_lookup (self->progress_sent, id);
     if (sent && now - *sent < S_PROGRESS_EVERY_US && done < total)
         return;
     if (!sent) {
         sent = (int64_t *) malloc (sizeof (int64_t));
-        zhashx_insert (self->progress_sent, id, sent);
+        async_idmap_insert (self->progress_sent, id, sent);
     }
     *sent = now;
     s_waiter_t *waiter = (s_waiter_t *) zlistx_first (waiting);
@@ -925,7 +926,7 @@ s_make_postprocess (broker_t *self, async_job_t *parent)
             async_sbuffer_write (&buffer, (const char *) gather->summaries [i].data,
                                  gather->summaries [i].size);
         else
-        if ((child = (async_job_t *) zhashx_lookup (self->jobs, parent->children [i])))
+        if ((child = (async_job_t *) async_idmap_lookup (self->jobs, parent->children [i])))
             s_pack_summary (&pk, child);
         else
         if ((child = s_job_read (self, parent->children [i]))) {
@@ -1176,7 +1177,7 @@ s_session_for_job (broker_t *self, async_job_t *job)
 {
     session_t *session = job->node [0]
                        ? (session_t *) zhashx_lookup (self->nodes, job->node) : NULL;
-    if (session && zhashx_lookup (session->jobs, job->id))
+    if (session && async_idmap_lookup (session->jobs, job->id))
         return session;
     return NULL;
 }
@@ -1191,10 +1192,10 @@ s_release (broker_t *self, async_job_t *job)
         s_quota_count (self, &job->quotas, -1);
     session_t *session = s_session_for_job (self, job);
     if (session) {
-        dispatch_agent_t *agent = (dispatch_agent_t *) zhashx_lookup (session->jobs, job->id);
+        dispatch_agent_t *agent = (dispatch_agent_t *) async_idmap_lookup (session->jobs, job->id);
         if (agent)
             dispatch_agent_release (agent);
-        zhashx_delete (session->jobs, job->id);
+        async_idmap_delete (session->jobs, job->id);
     }
 }
 
@@ -1299,7 +1300,11 @@ static void
 s_session_drop (broker_t *self, session_t *session, const char *why)
 {
     //  Interrupt its jobs
-    zlistx_t *ids = zhashx_keys (session->jobs);
+    zlistx_t *ids = zlistx_new ();
+    zlistx_set_destructor (ids, (zlistx_destructor_fn *) zstr_free);
+    void *held = async_idmap_first (session->jobs);
+    for (; held; held = async_idmap_next (session->jobs))
+        zlistx_add_end (ids, strdup (async_idmap_cursor (session->jobs)));
     char *id = (char *) zlistx_first (ids);
     while (id) {
         async_job_t *job = s_job_load (self, id);
@@ -1428,7 +1433,7 @@ s_submit_one (broker_t *self, zframe_t *routing, const msgpack_object *spec, boo
     //  Submit and wait in one request: the waiter is registered now, so
     //  the outcome is pushed without a WAIT (unless the job is done already:
     //  then the client asks with WAIT)
-    async_job_t *job = wait && !*existing ? (async_job_t *) zhashx_lookup (self->jobs, id) : NULL;
+    async_job_t *job = wait && !*existing ? (async_job_t *) async_idmap_lookup (self->jobs, id) : NULL;
     *waiting = job && job->status != ASYNC_COMPLETED;
     if (*waiting)
         s_wait_add (self, routing, id, brief);
@@ -1506,11 +1511,11 @@ static void
 s_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief)
 {
     //  Mostly one peer per job: a list (a hash table per job was 2 KiB)
-    zlistx_t *waiting = (zlistx_t *) zhashx_lookup (self->waiters, id);
+    zlistx_t *waiting = (zlistx_t *) async_idmap_lookup (self->waiters, id);
     if (!waiting) {
         waiting = zlistx_new ();
         zlistx_set_destructor (waiting, (zlistx_destructor_fn *) s_waiter_destroy);
-        zhashx_insert (self->waiters, id, waiting);
+        async_idmap_insert (self->waiters, id, waiting);
     }
     s_waiter_t *known = (s_waiter_t *) zlistx_first (waiting);
     while (known && !zframe_eq (known->routing, routing))
@@ -1884,7 +1889,7 @@ s_pack_node (broker_t *self, msgpack_packer *pk, session_t *session)
     else
         msgpack_pack_false (pk);
     async_codec_pack_str (pk, "running");
-    msgpack_pack_uint64 (pk, zhashx_size (session->jobs));
+    msgpack_pack_uint64 (pk, async_idmap_size (session->jobs));
     async_codec_pack_str (pk, "agents");
     msgpack_pack_array (pk, zlistx_size (session->agents));
     dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (session->agents);
@@ -1958,11 +1963,11 @@ s_status_msg (broker_t *self, uint64_t rid, async_msg_t *reply)
         async_job_destroy (&job);
         entry = (scheduled_t *) zlistx_next (self->scheduled);
     }
-    async_job_t *job = (async_job_t *) zhashx_first (self->jobs);
+    async_job_t *job = (async_job_t *) async_idmap_first (self->jobs);
     while (job) {
         if (s_job_is_live (job))
             s_queue_counts (counts, job->queue) [job->status]++;
-        job = (async_job_t *) zhashx_next (self->jobs);
+        job = (async_job_t *) async_idmap_next (self->jobs);
     }
     async_msg_init (reply, "STATUS", rid, 7);
     async_msg_str (reply, "version", S_VERSION);
@@ -2049,7 +2054,7 @@ s_session_destroy (session_t **self_p)
     free (self->address);
     free (self->host);
     zlistx_destroy (&self->agents);
-    zhashx_destroy (&self->jobs);
+    async_idmap_destroy (&self->jobs);
     msgpack_sbuffer_destroy (&self->assigns);
     msgpack_sbuffer_destroy (&self->acks);
     free (self);
@@ -2118,7 +2123,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         const char *id = (const char *) zhashx_first (kept);
         while (id) {
             id = (const char *) zhashx_cursor (kept);
-            zhashx_delete (session->jobs, id);
+            async_idmap_delete (session->jobs, id);
             id = (const char *) zhashx_next (kept);
         }
         s_session_drop (self, session, session == old ? "re-registered" : "superseded");
@@ -2135,7 +2140,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     session->last_seen = async_mono_us ();
     session->last_seen_wall = async_now_us ();
     session->agents = zlistx_new ();
-    session->jobs = zhashx_new ();
+    session->jobs = async_idmap_new ();
     int64_t batch = 0;
     async_mp_int (in->body, "batch", &batch);
     session->batch = batch != 0;
@@ -2188,7 +2193,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
             agent = (dispatch_agent_t *) zlistx_first (session->agents);
         if (job && agent) {
             dispatch_agent_take (agent);
-            zhashx_insert (session->jobs, id, agent);
+            async_idmap_insert (session->jobs, id, agent);
             memcpy (job->node, uuid, 37);
             zhashx_delete (self->orphans, id);
         }
@@ -2196,7 +2201,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     }
     zhashx_destroy (&kept);
     async_log_info ("broker", "node.hello", "node=%s agents=%u held=%zu address=%s",
-                    uuid, agents->via.array.size, zhashx_size (session->jobs),
+                    uuid, agents->via.array.size, async_idmap_size (session->jobs),
                     session->address);
     s_send_welcome (self, routing, in->rid);
 }
@@ -2210,7 +2215,7 @@ s_current_attempt (broker_t *self, session_t *session, async_inmsg_t *in, char *
     uint64_t token = 0;
     if (async_mp_str (in->body, "id", id, 37) || async_mp_uint (in->body, "token", &token))
         return NULL;
-    async_job_t *job = (async_job_t *) zhashx_lookup (self->jobs, id);
+    async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
     if (!job || !s_job_is_live (job) || job->token != token
     ||  strcmp (job->node, session->uuid) != 0)
         return NULL;
@@ -2966,7 +2971,7 @@ s_dispatch (broker_t *self)
         job->token = (self->epoch << 32) | (++self->tokens & 0xffffffff);
         memcpy (job->node, session->uuid, 37);
         async_job_set_str (&job->agent, dispatch_agent_name (agent));
-        zhashx_insert (session->jobs, job->id, agent);
+        async_idmap_insert (session->jobs, job->id, agent);
         //  The assignment is the a key alone: node, token, agent. The record
         //  is written with the job's next change (a live job stays cached);
         //  a restart lays the a key over a record that still says pending
@@ -3040,14 +3045,14 @@ s_running_limits (broker_t *self)
 {
     int64_t now = async_now_us ();
     zlistx_t *over = zlistx_new ();
-    async_job_t *job = (async_job_t *) zhashx_first (self->jobs);
+    async_job_t *job = (async_job_t *) async_idmap_first (self->jobs);
     while (job) {
         if (s_job_is_live (job)
         &&  ((job->cancelled_at && now - job->cancelled_at > S_CANCEL_GRACE_US)
           || (job->timeout && job->status == ASYNC_ACTIVE
               && now - job->active_start > job->timeout)))
             zlistx_add_end (over, job);
-        job = (async_job_t *) zhashx_next (self->jobs);
+        job = (async_job_t *) async_idmap_next (self->jobs);
     }
     job = (async_job_t *) zlistx_first (over);
     while (job) {
@@ -3134,7 +3139,7 @@ s_purge (broker_t *self, int64_t now)
         }
         async_job_destroy (&job);
         //  Not from the cache either (a job being changed is not purged)
-        async_job_t *cached = (async_job_t *) zhashx_lookup (self->jobs, id);
+        async_job_t *cached = (async_job_t *) async_idmap_lookup (self->jobs, id);
         if (cached && (cached->dirty || zlistx_find (self->flight_dirty, cached))) {
             store_iter_next (iter);
             continue;
@@ -3146,7 +3151,7 @@ s_purge (broker_t *self, int64_t now)
             handle = zlistx_find (self->flight_loaded, cached);
             if (handle)
                 zlistx_detach (self->flight_loaded, handle);
-            zhashx_delete (self->jobs, id);
+            async_idmap_delete (self->jobs, id);
         }
         char key [40];
         store_delete (self->store, key, s_key_job (key, id));
@@ -3263,12 +3268,12 @@ s_evict (broker_t *self, zlistx_t *jobs)
         bool keep = s_job_is_live (job)
                  || (job->kind != ASYNC_KIND_TASK && job->status == ASYNC_ACTIVE)
                  || (job->status == ASYNC_PENDING && job->kind == ASYNC_KIND_TASK
-                     && zhashx_size (self->jobs) <= S_JOBS_CACHED
+                     && async_idmap_size (self->jobs) <= S_JOBS_CACHED
                      && dispatch_contains (self->dispatch, job->id));
-        if (!keep && zhashx_lookup (self->jobs, job->id) == job) {
+        if (!keep && async_idmap_lookup (self->jobs, job->id) == job) {
             char id [37];
             memcpy (id, job->id, 37);
-            zhashx_delete (self->jobs, id);
+            async_idmap_delete (self->jobs, id);
         }
     }
 }
@@ -3310,7 +3315,7 @@ s_refill (broker_t *self)
             //  batch not written yet: the cache knows it is not pending
             place.id [0] = 0;
             async_job_t *cached = s_place_parse (iter, &place)
-                                ? (async_job_t *) zhashx_lookup (self->jobs, place.id) : NULL;
+                                ? (async_job_t *) async_idmap_lookup (self->jobs, place.id) : NULL;
             if (*place.id && (!cached || cached->status == ASYNC_PENDING)
             &&  dispatch_load (self->dispatch, place.id, place.task, queue, place.priority,
                                place.seq, place.quotas, refill.probe))
@@ -3829,8 +3834,8 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->sessions = zhashx_new ();
     zhashx_set_destructor (self->sessions, (zhashx_destructor_fn *) s_session_destroy);
     self->nodes = zhashx_new ();
-    self->jobs = zhashx_new ();
-    zhashx_set_destructor (self->jobs, (zhashx_destructor_fn *) async_job_destroy);
+    self->jobs = async_idmap_new ();
+    async_idmap_set_destructor (self->jobs, (async_idmap_destructor_fn *) async_job_destroy);
     self->gathers = zhashx_new ();
     zhashx_set_destructor (self->gathers, (zhashx_destructor_fn *) s_gather_destroy);
     self->dirty = zlistx_new ();
@@ -3844,14 +3849,14 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->unsynced = zlistx_new ();
     zlistx_set_destructor (self->unsynced, s_zmsg_free);
     async_spin_init (&self->spin, config->spin_us);
-    self->waiters = zhashx_new ();
-    self->progress_sent = zhashx_new ();
+    self->waiters = async_idmap_new ();
+    self->progress_sent = async_idmap_new ();
     self->keys_staged = zhashx_new ();
     zhashx_set_destructor (self->keys_staged, (zhashx_destructor_fn *) zstr_free);
     self->flight_keys = zhashx_new ();
     zhashx_set_destructor (self->flight_keys, (zhashx_destructor_fn *) zstr_free);
-    zhashx_set_destructor (self->progress_sent, (zhashx_destructor_fn *) zstr_free);
-    zhashx_set_destructor (self->waiters, (zhashx_destructor_fn *) zlistx_destroy);
+    async_idmap_set_destructor (self->progress_sent, (async_idmap_destructor_fn *) zstr_free);
+    async_idmap_set_destructor (self->waiters, (async_idmap_destructor_fn *) zlistx_destroy);
     self->pushes = zhashx_new ();
     zhashx_set_destructor (self->pushes, (zhashx_destructor_fn *) s_push_destroy);
     self->replies = zlistx_new ();
@@ -3931,9 +3936,9 @@ broker_destroy (broker_t **self_p)
     broker_auth_destroy (&self->auth);
     zhashx_destroy (&self->sessions);
     zhashx_destroy (&self->nodes);
-    zhashx_destroy (&self->waiters);
+    async_idmap_destroy (&self->waiters);
     zhashx_destroy (&self->pushes);
-    zhashx_destroy (&self->progress_sent);
+    async_idmap_destroy (&self->progress_sent);
     zhashx_destroy (&self->keys_staged);
     zlistx_destroy (&self->replies);
     zlistx_destroy (&self->dirty);
@@ -3944,7 +3949,7 @@ broker_destroy (broker_t **self_p)
     zlistx_destroy (&self->ack_holders);
     zlistx_destroy (&self->unsynced);
     zhashx_destroy (&self->flight_keys);
-    zhashx_destroy (&self->jobs);
+    async_idmap_destroy (&self->jobs);
     zhashx_destroy (&self->gathers);
     zlistx_destroy (&self->scheduled);
     zlistx_destroy (&self->deadlines);

@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "dispatch.h"
+#include "async_idmap.h"
 #include "async_util.h"
 #include <czmq.h>
 
@@ -67,7 +68,7 @@ struct _dispatch_agent_t {
 
 struct _dispatch_t {
     zhashx_t *queues;           //  name -> queue_t
-    zhashx_t *entries;          //  id -> entry_t
+    async_idmap_t *entries;     //  id -> entry_t
     zlistx_t *agents;           //  of dispatch_agent_t, owned
     size_t rotate;              //  round-robin start
     dispatch_agent_t **ring;    //  the agents in list order, for round-robin
@@ -200,10 +201,8 @@ dispatch_new (void)
     self->queues = zhashx_new ();
     zhashx_set_destructor (self->queues, (zhashx_destructor_fn *) s_queue_destroy);
     //  Keyed by the entry's own id: no copy of the key per job
-    self->entries = zhashx_new ();
-    zhashx_set_key_duplicator (self->entries, NULL);
-    zhashx_set_key_destructor (self->entries, NULL);
-    zhashx_set_destructor (self->entries, (zhashx_destructor_fn *) zstr_free);
+    self->entries = async_idmap_new ();
+    async_idmap_set_destructor (self->entries, (async_idmap_destructor_fn *) zstr_free);
     self->spilled_now = zhashx_new ();
     self->spilled_flight = zhashx_new ();
     self->agents = zlistx_new ();
@@ -217,7 +216,7 @@ dispatch_destroy (dispatch_t **self_p)
     dispatch_t *self = *self_p;
     if (!self)
         return;
-    zhashx_destroy (&self->entries);      //  entries are plain allocations
+    async_idmap_destroy (&self->entries);     //  entries are plain allocations
     zhashx_destroy (&self->spilled_now);
     zhashx_destroy (&self->spilled_flight);
     zhashx_destroy (&self->queues);
@@ -308,7 +307,7 @@ s_hold (dispatch_t *self, queue_t *queue, const char *id, const char *task,
     }
     lane->size++;
     queue->size++;
-    zhashx_insert (self->entries, entry->id, entry);
+    async_idmap_insert (self->entries, entry->id, entry);
 }
 
 bool
@@ -367,7 +366,7 @@ dispatch_load (dispatch_t *self, const char *id, const char *task, const char *q
     else
     if (queue->size == 0 || s_place_cmp (place, queue->last) > 0)
         queue->last = place;
-    if (zhashx_lookup (self->entries, id))
+    if (async_idmap_lookup (self->entries, id))
         return false;           //  an extra the probe loaded before
     s_hold (self, queue, id, task, priority, seq, false, quotas);
     return true;
@@ -502,7 +501,7 @@ s_unlink (dispatch_t *self, entry_t *entry)
     queue->size--;
     queue->total--;
     queue->dirty = true;
-    zhashx_delete (self->entries, entry->id);
+    async_idmap_delete (self->entries, entry->id);
     if (lane->size == 0) {
         void *handle = zlistx_find (queue->lanes, lane);
         if (handle)
@@ -522,7 +521,7 @@ dispatch_remove (dispatch_t *self, const char *id)
             return true;
         }
     }
-    entry_t *entry = (entry_t *) zhashx_lookup (self->entries, id);
+    entry_t *entry = (entry_t *) async_idmap_lookup (self->entries, id);
     if (!entry)
         return false;
     s_unlink (self, entry);
@@ -532,7 +531,7 @@ dispatch_remove (dispatch_t *self, const char *id)
 bool
 dispatch_contains (dispatch_t *self, const char *id)
 {
-    return zhashx_lookup (self->entries, id) != NULL
+    return async_idmap_lookup (self->entries, id) != NULL
         || zhashx_lookup (self->spilled_now, id) != NULL
         || zhashx_lookup (self->spilled_flight, id) != NULL;
 }
@@ -815,7 +814,7 @@ dispatch_next (dispatch_t *self, dispatch_veto_fn *veto, void *veto_arg,
                char *id_out, dispatch_agent_t **agent_out)
 {
     size_t nagents = self->nring;
-    if (nagents == 0 || self->nfree == 0 || zhashx_size (self->entries) == 0)
+    if (nagents == 0 || self->nfree == 0 || async_idmap_size (self->entries) == 0)
         return false;
     //  Round-robin: start one further each time
     self->rotate = (self->rotate + 1) % nagents;
