@@ -5,6 +5,7 @@
 #include "node.h"
 #include "job.h"
 #include "pool.h"
+#include "async_idmap.h"
 #include "async_codec.h"
 #include "async_job.h"
 #include "async_keys.h"
@@ -61,7 +62,7 @@ struct _node_t {
     async_task_t *to_run_tail;
     int64_t spin_us;            //  wait this long for them before polling (0: no)
     zlistx_t *running;          //  async_task_t *: given to the pool, not done
-    zhashx_t *unacked;          //  id -> unacked_t
+    async_idmap_t *unacked;     //  id -> unacked_t
     zhashx_t *requests;         //  rid (as text) -> pending_req_t
     uint64_t rid;
     bool welcomed;
@@ -295,7 +296,7 @@ static void
 s_send_hello (node_t *self)
 {
     //  Jobs we hold: queued or running ones, and results not yet acknowledged
-    size_t held = zhashx_size (self->unacked) + zlistx_size (self->running);
+    size_t held = async_idmap_size (self->unacked) + zlistx_size (self->running);
     const char **tasks = registry_names (self->registry);
     size_t ntasks = 0;
     while (tasks [ntasks])
@@ -344,10 +345,10 @@ s_send_hello (node_t *self)
         s_pack_held (pk, job->id, job->token, job->agent);
         job = (async_task_t *) zlistx_next (self->running);
     }
-    unacked_t *unacked = (unacked_t *) zhashx_first (self->unacked);
+    unacked_t *unacked = (unacked_t *) async_idmap_first (self->unacked);
     while (unacked) {
         s_pack_held (pk, unacked->id, unacked->token, unacked->agent);
-        unacked = (unacked_t *) zhashx_next (self->unacked);
+        unacked = (unacked_t *) async_idmap_next (self->unacked);
     }
     s_send (self, &msg);
     self->next_hello = async_mono_us () + 2000000;
@@ -437,7 +438,8 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
     async_msg_destroy (&msg);
     unacked->backoff = 500000;
     unacked->next_send = async_mono_us () + unacked->backoff;
-    zhashx_update (self->unacked, unacked->id, unacked);
+    async_idmap_delete (self->unacked, unacked->id);    //  an earlier attempt's
+    async_idmap_insert (self->unacked, unacked->id, unacked);
     if (self->batching && self->broker_batch) {
         //  Sent with the other results of this turn (s_flush_results)
         async_sbuffer_write (&self->results, (const char *) zframe_data (unacked->frame)
@@ -545,7 +547,7 @@ s_on_ack (node_t *self, const msgpack_object *body)
         async_log_warning ("node", "job.reassigned", "job=%s type=ReassignedError "
                            "message=\"the broker gave this job to another attempt; "
                            "our result was dropped\"", id);
-    zhashx_delete (self->unacked, id);
+    async_idmap_delete (self->unacked, id);
 }
 
 static void
@@ -656,12 +658,12 @@ s_on_broker (node_t *self)
         async_log_info ("node", first ? "node.welcomed" : "node.rewelcomed",
                         "node=%s broker=%s", self->uuid, self->config.broker);
         //  Deliver the results the broker has not acknowledged yet
-        unacked_t *unacked = (unacked_t *) zhashx_first (self->unacked);
+        unacked_t *unacked = (unacked_t *) async_idmap_first (self->unacked);
         while (unacked) {
             zframe_t *copy = zframe_dup (unacked->frame);
             zframe_send (&copy, self->dealer, ZFRAME_DONTWAIT);
             zframe_destroy (&copy);
-            unacked = (unacked_t *) zhashx_next (self->unacked);
+            unacked = (unacked_t *) async_idmap_next (self->unacked);
         }
     }
     else
@@ -895,7 +897,7 @@ s_timers (node_t *self)
     //  Looked at every S_RESEND_CHECK_US, not every turn: many may wait
     //  for their ACK (the broker holds ACKs up to 20 ms to batch them)
     unacked_t *unacked = now >= self->next_resend_check
-                       ? (unacked_t *) zhashx_first (self->unacked) : NULL;
+                       ? (unacked_t *) async_idmap_first (self->unacked) : NULL;
     if (unacked)
         self->next_resend_check = now + S_RESEND_CHECK_US;
     while (unacked) {
@@ -906,7 +908,7 @@ s_timers (node_t *self)
             unacked->backoff = unacked->backoff * 2 > 8000000 ? 8000000 : unacked->backoff * 2;
             unacked->next_send = now + unacked->backoff;
         }
-        unacked = (unacked_t *) zhashx_next (self->unacked);
+        unacked = (unacked_t *) async_idmap_next (self->unacked);
     }
     //  Jobs that run long enough to be worth a STARTED (a queued job's
     //  waits for its worker, which pool_check sees to)
@@ -951,8 +953,8 @@ node_new (const node_config_t *config, async_registry_t *registry, const char *u
         strcpy (self->cwd, ".");
     gethostname (self->host, sizeof self->host - 1);
     self->running = zlistx_new ();
-    self->unacked = zhashx_new ();
-    zhashx_set_destructor (self->unacked, (zhashx_destructor_fn *) s_unacked_destroy);
+    self->unacked = async_idmap_new ();
+    async_idmap_set_destructor (self->unacked, (async_idmap_destructor_fn *) s_unacked_destroy);
     self->requests = zhashx_new ();
     zhashx_set_destructor (self->requests, (zhashx_destructor_fn *) zstr_free);
 
@@ -1042,7 +1044,7 @@ node_destroy (node_t **self_p)
     zsock_destroy (&self->up);
     msgpack_sbuffer_destroy (&self->results);
     zlistx_destroy (&self->running);
-    zhashx_destroy (&self->unacked);
+    async_idmap_destroy (&self->unacked);
     zhashx_destroy (&self->requests);
     free (self->workers);
     free (self);
