@@ -4,6 +4,7 @@
 */
 #include "asyncmesh/client.h"
 #include "async_codec.h"
+#include "async_idmap.h"
 #include "async_job.h"
 #include "async_keys.h"
 #include "async_util.h"
@@ -453,7 +454,7 @@ s_pushed_jobs (async_inmsg_t *in, uint32_t *count)
 //  Wait until every id in `open` has completed; `registered`: the broker
 //  knows we wait for them (SUBMIT with wait), so WAIT goes only as a resend
 static int
-s_wait_all (async_client_t *self, zhashx_t *open, int timeout_ms, bool registered,
+s_wait_all (async_client_t *self, async_idmap_t *open, int timeout_ms, bool registered,
             size_t *failed_out)
 {
     size_t failed = 0;
@@ -462,7 +463,7 @@ s_wait_all (async_client_t *self, zhashx_t *open, int timeout_ms, bool registere
     int64_t heard = registered ? start : 0;
     int64_t next_send = registered ? start + 5000000 : 0;
     int rc = 0;
-    while (zhashx_size (open)) {
+    while (async_idmap_size (open)) {
         int64_t now = async_mono_us ();
         if (now >= deadline) {
             rc = ASYNC_ETIMEOUT;
@@ -478,14 +479,13 @@ s_wait_all (async_client_t *self, zhashx_t *open, int timeout_ms, bool registere
         else
         if (now >= next_send) {
             //  WAIT for every open id; again every 5 s (broker restarts)
-            const char *id = (const char *) zhashx_first (open);
-            id = id ? (const char *) zhashx_cursor (open) : NULL;
+            const char *id = async_idmap_first (open) ? async_idmap_cursor (open) : NULL;
             while (id) {
                 async_msg_t msg;
                 async_msg_init (&msg, "WAIT", ++self->rid, 1);
                 async_msg_str (&msg, "id", id);
                 s_send (self, &msg);
-                id = zhashx_next (open) ? (const char *) zhashx_cursor (open) : NULL;
+                id = async_idmap_next (open) ? async_idmap_cursor (open) : NULL;
             }
             next_send = now + 5000000;
         }
@@ -508,10 +508,10 @@ s_wait_all (async_client_t *self, zhashx_t *open, int timeout_ms, bool registere
                 int64_t status = -1;
                 if (async_mp_str (&jobs [j], "id", id, sizeof id) == 0
                 &&  async_mp_int (&jobs [j], "status", &status) == 0
-                &&  status == ASYNC_COMPLETED && zhashx_lookup (open, id)) {
+                &&  status == ASYNC_COMPLETED && async_idmap_lookup (open, id)) {
                     const msgpack_object *failure = async_mp_get (&jobs [j], "failure");
                     failed += failure && failure->type != MSGPACK_OBJECT_NIL;
-                    zhashx_delete (open, id);
+                    async_idmap_delete (open, id);
                 }
             }
         }
@@ -535,13 +535,22 @@ async_wait_all (async_client_t *self, const char *ids, size_t count, int timeout
                 size_t *failed_out)
 {
     self->error [0] = 0;
-    zhashx_t *open = zhashx_new ();             //  ids not completed yet
-    for (size_t i = 0; i < count; i++)
-        zhashx_insert (open, ids + i * ASYNC_ID_LEN, (void *) 1);
+    async_idmap_t *open = async_idmap_new ();   //  ids not completed yet
+    for (size_t i = 0; i < count; i++) {
+        const char *id = ids + i * ASYNC_ID_LEN;
+        if (strnlen (id, ASYNC_ID_LEN) >= ASYNC_ID_LEN) {
+            snprintf (self->error, sizeof self->error,
+                      "no such job: id %zu of the list is not a job id "
+                      "(not a string of at most %d characters)", i, ASYNC_ID_LEN - 1);
+            async_idmap_destroy (&open);
+            return ASYNC_ENOJOB;
+        }
+        async_idmap_insert (open, id, (void *) 1);
+    }
     if (failed_out)
         *failed_out = 0;
     int rc = s_wait_all (self, open, timeout_ms, false, failed_out);
-    zhashx_destroy (&open);
+    async_idmap_destroy (&open);
     return rc;
 }
 
@@ -621,8 +630,8 @@ async_submit_wait_many_json (async_client_t *self, const char *const *specs_json
     size_t failed = 0;
     //  ACCEPTED for each SUBMIT (the broker then waits for us), and JOBs
     //  of the jobs that complete meanwhile (after their ACCEPTED)
-    zhashx_t *open = zhashx_new ();             //  accepted, not completed
-    zhashx_t *early = zhashx_new ();            //  completed, not accepted yet
+    async_idmap_t *open = async_idmap_new ();   //  accepted, not completed
+    async_idmap_t *early = async_idmap_new ();  //  completed, not accepted yet
     int64_t deadline = async_mono_us () + (int64_t) self->timeout_ms * 1000;
     while (accepting && !result) {
         zframe_t *frame = NULL;
@@ -644,12 +653,12 @@ async_submit_wait_many_json (async_client_t *self, const char *const *specs_json
                     continue;
                 const msgpack_object *failure = async_mp_get (&jobs [j], "failure");
                 bool bad = failure && failure->type != MSGPACK_OBJECT_NIL;
-                if (zhashx_lookup (open, id)) {
-                    zhashx_delete (open, id);
+                if (async_idmap_lookup (open, id)) {
+                    async_idmap_delete (open, id);
                     failed += bad;
                 }
                 else
-                    zhashx_insert (early, id, (void *) (uintptr_t) (bad ? 2 : 1));
+                    async_idmap_insert (early, id, (void *) (uintptr_t) (bad ? 2 : 1));
             }
         }
         else
@@ -680,14 +689,14 @@ async_submit_wait_many_json (async_client_t *self, const char *const *specs_json
                     break;
                 }
                 async_mp_int (entry, "waiting", &waiting);
-                uintptr_t done = (uintptr_t) zhashx_lookup (early, id);
+                uintptr_t done = (uintptr_t) async_idmap_lookup (early, id);
                 if (done) {
                     failed += done == 2;
-                    zhashx_delete (early, id);
+                    async_idmap_delete (early, id);
                 }
                 else
-                if (!zhashx_lookup (open, id)) {
-                    zhashx_insert (open, id, (void *) 1);
+                if (!async_idmap_lookup (open, id)) {
+                    async_idmap_insert (open, id, (void *) 1);
                     if (!waiting) {
                         //  An existing job (same key): ask for it
                         async_msg_t msg;
@@ -703,10 +712,10 @@ async_submit_wait_many_json (async_client_t *self, const char *const *specs_json
         zframe_destroy (&frame);
     }
     free (starts);
-    zhashx_destroy (&early);
+    async_idmap_destroy (&early);
     if (result == 0)
         result = s_wait_all (self, open, timeout_ms, true, &failed);
-    zhashx_destroy (&open);
+    async_idmap_destroy (&open);
     if (failed_out)
         *failed_out = failed;
     return result;

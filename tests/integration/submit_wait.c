@@ -3,6 +3,7 @@
 //      submit_wait ENDPOINT SPEC_JSON
 //      submit_wait ENDPOINT SPEC_A SPEC_B COUNT
 //      submit_wait ENDPOINT SPEC_JSON ROUNDS
+//      submit_wait ENDPOINT wait-all COUNT
 //
 //  Calls async_submit_wait_json once with SPEC_JSON and prints
 //  "rc=<code> id=<id> ms=<elapsed>" on the first line and the job JSON on
@@ -10,8 +11,11 @@
 //  SPEC_A and SPEC_B in turn, and prints "rc=<code> failed=<n> ids=<n>"
 //  (ids: how many distinct ids came back). With ROUNDS: ROUNDS calls of
 //  async_submit_wait_json one after the other, each with the job's
-//  result checked, and prints "rc=<code> rounds=<n done>". Exits with the
-//  call's code.
+//  result checked, and prints "rc=<code> rounds=<n done>". With wait-all:
+//  COUNT testing.noop by async_submit_many_json, then async_wait_all over
+//  their ids, then async_wait_all over those ids with one that is not
+//  terminated within ASYNC_ID_LEN bytes; prints "rc=<code> failed=<n>
+//  bad=<code>". Exits with the first call's code.
 #include <asyncmesh/client.h>
 #include <jansson.h>
 #include <stdbool.h>
@@ -24,12 +28,33 @@ int
 main (int argc, char *argv [])
 {
     if (argc < 3 || argc > 5) {
-        fprintf (stderr, "usage: submit_wait ENDPOINT SPEC_JSON [ROUNDS] | SPEC_A SPEC_B COUNT\n");
+        fprintf (stderr, "usage: submit_wait ENDPOINT SPEC_JSON [ROUNDS] | SPEC_A SPEC_B COUNT"
+                 " | wait-all COUNT\n");
         return 2;
     }
     async_client_t *client = async_client_new (argv [1]);
     if (!client)
         return 4;
+    if (argc == 4 && strcmp (argv [2], "wait-all") == 0) {
+        size_t count = (size_t) atoi (argv [3]);
+        const char **specs = calloc (count + 1, sizeof (char *));
+        char *ids = calloc (count + 1, ASYNC_ID_LEN);
+        for (size_t i = 0; i < count; i++)
+            specs [i] = "{\"task\": \"testing.noop\"}";
+        size_t failed = 0;
+        int rc = async_submit_many_json (client, specs, count, ids, NULL);
+        if (rc == 0)
+            rc = async_wait_all (client, ids, count, 30000, &failed);
+        //  The last entry spans all its ASYNC_ID_LEN bytes: not a job id
+        memset (ids + count * ASYNC_ID_LEN, 'f', ASYNC_ID_LEN);
+        int bad = async_wait_all (client, ids, count + 1, 30000, NULL);
+        printf ("rc=%d failed=%zu bad=%d\n", rc, failed, bad);
+        fprintf (stderr, "submit_wait: %s\n", async_client_error (client));
+        free (specs);
+        free (ids);
+        async_client_destroy (&client);
+        return rc;
+    }
     if (argc == 5) {
         size_t count = (size_t) atoi (argv [4]);
         const char **specs = calloc (count + 1, sizeof (char *));

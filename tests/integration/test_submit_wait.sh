@@ -79,4 +79,11 @@ rc=0
     >"$AM_TMP/many-bad.out" 2>&1 || rc=$?
 am_assert_eq "exit status" 6 "$rc"
 grep -q "priority" "$AM_TMP/many-bad.out" || am_fail "the error does not name the field: $(cat "$AM_TMP/many-bad.out")"
+am_check "async_wait_all: 300 jobs submitted, then waited for; an id that is not one is refused"
+rc=0
+out=$("$SUBMIT_WAIT" "$AM_ENDPOINT" wait-all 300 2>"$AM_TMP/wait-all.err") || rc=$?
+am_assert_eq "exit status" 0 "$rc"
+am_assert_eq "outcome (bad: ASYNC_ENOJOB = 5)" "rc=0 failed=0 bad=5" "$out"
+grep -q "not a job id" "$AM_TMP/wait-all.err" \
+    || am_fail "the error does not say why: $(cat "$AM_TMP/wait-all.err")"
 am_say "PASS"

@@ -92,7 +92,8 @@ int
                             size_t count, char *ids_out, int *rcs_out);
 
 //  Wait until all `count` jobs (ids as from async_submit_many_json) have
-//  completed, with or without failure. 0, ASYNC_ETIMEOUT, ASYNC_EUNREACH.
+//  completed, with or without failure. 0, ASYNC_ETIMEOUT, ASYNC_EUNREACH,
+//  or ASYNC_ENOJOB when an id is not a job id (or no such job exists).
 //  *failed_out (optional) counts those that completed with a failure.
 int
     async_wait_all (async_client_t *self, const char *ids, size_t count, int timeout_ms,
