@@ -261,7 +261,7 @@ main (int argc, char *argv [])
         else
             cfg.window = (size_t) value;
     }
-    int64_t spin_us;
+    int64_t spin_us = 0;
     if (rc == 0 && (async_parse_duration (spin, false, &spin_us) || spin_us > 10000)) {
         fprintf (stderr, "asyncbroker: --spin '%s' is not a duration from 0 to 10ms; "
                  "write e.g. 0.5ms, or 0 to never poll\n", spin);

@@ -2,8 +2,9 @@
     async_idmap - a hash map from job ids to pointers
 
     The broker's tables of jobs (the job cache, the pending entries of
-    dispatch, the waiters, a node's jobs) are keyed by job ids and see a
-    lookup per message. czmq's zhashx grows its bucket array whenever a
+    dispatch, the waiters, a node's jobs), a node's unacknowledged results
+    and the client's open ids are keyed by job ids and see a lookup per
+    message. czmq's zhashx grows its bucket array whenever a
     lookup meets a chain longer than its limit, never shrinks it, and a
     lookup of a missing key walks a whole chain: a W5 run of a million
     submits once left two arrays of 200 and 134 MB behind. This map uses
