@@ -5,12 +5,11 @@
 #   message, the 20 jobs (and any accepted while filling) are all still
 #   there, the broker keeps running; the file is deleted and submits work
 #   again, without a restart.
-#   Needs root (mount): skipped (exit 0) otherwise.
+#   Needs root (mount): reported as skipped otherwise.
 source "$(dirname "$0")/../helpers/lib.sh"
 
 if [ "$(id -u)" != 0 ]; then
-    am_say "SKIP: needs root to mount a tmpfs (running as uid $(id -u))"
-    exit 0
+    am_skip "needs root to mount a tmpfs (running as uid $(id -u))"
 fi
 MNT=$AM_TMP/mnt
 mkdir -p "$MNT"

@@ -7,12 +7,11 @@
 #   job moves to node2, where it completes. The link is restored: node1
 #   rejoins (asyncctl nodes lists it again), its late result is rejected,
 #   and it takes new work.
-#   Needs root (ip netns): skipped (exit 0) otherwise.
+#   Needs root (ip netns): reported as skipped otherwise.
 source "$(dirname "$0")/../helpers/lib.sh"
 
 if [ "$(id -u)" != 0 ]; then
-    am_say "SKIP: needs root for network namespaces (running as uid $(id -u))"
-    exit 0
+    am_skip "needs root for network namespaces (running as uid $(id -u))"
 fi
 command -v ip >/dev/null || am_fail "'ip' is not installed (apt-get install iproute2)"
 
