@@ -1221,8 +1221,16 @@ s_interrupt (broker_t *self, async_job_t *job, const char *why)
     async_log_info ("broker", "job.interrupted", "job=%s node=%s attempt=%d reason=%s "
                     "interruptions=%d", job->id, job->node, job->attempts, why,
                     job->interruptions);
-    if (policy.interruptions >= 0 && job->interruptions >= policy.interruptions
-    &&  !(policy.interruptions == 0 && false)) {
+    if (job->cancelled_at) {
+        //  A cancel is durable intent: the interrupted attempt was the
+        //  last one, whatever the retry policy
+        char message [200];
+        snprintf (message, sizeof message, "cancelled; its attempt was interrupted "
+                  "(%s) before the task stopped", why);
+        s_job_fail (self, job, "CancelledError", message);
+        return;
+    }
+    if (policy.interruptions >= 0 && job->interruptions >= policy.interruptions) {
         char message [200];
         snprintf (message, sizeof message, "interrupted %d times (last: %s)",
                   job->interruptions, why);
