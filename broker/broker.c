@@ -66,8 +66,11 @@ typedef struct {
     int64_t deadline;           //  monotonic us
 } orphan_t;
 
+//  A pending job due at `when` (wall us: its s or d key). A retry's
+//  backoff is a duration: it is due at `mono` (monotonic us) instead
 typedef struct {
     int64_t when;
+    int64_t mono;
     char id [37];
 } scheduled_t;
 
@@ -105,6 +108,7 @@ struct _broker_t {
     zhashx_t *keys_staged;      //  idempotency key -> job id, put in this batch
     zlistx_t *replies;          //  zmsg_t * to send after the commit
     zlistx_t *scheduled;        //  scheduled_t *, sorted by when
+    zlistx_t *backoffs;         //  scheduled_t *: retries, sorted by mono
     zlistx_t *deadlines;        //  scheduled_t *: begin_by of pending jobs
     zhashx_t *orphans;          //  id -> orphan_t
     zhashx_t *quotas;           //  name -> quota_t
@@ -122,6 +126,7 @@ struct _broker_t {
     uint64_t epoch;
     uint64_t tokens;
     int64_t started;            //  wall us
+    int64_t started_mono;       //  monotonic us, for the uptime
     int64_t next_heartbeat;     //  monotonic us
     int64_t next_purge;         //  monotonic us
     bool store_failed;          //  a commit failed: the broker stops
@@ -624,7 +629,14 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
         scheduled_t *entry = calloc (1, sizeof (scheduled_t));
         entry->when = when;
         memcpy (entry->id, job->id, 37);
-        zlistx_insert (self->scheduled, entry, false);
+        if (when == job->not_before) {
+            //  A retry's backoff: a duration, on the monotonic clock (after
+            //  a restart its s key is read back as a wall-clock time)
+            entry->mono = async_mono_us () + (when - now);
+            zlistx_insert (self->backoffs, entry, false);
+        }
+        else
+            zlistx_insert (self->scheduled, entry, false);
         s_job_save (self, job);
         return;
     }
@@ -1614,6 +1626,7 @@ s_cancel (broker_t *self, async_job_t *job)
     }
     //  Assigned or active: the task sees the request through the task API
     job->cancelled_at = async_now_us ();
+    job->cancel_mono = async_mono_us ();
     s_job_save (self, job);
     self->durable = true;
     session_t *session = s_session_for_job (self, job);
@@ -1784,10 +1797,13 @@ s_walk (broker_t *self, s_walk_t *walk)
     if (s_filter_wants_status (filter, ASYNC_PENDING)) {
         dispatch_each_pending (self->dispatch, filter->queue, SIZE_MAX, s_walk_one,
                                s_walk_stored, walk);
-        scheduled_t *entry = (scheduled_t *) zlistx_first (self->scheduled);
-        while (entry) {
-            s_walk_one (walk, entry->id);
-            entry = (scheduled_t *) zlistx_next (self->scheduled);
+        zlistx_t *lists [2] = { self->scheduled, self->backoffs };
+        for (int i = 0; i < 2; i++) {
+            scheduled_t *entry = (scheduled_t *) zlistx_first (lists [i]);
+            while (entry) {
+                s_walk_one (walk, entry->id);
+                entry = (scheduled_t *) zlistx_next (lists [i]);
+            }
         }
     }
     if (s_filter_wants_status (filter, ASYNC_ASSIGNED)
@@ -1963,13 +1979,16 @@ s_status_msg (broker_t *self, uint64_t rid, async_msg_t *reply)
     zhashx_set_destructor (counts, (zhashx_destructor_fn *) zstr_free);
     dispatch_each_queue (self->dispatch, s_count_pending, counts);
     //  Scheduled jobs count as pending; their queue needs a read
-    scheduled_t *entry = (scheduled_t *) zlistx_first (self->scheduled);
-    while (entry) {
-        async_job_t *job = s_job_read (self, entry->id);
-        if (job)
-            s_queue_counts (counts, job->queue) [5]++;
-        async_job_destroy (&job);
-        entry = (scheduled_t *) zlistx_next (self->scheduled);
+    zlistx_t *lists [2] = { self->scheduled, self->backoffs };
+    for (int i = 0; i < 2; i++) {
+        scheduled_t *entry = (scheduled_t *) zlistx_first (lists [i]);
+        while (entry) {
+            async_job_t *job = s_job_read (self, entry->id);
+            if (job)
+                s_queue_counts (counts, job->queue) [5]++;
+            async_job_destroy (&job);
+            entry = (scheduled_t *) zlistx_next (lists [i]);
+        }
     }
     async_job_t *job = (async_job_t *) async_idmap_first (self->jobs);
     while (job) {
@@ -1982,7 +2001,7 @@ s_status_msg (broker_t *self, uint64_t rid, async_msg_t *reply)
     char when [40];
     async_msg_str (reply, "started", async_format_time (self->started, when, sizeof when));
     async_msg_key (reply, "uptime");
-    msgpack_pack_double (&reply->packer, (async_now_us () - self->started) / 1e6);
+    msgpack_pack_double (&reply->packer, (async_mono_us () - self->started_mono) / 1e6);
     async_msg_key (reply, "queues");
     msgpack_pack_map (&reply->packer, zhashx_size (counts));
     int64_t *row = (int64_t *) zhashx_first (counts);
@@ -2254,6 +2273,7 @@ s_on_started (broker_t *self, session_t *session, async_inmsg_t *in)
     job->status = ASYNC_ACTIVE;
     job->attempts++;
     job->active_start = async_now_us ();
+    job->active_mono = async_mono_us ();
     job->active_end = 0;
     s_metrics_started (self, job);
     async_log_debug ("broker", "job.started", "job=%s node=%s attempt=%d",
@@ -3047,18 +3067,34 @@ s_dispatch (broker_t *self)
 
 #define S_CANCEL_GRACE_US (5 * 1000000LL)
 
-//  Running jobs past their timeout, or past the grace of a cancellation
+//  A wall-clock stamp of this process or an earlier one as a monotonic
+//  time: how long ago it was, never in the future. Taken once per job, so
+//  that only a clock step across a broker restart can move it
+static int64_t
+s_mono_from_wall (int64_t wall, int64_t mono_now, int64_t now)
+{
+    int64_t ago = now - wall;
+    return mono_now - (ago > 0 ? ago : 0);
+}
+
+//  Running jobs past their timeout, or past the grace of a cancellation:
+//  both measured on the monotonic clock
 static void
 s_running_limits (broker_t *self)
 {
     int64_t now = async_now_us ();
+    int64_t mono = async_mono_us ();
     zlistx_t *over = zlistx_new ();
     async_job_t *job = (async_job_t *) async_idmap_first (self->jobs);
     while (job) {
+        if (s_job_is_live (job) && job->cancelled_at && !job->cancel_mono)
+            job->cancel_mono = s_mono_from_wall (job->cancelled_at, mono, now);
+        if (s_job_is_live (job) && job->status == ASYNC_ACTIVE && !job->active_mono)
+            job->active_mono = s_mono_from_wall (job->active_start, mono, now);
         if (s_job_is_live (job)
-        &&  ((job->cancelled_at && now - job->cancelled_at > S_CANCEL_GRACE_US)
+        &&  ((job->cancelled_at && mono - job->cancel_mono > S_CANCEL_GRACE_US)
           || (job->timeout && job->status == ASYNC_ACTIVE
-              && now - job->active_start > job->timeout)))
+              && mono - job->active_mono > job->timeout)))
             zlistx_add_end (over, job);
         job = (async_job_t *) async_idmap_next (self->jobs);
     }
@@ -3172,6 +3208,26 @@ s_purge (broker_t *self, int64_t now)
         async_log_info ("broker", "store.purged", "jobs=%zu", purged);
 }
 
+//  The first entry of a list of scheduled jobs is due: to its queue
+static void
+s_scheduled_due (broker_t *self, zlistx_t *list, int64_t now)
+{
+    scheduled_t *entry = (scheduled_t *) zlistx_first (list);
+    char key [64];
+    store_delete (self->store, key, s_key_time (key, 's', entry->when, entry->id));
+    async_job_t *job = s_job_load (self, entry->id);
+    zlistx_delete (list, zlistx_cursor (list));
+    if (job && job->status == ASYNC_PENDING) {
+        if (job->begin_by && job->attempts == 0 && now > job->begin_after + job->begin_by)
+            s_job_fail (self, job, "TimeoutError", "not started before begin_by passed");
+        else {
+            job->not_before = 0;
+            job->begin_after = job->begin_after > now ? now : job->begin_after;
+            s_enqueue (self, job, false);
+        }
+    }
+}
+
 static void
 s_timers (broker_t *self)
 {
@@ -3179,23 +3235,17 @@ s_timers (broker_t *self)
     int64_t now = async_now_us ();
     if (every_next_due (self->every) <= now && !s_disk_low (self))
         every_tick (self->every, now, s_every_submit, self);
-    //  Scheduled jobs that are due go to the tail of their queue
+    //  Scheduled jobs that are due go to the tail of their queue: a
+    //  begin_after by the wall clock, a retry's backoff by the monotonic one
     scheduled_t *entry = (scheduled_t *) zlistx_first (self->scheduled);
     while (entry && entry->when <= now + 1000) {
-        char key [64];
-        store_delete (self->store, key, s_key_time (key, 's', entry->when, entry->id));
-        async_job_t *job = s_job_load (self, entry->id);
-        zlistx_delete (self->scheduled, zlistx_cursor (self->scheduled));
-        if (job && job->status == ASYNC_PENDING) {
-            if (job->begin_by && job->attempts == 0 && now > job->begin_after + job->begin_by)
-                s_job_fail (self, job, "TimeoutError", "not started before begin_by passed");
-            else {
-                job->not_before = 0;
-                job->begin_after = job->begin_after > now ? now : job->begin_after;
-                s_enqueue (self, job, false);
-            }
-        }
+        s_scheduled_due (self, self->scheduled, now);
         entry = (scheduled_t *) zlistx_first (self->scheduled);
+    }
+    entry = (scheduled_t *) zlistx_first (self->backoffs);
+    while (entry && entry->mono <= mono + 1000) {
+        s_scheduled_due (self, self->backoffs, now);
+        entry = (scheduled_t *) zlistx_first (self->backoffs);
     }
     //  Pending jobs whose begin_by passed before any agent took them
     entry = (scheduled_t *) zlistx_first (self->deadlines);
@@ -3810,6 +3860,15 @@ s_scheduled_compare (const void *a, const void *b)
     return strcmp (x->id, y->id);
 }
 
+static int
+s_backoff_compare (const void *a, const void *b)
+{
+    const scheduled_t *x = (const scheduled_t *) a, *y = (const scheduled_t *) b;
+    if (x->mono != y->mono)
+        return x->mono < y->mono ? -1 : 1;
+    return strcmp (x->id, y->id);
+}
+
 static void
 s_free_item (void **item)
 {
@@ -3837,6 +3896,7 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     broker_t *self = calloc (1, sizeof (broker_t));
     self->config = *config;
     self->started = async_now_us ();
+    self->started_mono = async_mono_us ();
     self->dispatch = dispatch_new ();
     dispatch_set_window (self->dispatch, self->config.window);
     self->sessions = zhashx_new ();
@@ -3872,6 +3932,9 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->scheduled = zlistx_new ();
     zlistx_set_destructor (self->scheduled, s_free_item);
     zlistx_set_comparator (self->scheduled, s_scheduled_compare);
+    self->backoffs = zlistx_new ();
+    zlistx_set_destructor (self->backoffs, s_free_item);
+    zlistx_set_comparator (self->backoffs, s_backoff_compare);
     self->deadlines = zlistx_new ();
     zlistx_set_destructor (self->deadlines, s_free_item);
     zlistx_set_comparator (self->deadlines, s_scheduled_compare);
@@ -3960,6 +4023,7 @@ broker_destroy (broker_t **self_p)
     async_idmap_destroy (&self->jobs);
     zhashx_destroy (&self->gathers);
     zlistx_destroy (&self->scheduled);
+    zlistx_destroy (&self->backoffs);
     zlistx_destroy (&self->deadlines);
     zhashx_destroy (&self->orphans);
     zhashx_destroy (&self->quotas);
@@ -4071,6 +4135,9 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         first = (scheduled_t *) zlistx_first (self->deadlines);
         if (first && first->when - now < wait_us)
             wait_us = first->when - now;
+        first = (scheduled_t *) zlistx_first (self->backoffs);
+        if (first && first->mono - async_mono_us () < wait_us)
+            wait_us = first->mono - async_mono_us ();
         int64_t until_tick = every_next_due (self->every) - now;
         if (until_tick < wait_us)
             wait_us = until_tick;

@@ -41,7 +41,6 @@ struct _async_task_t {
     zsock_t *up;                //  the worker's PUSH to the node, while running
     int worker;                 //  the worker's index
     uint64_t tags;              //  requests made, to match their answers
-    int64_t started_us;
     //  The node's bookkeeping (node.c, pool.c)
     async_task_t *next;         //  in the pool's queue or finished list
     int64_t cost_us;            //  expected run time, while queued

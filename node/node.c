@@ -253,7 +253,6 @@ s_worker_run (void *arg, int index, async_task_t *job)
     job->pipe = worker->theirs;
     job->up = worker->push;
     job->worker = index;
-    job->started_us = async_now_us ();
     if (job->isolated)
         node_isolate_run (job, worker->theirs, self->config.zygote);
     else {

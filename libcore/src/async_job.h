@@ -88,6 +88,13 @@ typedef struct _async_job_t {
     int callbacks_next;         //  callbacks started so far, in order
     int64_t cancelled_at;       //  cancellation requested (us), 0 = not
     bool dirty;                 //  in memory only: staged for the next write
+    //  In memory only: active_start and cancelled_at on the monotonic
+    //  clock, which measures the run-time limit and the cancel grace (a
+    //  step of the wall clock must neither fire nor delay them); 0 = not
+    //  known yet (a job read back after a restart: derived once from the
+    //  wall-clock stamp)
+    int64_t active_mono;
+    int64_t cancel_mono;
 } async_job_t;
 
 //  Create an empty pending job with a fresh id. NULL only if out of memory.

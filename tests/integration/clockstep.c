@@ -1,0 +1,81 @@
+/*  clockstep - an LD_PRELOAD library that steps the wall clock of one
+    process, as an operator's `date -s` or a bad NTP server would, without
+    touching the machine's clock.
+
+    With ASYNC_TEST_CLOCK_FILE set, CLOCK_REALTIME (clock_gettime,
+    gettimeofday, time) reads as the real time plus the whole seconds
+    written in that file (may be negative; re-read at most every 10 ms).
+    The monotonic clocks are left alone. Without the variable it changes
+    nothing.
+*/
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/time.h>
+#include <time.h>
+
+typedef int (clock_gettime_fn) (clockid_t, struct timespec *);
+
+static clock_gettime_fn *s_real;
+static _Atomic int64_t s_offset;        //  seconds
+static _Atomic int64_t s_next_read;     //  monotonic ns
+
+static int64_t
+s_offset_now (void)
+{
+    if (!s_real)
+        s_real = (clock_gettime_fn *) dlsym (RTLD_NEXT, "clock_gettime");
+    const char *path = getenv ("ASYNC_TEST_CLOCK_FILE");
+    if (!path || !s_real)
+        return 0;
+    struct timespec ts;
+    s_real (CLOCK_MONOTONIC, &ts);
+    int64_t ns = (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+    if (ns >= atomic_load (&s_next_read)) {
+        atomic_store (&s_next_read, ns + 10000000);
+        FILE *file = fopen (path, "r");
+        long long seconds;
+        if (file && fscanf (file, "%lld", &seconds) == 1)
+            atomic_store (&s_offset, (int64_t) seconds);
+        if (file)
+            fclose (file);
+    }
+    return atomic_load (&s_offset);
+}
+
+int
+clock_gettime (clockid_t clock, struct timespec *ts)
+{
+    int64_t offset = s_offset_now ();
+    if (!s_real)
+        return -1;
+    int rc = s_real (clock, ts);
+    if (rc == 0 && (clock == CLOCK_REALTIME || clock == CLOCK_REALTIME_COARSE))
+        ts->tv_sec += offset;
+    return rc;
+}
+
+int
+gettimeofday (struct timeval *restrict tv, void *restrict tz)
+{
+    struct timespec ts;
+    int rc = clock_gettime (CLOCK_REALTIME, &ts);
+    if (rc == 0) {
+        tv->tv_sec = ts.tv_sec;
+        tv->tv_usec = ts.tv_nsec / 1000;
+    }
+    return rc;
+}
+
+time_t
+time (time_t *out)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    if (out)
+        *out = ts.tv_sec;
+    return ts.tv_sec;
+}
