@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <sys/random.h>
 #include <sys/statvfs.h>
 
 #define S_VERSION "0.1.0"
@@ -124,7 +125,8 @@ struct _broker_t {
     bool from_node;             //  completing a job from a node's RESULT
     uint64_t seq;
     uint64_t epoch;
-    uint64_t tokens;
+    uint64_t tokens;            //  assignments made by this process
+    uint64_t token_key [4];     //  keys the permutation of their counter
     int64_t started;            //  wall us
     int64_t started_mono;       //  monotonic us, for the uptime
     int64_t next_heartbeat;     //  monotonic us
@@ -2967,6 +2969,34 @@ s_handle (broker_t *self, zmsg_t *zmsg)
     free (rkey);
 }
 
+//  A 64-bit mix (splitmix64's finaliser)
+static uint64_t
+s_mix64 (uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+//  The next fencing token: epoch << 32 | a keyed permutation of the
+//  assignment counter (a 4-round Feistel network on 16-bit halves). Unique
+//  in this process for 2^32 assignments, like the counter, but a node that
+//  sees its own tokens cannot tell another node's
+static uint64_t
+s_token_next (broker_t *self)
+{
+    uint32_t counter = (uint32_t) ++self->tokens;
+    uint16_t left = counter >> 16, right = counter & 0xffff;
+    for (int round = 0; round < 4; round++) {
+        uint16_t next = left ^ (uint16_t) s_mix64 (right ^ self->token_key [round]);
+        left = right;
+        right = next;
+    }
+    return (self->epoch << 32) | ((uint32_t) left << 16) | right;
+}
+
 //  Send ASSIGN for each (job, agent) pair dispatch finds
 static void
 s_dispatch (broker_t *self)
@@ -2996,7 +3026,7 @@ s_dispatch (broker_t *self)
         }
         job->status = ASYNC_ASSIGNED;
         s_quota_count (self, &job->quotas, +1);
-        job->token = (self->epoch << 32) | (++self->tokens & 0xffffffff);
+        job->token = s_token_next (self);
         memcpy (job->node, session->uuid, 37);
         async_job_set_str (&job->agent, dispatch_agent_name (agent));
         async_idmap_insert (session->jobs, job->id, agent);
@@ -3896,6 +3926,9 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     broker_t *self = calloc (1, sizeof (broker_t));
     self->config = *config;
     self->started = async_now_us ();
+    if (getrandom (self->token_key, sizeof self->token_key, 0) != sizeof self->token_key)
+        for (int i = 0; i < 4; i++)         //  no entropy: still a permutation
+            self->token_key [i] = s_mix64 ((uint64_t) self->started + (uint64_t) i);
     self->started_mono = async_mono_us ();
     self->dispatch = dispatch_new ();
     dispatch_set_window (self->dispatch, self->config.window);

@@ -229,7 +229,10 @@ s_pack_fields (async_job_t *self, s_out_t *out)
     s_pack_int (out, F_NOT_BEFORE, self->not_before);
     s_pack_int (out, F_ATTEMPTS, self->attempts);
     s_pack_int (out, F_INTERRUPTIONS, self->interruptions);
-    s_pack_int (out, F_TOKEN, (int64_t) self->token);
+    if (!out->keyed)
+        s_pack_int (out, F_TOKEN, (int64_t) self->token);
+    //  On the wire the fencing token is left out: a client, a task or the
+    //  HTTP API has no use for it, and it would let a peer claim an attempt
     s_pack_str (out, F_NODE, self->node);
     s_pack_str (out, F_AGENT, self->agent);
     s_pack_str (out, F_RETRY, self->retry);
@@ -260,7 +263,7 @@ void
 async_job_pack (async_job_t *self, msgpack_packer *pk)
 {
     s_out_t out = { pk, true };
-    msgpack_pack_map (pk, S_FIELDS);
+    msgpack_pack_map (pk, S_FIELDS - 1);       //  all but the token
     s_pack_fields (self, &out);
 }
 

@@ -1,0 +1,79 @@
+//  rawreq - a test helper: one request to the broker, as any peer could
+//  send it, and its replies as JSON
+//
+//      rawreq ENDPOINT COMMAND BODY_JSON [REPLIES [TIMEOUT_MS]]
+//
+//  Sends [1, COMMAND, rid, BODY] (BODY a JSON object, packed as msgpack)
+//  from a DEALER and prints each reply as one line of JSON:
+//  {"command": ..., "rid": ..., "body": {...}}, until REPLIES (default 1)
+//  came or TIMEOUT_MS (default 3000) passed. Exit 0 when all came, 3 on a
+//  time-out, 2 on bad arguments.
+#include "async_codec.h"
+#include "async_util.h"
+#include <czmq.h>
+#include <jansson.h>
+
+int
+main (int argc, char *argv [])
+{
+    if (argc < 4 || argc > 6) {
+        fprintf (stderr, "usage: rawreq ENDPOINT COMMAND BODY_JSON [REPLIES [TIMEOUT_MS]]\n");
+        return 2;
+    }
+    json_error_t error;
+    json_t *body = json_loads (argv [3], 0, &error);
+    if (!json_is_object (body)) {
+        fprintf (stderr, "rawreq: BODY_JSON is not a JSON object: %s\n", error.text);
+        return 2;
+    }
+    int replies = argc > 4 ? atoi (argv [4]) : 1;
+    int timeout = argc > 5 ? atoi (argv [5]) : 3000;
+    zsock_t *dealer = zsock_new_dealer (argv [1]);
+    if (!dealer) {
+        fprintf (stderr, "rawreq: cannot connect to %s\n", argv [1]);
+        return 2;
+    }
+    uint64_t rid = (uint64_t) async_mono_us ();
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
+    msgpack_pack_array (&pk, 4);
+    msgpack_pack_int (&pk, 1);
+    async_codec_pack_str (&pk, argv [2]);
+    msgpack_pack_uint64 (&pk, rid);
+    async_codec_pack_json (&pk, body);
+    zframe_t *frame = zframe_new (buffer.data, buffer.size);
+    zframe_send (&frame, dealer, 0);
+    msgpack_sbuffer_destroy (&buffer);
+    json_decref (body);
+    int64_t deadline = async_mono_us () + (int64_t) timeout * 1000;
+    int got = 0;
+    while (got < replies) {
+        int64_t left = (deadline - async_mono_us ()) / 1000;
+        if (left <= 0)
+            break;
+        zsock_set_rcvtimeo (dealer, (int) left);
+        frame = zframe_recv (dealer);
+        if (!frame)
+            break;
+        async_inmsg_t in;
+        const char *why = NULL;
+        if (async_inmsg_parse (&in, zframe_data (frame), zframe_size (frame), &why) == 0) {
+            json_t *line = json_object ();
+            json_object_set_new (line, "command", json_string (in.command));
+            json_object_set_new (line, "rid", json_integer ((json_int_t) in.rid));
+            json_object_set_new (line, "body", async_codec_to_json (in.body));
+            char *text = json_dumps (line, JSON_COMPACT);
+            printf ("%s\n", text);
+            fflush (stdout);
+            free (text);
+            json_decref (line);
+            got++;
+        }
+        async_inmsg_destroy (&in);
+        zframe_destroy (&frame);
+    }
+    zsock_destroy (&dealer);
+    return got < replies ? 3 : 0;
+}
