@@ -135,6 +135,9 @@ struct _broker_t {
     bool disk_low;              //  free space under the reserve: refuse writes
     int64_t next_disk_check;    //  monotonic us
     uint64_t stat_submitted, stat_completed, stat_failed;
+    int64_t reject_window;      //  monotonic us: this second of rejected results
+    uint32_t reject_lines;      //  ... logged one by one in it
+    uint64_t reject_quiet;      //  ... and past the limit: counted
     zhashx_t *dead_nodes;       //  uuid -> s_dead_node_t: died recently
     metrics_t *metrics;         //  for /metrics
     http_t *http;               //  NULL without --http
@@ -2305,6 +2308,9 @@ s_attempt_failed (broker_t *self, async_job_t *job, bool transient)
         s_job_complete (self, job);
 }
 
+//  How far a chain of hand-offs is followed to find a cycle
+#define S_HANDOFF_HOPS 1000
+
 //  The task completed with "the result of job `target`": the job stays
 //  active, holding no slot, until the target completes
 static void
@@ -2324,6 +2330,21 @@ s_handoff (broker_t *self, async_job_t *job, const char *target_id)
         async_blob_set (&job->failure, target->failure.data, target->failure.size);
         s_job_complete (self, job);
         return;
+    }
+    //  A cycle (the target waits, maybe through others, for this job)
+    //  would never complete: this job fails, and so do those waiting for it
+    async_job_t *hop = target;
+    for (int hops = 0; hop && hop->handoff [0] && hops < S_HANDOFF_HOPS; hops++) {
+        if (streq (hop->handoff, job->id)) {
+            char message [200];
+            snprintf (message, sizeof message, "the hand-off to %s closes a cycle of "
+                      "hand-offs: no job in it could ever complete", target->id);
+            async_failure_make (&job->failure, "BadArgumentsError", message, "", false,
+                                job->node, job->attempts);
+            s_job_complete (self, job);
+            return;
+        }
+        hop = s_job_load (self, hop->handoff);
     }
     memcpy (job->handoff, target->id, 37);
     char key [80];
@@ -2408,6 +2429,43 @@ static void
     s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_t *in,
                  s_acks_t *acks);
 
+//  Rejected results are logged one by one up to S_REJECT_LINES a second;
+//  past that they are counted, and the count is logged once a heartbeat
+//  (a RESULT of 1,000 stale or made-up ids is one peer's doing, not 1,000
+//  events worth a line each)
+#define S_REJECT_LINES 10
+
+static void
+s_log_rejected (broker_t *self, const char *id, const char *node)
+{
+    int64_t mono = async_mono_us ();
+    if (mono - self->reject_window >= 1000000) {
+        self->reject_window = mono;
+        self->reject_lines = 0;
+    }
+    if (self->reject_lines >= S_REJECT_LINES) {
+        self->reject_quiet++;
+        return;
+    }
+    self->reject_lines++;
+    async_log_warning ("broker", "job.reassigned", "job=%s node=%s type=ReassignedError "
+                       "message=\"a result from an attempt that is no longer current "
+                       "was rejected\"", id, node);
+}
+
+//  The rejected results not logged one by one since the last call
+static void
+s_log_rejected_count (broker_t *self)
+{
+    if (!self->reject_quiet)
+        return;
+    async_log_warning ("broker", "results.rejected", "count=%" PRIu64 " message=\"results "
+                       "from attempts that are no longer current were rejected; over %d "
+                       "a second they are counted, not logged one by one\"",
+                       self->reject_quiet, S_REJECT_LINES);
+    self->reject_quiet = 0;
+}
+
 //  RESULT: one result, or `results` (a batch) answered by one ACK
 static void
 s_on_results (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_t *in)
@@ -2446,9 +2504,7 @@ s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_
     async_msg_init (&ack, "ACK", in->rid, 2);
     async_msg_str (&ack, "id", id);
     if (!job) {
-        async_log_warning ("broker", "job.reassigned", "job=%s node=%s type=ReassignedError "
-                           "message=\"a result from an attempt that is no longer current "
-                           "was rejected\"", id, session->uuid);
+        s_log_rejected (self, id, session->uuid);
         async_msg_int (&ack, "rejected", 1);
         s_ack (self, routing, &ack, false, acks);
         return;
@@ -2597,9 +2653,10 @@ s_on_add_callback (broker_t *self, zframe_t *routing, async_inmsg_t *in)
         return;
     }
     async_job_t *callback = (async_job_t *) zlistx_first (jobs);
-    if (callback->kind != ASYNC_KIND_TASK) {
-        s_error (self, routing, in->rid, ASYNC_EREFUSED, "a callback is a task, not a "
-                 "parallel or serial job");
+    if (callback->kind != ASYNC_KIND_TASK || callback->key) {
+        s_error (self, routing, in->rid, ASYNC_EREFUSED, callback->key
+                 ? "a callback has no idempotency key: key is for the job submitted"
+                 : "a callback is a task, not a parallel or serial job");
         zlistx_destroy (&jobs);
         return;
     }
@@ -3316,6 +3373,7 @@ s_timers (broker_t *self)
     }
     zlistx_destroy (&dead);
     s_dead_nodes_expire (self, mono);
+    s_log_rejected_count (self);
     s_running_limits (self);
     if (mono >= self->next_purge) {
         //  Every minute, or sooner for a short retention

@@ -85,13 +85,24 @@ s_parse_size (const char *text, uint64_t *bytes)
     return 0;
 }
 
+//  Whether the endpoint binds to loopback only: what its host resolves to,
+//  not how it is spelt ("tcp://127.example.org:9999" may be anything). A
+//  host that does not resolve (an interface name) is not loopback
 static bool
 s_loopback (const char *endpoint)
 {
-    return strncmp (endpoint, "ipc://", 6) == 0 || strncmp (endpoint, "inproc://", 9) == 0
-        || strncmp (endpoint, "tcp://127.", 10) == 0
-        || strncmp (endpoint, "tcp://localhost:", 16) == 0
-        || strncmp (endpoint, "tcp://[::1]:", 12) == 0;
+    if (strncmp (endpoint, "ipc://", 6) == 0 || strncmp (endpoint, "inproc://", 9) == 0)
+        return true;
+    const char *host = endpoint + 6;
+    const char *colon = strrchr (host, ':');
+    if (strncmp (endpoint, "tcp://", 6) != 0 || !colon || colon == host)
+        return false;
+    char address [300];
+    if (snprintf (address, sizeof address, "%.*s:%s", (int) (colon - host), host,
+                  streq (colon + 1, "*") ? "0" : colon + 1) >= (int) sizeof address)
+        return false;
+    bool loopback = false;
+    return http_address_check (address, &loopback) == 0 && loopback;
 }
 
 //  Check --http and read the --http-token file: a private file whose first

@@ -33,6 +33,9 @@ policy_parse (const char *text, bool callback, policy_t *policy,
     char *copy = strdup (text);
     char *save = NULL;
     int rc = 0;
+    //  Each option once: "attempts=3,attempts=4" is a mistake, not a choice
+    static const char *names [] = { "attempts", "interruptions", "factor", "backoff" };
+    bool seen [4] = { false };
     for (char *item = strtok_r (copy, ",", &save); item && rc == 0;
          item = strtok_r (NULL, ",", &save)) {
         char *eq = strchr (item, '=');
@@ -41,6 +44,13 @@ policy_parse (const char *text, bool callback, policy_t *policy,
             break;
         }
         *eq = 0;
+        for (int i = 0; i < 4; i++)
+            if (strcmp (item, names [i]) == 0) {
+                rc = seen [i] ? -1 : 0;
+                seen [i] = true;
+            }
+        if (rc)
+            break;
         const char *value = eq + 1;
         char *end = NULL;
         if (strcmp (item, "attempts") == 0) {
@@ -94,7 +104,8 @@ policy_parse (const char *text, bool callback, policy_t *policy,
             if ((unsigned char) *c < 0x20 || *c == 0x7f)
                 *c = '?';
         snprintf (err, err_size, "retry policy '%s' is not default, forever, never "
-                  "or attempts=N,backoff=1s..60s,factor=2,interruptions=M", shown);
+                  "or attempts=N,backoff=1s..60s,factor=2,interruptions=M (each at "
+                  "most once)", shown);
     }
     return rc;
 }
@@ -278,9 +289,12 @@ s_options (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *job, async_job
             async_blob_take (&job->quotas, data, size);
         }
     }
-    //  key
+    //  key: the submitted job's alone (a key names what one SUBMIT made)
     o = async_mp_get (spec, "key");
     if (o && o->type != MSGPACK_OBJECT_NIL) {
+        if (parent)
+            return s_fail (ctx, "%s is for the job submitted, not for its children, "
+                           "callbacks or postprocess", "key");
         char key [ASYNC_MAX_NAME + 1];
         if (async_mp_strcpy (o, key, sizeof key) || !*key)
             return s_fail (ctx, "%s must be a non-empty string of at most 200 bytes", "key");
@@ -378,6 +392,10 @@ s_parse_one (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *parent,
         char name [ASYNC_MAX_NAME + 1];
         if (async_mp_strcpy (task, name, sizeof name) || !async_task_name_valid (name))
             return s_fail (ctx, "task must be a name like module.function%s", "");
+        const msgpack_object *post = async_mp_get (spec, "postprocess");
+        if (post && post->type != MSGPACK_OBJECT_NIL)
+            return s_fail (ctx, "%s is for parallel and serial jobs, not for a task",
+                           "postprocess");
         job->task = strdup (name);
         const msgpack_object *args = async_mp_get (spec, "args");
         if (args && args->type != MSGPACK_OBJECT_NIL) {

@@ -3,7 +3,8 @@
 
     Every task of SPEC section 3: noop, ret, mul, fail, flaky, block,
     sleep, crash_once, segfault, touch, record, scribble, handle, progress,
-    converse, handoff.
+    converse, handoff; and handoff_to, for hand-offs between jobs that
+    already exist.
 
     Arguments bind as in a Python call: positionally or by name, with
     defaults; a mismatch fails with BadArgumentsError. Relative paths
@@ -61,7 +62,8 @@ static const s_sig_t
     s_progress_sig = { "testing.progress(n)", 1, false, { "n" } },
     s_converse_sig = { "testing.converse(name, value)", 2, false,
                        { "name", "value" } },
-    s_handoff_sig = { "testing.handoff(task, args...)", 1, true, { "task" } };
+    s_handoff_sig = { "testing.handoff(task, args...)", 1, true, { "task" } },
+    s_handoff_to_sig = { "testing.handoff_to(path)", 1, false, { "path" } };
 
 //  ---------------------------------------------------------------------
 //  Helpers
@@ -628,6 +630,34 @@ s_handoff (async_task_t *task)
     return async_task_handoff (task, id);
 }
 
+//  testing.handoff_to(path): waits until the file at `path` exists, and
+//  completes with the result of the job whose id it holds
+static int
+s_handoff_to (async_task_t *task)
+{
+    json_t *v [1];
+    int rc;
+    if (s_bind (task, &s_handoff_to_sig, v, &rc))
+        return rc;
+    char path [PATH_MAX];
+    if (!s_path (task, v [0], path, sizeof path))
+        return s_bad (task, &s_handoff_to_sig, "path must be a non-empty string");
+    FILE *file;
+    while (!(file = fopen (path, "r"))) {
+        if (errno != ENOENT)
+            return async_task_fail_errno (task, errno, "testing.handoff_to: cannot read %s",
+                                          path);
+        if (async_task_cancelled (task) || async_task_sleep (task, S_BLOCK_POLL_MS))
+            return s_cancelled (task);
+    }
+    char id [64] = "";
+    bool read = fscanf (file, "%63s", id) == 1;
+    fclose (file);
+    if (!read)
+        return s_bad (task, &s_handoff_to_sig, "%s holds no job id", path);
+    return async_task_handoff (task, id);
+}
+
 ASYNC_MODULE_INIT (registry)
 {
     static const struct {
@@ -650,6 +680,7 @@ ASYNC_MODULE_INIT (registry)
         { "testing.progress", s_progress },
         { "testing.converse", s_converse },
         { "testing.handoff", s_handoff },
+        { "testing.handoff_to", s_handoff_to },
     };
     for (size_t i = 0; i < sizeof tasks / sizeof tasks [0]; i++)
         if (async_registry_add (registry, tasks [i].name, tasks [i].fn))

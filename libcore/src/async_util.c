@@ -147,6 +147,9 @@ async_parse_time (const char *text, int64_t now_us, int64_t *when_us)
                 p += 2;
             else
                 return -1;
+            //  Offsets in use run from -12:00 to +14:00; "+99:99" is a typo
+            if (oh < 0 || oh > 14 || om < 0 || om > 59)
+                return -1;
             offset_s = sign * (oh * 3600 + om * 60);
         }
         else
@@ -155,8 +158,9 @@ async_parse_time (const char *text, int64_t now_us, int64_t *when_us)
     if (*p)
         return -1;
     static const int days_in [] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    if (month < 1 || month > 12 || day < 1 || day > days_in [month - 1] || hour > 23
-    ||  minute > 59 || second > 60)
+    if (year < 0 || year > 9999 || month < 1 || month > 12 || day < 1
+    ||  day > days_in [month - 1] || hour < 0 || hour > 23 || minute < 0 || minute > 59
+    ||  second < 0 || second > 60)
         return -1;
     bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     if (month == 2 && day == 29 && !leap)

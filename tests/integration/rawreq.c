@@ -1,12 +1,14 @@
 //  rawreq - a test helper: one request to the broker, as any peer could
 //  send it, and its replies as JSON
 //
-//      rawreq ENDPOINT COMMAND BODY_JSON [REPLIES [TIMEOUT_MS]]
+//      rawreq [-n REPLIES] [-t TIMEOUT_MS] ENDPOINT COMMAND BODY_JSON
+//             [COMMAND BODY_JSON ...]
 //
-//  Sends [1, COMMAND, rid, BODY] (BODY a JSON object, packed as msgpack)
-//  from a DEALER and prints each reply as one line of JSON:
-//  {"command": ..., "rid": ..., "body": {...}}, until REPLIES (default 1)
-//  came or TIMEOUT_MS (default 3000) passed. Exit 0 when all came, 3 on a
+//  Sends each [1, COMMAND, rid, BODY] (BODY a JSON object, packed as
+//  msgpack) in order from one DEALER, so that they come from one peer,
+//  and prints each reply as one line of JSON: {"command": ..., "rid": ...,
+//  "body": {...}}, until REPLIES (default: one per request) came or
+//  TIMEOUT_MS (default 3000) passed. Exit 0 when all came, 3 on a
 //  time-out, 2 on bad arguments.
 #include "async_codec.h"
 #include "async_util.h"
@@ -16,37 +18,52 @@
 int
 main (int argc, char *argv [])
 {
-    if (argc < 4 || argc > 6) {
-        fprintf (stderr, "usage: rawreq ENDPOINT COMMAND BODY_JSON [REPLIES [TIMEOUT_MS]]\n");
+    int replies = -1, timeout = 3000, opt;
+    while ((opt = getopt (argc, argv, "+n:t:")) != -1) {
+        if (opt == 'n')
+            replies = atoi (optarg);
+        else
+        if (opt == 't')
+            timeout = atoi (optarg);
+        else
+            return 2;
+    }
+    if (argc - optind < 3 || (argc - optind - 1) % 2) {
+        fprintf (stderr, "usage: rawreq [-n REPLIES] [-t TIMEOUT_MS] ENDPOINT "
+                 "COMMAND BODY_JSON [COMMAND BODY_JSON ...]\n");
         return 2;
     }
-    json_error_t error;
-    json_t *body = json_loads (argv [3], 0, &error);
-    if (!json_is_object (body)) {
-        fprintf (stderr, "rawreq: BODY_JSON is not a JSON object: %s\n", error.text);
-        return 2;
-    }
-    int replies = argc > 4 ? atoi (argv [4]) : 1;
-    int timeout = argc > 5 ? atoi (argv [5]) : 3000;
-    zsock_t *dealer = zsock_new_dealer (argv [1]);
+    zsock_t *dealer = zsock_new_dealer (argv [optind]);
     if (!dealer) {
-        fprintf (stderr, "rawreq: cannot connect to %s\n", argv [1]);
+        fprintf (stderr, "rawreq: cannot connect to %s\n", argv [optind]);
         return 2;
     }
+    if (replies < 0)
+        replies = (argc - optind - 1) / 2;
     uint64_t rid = (uint64_t) async_mono_us ();
-    msgpack_sbuffer buffer;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&buffer);
-    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
-    msgpack_pack_array (&pk, 4);
-    msgpack_pack_int (&pk, 1);
-    async_codec_pack_str (&pk, argv [2]);
-    msgpack_pack_uint64 (&pk, rid);
-    async_codec_pack_json (&pk, body);
-    zframe_t *frame = zframe_new (buffer.data, buffer.size);
-    zframe_send (&frame, dealer, 0);
-    msgpack_sbuffer_destroy (&buffer);
-    json_decref (body);
+    for (int arg = optind + 1; arg < argc; arg += 2) {
+        json_error_t error;
+        json_t *body = json_loads (argv [arg + 1], 0, &error);
+        if (!json_is_object (body)) {
+            fprintf (stderr, "rawreq: the body of %s is not a JSON object: %s\n",
+                     argv [arg], error.text);
+            return 2;
+        }
+        msgpack_sbuffer buffer;
+        msgpack_packer pk;
+        msgpack_sbuffer_init (&buffer);
+        msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
+        msgpack_pack_array (&pk, 4);
+        msgpack_pack_int (&pk, 1);
+        async_codec_pack_str (&pk, argv [arg]);
+        msgpack_pack_uint64 (&pk, rid++);
+        async_codec_pack_json (&pk, body);
+        zframe_t *frame = zframe_new (buffer.data, buffer.size);
+        zframe_send (&frame, dealer, 0);
+        msgpack_sbuffer_destroy (&buffer);
+        json_decref (body);
+    }
+    zframe_t *frame;
     int64_t deadline = async_mono_us () + (int64_t) timeout * 1000;
     int got = 0;
     while (got < replies) {

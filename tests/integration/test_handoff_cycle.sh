@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+#   A cycle of hand-offs (A waits for B's result, then B hands off to A)
+#   could never complete: the hand-off that closes it fails with
+#   BadArgumentsError naming the cycle, and the job waiting in it completes
+#   with that failure, so both end instead of staying active forever.
+source "$(dirname "$0")/../helpers/lib.sh"
+
+am_broker_start
+am_node_start node1 --module "$AM_TESTING_SO" --agent main:2
+dir=$AM_TMP/node1
+a=$(am_ctl submit testing.handoff_to to_a)
+b=$(am_ctl submit testing.handoff_to to_b)
+am_wait_for "job a to be active" 10 am_job_is "$a" active
+am_wait_for "job b to be active" 10 am_job_is "$b" active
+
+am_check "b hands off to a (a still running): b waits"
+echo "$a" >"$dir/to_b"
+s_node_free () { am_ctl nodes | jq -e '.agents[0].running == 1' >/dev/null; }
+am_wait_for "b to give back its slot (waiting for a)" 10 s_node_free
+am_assert_eq "b's status while it waits for a" active "$(am_job_field "$b" .status)"
+
+am_check "a hands off to b: the cycle is refused, both complete"
+echo "$b" >"$dir/to_a"
+rc=0; out=$(am_ctl wait "$a" --timeout 10s) || rc=$?
+am_assert_eq "wait a: exit code" 1 "$rc"
+am_assert_eq "a's failure" BadArgumentsError "$(jq -r .type <<<"$out")"
+jq -er '.message | test("cycle")' <<<"$out" >/dev/null || am_fail "a's message: $out"
+rc=0; out=$(am_ctl wait "$b" --timeout 10s) || rc=$?
+am_assert_eq "wait b: exit code" 1 "$rc"
+am_assert_eq "b's failure (a's, handed on)" BadArgumentsError "$(jq -r .type <<<"$out")"
+jq -er '.message | test("cycle")' <<<"$out" >/dev/null || am_fail "b's message: $out"
+am_say "PASS"
