@@ -11,6 +11,7 @@
 #include "metrics.h"
 #include "spec.h"
 #include "store.h"
+#include "token.h"
 #include "async_codec.h"
 #include "async_idmap.h"
 #include "async_job.h"
@@ -125,8 +126,7 @@ struct _broker_t {
     bool from_node;             //  completing a job from a node's RESULT
     uint64_t seq;
     uint64_t epoch;
-    uint64_t tokens;            //  assignments made by this process
-    uint64_t token_key [4];     //  keys the permutation of their counter
+    token_key_t token_key;      //  from the store's secret (token.h)
     int64_t started;            //  wall us
     int64_t started_mono;       //  monotonic us, for the uptime
     int64_t next_heartbeat;     //  monotonic us
@@ -153,6 +153,16 @@ static void s_handoff_add (broker_t *self, const char *target, const char *waiti
 static void s_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief);
 static void s_metrics_started (broker_t *self, async_job_t *job);
 static void s_pack_node (broker_t *self, msgpack_packer *pk, session_t *session);
+static void s_assign (broker_t *self, session_t *session, dispatch_agent_t *agent,
+                      async_job_t *job, uint64_t token);
+
+//  A zlistx/zhashx destructor of plain allocations
+static void
+s_free_item (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
 
 //  ---------------------------------------------------------------------
 //  Keys
@@ -2105,6 +2115,59 @@ s_send_welcome (broker_t *self, zframe_t *routing, uint64_t rid)
     s_send (self, routing, &msg);
 }
 
+//  A job a node holds from an attempt that an earlier broker process
+//  handed out (ASSIGN goes before the commit that records it) and stopped
+//  before recording: it is pending again here. The node that ran it (or
+//  runs it) takes it back, so that it does not run twice
+typedef struct {
+    char id [37];
+    uint64_t token;
+    char agent [ASYNC_MAX_NAME + 1];
+} s_adopted_t;
+
+//  Whether node `uuid` may take back `job` with this held entry: the job
+//  waits in its queue for the attempt the entry names (the next one), and
+//  the token is the one an earlier process made for that very attempt on
+//  that node (token.h: nobody else can make it)
+static bool
+s_adoptable (broker_t *self, async_job_t *job, const char *uuid, uint64_t token,
+             int64_t attempt)
+{
+    return job->kind == ASYNC_KIND_TASK && job->status == ASYNC_PENDING && !job->held
+        && attempt == (int64_t) job->attempts + 1 && (token >> 32) < self->epoch
+        && token_valid (&self->token_key, token, job->id, uuid, (int) attempt)
+        && s_is_queued (self, job);
+}
+
+//  Take the adopted jobs out of their queues, assigned to the session
+static void
+s_adopt (broker_t *self, session_t *session, zlistx_t *adopted)
+{
+    s_adopted_t *entry = (s_adopted_t *) zlistx_first (adopted);
+    for (; entry; entry = (s_adopted_t *) zlistx_next (adopted)) {
+        async_job_t *job = s_job_load (self, entry->id);
+        dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (session->agents);
+        while (agent && strcmp (dispatch_agent_name (agent), entry->agent) != 0)
+            agent = (dispatch_agent_t *) zlistx_next (session->agents);
+        if (!agent)
+            agent = (dispatch_agent_t *) zlistx_first (session->agents);
+        if (!job || !agent || job->status != ASYNC_PENDING)
+            continue;
+        s_unqueue (self, job);
+        if (job->begin_by && job->attempts == 0) {
+            char key [64];
+            store_delete (self->store, key,
+                          s_key_time (key, 'd', job->begin_after + job->begin_by, job->id));
+        }
+        dispatch_agent_take (agent);
+        s_assign (self, session, agent, job, entry->token);
+        s_job_save (self, job);
+        async_log_info ("broker", "job.adopted", "job=%s node=%s attempt=%d reason=\"its "
+                        "assignment was not recorded before the broker stopped\"", job->id,
+                        session->uuid, job->attempts + 1);
+    }
+}
+
 static void
 s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
 {
@@ -2131,18 +2194,30 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     }
     zhashx_t *kept = zhashx_new ();       //  jobs the node still holds: id -> agent name
     zhashx_set_destructor (kept, (zhashx_destructor_fn *) zstr_free);
+    zlistx_t *adopted = zlistx_new ();    //  s_adopted_t *: see s_adoptable
+    zlistx_set_destructor (adopted, s_free_item);
     const msgpack_object *held = async_mp_get (in->body, "held");
     for (uint32_t i = 0; held && held->type == MSGPACK_OBJECT_ARRAY
                          && i < held->via.array.size; i++) {
         char id [37], agent_name [ASYNC_MAX_NAME + 1];
         uint64_t token;
+        int64_t attempt = 0;
         const msgpack_object *h = &held->via.array.ptr [i];
         if (async_mp_str (h, "id", id, sizeof id) || async_mp_uint (h, "token", &token)
         ||  async_mp_str (h, "agent", agent_name, sizeof agent_name))
             continue;
+        async_mp_int (h, "attempt", &attempt);
         async_job_t *job = s_job_load (self, id);
         if (job && s_job_is_live (job) && job->token == token)
             zhashx_insert (kept, id, strdup (agent_name));
+        else
+        if (job && s_adoptable (self, job, uuid, token, attempt)) {
+            s_adopted_t *entry = calloc (1, sizeof (s_adopted_t));
+            memcpy (entry->id, id, 37);
+            entry->token = token;
+            snprintf (entry->agent, sizeof entry->agent, "%s", agent_name);
+            zlistx_add_end (adopted, entry);
+        }
     }
     //  Another session of this uuid (an older process): superseded
     session_t *other = (session_t *) zhashx_lookup (self->nodes, uuid);
@@ -2232,6 +2307,8 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         agent_name = (char *) zhashx_next (kept);
     }
     zhashx_destroy (&kept);
+    s_adopt (self, session, adopted);
+    zlistx_destroy (&adopted);
     async_log_info ("broker", "node.hello", "node=%s agents=%u held=%zu address=%s",
                     uuid, agents->via.array.size, async_idmap_size (session->jobs),
                     session->address);
@@ -2252,6 +2329,21 @@ s_current_attempt (broker_t *self, session_t *session, async_inmsg_t *in, char *
     ||  strcmp (job->node, session->uuid) != 0)
         return NULL;
     return job;
+}
+
+//  Whether a RESULT that is not for a current attempt is for the attempt
+//  whose result the broker took last (a job still cached: changed since
+//  the last commit, or live): the same node and token, the job no longer
+//  waiting for that attempt
+static bool
+s_result_taken (broker_t *self, session_t *session, async_inmsg_t *in, const char *id)
+{
+    uint64_t token = 0;
+    if (async_mp_uint (in->body, "token", &token))
+        return false;
+    async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
+    return job && job->token == token && streq (job->node, session->uuid)
+        && !s_job_is_live (job);
 }
 
 //  An attempt started: count it, and the job's wait when it is its first
@@ -2503,6 +2595,15 @@ s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_
     async_msg_t ack;
     async_msg_init (&ack, "ACK", in->rid, 2);
     async_msg_str (&ack, "id", id);
+    if (!job && s_result_taken (self, session, in, id)) {
+        //  This attempt's result again (re-sent on a WELCOME, or after
+        //  500 ms): it was taken already, maybe not yet written. Its ACK
+        //  goes after the commit like the first one's; a rejecting ACK now
+        //  would make the node forget a result the store may not hold yet
+        async_msg_int (&ack, "rejected", 0);
+        s_ack (self, routing, &ack, true, acks);
+        return;
+    }
     if (!job) {
         s_log_rejected (self, id, session->uuid);
         async_msg_int (&ack, "rejected", 1);
@@ -3026,32 +3127,32 @@ s_handle (broker_t *self, zmsg_t *zmsg)
     free (rkey);
 }
 
-//  A 64-bit mix (splitmix64's finaliser)
-static uint64_t
-s_mix64 (uint64_t x)
+//  The job, out of its queue, is assigned to a slot of `agent` (taken)
+//  with `token`
+static void
+s_assign (broker_t *self, session_t *session, dispatch_agent_t *agent, async_job_t *job,
+          uint64_t token)
 {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-//  The next fencing token: epoch << 32 | a keyed permutation of the
-//  assignment counter (a 4-round Feistel network on 16-bit halves). Unique
-//  in this process for 2^32 assignments, like the counter, but a node that
-//  sees its own tokens cannot tell another node's
-static uint64_t
-s_token_next (broker_t *self)
-{
-    uint32_t counter = (uint32_t) ++self->tokens;
-    uint16_t left = counter >> 16, right = counter & 0xffff;
-    for (int round = 0; round < 4; round++) {
-        uint16_t next = left ^ (uint16_t) s_mix64 (right ^ self->token_key [round]);
-        left = right;
-        right = next;
-    }
-    return (self->epoch << 32) | ((uint32_t) left << 16) | right;
+    job->status = ASYNC_ASSIGNED;
+    s_quota_count (self, &job->quotas, +1);
+    job->token = token;
+    memcpy (job->node, session->uuid, 37);
+    async_job_set_str (&job->agent, dispatch_agent_name (agent));
+    async_idmap_insert (session->jobs, job->id, agent);
+    //  The assignment is the a key alone: node, token, agent. The record
+    //  is written with the job's next change (a live job stays cached);
+    //  a restart lays the a key over a record that still says pending
+    const char *agent_name = dispatch_agent_name (agent);
+    size_t alen = strlen (agent_name);
+    uint8_t live [36 + 8 + ASYNC_MAX_NAME + 1];
+    if (alen > ASYNC_MAX_NAME)
+        alen = ASYNC_MAX_NAME;
+    memcpy (live, session->uuid, 36);
+    store_put_be64 (live + 36, job->token);
+    memcpy (live + 44, agent_name, alen);
+    //  Fresh: every attempt ends with a delete of the a key (s_release)
+    char key [40];
+    store_put_fresh (self->store, key, s_key_live (key, job->id), live, 44 + alen);
 }
 
 //  Send ASSIGN for each (job, agent) pair dispatch finds
@@ -3081,25 +3182,9 @@ s_dispatch (broker_t *self)
             s_job_fail (self, job, "TimeoutError", "not started before begin_by passed");
             continue;
         }
-        job->status = ASYNC_ASSIGNED;
-        s_quota_count (self, &job->quotas, +1);
-        job->token = s_token_next (self);
-        memcpy (job->node, session->uuid, 37);
-        async_job_set_str (&job->agent, dispatch_agent_name (agent));
-        async_idmap_insert (session->jobs, job->id, agent);
-        //  The assignment is the a key alone: node, token, agent. The record
-        //  is written with the job's next change (a live job stays cached);
-        //  a restart lays the a key over a record that still says pending
-        const char *agent_name = dispatch_agent_name (agent);
-        size_t alen = strlen (agent_name);
-        uint8_t live [36 + 8 + ASYNC_MAX_NAME + 1];
-        if (alen > ASYNC_MAX_NAME)
-            alen = ASYNC_MAX_NAME;
-        memcpy (live, session->uuid, 36);
-        store_put_be64 (live + 36, job->token);
-        memcpy (live + 44, agent_name, alen);
-        //  Fresh: every attempt ends with a delete of the a key (s_release)
-        store_put_fresh (self->store, key, s_key_live (key, job->id), live, 44 + alen);
+        s_assign (self, session, agent, job, token_make (&self->token_key, self->epoch,
+                                                         job->id, session->uuid,
+                                                         job->attempts + 1));
 
         async_msg_t msg;
         async_msg_init (&msg, "ASSIGN", 0, 8);
@@ -3768,6 +3853,28 @@ s_recover (broker_t *self)
     uint8_t buf [8];
     store_put_be64 (buf, self->epoch);
     store_put (self->store, "mepoch", 6, buf, 8);
+    //  The secret behind fencing tokens (token.h): made once, kept
+    uint8_t secret [TOKEN_SECRET_SIZE];
+    if (store_get (self->store, "msecret", 7, &value, &size) == 0) {
+        bool ok = size == TOKEN_SECRET_SIZE;
+        if (ok)
+            memcpy (secret, value, TOKEN_SECRET_SIZE);
+        free (value);
+        if (!ok) {
+            async_log_error ("broker", "store.secret", "reason=\"msecret is not %d bytes; "
+                             "see docs/storage.md\"", TOKEN_SECRET_SIZE);
+            return ASYNC_ESTORE;
+        }
+    }
+    else {
+        if (getrandom (secret, sizeof secret, 0) != (ssize_t) sizeof secret) {
+            async_log_error ("broker", "store.secret", "reason=\"no random bytes for the "
+                             "token secret: %s\"", strerror (errno));
+            return ASYNC_ESTORE;
+        }
+        store_put (self->store, "msecret", 7, secret, sizeof secret);
+    }
+    token_key_load (&self->token_key, secret);
     if (store_get (self->store, "mseq", 4, &value, &size) == 0) {
         if (size == 8)
             self->seq = store_get_be64 ((uint8_t *) value);
@@ -3957,12 +4064,6 @@ s_backoff_compare (const void *a, const void *b)
     return strcmp (x->id, y->id);
 }
 
-static void
-s_free_item (void **item)
-{
-    free (*item);
-    *item = NULL;
-}
 
 static void
 s_zmsg_free (void **item)
@@ -3984,9 +4085,6 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     broker_t *self = calloc (1, sizeof (broker_t));
     self->config = *config;
     self->started = async_now_us ();
-    if (getrandom (self->token_key, sizeof self->token_key, 0) != sizeof self->token_key)
-        for (int i = 0; i < 4; i++)         //  no entropy: still a permutation
-            self->token_key [i] = s_mix64 ((uint64_t) self->started + (uint64_t) i);
     self->started_mono = async_mono_us ();
     self->dispatch = dispatch_new ();
     dispatch_set_window (self->dispatch, self->config.window);

@@ -31,6 +31,7 @@ typedef struct {
 typedef struct {
     char id [37];
     uint64_t token;
+    int attempt;
     char *agent;
     zframe_t *frame;            //  the RESULT message
     int64_t next_send;          //  monotonic us
@@ -280,13 +281,16 @@ s_send (node_t *self, async_msg_t *msg)
 
 //  One entry of HELLO's held list
 static void
-s_pack_held (msgpack_packer *pk, const char *id, uint64_t token, const char *agent)
+s_pack_held (msgpack_packer *pk, const char *id, uint64_t token, int attempt,
+             const char *agent)
 {
-    msgpack_pack_map (pk, 3);
+    msgpack_pack_map (pk, 4);
     async_codec_pack_str (pk, "id");
     async_codec_pack_str (pk, id);
     async_codec_pack_str (pk, "token");
     msgpack_pack_uint64 (pk, token);
+    async_codec_pack_str (pk, "attempt");
+    msgpack_pack_int (pk, attempt);
     async_codec_pack_str (pk, "agent");
     async_codec_pack_str (pk, agent);
 }
@@ -341,12 +345,12 @@ s_send_hello (node_t *self)
     msgpack_pack_array (pk, held);
     async_task_t *job = (async_task_t *) zlistx_first (self->running);
     while (job) {
-        s_pack_held (pk, job->id, job->token, job->agent);
+        s_pack_held (pk, job->id, job->token, job->attempt, job->agent);
         job = (async_task_t *) zlistx_next (self->running);
     }
     unacked_t *unacked = (unacked_t *) async_idmap_first (self->unacked);
     while (unacked) {
-        s_pack_held (pk, unacked->id, unacked->token, unacked->agent);
+        s_pack_held (pk, unacked->id, unacked->token, unacked->attempt, unacked->agent);
         unacked = (unacked_t *) async_idmap_next (self->unacked);
     }
     s_send (self, &msg);
@@ -431,6 +435,7 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
     unacked_t *unacked = calloc (1, sizeof (unacked_t));
     memcpy (unacked->id, job->id, 37);
     unacked->token = job->token;
+    unacked->attempt = job->attempt;
     unacked->agent = strdup (job->agent);
     unacked->frame = zframe_new (msg.buffer.data, msg.buffer.size);
     size_t body = msg.body;

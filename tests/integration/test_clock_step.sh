@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 #   Durations do not follow the wall clock: the broker's clock is stepped
-#   (tests/integration/clockstep.c, LD_PRELOAD: its CLOCK_REALTIME alone)
+#   (tests/integration/faultshim.c, LD_PRELOAD: its CLOCK_REALTIME alone)
 #   by +2 h and by -1 h while jobs run. A run-time `timeout`, a retry's
 #   backoff and the cancel grace are measured on the monotonic clock: a
 #   +2 h step neither interrupts a job with a 1 h timeout nor retries a job
@@ -8,7 +8,7 @@
 #   nor a 2 s backoff, nor the 5 s grace of a cancel.
 source "$(dirname "$0")/../helpers/lib.sh"
 
-SHIM=$AM_BUILD/tests/clockstep.so
+SHIM=$AM_BUILD/tests/faultshim.so
 [ -f "$SHIM" ] || am_fail "$SHIM is missing; build first"
 CLOCK=$AM_TMP/clock_offset
 s_step () { echo "$1" >"$CLOCK.new"; mv "$CLOCK.new" "$CLOCK"; am_say "broker clock stepped to ${1}s"; }

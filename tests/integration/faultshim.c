@@ -1,12 +1,16 @@
-/*  clockstep - an LD_PRELOAD library that steps the wall clock of one
-    process, as an operator's `date -s` or a bad NTP server would, without
-    touching the machine's clock.
+/*  faultshim - an LD_PRELOAD library that injects faults into one
+    process without touching the machine: a step of its wall clock (as an
+    operator's `date -s` or a bad time server would make), a slow disk.
 
     With ASYNC_TEST_CLOCK_FILE set, CLOCK_REALTIME (clock_gettime,
     gettimeofday, time) reads as the real time plus the whole seconds
     written in that file (may be negative; re-read at most every 10 ms).
-    The monotonic clocks are left alone. Without the variable it changes
-    nothing.
+    The monotonic clocks are left alone.
+
+    With ASYNC_TEST_SLOW_SYNC set to a file name, fsync and fdatasync take
+    as many more milliseconds as that file says, while it exists.
+
+    Without the variables it changes nothing.
 */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -16,6 +20,7 @@
 #include <stdlib.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef int (clock_gettime_fn) (clockid_t, struct timespec *);
 
@@ -78,4 +83,49 @@ time (time_t *out)
     if (out)
         *out = ts.tv_sec;
     return ts.tv_sec;
+}
+
+typedef int (sync_fn) (int);
+
+//  The delay the slow-sync file asks for, in ms (0 without it)
+static long
+s_sync_delay_ms (void)
+{
+    const char *path = getenv ("ASYNC_TEST_SLOW_SYNC");
+    FILE *file = path ? fopen (path, "r") : NULL;
+    long ms = 0;
+    if (file) {
+        if (fscanf (file, "%ld", &ms) != 1)
+            ms = 0;
+        fclose (file);
+    }
+    return ms;
+}
+
+static void
+s_sync_wait (void)
+{
+    long ms = s_sync_delay_ms ();
+    if (ms > 0)
+        nanosleep (&(struct timespec) { ms / 1000, (ms % 1000) * 1000000 }, NULL);
+}
+
+int
+fsync (int fd)
+{
+    static sync_fn *real;
+    if (!real)
+        real = (sync_fn *) dlsym (RTLD_NEXT, "fsync");
+    s_sync_wait ();
+    return real ? real (fd) : -1;
+}
+
+int
+fdatasync (int fd)
+{
+    static sync_fn *real;
+    if (!real)
+        real = (sync_fn *) dlsym (RTLD_NEXT, "fdatasync");
+    s_sync_wait ();
+    return real ? real (fd) : -1;
 }
