@@ -11,14 +11,14 @@ source "$(dirname "$0")/../helpers/lib.sh"
 
 SHIM=$AM_BUILD/tests/faultshim.so
 SLOW=$AM_TMP/slow_sync
-(
-    export LD_PRELOAD=$SHIM ASYNC_TEST_SLOW_SYNC=$SLOW
-    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-    am_broker_start
-    echo "$AM_BROKER_PID $AM_ENDPOINT" >"$AM_TMP/broker.id"
-)
-read -r AM_BROKER_PID AM_ENDPOINT <"$AM_TMP/broker.id"
-AM_PIDS+=("$AM_BROKER_PID")
+#   Only the first broker runs with the shim (the sanitizers' runtime
+#   accepts a library loaded before it only when told to)
+asan=${ASAN_OPTIONS-}
+export LD_PRELOAD=$SHIM ASYNC_TEST_SLOW_SYNC=$SLOW
+export ASAN_OPTIONS="${asan:+$asan:}verify_asan_link_order=0"
+am_broker_start
+unset LD_PRELOAD ASYNC_TEST_SLOW_SYNC
+export ASAN_OPTIONS=$asan
 
 am_check "a job, committed while no node can take it"
 id=$(am_ctl submit testing.record runs once)
@@ -40,9 +40,7 @@ am_wait_for "the job to run on node1" 5 s_ran
 if grep -q ACCEPTED "$AM_TMP/held_submit.log"; then
     am_fail "the slow write ended before the job ran: the fault was not injected"
 fi
-old=$AM_BROKER_PID
 am_broker_kill
-am_wait_for "the killed broker to be gone" 10 am_pid_gone "$old"
 rm -f "$SLOW"
 
 am_check "restart: the job is not run again; its result is accepted"

@@ -16,14 +16,12 @@ echo 0 >"$CLOCK"
 
 #   Only the broker runs with the shim (the sanitizers' runtime accepts a
 #   library loaded before it only when told to)
-(
-    export LD_PRELOAD=$SHIM ASYNC_TEST_CLOCK_FILE=$CLOCK
-    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-    am_broker_start --dead-after 30s
-    echo "$AM_BROKER_PID $AM_ENDPOINT" >"$AM_TMP/broker.id"
-)
-read -r AM_BROKER_PID AM_ENDPOINT <"$AM_TMP/broker.id"
-AM_PIDS+=("$AM_BROKER_PID")
+asan=${ASAN_OPTIONS-}
+export LD_PRELOAD=$SHIM ASYNC_TEST_CLOCK_FILE=$CLOCK
+export ASAN_OPTIONS="${asan:+$asan:}verify_asan_link_order=0"
+am_broker_start --dead-after 30s
+unset LD_PRELOAD ASYNC_TEST_CLOCK_FILE
+export ASAN_OPTIONS=$asan
 grep -q "ASYNC_TEST_CLOCK_FILE" "/proc/$AM_BROKER_PID/environ" \
     || am_fail "the broker does not run with the clock shim"
 am_node_start node1 --module "$AM_TESTING_SO" --agent main:4
