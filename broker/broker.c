@@ -91,6 +91,9 @@ struct _broker_t {
     zhashx_t *sessions;         //  rkey -> session_t
     zlistx_t *ack_holders;      //  s_holder_t *: sessions holding ACKs, oldest first
     zhashx_t *nodes;            //  uuid -> session_t (not owned)
+    zhashx_t *known;            //  uuid -> itself: nodes with a session (u keys)
+    zhashx_t *awaited;          //  uuid -> itself: known before this start, not back
+    int64_t awaited_until;      //  monotonic us: dispatch waits for them until then
     async_idmap_t *jobs;        //  id -> async_job_t: live and dirty jobs
     zhashx_t *gathers;          //  parent id -> s_gather_t: its children's summaries
     size_t gather_bytes;        //  held in all of them
@@ -1331,6 +1334,36 @@ s_dead_nodes_expire (broker_t *self, int64_t mono)
     zlistx_destroy (&expired);
 }
 
+//  The nodes with a session are recorded (u keys): after a restart,
+//  dispatch waits for them to say HELLO with what they hold, so that a job
+//  one of them ran, whose assignment was not recorded, is not handed to
+//  another node first (s_adopt). At most dead-after.
+static void
+s_node_known (broker_t *self, const char *uuid)
+{
+    if (zhashx_size (self->awaited) && zhashx_lookup (self->awaited, uuid)) {
+        zhashx_delete (self->awaited, uuid);
+        if (zhashx_size (self->awaited) == 0)
+            async_log_info ("broker", "dispatch.resumed", "reason=\"every node known "
+                            "before the restart is back\"");
+    }
+    if (zhashx_lookup (self->known, uuid))
+        return;
+    zhashx_insert (self->known, uuid, (void *) uuid);
+    char key [40];
+    store_put (self->store, key, s_key_id (key, 'u', uuid), "", 0);
+}
+
+static void
+s_node_forget (broker_t *self, const char *uuid)
+{
+    if (!zhashx_lookup (self->known, uuid))
+        return;
+    char key [40];
+    store_delete (self->store, key, s_key_id (key, 'u', uuid));
+    zhashx_delete (self->known, uuid);
+}
+
 static void
 s_session_drop (broker_t *self, session_t *session, const char *why)
 {
@@ -1350,6 +1383,8 @@ s_session_drop (broker_t *self, session_t *session, const char *why)
     zlistx_destroy (&ids);
     if (streq (why, "dead"))
         s_dead_node_keep (self, session);
+    if (!streq (why, "superseded") && !streq (why, "re-registered"))
+        s_node_forget (self, session->uuid);        //  gone, not replaced
     dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (session->agents);
     while (agent) {
         dispatch_agent_remove (self->dispatch, &agent);
@@ -2287,6 +2322,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     s_strv_free (tasks);
     zhashx_insert (self->sessions, rkey, session);
     zhashx_insert (self->nodes, uuid, session);
+    s_node_known (self, uuid);
     zhashx_delete (self->dead_nodes, uuid);
     //  Re-attach the jobs it holds
     char *agent_name = (char *) zhashx_first (kept);
@@ -3159,6 +3195,15 @@ s_assign (broker_t *self, session_t *session, dispatch_agent_t *agent, async_job
 static void
 s_dispatch (broker_t *self)
 {
+    if (zhashx_size (self->awaited)) {
+        //  Just restarted: the nodes known before come back first
+        if (async_mono_us () < self->awaited_until)
+            return;
+        async_log_warning ("broker", "dispatch.resumed", "missing=%zu reason=\"nodes known "
+                           "before the restart did not come back within dead-after\"",
+                           zhashx_size (self->awaited));
+        zhashx_purge (self->awaited);
+    }
     char id [37];
     dispatch_agent_t *agent;
     zlistx_t *batched = zlistx_new ();      //  sessions with ASSIGNs to send
@@ -3972,6 +4017,22 @@ s_recover (broker_t *self)
         store_iter_next (iter);
     }
     store_iter_destroy (&iter);
+    //  Nodes that had a session: dispatch waits for them (s_node_known)
+    iter = store_iter_new (self->store, "u", 1);
+    while (store_iter_valid (iter)) {
+        size_t ksize;
+        const char *key = store_iter_key (iter, &ksize);
+        char uuid [37];
+        if (ksize == 37) {
+            memcpy (uuid, key + 1, 36);
+            uuid [36] = 0;
+            zhashx_insert (self->known, uuid, (void *) 1);
+            zhashx_insert (self->awaited, uuid, (void *) 1);
+        }
+        store_iter_next (iter);
+    }
+    store_iter_destroy (&iter);
+    self->awaited_until = async_mono_us () + (int64_t) self->config.dead_ms * 1000;
     //  Jobs that were on nodes: wait for their node to come back
     size_t live = 0;
     iter = store_iter_new (self->store, "a", 1);
@@ -4024,7 +4085,8 @@ s_recover (broker_t *self)
     }
     store_iter_destroy (&iter);
     async_log_info ("broker", "store.recovered", "pending=%zu scheduled=%zu on_nodes=%zu "
-                    "epoch=%" PRIu64, pending, zlistx_size (self->scheduled), live, self->epoch);
+                    "nodes=%zu epoch=%" PRIu64, pending, zlistx_size (self->scheduled), live,
+                    zhashx_size (self->awaited), self->epoch);
     return store_commit (self->store, true);
 }
 
@@ -4091,6 +4153,8 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->sessions = zhashx_new ();
     zhashx_set_destructor (self->sessions, (zhashx_destructor_fn *) s_session_destroy);
     self->nodes = zhashx_new ();
+    self->known = zhashx_new ();
+    self->awaited = zhashx_new ();
     self->jobs = async_idmap_new ();
     async_idmap_set_destructor (self->jobs, (async_idmap_destructor_fn *) async_job_destroy);
     self->gathers = zhashx_new ();
@@ -4196,6 +4260,8 @@ broker_destroy (broker_t **self_p)
     broker_auth_destroy (&self->auth);
     zhashx_destroy (&self->sessions);
     zhashx_destroy (&self->nodes);
+    zhashx_destroy (&self->known);
+    zhashx_destroy (&self->awaited);
     async_idmap_destroy (&self->waiters);
     zhashx_destroy (&self->pushes);
     async_idmap_destroy (&self->progress_sent);

@@ -858,6 +858,10 @@ s_on_handshake (node_t *self)
                             broker, curve ? "on" : "off");
         self->refused = false;
         self->broken = 0;
+        //  Connected again (a restarted broker?): PING now, not at the next
+        //  heartbeat, so that a new broker's REHELLO, and our HELLO with
+        //  what we hold, come at once
+        self->next_ping = 0;
         return;
     }
     if (number == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && ++self->broken < 3)

@@ -6,7 +6,9 @@
 #   result; then the broker is killed. After its restart the job is
 #   pending again, but the node reports the result it could not deliver in
 #   HELLO, the broker checks the attempt's token (made for that job, node
-#   and attempt) and accepts the result: the job ran once.
+#   and attempt) and accepts the result: the job ran once. With a second
+#   node that comes back first, dispatch waits for the nodes known before
+#   the restart, so the job is not handed to the other node meanwhile.
 source "$(dirname "$0")/../helpers/lib.sh"
 
 SHIM=$AM_BUILD/tests/faultshim.so
@@ -54,4 +56,52 @@ am_assert_eq "a later job on node1" '"after"' "$(am_ctl wait "$marker" --timeout
 am_assert_eq "runs of the job (lines in node1/runs)" 1 "$(wc -l <"$AM_TMP/node1/runs")"
 grep -q "job.adopted job=$id node=${AM_NODE_UUID[node1]}" "$AM_TMP/broker.log" \
     || am_fail "the broker did not log job.adopted for $id"
+
+am_check "two nodes: the other node, back first after the restart, does not get the job"
+#   node2's only slot is busy (a job recorded as assigned); node1 runs the
+#   job whose assignment the slow disk holds back; the broker is killed and
+#   node1 frozen; node2 frees its slot and comes back alone. Dispatch waits
+#   for node1, which was known before the restart, instead of handing the
+#   job to node2; node1, thawed, takes it back
+AM_BROKER_FLAGS=()
+am_broker_kill
+asan=${ASAN_OPTIONS-}
+export LD_PRELOAD=$SHIM ASYNC_TEST_SLOW_SYNC=$SLOW
+export ASAN_OPTIONS="${asan:+$asan:}verify_asan_link_order=0"
+am_broker_restart
+unset LD_PRELOAD ASYNC_TEST_SLOW_SYNC
+export ASAN_OPTIONS=$asan
+am_node_start node2 --module "$AM_TESTING_SO" --agent 'main:1@default,blk'
+s_busy () { am_ctl nodes | jq -se --arg u "$1" 'any (.[]; .uuid == $u and .running == 1)' >/dev/null; }
+blocker=$(am_ctl submit --queue blk testing.block F2)
+am_wait_for "the blocker to run on node2" 10 s_busy "${AM_NODE_UUID[node2]}"
+#   Due in 3 s: committed now, handed out (to node1, the free one) while
+#   the slow write below holds the writer
+id2=$(am_ctl submit --begin-after +3s testing.record runs2 twice-no)
+echo 8000 >"$SLOW"
+rm -f "$AM_TMP/held_submit.log"
+"$AM_BUILD/tests/rawreq" -t 20000 "$AM_ENDPOINT" \
+    SUBMIT '{"spec": {"task": "testing.noop", "queue": "nobody"}}' PING '{}' \
+    >"$AM_TMP/held_submit.log" 2>&1 &
+am_wait_for "the broker's PONG (the submit is being written)" 5 grep -q PONG "$AM_TMP/held_submit.log"
+s_ran2 () { [ -s "$AM_TMP/node1/runs2" ]; }
+am_wait_for "the second job to run on node1" 6 s_ran2
+if grep -q ACCEPTED "$AM_TMP/held_submit.log"; then
+    am_fail "the slow write ended before the job ran: the fault was not injected"
+fi
+am_broker_kill
+rm -f "$SLOW"
+kill -STOP "${AM_NODE_PID[node1]}"
+touch "$AM_TMP/node2/F2"
+am_broker_restart
+s_node2_back () { am_node_listed "${AM_NODE_UUID[node2]}"; }
+am_wait_for "node2 to be back" 10 s_node2_back
+am_wait_for "the blocker to complete on node2" 10 am_job_is "$blocker" completed
+sleep 1     #   node2 is free: a broker that did not wait would hand it the job now
+kill -CONT "${AM_NODE_PID[node1]}"
+am_assert_eq "the second job's result" '"twice-no"' "$(am_ctl wait "$id2" --timeout 15s)"
+am_assert_eq "runs of the second job on node1" 1 "$(wc -l <"$AM_TMP/node1/runs2")"
+am_assert_eq "runs of the second job on node2" 0 "$(cat "$AM_TMP/node2/runs2" 2>/dev/null | wc -l)"
+grep -q "job.adopted job=$id2 node=${AM_NODE_UUID[node1]}" "$AM_TMP/broker.log" \
+    || am_fail "the broker did not log job.adopted for $id2"
 am_say "PASS"
