@@ -4200,7 +4200,8 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     zhashx_set_destructor (self->dead_nodes, (zhashx_destructor_fn *) s_dead_node_destroy);
     self->metrics = metrics_new ();
 
-    int rc = store_open (config->data_dir, config->sync, &self->store);
+    int rc = store_open_salvage (config->data_dir, config->sync, config->salvage,
+                                 &self->store);
     if (rc == 0)
         rc = s_recover (self);
     if (rc == 0)

@@ -22,6 +22,8 @@ typedef struct {
     const char *data_dir;       //  RocksDB directory
     const char *endpoint;       //  bind endpoint
     bool sync;                  //  sync the WAL before acknowledging
+    bool salvage;               //  open a store with a damaged WAL anyway,
+                                //  dropping what follows the damage
     int heartbeat_ms;           //  ping nodes this often
     int dead_ms;                //  a silent node is dead after this
     int64_t retention_us;       //  completed jobs kept this long

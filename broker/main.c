@@ -49,6 +49,10 @@ s_usage (FILE *out)
 "                       nodes let in (keygen --role client|node); read again\n"
 "                       on SIGHUP (default: none)\n"
 "  --insecure-bind      allow binding beyond loopback without CURVE (default off)\n"
+"  --salvage            start even if the store's write-ahead log is damaged,\n"
+"                       dropping the damaged record and all after it (logged\n"
+"                       at warning); without it such a store is refused, exit\n"
+"                       6 (default off; give it once, after a backup)\n"
 "  --pending-window N   pending jobs per queue held in memory; the rest wait\n"
 "                       in the store and are read back as the queue drains\n"
 "                       (default 16384)\n"
@@ -65,7 +69,8 @@ s_usage (FILE *out)
 "  --log-file FILE      log to FILE, reopened on SIGHUP (default stderr)\n"
 "  --help               this text\n"
 "  --version            print the version\n"
-"exit codes: 0 stopped cleanly, 2 usage error, 6 could not start (store, bind)\n");
+"exit codes: 0 stopped cleanly, 2 usage error, 6 could not start (store, bind;\n"
+"            a damaged store: see the store.corrupt line)\n");
 }
 
 //  "64M", "1G", "4096": bytes
@@ -157,7 +162,7 @@ main (int argc, char *argv [])
     const char *opt_dead = NULL, *opt_ret = NULL, *opt_config = NULL, *opt_level = NULL;
     const char *opt_logfile = NULL, *opt_free = NULL, *opt_window = NULL, *opt_spin = NULL;
     const char *opt_secret = NULL, *opt_clients = NULL, *opt_http = NULL, *opt_token = NULL;
-    bool insecure = false;
+    bool insecure = false, salvage = false;
     static struct option options [] = {
         { "data", required_argument, 0, 'd' },
         { "bind", required_argument, 0, 'b' },
@@ -167,6 +172,7 @@ main (int argc, char *argv [])
         { "retention", required_argument, 0, 'R' },
         { "min-free", required_argument, 0, 'F' },
         { "insecure-bind", no_argument, 0, 'I' },
+        { "salvage", no_argument, 0, 'G' },
         { "pending-window", required_argument, 0, 'W' },
         { "spin", required_argument, 0, 'p' },
         { "curve-secret", required_argument, 0, 'S' },
@@ -192,6 +198,7 @@ main (int argc, char *argv [])
             case 'R': opt_ret = optarg; break;
             case 'F': opt_free = optarg; break;
             case 'I': insecure = true; break;
+            case 'G': salvage = true; break;
             case 'W': opt_window = optarg; break;
             case 'p': opt_spin = optarg; break;
             case 'S': opt_secret = optarg; break;
@@ -241,6 +248,13 @@ main (int argc, char *argv [])
     int rc = 0;
     if (async_cli_log ("asyncbroker", level, logfile))
         rc = ASYNC_EUSAGE;
+    const char *salvage_key = config ? zconfig_get (config, "broker/salvage", "0") : "0";
+    if (rc == 0 && !streq (salvage_key, "0") && !streq (salvage_key, "1")) {
+        fprintf (stderr, "asyncbroker: broker/salvage takes 0 or 1, not '%s'\n",
+                 salvage_key);
+        rc = ASYNC_EUSAGE;
+    }
+    cfg.salvage = salvage || streq (salvage_key, "1");
     if (rc == 0 && strcmp (sync, "on") && strcmp (sync, "off")) {
         fprintf (stderr, "asyncbroker: --sync takes on or off, not '%s'\n", sync);
         rc = ASYNC_EUSAGE;

@@ -8,7 +8,11 @@
 #include "asyncmesh/log.h"
 #include <rocksdb/c.h>
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -197,8 +201,264 @@ s_ops_write (store_t *self, s_ops_t *ops, rocksdb_writebatch_t *batch, bool dura
     return s_check (&err, "write");
 }
 
+//  ---------------------------------------------------------------------
+//  The write-ahead log, read before RocksDB replays it. RocksDB's point-
+//  in-time recovery, its default, stops at the first damaged record and
+//  silently drops it and every record after it: writes that were
+//  acknowledged. Its kTolerateCorruptedTailRecords mode refuses to open
+//  instead, but says neither where nor what a salvage would drop. So the
+//  store reads the log itself first.
+//
+//  The log format (RocksDB db/log_format.h): 32 KiB blocks of records;
+//  each record is a 7-byte header, crc (4 bytes, little-endian: crc32c of
+//  the type and the payload, masked), payload length (2, little-endian),
+//  type (1: a full write batch; 2, 3, 4: its first, middle, last
+//  fragment), then the payload. A record never crosses a block; fewer than
+//  7 bytes left in a block are padding.
+
+#define S_WAL_BLOCK         32768
+#define S_WAL_HEADER        7
+#define S_WAL_FULL          1
+#define S_WAL_FIRST         2
+#define S_WAL_LAST          4
+#define S_WAL_COMPRESSION   9           //  kSetCompressionType (not a batch)
+
+typedef struct {
+    uint32_t crc_table [256];
+    uint8_t *block;                     //  S_WAL_BLOCK bytes
+    //  The first bad spot, if any
+    bool found;
+    bool hard;                          //  a bad record, not just a torn end
+    char *file;                         //  its log file
+    uint64_t offset;                    //  its offset in the file
+    const char *reason;
+    //  From the bad spot to the end of the log: what replay would drop
+    bool valid_after;                   //  an intact record follows it
+    uint64_t batches;                   //  write batches: the damaged one
+                                        //  and every intact one after it
+    uint64_t bytes;
+} s_wal_scan_t;
+
+static uint32_t
+s_crc32c (const uint32_t *table, uint32_t crc, const uint8_t *data, size_t size)
+{
+    crc = ~crc;
+    for (size_t i = 0; i < size; i++)
+        crc = table [(crc ^ data [i]) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+//  Whether `record` (with `room` bytes up to the end of its block or of
+//  the file) holds an intact record: known type, a length that fits, and
+//  the checksum
+static bool
+s_wal_record_ok (s_wal_scan_t *self, const uint8_t *record, size_t room)
+{
+    if (room < S_WAL_HEADER)
+        return false;
+    uint8_t type = record [6];
+    size_t length = record [4] | (size_t) record [5] << 8;
+    if ((type < S_WAL_FULL || type > S_WAL_LAST) && type != S_WAL_COMPRESSION)
+        return false;
+    if (S_WAL_HEADER + length > room)
+        return false;
+    uint32_t stored = (uint32_t) record [0] | (uint32_t) record [1] << 8
+                    | (uint32_t) record [2] << 16 | (uint32_t) record [3] << 24;
+    uint32_t crc = s_crc32c (self->crc_table, 0, record + 6, 1 + length);
+    crc = ((crc >> 15) | (crc << 17)) + 0xa282ead8;       //  RocksDB's mask
+    return crc == stored;
+}
+
+//  Count an intact record found after the bad spot
+static void
+s_wal_count_after (s_wal_scan_t *self, const uint8_t *record)
+{
+    self->valid_after = true;
+    uint8_t type = record [6];
+    if (type == S_WAL_FULL || type == S_WAL_FIRST)
+        self->batches++;
+}
+
+static void
+s_wal_bad (s_wal_scan_t *self, const char *file, uint64_t offset, bool hard,
+           const char *reason)
+{
+    self->found = true;
+    self->hard = hard;
+    self->file = strdup (file);
+    self->offset = offset;
+    self->reason = reason;
+    self->batches = 1;
+}
+
+//  Scan one log file. 0, or -1 if it could not be read (errno set).
+static int
+s_wal_scan_file (s_wal_scan_t *self, const char *file)
+{
+    int fd = open (file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;        //  deleted meanwhile: obsolete
+    struct stat info;
+    if (fstat (fd, &info)) {
+        close (fd);
+        return -1;
+    }
+    uint64_t size = (uint64_t) info.st_size;
+    uint64_t first_bad = 0;             //  the bad spot, if in this file
+    for (uint64_t base = 0; base < size; base += S_WAL_BLOCK) {
+        size_t length = size - base < S_WAL_BLOCK ? (size_t) (size - base) : S_WAL_BLOCK;
+        ssize_t got = pread (fd, self->block, length, (off_t) base);
+        if (got < 0 || (size_t) got != length) {
+            if (got >= 0)
+                errno = EIO;                    //  shrank while read
+            close (fd);
+            return -1;
+        }
+        bool last = base + length == size;
+        size_t pos = 0;
+        while (pos < length) {
+            const uint8_t *record = self->block + pos;
+            size_t room = length - pos;
+            if (self->found) {
+                //  After the bad spot: count the intact records, finding
+                //  them byte by byte where the chain of lengths is broken
+                if (s_wal_record_ok (self, record, room)) {
+                    s_wal_count_after (self, record);
+                    pos += S_WAL_HEADER + (record [4] | (size_t) record [5] << 8);
+                }
+                else
+                    pos++;
+                continue;
+            }
+            if (room < S_WAL_HEADER) {
+                //  Padding; at the end of the file, a header cut short
+                for (size_t i = 0; last && i < room; i++)
+                    if (record [i]) {
+                        s_wal_bad (self, file, base + pos, false, "record cut short");
+                        first_bad = base + pos;
+                        break;
+                    }
+                break;
+            }
+            uint8_t type = record [6];
+            size_t record_size = S_WAL_HEADER + (record [4] | (size_t) record [5] << 8);
+            if (s_wal_record_ok (self, record, room)) {
+                pos += record_size;
+                continue;
+            }
+            if (type == 0 && record_size == S_WAL_HEADER)
+                s_wal_bad (self, file, base + pos, false, "zeroed bytes");
+            else
+            if (record_size > S_WAL_BLOCK - pos)
+                s_wal_bad (self, file, base + pos, true, "bad record length");
+            else
+            if (record_size > room)
+                //  Runs past the end of the file (in its last block)
+                s_wal_bad (self, file, base + pos, false, "record cut short");
+            else
+            if ((type < S_WAL_FULL || type > S_WAL_LAST) && type != S_WAL_COMPRESSION)
+                s_wal_bad (self, file, base + pos, true, "bad record type");
+            else
+                s_wal_bad (self, file, base + pos, true, "checksum mismatch");
+            first_bad = base + pos;
+            pos++;
+        }
+    }
+    close (fd);
+    if (self->found)
+        self->bytes += size - first_bad;
+    return 0;
+}
+
+//  Log files by their number
+static int
+s_wal_compare (const void *a, const void *b)
+{
+    const char *x = *(char * const *) a, *y = *(char * const *) b;
+    unsigned long long nx = strtoull (strrchr (x, '/') + 1, NULL, 10);
+    unsigned long long ny = strtoull (strrchr (y, '/') + 1, NULL, 10);
+    return nx < ny ? -1 : nx > ny;
+}
+
+//  The log files of the store at `path` ("<number>.log"), oldest first.
+//  A NULL-terminated array (caller frees each and the array); NULL if the
+//  directory cannot be read.
+static char **
+s_wal_files (const char *path)
+{
+    DIR *dir = opendir (path);
+    if (!dir)
+        return NULL;
+    size_t count = 0, room = 8;
+    char **files = calloc (room + 1, sizeof (char *));
+    struct dirent *entry;
+    while ((entry = readdir (dir))) {
+        const char *name = entry->d_name;
+        size_t digits = strspn (name, "0123456789");
+        if (digits == 0 || strcmp (name + digits, ".log"))
+            continue;
+        if (count == room) {
+            room *= 2;
+            char **more = realloc (files, (room + 1) * sizeof (char *));
+            assert (more);
+            files = more;
+        }
+        if (asprintf (&files [count], "%s/%s", path, name) < 0)
+            files [count] = NULL;
+        else
+            count++;
+    }
+    closedir (dir);
+    files [count] = NULL;
+    qsort (files, count, sizeof (char *), s_wal_compare);
+    return files;
+}
+
+//  Scan every log file of the store at `path` into `scan`. 0, or -1 when a
+//  log file could not be read (logged).
+static int
+s_wal_scan (s_wal_scan_t *scan, const char *path)
+{
+    memset (scan, 0, sizeof *scan);
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t crc = i;
+        for (int bit = 0; bit < 8; bit++)
+            crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78 : crc >> 1;
+        scan->crc_table [i] = crc;
+    }
+    char **files = s_wal_files (path);
+    if (!files)
+        return 0;               //  no directory yet, or not one: RocksDB says
+    scan->block = malloc (S_WAL_BLOCK);
+    assert (scan->block);
+    int rc = 0;
+    for (size_t i = 0; files [i]; i++) {
+        if (rc == 0 && s_wal_scan_file (scan, files [i])) {
+            async_log_error ("store", "store.error", "op=read file=%s error=\"%s\"",
+                             files [i], strerror (errno));
+            rc = -1;
+        }
+        free (files [i]);
+    }
+    free (files);
+    free (scan->block);
+    scan->block = NULL;
+    //  A bad spot with intact records after it is damage, whatever it
+    //  looks like; without, a record cut short or zeroes at the end are
+    //  a write that a crash interrupted (never acknowledged)
+    if (scan->valid_after)
+        scan->hard = true;
+    return rc;
+}
+
 int
 store_open (const char *path, bool sync, store_t **self_p)
+{
+    return store_open_salvage (path, sync, false, self_p);
+}
+
+int
+store_open_salvage (const char *path, bool sync, bool salvage, store_t **self_p)
 {
     *self_p = NULL;
     if (mkdir (path, 0700) && errno != EEXIST) {
@@ -217,8 +477,12 @@ store_open (const char *path, bool sync, store_t **self_p)
     rocksdb_options_set_write_buffer_size (self->options, 16 << 20);
     rocksdb_options_set_max_write_buffer_number (self->options, 3);
     rocksdb_options_set_compression (self->options, rocksdb_lz4_compression);
-    //  (No WAL recycling: RocksDB turns recycle_log_file_num off under the
-    //  point-in-time recovery that the broker relies on)
+    //  Replaying the log: a torn last record (a crash mid-write) is
+    //  dropped; any other damage fails the open (kTolerateCorrupted-
+    //  TailRecords), unless salvaging: then replay stops before the damage
+    //  (kPointInTimeRecovery). The scan below says where and what first.
+    //  (No WAL recycling: it would make an old record look like a new one)
+    rocksdb_options_set_wal_recovery_mode (self->options, salvage ? 2 : 0);
     //  A small block cache: the backlog lives on disk, not in RAM
     rocksdb_block_based_table_options_t *table = rocksdb_block_based_options_create ();
     rocksdb_cache_t *cache = rocksdb_cache_create_lru (32 << 20);
@@ -230,12 +494,74 @@ store_open (const char *path, bool sync, store_t **self_p)
     rocksdb_cache_destroy (cache);
     rocksdb_block_based_options_destroy (table);
 
-    char *err = NULL;
-    self->db = rocksdb_open (self->options, path, &err);
-    if (s_check (&err, "open")) {
+    s_wal_scan_t scan;
+    if (s_wal_scan (&scan, path)) {
+        free (scan.file);
         store_destroy (&self);
         return ASYNC_ESTORE;
     }
+    if (scan.found && scan.hard && !salvage) {
+        async_log_error ("store", "store.corrupt",
+                         "file=%s offset=%" PRIu64 " reason=\"%s\" "
+                         "would_drop_batches=%" PRIu64 " would_drop_bytes=%" PRIu64 " "
+                         "hint=\"the write-ahead log is damaged before its end, so "
+                         "acknowledged writes may follow the damage; nothing was "
+                         "changed. Restore the data directory from a backup, or "
+                         "start once with --salvage (broker/salvage = 1) to drop "
+                         "the damaged record and every one after it; see "
+                         "docs/storage.md\"",
+                         scan.file, scan.offset, scan.reason, scan.batches, scan.bytes);
+        free (scan.file);
+        store_destroy (&self);
+        return ASYNC_ESTORE;
+    }
+    char *err = NULL;
+    self->db = rocksdb_open (self->options, path, &err);
+    if (err && strncmp (err, "Corruption", 10) == 0) {
+        char reason [512];
+        async_log_error ("store", "store.corrupt",
+                         "path=%s error=\"%s\" hint=\"RocksDB found the store "
+                         "damaged%s. Restore the data directory from a "
+                         "backup%s; see docs/storage.md\"",
+                         path, async_log_quote (err, reason, sizeof reason),
+                         salvage ? " even with --salvage" : "",
+                         salvage ? "" : ", or if the damage is in a write-ahead "
+                         "log (*.log) start once with --salvage");
+        rocksdb_free (err);
+        err = NULL;
+    }
+    if (s_check (&err, "open")) {
+        free (scan.file);
+        store_destroy (&self);
+        return ASYNC_ESTORE;
+    }
+    if (scan.found && scan.hard)
+        async_log_warning ("store", "store.salvaged",
+                           "file=%s offset=%" PRIu64 " reason=\"%s\" "
+                           "dropped_batches=%" PRIu64 " dropped_bytes=%" PRIu64 " "
+                           "hint=\"--salvage: the store was opened as it was "
+                           "before the damage; the write "
+                           "batches (broker commits) from the damaged one on are "
+                           "lost. Remove --salvage (broker/salvage) once started\"",
+                           scan.file, scan.offset, scan.reason, scan.batches,
+                           scan.bytes);
+    else
+    if (salvage)
+        async_log_warning ("store", "store.salvage",
+                           "path=%s hint=\"--salvage is on, and the write-ahead "
+                           "log %s; remove --salvage (broker/salvage): it would "
+                           "drop writes after any damage found at a later "
+                           "start\"", path, scan.found
+                           ? "ends in a torn record (dropped, as always)"
+                           : "is intact: nothing was dropped");
+    else
+    if (scan.found)
+        async_log_info ("store", "store.wal_tail",
+                        "file=%s offset=%" PRIu64 " reason=\"%s\" bytes=%" PRIu64 " "
+                        "note=\"a crash cut the last write short; it is "
+                        "dropped (with --sync on it was never acknowledged)\"",
+                        scan.file, scan.offset, scan.reason, scan.bytes);
+    free (scan.file);
     self->write_sync = rocksdb_writeoptions_create ();
     rocksdb_writeoptions_set_sync (self->write_sync, sync ? 1 : 0);
     self->write_nosync = rocksdb_writeoptions_create ();

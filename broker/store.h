@@ -36,8 +36,17 @@ typedef struct _store_iter_t store_iter_t;
 
 //  Open (creating) the store in directory `path`. 0 or ASYNC_ESTORE, with
 //  the reason logged. `sync`: sync the WAL on store_commit (durable).
+//  The write-ahead log is checked first: a torn last record (a crash
+//  mid-write) is dropped; any other damage refuses the store, logged as
+//  store.corrupt with the file and offset (docs/storage.md, section 5).
 int
     store_open (const char *path, bool sync, store_t **self_p);
+
+//  As store_open; with `salvage`, a damaged write-ahead log does not
+//  refuse the store: it opens as it was before the damage, and what was
+//  dropped (write batches, bytes) is logged at warning, store.salvaged.
+int
+    store_open_salvage (const char *path, bool sync, bool salvage, store_t **self_p);
 
 void
     store_destroy (store_t **self_p);
