@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
 #include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -241,6 +243,307 @@ test_store_second_open_of_same_dir_refused (void **state)
     store_t *second = (store_t *) 0x1;
     assert_int_equal (store_open (self->path, true, &second), ASYNC_ESTORE);
     assert_null (second);
+}
+
+//  ---------------------------------------------------------------------
+//  A damaged write-ahead log (docs/storage.md section 5). A clean close
+//  leaves the WAL as it is (RocksDB does not flush the memtable on
+//  close), so the tests damage it between a close and an open.
+
+#define S_WAL_COMMITS   20
+
+//  The path of the store's one non-empty WAL file (<number>.log)
+static void
+s_wal_file (fixture_t *self, char *file, size_t size)
+{
+    DIR *dir = opendir (self->path);
+    assert_non_null (dir);
+    size_t found = 0;
+    struct dirent *entry;
+    while ((entry = readdir (dir))) {
+        size_t length = strlen (entry->d_name);
+        if (length < 5 || strcmp (entry->d_name + length - 4, ".log"))
+            continue;
+        char path [512];
+        snprintf (path, sizeof path, "%s/%s", self->path, entry->d_name);
+        struct stat info;
+        if (stat (path, &info) == 0 && info.st_size > 0) {
+            snprintf (file, size, "%s", path);
+            found++;
+        }
+    }
+    closedir (dir);
+    assert_int_equal (found, 1);
+}
+
+//  Offsets and payload lengths of the records of WAL `file`. RocksDB's
+//  log format: 32 KiB blocks; each record a 7-byte header, crc32c (4),
+//  length (2, little-endian), type (1), then the payload; fewer than 7
+//  bytes left in a block are padding.
+static size_t
+s_wal_records (const char *file, long *offsets, size_t *lengths, size_t max)
+{
+    FILE *handle = fopen (file, "rb");
+    assert_non_null (handle);
+    size_t count = 0;
+    long at = 0;
+    uint8_t header [7];
+    while (count < max) {
+        long room = 32768 - at % 32768;
+        if (room < 7) {
+            at += room;
+            continue;
+        }
+        if (fseek (handle, at, SEEK_SET) || fread (header, 1, 7, handle) != 7
+        ||  header [6] == 0)
+            break;
+        offsets [count] = at;
+        lengths [count] = header [4] | (size_t) header [5] << 8;
+        at += 7 + (long) lengths [count];
+        count++;
+    }
+    fclose (handle);
+    return count;
+}
+
+//  Commit keys j00..j19, one synced commit (one WAL record) each, and
+//  close the store. Returns the WAL's record count; `first` = the record
+//  of j00.
+static size_t
+s_wal_fill (fixture_t *self, char *file, size_t size, long *offsets,
+            size_t *lengths, size_t max, size_t *first)
+{
+    for (int i = 0; i < S_WAL_COMMITS; i++) {
+        char key [8];
+        snprintf (key, sizeof key, "j%02d", i);
+        s_put (self->store, key, "a job record, long enough to hold a flipped byte");
+        assert_int_equal (store_commit (self->store, true), 0);
+    }
+    store_destroy (&self->store);
+    s_wal_file (self, file, size);
+    size_t count = s_wal_records (file, offsets, lengths, max);
+    assert_true (count >= S_WAL_COMMITS);
+    *first = count - S_WAL_COMMITS;
+    return count;
+}
+
+//  XOR the byte at `offset` of `file` with 0x5a
+static void
+s_flip_byte (const char *file, long offset)
+{
+    FILE *handle = fopen (file, "r+b");
+    assert_non_null (handle);
+    assert_int_equal (fseek (handle, offset, SEEK_SET), 0);
+    int byte = fgetc (handle);
+    assert_true (byte != EOF);
+    assert_int_equal (fseek (handle, offset, SEEK_SET), 0);
+    assert_true (fputc (byte ^ 0x5a, handle) != EOF);
+    assert_int_equal (fclose (handle), 0);
+}
+
+//  Assert that j00..j<present-1> are there and the rest are not
+static void
+s_assert_commits (store_t *store, int present)
+{
+    for (int i = 0; i < S_WAL_COMMITS; i++) {
+        char key [8];
+        snprintf (key, sizeof key, "j%02d", i);
+        if (i < present)
+            s_assert_value (store, key, "a job record, long enough to hold a flipped byte");
+        else
+            s_assert_absent (store, key);
+    }
+}
+
+static void
+test_store_refuses_a_wal_damaged_in_the_middle (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    char file [512];
+    long offsets [64];
+    size_t lengths [64], first;
+    size_t count = s_wal_fill (self, file, sizeof file, offsets, lengths, 64, &first);
+    size_t damaged = first + S_WAL_COMMITS / 2;         //  the record of j10
+    s_flip_byte (file, offsets [damaged] + 7 + (long) lengths [damaged] / 2);
+
+    store_t *store = (store_t *) 0x1;
+    assert_int_equal (store_open (self->path, true, &store), ASYNC_ESTORE);
+    assert_null (store);
+    //  Refused again: the refusal changed nothing
+    assert_int_equal (store_open (self->path, true, &store), ASYNC_ESTORE);
+    long again [64];
+    size_t again_lengths [64];
+    assert_int_equal (s_wal_records (file, again, again_lengths, 64), count);
+
+    //  --salvage: as it was before the damaged record
+    assert_int_equal (store_open_salvage (self->path, true, true, &self->store), 0);
+    s_assert_commits (self->store, S_WAL_COMMITS / 2);
+    //  and the next open needs no salvage
+    store_destroy (&self->store);
+    assert_int_equal (store_open (self->path, true, &self->store), 0);
+    s_assert_commits (self->store, S_WAL_COMMITS / 2);
+}
+
+static void
+test_store_refuses_a_wal_with_its_last_record_damaged (void **state)
+{
+    //  A whole last record with a bad checksum may be an acknowledged
+    //  write with a flipped bit: refused, not taken for a torn tail
+    fixture_t *self = (fixture_t *) *state;
+    char file [512];
+    long offsets [64];
+    size_t lengths [64], first;
+    size_t last = s_wal_fill (self, file, sizeof file, offsets, lengths, 64, &first) - 1;
+    s_flip_byte (file, offsets [last] + 7 + (long) lengths [last] / 2);
+    store_t *store = NULL;
+    assert_int_equal (store_open (self->path, true, &store), ASYNC_ESTORE);
+    assert_int_equal (store_open_salvage (self->path, true, true, &self->store), 0);
+    s_assert_commits (self->store, S_WAL_COMMITS - 1);
+}
+
+static void
+test_store_refuses_zeroes_followed_by_records (void **state)
+{
+    //  RocksDB skips a block from a zeroed header on without a word
+    fixture_t *self = (fixture_t *) *state;
+    char file [512];
+    long offsets [64];
+    size_t lengths [64], first;
+    s_wal_fill (self, file, sizeof file, offsets, lengths, 64, &first);
+    size_t damaged = first + 5;
+    FILE *handle = fopen (file, "r+b");
+    assert_non_null (handle);
+    assert_int_equal (fseek (handle, offsets [damaged], SEEK_SET), 0);
+    for (size_t i = 0; i < 7 + lengths [damaged]; i++)
+        fputc (0, handle);
+    assert_int_equal (fclose (handle), 0);
+    store_t *store = NULL;
+    assert_int_equal (store_open (self->path, true, &store), ASYNC_ESTORE);
+    assert_int_equal (store_open_salvage (self->path, true, true, &self->store), 0);
+    s_assert_commits (self->store, 5);
+}
+
+static void
+test_store_tolerates_a_torn_wal_tail (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    char file [512];
+    long offsets [64];
+    size_t lengths [64], first;
+    size_t last = s_wal_fill (self, file, sizeof file, offsets, lengths, 64, &first) - 1;
+    struct stat info;
+    assert_int_equal (stat (file, &info), 0);
+    assert_int_equal (info.st_size, offsets [last] + 7 + (long) lengths [last]);
+    //  The last record cut short in its payload
+    assert_int_equal (truncate (file, offsets [last] + 7 + (long) lengths [last] / 2), 0);
+    assert_int_equal (store_open (self->path, true, &self->store), 0);
+    s_assert_commits (self->store, S_WAL_COMMITS - 1);
+}
+
+static void
+test_store_tolerates_a_torn_wal_header (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    char file [512];
+    long offsets [64];
+    size_t lengths [64], first;
+    size_t last = s_wal_fill (self, file, sizeof file, offsets, lengths, 64, &first) - 1;
+    assert_int_equal (truncate (file, offsets [last] + 3), 0);
+    assert_int_equal (store_open (self->path, true, &self->store), 0);
+    s_assert_commits (self->store, S_WAL_COMMITS - 1);
+}
+
+static void
+test_store_tolerates_zeroes_at_the_wal_end (void **state)
+{
+    //  What a power loss may leave after the last synced write
+    fixture_t *self = (fixture_t *) *state;
+    char file [512];
+    long offsets [64];
+    size_t lengths [64], first;
+    size_t last = s_wal_fill (self, file, sizeof file, offsets, lengths, 64, &first) - 1;
+    FILE *handle = fopen (file, "r+b");
+    assert_non_null (handle);
+    assert_int_equal (fseek (handle, offsets [last], SEEK_SET), 0);
+    for (size_t i = 0; i < 7 + lengths [last] + 4096; i++)
+        fputc (0, handle);
+    assert_int_equal (fclose (handle), 0);
+    assert_int_equal (store_open (self->path, true, &self->store), 0);
+    s_assert_commits (self->store, S_WAL_COMMITS - 1);
+}
+
+static void
+test_store_checks_wal_records_across_blocks (void **state)
+{
+    //  Batches of 10 KB: records split into fragments across 32 KiB
+    //  blocks, with padding at block ends: a torn one opens (so the
+    //  intact ones before it pass the check)
+    fixture_t *self = (fixture_t *) *state;
+    char big [10000];
+    memset (big, 'b', sizeof big - 1);
+    big [sizeof big - 1] = 0;
+    for (int i = 0; i < S_WAL_COMMITS; i++) {
+        char key [8];
+        snprintf (key, sizeof key, "b%02d", i);
+        s_put (self->store, key, big);
+        assert_int_equal (store_commit (self->store, true), 0);
+    }
+    store_destroy (&self->store);
+    char file [512];
+    s_wal_file (self, file, sizeof file);
+    long offsets [256];
+    size_t lengths [256];
+    size_t count = s_wal_records (file, offsets, lengths, 256);
+    assert_true (count > S_WAL_COMMITS);            //  fragments
+    //  The last record cut short: tolerated, every batch but the last kept
+    assert_int_equal (truncate (file, offsets [count - 1] + 7 + 10), 0);
+    assert_int_equal (store_open (self->path, true, &self->store), 0);
+    for (int i = 0; i < S_WAL_COMMITS - 1; i++) {
+        char key [8];
+        snprintf (key, sizeof key, "b%02d", i);
+        s_assert_value (self->store, key, big);
+    }
+    s_assert_absent (self->store, "b19");
+}
+
+static void
+test_store_refuses_a_damaged_fragment (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    char big [10000];
+    memset (big, 'b', sizeof big - 1);
+    big [sizeof big - 1] = 0;
+    for (int i = 0; i < S_WAL_COMMITS; i++) {
+        char key [8];
+        snprintf (key, sizeof key, "b%02d", i);
+        s_put (self->store, key, big);
+        assert_int_equal (store_commit (self->store, true), 0);
+    }
+    store_destroy (&self->store);
+    char file [512];
+    s_wal_file (self, file, sizeof file);
+    long offsets [256];
+    size_t lengths [256];
+    size_t count = s_wal_records (file, offsets, lengths, 256);
+    size_t damaged = count / 2;
+    s_flip_byte (file, offsets [damaged] + 7 + (long) lengths [damaged] / 2);
+    store_t *store = NULL;
+    assert_int_equal (store_open (self->path, true, &store), ASYNC_ESTORE);
+    assert_int_equal (store_open_salvage (self->path, true, true, &self->store), 0);
+    s_assert_value (self->store, "b00", big);
+    s_assert_absent (self->store, "b19");
+}
+
+static void
+test_store_salvage_of_an_intact_wal_drops_nothing (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    char file [512];
+    long offsets [64];
+    size_t lengths [64], first;
+    s_wal_fill (self, file, sizeof file, offsets, lengths, 64, &first);
+    assert_int_equal (store_open_salvage (self->path, true, true, &self->store), 0);
+    s_assert_commits (self->store, S_WAL_COMMITS);
 }
 
 //  ---------------------------------------------------------------------
@@ -684,6 +987,15 @@ main (void)
         T (test_store_uncommitted_batch_is_lost_on_reopen),
         T (test_store_open_refuses_a_file),
         T (test_store_second_open_of_same_dir_refused),
+        T (test_store_refuses_a_wal_damaged_in_the_middle),
+        T (test_store_refuses_a_wal_with_its_last_record_damaged),
+        T (test_store_refuses_zeroes_followed_by_records),
+        T (test_store_tolerates_a_torn_wal_tail),
+        T (test_store_tolerates_a_torn_wal_header),
+        T (test_store_tolerates_zeroes_at_the_wal_end),
+        T (test_store_checks_wal_records_across_blocks),
+        T (test_store_refuses_a_damaged_fragment),
+        T (test_store_salvage_of_an_intact_wal_drops_nothing),
         T (test_store_get_missing_is_enojob),
         T (test_store_batch_invisible_until_commit),
         T (test_store_batch_rollback),
