@@ -107,6 +107,19 @@ done
 am_say "ok: $line"
 cmp -s "$wal" "$AM_TMP/wal.damaged" || am_fail "the refused start changed the WAL"
 
+am_check "config broker/salvage = 0 refuses too (exit 6); a value other than 0 or 1 is a usage error (exit 2)"
+for value in 0 yes; do
+    printf 'broker\n    salvage = %s\n' "$value" >"$AM_TMP/salvage-$value.cfg"
+    rc=0
+    timeout 20 "$AM_BIN/asyncbroker" --config "$AM_TMP/salvage-$value.cfg" --data "$AM_DATA" \
+        --bind "tcp://127.0.0.1:$(am_free_port)" >"$AM_TMP/config-$value.log" 2>&1 || rc=$?
+    am_assert_eq "exit status with salvage = $value" "$([ $value = 0 ] && echo 6 || echo 2)" "$rc"
+done
+grep -q "store.corrupt" "$AM_TMP/config-0.log" || am_fail "no store.corrupt line with salvage = 0"
+grep -q "broker/salvage takes 0 or 1, not 'yes'" "$AM_TMP/config-yes.log" \
+    || am_fail "no usage error for salvage = yes: $(cat "$AM_TMP/config-yes.log")"
+cmp -s "$wal" "$AM_TMP/wal.damaged" || am_fail "a refused start changed the WAL"
+
 am_check "--salvage: starts, warns that $(( count - m )) write batches were dropped, holds jobs 1..$(( m - 1 ))"
 am_broker_start --salvage
 salvaged=$(grep "store.salvaged" "$AM_TMP/broker.log") || am_fail "no store.salvaged line"
