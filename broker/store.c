@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 //  A staged batch: puts and deletes in the order they came, written in
@@ -226,10 +227,13 @@ s_ops_write (store_t *self, s_ops_t *ops, rocksdb_writebatch_t *batch, bool dura
 typedef struct {
     uint32_t crc_table [256];
     uint8_t *block;                     //  S_WAL_BLOCK bytes
+    char **files;                       //  the log files, oldest first
+    size_t file_index;                  //  the one being scanned
     //  The first bad spot, if any
     bool found;
     bool hard;                          //  a bad record, not just a torn end
-    char *file;                         //  its log file
+    const char *file;                   //  its log file (in files)
+    size_t bad_index;                   //  its index in files
     uint64_t offset;                    //  its offset in the file
     const char *reason;
     //  From the bad spot to the end of the log: what replay would drop
@@ -285,7 +289,8 @@ s_wal_bad (s_wal_scan_t *self, const char *file, uint64_t offset, bool hard,
 {
     self->found = true;
     self->hard = hard;
-    self->file = strdup (file);
+    self->file = file;
+    self->bad_index = self->file_index;
     self->offset = offset;
     self->reason = reason;
     self->batches = 1;
@@ -391,6 +396,7 @@ s_wal_files (const char *path)
         return NULL;
     size_t count = 0, room = 8;
     char **files = calloc (room + 1, sizeof (char *));
+    assert (files);
     struct dirent *entry;
     while ((entry = readdir (dir))) {
         const char *name = entry->d_name;
@@ -414,8 +420,20 @@ s_wal_files (const char *path)
     return files;
 }
 
-//  Scan every log file of the store at `path` into `scan`. 0, or -1 when a
-//  log file could not be read (logged).
+static void
+s_wal_scan_free (s_wal_scan_t *scan)
+{
+    for (size_t i = 0; scan->files && scan->files [i]; i++)
+        free (scan->files [i]);
+    free (scan->files);
+    scan->files = NULL;
+    free (scan->block);
+    scan->block = NULL;
+}
+
+//  Scan every log file of the store at `path` into `scan` (freed with
+//  s_wal_scan_free, whatever the result). 0, or -1 when a log file could
+//  not be read (logged).
 static int
 s_wal_scan (s_wal_scan_t *scan, const char *path)
 {
@@ -426,29 +444,174 @@ s_wal_scan (s_wal_scan_t *scan, const char *path)
             crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78 : crc >> 1;
         scan->crc_table [i] = crc;
     }
-    char **files = s_wal_files (path);
-    if (!files)
+    scan->files = s_wal_files (path);
+    if (!scan->files)
         return 0;               //  no directory yet, or not one: RocksDB says
     scan->block = malloc (S_WAL_BLOCK);
     assert (scan->block);
-    int rc = 0;
-    for (size_t i = 0; files [i]; i++) {
-        if (rc == 0 && s_wal_scan_file (scan, files [i])) {
+    for (size_t i = 0; scan->files [i]; i++) {
+        scan->file_index = i;
+        if (s_wal_scan_file (scan, scan->files [i])) {
             async_log_error ("store", "store.error", "op=read file=%s error=\"%s\"",
-                             files [i], strerror (errno));
-            rc = -1;
+                             scan->files [i], strerror (errno));
+            return -1;
         }
-        free (files [i]);
     }
-    free (files);
-    free (scan->block);
-    scan->block = NULL;
     //  A bad spot with intact records after it is damage, whatever it
     //  looks like; without, a record cut short or zeroes at the end are
     //  a write that a crash interrupted (never acknowledged)
     if (scan->valid_after)
         scan->hard = true;
+    return 0;
+}
+
+//  Copy file `from` into directory `dir` (a temp file, fsync, rename).
+//  0 or -1 (errno set).
+static int
+s_wal_copy (const char *from, const char *dir, uint8_t *buffer, size_t size)
+{
+    const char *name = strrchr (from, '/') + 1;
+    char *temp = NULL, *to = NULL;
+    if (asprintf (&temp, "%s/%s.tmp", dir, name) < 0)
+        return -1;
+    if (asprintf (&to, "%s/%s", dir, name) < 0) {
+        free (temp);
+        return -1;
+    }
+    int rc = -1;
+    int in = open (from, O_RDONLY | O_CLOEXEC);
+    int out = open (temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (in >= 0 && out >= 0) {
+        ssize_t got;
+        while ((got = read (in, buffer, size)) > 0) {
+            ssize_t put = write (out, buffer, (size_t) got);
+            if (put != got) {
+                if (put >= 0)
+                    errno = ENOSPC;             //  a short write: disk full
+                break;
+            }
+        }
+        if (got == 0 && fsync (out) == 0 && rename (temp, to) == 0)
+            rc = 0;
+    }
+    int saved = errno;
+    if (in >= 0)
+        close (in);
+    if (out >= 0)
+        close (out);
+    if (rc)
+        unlink (temp);
+    free (temp);
+    free (to);
+    errno = saved;
     return rc;
+}
+
+static int
+s_fsync_path (const char *path)
+{
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync (fd);
+    close (fd);
+    return rc;
+}
+
+//  --salvage of a damaged log: copy the damaged file and every later one
+//  into a new directory `<path>/salvaged-<UTC time>`, then cut the damaged
+//  file at the bad spot and delete the later ones, so that RocksDB replays
+//  exactly what comes before the damage. (Its point-in-time recovery
+//  alone would not: it skips a block from a zeroed header on without a
+//  word and replays the blocks after it.) Holds RocksDB's LOCK meanwhile,
+//  so a broker running on `path` is never touched. The copy's directory
+//  goes into *copy. 0 or ASYNC_ESTORE (logged).
+static int
+s_wal_salvage (s_wal_scan_t *scan, const char *path, char **copy)
+{
+    *copy = NULL;
+    char *lock_name = NULL;
+    if (asprintf (&lock_name, "%s/LOCK", path) < 0)
+        return ASYNC_ESTORE;
+    //  Note: closing this descriptor drops every fcntl lock this process
+    //  holds on LOCK, so no store of this process may have `path` open
+    int lock = open (lock_name, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    free (lock_name);
+    struct flock range = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    if (lock < 0 || fcntl (lock, F_SETLK, &range)) {
+        async_log_error ("store", "store.error", "op=salvage path=%s error=\"%s\"",
+                         path, lock < 0 ? strerror (errno)
+                         : "the store is in use by another process (its LOCK is held)");
+        if (lock >= 0)
+            close (lock);
+        return ASYNC_ESTORE;
+    }
+    const char *op = "mkdir";
+    time_t now = time (NULL);
+    struct tm utc;
+    gmtime_r (&now, &utc);
+    char stamp [32];
+    strftime (stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+    char *dir = NULL;
+    for (int attempt = 0; attempt < 100 && !dir; attempt++) {
+        if ((attempt ? asprintf (&dir, "%s/salvaged-%s.%d", path, stamp, attempt)
+                     : asprintf (&dir, "%s/salvaged-%s", path, stamp)) < 0) {
+            dir = NULL;
+            break;
+        }
+        if (mkdir (dir, 0700)) {
+            int saved = errno;
+            free (dir);
+            dir = NULL;
+            errno = saved;
+            if (errno != EEXIST)
+                break;
+        }
+    }
+    int rc = dir ? 0 : -1;
+    const char *file = dir;
+    assert (scan->block);
+    for (size_t i = scan->bad_index; rc == 0 && scan->files [i]; i++) {
+        op = "copy";
+        file = scan->files [i];
+        rc = s_wal_copy (file, dir, scan->block, S_WAL_BLOCK);
+    }
+    if (rc == 0) {
+        op = "fsync";
+        file = dir;
+        rc = s_fsync_path (dir);
+    }
+    //  The copy is safe: now cut the log
+    for (size_t i = scan->bad_index; rc == 0 && scan->files [i]; i++) {
+        file = scan->files [i];
+        if (i == scan->bad_index) {
+            op = "truncate";
+            rc = truncate (file, (off_t) scan->offset);
+            if (rc == 0) {
+                op = "fsync";
+                rc = s_fsync_path (file);
+            }
+        }
+        else {
+            op = "unlink";
+            rc = unlink (file);
+        }
+    }
+    if (rc == 0) {
+        op = "fsync";
+        file = path;
+        rc = s_fsync_path (path);
+    }
+    if (rc)
+        async_log_error ("store", "store.error", "op=salvage step=%s file=%s error=\"%s\"",
+                         op, file ? file : path, strerror (errno));
+    close (lock);
+    if (rc) {
+        free (dir);
+        return ASYNC_ESTORE;
+    }
+    *copy = dir;
+    return 0;
 }
 
 int
@@ -479,8 +642,9 @@ store_open_salvage (const char *path, bool sync, bool salvage, store_t **self_p)
     rocksdb_options_set_compression (self->options, rocksdb_lz4_compression);
     //  Replaying the log: a torn last record (a crash mid-write) is
     //  dropped; any other damage fails the open (kTolerateCorrupted-
-    //  TailRecords), unless salvaging: then replay stops before the damage
-    //  (kPointInTimeRecovery). The scan below says where and what first.
+    //  TailRecords). The scan below finds damage first, and refuses it, or
+    //  with --salvage cuts the log there; then point-in-time recovery
+    //  (replay stops at damage) catches what the scan would have missed.
     //  (No WAL recycling: it would make an old record look like a new one)
     rocksdb_options_set_wal_recovery_mode (self->options, salvage ? 2 : 0);
     //  A small block cache: the backlog lives on disk, not in RAM
@@ -496,7 +660,7 @@ store_open_salvage (const char *path, bool sync, bool salvage, store_t **self_p)
 
     s_wal_scan_t scan;
     if (s_wal_scan (&scan, path)) {
-        free (scan.file);
+        s_wal_scan_free (&scan);
         store_destroy (&self);
         return ASYNC_ESTORE;
     }
@@ -511,40 +675,29 @@ store_open_salvage (const char *path, bool sync, bool salvage, store_t **self_p)
                          "the damaged record and every one after it; see "
                          "docs/storage.md\"",
                          scan.file, scan.offset, scan.reason, scan.batches, scan.bytes);
-        free (scan.file);
+        s_wal_scan_free (&scan);
         store_destroy (&self);
         return ASYNC_ESTORE;
     }
-    char *err = NULL;
-    self->db = rocksdb_open (self->options, path, &err);
-    if (err && strncmp (err, "Corruption", 10) == 0) {
-        char reason [512];
-        async_log_error ("store", "store.corrupt",
-                         "path=%s error=\"%s\" hint=\"RocksDB found the store "
-                         "damaged%s. Restore the data directory from a "
-                         "backup%s; see docs/storage.md\"",
-                         path, async_log_quote (err, reason, sizeof reason),
-                         salvage ? " even with --salvage" : "",
-                         salvage ? "" : ", or if the damage is in a write-ahead "
-                         "log (*.log) start once with --salvage");
-        rocksdb_free (err);
-        err = NULL;
-    }
-    if (s_check (&err, "open")) {
-        free (scan.file);
-        store_destroy (&self);
-        return ASYNC_ESTORE;
-    }
-    if (scan.found && scan.hard)
+    if (scan.found && scan.hard) {
+        char *copy;
+        if (s_wal_salvage (&scan, path, &copy)) {
+            s_wal_scan_free (&scan);
+            store_destroy (&self);
+            return ASYNC_ESTORE;
+        }
         async_log_warning ("store", "store.salvaged",
                            "file=%s offset=%" PRIu64 " reason=\"%s\" "
                            "dropped_batches=%" PRIu64 " dropped_bytes=%" PRIu64 " "
-                           "hint=\"--salvage: the store was opened as it was "
-                           "before the damage; the write "
-                           "batches (broker commits) from the damaged one on are "
-                           "lost. Remove --salvage (broker/salvage) once started\"",
+                           "copy=%s hint=\"--salvage: the log was cut at the "
+                           "damage, so the store opens as it was before it; the "
+                           "write batches (broker commits) from the damaged one "
+                           "on are lost, the log as it was is kept in the copy. "
+                           "Remove --salvage (broker/salvage) once started\"",
                            scan.file, scan.offset, scan.reason, scan.batches,
-                           scan.bytes);
+                           scan.bytes, copy);
+        free (copy);
+    }
     else
     if (salvage)
         async_log_warning ("store", "store.salvage",
@@ -561,7 +714,27 @@ store_open_salvage (const char *path, bool sync, bool salvage, store_t **self_p)
                         "note=\"a crash cut the last write short; it is "
                         "dropped (with --sync on it was never acknowledged)\"",
                         scan.file, scan.offset, scan.reason, scan.bytes);
-    free (scan.file);
+    s_wal_scan_free (&scan);
+
+    char *err = NULL;
+    self->db = rocksdb_open (self->options, path, &err);
+    if (err && strncmp (err, "Corruption", 10) == 0) {
+        char reason [512];
+        async_log_error ("store", "store.corrupt",
+                         "path=%s error=\"%s\" hint=\"RocksDB found the store "
+                         "damaged%s. Restore the data directory from a "
+                         "backup%s; see docs/storage.md\"",
+                         path, async_log_quote (err, reason, sizeof reason),
+                         salvage ? " even with --salvage" : "",
+                         salvage ? "" : ", or if the damage is in a write-ahead "
+                         "log (*.log) start once with --salvage");
+        rocksdb_free (err);
+        err = NULL;
+    }
+    if (s_check (&err, "open")) {
+        store_destroy (&self);
+        return ASYNC_ESTORE;
+    }
     self->write_sync = rocksdb_writeoptions_create ();
     rocksdb_writeoptions_set_sync (self->write_sync, sync ? 1 : 0);
     self->write_nosync = rocksdb_writeoptions_create ();

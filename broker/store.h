@@ -43,8 +43,10 @@ int
     store_open (const char *path, bool sync, store_t **self_p);
 
 //  As store_open; with `salvage`, a damaged write-ahead log does not
-//  refuse the store: it opens as it was before the damage, and what was
+//  refuse the store: the log is copied into `path`/salvaged-<time>, then
+//  cut at the damage, so the store opens as it was before it; what was
 //  dropped (write batches, bytes) is logged at warning, store.salvaged.
+//  No other store of this process may have `path` open.
 int
     store_open_salvage (const char *path, bool sync, bool salvage, store_t **self_p);
 

@@ -7,10 +7,12 @@
 #   1. A byte flipped in the payload of a record in the middle of the WAL:
 #      the broker refuses to start (exit 6) with one store.corrupt line
 #      naming the WAL file, the record's offset and --salvage, and leaves
-#      the WAL as it was. With --salvage it starts, logs at warning how many
-#      write batches it dropped (the damaged one and every one after it),
-#      and holds exactly the jobs submitted before the damaged record. The
-#      next start, without --salvage, is clean.
+#      the WAL as it was (also with broker/salvage = 0 in a config file).
+#      With --salvage it starts, logs at warning how many write batches it
+#      dropped (the damaged one and every one after it) and where it kept
+#      a copy of the WAL as it was, and holds exactly the jobs submitted
+#      before the damaged record. The next start, without --salvage, is
+#      clean.
 #   2. The last record cut short (a crash mid-write, a torn tail): the
 #      broker starts as usual, without a warning, and holds every job but
 #      the last one, whose record is incomplete.
@@ -128,6 +130,11 @@ for want in " warning store store.salvaged " "file=$wal " "offset=$off " \
     [[ $salvaged == *"$want"* ]] || am_fail "store.salvaged line lacks '$want': $salvaged"
 done
 am_say "ok: $salvaged"
+copy=$(sed -n 's/.* copy=\([^ ]*\) .*/\1/p' <<<"$salvaged")
+[ -n "$copy" ] || am_fail "no copy= in the store.salvaged line"
+cmp -s "$copy/$(basename "$wal")" "$AM_TMP/wal.damaged" \
+    || am_fail "the copy in $copy is not the WAL as it was: $(ls -l "$copy")"
+am_say "ok: the WAL as it was is kept in $copy"
 am_assert_eq "count pending" $(( m - 1 )) "$(am_ctl count pending)"
 s_assert_pending_ids "$AM_TMP/ids" $(( m - 1 ))
 
