@@ -2227,10 +2227,14 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         s_send_welcome (self, routing, in->rid);
         return;
     }
-    zhashx_t *kept = zhashx_new ();       //  jobs the node still holds: id -> agent name
+    //  The jobs the node still holds, kept when they are live with that
+    //  token and assigned to this uuid; any other session of the uuid is
+    //  superseded below. An entry for a job of another node is refused
+    zhashx_t *kept = zhashx_new ();       //  id -> agent name
     zhashx_set_destructor (kept, (zhashx_destructor_fn *) zstr_free);
     zlistx_t *adopted = zlistx_new ();    //  s_adopted_t *: see s_adoptable
     zlistx_set_destructor (adopted, s_free_item);
+    size_t refused = 0;
     const msgpack_object *held = async_mp_get (in->body, "held");
     for (uint32_t i = 0; held && held->type == MSGPACK_OBJECT_ARRAY
                          && i < held->via.array.size; i++) {
@@ -2239,21 +2243,32 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         int64_t attempt = 0;
         const msgpack_object *h = &held->via.array.ptr [i];
         if (async_mp_str (h, "id", id, sizeof id) || async_mp_uint (h, "token", &token)
-        ||  async_mp_str (h, "agent", agent_name, sizeof agent_name))
+        ||  async_mp_str (h, "agent", agent_name, sizeof agent_name)) {
+            refused++;
             continue;
+        }
         async_mp_int (h, "attempt", &attempt);
         async_job_t *job = s_job_load (self, id);
-        if (job && s_job_is_live (job) && job->token == token)
-            zhashx_insert (kept, id, strdup (agent_name));
-        else
-        if (job && s_adoptable (self, job, uuid, token, attempt)) {
+        if (job && !s_job_is_live (job) && s_adoptable (self, job, uuid, token, attempt)) {
             s_adopted_t *entry = calloc (1, sizeof (s_adopted_t));
             memcpy (entry->id, id, 37);
             entry->token = token;
             snprintf (entry->agent, sizeof entry->agent, "%s", agent_name);
             zlistx_add_end (adopted, entry);
+            continue;
         }
+        if (!job || !s_job_is_live (job))
+            continue;                   //  stale: the attempt ended meanwhile
+        if (strcmp (job->node, uuid) != 0)
+            refused++;                  //  runs on another node: not ours to take
+        else
+        if (job->token == token)
+            zhashx_insert (kept, id, strdup (agent_name));
     }
+    if (refused)
+        async_log_warning ("broker", "node.held_refused", "node=%s refused=%zu "
+                           "reason=\"held entries malformed or for jobs assigned to "
+                           "other nodes; ignored\"", uuid, refused);
     //  Another session of this uuid (an older process): superseded
     session_t *other = (session_t *) zhashx_lookup (self->nodes, uuid);
     session_t *previous [2] = { old, other != old ? other : NULL };

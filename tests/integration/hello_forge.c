@@ -1,0 +1,144 @@
+//  hello_forge - a test helper for test_hello_held_forgery.sh
+//
+//      hello_forge ENDPOINT UUID JOB TOKEN RESULT
+//
+//  A raw peer that plays a node of uuid UUID trying to steal job JOB,
+//  which runs on another node: it says HELLO with one agent (`main`, size
+//  1), no tasks (so that the broker gives it no work) and `held` =
+//  [{id: JOB, token: TOKEN, agent: main}], then sends RESULT {id: JOB,
+//  token: TOKEN, result: RESULT} and waits for its ACK.
+//
+//  Prints one line per answer: "hello: WELCOME", "hello: ERROR <code>
+//  <message>", "ack: rejected=<0|1>". Exit 0 when the ACK came, 1 when an
+//  answer did not come within 5 s, 2 on bad arguments.
+#include "async_codec.h"
+#include <czmq.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void
+s_send (zsock_t *dealer, async_msg_t *msg)
+{
+    zframe_t *frame = zframe_new (msg->buffer.data, msg->buffer.size);
+    async_msg_destroy (msg);
+    zframe_send (&frame, dealer, 0);
+}
+
+//  The next message whose command is one of `a`, `b`, within 5 s; broker
+//  PINGs and the like are skipped. 0, or -1 on timeout
+static int
+s_recv (zsock_t *dealer, const char *a, const char *b, async_inmsg_t *in)
+{
+    int64_t deadline = zclock_mono () + 5000;
+    while (zclock_mono () < deadline) {
+        zsock_set_rcvtimeo (dealer, (int) (deadline - zclock_mono ()));
+        zframe_t *frame = zframe_recv (dealer);
+        if (!frame)
+            break;
+        const char *why = NULL;
+        int rc = async_inmsg_parse (in, zframe_data (frame), zframe_size (frame), &why);
+        zframe_destroy (&frame);
+        if (rc)
+            continue;
+        if (streq (in->command, a) || streq (in->command, b))
+            return 0;
+        async_inmsg_destroy (in);
+    }
+    return -1;
+}
+
+int
+main (int argc, char *argv [])
+{
+    if (argc != 6) {
+        fprintf (stderr, "usage: hello_forge ENDPOINT UUID JOB TOKEN RESULT\n");
+        return 2;
+    }
+    const char *endpoint = argv [1], *uuid = argv [2], *job = argv [3];
+    char *end = NULL;
+    errno = 0;
+    uint64_t token = strtoull (argv [4], &end, 10);
+    if (errno || !end || *end || end == argv [4]) {
+        fprintf (stderr, "hello_forge: TOKEN '%s' is not an unsigned integer\n", argv [4]);
+        return 2;
+    }
+    errno = 0;
+    long long result = strtoll (argv [5], &end, 10);
+    if (errno || !end || *end || end == argv [5]) {
+        fprintf (stderr, "hello_forge: RESULT '%s' is not an integer\n", argv [5]);
+        return 2;
+    }
+    zsock_t *dealer = zsock_new_dealer (endpoint);
+    assert (dealer);
+    zsock_set_linger (dealer, 0);
+
+    async_msg_t msg;
+    async_msg_init (&msg, "HELLO", 1, 7);
+    async_msg_str (&msg, "uuid", uuid);
+    async_msg_str (&msg, "session", "00000000-0000-4000-8000-00000000f0f0");
+    async_msg_str (&msg, "host", "forger");
+    async_msg_int (&msg, "pid", getpid ());
+    async_msg_key (&msg, "agents");
+    msgpack_pack_array (&msg.packer, 1);
+    msgpack_pack_map (&msg.packer, 2);
+    async_codec_pack_str (&msg.packer, "name");
+    async_codec_pack_str (&msg.packer, "main");
+    async_codec_pack_str (&msg.packer, "size");
+    msgpack_pack_int (&msg.packer, 1);
+    async_msg_key (&msg, "tasks");
+    msgpack_pack_array (&msg.packer, 0);
+    async_msg_key (&msg, "held");
+    msgpack_pack_array (&msg.packer, 1);
+    msgpack_pack_map (&msg.packer, 3);
+    async_codec_pack_str (&msg.packer, "id");
+    async_codec_pack_str (&msg.packer, job);
+    async_codec_pack_str (&msg.packer, "token");
+    msgpack_pack_uint64 (&msg.packer, token);
+    async_codec_pack_str (&msg.packer, "agent");
+    async_codec_pack_str (&msg.packer, "main");
+    s_send (dealer, &msg);
+
+    int rc = 1;
+    async_inmsg_t in;
+    if (s_recv (dealer, "WELCOME", "ERROR", &in)) {
+        printf ("hello: no answer within 5 s\n");
+        goto done;
+    }
+    if (streq (in.command, "ERROR")) {
+        int64_t code = 0;
+        char message [512] = "";
+        async_mp_int (in.body, "code", &code);
+        async_mp_str (in.body, "message", message, sizeof message);
+        printf ("hello: ERROR %" PRId64 " %s\n", code, message);
+    }
+    else
+        printf ("hello: WELCOME\n");
+    async_inmsg_destroy (&in);
+
+    async_msg_init (&msg, "RESULT", 0, 3);
+    async_msg_str (&msg, "id", job);
+    async_msg_key (&msg, "token");
+    msgpack_pack_uint64 (&msg.packer, token);
+    async_msg_int (&msg, "result", result);
+    s_send (dealer, &msg);
+    if (s_recv (dealer, "ACK", "REHELLO", &in)) {
+        printf ("ack: no answer within 5 s\n");
+        goto done;
+    }
+    if (streq (in.command, "REHELLO"))
+        printf ("ack: REHELLO (no session)\n");
+    else {
+        int64_t rejected = -1;
+        async_mp_int (in.body, "rejected", &rejected);
+        printf ("ack: rejected=%" PRId64 "\n", rejected);
+    }
+    async_inmsg_destroy (&in);
+    rc = 0;
+done:
+    fflush (stdout);
+    zsock_destroy (&dealer);
+    return rc;
+}
