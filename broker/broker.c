@@ -37,6 +37,8 @@ typedef struct {
     char *address;
     char *host;
     int64_t pid;
+    char *boot;                 //  the node's machine boot id (HELLO boot)
+    char *lock;                 //  its uuid lock file, "dev:inode" (HELLO lock)
     int64_t last_seen;          //  monotonic us
     int64_t last_seen_wall;
     zlistx_t *agents;           //  dispatch_agent_t *, not owned
@@ -2130,6 +2132,8 @@ s_session_destroy (session_t **self_p)
     zframe_destroy (&self->routing);
     free (self->address);
     free (self->host);
+    free (self->boot);
+    free (self->lock);
     zlistx_destroy (&self->agents);
     async_idmap_destroy (&self->jobs);
     msgpack_sbuffer_destroy (&self->assigns);
@@ -2203,6 +2207,38 @@ s_adopt (broker_t *self, session_t *session, zlistx_t *adopted)
     }
 }
 
+//  A short string field (under 64 bytes) as a fresh copy, or NULL
+static char *
+s_mp_short_strdup (const msgpack_object *map, const char *key)
+{
+    char value [64];
+    if (async_mp_str (map, key, value, sizeof value) || !*value)
+        return NULL;
+    return strdup (value);
+}
+
+//  True when `other`, the session of a uuid, keeps the uuid against a new
+//  HELLO for it from another process. A node holds a host-wide lock for
+//  its uuid: a HELLO from the same machine (boot id and host) naming the
+//  same lock file ("dev:inode") proves that the old process is gone, so it
+//  supersedes at once. Else the old session keeps the uuid while it was
+//  heard within two heartbeats; one silent longer is superseded.
+static bool
+s_uuid_in_use (broker_t *self, session_t *other, async_inmsg_t *in)
+{
+    int64_t silent = async_mono_us () - other->last_seen;
+    if (silent > 2 * (int64_t) self->config.heartbeat_ms * 1000)
+        return false;
+    char boot [64] = "", lock [64] = "", host [256] = "";
+    async_mp_str (in->body, "boot", boot, sizeof boot);
+    async_mp_str (in->body, "lock", lock, sizeof lock);
+    async_mp_str (in->body, "host", host, sizeof host);
+    bool same_lock = *boot && *lock && other->boot && other->lock
+                  && streq (boot, other->boot) && streq (lock, other->lock)
+                  && streq (host, other->host ? other->host : "");
+    return !same_lock;
+}
+
 static void
 s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
 {
@@ -2225,6 +2261,31 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     session_t *old = (session_t *) zhashx_lookup (self->sessions, rkey);
     if (old && streq (old->session, nonce) && streq (old->uuid, uuid)) {
         s_send_welcome (self, routing, in->rid);
+        return;
+    }
+    //  Another session of this uuid, from another process, that is alive
+    //  and not on this machine: the uuid is in use, this HELLO is refused
+    //  and the live node is left alone (section 7, "One uuid, one node")
+    session_t *other = (session_t *) zhashx_lookup (self->nodes, uuid);
+    if (other && other != old && s_uuid_in_use (self, other, in)) {
+        char host [256] = "";
+        async_mp_str (in->body, "host", host, sizeof host);
+        const char *peer = self->peer_address;
+        async_log_warning ("broker", "node.refused", "node=%s host=%s address=%s "
+                           "reason=\"uuid in use by a live node on host %s (pid %" PRId64
+                           ")\"", uuid, host, peer ? peer : "",
+                           other->host ? other->host : "", other->pid);
+        char text [512];
+        snprintf (text, sizeof text, "uuid %s is in use by a live node on host %.200s "
+                  "(pid %" PRId64 "); give each node its own uuid: delete this node's "
+                  "uuid file (a new uuid is then made) and start it again", uuid,
+                  other->host ? other->host : "", other->pid);
+        async_msg_t msg;
+        async_msg_init (&msg, "ERROR", in->rid, 3);
+        async_msg_int (&msg, "code", ASYNC_EREFUSED);
+        async_msg_str (&msg, "message", text);
+        async_msg_str (&msg, "reason", "uuid_in_use");     //  the node exits
+        s_send (self, routing, &msg);
         return;
     }
     //  The jobs the node still holds, kept when they are live with that
@@ -2269,8 +2330,6 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         async_log_warning ("broker", "node.held_refused", "node=%s refused=%zu "
                            "reason=\"held entries malformed or for jobs assigned to "
                            "other nodes; ignored\"", uuid, refused);
-    //  Another session of this uuid (an older process): superseded
-    session_t *other = (session_t *) zhashx_lookup (self->nodes, uuid);
     session_t *previous [2] = { old, other != old ? other : NULL };
     for (int i = 0; i < 2; i++) {
         session_t *session = previous [i];
@@ -2294,6 +2353,8 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     session->address = strdup (peer ? peer : "");
     session->host = async_mp_strdup (in->body, "host");
     async_mp_int (in->body, "pid", &session->pid);
+    session->boot = s_mp_short_strdup (in->body, "boot");
+    session->lock = s_mp_short_strdup (in->body, "lock");
     session->last_seen = async_mono_us ();
     session->last_seen_wall = async_now_us ();
     session->agents = zlistx_new ();

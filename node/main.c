@@ -16,6 +16,7 @@
 #include <czmq.h>
 #include <getopt.h>
 #include <signal.h>
+#include <unistd.h>
 
 static volatile int s_stop = 0;
 
@@ -60,7 +61,9 @@ s_usage (FILE *out)
 "  --version            print the version\n"
 "The instance UUID is read from the file named by $ASYNC_UUID, else uuid.txt\n"
 "in the working directory; it is created when missing.\n"
-"exit codes: 0 stopped cleanly, 2 usage or configuration error\n");
+"exit codes: 0 stopped cleanly, 2 usage or configuration error, 6 refused:\n"
+"another asyncnode runs with this instance UUID (on this machine, or live at\n"
+"the broker from another machine); give each node its own uuid.txt\n");
 }
 
 //  Agents from the config file's `agents` section
@@ -263,6 +266,15 @@ main (int argc, char *argv [])
         fprintf (stderr, "asyncnode: %s\n", err);
         rc = ASYNC_EUSAGE;
     }
+    //  One process per uuid on this machine: its lock, held until we exit
+    //  (taken after the fork server started, which must not inherit it)
+    int lock_fd = -1;
+    char lock [64] = "";
+    if (rc == 0 && (rc = node_uuid_lock (uuid, uuid_file, &lock_fd, lock, sizeof lock,
+                                         err, sizeof err)))
+        fprintf (stderr, "asyncnode: %s\n", err);
+    cfg.uuid_file = uuid_file;
+    cfg.lock = *lock ? lock : NULL;
     node_t *node = NULL;
     if (rc == 0 && (rc = node_new (&cfg, registry, uuid, &node))) {
         if (rc == ASYNC_EUSAGE)
@@ -284,9 +296,11 @@ main (int argc, char *argv [])
         async_log_info ("node", "node.started", "node=%s broker=%s agents=%d "
                         "process_isolated=%d modules=%d curve=%s", uuid, cfg.broker,
                         cfg.nagents, isolated, nmodules, curve_key ? "on" : "off");
-        node_run (node, &s_stop, &s_reopen);
+        rc = node_run (node, &s_stop, &s_reopen);
         node_destroy (&node);
     }
+    if (lock_fd != -1)
+        close (lock_fd);
     node_zygote_destroy (&cfg.zygote);
     registry_destroy (&registry);
     for (int i = 0; i < cfg.nagents; i++)

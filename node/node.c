@@ -13,7 +13,10 @@
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
 #include <czmq.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct {
@@ -53,6 +56,7 @@ struct _node_t {
     char session [37];
     char cwd [4096];
     char host [256];
+    char boot [64];             //  the machine's boot id (HELLO boot)
     zsock_t *dealer;
     zsock_t *up;                //  PULL: every worker's messages, index first
     zsock_t *monitor;           //  the dealer's handshake events (PAIR)
@@ -76,6 +80,9 @@ struct _node_t {
     int64_t last_heard;         //  monotonic us
     int64_t next_ping;
     int64_t next_hello;
+    uint64_t hello_first;       //  rids of the HELLOs since the last WELCOME
+    uint64_t hello_last;
+    bool hello_refused;         //  ... and one was refused: uuid in use
     int64_t reconnect_at;       //  after a refused handshake; 0: none due
     int64_t next_resend_check;  //  monotonic us: look at unacked results
     int broken;                 //  handshakes cut short since the last good one
@@ -229,8 +236,9 @@ node_uuid_load (const char *path, char *uuid, char *err, size_t err_size)
     }
     fprintf (file, "%s\n"
              "# This is the instance UUID of an asyncnode. It names this node to the\n"
-             "# broker across restarts. Do not copy it to another node: two live\n"
-             "# nodes under one UUID supersede each other. Delete it to get a new one.\n",
+             "# broker across restarts. Do not copy it to another node: a node started\n"
+             "# with the UUID of a live node is refused (exit code 6). Delete it to get\n"
+             "# a new one.\n",
              uuid);
     fflush (file);
     fsync (fileno (file));
@@ -239,6 +247,74 @@ node_uuid_load (const char *path, char *uuid, char *err, size_t err_size)
         snprintf (err, err_size, "cannot create %s: %s", path, strerror (errno));
         return -1;
     }
+    return 0;
+}
+
+//  The lock file's directory: host-wide, and cleared at boot
+static const char *
+s_lock_dir (void)
+{
+    struct stat st;
+    if (stat ("/dev/shm", &st) == 0 && S_ISDIR (st.st_mode)
+    &&  access ("/dev/shm", W_OK | X_OK) == 0)
+        return "/dev/shm";
+    return "/tmp";
+}
+
+int
+node_uuid_lock (const char *uuid, const char *uuid_file, int *fd_p,
+                char *lock, size_t lock_size, char *err, size_t err_size)
+{
+    char path [256];
+    snprintf (path, sizeof path, "%s/asyncnode-%s.lock", s_lock_dir (), uuid);
+    //  Opened without O_CREAT first: in a sticky directory another user's
+    //  file cannot be opened with O_CREAT (fs.protected_regular), and a
+    //  lock file that other users may read can be locked by them too
+    bool writable = true;
+    int fd = open (path, O_RDWR | O_CLOEXEC);
+    if (fd == -1 && errno == EACCES) {
+        writable = false;
+        fd = open (path, O_RDONLY | O_CLOEXEC);
+    }
+    if (fd == -1 && errno == ENOENT) {
+        fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        writable = true;
+    }
+    if (fd == -1) {
+        snprintf (err, err_size, "cannot open the uuid lock %s: %s", path, strerror (errno));
+        return ASYNC_EUSAGE;
+    }
+    if (flock (fd, LOCK_EX | LOCK_NB)) {
+        int error = errno;
+        char holder [32] = "";
+        ssize_t size = pread (fd, holder, sizeof holder - 1, 0);
+        holder [size > 0 ? size : 0] = 0;
+        holder [strcspn (holder, "\r\n")] = 0;
+        close (fd);
+        if (error != EWOULDBLOCK) {
+            snprintf (err, err_size, "cannot lock %s: %s", path, strerror (error));
+            return ASYNC_EUSAGE;
+        }
+        snprintf (err, err_size, "another asyncnode on this machine%s%s%s runs with uuid "
+                  "%s (from %s); give each node its own uuid: delete %s in this node's "
+                  "directory (a new one is then made)", *holder ? " (pid " : "", holder,
+                  *holder ? ")" : "", uuid, uuid_file, uuid_file);
+        return ASYNC_EREFUSED;
+    }
+    if (writable && ftruncate (fd, 0) == 0) {
+        char pid [32];
+        int len = snprintf (pid, sizeof pid, "%ld\n", (long) getpid ());
+        //  The pid is only for the message above: a failed write is harmless
+        ssize_t written = pwrite (fd, pid, (size_t) len, 0);
+        (void) written;
+    }
+    struct stat st;
+    if (fstat (fd, &st) == 0)
+        snprintf (lock, lock_size, "%llx:%llx", (unsigned long long) st.st_dev,
+                  (unsigned long long) st.st_ino);
+    else
+        *lock = 0;
+    *fd_p = fd;
     return 0;
 }
 
@@ -305,7 +381,15 @@ s_send_hello (node_t *self)
     while (tasks [ntasks])
         ntasks++;
     async_msg_t msg;
-    async_msg_init (&msg, "HELLO", ++self->rid, 9);
+    async_msg_init (&msg, "HELLO", ++self->rid, 9 + (*self->boot ? 1 : 0)
+                    + (self->config.lock ? 1 : 0));
+    if (!self->hello_first)
+        self->hello_first = self->rid;
+    self->hello_last = self->rid;
+    if (*self->boot)
+        async_msg_str (&msg, "boot", self->boot);
+    if (self->config.lock)
+        async_msg_str (&msg, "lock", self->config.lock);
     async_msg_int (&msg, "batch", 1);           //  ASSIGN may carry `jobs`
     async_msg_int (&msg, "acks", 1);            //  ... and `acks`
     async_msg_str (&msg, "uuid", self->uuid);
@@ -597,6 +681,15 @@ s_on_reply (node_t *self, async_inmsg_t *in)
     zhashx_delete (self->requests, key);
 }
 
+//  True when an ERROR body says that another live node has our uuid
+static bool
+s_uuid_in_use (const msgpack_object *body)
+{
+    char reason [32] = "";
+    async_mp_str (body, "reason", reason, sizeof reason);
+    return streq (reason, "uuid_in_use");
+}
+
 //  Handle one message from the broker; false when none was waiting
 static bool
 s_on_broker (node_t *self)
@@ -656,6 +749,7 @@ s_on_broker (node_t *self)
     if (streq (cmd, "WELCOME")) {
         bool first = !self->welcomed;
         self->welcomed = true;
+        self->hello_first = 0;
         int64_t batch = 0;
         async_mp_int (in.body, "batch", &batch);
         self->broker_batch = batch != 0;
@@ -696,6 +790,19 @@ s_on_broker (node_t *self)
         snprintf (key, sizeof key, "%" PRIu64, in.rid);
         if (zhashx_lookup (self->requests, key))
             s_on_reply (self, &in);
+        else
+        if (self->hello_first && in.rid >= self->hello_first && in.rid <= self->hello_last
+        &&  s_uuid_in_use (in.body)) {
+            //  Our HELLO refused: another live node has our uuid. (Other
+            //  refusals, such as a key that may not act as a node, may be
+            //  fixed at the broker: we keep saying HELLO.)
+            char *message = async_mp_strdup (in.body, "message");
+            async_log_error ("node", "node.refused", "node=%s uuid_file=%s message=\"%s\"",
+                             self->uuid, self->config.uuid_file ? self->config.uuid_file
+                             : "", message ? message : "");
+            free (message);
+            self->hello_refused = true;
+        }
         else {
             char *message = async_mp_strdup (in.body, "message");
             async_log_error ("node", "broker.error", "message=\"%s\"", message ? message : "");
@@ -960,6 +1067,13 @@ node_new (const node_config_t *config, async_registry_t *registry, const char *u
     if (!getcwd (self->cwd, sizeof self->cwd))
         strcpy (self->cwd, ".");
     gethostname (self->host, sizeof self->host - 1);
+    FILE *boot = fopen ("/proc/sys/kernel/random/boot_id", "r");
+    if (boot) {
+        if (!fgets (self->boot, sizeof self->boot, boot))
+            self->boot [0] = 0;
+        self->boot [strcspn (self->boot, "\r\n")] = 0;
+        fclose (boot);
+    }
     self->running = zlistx_new ();
     self->unacked = async_idmap_new ();
     async_idmap_set_destructor (self->unacked, (async_idmap_destructor_fn *) s_unacked_destroy);
@@ -1104,7 +1218,7 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
     };
     int nitems = self->monitor ? 4 : 3;
     self->next_hello = 0;
-    while (!*stop) {
+    while (!*stop && !self->hello_refused) {
         if (reopen && *reopen) {
             *reopen = 0;
             async_log_reopen ();
@@ -1125,11 +1239,14 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
     }
     //  Graceful stop: take no more work, tell the broker, stop the tasks.
     //  Jobs not started are dropped: the broker gives them to another node
+    //  Refused: no session to say BYE to; the jobs are not ours any more
     self->stopping = true;
     async_log_info ("node", "node.stopping", "node=%s", self->uuid);
-    async_msg_t msg;
-    async_msg_init (&msg, "BYE", ++self->rid, 0);
-    s_send (self, &msg);
+    if (!self->hello_refused) {
+        async_msg_t msg;
+        async_msg_init (&msg, "BYE", ++self->rid, 0);
+        s_send (self, &msg);
+    }
     s_drop (self, pool_unqueue (self->pool));
     async_task_t *job = (async_task_t *) zlistx_first (self->running);
     while (job) {
@@ -1147,8 +1264,8 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
         async_log_warning ("node", "node.stopped", "node=%s reason=\"tasks still running; "
                            "their jobs were interrupted\"", self->uuid);
         zclock_sleep (100);      //  let BYE leave
-        _exit (0);
+        _exit (self->hello_refused ? ASYNC_EREFUSED : 0);
     }
     async_log_info ("node", "node.stopped", "node=%s", self->uuid);
-    return 0;
+    return self->hello_refused ? ASYNC_EREFUSED : 0;
 }

@@ -31,7 +31,9 @@ typedef struct {
 
 typedef struct {
     const char *broker;
-    const char *uuid_file;
+    const char *uuid_file;      //  where the uuid came from, for messages
+    const char *lock;           //  the uuid lock file as "dev:inode" (HELLO
+                                //  lock), or NULL (node_uuid_lock)
     int heartbeat_ms;
     int dead_ms;
     node_agent_t agents [NODE_MAX_AGENTS];
@@ -64,11 +66,23 @@ void
 int
     node_uuid_load (const char *path, char *uuid, char *err, size_t err_size);
 
+//  Take the host-wide lock of uuid: an exclusive flock on
+//  /dev/shm/asyncnode-UUID.lock (in /tmp when /dev/shm is not writable),
+//  held until the process ends. Sets *fd_p and writes the lock file's
+//  "dev:inode" to lock. 0; ASYNC_EREFUSED when another process holds it
+//  (another node with this uuid runs on this machine); ASYNC_EUSAGE when
+//  the file cannot be made. The reason goes to err, naming uuid_file.
+int
+    node_uuid_lock (const char *uuid, const char *uuid_file, int *fd_p,
+                    char *lock, size_t lock_size, char *err, size_t err_size);
+
 int
     node_new (const node_config_t *config, async_registry_t *registry, const char *uuid,
               node_t **self_p);
 void
     node_destroy (node_t **self_p);
+//  Run until *stop. 0 after a clean stop; ASYNC_EREFUSED when the broker
+//  refused this node's HELLO (another live node has its uuid)
 int
     node_run (node_t *self, volatile int *stop, volatile int *reopen);
 
