@@ -63,6 +63,16 @@ typedef struct {
 #define S_DEAD_KEEP_US      (600 * 1000000LL)   //  10 minutes
 #define S_DEAD_KEEP_MAX     1000
 
+//  HELLO budgets (docs/protocol.md section 9): a HELLO over any of them is
+//  refused with ERROR 6 before the broker allocates anything for it, so a
+//  session costs memory in proportion to what was accepted
+#define S_HELLO_AGENTS      64      //  agents per node
+#define S_HELLO_TASKS       10000   //  task names per node (one copy per node)
+#define S_HELLO_LIST        64      //  queues, include and exclude per agent
+#define S_HELLO_HOST        255     //  bytes of `host`
+#define S_HELLO_SIZE        100000  //  slots per agent
+#define S_ADDRESS_SESSIONS  1024    //  node sessions per peer address
+
 //  A job recovered in assigned/active state, waiting for its node to say HELLO
 typedef struct {
     char id [37];
@@ -2109,7 +2119,7 @@ s_on_nodes (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 static const char **
 s_strv_from (const msgpack_object *array)
 {
-    if (!array || array->type != MSGPACK_OBJECT_ARRAY || array->via.array.size > 256)
+    if (!array || array->type != MSGPACK_OBJECT_ARRAY || array->via.array.size > S_HELLO_LIST)
         return NULL;
     const char **strv = calloc (array->via.array.size + 1, sizeof (char *));
     size_t n = 0;
@@ -2207,6 +2217,106 @@ s_adopt (broker_t *self, session_t *session, zlistx_t *adopted)
     }
 }
 
+//  An optional array of at most `max` names (1..ASYNC_MAX_NAME bytes).
+//  0, or -1 with the reason in why
+static int
+s_hello_names_check (const msgpack_object *list, const char *what, uint32_t max,
+                     char *why, size_t why_size)
+{
+    if (!list || list->type == MSGPACK_OBJECT_NIL)
+        return 0;
+    if (list->type != MSGPACK_OBJECT_ARRAY) {
+        snprintf (why, why_size, "%s is not an array", what);
+        return -1;
+    }
+    if (list->via.array.size > max) {
+        snprintf (why, why_size, "%s has %" PRIu32 " entries (at most %" PRIu32 ")",
+                  what, list->via.array.size, max);
+        return -1;
+    }
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        const msgpack_object *name = &list->via.array.ptr [i];
+        if (name->type != MSGPACK_OBJECT_STR || name->via.str.size == 0
+        ||  name->via.str.size > ASYNC_MAX_NAME) {
+            snprintf (why, why_size, "%s entry %" PRIu32 " is not a name of 1 to %d bytes",
+                      what, i, ASYNC_MAX_NAME);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+//  Whether a HELLO keeps within the budgets. 0, or -1 with the reason
+static int
+s_hello_check (async_inmsg_t *in, const msgpack_object *agents, char *why, size_t why_size)
+{
+    const msgpack_object *host = async_mp_get (in->body, "host");
+    if (host && (host->type != MSGPACK_OBJECT_STR || host->via.str.size > S_HELLO_HOST)) {
+        snprintf (why, why_size, "host is not a string of at most %d bytes", S_HELLO_HOST);
+        return -1;
+    }
+    if (s_hello_names_check (async_mp_get (in->body, "tasks"), "tasks", S_HELLO_TASKS,
+                             why, why_size))
+        return -1;
+    for (uint32_t i = 0; i < agents->via.array.size; i++) {
+        const msgpack_object *a = &agents->via.array.ptr [i];
+        char name [ASYNC_MAX_NAME + 1];
+        int64_t size = 0;
+        if (async_mp_str (a, "name", name, sizeof name) || !*name) {
+            snprintf (why, why_size, "agent %" PRIu32 " has no name of 1 to %d bytes",
+                      i, ASYNC_MAX_NAME);
+            return -1;
+        }
+        if (async_mp_int (a, "size", &size) || size < 1 || size > S_HELLO_SIZE) {
+            snprintf (why, why_size, "agent %" PRIu32 " has no size of 1 to %d", i,
+                      S_HELLO_SIZE);
+            return -1;
+        }
+        const char *lists [3] = { "queues", "include", "exclude" };
+        for (int l = 0; l < 3; l++) {
+            //  The agent by number: its name is the peer's text, not for the log
+            char what [64];
+            snprintf (what, sizeof what, "%s of agent %" PRIu32, lists [l], i);
+            if (s_hello_names_check (async_mp_get (a, lists [l]), what, S_HELLO_LIST,
+                                     why, why_size))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+//  Node sessions from `address`, besides `old` and `other`
+static size_t
+s_address_sessions (broker_t *self, const char *address, session_t *old, session_t *other)
+{
+    size_t count = 0;
+    session_t *session = (session_t *) zhashx_first (self->sessions);
+    for (; session; session = (session_t *) zhashx_next (self->sessions))
+        if (session != old && session != other && streq (session->address, address))
+            count++;
+    return count;
+}
+
+//  Refuse a HELLO: ERROR 6 with `reason` for the node (NULL: none), and
+//  one warning line
+static void
+s_hello_refuse (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *uuid,
+                const char *reason, const char *text)
+{
+    char host [S_HELLO_HOST + 1] = "";
+    async_mp_str (in->body, "host", host, sizeof host);
+    const char *peer = self->peer_address;
+    async_log_warning ("broker", "node.refused", "node=%s host=%s address=%s "
+                       "reason=\"%s\"", uuid, host, peer ? peer : "", text);
+    async_msg_t msg;
+    async_msg_init (&msg, "ERROR", in->rid, reason ? 3 : 2);
+    async_msg_int (&msg, "code", ASYNC_EREFUSED);
+    async_msg_str (&msg, "message", text);
+    if (reason)
+        async_msg_str (&msg, "reason", reason);
+    s_send (self, routing, &msg);
+}
+
 //  A short string field (under 64 bytes) as a fresh copy, or NULL
 static char *
 s_mp_short_strdup (const msgpack_object *map, const char *key)
@@ -2250,8 +2360,9 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     async_mp_str (in->body, "session", nonce, sizeof nonce);
     const msgpack_object *agents = async_mp_get (in->body, "agents");
     if (!agents || agents->type != MSGPACK_OBJECT_ARRAY || agents->via.array.size == 0
-    ||  agents->via.array.size > 64) {
-        s_error (self, routing, in->rid, ASYNC_EREFUSED, "HELLO needs 1 to 64 agents");
+    ||  agents->via.array.size > S_HELLO_AGENTS) {
+        s_hello_refuse (self, routing, in, uuid, "hello_limit",
+                        "HELLO needs 1 to 64 agents");
         return;
     }
     //  A session on this routing id already: the same process said HELLO
@@ -2263,29 +2374,32 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         s_send_welcome (self, routing, in->rid);
         return;
     }
+    //  Budgets, before anything is allocated for it
+    char text [512], why [400];
+    if (s_hello_check (in, agents, why, sizeof why)) {
+        snprintf (text, sizeof text, "HELLO refused: %s", why);
+        s_hello_refuse (self, routing, in, uuid, "hello_limit", text);
+        return;
+    }
+    session_t *other = (session_t *) zhashx_lookup (self->nodes, uuid);
+    const char *address = self->peer_address ? self->peer_address : "";
+    size_t sessions = s_address_sessions (self, address, old, other);
+    if (sessions >= S_ADDRESS_SESSIONS) {
+        snprintf (text, sizeof text, "HELLO refused: %zu node sessions from address %.64s "
+                  "already (at most %d); try again later", sessions, address,
+                  S_ADDRESS_SESSIONS);
+        s_hello_refuse (self, routing, in, uuid, NULL, text);
+        return;
+    }
     //  Another session of this uuid, from another process, that is alive
     //  and not on this machine: the uuid is in use, this HELLO is refused
     //  and the live node is left alone (section 7, "One uuid, one node")
-    session_t *other = (session_t *) zhashx_lookup (self->nodes, uuid);
     if (other && other != old && s_uuid_in_use (self, other, in)) {
-        char host [256] = "";
-        async_mp_str (in->body, "host", host, sizeof host);
-        const char *peer = self->peer_address;
-        async_log_warning ("broker", "node.refused", "node=%s host=%s address=%s "
-                           "reason=\"uuid in use by a live node on host %s (pid %" PRId64
-                           ")\"", uuid, host, peer ? peer : "",
-                           other->host ? other->host : "", other->pid);
-        char text [512];
         snprintf (text, sizeof text, "uuid %s is in use by a live node on host %.200s "
                   "(pid %" PRId64 "); give each node its own uuid: delete this node's "
                   "uuid file (a new uuid is then made) and start it again", uuid,
                   other->host ? other->host : "", other->pid);
-        async_msg_t msg;
-        async_msg_init (&msg, "ERROR", in->rid, 3);
-        async_msg_int (&msg, "code", ASYNC_EREFUSED);
-        async_msg_str (&msg, "message", text);
-        async_msg_str (&msg, "reason", "uuid_in_use");     //  the node exits
-        s_send (self, routing, &msg);
+        s_hello_refuse (self, routing, in, uuid, "uuid_in_use", text);
         return;
     }
     //  The jobs the node still holds, kept when they are live with that
@@ -2368,7 +2482,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     const msgpack_object *task_list = async_mp_get (in->body, "tasks");
     const char **tasks = NULL;
     if (task_list && task_list->type == MSGPACK_OBJECT_ARRAY
-    &&  task_list->via.array.size <= 100000) {
+    &&  task_list->via.array.size <= S_HELLO_TASKS) {
         tasks = calloc (task_list->via.array.size + 1, sizeof (char *));
         size_t n = 0;
         for (uint32_t i = 0; i < task_list->via.array.size; i++) {
@@ -2382,14 +2496,19 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         char name [ASYNC_MAX_NAME + 1];
         int64_t size = 0;
         if (async_mp_str (a, "name", name, sizeof name) || async_mp_int (a, "size", &size)
-        ||  size < 1 || size > 100000)
+        ||  size < 1 || size > S_HELLO_SIZE)
             continue;
         const char **queues = s_strv_from (async_mp_get (a, "queues"));
         const char **include = s_strv_from (async_mp_get (a, "include"));
         const char **exclude = s_strv_from (async_mp_get (a, "exclude"));
         dispatch_agent_t *agent = dispatch_agent_add (self->dispatch, session, name,
                                                       (int) size, queues, include, exclude);
-        dispatch_agent_set_tasks (agent, tasks);
+        //  One copy of the task names for all the node's agents
+        dispatch_agent_t *first = (dispatch_agent_t *) zlistx_first (session->agents);
+        if (first)
+            dispatch_agent_share_tasks (agent, first);
+        else
+            dispatch_agent_set_tasks (agent, tasks);
         zlistx_add_end (session->agents, agent);
         s_strv_free (queues);
         s_strv_free (include);

@@ -51,6 +51,24 @@ typedef struct {
     bool dirty;                 //  total changed since dispatch_each_dirty
 } queue_t;
 
+//  A node's task names, shared by its agents (one copy per node, not one
+//  per agent)
+typedef struct {
+    zhashx_t *names;            //  name -> (void *) 1
+    size_t refs;
+} s_tasks_t;
+
+static void
+s_tasks_unref (s_tasks_t **self_p)
+{
+    s_tasks_t *self = *self_p;
+    if (self && --self->refs == 0) {
+        zhashx_destroy (&self->names);
+        free (self);
+    }
+    *self_p = NULL;
+}
+
 struct _dispatch_agent_t {
     dispatch_t *dispatch;
     void *owner;
@@ -63,7 +81,7 @@ struct _dispatch_agent_t {
     char *filter_text;
     char *queues_text;
     zhashx_t *verdicts;         //  task -> (void *) 1 accept / 2 refuse
-    zhashx_t *tasks;            //  the node's tasks, or NULL: any
+    s_tasks_t *tasks;           //  the node's tasks, or NULL: any
 };
 
 struct _dispatch_t {
@@ -148,7 +166,7 @@ s_agent_destroy (dispatch_agent_t **self_p)
         free (self->filter_text);
         free (self->queues_text);
         zhashx_destroy (&self->verdicts);
-        zhashx_destroy (&self->tasks);
+        s_tasks_unref (&self->tasks);
         free (self);
         *self_p = NULL;
     }
@@ -697,13 +715,25 @@ dispatch_agent_add (dispatch_t *self, void *owner, const char *name, int size,
 void
 dispatch_agent_set_tasks (dispatch_agent_t *agent, const char **tasks)
 {
-    zhashx_destroy (&agent->tasks);
+    s_tasks_unref (&agent->tasks);
     zhashx_purge (agent->verdicts);
     if (!tasks)
         return;
-    agent->tasks = zhashx_new ();
+    agent->tasks = calloc (1, sizeof (s_tasks_t));
+    agent->tasks->refs = 1;
+    agent->tasks->names = zhashx_new ();
     for (const char **task = tasks; *task; task++)
-        zhashx_insert (agent->tasks, *task, (void *) 1);
+        zhashx_insert (agent->tasks->names, *task, (void *) 1);
+}
+
+void
+dispatch_agent_share_tasks (dispatch_agent_t *agent, dispatch_agent_t *from)
+{
+    s_tasks_unref (&agent->tasks);
+    zhashx_purge (agent->verdicts);
+    agent->tasks = from->tasks;
+    if (agent->tasks)
+        agent->tasks->refs++;
 }
 
 void
@@ -725,7 +755,7 @@ dispatch_agent_accepts (dispatch_agent_t *agent, const char *task)
     if (verdict)
         return verdict == 1;
     bool accept = agent->include [0] == NULL;
-    if (agent->tasks && !zhashx_lookup (agent->tasks, task)) {
+    if (agent->tasks && !zhashx_lookup (agent->tasks->names, task)) {
         if (zhashx_size (agent->verdicts) < 10000)
             zhashx_insert (agent->verdicts, task, (void *) (uintptr_t) 2);
         return false;

@@ -164,6 +164,11 @@ dispatch_agent_t *
 void
     dispatch_agent_set_tasks (dispatch_agent_t *agent, const char **tasks);
 
+//  Limit the agent to the same tasks as `from` (an agent of the same
+//  node), sharing one copy of the names.
+void
+    dispatch_agent_share_tasks (dispatch_agent_t *agent, dispatch_agent_t *from);
+
 //  Remove an agent (its node is gone).
 void
     dispatch_agent_remove (dispatch_t *self, dispatch_agent_t **agent_p);

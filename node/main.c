@@ -63,7 +63,8 @@ s_usage (FILE *out)
 "in the working directory; it is created when missing.\n"
 "exit codes: 0 stopped cleanly, 2 usage or configuration error, 6 refused:\n"
 "another asyncnode runs with this instance UUID (on this machine, or live at\n"
-"the broker from another machine); give each node its own uuid.txt\n");
+"the broker from another machine; give each node its own uuid.txt), or the\n"
+"broker refused this node's HELLO as over its limits (too many tasks, queues...)\n");
 }
 
 //  Agents from the config file's `agents` section

@@ -82,7 +82,7 @@ struct _node_t {
     int64_t next_hello;
     uint64_t hello_first;       //  rids of the HELLOs since the last WELCOME
     uint64_t hello_last;
-    bool hello_refused;         //  ... and one was refused: uuid in use
+    bool hello_refused;         //  ... and one was refused for good
     int64_t reconnect_at;       //  after a refused handshake; 0: none due
     int64_t next_resend_check;  //  monotonic us: look at unacked results
     int broken;                 //  handshakes cut short since the last good one
@@ -681,13 +681,14 @@ s_on_reply (node_t *self, async_inmsg_t *in)
     zhashx_delete (self->requests, key);
 }
 
-//  True when an ERROR body says that another live node has our uuid
+//  True when an ERROR body refuses our HELLO for good: another live node
+//  has our uuid, or the HELLO is over the broker's limits
 static bool
-s_uuid_in_use (const msgpack_object *body)
+s_hello_fatal (const msgpack_object *body)
 {
     char reason [32] = "";
     async_mp_str (body, "reason", reason, sizeof reason);
-    return streq (reason, "uuid_in_use");
+    return streq (reason, "uuid_in_use") || streq (reason, "hello_limit");
 }
 
 //  Handle one message from the broker; false when none was waiting
@@ -792,10 +793,10 @@ s_on_broker (node_t *self)
             s_on_reply (self, &in);
         else
         if (self->hello_first && in.rid >= self->hello_first && in.rid <= self->hello_last
-        &&  s_uuid_in_use (in.body)) {
-            //  Our HELLO refused: another live node has our uuid. (Other
-            //  refusals, such as a key that may not act as a node, may be
-            //  fixed at the broker: we keep saying HELLO.)
+        &&  s_hello_fatal (in.body)) {
+            //  Our HELLO refused: another live node has our uuid, or it is
+            //  over the limits. (Other refusals, such as a key that may not
+            //  act as a node, may be fixed at the broker: we say HELLO again.)
             char *message = async_mp_strdup (in.body, "message");
             async_log_error ("node", "node.refused", "node=%s uuid_file=%s message=\"%s\"",
                              self->uuid, self->config.uuid_file ? self->config.uuid_file

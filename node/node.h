@@ -82,7 +82,8 @@ int
 void
     node_destroy (node_t **self_p);
 //  Run until *stop. 0 after a clean stop; ASYNC_EREFUSED when the broker
-//  refused this node's HELLO (another live node has its uuid)
+//  refused this node's HELLO for good (another live node has its uuid, or
+//  the HELLO is over the broker's limits)
 int
     node_run (node_t *self, volatile int *stop, volatile int *reopen);
 

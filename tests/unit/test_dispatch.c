@@ -315,6 +315,14 @@ test_dispatch_agent_tasks_limit (void **state)
 
     s_push (self, 1, "pi.other", "default", 0, false);
     assert_int_equal (s_next (self, NULL), -1);
+    //  A second agent of the node shares the list, which outlives the first
+    dispatch_agent_t *second = s_agent (self, self, "second", 1);
+    dispatch_agent_share_tasks (second, agent);
+    assert_true (dispatch_agent_accepts (second, "pi.generate_sample"));
+    assert_false (dispatch_agent_accepts (second, "pi.other"));
+    dispatch_agent_set_tasks (agent, tasks);
+    assert_true (dispatch_agent_accepts (second, "pi.generate_sample"));
+    dispatch_agent_remove (self, &second);
     //  No limit again: the job goes out
     dispatch_agent_set_tasks (agent, NULL);
     assert_true (dispatch_agent_accepts (agent, "pi.other"));

@@ -1,0 +1,288 @@
+//  hello_flood - a test helper for test_hello_budgets.sh
+//
+//      hello_flood ENDPOINT probe KIND
+//      hello_flood ENDPOINT flood COUNT BROKER_PID RSS_LIMIT_KB
+//
+//  probe: says one HELLO that is over one budget of docs/protocol.md
+//  section 9, KIND one of agents, tasks, queues, include, exclude, name,
+//  host, size; or `ok`, a HELLO within every budget. Prints the answer,
+//  "WELCOME" or "ERROR <code> <reason> <message>", and exits 0 when one
+//  came within 5 s.
+//
+//  flood: COUNT peers (one DEALER each, each with its own uuid) say at
+//  once the HELLO of 64 agents x 100,000 tasks x 256 queues, includes and
+//  excludes (about 3 MB), and wait for their answers. Then PING (a client
+//  PING) 20 times. Prints "answers N welcome W error E", "hello_ms MAX"
+//  (the longest wait for an answer), "ping_ms MAX" and "rss_kb RSS" (the
+//  broker's VmRSS afterwards). It stops early, printing "rss_over RSS",
+//  when the broker's VmRSS passes RSS_LIMIT_KB (so that a broker without
+//  budgets does not eat the machine). Exit 0 when every answer came.
+#define _GNU_SOURCE             //  memmem
+#include "async_codec.h"
+#include <czmq.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define S_FLOOD_AGENTS  64
+#define S_FLOOD_TASKS   100000
+#define S_FLOOD_LIST    256
+
+static void
+s_names (msgpack_packer *pk, const char *key, const char *prefix, size_t count)
+{
+    async_codec_pack_str (pk, key);
+    msgpack_pack_array (pk, count);
+    for (size_t i = 0; i < count; i++) {
+        char name [64];
+        snprintf (name, sizeof name, "%s%06zu", prefix, i);
+        async_codec_pack_str (pk, name);
+    }
+}
+
+//  A HELLO from uuid: `agents` agents of `size` slots with that many
+//  queues, includes and excludes each, `tasks` tasks, and the given host
+//  and first agent's name
+static zframe_t *
+s_hello (const char *uuid, size_t agents, int64_t size, size_t queues, size_t include,
+         size_t exclude, size_t tasks, const char *host, const char *agent_name)
+{
+    async_msg_t msg;
+    async_msg_init (&msg, "HELLO", 1, 6);
+    async_msg_str (&msg, "uuid", uuid);
+    async_msg_str (&msg, "session", uuid);
+    async_msg_str (&msg, "host", host);
+    async_msg_int (&msg, "pid", getpid ());
+    msgpack_packer *pk = &msg.packer;
+    async_msg_key (&msg, "agents");
+    msgpack_pack_array (pk, agents);
+    for (size_t i = 0; i < agents; i++) {
+        char name [256];
+        snprintf (name, sizeof name, "%s%zu", agent_name, i);
+        msgpack_pack_map (pk, 5);
+        async_codec_pack_str (pk, "name");
+        async_codec_pack_str (pk, i == 0 ? agent_name : name);
+        async_codec_pack_str (pk, "size");
+        msgpack_pack_int64 (pk, size);
+        s_names (pk, "queues", "flood.queue.", queues);
+        s_names (pk, "include", "flood.task.*", include);
+        s_names (pk, "exclude", "flood.other.*", exclude);
+    }
+    s_names (pk, "tasks", "flood.task.", tasks);
+    zframe_t *frame = zframe_new (msg.buffer.data, msg.buffer.size);
+    async_msg_destroy (&msg);
+    return frame;
+}
+
+//  Print the answer on `dealer` within `timeout` ms. 1 WELCOME, 2 ERROR,
+//  0 other, -1 none
+static int
+s_answer (zsock_t *dealer, int timeout, bool print)
+{
+    zsock_set_rcvtimeo (dealer, timeout);
+    zframe_t *frame = zframe_recv (dealer);
+    if (!frame)
+        return -1;
+    async_inmsg_t in;
+    const char *why = NULL;
+    int rc = 0;
+    if (async_inmsg_parse (&in, zframe_data (frame), zframe_size (frame), &why) == 0) {
+        if (streq (in.command, "WELCOME")) {
+            rc = 1;
+            if (print)
+                printf ("WELCOME\n");
+        }
+        else
+        if (streq (in.command, "ERROR")) {
+            rc = 2;
+            int64_t code = 0;
+            char message [600] = "", reason [64] = "-";
+            async_mp_int (in.body, "code", &code);
+            async_mp_str (in.body, "message", message, sizeof message);
+            async_mp_str (in.body, "reason", reason, sizeof reason);
+            if (print)
+                printf ("ERROR %" PRId64 " %s %s\n", code, reason, message);
+        }
+    }
+    async_inmsg_destroy (&in);
+    zframe_destroy (&frame);
+    return rc;
+}
+
+static long
+s_rss_kb (const char *pid)
+{
+    char path [64], line [256];
+    snprintf (path, sizeof path, "/proc/%s/status", pid);
+    FILE *file = fopen (path, "r");
+    long rss = -1;
+    while (file && fgets (line, sizeof line, file))
+        if (strncmp (line, "VmRSS:", 6) == 0)
+            rss = atol (line + 6);
+    if (file)
+        fclose (file);
+    return rss;
+}
+
+static int
+s_probe (const char *endpoint, const char *kind)
+{
+    char uuid [37];
+    zuuid_t *id = zuuid_new ();
+    snprintf (uuid, sizeof uuid, "%s", zuuid_str_canonical (id));
+    zuuid_destroy (&id);
+    char long_name [300];
+    memset (long_name, 'x', 201);
+    long_name [201] = 0;
+    char long_host [300];
+    memset (long_host, 'h', 256);
+    long_host [256] = 0;
+    zframe_t *frame = NULL;
+    if (streq (kind, "ok"))
+        frame = s_hello (uuid, 64, 1, 64, 64, 64, 10000, "probe", "main");
+    else
+    if (streq (kind, "agents"))
+        frame = s_hello (uuid, 65, 1, 0, 0, 0, 1, "probe", "main");
+    else
+    if (streq (kind, "tasks"))
+        frame = s_hello (uuid, 1, 1, 0, 0, 0, 10001, "probe", "main");
+    else
+    if (streq (kind, "queues"))
+        frame = s_hello (uuid, 1, 1, 65, 0, 0, 1, "probe", "main");
+    else
+    if (streq (kind, "include"))
+        frame = s_hello (uuid, 1, 1, 0, 65, 0, 1, "probe", "main");
+    else
+    if (streq (kind, "exclude"))
+        frame = s_hello (uuid, 1, 1, 0, 0, 65, 1, "probe", "main");
+    else
+    if (streq (kind, "name"))
+        frame = s_hello (uuid, 1, 1, 0, 0, 0, 1, "probe", long_name);
+    else
+    if (streq (kind, "host"))
+        frame = s_hello (uuid, 1, 1, 0, 0, 0, 1, long_host, "main");
+    else
+    if (streq (kind, "size"))
+        frame = s_hello (uuid, 1, 100001, 0, 0, 0, 1, "probe", "main");
+    else {
+        fprintf (stderr, "hello_flood: unknown probe '%s'\n", kind);
+        return 2;
+    }
+    zsock_t *dealer = zsock_new_dealer (endpoint);
+    zsock_set_linger (dealer, 0);
+    zframe_send (&frame, dealer, 0);
+    int rc = s_answer (dealer, 5000, true);
+    zsock_destroy (&dealer);
+    return rc > 0 ? 0 : 1;
+}
+
+static int
+s_flood (const char *endpoint, int count, const char *pid, long limit_kb)
+{
+    zsock_t **peers = calloc ((size_t) count, sizeof (zsock_t *));
+    const char *base = "00000000-0000-4000-8000-000000000000";
+    zframe_t *hello = s_hello (base, S_FLOOD_AGENTS, 1, S_FLOOD_LIST, S_FLOOD_LIST,
+                               S_FLOOD_LIST, S_FLOOD_TASKS, "flood", "main");
+    printf ("hello_bytes %zu\n", zframe_size (hello));
+    zpoller_t *poller = zpoller_new (NULL);
+    int64_t start = zclock_mono ();
+    for (int i = 0; i < count; i++) {
+        peers [i] = zsock_new_dealer (endpoint);
+        zsock_set_linger (peers [i], 0);
+        zsock_set_sndhwm (peers [i], 0);
+        zpoller_add (poller, peers [i]);
+        //  Each its own uuid (and session): the last 12 digits are its number
+        zframe_t *frame = zframe_dup (hello);
+        char tail [13];
+        snprintf (tail, sizeof tail, "%012d", i + 1);
+        uint8_t *data = zframe_data (frame);
+        size_t size = zframe_size (frame);
+        for (uint8_t *at = data; (at = memmem (at, size - (size_t) (at - data), base, 36));
+             at += 36)
+            memcpy (at + 24, tail, 12);
+        zframe_send (&frame, peers [i], 0);
+    }
+    int answers = 0, welcome = 0, error = 0;
+    int64_t hello_ms = 0;
+    long rss = 0;
+    while (answers < count) {
+        zsock_t *which = (zsock_t *) zpoller_wait (poller, 200);
+        rss = s_rss_kb (pid);
+        if (rss > limit_kb) {
+            printf ("rss_over %ld\n", rss);
+            break;
+        }
+        if (!which) {
+            if (zclock_mono () - start > 60000)
+                break;
+            continue;
+        }
+        int rc = s_answer (which, 0, answers == 0);
+        if (rc == -1)
+            continue;
+        answers++;
+        welcome += rc == 1;
+        error += rc == 2;
+        hello_ms = zclock_mono () - start;
+    }
+    printf ("answers %d welcome %d error %d\n", answers, welcome, error);
+    printf ("hello_ms %" PRId64 "\n", hello_ms);
+    //  Client PINGs: PONG with the same rid
+    zsock_t *client = zsock_new_dealer (endpoint);
+    zsock_set_linger (client, 0);
+    int64_t ping_max = -1;
+    for (int i = 1; i <= 20 && answers == count; i++) {
+        async_msg_t msg;
+        async_msg_init (&msg, "PING", (uint64_t) i, 0);
+        zframe_t *frame = zframe_new (msg.buffer.data, msg.buffer.size);
+        async_msg_destroy (&msg);
+        int64_t sent = zclock_usecs ();
+        zframe_send (&frame, client, 0);
+        zsock_set_rcvtimeo (client, 2000);
+        while ((frame = zframe_recv (client))) {
+            async_inmsg_t in;
+            const char *why = NULL;
+            bool pong = async_inmsg_parse (&in, zframe_data (frame), zframe_size (frame),
+                                           &why) == 0
+                     && streq (in.command, "PONG") && in.rid == (uint64_t) i;
+            async_inmsg_destroy (&in);
+            zframe_destroy (&frame);
+            if (pong)
+                break;
+        }
+        int64_t took = zclock_usecs () - sent;
+        if (took > ping_max)
+            ping_max = took;
+    }
+    printf ("ping_ms %.1f\n", ping_max < 0 ? -1.0 : ping_max / 1000.0);
+    printf ("rss_kb %ld\n", s_rss_kb (pid));
+    fflush (stdout);
+    zsock_destroy (&client);
+    zpoller_destroy (&poller);
+    for (int i = 0; i < count; i++)
+        zsock_destroy (&peers [i]);
+    free (peers);
+    zframe_destroy (&hello);
+    return answers == count ? 0 : 1;
+}
+
+int
+main (int argc, char *argv [])
+{
+    if (argc == 4 && streq (argv [2], "probe"))
+        return s_probe (argv [1], argv [3]);
+    if (argc == 6 && streq (argv [2], "flood")) {
+        int count = atoi (argv [3]);
+        long limit = atol (argv [5]);
+        if (count < 1 || count > 1000 || limit < 1) {
+            fprintf (stderr, "hello_flood: COUNT must be 1..1000, RSS_LIMIT_KB positive\n");
+            return 2;
+        }
+        return s_flood (argv [1], count, argv [4], limit);
+    }
+    fprintf (stderr, "usage: hello_flood ENDPOINT probe KIND\n"
+                     "       hello_flood ENDPOINT flood COUNT BROKER_PID RSS_LIMIT_KB\n");
+    return 2;
+}
