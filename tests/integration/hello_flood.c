@@ -2,6 +2,7 @@
 //
 //      hello_flood ENDPOINT probe KIND
 //      hello_flood ENDPOINT flood COUNT BROKER_PID RSS_LIMIT_KB
+//      hello_flood ENDPOINT sessions COUNT
 //
 //  probe: says one HELLO that is over one budget of docs/protocol.md
 //  section 9, KIND one of agents, tasks, queues, include, exclude, name,
@@ -17,6 +18,10 @@
 //  broker's VmRSS afterwards). It stops early, printing "rss_over RSS",
 //  when the broker's VmRSS passes RSS_LIMIT_KB (so that a broker without
 //  budgets does not eat the machine). Exit 0 when every answer came.
+//
+//  sessions: COUNT peers say a small HELLO within every budget (one agent,
+//  no tasks) and wait for their answers; prints the first ERROR and
+//  "answers N welcome W error E". Exit 0 when every answer came.
 #define _GNU_SOURCE             //  memmem
 #include "async_codec.h"
 #include <czmq.h>
@@ -76,6 +81,14 @@ s_hello (const char *uuid, size_t agents, int64_t size, size_t queues, size_t in
     return frame;
 }
 
+static char s_last_error [800];     //  the last ERROR read, as printed
+
+static void
+s_answer_last_print (void)
+{
+    printf ("%s\n", s_last_error);
+}
+
 //  Print the answer on `dealer` within `timeout` ms. 1 WELCOME, 2 ERROR,
 //  0 other, -1 none
 static int
@@ -102,8 +115,10 @@ s_answer (zsock_t *dealer, int timeout, bool print)
             async_mp_int (in.body, "code", &code);
             async_mp_str (in.body, "message", message, sizeof message);
             async_mp_str (in.body, "reason", reason, sizeof reason);
+            snprintf (s_last_error, sizeof s_last_error, "ERROR %" PRId64 " %s %s", code,
+                      reason, message);
             if (print)
-                printf ("ERROR %" PRId64 " %s %s\n", code, reason, message);
+                printf ("%s\n", s_last_error);
         }
     }
     async_inmsg_destroy (&in);
@@ -220,7 +235,7 @@ s_flood (const char *endpoint, int count, const char *pid, long limit_kb)
             continue;
         }
         int rc = s_answer (which, 0, answers == 0);
-        if (rc == -1)
+        if (rc <= 0)
             continue;
         answers++;
         welcome += rc == 1;
@@ -268,9 +283,60 @@ s_flood (const char *endpoint, int count, const char *pid, long limit_kb)
     return answers == count ? 0 : 1;
 }
 
+static int
+s_sessions (const char *endpoint, int count)
+{
+    zsys_set_max_sockets ((size_t) count + 16);
+    zsock_t **peers = calloc ((size_t) count, sizeof (zsock_t *));
+    zpoller_t *poller = zpoller_new (NULL);
+    for (int i = 0; i < count; i++) {
+        char uuid [37];
+        snprintf (uuid, sizeof uuid, "00000000-0000-4000-9000-%012d", i + 1);
+        zframe_t *frame = s_hello (uuid, 1, 1, 0, 0, 0, 0, "sessions", "main");
+        peers [i] = zsock_new_dealer (endpoint);
+        if (!peers [i]) {
+            printf ("cannot make socket %d\n", i);
+            return 1;
+        }
+        zsock_set_linger (peers [i], 0);
+        zpoller_add (poller, peers [i]);
+        zframe_send (&frame, peers [i], 0);
+    }
+    int answers = 0, welcome = 0, error = 0;
+    int64_t deadline = zclock_mono () + 30000;
+    while (answers < count && zclock_mono () < deadline) {
+        zsock_t *which = (zsock_t *) zpoller_wait (poller, 200);
+        if (!which)
+            continue;
+        int rc = s_answer (which, 0, false);
+        if (rc <= 0)
+            continue;           //  none, or the broker's PING to a session
+        if (rc == 2 && error == 0)
+            s_answer_last_print ();
+        answers++;
+        welcome += rc == 1;
+        error += rc == 2;
+    }
+    printf ("answers %d welcome %d error %d\n", answers, welcome, error);
+    fflush (stdout);
+    zpoller_destroy (&poller);
+    for (int i = 0; i < count; i++)
+        zsock_destroy (&peers [i]);
+    free (peers);
+    return answers == count ? 0 : 1;
+}
+
 int
 main (int argc, char *argv [])
 {
+    if (argc == 4 && streq (argv [2], "sessions")) {
+        int count = atoi (argv [3]);
+        if (count < 1 || count > 5000) {
+            fprintf (stderr, "hello_flood: COUNT must be 1..5000\n");
+            return 2;
+        }
+        return s_sessions (argv [1], count);
+    }
     if (argc == 4 && streq (argv [2], "probe"))
         return s_probe (argv [1], argv [3]);
     if (argc == 6 && streq (argv [2], "flood")) {

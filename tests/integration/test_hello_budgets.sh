@@ -7,8 +7,9 @@
 #   tasks x 256 queues/globs (about 3 MB): all are refused, the broker's
 #   RSS (VmRSS) stays within 50 MB of where it was, and PING answers under
 #   50 ms afterwards. Sessions at the largest accepted HELLO cost the broker
-#   little each (the task list is shared by the node's agents), and a real
-#   node runs jobs throughout.
+#   little each (the task list is shared by the node's agents); one peer
+#   address gets at most 1024 node sessions; a real node runs jobs
+#   throughout.
 source "$(dirname "$0")/../helpers/lib.sh"
 
 FLOOD=$AM_BUILD/tests/hello_flood
@@ -64,5 +65,19 @@ rss1=$(s_rss_kb)
 am_say "broker VmRSS $rss0 kB before, $rss1 kB after 10 sessions"
 am_cond 'b - a < 10 * 4096' a="$rss0" b="$rss1" \
     || am_fail "10 sessions cost $(( rss1 - rss0 )) kB (4 MB each or more)"
+am_assert_eq "testing.mul after the sessions" 42 "$(am_ctl submit --wait testing.mul 6 7)"
+
+am_check "at most 1024 node sessions per peer address"
+#   1050 peers and the broker's 1050 connections need file descriptors
+ulimit -n 8192 2>/dev/null || am_skip "needs 'ulimit -n 8192' for 1050 connections"
+before=$(am_ctl nodes | jq -s 'map(select(.dead != true)) | length')
+out=$("$FLOOD" "$AM_ENDPOINT" sessions 1050) \
+    || am_fail "the sessions peers did not get every answer: $(tr '\n' ' ' <<<"$out")"
+am_say "$before sessions before; $(tr '\n' ' ' <<<"$out")"
+am_assert_eq "answers to 1050 HELLOs from one address" \
+    "answers 1050 welcome $(( 1024 - before )) error $(( 1050 - 1024 + before ))" \
+    "$(grep '^answers' <<<"$out")"
+grep -q "^ERROR 6 - HELLO refused: 1024 node sessions from address 127.0.0.1 already (at most 1024)" \
+    <<<"$out" || am_fail "no ERROR naming the budget of sessions per address: $out"
 am_assert_eq "testing.mul at the end" 42 "$(am_ctl submit --wait testing.mul 6 7)"
 am_say "PASS"
