@@ -72,6 +72,7 @@ typedef struct {
 #define S_HELLO_HOST        255     //  bytes of `host`
 #define S_HELLO_SIZE        100000  //  slots per agent
 #define S_ADDRESS_SESSIONS  1024    //  node sessions per peer address
+#define S_HELLO_HELD        10000   //  held entries read (the rest are ignored)
 
 //  A job recovered in assigned/active state, waiting for its node to say HELLO
 typedef struct {
@@ -2411,8 +2412,12 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     zlistx_set_destructor (adopted, s_free_item);
     size_t refused = 0;
     const msgpack_object *held = async_mp_get (in->body, "held");
-    for (uint32_t i = 0; held && held->type == MSGPACK_OBJECT_ARRAY
-                         && i < held->via.array.size; i++) {
+    uint32_t nheld = held && held->type == MSGPACK_OBJECT_ARRAY ? held->via.array.size : 0;
+    if (nheld > S_HELLO_HELD) {
+        refused += nheld - S_HELLO_HELD;        //  each costs a look-up: not read
+        nheld = S_HELLO_HELD;
+    }
+    for (uint32_t i = 0; i < nheld; i++) {
         char id [37], agent_name [ASYNC_MAX_NAME + 1];
         uint64_t token;
         int64_t attempt = 0;
@@ -2442,8 +2447,9 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     }
     if (refused)
         async_log_warning ("broker", "node.held_refused", "node=%s refused=%zu "
-                           "reason=\"held entries malformed or for jobs assigned to "
-                           "other nodes; ignored\"", uuid, refused);
+                           "reason=\"held entries malformed, over the first %d, or for "
+                           "jobs assigned to other nodes; ignored\"", uuid, refused,
+                           S_HELLO_HELD);
     session_t *previous [2] = { old, other != old ? other : NULL };
     for (int i = 0; i < 2; i++) {
         session_t *session = previous [i];

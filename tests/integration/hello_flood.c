@@ -6,7 +6,8 @@
 //
 //  probe: says one HELLO that is over one budget of docs/protocol.md
 //  section 9, KIND one of agents, tasks, queues, include, exclude, name,
-//  host, size; or `ok`, a HELLO within every budget. Prints the answer,
+//  host, size; or `ok`, a HELLO within every budget; or `held`, a HELLO
+//  holding 25,000 jobs that do not exist (the broker reads 10,000). Prints the answer,
 //  "WELCOME" or "ERROR <code> <reason> <message>", and exits 0 when one
 //  came within 5 s.
 //
@@ -51,11 +52,12 @@ s_names (msgpack_packer *pk, const char *key, const char *prefix, size_t count)
 //  queues, includes and excludes each, `tasks` tasks, and the given host
 //  and first agent's name
 static zframe_t *
-s_hello (const char *uuid, size_t agents, int64_t size, size_t queues, size_t include,
-         size_t exclude, size_t tasks, const char *host, const char *agent_name)
+s_hello_held (const char *uuid, size_t agents, int64_t size, size_t queues, size_t include,
+              size_t exclude, size_t tasks, const char *host, const char *agent_name,
+              size_t held)
 {
     async_msg_t msg;
-    async_msg_init (&msg, "HELLO", 1, 6);
+    async_msg_init (&msg, "HELLO", 1, 7);
     async_msg_str (&msg, "uuid", uuid);
     async_msg_str (&msg, "session", uuid);
     async_msg_str (&msg, "host", host);
@@ -76,6 +78,20 @@ s_hello (const char *uuid, size_t agents, int64_t size, size_t queues, size_t in
         s_names (pk, "exclude", "flood.other.*", exclude);
     }
     s_names (pk, "tasks", "flood.task.", tasks);
+    //  Jobs that do not exist: each costs the broker a look-up
+    async_msg_key (&msg, "held");
+    msgpack_pack_array (pk, held);
+    for (size_t i = 0; i < held; i++) {
+        char id [48];
+        snprintf (id, sizeof id, "01a24f8c-518d-7000-b5de-%012zu", i % 1000000);
+        msgpack_pack_map (pk, 3);
+        async_codec_pack_str (pk, "id");
+        async_codec_pack_str (pk, id);
+        async_codec_pack_str (pk, "token");
+        msgpack_pack_uint64 (pk, 1);
+        async_codec_pack_str (pk, "agent");
+        async_codec_pack_str (pk, agent_name);
+    }
     zframe_t *frame = zframe_new (msg.buffer.data, msg.buffer.size);
     async_msg_destroy (&msg);
     return frame;
@@ -87,6 +103,14 @@ static void
 s_answer_last_print (void)
 {
     printf ("%s\n", s_last_error);
+}
+
+static zframe_t *
+s_hello (const char *uuid, size_t agents, int64_t size, size_t queues, size_t include,
+         size_t exclude, size_t tasks, const char *host, const char *agent_name)
+{
+    return s_hello_held (uuid, agents, size, queues, include, exclude, tasks, host,
+                         agent_name, 0);
 }
 
 //  Print the answer on `dealer` within `timeout` ms. 1 WELCOME, 2 ERROR,
@@ -181,6 +205,9 @@ s_probe (const char *endpoint, const char *kind)
     else
     if (streq (kind, "size"))
         frame = s_hello (uuid, 1, 100001, 0, 0, 0, 1, "probe", "main");
+    else
+    if (streq (kind, "held"))
+        frame = s_hello_held (uuid, 1, 1, 0, 0, 0, 1, "probe", "main", 25000);
     else {
         fprintf (stderr, "hello_flood: unknown probe '%s'\n", kind);
         return 2;

@@ -3,10 +3,11 @@
 #   (tests/integration/hello_flood.c) says HELLOs over each budget (agents,
 #   tasks, queues, include, exclude, name length, host length, slots): each
 #   gets ERROR 6, reason hello_limit, with a one-line message naming the
-#   budget. Then 40 peers at once say the HELLO of 64 agents x 100,000
-#   tasks x 256 queues/globs (about 3 MB): all are refused, the broker's
-#   RSS (VmRSS) stays within 50 MB of where it was, and PING answers under
-#   50 ms afterwards. Sessions at the largest accepted HELLO cost the broker
+#   budget; of a HELLO holding 25,000 jobs it reads 10,000 and counts the
+#   rest in one node.held_refused warning. Then 40 peers at once say the
+#   HELLO of 64 agents x 100,000 tasks x 256 queues/globs (about 3 MB): all
+#   are refused, the broker's RSS (VmRSS) stays within 50 MB of where it
+#   was, and PING answers under 50 ms afterwards. Sessions at the largest accepted HELLO cost the broker
 #   little each (the task list is shared by the node's agents); one peer
 #   address gets at most 1024 node sessions; a real node runs jobs
 #   throughout.
@@ -36,6 +37,10 @@ grep -q "node.refused .*reason=\"HELLO refused: tasks has 10001 entries (at most
     "$AM_TMP/broker.log" || am_fail "the broker did not log the refused tasks probe"
 out=$("$FLOOD" "$AM_ENDPOINT" probe ok) || am_fail "no answer to the HELLO within budgets"
 am_assert_eq "answer to the largest HELLO within the budgets" WELCOME "$out"
+out=$("$FLOOD" "$AM_ENDPOINT" probe held) || am_fail "no answer to the HELLO holding 25,000 jobs"
+am_assert_eq "answer to a HELLO holding 25,000 jobs" WELCOME "$out"
+grep -q "node.held_refused node=.* refused=15000 " "$AM_TMP/broker.log" \
+    || am_fail "the broker did not log 'node.held_refused ... refused=15000' (10,000 read)"
 
 am_check "a flood of 40 HELLOs of 3 MB: refused, RSS within 50 MB, PING under 50 ms"
 am_assert_eq "testing.mul before the flood" 42 "$(am_ctl submit --wait testing.mul 6 7)"
