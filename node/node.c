@@ -568,8 +568,9 @@ s_flush_results (node_t *self)
 static void
 s_run (node_t *self, async_task_t *job)
 {
-    async_log_debug ("node", "job.started", "job=%s task=%s attempt=%d agent=%s",
-                     job->id, job->task, job->attempt, job->agent);
+    async_log_debug ("node", "job.started", "job=%s task=%s attempt=%d agent=%s "
+                     "token=%" PRIu64, job->id, job->task, job->attempt, job->agent,
+                     job->token);
     job->running = zlistx_add_end (self->running, job);
     job->next = NULL;
     if (self->to_run_tail)
