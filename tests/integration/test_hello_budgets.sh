@@ -42,7 +42,7 @@ am_assert_eq "answer to a HELLO holding 25,000 jobs" WELCOME "$out"
 grep -q "node.held_refused node=.* refused=15000 " "$AM_TMP/broker.log" \
     || am_fail "the broker did not log 'node.held_refused ... refused=15000' (10,000 read)"
 
-am_check "a flood of 40 HELLOs of 3 MB: refused, RSS within 50 MB, PING under 50 ms"
+am_check "a flood of 40 HELLOs of 3 MB: refused, RSS within 50 MB, PING under 50 ms (median of 20)"
 am_assert_eq "testing.mul before the flood" 42 "$(am_ctl submit --wait testing.mul 6 7)"
 rss0=$(s_rss_kb)
 #   While the 40 messages are in flight the broker holds them (110 MB): the
@@ -58,7 +58,7 @@ am_say "broker VmRSS $rss0 kB before, $rss1 kB after"
 am_cond 'b - a <= 51200' a="$rss0" b="$rss1" \
     || am_fail "the broker's RSS grew by $(( rss1 - rss0 )) kB (more than 50 MB)"
 ping_ms=$(awk '/^ping_ms/ { print $2 }' <<<"$out")
-am_cond 'p >= 0 && p < 50' p="$ping_ms" || am_fail "PING took $ping_ms ms after the flood"
+am_cond 'p >= 0 && p < 50' p="$ping_ms" || am_fail "PING took $ping_ms ms (median of 20) after the flood"
 am_assert_eq "testing.mul after the flood" 42 "$(am_ctl submit --wait testing.mul 6 7)"
 
 am_check "10 sessions at the largest accepted HELLO cost under 4 MB each"
