@@ -1655,6 +1655,19 @@ s_on_get (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool wait)
     async_job_destroy (&job);
 }
 
+//  Ask the node running the job to stop it (the task sees it through the
+//  task API)
+static void
+s_send_cancel (broker_t *self, session_t *session, async_job_t *job)
+{
+    async_msg_t msg;
+    async_msg_init (&msg, "CANCEL", 0, 2);
+    async_msg_str (&msg, "id", job->id);
+    async_msg_key (&msg, "token");
+    msgpack_pack_uint64 (&msg.packer, job->token);
+    s_send (self, session->routing, &msg);
+}
+
 //  Cancel a job: a pending one completes with CancelledError now; a
 //  running one is asked to stop and, after the grace period, interrupted;
 //  a parent completes now and its unfinished children are cancelled
@@ -1693,14 +1706,8 @@ s_cancel (broker_t *self, async_job_t *job)
     s_job_save (self, job);
     self->durable = true;
     session_t *session = s_session_for_job (self, job);
-    if (session) {
-        async_msg_t msg;
-        async_msg_init (&msg, "CANCEL", 0, 2);
-        async_msg_str (&msg, "id", job->id);
-        async_msg_key (&msg, "token");
-        msgpack_pack_uint64 (&msg.packer, job->token);
-        s_send (self, session->routing, &msg);
-    }
+    if (session)
+        s_send_cancel (self, session, job);
     async_log_info ("broker", "job.cancelling", "job=%s node=%s", job->id, job->node);
 }
 
@@ -2189,6 +2196,16 @@ s_adoptable (broker_t *self, async_job_t *job, const char *uuid, uint64_t token,
         && s_is_queued (self, job);
 }
 
+//  The session's agent of that name, else its first
+static dispatch_agent_t *
+s_session_agent (session_t *session, const char *name)
+{
+    dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (session->agents);
+    while (agent && strcmp (dispatch_agent_name (agent), name) != 0)
+        agent = (dispatch_agent_t *) zlistx_next (session->agents);
+    return agent ? agent : (dispatch_agent_t *) zlistx_first (session->agents);
+}
+
 //  Take the adopted jobs out of their queues, assigned to the session
 static void
 s_adopt (broker_t *self, session_t *session, zlistx_t *adopted)
@@ -2196,11 +2213,7 @@ s_adopt (broker_t *self, session_t *session, zlistx_t *adopted)
     s_adopted_t *entry = (s_adopted_t *) zlistx_first (adopted);
     for (; entry; entry = (s_adopted_t *) zlistx_next (adopted)) {
         async_job_t *job = s_job_load (self, entry->id);
-        dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (session->agents);
-        while (agent && strcmp (dispatch_agent_name (agent), entry->agent) != 0)
-            agent = (dispatch_agent_t *) zlistx_next (session->agents);
-        if (!agent)
-            agent = (dispatch_agent_t *) zlistx_first (session->agents);
+        dispatch_agent_t *agent = s_session_agent (session, entry->agent);
         if (!job || !agent || job->status != ASYNC_PENDING)
             continue;
         s_unqueue (self, job);
@@ -2530,11 +2543,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     while (agent_name) {
         const char *id = (const char *) zhashx_cursor (kept);
         async_job_t *job = s_job_load (self, id);
-        dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (session->agents);
-        while (agent && strcmp (dispatch_agent_name (agent), agent_name) != 0)
-            agent = (dispatch_agent_t *) zlistx_next (session->agents);
-        if (!agent)
-            agent = (dispatch_agent_t *) zlistx_first (session->agents);
+        dispatch_agent_t *agent = s_session_agent (session, agent_name);
         if (job && agent) {
             dispatch_agent_take (agent);
             async_idmap_insert (session->jobs, id, agent);
@@ -2550,6 +2559,14 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
                     uuid, agents->via.array.size, async_idmap_size (session->jobs),
                     session->address);
     s_send_welcome (self, routing, in->rid);
+    //  A job cancelled while its node was away (a broker restart): the
+    //  node learns it now
+    void *held_agent = async_idmap_first (session->jobs);
+    for (; held_agent; held_agent = async_idmap_next (session->jobs)) {
+        async_job_t *job = s_job_load (self, async_idmap_cursor (session->jobs));
+        if (job && job->cancelled_at)
+            s_send_cancel (self, session, job);
+    }
 }
 
 //  A node message about job `id` with `token`: the live job, or NULL if
@@ -3519,15 +3536,8 @@ s_running_limits (broker_t *self)
     job = (async_job_t *) zlistx_first (over);
     while (job) {
         session_t *session = s_session_for_job (self, job);
-        if (session && !job->cancelled_at) {
-            //  Ask the task to stop; its attempt is over either way
-            async_msg_t msg;
-            async_msg_init (&msg, "CANCEL", 0, 2);
-            async_msg_str (&msg, "id", job->id);
-            async_msg_key (&msg, "token");
-            msgpack_pack_uint64 (&msg.packer, job->token);
-            s_send (self, session->routing, &msg);
-        }
+        if (session && !job->cancelled_at)
+            s_send_cancel (self, session, job);     //  its attempt is over either way
         s_release (self, job);
         job->active_end = now;
         if (job->cancelled_at) {

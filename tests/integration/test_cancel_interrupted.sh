@@ -3,6 +3,8 @@
 #   (SIGSTOP) is interrupted when the node is declared dead, and then
 #   completes with CancelledError; it does not go back to its queue, so
 #   a second node never runs it, although its retry policy is `forever`.
+#   And a cancel made while the broker restarted and the job's node was
+#   away reaches the task once the node says HELLO again.
 source "$(dirname "$0")/../helpers/lib.sh"
 
 am_broker_start --dead-after 2s
@@ -33,4 +35,23 @@ marker=$(am_ctl submit testing.ret after)
 am_assert_eq "a later job's result on node2" '"after"' "$(am_ctl wait "$marker" --timeout 10s)"
 am_assert_eq "attempts after the later job" 1 "$(am_job_field "$id" .attempts)"
 kill -CONT "${AM_NODE_PID[node1]}"
+
+am_check "a cancel made while the broker restarted and the node was away reaches the task"
+am_wait_for "node1 to be back" 15 am_node_listed "${AM_NODE_UUID[node1]}"
+kill -TERM "${AM_NODE_PID[node2]}"
+j=$(am_ctl submit testing.block G)
+am_wait_for "job $j to be active" 10 am_job_is "$j" active
+am_assert_eq "node of $j" "${AM_NODE_UUID[node1]}" "$(am_job_field "$j" .node)"
+kill -STOP "${AM_NODE_PID[node1]}"
+am_broker_kill
+am_broker_restart
+am_ctl cancel "$j"
+kill -CONT "${AM_NODE_PID[node1]}"
+rc=0
+out=$(am_ctl wait "$j" --timeout 15s) || rc=$?
+am_assert_eq "wait's exit code" 1 "$rc"
+am_assert_eq "failure type" CancelledError "$(jq -r .type <<<"$out")"
+#   The task's own message: it saw the cancel (not the broker's, after the
+#   grace period)
+am_assert_eq "failure message" "testing.block: cancelled" "$(jq -r .message <<<"$out")"
 am_say "PASS"
