@@ -1742,8 +1742,9 @@ typedef struct {
     int64_t since;              //  wall us, 0 = any
 } s_filter_t;
 
+//  0, or -1 with the reason in err
 static int
-s_filter_parse (const msgpack_object *body, s_filter_t *filter)
+s_filter_parse (const msgpack_object *body, s_filter_t *filter, char *err, size_t err_size)
 {
     memset (filter, 0, sizeof *filter);
     filter->limit = 1000;
@@ -1751,8 +1752,10 @@ s_filter_parse (const msgpack_object *body, s_filter_t *filter)
     if (statuses && statuses->type == MSGPACK_OBJECT_ARRAY) {
         for (uint32_t i = 0; i < statuses->via.array.size && filter->nstatuses < 8; i++) {
             char name [32];
-            if (async_mp_strcpy (&statuses->via.array.ptr [i], name, sizeof name))
+            if (async_mp_strcpy (&statuses->via.array.ptr [i], name, sizeof name)) {
+                snprintf (err, err_size, "unknown status in the query");
                 return -1;
+            }
             if (strcmp (name, "succeeded") == 0)
                 filter->succeeded = true;
             else
@@ -1760,8 +1763,10 @@ s_filter_parse (const msgpack_object *body, s_filter_t *filter)
                 filter->failed = true;
             else {
                 int status = async_status_parse (name);
-                if (status < 0)
+                if (status < 0) {
+                    snprintf (err, err_size, "unknown status in the query");
                     return -1;
+                }
                 filter->statuses [filter->nstatuses++] = status;
             }
         }
@@ -1770,9 +1775,20 @@ s_filter_parse (const msgpack_object *body, s_filter_t *filter)
     filter->task = async_mp_strdup (body, "task");
     async_mp_str (body, "node", filter->node, sizeof filter->node);
     async_mp_int (body, "limit", &filter->limit);
-    double since = 0;
-    if (async_mp_double (body, "since", &since) == 0 && since > 0)
-        filter->since = async_now_us () - (int64_t) (since * 1e6);
+    //  since: seconds, 0 = any; NaN, infinities and huge values refused
+    //  before any arithmetic (a double out of int64's range is undefined)
+    const msgpack_object *since = async_mp_get (body, "since");
+    if (since && since->type != MSGPACK_OBJECT_NIL) {
+        double seconds;
+        int64_t usecs;
+        if (async_mp_double (body, "since", &seconds)
+        ||  async_seconds_to_us (seconds, 0, ASYNC_DURATION_MAX_S, &usecs)) {
+            snprintf (err, err_size, "since must be a number of seconds from 0 to 1e12");
+            return -1;
+        }
+        if (usecs > 0)
+            filter->since = async_now_us () - usecs;
+    }
     return 0;
 }
 
@@ -1917,14 +1933,14 @@ s_walk (broker_t *self, s_walk_t *walk)
     }
 }
 
-//  The JOBS (or COUNT) reply to a LIST (COUNT) query. 0, or -1 for an
-//  unknown status in the query
+//  The JOBS (or COUNT) reply to a LIST (COUNT) query. 0, or -1 for a bad
+//  query (an unknown status, a bad since), the reason in err
 static int
 s_list_msg (broker_t *self, const msgpack_object *query, uint64_t rid, bool count_only,
-            async_msg_t *reply)
+            async_msg_t *reply, char *err, size_t err_size)
 {
     s_filter_t filter;
-    if (s_filter_parse (query, &filter)) {
+    if (s_filter_parse (query, &filter, err, err_size)) {
         free (filter.queue);
         free (filter.task);
         return -1;
@@ -1956,8 +1972,9 @@ static void
 s_on_list (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool count_only)
 {
     async_msg_t msg;
-    if (s_list_msg (self, in->body, in->rid, count_only, &msg))
-        s_error (self, routing, in->rid, ASYNC_EREFUSED, "unknown status in the query");
+    char err [100];
+    if (s_list_msg (self, in->body, in->rid, count_only, &msg, err, sizeof err))
+        s_error (self, routing, in->rid, ASYNC_EREFUSED, err);
     else
         s_send (self, routing, &msg);
 }
@@ -3091,7 +3108,7 @@ s_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *cm
         return;
     }
     if (streq (cmd, "EVERY-SET")) {
-        int64_t interval_ms = 0;
+        int64_t interval_ms = 0, interval_us = 0;
         const msgpack_object *spec = async_mp_get (in->body, "spec");
         //  A spec that would never submit is refused now, not at each tick
         zlistx_t *jobs = zlistx_new ();
@@ -3100,9 +3117,13 @@ s_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *cm
         if (rc)
             snprintf (err, sizeof err, "EVERY-SET needs interval_ms");
         else
+        if ((rc = async_mul_i64 (interval_ms, 1000, &interval_us)))
+            snprintf (err, sizeof err, "bad interval for schedule '%s': give 1s to 366d",
+                      name);
+        else
             rc = spec_parse (spec, async_now_us (), jobs, err, sizeof err)
               || s_check_quotas (self, jobs, err, sizeof err)
-              || every_set (self->every, name, interval_ms * 1000, spec, async_now_us (),
+              || every_set (self->every, name, interval_us, spec, async_now_us (),
                             err, sizeof err);
         zlistx_destroy (&jobs);
         if (rc) {
@@ -4691,7 +4712,8 @@ broker_view_status (broker_t *self, async_msg_t *reply)
 int
 broker_view_jobs (broker_t *self, const msgpack_object *query, async_msg_t *reply)
 {
-    return s_list_msg (self, query, 0, false, reply);
+    char err [100];
+    return s_list_msg (self, query, 0, false, reply, err, sizeof err);
 }
 
 int

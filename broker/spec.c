@@ -174,10 +174,9 @@ s_duration (s_ctx_t *ctx, const msgpack_object *spec, const char *key, int64_t *
             return s_fail (ctx, "%s must be a duration such as 30s, 5m or 1.5h", key);
         return 0;
     }
-    if (async_mp_double (spec, key, &seconds) || !isfinite (seconds) || seconds < 0
-    ||  seconds > 1e12)
+    if (async_mp_double (spec, key, &seconds)
+    ||  async_seconds_to_us (seconds, 0, ASYNC_DURATION_MAX_S, usecs))
         return s_fail (ctx, "%s must be a duration such as 30s, 5m or 1.5h", key);
-    *usecs = (int64_t) (seconds * 1e6);
     return 0;
 }
 
@@ -249,10 +248,9 @@ s_options (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *job, async_job
         else
         if (async_mp_double (spec, "begin_after", &seconds) == 0) {
             //  Seconds since the epoch, years 1970 to 9999
-            if (!isfinite (seconds) || seconds < 0 || seconds > 253402300799.0)
+            if (async_seconds_to_us (seconds, 0, 253402300799.0, &job->begin_after))
                 return s_fail (ctx, "%s as a number must be seconds since the epoch",
                                "begin_after");
-            job->begin_after = (int64_t) (seconds * 1e6);
         }
         else
             return s_fail (ctx, "%s must be a time", "begin_after");

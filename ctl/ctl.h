@@ -71,7 +71,8 @@ typedef enum {
 
 //  What to do about a malformed duration (DUR)
 #define CTL_DURATION_HINT \
-    "give a number with an optional unit ms, s, m, h or d, like 30s"
+    "give a number with an optional unit ms, s, m, h or d, like 30s, " \
+    "at most 1e12 s"
 
 //  ---------------------------------------------------------------------
 //  ctl_spec: job specs from command-line words. Functions that can fail

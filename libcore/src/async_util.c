@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "async_util.h"
+#include <assert.h>
 #include <ctype.h>
 #include <fnmatch.h>
 #include <math.h>
@@ -68,9 +69,57 @@ async_parse_duration (const char *text, bool allow_sign, int64_t *usecs)
     else
         return -1;
     double total = value * unit;
-    if (total > 9e18)
+    if (total > (double) ASYNC_DURATION_MAX_US)
         return -1;
     *usecs = sign * (int64_t) llround (total);
+    return 0;
+}
+
+int
+async_seconds_to_us (double seconds, double min_s, double max_s, int64_t *usecs)
+{
+    assert (min_s <= max_s);
+    assert (min_s >= -ASYNC_DURATION_MAX_S && max_s <= ASYNC_DURATION_MAX_S);
+    //  NaN fails every comparison: written so that it is refused
+    if (!(seconds >= min_s && seconds <= max_s))
+        return -1;
+    *usecs = (int64_t) llround (seconds * 1e6);
+    return 0;
+}
+
+int
+async_mul_i64 (int64_t a, int64_t b, int64_t *result)
+{
+    int64_t product;
+    if (__builtin_mul_overflow (a, b, &product))
+        return -1;
+    *result = product;
+    return 0;
+}
+
+int
+async_add_i64 (int64_t a, int64_t b, int64_t *result)
+{
+    int64_t sum;
+    if (__builtin_add_overflow (a, b, &sum))
+        return -1;
+    *result = sum;
+    return 0;
+}
+
+int
+async_parse_int (const char *text, int64_t min, int64_t max, int64_t *value)
+{
+    if (!text || !(isdigit ((unsigned char) *text)
+                   || ((*text == '-' || *text == '+')
+                       && isdigit ((unsigned char) text [1]))))
+        return -1;
+    char *end;
+    errno = 0;
+    long long number = strtoll (text, &end, 10);
+    if (*end || errno || number < min || number > max)
+        return -1;
+    *value = number;
     return 0;
 }
 
@@ -96,10 +145,12 @@ async_parse_time (const char *text, int64_t now_us, int64_t *when_us)
         return 0;
     }
     if (*text == '+' || *text == '-') {
-        int64_t delta;
-        if (async_parse_duration (text, true, &delta))
+        int64_t delta, when;
+        if (async_parse_duration (text, true, &delta)
+        ||  async_add_i64 (now_us, delta, &when)
+        ||  when < ASYNC_TIME_MIN_US || when > ASYNC_TIME_MAX_US)
             return -1;
-        *when_us = now_us + delta;
+        *when_us = when;
         return 0;
     }
     int year, month, day, hour = 0, minute = 0, second = 0, consumed = 0;
@@ -167,7 +218,10 @@ async_parse_time (const char *text, int64_t now_us, int64_t *when_us)
         return -1;
     int64_t days = s_days_from_civil (year, (unsigned) month, (unsigned) day);
     int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_s;
-    *when_us = secs * 1000000 + frac_us;
+    int64_t when = secs * 1000000 + frac_us;
+    if (when < ASYNC_TIME_MIN_US || when > ASYNC_TIME_MAX_US)
+        return -1;              //  a year before 0000 ("-999-01-01")
+    *when_us = when;
     return 0;
 }
 

@@ -22,17 +22,50 @@ int64_t
 int64_t
     async_mono_us (void);
 
+//  Limits of the numbers taken from the wire or a command line, chosen so
+//  that a point in time plus a duration never overflows int64
+//  microseconds: a duration is at most ASYNC_DURATION_MAX_US (10^18 us,
+//  10^12 s, about 31,700 years); a point in time lies in the years 0000
+//  to 9999.
+#define ASYNC_DURATION_MAX_US   1000000000000000000LL
+#define ASYNC_DURATION_MAX_S    1e12
+#define ASYNC_TIME_MIN_US       (-62167219200LL * 1000000)
+#define ASYNC_TIME_MAX_US       (253402300800LL * 1000000 - 1)
+
 //  Parse a duration: a number with an optional unit ms, s, m, h, d (plain
 //  = seconds); fractions allowed ("1.5s"). A leading sign is allowed when
-//  allow_sign. 0 on success, -1 if malformed.
+//  allow_sign. 0 on success, -1 if malformed or longer than
+//  ASYNC_DURATION_MAX_US.
 int
     async_parse_duration (const char *text, bool allow_sign, int64_t *usecs);
 
 //  Parse a point in time: ISO-8601 with Z or an offset
 //  ("2026-11-26T22:00:00Z", "2026-11-26T22:00:00.5+01:00"), or relative
-//  to `now_us` ("+30s", "-1h"), or "now". 0 on success, -1 if malformed.
+//  to `now_us` ("+30s", "-1h"), or "now". 0 on success, -1 if malformed
+//  or outside the years 0000 to 9999.
 int
     async_parse_time (const char *text, int64_t now_us, int64_t *when_us);
+
+//  Seconds, as a double from the wire or a command line, to microseconds
+//  (rounded to the nearest): 0 when `seconds` is a finite number from
+//  min_s to max_s, else -1 (NaN, infinite, out of range) and *usecs is
+//  untouched. A double outside int64's range converted to an integer is
+//  undefined behaviour: convert only through this. max_s is at most
+//  ASYNC_DURATION_MAX_S (asserted).
+int
+    async_seconds_to_us (double seconds, double min_s, double max_s, int64_t *usecs);
+
+//  a * b and a + b on int64: 0 and *result, or -1 (*result untouched)
+//  when the result would overflow (which C leaves undefined).
+int
+    async_mul_i64 (int64_t a, int64_t b, int64_t *result);
+int
+    async_add_i64 (int64_t a, int64_t b, int64_t *result);
+
+//  Parse a whole decimal number ("12", "-5"; no spaces, no unit) from
+//  min to max: 0, or -1 if malformed or out of range.
+int
+    async_parse_int (const char *text, int64_t min, int64_t max, int64_t *value);
 
 //  Format microseconds since the epoch as "2026-11-26T22:00:00.000000Z"
 //  into buf (at least 32 bytes). Returns buf.

@@ -2,6 +2,8 @@
     test_util - durations, times, globs, ids and task names (async_util)
     =========================================================================
 */
+#include <float.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -128,6 +130,91 @@ test_duration_bad_input_refused (void **state)
     assert_int_equal (async_parse_duration ("999999999999d", false, &usecs), -1);
 }
 
+static void
+test_duration_limit_is_1e12_seconds (void **state)
+{
+    (void) state;
+    //  Up to ASYNC_DURATION_MAX_US, so a time plus a duration fits int64
+    assert_int_equal (s_duration_ok ("1e12", false), ASYNC_DURATION_MAX_US);
+    assert_int_equal (s_duration_ok ("-1e12s", true), -ASYNC_DURATION_MAX_US);
+    int64_t usecs = 77;
+    assert_int_equal (async_parse_duration ("1.000001e12", false, &usecs), -1);
+    assert_int_equal (async_parse_duration ("104000000d", false, &usecs), -1);
+    assert_int_equal (async_parse_duration ("9e18ms", false, &usecs), -1);
+    assert_int_equal (async_parse_duration ("1e300s", false, &usecs), -1);
+    assert_int_equal (usecs, 77);
+}
+
+static void
+test_seconds_to_us_refuses_nan_inf_and_range (void **state)
+{
+    (void) state;
+    int64_t usecs = 77;
+    assert_int_equal (async_seconds_to_us (1.5, 0, 10, &usecs), 0);
+    assert_int_equal (usecs, 1500000);
+    assert_int_equal (async_seconds_to_us (0, 0, 10, &usecs), 0);
+    assert_int_equal (usecs, 0);
+    assert_int_equal (async_seconds_to_us (1e12, 0, ASYNC_DURATION_MAX_S, &usecs), 0);
+    assert_int_equal (usecs, ASYNC_DURATION_MAX_US);
+    assert_int_equal (async_seconds_to_us (-2.5, -10, 10, &usecs), 0);
+    assert_int_equal (usecs, -2500000);
+    usecs = 77;
+    const double bad [] = { NAN, -NAN, INFINITY, -INFINITY, 1e300, -1e300, 10.000001,
+                            -0.000001, 1e12 + 1, DBL_MAX, -DBL_MAX };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        double max = i == 8 ? ASYNC_DURATION_MAX_S : 10;
+        if (async_seconds_to_us (bad [i], 0, max, &usecs) != -1)
+            fail_msg ("%g seconds were accepted as %lld us", bad [i], (long long) usecs);
+    }
+    assert_int_equal (usecs, 77);
+}
+
+static void
+test_checked_arithmetic (void **state)
+{
+    (void) state;
+    int64_t r = 77;
+    assert_int_equal (async_mul_i64 (60000, 1000, &r), 0);
+    assert_int_equal (r, 60000000);
+    assert_int_equal (async_mul_i64 (-5, 1000, &r), 0);
+    assert_int_equal (r, -5000);
+    r = 77;
+    assert_int_equal (async_mul_i64 (INT64_MAX, 1000, &r), -1);
+    assert_int_equal (async_mul_i64 (INT64_MIN, 1000, &r), -1);
+    assert_int_equal (async_mul_i64 (INT64_MIN, -1, &r), -1);
+    assert_int_equal (async_mul_i64 (INT64_MAX / 1000 + 1, 1000, &r), -1);
+    assert_int_equal (r, 77);
+    assert_int_equal (async_mul_i64 (INT64_MAX / 1000, 1000, &r), 0);
+    assert_int_equal (async_add_i64 (INT64_MAX - 1, 1, &r), 0);
+    assert_int_equal (r, INT64_MAX);
+    r = 77;
+    assert_int_equal (async_add_i64 (INT64_MAX, 1, &r), -1);
+    assert_int_equal (async_add_i64 (INT64_MIN, -1, &r), -1);
+    assert_int_equal (r, 77);
+}
+
+static void
+test_parse_int_range (void **state)
+{
+    (void) state;
+    int64_t v = 77;
+    assert_int_equal (async_parse_int ("12", 0, 100, &v), 0);
+    assert_int_equal (v, 12);
+    assert_int_equal (async_parse_int ("-5", -10, 10, &v), 0);
+    assert_int_equal (v, -5);
+    assert_int_equal (async_parse_int ("9223372036854775807", 0, INT64_MAX, &v), 0);
+    assert_int_equal (v, INT64_MAX);
+    v = 77;
+    const char *bad [] = { "", " 1", "1 ", "1x", "x", "+", "-", "101", "-11",
+                           "9223372036854775808", "-9223372036854775809",
+                           "99999999999999999999", "1e3", "0x10", NULL };
+    for (int i = 0; bad [i]; i++)
+        if (async_parse_int (bad [i], -10, 100, &v) != -1)
+            fail_msg ("'%s' was accepted as %lld", bad [i], (long long) v);
+    assert_int_equal (async_parse_int (NULL, 0, 1, &v), -1);
+    assert_int_equal (v, 77);
+}
+
 //  ---------------------------------------------------------------------
 //  Times
 
@@ -225,6 +312,27 @@ test_time_bad_input_refused (void **state)
     }
     int64_t when = 0;
     assert_int_equal (async_parse_time (NULL, 0, &when), -1);
+}
+
+static void
+test_time_outside_years_0_to_9999_refused (void **state)
+{
+    (void) state;
+    int64_t now = s_utc (2026, 11, 26, 22, 0, 0) * SEC, when = 77;
+    assert_int_equal (s_time_ok ("9999-12-31T23:59:59.999999Z", now), ASYNC_TIME_MAX_US);
+    assert_int_equal (s_time_ok ("0000-01-01T00:00:00Z", now), ASYNC_TIME_MIN_US);
+    //  Relative: now plus up to 10^12 s, but not past the year 9999
+    assert_int_equal (async_parse_time ("+1e12s", now, &when), -1);
+    assert_int_equal (async_parse_time ("-1e12s", now, &when), -1);
+    assert_int_equal (async_parse_time ("+104000000d", now, &when), -1);
+    assert_int_equal (async_parse_time ("+1s", ASYNC_TIME_MAX_US, &when), -1);
+    assert_int_equal (async_parse_time ("+1s", INT64_MAX, &when), -1);
+    assert_int_equal (async_parse_time ("-1s", INT64_MIN, &when), -1);
+    //  A negative year (read as a relative time: malformed)
+    assert_int_equal (async_parse_time ("-999-01-01", now, &when), -1);
+    assert_int_equal (when, 77);
+    assert_int_equal (s_time_ok ("+2000d", now),
+                      now + 2000 * 86400 * SEC);
 }
 
 static void
@@ -504,11 +612,16 @@ main (void)
         cmocka_unit_test (test_duration_fractions),
         cmocka_unit_test (test_duration_sign_only_when_allowed),
         cmocka_unit_test (test_duration_bad_input_refused),
+        cmocka_unit_test (test_duration_limit_is_1e12_seconds),
+        cmocka_unit_test (test_seconds_to_us_refuses_nan_inf_and_range),
+        cmocka_unit_test (test_checked_arithmetic),
+        cmocka_unit_test (test_parse_int_range),
         cmocka_unit_test (test_time_iso_utc),
         cmocka_unit_test (test_time_iso_fractions),
         cmocka_unit_test (test_time_iso_offsets),
         cmocka_unit_test (test_time_relative_and_now),
         cmocka_unit_test (test_time_bad_input_refused),
+        cmocka_unit_test (test_time_outside_years_0_to_9999_refused),
         cmocka_unit_test (test_time_impossible_dates_refused),
         cmocka_unit_test (test_time_format_known_values),
         cmocka_unit_test (test_time_format_parse_round_trip),

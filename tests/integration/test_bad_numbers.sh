@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+#   Numbers out of range on the wire and on the command line: every number
+#   is range-checked before any arithmetic (docs/protocol.md, "Numbers").
+#   A raw sender (tests/integration/rawsend.c) sends what asyncctl cannot
+#   express:
+#     - LIST/COUNT with `since` = inf, -inf, nan, 1e300, -1 (the broker
+#       converted since * 1e6 to int64: undefined for these; the sanitized
+#       broker died on it);
+#     - EVERY-SET with `interval_ms` = 2^63-1, -2^63, -1 (interval_ms * 1000
+#       overflowed before the range check);
+#     - SUBMIT with `begin_after` = "+104000000d" (now + 8.99e18 us) and
+#       `begin_by` = 1e12 s: their sum overflowed int64;
+#   each gets ERROR code 6 with a reason, a sane `since` (3600, 0) still
+#   answers, asyncctl refuses a huge --since with exit 2, and the broker
+#   is the same process and answers PING after each.
+source "$(dirname "$0")/../helpers/lib.sh"
+
+RAWSEND=$AM_BUILD/tests/rawsend
+[ -x "$RAWSEND" ] || am_fail "$RAWSEND is missing; build first (cmake --build build)"
+
+am_broker_start
+broker_pid=$AM_BROKER_PID
+
+#   The broker answers PING and is still the process we started
+s_alive () {
+    am_pid_gone "$broker_pid" && am_fail "the broker exited after $1 (see broker.log)"
+    local reply
+    reply=$("$RAWSEND" "$AM_ENDPOINT" PING) || am_fail "no PONG after $1"
+    case $reply in PONG*) ;; *) am_fail "PING after $1 got: $reply";; esac
+}
+
+#   s_refused WHAT COMMAND FIELD...: the reply is ERROR with code 6
+s_refused () {
+    local what=$1 reply code; shift
+    reply=$("$RAWSEND" "$AM_ENDPOINT" "$@") \
+        || { s_alive "$what"; am_fail "no reply to $what"; }
+    case $reply in
+        ERROR\ *) ;;
+        *) s_alive "$what"; am_fail "$what: expected ERROR 6, got: $reply";;
+    esac
+    code=$(jq -r .code <<<"${reply#ERROR }")
+    am_assert_eq "$what: error code" 6 "$code" >/dev/null
+    am_say "ok: $what refused: $(jq -r .message <<<"${reply#ERROR }")"
+    s_alive "$what"
+}
+
+#   s_answered WHAT REPLY-COMMAND COMMAND FIELD...: the reply is REPLY-COMMAND
+s_answered () {
+    local what=$1 want=$2 reply; shift 2
+    reply=$("$RAWSEND" "$AM_ENDPOINT" "$@") || { s_alive "$what"; am_fail "no reply to $what"; }
+    case $reply in
+        "$want "*) am_say "ok: $what answered $want";;
+        *) am_fail "$what: expected $want, got: $reply";;
+    esac
+    s_alive "$what"
+}
+
+am_check "LIST/COUNT since: inf, -inf, nan, 1e300, -1 are refused"
+for since in inf -inf nan 1e300 -1 1e13; do
+    s_refused "COUNT since=$since" COUNT 'status:=["completed"]' "since~=$since"
+    s_refused "LIST since=$since" LIST "since~=$since" 'limit:=10'
+done
+s_refused "COUNT since=2^63-1 (an integer)" COUNT 'since:=9223372036854775807'
+s_refused "COUNT since as a string" COUNT 'since=1h'
+
+am_check "a sane since still answers"
+s_answered "COUNT since=3600" COUNT COUNT 'status:=["completed"]' 'since~=3600'
+s_answered "COUNT since=0" COUNT COUNT 'since:=0'
+s_answered "LIST since=1e12 (the largest)" JOBS LIST 'since~=1e12' 'limit:=-9223372036854775808'
+
+am_check "EVERY-SET interval_ms: 2^63-1, -2^63, -1 are refused"
+spec='spec:={"task":"testing.mul","args":[6,7]}'
+for ms in 9223372036854775807 -9223372036854775808 -1 9223372036854776 0; do
+    s_refused "EVERY-SET interval_ms=$ms" EVERY-SET name=bad "interval_ms:=$ms" "$spec"
+done
+s_answered "EVERY-SET interval_ms=60000" OK EVERY-SET name=fine 'interval_ms:=60000' "$spec"
+s_answered "EVERY-DELETE" OK EVERY-DELETE name=fine
+
+am_check "SUBMIT: a time plus a duration beyond int64 is refused"
+s_refused "SUBMIT begin_after=+104000000d begin_by=1e12" SUBMIT \
+    'spec:={"task":"testing.mul","args":[6,7],"begin_after":"+104000000d","begin_by":1e12}'
+s_refused "SUBMIT begin_after=+1e300s" SUBMIT \
+    'spec:={"task":"testing.mul","args":[6,7],"begin_after":"+1e300s"}'
+s_refused "SUBMIT timeout=nan-like 1e300" SUBMIT \
+    'spec:={"task":"testing.mul","args":[6,7],"timeout":1e300}'
+s_refused "SUBMIT begin_by=-1" SUBMIT 'spec:={"task":"testing.mul","begin_by":-1}'
+s_refused "SUBMIT retry backoff=1e300s" SUBMIT \
+    'spec:={"task":"testing.mul","retry":"attempts=3,backoff=1e300s"}'
+
+am_check "asyncctl refuses what it cannot send, with exit 2"
+for since in 1e300 20000000000000 inf nan -1h; do
+    rc=0; err=$(am_ctl count completed --since "$since" 2>&1 >/dev/null) || rc=$?
+    am_assert_eq "asyncctl count --since $since: exit code" 2 "$rc" >/dev/null
+    [ "$(wc -l <<<"$err")" = 1 ] || am_fail "asyncctl --since $since: not one line: $err"
+done
+am_say "ok: asyncctl --since 1e300/2e13/inf/nan/-1h exit 2"
+rc=0; am_ctl every huge 1e300s 'testing.mul 6 7' 2>/dev/null || rc=$?
+am_assert_eq "asyncctl every huge 1e300s: exit code" 2 "$rc" >/dev/null
+am_assert_eq "asyncctl count completed --since 1h" 0 "$(am_ctl count completed --since 1h)" >/dev/null
+
+am_check "afterwards: the same broker runs jobs"
+am_node_start node1 --module "$AM_TESTING_SO"
+am_assert_eq "result of testing.mul 6 7" 42 \
+    "$(am_ctl submit --wait --wait-timeout 15s testing.mul 6 7)" >/dev/null
+am_assert_eq "broker starts" 1 "$AM_BROKER_STARTS"
+am_pid_gone "$broker_pid" && am_fail "the broker exited"
+am_say "PASS"
