@@ -4734,3 +4734,24 @@ broker_view_metrics (broker_t *self)
 {
     return self->metrics;
 }
+
+//  ---------------------------------------------------------------------
+//  For tests only (tests/fuzz/fuzz_broker.c): one turn of broker_run's
+//  loop with one message, as if drained from the socket
+
+int
+broker_feed (broker_t *self, const void *routing, size_t rsize, const void *data,
+             size_t size)
+{
+    zmsg_t *zmsg = zmsg_new ();
+    zmsg_addmem (zmsg, routing, rsize);
+    zmsg_addmem (zmsg, data, size);
+    s_handle (self, zmsg);
+    zmsg_destroy (&zmsg);
+    s_timers (self);
+    s_dispatch (self);
+    int rc = s_commit_start (self, true);
+    s_pushes_flush (self);
+    s_acks_flush (self, false);
+    return rc;
+}

@@ -57,4 +57,13 @@ void
 int
     broker_run (broker_t *self, volatile int *stop, volatile int *reopen);
 
+//  For tests only (the fuzzer, tests/fuzz/fuzz_broker.c): handle one
+//  message from the peer with routing id `routing`, as if the loop had
+//  drained it, then run what the loop runs after a drain (timers,
+//  dispatch, a commit written on this thread, pushes, ACKs). Replies go
+//  to the socket as usual. 0, or an error when the store failed.
+int
+    broker_feed (broker_t *self, const void *routing, size_t rsize, const void *data,
+                 size_t size);
+
 #endif
