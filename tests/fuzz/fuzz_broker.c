@@ -20,8 +20,9 @@
 //  it: libFuzzer's crash-* file is the last input only; run.sh keeps the
 //  log.
 //
-//  Environment: FUZZ_BROKER_LOG = the broker's log level, to stderr
-//  (default error: a finding's log is then short).
+//  Environment: FUZZ_BROKER_LOG = the broker's log level (default error:
+//  a finding's log is then short), FUZZ_BROKER_LOG_FILE = where it goes
+//  (default stderr; /dev/null with trace runs every log line quietly).
 #define _GNU_SOURCE              //  nftw
 #include "broker.h"
 #include "fuzz_broker.h"
@@ -76,6 +77,9 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
     const char *level = getenv ("FUZZ_BROKER_LOG");
     int parsed = async_log_level_parse (level ? level : "error");
     async_log_set_level (parsed < 0 ? ASYNC_LOG_ERROR : (async_log_level_t) parsed);
+    const char *log_file = getenv ("FUZZ_BROKER_LOG_FILE");
+    if (log_file && *log_file)
+        async_log_set_file (log_file);
     const char *tmp = getenv ("TMPDIR");
     snprintf (s_dir, sizeof s_dir, "%s/fuzz_broker.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp (s_dir)) {

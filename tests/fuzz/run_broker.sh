@@ -16,8 +16,8 @@
 #   (the broker's state carries over between inputs: if that does not
 #   reproduce it, run the whole corpus again with the same seed, -seed=N
 #   from the log).
-#   Environment: FUZZ_CC (default clang), FUZZ_BROKER_LOG (a log level,
-#   default error).
+#   Environment: FUZZ_CC (default clang), FUZZ_BROKER_LOG (the broker's log
+#   level, default error), FUZZ_BROKER_LOG_FILE (default stderr: fuzz.log).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$top/build/fuzz-broker}
