@@ -549,22 +549,27 @@ s_settle (ctl_t *ctl)
 //  Submitting and waiting
 
 //  Wait for job id and print its result (exit 0) or failure (exit 1)
-//  One line: [#########...........]  9/20  45%
+//  One line: [#########...........]  9/20  45%. done and total come from
+//  the task, through the broker: any int64, so the fraction is taken in
+//  double (done * 100 overflows for done past 2^63 / 100)
 static void
 s_draw_progress (void *arg, int64_t done, int64_t total)
 {
     if (total <= 0)
         return;
+    if (done < 0)
+        done = 0;
     if (done > total)
         done = total;
     const int width = 30;
-    int filled = (int) (done * width / total);
+    double fraction = (double) done / (double) total;      //  0 to 1
+    int filled = (int) (fraction * width);
     char bar [64];
     for (int i = 0; i < width; i++)
         bar [i] = i < filled ? '#' : '.';
     bar [width] = 0;
     fprintf (stderr, "\r[%s] %" PRId64 "/%" PRId64 " %3d%%", bar, done, total,
-             (int) (done * 100 / total));
+             (int) (fraction * 100));
     fflush (stderr);
 }
 

@@ -2,7 +2,7 @@
 //  msgpack type, including those asyncctl cannot express (a float NaN or
 //  infinity, an int64 at its limit), and print the reply
 //
-//      rawsend ENDPOINT COMMAND [FIELD...]
+//      rawsend [--id ID] [--no-reply] [--then COMMAND] ENDPOINT COMMAND [FIELD...]
 //
 //  FIELD is one of
 //      KEY=TEXT        a string
@@ -14,6 +14,15 @@
 //  10 s) for the reply with rid 1, skipping any other. Prints the reply as
 //  one line "COMMAND BODY-AS-JSON" (e.g. `ERROR {"code":6,"message":...}`)
 //  and exits 0; exits 1 if no reply came, 2 on a usage error.
+//
+//  --id ID         the DEALER's routing id: successive runs with the same
+//                  ID are the same peer to the broker (a fake node)
+//  --no-reply      for a message that gets none (PROGRESS, STARTED):
+//                  send it and exit 0
+//  --then COMMAND  after the reply, print every message that comes (one
+//                  line each) until one is COMMAND (e.g. HELLO, then the
+//                  ASSIGN of a job submitted meanwhile); exit 1 if none
+//                  within 10 s
 #include "async_codec.h"
 #include <czmq.h>
 #include <math.h>
@@ -66,11 +75,52 @@ s_pack_field (async_msg_t *msg, const char *field)
     return rc;
 }
 
+//  Print a message as one line; its command in *command
+static void
+s_print (zmsg_t *zmsg, char *command, uint64_t *rid)
+{
+    zframe_t *body = zmsg_last (zmsg);
+    async_inmsg_t in;
+    const char *why;
+    *command = 0;
+    if (body && async_inmsg_parse (&in, zframe_data (body), zframe_size (body),
+                                   &why) == 0) {
+        json_t *json = async_codec_to_json (in.body);
+        char *text = json ? json_dumps (json, JSON_COMPACT | JSON_ENCODE_ANY
+                                              | JSON_SORT_KEYS) : NULL;
+        printf ("%s %s\n", in.command, text ? text : "null");
+        fflush (stdout);
+        free (text);
+        json_decref (json);
+        strcpy (command, in.command);
+        *rid = in.rid;
+    }
+    async_inmsg_destroy (&in);
+}
+
 int
 main (int argc, char *argv [])
 {
+    const char *id = NULL, *then = NULL;
+    bool no_reply = false;
+    int first = 1;
+    for (; first < argc && strncmp (argv [first], "--", 2) == 0; first++) {
+        if (streq (argv [first], "--no-reply"))
+            no_reply = true;
+        else
+        if (streq (argv [first], "--id") && first + 1 < argc)
+            id = argv [++first];
+        else
+        if (streq (argv [first], "--then") && first + 1 < argc)
+            then = argv [++first];
+        else
+            break;
+    }
+    argc -= first - 1;
+    argv += first - 1;
     if (argc < 3) {
-        fprintf (stderr, "usage: rawsend ENDPOINT COMMAND [KEY=TEXT|KEY:=JSON|KEY~=NUMBER...]\n");
+        fprintf (stderr, "usage: rawsend [--id ID] [--no-reply] [--then COMMAND] ENDPOINT "
+                 "COMMAND [KEY=TEXT|KEY:=JSON|KEY~=NUMBER...]\n");
         return 2;
     }
     async_msg_t msg;
@@ -82,43 +132,59 @@ main (int argc, char *argv [])
             async_msg_destroy (&msg);
             return 2;
         }
-    zsock_t *dealer = zsock_new_dealer (argv [1]);
-    if (!dealer) {
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    if (id)
+        zsock_set_identity (dealer, id);
+    if (zsock_connect (dealer, "%s", argv [1])) {
         fprintf (stderr, "rawsend: cannot connect to '%s'\n", argv [1]);
+        zsock_destroy (&dealer);
         async_msg_destroy (&msg);
         return 2;
     }
-    zsock_set_linger (dealer, 0);
+    zsock_set_linger (dealer, no_reply ? 2000 : 0);
     zsock_set_rcvtimeo (dealer, 200);
     zframe_t *frame = zframe_new (msg.buffer.data, msg.buffer.size);
     async_msg_destroy (&msg);
     zframe_send (&frame, dealer, 0);
+    if (no_reply) {
+        zsock_destroy (&dealer);        //  lingers until the frame went out
+        return 0;
+    }
     int64_t deadline = zclock_mono () + 10000;
-    int rc = 1;
-    while (rc == 1 && zclock_mono () < deadline) {
-        zmsg_t *reply = zmsg_recv (dealer);
-        if (!reply)
+    bool replied = false, done = false;
+    while (!done && zclock_mono () < deadline) {
+        zmsg_t *zmsg = zmsg_recv (dealer);
+        if (!zmsg)
             continue;
-        zframe_t *body = zmsg_last (reply);
-        async_inmsg_t in;
-        const char *why;
-        if (body && async_inmsg_parse (&in, zframe_data (body), zframe_size (body),
-                                       &why) == 0) {
-            if (in.rid == 1) {
-                json_t *json = async_codec_to_json (in.body);
-                char *text = json ? json_dumps (json, JSON_COMPACT | JSON_ENCODE_ANY
-                                                      | JSON_SORT_KEYS) : NULL;
-                printf ("%s %s\n", in.command, text ? text : "null");
-                free (text);
-                json_decref (json);
-                rc = 0;
-            }
+        char command [24];
+        uint64_t rid = 0;
+        if (!replied) {
+            //  Only the reply, before it
+            zframe_t *body = zmsg_last (zmsg);
+            async_inmsg_t in;
+            const char *why;
+            bool ours = body && async_inmsg_parse (&in, zframe_data (body),
+                                                   zframe_size (body), &why) == 0
+                     && in.rid == 1;
             async_inmsg_destroy (&in);
+            if (ours) {
+                s_print (zmsg, command, &rid);
+                replied = true;
+                done = !then;
+                deadline = zclock_mono () + 10000;
+            }
         }
-        zmsg_destroy (&reply);
+        else {
+            s_print (zmsg, command, &rid);
+            done = streq (command, then);
+        }
+        zmsg_destroy (&zmsg);
     }
     zsock_destroy (&dealer);
-    if (rc)
+    if (!replied)
         fprintf (stderr, "rawsend: no reply from %s within 10 s\n", argv [1]);
-    return rc;
+    else
+    if (!done)
+        fprintf (stderr, "rawsend: no %s from %s within 10 s\n", then, argv [1]);
+    return done ? 0 : 1;
 }

@@ -12,13 +12,16 @@
 #       `begin_by` = 1e12 s: their sum overflowed int64;
 #   each gets ERROR code 6 with a reason, a sane `since` (3600, 0) still
 #   answers, asyncctl refuses a huge --since with exit 2, and the broker
-#   is the same process and answers PING after each.
+#   is the same process and answers PING after each. A fake node then
+#   reports progress done = total = 10^17 (and -5/10, 20/10): asyncctl
+#   wait --progress draws 100% (it computed done * 100 in int64).
 source "$(dirname "$0")/../helpers/lib.sh"
 
 RAWSEND=$AM_BUILD/tests/rawsend
 [ -x "$RAWSEND" ] || am_fail "$RAWSEND is missing; build first (cmake --build build)"
 
-am_broker_start
+#   The fake node below answers no PING: it must not be declared dead
+am_broker_start --dead-after 1d
 broker_pid=$AM_BROKER_PID
 
 #   The broker answers PING and is still the process we started
@@ -97,6 +100,41 @@ am_say "ok: asyncctl --since 1e300/2e13/inf/nan/-1h exit 2"
 rc=0; am_ctl every huge 1e300s 'testing.mul 6 7' 2>/dev/null || rc=$?
 am_assert_eq "asyncctl every huge 1e300s: exit code" 2 "$rc" >/dev/null
 am_assert_eq "asyncctl count completed --since 1h" 0 "$(am_ctl count completed --since 1h)" >/dev/null
+
+am_check "asyncctl wait --progress: any done/total a task reports"
+#   A fake node (rawsend --id) takes a job and reports progress done =
+#   total = 10^17: asyncctl's bar computed done * 100 in int64 (overflow:
+#   the sanitized asyncctl died, the plain one printed -84%)
+command -v script >/dev/null || am_fail "'script' is not installed (apt-get install bsdutils)"
+node_uuid=5e0b2c1d-9a8f-4e7d-8c6b-5a4f3e2d1c0b
+"$RAWSEND" --id fakenode --then ASSIGN "$AM_ENDPOINT" HELLO uuid=$node_uuid \
+    session=6e0b2c1d-9a8f-4e7d-8c6b-5a4f3e2d1c0b 'agents:=[{"name": "main", "size": 1}]' \
+    'tasks:=["fake.progress"]' >"$AM_TMP/fake.out" 2>&1 &
+fake=$!
+AM_PIDS+=("$fake")
+am_wait_for "the fake node's WELCOME" 10 grep -q '^WELCOME' "$AM_TMP/fake.out"
+job=$(am_ctl submit fake.progress)
+rc=0; wait "$fake" || rc=$?
+[ $rc = 0 ] || am_fail "the fake node got no ASSIGN: $(cat "$AM_TMP/fake.out")"
+token=$(grep '^ASSIGN' "$AM_TMP/fake.out" | grep -o '"token":[0-9]*' | cut -d: -f2)
+[ -n "$token" ] || am_fail "no token in the ASSIGN: $(cat "$AM_TMP/fake.out")"
+for progress in "100000000000000000 100000000000000000 100" "-5 10 0" \
+                "9223372036854775807 9223372036854775807 100" "20 10 100"; do
+    read -r done total want <<<"$progress"
+    "$RAWSEND" --id fakenode --no-reply "$AM_ENDPOINT" PROGRESS id="$job" "token:=$token" \
+        "progress:={\"done\": $done, \"total\": $total}"
+    am_wait_for "the job's progress to be $done/$total" 10 \
+        am_job_field "$job" ".progress.done == $done and .progress.total == $total"
+    rc=0
+    out=$(script -qec "$AM_BIN/asyncctl --broker $AM_ENDPOINT wait --progress --timeout 1s $job" \
+          /dev/null 2>&1) || rc=$?
+    grep -q "runtime error" <<<"$out" && am_fail "asyncctl wait --progress ($done/$total): $out"
+    am_assert_eq "asyncctl wait --progress ($done/$total): exit code (timed out)" 3 "$rc" >/dev/null
+    percent=$(grep -o '[-0-9]*%' <<<"$out" | tail -n 1)
+    am_assert_eq "asyncctl wait --progress ($done/$total): percent" "$want%" "$percent" >/dev/null
+done
+am_say "ok: the progress bar shows 100%, 0%, 100%, 100% for 10^17/10^17, -5/10, (2^63-1)/(2^63-1), 20/10"
+s_alive "PROGRESS with huge numbers"
 
 am_check "afterwards: the same broker runs jobs"
 am_node_start node1 --module "$AM_TESTING_SO"
