@@ -277,7 +277,8 @@ main (int argc, char *argv [])
                 ||  async_cli_duration_ms ("asyncbroker", "--dead-after", dead, &cfg.dead_ms)))
         rc = ASYNC_EUSAGE;
     if (rc == 0 && async_parse_duration (ret, false, &retention)) {
-        fprintf (stderr, "asyncbroker: --retention '%s' is not a duration like 7d\n", ret);
+        fprintf (stderr, "asyncbroker: --retention '%s' is not a duration like 7d "
+                 "(at most 1e12 s)\n", ret);
         rc = ASYNC_EUSAGE;
     }
     cfg.retention_us = retention;

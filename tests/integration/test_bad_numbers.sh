@@ -101,6 +101,27 @@ rc=0; am_ctl every huge 1e300s 'testing.mul 6 7' 2>/dev/null || rc=$?
 am_assert_eq "asyncctl every huge 1e300s: exit code" 2 "$rc" >/dev/null
 am_assert_eq "asyncctl count completed --since 1h" 0 "$(am_ctl count completed --since 1h)" >/dev/null
 
+am_check "asyncbroker and asyncnode refuse numbers out of range (exit 2, one line)"
+for flags in "--retention 2e12" "--retention 1e300" "--heartbeat 1e300" "--dead-after nan" \
+             "--spin inf" "--pending-window 99999999999999999999" \
+             "--min-free 99999999999999999999G" "--min-free 9999999999G"; do
+    rc=0
+    # shellcheck disable=SC2086
+    err=$(timeout 10 "$AM_BIN/asyncbroker" --data "$AM_TMP/unused" \
+          --bind "tcp://127.0.0.1:$(am_free_port)" $flags 2>&1 >/dev/null) || rc=$?
+    am_assert_eq "asyncbroker $flags: exit code" 2 "$rc" >/dev/null
+    [ "$(wc -l <<<"$err")" = 1 ] || am_fail "asyncbroker $flags: not one line: $err"
+done
+for flags in "--heartbeat 1e300" "--dead-after inf" "--agent main:99999999999999999999"; do
+    rc=0
+    # shellcheck disable=SC2086
+    err=$(cd "$AM_TMP" && timeout 10 "$AM_BIN/asyncnode" --broker "tcp://127.0.0.1:1" \
+          $flags 2>&1 >/dev/null) || rc=$?
+    am_assert_eq "asyncnode $flags: exit code" 2 "$rc" >/dev/null
+    [ "$(wc -l <<<"$err")" = 1 ] || am_fail "asyncnode $flags: not one line: $err"
+done
+am_say "ok: asyncbroker and asyncnode exit 2 on huge, infinite and NaN values"
+
 am_check "asyncctl wait --progress: any done/total a task reports"
 #   A fake node (rawsend --id) takes a job and reports progress done =
 #   total = 10^17: asyncctl's bar computed done * 100 in int64 (overflow:
