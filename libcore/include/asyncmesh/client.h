@@ -134,7 +134,8 @@ int
     async_jobs_json (async_client_t *self, const char *query_json, char **jobs_json_out);
 
 //  Count jobs matching `query` (as for async_jobs_json, plus "since": seconds
-//  for completed jobs). Status may also be "succeeded" or "failed".
+//  for completed jobs, 0 to 1e12; another value is refused with
+//  ASYNC_EREFUSED). Status may also be "succeeded" or "failed".
 int
     async_count (async_client_t *self, const char *query_json, int64_t *count);
 
