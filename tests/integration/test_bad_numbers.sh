@@ -141,18 +141,18 @@ token=$(grep '^ASSIGN' "$AM_TMP/fake.out" | grep -o '"token":[0-9]*' | cut -d: -
 [ -n "$token" ] || am_fail "no token in the ASSIGN: $(cat "$AM_TMP/fake.out")"
 for progress in "100000000000000000 100000000000000000 100" "-5 10 0" \
                 "9223372036854775807 9223372036854775807 100" "20 10 100"; do
-    read -r done total want <<<"$progress"
+    read -r amount total want <<<"$progress"
     "$RAWSEND" --id fakenode --no-reply "$AM_ENDPOINT" PROGRESS id="$job" "token:=$token" \
-        "progress:={\"done\": $done, \"total\": $total}"
-    am_wait_for "the job's progress to be $done/$total" 10 \
-        am_job_field "$job" ".progress.done == $done and .progress.total == $total"
+        "progress:={\"done\": $amount, \"total\": $total}"
+    am_wait_for "the job's progress to be $amount/$total" 10 \
+        am_job_field "$job" ".progress.done == $amount and .progress.total == $total"
     rc=0
     out=$(script -qec "$AM_BIN/asyncctl --broker $AM_ENDPOINT wait --progress --timeout 1s $job" \
           /dev/null 2>&1) || rc=$?
-    grep -q "runtime error" <<<"$out" && am_fail "asyncctl wait --progress ($done/$total): $out"
-    am_assert_eq "asyncctl wait --progress ($done/$total): exit code (timed out)" 3 "$rc" >/dev/null
+    grep -q "runtime error" <<<"$out" && am_fail "asyncctl wait --progress ($amount/$total): $out"
+    am_assert_eq "asyncctl wait --progress ($amount/$total): exit code (timed out)" 3 "$rc" >/dev/null
     percent=$(grep -o '[-0-9]*%' <<<"$out" | tail -n 1)
-    am_assert_eq "asyncctl wait --progress ($done/$total): percent" "$want%" "$percent" >/dev/null
+    am_assert_eq "asyncctl wait --progress ($amount/$total): percent" "$want%" "$percent" >/dev/null
 done
 am_say "ok: the progress bar shows 100%, 0%, 100%, 100% for 10^17/10^17, -5/10, (2^63-1)/(2^63-1), 20/10"
 s_alive "PROGRESS with huge numbers"
