@@ -346,7 +346,7 @@ ctl_spec_option (json_t *spec, const ctl_option_t *option, const char *value,
     const char *list_name = NULL;
     char *key = NULL;               //  of an annotation
     json_t *item;
-    int64_t number;
+    int64_t number = 0;         //  checked before (s_value_problem)
 
     switch (option->id) {
         case CTL_OPT_PRIORITY:
