@@ -89,6 +89,9 @@ typedef struct {
     char id [37];
 } scheduled_t;
 
+static int s_scheduled_compare (const void *a, const void *b);
+static int s_backoff_compare (const void *a, const void *b);
+
 //  A cluster quota: at most `size` of its jobs assigned or active
 typedef struct {
     int64_t size;
@@ -158,6 +161,8 @@ struct _broker_t {
     metrics_t *metrics;         //  for /metrics
     http_t *http;               //  NULL without --http
     async_spin_t spin;          //  polls before the loop sleeps
+    int64_t list_turn_us;       //  spent on listings in this loop turn
+    async_idmap_t *live_ids;    //  id -> (void *) 1: the ids of the 'a' keys
 };
 
 static void s_session_destroy (session_t **self_p);
@@ -298,6 +303,29 @@ static size_t
 s_key_live (char *buf, const char *id)
 {
     return s_key_id (buf, 'a', id);
+}
+
+//  Put or delete a job's 'a' key, and keep the ids of the 'a' keys in
+//  memory as well: a listing reads them there, not in the store, where
+//  the keys of the jobs that ended lie deleted until a compaction
+static void
+s_live_put (broker_t *self, const char *id, const void *value, size_t size, bool fresh)
+{
+    char key [40];
+    if (fresh)
+        store_put_fresh (self->store, key, s_key_live (key, id), value, size);
+    else
+        store_put (self->store, key, s_key_live (key, id), value, size);
+    if (!async_idmap_lookup (self->live_ids, id))
+        async_idmap_insert (self->live_ids, id, (void *) 1);
+}
+
+static void
+s_live_delete (broker_t *self, const char *id)
+{
+    char key [40];
+    store_delete (self->store, key, s_key_live (key, id));
+    async_idmap_delete (self->live_ids, id);
 }
 
 //  x<id>: a running parent's children done, so that a child's completion
@@ -743,8 +771,7 @@ s_start (broker_t *self, async_job_t *job)
     job->status = ASYNC_ACTIVE;
     job->active_start = async_now_us ();
     s_job_save (self, job);
-    char key [40];
-    store_put (self->store, key, s_key_live (key, job->id), "", 0);
+    s_live_put (self, job->id, "", 0, false);
     size_t count = job->kind == ASYNC_KIND_PARALLEL ? job->nchildren : 1;
     for (size_t i = 0; i < count && i < job->nchildren; i++) {
         async_job_t *child = s_job_load (self, job->children [i]);
@@ -1116,7 +1143,7 @@ s_job_finish (broker_t *self, async_job_t *job)
     job->status = ASYNC_COMPLETED;
     job->completed_at = async_now_us ();
     store_put (self->store, key, s_key_time (key, 'c', job->completed_at, job->id), "", 0);
-    store_delete (self->store, key, s_key_live (key, job->id));
+    s_live_delete (self, job->id);
     if (job->kind != ASYNC_KIND_TASK)
         store_delete (self->store, key, s_key_done (key, job->id));
     s_job_save (self, job);
@@ -1196,10 +1223,8 @@ s_job_complete (broker_t *self, async_job_t *job)
     job->status = ASYNC_CALLBACKS;
     s_job_save (self, job);
     s_outcome_staged (self);
-    if (job->callbacks_next < (int) job->ncallbacks) {
-        char key [40];
-        store_put (self->store, key, s_key_live (key, job->id), "", 0);
-    }
+    if (job->callbacks_next < (int) job->ncallbacks)
+        s_live_put (self, job->id, "", 0, false);
     if (!s_next_callback (self, job))
         s_job_finish (self, job);
 }
@@ -1229,8 +1254,7 @@ s_session_for_job (broker_t *self, async_job_t *job)
 static void
 s_release (broker_t *self, async_job_t *job)
 {
-    char key [40];
-    store_delete (self->store, key, s_key_live (key, job->id));
+    s_live_delete (self, job->id);
     if (s_job_is_live (job))
         s_quota_count (self, &job->quotas, -1);
     session_t *session = s_session_for_job (self, job);
@@ -1742,11 +1766,121 @@ typedef struct {
     int64_t since;              //  wall us, 0 = any
 } s_filter_t;
 
-//  0, or -1 with the reason in err
+//  Where a listing stopped: the place of the last job it looked at, in the
+//  walk's order (s_walk). Sent as the opaque `next`, read back from `cursor`:
+//      p:<priority>:<seq>:<queue>      pending, in the queue's order
+//      s:<when>:<id>                   scheduled
+//      b:<mono>:<id>                   waiting out a retry's backoff
+//      a:<id>                          in the 'a' index
+//      c:<completed_at>:<id>           completed, newest first (the 'c' keys)
+typedef struct {
+    char phase;                 //  0: from the start; else as above
+    char queue [ASYNC_MAX_NAME + 1];
+    int64_t priority;
+    uint64_t seq;
+    int64_t when;
+    char id [37];
+} s_cursor_t;
+
+//  The walk's phases, in order
 static int
-s_filter_parse (const msgpack_object *body, s_filter_t *filter, char *err, size_t err_size)
+s_cursor_rank (char phase)
+{
+    switch (phase) {
+        case 'p': return 1;
+        case 's': return 2;
+        case 'b': return 3;
+        case 'a': return 4;
+        case 'c': return 5;
+        default: return 0;
+    }
+}
+
+static bool
+s_parse_i64 (const char *text, size_t size, int64_t min, int64_t max, int64_t *value)
+{
+    char digits [24];
+    if (size == 0 || size >= sizeof digits)
+        return false;
+    memcpy (digits, text, size);
+    digits [size] = 0;
+    char *end;
+    errno = 0;
+    long long number = strtoll (digits, &end, 10);
+    if (*end || errno || number < min || number > max)
+        return false;
+    *value = number;
+    return true;
+}
+
+//  0, or -1 for a cursor that is not one this broker hands out
+static int
+s_cursor_parse (const char *text, s_cursor_t *cursor)
+{
+    memset (cursor, 0, sizeof *cursor);
+    size_t len = strlen (text);
+    if (len < 3 || text [1] != ':')
+        return -1;
+    cursor->phase = text [0];
+    const char *rest = text + 2;
+    const char *colon = strchr (rest, ':');
+    int64_t number;
+    switch (cursor->phase) {
+        case 'p': {
+            if (!colon || !s_parse_i64 (rest, colon - rest, INT64_MIN + 1, INT64_MAX,
+                                        &cursor->priority))
+                return -1;
+            rest = colon + 1;
+            colon = strchr (rest, ':');
+            if (!colon || !s_parse_i64 (rest, colon - rest, 0, INT64_MAX, &number))
+                return -1;
+            cursor->seq = (uint64_t) number;
+            const char *queue = colon + 1;
+            size_t qlen = strlen (queue);
+            if (qlen == 0 || qlen > ASYNC_MAX_NAME
+            ||  strspn (queue, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                               "0123456789_.:-") != qlen)
+                return -1;
+            memcpy (cursor->queue, queue, qlen + 1);
+            return 0;
+        }
+        case 'a':
+            if (strlen (rest) != 36)
+                return -1;
+            memcpy (cursor->id, rest, 37);
+            return async_id_valid (cursor->id) ? 0 : -1;
+        case 's': case 'b': case 'c':
+            if (!colon || !s_parse_i64 (rest, colon - rest, 0, INT64_MAX, &cursor->when)
+            ||  strlen (colon + 1) != 36)
+                return -1;
+            memcpy (cursor->id, colon + 1, 37);
+            return async_id_valid (cursor->id) ? 0 : -1;
+        default:
+            return -1;
+    }
+}
+
+static void
+s_cursor_format (const s_cursor_t *cursor, char *text, size_t size)
+{
+    if (cursor->phase == 'p')
+        snprintf (text, size, "p:%" PRId64 ":%" PRIu64 ":%s", cursor->priority,
+                  cursor->seq, cursor->queue);
+    else
+    if (cursor->phase == 'a')
+        snprintf (text, size, "a:%s", cursor->id);
+    else
+        snprintf (text, size, "%c:%" PRId64 ":%s", cursor->phase, cursor->when,
+                  cursor->id);
+}
+
+//  0, -1 for an unknown status, -2 for a bad cursor
+static int
+s_filter_parse (const msgpack_object *body, s_filter_t *filter, s_cursor_t *cursor,
+                char *err, size_t err_size)
 {
     memset (filter, 0, sizeof *filter);
+    memset (cursor, 0, sizeof *cursor);
     filter->limit = 1000;
     const msgpack_object *statuses = async_mp_get (body, "status");
     if (statuses && statuses->type == MSGPACK_OBJECT_ARRAY) {
@@ -1789,6 +1923,12 @@ s_filter_parse (const msgpack_object *body, s_filter_t *filter, char *err, size_
         if (usecs > 0)
             filter->since = async_now_us () - usecs;
     }
+    const msgpack_object *given = async_mp_get (body, "cursor");
+    if (given && given->type != MSGPACK_OBJECT_NIL) {
+        char text [300];
+        if (async_mp_strcpy (given, text, sizeof text) || s_cursor_parse (text, cursor))
+            return -2;
+    }
     return 0;
 }
 
@@ -1829,29 +1969,69 @@ s_filter_match (s_filter_t *filter, async_job_t *job)
     return true;
 }
 
+//  A listing's bounds. A LIST reply holds at most S_LIST_PAGE jobs and
+//  about S_LIST_BYTES of records (at least one job); a LIST or COUNT reads
+//  at most S_LIST_SCAN job records and spends at most S_LIST_US; all the
+//  listings of one loop turn (LIST, COUNT, HTTP) spend at most
+//  S_LIST_TURN_US together, and past that each reads S_LIST_SCAN_MIN records
+//  only. A listing that stops early says where (`next`); the client goes on
+//  from there with another request, while the loop serves everyone else.
+#define S_LIST_PAGE         1000
+#define S_LIST_BYTES        (4 * 1024 * 1024)
+#define S_LIST_SCAN         10000
+#define S_LIST_US           8000
+#define S_LIST_TURN_US      15000
+#define S_LIST_SCAN_MIN     16
+
 typedef struct {
     broker_t *broker;
     s_filter_t *filter;
     msgpack_packer *pk;         //  NULL: count only
-    int64_t count;
+    msgpack_sbuffer *packed;    //  what pk wrote
+    int64_t count;              //  matching jobs in this reply
+    int64_t page;               //  at most this many (0: no bound, COUNT)
+    size_t bytes;               //  at most about this many bytes of records
+    size_t examined;            //  job records read
+    size_t scan;                //  at most this many
+    int64_t deadline;           //  monotonic us
+    bool stopped;               //  stopped early: `at` is where to go on
+    s_cursor_t from;            //  the cursor given (phase 0: none)
+    s_cursor_t at;              //  the place of the last job looked at
 } s_walk_t;
 
+//  Look at the job at a place of the walk; false to stop the walk
 static bool
-s_walk_one (void *arg, const char *id)
+s_walk_visit (s_walk_t *walk, const char *id, const s_cursor_t *place)
 {
-    s_walk_t *walk = (s_walk_t *) arg;
-    if (walk->filter->limit > 0 && walk->count >= walk->filter->limit && walk->pk)
+    if (walk->stopped)
         return false;
+    if (walk->examined >= walk->scan
+    ||  (walk->examined % 16 == 0 && walk->examined > 0 && async_mono_us () >= walk->deadline)) {
+        walk->stopped = true;
+        return false;
+    }
+    walk->examined++;
+    walk->at = *place;
     async_job_t *job = s_job_read (walk->broker, id);
     if (job && s_filter_match (walk->filter, job)) {
         walk->count++;
-        if (walk->pk) {
-            //  Packed into a scratch buffer appended later
+        if (walk->pk)
             async_job_pack (job, walk->pk);
-        }
     }
     async_job_destroy (&job);
-    return true;
+    if ((walk->page > 0 && walk->count >= walk->page)
+    ||  (walk->packed && walk->packed->size >= walk->bytes))
+        walk->stopped = true;
+    return !walk->stopped;
+}
+
+static bool
+s_walk_pending (void *arg, const char *queue, const char *id, int64_t priority,
+                uint64_t seq)
+{
+    s_cursor_t place = { .phase = 'p', .priority = priority, .seq = seq };
+    snprintf (place.queue, sizeof place.queue, "%s", queue);
+    return s_walk_visit ((s_walk_t *) arg, id, &place);
 }
 
 //  The pending jobs of a queue that are in the store only
@@ -1867,101 +2047,228 @@ s_walk_stored (void *arg, const char *queue, int64_t priority, uint64_t seq)
     s_place_t place;
     while (more && store_iter_valid (iter)) {
         if (s_place_parse (iter, &place))
-            more = s_walk_one (walk, place.id);
+            more = s_walk_pending (walk, place.queue, place.id, place.priority, place.seq);
         store_iter_next (iter);
     }
     store_iter_destroy (&iter);
     return more;
 }
 
-//  Walk the jobs matching a filter: pending in dispatch order, scheduled,
-//  live, then completed newest first
+static int
+s_id_compare (const void *a, const void *b)
+{
+    return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+//  Put the `count` smallest ids of the array first, in any order (the
+//  selection of quicksort: linear on average)
+static void
+s_ids_select (const char **ids, size_t size, size_t count)
+{
+    size_t lo = 0, hi = size;
+    while (count > lo && count < hi && hi - lo > 1) {
+        const char *pivot = ids [lo + (hi - lo) / 2];
+        size_t lt = lo, gt = hi, i = lo;
+        while (i < gt) {
+            int cmp = strcmp (ids [i], pivot);
+            if (cmp < 0) {
+                const char *swap = ids [lt]; ids [lt++] = ids [i]; ids [i++] = swap;
+            }
+            else
+            if (cmp > 0) {
+                const char *swap = ids [--gt]; ids [gt] = ids [i]; ids [i] = swap;
+            }
+            else
+                i++;
+        }
+        if (count <= lt)
+            hi = lt;
+        else
+        if (count >= gt)
+            lo = gt;
+        else
+            return;
+    }
+}
+
+//  Walk the jobs with an 'a' key in id order, after the cursor's id if it
+//  is in that phase. From memory (live_ids): one pass over the live ids
+//  picks the few this request can look at
+static void
+s_walk_live (s_walk_t *walk)
+{
+    async_idmap_t *live = walk->broker->live_ids;
+    size_t size = 0;
+    const char **ids = (const char **) malloc ((async_idmap_size (live) + 1) * sizeof (char *));
+    assert (ids);
+    void *item = async_idmap_first (live);
+    while (item) {
+        const char *id = async_idmap_cursor (live);
+        if (walk->from.phase != 'a' || strcmp (id, walk->from.id) > 0)
+            ids [size++] = id;
+        item = async_idmap_next (live);
+    }
+    //  At most this many can be looked at (the rest: the next request)
+    size_t want = walk->scan > walk->examined ? walk->scan - walk->examined + 1 : 1;
+    if (want < size) {
+        s_ids_select (ids, size, want);
+        size = want;
+    }
+    qsort (ids, size, sizeof (char *), s_id_compare);
+    //  (Reading a job back does not change live_ids: the ids stay valid)
+    for (size_t i = 0; i < size; i++) {
+        s_cursor_t place = { .phase = 'a' };
+        memcpy (place.id, ids [i], 36);
+        if (!s_walk_visit (walk, place.id, &place))
+            break;
+    }
+    free (ids);
+}
+
+//  Walk the 'c' keys, newest first, before the cursor's key if it is in
+//  that phase
+static void
+s_walk_done (s_walk_t *walk, char tag)
+{
+    char prefix [2] = { tag, 0 };
+    store_iter_t *iter = store_iter_new (walk->broker->store, prefix, 1);
+    if (walk->from.phase == tag) {
+        char start [64];
+        size_t size = s_key_time (start, tag, walk->from.when, walk->from.id);
+        store_iter_seek (iter, start, size);
+        if (store_iter_valid (iter))
+            store_iter_prev (iter);         //  the first key before it
+        else
+            store_iter_seek_last (iter);    //  every key is before it
+    }
+    else
+        store_iter_seek_last (iter);
+    while (store_iter_valid (iter)) {
+        size_t size;
+        const char *key = store_iter_key (iter, &size);
+        if (size == 45) {
+            s_cursor_t place = { .phase = tag };
+            place.when = (int64_t) store_get_be64 ((const uint8_t *) key + 1);
+            if (walk->filter->since && place.when < walk->filter->since)
+                break;
+            memcpy (place.id, key + 9, 36);
+            if (!s_walk_visit (walk, place.id, &place))
+                break;
+        }
+        store_iter_prev (iter);
+    }
+    store_iter_destroy (&iter);
+}
+
+//  Walk the jobs matching a filter: pending in dispatch order (queues in
+//  name order), scheduled, live, then completed newest first; from the
+//  walk's cursor on, until the walk's bounds
 static void
 s_walk (broker_t *self, s_walk_t *walk)
 {
     s_filter_t *filter = walk->filter;
-    if (s_filter_wants_status (filter, ASYNC_PENDING)) {
-        dispatch_each_pending (self->dispatch, filter->queue, SIZE_MAX, s_walk_one,
-                               s_walk_stored, walk);
-        zlistx_t *lists [2] = { self->scheduled, self->backoffs };
-        for (int i = 0; i < 2; i++) {
-            scheduled_t *entry = (scheduled_t *) zlistx_first (lists [i]);
-            while (entry) {
-                s_walk_one (walk, entry->id);
-                entry = (scheduled_t *) zlistx_next (lists [i]);
-            }
-        }
+    int from = s_cursor_rank (walk->from.phase);
+    if (from <= 1 && s_filter_wants_status (filter, ASYNC_PENDING)) {
+        bool resume = walk->from.phase == 'p';
+        dispatch_each_pending (self->dispatch, filter->queue,
+                               resume ? walk->from.queue : NULL, walk->from.priority,
+                               walk->from.seq, s_walk_pending, s_walk_stored, walk);
     }
-    if (s_filter_wants_status (filter, ASYNC_ASSIGNED)
-    ||  s_filter_wants_status (filter, ASYNC_ACTIVE)
-    ||  s_filter_wants_status (filter, ASYNC_CALLBACKS)) {
-        //  Live jobs and waiting parents: the 'a' index and active parents
-        store_iter_t *iter = store_iter_new (self->store, "a", 1);
-        while (store_iter_valid (iter)) {
-            size_t size;
-            const char *key = store_iter_key (iter, &size);
-            if (size == 37) {
-                char id [37];
-                memcpy (id, key + 1, 36);
-                id [36] = 0;
-                s_walk_one (walk, id);
-            }
-            store_iter_next (iter);
+    if (from <= 2 && !walk->stopped && s_filter_wants_status (filter, ASYNC_PENDING)) {
+        scheduled_t *entry = (scheduled_t *) zlistx_first (self->scheduled);
+        if (walk->from.phase == 's') {
+            //  Skip what was visited: the list is sorted by (when, id)
+            scheduled_t mark = { .when = walk->from.when };
+            memcpy (mark.id, walk->from.id, sizeof mark.id);
+            while (entry && s_scheduled_compare (entry, &mark) <= 0)
+                entry = (scheduled_t *) zlistx_next (self->scheduled);
         }
-        store_iter_destroy (&iter);
-    }
-    if (s_filter_wants_status (filter, ASYNC_COMPLETED)) {
-        store_iter_t *iter = store_iter_new (self->store, "c", 1);
-        store_iter_seek_last (iter);
-        while (store_iter_valid (iter)) {
-            if (walk->pk && filter->limit > 0 && walk->count >= filter->limit)
+        while (entry) {
+            s_cursor_t place = { .phase = 's', .when = entry->when };
+            memcpy (place.id, entry->id, sizeof place.id);
+            if (!s_walk_visit (walk, entry->id, &place))
                 break;
-            size_t size;
-            const char *key = store_iter_key (iter, &size);
-            if (size == 45) {
-                if (filter->since
-                &&  (int64_t) store_get_be64 ((const uint8_t *) key + 1) < filter->since)
-                    break;
-                char id [37];
-                memcpy (id, key + 9, 36);
-                id [36] = 0;
-                s_walk_one (walk, id);
-            }
-            store_iter_prev (iter);
+            entry = (scheduled_t *) zlistx_next (self->scheduled);
         }
-        store_iter_destroy (&iter);
+    }
+    if (from <= 3 && !walk->stopped && s_filter_wants_status (filter, ASYNC_PENDING)) {
+        //  Retries waiting out their backoff, by the monotonic clock
+        scheduled_t *entry = (scheduled_t *) zlistx_first (self->backoffs);
+        if (walk->from.phase == 'b') {
+            scheduled_t mark = { .mono = walk->from.when };
+            memcpy (mark.id, walk->from.id, sizeof mark.id);
+            while (entry && s_backoff_compare (entry, &mark) <= 0)
+                entry = (scheduled_t *) zlistx_next (self->backoffs);
+        }
+        while (entry) {
+            s_cursor_t place = { .phase = 'b', .when = entry->mono };
+            memcpy (place.id, entry->id, sizeof place.id);
+            if (!s_walk_visit (walk, entry->id, &place))
+                break;
+            entry = (scheduled_t *) zlistx_next (self->backoffs);
+        }
+    }
+    if (from <= 4 && !walk->stopped
+    && (s_filter_wants_status (filter, ASYNC_ASSIGNED)
+    ||  s_filter_wants_status (filter, ASYNC_ACTIVE)
+    ||  s_filter_wants_status (filter, ASYNC_CALLBACKS)))
+        //  Live jobs and waiting parents: the 'a' index
+        s_walk_live (walk);
+    if (!walk->stopped && s_filter_wants_status (filter, ASYNC_COMPLETED)) {
+        char tag = 'c';
+        if (from <= 4 || walk->from.phase == tag)
+            s_walk_done (walk, tag);
     }
 }
 
-//  The JOBS (or COUNT) reply to a LIST (COUNT) query. 0, or -1 for a bad
-//  query (an unknown status, a bad since), the reason in err
+//  The JOBS (or COUNT) reply to a LIST (COUNT) query, read through the
+//  bounds of a page of at most `page` jobs and `bytes` of records. 0, -1
+//  for an unknown status in the query, -2 for a bad cursor
 static int
 s_list_msg (broker_t *self, const msgpack_object *query, uint64_t rid, bool count_only,
-            async_msg_t *reply, char *err, size_t err_size)
+            int64_t page, size_t bytes, async_msg_t *reply, char *err, size_t err_size)
 {
     s_filter_t filter;
-    if (s_filter_parse (query, &filter, err, err_size)) {
+    s_walk_t walk = { .broker = self, .filter = &filter };
+    int rc = s_filter_parse (query, &filter, &walk.from, err, err_size);
+    if (rc) {
         free (filter.queue);
         free (filter.task);
-        return -1;
+        return rc;
     }
     msgpack_sbuffer jobs;
     msgpack_packer pk;
     msgpack_sbuffer_init (&jobs);
     msgpack_packer_init (&pk, &jobs, async_sbuffer_write);
-    s_walk_t walk = { self, &filter, count_only ? NULL : &pk, 0 };
+    if (!count_only) {
+        walk.pk = &pk;
+        walk.packed = &jobs;
+        walk.page = filter.limit > 0 && filter.limit < page ? filter.limit : page;
+        walk.bytes = bytes;
+    }
+    //  The bounds of this request within those of the loop turn
+    int64_t start = async_mono_us ();
+    int64_t left = S_LIST_TURN_US - self->list_turn_us;
+    walk.scan = left > 0 ? S_LIST_SCAN : S_LIST_SCAN_MIN;
+    walk.deadline = start + (left > S_LIST_US ? S_LIST_US : left > 0 ? left : S_LIST_US);
     s_walk (self, &walk);
+    self->list_turn_us += async_mono_us () - start;
+    char next [300];
+    if (walk.stopped)
+        s_cursor_format (&walk.at, next, sizeof next);
     if (count_only) {
-        async_msg_init (reply, "COUNT", rid, 1);
+        async_msg_init (reply, "COUNT", rid, walk.stopped ? 2 : 1);
         async_msg_int (reply, "count", walk.count);
     }
     else {
-        async_msg_init (reply, "JOBS", rid, 1);
+        async_msg_init (reply, "JOBS", rid, walk.stopped ? 2 : 1);
         async_msg_key (reply, "jobs");
         msgpack_pack_array (&reply->packer, (size_t) walk.count);
         if (jobs.size)
             async_codec_pack_raw (&reply->packer, jobs.data, jobs.size);
     }
+    if (walk.stopped)
+        async_msg_str (reply, "next", next);
     msgpack_sbuffer_destroy (&jobs);
     free (filter.queue);
     free (filter.task);
@@ -1973,7 +2280,13 @@ s_on_list (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool count_only
 {
     async_msg_t msg;
     char err [100];
-    if (s_list_msg (self, in->body, in->rid, count_only, &msg, err, sizeof err))
+    int rc = s_list_msg (self, in->body, in->rid, count_only, S_LIST_PAGE, S_LIST_BYTES,
+                         &msg, err, sizeof err);
+    if (rc == -2)
+        s_error (self, routing, in->rid, ASYNC_EREFUSED, "bad cursor: give the `next` "
+                 "of the previous reply, as it was");
+    else
+    if (rc)
         s_error (self, routing, in->rid, ASYNC_EREFUSED, err);
     else
         s_send (self, routing, &msg);
@@ -2711,7 +3024,7 @@ s_handoff (broker_t *self, async_job_t *job, const char *target_id)
     }
     memcpy (job->handoff, target->id, 37);
     char key [80];
-    store_put (self->store, key, s_key_live (key, job->id), "", 0);
+    s_live_put (self, job->id, "", 0, false);
     key [0] = 'w';
     memcpy (key + 1, target->id, 36);
     memcpy (key + 37, job->id, 36);
@@ -3426,8 +3739,7 @@ s_assign (broker_t *self, session_t *session, dispatch_agent_t *agent, async_job
     store_put_be64 (live + 36, job->token);
     memcpy (live + 44, agent_name, alen);
     //  Fresh: every attempt ends with a delete of the a key (s_release)
-    char key [40];
-    store_put_fresh (self->store, key, s_key_live (key, job->id), live, 44 + alen);
+    s_live_put (self, job->id, live, 44 + alen, true);
 }
 
 //  Send ASSIGN for each (job, agent) pair dispatch finds
@@ -4272,6 +4584,12 @@ s_recover (broker_t *self)
         size_t ksize, vsize;
         const char *key = store_iter_key (iter, &ksize);
         const char *val = store_iter_value (iter, &vsize);
+        if (ksize == 37) {
+            char id [37];
+            memcpy (id, key + 1, 36);
+            id [36] = 0;
+            async_idmap_insert (self->live_ids, id, (void *) 1);
+        }
         if (ksize == 37 && vsize == 0) {
             //  A running parent (or a job in its callbacks, or handed off):
             //  cached while it runs, with its progress from its x key
@@ -4388,6 +4706,7 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->known = zhashx_new ();
     self->awaited = zhashx_new ();
     self->jobs = async_idmap_new ();
+    self->live_ids = async_idmap_new ();
     async_idmap_set_destructor (self->jobs, (async_idmap_destructor_fn *) async_job_destroy);
     self->gathers = zhashx_new ();
     zhashx_set_destructor (self->gathers, (zhashx_destructor_fn *) s_gather_destroy);
@@ -4509,6 +4828,7 @@ broker_destroy (broker_t **self_p)
     zlistx_destroy (&self->unsynced);
     zhashx_destroy (&self->flight_keys);
     async_idmap_destroy (&self->jobs);
+    async_idmap_destroy (&self->live_ids);
     zhashx_destroy (&self->gathers);
     zlistx_destroy (&self->scheduled);
     zlistx_destroy (&self->backoffs);
@@ -4609,6 +4929,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         { self->http ? http_fd (self->http) : -1, POLLIN, 0 }
     };
     while (!*stop) {
+        self->list_turn_us = 0;
         if (reopen && *reopen) {
             *reopen = 0;
             async_log_reopen ();
@@ -4710,10 +5031,10 @@ broker_view_status (broker_t *self, async_msg_t *reply)
 }
 
 int
-broker_view_jobs (broker_t *self, const msgpack_object *query, async_msg_t *reply)
+broker_view_jobs (broker_t *self, const msgpack_object *query, int64_t page, size_t bytes,
+                  async_msg_t *reply, char *err, size_t err_size)
 {
-    char err [100];
-    return s_list_msg (self, query, 0, false, reply, err, sizeof err);
+    return s_list_msg (self, query, 0, false, page, bytes, reply, err, err_size);
 }
 
 int

@@ -20,10 +20,14 @@ void
     broker_view_status (broker_t *self, async_msg_t *reply);
 
 //  The JOBS reply to a LIST query: `query` is a map as LIST's body
-//  {"status": [...], "queue", "task", "node", "limit"}. 0, or -1 when it
-//  names an unknown status (reply untouched).
+//  {"status": [...], "queue", "task", "node", "limit", "cursor"}. A page
+//  holds at most `page` jobs and about `bytes` of records, within the
+//  bounds of a LIST (its `next` says where to go on). 0, -1 for a bad
+//  query (an unknown status, a bad since: the reason in err), -2 for a bad
+//  cursor (reply untouched).
 int
-    broker_view_jobs (broker_t *self, const msgpack_object *query, async_msg_t *reply);
+    broker_view_jobs (broker_t *self, const msgpack_object *query, int64_t page,
+                      size_t bytes, async_msg_t *reply, char *err, size_t err_size);
 
 //  The JOB reply for job `id` (a valid id). 0, or ASYNC_ENOJOB (reply
 //  untouched).

@@ -598,56 +598,78 @@ s_best_lane (queue_t *queue, dispatch_agent_t *agent, dispatch_veto_fn *veto,
     return best;
 }
 
-void
-dispatch_each_pending (dispatch_t *self, const char *queue_name, size_t limit,
-                       bool (*fn) (void *arg, const char *id),
-                       dispatch_stored_fn *stored, void *arg)
+static int
+s_queue_name_cmp (const void *a, const void *b)
 {
-    //  Merge the lanes of each queue by (priority desc, seq asc), then
-    //  the jobs that are in the store only
+    return strcmp ((*(queue_t * const *) a)->name, (*(queue_t * const *) b)->name);
+}
+
+void
+dispatch_each_pending (dispatch_t *self, const char *queue_name, const char *from_queue,
+                       int64_t from_priority, uint64_t from_seq,
+                       dispatch_pending_fn *fn, dispatch_stored_fn *stored, void *arg)
+{
+    //  Queues in name order, so that a walk can stop and go on later
+    size_t nqueues = 0;
+    queue_t **queues = calloc (zhashx_size (self->queues) + 1, sizeof (queue_t *));
+    assert (queues);
     queue_t *queue = (queue_t *) zhashx_first (self->queues);
-    size_t count = 0;
-    while (queue && count < limit) {
-        if (!queue_name || strcmp (queue_name, queue->name) == 0) {
-            size_t nlanes = zlistx_size (queue->lanes);
-            entry_t **cursor = calloc (nlanes + 1, sizeof (entry_t *));
-            lane_t **lanes = calloc (nlanes + 1, sizeof (lane_t *));
-            size_t n = 0;
-            lane_t *lane = (lane_t *) zlistx_first (queue->lanes);
-            while (lane) {
-                lanes [n] = lane;
-                cursor [n++] = lane->head;
-                lane = (lane_t *) zlistx_next (queue->lanes);
-            }
-            while (count < limit) {
-                ssize_t pick = -1;
-                for (size_t i = 0; i < n; i++)
-                    if (cursor [i] && (pick < 0
-                    ||  lanes [i]->priority > lanes [pick]->priority
-                    ||  (lanes [i]->priority == lanes [pick]->priority
-                         && cursor [i]->seq < cursor [pick]->seq)))
-                        pick = (ssize_t) i;
-                if (pick < 0)
-                    break;
-                place_t place = { lanes [pick]->priority, cursor [pick]->seq };
-                if (queue->spilled && s_place_cmp (place, queue->last) > 0)
-                    break;      //  extras: listed with the stored jobs
-                count++;
-                bool more = fn (arg, cursor [pick]->id);
-                cursor [pick] = cursor [pick]->next;
-                if (!more) {
-                    count = limit;
-                    break;
-                }
-            }
-            free (cursor);
-            free (lanes);
-            if (count < limit && queue->spilled && stored
-            &&  !stored (arg, queue->name, queue->last.priority, queue->last.seq))
-                count = limit;
-        }
+    while (queue) {
+        if ((!queue_name || strcmp (queue_name, queue->name) == 0)
+        &&  (!from_queue || strcmp (queue->name, from_queue) >= 0))
+            queues [nqueues++] = queue;
         queue = (queue_t *) zhashx_next (self->queues);
     }
+    qsort (queues, nqueues, sizeof (queue_t *), s_queue_name_cmp);
+    //  Merge the lanes of each queue by (priority desc, seq asc), then
+    //  the jobs that are in the store only
+    bool more = true;
+    for (size_t index = 0; index < nqueues && more; index++) {
+        queue = queues [index];
+        bool resume = from_queue && strcmp (queue->name, from_queue) == 0;
+        place_t from = { from_priority, from_seq };
+        size_t nlanes = zlistx_size (queue->lanes);
+        entry_t **cursor = calloc (nlanes + 1, sizeof (entry_t *));
+        lane_t **lanes = calloc (nlanes + 1, sizeof (lane_t *));
+        assert (cursor && lanes);
+        size_t n = 0;
+        lane_t *lane = (lane_t *) zlistx_first (queue->lanes);
+        while (lane) {
+            lanes [n] = lane;
+            cursor [n] = lane->head;
+            //  Going on after `from`: skip what was visited
+            while (resume && cursor [n]
+               &&  s_place_cmp ((place_t) { lane->priority, cursor [n]->seq }, from) <= 0)
+                cursor [n] = cursor [n]->next;
+            n++;
+            lane = (lane_t *) zlistx_next (queue->lanes);
+        }
+        while (more) {
+            ssize_t pick = -1;
+            for (size_t i = 0; i < n; i++)
+                if (cursor [i] && (pick < 0
+                ||  lanes [i]->priority > lanes [pick]->priority
+                ||  (lanes [i]->priority == lanes [pick]->priority
+                     && cursor [i]->seq < cursor [pick]->seq)))
+                    pick = (ssize_t) i;
+            if (pick < 0)
+                break;
+            place_t place = { lanes [pick]->priority, cursor [pick]->seq };
+            if (queue->spilled && s_place_cmp (place, queue->last) > 0)
+                break;      //  extras: listed with the stored jobs
+            more = fn (arg, queue->name, cursor [pick]->id, place.priority, place.seq);
+            cursor [pick] = cursor [pick]->next;
+        }
+        free (cursor);
+        free (lanes);
+        if (more && queue->spilled && stored) {
+            place_t after = queue->last;
+            if (resume && s_place_cmp (from, after) > 0)
+                after = from;
+            more = stored (arg, queue->name, after.priority, after.seq);
+        }
+    }
+    free (queues);
 }
 
 //  ---------------------------------------------------------------------

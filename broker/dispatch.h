@@ -143,13 +143,21 @@ void
 typedef bool (dispatch_stored_fn) (void *arg, const char *queue, int64_t priority,
                                    uint64_t seq);
 
-//  Visit pending job ids in dispatch order (per queue, best first), at most
-//  `limit`; `stored` (may be NULL) continues each queue in the store. fn
-//  returns false to stop.
+//  Visits one pending job, at its place in its queue; returns false to
+//  stop the walk.
+typedef bool (dispatch_pending_fn) (void *arg, const char *queue, const char *id,
+                                    int64_t priority, uint64_t seq);
+
+//  Visit pending jobs in dispatch order: queue by queue in name order (only
+//  `queue`, if not NULL), each best first; `stored` (may be NULL) continues
+//  each queue in the store. With `from_queue` (not NULL) the walk goes on
+//  after the place (from_priority, from_seq) of that queue: earlier queues
+//  and places are skipped.
 void
-    dispatch_each_pending (dispatch_t *self, const char *queue, size_t limit,
-                           bool (*fn) (void *arg, const char *id),
-                           dispatch_stored_fn *stored, void *arg);
+    dispatch_each_pending (dispatch_t *self, const char *queue, const char *from_queue,
+                           int64_t from_priority, uint64_t from_seq,
+                           dispatch_pending_fn *fn, dispatch_stored_fn *stored,
+                           void *arg);
 
 //  Register an agent of `owner` (the node session). `queues`: NULL-terminated
 //  array (NULL = {"default"}); include / exclude: NULL-terminated glob arrays

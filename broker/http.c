@@ -22,6 +22,8 @@
 #define S_JSON_TYPE     "application/json"
 #define S_METRICS_TYPE  "text/plain; version=0.0.4; charset=utf-8"
 #define S_LIST_LIMIT    100             //  /api/jobs without ?limit=
+#define S_LIST_PAGE     1000            //  /api/jobs: jobs per answer, at most
+#define S_LIST_BYTES    (1024 * 1024)   //  ... and about this many bytes of records
 
 struct _http_t {
     broker_t *broker;
@@ -100,13 +102,17 @@ http_address_check (const char *address, bool *loopback)
 //  ---------------------------------------------------------------------
 //  Answers
 
+//  The answer; `next` (may be NULL): a Next-Cursor header
 static enum MHD_Result
-s_answer (struct MHD_Connection *connection, unsigned int code, const char *type,
-          void *body, size_t size, enum MHD_ResponseMemoryMode mode)
+s_answer_next (struct MHD_Connection *connection, unsigned int code, const char *type,
+               void *body, size_t size, enum MHD_ResponseMemoryMode mode,
+               const char *next)
 {
     struct MHD_Response *response = MHD_create_response_from_buffer (size, body, mode);
     if (!response)
         return MHD_NO;
+    if (next)
+        MHD_add_response_header (response, "Next-Cursor", next);
     MHD_add_response_header (response, "Content-Type", type);
     MHD_add_response_header (response, "Cache-Control", "no-store");
     MHD_add_response_header (response, "X-Content-Type-Options", "nosniff");
@@ -126,9 +132,18 @@ s_answer (struct MHD_Connection *connection, unsigned int code, const char *type
     return rc;
 }
 
-//  Answer with the value as JSON, one line (takes the value)
 static enum MHD_Result
-s_answer_json (struct MHD_Connection *connection, unsigned int code, json_t *value)
+s_answer (struct MHD_Connection *connection, unsigned int code, const char *type,
+          void *body, size_t size, enum MHD_ResponseMemoryMode mode)
+{
+    return s_answer_next (connection, code, type, body, size, mode, NULL);
+}
+
+//  Answer with the value as JSON, one line (takes the value); `next` as
+//  for s_answer_next
+static enum MHD_Result
+s_answer_json_next (struct MHD_Connection *connection, unsigned int code, json_t *value,
+                    const char *next)
 {
     char *text = async_codec_json_dumps (value);
     json_decref (value);
@@ -143,7 +158,14 @@ s_answer_json (struct MHD_Connection *connection, unsigned int code, json_t *val
     }
     line [size] = '\n';
     line [size + 1] = 0;
-    return s_answer (connection, code, S_JSON_TYPE, line, size + 1, MHD_RESPMEM_MUST_FREE);
+    return s_answer_next (connection, code, S_JSON_TYPE, line, size + 1,
+                          MHD_RESPMEM_MUST_FREE, next);
+}
+
+static enum MHD_Result
+s_answer_json (struct MHD_Connection *connection, unsigned int code, json_t *value)
+{
+    return s_answer_json_next (connection, code, value, NULL);
 }
 
 static enum MHD_Result
@@ -238,13 +260,22 @@ s_jobs_argument (void *arg, enum MHD_ValueKind kind, const char *key, const char
         long long limit = strtoll (value, &end, 10);
         if (!*value || *end || errno || limit < 0)
             snprintf (self->error, sizeof self->error, "limit '%.50s' is not a "
-                      "whole number of jobs (0: all)", value);
+                      "whole number of jobs (0: as many as a page holds)", value);
         else
             json_object_set_new (self->query, "limit", json_integer (limit));
     }
     else
+    if (streq (key, "cursor")) {
+        //  The broker checks it; only its size here
+        if (!*value || strlen (value) > 255)
+            snprintf (self->error, sizeof self->error, "bad cursor: give the "
+                      "Next-Cursor of the previous answer, as it was");
+        else
+            json_object_set_new (self->query, "cursor", json_string (value));
+    }
+    else
         snprintf (self->error, sizeof self->error, "unknown parameter '%.50s'; give "
-                  "status, queue, task, node or limit", key);
+                  "status, queue, task, node, limit or cursor", key);
     return MHD_YES;
 }
 
@@ -271,18 +302,25 @@ s_api_jobs (http_t *self, struct MHD_Connection *connection)
     size_t offset = 0;
     json_t *jobs = NULL;
     async_msg_t reply;
+    char err [100] = "the query could not be read";
     int rc = msgpack_unpack_next (&query, (const char *) data, size, &offset)
              == MSGPACK_UNPACK_SUCCESS
-           ? broker_view_jobs (self->broker, &query.data, &reply) : -1;
+           ? broker_view_jobs (self->broker, &query.data, S_LIST_PAGE, S_LIST_BYTES,
+                               &reply, err, sizeof err)
+           : -1;
     msgpack_unpacked_destroy (&query);
     free (data);
+    if (rc == -2)
+        return s_answer_error (connection, MHD_HTTP_BAD_REQUEST, "bad cursor: give the "
+                               "Next-Cursor of the previous answer, as it was");
     if (rc)
-        return s_answer_error (connection, MHD_HTTP_BAD_REQUEST, "unknown status; give "
-                               "pending, assigned, active, callbacks, completed, "
-                               "succeeded or failed");
+        return s_answer_error (connection, MHD_HTTP_BAD_REQUEST, err);
     async_inmsg_t in;
     const msgpack_object *body = s_reply_body (&reply, &in);
     const msgpack_object *list = body ? async_mp_get (body, "jobs") : NULL;
+    char next [256] = "";
+    if (body)
+        async_mp_str (body, "next", next, sizeof next);
     if (list && list->type == MSGPACK_OBJECT_ARRAY) {
         jobs = json_array ();
         for (uint32_t i = 0; i < list->via.array.size; i++) {
@@ -296,7 +334,7 @@ s_api_jobs (http_t *self, struct MHD_Connection *connection)
     async_msg_destroy (&reply);
     if (!jobs)
         return s_answer_error (connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "no jobs");
-    return s_answer_json (connection, MHD_HTTP_OK, jobs);
+    return s_answer_json_next (connection, MHD_HTTP_OK, jobs, *next ? next : NULL);
 }
 
 //  ---------------------------------------------------------------------

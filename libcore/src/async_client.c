@@ -914,14 +914,96 @@ s_parse_query (async_client_t *self, const char *query_json)
     return query;
 }
 
+//  One page of a LIST (`jobs` not NULL: its jobs appended) or a COUNT
+//  (added to *count); `next` gets the reply's cursor, "" when it has none
+static int
+s_list_page (async_client_t *self, const char *command, json_t *query, json_t *jobs,
+             int64_t *count, char *next, size_t next_size)
+{
+    uint64_t rid = ++self->rid;
+    async_msg_t msg;
+    const char *key;
+    json_t *value;
+    async_msg_init (&msg, command, rid, (uint32_t) json_object_size (query));
+    json_object_foreach (query, key, value) {
+        async_msg_key (&msg, key);
+        async_codec_pack_json (&msg.packer, value);
+    }
+    zframe_t *frame;
+    async_inmsg_t in;
+    int rc = s_request (self, &msg, rid, &frame, &in);
+    if (rc)
+        return rc;
+    const msgpack_object *list = jobs ? async_mp_get (in.body, "jobs") : NULL;
+    int64_t counted = 0;
+    next [0] = 0;
+    if (jobs && !(list && list->type == MSGPACK_OBJECT_ARRAY))
+        rc = ASYNC_EPROTO;
+    else
+    if (jobs) {
+        for (uint32_t i = 0; i < list->via.array.size; i++) {
+            async_job_t *job = async_job_decode_object (&list->via.array.ptr [i]);
+            if (job)
+                json_array_append_new (jobs, async_job_to_json (job));
+            async_job_destroy (&job);
+        }
+    }
+    else
+    if (async_mp_int (in.body, "count", &counted) || counted < 0)
+        rc = ASYNC_EPROTO;
+    else
+        *count += counted;
+    const msgpack_object *cursor = async_mp_get (in.body, "next");
+    if (rc == 0 && cursor && async_mp_strcpy (cursor, next, next_size))
+        rc = ASYNC_EPROTO;
+    async_inmsg_destroy (&in);
+    zframe_destroy (&frame);
+    return rc;
+}
+
+//  A LIST or COUNT page by page: the broker answers each request within
+//  its bounds and says where to go on (`next`); ask again from there
+static int
+s_list (async_client_t *self, const char *command, json_t *query, json_t *jobs,
+        int64_t *count)
+{
+    //  LIST: `limit` is the whole listing's (default 1000, <= 0 all)
+    int64_t limit = 1000;
+    json_t *given = json_object_get (query, "limit");
+    if (json_is_integer (given))
+        limit = json_integer_value (given);
+    char next [300] = "";
+    int rc = 0;
+    do {
+        if (jobs && limit > 0) {
+            int64_t left = limit - (int64_t) json_array_size (jobs);
+            if (left <= 0)
+                break;
+            json_object_set_new (query, "limit", json_integer (left));
+        }
+        if (*next)
+            json_object_set_new (query, "cursor", json_string (next));
+        rc = s_list_page (self, command, query, jobs, count, next, sizeof next);
+    } while (rc == 0 && *next);
+    return rc;
+}
+
 int
 async_jobs_json (async_client_t *self, const char *query_json, char **jobs_json_out)
 {
+    *jobs_json_out = NULL;
     json_t *query = s_parse_query (self, query_json);
     if (!query)
         return ASYNC_EUSAGE;
-    int rc = s_query (self, "LIST", query, "jobs", true, jobs_json_out);
+    json_t *jobs = json_array ();
+    int64_t count = 0;
+    int rc = s_list (self, "LIST", query, jobs, &count);
     json_decref (query);
+    if (rc == 0) {
+        *jobs_json_out = s_dumps (jobs);
+        return *jobs_json_out ? 0 : ASYNC_EPROTO;
+    }
+    json_decref (jobs);
     return rc;
 }
 
@@ -931,13 +1013,11 @@ async_count (async_client_t *self, const char *query_json, int64_t *count)
     json_t *query = s_parse_query (self, query_json);
     if (!query)
         return ASYNC_EUSAGE;
-    char *text = NULL;
-    int rc = s_query (self, "COUNT", query, "count", false, &text);
+    int64_t total = 0;
+    int rc = s_list (self, "COUNT", query, NULL, &total);
     json_decref (query);
-    if (rc == 0) {
-        *count = strtoll (text, NULL, 10);
-        free (text);
-    }
+    if (rc == 0)
+        *count = total;
     return rc;
 }
 

@@ -619,14 +619,20 @@ typedef struct {
     int ids [64];
     size_t count;
     size_t stop_after;          //  0: never stop
+    char queue [64];            //  the place of the last visit
+    int64_t priority;
+    uint64_t seq;
 } visit_t;
 
 static bool
-s_visit (void *arg, const char *id)
+s_visit (void *arg, const char *queue, const char *id, int64_t priority, uint64_t seq)
 {
     visit_t *visit = (visit_t *) arg;
     assert_true (visit->count < 64);
     visit->ids [visit->count++] = s_num (id);
+    snprintf (visit->queue, sizeof visit->queue, "%s", queue);
+    visit->priority = priority;
+    visit->seq = seq;
     return visit->stop_after == 0 || visit->count < visit->stop_after;
 }
 
@@ -644,10 +650,19 @@ test_dispatch_each_pending_in_dispatch_order (void **state)
     s_push (self, 7, "t.a", "bulk", 99, false);
     //  Interrupted, back at the head of t.b/0 with its original seq
     s_push (self, 0, "t.b", "default", 0, true);
-    visit_t visit = { { 0 }, 0, 0 };
-    dispatch_each_pending (self, "default", 100, s_visit, NULL, &visit);
+    visit_t visit = { .stop_after = 0 };
+    dispatch_each_pending (self, "default", NULL, 0, 0, s_visit, NULL, &visit);
     const int want [] = { 2, 3, 0, 1, 4, 5, 6 };
     s_assert_order (visit.ids, visit.count, want, 7);
+
+    //  Stopped after three, the walk goes on after the third's place
+    visit_t first = { .stop_after = 3 };
+    dispatch_each_pending (self, "default", NULL, 0, 0, s_visit, NULL, &first);
+    s_assert_order (first.ids, first.count, want, 3);
+    visit_t rest = { .stop_after = 0 };
+    dispatch_each_pending (self, "default", first.queue, first.priority, first.seq,
+                           s_visit, NULL, &rest);
+    s_assert_order (rest.ids, rest.count, want + 3, 4);
     //  The visit takes nothing out
     assert_int_equal (dispatch_pending (self, "default"), 7);
 
@@ -660,7 +675,7 @@ test_dispatch_each_pending_in_dispatch_order (void **state)
 }
 
 static void
-test_dispatch_each_pending_limit_stop_and_queues (void **state)
+test_dispatch_each_pending_stops_and_goes_on (void **state)
 {
     (void) state;
     dispatch_t *self = dispatch_new ();
@@ -669,26 +684,34 @@ test_dispatch_each_pending_limit_stop_and_queues (void **state)
     s_push (self, 6, "t.a", "bulk", 0, false);
     s_push (self, 7, "t.a", "bulk", 1, false);
 
-    visit_t visit = { { 0 }, 0, 0 };
-    dispatch_each_pending (self, "default", 2, s_visit, NULL, &visit);
+    visit_t visit = { .stop_after = 2 };
+    dispatch_each_pending (self, "default", NULL, 0, 0, s_visit, NULL, &visit);
     const int first_two [] = { 1, 2 };
     s_assert_order (visit.ids, visit.count, first_two, 2);
 
-    visit_t stop = { { 0 }, 0, 3 };
-    dispatch_each_pending (self, NULL, 100, s_visit, NULL, &stop);
-    assert_int_equal (stop.count, 3);
+    //  Queues in name order: bulk, then default
+    visit_t stop = { .stop_after = 3 };
+    dispatch_each_pending (self, NULL, NULL, 0, 0, s_visit, NULL, &stop);
+    const int first_three [] = { 7, 6, 1 };
+    s_assert_order (stop.ids, stop.count, first_three, 3);
+    //  ... and goes on from the third, in the next queue
+    visit_t after = { .stop_after = 0 };
+    dispatch_each_pending (self, NULL, stop.queue, stop.priority, stop.seq, s_visit,
+                           NULL, &after);
+    const int want_after [] = { 2, 3, 4, 5 };
+    s_assert_order (after.ids, after.count, want_after, 4);
 
-    visit_t bulk = { { 0 }, 0, 0 };
-    dispatch_each_pending (self, "bulk", 100, s_visit, NULL, &bulk);
+    visit_t bulk = { .stop_after = 0 };
+    dispatch_each_pending (self, "bulk", NULL, 0, 0, s_visit, NULL, &bulk);
     const int want_bulk [] = { 7, 6 };
     s_assert_order (bulk.ids, bulk.count, want_bulk, 2);
 
-    visit_t all = { { 0 }, 0, 0 };
-    dispatch_each_pending (self, NULL, 100, s_visit, NULL, &all);
+    visit_t all = { .stop_after = 0 };
+    dispatch_each_pending (self, NULL, NULL, 0, 0, s_visit, NULL, &all);
     assert_int_equal (all.count, 7);
 
-    visit_t none = { { 0 }, 0, 0 };
-    dispatch_each_pending (self, "nosuchqueue", 100, s_visit, NULL, &none);
+    visit_t none = { .stop_after = 0 };
+    dispatch_each_pending (self, "nosuchqueue", NULL, 0, 0, s_visit, NULL, &none);
     assert_int_equal (none.count, 0);
     dispatch_destroy (&self);
 }
@@ -864,7 +887,7 @@ main (void)
         cmocka_unit_test (test_dispatch_has_taker),
         cmocka_unit_test (test_dispatch_veto_keeps_job_pending),
         cmocka_unit_test (test_dispatch_each_pending_in_dispatch_order),
-        cmocka_unit_test (test_dispatch_each_pending_limit_stop_and_queues),
+        cmocka_unit_test (test_dispatch_each_pending_stops_and_goes_on),
         cmocka_unit_test (test_dispatch_each_queue_counts),
         cmocka_unit_test (test_dispatch_window_spills_and_counts),
         cmocka_unit_test (test_dispatch_window_refill_in_order),

@@ -129,13 +129,18 @@ int
 
 //  Jobs matching `query`: a JSON object {"status": [..], "queue": Q,
 //  "task": GLOB, "node": UUID, "limit": N} (every key optional). Returns a
-//  JSON array of job objects.
+//  JSON array of job objects: at most `limit` (default 1000; <= 0: all).
+//  The broker answers in pages (docs/protocol.md, LIST); this call asks
+//  page after page until it has them all, so a large listing takes several
+//  round trips (and the broker serves everyone else in between).
 int
     async_jobs_json (async_client_t *self, const char *query_json, char **jobs_json_out);
 
 //  Count jobs matching `query` (as for async_jobs_json, plus "since": seconds
 //  for completed jobs, 0 to 1e12; another value is refused with
-//  ASYNC_EREFUSED). Status may also be "succeeded" or "failed".
+//  ASYNC_EREFUSED). Status may also be "succeeded" or "failed". Counted
+//  page by page, as async_jobs_json lists: exact when no job changes
+//  meanwhile.
 int
     async_count (async_client_t *self, const char *query_json, int64_t *count);
 
