@@ -1143,6 +1143,9 @@ s_job_finish (broker_t *self, async_job_t *job)
     job->status = ASYNC_COMPLETED;
     job->completed_at = async_now_us ();
     store_put (self->store, key, s_key_time (key, 'c', job->completed_at, job->id), "", 0);
+    if (job->failure.size)
+        store_put (self->store, key, s_key_time (key, 'f', job->completed_at, job->id),
+                   "", 0);
     s_live_delete (self, job->id);
     if (job->kind != ASYNC_KIND_TASK)
         store_delete (self->store, key, s_key_done (key, job->id));
@@ -1773,6 +1776,7 @@ typedef struct {
 //      b:<mono>:<id>                   waiting out a retry's backoff
 //      a:<id>                          in the 'a' index
 //      c:<completed_at>:<id>           completed, newest first (the 'c' keys)
+//      f:<completed_at>:<id>           failed, newest first (the 'f' keys)
 typedef struct {
     char phase;                 //  0: from the start; else as above
     char queue [ASYNC_MAX_NAME + 1];
@@ -1791,7 +1795,7 @@ s_cursor_rank (char phase)
         case 's': return 2;
         case 'b': return 3;
         case 'a': return 4;
-        case 'c': return 5;
+        case 'c': case 'f': return 5;
         default: return 0;
     }
 }
@@ -1849,7 +1853,7 @@ s_cursor_parse (const char *text, s_cursor_t *cursor)
                 return -1;
             memcpy (cursor->id, rest, 37);
             return async_id_valid (cursor->id) ? 0 : -1;
-        case 's': case 'b': case 'c':
+        case 's': case 'b': case 'c': case 'f':
             if (!colon || !s_parse_i64 (rest, colon - rest, 0, INT64_MAX, &cursor->when)
             ||  strlen (colon + 1) != 36)
                 return -1;
@@ -1941,6 +1945,17 @@ s_filter_wants_status (s_filter_t *filter, int status)
         if (filter->statuses [i] == status)
             return true;
     return status == ASYNC_COMPLETED && (filter->succeeded || filter->failed);
+}
+
+//  Whether only failed jobs are asked for among the completed: then the
+//  walk reads the 'f' index instead of the 'c' index
+static bool
+s_filter_failed_only (s_filter_t *filter)
+{
+    for (int i = 0; i < filter->nstatuses; i++)
+        if (filter->statuses [i] == ASYNC_COMPLETED)
+            return false;
+    return filter->failed && !filter->succeeded;
 }
 
 static bool
@@ -2125,8 +2140,8 @@ s_walk_live (s_walk_t *walk)
     free (ids);
 }
 
-//  Walk the 'c' keys, newest first, before the cursor's key if it is in
-//  that phase
+//  Walk the 'c' or 'f' keys, newest first, before the cursor's key if it
+//  is in that phase
 static void
 s_walk_done (s_walk_t *walk, char tag)
 {
@@ -2215,7 +2230,7 @@ s_walk (broker_t *self, s_walk_t *walk)
         //  Live jobs and waiting parents: the 'a' index
         s_walk_live (walk);
     if (!walk->stopped && s_filter_wants_status (filter, ASYNC_COMPLETED)) {
-        char tag = 'c';
+        char tag = s_filter_failed_only (filter) ? 'f' : 'c';
         if (from <= 4 || walk->from.phase == tag)
             s_walk_done (walk, tag);
     }
@@ -3942,6 +3957,8 @@ s_purge (broker_t *self, int64_t now)
             }
             free (kkey);
         }
+        //  Its 'f' key, if it failed (or if its record does not say)
+        bool failed = !job || job->failure.size;
         async_job_destroy (&job);
         //  Not from the cache either (a job being changed is not purged)
         async_job_t *cached = (async_job_t *) async_idmap_lookup (self->jobs, id);
@@ -3960,6 +3977,12 @@ s_purge (broker_t *self, int64_t now)
         }
         char key [40];
         store_delete (self->store, key, s_key_job (key, id));
+        if (failed) {
+            char fkey [45];
+            memcpy (fkey, ckey, size);
+            fkey [0] = 'f';
+            store_delete (self->store, fkey, size);
+        }
         store_delete (self->store, ckey, size);
         purged++;
         store_iter_next (iter);
@@ -4405,6 +4428,37 @@ s_load_times (broker_t *self, char tag, zlistx_t *list)
     store_iter_destroy (&iter);
 }
 
+//  Store version 2 -> 3: an 'f' key for each completed job that failed,
+//  from the 'c' keys and the records; returns how many. Staged in the
+//  batch that writes the new version (running it again puts the same keys)
+static size_t
+s_failed_index_build (broker_t *self)
+{
+    size_t failed = 0;
+    store_iter_t *iter = store_iter_new (self->store, "c", 1);
+    while (store_iter_valid (iter)) {
+        size_t size;
+        const char *ckey = store_iter_key (iter, &size);
+        if (size == 45) {
+            char id [37];
+            memcpy (id, ckey + 9, 36);
+            id [36] = 0;
+            async_job_t *job = s_job_read (self, id);
+            if (job && job->failure.size) {
+                char fkey [45];
+                memcpy (fkey, ckey, size);
+                fkey [0] = 'f';
+                store_put (self->store, fkey, size, "", 0);
+                failed++;
+            }
+            async_job_destroy (&job);
+        }
+        store_iter_next (iter);
+    }
+    store_iter_destroy (&iter);
+    return failed;
+}
+
 static int
 s_recover (broker_t *self)
 {
@@ -4415,13 +4469,16 @@ s_recover (broker_t *self)
         bool ok = size == strlen (ASYNC_STORE_VERSION)
                && memcmp (value, ASYNC_STORE_VERSION, size) == 0;
         //  Version 1 -> 2 (docs/storage.md): job records written from now
-        //  on are arrays; the maps of version 1 are read as they are
-        bool upgrade = size == 1 && value [0] == '1';
+        //  on are arrays; the maps of version 1 are read as they are.
+        //  2 -> 3: the 'f' index of failed jobs, built from the 'c' keys
+        char from = size == 1 && (value [0] == '1' || value [0] == '2') ? value [0] : 0;
         free (value);
-        if (upgrade) {
+        if (from) {
+            size_t failed = s_failed_index_build (self);
             store_put (self->store, "mversion", 8, ASYNC_STORE_VERSION,
                        strlen (ASYNC_STORE_VERSION));
-            async_log_info ("broker", "store.upgraded", "from=1 to=%s", ASYNC_STORE_VERSION);
+            async_log_info ("broker", "store.upgraded", "from=%c to=%s failed=%zu", from,
+                            ASYNC_STORE_VERSION, failed);
         }
         else
         if (!ok) {

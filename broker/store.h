@@ -17,6 +17,8 @@
                                         its callbacks, a hand-off waiter
         k<key>                          idempotency key: value = id
         c<completed_at><id>             completed, by time: value = ""
+        f<completed_at><id>             completed with a failure, by time:
+                                        value = "" (a subset of the c keys)
         w<target><id>                   id waits for target (hand-off): ""
         q<name>                         quota: value = size, be64
         e<name>                         recurring schedule (every.h)
@@ -29,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ASYNC_STORE_VERSION "2"
+#define ASYNC_STORE_VERSION "3"
 
 typedef struct _store_t store_t;
 typedef struct _store_iter_t store_iter_t;

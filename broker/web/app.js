@@ -10,7 +10,8 @@
 const REFRESH_MS = 2000;
 const SAMPLES = 150;                //  5 minutes of throughput samples
 const TREE_MAX = 200;               //  jobs fetched for one job tree
-const LIST_LIMIT = 50;
+const LIST_LIMIT = 50;              //  one small page of /api/jobs, never all
+                                    //  (failures: from the failed index)
 
 let token = null;
 let samples = [];                   //  {t: ms, completed, failed}

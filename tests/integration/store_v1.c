@@ -2,9 +2,10 @@
     store_v1 - write a version-1 store (job records as msgpack maps), as a
     broker before the array records left it, for test_store_upgrade.sh
 
-    store_v1 DIR [VERSION]: one completed job (result [42]) and one pending
-    testing.noop job in queue "default"; prints their ids, one per line.
-    VERSION (default 1) is the mversion written
+    store_v1 DIR [VERSION]: one completed job (result [42]), one pending
+    testing.noop job in queue "default" and one job completed with a
+    failure (ValueError, a c key but no f key); prints their ids, one per
+    line. VERSION (default 1) is the mversion written
     =========================================================================
 */
 #include "store.h"
@@ -82,10 +83,28 @@ main (int argc, char **argv)
     store_put (store, key, 25, value, 49);
     store_put (store, "ndefault", 8, be, 8);
 
+    //  A failed job: completed with a failure, and its c key only (no f
+    //  key before version 3)
+    async_job_t *failed = async_job_new ();
+    async_job_set_str (&failed->task, "testing.fail");
+    async_job_set_str (&failed->queue, "default");
+    failed->status = ASYNC_COMPLETED;
+    failed->submitted = now - 900000;
+    failed->active_start = now - 800000;
+    failed->active_end = failed->completed_at = now - 700000;
+    failed->attempts = 1;
+    async_failure_make (&failed->failure, "ValueError", "an old failure", "", false, "", 1);
+    s_put_map (store, failed);
+    key [0] = 'c';
+    store_put_be64 ((uint8_t *) key + 1, (uint64_t) failed->completed_at);
+    memcpy (key + 9, failed->id, 36);
+    store_put (store, key, 45, "", 0);
+
     int rc = store_commit (store, true);
-    printf ("%s\n%s\n", done->id, pending->id);
+    printf ("%s\n%s\n%s\n", done->id, pending->id, failed->id);
     async_job_destroy (&done);
     async_job_destroy (&pending);
+    async_job_destroy (&failed);
     store_destroy (&store);
     return rc ? 1 : 0;
 }

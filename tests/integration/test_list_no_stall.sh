@@ -6,7 +6,8 @@
 #   trips, and the round trips stay under 50 ms (below: the allowance for
 #   a shared machine). A LIST page holds at
 #   most 1000 jobs and says where to go on (`next`, the Next-Cursor
-#   header); following it lists every job exactly once.
+#   header); following it lists every job exactly once. The failed jobs
+#   come from their own index, in one short answer.
 #
 #   Before the listings were bounded, /api/jobs?limit=0 over these jobs
 #   built one answer of every job on the loop and PING waited seconds.
@@ -42,10 +43,16 @@ done
 am_say "filled in $(am_calc "$(am_now) - $t0") s"
 
 am_check "PING answers within 50 ms while listings run"
+#   What is measured is whether listings hold the broker's loop, not how
+#   busy the machine is: where allowed, the broker and the pinger run at a
+#   higher priority than the test's other processes (the listings' clients)
+#   and whatever else shares the machine
+renice -n -10 -p "$AM_BROKER_PID" >/dev/null 2>&1 || true
 stop=$AM_TMP/stop
 "$AM_BUILD/tests/pinger" "$AM_ENDPOINT" "$stop" >"$AM_TMP/pings" 2>&1 &
 pinger=$!
 AM_PIDS+=("$pinger")
+renice -n -10 -p "$pinger" >/dev/null 2>&1 || true
 s_load () {         #   s_load ROUNDS: the listings, over and over
     local round
     for round in $(seq "$1"); do
@@ -125,5 +132,12 @@ am_assert_eq "asyncctl jobs --limit 2500" 2500 "$(am_ctl jobs --limit 2500 | wc 
 am_assert_eq "asyncctl jobs (default limit 1000)" 1000 "$(am_ctl jobs | wc -l)"
 am_assert_eq "asyncctl count pending" "$PENDING" "$(am_ctl count pending)"
 am_assert_eq "asyncctl count completed" "$((DONE + 1 + FAILED))" "$(am_ctl count completed)"
+
+am_check "recent failures come from the failed index, in one answer"
+s_get '/api/jobs?status=failed&limit=50'
+am_assert_eq "failed ids, newest first" \
+    "$(printf '%s\n' "${failed_ids[@]}" | tac | xargs)" "$(jq -r '.[].id' <<<"$body" | xargs)"
+am_assert_eq "no Next-Cursor after the last failure" "" "$next"
+am_assert_eq "asyncctl count failed" "$FAILED" "$(am_ctl count failed)"
 
 am_say "PASS"
