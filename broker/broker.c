@@ -81,12 +81,19 @@ typedef struct {
     int64_t deadline;           //  monotonic us
 } orphan_t;
 
+//  The scheduled jobs of one queue, counted for STATUS
+typedef struct {
+    int64_t count;
+    char name [ASYNC_MAX_NAME + 1];
+} s_scheduled_queue_t;
+
 //  A pending job due at `when` (wall us: its s or d key). A retry's
 //  backoff is a duration: it is due at `mono` (monotonic us) instead
 typedef struct {
     int64_t when;
     int64_t mono;
     char id [37];
+    s_scheduled_queue_t *queue;     //  scheduled jobs: their queue, or NULL
 } scheduled_t;
 
 static int s_scheduled_compare (const void *a, const void *b);
@@ -163,6 +170,7 @@ struct _broker_t {
     async_spin_t spin;          //  polls before the loop sleeps
     int64_t list_turn_us;       //  spent on listings in this loop turn
     async_idmap_t *live_ids;    //  id -> (void *) 1: the ids of the 'a' keys
+    zhashx_t *scheduled_queues; //  queue -> s_scheduled_queue_t: entries of scheduled
 };
 
 static void s_session_destroy (session_t **self_p);
@@ -674,6 +682,33 @@ s_pushes_flush (broker_t *self)
 //  ---------------------------------------------------------------------
 //  Queueing
 
+//  Count a scheduled entry in its queue (STATUS reads the counts, not the
+//  records of the scheduled jobs)
+static void
+s_scheduled_count (broker_t *self, scheduled_t *entry, const char *queue)
+{
+    s_scheduled_queue_t *row = (s_scheduled_queue_t *) zhashx_lookup (self->scheduled_queues,
+                                                                      queue);
+    if (!row) {
+        row = (s_scheduled_queue_t *) calloc (1, sizeof (s_scheduled_queue_t));
+        assert (row);
+        snprintf (row->name, sizeof row->name, "%s", queue);
+        zhashx_insert (self->scheduled_queues, row->name, row);
+    }
+    row->count++;
+    entry->queue = row;
+}
+
+//  The entry leaves the scheduled list
+static void
+s_scheduled_uncount (broker_t *self, scheduled_t *entry)
+{
+    s_scheduled_queue_t *row = entry->queue;
+    entry->queue = NULL;
+    if (row && --row->count == 0)
+        zhashx_delete (self->scheduled_queues, row->name);
+}
+
 static void
 s_enqueue (broker_t *self, async_job_t *job, bool head)
 {
@@ -688,6 +723,7 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
         scheduled_t *entry = calloc (1, sizeof (scheduled_t));
         entry->when = when;
         memcpy (entry->id, job->id, 37);
+        s_scheduled_count (self, entry, job->queue);
         if (when == job->not_before) {
             //  A retry's backoff: a duration, on the monotonic clock (after
             //  a restart its s key is read back as a wall-clock time)
@@ -2393,17 +2429,12 @@ s_status_msg (broker_t *self, uint64_t rid, async_msg_t *reply)
     zhashx_t *counts = zhashx_new ();
     zhashx_set_destructor (counts, (zhashx_destructor_fn *) zstr_free);
     dispatch_each_queue (self->dispatch, s_count_pending, counts);
-    //  Scheduled jobs count as pending; their queue needs a read
-    zlistx_t *lists [2] = { self->scheduled, self->backoffs };
-    for (int i = 0; i < 2; i++) {
-        scheduled_t *entry = (scheduled_t *) zlistx_first (lists [i]);
-        while (entry) {
-            async_job_t *job = s_job_read (self, entry->id);
-            if (job)
-                s_queue_counts (counts, job->queue) [5]++;
-            async_job_destroy (&job);
-            entry = (scheduled_t *) zlistx_next (lists [i]);
-        }
+    //  Scheduled jobs, counted by queue as they were scheduled
+    s_scheduled_queue_t *scheduled
+        = (s_scheduled_queue_t *) zhashx_first (self->scheduled_queues);
+    while (scheduled) {
+        s_queue_counts (counts, scheduled->name) [5] += scheduled->count;
+        scheduled = (s_scheduled_queue_t *) zhashx_next (self->scheduled_queues);
     }
     async_job_t *job = (async_job_t *) async_idmap_first (self->jobs);
     while (job) {
@@ -4000,6 +4031,7 @@ s_scheduled_due (broker_t *self, zlistx_t *list, int64_t now)
     char key [64];
     store_delete (self->store, key, s_key_time (key, 's', entry->when, entry->id));
     async_job_t *job = s_job_load (self, entry->id);
+    s_scheduled_uncount (self, entry);
     zlistx_delete (list, zlistx_cursor (list));
     if (job && job->status == ASYNC_PENDING) {
         if (job->begin_by && job->attempts == 0 && now > job->begin_after + job->begin_by)
@@ -4586,6 +4618,15 @@ s_recover (broker_t *self)
     //  Scheduled jobs, and begin_by deadlines of pending jobs
     s_load_times (self, 's', self->scheduled);
     s_load_times (self, 'd', self->deadlines);
+    //  The queues of the scheduled jobs, for STATUS: one read each, here
+    scheduled_t *entry = (scheduled_t *) zlistx_first (self->scheduled);
+    while (entry) {
+        async_job_t *job = s_job_read (self, entry->id);
+        if (job)
+            s_scheduled_count (self, entry, job->queue);
+        async_job_destroy (&job);
+        entry = (scheduled_t *) zlistx_next (self->scheduled);
+    }
     //  Hand-off targets
     iter = store_iter_new (self->store, "w", 1);
     while (store_iter_valid (iter)) {
@@ -4764,6 +4805,8 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->awaited = zhashx_new ();
     self->jobs = async_idmap_new ();
     self->live_ids = async_idmap_new ();
+    self->scheduled_queues = zhashx_new ();
+    zhashx_set_destructor (self->scheduled_queues, (zhashx_destructor_fn *) zstr_free);
     async_idmap_set_destructor (self->jobs, (async_idmap_destructor_fn *) async_job_destroy);
     self->gathers = zhashx_new ();
     zhashx_set_destructor (self->gathers, (zhashx_destructor_fn *) s_gather_destroy);
@@ -4889,6 +4932,7 @@ broker_destroy (broker_t **self_p)
     zhashx_destroy (&self->gathers);
     zlistx_destroy (&self->scheduled);
     zlistx_destroy (&self->backoffs);
+    zhashx_destroy (&self->scheduled_queues);
     zlistx_destroy (&self->deadlines);
     zhashx_destroy (&self->orphans);
     zhashx_destroy (&self->quotas);
