@@ -687,8 +687,8 @@ s_pushes_flush (broker_t *self)
 static void
 s_scheduled_count (broker_t *self, scheduled_t *entry, const char *queue)
 {
-    s_scheduled_queue_t *row = (s_scheduled_queue_t *) zhashx_lookup (self->scheduled_queues,
-                                                                      queue);
+    s_scheduled_queue_t *row
+        = (s_scheduled_queue_t *) zhashx_lookup (self->scheduled_queues, queue);
     if (!row) {
         row = (s_scheduled_queue_t *) calloc (1, sizeof (s_scheduled_queue_t));
         assert (row);
@@ -2057,7 +2057,8 @@ s_walk_visit (s_walk_t *walk, const char *id, const s_cursor_t *place)
     if (walk->stopped)
         return false;
     if (walk->examined >= walk->scan
-    ||  (walk->examined % 16 == 0 && walk->examined > 0 && async_mono_us () >= walk->deadline)) {
+    ||  (walk->examined % 16 == 0 && walk->examined > 0
+         && async_mono_us () >= walk->deadline)) {
         walk->stopped = true;
         return false;
     }
@@ -2150,7 +2151,8 @@ s_walk_live (s_walk_t *walk)
 {
     async_idmap_t *live = walk->broker->live_ids;
     size_t size = 0;
-    const char **ids = (const char **) malloc ((async_idmap_size (live) + 1) * sizeof (char *));
+    size_t capacity = async_idmap_size (live) + 1;
+    const char **ids = (const char **) malloc (capacity * sizeof (char *));
     assert (ids);
     void *item = async_idmap_first (live);
     while (item) {

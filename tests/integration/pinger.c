@@ -65,7 +65,8 @@ main (int argc, char *argv [])
                 continue;
             async_inmsg_t in;
             const char *why = NULL;
-            if (async_inmsg_parse (&in, zframe_data (reply), zframe_size (reply), &why) == 0) {
+            if (async_inmsg_parse (&in, zframe_data (reply), zframe_size (reply),
+                                   &why) == 0) {
                 if (in.rid == rid && streq (in.command, "PONG"))
                     rtt = async_mono_us () - sent;
                 async_inmsg_destroy (&in);
