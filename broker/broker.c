@@ -5140,6 +5140,13 @@ broker_view_jobs (broker_t *self, const msgpack_object *query, int64_t page, siz
     return s_list_msg (self, query, 0, false, page, bytes, reply, err, err_size);
 }
 
+void
+broker_view_charge (broker_t *self, int64_t us)
+{
+    if (us > 0)
+        self->list_turn_us += us;
+}
+
 int
 broker_view_job (broker_t *self, const char *id, async_msg_t *reply)
 {

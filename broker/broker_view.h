@@ -29,6 +29,12 @@ int
     broker_view_jobs (broker_t *self, const msgpack_object *query, int64_t page,
                       size_t bytes, async_msg_t *reply, char *err, size_t err_size);
 
+//  Count `us` microseconds the HTTP server spent on a listing (turning a
+//  JOBS reply into JSON) into the listing time of this loop turn, which
+//  bounds the listings that follow in the same turn.
+void
+    broker_view_charge (broker_t *self, int64_t us);
+
 //  The JOB reply for job `id` (a valid id). 0, or ASYNC_ENOJOB (reply
 //  untouched).
 int

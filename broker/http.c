@@ -315,6 +315,8 @@ s_api_jobs (http_t *self, struct MHD_Connection *connection)
                                "Next-Cursor of the previous answer, as it was");
     if (rc)
         return s_answer_error (connection, MHD_HTTP_BAD_REQUEST, err);
+    //  The JSON is built on the broker's thread too: its time counts
+    int64_t start = async_mono_us ();
     async_inmsg_t in;
     const msgpack_object *body = s_reply_body (&reply, &in);
     const msgpack_object *list = body ? async_mp_get (body, "jobs") : NULL;
@@ -334,7 +336,10 @@ s_api_jobs (http_t *self, struct MHD_Connection *connection)
     async_msg_destroy (&reply);
     if (!jobs)
         return s_answer_error (connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "no jobs");
-    return s_answer_json_next (connection, MHD_HTTP_OK, jobs, *next ? next : NULL);
+    enum MHD_Result rc_answer = s_answer_json_next (connection, MHD_HTTP_OK, jobs,
+                                                    *next ? next : NULL);
+    broker_view_charge (self->broker, async_mono_us () - start);
+    return rc_answer;
 }
 
 //  ---------------------------------------------------------------------
