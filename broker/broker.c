@@ -11,6 +11,7 @@
 #include "metrics.h"
 #include "spec.h"
 #include "store.h"
+#include "keys.h"
 #include "token.h"
 #include "async_codec.h"
 #include "async_idmap.h"
@@ -196,86 +197,21 @@ s_free_item (void **item)
 //  ---------------------------------------------------------------------
 //  Keys
 
-//  <tag><id>: j (the job record), a (live), x (a parent's children done)
-static size_t
-s_key_id (char *buf, char tag, const char *id)
-{
-    buf [0] = tag;
-    memcpy (buf + 1, id, 36);
-    return 37;
-}
-
-static size_t
-s_key_job (char *buf, const char *id)
-{
-    return s_key_id (buf, 'j', id);
-}
-
-//  p<queue>\0<priority><seq>: a queue's pending jobs in dispatch order
-static size_t
-s_key_place (char *buf, const char *queue, int64_t priority, uint64_t seq)
-{
-    size_t qlen = strlen (queue);
-    buf [0] = 'p';
-    memcpy (buf + 1, queue, qlen);
-    buf [1 + qlen] = 0;
-    //  Higher priority first: the sign-flipped priority, inverted
-    uint64_t prio = ~((uint64_t) priority ^ (1ULL << 63));
-    store_put_be64 ((uint8_t *) buf + 2 + qlen, prio);
-    store_put_be64 ((uint8_t *) buf + 10 + qlen, seq);
-    return 18 + qlen;
-}
-
+//  A job's place in its queue's pending index (keys.h)
 static size_t
 s_key_pending (char *buf, const async_job_t *job)
 {
-    return s_key_place (buf, job->queue, job->priority, job->seq);
+    return keys_place (buf, job->queue, job->priority, job->seq);
 }
 
-//  n<queue>: the queue's pending count
-static size_t
-s_key_count (char *buf, const char *queue)
-{
-    size_t qlen = strlen (queue);
-    buf [0] = 'n';
-    memcpy (buf + 1, queue, qlen);
-    return 1 + qlen;
-}
-
-//  A p key and its value (id \0 task [\0 quotas]), taken apart
-typedef struct {
-    char queue [ASYNC_MAX_NAME + 1];
-    char id [37];
-    char task [ASYNC_MAX_NAME + 1];
-    char quotas [4096];
-    int64_t priority;
-    uint64_t seq;
-} s_place_t;
-
+//  The p key and value at the iterator, taken apart; false if it is not one
 static bool
-s_place_parse (store_iter_t *iter, s_place_t *place)
+s_place_parse (store_iter_t *iter, keys_place_t *place)
 {
     size_t ksize, vsize;
     const char *key = store_iter_key (iter, &ksize);
-    const char *val = store_iter_value (iter, &vsize);
-    const char *nul = ksize > 1 ? memchr (key + 1, 0, ksize - 1) : NULL;
-    if (!nul || (size_t) (nul - key) + 17 != ksize || vsize <= 37
-    ||  (size_t) (nul - key) - 1 > ASYNC_MAX_NAME)
-        return false;
-    snprintf (place->queue, sizeof place->queue, "%s", key + 1);
-    uint64_t prio = store_get_be64 ((const uint8_t *) nul + 1);
-    place->priority = (int64_t) (~prio ^ (1ULL << 63));
-    place->seq = store_get_be64 ((const uint8_t *) nul + 9);
-    memcpy (place->id, val, 36);
-    place->id [36] = 0;
-    const char *quotas = memchr (val + 37, 0, vsize - 37);
-    size_t tlen = quotas ? (size_t) (quotas - (val + 37)) : vsize - 37;
-    snprintf (place->task, sizeof place->task, "%.*s", (int) tlen, val + 37);
-    place->quotas [0] = 0;
-    if (quotas)
-        snprintf (place->quotas, sizeof place->quotas, "%.*s",
-                  (int) (vsize - 38 - tlen), quotas + 1);
-    return true;
+    const char *value = store_iter_value (iter, &vsize);
+    return keys_place_parse (key, ksize, value, vsize, place);
 }
 
 //  An iterator over a queue's stored pending jobs placed after (priority, seq)
@@ -283,8 +219,8 @@ static store_iter_t *
 s_place_iter (broker_t *self, const char *queue, int64_t priority, uint64_t seq,
               char *prefix, size_t *prefix_size)
 {
-    char key [300];
-    size_t size = s_key_place (key, queue, priority, seq);
+    char key [KEYS_MAX];
+    size_t size = keys_place (key, queue, priority, seq);
     *prefix_size = size - 16;
     memcpy (prefix, key, *prefix_size);
     store_iter_t *iter = store_iter_new (self->store, prefix, *prefix_size);
@@ -298,21 +234,6 @@ s_place_iter (broker_t *self, const char *queue, int64_t priority, uint64_t seq,
     return iter;
 }
 
-static size_t
-s_key_time (char *buf, char tag, int64_t when, const char *id)
-{
-    buf [0] = tag;
-    store_put_be64 ((uint8_t *) buf + 1, (uint64_t) when);
-    memcpy (buf + 9, id, 36);
-    return 45;
-}
-
-static size_t
-s_key_live (char *buf, const char *id)
-{
-    return s_key_id (buf, 'a', id);
-}
-
 //  Put or delete a job's 'a' key, and keep the ids of the 'a' keys in
 //  memory as well: a listing reads them there, not in the store, where
 //  the keys of the jobs that ended lie deleted until a compaction
@@ -321,9 +242,9 @@ s_live_put (broker_t *self, const char *id, const void *value, size_t size, bool
 {
     char key [40];
     if (fresh)
-        store_put_fresh (self->store, key, s_key_live (key, id), value, size);
+        store_put_fresh (self->store, key, keys_id (key, KEYS_LIVE, id), value, size);
     else
-        store_put (self->store, key, s_key_live (key, id), value, size);
+        store_put (self->store, key, keys_id (key, KEYS_LIVE, id), value, size);
     if (!async_idmap_lookup (self->live_ids, id))
         async_idmap_insert (self->live_ids, id, (void *) 1);
 }
@@ -332,16 +253,8 @@ static void
 s_live_delete (broker_t *self, const char *id)
 {
     char key [40];
-    store_delete (self->store, key, s_key_live (key, id));
+    store_delete (self->store, key, keys_id (key, KEYS_LIVE, id));
     async_idmap_delete (self->live_ids, id);
-}
-
-//  x<id>: a running parent's children done, so that a child's completion
-//  does not write the whole parent record (its children's ids)
-static size_t
-s_key_done (char *buf, const char *id)
-{
-    return s_key_id (buf, 'x', id);
 }
 
 static void
@@ -444,7 +357,7 @@ s_job_load (broker_t *self, const char *id)
     char key [40];
     char *value;
     size_t size;
-    if (store_get (self->store, key, s_key_job (key, id), &value, &size))
+    if (store_get (self->store, key, keys_id (key, KEYS_JOB, id), &value, &size))
         return NULL;
     job = async_job_decode (value, size);
     free (value);
@@ -471,7 +384,7 @@ s_job_read (broker_t *self, const char *id)
     }
     char key [40];
     char *value;
-    if (store_get (self->store, key, s_key_job (key, id), &value, &size))
+    if (store_get (self->store, key, keys_id (key, KEYS_JOB, id), &value, &size))
         return NULL;
     job = async_job_decode (value, size);
     free (value);
@@ -719,7 +632,7 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
     job->node [0] = 0;
     if (when > now + 1000) {
         //  Scheduled: wakes up at the tail of its queue
-        store_put (self->store, key, s_key_time (key, 's', when, job->id), "", 0);
+        store_put (self->store, key, keys_time (key, KEYS_SCHEDULED, when, job->id), "", 0);
         scheduled_t *entry = calloc (1, sizeof (scheduled_t));
         entry->when = when;
         memcpy (entry->id, job->id, 37);
@@ -760,7 +673,7 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
         scheduled_t *entry = calloc (1, sizeof (scheduled_t));
         entry->when = job->begin_after + job->begin_by;
         memcpy (entry->id, job->id, 37);
-        store_put (self->store, key, s_key_time (key, 'd', entry->when, job->id), "", 0);
+        store_put (self->store, key, keys_time (key, KEYS_DEADLINE, entry->when, job->id), "", 0);
         zlistx_insert (self->deadlines, entry, false);
     }
     s_job_save (self, job);
@@ -1087,7 +1000,7 @@ s_child_done (broker_t *self, async_job_t *child)
     char key [40];
     uint8_t done [8];
     store_put_be64 (done, parent->children_done);
-    store_put (self->store, key, s_key_done (key, parent->id), done, 8);
+    store_put (self->store, key, keys_id (key, KEYS_DONE, parent->id), done, 8);
     s_notify_progress (self, parent->id, (int64_t) parent->children_done,
                        (int64_t) parent->nchildren);
     if (parent->children_done < parent->nchildren) {
@@ -1178,13 +1091,13 @@ s_job_finish (broker_t *self, async_job_t *job)
     char key [64];
     job->status = ASYNC_COMPLETED;
     job->completed_at = async_now_us ();
-    store_put (self->store, key, s_key_time (key, 'c', job->completed_at, job->id), "", 0);
+    store_put (self->store, key, keys_time (key, KEYS_COMPLETED, job->completed_at, job->id), "", 0);
     if (job->failure.size)
-        store_put (self->store, key, s_key_time (key, 'f', job->completed_at, job->id),
+        store_put (self->store, key, keys_time (key, KEYS_FAILED, job->completed_at, job->id),
                    "", 0);
     s_live_delete (self, job->id);
     if (job->kind != ASYNC_KIND_TASK)
-        store_delete (self->store, key, s_key_done (key, job->id));
+        store_delete (self->store, key, keys_id (key, KEYS_DONE, job->id));
     s_job_save (self, job);
     s_outcome_staged (self);
     self->stat_completed++;
@@ -1427,7 +1340,7 @@ s_node_known (broker_t *self, const char *uuid)
         return;
     zhashx_insert (self->known, uuid, (void *) uuid);
     char key [40];
-    store_put (self->store, key, s_key_id (key, 'u', uuid), "", 0);
+    store_put (self->store, key, keys_id (key, KEYS_NODE, uuid), "", 0);
 }
 
 static void
@@ -1436,7 +1349,7 @@ s_node_forget (broker_t *self, const char *uuid)
     if (!zhashx_lookup (self->known, uuid))
         return;
     char key [40];
-    store_delete (self->store, key, s_key_id (key, 'u', uuid));
+    store_delete (self->store, key, keys_id (key, KEYS_NODE, uuid));
     zhashx_delete (self->known, uuid);
 }
 
@@ -1537,25 +1450,21 @@ s_submit (broker_t *self, const msgpack_object *spec, char *id_out, bool *existi
         }
         char *value;
         size_t size;
-        size_t klen = strlen (root->key);
-        char *key = malloc (klen + 1);
-        key [0] = 'k';
-        memcpy (key + 1, root->key, klen);
-        if (store_get (self->store, key, klen + 1, &value, &size) == 0) {
+        char key [KEYS_MAX];
+        size_t klen = keys_name (key, KEYS_IDEMPOTENT, root->key);
+        if (store_get (self->store, key, klen, &value, &size) == 0) {
             snprintf (id_out, 37, "%.*s", (int) size, value);
             free (value);
             async_job_t *old = s_job_read (self, id_out);
             if (old) {
                 async_job_destroy (&old);
                 *existing = true;
-                free (key);
                 zlistx_destroy (&jobs);
                 return 0;
             }
         }
-        store_put (self->store, key, klen + 1, root->id, 36);
+        store_put (self->store, key, klen, root->id, 36);
         zhashx_insert (self->keys_staged, root->key, strdup (root->id));
-        free (key);
     }
     //  Own every job in the cache, then start the root
     memcpy (id_out, root->id, 37);
@@ -1757,7 +1666,7 @@ s_cancel (broker_t *self, async_job_t *job)
             s_unqueue (self, job);
             char key [64];
             store_delete (self->store, key,
-                          s_key_time (key, 's', job->not_before > job->begin_after
+                          keys_time (key, KEYS_SCHEDULED, job->not_before > job->begin_after
                                       ? job->not_before : job->begin_after, job->id));
         }
         s_job_fail (self, job, "CancelledError", "cancelled before it ran");
@@ -2096,7 +2005,7 @@ s_walk_stored (void *arg, const char *queue, int64_t priority, uint64_t seq)
     store_iter_t *iter = s_place_iter (walk->broker, queue, priority, seq, prefix,
                                        &prefix_size);
     bool more = true;
-    s_place_t place;
+    keys_place_t place;
     while (more && store_iter_valid (iter)) {
         if (s_place_parse (iter, &place))
             more = s_walk_pending (walk, place.queue, place.id, place.priority, place.seq);
@@ -2183,11 +2092,10 @@ s_walk_live (s_walk_t *walk)
 static void
 s_walk_done (s_walk_t *walk, char tag)
 {
-    char prefix [2] = { tag, 0 };
-    store_iter_t *iter = store_iter_new (walk->broker->store, prefix, 1);
+    store_iter_t *iter = store_iter_new (walk->broker->store, KEYS_PREFIX (tag), 1);
     if (walk->from.phase == tag) {
         char start [64];
-        size_t size = s_key_time (start, tag, walk->from.when, walk->from.id);
+        size_t size = keys_time (start, tag, walk->from.when, walk->from.id);
         store_iter_seek (iter, start, size);
         if (store_iter_valid (iter))
             store_iter_prev (iter);         //  the first key before it
@@ -2199,12 +2107,10 @@ s_walk_done (s_walk_t *walk, char tag)
     while (store_iter_valid (iter)) {
         size_t size;
         const char *key = store_iter_key (iter, &size);
-        if (size == 45) {
-            s_cursor_t place = { .phase = tag };
-            place.when = (int64_t) store_get_be64 ((const uint8_t *) key + 1);
+        s_cursor_t place = { .phase = tag };
+        if (keys_time_parse (key, size, &place.when, place.id)) {
             if (walk->filter->since && place.when < walk->filter->since)
                 break;
-            memcpy (place.id, key + 9, 36);
             if (!s_walk_visit (walk, place.id, &place))
                 break;
         }
@@ -2598,7 +2504,7 @@ s_adopt (broker_t *self, session_t *session, zlistx_t *adopted)
         if (job->begin_by && job->attempts == 0) {
             char key [64];
             store_delete (self->store, key,
-                          s_key_time (key, 'd', job->begin_after + job->begin_by, job->id));
+                          keys_time (key, KEYS_DEADLINE, job->begin_after + job->begin_by, job->id));
         }
         dispatch_agent_take (agent);
         s_assign (self, session, agent, job, entry->token);
@@ -3071,12 +2977,9 @@ s_handoff (broker_t *self, async_job_t *job, const char *target_id)
         hop = s_job_load (self, hop->handoff);
     }
     memcpy (job->handoff, target->id, 37);
-    char key [80];
+    char key [KEYS_HANDOFF_SIZE];
     s_live_put (self, job->id, "", 0, false);
-    key [0] = 'w';
-    memcpy (key + 1, target->id, 36);
-    memcpy (key + 37, job->id, 36);
-    store_put (self->store, key, 73, "", 0);
+    store_put (self->store, key, keys_handoff (key, target->id, job->id), "", 0);
     s_handoff_add (self, target->id, job->id);
     s_job_save (self, job);
     s_outcome_staged (self);
@@ -3107,11 +3010,8 @@ s_handoffs_done (broker_t *self, async_job_t *done)
     zhashx_delete (self->handoff_targets, done->id);      //  no destructor: ours now
     const char *id = (const char *) zlistx_first (waiting);
     while (id) {
-        char key [80];
-        key [0] = 'w';
-        memcpy (key + 1, done->id, 36);
-        memcpy (key + 37, id, 36);
-        store_delete (self->store, key, 73);
+        char key [KEYS_HANDOFF_SIZE];
+        store_delete (self->store, key, keys_handoff (key, done->id, id));
         async_job_t *job = s_job_load (self, id);
         if (job && job->status != ASYNC_COMPLETED && job->status != ASYNC_CALLBACKS
         &&  streq (job->handoff, done->id)) {
@@ -3540,10 +3440,8 @@ s_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *cm
                  "digits and _-.: (at most 200)");
         return;
     }
-    char key [ASYNC_MAX_NAME + 2];
-    key [0] = 'q';
-    size_t klen = strlen (name) + 1;
-    memcpy (key + 1, name, klen - 1);
+    char key [KEYS_MAX];
+    size_t klen = keys_name (key, KEYS_QUOTA, name);
     if (streq (cmd, "QUOTA-SET")) {
         int64_t size;
         if (async_mp_int (in->body, "size", &size) || size < 1 || size > 1000000000) {
@@ -3819,7 +3717,7 @@ s_dispatch (broker_t *self)
         if (job->begin_by && job->attempts == 0) {
             char dkey [64];
             store_delete (self->store, dkey,
-                          s_key_time (dkey, 'd', job->begin_after + job->begin_by, job->id));
+                          keys_time (dkey, KEYS_DEADLINE, job->begin_after + job->begin_by, job->id));
         }
         if (job->begin_by && job->attempts == 0 && now > job->begin_after + job->begin_by) {
             dispatch_agent_release (agent);
@@ -3964,31 +3862,27 @@ static void
 s_purge (broker_t *self, int64_t now)
 {
     int64_t horizon = now - self->config.retention_us;
-    store_iter_t *iter = store_iter_new (self->store, "c", 1);
+    store_iter_t *iter = store_iter_new (self->store, KEYS_PREFIX (KEYS_COMPLETED), 1);
     size_t purged = 0;
     while (store_iter_valid (iter) && purged < 10000) {
         size_t size;
         const char *ckey = store_iter_key (iter, &size);
-        if (size != 45 || (int64_t) store_get_be64 ((const uint8_t *) ckey + 1) >= horizon)
-            break;
+        int64_t completed_at;
         char id [37];
-        memcpy (id, ckey + 9, 36);
-        id [36] = 0;
+        if (!keys_time_parse (ckey, size, &completed_at, id) || completed_at >= horizon)
+            break;
         async_job_t *job = s_job_read (self, id);
         if (job && job->key) {
             //  Only if the key names this job (a child's spec may repeat it)
-            size_t klen = strlen (job->key);
-            char *kkey = malloc (klen + 1);
-            kkey [0] = 'k';
-            memcpy (kkey + 1, job->key, klen);
+            char kkey [KEYS_MAX];
+            size_t klen = keys_name (kkey, KEYS_IDEMPOTENT, job->key);
             char *value;
             size_t vsize;
-            if (store_get (self->store, kkey, klen + 1, &value, &vsize) == 0) {
+            if (store_get (self->store, kkey, klen, &value, &vsize) == 0) {
                 if (vsize == 36 && memcmp (value, id, 36) == 0)
-                    store_delete (self->store, kkey, klen + 1);
+                    store_delete (self->store, kkey, klen);
                 free (value);
             }
-            free (kkey);
         }
         //  Its 'f' key, if it failed (or if its record does not say)
         bool failed = !job || job->failure.size;
@@ -4009,12 +3903,11 @@ s_purge (broker_t *self, int64_t now)
             async_idmap_delete (self->jobs, id);
         }
         char key [40];
-        store_delete (self->store, key, s_key_job (key, id));
+        store_delete (self->store, key, keys_id (key, KEYS_JOB, id));
         if (failed) {
-            char fkey [45];
-            memcpy (fkey, ckey, size);
-            fkey [0] = 'f';
-            store_delete (self->store, fkey, size);
+            char fkey [KEYS_TIME_SIZE];
+            store_delete (self->store, fkey,
+                          keys_time (fkey, KEYS_FAILED, completed_at, id));
         }
         store_delete (self->store, ckey, size);
         purged++;
@@ -4031,7 +3924,7 @@ s_scheduled_due (broker_t *self, zlistx_t *list, int64_t now)
 {
     scheduled_t *entry = (scheduled_t *) zlistx_first (list);
     char key [64];
-    store_delete (self->store, key, s_key_time (key, 's', entry->when, entry->id));
+    store_delete (self->store, key, keys_time (key, KEYS_SCHEDULED, entry->when, entry->id));
     async_job_t *job = s_job_load (self, entry->id);
     s_scheduled_uncount (self, entry);
     zlistx_delete (list, zlistx_cursor (list));
@@ -4069,7 +3962,7 @@ s_timers (broker_t *self)
     entry = (scheduled_t *) zlistx_first (self->deadlines);
     while (entry && entry->when <= now) {
         char key [64];
-        store_delete (self->store, key, s_key_time (key, 'd', entry->when, entry->id));
+        store_delete (self->store, key, keys_time (key, KEYS_DEADLINE, entry->when, entry->id));
         async_job_t *job = s_job_load (self, entry->id);
         zlistx_delete (self->deadlines, zlistx_cursor (self->deadlines));
         if (job && job->status == ASYNC_PENDING && job->attempts == 0
@@ -4163,7 +4056,7 @@ s_stage_count (void *arg, const char *queue, size_t total)
     broker_t *self = (broker_t *) arg;
     char key [300];
     uint8_t value [8];
-    size_t size = s_key_count (key, queue);
+    size_t size = keys_name (key, KEYS_COUNT, queue);
     if (total == 0)
         store_delete (self->store, key, size);
     else {
@@ -4186,7 +4079,7 @@ s_refill (broker_t *self)
         store_iter_t *iter = s_place_iter (self, queue, refill.after_priority,
                                            refill.after_seq, prefix, &prefix_size);
         size_t seen = 0, loaded = 0;
-        s_place_t place;
+        keys_place_t place;
         while (store_iter_valid (iter) && seen < refill.want) {
             //  A job handed out or completed since has its p key deleted in a
             //  batch not written yet: the cache knows it is not pending
@@ -4342,7 +4235,7 @@ s_commit_start (broker_t *self, bool here)
         uint8_t *data;
         size_t size;
         if (async_job_encode (job, &data, &size) == 0) {
-            store_put (self->store, key, s_key_job (key, job->id), data, size);
+            store_put (self->store, key, keys_id (key, KEYS_JOB, job->id), data, size);
             free (data);
         }
         job->dirty = false;
@@ -4360,7 +4253,7 @@ s_commit_start (broker_t *self, bool here)
     || (self->durable && zlistx_size (self->unsynced))) {
         uint8_t seq [8];
         store_put_be64 (seq, self->seq);
-        store_put (self->store, "mseq", 4, seq, 8);
+        store_put (self->store, KEYS_META_SEQ, seq, 8);
     }
     //  What waits for this batch goes with it
     zlistx_t *list = self->flight_replies;
@@ -4447,16 +4340,15 @@ s_commit_done (broker_t *self, bool writer, int rc)
 static void
 s_load_times (broker_t *self, char tag, zlistx_t *list)
 {
-    store_iter_t *iter = store_iter_new (self->store, &tag, 1);
+    store_iter_t *iter = store_iter_new (self->store, KEYS_PREFIX (tag), 1);
     while (store_iter_valid (iter)) {
         size_t ksize;
         const char *key = store_iter_key (iter, &ksize);
-        if (ksize == 45) {
-            scheduled_t *entry = calloc (1, sizeof (scheduled_t));
-            entry->when = (int64_t) store_get_be64 ((const uint8_t *) key + 1);
-            memcpy (entry->id, key + 9, 36);
+        scheduled_t *entry = calloc (1, sizeof (scheduled_t));
+        if (entry && keys_time_parse (key, ksize, &entry->when, entry->id))
             zlistx_add_end (list, entry);
-        }
+        else
+            free (entry);
         store_iter_next (iter);
     }
     store_iter_destroy (&iter);
@@ -4469,20 +4361,18 @@ static size_t
 s_failed_index_build (broker_t *self)
 {
     size_t failed = 0;
-    store_iter_t *iter = store_iter_new (self->store, "c", 1);
+    store_iter_t *iter = store_iter_new (self->store, KEYS_PREFIX (KEYS_COMPLETED), 1);
     while (store_iter_valid (iter)) {
         size_t size;
         const char *ckey = store_iter_key (iter, &size);
-        if (size == 45) {
-            char id [37];
-            memcpy (id, ckey + 9, 36);
-            id [36] = 0;
+        int64_t completed_at;
+        char id [37];
+        if (keys_time_parse (ckey, size, &completed_at, id)) {
             async_job_t *job = s_job_read (self, id);
             if (job && job->failure.size) {
-                char fkey [45];
-                memcpy (fkey, ckey, size);
-                fkey [0] = 'f';
-                store_put (self->store, fkey, size, "", 0);
+                char fkey [KEYS_TIME_SIZE];
+                store_put (self->store, fkey,
+                           keys_time (fkey, KEYS_FAILED, completed_at, id), "", 0);
                 failed++;
             }
             async_job_destroy (&job);
@@ -4499,9 +4389,9 @@ s_recover (broker_t *self)
     char *value;
     size_t size;
     //  Version
-    if (store_get (self->store, "mversion", 8, &value, &size) == 0) {
-        bool ok = size == strlen (ASYNC_STORE_VERSION)
-               && memcmp (value, ASYNC_STORE_VERSION, size) == 0;
+    if (store_get (self->store, KEYS_META_VERSION, &value, &size) == 0) {
+        bool ok = size == strlen (KEYS_STORE_VERSION)
+               && memcmp (value, KEYS_STORE_VERSION, size) == 0;
         //  Version 1 -> 2 (docs/storage.md): job records written from now
         //  on are arrays; the maps of version 1 are read as they are.
         //  2 -> 3: the 'f' index of failed jobs, built from the 'c' keys
@@ -4509,10 +4399,10 @@ s_recover (broker_t *self)
         free (value);
         if (from) {
             size_t failed = s_failed_index_build (self);
-            store_put (self->store, "mversion", 8, ASYNC_STORE_VERSION,
-                       strlen (ASYNC_STORE_VERSION));
+            store_put (self->store, KEYS_META_VERSION, KEYS_STORE_VERSION,
+                       strlen (KEYS_STORE_VERSION));
             async_log_info ("broker", "store.upgraded", "from=%c to=%s failed=%zu", from,
-                            ASYNC_STORE_VERSION, failed);
+                            KEYS_STORE_VERSION, failed);
         }
         else
         if (!ok) {
@@ -4522,9 +4412,9 @@ s_recover (broker_t *self)
         }
     }
     else
-        store_put (self->store, "mversion", 8, ASYNC_STORE_VERSION,
-                   strlen (ASYNC_STORE_VERSION));
-    if (store_get (self->store, "mepoch", 6, &value, &size) == 0) {
+        store_put (self->store, KEYS_META_VERSION, KEYS_STORE_VERSION,
+                   strlen (KEYS_STORE_VERSION));
+    if (store_get (self->store, KEYS_META_EPOCH, &value, &size) == 0) {
         if (size == 8)
             self->epoch = store_get_be64 ((uint8_t *) value);
         free (value);
@@ -4532,10 +4422,10 @@ s_recover (broker_t *self)
     self->epoch++;
     uint8_t buf [8];
     store_put_be64 (buf, self->epoch);
-    store_put (self->store, "mepoch", 6, buf, 8);
+    store_put (self->store, KEYS_META_EPOCH, buf, 8);
     //  The secret behind fencing tokens (token.h): made once, kept
     uint8_t secret [TOKEN_SECRET_SIZE];
-    if (store_get (self->store, "msecret", 7, &value, &size) == 0) {
+    if (store_get (self->store, KEYS_META_SECRET, &value, &size) == 0) {
         bool ok = size == TOKEN_SECRET_SIZE;
         if (ok)
             memcpy (secret, value, TOKEN_SECRET_SIZE);
@@ -4552,18 +4442,18 @@ s_recover (broker_t *self)
                              "token secret: %s\"", strerror (errno));
             return ASYNC_ESTORE;
         }
-        store_put (self->store, "msecret", 7, secret, sizeof secret);
+        store_put (self->store, KEYS_META_SECRET, secret, sizeof secret);
     }
     token_key_load (&self->token_key, secret);
-    if (store_get (self->store, "mseq", 4, &value, &size) == 0) {
+    if (store_get (self->store, KEYS_META_SEQ, &value, &size) == 0) {
         if (size == 8)
             self->seq = store_get_be64 ((uint8_t *) value);
         free (value);
     }
     //  Pending: each queue's first window into memory, and its count
     size_t pending = 0;
-    store_iter_t *iter = store_iter_new (self->store, "p", 1);
-    s_place_t place;
+    store_iter_t *iter = store_iter_new (self->store, KEYS_PREFIX (KEYS_PENDING), 1);
+    keys_place_t place;
     while (store_iter_valid (iter)) {
         if (!s_place_parse (iter, &place)) {
             store_iter_next (iter);
@@ -4590,7 +4480,7 @@ s_recover (broker_t *self)
         char *count;
         size_t count_size;
         bool known = false;
-        if (store_get (self->store, key, s_key_count (key, queue), &count, &count_size) == 0) {
+        if (store_get (self->store, key, keys_name (key, KEYS_COUNT, queue), &count, &count_size) == 0) {
             if (count_size == 8) {
                 counted = store_get_be64 ((uint8_t *) count);
                 known = true;
@@ -4598,9 +4488,7 @@ s_recover (broker_t *self)
             free (count);
         }
         //  Skip to the next queue: p<queue>\1 is past all of this one
-        size_t qlen = strlen (queue);
-        key [0] = 'p';
-        memcpy (key + 1, queue, qlen);
+        size_t qlen = keys_name (key, KEYS_PENDING, queue) - 1;
         key [1 + qlen] = 1;
         if (!known) {
             //  A store without the count (or a bug): count the keys
@@ -4630,23 +4518,18 @@ s_recover (broker_t *self)
         entry = (scheduled_t *) zlistx_next (self->scheduled);
     }
     //  Hand-off targets
-    iter = store_iter_new (self->store, "w", 1);
+    iter = store_iter_new (self->store, KEYS_PREFIX (KEYS_HANDOFF), 1);
     while (store_iter_valid (iter)) {
         size_t ksize;
         const char *key = store_iter_key (iter, &ksize);
-        if (ksize == 73) {
-            char target [37], waiting [37];
-            memcpy (target, key + 1, 36);
-            target [36] = 0;
-            memcpy (waiting, key + 37, 36);
-            waiting [36] = 0;
+        char target [37], waiting [37];
+        if (keys_handoff_parse (key, ksize, target, waiting))
             s_handoff_add (self, target, waiting);
-        }
         store_iter_next (iter);
     }
     store_iter_destroy (&iter);
     //  Quotas
-    iter = store_iter_new (self->store, "q", 1);
+    iter = store_iter_new (self->store, KEYS_PREFIX (KEYS_QUOTA), 1);
     while (store_iter_valid (iter)) {
         size_t ksize, vsize;
         const char *key = store_iter_key (iter, &ksize);
@@ -4662,14 +4545,12 @@ s_recover (broker_t *self)
     }
     store_iter_destroy (&iter);
     //  Nodes that had a session: dispatch waits for them (s_node_known)
-    iter = store_iter_new (self->store, "u", 1);
+    iter = store_iter_new (self->store, KEYS_PREFIX (KEYS_NODE), 1);
     while (store_iter_valid (iter)) {
         size_t ksize;
         const char *key = store_iter_key (iter, &ksize);
         char uuid [37];
-        if (ksize == 37) {
-            memcpy (uuid, key + 1, 36);
-            uuid [36] = 0;
+        if (keys_id_parse (key, ksize, uuid)) {
             zhashx_insert (self->known, uuid, (void *) 1);
             zhashx_insert (self->awaited, uuid, (void *) 1);
         }
@@ -4679,28 +4560,26 @@ s_recover (broker_t *self)
     self->awaited_until = async_mono_us () + (int64_t) self->config.dead_ms * 1000;
     //  Jobs that were on nodes: wait for their node to come back
     size_t live = 0;
-    iter = store_iter_new (self->store, "a", 1);
+    iter = store_iter_new (self->store, KEYS_PREFIX (KEYS_LIVE), 1);
     while (store_iter_valid (iter)) {
         size_t ksize, vsize;
         const char *key = store_iter_key (iter, &ksize);
         const char *val = store_iter_value (iter, &vsize);
-        if (ksize == 37) {
-            char id [37];
-            memcpy (id, key + 1, 36);
-            id [36] = 0;
-            async_idmap_insert (self->live_ids, id, (void *) 1);
+        char id [37];
+        if (!keys_id_parse (key, ksize, id)) {
+            store_iter_next (iter);
+            continue;
         }
-        if (ksize == 37 && vsize == 0) {
+        async_idmap_insert (self->live_ids, id, (void *) 1);
+        if (vsize == 0) {
             //  A running parent (or a job in its callbacks, or handed off):
             //  cached while it runs, with its progress from its x key
-            char id [37], xkey [40];
-            memcpy (id, key + 1, 36);
-            id [36] = 0;
+            char xkey [KEYS_ID_SIZE];
             async_job_t *job = s_job_load (self, id);
             char *done;
             size_t done_size;
             if (job && job->kind != ASYNC_KIND_TASK
-            &&  store_get (self->store, xkey, s_key_done (xkey, id), &done, &done_size) == 0) {
+            &&  store_get (self->store, xkey, keys_id (xkey, KEYS_DONE, id), &done, &done_size) == 0) {
                 if (done_size == 8) {
                     uint64_t count = store_get_be64 ((uint8_t *) done);
                     if (count > job->children_done && count <= job->nchildren)
@@ -4710,9 +4589,9 @@ s_recover (broker_t *self)
             }
         }
         else
-        if (ksize == 37 && vsize >= 36) {
+        if (vsize >= 36) {
             orphan_t *orphan = calloc (1, sizeof (orphan_t));
-            memcpy (orphan->id, key + 1, 36);
+            memcpy (orphan->id, id, 37);
             memcpy (orphan->node, val, 36);
             orphan->deadline = async_mono_us () + (int64_t) self->config.dead_ms * 1000;
             zhashx_insert (self->orphans, orphan->id, orphan);

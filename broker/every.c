@@ -4,6 +4,7 @@
 */
 #define _GNU_SOURCE                 //  strdup, strndup also under -std=c11
 #include "every.h"
+#include "keys.h"
 #include "async_codec.h"
 #include "async_util.h"
 #include "asyncmesh/log.h"
@@ -68,11 +69,8 @@ s_schedule_destroy (schedule_t **self_p)
 static size_t
 s_key (char *key, const char *name)
 {
-    size_t len = strlen (name);
-    assert (len <= EVERY_MAX_NAME);
-    key [0] = 'e';
-    memcpy (key + 1, name, len);
-    return len + 1;
+    assert (strlen (name) <= EVERY_MAX_NAME);
+    return keys_name (key, KEYS_EVERY, name);
 }
 
 static void
@@ -178,7 +176,7 @@ every_new (store_t *store, every_t **self_p)
     assert (self->schedules);
     zhashx_set_destructor (self->schedules, (zhashx_destructor_fn *) s_schedule_destroy);
 
-    store_iter_t *iter = store_iter_new (store, "e", 1);
+    store_iter_t *iter = store_iter_new (store, KEYS_PREFIX (KEYS_EVERY), 1);
     while (store_iter_valid (iter)) {
         size_t key_size, value_size;
         const char *key = store_iter_key (iter, &key_size);

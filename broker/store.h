@@ -1,27 +1,9 @@
 /*  =========================================================================
     store - the broker's one door to RocksDB
 
-    Key layout (docs/storage.md; version ASYNC_STORE_VERSION):
-        m<name>                         meta: "version", "epoch", "seq"
-        j<id>                           job record (msgpack, async_job_encode)
-        p<queue>\0<prio><seq>           pending, dispatchable: value =
-                                        id \0 task [\0 quotas "a,b"]
-                                        prio = 8-byte big-endian of
-                                        ~((uint64) priority ^ 1 << 63)
-        s<when><id>                     scheduled (begin_after or retry
-                                        backoff in the future): value = ""
-        d<when><id>                     begin_by deadline of a never-started
-                                        pending job: value = ""
-        a<id>                           on a node: value = its uuid; or ""
-                                        for a running parent, a job running
-                                        its callbacks, a hand-off waiter
-        k<key>                          idempotency key: value = id
-        c<completed_at><id>             completed, by time: value = ""
-        f<completed_at><id>             completed with a failure, by time:
-                                        value = "" (a subset of the c keys)
-        w<target><id>                   id waits for target (hand-off): ""
-        q<name>                         quota: value = size, be64
-        e<name>                         recurring schedule (every.h)
+    It stores keys and values as given: which keys the broker writes, how
+    each is made and read back, and the layout's version are keys.h's
+    (docs/storage.md).
     =========================================================================
 */
 #ifndef BROKER_STORE_H_INCLUDED
@@ -30,8 +12,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#define ASYNC_STORE_VERSION "3"
 
 typedef struct _store_t store_t;
 typedef struct _store_iter_t store_iter_t;

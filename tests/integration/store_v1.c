@@ -8,6 +8,7 @@
     line. VERSION (default 1) is the mversion written
     =========================================================================
 */
+#include "keys.h"
 #include "store.h"
 #include "async_codec.h"
 #include "async_job.h"
@@ -24,10 +25,8 @@ s_put_map (store_t *store, async_job_t *job)
     msgpack_sbuffer_init (&buffer);
     msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
     async_job_pack (job, &pk);      //  the map form: a version-1 record
-    char key [40];
-    key [0] = 'j';
-    memcpy (key + 1, job->id, 36);
-    store_put (store, key, 37, buffer.data, buffer.size);
+    char key [KEYS_ID_SIZE];
+    store_put (store, key, keys_id (key, KEYS_JOB, job->id), buffer.data, buffer.size);
     msgpack_sbuffer_destroy (&buffer);
 }
 
@@ -43,10 +42,10 @@ main (int argc, char **argv)
         return 1;
     uint8_t be [8];
     const char *version = argc == 3 ? argv [2] : "1";
-    store_put (store, "mversion", 8, version, strlen (version));
+    store_put (store, KEYS_META_VERSION, version, strlen (version));
     store_put_be64 (be, 1);
-    store_put (store, "mepoch", 6, be, 8);
-    store_put (store, "mseq", 4, be, 8);
+    store_put (store, KEYS_META_EPOCH, be, 8);
+    store_put (store, KEYS_META_SEQ, be, 8);
 
     int64_t now = async_now_us ();
     async_job_t *done = async_job_new ();
@@ -59,11 +58,9 @@ main (int argc, char **argv)
     done->attempts = 1;
     async_blob_set (&done->result, "\x91\x2a", 2);         //  [42]
     s_put_map (store, done);
-    char key [64];
-    key [0] = 'c';
-    store_put_be64 ((uint8_t *) key + 1, (uint64_t) done->completed_at);
-    memcpy (key + 9, done->id, 36);
-    store_put (store, key, 45, "", 0);
+    char key [KEYS_MAX];
+    store_put (store, key, keys_time (key, KEYS_COMPLETED, done->completed_at, done->id),
+               "", 0);
 
     async_job_t *pending = async_job_new ();
     async_job_set_str (&pending->task, "testing.noop");
@@ -73,15 +70,13 @@ main (int argc, char **argv)
     pending->seq = 1;
     s_put_map (store, pending);
     //  p<queue>\0<priority><seq> = id \0 task, and the queue's count
-    memcpy (key, "pdefault", 9);
-    store_put_be64 ((uint8_t *) key + 9, ~((uint64_t) 0 ^ (1ULL << 63)));
-    store_put_be64 ((uint8_t *) key + 17, 1);
+    size_t ksize = keys_place (key, "default", 0, 1);
     char value [64];
     memcpy (value, pending->id, 36);
     value [36] = 0;
     memcpy (value + 37, "testing.noop", 12);
-    store_put (store, key, 25, value, 49);
-    store_put (store, "ndefault", 8, be, 8);
+    store_put (store, key, ksize, value, 49);
+    store_put (store, key, keys_name (key, KEYS_COUNT, "default"), be, 8);
 
     //  A failed job: completed with a failure, and its c key only (no f
     //  key before version 3)
@@ -95,10 +90,8 @@ main (int argc, char **argv)
     failed->attempts = 1;
     async_failure_make (&failed->failure, "ValueError", "an old failure", "", false, "", 1);
     s_put_map (store, failed);
-    key [0] = 'c';
-    store_put_be64 ((uint8_t *) key + 1, (uint64_t) failed->completed_at);
-    memcpy (key + 9, failed->id, 36);
-    store_put (store, key, 45, "", 0);
+    store_put (store, key, keys_time (key, KEYS_COMPLETED, failed->completed_at, failed->id),
+               "", 0);
 
     int rc = store_commit (store, true);
     printf ("%s\n%s\n%s\n", done->id, pending->id, failed->id);

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "every.h"
+#include "keys.h"
 #include "store.h"
 #include "async_codec.h"
 #include "async_util.h"
@@ -112,13 +113,11 @@ s_submit (void *arg, const msgpack_object *spec, const char *key, char *id_out,
         snprintf (err, err_size, "unknown quota 'q'; create it with 'asyncctl quota set q SIZE'");
         return -1;
     }
-    size_t klen = strlen (key);
-    char *kkey = malloc (klen + 1);
-    kkey [0] = 'k';
-    memcpy (kkey + 1, key, klen);
+    char kkey [KEYS_MAX];
+    size_t klen = keys_name (kkey, KEYS_IDEMPOTENT, key);
     char *value;
     size_t size;
-    if (store_get (self->store, kkey, klen + 1, &value, &size) == 0) {
+    if (store_get (self->store, kkey, klen, &value, &size) == 0) {
         assert_int_equal (size, 36);
         memcpy (id_out, value, 36);
         id_out [36] = 0;
@@ -126,10 +125,9 @@ s_submit (void *arg, const msgpack_object *spec, const char *key, char *id_out,
     }
     else {
         async_id_new (id_out);
-        store_put (self->store, kkey, klen + 1, id_out, 36);
+        store_put (self->store, kkey, klen, id_out, 36);
         self->created++;
     }
-    free (kkey);
     memcpy (self->ids [call], id_out, 37);
     return 0;
 }
@@ -239,11 +237,10 @@ s_restart (fixture_t *self)
 static bool
 s_key_committed (store_t *store, const char *key)
 {
-    char kkey [300];
-    snprintf (kkey, sizeof kkey, "k%s", key);
+    char kkey [KEYS_MAX];
     char *value = NULL;
     size_t size;
-    int rc = store_get (store, kkey, strlen (kkey), &value, &size);
+    int rc = store_get (store, kkey, keys_name (kkey, KEYS_IDEMPOTENT, key), &value, &size);
     free (value);
     assert_true (rc == 0 || rc == ASYNC_ENOJOB);
     return rc == 0;
@@ -578,11 +575,10 @@ test_every_key_finds_job_when_schedule_write_lags (void **state)
     assert_int_equal (store_commit (self->store, true), 0);
     char key [256];
     s_key_of (key, sizeof key, "lag", T0 + 60 * SECOND);
-    char kkey [300];
-    snprintf (kkey, sizeof kkey, "k%s", key);
+    char kkey [KEYS_MAX];
     char id [37];
     async_id_new (id);
-    store_put (self->store, kkey, strlen (kkey), id, 36);
+    store_put (self->store, kkey, keys_name (kkey, KEYS_IDEMPOTENT, key), id, 36);
     assert_int_equal (store_commit (self->store, true), 0);
 
     assert_int_equal (every_tick (self->every, T0 + 61 * SECOND, s_submit,

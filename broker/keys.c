@@ -1,0 +1,114 @@
+/*  =========================================================================
+    keys - every key of the broker's store (keys.h)
+    =========================================================================
+*/
+#include "keys.h"
+#include "store.h"
+#include <stdio.h>
+#include <string.h>
+
+size_t
+keys_id (char *buf, char tag, const char *id)
+{
+    buf [0] = tag;
+    memcpy (buf + 1, id, 36);
+    return KEYS_ID_SIZE;
+}
+
+bool
+keys_id_parse (const char *key, size_t size, char *id)
+{
+    if (size != KEYS_ID_SIZE)
+        return false;
+    memcpy (id, key + 1, 36);
+    id [36] = 0;
+    return true;
+}
+
+size_t
+keys_time (char *buf, char tag, int64_t when, const char *id)
+{
+    buf [0] = tag;
+    store_put_be64 ((uint8_t *) buf + 1, (uint64_t) when);
+    memcpy (buf + 9, id, 36);
+    return KEYS_TIME_SIZE;
+}
+
+bool
+keys_time_parse (const char *key, size_t size, int64_t *when, char *id)
+{
+    if (size != KEYS_TIME_SIZE)
+        return false;
+    *when = (int64_t) store_get_be64 ((const uint8_t *) key + 1);
+    memcpy (id, key + 9, 36);
+    id [36] = 0;
+    return true;
+}
+
+size_t
+keys_name (char *buf, char tag, const char *name)
+{
+    size_t len = strnlen (name, ASYNC_MAX_NAME);
+    buf [0] = tag;
+    memcpy (buf + 1, name, len);
+    return 1 + len;
+}
+
+size_t
+keys_place (char *buf, const char *queue, int64_t priority, uint64_t seq)
+{
+    size_t qlen = strnlen (queue, ASYNC_MAX_NAME);
+    buf [0] = KEYS_PENDING;
+    memcpy (buf + 1, queue, qlen);
+    buf [1 + qlen] = 0;
+    //  Higher priority first: the sign-flipped priority, inverted
+    uint64_t prio = ~((uint64_t) priority ^ (1ULL << 63));
+    store_put_be64 ((uint8_t *) buf + 2 + qlen, prio);
+    store_put_be64 ((uint8_t *) buf + 10 + qlen, seq);
+    return 18 + qlen;
+}
+
+bool
+keys_place_parse (const char *key, size_t ksize, const char *val, size_t vsize,
+                  keys_place_t *place)
+{
+    const char *nul = ksize > 1 ? memchr (key + 1, 0, ksize - 1) : NULL;
+    if (!nul || (size_t) (nul - key) + 17 != ksize || vsize <= 37
+    ||  (size_t) (nul - key) - 1 > ASYNC_MAX_NAME)
+        return false;
+    snprintf (place->queue, sizeof place->queue, "%s", key + 1);
+    uint64_t prio = store_get_be64 ((const uint8_t *) nul + 1);
+    place->priority = (int64_t) (~prio ^ (1ULL << 63));
+    place->seq = store_get_be64 ((const uint8_t *) nul + 9);
+    memcpy (place->id, val, 36);
+    place->id [36] = 0;
+    const char *quotas = memchr (val + 37, 0, vsize - 37);
+    size_t tlen = quotas ? (size_t) (quotas - (val + 37)) : vsize - 37;
+    snprintf (place->task, sizeof place->task, "%.*s", (int) tlen, val + 37);
+    place->quotas [0] = 0;
+    if (quotas)
+        snprintf (place->quotas, sizeof place->quotas, "%.*s",
+                  (int) (vsize - 38 - tlen), quotas + 1);
+    return true;
+}
+
+size_t
+keys_handoff (char *buf, const char *target, const char *waiting)
+{
+    buf [0] = KEYS_HANDOFF;
+    memcpy (buf + 1, target, 36);
+    memcpy (buf + 37, waiting, 36);
+    return KEYS_HANDOFF_SIZE;
+}
+
+bool
+keys_handoff_parse (const char *key, size_t size, char *target, char *waiting)
+{
+    if (size != KEYS_HANDOFF_SIZE)
+        return false;
+    memcpy (target, key + 1, 36);
+    target [36] = 0;
+    memcpy (waiting, key + 37, 36);
+    waiting [36] = 0;
+    return true;
+}
