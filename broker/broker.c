@@ -12,6 +12,7 @@
 #include "spec.h"
 #include "store.h"
 #include "keys.h"
+#include "quota.h"
 #include "token.h"
 #include "async_codec.h"
 #include "async_idmap.h"
@@ -100,12 +101,6 @@ typedef struct {
 static int s_scheduled_compare (const void *a, const void *b);
 static int s_backoff_compare (const void *a, const void *b);
 
-//  A cluster quota: at most `size` of its jobs assigned or active
-typedef struct {
-    int64_t size;
-    int64_t running;
-} quota_t;
-
 struct _broker_t {
     broker_config_t config;
     zsock_t *router;
@@ -140,7 +135,7 @@ struct _broker_t {
     zlistx_t *backoffs;         //  scheduled_t *: retries, sorted by mono
     zlistx_t *deadlines;        //  scheduled_t *: begin_by of pending jobs
     zhashx_t *orphans;          //  id -> orphan_t
-    zhashx_t *quotas;           //  name -> quota_t
+    quota_t *quotas;            //  cluster quotas
     every_t *every;             //  recurring schedules
     zhashx_t *handoff_targets;  //  target id -> ids of jobs handed off to it
     bool durable;               //  the batch holds acknowledged writes
@@ -265,84 +260,11 @@ s_strv_free (const char **strv)
     free (strv);
 }
 
-//  The quota names of a job (NULL-terminated, caller frees), or NULL
-static char **
-s_quota_names (const async_blob_t *quotas)
-{
-    if (!quotas->size)
-        return NULL;
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    size_t offset = 0;
-    char **names = NULL;
-    if (msgpack_unpack_next (&unpacked, (const char *) quotas->data, quotas->size,
-                             &offset) == MSGPACK_UNPACK_SUCCESS
-    &&  unpacked.data.type == MSGPACK_OBJECT_ARRAY) {
-        const msgpack_object *array = &unpacked.data;
-        names = calloc (array->via.array.size + 1, sizeof (char *));
-        size_t n = 0;
-        for (uint32_t i = 0; i < array->via.array.size; i++) {
-            char name [ASYNC_MAX_NAME + 1];
-            if (async_mp_strcpy (&array->via.array.ptr [i], name, sizeof name) == 0)
-                names [n++] = strdup (name);
-        }
-    }
-    msgpack_unpacked_destroy (&unpacked);
-    return names;
-}
-
-//  "a,b" for the dispatch lane, or NULL (caller frees)
-static char *
-s_quota_key (const async_blob_t *quotas)
-{
-    char **names = s_quota_names (quotas);
-    if (!names || !names [0]) {
-        s_strv_free ((const char **) names);
-        return NULL;
-    }
-    size_t len = 1;
-    for (char **name = names; *name; name++)
-        len += strlen (*name) + 1;
-    char *key = calloc (1, len);
-    for (char **name = names; *name; name++) {
-        if (*key)
-            strcat (key, ",");
-        strcat (key, *name);
-    }
-    s_strv_free ((const char **) names);
-    return key;
-}
-
-//  A job of these quotas took (+1) or gave back (-1) a slot
-static void
-s_quota_count (broker_t *self, const async_blob_t *quotas, int delta)
-{
-    char **names = s_quota_names (quotas);
-    for (char **name = names; name && *name; name++) {
-        quota_t *quota = (quota_t *) zhashx_lookup (self->quotas, *name);
-        if (quota)
-            quota->running += delta;
-    }
-    s_strv_free ((const char **) names);
-}
-
 //  Dispatch veto: a lane whose quotas are full waits
 static bool
 s_quota_veto (void *arg, const char *id, const char *task, const char *quotas)
 {
-    if (!quotas)
-        return true;
-    broker_t *self = (broker_t *) arg;
-    char *copy = strdup (quotas), *save = NULL;
-    bool allowed = true;
-    for (char *name = strtok_r (copy, ",", &save); name && allowed;
-         name = strtok_r (NULL, ",", &save)) {
-        quota_t *quota = (quota_t *) zhashx_lookup (self->quotas, name);
-        if (quota && quota->running >= quota->size)
-            allowed = false;
-    }
-    free (copy);
-    return allowed;
+    return quota_allows (((broker_t *) arg)->quotas, quotas);
 }
 
 //  ---------------------------------------------------------------------
@@ -651,7 +573,7 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
     if (!head || job->seq == 0)
         job->seq = ++self->seq;
     //  Index value: id \0 task [\0 quotas]
-    char *quotas = s_quota_key (&job->quotas);
+    char *quotas = quota_lane (&job->quotas);
     size_t tlen = strlen (job->task);
     size_t qlen = quotas ? strlen (quotas) + 1 : 0;
     char *value = malloc (37 + tlen + qlen);
@@ -1208,7 +1130,7 @@ s_release (broker_t *self, async_job_t *job)
 {
     s_live_delete (self, job->id);
     if (s_job_is_live (job))
-        s_quota_count (self, &job->quotas, -1);
+        quota_count (self->quotas, &job->quotas, -1);
     session_t *session = s_session_for_job (self, job);
     if (session) {
         dispatch_agent_t *agent = (dispatch_agent_t *) async_idmap_lookup (session->jobs, job->id);
@@ -1405,18 +1327,9 @@ static int
 s_check_quotas (broker_t *self, zlistx_t *jobs, char *err, size_t err_size)
 {
     async_job_t *job = (async_job_t *) zlistx_first (jobs);
-    while (job) {
-        char **names = s_quota_names (&job->quotas);
-        for (char **name = names; name && *name; name++)
-            if (!zhashx_lookup (self->quotas, *name)) {
-                snprintf (err, err_size, "unknown quota '%.64s'; create it with "
-                          "'asyncctl quota set %.64s SIZE'", *name, *name);
-                s_strv_free ((const char **) names);
-                return -1;
-            }
-        s_strv_free ((const char **) names);
-        job = (async_job_t *) zlistx_next (jobs);
-    }
+    for (; job; job = (async_job_t *) zlistx_next (jobs))
+        if (quota_check (self->quotas, &job->quotas, err, err_size))
+            return -1;
     return 0;
 }
 
@@ -3420,18 +3333,7 @@ s_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *cm
         async_msg_t msg;
         async_msg_init (&msg, "QUOTAS", in->rid, 1);
         async_msg_key (&msg, "quotas");
-        msgpack_pack_array (&msg.packer, zhashx_size (self->quotas));
-        quota_t *quota = (quota_t *) zhashx_first (self->quotas);
-        while (quota) {
-            msgpack_pack_map (&msg.packer, 3);
-            async_codec_pack_str (&msg.packer, "name");
-            async_codec_pack_str (&msg.packer, (const char *) zhashx_cursor (self->quotas));
-            async_codec_pack_str (&msg.packer, "size");
-            msgpack_pack_int64 (&msg.packer, quota->size);
-            async_codec_pack_str (&msg.packer, "running");
-            msgpack_pack_int64 (&msg.packer, quota->running);
-            quota = (quota_t *) zhashx_next (self->quotas);
-        }
+        quota_pack_list (self->quotas, &msg.packer);
         s_send (self, routing, &msg);
         return;
     }
@@ -3444,28 +3346,22 @@ s_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *cm
     size_t klen = keys_name (key, KEYS_QUOTA, name);
     if (streq (cmd, "QUOTA-SET")) {
         int64_t size;
-        if (async_mp_int (in->body, "size", &size) || size < 1 || size > 1000000000) {
+        if (async_mp_int (in->body, "size", &size) || size < 1 || size > QUOTA_SIZE_MAX) {
             s_error (self, routing, in->rid, ASYNC_EREFUSED, "a quota size is a whole "
                      "number from 1 to 1000000000");
             return;
         }
-        quota_t *quota = (quota_t *) zhashx_lookup (self->quotas, name);
-        if (!quota) {
-            quota = calloc (1, sizeof (quota_t));
-            zhashx_insert (self->quotas, name, quota);
-        }
-        quota->size = size;         //  shrinking stops no running job
+        quota_set (self->quotas, name, size);
         uint8_t value [8];
         store_put_be64 (value, (uint64_t) size);
         store_put (self->store, key, klen, value, 8);
         async_log_info ("broker", "quota.set", "quota=%s size=%" PRId64, name, size);
     }
     else {
-        if (!zhashx_lookup (self->quotas, name)) {
+        if (quota_delete (self->quotas, name)) {
             s_error (self, routing, in->rid, ASYNC_EREFUSED, "no such quota");
             return;
         }
-        zhashx_delete (self->quotas, name);
         store_delete (self->store, key, klen);
         async_log_info ("broker", "quota.deleted", "quota=%s", name);
     }
@@ -3668,7 +3564,7 @@ s_assign (broker_t *self, session_t *session, dispatch_agent_t *agent, async_job
           uint64_t token)
 {
     job->status = ASYNC_ASSIGNED;
-    s_quota_count (self, &job->quotas, +1);
+    quota_count (self->quotas, &job->quotas, +1);
     job->token = token;
     memcpy (job->node, session->uuid, 37);
     async_job_set_str (&job->agent, dispatch_agent_name (agent));
@@ -4537,9 +4433,13 @@ s_recover (broker_t *self)
         if (vsize == 8 && ksize > 1 && ksize <= ASYNC_MAX_NAME + 1) {
             char name [ASYNC_MAX_NAME + 1];
             snprintf (name, sizeof name, "%.*s", (int) ksize - 1, key + 1);
-            quota_t *quota = calloc (1, sizeof (quota_t));
-            quota->size = (int64_t) store_get_be64 ((const uint8_t *) val);
-            zhashx_insert (self->quotas, name, quota);
+            uint64_t quota = store_get_be64 ((const uint8_t *) val);
+            if (quota >= 1 && quota <= QUOTA_SIZE_MAX)
+                quota_set (self->quotas, name, (int64_t) quota);
+            else
+                async_log_warning ("broker", "store.quota", "quota=%s size=%" PRIu64
+                                   " reason=\"a stored size out of range; not used\"",
+                                   name, quota);
         }
         store_iter_next (iter);
     }
@@ -4607,7 +4507,7 @@ s_recover (broker_t *self)
                 async_job_set_str (&job->agent, agent);
             }
             if (job)
-                s_quota_count (self, &job->quotas, +1);
+                quota_count (self->quotas, &job->quotas, +1);
             live++;
         }
         store_iter_next (iter);
@@ -4725,8 +4625,7 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     zlistx_set_comparator (self->deadlines, s_scheduled_compare);
     self->orphans = zhashx_new ();
     zhashx_set_destructor (self->orphans, s_free_item);
-    self->quotas = zhashx_new ();
-    zhashx_set_destructor (self->quotas, s_free_item);
+    self->quotas = quota_new ();
     self->handoff_targets = zhashx_new ();   //  values: zlistx_t *, freed by hand
     self->dead_nodes = zhashx_new ();
     zhashx_set_destructor (self->dead_nodes, (zhashx_destructor_fn *) s_dead_node_destroy);
@@ -4816,7 +4715,7 @@ broker_destroy (broker_t **self_p)
     zhashx_destroy (&self->scheduled_queues);
     zlistx_destroy (&self->deadlines);
     zhashx_destroy (&self->orphans);
-    zhashx_destroy (&self->quotas);
+    quota_destroy (&self->quotas);
     if (self->handoff_targets) {
         zlistx_t *list = (zlistx_t *) zhashx_first (self->handoff_targets);
         while (list) {
