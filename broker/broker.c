@@ -13,6 +13,7 @@
 #include "store.h"
 #include "keys.h"
 #include "quota.h"
+#include "session.h"
 #include "token.h"
 #include "async_codec.h"
 #include "async_idmap.h"
@@ -30,31 +31,6 @@
 
 #define S_VERSION "0.1.0"
 
-//  A peer on the ROUTER socket that said HELLO: a node session
-typedef struct {
-    char *rkey;                 //  routing id as hex
-    zframe_t *routing;
-    char uuid [37];
-    char session [37];          //  per-process nonce sent by the node
-    char *address;
-    char *host;
-    int64_t pid;
-    char *boot;                 //  the node's machine boot id (HELLO boot)
-    char *lock;                 //  its uuid lock file, "dev:inode" (HELLO lock)
-    int64_t last_seen;          //  monotonic us
-    int64_t last_seen_wall;
-    zlistx_t *agents;           //  dispatch_agent_t *, not owned
-    async_idmap_t *jobs;        //  job id -> dispatch_agent_t * (assigned or active here)
-    bool batch;                 //  the node takes ASSIGN with `jobs` (HELLO batch)
-    bool ack_ride;              //  ... and `acks` in ASSIGN (HELLO acks)
-    msgpack_sbuffer acks;       //  ACK entries held for it (s_ack_hold)
-    uint32_t nacks;
-    int64_t acks_since;         //  monotonic us, of the oldest held
-    msgpack_sbuffer assigns;    //  this dispatch's ASSIGN bodies for it, packed
-    uint32_t nassigns;
-    bool dead;                  //  declared dead: packed as such
-} session_t;
-
 //  A node declared dead, listed as such for a while: its last NODES entry
 typedef struct {
     int64_t when;               //  monotonic us
@@ -64,17 +40,6 @@ typedef struct {
 
 #define S_DEAD_KEEP_US      (600 * 1000000LL)   //  10 minutes
 #define S_DEAD_KEEP_MAX     1000
-
-//  HELLO budgets (docs/protocol.md section 9): a HELLO over any of them is
-//  refused with ERROR 6 before the broker allocates anything for it, so a
-//  session costs memory in proportion to what was accepted
-#define S_HELLO_AGENTS      64      //  agents per node
-#define S_HELLO_TASKS       10000   //  task names per node (one copy per node)
-#define S_HELLO_LIST        64      //  queues, include and exclude per agent
-#define S_HELLO_HOST        255     //  bytes of `host`
-#define S_HELLO_SIZE        100000  //  slots per agent
-#define S_ADDRESS_SESSIONS  1024    //  node sessions per peer address
-#define S_HELLO_HELD        10000   //  held entries read (the rest are ignored)
 
 //  A job recovered in assigned/active state, waiting for its node to say HELLO
 typedef struct {
@@ -169,7 +134,6 @@ struct _broker_t {
     zhashx_t *scheduled_queues; //  queue -> s_scheduled_queue_t: entries of scheduled
 };
 
-static void s_session_destroy (session_t **self_p);
 static void s_job_complete (broker_t *self, async_job_t *job);
 static void s_job_finish (broker_t *self, async_job_t *job);
 static void s_start (broker_t *self, async_job_t *job);
@@ -177,7 +141,6 @@ static void s_handoffs_done (broker_t *self, async_job_t *done);
 static void s_handoff_add (broker_t *self, const char *target, const char *waiting);
 static void s_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief);
 static void s_metrics_started (broker_t *self, async_job_t *job);
-static void s_pack_node (broker_t *self, msgpack_packer *pk, session_t *session);
 static void s_assign (broker_t *self, session_t *session, dispatch_agent_t *agent,
                       async_job_t *job, uint64_t token);
 
@@ -252,13 +215,6 @@ s_live_delete (broker_t *self, const char *id)
     async_idmap_delete (self->live_ids, id);
 }
 
-static void
-s_strv_free (const char **strv)
-{
-    for (const char **s = strv; s && *s; s++)
-        free ((char *) *s);
-    free (strv);
-}
 
 //  Dispatch veto: a lane whose quotas are full waits
 static bool
@@ -1203,7 +1159,7 @@ s_dead_node_keep (broker_t *self, session_t *session)
     msgpack_packer pk;
     msgpack_sbuffer_init (&buffer);
     msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
-    s_pack_node (self, &pk, session);
+    session_pack (session, &pk);
     s_dead_node_t *dead = (s_dead_node_t *) calloc (1, sizeof (s_dead_node_t));
     dead->when = async_mono_us ();
     dead->data = (uint8_t *) buffer.data;       //  ours now
@@ -2165,53 +2121,12 @@ s_on_list (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool count_only
 }
 
 static void
-s_pack_node (broker_t *self, msgpack_packer *pk, session_t *session)
-{
-    char when [40];
-    msgpack_pack_map (pk, 8);
-    async_codec_pack_str (pk, "uuid");
-    async_codec_pack_str (pk, session->uuid);
-    async_codec_pack_str (pk, "address");
-    async_codec_pack_str (pk, session->address ? session->address : "");
-    async_codec_pack_str (pk, "host");
-    async_codec_pack_str (pk, session->host ? session->host : "");
-    async_codec_pack_str (pk, "pid");
-    msgpack_pack_int64 (pk, session->pid);
-    async_codec_pack_str (pk, "last_heartbeat");
-    async_codec_pack_str (pk, async_format_time (session->last_seen_wall, when, sizeof when));
-    async_codec_pack_str (pk, "dead");
-    if (session->dead)
-        msgpack_pack_true (pk);
-    else
-        msgpack_pack_false (pk);
-    async_codec_pack_str (pk, "running");
-    msgpack_pack_uint64 (pk, async_idmap_size (session->jobs));
-    async_codec_pack_str (pk, "agents");
-    msgpack_pack_array (pk, zlistx_size (session->agents));
-    dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (session->agents);
-    while (agent) {
-        msgpack_pack_map (pk, 5);
-        async_codec_pack_str (pk, "name");
-        async_codec_pack_str (pk, dispatch_agent_name (agent));
-        async_codec_pack_str (pk, "size");
-        msgpack_pack_int (pk, dispatch_agent_size (agent));
-        async_codec_pack_str (pk, "running");
-        msgpack_pack_int (pk, dispatch_agent_used (agent));
-        async_codec_pack_str (pk, "filter");
-        async_codec_pack_str (pk, dispatch_agent_filter (agent));
-        async_codec_pack_str (pk, "queues");
-        async_codec_pack_str (pk, dispatch_agent_queues (agent));
-        agent = (dispatch_agent_t *) zlistx_next (session->agents);
-    }
-}
-
-static void
 s_pack_nodes (broker_t *self, msgpack_packer *pk)
 {
     msgpack_pack_array (pk, zhashx_size (self->nodes) + zhashx_size (self->dead_nodes));
     session_t *session = (session_t *) zhashx_first (self->nodes);
     while (session) {
-        s_pack_node (self, pk, session);
+        session_pack (session, pk);
         session = (session_t *) zhashx_next (self->nodes);
     }
     s_dead_node_t *dead = (s_dead_node_t *) zhashx_first (self->dead_nodes);
@@ -2321,42 +2236,6 @@ s_on_nodes (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 //  ---------------------------------------------------------------------
 //  Handlers: nodes
 
-static const char **
-s_strv_from (const msgpack_object *array)
-{
-    if (!array || array->type != MSGPACK_OBJECT_ARRAY || array->via.array.size > S_HELLO_LIST)
-        return NULL;
-    const char **strv = calloc (array->via.array.size + 1, sizeof (char *));
-    size_t n = 0;
-    for (uint32_t i = 0; i < array->via.array.size; i++) {
-        char buf [ASYNC_MAX_NAME + 1];
-        if (async_mp_strcpy (&array->via.array.ptr [i], buf, sizeof buf) == 0 && *buf)
-            strv [n++] = strdup (buf);
-    }
-    return strv;
-}
-
-
-static void
-s_session_destroy (session_t **self_p)
-{
-    session_t *self = *self_p;
-    if (!self)
-        return;
-    free (self->rkey);
-    zframe_destroy (&self->routing);
-    free (self->address);
-    free (self->host);
-    free (self->boot);
-    free (self->lock);
-    zlistx_destroy (&self->agents);
-    async_idmap_destroy (&self->jobs);
-    msgpack_sbuffer_destroy (&self->assigns);
-    msgpack_sbuffer_destroy (&self->acks);
-    free (self);
-    *self_p = NULL;
-}
-
 //  WELCOME: the node's timings, and that RESULT may carry `results`
 static void
 s_send_welcome (broker_t *self, zframe_t *routing, uint64_t rid)
@@ -2393,16 +2272,6 @@ s_adoptable (broker_t *self, async_job_t *job, const char *uuid, uint64_t token,
         && s_is_queued (self, job);
 }
 
-//  The session's agent of that name, else its first
-static dispatch_agent_t *
-s_session_agent (session_t *session, const char *name)
-{
-    dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (session->agents);
-    while (agent && strcmp (dispatch_agent_name (agent), name) != 0)
-        agent = (dispatch_agent_t *) zlistx_next (session->agents);
-    return agent ? agent : (dispatch_agent_t *) zlistx_first (session->agents);
-}
-
 //  Take the adopted jobs out of their queues, assigned to the session
 static void
 s_adopt (broker_t *self, session_t *session, zlistx_t *adopted)
@@ -2410,7 +2279,7 @@ s_adopt (broker_t *self, session_t *session, zlistx_t *adopted)
     s_adopted_t *entry = (s_adopted_t *) zlistx_first (adopted);
     for (; entry; entry = (s_adopted_t *) zlistx_next (adopted)) {
         async_job_t *job = s_job_load (self, entry->id);
-        dispatch_agent_t *agent = s_session_agent (session, entry->agent);
+        dispatch_agent_t *agent = session_agent (session, entry->agent);
         if (!job || !agent || job->status != ASYNC_PENDING)
             continue;
         s_unqueue (self, job);
@@ -2426,74 +2295,6 @@ s_adopt (broker_t *self, session_t *session, zlistx_t *adopted)
                         "assignment was not recorded before the broker stopped\"", job->id,
                         session->uuid, job->attempts + 1);
     }
-}
-
-//  An optional array of at most `max` names (1..ASYNC_MAX_NAME bytes).
-//  0, or -1 with the reason in why
-static int
-s_hello_names_check (const msgpack_object *list, const char *what, uint32_t max,
-                     char *why, size_t why_size)
-{
-    if (!list || list->type == MSGPACK_OBJECT_NIL)
-        return 0;
-    if (list->type != MSGPACK_OBJECT_ARRAY) {
-        snprintf (why, why_size, "%s is not an array", what);
-        return -1;
-    }
-    if (list->via.array.size > max) {
-        snprintf (why, why_size, "%s has %" PRIu32 " entries (at most %" PRIu32 ")",
-                  what, list->via.array.size, max);
-        return -1;
-    }
-    for (uint32_t i = 0; i < list->via.array.size; i++) {
-        const msgpack_object *name = &list->via.array.ptr [i];
-        if (name->type != MSGPACK_OBJECT_STR || name->via.str.size == 0
-        ||  name->via.str.size > ASYNC_MAX_NAME) {
-            snprintf (why, why_size, "%s entry %" PRIu32 " is not a name of 1 to %d bytes",
-                      what, i, ASYNC_MAX_NAME);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-//  Whether a HELLO keeps within the budgets. 0, or -1 with the reason
-static int
-s_hello_check (async_inmsg_t *in, const msgpack_object *agents, char *why, size_t why_size)
-{
-    const msgpack_object *host = async_mp_get (in->body, "host");
-    if (host && (host->type != MSGPACK_OBJECT_STR || host->via.str.size > S_HELLO_HOST)) {
-        snprintf (why, why_size, "host is not a string of at most %d bytes", S_HELLO_HOST);
-        return -1;
-    }
-    if (s_hello_names_check (async_mp_get (in->body, "tasks"), "tasks", S_HELLO_TASKS,
-                             why, why_size))
-        return -1;
-    for (uint32_t i = 0; i < agents->via.array.size; i++) {
-        const msgpack_object *a = &agents->via.array.ptr [i];
-        char name [ASYNC_MAX_NAME + 1];
-        int64_t size = 0;
-        if (async_mp_str (a, "name", name, sizeof name) || !*name) {
-            snprintf (why, why_size, "agent %" PRIu32 " has no name of 1 to %d bytes",
-                      i, ASYNC_MAX_NAME);
-            return -1;
-        }
-        if (async_mp_int (a, "size", &size) || size < 1 || size > S_HELLO_SIZE) {
-            snprintf (why, why_size, "agent %" PRIu32 " has no size of 1 to %d", i,
-                      S_HELLO_SIZE);
-            return -1;
-        }
-        const char *lists [3] = { "queues", "include", "exclude" };
-        for (int l = 0; l < 3; l++) {
-            //  The agent by number: its name is the peer's text, not for the log
-            char what [64];
-            snprintf (what, sizeof what, "%s of agent %" PRIu32, lists [l], i);
-            if (s_hello_names_check (async_mp_get (a, lists [l]), what, S_HELLO_LIST,
-                                     why, why_size))
-                return -1;
-        }
-    }
-    return 0;
 }
 
 //  Node sessions from `address`, besides `old` and `other`
@@ -2514,7 +2315,7 @@ static void
 s_hello_refuse (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *uuid,
                 const char *reason, const char *text)
 {
-    char host [S_HELLO_HOST + 1] = "";
+    char host [SESSION_HOST + 1] = "";
     async_mp_str (in->body, "host", host, sizeof host);
     const char *peer = self->peer_address;
     async_log_warning ("broker", "node.refused", "node=%s host=%s address=%s "
@@ -2528,38 +2329,6 @@ s_hello_refuse (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char
     s_send (self, routing, &msg);
 }
 
-//  A short string field (under 64 bytes) as a fresh copy, or NULL
-static char *
-s_mp_short_strdup (const msgpack_object *map, const char *key)
-{
-    char value [64];
-    if (async_mp_str (map, key, value, sizeof value) || !*value)
-        return NULL;
-    return strdup (value);
-}
-
-//  True when `other`, the session of a uuid, keeps the uuid against a new
-//  HELLO for it from another process. A node holds a host-wide lock for
-//  its uuid: a HELLO from the same machine (boot id and host) naming the
-//  same lock file ("dev:inode") proves that the old process is gone, so it
-//  supersedes at once. Else the old session keeps the uuid while it was
-//  heard within two heartbeats; one silent longer is superseded.
-static bool
-s_uuid_in_use (broker_t *self, session_t *other, async_inmsg_t *in)
-{
-    int64_t silent = async_mono_us () - other->last_seen;
-    if (silent > 2 * (int64_t) self->config.heartbeat_ms * 1000)
-        return false;
-    char boot [64] = "", lock [64] = "", host [256] = "";
-    async_mp_str (in->body, "boot", boot, sizeof boot);
-    async_mp_str (in->body, "lock", lock, sizeof lock);
-    async_mp_str (in->body, "host", host, sizeof host);
-    bool same_lock = *boot && *lock && other->boot && other->lock
-                  && streq (boot, other->boot) && streq (lock, other->lock)
-                  && streq (host, other->host ? other->host : "");
-    return !same_lock;
-}
-
 static void
 s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
 {
@@ -2571,7 +2340,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     async_mp_str (in->body, "session", nonce, sizeof nonce);
     const msgpack_object *agents = async_mp_get (in->body, "agents");
     if (!agents || agents->type != MSGPACK_OBJECT_ARRAY || agents->via.array.size == 0
-    ||  agents->via.array.size > S_HELLO_AGENTS) {
+    ||  agents->via.array.size > SESSION_AGENTS) {
         s_hello_refuse (self, routing, in, uuid, "hello_limit",
                         "HELLO needs 1 to 64 agents");
         return;
@@ -2587,7 +2356,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     }
     //  Budgets, before anything is allocated for it
     char text [512], why [400];
-    if (s_hello_check (in, agents, why, sizeof why)) {
+    if (session_hello_check (in->body, agents, why, sizeof why)) {
         snprintf (text, sizeof text, "HELLO refused: %s", why);
         s_hello_refuse (self, routing, in, uuid, "hello_limit", text);
         return;
@@ -2595,17 +2364,18 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     session_t *other = (session_t *) zhashx_lookup (self->nodes, uuid);
     const char *address = self->peer_address ? self->peer_address : "";
     size_t sessions = s_address_sessions (self, address, old, other);
-    if (sessions >= S_ADDRESS_SESSIONS) {
+    if (sessions >= SESSION_PER_ADDRESS) {
         snprintf (text, sizeof text, "HELLO refused: %zu node sessions from address %.64s "
                   "already (at most %d); try again later", sessions, address,
-                  S_ADDRESS_SESSIONS);
+                  SESSION_PER_ADDRESS);
         s_hello_refuse (self, routing, in, uuid, NULL, text);
         return;
     }
     //  Another session of this uuid, from another process, that is alive
     //  and not on this machine: the uuid is in use, this HELLO is refused
     //  and the live node is left alone (section 7, "One uuid, one node")
-    if (other && other != old && s_uuid_in_use (self, other, in)) {
+    if (other && other != old && session_keeps_uuid (other, in->body, (int64_t) self->config.heartbeat_ms * 1000,
+                                                  async_mono_us ())) {
         snprintf (text, sizeof text, "uuid %s is in use by a live node on host %.200s "
                   "(pid %" PRId64 "); give each node its own uuid: delete this node's "
                   "uuid file (a new uuid is then made) and start it again", uuid,
@@ -2623,9 +2393,9 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     size_t refused = 0;
     const msgpack_object *held = async_mp_get (in->body, "held");
     uint32_t nheld = held && held->type == MSGPACK_OBJECT_ARRAY ? held->via.array.size : 0;
-    if (nheld > S_HELLO_HELD) {
-        refused += nheld - S_HELLO_HELD;        //  each costs a look-up: not read
-        nheld = S_HELLO_HELD;
+    if (nheld > SESSION_HELD) {
+        refused += nheld - SESSION_HELD;        //  each costs a look-up: not read
+        nheld = SESSION_HELD;
     }
     for (uint32_t i = 0; i < nheld; i++) {
         char id [37], agent_name [ASYNC_MAX_NAME + 1];
@@ -2659,7 +2429,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         async_log_warning ("broker", "node.held_refused", "node=%s refused=%zu "
                            "reason=\"held entries malformed, over the first %d, or for "
                            "jobs assigned to other nodes; ignored\"", uuid, refused,
-                           S_HELLO_HELD);
+                           SESSION_HELD);
     session_t *previous [2] = { old, other != old ? other : NULL };
     for (int i = 0; i < 2; i++) {
         session_t *session = previous [i];
@@ -2674,63 +2444,8 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         }
         s_session_drop (self, session, session == old ? "re-registered" : "superseded");
     }
-    session_t *session = calloc (1, sizeof (session_t));
-    session->rkey = strdup (rkey);
-    session->routing = zframe_dup (routing);
-    memcpy (session->uuid, uuid, 37);
-    memcpy (session->session, nonce, 37);
-    const char *peer = self->peer_address;
-    session->address = strdup (peer ? peer : "");
-    session->host = async_mp_strdup (in->body, "host");
-    async_mp_int (in->body, "pid", &session->pid);
-    session->boot = s_mp_short_strdup (in->body, "boot");
-    session->lock = s_mp_short_strdup (in->body, "lock");
-    session->last_seen = async_mono_us ();
-    session->last_seen_wall = async_now_us ();
-    session->agents = zlistx_new ();
-    session->jobs = async_idmap_new ();
-    int64_t batch = 0;
-    async_mp_int (in->body, "batch", &batch);
-    session->batch = batch != 0;
-    int64_t acks = 0;
-    async_mp_int (in->body, "acks", &acks);
-    session->ack_ride = acks != 0;
-    const msgpack_object *task_list = async_mp_get (in->body, "tasks");
-    const char **tasks = NULL;
-    if (task_list && task_list->type == MSGPACK_OBJECT_ARRAY
-    &&  task_list->via.array.size <= S_HELLO_TASKS) {
-        tasks = calloc (task_list->via.array.size + 1, sizeof (char *));
-        size_t n = 0;
-        for (uint32_t i = 0; i < task_list->via.array.size; i++) {
-            char name [ASYNC_MAX_NAME + 1];
-            if (async_mp_strcpy (&task_list->via.array.ptr [i], name, sizeof name) == 0)
-                tasks [n++] = strdup (name);
-        }
-    }
-    for (uint32_t i = 0; i < agents->via.array.size; i++) {
-        const msgpack_object *a = &agents->via.array.ptr [i];
-        char name [ASYNC_MAX_NAME + 1];
-        int64_t size = 0;
-        if (async_mp_str (a, "name", name, sizeof name) || async_mp_int (a, "size", &size)
-        ||  size < 1 || size > S_HELLO_SIZE)
-            continue;
-        const char **queues = s_strv_from (async_mp_get (a, "queues"));
-        const char **include = s_strv_from (async_mp_get (a, "include"));
-        const char **exclude = s_strv_from (async_mp_get (a, "exclude"));
-        dispatch_agent_t *agent = dispatch_agent_add (self->dispatch, session, name,
-                                                      (int) size, queues, include, exclude);
-        //  One copy of the task names for all the node's agents
-        dispatch_agent_t *first = (dispatch_agent_t *) zlistx_first (session->agents);
-        if (first)
-            dispatch_agent_share_tasks (agent, first);
-        else
-            dispatch_agent_set_tasks (agent, tasks);
-        zlistx_add_end (session->agents, agent);
-        s_strv_free (queues);
-        s_strv_free (include);
-        s_strv_free (exclude);
-    }
-    s_strv_free (tasks);
+    session_t *session = session_new (self->dispatch, rkey, routing, uuid, nonce,
+                                      self->peer_address, in->body);
     zhashx_insert (self->sessions, rkey, session);
     zhashx_insert (self->nodes, uuid, session);
     s_node_known (self, uuid);
@@ -2740,7 +2455,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     while (agent_name) {
         const char *id = (const char *) zhashx_cursor (kept);
         async_job_t *job = s_job_load (self, id);
-        dispatch_agent_t *agent = s_session_agent (session, agent_name);
+        dispatch_agent_t *agent = session_agent (session, agent_name);
         if (job && agent) {
             dispatch_agent_take (agent);
             async_idmap_insert (session->jobs, id, agent);
@@ -4580,7 +4295,7 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->dispatch = dispatch_new ();
     dispatch_set_window (self->dispatch, self->config.window);
     self->sessions = zhashx_new ();
-    zhashx_set_destructor (self->sessions, (zhashx_destructor_fn *) s_session_destroy);
+    zhashx_set_destructor (self->sessions, (zhashx_destructor_fn *) session_destroy);
     self->nodes = zhashx_new ();
     self->known = zhashx_new ();
     self->awaited = zhashx_new ();

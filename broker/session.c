@@ -1,0 +1,253 @@
+/*  =========================================================================
+    session - a node's session with the broker (session.h)
+    =========================================================================
+*/
+#include "session.h"
+#include "async_codec.h"
+#include "async_util.h"
+
+//  An optional array of at most `max` names (1..ASYNC_MAX_NAME bytes).
+//  0, or -1 with the reason in why
+static int
+s_names_check (const msgpack_object *list, const char *what, uint32_t max,
+               char *why, size_t why_size)
+{
+    if (!list || list->type == MSGPACK_OBJECT_NIL)
+        return 0;
+    if (list->type != MSGPACK_OBJECT_ARRAY) {
+        snprintf (why, why_size, "%s is not an array", what);
+        return -1;
+    }
+    if (list->via.array.size > max) {
+        snprintf (why, why_size, "%s has %" PRIu32 " entries (at most %" PRIu32 ")",
+                  what, list->via.array.size, max);
+        return -1;
+    }
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        const msgpack_object *name = &list->via.array.ptr [i];
+        if (name->type != MSGPACK_OBJECT_STR || name->via.str.size == 0
+        ||  name->via.str.size > ASYNC_MAX_NAME) {
+            snprintf (why, why_size, "%s entry %" PRIu32 " is not a name of 1 to %d bytes",
+                      what, i, ASYNC_MAX_NAME);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
+session_hello_check (const msgpack_object *hello, const msgpack_object *agents,
+                     char *why, size_t why_size)
+{
+    const msgpack_object *host = async_mp_get (hello, "host");
+    if (host && (host->type != MSGPACK_OBJECT_STR || host->via.str.size > SESSION_HOST)) {
+        snprintf (why, why_size, "host is not a string of at most %d bytes", SESSION_HOST);
+        return -1;
+    }
+    if (s_names_check (async_mp_get (hello, "tasks"), "tasks", SESSION_TASKS, why,
+                       why_size))
+        return -1;
+    for (uint32_t i = 0; i < agents->via.array.size; i++) {
+        const msgpack_object *a = &agents->via.array.ptr [i];
+        char name [ASYNC_MAX_NAME + 1];
+        int64_t size = 0;
+        if (async_mp_str (a, "name", name, sizeof name) || !*name) {
+            snprintf (why, why_size, "agent %" PRIu32 " has no name of 1 to %d bytes",
+                      i, ASYNC_MAX_NAME);
+            return -1;
+        }
+        if (async_mp_int (a, "size", &size) || size < 1 || size > SESSION_SIZE) {
+            snprintf (why, why_size, "agent %" PRIu32 " has no size of 1 to %d", i,
+                      SESSION_SIZE);
+            return -1;
+        }
+        const char *lists [3] = { "queues", "include", "exclude" };
+        for (int l = 0; l < 3; l++) {
+            //  The agent by number: its name is the peer's text, not for the log
+            char what [64];
+            snprintf (what, sizeof what, "%s of agent %" PRIu32, lists [l], i);
+            if (s_names_check (async_mp_get (a, lists [l]), what, SESSION_LIST, why,
+                               why_size))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+//  The names of a checked list (NULL-terminated; NULL when absent)
+static const char **
+s_strv_from (const msgpack_object *array)
+{
+    if (!array || array->type != MSGPACK_OBJECT_ARRAY || array->via.array.size > SESSION_TASKS)
+        return NULL;
+    const char **strv = calloc (array->via.array.size + 1, sizeof (char *));
+    assert (strv);
+    size_t n = 0;
+    for (uint32_t i = 0; i < array->via.array.size; i++) {
+        char buf [ASYNC_MAX_NAME + 1];
+        if (async_mp_strcpy (&array->via.array.ptr [i], buf, sizeof buf) == 0 && *buf)
+            strv [n++] = strdup (buf);
+    }
+    return strv;
+}
+
+static void
+s_strv_free (const char **strv)
+{
+    for (const char **s = strv; s && *s; s++)
+        free ((char *) *s);
+    free (strv);
+}
+
+//  A short string field (under 64 bytes) as a fresh copy, or NULL
+static char *
+s_short_strdup (const msgpack_object *map, const char *key)
+{
+    char value [64];
+    if (async_mp_str (map, key, value, sizeof value) || !*value)
+        return NULL;
+    return strdup (value);
+}
+
+session_t *
+session_new (dispatch_t *dispatch, const char *rkey, zframe_t *routing, const char *uuid,
+             const char *nonce, const char *address, const msgpack_object *hello)
+{
+    session_t *self = calloc (1, sizeof (session_t));
+    assert (self);
+    self->rkey = strdup (rkey);
+    self->routing = zframe_dup (routing);
+    snprintf (self->uuid, sizeof self->uuid, "%s", uuid);
+    snprintf (self->session, sizeof self->session, "%s", nonce);
+    self->address = strdup (address ? address : "");
+    self->host = async_mp_strdup (hello, "host");
+    async_mp_int (hello, "pid", &self->pid);
+    self->boot = s_short_strdup (hello, "boot");
+    self->lock = s_short_strdup (hello, "lock");
+    self->last_seen = async_mono_us ();
+    self->last_seen_wall = async_now_us ();
+    self->agents = zlistx_new ();
+    self->jobs = async_idmap_new ();
+    int64_t flag = 0;
+    async_mp_int (hello, "batch", &flag);
+    self->batch = flag != 0;
+    flag = 0;
+    async_mp_int (hello, "acks", &flag);
+    self->ack_ride = flag != 0;
+    msgpack_sbuffer_init (&self->acks);
+    msgpack_sbuffer_init (&self->assigns);
+    const char **tasks = s_strv_from (async_mp_get (hello, "tasks"));
+    const msgpack_object *agents = async_mp_get (hello, "agents");
+    for (uint32_t i = 0; agents && agents->type == MSGPACK_OBJECT_ARRAY
+                         && i < agents->via.array.size; i++) {
+        const msgpack_object *a = &agents->via.array.ptr [i];
+        char name [ASYNC_MAX_NAME + 1];
+        int64_t size = 0;
+        if (async_mp_str (a, "name", name, sizeof name) || async_mp_int (a, "size", &size)
+        ||  size < 1 || size > SESSION_SIZE)
+            continue;
+        const char **queues = s_strv_from (async_mp_get (a, "queues"));
+        const char **include = s_strv_from (async_mp_get (a, "include"));
+        const char **exclude = s_strv_from (async_mp_get (a, "exclude"));
+        dispatch_agent_t *agent = dispatch_agent_add (dispatch, self, name, (int) size,
+                                                      queues, include, exclude);
+        //  One copy of the task names for all the node's agents
+        dispatch_agent_t *first = (dispatch_agent_t *) zlistx_first (self->agents);
+        if (first)
+            dispatch_agent_share_tasks (agent, first);
+        else
+            dispatch_agent_set_tasks (agent, tasks);
+        zlistx_add_end (self->agents, agent);
+        s_strv_free (queues);
+        s_strv_free (include);
+        s_strv_free (exclude);
+    }
+    s_strv_free (tasks);
+    return self;
+}
+
+void
+session_destroy (session_t **self_p)
+{
+    session_t *self = *self_p;
+    if (!self)
+        return;
+    free (self->rkey);
+    zframe_destroy (&self->routing);
+    free (self->address);
+    free (self->host);
+    free (self->boot);
+    free (self->lock);
+    zlistx_destroy (&self->agents);
+    async_idmap_destroy (&self->jobs);
+    msgpack_sbuffer_destroy (&self->assigns);
+    msgpack_sbuffer_destroy (&self->acks);
+    free (self);
+    *self_p = NULL;
+}
+
+dispatch_agent_t *
+session_agent (session_t *self, const char *name)
+{
+    dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (self->agents);
+    while (agent && strcmp (dispatch_agent_name (agent), name) != 0)
+        agent = (dispatch_agent_t *) zlistx_next (self->agents);
+    return agent ? agent : (dispatch_agent_t *) zlistx_first (self->agents);
+}
+
+bool
+session_keeps_uuid (session_t *self, const msgpack_object *hello, int64_t heartbeat_us,
+                    int64_t mono)
+{
+    if (mono - self->last_seen > 2 * heartbeat_us)
+        return false;
+    char boot [64] = "", lock [64] = "", host [256] = "";
+    async_mp_str (hello, "boot", boot, sizeof boot);
+    async_mp_str (hello, "lock", lock, sizeof lock);
+    async_mp_str (hello, "host", host, sizeof host);
+    bool same_lock = *boot && *lock && self->boot && self->lock
+                  && streq (boot, self->boot) && streq (lock, self->lock)
+                  && streq (host, self->host ? self->host : "");
+    return !same_lock;
+}
+
+void
+session_pack (session_t *self, msgpack_packer *pk)
+{
+    char when [40];
+    msgpack_pack_map (pk, 8);
+    async_codec_pack_str (pk, "uuid");
+    async_codec_pack_str (pk, self->uuid);
+    async_codec_pack_str (pk, "address");
+    async_codec_pack_str (pk, self->address ? self->address : "");
+    async_codec_pack_str (pk, "host");
+    async_codec_pack_str (pk, self->host ? self->host : "");
+    async_codec_pack_str (pk, "pid");
+    msgpack_pack_int64 (pk, self->pid);
+    async_codec_pack_str (pk, "last_heartbeat");
+    async_codec_pack_str (pk, async_format_time (self->last_seen_wall, when, sizeof when));
+    async_codec_pack_str (pk, "dead");
+    if (self->dead)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
+    async_codec_pack_str (pk, "running");
+    msgpack_pack_uint64 (pk, async_idmap_size (self->jobs));
+    async_codec_pack_str (pk, "agents");
+    msgpack_pack_array (pk, zlistx_size (self->agents));
+    dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (self->agents);
+    while (agent) {
+        msgpack_pack_map (pk, 5);
+        async_codec_pack_str (pk, "name");
+        async_codec_pack_str (pk, dispatch_agent_name (agent));
+        async_codec_pack_str (pk, "size");
+        msgpack_pack_int (pk, dispatch_agent_size (agent));
+        async_codec_pack_str (pk, "running");
+        msgpack_pack_int (pk, dispatch_agent_used (agent));
+        async_codec_pack_str (pk, "filter");
+        async_codec_pack_str (pk, dispatch_agent_filter (agent));
+        async_codec_pack_str (pk, "queues");
+        async_codec_pack_str (pk, dispatch_agent_queues (agent));
+        agent = (dispatch_agent_t *) zlistx_next (self->agents);
+    }
+}

@@ -1,0 +1,92 @@
+/*  =========================================================================
+    session - a node's session with the broker: what its HELLO said, its
+    agents (dispatch's), the jobs it holds, the ACKs and ASSIGNs waiting
+    for it; and the checks a HELLO must pass (docs/protocol.md sections 6,
+    7 and 9)
+
+    The broker owns the sessions (by routing id and by uuid) and changes
+    their fields as messages come; this module makes, checks, describes and
+    destroys them.
+    =========================================================================
+*/
+#ifndef BROKER_SESSION_H_INCLUDED
+#define BROKER_SESSION_H_INCLUDED
+
+#include "dispatch.h"
+#include "async_idmap.h"
+#include <czmq.h>
+#include <msgpack.h>
+
+//  HELLO budgets (docs/protocol.md section 9): a HELLO over any of them is
+//  refused with ERROR 6 before the broker allocates anything for it, so a
+//  session costs memory in proportion to what was accepted
+#define SESSION_AGENTS      64      //  agents per node
+#define SESSION_TASKS       10000   //  task names per node (one copy per node)
+#define SESSION_LIST        64      //  queues, include and exclude per agent
+#define SESSION_HOST        255     //  bytes of `host`
+#define SESSION_SIZE        100000  //  slots per agent
+#define SESSION_PER_ADDRESS 1024    //  node sessions per peer address
+#define SESSION_HELD        10000   //  held entries read (the rest are ignored)
+
+typedef struct {
+    char *rkey;                 //  routing id as hex
+    zframe_t *routing;
+    char uuid [37];
+    char session [37];          //  per-process nonce sent by the node
+    char *address;
+    char *host;
+    int64_t pid;
+    char *boot;                 //  the node's machine boot id (HELLO boot)
+    char *lock;                 //  its uuid lock file, "dev:inode" (HELLO lock)
+    int64_t last_seen;          //  monotonic us
+    int64_t last_seen_wall;
+    zlistx_t *agents;           //  dispatch_agent_t *, not owned
+    async_idmap_t *jobs;        //  job id -> dispatch_agent_t * (assigned or active here)
+    bool batch;                 //  the node takes ASSIGN with `jobs` (HELLO batch)
+    bool ack_ride;              //  ... and `acks` in ASSIGN (HELLO acks)
+    msgpack_sbuffer acks;       //  ACK entries held for it
+    uint32_t nacks;
+    int64_t acks_since;         //  monotonic us, of the oldest held
+    msgpack_sbuffer assigns;    //  this dispatch's ASSIGN bodies for it, packed
+    uint32_t nassigns;
+    bool dead;                  //  declared dead: packed as such
+} session_t;
+
+//  Whether a HELLO body (with its `agents`, an array of 1..SESSION_AGENTS)
+//  keeps within the budgets. 0, or -1 with a one-line reason in why
+int
+    session_hello_check (const msgpack_object *hello, const msgpack_object *agents,
+                         char *why, size_t why_size);
+
+//  The session of a valid HELLO (its uuid and `session` nonce given) from
+//  `address`, heard now, with an agent in `dispatch` for each of its
+//  agents. Caller destroys it with session_destroy
+session_t *
+    session_new (dispatch_t *dispatch, const char *rkey, zframe_t *routing,
+                 const char *uuid, const char *nonce, const char *address,
+                 const msgpack_object *hello);
+
+//  Destroy the session (its agents must have left dispatch already)
+void
+    session_destroy (session_t **self_p);
+
+//  The session's agent of that name, else its first (NULL: none)
+dispatch_agent_t *
+    session_agent (session_t *self, const char *name);
+
+//  Whether the session, alive, keeps its uuid against a HELLO for it from
+//  another process. A node holds a host-wide lock for its uuid: a HELLO
+//  from the same machine (boot id and host) naming the same lock file
+//  ("dev:inode") proves that the old process is gone, so it supersedes at
+//  once. Else the session keeps the uuid while it was heard within two
+//  heartbeats (`heartbeat_us`) of `mono`; one silent longer is superseded
+bool
+    session_keeps_uuid (session_t *self, const msgpack_object *hello, int64_t heartbeat_us,
+                        int64_t mono);
+
+//  The session as NODES lists it: {uuid, address, host, pid,
+//  last_heartbeat, dead, running, agents}
+void
+    session_pack (session_t *self, msgpack_packer *pk);
+
+#endif

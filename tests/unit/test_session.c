@@ -1,0 +1,178 @@
+//  test_session - node sessions and the checks of HELLO (broker/session.c)
+#include "session.h"
+#include "async_codec.h"
+#include "async_util.h"
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#define S_UUID  "5a3e1f2b-8c4d-4e6f-9a0b-1c2d3e4f5a6b"
+
+//  A HELLO body from JSON: the object points into `data` (s_hello_free)
+typedef struct {
+    msgpack_unpacked unpacked;
+    uint8_t *data;
+} s_hello_t;
+
+static const msgpack_object *
+s_hello (s_hello_t *hello, const char *json)
+{
+    json_error_t error;
+    json_t *value = json_loads (json, 0, &error);
+    assert_non_null (value);
+    size_t size;
+    assert_int_equal (async_codec_encode_json (value, &hello->data, &size), 0);
+    json_decref (value);
+    msgpack_unpacked_init (&hello->unpacked);
+    size_t offset = 0;
+    assert_int_equal (msgpack_unpack_next (&hello->unpacked, (const char *) hello->data,
+                                           size, &offset), MSGPACK_UNPACK_SUCCESS);
+    return &hello->unpacked.data;
+}
+
+static void
+s_hello_free (s_hello_t *hello)
+{
+    msgpack_unpacked_destroy (&hello->unpacked);
+    free (hello->data);
+}
+
+static int
+s_check (const char *json, char *why, size_t size)
+{
+    s_hello_t held;
+    const msgpack_object *hello = s_hello (&held, json);
+    int rc = session_hello_check (hello, async_mp_get (hello, "agents"), why, size);
+    s_hello_free (&held);
+    return rc;
+}
+
+//  Each budget refused with a reason that names it; within them, accepted
+static void
+test_session_hello_budgets (void **state)
+{
+    (void) state;
+    char why [400];
+    assert_int_equal (s_check ("{\"agents\": [{\"name\": \"main\", \"size\": 4, "
+                               "\"queues\": [\"a\", \"b\"]}], \"tasks\": [\"t.x\"]}",
+                               why, sizeof why), 0);
+    assert_int_equal (s_check ("{\"agents\": [{\"name\": \"main\", \"size\": 0}]}",
+                               why, sizeof why), -1);
+    assert_non_null (strstr (why, "size of 1 to 100000"));
+    assert_int_equal (s_check ("{\"agents\": [{\"size\": 3}]}", why, sizeof why), -1);
+    assert_non_null (strstr (why, "no name"));
+    assert_int_equal (s_check ("{\"agents\": [{\"name\": \"m\", \"size\": 1, "
+                               "\"include\": [\"\"]}]}", why, sizeof why), -1);
+    assert_non_null (strstr (why, "include of agent 0 entry 0"));
+    char big [2048] = "{\"agents\": [{\"name\": \"m\", \"size\": 1, \"exclude\": [";
+    for (int i = 0; i <= SESSION_LIST; i++)
+        strcat (big, i ? ", \"g\"" : "\"g\"");
+    strcat (big, "]}]}");
+    assert_int_equal (s_check (big, why, sizeof why), -1);
+    assert_non_null (strstr (why, "exclude of agent 0 has 65 entries (at most 64)"));
+    char host [600] = "{\"agents\": [{\"name\": \"m\", \"size\": 1}], \"host\": \"";
+    memset (host + strlen (host), 'h', SESSION_HOST + 1);
+    strcat (host, "\"}");
+    assert_int_equal (s_check (host, why, sizeof why), -1);
+    assert_non_null (strstr (why, "host"));
+}
+
+//  A session made from a HELLO has its fields and one agent per agent
+//  map; it packs as NODES lists it
+static void
+test_session_new_and_pack (void **state)
+{
+    (void) state;
+    dispatch_t *dispatch = dispatch_new ();
+    s_hello_t unpacked;
+    const msgpack_object *hello = s_hello (&unpacked,
+        "{\"host\": \"h1\", \"pid\": 42, \"batch\": 1, \"acks\": 1, \"boot\": \"b\", "
+        "\"lock\": \"1:2\", \"tasks\": [\"t.a\"], \"agents\": [{\"name\": \"main\", "
+        "\"size\": 3}, {\"name\": \"io\", \"size\": 1, \"queues\": [\"io\"]}]}");
+    zframe_t *routing = zframe_new ("N1", 2);
+    session_t *session = session_new (dispatch, "4e31", routing, S_UUID, "nonce",
+                                      "127.0.0.1", hello);
+    s_hello_free (&unpacked);
+    assert_string_equal (session->uuid, S_UUID);
+    assert_string_equal (session->host, "h1");
+    assert_true (session->pid == 42 && session->batch && session->ack_ride);
+    assert_int_equal (zlistx_size (session->agents), 2);
+    assert_string_equal (dispatch_agent_name (session_agent (session, "io")), "io");
+    assert_string_equal (dispatch_agent_name (session_agent (session, "nope")), "main");
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
+    session_pack (session, &pk);
+    json_t *node = async_codec_decode_json (buffer.data, buffer.size);
+    assert_string_equal (json_string_value (json_object_get (node, "uuid")), S_UUID);
+    assert_int_equal (json_array_size (json_object_get (node, "agents")), 2);
+    assert_true (json_is_false (json_object_get (node, "dead")));
+    json_decref (node);
+    msgpack_sbuffer_destroy (&buffer);
+    dispatch_agent_t *agent;
+    while ((agent = (dispatch_agent_t *) zlistx_first (session->agents))) {
+        zlistx_detach_cur (session->agents);
+        dispatch_agent_remove (dispatch, &agent);
+    }
+    session_destroy (&session);
+    assert_null (session);
+    zframe_destroy (&routing);
+    dispatch_destroy (&dispatch);
+}
+
+//  A live session keeps its uuid against a HELLO from another machine or
+//  another lock; the same machine and lock, or a silent session, do not
+static void
+test_session_keeps_uuid_while_alive (void **state)
+{
+    (void) state;
+    dispatch_t *dispatch = dispatch_new ();
+    s_hello_t unpacked;
+    const char *ours = "{\"host\": \"h1\", \"boot\": \"b1\", \"lock\": \"1:2\", "
+                       "\"agents\": [{\"name\": \"m\", \"size\": 1}]}";
+    const msgpack_object *hello = s_hello (&unpacked, ours);
+    zframe_t *routing = zframe_new ("N1", 2);
+    session_t *session = session_new (dispatch, "4e31", routing, S_UUID, "n1", "", hello);
+    s_hello_free (&unpacked);
+    int64_t heartbeat = 1000000, now = session->last_seen;
+    struct {
+        const char *hello;
+        int64_t later;
+        bool keeps;
+    } cases [] = {
+        { ours, 0, false },                                     //  restart: same lock
+        { "{\"host\": \"h2\", \"boot\": \"b1\", \"lock\": \"1:2\"}", 0, true },
+        { "{\"host\": \"h1\", \"boot\": \"b2\", \"lock\": \"1:2\"}", 0, true },
+        { "{\"host\": \"h1\", \"boot\": \"b1\", \"lock\": \"9:9\"}", 0, true },
+        { "{\"host\": \"h1\"}", 0, true },                      //  an older node
+        { "{\"host\": \"h2\", \"boot\": \"b9\"}", 2 * heartbeat + 1, false },   //  silent
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        const msgpack_object *other = s_hello (&unpacked, cases [i].hello);
+        assert_int_equal (session_keeps_uuid (session, other, heartbeat,
+                                              now + cases [i].later), cases [i].keeps);
+        s_hello_free (&unpacked);
+    }
+    dispatch_agent_t *agent;
+    while ((agent = (dispatch_agent_t *) zlistx_first (session->agents))) {
+        zlistx_detach_cur (session->agents);
+        dispatch_agent_remove (dispatch, &agent);
+    }
+    session_destroy (&session);
+    zframe_destroy (&routing);
+    dispatch_destroy (&dispatch);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_session_hello_budgets),
+        cmocka_unit_test (test_session_new_and_pack),
+        cmocka_unit_test (test_session_keeps_uuid_while_alive),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
