@@ -1,5 +1,5 @@
 /*  =========================================================================
-    auth - CurveZMQ for the broker (SPEC section 8)
+    auth - CurveZMQ for the broker (docs/spec.md section 8)
 
     Owns the ZAP handler (czmq's zauth actor), which lets in only the keys
     whose public certificates are in the --curve-clients directory, and

@@ -3442,8 +3442,8 @@ s_running_limits (broker_t *self)
             char message [100];
             snprintf (message, sizeof message, "ran longer than its timeout of %.3fs",
                       job->timeout / 1e6);
-            //  An interruption (SPEC section 4): re-queued at the head under
-            //  the policy's interruptions; past them, TimeoutError
+            //  An interruption (docs/spec.md section 4): re-queued at the head
+            //  under the policy's interruptions; past them, TimeoutError
             job->interruptions++;
             metrics_count (self->metrics, METRICS_INTERRUPTED, job->queue, job->task);
             policy_t policy;

@@ -9,7 +9,7 @@
 #include "async_job.h"
 #include <czmq.h>
 
-//  Retry policy (SPEC section 4)
+//  Retry policy (docs/spec.md section 4)
 typedef struct {
     int attempts;               //  attempts in all for transient failures
     int interruptions;          //  interruptions before AbortedError (-1: no end)

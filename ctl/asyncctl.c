@@ -1,5 +1,5 @@
 /*  =========================================================================
-    asyncctl - the command-line client and admin tool (SPEC section 5)
+    asyncctl - the command-line client and admin tool (docs/spec.md section 5)
 
     Built on the public client API only (asyncmesh/client.h). Exit codes
     are those of asyncmesh/error.h; errors are one line on stderr saying
@@ -1115,7 +1115,7 @@ s_cmd_every (ctl_t *ctl)
 }
 
 //  ---------------------------------------------------------------------
-//  keygen: a CURVE key pair as zcert_save writes it (SPEC section 8)
+//  keygen: a CURVE key pair as zcert_save writes it (docs/spec.md section 8)
 
 static int
 s_cmd_keygen (ctl_t *ctl)
@@ -1153,7 +1153,7 @@ s_cmd_keygen (ctl_t *ctl)
 }
 
 //  ---------------------------------------------------------------------
-//  The commands. A NULL run: named by the SPEC, not available yet.
+//  The commands. A NULL run: named by docs/spec.md, not available yet.
 
 static const s_command_t s_commands [] = {
     { .name = "submit",

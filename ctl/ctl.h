@@ -1,10 +1,10 @@
 /*  =========================================================================
     ctl - private declarations shared by the files of asyncctl
 
-    ctl_spec.c  turns command-line words into job specs (SPEC section 5):
-                values, 'TASK ARG...' words, job options as flags. Meant to
-                be reused by every command that takes a task (submit,
-                parallel, serial, add-callback, every).
+    ctl_spec.c  turns command-line words into job specs (docs/spec.md
+                section 5): values, 'TASK ARG...' words, job options as
+                flags. Meant to be reused by every command that takes a
+                task (submit, parallel, serial, add-callback, every).
     ctl_print.c prints JSON: one compact line, a readable tree, a table.
     ctl_top.c   asyncctl top: the live terminal view.
     asyncctl.c  the program: options, commands, errors.
@@ -30,7 +30,7 @@ typedef struct {
 //  The ids of every asyncctl flag
 typedef enum {
     CTL_OPT_NONE = 0,
-    //  Job options (SPEC section 2): apply them with ctl_spec_option ()
+    //  Job options (docs/spec.md section 2): apply them with ctl_spec_option ()
     CTL_OPT_QUEUE,
     CTL_OPT_PRIORITY,
     CTL_OPT_BEGIN_AFTER,
@@ -79,7 +79,7 @@ typedef enum {
 //  return NULL or -1 and write a one-line reason (what is wrong, no
 //  "asyncctl:" prefix) into err.
 
-//  The job options of SPEC section 2 as flags (--queue ... --annotate),
+//  The job options of docs/spec.md section 2 as flags (--queue ... --annotate),
 //  terminated by a NULL name.
 extern const ctl_option_t ctl_job_options [];
 

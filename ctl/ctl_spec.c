@@ -1,5 +1,5 @@
 /*  =========================================================================
-    ctl_spec - job specs from command-line words (SPEC section 5)
+    ctl_spec - job specs from command-line words (docs/spec.md section 5)
     =========================================================================
 */
 #include "ctl.h"

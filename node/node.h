@@ -14,7 +14,7 @@
 
 #define NODE_MAX_AGENTS 64
 
-//  How an agent runs its jobs (SPEC section 3)
+//  How an agent runs its jobs (docs/spec.md section 3)
 typedef enum {
     NODE_ISOLATION_THREAD = 0,  //  on a worker thread of the node (default)
     NODE_ISOLATION_PROCESS      //  each in a child forked for it (isolate.h)
@@ -62,7 +62,7 @@ const char *
 void
     node_agent_free (node_agent_t *agent);
 
-//  Read or create the node's instance UUID (SPEC section 3). 0 or -1.
+//  Read or create the node's instance UUID (docs/spec.md section 3). 0 or -1.
 int
     node_uuid_load (const char *path, char *uuid, char *err, size_t err_size);
 

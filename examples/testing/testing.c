@@ -1,7 +1,7 @@
 /*  =========================================================================
     testing - tasks for the project's own tests and for trying the system
 
-    Every task of SPEC section 3: noop, ret, mul, fail, flaky, block,
+    Every task of docs/spec.md section 3: noop, ret, mul, fail, flaky, block,
     sleep, crash_once, segfault, touch, record, scribble, handle, progress,
     converse, handoff; and handoff_to, for hand-offs between jobs that
     already exist.

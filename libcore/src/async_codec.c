@@ -157,10 +157,10 @@ async_codec_to_json (const msgpack_object *o)
                     free (name);
                 }
                 else {
-                    //  Keys must be strings (SPEC); another kind is named by
-                    //  its scalar text, or by its kind and place: dumping a
-                    //  container key would nest escapes, doubling the text
-                    //  at each level (a few hundred bytes made 512 MB)
+                    //  Keys must be strings (docs/spec.md); another kind is
+                    //  named by its scalar text, or by its kind and place:
+                    //  dumping a container key would nest escapes, doubling the
+                    //  text at each level (a few hundred bytes made 512 MB)
                     char name [64];
                     if (key->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
                         snprintf (name, sizeof name, "%" PRIu64, key->via.u64);

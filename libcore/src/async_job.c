@@ -446,7 +446,7 @@ async_job_decode (const void *data, size_t size)
 }
 
 //  ---------------------------------------------------------------------
-//  JSON (SPEC section 6)
+//  JSON (docs/spec.md section 6)
 
 static json_t *
 s_time_json (int64_t when)

@@ -142,7 +142,7 @@ async_job_t *
 async_job_t *
     async_job_decode (const void *data, size_t size);
 
-//  The job as JSON (SPEC section 6). Caller owns the result.
+//  The job as JSON (docs/spec.md section 6). Caller owns the result.
 json_t *
     async_job_to_json (async_job_t *self);
 

@@ -11,7 +11,7 @@
 //    - a value decoded to JSON and encoded again decodes to the same JSON
 //      (when the encoder accepts it);
 //    - a decoded job record, encoded and decoded again, gives the same job
-//      JSON (SPEC section 6).
+//      JSON (docs/spec.md section 6).
 #include "async_codec.h"
 #include "async_job.h"
 #include <stdint.h>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-#   asyncctl's documented exit codes (SPEC section 5): 2 usage, 4 broker
+#   asyncctl's documented exit codes (docs/spec.md section 5): 2 usage, 4 broker
 #   unreachable, 5 no such job, 1 job failed (failure JSON on stdout),
 #   3 timed out waiting. Errors go to stderr, not stdout.
 source "$(dirname "$0")/../helpers/lib.sh"

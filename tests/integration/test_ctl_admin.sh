@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-#   asyncctl's admin commands against a real broker (SPEC section 5):
+#   asyncctl's admin commands against a real broker (docs/spec.md section 5):
 #   quota set/list/delete (a deleted quota refuses submits, exit 6),
 #   annotate/annotations on a pending job, add-callback on a pending job,
 #   every set/list/delete, and usage errors (exit 2, one line on stderr,

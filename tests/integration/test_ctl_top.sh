@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-#   asyncctl top (SPEC section 5) on a real terminal (tmux): it shows the
-#   node's uuid, the queues by status and the running job, refreshes in
+#   asyncctl top (docs/spec.md section 5) on a real terminal (tmux): it shows
+#   the node's uuid, the queues by status and the running job, refreshes in
 #   place (the running job's age changes), and 'q' quits with status 0 and
 #   the terminal restored (echo back on). Not a terminal: exit 2, one line.
 #   Broker unreachable: exit 4.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-#   CurveZMQ (SPEC section 8): with --curve-secret and --curve-clients the
-#   broker lets in only the keys in the directory. An allowed client key
+#   CurveZMQ (docs/spec.md section 8): with --curve-secret and --curve-clients
+#   the broker lets in only the keys in the directory. An allowed client key
 #   submits and a node key runs the job; no key, a key not in the
 #   directory and a key revoked (file removed, SIGHUP) fail fast with exit
 #   4 and a clear line; a client key cannot act as a node; a refused node

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-#   CURVE settings at start (SPEC section 8): a secret key file others may
-#   read is refused (exit 2) by asyncctl, asyncnode and asyncbroker; one
+#   CURVE settings at start (docs/spec.md section 8): a secret key file others
+#   may read is refused (exit 2) by asyncctl, asyncnode and asyncbroker; one
 #   key setting without the other is a usage error; without CURVE the
 #   broker refuses to bind beyond loopback unless --insecure-bind, and with
 #   CURVE it binds there.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-#   Result delivery across a broker crash (SPEC section 7): a job runs on a
-#   node (subprocess.call of a 2 s shell script that appends "start" and
+#   Result delivery across a broker crash (docs/spec.md section 7): a job runs
+#   on a node (subprocess.call of a 2 s shell script that appends "start" and
 #   "end" to runs.txt in the node's dir); the broker is killed with SIGKILL
 #   while it runs; the job finishes while the broker is down; the broker is
 #   restarted only after that. The node keeps the result, says HELLO with it

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-#   Durability under fire (SPEC section 7): two submitter processes (the
+#   Durability under fire (docs/spec.md section 7): two submitter processes (the
 #   public C client API, tests/integration/submitter.c) submit 5,000 jobs
 #   testing.record rec.txt TAG (TAG = 0..4999, idempotency key per tag, a
 #   failed submit retried) while two nodes run them, and the broker is

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-#   A full disk (SPEC sections 5 and 7): the broker's data dir is a 100 MiB
-#   tmpfs, --min-free 30M. 20 jobs are accepted; then a file fills the disk
+#   A full disk (docs/spec.md sections 5 and 7): the broker's data dir is a 100
+#   MiB tmpfs, --min-free 30M. 20 jobs are accepted; then a file fills the disk
 #   until less than 30 MiB is free: `asyncctl submit` exits 6 with a clear
 #   message, the 20 jobs (and any accepted while filling) are all still
 #   there, the broker keeps running; the file is deleted and submits work

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-#   Bad input (SPEC section 7, docs/protocol.md section 10): a raw DEALER
-#   (tests/integration/garbage.c) sends the broker thousands of bad frames:
-#   random bytes, valid messages cut short or with bytes flipped, wrong
+#   Bad input (docs/spec.md section 7, docs/protocol.md section 10): a raw
+#   DEALER (tests/integration/garbage.c) sends the broker thousands of bad
+#   frames: random bytes, valid messages cut short or with bytes flipped, wrong
 #   versions, huge declared counts (dd ff ff ff ff ...), 40-deep nesting,
 #   unknown commands, node commands without a session, multi-frame
 #   messages and a 17 MiB frame. Meanwhile and afterwards, asyncctl

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-#   A node killed with SIGKILL mid-job (SPEC sections 3 and 4): testing.sleep
-#   3 runs on node1 (node2 starts only once the job is active there); node1
-#   gets SIGKILL; the broker declares it dead after --dead-after 2s, the job
-#   is interrupted and runs again on node2, completing within dead-after +
-#   2 s + the sleep of the kill, with interruptions = 1 and attempts = 2.
+#   A node killed with SIGKILL mid-job (docs/spec.md sections 3 and 4):
+#   testing.sleep 3 runs on node1 (node2 starts only once the job is active
+#   there); node1 gets SIGKILL; the broker declares it dead after --dead-after
+#   2s, the job is interrupted and runs again on node2, completing within
+#   dead-after + 2 s + the sleep of the kill, with interruptions = 1 and
+#   attempts = 2.
 source "$(dirname "$0")/../helpers/lib.sh"
 
 DEAD=2

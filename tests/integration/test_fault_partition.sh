@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-#   A network partition (SPEC section 3): the broker runs in network
+#   A network partition (docs/spec.md section 3): the broker runs in network
 #   namespace ns0, node1 in ns1 and node2 in ns2, each node joined to ns0 by
 #   its own veth pair (10.200.1.0/24 and 10.200.2.0/24, addresses that exist
 #   only inside these namespaces). node1 runs testing.sleep 4; node1's link

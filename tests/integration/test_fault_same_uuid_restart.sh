@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-#   Identity (SPEC section 3): a node running testing.block F is killed with
-#   SIGKILL and restarted at once in the same directory, so with the same
+#   Identity (docs/spec.md section 3): a node running testing.block F is killed
+#   with SIGKILL and restarted at once in the same directory, so with the same
 #   uuid.txt. The broker's death timeout is 30 s, yet the new process'
 #   HELLO supersedes the old session at once: the broker logs node.gone
 #   reason=superseded, the job is interrupted (interruptions = 1) and runs

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-#   A node wrongly declared dead (SPEC sections 3 and 4): node1 runs
+#   A node wrongly declared dead (docs/spec.md sections 3 and 4): node1 runs
 #   testing.sleep 4 (with a callback that records each of its runs) and is
 #   stopped with SIGSTOP past the broker's --dead-after 1s. The job goes to
 #   node2. node1 gets SIGCONT while node2 still runs it: node1's late result

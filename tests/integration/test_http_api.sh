@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-#   /api/status, /api/jobs, /api/jobs/ID (SPEC section 9): the same JSON as
-#   asyncctl (status fields, the job object of section 6), the LIST filter
+#   /api/status, /api/jobs, /api/jobs/ID (docs/spec.md section 9): the same JSON
+#   as asyncctl (status fields, the job object of section 6), the LIST filter
 #   semantics, JSON errors with 400/404/405, HEAD, no-store.
 source "$(dirname "$0")/../helpers/lib.sh"
 

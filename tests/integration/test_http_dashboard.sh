@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-#   The dashboard at / (SPEC section 9) in a real browser: headless
+#   The dashboard at / (docs/spec.md section 9) in a real browser: headless
 #   chromium loads the page, runs its script against /api/... and the DOM
 #   then shows the live node's uuid and a failed job's error type and
 #   message (as text: markup in a message stays text), and the job page

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-#   /metrics (SPEC section 9, docs/monitoring.md): after a known workload
-#   (5 testing.noop succeed, 2 testing.fail fail, one testing.flaky fails
-#   once and succeeds on its retry, one job waits in a queue no agent
+#   /metrics (docs/spec.md section 9, docs/monitoring.md): after a known
+#   workload (5 testing.noop succeed, 2 testing.fail fail, one testing.flaky
+#   fails once and succeeds on its retry, one job waits in a queue no agent
 #   serves), the counters, queue gauges and histogram counts are exact,
 #   one node is alive and the store has bytes. Prometheus text format.
 source "$(dirname "$0")/../helpers/lib.sh"

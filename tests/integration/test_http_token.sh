@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-#   The HTTP port's guard (issue #7): --http beyond loopback without
-#   --http-token refuses to start (exit 2, one line); a token file readable
-#   by others is refused (exit 2); with a token every request needs
-#   "Authorization: Bearer TOKEN" (401 with WWW-Authenticate otherwise; the
-#   page also takes ?token=); on loopback no token is needed.
+#   The HTTP port's guard (docs/monitoring.md, Security): --http beyond loopback
+#   without --http-token refuses to start (exit 2, one line); a token file
+#   readable by others is refused (exit 2); with a token every request needs
+#   "Authorization: Bearer TOKEN" (401 with WWW-Authenticate otherwise; the page
+#   also takes ?token=); on loopback no token is needed.
 source "$(dirname "$0")/../helpers/lib.sh"
 
 BROKER=$AM_BIN/asyncbroker

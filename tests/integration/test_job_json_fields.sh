@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-#   `asyncctl job ID` prints the job JSON of SPEC section 6: every key, with
-#   the right type, and values that match what was submitted and what ran.
+#   `asyncctl job ID` prints the job JSON of docs/spec.md section 6: every key,
+#   with the right type, and values that match what was submitted and what ran.
 source "$(dirname "$0")/../helpers/lib.sh"
 
 UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
@@ -30,7 +30,7 @@ am_ctl wait "$id" --timeout 30s >/dev/null
 job=$(am_ctl job "$id")
 am_say "job: $job"
 
-am_check "every key of SPEC section 6 is there with its type"
+am_check "every key of docs/spec.md section 6 is there with its type"
 s_type "$job" id string;            s_match "$job" id "$UUID_RE"
 s_type "$job" task string
 s_type "$job" args array
@@ -89,7 +89,7 @@ for k in submitted begin_after active_start active_end completed_at; do
 done
 am_say "ok"
 
-am_check "a failed job has a failure object of SPEC section 2.2"
+am_check "a failed job has a failure object of docs/spec.md section 2.2"
 fid=$(am_ctl submit testing.fail ValueError boom)
 rc=0; am_ctl wait "$fid" --timeout 30s >/dev/null || rc=$?
 am_assert_eq "exit status of wait on a failed job" 1 "$rc"

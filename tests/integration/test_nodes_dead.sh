@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-#   A node declared dead stays listed (SPEC section 5: nodes ... dead): after
-#   SIGKILL and --dead-after 1s, asyncctl nodes --json and status list it
+#   A node declared dead stays listed (docs/spec.md section 5: nodes ... dead):
+#   after SIGKILL and --dead-after 1s, asyncctl nodes --json and status list it
 #   with "dead": true and its last heartbeat (its agents with nothing
 #   running), /metrics counts it out of nodes_alive; when it comes back
 #   under the same uuid it is listed once, alive. A node that stops

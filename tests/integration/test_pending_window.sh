@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-#   The pending window (issue 5, W5): a queue holds at most --pending-window
-#   of its pending jobs in memory; the rest wait in RocksDB and are read back
-#   as the queue drains. With a window of 16 and 700 pending jobs, nothing
-#   is lost or run twice, the counts and the listing cover the stored jobs,
-#   a broker SIGKILL keeps them, a cancel reaches a stored job, and a window
-#   full of jobs that no node takes does not hide the jobs behind it.
+#   The pending window (docs/storage.md section 5a; bench W5): a queue holds at
+#   most --pending-window of its pending jobs in memory; the rest wait in
+#   RocksDB and are read back as the queue drains. With a window of 16 and 700
+#   pending jobs, nothing is lost or run twice, the counts and the listing cover
+#   the stored jobs, a broker SIGKILL keeps them, a cancel reaches a stored job,
+#   and a window full of jobs that no node takes does not hide the jobs behind
+#   it.
 source "$(dirname "$0")/../helpers/lib.sh"
 
 SUBMITTER=$AM_BUILD/tests/submitter

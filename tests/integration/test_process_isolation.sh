@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-#   Process isolation (SPEC section 3): an agent with `isolation = process`
-#   runs each job in a forked child, so a task that crashes fails only its
-#   own job with CrashedError and the node keeps serving (same process, same
+#   Process isolation (docs/spec.md section 3): an agent with `isolation =
+#   process` runs each job in a forked child, so a task that crashes fails only
+#   its own job with CrashedError and the node keeps serving (same process, same
 #   uuid). Results, failures, progress, annotations, submits from a task
 #   (hand-off) and cancellation all work across the process boundary.
 #   In contrast, the same poison pill in thread mode (testing.crash_once

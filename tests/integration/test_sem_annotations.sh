@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-#   Annotations, progress and hand-off (SPEC sections 2 and 3):
+#   Annotations, progress and hand-off (docs/spec.md sections 2 and 3):
 #   --annotate shows in the job JSON; a running task's annotations are
 #   visible live and it sees annotations written by asyncctl annotate
 #   (testing.converse); reported progress lands in the job's "progress";

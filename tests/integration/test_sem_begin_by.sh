@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-#   begin_by (SPEC section 2): a job not started within begin_by of its
+#   begin_by (docs/spec.md section 2): a job not started within begin_by of its
 #   begin_after never runs and completes with failure TimeoutError, when
 #   begin_by passes, whether or not any node could take it; its callbacks
 #   run (here once a node with testing.so is up).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-#   Callbacks (SPEC section 2): a callback runs after its job with the job's
-#   result (or failure object) as its last argument, and the job completes
+#   Callbacks (docs/spec.md section 2): a callback runs after its job with the
+#   job's result (or failure object) as its last argument, and the job completes
 #   only after its callbacks; --on-success / --on-failure callbacks run only
 #   on that outcome (the other completes with CancelledError "not run");
 #   add-callback on a completed job runs the callback at once; a failing

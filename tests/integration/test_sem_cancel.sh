@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-#   asyncctl cancel (SPEC section 5): a pending job completes with
+#   asyncctl cancel (docs/spec.md section 5): a pending job completes with
 #   CancelledError (wait exits 1), and stays cancelled across a broker
 #   SIGKILL and restart, never running; a running job whose task honours
 #   cancellation (testing.block) completes with CancelledError within 3 s;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-#   A recurring schedule across a broker SIGKILL and restart (SPEC section 5,
-#   `every`): each tick submits exactly one job, none twice and none lost,
-#   also for the ticks that fell while the broker was down (they run, each
-#   with its own key, when it is back).
+#   A recurring schedule across a broker SIGKILL and restart (docs/spec.md
+#   section 5, `every`): each tick submits exactly one job, none twice and
+#   none lost, also for the ticks that fell while the broker was down (they
+#   run, each with its own key, when it is back).
 source "$(dirname "$0")/../helpers/lib.sh"
 
 am_broker_start

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-#   Parallel and serial jobs from `asyncctl submit --spec -` (SPEC 2.3):
-#   serial goes on after a failed child; a postprocess gets one
+#   Parallel and serial jobs from `asyncctl submit --spec -` (docs/spec.md
+#   section 2.3): serial goes on after a failed child; a postprocess gets one
 #   {id, status, result|failure} per child; parallel nests inside parallel,
 #   with and without postprocess; the parent lists its children's ids and
 #   each child names its parent.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-#   Priorities (SPEC section 2): within a queue, a higher priority runs
+#   Priorities (docs/spec.md section 2): within a queue, a higher priority runs
 #   first, FIFO within one priority. Idempotency keys: submitting again with
 #   the key of a live or retained job returns that job's id and creates
 #   nothing.

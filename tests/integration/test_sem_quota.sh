@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-#   Quotas (SPEC section 2): a quota of size N lets at most N of its jobs be
-#   assigned or active across the whole cluster, while jobs outside the
+#   Quotas (docs/spec.md section 2): a quota of size N lets at most N of its
+#   jobs be assigned or active across the whole cluster, while jobs outside the
 #   quota run as usual; an unknown quota name is refused (exit 6).
 #   Two nodes with 3 slots each, quota db of size 1, three quota jobs that
 #   block on a file each: exactly one of them at a time holds a slot.

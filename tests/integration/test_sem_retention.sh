@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-#   Retention (SPEC section 7): with `asyncbroker --retention 2s` a completed
-#   job is kept about 2 s, then purged: `asyncctl job ID` exits 5 and
+#   Retention (docs/spec.md section 7): with `asyncbroker --retention 2s` a
+#   completed job is kept about 2 s, then purged: `asyncctl job ID` exits 5 and
 #   `asyncctl count completed` drops. Jobs that have not completed are not
 #   purged, however old.
 source "$(dirname "$0")/../helpers/lib.sh"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-#   Retry policies of SPEC section 4, counted with testing.flaky (the first n
-#   calls, counted in a file, fail; later calls return 42):
+#   Retry policies of docs/spec.md section 4, counted with testing.flaky (the
+#   first n calls, counted in a file, fail; later calls return 42):
 #   default: a transient failure is retried, 5 attempts in all; a
 #   non-transient one is not retried. never: 1 attempt. forever: retried
 #   with backoff 1 s, 2 s, ... A custom policy: N attempts, with an

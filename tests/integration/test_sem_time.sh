@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-#   Time options (SPEC section 2): begin_after (relative: the job stays
+#   Time options (docs/spec.md section 2): begin_after (relative: the job stays
 #   pending until then; absolute in the past: runs at once) and timeout (a
 #   job active too long is interrupted with TimeoutError). begin_by has its
 #   own test, test_sem_begin_by.sh.
@@ -63,8 +63,8 @@ am_assert_eq "failure type" TimeoutError "$(jq -r .type <<<"$out")"
 [ $elapsed -ge 900 ] || am_fail "TimeoutError after $elapsed ms, before the 1 s timeout"
 am_assert_eq "attempts" 1 "$(am_job_field "$id" .attempts)"
 
-#   A passed timeout is an interruption (SPEC section 4): re-queued at the
-#   head under the policy's interruptions, then TimeoutError
+#   A passed timeout is an interruption (docs/spec.md section 4): re-queued at
+#   the head under the policy's interruptions, then TimeoutError
 am_check "--timeout 0.3s --retry interruptions=2 testing.sleep 10: 2 interruptions, then TimeoutError"
 t0=$(s_ms)
 id=$(am_ctl submit --timeout 0.3s --retry interruptions=2 testing.sleep 10)

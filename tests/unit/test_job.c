@@ -1,5 +1,5 @@
 /*  =========================================================================
-    test_job - the job record: encode/decode, job JSON (SPEC section 6),
+    test_job - the job record: encode/decode, job JSON (docs/spec.md section 6),
     failure objects (async_job)
     =========================================================================
 */
@@ -561,7 +561,7 @@ test_job_decode_truncated_and_random_returns_null (void **state)
 }
 
 //  ---------------------------------------------------------------------
-//  Job JSON (SPEC section 6)
+//  Job JSON (docs/spec.md section 6)
 
 static const char *s_section6_keys [] = {
     "id", "task", "args", "kwargs", "queue", "priority", "status",
@@ -602,7 +602,7 @@ s_assert_exact_keys (json_t *job, const char *outcome)
         for (const char **k = s_section6_keys; *k && !known; k++)
             known = strcmp (key, *k) == 0;
         if (!known)
-            fail_msg ("job JSON has \"%s\", not in SPEC section 6", key);
+            fail_msg ("job JSON has \"%s\", not in docs/spec.md section 6", key);
     }
     assert_int_equal (json_object_size (job), expected);
 }

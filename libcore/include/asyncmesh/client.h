@@ -62,7 +62,7 @@ const char *
     async_client_error (async_client_t *self);
 
 //  ---------------------------------------------------------------------
-//  The minimal JSON API (SPEC section 1)
+//  The minimal JSON API (docs/spec.md section 1)
 
 //  Submit a job spec given as JSON (as for `asyncctl submit --spec`).
 //  On success writes the job id into id_out (ASYNC_ID_LEN bytes).
@@ -70,7 +70,8 @@ int
     async_submit_json (async_client_t *self, const char *spec_json, char *id_out);
 
 //  Wait until job `id` has completed (timeout_ms < 0: forever) and return
-//  the job JSON of SPEC section 6 in *job_json_out (malloc'd; caller frees).
+//  the job JSON of docs/spec.md section 6 in *job_json_out (malloc'd; caller
+//  frees).
 int
     async_wait_json (async_client_t *self, const char *id, int timeout_ms,
                      char **job_json_out);
@@ -144,7 +145,7 @@ int
 int
     async_count (async_client_t *self, const char *query_json, int64_t *count);
 
-//  Broker status JSON (SPEC section 5, `asyncctl status`).
+//  Broker status JSON (docs/spec.md section 5, `asyncctl status`).
 int
     async_status_json (async_client_t *self, char **status_json_out);
 
@@ -216,7 +217,7 @@ int
 int
     async_spec_kwarg (async_spec_t *self, const char *name, json_t *value);
 
-//  Set an option of SPEC section 2 ("queue", "priority", "begin_after",
+//  Set an option of docs/spec.md section 2 ("queue", "priority", "begin_after",
 //  "begin_by", "timeout", "retry", "quotas", "key", "annotations").
 //  Takes ownership of `value`.
 int

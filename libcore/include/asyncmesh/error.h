@@ -3,7 +3,7 @@
 
     One table (ASYNC_ERRNO_MAP) builds the enum, the names and
     async_strerror (). The first block of codes are also the documented
-    process exit codes of every asyncmesh program (SPEC section 5).
+    process exit codes of every asyncmesh program (docs/spec.md section 5).
     =========================================================================
 */
 #ifndef ASYNCMESH_ERROR_H_INCLUDED
