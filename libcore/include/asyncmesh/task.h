@@ -155,7 +155,8 @@ int
 void
     async_task_progress (async_task_t *self, int64_t done, int64_t total);
 
-//  Set annotation `name` on the running job (value: JSON text).
+//  Set annotation `name` on the running job to `value` (borrowed: the
+//  caller keeps it). 0, or -1 when the broker did not take it within 5 s.
 int
     async_task_annotate (async_task_t *self, const char *name, json_t *value);
 
