@@ -3,14 +3,20 @@
     and the store's version (docs/storage.md, "Keys")
 
     A key is one tag byte, then its fields; ids are the 36 bytes of a
-    canonical UUID, times and counters 8 bytes big-endian, so that keys sort
-    as their fields do:
+    canonical UUID, times (µs since the epoch) and counters 8 bytes
+    big-endian (be64), so that keys sort as their fields do
+    (docs/storage.md section 2 has every key with its writers):
 
-        m<name>                         meta: keys_meta_* below
+        mversion                        layout version: KEYS_STORE_VERSION
+        mepoch                          broker starts, be64 (fencing tokens)
+        msecret                         16 random bytes: the tokens' hash key
+        mseq                            last pending sequence number, be64
         j<id>                           job record (async_job_encode)
-        a<id>                           on a node (uuid, token, agent) or
-                                        running without one ("")
-        x<id>                           a running parent's children done
+        a<id>                           on a node: its uuid, the token (be64)
+                                        and the agent name; or "" for a
+                                        running parent, a job running its
+                                        callbacks, a hand-off waiter
+        x<id>                           a running parent's children done, be64
         p<queue>\0<prio><seq>           pending, dispatchable: value =
                                         id \0 task [\0 quotas "a,b"], prio =
                                         ~((uint64) priority ^ 1 << 63)
@@ -19,10 +25,12 @@
         d<when><id>                     begin_by deadline of a pending job
         c<completed_at><id>             completed, by time
         f<completed_at><id>             completed with a failure, by time
+                                        (a subset of the c keys)
         k<key>                          idempotency key: value = id
         w<target><id>                   id waits for target (hand-off)
         q<name>                         quota: value = size, be64
-        u<uuid>                         a node with a session
+        u<uuid>                         a node with a session, waited for
+                                        after a restart
         e<name>                         recurring schedule (every.h)
     =========================================================================
 */
