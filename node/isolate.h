@@ -59,7 +59,7 @@ typedef struct _node_zygote_t node_zygote_t;
 
 //  One end of the job's socketpair, with what was read but not yet taken
 //  as whole records, and what is waiting to be written.
-typedef struct {
+typedef struct _node_chan_t {
     int fd;
     char *in;                   //  bytes read, not yet taken
     size_t in_used, in_size;

@@ -7,53 +7,9 @@
 #define NODE_JOB_H_INCLUDED
 
 #include "isolate.h"
+#include "async_task.h"         //  struct _async_task_t, in libcore
 #include <asyncmesh/task.h>
 #include <czmq.h>
-#include <stdatomic.h>
-
-typedef struct _registry_entry_t registry_entry_t;
-
-struct _async_task_t {
-    char id [37];
-    uint64_t token;
-    char *task;
-    char *agent;
-    int attempt;
-    int64_t timeout_ms;
-    json_t *args;
-    json_t *kwargs;
-    async_task_fn *fn;
-    const char *cwd;            //  node's, borrowed
-    const char *node;           //  node's uuid, borrowed
-    atomic_int cancelled;
-    //  Outcome, set by the completing call
-    int outcome;                //  0 none, 1 result, 2 failure, 3 handoff
-    json_t *result;
-    char *failure_type;
-    char *failure_message;
-    char *failure_detail;
-    bool failure_transient;
-    char handoff [37];
-    //  Requests to the broker go up to the node through `up`, each message
-    //  headed by the worker's index and naming the job (node_up_progress,
-    //  node_up_request); answers come back through `pipe`
-    zsock_t *pipe;              //  the worker's end of its pair, while running
-    zsock_t *up;                //  the worker's PUSH to the node, while running
-    int worker;                 //  the worker's index
-    uint64_t tags;              //  requests made, to match their answers
-    //  The node's bookkeeping (node.c, pool.c)
-    async_task_t *next;         //  in the pool's queue or finished list
-    int64_t cost_us;            //  expected run time, while queued
-    int64_t queued_us;          //  monotonic, when queued
-    atomic_llong run_mono;      //  monotonic us its run began; 0: queued
-    int64_t ran_us;             //  how long it ran
-    void *running;              //  its handle in the node's running jobs
-    bool started_sent;          //  STARTED went to the broker
-    //  Process isolation (isolate.h)
-    bool isolated;              //  run in a forked child (its agent's isolation)
-    node_chan_t *chan;          //  in that child: the way to its worker, which
-                                //  replaces `pipe` for requests and progress
-};
 
 async_task_t *
     node_job_new (void);
@@ -71,7 +27,7 @@ void
 bool
     node_answer_is_for (async_task_t *self, const char *token);
 
-//  Registry of task functions
+//  Registry of task functions (async_registry_add is in libasync)
 async_registry_t *
     registry_new (void);
 void

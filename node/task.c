@@ -1,5 +1,8 @@
 /*  =========================================================================
-    task - the task API (asyncmesh/task.h) and the registry of tasks
+    task - the registry of tasks, module loading, and the node's side of
+    the task API: the host (async_task.h) that carries a task's requests
+    and progress to the node. The API itself is in libasync
+    (libcore/src/async_task.c), the library modules link against.
     =========================================================================
 */
 #define _GNU_SOURCE
@@ -10,10 +13,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
-
-struct _async_registry_t {
-    zhashx_t *tasks;            //  name -> async_task_fn *
-};
 
 async_registry_t *
 registry_new (void)
@@ -31,15 +30,6 @@ registry_destroy (async_registry_t **self_p)
         free (*self_p);
         *self_p = NULL;
     }
-}
-
-int
-async_registry_add (async_registry_t *self, const char *name, async_task_fn *fn)
-{
-    if (!async_task_name_valid (name) || !fn || zhashx_lookup (self->tasks, name))
-        return -1;
-    zhashx_insert (self->tasks, name, (void *) fn);
-    return 0;
 }
 
 async_task_fn *
@@ -69,6 +59,22 @@ registry_load (async_registry_t *self, const char *path, char *err, size_t err_s
         snprintf (err, err_size, "cannot load module %s: %s", path, dlerror ());
         return -1;
     }
+    //  Built against the task API we run? A module without the mark was
+    //  not built with ASYNC_MODULE_INIT of a task.h that has it
+    const int *abi = (const int *) dlsym (handle, ASYNC_MODULE_ABI_SYMBOL);
+    if (!abi || *abi != ASYNC_TASK_ABI_VERSION) {
+        if (abi)
+            snprintf (err, err_size, "module %s was built for task API version %d, "
+                      "this node runs task API version %d: rebuild it against this "
+                      "asyncmesh", path, *abi, ASYNC_TASK_ABI_VERSION);
+        else
+            snprintf (err, err_size, "module %s has no task API version (%s); "
+                      "rebuild it with ASYNC_MODULE_INIT of this asyncmesh "
+                      "(task API version %d)", path, ASYNC_MODULE_ABI_SYMBOL,
+                      ASYNC_TASK_ABI_VERSION);
+        dlclose (handle);
+        return -1;
+    }
     int (*init) (async_registry_t *) =
         (int (*) (async_registry_t *)) dlsym (handle, ASYNC_MODULE_INIT_SYMBOL);
     if (!init) {
@@ -87,10 +93,23 @@ registry_load (async_registry_t *self, const char *path, char *err, size_t err_s
 
 //  ---------------------------------------------------------------------
 
+static json_t *
+    s_request (async_task_t *self, const char *command, json_t *body, int timeout_ms);
+static void
+    s_progress (async_task_t *self, int64_t done, int64_t total);
+static void
+    s_poll_cancel (async_task_t *self);
+
+//  How the task API (libasync) reaches the node for a job
+static const async_task_host_t s_host = { s_request, s_progress, s_poll_cancel };
+
 async_task_t *
 node_job_new (void)
 {
-    return calloc (1, sizeof (async_task_t));
+    async_task_t *self = calloc (1, sizeof (async_task_t));
+    if (self)
+        self->host = &s_host;
+    return self;
 }
 
 void
@@ -109,194 +128,6 @@ node_job_destroy (async_task_t **self_p)
     free (self->failure_detail);
     free (self);
     *self_p = NULL;
-}
-
-const char *
-async_task_id (async_task_t *self)
-{
-    return self->id;
-}
-
-const char *
-async_task_name (async_task_t *self)
-{
-    return self->task;
-}
-
-int
-async_task_attempt (async_task_t *self)
-{
-    return self->attempt;
-}
-
-const char *
-async_task_cwd (async_task_t *self)
-{
-    return self->cwd;
-}
-
-const char *
-async_task_node (async_task_t *self)
-{
-    return self->node;
-}
-
-json_t *
-async_task_args (async_task_t *self)
-{
-    return self->args;
-}
-
-json_t *
-async_task_kwargs (async_task_t *self)
-{
-    return self->kwargs;
-}
-
-size_t
-async_task_argc (async_task_t *self)
-{
-    return json_array_size (self->args);
-}
-
-json_t *
-async_task_arg (async_task_t *self, size_t index)
-{
-    return json_array_get (self->args, index);
-}
-
-json_t *
-async_task_kwarg (async_task_t *self, const char *name)
-{
-    return json_object_get (self->kwargs, name);
-}
-
-static int
-s_int (json_t *value, json_int_t *out)
-{
-    if (!json_is_integer (value))
-        return -1;
-    *out = json_integer_value (value);
-    return 0;
-}
-
-static int
-s_double (json_t *value, double *out)
-{
-    if (!json_is_number (value))
-        return -1;
-    *out = json_number_value (value);
-    return 0;
-}
-
-int
-async_task_arg_int (async_task_t *self, size_t index, json_int_t *value)
-{
-    return s_int (async_task_arg (self, index), value);
-}
-
-int
-async_task_arg_double (async_task_t *self, size_t index, double *value)
-{
-    return s_double (async_task_arg (self, index), value);
-}
-
-int
-async_task_arg_str (async_task_t *self, size_t index, const char **value)
-{
-    json_t *arg = async_task_arg (self, index);
-    if (!json_is_string (arg))
-        return -1;
-    *value = json_string_value (arg);
-    return 0;
-}
-
-int
-async_task_kwarg_int (async_task_t *self, const char *name, json_int_t *value)
-{
-    return s_int (async_task_kwarg (self, name), value);
-}
-
-int
-async_task_kwarg_double (async_task_t *self, const char *name, double *value)
-{
-    return s_double (async_task_kwarg (self, name), value);
-}
-
-int
-async_task_kwarg_bool (async_task_t *self, const char *name, bool *value)
-{
-    json_t *arg = async_task_kwarg (self, name);
-    if (!json_is_boolean (arg))
-        return -1;
-    *value = json_is_true (arg);
-    return 0;
-}
-
-int
-async_task_return (async_task_t *self, json_t *value)
-{
-    if (self->outcome) {
-        json_decref (value);
-        return -1;
-    }
-    self->outcome = 1;
-    self->result = value ? value : json_null ();
-    return 0;
-}
-
-int
-async_task_fail_full (async_task_t *self, const char *type, const char *message,
-                      const char *detail, bool transient)
-{
-    if (self->outcome)
-        return -1;
-    self->outcome = 2;
-    self->failure_type = strdup (type && *type ? type : "Error");
-    self->failure_message = strdup (message ? message : "");
-    self->failure_detail = detail ? strdup (detail) : NULL;
-    self->failure_transient = transient;
-    return 0;
-}
-
-int
-async_task_fail (async_task_t *self, const char *type, const char *message)
-{
-    return async_task_fail_full (self, type, message, NULL, false);
-}
-
-int
-async_task_failf (async_task_t *self, const char *type, const char *format, ...)
-{
-    char message [1024];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (message, sizeof message, format, args);
-    va_end (args);
-    return async_task_fail (self, type, message);
-}
-
-int
-async_task_fail_errno (async_task_t *self, int err, const char *format, ...)
-{
-    char message [PATH_MAX + 256];
-    va_list args;
-    va_start (args, format);
-    int len = vsnprintf (message, sizeof message, format, args);
-    va_end (args);
-    char buffer [128];
-    if (len >= 0 && (size_t) len < sizeof message)
-        snprintf (message + len, sizeof message - (size_t) len, ": %s",
-                  strerror_r (err, buffer, sizeof buffer));
-    const char *type = err == ENOENT ? "FileNotFoundError"
-                     : err == EEXIST ? "FileExistsError"
-                     : err == EACCES || err == EPERM ? "PermissionError"
-                     : err == EISDIR ? "IsADirectoryError"
-                     : err == ENOTDIR ? "NotADirectoryError"
-                     : err == ETIMEDOUT ? "TimeoutError"
-                     : err == EINTR ? "InterruptedError"
-                     : "OSError";
-    return async_task_fail (self, type, message);
 }
 
 //  In a process-isolated child: take the records its worker sent. A
@@ -407,35 +238,8 @@ s_request (async_task_t *self, const char *command, json_t *body, int timeout_ms
     return reply;
 }
 
-int
-async_task_submit_json (async_task_t *self, const char *spec_json, char *id_out)
-{
-    json_t *spec = json_loads (spec_json, 0, NULL);
-    if (!json_is_object (spec)) {
-        json_decref (spec);
-        return 2;
-    }
-    json_t *reply = s_request (self, "SUBMIT", json_pack ("{s:o}", "spec", spec), 10000);
-    const char *id = json_string_value (json_object_get (reply, "id"));
-    int rc = id ? 0 : 6;
-    if (id)
-        snprintf (id_out, 37, "%s", id);
-    json_decref (reply);
-    return rc;
-}
-
-int
-async_task_handoff (async_task_t *self, const char *job_id)
-{
-    if (self->outcome || !async_id_valid (job_id))
-        return -1;
-    self->outcome = 3;
-    snprintf (self->handoff, sizeof self->handoff, "%s", job_id);
-    return 0;
-}
-
-void
-async_task_progress (async_task_t *self, int64_t done, int64_t total)
+static void
+s_progress (async_task_t *self, int64_t done, int64_t total)
 {
     char text [48];
     int len = snprintf (text, sizeof text, "%" PRId64 "%c%" PRId64, done, 0, total);
@@ -473,50 +277,14 @@ node_up_request (async_task_t *self, const char *command, const char *text,
     zsock_send (self->up, "isssss", self->worker, "REQ", token, command, text, tag);
 }
 
-int
-async_task_annotate (async_task_t *self, const char *name, json_t *value)
-{
-    json_t *reply = s_request (self, "ANNOTATE", json_pack ("{s:s, s:s, s:O}",
-                               "id", self->id, "name", name, "value",
-                               value ? value : json_null ()), 5000);
-    int rc = reply ? 0 : -1;
-    json_decref (reply);
-    return rc;
-}
-
-json_t *
-async_task_annotation (async_task_t *self, const char *name, int timeout_ms)
-{
-    json_t *reply = s_request (self, "GET", json_pack ("{s:s}", "id", self->id), timeout_ms);
-    json_t *value = json_object_get (json_object_get (json_object_get (reply, "job"),
-                                     "annotations"), name);
-    json_incref (value);
-    json_decref (reply);
-    return value;
-}
-
-bool
-async_task_cancelled (async_task_t *self)
+//  In a forked child, a cancel comes as a record from the worker; a worker
+//  that is gone wants no result either
+static void
+s_poll_cancel (async_task_t *self)
 {
     if (self->chan) {
-        //  In a forked child: a cancel comes as a record from the worker;
-        //  a worker that is gone wants no result either
         if (node_chan_read (self->chan, 0))
             atomic_store (&self->cancelled, 1);
         free (s_child_take (self, NULL));
     }
-    return atomic_load (&self->cancelled) != 0;
-}
-
-bool
-async_task_sleep (async_task_t *self, int msecs)
-{
-    int64_t deadline = async_mono_us () + (int64_t) msecs * 1000;
-    while (!async_task_cancelled (self)) {
-        int64_t left = deadline - async_mono_us ();
-        if (left <= 0)
-            return false;
-        zclock_sleep (left > 20000 ? 20 : (int) (left / 1000) + 1);
-    }
-    return true;
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "error.h"
+#include "export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,16 +36,16 @@ typedef struct _async_spec_t async_spec_t;
 //  tcp://127.0.0.1:9999). Returns NULL and sets errno on failure (EINVAL:
 //  not an endpoint). Does not wait for the broker: the first request
 //  connects and waits.
-async_client_t *
+ASYNC_EXPORT async_client_t *
     async_client_new (const char *endpoint);
 
 //  Destroy the client and set *self_p to NULL.
-void
+ASYNC_EXPORT void
     async_client_destroy (async_client_t **self_p);
 
 //  How long a request waits for the broker's answer before it gives up
 //  with ASYNC_EUNREACH. Default 5000 ms.
-void
+ASYNC_EXPORT void
     async_client_set_timeout (async_client_t *self, int msecs);
 
 //  Use CurveZMQ: our key pair (a zcert "_secret" file) and the broker's
@@ -52,13 +53,13 @@ void
 //  before the first request: the client connects then. A broker that
 //  refuses our key, or requires CURVE when we have none, fails the
 //  request at once with ASYNC_EUNREACH; async_client_error () says which.
-int
+ASYNC_EXPORT int
     async_client_set_curve (async_client_t *self, const char *key_file,
                             const char *broker_public_file);
 
 //  The broker's or the library's last error message for this client: one
 //  line, saying what is wrong. Never NULL; "" if none.
-const char *
+ASYNC_EXPORT const char *
     async_client_error (async_client_t *self);
 
 //  ---------------------------------------------------------------------
@@ -66,13 +67,13 @@ const char *
 
 //  Submit a job spec given as JSON (as for `asyncctl submit --spec`).
 //  On success writes the job id into id_out (ASYNC_ID_LEN bytes).
-int
+ASYNC_EXPORT int
     async_submit_json (async_client_t *self, const char *spec_json, char *id_out);
 
 //  Wait until job `id` has completed (timeout_ms < 0: forever) and return
 //  the job JSON of docs/spec.md section 6 in *job_json_out (malloc'd; caller
 //  frees).
-int
+ASYNC_EXPORT int
     async_wait_json (async_client_t *self, const char *id, int timeout_ms,
                      char **job_json_out);
 
@@ -80,7 +81,7 @@ int
 //  registers the wait with the submit: one round trip fewer than
 //  async_submit_json + async_wait_json). Writes the id (ASYNC_ID_LEN
 //  bytes) and, on 0, the job JSON (caller frees); codes as those two.
-int
+ASYNC_EXPORT int
     async_submit_wait_json (async_client_t *self, const char *spec_json, int timeout_ms,
                             char *id_out, char **job_json_out);
 
@@ -88,7 +89,7 @@ int
 //  share round trips and the broker's group commit. Job i's id goes to
 //  ids_out + i * ASYNC_ID_LEN; rcs_out (optional) gets each one's code.
 //  Returns 0 when all were accepted, else the first error.
-int
+ASYNC_EXPORT int
     async_submit_many_json (async_client_t *self, const char *const *specs_json,
                             size_t count, char *ids_out, int *rcs_out);
 
@@ -96,7 +97,7 @@ int
 //  completed, with or without failure. 0, ASYNC_ETIMEOUT, ASYNC_EUNREACH,
 //  or ASYNC_ENOJOB when an id is not a job id (or no such job exists).
 //  *failed_out (optional) counts those that completed with a failure.
-int
+ASYNC_EXPORT int
     async_wait_all (async_client_t *self, const char *ids, size_t count, int timeout_ms,
                     size_t *failed_out);
 
@@ -106,7 +107,7 @@ int
 //  async_submit_many_json; *failed_out (optional) counts the jobs that
 //  completed with a failure. 0, or the first error (a refused submit stops
 //  the batch: the jobs before it were accepted and are not waited for).
-int
+ASYNC_EXPORT int
     async_submit_wait_many_json (async_client_t *self, const char *const *specs_json,
                                  size_t count, int timeout_ms, char *ids_out,
                                  size_t *failed_out);
@@ -116,7 +117,7 @@ int
 typedef void (async_progress_fn) (void *arg, int64_t done, int64_t total);
 
 //  async_wait_json, calling `progress` (when not NULL) as the job advances.
-int
+ASYNC_EXPORT int
     async_wait_progress_json (async_client_t *self, const char *id, int timeout_ms,
                               async_progress_fn *progress, void *arg,
                               char **job_json_out);
@@ -125,7 +126,7 @@ int
 //  Inspecting (JSON text out, caller frees)
 
 //  The job JSON of job `id`.
-int
+ASYNC_EXPORT int
     async_job_json (async_client_t *self, const char *id, char **job_json_out);
 
 //  Jobs matching `query`: a JSON object {"status": [..], "queue": Q,
@@ -134,7 +135,7 @@ int
 //  The broker answers in pages (docs/protocol.md, LIST); this call asks
 //  page after page until it has them all, so a large listing takes several
 //  round trips (and the broker serves everyone else in between).
-int
+ASYNC_EXPORT int
     async_jobs_json (async_client_t *self, const char *query_json, char **jobs_json_out);
 
 //  Count jobs matching `query` (as for async_jobs_json, plus "since": seconds
@@ -142,115 +143,115 @@ int
 //  ASYNC_EREFUSED). Status may also be "succeeded" or "failed". Counted
 //  page by page, as async_jobs_json lists: exact when no job changes
 //  meanwhile.
-int
+ASYNC_EXPORT int
     async_count (async_client_t *self, const char *query_json, int64_t *count);
 
 //  Broker status JSON (docs/spec.md section 5, `asyncctl status`).
-int
+ASYNC_EXPORT int
     async_status_json (async_client_t *self, char **status_json_out);
 
 //  The nodes as a JSON array.
-int
+ASYNC_EXPORT int
     async_nodes_json (async_client_t *self, char **nodes_json_out);
 
 //  Cancel job `id`.
-int
+ASYNC_EXPORT int
     async_cancel (async_client_t *self, const char *id);
 
 //  Set annotation `name` of job `id` to a value given as JSON text.
-int
+ASYNC_EXPORT int
     async_annotate (async_client_t *self, const char *id, const char *name,
                     const char *value_json);
 
 //  The annotations of job `id` as a JSON object.
-int
+ASYNC_EXPORT int
     async_annotations_json (async_client_t *self, const char *id, char **json_out);
 
 //  Add a callback to job `id` in any status: `on` is "always", "success" or
 //  "failure"; spec_json a job spec for a task. On a completed job it runs
 //  at once. Writes the callback's id into id_out.
-int
+ASYNC_EXPORT int
     async_add_callback_json (async_client_t *self, const char *id, const char *on,
                              const char *spec_json, char *id_out);
 
 //  Cluster quotas: at most `size` jobs naming the quota are assigned or
 //  active at once, across all nodes. Persisted by the broker.
-int
+ASYNC_EXPORT int
     async_quota_set (async_client_t *self, const char *name, int64_t size);
-int
+ASYNC_EXPORT int
     async_quota_delete (async_client_t *self, const char *name);
 //  JSON array of {"name", "size", "running"}
-int
+ASYNC_EXPORT int
     async_quota_list_json (async_client_t *self, char **json_out);
 
 //  Recurring schedules: every `interval_ms`, the broker submits spec_json
 //  (a job spec), exactly once per tick, across broker restarts.
-int
+ASYNC_EXPORT int
     async_every_set_json (async_client_t *self, const char *name, int64_t interval_ms,
                           const char *spec_json);
-int
+ASYNC_EXPORT int
     async_every_delete (async_client_t *self, const char *name);
 //  JSON array of {"name", "interval", "spec", "next", "last_job"}
-int
+ASYNC_EXPORT int
     async_every_list_json (async_client_t *self, char **json_out);
 
 //  ---------------------------------------------------------------------
 //  The typed API: build a spec, submit it, read the result
 
 //  A job for `task` ("module.function").
-async_spec_t *
+ASYNC_EXPORT async_spec_t *
     async_spec_new (const char *task);
 
 //  A parallel or serial parent; add children with async_spec_add_child.
-async_spec_t *
+ASYNC_EXPORT async_spec_t *
     async_spec_parallel (void);
-async_spec_t *
+ASYNC_EXPORT async_spec_t *
     async_spec_serial (void);
 
-void
+ASYNC_EXPORT void
     async_spec_destroy (async_spec_t **self_p);
 
 //  Append a positional argument / set a keyword argument. Takes ownership
 //  of `value`. Returns 0, or ASYNC_EINVAL.
-int
+ASYNC_EXPORT int
     async_spec_arg (async_spec_t *self, json_t *value);
-int
+ASYNC_EXPORT int
     async_spec_kwarg (async_spec_t *self, const char *name, json_t *value);
 
 //  Set an option of docs/spec.md section 2 ("queue", "priority", "begin_after",
 //  "begin_by", "timeout", "retry", "quotas", "key", "annotations").
 //  Takes ownership of `value`.
-int
+ASYNC_EXPORT int
     async_spec_option (async_spec_t *self, const char *name, json_t *value);
 
 //  Add a child to a parallel/serial parent; takes *child_p.
-int
+ASYNC_EXPORT int
     async_spec_add_child (async_spec_t *self, async_spec_t **child_p);
 
 //  Set the postprocess job of a parallel/serial parent; takes *post_p.
-int
+ASYNC_EXPORT int
     async_spec_set_postprocess (async_spec_t *self, async_spec_t **post_p);
 
 //  The spec as a JSON object (borrowed).
-json_t *
+ASYNC_EXPORT json_t *
     async_spec_json (async_spec_t *self);
 
 //  Submit a built spec.
-int
+ASYNC_EXPORT int
     async_submit (async_client_t *self, async_spec_t *spec, char *id_out);
 
 //  Wait for job `id`; on success *job_out is the job JSON object (caller
 //  json_decref's it). Returns 0 when the job completed with a result,
 //  ASYNC_EFAILED when it completed with a failure (*job_out set too).
-int
+ASYNC_EXPORT int
     async_wait (async_client_t *self, const char *id, int timeout_ms, json_t **job_out);
 
 //  The result of a completed job JSON (borrowed), or NULL if it failed.
-json_t *
+ASYNC_EXPORT json_t *
     async_job_result (json_t *job);
 
 //  The failure object of a completed job JSON (borrowed), or NULL.
-json_t *
+ASYNC_EXPORT json_t *
     async_job_failure (json_t *job);
 
 #ifdef __cplusplus

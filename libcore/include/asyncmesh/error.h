@@ -9,6 +9,8 @@
 #ifndef ASYNCMESH_ERROR_H_INCLUDED
 #define ASYNCMESH_ERROR_H_INCLUDED
 
+#include "export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -36,17 +38,17 @@ typedef enum {
 } async_err_t;
 
 //  Human-readable message for an error code; never NULL.
-const char *
+ASYNC_EXPORT const char *
     async_strerror (int err);
 
 //  Symbolic name ("EUNREACH") for an error code; never NULL.
-const char *
+ASYNC_EXPORT const char *
     async_errname (int err);
 
 //  The process exit code for an error: codes 0..6 map to themselves,
 //  everything else to ASYNC_EREFUSED (6) when it came from the broker, or
 //  ASYNC_EUSAGE (2) for local invalid input.
-int
+ASYNC_EXPORT int
     async_exit_code (int err);
 
 #ifdef __cplusplus

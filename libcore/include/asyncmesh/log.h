@@ -12,6 +12,8 @@
 #ifndef ASYNCMESH_LOG_H_INCLUDED
 #define ASYNCMESH_LOG_H_INCLUDED
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -28,33 +30,33 @@ typedef enum {
 } async_log_level_t;
 
 //  Parse "error|warning|info|debug|trace"; -1 if unknown.
-int
+ASYNC_EXPORT int
     async_log_level_parse (const char *name);
 
-void
+ASYNC_EXPORT void
     async_log_set_level (async_log_level_t level);
 
-bool
+ASYNC_EXPORT bool
     async_log_enabled (async_log_level_t level);
 
 //  Log to `path` (appending) instead of stderr. 0 or -1 (errno set).
-int
+ASYNC_EXPORT int
     async_log_set_file (const char *path);
 
 //  Reopen the log file (after logrotate moved it).
-void
+ASYNC_EXPORT void
     async_log_reopen (void);
 
 //  Write one line: `component` is "broker", "node", "store"...; `event` is
 //  a dotted name; fmt gives the key=value pairs (may be NULL).
-void
+ASYNC_EXPORT void
     async_log (async_log_level_t level, const char *component, const char *event,
                const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
 
 //  Text made fit for a key="value" field of one line: " becomes ',
 //  a newline \n, other control characters a space; cut to size - 1 bytes
 //  (ending in "..." when cut). Returns buf.
-const char *
+ASYNC_EXPORT const char *
     async_log_quote (const char *text, char *buf, size_t size);
 
 #define async_log_error(c, e, ...)   async_log (ASYNC_LOG_ERROR, c, e, __VA_ARGS__)

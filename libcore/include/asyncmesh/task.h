@@ -1,8 +1,12 @@
 /*  =========================================================================
     asyncmesh/task.h - the API a task module uses inside asyncnode
 
-    A module is a shared object loaded with `asyncnode --module PATH`. It
-    exports one function, ASYNC_MODULE_INIT, that registers its tasks:
+    A module is a shared object loaded with `asyncnode --module PATH`,
+    linked against libasync like any program that uses it:
+
+        cc -shared -fPIC -o demo.so demo.c $(pkg-config --cflags --libs asyncmesh)
+
+    It exports one function, ASYNC_MODULE_INIT, that registers its tasks:
 
         static int
         s_double (async_task_t *task)
@@ -36,6 +40,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,133 +50,144 @@ typedef struct _async_task_t async_task_t;
 typedef struct _async_registry_t async_registry_t;
 typedef int (async_task_fn) (async_task_t *task);
 
+//  The version of the task API: of this header, and of the node that loads
+//  a module. It changes when a module built against an older task.h could
+//  no longer run (a struct, a signature or a meaning changed).
+//  ASYNC_MODULE_INIT stores it in the module as `async_module_abi`; the
+//  node refuses a module whose number differs from its own, or that has
+//  none, with a one-line error (and exits 2).
+#define ASYNC_TASK_ABI_VERSION 1
+
 #define ASYNC_MODULE_INIT_SYMBOL "async_module_init"
+#define ASYNC_MODULE_ABI_SYMBOL "async_module_abi"
 #define ASYNC_MODULE_INIT(reg) \
-    int async_module_init (async_registry_t *reg); \
+    ASYNC_EXPORT extern const int async_module_abi; \
+    ASYNC_EXPORT const int async_module_abi = ASYNC_TASK_ABI_VERSION; \
+    ASYNC_EXPORT int async_module_init (async_registry_t *reg); \
     int async_module_init (async_registry_t *reg)
 
 //  Register a task under `name` ("module.function"). 0, or -1 if the name
 //  is already taken or malformed.
-int
+ASYNC_EXPORT int
     async_registry_add (async_registry_t *self, const char *name, async_task_fn *fn);
 
 //  ---------------------------------------------------------------------
 //  Reading the job
 
 //  The job's id (36-char UUID) and task name.
-const char *
+ASYNC_EXPORT const char *
     async_task_id (async_task_t *self);
-const char *
+ASYNC_EXPORT const char *
     async_task_name (async_task_t *self);
 
 //  The attempt number (1 for the first start).
-int
+ASYNC_EXPORT int
     async_task_attempt (async_task_t *self);
 
 //  The node's working directory (relative paths in tasks resolve here).
-const char *
+ASYNC_EXPORT const char *
     async_task_cwd (async_task_t *self);
 
 //  The node's instance UUID.
-const char *
+ASYNC_EXPORT const char *
     async_task_node (async_task_t *self);
 
 //  Positional arguments (a JSON array, borrowed) and keyword arguments
 //  (a JSON object, borrowed). Never NULL.
-json_t *
+ASYNC_EXPORT json_t *
     async_task_args (async_task_t *self);
-json_t *
+ASYNC_EXPORT json_t *
     async_task_kwargs (async_task_t *self);
 
 //  Number of positional arguments.
-size_t
+ASYNC_EXPORT size_t
     async_task_argc (async_task_t *self);
 
 //  Positional argument `index`, or NULL when there are fewer.
-json_t *
+ASYNC_EXPORT json_t *
     async_task_arg (async_task_t *self, size_t index);
 
 //  Keyword argument `name`, or NULL.
-json_t *
+ASYNC_EXPORT json_t *
     async_task_kwarg (async_task_t *self, const char *name);
 
 //  Typed access: 0 on success, -1 when missing or of the wrong type.
 //  A float accepts an integer. A string is borrowed.
-int
+ASYNC_EXPORT int
     async_task_arg_int (async_task_t *self, size_t index, json_int_t *value);
-int
+ASYNC_EXPORT int
     async_task_arg_double (async_task_t *self, size_t index, double *value);
-int
+ASYNC_EXPORT int
     async_task_arg_str (async_task_t *self, size_t index, const char **value);
-int
+ASYNC_EXPORT int
     async_task_kwarg_int (async_task_t *self, const char *name, json_int_t *value);
-int
+ASYNC_EXPORT int
     async_task_kwarg_double (async_task_t *self, const char *name, double *value);
-int
+ASYNC_EXPORT int
     async_task_kwarg_bool (async_task_t *self, const char *name, bool *value);
 
 //  ---------------------------------------------------------------------
 //  Completing
 
 //  Complete with a result. Takes ownership of `value` (NULL = nil).
-int
+ASYNC_EXPORT int
     async_task_return (async_task_t *self, json_t *value);
 
 //  Complete with a failure. `type` is a failure type name such as
 //  "ValueError"; transient failures may be retried by the job's policy.
-int
+ASYNC_EXPORT int
     async_task_fail (async_task_t *self, const char *type, const char *message);
-int
+ASYNC_EXPORT int
     async_task_fail_full (async_task_t *self, const char *type, const char *message,
                           const char *detail, bool transient);
 
 //  Complete with a failure whose message is formatted like printf.
-int
+ASYNC_EXPORT int
     async_task_failf (async_task_t *self, const char *type, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 
 //  Complete with the failure for errno `err`: the type is the Python name
 //  of the error ("FileNotFoundError", "PermissionError", ... else
 //  "OSError"), the message the formatted text, ": " and strerror (err).
-int
+ASYNC_EXPORT int
     async_task_fail_errno (async_task_t *self, int err, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 
 //  Submit a job from inside a task. `spec` as for async_submit_json (a job
 //  spec as JSON text). On success writes the new id into id_out (37 bytes).
 //  Returns 0 or an error code.
-int
+ASYNC_EXPORT int
     async_task_submit_json (async_task_t *self, const char *spec_json, char *id_out);
 
 //  Complete with "the result of job `job_id`" (a hand-off): the job stays
 //  active, without holding a slot, until that job completes.
-int
+ASYNC_EXPORT int
     async_task_handoff (async_task_t *self, const char *job_id);
 
 //  ---------------------------------------------------------------------
 //  Living
 
 //  Report progress: `done` of `total` units.
-void
+ASYNC_EXPORT void
     async_task_progress (async_task_t *self, int64_t done, int64_t total);
 
 //  Set annotation `name` on the running job to `value` (borrowed: the
 //  caller keeps it). 0, or -1 when the broker did not take it within 5 s.
-int
+ASYNC_EXPORT int
     async_task_annotate (async_task_t *self, const char *name, json_t *value);
 
 //  Read annotation `name` as the broker currently has it; the caller owns
 //  the result (NULL if not set). Waits at most timeout_ms for the broker.
-json_t *
+ASYNC_EXPORT json_t *
     async_task_annotation (async_task_t *self, const char *name, int timeout_ms);
 
 //  True once cancellation of this job was requested. A cooperative task
 //  checks it and then fails with "CancelledError".
-bool
+ASYNC_EXPORT bool
     async_task_cancelled (async_task_t *self);
 
 //  Sleep up to `msecs`, waking early on cancellation. True if cancelled.
-bool
+ASYNC_EXPORT bool
     async_task_sleep (async_task_t *self, int msecs);
 
 #ifdef __cplusplus
