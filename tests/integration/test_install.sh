@@ -65,6 +65,24 @@ cc -std=gnu11 -Wall -Wextra -Werror -shared -fPIC -Wl,--no-undefined \
     -o "$AM_TMP/mymodules/testing.so" "$AM_TOP/examples/testing/testing.c" $flags -lm \
     >"$AM_TMP/cc.log" 2>&1 || am_fail "cc testing.c (a module) failed: $(cat "$AM_TMP/cc.log")"
 
+am_check "asyncmesh/version.h says the version asyncmesh.pc does"
+cat >"$AM_TMP/version.c" <<'CODE'
+#include <asyncmesh.h>
+#include <stdio.h>
+int
+main (void)
+{
+    printf ("%d.%d.%d %s\n", ASYNC_VERSION_MAJOR, ASYNC_VERSION_MINOR,
+            ASYNC_VERSION_PATCH, ASYNC_VERSION_STRING);
+    return 0;
+}
+CODE
+# shellcheck disable=SC2086
+cc -std=c11 -Wall -Wextra -Werror -o "$AM_TMP/version" "$AM_TMP/version.c" $flags \
+    -Wl,-rpath,"$libdir" >"$AM_TMP/cc.log" 2>&1 || am_fail "cc version.c failed: $(cat "$AM_TMP/cc.log")"
+version=$(pkg-config --modversion asyncmesh)
+am_assert_eq "ASYNC_VERSION_MAJOR.MINOR.PATCH and _STRING" "$version $version" "$("$AM_TMP/version")"
+
 am_check "a module built for another task API version is refused, with one line and exit 2"
 cat >"$AM_TMP/oldabi.c" <<'CODE'
 #include <asyncmesh.h>
@@ -88,6 +106,20 @@ am_assert_eq "lines on stderr" 1 "$(wc -l <"$AM_TMP/oldabi.err")"
 grep -q "task API version" "$AM_TMP/oldabi.err" \
     || am_fail "the error does not name the task API version: $(cat "$AM_TMP/oldabi.err")"
 am_say "refused: $(cat "$AM_TMP/oldabi.err")"
+#   One built before the task API had a version: no async_module_abi
+sed '/async_module_abi/d' "$AM_TMP/oldabi.c" >"$AM_TMP/noabi.c"
+# shellcheck disable=SC2086
+cc -std=c11 -Wall -Wextra -Wno-unused-parameter -shared -fPIC -o "$AM_TMP/noabi.so" \
+    "$AM_TMP/noabi.c" $flags >"$AM_TMP/cc.log" 2>&1 \
+    || am_fail "cc noabi.c failed: $(cat "$AM_TMP/cc.log")"
+rc=0
+env -u LD_LIBRARY_PATH "$prefix/bin/asyncnode" --broker tcp://127.0.0.1:1 \
+    --module "$AM_TMP/noabi.so" >"$AM_TMP/noabi.out" 2>"$AM_TMP/noabi.err" || rc=$?
+am_assert_eq "asyncnode's exit status (no version)" 2 "$rc"
+am_assert_eq "lines on stderr (no version)" 1 "$(wc -l <"$AM_TMP/noabi.err")"
+grep -q "task API version" "$AM_TMP/noabi.err" \
+    || am_fail "the error does not name the task API version: $(cat "$AM_TMP/noabi.err")"
+am_say "refused: $(cat "$AM_TMP/noabi.err")"
 
 am_check "the installed broker and node run the built client and module end to end"
 unset LD_LIBRARY_PATH
