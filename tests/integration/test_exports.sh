@@ -27,12 +27,12 @@ declared=$(wc -l <"$AM_TMP/declared")
 [ "$declared" -gt 50 ] || am_fail "only $declared declarations found in the headers: the parser is broken"
 extra=$(comm -23 "$AM_TMP/exported" "$AM_TMP/declared")
 missing=$(comm -13 "$AM_TMP/exported" "$AM_TMP/declared")
-[ -z "$extra" ] || am_fail "libasync.so exports $(wc -l <<<"$extra") symbols no public header declares: $(echo $extra)"
-[ -z "$missing" ] || am_fail "declared in asyncmesh/*.h but not exported by libasync.so: $(echo $missing)"
+[ -z "$extra" ] || am_fail "libasync.so exports $(wc -l <<<"$extra") symbols no public header declares: $(tr '\n' ' ' <<<"$extra")"
+[ -z "$missing" ] || am_fail "declared in asyncmesh/*.h but not exported by libasync.so: $(tr '\n' ' ' <<<"$missing")"
 am_say "$declared functions declared, the same exported"
 
 am_check "asyncnode defines none of them itself (it uses libasync.so's)"
 copies=$(nm --defined-only "$AM_BIN/asyncnode" | awk '{ print $3 }' | sort -u \
          | comm -12 - "$AM_TMP/declared")
-[ -z "$copies" ] || am_fail "asyncnode has its own copy of: $(echo $copies)"
+[ -z "$copies" ] || am_fail "asyncnode has its own copy of: $(tr '\n' ' ' <<<"$copies")"
 am_say "PASS"

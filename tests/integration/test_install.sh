@@ -38,7 +38,9 @@ ls "$prefix"/share/asyncmesh/conf/asyncnode.cfg "$prefix"/lib/systemd/system/asy
    "$prefix"/lib/systemd/system/asyncnode@.service >/dev/null 2>&1 \
     || am_fail "conf/ examples or systemd units are not installed"
 soname=$(objdump -p "$libdir/libasync.so" | awk '$1 == "SONAME" { print $2 }')
-[ -n "$soname" ] && [ -e "$libdir/$soname" ] || am_fail "libasync.so has no soname, or $libdir/$soname is missing"
+if [ -z "$soname" ] || [ ! -e "$libdir/$soname" ]; then
+    am_fail "libasync.so has no soname, or $libdir/$soname is missing"
+fi
 am_say "installed in $prefix: libdir $libdir, modules $moduledir, soname $soname"
 
 am_check "nothing installed refers to the build or source tree"
@@ -123,6 +125,7 @@ am_say "refused: $(cat "$AM_TMP/noabi.err")"
 
 am_check "the installed broker and node run the built client and module end to end"
 unset LD_LIBRARY_PATH
+# shellcheck disable=SC2034
 AM_BIN=$prefix/bin              #   lib.sh starts these from now on
 am_broker_start
 am_node_start node1 --module "$moduledir/pi.so" --module "$AM_TMP/mymodules/testing.so"
