@@ -21,6 +21,7 @@
 #include "async_spin.h"
 #include "async_util.h"
 #include "asyncmesh/error.h"
+#include "asyncmesh/version.h"
 #include "asyncmesh/log.h"
 #include <czmq.h>
 #include <errno.h>
@@ -29,7 +30,7 @@
 #include <sys/random.h>
 #include <sys/statvfs.h>
 
-#define S_VERSION "0.1.0"
+#define S_VERSION ASYNC_VERSION_STRING
 
 //  A node declared dead, listed as such for a while: its last NODES entry
 typedef struct {

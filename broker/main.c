@@ -10,6 +10,7 @@
 #include "async_keys.h"
 #include "async_util.h"
 #include "asyncmesh/error.h"
+#include "asyncmesh/version.h"
 #include "asyncmesh/log.h"
 #include <czmq.h>
 #include <getopt.h>
@@ -214,7 +215,7 @@ main (int argc, char *argv [])
             case 'l': opt_level = optarg; break;
             case 'L': opt_logfile = optarg; break;
             case 'h': s_usage (stdout); return 0;
-            case 'V': printf ("asyncbroker 0.1.0\n"); return 0;
+            case 'V': printf ("asyncbroker %s\n", ASYNC_VERSION_STRING); return 0;
             default:
                 return async_cli_bad_option ("asyncbroker", argv [optind - 1]);
         }

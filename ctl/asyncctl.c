@@ -10,6 +10,7 @@
 #include "async_keys.h"
 #include "async_util.h"
 #include <asyncmesh/log.h>
+#include <asyncmesh/version.h>
 #include <czmq.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -17,9 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifndef CTL_VERSION
-#   define CTL_VERSION "0.1.0"
-#endif
+#define CTL_VERSION ASYNC_VERSION_STRING
 
 #define S_DEFAULT_TIMEOUT_MS    5000
 #define S_DEFAULT_LOG_LEVEL     ASYNC_LOG_WARNING

@@ -12,6 +12,7 @@
 #include "async_util.h"
 #include "asyncmesh/client.h"
 #include "asyncmesh/error.h"
+#include "asyncmesh/version.h"
 #include "asyncmesh/log.h"
 #include <czmq.h>
 #include <getopt.h>
@@ -162,7 +163,7 @@ main (int argc, char *argv [])
             case 'l': opt_level = optarg; break;
             case 'L': opt_logfile = optarg; break;
             case 'h': s_usage (stdout); return 0;
-            case 'V': printf ("asyncnode 0.1.0\n"); return 0;
+            case 'V': printf ("asyncnode %s\n", ASYNC_VERSION_STRING); return 0;
             default:
                 return async_cli_bad_option ("asyncnode", argv [optind - 1]);
         }
