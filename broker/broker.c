@@ -44,8 +44,8 @@ typedef struct {
 
 //  A job recovered in assigned/active state, waiting for its node to say HELLO
 typedef struct {
-    char id [37];
-    char node [37];
+    char id [ASYNC_ID_LEN];
+    char node [ASYNC_ID_LEN];
     int64_t deadline;           //  monotonic us
 } orphan_t;
 
@@ -60,7 +60,7 @@ typedef struct {
 typedef struct {
     int64_t when;
     int64_t mono;
-    char id [37];
+    char id [ASYNC_ID_LEN];
     s_scheduled_queue_t *queue;     //  scheduled jobs: their queue, or NULL
 } scheduled_t;
 
@@ -514,7 +514,7 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
         store_put (self->store, key, keys_time (key, KEYS_SCHEDULED, when, job->id), "", 0);
         scheduled_t *entry = calloc (1, sizeof (scheduled_t));
         entry->when = when;
-        memcpy (entry->id, job->id, 37);
+        memcpy (entry->id, job->id, ASYNC_ID_LEN);
         s_scheduled_count (self, entry, job->queue);
         if (when == job->not_before) {
             //  A retry's backoff: a duration, on the monotonic clock (after
@@ -533,16 +533,17 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
     char *quotas = quota_lane (&job->quotas);
     size_t tlen = strlen (job->task);
     size_t qlen = quotas ? strlen (quotas) + 1 : 0;
-    char *value = malloc (37 + tlen + qlen);
+    char *value = malloc (ASYNC_ID_LEN + tlen + qlen);
     memcpy (value, job->id, 36);
     value [36] = 0;
-    memcpy (value + 37, job->task, tlen);
+    memcpy (value + ASYNC_ID_LEN, job->task, tlen);
     if (quotas) {
-        value [37 + tlen] = 0;
-        memcpy (value + 38 + tlen, quotas, qlen - 1);
+        value [ASYNC_ID_LEN + tlen] = 0;
+        memcpy (value + ASYNC_ID_LEN + 1 + tlen, quotas, qlen - 1);
     }
     //  Fresh: a job leaves its queue with a delete of its p key (s_unqueue)
-    store_put_fresh (self->store, key, s_key_pending (key, job), value, 37 + tlen + qlen);
+    store_put_fresh (self->store, key, s_key_pending (key, job), value,
+                     ASYNC_ID_LEN + tlen + qlen);
     free (value);
     dispatch_push_quotas (self->dispatch, job->id, job->task, job->queue, job->priority,
                           job->seq, head, quotas);
@@ -551,7 +552,7 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
         //  Not started by then: TimeoutError (d key, for restarts)
         scheduled_t *entry = calloc (1, sizeof (scheduled_t));
         entry->when = job->begin_after + job->begin_by;
-        memcpy (entry->id, job->id, 37);
+        memcpy (entry->id, job->id, ASYNC_ID_LEN);
         store_put (self->store, key, keys_time (key, KEYS_DEADLINE, entry->when, job->id), "", 0);
         zlistx_insert (self->deadlines, entry, false);
     }
@@ -837,7 +838,7 @@ s_make_postprocess (broker_t *self, async_job_t *parent)
     s_gather_drop (self, parent->id);
     async_blob_take (&post->args, (uint8_t *) buffer.data, buffer.size);
     post->role = ASYNC_ROLE_POSTPROCESS;
-    memcpy (post->parent, parent->id, 37);
+    memcpy (post->parent, parent->id, ASYNC_ID_LEN);
     free (post->queue);
     post->queue = strdup (parent->queue);
     return post;
@@ -893,7 +894,7 @@ s_child_done (broker_t *self, async_job_t *child)
     if (parent->postprocess.size) {
         async_job_t *post = s_make_postprocess (self, parent);
         if (post) {
-            memcpy (parent->postprocess_id, post->id, 37);
+            memcpy (parent->postprocess_id, post->id, ASYNC_ID_LEN);
             s_job_save (self, parent);
             s_start (self, post);
             return;
@@ -1194,7 +1195,7 @@ s_dead_nodes_expire (broker_t *self, int64_t mono)
     }
     const char *uuid = (const char *) zlistx_first (expired);
     while (uuid) {
-        char copy [37];
+        char copy [ASYNC_ID_LEN];
         snprintf (copy, sizeof copy, "%s", uuid);
         zhashx_delete (self->dead_nodes, copy);
         uuid = (const char *) zlistx_next (expired);
@@ -1313,7 +1314,7 @@ s_submit (broker_t *self, const msgpack_object *spec, char *id_out, bool *existi
         if (!staged)
             staged = (const char *) zhashx_lookup (self->flight_keys, root->key);
         if (staged) {
-            memcpy (id_out, staged, 37);
+            memcpy (id_out, staged, ASYNC_ID_LEN);
             *existing = true;
             zlistx_destroy (&jobs);
             return 0;
@@ -1323,7 +1324,7 @@ s_submit (broker_t *self, const msgpack_object *spec, char *id_out, bool *existi
         char key [KEYS_MAX];
         size_t klen = keys_name (key, KEYS_IDEMPOTENT, root->key);
         if (store_get (self->store, key, klen, &value, &size) == 0) {
-            snprintf (id_out, 37, "%.*s", (int) size, value);
+            snprintf (id_out, ASYNC_ID_LEN, "%.*s", (int) size, value);
             free (value);
             async_job_t *old = s_job_read (self, id_out);
             if (old) {
@@ -1337,7 +1338,7 @@ s_submit (broker_t *self, const msgpack_object *spec, char *id_out, bool *existi
         zhashx_insert (self->keys_staged, root->key, strdup (root->id));
     }
     //  Own every job in the cache, then start the root
-    memcpy (id_out, root->id, 37);
+    memcpy (id_out, root->id, ASYNC_ID_LEN);
     s_jobs_adopt (self, &jobs);
     s_start (self, root);
     self->durable = true;
@@ -1371,7 +1372,7 @@ s_submit_one (broker_t *self, zframe_t *routing, const msgpack_object *spec, boo
 static void
 s_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
-    char err [300], id [37];
+    char err [300], id [ASYNC_ID_LEN];
     bool existing, waiting, wait = false, brief = false;
     async_mp_bool (in->body, "wait", &wait);
     async_mp_bool (in->body, "brief", &brief);
@@ -1426,7 +1427,7 @@ s_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 static int
 s_read_id (async_inmsg_t *in, char *id)
 {
-    if (async_mp_str (in->body, "id", id, 37) || !async_id_valid (id))
+    if (async_mp_str (in->body, "id", id, ASYNC_ID_LEN) || !async_id_valid (id))
         return -1;
     return 0;
 }
@@ -1458,7 +1459,7 @@ s_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief)
 static void
 s_on_get (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool wait)
 {
-    char id [37];
+    char id [ASYNC_ID_LEN];
     if (s_read_id (in, id)) {
         s_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job: not a job id");
         return;
@@ -1556,7 +1557,7 @@ s_cancel (broker_t *self, async_job_t *job)
 static void
 s_on_cancel (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
-    char id [37];
+    char id [ASYNC_ID_LEN];
     async_job_t *job = s_read_id (in, id) ? NULL : s_job_load (self, id);
     if (!job) {
         s_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job");
@@ -1579,7 +1580,7 @@ typedef struct {
     bool succeeded, failed;
     char *queue;
     char *task;
-    char node [37];
+    char node [ASYNC_ID_LEN];
     int64_t limit;
     int64_t since;              //  wall us, 0 = any
 } s_filter_t;
@@ -1598,7 +1599,7 @@ typedef struct {
     int64_t priority;
     uint64_t seq;
     int64_t when;
-    char id [37];
+    char id [ASYNC_ID_LEN];
 } s_cursor_t;
 
 //  The walk's phases, in order
@@ -1666,13 +1667,13 @@ s_cursor_parse (const char *text, s_cursor_t *cursor)
         case 'a':
             if (strlen (rest) != 36)
                 return -1;
-            memcpy (cursor->id, rest, 37);
+            memcpy (cursor->id, rest, ASYNC_ID_LEN);
             return async_id_valid (cursor->id) ? 0 : -1;
         case 's': case 'b': case 'c': case 'f':
             if (!colon || !s_parse_i64 (rest, colon - rest, 0, INT64_MAX, &cursor->when)
             ||  strlen (colon + 1) != 36)
                 return -1;
-            memcpy (cursor->id, colon + 1, 37);
+            memcpy (cursor->id, colon + 1, ASYNC_ID_LEN);
             return async_id_valid (cursor->id) ? 0 : -1;
         default:
             return -1;
@@ -2254,7 +2255,7 @@ s_send_welcome (broker_t *self, zframe_t *routing, uint64_t rid)
 //  before recording: it is pending again here. The node that ran it (or
 //  runs it) takes it back, so that it does not run twice
 typedef struct {
-    char id [37];
+    char id [ASYNC_ID_LEN];
     uint64_t token;
     char agent [ASYNC_MAX_NAME + 1];
 } s_adopted_t;
@@ -2333,7 +2334,7 @@ s_hello_refuse (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char
 static void
 s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
 {
-    char uuid [37], nonce [37] = "";
+    char uuid [ASYNC_ID_LEN], nonce [ASYNC_ID_LEN] = "";
     if (async_mp_str (in->body, "uuid", uuid, sizeof uuid) || !async_id_valid (uuid)) {
         s_error (self, routing, in->rid, ASYNC_EREFUSED, "HELLO needs the node's uuid");
         return;
@@ -2399,7 +2400,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         nheld = SESSION_HELD;
     }
     for (uint32_t i = 0; i < nheld; i++) {
-        char id [37], agent_name [ASYNC_MAX_NAME + 1];
+        char id [ASYNC_ID_LEN], agent_name [ASYNC_MAX_NAME + 1];
         uint64_t token;
         int64_t attempt = 0;
         const msgpack_object *h = &held->via.array.ptr [i];
@@ -2412,7 +2413,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         async_job_t *job = s_job_load (self, id);
         if (job && !s_job_is_live (job) && s_adoptable (self, job, uuid, token, attempt)) {
             s_adopted_t *entry = calloc (1, sizeof (s_adopted_t));
-            memcpy (entry->id, id, 37);
+            memcpy (entry->id, id, ASYNC_ID_LEN);
             entry->token = token;
             snprintf (entry->agent, sizeof entry->agent, "%s", agent_name);
             zlistx_add_end (adopted, entry);
@@ -2460,7 +2461,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         if (job && agent) {
             dispatch_agent_take (agent);
             async_idmap_insert (session->jobs, id, agent);
-            memcpy (job->node, uuid, 37);
+            memcpy (job->node, uuid, ASYNC_ID_LEN);
             zhashx_delete (self->orphans, id);
         }
         agent_name = (char *) zhashx_next (kept);
@@ -2489,7 +2490,7 @@ static async_job_t *
 s_current_attempt (broker_t *self, session_t *session, async_inmsg_t *in, char *id)
 {
     uint64_t token = 0;
-    if (async_mp_str (in->body, "id", id, 37) || async_mp_uint (in->body, "token", &token))
+    if (async_mp_str (in->body, "id", id, ASYNC_ID_LEN) || async_mp_uint (in->body, "token", &token))
         return NULL;
     async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
     if (!job || !s_job_is_live (job) || job->token != token
@@ -2527,7 +2528,7 @@ s_metrics_started (broker_t *self, async_job_t *job)
 static void
 s_on_started (broker_t *self, session_t *session, async_inmsg_t *in)
 {
-    char id [37];
+    char id [ASYNC_ID_LEN];
     async_job_t *job = s_current_attempt (self, session, in, id);
     if (!job || job->status != ASYNC_ASSIGNED)
         return;
@@ -2605,7 +2606,7 @@ s_handoff (broker_t *self, async_job_t *job, const char *target_id)
         }
         hop = s_job_load (self, hop->handoff);
     }
-    memcpy (job->handoff, target->id, 37);
+    memcpy (job->handoff, target->id, ASYNC_ID_LEN);
     char key [KEYS_HANDOFF_SIZE];
     s_live_put (self, job->id, "", 0, false);
     store_put (self->store, key, keys_handoff (key, target->id, job->id), "", 0);
@@ -2751,7 +2752,7 @@ static void
 s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_t *in,
              s_acks_t *acks)
 {
-    char id [37] = "";
+    char id [ASYNC_ID_LEN] = "";
     async_job_t *job = s_current_attempt (self, session, in, id);
     async_msg_t ack;
     async_msg_init (&ack, "ACK", in->rid, 2);
@@ -2787,7 +2788,7 @@ s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_
     metrics_run (self->metrics, job->queue, (job->active_end - job->active_start) / 1e6);
     const msgpack_object *failure = async_mp_get (in->body, "failure");
     const msgpack_object *result = async_mp_get (in->body, "result");
-    char target [37];
+    char target [ASYNC_ID_LEN];
     if (async_mp_str (in->body, "handoff", target, sizeof target) == 0) {
         s_handoff (self, job, target);
         s_ack (self, routing, &ack, true, acks);
@@ -2823,7 +2824,7 @@ s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_
 static void
 s_on_progress (broker_t *self, session_t *session, async_inmsg_t *in)
 {
-    char id [37];
+    char id [ASYNC_ID_LEN];
     async_job_t *job = s_current_attempt (self, session, in, id);
     const msgpack_object *progress = async_mp_get (in->body, "progress");
     if (!job || !progress)
@@ -2843,7 +2844,7 @@ s_on_progress (broker_t *self, session_t *session, async_inmsg_t *in)
 static void
 s_on_annotate (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
-    char id [37], name [ASYNC_MAX_NAME + 1];
+    char id [ASYNC_ID_LEN], name [ASYNC_MAX_NAME + 1];
     const msgpack_object *value = async_mp_get (in->body, "value");
     async_job_t *job = s_read_id (in, id) ? NULL : s_job_load (self, id);
     if (!job) {
@@ -2893,7 +2894,7 @@ s_on_annotate (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 static void
 s_on_add_callback (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
-    char id [37];
+    char id [ASYNC_ID_LEN];
     async_job_t *job = s_read_id (in, id) ? NULL : s_job_load (self, id);
     if (!job) {
         s_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job");
@@ -2924,11 +2925,11 @@ s_on_add_callback (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     }
     callback->role = ASYNC_ROLE_CALLBACK;
     callback->on = on;
-    memcpy (callback->parent, job->id, 37);
+    memcpy (callback->parent, job->id, ASYNC_ID_LEN);
     if (!async_mp_get (async_mp_get (in->body, "spec"), "queue"))
         async_job_set_str (&callback->queue, job->queue);
-    char cid [37];
-    memcpy (cid, callback->id, 37);
+    char cid [ASYNC_ID_LEN];
+    memcpy (cid, callback->id, ASYNC_ID_LEN);
     s_jobs_adopt (self, &jobs);
     async_job_add_callback (job, cid);
     s_job_save (self, job);
@@ -3282,7 +3283,7 @@ s_assign (broker_t *self, session_t *session, dispatch_agent_t *agent, async_job
     job->status = ASYNC_ASSIGNED;
     quota_count (self->quotas, &job->quotas, +1);
     job->token = token;
-    memcpy (job->node, session->uuid, 37);
+    memcpy (job->node, session->uuid, ASYNC_ID_LEN);
     async_job_set_str (&job->agent, dispatch_agent_name (agent));
     async_idmap_insert (session->jobs, job->id, agent);
     //  The assignment is the a key alone: node, token, agent. The record
@@ -3313,7 +3314,7 @@ s_dispatch (broker_t *self)
                            zhashx_size (self->awaited));
         zhashx_purge (self->awaited);
     }
-    char id [37];
+    char id [ASYNC_ID_LEN];
     dispatch_agent_t *agent;
     zlistx_t *batched = zlistx_new ();      //  sessions with ASSIGNs to send
     while (dispatch_next (self->dispatch, s_quota_veto, self, id, &agent)) {
@@ -3480,7 +3481,7 @@ s_purge (broker_t *self, int64_t now)
         size_t size;
         const char *ckey = store_iter_key (iter, &size);
         int64_t completed_at;
-        char id [37];
+        char id [ASYNC_ID_LEN];
         if (!keys_time_parse (ckey, size, &completed_at, id) || completed_at >= horizon)
             break;
         async_job_t *job = s_job_read (self, id);
@@ -3653,8 +3654,8 @@ s_evict (broker_t *self, zlistx_t *jobs)
                      && async_idmap_size (self->jobs) <= S_JOBS_CACHED
                      && dispatch_contains (self->dispatch, job->id));
         if (!keep && async_idmap_lookup (self->jobs, job->id) == job) {
-            char id [37];
-            memcpy (id, job->id, 37);
+            char id [ASYNC_ID_LEN];
+            memcpy (id, job->id, ASYNC_ID_LEN);
             async_idmap_delete (self->jobs, id);
         }
     }
@@ -3978,7 +3979,7 @@ s_failed_index_build (broker_t *self)
         size_t size;
         const char *ckey = store_iter_key (iter, &size);
         int64_t completed_at;
-        char id [37];
+        char id [ASYNC_ID_LEN];
         if (keys_time_parse (ckey, size, &completed_at, id)) {
             async_job_t *job = s_job_read (self, id);
             if (job && job->failure.size) {
@@ -4134,7 +4135,7 @@ s_recover (broker_t *self)
     while (store_iter_valid (iter)) {
         size_t ksize;
         const char *key = store_iter_key (iter, &ksize);
-        char target [37], waiting [37];
+        char target [ASYNC_ID_LEN], waiting [ASYNC_ID_LEN];
         if (keys_handoff_parse (key, ksize, target, waiting))
             s_handoff_add (self, target, waiting);
         store_iter_next (iter);
@@ -4165,7 +4166,7 @@ s_recover (broker_t *self)
     while (store_iter_valid (iter)) {
         size_t ksize;
         const char *key = store_iter_key (iter, &ksize);
-        char uuid [37];
+        char uuid [ASYNC_ID_LEN];
         if (keys_id_parse (key, ksize, uuid)) {
             zhashx_insert (self->known, uuid, (void *) 1);
             zhashx_insert (self->awaited, uuid, (void *) 1);
@@ -4181,7 +4182,7 @@ s_recover (broker_t *self)
         size_t ksize, vsize;
         const char *key = store_iter_key (iter, &ksize);
         const char *val = store_iter_value (iter, &vsize);
-        char id [37];
+        char id [ASYNC_ID_LEN];
         if (!keys_id_parse (key, ksize, id)) {
             store_iter_next (iter);
             continue;
@@ -4207,7 +4208,7 @@ s_recover (broker_t *self)
         else
         if (vsize >= 36) {
             orphan_t *orphan = calloc (1, sizeof (orphan_t));
-            memcpy (orphan->id, id, 37);
+            memcpy (orphan->id, id, ASYNC_ID_LEN);
             memcpy (orphan->node, val, 36);
             orphan->deadline = async_mono_us () + (int64_t) self->config.dead_ms * 1000;
             zhashx_insert (self->orphans, orphan->id, orphan);

@@ -11,7 +11,7 @@ typedef struct _entry_t entry_t;
 typedef struct _lane_t lane_t;
 
 struct _entry_t {
-    char id [37];
+    char id [ASYNC_ID_LEN];
     uint64_t seq;
     lane_t *lane;
     entry_t *prev, *next;
@@ -887,7 +887,7 @@ dispatch_next (dispatch_t *self, dispatch_veto_fn *veto, void *veto_arg,
             }
             if (best) {
                 entry_t *entry = best->head;
-                memcpy (id_out, entry->id, 37);
+                memcpy (id_out, entry->id, ASYNC_ID_LEN);
                 s_unlink (self, entry);
                 s_agent_use (agent, 1);
                 *agent_out = agent;

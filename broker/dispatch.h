@@ -15,6 +15,7 @@
 #ifndef BROKER_DISPATCH_H_INCLUDED
 #define BROKER_DISPATCH_H_INCLUDED
 
+#include "asyncmesh/id.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -25,7 +25,7 @@ typedef struct {
     uint8_t *spec;              //  the spec map, msgpack
     size_t spec_size;
     int64_t next_us;            //  wall clock of the next tick
-    char last_job [37];         //  "" = none yet
+    char last_job [ASYNC_ID_LEN];         //  "" = none yet
     uint64_t ticks;             //  ticks submitted
     char *last_error;           //  why the last submit was refused, or NULL
 } schedule_t;
@@ -377,7 +377,7 @@ s_schedule_run (every_t *self, schedule_t *schedule, int64_t now,
     int key_size = snprintf (key, sizeof key, "every:%s:%" PRId64, schedule->name, tick);
     assert (key_size > 0 && key_size <= ASYNC_MAX_NAME);
     (void) key_size;
-    char id [37] = "";
+    char id [ASYNC_ID_LEN] = "";
     char err [EVERY_ERR_MAX] = "";
     int rc = -1;
     msgpack_unpacked unpacked;

@@ -73,7 +73,7 @@ keys_place_parse (const char *key, size_t ksize, const char *val, size_t vsize,
                   keys_place_t *place)
 {
     const char *nul = ksize > 1 ? memchr (key + 1, 0, ksize - 1) : NULL;
-    if (!nul || (size_t) (nul - key) + 17 != ksize || vsize <= 37
+    if (!nul || (size_t) (nul - key) + 17 != ksize || vsize <= ASYNC_ID_LEN
     ||  (size_t) (nul - key) - 1 > ASYNC_MAX_NAME)
         return false;
     snprintf (place->queue, sizeof place->queue, "%s", key + 1);
@@ -82,13 +82,13 @@ keys_place_parse (const char *key, size_t ksize, const char *val, size_t vsize,
     place->seq = store_get_be64 ((const uint8_t *) nul + 9);
     memcpy (place->id, val, 36);
     place->id [36] = 0;
-    const char *quotas = memchr (val + 37, 0, vsize - 37);
-    size_t tlen = quotas ? (size_t) (quotas - (val + 37)) : vsize - 37;
-    snprintf (place->task, sizeof place->task, "%.*s", (int) tlen, val + 37);
+    const char *quotas = memchr (val + ASYNC_ID_LEN, 0, vsize - ASYNC_ID_LEN);
+    size_t tlen = quotas ? (size_t) (quotas - (val + ASYNC_ID_LEN)) : vsize - ASYNC_ID_LEN;
+    snprintf (place->task, sizeof place->task, "%.*s", (int) tlen, val + ASYNC_ID_LEN);
     place->quotas [0] = 0;
     if (quotas)
         snprintf (place->quotas, sizeof place->quotas, "%.*s",
-                  (int) (vsize - 38 - tlen), quotas + 1);
+                  (int) (vsize - ASYNC_ID_LEN - 1 - tlen), quotas + 1);
     return true;
 }
 

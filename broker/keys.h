@@ -106,7 +106,7 @@ size_t
 //  A p key and its value (id \0 task [\0 quotas]), taken apart
 typedef struct {
     char queue [ASYNC_MAX_NAME + 1];
-    char id [37];
+    char id [ASYNC_ID_LEN];
     char task [ASYNC_MAX_NAME + 1];
     char quotas [4096];
     int64_t priority;

@@ -31,8 +31,8 @@
 typedef struct {
     char *rkey;                 //  routing id as hex
     zframe_t *routing;
-    char uuid [37];
-    char session [37];          //  per-process nonce sent by the node
+    char uuid [ASYNC_ID_LEN];
+    char session [ASYNC_ID_LEN];          //  per-process nonce sent by the node
     char *address;
     char *host;
     int64_t pid;

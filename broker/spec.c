@@ -349,7 +349,7 @@ s_parse_one (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *parent,
     job->submitted = ctx->now;
     job->status = ASYNC_PENDING;
     if (parent) {
-        memcpy (job->parent, parent->id, 37);
+        memcpy (job->parent, parent->id, ASYNC_ID_LEN);
         job->child_index = index;
         job->held = parent_kind == ASYNC_KIND_SERIAL && index > 0;
     }

@@ -252,7 +252,7 @@ main (int argc, char *argv [])
             rc = ASYNC_EUSAGE;
         }
     //  Identity
-    char uuid [37];
+    char uuid [ASYNC_ID_LEN];
     const char *uuid_file = getenv ("ASYNC_UUID");
     if (!uuid_file || !*uuid_file)
         uuid_file = "uuid.txt";

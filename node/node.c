@@ -32,7 +32,7 @@ typedef struct {
 
 //  A result waiting for the broker's ACK
 typedef struct {
-    char id [37];
+    char id [ASYNC_ID_LEN];
     uint64_t token;
     int attempt;
     char *agent;
@@ -52,8 +52,8 @@ typedef struct {
 struct _node_t {
     node_config_t config;
     async_registry_t *registry;
-    char uuid [37];
-    char session [37];
+    char uuid [ASYNC_ID_LEN];
+    char session [ASYNC_ID_LEN];
     char cwd [4096];
     char host [256];
     char boot [64];             //  the machine's boot id (HELLO boot)
@@ -222,7 +222,7 @@ node_uuid_load (const char *path, char *uuid, char *err, size_t err_size)
                       "(a new one is then made)", path);
             return -1;
         }
-        memcpy (uuid, line, 37);
+        memcpy (uuid, line, ASYNC_ID_LEN);
         return 0;
     }
     async_id_new (uuid);
@@ -517,7 +517,7 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
         }
     }
     unacked_t *unacked = calloc (1, sizeof (unacked_t));
-    memcpy (unacked->id, job->id, 37);
+    memcpy (unacked->id, job->id, ASYNC_ID_LEN);
     unacked->token = job->token;
     unacked->attempt = job->attempt;
     unacked->agent = strdup (job->agent);
@@ -627,7 +627,7 @@ s_on_assign (node_t *self, const msgpack_object *body)
 static void
 s_on_ack (node_t *self, const msgpack_object *body)
 {
-    char id [37];
+    char id [ASYNC_ID_LEN];
     if (async_mp_str (body, "id", id, sizeof id))
         return;
     int64_t rejected = 0;
@@ -642,7 +642,7 @@ s_on_ack (node_t *self, const msgpack_object *body)
 static void
 s_on_cancel (node_t *self, async_inmsg_t *in)
 {
-    char id [37];
+    char id [ASYNC_ID_LEN];
     if (async_mp_str (in->body, "id", id, sizeof id))
         return;
     async_task_t *job = (async_task_t *) zlistx_first (self->running);
@@ -1064,7 +1064,7 @@ node_new (const node_config_t *config, async_registry_t *registry, const char *u
     node_t *self = calloc (1, sizeof (node_t));
     self->config = *config;
     self->registry = registry;
-    memcpy (self->uuid, uuid, 37);
+    memcpy (self->uuid, uuid, ASYNC_ID_LEN);
     async_id_new (self->session);
     if (!getcwd (self->cwd, sizeof self->cwd))
         strcpy (self->cwd, ".");

@@ -171,7 +171,7 @@ s_sum_squares (async_task_t *task)
     json_decref (spec);
     if (!text)
         return async_task_fail (task, "MemoryError", "guide.sum_squares: out of memory");
-    char id [37];
+    char id [ASYNC_ID_LEN];
     int rc = async_task_submit_json (task, text, id);
     free (text);
     if (rc)

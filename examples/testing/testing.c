@@ -615,7 +615,7 @@ s_handoff (async_task_t *task)
     if (!text)
         return async_task_fail (task, "MemoryError",
                                 "testing.handoff: out of memory");
-    char id [37];
+    char id [ASYNC_ID_LEN];
     int err = async_task_submit_json (task, text, id);
     free (text);
     if (err) {

@@ -15,6 +15,7 @@
 #include "asyncmesh/export.h"
 #include "asyncmesh/version.h"
 #include "asyncmesh/error.h"
+#include "asyncmesh/id.h"
 #include "asyncmesh/log.h"
 #include "asyncmesh/client.h"
 #include "asyncmesh/task.h"

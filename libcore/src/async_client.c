@@ -748,7 +748,7 @@ async_submit_wait_json (async_client_t *self, const char *spec_json, int timeout
     if (rc)
         return rc;
     int64_t waiting = 0;
-    if (async_mp_str (in.body, "id", id_out, 37) || !async_id_valid (id_out))
+    if (async_mp_str (in.body, "id", id_out, ASYNC_ID_LEN) || !async_id_valid (id_out))
         rc = ASYNC_EPROTO;
     async_mp_int (in.body, "waiting", &waiting);
     async_inmsg_destroy (&in);
@@ -806,7 +806,7 @@ s_wait (async_client_t *self, const char *id, int timeout_ms, bool registered,
         heard = async_mono_us ();
         if (streq (in.command, "JOB")) {
             const msgpack_object *job = async_mp_get (in.body, "job");
-            char jid [37] = "";
+            char jid [ASYNC_ID_LEN] = "";
             async_mp_str (job, "id", jid, sizeof jid);
             if (streq (jid, id)) {
                 *job_json_out = s_job_text (job);
@@ -817,7 +817,7 @@ s_wait (async_client_t *self, const char *id, int timeout_ms, bool registered,
         }
         else
         if ((streq (in.command, "PROGRESS") || streq (in.command, "WAITING")) && progress) {
-            char pid [37] = "";
+            char pid [ASYNC_ID_LEN] = "";
             int64_t done = 0, total = 0;
             async_mp_str (in.body, "id", pid, sizeof pid);
             async_mp_int (in.body, "done", &done);

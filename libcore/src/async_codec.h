@@ -19,6 +19,7 @@
 
 #include <msgpack.h>
 #include <jansson.h>
+#include "asyncmesh/id.h"
 #include <stdbool.h>
 #include <stdint.h>
 

@@ -334,7 +334,7 @@ s_get_strdup (const msgpack_object *job, s_field_t field)
 static int
 s_get_id (const msgpack_object *job, s_field_t field, char *buf)
 {
-    if (async_mp_strcpy (s_field (job, field), buf, 37) == 0)
+    if (async_mp_strcpy (s_field (job, field), buf, ASYNC_ID_LEN) == 0)
         return 0;
     buf [0] = 0;
     return -1;
@@ -349,7 +349,7 @@ s_get_ids (const msgpack_object *job, s_field_t field, char ***ids, size_t *coun
     if (o->type != MSGPACK_OBJECT_ARRAY)
         return -1;
     for (uint32_t i = 0; i < o->via.array.size; i++) {
-        char id [37];
+        char id [ASYNC_ID_LEN];
         if (async_mp_strcpy (&o->via.array.ptr [i], id, sizeof id))
             return -1;
         s_add_id (ids, count, id);

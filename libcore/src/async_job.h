@@ -43,7 +43,7 @@ typedef struct {
 } async_blob_t;
 
 typedef struct _async_job_t {
-    char id [37];
+    char id [ASYNC_ID_LEN];
     async_kind_t kind;
     async_role_t role;
     char *task;                 //  NULL for parallel/serial parents
@@ -66,23 +66,23 @@ typedef struct _async_job_t {
     int attempts;
     int interruptions;
     uint64_t token;             //  fencing token of the current attempt
-    char node [37];
+    char node [ASYNC_ID_LEN];
     char *agent;
     char *retry;                //  policy text; NULL = default for the role
     async_blob_t quotas;        //  msgpack array of names
     char *key;
-    char parent [37];
+    char parent [ASYNC_ID_LEN];
     int child_index;            //  position among the parent's children
     char **children;            //  ids, for parallel/serial parents
     size_t nchildren;
     size_t children_done;
     async_blob_t postprocess;   //  msgpack map (a job spec), parents only
-    char postprocess_id [37];   //  the postprocess job once created
+    char postprocess_id [ASYNC_ID_LEN];   //  the postprocess job once created
     char **callbacks;           //  ids of submitted callbacks
     size_t ncallbacks;
     async_blob_t annotations;   //  msgpack map
     async_blob_t progress;      //  msgpack value, nil when none
-    char handoff [37];          //  the job whose result this one waits for
+    char handoff [ASYNC_ID_LEN];          //  the job whose result this one waits for
     bool held;                  //  a serial child not yet released
     int on;                     //  callbacks: 0 always, 1 success, 2 failure
     int callbacks_next;         //  callbacks started so far, in order

@@ -232,7 +232,7 @@ async_task_submit_json (async_task_t *self, const char *spec_json, char *id_out)
     const char *id = json_string_value (json_object_get (reply, "id"));
     int rc = id ? 0 : 6;
     if (id)
-        snprintf (id_out, 37, "%s", id);
+        snprintf (id_out, ASYNC_ID_LEN, "%s", id);
     json_decref (reply);
     return rc;
 }

@@ -38,7 +38,7 @@ struct _async_registry_t {
 
 struct _async_task_t {
     const async_task_host_t *host;  //  NULL: requests fail, progress is dropped
-    char id [37];
+    char id [ASYNC_ID_LEN];
     uint64_t token;
     char *task;
     char *agent;
@@ -57,7 +57,7 @@ struct _async_task_t {
     char *failure_message;
     char *failure_detail;
     bool failure_transient;
-    char handoff [37];
+    char handoff [ASYNC_ID_LEN];
     //  Requests to the broker go up to the node through `up`, each message
     //  headed by the worker's index and naming the job (node_up_progress,
     //  node_up_request); answers come back through `pipe`

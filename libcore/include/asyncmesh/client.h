@@ -18,12 +18,12 @@
 #include <jansson.h>
 #include "error.h"
 #include "export.h"
+#include "id.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define ASYNC_ID_LEN 37                 //  36-char UUID + NUL
 #define ASYNC_DEFAULT_ENDPOINT "tcp://127.0.0.1:9999"
 
 typedef struct _async_client_t async_client_t;

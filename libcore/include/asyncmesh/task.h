@@ -41,6 +41,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "export.h"
+#include "id.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -154,7 +155,8 @@ ASYNC_EXPORT int
     __attribute__ ((format (printf, 3, 4)));
 
 //  Submit a job from inside a task. `spec` as for async_submit_json (a job
-//  spec as JSON text). On success writes the new id into id_out (37 bytes).
+//  spec as JSON text). On success writes the new id into id_out (ASYNC_ID_LEN
+//  bytes).
 //  Returns 0 or an error code.
 ASYNC_EXPORT int
     async_task_submit_json (async_task_t *self, const char *spec_json, char *id_out);
