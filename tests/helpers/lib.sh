@@ -117,17 +117,17 @@ trap 'exit 143' TERM
 #   Seconds since the epoch, with microseconds
 am_now () { echo "$EPOCHREALTIME"; }
 
-#   Milliseconds since the epoch
-s_am_ms () { local t=${EPOCHREALTIME/./}; echo $(( t / 1000 )); }
+#   Milliseconds since the epoch, an integer (for elapsed times: t0=$(am_ms))
+am_ms () { local t=${EPOCHREALTIME/./}; echo $(( t / 1000 )); }
 
 #   am_wait_for DESCRIPTION TIMEOUT_S COMMAND...
 #   Run COMMAND every 50 ms until it succeeds; fail the test after TIMEOUT_S.
 am_wait_for () {
     local what=$1 timeout=$2; shift 2
-    local deadline=$(( $(s_am_ms) + ${timeout%.*} * 1000 ))
+    local deadline=$(( $(am_ms) + ${timeout%.*} * 1000 ))
     while :; do
         if "$@" >/dev/null 2>&1; then return 0; fi
-        [ "$(s_am_ms)" -lt $deadline ] || am_fail "timed out after ${timeout}s waiting for: $what"
+        [ "$(am_ms)" -lt $deadline ] || am_fail "timed out after ${timeout}s waiting for: $what"
         sleep 0.05
     done
 }
@@ -193,8 +193,53 @@ am_job_field () { am_ctl job "$1" | jq -er "$2"; }
 #   false/null (use jq directly to read a null)
 am_json () { jq -er "$1"; }
 
-#   True when job ID has status STATUS
-am_job_is () { [ "$(am_ctl job "$1" | jq -r .status)" = "$2" ]; }
+#   The status and attempts of job ID as one line "STATUS ATTEMPTS"
+#   (e.g. "pending 1": failed once, waiting out its backoff)
+am_job_state () { am_ctl job "$1" | jq -r '.status + " " + (.attempts | tostring)'; }
+
+#   am_job_is ID STATUS [ATTEMPTS]: true when job ID has status STATUS (and,
+#   if given, ATTEMPTS attempts so far). For am_wait_for
+am_job_is () {
+    if [ $# -ge 3 ]; then
+        [ "$(am_job_state "$1")" = "$2 $3" ]
+    else
+        [ "$(am_ctl job "$1" | jq -r .status)" = "$2" ]
+    fi
+}
+
+#   am_job_on ID UUID [STATUS]: true when job ID is on node UUID with status
+#   STATUS, or with any status but pending when STATUS is not given (the
+#   node took it). For am_wait_for after a node was killed or cut off
+am_job_on () {
+    local job
+    job=$(am_ctl job "$1") || return 1
+    [ "$(jq -r .node <<<"$job")" = "$2" ] || return 1
+    if [ $# -ge 3 ]; then
+        [ "$(jq -r .status <<<"$job")" = "$3" ]
+    else
+        [ "$(jq -r .status <<<"$job")" != pending ]
+    fi
+}
+
+#   am_jobs_ran_on UUID ID...: prints how many of the jobs ID... name node
+#   UUID as theirs (the node that ran their last attempt)
+am_jobs_ran_on () {
+    local uuid=$1 n=0 j; shift
+    for j in "$@"; do
+        if [ "$(am_job_field "$j" .node)" = "$uuid" ]; then n=$(( n + 1 )); fi
+    done
+    echo "$n"
+}
+
+#   am_wait_exits ID RC [TIMEOUT]: `asyncctl wait ID --timeout TIMEOUT`
+#   (default 30s) exits RC, or the test fails; what it printed (the result,
+#   or the failure as JSON) is in $AM_OUT
+AM_OUT=
+am_wait_exits () {
+    local rc=0
+    AM_OUT=$(am_ctl wait "$1" --timeout "${3:-30s}") || rc=$?
+    [ "$rc" = "$2" ] || am_fail "wait $1 exited $rc, expected $2 (output '$AM_OUT')"
+}
 
 #   True when `count STATUS` prints N
 am_count_is () { [ "$(am_ctl count "$1")" = "$2" ]; }
@@ -222,12 +267,12 @@ s_am_broker_up () {
 }
 
 s_am_broker_wait_up () {
-    local deadline=$(( $(s_am_ms) + 15000 )) rc
+    local deadline=$(( $(am_ms) + 15000 )) rc
     while :; do
         rc=0; s_am_broker_up || rc=$?
         [ $rc = 0 ] && return 0
         [ $rc = 2 ] && return 2                 #   the broker exited
-        [ "$(s_am_ms)" -lt $deadline ] || am_fail "the broker did not answer on $AM_ENDPOINT within 15 s"
+        [ "$(am_ms)" -lt $deadline ] || am_fail "the broker did not answer on $AM_ENDPOINT within 15 s"
         sleep 0.05
     done
 }
@@ -270,6 +315,30 @@ am_broker_restart () {
     am_say "broker restarted: pid $AM_BROKER_PID on $AM_ENDPOINT"
 }
 
+#   am_with_shim NAME=VALUE... -- COMMAND...: run COMMAND in this shell
+#   (am_broker_start, am_broker_restart) with tests/faultshim.so preloaded
+#   and the NAME=VALUE settings of the shim exported (ASYNC_TEST_CLOCK_FILE,
+#   ASYNC_TEST_SLOW_SYNC: see tests/integration/faultshim.c), then unset
+#   them, so that only the processes COMMAND starts run with the shim. The
+#   sanitizers' runtime accepts a library loaded before it only when told
+#   to (verify_asan_link_order=0)
+am_with_shim () {
+    local asan=${ASAN_OPTIONS-} names=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        names+=("${1%%=*}")
+        export "${1?}"
+        shift
+    done
+    [ $# -gt 1 ] || am_fail "am_with_shim: no '-- COMMAND'"
+    shift
+    [ -f "$AM_BUILD/tests/faultshim.so" ] || am_fail "$AM_BUILD/tests/faultshim.so is missing; build first"
+    export LD_PRELOAD=$AM_BUILD/tests/faultshim.so
+    export ASAN_OPTIONS="${asan:+$asan:}verify_asan_link_order=0"
+    "$@"
+    unset LD_PRELOAD "${names[@]}"
+    export ASAN_OPTIONS=$asan
+}
+
 #   ---------------------------------------------------------------------
 #   Nodes
 
@@ -300,6 +369,13 @@ am_node_start () {
     am_wait_for "node $name ($uuid) to be listed by 'asyncctl nodes'" 15 am_node_listed "$uuid"
     kill -0 "$pid" 2>/dev/null || am_fail "node $name exited"
     am_say "node $name pid $pid uuid $uuid ($*)"
+}
+
+#   am_node_running UUID N: true when `asyncctl nodes` lists node UUID with N
+#   jobs assigned or active there (N=1 on a node of one slot: it is busy)
+am_node_running () {
+    am_ctl nodes | jq -se --arg u "$1" --argjson n "$2" \
+        'any (.[]; .uuid == $u and .running == $n)' >/dev/null
 }
 
 #   The node name whose uuid is UUID

@@ -11,16 +11,9 @@
 #   the restart, so the job is not handed to the other node meanwhile.
 source "$(dirname "$0")/../helpers/lib.sh"
 
-SHIM=$AM_BUILD/tests/faultshim.so
 SLOW=$AM_TMP/slow_sync
-#   Only the first broker runs with the shim (the sanitizers' runtime
-#   accepts a library loaded before it only when told to)
-asan=${ASAN_OPTIONS-}
-export LD_PRELOAD=$SHIM ASYNC_TEST_SLOW_SYNC=$SLOW
-export ASAN_OPTIONS="${asan:+$asan:}verify_asan_link_order=0"
-am_broker_start
-unset LD_PRELOAD ASYNC_TEST_SLOW_SYNC
-export ASAN_OPTIONS=$asan
+#   This broker runs with the shim, the nodes do not
+am_with_shim ASYNC_TEST_SLOW_SYNC="$SLOW" -- am_broker_start
 
 am_check "a job, committed while no node can take it"
 id=$(am_ctl submit testing.record runs once)
@@ -65,16 +58,10 @@ am_check "two nodes: the other node, back first after the restart, does not get 
 #   job to node2; node1, thawed, takes it back
 AM_BROKER_FLAGS=()
 am_broker_kill
-asan=${ASAN_OPTIONS-}
-export LD_PRELOAD=$SHIM ASYNC_TEST_SLOW_SYNC=$SLOW
-export ASAN_OPTIONS="${asan:+$asan:}verify_asan_link_order=0"
-am_broker_restart
-unset LD_PRELOAD ASYNC_TEST_SLOW_SYNC
-export ASAN_OPTIONS=$asan
+am_with_shim ASYNC_TEST_SLOW_SYNC="$SLOW" -- am_broker_restart
 am_node_start node2 --module "$AM_TESTING_SO" --agent 'main:1@default,blk'
-s_busy () { am_ctl nodes | jq -se --arg u "$1" 'any (.[]; .uuid == $u and .running == 1)' >/dev/null; }
 blocker=$(am_ctl submit --queue blk testing.block F2)
-am_wait_for "the blocker to run on node2" 10 s_busy "${AM_NODE_UUID[node2]}"
+am_wait_for "the blocker to run on node2" 10 am_node_running "${AM_NODE_UUID[node2]}" 1
 #   Due in 3 s: committed now, handed out (to node1, the free one) while
 #   the slow write below holds the writer
 id2=$(am_ctl submit --begin-after +3s testing.record runs2 twice-no)

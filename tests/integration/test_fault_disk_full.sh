@@ -45,9 +45,9 @@ s_refused () {
     [ $rc = 6 ]
 }
 #   The broker looks at the free space at most every 100 ms
-deadline=$(( $(s_am_ms) + 5000 ))
+deadline=$(( $(am_ms) + 5000 ))
 until s_refused; do
-    [ "$(s_am_ms)" -lt $deadline ] || am_fail "submit was not refused within 5 s of filling the disk: $(cat "$AM_TMP/refused.err")"
+    [ "$(am_ms)" -lt $deadline ] || am_fail "submit was not refused within 5 s of filling the disk: $(cat "$AM_TMP/refused.err")"
     sleep 0.05
 done
 msg=$(cat "$AM_TMP/refused.err")

@@ -22,13 +22,7 @@ pid=${AM_NODE_PID[node1]}
 t0=$(am_now)
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null || true
-s_active_on_node2 () {
-    local job
-    job=$(am_ctl job "$id")
-    [ "$(jq -r .node <<<"$job")" = "${AM_NODE_UUID[node2]}" ] &&
-        [ "$(jq -r .status <<<"$job")" != pending ]
-}
-am_wait_for "job $id to move to node2" $(( DEAD + 2 )) s_active_on_node2
+am_wait_for "job $id to move to node2" $(( DEAD + 2 )) am_job_on "$id" "${AM_NODE_UUID[node2]}"
 failover=$(am_calc 'b - a' a="$t0" b="$(am_now)")
 am_say "failover: the job was on node2 $failover s after the SIGKILL"
 result=$(am_ctl wait "$id" --timeout $(( DEAD + 2 + SLEEP ))s) \

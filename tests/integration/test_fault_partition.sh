@@ -81,13 +81,7 @@ am_ctl nodes | jq -r '.uuid + " " + .address' | sed "s/^/$AM_TEST: node /"
 am_check "cut node1's link: its job moves to node2 and completes there"
 t0=$(am_now)
 ip -n "$NS1" link set n1 down
-s_on_node2 () {
-    local job
-    job=$(am_ctl job "$id")
-    [ "$(jq -r .node <<<"$job")" = "${AM_NODE_UUID[node2]}" ] &&
-        [ "$(jq -r .status <<<"$job")" != pending ]
-}
-am_wait_for "job $id to move to node2" 6 s_on_node2
+am_wait_for "job $id to move to node2" 6 am_job_on "$id" "${AM_NODE_UUID[node2]}"
 am_say "failover: on node2 $(am_calc 'b - a' a="$t0" b="$(am_now)") s after the cut"
 s_not_listed () { ! am_node_listed "${AM_NODE_UUID[node1]}"; }
 am_wait_for "node1 to be gone from 'asyncctl nodes'" 2 s_not_listed
@@ -112,10 +106,7 @@ am_assert_eq "attempts after node1 came back" 2 "$(am_job_field "$id" .attempts)
 ids=()
 for i in 1 2 3 4; do ids+=("$(am_ctl submit testing.sleep 1)"); done
 for j in "${ids[@]}"; do am_ctl wait "$j" --timeout 20s >/dev/null; done
-on1=0
-for j in "${ids[@]}"; do
-    [ "$(am_job_field "$j" .node)" = "${AM_NODE_UUID[node1]}" ] && on1=$(( on1 + 1 ))
-done
+on1=$(am_jobs_ran_on "${AM_NODE_UUID[node1]}" "${ids[@]}")
 am_say "$on1 of 4 new jobs ran on node1"
 [ $on1 -ge 1 ] || am_fail "node1 took no new work after the link came back"
 am_say "PASS"

@@ -31,8 +31,7 @@ s_listed_with_new_pid () {
 am_wait_for "the broker to list $uuid with the new pid $new_pid" 5 s_listed_with_new_pid
 am_assert_eq "sessions listed for $uuid" 1 "$(am_ctl nodes | jq -r --arg u "$uuid" 'select(.uuid == $u) | .uuid' | wc -l)"
 
-s_rerun () { [ "$(am_ctl job "$id" | jq -r '.status + " " + (.attempts | tostring)')" = "active 2" ]; }
-am_wait_for "job $id to run again (active, attempts 2)" 5 s_rerun
+am_wait_for "job $id to run again (active, attempts 2)" 5 am_job_is "$id" active 2
 rerun=$(am_calc 'b - a' a="$t0" b="$(am_now)")
 am_say "job running again $rerun s after the SIGKILL (dead-after is 30 s)"
 grep -q "node.gone node=$uuid reason=superseded" "$AM_TMP/broker.log" \

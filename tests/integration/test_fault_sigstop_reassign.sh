@@ -22,13 +22,7 @@ pid1=${AM_NODE_PID[node1]}
 am_check "SIGSTOP node1: within 1 s + 2 heartbeats + slack the job is running on node2"
 t0=$(am_now)
 kill -STOP "$pid1"
-s_on_node2 () {
-    local job
-    job=$(am_ctl job "$id")
-    [ "$(jq -r .node <<<"$job")" = "${AM_NODE_UUID[node2]}" ] &&
-        [ "$(jq -r .status <<<"$job")" = active ]
-}
-am_wait_for "job $id to be active on node2" 4 s_on_node2
+am_wait_for "job $id to be active on node2" 4 am_job_on "$id" "${AM_NODE_UUID[node2]}" active
 am_say "reassigned $(am_calc 'b - a' a="$t0" b="$(am_now)") s after the SIGSTOP"
 grep -q "node.dead node=${AM_NODE_UUID[node1]}" "$AM_TMP/broker.log" \
     || am_fail "no node.dead line for node1 in the broker log"
@@ -65,10 +59,7 @@ am_check "node1 takes new work: of 4 testing.sleep 1 jobs (agents of size 1), so
 ids=()
 for i in 1 2 3 4; do ids+=("$(am_ctl submit testing.sleep 1)"); done
 for j in "${ids[@]}"; do am_ctl wait "$j" --timeout 20s >/dev/null; done
-on1=0
-for j in "${ids[@]}"; do
-    [ "$(am_job_field "$j" .node)" = "${AM_NODE_UUID[node1]}" ] && on1=$(( on1 + 1 ))
-done
+on1=$(am_jobs_ran_on "${AM_NODE_UUID[node1]}" "${ids[@]}")
 am_say "$on1 of 4 new jobs ran on node1"
 [ $on1 -ge 1 ] || am_fail "node1 took no new work after SIGCONT"
 am_say "PASS"

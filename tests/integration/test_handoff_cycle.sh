@@ -15,8 +15,8 @@ am_wait_for "job b to be active" 10 am_job_is "$b" active
 
 am_check "b hands off to a (a still running): b waits"
 echo "$a" >"$dir/to_b"
-s_node_free () { am_ctl nodes | jq -e '.agents[0].running == 1' >/dev/null; }
-am_wait_for "b to give back its slot (waiting for a)" 10 s_node_free
+#   The node's one agent (main:2) runs a alone
+am_wait_for "b to give back its slot (waiting for a)" 10 am_node_running "${AM_NODE_UUID[node1]}" 1
 am_assert_eq "b's status while it waits for a" active "$(am_job_field "$b" .status)"
 
 am_check "a hands off to b: the cycle is refused, both complete"

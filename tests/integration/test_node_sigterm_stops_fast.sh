@@ -23,13 +23,7 @@ am_say "node1 exited after $(am_calc 'b - a' a="$t0" b="$(am_now)") s"
 am_assert_eq "exit status of node1" 0 "$rc"
 
 am_check "the job is taken by node2 within 4 s of the SIGTERM (death timeout is 30 s)"
-s_on_node2 () {
-    local job
-    job=$(am_ctl job "$id")
-    [ "$(jq -r .node <<<"$job")" = "${AM_NODE_UUID[node2]}" ] &&
-        [ "$(jq -r .status <<<"$job")" = active ]
-}
-am_wait_for "job $id to be active on node2" 4 s_on_node2
+am_wait_for "job $id to be active on node2" 4 am_job_on "$id" "${AM_NODE_UUID[node2]}" active
 am_say "ok: active on node2 $(am_calc 'b - a' a="$t0" b="$(am_now)") s after the SIGTERM"
 
 am_check "it completes on node2 with result 10, attempts 2, interruptions 1"

@@ -5,26 +5,17 @@
 #   run (here once a node with testing.so is up).
 source "$(dirname "$0")/../helpers/lib.sh"
 
-#   s_wait ID RC [TIMEOUT]: `asyncctl wait ID` exits RC; its output in $out
-s_wait () {
-    local rc=0
-    out=$(am_ctl wait "$1" --timeout "${3:-30s}") || rc=$?
-    [ "$rc" = "$2" ] || am_fail "wait $1 exited $rc, expected $2 (output '$out')"
-}
-
-s_ms () { local t=${EPOCHREALTIME/./}; echo $(( t / 1000 )); }
-
 am_broker_start
 
 #   No node at all: nobody can start the jobs
 am_check "--begin-by 1s on testing.noop with no node: wait gives TimeoutError within 5 s"
-t0=$(s_ms)
+t0=$(am_ms)
 id=$(am_ctl submit --begin-by 1s testing.noop)
 cbid=$(am_ctl submit --begin-by 1s --callback testing.handle testing.noop)
-s_wait "$id" 1 5s
-elapsed=$(( $(s_ms) - t0 ))
-am_say "wait returned after $elapsed ms: $out"
-am_assert_eq "failure type" TimeoutError "$(jq -r .type <<<"$out")"
+am_wait_exits "$id" 1 5s
+elapsed=$(( $(am_ms) - t0 ))
+am_say "wait returned after $elapsed ms: $AM_OUT"
+am_assert_eq "failure type" TimeoutError "$(jq -r .type <<<"$AM_OUT")"
 [ $elapsed -ge 900 ] || am_fail "TimeoutError after $elapsed ms: begin_by is 1 s"
 job=$(am_ctl job "$id")
 am_assert_eq "attempts" 0 "$(jq -r .attempts <<<"$job")"
@@ -36,9 +27,9 @@ am_assert_eq "its status" callbacks "$(am_job_field "$cbid" .status)"
 am_check "its callback runs once a node with testing.so is up; the job never ran"
 am_node_start node1 --module "$AM_TESTING_SO"
 cb=$(am_job_field "$cbid" '.callbacks[0]')
-s_wait "$cb" 0
-am_assert_eq "result of the callback" '"handled TimeoutError"' "$out"
-s_wait "$cbid" 1
-am_assert_eq "failure type of the job" TimeoutError "$(jq -r .type <<<"$out")"
+am_wait_exits "$cb" 0
+am_assert_eq "result of the callback" '"handled TimeoutError"' "$AM_OUT"
+am_wait_exits "$cbid" 1
+am_assert_eq "failure type of the job" TimeoutError "$(jq -r .type <<<"$AM_OUT")"
 am_assert_eq "attempts of the job" 0 "$(am_job_field "$cbid" .attempts)"
 am_say "PASS"

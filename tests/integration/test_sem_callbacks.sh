@@ -10,24 +10,17 @@ source "$(dirname "$0")/../helpers/lib.sh"
 am_broker_start
 am_node_start node1 --module "$AM_TESTING_SO"
 
-#   s_wait ID RC: `asyncctl wait ID` exits RC; its output in $out
-s_wait () {
-    local rc=0
-    out=$(am_ctl wait "$1" --timeout 30s) || rc=$?
-    [ "$rc" = "$2" ] || am_fail "wait $1 exited $rc, expected $2 (output '$out')"
-}
-
 #   ---- a callback gets the result; the job completes after it
 am_check "--callback testing.scribble on 'testing.ret hello': the callback returns 'hello: SCRIBBLED'"
 id=$(am_ctl submit --callback testing.scribble testing.ret hello)
-s_wait "$id" 0
-am_assert_eq "result of the job" '"hello"' "$out"
+am_wait_exits "$id" 0
+am_assert_eq "result of the job" '"hello"' "$AM_OUT"
 job=$(am_ctl job "$id")
 am_assert_eq "status of the job after wait" completed "$(jq -r .status <<<"$job")"
 am_assert_eq "number of callbacks" 1 "$(jq '.callbacks | length' <<<"$job")"
 cb=$(jq -r '.callbacks[0]' <<<"$job")
-s_wait "$cb" 0
-am_assert_eq "result of the callback" '"hello: SCRIBBLED"' "$out"
+am_wait_exits "$cb" 0
+am_assert_eq "result of the callback" '"hello: SCRIBBLED"' "$AM_OUT"
 cbjob=$(am_ctl job "$cb")
 am_assert_eq "args the callback ran with" '["hello"]' "$(jq -c .args <<<"$cbjob")"
 
@@ -44,8 +37,8 @@ am_say "ok"
 am_check "--on-success scribble --on-failure handle on 'testing.fail ValueError boom': only the failure callback runs"
 id=$(am_ctl submit --on-success testing.scribble --on-failure testing.handle \
                    testing.fail ValueError boom)
-s_wait "$id" 1
-am_assert_eq "failure type of the job" ValueError "$(jq -r .type <<<"$out")"
+am_wait_exits "$id" 1
+am_assert_eq "failure type of the job" ValueError "$(jq -r .type <<<"$AM_OUT")"
 job=$(am_ctl job "$id")
 am_assert_eq "number of callbacks" 2 "$(jq '.callbacks | length' <<<"$job")"
 ok_cb=; fail_cb=
@@ -56,11 +49,11 @@ for cb in $(jq -r '.callbacks[]' <<<"$job"); do
     esac
 done
 [ -n "$ok_cb" ] && [ -n "$fail_cb" ] || am_fail "the callbacks are not scribble and handle: $job"
-s_wait "$fail_cb" 0
-am_assert_eq "result of the on-failure callback" '"handled ValueError"' "$out"
-s_wait "$ok_cb" 1
-am_assert_eq "failure type of the on-success callback" CancelledError "$(jq -r .type <<<"$out")"
-msg=$(jq -r .message <<<"$out")
+am_wait_exits "$fail_cb" 0
+am_assert_eq "result of the on-failure callback" '"handled ValueError"' "$AM_OUT"
+am_wait_exits "$ok_cb" 1
+am_assert_eq "failure type of the on-success callback" CancelledError "$(jq -r .type <<<"$AM_OUT")"
+msg=$(jq -r .message <<<"$AM_OUT")
 [[ $msg == *"not run"* ]] || am_fail "the on-success callback's message '$msg' does not say 'not run'"
 am_say "ok: message '$msg'"
 am_assert_eq "attempts of the on-success callback" 0 "$(am_job_field "$ok_cb" .attempts)"
@@ -68,11 +61,11 @@ am_assert_eq "attempts of the on-success callback" 0 "$(am_job_field "$ok_cb" .a
 #   ---- a failing callback
 am_check "--callback 'testing.fail XError y' on 'testing.ret false': the job keeps its result"
 id=$(am_ctl submit --callback 'testing.fail XError y' testing.ret false)
-s_wait "$id" 0
-am_assert_eq "result of the job" false "$out"
+am_wait_exits "$id" 0
+am_assert_eq "result of the job" false "$AM_OUT"
 cb=$(am_job_field "$id" '.callbacks[0]')
-s_wait "$cb" 1
-am_assert_eq "failure type of the callback" XError "$(jq -r .type <<<"$out")"
+am_wait_exits "$cb" 1
+am_assert_eq "failure type of the callback" XError "$(jq -r .type <<<"$AM_OUT")"
 job=$(am_ctl job "$id")
 am_assert_eq "status of the job" completed "$(jq -r .status <<<"$job")"
 am_assert_eq "result of the job after its callback failed" false "$(jq -c .result <<<"$job")"
@@ -85,15 +78,15 @@ am_check "five --callback 'testing.record order a..e': they run in the order add
 id=$(am_ctl submit --callback 'testing.record order a' --callback 'testing.record order b' \
                    --callback 'testing.record order c' --callback 'testing.record order d' \
                    --callback 'testing.record order e' testing.ret 1)
-s_wait "$id" 0
-for cb in $(am_job_field "$id" '.callbacks[]'); do s_wait "$cb" 0; done
+am_wait_exits "$id" 0
+for cb in $(am_job_field "$id" '.callbacks[]'); do am_wait_exits "$cb" 0; done
 am_assert_eq "the order the callbacks ran in" "a b c d e" \
     "$(awk '{print $1}' "$AM_TMP/node1/order" | xargs)"
 
 #   ---- add-callback on a completed job (last: the command may be missing)
 am_check "add-callback on a completed job runs the callback at once"
 id=$(am_ctl submit testing.ret hi)
-s_wait "$id" 0
+am_wait_exits "$id" 0
 rc=0; cb=$(am_ctl add-callback "$id" testing.scribble 2>"$AM_TMP/err") || rc=$?
 [ "$rc" = 0 ] || am_fail "add-callback exited $rc: $(cat "$AM_TMP/err")"
 am_say "callback $cb"

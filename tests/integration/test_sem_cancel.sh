@@ -6,15 +6,6 @@
 #   cancelling a completed job is refused (exit 6).
 source "$(dirname "$0")/../helpers/lib.sh"
 
-#   s_wait ID RC [TIMEOUT]: `asyncctl wait ID` exits RC; its output in $out
-s_wait () {
-    local rc=0
-    out=$(am_ctl wait "$1" --timeout "${3:-30s}") || rc=$?
-    [ "$rc" = "$2" ] || am_fail "wait $1 exited $rc, expected $2 (output '$out')"
-}
-
-s_ms () { local t=${EPOCHREALTIME/./}; echo $(( t / 1000 )); }
-
 am_broker_start
 
 #   ---- pending: no node is up, so the job cannot start
@@ -22,8 +13,8 @@ am_check "cancel a pending job (no node): CancelledError, wait exits 1"
 id=$(am_ctl submit testing.touch cancelled-ran)
 am_assert_eq "status before cancel" pending "$(am_job_field "$id" .status)"
 am_ctl cancel "$id"
-s_wait "$id" 1 5s
-am_assert_eq "failure type" CancelledError "$(jq -r .type <<<"$out")"
+am_wait_exits "$id" 1 5s
+am_assert_eq "failure type" CancelledError "$(jq -r .type <<<"$AM_OUT")"
 am_assert_eq "status" completed "$(am_job_field "$id" .status)"
 am_assert_eq "attempts" 0 "$(am_job_field "$id" .attempts)"
 
@@ -39,8 +30,8 @@ am_node_start node1 --module "$AM_TESTING_SO" --agent main:1     #   one slot
 #   A job submitted after the cancelled one, to the same queue: once it ran,
 #   the cancelled one would have been handed out too
 marker=$(am_ctl submit testing.ret after)
-s_wait "$marker" 0
-am_assert_eq "result of the job after it" '"after"' "$out"
+am_wait_exits "$marker" 0
+am_assert_eq "result of the job after it" '"after"' "$AM_OUT"
 job=$(am_ctl job "$id")
 am_assert_eq "status" completed "$(jq -r .status <<<"$job")"
 am_assert_eq "failure type" CancelledError "$(jq -r .failure.type <<<"$job")"
@@ -52,19 +43,19 @@ am_say "ok: node1/cancelled-ran does not exist"
 am_check "cancel a running 'testing.block PATH': CancelledError within 3 s"
 id=$(am_ctl submit testing.block never-created)
 am_wait_for "job $id to be active" 10 am_job_is "$id" active
-t0=$(s_ms)
+t0=$(am_ms)
 am_ctl cancel "$id"
-s_wait "$id" 1 10s
-elapsed=$(( $(s_ms) - t0 ))
-am_say "wait returned $elapsed ms after cancel: $out"
-am_assert_eq "failure type" CancelledError "$(jq -r .type <<<"$out")"
+am_wait_exits "$id" 1 10s
+elapsed=$(( $(am_ms) - t0 ))
+am_say "wait returned $elapsed ms after cancel: $AM_OUT"
+am_assert_eq "failure type" CancelledError "$(jq -r .type <<<"$AM_OUT")"
 [ $elapsed -le 3000 ] || am_fail "CancelledError after $elapsed ms, expected within 3 s"
 am_assert_eq "attempts" 1 "$(am_job_field "$id" .attempts)"
 
 am_check "the node's one slot is free again: a new job runs"
 id2=$(am_ctl submit testing.ret 5)
-s_wait "$id2" 0 10s
-am_assert_eq "result" 5 "$out"
+am_wait_exits "$id2" 0 10s
+am_assert_eq "result" 5 "$AM_OUT"
 
 #   ---- completed
 am_check "cancel a completed job: refused, exit 6, its result kept"

@@ -6,13 +6,6 @@
 #   each child names its parent.
 source "$(dirname "$0")/../helpers/lib.sh"
 
-#   s_wait ID RC: `asyncctl wait ID` exits RC; its output in $out
-s_wait () {
-    local rc=0
-    out=$(am_ctl wait "$1" --timeout 30s) || rc=$?
-    [ "$rc" = "$2" ] || am_fail "wait $1 exited $rc, expected $2 (output '$out')"
-}
-
 #   s_children ID N: job ID lists N children, each naming ID as its parent;
 #   their ids in $children
 s_children () {
@@ -35,8 +28,8 @@ id=$(am_ctl submit --spec - <<'EOF'
  "postprocess": {"task": "testing.record", "args": ["serial", "pp"]}}
 EOF
 )
-s_wait "$id" 0
-am_assert_eq "result of the parent (the postprocess's)" '"pp"' "$out"
+am_wait_exits "$id" 0
+am_assert_eq "result of the parent (the postprocess's)" '"pp"' "$AM_OUT"
 s_children "$id" 2
 set -- $children
 first=$(am_ctl job "$1"); second=$(am_ctl job "$2")
@@ -61,8 +54,8 @@ am_assert_eq "the postprocess's arguments after its own" \
 am_check "serial [ret 1, ret 2] without postprocess: result [1,2]"
 id=$(echo '{"serial": [{"task": "testing.ret", "args": [1]}, {"task": "testing.ret", "args": [2]}]}' \
      | am_ctl submit --spec -)
-s_wait "$id" 0
-am_assert_eq "result" '[1,2]' "$(jq -c . <<<"$out")"
+am_wait_exits "$id" 0
+am_assert_eq "result" '[1,2]' "$(jq -c . <<<"$AM_OUT")"
 s_children "$id" 2
 
 #   ---- parallel of parallel, with postprocess at both levels
@@ -73,8 +66,8 @@ id=$(am_ctl submit --spec - <<'EOF'
  "postprocess": {"task": "testing.ret"}}
 EOF
 )
-s_wait "$id" 0
-am_say "result: $out"
+am_wait_exits "$id" 0
+am_say "result: $AM_OUT"
 s_children "$id" 1
 inner=$children
 s_children "$inner" 1
@@ -82,7 +75,7 @@ leaf=$children
 am_assert_eq "result of the leaf" 42 "$(am_job_field "$leaf" .result)"
 am_assert_eq "result of the outer parent" \
     "{\"id\":\"$inner\",\"status\":\"completed\",\"result\":{\"id\":\"$leaf\",\"status\":\"completed\",\"result\":42}}" \
-    "$(jq -c '{id, status, result: (.result | {id, status, result})}' <<<"$out")"
+    "$(jq -c '{id, status, result: (.result | {id, status, result})}' <<<"$AM_OUT")"
 
 #   ---- parallel of parallel, without postprocess
 am_check "parallel [parallel [ret 1, ret 2], ret 3, serial [ret 4, mul 2 3]]: result [[1,2],3,[4,6]]"
@@ -94,8 +87,8 @@ id=$(am_ctl submit --spec - <<'EOF'
                           {"task": "testing.mul", "args": [2, 3]}]}]}
 EOF
 )
-s_wait "$id" 0
-am_assert_eq "result" '[[1,2],3,[4,6]]' "$(jq -c . <<<"$out")"
+am_wait_exits "$id" 0
+am_assert_eq "result" '[[1,2],3,[4,6]]' "$(jq -c . <<<"$AM_OUT")"
 s_children "$id" 3
 set -- $children
 s_children "$1" 2

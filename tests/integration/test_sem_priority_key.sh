@@ -5,13 +5,6 @@
 #   nothing.
 source "$(dirname "$0")/../helpers/lib.sh"
 
-#   s_wait ID RC: `asyncctl wait ID` exits RC; its output in $out
-s_wait () {
-    local rc=0
-    out=$(am_ctl wait "$1" --timeout 30s) || rc=$?
-    [ "$rc" = "$2" ] || am_fail "wait $1 exited $rc, expected $2 (output '$out')"
-}
-
 am_broker_start
 
 #   ---- priorities: queued with no node up, then one node with one slot
@@ -24,7 +17,7 @@ ids+=("$(am_ctl submit --priority 5 testing.record order mid)")
 am_assert_eq "pending before any node" 4 "$(am_ctl count pending)"
 am_assert_eq "priority in the job JSON" 10 "$(am_job_field "${ids[1]}" .priority)"
 am_node_start node1 --module "$AM_TESTING_SO" --agent main:1
-for id in "${ids[@]}"; do s_wait "$id" 0; done
+for id in "${ids[@]}"; do am_wait_exits "$id" 0; done
 am_assert_eq "the order the jobs ran in" "high mid low low2" \
     "$(awk '{print $1}' "$AM_TMP/node1/order" | xargs)"
 
@@ -41,8 +34,8 @@ am_assert_eq "args are those of the first submit" '["gate"]' "$(am_ctl job "$k1"
 
 am_check "--key K again once that job completed (retained): the same id, nothing runs"
 touch "$AM_TMP/node1/gate"
-s_wait "$k1" 0
-am_assert_eq "result" 42 "$out"
+am_wait_exits "$k1" 0
+am_assert_eq "result" 42 "$AM_OUT"
 k3=$(am_ctl submit --key K testing.ret again)
 am_assert_eq "id of the third submit" "$k1" "$k3"
 am_assert_eq "status of the job" completed "$(am_job_field "$k1" .status)"
@@ -51,6 +44,6 @@ am_assert_eq "jobs of testing.ret" 0 "$(am_ctl jobs --task testing.ret | wc -l)"
 am_check "another key makes another job"
 k4=$(am_ctl submit --key K2 testing.ret 3)
 [ "$k4" != "$k1" ] || am_fail "key K2 returned the id of key K's job"
-s_wait "$k4" 0
-am_assert_eq "result of the K2 job" 3 "$out"
+am_wait_exits "$k4" 0
+am_assert_eq "result of the K2 job" 3 "$AM_OUT"
 am_say "PASS"

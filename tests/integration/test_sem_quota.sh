@@ -6,15 +6,6 @@
 #   block on a file each: exactly one of them at a time holds a slot.
 source "$(dirname "$0")/../helpers/lib.sh"
 
-#   s_wait ID RC [TIMEOUT]: `asyncctl wait ID` exits RC; its output in $out
-s_wait () {
-    local rc=0
-    out=$(am_ctl wait "$1" --timeout "${3:-30s}") || rc=$?
-    [ "$rc" = "$2" ] || am_fail "wait $1 exited $rc, expected $2 (output '$out')"
-}
-
-s_ms () { local t=${EPOCHREALTIME/./}; echo $(( t / 1000 )); }
-
 #   How many of the quota jobs are assigned or active
 s_held () { am_ctl count assigned active --task testing.block; }
 
@@ -30,8 +21,8 @@ s_one_held () {
 #   s_watch MS: for MS milliseconds, at most one quota job holds a slot
 s_watch () {
     local t0 n polls=0
-    t0=$(s_ms)
-    while [ $(( $(s_ms) - t0 )) -lt "$1" ]; do
+    t0=$(am_ms)
+    while [ $(( $(am_ms) - t0 )) -lt "$1" ]; do
         n=$(s_held)
         [ "$n" -le 1 ] || am_fail "$n jobs of quota db (size 1) are assigned or active: $(am_ctl jobs assigned active --task testing.block)"
         polls=$(( polls + 1 ))
@@ -67,10 +58,10 @@ am_assert_eq "quota jobs pending" 2 "$(am_ctl count pending --task testing.block
 am_assert_eq "quota db running" 1 "$(am_ctl quota list | jq -r 'select(.name == "db") | .running')"
 
 am_check "a testing.noop without the quota, submitted after them, completes at once"
-t0=$(s_ms)
+t0=$(am_ms)
 id=$(am_ctl submit testing.noop)
-s_wait "$id" 0 5s
-am_say "ok: completed $(( $(s_ms) - t0 )) ms after submit"
+am_wait_exits "$id" 0 5s
+am_say "ok: completed $(( $(am_ms) - t0 )) ms after submit"
 
 am_check "releasing the active quota job lets the next one in, one at a time"
 done_ids=()
@@ -81,8 +72,8 @@ for round in 1 2 3; do
     done
     am_say "round $round: job $held_id holds the quota; creating ${gate_of[$held_id]##*/}"
     touch "${gate_of[$held_id]}"
-    s_wait "$held_id" 0 10s
-    am_assert_eq "result of $held_id" 42 "$out"
+    am_wait_exits "$held_id" 0 10s
+    am_assert_eq "result of $held_id" 42 "$AM_OUT"
     done_ids+=("$held_id")
     [ $round = 3 ] || s_watch 500
 done

@@ -5,8 +5,6 @@
 #   purged, however old.
 source "$(dirname "$0")/../helpers/lib.sh"
 
-s_ms () { local t=${EPOCHREALTIME/./}; echo $(( t / 1000 )); }
-
 #   True when `asyncctl job ID` exits 5 (no such job)
 s_gone () { local rc=0; am_ctl job "$1" >/dev/null 2>&1 || rc=$?; [ "$rc" = 5 ]; }
 
@@ -19,14 +17,14 @@ am_check "a completed job is still there right after it completed"
 id=$(am_ctl submit testing.ret 1)
 out=$(am_ctl wait "$id" --timeout 30s)
 am_assert_eq "result" 1 "$out"
-t_done=$(s_ms)
+t_done=$(am_ms)
 am_assert_eq "count completed" 1 "$(am_ctl count completed)"
 rc=0; am_ctl job "$id" >/dev/null || rc=$?
 am_assert_eq "exit status of 'job ID' just after completion" 0 "$rc"
 
 am_check "within 6 s, count completed drops to 0 (not before the 2 s of retention)"
 am_wait_for "count completed to drop to 0" 6 am_count_is completed 0
-gone_after=$(( $(s_ms) - t_done ))
+gone_after=$(( $(am_ms) - t_done ))
 am_say "count completed is 0 about $gone_after ms after the job completed"
 [ $gone_after -ge 1500 ] || am_fail "the job was purged $gone_after ms after it completed, before its 2 s of retention"
 

@@ -11,13 +11,6 @@ source "$(dirname "$0")/../helpers/lib.sh"
 am_broker_start
 am_node_start node1 --module "$AM_TESTING_SO" --agent main:8
 
-#   s_wait ID RC: `asyncctl wait ID` exits RC; its output in $out
-s_wait () {
-    local rc=0
-    out=$(am_ctl wait "$1" --timeout 60s) || rc=$?
-    [ "$rc" = "$2" ] || am_fail "wait $1 exited $rc, expected $2 (output '$out')"
-}
-
 #   s_calls FILE: the call count testing.flaky kept in the node's FILE
 s_calls () { local n; n=$(tr -d '[:space:]' <"$AM_TMP/node1/$1"); echo "$n"; }
 
@@ -31,42 +24,42 @@ k=$(am_ctl submit --retry forever testing.flaky k 2)
 l=$(am_ctl submit --retry attempts=3,backoff=200ms..1s,factor=2 testing.flaky l 50)
 
 am_check "default policy, 'testing.flaky f 2' (transient): 42 after 3 attempts"
-s_wait "$f" 0
-am_assert_eq "result" 42 "$out"
+am_wait_exits "$f" 0 60s
+am_assert_eq "result" 42 "$AM_OUT"
 am_assert_eq "attempts" 3 "$(am_job_field "$f" .attempts)"
 am_assert_eq "calls counted by the task" 3 "$(s_calls f)"
 
 am_check "default policy, 'testing.flaky g 50' (transient): FlakyError after 5 attempts"
-s_wait "$g" 1
-am_assert_eq "failure type" FlakyError "$(jq -r .type <<<"$out")"
-am_assert_eq "failure attempt" 5 "$(jq -r .attempt <<<"$out")"
-am_assert_eq "failure transient" true "$(jq -r .transient <<<"$out")"
+am_wait_exits "$g" 1 60s
+am_assert_eq "failure type" FlakyError "$(jq -r .type <<<"$AM_OUT")"
+am_assert_eq "failure attempt" 5 "$(jq -r .attempt <<<"$AM_OUT")"
+am_assert_eq "failure transient" true "$(jq -r .transient <<<"$AM_OUT")"
 am_assert_eq "attempts" 5 "$(am_job_field "$g" .attempts)"
 am_assert_eq "calls counted by the task" 5 "$(s_calls g)"
 
 am_check "default policy, 'testing.flaky h 3 false' (not transient): failure after 1 attempt"
-s_wait "$h" 1
-am_assert_eq "failure type" FlakyError "$(jq -r .type <<<"$out")"
-am_assert_eq "failure transient" false "$(jq -r .transient <<<"$out")"
+am_wait_exits "$h" 1 60s
+am_assert_eq "failure type" FlakyError "$(jq -r .type <<<"$AM_OUT")"
+am_assert_eq "failure transient" false "$(jq -r .transient <<<"$AM_OUT")"
 am_assert_eq "attempts" 1 "$(am_job_field "$h" .attempts)"
 am_assert_eq "calls counted by the task" 1 "$(s_calls h)"
 
 am_check "--retry never, 'testing.flaky i 5' (transient): failure after 1 attempt"
-s_wait "$i" 1
-am_assert_eq "failure type" FlakyError "$(jq -r .type <<<"$out")"
+am_wait_exits "$i" 1 60s
+am_assert_eq "failure type" FlakyError "$(jq -r .type <<<"$AM_OUT")"
 am_assert_eq "attempts" 1 "$(am_job_field "$i" .attempts)"
 am_assert_eq "retry in the job" never "$(am_job_field "$i" .retry)"
 am_assert_eq "calls counted by the task" 1 "$(s_calls i)"
 
 am_check "--retry attempts=20,backoff=10ms..20ms, 'testing.flaky j 12': 42 after 13 attempts"
-s_wait "$j" 0
-am_assert_eq "result" 42 "$out"
+am_wait_exits "$j" 0 60s
+am_assert_eq "result" 42 "$AM_OUT"
 am_assert_eq "attempts" 13 "$(am_job_field "$j" .attempts)"
 am_assert_eq "calls counted by the task" 13 "$(s_calls j)"
 
 am_check "--retry forever, 'testing.flaky k 2': 42 after 3 attempts, backoff 1 s then 2 s"
-s_wait "$k" 0
-am_assert_eq "result" 42 "$out"
+am_wait_exits "$k" 0 60s
+am_assert_eq "result" 42 "$AM_OUT"
 job=$(am_ctl job "$k")
 am_assert_eq "attempts" 3 "$(jq -r .attempts <<<"$job")"
 am_assert_eq "calls counted by the task" 3 "$(s_calls k)"
@@ -78,8 +71,8 @@ am_cond 'gap >= 2.95' gap="$gap" \
 am_say "ok: backoff of forever >= 3 s over 2 retries"
 
 am_check "--retry attempts=3,backoff=200ms..1s,factor=2, 'testing.flaky l 50': failure after 3 attempts, >= 0.6 s of backoff"
-s_wait "$l" 1
-am_assert_eq "failure type" FlakyError "$(jq -r .type <<<"$out")"
+am_wait_exits "$l" 1 60s
+am_assert_eq "failure type" FlakyError "$(jq -r .type <<<"$AM_OUT")"
 job=$(am_ctl job "$l")
 am_assert_eq "attempts" 3 "$(jq -r .attempts <<<"$job")"
 am_assert_eq "calls counted by the task" 3 "$(s_calls l)"

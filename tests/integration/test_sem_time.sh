@@ -5,32 +5,23 @@
 #   own test, test_sem_begin_by.sh.
 source "$(dirname "$0")/../helpers/lib.sh"
 
-#   s_wait ID RC [TIMEOUT]: `asyncctl wait ID` exits RC; its output in $out
-s_wait () {
-    local rc=0
-    out=$(am_ctl wait "$1" --timeout "${3:-30s}") || rc=$?
-    [ "$rc" = "$2" ] || am_fail "wait $1 exited $rc, expected $2 (output '$out')"
-}
-
-s_ms () { local t=${EPOCHREALTIME/./}; echo $(( t / 1000 )); }
-
 am_broker_start
 
 am_node_start node1 --module "$AM_TESTING_SO"
 
 #   ---- begin_after, relative
 am_check "--begin-after +2s: pending for >= 1.5 s, then completes"
-t0=$(s_ms)
+t0=$(am_ms)
 id=$(am_ctl submit --begin-after +2s testing.noop)
 polls=0
-while [ $(( $(s_ms) - t0 )) -lt 1500 ]; do
+while [ $(( $(am_ms) - t0 )) -lt 1500 ]; do
     st=$(am_job_field "$id" .status)
-    [ "$st" = pending ] || am_fail "job is '$st' $(( $(s_ms) - t0 )) ms after submit, not pending"
+    [ "$st" = pending ] || am_fail "job is '$st' $(( $(am_ms) - t0 )) ms after submit, not pending"
     polls=$(( polls + 1 ))
     sleep 0.05
 done
 am_say "ok: pending in all $polls polls over 1.5 s"
-s_wait "$id" 0 10s
+am_wait_exits "$id" 0 10s
 job=$(am_ctl job "$id")
 am_assert_eq "status" completed "$(jq -r .status <<<"$job")"
 sub=$(am_iso_to_s "$(jq -r .submitted <<<"$job")")
@@ -45,20 +36,20 @@ am_say "ok"
 #   ---- begin_after, absolute, in the past
 past=$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)
 am_check "--begin-after $past (in the past): runs at once"
-t0=$(s_ms)
+t0=$(am_ms)
 id=$(am_ctl submit --begin-after "$past" testing.ret 7)
-s_wait "$id" 0 5s
-am_assert_eq "result" 7 "$out"
-am_say "completed $(( $(s_ms) - t0 )) ms after submit"
+am_wait_exits "$id" 0 5s
+am_assert_eq "result" 7 "$AM_OUT"
+am_say "completed $(( $(am_ms) - t0 )) ms after submit"
 
 #   ---- timeout
 am_check "--timeout 1s --retry never testing.sleep 10: TimeoutError within 3 s"
-t0=$(s_ms)
+t0=$(am_ms)
 id=$(am_ctl submit --timeout 1s --retry never testing.sleep 10)
-s_wait "$id" 1 10s
-elapsed=$(( $(s_ms) - t0 ))
-am_say "wait returned after $elapsed ms: $out"
-am_assert_eq "failure type" TimeoutError "$(jq -r .type <<<"$out")"
+am_wait_exits "$id" 1 10s
+elapsed=$(( $(am_ms) - t0 ))
+am_say "wait returned after $elapsed ms: $AM_OUT"
+am_assert_eq "failure type" TimeoutError "$(jq -r .type <<<"$AM_OUT")"
 [ $elapsed -le 3000 ] || am_fail "TimeoutError after $elapsed ms, expected within 3 s"
 [ $elapsed -ge 900 ] || am_fail "TimeoutError after $elapsed ms, before the 1 s timeout"
 am_assert_eq "attempts" 1 "$(am_job_field "$id" .attempts)"
@@ -66,11 +57,11 @@ am_assert_eq "attempts" 1 "$(am_job_field "$id" .attempts)"
 #   A passed timeout is an interruption (docs/spec.md section 4): re-queued at
 #   the head under the policy's interruptions, then TimeoutError
 am_check "--timeout 0.3s --retry interruptions=2 testing.sleep 10: 2 interruptions, then TimeoutError"
-t0=$(s_ms)
+t0=$(am_ms)
 id=$(am_ctl submit --timeout 0.3s --retry interruptions=2 testing.sleep 10)
-s_wait "$id" 1 15s
-elapsed=$(( $(s_ms) - t0 ))
-am_assert_eq "failure type" TimeoutError "$(jq -r .type <<<"$out")"
+am_wait_exits "$id" 1 15s
+elapsed=$(( $(am_ms) - t0 ))
+am_assert_eq "failure type" TimeoutError "$(jq -r .type <<<"$AM_OUT")"
 am_assert_eq "interruptions" 2 "$(am_job_field "$id" .interruptions)"
 am_assert_eq "attempts" 2 "$(am_job_field "$id" .attempts)"
 [ $elapsed -ge 550 ] || am_fail "TimeoutError after $elapsed ms: not two 0.3 s runs"
