@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
+#include "fixture.h"
 
 #include "async_codec.h"
 
@@ -322,9 +323,9 @@ test_codec_non_string_keys_stay_small (void **state)
     char *text = json_dumps (json, JSON_COMPACT);
     assert_non_null (text);
     assert_true (strlen (text) < 200);
-    assert_non_null (strstr (text, "\"$key:map#0\":1"));
-    assert_non_null (strstr (text, "\"7\":true"));
-    assert_non_null (strstr (text, "\"null\":\"x\""));
+    assert_string_contains (text, "\"$key:map#0\":1");
+    assert_string_contains (text, "\"7\":true");
+    assert_string_contains (text, "\"null\":\"x\"");
     free (text);
     json_decref (json);
 }
@@ -787,7 +788,7 @@ test_msg_trailing_bytes_refused (void **state)
     async_msg_init (&out, "PING", 1, 0);
     msgpack_pack_nil (&out.packer);                 //  a second value
     const char *why = s_refused (out.buffer.data, out.buffer.size);
-    assert_non_null (strstr (why, "trailing"));
+    assert_string_contains (why, "trailing");
     async_msg_destroy (&out);
 }
 
@@ -864,7 +865,7 @@ test_msg_body_not_a_map_refused (void **state)
     };
     for (int i = 0; frames [i]; i++) {
         const char *why = s_refused_text (frames [i]);
-        assert_non_null (strstr (why, "body"));
+        assert_string_contains (why, "body");
     }
 }
 

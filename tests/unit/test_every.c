@@ -2,7 +2,8 @@
     test_every - recurring schedules (broker/every): set, list, ticks,
     exactly-once across restarts, coalescing, delete, validation
 
-    Each test gets a fresh temp dir under /tmp, removed afterwards. The
+    Each test gets a fresh temp dir under $TMPDIR or /tmp, removed
+    afterwards (fixture.h). The
     submit callback is a fake that does what the broker's submit does to
     the store: it stages "k<key>" -> id in the same batch, and answers
     with the existing id when a committed key names one.
@@ -16,10 +17,10 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
-#include <ftw.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "every.h"
 #include "keys.h"
 #include "store.h"
@@ -43,28 +44,18 @@ typedef struct {
 } submitter_t;
 
 typedef struct {
-    char dir [64];              //  the temp dir
-    char path [96];             //  the store inside it
+    char dir [FIXTURE_DIR_MAX];         //  the temp dir
+    char path [FIXTURE_DIR_MAX + 8];    //  the store inside it
     store_t *store;
     every_t *every;
     submitter_t submitter;
 } fixture_t;
 
 static int
-s_remove_entry (const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void) sb;
-    (void) flag;
-    (void) ftw;
-    return remove (path);
-}
-
-static int
 s_setup (void **state)
 {
     fixture_t *self = calloc (1, sizeof (fixture_t));
-    strcpy (self->dir, "/tmp/asyncmesh-test-every-XXXXXX");
-    if (!mkdtemp (self->dir)) {
+    if (fixture_dir_make (self->dir, sizeof self->dir, "every")) {
         free (self);
         return -1;
     }
@@ -72,7 +63,7 @@ s_setup (void **state)
     if (store_open (self->path, true, &self->store) != 0
     ||  every_new (self->store, &self->every) != 0) {
         store_destroy (&self->store);
-        nftw (self->dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        fixture_dir_remove (self->dir);
         free (self);
         return -1;
     }
@@ -87,7 +78,7 @@ s_teardown (void **state)
     fixture_t *self = (fixture_t *) *state;
     every_destroy (&self->every);
     store_destroy (&self->store);
-    int rc = nftw (self->dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = fixture_dir_remove (self->dir);
     free (self);
     return rc;
 }
@@ -452,7 +443,7 @@ test_every_failed_submit_advances_and_reports (void **state)
     json_t *entry = s_entry (list, "bad");
     const char *error = json_string_value (json_object_get (entry, "last_error"));
     assert_non_null (error);
-    assert_non_null (strstr (error, "unknown quota"));
+    assert_string_contains (error, "unknown quota");
     assert_int_equal (json_integer_value (json_object_get (entry, "ticks")), 0);
     assert_true (json_is_null (json_object_get (entry, "last_job")));
     json_decref (list);
@@ -647,10 +638,8 @@ s_assert_refused (fixture_t *self, const char *name, int64_t interval,
 {
     char err [300] = "";
     assert_int_equal (every_set (self->every, name, interval, spec, T0, err, sizeof err), -1);
-    assert_true (strlen (err) > 0);
-    assert_null (strchr (err, '\n'));
-    if (!strstr (err, want))
-        fail_msg ("err '%s' does not say '%s'", err, want);
+    assert_one_line_error (err);
+    assert_string_contains (err, want);
 }
 
 static void
@@ -686,7 +675,7 @@ test_every_refuses_bad_name_interval_spec (void **state)
     char err [300] = "";
     assert_int_equal (every_set (self->every, "n", 60 * SECOND, &spec.data, -1,
                                  err, sizeof err), -1);
-    assert_non_null (strstr (err, "bad clock"));
+    assert_string_contains (err, "bad clock");
 
     assert_int_equal (every_size (self->every), 0);
     assert_int_equal (store_pending (self->store), 0);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
+#include "fixture.h"
 
 #include "metrics.h"
 
@@ -62,7 +63,7 @@ test_metrics_counters_by_queue_and_task (void **state)
     assert_int_equal (s_sample (text, "asyncmesh_jobs_submitted_total{queue=\"other\",task=\"a.b\"}"), 1);
     assert_int_equal (s_sample (text, "asyncmesh_jobs_failed_total{queue=\"default\",task=\"a.b\"}"), 1);
     assert_int_equal (s_sample (text, "asyncmesh_jobs_succeeded_total{queue=\"default\",task=\"a.b\"}"), 0);
-    assert_non_null (strstr (text, "# TYPE asyncmesh_jobs_interrupted_total counter\n"));
+    assert_string_contains (text, "# TYPE asyncmesh_jobs_interrupted_total counter\n");
     free (text);
     metrics_destroy (&metrics);
     assert_null (metrics);

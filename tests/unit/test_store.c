@@ -2,7 +2,8 @@
     test_store - the broker's RocksDB store: durability across reopen,
     batches, prefix iteration, big-endian key helpers (broker/store)
 
-    Each test gets a fresh temp dir under /tmp, removed afterwards.
+    Each test gets a fresh temp dir under $TMPDIR or /tmp, removed
+    afterwards (fixture.h).
     =========================================================================
 */
 #define _GNU_SOURCE
@@ -14,41 +15,31 @@
 #include <stdio.h>
 #include <string.h>
 #include <dirent.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "store.h"
 #include "asyncmesh/error.h"
 
 typedef struct {
-    char dir [64];              //  the temp dir
-    char path [96];             //  the store inside it
+    char dir [FIXTURE_DIR_MAX];         //  the temp dir
+    char path [FIXTURE_DIR_MAX + 8];    //  the store inside it
     store_t *store;
 } fixture_t;
-
-static int
-s_remove_entry (const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void) sb;
-    (void) flag;
-    (void) ftw;
-    return remove (path);
-}
 
 static int
 s_setup (void **state)
 {
     fixture_t *self = calloc (1, sizeof (fixture_t));
-    strcpy (self->dir, "/tmp/asyncmesh-test-store-XXXXXX");
-    if (!mkdtemp (self->dir)) {
+    if (fixture_dir_make (self->dir, sizeof self->dir, "store")) {
         free (self);
         return -1;
     }
     snprintf (self->path, sizeof self->path, "%s/db", self->dir);
     if (store_open (self->path, true, &self->store) != 0) {
-        nftw (self->dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        fixture_dir_remove (self->dir);
         free (self);
         return -1;
     }
@@ -61,7 +52,7 @@ s_teardown (void **state)
 {
     fixture_t *self = (fixture_t *) *state;
     store_destroy (&self->store);
-    int rc = nftw (self->dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = fixture_dir_remove (self->dir);
     free (self);
     return rc;
 }
@@ -224,7 +215,7 @@ static void
 test_store_open_refuses_a_file (void **state)
 {
     fixture_t *self = (fixture_t *) *state;
-    char file [128];
+    char file [FIXTURE_DIR_MAX + 16];
     snprintf (file, sizeof file, "%s/plain-file", self->dir);
     FILE *handle = fopen (file, "w");
     assert_non_null (handle);
