@@ -100,6 +100,13 @@ s_am_cleanup () {
     done
     for pid in "${AM_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
     for pid in "${AM_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    #   A race ThreadSanitizer found in a process while it stopped (after
+    #   the checks) fails the test too (the TSan suite of tests/run)
+    if [ $rc = 0 ] && grep -qs "WARNING: ThreadSanitizer" "$AM_TMP"/*.log; then
+        printf '%s: FAIL: ThreadSanitizer reported a race:\n' "$AM_TEST" >&2
+        grep -h -A40 "WARNING: ThreadSanitizer" "$AM_TMP"/*.log | head -n 80 >&2
+        rc=1
+    fi
     if [ "${KEEP:-0}" = 1 ]; then
         echo "$AM_TEST: kept $AM_TMP" >&2
     else

@@ -24,6 +24,19 @@
 #include "pool.h"
 #include "async_util.h"
 
+//  Built with -fsanitize=thread (gcc says __SANITIZE_THREAD__, clang
+//  __has_feature)
+#if defined(__SANITIZE_THREAD__)
+#    define S_TSAN 1
+#elif defined(__has_feature)
+#    if __has_feature(thread_sanitizer)
+#        define S_TSAN 1
+#    endif
+#endif
+#ifndef S_TSAN
+#    define S_TSAN 0
+#endif
+
 //  pool_destroy frees the jobs it still holds; ours own nothing else
 void
 node_job_destroy (async_task_t **self_p)
@@ -192,6 +205,12 @@ static void
 test_pool_quick_batch_stays_on_one_thread (void **unused)
 {
     (void) unused;
+#if S_TSAN
+    //  ThreadSanitizer makes even s_quick take 5-10 us a run, so 64 of
+    //  them rightly cost more than one POOL_BUDGET_US and wake 2-3
+    //  threads: the timing this test checks does not hold there
+    skip ();
+#endif
     s_state_reset ();
     pool_t *pool = pool_new (8, s_run, NULL);
     assert_non_null (pool);
