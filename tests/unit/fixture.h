@@ -33,8 +33,8 @@ static inline int
 fixture_dir_make (char *dir, size_t size, const char *name)
 {
     const char *tmp = getenv ("TMPDIR");
-    int length = snprintf (dir, size, "%s/asyncmesh-test-%s-XXXXXX",
-                           tmp && *tmp ? tmp : "/tmp", name);
+    int length = snprintf (dir, size, "%s/asyncmesh-test-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp",
+                           name);
     if (length < 0 || (size_t) length >= size) {
         fprintf (stderr, "fixture: the temp dir path for '%s' is too long\n", name);
         return -1;
@@ -79,8 +79,7 @@ fixture_dir_remove (const char *path)
         if (rmdir (path))
             rc = -1;
     }
-    else
-    if (unlink (path))
+    else if (unlink (path))
         rc = -1;
     return rc;
 }
@@ -100,19 +99,17 @@ s_fixture_assert_contains (const char *text, const char *part, const char *expr,
 {
     if (text && strstr (text, part))
         return;
-    print_error ("%s is '%s', which does not contain '%s'\n",
-                 expr, text ? text : "(null)", part);
+    print_error ("%s is '%s', which does not contain '%s'\n", expr, text ? text : "(null)",
+                 part);
     _fail (file, line);
 }
 
 static inline void
-s_fixture_assert_one_line (const char *text, const char *expr,
-                           const char *file, int line)
+s_fixture_assert_one_line (const char *text, const char *expr, const char *file, int line)
 {
     if (text && *text && !strchr (text, '\n'))
         return;
-    print_error ("%s is '%s', not a one-line error message\n",
-                 expr, text ? text : "(null)");
+    print_error ("%s is '%s', not a one-line error message\n", expr, text ? text : "(null)");
     _fail (file, line);
 }
 

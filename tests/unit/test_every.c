@@ -44,8 +44,8 @@ typedef struct {
 } submitter_t;
 
 typedef struct {
-    char dir [FIXTURE_DIR_MAX];         //  the temp dir
-    char path [FIXTURE_DIR_MAX + 8];    //  the store inside it
+    char dir [FIXTURE_DIR_MAX];       //  the temp dir
+    char path [FIXTURE_DIR_MAX + 8];  //  the store inside it
     store_t *store;
     every_t *every;
     submitter_t submitter;

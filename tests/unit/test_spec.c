@@ -574,7 +574,7 @@ test_spec_refuses_bad_retry (void **state)
     parsed_t parsed;
     s_parse (&parsed, "{\"task\": \"a.b\", \"retry\": \"Forever\"}");
     s_assert_refused_parsed (&parsed, "with retry Forever");
-    assert_string_contains (parsed.err, "Forever");    //  says what was wrong
+    assert_string_contains (parsed.err, "Forever");  //  says what was wrong
     s_done (&parsed);
 }
 

@@ -24,8 +24,8 @@
 #include "asyncmesh/error.h"
 
 typedef struct {
-    char dir [FIXTURE_DIR_MAX];         //  the temp dir
-    char path [FIXTURE_DIR_MAX + 8];    //  the store inside it
+    char dir [FIXTURE_DIR_MAX];       //  the temp dir
+    char path [FIXTURE_DIR_MAX + 8];  //  the store inside it
     store_t *store;
 } fixture_t;
 
