@@ -126,6 +126,7 @@ am_now () { echo "$EPOCHREALTIME"; }
 
 #   Milliseconds since the epoch, an integer (for elapsed times: t0=$(am_ms))
 am_ms () { local t=${EPOCHREALTIME/./}; echo $(( t / 1000 )); }
+s_am_ms () { am_ms; }           #   its former name, for tests not yet moved
 
 #   am_wait_for DESCRIPTION TIMEOUT_S COMMAND...
 #   Run COMMAND every 50 ms until it succeeds; fail the test after TIMEOUT_S.
