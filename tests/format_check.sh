@@ -14,10 +14,11 @@
 #   branch main: the changes not committed yet, so that a merged branch's
 #   files are checked on the branch, not again on main).
 #   --fix: format those files (those lines) in place instead.
-#   Exit 0: formatted (or nothing to check); 1: not formatted (clang-format
+#   Exit 0: formatted; 1: not formatted (clang-format
 #   prints where; --fix formats them);
 #   2: BASE is not a commit; 77: skipped (no clang-format, not a git
-#   checkout), which ctest reports as skipped (test "format").
+#   checkout, or no C file changed since BASE), which ctest reports as
+#   skipped (test "format").
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -82,5 +83,11 @@ if [ $failed -gt 0 ]; then
     echo "format_check: FAIL: $failed of $checked files differ from .clang-format" \
          "(base $base; tests/format_check.sh --fix formats them)" >&2
     exit 1
+fi
+if [ $checked = 0 ]; then
+    #   Nothing was looked at (a clean checkout of main, as CI has): say so,
+    #   rather than pass
+    echo "format_check: SKIPPED: no C file changed since $base"
+    exit 77
 fi
 echo "format_check: ok: $checked files checked against .clang-format (base $base)"
