@@ -860,7 +860,7 @@ s_query (ctl_t *ctl)
                 json_object_set_new (query, "node", json_string (value));
                 break;
             case CTL_OPT_LIMIT:
-                if (ctl_parse_int (value, 0, INT64_MAX, &number))
+                if (async_parse_int (value, 0, INT64_MAX, &number))
                     rc = s_usage (ctl, "%s '%s' is not a number of jobs; give a "
                                   "whole number (0: all)", flag, value);
                 else
@@ -1085,7 +1085,7 @@ s_cmd_quota (ctl_t *ctl)
     if (rc)
         return rc;
     int64_t size;
-    if (ctl_parse_int (ctl->words [2], 1, INT64_MAX, &size))
+    if (async_parse_int (ctl->words [2], 1, INT64_MAX, &size))
         return s_usage (ctl, "SIZE '%s' is not a quota size; give a whole number "
                         "of jobs, 1 or more", ctl->words [2]);
     rc = async_quota_set (ctl->client, ctl->words [1], size);

@@ -88,10 +88,6 @@ extern const ctl_option_t ctl_job_options [];
 json_t *
     ctl_value_parse (const char *text);
 
-//  Parse a decimal integer in [min, max]. 0, or -1 if malformed.
-int
-    ctl_parse_int (const char *text, int64_t min, int64_t max, int64_t *value);
-
 //  Split text into words like a POSIX shell does: blanks separate words,
 //  '...' and "..." quote, a backslash escapes the next character. Returns
 //  a NULL-terminated array (free with ctl_words_destroy), or NULL.

@@ -67,20 +67,6 @@ ctl_value_parse (const char *text)
     return value ? value : json_string (text);
 }
 
-int
-ctl_parse_int (const char *text, int64_t min, int64_t max, int64_t *value)
-{
-    if (!text || !*text || isspace ((unsigned char) *text))
-        return -1;
-    char *end;
-    errno = 0;
-    long long number = strtoll (text, &end, 10);
-    if (*end || errno || number < min || number > max)
-        return -1;
-    *value = number;
-    return 0;
-}
-
 //  Length of NAME when word is NAME=VALUE with NAME an identifier, else 0
 static size_t
 s_kwarg_name_len (const char *word)
@@ -282,7 +268,7 @@ s_value_problem (int id, const char *value)
     const char *equals;
     switch (id) {
         case CTL_OPT_PRIORITY:
-            return ctl_parse_int (value, INT32_MIN, INT32_MAX, &number)
+            return async_parse_int (value, INT32_MIN, INT32_MAX, &number)
                  ? "is not a 32-bit integer; give a number like 10 or -5" : NULL;
         case CTL_OPT_BEGIN_AFTER:
             return async_parse_time (value, async_now_us (), &number)
@@ -350,7 +336,7 @@ ctl_spec_option (json_t *spec, const ctl_option_t *option, const char *value,
 
     switch (option->id) {
         case CTL_OPT_PRIORITY:
-            ctl_parse_int (value, INT32_MIN, INT32_MAX, &number);
+            async_parse_int (value, INT32_MIN, INT32_MAX, &number);
             item = json_integer (number);
             break;
         case CTL_OPT_QUOTA:
