@@ -3068,7 +3068,14 @@ s_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *cm
                      "number from 1 to 1000000000");
             return;
         }
-        quota_set (self->quotas, name, size);
+        if (quota_set (self->quotas, name, size)) {
+            //  A quota made (again) while jobs naming it run: they count,
+            //  or their ends would take it below zero, past its size
+            async_job_t *job = (async_job_t *) async_idmap_first (self->jobs);
+            for (; job; job = (async_job_t *) async_idmap_next (self->jobs))
+                if (s_job_is_live (job))
+                    quota_count_one (self->quotas, &job->quotas, name, +1);
+        }
         uint8_t value [8];
         store_put_be64 (value, (uint64_t) size);
         store_put (self->store, key, klen, value, 8);

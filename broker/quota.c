@@ -44,17 +44,19 @@ quota_destroy (quota_t **self_p)
     }
 }
 
-void
+bool
 quota_set (quota_t *self, const char *name, int64_t size)
 {
     assert (size >= 1 && size <= QUOTA_SIZE_MAX);
     s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->entries, name);
-    if (!entry) {
+    bool made = !entry;
+    if (made) {
         entry = (s_entry_t *) calloc (1, sizeof (s_entry_t));
         assert (entry);
         zhashx_insert (self->entries, name, entry);
     }
     entry->size = size;
+    return made;
 }
 
 int
@@ -111,6 +113,19 @@ quota_count (quota_t *self, const async_blob_t *quotas, int delta)
         if (entry)
             entry->running += delta;
     }
+    s_names_free (names);
+}
+
+void
+quota_count_one (quota_t *self, const async_blob_t *quotas, const char *name, int delta)
+{
+    s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->entries, name);
+    char **names = entry ? s_names (quotas) : NULL;
+    for (char **each = names; each && *each; each++)
+        if (streq (*each, name)) {
+            entry->running += delta;
+            break;
+        }
     s_names_free (names);
 }
 

@@ -29,8 +29,9 @@ void
     quota_destroy (quota_t **self_p);
 
 //  Create quota `name` or change its size (1..QUOTA_SIZE_MAX); a smaller
-//  size stops no running job
-void
+//  size stops no running job. True when it made the quota (it counts no
+//  job yet: quota_count_one the jobs on nodes that name it)
+bool
     quota_set (quota_t *self, const char *name, int64_t size);
 
 //  Remove quota `name`: its pending jobs then run without it. 0, or -1
@@ -42,6 +43,12 @@ int
 //  gave one back (-1)
 void
     quota_count (quota_t *self, const async_blob_t *quotas, int delta);
+
+//  If a job's `quotas` name quota `name`, count it (+1 or -1) in that
+//  quota alone
+void
+    quota_count_one (quota_t *self, const async_blob_t *quotas, const char *name,
+                     int delta);
 
 //  Whether a lane of jobs naming the quotas "a,b" (NULL: none) may have
 //  one more on a node

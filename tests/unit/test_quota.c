@@ -55,6 +55,26 @@ test_quota_holds_a_full_lane (void **state)
     assert_null (quotas);
 }
 
+//  quota_count_one counts a job in the one quota named, if it names it
+static void
+test_quota_count_one_counts_that_quota_alone (void **state)
+{
+    (void) state;
+    quota_t *quotas = quota_new ();
+    assert_true (quota_set (quotas, "a", 1));
+    assert_false (quota_set (quotas, "a", 1));          //  made once
+    quota_set (quotas, "b", 1);
+    async_blob_t both = s_blob ((const char *[]) { "a", "b" }, 2);
+    async_blob_t other = s_blob ((const char *[]) { "c" }, 1);
+    quota_count_one (quotas, &both, "a", +1);
+    quota_count_one (quotas, &other, "a", +1);          //  does not name a
+    assert_false (quota_allows (quotas, "a"));
+    assert_true (quota_allows (quotas, "b"));
+    async_blob_clear (&both);
+    async_blob_clear (&other);
+    quota_destroy (&quotas);
+}
+
 static void
 test_quota_check_names_the_unknown_one (void **state)
 {
@@ -119,6 +139,7 @@ main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_quota_holds_a_full_lane),
+        cmocka_unit_test (test_quota_count_one_counts_that_quota_alone),
         cmocka_unit_test (test_quota_check_names_the_unknown_one),
         cmocka_unit_test (test_quota_lane_joins_the_names),
         cmocka_unit_test (test_quota_pack_list_gives_size_and_running),
