@@ -2882,6 +2882,15 @@ s_on_annotate (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     async_codec_pack_str (&pk, name);
     msgpack_pack_object (&pk, *value);
     msgpack_unpacked_destroy (&unpacked);
+    if (buffer.size > SPEC_ANNOTATIONS_MAX) {
+        //  Every later read and write of the job carries them all
+        char err [160];
+        snprintf (err, sizeof err, "the job's annotations would take %zu bytes; at most "
+                  "%d", buffer.size, SPEC_ANNOTATIONS_MAX);
+        msgpack_sbuffer_destroy (&buffer);
+        s_error (self, routing, in->rid, ASYNC_EREFUSED, err);
+        return;
+    }
     async_blob_take (&job->annotations, (uint8_t *) buffer.data, buffer.size);
     s_job_save (self, job);
     self->durable = true;

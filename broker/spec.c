@@ -309,6 +309,11 @@ s_options (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *job, async_job
         uint8_t *data;
         size_t size;
         async_codec_copy_object (o, &data, &size);
+        if (size > SPEC_ANNOTATIONS_MAX) {
+            free (data);
+            return s_fail (ctx, "%s take more than %d bytes", "annotations",
+                           SPEC_ANNOTATIONS_MAX);
+        }
         async_blob_take (&job->annotations, data, size);
     }
     //  callbacks: job records now, started when the job has its outcome

@@ -9,6 +9,10 @@
 #include "async_job.h"
 #include <czmq.h>
 
+//  The largest a job's annotations may be (packed), at submit and after
+//  ANNOTATE: every read and write of the job carries them all
+#define SPEC_ANNOTATIONS_MAX (1 << 20)
+
 //  Retry policy (docs/spec.md section 4)
 typedef struct {
     int attempts;               //  attempts in all for transient failures
