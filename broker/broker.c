@@ -2994,6 +2994,35 @@ s_every_submit (void *arg, const msgpack_object *spec, const char *key, char *id
     return rc;
 }
 
+//  What a schedule may make the broker do: at most S_EVERY_JOBS jobs a
+//  tick and S_EVERY_RATE jobs a second of its interval, and at most
+//  S_EVERY_MAX schedules (a schedule submits by itself, for ever)
+#define S_EVERY_JOBS    10000
+#define S_EVERY_RATE    100
+#define S_EVERY_MAX     10000
+
+//  0, or -1 with the reason in err
+static int
+s_every_budget (broker_t *self, const char *name, size_t jobs, int64_t interval_us,
+                char *err, size_t err_size)
+{
+    if (!every_has (self->every, name) && every_size (self->every) >= S_EVERY_MAX) {
+        snprintf (err, err_size, "there are %d schedules already (at most %d); delete "
+                  "one first", S_EVERY_MAX, S_EVERY_MAX);
+        return -1;
+    }
+    //  jobs per second of interval: jobs * 1e6 / interval_us, without a
+    //  division that rounds a fast schedule down to nothing
+    if (jobs > S_EVERY_JOBS
+    ||  (int64_t) jobs * 1000000 > (int64_t) S_EVERY_RATE * interval_us) {
+        snprintf (err, err_size, "a schedule of %zu jobs a tick every %.3fs is over the "
+                  "budget: at most %d jobs a tick and %d a second", jobs,
+                  interval_us / 1e6, S_EVERY_JOBS, S_EVERY_RATE);
+        return -1;
+    }
+    return 0;
+}
+
 static void
 s_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *cmd)
 {
@@ -3023,6 +3052,8 @@ s_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *cm
         else
             rc = spec_parse (spec, async_now_us (), jobs, err, sizeof err)
               || s_check_quotas (self, jobs, err, sizeof err)
+              || s_every_budget (self, name, zlistx_size (jobs), interval_us, err,
+                                 sizeof err)
               || every_set (self->every, name, interval_us, spec, async_now_us (),
                             err, sizeof err);
         zlistx_destroy (&jobs);

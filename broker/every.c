@@ -223,6 +223,13 @@ every_size (every_t *self)
     return zhashx_size (self->schedules);
 }
 
+bool
+every_has (every_t *self, const char *name)
+{
+    assert (self);
+    return zhashx_lookup (self->schedules, name) != NULL;
+}
+
 //  ---------------------------------------------------------------------
 //  Methods
 

@@ -64,6 +64,10 @@ void
 size_t
     every_size (every_t *self);
 
+//  True when schedule `name` exists.
+bool
+    every_has (every_t *self, const char *name);
+
 //  True when `name` is a valid schedule name: 1-174 bytes (EVERY_MAX_NAME)
 //  of letters, digits and _-.:
 bool

@@ -5,10 +5,11 @@
 //             [COMMAND BODY_JSON ...]
 //
 //  Sends each [1, COMMAND, rid, BODY] (BODY a JSON object, packed as
-//  msgpack) in order from one DEALER, so that they come from one peer,
-//  and prints each reply as one line of JSON: {"command": ..., "rid": ...,
-//  "body": {...}}, until REPLIES (default: one per request) came or
-//  TIMEOUT_MS (default 3000) passed. Exit 0 when all came, 3 on a
+//  msgpack; @FILE: the JSON object in FILE) in order from one DEALER, so
+//  that they come from one peer, and prints each reply as one line of
+//  JSON: {"command": ..., "rid": ..., "body": {...}}, until REPLIES
+//  (default: one per request) came or TIMEOUT_MS (default 3000) passed.
+//  Exit 0 when all came, 3 on a
 //  time-out, 2 on bad arguments.
 #include "async_codec.h"
 #include "async_util.h"
@@ -43,7 +44,9 @@ main (int argc, char *argv [])
     uint64_t rid = (uint64_t) async_mono_us ();
     for (int arg = optind + 1; arg < argc; arg += 2) {
         json_error_t error;
-        json_t *body = json_loads (argv [arg + 1], 0, &error);
+        json_t *body = argv [arg + 1][0] == '@'
+                     ? json_load_file (argv [arg + 1] + 1, 0, &error)
+                     : json_loads (argv [arg + 1], 0, &error);
         if (!json_is_object (body)) {
             fprintf (stderr, "rawreq: the body of %s is not a JSON object: %s\n",
                      argv [arg], error.text);
