@@ -211,6 +211,23 @@ session_keeps_uuid (session_t *self, const msgpack_object *hello, int64_t heartb
     return !same_lock;
 }
 
+//  Pack a text of an agent for NODES, cut at SESSION_TEXT_MAX bytes (the
+//  last three then "..."): a node's globs and queues may take tens of kB,
+//  and NODES, STATUS and a dead node's entry carry them for every agent
+static void
+s_pack_text (msgpack_packer *pk, const char *text)
+{
+    size_t len = strlen (text);
+    if (len <= SESSION_TEXT_MAX) {
+        async_codec_pack_str (pk, text);
+        return;
+    }
+    char cut [SESSION_TEXT_MAX + 1];
+    memcpy (cut, text, SESSION_TEXT_MAX - 3);
+    memcpy (cut + SESSION_TEXT_MAX - 3, "...", 4);
+    async_codec_pack_str (pk, cut);
+}
+
 void
 session_pack (session_t *self, msgpack_packer *pk)
 {
@@ -245,9 +262,9 @@ session_pack (session_t *self, msgpack_packer *pk)
         async_codec_pack_str (pk, "running");
         msgpack_pack_int (pk, dispatch_agent_used (agent));
         async_codec_pack_str (pk, "filter");
-        async_codec_pack_str (pk, dispatch_agent_filter (agent));
+        s_pack_text (pk, dispatch_agent_filter (agent));
         async_codec_pack_str (pk, "queues");
-        async_codec_pack_str (pk, dispatch_agent_queues (agent));
+        s_pack_text (pk, dispatch_agent_queues (agent));
         agent = (dispatch_agent_t *) zlistx_next (self->agents);
     }
 }

@@ -27,6 +27,7 @@
 #define SESSION_SIZE        100000  //  slots per agent
 #define SESSION_PER_ADDRESS 1024    //  node sessions per peer address
 #define SESSION_HELD        10000   //  held entries read (the rest are ignored)
+#define SESSION_TEXT_MAX    1024    //  bytes of an agent's filter or queues in NODES
 
 typedef struct {
     char *rkey;                 //  routing id as hex
@@ -85,7 +86,8 @@ bool
                         int64_t mono);
 
 //  The session as NODES lists it: {uuid, address, host, pid,
-//  last_heartbeat, dead, running, agents}
+//  last_heartbeat, dead, running, agents}; an agent's filter and queues
+//  texts are cut at SESSION_TEXT_MAX bytes, ending "..."
 void
     session_pack (session_t *self, msgpack_packer *pk);
 

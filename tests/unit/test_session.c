@@ -166,6 +166,47 @@ test_session_keeps_uuid_while_alive (void **state)
     dispatch_destroy (&dispatch);
 }
 
+//  An agent's long filter is cut in NODES, ending "..."
+static void
+test_session_pack_cuts_long_texts (void **state)
+{
+    (void) state;
+    dispatch_t *dispatch = dispatch_new ();
+    char json [16384] = "{\"agents\": [{\"name\": \"m\", \"size\": 1, \"include\": [";
+    for (int i = 0; i < 60; i++) {
+        char glob [250];
+        snprintf (glob, sizeof glob, "%s\"%0190d\"", i ? ", " : "", i);
+        strcat (json, glob);
+    }
+    strcat (json, "]}]}");
+    s_hello_t held;
+    const msgpack_object *hello = s_hello (&held, json);
+    zframe_t *routing = zframe_new ("N1", 2);
+    session_t *session = session_new (dispatch, "4e31", routing, S_UUID, "n", "", hello);
+    s_hello_free (&held);
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
+    session_pack (session, &pk);
+    json_t *node = async_codec_decode_json (buffer.data, buffer.size);
+    const char *filter = json_string_value (
+        json_object_get (json_array_get (json_object_get (node, "agents"), 0), "filter"));
+    assert_non_null (filter);
+    assert_int_equal (strlen (filter), SESSION_TEXT_MAX);
+    assert_string_equal (filter + SESSION_TEXT_MAX - 3, "...");
+    json_decref (node);
+    msgpack_sbuffer_destroy (&buffer);
+    dispatch_agent_t *agent;
+    while ((agent = (dispatch_agent_t *) zlistx_first (session->agents))) {
+        zlistx_detach_cur (session->agents);
+        dispatch_agent_remove (dispatch, &agent);
+    }
+    session_destroy (&session);
+    zframe_destroy (&routing);
+    dispatch_destroy (&dispatch);
+}
+
 int
 main (void)
 {
@@ -173,6 +214,7 @@ main (void)
         cmocka_unit_test (test_session_hello_budgets),
         cmocka_unit_test (test_session_new_and_pack),
         cmocka_unit_test (test_session_keeps_uuid_while_alive),
+        cmocka_unit_test (test_session_pack_cuts_long_texts),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
