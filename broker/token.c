@@ -63,27 +63,32 @@ token_key_load (token_key_t *key, const uint8_t *secret)
     key->k1 = s_le64 (secret + 8);
 }
 
-//  epoch (8, big-endian), id (36), node (36), attempt (4, big-endian)
-static uint32_t
-s_mac (const token_key_t *key, uint64_t epoch, const char *id, const char *node,
+//  The MAC of `tag` (none when 0: a token's), then epoch (8, big-endian),
+//  id (36), node (36), attempt (4, big-endian). A proof's message is one
+//  byte longer than a token's, so that no proof is ever a token's MAC
+static uint64_t
+s_mac (const token_key_t *key, char tag, uint64_t epoch, const char *id, const char *node,
        int attempt)
 {
-    uint8_t data [8 + 36 + 36 + 4];
+    uint8_t data [1 + 8 + 36 + 36 + 4];
+    uint8_t *at = data;
+    if (tag)
+        *at++ = (uint8_t) tag;
     for (int i = 0; i < 8; i++)
-        data [i] = (uint8_t) (epoch >> (56 - 8 * i));
-    memset (data + 8, 0, 72);
-    strncpy ((char *) data + 8, id, 36);
-    strncpy ((char *) data + 44, node, 36);
+        at [i] = (uint8_t) (epoch >> (56 - 8 * i));
+    memset (at + 8, 0, 72);
+    strncpy ((char *) at + 8, id, 36);
+    strncpy ((char *) at + 44, node, 36);
     for (int i = 0; i < 4; i++)
-        data [80 + i] = (uint8_t) ((uint32_t) attempt >> (24 - 8 * i));
-    return (uint32_t) token_siphash (key, data, sizeof data);
+        at [80 + i] = (uint8_t) ((uint32_t) attempt >> (24 - 8 * i));
+    return token_siphash (key, data, (size_t) (at + 84 - data));
 }
 
 uint64_t
 token_make (const token_key_t *key, uint64_t epoch, const char *id, const char *node,
             int attempt)
 {
-    return (epoch << 32) | s_mac (key, epoch, id, node, attempt);
+    return (epoch << 32) | (uint32_t) s_mac (key, 0, epoch, id, node, attempt);
 }
 
 bool
@@ -92,4 +97,18 @@ token_valid (const token_key_t *key, uint64_t token, const char *id, const char 
 {
     uint64_t epoch = token >> 32;
     return epoch > 0 && token == token_make (key, epoch, id, node, attempt);
+}
+
+uint64_t
+token_proof (const token_key_t *key, uint64_t token, const char *id, const char *node,
+             int attempt)
+{
+    return s_mac (key, 'A', token >> 32, id, node, attempt);
+}
+
+bool
+token_proof_valid (const token_key_t *key, uint64_t proof, uint64_t token, const char *id,
+                   const char *node, int attempt)
+{
+    return (proof ^ token_proof (key, token, id, node, attempt)) == 0;
 }

@@ -9,6 +9,13 @@
     another node's, nor the next one) and lets a broker restarted since
     check a token it never wrote down: an attempt that was handed out but
     not yet recorded when the broker stopped (docs/protocol.md section 8).
+
+    A proof goes with each token to its node, never to clients: all 64 bits
+    of SipHash-2-4 under the same secret over a message of its own (a tag
+    byte 'A', then epoch, job id, node uuid, attempt). A node shows it to
+    take back a job that is pending again after a restart; a token has only
+    32 bits of MAC, too few for a value a node may present to be checked
+    that fast, online.
     =========================================================================
 */
 #ifndef TOKEN_H_INCLUDED
@@ -40,6 +47,18 @@ uint64_t
 bool
     token_valid (const token_key_t *key, uint64_t token, const char *id, const char *node,
                  int attempt);
+
+//  The proof of the attempt that `token` (as token_make made it) names:
+//  the 64-bit MAC of tag 'A', its epoch, `id`, `node` and `attempt`
+uint64_t
+    token_proof (const token_key_t *key, uint64_t token, const char *id, const char *node,
+                 int attempt);
+
+//  Whether `proof` is the one token_proof gives for that token and
+//  attempt
+bool
+    token_proof_valid (const token_key_t *key, uint64_t proof, uint64_t token, const char *id,
+                       const char *node, int attempt);
 
 //  SipHash-2-4 of `size` bytes (for the unit test's reference vectors)
 uint64_t

@@ -68,6 +68,58 @@ test_token_binds_job_node_attempt_and_secret (void **state)
     assert_true (token_make (&key, 7, S_ID, S_NODE, 4) != token);
 }
 
+//  A proof is all 64 bits of its own MAC: bound to the token's epoch, the
+//  job, node and attempt and the secret, and not the token's MAC
+static void
+test_token_proof_binds_everything_in_64_bits (void **state)
+{
+    (void) state;
+    token_key_t key = s_reference_key ();
+    uint64_t token = token_make (&key, 7, S_ID, S_NODE, 3);
+    uint64_t proof = token_proof (&key, token, S_ID, S_NODE, 3);
+    assert_true (proof == token_proof (&key, token, S_ID, S_NODE, 3));
+    assert_true (token_proof_valid (&key, proof, token, S_ID, S_NODE, 3));
+    assert_false (token_proof_valid (&key, proof, token, S_OTHER, S_NODE, 3));
+    assert_false (token_proof_valid (&key, proof, token, S_ID, S_OTHER, 3));
+    assert_false (token_proof_valid (&key, proof, token, S_ID, S_NODE, 4));
+    assert_false (token_proof_valid (&key, proof, token_make (&key, 8, S_ID, S_NODE, 3), S_ID,
+                                     S_NODE, 3));
+    assert_false (token_proof_valid (&key, proof ^ 1, token, S_ID, S_NODE, 3));
+    assert_false (token_proof_valid (&key, proof ^ (1ULL << 63), token, S_ID, S_NODE, 3));
+    assert_false (token_proof_valid (&key, 0, token, S_ID, S_NODE, 3));
+    token_key_t other = key;
+    other.k0 ^= 1;
+    assert_false (token_proof_valid (&other, proof, token, S_ID, S_NODE, 3));
+    //  Not the token's MAC, nor its low half
+    assert_true ((uint32_t) proof != (uint32_t) token);
+    //  The high 32 bits are used: over 64 attempts, they are not all zero
+    //  nor all the same (one chance in 2^32 each that this is wrong)
+    uint64_t high_or = 0, high_and = ~0ULL;
+    for (int attempt = 1; attempt <= 64; attempt++) {
+        uint64_t other_token = token_make (&key, 7, S_ID, S_NODE, attempt);
+        uint64_t high = token_proof (&key, other_token, S_ID, S_NODE, attempt) >> 32;
+        high_or |= high;
+        high_and &= high;
+    }
+    assert_true (high_or != 0 && high_and != high_or);
+}
+
+//  The proof's message is fixed (docs/protocol.md section 7): a vector
+//  under the reference key, so that a change of the layout shows
+static void
+test_token_proof_matches_its_vector (void **state)
+{
+    (void) state;
+    token_key_t key = s_reference_key ();
+    uint64_t token = token_make (&key, 7, S_ID, S_NODE, 3);
+    uint8_t data [1 + 8 + 36 + 36 + 4] = { 'A', 0, 0, 0, 0, 0, 0, 0, 7 };
+    memcpy (data + 9, S_ID, 36);
+    memcpy (data + 45, S_NODE, 36);
+    data [84] = 3;
+    assert_true (token_proof (&key, token, S_ID, S_NODE, 3)
+                 == token_siphash (&key, data, sizeof data));
+}
+
 int
 main (void)
 {
@@ -75,6 +127,8 @@ main (void)
         cmocka_unit_test (test_token_siphash_matches_the_reference),
         cmocka_unit_test (test_token_names_its_epoch_and_checks),
         cmocka_unit_test (test_token_binds_job_node_attempt_and_secret),
+        cmocka_unit_test (test_token_proof_binds_everything_in_64_bits),
+        cmocka_unit_test (test_token_proof_matches_its_vector),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
