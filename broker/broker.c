@@ -2261,17 +2261,36 @@ typedef struct {
 } s_adopted_t;
 
 //  Whether node `uuid` may take back `job` with this held entry: the job
-//  waits in its queue for the attempt the entry names (the next one), and
-//  the token is the one an earlier process made for that very attempt on
-//  that node (token.h: nobody else can make it)
+//  waits in its queue for the attempt the entry names (the next one), the
+//  token is the one an earlier process made for that very attempt on that
+//  node, and so is the 64-bit proof that came with it in ASSIGN (token.h:
+//  nobody else can make them; the token's 32-bit MAC alone could be
+//  guessed online). An entry without a proof (a node older than proofs)
+//  is never adopted
 static bool
 s_adoptable (broker_t *self, async_job_t *job, const char *uuid, uint64_t token,
-             int64_t attempt)
+             int64_t attempt, const uint64_t *proof)
 {
-    return job->kind == ASYNC_KIND_TASK && job->status == ASYNC_PENDING && !job->held
-        && attempt == (int64_t) job->attempts + 1 && (token >> 32) < self->epoch
+    return proof && job->kind == ASYNC_KIND_TASK && job->status == ASYNC_PENDING
+        && !job->held && attempt == (int64_t) job->attempts + 1
+        && (token >> 32) < self->epoch
         && token_valid (&self->token_key, token, job->id, uuid, (int) attempt)
+        && token_proof_valid (&self->token_key, *proof, token, job->id, uuid, (int) attempt)
         && s_is_queued (self, job);
+}
+
+//  The slots of a HELLO's agents (each size checked by session_hello_check)
+static int64_t
+s_hello_slots (const msgpack_object *agents)
+{
+    int64_t slots = 0;
+    for (uint32_t i = 0; i < agents->via.array.size; i++) {
+        int64_t size = 0;
+        if (async_mp_int (&agents->via.array.ptr [i], "size", &size) == 0
+        &&  size > 0 && size <= SESSION_SIZE)
+            slots += size;
+    }
+    return slots;
 }
 
 //  Take the adopted jobs out of their queues, assigned to the session
@@ -2399,9 +2418,13 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         refused += nheld - SESSION_HELD;        //  each costs a look-up: not read
         nheld = SESSION_HELD;
     }
+    //  Adoption candidates (held entries for pending jobs): at most one
+    //  per slot of the node, each checked once; the rest, and every miss,
+    //  are refused (a node holds no more jobs than it has slots)
+    int64_t candidates = s_hello_slots (agents);
     for (uint32_t i = 0; i < nheld; i++) {
         char id [ASYNC_ID_LEN], agent_name [ASYNC_MAX_NAME + 1];
-        uint64_t token;
+        uint64_t token, proof;
         int64_t attempt = 0;
         const msgpack_object *h = &held->via.array.ptr [i];
         if (async_mp_str (h, "id", id, sizeof id) || async_mp_uint (h, "token", &token)
@@ -2410,13 +2433,21 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
             continue;
         }
         async_mp_int (h, "attempt", &attempt);
+        bool has_proof = async_mp_uint (h, "proof", &proof) == 0;
         async_job_t *job = s_job_load (self, id);
-        if (job && !s_job_is_live (job) && s_adoptable (self, job, uuid, token, attempt)) {
-            s_adopted_t *entry = calloc (1, sizeof (s_adopted_t));
-            memcpy (entry->id, id, ASYNC_ID_LEN);
-            entry->token = token;
-            snprintf (entry->agent, sizeof entry->agent, "%s", agent_name);
-            zlistx_add_end (adopted, entry);
+        if (job && job->status == ASYNC_PENDING) {
+            if (candidates > 0) {
+                candidates--;
+                if (s_adoptable (self, job, uuid, token, attempt, has_proof ? &proof : NULL)) {
+                    s_adopted_t *entry = calloc (1, sizeof (s_adopted_t));
+                    memcpy (entry->id, id, ASYNC_ID_LEN);
+                    entry->token = token;
+                    snprintf (entry->agent, sizeof entry->agent, "%s", agent_name);
+                    zlistx_add_end (adopted, entry);
+                    continue;
+                }
+            }
+            refused++;                  //  not adopted: a miss, or over the node's slots
             continue;
         }
         if (!job || !s_job_is_live (job))
@@ -2429,9 +2460,10 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     }
     if (refused)
         async_log_warning ("broker", "node.held_refused", "node=%s refused=%zu "
-                           "reason=\"held entries malformed, over the first %d, or for "
-                           "jobs assigned to other nodes; ignored\"", uuid, refused,
-                           SESSION_HELD);
+                           "reason=\"held entries malformed, over the first %d, for "
+                           "jobs assigned to other nodes, or for pending jobs not taken "
+                           "back (no valid proof, or more than the node's slots); "
+                           "ignored\"", uuid, refused, SESSION_HELD);
     session_t *previous [2] = { old, other != old ? other : NULL };
     for (int i = 0; i < 2; i++) {
         session_t *session = previous [i];
@@ -3389,10 +3421,14 @@ s_dispatch (broker_t *self)
                                                          job->attempts + 1));
 
         async_msg_t msg;
-        async_msg_init (&msg, "ASSIGN", 0, 8);
+        async_msg_init (&msg, "ASSIGN", 0, 9);
         async_msg_str (&msg, "id", job->id);
         async_msg_key (&msg, "token");
         msgpack_pack_uint64 (&msg.packer, job->token);
+        async_msg_key (&msg, "proof");
+        msgpack_pack_uint64 (&msg.packer, token_proof (&self->token_key, job->token,
+                                                       job->id, session->uuid,
+                                                       job->attempts + 1));
         async_msg_str (&msg, "task", job->task);
         async_msg_raw (&msg, "args", job->args.data, job->args.size);
         async_msg_raw (&msg, "kwargs", job->kwargs.data, job->kwargs.size);

@@ -34,6 +34,7 @@ typedef struct {
 typedef struct {
     char id [ASYNC_ID_LEN];
     uint64_t token;
+    uint64_t proof;             //  ASSIGN's; 0: none
     int attempt;
     char *agent;
     zframe_t *frame;            //  the RESULT message
@@ -355,16 +356,21 @@ s_send (node_t *self, async_msg_t *msg)
     zframe_destroy (&frame);
 }
 
-//  One entry of HELLO's held list
+//  One entry of HELLO's held list; `proof` 0: none (an older broker's
+//  ASSIGN had none)
 static void
-s_pack_held (msgpack_packer *pk, const char *id, uint64_t token, int attempt,
-             const char *agent)
+s_pack_held (msgpack_packer *pk, const char *id, uint64_t token, uint64_t proof,
+             int attempt, const char *agent)
 {
-    msgpack_pack_map (pk, 4);
+    msgpack_pack_map (pk, proof ? 5 : 4);
     async_codec_pack_str (pk, "id");
     async_codec_pack_str (pk, id);
     async_codec_pack_str (pk, "token");
     msgpack_pack_uint64 (pk, token);
+    if (proof) {
+        async_codec_pack_str (pk, "proof");
+        msgpack_pack_uint64 (pk, proof);
+    }
     async_codec_pack_str (pk, "attempt");
     msgpack_pack_int (pk, attempt);
     async_codec_pack_str (pk, "agent");
@@ -429,12 +435,13 @@ s_send_hello (node_t *self)
     msgpack_pack_array (pk, held);
     async_task_t *job = (async_task_t *) zlistx_first (self->running);
     while (job) {
-        s_pack_held (pk, job->id, job->token, job->attempt, job->agent);
+        s_pack_held (pk, job->id, job->token, job->proof, job->attempt, job->agent);
         job = (async_task_t *) zlistx_next (self->running);
     }
     unacked_t *unacked = (unacked_t *) async_idmap_first (self->unacked);
     while (unacked) {
-        s_pack_held (pk, unacked->id, unacked->token, unacked->attempt, unacked->agent);
+        s_pack_held (pk, unacked->id, unacked->token, unacked->proof, unacked->attempt,
+                     unacked->agent);
         unacked = (unacked_t *) async_idmap_next (self->unacked);
     }
     s_send (self, &msg);
@@ -519,6 +526,7 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
     unacked_t *unacked = calloc (1, sizeof (unacked_t));
     memcpy (unacked->id, job->id, ASYNC_ID_LEN);
     unacked->token = job->token;
+    unacked->proof = job->proof;
     unacked->attempt = job->attempt;
     unacked->agent = strdup (job->agent);
     unacked->frame = zframe_new (msg.buffer.data, msg.buffer.size);
@@ -594,6 +602,8 @@ s_on_assign (node_t *self, const msgpack_object *body)
         node_job_destroy (&job);
         return;
     }
+    if (async_mp_uint (body, "proof", &job->proof))
+        job->proof = 0;                 //  an older broker: no adoption
     job->agent = async_mp_strdup (body, "agent");
     if (!job->agent)
         job->agent = strdup (self->config.agents [0].name);

@@ -73,6 +73,7 @@ struct _async_task_t {
     int64_t ran_us;             //  how long it ran
     void *running;              //  its handle in the node's running jobs
     bool started_sent;          //  STARTED went to the broker
+    uint64_t proof;             //  ASSIGN's, shown in HELLO `held`; 0: none
     //  Process isolation (node/isolate.h)
     bool isolated;              //  run in a forked child (its agent's isolation)
     node_chan_t *chan;          //  in that child: the way to its worker, which

@@ -1,18 +1,23 @@
-//  hello_forge - a test helper for test_hello_held_forgery.sh
+//  hello_forge - a test helper for test_hello_held_forgery.sh and
+//  test_hello_held_adopt_proof.sh
 //
-//      hello_forge ENDPOINT UUID JOB TOKEN RESULT
+//      hello_forge ENDPOINT UUID JOB TOKEN RESULT [ATTEMPT [PROOF [COPIES]]]
 //
 //  A raw peer that plays a node of uuid UUID trying to steal job JOB,
-//  which runs on another node: it says HELLO with one agent (`main`, size
-//  1), no tasks (so that the broker gives it no work) and `held` =
-//  [{id: JOB, token: TOKEN, agent: main}], then sends RESULT {id: JOB,
-//  token: TOKEN, result: RESULT} and waits for its ACK.
+//  which runs on another node or waits in its queue: it says HELLO with
+//  one agent (`main`, size 1), no tasks (so that the broker gives it no
+//  work) and `held` = [{id: JOB, token: TOKEN, agent: main}], then sends
+//  RESULT {id: JOB, token: TOKEN, result: RESULT} and waits for its ACK.
+//  With ATTEMPT the held entry has `attempt`; with PROOF (a number, or -
+//  for none) `proof`; with COPIES, `held` lists the entry that many times
+//  (1 to 10000).
 //
 //  Prints one line per answer: "hello: WELCOME", "hello: ERROR <code>
 //  <message>", "ack: rejected=<0|1>". Exit 0 when the ACK came, 1 when an
 //  answer did not come within 5 s, 2 on bad arguments.
 #include "async_codec.h"
 #include <czmq.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,8 +58,10 @@ s_recv (zsock_t *dealer, const char *a, const char *b, async_inmsg_t *in)
 int
 main (int argc, char *argv [])
 {
-    if (argc != 6) {
-        fprintf (stderr, "usage: hello_forge ENDPOINT UUID JOB TOKEN RESULT\n");
+    if (argc < 6 || argc > 9) {
+        fprintf (stderr,
+                 "usage: hello_forge ENDPOINT UUID JOB TOKEN RESULT "
+                 "[ATTEMPT [PROOF [COPIES]]]\n");
         return 2;
     }
     const char *endpoint = argv [1], *uuid = argv [2], *job = argv [3];
@@ -70,6 +77,33 @@ main (int argc, char *argv [])
     if (errno || !end || *end || end == argv [5]) {
         fprintf (stderr, "hello_forge: RESULT '%s' is not an integer\n", argv [5]);
         return 2;
+    }
+    long attempt = 0, copies = 1;
+    if (argc > 6) {
+        errno = 0;
+        attempt = strtol (argv [6], &end, 10);
+        if (errno || !end || *end || end == argv [6] || attempt < 1 || attempt > 1000000) {
+            fprintf (stderr, "hello_forge: ATTEMPT '%s' is not from 1 to 1000000\n", argv [6]);
+            return 2;
+        }
+    }
+    bool has_proof = argc > 7 && strcmp (argv [7], "-") != 0;
+    uint64_t proof = 0;
+    if (has_proof) {
+        errno = 0;
+        proof = strtoull (argv [7], &end, 10);
+        if (errno || !end || *end || end == argv [7]) {
+            fprintf (stderr, "hello_forge: PROOF '%s' is not an unsigned integer\n", argv [7]);
+            return 2;
+        }
+    }
+    if (argc > 8) {
+        errno = 0;
+        copies = strtol (argv [8], &end, 10);
+        if (errno || !end || *end || end == argv [8] || copies < 1 || copies > 10000) {
+            fprintf (stderr, "hello_forge: COPIES '%s' is not from 1 to 10000\n", argv [8]);
+            return 2;
+        }
     }
     zsock_t *dealer = zsock_new_dealer (endpoint);
     assert (dealer);
@@ -91,14 +125,24 @@ main (int argc, char *argv [])
     async_msg_key (&msg, "tasks");
     msgpack_pack_array (&msg.packer, 0);
     async_msg_key (&msg, "held");
-    msgpack_pack_array (&msg.packer, 1);
-    msgpack_pack_map (&msg.packer, 3);
-    async_codec_pack_str (&msg.packer, "id");
-    async_codec_pack_str (&msg.packer, job);
-    async_codec_pack_str (&msg.packer, "token");
-    msgpack_pack_uint64 (&msg.packer, token);
-    async_codec_pack_str (&msg.packer, "agent");
-    async_codec_pack_str (&msg.packer, "main");
+    msgpack_pack_array (&msg.packer, (uint32_t) copies);
+    for (long i = 0; i < copies; i++) {
+        msgpack_pack_map (&msg.packer, 3 + (attempt ? 1 : 0) + (has_proof ? 1 : 0));
+        async_codec_pack_str (&msg.packer, "id");
+        async_codec_pack_str (&msg.packer, job);
+        async_codec_pack_str (&msg.packer, "token");
+        msgpack_pack_uint64 (&msg.packer, token);
+        async_codec_pack_str (&msg.packer, "agent");
+        async_codec_pack_str (&msg.packer, "main");
+        if (attempt) {
+            async_codec_pack_str (&msg.packer, "attempt");
+            msgpack_pack_int64 (&msg.packer, attempt);
+        }
+        if (has_proof) {
+            async_codec_pack_str (&msg.packer, "proof");
+            msgpack_pack_uint64 (&msg.packer, proof);
+        }
+    }
     s_send (dealer, &msg);
 
     int rc = 1;
