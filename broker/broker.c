@@ -2418,10 +2418,11 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         refused += nheld - SESSION_HELD;        //  each costs a look-up: not read
         nheld = SESSION_HELD;
     }
-    //  Adoption candidates (held entries for pending jobs): at most one
-    //  per slot of the node, each checked once; the rest, and every miss,
-    //  are refused (a node holds no more jobs than it has slots)
-    int64_t candidates = s_hello_slots (agents);
+    //  Adoption candidates (held entries for pending jobs): at most two
+    //  per slot of the node (a finished job whose result waits for its ACK,
+    //  and the next one running), each checked once; the rest, and every
+    //  miss, are refused
+    int64_t candidates = 2 * s_hello_slots (agents);
     for (uint32_t i = 0; i < nheld; i++) {
         char id [ASYNC_ID_LEN], agent_name [ASYNC_MAX_NAME + 1];
         uint64_t token, proof;
