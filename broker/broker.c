@@ -118,6 +118,7 @@ struct _broker_t {
     int64_t started;            //  wall us
     int64_t started_mono;       //  monotonic us, for the uptime
     int64_t next_heartbeat;     //  monotonic us
+    int64_t last_timers;        //  monotonic us: the timers' last run (s_loop_gap)
     int64_t next_purge;         //  monotonic us
     bool store_failed;          //  a commit failed: the broker stops
     bool disk_low;              //  free space under the reserve: refuse writes
@@ -3636,11 +3637,40 @@ s_scheduled_due (broker_t *self, zlistx_t *list, int64_t now)
     }
 }
 
+//  Time the broker's own loop did not run (the process stopped with
+//  SIGSTOP, a VM paused, swapped out) is no node's silence: the nodes'
+//  PINGs wait in the socket meanwhile, and this turn may run the death
+//  check before reading them. The loop runs its timers at least once a
+//  heartbeat; past two, the time beyond one heartbeat moves every
+//  session's last_seen forward, so that a node counts as silent only for
+//  the time the broker was there to hear it
+static void
+s_loop_gap (broker_t *self, int64_t mono)
+{
+    int64_t heartbeat_us = (int64_t) self->config.heartbeat_ms * 1000;
+    int64_t gap = self->last_timers ? mono - self->last_timers : 0;
+    self->last_timers = mono;
+    if (gap <= 2 * heartbeat_us)
+        return;
+    int64_t credit = gap - heartbeat_us;
+    async_log_warning ("broker", "broker.stalled", "gap_ms=%" PRId64 " nodes=%zu "
+                       "message=\"the broker's loop did not run; this time does not "
+                       "count as the nodes' silence\"", gap / 1000,
+                       zhashx_size (self->sessions));
+    session_t *session = (session_t *) zhashx_first (self->sessions);
+    while (session) {
+        session->last_seen = session->last_seen + credit < mono
+                           ? session->last_seen + credit : mono;
+        session = (session_t *) zhashx_next (self->sessions);
+    }
+}
+
 static void
 s_timers (broker_t *self)
 {
     int64_t mono = async_mono_us ();
     int64_t now = async_now_us ();
+    s_loop_gap (self, mono);
     if (every_next_due (self->every) <= now && !s_disk_low (self))
         every_tick (self->every, now, s_every_submit, self);
     //  Scheduled jobs that are due go to the tail of their queue: a
