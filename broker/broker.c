@@ -2763,10 +2763,21 @@ s_on_results (broker_t *self, session_t *session, zframe_t *routing, async_inmsg
         s_on_result (self, session, routing, in, NULL);
         return;
     }
+    //  At most ASYNC_MAX_RESULTS entries are read: a node sends what its
+    //  workers finished in one turn, and a longer batch would hold the
+    //  loop (and every PING behind it) for one peer. The rest is ignored,
+    //  and counted in one line; the node sends those again, unacknowledged
+    uint32_t size = results->type == MSGPACK_OBJECT_ARRAY ? results->via.array.size : 0;
+    if (size > ASYNC_MAX_RESULTS) {
+        async_log_warning ("broker", "results.capped", "node=%s count=%" PRIu32
+                           " message=\"entries of one RESULT past the first %d "
+                           "were ignored\"", session->uuid, size - ASYNC_MAX_RESULTS,
+                           ASYNC_MAX_RESULTS);
+        size = ASYNC_MAX_RESULTS;
+    }
     s_acks_t acks = { .count = 0 };
     msgpack_sbuffer_init (&acks.bodies);
-    for (uint32_t i = 0; results->type == MSGPACK_OBJECT_ARRAY && i < results->via.array.size;
-         i++) {
+    for (uint32_t i = 0; i < size; i++) {
         if (results->via.array.ptr [i].type != MSGPACK_OBJECT_MAP)
             continue;
         async_inmsg_t one = *in;

@@ -459,6 +459,9 @@ s_unacked_destroy (unacked_t **self_p)
     }
 }
 
+static void
+    s_flush_results (node_t *self);
+
 //  A finished attempt: build RESULT, keep it until the broker ACKs it
 static void
 s_finish (node_t *self, async_task_t *job, int64_t ran_us)
@@ -542,6 +545,8 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
                                + body, zframe_size (unacked->frame) - body);
         self->nresults++;
         self->last_result = unacked;
+        if (self->nresults >= ASYNC_MAX_RESULTS)
+            s_flush_results (self);     //  the broker reads no more in one
         return;
     }
     zframe_t *copy = zframe_dup (unacked->frame);

@@ -30,6 +30,7 @@ extern "C" {
 #define ASYNC_PROTO_VERSION 1
 #define ASYNC_MAX_MESSAGE   (16 * 1024 * 1024)  //  ZMQ_MAXMSGSIZE for peers
 #define ASYNC_MAX_NAME      200                 //  task, queue, agent names
+#define ASYNC_MAX_RESULTS   4096                //  entries of one RESULT
 #define ASYNC_MAX_DEPTH     32                  //  nesting in a whole frame
 #define ASYNC_MAX_VALUE_DEPTH 24                //  nesting of one value (args,
                                                 //  result): room for the
