@@ -1695,7 +1695,28 @@ s_cursor_format (const s_cursor_t *cursor, char *text, size_t size)
                   cursor->id);
 }
 
-//  0, -1 for an unknown status, -2 for a bad cursor
+//  A string filter of LIST/COUNT: absent or nil is no filter (*value
+//  NULL); else a string of at most ASYNC_MAX_NAME bytes, or -1 with `err`
+static int
+s_filter_str (const msgpack_object *body, const char *key, char **value,
+              char *err, size_t err_size)
+{
+    *value = NULL;
+    const msgpack_object *given = async_mp_get (body, key);
+    if (!given || given->type == MSGPACK_OBJECT_NIL)
+        return 0;
+    if (given->type != MSGPACK_OBJECT_STR || given->via.str.size > ASYNC_MAX_NAME
+    ||  !(*value = async_mp_strdup (body, key))) {
+        snprintf (err, err_size, "%s must be a string of at most %d bytes", key,
+                  ASYNC_MAX_NAME);
+        return -1;
+    }
+    return 0;
+}
+
+//  0, -1 for a bad filter (`err` says why), -2 for a bad cursor. A filter
+//  given with the wrong type or size is refused, not ignored: ignored, it
+//  would match every job. Absent or nil, a field is no filter
 static int
 s_filter_parse (const msgpack_object *body, s_filter_t *filter, s_cursor_t *cursor,
                 char *err, size_t err_size)
@@ -1704,9 +1725,18 @@ s_filter_parse (const msgpack_object *body, s_filter_t *filter, s_cursor_t *curs
     memset (cursor, 0, sizeof *cursor);
     filter->limit = 1000;
     const msgpack_object *statuses = async_mp_get (body, "status");
+    if (statuses && statuses->type != MSGPACK_OBJECT_NIL
+    &&  statuses->type != MSGPACK_OBJECT_ARRAY) {
+        snprintf (err, err_size, "status must be an array of status names");
+        return -1;
+    }
     if (statuses && statuses->type == MSGPACK_OBJECT_ARRAY) {
         for (uint32_t i = 0; i < statuses->via.array.size && filter->nstatuses < 8; i++) {
             char name [32];
+            if (statuses->via.array.ptr [i].type != MSGPACK_OBJECT_STR) {
+                snprintf (err, err_size, "status must be an array of status names");
+                return -1;
+            }
             if (async_mp_strcpy (&statuses->via.array.ptr [i], name, sizeof name)) {
                 snprintf (err, err_size, "unknown status in the query");
                 return -1;
@@ -1726,10 +1756,22 @@ s_filter_parse (const msgpack_object *body, s_filter_t *filter, s_cursor_t *curs
             }
         }
     }
-    filter->queue = async_mp_strdup (body, "queue");
-    filter->task = async_mp_strdup (body, "task");
-    async_mp_str (body, "node", filter->node, sizeof filter->node);
-    async_mp_int (body, "limit", &filter->limit);
+    if (s_filter_str (body, "queue", &filter->queue, err, err_size)
+    ||  s_filter_str (body, "task", &filter->task, err, err_size))
+        return -1;
+    const msgpack_object *node = async_mp_get (body, "node");
+    if (node && node->type != MSGPACK_OBJECT_NIL
+    &&  (async_mp_strcpy (node, filter->node, sizeof filter->node)
+      || !async_id_valid (filter->node))) {
+        snprintf (err, err_size, "node must be a node's uuid");
+        return -1;
+    }
+    const msgpack_object *limit = async_mp_get (body, "limit");
+    if (limit && limit->type != MSGPACK_OBJECT_NIL
+    &&  async_mp_int (body, "limit", &filter->limit)) {
+        snprintf (err, err_size, "limit must be an integer");
+        return -1;
+    }
     //  since: seconds, 0 = any; NaN, infinities and huge values refused
     //  before any arithmetic (a double out of int64's range is undefined)
     const msgpack_object *since = async_mp_get (body, "since");
@@ -2054,7 +2096,7 @@ s_walk (broker_t *self, s_walk_t *walk)
 
 //  The JOBS (or COUNT) reply to a LIST (COUNT) query, read through the
 //  bounds of a page of at most `page` jobs and `bytes` of records. 0, -1
-//  for an unknown status in the query, -2 for a bad cursor
+//  for a bad filter (`err` says why), -2 for a bad cursor
 static int
 s_list_msg (broker_t *self, const msgpack_object *query, uint64_t rid, bool count_only,
             int64_t page, size_t bytes, async_msg_t *reply, char *err, size_t err_size)
