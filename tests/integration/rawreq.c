@@ -44,9 +44,8 @@ main (int argc, char *argv [])
     uint64_t rid = (uint64_t) async_mono_us ();
     for (int arg = optind + 1; arg < argc; arg += 2) {
         json_error_t error;
-        json_t *body = argv [arg + 1][0] == '@'
-                     ? json_load_file (argv [arg + 1] + 1, 0, &error)
-                     : json_loads (argv [arg + 1], 0, &error);
+        json_t *body = argv [arg + 1][0] == '@' ? json_load_file (argv [arg + 1] + 1, 0, &error)
+                                                : json_loads (argv [arg + 1], 0, &error);
         if (!json_is_object (body)) {
             fprintf (stderr, "rawreq: the body of %s is not a JSON object: %s\n",
                      argv [arg], error.text);
