@@ -45,12 +45,21 @@ cmake -DOUTPUT="$out/web_assets.c" -DDIR="$top/broker/web" \
     cat "$out/build.log" >&2
     exit 1
 }
+#   asyncmesh/version.h, as CMake makes it from project (VERSION)
+version=$(sed -n 's/^project (asyncmesh VERSION \([0-9]*\)\.\([0-9]*\)\.\([0-9]*\).*/\1 \2 \3/p' \
+          "$top/CMakeLists.txt")
+read -r major minor patch <<<"$version"
+[ -n "${patch:-}" ] || { echo "$name: FAIL: no project version in CMakeLists.txt" >&2; exit 1; }
+mkdir -p "$out/include/asyncmesh"
+sed -e "s/@PROJECT_VERSION_MAJOR@/$major/" -e "s/@PROJECT_VERSION_MINOR@/$minor/" \
+    -e "s/@PROJECT_VERSION_PATCH@/$patch/" -e "s/@PROJECT_VERSION@/$major.$minor.$patch/" \
+    "$top/libcore/include/asyncmesh/version.h.in" >"$out/include/asyncmesh/version.h"
 broker=()
 for f in "$top"/broker/*.c; do
     [ "$(basename "$f")" = main.c ] || broker+=("$f")
 done
 flags=(-g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-       -I"$top/libcore/include" -I"$src" -I"$top/broker" -I"$top/tests/fuzz")
+       -I"$top/libcore/include" -I"$out/include" -I"$src" -I"$top/broker" -I"$top/tests/fuzz")
 
 echo "$name: building with $("$cc" --version | head -n 1)"
 # shellcheck disable=SC2086
