@@ -39,6 +39,19 @@ s_hello_free (s_hello_t *hello)
     free (hello->data);
 }
 
+//  Take the session's agents out of dispatch, then destroy it
+static void
+s_session_free (dispatch_t *dispatch, session_t **session_p)
+{
+    session_t *session = *session_p;
+    dispatch_agent_t *agent;
+    while ((agent = (dispatch_agent_t *) zlistx_first (session->agents))) {
+        zlistx_detach_cur (session->agents);
+        dispatch_agent_remove (dispatch, &agent);
+    }
+    session_destroy (session_p);
+}
+
 static int
 s_check (const char *json, char *why, size_t size)
 {
@@ -112,12 +125,7 @@ test_session_new_and_pack (void **state)
     assert_true (json_is_false (json_object_get (node, "dead")));
     json_decref (node);
     msgpack_sbuffer_destroy (&buffer);
-    dispatch_agent_t *agent;
-    while ((agent = (dispatch_agent_t *) zlistx_first (session->agents))) {
-        zlistx_detach_cur (session->agents);
-        dispatch_agent_remove (dispatch, &agent);
-    }
-    session_destroy (&session);
+    s_session_free (dispatch, &session);
     assert_null (session);
     zframe_destroy (&routing);
     dispatch_destroy (&dispatch);
@@ -156,12 +164,7 @@ test_session_keeps_uuid_while_alive (void **state)
                                               now + cases [i].later), cases [i].keeps);
         s_hello_free (&unpacked);
     }
-    dispatch_agent_t *agent;
-    while ((agent = (dispatch_agent_t *) zlistx_first (session->agents))) {
-        zlistx_detach_cur (session->agents);
-        dispatch_agent_remove (dispatch, &agent);
-    }
-    session_destroy (&session);
+    s_session_free (dispatch, &session);
     zframe_destroy (&routing);
     dispatch_destroy (&dispatch);
 }
@@ -197,12 +200,7 @@ test_session_pack_cuts_long_texts (void **state)
     assert_string_equal (filter + SESSION_TEXT_MAX - 3, "...");
     json_decref (node);
     msgpack_sbuffer_destroy (&buffer);
-    dispatch_agent_t *agent;
-    while ((agent = (dispatch_agent_t *) zlistx_first (session->agents))) {
-        zlistx_detach_cur (session->agents);
-        dispatch_agent_remove (dispatch, &agent);
-    }
-    session_destroy (&session);
+    s_session_free (dispatch, &session);
     zframe_destroy (&routing);
     dispatch_destroy (&dispatch);
 }
