@@ -3716,6 +3716,12 @@ s_loop_gap (broker_t *self, int64_t mono)
                            ? session->last_seen + credit : mono;
         session = (session_t *) zhashx_next (self->sessions);
     }
+    //  Nor does it count against the nodes expected back after a restart
+    orphan_t *orphan = (orphan_t *) zhashx_first (self->orphans);
+    for (; orphan; orphan = (orphan_t *) zhashx_next (self->orphans))
+        orphan->deadline += credit;
+    if (zhashx_size (self->awaited))
+        self->awaited_until += credit;
 }
 
 static void
