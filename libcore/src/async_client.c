@@ -837,12 +837,12 @@ s_wait (async_client_t *self, const char *id, int timeout_ms, bool registered,
     }
 }
 
-//  A request whose reply body is turned into JSON text by `convert`
+//  Send `command` with the fields of `query` (a JSON object, or NULL) as
+//  its body and receive its reply, as s_request
 static int
-s_query (async_client_t *self, const char *command, json_t *query, const char *reply_key,
-         bool jobs, char **out)
+s_request_json (async_client_t *self, const char *command, json_t *query,
+                zframe_t **frame, async_inmsg_t *in)
 {
-    *out = NULL;
     uint64_t rid = ++self->rid;
     async_msg_t msg;
     const char *key;
@@ -853,9 +853,31 @@ s_query (async_client_t *self, const char *command, json_t *query, const char *r
             async_msg_key (&msg, key);
             async_codec_pack_json (&msg.packer, value);
         }
+    return s_request (self, &msg, rid, frame, in);
+}
+
+//  Append the job JSON of each record of a JOBS array to `jobs`
+static void
+s_jobs_append (json_t *jobs, const msgpack_object *list)
+{
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        async_job_t *job = async_job_decode_object (&list->via.array.ptr [i]);
+        if (job)
+            json_array_append_new (jobs, async_job_to_json (job));
+        async_job_destroy (&job);
+    }
+}
+
+//  A request whose reply body (or its field `reply_key`) is returned as
+//  JSON text: job JSON when `jobs`
+static int
+s_query (async_client_t *self, const char *command, json_t *query, const char *reply_key,
+         bool jobs, char **out)
+{
+    *out = NULL;
     zframe_t *frame;
     async_inmsg_t in;
-    int rc = s_request (self, &msg, rid, &frame, &in);
+    int rc = s_request_json (self, command, query, &frame, &in);
     if (rc)
         return rc;
     const msgpack_object *body = reply_key ? async_mp_get (in.body, reply_key) : in.body;
@@ -864,12 +886,7 @@ s_query (async_client_t *self, const char *command, json_t *query, const char *r
     else
     if (jobs && body->type == MSGPACK_OBJECT_ARRAY) {
         json_t *array = json_array ();
-        for (uint32_t i = 0; i < body->via.array.size; i++) {
-            async_job_t *job = async_job_decode_object (&body->via.array.ptr [i]);
-            if (job)
-                json_array_append_new (array, async_job_to_json (job));
-            async_job_destroy (&job);
-        }
+        s_jobs_append (array, body);
         *out = s_dumps (array);
     }
     else
@@ -920,18 +937,9 @@ static int
 s_list_page (async_client_t *self, const char *command, json_t *query, json_t *jobs,
              int64_t *count, char *next, size_t next_size)
 {
-    uint64_t rid = ++self->rid;
-    async_msg_t msg;
-    const char *key;
-    json_t *value;
-    async_msg_init (&msg, command, rid, (uint32_t) json_object_size (query));
-    json_object_foreach (query, key, value) {
-        async_msg_key (&msg, key);
-        async_codec_pack_json (&msg.packer, value);
-    }
     zframe_t *frame;
     async_inmsg_t in;
-    int rc = s_request (self, &msg, rid, &frame, &in);
+    int rc = s_request_json (self, command, query, &frame, &in);
     if (rc)
         return rc;
     const msgpack_object *list = jobs ? async_mp_get (in.body, "jobs") : NULL;
@@ -940,14 +948,8 @@ s_list_page (async_client_t *self, const char *command, json_t *query, json_t *j
     if (jobs && !(list && list->type == MSGPACK_OBJECT_ARRAY))
         rc = ASYNC_EPROTO;
     else
-    if (jobs) {
-        for (uint32_t i = 0; i < list->via.array.size; i++) {
-            async_job_t *job = async_job_decode_object (&list->via.array.ptr [i]);
-            if (job)
-                json_array_append_new (jobs, async_job_to_json (job));
-            async_job_destroy (&job);
-        }
-    }
+    if (jobs)
+        s_jobs_append (jobs, list);
     else
     if (async_mp_int (in.body, "count", &counted) || counted < 0)
         rc = ASYNC_EPROTO;

@@ -463,6 +463,27 @@ test_store_tolerates_zeroes_at_the_wal_end (void **state)
     s_assert_commits (self->store, S_WAL_COMMITS - 1);
 }
 
+//  S_WAL_COMMITS batches of one 10 KB value each ("b00".. keys, big: the
+//  value), the store closed: records split into fragments across 32 KiB
+//  blocks. The WAL file's name, its records' offsets and lengths; their
+//  count
+static size_t
+s_wal_fill_big (fixture_t *self, char *big, size_t big_size, char *file, size_t file_size,
+                long *offsets, size_t *lengths, size_t max)
+{
+    memset (big, 'b', big_size - 1);
+    big [big_size - 1] = 0;
+    for (int i = 0; i < S_WAL_COMMITS; i++) {
+        char key [8];
+        snprintf (key, sizeof key, "b%02d", i);
+        s_put (self->store, key, big);
+        assert_int_equal (store_commit (self->store, true), 0);
+    }
+    store_destroy (&self->store);
+    s_wal_file (self, file, file_size);
+    return s_wal_records (file, offsets, lengths, max);
+}
+
 static void
 test_store_checks_wal_records_across_blocks (void **state)
 {
@@ -471,20 +492,11 @@ test_store_checks_wal_records_across_blocks (void **state)
     //  intact ones before it pass the check)
     fixture_t *self = (fixture_t *) *state;
     char big [10000];
-    memset (big, 'b', sizeof big - 1);
-    big [sizeof big - 1] = 0;
-    for (int i = 0; i < S_WAL_COMMITS; i++) {
-        char key [8];
-        snprintf (key, sizeof key, "b%02d", i);
-        s_put (self->store, key, big);
-        assert_int_equal (store_commit (self->store, true), 0);
-    }
-    store_destroy (&self->store);
     char file [512];
-    s_wal_file (self, file, sizeof file);
     long offsets [256];
     size_t lengths [256];
-    size_t count = s_wal_records (file, offsets, lengths, 256);
+    size_t count = s_wal_fill_big (self, big, sizeof big, file, sizeof file, offsets,
+                                   lengths, 256);
     assert_true (count > S_WAL_COMMITS);            //  fragments
     //  The last record cut short: tolerated, every batch but the last kept
     assert_int_equal (truncate (file, offsets [count - 1] + 7 + 10), 0);
@@ -502,20 +514,11 @@ test_store_refuses_a_damaged_fragment (void **state)
 {
     fixture_t *self = (fixture_t *) *state;
     char big [10000];
-    memset (big, 'b', sizeof big - 1);
-    big [sizeof big - 1] = 0;
-    for (int i = 0; i < S_WAL_COMMITS; i++) {
-        char key [8];
-        snprintf (key, sizeof key, "b%02d", i);
-        s_put (self->store, key, big);
-        assert_int_equal (store_commit (self->store, true), 0);
-    }
-    store_destroy (&self->store);
     char file [512];
-    s_wal_file (self, file, sizeof file);
     long offsets [256];
     size_t lengths [256];
-    size_t count = s_wal_records (file, offsets, lengths, 256);
+    size_t count = s_wal_fill_big (self, big, sizeof big, file, sizeof file, offsets,
+                                   lengths, 256);
     size_t damaged = count / 2;
     s_flip_byte (file, offsets [damaged] + 7 + (long) lengths [damaged] / 2);
     store_t *store = NULL;
