@@ -4,6 +4,7 @@
 */
 #include "auth.h"
 #include "async_keys.h"
+#include "async_proto.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
 
@@ -118,9 +119,8 @@ broker_auth_reload (broker_auth_t *self)
 bool
 broker_auth_node_command (const char *command)
 {
-    return streq (command, "HELLO") || streq (command, "STARTED")
-        || streq (command, "RESULT") || streq (command, "PROGRESS")
-        || streq (command, "BYE");
+    const async_proto_t *row = async_proto_find (command, true);
+    return row && row->sender == ASYNC_SENDER_NODE;
 }
 
 broker_auth_verdict_t

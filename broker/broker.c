@@ -23,6 +23,7 @@
 #include "asyncmesh/error.h"
 #include "asyncmesh/version.h"
 #include "asyncmesh/log.h"
+#include <assert.h>
 #include <czmq.h>
 #include <errno.h>
 #include <limits.h>
@@ -297,6 +298,7 @@ s_job_is_live (async_job_t *job)
 static zmsg_t *
 s_msg_to (zframe_t *routing, async_msg_t *msg)
 {
+    assert (async_msg_valid (msg));
     zmsg_t *zmsg = zmsg_new ();
     zmsg_append (zmsg, &(zframe_t *) { zframe_dup (routing) });
     zmsg_addmem (zmsg, msg->buffer.data, msg->buffer.size);
@@ -308,6 +310,7 @@ s_msg_to (zframe_t *routing, async_msg_t *msg)
 static void
 s_send (broker_t *self, zframe_t *routing, async_msg_t *msg)
 {
+    assert (async_msg_valid (msg));
     void *router = zsock_resolve (self->router);
     if (zmq_send (router, zframe_data (routing), zframe_size (routing),
                   ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
@@ -356,7 +359,7 @@ static void
 s_error (broker_t *self, zframe_t *routing, uint64_t rid, int code, const char *text)
 {
     async_msg_t msg;
-    async_msg_init (&msg, "ERROR", rid, 2);
+    async_msg_init (&msg, ASYNC_S_ERROR, rid);
     async_msg_int (&msg, "code", code);
     async_msg_str (&msg, "message", text);
     s_send (self, routing, &msg);
@@ -418,7 +421,7 @@ s_send_job_as (broker_t *self, zframe_t *routing, uint64_t rid, async_job_t *job
                bool brief)
 {
     async_msg_t msg;
-    async_msg_init (&msg, "JOB", rid, 1);
+    async_msg_init (&msg, ASYNC_S_JOB, rid);
     async_msg_key (&msg, "job");
     if (brief)
         s_pack_brief (&msg.packer, job);
@@ -462,7 +465,7 @@ s_pushes_flush (broker_t *self)
     s_push_t *push = (s_push_t *) zhashx_first (self->pushes);
     while (push) {
         async_msg_t msg;
-        async_msg_init (&msg, "JOB", 0, 1);
+        async_msg_init (&msg, ASYNC_S_JOB, 0);
         async_msg_key (&msg, "jobs");
         msgpack_pack_array (&msg.packer, push->count);
         msgpack_sbuffer_write (&msg.buffer, push->jobs.data, push->jobs.size);
@@ -631,7 +634,7 @@ s_notify_waiters (broker_t *self, async_job_t *job)
         if (store_commit_busy (self->store) && !self->flight_deferred) {
             //  Never before the ACCEPTED of a submit still being written
             async_msg_t msg;
-            async_msg_init (&msg, "JOB", 0, 1);
+            async_msg_init (&msg, ASYNC_S_JOB, 0);
             async_msg_key (&msg, "job");
             if (waiter->brief)
                 s_pack_brief (&msg.packer, job);
@@ -675,7 +678,7 @@ s_notify_progress (broker_t *self, const char *id, int64_t done, int64_t total)
     while (waiter) {
         if (!waiter->brief) {
             async_msg_t msg;
-            async_msg_init (&msg, "PROGRESS", 0, 3);
+            async_msg_init (&msg, ASYNC_S_PROGRESS, 0);
             async_msg_str (&msg, "id", id);
             async_msg_int (&msg, "done", done);
             async_msg_int (&msg, "total", total);
@@ -1385,7 +1388,7 @@ s_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in)
             return;
         }
         async_msg_t msg;
-        async_msg_init (&msg, "ACCEPTED", in->rid, 3);
+        async_msg_init (&msg, ASYNC_S_ACCEPTED, in->rid);
         async_msg_str (&msg, "id", id);
         async_msg_int (&msg, "existing", existing);
         async_msg_int (&msg, "waiting", waiting);
@@ -1401,7 +1404,7 @@ s_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in)
         return;
     }
     async_msg_t msg;
-    async_msg_init (&msg, "ACCEPTED", in->rid, 1);
+    async_msg_init (&msg, ASYNC_S_ACCEPTED, in->rid);
     async_msg_key (&msg, "accepted");
     msgpack_pack_array (&msg.packer, specs->via.array.size);
     for (uint32_t i = 0; i < specs->via.array.size; i++) {
@@ -1490,7 +1493,7 @@ s_on_get (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool wait)
             msgpack_unpacked_destroy (&unpacked);
         }
         async_msg_t msg;
-        async_msg_init (&msg, "WAITING", in->rid, 3);
+        async_msg_init (&msg, ASYNC_S_WAITING, in->rid);
         async_msg_str (&msg, "id", id);
         async_msg_int (&msg, "done", done);
         async_msg_int (&msg, "total", total);
@@ -1505,7 +1508,7 @@ static void
 s_send_cancel (broker_t *self, session_t *session, async_job_t *job)
 {
     async_msg_t msg;
-    async_msg_init (&msg, "CANCEL", 0, 2);
+    async_msg_init (&msg, ASYNC_S_CANCEL, 0);
     async_msg_str (&msg, "id", job->id);
     async_msg_key (&msg, "token");
     msgpack_pack_uint64 (&msg.packer, job->token);
@@ -1570,7 +1573,7 @@ s_on_cancel (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     }
     s_cancel (self, job);
     async_msg_t msg;
-    async_msg_init (&msg, "OK", in->rid, 0);
+    async_msg_init (&msg, ASYNC_S_OK, in->rid);
     s_reply_later (self, routing, &msg);
 }
 
@@ -2130,11 +2133,11 @@ s_list_msg (broker_t *self, const msgpack_object *query, uint64_t rid, bool coun
     if (walk.stopped)
         s_cursor_format (&walk.at, next, sizeof next);
     if (count_only) {
-        async_msg_init (reply, "COUNT", rid, walk.stopped ? 2 : 1);
+        async_msg_init (reply, ASYNC_S_COUNT, rid);
         async_msg_int (reply, "count", walk.count);
     }
     else {
-        async_msg_init (reply, "JOBS", rid, walk.stopped ? 2 : 1);
+        async_msg_init (reply, ASYNC_S_JOBS, rid);
         async_msg_key (reply, "jobs");
         msgpack_pack_array (&reply->packer, (size_t) walk.count);
         if (jobs.size)
@@ -2223,7 +2226,7 @@ s_status_msg (broker_t *self, uint64_t rid, async_msg_t *reply)
             s_queue_counts (counts, job->queue) [job->status]++;
         job = (async_job_t *) async_idmap_next (self->jobs);
     }
-    async_msg_init (reply, "STATUS", rid, 7);
+    async_msg_init (reply, ASYNC_S_STATUS, rid);
     async_msg_str (reply, "version", S_VERSION);
     char when [40];
     async_msg_str (reply, "started", async_format_time (self->started, when, sizeof when));
@@ -2272,7 +2275,7 @@ static void
 s_on_nodes (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
     async_msg_t msg;
-    async_msg_init (&msg, "NODES", in->rid, 1);
+    async_msg_init (&msg, ASYNC_S_NODES, in->rid);
     async_msg_key (&msg, "nodes");
     s_pack_nodes (self, &msg.packer);
     s_send (self, routing, &msg);
@@ -2286,7 +2289,7 @@ static void
 s_send_welcome (broker_t *self, zframe_t *routing, uint64_t rid)
 {
     async_msg_t msg;
-    async_msg_init (&msg, "WELCOME", rid, 3);
+    async_msg_init (&msg, ASYNC_S_WELCOME, rid);
     async_msg_int (&msg, "heartbeat_ms", self->config.heartbeat_ms);
     async_msg_int (&msg, "dead_ms", self->config.dead_ms);
     async_msg_int (&msg, "batch", 1);
@@ -2385,7 +2388,7 @@ s_hello_refuse (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char
     async_log_warning ("broker", "node.refused", "node=%s host=%s address=%s "
                        "reason=\"%s\"", uuid, host, peer ? peer : "", text);
     async_msg_t msg;
-    async_msg_init (&msg, "ERROR", in->rid, reason ? 3 : 2);
+    async_msg_init (&msg, ASYNC_S_ERROR, in->rid);
     async_msg_int (&msg, "code", ASYNC_EREFUSED);
     async_msg_str (&msg, "message", text);
     if (reason)
@@ -2827,7 +2830,7 @@ s_on_results (broker_t *self, session_t *session, zframe_t *routing, async_inmsg
         s_on_result (self, session, routing, &one, &acks);
     }
     async_msg_t ack;
-    async_msg_init (&ack, "ACK", in->rid, 1);
+    async_msg_init (&ack, ASYNC_S_ACK, in->rid);
     async_msg_key (&ack, "acks");
     msgpack_pack_array (&ack.packer, acks.count);
     async_sbuffer_write (&ack.buffer, acks.bodies.data, acks.bodies.size);
@@ -2842,7 +2845,7 @@ s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_
     char id [ASYNC_ID_LEN] = "";
     async_job_t *job = s_current_attempt (self, session, in, id);
     async_msg_t ack;
-    async_msg_init (&ack, "ACK", in->rid, 2);
+    async_msg_init (&ack, ASYNC_S_ACK, in->rid);
     async_msg_str (&ack, "id", id);
     if (!job && s_result_taken (self, session, in, id)) {
         //  This attempt's result again (re-sent on a WELCOME, or after
@@ -2982,7 +2985,7 @@ s_on_annotate (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     s_job_save (self, job);
     self->durable = true;
     async_msg_t msg;
-    async_msg_init (&msg, "OK", in->rid, 0);
+    async_msg_init (&msg, ASYNC_S_OK, in->rid);
     s_reply_later (self, routing, &msg);
 }
 
@@ -3036,7 +3039,7 @@ s_on_add_callback (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     }
     self->durable = true;
     async_msg_t msg;
-    async_msg_init (&msg, "CALLBACK", in->rid, 1);
+    async_msg_init (&msg, ASYNC_S_CALLBACK, in->rid);
     async_msg_str (&msg, "callback", cid);
     s_reply_later (self, routing, &msg);
 }
@@ -3111,19 +3114,19 @@ s_every_budget (broker_t *self, const char *name, size_t jobs, int64_t interval_
 }
 
 static void
-s_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *cmd)
+s_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_command_t cmd)
 {
     char name [ASYNC_MAX_NAME + 1] = "", err [300];
     async_mp_str (in->body, "name", name, sizeof name);
-    if (streq (cmd, "EVERY-LIST")) {
+    if (cmd == ASYNC_C_EVERY_LIST) {
         async_msg_t msg;
-        async_msg_init (&msg, "SCHEDULES", in->rid, 1);
+        async_msg_init (&msg, ASYNC_S_SCHEDULES, in->rid);
         async_msg_key (&msg, "schedules");
         every_pack_list (self->every, &msg.packer);
         s_send (self, routing, &msg);
         return;
     }
-    if (streq (cmd, "EVERY-SET")) {
+    if (cmd == ASYNC_C_EVERY_SET) {
         int64_t interval_ms = 0, interval_us = 0;
         const msgpack_object *spec = async_mp_get (in->body, "spec");
         //  A spec that would never submit is refused now, not at each tick
@@ -3158,7 +3161,7 @@ s_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *cm
     }
     self->durable = true;
     async_msg_t msg;
-    async_msg_init (&msg, "OK", in->rid, 0);
+    async_msg_init (&msg, ASYNC_S_OK, in->rid);
     s_reply_later (self, routing, &msg);
 }
 
@@ -3166,16 +3169,16 @@ s_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *cm
 //  Quotas
 
 static void
-s_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *cmd)
+s_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_command_t cmd)
 {
     char name [ASYNC_MAX_NAME + 1];
     bool named = async_mp_str (in->body, "name", name, sizeof name) == 0 && *name;
     for (char *c = name; named && *c; c++)
         if (!isalnum ((unsigned char) *c) && !strchr ("_-.:", *c))
             named = false;
-    if (streq (cmd, "QUOTA-LIST")) {
+    if (cmd == ASYNC_C_QUOTA_LIST) {
         async_msg_t msg;
-        async_msg_init (&msg, "QUOTAS", in->rid, 1);
+        async_msg_init (&msg, ASYNC_S_QUOTAS, in->rid);
         async_msg_key (&msg, "quotas");
         quota_pack_list (self->quotas, &msg.packer);
         s_send (self, routing, &msg);
@@ -3188,7 +3191,7 @@ s_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *cm
     }
     char key [KEYS_MAX];
     size_t klen = keys_name (key, KEYS_QUOTA, name);
-    if (streq (cmd, "QUOTA-SET")) {
+    if (cmd == ASYNC_C_QUOTA_SET) {
         int64_t size;
         if (async_mp_int (in->body, "size", &size) || size < 1 || size > QUOTA_SIZE_MAX) {
             s_error (self, routing, in->rid, ASYNC_EREFUSED, "a quota size is a whole "
@@ -3218,7 +3221,7 @@ s_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *cm
     }
     self->durable = true;
     async_msg_t msg;
-    async_msg_init (&msg, "OK", in->rid, 0);
+    async_msg_init (&msg, ASYNC_S_OK, in->rid);
     s_reply_later (self, routing, &msg);
 }
 
@@ -3312,11 +3315,8 @@ s_handle (broker_t *self, zmsg_t *zmsg)
     }
     const char *cmd = in.command;
     self->peer_address = zframe_meta (body, "Peer-Address");
-    if (s_disk_low (self)
-    &&  (streq (cmd, "SUBMIT") || streq (cmd, "CANCEL") || streq (cmd, "ANNOTATE")
-      || streq (cmd, "ADD-CALLBACK") || strncmp (cmd, "QUOTA-S", 7) == 0
-      || streq (cmd, "QUOTA-DELETE") || streq (cmd, "EVERY-SET")
-      || streq (cmd, "EVERY-DELETE"))) {
+    const async_proto_t *command = async_proto_find (cmd, true);
+    if (command && (command->flags & ASYNC_PROTO_WRITES) && s_disk_low (self)) {
         s_error (self, routing, in.rid, ASYNC_EREFUSED, "the broker's disk is full (free "
                  "space under its --min-free reserve); nothing was accepted; try again "
                  "when there is space");
@@ -3328,79 +3328,85 @@ s_handle (broker_t *self, zmsg_t *zmsg)
     }
     async_log_trace ("broker", "message.in", "peer=%s command=%s rid=%" PRIu64,
                      rkey, cmd, in.rid);
-    if (streq (cmd, "SUBMIT"))
-        s_on_submit (self, routing, &in);
-    else
-    if (streq (cmd, "WAIT"))
-        s_on_get (self, routing, &in, true);
-    else
-    if (streq (cmd, "GET"))
-        s_on_get (self, routing, &in, false);
-    else
-    if (streq (cmd, "LIST"))
-        s_on_list (self, routing, &in, false);
-    else
-    if (streq (cmd, "COUNT"))
-        s_on_list (self, routing, &in, true);
-    else
-    if (streq (cmd, "STATUS"))
-        s_on_status (self, routing, &in);
-    else
-    if (streq (cmd, "NODES"))
-        s_on_nodes (self, routing, &in);
-    else
-    if (streq (cmd, "CANCEL"))
-        s_on_cancel (self, routing, &in);
-    else
-    if (streq (cmd, "ANNOTATE"))
-        s_on_annotate (self, routing, &in);
-    else
-    if (streq (cmd, "ADD-CALLBACK"))
-        s_on_add_callback (self, routing, &in);
-    else
-    if (streq (cmd, "QUOTA-SET") || streq (cmd, "QUOTA-DELETE") || streq (cmd, "QUOTA-LIST"))
-        s_on_quota (self, routing, &in, cmd);
-    else
-    if (streq (cmd, "EVERY-SET") || streq (cmd, "EVERY-DELETE") || streq (cmd, "EVERY-LIST"))
-        s_on_every (self, routing, &in, cmd);
-    else
-    if (streq (cmd, "HELLO"))
-        s_on_hello (self, routing, rkey, &in);
-    else
-    if (streq (cmd, "PING")) {
+    if (command && (command->flags & ASYNC_PROTO_SESSION) && !session) {
+        //  We do not know this node (broker restarted): it must say HELLO
         async_msg_t msg;
-        async_msg_init (&msg, session || !async_mp_get (in.body, "node") ? "PONG" : "REHELLO",
-                        in.rid, 0);
+        async_msg_init (&msg, ASYNC_S_REHELLO, in.rid);
         s_send (self, routing, &msg);
+        command = NULL;
+        cmd = NULL;
     }
-    else
-    if (streq (cmd, "STARTED") || streq (cmd, "RESULT") || streq (cmd, "PROGRESS")
-    ||  streq (cmd, "BYE")) {
-        if (!session) {
-            //  We do not know this node (broker restarted): it must say HELLO
+    switch (command ? command->id : ASYNC_COMMANDS) {
+        case ASYNC_C_SUBMIT:
+            s_on_submit (self, routing, &in);
+            break;
+        case ASYNC_C_WAIT:
+            s_on_get (self, routing, &in, true);
+            break;
+        case ASYNC_C_GET:
+            s_on_get (self, routing, &in, false);
+            break;
+        case ASYNC_C_LIST:
+            s_on_list (self, routing, &in, false);
+            break;
+        case ASYNC_C_COUNT:
+            s_on_list (self, routing, &in, true);
+            break;
+        case ASYNC_C_STATUS:
+            s_on_status (self, routing, &in);
+            break;
+        case ASYNC_C_NODES:
+            s_on_nodes (self, routing, &in);
+            break;
+        case ASYNC_C_CANCEL:
+            s_on_cancel (self, routing, &in);
+            break;
+        case ASYNC_C_ANNOTATE:
+            s_on_annotate (self, routing, &in);
+            break;
+        case ASYNC_C_ADD_CALLBACK:
+            s_on_add_callback (self, routing, &in);
+            break;
+        case ASYNC_C_QUOTA_SET:
+        case ASYNC_C_QUOTA_DELETE:
+        case ASYNC_C_QUOTA_LIST:
+            s_on_quota (self, routing, &in, command->id);
+            break;
+        case ASYNC_C_EVERY_SET:
+        case ASYNC_C_EVERY_DELETE:
+        case ASYNC_C_EVERY_LIST:
+            s_on_every (self, routing, &in, command->id);
+            break;
+        case ASYNC_C_HELLO:
+            s_on_hello (self, routing, rkey, &in);
+            break;
+        case ASYNC_C_PING: {
             async_msg_t msg;
-            async_msg_init (&msg, "REHELLO", in.rid, 0);
+            async_msg_init (&msg, session || !async_mp_get (in.body, "node")
+                            ? ASYNC_S_PONG : ASYNC_S_REHELLO, in.rid);
             s_send (self, routing, &msg);
+            break;
         }
-        else
-        if (streq (cmd, "STARTED"))
+        case ASYNC_C_STARTED:
             s_on_started (self, session, &in);
-        else
-        if (streq (cmd, "RESULT")) {
+            break;
+        case ASYNC_C_RESULT:
             self->from_node = true;
             s_on_results (self, session, routing, &in);
             self->from_node = false;
-        }
-        else
-        if (streq (cmd, "PROGRESS"))
+            break;
+        case ASYNC_C_PROGRESS:
             s_on_progress (self, session, &in);
-        else
+            break;
+        case ASYNC_C_BYE:
             s_session_drop (self, session, "stopped");
-    }
-    else {
-        async_log_warning ("broker", "message.dropped", "peer=%s command=%s "
-                           "reason=\"unknown command\"", rkey, cmd);
-        s_error (self, routing, in.rid, ASYNC_EREFUSED, "unknown command");
+            break;
+        default:
+            if (!cmd)
+                break;          //  answered with REHELLO above
+            async_log_warning ("broker", "message.dropped", "peer=%s command=%s "
+                               "reason=\"unknown command\"", rkey, cmd);
+            s_error (self, routing, in.rid, ASYNC_EREFUSED, "unknown command");
     }
     async_inmsg_destroy (&in);
     zframe_destroy (&routing);
@@ -3476,7 +3482,7 @@ s_dispatch (broker_t *self)
                                                          job->attempts + 1));
 
         async_msg_t msg;
-        async_msg_init (&msg, "ASSIGN", 0, 9);
+        async_msg_init (&msg, ASYNC_S_ASSIGN, 0);
         async_msg_str (&msg, "id", job->id);
         async_msg_key (&msg, "token");
         msgpack_pack_uint64 (&msg.packer, job->token);
@@ -3510,7 +3516,7 @@ s_dispatch (broker_t *self)
     while (session) {
         async_msg_t msg;
         bool acks = session->ack_ride && session->nacks;
-        async_msg_init (&msg, "ASSIGN", 0, acks ? 2 : 1);
+        async_msg_init (&msg, ASYNC_S_ASSIGN, 0);
         async_msg_key (&msg, "jobs");
         msgpack_pack_array (&msg.packer, session->nassigns);
         async_sbuffer_write (&msg.buffer, session->assigns.data, session->assigns.size);
@@ -3769,7 +3775,7 @@ s_timers (broker_t *self)
             zlistx_add_end (dead, session);
         else {
             async_msg_t msg;
-            async_msg_init (&msg, "PING", 0, 0);
+            async_msg_init (&msg, ASYNC_S_PING, 0);
             s_send (self, session->routing, &msg);
         }
         session = (session_t *) zhashx_next (self->sessions);
@@ -3953,7 +3959,7 @@ s_acks_send (broker_t *self, session_t *session)
     if (!session->nacks)
         return;
     async_msg_t msg;
-    async_msg_init (&msg, "ACK", 0, 1);
+    async_msg_init (&msg, ASYNC_S_ACK, 0);
     async_msg_key (&msg, "acks");
     msgpack_pack_array (&msg.packer, session->nacks);
     msgpack_sbuffer_write (&msg.buffer, session->acks.data, session->acks.size);
@@ -4821,7 +4827,7 @@ broker_view_job (broker_t *self, const char *id, async_msg_t *reply)
     async_job_t *job = s_job_read (self, id);
     if (!job)
         return ASYNC_ENOJOB;
-    async_msg_init (reply, "JOB", 0, 1);
+    async_msg_init (reply, ASYNC_S_JOB, 0);
     async_msg_key (reply, "job");
     async_job_pack (job, &reply->packer);
     async_job_destroy (&job);

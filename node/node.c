@@ -12,6 +12,7 @@
 #include "async_util.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
+#include <assert.h>
 #include <czmq.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -350,6 +351,7 @@ s_worker_run (void *arg, int index, async_task_t *job)
 static void
 s_send (node_t *self, async_msg_t *msg)
 {
+    assert (async_msg_valid (msg));
     zframe_t *frame = zframe_new (msg->buffer.data, msg->buffer.size);
     async_msg_destroy (msg);
     zframe_send (&frame, self->dealer, ZFRAME_DONTWAIT);
@@ -387,8 +389,7 @@ s_send_hello (node_t *self)
     while (tasks [ntasks])
         ntasks++;
     async_msg_t msg;
-    async_msg_init (&msg, "HELLO", ++self->rid, 9 + (*self->boot ? 1 : 0)
-                    + (self->config.lock ? 1 : 0));
+    async_msg_init (&msg, ASYNC_C_HELLO, ++self->rid);
     if (!self->hello_first)
         self->hello_first = self->rid;
     self->hello_last = self->rid;
@@ -479,7 +480,7 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
                           ASYNC_MAX_VALUE_DEPTH);
     }
     async_msg_t msg;
-    async_msg_init (&msg, "RESULT", ++self->rid, ran_us >= 0 ? 4 : 3);
+    async_msg_init (&msg, ASYNC_C_RESULT, ++self->rid);
     async_msg_str (&msg, "id", job->id);
     if (ran_us >= 0)
         async_msg_int (&msg, "ran_us", ran_us);
@@ -532,6 +533,7 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
     unacked->proof = job->proof;
     unacked->attempt = job->attempt;
     unacked->agent = strdup (job->agent);
+    assert (async_msg_valid (&msg));
     unacked->frame = zframe_new (msg.buffer.data, msg.buffer.size);
     size_t body = msg.body;
     async_msg_destroy (&msg);
@@ -567,7 +569,7 @@ s_flush_results (node_t *self)
     else
     if (self->nresults > 1) {
         async_msg_t msg;
-        async_msg_init (&msg, "RESULT", ++self->rid, 1);
+        async_msg_init (&msg, ASYNC_C_RESULT, ++self->rid);
         async_msg_key (&msg, "results");
         msgpack_pack_array (&msg.packer, self->nresults);
         async_sbuffer_write (&msg.buffer, self->results.data, self->results.size);
@@ -678,7 +680,7 @@ s_on_reply (node_t *self, async_inmsg_t *in)
     if (!req)
         return;
     json_t *body;
-    if (streq (in->command, "JOB")) {
+    if (async_inmsg_is (in, ASYNC_S_JOB)) {
         async_job_t *job = async_job_decode_object (async_mp_get (in->body, "job"));
         body = json_object ();
         if (job)
@@ -691,7 +693,7 @@ s_on_reply (node_t *self, async_inmsg_t *in)
     json_decref (body);
     char token [24];
     snprintf (token, sizeof token, "%" PRIu64, req->token);
-    zsock_send (req->worker->mine, "ssss", streq (in->command, "ERROR") ? "ERROR" : "OK",
+    zsock_send (req->worker->mine, "ssss", async_inmsg_is (in, ASYNC_S_ERROR) ? "ERROR" : "OK",
                 text ? text : "null", req->tag, token);
     free (text);
     zhashx_delete (self->requests, key);
@@ -723,8 +725,7 @@ s_on_broker (node_t *self)
         return true;
     }
     self->last_heard = async_mono_us ();
-    const char *cmd = in.command;
-    if (streq (cmd, "ASSIGN")) {
+    if (async_inmsg_is (&in, ASYNC_S_ASSIGN)) {
         //  ACKs of earlier results may ride along
         const msgpack_object *acks = async_mp_get (in.body, "acks");
         for (uint32_t i = 0; acks && acks->type == MSGPACK_OBJECT_ARRAY
@@ -752,7 +753,7 @@ s_on_broker (node_t *self)
         }
     }
     else
-    if (streq (cmd, "ACK")) {
+    if (async_inmsg_is (&in, ASYNC_S_ACK)) {
         //  One ACK, or the ACKs of a batch of results in `acks`
         const msgpack_object *acks = async_mp_get (in.body, "acks");
         for (uint32_t i = 0; acks && acks->type == MSGPACK_OBJECT_ARRAY
@@ -763,7 +764,7 @@ s_on_broker (node_t *self)
             s_on_ack (self, in.body);
     }
     else
-    if (streq (cmd, "WELCOME")) {
+    if (async_inmsg_is (&in, ASYNC_S_WELCOME)) {
         bool first = !self->welcomed;
         self->welcomed = true;
         self->hello_first = 0;
@@ -782,27 +783,27 @@ s_on_broker (node_t *self)
         }
     }
     else
-    if (streq (cmd, "REHELLO")) {
+    if (async_inmsg_is (&in, ASYNC_S_REHELLO)) {
         self->welcomed = false;
         if (async_mono_us () >= self->next_hello - 1500000)
             s_send_hello (self);
     }
     else
-    if (streq (cmd, "PING")) {
+    if (async_inmsg_is (&in, ASYNC_S_PING)) {
         async_msg_t msg;
-        async_msg_init (&msg, "PING", 0, 1);
+        async_msg_init (&msg, ASYNC_C_PING, 0);
         async_msg_int (&msg, "node", 1);
         s_send (self, &msg);
         self->next_ping = async_mono_us () + (int64_t) self->config.heartbeat_ms * 1000;
     }
     else
-    if (streq (cmd, "CANCEL"))
+    if (async_inmsg_is (&in, ASYNC_S_CANCEL))
         s_on_cancel (self, &in);
     else
-    if (streq (cmd, "PONG"))
+    if (async_inmsg_is (&in, ASYNC_S_PONG))
         ;
     else
-    if (streq (cmd, "ERROR")) {
+    if (async_inmsg_is (&in, ASYNC_S_ERROR)) {
         char key [32];
         snprintf (key, sizeof key, "%" PRIu64, in.rid);
         if (zhashx_lookup (self->requests, key))
@@ -894,7 +895,7 @@ s_on_worker (node_t *self, worker_t *worker, zmsg_t *zmsg)
         char *done = zmsg_popstr (zmsg), *total = zmsg_popstr (zmsg);
         if (id && token && done && total) {
             async_msg_t msg;
-            async_msg_init (&msg, "PROGRESS", ++self->rid, 3);
+            async_msg_init (&msg, ASYNC_C_PROGRESS, ++self->rid);
             async_msg_str (&msg, "id", id);
             async_msg_key (&msg, "token");
             msgpack_pack_uint64 (&msg.packer, strtoull (token, NULL, 10));
@@ -923,7 +924,7 @@ s_on_worker (node_t *self, worker_t *worker, zmsg_t *zmsg)
             async_msg_t msg;
             const char *key;
             json_t *value;
-            async_msg_init (&msg, what, rid, (uint32_t) json_object_size (body));
+            async_msg_init_named (&msg, what, rid);
             json_object_foreach (body, key, value) {
                 async_msg_key (&msg, key);
                 async_codec_pack_json (&msg.packer, value);
@@ -1018,7 +1019,7 @@ s_timers (node_t *self)
     }
     if (now >= self->next_ping) {
         async_msg_t msg;
-        async_msg_init (&msg, "PING", 0, 1);
+        async_msg_init (&msg, ASYNC_C_PING, 0);
         async_msg_int (&msg, "node", 1);
         s_send (self, &msg);
         self->next_ping = now + (int64_t) self->config.heartbeat_ms * 1000;
@@ -1050,7 +1051,7 @@ s_timers (node_t *self)
         int64_t began = atomic_load (&job->run_mono);
         if (began && !job->started_sent && now - began >= S_STARTED_AFTER_US) {
             async_msg_t msg;
-            async_msg_init (&msg, "STARTED", ++self->rid, 2);
+            async_msg_init (&msg, ASYNC_C_STARTED, ++self->rid);
             async_msg_str (&msg, "id", job->id);
             async_msg_key (&msg, "token");
             msgpack_pack_uint64 (&msg.packer, job->token);
@@ -1261,7 +1262,7 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
     async_log_info ("node", "node.stopping", "node=%s", self->uuid);
     if (!self->hello_refused) {
         async_msg_t msg;
-        async_msg_init (&msg, "BYE", ++self->rid, 0);
+        async_msg_init (&msg, ASYNC_C_BYE, ++self->rid);
         s_send (self, &msg);
     }
     s_drop (self, pool_unqueue (self->pool));

@@ -8,6 +8,7 @@
 #include "async_job.h"
 #include "async_keys.h"
 #include "async_util.h"
+#include <assert.h>
 #include <czmq.h>
 #include <errno.h>
 
@@ -194,6 +195,7 @@ s_send (async_client_t *self, async_msg_t *msg)
         async_msg_destroy (msg);
         return -1;
     }
+    assert (async_msg_valid (msg));
     zframe_t *frame = zframe_new (msg->buffer.data, msg->buffer.size);
     async_msg_destroy (msg);
     if (zframe_send (&frame, self->dealer, ZFRAME_DONTWAIT)) {
@@ -293,7 +295,7 @@ s_request (async_client_t *self, async_msg_t *msg, uint64_t rid,
         if (rc)
             continue;
         if (in->rid == rid) {
-            if (streq (in->command, "ERROR")) {
+            if (async_inmsg_is (in, ASYNC_S_ERROR)) {
                 rc = s_error_reply (self, in);
                 async_inmsg_destroy (in);
                 zframe_destroy (&frame);
@@ -361,7 +363,7 @@ s_submit_msg (async_client_t *self, const char *spec_json, uint64_t rid, async_m
     json_t *spec = s_spec_load (self, spec_json);
     if (!spec)
         return ASYNC_EUSAGE;
-    async_msg_init (msg, "SUBMIT", rid, wait ? 2 : 1);
+    async_msg_init (msg, ASYNC_C_SUBMIT, rid);
     if (wait) {
         async_msg_key (msg, "wait");
         msgpack_pack_true (&msg->packer);
@@ -414,7 +416,7 @@ async_submit_many_json (async_client_t *self, const char *const *specs_json, siz
         if (in.rid >= first && in.rid < first + count) {
             size_t i = (size_t) (in.rid - first);
             int code = 0;
-            if (streq (in.command, "ERROR"))
+            if (async_inmsg_is (&in, ASYNC_S_ERROR))
                 code = s_error_reply (self, &in);
             else
             if (async_mp_str (in.body, "id", ids_out + i * ASYNC_ID_LEN, ASYNC_ID_LEN))
@@ -482,7 +484,7 @@ s_wait_all (async_client_t *self, async_idmap_t *open, int timeout_ms, bool regi
             const char *id = async_idmap_first (open) ? async_idmap_cursor (open) : NULL;
             while (id) {
                 async_msg_t msg;
-                async_msg_init (&msg, "WAIT", ++self->rid, 1);
+                async_msg_init (&msg, ASYNC_C_WAIT, ++self->rid);
                 async_msg_str (&msg, "id", id);
                 s_send (self, &msg);
                 id = async_idmap_next (open) ? async_idmap_cursor (open) : NULL;
@@ -500,7 +502,7 @@ s_wait_all (async_client_t *self, async_idmap_t *open, int timeout_ms, bool regi
         if (recv_rc)
             continue;
         heard = async_mono_us ();
-        if (streq (in.command, "JOB")) {
+        if (async_inmsg_is (&in, ASYNC_S_JOB)) {
             uint32_t njobs;
             const msgpack_object *jobs = s_pushed_jobs (&in, &njobs);
             for (uint32_t j = 0; j < njobs; j++) {
@@ -516,7 +518,7 @@ s_wait_all (async_client_t *self, async_idmap_t *open, int timeout_ms, bool regi
             }
         }
         else
-        if (streq (in.command, "ERROR")) {
+        if (async_inmsg_is (&in, ASYNC_S_ERROR)) {
             rc = s_error_reply (self, &in);
             async_inmsg_destroy (&in);
             zframe_destroy (&frame);
@@ -581,7 +583,7 @@ s_submit_batch (async_client_t *self, const char *const *specs_json, size_t coun
     size_t n = json_array_size (batch);
     if (n) {
         async_msg_t msg;
-        async_msg_init (&msg, "SUBMIT", rid, 3);
+        async_msg_init (&msg, ASYNC_C_SUBMIT, rid);
         async_msg_key (&msg, "wait");
         msgpack_pack_true (&msg.packer);
         async_msg_key (&msg, "brief");
@@ -644,7 +646,7 @@ async_submit_wait_many_json (async_client_t *self, const char *const *specs_json
         if (rc)
             continue;
         deadline = async_mono_us () + (int64_t) self->timeout_ms * 1000;
-        if (streq (in.command, "JOB") && in.rid == 0) {
+        if (async_inmsg_is (&in, ASYNC_S_JOB) && in.rid == 0) {
             uint32_t njobs;
             const msgpack_object *jobs = s_pushed_jobs (&in, &njobs);
             for (uint32_t j = 0; j < njobs; j++) {
@@ -666,7 +668,7 @@ async_submit_wait_many_json (async_client_t *self, const char *const *specs_json
             size_t k = (size_t) (in.rid - first);
             const msgpack_object *accepted = async_mp_get (in.body, "accepted");
             size_t n = starts [k + 1] - starts [k];
-            if (streq (in.command, "ERROR"))
+            if (async_inmsg_is (&in, ASYNC_S_ERROR))
                 result = s_error_reply (self, &in);
             else
             if (!accepted || accepted->type != MSGPACK_OBJECT_ARRAY
@@ -700,7 +702,7 @@ async_submit_wait_many_json (async_client_t *self, const char *const *specs_json
                     if (!waiting) {
                         //  An existing job (same key): ask for it
                         async_msg_t msg;
-                        async_msg_init (&msg, "WAIT", ++self->rid, 1);
+                        async_msg_init (&msg, ASYNC_C_WAIT, ++self->rid);
                         async_msg_str (&msg, "id", id);
                         s_send (self, &msg);
                     }
@@ -790,7 +792,7 @@ s_wait (async_client_t *self, const char *id, int timeout_ms, bool registered,
             //  (Re)send: the broker answers WAITING, and JOB when done; a
             //  resend every 2 s carries the wait across a broker restart
             async_msg_t msg;
-            async_msg_init (&msg, "WAIT", ++self->rid, 1);
+            async_msg_init (&msg, ASYNC_C_WAIT, ++self->rid);
             async_msg_str (&msg, "id", id);
             s_send (self, &msg);
             next_send = now + 2000000;
@@ -804,7 +806,7 @@ s_wait (async_client_t *self, const char *id, int timeout_ms, bool registered,
         if (rc)
             continue;
         heard = async_mono_us ();
-        if (streq (in.command, "JOB")) {
+        if (async_inmsg_is (&in, ASYNC_S_JOB)) {
             const msgpack_object *job = async_mp_get (in.body, "job");
             char jid [ASYNC_ID_LEN] = "";
             async_mp_str (job, "id", jid, sizeof jid);
@@ -816,7 +818,7 @@ s_wait (async_client_t *self, const char *id, int timeout_ms, bool registered,
             }
         }
         else
-        if ((streq (in.command, "PROGRESS") || streq (in.command, "WAITING")) && progress) {
+        if ((async_inmsg_is (&in, ASYNC_S_PROGRESS) || async_inmsg_is (&in, ASYNC_S_WAITING)) && progress) {
             char pid [ASYNC_ID_LEN] = "";
             int64_t done = 0, total = 0;
             async_mp_str (in.body, "id", pid, sizeof pid);
@@ -826,7 +828,7 @@ s_wait (async_client_t *self, const char *id, int timeout_ms, bool registered,
                 progress (arg, done, total);
         }
         else
-        if (streq (in.command, "ERROR")) {
+        if (async_inmsg_is (&in, ASYNC_S_ERROR)) {
             rc = s_error_reply (self, &in);
             async_inmsg_destroy (&in);
             zframe_destroy (&frame);
@@ -840,14 +842,14 @@ s_wait (async_client_t *self, const char *id, int timeout_ms, bool registered,
 //  Send `command` with the fields of `query` (a JSON object, or NULL) as
 //  its body and receive its reply, as s_request
 static int
-s_request_json (async_client_t *self, const char *command, json_t *query,
+s_request_json (async_client_t *self, async_command_t command, json_t *query,
                 zframe_t **frame, async_inmsg_t *in)
 {
     uint64_t rid = ++self->rid;
     async_msg_t msg;
     const char *key;
     json_t *value;
-    async_msg_init (&msg, command, rid, query ? (uint32_t) json_object_size (query) : 0);
+    async_msg_init (&msg, command, rid);
     if (query)
         json_object_foreach (query, key, value) {
             async_msg_key (&msg, key);
@@ -871,7 +873,7 @@ s_jobs_append (json_t *jobs, const msgpack_object *list)
 //  A request whose reply body (or its field `reply_key`) is returned as
 //  JSON text: job JSON when `jobs`
 static int
-s_query (async_client_t *self, const char *command, json_t *query, const char *reply_key,
+s_query (async_client_t *self, async_command_t command, json_t *query, const char *reply_key,
          bool jobs, char **out)
 {
     *out = NULL;
@@ -911,7 +913,7 @@ int
 async_job_json (async_client_t *self, const char *id, char **job_json_out)
 {
     json_t *query = s_id_query (id);
-    int rc = s_query (self, "GET", query, "job", true, job_json_out);
+    int rc = s_query (self, ASYNC_C_GET, query, "job", true, job_json_out);
     json_decref (query);
     return rc;
 }
@@ -934,7 +936,7 @@ s_parse_query (async_client_t *self, const char *query_json)
 //  One page of a LIST (`jobs` not NULL: its jobs appended) or a COUNT
 //  (added to *count); `next` gets the reply's cursor, "" when it has none
 static int
-s_list_page (async_client_t *self, const char *command, json_t *query, json_t *jobs,
+s_list_page (async_client_t *self, async_command_t command, json_t *query, json_t *jobs,
              int64_t *count, char *next, size_t next_size)
 {
     zframe_t *frame;
@@ -966,7 +968,7 @@ s_list_page (async_client_t *self, const char *command, json_t *query, json_t *j
 //  A LIST or COUNT page by page: the broker answers each request within
 //  its bounds and says where to go on (`next`); ask again from there
 static int
-s_list (async_client_t *self, const char *command, json_t *query, json_t *jobs,
+s_list (async_client_t *self, async_command_t command, json_t *query, json_t *jobs,
         int64_t *count)
 {
     //  LIST: `limit` is the whole listing's (default 1000, <= 0 all)
@@ -999,7 +1001,7 @@ async_jobs_json (async_client_t *self, const char *query_json, char **jobs_json_
         return ASYNC_EUSAGE;
     json_t *jobs = json_array ();
     int64_t count = 0;
-    int rc = s_list (self, "LIST", query, jobs, &count);
+    int rc = s_list (self, ASYNC_C_LIST, query, jobs, &count);
     json_decref (query);
     if (rc == 0) {
         *jobs_json_out = s_dumps (jobs);
@@ -1016,7 +1018,7 @@ async_count (async_client_t *self, const char *query_json, int64_t *count)
     if (!query)
         return ASYNC_EUSAGE;
     int64_t total = 0;
-    int rc = s_list (self, "COUNT", query, NULL, &total);
+    int rc = s_list (self, ASYNC_C_COUNT, query, NULL, &total);
     json_decref (query);
     if (rc == 0)
         *count = total;
@@ -1026,13 +1028,13 @@ async_count (async_client_t *self, const char *query_json, int64_t *count)
 int
 async_status_json (async_client_t *self, char **status_json_out)
 {
-    return s_query (self, "STATUS", NULL, NULL, false, status_json_out);
+    return s_query (self, ASYNC_C_STATUS, NULL, NULL, false, status_json_out);
 }
 
 int
 async_nodes_json (async_client_t *self, char **nodes_json_out)
 {
-    return s_query (self, "NODES", NULL, "nodes", false, nodes_json_out);
+    return s_query (self, ASYNC_C_NODES, NULL, "nodes", false, nodes_json_out);
 }
 
 int
@@ -1040,7 +1042,7 @@ async_cancel (async_client_t *self, const char *id)
 {
     json_t *query = s_id_query (id);
     char *text = NULL;
-    int rc = s_query (self, "CANCEL", query, NULL, false, &text);
+    int rc = s_query (self, ASYNC_C_CANCEL, query, NULL, false, &text);
     json_decref (query);
     free (text);
     return rc;
@@ -1049,7 +1051,7 @@ async_cancel (async_client_t *self, const char *id)
 //  A request whose JSON body is `query` and whose reply is OK (or
 //  whatever `reply_key` names, into *out when out is given)
 static int
-s_command (async_client_t *self, const char *command, json_t *query,
+s_command (async_client_t *self, async_command_t command, json_t *query,
            const char *reply_key, char **out)
 {
     char *text = NULL;
@@ -1083,7 +1085,7 @@ async_annotate (async_client_t *self, const char *id, const char *name,
     json_t *value = s_json_arg (self, value_json, false);
     if (!value)
         return ASYNC_EUSAGE;
-    return s_command (self, "ANNOTATE", json_pack ("{s:s, s:s, s:o}", "id", id,
+    return s_command (self, ASYNC_C_ANNOTATE, json_pack ("{s:s, s:s, s:o}", "id", id,
                       "name", name, "value", value), NULL, NULL);
 }
 
@@ -1109,7 +1111,7 @@ async_add_callback_json (async_client_t *self, const char *id, const char *on,
     if (!spec)
         return ASYNC_EUSAGE;
     char *text = NULL;
-    int rc = s_command (self, "ADD-CALLBACK", json_pack ("{s:s, s:s, s:o}", "id", id,
+    int rc = s_command (self, ASYNC_C_ADD_CALLBACK, json_pack ("{s:s, s:s, s:o}", "id", id,
                         "on", on ? on : "always", "spec", spec), "callback", &text);
     if (rc == 0) {
         json_t *cid = json_loads (text, JSON_DECODE_ANY, NULL);
@@ -1123,20 +1125,20 @@ async_add_callback_json (async_client_t *self, const char *id, const char *on,
 int
 async_quota_set (async_client_t *self, const char *name, int64_t size)
 {
-    return s_command (self, "QUOTA-SET", json_pack ("{s:s, s:I}", "name", name,
+    return s_command (self, ASYNC_C_QUOTA_SET, json_pack ("{s:s, s:I}", "name", name,
                       "size", (json_int_t) size), NULL, NULL);
 }
 
 int
 async_quota_delete (async_client_t *self, const char *name)
 {
-    return s_command (self, "QUOTA-DELETE", json_pack ("{s:s}", "name", name), NULL, NULL);
+    return s_command (self, ASYNC_C_QUOTA_DELETE, json_pack ("{s:s}", "name", name), NULL, NULL);
 }
 
 int
 async_quota_list_json (async_client_t *self, char **json_out)
 {
-    return s_command (self, "QUOTA-LIST", NULL, "quotas", json_out);
+    return s_command (self, ASYNC_C_QUOTA_LIST, NULL, "quotas", json_out);
 }
 
 int
@@ -1146,20 +1148,20 @@ async_every_set_json (async_client_t *self, const char *name, int64_t interval_m
     json_t *spec = s_json_arg (self, spec_json, true);
     if (!spec)
         return ASYNC_EUSAGE;
-    return s_command (self, "EVERY-SET", json_pack ("{s:s, s:I, s:o}", "name", name,
+    return s_command (self, ASYNC_C_EVERY_SET, json_pack ("{s:s, s:I, s:o}", "name", name,
                       "interval_ms", (json_int_t) interval_ms, "spec", spec), NULL, NULL);
 }
 
 int
 async_every_delete (async_client_t *self, const char *name)
 {
-    return s_command (self, "EVERY-DELETE", json_pack ("{s:s}", "name", name), NULL, NULL);
+    return s_command (self, ASYNC_C_EVERY_DELETE, json_pack ("{s:s}", "name", name), NULL, NULL);
 }
 
 int
 async_every_list_json (async_client_t *self, char **json_out)
 {
-    return s_command (self, "EVERY-LIST", NULL, "schedules", json_out);
+    return s_command (self, ASYNC_C_EVERY_LIST, NULL, "schedules", json_out);
 }
 
 //  ---------------------------------------------------------------------

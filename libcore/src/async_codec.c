@@ -447,7 +447,13 @@ async_sbuffer_write (void *data, const char *buf, size_t len)
 }
 
 void
-async_msg_init (async_msg_t *self, const char *command, uint64_t rid, uint32_t fields)
+async_msg_init (async_msg_t *self, async_command_t command, uint64_t rid)
+{
+    async_msg_init_named (self, async_proto_name (command), rid);
+}
+
+void
+async_msg_init_named (async_msg_t *self, const char *command, uint64_t rid)
 {
     msgpack_sbuffer_init (&self->buffer);
     msgpack_packer_init (&self->packer, &self->buffer, async_sbuffer_write);
@@ -456,33 +462,48 @@ async_msg_init (async_msg_t *self, const char *command, uint64_t rid, uint32_t f
     async_codec_pack_str (&self->packer, command);
     msgpack_pack_uint64 (&self->packer, rid);
     self->body = self->buffer.size;
-    msgpack_pack_map (&self->packer, fields);
+    self->fields = 0;
+    //  map32 with room for any count; async_msg_key keeps it current
+    const char header [5] = { (char) 0xdf, 0, 0, 0, 0 };
+    async_sbuffer_write (&self->buffer, header, sizeof header);
 }
 
 void
 async_msg_key (async_msg_t *self, const char *key)
 {
+    uint32_t fields = ++self->fields;
+    uint8_t *count = (uint8_t *) self->buffer.data + self->body + 1;
+    count [0] = (uint8_t) (fields >> 24);
+    count [1] = (uint8_t) (fields >> 16);
+    count [2] = (uint8_t) (fields >> 8);
+    count [3] = (uint8_t) fields;
     async_codec_pack_str (&self->packer, key);
 }
 
 void
 async_msg_str (async_msg_t *self, const char *key, const char *value)
 {
-    async_codec_pack_str (&self->packer, key);
+    async_msg_key (self, key);
     async_codec_pack_str (&self->packer, value);
 }
 
 void
 async_msg_int (async_msg_t *self, const char *key, int64_t value)
 {
-    async_codec_pack_str (&self->packer, key);
+    async_msg_key (self, key);
     msgpack_pack_int64 (&self->packer, value);
+}
+
+bool
+async_msg_valid (const async_msg_t *self)
+{
+    return async_codec_check (self->buffer.data, self->buffer.size) == 0;
 }
 
 void
 async_msg_raw (async_msg_t *self, const char *key, const void *data, size_t size)
 {
-    async_codec_pack_str (&self->packer, key);
+    async_msg_key (self, key);
     if (data && size)
         async_codec_pack_raw (&self->packer, data, size);
     else
@@ -670,4 +691,10 @@ async_codec_json_dumps (json_t *value)
     if (digits)
         flags |= JSON_REAL_PRECISION (digits);
     return json_dumps (value, flags);
+}
+
+bool
+async_inmsg_is (const async_inmsg_t *self, async_command_t command)
+{
+    return strcmp (self->command, async_proto_name (command)) == 0;
 }

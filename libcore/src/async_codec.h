@@ -20,6 +20,7 @@
 #include <msgpack.h>
 #include <jansson.h>
 #include "asyncmesh/id.h"
+#include "async_proto.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -123,12 +124,21 @@ typedef struct {
     msgpack_sbuffer buffer;
     msgpack_packer packer;
     size_t body;                //  where the body map starts in buffer
+    uint32_t fields;            //  keys of the body so far
 } async_msg_t;
 
-//  Start a message with `fields` key/value pairs in its body; then pack
-//  each pair with async_msg_key + any packer call (or the helpers).
+//  Start a message with an empty body; then add each body field with
+//  async_msg_key and any packer call for its value, or with the helpers.
+//  The body counts its own fields: its map header (the map32 form) is
+//  rewritten at each key, so the message is complete after every value.
+//  Keys of maps nested in a value are packed with the packer, not here.
 void
-    async_msg_init (async_msg_t *self, const char *command, uint64_t rid, uint32_t fields);
+    async_msg_init (async_msg_t *self, async_command_t command, uint64_t rid);
+
+//  The same for a command named at run time: a node forwarding a task's
+//  request, a test sending what the protocol does not have
+void
+    async_msg_init_named (async_msg_t *self, const char *command, uint64_t rid);
 void
     async_msg_key (async_msg_t *self, const char *key);
 void
@@ -137,6 +147,11 @@ void
     async_msg_int (async_msg_t *self, const char *key, int64_t value);
 void
     async_msg_raw (async_msg_t *self, const char *key, const void *data, size_t size);
+
+//  Is the message one well-formed msgpack value (a field packed around
+//  async_msg_key, or a value left out, shows here)? For assertions.
+bool
+    async_msg_valid (const async_msg_t *self);
 
 //  Release the buffer (after sending, or to abandon the message).
 void
@@ -166,6 +181,10 @@ int
                        const char **why);
 void
     async_inmsg_destroy (async_inmsg_t *self);
+
+//  Is the message this command?
+bool
+    async_inmsg_is (const async_inmsg_t *self, async_command_t command);
 
 #ifdef __cplusplus
 }

@@ -41,7 +41,7 @@ s_message (const char *name, const char *command, uint64_t rid, const char *body
         exit (1);
     }
     async_msg_t msg;
-    async_msg_init (&msg, command, rid, (uint32_t) json_object_size (body));
+    async_msg_init_named (&msg, command, rid);
     const char *key;
     json_t *value;
     json_object_foreach (body, key, value) {
@@ -170,7 +170,7 @@ main (int argc, char *argv [])
         return 1;
     s_write ("job_record", data, size);
     async_msg_t msg;
-    async_msg_init (&msg, "JOB", 3, 1);
+    async_msg_init (&msg, ASYNC_S_JOB, 3);
     async_msg_raw (&msg, "job", data, size);
     s_write ("job_reply", msg.buffer.data, msg.buffer.size);
     async_msg_destroy (&msg);

@@ -246,8 +246,7 @@ main (int argc, char *argv [])
                 return 1;
             }
             async_msg_t msg;
-            async_msg_init (&msg, step->command, (uint64_t) (step - seed->steps) + 1,
-                            (uint32_t) json_object_size (body));
+            async_msg_init_named (&msg, step->command, (uint64_t) (step - seed->steps) + 1);
             const char *key;
             json_t *member;
             int rc = 0;

@@ -37,15 +37,22 @@
 #define S_FLOOD_LIST    256
 
 static void
-s_names (msgpack_packer *pk, const char *key, const char *prefix, size_t count)
+s_names_value (msgpack_packer *pk, const char *prefix, size_t count)
 {
-    async_codec_pack_str (pk, key);
     msgpack_pack_array (pk, count);
     for (size_t i = 0; i < count; i++) {
         char name [64];
         snprintf (name, sizeof name, "%s%06zu", prefix, i);
         async_codec_pack_str (pk, name);
     }
+}
+
+//  The same as a field `key` of a map
+static void
+s_names (msgpack_packer *pk, const char *key, const char *prefix, size_t count)
+{
+    async_codec_pack_str (pk, key);
+    s_names_value (pk, prefix, count);
 }
 
 //  A HELLO from uuid: `agents` agents of `size` slots with that many
@@ -57,7 +64,7 @@ s_hello_held (const char *uuid, size_t agents, int64_t size, size_t queues, size
               size_t held)
 {
     async_msg_t msg;
-    async_msg_init (&msg, "HELLO", 1, 7);
+    async_msg_init (&msg, ASYNC_C_HELLO, 1);
     async_msg_str (&msg, "uuid", uuid);
     async_msg_str (&msg, "session", uuid);
     async_msg_str (&msg, "host", host);
@@ -77,7 +84,8 @@ s_hello_held (const char *uuid, size_t agents, int64_t size, size_t queues, size
         s_names (pk, "include", "flood.task.*", include);
         s_names (pk, "exclude", "flood.other.*", exclude);
     }
-    s_names (pk, "tasks", "flood.task.", tasks);
+    async_msg_key (&msg, "tasks");
+    s_names_value (pk, "flood.task.", tasks);
     //  Jobs that do not exist: each costs the broker a look-up
     async_msg_key (&msg, "held");
     msgpack_pack_array (pk, held);
@@ -279,7 +287,7 @@ s_flood (const char *endpoint, int count, const char *pid, long limit_kb)
     int pings = 0;
     for (int i = 1; i <= 20 && answers == count; i++) {
         async_msg_t msg;
-        async_msg_init (&msg, "PING", (uint64_t) i, 0);
+        async_msg_init (&msg, ASYNC_C_PING, (uint64_t) i);
         zframe_t *frame = zframe_new (msg.buffer.data, msg.buffer.size);
         async_msg_destroy (&msg);
         int64_t sent = zclock_usecs ();

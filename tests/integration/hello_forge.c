@@ -110,7 +110,7 @@ main (int argc, char *argv [])
     zsock_set_linger (dealer, 0);
 
     async_msg_t msg;
-    async_msg_init (&msg, "HELLO", 1, 7);
+    async_msg_init (&msg, ASYNC_C_HELLO, 1);
     async_msg_str (&msg, "uuid", uuid);
     async_msg_str (&msg, "session", "00000000-0000-4000-8000-00000000f0f0");
     async_msg_str (&msg, "host", "forger");
@@ -162,7 +162,7 @@ main (int argc, char *argv [])
         printf ("hello: WELCOME\n");
     async_inmsg_destroy (&in);
 
-    async_msg_init (&msg, "RESULT", 0, 3);
+    async_msg_init (&msg, ASYNC_C_RESULT, 0);
     async_msg_str (&msg, "id", job);
     async_msg_key (&msg, "token");
     msgpack_pack_uint64 (&msg.packer, token);

@@ -47,7 +47,7 @@ main (int argc, char *argv [])
     uint64_t rid = 0;
     while (access (argv [2], F_OK) != 0 && async_mono_us () - start < 600000000LL) {
         async_msg_t msg;
-        async_msg_init (&msg, "PING", ++rid, 0);
+        async_msg_init (&msg, ASYNC_C_PING, ++rid);
         int64_t sent = async_mono_us ();
         zframe_t *frame = zframe_new (msg.buffer.data, msg.buffer.size);
         async_msg_destroy (&msg);

@@ -124,7 +124,7 @@ main (int argc, char *argv [])
         return 2;
     }
     async_msg_t msg;
-    async_msg_init (&msg, argv [2], 1, (uint32_t) (argc - 3));
+    async_msg_init_named (&msg, argv [2], 1);
     for (int i = 3; i < argc; i++)
         if (s_pack_field (&msg, argv [i])) {
             fprintf (stderr, "rawsend: '%s' is not KEY=TEXT, KEY:=JSON or KEY~=NUMBER\n",

@@ -139,7 +139,7 @@ s_sample_message (async_msg_t *msg)
     assert_int_equal (async_codec_encode_json (args, &raw, &raw_size), 0);
     json_decref (args);
 
-    async_msg_init (msg, "SUBMIT", 42, 10);
+    async_msg_init (msg, ASYNC_C_SUBMIT, 42);
     async_msg_str (msg, "task", "pi.generate_sample");
     async_msg_int (msg, "priority", -5);
     async_msg_int (msg, "big", INT64_MAX);
@@ -698,7 +698,7 @@ test_msg_embedded_nul_refused_by_string_lookups (void **state)
 {
     (void) state;
     async_msg_t out;
-    async_msg_init (&out, "PING", 1, 1);
+    async_msg_init (&out, ASYNC_C_PING, 1);
     async_msg_key (&out, "name");
     msgpack_pack_str (&out.packer, 3);
     msgpack_pack_str_body (&out.packer, "a\0b", 3);
@@ -719,7 +719,7 @@ test_msg_rid_extremes_and_empty_body (void **state)
     const uint64_t rids [] = { 0, 1, 255, 65536, UINT64_MAX };
     for (size_t i = 0; i < sizeof rids / sizeof rids [0]; i++) {
         async_msg_t out;
-        async_msg_init (&out, "PING", rids [i], 0);
+        async_msg_init (&out, ASYNC_C_PING, rids [i]);
         async_inmsg_t in;
         const char *why = NULL;
         assert_int_equal (async_inmsg_parse (&in, out.buffer.data, out.buffer.size, &why), 0);
@@ -740,7 +740,7 @@ test_msg_command_length_limit (void **state)
     memset (command, 'C', sizeof command);
     command [23] = 0;
     async_msg_t out;
-    async_msg_init (&out, command, 1, 0);
+    async_msg_init_named (&out, command, 1);
     async_inmsg_t in;
     const char *why = NULL;
     assert_int_equal (async_inmsg_parse (&in, out.buffer.data, out.buffer.size, &why), 0);
@@ -750,7 +750,7 @@ test_msg_command_length_limit (void **state)
 
     command [23] = 'C';
     command [24] = 0;
-    async_msg_init (&out, command, 1, 0);
+    async_msg_init_named (&out, command, 1);
     s_refused (out.buffer.data, out.buffer.size);
     async_msg_destroy (&out);
 }
@@ -785,7 +785,7 @@ test_msg_trailing_bytes_refused (void **state)
 {
     (void) state;
     async_msg_t out;
-    async_msg_init (&out, "PING", 1, 0);
+    async_msg_init (&out, ASYNC_C_PING, 1);
     msgpack_pack_nil (&out.packer);                 //  a second value
     const char *why = s_refused (out.buffer.data, out.buffer.size);
     assert_string_contains (why, "trailing");

@@ -1,0 +1,211 @@
+//  test_proto - the protocol's command table (libcore/src/async_proto.h)
+//  and docs/protocol.md name the same messages, and a message counts its
+//  own body fields
+#include "async_proto.h"
+#include "async_codec.h"
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef ASYNC_SOURCE_DIR
+#   error "ASYNC_SOURCE_DIR: the source tree, set by tests/CMakeLists.txt"
+#endif
+
+//  docs/protocol.md, whole (NUL-terminated; caller frees)
+static char *
+s_protocol_doc (void)
+{
+    FILE *file = fopen (ASYNC_SOURCE_DIR "/docs/protocol.md", "r");
+    assert_non_null (file);
+    static char buffer [1 << 20];
+    size_t size = fread (buffer, 1, sizeof buffer - 1, file);
+    fclose (file);
+    assert_true (size > 0 && size < sizeof buffer - 1);
+    buffer [size] = 0;
+    return strdup (buffer);
+}
+
+//  The text between `from` and `to` (both must be there; caller frees)
+static char *
+s_section (const char *doc, const char *from, const char *to)
+{
+    const char *start = strstr (doc, from);
+    assert_non_null (start);
+    const char *end = strstr (start, to);
+    assert_non_null (end);
+    return strndup (start, (size_t) (end - start));
+}
+
+//  The row with this wire form: "C:NAME" to the broker, "S:NAME" from it
+static const async_proto_t *
+s_row_of (const char *token)
+{
+    return async_proto_find (token + 2, token [0] == 'C');
+}
+
+//  Rows to the broker come first, as async_proto_find expects, and each
+//  row is found by its own name and direction, and by no other row
+static void
+test_table_is_consistent (void **state)
+{
+    (void) state;
+    for (int id = 0; id < ASYNC_COMMANDS; id++) {
+        const async_proto_t *row = async_proto_row ((async_command_t) id);
+        assert_int_equal (row->id, id);
+        bool to_broker = row->sender != ASYNC_SENDER_BROKER;
+        assert_int_equal (to_broker, id < ASYNC_S_ACCEPTED);
+        assert_ptr_equal (async_proto_find (row->name, to_broker), row);
+        assert_true (strlen (row->name) < 16);     //  a node forwards < 16
+        if (!to_broker)
+            assert_int_equal (row->flags, 0);      //  flags say what the
+    }                                              //  broker does with it
+    assert_null (async_proto_find ("NOPE", true));
+    assert_null (async_proto_find ("ASSIGN", true));
+    assert_null (async_proto_find ("SUBMIT", false));
+    assert_string_equal (async_proto_name (ASYNC_C_ADD_CALLBACK), "ADD-CALLBACK");
+    //  The same name both ways is two rows
+    assert_ptr_not_equal (async_proto_find ("PROGRESS", true),
+                          async_proto_find ("PROGRESS", false));
+}
+
+//  Every C:X and S:X of the grammar (section 3) is a row, and every row
+//  is in the grammar
+static void
+test_grammar_and_table_agree (void **state)
+{
+    (void) state;
+    char *doc = s_protocol_doc ();
+    char *section = s_section (doc, "## 3. Grammar", "## 4.");
+    char *grammar = s_section (section, "```\n", "\n```");
+    bool seen [ASYNC_COMMANDS] = { false };
+    size_t tokens = 0;
+    for (const char *at = grammar; (at = strpbrk (at, "CS")); at++) {
+        if (at [1] != ':' || at [2] < 'A' || at [2] > 'Z'
+        ||  (at > grammar && (at [-1] == '-' || (at [-1] >= 'A' && at [-1] <= 'Z'))))
+            continue;
+        char token [32];
+        size_t length = strspn (at + 2, "ABCDEFGHIJKLMNOPQRSTUVWXYZ-");
+        assert_true (length < sizeof token - 2);
+        snprintf (token, sizeof token, "%.*s", (int) length + 2, at);
+        const async_proto_t *row = s_row_of (token);
+        if (!row)
+            fail_msg ("docs/protocol.md's grammar has %s; the table has not", token);
+        seen [row->id] = true;
+        tokens++;
+    }
+    assert_true (tokens > ASYNC_COMMANDS);
+    for (int id = 0; id < ASYNC_COMMANDS; id++)
+        if (!seen [id]) {
+            const async_proto_t *row = async_proto_row ((async_command_t) id);
+            fail_msg ("the table has %s:%s; docs/protocol.md's grammar has not",
+                      row->sender == ASYNC_SENDER_BROKER ? "S" : "C", row->name);
+        }
+    free (grammar);
+    free (section);
+    free (doc);
+}
+
+//  Every row has its section: a heading "### ... NAME (C→S)" or (S→C)
+static void
+test_every_command_is_described (void **state)
+{
+    (void) state;
+    char *doc = s_protocol_doc ();
+    for (int id = 0; id < ASYNC_COMMANDS; id++) {
+        const async_proto_t *row = async_proto_row ((async_command_t) id);
+        char want [48];
+        snprintf (want, sizeof want, "%s (%s)", row->name,
+                  row->sender == ASYNC_SENDER_BROKER ? "S→C" : "C→S");
+        bool found = false;
+        for (const char *line = doc; line && !found; line = strchr (line, '\n')) {
+            line += *line == '\n';
+            if (strncmp (line, "### ", 4))
+                continue;
+            const char *end = strchr (line, '\n');
+            char *heading = strndup (line, end ? (size_t) (end - line) : strlen (line));
+            const char *hit = strstr (heading, want);
+            //  a whole name: "PING (C→S)" is not found in "XPING (C→S)"
+            found = hit && (hit == heading + 4 || hit [-1] == ' ');
+            free (heading);
+        }
+        if (!found)
+            fail_msg ("docs/protocol.md has no heading for %s", want);
+    }
+    free (doc);
+}
+
+//  Node-only commands are the ones a client key may not send; the
+//  broker's write refusal covers what clients write
+static void
+test_senders_and_flags (void **state)
+{
+    (void) state;
+    const async_command_t node [] = { ASYNC_C_HELLO, ASYNC_C_STARTED, ASYNC_C_PROGRESS,
+                                      ASYNC_C_RESULT, ASYNC_C_BYE };
+    size_t nodes = 0;
+    for (int id = 0; id < ASYNC_COMMANDS; id++)
+        nodes += async_proto_row ((async_command_t) id)->sender == ASYNC_SENDER_NODE;
+    assert_int_equal (nodes, sizeof node / sizeof node [0]);
+    for (size_t i = 0; i < sizeof node / sizeof node [0]; i++)
+        assert_int_equal (async_proto_row (node [i])->sender, ASYNC_SENDER_NODE);
+    assert_true (async_proto_row (ASYNC_C_SUBMIT)->flags & ASYNC_PROTO_WRITES);
+    assert_false (async_proto_row (ASYNC_C_RESULT)->flags & ASYNC_PROTO_WRITES);
+    assert_false (async_proto_row (ASYNC_C_HELLO)->flags & ASYNC_PROTO_SESSION);
+    assert_true (async_proto_row (ASYNC_C_RESULT)->flags & ASYNC_PROTO_SESSION);
+    assert_true (async_proto_row (ASYNC_C_LIST)->flags & ASYNC_PROTO_LISTING);
+}
+
+//  A body counts the fields added with async_msg_key and the helpers, not
+//  the keys of maps nested in a value, and is whole after each field
+static void
+test_message_counts_its_fields (void **state)
+{
+    (void) state;
+    async_msg_t msg;
+    async_msg_init (&msg, ASYNC_C_PROGRESS, 7);
+    assert_true (async_msg_valid (&msg));
+    async_msg_str (&msg, "id", "x");
+    assert_true (async_msg_valid (&msg));
+    async_msg_key (&msg, "progress");
+    msgpack_pack_map (&msg.packer, 2);
+    async_codec_pack_str (&msg.packer, "done");
+    msgpack_pack_int64 (&msg.packer, 3);
+    async_codec_pack_str (&msg.packer, "total");
+    msgpack_pack_int64 (&msg.packer, 9);
+    async_msg_int (&msg, "token", 5);
+    async_msg_raw (&msg, "none", NULL, 0);
+    assert_true (async_msg_valid (&msg));
+    async_inmsg_t in;
+    const char *why = NULL;
+    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    assert_true (async_inmsg_is (&in, ASYNC_C_PROGRESS));
+    assert_false (async_inmsg_is (&in, ASYNC_C_PING));
+    assert_int_equal (in.body->via.map.size, 4);
+    int64_t done = 0;
+    assert_int_equal (async_mp_int (async_mp_get (in.body, "progress"), "done", &done), 0);
+    assert_int_equal (done, 3);
+    async_inmsg_destroy (&in);
+    //  A key packed around async_msg_key leaves a value uncounted: caught
+    async_codec_pack_str (&msg.packer, "stray");
+    async_codec_pack_str (&msg.packer, "value");
+    assert_false (async_msg_valid (&msg));
+    async_msg_destroy (&msg);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_table_is_consistent),
+        cmocka_unit_test (test_grammar_and_table_agree),
+        cmocka_unit_test (test_every_command_is_described),
+        cmocka_unit_test (test_senders_and_flags),
+        cmocka_unit_test (test_message_counts_its_fields),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
