@@ -5,7 +5,7 @@
 
     Opens SESSIONS ZeroMQ DEALER sockets to the broker, each a node session
     of its own speaking protocol version 1 (docs/protocol.md, section 6, as
-    node/node.c does): a routing id "N" + 8 + 8 hex digits, HELLO with its
+    node/node.c does, with libasync's message codec and command table): a routing id "N" + 8 + 8 hex digits, HELLO with its
     own instance UUID and one agent "main" of SIZE slots (default 1) taking
     TASK (default testing.noop), saying it takes ASSIGN with `jobs` and
     `acks` (batch, acks), repeated every 2 s until WELCOME and again on
@@ -21,6 +21,7 @@
     =========================================================================
 */
 #define _GNU_SOURCE
+#include "async_codec.h"
 #include <zmq.h>
 #include <msgpack.h>
 #include <errno.h>
@@ -34,7 +35,6 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 
-#define S_VERSION   1
 #define S_MAX_UNACKED 256
 
 typedef struct {
@@ -97,174 +97,117 @@ s_uuid_new (char *out)
 }
 
 //  ---------------------------------------------------------------------
-//  Messages: [version, command, rid, body]
+//  Messages: [version, command, rid, body] (libcore/src/async_codec.h)
 
 static void
-s_pack_str (msgpack_packer *pk, const char *text)
+s_send (s_session_t *session, async_msg_t *msg)
 {
-    size_t len = strlen (text);
-    msgpack_pack_str (pk, len);
-    msgpack_pack_str_body (pk, text, len);
-}
-
-//  One buffer for every message, kept between them: msgpack-c's sbuffer
-//  starts with an 8 KiB malloc, and this process stands for 500 machines
-//  whose allocations should not be charged to the broker's
-static msgpack_sbuffer s_out;
-
-static void
-s_begin (msgpack_packer *pk, const char *command, uint64_t rid, uint32_t fields)
-{
-    msgpack_sbuffer_clear (&s_out);
-    msgpack_packer_init (pk, &s_out, msgpack_sbuffer_write);
-    msgpack_pack_array (pk, 4);
-    msgpack_pack_int (pk, S_VERSION);
-    s_pack_str (pk, command);
-    msgpack_pack_uint64 (pk, rid);
-    msgpack_pack_map (pk, fields);
-}
-
-static void
-s_send (s_session_t *session)
-{
-    if (zmq_send (session->dealer, s_out.data, s_out.size, ZMQ_DONTWAIT) < 0
+    if (zmq_send (session->dealer, msg->buffer.data, msg->buffer.size, ZMQ_DONTWAIT) < 0
     &&  errno != EAGAIN)
         fprintf (stderr, "manynodes: send: %s\n", zmq_strerror (errno));
+    async_msg_destroy (msg);
 }
 
 static void
 s_send_hello (s_session_t *session)
 {
-    msgpack_packer pk;
-    s_begin (&pk, "HELLO", ++session->rid, 9);
-    s_pack_str (&pk, "batch");          //  ASSIGN with `jobs`
-    msgpack_pack_int (&pk, 1);
-    s_pack_str (&pk, "acks");           //  ... and `acks`
-    msgpack_pack_int (&pk, 1);
-    s_pack_str (&pk, "uuid");
-    s_pack_str (&pk, session->uuid);
-    s_pack_str (&pk, "session");
-    s_pack_str (&pk, session->nonce);
-    s_pack_str (&pk, "host");
-    s_pack_str (&pk, s_host);
-    s_pack_str (&pk, "pid");
-    msgpack_pack_int64 (&pk, getpid ());
-    s_pack_str (&pk, "agents");
-    msgpack_pack_array (&pk, 1);
-    msgpack_pack_map (&pk, 5);
-    s_pack_str (&pk, "name");
-    s_pack_str (&pk, "main");
-    s_pack_str (&pk, "size");
-    msgpack_pack_int (&pk, s_size);
-    s_pack_str (&pk, "queues");
-    msgpack_pack_array (&pk, 0);
-    s_pack_str (&pk, "include");
-    msgpack_pack_array (&pk, 0);
-    s_pack_str (&pk, "exclude");
-    msgpack_pack_array (&pk, 0);
-    s_pack_str (&pk, "tasks");
-    msgpack_pack_array (&pk, 1);
-    s_pack_str (&pk, s_task);
+    async_msg_t msg;
+    async_msg_init (&msg, ASYNC_C_HELLO, ++session->rid);
+    async_msg_int (&msg, "batch", 1);          //  ASSIGN with `jobs`
+    async_msg_int (&msg, "acks", 1);           //  ... and `acks`
+    async_msg_str (&msg, "uuid", session->uuid);
+    async_msg_str (&msg, "session", session->nonce);
+    async_msg_str (&msg, "host", s_host);
+    async_msg_int (&msg, "pid", getpid ());
+    msgpack_packer *pk = &msg.packer;
+    async_msg_key (&msg, "agents");
+    msgpack_pack_array (pk, 1);
+    msgpack_pack_map (pk, 5);
+    async_codec_pack_str (pk, "name");
+    async_codec_pack_str (pk, "main");
+    async_codec_pack_str (pk, "size");
+    msgpack_pack_int (pk, s_size);
+    async_codec_pack_str (pk, "queues");
+    msgpack_pack_array (pk, 0);
+    async_codec_pack_str (pk, "include");
+    msgpack_pack_array (pk, 0);
+    async_codec_pack_str (pk, "exclude");
+    msgpack_pack_array (pk, 0);
+    async_msg_key (&msg, "tasks");
+    msgpack_pack_array (pk, 1);
+    async_codec_pack_str (pk, s_task);
     //  Jobs still held: results not acknowledged yet
     uint32_t held = 0;
     for (int i = 0; i < S_MAX_UNACKED; i++)
         held += session->unacked [i].used;
-    s_pack_str (&pk, "held");
-    msgpack_pack_array (&pk, held);
+    async_msg_key (&msg, "held");
+    msgpack_pack_array (pk, held);
     for (int i = 0; i < S_MAX_UNACKED; i++) {
         s_unacked_t *u = &session->unacked [i];
         if (!u->used)
             continue;
-        msgpack_pack_map (&pk, 3);
-        s_pack_str (&pk, "id");
-        s_pack_str (&pk, u->id);
-        s_pack_str (&pk, "token");
-        msgpack_pack_uint64 (&pk, u->token);
-        s_pack_str (&pk, "agent");
-        s_pack_str (&pk, "main");
+        msgpack_pack_map (pk, 3);
+        async_codec_pack_str (pk, "id");
+        async_codec_pack_str (pk, u->id);
+        async_codec_pack_str (pk, "token");
+        msgpack_pack_uint64 (pk, u->token);
+        async_codec_pack_str (pk, "agent");
+        async_codec_pack_str (pk, "main");
     }
-    s_send (session);
+    s_send (session, &msg);
     session->next_hello = s_mono_us () + 2000000;
 }
 
 static void
 s_send_ping (s_session_t *session)
 {
-    msgpack_packer pk;
-    s_begin (&pk, "PING", 0, 1);
-    s_pack_str (&pk, "node");
-    msgpack_pack_int (&pk, 1);
-    s_send (session);
+    async_msg_t msg;
+    async_msg_init (&msg, ASYNC_C_PING, 0);
+    async_msg_int (&msg, "node", 1);
+    s_send (session, &msg);
     session->last_ping = s_mono_us ();
 }
 
-//  One result's fields
+//  One result, as a map of its own
 static void
 s_pack_result (msgpack_packer *pk, const char *id, uint64_t token)
 {
-    s_pack_str (pk, "id");
-    s_pack_str (pk, id);
-    s_pack_str (pk, "token");
+    msgpack_pack_map (pk, 4);
+    async_codec_pack_str (pk, "id");
+    async_codec_pack_str (pk, id);
+    async_codec_pack_str (pk, "token");
     msgpack_pack_uint64 (pk, token);
-    s_pack_str (pk, "result");
+    async_codec_pack_str (pk, "result");
     msgpack_pack_nil (pk);
-    s_pack_str (pk, "ran_us");
+    async_codec_pack_str (pk, "ran_us");
     msgpack_pack_uint64 (pk, 0);
 }
 
 static void
-s_send_job (s_session_t *session, const char *command, const char *id, uint64_t token)
+s_send_result (s_session_t *session, const char *id, uint64_t token)
 {
-    bool result = strcmp (command, "RESULT") == 0;
-    msgpack_packer pk;
-    s_begin (&pk, command, ++session->rid, result ? 4 : 2);
-    if (result)
-        s_pack_result (&pk, id, token);
-    else {
-        s_pack_str (&pk, "id");
-        s_pack_str (&pk, id);
-        s_pack_str (&pk, "token");
-        msgpack_pack_uint64 (&pk, token);
-    }
-    s_send (session);
+    async_msg_t msg;
+    async_msg_init (&msg, ASYNC_C_RESULT, ++session->rid);
+    async_msg_str (&msg, "id", id);
+    async_msg_key (&msg, "token");
+    msgpack_pack_uint64 (&msg.packer, token);
+    async_msg_key (&msg, "result");
+    msgpack_pack_nil (&msg.packer);
+    async_msg_key (&msg, "ran_us");
+    msgpack_pack_uint64 (&msg.packer, 0);
+    s_send (session, &msg);
 }
 
 static void
 s_send_bye (s_session_t *session)
 {
-    msgpack_packer pk;
-    s_begin (&pk, "BYE", ++session->rid, 0);
-    s_send (session);
+    async_msg_t msg;
+    async_msg_init (&msg, ASYNC_C_BYE, ++session->rid);
+    s_send (session, &msg);
 }
 
 //  ---------------------------------------------------------------------
 //  Reading
-
-static const msgpack_object *
-s_get (const msgpack_object *map, const char *key)
-{
-    if (map->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    size_t len = strlen (key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object_kv *kv = &map->via.map.ptr [i];
-        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == len
-        &&  memcmp (kv->key.via.str.ptr, key, len) == 0)
-            return &kv->val;
-    }
-    return NULL;
-}
-
-static bool
-s_get_str (const msgpack_object *map, const char *key, char *out, size_t size)
-{
-    const msgpack_object *value = s_get (map, key);
-    if (!value || value->type != MSGPACK_OBJECT_STR || value->via.str.size >= size)
-        return false;
-    memcpy (out, value->via.str.ptr, value->via.str.size);
-    out [value->via.str.size] = 0;
-    return true;
-}
 
 typedef struct {
     size_t sessions;
@@ -275,43 +218,28 @@ typedef struct {
     bool ready_said;
 } s_stats_t;
 
-//  One zone for every message read, cleared between them (as s_out)
-static msgpack_zone *s_zone;
-
 static void
-s_on_message (s_session_t *session, const char *data, size_t size, s_stats_t *stats)
+s_on_message (s_session_t *session, async_inmsg_t *in, s_stats_t *stats)
 {
-    msgpack_unpacked unpacked;
-    size_t offset = 0;
-    msgpack_zone_clear (s_zone);
-    if (msgpack_unpack (data, size, &offset, s_zone, &unpacked.data) != MSGPACK_UNPACK_SUCCESS
-    ||  unpacked.data.type != MSGPACK_OBJECT_ARRAY || unpacked.data.via.array.size != 4
-    ||  unpacked.data.via.array.ptr [1].type != MSGPACK_OBJECT_STR) {
-        fprintf (stderr, "manynodes: malformed message of %zu bytes dropped\n", size);
-        return;
-    }
-    const msgpack_object *command = &unpacked.data.via.array.ptr [1];
-    const msgpack_object *body = &unpacked.data.via.array.ptr [3];
-    char cmd [24] = "";
-    if (command->via.str.size < sizeof cmd)
-        memcpy (cmd, command->via.str.ptr, command->via.str.size);
-    if (strcmp (cmd, "ASSIGN") == 0 || strcmp (cmd, "ACK") == 0) {
+    const msgpack_object *body = in->body;
+    bool assign = async_inmsg_is (in, ASYNC_S_ASSIGN);
+    if (assign || async_inmsg_is (in, ASYNC_S_ACK)) {
         //  ACKs: `acks` (in ACK or riding on ASSIGN), or an ACK's own id
-        const msgpack_object *acks = s_get (body, "acks");
+        const msgpack_object *acks = async_mp_get (body, "acks");
         uint32_t nacks = acks && acks->type == MSGPACK_OBJECT_ARRAY ? acks->via.array.size : 0;
         for (uint32_t a = 0; a <= nacks; a++) {
             const msgpack_object *ack = a < nacks ? &acks->via.array.ptr [a]
-                                      : strcmp (cmd, "ACK") == 0 && !acks ? body : NULL;
+                                      : !assign && !acks ? body : NULL;
             char id [37];
-            if (ack && s_get_str (ack, "id", id, sizeof id))
+            if (ack && async_mp_str (ack, "id", id, sizeof id) == 0)
                 for (int i = 0; i < S_MAX_UNACKED; i++)
                     if (session->unacked [i].used && strcmp (session->unacked [i].id, id) == 0)
                         session->unacked [i].used = false;
         }
         //  ASSIGN: this turn's jobs in `jobs`
-        const msgpack_object *jobs = strcmp (cmd, "ASSIGN") == 0 ? s_get (body, "jobs") : NULL;
+        const msgpack_object *jobs = assign ? async_mp_get (body, "jobs") : NULL;
         uint32_t njobs = jobs && jobs->type == MSGPACK_OBJECT_ARRAY ? jobs->via.array.size : 0;
-        if (strcmp (cmd, "ASSIGN") == 0 && !njobs)
+        if (assign && !njobs)
             fprintf (stderr, "manynodes: ASSIGN without jobs dropped\n");
         //  As asyncnode does for jobs done within 2 ms: no STARTED, the
         //  RESULT says how long each ran (ran_us); several go in `results`
@@ -319,20 +247,19 @@ s_on_message (s_session_t *session, const char *data, size_t size, s_stats_t *st
         msgpack_sbuffer results;
         msgpack_packer rpk;
         msgpack_sbuffer_init (&results);
-        msgpack_packer_init (&rpk, &results, msgpack_sbuffer_write);
+        msgpack_packer_init (&rpk, &results, async_sbuffer_write);
         for (uint32_t j = 0; j < njobs; j++) {
             const msgpack_object *job = &jobs->via.array.ptr [j];
             char id [37];
-            const msgpack_object *token = s_get (job, "token");
-            if (!s_get_str (job, "id", id, sizeof id) || !token
+            const msgpack_object *token = async_mp_get (job, "token");
+            if (async_mp_str (job, "id", id, sizeof id) || !token
             ||  token->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
                 fprintf (stderr, "manynodes: malformed ASSIGN dropped\n");
                 continue;
             }
             if (njobs == 1)
-                s_send_job (session, "RESULT", id, token->via.u64);
+                s_send_result (session, id, token->via.u64);
             else {
-                msgpack_pack_map (&rpk, 4);
                 s_pack_result (&rpk, id, token->via.u64);
                 nresults++;
             }
@@ -350,20 +277,20 @@ s_on_message (s_session_t *session, const char *data, size_t size, s_stats_t *st
             }
         }
         if (nresults) {
-            msgpack_packer pk;
-            s_begin (&pk, "RESULT", ++session->rid, 1);
-            s_pack_str (&pk, "results");
-            msgpack_pack_array (&pk, nresults);
-            msgpack_sbuffer_write (&s_out, results.data, results.size);
-            s_send (session);
+            async_msg_t msg;
+            async_msg_init (&msg, ASYNC_C_RESULT, ++session->rid);
+            async_msg_key (&msg, "results");
+            msgpack_pack_array (&msg.packer, nresults);
+            async_sbuffer_write (&msg.buffer, results.data, results.size);
+            s_send (session, &msg);
         }
         msgpack_sbuffer_destroy (&results);
     }
     else
-    if (strcmp (cmd, "PING") == 0)
+    if (async_inmsg_is (in, ASYNC_S_PING))
         s_send_ping (session);
     else
-    if (strcmp (cmd, "WELCOME") == 0) {
+    if (async_inmsg_is (in, ASYNC_S_WELCOME)) {
         if (!session->welcomed) {
             session->welcomed = true;
             stats->welcomed++;
@@ -371,11 +298,11 @@ s_on_message (s_session_t *session, const char *data, size_t size, s_stats_t *st
         //  Results not acknowledged yet go again at once
         for (int i = 0; i < S_MAX_UNACKED; i++)
             if (session->unacked [i].used)
-                s_send_job (session, "RESULT", session->unacked [i].id,
-                            session->unacked [i].token);
+                s_send_result (session, session->unacked [i].id,
+                               session->unacked [i].token);
     }
     else
-    if (strcmp (cmd, "REHELLO") == 0) {
+    if (async_inmsg_is (in, ASYNC_S_REHELLO)) {
         if (session->welcomed) {
             session->welcomed = false;
             stats->welcomed--;
@@ -385,9 +312,9 @@ s_on_message (s_session_t *session, const char *data, size_t size, s_stats_t *st
             s_send_hello (session);
     }
     else
-    if (strcmp (cmd, "ERROR") == 0) {
+    if (async_inmsg_is (in, ASYNC_S_ERROR)) {
         char message [512] = "";
-        s_get_str (body, "message", message, sizeof message);
+        async_mp_str (body, "message", message, sizeof message);
         fprintf (stderr, "manynodes: node=%s broker ERROR: %s\n", session->uuid, message);
         stats->errors++;
     }
@@ -403,7 +330,7 @@ s_timers (s_session_t *session, int64_t now)
     for (int i = 0; session->welcomed && i < S_MAX_UNACKED; i++) {
         s_unacked_t *u = &session->unacked [i];
         if (u->used && now >= u->next_send) {
-            s_send_job (session, "RESULT", u->id, u->token);
+            s_send_result (session, u->id, u->token);
             u->backoff = u->backoff * 2 > 8000000 ? 8000000 : u->backoff * 2;
             u->next_send = now + u->backoff;
         }
@@ -432,8 +359,6 @@ main (int argc, char *argv [])
         return 2;
     }
     gethostname (s_host, sizeof s_host - 1);
-    msgpack_sbuffer_init (&s_out);
-    s_zone = msgpack_zone_new (MSGPACK_ZONE_CHUNK_SIZE);
     struct sigaction action = { .sa_handler = s_on_signal };
     sigaction (SIGINT, &action, NULL);
     sigaction (SIGTERM, &action, NULL);
@@ -510,7 +435,14 @@ main (int argc, char *argv [])
                     zmq_msg_close (&msg);
                     break;
                 }
-                s_on_message (&sessions [i], zmq_msg_data (&msg), zmq_msg_size (&msg), &stats);
+                async_inmsg_t in;
+                const char *why = NULL;
+                if (async_inmsg_parse (&in, zmq_msg_data (&msg), zmq_msg_size (&msg), &why))
+                    fprintf (stderr, "manynodes: message of %zu bytes dropped: %s\n",
+                             zmq_msg_size (&msg), why);
+                else
+                    s_on_message (&sessions [i], &in, &stats);
+                async_inmsg_destroy (&in);
                 zmq_msg_close (&msg);
             }
         }
@@ -538,7 +470,5 @@ main (int argc, char *argv [])
     fflush (stdout);
     zmq_ctx_term (context);
     free (sessions);
-    msgpack_sbuffer_destroy (&s_out);
-    msgpack_zone_free (s_zone);
     return 0;
 }
