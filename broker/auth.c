@@ -7,6 +7,7 @@
 #include "async_proto.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
+#include "async_alloc.h"
 
 #define S_ZAP_DOMAIN "asyncmesh"
 
@@ -52,8 +53,8 @@ int
 broker_auth_new (const char *secret_file, const char *clients_dir, broker_auth_t **self_p)
 {
     *self_p = NULL;
-    broker_auth_t *self = (broker_auth_t *) calloc (1, sizeof (broker_auth_t));
-    self->clients_dir = strdup (clients_dir);
+    broker_auth_t *self = (broker_auth_t *) async_xcalloc (1, sizeof (broker_auth_t));
+    self->clients_dir = async_xstrdup (clients_dir);
     self->cert = zcert_load (secret_file);
     if (!self->cert) {
         async_log_error ("broker", "auth.failed", "curve_secret=%s error=\"cannot read "

@@ -5,6 +5,7 @@
 #include "dispatch.h"
 #include "async_idmap.h"
 #include "async_util.h"
+#include "async_alloc.h"
 #include <czmq.h>
 
 typedef struct _entry_t entry_t;
@@ -113,11 +114,11 @@ s_strv_dup (const char **strv, const char *fallback)
     size_t count = 0;
     while (strv && strv [count])
         count++;
-    char **copy = calloc (count + 2, sizeof (char *));
+    char **copy = async_xcalloc (count + 2, sizeof (char *));
     for (size_t i = 0; i < count; i++)
-        copy [i] = strdup (strv [i]);
+        copy [i] = async_xstrdup (strv [i]);
     if (count == 0 && fallback)
-        copy [0] = strdup (fallback);
+        copy [0] = async_xstrdup (fallback);
     return copy;
 }
 
@@ -178,7 +179,7 @@ s_ring_rebuild (dispatch_t *self)
 {
     free (self->ring);
     self->nring = zlistx_size (self->agents);
-    self->ring = calloc (self->nring + 1, sizeof (dispatch_agent_t *));
+    self->ring = async_xcalloc (self->nring + 1, sizeof (dispatch_agent_t *));
     size_t i = 0;
     self->nfree = 0;
     dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (self->agents);
@@ -215,7 +216,7 @@ s_agent_use (dispatch_agent_t *agent, int delta)
 dispatch_t *
 dispatch_new (void)
 {
-    dispatch_t *self = calloc (1, sizeof (dispatch_t));
+    dispatch_t *self = async_xcalloc (1, sizeof (dispatch_t));
     self->queues = zhashx_new ();
     zhashx_set_destructor (self->queues, (zhashx_destructor_fn *) s_queue_destroy);
     //  Keyed by the entry's own id: no copy of the key per job
@@ -249,8 +250,8 @@ s_queue_require (dispatch_t *self, const char *name)
 {
     queue_t *queue = (queue_t *) zhashx_lookup (self->queues, name);
     if (!queue) {
-        queue = calloc (1, sizeof (queue_t));
-        queue->name = strdup (name);
+        queue = async_xcalloc (1, sizeof (queue_t));
+        queue->name = async_xstrdup (name);
         queue->lanes = zlistx_new ();
         zlistx_set_destructor (queue->lanes, (zlistx_destructor_fn *) s_lane_destroy);
         zhashx_insert (self->queues, name, queue);
@@ -271,10 +272,10 @@ s_lane_require (queue_t *queue, const char *task, int64_t priority, const char *
             return lane;
         lane = (lane_t *) zlistx_next (queue->lanes);
     }
-    lane = calloc (1, sizeof (lane_t));
+    lane = async_xcalloc (1, sizeof (lane_t));
     lane->queue = queue;
-    lane->quotas = quotas ? strdup (quotas) : NULL;
-    lane->task = strdup (task);
+    lane->quotas = quotas ? async_xstrdup (quotas) : NULL;
+    lane->task = async_xstrdup (task);
     lane->priority = priority;
     zlistx_add_end (queue->lanes, lane);
     return lane;
@@ -295,7 +296,7 @@ s_hold (dispatch_t *self, queue_t *queue, const char *id, const char *task,
         int64_t priority, uint64_t seq, bool head, const char *quotas)
 {
     lane_t *lane = s_lane_require (queue, task, priority, quotas);
-    entry_t *entry = calloc (1, sizeof (entry_t));
+    entry_t *entry = async_xcalloc (1, sizeof (entry_t));
     memcpy (entry->id, id, 36);
     entry->seq = seq;
     entry->lane = lane;
@@ -611,7 +612,7 @@ dispatch_each_pending (dispatch_t *self, const char *queue_name, const char *fro
 {
     //  Queues in name order, so that a walk can stop and go on later
     size_t nqueues = 0;
-    queue_t **queues = calloc (zhashx_size (self->queues) + 1, sizeof (queue_t *));
+    queue_t **queues = async_xcalloc (zhashx_size (self->queues) + 1, sizeof (queue_t *));
     assert (queues);
     queue_t *queue = (queue_t *) zhashx_first (self->queues);
     while (queue) {
@@ -629,8 +630,8 @@ dispatch_each_pending (dispatch_t *self, const char *queue_name, const char *fro
         bool resume = from_queue && strcmp (queue->name, from_queue) == 0;
         place_t from = { from_priority, from_seq };
         size_t nlanes = zlistx_size (queue->lanes);
-        entry_t **cursor = calloc (nlanes + 1, sizeof (entry_t *));
-        lane_t **lanes = calloc (nlanes + 1, sizeof (lane_t *));
+        entry_t **cursor = async_xcalloc (nlanes + 1, sizeof (entry_t *));
+        lane_t **lanes = async_xcalloc (nlanes + 1, sizeof (lane_t *));
         assert (cursor && lanes);
         size_t n = 0;
         lane_t *lane = (lane_t *) zlistx_first (queue->lanes);
@@ -683,7 +684,7 @@ s_join (char **strv, const char *prefix_char, char **prefixed)
         len += strlen (*s) + 2;
     for (char **s = prefixed; s && *s; s++)
         len += strlen (*s) + 3;
-    char *text = calloc (1, len);
+    char *text = async_xcalloc (1, len);
     for (char **s = strv; s && *s; s++) {
         if (*text)
             strcat (text, ",");
@@ -708,10 +709,10 @@ dispatch_agent_t *
 dispatch_agent_add (dispatch_t *self, void *owner, const char *name, int size,
                     const char **queues, const char **include, const char **exclude)
 {
-    dispatch_agent_t *agent = calloc (1, sizeof (dispatch_agent_t));
+    dispatch_agent_t *agent = async_xcalloc (1, sizeof (dispatch_agent_t));
     agent->dispatch = self;
     agent->owner = owner;
-    agent->name = strdup (name);
+    agent->name = async_xstrdup (name);
     agent->size = size;
     agent->queues = s_strv_dup (queues, "default");
     agent->include = s_strv_dup (include, NULL);
@@ -719,7 +720,7 @@ dispatch_agent_add (dispatch_t *self, void *owner, const char *name, int size,
     agent->filter_text = s_join (agent->include, "!", agent->exclude);
     if (!*agent->filter_text) {
         free (agent->filter_text);
-        agent->filter_text = strdup ("*");
+        agent->filter_text = async_xstrdup ("*");
     }
     agent->queues_text = s_join (agent->queues, "", NULL);
     agent->verdicts = zhashx_new ();
@@ -741,7 +742,7 @@ dispatch_agent_set_tasks (dispatch_agent_t *agent, const char **tasks)
     zhashx_purge (agent->verdicts);
     if (!tasks)
         return;
-    agent->tasks = calloc (1, sizeof (s_tasks_t));
+    agent->tasks = async_xcalloc (1, sizeof (s_tasks_t));
     agent->tasks->refs = 1;
     agent->tasks->names = zhashx_new ();
     for (const char **task = tasks; *task; task++)

@@ -8,6 +8,7 @@
 #include "async_codec.h"
 #include "async_util.h"
 #include "asyncmesh/log.h"
+#include "async_alloc.h"
 #include <czmq.h>
 #include <inttypes.h>
 #include <string.h>
@@ -118,7 +119,7 @@ s_schedule_decode (const char *data, size_t size, const char **why)
         goto done;
     }
     const msgpack_object *map = &unpacked.data;
-    self = (schedule_t *) calloc (1, sizeof (schedule_t));
+    self = (schedule_t *) async_xcalloc (1, sizeof (schedule_t));
     assert (self);
     self->name = async_mp_strdup (map, "name");
     if (!self->name || !every_name_valid (self->name)) {
@@ -169,7 +170,7 @@ every_new (store_t *store, every_t **self_p)
 {
     assert (store);
     assert (self_p);
-    every_t *self = (every_t *) calloc (1, sizeof (every_t));
+    every_t *self = (every_t *) async_xcalloc (1, sizeof (every_t));
     assert (self);
     self->store = store;
     self->schedules = zhashx_new ();
@@ -276,9 +277,9 @@ every_set (every_t *self, const char *name, int64_t interval_us,
                   name);
         return -1;
     }
-    schedule_t *schedule = (schedule_t *) calloc (1, sizeof (schedule_t));
+    schedule_t *schedule = (schedule_t *) async_xcalloc (1, sizeof (schedule_t));
     assert (schedule);
-    schedule->name = strdup (name);
+    schedule->name = async_xstrdup (name);
     schedule->interval_us = interval_us;
     schedule->next_us = now + interval_us;
     if (!schedule->name
@@ -408,7 +409,7 @@ s_schedule_run (every_t *self, schedule_t *schedule, int64_t now,
     else {
         if (!err [0])
             snprintf (err, sizeof err, "refused");
-        schedule->last_error = strdup (err);
+        schedule->last_error = async_xstrdup (err);
         async_log_warning ("every", "every.failed", "schedule=%s tick=%" PRId64
                            " reason=\"%s\"", schedule->name, tick, err);
     }

@@ -13,6 +13,7 @@
 #include "async_util.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
+#include "async_alloc.h"
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -151,7 +152,7 @@ s_answer_json_next (struct MHD_Connection *connection, unsigned int code, json_t
         return MHD_NO;
     size_t size = strlen (text);
     //  A newline at the end, as asyncctl prints it
-    char *line = (char *) realloc (text, size + 2);
+    char *line = (char *) async_xrealloc (text, size + 2);
     if (!line) {
         free (text);
         return MHD_NO;
@@ -499,10 +500,10 @@ http_new (broker_t *broker, const char *address, const char *token, http_t **sel
                          address);
         return ASYNC_EUSAGE;
     }
-    http_t *self = (http_t *) calloc (1, sizeof (http_t));
+    http_t *self = (http_t *) async_xcalloc (1, sizeof (http_t));
     assert (self);
     self->broker = broker;
-    self->token = token ? strdup (token) : NULL;
+    self->token = token ? async_xstrdup (token) : NULL;
     unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (list->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;

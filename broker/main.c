@@ -12,6 +12,7 @@
 #include "asyncmesh/error.h"
 #include "asyncmesh/version.h"
 #include "asyncmesh/log.h"
+#include "async_alloc.h"
 #include <czmq.h>
 #include <getopt.h>
 #include <signal.h>
@@ -156,7 +157,7 @@ s_http_settle (const char *http, const char *token_file, char **token)
                  "'openssl rand -hex 32'\n", token_file);
         return ASYNC_EUSAGE;
     }
-    *token = strdup (line);
+    *token = async_xstrdup (line);
     explicit_bzero (line, sizeof line);
     return 0;
 }
@@ -164,6 +165,7 @@ s_http_settle (const char *http, const char *token_file, char **token)
 int
 main (int argc, char *argv [])
 {
+    async_alloc_abort_on_failure ();         //  async_alloc.h: the policy
     const char *opt_data = NULL, *opt_bind = NULL, *opt_sync = NULL, *opt_hb = NULL;
     const char *opt_dead = NULL, *opt_ret = NULL, *opt_config = NULL, *opt_level = NULL;
     const char *opt_logfile = NULL, *opt_free = NULL, *opt_window = NULL, *opt_spin = NULL;

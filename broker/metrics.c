@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "metrics.h"
+#include "async_alloc.h"
 #include <inttypes.h>
 #include <stdarg.h>
 
@@ -81,7 +82,7 @@ s_queue_destroy (s_queue_t **self_p)
 metrics_t *
 metrics_new (void)
 {
-    metrics_t *self = (metrics_t *) calloc (1, sizeof (metrics_t));
+    metrics_t *self = (metrics_t *) async_xcalloc (1, sizeof (metrics_t));
     assert (self);
     self->series = zhashx_new ();
     zhashx_set_destructor (self->series, (zhashx_destructor_fn *) s_series_destroy);
@@ -121,10 +122,10 @@ metrics_count (metrics_t *self, metrics_counter_t counter, const char *queue,
         series = (s_series_t *) zhashx_lookup (self->series, key);
     }
     if (!series) {
-        series = (s_series_t *) calloc (1, sizeof (s_series_t));
+        series = (s_series_t *) async_xcalloc (1, sizeof (s_series_t));
         assert (series);
-        series->queue = strdup (queue);
-        series->task = strdup (task);
+        series->queue = async_xstrdup (queue);
+        series->task = async_xstrdup (task);
         zhashx_insert (self->series, key, series);
     }
     series->counts [counter]++;
@@ -141,9 +142,9 @@ s_queue (metrics_t *self, const char *queue)
         row = (s_queue_t *) zhashx_lookup (self->queues, queue);
     }
     if (!row) {
-        row = (s_queue_t *) calloc (1, sizeof (s_queue_t));
+        row = (s_queue_t *) async_xcalloc (1, sizeof (s_queue_t));
         assert (row);
-        row->queue = strdup (queue);
+        row->queue = async_xstrdup (queue);
         zhashx_insert (self->queues, queue, row);
     }
     return row;

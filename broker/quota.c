@@ -4,6 +4,7 @@
 */
 #include "quota.h"
 #include "async_codec.h"
+#include "async_alloc.h"
 #include <czmq.h>
 
 typedef struct {
@@ -25,7 +26,7 @@ s_entry_free (void **item)
 quota_t *
 quota_new (void)
 {
-    quota_t *self = (quota_t *) calloc (1, sizeof (quota_t));
+    quota_t *self = (quota_t *) async_xcalloc (1, sizeof (quota_t));
     assert (self);
     self->entries = zhashx_new ();
     assert (self->entries);
@@ -51,7 +52,7 @@ quota_set (quota_t *self, const char *name, int64_t size)
     s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->entries, name);
     bool made = !entry;
     if (made) {
-        entry = (s_entry_t *) calloc (1, sizeof (s_entry_t));
+        entry = (s_entry_t *) async_xcalloc (1, sizeof (s_entry_t));
         assert (entry);
         zhashx_insert (self->entries, name, entry);
     }
@@ -83,13 +84,13 @@ s_names (const async_blob_t *quotas)
                              &offset) == MSGPACK_UNPACK_SUCCESS
     &&  unpacked.data.type == MSGPACK_OBJECT_ARRAY) {
         const msgpack_object *array = &unpacked.data;
-        names = calloc (array->via.array.size + 1, sizeof (char *));
+        names = async_xcalloc (array->via.array.size + 1, sizeof (char *));
         assert (names);
         size_t n = 0;
         for (uint32_t i = 0; i < array->via.array.size; i++) {
             char name [ASYNC_MAX_NAME + 1];
             if (async_mp_strcpy (&array->via.array.ptr [i], name, sizeof name) == 0)
-                names [n++] = strdup (name);
+                names [n++] = async_xstrdup (name);
         }
     }
     msgpack_unpacked_destroy (&unpacked);
@@ -134,7 +135,7 @@ quota_allows (quota_t *self, const char *quotas)
 {
     if (!quotas)
         return true;
-    char *copy = strdup (quotas), *save = NULL;
+    char *copy = async_xstrdup (quotas), *save = NULL;
     assert (copy);
     bool allowed = true;
     for (char *name = strtok_r (copy, ",", &save); name && allowed;
@@ -173,7 +174,7 @@ quota_lane (const async_blob_t *quotas)
     size_t len = 1;
     for (char **name = names; *name; name++)
         len += strlen (*name) + 1;
-    char *lane = calloc (1, len);
+    char *lane = async_xcalloc (1, len);
     assert (lane);
     for (char **name = names; *name; name++) {
         if (*lane)

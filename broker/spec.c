@@ -4,6 +4,7 @@
 */
 #include "spec.h"
 #include "async_util.h"
+#include "async_alloc.h"
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -30,7 +31,7 @@ policy_parse (const char *text, bool callback, policy_t *policy,
     }
     //  attempts=N,backoff=1s..60s,factor=2,interruptions=M
     *policy = (policy_t) { 5, 10, 0, 0, 2.0 };
-    char *copy = strdup (text);
+    char *copy = async_xstrdup (text);
     char *save = NULL;
     int rc = 0;
     //  Each option once: "attempts=3,attempts=4" is a mistake, not a choice
@@ -75,7 +76,7 @@ policy_parse (const char *text, bool callback, policy_t *policy,
         }
         else
         if (strcmp (item, "backoff") == 0) {
-            char *range = strdup (value);
+            char *range = async_xstrdup (value);
             char *dots = strstr (range, "..");
             if (dots) {
                 *dots = 0;
@@ -222,10 +223,10 @@ s_options (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *job, async_job
         char queue [ASYNC_MAX_NAME + 1];
         if (async_mp_strcpy (o, queue, sizeof queue) || !s_name_valid (queue))
             return s_fail (ctx, "%s must be a name of letters, digits, _-.:", "queue");
-        job->queue = strdup (queue);
+        job->queue = async_xstrdup (queue);
     }
     else
-        job->queue = strdup (parent && parent->queue ? parent->queue : "default");
+        job->queue = async_xstrdup (parent && parent->queue ? parent->queue : "default");
     //  priority
     o = async_mp_get (spec, "priority");
     if (o && o->type != MSGPACK_OBJECT_NIL) {
@@ -267,7 +268,7 @@ s_options (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *job, async_job
             return s_fail (ctx, "%s must be a string", "retry");
         if (policy_parse (text, false, &policy, ctx->err, ctx->err_size))
             return -1;
-        job->retry = strdup (text);
+        job->retry = async_xstrdup (text);
     }
     //  quotas: array of names
     o = async_mp_get (spec, "quotas");
@@ -296,7 +297,7 @@ s_options (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *job, async_job
         char key [ASYNC_MAX_NAME + 1];
         if (async_mp_strcpy (o, key, sizeof key) || !*key)
             return s_fail (ctx, "%s must be a non-empty string of at most 200 bytes", "key");
-        job->key = strdup (key);
+        job->key = async_xstrdup (key);
     }
     //  annotations: map
     o = async_mp_get (spec, "annotations");
@@ -399,7 +400,7 @@ s_parse_one (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *parent,
         if (post && post->type != MSGPACK_OBJECT_NIL)
             return s_fail (ctx, "%s is for parallel and serial jobs, not for a task",
                            "postprocess");
-        job->task = strdup (name);
+        job->task = async_xstrdup (name);
         const msgpack_object *args = async_mp_get (spec, "args");
         if (args && args->type != MSGPACK_OBJECT_NIL) {
             if (args->type != MSGPACK_OBJECT_ARRAY)

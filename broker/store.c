@@ -6,6 +6,7 @@
 #include "store.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
+#include "async_alloc.h"
 #include <rocksdb/c.h>
 #include <assert.h>
 #include <dirent.h>
@@ -93,7 +94,7 @@ s_check (char **errptr, const char *op)
 static s_ops_t *
 s_ops_new (void)
 {
-    return (s_ops_t *) calloc (1, sizeof (s_ops_t));
+    return (s_ops_t *) async_xcalloc (1, sizeof (s_ops_t));
 }
 
 static void
@@ -115,7 +116,7 @@ s_ops_copy (s_ops_t *self, const void *bytes, size_t size)
         size_t room = self->data_room ? self->data_room * 2 : 65536;
         while (room < self->size + size)
             room *= 2;
-        char *data = (char *) realloc (self->data, room);
+        char *data = (char *) async_xrealloc (self->data, room);
         assert (data);
         self->data = data;
         self->data_room = room;
@@ -133,7 +134,7 @@ s_ops_add (s_ops_t *self, bool del, bool fresh, const void *key, size_t key_size
 {
     if (self->count == self->room) {
         size_t room = self->room ? self->room * 2 : 1024;
-        s_op_t *ops = (s_op_t *) realloc (self->ops, room * sizeof (s_op_t));
+        s_op_t *ops = (s_op_t *) async_xrealloc (self->ops, room * sizeof (s_op_t));
         assert (ops);
         self->ops = ops;
         self->room = room;
@@ -395,7 +396,7 @@ s_wal_files (const char *path)
     if (!dir)
         return NULL;
     size_t count = 0, room = 8;
-    char **files = calloc (room + 1, sizeof (char *));
+    char **files = async_xcalloc (room + 1, sizeof (char *));
     assert (files);
     struct dirent *entry;
     while ((entry = readdir (dir))) {
@@ -405,7 +406,7 @@ s_wal_files (const char *path)
             continue;
         if (count == room) {
             room *= 2;
-            char **more = realloc (files, (room + 1) * sizeof (char *));
+            char **more = async_xrealloc (files, (room + 1) * sizeof (char *));
             assert (more);
             files = more;
         }
@@ -447,7 +448,7 @@ s_wal_scan (s_wal_scan_t *scan, const char *path)
     scan->files = s_wal_files (path);
     if (!scan->files)
         return 0;               //  no directory yet, or not one: RocksDB says
-    scan->block = malloc (S_WAL_BLOCK);
+    scan->block = async_xmalloc (S_WAL_BLOCK);
     assert (scan->block);
     for (size_t i = 0; scan->files [i]; i++) {
         scan->file_index = i;
@@ -629,10 +630,10 @@ store_open_salvage (const char *path, bool sync, bool salvage, store_t **self_p)
                          path, strerror (errno));
         return ASYNC_ESTORE;
     }
-    store_t *self = calloc (1, sizeof (store_t));
+    store_t *self = async_xcalloc (1, sizeof (store_t));
     self->done_fd = -1;
     self->sync = sync;
-    self->path = strdup (path);
+    self->path = async_xstrdup (path);
     self->options = rocksdb_options_create ();
     rocksdb_options_set_create_if_missing (self->options, 1);
     rocksdb_options_increase_parallelism (self->options, 2);
@@ -953,13 +954,13 @@ store_iter_t *
 store_iter_new (store_t *self, const void *prefix, size_t prefix_size)
 {
     assert (prefix_size > 0);
-    store_iter_t *iter = calloc (1, sizeof (store_iter_t));
-    iter->prefix = malloc (prefix_size + 1);
+    store_iter_t *iter = async_xcalloc (1, sizeof (store_iter_t));
+    iter->prefix = async_xmalloc (prefix_size + 1);
     memcpy (iter->prefix, prefix, prefix_size);
     iter->prefix_size = prefix_size;
     //  Upper bound: the shortest key above every key with the prefix: drop
     //  trailing 0xff bytes, then increment the last byte; none if all 0xff
-    iter->upper = malloc (prefix_size + 1);
+    iter->upper = async_xmalloc (prefix_size + 1);
     memcpy (iter->upper, prefix, prefix_size);
     iter->upper_size = prefix_size;
     while (iter->upper_size > 0 && (uint8_t) iter->upper [iter->upper_size - 1] == 0xff)

@@ -9,6 +9,7 @@
 #include "ctl.h"
 #include "async_keys.h"
 #include "async_util.h"
+#include "async_alloc.h"
 #include <asyncmesh/log.h>
 #include <asyncmesh/version.h>
 #include <czmq.h>
@@ -474,7 +475,7 @@ s_settle (ctl_t *ctl)
                        : env;
     if (!broker || !*broker)
         broker = ASYNC_DEFAULT_ENDPOINT;
-    ctl->endpoint = strdup (broker);
+    ctl->endpoint = async_xstrdup (broker);
 
     int rc = 0;
     const char *timeout = s_setting (ctl, config, ctl->timeout, "--timeout",
@@ -518,8 +519,8 @@ s_settle (ctl_t *ctl)
         zcert_destroy (&cert);
         zcert_destroy (&server);
     }
-    char *key_file = curve ? strdup (key) : NULL;
-    char *public_file = curve ? strdup (broker_public) : NULL;
+    char *key_file = curve ? async_xstrdup (key) : NULL;
+    char *public_file = curve ? async_xstrdup (broker_public) : NULL;
     zconfig_destroy (&config);
     if (rc || !ctl->command->needs_broker) {
         free (key_file);
@@ -622,7 +623,7 @@ s_spec_text (ctl_t *ctl, json_t *spec, char **text_out)
     *text_out = rc ? NULL : ctl_json_dumps (spec);
     json_decref (spec);
     if (rc == 0 && !*text_out)
-        rc = s_error (ASYNC_EUSAGE, "out of memory; free some and try again");
+        async_out_of_memory (0);
     return rc;
 }
 
@@ -888,8 +889,9 @@ s_query_call (ctl_t *ctl, char **query_text)
         return ASYNC_EUSAGE;
     *query_text = ctl_json_dumps (query);
     json_decref (query);
-    return *query_text ? 0
-         : s_error (ASYNC_EUSAGE, "out of memory; free some and try again");
+    if (!*query_text)
+        async_out_of_memory (0);
+    return 0;
 }
 
 static int
@@ -1478,12 +1480,11 @@ s_run (ctl_t *ctl)
 int
 main (int argc, char *argv [])
 {
+    async_alloc_abort_on_failure ();         //  async_alloc.h: the policy
     ctl_t ctl = { .timeout_ms = S_DEFAULT_TIMEOUT_MS };
-    ctl.words = calloc (argc, sizeof (char *));
-    ctl.given = calloc (argc, sizeof (s_given_t));
-    int rc = ctl.words && ctl.given
-           ? s_parse (&ctl, argc, argv)
-           : s_error (ASYNC_EUSAGE, "out of memory; free some and try again");
+    ctl.words = async_xcalloc (argc, sizeof (char *));
+    ctl.given = async_xcalloc (argc, sizeof (s_given_t));
+    int rc = s_parse (&ctl, argc, argv);
     if (rc == 0)
         rc = s_run (&ctl);
     if (ctl.client)

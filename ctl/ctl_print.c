@@ -4,6 +4,7 @@
 */
 #include "ctl.h"
 #include "async_codec.h"
+#include "async_alloc.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,11 +34,11 @@ static char *
 s_cell (json_t *value)
 {
     if (json_is_string (value))
-        return strdup (*json_string_value (value) ? json_string_value (value) : "\"\"");
+        return async_xstrdup (*json_string_value (value) ? json_string_value (value) : "\"\"");
     if (!value || json_is_null (value))
-        return strdup ("-");
+        return async_xstrdup ("-");
     char *text = ctl_json_dumps (value);
-    return text ? text : strdup ("?");
+    return text ? text : async_xstrdup ("?");
 }
 
 //  True when value is an array holding arrays or objects (an array of
@@ -143,18 +144,13 @@ ctl_print_table (FILE *out, json_t *rows, const char *const *columns)
         ncolumns++;
     size_t nrows = json_array_size (rows);
     //  cells [row * ncolumns + column]; row 0 is the header
-    char **cells = calloc ((nrows + 1) * ncolumns, sizeof (char *));
-    size_t *widths = calloc (ncolumns, sizeof (size_t));
-    if (!cells || !widths) {
-        free (cells);
-        free (widths);
-        return;
-    }
+    char **cells = async_xcalloc ((nrows + 1) * ncolumns, sizeof (char *));
+    size_t *widths = async_xcalloc (ncolumns, sizeof (size_t));
     for (size_t row = 0; row <= nrows; row++) {
         json_t *object = row ? json_array_get (rows, row - 1) : NULL;
         for (size_t column = 0; column < ncolumns; column++) {
             char *cell = row ? s_cell (json_object_get (object, columns [column]))
-                             : strdup (columns [column]);
+                             : async_xstrdup (columns [column]);
             size_t width = cell ? strlen (cell) : 0;
             if (width > widths [column])
                 widths [column] = width;

@@ -4,6 +4,7 @@
 */
 #include "ctl.h"
 #include "async_util.h"
+#include "async_alloc.h"
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
@@ -83,14 +84,8 @@ char **
 ctl_words_split (const char *text, char *err, size_t err_size)
 {
     size_t limit = strlen (text) / 2 + 2;       //  the most words there can be
-    char **words = calloc (limit, sizeof (char *));
-    char *word = malloc (strlen (text) + 1);
-    if (!words || !word) {
-        free (words);
-        free (word);
-        s_fail (err, err_size, "out of memory");
-        return NULL;
-    }
+    char **words = async_xcalloc (limit, sizeof (char *));
+    char *word = async_xmalloc (strlen (text) + 1);
     const char *problem = NULL;
     const char *p = text;
     size_t count = 0;
@@ -137,8 +132,8 @@ ctl_words_split (const char *text, char *err, size_t err_size)
                 word [size++] = *p++;
         }
         word [size] = 0;
-        if (!problem && !(words [count++] = strdup (word)))
-            problem = "out of memory";
+        if (!problem)
+            words [count++] = async_xstrdup (word);
     }
     free (word);
     if (problem) {
@@ -183,7 +178,7 @@ ctl_spec_from_words (char **words, int count, char *err, size_t err_size)
     for (int index = 1; index < count; index++) {
         const char *word = words [index];
         size_t name_len = s_kwarg_name_len (word);
-        char *name = name_len ? strndup (word, name_len) : NULL;
+        char *name = name_len ? async_xstrndup (word, name_len) : NULL;
         json_t *value = ctl_value_parse (name_len ? word + name_len + 1 : word);
         const char *problem = NULL;
         if (!value)
@@ -352,7 +347,7 @@ ctl_spec_option (json_t *spec, const ctl_option_t *option, const char *value,
             break;
         case CTL_OPT_ANNOTATE:
             list_name = "annotations";
-            key = strndup (value, strcspn (value, "="));
+            key = async_xstrndup (value, strcspn (value, "="));
             item = ctl_value_parse (strchr (value, '=') + 1);
             break;
         default:

@@ -11,6 +11,7 @@
 */
 #include "ctl.h"
 #include "async_util.h"
+#include "async_alloc.h"
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -49,7 +50,7 @@ s_append (s_screen_t *screen, const char *data, size_t size)
 {
     if (screen->used + size > screen->size) {
         screen->size = (screen->used + size) * 2;
-        screen->text = (char *) realloc (screen->text, screen->size);
+        screen->text = (char *) async_xrealloc (screen->text, screen->size);
         assert (screen->text);
     }
     memcpy (screen->text + screen->used, data, size);

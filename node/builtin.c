@@ -20,6 +20,7 @@
 */
 #define _GNU_SOURCE
 #include "builtin.h"
+#include "async_alloc.h"
 #include <asyncmesh/log.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -91,7 +92,7 @@ s_argv_new (json_t *value)
     size_t count = json_array_size (value);
     if (count == 0)
         return NULL;
-    char **argv = calloc (count + 1, sizeof (char *));
+    char **argv = async_xcalloc (count + 1, sizeof (char *));
     for (size_t i = 0; argv && i < count; i++) {
         json_t *item = json_array_get (value, i);
         argv [i] = (char *) json_string_value (item);

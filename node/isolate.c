@@ -29,6 +29,7 @@
 #include "job.h"
 #include "async_util.h"
 #include "asyncmesh/log.h"
+#include "async_alloc.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -69,10 +70,7 @@ s_reserve (char **buffer, size_t *size, size_t need)
     size_t grown = *size ? *size : 4096;
     while (grown < need)
         grown *= 2;
-    char *bigger = realloc (*buffer, grown);
-    if (!bigger)
-        return -1;
-    *buffer = bigger;
+    *buffer = async_xrealloc (*buffer, grown);
     *size = grown;
     return 0;
 }
@@ -185,11 +183,7 @@ node_chan_next (node_chan_t *self, char *type, char **payload, size_t *size)
     }
     if (self->in_used < S_HEADER + (size_t) length)
         return false;
-    char *copy = malloc ((size_t) length + 1);
-    if (!copy) {
-        self->broken = true;
-        return false;
-    }
+    char *copy = async_xmalloc ((size_t) length + 1);
     *type = self->in [4];
     memcpy (copy, self->in + S_HEADER, length);
     copy [length] = 0;
@@ -225,7 +219,7 @@ s_child_send_outcome (async_task_t *job, node_chan_t *chan)
     }
     else
     if (job->outcome == 3) {
-        text = strdup (job->handoff);
+        text = async_xstrdup (job->handoff);
         type = 'H';
     }
     if (!text) {
@@ -259,9 +253,9 @@ s_child_job (async_registry_t *registry, const char *text)
         return NULL;
     async_task_t *job = node_job_new ();
     snprintf (job->id, sizeof job->id, "%s", id);
-    job->task = strdup (task);
+    job->task = async_xstrdup (task);
     const char *agent = json_string_value (json_object_get (spec, "agent"));
-    job->agent = strdup (agent ? agent : "");
+    job->agent = async_xstrdup (agent ? agent : "");
     job->attempt = (int) json_integer_value (json_object_get (spec, "attempt"));
     job->timeout_ms = json_integer_value (json_object_get (spec, "timeout_ms"));
     job->args = json_incref (json_object_get (spec, "args"));
@@ -408,14 +402,7 @@ s_zygote_accept (s_zygote_t *self)
     int job_fd = fds [0], status_fd = fds [1];
     if (self->nkids == self->size) {
         size_t bigger = self->size ? self->size * 2 : 16;
-        s_kid_t *grown = realloc (self->kids, bigger * sizeof (s_kid_t));
-        if (!grown) {
-            s_status_send (status_fd, 'E', ENOMEM);
-            close (job_fd);
-            close (status_fd);
-            return true;
-        }
-        self->kids = grown;
+        self->kids = async_xrealloc (self->kids, bigger * sizeof (s_kid_t));
         self->size = bigger;
     }
     pid_t zygote = getpid ();
@@ -490,9 +477,7 @@ s_zygote_main (async_registry_t *registry, int fd, pid_t node)
         if (nitems < self.nkids + 2) {
             nitems = self.nkids + 16;
             free (items);
-            items = calloc (nitems, sizeof (struct pollfd));
-            if (!items)
-                break;
+            items = async_xcalloc (nitems, sizeof (struct pollfd));
         }
         items [0] = (struct pollfd) { .fd = fd, .events = POLLIN };
         items [1] = (struct pollfd) { .fd = self.sigfd, .events = POLLIN };
@@ -575,7 +560,7 @@ node_zygote_start (async_registry_t *registry, node_zygote_t **self_p, char *err
                   strerror (fork_errno));
         return -1;
     }
-    node_zygote_t *self = calloc (1, sizeof (node_zygote_t));
+    node_zygote_t *self = async_xcalloc (1, sizeof (node_zygote_t));
     self->pid = pid;
     self->fd = pair [0];
     async_log_debug ("node", "zygote.started", "pid=%d", (int) pid);
@@ -705,7 +690,7 @@ s_on_answers (s_run_t *self)
         &&  node_answer_is_for (self->job, token)) {
             size_t ltag = strlen (tag), lstatus = strlen (status), lanswer = strlen (answer);
             size_t size = ltag + lstatus + lanswer + 2;
-            char *payload = malloc (size);
+            char *payload = async_xmalloc (size);
             if (payload) {
                 memcpy (payload, tag, ltag + 1);
                 memcpy (payload + ltag + 1, status, lstatus + 1);

@@ -14,6 +14,7 @@
 #include "asyncmesh/error.h"
 #include "asyncmesh/version.h"
 #include "asyncmesh/log.h"
+#include "async_alloc.h"
 #include <czmq.h>
 #include <getopt.h>
 #include <signal.h>
@@ -86,7 +87,7 @@ s_config_agents (zconfig_t *config, node_config_t *cfg)
             char **globs = NULL;
             (void) globs;
             //  each excluded glob gets a '!'
-            char *copy = strdup (exclude);
+            char *copy = async_xstrdup (exclude);
             char *save = NULL;
             for (char *g = strtok_r (copy, ", ", &save); g; g = strtok_r (NULL, ", ", &save)) {
                 size_t len = strlen (filter);
@@ -118,6 +119,7 @@ s_config_agents (zconfig_t *config, node_config_t *cfg)
 int
 main (int argc, char *argv [])
 {
+    async_alloc_abort_on_failure ();         //  async_alloc.h: the policy
     const char *opt_broker = NULL, *opt_hb = NULL, *opt_dead = NULL, *opt_config = NULL;
     const char *opt_level = NULL, *opt_logfile = NULL, *opt_isolation = NULL;
     const char *opt_key = NULL, *opt_broker_key = NULL;

@@ -12,6 +12,7 @@
 #include "async_util.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
+#include "async_alloc.h"
 #include <assert.h>
 #include <czmq.h>
 #include <fcntl.h>
@@ -114,13 +115,13 @@ s_split (const char *text, char sep)
     size_t count = 1;
     for (const char *p = text; *p; p++)
         count += *p == sep;
-    char **strv = calloc (count + 1, sizeof (char *));
+    char **strv = async_xcalloc (count + 1, sizeof (char *));
     size_t n = 0;
     const char *start = text;
     for (const char *p = text;; p++) {
         if (*p == sep || *p == 0) {
             if (p > start)
-                strv [n++] = strndup (start, (size_t) (p - start));
+                strv [n++] = async_xstrndup (start, (size_t) (p - start));
             if (*p == 0)
                 break;
             start = p + 1;
@@ -133,7 +134,7 @@ int
 node_agent_parse (const char *text, node_agent_t *agent, char *err, size_t err_size)
 {
     memset (agent, 0, sizeof *agent);
-    char *copy = strdup (text);
+    char *copy = async_xstrdup (text);
     char *at = strchr (copy, '@');
     if (at) {
         *at = 0;
@@ -154,19 +155,19 @@ node_agent_parse (const char *text, node_agent_t *agent, char *err, size_t err_s
         free (copy);
         return -1;
     }
-    agent->name = strdup (copy);
+    agent->name = async_xstrdup (copy);
     agent->size = (int) size;
-    agent->include = calloc (64, sizeof (char *));
-    agent->exclude = calloc (64, sizeof (char *));
+    agent->include = async_xcalloc (64, sizeof (char *));
+    agent->exclude = async_xcalloc (64, sizeof (char *));
     if (filter) {
         char **globs = s_split (filter, ',');
         int ni = 0, ne = 0;
         for (char **g = globs; *g; g++) {
             if (**g == '!' && ne < 63)
-                agent->exclude [ne++] = strdup (*g + 1);
+                agent->exclude [ne++] = async_xstrdup (*g + 1);
             else
             if (ni < 63)
-                agent->include [ni++] = strdup (*g);
+                agent->include [ni++] = async_xstrdup (*g);
             free (*g);
         }
         free (globs);
@@ -527,12 +528,12 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
                             job->failure_type, message);
         }
     }
-    unacked_t *unacked = calloc (1, sizeof (unacked_t));
+    unacked_t *unacked = async_xcalloc (1, sizeof (unacked_t));
     memcpy (unacked->id, job->id, ASYNC_ID_LEN);
     unacked->token = job->token;
     unacked->proof = job->proof;
     unacked->attempt = job->attempt;
-    unacked->agent = strdup (job->agent);
+    unacked->agent = async_xstrdup (job->agent);
     assert (async_msg_valid (&msg));
     unacked->frame = zframe_new (msg.buffer.data, msg.buffer.size);
     size_t body = msg.body;
@@ -613,7 +614,7 @@ s_on_assign (node_t *self, const msgpack_object *body)
         job->proof = 0;                 //  an older broker: no adoption
     job->agent = async_mp_strdup (body, "agent");
     if (!job->agent)
-        job->agent = strdup (self->config.agents [0].name);
+        job->agent = async_xstrdup (self->config.agents [0].name);
     const node_agent_t *agent = &self->config.agents [0];
     for (int i = 0; i < self->config.nagents; i++)
         if (streq (self->config.agents [i].name, job->agent))
@@ -930,7 +931,7 @@ s_on_worker (node_t *self, worker_t *worker, zmsg_t *zmsg)
                 async_codec_pack_json (&msg.packer, value);
             }
             s_send (self, &msg);
-            pending_req_t *req = calloc (1, sizeof (pending_req_t));
+            pending_req_t *req = async_xcalloc (1, sizeof (pending_req_t));
             req->worker = worker;
             req->token = strtoull (token, NULL, 10);
             snprintf (req->command, sizeof req->command, "%s", what);
@@ -1077,7 +1078,7 @@ int
 node_new (const node_config_t *config, async_registry_t *registry, const char *uuid,
           node_t **self_p)
 {
-    node_t *self = calloc (1, sizeof (node_t));
+    node_t *self = async_xcalloc (1, sizeof (node_t));
     self->config = *config;
     self->registry = registry;
     memcpy (self->uuid, uuid, ASYNC_ID_LEN);
@@ -1135,7 +1136,7 @@ node_new (const node_config_t *config, async_registry_t *registry, const char *u
     zsock_attach (self->up, up, true);
     for (int i = 0; i < config->nagents; i++)
         self->nworkers += config->agents [i].size;
-    self->workers = calloc ((size_t) self->nworkers, sizeof (worker_t));
+    self->workers = async_xcalloc ((size_t) self->nworkers, sizeof (worker_t));
     for (int i = 0; i < self->nworkers; i++) {
         worker_t *worker = &self->workers [i];
         worker->index = i;

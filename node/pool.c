@@ -5,6 +5,7 @@
 */
 #include "pool.h"
 #include "async_util.h"
+#include "async_alloc.h"
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -192,15 +193,13 @@ s_worker_main (void *arg)
 pool_t *
 pool_new (int size, pool_run_fn *run, void *arg)
 {
-    pool_t *self = calloc (1, sizeof (pool_t));
-    if (!self)
-        return NULL;
+    pool_t *self = async_xcalloc (1, sizeof (pool_t));
     pthread_mutex_init (&self->lock, NULL);
     pthread_cond_init (&self->cond, NULL);
     self->run = run;
     self->arg = arg;
     self->fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
-    self->workers = calloc ((size_t) size, sizeof (s_worker_t));
+    self->workers = async_xcalloc ((size_t) size, sizeof (s_worker_t));
     if (self->fd < 0 || !self->workers) {
         pool_destroy (&self);
         return NULL;

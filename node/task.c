@@ -9,6 +9,7 @@
 #include "job.h"
 #include "async_util.h"
 #include "asyncmesh/log.h"
+#include "async_alloc.h"
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -17,7 +18,7 @@
 async_registry_t *
 registry_new (void)
 {
-    async_registry_t *self = calloc (1, sizeof (async_registry_t));
+    async_registry_t *self = async_xcalloc (1, sizeof (async_registry_t));
     self->tasks = zhashx_new ();
     return self;
 }
@@ -41,7 +42,7 @@ registry_lookup (async_registry_t *self, const char *name)
 const char **
 registry_names (async_registry_t *self)
 {
-    const char **names = calloc (zhashx_size (self->tasks) + 1, sizeof (char *));
+    const char **names = async_xcalloc (zhashx_size (self->tasks) + 1, sizeof (char *));
     size_t n = 0;
     void *fn = zhashx_first (self->tasks);
     while (fn) {
@@ -106,7 +107,7 @@ static const async_task_host_t s_host = { s_request, s_progress, s_poll_cancel }
 async_task_t *
 node_job_new (void)
 {
-    async_task_t *self = calloc (1, sizeof (async_task_t));
+    async_task_t *self = async_xcalloc (1, sizeof (async_task_t));
     if (self)
         self->host = &s_host;
     return self;
@@ -167,9 +168,7 @@ s_child_request (async_task_t *self, const char *command, const char *text,
                  const char *tag, int64_t deadline)
 {
     size_t ltag = strlen (tag), lcommand = strlen (command), ltext = strlen (text);
-    char *payload = malloc (ltag + lcommand + ltext + 2);
-    if (!payload)
-        return NULL;
+    char *payload = async_xmalloc (ltag + lcommand + ltext + 2);
     memcpy (payload, tag, ltag + 1);
     memcpy (payload + ltag + 1, command, lcommand + 1);
     memcpy (payload + ltag + lcommand + 2, text, ltext);

@@ -51,7 +51,7 @@ async_client_new (const char *endpoint)
     self->endpoint = strdup (endpoint);
     self->timeout_ms = 5000;
     self->rid = (uint64_t) async_mono_us ();
-    self->dealer = zsock_new (ZMQ_DEALER);
+    self->dealer = self->endpoint ? zsock_new (ZMQ_DEALER) : NULL;
     if (!self->dealer) {
         async_client_destroy (&self);
         errno = ENOMEM;
@@ -538,6 +538,8 @@ async_wait_all (async_client_t *self, const char *ids, size_t count, int timeout
 {
     self->error [0] = 0;
     async_idmap_t *open = async_idmap_new ();   //  ids not completed yet
+    if (!open)
+        return ASYNC_ENOMEM;
     for (size_t i = 0; i < count; i++) {
         const char *id = ids + i * ASYNC_ID_LEN;
         if (strnlen (id, ASYNC_ID_LEN) >= ASYNC_ID_LEN) {
@@ -617,6 +619,14 @@ async_submit_wait_many_json (async_client_t *self, const char *const *specs_json
     //  spec starts [k]
     size_t nbatches = (count + S_BATCH_SPECS - 1) / S_BATCH_SPECS + 1;
     size_t *starts = (size_t *) calloc (nbatches + count, sizeof (size_t));
+    async_idmap_t *open = async_idmap_new ();   //  accepted, not completed
+    async_idmap_t *early = async_idmap_new ();  //  completed, not accepted yet
+    if (!starts || !open || !early) {
+        free (starts);
+        async_idmap_destroy (&open);
+        async_idmap_destroy (&early);
+        return ASYNC_ENOMEM;
+    }
     uint64_t first = self->rid + 1;
     size_t sent = 0, batches = 0;
     int result = 0;
@@ -632,8 +642,6 @@ async_submit_wait_many_json (async_client_t *self, const char *const *specs_json
     size_t failed = 0;
     //  ACCEPTED for each SUBMIT (the broker then waits for us), and JOBs
     //  of the jobs that complete meanwhile (after their ACCEPTED)
-    async_idmap_t *open = async_idmap_new ();   //  accepted, not completed
-    async_idmap_t *early = async_idmap_new ();  //  completed, not accepted yet
     int64_t deadline = async_mono_us () + (int64_t) self->timeout_ms * 1000;
     while (accepting && !result) {
         zframe_t *frame = NULL;
@@ -1167,20 +1175,29 @@ async_every_list_json (async_client_t *self, char **json_out)
 //  ---------------------------------------------------------------------
 //  The typed API
 
+//  A spec holding json (taken), or NULL when there is no memory for it
+static async_spec_t *
+s_spec_of (json_t *json)
+{
+    async_spec_t *self = json ? calloc (1, sizeof (async_spec_t)) : NULL;
+    if (self)
+        self->json = json;
+    else
+        json_decref (json);
+    return self;
+}
+
 async_spec_t *
 async_spec_new (const char *task)
 {
-    async_spec_t *self = calloc (1, sizeof (async_spec_t));
-    self->json = json_pack ("{s:s, s:[], s:{}}", "task", task, "args", "kwargs");
-    return self;
+    return s_spec_of (json_pack ("{s:s, s:[], s:{}}", "task", task ? task : "",
+                                 "args", "kwargs"));
 }
 
 static async_spec_t *
 s_spec_parent (const char *kind)
 {
-    async_spec_t *self = calloc (1, sizeof (async_spec_t));
-    self->json = json_pack ("{s:[]}", kind);
-    return self;
+    return s_spec_of (json_pack ("{s:[]}", kind));
 }
 
 async_spec_t *
@@ -1208,6 +1225,10 @@ async_spec_destroy (async_spec_t **self_p)
 int
 async_spec_arg (async_spec_t *self, json_t *value)
 {
+    if (!self || !value) {
+        json_decref (value);
+        return ASYNC_ENOMEM;
+    }
     json_t *args = json_object_get (self->json, "args");
     if (!args) {
         json_decref (value);
@@ -1219,6 +1240,10 @@ async_spec_arg (async_spec_t *self, json_t *value)
 int
 async_spec_kwarg (async_spec_t *self, const char *name, json_t *value)
 {
+    if (!self || !value) {
+        json_decref (value);
+        return ASYNC_ENOMEM;
+    }
     json_t *kwargs = json_object_get (self->json, "kwargs");
     if (!kwargs) {
         json_decref (value);
@@ -1231,6 +1256,10 @@ async_spec_kwarg (async_spec_t *self, const char *name, json_t *value)
 int
 async_spec_option (async_spec_t *self, const char *name, json_t *value)
 {
+    if (!self) {
+        json_decref (value);
+        return ASYNC_ENOMEM;
+    }
     return json_object_set_new (self->json, name, value ? value : json_null ())
            ? ASYNC_EINVAL : 0;
 }
@@ -1238,13 +1267,17 @@ async_spec_option (async_spec_t *self, const char *name, json_t *value)
 int
 async_spec_add_child (async_spec_t *self, async_spec_t **child_p)
 {
+    async_spec_t *child = *child_p;
+    *child_p = NULL;
+    if (!self || !child) {
+        async_spec_destroy (&child);
+        return ASYNC_ENOMEM;
+    }
     json_t *children = json_object_get (self->json, "parallel");
     if (!children)
         children = json_object_get (self->json, "serial");
-    async_spec_t *child = *child_p;
-    *child_p = NULL;
     int rc = ASYNC_EINVAL;
-    if (children && child)
+    if (children)
         rc = json_array_append (children, child->json) ? ASYNC_ENOMEM : 0;
     async_spec_destroy (&child);
     return rc;
@@ -1255,8 +1288,8 @@ async_spec_set_postprocess (async_spec_t *self, async_spec_t **post_p)
 {
     async_spec_t *post = *post_p;
     *post_p = NULL;
-    int rc = ASYNC_EINVAL;
-    if (post)
+    int rc = ASYNC_ENOMEM;
+    if (self && post)
         rc = json_object_set (self->json, "postprocess", post->json) ? ASYNC_EINVAL : 0;
     async_spec_destroy (&post);
     return rc;
@@ -1265,13 +1298,15 @@ async_spec_set_postprocess (async_spec_t *self, async_spec_t **post_p)
 json_t *
 async_spec_json (async_spec_t *self)
 {
-    return self->json;
+    return self ? self->json : NULL;
 }
 
 int
 async_submit (async_client_t *self, async_spec_t *spec, char *id_out)
 {
-    char *text = json_dumps (spec->json, JSON_COMPACT);
+    char *text = spec ? json_dumps (spec->json, JSON_COMPACT) : NULL;
+    if (!text)
+        return ASYNC_ENOMEM;
     int rc = async_submit_json (self, text, id_out);
     free (text);
     return rc;

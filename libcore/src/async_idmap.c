@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "async_idmap.h"
+#include "async_alloc.h"
 #include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -49,7 +50,8 @@ static s_slot_t *
 s_slots_new (size_t capacity)
 {
     s_slot_t *slots = (s_slot_t *) calloc (capacity, sizeof (s_slot_t));
-    assert (slots);
+    if (!slots)
+        async_alloc_failed (capacity * sizeof (s_slot_t));
     return slots;
 }
 
@@ -57,9 +59,16 @@ async_idmap_t *
 async_idmap_new (void)
 {
     async_idmap_t *self = (async_idmap_t *) calloc (1, sizeof (async_idmap_t));
-    assert (self);
-    self->capacity = S_MIN_CAPACITY;
-    self->slots = s_slots_new (self->capacity);
+    if (!self)
+        async_alloc_failed (sizeof (async_idmap_t));
+    if (self) {
+        self->capacity = S_MIN_CAPACITY;
+        self->slots = s_slots_new (self->capacity);
+    }
+    if (self && !self->slots) {
+        free (self);
+        self = NULL;
+    }
     return self;
 }
 
@@ -94,13 +103,17 @@ s_find (async_idmap_t *self, const char *key, size_t len)
     return at;
 }
 
-//  Move every entry into a table of `capacity` slots
-static void
+//  Move every entry into a table of `capacity` slots: 0, or -1 (the table
+//  as it was) when there is no memory for it
+static int
 s_resize (async_idmap_t *self, size_t capacity)
 {
     s_slot_t *old = self->slots;
     size_t old_capacity = self->capacity;
-    self->slots = s_slots_new (capacity);
+    s_slot_t *slots = s_slots_new (capacity);
+    if (!slots)
+        return -1;
+    self->slots = slots;
     self->capacity = capacity;
     for (size_t i = 0; i < old_capacity; i++)
         if (old [i].value) {
@@ -108,6 +121,7 @@ s_resize (async_idmap_t *self, size_t capacity)
             self->slots [s_find (self, old [i].key, len)] = old [i];
         }
     free (old);
+    return 0;
 }
 
 void *
@@ -126,8 +140,9 @@ async_idmap_insert (async_idmap_t *self, const char *key, void *value)
     size_t len = strnlen (key, ASYNC_IDMAP_KEY_MAX + 1);
     if (len > ASYNC_IDMAP_KEY_MAX)
         return -1;
-    if ((self->size + 1) * 2 > self->capacity)
-        s_resize (self, self->capacity * 2);
+    if ((self->size + 1) * 2 > self->capacity
+    &&  s_resize (self, self->capacity * 2))
+        return -1;
     size_t at = s_find (self, key, len);
     if (self->slots [at].value)
         return -1;

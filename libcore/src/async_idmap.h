@@ -38,7 +38,7 @@ typedef void (async_idmap_destructor_fn) (void **value_p);
 
 //  A new empty map. Caller destroys it with async_idmap_destroy.
 async_idmap_t *
-    async_idmap_new (void);
+    async_idmap_new (void);     //  NULL: out of memory (async_alloc.h)
 
 //  Destroy the map, calling the destructor on each value; sets *self_p
 //  to NULL.
@@ -54,7 +54,8 @@ void *
     async_idmap_lookup (async_idmap_t *self, const char *key);
 
 //  Insert key (copied) with value (not NULL). 0, or -1 if the key is
-//  there already or longer than ASYNC_IDMAP_KEY_MAX (the map is unchanged).
+//  there already, longer than ASYNC_IDMAP_KEY_MAX, or the map could not
+//  grow for want of memory (async_alloc.h); the map is then unchanged.
 int
     async_idmap_insert (async_idmap_t *self, const char *key, void *value);
 

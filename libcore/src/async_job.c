@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "async_job.h"
+#include "async_alloc.h"
 #include "async_util.h"
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,10 @@ async_blob_set (async_blob_t *blob, const void *data, size_t size)
     async_blob_clear (blob);
     if (data && size) {
         blob->data = malloc (size);
+        if (!blob->data) {
+            async_alloc_failed (size);
+            return;             //  the library's: the blob stays empty
+        }
         memcpy (blob->data, data, size);
         blob->size = size;
     }
@@ -103,6 +108,8 @@ async_job_set_str (char **field, const char *value)
 {
     free (*field);
     *field = value ? strdup (value) : NULL;
+    if (value && !*field)
+        async_alloc_failed (strlen (value) + 1);
 }
 
 //  Ids grow by doubling: the capacity is the next power of two >= count
@@ -110,9 +117,21 @@ static void
 s_add_id (char ***ids, size_t *count, const char *id)
 {
     size_t n = *count;
-    if (n == 0 || (n & (n - 1)) == 0)
-        *ids = realloc (*ids, (n ? n * 2 : 1) * sizeof (char *));
-    (*ids) [(*count)++] = strdup (id);
+    char *copy = strdup (id);
+    if (copy && (n == 0 || (n & (n - 1)) == 0)) {
+        char **grown = realloc (*ids, (n ? n * 2 : 1) * sizeof (char *));
+        if (!grown) {
+            free (copy);
+            copy = NULL;
+        }
+        else
+            *ids = grown;
+    }
+    if (!copy) {
+        async_alloc_failed ((n + 1) * sizeof (char *));
+        return;                 //  the library's: the id is left out
+    }
+    (*ids) [(*count)++] = copy;
 }
 
 void

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "async_task.h"
 #include "async_util.h"
+#include "asyncmesh/error.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -161,10 +162,19 @@ async_task_fail_full (async_task_t *self, const char *type, const char *message,
 {
     if (self->outcome)
         return -1;
+    char *copy_type = strdup (type && *type ? type : "Error");
+    char *copy_message = strdup (message ? message : "");
+    char *copy_detail = detail ? strdup (detail) : NULL;
+    if (!copy_type || !copy_message || (detail && !copy_detail)) {
+        free (copy_type);
+        free (copy_message);
+        free (copy_detail);
+        return ASYNC_ENOMEM;    //  no outcome: the node fails the job
+    }
     self->outcome = 2;
-    self->failure_type = strdup (type && *type ? type : "Error");
-    self->failure_message = strdup (message ? message : "");
-    self->failure_detail = detail ? strdup (detail) : NULL;
+    self->failure_type = copy_type;
+    self->failure_message = copy_message;
+    self->failure_detail = copy_detail;
     self->failure_transient = transient;
     return 0;
 }

@@ -136,6 +136,8 @@ ASYNC_EXPORT int
 
 //  Complete with a failure. `type` is a failure type name such as
 //  "ValueError"; transient failures may be retried by the job's policy.
+//  0; -1 when the task has its outcome already; ASYNC_ENOMEM when there
+//  was no memory to keep the failure (the task has no outcome then).
 ASYNC_EXPORT int
     async_task_fail (async_task_t *self, const char *type, const char *message);
 ASYNC_EXPORT int
