@@ -21,6 +21,9 @@ typedef struct _store_iter_t store_iter_t;
 //  The write-ahead log is checked first: a torn last record (a crash
 //  mid-write) is dropped; any other damage refuses the store, logged as
 //  store.corrupt with the file and offset (docs/storage.md, section 5).
+//  Once open, every key and value is read with checksums verified
+//  (store.verified at info, with the cost); a damaged table file refuses
+//  the store, logged as store.corrupt naming the file.
 int
     store_open (const char *path, bool sync, store_t **self_p);
 
@@ -28,7 +31,8 @@ int
 //  refuse the store: the log is copied into `path`/salvaged-<time>, then
 //  cut at the damage, so the store opens as it was before it; what was
 //  dropped (write batches, bytes) is logged at warning, store.salvaged.
-//  No other store of this process may have `path` open.
+//  No other store of this process may have `path` open. A damaged table
+//  file is refused even so (nothing honest to salvage: docs/storage.md).
 int
     store_open_salvage (const char *path, bool sync, bool salvage, store_t **self_p);
 

@@ -13,6 +13,7 @@
 #include "store.h"
 #include "token.h"
 #include "async_util.h"
+#include "asyncmesh/log.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -38,6 +39,8 @@ main (int argc, char **argv)
         fprintf (stderr, "token_of: JOB and NODE must be ids\n");
         return 2;
     }
+    //  Only trouble on stderr, next to what is printed
+    async_log_set_level (ASYNC_LOG_WARNING);
     store_t *store;
     if (store_open (argv [1], false, &store)) {
         fprintf (stderr, "token_of: cannot open the store in %s\n", argv [1]);
