@@ -1186,7 +1186,8 @@ s_dead_node_keep (broker_t *self, session_t *session)
     }
 }
 
-//  Forget the dead nodes older than S_DEAD_KEEP_US
+//  Forget the dead nodes older than S_DEAD_KEEP_US, by the broker's own
+//  running time: s_loop_gap moves `when` past a pause of the loop
 static void
 s_dead_nodes_expire (broker_t *self, int64_t mono)
 {
@@ -3722,6 +3723,11 @@ s_loop_gap (broker_t *self, int64_t mono)
                            ? session->last_seen + credit : mono;
         session = (session_t *) zhashx_next (self->sessions);
     }
+    //  Nor does it age the dead nodes listed (s_dead_nodes_expire): a pause
+    //  longer than S_DEAD_KEEP_US would drop them all at once
+    s_dead_node_t *dead = (s_dead_node_t *) zhashx_first (self->dead_nodes);
+    for (; dead; dead = (s_dead_node_t *) zhashx_next (self->dead_nodes))
+        dead->when = dead->when + credit < mono ? dead->when + credit : mono;
     //  Nor does it count against the nodes expected back after a restart
     orphan_t *orphan = (orphan_t *) zhashx_first (self->orphans);
     for (; orphan; orphan = (orphan_t *) zhashx_next (self->orphans))

@@ -7,6 +7,13 @@
     written in that file (may be negative; re-read at most every 10 ms).
     The monotonic clocks are left alone.
 
+    With ASYNC_TEST_MONO_FILE set, the monotonic clocks (CLOCK_MONOTONIC,
+    its _COARSE and _RAW variants, CLOCK_BOOTTIME) read as the real ones
+    plus the whole seconds written in that file, re-read the same way;
+    the offset never goes down (a smaller number is ignored). Seconds added
+    while the process is stopped (SIGSTOP) make the stop look that much
+    longer to it: a pause of minutes, in a test that takes seconds.
+
     With ASYNC_TEST_SLOW_SYNC set to a file name, fsync and fdatasync take
     as many more milliseconds as that file says, while it exists, in every
     thread but the main one (the broker's store writer is slow, its loop
@@ -14,8 +21,9 @@
 
     With ASYNC_TEST_SYNC_TRACE set to a file name, it changes nothing but
     watches the promise of --sync on: every job id the broker sends in an
-    ACCEPTED (its `id`, or the ids of its `accepted`) must be in a write-ahead log record (a RocksDB *.log file)
-    that an fsync or fdatasync covered before the ACCEPTED left. It notes
+    ACCEPTED (its `id`, or the ids of its `accepted`) must be in a
+    write-ahead log record (a RocksDB *.log file) that an fsync or
+    fdatasync covered before the ACCEPTED left. It notes
     each job id written to a *.log file with the file and the offset its
     write ended at, each sync of a *.log file with the size it covered,
     and reads each ACCEPTED sent on a socket (send). Per ACCEPTED, one
@@ -52,40 +60,55 @@
 typedef int (clock_gettime_fn) (clockid_t, struct timespec *);
 
 static clock_gettime_fn *s_real;
-static _Atomic int64_t s_offset;        //  seconds
-static _Atomic int64_t s_next_read;     //  monotonic ns
+
+//  An offset in whole seconds read from the file a variable names
+typedef struct {
+    const char *variable;
+    bool rising;                        //  never goes down
+    _Atomic int64_t offset;             //  seconds
+    _Atomic int64_t next_read;          //  real monotonic ns
+} s_offset_t;
+
+static s_offset_t s_wall = { "ASYNC_TEST_CLOCK_FILE", false, 0, 0 };
+static s_offset_t s_mono = { "ASYNC_TEST_MONO_FILE", true, 0, 0 };
 
 static int64_t
-s_offset_now (void)
+s_offset_now (s_offset_t *self)
 {
     if (!s_real)
         s_real = (clock_gettime_fn *) dlsym (RTLD_NEXT, "clock_gettime");
-    const char *path = getenv ("ASYNC_TEST_CLOCK_FILE");
+    const char *path = getenv (self->variable);
     if (!path || !s_real)
         return 0;
     struct timespec ts;
     s_real (CLOCK_MONOTONIC, &ts);
     int64_t ns = (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-    if (ns >= atomic_load (&s_next_read)) {
-        atomic_store (&s_next_read, ns + 10000000);
+    if (ns >= atomic_load (&self->next_read)) {
+        atomic_store (&self->next_read, ns + 10000000);
         FILE *file = fopen (path, "r");
         long long seconds;
-        if (file && fscanf (file, "%lld", &seconds) == 1)
-            atomic_store (&s_offset, (int64_t) seconds);
+        if (file && fscanf (file, "%lld", &seconds) == 1
+        &&  (!self->rising || seconds > atomic_load (&self->offset)))
+            atomic_store (&self->offset, (int64_t) seconds);
         if (file)
             fclose (file);
     }
-    return atomic_load (&s_offset);
+    return atomic_load (&self->offset);
 }
 
 int
 clock_gettime (clockid_t clock, struct timespec *ts)
 {
-    int64_t offset = s_offset_now ();
+    bool wall = clock == CLOCK_REALTIME || clock == CLOCK_REALTIME_COARSE;
+    bool mono = clock == CLOCK_MONOTONIC || clock == CLOCK_MONOTONIC_COARSE
+             || clock == CLOCK_MONOTONIC_RAW || clock == CLOCK_BOOTTIME;
+    int64_t offset = wall ? s_offset_now (&s_wall) : mono ? s_offset_now (&s_mono) : 0;
+    if (!s_real)
+        s_real = (clock_gettime_fn *) dlsym (RTLD_NEXT, "clock_gettime");
     if (!s_real)
         return -1;
     int rc = s_real (clock, ts);
-    if (rc == 0 && (clock == CLOCK_REALTIME || clock == CLOCK_REALTIME_COARSE))
+    if (rc == 0)
         ts->tv_sec += offset;
     return rc;
 }
