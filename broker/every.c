@@ -357,29 +357,32 @@ every_next_due (every_t *self)
     return due;
 }
 
-//  Submit one due schedule and advance it
+//  Submit one due schedule and advance it to the first tick time after
+//  `now`, on its grid: the ticks that fell due meanwhile (the broker was
+//  down or paused, its clock jumped) are coalesced into this one run
 static void
 s_schedule_run (every_t *self, schedule_t *schedule, int64_t now,
-                every_submit_fn *submit, void *arg, bool coalesce)
+                every_submit_fn *submit, void *arg)
 {
+    assert (schedule->next_us <= now);
     int64_t tick = schedule->next_us;
     int64_t interval = schedule->interval_us;
     uint64_t gap = (uint64_t) now - (uint64_t) tick;
-    if (!coalesce && tick <= INT64_MAX - interval)
-        schedule->next_us = tick + interval;    //  the next tick on the grid
-    else {
-        //  Ticks between this one and now are coalesced into it: the next
-        //  one is the first tick time after now
-        uint64_t missed = gap / (uint64_t) interval;
-        if (missed > 0)
-            async_log_warning ("every", "every.skipped", "schedule=%s ticks=%" PRIu64
-                               " reason=\"more than %d ticks behind\"",
-                               schedule->name, missed, EVERY_CATCH_UP);
-        if (now > INT64_MAX - interval)
-            schedule->next_us = INT64_MAX;      //  the clock is out of range
-        else
-            schedule->next_us = now - (int64_t) (gap % (uint64_t) interval) + interval;
+    uint64_t missed = gap / (uint64_t) interval;
+    if (missed > 0) {
+        char from [40], to [40];
+        async_log_warning ("every", "every.skipped", "schedule=%s tick=%s ticks=%" PRIu64
+                           " last=%s reason=\"the broker was not running (down, "
+                           "paused, or its clock jumped) when these ticks fell due; "
+                           "one job runs for them all\"", schedule->name,
+                           async_format_time (tick, from, sizeof from), missed,
+                           async_format_time (tick + (int64_t) (missed * (uint64_t) interval),
+                                              to, sizeof to));
     }
+    if (now > INT64_MAX - interval)
+        schedule->next_us = INT64_MAX;          //  the clock is out of range
+    else
+        schedule->next_us = now - (int64_t) (gap % (uint64_t) interval) + interval;
 
     char key [ASYNC_MAX_NAME + 1];
     int key_size = snprintf (key, sizeof key, "every:%s:%" PRId64, schedule->name, tick);
@@ -425,10 +428,9 @@ every_tick (every_t *self, int64_t now, every_submit_fn *submit, void *arg)
     size_t ran = 0;
     schedule_t *schedule = (schedule_t *) zhashx_first (self->schedules);
     while (schedule) {
-        //  Each tick missed while the broker was down runs, with its own
-        //  key, up to EVERY_CATCH_UP; the last one coalesces the rest
-        for (int n = 0; schedule->next_us <= now && n < EVERY_CATCH_UP; n++) {
-            s_schedule_run (self, schedule, now, submit, arg, n == EVERY_CATCH_UP - 1);
+        //  One run however many ticks are due, as cron and its kin do
+        if (schedule->next_us <= now) {
+            s_schedule_run (self, schedule, now, submit, arg);
             ran++;
         }
         schedule = (schedule_t *) zhashx_next (self->schedules);

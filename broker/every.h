@@ -10,8 +10,9 @@
     past that tick (and the key would find the job anyway); if it did not,
     neither the job nor the advance exists and the tick runs again.
 
-    Ticks missed while the broker was down (or its clock jumped) are
-    coalesced into one submit.
+    Ticks that fell due while the broker was down or paused (or its clock
+    jumped) are coalesced into one submit, as cron, systemd timers and
+    Celery beat do: a burst of copies of a periodic job is rarely wanted.
 
     Key layout (docs/storage.md):
         e<name>     schedule: msgpack map {name, interval_us, spec (the
@@ -37,7 +38,6 @@
 #define EVERY_MAX_NAME      174
 #define EVERY_INTERVAL_MIN  (1000000LL)                     //  1 s, in us
 #define EVERY_INTERVAL_MAX  (366LL * 24 * 3600 * 1000000)   //  366 days, in us
-#define EVERY_CATCH_UP      100                             //  missed ticks run
 
 typedef struct _every_t every_t;
 
@@ -98,13 +98,14 @@ void
 int64_t
     every_next_due (every_t *self);
 
-//  Run every schedule due at `now` (next <= now): submit its spec once per
-//  tick with key "every:<name>:<tick>", advance next, and stage the
-//  schedule's write after the submit's, in the same batch. Ticks missed
-//  while the broker was down run one by one, each with its own key, up to
-//  EVERY_CATCH_UP per schedule; beyond that the rest are coalesced into the
-//  last and logged (every.skipped). A refused submit is logged
-//  (every.failed) and its tick is not retried. Returns the submits made.
+//  Run every schedule due at `now` (next <= now): submit its spec once,
+//  with key "every:<name>:<tick>" (tick: the stored next), advance next to
+//  the first tick time after now on the schedule's grid, and stage the
+//  schedule's write after the submit's, in the same batch. However many
+//  ticks fell due since (the broker was down or paused, its clock jumped),
+//  one submit runs for them all; the ticks skipped are logged at warning
+//  (every.skipped). A refused submit is logged (every.failed) and its
+//  tick is not retried. Returns the submits made (at most one a schedule).
 size_t
     every_tick (every_t *self, int64_t now, every_submit_fn *submit, void *arg);
 

@@ -381,48 +381,44 @@ test_every_two_ticks_at_same_now_submit_once (void **state)
 }
 
 static void
-test_every_catches_up_missed_ticks (void **state)
+test_every_coalesces_missed_ticks (void **state)
 {
     fixture_t *self = (fixture_t *) *state;
     s_set (self->every, "gap", 60 * SECOND, "t.gap", T0);
-    //  Down for ten intervals and a bit: ticks T0+60s .. T0+600s were
-    //  missed; each runs now, with its own key, none twice
+    //  Down for ten intervals and a bit: ticks T0+60s .. T0+600s fell due;
+    //  one job runs for them all, keyed by the first
     int64_t now = T0 + 600 * SECOND + 5 * SECOND;
-    assert_int_equal (every_tick (self->every, now, s_submit, &self->submitter), 10);
-    assert_int_equal (self->submitter.calls, 10);
-    for (int i = 0; i < 10; i++) {
-        char want [256];
-        s_key_of (want, sizeof want, "gap", T0 + (60 + 60 * i) * SECOND);
-        assert_string_equal (self->submitter.keys [i], want);
-    }
+    assert_int_equal (every_tick (self->every, now, s_submit, &self->submitter), 1);
+    assert_int_equal (self->submitter.calls, 1);
+    char want [256];
+    s_key_of (want, sizeof want, "gap", T0 + 60 * SECOND);
+    assert_string_equal (self->submitter.keys [0], want);
     //  On the grid, first tick after now
     assert_true (every_next_due (self->every) == T0 + 660 * SECOND);
+    assert_int_equal (every_tick (self->every, now, s_submit, &self->submitter), 0);
     assert_int_equal (every_tick (self->every, T0 + 660 * SECOND - 1, s_submit,
                                   &self->submitter), 0);
     assert_int_equal (every_tick (self->every, T0 + 660 * SECOND, s_submit,
                                   &self->submitter), 1);
-    assert_int_equal (self->submitter.calls, 11);
+    assert_int_equal (self->submitter.calls, 2);
     json_t *list = s_list (self->every);
-    assert_int_equal (json_integer_value (json_object_get (s_entry (list, "gap"), "ticks")), 11);
+    assert_int_equal (json_integer_value (json_object_get (s_entry (list, "gap"), "ticks")), 2);
     json_decref (list);
 }
 
 static void
-test_every_coalesces_beyond_the_catch_up (void **state)
+test_every_coalesces_a_long_outage (void **state)
 {
     fixture_t *self = (fixture_t *) *state;
     s_set (self->every, "long", 1 * SECOND, "t.long", T0);
-    //  Down for 1,000 ticks: EVERY_CATCH_UP run, the rest coalesce into the
-    //  last, and the next tick is the first after now, on the grid
+    //  Down for 1,000 ticks: one run, and the next tick is the first after
+    //  now, on the grid
     int64_t now = T0 + 1000 * SECOND + SECOND / 2;
-    assert_int_equal (every_tick (self->every, now, s_submit, &self->submitter),
-                      EVERY_CATCH_UP);
-    assert_int_equal (self->submitter.calls, EVERY_CATCH_UP);
+    assert_int_equal (every_tick (self->every, now, s_submit, &self->submitter), 1);
+    assert_int_equal (self->submitter.calls, 1);
     char want [256];
     s_key_of (want, sizeof want, "long", T0 + 1 * SECOND);
     assert_string_equal (self->submitter.keys [0], want);
-    s_key_of (want, sizeof want, "long", T0 + EVERY_CATCH_UP * SECOND);
-    assert_string_equal (self->submitter.keys [EVERY_CATCH_UP - 1], want);
     assert_true (every_next_due (self->every) == T0 + 1001 * SECOND);
 }
 
@@ -479,9 +475,9 @@ test_every_survives_reopen (void **state)
     assert_true (every_next_due (self->every) == T0 + 7 * SECOND);
 
     //  A committed tick survives: next, ticks and last job (at T0+45s:
-    //  "keep" once, "also" at 7, 14, ... 42 s: six)
+    //  "keep" once, "also" once for its six ticks 7, 14, ... 42 s)
     assert_int_equal (every_tick (self->every, T0 + 45 * SECOND, s_submit,
-                                  &self->submitter), 7);
+                                  &self->submitter), 2);
     assert_int_equal (store_commit (self->store, true), 0);
     before = s_list (self->every);
     s_restart (self);
@@ -735,8 +731,8 @@ main (void)
         T (test_every_tick_before_due_submits_nothing),
         T (test_every_tick_when_due_submits_once_and_advances),
         T (test_every_two_ticks_at_same_now_submit_once),
-        T (test_every_catches_up_missed_ticks),
-        T (test_every_coalesces_beyond_the_catch_up),
+        T (test_every_coalesces_missed_ticks),
+        T (test_every_coalesces_a_long_outage),
         T (test_every_failed_submit_advances_and_reports),
         T (test_every_survives_reopen),
         T (test_every_committed_tick_not_rerun_after_restart),
