@@ -623,21 +623,28 @@ s_wal_salvage (s_wal_scan_t *scan, const char *path, char **copy)
 //  or `p` key for an absent one and serve with jobs missing. So the store
 //  reads every key once at open, checksums verified, and refuses damage.
 
-//  The file a RocksDB error names ("... in DIR/000012.sst offset ..."),
-//  copied into `file`; the store's directory when it names none
+//  The file a RocksDB error names, copied into `file`: a table file ("...
+//  in DIR/000012.sst offset ..."), else the one after "in file " (a
+//  MANIFEST), else the store's directory
 static void
 s_error_file (const char *error, const char *path, char *file, size_t size)
 {
-    const char *end = strstr (error, ".sst");
-    if (!end) {
-        snprintf (file, size, "%s", path);
-        return;
+    const char *start = NULL, *end = strstr (error, ".sst");
+    if (end) {
+        end += 4;
+        start = end - 4;
+        while (start > error && start [-1] != ' ' && start [-1] != '"')
+            start--;
     }
-    end += 4;
-    const char *start = end - 4;
-    while (start > error && start [-1] != ' ' && start [-1] != '"')
-        start--;
-    snprintf (file, size, "%.*s", (int) (end - start), start);
+    else
+    if ((start = strstr (error, "in file "))) {
+        start += 8;
+        end = start + strcspn (start, " \"");
+    }
+    if (start && end > start)
+        snprintf (file, size, "%.*s", (int) (end - start), start);
+    else
+        snprintf (file, size, "%s", path);
 }
 
 //  Read every key and value of the store with checksums verified, so that

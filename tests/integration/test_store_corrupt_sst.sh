@@ -14,7 +14,8 @@
 #      saying so.
 #   3. The last byte of the table file flipped (its footer: RocksDB's open
 #      itself fails): exit 6, one store.corrupt line naming the table file.
-#   4. The backup put back: the broker starts and holds every job.
+#   4. A byte of the MANIFEST flipped: exit 6, the line names the MANIFEST.
+#   5. The backup put back: the broker starts and holds every job.
 source "$(dirname "$0")/../helpers/lib.sh"
 
 N=40
@@ -87,6 +88,14 @@ rm -rf "$AM_DATA"
 cp -a "$AM_TMP/backup" "$AM_DATA"
 s_flip_byte "$sst" $(( $(stat -c %s "$sst") - 1 ))
 s_assert_refused footer.log "$sst"
+
+am_check "a byte of the MANIFEST flipped: exit 6, store.corrupt naming it"
+rm -rf "$AM_DATA"
+cp -a "$AM_TMP/backup" "$AM_DATA"
+manifest=$AM_DATA/$(cat "$AM_DATA/CURRENT")
+[ -f "$manifest" ] || am_fail "CURRENT names no file: $manifest"
+s_flip_byte "$manifest" 40
+s_assert_refused manifest.log "$manifest"
 
 am_check "the backup put back: the broker starts and holds all $N jobs"
 rm -rf "$AM_DATA"
