@@ -72,6 +72,7 @@ struct _store_iter_t {
     size_t prefix_size;
     char *upper;
     size_t upper_size;          //  0: no upper bound
+    bool failed;                //  its read error was logged
 };
 
 static int
@@ -1088,8 +1089,29 @@ store_iter_seek_last (store_iter_t *self)
 bool
 store_iter_valid (store_iter_t *self)
 {
-    if (!self->it || !rocksdb_iter_valid (self->it))
+    if (!self->it)
         return false;
+    if (!rocksdb_iter_valid (self->it)) {
+        //  The end, or a read error (a damaged block found while running):
+        //  the walk stops there either way, but not without a word
+        char *err = NULL;
+        rocksdb_iter_get_error (self->it, &err);
+        if (err && !self->failed) {
+            self->failed = true;
+            char shown [65];
+            size_t n = self->prefix_size < 64 ? self->prefix_size : 64;
+            for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char) self->prefix [i];
+                shown [i] = c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? (char) c : '?';
+            }
+            shown [n] = 0;
+            char reason [512];
+            async_log_error ("store", "store.error", "op=iterate prefix=\"%s\" error=\"%s\"",
+                             shown, async_log_quote (err, reason, sizeof reason));
+        }
+        rocksdb_free (err);
+        return false;
+    }
     size_t size;
     const char *key = rocksdb_iter_key (self->it, &size);
     return size >= self->prefix_size && memcmp (key, self->prefix, self->prefix_size) == 0;
