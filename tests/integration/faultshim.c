@@ -64,9 +64,9 @@ static clock_gettime_fn *s_real;
 //  An offset in whole seconds read from the file a variable names
 typedef struct {
     const char *variable;
-    bool rising;                        //  never goes down
-    _Atomic int64_t offset;             //  seconds
-    _Atomic int64_t next_read;          //  real monotonic ns
+    bool rising;                //  never goes down
+    _Atomic int64_t offset;     //  seconds
+    _Atomic int64_t next_read;  //  real monotonic ns
 } s_offset_t;
 
 static s_offset_t s_wall = { "ASYNC_TEST_CLOCK_FILE", false, 0, 0 };
@@ -88,7 +88,7 @@ s_offset_now (s_offset_t *self)
         FILE *file = fopen (path, "r");
         long long seconds;
         if (file && fscanf (file, "%lld", &seconds) == 1
-        &&  (!self->rising || seconds > atomic_load (&self->offset)))
+            && (!self->rising || seconds > atomic_load (&self->offset)))
             atomic_store (&self->offset, (int64_t) seconds);
         if (file)
             fclose (file);
@@ -101,7 +101,7 @@ clock_gettime (clockid_t clock, struct timespec *ts)
 {
     bool wall = clock == CLOCK_REALTIME || clock == CLOCK_REALTIME_COARSE;
     bool mono = clock == CLOCK_MONOTONIC || clock == CLOCK_MONOTONIC_COARSE
-             || clock == CLOCK_MONOTONIC_RAW || clock == CLOCK_BOOTTIME;
+        || clock == CLOCK_MONOTONIC_RAW || clock == CLOCK_BOOTTIME;
     int64_t offset = wall ? s_offset_now (&s_wall) : mono ? s_offset_now (&s_mono) : 0;
     if (!s_real)
         s_real = (clock_gettime_fn *) dlsym (RTLD_NEXT, "clock_gettime");

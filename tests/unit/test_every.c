@@ -476,8 +476,8 @@ test_every_survives_reopen (void **state)
 
     //  A committed tick survives: next, ticks and last job (at T0+45s:
     //  "keep" once, "also" once for its six ticks 7, 14, ... 42 s)
-    assert_int_equal (every_tick (self->every, T0 + 45 * SECOND, s_submit,
-                                  &self->submitter), 2);
+    assert_int_equal (every_tick (self->every, T0 + 45 * SECOND, s_submit, &self->submitter),
+                      2);
     assert_int_equal (store_commit (self->store, true), 0);
     before = s_list (self->every);
     s_restart (self);
