@@ -683,8 +683,8 @@ s_verify (store_t *self, bool salvage)
         async_log_error ("store", "store.corrupt",
                          "file=%s error=\"%s\" keys_read=%" PRIu64 " hint=\"a table "
                          "file of the store is damaged%s: the records in it "
-                         "cannot be read, so the broker would serve with jobs "
-                         "missing; nothing was changed. --salvage does not "
+                         "cannot be read and the broker would serve with jobs "
+                         "missing, so it does not start. --salvage does not "
                          "repair table files (*.sst): restore the data "
                          "directory from a backup; see docs/storage.md\"",
                          file, async_log_quote (err, reason, sizeof reason), keys,
