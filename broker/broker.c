@@ -3137,7 +3137,8 @@ s_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_command_
         if (rc)
             snprintf (err, sizeof err, "EVERY-SET needs interval_ms");
         else
-        if ((rc = async_mul_i64 (interval_ms, 1000, &interval_us)))
+        if ((rc = async_mul_i64 (interval_ms, 1000, &interval_us)
+               || interval_us < EVERY_INTERVAL_MIN || interval_us > EVERY_INTERVAL_MAX ? -1 : 0))
             snprintf (err, sizeof err, "bad interval for schedule '%s': give 1s to 366d",
                       name);
         else

@@ -280,6 +280,14 @@ main (int argc, char *argv [])
     if (rc == 0 && (async_cli_duration_ms ("asyncbroker", "--heartbeat", hb, &cfg.heartbeat_ms)
                 ||  async_cli_duration_ms ("asyncbroker", "--dead-after", dead, &cfg.dead_ms)))
         rc = ASYNC_EUSAGE;
+    if (rc == 0 && cfg.dead_ms / 2 < cfg.heartbeat_ms) {
+        //  A node is heard at every heartbeat; the broker's own stalls are
+        //  credited past two of them (broker.stalled): a shorter dead time
+        //  declares live nodes dead
+        fprintf (stderr, "asyncbroker: --dead-after %s is under two heartbeats (--heartbeat "
+                 "%s); make it at least twice the heartbeat\n", dead, hb);
+        rc = ASYNC_EUSAGE;
+    }
     if (rc == 0 && async_parse_duration (ret, false, &retention)) {
         fprintf (stderr, "asyncbroker: --retention '%s' is not a duration like 7d "
                  "(at most 1e12 s)\n", ret);

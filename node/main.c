@@ -217,6 +217,11 @@ main (int argc, char *argv [])
     if (rc == 0 && (async_cli_duration_ms ("asyncnode", "--heartbeat", hb, &cfg.heartbeat_ms)
                 ||  async_cli_duration_ms ("asyncnode", "--dead-after", dead, &cfg.dead_ms)))
         rc = ASYNC_EUSAGE;
+    if (rc == 0 && cfg.dead_ms / 2 < cfg.heartbeat_ms) {
+        fprintf (stderr, "asyncnode: --dead-after %s is under two heartbeats (--heartbeat "
+                 "%s); make it at least twice the heartbeat\n", dead, hb);
+        rc = ASYNC_EUSAGE;
+    }
     //  Agents: flags win over the config file; default main:3
     char err [600];
     for (int i = 0; rc == 0 && i < nagent_specs; i++)

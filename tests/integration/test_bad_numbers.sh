@@ -101,10 +101,11 @@ rc=0; am_ctl every huge 1e300s 'testing.mul 6 7' 2>/dev/null || rc=$?
 am_assert_eq "asyncctl every huge 1e300s: exit code" 2 "$rc" >/dev/null
 am_assert_eq "asyncctl count completed --since 1h" 0 "$(am_ctl count completed --since 1h)" >/dev/null
 
-am_check "asyncbroker and asyncnode refuse numbers out of range (exit 2, one line)"
+am_check "asyncbroker and asyncnode refuse numbers out of range, and a dead time under two heartbeats (exit 2, one line)"
 for flags in "--retention 2e12" "--retention 1e300" "--heartbeat 1e300" "--dead-after nan" \
              "--spin inf" "--pending-window 99999999999999999999" \
-             "--min-free 99999999999999999999G" "--min-free 9999999999G"; do
+             "--min-free 99999999999999999999G" "--min-free 9999999999G" \
+             "--heartbeat 1s --dead-after 1500ms"; do
     rc=0
     # shellcheck disable=SC2086
     err=$(timeout 10 "$AM_BIN/asyncbroker" --data "$AM_TMP/unused" \
@@ -112,7 +113,8 @@ for flags in "--retention 2e12" "--retention 1e300" "--heartbeat 1e300" "--dead-
     am_assert_eq "asyncbroker $flags: exit code" 2 "$rc" >/dev/null
     [ "$(wc -l <<<"$err")" = 1 ] || am_fail "asyncbroker $flags: not one line: $err"
 done
-for flags in "--heartbeat 1e300" "--dead-after inf" "--agent main:99999999999999999999"; do
+for flags in "--heartbeat 1e300" "--dead-after inf" "--agent main:99999999999999999999" \
+             "--heartbeat 2s --dead-after 3s"; do
     rc=0
     # shellcheck disable=SC2086
     err=$(cd "$AM_TMP" && timeout 10 "$AM_BIN/asyncnode" --broker "tcp://127.0.0.1:1" \
