@@ -1,7 +1,8 @@
-//  hello_forge - a test helper for test_hello_held_forgery.sh and
-//  test_hello_held_adopt_proof.sh
+//  hello_forge - a test helper for test_hello_held_forgery.sh,
+//  test_hello_held_adopt_proof.sh and test_uuid_impostor.sh
 //
-//      hello_forge ENDPOINT UUID JOB TOKEN RESULT [ATTEMPT [PROOF [COPIES]]]
+//      hello_forge [OPTIONS] ENDPOINT UUID JOB TOKEN RESULT
+//                  [ATTEMPT [PROOF [COPIES]]]
 //
 //  A raw peer that plays a node of uuid UUID trying to steal job JOB,
 //  which runs on another node or waits in its queue: it says HELLO with
@@ -12,9 +13,19 @@
 //  for none) `proof`; with COPIES, `held` lists the entry that many times
 //  (1 to 10000).
 //
+//  Options, as an impostor of a real node would say HELLO:
+//      --key HEX       the HELLO's `uuid_key` (default: 64 random hex
+//                      digits, a key of its own; `-`: no `uuid_key`)
+//      --boot ID       `boot`, e.g. /proc/sys/kernel/random/boot_id
+//      --lock DEV:INO  `lock`, the node's lock file's device and inode in hex
+//      --host NAME     `host` (default "forger")
+//      --hello-only    stop after the answer to HELLO (no RESULT)
+//
 //  Prints one line per answer: "hello: WELCOME", "hello: ERROR <code>
-//  <message>", "ack: rejected=<0|1>". Exit 0 when the ACK came, 1 when an
-//  answer did not come within 5 s, 2 on bad arguments.
+//  <message>" then "hello: reason <reason>" when it has one, "ack:
+//  rejected=<0|1>". Exit 0 when the ACK came (with --hello-only: when HELLO
+//  was answered), 1 when an answer did not come within 5 s, 2 on bad
+//  arguments.
 #include "async_codec.h"
 #include <czmq.h>
 #include <errno.h>
@@ -22,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 static void
@@ -58,9 +70,49 @@ s_recv (zsock_t *dealer, const char *a, const char *b, async_inmsg_t *in)
 int
 main (int argc, char *argv [])
 {
+    //  A key of its own, unless told otherwise
+    uint8_t random [32];
+    char own_key [65];
+    if (getrandom (random, sizeof random, 0) != (ssize_t) sizeof random) {
+        fprintf (stderr, "hello_forge: getrandom: %s\n", strerror (errno));
+        return 2;
+    }
+    for (size_t i = 0; i < sizeof random; i++)
+        snprintf (own_key + 2 * i, 3, "%02x", random [i]);
+    const char *key = own_key, *boot = NULL, *lock = NULL, *host = "forger";
+    bool hello_only = false;
+    while (argc > 1 && strncmp (argv [1], "--", 2) == 0) {
+        const char *opt = argv [1];
+        if (streq (opt, "--hello-only")) {
+            hello_only = true;
+            argv++, argc--;
+            continue;
+        }
+        if (argc < 3) {
+            fprintf (stderr, "hello_forge: %s needs a value\n", opt);
+            return 2;
+        }
+        if (streq (opt, "--key"))
+            key = streq (argv [2], "-") ? NULL : argv [2];
+        else
+        if (streq (opt, "--boot"))
+            boot = argv [2];
+        else
+        if (streq (opt, "--lock"))
+            lock = argv [2];
+        else
+        if (streq (opt, "--host"))
+            host = argv [2];
+        else {
+            fprintf (stderr, "hello_forge: unknown option %s\n", opt);
+            return 2;
+        }
+        argv += 2, argc -= 2;
+    }
     if (argc < 6 || argc > 9) {
         fprintf (stderr,
-                 "usage: hello_forge ENDPOINT UUID JOB TOKEN RESULT "
+                 "usage: hello_forge [--key HEX|-] [--boot ID] [--lock DEV:INO] "
+                 "[--host NAME] [--hello-only] ENDPOINT UUID JOB TOKEN RESULT "
                  "[ATTEMPT [PROOF [COPIES]]]\n");
         return 2;
     }
@@ -112,8 +164,14 @@ main (int argc, char *argv [])
     async_msg_t msg;
     async_msg_init (&msg, ASYNC_C_HELLO, 1);
     async_msg_str (&msg, "uuid", uuid);
+    if (key)
+        async_msg_str (&msg, "uuid_key", key);
+    if (boot)
+        async_msg_str (&msg, "boot", boot);
+    if (lock)
+        async_msg_str (&msg, "lock", lock);
     async_msg_str (&msg, "session", "00000000-0000-4000-8000-00000000f0f0");
-    async_msg_str (&msg, "host", "forger");
+    async_msg_str (&msg, "host", host);
     async_msg_int (&msg, "pid", getpid ());
     async_msg_key (&msg, "agents");
     msgpack_pack_array (&msg.packer, 1);
@@ -153,14 +211,20 @@ main (int argc, char *argv [])
     }
     if (streq (in.command, "ERROR")) {
         int64_t code = 0;
-        char message [512] = "";
+        char message [512] = "", reason [64] = "";
         async_mp_int (in.body, "code", &code);
         async_mp_str (in.body, "message", message, sizeof message);
         printf ("hello: ERROR %" PRId64 " %s\n", code, message);
+        if (async_mp_str (in.body, "reason", reason, sizeof reason) == 0)
+            printf ("hello: reason %s\n", reason);
     }
     else
         printf ("hello: WELCOME\n");
     async_inmsg_destroy (&in);
+    if (hello_only) {
+        rc = 0;
+        goto done;
+    }
 
     async_msg_init (&msg, ASYNC_C_RESULT, 0);
     async_msg_str (&msg, "id", job);
