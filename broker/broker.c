@@ -26,6 +26,7 @@
 #include <assert.h>
 #include <czmq.h>
 #include <errno.h>
+#include <sodium.h>
 #include <limits.h>
 #include <poll.h>
 #include <sys/random.h>
@@ -128,6 +129,9 @@ struct _broker_t {
     int64_t reject_window;      //  monotonic us: this second of rejected results
     uint32_t reject_lines;      //  ... logged one by one in it
     uint64_t reject_quiet;      //  ... and past the limit: counted
+    int64_t key_window;         //  monotonic us: this second of HELLOs refused
+    uint32_t key_lines;         //  for a uuid's key, logged one by one in it
+    uint64_t key_quiet;         //  ... and past the limit: counted
     zhashx_t *dead_nodes;       //  uuid -> s_dead_node_t: died recently
     metrics_t *metrics;         //  for /metrics
     http_t *http;               //  NULL without --http
@@ -2397,9 +2401,90 @@ s_hello_refuse (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char
     s_send (self, routing, &msg);
 }
 
+//  HELLOs refused for a uuid's key are logged one by one up to
+//  S_KEY_LINES a second; past that they are counted, and the count goes
+//  in the next line logged (a peer may send them as fast as it likes)
+#define S_KEY_LINES 10
+
+_Static_assert (SESSION_KEY_HASH == KEYS_BINDING_HASH, "a binding holds a key's hash");
+
+//  A HELLO must prove the key its uuid is bound to (section 7, "One uuid,
+//  one node"): the hash of its `uuid_key` is the one of the live session of
+//  the uuid, else the one stored (b<uuid>); a uuid with neither is bound to
+//  this key when its session is made (*bind). 0, or -1 when the HELLO was
+//  refused (ERROR 6, reason uuid_key)
+static int
+s_hello_key (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *uuid,
+             uint8_t *hash, bool *bind)
+{
+    const char *why = NULL;
+    *bind = false;
+    if (session_key_hash (in->body, hash))
+        why = "HELLO needs uuid_key, the key beside the node's uuid (64 hex digits); "
+              "an asyncnode older than the broker sends none: upgrade it";
+    else {
+        session_t *live = (session_t *) zhashx_lookup (self->nodes, uuid);
+        uint8_t stored [SESSION_KEY_HASH];
+        char key [KEYS_ID_SIZE], *value = NULL;
+        size_t size = 0;
+        int rc = live ? 0 : store_get (self->store, key, keys_binding (key, uuid),
+                                       &value, &size);
+        if (rc == ASYNC_ENOJOB)
+            *bind = true;
+        else
+        if (rc) {
+            s_error (self, routing, in->rid, ASYNC_EREFUSED, "HELLO refused: the store "
+                     "cannot be read; try again later");
+            return -1;
+        }
+        else
+        if (live ? !session_key_is (live, hash)
+                 : !keys_binding_parse (value, size, stored)
+                || sodium_memcmp (stored, hash, SESSION_KEY_HASH) != 0)
+            why = "is bound to another key";
+        free (value);
+    }
+    if (!why)
+        return 0;
+    char text [512];
+    if (*why == 'i')
+        snprintf (text, sizeof text, "uuid %s %s: this node's uuid file was copied from "
+                  "another node, or this is not the node that first used it; give this "
+                  "node its own uuid: delete its uuid file (a new uuid and key are then "
+                  "made) and start it again", uuid, why);
+    else
+        snprintf (text, sizeof text, "%s", why);
+    int64_t mono = async_mono_us ();
+    if (mono - self->key_window >= 1000000) {
+        self->key_window = mono;
+        self->key_lines = 0;
+    }
+    if (self->key_lines < S_KEY_LINES) {
+        self->key_lines++;
+        char host [SESSION_HOST + 1] = "";
+        async_mp_str (in->body, "host", host, sizeof host);
+        const char *peer = self->peer_address;
+        async_log_warning ("broker", "node.refused", "node=%s host=%s address=%s "
+                           "unlogged=%" PRIu64 " reason=\"%s\"", uuid, host,
+                           peer ? peer : "", self->key_quiet, text);
+        self->key_quiet = 0;
+    }
+    else
+        self->key_quiet++;
+    async_msg_t msg;
+    async_msg_init (&msg, ASYNC_S_ERROR, in->rid);
+    async_msg_int (&msg, "code", ASYNC_EREFUSED);
+    async_msg_str (&msg, "message", text);
+    async_msg_str (&msg, "reason", "uuid_key");
+    s_send (self, routing, &msg);
+    return -1;
+}
+
 static void
 s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
 {
+    uint8_t key_hash [SESSION_KEY_HASH];
+    bool bind = false;
     char uuid [ASYNC_ID_LEN], nonce [ASYNC_ID_LEN] = "";
     if (async_mp_str (in->body, "uuid", uuid, sizeof uuid) || !async_id_valid (uuid)) {
         s_error (self, routing, in->rid, ASYNC_EREFUSED, "HELLO needs the node's uuid");
@@ -2413,6 +2498,9 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
                         "HELLO needs 1 to 64 agents");
         return;
     }
+    //  The uuid's key, before anything trusts the uuid
+    if (s_hello_key (self, routing, in, uuid, key_hash, &bind))
+        return;
     //  A session on this routing id already: the same process said HELLO
     //  again (its first HELLO was slow to be answered). Nothing changed:
     //  answer it again, and keep the session and every job on it (some may
@@ -2531,6 +2619,12 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     zhashx_insert (self->sessions, rkey, session);
     zhashx_insert (self->nodes, uuid, session);
     s_node_known (self, uuid);
+    if (bind) {
+        char key [KEYS_ID_SIZE];
+        store_put (self->store, key, keys_binding (key, uuid), key_hash, SESSION_KEY_HASH);
+        async_log_info ("broker", "node.bound", "node=%s reason=\"the uuid's first "
+                        "HELLO: bound to its key\"", uuid);
+    }
     zhashx_delete (self->dead_nodes, uuid);
     //  Re-attach the jobs it holds
     char *agent_name = (char *) zhashx_first (kept);

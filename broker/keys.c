@@ -26,6 +26,21 @@ keys_id_parse (const char *key, size_t size, char *id)
 }
 
 size_t
+keys_binding (char *buf, const char *uuid)
+{
+    return keys_id (buf, KEYS_BINDING, uuid);
+}
+
+bool
+keys_binding_parse (const char *value, size_t size, uint8_t *hash)
+{
+    if (size != KEYS_BINDING_HASH)
+        return false;
+    memcpy (hash, value, KEYS_BINDING_HASH);
+    return true;
+}
+
+size_t
 keys_time (char *buf, char tag, int64_t when, const char *id)
 {
     buf [0] = tag;

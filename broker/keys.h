@@ -31,6 +31,8 @@
         q<name>                         quota: value = size, be64
         u<uuid>                         a node with a session, waited for
                                         after a restart
+        b<uuid>                         the hash of the key the node's uuid
+                                        is bound to (KEYS_BINDING_HASH bytes)
         e<name>                         recurring schedule (every.h)
     =========================================================================
 */
@@ -60,6 +62,7 @@
 #define KEYS_QUOTA      'q'
 #define KEYS_NODE       'u'
 #define KEYS_EVERY      'e'
+#define KEYS_BINDING    'b'
 
 //  A tag as the prefix of store_iter_new (one byte)
 #define KEYS_PREFIX(tag) ((const char []) { (tag) })
@@ -78,13 +81,23 @@
 #define KEYS_TIME_SIZE      45          //  <tag><when><id>
 #define KEYS_HANDOFF_SIZE   73          //  w<target><id>
 
-//  <tag><id> (j, a, x, u). Returns the key's size
+//  <tag><id> (j, a, x, u, b). Returns the key's size
 size_t
     keys_id (char *buf, char tag, const char *id);
 
 //  A <tag><id> key's id (37 bytes); false if it is not one
 bool
     keys_id_parse (const char *key, size_t size, char *id);
+
+//  b<uuid>: the key of a node uuid's binding. Returns the key's size
+size_t
+    keys_binding (char *buf, const char *uuid);
+
+//  The value of a b key: the hash of the uuid's key, KEYS_BINDING_HASH
+//  bytes, copied into hash; false if the value is not one
+#define KEYS_BINDING_HASH 32
+bool
+    keys_binding_parse (const char *value, size_t size, uint8_t *hash);
 
 //  <tag><when><id> (s, d, c, f)
 size_t

@@ -5,6 +5,7 @@
 #include "session.h"
 #include "async_codec.h"
 #include "async_util.h"
+#include <sodium.h>
 
 //  An optional array of at most `max` names (1..ASYNC_MAX_NAME bytes).
 //  0, or -1 with the reason in why
@@ -109,6 +110,28 @@ s_short_strdup (const msgpack_object *map, const char *key)
     return strdup (value);
 }
 
+int
+session_key_hash (const msgpack_object *hello, uint8_t *hash)
+{
+    char hex [SESSION_KEY_HEX + 2];
+    uint8_t key [SESSION_KEY_HEX / 2];
+    size_t len = 0;
+    if (async_mp_str (hello, "uuid_key", hex, sizeof hex)
+    ||  strlen (hex) != SESSION_KEY_HEX
+    ||  sodium_hex2bin (key, sizeof key, hex, SESSION_KEY_HEX, NULL, &len, NULL)
+    ||  len != sizeof key)
+        return -1;
+    crypto_generichash (hash, SESSION_KEY_HASH, key, sizeof key, NULL, 0);
+    sodium_memzero (key, sizeof key);
+    return 0;
+}
+
+bool
+session_key_is (session_t *self, const uint8_t *hash)
+{
+    return sodium_memcmp (self->key_hash, hash, SESSION_KEY_HASH) == 0;
+}
+
 session_t *
 session_new (dispatch_t *dispatch, const char *rkey, zframe_t *routing, const char *uuid,
              const char *nonce, const char *address, const msgpack_object *hello)
@@ -124,6 +147,8 @@ session_new (dispatch_t *dispatch, const char *rkey, zframe_t *routing, const ch
     async_mp_int (hello, "pid", &self->pid);
     self->boot = s_short_strdup (hello, "boot");
     self->lock = s_short_strdup (hello, "lock");
+    if (session_key_hash (hello, self->key_hash))
+        memset (self->key_hash, 0, sizeof self->key_hash);
     self->last_seen = async_mono_us ();
     self->last_seen_wall = async_now_us ();
     self->agents = zlistx_new ();

@@ -28,6 +28,8 @@
 #define SESSION_PER_ADDRESS 1024    //  node sessions per peer address
 #define SESSION_HELD        10000   //  held entries read (the rest are ignored)
 #define SESSION_TEXT_MAX    1024    //  bytes of an agent's filter or queues in NODES
+#define SESSION_KEY_HEX     64      //  HELLO uuid_key: hex digits of 32 bytes
+#define SESSION_KEY_HASH    32      //  bytes of its hash (BLAKE2b-256), as stored
 
 typedef struct {
     char *rkey;                 //  routing id as hex
@@ -39,6 +41,7 @@ typedef struct {
     int64_t pid;
     char *boot;                 //  the node's machine boot id (HELLO boot)
     char *lock;                 //  its uuid lock file, "dev:inode" (HELLO lock)
+    uint8_t key_hash [SESSION_KEY_HASH];  //  of the uuid's key it proved (HELLO uuid_key)
     int64_t last_seen;          //  monotonic us
     int64_t last_seen_wall;
     zlistx_t *agents;           //  dispatch_agent_t *, not owned
@@ -59,6 +62,18 @@ int
     session_hello_check (const msgpack_object *hello, const msgpack_object *agents,
                          char *why, size_t why_size);
 
+//  The hash of a HELLO's `uuid_key` (SESSION_KEY_HEX hex digits: the key
+//  the node keeps beside its uuid) into `hash` (SESSION_KEY_HASH bytes,
+//  BLAKE2b-256 of the key's bytes). 0, or -1 when the HELLO has none or it
+//  is not that many hex digits
+int
+    session_key_hash (const msgpack_object *hello, uint8_t *hash);
+
+//  Whether `hash` (SESSION_KEY_HASH bytes) is the hash of the key the
+//  session proved; in constant time
+bool
+    session_key_is (session_t *self, const uint8_t *hash);
+
 //  The session of a valid HELLO (its uuid and `session` nonce given) from
 //  `address`, heard now, with an agent in `dispatch` for each of its
 //  agents. Caller destroys it with session_destroy
@@ -76,7 +91,9 @@ dispatch_agent_t *
     session_agent (session_t *self, const char *name);
 
 //  Whether the session, alive, keeps its uuid against a HELLO for it from
-//  another process. A node holds a host-wide lock for its uuid: a HELLO
+//  another process, a HELLO that proved the uuid's key (session_key_is):
+//  `boot` and `lock` are read by any local user, so they are trusted only
+//  from a peer that holds the key. A node holds a host-wide lock for its uuid: a HELLO
 //  from the same machine (boot id and host) naming the same lock file
 //  ("dev:inode") proves that the old process is gone, so it supersedes at
 //  once. Else the session keeps the uuid while it was heard within two

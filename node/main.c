@@ -61,12 +61,15 @@ s_usage (FILE *out)
 "  --log-file FILE      log to FILE, reopened on SIGHUP (default stderr)\n"
 "  --help               this text\n"
 "  --version            print the version\n"
-"The instance UUID is read from the file named by $ASYNC_UUID, else uuid.txt\n"
-"in the working directory; it is created when missing.\n"
+"The instance UUID and its key are read from the file named by $ASYNC_UUID,\n"
+"else uuid.txt in the working directory (mode 0600); it is created when\n"
+"missing, and a key is added to a file that has none.\n"
 "exit codes: 0 stopped cleanly, 2 usage or configuration error, 6 refused:\n"
 "another asyncnode runs with this instance UUID (on this machine, or live at\n"
-"the broker from another machine; give each node its own uuid.txt), or the\n"
-"broker refused this node's HELLO as over its limits (too many tasks, queues...)\n");
+"the broker from another machine; give each node its own uuid.txt), the\n"
+"broker has bound this UUID to another key (a copied uuid.txt: delete it),\n"
+"or the broker refused this node's HELLO as over its limits (too many tasks,\n"
+"queues...)\n");
 }
 
 //  Agents from the config file's `agents` section
@@ -259,11 +262,11 @@ main (int argc, char *argv [])
             rc = ASYNC_EUSAGE;
         }
     //  Identity
-    char uuid [ASYNC_ID_LEN];
+    char uuid [ASYNC_ID_LEN], uuid_key [NODE_KEY_HEX + 1] = "";
     const char *uuid_file = getenv ("ASYNC_UUID");
     if (!uuid_file || !*uuid_file)
         uuid_file = "uuid.txt";
-    if (rc == 0 && node_uuid_load (uuid_file, uuid, err, sizeof err)) {
+    if (rc == 0 && node_uuid_load (uuid_file, uuid, uuid_key, err, sizeof err)) {
         fprintf (stderr, "asyncnode: %s\n", err);
         rc = ASYNC_EUSAGE;
     }
@@ -283,6 +286,7 @@ main (int argc, char *argv [])
                                          err, sizeof err)))
         fprintf (stderr, "asyncnode: %s\n", err);
     cfg.uuid_file = uuid_file;
+    cfg.uuid_key = uuid_key;
     cfg.lock = *lock ? lock : NULL;
     node_t *node = NULL;
     if (rc == 0 && (rc = node_new (&cfg, registry, uuid, &node))) {

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,6 +57,7 @@ struct _node_t {
     node_config_t config;
     async_registry_t *registry;
     char uuid [ASYNC_ID_LEN];
+    char key [NODE_KEY_HEX + 1];    //  the uuid's key (HELLO uuid_key)
     char session [ASYNC_ID_LEN];
     char cwd [4096];
     char host [256];
@@ -208,45 +210,129 @@ node_agent_free (node_agent_t *agent)
     memset (agent, 0, sizeof *agent);
 }
 
+//  A new key: NODE_KEY_HEX random hex digits. 0 or -1
+static int
+s_key_new (char *key)
+{
+    uint8_t bytes [NODE_KEY_HEX / 2];
+    size_t got = 0;
+    while (got < sizeof bytes) {
+        ssize_t rc = getrandom (bytes + got, sizeof bytes - got, 0);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0)
+            return -1;
+        got += (size_t) rc;
+    }
+    for (size_t i = 0; i < sizeof bytes; i++)
+        snprintf (key + 2 * i, 3, "%02x", bytes [i]);
+    return 0;
+}
+
+//  Whether text is NODE_KEY_HEX lowercase hex digits, and nothing else
+static bool
+s_key_valid (const char *text)
+{
+    size_t len = strspn (text, "0123456789abcdef");
+    return len == NODE_KEY_HEX && text [len] == 0;
+}
+
+//  Write the uuid file: temp file (mode 0600: the key is a secret), fsync,
+//  rename. 0 or -1 with errno set
+static int
+s_uuid_write (const char *path, const char *uuid, const char *key)
+{
+    char temp [4200];
+    snprintf (temp, sizeof temp, "%s.tmp", path);
+    int fd = open (temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd == -1)
+        return -1;
+    FILE *file = fdopen (fd, "w");
+    if (!file) {
+        close (fd);
+        return -1;
+    }
+    fchmod (fd, 0600);          //  an older temp file may have another mode
+    fprintf (file, "%s\n"
+             "key=%s\n"
+             "# This is the instance UUID of an asyncnode and its key. The UUID names\n"
+             "# this node to the broker across restarts; the key proves that a HELLO\n"
+             "# with this UUID comes from this node (the broker binds the UUID to the\n"
+             "# first key it sees). Keep this file private (mode 0600). Do not copy it\n"
+             "# to another node: a node started with the UUID of a live node is\n"
+             "# refused (exit code 6). Delete it to get a new UUID and key.\n",
+             uuid, key);
+    int rc = fflush (file) || fsync (fd) ? -1 : 0;
+    int error = errno;
+    if (fclose (file) && rc == 0) {
+        rc = -1;
+        error = errno;
+    }
+    if (rc == 0 && rename (temp, path))
+        return -1;
+    errno = error;
+    return rc;
+}
+
 int
-node_uuid_load (const char *path, char *uuid, char *err, size_t err_size)
+node_uuid_load (const char *path, char *uuid, char *key, char *err, size_t err_size)
 {
     FILE *file = fopen (path, "r");
     if (file) {
-        char line [128] = "";
+        char line [256] = "";
         if (!fgets (line, sizeof line, file))
             line [0] = 0;
-        fclose (file);
         line [strcspn (line, "\r\n \t")] = 0;
         for (char *p = line; *p; p++)
             *p = (char) tolower ((unsigned char) *p);
         if (!async_id_valid (line)) {
+            fclose (file);
             snprintf (err, err_size, "%s does not start with a UUID; fix or delete it "
                       "(a new one is then made)", path);
             return -1;
         }
         memcpy (uuid, line, ASYNC_ID_LEN);
+        //  Its key: the line "key=HEX"
+        bool found = false;
+        while (!found && fgets (line, sizeof line, file)) {
+            char *text = line + strspn (line, " \t");
+            if (strncmp (text, "key=", 4) != 0)
+                continue;
+            text += 4;
+            text [strcspn (text, "\r\n \t")] = 0;
+            for (char *p = text; *p; p++)
+                *p = (char) tolower ((unsigned char) *p);
+            if (!s_key_valid (text)) {
+                fclose (file);
+                snprintf (err, err_size, "the key line of %s is not %d hex digits; fix "
+                          "or delete the file (a new uuid and key are then made)", path,
+                          NODE_KEY_HEX);
+                return -1;
+            }
+            memcpy (key, text, NODE_KEY_HEX + 1);
+            found = true;
+        }
+        //  The key is a secret: only the node's user may read it
+        struct stat st;
+        if (found && fstat (fileno (file), &st) == 0 && (st.st_mode & 077)
+        &&  fchmod (fileno (file), 0600))
+            fprintf (stderr, "asyncnode: warning: others may read the key in %s "
+                     "(mode %03o) and cannot be kept out: %s; chmod 600 it\n", path,
+                     (unsigned) (st.st_mode & 0777), strerror (errno));
+        fclose (file);
+        if (found)
+            return 0;
+        //  A uuid file of an older asyncnode: the key is added
+        if (s_key_new (key) || s_uuid_write (path, uuid, key)) {
+            snprintf (err, err_size, "cannot add a key to %s: %s; let the node write "
+                      "it, or delete it (a new uuid and key are then made)", path,
+                      strerror (errno));
+            return -1;
+        }
         return 0;
     }
     async_id_new (uuid);
-    //  Written as temp file, fsync, rename
-    char temp [4200];
-    snprintf (temp, sizeof temp, "%s.tmp", path);
-    file = fopen (temp, "w");
-    if (!file) {
-        snprintf (err, err_size, "cannot create %s: %s", path, strerror (errno));
-        return -1;
-    }
-    fprintf (file, "%s\n"
-             "# This is the instance UUID of an asyncnode. It names this node to the\n"
-             "# broker across restarts. Do not copy it to another node: a node started\n"
-             "# with the UUID of a live node is refused (exit code 6). Delete it to get\n"
-             "# a new one.\n",
-             uuid);
-    fflush (file);
-    fsync (fileno (file));
-    fclose (file);
-    if (rename (temp, path)) {
+    if (s_key_new (key) || s_uuid_write (path, uuid, key)) {
         snprintf (err, err_size, "cannot create %s: %s", path, strerror (errno));
         return -1;
     }
@@ -401,6 +487,7 @@ s_send_hello (node_t *self)
     async_msg_int (&msg, "batch", 1);           //  ASSIGN may carry `jobs`
     async_msg_int (&msg, "acks", 1);            //  ... and `acks`
     async_msg_str (&msg, "uuid", self->uuid);
+    async_msg_str (&msg, "uuid_key", self->key);  //  proves the uuid is ours
     async_msg_str (&msg, "session", self->session);
     async_msg_str (&msg, "host", self->host);
     async_msg_int (&msg, "pid", getpid ());
@@ -701,13 +788,15 @@ s_on_reply (node_t *self, async_inmsg_t *in)
 }
 
 //  True when an ERROR body refuses our HELLO for good: another live node
-//  has our uuid, or the HELLO is over the broker's limits
+//  has our uuid, our uuid is bound to another key, or the HELLO is over
+//  the broker's limits
 static bool
 s_hello_fatal (const msgpack_object *body)
 {
     char reason [32] = "";
     async_mp_str (body, "reason", reason, sizeof reason);
-    return streq (reason, "uuid_in_use") || streq (reason, "hello_limit");
+    return streq (reason, "uuid_in_use") || streq (reason, "uuid_key")
+        || streq (reason, "hello_limit");
 }
 
 //  Handle one message from the broker; false when none was waiting
@@ -1082,6 +1171,8 @@ node_new (const node_config_t *config, async_registry_t *registry, const char *u
     self->config = *config;
     self->registry = registry;
     memcpy (self->uuid, uuid, ASYNC_ID_LEN);
+    assert (config->uuid_key && strlen (config->uuid_key) == NODE_KEY_HEX);
+    memcpy (self->key, config->uuid_key, NODE_KEY_HEX + 1);
     async_id_new (self->session);
     if (!getcwd (self->cwd, sizeof self->cwd))
         strcpy (self->cwd, ".");

@@ -13,6 +13,8 @@
 #include "isolate.h"
 
 #define NODE_MAX_AGENTS 64
+//  The uuid's key: hex digits of 32 random bytes (HELLO uuid_key)
+#define NODE_KEY_HEX    64
 
 //  How an agent runs its jobs (docs/spec.md section 3)
 typedef enum {
@@ -32,6 +34,8 @@ typedef struct {
 typedef struct {
     const char *broker;
     const char *uuid_file;      //  where the uuid came from, for messages
+    const char *uuid_key;       //  its key, NODE_KEY_HEX hex digits (HELLO
+                                //  uuid_key; node_uuid_load)
     const char *lock;           //  the uuid lock file as "dev:inode" (HELLO
                                 //  lock), or NULL (node_uuid_lock)
     int heartbeat_ms;
@@ -62,9 +66,15 @@ const char *
 void
     node_agent_free (node_agent_t *agent);
 
-//  Read or create the node's instance UUID (docs/spec.md section 3). 0 or -1.
+//  Read or create the node's instance UUID and its key (docs/spec.md
+//  section 3): the file's first line is the uuid, a line "key=HEX" the
+//  key (NODE_KEY_HEX hex digits into `key`, which holds NODE_KEY_HEX + 1
+//  bytes). A new file, and the key added to a file that has none (an older
+//  node's), are written as temp file, fsync, rename, with mode 0600; a
+//  file with a key that others may read is made 0600. 0 or -1 with the
+//  reason in err.
 int
-    node_uuid_load (const char *path, char *uuid, char *err, size_t err_size);
+    node_uuid_load (const char *path, char *uuid, char *key, char *err, size_t err_size);
 
 //  Take the host-wide lock of uuid: an exclusive flock on
 //  /dev/shm/asyncnode-UUID.lock (in /tmp when /dev/shm is not writable),
@@ -82,8 +92,8 @@ int
 void
     node_destroy (node_t **self_p);
 //  Run until *stop. 0 after a clean stop; ASYNC_EREFUSED when the broker
-//  refused this node's HELLO for good (another live node has its uuid, or
-//  the HELLO is over the broker's limits)
+//  refused this node's HELLO for good (another live node has its uuid, its
+//  uuid is bound to another key, or the HELLO is over the broker's limits)
 int
     node_run (node_t *self, volatile int *stop, volatile int *reopen);
 

@@ -32,9 +32,13 @@ typedef struct {
 #define N1 FUZZ_N1
 #define N2 FUZZ_N2
 
+//  The uuid keys of the nodes below (HELLO uuid_key)
+#define S_KEY1 "\"uuid_key\": \"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\", "
+#define S_KEY2 "\"uuid_key\": \"fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210\", "
+
 //  A node's greeting with one agent that takes fuzz.* tasks
 #define S_HELLO(extra) \
-    "{\"uuid\": \"6f1c2a7e-5b4d-4c3e-9a8b-7c6d5e4f3a2b\", " \
+    "{\"uuid\": \"6f1c2a7e-5b4d-4c3e-9a8b-7c6d5e4f3a2b\", " S_KEY1 \
     "\"session\": \"0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a\", \"host\": \"fuzz\", " \
     "\"pid\": 4242, \"tasks\": [\"fuzz.task\", \"fuzz.cb\", \"fuzz.post\"], " \
     "\"agents\": [{\"name\": \"main\", \"size\": 4, \"queues\": [\"default\", \"q\"], " \
@@ -144,18 +148,18 @@ static const s_seed_t s_seeds [] = {
     { "node_rehello_held_superseded", {
         { N1, "HELLO", S_HELLO ("") },
         { C1, "SUBMIT", "{\"spec\": {\"task\": \"fuzz.task\", \"timeout\": 0.001}}" },
-        { N1, "HELLO", "{\"uuid\": \"6f1c2a7e-5b4d-4c3e-9a8b-7c6d5e4f3a2b\", "
+        { N1, "HELLO", "{\"uuid\": \"6f1c2a7e-5b4d-4c3e-9a8b-7c6d5e4f3a2b\", " S_KEY1
           "\"session\": \"1d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a\", "
           "\"agents\": [{\"name\": \"main\", \"size\": 1}], \"tasks\": [\"fuzz.task\"], "
           "\"held\": [{\"id\": \"$ASSIGNED\", \"token\": \"$TOKEN\", \"agent\": \"main\"}]}" },
-        { N2, "HELLO", "{\"uuid\": \"6f1c2a7e-5b4d-4c3e-9a8b-7c6d5e4f3a2b\", "
+        { N2, "HELLO", "{\"uuid\": \"6f1c2a7e-5b4d-4c3e-9a8b-7c6d5e4f3a2b\", " S_KEY1
           "\"session\": \"2d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a\", "
           "\"agents\": [{\"name\": \"other\", \"size\": 100000}], "
           "\"held\": [{\"id\": \"$ASSIGNED\", \"token\": \"$TOKEN\", \"agent\": \"x\"}]}" },
         { N1, "RESULT", "{\"id\": \"$ASSIGNED\", \"token\": \"$TOKEN\", \"result\": 1}" },
         { N2, "BYE", "{}" } } },
     { "node_cancel_running", {
-        { N2, "HELLO", "{\"uuid\": \"7f1c2a7e-5b4d-4c3e-9a8b-7c6d5e4f3a2b\", "
+        { N2, "HELLO", "{\"uuid\": \"7f1c2a7e-5b4d-4c3e-9a8b-7c6d5e4f3a2b\", " S_KEY2
           "\"session\": \"3d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a\", "
           "\"agents\": [{\"name\": \"a\", \"size\": 1}], \"tasks\": [\"fuzz.task\"]}" },
         { C1, "SUBMIT", "{\"spec\": {\"task\": \"fuzz.task\"}}" },

