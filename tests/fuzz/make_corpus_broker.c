@@ -33,8 +33,10 @@ typedef struct {
 #define N2 FUZZ_N2
 
 //  The uuid keys of the nodes below (HELLO uuid_key)
-#define S_KEY1 "\"uuid_key\": \"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\", "
-#define S_KEY2 "\"uuid_key\": \"fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210\", "
+#define S_KEY1 \
+    "\"uuid_key\": \"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\", "
+#define S_KEY2 \
+    "\"uuid_key\": \"fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210\", "
 
 //  A node's greeting with one agent that takes fuzz.* tasks
 #define S_HELLO(extra) \
@@ -45,6 +47,8 @@ typedef struct {
     "\"include\": [\"fuzz.*\"], \"exclude\": [\"fuzz.never\"], " \
     "\"isolation\": \"thread\"}]" extra "}"
 
+//  The table as written: one seed a block, one message a line
+// clang-format off
 static const s_seed_t s_seeds [] = {
     { "ping", {
         { C1, "PING", "{}" },
@@ -181,6 +185,7 @@ static const s_seed_t s_seeds [] = {
         { C1, "EVERY-SET", "{\"name\": \"x\", \"interval_ms\": 9223372036854775807, "
           "\"spec\": {\"task\": \"fuzz.task\"}}" } } },
 };
+// clang-format on
 
 static int
 s_pack (msgpack_packer *pk, json_t *value)

@@ -94,14 +94,11 @@ main (int argc, char *argv [])
         }
         if (streq (opt, "--key"))
             key = streq (argv [2], "-") ? NULL : argv [2];
-        else
-        if (streq (opt, "--boot"))
+        else if (streq (opt, "--boot"))
             boot = argv [2];
-        else
-        if (streq (opt, "--lock"))
+        else if (streq (opt, "--lock"))
             lock = argv [2];
-        else
-        if (streq (opt, "--host"))
+        else if (streq (opt, "--host"))
             host = argv [2];
         else {
             fprintf (stderr, "hello_forge: unknown option %s\n", opt);
