@@ -99,6 +99,27 @@ test_keys_name_is_bounded (void **state)
     assert_memory_equal (key, "kk1", 3);
 }
 
+//  A uuid's binding: b<uuid>, and a value of exactly KEYS_BINDING_HASH bytes
+static void
+test_keys_binding_reads_back (void **state)
+{
+    (void) state;
+    char key [KEYS_MAX], id [ASYNC_ID_LEN];
+    size_t size = keys_binding (key, "5a3e1f2b-8c4d-4e6f-9a0b-1c2d3e4f5a6b");
+    assert_int_equal (size, KEYS_ID_SIZE);
+    assert_int_equal (key [0], KEYS_BINDING);
+    assert_true (keys_id_parse (key, size, id));
+    assert_string_equal (id, "5a3e1f2b-8c4d-4e6f-9a0b-1c2d3e4f5a6b");
+    char value [KEYS_BINDING_HASH + 1];
+    for (size_t i = 0; i < sizeof value; i++)
+        value [i] = (char) i;
+    uint8_t hash [KEYS_BINDING_HASH];
+    assert_true (keys_binding_parse (value, KEYS_BINDING_HASH, hash));
+    assert_memory_equal (hash, value, KEYS_BINDING_HASH);
+    assert_false (keys_binding_parse (value, KEYS_BINDING_HASH - 1, hash));
+    assert_false (keys_binding_parse (value, KEYS_BINDING_HASH + 1, hash));
+}
+
 int
 main (void)
 {
@@ -107,6 +128,7 @@ main (void)
         cmocka_unit_test (test_keys_sort_as_their_fields),
         cmocka_unit_test (test_keys_place_reads_back_with_its_value),
         cmocka_unit_test (test_keys_name_is_bounded),
+        cmocka_unit_test (test_keys_binding_reads_back),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

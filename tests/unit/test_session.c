@@ -169,6 +169,60 @@ test_session_keeps_uuid_while_alive (void **state)
     dispatch_destroy (&dispatch);
 }
 
+//  A HELLO's uuid_key is 64 hex digits; its hash is the same for the same
+//  key (either case), differs for another, and a session keeps its own
+static void
+test_session_key_hash_checks_the_key (void **state)
+{
+    (void) state;
+    const char *key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    char json [512];
+    uint8_t hash [SESSION_KEY_HASH], other [SESSION_KEY_HASH];
+    s_hello_t unpacked;
+    const char *bad [] = {
+        "{}",
+        "{\"uuid_key\": 7}",
+        "{\"uuid_key\": \"\"}",
+        "{\"uuid_key\": \"00112233445566778899aabbccddeeff00112233445566778899aabbccddeef\"}",
+        "{\"uuid_key\": \"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff0\"}",
+        "{\"uuid_key\": \"00112233445566778899aabbccddeeff00112233445566778899aabbccddeefg\"}",
+        "{\"uuid_key\": \"00112233445566778899aabbccddeeff00112233445566778899aabbccddee ff\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        const msgpack_object *hello = s_hello (&unpacked, bad [i]);
+        assert_int_equal (session_key_hash (hello, hash), -1);
+        s_hello_free (&unpacked);
+    }
+    snprintf (json, sizeof json, "{\"uuid_key\": \"%s\"}", key);
+    assert_int_equal (session_key_hash (s_hello (&unpacked, json), hash), 0);
+    s_hello_free (&unpacked);
+    snprintf (
+        json, sizeof json,
+        "{\"uuid_key\": \"00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF\"}");
+    assert_int_equal (session_key_hash (s_hello (&unpacked, json), other), 0);
+    s_hello_free (&unpacked);
+    assert_memory_equal (hash, other, SESSION_KEY_HASH);
+    snprintf (
+        json, sizeof json,
+        "{\"uuid_key\": \"10112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}");
+    assert_int_equal (session_key_hash (s_hello (&unpacked, json), other), 0);
+    s_hello_free (&unpacked);
+    assert_memory_not_equal (hash, other, SESSION_KEY_HASH);
+
+    dispatch_t *dispatch = dispatch_new ();
+    snprintf (json, sizeof json,
+              "{\"uuid_key\": \"%s\", \"agents\": [{\"name\": \"m\", \"size\": 1}]}", key);
+    zframe_t *routing = zframe_new ("N1", 2);
+    session_t *session = session_new (dispatch, "4e31", routing, S_UUID, "n1", "",
+                                      s_hello (&unpacked, json));
+    s_hello_free (&unpacked);
+    assert_true (session_key_is (session, hash));
+    assert_false (session_key_is (session, other));
+    s_session_free (dispatch, &session);
+    zframe_destroy (&routing);
+    dispatch_destroy (&dispatch);
+}
+
 //  An agent's long filter is cut in NODES, ending "..."
 static void
 test_session_pack_cuts_long_texts (void **state)
@@ -212,6 +266,7 @@ main (void)
         cmocka_unit_test (test_session_hello_budgets),
         cmocka_unit_test (test_session_new_and_pack),
         cmocka_unit_test (test_session_keeps_uuid_while_alive),
+        cmocka_unit_test (test_session_key_hash_checks_the_key),
         cmocka_unit_test (test_session_pack_cuts_long_texts),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
