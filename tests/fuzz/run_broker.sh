@@ -33,7 +33,7 @@ fi
 command -v cmake >/dev/null || { echo "$name: FAIL: cmake is not installed" >&2; exit 1; }
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-libs="libczmq libzmq msgpack jansson uuid rocksdb libmicrohttpd"
+libs="libczmq libzmq msgpack jansson uuid rocksdb libmicrohttpd libsodium"
 pkg=$(pkg-config --cflags --libs $libs) || {
     echo "$name: FAIL: pkg-config does not know one of: $libs" >&2
     exit 1
