@@ -2417,11 +2417,12 @@ static int
 s_hello_key (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *uuid,
              uint8_t *hash, bool *bind)
 {
-    const char *why = NULL;
+    char text [512] = "";
     *bind = false;
     if (session_key_hash (in->body, hash))
-        why = "HELLO needs uuid_key, the key beside the node's uuid (64 hex digits); "
-              "an asyncnode older than the broker sends none: upgrade it";
+        snprintf (text, sizeof text, "HELLO needs uuid_key, the key beside the node's "
+                  "uuid (64 hex digits); an asyncnode older than the broker sends none: "
+                  "upgrade it");
     else {
         session_t *live = (session_t *) zhashx_lookup (self->nodes, uuid);
         uint8_t stored [SESSION_KEY_HASH];
@@ -2441,19 +2442,14 @@ s_hello_key (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *u
         if (live ? !session_key_is (live, hash)
                  : !keys_binding_parse (value, size, stored)
                 || sodium_memcmp (stored, hash, SESSION_KEY_HASH) != 0)
-            why = "is bound to another key";
+            snprintf (text, sizeof text, "uuid %s is bound to another key: this node's "
+                      "uuid file was copied from another node, or this is not the node "
+                      "that first used it; give this node its own uuid: delete its uuid "
+                      "file (a new uuid and key are then made) and start it again", uuid);
         free (value);
     }
-    if (!why)
+    if (!*text)
         return 0;
-    char text [512];
-    if (*why == 'i')
-        snprintf (text, sizeof text, "uuid %s %s: this node's uuid file was copied from "
-                  "another node, or this is not the node that first used it; give this "
-                  "node its own uuid: delete its uuid file (a new uuid and key are then "
-                  "made) and start it again", uuid, why);
-    else
-        snprintf (text, sizeof text, "%s", why);
     int64_t mono = async_mono_us ();
     if (mono - self->key_window >= 1000000) {
         self->key_window = mono;

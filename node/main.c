@@ -285,6 +285,12 @@ main (int argc, char *argv [])
     if (rc == 0 && (rc = node_uuid_lock (uuid, uuid_file, &lock_fd, lock, sizeof lock,
                                          err, sizeof err)))
         fprintf (stderr, "asyncnode: %s\n", err);
+    //  A uuid file of an older node gets its key, under the lock
+    if (rc == 0 && !*uuid_key && node_uuid_key_add (uuid_file, uuid, uuid_key, err,
+                                                    sizeof err)) {
+        fprintf (stderr, "asyncnode: %s\n", err);
+        rc = ASYNC_EUSAGE;
+    }
     cfg.uuid_file = uuid_file;
     cfg.uuid_key = uuid_key;
     cfg.lock = *lock ? lock : NULL;

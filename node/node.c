@@ -274,66 +274,93 @@ s_uuid_write (const char *path, const char *uuid, const char *key)
     return rc;
 }
 
+//  Read the uuid file: its uuid, and its key ("" when it has no key line).
+//  0; 1 when there is no such file; -1 with the reason in err
+static int
+s_uuid_read (const char *path, char *uuid, char *key, char *err, size_t err_size)
+{
+    *key = 0;
+    FILE *file = fopen (path, "r");
+    if (!file && errno == ENOENT)
+        return 1;
+    if (!file) {
+        snprintf (err, err_size, "cannot read %s: %s", path, strerror (errno));
+        return -1;
+    }
+    char line [256] = "";
+    if (!fgets (line, sizeof line, file))
+        line [0] = 0;
+    line [strcspn (line, "\r\n \t")] = 0;
+    for (char *p = line; *p; p++)
+        *p = (char) tolower ((unsigned char) *p);
+    if (!async_id_valid (line)) {
+        fclose (file);
+        snprintf (err, err_size, "%s does not start with a UUID; fix or delete it "
+                  "(a new one is then made)", path);
+        return -1;
+    }
+    memcpy (uuid, line, ASYNC_ID_LEN);
+    //  Its key: the line "key=HEX"
+    while (!*key && fgets (line, sizeof line, file)) {
+        char *text = line + strspn (line, " \t");
+        if (strncmp (text, "key=", 4) != 0)
+            continue;
+        text += 4;
+        text [strcspn (text, "\r\n \t")] = 0;
+        for (char *p = text; *p; p++)
+            *p = (char) tolower ((unsigned char) *p);
+        if (!s_key_valid (text)) {
+            fclose (file);
+            snprintf (err, err_size, "the key line of %s is not %d hex digits; fix "
+                      "or delete the file (a new uuid and key are then made)", path,
+                      NODE_KEY_HEX);
+            return -1;
+        }
+        memcpy (key, text, NODE_KEY_HEX + 1);
+    }
+    //  The key is a secret: only the node's user may read it
+    struct stat st;
+    if (*key && fstat (fileno (file), &st) == 0 && (st.st_mode & 077)
+    &&  fchmod (fileno (file), 0600))
+        fprintf (stderr, "asyncnode: warning: others may read the key in %s "
+                 "(mode %03o) and cannot be kept out: %s; chmod 600 it\n", path,
+                 (unsigned) (st.st_mode & 0777), strerror (errno));
+    fclose (file);
+    return 0;
+}
+
 int
 node_uuid_load (const char *path, char *uuid, char *key, char *err, size_t err_size)
 {
-    FILE *file = fopen (path, "r");
-    if (file) {
-        char line [256] = "";
-        if (!fgets (line, sizeof line, file))
-            line [0] = 0;
-        line [strcspn (line, "\r\n \t")] = 0;
-        for (char *p = line; *p; p++)
-            *p = (char) tolower ((unsigned char) *p);
-        if (!async_id_valid (line)) {
-            fclose (file);
-            snprintf (err, err_size, "%s does not start with a UUID; fix or delete it "
-                      "(a new one is then made)", path);
-            return -1;
-        }
-        memcpy (uuid, line, ASYNC_ID_LEN);
-        //  Its key: the line "key=HEX"
-        bool found = false;
-        while (!found && fgets (line, sizeof line, file)) {
-            char *text = line + strspn (line, " \t");
-            if (strncmp (text, "key=", 4) != 0)
-                continue;
-            text += 4;
-            text [strcspn (text, "\r\n \t")] = 0;
-            for (char *p = text; *p; p++)
-                *p = (char) tolower ((unsigned char) *p);
-            if (!s_key_valid (text)) {
-                fclose (file);
-                snprintf (err, err_size, "the key line of %s is not %d hex digits; fix "
-                          "or delete the file (a new uuid and key are then made)", path,
-                          NODE_KEY_HEX);
-                return -1;
-            }
-            memcpy (key, text, NODE_KEY_HEX + 1);
-            found = true;
-        }
-        //  The key is a secret: only the node's user may read it
-        struct stat st;
-        if (found && fstat (fileno (file), &st) == 0 && (st.st_mode & 077)
-        &&  fchmod (fileno (file), 0600))
-            fprintf (stderr, "asyncnode: warning: others may read the key in %s "
-                     "(mode %03o) and cannot be kept out: %s; chmod 600 it\n", path,
-                     (unsigned) (st.st_mode & 0777), strerror (errno));
-        fclose (file);
-        if (found)
-            return 0;
-        //  A uuid file of an older asyncnode: the key is added
-        if (s_key_new (key) || s_uuid_write (path, uuid, key)) {
-            snprintf (err, err_size, "cannot add a key to %s: %s; let the node write "
-                      "it, or delete it (a new uuid and key are then made)", path,
-                      strerror (errno));
-            return -1;
-        }
-        return 0;
-    }
+    int rc = s_uuid_read (path, uuid, key, err, err_size);
+    if (rc != 1)
+        return rc;
     async_id_new (uuid);
     if (s_key_new (key) || s_uuid_write (path, uuid, key)) {
         snprintf (err, err_size, "cannot create %s: %s", path, strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
+int
+node_uuid_key_add (const char *path, const char *uuid, char *key, char *err,
+                   size_t err_size)
+{
+    //  Read again: another process may have added one since we read it
+    char now [ASYNC_ID_LEN];
+    int rc = s_uuid_read (path, now, key, err, err_size);
+    if (rc == 0 && strcmp (now, uuid) != 0)
+        rc = 1;
+    if (rc == 1)
+        snprintf (err, err_size, "%s changed while the node started (it no longer holds "
+                  "uuid %s); start the node again", path, uuid);
+    if (rc || *key)
+        return rc ? -1 : 0;
+    if (s_key_new (key) || s_uuid_write (path, uuid, key)) {
+        snprintf (err, err_size, "cannot add a key to %s: %s; let the node write it, "
+                  "or delete it (a new uuid and key are then made)", path, strerror (errno));
+        *key = 0;
         return -1;
     }
     return 0;

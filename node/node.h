@@ -67,14 +67,22 @@ void
     node_agent_free (node_agent_t *agent);
 
 //  Read or create the node's instance UUID and its key (docs/spec.md
-//  section 3): the file's first line is the uuid, a line "key=HEX" the
-//  key (NODE_KEY_HEX hex digits into `key`, which holds NODE_KEY_HEX + 1
-//  bytes). A new file, and the key added to a file that has none (an older
-//  node's), are written as temp file, fsync, rename, with mode 0600; a
-//  file with a key that others may read is made 0600. 0 or -1 with the
-//  reason in err.
+//  section 3): the file's first line is the uuid, a line "key=HEX" the key
+//  (NODE_KEY_HEX hex digits into `key`, which holds NODE_KEY_HEX + 1
+//  bytes; "" when the file has none: node_uuid_key_add). A new file is
+//  written as temp file, fsync, rename, with mode 0600; a file with a key
+//  that others may read is made 0600. 0 or -1 with the reason in err.
 int
     node_uuid_load (const char *path, char *uuid, char *key, char *err, size_t err_size);
+
+//  Add a key to the uuid file of an older node, which has none; called
+//  while holding the uuid's lock (node_uuid_lock), so that two processes
+//  started at once with that file do not each write a key of their own.
+//  The file is read again first: a key found there is taken. 0 with the
+//  key, or -1 with the reason in err.
+int
+    node_uuid_key_add (const char *path, const char *uuid, char *key, char *err,
+                       size_t err_size);
 
 //  Take the host-wide lock of uuid: an exclusive flock on
 //  /dev/shm/asyncnode-UUID.lock (in /tmp when /dev/shm is not writable),
