@@ -26,9 +26,9 @@
 #include <assert.h>
 #include <czmq.h>
 #include <errno.h>
-#include <sodium.h>
 #include <limits.h>
 #include <poll.h>
+#include <sodium.h>
 #include <sys/random.h>
 #include <sys/statvfs.h>
 

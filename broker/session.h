@@ -93,11 +93,12 @@ dispatch_agent_t *
 //  Whether the session, alive, keeps its uuid against a HELLO for it from
 //  another process, a HELLO that proved the uuid's key (session_key_is):
 //  `boot` and `lock` are read by any local user, so they are trusted only
-//  from a peer that holds the key. A node holds a host-wide lock for its uuid: a HELLO
-//  from the same machine (boot id and host) naming the same lock file
-//  ("dev:inode") proves that the old process is gone, so it supersedes at
-//  once. Else the session keeps the uuid while it was heard within two
-//  heartbeats (`heartbeat_us`) of `mono`; one silent longer is superseded
+//  from a peer that holds the key. A node holds a host-wide lock for its
+//  uuid: a HELLO from the same machine (boot id and host) naming the same
+//  lock file ("dev:inode") proves that the old process is gone, so it
+//  supersedes at once. Else the session keeps the uuid while it was heard
+//  within two heartbeats (`heartbeat_us`) of `mono`; one silent longer is
+//  superseded
 bool
     session_keeps_uuid (session_t *self, const msgpack_object *hello, int64_t heartbeat_us,
                         int64_t mono);
