@@ -31,6 +31,10 @@ am_node_start node1 --module "$AM_TESTING_SO" --agent main:1
 uuid=${AM_NODE_UUID[node1]}
 pid1=${AM_NODE_PID[node1]}
 
+grep -Eq '^key=[0-9a-f]{64}$' "$AM_TMP/node1/uuid.txt" \
+    || am_fail "node1's new uuid.txt has no key line: $(cat "$AM_TMP/node1/uuid.txt")"
+am_assert_eq "mode of node1's uuid.txt" 600 "$(stat -c %a "$AM_TMP/node1/uuid.txt")"
+
 id=$(am_ctl submit testing.block F)
 am_wait_for "job $id to be active" 10 am_job_is "$id" active
 am_assert_eq "node of $id" "$uuid" "$(am_job_field "$id" .node)"
