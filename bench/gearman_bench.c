@@ -1,17 +1,22 @@
 /*  =========================================================================
     gearman_bench - gearmand's side of the benchmark (bench/run drives it)
 
-    Uses libgearman (libgearman-dev). Two forked worker processes register
-    "noop" and "reduce"; the client runs:
+    Uses libgearman (libgearman-dev). Two forked worker processes of
+    THREADS threads (default 16), each thread a gearman_worker_st of its
+    own (its own connection), as asyncmesh gets two asyncnode processes of
+    16 slots, register "noop" and "reduce"; the client runs:
 
-        gearman_bench HOST PORT w1 [JOBS]      JOBS foreground tasks added with
+        gearman_bench HOST PORT w1 [JOBS [THREADS]]
+                                              JOBS foreground tasks added with
                                               gearman_client_add_task and run
                                               together by gearman_client_run_tasks
                                               (pipelined, the client learns each
                                               completion); jobs/s submit -> all done
-        gearman_bench HOST PORT w2 [ROUNDS]    gearman_client_do one at a time;
+        gearman_bench HOST PORT w2 [ROUNDS [THREADS]]
+                                              gearman_client_do one at a time;
                                               p50/p90/p99 in us
-        gearman_bench HOST PORT w3 [CHILDREN]  CHILDREN tasks with add_task +
+        gearman_bench HOST PORT w3 [CHILDREN [THREADS]]
+                                              CHILDREN tasks with add_task +
                                               run_tasks, then gearman_client_do
                                               ("reduce") with their results; ms
 
@@ -21,6 +26,14 @@
     connection and hears every WORK_COMPLETE. gearmand keeps its queue in
     memory (no --queue-type), so nothing here is durable.
 
+    gearmand wakes every sleeping worker (NOOP) for each job it queues, so
+    with many idle worker connections one-at-a-time jobs (W2) pay for the
+    herd: bench/run runs each workload with THREADS 16 and 1 and keeps the
+    better median.
+
+    Every job is counted: a task that fails or a completion count short of
+    the jobs submitted prints "*_failed N jobs" and exits 1.
+
     Output: one line "name value unit" per figure, like asyncbench.
     =========================================================================
 */
@@ -29,6 +42,7 @@
 #include <libgearman-1.0/gearman.h>
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -41,7 +55,9 @@
 #include <unistd.h>
 
 #define S_BODY      "{\"task\": \"testing.noop\"}"
-#define S_WORKERS   2
+#define S_WORKERS   2           //  worker processes
+#define S_THREADS   16          //  gearman_worker_st (threads) per process
+#define S_MAX_THREADS 64
 #ifndef S_BATCH
 #   define S_BATCH  1000
 #endif
@@ -64,9 +80,18 @@ s_noop (gearman_job_st *job, void *context, size_t *result_size, gearman_return_
     return strdup ("null");
 }
 
-static void
-s_worker (const char *host, in_port_t port)
+static int s_threads = S_THREADS;
+
+typedef struct {
+    const char *host;
+    in_port_t port;
+} s_worker_args_t;
+
+static void *
+s_worker_thread (void *args)
 {
+    const char *host = ((s_worker_args_t *) args)->host;
+    in_port_t port = ((s_worker_args_t *) args)->port;
     gearman_worker_st *worker = gearman_worker_create (NULL);
     if (!worker
     ||  gearman_worker_add_server (worker, host, port) != GEARMAN_SUCCESS
@@ -78,6 +103,21 @@ s_worker (const char *host, in_port_t port)
         if (rc != GEARMAN_SUCCESS && rc != GEARMAN_IO_WAIT && rc != GEARMAN_TIMEOUT)
             bench_die ("gearman_bench", "worker: %s", gearman_worker_error (worker));
     }
+    return NULL;
+}
+
+//  A worker process: s_threads threads, each with its own worker
+static void
+s_worker (const char *host, in_port_t port)
+{
+    s_worker_args_t args = { host, port };
+    pthread_t handles [S_MAX_THREADS];
+    for (int i = 0; i < s_threads; i++)
+        if (pthread_create (&handles [i], NULL, s_worker_thread, &args))
+            bench_die ("gearman_bench", "cannot start a worker thread");
+    for (int i = 0; i < s_threads; i++)
+        pthread_join (handles [i], NULL);
+    exit (0);
 }
 
 //  Ask gearmand's admin protocol ("status") how many workers can do `function`
@@ -135,9 +175,9 @@ s_workers_start (const char *host, const char *port, pid_t *pids)
         if (pids [i] == 0)
             s_worker (host, (in_port_t) atoi (port));
     }
-    //  Wait until gearmand lists both workers for noop
+    //  Wait until gearmand lists every worker connection for noop
     double deadline = bench_now () + 10;
-    while (s_available_workers (host, port, "noop") < S_WORKERS) {
+    while (s_available_workers (host, port, "noop") < S_WORKERS * s_threads) {
         if (bench_now () > deadline)
             bench_die ("gearman_bench", "the workers did not register with gearmand within 10 s");
         usleep (10000);
@@ -233,8 +273,12 @@ s_w1 (const char *host, const char *port, size_t count)
     gearman_client_free (client);
     s_workers_stop (pids);
     printf ("w1_throughput %.0f jobs/s\n", count / (done - start));
-    printf ("w1_failed %zu jobs\n", results.failed + (count - results.completed - results.failed));
-    return results.completed == count ? 0 : 1;
+    size_t failed = count - results.completed;
+    printf ("w1_failed %zu jobs\n", failed);
+    if (failed)
+        fprintf (stderr, "gearman_bench: w1: %zu of %zu jobs completed (%zu failed)\n",
+                 results.completed, count, results.failed);
+    return failed ? 1 : 0;
 }
 
 static int
@@ -245,6 +289,7 @@ s_w2 (const char *host, const char *port, size_t rounds)
     gearman_client_st *client = s_client_new (host, port);
     double *lat = calloc (rounds, sizeof (double));
     int rc = 0;
+    size_t completed = 0;
     for (size_t i = 0; i < rounds && rc == 0; i++) {
         double start = bench_now ();
         size_t size;
@@ -256,13 +301,15 @@ s_w2 (const char *host, const char *port, size_t rounds)
             fprintf (stderr, "gearman_bench: do: %s\n", gearman_client_error (client));
             rc = 1;
         }
+        else
+            completed++;
         free (result);
     }
     gearman_client_free (client);
     s_workers_stop (pids);
-    if (rc == 0) {
+    if (rc == 0)
         bench_print_w2 (lat, rounds);
-    }
+    printf ("w2_failed %zu jobs\n", rounds - completed);
     free (lat);
     return rc;
 }
@@ -287,6 +334,7 @@ s_w3 (const char *host, const char *port, size_t children)
                                        &size, &ret);
     double done = bench_now ();
     int rc = ret == GEARMAN_SUCCESS && results.completed == children ? 0 : 1;
+    printf ("w3_failed %zu jobs\n", children - results.completed + (ret != GEARMAN_SUCCESS));
     if (rc)
         fprintf (stderr, "gearman_bench: w3: %zu of %zu completed, reduce: %s\n",
                  results.completed, children, gearman_client_error (client));
@@ -299,15 +347,32 @@ s_w3 (const char *host, const char *port, size_t children)
     return rc;
 }
 
+//  A whole number in [min, max] from the command line, or exit 2
+static long
+s_number (const char *text, const char *what, long min, long max)
+{
+    char *end;
+    errno = 0;
+    long value = strtol (text, &end, 10);
+    if (errno || end == text || *end || value < min || value > max) {
+        fprintf (stderr, "gearman_bench: %s must be a number from %ld to %ld, not '%s'\n",
+                 what, min, max, text);
+        exit (2);
+    }
+    return value;
+}
+
 int
 main (int argc, char *argv [])
 {
-    if (argc < 4) {
-        fprintf (stderr, "usage: gearman_bench HOST PORT w1|w2|w3 [N]\n");
+    if (argc < 4 || argc > 6) {
+        fprintf (stderr, "usage: gearman_bench HOST PORT w1|w2|w3 [N [THREADS]]\n");
         return 2;
     }
     const char *host = argv [1], *port = argv [2], *workload = argv [3];
-    long n = argc > 4 ? atol (argv [4]) : 0;
+    long n = argc > 4 ? s_number (argv [4], "N", 1, 100000000) : 0;
+    if (argc > 5)
+        s_threads = (int) s_number (argv [5], "THREADS", 1, S_MAX_THREADS);
     if (strcmp (workload, "w1") == 0)
         return s_w1 (host, port, n > 0 ? (size_t) n : 20000);
     if (strcmp (workload, "w2") == 0)
