@@ -21,6 +21,11 @@
                                           and until TOTAL jobs completed with
                                           none pending (W5)
 
+    W1, W2 and W3 run the task named by the environment variable
+    ASYNCBENCH_TASK (default testing.noop; e.g. testing.fail to check that
+    failures are caught). Each prints "*_failed N jobs", and a run in which
+    any job failed exits 1.
+
     Output: one line "name value unit" per figure, for bench/run to read.
     =========================================================================
 */
@@ -31,7 +36,44 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <time.h>
+
+//  The task W1-W3 run: testing.noop, or ASYNCBENCH_TASK
+static const char *
+s_task (void)
+{
+    const char *task = getenv ("ASYNCBENCH_TASK");
+    return task && *task && strlen (task) < 200 && !strpbrk (task, "\"\\")
+         ? task : "testing.noop";
+}
+
+//  Whether a job JSON shows a failure (or cannot be read)
+static bool
+s_job_failed (const char *text)
+{
+    json_t *job = text ? json_loads (text, 0, NULL) : NULL;
+    bool failed = !job || json_object_get (job, "failure") != NULL
+               || !json_is_string (json_object_get (job, "status"))
+               || strcmp (json_string_value (json_object_get (job, "status")), "completed");
+    json_decref (job);
+    return failed;
+}
+
+//  A whole number in [min, max] from the command line, or exit 2
+static long
+s_number (const char *text, long min, long max)
+{
+    char *end;
+    errno = 0;
+    long value = strtol (text, &end, 10);
+    if (errno || end == text || *end || value < min || value > max) {
+        fprintf (stderr, "asyncbench: N must be a number from %ld to %ld, not '%s'\n",
+                 min, max, text);
+        exit (2);
+    }
+    return value;
+}
 
 //  Submit `count` copies of spec in batches; ids into ids
 static int
@@ -122,18 +164,21 @@ main (int argc, char *argv [])
         fprintf (stderr, "usage: asyncbench ENDPOINT w1|w1split|w2|w3|fill|watch [N]\n");
         return 2;
     }
+    const char *workload = argv [2];
+    long n = argc > 3 && strcmp (workload, "watch") ? s_number (argv [3], 1, 100000000) : 0;
     async_client_t *client = async_client_new (argv [1]);
     async_client_set_timeout (client, 60000);
-    const char *workload = argv [2];
-    long n = argc > 3 ? atol (argv [3]) : 0;
+    char task_spec [300];
+    snprintf (task_spec, sizeof task_spec, "{\"task\": \"%s\"}", s_task ());
     int rc = 0;
+    bool jobs_failed = false;   //  exit 1: the run worked, jobs failed
     if (strcmp (workload, "w1") == 0) {
         //  The fastest way: each SUBMIT also registers the wait
         size_t count = n > 0 ? (size_t) n : 20000;
         char *ids = malloc (count * ASYNC_ID_LEN);
         const char **specs = calloc (count, sizeof (char *));
         for (size_t i = 0; i < count; i++)
-            specs [i] = "{\"task\": \"testing.noop\"}";
+            specs [i] = task_spec;
         size_t failed = 0;
         double start = bench_now ();
         rc = async_submit_wait_many_json (client, specs, count, 600000, ids, &failed);
@@ -141,6 +186,10 @@ main (int argc, char *argv [])
         if (rc == 0) {
             printf ("w1_throughput %.0f jobs/s\n", count / (done - start));
             printf ("w1_failed %zu jobs\n", failed);
+            if (failed) {
+                fprintf (stderr, "asyncbench: w1: %zu of %zu jobs failed\n", failed, count);
+                jobs_failed = true;
+            }
         }
         else
             fprintf (stderr, "asyncbench: w1 failed: %s\n", async_client_error (client));
@@ -152,7 +201,8 @@ main (int argc, char *argv [])
         size_t count = n > 0 ? (size_t) n : 20000;
         char *ids = malloc (count * ASYNC_ID_LEN);
         double start = bench_now ();
-        char spec [300] = "{\"task\": \"testing.noop\"}";
+        char spec [300];
+        snprintf (spec, sizeof spec, "%s", task_spec);
         if (strcmp (workload, "fill") == 0 && argc > 4)
             snprintf (spec, sizeof spec, "{\"task\": \"testing.noop\", \"queue\": \"%.200s\"}",
                       argv [4]);
@@ -165,6 +215,10 @@ main (int argc, char *argv [])
             printf ("w1_submit_rate %.0f jobs/s\n", count / (submitted - start));
             printf ("w1split_throughput %.0f jobs/s\n", count / (done - start));
             printf ("w1split_failed %zu jobs\n", failed);
+            if (rc == 0 && failed) {
+                fprintf (stderr, "asyncbench: w1split: %zu of %zu jobs failed\n", failed, count);
+                jobs_failed = true;
+            }
         }
         else
         if (rc == 0)
@@ -175,39 +229,51 @@ main (int argc, char *argv [])
     if (strcmp (workload, "w2") == 0) {
         size_t rounds = n > 0 ? (size_t) n : 2000;
         double *lat = calloc (rounds, sizeof (double));
+        size_t failed = 0;
         for (size_t i = 0; i < rounds && rc == 0; i++) {
             char id [ASYNC_ID_LEN];
             char *job = NULL;
             double start = bench_now ();
-            rc = async_submit_wait_json (client, "{\"task\": \"testing.noop\"}", 60000,
-                                         id, &job);
+            rc = async_submit_wait_json (client, task_spec, 60000, id, &job);
             lat [i] = (bench_now () - start) * 1e6;
+            if (rc == 0 && s_job_failed (job))
+                failed++;
             free (job);
         }
         if (rc == 0) {
             bench_print_w2 (lat, rounds);
+            printf ("w2_failed %zu jobs\n", failed);
+            if (failed) {
+                fprintf (stderr, "asyncbench: w2: %zu of %zu jobs failed\n", failed, rounds);
+                jobs_failed = true;
+            }
         }
         free (lat);
     }
     else
     if (strcmp (workload, "w3") == 0) {
         long children = n > 0 ? n : 1000;
-        size_t size = 64 + (size_t) children * 32;
+        size_t size = 300 + (size_t) children * (strlen (task_spec) + 1);
         char *spec = malloc (size);
         size_t len = (size_t) snprintf (spec, size, "{\"parallel\": [");
         for (long i = 0; i < children; i++)
-            len += (size_t) snprintf (spec + len, size - len, "%s{\"task\":\"testing.noop\"}",
-                                      i ? "," : "");
-        snprintf (spec + len, size - len,
-                  "], \"postprocess\": {\"task\": \"testing.noop\"}}");
+            len += (size_t) snprintf (spec + len, size - len, "%s%s", i ? "," : "", task_spec);
+        snprintf (spec + len, size - len, "], \"postprocess\": %s}", task_spec);
         char id [ASYNC_ID_LEN];
         char *job = NULL;
         double start = bench_now ();
         rc = async_submit_json (client, spec, id);
         if (rc == 0)
             rc = async_wait_json (client, id, 600000, &job);
-        if (rc == 0)
+        if (rc == 0) {
             printf ("w3_time %.1f ms\n", (bench_now () - start) * 1e3);
+            bool failed = s_job_failed (job);
+            printf ("w3_failed %d jobs\n", failed);
+            if (failed) {
+                fprintf (stderr, "asyncbench: w3: the parallel job failed\n");
+                jobs_failed = true;
+            }
+        }
         free (job);
         free (spec);
     }
@@ -221,5 +287,5 @@ main (int argc, char *argv [])
     if (rc && rc != 2)
         fprintf (stderr, "asyncbench: %s (%s)\n", async_strerror (rc), async_client_error (client));
     async_client_destroy (&client);
-    return rc;
+    return rc ? rc : jobs_failed ? 1 : 0;
 }
