@@ -72,7 +72,8 @@ echo "$name: building with $("$cc" --version | head -n 1)"
 }
 # shellcheck disable=SC2086
 "$cc" "${flags[@]}" -fsanitize=address,undefined -o "$out/make_corpus_broker" \
-    "$top/tests/fuzz/make_corpus_broker.c" "$src"/async_codec.c "$src"/async_util.c \
+    "$top/tests/fuzz/make_corpus_broker.c" "$src"/async_codec.c "$src"/async_proto.c \
+    "$src"/async_alloc.c "$src"/async_util.c \
     "$src"/async_log.c $pkg -lm -lpthread >>"$out/build.log" 2>&1 || {
     echo "$name: FAIL: make_corpus_broker does not build:" >&2
     cat "$out/build.log" >&2

@@ -130,7 +130,7 @@ am_check "asyncctl wait --progress: any done/total a task reports"
 #   the sanitized asyncctl died, the plain one printed -84%)
 command -v script >/dev/null || am_fail "'script' is not installed (apt-get install bsdutils)"
 node_uuid=5e0b2c1d-9a8f-4e7d-8c6b-5a4f3e2d1c0b
-"$RAWSEND" --id fakenode --then ASSIGN "$AM_ENDPOINT" HELLO uuid=$node_uuid \
+"$RAWSEND" --id fakenode --then ASSIGN "$AM_ENDPOINT" HELLO uuid=$node_uuid uuid_key=5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e \
     session=6e0b2c1d-9a8f-4e7d-8c6b-5a4f3e2d1c0b 'agents:=[{"name": "main", "size": 1}]' \
     'tasks:=["fake.progress"]' >"$AM_TMP/fake.out" 2>&1 &
 fake=$!

@@ -11,7 +11,7 @@ uuid=$(cat /proc/sys/kernel/random/uuid)
 #   About 700 KB: from a file, too long for one argument
 jq -nc '{results: [range(10000) | {id: ("00000000-0000-4000-8000-" + (1000000000000 + . | tostring)[1:]), token: 1, result: 1}]}' \
     >"$AM_TMP/result.json"
-hello="{\"uuid\": \"$uuid\", \"session\": \"$uuid\", \"agents\": [{\"name\": \"main\", \"size\": 1}]}"
+hello="{\"uuid\": \"$uuid\", \"uuid_key\": \"5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e\", \"session\": \"$uuid\", \"agents\": [{\"name\": \"main\", \"size\": 1}]}"
 out=$("$AM_BUILD/tests/rawreq" -t 10000 "$AM_ENDPOINT" HELLO "$hello" RESULT "@$AM_TMP/result.json")
 am_assert_eq "replies" "WELCOME ACK" "$(jq -r .command <<<"$out" | tr '\n' ' ' | sed 's/ $//')"
 am_assert_eq "entries in the ACK" 4096 \

@@ -22,6 +22,9 @@ am_assert_eq "attempts" 0 "$(jq -r .attempts <<<"$job")"
 am_assert_eq "begin_by in the job is set" true "$(jq '.begin_by != null' <<<"$job")"
 
 am_check "the other job missed its begin_by too, and is waiting for its callback"
+#   (submitted a moment after the first, it may time out a moment later)
+s_cb_waiting () { [ "$(am_job_field "$cbid" .status)" = callbacks ]; }
+am_wait_for "the other job to wait for its callback" 5 s_cb_waiting
 am_assert_eq "its status" callbacks "$(am_job_field "$cbid" .status)"
 
 am_check "its callback runs once a node with testing.so is up; the job never ran"

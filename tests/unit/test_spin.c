@@ -100,7 +100,8 @@ test_spin_timeout (void **state)
 {
     (void) state;
     async_spin_t spin;
-    async_spin_init (&spin, 5000);
+    //  (a limit of 1 s: a loaded machine may sleep 1 ms for several)
+    async_spin_init (&spin, 1000000);
     spin.window = 400;
     async_spin_begin (&spin);
     usleep (1000);
