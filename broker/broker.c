@@ -76,6 +76,10 @@ struct _broker_t {
     store_t *store;
     dispatch_t *dispatch;
     zhashx_t *sessions;         //  rkey -> session_t
+    zlistx_t *dying;            //  rkeys of sessions found dead, to drop (s_dying_drop)
+    size_t session_bytes;       //  what they cost: the sum of their `cost`
+    int64_t full_logged;        //  monotonic us: the last sessions.full line
+    uint64_t full_refused;      //  HELLOs refused for the budgets since then
     zlistx_t *ack_holders;      //  s_holder_t *: sessions holding ACKs, oldest first
     zhashx_t *nodes;            //  uuid -> session_t (not owned)
     zhashx_t *known;            //  uuid -> itself: nodes with a session (u keys)
@@ -95,6 +99,7 @@ struct _broker_t {
     bool flight_synced;
     int64_t flight_start;       //  monotonic us
     async_idmap_t *waiters;     //  job id -> zlistx of s_waiter_t
+    bool more_work;             //  the timers left work for the next turn
     zhashx_t *pushes;           //  rkey -> s_push_t: brief JOBs of this turn
     async_idmap_t *progress_sent;   //  job id -> int64_t *: last PROGRESS (monotonic us)
     zhashx_t *keys_staged;      //  idempotency key -> job id, put in this batch
@@ -1263,15 +1268,11 @@ s_session_drop (broker_t *self, session_t *session, const char *why)
         s_dead_node_keep (self, session);
     if (!streq (why, "superseded") && !streq (why, "re-registered"))
         s_node_forget (self, session->uuid);        //  gone, not replaced
-    dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (session->agents);
-    while (agent) {
-        dispatch_agent_remove (self->dispatch, &agent);
-        agent = (dispatch_agent_t *) zlistx_next (session->agents);
-    }
-    zlistx_purge (session->agents);
+    dispatch_agents_remove (self->dispatch, session->agents);
     if (zhashx_lookup (self->nodes, session->uuid) == session)
         zhashx_delete (self->nodes, session->uuid);
     async_log_info ("broker", "node.gone", "node=%s reason=%s", session->uuid, why);
+    self->session_bytes -= session->cost;
     zhashx_delete (self->sessions, session->rkey);
 }
 
@@ -2476,6 +2477,57 @@ s_hello_key (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *u
     return -1;
 }
 
+//  Whether the broker-wide budgets leave no room for the session of this
+//  (checked) HELLO, besides the sessions `old` and `other` that it would
+//  replace: the memory of all sessions (--sessions-memory) and their
+//  number (--sessions-max). If so, refuse it with ERROR 6, reason
+//  `sessions_full` (the node says HELLO again 2 s later), and say so in a
+//  warning line at most once a second, with how many were refused
+#define S_FULL_LOG_US 1000000
+
+static bool
+s_sessions_full (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *uuid,
+                 session_t *old, session_t *other)
+{
+    size_t cost = session_hello_cost (in->body);
+    size_t bytes = self->session_bytes, count = zhashx_size (self->sessions);
+    session_t *replaced [2] = { old, other != old ? other : NULL };
+    for (int i = 0; i < 2; i++)
+        if (replaced [i]) {
+            bytes -= replaced [i]->cost;
+            count--;
+        }
+    if (count < self->config.sessions_max && cost <= self->config.sessions_memory
+    &&  bytes <= self->config.sessions_memory - cost)
+        return false;
+    char text [300];
+    if (count >= self->config.sessions_max)
+        snprintf (text, sizeof text, "HELLO refused: the broker has %zu node sessions "
+                  "(at most %zu, --sessions-max); try again later", count,
+                  self->config.sessions_max);
+    else
+        snprintf (text, sizeof text, "HELLO refused: this session would cost %zu bytes and "
+                  "the node sessions hold %zu of %" PRIu64 " (--sessions-memory); try "
+                  "again later", cost, bytes, self->config.sessions_memory);
+    self->full_refused++;
+    int64_t mono = async_mono_us ();
+    if (self->full_logged == 0 || mono - self->full_logged >= S_FULL_LOG_US) {
+        const char *peer = self->peer_address;
+        async_log_warning ("broker", "sessions.full", "node=%s address=%s sessions=%zu "
+                           "bytes=%zu refused=%" PRIu64 " reason=\"%s\"", uuid,
+                           peer ? peer : "", count, bytes, self->full_refused, text);
+        self->full_logged = mono;
+        self->full_refused = 0;
+    }
+    async_msg_t msg;
+    async_msg_init (&msg, ASYNC_S_ERROR, in->rid);
+    async_msg_int (&msg, "code", ASYNC_EREFUSED);
+    async_msg_str (&msg, "message", text);
+    async_msg_str (&msg, "reason", "sessions_full");
+    s_send (self, routing, &msg);
+    return true;
+}
+
 static void
 s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
 {
@@ -2523,6 +2575,8 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         s_hello_refuse (self, routing, in, uuid, NULL, text);
         return;
     }
+    if (s_sessions_full (self, routing, in, uuid, old, other))
+        return;
     //  Another session of this uuid, from another process, that is alive
     //  and not on this machine: the uuid is in use, this HELLO is refused
     //  and the live node is left alone (section 7, "One uuid, one node")
@@ -2613,6 +2667,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     session_t *session = session_new (self->dispatch, rkey, routing, uuid, nonce,
                                       self->peer_address, in->body);
     zhashx_insert (self->sessions, rkey, session);
+    self->session_bytes += session->cost;
     zhashx_insert (self->nodes, uuid, session);
     s_node_known (self, uuid);
     if (bind) {
@@ -3827,12 +3882,46 @@ s_loop_gap (broker_t *self, int64_t mono)
         self->awaited_until += credit;
 }
 
+//  Drop the sessions found dead (self->dying), for S_DROP_TURN_US at most
+//  a turn (at least one): a session of many agents and jobs takes
+//  milliseconds, and hundreds may die at once. One heard from meanwhile
+//  (it was stopped, not gone) is kept. Sets self->more_work if some are
+//  left
+#define S_DROP_TURN_US 10000
+
+static void
+s_dying_drop (broker_t *self)
+{
+    int64_t start = async_mono_us ();
+    char *rkey;
+    while ((rkey = (char *) zlistx_first (self->dying))) {
+        int64_t mono = async_mono_us ();
+        if (mono - start >= S_DROP_TURN_US) {
+            self->more_work = true;
+            break;
+        }
+        session_t *session = (session_t *) zhashx_lookup (self->sessions, rkey);
+        zlistx_delete (self->dying, NULL);
+        if (!session || !session->dying)
+            continue;           //  gone another way meanwhile
+        session->dying = false;
+        if (mono - session->last_seen <= (int64_t) self->config.dead_ms * 1000)
+            continue;
+        async_log_warning ("broker", "node.dead", "node=%s silent_ms=%" PRId64,
+                           session->uuid, (mono - session->last_seen) / 1000);
+        s_session_drop (self, session, "dead");
+    }
+}
+
 static void
 s_timers (broker_t *self)
 {
     int64_t mono = async_mono_us ();
     int64_t now = async_now_us ();
+    self->more_work = false;
     s_loop_gap (self, mono);
+    if (zlistx_size (self->dying))
+        s_dying_drop (self);
     if (every_next_due (self->every) <= now && !s_disk_low (self))
         every_tick (self->every, now, s_every_submit, self);
     //  Scheduled jobs that are due go to the tail of their queue: a
@@ -3864,12 +3953,16 @@ s_timers (broker_t *self)
     if (mono < self->next_heartbeat)
         return;
     self->next_heartbeat = mono + self->config.heartbeat_ms * 1000;
-    //  Dead nodes
-    zlistx_t *dead = zlistx_new ();
+    //  Dead nodes: dropped by s_dying_drop from the next turn on, a few a turn
     session_t *session = (session_t *) zhashx_first (self->sessions);
     while (session) {
-        if (mono - session->last_seen > (int64_t) self->config.dead_ms * 1000)
-            zlistx_add_end (dead, session);
+        if (mono - session->last_seen > (int64_t) self->config.dead_ms * 1000) {
+            if (!session->dying) {
+                session->dying = true;
+                zlistx_add_end (self->dying, strdup (session->rkey));
+                self->more_work = true;
+            }
+        }
         else {
             async_msg_t msg;
             async_msg_init (&msg, ASYNC_S_PING, 0);
@@ -3877,14 +3970,6 @@ s_timers (broker_t *self)
         }
         session = (session_t *) zhashx_next (self->sessions);
     }
-    session = (session_t *) zlistx_first (dead);
-    while (session) {
-        async_log_warning ("broker", "node.dead", "node=%s silent_ms=%" PRId64,
-                           session->uuid, (mono - session->last_seen) / 1000);
-        s_session_drop (self, session, "dead");
-        session = (session_t *) zlistx_next (dead);
-    }
-    zlistx_destroy (&dead);
     s_dead_nodes_expire (self, mono);
     s_log_rejected_count (self);
     s_running_limits (self);
@@ -4528,6 +4613,8 @@ broker_config_defaults (broker_config_t *config)
     config->spin_us = 500;
     config->window = 16384;
     config->min_free = 64ULL << 20;
+    config->sessions_memory = SESSION_MEMORY_DEFAULT;
+    config->sessions_max = SESSION_MAX_DEFAULT;
 }
 
 static int
@@ -4603,6 +4690,8 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     zhashx_set_destructor (self->flight_keys, (zhashx_destructor_fn *) zstr_free);
     async_idmap_set_destructor (self->progress_sent, (async_idmap_destructor_fn *) zstr_free);
     async_idmap_set_destructor (self->waiters, (async_idmap_destructor_fn *) zlistx_destroy);
+    self->dying = zlistx_new ();
+    zlistx_set_destructor (self->dying, (zlistx_destructor_fn *) zstr_free);
     self->pushes = zhashx_new ();
     zhashx_set_destructor (self->pushes, (zhashx_destructor_fn *) s_push_destroy);
     self->replies = zlistx_new ();
@@ -4688,6 +4777,7 @@ broker_destroy (broker_t **self_p)
     zhashx_destroy (&self->known);
     zhashx_destroy (&self->awaited);
     async_idmap_destroy (&self->waiters);
+    zlistx_destroy (&self->dying);
     zhashx_destroy (&self->pushes);
     async_idmap_destroy (&self->progress_sent);
     zhashx_destroy (&self->keys_staged);
@@ -4832,6 +4922,8 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         int64_t until_sync = s_sync_due_us (self);
         if (until_sync >= 0 && until_sync < wait_us)
             wait_us = until_sync;
+        if (self->more_work)
+            wait_us = 0;        //  the timers left some for the next turn
         int timeout = wait_us <= 0 ? 0 : (int) ((wait_us + 999) / 1000);
         int http_timeout = self->http ? http_timeout_ms (self->http) : -1;
         if (http_timeout >= 0 && http_timeout < timeout)
@@ -4929,6 +5021,13 @@ broker_view_job (broker_t *self, const char *id, async_msg_t *reply)
     async_job_pack (job, &reply->packer);
     async_job_destroy (&job);
     return 0;
+}
+
+void
+broker_view_peers (broker_t *self, broker_view_peers_t *peers)
+{
+    peers->sessions = zhashx_size (self->sessions);
+    peers->session_bytes = self->session_bytes;
 }
 
 metrics_t *

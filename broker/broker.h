@@ -32,6 +32,8 @@ typedef struct {
                                 //  (async_spin.h); 0 = never
     uint64_t min_free;          //  refuse writes under this much free disk
     size_t window;              //  pending jobs per queue held in memory
+    uint64_t sessions_memory;   //  bytes all node sessions may cost together
+    size_t sessions_max;        //  node sessions at most
     const char *curve_secret;   //  CURVE: the broker's _secret key file, or NULL
     const char *curve_clients;  //  CURVE: directory of allowed public keys
     const char *http;           //  HTTP server ADDR:PORT, NULL = none

@@ -40,6 +40,15 @@ void
 int
     broker_view_job (broker_t *self, const char *id, async_msg_t *reply);
 
+//  What the broker holds for its peers, now.
+typedef struct {
+    size_t sessions;            //  node sessions
+    size_t session_bytes;       //  what they cost (session_hello_cost)
+} broker_view_peers_t;
+
+void
+    broker_view_peers (broker_t *self, broker_view_peers_t *peers);
+
 //  The broker's counters and histograms.
 metrics_t *
     broker_view_metrics (broker_t *self);

@@ -83,6 +83,7 @@ struct _dispatch_agent_t {
     char *queues_text;
     zhashx_t *verdicts;         //  task -> (void *) 1 accept / 2 refuse
     s_tasks_t *tasks;           //  the node's tasks, or NULL: any
+    void *handle;               //  in dispatch's list of agents
 };
 
 struct _dispatch_t {
@@ -724,7 +725,7 @@ dispatch_agent_add (dispatch_t *self, void *owner, const char *name, int size,
     }
     agent->queues_text = s_join (agent->queues, "", NULL);
     agent->verdicts = zhashx_new ();
-    zlistx_add_end (self->agents, agent);
+    agent->handle = zlistx_add_end (self->agents, agent);
     s_ring_rebuild (self);
     //  What nobody took before, this agent may: probe the stored jobs again
     queue_t *queue = (queue_t *) zhashx_first (self->queues);
@@ -759,16 +760,31 @@ dispatch_agent_share_tasks (dispatch_agent_t *agent, dispatch_agent_t *from)
         agent->tasks->refs++;
 }
 
+//  Take the agent out of the list (and destroy it); the ring is left as it
+//  is. Its handle, not a search: a node of 64 agents among 20,000 would
+//  walk the list 64 times
+static void
+s_agent_unlist (dispatch_t *self, dispatch_agent_t **agent_p)
+{
+    self->used -= (*agent_p)->used;
+    zlistx_delete (self->agents, (*agent_p)->handle);
+    *agent_p = NULL;
+}
+
 void
 dispatch_agent_remove (dispatch_t *self, dispatch_agent_t **agent_p)
 {
-    void *handle = zlistx_find (self->agents, *agent_p);
-    if (handle) {
-        self->used -= (*agent_p)->used;
-        zlistx_delete (self->agents, handle);
-    }
+    s_agent_unlist (self, agent_p);
     s_ring_rebuild (self);
-    *agent_p = NULL;
+}
+
+void
+dispatch_agents_remove (dispatch_t *self, zlistx_t *agents)
+{
+    dispatch_agent_t *agent;
+    while ((agent = (dispatch_agent_t *) zlistx_detach (agents, NULL)))
+        s_agent_unlist (self, &agent);
+    s_ring_rebuild (self);
 }
 
 bool

@@ -16,6 +16,7 @@
 #define BROKER_DISPATCH_H_INCLUDED
 
 #include "asyncmesh/id.h"
+#include <czmq.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -181,6 +182,12 @@ void
 //  Remove an agent (its node is gone).
 void
     dispatch_agent_remove (dispatch_t *self, dispatch_agent_t **agent_p);
+
+//  Remove every agent in `agents` (a node's, gone; not owned by the list)
+//  and empty the list: as dispatch_agent_remove for each, in time that
+//  does not grow with the number of agents of other nodes.
+void
+    dispatch_agents_remove (dispatch_t *self, zlistx_t *agents);
 
 //  Slots taken over all agents: the jobs on nodes.
 size_t

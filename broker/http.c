@@ -403,6 +403,16 @@ s_metrics (http_t *self, struct MHD_Connection *connection)
     snprintf (line, sizeof line, "asyncmesh_store_bytes %" JSON_INTEGER_FORMAT "\n",
               json_integer_value (json_object_get (status, "store_bytes")));
     s_text (out, line);
+    broker_view_peers_t peers;
+    broker_view_peers (self->broker, &peers);
+    s_gauge_head (out, "asyncmesh_sessions", "Node sessions, dead ones not yet dropped "
+                  "included, now (at most --sessions-max).");
+    snprintf (line, sizeof line, "asyncmesh_sessions %zu\n", peers.sessions);
+    s_text (out, line);
+    s_gauge_head (out, "asyncmesh_sessions_bytes", "Memory the node sessions cost, as "
+                  "accounted from their HELLOs, in bytes (at most --sessions-memory).");
+    snprintf (line, sizeof line, "asyncmesh_sessions_bytes %zu\n", peers.session_bytes);
+    s_text (out, line);
     s_gauge_head (out, "asyncmesh_uptime_seconds", "Seconds since the broker started.");
     snprintf (line, sizeof line, "asyncmesh_uptime_seconds %.3f\n",
               json_real_value (json_object_get (status, "uptime")));

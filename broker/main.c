@@ -64,6 +64,11 @@ s_usage (FILE *out)
 "  --pending-window N   pending jobs per queue held in memory; the rest wait\n"
 "                       in the store and are read back as the queue drains\n"
 "                       (default 16384)\n"
+"  --sessions-memory SIZE  refuse a node's HELLO when all node sessions would\n"
+"                       cost more memory than this (bytes, or with K, M, G;\n"
+"                       default 256M; 1M to 1024G)\n"
+"  --sessions-max N     refuse a node's HELLO when there are this many node\n"
+"                       sessions already (default 10000; 1 to 1000000)\n"
 "  --spin DUR           while jobs come and go quickly, poll for news this long\n"
 "                       at most before sleeping (adapts; 0 = never; default\n"
 "                       0.5ms; range 0 to 10ms)\n"
@@ -171,6 +176,7 @@ main (int argc, char *argv [])
     const char *opt_dead = NULL, *opt_ret = NULL, *opt_config = NULL, *opt_level = NULL;
     const char *opt_logfile = NULL, *opt_free = NULL, *opt_window = NULL, *opt_spin = NULL;
     const char *opt_secret = NULL, *opt_clients = NULL, *opt_http = NULL, *opt_token = NULL;
+    const char *opt_smem = NULL, *opt_smax = NULL;
     bool insecure = false, salvage = false;
     static struct option options [] = {
         { "data", required_argument, 0, 'd' },
@@ -184,6 +190,8 @@ main (int argc, char *argv [])
         { "salvage", no_argument, 0, 'G' },
         { "pending-window", required_argument, 0, 'W' },
         { "spin", required_argument, 0, 'p' },
+        { "sessions-memory", required_argument, 0, 'M' },
+        { "sessions-max", required_argument, 0, 'N' },
         { "curve-secret", required_argument, 0, 'S' },
         { "curve-clients", required_argument, 0, 'C' },
         { "http", required_argument, 0, 'P' },
@@ -210,6 +218,8 @@ main (int argc, char *argv [])
             case 'G': salvage = true; break;
             case 'W': opt_window = optarg; break;
             case 'p': opt_spin = optarg; break;
+            case 'M': opt_smem = optarg; break;
+            case 'N': opt_smax = optarg; break;
             case 'S': opt_secret = optarg; break;
             case 'C': opt_clients = optarg; break;
             case 'P': opt_http = optarg; break;
@@ -251,6 +261,8 @@ main (int argc, char *argv [])
     const char *min_free = S_CONF (opt_free, "broker/min-free", "64M");
     const char *window = S_CONF (opt_window, "broker/pending-window", "16384");
     const char *spin = S_CONF (opt_spin, "broker/spin", "0.5ms");
+    const char *smem = S_CONF (opt_smem, "broker/sessions-memory", "256M");
+    const char *smax = S_CONF (opt_smax, "broker/sessions-max", "10000");
     cfg.curve_secret = S_CONF (opt_secret, "broker/curve-secret", NULL);
     cfg.curve_clients = S_CONF (opt_clients, "broker/curve-clients", NULL);
     if (cfg.curve_secret && !*cfg.curve_secret)
@@ -310,6 +322,24 @@ main (int argc, char *argv [])
         }
         else
             cfg.window = (size_t) value;
+    }
+    if (rc == 0 && (s_parse_size (smem, &cfg.sessions_memory)
+                ||  cfg.sessions_memory < (1ULL << 20) || cfg.sessions_memory > (1ULL << 40))) {
+        fprintf (stderr, "asyncbroker: --sessions-memory '%s' is not a size from 1M to "
+                 "1024G; write e.g. 256M\n", smem);
+        rc = ASYNC_EUSAGE;
+    }
+    if (rc == 0) {
+        char *end;
+        errno = 0;
+        long long value = strtoll (smax, &end, 10);
+        if (end == smax || *end || errno || value < 1 || value > 1000000) {
+            fprintf (stderr, "asyncbroker: --sessions-max '%s' is not a number of node "
+                     "sessions from 1 to 1000000\n", smax);
+            rc = ASYNC_EUSAGE;
+        }
+        else
+            cfg.sessions_max = (size_t) value;
     }
     int64_t spin_us = 0;
     if (rc == 0 && (async_parse_duration (spin, false, &spin_us) || spin_us > 10000)) {

@@ -75,6 +75,74 @@ session_hello_check (const msgpack_object *hello, const msgpack_object *agents,
     return 0;
 }
 
+//  What malloc takes for a block of `size` bytes (glibc: a header of 8
+//  bytes, rounded up to 16, at least 32)
+static size_t
+s_block (size_t size)
+{
+    size_t block = (size + 8 + 15) & ~(size_t) 15;
+    return block < 32 ? 32 : block;
+}
+
+//  A zhashx item and the slot it takes in the table, besides its key
+#define S_HASH_ITEM     (48 + 16)
+//  A dispatch agent, its verdict table as made (255 slots) and its ring slot
+#define S_AGENT_BASE    (128 + 2 * 1024 + 128 + 8)
+//  The session, its routing frame, lists and maps, as made
+#define S_SESSION_BASE  1024
+
+//  The cost of a checked list of names: the array and a copy of each;
+//  adds to *text the bytes they take in the agent's joined text (each
+//  name and `text_extra`)
+static size_t
+s_names_cost (const msgpack_object *list, size_t text_extra, size_t *text)
+{
+    if (!list || list->type != MSGPACK_OBJECT_ARRAY)
+        return s_block (2 * sizeof (char *));
+    size_t cost = s_block ((list->via.array.size + 2) * sizeof (char *));
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        const msgpack_object *name = &list->via.array.ptr [i];
+        size_t len = name->type == MSGPACK_OBJECT_STR ? name->via.str.size : 0;
+        cost += s_block (len + 1);
+        *text += len + text_extra;
+    }
+    return cost;
+}
+
+size_t
+session_hello_cost (const msgpack_object *hello)
+{
+    size_t cost = S_SESSION_BASE;
+    const msgpack_object *host = async_mp_get (hello, "host");
+    if (host && host->type == MSGPACK_OBJECT_STR)
+        cost += s_block (host->via.str.size + 1);
+    //  The task names, once for all the node's agents
+    const msgpack_object *tasks = async_mp_get (hello, "tasks");
+    if (tasks && tasks->type == MSGPACK_OBJECT_ARRAY) {
+        cost += 64 + s_block (256 * sizeof (void *));
+        for (uint32_t i = 0; i < tasks->via.array.size; i++) {
+            const msgpack_object *name = &tasks->via.array.ptr [i];
+            size_t len = name->type == MSGPACK_OBJECT_STR ? name->via.str.size : 0;
+            cost += S_HASH_ITEM + s_block (len + 1);
+        }
+    }
+    const msgpack_object *agents = async_mp_get (hello, "agents");
+    for (uint32_t i = 0; agents && agents->type == MSGPACK_OBJECT_ARRAY
+                         && i < agents->via.array.size; i++) {
+        const msgpack_object *a = &agents->via.array.ptr [i];
+        const msgpack_object *name = async_mp_get (a, "name");
+        size_t queues_text = 1, filter_text = 1;
+        cost += S_AGENT_BASE;
+        cost += s_block ((name && name->type == MSGPACK_OBJECT_STR ? name->via.str.size : 0)
+                         + 1);
+        cost += s_names_cost (async_mp_get (a, "queues"), 2, &queues_text);
+        cost += s_names_cost (async_mp_get (a, "include"), 2, &filter_text);
+        cost += s_names_cost (async_mp_get (a, "exclude"), 3, &filter_text);
+        cost += s_block (queues_text) + s_block (filter_text);
+    }
+    return cost;
+}
+
 //  The names of a checked list (NULL-terminated; NULL when absent)
 static const char **
 s_strv_from (const msgpack_object *array)
@@ -188,6 +256,7 @@ session_new (dispatch_t *dispatch, const char *rkey, zframe_t *routing, const ch
         s_strv_free (exclude);
     }
     s_strv_free (tasks);
+    self->cost = session_hello_cost (hello);
     return self;
 }
 

@@ -31,6 +31,12 @@
 #define SESSION_KEY_HEX     64      //  HELLO uuid_key: hex digits of 32 bytes
 #define SESSION_KEY_HASH    32      //  bytes of its hash (BLAKE2b-256), as stored
 
+//  Broker-wide budgets (docs/protocol.md section 9), the defaults of
+//  --sessions-memory and --sessions-max: the bytes all node sessions cost
+//  together (session_hello_cost), and how many there may be
+#define SESSION_MEMORY_DEFAULT  (256 * 1024 * 1024)
+#define SESSION_MAX_DEFAULT     10000
+
 typedef struct {
     char *rkey;                 //  routing id as hex
     zframe_t *routing;
@@ -54,6 +60,8 @@ typedef struct {
     msgpack_sbuffer assigns;    //  this dispatch's ASSIGN bodies for it, packed
     uint32_t nassigns;
     bool dead;                  //  declared dead: packed as such
+    bool dying;                 //  found dead, to be dropped (s_dying_drop)
+    size_t cost;                //  bytes its HELLO costs (session_hello_cost)
 } session_t;
 
 //  Whether a HELLO body (with its `agents`, an array of 1..SESSION_AGENTS)
@@ -73,6 +81,14 @@ int
 //  session proved; in constant time
 bool
     session_key_is (session_t *self, const uint8_t *hash);
+//  The bytes of memory a session for this HELLO (checked by
+//  session_hello_check) costs the broker: the session, its agents with
+//  their queues, globs, texts and verdict tables, and its task names. An
+//  estimate from the HELLO itself, before anything is allocated for it,
+//  with malloc's overhead per block; the broker sums it over its sessions
+//  to keep them within --sessions-memory
+size_t
+    session_hello_cost (const msgpack_object *hello);
 
 //  The session of a valid HELLO (its uuid and `session` nonce given) from
 //  `address`, heard now, with an agent in `dispatch` for each of its

@@ -23,6 +23,17 @@
 //  sessions: COUNT peers say a small HELLO within every budget (one agent,
 //  no tasks) and wait for their answers; prints the first ERROR and
 //  "answers N welcome W error E". Exit 0 when every answer came.
+//
+//  heavy: COUNT peers (heavy COUNT BROKER_PID RSS_LIMIT_KB [STOPFILE]), one
+//  after the other, say the largest HELLO within
+//  every budget (the `ok` probe: 64 agents of 64 queues, includes and
+//  excludes, 10,000 tasks) and wait for its answer; their sessions stay
+//  until the broker declares them dead. Prints the first ERROR, "answers
+//  N welcome W error E", then "ping_ms MEDIAN" of 20 client PINGs and
+//  "rss_kb RSS" (the broker's VmRSS), as flood does. It stops early,
+//  printing "rss_over RSS", when the broker's VmRSS passes RSS_LIMIT_KB.
+//  With STOPFILE, the peers then answer the broker's PINGs, as nodes do,
+//  until the file exists, and all fall silent at once.
 #define _GNU_SOURCE             //  memmem
 #include "async_codec.h"
 #include <czmq.h>
@@ -176,6 +187,133 @@ s_rss_kb (const char *pid)
     return rss;
 }
 
+//  The largest HELLO within every budget
+static zframe_t *
+s_hello_ok (const char *uuid)
+{
+    return s_hello (uuid, 64, 1, 64, 64, 64, 10000, "probe", "main");
+}
+
+//  The median of 20 client PING round trips, in ms (-1: no PONG)
+static double
+s_pings (const char *endpoint)
+{
+    zsock_t *client = zsock_new_dealer (endpoint);
+    zsock_set_linger (client, 0);
+    //  Each round trip, us
+    int64_t took [20];
+    int pings = 0;
+    for (int i = 1; i <= 20; i++) {
+        async_msg_t msg;
+        async_msg_init (&msg, ASYNC_C_PING, (uint64_t) i);
+        zframe_t *frame = zframe_new (msg.buffer.data, msg.buffer.size);
+        async_msg_destroy (&msg);
+        int64_t sent = zclock_usecs ();
+        zframe_send (&frame, client, 0);
+        zsock_set_rcvtimeo (client, 2000);
+        bool pong = false;
+        while (!pong && (frame = zframe_recv (client))) {
+            async_inmsg_t in;
+            const char *why = NULL;
+            pong = async_inmsg_parse (&in, zframe_data (frame), zframe_size (frame), &why) == 0
+                && streq (in.command, "PONG") && in.rid == (uint64_t) i;
+            async_inmsg_destroy (&in);
+            zframe_destroy (&frame);
+        }
+        if (pong)
+            took [pings++] = zclock_usecs () - sent;
+    }
+    zsock_destroy (&client);
+    //  The median: a broker busy with the flood is slow every time; a
+    //  machine busy with other work, now and then
+    for (int i = 1; i < pings; i++)
+        for (int j = i; j > 0 && took [j - 1] > took [j]; j--) {
+            int64_t swap = took [j];
+            took [j] = took [j - 1];
+            took [j - 1] = swap;
+        }
+    return pings ? took [pings / 2] / 1000.0 : -1.0;
+}
+
+//  Answer the broker's PINGs waiting on a peer, as a node does
+static void
+s_heavy_answer (zsock_t *peer)
+{
+    zsock_set_rcvtimeo (peer, 0);
+    zframe_t *frame;
+    while ((frame = zframe_recv (peer))) {
+        zframe_destroy (&frame);
+        async_msg_t msg;
+        async_msg_init (&msg, ASYNC_C_PING, 0);
+        async_msg_int (&msg, "node", 1);
+        frame = zframe_new (msg.buffer.data, msg.buffer.size);
+        async_msg_destroy (&msg);
+        zframe_send (&frame, peer, ZFRAME_DONTWAIT);
+    }
+}
+
+//  Answer the broker's PINGs on every peer until `stopfile` exists
+static void
+s_heavy_stay (zsock_t **peers, int count, const char *stopfile)
+{
+    zpoller_t *poller = zpoller_new (NULL);
+    for (int i = 0; i < count; i++)
+        zpoller_add (poller, peers [i]);
+    while (!zsys_file_exists (stopfile)) {
+        zsock_t *which = (zsock_t *) zpoller_wait (poller, 100);
+        if (which)
+            s_heavy_answer (which);
+    }
+    zpoller_destroy (&poller);
+}
+
+static int
+s_heavy (const char *endpoint, int count, const char *pid, long limit_kb,
+         const char *stopfile)
+{
+    zsys_set_max_sockets ((size_t) count + 16);
+    zsock_t **peers = calloc ((size_t) count, sizeof (zsock_t *));
+    int answers = 0, welcome = 0, error = 0, i;
+    long rss = 0;
+    for (i = 0; i < count; i++) {
+        char uuid [37];
+        snprintf (uuid, sizeof uuid, "00000000-0000-4000-a000-%012d", i + 1);
+        zframe_t *frame = s_hello_ok (uuid);
+        peers [i] = zsock_new_dealer (endpoint);
+        zsock_set_linger (peers [i], 0);
+        zframe_send (&frame, peers [i], 0);
+        //  Its answer (not the broker's PINGs to the sessions made)
+        int rc = 0;
+        int64_t deadline = zclock_mono () + 10000;
+        while (rc <= 0 && zclock_mono () < deadline)
+            rc = s_answer (peers [i], 1000, false);
+        if (rc <= 0)
+            break;
+        if (rc == 2 && error == 0)
+            s_answer_last_print ();
+        answers++;
+        welcome += rc == 1;
+        error += rc == 2;
+        for (int p = 0; stopfile && p < i; p++)
+            s_heavy_answer (peers [p]);     //  the sessions made stay alive
+        rss = s_rss_kb (pid);
+        if (rss > limit_kb) {
+            printf ("rss_over %ld\n", rss);
+            break;
+        }
+    }
+    printf ("answers %d welcome %d error %d\n", answers, welcome, error);
+    printf ("ping_ms %.1f\n", s_pings (endpoint));
+    printf ("rss_kb %ld\n", s_rss_kb (pid));
+    fflush (stdout);
+    if (stopfile && answers == count)
+        s_heavy_stay (peers, count, stopfile);
+    for (int p = 0; p < count; p++)
+        zsock_destroy (&peers [p]);
+    free (peers);
+    return answers == count ? 0 : 1;
+}
+
 static int
 s_probe (const char *endpoint, const char *kind)
 {
@@ -191,7 +329,7 @@ s_probe (const char *endpoint, const char *kind)
     long_host [256] = 0;
     zframe_t *frame = NULL;
     if (streq (kind, "ok"))
-        frame = s_hello (uuid, 64, 1, 64, 64, 64, 10000, "probe", "main");
+        frame = s_hello_ok (uuid);
     else
     if (streq (kind, "agents"))
         frame = s_hello (uuid, 65, 1, 0, 0, 0, 1, "probe", "main");
@@ -397,6 +535,15 @@ main (int argc, char *argv [])
         }
         return s_sessions (argv [1], count);
     }
+    if ((argc == 6 || argc == 7) && streq (argv [2], "heavy")) {
+        int count = atoi (argv [3]);
+        long limit = atol (argv [5]);
+        if (count < 1 || count > 2000 || limit < 1) {
+            fprintf (stderr, "hello_flood: COUNT must be 1..2000, RSS_LIMIT_KB positive\n");
+            return 2;
+        }
+        return s_heavy (argv [1], count, argv [4], limit, argc == 7 ? argv [6] : NULL);
+    }
     if (argc == 4 && streq (argv [2], "probe"))
         return s_probe (argv [1], argv [3]);
     if (argc == 6 && streq (argv [2], "flood")) {
@@ -409,6 +556,9 @@ main (int argc, char *argv [])
         return s_flood (argv [1], count, argv [4], limit);
     }
     fprintf (stderr, "usage: hello_flood ENDPOINT probe KIND\n"
-                     "       hello_flood ENDPOINT flood COUNT BROKER_PID RSS_LIMIT_KB\n");
+                     "       hello_flood ENDPOINT flood COUNT BROKER_PID RSS_LIMIT_KB\n"
+                     "       hello_flood ENDPOINT heavy COUNT BROKER_PID RSS_LIMIT_KB "
+                     "[STOPFILE]\n"
+                     "       hello_flood ENDPOINT sessions COUNT\n");
     return 2;
 }

@@ -7,6 +7,16 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#ifdef __GLIBC__
+#   include <malloc.h>
+#endif
+#if defined (__SANITIZE_ADDRESS__)
+#   define S_SANITIZED 1
+#elif defined (__has_feature)
+#   if __has_feature (address_sanitizer)
+#       define S_SANITIZED 1
+#   endif
+#endif
 
 #define S_UUID  "5a3e1f2b-8c4d-4e6f-9a0b-1c2d3e4f5a6b"
 
@@ -259,6 +269,89 @@ test_session_pack_cuts_long_texts (void **state)
     dispatch_destroy (&dispatch);
 }
 
+//  A HELLO of `agents` agents with `names` queues, includes and excludes
+//  each, and `tasks` task names, as JSON
+static char *
+s_hello_json (int agents, int names, int tasks)
+{
+    json_t *hello = json_object ();
+    json_t *list = json_array ();
+    for (int a = 0; a < agents; a++) {
+        json_t *agent = json_object ();
+        char name [64];
+        snprintf (name, sizeof name, "agent%d", a);
+        json_object_set_new (agent, "name", json_string (name));
+        json_object_set_new (agent, "size", json_integer (1));
+        const char *keys [3] = { "queues", "include", "exclude" };
+        for (int k = 0; k < 3; k++) {
+            json_t *names_json = json_array ();
+            for (int n = 0; n < names; n++) {
+                snprintf (name, sizeof name, "%s.name.%06d", keys [k], n);
+                json_array_append_new (names_json, json_string (name));
+            }
+            json_object_set_new (agent, keys [k], names_json);
+        }
+        json_array_append_new (list, agent);
+    }
+    json_object_set_new (hello, "agents", list);
+    json_t *task_names = json_array ();
+    for (int t = 0; t < tasks; t++) {
+        char name [64];
+        snprintf (name, sizeof name, "flood.task.%06d", t);
+        json_array_append_new (task_names, json_string (name));
+    }
+    json_object_set_new (hello, "tasks", task_names);
+    json_object_set_new (hello, "host", json_string ("host"));
+    char *text = json_dumps (hello, JSON_COMPACT);
+    json_decref (hello);
+    return text;
+}
+
+//  The cost a HELLO is accounted at (session_hello_cost, the broker's
+//  --sessions-memory) is what its session takes from malloc, within 25%
+//  less or 50% more, for the largest HELLO within the budgets and a small
+//  one; and session_new records it
+static void
+test_session_cost_is_what_it_takes (void **state)
+{
+    (void) state;
+    const int shapes [2][3] = { { SESSION_AGENTS, SESSION_LIST, SESSION_TASKS }, { 1, 1, 0 } };
+    for (int i = 0; i < 2; i++) {
+        dispatch_t *dispatch = dispatch_new ();
+        char *json = s_hello_json (shapes [i][0], shapes [i][1], shapes [i][2]);
+        s_hello_t held;
+        const msgpack_object *hello = s_hello (&held, json);
+        free (json);
+        char why [400];
+        assert_int_equal (session_hello_check (hello, async_mp_get (hello, "agents"), why,
+                                               sizeof why), 0);
+        size_t cost = session_hello_cost (hello);
+        zframe_t *routing = zframe_new ("N1", 2);
+#if defined (__GLIBC__) && !defined (S_SANITIZED)
+        struct mallinfo2 before = mallinfo2 ();
+#endif
+        session_t *session = session_new (dispatch, "4e31", routing, S_UUID, "n", "",
+                                          hello);
+#if defined (__GLIBC__) && !defined (S_SANITIZED)
+        struct mallinfo2 after = mallinfo2 ();
+        size_t taken = after.uordblks + after.hblkhd - before.uordblks - before.hblkhd;
+        print_message ("HELLO %d agents x %d names, %d tasks: accounted %zu bytes, "
+                       "malloc gave %zu\n", shapes [i][0], shapes [i][1], shapes [i][2],
+                       cost, taken);
+        assert_true (cost >= taken - taken / 4 && cost <= taken + taken / 2);
+#endif
+        assert_int_equal (session->cost, cost);
+        if (i == 0)
+            assert_true (cost > 1000000);       //  the largest: about 1.9 MB
+        else
+            assert_true (cost < 8192);
+        s_hello_free (&held);
+        s_session_free (dispatch, &session);
+        zframe_destroy (&routing);
+        dispatch_destroy (&dispatch);
+    }
+}
+
 int
 main (void)
 {
@@ -268,6 +361,7 @@ main (void)
         cmocka_unit_test (test_session_keeps_uuid_while_alive),
         cmocka_unit_test (test_session_key_hash_checks_the_key),
         cmocka_unit_test (test_session_pack_cuts_long_texts),
+        cmocka_unit_test (test_session_cost_is_what_it_takes),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
