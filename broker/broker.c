@@ -98,7 +98,11 @@ struct _broker_t {
     zhashx_t *flight_keys;      //  its idempotency keys
     bool flight_synced;
     int64_t flight_start;       //  monotonic us
-    async_idmap_t *waiters;     //  job id -> zlistx of s_waiter_t
+    async_idmap_t *waiters;     //  job id -> zlistx of s_waiter_t (not owned)
+    zhashx_t *peers;            //  rkey -> s_peer_t: the peers with waits (not owned)
+    zlistx_t *peer_ring;        //  s_peer_t *: those peers, probed least recently first
+    zlistx_t *peers_gone;       //  s_peer_t *: gone, their waits being freed
+    size_t nwaiters;            //  waits over all peers
     bool more_work;             //  the timers left work for the next turn
     zhashx_t *pushes;           //  rkey -> s_push_t: brief JOBs of this turn
     async_idmap_t *progress_sent;   //  job id -> int64_t *: last PROGRESS (monotonic us)
@@ -151,7 +155,8 @@ static void s_job_finish (broker_t *self, async_job_t *job);
 static void s_start (broker_t *self, async_job_t *job);
 static void s_handoffs_done (broker_t *self, async_job_t *done);
 static void s_handoff_add (broker_t *self, const char *target, const char *waiting);
-static void s_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief);
+static int s_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief,
+                       char *err, size_t err_size);
 static void s_metrics_started (broker_t *self, async_job_t *job);
 static void s_assign (broker_t *self, session_t *session, dispatch_agent_t *agent,
                       async_job_t *job, uint64_t token);
@@ -315,16 +320,37 @@ s_msg_to (zframe_t *routing, async_msg_t *msg)
     return zmsg;
 }
 
-//  Send now: two zmq_send, no zmsg and frames to make and free
-static void
+//  Send now: two zmq_send, no zmsg and frames to make and free. 0, or the
+//  errno of a message not sent: EHOSTUNREACH when the peer is gone (the
+//  ROUTER is ZMQ_ROUTER_MANDATORY), EAGAIN when its queue is full
+static int
 s_send (broker_t *self, zframe_t *routing, async_msg_t *msg)
 {
     assert (async_msg_valid (msg));
     void *router = zsock_resolve (self->router);
+    int rc = 0;
     if (zmq_send (router, zframe_data (routing), zframe_size (routing),
                   ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
         zmq_send (router, msg->buffer.data, msg->buffer.size, ZMQ_DONTWAIT);
+    else
+        rc = zmq_errno ();
     async_msg_destroy (msg);
+    return rc;
+}
+
+//  Send a message made for the loop's lists (routing id first) now, and
+//  destroy it: never blocking, as s_send
+static void
+s_zmsg_send (broker_t *self, zmsg_t **zmsg_p)
+{
+    void *router = zsock_resolve (self->router);
+    size_t left = zmsg_size (*zmsg_p);
+    zframe_t *frame = zmsg_first (*zmsg_p);
+    for (; frame; frame = zmsg_next (*zmsg_p))
+        if (zmq_send (router, zframe_data (frame), zframe_size (frame),
+                      (--left ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) < 0)
+            break;
+    zmsg_destroy (zmsg_p);
 }
 
 //  Send after the commit
@@ -374,20 +400,53 @@ s_error (broker_t *self, zframe_t *routing, uint64_t rid, int code, const char *
     s_send (self, routing, &msg);
 }
 
+//  Waits (docs/protocol.md, WAIT): a peer (a routing id) that waits for
+//  jobs has an s_peer_t holding its waits, one s_waiter_t per job, which
+//  are also in the job's list in self->waiters. At most S_PEER_WAITS per
+//  peer and S_WAITS_MAX in all. A peer is probed every S_PEER_PROBE_US
+//  (a PING, which the ROUTER, being ZMQ_ROUTER_MANDATORY, cannot route to
+//  a peer whose connection is closed): a peer gone has its waits freed,
+//  at most S_WAITS_FREE_TURN a loop turn
+#define S_PEER_WAITS        100000
+#define S_WAITS_MAX         1000000
+#define S_PEER_PROBE_US     5000000
+#define S_PEER_PROBES_TURN  1000
+#define S_WAITS_FREE_TURN   20000
+
+typedef struct {
+    zframe_t *routing;
+    char *rkey;
+    zlistx_t *waits;            //  s_waiter_t *, owned
+    int64_t probed;             //  monotonic us: when it was last probed
+} s_peer_t;
+
 //  A peer waiting for a job's outcome. A brief waiter (SUBMIT with `brief`:
 //  a batch of jobs) gets the job as {id, status, failure}, in one JOB with
 //  `jobs` per loop turn, and no PROGRESS
 typedef struct {
-    zframe_t *routing;
+    s_peer_t *peer;
+    void *peer_handle;          //  in peer->waits
+    void *job_handle;           //  in the job's list of waiters
     bool brief;
+    char id [ASYNC_ID_LEN];
 } s_waiter_t;
 
 static void
 s_waiter_destroy (s_waiter_t **self_p)
 {
-    if (*self_p) {
-        zframe_destroy (&(*self_p)->routing);
-        free (*self_p);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+static void
+s_peer_destroy (s_peer_t **self_p)
+{
+    s_peer_t *self = *self_p;
+    if (self) {
+        zframe_destroy (&self->routing);
+        free (self->rkey);
+        zlistx_destroy (&self->waits);
+        free (self);
         *self_p = NULL;
     }
 }
@@ -622,6 +681,110 @@ s_start (broker_t *self, async_job_t *job)
     }
 }
 
+//  Forget the waits for job `id`
+static void
+s_waiters_forget (broker_t *self, const char *id)
+{
+    zlistx_t *waiting = (zlistx_t *) async_idmap_lookup (self->waiters, id);
+    if (!waiting)
+        return;
+    s_waiter_t *waiter;
+    while ((waiter = (s_waiter_t *) zlistx_detach (waiting, NULL))) {
+        zlistx_delete (waiter->peer->waits, waiter->peer_handle);
+        self->nwaiters--;
+    }
+    char copy [ASYNC_ID_LEN];
+    snprintf (copy, sizeof copy, "%s", id);
+    async_idmap_delete (self->waiters, copy);
+    async_idmap_delete (self->progress_sent, copy);
+}
+
+//  Forget one wait
+static void
+s_waiter_forget (broker_t *self, s_waiter_t *waiter)
+{
+    zlistx_t *waiting = (zlistx_t *) async_idmap_lookup (self->waiters, waiter->id);
+    assert (waiting);
+    zlistx_delete (waiting, waiter->job_handle);
+    if (zlistx_size (waiting) == 0) {
+        async_idmap_delete (self->waiters, waiter->id);
+        async_idmap_delete (self->progress_sent, waiter->id);
+    }
+    zlistx_delete (waiter->peer->waits, waiter->peer_handle);
+    self->nwaiters--;
+}
+
+//  Whether the peer at `routing` may wait for one more job: 0, or -1 with
+//  the reason in err
+static int
+s_wait_room (broker_t *self, zframe_t *routing, char *err, size_t err_size)
+{
+    char *rkey = zframe_strhex (routing);
+    s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, rkey);
+    free (rkey);
+    if (peer && zlistx_size (peer->waits) >= S_PEER_WAITS) {
+        snprintf (err, err_size, "this client waits for %d jobs already (at most %d "
+                  "waits per connection); wait for fewer at once", S_PEER_WAITS,
+                  S_PEER_WAITS);
+        return -1;
+    }
+    if (self->nwaiters >= S_WAITS_MAX) {
+        snprintf (err, err_size, "the broker holds %d waits already (at most %d from all "
+                  "clients); try again later", S_WAITS_MAX, S_WAITS_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+//  Probe the peers whose turn has come (at most S_PEER_PROBES_TURN), and
+//  free the waits of peers that are gone (at most S_WAITS_FREE_TURN). Sets
+//  self->more_work when some are left for the next turn
+static void
+s_peers_check (broker_t *self, int64_t mono)
+{
+    int probes = 0;
+    s_peer_t *peer;
+    while ((peer = (s_peer_t *) zlistx_first (self->peer_ring))
+       &&  mono - peer->probed >= S_PEER_PROBE_US) {
+        if (++probes > S_PEER_PROBES_TURN) {
+            self->more_work = true;
+            break;
+        }
+        zlistx_detach (self->peer_ring, NULL);
+        if (zlistx_size (peer->waits) == 0) {
+            zhashx_delete (self->peers, peer->rkey);
+            s_peer_destroy (&peer);
+            continue;
+        }
+        async_msg_t msg;
+        async_msg_init (&msg, ASYNC_S_PING, 0);
+        if (s_send (self, peer->routing, &msg) == EHOSTUNREACH) {
+            zhashx_delete (self->peers, peer->rkey);
+            zlistx_add_end (self->peers_gone, peer);
+            continue;
+        }
+        peer->probed = mono;
+        zlistx_add_end (self->peer_ring, peer);
+    }
+    size_t freed = 0;
+    while ((peer = (s_peer_t *) zlistx_first (self->peers_gone))) {
+        s_waiter_t *waiter;
+        while (freed < S_WAITS_FREE_TURN
+           &&  (waiter = (s_waiter_t *) zlistx_first (peer->waits))) {
+            s_waiter_forget (self, waiter);
+            freed++;
+        }
+        if (zlistx_size (peer->waits)) {
+            self->more_work = true;
+            break;
+        }
+        async_log_debug ("broker", "peer.gone", "peer=%s reason=\"its connection closed; "
+                        "its waits were freed\"", peer->rkey);
+        zlistx_detach (self->peers_gone, NULL);
+        s_peer_destroy (&peer);
+    }
+}
+
 //  ---------------------------------------------------------------------
 //  Completion
 
@@ -638,7 +801,7 @@ s_notify_waiters (broker_t *self, async_job_t *job)
         //  the commit), so a crash in between delivers it again. One the
         //  broker decided (cancel, timeout, abort) waits for the commit.
         if (!self->from_node || zlistx_size (self->replies))
-            s_send_job_as (self, waiter->routing, 0, job, true, waiter->brief);
+            s_send_job_as (self, waiter->peer->routing, 0, job, true, waiter->brief);
         else
         if (store_commit_busy (self->store) && !self->flight_deferred) {
             //  Never before the ACCEPTED of a submit still being written
@@ -649,17 +812,16 @@ s_notify_waiters (broker_t *self, async_job_t *job)
                 s_pack_brief (&msg.packer, job);
             else
                 async_job_pack (job, &msg.packer);
-            zlistx_add_end (self->flight_replies, s_msg_to (waiter->routing, &msg));
+            zlistx_add_end (self->flight_replies, s_msg_to (waiter->peer->routing, &msg));
         }
         else
         if (waiter->brief)
-            s_push_brief (self, waiter->routing, job);
+            s_push_brief (self, waiter->peer->routing, job);
         else
-            s_send_job (self, waiter->routing, 0, job, false);
+            s_send_job (self, waiter->peer->routing, 0, job, false);
         waiter = (s_waiter_t *) zlistx_next (waiting);
     }
-    async_idmap_delete (self->waiters, job->id);
-    async_idmap_delete (self->progress_sent, job->id);
+    s_waiters_forget (self, job->id);
 }
 
 //  Tell the clients waiting for a job how far it got: a task's reported
@@ -691,7 +853,7 @@ s_notify_progress (broker_t *self, const char *id, int64_t done, int64_t total)
             async_msg_str (&msg, "id", id);
             async_msg_int (&msg, "done", done);
             async_msg_int (&msg, "total", total);
-            s_send (self, waiter->routing, &msg);
+            s_send (self, waiter->peer->routing, &msg);
         }
         waiter = (s_waiter_t *) zlistx_next (waiting);
     }
@@ -1364,6 +1526,8 @@ static int
 s_submit_one (broker_t *self, zframe_t *routing, const msgpack_object *spec, bool wait,
               bool brief, char *id, bool *existing, bool *waiting, char *err, size_t err_size)
 {
+    if (wait && s_wait_room (self, routing, err, err_size))
+        return -1;              //  nothing made: it could not be waited for
     if (s_submit (self, spec, id, existing, err, err_size))
         return -1;
     //  Submit and wait in one request: the waiter is registered now, so
@@ -1371,8 +1535,8 @@ s_submit_one (broker_t *self, zframe_t *routing, const msgpack_object *spec, boo
     //  then the client asks with WAIT)
     async_job_t *job = wait && !*existing ? (async_job_t *) async_idmap_lookup (self->jobs, id) : NULL;
     *waiting = job && job->status != ASYNC_COMPLETED;
-    if (*waiting)
-        s_wait_add (self, routing, id, brief);
+    if (*waiting && s_wait_add (self, routing, id, brief, err, err_size))
+        *waiting = false;       //  (not for lack of room: checked above)
     return 0;
 }
 
@@ -1442,28 +1606,55 @@ s_read_id (async_inmsg_t *in, char *id)
     return 0;
 }
 
-//  The peer at `routing` waits for the job's outcome (a JOB pushed to it)
-static void
-s_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief)
+//  The peer at `routing` waits for the job's outcome (a JOB pushed to it).
+//  0, or -1 with the reason in err when it may not wait for one more
+//  (s_wait_room); a wait it has already is kept
+static int
+s_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief, char *err,
+            size_t err_size)
 {
+    char *rkey = zframe_strhex (routing);
+    s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, rkey);
     //  Mostly one peer per job: a list (a hash table per job was 2 KiB)
     zlistx_t *waiting = (zlistx_t *) async_idmap_lookup (self->waiters, id);
+    s_waiter_t *known = waiting && peer ? (s_waiter_t *) zlistx_first (waiting) : NULL;
+    while (known && known->peer != peer)
+        known = (s_waiter_t *) zlistx_next (waiting);
+    if (known) {
+        known->brief &= brief;  //  a full waiter wins
+        free (rkey);
+        return 0;
+    }
+    if (s_wait_room (self, routing, err, err_size)) {
+        free (rkey);
+        return -1;
+    }
+    if (!peer) {
+        peer = (s_peer_t *) calloc (1, sizeof (s_peer_t));
+        assert (peer);
+        peer->routing = zframe_dup (routing);
+        peer->rkey = rkey;
+        rkey = NULL;
+        peer->waits = zlistx_new ();
+        zlistx_set_destructor (peer->waits, (zlistx_destructor_fn *) s_waiter_destroy);
+        peer->probed = async_mono_us ();
+        zhashx_insert (self->peers, peer->rkey, peer);
+        zlistx_add_end (self->peer_ring, peer);
+    }
+    free (rkey);
     if (!waiting) {
         waiting = zlistx_new ();
-        zlistx_set_destructor (waiting, (zlistx_destructor_fn *) s_waiter_destroy);
         async_idmap_insert (self->waiters, id, waiting);
     }
-    s_waiter_t *known = (s_waiter_t *) zlistx_first (waiting);
-    while (known && !zframe_eq (known->routing, routing))
-        known = (s_waiter_t *) zlistx_next (waiting);
-    if (known)
-        known->brief &= brief;  //  a full waiter wins
-    else {
-        s_waiter_t *waiter = (s_waiter_t *) calloc (1, sizeof (s_waiter_t));
-        waiter->routing = zframe_dup (routing);
-        waiter->brief = brief;
-        zlistx_add_end (waiting, waiter);
-    }
+    s_waiter_t *waiter = (s_waiter_t *) calloc (1, sizeof (s_waiter_t));
+    assert (waiter);
+    waiter->peer = peer;
+    waiter->brief = brief;
+    snprintf (waiter->id, sizeof waiter->id, "%s", id);
+    waiter->job_handle = zlistx_add_end (waiting, waiter);
+    waiter->peer_handle = zlistx_add_end (peer->waits, waiter);
+    self->nwaiters++;
+    return 0;
 }
 
 static void
@@ -1482,7 +1673,12 @@ s_on_get (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool wait)
     if (!wait || job->status == ASYNC_COMPLETED)
         s_send_job (self, routing, in->rid, job, false);
     else {
-        s_wait_add (self, routing, id, false);
+        char err [200];
+        if (s_wait_add (self, routing, id, false, err, sizeof err)) {
+            s_error (self, routing, in->rid, ASYNC_EREFUSED, err);
+            async_job_destroy (&job);
+            return;
+        }
         //  With how far it got, so a progress bar starts in the right place
         int64_t done = (int64_t) job->children_done, total = (int64_t) job->nchildren;
         if (job->kind == ASYNC_KIND_TASK) {
@@ -3920,6 +4116,7 @@ s_timers (broker_t *self)
     int64_t now = async_now_us ();
     self->more_work = false;
     s_loop_gap (self, mono);
+    s_peers_check (self, mono);
     if (zlistx_size (self->dying))
         s_dying_drop (self);
     if (every_next_due (self->every) <= now && !s_disk_low (self))
@@ -4118,7 +4315,7 @@ s_release_reply (broker_t *self, zmsg_t **zmsg_p)
     }
     if (!session || !session->ack_ride || zframe_size (held) < sizeof (uint32_t)) {
         zframe_destroy (&held);
-        zmsg_send (zmsg_p, self->router);
+        s_zmsg_send (self, zmsg_p);
         return;
     }
     uint32_t count;
@@ -4692,6 +4889,11 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     async_idmap_set_destructor (self->waiters, (async_idmap_destructor_fn *) zlistx_destroy);
     self->dying = zlistx_new ();
     zlistx_set_destructor (self->dying, (zlistx_destructor_fn *) zstr_free);
+    self->peers = zhashx_new ();
+    self->peer_ring = zlistx_new ();
+    zlistx_set_destructor (self->peer_ring, (zlistx_destructor_fn *) s_peer_destroy);
+    self->peers_gone = zlistx_new ();
+    zlistx_set_destructor (self->peers_gone, (zlistx_destructor_fn *) s_peer_destroy);
     self->pushes = zhashx_new ();
     zhashx_set_destructor (self->pushes, (zhashx_destructor_fn *) s_push_destroy);
     self->replies = zlistx_new ();
@@ -4734,6 +4936,11 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     if (self->auth)
         broker_auth_apply (self->auth, self->router);
     zsock_set_router_handover (self->router, 1);
+    //  A send to a peer that is gone fails (EHOSTUNREACH) instead of
+    //  vanishing: how the probes of waiting peers learn it (s_peers_check).
+    //  Every send is ZMQ_DONTWAIT, so a full queue drops the message as
+    //  before (EAGAIN) and never blocks the loop
+    zsock_set_router_mandatory (self->router, 1);
     zsock_set_sndhwm (self->router, 100000);
     zsock_set_rcvhwm (self->router, 100000);
     zsock_set_linger (self->router, 100);
@@ -4777,7 +4984,10 @@ broker_destroy (broker_t **self_p)
     zhashx_destroy (&self->known);
     zhashx_destroy (&self->awaited);
     async_idmap_destroy (&self->waiters);
+    zhashx_destroy (&self->peers);
     zlistx_destroy (&self->dying);
+    zlistx_destroy (&self->peer_ring);
+    zlistx_destroy (&self->peers_gone);
     zhashx_destroy (&self->pushes);
     async_idmap_destroy (&self->progress_sent);
     zhashx_destroy (&self->keys_staged);
@@ -5028,6 +5238,8 @@ broker_view_peers (broker_t *self, broker_view_peers_t *peers)
 {
     peers->sessions = zhashx_size (self->sessions);
     peers->session_bytes = self->session_bytes;
+    peers->waits = self->nwaiters;
+    peers->waiting_peers = zlistx_size (self->peer_ring) + zlistx_size (self->peers_gone);
 }
 
 metrics_t *

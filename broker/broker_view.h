@@ -44,6 +44,8 @@ int
 typedef struct {
     size_t sessions;            //  node sessions
     size_t session_bytes;       //  what they cost (session_hello_cost)
+    size_t waits;               //  waits of clients for jobs (WAIT, SUBMIT with wait)
+    size_t waiting_peers;       //  peers with at least one wait, or being freed
 } broker_view_peers_t;
 
 void

@@ -413,6 +413,13 @@ s_metrics (http_t *self, struct MHD_Connection *connection)
                   "accounted from their HELLOs, in bytes (at most --sessions-memory).");
     snprintf (line, sizeof line, "asyncmesh_sessions_bytes %zu\n", peers.session_bytes);
     s_text (out, line);
+    s_gauge_head (out, "asyncmesh_waits", "Waits of clients for jobs to complete (WAIT, "
+                  "SUBMIT with wait), now.");
+    snprintf (line, sizeof line, "asyncmesh_waits %zu\n", peers.waits);
+    s_text (out, line);
+    s_gauge_head (out, "asyncmesh_waiting_peers", "Client connections with waits, now.");
+    snprintf (line, sizeof line, "asyncmesh_waiting_peers %zu\n", peers.waiting_peers);
+    s_text (out, line);
     s_gauge_head (out, "asyncmesh_uptime_seconds", "Seconds since the broker started.");
     snprintf (line, sizeof line, "asyncmesh_uptime_seconds %.3f\n",
               json_real_value (json_object_get (status, "uptime")));
