@@ -82,6 +82,7 @@ struct _dispatch_agent_t {
     char *filter_text;
     char *queues_text;
     zhashx_t *verdicts;         //  task -> (void *) 1 accept / 2 refuse
+    size_t verdict_bytes;       //  what they take (s_verdict_cost)
     s_tasks_t *tasks;           //  the node's tasks, or NULL: any
     void *handle;               //  in dispatch's list of agents
 };
@@ -96,6 +97,7 @@ struct _dispatch_t {
     size_t nfree;               //  agents in the ring with a free slot
     size_t used;                //  slots taken, over all agents
     size_t window;              //  jobs held in memory per queue (0: all)
+    size_t verdict_bytes;       //  the verdicts of all agents take
     zhashx_t *spilled_now;      //  id -> queue name: spilled in the batch being staged
     zhashx_t *spilled_flight;   //  the same for the batch being written
 };
@@ -701,6 +703,12 @@ s_join (char **strv, const char *prefix_char, char **prefixed)
 }
 
 size_t
+dispatch_verdict_bytes (dispatch_t *self)
+{
+    return self->verdict_bytes;
+}
+
+size_t
 dispatch_used (dispatch_t *self)
 {
     return self->used;
@@ -736,11 +744,43 @@ dispatch_agent_add (dispatch_t *self, void *owner, const char *name, int size,
     return agent;
 }
 
+//  The bytes a verdict for `task` takes: a zhashx item, its slot and key
+static size_t
+s_verdict_cost (const char *task)
+{
+    return 48 + 16 + ((strlen (task) + 1 + 8 + 15) & ~(size_t) 15);
+}
+
+//  Forget the agent's verdicts
+static void
+s_verdicts_forget (dispatch_agent_t *agent)
+{
+    if (agent->dispatch)
+        agent->dispatch->verdict_bytes -= agent->verdict_bytes;
+    agent->verdict_bytes = 0;
+    zhashx_purge (agent->verdicts);
+}
+
+//  Keep a verdict, if the agent has fewer than DISPATCH_VERDICTS and all
+//  agents' verdicts take less than DISPATCH_VERDICTS_BYTES: each agent may
+//  see every task name that clients submit to its queues
+static void
+s_verdict_keep (dispatch_agent_t *agent, const char *task, uintptr_t verdict)
+{
+    size_t cost = s_verdict_cost (task);
+    if (zhashx_size (agent->verdicts) >= DISPATCH_VERDICTS || !agent->dispatch
+    ||  agent->dispatch->verdict_bytes + cost > DISPATCH_VERDICTS_BYTES)
+        return;
+    zhashx_insert (agent->verdicts, task, (void *) verdict);
+    agent->verdict_bytes += cost;
+    agent->dispatch->verdict_bytes += cost;
+}
+
 void
 dispatch_agent_set_tasks (dispatch_agent_t *agent, const char **tasks)
 {
     s_tasks_unref (&agent->tasks);
-    zhashx_purge (agent->verdicts);
+    s_verdicts_forget (agent);
     if (!tasks)
         return;
     agent->tasks = async_xcalloc (1, sizeof (s_tasks_t));
@@ -754,7 +794,7 @@ void
 dispatch_agent_share_tasks (dispatch_agent_t *agent, dispatch_agent_t *from)
 {
     s_tasks_unref (&agent->tasks);
-    zhashx_purge (agent->verdicts);
+    s_verdicts_forget (agent);
     agent->tasks = from->tasks;
     if (agent->tasks)
         agent->tasks->refs++;
@@ -767,6 +807,7 @@ static void
 s_agent_unlist (dispatch_t *self, dispatch_agent_t **agent_p)
 {
     self->used -= (*agent_p)->used;
+    s_verdicts_forget (*agent_p);
     zlistx_delete (self->agents, (*agent_p)->handle);
     *agent_p = NULL;
 }
@@ -795,16 +836,14 @@ dispatch_agent_accepts (dispatch_agent_t *agent, const char *task)
         return verdict == 1;
     bool accept = agent->include [0] == NULL;
     if (agent->tasks && !zhashx_lookup (agent->tasks->names, task)) {
-        if (zhashx_size (agent->verdicts) < 10000)
-            zhashx_insert (agent->verdicts, task, (void *) (uintptr_t) 2);
+        s_verdict_keep (agent, task, 2);
         return false;
     }
     for (char **glob = agent->include; *glob && !accept; glob++)
         accept = async_glob_match (*glob, task);
     for (char **glob = agent->exclude; *glob && accept; glob++)
         accept = !async_glob_match (*glob, task);
-    if (zhashx_size (agent->verdicts) < 10000)
-        zhashx_insert (agent->verdicts, task, (void *) (uintptr_t) (accept ? 1 : 2));
+    s_verdict_keep (agent, task, accept ? 1 : 2);
     return accept;
 }
 

@@ -193,6 +193,17 @@ void
 size_t
     dispatch_used (dispatch_t *self);
 
+//  An agent keeps the verdicts of its filter on the task names it was
+//  asked about, at most DISPATCH_VERDICTS, and all agents together at most
+//  DISPATCH_VERDICTS_BYTES of them (docs/protocol.md section 9); past
+//  either, a verdict is worked out each time it is asked for.
+#define DISPATCH_VERDICTS       10000
+#define DISPATCH_VERDICTS_BYTES (64 * 1024 * 1024)
+
+//  The bytes the agents' verdicts take now.
+size_t
+    dispatch_verdict_bytes (dispatch_t *self);
+
 //  Whether the agent's filter accepts a task name.
 bool
     dispatch_agent_accepts (dispatch_agent_t *agent, const char *task);

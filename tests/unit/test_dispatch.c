@@ -246,6 +246,37 @@ test_dispatch_filter_include_globs (void **state)
     dispatch_destroy (&self);
 }
 
+//  Verdicts are kept at most DISPATCH_VERDICTS per agent and
+//  DISPATCH_VERDICTS_BYTES over all agents (a client may submit jobs of
+//  many task names to the queues of many agents); past that the answer is
+//  worked out again, still right. A removed agent's verdicts are let go
+static void
+test_dispatch_verdicts_bounded (void **state)
+{
+    (void) state;
+    dispatch_t *self = dispatch_new ();
+    const char *include [] = { "keep.*", NULL };
+    dispatch_agent_t *agents [100];
+    for (int a = 0; a < 100; a++)
+        agents [a] = dispatch_agent_add (self, self, "a", 1, NULL, include, NULL);
+    char task [64];
+    for (int a = 0; a < 100; a++)
+        for (int t = 0; t < DISPATCH_VERDICTS + 10; t++) {
+            snprintf (task, sizeof task, "%s.task.%06d", t % 2 ? "keep" : "drop", t);
+            assert_true (dispatch_agent_accepts (agents [a], task) == (t % 2 == 1));
+        }
+    size_t bytes = dispatch_verdict_bytes (self);
+    assert_true (bytes <= DISPATCH_VERDICTS_BYTES);
+    assert_true (bytes > DISPATCH_VERDICTS_BYTES - 1024);
+    //  Past the budget, answers are still right (and asked again)
+    assert_true (dispatch_agent_accepts (agents [99], "keep.task.000001"));
+    assert_false (dispatch_agent_accepts (agents [99], "drop.task.000000"));
+    for (int a = 0; a < 100; a++)
+        dispatch_agent_remove (self, &agents [a]);
+    assert_int_equal (dispatch_verdict_bytes (self), 0);
+    dispatch_destroy (&self);
+}
+
 static void
 test_dispatch_filter_exclude_globs (void **state)
 {
@@ -892,6 +923,7 @@ main (void)
         cmocka_unit_test (test_dispatch_window_spills_and_counts),
         cmocka_unit_test (test_dispatch_window_refill_in_order),
         cmocka_unit_test (test_dispatch_window_probe_finds_takeable),
+        cmocka_unit_test (test_dispatch_verdicts_bounded),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
