@@ -268,8 +268,7 @@ s_heavy_stay (zsock_t **peers, int count, const char *stopfile)
 }
 
 static int
-s_heavy (const char *endpoint, int count, const char *pid, long limit_kb,
-         const char *stopfile)
+s_heavy (const char *endpoint, int count, const char *pid, long limit_kb, const char *stopfile)
 {
     zsys_set_max_sockets ((size_t) count + 16);
     zsock_t **peers = calloc ((size_t) count, sizeof (zsock_t *));
@@ -295,7 +294,7 @@ s_heavy (const char *endpoint, int count, const char *pid, long limit_kb,
         welcome += rc == 1;
         error += rc == 2;
         for (int p = 0; stopfile && p < i; p++)
-            s_heavy_answer (peers [p]);     //  the sessions made stay alive
+            s_heavy_answer (peers [p]);  //  the sessions made stay alive
         rss = s_rss_kb (pid);
         if (rss > limit_kb) {
             printf ("rss_over %ld\n", rss);
@@ -555,10 +554,11 @@ main (int argc, char *argv [])
         }
         return s_flood (argv [1], count, argv [4], limit);
     }
-    fprintf (stderr, "usage: hello_flood ENDPOINT probe KIND\n"
-                     "       hello_flood ENDPOINT flood COUNT BROKER_PID RSS_LIMIT_KB\n"
-                     "       hello_flood ENDPOINT heavy COUNT BROKER_PID RSS_LIMIT_KB "
-                     "[STOPFILE]\n"
-                     "       hello_flood ENDPOINT sessions COUNT\n");
+    fprintf (stderr,
+             "usage: hello_flood ENDPOINT probe KIND\n"
+             "       hello_flood ENDPOINT flood COUNT BROKER_PID RSS_LIMIT_KB\n"
+             "       hello_flood ENDPOINT heavy COUNT BROKER_PID RSS_LIMIT_KB "
+             "[STOPFILE]\n"
+             "       hello_flood ENDPOINT sessions COUNT\n");
     return 2;
 }

@@ -59,7 +59,7 @@ s_submit (const char *endpoint, size_t count, char *ids)
     zsock_set_linger (dealer, 0);
     zsock_set_rcvtimeo (dealer, 30000);
     int rc = 0;
-    for (size_t done = 0; done < count && rc == 0; ) {
+    for (size_t done = 0; done < count && rc == 0;) {
         size_t n = count - done < S_BATCH ? count - done : S_BATCH;
         async_msg_t msg;
         async_msg_init (&msg, ASYNC_C_SUBMIT, done + 1);
@@ -85,7 +85,7 @@ s_submit (const char *endpoint, size_t count, char *ids)
         }
         const msgpack_object *accepted = async_mp_get (in.body, "accepted");
         if (!streq (in.command, "ACCEPTED") || !accepted
-        ||  accepted->type != MSGPACK_OBJECT_ARRAY || accepted->via.array.size != n) {
+            || accepted->type != MSGPACK_OBJECT_ARRAY || accepted->via.array.size != n) {
             fprintf (stderr, "waiter_flood: SUBMIT answered %s\n", in.command);
             rc = -1;
         }
@@ -173,19 +173,16 @@ main (int argc, char *argv [])
             if (async_inmsg_parse (&in, zframe_data (frame), zframe_size (frame), &why) == 0) {
                 if (streq (in.command, "WAITING"))
                     waits++;
-                else
-                if (streq (in.command, "ERROR")) {
+                else if (streq (in.command, "ERROR")) {
                     if (errors++ == 0) {
                         char message [300] = "";
                         async_mp_str (in.body, "message", message, sizeof message);
                         printf ("error %s\n", message);
                     }
                 }
-                else
-                if (streq (in.command, "JOB") && in.rid == 0)
+                else if (streq (in.command, "JOB") && in.rid == 0)
                     pushed++;
-                else
-                if (streq (in.command, "PING") && !probed [p]) {
+                else if (streq (in.command, "PING") && !probed [p]) {
                     probed [p] = true;
                     if (++nprobed == npeers)
                         s_touch (dir, "probed");

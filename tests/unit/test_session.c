@@ -8,14 +8,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 #ifdef __GLIBC__
-#   include <malloc.h>
+#    include <malloc.h>
 #endif
-#if defined (__SANITIZE_ADDRESS__)
-#   define S_SANITIZED 1
-#elif defined (__has_feature)
-#   if __has_feature (address_sanitizer)
-#       define S_SANITIZED 1
-#   endif
+#if defined(__SANITIZE_ADDRESS__)
+#    define S_SANITIZED 1
+#elif defined(__has_feature)
+#    if __has_feature(address_sanitizer)
+#        define S_SANITIZED 1
+#    endif
 #endif
 
 #define S_UUID  "5a3e1f2b-8c4d-4e6f-9a0b-1c2d3e4f5a6b"
@@ -323,26 +323,25 @@ test_session_cost_is_what_it_takes (void **state)
         const msgpack_object *hello = s_hello (&held, json);
         free (json);
         char why [400];
-        assert_int_equal (session_hello_check (hello, async_mp_get (hello, "agents"), why,
-                                               sizeof why), 0);
+        assert_int_equal (
+            session_hello_check (hello, async_mp_get (hello, "agents"), why, sizeof why), 0);
         size_t cost = session_hello_cost (hello);
         zframe_t *routing = zframe_new ("N1", 2);
-#if defined (__GLIBC__) && !defined (S_SANITIZED)
+#if defined(__GLIBC__) && !defined(S_SANITIZED)
         struct mallinfo2 before = mallinfo2 ();
 #endif
-        session_t *session = session_new (dispatch, "4e31", routing, S_UUID, "n", "",
-                                          hello);
-#if defined (__GLIBC__) && !defined (S_SANITIZED)
+        session_t *session = session_new (dispatch, "4e31", routing, S_UUID, "n", "", hello);
+#if defined(__GLIBC__) && !defined(S_SANITIZED)
         struct mallinfo2 after = mallinfo2 ();
         size_t taken = after.uordblks + after.hblkhd - before.uordblks - before.hblkhd;
         print_message ("HELLO %d agents x %d names, %d tasks: accounted %zu bytes, "
-                       "malloc gave %zu\n", shapes [i][0], shapes [i][1], shapes [i][2],
-                       cost, taken);
+                       "malloc gave %zu\n",
+                       shapes [i][0], shapes [i][1], shapes [i][2], cost, taken);
         assert_true (cost >= taken - taken / 4 && cost <= taken + taken / 2);
 #endif
         assert_int_equal (session->cost, cost);
         if (i == 0)
-            assert_true (cost > 1000000);       //  the largest: about 1.9 MB
+            assert_true (cost > 1000000);  //  the largest: about 1.9 MB
         else
             assert_true (cost < 8192);
         s_hello_free (&held);
