@@ -1331,7 +1331,7 @@ s_dead_node_destroy (s_dead_node_t **self_p)
 static void
 s_dead_node_keep (broker_t *self, session_t *session)
 {
-    session->dead = true;
+    session->state = SESSION_DEAD;
     msgpack_sbuffer buffer;
     msgpack_packer pk;
     msgpack_sbuffer_init (&buffer);
@@ -4098,11 +4098,11 @@ s_dying_drop (broker_t *self)
         }
         session_t *session = (session_t *) zhashx_lookup (self->sessions, rkey);
         zlistx_delete (self->dying, NULL);
-        if (!session || !session->dying)
+        if (!session || session->state != SESSION_DYING)
             continue;           //  gone another way meanwhile
-        session->dying = false;
+        session->state = SESSION_LIVE;
         if (mono - session->last_seen <= (int64_t) self->config.dead_ms * 1000)
-            continue;
+            continue;           //  heard again meanwhile
         async_log_warning ("broker", "node.dead", "node=%s silent_ms=%" PRId64,
                            session->uuid, (mono - session->last_seen) / 1000);
         s_session_drop (self, session, "dead");
@@ -4154,8 +4154,8 @@ s_timers (broker_t *self)
     session_t *session = (session_t *) zhashx_first (self->sessions);
     while (session) {
         if (mono - session->last_seen > (int64_t) self->config.dead_ms * 1000) {
-            if (!session->dying) {
-                session->dying = true;
+            if (session->state == SESSION_LIVE) {
+                session->state = SESSION_DYING;
                 zlistx_add_end (self->dying, strdup (session->rkey));
                 self->more_work = true;
             }

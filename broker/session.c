@@ -338,7 +338,7 @@ session_pack (session_t *self, msgpack_packer *pk)
     async_codec_pack_str (pk, "last_heartbeat");
     async_codec_pack_str (pk, async_format_time (self->last_seen_wall, when, sizeof when));
     async_codec_pack_str (pk, "dead");
-    if (self->dead)
+    if (self->state == SESSION_DEAD)
         msgpack_pack_true (pk);
     else
         msgpack_pack_false (pk);

@@ -37,6 +37,18 @@
 #define SESSION_MEMORY_DEFAULT  (256 * 1024 * 1024)
 #define SESSION_MAX_DEFAULT     10000
 
+//  The life of a session at the broker. It is made LIVE by a HELLO the
+//  broker welcomes (there is no session before: a peer saying HELLO has
+//  none until then); silent past --dead-after it is DYING, queued to be
+//  dropped a few a loop turn (one heard again meanwhile is LIVE again);
+//  dropped, it is DEAD: gone from the sessions, packed once as NODES lists
+//  a dead node. Superseded, stopped (BYE) or revoked, it is dropped at once
+typedef enum {
+    SESSION_LIVE,
+    SESSION_DYING,
+    SESSION_DEAD
+} session_state_t;
+
 typedef struct {
     char *rkey;                 //  routing id as hex
     zframe_t *routing;
@@ -59,8 +71,7 @@ typedef struct {
     int64_t acks_since;         //  monotonic us, of the oldest held
     msgpack_sbuffer assigns;    //  this dispatch's ASSIGN bodies for it, packed
     uint32_t nassigns;
-    bool dead;                  //  declared dead: packed as such
-    bool dying;                 //  found dead, to be dropped (s_dying_drop)
+    session_state_t state;
     size_t cost;                //  bytes its HELLO costs (session_hello_cost)
 } session_t;
 

@@ -53,6 +53,18 @@ typedef struct {
     char tag [24];              //  the task's, sent back with the answer
 } pending_req_t;
 
+//  Our session with the broker. GREETING: HELLO sent, again every 2 s,
+//  until WELCOME (at start, and after a REHELLO: the broker restarted or
+//  declared us dead); WELCOMED: jobs flow, results go (and go again until
+//  their ACK); REFUSED: the broker refused our HELLO for good (our uuid is
+//  another live node's or bound to another key, or the HELLO is over its
+//  budgets): we stop, exit code 6
+typedef enum {
+    NODE_GREETING,
+    NODE_WELCOMED,
+    NODE_REFUSED
+} node_state_t;
+
 struct _node_t {
     node_config_t config;
     async_registry_t *registry;
@@ -75,7 +87,7 @@ struct _node_t {
     async_idmap_t *unacked;     //  id -> unacked_t
     zhashx_t *requests;         //  rid (as text) -> pending_req_t
     uint64_t rid;
-    bool welcomed;
+    node_state_t state;         //  of our session with the broker
     bool stopping;
     bool broker_batch;          //  RESULT may carry `results` (WELCOME batch)
     bool batching;              //  draining the workers: results wait for the end
@@ -85,9 +97,9 @@ struct _node_t {
     int64_t last_heard;         //  monotonic us
     int64_t next_ping;
     int64_t next_hello;
+    bool welcomed_once;         //  a WELCOME came (the next is a re-welcome)
     uint64_t hello_first;       //  rids of the HELLOs since the last WELCOME
     uint64_t hello_last;
-    bool hello_refused;         //  ... and one was refused for good
     int64_t reconnect_at;       //  after a refused handshake; 0: none due
     int64_t next_resend_check;  //  monotonic us: look at unacked results
     int broken;                 //  handshakes cut short since the last good one
@@ -882,8 +894,9 @@ s_on_broker (node_t *self)
     }
     else
     if (async_inmsg_is (&in, ASYNC_S_WELCOME)) {
-        bool first = !self->welcomed;
-        self->welcomed = true;
+        bool first = !self->welcomed_once;
+        self->welcomed_once = true;
+        self->state = NODE_WELCOMED;
         self->hello_first = 0;
         int64_t batch = 0;
         async_mp_int (in.body, "batch", &batch);
@@ -901,7 +914,7 @@ s_on_broker (node_t *self)
     }
     else
     if (async_inmsg_is (&in, ASYNC_S_REHELLO)) {
-        self->welcomed = false;
+        self->state = NODE_GREETING;
         if (async_mono_us () >= self->next_hello - 1500000)
             s_send_hello (self);
     }
@@ -936,7 +949,7 @@ s_on_broker (node_t *self)
                              self->uuid, self->config.uuid_file ? self->config.uuid_file
                              : "", message ? message : "");
             free (message);
-            self->hello_refused = true;
+            self->state = NODE_REFUSED;
         }
         else {
             char *message = async_mp_strdup (in.body, "message");
@@ -1141,7 +1154,7 @@ s_timers (node_t *self)
         s_send (self, &msg);
         self->next_ping = now + (int64_t) self->config.heartbeat_ms * 1000;
     }
-    if (!self->welcomed && now >= self->next_hello)
+    if (self->state == NODE_GREETING && now >= self->next_hello)
         s_send_hello (self);
     //  Results not acknowledged: send again with backoff (broker away).
     //  Looked at every S_RESEND_CHECK_US, not every turn: many may wait
@@ -1151,7 +1164,7 @@ s_timers (node_t *self)
     if (unacked)
         self->next_resend_check = now + S_RESEND_CHECK_US;
     while (unacked) {
-        if (now >= unacked->next_send && self->welcomed) {
+        if (now >= unacked->next_send && self->state == NODE_WELCOMED) {
             zframe_t *copy = zframe_dup (unacked->frame);
             zframe_send (&copy, self->dealer, ZFRAME_DONTWAIT);
             zframe_destroy (&copy);
@@ -1355,7 +1368,7 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
     };
     int nitems = self->monitor ? 4 : 3;
     self->next_hello = 0;
-    while (!*stop && !self->hello_refused) {
+    while (!*stop && self->state != NODE_REFUSED) {
         if (reopen && *reopen) {
             *reopen = 0;
             async_log_reopen ();
@@ -1379,7 +1392,7 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
     //  Refused: no session to say BYE to; the jobs are not ours any more
     self->stopping = true;
     async_log_info ("node", "node.stopping", "node=%s", self->uuid);
-    if (!self->hello_refused) {
+    if (self->state != NODE_REFUSED) {
         async_msg_t msg;
         async_msg_init (&msg, ASYNC_C_BYE, ++self->rid);
         s_send (self, &msg);
@@ -1401,8 +1414,8 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
         async_log_warning ("node", "node.stopped", "node=%s reason=\"tasks still running; "
                            "their jobs were interrupted\"", self->uuid);
         zclock_sleep (100);      //  let BYE leave
-        _exit (self->hello_refused ? ASYNC_EREFUSED : 0);
+        _exit (self->state == NODE_REFUSED ? ASYNC_EREFUSED : 0);
     }
     async_log_info ("node", "node.stopped", "node=%s", self->uuid);
-    return self->hello_refused ? ASYNC_EREFUSED : 0;
+    return self->state == NODE_REFUSED ? ASYNC_EREFUSED : 0;
 }
