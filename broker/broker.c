@@ -2527,20 +2527,6 @@ s_adoptable (broker_t *self, async_job_t *job, const char *uuid, uint64_t token,
         && s_is_queued (self, job);
 }
 
-//  The slots of a HELLO's agents (each size checked by session_hello_check)
-static int64_t
-s_hello_slots (const msgpack_object *agents)
-{
-    int64_t slots = 0;
-    for (uint32_t i = 0; i < agents->via.array.size; i++) {
-        int64_t size = 0;
-        if (async_mp_int (&agents->via.array.ptr [i], "size", &size) == 0
-        &&  size > 0 && size <= SESSION_SIZE)
-            slots += size;
-    }
-    return slots;
-}
-
 //  Take the adopted jobs out of their queues, assigned to the session
 static void
 s_adopt (broker_t *self, session_t *session, zlistx_t *adopted)
@@ -2799,11 +2785,13 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         refused += nheld - SESSION_HELD;        //  each costs a look-up: not read
         nheld = SESSION_HELD;
     }
-    //  Adoption candidates (held entries for pending jobs): at most two
-    //  per slot of the node (a finished job whose result waits for its ACK,
-    //  and the next one running), each checked once; the rest, and every
-    //  miss, are refused
-    int64_t candidates = 2 * s_hello_slots (agents);
+    //  Adoption candidates (held entries for pending jobs): every entry
+    //  read is checked once, and every miss is refused. Not a number per
+    //  slot: a result's ACK waits for the commit that records it, while
+    //  its slot takes the next job at once, so behind one slow write a
+    //  node of one slot holds as many finished jobs as it ran meanwhile.
+    //  A guess needs the 64-bit proof, so the first SESSION_HELD entries
+    //  give 2^-50 at most per HELLO
     for (uint32_t i = 0; i < nheld; i++) {
         char id [ASYNC_ID_LEN], agent_name [ASYNC_MAX_NAME + 1];
         uint64_t token, proof;
@@ -2818,18 +2806,15 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         bool has_proof = async_mp_uint (h, "proof", &proof) == 0;
         async_job_t *job = s_job_load (self, id);
         if (job && job->status == ASYNC_PENDING) {
-            if (candidates > 0) {
-                candidates--;
-                if (s_adoptable (self, job, uuid, token, attempt, has_proof ? &proof : NULL)) {
-                    s_adopted_t *entry = calloc (1, sizeof (s_adopted_t));
-                    memcpy (entry->id, id, ASYNC_ID_LEN);
-                    entry->token = token;
-                    snprintf (entry->agent, sizeof entry->agent, "%s", agent_name);
-                    zlistx_add_end (adopted, entry);
-                    continue;
-                }
+            if (s_adoptable (self, job, uuid, token, attempt, has_proof ? &proof : NULL)) {
+                s_adopted_t *entry = calloc (1, sizeof (s_adopted_t));
+                memcpy (entry->id, id, ASYNC_ID_LEN);
+                entry->token = token;
+                snprintf (entry->agent, sizeof entry->agent, "%s", agent_name);
+                zlistx_add_end (adopted, entry);
             }
-            refused++;                  //  not adopted: a miss, or over the node's slots
+            else
+                refused++;              //  not adopted: no valid proof
             continue;
         }
         if (!job || !s_job_is_live (job))
@@ -2844,8 +2829,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         async_log_warning ("broker", "node.held_refused", "node=%s refused=%zu "
                            "reason=\"held entries malformed, over the first %d, for "
                            "jobs assigned to other nodes, or for pending jobs not taken "
-                           "back (no valid proof, or more than the node's slots); "
-                           "ignored\"", uuid, refused, SESSION_HELD);
+                           "back (no valid proof); ignored\"", uuid, refused, SESSION_HELD);
     session_t *previous [2] = { old, other != old ? other : NULL };
     for (int i = 0; i < 2; i++) {
         session_t *session = previous [i];

@@ -5,11 +5,11 @@
 #   right token for its own uuid (32 bits of MAC: guessable online), then
 #   sends RESULT {J, token, 666}. Without the proof, or with a wrong one,
 #   the broker must not hand J over: the RESULT is rejected, J stays
-#   pending, and the misses (and entries over the peer's one slot) are
-#   counted in node.held_refused. The token and proof are made from a copy
-#   of the stopped broker's store (tests/integration/token_of.c), as by an
-#   attacker who stole the secret: with both right, J is taken back, which
-#   shows the refusals above are the proof's doing.
+#   pending, and the misses are counted in node.held_refused. The token
+#   and proof are made from a copy of the stopped broker's store (tests/
+#   integration/token_of.c), as by an attacker who stole the secret: with
+#   both right, J is taken back, which shows the refusals above are the
+#   proof's doing.
 source "$(dirname "$0")/../helpers/lib.sh"
 
 FORGE=$AM_BUILD/tests/hello_forge
@@ -61,7 +61,7 @@ wrong=${PROOF[wrongproof]}
 s_forge wrongproof "$wrong" 3
 grep -q '^ack: rejected=1$' <<<"$out" || am_fail "the forged RESULT was not rejected: $out"
 am_assert_eq "status of $id" pending "$(am_job_field "$id" .status)"
-#   One miss, and two entries over the peer's one slot
+#   Three misses, one per copy
 grep -q "node.held_refused node=${UUID[wrongproof]} refused=3 " "$AM_TMP/broker.log" \
     || am_fail "no 'node.held_refused node=${UUID[wrongproof]} refused=3' in the broker log"
 if grep -q "job.adopted job=$id" "$AM_TMP/broker.log"; then
