@@ -96,6 +96,7 @@ struct _broker_t {
     zlistx_t *flight_dirty;     //  async_job_t * it writes
     zlistx_t *flight_loaded;    //  async_job_t * read before it
     zhashx_t *flight_keys;      //  its idempotency keys
+    zhashx_t *flight_created;   //  the ids of the jobs it creates
     bool flight_synced;
     int64_t flight_start;       //  monotonic us
     async_idmap_t *waiters;     //  job id -> zlistx of s_waiter_t (not owned)
@@ -107,6 +108,9 @@ struct _broker_t {
     zhashx_t *pushes;           //  rkey -> s_push_t: brief JOBs of this turn
     async_idmap_t *progress_sent;   //  job id -> int64_t *: last PROGRESS (monotonic us)
     zhashx_t *keys_staged;      //  idempotency key -> job id, put in this batch
+    zhashx_t *created;          //  id -> 1: jobs created in this batch, not
+                                //  handed out before it is written
+    bool withheld;              //  dispatch held back such a job
     zlistx_t *replies;          //  zmsg_t * to send after the commit
     zlistx_t *scheduled;        //  scheduled_t *, sorted by when
     zlistx_t *backoffs;         //  scheduled_t *: retries, sorted by mono
@@ -233,11 +237,32 @@ s_live_delete (broker_t *self, const char *id)
 }
 
 
-//  Dispatch veto: a lane whose quotas are full waits
+//  Whether job `id` was created in the batch being staged or the one
+//  being written: it is in no store yet
 static bool
-s_quota_veto (void *arg, const char *id, const char *task, const char *quotas)
+s_job_unwritten (broker_t *self, const char *id)
 {
-    return quota_allows (((broker_t *) arg)->quotas, quotas);
+    return (zhashx_size (self->created) && zhashx_lookup (self->created, id))
+        || (zhashx_size (self->flight_created) && zhashx_lookup (self->flight_created, id));
+}
+
+//  Dispatch veto: a lane whose quotas are full waits, and so does a job
+//  whose record is not written yet. Handed out before, it could run on a
+//  node and be lost with the batch in a crash: its submitter, never
+//  answered, submits it again (with the same idempotency key: the same
+//  job, as far as it knows), and it runs a second time. A job that is in
+//  the store goes at once: ASSIGN before the commit that records it is
+//  safe for it (the node takes it back after a restart, section 8 of
+//  docs/protocol.md)
+static bool
+s_dispatch_veto (void *arg, const char *id, const char *task, const char *quotas)
+{
+    broker_t *self = (broker_t *) arg;
+    if (s_job_unwritten (self, id)) {
+        self->withheld = true;
+        return false;
+    }
+    return quota_allows (self->quotas, quotas);
 }
 
 //  ---------------------------------------------------------------------
@@ -290,8 +315,11 @@ s_job_read (broker_t *self, const char *id)
 static void
 s_job_save (broker_t *self, async_job_t *job)
 {
-    if (!async_idmap_lookup (self->jobs, job->id))
+    if (!async_idmap_lookup (self->jobs, job->id)) {
+        //  Not read from the store (s_job_load): a new job
         async_idmap_insert (self->jobs, job->id, job);
+        zhashx_insert (self->created, job->id, (void *) 1);
+    }
     if (!job->dirty) {
         job->dirty = true;
         zlistx_add_end (self->dirty, job);
@@ -3784,7 +3812,8 @@ s_dispatch (broker_t *self)
     char id [ASYNC_ID_LEN];
     dispatch_agent_t *agent;
     zlistx_t *batched = zlistx_new ();      //  sessions with ASSIGNs to send
-    while (dispatch_next (self->dispatch, s_quota_veto, self, id, &agent)) {
+    self->withheld = false;
+    while (dispatch_next (self->dispatch, s_dispatch_veto, self, id, &agent)) {
         session_t *session = (session_t *) dispatch_agent_owner (agent);
         async_job_t *job = s_job_load (self, id);
         char key [300];
@@ -3823,10 +3852,10 @@ s_dispatch (broker_t *self)
         async_msg_str (&msg, "agent", dispatch_agent_name (agent));
         async_msg_int (&msg, "attempt", job->attempts + 1);
         async_msg_int (&msg, "timeout_ms", job->timeout / 1000);
-        //  Sent now, before the commit: a job whose submit is not durable
-        //  yet was not acknowledged either, and a node's result for a job
-        //  the broker does not know is rejected. A node that takes them
-        //  gets this turn's jobs in one ASSIGN (below).
+        //  Sent now, before the commit that records the assignment: the
+        //  job's record is written (s_dispatch_veto), so after a crash the
+        //  node takes it back (s_adopt). A node that takes them gets this
+        //  turn's jobs in one ASSIGN (below).
         if (session->batch) {
             if (session->nassigns++ == 0)
                 zlistx_add_end (batched, session);
@@ -4423,6 +4452,9 @@ s_commit_start (broker_t *self, bool here)
     zhashx_t *keys = self->flight_keys;
     self->flight_keys = self->keys_staged;
     self->keys_staged = keys;
+    zhashx_t *created = self->flight_created;
+    self->flight_created = self->created;
+    self->created = created;
     dispatch_committing (self->dispatch);
     self->flight_synced = self->durable && self->config.sync && store_pending (self->store);
     self->flight_deferred = deferred;
@@ -4466,6 +4498,7 @@ s_commit_done (broker_t *self, bool writer, int rc)
         metrics_sync (self->metrics, (async_mono_us () - self->flight_start) / 1e6);
     dispatch_committed (self->dispatch);
     zhashx_purge (self->flight_keys);
+    zhashx_purge (self->flight_created);    //  their jobs may go now
     zmsg_t *zmsg;
     if (self->flight_synced)
         while ((zmsg = (zmsg_t *) zlistx_detach (self->unsynced, NULL)))
@@ -4869,6 +4902,8 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     zhashx_set_destructor (self->keys_staged, (zhashx_destructor_fn *) zstr_free);
     self->flight_keys = zhashx_new ();
     zhashx_set_destructor (self->flight_keys, (zhashx_destructor_fn *) zstr_free);
+    self->created = zhashx_new ();
+    self->flight_created = zhashx_new ();
     async_idmap_set_destructor (self->progress_sent, (async_idmap_destructor_fn *) zstr_free);
     async_idmap_set_destructor (self->waiters, (async_idmap_destructor_fn *) zlistx_destroy);
     self->dying = zlistx_new ();
@@ -4975,6 +5010,8 @@ broker_destroy (broker_t **self_p)
     zhashx_destroy (&self->pushes);
     async_idmap_destroy (&self->progress_sent);
     zhashx_destroy (&self->keys_staged);
+    zhashx_destroy (&self->created);
+    zhashx_destroy (&self->flight_created);
     zlistx_destroy (&self->replies);
     zlistx_destroy (&self->dirty);
     zlistx_destroy (&self->loaded);
@@ -5162,6 +5199,13 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
                  && dispatch_used (self->dispatch) < 2;
         if (s_commit_start (self, lone))
             break;
+        //  The jobs this batch created waited for it (s_dispatch_veto):
+        //  written here, they go now, and their assignments are written
+        if (self->withheld && lone && !store_commit_busy (self->store)) {
+            s_dispatch (self);
+            if (s_commit_start (self, true))
+                break;
+        }
         s_pushes_flush (self);
         s_acks_flush (self, false);
         //  HTTP requests read the state as the commit left it
