@@ -96,7 +96,7 @@ struct _broker_t {
     zlistx_t *flight_dirty;     //  async_job_t * it writes
     zlistx_t *flight_loaded;    //  async_job_t * read before it
     zhashx_t *flight_keys;      //  its idempotency keys
-    zhashx_t *flight_created;   //  the ids of the jobs it creates
+    zhashx_t *flight_unwritten; //  its jobs not to hand out before it is written
     bool flight_synced;
     int64_t flight_start;       //  monotonic us
     async_idmap_t *waiters;     //  job id -> zlistx of s_waiter_t (not owned)
@@ -108,8 +108,9 @@ struct _broker_t {
     zhashx_t *pushes;           //  rkey -> s_push_t: brief JOBs of this turn
     async_idmap_t *progress_sent;   //  job id -> int64_t *: last PROGRESS (monotonic us)
     zhashx_t *keys_staged;      //  idempotency key -> job id, put in this batch
-    zhashx_t *created;          //  id -> 1: jobs created in this batch, not
-                                //  handed out before it is written
+    zhashx_t *unwritten;        //  id -> 1: jobs created, or whose attempt
+                                //  ended, in this batch: not handed out
+                                //  before it is written (s_dispatch_veto)
     bool withheld;              //  dispatch held back such a job
     zlistx_t *replies;          //  zmsg_t * to send after the commit
     zlistx_t *scheduled;        //  scheduled_t *, sorted by when
@@ -237,22 +238,25 @@ s_live_delete (broker_t *self, const char *id)
 }
 
 
-//  Whether job `id` was created in the batch being staged or the one
-//  being written: it is in no store yet
+//  Whether job `id` was created, or ended an attempt, in the batch being
+//  staged or the one being written
 static bool
 s_job_unwritten (broker_t *self, const char *id)
 {
-    return (zhashx_size (self->created) && zhashx_lookup (self->created, id))
-        || (zhashx_size (self->flight_created) && zhashx_lookup (self->flight_created, id));
+    return (zhashx_size (self->unwritten) && zhashx_lookup (self->unwritten, id))
+        || (zhashx_size (self->flight_unwritten)
+            && zhashx_lookup (self->flight_unwritten, id));
 }
 
 //  Dispatch veto: a lane whose quotas are full waits, and so does a job
-//  whose record is not written yet. Handed out before, it could run on a
-//  node and be lost with the batch in a crash: its submitter, never
-//  answered, submits it again (with the same idempotency key: the same
-//  job, as far as it knows), and it runs a second time. A job that is in
-//  the store goes at once: ASSIGN before the commit that records it is
-//  safe for it (the node takes it back after a restart, section 8 of
+//  whose last change is not written (s_job_unwritten). Handed out before,
+//  it could run on a node, then a crash brings back what the store holds:
+//  no job at all, whose submitter, never answered, submits it again (with
+//  the same idempotency key: the same job, as far as it knows); or the
+//  attempt before, whose node re-sends its failure, which is retried. The
+//  task runs a second time either way. A job the store holds as pending
+//  goes at once: ASSIGN before the commit that records it is safe for it
+//  (the node takes it back after a restart, section 8 of
 //  docs/protocol.md)
 static bool
 s_dispatch_veto (void *arg, const char *id, const char *task, const char *quotas)
@@ -318,7 +322,7 @@ s_job_save (broker_t *self, async_job_t *job)
     if (!async_idmap_lookup (self->jobs, job->id)) {
         //  Not read from the store (s_job_load): a new job
         async_idmap_insert (self->jobs, job->id, job);
-        zhashx_insert (self->created, job->id, (void *) 1);
+        zhashx_insert (self->unwritten, job->id, (void *) 1);
     }
     if (!job->dirty) {
         job->dirty = true;
@@ -1290,6 +1294,8 @@ static void
 s_release (broker_t *self, async_job_t *job)
 {
     s_live_delete (self, job->id);
+    //  Its next attempt waits for this end to be written (s_dispatch_veto)
+    zhashx_insert (self->unwritten, job->id, (void *) 1);
     if (s_job_is_live (job))
         quota_count (self->quotas, &job->quotas, -1);
     session_t *session = s_session_for_job (self, job);
@@ -4452,9 +4458,9 @@ s_commit_start (broker_t *self, bool here)
     zhashx_t *keys = self->flight_keys;
     self->flight_keys = self->keys_staged;
     self->keys_staged = keys;
-    zhashx_t *created = self->flight_created;
-    self->flight_created = self->created;
-    self->created = created;
+    zhashx_t *unwritten = self->flight_unwritten;
+    self->flight_unwritten = self->unwritten;
+    self->unwritten = unwritten;
     dispatch_committing (self->dispatch);
     self->flight_synced = self->durable && self->config.sync && store_pending (self->store);
     self->flight_deferred = deferred;
@@ -4498,7 +4504,7 @@ s_commit_done (broker_t *self, bool writer, int rc)
         metrics_sync (self->metrics, (async_mono_us () - self->flight_start) / 1e6);
     dispatch_committed (self->dispatch);
     zhashx_purge (self->flight_keys);
-    zhashx_purge (self->flight_created);    //  their jobs may go now
+    zhashx_purge (self->flight_unwritten);  //  their jobs may go now
     zmsg_t *zmsg;
     if (self->flight_synced)
         while ((zmsg = (zmsg_t *) zlistx_detach (self->unsynced, NULL)))
@@ -4902,8 +4908,8 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     zhashx_set_destructor (self->keys_staged, (zhashx_destructor_fn *) zstr_free);
     self->flight_keys = zhashx_new ();
     zhashx_set_destructor (self->flight_keys, (zhashx_destructor_fn *) zstr_free);
-    self->created = zhashx_new ();
-    self->flight_created = zhashx_new ();
+    self->unwritten = zhashx_new ();
+    self->flight_unwritten = zhashx_new ();
     async_idmap_set_destructor (self->progress_sent, (async_idmap_destructor_fn *) zstr_free);
     async_idmap_set_destructor (self->waiters, (async_idmap_destructor_fn *) zlistx_destroy);
     self->dying = zlistx_new ();
@@ -5010,8 +5016,8 @@ broker_destroy (broker_t **self_p)
     zhashx_destroy (&self->pushes);
     async_idmap_destroy (&self->progress_sent);
     zhashx_destroy (&self->keys_staged);
-    zhashx_destroy (&self->created);
-    zhashx_destroy (&self->flight_created);
+    zhashx_destroy (&self->unwritten);
+    zhashx_destroy (&self->flight_unwritten);
     zlistx_destroy (&self->replies);
     zlistx_destroy (&self->dirty);
     zlistx_destroy (&self->loaded);
@@ -5199,7 +5205,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
                  && dispatch_used (self->dispatch) < 2;
         if (s_commit_start (self, lone))
             break;
-        //  The jobs this batch created waited for it (s_dispatch_veto):
+        //  The jobs this batch created or retried waited for it (s_dispatch_veto):
         //  written here, they go now, and their assignments are written
         if (self->withheld && lone && !store_commit_busy (self->store)) {
             s_dispatch (self);
