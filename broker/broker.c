@@ -4475,6 +4475,29 @@ s_commit_start (broker_t *self, bool here)
     return s_commit_done (self, false, rc == 0 ? -1 : rc);
 }
 
+//  Write the staged batch on this thread (a lone request: quicker than the
+//  writer). The jobs it creates or retries wait for it (s_dispatch_veto)
+//  and go right after, with their assignments written. A batch to be
+//  synced is then written first without the sync, which a crash of the
+//  process does not undo (docs/storage.md), so that its jobs go out at
+//  once; its replies wait for the sync, made with the assignments
+static int
+s_commit_lone (broker_t *self)
+{
+    bool split = self->durable && self->config.sync && zhashx_size (self->unwritten)
+              && !store_commit_busy (self->store);
+    if (split) {
+        self->durable = false;
+        self->durable_soon = true;      //  its replies wait for a sync
+    }
+    int rc = s_commit_start (self, true);
+    if (rc || store_commit_busy (self->store) || !(split || self->withheld))
+        return rc;
+    s_dispatch (self);
+    self->durable |= split;
+    return s_commit_start (self, true);
+}
+
 //  A batch is written: by the writer (`writer`: collect its outcome, if a
 //  write is in flight), or on this thread with outcome `rc` (-1: handed to
 //  the writer, nothing to do yet). Send what waited for it, read back
@@ -5203,15 +5226,8 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         //  woken (one job at a time: W2's latency)
         bool lone = handled <= 1 && drained
                  && dispatch_used (self->dispatch) < 2;
-        if (s_commit_start (self, lone))
+        if (lone ? s_commit_lone (self) : s_commit_start (self, false))
             break;
-        //  The jobs this batch created or retried waited for it (s_dispatch_veto):
-        //  written here, they go now, and their assignments are written
-        if (self->withheld && lone && !store_commit_busy (self->store)) {
-            s_dispatch (self);
-            if (s_commit_start (self, true))
-                break;
-        }
         s_pushes_flush (self);
         s_acks_flush (self, false);
         //  HTTP requests read the state as the commit left it
@@ -5297,7 +5313,7 @@ broker_feed (broker_t *self, const void *routing, size_t rsize, const void *data
     zmsg_destroy (&zmsg);
     s_timers (self);
     s_dispatch (self);
-    int rc = s_commit_start (self, true);
+    int rc = s_commit_lone (self);
     s_pushes_flush (self);
     s_acks_flush (self, false);
     return rc;
