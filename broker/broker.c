@@ -2939,18 +2939,26 @@ s_current_attempt (broker_t *self, session_t *session, async_inmsg_t *in, char *
 }
 
 //  Whether a RESULT that is not for a current attempt is for the attempt
-//  whose result the broker took last (a job still cached: changed since
-//  the last commit, or live): the same node and token, the job no longer
-//  waiting for that attempt
+//  whose result the broker took last (the job in memory, or its record in
+//  the store): the same node and token, the job no longer waiting for that
+//  attempt
 static bool
 s_result_taken (broker_t *self, session_t *session, async_inmsg_t *in, const char *id)
 {
     uint64_t token = 0;
     if (async_mp_uint (in->body, "token", &token))
         return false;
+    //  Not in memory: completed and written before a broker restart, whose
+    //  ACK was lost with the broker (one point read, for a RESULT of at
+    //  most ASYNC_MAX_RESULTS entries)
     async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
-    return job && job->token == token && streq (job->node, session->uuid)
-        && !s_job_is_live (job);
+    async_job_t *stored = NULL;
+    if (!job && async_id_valid (id))
+        job = stored = s_job_read (self, id);
+    bool taken = job && job->token == token && streq (job->node, session->uuid)
+              && !s_job_is_live (job);
+    async_job_destroy (&stored);
+    return taken;
 }
 
 //  An attempt started: count it, and the job's wait when it is its first
