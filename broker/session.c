@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "session.h"
+#include "async_alloc.h"
 #include "async_codec.h"
 #include "async_util.h"
 #include <sodium.h>
@@ -149,13 +150,13 @@ s_strv_from (const msgpack_object *array)
 {
     if (!array || array->type != MSGPACK_OBJECT_ARRAY || array->via.array.size > SESSION_TASKS)
         return NULL;
-    const char **strv = calloc (array->via.array.size + 1, sizeof (char *));
+    const char **strv = async_xcalloc (array->via.array.size + 1, sizeof (char *));
     assert (strv);
     size_t n = 0;
     for (uint32_t i = 0; i < array->via.array.size; i++) {
         char buf [ASYNC_MAX_NAME + 1];
         if (async_mp_strcpy (&array->via.array.ptr [i], buf, sizeof buf) == 0 && *buf)
-            strv [n++] = strdup (buf);
+            strv [n++] = async_xstrdup (buf);
     }
     return strv;
 }
@@ -175,7 +176,7 @@ s_short_strdup (const msgpack_object *map, const char *key)
     char value [64];
     if (async_mp_str (map, key, value, sizeof value) || !*value)
         return NULL;
-    return strdup (value);
+    return async_xstrdup (value);
 }
 
 int
@@ -204,13 +205,13 @@ session_t *
 session_new (dispatch_t *dispatch, const char *rkey, zframe_t *routing, const char *uuid,
              const char *nonce, const char *address, const msgpack_object *hello)
 {
-    session_t *self = calloc (1, sizeof (session_t));
+    session_t *self = async_xcalloc (1, sizeof (session_t));
     assert (self);
-    self->rkey = strdup (rkey);
+    self->rkey = async_xstrdup (rkey);
     self->routing = zframe_dup (routing);
     snprintf (self->uuid, sizeof self->uuid, "%s", uuid);
     snprintf (self->session, sizeof self->session, "%s", nonce);
-    self->address = strdup (address ? address : "");
+    self->address = async_xstrdup (address ? address : "");
     self->host = async_mp_strdup (hello, "host");
     async_mp_int (hello, "pid", &self->pid);
     self->boot = s_short_strdup (hello, "boot");

@@ -1234,7 +1234,7 @@ async_spec_arg (async_spec_t *self, json_t *value)
         json_decref (value);
         return ASYNC_EINVAL;
     }
-    return json_array_append_new (args, value ? value : json_null ()) ? ASYNC_ENOMEM : 0;
+    return json_array_append_new (args, value) ? ASYNC_ENOMEM : 0;
 }
 
 int
@@ -1249,18 +1249,18 @@ async_spec_kwarg (async_spec_t *self, const char *name, json_t *value)
         json_decref (value);
         return ASYNC_EINVAL;
     }
-    return json_object_set_new (kwargs, name, value ? value : json_null ())
+    return json_object_set_new (kwargs, name, value)
            ? ASYNC_EINVAL : 0;
 }
 
 int
 async_spec_option (async_spec_t *self, const char *name, json_t *value)
 {
-    if (!self) {
+    if (!self || !value) {
         json_decref (value);
         return ASYNC_ENOMEM;
     }
-    return json_object_set_new (self->json, name, value ? value : json_null ())
+    return json_object_set_new (self->json, name, value)
            ? ASYNC_EINVAL : 0;
 }
 

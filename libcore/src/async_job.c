@@ -19,6 +19,8 @@ async_job_new (void)
     async_job_t *self = calloc (1, sizeof (async_job_t));
     if (self)
         async_id_new_ordered (self->id);
+    else
+        async_alloc_failed (sizeof (async_job_t));
     return self;
 }
 
@@ -392,8 +394,10 @@ async_job_decode_object (const msgpack_object *job)
     if (job->type != MSGPACK_OBJECT_MAP)
         return NULL;
     async_job_t *self = calloc (1, sizeof (async_job_t));
-    if (!self)
+    if (!self) {
+        async_alloc_failed (sizeof (async_job_t));
         return NULL;
+    }
     if (s_get_id (job, F_ID, self->id) || !async_id_valid (self->id))
         goto fail;
     self->kind = (async_kind_t) s_get_int (job, F_KIND);

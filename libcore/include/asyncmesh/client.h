@@ -199,8 +199,10 @@ ASYNC_EXPORT int
 //  The typed API: build a spec, submit it, read the result
 //
 //  Out of memory, a spec constructor returns NULL; every call below takes
-//  a NULL spec (or child, or value) and returns ASYNC_ENOMEM, so a chain of
-//  calls ending in async_submit needs one check, of its result.
+//  a NULL spec (or child, or value: what json_integer () and the like
+//  return out of memory) and returns ASYNC_ENOMEM, so a chain of calls
+//  ending in async_submit needs one check, of its result. A JSON null is
+//  json_null (), never NULL.
 
 //  A job for `task` ("module.function").
 ASYNC_EXPORT async_spec_t *
