@@ -12,6 +12,7 @@
 #include "spec.h"
 #include "store.h"
 #include "keys.h"
+#include "ordset.h"
 #include "quota.h"
 #include "session.h"
 #include "token.h"
@@ -151,7 +152,7 @@ struct _broker_t {
     http_t *http;               //  NULL without --http
     async_spin_t spin;          //  polls before the loop sleeps
     int64_t list_turn_us;       //  spent on listings in this loop turn
-    async_idmap_t *live_ids;    //  id -> (void *) 1: the ids of the 'a' keys
+    ordset_t *live_ids;         //  the ids of the 'a' keys, in order
     zhashx_t *scheduled_queues; //  queue -> s_scheduled_queue_t: entries of scheduled
 };
 
@@ -225,8 +226,7 @@ s_live_put (broker_t *self, const char *id, const void *value, size_t size, bool
         store_put_fresh (self->store, key, keys_id (key, KEYS_LIVE, id), value, size);
     else
         store_put (self->store, key, keys_id (key, KEYS_LIVE, id), value, size);
-    if (!async_idmap_lookup (self->live_ids, id))
-        async_idmap_insert (self->live_ids, id, (void *) 1);
+    ordset_insert (self->live_ids, id);
 }
 
 static void
@@ -234,7 +234,7 @@ s_live_delete (broker_t *self, const char *id)
 {
     char key [40];
     store_delete (self->store, key, keys_id (key, KEYS_LIVE, id));
-    async_idmap_delete (self->live_ids, id);
+    ordset_delete (self->live_ids, id);
 }
 
 
@@ -2168,76 +2168,22 @@ s_walk_stored (void *arg, const char *queue, int64_t priority, uint64_t seq)
     return more;
 }
 
-static int
-s_id_compare (const void *a, const void *b)
-{
-    return strcmp (*(const char * const *) a, *(const char * const *) b);
-}
-
-//  Put the `count` smallest ids of the array first, in any order (the
-//  selection of quicksort: linear on average)
-static void
-s_ids_select (const char **ids, size_t size, size_t count)
-{
-    size_t lo = 0, hi = size;
-    while (count > lo && count < hi && hi - lo > 1) {
-        const char *pivot = ids [lo + (hi - lo) / 2];
-        size_t lt = lo, gt = hi, i = lo;
-        while (i < gt) {
-            int cmp = strcmp (ids [i], pivot);
-            if (cmp < 0) {
-                const char *swap = ids [lt]; ids [lt++] = ids [i]; ids [i++] = swap;
-            }
-            else
-            if (cmp > 0) {
-                const char *swap = ids [--gt]; ids [gt] = ids [i]; ids [i] = swap;
-            }
-            else
-                i++;
-        }
-        if (count <= lt)
-            hi = lt;
-        else
-        if (count >= gt)
-            lo = gt;
-        else
-            return;
-    }
-}
-
 //  Walk the jobs with an 'a' key in id order, after the cursor's id if it
-//  is in that phase. From memory (live_ids): one pass over the live ids
-//  picks the few this request can look at
+//  is in that phase. From memory (live_ids, ordered): one seek to the
+//  cursor, then as many ids as this request looks at
 static void
 s_walk_live (s_walk_t *walk)
 {
-    async_idmap_t *live = walk->broker->live_ids;
-    size_t size = 0;
-    size_t capacity = async_idmap_size (live) + 1;
-    const char **ids = (const char **) malloc (capacity * sizeof (char *));
-    assert (ids);
-    void *item = async_idmap_first (live);
-    while (item) {
-        const char *id = async_idmap_cursor (live);
-        if (walk->from.phase != 'a' || strcmp (id, walk->from.id) > 0)
-            ids [size++] = id;
-        item = async_idmap_next (live);
-    }
-    //  At most this many can be looked at (the rest: the next request)
-    size_t want = walk->scan > walk->examined ? walk->scan - walk->examined + 1 : 1;
-    if (want < size) {
-        s_ids_select (ids, size, want);
-        size = want;
-    }
-    qsort (ids, size, sizeof (char *), s_id_compare);
-    //  (Reading a job back does not change live_ids: the ids stay valid)
-    for (size_t i = 0; i < size; i++) {
+    ordset_t *live = walk->broker->live_ids;
+    const char *id = ordset_seek_after (live, walk->from.phase == 'a' ? walk->from.id : NULL);
+    //  (Reading a job back does not change live_ids: the walk stays valid)
+    while (id) {
         s_cursor_t place = { .phase = 'a' };
-        memcpy (place.id, ids [i], 36);
+        memcpy (place.id, id, 36);
         if (!s_walk_visit (walk, place.id, &place))
             break;
+        id = ordset_next (live);
     }
-    free (ids);
 }
 
 //  Walk the 'c' or 'f' keys, newest first, before the cursor's key if it
@@ -4799,7 +4745,7 @@ s_recover (broker_t *self)
             store_iter_next (iter);
             continue;
         }
-        async_idmap_insert (self->live_ids, id, (void *) 1);
+        ordset_insert (self->live_ids, id);
         if (vsize == 0) {
             //  A running parent (or a job in its callbacks, or handed off):
             //  cached while it runs, with its progress from its x key
@@ -4916,7 +4862,7 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->known = zhashx_new ();
     self->awaited = zhashx_new ();
     self->jobs = async_idmap_new ();
-    self->live_ids = async_idmap_new ();
+    self->live_ids = ordset_new ();
     self->scheduled_queues = zhashx_new ();
     zhashx_set_destructor (self->scheduled_queues, (zhashx_destructor_fn *) zstr_free);
     async_idmap_set_destructor (self->jobs, (async_idmap_destructor_fn *) async_job_destroy);
@@ -5059,7 +5005,7 @@ broker_destroy (broker_t **self_p)
     zlistx_destroy (&self->unsynced);
     zhashx_destroy (&self->flight_keys);
     async_idmap_destroy (&self->jobs);
-    async_idmap_destroy (&self->live_ids);
+    ordset_destroy (&self->live_ids);
     zhashx_destroy (&self->gathers);
     zlistx_destroy (&self->scheduled);
     zlistx_destroy (&self->backoffs);
