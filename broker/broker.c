@@ -2350,64 +2350,177 @@ s_on_list (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool count_only
         s_send (self, routing, &msg);
 }
 
-static void
+//  STATUS lists at most S_STATUS_QUEUES queues, those with the most jobs
+//  first (then by name), and STATUS and NODES at most S_STATUS_NODES nodes,
+//  those alive first; `queues_more` and `nodes_more` count the rest. With
+//  300,000 queues, a reply of every queue was 18 MB
+#define S_STATUS_QUEUES     1000
+#define S_STATUS_NODES      1000
+
+//  The nodes (alive, then dead), at most S_STATUS_NODES; returns how many
+//  were left out
+static int64_t
 s_pack_nodes (broker_t *self, msgpack_packer *pk)
 {
-    msgpack_pack_array (pk, zhashx_size (self->nodes) + zhashx_size (self->dead_nodes));
+    size_t alive = zhashx_size (self->nodes);
+    size_t total = alive + zhashx_size (self->dead_nodes);
+    size_t listed = total < S_STATUS_NODES ? total : S_STATUS_NODES;
+    msgpack_pack_array (pk, listed);
+    size_t packed = 0;
     session_t *session = (session_t *) zhashx_first (self->nodes);
-    while (session) {
+    while (session && packed < listed) {
         session_pack (session, pk);
+        packed++;
         session = (session_t *) zhashx_next (self->nodes);
     }
     s_dead_node_t *dead = (s_dead_node_t *) zhashx_first (self->dead_nodes);
-    while (dead) {
+    while (dead && packed < listed) {
         async_codec_pack_raw (pk, dead->data, dead->size);
+        packed++;
         dead = (s_dead_node_t *) zhashx_next (self->dead_nodes);
     }
+    return (int64_t) (total - listed);
 }
 
+//  One queue's row in STATUS
 typedef struct {
-    zhashx_t *counts;           //  queue -> int64 array [5]
-} s_queue_stats_t;
+    const char *name;           //  borrowed while the reply is built
+    int64_t pending, scheduled, assigned, active;
+} s_queue_row_t;
 
-static int64_t *
-s_queue_counts (zhashx_t *counts, const char *queue)
+//  The rows STATUS lists: a heap of the S_STATUS_QUEUES first in STATUS
+//  order, the last of them at the top (rows [0])
+typedef struct {
+    broker_t *broker;
+    zhashx_t *live;             //  queue -> int64_t [2]: assigned, active jobs
+    s_queue_row_t *rows;
+    size_t size;
+    int64_t queues;             //  all the queues seen
+} s_queue_top_t;
+
+//  Whether row a comes before row b in STATUS: more jobs, then by name
+static bool
+s_row_before (const s_queue_row_t *a, const s_queue_row_t *b)
 {
-    int64_t *row = (int64_t *) zhashx_lookup (counts, queue);
-    if (!row) {
-        row = calloc (6, sizeof (int64_t));
-        zhashx_insert (counts, queue, row);
-    }
-    return row;
+    int64_t ta = a->pending + a->scheduled + a->assigned + a->active;
+    int64_t tb = b->pending + b->scheduled + b->assigned + b->active;
+    return ta != tb ? ta > tb : strcmp (a->name, b->name) < 0;
+}
+
+static int
+s_row_compare (const void *a, const void *b)
+{
+    const s_queue_row_t *x = (const s_queue_row_t *) a, *y = (const s_queue_row_t *) b;
+    return s_row_before (x, y) ? -1 : s_row_before (y, x) ? 1 : 0;
 }
 
 static void
-s_count_pending (void *arg, const char *queue, size_t pending)
+s_row_swap (s_queue_row_t *rows, size_t i, size_t j)
 {
-    int64_t *row = s_queue_counts ((zhashx_t *) arg, queue);
-    row [ASYNC_PENDING] += (int64_t) pending;
+    s_queue_row_t swap = rows [i];
+    rows [i] = rows [j];
+    rows [j] = swap;
 }
 
-//  The STATUS reply
+//  Count a queue in, and keep its row if it is among the first
+static void
+s_queue_top_add (s_queue_top_t *top, const char *name, int64_t pending)
+{
+    s_queue_row_t row = { .name = name, .pending = pending };
+    broker_t *broker = top->broker;
+    if (zhashx_size (broker->scheduled_queues)) {
+        s_scheduled_queue_t *scheduled
+            = (s_scheduled_queue_t *) zhashx_lookup (broker->scheduled_queues, name);
+        if (scheduled)
+            row.scheduled = scheduled->count;
+    }
+    if (zhashx_size (top->live)) {
+        int64_t *live = (int64_t *) zhashx_lookup (top->live, name);
+        if (live) {
+            row.assigned = live [0];
+            row.active = live [1];
+        }
+    }
+    top->queues++;
+    s_queue_row_t *rows = top->rows;
+    size_t i;
+    if (top->size < S_STATUS_QUEUES) {
+        //  Sift up: a parent comes after its children
+        i = top->size++;
+        rows [i] = row;
+        while (i > 0 && s_row_before (&rows [(i - 1) / 2], &rows [i])) {
+            s_row_swap (rows, i, (i - 1) / 2);
+            i = (i - 1) / 2;
+        }
+        return;
+    }
+    if (!s_row_before (&row, &rows [0]))
+        return;
+    //  In place of the last one, then sift down
+    rows [0] = row;
+    i = 0;
+    while (true) {
+        size_t last = i, left = 2 * i + 1, right = 2 * i + 2;
+        if (left < top->size && s_row_before (&rows [last], &rows [left]))
+            last = left;
+        if (right < top->size && s_row_before (&rows [last], &rows [right]))
+            last = right;
+        if (last == i)
+            break;
+        s_row_swap (rows, i, last);
+        i = last;
+    }
+}
+
+static void
+s_queue_top_pending (void *arg, const char *queue, size_t pending)
+{
+    s_queue_top_add ((s_queue_top_t *) arg, queue, (int64_t) pending);
+}
+
+//  The STATUS reply. Its work is one pass over the queues and one over the
+//  cached jobs, with no allocation per queue, and its size is bounded
 static void
 s_status_msg (broker_t *self, uint64_t rid, async_msg_t *reply)
 {
-    zhashx_t *counts = zhashx_new ();
-    zhashx_set_destructor (counts, (zhashx_destructor_fn *) zstr_free);
-    dispatch_each_queue (self->dispatch, s_count_pending, counts);
-    //  Scheduled jobs, counted by queue as they were scheduled
+    s_queue_top_t top = { .broker = self, .live = zhashx_new () };
+    top.rows = (s_queue_row_t *) malloc (S_STATUS_QUEUES * sizeof (s_queue_row_t));
+    assert (top.rows);
+    zhashx_set_destructor (top.live, s_free_item);
+    //  Jobs on nodes, by queue: as many queues as running jobs at most
+    async_job_t *job = (async_job_t *) async_idmap_first (self->jobs);
+    while (job) {
+        if (s_job_is_live (job)) {
+            int64_t *live = (int64_t *) zhashx_lookup (top.live, job->queue);
+            if (!live) {
+                live = (int64_t *) calloc (2, sizeof (int64_t));
+                assert (live);
+                zhashx_insert (top.live, job->queue, live);
+            }
+            live [job->status == ASYNC_ASSIGNED ? 0 : 1]++;
+        }
+        job = (async_job_t *) async_idmap_next (self->jobs);
+    }
+    //  The queues with pending jobs, then those with scheduled jobs only,
+    //  then those with jobs on nodes only
+    dispatch_each_queue (self->dispatch, s_queue_top_pending, &top);
     s_scheduled_queue_t *scheduled
         = (s_scheduled_queue_t *) zhashx_first (self->scheduled_queues);
     while (scheduled) {
-        s_queue_counts (counts, scheduled->name) [5] += scheduled->count;
+        if (!dispatch_has_queue (self->dispatch, scheduled->name))
+            s_queue_top_add (&top, scheduled->name, 0);
         scheduled = (s_scheduled_queue_t *) zhashx_next (self->scheduled_queues);
     }
-    async_job_t *job = (async_job_t *) async_idmap_first (self->jobs);
-    while (job) {
-        if (s_job_is_live (job))
-            s_queue_counts (counts, job->queue) [job->status]++;
-        job = (async_job_t *) async_idmap_next (self->jobs);
+    int64_t *live = (int64_t *) zhashx_first (top.live);
+    while (live) {
+        const char *name = (const char *) zhashx_cursor (top.live);
+        if (!dispatch_has_queue (self->dispatch, name)
+        &&  !zhashx_lookup (self->scheduled_queues, name))
+            s_queue_top_add (&top, name, 0);
+        live = (int64_t *) zhashx_next (top.live);
     }
+    qsort (top.rows, top.size, sizeof (s_queue_row_t), s_row_compare);
+
     async_msg_init (reply, ASYNC_S_STATUS, rid);
     async_msg_str (reply, "version", S_VERSION);
     char when [40];
@@ -2415,24 +2528,26 @@ s_status_msg (broker_t *self, uint64_t rid, async_msg_t *reply)
     async_msg_key (reply, "uptime");
     msgpack_pack_double (&reply->packer, (async_mono_us () - self->started_mono) / 1e6);
     async_msg_key (reply, "queues");
-    msgpack_pack_map (&reply->packer, zhashx_size (counts));
-    int64_t *row = (int64_t *) zhashx_first (counts);
-    while (row) {
-        async_codec_pack_str (&reply->packer, (const char *) zhashx_cursor (counts));
+    msgpack_pack_map (&reply->packer, top.size);
+    for (size_t i = 0; i < top.size; i++) {
+        s_queue_row_t *row = &top.rows [i];
+        async_codec_pack_str (&reply->packer, row->name);
         msgpack_pack_map (&reply->packer, 4);
         async_codec_pack_str (&reply->packer, "pending");
-        msgpack_pack_int64 (&reply->packer, row [ASYNC_PENDING]);
+        msgpack_pack_int64 (&reply->packer, row->pending);
         async_codec_pack_str (&reply->packer, "scheduled");
-        msgpack_pack_int64 (&reply->packer, row [5]);
+        msgpack_pack_int64 (&reply->packer, row->scheduled);
         async_codec_pack_str (&reply->packer, "assigned");
-        msgpack_pack_int64 (&reply->packer, row [ASYNC_ASSIGNED]);
+        msgpack_pack_int64 (&reply->packer, row->assigned);
         async_codec_pack_str (&reply->packer, "active");
-        msgpack_pack_int64 (&reply->packer, row [ASYNC_ACTIVE]);
-        row = (int64_t *) zhashx_next (counts);
+        msgpack_pack_int64 (&reply->packer, row->active);
     }
-    zhashx_destroy (&counts);
+    async_msg_int (reply, "queues_more", top.queues - (int64_t) top.size);
+    free (top.rows);
+    zhashx_destroy (&top.live);
     async_msg_key (reply, "nodes");
-    s_pack_nodes (self, &reply->packer);
+    int64_t nodes_more = s_pack_nodes (self, &reply->packer);
+    async_msg_int (reply, "nodes_more", nodes_more);
     async_msg_key (reply, "jobs");
     msgpack_pack_map (&reply->packer, 3);
     async_codec_pack_str (&reply->packer, "submitted");
@@ -2459,7 +2574,8 @@ s_on_nodes (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     async_msg_t msg;
     async_msg_init (&msg, ASYNC_S_NODES, in->rid);
     async_msg_key (&msg, "nodes");
-    s_pack_nodes (self, &msg.packer);
+    int64_t more = s_pack_nodes (self, &msg.packer);
+    async_msg_int (&msg, "nodes_more", more);
     s_send (self, routing, &msg);
 }
 

@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "dispatch.h"
+#include "ordset.h"
 #include "async_idmap.h"
 #include "async_util.h"
 #include "async_alloc.h"
@@ -89,6 +90,7 @@ struct _dispatch_agent_t {
 
 struct _dispatch_t {
     zhashx_t *queues;           //  name -> queue_t
+    ordset_t *names;            //  the names of the queues, in order
     async_idmap_t *entries;     //  id -> entry_t
     zlistx_t *agents;           //  of dispatch_agent_t, owned
     size_t rotate;              //  round-robin start
@@ -222,6 +224,7 @@ dispatch_new (void)
     dispatch_t *self = async_xcalloc (1, sizeof (dispatch_t));
     self->queues = zhashx_new ();
     zhashx_set_destructor (self->queues, (zhashx_destructor_fn *) s_queue_destroy);
+    self->names = ordset_new ();
     //  Keyed by the entry's own id: no copy of the key per job
     self->entries = async_idmap_new ();
     async_idmap_set_destructor (self->entries, (async_idmap_destructor_fn *) zstr_free);
@@ -242,6 +245,7 @@ dispatch_destroy (dispatch_t **self_p)
     zhashx_destroy (&self->spilled_now);
     zhashx_destroy (&self->spilled_flight);
     zhashx_destroy (&self->queues);
+    ordset_destroy (&self->names);
     zlistx_destroy (&self->agents);
     free (self->ring);
     free (self);
@@ -258,6 +262,7 @@ s_queue_require (dispatch_t *self, const char *name)
         queue->lanes = zlistx_new ();
         zlistx_set_destructor (queue->lanes, (zlistx_destructor_fn *) s_lane_destroy);
         zhashx_insert (self->queues, name, queue);
+        ordset_insert (self->names, name);
     }
     return queue;
 }
@@ -571,6 +576,12 @@ dispatch_pending (dispatch_t *self, const char *queue_name)
     return total;
 }
 
+bool
+dispatch_has_queue (dispatch_t *self, const char *queue)
+{
+    return zhashx_lookup (self->queues, queue) != NULL;
+}
+
 void
 dispatch_each_queue (dispatch_t *self,
                      void (*fn) (void *arg, const char *queue, size_t pending), void *arg)
@@ -602,10 +613,28 @@ s_best_lane (queue_t *queue, dispatch_agent_t *agent, dispatch_veto_fn *veto,
     return best;
 }
 
-static int
-s_queue_name_cmp (const void *a, const void *b)
+//  The queue a walk of pending jobs looks at after `done` (NULL: the
+//  first), in name order: from `from_queue` on, only `queue_name` if not
+//  NULL. One look-up, or one seek in the ordered names (O(log n)): a walk
+//  that goes on from a cursor does not sort every queue first
+static queue_t *
+s_walk_queue (dispatch_t *self, const char *queue_name, const char *from_queue,
+              queue_t *done)
 {
-    return strcmp ((*(queue_t * const *) a)->name, (*(queue_t * const *) b)->name);
+    if (queue_name) {
+        if (done || (from_queue && strcmp (queue_name, from_queue) < 0))
+            return NULL;
+        return (queue_t *) zhashx_lookup (self->queues, queue_name);
+    }
+    const char *name;
+    if (done)
+        name = ordset_seek_after (self->names, done->name);
+    else
+    if (from_queue && zhashx_lookup (self->queues, from_queue))
+        name = from_queue;
+    else
+        name = ordset_seek_after (self->names, from_queue);
+    return name ? (queue_t *) zhashx_lookup (self->queues, name) : NULL;
 }
 
 void
@@ -614,22 +643,11 @@ dispatch_each_pending (dispatch_t *self, const char *queue_name, const char *fro
                        dispatch_pending_fn *fn, dispatch_stored_fn *stored, void *arg)
 {
     //  Queues in name order, so that a walk can stop and go on later
-    size_t nqueues = 0;
-    queue_t **queues = async_xcalloc (zhashx_size (self->queues) + 1, sizeof (queue_t *));
-    assert (queues);
-    queue_t *queue = (queue_t *) zhashx_first (self->queues);
-    while (queue) {
-        if ((!queue_name || strcmp (queue_name, queue->name) == 0)
-        &&  (!from_queue || strcmp (queue->name, from_queue) >= 0))
-            queues [nqueues++] = queue;
-        queue = (queue_t *) zhashx_next (self->queues);
-    }
-    qsort (queues, nqueues, sizeof (queue_t *), s_queue_name_cmp);
     //  Merge the lanes of each queue by (priority desc, seq asc), then
     //  the jobs that are in the store only
     bool more = true;
-    for (size_t index = 0; index < nqueues && more; index++) {
-        queue = queues [index];
+    for (queue_t *queue = s_walk_queue (self, queue_name, from_queue, NULL);
+         queue && more; queue = s_walk_queue (self, queue_name, from_queue, queue)) {
         bool resume = from_queue && strcmp (queue->name, from_queue) == 0;
         place_t from = { from_priority, from_seq };
         size_t nlanes = zlistx_size (queue->lanes);
@@ -673,7 +691,6 @@ dispatch_each_pending (dispatch_t *self, const char *queue_name, const char *fro
             more = stored (arg, queue->name, after.priority, after.seq);
         }
     }
-    free (queues);
 }
 
 //  ---------------------------------------------------------------------

@@ -134,6 +134,11 @@ bool
 size_t
     dispatch_pending (dispatch_t *self, const char *queue);
 
+//  Whether the queue has had pending jobs since the broker started (its
+//  count may be 0).
+bool
+    dispatch_has_queue (dispatch_t *self, const char *queue);
+
 //  Calls fn for each queue name with its pending count.
 void
     dispatch_each_queue (dispatch_t *self,

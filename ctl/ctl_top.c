@@ -163,6 +163,8 @@ s_draw (s_screen_t *screen, const char *endpoint, json_t *status, json_t *runnin
                 s_int (counts, "assigned"), s_int (counts, "active"));
     if (json_object_size (queues) == 0)
         s_line (screen, "(no jobs queued or running)");
+    if (s_int (status, "queues_more") > 0)
+        s_line (screen, "(and %" PRId64 " smaller queues)", s_int (status, "queues_more"));
     s_line (screen, "%s", "");
 
     json_t *nodes = json_object_get (status, "nodes");
