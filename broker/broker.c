@@ -2424,23 +2424,8 @@ s_row_swap (s_queue_row_t *rows, size_t i, size_t j)
 
 //  Count a queue in, and keep its row if it is among the first
 static void
-s_queue_top_add (s_queue_top_t *top, const char *name, int64_t pending)
+s_queue_top_add (s_queue_top_t *top, s_queue_row_t row)
 {
-    s_queue_row_t row = { .name = name, .pending = pending };
-    broker_t *broker = top->broker;
-    if (zhashx_size (broker->scheduled_queues)) {
-        s_scheduled_queue_t *scheduled
-            = (s_scheduled_queue_t *) zhashx_lookup (broker->scheduled_queues, name);
-        if (scheduled)
-            row.scheduled = scheduled->count;
-    }
-    if (zhashx_size (top->live)) {
-        int64_t *live = (int64_t *) zhashx_lookup (top->live, name);
-        if (live) {
-            row.assigned = live [0];
-            row.active = live [1];
-        }
-    }
     top->queues++;
     s_queue_row_t *rows = top->rows;
     size_t i;
@@ -2472,10 +2457,38 @@ s_queue_top_add (s_queue_top_t *top, const char *name, int64_t pending)
     }
 }
 
+//  A queue's scheduled jobs, and its jobs on nodes (not to be called
+//  while the hash looked up is walked: a look-up moves zhashx's cursor)
+static void
+s_queue_top_scheduled (s_queue_top_t *top, s_queue_row_t *row)
+{
+    zhashx_t *queues = top->broker->scheduled_queues;
+    s_scheduled_queue_t *scheduled
+        = zhashx_size (queues) ? (s_scheduled_queue_t *) zhashx_lookup (queues, row->name)
+                               : NULL;
+    if (scheduled)
+        row->scheduled = scheduled->count;
+}
+
+static void
+s_queue_top_live (s_queue_top_t *top, s_queue_row_t *row)
+{
+    int64_t *live = zhashx_size (top->live) ? (int64_t *) zhashx_lookup (top->live, row->name)
+                                            : NULL;
+    if (live) {
+        row->assigned = live [0];
+        row->active = live [1];
+    }
+}
+
 static void
 s_queue_top_pending (void *arg, const char *queue, size_t pending)
 {
-    s_queue_top_add ((s_queue_top_t *) arg, queue, (int64_t) pending);
+    s_queue_top_t *top = (s_queue_top_t *) arg;
+    s_queue_row_t row = { .name = queue, .pending = (int64_t) pending };
+    s_queue_top_scheduled (top, &row);
+    s_queue_top_live (top, &row);
+    s_queue_top_add (top, row);
 }
 
 //  The STATUS reply. Its work is one pass over the queues and one over the
@@ -2507,16 +2520,21 @@ s_status_msg (broker_t *self, uint64_t rid, async_msg_t *reply)
     s_scheduled_queue_t *scheduled
         = (s_scheduled_queue_t *) zhashx_first (self->scheduled_queues);
     while (scheduled) {
-        if (!dispatch_has_queue (self->dispatch, scheduled->name))
-            s_queue_top_add (&top, scheduled->name, 0);
+        if (!dispatch_has_queue (self->dispatch, scheduled->name)) {
+            s_queue_row_t row = { .name = scheduled->name, .scheduled = scheduled->count };
+            s_queue_top_live (&top, &row);
+            s_queue_top_add (&top, row);
+        }
         scheduled = (s_scheduled_queue_t *) zhashx_next (self->scheduled_queues);
     }
     int64_t *live = (int64_t *) zhashx_first (top.live);
     while (live) {
         const char *name = (const char *) zhashx_cursor (top.live);
         if (!dispatch_has_queue (self->dispatch, name)
-        &&  !zhashx_lookup (self->scheduled_queues, name))
-            s_queue_top_add (&top, name, 0);
+        &&  !zhashx_lookup (self->scheduled_queues, name)) {
+            s_queue_row_t row = { .name = name, .assigned = live [0], .active = live [1] };
+            s_queue_top_add (&top, row);
+        }
         live = (int64_t *) zhashx_next (top.live);
     }
     qsort (top.rows, top.size, sizeof (s_queue_row_t), s_row_compare);
