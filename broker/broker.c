@@ -2101,6 +2101,8 @@ typedef struct {
     s_filter_t *filter;
     msgpack_packer *pk;         //  NULL: count only
     msgpack_sbuffer *packed;    //  what pk wrote
+    json_t *json;               //  not NULL: the jobs as JSON too (the HTTP
+                                //  view), built within the walk's bounds
     int64_t count;              //  matching jobs in this reply
     int64_t page;               //  at most this many (0: no bound, COUNT)
     size_t bytes;               //  at most about this many bytes of records
@@ -2131,6 +2133,8 @@ s_walk_visit (s_walk_t *walk, const char *id, const s_cursor_t *place)
         walk->count++;
         if (walk->pk)
             async_job_pack (job, walk->pk);
+        if (walk->json)
+            json_array_append_new (walk->json, async_job_to_json (job));
     }
     async_job_destroy (&job);
     if ((walk->page > 0 && walk->count >= walk->page)
@@ -2284,10 +2288,11 @@ s_walk (broker_t *self, s_walk_t *walk)
 //  for a bad filter (`err` says why), -2 for a bad cursor
 static int
 s_list_msg (broker_t *self, const msgpack_object *query, uint64_t rid, bool count_only,
-            int64_t page, size_t bytes, async_msg_t *reply, char *err, size_t err_size)
+            int64_t page, size_t bytes, json_t *json, async_msg_t *reply, char *err,
+            size_t err_size)
 {
     s_filter_t filter;
-    s_walk_t walk = { .broker = self, .filter = &filter };
+    s_walk_t walk = { .broker = self, .filter = &filter, .json = json };
     int rc = s_filter_parse (query, &filter, &walk.from, err, err_size);
     if (rc) {
         free (filter.queue);
@@ -2304,11 +2309,14 @@ s_list_msg (broker_t *self, const msgpack_object *query, uint64_t rid, bool coun
         walk.page = filter.limit > 0 && filter.limit < page ? filter.limit : page;
         walk.bytes = bytes;
     }
-    //  The bounds of this request within those of the loop turn
+    //  The bounds of this request within those of the loop turn. Writing
+    //  the JSON of a page out (the HTTP view) costs about as much as
+    //  building it: that page gets half the time
     int64_t start = async_mono_us ();
     int64_t left = S_LIST_TURN_US - self->list_turn_us;
+    int64_t budget = json ? S_LIST_US / 2 : S_LIST_US;
     walk.scan = left > 0 ? S_LIST_SCAN : S_LIST_SCAN_MIN;
-    walk.deadline = start + (left > S_LIST_US ? S_LIST_US : left > 0 ? left : S_LIST_US);
+    walk.deadline = start + (left > budget ? budget : left > 0 ? left : budget);
     s_walk (self, &walk);
     self->list_turn_us += async_mono_us () - start;
     char next [300];
@@ -2339,7 +2347,7 @@ s_on_list (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool count_only
     async_msg_t msg;
     char err [100];
     int rc = s_list_msg (self, in->body, in->rid, count_only, S_LIST_PAGE, S_LIST_BYTES,
-                         &msg, err, sizeof err);
+                         NULL, &msg, err, sizeof err);
     if (rc == -2)
         s_error (self, routing, in->rid, ASYNC_EREFUSED, "bad cursor: give the `next` "
                  "of the previous reply, as it was");
@@ -5346,9 +5354,9 @@ broker_view_status (broker_t *self, async_msg_t *reply)
 
 int
 broker_view_jobs (broker_t *self, const msgpack_object *query, int64_t page, size_t bytes,
-                  async_msg_t *reply, char *err, size_t err_size)
+                  json_t *jobs, async_msg_t *reply, char *err, size_t err_size)
 {
-    return s_list_msg (self, query, 0, false, page, bytes, reply, err, err_size);
+    return s_list_msg (self, query, 0, false, page, bytes, jobs, reply, err, err_size);
 }
 
 void

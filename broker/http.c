@@ -301,42 +301,33 @@ s_api_jobs (http_t *self, struct MHD_Connection *connection)
     msgpack_unpacked query;
     msgpack_unpacked_init (&query);
     size_t offset = 0;
-    json_t *jobs = NULL;
+    //  The walk builds the jobs' JSON, within the bounds of the page
+    json_t *jobs = json_array ();
     async_msg_t reply;
     char err [100] = "the query could not be read";
     int rc = msgpack_unpack_next (&query, (const char *) data, size, &offset)
              == MSGPACK_UNPACK_SUCCESS
            ? broker_view_jobs (self->broker, &query.data, S_LIST_PAGE, S_LIST_BYTES,
-                               &reply, err, sizeof err)
+                               jobs, &reply, err, sizeof err)
            : -1;
     msgpack_unpacked_destroy (&query);
     free (data);
-    if (rc == -2)
-        return s_answer_error (connection, MHD_HTTP_BAD_REQUEST, "bad cursor: give the "
-                               "Next-Cursor of the previous answer, as it was");
-    if (rc)
+    if (rc) {
+        json_decref (jobs);
+        if (rc == -2)
+            return s_answer_error (connection, MHD_HTTP_BAD_REQUEST, "bad cursor: give "
+                                   "the Next-Cursor of the previous answer, as it was");
         return s_answer_error (connection, MHD_HTTP_BAD_REQUEST, err);
-    //  The JSON is built on the broker's thread too: its time counts
+    }
+    //  Writing the JSON out is on the broker's thread too: its time counts
     int64_t start = async_mono_us ();
     async_inmsg_t in;
     const msgpack_object *body = s_reply_body (&reply, &in);
-    const msgpack_object *list = body ? async_mp_get (body, "jobs") : NULL;
     char next [256] = "";
     if (body)
         async_mp_str (body, "next", next, sizeof next);
-    if (list && list->type == MSGPACK_OBJECT_ARRAY) {
-        jobs = json_array ();
-        for (uint32_t i = 0; i < list->via.array.size; i++) {
-            async_job_t *job = async_job_decode_object (&list->via.array.ptr [i]);
-            if (job)
-                json_array_append_new (jobs, async_job_to_json (job));
-            async_job_destroy (&job);
-        }
-    }
     async_inmsg_destroy (&in);
     async_msg_destroy (&reply);
-    if (!jobs)
-        return s_answer_error (connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "no jobs");
     enum MHD_Result rc_answer = s_answer_json_next (connection, MHD_HTTP_OK, jobs,
                                                     *next ? next : NULL);
     broker_view_charge (self->broker, async_mono_us () - start);
