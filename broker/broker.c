@@ -13,6 +13,7 @@
 #include "store.h"
 #include "keys.h"
 #include "ordset.h"
+#include "query.h"
 #include "quota.h"
 #include "session.h"
 #include "token.h"
@@ -1813,275 +1814,6 @@ s_on_cancel (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     s_reply_later (self, routing, &msg);
 }
 
-//  Filters of LIST and COUNT
-typedef struct {
-    int statuses [8];
-    int nstatuses;
-    bool succeeded, failed;
-    char *queue;
-    char *task;
-    char node [ASYNC_ID_LEN];
-    int64_t limit;
-    int64_t since;              //  wall us, 0 = any
-} s_filter_t;
-
-//  Where a listing stopped: the place of the last job it looked at, in the
-//  walk's order (s_walk). Sent as the opaque `next`, read back from `cursor`:
-//      p:<priority>:<seq>:<queue>      pending, in the queue's order
-//      s:<when>:<id>                   scheduled
-//      b:<mono>:<id>                   waiting out a retry's backoff
-//      a:<id>                          in the 'a' index
-//      c:<completed_at>:<id>           completed, newest first (the 'c' keys)
-//      f:<completed_at>:<id>           failed, newest first (the 'f' keys)
-typedef struct {
-    char phase;                 //  0: from the start; else as above
-    char queue [ASYNC_MAX_NAME + 1];
-    int64_t priority;
-    uint64_t seq;
-    int64_t when;
-    char id [ASYNC_ID_LEN];
-} s_cursor_t;
-
-//  The walk's phases, in order
-static int
-s_cursor_rank (char phase)
-{
-    switch (phase) {
-        case 'p': return 1;
-        case 's': return 2;
-        case 'b': return 3;
-        case 'a': return 4;
-        case 'c': case 'f': return 5;
-        default: return 0;
-    }
-}
-
-static bool
-s_parse_i64 (const char *text, size_t size, int64_t min, int64_t max, int64_t *value)
-{
-    char digits [24];
-    if (size == 0 || size >= sizeof digits)
-        return false;
-    memcpy (digits, text, size);
-    digits [size] = 0;
-    char *end;
-    errno = 0;
-    long long number = strtoll (digits, &end, 10);
-    if (*end || errno || number < min || number > max)
-        return false;
-    *value = number;
-    return true;
-}
-
-//  0, or -1 for a cursor that is not one this broker hands out
-static int
-s_cursor_parse (const char *text, s_cursor_t *cursor)
-{
-    memset (cursor, 0, sizeof *cursor);
-    size_t len = strlen (text);
-    if (len < 3 || text [1] != ':')
-        return -1;
-    cursor->phase = text [0];
-    const char *rest = text + 2;
-    const char *colon = strchr (rest, ':');
-    int64_t number;
-    switch (cursor->phase) {
-        case 'p': {
-            if (!colon || !s_parse_i64 (rest, colon - rest, INT64_MIN + 1, INT64_MAX,
-                                        &cursor->priority))
-                return -1;
-            rest = colon + 1;
-            colon = strchr (rest, ':');
-            if (!colon || !s_parse_i64 (rest, colon - rest, 0, INT64_MAX, &number))
-                return -1;
-            cursor->seq = (uint64_t) number;
-            const char *queue = colon + 1;
-            size_t qlen = strlen (queue);
-            if (qlen == 0 || qlen > ASYNC_MAX_NAME
-            ||  strspn (queue, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                               "0123456789_.:-") != qlen)
-                return -1;
-            memcpy (cursor->queue, queue, qlen + 1);
-            return 0;
-        }
-        case 'a':
-            if (strlen (rest) != 36)
-                return -1;
-            memcpy (cursor->id, rest, ASYNC_ID_LEN);
-            return async_id_valid (cursor->id) ? 0 : -1;
-        case 's': case 'b': case 'c': case 'f':
-            if (!colon || !s_parse_i64 (rest, colon - rest, 0, INT64_MAX, &cursor->when)
-            ||  strlen (colon + 1) != 36)
-                return -1;
-            memcpy (cursor->id, colon + 1, ASYNC_ID_LEN);
-            return async_id_valid (cursor->id) ? 0 : -1;
-        default:
-            return -1;
-    }
-}
-
-static void
-s_cursor_format (const s_cursor_t *cursor, char *text, size_t size)
-{
-    if (cursor->phase == 'p')
-        snprintf (text, size, "p:%" PRId64 ":%" PRIu64 ":%s", cursor->priority,
-                  cursor->seq, cursor->queue);
-    else
-    if (cursor->phase == 'a')
-        snprintf (text, size, "a:%s", cursor->id);
-    else
-        snprintf (text, size, "%c:%" PRId64 ":%s", cursor->phase, cursor->when,
-                  cursor->id);
-}
-
-//  A string filter of LIST/COUNT: absent or nil is no filter (*value
-//  NULL); else a string of at most ASYNC_MAX_NAME bytes, or -1 with `err`
-static int
-s_filter_str (const msgpack_object *body, const char *key, char **value,
-              char *err, size_t err_size)
-{
-    *value = NULL;
-    const msgpack_object *given = async_mp_get (body, key);
-    if (!given || given->type == MSGPACK_OBJECT_NIL)
-        return 0;
-    if (given->type != MSGPACK_OBJECT_STR || given->via.str.size > ASYNC_MAX_NAME
-    ||  !(*value = async_mp_strdup (body, key))) {
-        snprintf (err, err_size, "%s must be a string of at most %d bytes", key,
-                  ASYNC_MAX_NAME);
-        return -1;
-    }
-    return 0;
-}
-
-//  0, -1 for a bad filter (`err` says why), -2 for a bad cursor. A filter
-//  given with the wrong type or size is refused, not ignored: ignored, it
-//  would match every job. Absent or nil, a field is no filter
-static int
-s_filter_parse (const msgpack_object *body, s_filter_t *filter, s_cursor_t *cursor,
-                char *err, size_t err_size)
-{
-    memset (filter, 0, sizeof *filter);
-    memset (cursor, 0, sizeof *cursor);
-    filter->limit = 1000;
-    const msgpack_object *statuses = async_mp_get (body, "status");
-    if (statuses && statuses->type != MSGPACK_OBJECT_NIL
-    &&  statuses->type != MSGPACK_OBJECT_ARRAY) {
-        snprintf (err, err_size, "status must be an array of status names");
-        return -1;
-    }
-    if (statuses && statuses->type == MSGPACK_OBJECT_ARRAY) {
-        for (uint32_t i = 0; i < statuses->via.array.size && filter->nstatuses < 8; i++) {
-            char name [32];
-            if (statuses->via.array.ptr [i].type != MSGPACK_OBJECT_STR) {
-                snprintf (err, err_size, "status must be an array of status names");
-                return -1;
-            }
-            if (async_mp_strcpy (&statuses->via.array.ptr [i], name, sizeof name)) {
-                snprintf (err, err_size, "unknown status in the query");
-                return -1;
-            }
-            if (strcmp (name, "succeeded") == 0)
-                filter->succeeded = true;
-            else
-            if (strcmp (name, "failed") == 0)
-                filter->failed = true;
-            else {
-                int status = async_status_parse (name);
-                if (status < 0) {
-                    snprintf (err, err_size, "unknown status in the query");
-                    return -1;
-                }
-                filter->statuses [filter->nstatuses++] = status;
-            }
-        }
-    }
-    if (s_filter_str (body, "queue", &filter->queue, err, err_size)
-    ||  s_filter_str (body, "task", &filter->task, err, err_size))
-        return -1;
-    const msgpack_object *node = async_mp_get (body, "node");
-    if (node && node->type != MSGPACK_OBJECT_NIL
-    &&  (async_mp_strcpy (node, filter->node, sizeof filter->node)
-      || !async_id_valid (filter->node))) {
-        snprintf (err, err_size, "node must be a node's uuid");
-        return -1;
-    }
-    const msgpack_object *limit = async_mp_get (body, "limit");
-    if (limit && limit->type != MSGPACK_OBJECT_NIL
-    &&  async_mp_int (body, "limit", &filter->limit)) {
-        snprintf (err, err_size, "limit must be an integer");
-        return -1;
-    }
-    //  since: seconds, 0 = any; NaN, infinities and huge values refused
-    //  before any arithmetic (a double out of int64's range is undefined)
-    const msgpack_object *since = async_mp_get (body, "since");
-    if (since && since->type != MSGPACK_OBJECT_NIL) {
-        double seconds;
-        int64_t usecs;
-        if (async_mp_double (body, "since", &seconds)
-        ||  async_seconds_to_us (seconds, 0, ASYNC_DURATION_MAX_S, &usecs)) {
-            snprintf (err, err_size, "since must be a number of seconds from 0 to 1e12");
-            return -1;
-        }
-        if (usecs > 0)
-            filter->since = async_now_us () - usecs;
-    }
-    const msgpack_object *given = async_mp_get (body, "cursor");
-    if (given && given->type != MSGPACK_OBJECT_NIL) {
-        char text [300];
-        if (async_mp_strcpy (given, text, sizeof text) || s_cursor_parse (text, cursor))
-            return -2;
-    }
-    return 0;
-}
-
-static bool
-s_filter_wants_status (s_filter_t *filter, int status)
-{
-    if (filter->nstatuses == 0 && !filter->succeeded && !filter->failed)
-        return true;
-    for (int i = 0; i < filter->nstatuses; i++)
-        if (filter->statuses [i] == status)
-            return true;
-    return status == ASYNC_COMPLETED && (filter->succeeded || filter->failed);
-}
-
-//  Whether only failed jobs are asked for among the completed: then the
-//  walk reads the 'f' index instead of the 'c' index
-static bool
-s_filter_failed_only (s_filter_t *filter)
-{
-    for (int i = 0; i < filter->nstatuses; i++)
-        if (filter->statuses [i] == ASYNC_COMPLETED)
-            return false;
-    return filter->failed && !filter->succeeded;
-}
-
-static bool
-s_filter_match (s_filter_t *filter, async_job_t *job)
-{
-    if (!s_filter_wants_status (filter, job->status))
-        return false;
-    if (job->status == ASYNC_COMPLETED) {
-        bool listed = false;
-        for (int i = 0; i < filter->nstatuses; i++)
-            listed |= filter->statuses [i] == ASYNC_COMPLETED;
-        if (!listed && (filter->succeeded || filter->failed)) {
-            bool failed = job->failure.size > 0;
-            if (!((failed && filter->failed) || (!failed && filter->succeeded)))
-                return false;
-        }
-        if (filter->since && job->completed_at < filter->since)
-            return false;
-    }
-    if (filter->queue && strcmp (filter->queue, job->queue) != 0)
-        return false;
-    if (filter->task && !(job->task && async_glob_match (filter->task, job->task)))
-        return false;
-    if (filter->node [0] && strcmp (filter->node, job->node) != 0)
-        return false;
-    return true;
-}
-
 //  A listing's bounds. A LIST reply holds at most S_LIST_PAGE jobs and
 //  about S_LIST_BYTES of records (at least one job); a LIST or COUNT reads
 //  at most S_LIST_SCAN job records and spends at most S_LIST_US; all the
@@ -2098,7 +1830,7 @@ s_filter_match (s_filter_t *filter, async_job_t *job)
 
 typedef struct {
     broker_t *broker;
-    s_filter_t *filter;
+    query_filter_t *filter;
     msgpack_packer *pk;         //  NULL: count only
     msgpack_sbuffer *packed;    //  what pk wrote
     json_t *json;               //  not NULL: the jobs as JSON too (the HTTP
@@ -2110,13 +1842,13 @@ typedef struct {
     size_t scan;                //  at most this many
     int64_t deadline;           //  monotonic us
     bool stopped;               //  stopped early: `at` is where to go on
-    s_cursor_t from;            //  the cursor given (phase 0: none)
-    s_cursor_t at;              //  the place of the last job looked at
+    query_cursor_t from;            //  the cursor given (phase 0: none)
+    query_cursor_t at;              //  the place of the last job looked at
 } s_walk_t;
 
 //  Look at the job at a place of the walk; false to stop the walk
 static bool
-s_walk_visit (s_walk_t *walk, const char *id, const s_cursor_t *place)
+s_walk_visit (s_walk_t *walk, const char *id, const query_cursor_t *place)
 {
     if (walk->stopped)
         return false;
@@ -2129,7 +1861,7 @@ s_walk_visit (s_walk_t *walk, const char *id, const s_cursor_t *place)
     walk->examined++;
     walk->at = *place;
     async_job_t *job = s_job_read (walk->broker, id);
-    if (job && s_filter_match (walk->filter, job)) {
+    if (job && query_filter_match (walk->filter, job)) {
         walk->count++;
         if (walk->pk)
             async_job_pack (job, walk->pk);
@@ -2147,7 +1879,7 @@ static bool
 s_walk_pending (void *arg, const char *queue, const char *id, int64_t priority,
                 uint64_t seq)
 {
-    s_cursor_t place = { .phase = 'p', .priority = priority, .seq = seq };
+    query_cursor_t place = { .phase = 'p', .priority = priority, .seq = seq };
     snprintf (place.queue, sizeof place.queue, "%s", queue);
     return s_walk_visit ((s_walk_t *) arg, id, &place);
 }
@@ -2182,7 +1914,7 @@ s_walk_live (s_walk_t *walk)
     const char *id = ordset_seek_after (live, walk->from.phase == 'a' ? walk->from.id : NULL);
     //  (Reading a job back does not change live_ids: the walk stays valid)
     while (id) {
-        s_cursor_t place = { .phase = 'a' };
+        query_cursor_t place = { .phase = 'a' };
         memcpy (place.id, id, 36);
         if (!s_walk_visit (walk, place.id, &place))
             break;
@@ -2210,7 +1942,7 @@ s_walk_done (s_walk_t *walk, char tag)
     while (store_iter_valid (iter)) {
         size_t size;
         const char *key = store_iter_key (iter, &size);
-        s_cursor_t place = { .phase = tag };
+        query_cursor_t place = { .phase = tag };
         if (keys_time_parse (key, size, &place.when, place.id)) {
             if (walk->filter->since && place.when < walk->filter->since)
                 break;
@@ -2228,15 +1960,15 @@ s_walk_done (s_walk_t *walk, char tag)
 static void
 s_walk (broker_t *self, s_walk_t *walk)
 {
-    s_filter_t *filter = walk->filter;
-    int from = s_cursor_rank (walk->from.phase);
-    if (from <= 1 && s_filter_wants_status (filter, ASYNC_PENDING)) {
+    query_filter_t *filter = walk->filter;
+    int from = query_cursor_rank (walk->from.phase);
+    if (from <= 1 && query_filter_wants_status (filter, ASYNC_PENDING)) {
         bool resume = walk->from.phase == 'p';
         dispatch_each_pending (self->dispatch, filter->queue,
                                resume ? walk->from.queue : NULL, walk->from.priority,
                                walk->from.seq, s_walk_pending, s_walk_stored, walk);
     }
-    if (from <= 2 && !walk->stopped && s_filter_wants_status (filter, ASYNC_PENDING)) {
+    if (from <= 2 && !walk->stopped && query_filter_wants_status (filter, ASYNC_PENDING)) {
         scheduled_t *entry = (scheduled_t *) zlistx_first (self->scheduled);
         if (walk->from.phase == 's') {
             //  Skip what was visited: the list is sorted by (when, id)
@@ -2246,14 +1978,14 @@ s_walk (broker_t *self, s_walk_t *walk)
                 entry = (scheduled_t *) zlistx_next (self->scheduled);
         }
         while (entry) {
-            s_cursor_t place = { .phase = 's', .when = entry->when };
+            query_cursor_t place = { .phase = 's', .when = entry->when };
             memcpy (place.id, entry->id, sizeof place.id);
             if (!s_walk_visit (walk, entry->id, &place))
                 break;
             entry = (scheduled_t *) zlistx_next (self->scheduled);
         }
     }
-    if (from <= 3 && !walk->stopped && s_filter_wants_status (filter, ASYNC_PENDING)) {
+    if (from <= 3 && !walk->stopped && query_filter_wants_status (filter, ASYNC_PENDING)) {
         //  Retries waiting out their backoff, by the monotonic clock
         scheduled_t *entry = (scheduled_t *) zlistx_first (self->backoffs);
         if (walk->from.phase == 'b') {
@@ -2263,7 +1995,7 @@ s_walk (broker_t *self, s_walk_t *walk)
                 entry = (scheduled_t *) zlistx_next (self->backoffs);
         }
         while (entry) {
-            s_cursor_t place = { .phase = 'b', .when = entry->mono };
+            query_cursor_t place = { .phase = 'b', .when = entry->mono };
             memcpy (place.id, entry->id, sizeof place.id);
             if (!s_walk_visit (walk, entry->id, &place))
                 break;
@@ -2271,13 +2003,13 @@ s_walk (broker_t *self, s_walk_t *walk)
         }
     }
     if (from <= 4 && !walk->stopped
-    && (s_filter_wants_status (filter, ASYNC_ASSIGNED)
-    ||  s_filter_wants_status (filter, ASYNC_ACTIVE)
-    ||  s_filter_wants_status (filter, ASYNC_CALLBACKS)))
+    && (query_filter_wants_status (filter, ASYNC_ASSIGNED)
+    ||  query_filter_wants_status (filter, ASYNC_ACTIVE)
+    ||  query_filter_wants_status (filter, ASYNC_CALLBACKS)))
         //  Live jobs and waiting parents: the 'a' index
         s_walk_live (walk);
-    if (!walk->stopped && s_filter_wants_status (filter, ASYNC_COMPLETED)) {
-        char tag = s_filter_failed_only (filter) ? 'f' : 'c';
+    if (!walk->stopped && query_filter_wants_status (filter, ASYNC_COMPLETED)) {
+        char tag = query_filter_failed_only (filter) ? 'f' : 'c';
         if (from <= 4 || walk->from.phase == tag)
             s_walk_done (walk, tag);
     }
@@ -2291,12 +2023,11 @@ s_list_msg (broker_t *self, const msgpack_object *query, uint64_t rid, bool coun
             int64_t page, size_t bytes, json_t *json, async_msg_t *reply, char *err,
             size_t err_size)
 {
-    s_filter_t filter;
+    query_filter_t filter;
     s_walk_t walk = { .broker = self, .filter = &filter, .json = json };
-    int rc = s_filter_parse (query, &filter, &walk.from, err, err_size);
+    int rc = query_filter_parse (query, &filter, &walk.from, err, err_size);
     if (rc) {
-        free (filter.queue);
-        free (filter.task);
+        query_filter_clear (&filter);
         return rc;
     }
     msgpack_sbuffer jobs;
@@ -2321,7 +2052,7 @@ s_list_msg (broker_t *self, const msgpack_object *query, uint64_t rid, bool coun
     self->list_turn_us += async_mono_us () - start;
     char next [300];
     if (walk.stopped)
-        s_cursor_format (&walk.at, next, sizeof next);
+        query_cursor_format (&walk.at, next, sizeof next);
     if (count_only) {
         async_msg_init (reply, ASYNC_S_COUNT, rid);
         async_msg_int (reply, "count", walk.count);
@@ -2336,8 +2067,7 @@ s_list_msg (broker_t *self, const msgpack_object *query, uint64_t rid, bool coun
     if (walk.stopped)
         async_msg_str (reply, "next", next);
     msgpack_sbuffer_destroy (&jobs);
-    free (filter.queue);
-    free (filter.task);
+    query_filter_clear (&filter);
     return 0;
 }
 
