@@ -154,6 +154,7 @@ struct _broker_t {
     async_spin_t spin;          //  polls before the loop sleeps
     int64_t list_turn_us;       //  spent on listings in this loop turn
     ordset_t *live_ids;         //  the ids of the 'a' keys, in order
+    query_t *query;             //  the listings (made at the first one)
     zhashx_t *scheduled_queues; //  queue -> s_scheduled_queue_t: entries of scheduled
 };
 
@@ -1828,217 +1829,48 @@ s_on_cancel (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 #define S_LIST_TURN_US      15000
 #define S_LIST_SCAN_MIN     16
 
-typedef struct {
-    broker_t *broker;
-    query_filter_t *filter;
-    msgpack_packer *pk;         //  NULL: count only
-    msgpack_sbuffer *packed;    //  what pk wrote
-    json_t *json;               //  not NULL: the jobs as JSON too (the HTTP
-                                //  view), built within the walk's bounds
-    int64_t count;              //  matching jobs in this reply
-    int64_t page;               //  at most this many (0: no bound, COUNT)
-    size_t bytes;               //  at most about this many bytes of records
-    size_t examined;            //  job records read
-    size_t scan;                //  at most this many
-    int64_t deadline;           //  monotonic us
-    bool stopped;               //  stopped early: `at` is where to go on
-    query_cursor_t from;            //  the cursor given (phase 0: none)
-    query_cursor_t at;              //  the place of the last job looked at
-} s_walk_t;
-
-//  Look at the job at a place of the walk; false to stop the walk
-static bool
-s_walk_visit (s_walk_t *walk, const char *id, const query_cursor_t *place)
+//  The walk's calls back (query_source_t)
+static async_job_t *
+s_query_job_read (void *arg, const char *id)
 {
-    if (walk->stopped)
-        return false;
-    if (walk->examined >= walk->scan
-    ||  (walk->examined % 16 == 0 && walk->examined > 0
-         && async_mono_us () >= walk->deadline)) {
-        walk->stopped = true;
-        return false;
-    }
-    walk->examined++;
-    walk->at = *place;
-    async_job_t *job = s_job_read (walk->broker, id);
-    if (job && query_filter_match (walk->filter, job)) {
-        walk->count++;
-        if (walk->pk)
-            async_job_pack (job, walk->pk);
-        if (walk->json)
-            json_array_append_new (walk->json, async_job_to_json (job));
-    }
-    async_job_destroy (&job);
-    if ((walk->page > 0 && walk->count >= walk->page)
-    ||  (walk->packed && walk->packed->size >= walk->bytes))
-        walk->stopped = true;
-    return !walk->stopped;
+    return s_job_read ((broker_t *) arg, id);
 }
 
-static bool
-s_walk_pending (void *arg, const char *queue, const char *id, int64_t priority,
-                uint64_t seq)
-{
-    query_cursor_t place = { .phase = 'p', .priority = priority, .seq = seq };
-    snprintf (place.queue, sizeof place.queue, "%s", queue);
-    return s_walk_visit ((s_walk_t *) arg, id, &place);
-}
-
-//  The pending jobs of a queue that are in the store only
-static bool
-s_walk_stored (void *arg, const char *queue, int64_t priority, uint64_t seq)
-{
-    s_walk_t *walk = (s_walk_t *) arg;
-    char prefix [300];
-    size_t prefix_size;
-    store_iter_t *iter = s_place_iter (walk->broker, queue, priority, seq, prefix,
-                                       &prefix_size);
-    bool more = true;
-    keys_place_t place;
-    while (more && store_iter_valid (iter)) {
-        if (s_place_parse (iter, &place))
-            more = s_walk_pending (walk, place.queue, place.id, place.priority, place.seq);
-        store_iter_next (iter);
-    }
-    store_iter_destroy (&iter);
-    return more;
-}
-
-//  Walk the jobs with an 'a' key in id order, after the cursor's id if it
-//  is in that phase. From memory (live_ids, ordered): one seek to the
-//  cursor, then as many ids as this request looks at
 static void
-s_walk_live (s_walk_t *walk)
+s_query_each_timed (void *arg, char phase, int64_t when, const char *id,
+                    query_timed_fn *visit, void *walk)
 {
-    ordset_t *live = walk->broker->live_ids;
-    const char *id = ordset_seek_after (live, walk->from.phase == 'a' ? walk->from.id : NULL);
-    //  (Reading a job back does not change live_ids: the walk stays valid)
-    while (id) {
-        query_cursor_t place = { .phase = 'a' };
-        memcpy (place.id, id, 36);
-        if (!s_walk_visit (walk, place.id, &place))
-            break;
-        id = ordset_next (live);
+    broker_t *self = (broker_t *) arg;
+    zlistx_t *list = phase == 's' ? self->scheduled : self->backoffs;
+    int (*compare) (const void *, const void *)
+        = phase == 's' ? s_scheduled_compare : s_backoff_compare;
+    scheduled_t *entry = (scheduled_t *) zlistx_first (list);
+    if (id) {
+        //  Skip what was visited: the list is sorted by (when or mono, id)
+        scheduled_t mark = { .when = when, .mono = when };
+        memcpy (mark.id, id, sizeof mark.id);
+        while (entry && compare (entry, &mark) <= 0)
+            entry = (scheduled_t *) zlistx_next (list);
     }
-}
-
-//  Walk the 'c' or 'f' keys, newest first, before the cursor's key if it
-//  is in that phase
-static void
-s_walk_done (s_walk_t *walk, char tag)
-{
-    store_iter_t *iter = store_iter_new (walk->broker->store, KEYS_PREFIX (tag), 1);
-    if (walk->from.phase == tag) {
-        char start [64];
-        size_t size = keys_time (start, tag, walk->from.when, walk->from.id);
-        store_iter_seek (iter, start, size);
-        if (store_iter_valid (iter))
-            store_iter_prev (iter);         //  the first key before it
-        else
-            store_iter_seek_last (iter);    //  every key is before it
-    }
-    else
-        store_iter_seek_last (iter);
-    while (store_iter_valid (iter)) {
-        size_t size;
-        const char *key = store_iter_key (iter, &size);
-        query_cursor_t place = { .phase = tag };
-        if (keys_time_parse (key, size, &place.when, place.id)) {
-            if (walk->filter->since && place.when < walk->filter->since)
-                break;
-            if (!s_walk_visit (walk, place.id, &place))
-                break;
-        }
-        store_iter_prev (iter);
-    }
-    store_iter_destroy (&iter);
-}
-
-//  Walk the jobs matching a filter: pending in dispatch order (queues in
-//  name order), scheduled, live, then completed newest first; from the
-//  walk's cursor on, until the walk's bounds
-static void
-s_walk (broker_t *self, s_walk_t *walk)
-{
-    query_filter_t *filter = walk->filter;
-    int from = query_cursor_rank (walk->from.phase);
-    if (from <= 1 && query_filter_wants_status (filter, ASYNC_PENDING)) {
-        bool resume = walk->from.phase == 'p';
-        dispatch_each_pending (self->dispatch, filter->queue,
-                               resume ? walk->from.queue : NULL, walk->from.priority,
-                               walk->from.seq, s_walk_pending, s_walk_stored, walk);
-    }
-    if (from <= 2 && !walk->stopped && query_filter_wants_status (filter, ASYNC_PENDING)) {
-        scheduled_t *entry = (scheduled_t *) zlistx_first (self->scheduled);
-        if (walk->from.phase == 's') {
-            //  Skip what was visited: the list is sorted by (when, id)
-            scheduled_t mark = { .when = walk->from.when };
-            memcpy (mark.id, walk->from.id, sizeof mark.id);
-            while (entry && s_scheduled_compare (entry, &mark) <= 0)
-                entry = (scheduled_t *) zlistx_next (self->scheduled);
-        }
-        while (entry) {
-            query_cursor_t place = { .phase = 's', .when = entry->when };
-            memcpy (place.id, entry->id, sizeof place.id);
-            if (!s_walk_visit (walk, entry->id, &place))
-                break;
-            entry = (scheduled_t *) zlistx_next (self->scheduled);
-        }
-    }
-    if (from <= 3 && !walk->stopped && query_filter_wants_status (filter, ASYNC_PENDING)) {
-        //  Retries waiting out their backoff, by the monotonic clock
-        scheduled_t *entry = (scheduled_t *) zlistx_first (self->backoffs);
-        if (walk->from.phase == 'b') {
-            scheduled_t mark = { .mono = walk->from.when };
-            memcpy (mark.id, walk->from.id, sizeof mark.id);
-            while (entry && s_backoff_compare (entry, &mark) <= 0)
-                entry = (scheduled_t *) zlistx_next (self->backoffs);
-        }
-        while (entry) {
-            query_cursor_t place = { .phase = 'b', .when = entry->mono };
-            memcpy (place.id, entry->id, sizeof place.id);
-            if (!s_walk_visit (walk, entry->id, &place))
-                break;
-            entry = (scheduled_t *) zlistx_next (self->backoffs);
-        }
-    }
-    if (from <= 4 && !walk->stopped
-    && (query_filter_wants_status (filter, ASYNC_ASSIGNED)
-    ||  query_filter_wants_status (filter, ASYNC_ACTIVE)
-    ||  query_filter_wants_status (filter, ASYNC_CALLBACKS)))
-        //  Live jobs and waiting parents: the 'a' index
-        s_walk_live (walk);
-    if (!walk->stopped && query_filter_wants_status (filter, ASYNC_COMPLETED)) {
-        char tag = query_filter_failed_only (filter) ? 'f' : 'c';
-        if (from <= 4 || walk->from.phase == tag)
-            s_walk_done (walk, tag);
-    }
+    while (entry && visit (walk, phase, phase == 's' ? entry->when : entry->mono, entry->id))
+        entry = (scheduled_t *) zlistx_next (list);
 }
 
 //  The JOBS (or COUNT) reply to a LIST (COUNT) query, read through the
-//  bounds of a page of at most `page` jobs and `bytes` of records. 0, -1
-//  for a bad filter (`err` says why), -2 for a bad cursor
+//  bounds of a page of at most `page` jobs and `bytes` of records, and
+//  those of this loop turn. 0, -1 for a bad filter (`err` says why), -2
+//  for a bad cursor
 static int
 s_list_msg (broker_t *self, const msgpack_object *query, uint64_t rid, bool count_only,
             int64_t page, size_t bytes, json_t *json, async_msg_t *reply, char *err,
             size_t err_size)
 {
-    query_filter_t filter;
-    s_walk_t walk = { .broker = self, .filter = &filter, .json = json };
-    int rc = query_filter_parse (query, &filter, &walk.from, err, err_size);
-    if (rc) {
-        query_filter_clear (&filter);
-        return rc;
-    }
-    msgpack_sbuffer jobs;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&jobs);
-    msgpack_packer_init (&pk, &jobs, async_sbuffer_write);
-    if (!count_only) {
-        walk.pk = &pk;
-        walk.packed = &jobs;
-        walk.page = filter.limit > 0 && filter.limit < page ? filter.limit : page;
-        walk.bytes = bytes;
+    if (!self->query) {
+        query_source_t source = { .store = self->store, .dispatch = self->dispatch,
+                                  .live_ids = self->live_ids, .arg = self,
+                                  .job_read = s_query_job_read,
+                                  .each_timed = s_query_each_timed };
+        self->query = query_new (&source);
     }
     //  The bounds of this request within those of the loop turn. Writing
     //  the JSON of a page out (the HTTP view) costs about as much as
@@ -2046,29 +1878,12 @@ s_list_msg (broker_t *self, const msgpack_object *query, uint64_t rid, bool coun
     int64_t start = async_mono_us ();
     int64_t left = S_LIST_TURN_US - self->list_turn_us;
     int64_t budget = json ? S_LIST_US / 2 : S_LIST_US;
-    walk.scan = left > 0 ? S_LIST_SCAN : S_LIST_SCAN_MIN;
-    walk.deadline = start + (left > budget ? budget : left > 0 ? left : budget);
-    s_walk (self, &walk);
+    size_t scan = left > 0 ? S_LIST_SCAN : S_LIST_SCAN_MIN;
+    int64_t deadline = start + (left > budget ? budget : left > 0 ? left : budget);
+    int rc = query_list (self->query, query, rid, count_only, page, bytes, scan, deadline,
+                         json, reply, err, err_size);
     self->list_turn_us += async_mono_us () - start;
-    char next [300];
-    if (walk.stopped)
-        query_cursor_format (&walk.at, next, sizeof next);
-    if (count_only) {
-        async_msg_init (reply, ASYNC_S_COUNT, rid);
-        async_msg_int (reply, "count", walk.count);
-    }
-    else {
-        async_msg_init (reply, ASYNC_S_JOBS, rid);
-        async_msg_key (reply, "jobs");
-        msgpack_pack_array (&reply->packer, (size_t) walk.count);
-        if (jobs.size)
-            async_codec_pack_raw (&reply->packer, jobs.data, jobs.size);
-    }
-    if (walk.stopped)
-        async_msg_str (reply, "next", next);
-    msgpack_sbuffer_destroy (&jobs);
-    query_filter_clear (&filter);
-    return 0;
+    return rc;
 }
 
 static void
@@ -4877,6 +4692,7 @@ broker_destroy (broker_t **self_p)
     zlistx_destroy (&self->unsynced);
     zhashx_destroy (&self->flight_keys);
     async_idmap_destroy (&self->jobs);
+    query_destroy (&self->query);
     ordset_destroy (&self->live_ids);
     zhashx_destroy (&self->gathers);
     zlistx_destroy (&self->scheduled);

@@ -1,9 +1,11 @@
 /*  =========================================================================
-    query - the cursors and filters of the listings
+    query - the listings: cursors, filters and the walk over the jobs
     =========================================================================
 */
 #include "query.h"
+#include "keys.h"
 #include "async_util.h"
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -257,4 +259,280 @@ query_filter_clear (query_filter_t *filter)
     free (filter->queue);
     free (filter->task);
     filter->queue = filter->task = NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  The walk
+
+struct _query_t {
+    query_source_t source;
+};
+
+query_t *
+query_new (const query_source_t *source)
+{
+    assert (source && source->store && source->dispatch && source->live_ids
+            && source->job_read && source->each_timed);
+    query_t *self = (query_t *) calloc (1, sizeof (query_t));
+    assert (self);
+    self->source = *source;
+    return self;
+}
+
+void
+query_destroy (query_t **self_p)
+{
+    assert (self_p);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+//  The p key and value at the iterator, taken apart; false if it is not one
+static bool
+s_place_parse (store_iter_t *iter, keys_place_t *place)
+{
+    size_t ksize, vsize;
+    const char *key = store_iter_key (iter, &ksize);
+    const char *value = store_iter_value (iter, &vsize);
+    return keys_place_parse (key, ksize, value, vsize, place);
+}
+
+//  An iterator over a queue's stored pending jobs placed after (priority,
+//  seq), as the broker's refill reads them
+static store_iter_t *
+s_place_iter (store_t *store, const char *queue, int64_t priority, uint64_t seq,
+              char *prefix, size_t *prefix_size)
+{
+    char key [KEYS_MAX];
+    size_t size = keys_place (key, queue, priority, seq);
+    *prefix_size = size - 16;
+    memcpy (prefix, key, *prefix_size);
+    store_iter_t *iter = store_iter_new (store, prefix, *prefix_size);
+    store_iter_seek (iter, key, size);
+    size_t ksize;
+    if (store_iter_valid (iter)) {
+        const char *at = store_iter_key (iter, &ksize);
+        if (ksize == size && memcmp (at, key, size) == 0)
+            store_iter_next (iter);
+    }
+    return iter;
+}
+
+typedef struct {
+    query_t *query;
+    query_filter_t *filter;
+    msgpack_packer *pk;         //  NULL: count only
+    msgpack_sbuffer *packed;    //  what pk wrote
+    json_t *json;               //  not NULL: the jobs as JSON too (the HTTP
+                                //  view), built within the walk's bounds
+    int64_t count;              //  matching jobs in this reply
+    int64_t page;               //  at most this many (0: no bound, COUNT)
+    size_t bytes;               //  at most about this many bytes of records
+    size_t examined;            //  job records read
+    size_t scan;                //  at most this many
+    int64_t deadline;           //  monotonic us
+    bool stopped;               //  stopped early: `at` is where to go on
+    query_cursor_t from;        //  the cursor given (phase 0: none)
+    query_cursor_t at;          //  the place of the last job looked at
+} s_walk_t;
+
+//  Look at the job at a place of the walk; false to stop the walk
+static bool
+s_walk_visit (s_walk_t *walk, const char *id, const query_cursor_t *place)
+{
+    if (walk->stopped)
+        return false;
+    if (walk->examined >= walk->scan
+    ||  (walk->examined % 16 == 0 && walk->examined > 0
+         && async_mono_us () >= walk->deadline)) {
+        walk->stopped = true;
+        return false;
+    }
+    walk->examined++;
+    walk->at = *place;
+    query_source_t *source = &walk->query->source;
+    async_job_t *job = source->job_read (source->arg, id);
+    if (job && query_filter_match (walk->filter, job)) {
+        walk->count++;
+        if (walk->pk)
+            async_job_pack (job, walk->pk);
+        if (walk->json)
+            json_array_append_new (walk->json, async_job_to_json (job));
+    }
+    async_job_destroy (&job);
+    if ((walk->page > 0 && walk->count >= walk->page)
+    ||  (walk->packed && walk->packed->size >= walk->bytes))
+        walk->stopped = true;
+    return !walk->stopped;
+}
+
+static bool
+s_walk_pending (void *arg, const char *queue, const char *id, int64_t priority,
+                uint64_t seq)
+{
+    query_cursor_t place = { .phase = 'p', .priority = priority, .seq = seq };
+    snprintf (place.queue, sizeof place.queue, "%s", queue);
+    return s_walk_visit ((s_walk_t *) arg, id, &place);
+}
+
+//  The pending jobs of a queue that are in the store only
+static bool
+s_walk_stored (void *arg, const char *queue, int64_t priority, uint64_t seq)
+{
+    s_walk_t *walk = (s_walk_t *) arg;
+    char prefix [300];
+    size_t prefix_size;
+    store_iter_t *iter = s_place_iter (walk->query->source.store, queue, priority, seq,
+                                       prefix, &prefix_size);
+    bool more = true;
+    keys_place_t place;
+    while (more && store_iter_valid (iter)) {
+        if (s_place_parse (iter, &place))
+            more = s_walk_pending (walk, place.queue, place.id, place.priority, place.seq);
+        store_iter_next (iter);
+    }
+    store_iter_destroy (&iter);
+    return more;
+}
+
+//  Walk the jobs with an 'a' key in id order, after the cursor's id if it
+//  is in that phase. From memory (live_ids, ordered): one seek to the
+//  cursor, then as many ids as this request looks at
+static void
+s_walk_live (s_walk_t *walk)
+{
+    ordset_t *live = walk->query->source.live_ids;
+    const char *id = ordset_seek_after (live, walk->from.phase == 'a' ? walk->from.id : NULL);
+    //  (Reading a job back does not change live_ids: the walk stays valid)
+    while (id) {
+        query_cursor_t place = { .phase = 'a' };
+        memcpy (place.id, id, 36);
+        if (!s_walk_visit (walk, place.id, &place))
+            break;
+        id = ordset_next (live);
+    }
+}
+
+//  Walk the 'c' or 'f' keys, newest first, before the cursor's key if it
+//  is in that phase
+static void
+s_walk_done (s_walk_t *walk, char tag)
+{
+    store_iter_t *iter = store_iter_new (walk->query->source.store, KEYS_PREFIX (tag), 1);
+    if (walk->from.phase == tag) {
+        char start [64];
+        size_t size = keys_time (start, tag, walk->from.when, walk->from.id);
+        store_iter_seek (iter, start, size);
+        if (store_iter_valid (iter))
+            store_iter_prev (iter);         //  the first key before it
+        else
+            store_iter_seek_last (iter);    //  every key is before it
+    }
+    else
+        store_iter_seek_last (iter);
+    while (store_iter_valid (iter)) {
+        size_t size;
+        const char *key = store_iter_key (iter, &size);
+        query_cursor_t place = { .phase = tag };
+        if (keys_time_parse (key, size, &place.when, place.id)) {
+            if (walk->filter->since && place.when < walk->filter->since)
+                break;
+            if (!s_walk_visit (walk, place.id, &place))
+                break;
+        }
+        store_iter_prev (iter);
+    }
+    store_iter_destroy (&iter);
+}
+
+//  A scheduled job ('s') or a retry waiting out its backoff ('b')
+static bool
+s_walk_timed (void *arg, char phase, int64_t when, const char *id)
+{
+    query_cursor_t place = { .phase = phase, .when = when };
+    memcpy (place.id, id, sizeof place.id);
+    return s_walk_visit ((s_walk_t *) arg, place.id, &place);
+}
+
+//  Walk the jobs matching a filter: pending in dispatch order (queues in
+//  name order), scheduled, live, then completed newest first; from the
+//  walk's cursor on, until the walk's bounds
+static void
+s_walk (s_walk_t *walk)
+{
+    query_source_t *source = &walk->query->source;
+    query_filter_t *filter = walk->filter;
+    int from = query_cursor_rank (walk->from.phase);
+    if (from <= 1 && query_filter_wants_status (filter, ASYNC_PENDING)) {
+        bool resume = walk->from.phase == 'p';
+        dispatch_each_pending (source->dispatch, filter->queue,
+                               resume ? walk->from.queue : NULL, walk->from.priority,
+                               walk->from.seq, s_walk_pending, s_walk_stored, walk);
+    }
+    if (from <= 2 && !walk->stopped && query_filter_wants_status (filter, ASYNC_PENDING))
+        source->each_timed (source->arg, 's', walk->from.when,
+                            walk->from.phase == 's' ? walk->from.id : NULL, s_walk_timed,
+                            walk);
+    if (from <= 3 && !walk->stopped && query_filter_wants_status (filter, ASYNC_PENDING))
+        //  Retries waiting out their backoff, by the monotonic clock
+        source->each_timed (source->arg, 'b', walk->from.when,
+                            walk->from.phase == 'b' ? walk->from.id : NULL, s_walk_timed,
+                            walk);
+    if (from <= 4 && !walk->stopped
+    && (query_filter_wants_status (filter, ASYNC_ASSIGNED)
+    ||  query_filter_wants_status (filter, ASYNC_ACTIVE)
+    ||  query_filter_wants_status (filter, ASYNC_CALLBACKS)))
+        //  Live jobs and waiting parents: the 'a' index
+        s_walk_live (walk);
+    if (!walk->stopped && query_filter_wants_status (filter, ASYNC_COMPLETED)) {
+        char tag = query_filter_failed_only (filter) ? 'f' : 'c';
+        if (from <= 4 || walk->from.phase == tag)
+            s_walk_done (walk, tag);
+    }
+}
+
+int
+query_list (query_t *self, const msgpack_object *body, uint64_t rid, bool count_only,
+            int64_t page, size_t bytes, size_t scan, int64_t deadline, json_t *json,
+            async_msg_t *reply, char *err, size_t err_size)
+{
+    assert (self);
+    query_filter_t filter;
+    s_walk_t walk = { .query = self, .filter = &filter, .json = json, .scan = scan,
+                      .deadline = deadline };
+    int rc = query_filter_parse (body, &filter, &walk.from, err, err_size);
+    if (rc) {
+        query_filter_clear (&filter);
+        return rc;
+    }
+    msgpack_sbuffer jobs;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&jobs);
+    msgpack_packer_init (&pk, &jobs, async_sbuffer_write);
+    if (!count_only) {
+        walk.pk = &pk;
+        walk.packed = &jobs;
+        walk.page = filter.limit > 0 && filter.limit < page ? filter.limit : page;
+        walk.bytes = bytes;
+    }
+    s_walk (&walk);
+    char next [300];
+    if (walk.stopped)
+        query_cursor_format (&walk.at, next, sizeof next);
+    if (count_only) {
+        async_msg_init (reply, ASYNC_S_COUNT, rid);
+        async_msg_int (reply, "count", walk.count);
+    }
+    else {
+        async_msg_init (reply, ASYNC_S_JOBS, rid);
+        async_msg_key (reply, "jobs");
+        msgpack_pack_array (&reply->packer, (size_t) walk.count);
+        if (jobs.size)
+            async_codec_pack_raw (&reply->packer, jobs.data, jobs.size);
+    }
+    if (walk.stopped)
+        async_msg_str (reply, "next", next);
+    msgpack_sbuffer_destroy (&jobs);
+    query_filter_clear (&filter);
+    return 0;
 }

@@ -1,12 +1,20 @@
 /*  =========================================================================
-    query - the cursors and filters of the listings (LIST, COUNT, the HTTP
-    server's /api/jobs): read from a request, written back as `next`, and
-    matched against jobs. No state: plain values the caller owns.
+    query - the listings: LIST, COUNT and the HTTP server's /api/jobs
+
+    A cursor and a filter read from each request (plain values the caller
+    owns), and query_t, the walk over the jobs that match, from the cursor
+    on, within a page's bounds. The walk reads the broker only through a
+    query_source_t: the store, the dispatcher, the ordered live ids, and
+    two calls back. Each part of the walk seeks to the cursor: a page costs
+    its records plus a seek, whatever the number of jobs.
     =========================================================================
 */
 #ifndef QUERY_H_INCLUDED
 #define QUERY_H_INCLUDED
 
+#include "dispatch.h"
+#include "ordset.h"
+#include "store.h"
 #include "async_codec.h"
 #include "async_job.h"
 #include <stdbool.h>
@@ -81,5 +89,46 @@ bool
 //  Whether the job matches the filter.
 bool
     query_filter_match (query_filter_t *filter, async_job_t *job);
+
+//  A timed entry of the walk: a scheduled job ('s', `when` in wall us) or
+//  a retry waiting out its backoff ('b', monotonic us). false to stop.
+typedef bool (query_timed_fn) (void *walk, char phase, int64_t when, const char *id);
+
+//  What the walk reads of the broker; nothing else
+typedef struct {
+    store_t *store;             //  the 'a', 'c', 'f' and stored 'p' keys
+    dispatch_t *dispatch;       //  the pending jobs, in dispatch order
+    ordset_t *live_ids;         //  the ids of the 'a' keys, in order
+    void *arg;                  //  for the calls below (the broker)
+    //  A read-only copy of job `id`, or NULL; the caller destroys it
+    async_job_t *(*job_read) (void *arg, const char *id);
+    //  Call `visit` for the entries of `phase` ('s' or 'b') in order,
+    //  after (when, id) if `id` is not NULL, until it returns false
+    void (*each_timed) (void *arg, char phase, int64_t when, const char *id,
+                        query_timed_fn *visit, void *walk);
+} query_source_t;
+
+typedef struct _query_t query_t;
+
+//  Create the listings over `source` (copied; what it points to must
+//  outlive the query). Never NULL.
+query_t *
+    query_new (const query_source_t *source);
+
+//  Destroy the query and set *self_p to NULL. Safe to call again.
+void
+    query_destroy (query_t **self_p);
+
+//  The JOBS (or, `count_only`, COUNT) reply to a LIST (COUNT) `body`,
+//  read through the bounds of one page: at most `page` jobs and about
+//  `bytes` of records (LIST), `scan` job records read and the monotonic
+//  `deadline` (us). With `json` (a JSON array), each job listed is
+//  appended to it as job JSON too. 0, -1 for a bad filter (`err` says
+//  why), -2 for a bad cursor (reply untouched).
+int
+    query_list (query_t *self, const msgpack_object *body, uint64_t rid,
+                bool count_only, int64_t page, size_t bytes, size_t scan,
+                int64_t deadline, json_t *json, async_msg_t *reply, char *err,
+                size_t err_size);
 
 #endif

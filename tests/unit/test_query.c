@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "fixture.h"
+#include <czmq.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +194,193 @@ test_query_filter_matches (void **state)
     query_filter_clear (&filter);
 }
 
+//  ---------------------------------------------------------------------
+//  The walk over a source: an empty store and dispatcher, and live jobs
+//  held in a hash (the broker's cache) with their ids in an ordset
+
+typedef struct {
+    char dir [FIXTURE_DIR_MAX];
+    store_t *store;
+    dispatch_t *dispatch;
+    ordset_t *live_ids;
+    zhashx_t *jobs;             //  id -> async_job_t
+    size_t reads;               //  job_read calls
+    query_t *query;
+} s_source_t;
+
+static async_job_t *
+s_job_read (void *arg, const char *id)
+{
+    s_source_t *self = (s_source_t *) arg;
+    self->reads++;
+    async_job_t *job = (async_job_t *) zhashx_lookup (self->jobs, id);
+    if (!job)
+        return NULL;
+    uint8_t *data;
+    size_t size;
+    assert_int_equal (async_job_encode (job, &data, &size), 0);
+    async_job_t *copy = async_job_decode (data, size);
+    free (data);
+    return copy;
+}
+
+static void
+s_each_timed (void *arg, char phase, int64_t when, const char *id, query_timed_fn *visit,
+              void *walk)
+{
+    (void) arg; (void) phase; (void) when; (void) id; (void) visit; (void) walk;
+}
+
+static int
+s_source_setup (void **state)
+{
+    s_source_t *self = (s_source_t *) calloc (1, sizeof (s_source_t));
+    if (!self || fixture_dir_make (self->dir, sizeof self->dir, "query"))
+        return -1;
+    if (store_open (self->dir, false, &self->store))
+        return -1;
+    self->dispatch = dispatch_new ();
+    self->live_ids = ordset_new ();
+    self->jobs = zhashx_new ();
+    zhashx_set_destructor (self->jobs, (zhashx_destructor_fn *) async_job_destroy);
+    query_source_t source = { .store = self->store, .dispatch = self->dispatch,
+                              .live_ids = self->live_ids, .arg = self,
+                              .job_read = s_job_read, .each_timed = s_each_timed };
+    self->query = query_new (&source);
+    *state = self;
+    return 0;
+}
+
+static int
+s_source_teardown (void **state)
+{
+    s_source_t *self = (s_source_t *) *state;
+    query_destroy (&self->query);
+    query_destroy (&self->query);
+    zhashx_destroy (&self->jobs);
+    ordset_destroy (&self->live_ids);
+    dispatch_destroy (&self->dispatch);
+    store_destroy (&self->store);
+    int rc = fixture_dir_remove (self->dir);
+    free (self);
+    return rc;
+}
+
+//  Add `count` live jobs: active ones, and every third assigned
+static void
+s_add_live (s_source_t *self, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        async_job_t *job = async_job_new ();
+        async_job_set_str (&job->task, "testing.noop");
+        async_job_set_str (&job->queue, "default");
+        job->status = i % 3 == 0 ? ASYNC_ASSIGNED : ASYNC_ACTIVE;
+        ordset_insert (self->live_ids, job->id);
+        zhashx_insert (self->jobs, job->id, job);
+    }
+}
+
+//  One page of a JSON query; its count (COUNT) or jobs (LIST) in *count,
+//  its `next` in next ("" when complete)
+static void
+s_page (s_source_t *self, const char *json, bool count_only, size_t scan, int64_t *count,
+        char *next, size_t next_size)
+{
+    json_t *value = json_loads (json, 0, NULL);
+    assert_non_null (value);
+    uint8_t *data;
+    size_t size;
+    assert_int_equal (async_codec_encode_json (value, &data, &size), 0);
+    json_decref (value);
+    msgpack_unpacked body;
+    msgpack_unpacked_init (&body);
+    size_t offset = 0;
+    assert_int_equal (msgpack_unpack_next (&body, (const char *) data, size, &offset),
+                      MSGPACK_UNPACK_SUCCESS);
+    async_msg_t reply;
+    char err [100];
+    assert_int_equal (query_list (self->query, &body.data, 7, count_only, 1000,
+                                  4 * 1024 * 1024, scan, async_mono_us () + 10000000,
+                                  NULL, &reply, err, sizeof err), 0);
+    msgpack_unpacked_destroy (&body);
+    free (data);
+    async_inmsg_t in;
+    const char *why = NULL;
+    assert_int_equal (async_inmsg_parse (&in, reply.buffer.data, reply.buffer.size, &why), 0);
+    assert_string_equal (in.command, count_only ? "COUNT" : "JOBS");
+    assert_int_equal (in.rid, 7);
+    if (count_only)
+        assert_int_equal (async_mp_int (in.body, "count", count), 0);
+    else {
+        const msgpack_object *jobs = async_mp_get (in.body, "jobs");
+        assert_non_null (jobs);
+        *count = jobs->via.array.size;
+    }
+    next [0] = 0;
+    async_mp_str (in.body, "next", next, next_size);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&reply);
+}
+
+//  COUNT pages over 5000 live jobs, 700 records a page: each page goes on
+//  from the cursor of the one before (one seek), so the job records read
+//  add up to the number of jobs, not its square, and the counts add up
+static void
+test_query_pages_over_live_jobs (void **state)
+{
+    s_source_t *self = (s_source_t *) *state;
+    s_add_live (self, 5000);
+    int64_t active = 0, count;
+    char next [300] = "", query [400];
+    size_t pages = 0;
+    do {
+        snprintf (query, sizeof query, "{\"status\": [\"active\"]%s%s%s}",
+                  *next ? ", \"cursor\": \"" : "", next, *next ? "\"" : "");
+        s_page (self, query, true, 700, &count, next, sizeof next);
+        assert_true (count <= 700);
+        active += count;
+        pages++;
+        assert_true (pages <= 10);
+    } while (*next);
+    assert_int_equal (active, 5000 - 1667);       //  every third is assigned
+    assert_int_equal (pages, 8);                  //  5000 / 700, rounded up
+    assert_int_equal (self->reads, 5000);
+    //  LIST pages of 1000 jobs: every live job once
+    self->reads = 0;
+    int64_t listed = 0;
+    pages = 0;
+    do {
+        snprintf (query, sizeof query, "{\"limit\": 0%s%s%s}",
+                  *next ? ", \"cursor\": \"" : "", next, *next ? "\"" : "");
+        s_page (self, query, false, 10000, &count, next, sizeof next);
+        assert_true (count <= 1000);
+        listed += count;
+        pages++;
+        assert_true (pages <= 10);
+    } while (*next);
+    assert_int_equal (listed, 5000);
+    //  A full page says `next` even when it holds the last job: then the
+    //  next page is empty, and complete
+    assert_int_equal (pages, 6);
+    assert_int_equal (self->reads, 5000);
+}
+
+//  A cursor after the last live id: nothing left, complete
+static void
+test_query_cursor_past_the_end (void **state)
+{
+    s_source_t *self = (s_source_t *) *state;
+    s_add_live (self, 10);
+    int64_t count;
+    char next [300];
+    s_page (self, "{\"status\": [\"active\"], \"cursor\": "
+                  "\"a:ffffffff-ffff-7fff-bfff-ffffffffffff\"}", true, 700, &count,
+            next, sizeof next);
+    assert_int_equal (count, 0);
+    assert_string_equal (next, "");
+    assert_int_equal (self->reads, 0);
+}
+
 int
 main (void)
 {
@@ -200,6 +389,10 @@ main (void)
         cmocka_unit_test (test_query_cursor_refuses_garbage),
         cmocka_unit_test (test_query_filter_refusals),
         cmocka_unit_test (test_query_filter_matches),
+        cmocka_unit_test_setup_teardown (test_query_pages_over_live_jobs, s_source_setup,
+                                         s_source_teardown),
+        cmocka_unit_test_setup_teardown (test_query_cursor_past_the_end, s_source_setup,
+                                         s_source_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
