@@ -1856,6 +1856,57 @@ s_query_each_timed (void *arg, char phase, int64_t when, const char *id,
         entry = (scheduled_t *) zlistx_next (list);
 }
 
+static int64_t
+s_query_scheduled_count (void *arg, const char *queue)
+{
+    broker_t *self = (broker_t *) arg;
+    s_scheduled_queue_t *scheduled = zhashx_size (self->scheduled_queues)
+        ? (s_scheduled_queue_t *) zhashx_lookup (self->scheduled_queues, queue) : NULL;
+    return scheduled ? scheduled->count : -1;
+}
+
+static void
+s_query_each_scheduled (void *arg, query_scheduled_fn *fn, void *top)
+{
+    broker_t *self = (broker_t *) arg;
+    s_scheduled_queue_t *scheduled
+        = (s_scheduled_queue_t *) zhashx_first (self->scheduled_queues);
+    while (scheduled) {
+        fn (top, scheduled->name, scheduled->count);
+        scheduled = (s_scheduled_queue_t *) zhashx_next (self->scheduled_queues);
+    }
+}
+
+static void
+s_query_each_running (void *arg, query_running_fn *fn, void *top)
+{
+    broker_t *self = (broker_t *) arg;
+    async_job_t *job = (async_job_t *) async_idmap_first (self->jobs);
+    while (job) {
+        if (s_job_is_live (job))
+            fn (top, job->queue, job->status);
+        job = (async_job_t *) async_idmap_next (self->jobs);
+    }
+}
+
+//  The listings over this broker, made at the first one (the store is
+//  open by then)
+static query_t *
+s_query (broker_t *self)
+{
+    if (!self->query) {
+        query_source_t source = { .store = self->store, .dispatch = self->dispatch,
+                                  .live_ids = self->live_ids, .arg = self,
+                                  .job_read = s_query_job_read,
+                                  .each_timed = s_query_each_timed,
+                                  .scheduled_count = s_query_scheduled_count,
+                                  .each_scheduled = s_query_each_scheduled,
+                                  .each_running = s_query_each_running };
+        self->query = query_new (&source);
+    }
+    return self->query;
+}
+
 //  The JOBS (or COUNT) reply to a LIST (COUNT) query, read through the
 //  bounds of a page of at most `page` jobs and `bytes` of records, and
 //  those of this loop turn. 0, -1 for a bad filter (`err` says why), -2
@@ -1865,13 +1916,6 @@ s_list_msg (broker_t *self, const msgpack_object *query, uint64_t rid, bool coun
             int64_t page, size_t bytes, json_t *json, async_msg_t *reply, char *err,
             size_t err_size)
 {
-    if (!self->query) {
-        query_source_t source = { .store = self->store, .dispatch = self->dispatch,
-                                  .live_ids = self->live_ids, .arg = self,
-                                  .job_read = s_query_job_read,
-                                  .each_timed = s_query_each_timed };
-        self->query = query_new (&source);
-    }
     //  The bounds of this request within those of the loop turn. Writing
     //  the JSON of a page out (the HTTP view) costs about as much as
     //  building it: that page gets half the time
@@ -1880,7 +1924,7 @@ s_list_msg (broker_t *self, const msgpack_object *query, uint64_t rid, bool coun
     int64_t budget = json ? S_LIST_US / 2 : S_LIST_US;
     size_t scan = left > 0 ? S_LIST_SCAN : S_LIST_SCAN_MIN;
     int64_t deadline = start + (left > budget ? budget : left > 0 ? left : budget);
-    int rc = query_list (self->query, query, rid, count_only, page, bytes, scan, deadline,
+    int rc = query_list (s_query (self), query, rid, count_only, page, bytes, scan, deadline,
                          json, reply, err, err_size);
     self->list_turn_us += async_mono_us () - start;
     return rc;
@@ -1903,11 +1947,8 @@ s_on_list (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool count_only
         s_send (self, routing, &msg);
 }
 
-//  STATUS lists at most S_STATUS_QUEUES queues, those with the most jobs
-//  first (then by name), and STATUS and NODES at most S_STATUS_NODES nodes,
-//  those alive first; `queues_more` and `nodes_more` count the rest. With
-//  300,000 queues, a reply of every queue was 18 MB
-#define S_STATUS_QUEUES     1000
+//  STATUS and NODES list at most S_STATUS_NODES nodes, those alive first;
+//  `nodes_more` counts the rest (the queues: query_pack_queues)
 #define S_STATUS_NODES      1000
 
 //  The nodes (alive, then dead), at most S_STATUS_NODES; returns how many
@@ -1935,163 +1976,10 @@ s_pack_nodes (broker_t *self, msgpack_packer *pk)
     return (int64_t) (total - listed);
 }
 
-//  One queue's row in STATUS
-typedef struct {
-    const char *name;           //  borrowed while the reply is built
-    int64_t pending, scheduled, assigned, active;
-} s_queue_row_t;
-
-//  The rows STATUS lists: a heap of the S_STATUS_QUEUES first in STATUS
-//  order, the last of them at the top (rows [0])
-typedef struct {
-    broker_t *broker;
-    zhashx_t *live;             //  queue -> int64_t [2]: assigned, active jobs
-    s_queue_row_t *rows;
-    size_t size;
-    int64_t queues;             //  all the queues seen
-} s_queue_top_t;
-
-//  Whether row a comes before row b in STATUS: more jobs, then by name
-static bool
-s_row_before (const s_queue_row_t *a, const s_queue_row_t *b)
-{
-    int64_t ta = a->pending + a->scheduled + a->assigned + a->active;
-    int64_t tb = b->pending + b->scheduled + b->assigned + b->active;
-    return ta != tb ? ta > tb : strcmp (a->name, b->name) < 0;
-}
-
-static int
-s_row_compare (const void *a, const void *b)
-{
-    const s_queue_row_t *x = (const s_queue_row_t *) a, *y = (const s_queue_row_t *) b;
-    return s_row_before (x, y) ? -1 : s_row_before (y, x) ? 1 : 0;
-}
-
-static void
-s_row_swap (s_queue_row_t *rows, size_t i, size_t j)
-{
-    s_queue_row_t swap = rows [i];
-    rows [i] = rows [j];
-    rows [j] = swap;
-}
-
-//  Count a queue in, and keep its row if it is among the first
-static void
-s_queue_top_add (s_queue_top_t *top, s_queue_row_t row)
-{
-    top->queues++;
-    s_queue_row_t *rows = top->rows;
-    size_t i;
-    if (top->size < S_STATUS_QUEUES) {
-        //  Sift up: a parent comes after its children
-        i = top->size++;
-        rows [i] = row;
-        while (i > 0 && s_row_before (&rows [(i - 1) / 2], &rows [i])) {
-            s_row_swap (rows, i, (i - 1) / 2);
-            i = (i - 1) / 2;
-        }
-        return;
-    }
-    if (!s_row_before (&row, &rows [0]))
-        return;
-    //  In place of the last one, then sift down
-    rows [0] = row;
-    i = 0;
-    while (true) {
-        size_t last = i, left = 2 * i + 1, right = 2 * i + 2;
-        if (left < top->size && s_row_before (&rows [last], &rows [left]))
-            last = left;
-        if (right < top->size && s_row_before (&rows [last], &rows [right]))
-            last = right;
-        if (last == i)
-            break;
-        s_row_swap (rows, i, last);
-        i = last;
-    }
-}
-
-//  A queue's scheduled jobs, and its jobs on nodes (not to be called
-//  while the hash looked up is walked: a look-up moves zhashx's cursor)
-static void
-s_queue_top_scheduled (s_queue_top_t *top, s_queue_row_t *row)
-{
-    zhashx_t *queues = top->broker->scheduled_queues;
-    s_scheduled_queue_t *scheduled
-        = zhashx_size (queues) ? (s_scheduled_queue_t *) zhashx_lookup (queues, row->name)
-                               : NULL;
-    if (scheduled)
-        row->scheduled = scheduled->count;
-}
-
-static void
-s_queue_top_live (s_queue_top_t *top, s_queue_row_t *row)
-{
-    int64_t *live = zhashx_size (top->live) ? (int64_t *) zhashx_lookup (top->live, row->name)
-                                            : NULL;
-    if (live) {
-        row->assigned = live [0];
-        row->active = live [1];
-    }
-}
-
-static void
-s_queue_top_pending (void *arg, const char *queue, size_t pending)
-{
-    s_queue_top_t *top = (s_queue_top_t *) arg;
-    s_queue_row_t row = { .name = queue, .pending = (int64_t) pending };
-    s_queue_top_scheduled (top, &row);
-    s_queue_top_live (top, &row);
-    s_queue_top_add (top, row);
-}
-
-//  The STATUS reply. Its work is one pass over the queues and one over the
-//  cached jobs, with no allocation per queue, and its size is bounded
+//  The STATUS reply: bounded (query_pack_queues, s_pack_nodes)
 static void
 s_status_msg (broker_t *self, uint64_t rid, async_msg_t *reply)
 {
-    s_queue_top_t top = { .broker = self, .live = zhashx_new () };
-    top.rows = (s_queue_row_t *) malloc (S_STATUS_QUEUES * sizeof (s_queue_row_t));
-    assert (top.rows);
-    zhashx_set_destructor (top.live, s_free_item);
-    //  Jobs on nodes, by queue: as many queues as running jobs at most
-    async_job_t *job = (async_job_t *) async_idmap_first (self->jobs);
-    while (job) {
-        if (s_job_is_live (job)) {
-            int64_t *live = (int64_t *) zhashx_lookup (top.live, job->queue);
-            if (!live) {
-                live = (int64_t *) calloc (2, sizeof (int64_t));
-                assert (live);
-                zhashx_insert (top.live, job->queue, live);
-            }
-            live [job->status == ASYNC_ASSIGNED ? 0 : 1]++;
-        }
-        job = (async_job_t *) async_idmap_next (self->jobs);
-    }
-    //  The queues with pending jobs, then those with scheduled jobs only,
-    //  then those with jobs on nodes only
-    dispatch_each_queue (self->dispatch, s_queue_top_pending, &top);
-    s_scheduled_queue_t *scheduled
-        = (s_scheduled_queue_t *) zhashx_first (self->scheduled_queues);
-    while (scheduled) {
-        if (!dispatch_has_queue (self->dispatch, scheduled->name)) {
-            s_queue_row_t row = { .name = scheduled->name, .scheduled = scheduled->count };
-            s_queue_top_live (&top, &row);
-            s_queue_top_add (&top, row);
-        }
-        scheduled = (s_scheduled_queue_t *) zhashx_next (self->scheduled_queues);
-    }
-    int64_t *live = (int64_t *) zhashx_first (top.live);
-    while (live) {
-        const char *name = (const char *) zhashx_cursor (top.live);
-        if (!dispatch_has_queue (self->dispatch, name)
-        &&  !zhashx_lookup (self->scheduled_queues, name)) {
-            s_queue_row_t row = { .name = name, .assigned = live [0], .active = live [1] };
-            s_queue_top_add (&top, row);
-        }
-        live = (int64_t *) zhashx_next (top.live);
-    }
-    qsort (top.rows, top.size, sizeof (s_queue_row_t), s_row_compare);
-
     async_msg_init (reply, ASYNC_S_STATUS, rid);
     async_msg_str (reply, "version", S_VERSION);
     char when [40];
@@ -2099,23 +1987,8 @@ s_status_msg (broker_t *self, uint64_t rid, async_msg_t *reply)
     async_msg_key (reply, "uptime");
     msgpack_pack_double (&reply->packer, (async_mono_us () - self->started_mono) / 1e6);
     async_msg_key (reply, "queues");
-    msgpack_pack_map (&reply->packer, top.size);
-    for (size_t i = 0; i < top.size; i++) {
-        s_queue_row_t *row = &top.rows [i];
-        async_codec_pack_str (&reply->packer, row->name);
-        msgpack_pack_map (&reply->packer, 4);
-        async_codec_pack_str (&reply->packer, "pending");
-        msgpack_pack_int64 (&reply->packer, row->pending);
-        async_codec_pack_str (&reply->packer, "scheduled");
-        msgpack_pack_int64 (&reply->packer, row->scheduled);
-        async_codec_pack_str (&reply->packer, "assigned");
-        msgpack_pack_int64 (&reply->packer, row->assigned);
-        async_codec_pack_str (&reply->packer, "active");
-        msgpack_pack_int64 (&reply->packer, row->active);
-    }
-    async_msg_int (reply, "queues_more", top.queues - (int64_t) top.size);
-    free (top.rows);
-    zhashx_destroy (&top.live);
+    int64_t queues_more = query_pack_queues (s_query (self), &reply->packer);
+    async_msg_int (reply, "queues_more", queues_more);
     async_msg_key (reply, "nodes");
     int64_t nodes_more = s_pack_nodes (self, &reply->packer);
     async_msg_int (reply, "nodes_more", nodes_more);

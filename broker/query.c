@@ -5,6 +5,7 @@
 #include "query.h"
 #include "keys.h"
 #include "async_util.h"
+#include <czmq.h>
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -272,7 +273,8 @@ query_t *
 query_new (const query_source_t *source)
 {
     assert (source && source->store && source->dispatch && source->live_ids
-            && source->job_read && source->each_timed);
+            && source->job_read && source->each_timed && source->scheduled_count
+            && source->each_scheduled && source->each_running);
     query_t *self = (query_t *) calloc (1, sizeof (query_t));
     assert (self);
     self->source = *source;
@@ -535,4 +537,193 @@ query_list (query_t *self, const msgpack_object *body, uint64_t rid, bool count_
     msgpack_sbuffer_destroy (&jobs);
     query_filter_clear (&filter);
     return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  The queues of STATUS
+
+//  One queue's row in STATUS
+typedef struct {
+    const char *name;           //  borrowed while the reply is built
+    int64_t pending, scheduled, assigned, active;
+} s_queue_row_t;
+
+//  The rows STATUS lists: a heap of the QUERY_STATUS_QUEUES first in STATUS
+//  order, the last of them at the top (rows [0])
+typedef struct {
+    query_t *query;
+    zhashx_t *live;             //  queue -> int64_t [2]: assigned, active jobs
+    s_queue_row_t *rows;
+    size_t size;
+    int64_t queues;             //  all the queues seen
+} s_queue_top_t;
+
+//  Whether row a comes before row b in STATUS: more jobs, then by name
+static bool
+s_row_before (const s_queue_row_t *a, const s_queue_row_t *b)
+{
+    int64_t ta = a->pending + a->scheduled + a->assigned + a->active;
+    int64_t tb = b->pending + b->scheduled + b->assigned + b->active;
+    return ta != tb ? ta > tb : strcmp (a->name, b->name) < 0;
+}
+
+static int
+s_row_compare (const void *a, const void *b)
+{
+    const s_queue_row_t *x = (const s_queue_row_t *) a, *y = (const s_queue_row_t *) b;
+    return s_row_before (x, y) ? -1 : s_row_before (y, x) ? 1 : 0;
+}
+
+static void
+s_row_swap (s_queue_row_t *rows, size_t i, size_t j)
+{
+    s_queue_row_t swap = rows [i];
+    rows [i] = rows [j];
+    rows [j] = swap;
+}
+
+//  Count a queue in, and keep its row if it is among the first
+static void
+s_queue_top_add (s_queue_top_t *top, s_queue_row_t row)
+{
+    top->queues++;
+    s_queue_row_t *rows = top->rows;
+    size_t i;
+    if (top->size < QUERY_STATUS_QUEUES) {
+        //  Sift up: a parent comes after its children
+        i = top->size++;
+        rows [i] = row;
+        while (i > 0 && s_row_before (&rows [(i - 1) / 2], &rows [i])) {
+            s_row_swap (rows, i, (i - 1) / 2);
+            i = (i - 1) / 2;
+        }
+        return;
+    }
+    if (!s_row_before (&row, &rows [0]))
+        return;
+    //  In place of the last one, then sift down
+    rows [0] = row;
+    i = 0;
+    while (true) {
+        size_t last = i, left = 2 * i + 1, right = 2 * i + 2;
+        if (left < top->size && s_row_before (&rows [last], &rows [left]))
+            last = left;
+        if (right < top->size && s_row_before (&rows [last], &rows [right]))
+            last = right;
+        if (last == i)
+            break;
+        s_row_swap (rows, i, last);
+        i = last;
+    }
+}
+
+//  A queue's scheduled jobs, and its jobs on nodes (not to be called
+//  while the same hash is walked: a look-up moves zhashx's cursor)
+static void
+s_queue_top_scheduled (s_queue_top_t *top, s_queue_row_t *row)
+{
+    query_source_t *source = &top->query->source;
+    int64_t count = source->scheduled_count (source->arg, row->name);
+    if (count > 0)
+        row->scheduled = count;
+}
+
+static void
+s_queue_top_live (s_queue_top_t *top, s_queue_row_t *row)
+{
+    int64_t *live = zhashx_size (top->live) ? (int64_t *) zhashx_lookup (top->live, row->name)
+                                            : NULL;
+    if (live) {
+        row->assigned = live [0];
+        row->active = live [1];
+    }
+}
+
+static void
+s_queue_top_pending (void *arg, const char *queue, size_t pending)
+{
+    s_queue_top_t *top = (s_queue_top_t *) arg;
+    s_queue_row_t row = { .name = queue, .pending = (int64_t) pending };
+    s_queue_top_scheduled (top, &row);
+    s_queue_top_live (top, &row);
+    s_queue_top_add (top, row);
+}
+
+//  A running job counted in its queue's row
+static void
+s_queue_top_running (void *arg, const char *queue, int status)
+{
+    s_queue_top_t *top = (s_queue_top_t *) arg;
+    int64_t *live = (int64_t *) zhashx_lookup (top->live, queue);
+    if (!live) {
+        live = (int64_t *) calloc (2, sizeof (int64_t));
+        assert (live);
+        zhashx_insert (top->live, queue, live);
+    }
+    live [status == ASYNC_ASSIGNED ? 0 : 1]++;
+}
+
+//  A queue with scheduled jobs: listed here if the dispatcher has not
+static void
+s_queue_top_timed (void *arg, const char *queue, int64_t count)
+{
+    s_queue_top_t *top = (s_queue_top_t *) arg;
+    if (!dispatch_has_queue (top->query->source.dispatch, queue)) {
+        s_queue_row_t row = { .name = queue, .scheduled = count };
+        s_queue_top_live (top, &row);
+        s_queue_top_add (top, row);
+    }
+}
+
+static void
+s_free_row (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+int64_t
+query_pack_queues (query_t *self, msgpack_packer *pk)
+{
+    assert (self);
+    query_source_t *source = &self->source;
+    s_queue_top_t top = { .query = self, .live = zhashx_new () };
+    top.rows = (s_queue_row_t *) malloc (QUERY_STATUS_QUEUES * sizeof (s_queue_row_t));
+    assert (top.live && top.rows);
+    zhashx_set_destructor (top.live, s_free_row);
+    //  Jobs on nodes, by queue: as many queues as running jobs at most
+    source->each_running (source->arg, s_queue_top_running, &top);
+    //  The queues with pending jobs, then those with scheduled jobs only,
+    //  then those with jobs on nodes only
+    dispatch_each_queue (source->dispatch, s_queue_top_pending, &top);
+    source->each_scheduled (source->arg, s_queue_top_timed, &top);
+    int64_t *live = (int64_t *) zhashx_first (top.live);
+    while (live) {
+        const char *name = (const char *) zhashx_cursor (top.live);
+        if (!dispatch_has_queue (source->dispatch, name)
+        &&  source->scheduled_count (source->arg, name) < 0) {
+            s_queue_row_t row = { .name = name, .assigned = live [0], .active = live [1] };
+            s_queue_top_add (&top, row);
+        }
+        live = (int64_t *) zhashx_next (top.live);
+    }
+    qsort (top.rows, top.size, sizeof (s_queue_row_t), s_row_compare);
+    msgpack_pack_map (pk, top.size);
+    for (size_t i = 0; i < top.size; i++) {
+        s_queue_row_t *row = &top.rows [i];
+        async_codec_pack_str (pk, row->name);
+        msgpack_pack_map (pk, 4);
+        async_codec_pack_str (pk, "pending");
+        msgpack_pack_int64 (pk, row->pending);
+        async_codec_pack_str (pk, "scheduled");
+        msgpack_pack_int64 (pk, row->scheduled);
+        async_codec_pack_str (pk, "assigned");
+        msgpack_pack_int64 (pk, row->assigned);
+        async_codec_pack_str (pk, "active");
+        msgpack_pack_int64 (pk, row->active);
+    }
+    int64_t more = top.queues - (int64_t) top.size;
+    free (top.rows);
+    zhashx_destroy (&top.live);
+    return more;
 }

@@ -94,7 +94,10 @@ bool
 //  a retry waiting out its backoff ('b', monotonic us). false to stop.
 typedef bool (query_timed_fn) (void *walk, char phase, int64_t when, const char *id);
 
-//  What the walk reads of the broker; nothing else
+typedef void (query_scheduled_fn) (void *top, const char *queue, int64_t count);
+typedef void (query_running_fn) (void *top, const char *queue, int status);
+
+//  What the listings read of the broker; nothing else
 typedef struct {
     store_t *store;             //  the 'a', 'c', 'f' and stored 'p' keys
     dispatch_t *dispatch;       //  the pending jobs, in dispatch order
@@ -106,6 +109,12 @@ typedef struct {
     //  after (when, id) if `id` is not NULL, until it returns false
     void (*each_timed) (void *arg, char phase, int64_t when, const char *id,
                         query_timed_fn *visit, void *walk);
+    //  For STATUS: the scheduled jobs of `queue`, or -1 if it has none
+    //  counted; each queue with scheduled jobs, and their count; each job
+    //  on a node (a task assigned or active), with its queue and status
+    int64_t (*scheduled_count) (void *arg, const char *queue);
+    void (*each_scheduled) (void *arg, query_scheduled_fn *fn, void *top);
+    void (*each_running) (void *arg, query_running_fn *fn, void *top);
 } query_source_t;
 
 typedef struct _query_t query_t;
@@ -130,5 +139,16 @@ int
                 bool count_only, int64_t page, size_t bytes, size_t scan,
                 int64_t deadline, json_t *json, async_msg_t *reply, char *err,
                 size_t err_size);
+
+//  STATUS lists at most this many queues; `queues_more` counts the rest
+#define QUERY_STATUS_QUEUES 1000
+
+//  Pack STATUS's `queues`: a map of at most QUERY_STATUS_QUEUES queues,
+//  those with the most jobs first (pending, scheduled, assigned and
+//  active), then by name, each `{pending, scheduled, assigned, active}`.
+//  One pass over the queues and one over the running jobs, with no
+//  allocation per queue. Returns how many queues were left out.
+int64_t
+    query_pack_queues (query_t *self, msgpack_packer *pk);
 
 #endif

@@ -231,6 +231,32 @@ s_each_timed (void *arg, char phase, int64_t when, const char *id, query_timed_f
     (void) arg; (void) phase; (void) when; (void) id; (void) visit; (void) walk;
 }
 
+//  STATUS: queue "s-only" of 5 scheduled jobs, "b" of one as well
+static int64_t
+s_scheduled_count (void *arg, const char *queue)
+{
+    (void) arg;
+    return strcmp (queue, "s-only") == 0 ? 5 : strcmp (queue, "b") == 0 ? 1 : -1;
+}
+
+static void
+s_each_scheduled (void *arg, query_scheduled_fn *fn, void *top)
+{
+    (void) arg;
+    fn (top, "b", 1);
+    fn (top, "s-only", 5);
+}
+
+//  ... and two jobs running in queue "r-only", one in "a"
+static void
+s_each_running (void *arg, query_running_fn *fn, void *top)
+{
+    (void) arg;
+    fn (top, "r-only", ASYNC_ACTIVE);
+    fn (top, "r-only", ASYNC_ASSIGNED);
+    fn (top, "a", ASYNC_ACTIVE);
+}
+
 static int
 s_source_setup (void **state)
 {
@@ -245,7 +271,10 @@ s_source_setup (void **state)
     zhashx_set_destructor (self->jobs, (zhashx_destructor_fn *) async_job_destroy);
     query_source_t source = { .store = self->store, .dispatch = self->dispatch,
                               .live_ids = self->live_ids, .arg = self,
-                              .job_read = s_job_read, .each_timed = s_each_timed };
+                              .job_read = s_job_read, .each_timed = s_each_timed,
+                              .scheduled_count = s_scheduled_count,
+                              .each_scheduled = s_each_scheduled,
+                              .each_running = s_each_running };
     self->query = query_new (&source);
     *state = self;
     return 0;
@@ -381,6 +410,79 @@ test_query_cursor_past_the_end (void **state)
     assert_int_equal (self->reads, 0);
 }
 
+//  Count `count` pending jobs in `queue` (as a recovered store does)
+static void
+s_pending (s_source_t *self, const char *queue, size_t count)
+{
+    dispatch_set_total (self->dispatch, queue, count);
+}
+
+//  Pack STATUS's queues, read them back as JSON
+static json_t *
+s_queues (s_source_t *self, int64_t *more)
+{
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
+    *more = query_pack_queues (self->query, &pk);
+    json_t *queues = async_codec_decode_json (buffer.data, buffer.size);
+    assert_non_null (queues);
+    msgpack_sbuffer_destroy (&buffer);
+    return queues;
+}
+
+//  The queues of STATUS: the most jobs first, then by name; pending,
+//  scheduled and running jobs each from where they are kept
+static void
+test_query_status_queues_largest_first (void **state)
+{
+    s_source_t *self = (s_source_t *) *state;
+    s_pending (self, "a", 1);
+    s_pending (self, "b", 3);
+    s_pending (self, "c", 2);
+    int64_t more;
+    json_t *queues = s_queues (self, &more);
+    assert_int_equal (more, 0);
+    char *text = json_dumps (queues, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    assert_string_equal (text,
+        "{\"s-only\":{\"pending\":0,\"scheduled\":5,\"assigned\":0,\"active\":0},"
+        "\"b\":{\"pending\":3,\"scheduled\":1,\"assigned\":0,\"active\":0},"
+        "\"a\":{\"pending\":1,\"scheduled\":0,\"assigned\":0,\"active\":1},"
+        "\"c\":{\"pending\":2,\"scheduled\":0,\"assigned\":0,\"active\":0},"
+        "\"r-only\":{\"pending\":0,\"scheduled\":0,\"assigned\":1,\"active\":1}}");
+    free (text);
+    json_decref (queues);
+}
+
+//  Over QUERY_STATUS_QUEUES queues: the largest are kept, the rest counted
+static void
+test_query_status_queues_bounded (void **state)
+{
+    s_source_t *self = (s_source_t *) *state;
+    char queue [32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf (queue, sizeof queue, "q%04d", i);
+        s_pending (self, queue, i % 1000 == 999 ? 2 : 1);
+    }
+    int64_t more;
+    json_t *queues = s_queues (self, &more);
+    assert_int_equal (json_object_size (queues), QUERY_STATUS_QUEUES);
+    //  and s-only, b (scheduled jobs), a and r-only (running jobs)
+    assert_int_equal (more, 3000 + 4 - QUERY_STATUS_QUEUES);
+    //  The largest first: s-only (5), then those of 2 jobs, then those of
+    //  one, each by name
+    void *iter = json_object_iter (queues);
+    const char *expect [] = { "s-only", "q0999", "q1999", "q2999", "r-only", "a", "b",
+                              "q0000" };
+    for (size_t i = 0; i < sizeof expect / sizeof expect [0]; i++) {
+        assert_non_null (iter);
+        assert_string_equal (json_object_iter_key (iter), expect [i]);
+        iter = json_object_iter_next (queues, iter);
+    }
+    json_decref (queues);
+}
+
 int
 main (void)
 {
@@ -392,6 +494,10 @@ main (void)
         cmocka_unit_test_setup_teardown (test_query_pages_over_live_jobs, s_source_setup,
                                          s_source_teardown),
         cmocka_unit_test_setup_teardown (test_query_cursor_past_the_end, s_source_setup,
+                                         s_source_teardown),
+        cmocka_unit_test_setup_teardown (test_query_status_queues_largest_first,
+                                         s_source_setup, s_source_teardown),
+        cmocka_unit_test_setup_teardown (test_query_status_queues_bounded, s_source_setup,
                                          s_source_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
