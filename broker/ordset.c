@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "ordset.h"
+#include "async_alloc.h"
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@ static s_node_t *
 s_node_new (const char *key, int levels)
 {
     size_t size = strlen (key) + 1;
-    s_node_t *node = (s_node_t *) malloc (sizeof (s_node_t)
+    s_node_t *node = (s_node_t *) async_xmalloc (sizeof (s_node_t)
                                           + levels * sizeof (s_node_t *) + size);
     assert (node);
     node->key = (char *) (node->next + levels);
@@ -74,9 +75,9 @@ s_find (ordset_t *self, const char *key, s_node_t **path)
 ordset_t *
 ordset_new (void)
 {
-    ordset_t *self = (ordset_t *) calloc (1, sizeof (ordset_t));
+    ordset_t *self = (ordset_t *) async_xcalloc (1, sizeof (ordset_t));
     assert (self);
-    self->head = (s_node_t *) calloc (1, sizeof (s_node_t) + S_LEVELS * sizeof (s_node_t *));
+    self->head = (s_node_t *) async_xcalloc (1, sizeof (s_node_t) + S_LEVELS * sizeof (s_node_t *));
     assert (self->head);
     self->levels = 1;
     self->random = 0x9E3779B97F4A7C15ULL;

@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "query.h"
+#include "async_alloc.h"
 #include "keys.h"
 #include "async_util.h"
 #include <czmq.h>
@@ -275,7 +276,7 @@ query_new (const query_source_t *source)
     assert (source && source->store && source->dispatch && source->live_ids
             && source->job_read && source->each_timed && source->scheduled_count
             && source->each_scheduled && source->each_running);
-    query_t *self = (query_t *) calloc (1, sizeof (query_t));
+    query_t *self = (query_t *) async_xcalloc (1, sizeof (query_t));
     assert (self);
     self->source = *source;
     return self;
@@ -656,7 +657,7 @@ s_queue_top_running (void *arg, const char *queue, int status)
     s_queue_top_t *top = (s_queue_top_t *) arg;
     int64_t *live = (int64_t *) zhashx_lookup (top->live, queue);
     if (!live) {
-        live = (int64_t *) calloc (2, sizeof (int64_t));
+        live = (int64_t *) async_xcalloc (2, sizeof (int64_t));
         assert (live);
         zhashx_insert (top->live, queue, live);
     }
@@ -688,7 +689,7 @@ query_pack_queues (query_t *self, msgpack_packer *pk)
     assert (self);
     query_source_t *source = &self->source;
     s_queue_top_t top = { .query = self, .live = zhashx_new () };
-    top.rows = (s_queue_row_t *) malloc (QUERY_STATUS_QUEUES * sizeof (s_queue_row_t));
+    top.rows = (s_queue_row_t *) async_xmalloc (QUERY_STATUS_QUEUES * sizeof (s_queue_row_t));
     assert (top.live && top.rows);
     zhashx_set_destructor (top.live, s_free_row);
     //  Jobs on nodes, by queue: as many queues as running jobs at most
