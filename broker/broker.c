@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "broker.h"
+#include "async_alloc.h"
 #include "auth.h"
 #include "broker_view.h"
 #include "dispatch.h"
@@ -548,7 +549,7 @@ s_push_brief (broker_t *self, zframe_t *routing, async_job_t *job)
     char *rkey = zframe_strhex (routing);
     s_push_t *push = (s_push_t *) zhashx_lookup (self->pushes, rkey);
     if (!push) {
-        push = (s_push_t *) calloc (1, sizeof (s_push_t));
+        push = (s_push_t *) async_xcalloc (1, sizeof (s_push_t));
         push->routing = zframe_dup (routing);
         msgpack_sbuffer_init (&push->jobs);
         zhashx_insert (self->pushes, rkey, push);
@@ -588,8 +589,7 @@ s_scheduled_count (broker_t *self, scheduled_t *entry, const char *queue)
     s_scheduled_queue_t *row
         = (s_scheduled_queue_t *) zhashx_lookup (self->scheduled_queues, queue);
     if (!row) {
-        row = (s_scheduled_queue_t *) calloc (1, sizeof (s_scheduled_queue_t));
-        assert (row);
+        row = (s_scheduled_queue_t *) async_xcalloc (1, sizeof (s_scheduled_queue_t));
         snprintf (row->name, sizeof row->name, "%s", queue);
         zhashx_insert (self->scheduled_queues, row->name, row);
     }
@@ -618,7 +618,7 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
     if (when > now + 1000) {
         //  Scheduled: wakes up at the tail of its queue
         store_put (self->store, key, keys_time (key, KEYS_SCHEDULED, when, job->id), "", 0);
-        scheduled_t *entry = calloc (1, sizeof (scheduled_t));
+        scheduled_t *entry = async_xcalloc (1, sizeof (scheduled_t));
         entry->when = when;
         memcpy (entry->id, job->id, ASYNC_ID_LEN);
         s_scheduled_count (self, entry, job->queue);
@@ -639,7 +639,7 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
     char *quotas = quota_lane (&job->quotas);
     size_t tlen = strlen (job->task);
     size_t qlen = quotas ? strlen (quotas) + 1 : 0;
-    char *value = malloc (ASYNC_ID_LEN + tlen + qlen);
+    char *value = async_xmalloc (ASYNC_ID_LEN + tlen + qlen);
     memcpy (value, job->id, 36);
     value [36] = 0;
     memcpy (value + ASYNC_ID_LEN, job->task, tlen);
@@ -656,7 +656,7 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
     free (quotas);
     if (job->begin_by && job->attempts == 0) {
         //  Not started by then: TimeoutError (d key, for restarts)
-        scheduled_t *entry = calloc (1, sizeof (scheduled_t));
+        scheduled_t *entry = async_xcalloc (1, sizeof (scheduled_t));
         entry->when = job->begin_after + job->begin_by;
         memcpy (entry->id, job->id, ASYNC_ID_LEN);
         store_put (self->store, key, keys_time (key, KEYS_DEADLINE, entry->when, job->id), "", 0);
@@ -875,7 +875,7 @@ s_notify_progress (broker_t *self, const char *id, int64_t done, int64_t total)
     if (sent && now - *sent < S_PROGRESS_EVERY_US && done < total)
         return;
     if (!sent) {
-        sent = (int64_t *) malloc (sizeof (int64_t));
+        sent = (int64_t *) async_xmalloc (sizeof (int64_t));
         async_idmap_insert (self->progress_sent, id, sent);
     }
     *sent = now;
@@ -960,6 +960,8 @@ s_gather_add (broker_t *self, async_job_t *parent, async_job_t *child)
         return;
     s_gather_t *gather = (s_gather_t *) zhashx_lookup (self->gathers, parent->id);
     if (!gather) {
+        //  A cache: without memory for it, the postprocess reads the
+        //  children back (plain calloc: no need to stop for it)
         gather = calloc (1, sizeof (s_gather_t));
         if (gather)
             gather->summaries = calloc (parent->nchildren, sizeof (async_blob_t));
@@ -1049,7 +1051,7 @@ s_make_postprocess (broker_t *self, async_job_t *parent)
     post->role = ASYNC_ROLE_POSTPROCESS;
     memcpy (post->parent, parent->id, ASYNC_ID_LEN);
     free (post->queue);
-    post->queue = strdup (parent->queue);
+    post->queue = async_xstrdup (parent->queue);
     return post;
 }
 
@@ -1373,7 +1375,7 @@ s_dead_node_keep (broker_t *self, session_t *session)
     msgpack_sbuffer_init (&buffer);
     msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
     session_pack (session, &pk);
-    s_dead_node_t *dead = (s_dead_node_t *) calloc (1, sizeof (s_dead_node_t));
+    s_dead_node_t *dead = (s_dead_node_t *) async_xcalloc (1, sizeof (s_dead_node_t));
     dead->when = async_mono_us ();
     dead->data = (uint8_t *) buffer.data;       //  ours now
     dead->size = buffer.size;
@@ -1453,7 +1455,7 @@ s_session_drop (broker_t *self, session_t *session, const char *why)
     zlistx_set_destructor (ids, (zlistx_destructor_fn *) zstr_free);
     void *held = async_idmap_first (session->jobs);
     for (; held; held = async_idmap_next (session->jobs))
-        zlistx_add_end (ids, strdup (async_idmap_cursor (session->jobs)));
+        zlistx_add_end (ids, async_xstrdup (async_idmap_cursor (session->jobs)));
     char *id = (char *) zlistx_first (ids);
     while (id) {
         async_job_t *job = s_job_load (self, id);
@@ -1543,7 +1545,7 @@ s_submit (broker_t *self, const msgpack_object *spec, char *id_out, bool *existi
             }
         }
         store_put (self->store, key, klen, root->id, 36);
-        zhashx_insert (self->keys_staged, root->key, strdup (root->id));
+        zhashx_insert (self->keys_staged, root->key, async_xstrdup (root->id));
     }
     //  Own every job in the cache, then start the root
     memcpy (id_out, root->id, ASYNC_ID_LEN);
@@ -1666,8 +1668,7 @@ s_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief, char 
         return -1;
     }
     if (!peer) {
-        peer = (s_peer_t *) calloc (1, sizeof (s_peer_t));
-        assert (peer);
+        peer = (s_peer_t *) async_xcalloc (1, sizeof (s_peer_t));
         peer->routing = zframe_dup (routing);
         peer->rkey = rkey;
         rkey = NULL;
@@ -1682,8 +1683,7 @@ s_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief, char 
         waiting = zlistx_new ();
         async_idmap_insert (self->waiters, id, waiting);
     }
-    s_waiter_t *waiter = (s_waiter_t *) calloc (1, sizeof (s_waiter_t));
-    assert (waiter);
+    s_waiter_t *waiter = (s_waiter_t *) async_xcalloc (1, sizeof (s_waiter_t));
     waiter->peer = peer;
     waiter->brief = brief;
     snprintf (waiter->id, sizeof waiter->id, "%s", id);
@@ -2347,7 +2347,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         async_job_t *job = s_job_load (self, id);
         if (job && job->status == ASYNC_PENDING) {
             if (s_adoptable (self, job, uuid, token, attempt, has_proof ? &proof : NULL)) {
-                s_adopted_t *entry = calloc (1, sizeof (s_adopted_t));
+                s_adopted_t *entry = async_xcalloc (1, sizeof (s_adopted_t));
                 memcpy (entry->id, id, ASYNC_ID_LEN);
                 entry->token = token;
                 snprintf (entry->agent, sizeof entry->agent, "%s", agent_name);
@@ -2363,7 +2363,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
             refused++;                  //  runs on another node: not ours to take
         else
         if (job->token == token)
-            zhashx_insert (kept, id, strdup (agent_name));
+            zhashx_insert (kept, id, async_xstrdup (agent_name));
     }
     if (refused)
         async_log_warning ("broker", "node.held_refused", "node=%s refused=%zu "
@@ -2580,7 +2580,7 @@ s_handoff_add (broker_t *self, const char *target, const char *waiting)
         zlistx_set_destructor (list, (zlistx_destructor_fn *) zstr_free);
         zhashx_insert (self->handoff_targets, target, list);
     }
-    zlistx_add_end (list, strdup (waiting));
+    zlistx_add_end (list, async_xstrdup (waiting));
 }
 
 //  Jobs that handed off to `done` complete with its outcome
@@ -3689,7 +3689,7 @@ s_timers (broker_t *self)
         if (mono - session->last_seen > (int64_t) self->config.dead_ms * 1000) {
             if (session->state == SESSION_LIVE) {
                 session->state = SESSION_DYING;
-                zlistx_add_end (self->dying, strdup (session->rkey));
+                zlistx_add_end (self->dying, async_xstrdup (session->rkey));
                 self->more_work = true;
             }
         }
@@ -3715,7 +3715,7 @@ s_timers (broker_t *self)
     orphan_t *orphan = (orphan_t *) zhashx_first (self->orphans);
     while (orphan) {
         if (mono > orphan->deadline)
-            zlistx_add_end (expired, strdup (orphan->id));
+            zlistx_add_end (expired, async_xstrdup (orphan->id));
         orphan = (orphan_t *) zhashx_next (self->orphans);
     }
     char *id = (char *) zlistx_first (expired);
@@ -3825,8 +3825,7 @@ static void
 s_holder_add (broker_t *self, session_t *session)
 {
     size_t size = strlen (session->rkey) + 1;
-    s_holder_t *holder = (s_holder_t *) malloc (sizeof (s_holder_t) + size);
-    assert (holder);
+    s_holder_t *holder = (s_holder_t *) async_xmalloc (sizeof (s_holder_t) + size);
     holder->since = session->acks_since;
     memcpy (holder->rkey, session->rkey, size);
     zlistx_add_end (self->ack_holders, holder);
@@ -4075,7 +4074,7 @@ s_load_times (broker_t *self, char tag, zlistx_t *list)
     while (store_iter_valid (iter)) {
         size_t ksize;
         const char *key = store_iter_key (iter, &ksize);
-        scheduled_t *entry = calloc (1, sizeof (scheduled_t));
+        scheduled_t *entry = async_xcalloc (1, sizeof (scheduled_t));
         if (entry && keys_time_parse (key, ksize, &entry->when, entry->id))
             zlistx_add_end (list, entry);
         else
@@ -4325,7 +4324,7 @@ s_recover (broker_t *self)
         }
         else
         if (vsize >= 36) {
-            orphan_t *orphan = calloc (1, sizeof (orphan_t));
+            orphan_t *orphan = async_xcalloc (1, sizeof (orphan_t));
             memcpy (orphan->id, id, ASYNC_ID_LEN);
             memcpy (orphan->node, val, 36);
             orphan->deadline = async_mono_us () + (int64_t) self->config.dead_ms * 1000;
@@ -4410,7 +4409,7 @@ int
 broker_new (const broker_config_t *config, broker_t **self_p)
 {
     *self_p = NULL;
-    broker_t *self = calloc (1, sizeof (broker_t));
+    broker_t *self = async_xcalloc (1, sizeof (broker_t));
     self->config = *config;
     self->started = async_now_us ();
     self->started_mono = async_mono_us ();
