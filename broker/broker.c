@@ -143,9 +143,8 @@ struct _broker_t {
     bool disk_low;              //  free space under the reserve: refuse writes
     int64_t next_disk_check;    //  monotonic us
     uint64_t stat_submitted, stat_completed, stat_failed;
-    int64_t reject_window;      //  monotonic us: this second of rejected results
-    uint32_t reject_lines;      //  ... logged one by one in it
-    uint64_t reject_quiet;      //  ... and past the limit: counted
+    async_rate_t rejects;       //  lines of rejected results
+    async_rate_t dropped;       //  lines of messages dropped or refused as unknown
     int64_t key_window;         //  monotonic us: this second of HELLOs refused
     uint32_t key_lines;         //  for a uuid's key, logged one by one in it
     uint64_t key_quiet;         //  ... and past the limit: counted
@@ -2645,16 +2644,8 @@ static void
 static void
 s_log_rejected (broker_t *self, const char *id, const char *node)
 {
-    int64_t mono = async_mono_us ();
-    if (mono - self->reject_window >= 1000000) {
-        self->reject_window = mono;
-        self->reject_lines = 0;
-    }
-    if (self->reject_lines >= S_REJECT_LINES) {
-        self->reject_quiet++;
+    if (!async_rate_allow (&self->rejects, S_REJECT_LINES))
         return;
-    }
-    self->reject_lines++;
     async_log_warning ("broker", "job.reassigned", "job=%s node=%s type=ReassignedError "
                        "message=\"a result from an attempt that is no longer current "
                        "was rejected\"", id, node);
@@ -2664,13 +2655,12 @@ s_log_rejected (broker_t *self, const char *id, const char *node)
 static void
 s_log_rejected_count (broker_t *self)
 {
-    if (!self->reject_quiet)
-        return;
-    async_log_warning ("broker", "results.rejected", "count=%" PRIu64 " message=\"results "
-                       "from attempts that are no longer current were rejected; over %d "
-                       "a second they are counted, not logged one by one\"",
-                       self->reject_quiet, S_REJECT_LINES);
-    self->reject_quiet = 0;
+    uint64_t quiet = async_rate_quiet (&self->rejects);
+    if (quiet)
+        async_log_warning ("broker", "results.rejected", "count=%" PRIu64 " message=\"results "
+                           "from attempts that are no longer current were rejected; over %d "
+                           "a second they are counted, not logged one by one\"",
+                           quiet, S_REJECT_LINES);
 }
 
 //  RESULT: one result, or `results` (a batch) answered by one ACK
@@ -3105,6 +3095,12 @@ s_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_command_
 
 //  With CURVE, whether the peer's key may send this command: a revoked
 //  key may send nothing, a client key no node command. If not, replies
+//  Messages dropped (malformed, unknown, or from a key that may not send
+//  them) are logged one by one up to S_DROPPED_LINES a second; past that
+//  they are counted, and the next line says how many (`unlogged=`): one
+//  peer can send 65,000 of them a second
+#define S_DROPPED_LINES 10
+
 //  ERROR, logs, and drops the node session of a revoked key
 static bool
 s_peer_allowed (broker_t *self, zframe_t *body, const char *cmd, zframe_t *routing,
@@ -3120,10 +3116,12 @@ s_peer_allowed (broker_t *self, zframe_t *body, const char *cmd, zframe_t *routi
     char *rkey = zframe_strhex (routing);
     session_t *session = (session_t *) zhashx_lookup (self->sessions, rkey);
     const char *key = zframe_meta (body, "User-Id");
-    async_log_warning ("broker", verdict == BROKER_AUTH_REVOKED ? "auth.revoked"
-                       : "auth.not_node", "peer=%s address=%s key=%s command=%s node=%s "
-                       "reason=\"%s\"", rkey, zframe_meta (body, "Peer-Address"),
-                       key ? key : "", cmd, session ? session->uuid : "", why);
+    if (async_rate_allow (&self->dropped, S_DROPPED_LINES))
+        async_log_warning ("broker", verdict == BROKER_AUTH_REVOKED ? "auth.revoked"
+                           : "auth.not_node", "peer=%s address=%s key=%s command=%s node=%s "
+                           "unlogged=%" PRIu64 " reason=\"%s\"", rkey,
+                           zframe_meta (body, "Peer-Address"), key ? key : "", cmd,
+                           session ? session->uuid : "", async_rate_quiet (&self->dropped), why);
     s_error (self, routing, in->rid, ASYNC_EREFUSED, why);
     if (session && verdict == BROKER_AUTH_REVOKED)
         s_session_drop (self, session, "key_revoked");
@@ -3159,7 +3157,9 @@ s_handle (broker_t *self, zmsg_t *zmsg)
     zframe_t *routing = zmsg_pop (zmsg);
     zframe_t *body = zmsg_pop (zmsg);
     if (!routing || !body || zmsg_size (zmsg) != 0) {
-        async_log_warning ("broker", "message.dropped", "reason=\"not one body frame\"");
+        if (async_rate_allow (&self->dropped, S_DROPPED_LINES))
+            async_log_warning ("broker", "message.dropped", "unlogged=%" PRIu64 " reason=\"not "
+                               "one body frame\"", async_rate_quiet (&self->dropped));
         zframe_destroy (&routing);
         zframe_destroy (&body);
         return;
@@ -3168,8 +3168,10 @@ s_handle (broker_t *self, zmsg_t *zmsg)
     const char *why = NULL;
     char *rkey = zframe_strhex (routing);
     if (async_inmsg_parse (&in, zframe_data (body), zframe_size (body), &why)) {
-        async_log_warning ("broker", "message.dropped", "peer=%s size=%zu reason=\"%s\"",
-                           rkey, zframe_size (body), why);
+        if (async_rate_allow (&self->dropped, S_DROPPED_LINES))
+            async_log_warning ("broker", "message.dropped", "peer=%s size=%zu unlogged=%" PRIu64
+                               " reason=\"%s\"", rkey, zframe_size (body),
+                               async_rate_quiet (&self->dropped), why);
         async_inmsg_destroy (&in);
         zframe_destroy (&routing);
         zframe_destroy (&body);
@@ -3279,8 +3281,10 @@ s_handle (broker_t *self, zmsg_t *zmsg)
         default:
             if (!cmd)
                 break;          //  answered with REHELLO above
-            async_log_warning ("broker", "message.dropped", "peer=%s command=%s "
-                               "reason=\"unknown command\"", rkey, cmd);
+            if (async_rate_allow (&self->dropped, S_DROPPED_LINES))
+                async_log_warning ("broker", "message.dropped", "peer=%s command=%s unlogged=%"
+                                   PRIu64 " reason=\"unknown command\"", rkey, cmd,
+                                   async_rate_quiet (&self->dropped));
             s_error (self, routing, in.rid, ASYNC_EREFUSED, "unknown command");
     }
     async_inmsg_destroy (&in);

@@ -32,6 +32,30 @@ async_mono_us (void)
     return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+bool
+async_rate_allow (async_rate_t *self, uint32_t per_second)
+{
+    int64_t mono = async_mono_us ();
+    if (mono - self->window >= 1000000) {
+        self->window = mono;
+        self->lines = 0;
+    }
+    if (self->lines >= per_second) {
+        self->quiet++;
+        return false;
+    }
+    self->lines++;
+    return true;
+}
+
+uint64_t
+async_rate_quiet (async_rate_t *self)
+{
+    uint64_t quiet = self->quiet;
+    self->quiet = 0;
+    return quiet;
+}
+
 int
 async_parse_duration (const char *text, bool allow_sign, int64_t *usecs)
 {

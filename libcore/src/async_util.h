@@ -32,6 +32,24 @@ int64_t
 #define ASYNC_TIME_MIN_US       (-62167219200LL * 1000000)
 #define ASYNC_TIME_MAX_US       (253402300800LL * 1000000 - 1)
 
+//  A rate limit for log lines of one kind: at most `per_second` a second
+//  go out, the others are counted (`quiet`), for the next line that goes
+//  out or a line of its own to say how many were left out.
+//  Zero-initialized.
+typedef struct {
+    int64_t window;             //  monotonic us: the start of this second
+    uint32_t lines;             //  logged in it
+    uint64_t quiet;             //  left out since the last line logged
+} async_rate_t;
+
+//  Whether a line may be logged now (else it is counted)
+bool
+    async_rate_allow (async_rate_t *self, uint32_t per_second);
+
+//  How many lines were left out since the last call; the count starts again
+uint64_t
+    async_rate_quiet (async_rate_t *self);
+
 //  Parse a duration: a number with an optional unit ms, s, m, h, d (plain
 //  = seconds); fractions allowed ("1.5s"). A leading sign is allowed when
 //  allow_sign. 0 on success, -1 if malformed or longer than
