@@ -299,9 +299,13 @@ main (int argc, char *argv [])
         if (rc == ASYNC_EUSAGE)
             fprintf (stderr, "asyncnode: cannot connect to '%s'; write the broker endpoint "
                      "as tcp://HOST:PORT\n", cfg.broker);
-        else
+        else {
+            //  A limit of the machine or the process: a configuration
+            //  error like the others (exit 2), not a code of its own
             fprintf (stderr, "asyncnode: cannot start the worker threads (%s); lower the "
                      "agents' sizes or raise the process limits\n", strerror (errno));
+            rc = ASYNC_EUSAGE;
+        }
     }
     if (rc == 0) {
         struct sigaction action = { .sa_handler = s_on_signal };
