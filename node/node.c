@@ -249,22 +249,29 @@ s_key_valid (const char *text)
     return len == NODE_KEY_HEX && text [len] == 0;
 }
 
-//  Write the uuid file: temp file (mode 0600: the key is a secret), fsync,
-//  rename. 0 or -1 with errno set
+//  Write the uuid file's text to a new temp file of a unique name next to
+//  path (mode 0600: the key is a secret), fsync it. 0 with its name in
+//  temp, or -1 with errno set (no temp file left)
 static int
-s_uuid_write (const char *path, const char *uuid, const char *key)
+s_uuid_temp (const char *path, const char *uuid, const char *key, char *temp,
+             size_t temp_size)
 {
-    char temp [4200];
-    snprintf (temp, sizeof temp, "%s.tmp", path);
-    int fd = open (temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd == -1)
-        return -1;
-    FILE *file = fdopen (fd, "w");
-    if (!file) {
-        close (fd);
+    if ((size_t) snprintf (temp, temp_size, "%s.tmp.XXXXXX", path) >= temp_size) {
+        errno = ENAMETOOLONG;
         return -1;
     }
-    fchmod (fd, 0600);          //  an older temp file may have another mode
+    int fd = mkstemp (temp);            //  mode 0600
+    if (fd == -1)
+        return -1;
+    fcntl (fd, F_SETFD, FD_CLOEXEC);
+    FILE *file = fdopen (fd, "w");
+    if (!file) {
+        int error = errno;
+        close (fd);
+        unlink (temp);
+        errno = error;
+        return -1;
+    }
     fprintf (file, "%s\n"
              "key=%s\n"
              "# This is the instance UUID of an asyncnode and its key. The UUID names\n"
@@ -280,10 +287,71 @@ s_uuid_write (const char *path, const char *uuid, const char *key)
         rc = -1;
         error = errno;
     }
-    if (rc == 0 && rename (temp, path))
-        return -1;
-    errno = error;
+    if (rc) {
+        unlink (temp);
+        errno = error;
+    }
     return rc;
+}
+
+//  Make the directory entry of path durable (best effort: a directory that
+//  cannot be opened or synced only loses durability, not correctness)
+static void
+s_dir_sync (const char *path)
+{
+    char dir [4200];
+    snprintf (dir, sizeof dir, "%s", path);
+    char *slash = strrchr (dir, '/');
+    if (slash == dir)
+        slash [1] = 0;
+    else
+    if (slash)
+        *slash = 0;
+    else
+        snprintf (dir, sizeof dir, ".");
+    int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd != -1) {
+        fsync (fd);
+        close (fd);
+    }
+}
+
+//  Create the uuid file, which must not exist: a temp file of our own,
+//  then link () to path, which fails when path exists (another process
+//  made it first, since we read it). 0; 1 when path exists; -1 with errno
+static int
+s_uuid_create (const char *path, const char *uuid, const char *key)
+{
+    char temp [4200];
+    if (s_uuid_temp (path, uuid, key, temp, sizeof temp))
+        return -1;
+    int rc = link (temp, path);
+    int error = errno;
+    unlink (temp);
+    if (rc == 0) {
+        s_dir_sync (path);
+        return 0;
+    }
+    errno = error;
+    return error == EEXIST ? 1 : -1;
+}
+
+//  Replace the uuid file (to add a key): a temp file of our own, then
+//  rename. 0 or -1 with errno set
+static int
+s_uuid_replace (const char *path, const char *uuid, const char *key)
+{
+    char temp [4200];
+    if (s_uuid_temp (path, uuid, key, temp, sizeof temp))
+        return -1;
+    if (rename (temp, path)) {
+        int error = errno;
+        unlink (temp);
+        errno = error;
+        return -1;
+    }
+    s_dir_sync (path);
+    return 0;
 }
 
 //  Read the uuid file: its uuid, and its key ("" when it has no key line).
@@ -344,15 +412,32 @@ s_uuid_read (const char *path, char *uuid, char *key, char *err, size_t err_size
 int
 node_uuid_load (const char *path, char *uuid, char *key, char *err, size_t err_size)
 {
-    int rc = s_uuid_read (path, uuid, key, err, err_size);
-    if (rc != 1)
-        return rc;
-    async_id_new (uuid);
-    if (s_key_new (key) || s_uuid_write (path, uuid, key)) {
-        snprintf (err, err_size, "cannot create %s: %s", path, strerror (errno));
-        return -1;
+    //  No file: make one. Another process started at the same time may
+    //  make it first; then we take its uuid (the lock sorts out which of
+    //  us runs). A file that disappears again is retried a few times.
+    for (int attempt = 0; attempt < 5; attempt++) {
+        int rc = s_uuid_read (path, uuid, key, err, err_size);
+        if (rc != 1)
+            return rc;
+        async_id_new (uuid);
+        if (s_key_new (key)) {
+            snprintf (err, err_size, "cannot create %s: no random bytes for its key: %s",
+                      path, strerror (errno));
+            return -1;
+        }
+        rc = s_uuid_create (path, uuid, key);
+        if (rc == 0)
+            return 0;
+        *key = 0;
+        if (rc == -1) {
+            snprintf (err, err_size, "cannot create %s: %s", path, strerror (errno));
+            return -1;
+        }
+        //  rc == 1: another process created it since we looked: read it
     }
-    return 0;
+    snprintf (err, err_size, "cannot create %s: it was created and removed again several "
+              "times while this node started; start the node again", path);
+    return -1;
 }
 
 int
@@ -369,7 +454,7 @@ node_uuid_key_add (const char *path, const char *uuid, char *key, char *err,
                   "uuid %s); start the node again", path, uuid);
     if (rc || *key)
         return rc ? -1 : 0;
-    if (s_key_new (key) || s_uuid_write (path, uuid, key)) {
+    if (s_key_new (key) || s_uuid_replace (path, uuid, key)) {
         snprintf (err, err_size, "cannot add a key to %s: %s; let the node write it, "
                   "or delete it (a new uuid and key are then made)", path, strerror (errno));
         *key = 0;

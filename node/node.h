@@ -70,8 +70,10 @@ void
 //  section 3): the file's first line is the uuid, a line "key=HEX" the key
 //  (NODE_KEY_HEX hex digits into `key`, which holds NODE_KEY_HEX + 1
 //  bytes; "" when the file has none: node_uuid_key_add). A new file is
-//  written as temp file, fsync, rename, with mode 0600; a file with a key
-//  that others may read is made 0600. 0 or -1 with the reason in err.
+//  written as a temp file of a unique name (mode 0600), fsync, then linked
+//  to path: when another process made path first, its uuid and key are
+//  read and used. A file with a key that others may read is made 0600.
+//  0 or -1 with the reason in err.
 int
     node_uuid_load (const char *path, char *uuid, char *key, char *err, size_t err_size);
 
