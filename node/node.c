@@ -15,11 +15,14 @@
 #include "async_alloc.h"
 #include <assert.h>
 #include <czmq.h>
+#include <ctype.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <pthread.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 typedef struct {
@@ -474,61 +477,237 @@ s_lock_dir (void)
     return "/tmp";
 }
 
+//  The pid of a process that holds a flock on the file (dev, ino), read
+//  from /proc/locks; 0 when none is found there
+static long
+s_lock_holder (dev_t dev, ino_t ino)
+{
+    FILE *file = fopen ("/proc/locks", "r");
+    if (!file)
+        return 0;
+    long found = 0;
+    char line [256];
+    while (!found && fgets (line, sizeof line, file)) {
+        //  "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; a waiter's line
+        //  reads "1: -> FLOCK ..."
+        char type [16], kind [16], access [16];
+        long pid;
+        unsigned int dev_major, dev_minor;
+        unsigned long long inode;
+        char *text = strchr (line, ':');
+        if (text && !strstr (line, "->")
+        &&  sscanf (text + 1, "%15s %15s %15s %ld %x:%x:%llu", type, kind, access, &pid,
+                    &dev_major, &dev_minor, &inode) == 7
+        &&  streq (type, "FLOCK") && dev_major == major (dev) && dev_minor == minor (dev)
+        &&  inode == (unsigned long long) ino && pid > 0)
+            found = pid;
+    }
+    fclose (file);
+    return found;
+}
+
+//  A user's name, else "uid N"
+static void
+s_user_name (uid_t uid, char *name, size_t name_size)
+{
+    struct passwd entry, *result = NULL;
+    char buffer [1024];
+    if (getpwuid_r (uid, &entry, buffer, sizeof buffer, &result) == 0 && result)
+        snprintf (name, name_size, "%s (uid %lu)", result->pw_name, (unsigned long) uid);
+    else
+        snprintf (name, name_size, "uid %lu", (unsigned long) uid);
+}
+
+//  "pid P, COMMAND, user NAME" of a process (the user when it is not us),
+//  and its user in *uid_p. Whether the process can be seen (in /proc)
+static bool
+s_process_describe (long pid, char *text, size_t text_size, uid_t *uid_p)
+{
+    char path [64], comm [32] = "";
+    *uid_p = (uid_t) -1;
+    snprintf (path, sizeof path, "/proc/%ld/comm", pid);
+    FILE *file = fopen (path, "r");
+    if (file) {
+        if (!fgets (comm, sizeof comm, file))
+            comm [0] = 0;
+        fclose (file);
+    }
+    comm [strcspn (comm, "\n")] = 0;
+    for (char *p = comm; *p; p++)       //  its name is its own to choose
+        if (!isalnum ((unsigned char) *p) && !strchr ("-_.+:@/ ", *p))
+            *p = '?';
+    char user [160] = "";
+    struct stat st;
+    snprintf (path, sizeof path, "/proc/%ld", pid);
+    if (stat (path, &st) == 0) {
+        *uid_p = st.st_uid;
+        if (st.st_uid != geteuid ()) {
+            char name [128];
+            s_user_name (st.st_uid, name, sizeof name);
+            snprintf (user, sizeof user, ", user %s", name);
+        }
+    }
+    snprintf (text, text_size, "pid %ld%s%s%s", pid, *comm ? ", " : "", comm, user);
+    return *uid_p != (uid_t) -1;
+}
+
+//  The message for a lock held by another process of ours. What it wrote
+//  in the file (only this user can write it) tells whether it runs from
+//  our uuid file or from a copy of it
+static void
+s_lock_held (int fd, const char *path, const char *uuid,
+             const char *uuid_file, long pid, const char *holder, char *err,
+             size_t err_size)
+{
+    char text [128] = "";
+    ssize_t size = pread (fd, text, sizeof text - 1, 0);
+    text [size > 0 ? size : 0] = 0;
+    long written = 0;
+    unsigned long long file_dev = 0, file_ino = 0;
+    int fields = sscanf (text, "%ld uuid_file=%llx:%llx", &written, &file_dev, &file_ino);
+    char who [200];
+    if (*holder)
+        snprintf (who, sizeof who, "%s", holder);
+    else
+    if (fields >= 1 && written > 0)
+        snprintf (who, sizeof who, "pid %ld", written);
+    else
+    if (pid)
+        snprintf (who, sizeof who, "pid %ld", pid);
+    else
+        snprintf (who, sizeof who, "pid unknown");
+    struct stat ours;
+    if (fields == 3 && stat (uuid_file, &ours) == 0
+    &&  (unsigned long long) ours.st_dev == file_dev
+    &&  (unsigned long long) ours.st_ino == file_ino)
+        snprintf (err, err_size, "this node already runs (%s) with uuid %s from %s; "
+                  "stop it before starting it again", who, uuid, uuid_file);
+    else
+    if (fields == 3)
+        snprintf (err, err_size, "another asyncnode on this machine (%s) runs with uuid "
+                  "%s from another file, of which %s is a copy; give each node its own "
+                  "uuid: delete %s in this node's directory (a new one is then made)", who,
+                  uuid, uuid_file, uuid_file);
+    else
+        snprintf (err, err_size, "another process on this machine (%s) holds the lock %s "
+                  "of uuid %s (from %s): if it is this node, stop it first; if it is "
+                  "another asyncnode with a copy of %s, delete %s in this node's "
+                  "directory (a new uuid is then made)", who, path, uuid, uuid_file,
+                  uuid_file, uuid_file);
+}
+
 int
 node_uuid_lock (const char *uuid, const char *uuid_file, int *fd_p,
                 char *lock, size_t lock_size, char *err, size_t err_size)
 {
     char path [256];
     snprintf (path, sizeof path, "%s/asyncnode-%s.lock", s_lock_dir (), uuid);
-    //  Opened without O_CREAT first: in a sticky directory another user's
-    //  file cannot be opened with O_CREAT (fs.protected_regular), and a
-    //  lock file that other users may read can be locked by them too
-    bool writable = true;
-    int fd = open (path, O_RDWR | O_CLOEXEC);
-    if (fd == -1 && errno == EACCES) {
-        writable = false;
-        fd = open (path, O_RDONLY | O_CLOEXEC);
-    }
-    if (fd == -1 && errno == ENOENT) {
-        fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        writable = true;
-    }
-    if (fd == -1) {
-        snprintf (err, err_size, "cannot open the uuid lock %s: %s", path, strerror (errno));
-        return ASYNC_EUSAGE;
-    }
-    if (flock (fd, LOCK_EX | LOCK_NB)) {
+    uid_t me = geteuid ();
+    //  The lock file must be ours and only ours (mode 0600): the uuid, and
+    //  so the file's name, is public, and whoever may open a file may
+    //  flock it. A file that is not (another user's, a symlink, older
+    //  versions' 0644 one held by another user) is replaced when we may
+    //  remove it, and refused when we may not. After flock, the file must
+    //  still be the one at path: another process may have replaced it.
+    for (int attempt = 0; attempt < 5; attempt++) {
+        int fd = open (path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd == -1 && errno == EEXIST)
+            fd = open (path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd == -1 && errno == ENOENT)
+            continue;                   //  removed since: make it again
         int error = errno;
-        char holder [32] = "";
-        ssize_t size = pread (fd, holder, sizeof holder - 1, 0);
-        holder [size > 0 ? size : 0] = 0;
-        holder [strcspn (holder, "\r\n")] = 0;
-        close (fd);
+        struct stat st;
+        if (fd != -1 && fstat (fd, &st)) {
+            error = errno;
+            close (fd);
+            fd = -1;
+        }
+        else
+        if (fd != -1 && (!S_ISREG (st.st_mode) || st.st_uid != me || st.st_nlink != 1)) {
+            close (fd);
+            fd = -1;
+            error = EACCES;
+        }
+        if (fd == -1) {
+            if (error != EACCES && error != EPERM && error != ELOOP && error != ENXIO) {
+                snprintf (err, err_size, "cannot open the uuid lock %s: %s", path,
+                          strerror (error));
+                return ASYNC_EUSAGE;
+            }
+            //  Not ours: away with it, if we may
+            struct stat owner;
+            if (unlink (path) == 0 || errno == ENOENT)
+                continue;
+            char name [128] = "an unknown user";
+            if (lstat (path, &owner) == 0)
+                s_user_name (owner.st_uid, name, sizeof name);
+            snprintf (err, err_size, "the uuid lock %s is not this user's own file (its "
+                      "owner: %s) and cannot be removed: another user may be keeping this "
+                      "node from starting; have it removed (by its owner or root) and start "
+                      "the node again", path, name);
+            return ASYNC_EUSAGE;
+        }
+        bool lax = (st.st_mode & 077) != 0;
+        if (flock (fd, LOCK_EX | LOCK_NB) == 0) {
+            struct stat now;
+            bool current = stat (path, &now) == 0 && now.st_dev == st.st_dev
+                        && now.st_ino == st.st_ino;
+            if (!current || lax) {
+                //  Replaced since we opened it; or others may have it open
+                //  (made by an older version): a new one, 0600
+                if (current)
+                    unlink (path);
+                close (fd);
+                continue;
+            }
+            //  Our pid and uuid file, for the message of a second process
+            struct stat file_st;
+            char text [96];
+            int len = stat (uuid_file, &file_st) == 0
+                    ? snprintf (text, sizeof text, "%ld\nuuid_file=%llx:%llx\n",
+                                (long) getpid (), (unsigned long long) file_st.st_dev,
+                                (unsigned long long) file_st.st_ino)
+                    : snprintf (text, sizeof text, "%ld\n", (long) getpid ());
+            //  Only for that message: a failed write is harmless
+            if (ftruncate (fd, 0) == 0) {
+                ssize_t written = pwrite (fd, text, (size_t) len, 0);
+                (void) written;
+            }
+            snprintf (lock, lock_size, "%llx:%llx", (unsigned long long) st.st_dev,
+                      (unsigned long long) st.st_ino);
+            *fd_p = fd;
+            return 0;
+        }
+        error = errno;
         if (error != EWOULDBLOCK) {
+            close (fd);
             snprintf (err, err_size, "cannot lock %s: %s", path, strerror (error));
             return ASYNC_EUSAGE;
         }
-        snprintf (err, err_size, "another asyncnode on this machine%s%s%s runs with uuid "
-                  "%s (from %s); give each node its own uuid: delete %s in this node's "
-                  "directory (a new one is then made)", *holder ? " (pid " : "", holder,
-                  *holder ? ")" : "", uuid, uuid_file, uuid_file);
+        //  Held. By another user (through a file opened while others could,
+        //  or handed to it): not a node of ours; replace the file. An
+        //  asyncnode flocks the file itself and keeps running, so a file
+        //  others could open whose locker is gone (or cannot be seen: it
+        //  is another user's) is not held by one of ours either
+        long pid = s_lock_holder (st.st_dev, st.st_ino);
+        char holder [256] = "";
+        uid_t holder_uid = (uid_t) -1;
+        bool seen = pid && s_process_describe (pid, holder, sizeof holder, &holder_uid);
+        if ((seen && holder_uid != me) || (lax && !seen)) {
+            unlink (path);
+            close (fd);
+            continue;
+        }
+        if (!seen)
+            *holder = 0;
+        s_lock_held (fd, path, uuid, uuid_file, pid, holder, err, err_size);
+        close (fd);
         return ASYNC_EREFUSED;
     }
-    if (writable && ftruncate (fd, 0) == 0) {
-        char pid [32];
-        int len = snprintf (pid, sizeof pid, "%ld\n", (long) getpid ());
-        //  The pid is only for the message above: a failed write is harmless
-        ssize_t written = pwrite (fd, pid, (size_t) len, 0);
-        (void) written;
-    }
-    struct stat st;
-    if (fstat (fd, &st) == 0)
-        snprintf (lock, lock_size, "%llx:%llx", (unsigned long long) st.st_dev,
-                  (unsigned long long) st.st_ino);
-    else
-        *lock = 0;
-    *fd_p = fd;
-    return 0;
+    snprintf (err, err_size, "cannot take the uuid lock %s: it was replaced again and again "
+              "while this node started (another process removes it); start the node again",
+              path);
+    return ASYNC_EUSAGE;
 }
 
 //  ---------------------------------------------------------------------

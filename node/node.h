@@ -88,10 +88,14 @@ int
 
 //  Take the host-wide lock of uuid: an exclusive flock on
 //  /dev/shm/asyncnode-UUID.lock (in /tmp when /dev/shm is not writable),
-//  held until the process ends. Sets *fd_p and writes the lock file's
-//  "dev:inode" to lock. 0; ASYNC_EREFUSED when another process holds it
-//  (another node with this uuid runs on this machine); ASYNC_EUSAGE when
-//  the file cannot be made. The reason goes to err, naming uuid_file.
+//  held until the process ends. The file is this user's, mode 0600; one
+//  that is not (another user's, a symlink, 0644 from older versions and
+//  held by another user or by nobody) is removed and made again. Sets
+//  *fd_p and writes the lock file's "dev:inode" to lock. 0;
+//  ASYNC_EREFUSED when another process of ours holds it (this node runs
+//  already, or another one from a copy of uuid_file); ASYNC_EUSAGE when the
+//  file cannot be made, or is another user's and cannot be removed. The
+//  reason goes to err, naming the holder and uuid_file.
 int
     node_uuid_lock (const char *uuid, const char *uuid_file, int *fd_p,
                     char *lock, size_t lock_size, char *err, size_t err_size);
