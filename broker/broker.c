@@ -1446,6 +1446,23 @@ s_node_forget (broker_t *self, const char *uuid)
     zhashx_delete (self->known, uuid);
 }
 
+//  The nodes awaited after a restart did not come back within dead-after:
+//  they are forgotten (their u keys deleted), so that the next restart
+//  does not wait for them again. One that comes back later is known again
+//  by its HELLO
+static void
+s_nodes_missing_forget (broker_t *self)
+{
+    zlistx_t *missing = zhashx_keys (self->awaited);
+    const char *uuid = (const char *) zlistx_first (missing);
+    while (uuid) {
+        s_node_forget (self, uuid);
+        uuid = (const char *) zlistx_next (missing);
+    }
+    zlistx_destroy (&missing);
+    zhashx_purge (self->awaited);
+}
+
 static void
 s_session_drop (broker_t *self, session_t *session, const char *why)
 {
@@ -2369,6 +2386,11 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
                            "reason=\"held entries malformed, over the first %d, for "
                            "jobs assigned to other nodes, or for pending jobs not taken "
                            "back (no valid proof); ignored\"", uuid, refused, SESSION_HELD);
+    //  A connection that says HELLO with another uuid leaves its former
+    //  uuid for good: that node is forgotten, not awaited after a restart
+    char former [ASYNC_ID_LEN] = "";
+    if (old && !streq (old->uuid, uuid) && zhashx_lookup (self->nodes, old->uuid) == old)
+        snprintf (former, sizeof former, "%s", old->uuid);
     session_t *previous [2] = { old, other != old ? other : NULL };
     for (int i = 0; i < 2; i++) {
         session_t *session = previous [i];
@@ -2383,6 +2405,8 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         }
         s_session_drop (self, session, session == old ? "re-registered" : "superseded");
     }
+    if (*former)
+        s_node_forget (self, former);
     session_t *session = session_new (self->dispatch, rkey, routing, uuid, nonce,
                                       self->peer_address, in->body);
     zhashx_insert (self->sessions, rkey, session);
@@ -3331,7 +3355,7 @@ s_dispatch (broker_t *self)
         async_log_warning ("broker", "dispatch.resumed", "missing=%zu reason=\"nodes known "
                            "before the restart did not come back within dead-after\"",
                            zhashx_size (self->awaited));
-        zhashx_purge (self->awaited);
+        s_nodes_missing_forget (self);
     }
     char id [ASYNC_ID_LEN];
     dispatch_agent_t *agent;
