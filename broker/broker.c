@@ -99,6 +99,7 @@ struct _broker_t {
     zlistx_t *flight_dirty;     //  async_job_t * it writes
     zlistx_t *flight_loaded;    //  async_job_t * read before it
     zhashx_t *flight_keys;      //  its idempotency keys
+    zhashx_t *flight_bindings;  //  its uuid bindings (b keys): uuid -> key hash
     zhashx_t *flight_unwritten; //  its jobs not to hand out before it is written
     bool flight_synced;
     int64_t flight_start;       //  monotonic us
@@ -111,6 +112,7 @@ struct _broker_t {
     zhashx_t *pushes;           //  rkey -> s_push_t: brief JOBs of this turn
     async_idmap_t *progress_sent;   //  job id -> int64_t *: last PROGRESS (monotonic us)
     zhashx_t *keys_staged;      //  idempotency key -> job id, put in this batch
+    zhashx_t *bindings_staged;  //  uuid -> key hash: b keys put in this batch
     zhashx_t *unwritten;        //  id -> 1: jobs created, or whose attempt
                                 //  ended, in this batch: not handed out
                                 //  before it is written (s_dispatch_veto)
@@ -2164,11 +2166,19 @@ s_hello_key (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *u
                   "upgrade it");
     else {
         session_t *live = (session_t *) zhashx_lookup (self->nodes, uuid);
+        //  A binding not written yet (its session may be gone already) is
+        //  not in the store: the batches being built and written hold it
+        const uint8_t *unwritten = NULL;
+        if (!live) {
+            unwritten = (const uint8_t *) zhashx_lookup (self->bindings_staged, uuid);
+            if (!unwritten)
+                unwritten = (const uint8_t *) zhashx_lookup (self->flight_bindings, uuid);
+        }
         uint8_t stored [SESSION_KEY_HASH];
         char key [KEYS_ID_SIZE], *value = NULL;
         size_t size = 0;
-        int rc = live ? 0 : store_get (self->store, key, keys_binding (key, uuid),
-                                       &value, &size);
+        int rc = live || unwritten ? 0 : store_get (self->store, key,
+                                                    keys_binding (key, uuid), &value, &size);
         if (rc == ASYNC_ENOJOB)
             *bind = true;
         else
@@ -2179,8 +2189,9 @@ s_hello_key (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *u
         }
         else
         if (live ? !session_key_is (live, hash)
-                 : !keys_binding_parse (value, size, stored)
-                || sodium_memcmp (stored, hash, SESSION_KEY_HASH) != 0)
+          : unwritten ? sodium_memcmp (unwritten, hash, SESSION_KEY_HASH) != 0
+          : !keys_binding_parse (value, size, stored)
+            || sodium_memcmp (stored, hash, SESSION_KEY_HASH) != 0)
             snprintf (text, sizeof text, "uuid %s is bound to another key: this node's "
                       "uuid file was copied from another node, or this is not the node "
                       "that first used it; give this node its own uuid: delete its uuid "
@@ -2416,6 +2427,10 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     if (bind) {
         char key [KEYS_ID_SIZE];
         store_put (self->store, key, keys_binding (key, uuid), key_hash, SESSION_KEY_HASH);
+        uint8_t *copy = (uint8_t *) malloc (SESSION_KEY_HASH);
+        assert (copy);
+        memcpy (copy, key_hash, SESSION_KEY_HASH);
+        zhashx_update (self->bindings_staged, uuid, copy);
         async_log_info ("broker", "node.bound", "node=%s reason=\"the uuid's first "
                         "HELLO: bound to its key\"", uuid);
     }
@@ -3999,6 +4014,9 @@ s_commit_start (broker_t *self, bool here)
     zhashx_t *keys = self->flight_keys;
     self->flight_keys = self->keys_staged;
     self->keys_staged = keys;
+    zhashx_t *bindings = self->flight_bindings;
+    self->flight_bindings = self->bindings_staged;
+    self->bindings_staged = bindings;
     zhashx_t *unwritten = self->flight_unwritten;
     self->flight_unwritten = self->unwritten;
     self->unwritten = unwritten;
@@ -4068,6 +4086,7 @@ s_commit_done (broker_t *self, bool writer, int rc)
         metrics_sync (self->metrics, (async_mono_us () - self->flight_start) / 1e6);
     dispatch_committed (self->dispatch);
     zhashx_purge (self->flight_keys);
+    zhashx_purge (self->flight_bindings);   //  in the store now
     zhashx_purge (self->flight_unwritten);  //  their jobs may go now
     zmsg_t *zmsg;
     if (self->flight_synced)
@@ -4472,6 +4491,10 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     zhashx_set_destructor (self->keys_staged, (zhashx_destructor_fn *) zstr_free);
     self->flight_keys = zhashx_new ();
     zhashx_set_destructor (self->flight_keys, (zhashx_destructor_fn *) zstr_free);
+    self->bindings_staged = zhashx_new ();
+    zhashx_set_destructor (self->bindings_staged, (zhashx_destructor_fn *) zstr_free);
+    self->flight_bindings = zhashx_new ();
+    zhashx_set_destructor (self->flight_bindings, (zhashx_destructor_fn *) zstr_free);
     self->unwritten = zhashx_new ();
     self->flight_unwritten = zhashx_new ();
     async_idmap_set_destructor (self->progress_sent, (async_idmap_destructor_fn *) zstr_free);
@@ -4591,6 +4614,8 @@ broker_destroy (broker_t **self_p)
     zlistx_destroy (&self->ack_holders);
     zlistx_destroy (&self->unsynced);
     zhashx_destroy (&self->flight_keys);
+    zhashx_destroy (&self->bindings_staged);
+    zhashx_destroy (&self->flight_bindings);
     async_idmap_destroy (&self->jobs);
     query_destroy (&self->query);
     ordset_destroy (&self->live_ids);

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+#   A uuid is bound to the key of its first HELLO (docs/protocol.md section
+#   7, "One uuid, one node"); the binding (b key) is written with a later
+#   batch. A new uuid says HELLO with key K1 and BYE before its binding is
+#   written; an impostor's HELLO for that uuid with key K2 must be refused
+#   all the same (ERROR 6, reason uuid_key), and the uuid stays bound to
+#   K1. The store's writer is made slow (tests/integration/faultshim.c
+#   makes its fsync take 4 s) so that the binding waits:
+#   (a) in the batch being built, behind a synced write in flight;
+#   (b) in the batch being written (in flight) itself.
+source "$(dirname "$0")/../helpers/lib.sh"
+
+RAWREQ=$AM_BUILD/tests/rawreq
+FORGE=$AM_BUILD/tests/hello_forge
+[ -x "$RAWREQ" ] && [ -x "$FORGE" ] || am_fail "rawreq or hello_forge missing; build first"
+
+s_uuid () { cat /proc/sys/kernel/random/uuid; }
+s_key () { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+#   s_hello UUID KEY: a HELLO body with one agent and no tasks (no work)
+s_hello () {
+    printf '{"uuid": "%s", "uuid_key": "%s", "session": "%s", "host": "owner", "pid": 1, "agents": [{"name": "main", "size": 1}], "tasks": []}' \
+        "$1" "$2" "$(s_uuid)"
+}
+HELD='{"spec": {"task": "testing.noop", "queue": "nobody"}}'
+
+#   s_forge UUID KEY: one HELLO with UUID and KEY; prints the answer lines
+s_forge () {
+    "$FORGE" --hello-only --key "$2" "$AM_ENDPOINT" "$1" "$(s_uuid)" 1 1 \
+        || am_fail "hello_forge failed"
+}
+#   s_refused WHAT OUT: OUT is a refusal for the key
+s_refused () {
+    grep -q '^hello: ERROR 6 ' <<<"$2" && grep -q '^hello: reason uuid_key$' <<<"$2" \
+        || am_fail "$1 was not refused for the key: $(tr '\n' ';' <<<"$2")"
+}
+#   s_welcomed WHAT OUT
+s_welcomed () {
+    grep -q '^hello: WELCOME$' <<<"$2" || am_fail "$1 was not welcomed: $(tr '\n' ';' <<<"$2")"
+}
+#   s_still_held LOG: the synced write that LOG waits for is not done yet
+s_still_held () {
+    if grep -q ACCEPTED "$1"; then
+        am_fail "the slow write ended before the impostor's HELLO: the fault was not injected"
+    fi
+}
+
+SLOW=$AM_TMP/slow_sync
+am_with_shim ASYNC_TEST_SLOW_SYNC="$SLOW" -- am_broker_start
+echo 4000 >"$SLOW"
+
+am_check "(a) the binding waits in the batch being built: the impostor is refused"
+X=$(s_uuid); K1=$(s_key); K2=$(s_key)
+#   A synced write held by the slow disk; sent with a PING in one go, so
+#   that the broker hands it to its writer instead of writing it itself
+"$RAWREQ" -t 20000 "$AM_ENDPOINT" SUBMIT "$HELD" PING '{}' >"$AM_TMP/held_a.log" 2>&1 &
+am_wait_for "the broker's PONG (the submit is being written)" 5 grep -q PONG "$AM_TMP/held_a.log"
+out=$("$RAWREQ" -n 1 -t 10000 "$AM_ENDPOINT" HELLO "$(s_hello "$X" "$K1")" BYE '{}') \
+    || am_fail "rawreq failed: $out"
+grep -q '"command": *"WELCOME"' <<<"$out" || am_fail "the owner's first HELLO was not welcomed: $out"
+imp=$(s_forge "$X" "$K2")
+s_still_held "$AM_TMP/held_a.log"
+s_refused "the impostor's HELLO (K2)" "$imp"
+s_welcomed "the owner's HELLO again (K1), before its binding is written" "$(s_forge "$X" "$K1")"
+am_wait_for "the held submit to be accepted" 15 grep -q ACCEPTED "$AM_TMP/held_a.log"
+
+am_check "(b) the binding waits in the batch being written: the impostor is refused"
+Y=$(s_uuid); L1=$(s_key); L2=$(s_key)
+#   HELLO and BYE in the batch of a synced write, handed to the writer
+"$RAWREQ" -t 20000 "$AM_ENDPOINT" HELLO "$(s_hello "$Y" "$L1")" BYE '{}' \
+    SUBMIT "$HELD" PING '{}' >"$AM_TMP/held_b.log" 2>&1 &
+am_wait_for "the broker's PONG (the batch is being written)" 5 grep -q PONG "$AM_TMP/held_b.log"
+grep -q WELCOME "$AM_TMP/held_b.log" || am_fail "the owner's first HELLO was not welcomed: $(cat "$AM_TMP/held_b.log")"
+imp=$(s_forge "$Y" "$L2")
+s_still_held "$AM_TMP/held_b.log"
+s_refused "the impostor's HELLO (L2)" "$imp"
+am_wait_for "the held submit to be accepted" 15 grep -q ACCEPTED "$AM_TMP/held_b.log"
+rm -f "$SLOW"
+
+am_check "written: both uuids stay bound to their owners' keys"
+s_welcomed "X's owner (K1)" "$(s_forge "$X" "$K1")"
+s_refused "X's impostor (K2)" "$(s_forge "$X" "$K2")"
+s_welcomed "Y's owner (L1)" "$(s_forge "$Y" "$L1")"
+s_refused "Y's impostor (L2)" "$(s_forge "$Y" "$L2")"
+am_assert_eq "node.bound lines for X" 1 "$(grep -c "node.bound node=$X " "$AM_TMP/broker.log")"
+am_assert_eq "node.bound lines for Y" 1 "$(grep -c "node.bound node=$Y " "$AM_TMP/broker.log")"
+am_say "PASS"
