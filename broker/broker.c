@@ -143,6 +143,8 @@ struct _broker_t {
     int64_t next_purge;         //  monotonic us
     bool store_failed;          //  a commit failed: the broker stops
     bool disk_low;              //  free space under the reserve: refuse writes
+    int64_t disk_hello_logged;  //  monotonic us: the last node.refused for it
+    uint64_t disk_hello_refused;    //  first HELLOs refused for it since then
     int64_t next_disk_check;    //  monotonic us
     uint64_t stat_submitted, stat_completed, stat_failed;
     async_rate_t rejects;       //  lines of rejected results
@@ -163,6 +165,7 @@ struct _broker_t {
 static void s_job_complete (broker_t *self, async_job_t *job);
 static void s_job_finish (broker_t *self, async_job_t *job);
 static void s_start (broker_t *self, async_job_t *job);
+static bool s_disk_low (broker_t *self);
 static void s_handoffs_done (broker_t *self, async_job_t *done);
 static void s_handoff_add (broker_t *self, const char *target, const char *waiting);
 static int s_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief,
@@ -2277,6 +2280,37 @@ s_sessions_full (broker_t *self, zframe_t *routing, async_inmsg_t *in, const cha
     return true;
 }
 
+//  Whether the disk is under its reserve (--min-free), so that the first
+//  HELLO of a uuid, which would write its binding, is refused: ERROR 6,
+//  reason `disk_low` (the node says HELLO again 2 s later), and a warning
+//  line at most once a second, with how many were refused
+static bool
+s_hello_disk_low (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *uuid)
+{
+    if (!s_disk_low (self))
+        return false;
+    const char *text = "HELLO refused: the broker's disk is full (free space under its "
+                       "--min-free reserve) and the first HELLO of a uuid writes its "
+                       "binding; try again when there is space";
+    self->disk_hello_refused++;
+    int64_t mono = async_mono_us ();
+    if (self->disk_hello_logged == 0 || mono - self->disk_hello_logged >= S_FULL_LOG_US) {
+        const char *peer = self->peer_address;
+        async_log_warning ("broker", "node.refused", "node=%s address=%s refused=%" PRIu64
+                           " reason=\"%s\"", uuid, peer ? peer : "",
+                           self->disk_hello_refused, text);
+        self->disk_hello_logged = mono;
+        self->disk_hello_refused = 0;
+    }
+    async_msg_t msg;
+    async_msg_init (&msg, ASYNC_S_ERROR, in->rid);
+    async_msg_int (&msg, "code", ASYNC_EREFUSED);
+    async_msg_str (&msg, "message", text);
+    async_msg_str (&msg, "reason", "disk_low");
+    s_send (self, routing, &msg);
+    return true;
+}
+
 static void
 s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
 {
@@ -2314,6 +2348,10 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
         s_hello_refuse (self, routing, in, uuid, "hello_limit", text);
         return;
     }
+    //  A uuid's first HELLO writes its binding, kept for good: not while
+    //  the disk is under its reserve
+    if (bind && s_hello_disk_low (self, routing, in, uuid))
+        return;
     session_t *other = (session_t *) zhashx_lookup (self->nodes, uuid);
     const char *address = self->peer_address ? self->peer_address : "";
     size_t sessions = s_address_sessions (self, address, old, other);
