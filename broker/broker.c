@@ -2465,8 +2465,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     if (bind) {
         char key [KEYS_ID_SIZE];
         store_put (self->store, key, keys_binding (key, uuid), key_hash, SESSION_KEY_HASH);
-        uint8_t *copy = (uint8_t *) malloc (SESSION_KEY_HASH);
-        assert (copy);
+        uint8_t *copy = (uint8_t *) async_xmalloc (SESSION_KEY_HASH);
         memcpy (copy, key_hash, SESSION_KEY_HASH);
         zhashx_update (self->bindings_staged, uuid, copy);
         async_log_info ("broker", "node.bound", "node=%s reason=\"the uuid's first "
