@@ -3026,10 +3026,15 @@ s_every_submit (void *arg, const msgpack_object *spec, const char *key, char *id
 
 //  What a schedule may make the broker do: at most S_EVERY_JOBS jobs a
 //  tick and S_EVERY_RATE jobs a second of its interval, and at most
-//  S_EVERY_MAX schedules (a schedule submits by itself, for ever)
-#define S_EVERY_JOBS    10000
-#define S_EVERY_RATE    100
-#define S_EVERY_MAX     10000
+//  S_EVERY_MAX schedules (a schedule submits by itself, for ever); all
+//  schedules together at most S_EVERY_TOTAL jobs a second. A loop turn
+//  runs schedules until they made S_EVERY_TURN_JOBS jobs; the rest run
+//  on the next turns, with messages served in between
+#define S_EVERY_JOBS        EVERY_JOBS_MAX
+#define S_EVERY_RATE        100
+#define S_EVERY_MAX         10000
+#define S_EVERY_TOTAL       1000
+#define S_EVERY_TURN_JOBS   200
 
 //  0, or -1 with the reason in err
 static int
@@ -3048,6 +3053,18 @@ s_every_budget (broker_t *self, const char *name, size_t jobs, int64_t interval_
         snprintf (err, err_size, "a schedule of %zu jobs a tick every %.3fs is over the "
                   "budget: at most %d jobs a tick and %d a second", jobs,
                   interval_us / 1e6, S_EVERY_JOBS, S_EVERY_RATE);
+        return -1;
+    }
+    //  All schedules together, in thousandths of a job a second (as
+    //  every_rate): the others' and this one's (it replaces its namesake)
+    uint64_t others = every_rate (self->every, name);
+    uint64_t rate = ((uint64_t) jobs * 1000000000ULL + (uint64_t) interval_us - 1)
+                  / (uint64_t) interval_us;
+    if (others + rate > (uint64_t) S_EVERY_TOTAL * 1000) {
+        snprintf (err, err_size, "schedule '%s' (%.3f jobs a second) is over the budget "
+                  "of all schedules together: the others make %.3f jobs a second, at "
+                  "most %d in all; delete or slow down some first", name,
+                  rate / 1000.0, others / 1000.0, S_EVERY_TOTAL);
         return -1;
     }
     return 0;
@@ -3085,8 +3102,8 @@ s_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_command_
               || s_check_quotas (self, jobs, err, sizeof err)
               || s_every_budget (self, name, zlistx_size (jobs), interval_us, err,
                                  sizeof err)
-              || every_set (self->every, name, interval_us, spec, async_now_us (),
-                            err, sizeof err);
+              || every_set (self->every, name, interval_us, spec, zlistx_size (jobs),
+                            async_now_us (), err, sizeof err);
         zlistx_destroy (&jobs);
         if (rc) {
             s_error (self, routing, in->rid, ASYNC_EREFUSED, err);
@@ -3732,8 +3749,12 @@ s_timers (broker_t *self)
     s_peers_check (self, mono);
     if (zlistx_size (self->dying))
         s_dying_drop (self);
-    if (every_next_due (self->every) <= now && !s_disk_low (self))
-        every_tick (self->every, now, s_every_submit, self);
+    //  Every turn (it must see the wall clock go back), a bounded share
+    if (!s_disk_low (self)) {
+        every_tick_some (self->every, now, mono, S_EVERY_TURN_JOBS, s_every_submit, self);
+        if (every_next_due (self->every) <= now)
+            self->more_work = true;
+    }
     //  Scheduled jobs that are due go to the tail of their queue: a
     //  begin_after by the wall clock, a retry's backoff by the monotonic one
     scheduled_t *entry = (scheduled_t *) zlistx_first (self->scheduled);

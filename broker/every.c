@@ -29,12 +29,21 @@ typedef struct {
     char last_job [ASYNC_ID_LEN];         //  "" = none yet
     uint64_t ticks;             //  ticks submitted
     char *last_error;           //  why the last submit was refused, or NULL
+    uint64_t jobs;              //  jobs a tick (its spec's), >= 1
 } schedule_t;
 
 struct _every_t {
     store_t *store;             //  not owned
     zhashx_t *schedules;        //  name -> schedule_t, owned
+    int64_t due;                //  earliest next_us, if due_known
+    bool due_known;             //  false: recompute due
+    int64_t last_now;           //  wall clock of the last every_tick, 0: none
+    int64_t last_mono;          //  monotonic clock of the last every_tick
 };
+
+//  Clock-step re-anchoring logs one line a schedule for the first this
+//  many schedules of a step, then one line for the rest
+#define EVERY_REANCHOR_LINES    20
 
 //  ---------------------------------------------------------------------
 //  Schedules
@@ -81,9 +90,11 @@ s_schedule_stage (every_t *self, schedule_t *schedule)
     msgpack_packer pk;
     msgpack_sbuffer_init (&buffer);
     msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
-    msgpack_pack_map (&pk, 7);
+    msgpack_pack_map (&pk, 8);
     async_codec_pack_str (&pk, "name");
     async_codec_pack_str (&pk, schedule->name);
+    async_codec_pack_str (&pk, "jobs");
+    msgpack_pack_uint64 (&pk, schedule->jobs);
     async_codec_pack_str (&pk, "interval_us");
     msgpack_pack_int64 (&pk, schedule->interval_us);
     async_codec_pack_str (&pk, "spec");
@@ -153,6 +164,14 @@ s_schedule_decode (const char *data, size_t size, const char **why)
     }
     //  Optional: a string, or nil / absent
     self->last_error = async_mp_strdup (map, "last_error");
+    //  Optional (absent in records written by older brokers: one job)
+    self->jobs = 1;
+    if (async_mp_get (map, "jobs")
+    &&  (async_mp_uint (map, "jobs", &self->jobs) || self->jobs < 1
+    ||   self->jobs > EVERY_JOBS_MAX)) {
+        *why = "bad jobs";
+        goto fail;
+    }
     goto done;
 
 fail:
@@ -251,7 +270,8 @@ every_name_valid (const char *name)
 
 int
 every_set (every_t *self, const char *name, int64_t interval_us,
-           const msgpack_object *spec, int64_t now, char *err, size_t err_size)
+           const msgpack_object *spec, size_t jobs, int64_t now, char *err,
+           size_t err_size)
 {
     assert (self);
     assert (err);
@@ -272,6 +292,11 @@ every_set (every_t *self, const char *name, int64_t interval_us,
                   "a map", name);
         return -1;
     }
+    if (jobs < 1 || jobs > EVERY_JOBS_MAX) {
+        snprintf (err, err_size, "bad spec for schedule '%s': %zu jobs a tick (give "
+                  "1 to %d)", name, jobs, EVERY_JOBS_MAX);
+        return -1;
+    }
     if (now < 0 || now > INT64_MAX - interval_us) {
         snprintf (err, err_size, "bad clock for schedule '%s': now is out of range",
                   name);
@@ -281,6 +306,7 @@ every_set (every_t *self, const char *name, int64_t interval_us,
     assert (schedule);
     schedule->name = async_xstrdup (name);
     schedule->interval_us = interval_us;
+    schedule->jobs = jobs;
     schedule->next_us = now + interval_us;
     if (!schedule->name
     ||  async_codec_copy_object (spec, &schedule->spec, &schedule->spec_size)) {
@@ -289,6 +315,7 @@ every_set (every_t *self, const char *name, int64_t interval_us,
         return -1;
     }
     zhashx_update (self->schedules, schedule->name, schedule);
+    self->due_known = false;
     s_schedule_stage (self, schedule);
     async_log_info ("every", "every.set", "schedule=%s interval_us=%" PRId64
                     " next_us=%" PRId64, name, interval_us, schedule->next_us);
@@ -304,6 +331,7 @@ every_delete (every_t *self, const char *name)
     char key [EVERY_KEY_MAX];
     store_delete (self->store, key, s_key (key, name));
     zhashx_delete (self->schedules, name);
+    self->due_known = false;
     async_log_info ("every", "every.deleted", "schedule=%s", name);
     return 0;
 }
@@ -343,25 +371,46 @@ every_pack_list (every_t *self, msgpack_packer *pk)
     zlistx_destroy (&names);
 }
 
+uint64_t
+every_rate (every_t *self, const char *except)
+{
+    assert (self);
+    uint64_t rate = 0;
+    schedule_t *schedule = (schedule_t *) zhashx_first (self->schedules);
+    while (schedule) {
+        //  jobs * 10^9 / interval, rounded up: at most 10^4 * 10^9 / 10^6
+        //  a schedule, 10^9 for 10^4 schedules
+        if (!except || strcmp (schedule->name, except))
+            rate += (schedule->jobs * 1000000000ULL + (uint64_t) schedule->interval_us - 1)
+                  / (uint64_t) schedule->interval_us;
+        schedule = (schedule_t *) zhashx_next (self->schedules);
+    }
+    return rate;
+}
+
 int64_t
 every_next_due (every_t *self)
 {
     assert (self);
-    int64_t due = INT64_MAX;
-    schedule_t *schedule = (schedule_t *) zhashx_first (self->schedules);
-    while (schedule) {
-        if (schedule->next_us < due)
-            due = schedule->next_us;
-        schedule = (schedule_t *) zhashx_next (self->schedules);
+    if (!self->due_known) {
+        self->due = INT64_MAX;
+        schedule_t *schedule = (schedule_t *) zhashx_first (self->schedules);
+        while (schedule) {
+            if (schedule->next_us < self->due)
+                self->due = schedule->next_us;
+            schedule = (schedule_t *) zhashx_next (self->schedules);
+        }
+        self->due_known = true;
     }
-    return due;
+    return self->due;
 }
 
 //  Submit one due schedule and advance it to the first tick time after
 //  `now`, on its grid: the ticks that fell due meanwhile (the broker was
-//  down or paused, its clock jumped) are coalesced into this one run
+//  down, paused or held up, its clock jumped) are coalesced into this one
+//  run. `why`: what kept the ticks from running, for every.skipped
 static void
-s_schedule_run (every_t *self, schedule_t *schedule, int64_t now,
+s_schedule_run (every_t *self, schedule_t *schedule, int64_t now, const char *why,
                 every_submit_fn *submit, void *arg)
 {
     assert (schedule->next_us <= now);
@@ -372,12 +421,11 @@ s_schedule_run (every_t *self, schedule_t *schedule, int64_t now,
     if (missed > 0) {
         char from [40], to [40];
         async_log_warning ("every", "every.skipped", "schedule=%s tick=%s ticks=%" PRIu64
-                           " last=%s reason=\"the broker was not running (down, "
-                           "paused, or its clock jumped) when these ticks fell due; "
-                           "one job runs for them all\"", schedule->name,
+                           " last=%s reason=\"%s when these ticks fell due; one job "
+                           "runs for them all\"", schedule->name,
                            async_format_time (tick, from, sizeof from), missed,
                            async_format_time (tick + (int64_t) (missed * (uint64_t) interval),
-                                              to, sizeof to));
+                                              to, sizeof to), why);
     }
     if (now > INT64_MAX - interval)
         schedule->next_us = INT64_MAX;          //  the clock is out of range
@@ -420,20 +468,101 @@ s_schedule_run (every_t *self, schedule_t *schedule, int64_t now,
     s_schedule_stage (self, schedule);
 }
 
-size_t
-every_tick (every_t *self, int64_t now, every_submit_fn *submit, void *arg)
+//  Re-anchor every schedule whose next tick is more than one interval
+//  after `now` (the wall clock was stepped back, maybe while the broker
+//  was down) to now + interval, and stage it: else the schedule stays
+//  silent for as long as the step
+static void
+s_reanchor (every_t *self, int64_t now)
 {
-    assert (self);
-    assert (submit);
-    size_t ran = 0;
+    size_t moved = 0;
+    int64_t back_max = 0;
     schedule_t *schedule = (schedule_t *) zhashx_first (self->schedules);
     while (schedule) {
-        //  One run however many ticks are due, as cron and its kin do
-        if (schedule->next_us <= now) {
-            s_schedule_run (self, schedule, now, submit, arg);
-            ran++;
+        if (schedule->next_us > now
+        &&  schedule->next_us - now > schedule->interval_us
+        &&  now <= INT64_MAX - schedule->interval_us) {
+            int64_t back = schedule->next_us - now - schedule->interval_us;
+            if (back > back_max)
+                back_max = back;
+            if (moved < EVERY_REANCHOR_LINES) {
+                char was [40], next [40];
+                async_log_warning ("every", "every.reanchored", "schedule=%s next_was=%s "
+                                   "next=%s reason=\"the wall clock is %.3f s behind "
+                                   "the schedule's grid (it was stepped back); the "
+                                   "next tick is one interval from now\"",
+                                   schedule->name,
+                                   async_format_time (schedule->next_us, was, sizeof was),
+                                   async_format_time (now + schedule->interval_us,
+                                                      next, sizeof next),
+                                   (double) back / 1e6);
+            }
+            schedule->next_us = now + schedule->interval_us;
+            s_schedule_stage (self, schedule);
+            moved++;
         }
         schedule = (schedule_t *) zhashx_next (self->schedules);
     }
+    if (moved > EVERY_REANCHOR_LINES)
+        async_log_warning ("every", "every.reanchored", "schedules=%zu named=%d "
+                           "back_s=%.3f reason=\"the wall clock was stepped back; "
+                           "these schedules' next ticks are one interval from now\"",
+                           moved, EVERY_REANCHOR_LINES, (double) back_max / 1e6);
+    if (moved)
+        self->due_known = false;
+}
+
+size_t
+every_tick (every_t *self, int64_t now, every_submit_fn *submit, void *arg)
+{
+    return every_tick_some (self, now, async_mono_us (), SIZE_MAX, submit, arg);
+}
+
+size_t
+every_tick_some (every_t *self, int64_t now, int64_t mono, size_t max_jobs,
+                 every_submit_fn *submit, void *arg)
+{
+    assert (self);
+    assert (submit);
+    //  The first look (the clock may have been stepped back while the
+    //  broker was down), and whenever the clock went back since the last
+    if (self->last_now == 0 || now < self->last_now)
+        s_reanchor (self, now);
+    //  What kept a late schedule from ticking, for every.skipped
+    char why [200];
+    if (self->last_now == 0)
+        snprintf (why, sizeof why, "the broker was not running (down, or starting)");
+    else {
+        int64_t wall_gap = now - self->last_now;
+        int64_t mono_gap = mono - self->last_mono;
+        if (wall_gap - mono_gap > 1000000)
+            snprintf (why, sizeof why, "the wall clock jumped %.3f s ahead",
+                      (double) (wall_gap - mono_gap) / 1e6);
+        else
+        if (mono_gap > 1000000)
+            snprintf (why, sizeof why, "the broker did not look at its schedules for "
+                      "%.3f s (it was paused, held up by other work, or its disk was "
+                      "under its reserve)", (double) mono_gap / 1e6);
+        else
+            snprintf (why, sizeof why, "the broker was busy with other schedules' "
+                      "ticks (at most a bounded number of jobs a loop turn)");
+    }
+    self->last_now = now;
+    self->last_mono = mono;
+    if (every_next_due (self) > now)
+        return 0;
+
+    size_t ran = 0, jobs = 0;
+    schedule_t *schedule = (schedule_t *) zhashx_first (self->schedules);
+    while (schedule && jobs < max_jobs) {
+        //  One run however many ticks are due, as cron and its kin do
+        if (schedule->next_us <= now) {
+            s_schedule_run (self, schedule, now, why, submit, arg);
+            ran++;
+            jobs += schedule->jobs;
+        }
+        schedule = (schedule_t *) zhashx_next (self->schedules);
+    }
+    self->due_known = false;
     return ran;
 }

@@ -38,6 +38,7 @@
 #define EVERY_MAX_NAME      174
 #define EVERY_INTERVAL_MIN  (1000000LL)                     //  1 s, in us
 #define EVERY_INTERVAL_MAX  (366LL * 24 * 3600 * 1000000)   //  366 days, in us
+#define EVERY_JOBS_MAX      10000                           //  jobs a tick
 
 typedef struct _every_t every_t;
 
@@ -77,11 +78,19 @@ bool
 //  (now >= 0, the wall clock in us);
 //  a replaced schedule starts over (ticks 0, no last job). `spec` must be
 //  a map (the broker should check it further, e.g. with spec_parse and
-//  its quotas, before calling). Stages the write. 0, or -1 with a
-//  one-line reason in err.
+//  its quotas, before calling); `jobs` is how many jobs it makes a tick
+//  (1 to EVERY_JOBS_MAX), kept for every_rate and every_tick_some. Stages
+//  the write. 0, or -1 with a one-line reason in err.
 int
     every_set (every_t *self, const char *name, int64_t interval_us,
-               const msgpack_object *spec, int64_t now, char *err, size_t err_size);
+               const msgpack_object *spec, size_t jobs, int64_t now, char *err,
+               size_t err_size);
+
+//  Jobs a second that all schedules but `except` (NULL: none) make
+//  together, in thousandths (each schedule's jobs * 1000 / interval in
+//  seconds, rounded up).
+uint64_t
+    every_rate (every_t *self, const char *except);
 
 //  Delete schedule `name`; stages the delete. 0, or -1 if there is none.
 int
@@ -102,11 +111,27 @@ int64_t
 //  with key "every:<name>:<tick>" (tick: the stored next), advance next to
 //  the first tick time after now on the schedule's grid, and stage the
 //  schedule's write after the submit's, in the same batch. However many
-//  ticks fell due since (the broker was down or paused, its clock jumped),
-//  one submit runs for them all; the ticks skipped are logged at warning
-//  (every.skipped). A refused submit is logged (every.failed) and its
-//  tick is not retried. Returns the submits made (at most one a schedule).
+//  ticks fell due since (the broker was down, paused or held up, its clock
+//  jumped), one submit runs for them all; the ticks skipped are logged at
+//  warning (every.skipped, with what kept them). A refused submit is
+//  logged (every.failed) and its tick is not retried. Returns the submits
+//  made (at most one a schedule).
+//  Before that, on the first call and whenever `now` is before the last
+//  call's, a schedule whose next tick is more than one interval after now
+//  (the wall clock was stepped back) is re-anchored to now + interval,
+//  staged and logged (every.reanchored, warning; one line a schedule for
+//  the first 20, then one for the rest).
 size_t
     every_tick (every_t *self, int64_t now, every_submit_fn *submit, void *arg);
+
+//  every_tick with a bound: stops once the schedules run have made
+//  `max_jobs` jobs or more (at least one schedule runs); the rest stay
+//  due (every_next_due () <= now) for the next call. `mono` is the
+//  monotonic clock (us), to tell a wall clock jump from a pause in the
+//  every.skipped reason. Call it every loop turn: it is cheap when
+//  nothing is due, and it must see the clock go back.
+size_t
+    every_tick_some (every_t *self, int64_t now, int64_t mono, size_t max_jobs,
+                     every_submit_fn *submit, void *arg);
 
 #endif

@@ -157,7 +157,7 @@ s_set (every_t *every, const char *name, int64_t interval, const char *task, int
     msgpack_sbuffer buffer;
     s_spec (&spec, &buffer, task, 7);
     char err [300] = "";
-    int rc = every_set (every, name, interval, &spec.data, now, err, sizeof err);
+    int rc = every_set (every, name, interval, &spec.data, 1, now, err, sizeof err);
     msgpack_unpacked_destroy (&spec);
     msgpack_sbuffer_destroy (&buffer);
     if (rc)
@@ -633,7 +633,7 @@ s_assert_refused (fixture_t *self, const char *name, int64_t interval,
                   const msgpack_object *spec, const char *want)
 {
     char err [300] = "";
-    assert_int_equal (every_set (self->every, name, interval, spec, T0, err, sizeof err), -1);
+    assert_int_equal (every_set (self->every, name, interval, spec, 1, T0, err, sizeof err), -1);
     assert_one_line_error (err);
     assert_string_contains (err, want);
 }
@@ -669,7 +669,7 @@ test_every_refuses_bad_name_interval_spec (void **state)
 
     //  A clock before 1970 is refused (tick times are never negative)
     char err [300] = "";
-    assert_int_equal (every_set (self->every, "n", 60 * SECOND, &spec.data, -1,
+    assert_int_equal (every_set (self->every, "n", 60 * SECOND, &spec.data, 1, -1,
                                  err, sizeof err), -1);
     assert_string_contains (err, "bad clock");
 
@@ -678,10 +678,10 @@ test_every_refuses_bad_name_interval_spec (void **state)
 
     //  The edges are accepted
     long_name [EVERY_MAX_NAME] = 0;
-    assert_int_equal (every_set (self->every, long_name, SECOND, &spec.data, T0,
+    assert_int_equal (every_set (self->every, long_name, SECOND, &spec.data, 1, T0,
                                  err, sizeof err), 0);
     assert_int_equal (every_set (self->every, "Az09_-.:", 366LL * 86400 * SECOND,
-                                 &spec.data, T0, err, sizeof err), 0);
+                                 &spec.data, 1, T0, err, sizeof err), 0);
     assert_int_equal (every_size (self->every), 2);
     assert_int_equal (store_commit (self->store, true), 0);
     s_restart (self);
@@ -706,6 +706,151 @@ test_every_longest_name_key_fits (void **state)
     assert_int_equal (self->submitter.created, 1);
     assert_int_equal (strlen (self->submitter.keys [0]), 6 + EVERY_MAX_NAME + 1 + 19);
     assert_int_equal (strlen (self->submitter.keys [0]), ASYNC_MAX_NAME);
+}
+
+//  A spec of `jobs` jobs a tick, set at `now`
+static void
+s_set_jobs (every_t *every, const char *name, int64_t interval, size_t jobs, int64_t now)
+{
+    msgpack_unpacked spec;
+    msgpack_sbuffer buffer;
+    s_spec (&spec, &buffer, "t.many", 1);
+    char err [300] = "";
+    int rc = every_set (every, name, interval, &spec.data, jobs, now, err, sizeof err);
+    msgpack_unpacked_destroy (&spec);
+    msgpack_sbuffer_destroy (&buffer);
+    if (rc)
+        fail_msg ("every_set '%s' refused: %s", name, err);
+}
+
+//  All schedules' jobs a second, in thousandths; kept across a restart
+static void
+test_every_rate_sums_schedules (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    assert_int_equal (every_rate (self->every, NULL), 0);
+    s_set_jobs (self->every, "a", SECOND, 100, T0);         //  100 a second
+    s_set_jobs (self->every, "b", 3 * SECOND, 1, T0);       //  0.333.. rounded up
+    s_set_jobs (self->every, "c", 10 * SECOND, 5, T0);      //  0.5
+    assert_int_equal (every_rate (self->every, NULL), 100000 + 334 + 500);
+    assert_int_equal (every_rate (self->every, "a"), 334 + 500);
+    assert_int_equal (every_rate (self->every, "nosuch"), 100000 + 334 + 500);
+    //  Replaced: its new rate counts
+    s_set_jobs (self->every, "a", 2 * SECOND, 10, T0);
+    assert_int_equal (every_rate (self->every, NULL), 5000 + 334 + 500);
+    assert_int_equal (every_delete (self->every, "c"), 0);
+    assert_int_equal (every_rate (self->every, NULL), 5000 + 334);
+    assert_int_equal (store_commit (self->store, true), 0);
+    s_restart (self);
+    assert_int_equal (every_rate (self->every, NULL), 5000 + 334);
+
+    //  Jobs a tick: 1 to EVERY_JOBS_MAX
+    msgpack_unpacked spec;
+    msgpack_sbuffer buffer;
+    s_spec (&spec, &buffer, "t.x", 1);
+    char err [300] = "";
+    assert_int_equal (every_set (self->every, "z", SECOND, &spec.data, 0, T0, err,
+                                 sizeof err), -1);
+    assert_string_contains (err, "jobs a tick");
+    assert_int_equal (every_set (self->every, "z", SECOND, &spec.data, EVERY_JOBS_MAX + 1,
+                                 T0, err, sizeof err), -1);
+    assert_int_equal (every_size (self->every), 2);
+    msgpack_unpacked_destroy (&spec);
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+//  A bounded call runs schedules until they made max_jobs jobs; the rest
+//  stay due and run on the next calls, each once
+static void
+test_every_tick_some_is_bounded (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    char name [16];
+    for (int i = 0; i < 50; i++) {
+        snprintf (name, sizeof name, "s%02d", i);
+        s_set_jobs (self->every, name, 10 * SECOND, 3, T0);
+    }
+    int64_t now = T0 + 10 * SECOND;
+    int64_t mono = 1000 * SECOND;
+    //  3 jobs a schedule: 4 schedules make 12 >= 10
+    assert_int_equal (every_tick_some (self->every, now, mono, 10, s_submit,
+                                       &self->submitter), 4);
+    assert_true (every_next_due (self->every) <= now);
+    size_t runs = 4, turns = 1;
+    while (every_next_due (self->every) <= now) {
+        size_t ran = every_tick_some (self->every, now, mono, 10, s_submit,
+                                      &self->submitter);
+        assert_true (ran >= 1 && ran <= 4);
+        runs += ran;
+        turns++;
+        assert_true (turns <= 13);
+    }
+    assert_int_equal (runs, 50);
+    assert_int_equal (self->submitter.calls, 50);
+    assert_int_equal (self->submitter.created, 50);
+    assert_true (every_next_due (self->every) == T0 + 20 * SECOND);
+    //  A bound below one schedule's jobs still runs one
+    assert_int_equal (every_tick_some (self->every, T0 + 20 * SECOND, mono, 1, s_submit,
+                                       &self->submitter), 1);
+}
+
+//  The wall clock stepped back: a schedule whose next tick is more than
+//  one interval ahead is re-anchored to now + interval, and ticks again
+//  one interval later; one within an interval keeps its grid
+static void
+test_every_clock_back_reanchors (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    s_set (self->every, "fast", SECOND, "t.fast", T0);
+    s_set (self->every, "slow", 100 * SECOND, "t.slow", T0);
+    int64_t mono = 1000 * SECOND;
+    //  The clock jumps ten years ahead: one coalesced tick each
+    int64_t ahead = T0 + 315360000LL * SECOND;
+    assert_int_equal (every_tick_some (self->every, T0, mono, SIZE_MAX, s_submit,
+                                       &self->submitter), 0);
+    assert_int_equal (every_tick_some (self->every, ahead, mono, SIZE_MAX, s_submit,
+                                       &self->submitter), 2);
+    assert_true (every_next_due (self->every) > ahead);
+    //  ... and is put right: both are re-anchored, and tick one interval on
+    int64_t now = T0 + 2 * SECOND;
+    assert_int_equal (every_tick_some (self->every, now, mono, SIZE_MAX, s_submit,
+                                       &self->submitter), 0);
+    assert_true (every_next_due (self->every) == now + SECOND);
+    assert_int_equal (every_tick_some (self->every, now + SECOND, mono, SIZE_MAX, s_submit,
+                                       &self->submitter), 1);
+    assert_string_equal (self->submitter.tasks [2], "t.fast");
+    //  Kept across a restart (staged)
+    assert_int_equal (store_commit (self->store, true), 0);
+    s_restart (self);
+    json_t *list = s_list (self->every);
+    char want [40];
+    async_format_time (now + 100 * SECOND, want, sizeof want);
+    assert_string_equal (json_string_value (json_object_get (s_entry (list, "slow"), "next")),
+                         want);
+    json_decref (list);
+
+    //  A step back of less than an interval keeps the grid
+    assert_int_equal (every_delete (self->every, "fast"), 0);
+    assert_int_equal (every_delete (self->every, "slow"), 0);
+    s_calls_reset (&self->submitter);
+    s_set (self->every, "grid", 100 * SECOND, "t.grid", T0);
+    assert_int_equal (every_tick_some (self->every, T0 + 50 * SECOND, mono, SIZE_MAX, s_submit,
+                                       &self->submitter), 0);
+    assert_int_equal (every_tick_some (self->every, T0 + 10 * SECOND, mono, SIZE_MAX, s_submit,
+                                       &self->submitter), 0);
+    list = s_list (self->every);
+    async_format_time (T0 + 100 * SECOND, want, sizeof want);
+    assert_string_equal (json_string_value (json_object_get (s_entry (list, "grid"), "next")),
+                         want);
+    json_decref (list);
+
+    //  Stepped back while the broker was down: the first call re-anchors
+    assert_int_equal (store_commit (self->store, true), 0);
+    s_restart (self);
+    assert_int_equal (every_tick_some (self->every, T0 - 3600 * SECOND, mono, SIZE_MAX,
+                                       s_submit, &self->submitter), 0);
+    assert_true (every_next_due (self->every) == T0 - 3600 * SECOND + 100 * SECOND);
+    assert_int_equal (self->submitter.calls, 0);
 }
 
 static void
@@ -742,6 +887,9 @@ main (void)
         T (test_every_delete),
         T (test_every_refuses_bad_name_interval_spec),
         T (test_every_longest_name_key_fits),
+        T (test_every_rate_sums_schedules),
+        T (test_every_tick_some_is_bounded),
+        T (test_every_clock_back_reanchors),
         cmocka_unit_test (test_every_name_valid),
 #undef T
     };
