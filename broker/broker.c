@@ -3035,6 +3035,10 @@ s_every_submit (void *arg, const msgpack_object *spec, const char *key, char *id
 #define S_EVERY_MAX         10000
 #define S_EVERY_TOTAL       1000
 #define S_EVERY_TURN_JOBS   200
+//  While a commit is in flight and this many jobs are staged already, the
+//  schedules wait for it (the loop wakes when it is done), so that ticks
+//  never stage faster than the store writes
+#define S_EVERY_STAGED_JOBS 4096
 
 //  0, or -1 with the reason in err
 static int
@@ -3750,7 +3754,8 @@ s_timers (broker_t *self)
     if (zlistx_size (self->dying))
         s_dying_drop (self);
     //  Every turn (it must see the wall clock go back), a bounded share
-    if (!s_disk_low (self)) {
+    if (!s_disk_low (self)
+    &&  !(store_commit_busy (self->store) && zlistx_size (self->dirty) > S_EVERY_STAGED_JOBS)) {
         every_tick_some (self->every, now, mono, S_EVERY_TURN_JOBS, s_every_submit, self);
         if (every_next_due (self->every) <= now)
             self->more_work = true;
