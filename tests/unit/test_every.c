@@ -593,6 +593,58 @@ test_every_skips_malformed_records (void **state)
     json_decref (list);
 }
 
+//  A record written by an older broker has no "jobs": read as one job a
+//  tick; a "jobs" out of 1..EVERY_JOBS_MAX makes the record malformed
+static void
+s_put_record (fixture_t *self, const char *name, bool with_jobs, uint64_t jobs)
+{
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, with_jobs ? 8 : 7);
+    async_codec_pack_str (&pk, "name");
+    async_codec_pack_str (&pk, name);
+    if (with_jobs) {
+        async_codec_pack_str (&pk, "jobs");
+        msgpack_pack_uint64 (&pk, jobs);
+    }
+    async_codec_pack_str (&pk, "interval_us");
+    msgpack_pack_int64 (&pk, 4 * SECOND);
+    async_codec_pack_str (&pk, "spec");
+    msgpack_pack_map (&pk, 1);
+    async_codec_pack_str (&pk, "task");
+    async_codec_pack_str (&pk, "t.old");
+    async_codec_pack_str (&pk, "next_us");
+    msgpack_pack_int64 (&pk, T0 + 4 * SECOND);
+    async_codec_pack_str (&pk, "last_job");
+    msgpack_pack_nil (&pk);
+    async_codec_pack_str (&pk, "ticks");
+    msgpack_pack_uint64 (&pk, 0);
+    async_codec_pack_str (&pk, "last_error");
+    msgpack_pack_nil (&pk);
+    char key [KEYS_MAX];
+    store_put (self->store, key, keys_name (key, KEYS_EVERY, name), buffer.data, buffer.size);
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+static void
+test_every_record_without_jobs (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    s_put_record (self, "old", false, 0);
+    s_put_record (self, "zero", true, 0);
+    s_put_record (self, "huge", true, EVERY_JOBS_MAX + 1);
+    s_put_record (self, "eight", true, 8);
+    assert_int_equal (store_commit (self->store, true), 0);
+    s_restart (self);
+    assert_int_equal (every_size (self->every), 2);
+    assert_true (every_has (self->every, "old"));
+    assert_true (every_has (self->every, "eight"));
+    //  1 / 4 s and 8 / 4 s
+    assert_int_equal (every_rate (self->every, NULL), 250 + 2000);
+}
+
 //  ---------------------------------------------------------------------
 //  Delete
 
@@ -884,6 +936,7 @@ main (void)
         T (test_every_uncommitted_tick_runs_again_after_restart),
         T (test_every_key_finds_job_when_schedule_write_lags),
         T (test_every_skips_malformed_records),
+        T (test_every_record_without_jobs),
         T (test_every_delete),
         T (test_every_refuses_bad_name_interval_spec),
         T (test_every_longest_name_key_fits),
