@@ -109,6 +109,7 @@ struct _broker_t {
     zlistx_t *peers_gone;       //  s_peer_t *: gone, their waits being freed
     size_t nwaiters;            //  waits over all peers
     bool more_work;             //  the timers left work for the next turn
+    bool every_held;            //  schedules may not tick now (disk, backlog)
     zhashx_t *pushes;           //  rkey -> s_push_t: brief JOBs of this turn
     async_idmap_t *progress_sent;   //  job id -> int64_t *: last PROGRESS (monotonic us)
     zhashx_t *keys_staged;      //  idempotency key -> job id, put in this batch
@@ -3039,6 +3040,9 @@ s_every_submit (void *arg, const msgpack_object *spec, const char *key, char *id
 //  schedules wait for it (the loop wakes when it is done), so that ticks
 //  never stage faster than the store writes
 #define S_EVERY_STAGED_JOBS 4096
+//  How often the loop looks again at schedules that are due but held (the
+//  disk under its reserve is checked every 100 ms)
+#define S_EVERY_HELD_US     10000
 
 //  0, or -1 with the reason in err
 static int
@@ -3690,7 +3694,8 @@ s_loop_gap (broker_t *self, int64_t mono)
         return;
     int64_t credit = gap - heartbeat_us;
     async_log_warning ("broker", "broker.stalled", "gap_ms=%" PRId64 " nodes=%zu "
-                       "message=\"the broker's loop did not run; this time does not "
+                       "message=\"the broker's loop did not come round (the process "
+                       "was stopped, or one turn took this long); this time does not "
                        "count as the nodes' silence\"", gap / 1000,
                        zhashx_size (self->sessions));
     session_t *session = (session_t *) zhashx_first (self->sessions);
@@ -3754,8 +3759,10 @@ s_timers (broker_t *self)
     if (zlistx_size (self->dying))
         s_dying_drop (self);
     //  Every turn (it must see the wall clock go back), a bounded share
-    if (!s_disk_low (self)
-    &&  !(store_commit_busy (self->store) && zlistx_size (self->dirty) > S_EVERY_STAGED_JOBS)) {
+    self->every_held = s_disk_low (self)
+                    || (store_commit_busy (self->store)
+                        && zlistx_size (self->dirty) > S_EVERY_STAGED_JOBS);
+    if (!self->every_held) {
         every_tick_some (self->every, now, mono, S_EVERY_TURN_JOBS, s_every_submit, self);
         if (every_next_due (self->every) <= now)
             self->more_work = true;
@@ -4802,6 +4809,10 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         if (first && first->mono - async_mono_us () < wait_us)
             wait_us = first->mono - async_mono_us ();
         int64_t until_tick = every_next_due (self->every) - now;
+        //  A due schedule that may not tick does not make the loop spin:
+        //  it looks again in S_EVERY_HELD_US (a written batch wakes it too)
+        if (self->every_held && until_tick < S_EVERY_HELD_US)
+            until_tick = S_EVERY_HELD_US;
         if (until_tick < wait_us)
             wait_us = until_tick;
         int64_t until_beat = self->next_heartbeat - async_mono_us ();
