@@ -395,6 +395,10 @@ am_node_name () {
     return 1
 }
 
+#   True when the programs are built with a sanitizer (ASan, UBSan, TSan):
+#   a test judges what such a build finds, not how fast it runs
+am_sanitized () { ldd "$AM_BIN/asyncbroker" 2>/dev/null | grep -Eq 'lib(a|ub|t)san'; }
+
 #   True when the process PID has exited (a zombie not yet reaped counts)
 am_pid_gone () {
     local state

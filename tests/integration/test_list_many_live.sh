@@ -42,7 +42,7 @@ s_pinger_start () {
 #   A sanitized build (ASan, UBSan) is checked for what it finds, not
 #   timed: its loop is several times slower than the one users run
 SANITIZED=
-ldd "$AM_BIN/asyncbroker" 2>/dev/null | grep -Eq 'lib(a|ub|t)san' && SANITIZED=1
+am_sanitized && SANITIZED=1
 
 #   s_pinger_check NAME: stop the pinger, and judge its round trips. The
 #   machine is shared: the scheduler alone leaves the broker waiting tens

@@ -55,6 +55,34 @@ am_cond 'l >= 1 && l <= 30 && l < e' l="$lines" e="$error" \
     || am_fail "$lines sessions.full lines for $error refusals (one a second at most)"
 am_assert_eq "testing.mul after" 42 "$(am_ctl submit --wait testing.mul 6 7)"
 
+am_check "STATUS and NODES over these sessions are bounded and do not hold PING"
+#   Each session packs to about 130 KiB in NODES (64 agents with long
+#   filters): listing them all made replies of 20 MB that held the loop
+#   for hundreds of ms
+stop=$AM_TMP/stop
+"$AM_BUILD/tests/pinger" "$AM_ENDPOINT" "$stop" >"$AM_TMP/pings" 2>&1 &
+pinger=$!
+AM_PIDS+=("$pinger")
+for _ in 1 2 3 4 5; do
+    am_ctl status >"$AM_TMP/status.json" || am_fail "asyncctl status failed"
+    curl -sS -o /dev/null "http://$HTTP/metrics" || am_fail "/metrics failed"
+done
+am_ctl nodes --json >"$AM_TMP/nodes.json" || am_fail "asyncctl nodes failed"
+touch "$stop"
+wait "$pinger" || am_fail "the pinger got no PONG: $(cat "$AM_TMP/pings")"
+am_say "$(head -1 "$AM_TMP/pings"); STATUS $(stat -c %s "$AM_TMP/status.json") bytes"
+[ "$(stat -c %s "$AM_TMP/status.json")" -lt $(( 12 * 1048576 )) ] \
+    || am_fail "the STATUS reply is $(stat -c %s "$AM_TMP/status.json") bytes"
+more=$(jq -r .nodes_more "$AM_TMP/status.json")
+listed=$(jq -r '.nodes | length' "$AM_TMP/status.json")
+am_say "STATUS lists $listed nodes, nodes_more $more"
+am_cond 'm > 0 && l + m == w + 1' m="$more" l="$listed" w="$welcome" \
+    || am_fail "STATUS lists $listed nodes and $more more, for $(( welcome + 1 )) sessions"
+max=$(sed -n 's/.*max_us=\([0-9]*\).*/\1/p' "$AM_TMP/pings" | head -1)
+if ! am_sanitized; then
+    am_cond 'm < 200000' m="$max" || am_fail "a PING waited $max us while STATUS ran"
+fi
+
 am_check "--sessions-max 50: 50 sessions, the rest refused"
 am_broker_kill
 am_broker_start --dead-after 10s --http "$HTTP" --sessions-max 50
