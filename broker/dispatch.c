@@ -51,6 +51,9 @@ typedef struct {
     bool probe_done;            //  the probe reached the end of the queue
     place_t probe;              //  where the last probe stopped
     bool dirty;                 //  total changed since dispatch_each_dirty
+                                //  (and on the dispatch's dirty_queues)
+    bool listed_spilled;        //  on the dispatch's spilled_queues
+    uint64_t refill_pass;       //  the refill pass that last gave it out
 } queue_t;
 
 //  A node's task names, shared by its agents (one copy per node, not one
@@ -90,6 +93,9 @@ struct _dispatch_agent_t {
 
 struct _dispatch_t {
     zhashx_t *queues;           //  name -> queue_t
+    zlistx_t *dirty_queues;     //  queue_t * whose total changed (not owned)
+    zlistx_t *spilled_queues;   //  queue_t * spilled, or that were (not owned)
+    uint64_t refill_pass;       //  counts the passes of dispatch_refill_next
     ordset_t *names;            //  the names of the queues, in order
     async_idmap_t *entries;     //  id -> entry_t
     zlistx_t *agents;           //  of dispatch_agent_t, owned
@@ -218,6 +224,27 @@ s_agent_use (dispatch_agent_t *agent, int delta)
     }
 }
 
+//  The queue's total changed: dispatch_each_dirty reports it
+static void
+s_queue_dirty (dispatch_t *self, queue_t *queue)
+{
+    if (!queue->dirty) {
+        queue->dirty = true;
+        zlistx_add_end (self->dirty_queues, queue);
+    }
+}
+
+//  The queue has jobs in the store only: dispatch_refill_next looks at it
+static void
+s_queue_spilled (dispatch_t *self, queue_t *queue)
+{
+    queue->spilled = true;
+    if (!queue->listed_spilled) {
+        queue->listed_spilled = true;
+        zlistx_add_end (self->spilled_queues, queue);
+    }
+}
+
 dispatch_t *
 dispatch_new (void)
 {
@@ -230,6 +257,10 @@ dispatch_new (void)
     async_idmap_set_destructor (self->entries, (async_idmap_destructor_fn *) zstr_free);
     self->spilled_now = zhashx_new ();
     self->spilled_flight = zhashx_new ();
+    //  A commit looks at the queues it changed and the spilled ones only,
+    //  not at every queue (300,000 of them held the loop tens of ms)
+    self->dirty_queues = zlistx_new ();
+    self->spilled_queues = zlistx_new ();
     self->agents = zlistx_new ();
     zlistx_set_destructor (self->agents, (zlistx_destructor_fn *) s_agent_destroy);
     return self;
@@ -244,6 +275,8 @@ dispatch_destroy (dispatch_t **self_p)
     async_idmap_destroy (&self->entries);     //  entries are plain allocations
     zhashx_destroy (&self->spilled_now);
     zhashx_destroy (&self->spilled_flight);
+    zlistx_destroy (&self->dirty_queues);
+    zlistx_destroy (&self->spilled_queues);
     zhashx_destroy (&self->queues);
     ordset_destroy (&self->names);
     zlistx_destroy (&self->agents);
@@ -346,7 +379,7 @@ dispatch_push_quotas (dispatch_t *self, const char *id, const char *task,
         return true;            //  already pending
     queue_t *queue = s_queue_require (self, queue_name);
     queue->total++;
-    queue->dirty = true;
+    s_queue_dirty (self, queue);
     place_t place = { priority, seq };
     if (queue->spilled && s_place_cmp (place, queue->last) > 0) {
         //  Behind jobs that are in the store only: it waits there too
@@ -356,7 +389,7 @@ dispatch_push_quotas (dispatch_t *self, const char *id, const char *task,
     }
     if (self->window && queue->size >= self->window && !queue->spilled
     &&  s_place_cmp (place, queue->last) > 0) {
-        queue->spilled = true;
+        s_queue_spilled (self, queue);
         queue->probe = queue->last;
         queue->probe_done = false;
         zhashx_insert (self->spilled_now, id, queue->name);
@@ -402,14 +435,21 @@ dispatch_load (dispatch_t *self, const char *id, const char *task, const char *q
 bool
 dispatch_refill_next (dispatch_t *self, const char *after_queue, dispatch_refill_t *refill)
 {
-    queue_t *queue = (queue_t *) zhashx_first (self->queues);
-    bool passed = after_queue == NULL;
+    //  A pass starts without after_queue; a queue given out once in a pass
+    //  is not given again in it (its refill may have loaded nothing)
+    if (!after_queue)
+        self->refill_pass++;
+    queue_t *queue = (queue_t *) zlistx_first (self->spilled_queues);
     while (queue) {
-        if (!passed)
-            passed = strcmp (queue->name, after_queue) == 0;
+        if (!queue->spilled) {
+            queue->listed_spilled = false;      //  in memory again
+            zlistx_detach_cur (self->spilled_queues);
+        }
         else
-        if (queue->spilled && (queue->size < self->window / 2
-                           || (queue->probe_wanted && !queue->probe_done))) {
+        if (queue->refill_pass != self->refill_pass
+        &&  (queue->size < self->window / 2
+             || (queue->probe_wanted && !queue->probe_done))) {
+            queue->refill_pass = self->refill_pass;
             refill->queue = queue->name;
             refill->probe = queue->size >= self->window / 2;
             place_t from = refill->probe && s_place_cmp (queue->probe, queue->last) > 0
@@ -420,7 +460,7 @@ dispatch_refill_next (dispatch_t *self, const char *after_queue, dispatch_refill
             queue->probe_wanted = false;
             return true;
         }
-        queue = (queue_t *) zhashx_next (self->queues);
+        queue = (queue_t *) zlistx_next (self->spilled_queues);
     }
     return false;
 }
@@ -442,7 +482,7 @@ dispatch_refill_end (dispatch_t *self, const char *queue_name, bool probe)
         if (!name) {
             queue->spilled = false;
             queue->total = queue->size;
-            queue->dirty = true;
+            s_queue_dirty (self, queue);
         }
     }
 }
@@ -473,10 +513,13 @@ dispatch_set_total (dispatch_t *self, const char *queue_name, size_t total)
 {
     queue_t *queue = s_queue_require (self, queue_name);
     queue->total = total > queue->size ? total : queue->size;
-    queue->spilled = queue->total > queue->size;
+    if (queue->total > queue->size)
+        s_queue_spilled (self, queue);
+    else
+        queue->spilled = false;
     queue->probe = queue->last;
     queue->probe_done = false;
-    queue->dirty = true;
+    s_queue_dirty (self, queue);
 }
 
 void
@@ -485,7 +528,7 @@ dispatch_forget (dispatch_t *self, const char *queue_name)
     queue_t *queue = (queue_t *) zhashx_lookup (self->queues, queue_name);
     if (queue && queue->total > queue->size) {
         queue->total--;
-        queue->dirty = true;
+        s_queue_dirty (self, queue);
     }
 }
 
@@ -501,13 +544,10 @@ void
 dispatch_each_dirty (dispatch_t *self,
                      void (*fn) (void *arg, const char *queue, size_t total), void *arg)
 {
-    queue_t *queue = (queue_t *) zhashx_first (self->queues);
-    while (queue) {
-        if (queue->dirty) {
-            queue->dirty = false;
-            fn (arg, queue->name, queue->total);
-        }
-        queue = (queue_t *) zhashx_next (self->queues);
+    queue_t *queue;
+    while ((queue = (queue_t *) zlistx_detach (self->dirty_queues, NULL))) {
+        queue->dirty = false;
+        fn (arg, queue->name, queue->total);
     }
 }
 
@@ -527,7 +567,7 @@ s_unlink (dispatch_t *self, entry_t *entry)
     queue_t *queue = (queue_t *) lane->queue;
     queue->size--;
     queue->total--;
-    queue->dirty = true;
+    s_queue_dirty (self, queue);
     async_idmap_delete (self->entries, entry->id);
     if (lane->size == 0) {
         void *handle = zlistx_find (queue->lanes, lane);
