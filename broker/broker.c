@@ -193,36 +193,6 @@ s_key_pending (char *buf, const async_job_t *job)
     return keys_place (buf, job->queue, job->priority, job->seq);
 }
 
-//  The p key and value at the iterator, taken apart; false if it is not one
-static bool
-s_place_parse (store_iter_t *iter, keys_place_t *place)
-{
-    size_t ksize, vsize;
-    const char *key = store_iter_key (iter, &ksize);
-    const char *value = store_iter_value (iter, &vsize);
-    return keys_place_parse (key, ksize, value, vsize, place);
-}
-
-//  An iterator over a queue's stored pending jobs placed after (priority, seq)
-static store_iter_t *
-s_place_iter (broker_t *self, const char *queue, int64_t priority, uint64_t seq,
-              char *prefix, size_t *prefix_size)
-{
-    char key [KEYS_MAX];
-    size_t size = keys_place (key, queue, priority, seq);
-    *prefix_size = size - 16;
-    memcpy (prefix, key, *prefix_size);
-    store_iter_t *iter = store_iter_new (self->store, prefix, *prefix_size);
-    store_iter_seek (iter, key, size);
-    size_t ksize;
-    if (store_iter_valid (iter)) {
-        const char *at = store_iter_key (iter, &ksize);
-        if (ksize == size && memcmp (at, key, size) == 0)
-            store_iter_next (iter);
-    }
-    return iter;
-}
-
 //  Put or delete a job's 'a' key, and keep the ids of the 'a' keys in
 //  memory as well: a listing reads them there, not in the store, where
 //  the keys of the jobs that ended lie deleted until a compaction
@@ -3901,15 +3871,15 @@ s_refill (broker_t *self)
         snprintf (queue, sizeof queue, "%s", refill.queue);
         char prefix [300];
         size_t prefix_size;
-        store_iter_t *iter = s_place_iter (self, queue, refill.after_priority,
-                                           refill.after_seq, prefix, &prefix_size);
+        store_iter_t *iter = keys_place_iter (self->store, queue, refill.after_priority,
+                                              refill.after_seq, prefix, &prefix_size);
         size_t seen = 0, loaded = 0;
         keys_place_t place;
         while (store_iter_valid (iter) && seen < refill.want) {
             //  A job handed out or completed since has its p key deleted in a
             //  batch not written yet: the cache knows it is not pending
             place.id [0] = 0;
-            async_job_t *cached = s_place_parse (iter, &place)
+            async_job_t *cached = keys_place_at (iter, &place)
                                 ? (async_job_t *) async_idmap_lookup (self->jobs, place.id) : NULL;
             if (*place.id && (!cached || cached->status == ASYNC_PENDING)
             &&  dispatch_load (self->dispatch, place.id, place.task, queue, place.priority,
@@ -4310,7 +4280,7 @@ s_recover (broker_t *self)
     store_iter_t *iter = store_iter_new (self->store, KEYS_PREFIX (KEYS_PENDING), 1);
     keys_place_t place;
     while (store_iter_valid (iter)) {
-        if (!s_place_parse (iter, &place)) {
+        if (!keys_place_at (iter, &place)) {
             store_iter_next (iter);
             continue;
         }
@@ -4319,7 +4289,7 @@ s_recover (broker_t *self)
         size_t held = 0, counted = 0;
         while (store_iter_valid (iter)
            &&  (held < self->config.window || self->config.window == 0)) {
-            if (s_place_parse (iter, &place)) {
+            if (keys_place_at (iter, &place)) {
                 if (strcmp (place.queue, queue))
                     break;
                 dispatch_load (self->dispatch, place.id, place.task, queue,
@@ -4348,7 +4318,7 @@ s_recover (broker_t *self)
         if (!known) {
             //  A store without the count (or a bug): count the keys
             counted = held;
-            while (store_iter_valid (iter) && s_place_parse (iter, &place)
+            while (store_iter_valid (iter) && keys_place_at (iter, &place)
                &&  strcmp (place.queue, queue) == 0) {
                 counted++;
                 store_iter_next (iter);

@@ -107,6 +107,34 @@ keys_place_parse (const char *key, size_t ksize, const char *val, size_t vsize,
     return true;
 }
 
+bool
+keys_place_at (store_iter_t *iter, keys_place_t *place)
+{
+    size_t ksize, vsize;
+    const char *key = store_iter_key (iter, &ksize);
+    const char *value = store_iter_value (iter, &vsize);
+    return keys_place_parse (key, ksize, value, vsize, place);
+}
+
+store_iter_t *
+keys_place_iter (store_t *store, const char *queue, int64_t priority, uint64_t seq,
+                 char *prefix, size_t *prefix_size)
+{
+    char key [KEYS_MAX];
+    size_t size = keys_place (key, queue, priority, seq);
+    *prefix_size = size - 16;
+    memcpy (prefix, key, *prefix_size);
+    store_iter_t *iter = store_iter_new (store, prefix, *prefix_size);
+    store_iter_seek (iter, key, size);
+    size_t ksize;
+    if (store_iter_valid (iter)) {
+        const char *at = store_iter_key (iter, &ksize);
+        if (ksize == size && memcmp (at, key, size) == 0)
+            store_iter_next (iter);
+    }
+    return iter;
+}
+
 size_t
 keys_handoff (char *buf, const char *target, const char *waiting)
 {

@@ -40,6 +40,7 @@
 #define BROKER_KEYS_H_INCLUDED
 
 #include "async_codec.h"
+#include "store.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -130,6 +131,17 @@ typedef struct {
 bool
     keys_place_parse (const char *key, size_t ksize, const char *value, size_t vsize,
                       keys_place_t *place);
+
+//  The p key and value at the iterator, taken apart; false if it is not one
+bool
+    keys_place_at (store_iter_t *iter, keys_place_t *place);
+
+//  An iterator over a queue's stored pending jobs (its p keys) placed after
+//  (priority, seq); `prefix` (KEYS_MAX bytes) gets the queue's key prefix
+//  and *prefix_size its size. Caller destroys the iterator
+store_iter_t *
+    keys_place_iter (store_t *store, const char *queue, int64_t priority, uint64_t seq,
+                     char *prefix, size_t *prefix_size);
 
 //  w<target><waiting>
 size_t

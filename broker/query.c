@@ -290,37 +290,6 @@ query_destroy (query_t **self_p)
     *self_p = NULL;
 }
 
-//  The p key and value at the iterator, taken apart; false if it is not one
-static bool
-s_place_parse (store_iter_t *iter, keys_place_t *place)
-{
-    size_t ksize, vsize;
-    const char *key = store_iter_key (iter, &ksize);
-    const char *value = store_iter_value (iter, &vsize);
-    return keys_place_parse (key, ksize, value, vsize, place);
-}
-
-//  An iterator over a queue's stored pending jobs placed after (priority,
-//  seq), as the broker's refill reads them
-static store_iter_t *
-s_place_iter (store_t *store, const char *queue, int64_t priority, uint64_t seq,
-              char *prefix, size_t *prefix_size)
-{
-    char key [KEYS_MAX];
-    size_t size = keys_place (key, queue, priority, seq);
-    *prefix_size = size - 16;
-    memcpy (prefix, key, *prefix_size);
-    store_iter_t *iter = store_iter_new (store, prefix, *prefix_size);
-    store_iter_seek (iter, key, size);
-    size_t ksize;
-    if (store_iter_valid (iter)) {
-        const char *at = store_iter_key (iter, &ksize);
-        if (ksize == size && memcmp (at, key, size) == 0)
-            store_iter_next (iter);
-    }
-    return iter;
-}
-
 typedef struct {
     query_t *query;
     query_filter_t *filter;
@@ -385,12 +354,12 @@ s_walk_stored (void *arg, const char *queue, int64_t priority, uint64_t seq)
     s_walk_t *walk = (s_walk_t *) arg;
     char prefix [300];
     size_t prefix_size;
-    store_iter_t *iter = s_place_iter (walk->query->source.store, queue, priority, seq,
-                                       prefix, &prefix_size);
+    store_iter_t *iter = keys_place_iter (walk->query->source.store, queue, priority, seq,
+                                          prefix, &prefix_size);
     bool more = true;
     keys_place_t place;
     while (more && store_iter_valid (iter)) {
-        if (s_place_parse (iter, &place))
+        if (keys_place_at (iter, &place))
             more = s_walk_pending (walk, place.queue, place.id, place.priority, place.seq);
         store_iter_next (iter);
     }
