@@ -397,7 +397,13 @@ am_node_name () {
 
 #   True when the programs are built with a sanitizer (ASan, UBSan, TSan):
 #   a test judges what such a build finds, not how fast it runs
-am_sanitized () { ldd "$AM_BIN/asyncbroker" 2>/dev/null | grep -Eq 'lib(a|ub|t)san'; }
+#   (ldd's output is read whole: `ldd | grep -q` fails under pipefail when
+#   grep stops reading first)
+am_sanitized () {
+    local libs
+    libs=$(ldd "$AM_BIN/asyncbroker" 2>/dev/null) || true
+    [[ $libs =~ lib(a|ub|t)san ]]
+}
 
 #   True when the process PID has exited (a zombie not yet reaped counts)
 am_pid_gone () {

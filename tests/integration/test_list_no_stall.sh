@@ -92,9 +92,15 @@ over=$(sed -n 's/.*over_50ms=\([0-9]*\).*/\1/p' "$AM_TMP/pings" | head -1)
 #   most 1% of the PINGs may reach 50 ms, and none 200 ms. A listing that
 #   held the loop (one answer of every job) holds it for seconds, a STATUS
 #   that read every scheduled job for a quarter of a second.
-[ "$((over * 100))" -le "$pings" ] \
-    || am_fail "$over of $pings PINGs waited 50 ms or more: $(cat "$AM_TMP/pings")"
-[ "$max" -lt 200000 ] || am_fail "a PING waited $max us: $(cat "$AM_TMP/pings")"
+#   A sanitized build is checked for what it finds, not timed: its loop
+#   is several times slower than the one users run
+if am_sanitized; then
+    am_say "a sanitized build: the round trips are not judged"
+else
+    [ "$((over * 100))" -le "$pings" ] \
+        || am_fail "$over of $pings PINGs waited 50 ms or more: $(cat "$AM_TMP/pings")"
+    [ "$max" -lt 200000 ] || am_fail "a PING waited $max us: $(cat "$AM_TMP/pings")"
+fi
 
 #   s_get PATH: body in $body, status code in $code, Next-Cursor in $next
 s_get () {
