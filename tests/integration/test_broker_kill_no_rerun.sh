@@ -2,8 +2,9 @@
 #   A job does not run twice on a node that stays alive across a broker
 #   SIGKILL. ASSIGN goes out before the commit that records it; here that
 #   commit is held back (a slow disk: tests/integration/faultshim.c makes
-#   the broker's fsync take 8 s) while the node runs the job and sends its
-#   result; then the broker is killed. After its restart the job is
+#   the broker's fsync take 30 s, far longer than even a sanitized node
+#   takes to start and run the job) while the node runs the job and sends
+#   its result; then the broker is killed. After its restart the job is
 #   pending again, but the node reports the result it could not deliver in
 #   HELLO, the broker checks the attempt's token (made for that job, node
 #   and attempt) and accepts the result: the job ran once. With a second
@@ -20,18 +21,18 @@ id=$(am_ctl submit testing.record runs once)
 am_assert_eq "status" pending "$(am_job_field "$id" .status)"
 
 am_check "the disk turns slow; a node comes up and runs the job"
-echo 8000 >"$SLOW"
+echo 30000 >"$SLOW"
 #   A write that syncs (another submit, to a queue nobody serves) holds the
 #   store's writer thread: the job's assignment waits behind it,
 #   unrecorded. Sent with a PING in one go, so that the broker hands it to
 #   the writer instead of writing a lone request itself
-"$AM_BUILD/tests/rawreq" -t 20000 "$AM_ENDPOINT" \
+"$AM_BUILD/tests/rawreq" -t 45000 "$AM_ENDPOINT" \
     SUBMIT '{"spec": {"task": "testing.noop", "queue": "nobody"}}' PING '{}' \
     >"$AM_TMP/held_submit.log" 2>&1 &
 am_wait_for "the broker's PONG (the submit is being written)" 5 grep -q PONG "$AM_TMP/held_submit.log"
 am_node_start node1 --module "$AM_TESTING_SO" --agent main:1
 s_ran () { [ "$(wc -l <"$AM_TMP/node1/runs" 2>/dev/null || echo 0)" -ge 1 ]; }
-am_wait_for "the job to run on node1" 5 s_ran
+am_wait_for "the job to run on node1" 20 s_ran
 if grep -q ACCEPTED "$AM_TMP/held_submit.log"; then
     am_fail "the slow write ended before the job ran: the fault was not injected"
 fi
@@ -65,14 +66,14 @@ am_wait_for "the blocker to run on node2" 10 am_node_running "${AM_NODE_UUID[nod
 #   Due in 3 s: committed now, handed out (to node1, the free one) while
 #   the slow write below holds the writer
 id2=$(am_ctl submit --begin-after +3s testing.record runs2 twice-no)
-echo 8000 >"$SLOW"
+echo 30000 >"$SLOW"
 rm -f "$AM_TMP/held_submit.log"
-"$AM_BUILD/tests/rawreq" -t 20000 "$AM_ENDPOINT" \
+"$AM_BUILD/tests/rawreq" -t 45000 "$AM_ENDPOINT" \
     SUBMIT '{"spec": {"task": "testing.noop", "queue": "nobody"}}' PING '{}' \
     >"$AM_TMP/held_submit.log" 2>&1 &
 am_wait_for "the broker's PONG (the submit is being written)" 5 grep -q PONG "$AM_TMP/held_submit.log"
 s_ran2 () { [ -s "$AM_TMP/node1/runs2" ]; }
-am_wait_for "the second job to run on node1" 6 s_ran2
+am_wait_for "the second job to run on node1" 20 s_ran2
 if grep -q ACCEPTED "$AM_TMP/held_submit.log"; then
     am_fail "the slow write ended before the job ran: the fault was not injected"
 fi
