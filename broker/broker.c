@@ -2,7 +2,7 @@
     broker - sessions, job state machine, group commit
     =========================================================================
 */
-#include "broker.h"
+#include "broker_impl.h"
 #include "async_alloc.h"
 #include "auth.h"
 #include "broker_view.h"
@@ -37,131 +37,11 @@
 
 #define S_VERSION ASYNC_VERSION_STRING
 
-//  A node declared dead, listed as such for a while: its last NODES entry
-typedef struct {
-    int64_t when;               //  monotonic us
-    uint8_t *data;              //  one packed node map
-    size_t size;
-} s_dead_node_t;
-
 #define S_DEAD_KEEP_US      (600 * 1000000LL)   //  10 minutes
 #define S_DEAD_KEEP_MAX     1000
 
-//  A job recovered in assigned/active state, waiting for its node to say HELLO
-typedef struct {
-    char id [ASYNC_ID_LEN];
-    char node [ASYNC_ID_LEN];
-    int64_t deadline;           //  monotonic us
-} orphan_t;
-
-//  The scheduled jobs of one queue, counted for STATUS
-typedef struct {
-    int64_t count;
-    char name [ASYNC_MAX_NAME + 1];
-} s_scheduled_queue_t;
-
-//  A pending job due at `when` (wall us: its s or d key). A retry's
-//  backoff is a duration: it is due at `mono` (monotonic us) instead
-typedef struct {
-    int64_t when;
-    int64_t mono;
-    char id [ASYNC_ID_LEN];
-    s_scheduled_queue_t *queue;     //  scheduled jobs: their queue, or NULL
-} scheduled_t;
-
 static int s_scheduled_compare (const void *a, const void *b);
 static int s_backoff_compare (const void *a, const void *b);
-
-struct _broker_t {
-    broker_config_t config;
-    zsock_t *router;
-    broker_auth_t *auth;        //  CURVE: allowed keys and roles; NULL when off
-    store_t *store;
-    dispatch_t *dispatch;
-    zhashx_t *sessions;         //  rkey -> session_t
-    zlistx_t *dying;            //  rkeys of sessions found dead, to drop (s_dying_drop)
-    size_t session_bytes;       //  what they cost: the sum of their `cost`
-    int64_t full_logged;        //  monotonic us: the last sessions.full line
-    uint64_t full_refused;      //  HELLOs refused for the budgets since then
-    zlistx_t *ack_holders;      //  s_holder_t *: sessions holding ACKs, oldest first
-    zhashx_t *nodes;            //  uuid -> session_t (not owned)
-    zhashx_t *known;            //  uuid -> itself: nodes with a session (u keys)
-    zhashx_t *awaited;          //  uuid -> itself: known before this start, not back
-    int64_t awaited_until;      //  monotonic us: dispatch waits for them until then
-    async_idmap_t *jobs;        //  id -> async_job_t: live and dirty jobs
-    zhashx_t *gathers;          //  parent id -> s_gather_t: its children's summaries
-    size_t gather_bytes;        //  held in all of them
-    zlistx_t *dirty;            //  async_job_t * to write at commit
-    zlistx_t *loaded;           //  async_job_t * read from the store since the commit
-    //  The batch being written by the store's writer thread: what waits
-    //  for it (s_commit_start hands it over, s_commit_done finishes it)
-    zlistx_t *flight_replies;   //  zmsg_t * to send when it is written
-    zlistx_t *flight_dirty;     //  async_job_t * it writes
-    zlistx_t *flight_loaded;    //  async_job_t * read before it
-    zhashx_t *flight_keys;      //  its idempotency keys
-    zhashx_t *flight_bindings;  //  its uuid bindings (b keys): uuid -> key hash
-    zhashx_t *flight_unwritten; //  its jobs not to hand out before it is written
-    bool flight_synced;
-    int64_t flight_start;       //  monotonic us
-    async_idmap_t *waiters;     //  job id -> zlistx of s_waiter_t (not owned)
-    zhashx_t *peers;            //  rkey -> s_peer_t: the peers with waits (not owned)
-    zlistx_t *peer_ring;        //  s_peer_t *: those peers, probed least recently first
-    zlistx_t *peers_gone;       //  s_peer_t *: gone, their waits being freed
-    size_t nwaiters;            //  waits over all peers
-    bool more_work;             //  the timers left work for the next turn
-    bool every_held;            //  schedules may not tick now (disk, backlog)
-    zhashx_t *pushes;           //  rkey -> s_push_t: brief JOBs of this turn
-    async_idmap_t *progress_sent;   //  job id -> int64_t *: last PROGRESS (monotonic us)
-    zhashx_t *keys_staged;      //  idempotency key -> job id, put in this batch
-    zhashx_t *bindings_staged;  //  uuid -> key hash: b keys put in this batch
-    zhashx_t *unwritten;        //  id -> 1: jobs created, or whose attempt
-                                //  ended, in this batch: not handed out
-                                //  before it is written (s_dispatch_veto)
-    bool withheld;              //  dispatch held back such a job
-    zlistx_t *replies;          //  zmsg_t * to send after the commit
-    zlistx_t *scheduled;        //  scheduled_t *, sorted by when
-    zlistx_t *backoffs;         //  scheduled_t *: retries, sorted by mono
-    zlistx_t *deadlines;        //  scheduled_t *: begin_by of pending jobs
-    zhashx_t *orphans;          //  id -> orphan_t
-    quota_t *quotas;            //  cluster quotas
-    every_t *every;             //  recurring schedules
-    zhashx_t *handoff_targets;  //  target id -> ids of jobs handed off to it
-    bool durable;               //  the batch holds acknowledged writes
-    bool durable_soon;          //  ... or outcomes from nodes: their ACKs may
-                                //  wait for a later sync (S_SYNC_DEFER_US)
-    zlistx_t *unsynced;         //  zmsg_t *: ACKs of written, unsynced outcomes
-    int64_t unsynced_since;     //  monotonic us, of the oldest of them
-    bool flight_deferred;       //  the batch in flight is written unsynced
-    const char *peer_address;   //  of the message being handled
-    bool from_node;             //  completing a job from a node's RESULT
-    uint64_t seq;
-    uint64_t epoch;
-    token_key_t token_key;      //  from the store's secret (token.h)
-    int64_t started;            //  wall us
-    int64_t started_mono;       //  monotonic us, for the uptime
-    int64_t next_heartbeat;     //  monotonic us
-    int64_t last_timers;        //  monotonic us: the timers' last run (s_loop_gap)
-    int64_t next_purge;         //  monotonic us
-    bool store_failed;          //  a commit failed: the broker stops
-    bool disk_low;              //  free space under the reserve: refuse writes
-    int64_t disk_hello_logged;  //  monotonic us: the last node.refused for it
-    uint64_t disk_hello_refused;    //  first HELLOs refused for it since then
-    int64_t next_disk_check;    //  monotonic us
-    uint64_t stat_submitted, stat_completed, stat_failed;
-    async_rate_t rejects;       //  lines of rejected results
-    async_rate_t dropped;       //  lines of messages dropped or refused as unknown
-    int64_t key_window;         //  monotonic us: this second of HELLOs refused
-    uint32_t key_lines;         //  for a uuid's key, logged one by one in it
-    uint64_t key_quiet;         //  ... and past the limit: counted
-    zhashx_t *dead_nodes;       //  uuid -> s_dead_node_t: died recently
-    metrics_t *metrics;         //  for /metrics
-    http_t *http;               //  NULL without --http
-    async_spin_t spin;          //  polls before the loop sleeps
-    int64_t list_turn_us;       //  spent on listings in this loop turn
-    ordset_t *live_ids;         //  the ids of the 'a' keys, in order
-    query_t *query;             //  the listings (made at the first one)
-    zhashx_t *scheduled_queues; //  queue -> s_scheduled_queue_t: entries of scheduled
-};
 
 static void s_job_complete (broker_t *self, async_job_t *job);
 static void s_job_finish (broker_t *self, async_job_t *job);
@@ -561,10 +441,10 @@ s_pushes_flush (broker_t *self)
 static void
 s_scheduled_count (broker_t *self, scheduled_t *entry, const char *queue)
 {
-    s_scheduled_queue_t *row
-        = (s_scheduled_queue_t *) zhashx_lookup (self->scheduled_queues, queue);
+    scheduled_queue_t *row
+        = (scheduled_queue_t *) zhashx_lookup (self->scheduled_queues, queue);
     if (!row) {
-        row = (s_scheduled_queue_t *) async_xcalloc (1, sizeof (s_scheduled_queue_t));
+        row = (scheduled_queue_t *) async_xcalloc (1, sizeof (scheduled_queue_t));
         snprintf (row->name, sizeof row->name, "%s", queue);
         zhashx_insert (self->scheduled_queues, row->name, row);
     }
@@ -576,7 +456,7 @@ s_scheduled_count (broker_t *self, scheduled_t *entry, const char *queue)
 static void
 s_scheduled_uncount (broker_t *self, scheduled_t *entry)
 {
-    s_scheduled_queue_t *row = entry->queue;
+    scheduled_queue_t *row = entry->queue;
     entry->queue = NULL;
     if (row && --row->count == 0)
         zhashx_delete (self->scheduled_queues, row->name);
@@ -1328,9 +1208,9 @@ s_interrupt (broker_t *self, async_job_t *job, const char *why)
 }
 
 static void
-s_dead_node_destroy (s_dead_node_t **self_p)
+s_dead_node_destroy (dead_node_t **self_p)
 {
-    s_dead_node_t *self = *self_p;
+    dead_node_t *self = *self_p;
     if (self) {
         free (self->data);
         free (self);
@@ -1350,7 +1230,7 @@ s_dead_node_keep (broker_t *self, session_t *session)
     msgpack_sbuffer_init (&buffer);
     msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
     session_pack (session, &pk);
-    s_dead_node_t *dead = (s_dead_node_t *) async_xcalloc (1, sizeof (s_dead_node_t));
+    dead_node_t *dead = (dead_node_t *) async_xcalloc (1, sizeof (dead_node_t));
     dead->when = async_mono_us ();
     dead->data = (uint8_t *) buffer.data;       //  ours now
     dead->size = buffer.size;
@@ -1358,13 +1238,13 @@ s_dead_node_keep (broker_t *self, session_t *session)
     while (zhashx_size (self->dead_nodes) > S_DEAD_KEEP_MAX) {
         const char *oldest = NULL;
         int64_t when = INT64_MAX;
-        dead = (s_dead_node_t *) zhashx_first (self->dead_nodes);
+        dead = (dead_node_t *) zhashx_first (self->dead_nodes);
         while (dead) {
             if (dead->when < when) {
                 when = dead->when;
                 oldest = (const char *) zhashx_cursor (self->dead_nodes);
             }
-            dead = (s_dead_node_t *) zhashx_next (self->dead_nodes);
+            dead = (dead_node_t *) zhashx_next (self->dead_nodes);
         }
         zhashx_delete (self->dead_nodes, oldest);
     }
@@ -1376,11 +1256,11 @@ static void
 s_dead_nodes_expire (broker_t *self, int64_t mono)
 {
     zlistx_t *expired = zlistx_new ();
-    s_dead_node_t *dead = (s_dead_node_t *) zhashx_first (self->dead_nodes);
+    dead_node_t *dead = (dead_node_t *) zhashx_first (self->dead_nodes);
     while (dead) {
         if (mono - dead->when > S_DEAD_KEEP_US)
             zlistx_add_end (expired, (void *) zhashx_cursor (self->dead_nodes));
-        dead = (s_dead_node_t *) zhashx_next (self->dead_nodes);
+        dead = (dead_node_t *) zhashx_next (self->dead_nodes);
     }
     const char *uuid = (const char *) zlistx_first (expired);
     while (uuid) {
@@ -1852,8 +1732,8 @@ static int64_t
 s_query_scheduled_count (void *arg, const char *queue)
 {
     broker_t *self = (broker_t *) arg;
-    s_scheduled_queue_t *scheduled = zhashx_size (self->scheduled_queues)
-        ? (s_scheduled_queue_t *) zhashx_lookup (self->scheduled_queues, queue) : NULL;
+    scheduled_queue_t *scheduled = zhashx_size (self->scheduled_queues)
+        ? (scheduled_queue_t *) zhashx_lookup (self->scheduled_queues, queue) : NULL;
     return scheduled ? scheduled->count : -1;
 }
 
@@ -1861,11 +1741,11 @@ static void
 s_query_each_scheduled (void *arg, query_scheduled_fn *fn, void *top)
 {
     broker_t *self = (broker_t *) arg;
-    s_scheduled_queue_t *scheduled
-        = (s_scheduled_queue_t *) zhashx_first (self->scheduled_queues);
+    scheduled_queue_t *scheduled
+        = (scheduled_queue_t *) zhashx_first (self->scheduled_queues);
     while (scheduled) {
         fn (top, scheduled->name, scheduled->count);
-        scheduled = (s_scheduled_queue_t *) zhashx_next (self->scheduled_queues);
+        scheduled = (scheduled_queue_t *) zhashx_next (self->scheduled_queues);
     }
 }
 
@@ -1963,11 +1843,11 @@ s_pack_nodes (broker_t *self, msgpack_packer *pk)
         packed++;
         session = (session_t *) zhashx_next (self->nodes);
     }
-    s_dead_node_t *dead = (s_dead_node_t *) zhashx_first (self->dead_nodes);
+    dead_node_t *dead = (dead_node_t *) zhashx_first (self->dead_nodes);
     while (dead && packed < S_STATUS_NODES && nodes.size < S_STATUS_NODE_BYTES) {
         async_codec_pack_raw (&npk, dead->data, dead->size);
         packed++;
-        dead = (s_dead_node_t *) zhashx_next (self->dead_nodes);
+        dead = (dead_node_t *) zhashx_next (self->dead_nodes);
     }
     msgpack_pack_array (pk, packed);
     if (nodes.size)
@@ -3684,8 +3564,8 @@ s_loop_gap (broker_t *self, int64_t mono)
     }
     //  Nor does it age the dead nodes listed (s_dead_nodes_expire): a pause
     //  longer than S_DEAD_KEEP_US would drop them all at once
-    s_dead_node_t *dead = (s_dead_node_t *) zhashx_first (self->dead_nodes);
-    for (; dead; dead = (s_dead_node_t *) zhashx_next (self->dead_nodes))
+    dead_node_t *dead = (dead_node_t *) zhashx_first (self->dead_nodes);
+    for (; dead; dead = (dead_node_t *) zhashx_next (self->dead_nodes))
         dead->when = dead->when + credit < mono ? dead->when + credit : mono;
     //  Nor does it count against the nodes expected back after a restart
     orphan_t *orphan = (orphan_t *) zhashx_first (self->orphans);
