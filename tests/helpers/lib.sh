@@ -119,6 +119,22 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 #   ---------------------------------------------------------------------
+#   Raw peers' identities
+
+#   A fresh uuid (a node's, or a HELLO's session nonce)
+am_uuid () { cat /proc/sys/kernel/random/uuid; }
+
+#   A fresh uuid key: 64 hex digits (32 random bytes), as HELLO uuid_key
+am_hex_key () { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+#   am_hello_body UUID KEY HOST: a HELLO body with one agent of one slot and
+#   no tasks (it is given no work), a fresh session nonce and pid 1
+am_hello_body () {
+    printf '{"uuid": "%s", "uuid_key": "%s", "session": "%s", "host": "%s", "pid": 1, "agents": [{"name": "main", "size": 1}], "tasks": []}' \
+        "$1" "$2" "$(am_uuid)" "$3"
+}
+
+#   ---------------------------------------------------------------------
 #   Time and polling
 
 #   Seconds since the epoch, with microseconds

@@ -14,18 +14,11 @@ RAWREQ=$AM_BUILD/tests/rawreq
 FORGE=$AM_BUILD/tests/hello_forge
 [ -x "$RAWREQ" ] && [ -x "$FORGE" ] || am_fail "rawreq or hello_forge missing; build first"
 
-s_uuid () { cat /proc/sys/kernel/random/uuid; }
-s_key () { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-#   s_hello UUID KEY: a HELLO body with one agent and no tasks (no work)
-s_hello () {
-    printf '{"uuid": "%s", "uuid_key": "%s", "session": "%s", "host": "owner", "pid": 1, "agents": [{"name": "main", "size": 1}], "tasks": []}' \
-        "$1" "$2" "$(s_uuid)"
-}
 HELD='{"spec": {"task": "testing.noop", "queue": "nobody"}}'
 
 #   s_forge UUID KEY: one HELLO with UUID and KEY; prints the answer lines
 s_forge () {
-    "$FORGE" --hello-only --key "$2" "$AM_ENDPOINT" "$1" "$(s_uuid)" 1 1 \
+    "$FORGE" --hello-only --key "$2" "$AM_ENDPOINT" "$1" "$(am_uuid)" 1 1 \
         || am_fail "hello_forge failed"
 }
 #   s_refused WHAT OUT: OUT is a refusal for the key
@@ -49,12 +42,12 @@ am_with_shim ASYNC_TEST_SLOW_SYNC="$SLOW" -- am_broker_start
 echo 4000 >"$SLOW"
 
 am_check "(a) the binding waits in the batch being built: the impostor is refused"
-X=$(s_uuid); K1=$(s_key); K2=$(s_key)
+X=$(am_uuid); K1=$(am_hex_key); K2=$(am_hex_key)
 #   A synced write held by the slow disk; sent with a PING in one go, so
 #   that the broker hands it to its writer instead of writing it itself
 "$RAWREQ" -t 20000 "$AM_ENDPOINT" SUBMIT "$HELD" PING '{}' >"$AM_TMP/held_a.log" 2>&1 &
 am_wait_for "the broker's PONG (the submit is being written)" 5 grep -q PONG "$AM_TMP/held_a.log"
-out=$("$RAWREQ" -n 1 -t 10000 "$AM_ENDPOINT" HELLO "$(s_hello "$X" "$K1")" BYE '{}') \
+out=$("$RAWREQ" -n 1 -t 10000 "$AM_ENDPOINT" HELLO "$(am_hello_body "$X" "$K1" owner)" BYE '{}') \
     || am_fail "rawreq failed: $out"
 grep -q '"command": *"WELCOME"' <<<"$out" || am_fail "the owner's first HELLO was not welcomed: $out"
 imp=$(s_forge "$X" "$K2")
@@ -64,9 +57,9 @@ s_welcomed "the owner's HELLO again (K1), before its binding is written" "$(s_fo
 am_wait_for "the held submit to be accepted" 15 grep -q ACCEPTED "$AM_TMP/held_a.log"
 
 am_check "(b) the binding waits in the batch being written: the impostor is refused"
-Y=$(s_uuid); L1=$(s_key); L2=$(s_key)
+Y=$(am_uuid); L1=$(am_hex_key); L2=$(am_hex_key)
 #   HELLO and BYE in the batch of a synced write, handed to the writer
-"$RAWREQ" -t 20000 "$AM_ENDPOINT" HELLO "$(s_hello "$Y" "$L1")" BYE '{}' \
+"$RAWREQ" -t 20000 "$AM_ENDPOINT" HELLO "$(am_hello_body "$Y" "$L1" owner)" BYE '{}' \
     SUBMIT "$HELD" PING '{}' >"$AM_TMP/held_b.log" 2>&1 &
 am_wait_for "the broker's PONG (the batch is being written)" 5 grep -q PONG "$AM_TMP/held_b.log"
 grep -q WELCOME "$AM_TMP/held_b.log" || am_fail "the owner's first HELLO was not welcomed: $(cat "$AM_TMP/held_b.log")"

@@ -17,13 +17,6 @@ RAWREQ=$AM_BUILD/tests/rawreq
 FORGE=$AM_BUILD/tests/hello_forge
 [ -x "$RAWREQ" ] && [ -x "$FORGE" ] || am_fail "rawreq or hello_forge missing; build first"
 
-s_uuid () { cat /proc/sys/kernel/random/uuid; }
-s_key () { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-#   s_hello UUID: a HELLO body with one agent and no tasks (given no work)
-s_hello () {
-    printf '{"uuid": "%s", "uuid_key": "%s", "session": "%s", "host": "ghost", "pid": 1, "agents": [{"name": "main", "size": 1}], "tasks": []}' \
-        "$1" "$(s_key)" "$(s_uuid)"
-}
 
 #   s_submit_wait_ms: runs testing.mul 6 7 with --wait; prints the time in ms
 s_submit_wait_ms () {
@@ -43,16 +36,17 @@ am_broker_start --dead-after 5s
 am_node_start node1 --module "$AM_TESTING_SO" --agent main:1
 
 am_check "(a) one connection says HELLO as A, then as B, then BYE"
-A=$(s_uuid); B=$(s_uuid)
-out=$("$RAWREQ" -n 2 "$AM_ENDPOINT" HELLO "$(s_hello "$A")" HELLO "$(s_hello "$B")" BYE '{}') \
+A=$(am_uuid); B=$(am_uuid)
+out=$("$RAWREQ" -n 2 "$AM_ENDPOINT" HELLO "$(am_hello_body "$A" "$(am_hex_key)" ghost)" \
+    HELLO "$(am_hello_body "$B" "$(am_hex_key)" ghost)" BYE '{}') \
     || am_fail "rawreq failed: $out"
 am_assert_eq "WELCOMEs" 2 "$(grep -c '"command": *"WELCOME"' <<<"$out")"
 grep -q "node.gone node=$A reason=re-registered" "$AM_TMP/broker.log" \
     || am_fail "A was not dropped as re-registered"
 
 am_check "(b) X says HELLO and goes silent; the broker is killed before X is dead"
-X=$(s_uuid)
-out=$("$FORGE" --hello-only "$AM_ENDPOINT" "$X" "$(s_uuid)" 1 1) || am_fail "hello_forge failed: $out"
+X=$(am_uuid)
+out=$("$FORGE" --hello-only "$AM_ENDPOINT" "$X" "$(am_uuid)" 1 1) || am_fail "hello_forge failed: $out"
 grep -q '^hello: WELCOME$' <<<"$out" || am_fail "X was not welcomed: $out"
 #   A synced write after them: what they staged is written when it is
 am_ctl submit testing.noop >/dev/null

@@ -10,7 +10,6 @@ source "$(dirname "$0")/../helpers/lib.sh"
 
 FORGE=$AM_BUILD/tests/hello_forge
 [ -x "$FORGE" ] || am_fail "$FORGE is missing; build first (cmake --build build)"
-s_uuid () { cat /proc/sys/kernel/random/uuid; }
 
 am_broker_start --dead-after 5s
 am_node_start node1 --module "$AM_TESTING_SO" --agent main:1
@@ -28,8 +27,8 @@ rc=0; am_ctl submit testing.noop 2>/dev/null || rc=$?
 am_assert_eq "exit status of a submit on the low disk" 6 "$rc"
 
 am_check "a new uuid's HELLO is refused, reason disk_low"
-new=$(s_uuid)
-out=$("$FORGE" --hello-only "$AM_ENDPOINT" "$new" "$(s_uuid)" 1 1) || am_fail "hello_forge failed: $out"
+new=$(am_uuid)
+out=$("$FORGE" --hello-only "$AM_ENDPOINT" "$new" "$(am_uuid)" 1 1) || am_fail "hello_forge failed: $out"
 am_say "new uuid: $(tr '\n' ';' <<<"$out")"
 grep -q '^hello: ERROR 6 .*disk' <<<"$out" || am_fail "the new uuid's HELLO was not refused for the disk: $out"
 grep -q '^hello: reason disk_low$' <<<"$out" || am_fail "the refusal's reason is not disk_low: $out"

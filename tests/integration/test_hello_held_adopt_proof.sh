@@ -27,7 +27,7 @@ am_broker_kill
 cp -a "$AM_DATA" "$AM_TMP/store-copy"
 declare -A UUID TOKEN PROOF
 for who in noproof wrongproof right; do
-    uuid=$(cat /proc/sys/kernel/random/uuid)
+    uuid=$(am_uuid)
     read -r token proof < <("$TOKEN_OF" "$AM_TMP/store-copy" "$id" "$uuid" 1) \
         || am_fail "token_of failed"
     [ -n "$proof" ] || am_fail "token_of printed no proof"

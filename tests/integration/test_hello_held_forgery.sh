@@ -29,7 +29,7 @@ token=$(s_token)
 am_assert_eq "epoch of the token (a fresh broker)" 1 "$(( token >> 32 ))"
 
 am_check "a HELLO from another uuid holding $id, then a forged RESULT"
-forger=$(cat /proc/sys/kernel/random/uuid)
+forger=$(am_uuid)
 out=$("$FORGE" "$AM_ENDPOINT" "$forger" "$id" "$token" 666) \
     || am_fail "hello_forge failed: $out"
 am_say "hello_forge: $(tr '\n' ';' <<<"$out")"

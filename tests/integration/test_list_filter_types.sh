@@ -10,7 +10,7 @@ source "$(dirname "$0")/../helpers/lib.sh"
 
 am_broker_start
 id=$(am_ctl submit testing.sleep 1)
-uuid=$(cat /proc/sys/kernel/random/uuid)
+uuid=$(am_uuid)
 long=$(printf 'q%.0s' $(seq 201))
 raw () { "$AM_BUILD/tests/rawsend" "$AM_ENDPOINT" "$@"; }
 

@@ -7,7 +7,7 @@
 source "$(dirname "$0")/../helpers/lib.sh"
 
 am_broker_start
-uuid=$(cat /proc/sys/kernel/random/uuid)
+uuid=$(am_uuid)
 #   About 700 KB: from a file, too long for one argument
 jq -nc '{results: [range(10000) | {id: ("00000000-0000-4000-8000-" + (1000000000000 + . | tostring)[1:]), token: 1, result: 1}]}' \
     >"$AM_TMP/result.json"

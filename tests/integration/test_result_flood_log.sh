@@ -6,7 +6,7 @@
 source "$(dirname "$0")/../helpers/lib.sh"
 
 am_broker_start
-uuid=$(cat /proc/sys/kernel/random/uuid)
+uuid=$(am_uuid)
 results=$(jq -nc '[range(1000) | {id: ("00000000-0000-4000-8000-" + (1000000000000 + . | tostring)[1:]), token: 1, result: 1}]')
 hello="{\"uuid\": \"$uuid\", \"uuid_key\": \"5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e\", \"session\": \"$uuid\", \"agents\": [{\"name\": \"main\", \"size\": 1}]}"
 out=$("$AM_BUILD/tests/rawreq" "$AM_ENDPOINT" HELLO "$hello" RESULT "{\"results\": $results}")
