@@ -231,6 +231,18 @@ am_job_is () {
     fi
 }
 
+#   am_assert_ran_once ID RESULT UUID: job ID ends with RESULT (its JSON,
+#   waited for up to 10 s) after one attempt, never interrupted, on node
+#   UUID
+am_assert_ran_once () {
+    am_assert_eq "result" "$2" "$(am_ctl wait "$1" --timeout 10s)"
+    local job
+    job=$(am_ctl job "$1")
+    am_assert_eq "attempts" 1 "$(jq -r .attempts <<<"$job")"
+    am_assert_eq "interruptions" 0 "$(jq -r .interruptions <<<"$job")"
+    am_assert_eq "node" "$3" "$(jq -r .node <<<"$job")"
+}
+
 #   am_job_on ID UUID [STATUS]: true when job ID is on node UUID with status
 #   STATUS, or with any status but pending when STATUS is not given (the
 #   node took it). For am_wait_for after a node was killed or cut off
