@@ -84,23 +84,31 @@ test_query_cursor_refuses_garbage (void **state)
     assert_int_equal (query_cursor_parse (queue, &cursor), 0);
 }
 
+//  A JSON query as a message body: unpacked into *body, its bytes in
+//  *data (the caller frees both)
+static void
+s_body (const char *json, msgpack_unpacked *body, uint8_t **data)
+{
+    json_t *value = json_loads (json, 0, NULL);
+    assert_non_null (value);
+    size_t size;
+    assert_int_equal (async_codec_encode_json (value, data, &size), 0);
+    json_decref (value);
+    msgpack_unpacked_init (body);
+    size_t offset = 0;
+    assert_int_equal (msgpack_unpack_next (body, (const char *) *data, size, &offset),
+                      MSGPACK_UNPACK_SUCCESS);
+}
+
 //  Parse a JSON query as LIST's body: the return code, the filter and
 //  cursor in *filter and *cursor, the reason in err
 static int
 s_parse (const char *json, query_filter_t *filter, query_cursor_t *cursor, char *err,
          size_t err_size)
 {
-    json_t *value = json_loads (json, 0, NULL);
-    assert_non_null (value);
-    uint8_t *data;
-    size_t size;
-    assert_int_equal (async_codec_encode_json (value, &data, &size), 0);
-    json_decref (value);
     msgpack_unpacked body;
-    msgpack_unpacked_init (&body);
-    size_t offset = 0;
-    assert_int_equal (msgpack_unpack_next (&body, (const char *) data, size, &offset),
-                      MSGPACK_UNPACK_SUCCESS);
+    uint8_t *data;
+    s_body (json, &body, &data);
     err [0] = 0;
     int rc = query_filter_parse (&body.data, filter, cursor, err, err_size);
     msgpack_unpacked_destroy (&body);
@@ -315,17 +323,9 @@ static void
 s_page (s_source_t *self, const char *json, bool count_only, size_t scan, int64_t *count,
         char *next, size_t next_size)
 {
-    json_t *value = json_loads (json, 0, NULL);
-    assert_non_null (value);
-    uint8_t *data;
-    size_t size;
-    assert_int_equal (async_codec_encode_json (value, &data, &size), 0);
-    json_decref (value);
     msgpack_unpacked body;
-    msgpack_unpacked_init (&body);
-    size_t offset = 0;
-    assert_int_equal (msgpack_unpack_next (&body, (const char *) data, size, &offset),
-                      MSGPACK_UNPACK_SUCCESS);
+    uint8_t *data;
+    s_body (json, &body, &data);
     async_msg_t reply;
     char err [100];
     assert_int_equal (query_list (self->query, &body.data, 7, count_only, 1000,
