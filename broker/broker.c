@@ -13,6 +13,7 @@
 #include "spec.h"
 #include "store.h"
 #include "keys.h"
+#include "lifecycle.h"
 #include "ordset.h"
 #include "query.h"
 #include "quota.h"
@@ -468,7 +469,8 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
     char key [300];
     int64_t now = async_now_us ();
     int64_t when = job->not_before > job->begin_after ? job->not_before : job->begin_after;
-    job->status = ASYNC_PENDING;
+    if (!lifecycle_set (job, ASYNC_PENDING))
+        return;
     job->node [0] = 0;
     if (when > now + 1000) {
         //  Scheduled: wakes up at the tail of its queue
@@ -558,7 +560,8 @@ s_start (broker_t *self, async_job_t *job)
         s_enqueue (self, job, false);
         return;
     }
-    job->status = ASYNC_ACTIVE;
+    if (!lifecycle_set (job, ASYNC_ACTIVE))
+        return;
     job->active_start = async_now_us ();
     s_job_save (self, job);
     s_live_put (self, job->id, "", 0, false);
@@ -1035,7 +1038,8 @@ static void
 s_job_finish (broker_t *self, async_job_t *job)
 {
     char key [64];
-    job->status = ASYNC_COMPLETED;
+    if (!lifecycle_set (job, ASYNC_COMPLETED))
+        return;
     job->completed_at = async_now_us ();
     store_put (self->store, key, keys_time (key, KEYS_COMPLETED, job->completed_at, job->id), "", 0);
     if (job->failure.size)
@@ -1105,6 +1109,10 @@ s_log_failed (async_job_t *job)
 static void
 s_job_complete (broker_t *self, async_job_t *job)
 {
+    if (!lifecycle_allows (job->status, ASYNC_CALLBACKS)) {
+        lifecycle_set (job, ASYNC_CALLBACKS);   //  refused: logged
+        return;
+    }
     if (job->failure.size) {
         async_blob_clear (&job->result);
         self->stat_failed++;
@@ -1118,7 +1126,7 @@ s_job_complete (broker_t *self, async_job_t *job)
     if (job->kind == ASYNC_KIND_TASK)
         metrics_count (self->metrics, job->failure.size ? METRICS_FAILED : METRICS_SUCCEEDED,
                        job->queue, job->task);
-    job->status = ASYNC_CALLBACKS;
+    lifecycle_set (job, ASYNC_CALLBACKS);
     s_job_save (self, job);
     s_outcome_staged (self);
     if (job->callbacks_next < (int) job->ncallbacks)
@@ -2422,7 +2430,8 @@ s_on_started (broker_t *self, session_t *session, async_inmsg_t *in)
     //  Kept in memory (a live job stays cached) and written with the
     //  job's next change: a broker killed meanwhile finds it 'assigned',
     //  which recovers the same way (its node re-attaches it)
-    job->status = ASYNC_ACTIVE;
+    if (!lifecycle_set (job, ASYNC_ACTIVE))
+        return;
     job->attempts++;
     job->active_start = async_now_us ();
     job->active_mono = async_mono_us ();
@@ -3258,7 +3267,8 @@ static void
 s_assign (broker_t *self, session_t *session, dispatch_agent_t *agent, async_job_t *job,
           uint64_t token)
 {
-    job->status = ASYNC_ASSIGNED;
+    if (!lifecycle_set (job, ASYNC_ASSIGNED))
+        return;
     quota_count (self->quotas, &job->quotas, +1);
     job->token = token;
     memcpy (job->node, session->uuid, ASYNC_ID_LEN);
@@ -4307,7 +4317,7 @@ s_recover (broker_t *self)
             async_job_t *job = s_job_load (self, orphan->id);
             if (job && job->status == ASYNC_PENDING && vsize >= 44) {
                 //  Assigned, and not written since: the a key says to whom
-                job->status = ASYNC_ASSIGNED;
+                lifecycle_set (job, ASYNC_ASSIGNED);
                 memcpy (job->node, val, 36);
                 job->node [36] = 0;
                 job->token = store_get_be64 ((const uint8_t *) val + 36);
