@@ -6,6 +6,7 @@
 #include "async_alloc.h"
 #include "auth.h"
 #include "broker_view.h"
+#include "commit.h"
 #include "dispatch.h"
 #include "every.h"
 #include "http.h"
@@ -97,18 +98,8 @@ s_live_delete (broker_t *self, const char *id)
 }
 
 
-//  Whether job `id` was created, or ended an attempt, in the batch being
-//  staged or the one being written
-static bool
-s_job_unwritten (broker_t *self, const char *id)
-{
-    return (zhashx_size (self->unwritten) && zhashx_lookup (self->unwritten, id))
-        || (zhashx_size (self->flight_unwritten)
-            && zhashx_lookup (self->flight_unwritten, id));
-}
-
 //  Dispatch veto: a lane whose quotas are full waits, and so does a job
-//  whose last change is not written (s_job_unwritten). Handed out before,
+//  whose last change is not written (commit_veto). Handed out before,
 //  it could run on a node, then a crash brings back what the store holds:
 //  no job at all, whose submitter, never answered, submits it again (with
 //  the same idempotency key: the same job, as far as it knows); or the
@@ -121,10 +112,8 @@ static bool
 s_dispatch_veto (void *arg, const char *id, const char *task, const char *quotas)
 {
     broker_t *self = (broker_t *) arg;
-    if (s_job_unwritten (self, id)) {
-        self->withheld = true;
+    if (commit_veto (self->commit, id))
         return false;
-    }
     return quota_allows (self->quotas, quotas);
 }
 
@@ -146,7 +135,7 @@ s_job_load (broker_t *self, const char *id)
     free (value);
     if (job) {
         async_idmap_insert (self->jobs, job->id, job);
-        zlistx_add_end (self->loaded, job);
+        commit_loaded (self->commit, job);
     }
     return job;
 }
@@ -178,15 +167,11 @@ s_job_read (broker_t *self, const char *id)
 static void
 s_job_save (broker_t *self, async_job_t *job)
 {
-    if (!async_idmap_lookup (self->jobs, job->id)) {
-        //  Not read from the store (s_job_load): a new job
+    //  Not read from the store (s_job_load): a new job
+    bool fresh = !async_idmap_lookup (self->jobs, job->id);
+    if (fresh)
         async_idmap_insert (self->jobs, job->id, job);
-        zhashx_insert (self->unwritten, job->id, (void *) 1);
-    }
-    if (!job->dirty) {
-        job->dirty = true;
-        zlistx_add_end (self->dirty, job);
-    }
+    commit_stage_job (self->commit, job, fresh);
 }
 
 static bool
@@ -248,7 +233,7 @@ s_zmsg_send (broker_t *self, zmsg_t **zmsg_p)
 static void
 s_reply_later (broker_t *self, zframe_t *routing, async_msg_t *msg)
 {
-    zlistx_add_end (self->replies, s_msg_to (routing, msg));
+    commit_reply (self->commit, s_msg_to (routing, msg));
 }
 
 //  An ACK to send after the commit: its `count` entries (packed maps)
@@ -263,22 +248,15 @@ s_ack_later (broker_t *self, zframe_t *routing, async_msg_t *msg, const void *en
     memcpy (zframe_data (held) + sizeof count, entries, size);
     zmsg_t *zmsg = s_msg_to (routing, msg);
     zmsg_append (zmsg, &held);
-    zlistx_add_end (self->replies, zmsg);
+    commit_reply (self->commit, zmsg);
 }
 
-//  An outcome was staged (a job completed, failed, retried, handed off).
-//  One the broker decided is synced with its batch. One from a node's
-//  RESULT may wait for a later sync, up to S_SYNC_DEFER_US: the node keeps
-//  the result until its ACK, which goes only after the sync, so a crash in
-//  between delivers it again. One job at a time then needs one sync per
-//  job (its submit's, which also covers the previous job's outcome).
+//  An outcome was staged: one from a node's RESULT may wait for a later
+//  sync (commit_outcome)
 static void
 s_outcome_staged (broker_t *self)
 {
-    if (self->from_node)
-        self->durable_soon = true;
-    else
-        self->durable = true;
+    commit_outcome (self->commit, self->from_node);
 }
 
 static void
@@ -692,10 +670,10 @@ s_notify_waiters (broker_t *self, async_job_t *job)
         //  node keeps the result until the broker acknowledges it (after
         //  the commit), so a crash in between delivers it again. One the
         //  broker decided (cancel, timeout, abort) waits for the commit.
-        if (!self->from_node || zlistx_size (self->replies))
+        if (!self->from_node || commit_replies (self->commit))
             s_send_job_as (self, waiter->peer->routing, 0, job, true, waiter->brief);
         else
-        if (store_commit_busy (self->store) && !self->flight_deferred) {
+        if (commit_flight_open (self->commit)) {
             //  Never before the ACCEPTED of a submit still being written
             async_msg_t msg;
             async_msg_init (&msg, ASYNC_S_JOB, 0);
@@ -704,7 +682,7 @@ s_notify_waiters (broker_t *self, async_job_t *job)
                 s_pack_brief (&msg.packer, job);
             else
                 async_job_pack (job, &msg.packer);
-            zlistx_add_end (self->flight_replies, s_msg_to (waiter->peer->routing, &msg));
+            commit_reply_flight (self->commit, s_msg_to (waiter->peer->routing, &msg));
         }
         else
         if (waiter->brief)
@@ -1162,7 +1140,7 @@ s_release (broker_t *self, async_job_t *job)
 {
     s_live_delete (self, job->id);
     //  Its next attempt waits for this end to be written (s_dispatch_veto)
-    zhashx_insert (self->unwritten, job->id, (void *) 1);
+    commit_hold (self->commit, job->id);
     if (s_job_is_live (job))
         quota_count (self->quotas, &job->quotas, -1);
     session_t *session = s_session_for_job (self, job);
@@ -1400,9 +1378,7 @@ s_submit (broker_t *self, const msgpack_object *spec, char *id_out, bool *existi
     //  Idempotency key: a live or retained job with that key answers; a
     //  key of this batch is not in the store yet, so it is looked up first
     if (root->key) {
-        const char *staged = (const char *) zhashx_lookup (self->keys_staged, root->key);
-        if (!staged)
-            staged = (const char *) zhashx_lookup (self->flight_keys, root->key);
+        const char *staged = commit_key_find (self->commit, root->key);
         if (staged) {
             memcpy (id_out, staged, ASYNC_ID_LEN);
             *existing = true;
@@ -1424,14 +1400,13 @@ s_submit (broker_t *self, const msgpack_object *spec, char *id_out, bool *existi
                 return 0;
             }
         }
-        store_put (self->store, key, klen, root->id, 36);
-        zhashx_insert (self->keys_staged, root->key, async_xstrdup (root->id));
+        commit_key_stage (self->commit, root->key, root->id);
     }
     //  Own every job in the cache, then start the root
     memcpy (id_out, root->id, ASYNC_ID_LEN);
     s_jobs_adopt (self, &jobs);
     s_start (self, root);
-    self->durable = true;
+    commit_durable (self->commit);
     self->stat_submitted++;
     async_log_debug ("broker", "job.submitted", "job=%s task=%s queue=%s",
                      root->id, root->task ? root->task : "-", root->queue);
@@ -1669,7 +1644,7 @@ s_cancel (broker_t *self, async_job_t *job)
     job->cancelled_at = async_now_us ();
     job->cancel_mono = async_mono_us ();
     s_job_save (self, job);
-    self->durable = true;
+    commit_durable (self->commit);
     session_t *session = s_session_for_job (self, job);
     if (session)
         s_send_cancel (self, session, job);
@@ -2039,11 +2014,8 @@ s_hello_key (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *u
         //  A binding not written yet (its session may be gone already) is
         //  not in the store: the batches being built and written hold it
         const uint8_t *unwritten = NULL;
-        if (!live) {
-            unwritten = (const uint8_t *) zhashx_lookup (self->bindings_staged, uuid);
-            if (!unwritten)
-                unwritten = (const uint8_t *) zhashx_lookup (self->flight_bindings, uuid);
-        }
+        if (!live)
+            unwritten = commit_binding_find (self->commit, uuid);
         uint8_t stored [SESSION_KEY_HASH];
         char key [KEYS_ID_SIZE], *value = NULL;
         size_t size = 0;
@@ -2330,11 +2302,7 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
     zhashx_insert (self->nodes, uuid, session);
     s_node_known (self, uuid);
     if (bind) {
-        char key [KEYS_ID_SIZE];
-        store_put (self->store, key, keys_binding (key, uuid), key_hash, SESSION_KEY_HASH);
-        uint8_t *copy = (uint8_t *) async_xmalloc (SESSION_KEY_HASH);
-        memcpy (copy, key_hash, SESSION_KEY_HASH);
-        zhashx_update (self->bindings_staged, uuid, copy);
+        commit_binding_stage (self->commit, uuid, key_hash, SESSION_KEY_HASH);
         async_log_info ("broker", "node.bound", "node=%s reason=\"the uuid's first "
                         "HELLO: bound to its key\"", uuid);
     }
@@ -2791,7 +2759,7 @@ s_on_annotate (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     }
     async_blob_take (&job->annotations, (uint8_t *) buffer.data, buffer.size);
     s_job_save (self, job);
-    self->durable = true;
+    commit_durable (self->commit);
     async_msg_t msg;
     async_msg_init (&msg, ASYNC_S_OK, in->rid);
     s_reply_later (self, routing, &msg);
@@ -2845,7 +2813,7 @@ s_on_add_callback (broker_t *self, zframe_t *routing, async_inmsg_t *in)
         job->callbacks_next = (int) job->ncallbacks;
         s_start_callback (self, job, s_job_load (self, cid));
     }
-    self->durable = true;
+    commit_durable (self->commit);
     async_msg_t msg;
     async_msg_init (&msg, ASYNC_S_CALLBACK, in->rid);
     async_msg_str (&msg, "callback", cid);
@@ -2992,7 +2960,7 @@ s_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_command_
         s_error (self, routing, in->rid, ASYNC_EREFUSED, "no such schedule");
         return;
     }
-    self->durable = true;
+    commit_durable (self->commit);
     async_msg_t msg;
     async_msg_init (&msg, ASYNC_S_OK, in->rid);
     s_reply_later (self, routing, &msg);
@@ -3052,7 +3020,7 @@ s_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_command_
         store_delete (self->store, key, klen);
         async_log_info ("broker", "quota.deleted", "quota=%s", name);
     }
-    self->durable = true;
+    commit_durable (self->commit);
     async_msg_t msg;
     async_msg_init (&msg, ASYNC_S_OK, in->rid);
     s_reply_later (self, routing, &msg);
@@ -3305,7 +3273,7 @@ s_dispatch (broker_t *self)
     char id [ASYNC_ID_LEN];
     dispatch_agent_t *agent;
     zlistx_t *batched = zlistx_new ();      //  sessions with ASSIGNs to send
-    self->withheld = false;
+    commit_veto_clear (self->commit);
     while (dispatch_next (self->dispatch, s_dispatch_veto, self, id, &agent)) {
         session_t *session = (session_t *) dispatch_agent_owner (agent);
         async_job_t *job = s_job_load (self, id);
@@ -3495,17 +3463,12 @@ s_purge (broker_t *self, int64_t now)
         async_job_destroy (&job);
         //  Not from the cache either (a job being changed is not purged)
         async_job_t *cached = (async_job_t *) async_idmap_lookup (self->jobs, id);
-        if (cached && (cached->dirty || zlistx_find (self->flight_dirty, cached))) {
+        if (cached && commit_changing (self->commit, cached)) {
             store_iter_next (iter);
             continue;
         }
         if (cached) {
-            void *handle = zlistx_find (self->loaded, cached);
-            if (handle)
-                zlistx_detach (self->loaded, handle);
-            handle = zlistx_find (self->flight_loaded, cached);
-            if (handle)
-                zlistx_detach (self->flight_loaded, handle);
+            commit_forget (self->commit, cached);
             async_idmap_delete (self->jobs, id);
         }
         char key [40];
@@ -3628,8 +3591,8 @@ s_timers (broker_t *self)
         s_dying_drop (self);
     //  Every turn (it must see the wall clock go back), a bounded share
     self->every_held = s_disk_low (self)
-                    || (store_commit_busy (self->store)
-                        && zlistx_size (self->dirty) > S_EVERY_STAGED_JOBS);
+                    || (commit_busy (self->commit)
+                        && commit_staged_jobs (self->commit) > S_EVERY_STAGED_JOBS);
     if (!self->every_held) {
         every_tick_some (self->every, now, mono, S_EVERY_TURN_JOBS, s_every_submit, self);
         if (every_next_due (self->every) <= now)
@@ -3733,23 +3696,6 @@ s_evict (broker_t *self, zlistx_t *jobs)
     }
 }
 
-//  Write the batch, then send what waited for it, then evict what is not live
-//  A queue's pending count goes with the batch that changed it
-static void
-s_stage_count (void *arg, const char *queue, size_t total)
-{
-    broker_t *self = (broker_t *) arg;
-    char key [300];
-    uint8_t value [8];
-    size_t size = keys_name (key, KEYS_COUNT, queue);
-    if (total == 0)
-        store_delete (self->store, key, size);
-    else {
-        store_put_be64 (value, total);
-        store_put (self->store, key, size, value, 8);
-    }
-}
-
 //  Read pending jobs back from the store into the queues' windows: right
 //  after a commit, when the store holds everything the memory does
 static void
@@ -3785,8 +3731,6 @@ s_refill (broker_t *self)
                          queue, refill.probe, seen, loaded);
     }
 }
-
-static int s_commit_done (broker_t *self, bool writer, int rc);
 
 //  ACKs, once synced, wait up to S_ACK_HOLD_US for an ASSIGN to the same
 //  node to ride on (`acks`), or go together in one ACK: a node doing one
@@ -3877,175 +3821,56 @@ s_acks_flush (broker_t *self, bool all)
     }
 }
 
-//  How long the ACK of an outcome from a node may wait for a sync
-#define S_SYNC_DEFER_US 2000
+//  ---------------------------------------------------------------------
+//  The group commit (commit.h): what it calls back
 
-//  Microseconds until the unsynced outcomes must be synced (0: now), or -1
+//  A batch is written, its replies released: read pending jobs back
+//  from the store, and evict the jobs this batch changed or read that
+//  are not live: the store has them now. Pending jobs in a queue's
+//  window stay, up to a bound: dispatch reads them soon.
+static void
+s_commit_written (void *arg, zlistx_t *read, zlistx_t *changed)
+{
+    broker_t *self = (broker_t *) arg;
+    s_refill (self);
+    s_evict (self, read);
+    s_evict (self, changed);
+}
+
+static void
+s_commit_release (void *arg, zmsg_t **zmsg_p)
+{
+    s_release_reply ((broker_t *) arg, zmsg_p);
+}
+
+static void
+s_commit_dispatch (void *arg)
+{
+    s_dispatch ((broker_t *) arg);
+}
+
+static uint64_t
+s_commit_seq (void *arg)
+{
+    return ((broker_t *) arg)->seq;
+}
+
 static int64_t
 s_sync_due_us (broker_t *self)
 {
-    if (!zlistx_size (self->unsynced))
-        return -1;
-    int64_t due = self->unsynced_since + S_SYNC_DEFER_US - async_mono_us ();
-    return due > 0 ? due : 0;
+    return commit_sync_due_us (self->commit);
 }
 
-static bool
-s_sync_overdue (broker_t *self)
-{
-    return s_sync_due_us (self) == 0;
-}
-
-//  Hand the staged batch to the store's writer thread, unless a write is
-//  in flight: then the batch grows until it is done (group commit). The
-//  replies waiting for the batch go when it is written (s_commit_done).
-//  `here`: write it on this thread and finish it now.
 static int
 s_commit_start (broker_t *self, bool here)
 {
-    if (store_commit_busy (self->store))
-        return 0;
-    //  A job both read and changed in this batch is decided with the
-    //  changed ones; their records are encoded now
-    async_job_t *job = (async_job_t *) zlistx_first (self->loaded);
-    while (job) {
-        if (job->dirty)
-            zlistx_detach_cur (self->loaded);
-        job = (async_job_t *) zlistx_next (self->loaded);
-    }
-    job = (async_job_t *) zlistx_first (self->dirty);
-    while (job) {
-        char key [40];
-        uint8_t *data;
-        size_t size;
-        if (async_job_encode (job, &data, &size) == 0) {
-            store_put (self->store, key, keys_id (key, KEYS_JOB, job->id), data, size);
-            free (data);
-        }
-        job->dirty = false;
-        job = (async_job_t *) zlistx_next (self->dirty);
-    }
-    dispatch_each_dirty (self->dispatch, s_stage_count, self);
-    //  Outcomes wait for a sync no longer than S_SYNC_DEFER_US; without
-    //  --sync every write is as durable as it gets
-    if (s_sync_overdue (self) || (self->durable_soon && !self->config.sync))
-        self->durable = true;
-    bool deferred = !self->durable && self->durable_soon;
-    self->durable_soon = false;
-    //  (with nothing else to write, mseq makes the sync that ACKs wait for)
-    if (store_pending (self->store)
-    || (self->durable && zlistx_size (self->unsynced))) {
-        uint8_t seq [8];
-        store_put_be64 (seq, self->seq);
-        store_put (self->store, KEYS_META_SEQ, seq, 8);
-    }
-    //  What waits for this batch goes with it
-    zlistx_t *list = self->flight_replies;
-    self->flight_replies = self->replies;
-    self->replies = list;
-    list = self->flight_dirty;
-    self->flight_dirty = self->dirty;
-    self->dirty = list;
-    list = self->flight_loaded;
-    self->flight_loaded = self->loaded;
-    self->loaded = list;
-    zhashx_t *keys = self->flight_keys;
-    self->flight_keys = self->keys_staged;
-    self->keys_staged = keys;
-    zhashx_t *bindings = self->flight_bindings;
-    self->flight_bindings = self->bindings_staged;
-    self->bindings_staged = bindings;
-    zhashx_t *unwritten = self->flight_unwritten;
-    self->flight_unwritten = self->unwritten;
-    self->unwritten = unwritten;
-    dispatch_committing (self->dispatch);
-    self->flight_synced = self->durable && self->config.sync && store_pending (self->store);
-    self->flight_deferred = deferred;
-    self->flight_start = async_mono_us ();
-    bool durable = self->durable;
-    self->durable = false;
-    if (here)                   //  written by this thread
-        return s_commit_done (self, false, store_commit (self->store, durable));
-    int rc = store_commit_start (self->store, durable);
-    if (rc == 1)
-        return s_commit_done (self, false, 0);  //  nothing to write
-    return s_commit_done (self, false, rc == 0 ? -1 : rc);
+    return commit_start (self->commit, here);
 }
 
-//  Write the staged batch on this thread (a lone request: quicker than the
-//  writer). The jobs it creates or retries wait for it (s_dispatch_veto)
-//  and go right after, with their assignments written. A batch to be
-//  synced is then written first without the sync, which a crash of the
-//  process does not undo (docs/storage.md), so that its jobs go out at
-//  once; its replies wait for the sync, made with the assignments
 static int
 s_commit_lone (broker_t *self)
 {
-    bool split = self->durable && self->config.sync && zhashx_size (self->unwritten)
-              && !store_commit_busy (self->store);
-    if (split) {
-        self->durable = false;
-        self->durable_soon = true;      //  its replies wait for a sync
-    }
-    int rc = s_commit_start (self, true);
-    if (rc || store_commit_busy (self->store) || !(split || self->withheld))
-        return rc;
-    s_dispatch (self);
-    self->durable |= split;
-    return s_commit_start (self, true);
-}
-
-//  A batch is written: by the writer (`writer`: collect its outcome, if a
-//  write is in flight), or on this thread with outcome `rc` (-1: handed to
-//  the writer, nothing to do yet). Send what waited for it, read back
-//  pending jobs, evict what is not live.
-static int
-s_commit_done (broker_t *self, bool writer, int rc)
-{
-    if (rc == -1)
-        return 0;
-    if (writer) {
-        if (!store_commit_busy (self->store))
-            return 0;
-        rc = store_commit_finish (self->store);
-    }
-    if (rc) {
-        //  RocksDB cannot be trusted after a failed write: stop. Nothing
-        //  acknowledged is lost (the replies waiting for this batch never
-        //  went out); a restart recovers from the WAL. The free-space
-        //  reserve exists so that this does not happen on a full disk.
-        async_log_error ("broker", "store.failed", "replies=%zu reason=\"a write "
-                         "failed; stopping so that a restart recovers from the WAL\"",
-                         zlistx_size (self->flight_replies));
-        self->store_failed = true;
-        return rc;
-    }
-    if (self->flight_synced)
-        metrics_sync (self->metrics, (async_mono_us () - self->flight_start) / 1e6);
-    dispatch_committed (self->dispatch);
-    zhashx_purge (self->flight_keys);
-    zhashx_purge (self->flight_bindings);   //  in the store now
-    zhashx_purge (self->flight_unwritten);  //  their jobs may go now
-    zmsg_t *zmsg;
-    if (self->flight_synced)
-        while ((zmsg = (zmsg_t *) zlistx_detach (self->unsynced, NULL)))
-            s_release_reply (self, &zmsg);
-    if (self->flight_deferred) {
-        //  Its ACKs wait for a sync (s_outcome_staged)
-        if (zlistx_size (self->flight_replies) && !zlistx_size (self->unsynced))
-            self->unsynced_since = async_mono_us ();
-        while ((zmsg = (zmsg_t *) zlistx_detach (self->flight_replies, NULL)))
-            zlistx_add_end (self->unsynced, zmsg);
-    }
-    while ((zmsg = (zmsg_t *) zlistx_detach (self->flight_replies, NULL)))
-        s_release_reply (self, &zmsg);
-    s_refill (self);
-    //  Evict the jobs this batch changed or read that are not live: the
-    //  store has them now. Pending jobs in a queue's window stay, up to a
-    //  bound: dispatch reads them soon.
-    s_evict (self, self->flight_loaded);
-    s_evict (self, self->flight_dirty);
-    return 0;
+    return commit_lone (self->commit);
 }
 
 //  ---------------------------------------------------------------------
@@ -4378,12 +4203,6 @@ s_backoff_compare (const void *a, const void *b)
 
 
 static void
-s_zmsg_free (void **item)
-{
-    zmsg_destroy ((zmsg_t **) item);
-}
-
-static void
 s_holder_free (void **item)
 {
     free (*item);
@@ -4412,29 +4231,11 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     async_idmap_set_destructor (self->jobs, (async_idmap_destructor_fn *) async_job_destroy);
     self->gathers = zhashx_new ();
     zhashx_set_destructor (self->gathers, (zhashx_destructor_fn *) s_gather_destroy);
-    self->dirty = zlistx_new ();
-    self->loaded = zlistx_new ();
-    self->flight_dirty = zlistx_new ();
-    self->flight_loaded = zlistx_new ();
-    self->flight_replies = zlistx_new ();
-    zlistx_set_destructor (self->flight_replies, s_zmsg_free);
     self->ack_holders = zlistx_new ();
     zlistx_set_destructor (self->ack_holders, s_holder_free);
-    self->unsynced = zlistx_new ();
-    zlistx_set_destructor (self->unsynced, s_zmsg_free);
     async_spin_init (&self->spin, config->spin_us);
     self->waiters = async_idmap_new ();
     self->progress_sent = async_idmap_new ();
-    self->keys_staged = zhashx_new ();
-    zhashx_set_destructor (self->keys_staged, (zhashx_destructor_fn *) zstr_free);
-    self->flight_keys = zhashx_new ();
-    zhashx_set_destructor (self->flight_keys, (zhashx_destructor_fn *) zstr_free);
-    self->bindings_staged = zhashx_new ();
-    zhashx_set_destructor (self->bindings_staged, (zhashx_destructor_fn *) zstr_free);
-    self->flight_bindings = zhashx_new ();
-    zhashx_set_destructor (self->flight_bindings, (zhashx_destructor_fn *) zstr_free);
-    self->unwritten = zhashx_new ();
-    self->flight_unwritten = zhashx_new ();
     async_idmap_set_destructor (self->progress_sent, (async_idmap_destructor_fn *) zstr_free);
     async_idmap_set_destructor (self->waiters, (async_idmap_destructor_fn *) zlistx_destroy);
     self->dying = zlistx_new ();
@@ -4446,8 +4247,6 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     zlistx_set_destructor (self->peers_gone, (zlistx_destructor_fn *) s_peer_destroy);
     self->pushes = zhashx_new ();
     zhashx_set_destructor (self->pushes, (zhashx_destructor_fn *) s_push_destroy);
-    self->replies = zlistx_new ();
-    zlistx_set_destructor (self->replies, s_zmsg_free);
     self->scheduled = zlistx_new ();
     zlistx_set_destructor (self->scheduled, s_free_item);
     zlistx_set_comparator (self->scheduled, s_scheduled_compare);
@@ -4467,8 +4266,15 @@ broker_new (const broker_config_t *config, broker_t **self_p)
 
     int rc = store_open_salvage (config->data_dir, config->sync, config->salvage,
                                  &self->store);
-    if (rc == 0)
+    if (rc == 0) {
+        commit_callbacks_t callbacks = { .arg = self, .release = s_commit_release,
+                                         .written = s_commit_written,
+                                         .dispatch = s_commit_dispatch,
+                                         .seq = s_commit_seq };
+        self->commit = commit_new (self->store, self->dispatch, self->metrics,
+                                   config->sync, &callbacks);
         rc = s_recover (self);
+    }
     if (rc == 0)
         rc = every_new (self->store, &self->every);
     if (rc) {
@@ -4540,20 +4346,8 @@ broker_destroy (broker_t **self_p)
     zlistx_destroy (&self->peers_gone);
     zhashx_destroy (&self->pushes);
     async_idmap_destroy (&self->progress_sent);
-    zhashx_destroy (&self->keys_staged);
-    zhashx_destroy (&self->unwritten);
-    zhashx_destroy (&self->flight_unwritten);
-    zlistx_destroy (&self->replies);
-    zlistx_destroy (&self->dirty);
-    zlistx_destroy (&self->loaded);
-    zlistx_destroy (&self->flight_dirty);
-    zlistx_destroy (&self->flight_loaded);
-    zlistx_destroy (&self->flight_replies);
+    commit_destroy (&self->commit);
     zlistx_destroy (&self->ack_holders);
-    zlistx_destroy (&self->unsynced);
-    zhashx_destroy (&self->flight_keys);
-    zhashx_destroy (&self->bindings_staged);
-    zhashx_destroy (&self->flight_bindings);
     async_idmap_destroy (&self->jobs);
     query_destroy (&self->query);
     ordset_destroy (&self->live_ids);
@@ -4654,7 +4448,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
     zmq_getsockopt (router, ZMQ_FD, &router_fd, &fd_size);
     struct pollfd fds [3] = {
         { router_fd, POLLIN, 0 },
-        { store_commit_fd (self->store), POLLIN, 0 },
+        { commit_fd (self->commit), POLLIN, 0 },
         { self->http ? http_fd (self->http) : -1, POLLIN, 0 }
     };
     while (!*stop) {
@@ -4700,9 +4494,9 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         //  While a write is in flight the next batch grows; past a bound
         //  the socket waits (backpressure), so that a store slower than its
         //  clients (a flush, a compaction) does not fill memory
-        bool hold = store_commit_busy (self->store)
-                 && (zlistx_size (self->dirty) > S_STAGED_JOBS
-                  || store_pending_bytes (self->store) > S_STAGED_BYTES);
+        bool hold = commit_busy (self->commit)
+                 && (commit_staged_jobs (self->commit) > S_STAGED_JOBS
+                  || commit_staged_bytes (self->commit) > S_STAGED_BYTES);
         bool waiting = !hold && s_router_waiting (router);
         fds [0].fd = hold ? -1 : router_fd;     //  ignored while held
         int ready = s_wait (self, router, fds, self->http ? 3 : 2, hold, timeout,
@@ -4711,7 +4505,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
             break;              //  a signal other than stop (SIGHUP) goes on
         if (ready < 0)
             ready = 0;
-        if (ready > 0 && (fds [1].revents & POLLIN) && s_commit_done (self, true, 0))
+        if (ready > 0 && (fds [1].revents & POLLIN) && commit_finish (self->commit))
             break;
         bool which = waiting || (ready > 0 && (fds [0].revents & POLLIN));
         //  Drain a batch of messages without blocking
@@ -4744,14 +4538,11 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
                         || (fds [2].revents & POLLIN)))
             http_run (self->http);
     }
-    if (self->store_failed)
+    if (commit_failed (self->commit))
         return ASYNC_ESTORE;
     //  Finish the write in flight, then write what is staged, synced
-    if (s_commit_done (self, true, 0) == 0) {
-        self->durable |= self->durable_soon || zlistx_size (self->unsynced);
-        s_commit_start (self, true);
+    if (commit_stop (self->commit) == 0)
         s_acks_flush (self, true);
-    }
     async_log_info ("broker", "broker.stopped", NULL);
     return 0;
 }

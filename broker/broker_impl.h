@@ -9,6 +9,7 @@
 
 #include "broker.h"
 #include "auth.h"
+#include "commit.h"
 #include "dispatch.h"
 #include "every.h"
 #include "http.h"
@@ -74,18 +75,7 @@ struct _broker_t {
     async_idmap_t *jobs;        //  id -> async_job_t: live and dirty jobs
     zhashx_t *gathers;          //  parent id -> s_gather_t: its children's summaries
     size_t gather_bytes;        //  held in all of them
-    zlistx_t *dirty;            //  async_job_t * to write at commit
-    zlistx_t *loaded;           //  async_job_t * read from the store since the commit
-    //  The batch being written by the store's writer thread: what waits
-    //  for it (s_commit_start hands it over, s_commit_done finishes it)
-    zlistx_t *flight_replies;   //  zmsg_t * to send when it is written
-    zlistx_t *flight_dirty;     //  async_job_t * it writes
-    zlistx_t *flight_loaded;    //  async_job_t * read before it
-    zhashx_t *flight_keys;      //  its idempotency keys
-    zhashx_t *flight_bindings;  //  its uuid bindings (b keys): uuid -> key hash
-    zhashx_t *flight_unwritten; //  its jobs not to hand out before it is written
-    bool flight_synced;
-    int64_t flight_start;       //  monotonic us
+    commit_t *commit;           //  the group commit: batches staged and in flight
     async_idmap_t *waiters;     //  job id -> zlistx of s_waiter_t (not owned)
     zhashx_t *peers;            //  rkey -> s_peer_t: the peers with waits (not owned)
     zlistx_t *peer_ring;        //  s_peer_t *: those peers, probed least recently first
@@ -95,13 +85,6 @@ struct _broker_t {
     bool every_held;            //  schedules may not tick now (disk, backlog)
     zhashx_t *pushes;           //  rkey -> s_push_t: brief JOBs of this turn
     async_idmap_t *progress_sent;   //  job id -> int64_t *: last PROGRESS (monotonic us)
-    zhashx_t *keys_staged;      //  idempotency key -> job id, put in this batch
-    zhashx_t *bindings_staged;  //  uuid -> key hash: b keys put in this batch
-    zhashx_t *unwritten;        //  id -> 1: jobs created, or whose attempt
-                                //  ended, in this batch: not handed out
-                                //  before it is written (s_dispatch_veto)
-    bool withheld;              //  dispatch held back such a job
-    zlistx_t *replies;          //  zmsg_t * to send after the commit
     zlistx_t *scheduled;        //  scheduled_t *, sorted by when
     zlistx_t *backoffs;         //  scheduled_t *: retries, sorted by mono
     zlistx_t *deadlines;        //  scheduled_t *: begin_by of pending jobs
@@ -109,12 +92,6 @@ struct _broker_t {
     quota_t *quotas;            //  cluster quotas
     every_t *every;             //  recurring schedules
     zhashx_t *handoff_targets;  //  target id -> ids of jobs handed off to it
-    bool durable;               //  the batch holds acknowledged writes
-    bool durable_soon;          //  ... or outcomes from nodes: their ACKs may
-                                //  wait for a later sync (S_SYNC_DEFER_US)
-    zlistx_t *unsynced;         //  zmsg_t *: ACKs of written, unsynced outcomes
-    int64_t unsynced_since;     //  monotonic us, of the oldest of them
-    bool flight_deferred;       //  the batch in flight is written unsynced
     const char *peer_address;   //  of the message being handled
     bool from_node;             //  completing a job from a node's RESULT
     uint64_t seq;
@@ -125,7 +102,6 @@ struct _broker_t {
     int64_t next_heartbeat;     //  monotonic us
     int64_t last_timers;        //  monotonic us: the timers' last run (s_loop_gap)
     int64_t next_purge;         //  monotonic us
-    bool store_failed;          //  a commit failed: the broker stops
     bool disk_low;              //  free space under the reserve: refuse writes
     int64_t disk_hello_logged;  //  monotonic us: the last node.refused for it
     uint64_t disk_hello_refused;    //  first HELLOs refused for it since then
