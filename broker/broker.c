@@ -18,6 +18,7 @@
 #include "ordset.h"
 #include "query.h"
 #include "quota.h"
+#include "requests.h"
 #include "session.h"
 #include "token.h"
 #include "async_codec.h"
@@ -1348,148 +1349,6 @@ s_jobs_adopt (broker_t *self, zlistx_t **jobs_p)
     zlistx_destroy (jobs_p);
 }
 
-//  Every quota a job names must exist. 0, or -1 with the reason in err
-static int
-s_check_quotas (broker_t *self, zlistx_t *jobs, char *err, size_t err_size)
-{
-    async_job_t *job = (async_job_t *) zlistx_first (jobs);
-    for (; job; job = (async_job_t *) zlistx_next (jobs))
-        if (quota_check (self->quotas, &job->quotas, err, err_size))
-            return -1;
-    return 0;
-}
-
-//  Submit a job spec: parse, check, store and start it. Writes the root's
-//  id; *existing is set when an idempotency key named a job already.
-//  0, or -1 with a one-line reason in err
-static int
-s_submit (broker_t *self, const msgpack_object *spec, char *id_out, bool *existing,
-          char *err, size_t err_size)
-{
-    *existing = false;
-    zlistx_t *jobs = zlistx_new ();
-    zlistx_set_destructor (jobs, (zlistx_destructor_fn *) async_job_destroy);
-    if (spec_parse (spec, async_now_us (), jobs, err, err_size)
-    ||  s_check_quotas (self, jobs, err, err_size)) {
-        zlistx_destroy (&jobs);
-        return -1;
-    }
-    async_job_t *root = (async_job_t *) zlistx_first (jobs);
-    //  Idempotency key: a live or retained job with that key answers; a
-    //  key of this batch is not in the store yet, so it is looked up first
-    if (root->key) {
-        const char *staged = commit_key_find (self->commit, root->key);
-        if (staged) {
-            memcpy (id_out, staged, ASYNC_ID_LEN);
-            *existing = true;
-            zlistx_destroy (&jobs);
-            return 0;
-        }
-        char *value;
-        size_t size;
-        char key [KEYS_MAX];
-        size_t klen = keys_name (key, KEYS_IDEMPOTENT, root->key);
-        if (store_get (self->store, key, klen, &value, &size) == 0) {
-            snprintf (id_out, ASYNC_ID_LEN, "%.*s", (int) size, value);
-            free (value);
-            async_job_t *old = s_job_read (self, id_out);
-            if (old) {
-                async_job_destroy (&old);
-                *existing = true;
-                zlistx_destroy (&jobs);
-                return 0;
-            }
-        }
-        commit_key_stage (self->commit, root->key, root->id);
-    }
-    //  Own every job in the cache, then start the root
-    memcpy (id_out, root->id, ASYNC_ID_LEN);
-    s_jobs_adopt (self, &jobs);
-    s_start (self, root);
-    commit_durable (self->commit);
-    self->stat_submitted++;
-    async_log_debug ("broker", "job.submitted", "job=%s task=%s queue=%s",
-                     root->id, root->task ? root->task : "-", root->queue);
-    return 0;
-}
-
-//  One spec of a SUBMIT: the job's id, whether it existed, whether the
-//  sender now waits for it. 0, or -1 with the reason in err
-static int
-s_submit_one (broker_t *self, zframe_t *routing, const msgpack_object *spec, bool wait,
-              bool brief, char *id, bool *existing, bool *waiting, char *err, size_t err_size)
-{
-    if (wait && s_wait_room (self, routing, err, err_size))
-        return -1;              //  nothing made: it could not be waited for
-    if (s_submit (self, spec, id, existing, err, err_size))
-        return -1;
-    //  Submit and wait in one request: the waiter is registered now, so
-    //  the outcome is pushed without a WAIT (unless the job is done already:
-    //  then the client asks with WAIT)
-    async_job_t *job = wait && !*existing ? (async_job_t *) async_idmap_lookup (self->jobs, id) : NULL;
-    *waiting = job && job->status != ASYNC_COMPLETED;
-    if (*waiting && s_wait_add (self, routing, id, brief, err, err_size))
-        *waiting = false;       //  (not for lack of room: checked above)
-    return 0;
-}
-
-//  At most this many specs in one SUBMIT (`specs`)
-#define S_SUBMIT_SPECS 4096
-
-static void
-s_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in)
-{
-    char err [300], id [ASYNC_ID_LEN];
-    bool existing, waiting, wait = false, brief = false;
-    async_mp_bool (in->body, "wait", &wait);
-    async_mp_bool (in->body, "brief", &brief);
-    const msgpack_object *specs = async_mp_get (in->body, "specs");
-    if (!specs) {
-        if (s_submit_one (self, routing, async_mp_get (in->body, "spec"), wait, brief,
-                          id, &existing, &waiting, err, sizeof err)) {
-            s_error (self, routing, in->rid, ASYNC_EREFUSED, err);
-            return;
-        }
-        async_msg_t msg;
-        async_msg_init (&msg, ASYNC_S_ACCEPTED, in->rid);
-        async_msg_str (&msg, "id", id);
-        async_msg_int (&msg, "existing", existing);
-        async_msg_int (&msg, "waiting", waiting);
-        s_reply_later (self, routing, &msg);
-        return;
-    }
-    //  A batch: one ACCEPTED with an entry per spec, in order
-    if (specs->type != MSGPACK_OBJECT_ARRAY || specs->via.array.size == 0
-    ||  specs->via.array.size > S_SUBMIT_SPECS) {
-        snprintf (err, sizeof err, "specs must be an array of 1 to %d job specs",
-                  S_SUBMIT_SPECS);
-        s_error (self, routing, in->rid, ASYNC_EREFUSED, err);
-        return;
-    }
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_ACCEPTED, in->rid);
-    async_msg_key (&msg, "accepted");
-    msgpack_pack_array (&msg.packer, specs->via.array.size);
-    for (uint32_t i = 0; i < specs->via.array.size; i++) {
-        if (s_submit_one (self, routing, &specs->via.array.ptr [i], wait, brief,
-                          id, &existing, &waiting, err, sizeof err)) {
-            msgpack_pack_map (&msg.packer, 2);
-            async_codec_pack_str (&msg.packer, "error");
-            msgpack_pack_int (&msg.packer, ASYNC_EREFUSED);
-            async_codec_pack_str (&msg.packer, "message");
-            async_codec_pack_str (&msg.packer, err);
-            continue;
-        }
-        msgpack_pack_map (&msg.packer, 3);
-        async_codec_pack_str (&msg.packer, "id");
-        async_codec_pack_str (&msg.packer, id);
-        async_codec_pack_str (&msg.packer, "existing");
-        msgpack_pack_int (&msg.packer, existing);
-        async_codec_pack_str (&msg.packer, "waiting");
-        msgpack_pack_int (&msg.packer, waiting);
-    }
-    s_reply_later (self, routing, &msg);
-}
 
 static int
 s_read_id (async_inmsg_t *in, char *id)
@@ -1651,24 +1510,6 @@ s_cancel (broker_t *self, async_job_t *job)
     async_log_info ("broker", "job.cancelling", "job=%s node=%s", job->id, job->node);
 }
 
-static void
-s_on_cancel (broker_t *self, zframe_t *routing, async_inmsg_t *in)
-{
-    char id [ASYNC_ID_LEN];
-    async_job_t *job = s_read_id (in, id) ? NULL : s_job_load (self, id);
-    if (!job) {
-        s_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job");
-        return;
-    }
-    if (job->status == ASYNC_COMPLETED || job->status == ASYNC_CALLBACKS) {
-        s_error (self, routing, in->rid, ASYNC_EREFUSED, "the job has already completed");
-        return;
-    }
-    s_cancel (self, job);
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_OK, in->rid);
-    s_reply_later (self, routing, &msg);
-}
 
 //  A listing's bounds. A LIST reply holds at most S_LIST_PAGE jobs and
 //  about S_LIST_BYTES of records (at least one job); a LIST or COUNT reads
@@ -2707,169 +2548,7 @@ s_on_progress (broker_t *self, session_t *session, async_inmsg_t *in)
     }
 }
 
-static void
-s_on_annotate (broker_t *self, zframe_t *routing, async_inmsg_t *in)
-{
-    char id [ASYNC_ID_LEN], name [ASYNC_MAX_NAME + 1];
-    const msgpack_object *value = async_mp_get (in->body, "value");
-    async_job_t *job = s_read_id (in, id) ? NULL : s_job_load (self, id);
-    if (!job) {
-        s_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job");
-        return;
-    }
-    if (async_mp_str (in->body, "name", name, sizeof name) || !value) {
-        s_error (self, routing, in->rid, ASYNC_EREFUSED, "ANNOTATE needs a name and a value");
-        return;
-    }
-    //  Rebuild the annotations map with name set
-    msgpack_sbuffer buffer;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&buffer);
-    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    size_t offset = 0;
-    uint32_t count = 0;
-    const msgpack_object *map = NULL;
-    if (job->annotations.size
-    &&  msgpack_unpack_next (&unpacked, (const char *) job->annotations.data,
-                             job->annotations.size, &offset) == MSGPACK_UNPACK_SUCCESS
-    &&  unpacked.data.type == MSGPACK_OBJECT_MAP)
-        map = &unpacked.data;
-    for (uint32_t i = 0; map && i < map->via.map.size; i++)
-        if (!async_mp_streq (&map->via.map.ptr [i].key, name))
-            count++;
-    msgpack_pack_map (&pk, count + 1);
-    for (uint32_t i = 0; map && i < map->via.map.size; i++)
-        if (!async_mp_streq (&map->via.map.ptr [i].key, name)) {
-            msgpack_pack_object (&pk, map->via.map.ptr [i].key);
-            msgpack_pack_object (&pk, map->via.map.ptr [i].val);
-        }
-    async_codec_pack_str (&pk, name);
-    msgpack_pack_object (&pk, *value);
-    msgpack_unpacked_destroy (&unpacked);
-    if (buffer.size > SPEC_ANNOTATIONS_MAX) {
-        //  Every later read and write of the job carries them all
-        char err [160];
-        snprintf (err, sizeof err, "the job's annotations would take %zu bytes; at most "
-                  "%d", buffer.size, SPEC_ANNOTATIONS_MAX);
-        msgpack_sbuffer_destroy (&buffer);
-        s_error (self, routing, in->rid, ASYNC_EREFUSED, err);
-        return;
-    }
-    async_blob_take (&job->annotations, (uint8_t *) buffer.data, buffer.size);
-    s_job_save (self, job);
-    commit_durable (self->commit);
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_OK, in->rid);
-    s_reply_later (self, routing, &msg);
-}
-
-//  Add a callback to a job in any status; on a completed job it runs now
-static void
-s_on_add_callback (broker_t *self, zframe_t *routing, async_inmsg_t *in)
-{
-    char id [ASYNC_ID_LEN];
-    async_job_t *job = s_read_id (in, id) ? NULL : s_job_load (self, id);
-    if (!job) {
-        s_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job");
-        return;
-    }
-    int on = spec_callback_on (async_mp_get (in->body, "on"));
-    if (on < 0) {
-        s_error (self, routing, in->rid, ASYNC_EREFUSED,
-                 "\"on\" must be always, success or failure");
-        return;
-    }
-    zlistx_t *jobs = zlistx_new ();
-    zlistx_set_destructor (jobs, (zlistx_destructor_fn *) async_job_destroy);
-    char err [300];
-    if (spec_parse (async_mp_get (in->body, "spec"), async_now_us (), jobs, err, sizeof err)
-    ||  s_check_quotas (self, jobs, err, sizeof err)) {
-        s_error (self, routing, in->rid, ASYNC_EREFUSED, err);
-        zlistx_destroy (&jobs);
-        return;
-    }
-    async_job_t *callback = (async_job_t *) zlistx_first (jobs);
-    if (callback->kind != ASYNC_KIND_TASK || callback->key) {
-        s_error (self, routing, in->rid, ASYNC_EREFUSED, callback->key
-                 ? "a callback has no idempotency key: key is for the job submitted"
-                 : "a callback is a task, not a parallel or serial job");
-        zlistx_destroy (&jobs);
-        return;
-    }
-    callback->role = ASYNC_ROLE_CALLBACK;
-    callback->on = on;
-    memcpy (callback->parent, job->id, ASYNC_ID_LEN);
-    if (!async_mp_get (async_mp_get (in->body, "spec"), "queue"))
-        async_job_set_str (&callback->queue, job->queue);
-    char cid [ASYNC_ID_LEN];
-    memcpy (cid, callback->id, ASYNC_ID_LEN);
-    s_jobs_adopt (self, &jobs);
-    async_job_add_callback (job, cid);
-    s_job_save (self, job);
-    if (job->status == ASYNC_COMPLETED) {
-        //  Runs at once; the job stays completed
-        job->callbacks_next = (int) job->ncallbacks;
-        s_start_callback (self, job, s_job_load (self, cid));
-    }
-    commit_durable (self->commit);
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_CALLBACK, in->rid);
-    async_msg_str (&msg, "callback", cid);
-    s_reply_later (self, routing, &msg);
-}
-
-//  ---------------------------------------------------------------------
-//  Recurring schedules
-
-//  Submit a schedule's spec for one tick: its idempotency key is the
-//  tick's, so a tick whose batch committed creates nothing again
-static int
-s_every_submit (void *arg, const msgpack_object *spec, const char *key, char *id_out,
-                char *err, size_t err_size)
-{
-    broker_t *self = (broker_t *) arg;
-    msgpack_sbuffer buffer;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&buffer);
-    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
-    uint32_t fields = 1;
-    for (uint32_t i = 0; i < spec->via.map.size; i++)
-        fields += !async_mp_streq (&spec->via.map.ptr [i].key, "key");
-    msgpack_pack_map (&pk, fields);
-    for (uint32_t i = 0; i < spec->via.map.size; i++)
-        if (!async_mp_streq (&spec->via.map.ptr [i].key, "key")) {
-            msgpack_pack_object (&pk, spec->via.map.ptr [i].key);
-            msgpack_pack_object (&pk, spec->via.map.ptr [i].val);
-        }
-    async_codec_pack_str (&pk, "key");
-    async_codec_pack_str (&pk, key);
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    size_t offset = 0;
-    int rc = -1;
-    bool existing;
-    if (msgpack_unpack_next (&unpacked, buffer.data, buffer.size, &offset)
-        == MSGPACK_UNPACK_SUCCESS)
-        rc = s_submit (self, &unpacked.data, id_out, &existing, err, err_size);
-    else
-        snprintf (err, err_size, "the schedule's spec could not be read");
-    msgpack_unpacked_destroy (&unpacked);
-    msgpack_sbuffer_destroy (&buffer);
-    return rc;
-}
-
-//  What a schedule may make the broker do: at most S_EVERY_JOBS jobs a
-//  tick and S_EVERY_RATE jobs a second of its interval, and at most
-//  S_EVERY_MAX schedules (a schedule submits by itself, for ever); all
-//  schedules together at most S_EVERY_TOTAL jobs a second. A loop turn
-//  runs schedules until they made S_EVERY_TURN_JOBS jobs; the rest run
-//  on the next turns, with messages served in between
-#define S_EVERY_JOBS        EVERY_JOBS_MAX
-#define S_EVERY_RATE        100
-#define S_EVERY_MAX         10000
-#define S_EVERY_TOTAL       1000
+//  Schedules: how many jobs a loop turn may make, and when they wait
 #define S_EVERY_TURN_JOBS   200
 //  While a commit is in flight and this many jobs are staged already, the
 //  schedules wait for it (the loop wakes when it is done), so that ticks
@@ -2878,153 +2557,6 @@ s_every_submit (void *arg, const msgpack_object *spec, const char *key, char *id
 //  How often the loop looks again at schedules that are due but held (the
 //  disk under its reserve is checked every 100 ms)
 #define S_EVERY_HELD_US     10000
-
-//  0, or -1 with the reason in err
-static int
-s_every_budget (broker_t *self, const char *name, size_t jobs, int64_t interval_us,
-                char *err, size_t err_size)
-{
-    if (!every_has (self->every, name) && every_size (self->every) >= S_EVERY_MAX) {
-        snprintf (err, err_size, "there are %d schedules already (at most %d); delete "
-                  "one first", S_EVERY_MAX, S_EVERY_MAX);
-        return -1;
-    }
-    //  jobs per second of interval: jobs * 1e6 / interval_us, without a
-    //  division that rounds a fast schedule down to nothing
-    if (jobs > S_EVERY_JOBS
-    ||  (int64_t) jobs * 1000000 > (int64_t) S_EVERY_RATE * interval_us) {
-        snprintf (err, err_size, "a schedule of %zu jobs a tick every %.3fs is over the "
-                  "budget: at most %d jobs a tick and %d a second", jobs,
-                  interval_us / 1e6, S_EVERY_JOBS, S_EVERY_RATE);
-        return -1;
-    }
-    //  All schedules together, in thousandths of a job a second (as
-    //  every_rate): the others' and this one's (it replaces its namesake)
-    uint64_t others = every_rate (self->every, name);
-    uint64_t rate = ((uint64_t) jobs * 1000000000ULL + (uint64_t) interval_us - 1)
-                  / (uint64_t) interval_us;
-    if (others + rate > (uint64_t) S_EVERY_TOTAL * 1000) {
-        snprintf (err, err_size, "schedule '%s' (%.3f jobs a second) is over the budget "
-                  "of all schedules together: the others make %.3f jobs a second, at "
-                  "most %d in all; delete or slow down some first", name,
-                  rate / 1000.0, others / 1000.0, S_EVERY_TOTAL);
-        return -1;
-    }
-    return 0;
-}
-
-static void
-s_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_command_t cmd)
-{
-    char name [ASYNC_MAX_NAME + 1] = "", err [300];
-    async_mp_str (in->body, "name", name, sizeof name);
-    if (cmd == ASYNC_C_EVERY_LIST) {
-        async_msg_t msg;
-        async_msg_init (&msg, ASYNC_S_SCHEDULES, in->rid);
-        async_msg_key (&msg, "schedules");
-        every_pack_list (self->every, &msg.packer);
-        s_send (self, routing, &msg);
-        return;
-    }
-    if (cmd == ASYNC_C_EVERY_SET) {
-        int64_t interval_ms = 0, interval_us = 0;
-        const msgpack_object *spec = async_mp_get (in->body, "spec");
-        //  A spec that would never submit is refused now, not at each tick
-        zlistx_t *jobs = zlistx_new ();
-        zlistx_set_destructor (jobs, (zlistx_destructor_fn *) async_job_destroy);
-        int rc = async_mp_int (in->body, "interval_ms", &interval_ms) ? -1 : 0;
-        if (rc)
-            snprintf (err, sizeof err, "EVERY-SET needs interval_ms");
-        else
-        if ((rc = async_mul_i64 (interval_ms, 1000, &interval_us)
-               || interval_us < EVERY_INTERVAL_MIN || interval_us > EVERY_INTERVAL_MAX ? -1 : 0))
-            snprintf (err, sizeof err, "bad interval for schedule '%s': give 1s to 366d",
-                      name);
-        else
-            rc = spec_parse (spec, async_now_us (), jobs, err, sizeof err)
-              || s_check_quotas (self, jobs, err, sizeof err)
-              || s_every_budget (self, name, zlistx_size (jobs), interval_us, err,
-                                 sizeof err)
-              || every_set (self->every, name, interval_us, spec, zlistx_size (jobs),
-                            async_now_us (), err, sizeof err);
-        zlistx_destroy (&jobs);
-        if (rc) {
-            s_error (self, routing, in->rid, ASYNC_EREFUSED, err);
-            return;
-        }
-        async_log_info ("broker", "every.set", "schedule=%s interval_ms=%" PRId64,
-                        name, interval_ms);
-    }
-    else
-    if (every_delete (self->every, name)) {
-        s_error (self, routing, in->rid, ASYNC_EREFUSED, "no such schedule");
-        return;
-    }
-    commit_durable (self->commit);
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_OK, in->rid);
-    s_reply_later (self, routing, &msg);
-}
-
-//  ---------------------------------------------------------------------
-//  Quotas
-
-static void
-s_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_command_t cmd)
-{
-    char name [ASYNC_MAX_NAME + 1];
-    bool named = async_mp_str (in->body, "name", name, sizeof name) == 0 && *name;
-    for (char *c = name; named && *c; c++)
-        if (!isalnum ((unsigned char) *c) && !strchr ("_-.:", *c))
-            named = false;
-    if (cmd == ASYNC_C_QUOTA_LIST) {
-        async_msg_t msg;
-        async_msg_init (&msg, ASYNC_S_QUOTAS, in->rid);
-        async_msg_key (&msg, "quotas");
-        quota_pack_list (self->quotas, &msg.packer);
-        s_send (self, routing, &msg);
-        return;
-    }
-    if (!named) {
-        s_error (self, routing, in->rid, ASYNC_EREFUSED, "a quota name is letters, "
-                 "digits and _-.: (at most 200)");
-        return;
-    }
-    char key [KEYS_MAX];
-    size_t klen = keys_name (key, KEYS_QUOTA, name);
-    if (cmd == ASYNC_C_QUOTA_SET) {
-        int64_t size;
-        if (async_mp_int (in->body, "size", &size) || size < 1 || size > QUOTA_SIZE_MAX) {
-            s_error (self, routing, in->rid, ASYNC_EREFUSED, "a quota size is a whole "
-                     "number from 1 to 1000000000");
-            return;
-        }
-        if (quota_set (self->quotas, name, size)) {
-            //  A quota made (again) while jobs naming it run: they count,
-            //  or their ends would take it below zero, past its size
-            async_job_t *job = (async_job_t *) async_idmap_first (self->jobs);
-            for (; job; job = (async_job_t *) async_idmap_next (self->jobs))
-                if (s_job_is_live (job))
-                    quota_count_one (self->quotas, &job->quotas, name, +1);
-        }
-        uint8_t value [8];
-        store_put_be64 (value, (uint64_t) size);
-        store_put (self->store, key, klen, value, 8);
-        async_log_info ("broker", "quota.set", "quota=%s size=%" PRId64, name, size);
-    }
-    else {
-        if (quota_delete (self->quotas, name)) {
-            s_error (self, routing, in->rid, ASYNC_EREFUSED, "no such quota");
-            return;
-        }
-        store_delete (self->store, key, klen);
-        async_log_info ("broker", "quota.deleted", "quota=%s", name);
-    }
-    commit_durable (self->commit);
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_OK, in->rid);
-    s_reply_later (self, routing, &msg);
-}
 
 //  ---------------------------------------------------------------------
 //  The loop
@@ -3151,7 +2683,7 @@ s_handle (broker_t *self, zmsg_t *zmsg)
     }
     switch (command ? command->id : ASYNC_COMMANDS) {
         case ASYNC_C_SUBMIT:
-            s_on_submit (self, routing, &in);
+            requests_on_submit (self, routing, &in);
             break;
         case ASYNC_C_WAIT:
             s_on_get (self, routing, &in, true);
@@ -3172,23 +2704,23 @@ s_handle (broker_t *self, zmsg_t *zmsg)
             s_on_nodes (self, routing, &in);
             break;
         case ASYNC_C_CANCEL:
-            s_on_cancel (self, routing, &in);
+            requests_on_cancel (self, routing, &in);
             break;
         case ASYNC_C_ANNOTATE:
-            s_on_annotate (self, routing, &in);
+            requests_on_annotate (self, routing, &in);
             break;
         case ASYNC_C_ADD_CALLBACK:
-            s_on_add_callback (self, routing, &in);
+            requests_on_add_callback (self, routing, &in);
             break;
         case ASYNC_C_QUOTA_SET:
         case ASYNC_C_QUOTA_DELETE:
         case ASYNC_C_QUOTA_LIST:
-            s_on_quota (self, routing, &in, command->id);
+            requests_on_quota (self, routing, &in, command->id);
             break;
         case ASYNC_C_EVERY_SET:
         case ASYNC_C_EVERY_DELETE:
         case ASYNC_C_EVERY_LIST:
-            s_on_every (self, routing, &in, command->id);
+            requests_on_every (self, routing, &in, command->id);
             break;
         case ASYNC_C_HELLO:
             s_on_hello (self, routing, rkey, &in);
@@ -3594,7 +3126,7 @@ s_timers (broker_t *self)
                     || (commit_busy (self->commit)
                         && commit_staged_jobs (self->commit) > S_EVERY_STAGED_JOBS);
     if (!self->every_held) {
-        every_tick_some (self->every, now, mono, S_EVERY_TURN_JOBS, s_every_submit, self);
+        every_tick_some (self->every, now, mono, S_EVERY_TURN_JOBS, requests_every_submit, self);
         if (every_next_due (self->every) <= now)
             self->more_work = true;
     }
@@ -4617,4 +4149,92 @@ broker_feed (broker_t *self, const void *routing, size_t rsize, const void *data
     s_pushes_flush (self);
     s_acks_flush (self, false);
     return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Exported to the broker's parts (broker_impl.h)
+
+int
+broker_send (broker_t *self, zframe_t *routing, async_msg_t *msg)
+{
+    return s_send (self, routing, msg);
+}
+
+void
+broker_error (broker_t *self, zframe_t *routing, uint64_t rid, int code, const char *text)
+{
+    s_error (self, routing, rid, code, text);
+}
+
+void
+broker_reply_later (broker_t *self, zframe_t *routing, async_msg_t *msg)
+{
+    s_reply_later (self, routing, msg);
+}
+
+async_job_t *
+broker_job_read (broker_t *self, const char *id)
+{
+    return s_job_read (self, id);
+}
+
+async_job_t *
+broker_job_load (broker_t *self, const char *id)
+{
+    return s_job_load (self, id);
+}
+
+void
+broker_job_save (broker_t *self, async_job_t *job)
+{
+    s_job_save (self, job);
+}
+
+bool
+broker_job_is_live (async_job_t *job)
+{
+    return s_job_is_live (job);
+}
+
+void
+broker_jobs_adopt (broker_t *self, zlistx_t **jobs_p)
+{
+    s_jobs_adopt (self, jobs_p);
+}
+
+void
+broker_start (broker_t *self, async_job_t *job)
+{
+    s_start (self, job);
+}
+
+void
+broker_start_callback (broker_t *self, async_job_t *job, async_job_t *callback)
+{
+    s_start_callback (self, job, callback);
+}
+
+void
+broker_cancel (broker_t *self, async_job_t *job)
+{
+    s_cancel (self, job);
+}
+
+int
+broker_read_id (async_inmsg_t *in, char *id)
+{
+    return s_read_id (in, id);
+}
+
+int
+broker_wait_room (broker_t *self, zframe_t *routing, char *err, size_t err_size)
+{
+    return s_wait_room (self, routing, err, err_size);
+}
+
+int
+broker_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief, char *err,
+                 size_t err_size)
+{
+    return s_wait_add (self, routing, id, brief, err, err_size);
 }

@@ -122,4 +122,69 @@ struct _broker_t {
     zhashx_t *scheduled_queues; //  queue -> scheduled_queue_t: entries of scheduled
 };
 
+//  ---------------------------------------------------------------------
+//  What broker.c does for the broker's parts (requests.c, ...)
+
+//  Send a message now (not waiting for a batch); 0, or -1 when the peer
+//  is gone
+int
+    broker_send (broker_t *self, zframe_t *routing, async_msg_t *msg);
+
+//  Send ERROR `code` with a one-line `text` now
+void
+    broker_error (broker_t *self, zframe_t *routing, uint64_t rid, int code,
+                  const char *text);
+
+//  Send a reply once the batch being staged is durable (commit.h)
+void
+    broker_reply_later (broker_t *self, zframe_t *routing, async_msg_t *msg);
+
+//  The job from the store, the caller's to destroy; NULL if none
+async_job_t *
+    broker_job_read (broker_t *self, const char *id);
+
+//  The job from the cache, read into it from the store if needed; NULL if
+//  none. The cache owns it
+async_job_t *
+    broker_job_load (broker_t *self, const char *id);
+
+//  Stage the job's record for the next batch
+void
+    broker_job_save (broker_t *self, async_job_t *job);
+
+//  Whether the job is live: assigned, active, or waiting for callbacks
+bool
+    broker_job_is_live (async_job_t *job);
+
+//  Take every job of a parsed spec into the cache, staged; destroys the list
+void
+    broker_jobs_adopt (broker_t *self, zlistx_t **jobs_p);
+
+//  Start a job: a task goes to its queue, a parent starts its children
+void
+    broker_start (broker_t *self, async_job_t *job);
+
+//  Start a callback of a completed job
+void
+    broker_start_callback (broker_t *self, async_job_t *job, async_job_t *callback);
+
+//  Cancel a job (pending: fails now; running: asked to stop; a parent:
+//  with its children)
+void
+    broker_cancel (broker_t *self, async_job_t *job);
+
+//  The request's `id`, a valid job id, into id (ASYNC_ID_LEN); 0 or -1
+int
+    broker_read_id (async_inmsg_t *in, char *id);
+
+//  Whether the peer may wait for one more job: 0, or -1 with the reason
+int
+    broker_wait_room (broker_t *self, zframe_t *routing, char *err, size_t err_size);
+
+//  The peer waits for the job's outcome (`brief`: its brief JOB): 0, or -1
+//  with the reason
+int
+    broker_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief,
+                     char *err, size_t err_size);
+
 #endif

@@ -1,0 +1,51 @@
+/*  =========================================================================
+    requests - the clients' requests that change jobs or the broker's
+    settings (requests.c); part of the broker
+    =========================================================================
+*/
+#ifndef BROKER_REQUESTS_H_INCLUDED
+#define BROKER_REQUESTS_H_INCLUDED
+
+#include "broker_impl.h"
+#include "async_codec.h"
+#include "async_proto.h"
+
+//  SUBMIT: one job spec (`spec`) or up to 4,096 (`specs`), each parsed,
+//  checked, staged and started; ACCEPTED once they are durable. With
+//  `wait`, the sender waits for each new job's outcome
+void
+    requests_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in);
+
+//  CANCEL of a job: OK once staged (broker_cancel does the work)
+void
+    requests_on_cancel (broker_t *self, zframe_t *routing, async_inmsg_t *in);
+
+//  ANNOTATE: set one annotation of a job (all of them within
+//  SPEC_ANNOTATIONS_MAX bytes)
+void
+    requests_on_annotate (broker_t *self, zframe_t *routing, async_inmsg_t *in);
+
+//  ADD-CALLBACK: add a callback task to a job; on a completed job it runs
+//  at once
+void
+    requests_on_add_callback (broker_t *self, zframe_t *routing, async_inmsg_t *in);
+
+//  EVERY-SET, EVERY-DELETE, EVERY-LIST (`cmd`): recurring schedules,
+//  within their budgets
+void
+    requests_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in,
+                       async_command_t cmd);
+
+//  QUOTA-SET, QUOTA-DELETE, QUOTA-LIST (`cmd`): cluster quotas
+void
+    requests_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in,
+                       async_command_t cmd);
+
+//  Submit a schedule's spec for one tick with the tick's idempotency key
+//  (every_tick_some's callback; `arg` is the broker). 0, or -1 with the
+//  reason in err
+int
+    requests_every_submit (void *arg, const msgpack_object *spec, const char *key,
+                           char *id_out, char *err, size_t err_size);
+
+#endif
