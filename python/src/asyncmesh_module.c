@@ -224,6 +224,25 @@ s_from_text (char *text)
     return object;
 }
 
+//  A name for the C API: borrowed UTF-8 of a str without NUL, or NULL with
+//  TypeError / ValueError naming `what`
+static const char *
+s_name (PyObject *object, const char *what)
+{
+    if (!PyUnicode_Check (object)) {
+        PyErr_Format (PyExc_TypeError, "%s must be a str, not '%.100s'", what,
+                      Py_TYPE (object)->tp_name);
+        return NULL;
+    }
+    Py_ssize_t size;
+    const char *name = PyUnicode_AsUTF8AndSize (object, &size);
+    if (name && strlen (name) != (size_t) size) {
+        PyErr_Format (PyExc_ValueError, "%s must not hold a NUL character", what);
+        return NULL;
+    }
+    return name;
+}
+
 //  ---------------------------------------------------------------------
 //  Specs: {"task": str, "args": list, "kwargs": dict, "options": dict} or
 //  {"parallel" | "serial": [spec, ...], "postprocess": spec | None,
@@ -244,12 +263,9 @@ s_spec_options (async_spec_t *spec, PyObject *options)
     PyObject *key, *value;
     Py_ssize_t pos = 0;
     while (PyDict_Next (options, &pos, &key, &value)) {
-        const char *name = PyUnicode_Check (key) ? PyUnicode_AsUTF8 (key) : NULL;
-        if (!name) {
-            if (!PyErr_Occurred ())
-                PyErr_SetString (PyExc_TypeError, "option names must be str");
+        const char *name = s_name (key, "an option name");
+        if (!name)
             return -1;
-        }
         if (value == Py_None)
             continue;
         json_t *json = s_to_json (value, 1);
@@ -291,12 +307,9 @@ s_spec_task (PyObject *tree, const char *task)
     PyObject *key, *value;
     Py_ssize_t pos = 0;
     while (kwargs && PyDict_Next (kwargs, &pos, &key, &value)) {
-        const char *name = PyUnicode_Check (key) ? PyUnicode_AsUTF8 (key) : NULL;
-        if (!name) {
-            if (!PyErr_Occurred ())
-                PyErr_SetString (PyExc_TypeError, "keyword argument names must be str");
+        const char *name = s_name (key, "a keyword argument's name");
+        if (!name)
             goto fail;
-        }
         json_t *json = s_to_json (value, 1);
         if (!json)
             goto fail;
@@ -367,12 +380,9 @@ s_spec (PyObject *tree, int depth)
     PyObject *serial = PyDict_GetItemString (tree, "serial");
     async_spec_t *spec = NULL;
     if (task) {
-        const char *name = PyUnicode_Check (task) ? PyUnicode_AsUTF8 (task) : NULL;
-        if (!name) {
-            if (!PyErr_Occurred ())
-                PyErr_SetString (PyExc_TypeError, "a task name must be a str");
+        const char *name = s_name (task, "a task name");
+        if (!name)
             return NULL;
-        }
         spec = s_spec_task (tree, name);
     }
     else if (parallel || serial)
@@ -525,12 +535,9 @@ s_client_submit (s_client_t *self, PyObject *tree)
 static const char *
 s_id_arg (PyObject *object)
 {
-    const char *id = PyUnicode_Check (object) ? PyUnicode_AsUTF8 (object) : NULL;
-    if (!id) {
-        if (!PyErr_Occurred ())
-            PyErr_SetString (PyExc_TypeError, "a job id must be a str");
+    const char *id = s_name (object, "a job id");
+    if (!id)
         return NULL;
-    }
     if (strlen (id) >= ASYNC_ID_LEN) {
         PyErr_Format (PyExc_ValueError, "'%.60s' is not a job id", id);
         return NULL;

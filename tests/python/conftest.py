@@ -27,6 +27,11 @@ if str(BUILD / "python") not in sys.path:
 
 import asyncmesh  # noqa: E402  (after the path is set)
 
+#  The tests say which broker and keys they use: none from the caller's
+#  environment
+for _name in ("ASYNC_BROKER", "ASYNC_CURVE_KEY", "ASYNC_BROKER_PUBLIC_KEY"):
+    os.environ.pop(_name, None)
+
 
 def wait_for(what, timeout, predicate, interval=0.05):
     """Poll predicate () until it is true; fail after timeout seconds."""
@@ -82,13 +87,15 @@ class Mesh:
     def client(self, **kwargs):
         return asyncmesh.Client(self.endpoint, **kwargs)
 
-    def start_broker(self):
+    def start_broker(self, *flags, **client_kwargs):
+        """Start the broker with these extra flags; wait until a client
+        made with client_kwargs gets its status."""
         for _ in range(3):
             self.endpoint = "tcp://127.0.0.1:%d" % free_port()
             proc = self._spawn("broker", [str(BIN / "asyncbroker"), "--data",
                                           str(self.tmp / "broker-data"),
-                                          "--bind", self.endpoint])
-            probe = asyncmesh.Client(self.endpoint, timeout=0.5)
+                                          "--bind", self.endpoint, *flags])
+            probe = asyncmesh.Client(self.endpoint, timeout=0.5, **client_kwargs)
             deadline = time.monotonic() + 15
             while proc.poll() is None and time.monotonic() < deadline:
                 try:
@@ -155,6 +162,29 @@ def mesh(tmp_path_factory):
         mesh.stop()
         for name in ("broker", "node"):
             print("----- %s.log (last 3000 bytes)\n%s" % (name, mesh.log(name)))
+
+
+@pytest.fixture
+def curve_mesh(tmp_path):
+    """A broker of its own that speaks CURVE only, no node. Keys in
+    tmp_path/keys: broker, client1 (let in), stranger (not let in)."""
+    keys = tmp_path / "keys"
+    (keys / "clients").mkdir(parents=True)
+    for name in ("broker", "client1", "stranger"):
+        subprocess.run([str(BIN / "asyncctl"), "keygen", str(keys / name)],
+                       check=True, stdout=subprocess.DEVNULL)
+    (keys / "clients" / "client1").write_bytes((keys / "client1").read_bytes())
+    mesh = Mesh(tmp_path)
+    mesh.keys = keys
+    try:
+        mesh.start_broker("--curve-secret", str(keys / "broker_secret"),
+                          "--curve-clients", str(keys / "clients"),
+                          curve_key=str(keys / "client1_secret"),
+                          broker_public_key=str(keys / "broker"))
+        yield mesh
+    finally:
+        mesh.stop()
+        print("----- broker.log (last 3000 bytes)\n%s" % mesh.log("broker"))
 
 
 @pytest.fixture

@@ -328,3 +328,41 @@ def test_one_client_shared_by_threads(client):
         t.join(timeout=60)
     assert not errors
     assert sorted(results) == [n * 2 for n in range(8)]
+
+
+def test_curve_keys_as_arguments_and_environment(curve_mesh, monkeypatch):
+    keys = curve_mesh.keys
+    monkeypatch.delenv("ASYNC_CURVE_KEY", raising=False)
+    monkeypatch.delenv("ASYNC_BROKER_PUBLIC_KEY", raising=False)
+    #  keys as keyword arguments (paths as str or os.PathLike)
+    with asyncmesh.Client(curve_mesh.endpoint, curve_key=keys / "client1_secret",
+                          broker_public_key=keys / "broker") as c:
+        job = c.submit("testing.noop", queue="python-nobody")
+        assert job.status == "pending"
+    #  no key: refused at once, saying the broker requires CURVE
+    c = asyncmesh.Client(curve_mesh.endpoint)
+    started = time.monotonic()
+    with pytest.raises(asyncmesh.Unreachable) as info:
+        c.status()
+    assert time.monotonic() - started < 4
+    assert "requires CURVE" in str(info.value)
+    c.close()
+    #  a key the broker does not let in: refused at once, saying so
+    c = asyncmesh.Client(curve_mesh.endpoint, curve_key=str(keys / "stranger_secret"),
+                         broker_public_key=str(keys / "broker"))
+    started = time.monotonic()
+    with pytest.raises(asyncmesh.Unreachable) as info:
+        c.status()
+    assert time.monotonic() - started < 4
+    assert "refused our CURVE key" in str(info.value)
+    c.close()
+    #  the same keys from the environment, as asyncctl reads them
+    monkeypatch.setenv("ASYNC_CURVE_KEY", str(keys / "client1_secret"))
+    monkeypatch.setenv("ASYNC_BROKER_PUBLIC_KEY", str(keys / "broker"))
+    with asyncmesh.Client(curve_mesh.endpoint) as c:
+        assert job.id == c.job(job.id).info()["id"]
+        c.job(job.id).cancel()
+    #  one without the other
+    monkeypatch.delenv("ASYNC_BROKER_PUBLIC_KEY")
+    with pytest.raises(asyncmesh.InvalidArgument):
+        asyncmesh.Client(curve_mesh.endpoint)
