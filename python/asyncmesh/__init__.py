@@ -37,7 +37,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
 from ._errors import (Error, InvalidArgument, JobFailed, NoSuchJob,
                       ProtocolError, Refused, Timeout, Unreachable)
-from . import _asyncmesh
+from . import _asyncmesh, _errors
 
 __all__ = [
     "Client", "Job", "Spec", "call", "parallel", "serial", "Value",
@@ -231,9 +231,17 @@ class Job:
         """Wait until the job completed and return its result; raise
         :class:`JobFailed` (with the failure's type, message and detail)
         when it completed with a failure, :class:`Timeout` when ``timeout``
-        seconds (None: for ever) passed first. Releases the GIL."""
+        seconds (None: for ever) passed first; ``timeout=0`` only looks.
+        Releases the GIL."""
         msecs = -1 if timeout is None else _msecs(timeout, "timeout", 0)
-        job = self.client._c.wait(self.id, msecs)
+        if msecs == 0:
+            #  libasync's wait gives up before it asks when its time is
+            #  out: ask for the job instead
+            job = self.info()
+            if job.get("status") != "completed":
+                raise Timeout("timed out waiting for job %s" % self.id, _errors.ETIMEOUT)
+        else:
+            job = self.client._c.wait(self.id, msecs)
         failure = job.get("failure")
         if failure is not None:
             raise JobFailed(self.id, failure)
@@ -310,7 +318,7 @@ class Client:
             raise InvalidArgument(
                 "give both curve_key and broker_public_key (or $ASYNC_CURVE_KEY "
                 "and $ASYNC_BROKER_PUBLIC_KEY), or neither for no CURVE",
-                _errors_EINVAL)
+                _errors.EINVAL)
         self._c = _asyncmesh.Client(endpoint, msecs, key, public)
 
     @property
@@ -384,5 +392,3 @@ class Client:
     def __repr__(self) -> str:
         return "asyncmesh.Client(%r)" % (self.endpoint,)
 
-
-_errors_EINVAL = _asyncmesh.EINVAL

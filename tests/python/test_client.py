@@ -117,7 +117,20 @@ def test_wait_timeout_raises_timeout(client):
     assert info.value.code == 3
     assert job.id in str(info.value)
     assert job.status == "pending"
+    with pytest.raises(asyncmesh.Timeout):
+        job.wait(timeout=0)
     job.cancel()
+
+
+def test_wait_zero_on_a_completed_job(client):
+    job = client.submit("testing.ret", "done")
+    assert job.wait(timeout=30) == "done"
+    assert job.wait(timeout=0) == "done"
+    failed = client.submit("testing.fail", "KeyError", "k", retry="never")
+    with pytest.raises(asyncmesh.JobFailed):
+        failed.wait(timeout=30)
+    with pytest.raises(asyncmesh.JobFailed):
+        failed.wait(timeout=0)
 
 
 def test_parallel_with_postprocess_is_pi(client):
@@ -253,6 +266,12 @@ def test_unreachable_broker_fails_within_timeout():
     assert isinstance(info.value, ConnectionError)
     assert info.value.code == 4
     assert "cannot reach the broker at tcp://127.0.0.1:" in str(info.value)
+    #  a wait too: after the client's timeout, not the wait's
+    started = time.monotonic()
+    with pytest.raises(asyncmesh.Unreachable):
+        c.job(str(uuid.uuid4())).wait(timeout=60)
+    elapsed = time.monotonic() - started
+    assert 0.9 <= elapsed < 5, elapsed
     c.close()
 
 
