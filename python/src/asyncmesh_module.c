@@ -28,6 +28,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 //  Values nested deeper than this are refused (the broker's codec has
 //  a bound too; this one keeps the C stack safe first)
@@ -36,6 +37,7 @@
 typedef struct {
     PyObject_HEAD async_client_t *client;
     PyThread_type_lock lock;  //  one call on the client at a time
+    int timeout_ms;           //  its request timeout
     char endpoint [256];
 } s_client_t;
 
@@ -503,6 +505,7 @@ s_client_init (s_client_t *self, PyObject *args, PyObject *kwargs)
     snprintf (self->endpoint, sizeof self->endpoint, "%s",
               used && *used ? used : ASYNC_DEFAULT_ENDPOINT);
     async_client_set_timeout (self->client, timeout_ms);
+    self->timeout_ms = timeout_ms;
     if (key && async_client_set_curve (self->client, key, broker_public)) {
         char message [512];
         snprintf (message, sizeof message, "%s", async_client_error (self->client));
@@ -545,7 +548,32 @@ s_id_arg (PyObject *object)
     return id;
 }
 
-//  wait (id, timeout_ms) -> job dict (timeout_ms < 0: for ever)
+//  A wait runs in slices of this long at most, so that signals (Ctrl-C)
+//  are handled between them
+#define S_WAIT_SLICE_MS 1000
+
+//  Monotonic time in microseconds
+static int64_t
+s_mono_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+//  The progress callback of a slice: the broker answered (WAITING to each
+//  WAIT the slice sent, or PROGRESS), so it is there
+static void
+s_wait_heard (void *arg, int64_t done, int64_t total)
+{
+    *(int64_t *) arg = s_mono_us ();
+}
+
+//  wait (id, timeout_ms) -> job dict (timeout_ms < 0: for ever). Waits in
+//  slices (each one libasync's wait, which sends WAIT again), handling
+//  signals in between, and gives up as libasync does when the broker is
+//  silent: nothing heard within the client's timeout, or nothing for
+//  max (timeout, 10 s) + 2 s after it answered
 static PyObject *
 s_client_wait (s_client_t *self, PyObject *args)
 {
@@ -556,11 +584,38 @@ s_client_wait (s_client_t *self, PyObject *args)
     const char *id = s_id_arg (id_object);
     if (!id)
         return NULL;
+    int64_t start = s_mono_us ();
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : start + (int64_t) timeout_ms * 1000;
+    int64_t request_us = (int64_t) self->timeout_ms * 1000;
+    int64_t silence_us = (request_us > 10000000 ? request_us : 10000000) + 2000000;
+    int64_t heard = 0;
     char *text = NULL;
     char reason [512] = "";
-    PyThreadState *state = s_enter (self);
-    int rc = self->client ? async_wait_json (self->client, id, timeout_ms, &text) : S_CLOSED;
-    s_leave (self, state, reason, sizeof reason);
+    int rc;
+    while (true) {
+        int64_t left_ms = (deadline - s_mono_us ()) / 1000;
+        int slice = left_ms < 0         ? 0
+            : left_ms < S_WAIT_SLICE_MS ? (int) left_ms
+                                        : S_WAIT_SLICE_MS;
+        PyThreadState *state = s_enter (self);
+        rc = self->client
+            ? async_wait_progress_json (self->client, id, slice, s_wait_heard, &heard, &text)
+            : S_CLOSED;
+        s_leave (self, state, reason, sizeof reason);
+        if (rc != ASYNC_ETIMEOUT)
+            break;
+        if (PyErr_CheckSignals () < 0)
+            return NULL;
+        int64_t now = s_mono_us ();
+        if (now >= deadline)
+            break;
+        if (heard ? now - heard > silence_us : now - start > request_us) {
+            rc = ASYNC_EUNREACH;
+            snprintf (reason, sizeof reason,
+                      "cannot reach the broker at %s; is asyncbroker running?", self->endpoint);
+            break;
+        }
+    }
     if (rc) {
         free (text);
         return s_client_raise (self, rc, reason, id);

@@ -4,6 +4,8 @@ value types, an unreachable broker, and that waiting releases the GIL."""
 
 import datetime
 import math
+import os
+import signal
 import threading
 import time
 import uuid
@@ -131,6 +133,27 @@ def test_wait_zero_on_a_completed_job(client):
         failed.wait(timeout=30)
     with pytest.raises(asyncmesh.JobFailed):
         failed.wait(timeout=0)
+
+
+def test_ctrl_c_interrupts_a_wait(client):
+    #  SIGINT while the main thread waits in C: KeyboardInterrupt within
+    #  about a second, not when the wait ends
+    job = client.submit("testing.noop", queue="python-nobody")
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            job.wait(timeout=30)
+    finally:
+        timer.cancel()
+    elapsed = time.monotonic() - started
+    assert elapsed < 5, elapsed
+    #  the client still works
+    assert job.status == "pending"
+    job.cancel()
+    with pytest.raises(asyncmesh.JobFailed):
+        job.wait(timeout=30)
 
 
 def test_parallel_with_postprocess_is_pi(client):
