@@ -288,6 +288,18 @@ def _path(value: Any, what: str) -> str:
     return path
 
 
+def _check_secret(path: str) -> None:
+    """A secret key file others may read is refused, as by asyncctl."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return                  # libasync says it cannot read it
+    if mode & 0o077:
+        raise InvalidArgument("curve_key '%s' holds a secret key but others may read "
+                              "it (mode %04o); run chmod 600 '%s'"
+                              % (path, mode & 0o7777, path), _errors.EINVAL)
+
+
 class Client:
     """A connection to the broker at ``endpoint`` (None: $ASYNC_BROKER,
     else tcp://127.0.0.1:9999).
@@ -295,9 +307,10 @@ class Client:
     ``timeout``: how long a request waits for the broker before it raises
     :class:`Unreachable` (seconds, default 5). ``curve_key`` and
     ``broker_public_key``: CurveZMQ, our key pair (a ``_secret`` file of
-    ``asyncctl keygen``) and the broker's public key; by default
-    $ASYNC_CURVE_KEY and $ASYNC_BROKER_PUBLIC_KEY, as for asyncctl; both
-    or neither. Connects at the first request."""
+    ``asyncctl keygen``, mode 0600: one others may read is refused) and
+    the broker's public key; by default $ASYNC_CURVE_KEY and
+    $ASYNC_BROKER_PUBLIC_KEY, as for asyncctl; both or neither. Connects
+    at the first request."""
 
     def __init__(self, endpoint: Optional[str] = None, *,
                  timeout: Union[float, datetime.timedelta] = 5.0,
@@ -319,6 +332,8 @@ class Client:
                 "give both curve_key and broker_public_key (or $ASYNC_CURVE_KEY "
                 "and $ASYNC_BROKER_PUBLIC_KEY), or neither for no CURVE",
                 _errors.EINVAL)
+        if key is not None:
+            _check_secret(key)
         self._c = _asyncmesh.Client(endpoint, msecs, key, public)
 
     @property

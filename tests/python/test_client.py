@@ -404,6 +404,12 @@ def test_curve_keys_as_arguments_and_environment(curve_mesh, monkeypatch):
     with asyncmesh.Client(curve_mesh.endpoint) as c:
         assert job.id == c.job(job.id).info()["id"]
         c.job(job.id).cancel()
+    #  a secret key file others may read is refused, as by asyncctl
+    (keys / "client1_secret").chmod(0o644)
+    with pytest.raises(asyncmesh.InvalidArgument) as info:
+        asyncmesh.Client(curve_mesh.endpoint)
+    assert "others may read" in str(info.value)
+    (keys / "client1_secret").chmod(0o600)
     #  one without the other
     monkeypatch.delenv("ASYNC_BROKER_PUBLIC_KEY")
     with pytest.raises(asyncmesh.InvalidArgument):
