@@ -265,6 +265,19 @@ class Job:
         """Set annotation ``name`` to ``value``."""
         self.client._c.annotate(self.id, name, value)
 
+    def add_callback(self, spec: Spec, on: str = "always") -> "Job":
+        """Add a callback: ``spec`` (a task's, from :func:`call`) runs when
+        this job completed, with its result (or its failure object) as
+        its last positional argument; ``on`` is "always", "success" or
+        "failure". On a completed job it runs at once. Returns the
+        callback's job (docs/spec.md section 2, ``callbacks``)."""
+        if not isinstance(spec, Spec):
+            raise TypeError("a callback must be a Spec (asyncmesh.call (...)), not %s"
+                            % type(spec).__name__)
+        if on not in ("always", "success", "failure"):
+            raise ValueError("on must be 'always', 'success' or 'failure', not %r" % (on,))
+        return Job(self.client, self.client._c.add_callback(self.id, on, spec._tree))
+
     def cancel(self) -> None:
         """Cancel the job: a pending one completes with CancelledError; an
         active one is asked to stop, then interrupted; a parent cancels

@@ -703,6 +703,34 @@ s_client_annotate (s_client_t *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+//  add_callback (id, on, spec_tree) -> the callback's id
+static PyObject *
+s_client_add_callback (s_client_t *self, PyObject *args)
+{
+    PyObject *id_object, *tree;
+    const char *on;
+    if (!PyArg_ParseTuple (args, "UsO", &id_object, &on, &tree))
+        return NULL;
+    const char *id = s_id_arg (id_object);
+    async_spec_t *spec = id ? s_spec (tree, 0) : NULL;
+    if (!spec)
+        return NULL;
+    char *text = json_dumps (async_spec_json (spec), JSON_COMPACT);
+    async_spec_destroy (&spec);
+    if (!text)
+        return PyErr_NoMemory ();
+    char callback [ASYNC_ID_LEN] = "";
+    char reason [512] = "";
+    PyThreadState *state = s_enter (self);
+    int rc = self->client ? async_add_callback_json (self->client, id, on, text, callback)
+                          : S_CLOSED;
+    s_leave (self, state, reason, sizeof reason);
+    free (text);
+    if (rc)
+        return s_client_raise (self, rc, reason, id);
+    return PyUnicode_FromString (callback);
+}
+
 //  status () -> dict, the broker's status
 static PyObject *
 s_client_status (s_client_t *self, PyObject *unused)
@@ -746,6 +774,8 @@ static PyMethodDef s_client_methods [] = {
     { "annotations", (PyCFunction) s_client_annotations, METH_O, "annotations(id) -> dict" },
     { "annotate", (PyCFunction) s_client_annotate, METH_VARARGS,
       "annotate(id, name, value): set an annotation" },
+    { "add_callback", (PyCFunction) s_client_add_callback, METH_VARARGS,
+      "add_callback(id, on, spec_tree) -> id: add a callback job" },
     { "status", (PyCFunction) s_client_status, METH_NOARGS,
       "status() -> dict: the broker's status" },
     { "close", (PyCFunction) s_client_close, METH_NOARGS,

@@ -255,6 +255,29 @@ def test_bad_options(client):
     assert "python-no-such-quota" in str(info.value)
 
 
+def test_callbacks(client):
+    #  the result is the callback's last argument
+    job = client.submit("testing.mul", 6, 7)
+    callback = job.add_callback(asyncmesh.call("testing.mul", 2))
+    assert callback.wait(timeout=30) == 84
+    assert callback.id in job.info()["callbacks"]
+    #  on failure: gets the failure object; on success: does not run
+    failed = client.submit("testing.fail", "KeyError", "k", retry="never")
+    handler = failed.add_callback(asyncmesh.call("testing.handle"), on="failure")
+    skipped = failed.add_callback(asyncmesh.call("testing.ret"), on="success")
+    assert handler.wait(timeout=30) == "handled KeyError"
+    with pytest.raises(asyncmesh.JobFailed):
+        skipped.wait(timeout=30)
+    with pytest.raises(ValueError):
+        job.add_callback(asyncmesh.call("testing.ret"), on="sometimes")
+    with pytest.raises(TypeError):
+        job.add_callback("testing.ret")
+    #  a key is for the job submitted only: the broker refuses it here
+    with pytest.raises(asyncmesh.Refused) as info:
+        job.add_callback(asyncmesh.call("testing.ret").options(key="k"))
+    assert "key" in str(info.value)
+
+
 def test_key_is_idempotent(client):
     key = "python-%s" % uuid.uuid4()
     first = client.submit("testing.ret", 1, key=key)
