@@ -164,15 +164,6 @@ void
 void
     broker_start (broker_t *self, async_job_t *job);
 
-//  Start a callback of a completed job
-void
-    broker_start_callback (broker_t *self, async_job_t *job, async_job_t *callback);
-
-//  Cancel a job (pending: fails now; running: asked to stop; a parent:
-//  with its children)
-void
-    broker_cancel (broker_t *self, async_job_t *job);
-
 //  The request's `id`, a valid job id, into id (ASYNC_ID_LEN); 0 or -1
 int
     broker_read_id (async_inmsg_t *in, char *id);
@@ -186,5 +177,55 @@ int
 int
     broker_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief,
                      char *err, size_t err_size);
+
+//  Stage an ACK to a node for after the commit, with its `count` entries
+//  (packed maps) also in a third frame, so that it can be held for an
+//  ASSIGN to ride on
+void
+    broker_ack_later (broker_t *self, zframe_t *routing, async_msg_t *msg,
+                      const void *entries, size_t size, uint32_t count);
+
+//  Dispatch's veto (dispatch_veto_fn, `arg` the broker): whether the job
+//  must wait (its lane's quotas are full, or its last change is unwritten)
+bool
+    broker_dispatch_veto (void *arg, const char *id, const char *task, const char *quotas);
+
+//  Put the job in its queue (`head`: first of its priority), or among the
+//  scheduled jobs when it is due later
+void
+    broker_enqueue (broker_t *self, async_job_t *job, bool head);
+
+//  Drop from the cache the jobs of the list (detached) that are not live
+void
+    broker_evict (broker_t *self, zlistx_t *jobs);
+
+//  Whether the job is in its queue's pending index
+bool
+    broker_is_queued (broker_t *self, async_job_t *job);
+
+//  Take the job out of its queue's pending index
+void
+    broker_unqueue (broker_t *self, async_job_t *job);
+
+//  Put or delete a job's 'a' key (live jobs), and its id in the ordered
+//  index the listings read
+void
+    broker_live_put (broker_t *self, const char *id, const void *value, size_t size,
+                     bool fresh);
+void
+    broker_live_delete (broker_t *self, const char *id);
+
+//  Push a job's outcome to the peers waiting for it
+void
+    broker_notify_waiters (broker_t *self, async_job_t *job);
+
+//  Push a job's progress to the peers subscribed to it
+void
+    broker_notify_progress (broker_t *self, const char *id, int64_t done, int64_t total);
+
+//  An outcome was staged: one from a node's RESULT may wait for a later
+//  sync (commit_outcome)
+void
+    broker_outcome_staged (broker_t *self);
 
 #endif

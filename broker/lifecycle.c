@@ -3,8 +3,15 @@
     =========================================================================
 */
 #include "lifecycle.h"
+#include "broker_impl.h"
+#include "async_alloc.h"
+#include "async_codec.h"
+#include "keys.h"
+#include "spec.h"
+#include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
 #include <assert.h>
+#include <inttypes.h>
 
 #define S_STATUSES (ASYNC_COMPLETED + 1)
 
@@ -51,4 +58,910 @@ lifecycle_set (async_job_t *job, async_status_t to)
     }
     job->status = to;
     return true;
+}
+
+//  ---------------------------------------------------------------------
+//  The broker's part: jobs completing, their callbacks, hand-offs and
+//  children, and the nodes' messages about the jobs they run
+
+static void s_metrics_started (broker_t *self, async_job_t *job);
+
+//  Pack the child summary {"id", "status", "result"|"failure"}
+static void
+s_pack_summary (msgpack_packer *pk, async_job_t *child)
+{
+    msgpack_pack_map (pk, 3);
+    async_codec_pack_str (pk, "id");
+    async_codec_pack_str (pk, child->id);
+    async_codec_pack_str (pk, "status");
+    async_codec_pack_str (pk, async_status_name (child->status));
+    if (child->failure.size) {
+        async_codec_pack_str (pk, "failure");
+        async_codec_pack_raw (pk, child->failure.data, child->failure.size);
+    }
+    else {
+        async_codec_pack_str (pk, "result");
+        if (child->result.size)
+            async_codec_pack_raw (pk, child->result.data, child->result.size);
+        else
+            msgpack_pack_nil (pk);
+    }
+}
+
+//  The summaries of a parent's children, packed as each completes, for its
+//  postprocess: without them each child would be read back from the store
+//  (evicted since it completed). Memory only: after a restart, or past
+//  S_GATHER_BYTES in all, the postprocess reads the children it lacks.
+typedef struct {
+    size_t count;
+    async_blob_t *summaries;    //  by child_index; size 0: not gathered
+    size_t bytes;
+} s_gather_t;
+
+#define S_GATHER_BYTES (32 * 1024 * 1024)
+
+static void
+s_gather_destroy (s_gather_t **self_p);
+
+zhashx_t *
+lifecycle_gathers_new (void)
+{
+    zhashx_t *gathers = zhashx_new ();
+    zhashx_set_destructor (gathers, (zhashx_destructor_fn *) s_gather_destroy);
+    return gathers;
+}
+
+static void
+s_gather_destroy (s_gather_t **self_p)
+{
+    s_gather_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->count; i++)
+        async_blob_clear (&self->summaries [i]);
+    free (self->summaries);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_gather_drop (broker_t *self, const char *parent_id)
+{
+    s_gather_t *gather = zhashx_size (self->gathers)
+                       ? (s_gather_t *) zhashx_lookup (self->gathers, parent_id) : NULL;
+    if (gather) {
+        self->gather_bytes -= gather->bytes;
+        zhashx_delete (self->gathers, parent_id);
+    }
+}
+
+static void
+s_gather_add (broker_t *self, async_job_t *parent, async_job_t *child)
+{
+    if (!parent->postprocess.size || child->child_index < 0
+    ||  (size_t) child->child_index >= parent->nchildren
+    ||  self->gather_bytes >= S_GATHER_BYTES)
+        return;
+    s_gather_t *gather = (s_gather_t *) zhashx_lookup (self->gathers, parent->id);
+    if (!gather) {
+        //  A cache: without memory for it, the postprocess reads the
+        //  children back (plain calloc: no need to stop for it)
+        gather = calloc (1, sizeof (s_gather_t));
+        if (gather)
+            gather->summaries = calloc (parent->nchildren, sizeof (async_blob_t));
+        if (!gather || !gather->summaries) {
+            free (gather);
+            return;             //  the postprocess reads them back instead
+        }
+        gather->count = parent->nchildren;
+        zhashx_insert (self->gathers, parent->id, gather);
+    }
+    async_blob_t *slot = &gather->summaries [child->child_index];
+    if (gather->count != parent->nchildren || slot->size)
+        return;
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
+    s_pack_summary (&pk, child);
+    async_blob_take (slot, (uint8_t *) buffer.data, buffer.size);
+    gather->bytes += buffer.size;
+    self->gather_bytes += buffer.size;
+}
+
+//  Build the postprocess job of a parent whose children are all done
+static async_job_t *
+s_make_postprocess (broker_t *self, async_job_t *parent)
+{
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    size_t offset = 0;
+    async_job_t *post = NULL;
+    if (msgpack_unpack_next (&unpacked, (const char *) parent->postprocess.data,
+                             parent->postprocess.size, &offset) == MSGPACK_UNPACK_SUCCESS) {
+        zlistx_t *jobs = zlistx_new ();
+        zlistx_set_destructor (jobs, (zlistx_destructor_fn *) async_job_destroy);
+        char err [256];
+        if (spec_parse (&unpacked.data, async_now_us (), jobs, err, sizeof err) == 0
+        &&  zlistx_size (jobs) == 1) {
+            post = (async_job_t *) zlistx_first (jobs);
+            zlistx_detach_cur (jobs);
+        }
+        zlistx_destroy (&jobs);
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    if (!post)
+        return NULL;
+    //  Arguments: its own, then one summary per child in order
+    msgpack_unpacked own;
+    msgpack_unpacked_init (&own);
+    uint32_t own_count = 0;
+    offset = 0;
+    if (post->args.size
+    &&  msgpack_unpack_next (&own, (const char *) post->args.data, post->args.size, &offset)
+        == MSGPACK_UNPACK_SUCCESS && own.data.type == MSGPACK_OBJECT_ARRAY)
+        own_count = own.data.via.array.size;
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
+    msgpack_pack_array (&pk, own_count + parent->nchildren);
+    for (uint32_t i = 0; i < own_count; i++)
+        msgpack_pack_object (&pk, own.data.via.array.ptr [i]);
+    msgpack_unpacked_destroy (&own);
+    s_gather_t *gather = (s_gather_t *) zhashx_lookup (self->gathers, parent->id);
+    if (gather && gather->count != parent->nchildren)
+        gather = NULL;
+    for (size_t i = 0; i < parent->nchildren; i++) {
+        //  Gathered as it completed; else a cached child is read in place
+        //  (broker_job_read copies)
+        async_job_t *child;
+        if (gather && gather->summaries [i].size)
+            async_sbuffer_write (&buffer, (const char *) gather->summaries [i].data,
+                                 gather->summaries [i].size);
+        else
+        if ((child = (async_job_t *) async_idmap_lookup (self->jobs, parent->children [i])))
+            s_pack_summary (&pk, child);
+        else
+        if ((child = broker_job_read (self, parent->children [i]))) {
+            s_pack_summary (&pk, child);
+            async_job_destroy (&child);
+        }
+        else
+            msgpack_pack_nil (&pk);
+    }
+    s_gather_drop (self, parent->id);
+    async_blob_take (&post->args, (uint8_t *) buffer.data, buffer.size);
+    post->role = ASYNC_ROLE_POSTPROCESS;
+    memcpy (post->parent, parent->id, ASYNC_ID_LEN);
+    free (post->queue);
+    post->queue = async_xstrdup (parent->queue);
+    return post;
+}
+
+//  Without a postprocess, the parent's result is the array of child results
+static void
+s_collect_results (broker_t *self, async_job_t *parent)
+{
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
+    msgpack_pack_array (&pk, parent->nchildren);
+    for (size_t i = 0; i < parent->nchildren; i++) {
+        async_job_t *child = broker_job_read (self, parent->children [i]);
+        if (child && child->failure.size)
+            async_codec_pack_raw (&pk, child->failure.data, child->failure.size);
+        else
+        if (child && child->result.size)
+            async_codec_pack_raw (&pk, child->result.data, child->result.size);
+        else
+            msgpack_pack_nil (&pk);
+        async_job_destroy (&child);
+    }
+    async_blob_take (&parent->result, (uint8_t *) buffer.data, buffer.size);
+}
+
+static void
+s_child_done (broker_t *self, async_job_t *child)
+{
+    async_job_t *parent = broker_job_load (self, child->parent);
+    if (!parent || parent->status == ASYNC_COMPLETED || parent->status == ASYNC_CALLBACKS)
+        return;
+    parent->children_done++;
+    s_gather_add (self, parent, child);
+    //  The parent stays cached while it runs (broker_evict); its record is
+    //  written when it changes otherwise, its progress goes to its x key
+    char key [40];
+    uint8_t done [8];
+    store_put_be64 (done, parent->children_done);
+    store_put (self->store, key, keys_id (key, KEYS_DONE, parent->id), done, 8);
+    broker_notify_progress (self, parent->id, (int64_t) parent->children_done,
+                       (int64_t) parent->nchildren);
+    if (parent->children_done < parent->nchildren) {
+        if (parent->kind == ASYNC_KIND_SERIAL) {
+            async_job_t *next = broker_job_load (self, parent->children [parent->children_done]);
+            if (next)
+                broker_start (self, next);
+        }
+        return;
+    }
+    if (parent->postprocess.size) {
+        async_job_t *post = s_make_postprocess (self, parent);
+        if (post) {
+            memcpy (parent->postprocess_id, post->id, ASYNC_ID_LEN);
+            broker_job_save (self, parent);
+            broker_start (self, post);
+            return;
+        }
+        async_failure_make (&parent->failure, "BadArgumentsError",
+                            "the postprocess spec could not be built", "", false, NULL, 0);
+    }
+    else
+        s_collect_results (self, parent);
+    lifecycle_job_complete (self, parent);
+}
+
+//  Start a callback of `job`: its arguments get the job's result, or its
+//  failure object, appended; one whose "on" does not match is not run
+void
+lifecycle_start_callback (broker_t *self, async_job_t *job, async_job_t *callback)
+{
+    bool failed = job->failure.size > 0;
+    if ((callback->on == 1 && failed) || (callback->on == 2 && !failed)) {
+        async_failure_make (&callback->failure, "CancelledError",
+                            failed ? "not run: the job failed and this callback runs "
+                                     "on success"
+                                   : "not run: the job succeeded and this callback runs "
+                                     "on failure", "", false, NULL, 0);
+        lifecycle_job_complete (self, callback);
+        return;
+    }
+    //  args + [outcome]
+    msgpack_unpacked own;
+    msgpack_unpacked_init (&own);
+    size_t offset = 0;
+    uint32_t count = 0;
+    if (callback->args.size
+    &&  msgpack_unpack_next (&own, (const char *) callback->args.data, callback->args.size,
+                             &offset) == MSGPACK_UNPACK_SUCCESS
+    &&  own.data.type == MSGPACK_OBJECT_ARRAY)
+        count = own.data.via.array.size;
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
+    msgpack_pack_array (&pk, count + 1);
+    for (uint32_t i = 0; i < count; i++)
+        msgpack_pack_object (&pk, own.data.via.array.ptr [i]);
+    msgpack_unpacked_destroy (&own);
+    const async_blob_t *outcome = failed ? &job->failure : &job->result;
+    if (outcome->size)
+        async_codec_pack_raw (&pk, outcome->data, outcome->size);
+    else
+        msgpack_pack_nil (&pk);
+    async_blob_take (&callback->args, (uint8_t *) buffer.data, buffer.size);
+    broker_start (self, callback);
+}
+
+//  Start the job's next callback in order; false when none is left
+static bool
+s_next_callback (broker_t *self, async_job_t *job)
+{
+    while (job->callbacks_next < (int) job->ncallbacks) {
+        async_job_t *callback = broker_job_load (self, job->callbacks [job->callbacks_next++]);
+        broker_job_save (self, job);
+        if (callback && callback->status == ASYNC_PENDING && !broker_is_queued (self, callback)) {
+            lifecycle_start_callback (self, job, callback);
+            return true;
+        }
+    }
+    return false;
+}
+
+//  The job is completed: record, notify, go up the tree
+void
+lifecycle_job_finish (broker_t *self, async_job_t *job)
+{
+    char key [64];
+    if (!lifecycle_set (job, ASYNC_COMPLETED))
+        return;
+    job->completed_at = async_now_us ();
+    store_put (self->store, key, keys_time (key, KEYS_COMPLETED, job->completed_at, job->id), "", 0);
+    if (job->failure.size)
+        store_put (self->store, key, keys_time (key, KEYS_FAILED, job->completed_at, job->id),
+                   "", 0);
+    broker_live_delete (self, job->id);
+    if (job->kind != ASYNC_KIND_TASK)
+        store_delete (self->store, key, keys_id (key, KEYS_DONE, job->id));
+    broker_job_save (self, job);
+    broker_outcome_staged (self);
+    self->stat_completed++;
+    if (job->kind != ASYNC_KIND_TASK)
+        s_gather_drop (self, job->id);     //  ended without its postprocess
+    broker_notify_waiters (self, job);
+    lifecycle_handoffs_done (self, job);
+    if (!job->parent [0])
+        return;
+    async_job_t *parent = broker_job_load (self, job->parent);
+    if (!parent)
+        return;
+    if (job->role == ASYNC_ROLE_POSTPROCESS) {
+        if (parent->status != ASYNC_COMPLETED && parent->status != ASYNC_CALLBACKS) {
+            async_blob_set (&parent->result, job->result.data, job->result.size);
+            async_blob_set (&parent->failure, job->failure.data, job->failure.size);
+            lifecycle_job_complete (self, parent);
+        }
+    }
+    else
+    if (job->role == ASYNC_ROLE_CHILD)
+        s_child_done (self, job);
+    else
+    if (job->role == ASYNC_ROLE_CALLBACK && parent->status == ASYNC_CALLBACKS) {
+        if (!s_next_callback (self, parent))
+            lifecycle_job_finish (self, parent);
+    }
+}
+
+//  One line for a failed job, with its failure's message and detail
+static void
+s_log_failed (async_job_t *job)
+{
+    if (!async_log_enabled (ASYNC_LOG_INFO))
+        return;
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    size_t offset = 0;
+    char type [ASYNC_MAX_NAME + 1] = "Error", message [512] = "", detail [1024] = "";
+    if (msgpack_unpack_next (&unpacked, (const char *) job->failure.data, job->failure.size,
+                             &offset) == MSGPACK_UNPACK_SUCCESS) {
+        char *text = async_mp_strdup (&unpacked.data, "message");
+        async_log_quote (text, message, sizeof message);
+        free (text);
+        text = async_mp_strdup (&unpacked.data, "detail");
+        async_log_quote (text, detail, sizeof detail);
+        free (text);
+        async_mp_str (&unpacked.data, "type", type, sizeof type);
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    async_log_info ("broker", "job.failed", "job=%s task=%s queue=%s node=%s attempt=%d "
+                    "type=%s message=\"%s\" detail=\"%s\"", job->id,
+                    job->task ? job->task : "-", job->queue, *job->node ? job->node : "-",
+                    job->attempts, type, message, detail);
+}
+
+//  The job has its result or failure: run its callbacks, in order, then
+//  it is completed
+void
+lifecycle_job_complete (broker_t *self, async_job_t *job)
+{
+    if (!lifecycle_allows (job->status, ASYNC_CALLBACKS)) {
+        lifecycle_set (job, ASYNC_CALLBACKS);   //  refused: logged
+        return;
+    }
+    if (job->failure.size) {
+        async_blob_clear (&job->result);
+        self->stat_failed++;
+        s_log_failed (job);
+    }
+    else
+        async_log_debug ("broker", "job.completed", "job=%s task=%s attempt=%d",
+                         job->id, job->task ? job->task : "-", job->attempts);
+    if (job->active_start && !job->active_end)
+        job->active_end = async_now_us ();
+    if (job->kind == ASYNC_KIND_TASK)
+        metrics_count (self->metrics, job->failure.size ? METRICS_FAILED : METRICS_SUCCEEDED,
+                       job->queue, job->task);
+    lifecycle_set (job, ASYNC_CALLBACKS);
+    broker_job_save (self, job);
+    broker_outcome_staged (self);
+    if (job->callbacks_next < (int) job->ncallbacks)
+        broker_live_put (self, job->id, "", 0, false);
+    if (!s_next_callback (self, job))
+        lifecycle_job_finish (self, job);
+}
+
+//  Fail a job that has not run (or cannot run again) without touching slots
+void
+lifecycle_job_fail (broker_t *self, async_job_t *job, const char *type, const char *message)
+{
+    async_failure_make (&job->failure, type, message, "", false, job->node, job->attempts);
+    lifecycle_job_complete (self, job);
+}
+
+//  ---------------------------------------------------------------------
+//  Sessions and slots
+
+session_t *
+lifecycle_session_for_job (broker_t *self, async_job_t *job)
+{
+    session_t *session = job->node [0]
+                       ? (session_t *) zhashx_lookup (self->nodes, job->node) : NULL;
+    if (session && async_idmap_lookup (session->jobs, job->id))
+        return session;
+    return NULL;
+}
+
+//  The attempt on a node is over: free its slot
+void
+lifecycle_release (broker_t *self, async_job_t *job)
+{
+    broker_live_delete (self, job->id);
+    //  Its next attempt waits for this end to be written (broker_dispatch_veto)
+    commit_hold (self->commit, job->id);
+    if (broker_job_is_live (job))
+        quota_count (self->quotas, &job->quotas, -1);
+    session_t *session = lifecycle_session_for_job (self, job);
+    if (session) {
+        dispatch_agent_t *agent = (dispatch_agent_t *) async_idmap_lookup (session->jobs, job->id);
+        if (agent)
+            dispatch_agent_release (agent);
+        async_idmap_delete (session->jobs, job->id);
+    }
+}
+
+//  An attempt was interrupted (node died, superseded, stopped)
+void
+lifecycle_interrupt (broker_t *self, async_job_t *job, const char *why)
+{
+    lifecycle_release (self, job);
+    if (job->status == ASYNC_ASSIGNED) {
+        //  Its node may have run it: a node says STARTED only for a job that
+        //  runs over 2 ms, and a task that kills its node at once (a poison
+        //  pill) must be counted, or it would be handed out without end
+        job->attempts++;
+        s_metrics_started (self, job);
+    }
+    job->interruptions++;
+    job->active_end = async_now_us ();
+    metrics_count (self->metrics, METRICS_INTERRUPTED, job->queue, job->task);
+    policy_t policy;
+    char err [200];
+    if (policy_parse (job->retry, job->role == ASYNC_ROLE_CALLBACK, &policy, err, sizeof err))
+        policy_parse (NULL, false, &policy, err, sizeof err);
+    async_log_info ("broker", "job.interrupted", "job=%s node=%s attempt=%d reason=%s "
+                    "interruptions=%d", job->id, job->node, job->attempts, why,
+                    job->interruptions);
+    if (job->cancelled_at) {
+        //  A cancel is durable intent: the interrupted attempt was the
+        //  last one, whatever the retry policy
+        char message [200];
+        snprintf (message, sizeof message, "cancelled; its attempt was interrupted "
+                  "(%s) before the task stopped", why);
+        lifecycle_job_fail (self, job, "CancelledError", message);
+        return;
+    }
+    if (policy.interruptions >= 0 && job->interruptions >= policy.interruptions) {
+        char message [200];
+        snprintf (message, sizeof message, "interrupted %d times (last: %s)",
+                  job->interruptions, why);
+        lifecycle_job_fail (self, job, "AbortedError", message);
+        return;
+    }
+    broker_enqueue (self, job, true);
+}
+
+//  Ask the node running the job to stop it (the task sees it through the
+//  task API)
+void
+lifecycle_send_cancel (broker_t *self, session_t *session, async_job_t *job)
+{
+    async_msg_t msg;
+    async_msg_init (&msg, ASYNC_S_CANCEL, 0);
+    async_msg_str (&msg, "id", job->id);
+    async_msg_key (&msg, "token");
+    msgpack_pack_uint64 (&msg.packer, job->token);
+    broker_send (self, session->routing, &msg);
+}
+
+//  Cancel a job: a pending one completes with CancelledError now; a
+//  running one is asked to stop and, after the grace period, interrupted;
+//  a parent completes now and its unfinished children are cancelled
+void
+lifecycle_cancel (broker_t *self, async_job_t *job)
+{
+    if (job->status == ASYNC_COMPLETED || job->status == ASYNC_CALLBACKS)
+        return;
+    if (job->kind != ASYNC_KIND_TASK) {
+        lifecycle_job_fail (self, job, "CancelledError", "cancelled");
+        for (size_t i = 0; i < job->nchildren; i++) {
+            async_job_t *child = broker_job_load (self, job->children [i]);
+            if (child)
+                lifecycle_cancel (self, child);
+        }
+        async_job_t *post = job->postprocess_id [0]
+                          ? broker_job_load (self, job->postprocess_id) : NULL;
+        if (post)
+            lifecycle_cancel (self, post);
+        return;
+    }
+    if (job->status == ASYNC_PENDING || job->handoff [0]) {
+        if (job->status == ASYNC_PENDING) {
+            broker_unqueue (self, job);
+            char key [64];
+            store_delete (self->store, key,
+                          keys_time (key, KEYS_SCHEDULED, job->not_before > job->begin_after
+                                      ? job->not_before : job->begin_after, job->id));
+        }
+        lifecycle_job_fail (self, job, "CancelledError", "cancelled before it ran");
+        return;
+    }
+    //  Assigned or active: the task sees the request through the task API
+    job->cancelled_at = async_now_us ();
+    job->cancel_mono = async_mono_us ();
+    broker_job_save (self, job);
+    commit_durable (self->commit);
+    session_t *session = lifecycle_session_for_job (self, job);
+    if (session)
+        lifecycle_send_cancel (self, session, job);
+    async_log_info ("broker", "job.cancelling", "job=%s node=%s", job->id, job->node);
+}
+
+//  A node message about job `id` with `token`: the live job, or NULL if
+//  the attempt is no longer current (the node was declared dead, the job
+//  reassigned)
+static async_job_t *
+s_current_attempt (broker_t *self, session_t *session, async_inmsg_t *in, char *id)
+{
+    uint64_t token = 0;
+    if (async_mp_str (in->body, "id", id, ASYNC_ID_LEN) || async_mp_uint (in->body, "token", &token))
+        return NULL;
+    async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
+    if (!job || !broker_job_is_live (job) || job->token != token
+    ||  strcmp (job->node, session->uuid) != 0)
+        return NULL;
+    return job;
+}
+
+//  Whether a RESULT that is not for a current attempt is for the attempt
+//  whose result the broker took last (the job in memory, or its record in
+//  the store): the same node and token, the job no longer waiting for that
+//  attempt
+static bool
+s_result_taken (broker_t *self, session_t *session, async_inmsg_t *in, const char *id)
+{
+    uint64_t token = 0;
+    if (async_mp_uint (in->body, "token", &token))
+        return false;
+    //  Not in memory: completed and written before a broker restart, whose
+    //  ACK was lost with the broker (one point read, for a RESULT of at
+    //  most ASYNC_MAX_RESULTS entries)
+    async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
+    async_job_t *stored = NULL;
+    if (!job && async_id_valid (id))
+        job = stored = broker_job_read (self, id);
+    bool taken = job && job->token == token && streq (job->node, session->uuid)
+              && !broker_job_is_live (job);
+    async_job_destroy (&stored);
+    return taken;
+}
+
+//  An attempt started: count it, and the job's wait when it is its first
+static void
+s_metrics_started (broker_t *self, async_job_t *job)
+{
+    metrics_count (self->metrics, METRICS_STARTED, job->queue, job->task);
+    if (job->attempts == 1) {
+        int64_t ready = job->begin_after > job->submitted ? job->begin_after : job->submitted;
+        metrics_wait (self->metrics, job->queue, (job->active_start - ready) / 1e6);
+    }
+}
+
+void
+lifecycle_on_started (broker_t *self, session_t *session, async_inmsg_t *in)
+{
+    char id [ASYNC_ID_LEN];
+    async_job_t *job = s_current_attempt (self, session, in, id);
+    if (!job || job->status != ASYNC_ASSIGNED)
+        return;
+    //  Kept in memory (a live job stays cached) and written with the
+    //  job's next change: a broker killed meanwhile finds it 'assigned',
+    //  which recovers the same way (its node re-attaches it)
+    if (!lifecycle_set (job, ASYNC_ACTIVE))
+        return;
+    job->attempts++;
+    job->active_start = async_now_us ();
+    job->active_mono = async_mono_us ();
+    job->active_end = 0;
+    s_metrics_started (self, job);
+    async_log_debug ("broker", "job.started", "job=%s node=%s attempt=%d",
+                     job->id, session->uuid, job->attempts);
+}
+
+//  The attempt ended with job->failure: retry as the policy says (not a
+//  cancelled job), or complete with the failure
+static void
+s_attempt_failed (broker_t *self, async_job_t *job, bool transient)
+{
+    policy_t policy;
+    char err [200], type [ASYNC_MAX_NAME + 1] = "";
+    if (policy_parse (job->retry, job->role == ASYNC_ROLE_CALLBACK, &policy, err, sizeof err))
+        policy_parse (NULL, false, &policy, err, sizeof err);
+    async_failure_type (&job->failure, type, sizeof type);
+    if (transient && job->attempts < policy.attempts && !job->cancelled_at) {
+        async_log_info ("broker", "job.retry", "job=%s node=%s attempt=%d type=%s",
+                        job->id, job->node, job->attempts, type);
+        async_blob_clear (&job->failure);
+        job->not_before = async_now_us () + policy_backoff (&policy, job->attempts);
+        metrics_count (self->metrics, METRICS_RETRIED, job->queue, job->task);
+        broker_enqueue (self, job, false);
+        broker_outcome_staged (self);
+    }
+    else
+        lifecycle_job_complete (self, job);
+}
+
+//  How far a chain of hand-offs is followed to find a cycle
+#define S_HANDOFF_HOPS 1000
+
+//  The task completed with "the result of job `target`": the job stays
+//  active, holding no slot, until the target completes
+static void
+s_handoff (broker_t *self, async_job_t *job, const char *target_id)
+{
+    async_job_t *target = async_id_valid (target_id) && strcmp (target_id, job->id)
+                        ? broker_job_load (self, target_id) : NULL;
+    if (!target) {
+        async_failure_make (&job->failure, "BadArgumentsError",
+                            "the task handed off to a job that does not exist", "",
+                            false, job->node, job->attempts);
+        lifecycle_job_complete (self, job);
+        return;
+    }
+    if (target->status == ASYNC_COMPLETED) {
+        async_blob_set (&job->result, target->result.data, target->result.size);
+        async_blob_set (&job->failure, target->failure.data, target->failure.size);
+        lifecycle_job_complete (self, job);
+        return;
+    }
+    //  A cycle (the target waits, maybe through others, for this job)
+    //  would never complete: this job fails, and so do those waiting for it
+    async_job_t *hop = target;
+    for (int hops = 0; hop && hop->handoff [0] && hops < S_HANDOFF_HOPS; hops++) {
+        if (streq (hop->handoff, job->id)) {
+            char message [200];
+            snprintf (message, sizeof message, "the hand-off to %s closes a cycle of "
+                      "hand-offs: no job in it could ever complete", target->id);
+            async_failure_make (&job->failure, "BadArgumentsError", message, "", false,
+                                job->node, job->attempts);
+            lifecycle_job_complete (self, job);
+            return;
+        }
+        hop = broker_job_load (self, hop->handoff);
+    }
+    memcpy (job->handoff, target->id, ASYNC_ID_LEN);
+    char key [KEYS_HANDOFF_SIZE];
+    broker_live_put (self, job->id, "", 0, false);
+    store_put (self->store, key, keys_handoff (key, target->id, job->id), "", 0);
+    lifecycle_handoff_add (self, target->id, job->id);
+    broker_job_save (self, job);
+    broker_outcome_staged (self);
+    async_log_debug ("broker", "job.handoff", "job=%s target=%s", job->id, target->id);
+}
+
+//  Remember that `waiting` handed off to `target` (in memory; the w key
+//  is the durable copy)
+void
+lifecycle_handoff_add (broker_t *self, const char *target, const char *waiting)
+{
+    zlistx_t *list = (zlistx_t *) zhashx_lookup (self->handoff_targets, target);
+    if (!list) {
+        list = zlistx_new ();
+        zlistx_set_destructor (list, (zlistx_destructor_fn *) zstr_free);
+        zhashx_insert (self->handoff_targets, target, list);
+    }
+    zlistx_add_end (list, async_xstrdup (waiting));
+}
+
+//  Jobs that handed off to `done` complete with its outcome
+void
+lifecycle_handoffs_done (broker_t *self, async_job_t *done)
+{
+    zlistx_t *waiting = (zlistx_t *) zhashx_lookup (self->handoff_targets, done->id);
+    if (!waiting)
+        return;                 //  the usual case
+    zhashx_delete (self->handoff_targets, done->id);      //  no destructor: ours now
+    const char *id = (const char *) zlistx_first (waiting);
+    while (id) {
+        char key [KEYS_HANDOFF_SIZE];
+        store_delete (self->store, key, keys_handoff (key, done->id, id));
+        async_job_t *job = broker_job_load (self, id);
+        if (job && job->status != ASYNC_COMPLETED && job->status != ASYNC_CALLBACKS
+        &&  streq (job->handoff, done->id)) {
+            async_blob_set (&job->result, done->result.data, done->result.size);
+            async_blob_set (&job->failure, done->failure.data, done->failure.size);
+            lifecycle_job_complete (self, job);
+        }
+        id = (const char *) zlistx_next (waiting);
+    }
+    zlistx_destroy (&waiting);
+}
+
+//  ACKs of one RESULT message: one ACK with `acks` when it carried `results`
+typedef struct {
+    msgpack_sbuffer bodies;     //  the ACK bodies, packed
+    uint32_t count;
+} s_acks_t;
+
+//  Send an ACK (now, or after the commit when `later`), or keep its body
+//  for the ACK of a batch
+static void
+s_ack (broker_t *self, zframe_t *routing, async_msg_t *ack, bool later, s_acks_t *acks)
+{
+    if (acks) {
+        async_sbuffer_write (&acks->bodies, ack->buffer.data + ack->body,
+                               ack->buffer.size - ack->body);
+        acks->count++;
+        async_msg_destroy (ack);
+    }
+    else
+    if (later)
+        broker_ack_later (self, routing, ack, ack->buffer.data + ack->body,
+                     ack->buffer.size - ack->body, 1);
+    else
+        broker_send (self, routing, ack);
+}
+
+static void
+    s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_t *in,
+                 s_acks_t *acks);
+
+//  Rejected results are logged one by one up to S_REJECT_LINES a second;
+//  past that they are counted, and the count is logged once a heartbeat
+//  (a RESULT of 1,000 stale or made-up ids is one peer's doing, not 1,000
+//  events worth a line each)
+#define S_REJECT_LINES 10
+
+static void
+s_log_rejected (broker_t *self, const char *id, const char *node)
+{
+    if (!async_rate_allow (&self->rejects, S_REJECT_LINES))
+        return;
+    async_log_warning ("broker", "job.reassigned", "job=%s node=%s type=ReassignedError "
+                       "message=\"a result from an attempt that is no longer current "
+                       "was rejected\"", id, node);
+}
+
+//  The rejected results not logged one by one since the last call
+void
+lifecycle_log_rejected_count (broker_t *self)
+{
+    uint64_t quiet = async_rate_quiet (&self->rejects);
+    if (quiet)
+        async_log_warning ("broker", "results.rejected", "count=%" PRIu64 " message=\"results "
+                           "from attempts that are no longer current were rejected; over %d "
+                           "a second they are counted, not logged one by one\"",
+                           quiet, S_REJECT_LINES);
+}
+
+//  RESULT: one result, or `results` (a batch) answered by one ACK
+void
+lifecycle_on_results (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_t *in)
+{
+    const msgpack_object *results = async_mp_get (in->body, "results");
+    if (!results) {
+        s_on_result (self, session, routing, in, NULL);
+        return;
+    }
+    //  At most ASYNC_MAX_RESULTS entries are read: a node sends what its
+    //  workers finished in one turn, and a longer batch would hold the
+    //  loop (and every PING behind it) for one peer. The rest is ignored,
+    //  and counted in one line; the node sends those again, unacknowledged
+    uint32_t size = results->type == MSGPACK_OBJECT_ARRAY ? results->via.array.size : 0;
+    if (size > ASYNC_MAX_RESULTS) {
+        async_log_warning ("broker", "results.capped", "node=%s count=%" PRIu32
+                           " message=\"entries of one RESULT past the first %d "
+                           "were ignored\"", session->uuid, size - ASYNC_MAX_RESULTS,
+                           ASYNC_MAX_RESULTS);
+        size = ASYNC_MAX_RESULTS;
+    }
+    s_acks_t acks = { .count = 0 };
+    msgpack_sbuffer_init (&acks.bodies);
+    for (uint32_t i = 0; i < size; i++) {
+        if (results->via.array.ptr [i].type != MSGPACK_OBJECT_MAP)
+            continue;
+        async_inmsg_t one = *in;
+        one.body = &results->via.array.ptr [i];
+        s_on_result (self, session, routing, &one, &acks);
+    }
+    async_msg_t ack;
+    async_msg_init (&ack, ASYNC_S_ACK, in->rid);
+    async_msg_key (&ack, "acks");
+    msgpack_pack_array (&ack.packer, acks.count);
+    async_sbuffer_write (&ack.buffer, acks.bodies.data, acks.bodies.size);
+    broker_ack_later (self, routing, &ack, acks.bodies.data, acks.bodies.size, acks.count);
+    msgpack_sbuffer_destroy (&acks.bodies);
+}
+
+static void
+s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_t *in,
+             s_acks_t *acks)
+{
+    char id [ASYNC_ID_LEN] = "";
+    async_job_t *job = s_current_attempt (self, session, in, id);
+    async_msg_t ack;
+    async_msg_init (&ack, ASYNC_S_ACK, in->rid);
+    async_msg_str (&ack, "id", id);
+    if (!job && s_result_taken (self, session, in, id)) {
+        //  This attempt's result again (re-sent on a WELCOME, or after
+        //  500 ms): it was taken already, maybe not yet written. Its ACK
+        //  goes after the commit like the first one's; a rejecting ACK now
+        //  would make the node forget a result the store may not hold yet
+        async_msg_int (&ack, "rejected", 0);
+        s_ack (self, routing, &ack, true, acks);
+        return;
+    }
+    if (!job) {
+        s_log_rejected (self, id, session->uuid);
+        async_msg_int (&ack, "rejected", 1);
+        s_ack (self, routing, &ack, false, acks);
+        return;
+    }
+    async_msg_int (&ack, "rejected", 0);
+    if (job->status == ASYNC_ASSIGNED) {
+        //  No STARTED (a short job): it ran for ran_us, by the node's clock
+        int64_t ran_us = 0;
+        async_mp_int (in->body, "ran_us", &ran_us);
+        if (ran_us < 0 || ran_us > 3600 * 1000000LL)
+            ran_us = 0;
+        job->attempts++;
+        job->active_start = async_now_us () - ran_us;
+        s_metrics_started (self, job);
+    }
+    lifecycle_release (self, job);
+    job->active_end = async_now_us ();
+    metrics_run (self->metrics, job->queue, (job->active_end - job->active_start) / 1e6);
+    const msgpack_object *failure = async_mp_get (in->body, "failure");
+    const msgpack_object *result = async_mp_get (in->body, "result");
+    char target [ASYNC_ID_LEN];
+    if (async_mp_str (in->body, "handoff", target, sizeof target) == 0) {
+        s_handoff (self, job, target);
+        s_ack (self, routing, &ack, true, acks);
+        return;
+    }
+    if (failure && failure->type == MSGPACK_OBJECT_MAP) {
+        //  Rebuild the failure object with node and attempt, validated
+        char type [ASYNC_MAX_NAME + 1] = "Error";
+        async_mp_str (failure, "type", type, sizeof type);
+        char *message = async_mp_strdup (failure, "message");
+        char *detail = async_mp_strdup (failure, "detail");
+        bool transient = false;
+        async_mp_bool (failure, "transient", &transient);
+        async_blob_clear (&job->result);
+        async_failure_make (&job->failure, type, message, detail, transient,
+                            session->uuid, job->attempts);
+        free (message);
+        free (detail);
+        s_attempt_failed (self, job, transient);
+    }
+    else {
+        uint8_t *data = NULL;
+        size_t size = 0;
+        if (result)
+            async_codec_copy_object (result, &data, &size);
+        async_blob_take (&job->result, data, size);
+        async_blob_clear (&job->failure);
+        lifecycle_job_complete (self, job);
+    }
+    s_ack (self, routing, &ack, true, acks);
+}
+
+void
+lifecycle_on_progress (broker_t *self, session_t *session, async_inmsg_t *in)
+{
+    char id [ASYNC_ID_LEN];
+    async_job_t *job = s_current_attempt (self, session, in, id);
+    const msgpack_object *progress = async_mp_get (in->body, "progress");
+    if (!job || !progress)
+        return;
+    uint8_t *data;
+    size_t size;
+    if (async_codec_copy_object (progress, &data, &size) == 0) {
+        async_blob_take (&job->progress, data, size);
+        broker_job_save (self, job);
+        int64_t done = 0, total = 0;
+        async_mp_int (progress, "done", &done);
+        async_mp_int (progress, "total", &total);
+        broker_notify_progress (self, job->id, done, total);
+    }
 }

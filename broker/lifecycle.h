@@ -20,7 +20,11 @@
 #ifndef BROKER_LIFECYCLE_H_INCLUDED
 #define BROKER_LIFECYCLE_H_INCLUDED
 
+#include "broker.h"
+#include "session.h"
+#include "async_codec.h"
 #include "async_job.h"
+#include <czmq.h>
 #include <stdbool.h>
 
 //  Whether a job may go from status `from` to status `to`
@@ -32,5 +36,80 @@ bool
 //  aborts)
 bool
     lifecycle_set (async_job_t *job, async_status_t to);
+
+//  ---------------------------------------------------------------------
+//  The broker's part: what happens to a job as it runs and ends. These
+//  work on the broker's state (broker_impl.h)
+
+//  The job has its result or failure: its callbacks run, in order, then
+//  it is completed (lifecycle_job_finish)
+void
+    lifecycle_job_complete (broker_t *self, async_job_t *job);
+
+//  The job is completed: recorded, its waiters told, its parent (a
+//  parallel or serial job, or the job it is a callback of) moved on
+void
+    lifecycle_job_finish (broker_t *self, async_job_t *job);
+
+//  Fail a job that has not run (or cannot run again) with a failure of
+//  `type` and `message`
+void
+    lifecycle_job_fail (broker_t *self, async_job_t *job, const char *type,
+                        const char *message);
+
+//  Start a callback of a job
+void
+    lifecycle_start_callback (broker_t *self, async_job_t *job, async_job_t *callback);
+
+//  Cancel a job: a pending one fails now with CancelledError; a running
+//  one is asked to stop and, after the grace period, interrupted; a
+//  parent fails now and its unfinished children are cancelled
+void
+    lifecycle_cancel (broker_t *self, async_job_t *job);
+
+//  Ask the node running the job to stop it (CANCEL)
+void
+    lifecycle_send_cancel (broker_t *self, session_t *session, async_job_t *job);
+
+//  The live session of the node the job is assigned to, or NULL
+session_t *
+    lifecycle_session_for_job (broker_t *self, async_job_t *job);
+
+//  The job's node gave it back unstarted: it goes back to its queue
+void
+    lifecycle_release (broker_t *self, async_job_t *job);
+
+//  The job's attempt ended without an outcome (`why`: its node died, it
+//  ran past its timeout, ...): retried per its policy, or failed
+void
+    lifecycle_interrupt (broker_t *self, async_job_t *job, const char *why);
+
+//  Remember that job `waiting` handed off to job `target`
+void
+    lifecycle_handoff_add (broker_t *self, const char *target, const char *waiting);
+
+//  Job `done` completed: the jobs that handed off to it complete with its
+//  outcome
+void
+    lifecycle_handoffs_done (broker_t *self, async_job_t *done);
+
+//  One line for the results refused since the last one, if any
+void
+    lifecycle_log_rejected_count (broker_t *self);
+
+//  A node's STARTED, RESULT (one outcome or a batch of them) and PROGRESS
+//  for the jobs it runs
+void
+    lifecycle_on_started (broker_t *self, session_t *session, async_inmsg_t *in);
+void
+    lifecycle_on_results (broker_t *self, session_t *session, zframe_t *routing,
+                          async_inmsg_t *in);
+void
+    lifecycle_on_progress (broker_t *self, session_t *session, async_inmsg_t *in);
+
+//  The table of parents' gathered child summaries (parent id -> its
+//  summaries), for broker_t's `gathers`
+zhashx_t *
+    lifecycle_gathers_new (void);
 
 #endif

@@ -13,6 +13,7 @@
 #include "async_codec.h"
 #include "commit.h"
 #include "keys.h"
+#include "lifecycle.h"
 #include "spec.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
@@ -175,7 +176,7 @@ requests_on_cancel (broker_t *self, zframe_t *routing, async_inmsg_t *in)
         broker_error (self, routing, in->rid, ASYNC_EREFUSED, "the job has already completed");
         return;
     }
-    broker_cancel (self, job);
+    lifecycle_cancel (self, job);
     async_msg_t msg;
     async_msg_init (&msg, ASYNC_S_OK, in->rid);
     broker_reply_later (self, routing, &msg);
@@ -285,7 +286,7 @@ requests_on_add_callback (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     if (job->status == ASYNC_COMPLETED) {
         //  Runs at once; the job stays completed
         job->callbacks_next = (int) job->ncallbacks;
-        broker_start_callback (self, job, broker_job_load (self, cid));
+        lifecycle_start_callback (self, job, broker_job_load (self, cid));
     }
     commit_durable (self->commit);
     async_msg_t msg;

@@ -16,7 +16,7 @@
 void
     requests_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in);
 
-//  CANCEL of a job: OK once staged (broker_cancel does the work)
+//  CANCEL of a job: OK once staged (lifecycle_cancel does the work)
 void
     requests_on_cancel (broker_t *self, zframe_t *routing, async_inmsg_t *in);
 
