@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 #   The repository's documents stand on their own, for a user who cloned
-#   only this repository: no tracked file outside bench/ refers to files
+#   only this repository: no tracked file refers to files
 #   outside it (the workspace's shared directory, the contract's old name)
 #   or to issue numbers; every "docs/spec.md section N" names a section
 #   that docs/spec.md has; every relative link of README.md and docs/*.md
@@ -12,10 +12,10 @@ source "$(dirname "$0")/../helpers/lib.sh"
 
 cd "$AM_TOP"
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    mapfile -t files < <(git ls-files | grep -v '^bench/')
+    mapfile -t files < <(git ls-files)
 else
     mapfile -t files < <(find . -type f -not -path './.git/*' -not -path './build*' \
-                              -not -path './bench/*' | sed 's|^\./||')
+                         | sed 's|^\./||')
 fi
 [ ${#files[@]} -gt 50 ] || am_fail "found only ${#files[@]} files under $AM_TOP"
 
