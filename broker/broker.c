@@ -1736,14 +1736,14 @@ s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
 //  ---------------------------------------------------------------------
 //  The loop
 
-//  With CURVE, whether the peer's key may send this command: a revoked
-//  key may send nothing, a client key no node command. If not, replies
 //  Messages dropped (malformed, unknown, or from a key that may not send
 //  them) are logged one by one up to S_DROPPED_LINES a second; past that
 //  they are counted, and the next line says how many (`unlogged=`): one
 //  peer can send 65,000 of them a second
 #define S_DROPPED_LINES 10
 
+//  With CURVE, whether the peer's key may send this command: a revoked
+//  key may send nothing, a client key no node command. If not, replies
 //  ERROR, logs, and drops the node session of a revoked key
 static bool
 s_peer_allowed (broker_t *self, zframe_t *body, const char *cmd, zframe_t *routing,
