@@ -7,6 +7,7 @@
     =========================================================================
 */
 #include "ctl.h"
+#include "async_cli.h"
 #include "async_keys.h"
 #include "async_util.h"
 #include "async_alloc.h"
@@ -76,8 +77,9 @@ static const ctl_option_t s_global_options [] = {
       "the broker to talk to (default: $ASYNC_BROKER, else " ASYNC_DEFAULT_ENDPOINT ")" },
     { "--config", "FILE", CTL_OPT_CONFIG,
       "read client/broker, client/timeout, client/log-level, "
-      "client/curve-key and client/broker-public-key from this ZPL file; "
-      "flags and the environment override it (default: none)" },
+      "client/curve-key and client/broker-public-key from this ZPL file "
+      "(any other key is an error); flags and the environment override it "
+      "(default: none)" },
     { "--timeout", "DUR", CTL_OPT_BROKER_TIMEOUT,
       "how long to wait for the broker to answer a request (default: 5s)" },
     { "--json", NULL, CTL_OPT_JSON,
@@ -167,6 +169,12 @@ static const ctl_option_t s_keygen_options [] = {
       "client (submit and read jobs) or node (take and run jobs) (default: "
       "client)" },
     { NULL, NULL, 0, NULL }
+};
+
+//  Every section and key a --config file may hold
+static const char *const s_config_keys [] = {
+    "client", "client/broker", "client/timeout", "client/log-level",
+    "client/curve-key", "client/broker-public-key", NULL
 };
 
 static const char *s_statuses [] = {
@@ -466,6 +474,10 @@ s_settle (ctl_t *ctl)
     if (ctl->config && !(config = zconfig_load (ctl->config)))
         return s_usage (ctl, "cannot read the config file '%s'; check that it "
                         "exists and is ZPL", ctl->config);
+    if (config && async_cli_config_check ("asyncctl", ctl->config, s_config_keys)) {
+        zconfig_destroy (&config);
+        return ASYNC_EUSAGE;
+    }
     char source [512];
     //  The broker: --broker, then $ASYNC_BROKER, then the file (as asyncnode)
     const char *env = getenv ("ASYNC_BROKER");

@@ -120,6 +120,15 @@ s_config_agents (zconfig_t *config, node_config_t *cfg)
     return 0;
 }
 
+//  Every section and key a config file may hold (conf/asyncnode.cfg)
+static const char *const s_config_keys [] = {
+    "node", "node/broker", "node/heartbeat", "node/dead-after", "node/curve-key",
+    "node/broker-public-key", "node/log-level", "node/log-file",
+    "modules", "modules/*",
+    "agents", "agents/*", "agents/*/size", "agents/*/tasks", "agents/*/exclude",
+    "agents/*/queues", "agents/*/isolation", NULL
+};
+
 int
 main (int argc, char *argv [])
 {
@@ -179,7 +188,7 @@ main (int argc, char *argv [])
     zsys_init ();
     zsys_handler_set (NULL);
     zconfig_t *config = NULL;
-    if (async_cli_config ("asyncnode", opt_config, &config))
+    if (async_cli_config ("asyncnode", opt_config, s_config_keys, &config))
         return ASYNC_EUSAGE;
 #define S_CONF(flag, path, def) async_cli_get (config, flag, path, def)
     node_config_t cfg;

@@ -10,9 +10,21 @@
 
 #include <czmq.h>
 
-//  Load the ZPL file `path` (NULL: no file, *config = NULL).
+//  Load the ZPL file `path` (NULL: no file, *config = NULL) and check its
+//  sections and keys against `known` (async_cli_config_check).
 int
-    async_cli_config (const char *prog, const char *path, zconfig_t **config);
+    async_cli_config (const char *prog, const char *path, const char *const *known,
+                      zconfig_t **config);
+
+//  Check that every section and key of the ZPL file `path` (one zconfig
+//  read) is one of `known`, a NULL-terminated list of paths: "broker",
+//  "broker/bind", "agents/*/size" ('*' is any one name). Else prints
+//  "PROG: FILE:LINE: unknown key 'broker/bnid'; did you mean bind?" (the
+//  closest known name at that place, by edit distance) and returns
+//  ASYNC_EUSAGE.
+int
+    async_cli_config_check (const char *prog, const char *path,
+                            const char *const *known);
 
 //  The flag's value if given, else the file's value at `path`, else `def`.
 const char *
