@@ -329,6 +329,34 @@ s_set_global (ctl_t *ctl, const ctl_option_t *option, const char *value)
     }
 }
 
+//  An option neither of the command nor global: "unknown option --brok
+//  (did you mean --broker?)", the closest name by edit distance. Returns 2.
+static int
+s_unknown_option (ctl_t *ctl, const char *arg)
+{
+    char word [128];
+    snprintf (word, sizeof word, "%.*s", (int) strcspn (arg, "="), arg);
+    const char *closest = NULL;
+    size_t best = SIZE_MAX;
+    const ctl_option_t *tables [6] = { s_global_options };
+    for (int table = 0; ctl->command && table < 4 && ctl->command->options [table]; table++)
+        tables [table + 1] = ctl->command->options [table];
+    for (int table = 0; tables [table]; table++)
+        for (const ctl_option_t *option = tables [table]; option->name; option++) {
+            size_t distance = async_cli_distance (word, option->name);
+            if (option->help && distance < best) {
+                best = distance;
+                closest = option->name;
+            }
+        }
+    char hint [160] = "";
+    if (closest && best <= (strlen (word) + 2) / 3 + 1)
+        snprintf (hint, sizeof hint, " (did you mean %s?)", closest);
+    if (ctl->command)
+        return s_usage (ctl, "unknown option %s of '%s'%s", word, ctl->command->name, hint);
+    return s_usage (ctl, "unknown option %s%s", word, hint);
+}
+
 //  Take the option at argv [*index] (and its value, which may be the next
 //  word). The command's flags come first, then the global ones. 0 or 2.
 static int
@@ -342,10 +370,8 @@ s_take_option (ctl_t *ctl, int argc, char **argv, int *index)
     bool global = !option;
     if (global)
         option = s_find_option (s_global_options, arg, &value);
-    if (!option && ctl->command)
-        return s_usage (ctl, "'%s' is not an option of '%s'", arg, ctl->command->name);
     if (!option)
-        return s_usage (ctl, "'%s' is not a global option", arg);
+        return s_unknown_option (ctl, arg);
     if (option->arg && !value) {
         if (*index + 1 >= argc)
             return s_usage (ctl, "%s needs a value (%s)", option->name, option->arg);

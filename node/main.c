@@ -157,6 +157,8 @@ main (int argc, char *argv [])
         { 0, 0, 0, 0 }
     };
     opterr = 0;
+    if (async_cli_exact_options ("asyncnode", argc, argv, options))
+        return ASYNC_EUSAGE;
     int opt;
     while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
         switch (opt) {

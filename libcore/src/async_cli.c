@@ -6,6 +6,7 @@
 #include "async_util.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
+#include <getopt.h>
 #include <sys/stat.h>
 
 int
@@ -30,8 +31,8 @@ async_cli_config (const char *prog, const char *path, const char *const *known,
 
 //  Edit distance of a and b: insertions, deletions, substitutions and
 //  swaps of two neighbours ("bnid" is one from "bind"), each 1
-static size_t
-s_distance (const char *a, const char *b)
+size_t
+async_cli_distance (const char *a, const char *b)
 {
     size_t la = strlen (a), lb = strlen (b);
     if (la > 64 || lb > 64)
@@ -120,7 +121,7 @@ async_cli_config_check (const char *prog, const char *path, const char *const *k
             if (streq (last, "*") || streq (last, names [depth]))
                 found = true;
             else {
-                size_t distance = s_distance (names [depth], last);
+                size_t distance = async_cli_distance (names [depth], last);
                 if (distance < best) {
                     best = distance;
                     closest = last;
@@ -209,4 +210,46 @@ async_cli_bad_option (const char *prog, const char *word)
     fprintf (stderr, "%s: unknown or incomplete option or argument '%s'; run %s --help\n",
              prog, word, prog);
     return ASYNC_EUSAGE;
+}
+
+int
+async_cli_exact_options (const char *prog, int argc, char *argv [],
+                         const struct option *options)
+{
+    for (int index = 1; index < argc; index++) {
+        const char *arg = argv [index];
+        if (streq (arg, "--"))
+            break;
+        if (strncmp (arg, "--", 2) != 0)
+            continue;                   //  a word, or a short option
+        const char *name = arg + 2;
+        size_t len = strcspn (name, "=");
+        const struct option *option = options;
+        while (option->name && (strlen (option->name) != len
+                            ||  strncmp (option->name, name, len)))
+            option++;
+        if (option->name) {
+            if (option->has_arg == required_argument && name [len] == 0)
+                index++;                //  its value, whatever it looks like
+            continue;
+        }
+        char word [128];
+        snprintf (word, sizeof word, "%.*s", (int) (len < 100 ? len : 100), name);
+        const char *closest = NULL;
+        size_t best = SIZE_MAX;
+        for (option = options; option->name; option++) {
+            size_t distance = async_cli_distance (word, option->name);
+            if (distance < best) {
+                best = distance;
+                closest = option->name;
+            }
+        }
+        if (closest && best <= (strlen (word) + 2) / 3 + 1)
+            fprintf (stderr, "%s: unknown option --%s (did you mean --%s?); run %s "
+                     "--help\n", prog, word, closest, prog);
+        else
+            fprintf (stderr, "%s: unknown option --%s; run %s --help\n", prog, word, prog);
+        return ASYNC_EUSAGE;
+    }
+    return 0;
 }

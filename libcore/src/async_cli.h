@@ -45,6 +45,21 @@ int
 int
     async_cli_private_file_ok (const char *program, const char *flag, const char *path);
 
+//  Edit distance of a and b: insertions, deletions, substitutions and
+//  swaps of two neighbours, each 1 (names up to 64 characters).
+size_t
+    async_cli_distance (const char *a, const char *b);
+
+//  Refuse what getopt_long would take as an abbreviation ("--modul" for
+//  --module) and any other unknown long option before getopt_long runs:
+//  every "--NAME" or "--NAME=..." of argv (up to "--") must name one of
+//  `options` exactly. Else prints "PROG: unknown option --modul (did you
+//  mean --module?); run PROG --help" and returns ASYNC_EUSAGE.
+struct option;
+int
+    async_cli_exact_options (const char *prog, int argc, char *argv [],
+                             const struct option *options);
+
 //  Report an unknown option or argument (getopt's optind, argv) and return
 //  ASYNC_EUSAGE.
 int
