@@ -39,7 +39,9 @@ s_usage (FILE *out)
     fprintf (out,
 "usage: asyncnode [OPTIONS]\n"
 "  --broker ENDPOINT    the broker (default $ASYNC_BROKER, else tcp://127.0.0.1:9999)\n"
-"  --module PATH        load a task module (repeatable; default none)\n"
+"  --module PATH        load a task module (repeatable; default none); a\n"
+"                       relative PATH is the working directory's, a bare name\n"
+"                       not there is searched for in the library path\n"
 "  --agent SPEC         NAME:SIZE[:FILTER][@QUEUE,...] (repeatable; default main:3)\n"
 "                       FILTER: comma-separated globs, !glob excludes\n"
 "  --isolation MODE     thread|process: how the agents run their jobs (default\n"
