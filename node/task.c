@@ -124,9 +124,18 @@ registry_load (async_registry_t *self, const char *path, char *err, size_t err_s
         dlclose (handle);
         return -1;
     }
-    if (init (self)) {
-        snprintf (err, err_size, "module %s failed to register its tasks "
-                  "(a name taken twice?)", path);
+    *self->refused = 0;
+    int rc = init (self);
+    if (*self->refused) {
+        //  Also when init went on (ignored what async_registry_add
+        //  returned): the node would run without that task
+        snprintf (err, err_size, "module %s failed to register its tasks: %s",
+                  path, self->refused);
+        return -1;
+    }
+    if (rc) {
+        snprintf (err, err_size, "module %s failed to register its tasks: its %s "
+                  "returned %d; see what it logged", path, ASYNC_MODULE_INIT_SYMBOL, rc);
         return -1;
     }
     return 0;                   //  modules stay loaded for the node's life
