@@ -108,6 +108,8 @@ struct _node_t {
     int broken;                 //  handshakes cut short since the last good one
     bool refused;               //  the last handshake failed
     int64_t refused_logged;     //  monotonic us
+    int64_t greeting_since;     //  monotonic us: GREETING since, no WELCOME
+    int64_t unreachable_logged; //  monotonic us; 0: not since the WELCOME
 };
 
 //  The handshake events that say whether the broker let us in
@@ -122,6 +124,10 @@ struct _node_t {
 //  time: a sleep in poll and the eventfd's wake-up cost more)
 #define S_SPIN_US           50
 #define S_REFUSED_LOG_US    60000000    //  repeat the error this often
+//  No WELCOME this long after our first HELLO: broker.unreachable, again
+//  every S_UNREACHABLE_LOG_US while it lasts
+#define S_UNREACHABLE_US    5000000
+#define S_UNREACHABLE_LOG_US 60000000
 
 //  ---------------------------------------------------------------------
 //  Configuration helpers
@@ -1162,6 +1168,7 @@ s_on_broker (node_t *self)
         self->welcomed_once = true;
         self->state = NODE_WELCOMED;
         self->hello_first = 0;
+        self->unreachable_logged = 0;
         int64_t batch = 0;
         async_mp_int (in.body, "batch", &batch);
         self->broker_batch = batch != 0;
@@ -1178,6 +1185,8 @@ s_on_broker (node_t *self)
     }
     else
     if (async_inmsg_is (&in, ASYNC_S_REHELLO)) {
+        if (self->state != NODE_GREETING)
+            self->greeting_since = async_mono_us ();
         self->state = NODE_GREETING;
         if (async_mono_us () >= self->next_hello - 1500000)
             s_send_hello (self);
@@ -1420,6 +1429,20 @@ s_timers (node_t *self)
     }
     if (self->state == NODE_GREETING && now >= self->next_hello)
         s_send_hello (self);
+    //  No WELCOME yet: say so, with the endpoint, since else a node pointed
+    //  at the wrong place looks fine (a refused key says auth.refused)
+    if (self->state == NODE_GREETING && !self->refused
+    &&  now - self->greeting_since >= S_UNREACHABLE_US
+    &&  (!self->unreachable_logged
+      || now - self->unreachable_logged >= S_UNREACHABLE_LOG_US)) {
+        async_log_warning ("node", "broker.unreachable", "node=%s broker=%s waited=%" PRId64
+                           "s reason=\"no WELCOME to our HELLO; is asyncbroker running "
+                           "and bound there? (--broker, $ASYNC_BROKER, node/broker)\" "
+                           "next_log=%ds", self->uuid, self->config.broker,
+                           (now - self->greeting_since) / 1000000,
+                           S_UNREACHABLE_LOG_US / 1000000);
+        self->unreachable_logged = now;
+    }
     //  Results not acknowledged: send again with backoff (broker away).
     //  Looked at every S_RESEND_CHECK_US, not every turn: many may wait
     //  for their ACK (the broker holds ACKs up to 20 ms to batch them)
@@ -1632,6 +1655,7 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
     };
     int nitems = self->monitor ? 4 : 3;
     self->next_hello = 0;
+    self->greeting_since = async_mono_us ();
     while (!*stop && self->state != NODE_REFUSED) {
         if (reopen && *reopen) {
             *reopen = 0;
