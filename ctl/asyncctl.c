@@ -948,20 +948,41 @@ s_cmd_jobs (ctl_t *ctl)
     return s_show_list (ctl, rc, text, columns);
 }
 
+//  One status: one number (as ever). More: one count each, printed as
+//  {"succeeded": N, "failed": M}, in the order given
 static int
 s_cmd_count (ctl_t *ctl)
 {
-    char *query;
-    int rc = s_query_call (ctl, &query);
-    if (rc)
-        return rc;
-    int64_t count = 0;
-    rc = async_count (ctl->client, query, &count);
-    free (query);
-    if (rc)
-        return s_client_fail (ctl, rc, NULL);
-    printf ("%" PRId64 "\n", count);
-    return 0;
+    json_t *query = s_query (ctl);
+    if (!query)
+        return ASYNC_EUSAGE;
+    json_t *statuses = json_incref (json_object_get (query, "status"));
+    size_t nstatuses = json_array_size (statuses);
+    json_t *counts = json_object ();
+    int rc = 0;
+    for (size_t index = 0; rc == 0 && index < (nstatuses > 1 ? nstatuses : 1); index++) {
+        if (nstatuses > 1)
+            json_object_set_new (query, "status",
+                                 json_pack ("[O]", json_array_get (statuses, index)));
+        char *text = ctl_json_dumps (query);
+        if (!text)
+            async_out_of_memory (0);
+        int64_t count = 0;
+        rc = async_count (ctl->client, text, &count);
+        free (text);
+        if (rc == 0 && nstatuses > 1)
+            json_object_set_new (counts, json_string_value (json_array_get (statuses, index)),
+                                 json_integer (count));
+        else
+        if (rc == 0)
+            printf ("%" PRId64 "\n", count);
+    }
+    if (rc == 0 && nstatuses > 1)
+        ctl_print_json (stdout, counts);
+    json_decref (counts);
+    json_decref (statuses);
+    json_decref (query);
+    return rc ? s_client_fail (ctl, rc, NULL) : 0;
 }
 
 //  A call of the client API that returns JSON about one job
@@ -1239,7 +1260,9 @@ static const s_command_t s_commands [] = {
       .max_words = INT_MAX, .needs_broker = true, .run = s_cmd_jobs },
     { .name = "count",
       .synopsis = "count STATUS... [--task GLOB] [--queue Q] [--node UUID] [--since DUR]",
-      .help = "Print how many jobs have these statuses.",
+      .help = "Print how many jobs have this status; given more than one, "
+              "how many have each, as a JSON object: {\"succeeded\": 5, "
+              "\"failed\": 1}.",
       .options = { s_filter_options, s_since_options },
       .min_words = 1, .max_words = INT_MAX, .words = "one STATUS or more",
       .needs_broker = true, .run = s_cmd_count },
