@@ -605,12 +605,14 @@ test_task_name_validation (void **state)
     //  Which rule a name breaks
     char why [200];
     assert_false (async_task_name_check ("a b.c", why, sizeof why));
-    assert_string_equal (why, "it has ' ' at byte 2: only letters, digits, '_', '-' "
+    assert_string_equal (why,
+                         "it has ' ' at byte 2: only letters, digits, '_', '-' "
                          "and '.' are allowed");
     assert_false (async_task_name_check ("abc", why, sizeof why));
     assert_string_equal (why, "it has no '.': name it module.function");
     assert_false (async_task_name_check ("pi.x\n", why, sizeof why));
-    assert_string_equal (why, "it has the byte 0x0a at byte 5: only letters, digits, "
+    assert_string_equal (why,
+                         "it has the byte 0x0a at byte 5: only letters, digits, "
                          "'_', '-' and '.' are allowed");
     assert_false (async_task_name_check ("ab.", why, sizeof why));
     assert_string_equal (why, "it ends with '.'");
