@@ -92,6 +92,8 @@ struct _node_t {
     uint64_t rid;
     node_state_t state;         //  of our session with the broker
     bool stopping;
+    bool draining;              //  stopping, the running jobs left to end
+    int64_t drain_until;        //  monotonic us
     bool broker_batch;          //  RESULT may carry `results` (WELCOME batch)
     bool batching;              //  draining the workers: results wait for the end
     msgpack_sbuffer results;    //  RESULT bodies kept while batching
@@ -782,8 +784,8 @@ s_send_hello (node_t *self)
     size_t held = async_idmap_size (self->unacked) + zlistx_size (self->running);
     const char **tasks = registry_names (self->registry);
     size_t ntasks = 0;
-    while (tasks [ntasks])
-        ntasks++;
+    while (tasks [ntasks] && !self->draining)
+        ntasks++;               //  draining: no task, so no new work
     async_msg_t msg;
     async_msg_init (&msg, ASYNC_C_HELLO, ++self->rid);
     if (!self->hello_first)
@@ -1133,11 +1135,14 @@ s_on_broker (node_t *self)
                 s_on_ack (self, &acks->via.array.ptr [i]);
         //  One job, or this turn's jobs for us in `jobs`
         const msgpack_object *jobs = async_mp_get (in.body, "jobs");
-        for (uint32_t i = 0; !self->stopping && jobs && jobs->type == MSGPACK_OBJECT_ARRAY
+        //  (Draining: jobs sent before our HELLO that takes none; the
+        //  broker takes them back as we do not hold them)
+        bool taking = !self->stopping && !self->draining;
+        for (uint32_t i = 0; taking && jobs && jobs->type == MSGPACK_OBJECT_ARRAY
                           && i < jobs->via.array.size; i++)
             if (jobs->via.array.ptr [i].type == MSGPACK_OBJECT_MAP)
                 s_on_assign (self, &jobs->via.array.ptr [i]);
-        if (!self->stopping && !jobs)
+        if (taking && !jobs)
             s_on_assign (self, in.body);
         if (self->to_run) {
             //  The only jobs here, and quick: their results are worth
@@ -1643,6 +1648,53 @@ s_drop (node_t *self, async_task_t *job)
     }
 }
 
+//  Asked to stop (*stop 1) with a drain time: take no more work and let
+//  the running jobs end, up to drain_ms. The jobs waiting for a worker go
+//  back to the broker, and a HELLO of a new session that names no task
+//  and holds the running jobs (protocol.md, HELLO) has the broker take
+//  those back and assign nothing more. True while draining; false when
+//  it is time to stop: nothing left, the time is up, a second signal
+//  (*stop 2), or no drain time
+static bool
+s_draining (node_t *self, volatile int *stop)
+{
+    if (*stop > 1 || self->config.drain_ms <= 0 || self->state == NODE_REFUSED) {
+        if (self->draining && *stop > 1)
+            async_log_warning ("node", "node.drain_cut", "node=%s jobs=%zu reason=\"asked "
+                               "to stop again: interrupting the running jobs\"",
+                               self->uuid, zlistx_size (self->running));
+        return false;
+    }
+    int64_t now = async_mono_us ();
+    if (!self->draining) {
+        self->draining = true;
+        self->drain_until = now + (int64_t) self->config.drain_ms * 1000;
+        s_drop (self, pool_unqueue (self->pool));
+        if (zlistx_size (self->running) == 0 && async_idmap_size (self->unacked) == 0)
+            return false;       //  nothing to wait for
+        async_log_info ("node", "node.draining", "node=%s jobs=%zu results=%zu "
+                        "drain_timeout_ms=%d", self->uuid, zlistx_size (self->running),
+                        async_idmap_size (self->unacked), self->config.drain_ms);
+        async_id_new (self->session);
+        self->state = NODE_GREETING;
+        self->greeting_since = now;
+        self->hello_first = 0;
+        s_send_hello (self);
+    }
+    if (zlistx_size (self->running) == 0 && async_idmap_size (self->unacked) == 0) {
+        async_log_info ("node", "node.drained", "node=%s", self->uuid);
+        return false;
+    }
+    if (now >= self->drain_until) {
+        async_log_warning ("node", "node.drain_timeout", "node=%s jobs=%zu results=%zu "
+                           "reason=\"--drain-timeout passed: interrupting the running "
+                           "jobs\"", self->uuid, zlistx_size (self->running),
+                           async_idmap_size (self->unacked));
+        return false;
+    }
+    return true;
+}
+
 int
 node_run (node_t *self, volatile int *stop, volatile int *reopen)
 {
@@ -1656,7 +1708,7 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
     int nitems = self->monitor ? 4 : 3;
     self->next_hello = 0;
     self->greeting_since = async_mono_us ();
-    while (!*stop && self->state != NODE_REFUSED) {
+    while (self->state != NODE_REFUSED && (!*stop || s_draining (self, stop))) {
         if (reopen && *reopen) {
             *reopen = 0;
             async_log_reopen ();
