@@ -156,6 +156,13 @@ static const ctl_option_t s_since_options [] = {
     { NULL, NULL, 0, NULL }
 };
 
+static const ctl_option_t s_total_options [] = {
+    { "--total", NULL, CTL_OPT_TOTAL,
+      "print one number: the jobs that have any of the statuses (default: "
+      "with more than one status, one count each)" },
+    { NULL, NULL, 0, NULL }
+};
+
 static const ctl_option_t s_callback_options [] = {
     { "--on", "always|success|failure", CTL_OPT_ON,
       "run the callback when the job completes (default: always), only when "
@@ -948,8 +955,9 @@ s_cmd_jobs (ctl_t *ctl)
     return s_show_list (ctl, rc, text, columns);
 }
 
-//  One status: one number (as ever). More: one count each, printed as
-//  {"succeeded": N, "failed": M}, in the order given
+//  One status, or --total: one number (the jobs of any of the statuses,
+//  each once). More: one count each, printed as {"succeeded": N,
+//  "failed": M}, in the order given
 static int
 s_cmd_count (ctl_t *ctl)
 {
@@ -957,7 +965,7 @@ s_cmd_count (ctl_t *ctl)
     if (!query)
         return ASYNC_EUSAGE;
     json_t *statuses = json_incref (json_object_get (query, "status"));
-    size_t nstatuses = json_array_size (statuses);
+    size_t nstatuses = s_given (ctl, CTL_OPT_TOTAL) ? 1 : json_array_size (statuses);
     json_t *counts = json_object ();
     int rc = 0;
     for (size_t index = 0; rc == 0 && index < (nstatuses > 1 ? nstatuses : 1); index++) {
@@ -1259,11 +1267,12 @@ static const s_command_t s_commands [] = {
       .options = { s_filter_options, s_limit_options },
       .max_words = INT_MAX, .needs_broker = true, .run = s_cmd_jobs },
     { .name = "count",
-      .synopsis = "count STATUS... [--task GLOB] [--queue Q] [--node UUID] [--since DUR]",
+      .synopsis = "count STATUS... [--task GLOB] [--queue Q] [--node UUID] [--since DUR] "
+                  "[--total]",
       .help = "Print how many jobs have this status; given more than one, "
               "how many have each, as a JSON object: {\"succeeded\": 5, "
-              "\"failed\": 1}.",
-      .options = { s_filter_options, s_since_options },
+              "\"failed\": 1}; with --total, one number for them all.",
+      .options = { s_filter_options, s_since_options, s_total_options },
       .min_words = 1, .max_words = INT_MAX, .words = "one STATUS or more",
       .needs_broker = true, .run = s_cmd_count },
     { .name = "cancel",

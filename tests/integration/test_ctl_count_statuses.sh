@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 #   `asyncctl count` with more than one status prints one figure each, as
 #   a JSON object in the order given ({"succeeded": 2, "failed": 1}); with
-#   one status, one number as before (docs/spec.md section 5). Before, the
-#   figures were summed into one number.
+#   one status, one number as before (docs/spec.md section 5); --total, one
+#   number for all (each job once). Before, the figures were summed into
+#   one number.
 source "$(dirname "$0")/../helpers/lib.sh"
 
 am_broker_start
@@ -25,6 +26,11 @@ am_assert_eq "count succeeded failed --task testing.fail" '{"succeeded":0,"faile
     "$(am_ctl count succeeded failed --task testing.fail | jq -c .)"
 am_assert_eq "keys in the order given" "failed succeeded" \
     "$(am_ctl count failed succeeded | jq -r 'keys_unsorted | join(" ")')"
+
+am_check "--total: one number, the jobs of any of the statuses, each once"
+am_assert_eq "count succeeded failed --total" 3 "$(am_ctl count succeeded failed --total)"
+am_assert_eq "count completed failed --total" 3 "$(am_ctl count completed failed --total)"
+am_assert_eq "count pending active --total" 0 "$(am_ctl count pending active --total)"
 
 am_check "a status that is not one: exit 2"
 rc=0; am_ctl count succeeded nonsense >/dev/null 2>&1 || rc=$?
