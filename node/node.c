@@ -1440,12 +1440,15 @@ s_timers (node_t *self)
     &&  now - self->greeting_since >= S_UNREACHABLE_US
     &&  (!self->unreachable_logged
       || now - self->unreachable_logged >= S_UNREACHABLE_LOG_US)) {
+        bool heard = self->last_heard > self->greeting_since;
         async_log_warning ("node", "broker.unreachable", "node=%s broker=%s waited=%" PRId64
-                           "s reason=\"no WELCOME to our HELLO; is asyncbroker running "
-                           "and bound there? (--broker, $ASYNC_BROKER, node/broker)\" "
-                           "next_log=%ds", self->uuid, self->config.broker,
-                           (now - self->greeting_since) / 1000000,
-                           S_UNREACHABLE_LOG_US / 1000000);
+                           "s reason=\"%s\" next_log=%ds", self->uuid, self->config.broker,
+                           (now - self->greeting_since) / 1000000, heard
+                           ? "the broker answers but has not welcomed us; see its "
+                             "ERROR (broker.error) above and the broker's log"
+                           : "no WELCOME to our HELLO, nothing heard; is asyncbroker "
+                             "running and bound there? (--broker, $ASYNC_BROKER, "
+                             "node/broker)", S_UNREACHABLE_LOG_US / 1000000);
         self->unreachable_logged = now;
     }
     //  Results not acknowledged: send again with backoff (broker away).

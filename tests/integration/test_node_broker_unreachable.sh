@@ -19,6 +19,7 @@ line=$(grep "broker.unreachable" "$AM_TMP/node1.log")
 am_say "ok: $line"
 [[ $line == *" warning node broker.unreachable "* ]] || am_fail "not a warning of the node: $line"
 [[ $line == *" broker=$AM_ENDPOINT "* ]] || am_fail "the line does not name $AM_ENDPOINT: $line"
+[[ $line == *"nothing heard; is asyncbroker running"* ]] || am_fail "the line gives no hint: $line"
 started=$(am_iso_to_s "$(grep -m1 "node.started" "$AM_TMP/node1.log" | cut -d' ' -f1)")
 logged=$(am_iso_to_s "$(cut -d' ' -f1 <<<"$line")")
 waited=$(am_calc 'b - a' a="$started" b="$logged")
