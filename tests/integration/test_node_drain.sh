@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 #   SIGTERM drains a node (docs/spec.md section 3, "Graceful stop"): it
 #   takes no more work at once, lets its running job finish (no
-#   interruption, one attempt), has its result acknowledged, then exits 0.
+#   interruption, one attempt; in a child process too), has its result
+#   acknowledged, then exits 0.
 #   A second SIGTERM interrupts at once; --drain-timeout bounds the wait;
 #   --drain-timeout 0 interrupts at once. Before, SIGTERM always
 #   interrupted the running jobs.
@@ -77,4 +78,17 @@ kill -TERM "$pid"
 am_wait_for "node4 (pid $pid) to exit at once" 5 am_pid_gone "$pid"
 grep -q "node.draining" "$AM_TMP/node4.log" && am_fail "node4 drained with --drain-timeout 0"
 am_wait_for "job $c to be pending again" 10 am_job_is "$c" pending
+
+am_check "--isolation process: the job in its child process finishes too"
+am_ctl cancel "$c" >/dev/null
+am_node_start node5 --module "$AM_TESTING_SO" --isolation process
+d=$(am_ctl submit testing.sleep 2)
+am_wait_for "job $d to be active on node5" 10 am_job_on "$d" "${AM_NODE_UUID[node5]}" active
+pid=${AM_NODE_PID[node5]}
+kill -TERM "$pid"
+am_wait_for "node5 (pid $pid) to exit after its job" 30 am_pid_gone "$pid"
+rc=0; wait "$pid" || rc=$?
+am_assert_eq "exit status of node5" 0 "$rc"
+am_assert_eq "job $d: status, failure, interruptions" "completed null 0" \
+    "$(am_ctl job "$d" | jq -r '[.status, (.failure | tojson), .interruptions] | join(" ")')"
 am_say "PASS"
