@@ -169,6 +169,16 @@ s_http_settle (const char *http, const char *token_file, char **token)
     return 0;
 }
 
+//  Every section and key a config file may hold (conf/asyncbroker.cfg)
+static const char *const s_config_keys [] = {
+    "broker", "broker/data", "broker/bind", "broker/sync", "broker/heartbeat",
+    "broker/dead-after", "broker/retention", "broker/min-free",
+    "broker/pending-window", "broker/sessions-memory", "broker/sessions-max",
+    "broker/spin", "broker/curve-secret", "broker/curve-clients",
+    "broker/insecure-bind", "broker/http", "broker/http-token", "broker/salvage",
+    "broker/log-level", "broker/log-file", NULL
+};
+
 int
 main (int argc, char *argv [])
 {
@@ -205,6 +215,8 @@ main (int argc, char *argv [])
         { 0, 0, 0, 0 }
     };
     opterr = 0;
+    if (async_cli_exact_options ("asyncbroker", argc, argv, options))
+        return ASYNC_EUSAGE;
     int opt;
     while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
@@ -246,7 +258,7 @@ main (int argc, char *argv [])
     zsys_init ();
     zsys_handler_set (NULL);
     zconfig_t *config = NULL;
-    if (async_cli_config ("asyncbroker", opt_config, &config))
+    if (async_cli_config ("asyncbroker", opt_config, s_config_keys, &config))
         return ASYNC_EUSAGE;
 #define S_CONF(flag, path, def) async_cli_get (config, flag, path, def)
     broker_config_t cfg;

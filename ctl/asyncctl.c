@@ -7,6 +7,7 @@
     =========================================================================
 */
 #include "ctl.h"
+#include "async_cli.h"
 #include "async_keys.h"
 #include "async_util.h"
 #include "async_alloc.h"
@@ -76,8 +77,9 @@ static const ctl_option_t s_global_options [] = {
       "the broker to talk to (default: $ASYNC_BROKER, else " ASYNC_DEFAULT_ENDPOINT ")" },
     { "--config", "FILE", CTL_OPT_CONFIG,
       "read client/broker, client/timeout, client/log-level, "
-      "client/curve-key and client/broker-public-key from this ZPL file; "
-      "flags and the environment override it (default: none)" },
+      "client/curve-key and client/broker-public-key from this ZPL file "
+      "(any other key is an error); flags and the environment override it "
+      "(default: none)" },
     { "--timeout", "DUR", CTL_OPT_BROKER_TIMEOUT,
       "how long to wait for the broker to answer a request (default: 5s)" },
     { "--json", NULL, CTL_OPT_JSON,
@@ -154,6 +156,13 @@ static const ctl_option_t s_since_options [] = {
     { NULL, NULL, 0, NULL }
 };
 
+static const ctl_option_t s_total_options [] = {
+    { "--total", NULL, CTL_OPT_TOTAL,
+      "print one number: the jobs that have any of the statuses (default: "
+      "with more than one status, one count each)" },
+    { NULL, NULL, 0, NULL }
+};
+
 static const ctl_option_t s_callback_options [] = {
     { "--on", "always|success|failure", CTL_OPT_ON,
       "run the callback when the job completes (default: always), only when "
@@ -167,6 +176,12 @@ static const ctl_option_t s_keygen_options [] = {
       "client (submit and read jobs) or node (take and run jobs) (default: "
       "client)" },
     { NULL, NULL, 0, NULL }
+};
+
+//  Every section and key a --config file may hold
+static const char *const s_config_keys [] = {
+    "client", "client/broker", "client/timeout", "client/log-level",
+    "client/curve-key", "client/broker-public-key", NULL
 };
 
 static const char *s_statuses [] = {
@@ -321,6 +336,34 @@ s_set_global (ctl_t *ctl, const ctl_option_t *option, const char *value)
     }
 }
 
+//  An option neither of the command nor global: "unknown option --brok
+//  (did you mean --broker?)", the closest name by edit distance. Returns 2.
+static int
+s_unknown_option (ctl_t *ctl, const char *arg)
+{
+    char word [128];
+    snprintf (word, sizeof word, "%.*s", (int) strcspn (arg, "="), arg);
+    const char *closest = NULL;
+    size_t best = SIZE_MAX;
+    const ctl_option_t *tables [6] = { s_global_options };
+    for (int table = 0; ctl->command && table < 4 && ctl->command->options [table]; table++)
+        tables [table + 1] = ctl->command->options [table];
+    for (int table = 0; tables [table]; table++)
+        for (const ctl_option_t *option = tables [table]; option->name; option++) {
+            size_t distance = async_cli_distance (word, option->name);
+            if (option->help && distance < best) {
+                best = distance;
+                closest = option->name;
+            }
+        }
+    char hint [160] = "";
+    if (closest && best <= (strlen (word) + 2) / 3 + 1)
+        snprintf (hint, sizeof hint, " (did you mean %s?)", closest);
+    if (ctl->command)
+        return s_usage (ctl, "unknown option %s of '%s'%s", word, ctl->command->name, hint);
+    return s_usage (ctl, "unknown option %s%s", word, hint);
+}
+
 //  Take the option at argv [*index] (and its value, which may be the next
 //  word). The command's flags come first, then the global ones. 0 or 2.
 static int
@@ -334,10 +377,8 @@ s_take_option (ctl_t *ctl, int argc, char **argv, int *index)
     bool global = !option;
     if (global)
         option = s_find_option (s_global_options, arg, &value);
-    if (!option && ctl->command)
-        return s_usage (ctl, "'%s' is not an option of '%s'", arg, ctl->command->name);
     if (!option)
-        return s_usage (ctl, "'%s' is not a global option", arg);
+        return s_unknown_option (ctl, arg);
     if (option->arg && !value) {
         if (*index + 1 >= argc)
             return s_usage (ctl, "%s needs a value (%s)", option->name, option->arg);
@@ -466,6 +507,10 @@ s_settle (ctl_t *ctl)
     if (ctl->config && !(config = zconfig_load (ctl->config)))
         return s_usage (ctl, "cannot read the config file '%s'; check that it "
                         "exists and is ZPL", ctl->config);
+    if (config && async_cli_config_check ("asyncctl", ctl->config, s_config_keys)) {
+        zconfig_destroy (&config);
+        return ASYNC_EUSAGE;
+    }
     char source [512];
     //  The broker: --broker, then $ASYNC_BROKER, then the file (as asyncnode)
     const char *env = getenv ("ASYNC_BROKER");
@@ -910,20 +955,42 @@ s_cmd_jobs (ctl_t *ctl)
     return s_show_list (ctl, rc, text, columns);
 }
 
+//  One status, or --total: one number (the jobs of any of the statuses,
+//  each once). More: one count each, printed as {"succeeded": N,
+//  "failed": M}, in the order given
 static int
 s_cmd_count (ctl_t *ctl)
 {
-    char *query;
-    int rc = s_query_call (ctl, &query);
-    if (rc)
-        return rc;
-    int64_t count = 0;
-    rc = async_count (ctl->client, query, &count);
-    free (query);
-    if (rc)
-        return s_client_fail (ctl, rc, NULL);
-    printf ("%" PRId64 "\n", count);
-    return 0;
+    json_t *query = s_query (ctl);
+    if (!query)
+        return ASYNC_EUSAGE;
+    json_t *statuses = json_incref (json_object_get (query, "status"));
+    size_t nstatuses = s_given (ctl, CTL_OPT_TOTAL) ? 1 : json_array_size (statuses);
+    json_t *counts = json_object ();
+    int rc = 0;
+    for (size_t index = 0; rc == 0 && index < (nstatuses > 1 ? nstatuses : 1); index++) {
+        if (nstatuses > 1)
+            json_object_set_new (query, "status",
+                                 json_pack ("[O]", json_array_get (statuses, index)));
+        char *text = ctl_json_dumps (query);
+        if (!text)
+            async_out_of_memory (0);
+        int64_t count = 0;
+        rc = async_count (ctl->client, text, &count);
+        free (text);
+        if (rc == 0 && nstatuses > 1)
+            json_object_set_new (counts, json_string_value (json_array_get (statuses, index)),
+                                 json_integer (count));
+        else
+        if (rc == 0)
+            printf ("%" PRId64 "\n", count);
+    }
+    if (rc == 0 && nstatuses > 1)
+        ctl_print_json (stdout, counts);
+    json_decref (counts);
+    json_decref (statuses);
+    json_decref (query);
+    return rc ? s_client_fail (ctl, rc, NULL) : 0;
 }
 
 //  A call of the client API that returns JSON about one job
@@ -1200,9 +1267,12 @@ static const s_command_t s_commands [] = {
       .options = { s_filter_options, s_limit_options },
       .max_words = INT_MAX, .needs_broker = true, .run = s_cmd_jobs },
     { .name = "count",
-      .synopsis = "count STATUS... [--task GLOB] [--queue Q] [--node UUID] [--since DUR]",
-      .help = "Print how many jobs have these statuses.",
-      .options = { s_filter_options, s_since_options },
+      .synopsis = "count STATUS... [--task GLOB] [--queue Q] [--node UUID] [--since DUR] "
+                  "[--total]",
+      .help = "Print how many jobs have this status; given more than one, "
+              "how many have each, as a JSON object: {\"succeeded\": 5, "
+              "\"failed\": 1}; with --total, one number for them all.",
+      .options = { s_filter_options, s_since_options, s_total_options },
       .min_words = 1, .max_words = INT_MAX, .words = "one STATUS or more",
       .needs_broker = true, .run = s_cmd_count },
     { .name = "cancel",

@@ -65,6 +65,7 @@ typedef enum {
     CTL_OPT_FILTER_NODE,
     CTL_OPT_LIMIT,
     CTL_OPT_SINCE,
+    CTL_OPT_TOTAL,
     CTL_OPT_ON,
     CTL_OPT_ROLE
 } ctl_option_id_t;

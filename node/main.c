@@ -30,7 +30,7 @@ s_on_signal (int signum)
     if (signum == SIGHUP)
         s_reopen = 1;           //  logrotate moved the log file
     else
-        s_stop = 1;
+        s_stop = s_stop ? 2 : 1;    //  the second: stop draining
 }
 
 static void
@@ -39,7 +39,9 @@ s_usage (FILE *out)
     fprintf (out,
 "usage: asyncnode [OPTIONS]\n"
 "  --broker ENDPOINT    the broker (default $ASYNC_BROKER, else tcp://127.0.0.1:9999)\n"
-"  --module PATH        load a task module (repeatable; default none)\n"
+"  --module PATH        load a task module (repeatable; default none); a\n"
+"                       relative PATH is the working directory's, a bare name\n"
+"                       not there is searched for in the library path\n"
 "  --agent SPEC         NAME:SIZE[:FILTER][@QUEUE,...] (repeatable; default main:3)\n"
 "                       FILTER: comma-separated globs, !glob excludes\n"
 "  --isolation MODE     thread|process: how the agents run their jobs (default\n"
@@ -49,6 +51,10 @@ s_usage (FILE *out)
 "                       agents, over their `isolation` key, or the default agent)\n"
 "  --heartbeat DUR      ping the broker this often (default 1s)\n"
 "  --dead-after DUR     the broker is silent after this (default 5s)\n"
+"  --drain-timeout DUR  on SIGTERM or SIGINT, take no more work and let the\n"
+"                       running jobs finish this long at most, then interrupt\n"
+"                       them; a second signal interrupts them at once (default\n"
+"                       30s; 0 = interrupt at once; at most 1d)\n"
 "  --curve-key FILE     talk CurveZMQ with this key pair: a _secret file of\n"
 "                       'asyncctl keygen --role node', mode 0600 (default\n"
 "                       $ASYNC_CURVE_KEY, else node/curve-key, else none:\n"
@@ -120,13 +126,22 @@ s_config_agents (zconfig_t *config, node_config_t *cfg)
     return 0;
 }
 
+//  Every section and key a config file may hold (conf/asyncnode.cfg)
+static const char *const s_config_keys [] = {
+    "node", "node/broker", "node/heartbeat", "node/dead-after", "node/curve-key",
+    "node/broker-public-key", "node/log-level", "node/log-file", "node/drain-timeout",
+    "modules", "modules/*",
+    "agents", "agents/*", "agents/*/size", "agents/*/tasks", "agents/*/exclude",
+    "agents/*/queues", "agents/*/isolation", NULL
+};
+
 int
 main (int argc, char *argv [])
 {
     async_alloc_abort_on_failure ();         //  async_alloc.h: the policy
     const char *opt_broker = NULL, *opt_hb = NULL, *opt_dead = NULL, *opt_config = NULL;
     const char *opt_level = NULL, *opt_logfile = NULL, *opt_isolation = NULL;
-    const char *opt_key = NULL, *opt_broker_key = NULL;
+    const char *opt_key = NULL, *opt_broker_key = NULL, *opt_drain = NULL;
     const char *modules [64];
     int nmodules = 0;
     const char *agent_specs [NODE_MAX_AGENTS];
@@ -138,6 +153,7 @@ main (int argc, char *argv [])
         { "isolation", required_argument, 0, 'I' },
         { "heartbeat", required_argument, 0, 'H' },
         { "dead-after", required_argument, 0, 'D' },
+        { "drain-timeout", required_argument, 0, 'T' },
         { "curve-key", required_argument, 0, 'K' },
         { "broker-public-key", required_argument, 0, 'P' },
         { "config", required_argument, 0, 'c' },
@@ -148,6 +164,8 @@ main (int argc, char *argv [])
         { 0, 0, 0, 0 }
     };
     opterr = 0;
+    if (async_cli_exact_options ("asyncnode", argc, argv, options))
+        return ASYNC_EUSAGE;
     int opt;
     while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
@@ -163,6 +181,7 @@ main (int argc, char *argv [])
             case 'I': opt_isolation = optarg; break;
             case 'H': opt_hb = optarg; break;
             case 'D': opt_dead = optarg; break;
+            case 'T': opt_drain = optarg; break;
             case 'K': opt_key = optarg; break;
             case 'P': opt_broker_key = optarg; break;
             case 'c': opt_config = optarg; break;
@@ -179,7 +198,7 @@ main (int argc, char *argv [])
     zsys_init ();
     zsys_handler_set (NULL);
     zconfig_t *config = NULL;
-    if (async_cli_config ("asyncnode", opt_config, &config))
+    if (async_cli_config ("asyncnode", opt_config, s_config_keys, &config))
         return ASYNC_EUSAGE;
 #define S_CONF(flag, path, def) async_cli_get (config, flag, path, def)
     node_config_t cfg;
@@ -193,6 +212,7 @@ main (int argc, char *argv [])
     const char *logfile = S_CONF (opt_logfile, "node/log-file", NULL);
     const char *hb = S_CONF (opt_hb, "node/heartbeat", "1s");
     const char *dead = S_CONF (opt_dead, "node/dead-after", "5s");
+    const char *drain = S_CONF (opt_drain, "node/drain-timeout", "30s");
     //  CURVE: flag, then environment, then file (as --broker)
     const char *env_key = getenv ("ASYNC_CURVE_KEY");
     const char *env_broker_key = getenv ("ASYNC_BROKER_PUBLIC_KEY");
@@ -221,6 +241,14 @@ main (int argc, char *argv [])
     if (rc == 0 && (async_cli_duration_ms ("asyncnode", "--heartbeat", hb, &cfg.heartbeat_ms)
                 ||  async_cli_duration_ms ("asyncnode", "--dead-after", dead, &cfg.dead_ms)))
         rc = ASYNC_EUSAGE;
+    int64_t drain_us = 0;
+    if (rc == 0 && (async_parse_duration (drain, false, &drain_us)
+                ||  drain_us > 86400LL * 1000000)) {
+        fprintf (stderr, "asyncnode: --drain-timeout '%s' is not a duration from 0 to "
+                 "1d; write e.g. 30s, or 0 to interrupt the jobs at once\n", drain);
+        rc = ASYNC_EUSAGE;
+    }
+    cfg.drain_ms = (int) ((drain_us + 999) / 1000);
     if (rc == 0 && cfg.dead_ms / 2 < cfg.heartbeat_ms) {
         fprintf (stderr, "asyncnode: --dead-after %s is under two heartbeats (--heartbeat "
                  "%s); make it at least twice the heartbeat\n", dead, hb);

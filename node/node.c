@@ -92,6 +92,8 @@ struct _node_t {
     uint64_t rid;
     node_state_t state;         //  of our session with the broker
     bool stopping;
+    bool draining;              //  stopping, the running jobs left to end
+    int64_t drain_until;        //  monotonic us
     bool broker_batch;          //  RESULT may carry `results` (WELCOME batch)
     bool batching;              //  draining the workers: results wait for the end
     msgpack_sbuffer results;    //  RESULT bodies kept while batching
@@ -108,6 +110,8 @@ struct _node_t {
     int broken;                 //  handshakes cut short since the last good one
     bool refused;               //  the last handshake failed
     int64_t refused_logged;     //  monotonic us
+    int64_t greeting_since;     //  monotonic us: GREETING since, no WELCOME
+    int64_t unreachable_logged; //  monotonic us; 0: not since the WELCOME
 };
 
 //  The handshake events that say whether the broker let us in
@@ -122,6 +126,10 @@ struct _node_t {
 //  time: a sleep in poll and the eventfd's wake-up cost more)
 #define S_SPIN_US           50
 #define S_REFUSED_LOG_US    60000000    //  repeat the error this often
+//  No WELCOME this long after our first HELLO: broker.unreachable, again
+//  every S_UNREACHABLE_LOG_US while it lasts
+#define S_UNREACHABLE_US    5000000
+#define S_UNREACHABLE_LOG_US 60000000
 
 //  ---------------------------------------------------------------------
 //  Configuration helpers
@@ -776,8 +784,8 @@ s_send_hello (node_t *self)
     size_t held = async_idmap_size (self->unacked) + zlistx_size (self->running);
     const char **tasks = registry_names (self->registry);
     size_t ntasks = 0;
-    while (tasks [ntasks])
-        ntasks++;
+    while (tasks [ntasks] && !self->draining)
+        ntasks++;               //  draining: no task, so no new work
     async_msg_t msg;
     async_msg_init (&msg, ASYNC_C_HELLO, ++self->rid);
     if (!self->hello_first)
@@ -1127,11 +1135,14 @@ s_on_broker (node_t *self)
                 s_on_ack (self, &acks->via.array.ptr [i]);
         //  One job, or this turn's jobs for us in `jobs`
         const msgpack_object *jobs = async_mp_get (in.body, "jobs");
-        for (uint32_t i = 0; !self->stopping && jobs && jobs->type == MSGPACK_OBJECT_ARRAY
+        //  (Draining: jobs sent before our HELLO that takes none; the
+        //  broker takes them back as we do not hold them)
+        bool taking = !self->stopping && !self->draining;
+        for (uint32_t i = 0; taking && jobs && jobs->type == MSGPACK_OBJECT_ARRAY
                           && i < jobs->via.array.size; i++)
             if (jobs->via.array.ptr [i].type == MSGPACK_OBJECT_MAP)
                 s_on_assign (self, &jobs->via.array.ptr [i]);
-        if (!self->stopping && !jobs)
+        if (taking && !jobs)
             s_on_assign (self, in.body);
         if (self->to_run) {
             //  The only jobs here, and quick: their results are worth
@@ -1162,6 +1173,7 @@ s_on_broker (node_t *self)
         self->welcomed_once = true;
         self->state = NODE_WELCOMED;
         self->hello_first = 0;
+        self->unreachable_logged = 0;
         int64_t batch = 0;
         async_mp_int (in.body, "batch", &batch);
         self->broker_batch = batch != 0;
@@ -1178,6 +1190,8 @@ s_on_broker (node_t *self)
     }
     else
     if (async_inmsg_is (&in, ASYNC_S_REHELLO)) {
+        if (self->state != NODE_GREETING)
+            self->greeting_since = async_mono_us ();
         self->state = NODE_GREETING;
         if (async_mono_us () >= self->next_hello - 1500000)
             s_send_hello (self);
@@ -1420,6 +1434,23 @@ s_timers (node_t *self)
     }
     if (self->state == NODE_GREETING && now >= self->next_hello)
         s_send_hello (self);
+    //  No WELCOME yet: say so, with the endpoint, since else a node pointed
+    //  at the wrong place looks fine (a refused key says auth.refused)
+    if (self->state == NODE_GREETING && !self->refused
+    &&  now - self->greeting_since >= S_UNREACHABLE_US
+    &&  (!self->unreachable_logged
+      || now - self->unreachable_logged >= S_UNREACHABLE_LOG_US)) {
+        bool heard = self->last_heard > self->greeting_since;
+        async_log_warning ("node", "broker.unreachable", "node=%s broker=%s waited=%" PRId64
+                           "s reason=\"%s\" next_log=%ds", self->uuid, self->config.broker,
+                           (now - self->greeting_since) / 1000000, heard
+                           ? "the broker answers but has not welcomed us; see its "
+                             "ERROR (broker.error) above and the broker's log"
+                           : "no WELCOME to our HELLO, nothing heard; is asyncbroker "
+                             "running and bound there? (--broker, $ASYNC_BROKER, "
+                             "node/broker)", S_UNREACHABLE_LOG_US / 1000000);
+        self->unreachable_logged = now;
+    }
     //  Results not acknowledged: send again with backoff (broker away).
     //  Looked at every S_RESEND_CHECK_US, not every turn: many may wait
     //  for their ACK (the broker holds ACKs up to 20 ms to batch them)
@@ -1620,6 +1651,53 @@ s_drop (node_t *self, async_task_t *job)
     }
 }
 
+//  Asked to stop (*stop 1) with a drain time: take no more work and let
+//  the running jobs end, up to drain_ms. The jobs waiting for a worker go
+//  back to the broker, and a HELLO of a new session that names no task
+//  and holds the running jobs (protocol.md, HELLO) has the broker take
+//  those back and assign nothing more. True while draining; false when
+//  it is time to stop: nothing left, the time is up, a second signal
+//  (*stop 2), or no drain time
+static bool
+s_draining (node_t *self, volatile int *stop)
+{
+    if (*stop > 1 || self->config.drain_ms <= 0 || self->state == NODE_REFUSED) {
+        if (self->draining && *stop > 1)
+            async_log_warning ("node", "node.drain_cut", "node=%s jobs=%zu reason=\"asked "
+                               "to stop again: interrupting the running jobs\"",
+                               self->uuid, zlistx_size (self->running));
+        return false;
+    }
+    int64_t now = async_mono_us ();
+    if (!self->draining) {
+        self->draining = true;
+        self->drain_until = now + (int64_t) self->config.drain_ms * 1000;
+        s_drop (self, pool_unqueue (self->pool));
+        if (zlistx_size (self->running) == 0 && async_idmap_size (self->unacked) == 0)
+            return false;       //  nothing to wait for
+        async_log_info ("node", "node.draining", "node=%s jobs=%zu results=%zu "
+                        "drain_timeout_ms=%d", self->uuid, zlistx_size (self->running),
+                        async_idmap_size (self->unacked), self->config.drain_ms);
+        async_id_new (self->session);
+        self->state = NODE_GREETING;
+        self->greeting_since = now;
+        self->hello_first = 0;
+        s_send_hello (self);
+    }
+    if (zlistx_size (self->running) == 0 && async_idmap_size (self->unacked) == 0) {
+        async_log_info ("node", "node.drained", "node=%s", self->uuid);
+        return false;
+    }
+    if (now >= self->drain_until) {
+        async_log_warning ("node", "node.drain_timeout", "node=%s jobs=%zu results=%zu "
+                           "reason=\"--drain-timeout passed: interrupting the running "
+                           "jobs\"", self->uuid, zlistx_size (self->running),
+                           async_idmap_size (self->unacked));
+        return false;
+    }
+    return true;
+}
+
 int
 node_run (node_t *self, volatile int *stop, volatile int *reopen)
 {
@@ -1632,7 +1710,8 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
     };
     int nitems = self->monitor ? 4 : 3;
     self->next_hello = 0;
-    while (!*stop && self->state != NODE_REFUSED) {
+    self->greeting_since = async_mono_us ();
+    while (self->state != NODE_REFUSED && (!*stop || s_draining (self, stop))) {
         if (reopen && *reopen) {
             *reopen = 0;
             async_log_reopen ();

@@ -40,6 +40,8 @@ typedef struct {
                                 //  lock), or NULL (node_uuid_lock)
     int heartbeat_ms;
     int dead_ms;
+    int drain_ms;               //  on the first stop, let running jobs end
+                                //  this long; 0: interrupt them at once
     node_agent_t agents [NODE_MAX_AGENTS];
     int nagents;
     node_zygote_t *zygote;      //  forks the process-isolated jobs; NULL when

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <unistd.h>
 
 async_registry_t *
 registry_new (void)
@@ -52,12 +53,51 @@ registry_names (async_registry_t *self)
     return names;
 }
 
+//  A relative path is the working directory's: with a slash always, a
+//  bare name when that file exists there (else dlopen searches for it:
+//  LD_LIBRARY_PATH, the system's directories). 0, or -1 with err set.
+static int
+s_module_path (const char *path, char *resolved, size_t size, char *err, size_t err_size)
+{
+    bool bare = !strchr (path, '/');
+    if (*path == '/' || (bare && access (path, F_OK))) {
+        snprintf (resolved, size, "%s", path);
+        return 0;
+    }
+    char cwd [PATH_MAX];
+    if (!getcwd (cwd, sizeof cwd)) {
+        snprintf (err, err_size, "cannot load module %s: the working directory is "
+                  "unknown (%s); give an absolute path", path, strerror (errno));
+        return -1;
+    }
+    if (snprintf (resolved, size, "%s/%s", streq (cwd, "/") ? "" : cwd, path)
+        >= (int) size) {
+        snprintf (err, err_size, "cannot load module %s: its path in %s is too long",
+                  path, cwd);
+        return -1;
+    }
+    return 0;
+}
+
 int
 registry_load (async_registry_t *self, const char *path, char *err, size_t err_size)
 {
-    void *handle = dlopen (path, RTLD_NOW | RTLD_LOCAL);
+    char resolved [PATH_MAX];
+    if (s_module_path (path, resolved, sizeof resolved, err, err_size))
+        return -1;
+    void *handle = dlopen (resolved, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
-        snprintf (err, err_size, "cannot load module %s: %s", path, dlerror ());
+        char cwd [PATH_MAX];
+        if (*path == '/' || !getcwd (cwd, sizeof cwd))
+            snprintf (err, err_size, "cannot load module %s: %s", path, dlerror ());
+        else
+        if (!strchr (path, '/'))
+            snprintf (err, err_size, "cannot load module %s: not in the working "
+                      "directory %s, nor found where the system looks for libraries "
+                      "(%s); give its path", path, cwd, dlerror ());
+        else
+            snprintf (err, err_size, "cannot load module %s (in the working directory "
+                      "%s): %s", path, cwd, dlerror ());
         return -1;
     }
     //  Built against the task API we run? A module without the mark was
@@ -84,9 +124,18 @@ registry_load (async_registry_t *self, const char *path, char *err, size_t err_s
         dlclose (handle);
         return -1;
     }
-    if (init (self)) {
-        snprintf (err, err_size, "module %s failed to register its tasks "
-                  "(a name taken twice?)", path);
+    *self->refused = 0;
+    int rc = init (self);
+    if (*self->refused) {
+        //  Also when init went on (ignored what async_registry_add
+        //  returned): the node would run without that task
+        snprintf (err, err_size, "module %s failed to register its tasks: %s",
+                  path, self->refused);
+        return -1;
+    }
+    if (rc) {
+        snprintf (err, err_size, "module %s failed to register its tasks: its %s "
+                  "returned %d; see what it logged", path, ASYNC_MODULE_INIT_SYMBOL, rc);
         return -1;
     }
     return 0;                   //  modules stay loaded for the node's life

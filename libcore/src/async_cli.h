@@ -10,9 +10,21 @@
 
 #include <czmq.h>
 
-//  Load the ZPL file `path` (NULL: no file, *config = NULL).
+//  Load the ZPL file `path` (NULL: no file, *config = NULL) and check its
+//  sections and keys against `known` (async_cli_config_check).
 int
-    async_cli_config (const char *prog, const char *path, zconfig_t **config);
+    async_cli_config (const char *prog, const char *path, const char *const *known,
+                      zconfig_t **config);
+
+//  Check that every section and key of the ZPL file `path` (one zconfig
+//  read) is one of `known`, a NULL-terminated list of paths: "broker",
+//  "broker/bind", "agents/*/size" ('*' is any one name). Else prints
+//  "PROG: FILE:LINE: unknown key 'broker/bnid'; did you mean bind?" (the
+//  closest known name at that place, by edit distance) and returns
+//  ASYNC_EUSAGE.
+int
+    async_cli_config_check (const char *prog, const char *path,
+                            const char *const *known);
 
 //  The flag's value if given, else the file's value at `path`, else `def`.
 const char *
@@ -32,6 +44,21 @@ int
 //  chmod 600 FILE" (or why it cannot be read) and returns ASYNC_EUSAGE.
 int
     async_cli_private_file_ok (const char *program, const char *flag, const char *path);
+
+//  Edit distance of a and b: insertions, deletions, substitutions and
+//  swaps of two neighbours, each 1 (names up to 64 characters).
+size_t
+    async_cli_distance (const char *a, const char *b);
+
+//  Refuse what getopt_long would take as an abbreviation ("--modul" for
+//  --module) and any other unknown long option before getopt_long runs:
+//  every "--NAME" or "--NAME=..." of argv (up to "--") must name one of
+//  `options` exactly. Else prints "PROG: unknown option --modul (did you
+//  mean --module?); run PROG --help" and returns ASYNC_EUSAGE.
+struct option;
+int
+    async_cli_exact_options (const char *prog, int argc, char *argv [],
+                             const struct option *options);
 
 //  Report an unknown option or argument (getopt's optind, argv) and return
 //  ASYNC_EUSAGE.

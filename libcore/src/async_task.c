@@ -9,15 +9,49 @@
 #include "async_task.h"
 #include "async_util.h"
 #include "asyncmesh/error.h"
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 
+//  The name as it may be printed: at most 60 bytes, what is not printable
+//  as '?'
+static void
+s_printable (const char *name, char *out, size_t size)
+{
+    size_t len = 0;
+    for (; name [len] && len < 60 && len + 4 < size; len++)
+        out [len] = isprint ((unsigned char) name [len]) ? name [len] : '?';
+    if (name [len] && len + 4 < size)
+        out [len++] = '.', out [len++] = '.', out [len++] = '.';
+    out [len] = 0;
+}
+
 int
 async_registry_add (async_registry_t *self, const char *name, async_task_fn *fn)
 {
-    if (!async_task_name_valid (name) || !fn || zhashx_lookup (self->tasks, name))
+    char why [200], rule [320], shown [80];
+    const char *problem = NULL;
+    if (!async_task_name_check (name, why, sizeof why)) {
+        snprintf (rule, sizeof rule, "%s (a task name is module.function: 3 to 200 "
+                  "bytes of letters, digits, '_', '-' and '.')", why);
+        problem = rule;
+    }
+    else
+    if (!fn)
+        problem = "its function is NULL";
+    else
+    if (zhashx_lookup (self->tasks, name))
+        problem = "that name is registered already (by this module, another one "
+                  "or the built-in tasks)";
+    if (problem) {
+        if (!*self->refused) {
+            s_printable (name ? name : "(null)", shown, sizeof shown);
+            snprintf (self->refused, sizeof self->refused, "task '%s' was refused: %s",
+                      shown, problem);
+        }
         return -1;
+    }
     zhashx_insert (self->tasks, name, (void *) fn);
     return 0;
 }

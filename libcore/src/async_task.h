@@ -34,6 +34,8 @@ typedef struct {
 
 struct _async_registry_t {
     zhashx_t *tasks;            //  name -> async_task_fn *
+    char refused [512];         //  why the first refused registration was,
+                                //  "" when none was (the node reports it)
 };
 
 struct _async_task_t {

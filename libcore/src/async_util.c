@@ -273,22 +273,58 @@ async_glob_match (const char *pattern, const char *name)
 }
 
 bool
-async_task_name_valid (const char *name)
+async_task_name_check (const char *name, char *why, size_t why_size)
 {
-    if (!name)
+    char ignored [8];
+    if (!why) {
+        why = ignored;
+        why_size = sizeof ignored;
+    }
+    if (!name) {
+        snprintf (why, why_size, "it is NULL");
         return false;
+    }
     size_t len = strlen (name);
-    if (len < 3 || len > 200 || name [0] == '.' || name [len - 1] == '.')
+    if (len < 3) {
+        snprintf (why, why_size, "it is %zu bytes long, under 3", len);
         return false;
+    }
+    if (len > 200) {
+        snprintf (why, why_size, "it is %zu bytes long, over 200", len);
+        return false;
+    }
+    if (name [0] == '.' || name [len - 1] == '.') {
+        snprintf (why, why_size, "it %s with '.'", name [0] == '.' ? "starts" : "ends");
+        return false;
+    }
     bool dot = false;
     for (const char *p = name; *p; p++) {
-        if (*p == '.')
+        unsigned char c = (unsigned char) *p;
+        if (c == '.')
             dot = true;
         else
-        if (!isalnum ((unsigned char) *p) && *p != '_' && *p != '-')
+        if (!isalnum (c) && c != '_' && c != '-') {
+            if (isprint (c))
+                snprintf (why, why_size, "it has '%c' at byte %zu: only letters, digits, "
+                          "'_', '-' and '.' are allowed", c, (size_t) (p - name) + 1);
+            else
+                snprintf (why, why_size, "it has the byte 0x%02x at byte %zu: only "
+                          "letters, digits, '_', '-' and '.' are allowed", c,
+                          (size_t) (p - name) + 1);
             return false;
+        }
     }
-    return dot;
+    if (!dot) {
+        snprintf (why, why_size, "it has no '.': name it module.function");
+        return false;
+    }
+    return true;
+}
+
+bool
+async_task_name_valid (const char *name)
+{
+    return async_task_name_check (name, NULL, 0);
 }
 
 bool

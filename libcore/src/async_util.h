@@ -99,6 +99,12 @@ bool
 bool
     async_task_name_valid (const char *name);
 
+//  The same, saying in `why` (may be NULL) which rule a malformed name
+//  breaks: "it has ' ' at byte 3: only letters, digits, '_', '-' and '.'
+//  are allowed", "it has no '.': name it module.function", ...
+bool
+    async_task_name_check (const char *name, char *why, size_t why_size);
+
 //  True when `id` is a canonical 36-char UUID (lowercase hex).
 bool
     async_id_valid (const char *id);

@@ -91,6 +91,9 @@ am_assert_eq () {      #   am_assert_eq WHAT EXPECTED GOT
 s_am_cleanup () {
     local rc=$? pid i alive
     trap - ERR
+    #   Twice: a node's first SIGTERM drains its running jobs, the second
+    #   interrupts them at once (docs/spec.md section 3)
+    for pid in "${AM_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${AM_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for i in $(seq 60); do          #   up to 3 s for a clean stop
         alive=0

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-#   Graceful stop: a node running a long job gets SIGTERM, exits cleanly
-#   within 3 s, and its job is interrupted at once (without waiting for the
-#   broker's death timeout, set to 30 s here): it goes to the other node,
-#   completes there, with interruptions = 1.
+#   Stop without draining: a node with --drain-timeout 0 running a long job
+#   gets SIGTERM, exits cleanly within 3 s, and its job is interrupted at
+#   once (without waiting for the broker's death timeout, set to 30 s
+#   here): it goes to the other node, completes there, with interruptions
+#   = 1. (A drain, the default, is test_node_drain.)
 source "$(dirname "$0")/../helpers/lib.sh"
 
 am_broker_start --dead-after 30s
-am_node_start node1 --module "$AM_TESTING_SO"
+am_node_start node1 --module "$AM_TESTING_SO" --drain-timeout 0
 
 id=$(am_ctl submit testing.sleep 10)
 am_wait_for "job $id to be active on node1" 10 am_job_is "$id" active

@@ -11,7 +11,7 @@ record=$AM_TMP/node1/ticks.txt
 
 s_lines_at_least () { [ "$(wc -l < "$record" 2>/dev/null || echo 0)" -ge "$1" ]; }
 s_completed_at_least () { [ "$(am_ctl count completed --task testing.record)" -ge "$1" ]; }
-s_none_running () { [ "$(am_ctl count pending assigned active --task testing.record)" = 0 ]; }
+s_none_running () { [ "$(am_ctl count pending assigned active --task testing.record --total)" = 0 ]; }
 
 am_check "every tick 1s 'testing.record ticks.txt t' runs once a second"
 am_ctl every tick 1s "testing.record $record t"

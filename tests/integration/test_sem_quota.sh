@@ -7,7 +7,7 @@
 source "$(dirname "$0")/../helpers/lib.sh"
 
 #   How many of the quota jobs are assigned or active
-s_held () { am_ctl count assigned active --task testing.block; }
+s_held () { am_ctl count assigned active --task testing.block --total; }
 
 #   True when exactly one quota job holds a slot; its id in $held_id
 s_one_held () {
@@ -41,7 +41,7 @@ rc=0; am_ctl submit --quota nosuch testing.noop >"$AM_TMP/out" 2>"$AM_TMP/err" |
 am_say "stderr: $(cat "$AM_TMP/err")"
 am_assert_eq "exit status of submit --quota nosuch" 6 "$rc"
 am_assert_eq "stdout of the refused submit" "" "$(cat "$AM_TMP/out")"
-am_assert_eq "jobs after the refused submit" 0 "$(am_ctl count pending assigned active completed)"
+am_assert_eq "jobs after the refused submit" 0 "$(am_ctl count pending assigned active completed --total)"
 
 am_check "three 'testing.block GATE_i' with --quota db on 2 nodes x 3 slots: one at a time"
 declare -A gate_of=()

@@ -601,6 +601,24 @@ test_task_name_validation (void **state)
     name [200] = 'a';
     name [201] = 0;
     assert_false (async_task_name_valid (name));
+
+    //  Which rule a name breaks
+    char why [200];
+    assert_false (async_task_name_check ("a b.c", why, sizeof why));
+    assert_string_equal (why,
+                         "it has ' ' at byte 2: only letters, digits, '_', '-' "
+                         "and '.' are allowed");
+    assert_false (async_task_name_check ("abc", why, sizeof why));
+    assert_string_equal (why, "it has no '.': name it module.function");
+    assert_false (async_task_name_check ("pi.x\n", why, sizeof why));
+    assert_string_equal (why,
+                         "it has the byte 0x0a at byte 5: only letters, digits, "
+                         "'_', '-' and '.' are allowed");
+    assert_false (async_task_name_check ("ab.", why, sizeof why));
+    assert_string_equal (why, "it ends with '.'");
+    assert_false (async_task_name_check (name, why, sizeof why));
+    assert_string_equal (why, "it is 201 bytes long, over 200");
+    assert_true (async_task_name_check ("a.b", why, sizeof why));
 }
 
 int

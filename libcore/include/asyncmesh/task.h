@@ -68,7 +68,8 @@ typedef int (async_task_fn) (async_task_t *task);
     int async_module_init (async_registry_t *reg)
 
 //  Register a task under `name` ("module.function"). 0, or -1 if the name
-//  is already taken or malformed.
+//  is already taken or malformed; the node then refuses to start, naming
+//  the task and the rule it broke (even if the module's init returns 0).
 ASYNC_EXPORT int
     async_registry_add (async_registry_t *self, const char *name, async_task_fn *fn);
 
