@@ -3406,7 +3406,7 @@ s_recover (broker_t *self)
         store_iter_next (iter);
     }
     store_iter_destroy (&iter);
-    //  Nodes that had a session: dispatch waits for them (s_node_known)
+    //  Nodes that had a session: dispatch waits for them (nodes_known)
     iter = store_iter_new (self->store, KEYS_PREFIX (KEYS_NODE), 1);
     while (store_iter_valid (iter)) {
         size_t ksize;
