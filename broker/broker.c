@@ -40,9 +40,6 @@
 
 #define S_VERSION ASYNC_VERSION_STRING
 
-#define S_DEAD_KEEP_US      (600 * 1000000LL)   //  10 minutes
-#define S_DEAD_KEEP_MAX     1000
-
 static int s_scheduled_compare (const void *a, const void *b);
 static int s_backoff_compare (const void *a, const void *b);
 
@@ -795,144 +792,21 @@ s_session_for_job (broker_t *self, async_job_t *job)
 }
 
 static void
-s_dead_node_destroy (dead_node_t **self_p)
-{
-    dead_node_t *self = *self_p;
-    if (self) {
-        free (self->data);
-        free (self);
-        *self_p = NULL;
-    }
-}
-
-//  Remember a node declared dead as NODES lists it (dead, nothing
-//  running), until it says HELLO again or ages out; the oldest goes first
-//  past S_DEAD_KEEP_MAX
-static void
-s_dead_node_keep (broker_t *self, session_t *session)
-{
-    session->state = SESSION_DEAD;
-    msgpack_sbuffer buffer;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&buffer);
-    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
-    session_pack (session, &pk);
-    dead_node_t *dead = (dead_node_t *) async_xcalloc (1, sizeof (dead_node_t));
-    dead->when = async_mono_us ();
-    dead->data = (uint8_t *) buffer.data;       //  ours now
-    dead->size = buffer.size;
-    zhashx_update (self->dead_nodes, session->uuid, dead);
-    while (zhashx_size (self->dead_nodes) > S_DEAD_KEEP_MAX) {
-        const char *oldest = NULL;
-        int64_t when = INT64_MAX;
-        dead = (dead_node_t *) zhashx_first (self->dead_nodes);
-        while (dead) {
-            if (dead->when < when) {
-                when = dead->when;
-                oldest = (const char *) zhashx_cursor (self->dead_nodes);
-            }
-            dead = (dead_node_t *) zhashx_next (self->dead_nodes);
-        }
-        zhashx_delete (self->dead_nodes, oldest);
-    }
-}
-
-//  Forget the dead nodes older than S_DEAD_KEEP_US, by the broker's own
-//  running time: s_loop_gap moves `when` past a pause of the loop
-static void
 s_dead_nodes_expire (broker_t *self, int64_t mono)
 {
-    zlistx_t *expired = zlistx_new ();
-    dead_node_t *dead = (dead_node_t *) zhashx_first (self->dead_nodes);
-    while (dead) {
-        if (mono - dead->when > S_DEAD_KEEP_US)
-            zlistx_add_end (expired, (void *) zhashx_cursor (self->dead_nodes));
-        dead = (dead_node_t *) zhashx_next (self->dead_nodes);
-    }
-    const char *uuid = (const char *) zlistx_first (expired);
-    while (uuid) {
-        char copy [ASYNC_ID_LEN];
-        snprintf (copy, sizeof copy, "%s", uuid);
-        zhashx_delete (self->dead_nodes, copy);
-        uuid = (const char *) zlistx_next (expired);
-    }
-    zlistx_destroy (&expired);
+    nodes_dead_expire (self->nodes, mono);
 }
 
-//  The nodes with a session are recorded (u keys): after a restart,
-//  dispatch waits for them to say HELLO with what they hold, so that a job
-//  one of them ran, whose assignment was not recorded, is not handed to
-//  another node first (s_adopt). At most dead-after.
-static void
-s_node_known (broker_t *self, const char *uuid)
-{
-    if (zhashx_size (self->awaited) && zhashx_lookup (self->awaited, uuid)) {
-        zhashx_delete (self->awaited, uuid);
-        if (zhashx_size (self->awaited) == 0)
-            async_log_info ("broker", "dispatch.resumed", "reason=\"every node known "
-                            "before the restart is back\"");
-    }
-    if (zhashx_lookup (self->known, uuid))
-        return;
-    zhashx_insert (self->known, uuid, (void *) uuid);
-    char key [40];
-    store_put (self->store, key, keys_id (key, KEYS_NODE, uuid), "", 0);
-}
-
-static void
-s_node_forget (broker_t *self, const char *uuid)
-{
-    if (!zhashx_lookup (self->known, uuid))
-        return;
-    char key [40];
-    store_delete (self->store, key, keys_id (key, KEYS_NODE, uuid));
-    zhashx_delete (self->known, uuid);
-}
-
-//  The nodes awaited after a restart did not come back within dead-after:
-//  they are forgotten (their u keys deleted), so that the next restart
-//  does not wait for them again. One that comes back later is known again
-//  by its HELLO
 static void
 s_nodes_missing_forget (broker_t *self)
 {
-    zlistx_t *missing = zhashx_keys (self->awaited);
-    const char *uuid = (const char *) zlistx_first (missing);
-    while (uuid) {
-        s_node_forget (self, uuid);
-        uuid = (const char *) zlistx_next (missing);
-    }
-    zlistx_destroy (&missing);
-    zhashx_purge (self->awaited);
+    nodes_missing_forget (self->nodes);
 }
 
 static void
 s_session_drop (broker_t *self, session_t *session, const char *why)
 {
-    //  Interrupt its jobs
-    zlistx_t *ids = zlistx_new ();
-    zlistx_set_destructor (ids, (zlistx_destructor_fn *) zstr_free);
-    void *held = async_idmap_first (session->jobs);
-    for (; held; held = async_idmap_next (session->jobs))
-        zlistx_add_end (ids, async_xstrdup (async_idmap_cursor (session->jobs)));
-    char *id = (char *) zlistx_first (ids);
-    while (id) {
-        async_job_t *job = s_job_load (self, id);
-        if (job && s_job_is_live (job) && strcmp (job->node, session->uuid) == 0)
-            s_interrupt (self, job, why);
-        id = (char *) zlistx_next (ids);
-    }
-    zlistx_destroy (&ids);
-    if (streq (why, "dead"))
-        s_dead_node_keep (self, session);
-    if (!streq (why, "superseded") && !streq (why, "re-registered"))
-        s_node_forget (self, session->uuid);        //  gone, not replaced
-    dispatch_agents_remove (self->dispatch, session->agents);
-    if (zhashx_lookup (self->nodes, session->uuid) == session)
-        zhashx_delete (self->nodes, session->uuid);
-    async_log_info ("broker", "node.gone", "node=%s reason=%s", session->uuid, why);
-    self->session_bytes -= session->cost;
-    zhashx_delete (self->sessions, session->rkey);
+    nodes_session_drop (self, session, why);
 }
 
 //  ---------------------------------------------------------------------
@@ -1199,23 +1073,24 @@ s_on_list (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool count_only
 static int64_t
 s_pack_nodes (broker_t *self, msgpack_packer *pk)
 {
-    size_t total = zhashx_size (self->nodes) + zhashx_size (self->dead_nodes);
+    size_t total = nodes_node_size (self->nodes) + nodes_dead_size (self->nodes);
     msgpack_sbuffer nodes;
     msgpack_packer npk;
     msgpack_sbuffer_init (&nodes);
     msgpack_packer_init (&npk, &nodes, async_sbuffer_write);
     size_t packed = 0;
-    session_t *session = (session_t *) zhashx_first (self->nodes);
+    session_t *session = nodes_node_first (self->nodes);
     while (session && packed < S_STATUS_NODES && nodes.size < S_STATUS_NODE_BYTES) {
         session_pack (session, &npk);
         packed++;
-        session = (session_t *) zhashx_next (self->nodes);
+        session = nodes_node_next (self->nodes);
     }
-    dead_node_t *dead = (dead_node_t *) zhashx_first (self->dead_nodes);
+    size_t dead_size;
+    const uint8_t *dead = nodes_dead_first (self->nodes, &dead_size);
     while (dead && packed < S_STATUS_NODES && nodes.size < S_STATUS_NODE_BYTES) {
-        async_codec_pack_raw (&npk, dead->data, dead->size);
+        async_codec_pack_raw (&npk, dead, dead_size);
         packed++;
-        dead = (dead_node_t *) zhashx_next (self->dead_nodes);
+        dead = nodes_dead_next (self->nodes, &dead_size);
     }
     msgpack_pack_array (pk, packed);
     if (nodes.size)
@@ -1273,454 +1148,10 @@ s_on_nodes (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 
 //  ---------------------------------------------------------------------
 //  Handlers: nodes
-
-//  WELCOME: the node's timings, and that RESULT may carry `results`
-static void
-s_send_welcome (broker_t *self, zframe_t *routing, uint64_t rid)
-{
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_WELCOME, rid);
-    async_msg_int (&msg, "heartbeat_ms", self->config.heartbeat_ms);
-    async_msg_int (&msg, "dead_ms", self->config.dead_ms);
-    async_msg_int (&msg, "batch", 1);
-    s_send (self, routing, &msg);
-}
-
-//  A job a node holds from an attempt that an earlier broker process
-//  handed out (ASSIGN goes before the commit that records it) and stopped
-//  before recording: it is pending again here. The node that ran it (or
-//  runs it) takes it back, so that it does not run twice
-typedef struct {
-    char id [ASYNC_ID_LEN];
-    uint64_t token;
-    char agent [ASYNC_MAX_NAME + 1];
-} s_adopted_t;
-
-//  Whether node `uuid` may take back `job` with this held entry: the job
-//  waits in its queue for the attempt the entry names (the next one), the
-//  token is the one an earlier process made for that very attempt on that
-//  node, and so is the 64-bit proof that came with it in ASSIGN (token.h:
-//  nobody else can make them; the token's 32-bit MAC alone could be
-//  guessed online). An entry without a proof (a node older than proofs)
-//  is never adopted
-static bool
-s_adoptable (broker_t *self, async_job_t *job, const char *uuid, uint64_t token,
-             int64_t attempt, const uint64_t *proof)
-{
-    return proof && job->kind == ASYNC_KIND_TASK && job->status == ASYNC_PENDING
-        && !job->held && attempt == (int64_t) job->attempts + 1
-        && (token >> 32) < self->epoch
-        && token_valid (&self->token_key, token, job->id, uuid, (int) attempt)
-        && token_proof_valid (&self->token_key, *proof, token, job->id, uuid, (int) attempt)
-        && s_is_queued (self, job);
-}
-
-//  Take the adopted jobs out of their queues, assigned to the session
-static void
-s_adopt (broker_t *self, session_t *session, zlistx_t *adopted)
-{
-    s_adopted_t *entry = (s_adopted_t *) zlistx_first (adopted);
-    for (; entry; entry = (s_adopted_t *) zlistx_next (adopted)) {
-        async_job_t *job = s_job_load (self, entry->id);
-        dispatch_agent_t *agent = session_agent (session, entry->agent);
-        if (!job || !agent || job->status != ASYNC_PENDING)
-            continue;
-        s_unqueue (self, job);
-        if (job->begin_by && job->attempts == 0) {
-            char key [64];
-            store_delete (self->store, key,
-                          keys_time (key, KEYS_DEADLINE, job->begin_after + job->begin_by, job->id));
-        }
-        dispatch_agent_take (agent);
-        s_assign (self, session, agent, job, entry->token);
-        s_job_save (self, job);
-        async_log_info ("broker", "job.adopted", "job=%s node=%s attempt=%d reason=\"its "
-                        "assignment was not recorded before the broker stopped\"", job->id,
-                        session->uuid, job->attempts + 1);
-    }
-}
-
-//  Node sessions from `address`, besides `old` and `other`
-static size_t
-s_address_sessions (broker_t *self, const char *address, session_t *old, session_t *other)
-{
-    size_t count = 0;
-    session_t *session = (session_t *) zhashx_first (self->sessions);
-    for (; session; session = (session_t *) zhashx_next (self->sessions))
-        if (session != old && session != other && streq (session->address, address))
-            count++;
-    return count;
-}
-
-//  Refuse a HELLO: ERROR 6 with `reason` for the node (NULL: none), and
-//  one warning line
-static void
-s_hello_refuse (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *uuid,
-                const char *reason, const char *text)
-{
-    char host [SESSION_HOST + 1] = "";
-    async_mp_str (in->body, "host", host, sizeof host);
-    const char *peer = self->peer_address;
-    async_log_warning ("broker", "node.refused", "node=%s host=%s address=%s "
-                       "reason=\"%s\"", uuid, host, peer ? peer : "", text);
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_ERROR, in->rid);
-    async_msg_int (&msg, "code", ASYNC_EREFUSED);
-    async_msg_str (&msg, "message", text);
-    if (reason)
-        async_msg_str (&msg, "reason", reason);
-    s_send (self, routing, &msg);
-}
-
-//  HELLOs refused for a uuid's key are logged one by one up to
-//  S_KEY_LINES a second; past that they are counted, and the count goes
-//  in the next line logged (a peer may send them as fast as it likes)
-#define S_KEY_LINES 10
-
-_Static_assert (SESSION_KEY_HASH == KEYS_BINDING_HASH, "a binding holds a key's hash");
-
-//  A HELLO must prove the key its uuid is bound to (section 7, "One uuid,
-//  one node"): the hash of its `uuid_key` is the one of the live session of
-//  the uuid, else the one stored (b<uuid>); a uuid with neither is bound to
-//  this key when its session is made (*bind). 0, or -1 when the HELLO was
-//  refused (ERROR 6, reason uuid_key)
-static int
-s_hello_key (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *uuid,
-             uint8_t *hash, bool *bind)
-{
-    char text [512] = "";
-    *bind = false;
-    if (session_key_hash (in->body, hash))
-        snprintf (text, sizeof text, "HELLO needs uuid_key, the key beside the node's "
-                  "uuid (64 hex digits); an asyncnode older than the broker sends none: "
-                  "upgrade it");
-    else {
-        session_t *live = (session_t *) zhashx_lookup (self->nodes, uuid);
-        //  A binding not written yet (its session may be gone already) is
-        //  not in the store: the batches being built and written hold it
-        const uint8_t *unwritten = NULL;
-        if (!live)
-            unwritten = commit_binding_find (self->commit, uuid);
-        uint8_t stored [SESSION_KEY_HASH];
-        char key [KEYS_ID_SIZE], *value = NULL;
-        size_t size = 0;
-        int rc = live || unwritten ? 0 : store_get (self->store, key,
-                                                    keys_binding (key, uuid), &value, &size);
-        if (rc == ASYNC_ENOJOB)
-            *bind = true;
-        else
-        if (rc) {
-            s_error (self, routing, in->rid, ASYNC_EREFUSED, "HELLO refused: the store "
-                     "cannot be read; try again later");
-            return -1;
-        }
-        else
-        if (live ? !session_key_is (live, hash)
-          : unwritten ? sodium_memcmp (unwritten, hash, SESSION_KEY_HASH) != 0
-          : !keys_binding_parse (value, size, stored)
-            || sodium_memcmp (stored, hash, SESSION_KEY_HASH) != 0)
-            snprintf (text, sizeof text, "uuid %s is bound to another key: this node's "
-                      "uuid file was copied from another node, or this is not the node "
-                      "that first used it; give this node its own uuid: delete its uuid "
-                      "file (a new uuid and key are then made) and start it again", uuid);
-        free (value);
-    }
-    if (!*text)
-        return 0;
-    int64_t mono = async_mono_us ();
-    if (mono - self->key_window >= 1000000) {
-        self->key_window = mono;
-        self->key_lines = 0;
-    }
-    if (self->key_lines < S_KEY_LINES) {
-        self->key_lines++;
-        char host [SESSION_HOST + 1] = "";
-        async_mp_str (in->body, "host", host, sizeof host);
-        const char *peer = self->peer_address;
-        async_log_warning ("broker", "node.refused", "node=%s host=%s address=%s "
-                           "unlogged=%" PRIu64 " reason=\"%s\"", uuid, host,
-                           peer ? peer : "", self->key_quiet, text);
-        self->key_quiet = 0;
-    }
-    else
-        self->key_quiet++;
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_ERROR, in->rid);
-    async_msg_int (&msg, "code", ASYNC_EREFUSED);
-    async_msg_str (&msg, "message", text);
-    async_msg_str (&msg, "reason", "uuid_key");
-    s_send (self, routing, &msg);
-    return -1;
-}
-
-//  Whether the broker-wide budgets leave no room for the session of this
-//  (checked) HELLO, besides the sessions `old` and `other` that it would
-//  replace: the memory of all sessions (--sessions-memory) and their
-//  number (--sessions-max). If so, refuse it with ERROR 6, reason
-//  `sessions_full` (the node says HELLO again 2 s later), and say so in a
-//  warning line at most once a second, with how many were refused
-#define S_FULL_LOG_US 1000000
-
-static bool
-s_sessions_full (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *uuid,
-                 session_t *old, session_t *other)
-{
-    size_t cost = session_hello_cost (in->body);
-    size_t bytes = self->session_bytes, count = zhashx_size (self->sessions);
-    session_t *replaced [2] = { old, other != old ? other : NULL };
-    for (int i = 0; i < 2; i++)
-        if (replaced [i]) {
-            bytes -= replaced [i]->cost;
-            count--;
-        }
-    if (count < self->config.sessions_max && cost <= self->config.sessions_memory
-    &&  bytes <= self->config.sessions_memory - cost)
-        return false;
-    char text [300];
-    if (count >= self->config.sessions_max)
-        snprintf (text, sizeof text, "HELLO refused: the broker has %zu node sessions "
-                  "(at most %zu, --sessions-max); try again later", count,
-                  self->config.sessions_max);
-    else
-        snprintf (text, sizeof text, "HELLO refused: this session would cost %zu bytes and "
-                  "the node sessions hold %zu of %" PRIu64 " (--sessions-memory); try "
-                  "again later", cost, bytes, self->config.sessions_memory);
-    self->full_refused++;
-    int64_t mono = async_mono_us ();
-    if (self->full_logged == 0 || mono - self->full_logged >= S_FULL_LOG_US) {
-        const char *peer = self->peer_address;
-        async_log_warning ("broker", "sessions.full", "node=%s address=%s sessions=%zu "
-                           "bytes=%zu refused=%" PRIu64 " reason=\"%s\"", uuid,
-                           peer ? peer : "", count, bytes, self->full_refused, text);
-        self->full_logged = mono;
-        self->full_refused = 0;
-    }
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_ERROR, in->rid);
-    async_msg_int (&msg, "code", ASYNC_EREFUSED);
-    async_msg_str (&msg, "message", text);
-    async_msg_str (&msg, "reason", "sessions_full");
-    s_send (self, routing, &msg);
-    return true;
-}
-
-//  Whether the disk is under its reserve (--min-free), so that the first
-//  HELLO of a uuid, which would write its binding, is refused: ERROR 6,
-//  reason `disk_low` (the node says HELLO again 2 s later), and a warning
-//  line at most once a second, with how many were refused
-static bool
-s_hello_disk_low (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *uuid)
-{
-    if (!s_disk_low (self))
-        return false;
-    const char *text = "HELLO refused: the broker's disk is full (free space under its "
-                       "--min-free reserve) and the first HELLO of a uuid writes its "
-                       "binding; try again when there is space";
-    self->disk_hello_refused++;
-    int64_t mono = async_mono_us ();
-    if (self->disk_hello_logged == 0 || mono - self->disk_hello_logged >= S_FULL_LOG_US) {
-        const char *peer = self->peer_address;
-        async_log_warning ("broker", "node.refused", "node=%s address=%s refused=%" PRIu64
-                           " reason=\"%s\"", uuid, peer ? peer : "",
-                           self->disk_hello_refused, text);
-        self->disk_hello_logged = mono;
-        self->disk_hello_refused = 0;
-    }
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_ERROR, in->rid);
-    async_msg_int (&msg, "code", ASYNC_EREFUSED);
-    async_msg_str (&msg, "message", text);
-    async_msg_str (&msg, "reason", "disk_low");
-    s_send (self, routing, &msg);
-    return true;
-}
-
 static void
 s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
 {
-    uint8_t key_hash [SESSION_KEY_HASH];
-    bool bind = false;
-    char uuid [ASYNC_ID_LEN], nonce [ASYNC_ID_LEN] = "";
-    if (async_mp_str (in->body, "uuid", uuid, sizeof uuid) || !async_id_valid (uuid)) {
-        s_error (self, routing, in->rid, ASYNC_EREFUSED, "HELLO needs the node's uuid");
-        return;
-    }
-    async_mp_str (in->body, "session", nonce, sizeof nonce);
-    const msgpack_object *agents = async_mp_get (in->body, "agents");
-    if (!agents || agents->type != MSGPACK_OBJECT_ARRAY || agents->via.array.size == 0
-    ||  agents->via.array.size > SESSION_AGENTS) {
-        s_hello_refuse (self, routing, in, uuid, "hello_limit",
-                        "HELLO needs 1 to 64 agents");
-        return;
-    }
-    //  The uuid's key, before anything trusts the uuid
-    if (s_hello_key (self, routing, in, uuid, key_hash, &bind))
-        return;
-    //  A session on this routing id already: the same process said HELLO
-    //  again (its first HELLO was slow to be answered). Nothing changed:
-    //  answer it again, and keep the session and every job on it (some may
-    //  have been assigned after the node wrote this HELLO)
-    session_t *old = (session_t *) zhashx_lookup (self->sessions, rkey);
-    if (old && streq (old->session, nonce) && streq (old->uuid, uuid)) {
-        s_send_welcome (self, routing, in->rid);
-        return;
-    }
-    //  Budgets, before anything is allocated for it
-    char text [512], why [400];
-    if (session_hello_check (in->body, agents, why, sizeof why)) {
-        snprintf (text, sizeof text, "HELLO refused: %s", why);
-        s_hello_refuse (self, routing, in, uuid, "hello_limit", text);
-        return;
-    }
-    //  A uuid's first HELLO writes its binding, kept for good: not while
-    //  the disk is under its reserve
-    if (bind && s_hello_disk_low (self, routing, in, uuid))
-        return;
-    session_t *other = (session_t *) zhashx_lookup (self->nodes, uuid);
-    const char *address = self->peer_address ? self->peer_address : "";
-    size_t sessions = s_address_sessions (self, address, old, other);
-    if (sessions >= SESSION_PER_ADDRESS) {
-        snprintf (text, sizeof text, "HELLO refused: %zu node sessions from address %.64s "
-                  "already (at most %d); try again later", sessions, address,
-                  SESSION_PER_ADDRESS);
-        s_hello_refuse (self, routing, in, uuid, NULL, text);
-        return;
-    }
-    if (s_sessions_full (self, routing, in, uuid, old, other))
-        return;
-    //  Another session of this uuid, from another process, that is alive
-    //  and not on this machine: the uuid is in use, this HELLO is refused
-    //  and the live node is left alone (section 7, "One uuid, one node")
-    if (other && other != old && session_keeps_uuid (other, in->body, (int64_t) self->config.heartbeat_ms * 1000,
-                                                  async_mono_us ())) {
-        snprintf (text, sizeof text, "uuid %s is in use by a live node on host %.200s "
-                  "(pid %" PRId64 "); give each node its own uuid: delete this node's "
-                  "uuid file (a new uuid is then made) and start it again", uuid,
-                  other->host ? other->host : "", other->pid);
-        s_hello_refuse (self, routing, in, uuid, "uuid_in_use", text);
-        return;
-    }
-    //  The jobs the node still holds, kept when they are live with that
-    //  token and assigned to this uuid; any other session of the uuid is
-    //  superseded below. An entry for a job of another node is refused
-    zhashx_t *kept = zhashx_new ();       //  id -> agent name
-    zhashx_set_destructor (kept, (zhashx_destructor_fn *) zstr_free);
-    zlistx_t *adopted = zlistx_new ();    //  s_adopted_t *: see s_adoptable
-    zlistx_set_destructor (adopted, s_free_item);
-    size_t refused = 0;
-    const msgpack_object *held = async_mp_get (in->body, "held");
-    uint32_t nheld = held && held->type == MSGPACK_OBJECT_ARRAY ? held->via.array.size : 0;
-    if (nheld > SESSION_HELD) {
-        refused += nheld - SESSION_HELD;        //  each costs a look-up: not read
-        nheld = SESSION_HELD;
-    }
-    //  Adoption candidates (held entries for pending jobs): every entry
-    //  read is checked once, and every miss is refused. Not a number per
-    //  slot: a result's ACK waits for the commit that records it, while
-    //  its slot takes the next job at once, so behind one slow write a
-    //  node of one slot holds as many finished jobs as it ran meanwhile.
-    //  A guess needs the 64-bit proof, so the first SESSION_HELD entries
-    //  give 2^-50 at most per HELLO
-    for (uint32_t i = 0; i < nheld; i++) {
-        char id [ASYNC_ID_LEN], agent_name [ASYNC_MAX_NAME + 1];
-        uint64_t token, proof;
-        int64_t attempt = 0;
-        const msgpack_object *h = &held->via.array.ptr [i];
-        if (async_mp_str (h, "id", id, sizeof id) || async_mp_uint (h, "token", &token)
-        ||  async_mp_str (h, "agent", agent_name, sizeof agent_name)) {
-            refused++;
-            continue;
-        }
-        async_mp_int (h, "attempt", &attempt);
-        bool has_proof = async_mp_uint (h, "proof", &proof) == 0;
-        async_job_t *job = s_job_load (self, id);
-        if (job && job->status == ASYNC_PENDING) {
-            if (s_adoptable (self, job, uuid, token, attempt, has_proof ? &proof : NULL)) {
-                s_adopted_t *entry = async_xcalloc (1, sizeof (s_adopted_t));
-                memcpy (entry->id, id, ASYNC_ID_LEN);
-                entry->token = token;
-                snprintf (entry->agent, sizeof entry->agent, "%s", agent_name);
-                zlistx_add_end (adopted, entry);
-            }
-            else
-                refused++;              //  not adopted: no valid proof
-            continue;
-        }
-        if (!job || !s_job_is_live (job))
-            continue;                   //  stale: the attempt ended meanwhile
-        if (strcmp (job->node, uuid) != 0)
-            refused++;                  //  runs on another node: not ours to take
-        else
-        if (job->token == token)
-            zhashx_insert (kept, id, async_xstrdup (agent_name));
-    }
-    if (refused)
-        async_log_warning ("broker", "node.held_refused", "node=%s refused=%zu "
-                           "reason=\"held entries malformed, over the first %d, for "
-                           "jobs assigned to other nodes, or for pending jobs not taken "
-                           "back (no valid proof); ignored\"", uuid, refused, SESSION_HELD);
-    //  A connection that says HELLO with another uuid leaves its former
-    //  uuid for good: that node is forgotten, not awaited after a restart
-    char former [ASYNC_ID_LEN] = "";
-    if (old && !streq (old->uuid, uuid) && zhashx_lookup (self->nodes, old->uuid) == old)
-        snprintf (former, sizeof former, "%s", old->uuid);
-    session_t *previous [2] = { old, other != old ? other : NULL };
-    for (int i = 0; i < 2; i++) {
-        session_t *session = previous [i];
-        if (!session)
-            continue;
-        //  Detach the jobs the node keeps, so they are not interrupted
-        const char *id = (const char *) zhashx_first (kept);
-        while (id) {
-            id = (const char *) zhashx_cursor (kept);
-            async_idmap_delete (session->jobs, id);
-            id = (const char *) zhashx_next (kept);
-        }
-        s_session_drop (self, session, session == old ? "re-registered" : "superseded");
-    }
-    if (*former)
-        s_node_forget (self, former);
-    session_t *session = session_new (self->dispatch, rkey, routing, uuid, nonce,
-                                      self->peer_address, in->body);
-    zhashx_insert (self->sessions, rkey, session);
-    self->session_bytes += session->cost;
-    zhashx_insert (self->nodes, uuid, session);
-    s_node_known (self, uuid);
-    if (bind) {
-        commit_binding_stage (self->commit, uuid, key_hash, SESSION_KEY_HASH);
-        async_log_info ("broker", "node.bound", "node=%s reason=\"the uuid's first "
-                        "HELLO: bound to its key\"", uuid);
-    }
-    zhashx_delete (self->dead_nodes, uuid);
-    //  Re-attach the jobs it holds
-    char *agent_name = (char *) zhashx_first (kept);
-    while (agent_name) {
-        const char *id = (const char *) zhashx_cursor (kept);
-        async_job_t *job = s_job_load (self, id);
-        dispatch_agent_t *agent = session_agent (session, agent_name);
-        if (job && agent) {
-            dispatch_agent_take (agent);
-            async_idmap_insert (session->jobs, id, agent);
-            memcpy (job->node, uuid, ASYNC_ID_LEN);
-            zhashx_delete (self->orphans, id);
-        }
-        agent_name = (char *) zhashx_next (kept);
-    }
-    zhashx_destroy (&kept);
-    s_adopt (self, session, adopted);
-    zlistx_destroy (&adopted);
-    async_log_info ("broker", "node.hello", "node=%s agents=%u held=%zu address=%s",
-                    uuid, agents->via.array.size, async_idmap_size (session->jobs),
-                    session->address);
-    s_send_welcome (self, routing, in->rid);
-    //  A job cancelled while its node was away (a broker restart): the
-    //  node learns it now
-    void *held_agent = async_idmap_first (session->jobs);
-    for (; held_agent; held_agent = async_idmap_next (session->jobs)) {
-        async_job_t *job = s_job_load (self, async_idmap_cursor (session->jobs));
-        if (job && job->cancelled_at)
-            s_send_cancel (self, session, job);
-    }
+    nodes_on_hello (self, routing, rkey, in);
 }
 
 //  Schedules: how many jobs a loop turn may make, and when they wait
@@ -1757,7 +1188,7 @@ s_peer_allowed (broker_t *self, zframe_t *body, const char *cmd, zframe_t *routi
     if (verdict == BROKER_AUTH_OK)
         return true;
     char *rkey = zframe_strhex (routing);
-    session_t *session = (session_t *) zhashx_lookup (self->sessions, rkey);
+    session_t *session = nodes_session (self->nodes, rkey);
     const char *key = zframe_meta (body, "User-Id");
     if (async_rate_allow (&self->dropped, S_DROPPED_LINES))
         async_log_warning ("broker", verdict == BROKER_AUTH_REVOKED ? "auth.revoked"
@@ -1828,7 +1259,7 @@ s_handle (broker_t *self, zmsg_t *zmsg)
         free (rkey);
         return;
     }
-    session_t *session = (session_t *) zhashx_lookup (self->sessions, rkey);
+    session_t *session = nodes_session (self->nodes, rkey);
     if (session) {
         session->last_seen = async_mono_us ();
         session->last_seen_wall = async_now_us ();
@@ -1968,13 +1399,13 @@ s_assign (broker_t *self, session_t *session, dispatch_agent_t *agent, async_job
 static void
 s_dispatch (broker_t *self)
 {
-    if (zhashx_size (self->awaited)) {
+    if (nodes_awaited (self->nodes)) {
         //  Just restarted: the nodes known before come back first
-        if (async_mono_us () < self->awaited_until)
+        if (async_mono_us () < nodes_awaited_until (self->nodes))
             return;
         async_log_warning ("broker", "dispatch.resumed", "missing=%zu reason=\"nodes known "
                            "before the restart did not come back within dead-after\"",
-                           zhashx_size (self->awaited));
+                           nodes_awaited (self->nodes));
         s_nodes_missing_forget (self);
     }
     char id [ASYNC_ID_LEN];
@@ -2235,55 +1666,20 @@ s_loop_gap (broker_t *self, int64_t mono)
                        "message=\"the broker's loop did not come round (the process "
                        "was stopped, or one turn took this long); this time does not "
                        "count as the nodes' silence\"", gap / 1000,
-                       zhashx_size (self->sessions));
-    session_t *session = (session_t *) zhashx_first (self->sessions);
-    while (session) {
-        session->last_seen = session->last_seen + credit < mono
-                           ? session->last_seen + credit : mono;
-        session = (session_t *) zhashx_next (self->sessions);
-    }
-    //  Nor does it age the dead nodes listed (s_dead_nodes_expire): a pause
-    //  longer than S_DEAD_KEEP_US would drop them all at once
-    dead_node_t *dead = (dead_node_t *) zhashx_first (self->dead_nodes);
-    for (; dead; dead = (dead_node_t *) zhashx_next (self->dead_nodes))
-        dead->when = dead->when + credit < mono ? dead->when + credit : mono;
-    //  Nor does it count against the nodes expected back after a restart
+                       nodes_size (self->nodes));
+    //  The sessions' silence, the dead nodes' age, the wait for the nodes
+    //  expected back after a restart (nodes_credit)
+    nodes_credit (self->nodes, credit, mono);
+    //  Nor does it count against the orphans' node coming back
     orphan_t *orphan = (orphan_t *) zhashx_first (self->orphans);
     for (; orphan; orphan = (orphan_t *) zhashx_next (self->orphans))
         orphan->deadline += credit;
-    if (zhashx_size (self->awaited))
-        self->awaited_until += credit;
 }
-
-//  Drop the sessions found dead (self->dying), for S_DROP_TURN_US at most
-//  a turn (at least one): a session of many agents and jobs takes
-//  milliseconds, and hundreds may die at once. One heard from meanwhile
-//  (it was stopped, not gone) is kept. Sets self->more_work if some are
-//  left
-#define S_DROP_TURN_US 10000
 
 static void
 s_dying_drop (broker_t *self)
 {
-    int64_t start = async_mono_us ();
-    char *rkey;
-    while ((rkey = (char *) zlistx_first (self->dying))) {
-        int64_t mono = async_mono_us ();
-        if (mono - start >= S_DROP_TURN_US) {
-            self->more_work = true;
-            break;
-        }
-        session_t *session = (session_t *) zhashx_lookup (self->sessions, rkey);
-        zlistx_delete (self->dying, NULL);
-        if (!session || session->state != SESSION_DYING)
-            continue;           //  gone another way meanwhile
-        session->state = SESSION_LIVE;
-        if (mono - session->last_seen <= (int64_t) self->config.dead_ms * 1000)
-            continue;           //  heard again meanwhile
-        async_log_warning ("broker", "node.dead", "node=%s silent_ms=%" PRId64,
-                           session->uuid, (mono - session->last_seen) / 1000);
-        s_session_drop (self, session, "dead");
-    }
+    nodes_dying_drop (self);
 }
 
 static void
@@ -2294,7 +1690,7 @@ s_timers (broker_t *self)
     self->more_work = false;
     s_loop_gap (self, mono);
     s_peers_check (self, mono);
-    if (zlistx_size (self->dying))
+    if (nodes_dying_size (self->nodes))
         s_dying_drop (self);
     //  Every turn (it must see the wall clock go back), a bounded share
     self->every_held = s_disk_low (self)
@@ -2335,12 +1731,12 @@ s_timers (broker_t *self)
         return;
     self->next_heartbeat = mono + self->config.heartbeat_ms * 1000;
     //  Dead nodes: dropped by s_dying_drop from the next turn on, a few a turn
-    session_t *session = (session_t *) zhashx_first (self->sessions);
+    session_t *session = nodes_first (self->nodes);
     while (session) {
         if (mono - session->last_seen > (int64_t) self->config.dead_ms * 1000) {
             if (session->state == SESSION_LIVE) {
                 session->state = SESSION_DYING;
-                zlistx_add_end (self->dying, async_xstrdup (session->rkey));
+                nodes_dying_add (self->nodes, session);
                 self->more_work = true;
             }
         }
@@ -2349,7 +1745,7 @@ s_timers (broker_t *self)
             async_msg_init (&msg, ASYNC_S_PING, 0);
             s_send (self, session->routing, &msg);
         }
-        session = (session_t *) zhashx_next (self->sessions);
+        session = nodes_next (self->nodes);
     }
     s_dead_nodes_expire (self, mono);
     s_log_rejected_count (self);
@@ -2439,93 +1835,16 @@ s_refill (broker_t *self)
     }
 }
 
-//  ACKs, once synced, wait up to S_ACK_HOLD_US for an ASSIGN to the same
-//  node to ride on (`acks`), or go together in one ACK: a node doing one
-//  job at a time would otherwise get an ACK per job. The node keeps each
-//  result until then (and sends it again only after 500 ms).
-#define S_ACK_HOLD_US 20000
-
-//  A session that began holding ACKs at `since`. The entry is stale once
-//  they went (riding on an ASSIGN) or a later hold began: that one has an
-//  entry of its own further down the list
-typedef struct {
-    int64_t since;
-    char rkey [];
-} s_holder_t;
-
-static void
-s_holder_add (broker_t *self, session_t *session)
-{
-    size_t size = strlen (session->rkey) + 1;
-    s_holder_t *holder = (s_holder_t *) async_xmalloc (sizeof (s_holder_t) + size);
-    holder->since = session->acks_since;
-    memcpy (holder->rkey, session->rkey, size);
-    zlistx_add_end (self->ack_holders, holder);
-}
-
-//  Send a reply whose batch is written; hold it instead if it is an ACK
-//  to a node that takes `acks` in ASSIGN
 static void
 s_release_reply (broker_t *self, zmsg_t **zmsg_p)
 {
-    //  An ACK (s_ack_later) has its entries last
-    zframe_t *held = zmsg_size (*zmsg_p) == 3 ? zmsg_last (*zmsg_p) : NULL;
-    session_t *session = NULL;
-    if (held) {
-        zmsg_remove (*zmsg_p, held);
-        char *rkey = zframe_strhex (zmsg_first (*zmsg_p));
-        session = (session_t *) zhashx_lookup (self->sessions, rkey);
-        free (rkey);
-    }
-    if (!session || !session->ack_ride || zframe_size (held) < sizeof (uint32_t)) {
-        zframe_destroy (&held);
-        s_zmsg_send (self, zmsg_p);
-        return;
-    }
-    uint32_t count;
-    memcpy (&count, zframe_data (held), sizeof count);
-    if (session->nacks == 0) {
-        session->acks_since = async_mono_us ();
-        s_holder_add (self, session);
-    }
-    async_sbuffer_write (&session->acks, (const char *) zframe_data (held) + sizeof count,
-                         zframe_size (held) - sizeof count);
-    session->nacks += count;
-    zframe_destroy (&held);
-    zmsg_destroy (zmsg_p);
+    nodes_release_reply (self, zmsg_p);
 }
 
-//  Send the ACKs held for a session in one ACK
-static void
-s_acks_send (broker_t *self, session_t *session)
-{
-    if (!session->nacks)
-        return;
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_ACK, 0);
-    async_msg_key (&msg, "acks");
-    msgpack_pack_array (&msg.packer, session->nacks);
-    msgpack_sbuffer_write (&msg.buffer, session->acks.data, session->acks.size);
-    s_send (self, session->routing, &msg);
-    session->acks.size = 0;
-    session->nacks = 0;
-}
-
-//  Send the ACKs held longer than S_ACK_HOLD_US (all with `all`)
 static void
 s_acks_flush (broker_t *self, bool all)
 {
-    int64_t now = async_mono_us ();
-    s_holder_t *holder;
-    while ((holder = (s_holder_t *) zlistx_first (self->ack_holders))) {
-        session_t *session = (session_t *) zhashx_lookup (self->sessions, holder->rkey);
-        bool live = session && session->nacks && session->acks_since == holder->since;
-        if (live && !all && now - holder->since < S_ACK_HOLD_US)
-            break;
-        if (live)
-            s_acks_send (self, session);
-        free (zlistx_detach (self->ack_holders, NULL));
-    }
+    nodes_acks_flush (self, all);
 }
 
 //  ---------------------------------------------------------------------
@@ -2795,20 +2114,20 @@ s_recover (broker_t *self)
         store_iter_next (iter);
     }
     store_iter_destroy (&iter);
-    //  Nodes that had a session: dispatch waits for them (s_node_known)
+    //  Nodes that had a session: dispatch waits for them (nodes_known)
     iter = store_iter_new (self->store, KEYS_PREFIX (KEYS_NODE), 1);
     while (store_iter_valid (iter)) {
         size_t ksize;
         const char *key = store_iter_key (iter, &ksize);
         char uuid [ASYNC_ID_LEN];
         if (keys_id_parse (key, ksize, uuid)) {
-            zhashx_insert (self->known, uuid, (void *) 1);
-            zhashx_insert (self->awaited, uuid, (void *) 1);
+            nodes_await (self->nodes, uuid);
         }
         store_iter_next (iter);
     }
     store_iter_destroy (&iter);
-    self->awaited_until = async_mono_us () + (int64_t) self->config.dead_ms * 1000;
+    nodes_set_awaited_until (self->nodes, async_mono_us ()
+                                          + (int64_t) self->config.dead_ms * 1000);
     //  Jobs that were on nodes: wait for their node to come back
     size_t live = 0;
     iter = store_iter_new (self->store, KEYS_PREFIX (KEYS_LIVE), 1);
@@ -2866,7 +2185,7 @@ s_recover (broker_t *self)
     store_iter_destroy (&iter);
     async_log_info ("broker", "store.recovered", "pending=%zu scheduled=%zu on_nodes=%zu "
                     "nodes=%zu epoch=%" PRIu64, pending, zlistx_size (self->scheduled), live,
-                    zhashx_size (self->awaited), self->epoch);
+                    nodes_awaited (self->nodes), self->epoch);
     return store_commit (self->store, true);
 }
 
@@ -2909,13 +2228,6 @@ s_backoff_compare (const void *a, const void *b)
 }
 
 
-static void
-s_holder_free (void **item)
-{
-    free (*item);
-    *item = NULL;
-}
-
 int
 broker_new (const broker_config_t *config, broker_t **self_p)
 {
@@ -2926,26 +2238,17 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->started_mono = async_mono_us ();
     self->dispatch = dispatch_new ();
     dispatch_set_window (self->dispatch, self->config.window);
-    self->sessions = zhashx_new ();
-    zhashx_set_destructor (self->sessions, (zhashx_destructor_fn *) session_destroy);
-    self->nodes = zhashx_new ();
-    self->known = zhashx_new ();
-    self->awaited = zhashx_new ();
     self->jobs = async_idmap_new ();
     self->live_ids = ordset_new ();
     self->scheduled_queues = zhashx_new ();
     zhashx_set_destructor (self->scheduled_queues, (zhashx_destructor_fn *) zstr_free);
     async_idmap_set_destructor (self->jobs, (async_idmap_destructor_fn *) async_job_destroy);
     self->gathers = lifecycle_gathers_new ();
-        self->ack_holders = zlistx_new ();
-    zlistx_set_destructor (self->ack_holders, s_holder_free);
     async_spin_init (&self->spin, config->spin_us);
     self->waiters = async_idmap_new ();
     self->progress_sent = async_idmap_new ();
     async_idmap_set_destructor (self->progress_sent, (async_idmap_destructor_fn *) zstr_free);
     async_idmap_set_destructor (self->waiters, (async_idmap_destructor_fn *) zlistx_destroy);
-    self->dying = zlistx_new ();
-    zlistx_set_destructor (self->dying, (zlistx_destructor_fn *) zstr_free);
     self->peers = zhashx_new ();
     self->peer_ring = zlistx_new ();
     zlistx_set_destructor (self->peer_ring, (zlistx_destructor_fn *) s_peer_destroy);
@@ -2966,8 +2269,6 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     zhashx_set_destructor (self->orphans, s_free_item);
     self->quotas = quota_new ();
     self->handoff_targets = zhashx_new ();   //  values: zlistx_t *, freed by hand
-    self->dead_nodes = zhashx_new ();
-    zhashx_set_destructor (self->dead_nodes, (zhashx_destructor_fn *) s_dead_node_destroy);
     self->metrics = metrics_new ();
 
     int rc = store_open_salvage (config->data_dir, config->sync, config->salvage,
@@ -2979,6 +2280,7 @@ broker_new (const broker_config_t *config, broker_t **self_p)
                                          .seq = s_commit_seq };
         self->commit = commit_new (self->store, self->dispatch, self->metrics,
                                    config->sync, &callbacks);
+        self->nodes = nodes_new (self->store);
         rc = s_recover (self);
     }
     if (rc == 0)
@@ -3041,19 +2343,14 @@ broker_destroy (broker_t **self_p)
     http_destroy (&self->http);
     zsock_destroy (&self->router);
     broker_auth_destroy (&self->auth);
-    zhashx_destroy (&self->sessions);
-    zhashx_destroy (&self->nodes);
-    zhashx_destroy (&self->known);
-    zhashx_destroy (&self->awaited);
+    nodes_destroy (&self->nodes);
     async_idmap_destroy (&self->waiters);
     zhashx_destroy (&self->peers);
-    zlistx_destroy (&self->dying);
     zlistx_destroy (&self->peer_ring);
     zlistx_destroy (&self->peers_gone);
     zhashx_destroy (&self->pushes);
     async_idmap_destroy (&self->progress_sent);
     commit_destroy (&self->commit);
-    zlistx_destroy (&self->ack_holders);
     async_idmap_destroy (&self->jobs);
     query_destroy (&self->query);
     ordset_destroy (&self->live_ids);
@@ -3072,7 +2369,6 @@ broker_destroy (broker_t **self_p)
         }
         zhashx_destroy (&self->handoff_targets);
     }
-    zhashx_destroy (&self->dead_nodes);
     metrics_destroy (&self->metrics);
     dispatch_destroy (&self->dispatch);
     every_destroy (&self->every);
@@ -3186,8 +2482,8 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         int64_t until_beat = self->next_heartbeat - async_mono_us ();
         if (until_beat < wait_us)
             wait_us = until_beat;
-        if (zlistx_size (self->ack_holders) && wait_us > S_ACK_HOLD_US)
-            wait_us = S_ACK_HOLD_US;
+        if (nodes_ack_holders (self->nodes) && wait_us > NODES_ACK_HOLD_US)
+            wait_us = NODES_ACK_HOLD_US;
         int64_t until_sync = s_sync_due_us (self);
         if (until_sync >= 0 && until_sync < wait_us)
             wait_us = until_sync;
@@ -3292,8 +2588,8 @@ broker_view_job (broker_t *self, const char *id, async_msg_t *reply)
 void
 broker_view_peers (broker_t *self, broker_view_peers_t *peers)
 {
-    peers->sessions = zhashx_size (self->sessions);
-    peers->session_bytes = self->session_bytes;
+    peers->sessions = nodes_size (self->nodes);
+    peers->session_bytes = nodes_bytes (self->nodes);
     peers->waits = self->nwaiters;
     peers->waiting_peers = zlistx_size (self->peer_ring) + zlistx_size (self->peers_gone);
 }
@@ -3382,8 +2678,6 @@ broker_start (broker_t *self, async_job_t *job)
     s_start (self, job);
 }
 
-
-
 int
 broker_read_id (async_inmsg_t *in, char *id)
 {
@@ -3404,7 +2698,8 @@ broker_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief, 
 }
 
 void
-broker_ack_later (broker_t *self, zframe_t *routing, async_msg_t *msg, const void *entries, size_t size, uint32_t count)
+broker_ack_later (broker_t *self, zframe_t *routing, async_msg_t *msg, const void *entries,
+                  size_t size, uint32_t count)
 {
     s_ack_later (self, routing, msg, entries, size, count);
 }
@@ -3434,9 +2729,9 @@ broker_is_queued (broker_t *self, async_job_t *job)
 }
 
 void
-broker_live_delete (broker_t *self, const char *id)
+broker_unqueue (broker_t *self, async_job_t *job)
 {
-    s_live_delete (self, id);
+    s_unqueue (self, job);
 }
 
 void
@@ -3446,9 +2741,9 @@ broker_live_put (broker_t *self, const char *id, const void *value, size_t size,
 }
 
 void
-broker_notify_progress (broker_t *self, const char *id, int64_t done, int64_t total)
+broker_live_delete (broker_t *self, const char *id)
 {
-    s_notify_progress (self, id, done, total);
+    s_live_delete (self, id);
 }
 
 void
@@ -3458,13 +2753,32 @@ broker_notify_waiters (broker_t *self, async_job_t *job)
 }
 
 void
+broker_notify_progress (broker_t *self, const char *id, int64_t done, int64_t total)
+{
+    s_notify_progress (self, id, done, total);
+}
+
+void
 broker_outcome_staged (broker_t *self)
 {
     s_outcome_staged (self);
 }
 
 void
-broker_unqueue (broker_t *self, async_job_t *job)
+broker_zmsg_send (broker_t *self, zmsg_t **zmsg_p)
 {
-    s_unqueue (self, job);
+    s_zmsg_send (self, zmsg_p);
+}
+
+void
+broker_assign (broker_t *self, session_t *session, dispatch_agent_t *agent, async_job_t *job,
+               uint64_t token)
+{
+    s_assign (self, session, agent, job, token);
+}
+
+bool
+broker_disk_low (broker_t *self)
+{
+    return s_disk_low (self);
 }

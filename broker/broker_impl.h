@@ -14,6 +14,7 @@
 #include "every.h"
 #include "http.h"
 #include "metrics.h"
+#include "nodes.h"
 #include "ordset.h"
 #include "query.h"
 #include "quota.h"
@@ -25,13 +26,6 @@
 #include "async_spin.h"
 #include "async_util.h"
 #include <czmq.h>
-
-//  A node declared dead, listed as such for a while: its last NODES entry
-typedef struct {
-    int64_t when;               //  monotonic us
-    uint8_t *data;              //  one packed node map
-    size_t size;
-} dead_node_t;
 
 
 //  A job recovered in assigned/active state, waiting for its node to say HELLO
@@ -62,16 +56,7 @@ struct _broker_t {
     broker_auth_t *auth;        //  CURVE: allowed keys and roles; NULL when off
     store_t *store;
     dispatch_t *dispatch;
-    zhashx_t *sessions;         //  rkey -> session_t
-    zlistx_t *dying;            //  rkeys of sessions found dead, to drop (s_dying_drop)
-    size_t session_bytes;       //  what they cost: the sum of their `cost`
-    int64_t full_logged;        //  monotonic us: the last sessions.full line
-    uint64_t full_refused;      //  HELLOs refused for the budgets since then
-    zlistx_t *ack_holders;      //  s_holder_t *: sessions holding ACKs, oldest first
-    zhashx_t *nodes;            //  uuid -> session_t (not owned)
-    zhashx_t *known;            //  uuid -> itself: nodes with a session (u keys)
-    zhashx_t *awaited;          //  uuid -> itself: known before this start, not back
-    int64_t awaited_until;      //  monotonic us: dispatch waits for them until then
+    nodes_t *nodes;             //  the node sessions, dead nodes, held ACKs (nodes.h)
     async_idmap_t *jobs;        //  id -> async_job_t: live and dirty jobs
     zhashx_t *gathers;          //  parent id -> s_gather_t: its children's summaries
     size_t gather_bytes;        //  held in all of them
@@ -103,16 +88,10 @@ struct _broker_t {
     int64_t last_timers;        //  monotonic us: the timers' last run (s_loop_gap)
     int64_t next_purge;         //  monotonic us
     bool disk_low;              //  free space under the reserve: refuse writes
-    int64_t disk_hello_logged;  //  monotonic us: the last node.refused for it
-    uint64_t disk_hello_refused;    //  first HELLOs refused for it since then
     int64_t next_disk_check;    //  monotonic us
     uint64_t stat_submitted, stat_completed, stat_failed;
     async_rate_t rejects;       //  lines of rejected results
     async_rate_t dropped;       //  lines of messages dropped or refused as unknown
-    int64_t key_window;         //  monotonic us: this second of HELLOs refused
-    uint32_t key_lines;         //  for a uuid's key, logged one by one in it
-    uint64_t key_quiet;         //  ... and past the limit: counted
-    zhashx_t *dead_nodes;       //  uuid -> dead_node_t: died recently
     metrics_t *metrics;         //  for /metrics
     http_t *http;               //  NULL without --http
     async_spin_t spin;          //  polls before the loop sleeps
@@ -227,5 +206,20 @@ void
 //  sync (commit_outcome)
 void
     broker_outcome_staged (broker_t *self);
+
+//  Send a message built as a zmsg (routing frame first) now
+void
+    broker_zmsg_send (broker_t *self, zmsg_t **zmsg_p);
+
+//  The job, out of its queue, goes to a slot of the session's `agent`
+//  (taken) with `token`
+void
+    broker_assign (broker_t *self, session_t *session, dispatch_agent_t *agent,
+                   async_job_t *job, uint64_t token);
+
+//  Whether the broker's disk is under its --min-free reserve (checked at
+//  most every 100 ms)
+bool
+    broker_disk_low (broker_t *self);
 
 #endif

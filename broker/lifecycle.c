@@ -7,6 +7,7 @@
 #include "async_alloc.h"
 #include "async_codec.h"
 #include "keys.h"
+#include "nodes.h"
 #include "spec.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
@@ -475,8 +476,7 @@ lifecycle_job_fail (broker_t *self, async_job_t *job, const char *type, const ch
 session_t *
 lifecycle_session_for_job (broker_t *self, async_job_t *job)
 {
-    session_t *session = job->node [0]
-                       ? (session_t *) zhashx_lookup (self->nodes, job->node) : NULL;
+    session_t *session = job->node [0] ? nodes_node (self->nodes, job->node) : NULL;
     if (session && async_idmap_lookup (session->jobs, job->id))
         return session;
     return NULL;
