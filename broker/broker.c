@@ -40,9 +40,6 @@
 #define S_DEAD_KEEP_US      (600 * 1000000LL)   //  10 minutes
 #define S_DEAD_KEEP_MAX     1000
 
-static int s_scheduled_compare (const void *a, const void *b);
-static int s_backoff_compare (const void *a, const void *b);
-
 static void s_job_complete (broker_t *self, async_job_t *job);
 static void s_job_finish (broker_t *self, async_job_t *job);
 static void s_start (broker_t *self, async_job_t *job);
@@ -436,32 +433,6 @@ s_pushes_flush (broker_t *self)
 //  ---------------------------------------------------------------------
 //  Queueing
 
-//  Count a scheduled entry in its queue (STATUS reads the counts, not the
-//  records of the scheduled jobs)
-static void
-s_scheduled_count (broker_t *self, scheduled_t *entry, const char *queue)
-{
-    scheduled_queue_t *row
-        = (scheduled_queue_t *) zhashx_lookup (self->scheduled_queues, queue);
-    if (!row) {
-        row = (scheduled_queue_t *) async_xcalloc (1, sizeof (scheduled_queue_t));
-        snprintf (row->name, sizeof row->name, "%s", queue);
-        zhashx_insert (self->scheduled_queues, row->name, row);
-    }
-    row->count++;
-    entry->queue = row;
-}
-
-//  The entry leaves the scheduled list
-static void
-s_scheduled_uncount (broker_t *self, scheduled_t *entry)
-{
-    scheduled_queue_t *row = entry->queue;
-    entry->queue = NULL;
-    if (row && --row->count == 0)
-        zhashx_delete (self->scheduled_queues, row->name);
-}
-
 static void
 s_enqueue (broker_t *self, async_job_t *job, bool head)
 {
@@ -473,18 +444,13 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
     if (when > now + 1000) {
         //  Scheduled: wakes up at the tail of its queue
         store_put (self->store, key, keys_time (key, KEYS_SCHEDULED, when, job->id), "", 0);
-        scheduled_t *entry = async_xcalloc (1, sizeof (scheduled_t));
-        entry->when = when;
-        memcpy (entry->id, job->id, ASYNC_ID_LEN);
-        s_scheduled_count (self, entry, job->queue);
-        if (when == job->not_before) {
+        if (when == job->not_before)
             //  A retry's backoff: a duration, on the monotonic clock (after
             //  a restart its s key is read back as a wall-clock time)
-            entry->mono = async_mono_us () + (when - now);
-            zlistx_insert (self->backoffs, entry, false);
-        }
+            timers_backoff (self->timers, job->id, when, async_mono_us () + (when - now),
+                            job->queue);
         else
-            zlistx_insert (self->scheduled, entry, false);
+            timers_schedule (self->timers, job->id, when, job->queue);
         s_job_save (self, job);
         return;
     }
@@ -511,11 +477,9 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
     free (quotas);
     if (job->begin_by && job->attempts == 0) {
         //  Not started by then: TimeoutError (d key, for restarts)
-        scheduled_t *entry = async_xcalloc (1, sizeof (scheduled_t));
-        entry->when = job->begin_after + job->begin_by;
-        memcpy (entry->id, job->id, ASYNC_ID_LEN);
-        store_put (self->store, key, keys_time (key, KEYS_DEADLINE, entry->when, job->id), "", 0);
-        zlistx_insert (self->deadlines, entry, false);
+        int64_t deadline = job->begin_after + job->begin_by;
+        store_put (self->store, key, keys_time (key, KEYS_DEADLINE, deadline, job->id), "", 0);
+        timers_deadline (self->timers, job->id, deadline);
     }
     s_job_save (self, job);
 }
@@ -1712,41 +1676,19 @@ static void
 s_query_each_timed (void *arg, char phase, int64_t when, const char *id,
                     query_timed_fn *visit, void *walk)
 {
-    broker_t *self = (broker_t *) arg;
-    zlistx_t *list = phase == 's' ? self->scheduled : self->backoffs;
-    int (*compare) (const void *, const void *)
-        = phase == 's' ? s_scheduled_compare : s_backoff_compare;
-    scheduled_t *entry = (scheduled_t *) zlistx_first (list);
-    if (id) {
-        //  Skip what was visited: the list is sorted by (when or mono, id)
-        scheduled_t mark = { .when = when, .mono = when };
-        memcpy (mark.id, id, sizeof mark.id);
-        while (entry && compare (entry, &mark) <= 0)
-            entry = (scheduled_t *) zlistx_next (list);
-    }
-    while (entry && visit (walk, phase, phase == 's' ? entry->when : entry->mono, entry->id))
-        entry = (scheduled_t *) zlistx_next (list);
+    timers_each (((broker_t *) arg)->timers, phase, when, id, visit, walk);
 }
 
 static int64_t
 s_query_scheduled_count (void *arg, const char *queue)
 {
-    broker_t *self = (broker_t *) arg;
-    scheduled_queue_t *scheduled = zhashx_size (self->scheduled_queues)
-        ? (scheduled_queue_t *) zhashx_lookup (self->scheduled_queues, queue) : NULL;
-    return scheduled ? scheduled->count : -1;
+    return timers_queue_count (((broker_t *) arg)->timers, queue);
 }
 
 static void
 s_query_each_scheduled (void *arg, query_scheduled_fn *fn, void *top)
 {
-    broker_t *self = (broker_t *) arg;
-    scheduled_queue_t *scheduled
-        = (scheduled_queue_t *) zhashx_first (self->scheduled_queues);
-    while (scheduled) {
-        fn (top, scheduled->name, scheduled->count);
-        scheduled = (scheduled_queue_t *) zhashx_next (self->scheduled_queues);
-    }
+    timers_each_queue (((broker_t *) arg)->timers, fn, top);
 }
 
 static void
@@ -3377,14 +3319,10 @@ s_dispatch (broker_t *self)
 
 #define S_CANCEL_GRACE_US (5 * 1000000LL)
 
-//  A wall-clock stamp of this process or an earlier one as a monotonic
-//  time: how long ago it was, never in the future. Taken once per job, so
-//  that only a clock step across a broker restart can move it
 static int64_t
 s_mono_from_wall (int64_t wall, int64_t mono_now, int64_t now)
 {
-    int64_t ago = now - wall;
-    return mono_now - (ago > 0 ? ago : 0);
+    return timers_mono_from_wall (wall, mono_now, now);
 }
 
 //  Running jobs past their timeout, or past the grace of a cancellation:
@@ -3514,16 +3452,14 @@ s_purge (broker_t *self, int64_t now)
         async_log_info ("broker", "store.purged", "jobs=%zu", purged);
 }
 
-//  The first entry of a list of scheduled jobs is due: to its queue
+//  A scheduled job or a backoff is due (popped from the timers): to its
+//  queue
 static void
-s_scheduled_due (broker_t *self, zlistx_t *list, int64_t now)
+s_scheduled_due (broker_t *self, timers_due_t *entry, int64_t now)
 {
-    scheduled_t *entry = (scheduled_t *) zlistx_first (list);
     char key [64];
     store_delete (self->store, key, keys_time (key, KEYS_SCHEDULED, entry->when, entry->id));
     async_job_t *job = s_job_load (self, entry->id);
-    s_scheduled_uncount (self, entry);
-    zlistx_delete (list, zlistx_cursor (list));
     if (job && job->status == ASYNC_PENDING) {
         if (job->begin_by && job->attempts == 0 && now > job->begin_after + job->begin_by)
             s_job_fail (self, job, "TimeoutError", "not started before begin_by passed");
@@ -3546,8 +3482,7 @@ static void
 s_loop_gap (broker_t *self, int64_t mono)
 {
     int64_t heartbeat_us = (int64_t) self->config.heartbeat_ms * 1000;
-    int64_t gap = self->last_timers ? mono - self->last_timers : 0;
-    self->last_timers = mono;
+    int64_t gap = timers_gap (self->timers, mono);
     if (gap <= 2 * heartbeat_us)
         return;
     int64_t credit = gap - heartbeat_us;
@@ -3627,29 +3562,21 @@ s_timers (broker_t *self)
     }
     //  Scheduled jobs that are due go to the tail of their queue: a
     //  begin_after by the wall clock, a retry's backoff by the monotonic one
-    scheduled_t *entry = (scheduled_t *) zlistx_first (self->scheduled);
-    while (entry && entry->when <= now + 1000) {
-        s_scheduled_due (self, self->scheduled, now);
-        entry = (scheduled_t *) zlistx_first (self->scheduled);
-    }
-    entry = (scheduled_t *) zlistx_first (self->backoffs);
-    while (entry && entry->mono <= mono + 1000) {
-        s_scheduled_due (self, self->backoffs, now);
-        entry = (scheduled_t *) zlistx_first (self->backoffs);
-    }
+    timers_due_t entry;
+    while (timers_scheduled_due (self->timers, now, &entry))
+        s_scheduled_due (self, &entry, now);
+    while (timers_backoff_due (self->timers, mono, &entry))
+        s_scheduled_due (self, &entry, now);
     //  Pending jobs whose begin_by passed before any agent took them
-    entry = (scheduled_t *) zlistx_first (self->deadlines);
-    while (entry && entry->when <= now) {
+    while (timers_deadline_due (self->timers, now, &entry)) {
         char key [64];
-        store_delete (self->store, key, keys_time (key, KEYS_DEADLINE, entry->when, entry->id));
-        async_job_t *job = s_job_load (self, entry->id);
-        zlistx_delete (self->deadlines, zlistx_cursor (self->deadlines));
+        store_delete (self->store, key, keys_time (key, KEYS_DEADLINE, entry.when, entry.id));
+        async_job_t *job = s_job_load (self, entry.id);
         if (job && job->status == ASYNC_PENDING && job->attempts == 0
         &&  s_is_queued (self, job)) {
             s_unqueue (self, job);
             s_job_fail (self, job, "TimeoutError", "not started before begin_by passed");
         }
-        entry = (scheduled_t *) zlistx_first (self->deadlines);
     }
     if (mono < self->next_heartbeat)
         return;
@@ -4041,19 +3968,27 @@ s_commit_done (broker_t *self, bool writer, int rc)
 //  ---------------------------------------------------------------------
 //  Recovery after a start
 
-//  Load the <tag><when be64><id> keys, in time order, into `list`
+//  Load the <tag><when be64><id> keys, in time order, into the timers:
+//  the scheduled jobs ('s', counted in their queue for STATUS: one read
+//  each, here) or the begin_by deadlines of pending jobs ('d')
 static void
-s_load_times (broker_t *self, char tag, zlistx_t *list)
+s_load_times (broker_t *self, char tag)
 {
     store_iter_t *iter = store_iter_new (self->store, KEYS_PREFIX (tag), 1);
     while (store_iter_valid (iter)) {
         size_t ksize;
         const char *key = store_iter_key (iter, &ksize);
-        scheduled_t *entry = async_xcalloc (1, sizeof (scheduled_t));
-        if (entry && keys_time_parse (key, ksize, &entry->when, entry->id))
-            zlistx_add_end (list, entry);
-        else
-            free (entry);
+        int64_t when;
+        char id [ASYNC_ID_LEN];
+        if (keys_time_parse (key, ksize, &when, id)) {
+            if (tag == KEYS_DEADLINE)
+                timers_deadline (self->timers, id, when);
+            else {
+                async_job_t *job = s_job_read (self, id);
+                timers_schedule (self->timers, id, when, job ? job->queue : NULL);
+                async_job_destroy (&job);
+            }
+        }
         store_iter_next (iter);
     }
     store_iter_destroy (&iter);
@@ -4211,17 +4146,8 @@ s_recover (broker_t *self)
     }
     store_iter_destroy (&iter);
     //  Scheduled jobs, and begin_by deadlines of pending jobs
-    s_load_times (self, 's', self->scheduled);
-    s_load_times (self, 'd', self->deadlines);
-    //  The queues of the scheduled jobs, for STATUS: one read each, here
-    scheduled_t *entry = (scheduled_t *) zlistx_first (self->scheduled);
-    while (entry) {
-        async_job_t *job = s_job_read (self, entry->id);
-        if (job)
-            s_scheduled_count (self, entry, job->queue);
-        async_job_destroy (&job);
-        entry = (scheduled_t *) zlistx_next (self->scheduled);
-    }
+    s_load_times (self, KEYS_SCHEDULED);
+    s_load_times (self, KEYS_DEADLINE);
     //  Hand-off targets
     iter = store_iter_new (self->store, KEYS_PREFIX (KEYS_HANDOFF), 1);
     while (store_iter_valid (iter)) {
@@ -4323,7 +4249,7 @@ s_recover (broker_t *self)
     }
     store_iter_destroy (&iter);
     async_log_info ("broker", "store.recovered", "pending=%zu scheduled=%zu on_nodes=%zu "
-                    "nodes=%zu epoch=%" PRIu64, pending, zlistx_size (self->scheduled), live,
+                    "nodes=%zu epoch=%" PRIu64, pending, timers_scheduled_size (self->timers), live,
                     zhashx_size (self->awaited), self->epoch);
     return store_commit (self->store, true);
 }
@@ -4346,24 +4272,6 @@ broker_config_defaults (broker_config_t *config)
     config->min_free = 64ULL << 20;
     config->sessions_memory = SESSION_MEMORY_DEFAULT;
     config->sessions_max = SESSION_MAX_DEFAULT;
-}
-
-static int
-s_scheduled_compare (const void *a, const void *b)
-{
-    const scheduled_t *x = (const scheduled_t *) a, *y = (const scheduled_t *) b;
-    if (x->when != y->when)
-        return x->when < y->when ? -1 : 1;
-    return strcmp (x->id, y->id);
-}
-
-static int
-s_backoff_compare (const void *a, const void *b)
-{
-    const scheduled_t *x = (const scheduled_t *) a, *y = (const scheduled_t *) b;
-    if (x->mono != y->mono)
-        return x->mono < y->mono ? -1 : 1;
-    return strcmp (x->id, y->id);
 }
 
 
@@ -4397,8 +4305,6 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->awaited = zhashx_new ();
     self->jobs = async_idmap_new ();
     self->live_ids = ordset_new ();
-    self->scheduled_queues = zhashx_new ();
-    zhashx_set_destructor (self->scheduled_queues, (zhashx_destructor_fn *) zstr_free);
     async_idmap_set_destructor (self->jobs, (async_idmap_destructor_fn *) async_job_destroy);
     self->gathers = zhashx_new ();
     zhashx_set_destructor (self->gathers, (zhashx_destructor_fn *) s_gather_destroy);
@@ -4438,15 +4344,7 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     zhashx_set_destructor (self->pushes, (zhashx_destructor_fn *) s_push_destroy);
     self->replies = zlistx_new ();
     zlistx_set_destructor (self->replies, s_zmsg_free);
-    self->scheduled = zlistx_new ();
-    zlistx_set_destructor (self->scheduled, s_free_item);
-    zlistx_set_comparator (self->scheduled, s_scheduled_compare);
-    self->backoffs = zlistx_new ();
-    zlistx_set_destructor (self->backoffs, s_free_item);
-    zlistx_set_comparator (self->backoffs, s_backoff_compare);
-    self->deadlines = zlistx_new ();
-    zlistx_set_destructor (self->deadlines, s_free_item);
-    zlistx_set_comparator (self->deadlines, s_scheduled_compare);
+    self->timers = timers_new ();
     self->orphans = zhashx_new ();
     zhashx_set_destructor (self->orphans, s_free_item);
     self->quotas = quota_new ();
@@ -4548,10 +4446,7 @@ broker_destroy (broker_t **self_p)
     query_destroy (&self->query);
     ordset_destroy (&self->live_ids);
     zhashx_destroy (&self->gathers);
-    zlistx_destroy (&self->scheduled);
-    zlistx_destroy (&self->backoffs);
-    zhashx_destroy (&self->scheduled_queues);
-    zlistx_destroy (&self->deadlines);
+    timers_destroy (&self->timers);
     zhashx_destroy (&self->orphans);
     quota_destroy (&self->quotas);
     if (self->handoff_targets) {
@@ -4657,15 +4552,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         }
         int64_t now = async_now_us ();
         int64_t wait_us = (int64_t) self->config.heartbeat_ms * 1000;
-        scheduled_t *first = (scheduled_t *) zlistx_first (self->scheduled);
-        if (first && first->when - now < wait_us)
-            wait_us = first->when - now;
-        first = (scheduled_t *) zlistx_first (self->deadlines);
-        if (first && first->when - now < wait_us)
-            wait_us = first->when - now;
-        first = (scheduled_t *) zlistx_first (self->backoffs);
-        if (first && first->mono - async_mono_us () < wait_us)
-            wait_us = first->mono - async_mono_us ();
+        wait_us = timers_wait (self->timers, now, async_mono_us (), wait_us);
         int64_t until_tick = every_next_due (self->every) - now;
         //  A due schedule that may not tick does not make the loop spin:
         //  it looks again in S_EVERY_HELD_US (a written batch wakes it too)
