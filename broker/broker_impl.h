@@ -128,4 +128,21 @@ struct _broker_t {
     query_t *query;             //  the listings (made at the first one)
 };
 
+//  What the parts split out of broker.c call back into it for (defined
+//  in broker.c)
+
+//  Job `id` from the job cache, read into it from the store if need be
+//  (a change to it is written at the next commit); NULL if there is none
+async_job_t *
+    broker_job_load (broker_t *self, const char *id);
+
+//  A read-only copy of job `id`, or NULL; the caller destroys it
+async_job_t *
+    broker_job_read (broker_t *self, const char *id);
+
+//  Remember that job `waiting` handed off to job `target` (in memory; the
+//  w key is the durable copy)
+void
+    broker_handoff_add (broker_t *self, const char *target, const char *waiting);
+
 #endif
