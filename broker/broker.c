@@ -1631,6 +1631,7 @@ s_cancel (broker_t *self, async_job_t *job)
             store_delete (self->store, key,
                           keys_time (key, KEYS_SCHEDULED, job->not_before > job->begin_after
                                       ? job->not_before : job->begin_after, job->id));
+            timers_forget (self->timers, job->id);
         }
         s_job_fail (self, job, "CancelledError", "cancelled before it ran");
         return;

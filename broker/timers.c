@@ -20,6 +20,8 @@ typedef struct {
     int64_t mono;
     char id [ASYNC_ID_LEN];
     s_queue_t *queue;           //  scheduled jobs and backoffs: their queue, or NULL
+    bool backoff;               //  in backoffs, not in scheduled
+    void *handle;               //  in its list
 } s_entry_t;
 
 struct _timers_t {
@@ -27,6 +29,8 @@ struct _timers_t {
     zlistx_t *backoffs;         //  s_entry_t *: retries, sorted by mono
     zlistx_t *deadlines;        //  s_entry_t *: begin_by of pending jobs
     zhashx_t *queues;           //  queue -> s_queue_t: entries of scheduled and backoffs
+    zhashx_t *index;            //  id -> s_entry_t *: the entries of scheduled and
+                                //  backoffs (not owned), for timers_forget
     int64_t last_turn;          //  monotonic us: the loop's last run (timers_gap)
 };
 
@@ -76,6 +80,8 @@ timers_new (void)
     self->queues = zhashx_new ();
     assert (self->queues);
     zhashx_set_destructor (self->queues, s_free_item);
+    self->index = zhashx_new ();
+    assert (self->index);
     return self;
 }
 
@@ -86,6 +92,7 @@ timers_destroy (timers_t **self_p)
     timers_t *self = *self_p;
     if (!self)
         return;
+    zhashx_destroy (&self->index);
     zlistx_destroy (&self->scheduled);
     zlistx_destroy (&self->backoffs);
     zhashx_destroy (&self->queues);
@@ -123,7 +130,8 @@ s_count (timers_t *self, s_entry_t *entry, const char *queue)
     entry->queue = row;
 }
 
-//  The entry leaves its list
+//  The entry leaves its list (scheduled or backoffs): its count, its
+//  place in the index
 static void
 s_uncount (timers_t *self, s_entry_t *entry)
 {
@@ -131,6 +139,17 @@ s_uncount (timers_t *self, s_entry_t *entry)
     entry->queue = NULL;
     if (row && --row->count == 0)
         zhashx_delete (self->queues, row->name);
+    if (zhashx_lookup (self->index, entry->id) == entry)
+        zhashx_delete (self->index, entry->id);
+}
+
+//  Put a scheduled job or backoff in `list`, and in the index (a job has
+//  one at most: its s key)
+static void
+s_insert (timers_t *self, zlistx_t *list, s_entry_t *entry)
+{
+    entry->handle = zlistx_insert (list, entry, false);
+    zhashx_update (self->index, entry->id, entry);
 }
 
 void
@@ -139,7 +158,7 @@ timers_schedule (timers_t *self, const char *id, int64_t when, const char *queue
     assert (self && id);
     s_entry_t *entry = s_entry_new (id, when);
     s_count (self, entry, queue);
-    zlistx_insert (self->scheduled, entry, false);
+    s_insert (self, self->scheduled, entry);
 }
 
 void
@@ -149,8 +168,9 @@ timers_backoff (timers_t *self, const char *id, int64_t when, int64_t mono,
     assert (self && id);
     s_entry_t *entry = s_entry_new (id, when);
     entry->mono = mono;
+    entry->backoff = true;
     s_count (self, entry, queue);
-    zlistx_insert (self->backoffs, entry, false);
+    s_insert (self, self->backoffs, entry);
 }
 
 void
@@ -158,6 +178,20 @@ timers_deadline (timers_t *self, const char *id, int64_t when)
 {
     assert (self && id);
     zlistx_insert (self->deadlines, s_entry_new (id, when), false);
+}
+
+bool
+timers_forget (timers_t *self, const char *id)
+{
+    assert (self && id);
+    s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->index, id);
+    if (!entry)
+        return false;
+    zlistx_t *list = entry->backoff ? self->backoffs : self->scheduled;
+    void *handle = entry->handle;
+    s_uncount (self, entry);
+    zlistx_delete (list, handle);
+    return true;
 }
 
 //  Pop the first entry of `list` into *due if `time` (its when, or its

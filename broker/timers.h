@@ -72,6 +72,12 @@ void
 void
     timers_deadline (timers_t *self, const char *id, int64_t when);
 
+//  Job `id` left its queue before its time (it was cancelled): its
+//  scheduled entry or backoff goes, and its count (its begin_by deadline
+//  stays: due, it finds the job no longer pending). True if it had one
+bool
+    timers_forget (timers_t *self, const char *id);
+
 //  Pop the first scheduled job if it is due at wall time `now` (up to
 //  TIMERS_EARLY_US early) into *due: true, or false if none is due
 bool

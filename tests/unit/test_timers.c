@@ -190,6 +190,44 @@ test_timers_counts_per_queue (void **state)
     timers_destroy (&timers);
 }
 
+//  A cancelled job's entry goes at once, scheduled or backoff, with its
+//  count; the others stay in order; its begin_by deadline stays (due, the
+//  broker finds the job no longer pending)
+static void
+test_timers_forgets_a_cancelled_job (void **state)
+{
+    (void) state;
+    timers_t *timers = timers_new ();
+    char id [ASYNC_ID_LEN];
+    timers_schedule (timers, s_id (id, 1), 100 * S_SECOND, "a");
+    timers_schedule (timers, s_id (id, 2), 200 * S_SECOND, "a");
+    timers_backoff (timers, s_id (id, 3), 300 * S_SECOND, 30 * S_SECOND, "a");
+    timers_deadline (timers, s_id (id, 2), 250 * S_SECOND);
+    assert_true (timers_forget (timers, s_id (id, 2)));
+    assert_false (timers_forget (timers, s_id (id, 2)));       //  once
+    assert_false (timers_forget (timers, s_id (id, 9)));       //  never there
+    assert_int_equal (timers_scheduled_size (timers), 1);
+    assert_int_equal (timers_queue_count (timers, "a"), 2);
+    assert_true (timers_forget (timers, s_id (id, 3)));
+    assert_int_equal (timers_queue_count (timers, "a"), 1);
+    timers_due_t due;
+    assert_false (timers_backoff_due (timers, 1000 * S_SECOND, &due));
+    assert_true (timers_scheduled_due (timers, 1000 * S_SECOND, &due));
+    assert_string_equal (due.id, s_id (id, 1));
+    assert_false (timers_scheduled_due (timers, 1000 * S_SECOND, &due));
+    assert_int_equal (timers_queue_count (timers, "a"), -1);
+    assert_true (timers_deadline_due (timers, 1000 * S_SECOND, &due));
+    assert_string_equal (due.id, s_id (id, 2));
+    //  A popped entry is forgotten too; a job scheduled again is found
+    timers_schedule (timers, s_id (id, 4), 100 * S_SECOND, "b");
+    assert_true (timers_scheduled_due (timers, 1000 * S_SECOND, &due));
+    assert_false (timers_forget (timers, s_id (id, 4)));
+    timers_backoff (timers, s_id (id, 4), 100 * S_SECOND, 5 * S_SECOND, "b");
+    assert_true (timers_forget (timers, s_id (id, 4)));
+    assert_int_equal (timers_queue_count (timers, "b"), -1);
+    timers_destroy (&timers);
+}
+
 typedef struct {
     char queues [4][8];
     int64_t counts [4];
@@ -285,6 +323,7 @@ main (void)
         cmocka_unit_test (test_timers_gap_since_last_turn),
         cmocka_unit_test (test_timers_wait_for_the_first_due),
         cmocka_unit_test (test_timers_counts_per_queue),
+        cmocka_unit_test (test_timers_forgets_a_cancelled_job),
         cmocka_unit_test (test_timers_each_queue_walks_the_counts),
         cmocka_unit_test (test_timers_each_resumes_after_a_cursor),
     };
