@@ -18,6 +18,7 @@
 #include "ordset.h"
 #include "query.h"
 #include "quota.h"
+#include "recover.h"
 #include "requests.h"
 #include "session.h"
 #include "token.h"
@@ -40,13 +41,10 @@
 
 #define S_VERSION ASYNC_VERSION_STRING
 
-static int s_scheduled_compare (const void *a, const void *b);
-static int s_backoff_compare (const void *a, const void *b);
 
 static void s_job_complete (broker_t *self, async_job_t *job);
 static void s_start (broker_t *self, async_job_t *job);
 static bool s_disk_low (broker_t *self);
-static void s_handoff_add (broker_t *self, const char *target, const char *waiting);
 static int s_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief,
                        char *err, size_t err_size);
 static void s_assign (broker_t *self, session_t *session, dispatch_agent_t *agent,
@@ -410,32 +408,6 @@ s_pushes_flush (broker_t *self)
 //  ---------------------------------------------------------------------
 //  Queueing
 
-//  Count a scheduled entry in its queue (STATUS reads the counts, not the
-//  records of the scheduled jobs)
-static void
-s_scheduled_count (broker_t *self, scheduled_t *entry, const char *queue)
-{
-    scheduled_queue_t *row
-        = (scheduled_queue_t *) zhashx_lookup (self->scheduled_queues, queue);
-    if (!row) {
-        row = (scheduled_queue_t *) async_xcalloc (1, sizeof (scheduled_queue_t));
-        snprintf (row->name, sizeof row->name, "%s", queue);
-        zhashx_insert (self->scheduled_queues, row->name, row);
-    }
-    row->count++;
-    entry->queue = row;
-}
-
-//  The entry leaves the scheduled list
-static void
-s_scheduled_uncount (broker_t *self, scheduled_t *entry)
-{
-    scheduled_queue_t *row = entry->queue;
-    entry->queue = NULL;
-    if (row && --row->count == 0)
-        zhashx_delete (self->scheduled_queues, row->name);
-}
-
 static void
 s_enqueue (broker_t *self, async_job_t *job, bool head)
 {
@@ -448,18 +420,13 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
     if (when > now + 1000) {
         //  Scheduled: wakes up at the tail of its queue
         store_put (self->store, key, keys_time (key, KEYS_SCHEDULED, when, job->id), "", 0);
-        scheduled_t *entry = async_xcalloc (1, sizeof (scheduled_t));
-        entry->when = when;
-        memcpy (entry->id, job->id, ASYNC_ID_LEN);
-        s_scheduled_count (self, entry, job->queue);
-        if (when == job->not_before) {
+        if (when == job->not_before)
             //  A retry's backoff: a duration, on the monotonic clock (after
             //  a restart its s key is read back as a wall-clock time)
-            entry->mono = async_mono_us () + (when - now);
-            zlistx_insert (self->backoffs, entry, false);
-        }
+            timers_backoff (self->timers, job->id, when, async_mono_us () + (when - now),
+                            job->queue);
         else
-            zlistx_insert (self->scheduled, entry, false);
+            timers_schedule (self->timers, job->id, when, job->queue);
         s_job_save (self, job);
         return;
     }
@@ -486,11 +453,9 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
     free (quotas);
     if (job->begin_by && job->attempts == 0) {
         //  Not started by then: TimeoutError (d key, for restarts)
-        scheduled_t *entry = async_xcalloc (1, sizeof (scheduled_t));
-        entry->when = job->begin_after + job->begin_by;
-        memcpy (entry->id, job->id, ASYNC_ID_LEN);
-        store_put (self->store, key, keys_time (key, KEYS_DEADLINE, entry->when, job->id), "", 0);
-        zlistx_insert (self->deadlines, entry, false);
+        int64_t deadline = job->begin_after + job->begin_by;
+        store_put (self->store, key, keys_time (key, KEYS_DEADLINE, deadline, job->id), "", 0);
+        timers_deadline (self->timers, job->id, deadline);
     }
     s_job_save (self, job);
 }
@@ -726,12 +691,6 @@ s_notify_progress (broker_t *self, const char *id, int64_t done, int64_t total)
 
 //  The job lifecycle (lifecycle.c), by the names its callers here use
 static void
-s_handoff_add (broker_t *self, const char *target, const char *waiting)
-{
-    lifecycle_handoff_add (self, target, waiting);
-}
-
-static void
 s_interrupt (broker_t *self, async_job_t *job, const char *why)
 {
     lifecycle_interrupt (self, job, why);
@@ -954,41 +913,19 @@ static void
 s_query_each_timed (void *arg, char phase, int64_t when, const char *id,
                     query_timed_fn *visit, void *walk)
 {
-    broker_t *self = (broker_t *) arg;
-    zlistx_t *list = phase == 's' ? self->scheduled : self->backoffs;
-    int (*compare) (const void *, const void *)
-        = phase == 's' ? s_scheduled_compare : s_backoff_compare;
-    scheduled_t *entry = (scheduled_t *) zlistx_first (list);
-    if (id) {
-        //  Skip what was visited: the list is sorted by (when or mono, id)
-        scheduled_t mark = { .when = when, .mono = when };
-        memcpy (mark.id, id, sizeof mark.id);
-        while (entry && compare (entry, &mark) <= 0)
-            entry = (scheduled_t *) zlistx_next (list);
-    }
-    while (entry && visit (walk, phase, phase == 's' ? entry->when : entry->mono, entry->id))
-        entry = (scheduled_t *) zlistx_next (list);
+    timers_each (((broker_t *) arg)->timers, phase, when, id, visit, walk);
 }
 
 static int64_t
 s_query_scheduled_count (void *arg, const char *queue)
 {
-    broker_t *self = (broker_t *) arg;
-    scheduled_queue_t *scheduled = zhashx_size (self->scheduled_queues)
-        ? (scheduled_queue_t *) zhashx_lookup (self->scheduled_queues, queue) : NULL;
-    return scheduled ? scheduled->count : -1;
+    return timers_queue_count (((broker_t *) arg)->timers, queue);
 }
 
 static void
 s_query_each_scheduled (void *arg, query_scheduled_fn *fn, void *top)
 {
-    broker_t *self = (broker_t *) arg;
-    scheduled_queue_t *scheduled
-        = (scheduled_queue_t *) zhashx_first (self->scheduled_queues);
-    while (scheduled) {
-        fn (top, scheduled->name, scheduled->count);
-        scheduled = (scheduled_queue_t *) zhashx_next (self->scheduled_queues);
-    }
+    timers_each_queue (((broker_t *) arg)->timers, fn, top);
 }
 
 static void
@@ -1493,14 +1430,10 @@ s_dispatch (broker_t *self)
 
 #define S_CANCEL_GRACE_US (5 * 1000000LL)
 
-//  A wall-clock stamp of this process or an earlier one as a monotonic
-//  time: how long ago it was, never in the future. Taken once per job, so
-//  that only a clock step across a broker restart can move it
 static int64_t
 s_mono_from_wall (int64_t wall, int64_t mono_now, int64_t now)
 {
-    int64_t ago = now - wall;
-    return mono_now - (ago > 0 ? ago : 0);
+    return timers_mono_from_wall (wall, mono_now, now);
 }
 
 //  Running jobs past their timeout, or past the grace of a cancellation:
@@ -1625,16 +1558,14 @@ s_purge (broker_t *self, int64_t now)
         async_log_info ("broker", "store.purged", "jobs=%zu", purged);
 }
 
-//  The first entry of a list of scheduled jobs is due: to its queue
+//  A scheduled job or a backoff is due (popped from the timers): to its
+//  queue
 static void
-s_scheduled_due (broker_t *self, zlistx_t *list, int64_t now)
+s_scheduled_due (broker_t *self, timers_due_t *entry, int64_t now)
 {
-    scheduled_t *entry = (scheduled_t *) zlistx_first (list);
     char key [64];
     store_delete (self->store, key, keys_time (key, KEYS_SCHEDULED, entry->when, entry->id));
     async_job_t *job = s_job_load (self, entry->id);
-    s_scheduled_uncount (self, entry);
-    zlistx_delete (list, zlistx_cursor (list));
     if (job && job->status == ASYNC_PENDING) {
         if (job->begin_by && job->attempts == 0 && now > job->begin_after + job->begin_by)
             s_job_fail (self, job, "TimeoutError", "not started before begin_by passed");
@@ -1657,8 +1588,7 @@ static void
 s_loop_gap (broker_t *self, int64_t mono)
 {
     int64_t heartbeat_us = (int64_t) self->config.heartbeat_ms * 1000;
-    int64_t gap = self->last_timers ? mono - self->last_timers : 0;
-    self->last_timers = mono;
+    int64_t gap = timers_gap (self->timers, mono);
     if (gap <= 2 * heartbeat_us)
         return;
     int64_t credit = gap - heartbeat_us;
@@ -1703,29 +1633,21 @@ s_timers (broker_t *self)
     }
     //  Scheduled jobs that are due go to the tail of their queue: a
     //  begin_after by the wall clock, a retry's backoff by the monotonic one
-    scheduled_t *entry = (scheduled_t *) zlistx_first (self->scheduled);
-    while (entry && entry->when <= now + 1000) {
-        s_scheduled_due (self, self->scheduled, now);
-        entry = (scheduled_t *) zlistx_first (self->scheduled);
-    }
-    entry = (scheduled_t *) zlistx_first (self->backoffs);
-    while (entry && entry->mono <= mono + 1000) {
-        s_scheduled_due (self, self->backoffs, now);
-        entry = (scheduled_t *) zlistx_first (self->backoffs);
-    }
+    timers_due_t entry;
+    while (timers_scheduled_due (self->timers, now, &entry))
+        s_scheduled_due (self, &entry, now);
+    while (timers_backoff_due (self->timers, mono, &entry))
+        s_scheduled_due (self, &entry, now);
     //  Pending jobs whose begin_by passed before any agent took them
-    entry = (scheduled_t *) zlistx_first (self->deadlines);
-    while (entry && entry->when <= now) {
+    while (timers_deadline_due (self->timers, now, &entry)) {
         char key [64];
-        store_delete (self->store, key, keys_time (key, KEYS_DEADLINE, entry->when, entry->id));
-        async_job_t *job = s_job_load (self, entry->id);
-        zlistx_delete (self->deadlines, zlistx_cursor (self->deadlines));
+        store_delete (self->store, key, keys_time (key, KEYS_DEADLINE, entry.when, entry.id));
+        async_job_t *job = s_job_load (self, entry.id);
         if (job && job->status == ASYNC_PENDING && job->attempts == 0
         &&  s_is_queued (self, job)) {
             s_unqueue (self, job);
             s_job_fail (self, job, "TimeoutError", "not started before begin_by passed");
         }
-        entry = (scheduled_t *) zlistx_first (self->deadlines);
     }
     if (mono < self->next_heartbeat)
         return;
@@ -1900,296 +1822,6 @@ s_commit_lone (broker_t *self)
 }
 
 //  ---------------------------------------------------------------------
-//  Recovery after a start
-
-//  Load the <tag><when be64><id> keys, in time order, into `list`
-static void
-s_load_times (broker_t *self, char tag, zlistx_t *list)
-{
-    store_iter_t *iter = store_iter_new (self->store, KEYS_PREFIX (tag), 1);
-    while (store_iter_valid (iter)) {
-        size_t ksize;
-        const char *key = store_iter_key (iter, &ksize);
-        scheduled_t *entry = async_xcalloc (1, sizeof (scheduled_t));
-        if (entry && keys_time_parse (key, ksize, &entry->when, entry->id))
-            zlistx_add_end (list, entry);
-        else
-            free (entry);
-        store_iter_next (iter);
-    }
-    store_iter_destroy (&iter);
-}
-
-//  Store version 2 -> 3: an 'f' key for each completed job that failed,
-//  from the 'c' keys and the records; returns how many. Staged in the
-//  batch that writes the new version (running it again puts the same keys)
-static size_t
-s_failed_index_build (broker_t *self)
-{
-    size_t failed = 0;
-    store_iter_t *iter = store_iter_new (self->store, KEYS_PREFIX (KEYS_COMPLETED), 1);
-    while (store_iter_valid (iter)) {
-        size_t size;
-        const char *ckey = store_iter_key (iter, &size);
-        int64_t completed_at;
-        char id [ASYNC_ID_LEN];
-        if (keys_time_parse (ckey, size, &completed_at, id)) {
-            async_job_t *job = s_job_read (self, id);
-            if (job && job->failure.size) {
-                char fkey [KEYS_TIME_SIZE];
-                store_put (self->store, fkey,
-                           keys_time (fkey, KEYS_FAILED, completed_at, id), "", 0);
-                failed++;
-            }
-            async_job_destroy (&job);
-        }
-        store_iter_next (iter);
-    }
-    store_iter_destroy (&iter);
-    return failed;
-}
-
-static int
-s_recover (broker_t *self)
-{
-    char *value;
-    size_t size;
-    //  Version
-    if (store_get (self->store, KEYS_META_VERSION, &value, &size) == 0) {
-        bool ok = size == strlen (KEYS_STORE_VERSION)
-               && memcmp (value, KEYS_STORE_VERSION, size) == 0;
-        //  Version 1 -> 2 (docs/storage.md): job records written from now
-        //  on are arrays; the maps of version 1 are read as they are.
-        //  2 -> 3: the 'f' index of failed jobs, built from the 'c' keys
-        char from = size == 1 && (value [0] == '1' || value [0] == '2') ? value [0] : 0;
-        free (value);
-        if (from) {
-            size_t failed = s_failed_index_build (self);
-            store_put (self->store, KEYS_META_VERSION, KEYS_STORE_VERSION,
-                       strlen (KEYS_STORE_VERSION));
-            async_log_info ("broker", "store.upgraded", "from=%c to=%s failed=%zu", from,
-                            KEYS_STORE_VERSION, failed);
-        }
-        else
-        if (!ok) {
-            async_log_error ("broker", "store.version", "reason=\"data was written by "
-                             "another store version; see docs/storage.md\"");
-            return ASYNC_ESTORE;
-        }
-    }
-    else
-        store_put (self->store, KEYS_META_VERSION, KEYS_STORE_VERSION,
-                   strlen (KEYS_STORE_VERSION));
-    if (store_get (self->store, KEYS_META_EPOCH, &value, &size) == 0) {
-        if (size == 8)
-            self->epoch = store_get_be64 ((uint8_t *) value);
-        free (value);
-    }
-    self->epoch++;
-    uint8_t buf [8];
-    store_put_be64 (buf, self->epoch);
-    store_put (self->store, KEYS_META_EPOCH, buf, 8);
-    //  The secret behind fencing tokens (token.h): made once, kept
-    uint8_t secret [TOKEN_SECRET_SIZE];
-    if (store_get (self->store, KEYS_META_SECRET, &value, &size) == 0) {
-        bool ok = size == TOKEN_SECRET_SIZE;
-        if (ok)
-            memcpy (secret, value, TOKEN_SECRET_SIZE);
-        free (value);
-        if (!ok) {
-            async_log_error ("broker", "store.secret", "reason=\"msecret is not %d bytes; "
-                             "see docs/storage.md\"", TOKEN_SECRET_SIZE);
-            return ASYNC_ESTORE;
-        }
-    }
-    else {
-        if (getrandom (secret, sizeof secret, 0) != (ssize_t) sizeof secret) {
-            async_log_error ("broker", "store.secret", "reason=\"no random bytes for the "
-                             "token secret: %s\"", strerror (errno));
-            return ASYNC_ESTORE;
-        }
-        store_put (self->store, KEYS_META_SECRET, secret, sizeof secret);
-    }
-    token_key_load (&self->token_key, secret);
-    if (store_get (self->store, KEYS_META_SEQ, &value, &size) == 0) {
-        if (size == 8)
-            self->seq = store_get_be64 ((uint8_t *) value);
-        free (value);
-    }
-    //  Pending: each queue's first window into memory, and its count
-    size_t pending = 0;
-    store_iter_t *iter = store_iter_new (self->store, KEYS_PREFIX (KEYS_PENDING), 1);
-    keys_place_t place;
-    while (store_iter_valid (iter)) {
-        if (!keys_place_at (iter, &place)) {
-            store_iter_next (iter);
-            continue;
-        }
-        char queue [ASYNC_MAX_NAME + 1];
-        memcpy (queue, place.queue, sizeof queue);
-        size_t held = 0, counted = 0;
-        while (store_iter_valid (iter)
-           &&  (held < self->config.window || self->config.window == 0)) {
-            if (keys_place_at (iter, &place)) {
-                if (strcmp (place.queue, queue))
-                    break;
-                dispatch_load (self->dispatch, place.id, place.task, queue,
-                               place.priority, place.seq, place.quotas, false);
-                if (place.seq > self->seq)
-                    self->seq = place.seq;
-                held++;
-            }
-            store_iter_next (iter);
-        }
-        //  The rest stays in the store: its count was kept with it
-        char key [300];
-        char *count;
-        size_t count_size;
-        bool known = false;
-        if (store_get (self->store, key, keys_name (key, KEYS_COUNT, queue), &count, &count_size) == 0) {
-            if (count_size == 8) {
-                counted = store_get_be64 ((uint8_t *) count);
-                known = true;
-            }
-            free (count);
-        }
-        //  Skip to the next queue: p<queue>\1 is past all of this one
-        size_t qlen = keys_name (key, KEYS_PENDING, queue) - 1;
-        key [1 + qlen] = 1;
-        if (!known) {
-            //  A store without the count (or a bug): count the keys
-            counted = held;
-            while (store_iter_valid (iter) && keys_place_at (iter, &place)
-               &&  strcmp (place.queue, queue) == 0) {
-                counted++;
-                store_iter_next (iter);
-            }
-        }
-        else
-            store_iter_seek (iter, key, qlen + 2);
-        dispatch_set_total (self->dispatch, queue, counted);
-        pending += counted > held ? counted : held;
-    }
-    store_iter_destroy (&iter);
-    //  Scheduled jobs, and begin_by deadlines of pending jobs
-    s_load_times (self, 's', self->scheduled);
-    s_load_times (self, 'd', self->deadlines);
-    //  The queues of the scheduled jobs, for STATUS: one read each, here
-    scheduled_t *entry = (scheduled_t *) zlistx_first (self->scheduled);
-    while (entry) {
-        async_job_t *job = s_job_read (self, entry->id);
-        if (job)
-            s_scheduled_count (self, entry, job->queue);
-        async_job_destroy (&job);
-        entry = (scheduled_t *) zlistx_next (self->scheduled);
-    }
-    //  Hand-off targets
-    iter = store_iter_new (self->store, KEYS_PREFIX (KEYS_HANDOFF), 1);
-    while (store_iter_valid (iter)) {
-        size_t ksize;
-        const char *key = store_iter_key (iter, &ksize);
-        char target [ASYNC_ID_LEN], waiting [ASYNC_ID_LEN];
-        if (keys_handoff_parse (key, ksize, target, waiting))
-            s_handoff_add (self, target, waiting);
-        store_iter_next (iter);
-    }
-    store_iter_destroy (&iter);
-    //  Quotas
-    iter = store_iter_new (self->store, KEYS_PREFIX (KEYS_QUOTA), 1);
-    while (store_iter_valid (iter)) {
-        size_t ksize, vsize;
-        const char *key = store_iter_key (iter, &ksize);
-        const char *val = store_iter_value (iter, &vsize);
-        if (vsize == 8 && ksize > 1 && ksize <= ASYNC_MAX_NAME + 1) {
-            char name [ASYNC_MAX_NAME + 1];
-            snprintf (name, sizeof name, "%.*s", (int) ksize - 1, key + 1);
-            uint64_t quota = store_get_be64 ((const uint8_t *) val);
-            if (quota >= 1 && quota <= QUOTA_SIZE_MAX)
-                quota_set (self->quotas, name, (int64_t) quota);
-            else
-                async_log_warning ("broker", "store.quota", "quota=%s size=%" PRIu64
-                                   " reason=\"a stored size out of range; not used\"",
-                                   name, quota);
-        }
-        store_iter_next (iter);
-    }
-    store_iter_destroy (&iter);
-    //  Nodes that had a session: dispatch waits for them (nodes_known)
-    iter = store_iter_new (self->store, KEYS_PREFIX (KEYS_NODE), 1);
-    while (store_iter_valid (iter)) {
-        size_t ksize;
-        const char *key = store_iter_key (iter, &ksize);
-        char uuid [ASYNC_ID_LEN];
-        if (keys_id_parse (key, ksize, uuid)) {
-            nodes_await (self->nodes, uuid);
-        }
-        store_iter_next (iter);
-    }
-    store_iter_destroy (&iter);
-    nodes_set_awaited_until (self->nodes, async_mono_us ()
-                                          + (int64_t) self->config.dead_ms * 1000);
-    //  Jobs that were on nodes: wait for their node to come back
-    size_t live = 0;
-    iter = store_iter_new (self->store, KEYS_PREFIX (KEYS_LIVE), 1);
-    while (store_iter_valid (iter)) {
-        size_t ksize, vsize;
-        const char *key = store_iter_key (iter, &ksize);
-        const char *val = store_iter_value (iter, &vsize);
-        char id [ASYNC_ID_LEN];
-        if (!keys_id_parse (key, ksize, id)) {
-            store_iter_next (iter);
-            continue;
-        }
-        ordset_insert (self->live_ids, id);
-        if (vsize == 0) {
-            //  A running parent (or a job in its callbacks, or handed off):
-            //  cached while it runs, with its progress from its x key
-            char xkey [KEYS_ID_SIZE];
-            async_job_t *job = s_job_load (self, id);
-            char *done;
-            size_t done_size;
-            if (job && job->kind != ASYNC_KIND_TASK
-            &&  store_get (self->store, xkey, keys_id (xkey, KEYS_DONE, id), &done, &done_size) == 0) {
-                if (done_size == 8) {
-                    uint64_t count = store_get_be64 ((uint8_t *) done);
-                    if (count > job->children_done && count <= job->nchildren)
-                        job->children_done = (size_t) count;
-                }
-                free (done);
-            }
-        }
-        else
-        if (vsize >= 36) {
-            orphan_t *orphan = async_xcalloc (1, sizeof (orphan_t));
-            memcpy (orphan->id, id, ASYNC_ID_LEN);
-            memcpy (orphan->node, val, 36);
-            orphan->deadline = async_mono_us () + (int64_t) self->config.dead_ms * 1000;
-            zhashx_insert (self->orphans, orphan->id, orphan);
-            async_job_t *job = s_job_load (self, orphan->id);
-            if (job && job->status == ASYNC_PENDING && vsize >= 44) {
-                //  Assigned, and not written since: the a key says to whom
-                lifecycle_set (job, ASYNC_ASSIGNED);
-                memcpy (job->node, val, 36);
-                job->node [36] = 0;
-                job->token = store_get_be64 ((const uint8_t *) val + 36);
-                char agent [ASYNC_MAX_NAME + 1];
-                snprintf (agent, sizeof agent, "%.*s", (int) (vsize - 44), val + 44);
-                async_job_set_str (&job->agent, agent);
-            }
-            if (job)
-                quota_count (self->quotas, &job->quotas, +1);
-            live++;
-        }
-        store_iter_next (iter);
-    }
-    store_iter_destroy (&iter);
-    async_log_info ("broker", "store.recovered", "pending=%zu scheduled=%zu on_nodes=%zu "
-                    "nodes=%zu epoch=%" PRIu64, pending, zlistx_size (self->scheduled), live,
-                    nodes_awaited (self->nodes), self->epoch);
-    return store_commit (self->store, true);
-}
-
-//  ---------------------------------------------------------------------
 
 void
 broker_config_defaults (broker_config_t *config)
@@ -2209,24 +1841,6 @@ broker_config_defaults (broker_config_t *config)
     config->sessions_max = SESSION_MAX_DEFAULT;
 }
 
-static int
-s_scheduled_compare (const void *a, const void *b)
-{
-    const scheduled_t *x = (const scheduled_t *) a, *y = (const scheduled_t *) b;
-    if (x->when != y->when)
-        return x->when < y->when ? -1 : 1;
-    return strcmp (x->id, y->id);
-}
-
-static int
-s_backoff_compare (const void *a, const void *b)
-{
-    const scheduled_t *x = (const scheduled_t *) a, *y = (const scheduled_t *) b;
-    if (x->mono != y->mono)
-        return x->mono < y->mono ? -1 : 1;
-    return strcmp (x->id, y->id);
-}
-
 
 int
 broker_new (const broker_config_t *config, broker_t **self_p)
@@ -2240,8 +1854,6 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     dispatch_set_window (self->dispatch, self->config.window);
     self->jobs = async_idmap_new ();
     self->live_ids = ordset_new ();
-    self->scheduled_queues = zhashx_new ();
-    zhashx_set_destructor (self->scheduled_queues, (zhashx_destructor_fn *) zstr_free);
     async_idmap_set_destructor (self->jobs, (async_idmap_destructor_fn *) async_job_destroy);
     self->gathers = lifecycle_gathers_new ();
     async_spin_init (&self->spin, config->spin_us);
@@ -2256,15 +1868,7 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     zlistx_set_destructor (self->peers_gone, (zlistx_destructor_fn *) s_peer_destroy);
     self->pushes = zhashx_new ();
     zhashx_set_destructor (self->pushes, (zhashx_destructor_fn *) s_push_destroy);
-    self->scheduled = zlistx_new ();
-    zlistx_set_destructor (self->scheduled, s_free_item);
-    zlistx_set_comparator (self->scheduled, s_scheduled_compare);
-    self->backoffs = zlistx_new ();
-    zlistx_set_destructor (self->backoffs, s_free_item);
-    zlistx_set_comparator (self->backoffs, s_backoff_compare);
-    self->deadlines = zlistx_new ();
-    zlistx_set_destructor (self->deadlines, s_free_item);
-    zlistx_set_comparator (self->deadlines, s_scheduled_compare);
+    self->timers = timers_new ();
     self->orphans = zhashx_new ();
     zhashx_set_destructor (self->orphans, s_free_item);
     self->quotas = quota_new ();
@@ -2281,7 +1885,7 @@ broker_new (const broker_config_t *config, broker_t **self_p)
         self->commit = commit_new (self->store, self->dispatch, self->metrics,
                                    config->sync, &callbacks);
         self->nodes = nodes_new (self->store);
-        rc = s_recover (self);
+        rc = recover_run (self);
     }
     if (rc == 0)
         rc = every_new (self->store, &self->every);
@@ -2355,10 +1959,7 @@ broker_destroy (broker_t **self_p)
     query_destroy (&self->query);
     ordset_destroy (&self->live_ids);
     zhashx_destroy (&self->gathers);
-    zlistx_destroy (&self->scheduled);
-    zlistx_destroy (&self->backoffs);
-    zhashx_destroy (&self->scheduled_queues);
-    zlistx_destroy (&self->deadlines);
+    timers_destroy (&self->timers);
     zhashx_destroy (&self->orphans);
     quota_destroy (&self->quotas);
     if (self->handoff_targets) {
@@ -2463,15 +2064,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         }
         int64_t now = async_now_us ();
         int64_t wait_us = (int64_t) self->config.heartbeat_ms * 1000;
-        scheduled_t *first = (scheduled_t *) zlistx_first (self->scheduled);
-        if (first && first->when - now < wait_us)
-            wait_us = first->when - now;
-        first = (scheduled_t *) zlistx_first (self->deadlines);
-        if (first && first->when - now < wait_us)
-            wait_us = first->when - now;
-        first = (scheduled_t *) zlistx_first (self->backoffs);
-        if (first && first->mono - async_mono_us () < wait_us)
-            wait_us = first->mono - async_mono_us ();
+        wait_us = timers_wait (self->timers, now, async_mono_us (), wait_us);
         int64_t until_tick = every_next_due (self->every) - now;
         //  A due schedule that may not tick does not make the loop spin:
         //  it looks again in S_EVERY_HELD_US (a written batch wakes it too)

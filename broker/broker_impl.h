@@ -20,6 +20,7 @@
 #include "quota.h"
 #include "session.h"
 #include "store.h"
+#include "timers.h"
 #include "token.h"
 #include "async_idmap.h"
 #include "async_job.h"
@@ -34,21 +35,6 @@ typedef struct {
     char node [ASYNC_ID_LEN];
     int64_t deadline;           //  monotonic us
 } orphan_t;
-
-//  The scheduled jobs of one queue, counted for STATUS
-typedef struct {
-    int64_t count;
-    char name [ASYNC_MAX_NAME + 1];
-} scheduled_queue_t;
-
-//  A pending job due at `when` (wall us: its s or d key). A retry's
-//  backoff is a duration: it is due at `mono` (monotonic us) instead
-typedef struct {
-    int64_t when;
-    int64_t mono;
-    char id [ASYNC_ID_LEN];
-    scheduled_queue_t *queue;     //  scheduled jobs: their queue, or NULL
-} scheduled_t;
 
 struct _broker_t {
     broker_config_t config;
@@ -70,9 +56,7 @@ struct _broker_t {
     bool every_held;            //  schedules may not tick now (disk, backlog)
     zhashx_t *pushes;           //  rkey -> s_push_t: brief JOBs of this turn
     async_idmap_t *progress_sent;   //  job id -> int64_t *: last PROGRESS (monotonic us)
-    zlistx_t *scheduled;        //  scheduled_t *, sorted by when
-    zlistx_t *backoffs;         //  scheduled_t *: retries, sorted by mono
-    zlistx_t *deadlines;        //  scheduled_t *: begin_by of pending jobs
+    timers_t *timers;           //  scheduled jobs, backoffs, begin_by deadlines
     zhashx_t *orphans;          //  id -> orphan_t
     quota_t *quotas;            //  cluster quotas
     every_t *every;             //  recurring schedules
@@ -85,7 +69,6 @@ struct _broker_t {
     int64_t started;            //  wall us
     int64_t started_mono;       //  monotonic us, for the uptime
     int64_t next_heartbeat;     //  monotonic us
-    int64_t last_timers;        //  monotonic us: the timers' last run (s_loop_gap)
     int64_t next_purge;         //  monotonic us
     bool disk_low;              //  free space under the reserve: refuse writes
     int64_t next_disk_check;    //  monotonic us
@@ -98,7 +81,6 @@ struct _broker_t {
     int64_t list_turn_us;       //  spent on listings in this loop turn
     ordset_t *live_ids;         //  the ids of the 'a' keys, in order
     query_t *query;             //  the listings (made at the first one)
-    zhashx_t *scheduled_queues; //  queue -> scheduled_queue_t: entries of scheduled
 };
 
 //  ---------------------------------------------------------------------

@@ -8,6 +8,7 @@
 #include "async_codec.h"
 #include "keys.h"
 #include "nodes.h"
+#include "timers.h"
 #include "spec.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
@@ -582,6 +583,7 @@ lifecycle_cancel (broker_t *self, async_job_t *job)
             store_delete (self->store, key,
                           keys_time (key, KEYS_SCHEDULED, job->not_before > job->begin_after
                                       ? job->not_before : job->begin_after, job->id));
+            timers_forget (self->timers, job->id);
         }
         lifecycle_job_fail (self, job, "CancelledError", "cancelled before it ran");
         return;
