@@ -19,6 +19,7 @@
 #include "session.h"
 #include "store.h"
 #include "token.h"
+#include "waiters.h"
 #include "async_idmap.h"
 #include "async_job.h"
 #include "async_spin.h"
@@ -86,15 +87,9 @@ struct _broker_t {
     zhashx_t *flight_unwritten; //  its jobs not to hand out before it is written
     bool flight_synced;
     int64_t flight_start;       //  monotonic us
-    async_idmap_t *waiters;     //  job id -> zlistx of s_waiter_t (not owned)
-    zhashx_t *peers;            //  rkey -> s_peer_t: the peers with waits (not owned)
-    zlistx_t *peer_ring;        //  s_peer_t *: those peers, probed least recently first
-    zlistx_t *peers_gone;       //  s_peer_t *: gone, their waits being freed
-    size_t nwaiters;            //  waits over all peers
+    waiters_t *waiters;         //  the clients waiting for jobs' outcomes
     bool more_work;             //  the timers left work for the next turn
     bool every_held;            //  schedules may not tick now (disk, backlog)
-    zhashx_t *pushes;           //  rkey -> s_push_t: brief JOBs of this turn
-    async_idmap_t *progress_sent;   //  job id -> int64_t *: last PROGRESS (monotonic us)
     zhashx_t *keys_staged;      //  idempotency key -> job id, put in this batch
     zhashx_t *bindings_staged;  //  uuid -> key hash: b keys put in this batch
     zhashx_t *unwritten;        //  id -> 1: jobs created, or whose attempt
