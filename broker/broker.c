@@ -13,6 +13,7 @@
 #include "spec.h"
 #include "store.h"
 #include "keys.h"
+#include "listing.h"
 #include "ordset.h"
 #include "query.h"
 #include "quota.h"
@@ -1443,220 +1444,38 @@ s_on_cancel (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     s_reply_later (self, routing, &msg);
 }
 
-//  A listing's bounds. A LIST reply holds at most S_LIST_PAGE jobs and
-//  about S_LIST_BYTES of records (at least one job); a LIST or COUNT reads
-//  at most S_LIST_SCAN job records and spends at most S_LIST_US; all the
-//  listings of one loop turn (LIST, COUNT, HTTP) spend at most
-//  S_LIST_TURN_US together, and past that each reads S_LIST_SCAN_MIN records
-//  only. A listing that stops early says where (`next`); the client goes on
-//  from there with another request, while the loop serves everyone else.
-#define S_LIST_PAGE         1000
-#define S_LIST_BYTES        (4 * 1024 * 1024)
-#define S_LIST_SCAN         10000
-#define S_LIST_US           8000
-#define S_LIST_TURN_US      15000
-#define S_LIST_SCAN_MIN     16
-
-//  The walk's calls back (query_source_t)
-static async_job_t *
-s_query_job_read (void *arg, const char *id)
-{
-    return s_job_read ((broker_t *) arg, id);
-}
-
-static void
-s_query_each_timed (void *arg, char phase, int64_t when, const char *id,
-                    query_timed_fn *visit, void *walk)
-{
-    broker_t *self = (broker_t *) arg;
-    zlistx_t *list = phase == 's' ? self->scheduled : self->backoffs;
-    int (*compare) (const void *, const void *)
-        = phase == 's' ? s_scheduled_compare : s_backoff_compare;
-    scheduled_t *entry = (scheduled_t *) zlistx_first (list);
-    if (id) {
-        //  Skip what was visited: the list is sorted by (when or mono, id)
-        scheduled_t mark = { .when = when, .mono = when };
-        memcpy (mark.id, id, sizeof mark.id);
-        while (entry && compare (entry, &mark) <= 0)
-            entry = (scheduled_t *) zlistx_next (list);
-    }
-    while (entry && visit (walk, phase, phase == 's' ? entry->when : entry->mono, entry->id))
-        entry = (scheduled_t *) zlistx_next (list);
-}
-
-static int64_t
-s_query_scheduled_count (void *arg, const char *queue)
-{
-    broker_t *self = (broker_t *) arg;
-    scheduled_queue_t *scheduled = zhashx_size (self->scheduled_queues)
-        ? (scheduled_queue_t *) zhashx_lookup (self->scheduled_queues, queue) : NULL;
-    return scheduled ? scheduled->count : -1;
-}
-
-static void
-s_query_each_scheduled (void *arg, query_scheduled_fn *fn, void *top)
-{
-    broker_t *self = (broker_t *) arg;
-    scheduled_queue_t *scheduled
-        = (scheduled_queue_t *) zhashx_first (self->scheduled_queues);
-    while (scheduled) {
-        fn (top, scheduled->name, scheduled->count);
-        scheduled = (scheduled_queue_t *) zhashx_next (self->scheduled_queues);
-    }
-}
-
-static void
-s_query_each_running (void *arg, query_running_fn *fn, void *top)
-{
-    broker_t *self = (broker_t *) arg;
-    async_job_t *job = (async_job_t *) async_idmap_first (self->jobs);
-    while (job) {
-        if (s_job_is_live (job))
-            fn (top, job->queue, job->status);
-        job = (async_job_t *) async_idmap_next (self->jobs);
-    }
-}
-
-//  The listings over this broker, made at the first one (the store is
-//  open by then)
-static query_t *
-s_query (broker_t *self)
-{
-    if (!self->query) {
-        query_source_t source = { .store = self->store, .dispatch = self->dispatch,
-                                  .live_ids = self->live_ids, .arg = self,
-                                  .job_read = s_query_job_read,
-                                  .each_timed = s_query_each_timed,
-                                  .scheduled_count = s_query_scheduled_count,
-                                  .each_scheduled = s_query_each_scheduled,
-                                  .each_running = s_query_each_running };
-        self->query = query_new (&source);
-    }
-    return self->query;
-}
-
-//  The JOBS (or COUNT) reply to a LIST (COUNT) query, read through the
-//  bounds of a page of at most `page` jobs and `bytes` of records, and
-//  those of this loop turn. 0, -1 for a bad filter (`err` says why), -2
-//  for a bad cursor
+//  The listings: broker/listing.c
 static int
 s_list_msg (broker_t *self, const msgpack_object *query, uint64_t rid, bool count_only,
             int64_t page, size_t bytes, json_t *json, async_msg_t *reply, char *err,
             size_t err_size)
 {
-    //  The bounds of this request within those of the loop turn. Writing
-    //  the JSON of a page out (the HTTP view) costs about as much as
-    //  building it: that page gets half the time
-    int64_t start = async_mono_us ();
-    int64_t left = S_LIST_TURN_US - self->list_turn_us;
-    int64_t budget = json ? S_LIST_US / 2 : S_LIST_US;
-    size_t scan = left > 0 ? S_LIST_SCAN : S_LIST_SCAN_MIN;
-    int64_t deadline = start + (left > budget ? budget : left > 0 ? left : budget);
-    int rc = query_list (s_query (self), query, rid, count_only, page, bytes, scan, deadline,
-                         json, reply, err, err_size);
-    self->list_turn_us += async_mono_us () - start;
-    return rc;
+    return listing_jobs (self, query, rid, count_only, page, bytes, json, reply, err,
+                         err_size);
 }
 
 static void
 s_on_list (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool count_only)
 {
-    async_msg_t msg;
-    char err [100];
-    int rc = s_list_msg (self, in->body, in->rid, count_only, S_LIST_PAGE, S_LIST_BYTES,
-                         NULL, &msg, err, sizeof err);
-    if (rc == -2)
-        s_error (self, routing, in->rid, ASYNC_EREFUSED, "bad cursor: give the `next` "
-                 "of the previous reply, as it was");
-    else
-    if (rc)
-        s_error (self, routing, in->rid, ASYNC_EREFUSED, err);
-    else
-        s_send (self, routing, &msg);
+    listing_on_list (self, routing, in, count_only);
 }
 
-//  STATUS and NODES list at most S_STATUS_NODES nodes and about
-//  S_STATUS_NODE_BYTES of them (a node of 64 agents with long filters
-//  packs to 130 KiB: 1,000 of those took the loop hundreds of ms), those
-//  alive first; `nodes_more` counts the rest (the queues: query_pack_queues)
-#define S_STATUS_NODES      1000
-#define S_STATUS_NODE_BYTES (4 * 1024 * 1024)
-
-//  The nodes (alive, then dead), within the bounds above; returns how many
-//  were left out
-static int64_t
-s_pack_nodes (broker_t *self, msgpack_packer *pk)
-{
-    size_t total = zhashx_size (self->nodes) + zhashx_size (self->dead_nodes);
-    msgpack_sbuffer nodes;
-    msgpack_packer npk;
-    msgpack_sbuffer_init (&nodes);
-    msgpack_packer_init (&npk, &nodes, async_sbuffer_write);
-    size_t packed = 0;
-    session_t *session = (session_t *) zhashx_first (self->nodes);
-    while (session && packed < S_STATUS_NODES && nodes.size < S_STATUS_NODE_BYTES) {
-        session_pack (session, &npk);
-        packed++;
-        session = (session_t *) zhashx_next (self->nodes);
-    }
-    dead_node_t *dead = (dead_node_t *) zhashx_first (self->dead_nodes);
-    while (dead && packed < S_STATUS_NODES && nodes.size < S_STATUS_NODE_BYTES) {
-        async_codec_pack_raw (&npk, dead->data, dead->size);
-        packed++;
-        dead = (dead_node_t *) zhashx_next (self->dead_nodes);
-    }
-    msgpack_pack_array (pk, packed);
-    if (nodes.size)
-        async_codec_pack_raw (pk, nodes.data, nodes.size);
-    msgpack_sbuffer_destroy (&nodes);
-    return (int64_t) (total - packed);
-}
-
-//  The STATUS reply: bounded (query_pack_queues, s_pack_nodes)
 static void
 s_status_msg (broker_t *self, uint64_t rid, async_msg_t *reply)
 {
-    async_msg_init (reply, ASYNC_S_STATUS, rid);
-    async_msg_str (reply, "version", S_VERSION);
-    char when [40];
-    async_msg_str (reply, "started", async_format_time (self->started, when, sizeof when));
-    async_msg_key (reply, "uptime");
-    msgpack_pack_double (&reply->packer, (async_mono_us () - self->started_mono) / 1e6);
-    async_msg_key (reply, "queues");
-    int64_t queues_more = query_pack_queues (s_query (self), &reply->packer);
-    async_msg_int (reply, "queues_more", queues_more);
-    async_msg_key (reply, "nodes");
-    int64_t nodes_more = s_pack_nodes (self, &reply->packer);
-    async_msg_int (reply, "nodes_more", nodes_more);
-    async_msg_key (reply, "jobs");
-    msgpack_pack_map (&reply->packer, 3);
-    async_codec_pack_str (&reply->packer, "submitted");
-    msgpack_pack_uint64 (&reply->packer, self->stat_submitted);
-    async_codec_pack_str (&reply->packer, "completed");
-    msgpack_pack_uint64 (&reply->packer, self->stat_completed);
-    async_codec_pack_str (&reply->packer, "failed");
-    msgpack_pack_uint64 (&reply->packer, self->stat_failed);
-    async_msg_key (reply, "store_bytes");
-    msgpack_pack_uint64 (&reply->packer, store_size (self->store));
+    listing_status (self, rid, reply);
 }
 
 static void
 s_on_status (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
-    async_msg_t msg;
-    s_status_msg (self, in->rid, &msg);
-    s_send (self, routing, &msg);
+    listing_on_status (self, routing, in);
 }
 
 static void
 s_on_nodes (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_NODES, in->rid);
-    async_msg_key (&msg, "nodes");
-    int64_t more = s_pack_nodes (self, &msg.packer);
-    async_msg_int (&msg, "nodes_more", more);
-    s_send (self, routing, &msg);
+    listing_on_nodes (self, routing, in);
 }
 
 //  ---------------------------------------------------------------------
@@ -4487,6 +4306,45 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
     }
     async_log_info ("broker", "broker.stopped", NULL);
     return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  For the parts of the broker in other files (broker_impl.h)
+
+async_job_t *
+broker_job_read (broker_t *self, const char *id)
+{
+    return s_job_read (self, id);
+}
+
+bool
+broker_job_is_live (async_job_t *job)
+{
+    return s_job_is_live (job);
+}
+
+int
+broker_send (broker_t *self, zframe_t *routing, async_msg_t *msg)
+{
+    return s_send (self, routing, msg);
+}
+
+void
+broker_error (broker_t *self, zframe_t *routing, uint64_t rid, int code, const char *text)
+{
+    s_error (self, routing, rid, code, text);
+}
+
+int
+broker_scheduled_compare (const void *a, const void *b)
+{
+    return s_scheduled_compare (a, b);
+}
+
+int
+broker_backoff_compare (const void *a, const void *b)
+{
+    return s_backoff_compare (a, b);
 }
 
 //  ---------------------------------------------------------------------

@@ -141,4 +141,33 @@ struct _broker_t {
     zhashx_t *scheduled_queues; //  queue -> scheduled_queue_t: entries of scheduled
 };
 
+//  What broker.c lends to the parts of the broker in other files (the
+//  listings, listing.c)
+
+//  A read-only copy of job `id` (from the cache or the store), or NULL;
+//  the caller destroys it
+async_job_t *
+    broker_job_read (broker_t *self, const char *id);
+
+//  Whether the job is a task on a node (assigned or active, not handed off)
+bool
+    broker_job_is_live (async_job_t *job);
+
+//  Send `msg` to the peer at `routing` now, never blocking, and destroy
+//  it: 0, or the errno of a message not sent (EHOSTUNREACH, EAGAIN)
+int
+    broker_send (broker_t *self, zframe_t *routing, async_msg_t *msg);
+
+//  Send ERROR `code` with `text` now
+void
+    broker_error (broker_t *self, zframe_t *routing, uint64_t rid, int code,
+                  const char *text);
+
+//  The orders of the lists of scheduled_t: `scheduled` and `deadlines`
+//  by (when, id), `backoffs` by (mono, id)
+int
+    broker_scheduled_compare (const void *a, const void *b);
+int
+    broker_backoff_compare (const void *a, const void *b);
+
 #endif
