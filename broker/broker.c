@@ -15,6 +15,7 @@
 #include "store.h"
 #include "keys.h"
 #include "lifecycle.h"
+#include "listing.h"
 #include "ordset.h"
 #include "query.h"
 #include "quota.h"
@@ -22,6 +23,7 @@
 #include "requests.h"
 #include "session.h"
 #include "token.h"
+#include "waiters.h"
 #include "async_codec.h"
 #include "async_idmap.h"
 #include "async_job.h"
@@ -207,6 +209,13 @@ s_send (broker_t *self, zframe_t *routing, async_msg_t *msg)
     return rc;
 }
 
+//  s_send for the waiters (waiters_calls_t.send)
+static int
+s_waiters_send (void *arg, zframe_t *routing, async_msg_t *msg)
+{
+    return s_send ((broker_t *) arg, routing, msg);
+}
+
 //  Send a message made for the loop's lists (routing id first) now, and
 //  destroy it: never blocking, as s_send
 static void
@@ -262,88 +271,11 @@ s_error (broker_t *self, zframe_t *routing, uint64_t rid, int code, const char *
     s_send (self, routing, &msg);
 }
 
-//  Waits (docs/protocol.md, WAIT): a peer (a routing id) that waits for
-//  jobs has an s_peer_t holding its waits, one s_waiter_t per job, which
-//  are also in the job's list in self->waiters. At most S_PEER_WAITS per
-//  peer and S_WAITS_MAX in all. A peer is probed every S_PEER_PROBE_US
-//  (a PING, which the ROUTER, being ZMQ_ROUTER_MANDATORY, cannot route to
-//  a peer whose connection is closed): a peer gone has its waits freed,
-//  at most S_WAITS_FREE_TURN a loop turn
-#define S_PEER_WAITS        100000
-#define S_WAITS_MAX         1000000
-#define S_PEER_PROBE_US     5000000
-#define S_PEER_PROBES_TURN  1000
-#define S_WAITS_FREE_TURN   20000
-
-typedef struct {
-    zframe_t *routing;
-    char *rkey;
-    zlistx_t *waits;            //  s_waiter_t *, owned
-    int64_t probed;             //  monotonic us: when it was last probed
-} s_peer_t;
-
-//  A peer waiting for a job's outcome. A brief waiter (SUBMIT with `brief`:
-//  a batch of jobs) gets the job as {id, status, failure}, in one JOB with
-//  `jobs` per loop turn, and no PROGRESS
-typedef struct {
-    s_peer_t *peer;
-    void *peer_handle;          //  in peer->waits
-    void *job_handle;           //  in the job's list of waiters
-    bool brief;
-    char id [ASYNC_ID_LEN];
-} s_waiter_t;
-
-static void
-s_waiter_destroy (s_waiter_t **self_p)
-{
-    free (*self_p);
-    *self_p = NULL;
-}
-
-static void
-s_peer_destroy (s_peer_t **self_p)
-{
-    s_peer_t *self = *self_p;
-    if (self) {
-        zframe_destroy (&self->routing);
-        free (self->rkey);
-        zlistx_destroy (&self->waits);
-        free (self);
-        *self_p = NULL;
-    }
-}
-
-//  The brief JOBs of this turn for one peer
-typedef struct {
-    zframe_t *routing;
-    msgpack_sbuffer jobs;       //  packed brief jobs
-    uint32_t count;
-} s_push_t;
-
-static void
-s_push_destroy (s_push_t **self_p)
-{
-    if (*self_p) {
-        zframe_destroy (&(*self_p)->routing);
-        msgpack_sbuffer_destroy (&(*self_p)->jobs);
-        free (*self_p);
-        *self_p = NULL;
-    }
-}
-
+//  Waits (docs/protocol.md, WAIT): waiters.h
 static void
 s_pack_brief (msgpack_packer *pk, async_job_t *job)
 {
-    msgpack_pack_map (pk, 3);
-    async_codec_pack_str (pk, "id");
-    async_codec_pack_str (pk, job->id);
-    async_codec_pack_str (pk, "status");
-    msgpack_pack_int (pk, job->status);
-    async_codec_pack_str (pk, "failure");
-    if (job->failure.size)
-        async_codec_pack_raw (pk, job->failure.data, job->failure.size);
-    else
-        msgpack_pack_nil (pk);
+    waiters_pack_brief (pk, job);
 }
 
 static void
@@ -373,36 +305,14 @@ s_send_job (broker_t *self, zframe_t *routing, uint64_t rid, async_job_t *job, b
 static void
 s_push_brief (broker_t *self, zframe_t *routing, async_job_t *job)
 {
-    char *rkey = zframe_strhex (routing);
-    s_push_t *push = (s_push_t *) zhashx_lookup (self->pushes, rkey);
-    if (!push) {
-        push = (s_push_t *) async_xcalloc (1, sizeof (s_push_t));
-        push->routing = zframe_dup (routing);
-        msgpack_sbuffer_init (&push->jobs);
-        zhashx_insert (self->pushes, rkey, push);
-    }
-    free (rkey);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &push->jobs, async_sbuffer_write);
-    s_pack_brief (&pk, job);
-    push->count++;
+    waiters_push_brief (self->waiters, routing, job);
 }
 
 //  Send this turn's brief JOBs, one message per peer
 static void
 s_pushes_flush (broker_t *self)
 {
-    s_push_t *push = (s_push_t *) zhashx_first (self->pushes);
-    while (push) {
-        async_msg_t msg;
-        async_msg_init (&msg, ASYNC_S_JOB, 0);
-        async_msg_key (&msg, "jobs");
-        msgpack_pack_array (&msg.packer, push->count);
-        msgpack_sbuffer_write (&msg.buffer, push->jobs.data, push->jobs.size);
-        s_send (self, push->routing, &msg);
-        push = (s_push_t *) zhashx_next (self->pushes);
-    }
-    zhashx_purge (self->pushes);
+    waiters_flush (self->waiters);
 }
 
 //  ---------------------------------------------------------------------
@@ -511,182 +421,68 @@ s_start (broker_t *self, async_job_t *job)
     }
 }
 
-//  Forget the waits for job `id`
-static void
-s_waiters_forget (broker_t *self, const char *id)
-{
-    zlistx_t *waiting = (zlistx_t *) async_idmap_lookup (self->waiters, id);
-    if (!waiting)
-        return;
-    s_waiter_t *waiter;
-    while ((waiter = (s_waiter_t *) zlistx_detach (waiting, NULL))) {
-        zlistx_delete (waiter->peer->waits, waiter->peer_handle);
-        self->nwaiters--;
-    }
-    char copy [ASYNC_ID_LEN];
-    snprintf (copy, sizeof copy, "%s", id);
-    async_idmap_delete (self->waiters, copy);
-    async_idmap_delete (self->progress_sent, copy);
-}
-
-//  Forget one wait
-static void
-s_waiter_forget (broker_t *self, s_waiter_t *waiter)
-{
-    zlistx_t *waiting = (zlistx_t *) async_idmap_lookup (self->waiters, waiter->id);
-    assert (waiting);
-    zlistx_delete (waiting, waiter->job_handle);
-    if (zlistx_size (waiting) == 0) {
-        async_idmap_delete (self->waiters, waiter->id);
-        async_idmap_delete (self->progress_sent, waiter->id);
-    }
-    zlistx_delete (waiter->peer->waits, waiter->peer_handle);
-    self->nwaiters--;
-}
-
 //  Whether the peer at `routing` may wait for one more job: 0, or -1 with
 //  the reason in err
 static int
 s_wait_room (broker_t *self, zframe_t *routing, char *err, size_t err_size)
 {
-    char *rkey = zframe_strhex (routing);
-    s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, rkey);
-    free (rkey);
-    if (peer && zlistx_size (peer->waits) >= S_PEER_WAITS) {
-        snprintf (err, err_size, "this client waits for %d jobs already (at most %d "
-                  "waits per connection); wait for fewer at once", S_PEER_WAITS,
-                  S_PEER_WAITS);
-        return -1;
-    }
-    if (self->nwaiters >= S_WAITS_MAX) {
-        snprintf (err, err_size, "the broker holds %d waits already (at most %d from all "
-                  "clients); try again later", S_WAITS_MAX, S_WAITS_MAX);
-        return -1;
-    }
-    return 0;
+    return waiters_room (self->waiters, routing, err, err_size);
 }
 
-//  Probe the peers whose turn has come (at most S_PEER_PROBES_TURN), and
-//  free the waits of peers that are gone (at most S_WAITS_FREE_TURN). Sets
-//  self->more_work when some are left for the next turn
+//  Probe the waiting peers, free the waits of those gone (waiters_check).
+//  Sets self->more_work when some are left for the next turn
 static void
 s_peers_check (broker_t *self, int64_t mono)
 {
-    int probes = 0;
-    s_peer_t *peer;
-    while ((peer = (s_peer_t *) zlistx_first (self->peer_ring))
-       &&  mono - peer->probed >= S_PEER_PROBE_US) {
-        if (++probes > S_PEER_PROBES_TURN) {
-            self->more_work = true;
-            break;
-        }
-        zlistx_detach (self->peer_ring, NULL);
-        if (zlistx_size (peer->waits) == 0) {
-            zhashx_delete (self->peers, peer->rkey);
-            s_peer_destroy (&peer);
-            continue;
-        }
-        async_msg_t msg;
-        async_msg_init (&msg, ASYNC_S_PING, 0);
-        if (s_send (self, peer->routing, &msg) == EHOSTUNREACH) {
-            zhashx_delete (self->peers, peer->rkey);
-            zlistx_add_end (self->peers_gone, peer);
-            continue;
-        }
-        peer->probed = mono;
-        zlistx_add_end (self->peer_ring, peer);
-    }
-    size_t freed = 0;
-    while ((peer = (s_peer_t *) zlistx_first (self->peers_gone))) {
-        s_waiter_t *waiter;
-        while (freed < S_WAITS_FREE_TURN
-           &&  (waiter = (s_waiter_t *) zlistx_first (peer->waits))) {
-            s_waiter_forget (self, waiter);
-            freed++;
-        }
-        if (zlistx_size (peer->waits)) {
-            self->more_work = true;
-            break;
-        }
-        async_log_debug ("broker", "peer.gone", "peer=%s reason=\"its connection closed; "
-                        "its waits were freed\"", peer->rkey);
-        zlistx_detach (self->peers_gone, NULL);
-        s_peer_destroy (&peer);
-    }
+    if (waiters_check (self->waiters, mono))
+        self->more_work = true;
 }
 
 //  ---------------------------------------------------------------------
 //  Completion
 
+//  Hand a job's outcome to one waiter (waiters_calls_t.deliver)
+static void
+s_waiter_deliver (void *arg, zframe_t *routing, bool brief, async_job_t *job)
+{
+    broker_t *self = (broker_t *) arg;
+    //  An outcome from a node's RESULT goes before its own commit: the
+    //  node keeps the result until the broker acknowledges it (after
+    //  the commit), so a crash in between delivers it again. One the
+    //  broker decided (cancel, timeout, abort) waits for the commit.
+    if (!self->from_node || commit_replies (self->commit))
+        s_send_job_as (self, routing, 0, job, true, brief);
+    else
+    if (commit_flight_open (self->commit)) {
+        //  Never before the ACCEPTED of a submit still being written
+        async_msg_t msg;
+        async_msg_init (&msg, ASYNC_S_JOB, 0);
+        async_msg_key (&msg, "job");
+        if (brief)
+            s_pack_brief (&msg.packer, job);
+        else
+            async_job_pack (job, &msg.packer);
+        commit_reply_flight (self->commit, s_msg_to (routing, &msg));
+    }
+    else
+    if (brief)
+        s_push_brief (self, routing, job);
+    else
+        s_send_job (self, routing, 0, job, false);
+}
+
 static void
 s_notify_waiters (broker_t *self, async_job_t *job)
 {
-    zlistx_t *waiting = (zlistx_t *) async_idmap_lookup (self->waiters, job->id);
-    if (!waiting)
-        return;
-    s_waiter_t *waiter = (s_waiter_t *) zlistx_first (waiting);
-    while (waiter) {
-        //  An outcome from a node's RESULT goes before its own commit: the
-        //  node keeps the result until the broker acknowledges it (after
-        //  the commit), so a crash in between delivers it again. One the
-        //  broker decided (cancel, timeout, abort) waits for the commit.
-        if (!self->from_node || commit_replies (self->commit))
-            s_send_job_as (self, waiter->peer->routing, 0, job, true, waiter->brief);
-        else
-        if (commit_flight_open (self->commit)) {
-            //  Never before the ACCEPTED of a submit still being written
-            async_msg_t msg;
-            async_msg_init (&msg, ASYNC_S_JOB, 0);
-            async_msg_key (&msg, "job");
-            if (waiter->brief)
-                s_pack_brief (&msg.packer, job);
-            else
-                async_job_pack (job, &msg.packer);
-            commit_reply_flight (self->commit, s_msg_to (waiter->peer->routing, &msg));
-        }
-        else
-        if (waiter->brief)
-            s_push_brief (self, waiter->peer->routing, job);
-        else
-            s_send_job (self, waiter->peer->routing, 0, job, false);
-        waiter = (s_waiter_t *) zlistx_next (waiting);
-    }
-    s_waiters_forget (self, job->id);
+    waiters_notify (self->waiters, job);
 }
 
 //  Tell the clients waiting for a job how far it got: a task's reported
 //  progress, or a parent's children done
-#define S_PROGRESS_EVERY_US 50000
-
 static void
 s_notify_progress (broker_t *self, const char *id, int64_t done, int64_t total)
 {
-    zlistx_t *waiting = (zlistx_t *) async_idmap_lookup (self->waiters, id);
-    if (!waiting)
-        return;
-    //  At most one every S_PROGRESS_EVERY_US per job (a bar needs no more;
-    //  a parallel job of 1,000 children would send 1,000), and the last one
-    int64_t now = async_mono_us ();
-    int64_t *sent = (int64_t *) async_idmap_lookup (self->progress_sent, id);
-    if (sent && now - *sent < S_PROGRESS_EVERY_US && done < total)
-        return;
-    if (!sent) {
-        sent = (int64_t *) async_xmalloc (sizeof (int64_t));
-        async_idmap_insert (self->progress_sent, id, sent);
-    }
-    *sent = now;
-    s_waiter_t *waiter = (s_waiter_t *) zlistx_first (waiting);
-    while (waiter) {
-        if (!waiter->brief) {
-            async_msg_t msg;
-            async_msg_init (&msg, ASYNC_S_PROGRESS, 0);
-            async_msg_str (&msg, "id", id);
-            async_msg_int (&msg, "done", done);
-            async_msg_int (&msg, "total", total);
-            s_send (self, waiter->peer->routing, &msg);
-        }
-        waiter = (s_waiter_t *) zlistx_next (waiting);
-    }
+    waiters_progress (self->waiters, id, done, total, async_mono_us ());
 }
 
 //  The job lifecycle (lifecycle.c), by the names its callers here use
@@ -798,46 +594,7 @@ static int
 s_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief, char *err,
             size_t err_size)
 {
-    char *rkey = zframe_strhex (routing);
-    s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, rkey);
-    //  Mostly one peer per job: a list (a hash table per job was 2 KiB)
-    zlistx_t *waiting = (zlistx_t *) async_idmap_lookup (self->waiters, id);
-    s_waiter_t *known = waiting && peer ? (s_waiter_t *) zlistx_first (waiting) : NULL;
-    while (known && known->peer != peer)
-        known = (s_waiter_t *) zlistx_next (waiting);
-    if (known) {
-        known->brief &= brief;  //  a full waiter wins
-        free (rkey);
-        return 0;
-    }
-    if (s_wait_room (self, routing, err, err_size)) {
-        free (rkey);
-        return -1;
-    }
-    if (!peer) {
-        peer = (s_peer_t *) async_xcalloc (1, sizeof (s_peer_t));
-        peer->routing = zframe_dup (routing);
-        peer->rkey = rkey;
-        rkey = NULL;
-        peer->waits = zlistx_new ();
-        zlistx_set_destructor (peer->waits, (zlistx_destructor_fn *) s_waiter_destroy);
-        peer->probed = async_mono_us ();
-        zhashx_insert (self->peers, peer->rkey, peer);
-        zlistx_add_end (self->peer_ring, peer);
-    }
-    free (rkey);
-    if (!waiting) {
-        waiting = zlistx_new ();
-        async_idmap_insert (self->waiters, id, waiting);
-    }
-    s_waiter_t *waiter = (s_waiter_t *) async_xcalloc (1, sizeof (s_waiter_t));
-    waiter->peer = peer;
-    waiter->brief = brief;
-    snprintf (waiter->id, sizeof waiter->id, "%s", id);
-    waiter->job_handle = zlistx_add_end (waiting, waiter);
-    waiter->peer_handle = zlistx_add_end (peer->waits, waiter);
-    self->nwaiters++;
-    return 0;
+    return waiters_add (self->waiters, routing, id, brief, err, err_size);
 }
 
 static void
@@ -888,199 +645,38 @@ s_on_get (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool wait)
 }
 
 
-//  A listing's bounds. A LIST reply holds at most S_LIST_PAGE jobs and
-//  about S_LIST_BYTES of records (at least one job); a LIST or COUNT reads
-//  at most S_LIST_SCAN job records and spends at most S_LIST_US; all the
-//  listings of one loop turn (LIST, COUNT, HTTP) spend at most
-//  S_LIST_TURN_US together, and past that each reads S_LIST_SCAN_MIN records
-//  only. A listing that stops early says where (`next`); the client goes on
-//  from there with another request, while the loop serves everyone else.
-#define S_LIST_PAGE         1000
-#define S_LIST_BYTES        (4 * 1024 * 1024)
-#define S_LIST_SCAN         10000
-#define S_LIST_US           8000
-#define S_LIST_TURN_US      15000
-#define S_LIST_SCAN_MIN     16
-
-//  The walk's calls back (query_source_t)
-static async_job_t *
-s_query_job_read (void *arg, const char *id)
-{
-    return s_job_read ((broker_t *) arg, id);
-}
-
-static void
-s_query_each_timed (void *arg, char phase, int64_t when, const char *id,
-                    query_timed_fn *visit, void *walk)
-{
-    timers_each (((broker_t *) arg)->timers, phase, when, id, visit, walk);
-}
-
-static int64_t
-s_query_scheduled_count (void *arg, const char *queue)
-{
-    return timers_queue_count (((broker_t *) arg)->timers, queue);
-}
-
-static void
-s_query_each_scheduled (void *arg, query_scheduled_fn *fn, void *top)
-{
-    timers_each_queue (((broker_t *) arg)->timers, fn, top);
-}
-
-static void
-s_query_each_running (void *arg, query_running_fn *fn, void *top)
-{
-    broker_t *self = (broker_t *) arg;
-    async_job_t *job = (async_job_t *) async_idmap_first (self->jobs);
-    while (job) {
-        if (s_job_is_live (job))
-            fn (top, job->queue, job->status);
-        job = (async_job_t *) async_idmap_next (self->jobs);
-    }
-}
-
-//  The listings over this broker, made at the first one (the store is
-//  open by then)
-static query_t *
-s_query (broker_t *self)
-{
-    if (!self->query) {
-        query_source_t source = { .store = self->store, .dispatch = self->dispatch,
-                                  .live_ids = self->live_ids, .arg = self,
-                                  .job_read = s_query_job_read,
-                                  .each_timed = s_query_each_timed,
-                                  .scheduled_count = s_query_scheduled_count,
-                                  .each_scheduled = s_query_each_scheduled,
-                                  .each_running = s_query_each_running };
-        self->query = query_new (&source);
-    }
-    return self->query;
-}
-
-//  The JOBS (or COUNT) reply to a LIST (COUNT) query, read through the
-//  bounds of a page of at most `page` jobs and `bytes` of records, and
-//  those of this loop turn. 0, -1 for a bad filter (`err` says why), -2
-//  for a bad cursor
+//  The listings: broker/listing.c
 static int
 s_list_msg (broker_t *self, const msgpack_object *query, uint64_t rid, bool count_only,
             int64_t page, size_t bytes, json_t *json, async_msg_t *reply, char *err,
             size_t err_size)
 {
-    //  The bounds of this request within those of the loop turn. Writing
-    //  the JSON of a page out (the HTTP view) costs about as much as
-    //  building it: that page gets half the time
-    int64_t start = async_mono_us ();
-    int64_t left = S_LIST_TURN_US - self->list_turn_us;
-    int64_t budget = json ? S_LIST_US / 2 : S_LIST_US;
-    size_t scan = left > 0 ? S_LIST_SCAN : S_LIST_SCAN_MIN;
-    int64_t deadline = start + (left > budget ? budget : left > 0 ? left : budget);
-    int rc = query_list (s_query (self), query, rid, count_only, page, bytes, scan, deadline,
-                         json, reply, err, err_size);
-    self->list_turn_us += async_mono_us () - start;
-    return rc;
+    return listing_jobs (self, query, rid, count_only, page, bytes, json, reply, err,
+                         err_size);
 }
 
 static void
 s_on_list (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool count_only)
 {
-    async_msg_t msg;
-    char err [100];
-    int rc = s_list_msg (self, in->body, in->rid, count_only, S_LIST_PAGE, S_LIST_BYTES,
-                         NULL, &msg, err, sizeof err);
-    if (rc == -2)
-        s_error (self, routing, in->rid, ASYNC_EREFUSED, "bad cursor: give the `next` "
-                 "of the previous reply, as it was");
-    else
-    if (rc)
-        s_error (self, routing, in->rid, ASYNC_EREFUSED, err);
-    else
-        s_send (self, routing, &msg);
+    listing_on_list (self, routing, in, count_only);
 }
 
-//  STATUS and NODES list at most S_STATUS_NODES nodes and about
-//  S_STATUS_NODE_BYTES of them (a node of 64 agents with long filters
-//  packs to 130 KiB: 1,000 of those took the loop hundreds of ms), those
-//  alive first; `nodes_more` counts the rest (the queues: query_pack_queues)
-#define S_STATUS_NODES      1000
-#define S_STATUS_NODE_BYTES (4 * 1024 * 1024)
-
-//  The nodes (alive, then dead), within the bounds above; returns how many
-//  were left out
-static int64_t
-s_pack_nodes (broker_t *self, msgpack_packer *pk)
-{
-    size_t total = nodes_node_size (self->nodes) + nodes_dead_size (self->nodes);
-    msgpack_sbuffer nodes;
-    msgpack_packer npk;
-    msgpack_sbuffer_init (&nodes);
-    msgpack_packer_init (&npk, &nodes, async_sbuffer_write);
-    size_t packed = 0;
-    session_t *session = nodes_node_first (self->nodes);
-    while (session && packed < S_STATUS_NODES && nodes.size < S_STATUS_NODE_BYTES) {
-        session_pack (session, &npk);
-        packed++;
-        session = nodes_node_next (self->nodes);
-    }
-    size_t dead_size;
-    const uint8_t *dead = nodes_dead_first (self->nodes, &dead_size);
-    while (dead && packed < S_STATUS_NODES && nodes.size < S_STATUS_NODE_BYTES) {
-        async_codec_pack_raw (&npk, dead, dead_size);
-        packed++;
-        dead = nodes_dead_next (self->nodes, &dead_size);
-    }
-    msgpack_pack_array (pk, packed);
-    if (nodes.size)
-        async_codec_pack_raw (pk, nodes.data, nodes.size);
-    msgpack_sbuffer_destroy (&nodes);
-    return (int64_t) (total - packed);
-}
-
-//  The STATUS reply: bounded (query_pack_queues, s_pack_nodes)
 static void
 s_status_msg (broker_t *self, uint64_t rid, async_msg_t *reply)
 {
-    async_msg_init (reply, ASYNC_S_STATUS, rid);
-    async_msg_str (reply, "version", S_VERSION);
-    char when [40];
-    async_msg_str (reply, "started", async_format_time (self->started, when, sizeof when));
-    async_msg_key (reply, "uptime");
-    msgpack_pack_double (&reply->packer, (async_mono_us () - self->started_mono) / 1e6);
-    async_msg_key (reply, "queues");
-    int64_t queues_more = query_pack_queues (s_query (self), &reply->packer);
-    async_msg_int (reply, "queues_more", queues_more);
-    async_msg_key (reply, "nodes");
-    int64_t nodes_more = s_pack_nodes (self, &reply->packer);
-    async_msg_int (reply, "nodes_more", nodes_more);
-    async_msg_key (reply, "jobs");
-    msgpack_pack_map (&reply->packer, 3);
-    async_codec_pack_str (&reply->packer, "submitted");
-    msgpack_pack_uint64 (&reply->packer, self->stat_submitted);
-    async_codec_pack_str (&reply->packer, "completed");
-    msgpack_pack_uint64 (&reply->packer, self->stat_completed);
-    async_codec_pack_str (&reply->packer, "failed");
-    msgpack_pack_uint64 (&reply->packer, self->stat_failed);
-    async_msg_key (reply, "store_bytes");
-    msgpack_pack_uint64 (&reply->packer, store_size (self->store));
+    listing_status (self, rid, reply);
 }
 
 static void
 s_on_status (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
-    async_msg_t msg;
-    s_status_msg (self, in->rid, &msg);
-    s_send (self, routing, &msg);
+    listing_on_status (self, routing, in);
 }
 
 static void
 s_on_nodes (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_NODES, in->rid);
-    async_msg_key (&msg, "nodes");
-    int64_t more = s_pack_nodes (self, &msg.packer);
-    async_msg_int (&msg, "nodes_more", more);
-    s_send (self, routing, &msg);
+    listing_on_nodes (self, routing, in);
 }
 
 //  ---------------------------------------------------------------------
@@ -1857,17 +1453,9 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     async_idmap_set_destructor (self->jobs, (async_idmap_destructor_fn *) async_job_destroy);
     self->gathers = lifecycle_gathers_new ();
     async_spin_init (&self->spin, config->spin_us);
-    self->waiters = async_idmap_new ();
-    self->progress_sent = async_idmap_new ();
-    async_idmap_set_destructor (self->progress_sent, (async_idmap_destructor_fn *) zstr_free);
-    async_idmap_set_destructor (self->waiters, (async_idmap_destructor_fn *) zlistx_destroy);
-    self->peers = zhashx_new ();
-    self->peer_ring = zlistx_new ();
-    zlistx_set_destructor (self->peer_ring, (zlistx_destructor_fn *) s_peer_destroy);
-    self->peers_gone = zlistx_new ();
-    zlistx_set_destructor (self->peers_gone, (zlistx_destructor_fn *) s_peer_destroy);
-    self->pushes = zhashx_new ();
-    zhashx_set_destructor (self->pushes, (zhashx_destructor_fn *) s_push_destroy);
+    waiters_calls_t waiter_calls = { .arg = self, .send = s_waiters_send,
+                                     .deliver = s_waiter_deliver };
+    self->waiters = waiters_new (&waiter_calls);
     self->timers = timers_new ();
     self->orphans = zhashx_new ();
     zhashx_set_destructor (self->orphans, s_free_item);
@@ -1948,12 +1536,7 @@ broker_destroy (broker_t **self_p)
     zsock_destroy (&self->router);
     broker_auth_destroy (&self->auth);
     nodes_destroy (&self->nodes);
-    async_idmap_destroy (&self->waiters);
-    zhashx_destroy (&self->peers);
-    zlistx_destroy (&self->peer_ring);
-    zlistx_destroy (&self->peers_gone);
-    zhashx_destroy (&self->pushes);
-    async_idmap_destroy (&self->progress_sent);
+    waiters_destroy (&self->waiters);
     commit_destroy (&self->commit);
     async_idmap_destroy (&self->jobs);
     query_destroy (&self->query);
@@ -2183,8 +1766,8 @@ broker_view_peers (broker_t *self, broker_view_peers_t *peers)
 {
     peers->sessions = nodes_size (self->nodes);
     peers->session_bytes = nodes_bytes (self->nodes);
-    peers->waits = self->nwaiters;
-    peers->waiting_peers = zlistx_size (self->peer_ring) + zlistx_size (self->peers_gone);
+    peers->waits = waiters_size (self->waiters);
+    peers->waiting_peers = waiters_peers (self->waiters);
 }
 
 metrics_t *

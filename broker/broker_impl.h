@@ -22,6 +22,7 @@
 #include "store.h"
 #include "timers.h"
 #include "token.h"
+#include "waiters.h"
 #include "async_idmap.h"
 #include "async_job.h"
 #include "async_spin.h"
@@ -47,15 +48,9 @@ struct _broker_t {
     zhashx_t *gathers;          //  parent id -> s_gather_t: its children's summaries
     size_t gather_bytes;        //  held in all of them
     commit_t *commit;           //  the group commit: batches staged and in flight
-    async_idmap_t *waiters;     //  job id -> zlistx of s_waiter_t (not owned)
-    zhashx_t *peers;            //  rkey -> s_peer_t: the peers with waits (not owned)
-    zlistx_t *peer_ring;        //  s_peer_t *: those peers, probed least recently first
-    zlistx_t *peers_gone;       //  s_peer_t *: gone, their waits being freed
-    size_t nwaiters;            //  waits over all peers
+    waiters_t *waiters;         //  the clients waiting for jobs' outcomes
     bool more_work;             //  the timers left work for the next turn
     bool every_held;            //  schedules may not tick now (disk, backlog)
-    zhashx_t *pushes;           //  rkey -> s_push_t: brief JOBs of this turn
-    async_idmap_t *progress_sent;   //  job id -> int64_t *: last PROGRESS (monotonic us)
     timers_t *timers;           //  scheduled jobs, backoffs, begin_by deadlines
     zhashx_t *orphans;          //  id -> orphan_t
     quota_t *quotas;            //  cluster quotas

@@ -1,0 +1,205 @@
+/*  =========================================================================
+    listing - the broker's listings (listing.h)
+    =========================================================================
+*/
+#include "listing.h"
+#include "nodes.h"
+#include "timers.h"
+#include "asyncmesh/error.h"
+#include "asyncmesh/version.h"
+
+//  A listing's bounds. A LIST reply holds at most S_LIST_PAGE jobs and
+//  about S_LIST_BYTES of records (at least one job); a LIST or COUNT reads
+//  at most S_LIST_SCAN job records and spends at most S_LIST_US; all the
+//  listings of one loop turn (LIST, COUNT, HTTP) spend at most
+//  S_LIST_TURN_US together, and past that each reads S_LIST_SCAN_MIN records
+//  only. A listing that stops early says where (`next`); the client goes on
+//  from there with another request, while the loop serves everyone else.
+#define S_LIST_PAGE         1000
+#define S_LIST_BYTES        (4 * 1024 * 1024)
+#define S_LIST_SCAN         10000
+#define S_LIST_US           8000
+#define S_LIST_TURN_US      15000
+#define S_LIST_SCAN_MIN     16
+
+//  The walk's calls back (query_source_t)
+static async_job_t *
+s_query_job_read (void *arg, const char *id)
+{
+    return broker_job_read ((broker_t *) arg, id);
+}
+
+static void
+s_query_each_timed (void *arg, char phase, int64_t when, const char *id,
+                    query_timed_fn *visit, void *walk)
+{
+    timers_each (((broker_t *) arg)->timers, phase, when, id, visit, walk);
+}
+
+static int64_t
+s_query_scheduled_count (void *arg, const char *queue)
+{
+    return timers_queue_count (((broker_t *) arg)->timers, queue);
+}
+
+static void
+s_query_each_scheduled (void *arg, query_scheduled_fn *fn, void *top)
+{
+    timers_each_queue (((broker_t *) arg)->timers, fn, top);
+}
+
+static void
+s_query_each_running (void *arg, query_running_fn *fn, void *top)
+{
+    broker_t *self = (broker_t *) arg;
+    async_job_t *job = (async_job_t *) async_idmap_first (self->jobs);
+    while (job) {
+        if (broker_job_is_live (job))
+            fn (top, job->queue, job->status);
+        job = (async_job_t *) async_idmap_next (self->jobs);
+    }
+}
+
+//  The listings over this broker, made at the first one (the store is
+//  open by then)
+static query_t *
+s_query (broker_t *self)
+{
+    if (!self->query) {
+        query_source_t source = { .store = self->store, .dispatch = self->dispatch,
+                                  .live_ids = self->live_ids, .arg = self,
+                                  .job_read = s_query_job_read,
+                                  .each_timed = s_query_each_timed,
+                                  .scheduled_count = s_query_scheduled_count,
+                                  .each_scheduled = s_query_each_scheduled,
+                                  .each_running = s_query_each_running };
+        self->query = query_new (&source);
+    }
+    return self->query;
+}
+
+//  The JOBS (or COUNT) reply to a LIST (COUNT) query, read through the
+//  bounds of a page of at most `page` jobs and `bytes` of records, and
+//  those of this loop turn. 0, -1 for a bad filter (`err` says why), -2
+//  for a bad cursor
+int
+listing_jobs (broker_t *self, const msgpack_object *query, uint64_t rid, bool count_only,
+              int64_t page, size_t bytes, json_t *json, async_msg_t *reply, char *err,
+              size_t err_size)
+{
+    //  The bounds of this request within those of the loop turn. Writing
+    //  the JSON of a page out (the HTTP view) costs about as much as
+    //  building it: that page gets half the time
+    int64_t start = async_mono_us ();
+    int64_t left = S_LIST_TURN_US - self->list_turn_us;
+    int64_t budget = json ? S_LIST_US / 2 : S_LIST_US;
+    size_t scan = left > 0 ? S_LIST_SCAN : S_LIST_SCAN_MIN;
+    int64_t deadline = start + (left > budget ? budget : left > 0 ? left : budget);
+    int rc = query_list (s_query (self), query, rid, count_only, page, bytes, scan, deadline,
+                         json, reply, err, err_size);
+    self->list_turn_us += async_mono_us () - start;
+    return rc;
+}
+
+void
+listing_on_list (broker_t *self, zframe_t *routing, async_inmsg_t *in,
+                 bool count_only)
+{
+    async_msg_t msg;
+    char err [100];
+    int rc = listing_jobs (self, in->body, in->rid, count_only, S_LIST_PAGE, S_LIST_BYTES,
+                           NULL, &msg, err, sizeof err);
+    if (rc == -2)
+        broker_error (self, routing, in->rid, ASYNC_EREFUSED, "bad cursor: give the `next` "
+                 "of the previous reply, as it was");
+    else
+    if (rc)
+        broker_error (self, routing, in->rid, ASYNC_EREFUSED, err);
+    else
+        broker_send (self, routing, &msg);
+}
+
+//  STATUS and NODES list at most S_STATUS_NODES nodes and about
+//  S_STATUS_NODE_BYTES of them (a node of 64 agents with long filters
+//  packs to 130 KiB: 1,000 of those took the loop hundreds of ms), those
+//  alive first; `nodes_more` counts the rest (the queues: query_pack_queues)
+#define S_STATUS_NODES      1000
+#define S_STATUS_NODE_BYTES (4 * 1024 * 1024)
+
+//  The nodes (alive, then dead), within the bounds above; returns how many
+//  were left out
+static int64_t
+s_pack_nodes (broker_t *self, msgpack_packer *pk)
+{
+    size_t total = nodes_node_size (self->nodes) + nodes_dead_size (self->nodes);
+    msgpack_sbuffer nodes;
+    msgpack_packer npk;
+    msgpack_sbuffer_init (&nodes);
+    msgpack_packer_init (&npk, &nodes, async_sbuffer_write);
+    size_t packed = 0;
+    session_t *session = nodes_node_first (self->nodes);
+    while (session && packed < S_STATUS_NODES && nodes.size < S_STATUS_NODE_BYTES) {
+        session_pack (session, &npk);
+        packed++;
+        session = nodes_node_next (self->nodes);
+    }
+    size_t dead_size;
+    const uint8_t *dead = nodes_dead_first (self->nodes, &dead_size);
+    while (dead && packed < S_STATUS_NODES && nodes.size < S_STATUS_NODE_BYTES) {
+        async_codec_pack_raw (&npk, dead, dead_size);
+        packed++;
+        dead = nodes_dead_next (self->nodes, &dead_size);
+    }
+    msgpack_pack_array (pk, packed);
+    if (nodes.size)
+        async_codec_pack_raw (pk, nodes.data, nodes.size);
+    msgpack_sbuffer_destroy (&nodes);
+    return (int64_t) (total - packed);
+}
+
+//  The STATUS reply: bounded (query_pack_queues, s_pack_nodes)
+void
+listing_status (broker_t *self, uint64_t rid, async_msg_t *reply)
+{
+    async_msg_init (reply, ASYNC_S_STATUS, rid);
+    async_msg_str (reply, "version", ASYNC_VERSION_STRING);
+    char when [40];
+    async_msg_str (reply, "started", async_format_time (self->started, when, sizeof when));
+    async_msg_key (reply, "uptime");
+    msgpack_pack_double (&reply->packer, (async_mono_us () - self->started_mono) / 1e6);
+    async_msg_key (reply, "queues");
+    int64_t queues_more = query_pack_queues (s_query (self), &reply->packer);
+    async_msg_int (reply, "queues_more", queues_more);
+    async_msg_key (reply, "nodes");
+    int64_t nodes_more = s_pack_nodes (self, &reply->packer);
+    async_msg_int (reply, "nodes_more", nodes_more);
+    async_msg_key (reply, "jobs");
+    msgpack_pack_map (&reply->packer, 3);
+    async_codec_pack_str (&reply->packer, "submitted");
+    msgpack_pack_uint64 (&reply->packer, self->stat_submitted);
+    async_codec_pack_str (&reply->packer, "completed");
+    msgpack_pack_uint64 (&reply->packer, self->stat_completed);
+    async_codec_pack_str (&reply->packer, "failed");
+    msgpack_pack_uint64 (&reply->packer, self->stat_failed);
+    async_msg_key (reply, "store_bytes");
+    msgpack_pack_uint64 (&reply->packer, store_size (self->store));
+}
+
+void
+listing_on_status (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+{
+    async_msg_t msg;
+    listing_status (self, in->rid, &msg);
+    broker_send (self, routing, &msg);
+}
+
+void
+listing_on_nodes (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+{
+    async_msg_t msg;
+    async_msg_init (&msg, ASYNC_S_NODES, in->rid);
+    async_msg_key (&msg, "nodes");
+    int64_t more = s_pack_nodes (self, &msg.packer);
+    async_msg_int (&msg, "nodes_more", more);
+    broker_send (self, routing, &msg);
+}
