@@ -44,13 +44,6 @@
 #define S_VERSION ASYNC_VERSION_STRING
 
 
-static void s_job_complete (broker_t *self, async_job_t *job);
-static void s_start (broker_t *self, async_job_t *job);
-static bool s_disk_low (broker_t *self);
-static int s_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief,
-                       char *err, size_t err_size);
-static void s_assign (broker_t *self, session_t *session, dispatch_agent_t *agent,
-                      async_job_t *job, uint64_t token);
 
 //  A zlistx/zhashx destructor of plain allocations
 static void
@@ -73,8 +66,8 @@ s_key_pending (char *buf, const async_job_t *job)
 //  Put or delete a job's 'a' key, and keep the ids of the 'a' keys in
 //  memory as well: a listing reads them there, not in the store, where
 //  the keys of the jobs that ended lie deleted until a compaction
-static void
-s_live_put (broker_t *self, const char *id, const void *value, size_t size, bool fresh)
+void
+broker_live_put (broker_t *self, const char *id, const void *value, size_t size, bool fresh)
 {
     char key [40];
     if (fresh)
@@ -84,8 +77,8 @@ s_live_put (broker_t *self, const char *id, const void *value, size_t size, bool
     ordset_insert (self->live_ids, id);
 }
 
-static void
-s_live_delete (broker_t *self, const char *id)
+void
+broker_live_delete (broker_t *self, const char *id)
 {
     char key [40];
     store_delete (self->store, key, keys_id (key, KEYS_LIVE, id));
@@ -103,8 +96,8 @@ s_live_delete (broker_t *self, const char *id)
 //  goes at once: ASSIGN before the commit that records it is safe for it
 //  (the node takes it back after a restart, section 8 of
 //  docs/protocol.md)
-static bool
-s_dispatch_veto (void *arg, const char *id, const char *task, const char *quotas)
+bool
+broker_dispatch_veto (void *arg, const char *id, const char *task, const char *quotas)
 {
     broker_t *self = (broker_t *) arg;
     if (commit_veto (self->commit, id))
@@ -115,8 +108,8 @@ s_dispatch_veto (void *arg, const char *id, const char *task, const char *quotas
 //  ---------------------------------------------------------------------
 //  Job cache: every job being changed lives in self->jobs until commit
 
-static async_job_t *
-s_job_load (broker_t *self, const char *id)
+async_job_t *
+broker_job_load (broker_t *self, const char *id)
 {
     async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
     if (job)
@@ -136,8 +129,8 @@ s_job_load (broker_t *self, const char *id)
 }
 
 //  A read-only copy for inspection; caller destroys
-static async_job_t *
-s_job_read (broker_t *self, const char *id)
+async_job_t *
+broker_job_read (broker_t *self, const char *id)
 {
     async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
     uint8_t *data;
@@ -159,18 +152,18 @@ s_job_read (broker_t *self, const char *id)
 }
 
 //  Mark a job for writing at the next commit
-static void
-s_job_save (broker_t *self, async_job_t *job)
+void
+broker_job_save (broker_t *self, async_job_t *job)
 {
-    //  Not read from the store (s_job_load): a new job
+    //  Not read from the store (broker_job_load): a new job
     bool fresh = !async_idmap_lookup (self->jobs, job->id);
     if (fresh)
         async_idmap_insert (self->jobs, job->id, job);
     commit_stage_job (self->commit, job, fresh);
 }
 
-static bool
-s_job_is_live (async_job_t *job)
+bool
+broker_job_is_live (async_job_t *job)
 {
     return job->kind == ASYNC_KIND_TASK
         && (job->status == ASYNC_ASSIGNED || job->status == ASYNC_ACTIVE)
@@ -194,8 +187,8 @@ s_msg_to (zframe_t *routing, async_msg_t *msg)
 //  Send now: two zmq_send, no zmsg and frames to make and free. 0, or the
 //  errno of a message not sent: EHOSTUNREACH when the peer is gone (the
 //  ROUTER is ZMQ_ROUTER_MANDATORY), EAGAIN when its queue is full
-static int
-s_send (broker_t *self, zframe_t *routing, async_msg_t *msg)
+int
+broker_send (broker_t *self, zframe_t *routing, async_msg_t *msg)
 {
     assert (async_msg_valid (msg));
     void *router = zsock_resolve (self->router);
@@ -209,17 +202,17 @@ s_send (broker_t *self, zframe_t *routing, async_msg_t *msg)
     return rc;
 }
 
-//  s_send for the waiters (waiters_calls_t.send)
+//  broker_send for the waiters (waiters_calls_t.send)
 static int
 s_waiters_send (void *arg, zframe_t *routing, async_msg_t *msg)
 {
-    return s_send ((broker_t *) arg, routing, msg);
+    return broker_send ((broker_t *) arg, routing, msg);
 }
 
 //  Send a message made for the loop's lists (routing id first) now, and
-//  destroy it: never blocking, as s_send
-static void
-s_zmsg_send (broker_t *self, zmsg_t **zmsg_p)
+//  destroy it: never blocking, as broker_send
+void
+broker_zmsg_send (broker_t *self, zmsg_t **zmsg_p)
 {
     void *router = zsock_resolve (self->router);
     size_t left = zmsg_size (*zmsg_p);
@@ -232,17 +225,17 @@ s_zmsg_send (broker_t *self, zmsg_t **zmsg_p)
 }
 
 //  Send after the commit
-static void
-s_reply_later (broker_t *self, zframe_t *routing, async_msg_t *msg)
+void
+broker_reply_later (broker_t *self, zframe_t *routing, async_msg_t *msg)
 {
     commit_reply (self->commit, s_msg_to (routing, msg));
 }
 
 //  An ACK to send after the commit: its `count` entries (packed maps)
-//  also go in a third frame, count first, so that s_release_reply can
+//  also go in a third frame, count first, so that nodes_release_reply can
 //  hold them for an ASSIGN to ride on without parsing the ACK again
-static void
-s_ack_later (broker_t *self, zframe_t *routing, async_msg_t *msg, const void *entries,
+void
+broker_ack_later (broker_t *self, zframe_t *routing, async_msg_t *msg, const void *entries,
              size_t size, uint32_t count)
 {
     zframe_t *held = zframe_new (NULL, sizeof count + size);
@@ -255,27 +248,20 @@ s_ack_later (broker_t *self, zframe_t *routing, async_msg_t *msg, const void *en
 
 //  An outcome was staged: one from a node's RESULT may wait for a later
 //  sync (commit_outcome)
-static void
-s_outcome_staged (broker_t *self)
+void
+broker_outcome_staged (broker_t *self)
 {
     commit_outcome (self->commit, self->from_node);
 }
 
-static void
-s_error (broker_t *self, zframe_t *routing, uint64_t rid, int code, const char *text)
+void
+broker_error (broker_t *self, zframe_t *routing, uint64_t rid, int code, const char *text)
 {
     async_msg_t msg;
     async_msg_init (&msg, ASYNC_S_ERROR, rid);
     async_msg_int (&msg, "code", code);
     async_msg_str (&msg, "message", text);
-    s_send (self, routing, &msg);
-}
-
-//  Waits (docs/protocol.md, WAIT): waiters.h
-static void
-s_pack_brief (msgpack_packer *pk, async_job_t *job)
-{
-    waiters_pack_brief (pk, job);
+    broker_send (self, routing, &msg);
 }
 
 static void
@@ -286,13 +272,13 @@ s_send_job_as (broker_t *self, zframe_t *routing, uint64_t rid, async_job_t *job
     async_msg_init (&msg, ASYNC_S_JOB, rid);
     async_msg_key (&msg, "job");
     if (brief)
-        s_pack_brief (&msg.packer, job);
+        waiters_pack_brief (&msg.packer, job);
     else
         async_job_pack (job, &msg.packer);
     if (later)
-        s_reply_later (self, routing, &msg);
+        broker_reply_later (self, routing, &msg);
     else
-        s_send (self, routing, &msg);
+        broker_send (self, routing, &msg);
 }
 
 static void
@@ -301,25 +287,11 @@ s_send_job (broker_t *self, zframe_t *routing, uint64_t rid, async_job_t *job, b
     s_send_job_as (self, routing, rid, job, later, false);
 }
 
-//  A brief JOB that may go now: kept for this turn's JOB with `jobs`
-static void
-s_push_brief (broker_t *self, zframe_t *routing, async_job_t *job)
-{
-    waiters_push_brief (self->waiters, routing, job);
-}
-
-//  Send this turn's brief JOBs, one message per peer
-static void
-s_pushes_flush (broker_t *self)
-{
-    waiters_flush (self->waiters);
-}
-
 //  ---------------------------------------------------------------------
 //  Queueing
 
-static void
-s_enqueue (broker_t *self, async_job_t *job, bool head)
+void
+broker_enqueue (broker_t *self, async_job_t *job, bool head)
 {
     char key [300];
     int64_t now = async_now_us ();
@@ -337,7 +309,7 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
                             job->queue);
         else
             timers_schedule (self->timers, job->id, when, job->queue);
-        s_job_save (self, job);
+        broker_job_save (self, job);
         return;
     }
     if (!head || job->seq == 0)
@@ -354,7 +326,7 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
         value [ASYNC_ID_LEN + tlen] = 0;
         memcpy (value + ASYNC_ID_LEN + 1 + tlen, quotas, qlen - 1);
     }
-    //  Fresh: a job leaves its queue with a delete of its p key (s_unqueue)
+    //  Fresh: a job leaves its queue with a delete of its p key (broker_unqueue)
     store_put_fresh (self->store, key, s_key_pending (key, job), value,
                      ASYNC_ID_LEN + tlen + qlen);
     free (value);
@@ -367,13 +339,13 @@ s_enqueue (broker_t *self, async_job_t *job, bool head)
         store_put (self->store, key, keys_time (key, KEYS_DEADLINE, deadline, job->id), "", 0);
         timers_deadline (self->timers, job->id, deadline);
     }
-    s_job_save (self, job);
+    broker_job_save (self, job);
 }
 
 //  Whether the job is in its queue's pending index (in memory, or in the
 //  store only when its queue spilled)
-static bool
-s_is_queued (broker_t *self, async_job_t *job)
+bool
+broker_is_queued (broker_t *self, async_job_t *job)
 {
     if (dispatch_contains (self->dispatch, job->id))
         return true;
@@ -389,44 +361,36 @@ s_is_queued (broker_t *self, async_job_t *job)
     return queued;
 }
 
-static void
-s_unqueue (broker_t *self, async_job_t *job)
+void
+broker_unqueue (broker_t *self, async_job_t *job)
 {
     char key [300];
-    if (!dispatch_remove (self->dispatch, job->id) && s_is_queued (self, job))
+    if (!dispatch_remove (self->dispatch, job->id) && broker_is_queued (self, job))
         dispatch_forget (self->dispatch, job->queue);
     store_delete (self->store, key, s_key_pending (key, job));
 }
 
 //  Start a job: a task goes to its queue, a parent starts its children
-static void
-s_start (broker_t *self, async_job_t *job)
+void
+broker_start (broker_t *self, async_job_t *job)
 {
     job->held = false;
     if (job->kind == ASYNC_KIND_TASK) {
         metrics_count (self->metrics, METRICS_SUBMITTED, job->queue, job->task);
-        s_enqueue (self, job, false);
+        broker_enqueue (self, job, false);
         return;
     }
     if (!lifecycle_set (job, ASYNC_ACTIVE))
         return;
     job->active_start = async_now_us ();
-    s_job_save (self, job);
-    s_live_put (self, job->id, "", 0, false);
+    broker_job_save (self, job);
+    broker_live_put (self, job->id, "", 0, false);
     size_t count = job->kind == ASYNC_KIND_PARALLEL ? job->nchildren : 1;
     for (size_t i = 0; i < count && i < job->nchildren; i++) {
-        async_job_t *child = s_job_load (self, job->children [i]);
+        async_job_t *child = broker_job_load (self, job->children [i]);
         if (child)
-            s_start (self, child);
+            broker_start (self, child);
     }
-}
-
-//  Whether the peer at `routing` may wait for one more job: 0, or -1 with
-//  the reason in err
-static int
-s_wait_room (broker_t *self, zframe_t *routing, char *err, size_t err_size)
-{
-    return waiters_room (self->waiters, routing, err, err_size);
 }
 
 //  Probe the waiting peers, free the waits of those gone (waiters_check).
@@ -459,109 +423,24 @@ s_waiter_deliver (void *arg, zframe_t *routing, bool brief, async_job_t *job)
         async_msg_init (&msg, ASYNC_S_JOB, 0);
         async_msg_key (&msg, "job");
         if (brief)
-            s_pack_brief (&msg.packer, job);
+            waiters_pack_brief (&msg.packer, job);
         else
             async_job_pack (job, &msg.packer);
         commit_reply_flight (self->commit, s_msg_to (routing, &msg));
     }
     else
     if (brief)
-        s_push_brief (self, routing, job);
+        waiters_push_brief (self->waiters, routing, job);
     else
         s_send_job (self, routing, 0, job, false);
 }
 
-static void
-s_notify_waiters (broker_t *self, async_job_t *job)
-{
-    waiters_notify (self->waiters, job);
-}
-
 //  Tell the clients waiting for a job how far it got: a task's reported
 //  progress, or a parent's children done
-static void
-s_notify_progress (broker_t *self, const char *id, int64_t done, int64_t total)
+void
+broker_notify_progress (broker_t *self, const char *id, int64_t done, int64_t total)
 {
     waiters_progress (self->waiters, id, done, total, async_mono_us ());
-}
-
-//  The job lifecycle (lifecycle.c), by the names its callers here use
-static void
-s_interrupt (broker_t *self, async_job_t *job, const char *why)
-{
-    lifecycle_interrupt (self, job, why);
-}
-
-static void
-s_job_complete (broker_t *self, async_job_t *job)
-{
-    lifecycle_job_complete (self, job);
-}
-
-static void
-s_job_fail (broker_t *self, async_job_t *job, const char *type, const char *message)
-{
-    lifecycle_job_fail (self, job, type, message);
-}
-
-static void
-s_log_rejected_count (broker_t *self)
-{
-    lifecycle_log_rejected_count (self);
-}
-
-static void
-s_on_progress (broker_t *self, session_t *session, async_inmsg_t *in)
-{
-    lifecycle_on_progress (self, session, in);
-}
-
-static void
-s_on_results (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_t *in)
-{
-    lifecycle_on_results (self, session, routing, in);
-}
-
-static void
-s_on_started (broker_t *self, session_t *session, async_inmsg_t *in)
-{
-    lifecycle_on_started (self, session, in);
-}
-
-static void
-s_release (broker_t *self, async_job_t *job)
-{
-    lifecycle_release (self, job);
-}
-
-static void
-s_send_cancel (broker_t *self, session_t *session, async_job_t *job)
-{
-    lifecycle_send_cancel (self, session, job);
-}
-
-static session_t *
-s_session_for_job (broker_t *self, async_job_t *job)
-{
-    return lifecycle_session_for_job (self, job);
-}
-
-static void
-s_dead_nodes_expire (broker_t *self, int64_t mono)
-{
-    nodes_dead_expire (self->nodes, mono);
-}
-
-static void
-s_nodes_missing_forget (broker_t *self)
-{
-    nodes_missing_forget (self->nodes);
-}
-
-static void
-s_session_drop (broker_t *self, session_t *session, const char *why)
-{
-    nodes_session_drop (self, session, why);
 }
 
 //  ---------------------------------------------------------------------
@@ -569,53 +448,43 @@ s_session_drop (broker_t *self, session_t *session, const char *why)
 
 //  Take every job of a parsed spec into the cache (staged for the next
 //  write); destroys the list
-static void
-s_jobs_adopt (broker_t *self, zlistx_t **jobs_p)
+void
+broker_jobs_adopt (broker_t *self, zlistx_t **jobs_p)
 {
     async_job_t *job;
     while ((job = (async_job_t *) zlistx_detach (*jobs_p, NULL)))
-        s_job_save (self, job);
+        broker_job_save (self, job);
     zlistx_destroy (jobs_p);
 }
 
 
-static int
-s_read_id (async_inmsg_t *in, char *id)
+int
+broker_read_id (async_inmsg_t *in, char *id)
 {
     if (async_mp_str (in->body, "id", id, ASYNC_ID_LEN) || !async_id_valid (id))
         return -1;
     return 0;
 }
 
-//  The peer at `routing` waits for the job's outcome (a JOB pushed to it).
-//  0, or -1 with the reason in err when it may not wait for one more
-//  (s_wait_room); a wait it has already is kept
-static int
-s_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief, char *err,
-            size_t err_size)
-{
-    return waiters_add (self->waiters, routing, id, brief, err, err_size);
-}
-
 static void
 s_on_get (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool wait)
 {
     char id [ASYNC_ID_LEN];
-    if (s_read_id (in, id)) {
-        s_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job: not a job id");
+    if (broker_read_id (in, id)) {
+        broker_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job: not a job id");
         return;
     }
-    async_job_t *job = s_job_read (self, id);
+    async_job_t *job = broker_job_read (self, id);
     if (!job) {
-        s_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job");
+        broker_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job");
         return;
     }
     if (!wait || job->status == ASYNC_COMPLETED)
         s_send_job (self, routing, in->rid, job, false);
     else {
         char err [200];
-        if (s_wait_add (self, routing, id, false, err, sizeof err)) {
-            s_error (self, routing, in->rid, ASYNC_EREFUSED, err);
+        if (waiters_add (self->waiters, routing, id, false, err, sizeof err)) {
+            broker_error (self, routing, in->rid, ASYNC_EREFUSED, err);
             async_job_destroy (&job);
             return;
         }
@@ -639,53 +508,11 @@ s_on_get (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool wait)
         async_msg_str (&msg, "id", id);
         async_msg_int (&msg, "done", done);
         async_msg_int (&msg, "total", total);
-        s_send (self, routing, &msg);
+        broker_send (self, routing, &msg);
     }
     async_job_destroy (&job);
 }
 
-
-//  The listings: broker/listing.c
-static int
-s_list_msg (broker_t *self, const msgpack_object *query, uint64_t rid, bool count_only,
-            int64_t page, size_t bytes, json_t *json, async_msg_t *reply, char *err,
-            size_t err_size)
-{
-    return listing_jobs (self, query, rid, count_only, page, bytes, json, reply, err,
-                         err_size);
-}
-
-static void
-s_on_list (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool count_only)
-{
-    listing_on_list (self, routing, in, count_only);
-}
-
-static void
-s_status_msg (broker_t *self, uint64_t rid, async_msg_t *reply)
-{
-    listing_status (self, rid, reply);
-}
-
-static void
-s_on_status (broker_t *self, zframe_t *routing, async_inmsg_t *in)
-{
-    listing_on_status (self, routing, in);
-}
-
-static void
-s_on_nodes (broker_t *self, zframe_t *routing, async_inmsg_t *in)
-{
-    listing_on_nodes (self, routing, in);
-}
-
-//  ---------------------------------------------------------------------
-//  Handlers: nodes
-static void
-s_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
-{
-    nodes_on_hello (self, routing, rkey, in);
-}
 
 //  Schedules: how many jobs a loop turn may make, and when they wait
 #define S_EVERY_TURN_JOBS   200
@@ -729,17 +556,17 @@ s_peer_allowed (broker_t *self, zframe_t *body, const char *cmd, zframe_t *routi
                            "unlogged=%" PRIu64 " reason=\"%s\"", rkey,
                            zframe_meta (body, "Peer-Address"), key ? key : "", cmd,
                            session ? session->uuid : "", async_rate_quiet (&self->dropped), why);
-    s_error (self, routing, in->rid, ASYNC_EREFUSED, why);
+    broker_error (self, routing, in->rid, ASYNC_EREFUSED, why);
     if (session && verdict == BROKER_AUTH_REVOKED)
-        s_session_drop (self, session, "key_revoked");
+        nodes_session_drop (self, session, "key_revoked");
     free (rkey);
     return false;
 }
 
 //  Is the data directory's free space under the reserve? Checked at most
 //  every 100 ms; logged when it changes
-static bool
-s_disk_low (broker_t *self)
+bool
+broker_disk_low (broker_t *self)
 {
     int64_t mono = async_mono_us ();
     if (mono < self->next_disk_check)
@@ -800,8 +627,8 @@ s_handle (broker_t *self, zmsg_t *zmsg)
     const char *cmd = in.command;
     self->peer_address = zframe_meta (body, "Peer-Address");
     const async_proto_t *command = async_proto_find (cmd, true);
-    if (command && (command->flags & ASYNC_PROTO_WRITES) && s_disk_low (self)) {
-        s_error (self, routing, in.rid, ASYNC_EREFUSED, "the broker's disk is full (free "
+    if (command && (command->flags & ASYNC_PROTO_WRITES) && broker_disk_low (self)) {
+        broker_error (self, routing, in.rid, ASYNC_EREFUSED, "the broker's disk is full (free "
                  "space under its --min-free reserve); nothing was accepted; try again "
                  "when there is space");
         async_inmsg_destroy (&in);
@@ -816,7 +643,7 @@ s_handle (broker_t *self, zmsg_t *zmsg)
         //  We do not know this node (broker restarted): it must say HELLO
         async_msg_t msg;
         async_msg_init (&msg, ASYNC_S_REHELLO, in.rid);
-        s_send (self, routing, &msg);
+        broker_send (self, routing, &msg);
         command = NULL;
         cmd = NULL;
     }
@@ -831,16 +658,16 @@ s_handle (broker_t *self, zmsg_t *zmsg)
             s_on_get (self, routing, &in, false);
             break;
         case ASYNC_C_LIST:
-            s_on_list (self, routing, &in, false);
+            listing_on_list (self, routing, &in, false);
             break;
         case ASYNC_C_COUNT:
-            s_on_list (self, routing, &in, true);
+            listing_on_list (self, routing, &in, true);
             break;
         case ASYNC_C_STATUS:
-            s_on_status (self, routing, &in);
+            listing_on_status (self, routing, &in);
             break;
         case ASYNC_C_NODES:
-            s_on_nodes (self, routing, &in);
+            listing_on_nodes (self, routing, &in);
             break;
         case ASYNC_C_CANCEL:
             requests_on_cancel (self, routing, &in);
@@ -862,28 +689,28 @@ s_handle (broker_t *self, zmsg_t *zmsg)
             requests_on_every (self, routing, &in, command->id);
             break;
         case ASYNC_C_HELLO:
-            s_on_hello (self, routing, rkey, &in);
+            nodes_on_hello (self, routing, rkey, &in);
             break;
         case ASYNC_C_PING: {
             async_msg_t msg;
             async_msg_init (&msg, session || !async_mp_get (in.body, "node")
                             ? ASYNC_S_PONG : ASYNC_S_REHELLO, in.rid);
-            s_send (self, routing, &msg);
+            broker_send (self, routing, &msg);
             break;
         }
         case ASYNC_C_STARTED:
-            s_on_started (self, session, &in);
+            lifecycle_on_started (self, session, &in);
             break;
         case ASYNC_C_RESULT:
             self->from_node = true;
-            s_on_results (self, session, routing, &in);
+            lifecycle_on_results (self, session, routing, &in);
             self->from_node = false;
             break;
         case ASYNC_C_PROGRESS:
-            s_on_progress (self, session, &in);
+            lifecycle_on_progress (self, session, &in);
             break;
         case ASYNC_C_BYE:
-            s_session_drop (self, session, "stopped");
+            nodes_session_drop (self, session, "stopped");
             break;
         default:
             if (!cmd)
@@ -892,7 +719,7 @@ s_handle (broker_t *self, zmsg_t *zmsg)
                 async_log_warning ("broker", "message.dropped", "peer=%s command=%s unlogged=%"
                                    PRIu64 " reason=\"unknown command\"", rkey, cmd,
                                    async_rate_quiet (&self->dropped));
-            s_error (self, routing, in.rid, ASYNC_EREFUSED, "unknown command");
+            broker_error (self, routing, in.rid, ASYNC_EREFUSED, "unknown command");
     }
     async_inmsg_destroy (&in);
     zframe_destroy (&routing);
@@ -902,8 +729,8 @@ s_handle (broker_t *self, zmsg_t *zmsg)
 
 //  The job, out of its queue, is assigned to a slot of `agent` (taken)
 //  with `token`
-static void
-s_assign (broker_t *self, session_t *session, dispatch_agent_t *agent, async_job_t *job,
+void
+broker_assign (broker_t *self, session_t *session, dispatch_agent_t *agent, async_job_t *job,
           uint64_t token)
 {
     if (!lifecycle_set (job, ASYNC_ASSIGNED))
@@ -924,8 +751,8 @@ s_assign (broker_t *self, session_t *session, dispatch_agent_t *agent, async_job
     memcpy (live, session->uuid, 36);
     store_put_be64 (live + 36, job->token);
     memcpy (live + 44, agent_name, alen);
-    //  Fresh: every attempt ends with a delete of the a key (s_release)
-    s_live_put (self, job->id, live, 44 + alen, true);
+    //  Fresh: every attempt ends with a delete of the a key (lifecycle_release)
+    broker_live_put (self, job->id, live, 44 + alen, true);
 }
 
 //  Send ASSIGN for each (job, agent) pair dispatch finds
@@ -939,15 +766,15 @@ s_dispatch (broker_t *self)
         async_log_warning ("broker", "dispatch.resumed", "missing=%zu reason=\"nodes known "
                            "before the restart did not come back within dead-after\"",
                            nodes_awaited (self->nodes));
-        s_nodes_missing_forget (self);
+        nodes_missing_forget (self->nodes);
     }
     char id [ASYNC_ID_LEN];
     dispatch_agent_t *agent;
     zlistx_t *batched = zlistx_new ();      //  sessions with ASSIGNs to send
     commit_veto_clear (self->commit);
-    while (dispatch_next (self->dispatch, s_dispatch_veto, self, id, &agent)) {
+    while (dispatch_next (self->dispatch, broker_dispatch_veto, self, id, &agent)) {
         session_t *session = (session_t *) dispatch_agent_owner (agent);
-        async_job_t *job = s_job_load (self, id);
+        async_job_t *job = broker_job_load (self, id);
         char key [300];
         if (!job || job->status != ASYNC_PENDING || !job->task) {
             dispatch_agent_release (agent);
@@ -962,10 +789,10 @@ s_dispatch (broker_t *self)
         }
         if (job->begin_by && job->attempts == 0 && now > job->begin_after + job->begin_by) {
             dispatch_agent_release (agent);
-            s_job_fail (self, job, "TimeoutError", "not started before begin_by passed");
+            lifecycle_job_fail (self, job, "TimeoutError", "not started before begin_by passed");
             continue;
         }
-        s_assign (self, session, agent, job, token_make (&self->token_key, self->epoch,
+        broker_assign (self, session, agent, job, token_make (&self->token_key, self->epoch,
                                                          job->id, session->uuid,
                                                          job->attempts + 1));
 
@@ -985,7 +812,7 @@ s_dispatch (broker_t *self)
         async_msg_int (&msg, "attempt", job->attempts + 1);
         async_msg_int (&msg, "timeout_ms", job->timeout / 1000);
         //  Sent now, before the commit that records the assignment: the
-        //  job's record is written (s_dispatch_veto), so after a crash the
+        //  job's record is written (broker_dispatch_veto), so after a crash the
         //  node takes it back (s_adopt). A node that takes them gets this
         //  turn's jobs in one ASSIGN (below).
         if (session->batch) {
@@ -996,7 +823,7 @@ s_dispatch (broker_t *self)
             async_msg_destroy (&msg);
         }
         else
-            s_send (self, session->routing, &msg);
+            broker_send (self, session->routing, &msg);
         async_log_debug ("broker", "job.assigned", "job=%s node=%s agent=%s",
                          job->id, session->uuid, dispatch_agent_name (agent));
     }
@@ -1009,14 +836,14 @@ s_dispatch (broker_t *self)
         msgpack_pack_array (&msg.packer, session->nassigns);
         async_sbuffer_write (&msg.buffer, session->assigns.data, session->assigns.size);
         if (acks) {
-            //  The ACKs held for it ride along (s_release_reply)
+            //  The ACKs held for it ride along (nodes_release_reply)
             async_msg_key (&msg, "acks");
             msgpack_pack_array (&msg.packer, session->nacks);
             async_sbuffer_write (&msg.buffer, session->acks.data, session->acks.size);
             session->acks.size = 0;
             session->nacks = 0;
         }
-        s_send (self, session->routing, &msg);
+        broker_send (self, session->routing, &msg);
         msgpack_sbuffer_clear (&session->assigns);
         session->nassigns = 0;
         session = (session_t *) zlistx_next (batched);
@@ -1025,12 +852,6 @@ s_dispatch (broker_t *self)
 }
 
 #define S_CANCEL_GRACE_US (5 * 1000000LL)
-
-static int64_t
-s_mono_from_wall (int64_t wall, int64_t mono_now, int64_t now)
-{
-    return timers_mono_from_wall (wall, mono_now, now);
-}
 
 //  Running jobs past their timeout, or past the grace of a cancellation:
 //  both measured on the monotonic clock
@@ -1042,11 +863,11 @@ s_running_limits (broker_t *self)
     zlistx_t *over = zlistx_new ();
     async_job_t *job = (async_job_t *) async_idmap_first (self->jobs);
     while (job) {
-        if (s_job_is_live (job) && job->cancelled_at && !job->cancel_mono)
-            job->cancel_mono = s_mono_from_wall (job->cancelled_at, mono, now);
-        if (s_job_is_live (job) && job->status == ASYNC_ACTIVE && !job->active_mono)
-            job->active_mono = s_mono_from_wall (job->active_start, mono, now);
-        if (s_job_is_live (job)
+        if (broker_job_is_live (job) && job->cancelled_at && !job->cancel_mono)
+            job->cancel_mono = timers_mono_from_wall (job->cancelled_at, mono, now);
+        if (broker_job_is_live (job) && job->status == ASYNC_ACTIVE && !job->active_mono)
+            job->active_mono = timers_mono_from_wall (job->active_start, mono, now);
+        if (broker_job_is_live (job)
         &&  ((job->cancelled_at && mono - job->cancel_mono > S_CANCEL_GRACE_US)
           || (job->timeout && job->status == ASYNC_ACTIVE
               && mono - job->active_mono > job->timeout)))
@@ -1055,10 +876,10 @@ s_running_limits (broker_t *self)
     }
     job = (async_job_t *) zlistx_first (over);
     while (job) {
-        session_t *session = s_session_for_job (self, job);
+        session_t *session = lifecycle_session_for_job (self, job);
         if (session && !job->cancelled_at)
-            s_send_cancel (self, session, job);     //  its attempt is over either way
-        s_release (self, job);
+            lifecycle_send_cancel (self, session, job);     //  its attempt is over either way
+        lifecycle_release (self, job);
         job->active_end = now;
         if (job->cancelled_at) {
             async_log_info ("broker", "job.interrupted", "job=%s node=%s reason=cancelled",
@@ -1066,7 +887,7 @@ s_running_limits (broker_t *self)
             async_failure_make (&job->failure, "CancelledError", "cancelled; the task "
                                 "did not stop within the grace period", "", false,
                                 job->node, job->attempts);
-            s_job_complete (self, job);
+            lifecycle_job_complete (self, job);
         }
         else {
             char message [100];
@@ -1087,10 +908,10 @@ s_running_limits (broker_t *self)
             if (policy.interruptions >= 0 && job->interruptions >= policy.interruptions) {
                 async_failure_make (&job->failure, "TimeoutError", message, "", false,
                                     job->node, job->attempts);
-                s_job_complete (self, job);
+                lifecycle_job_complete (self, job);
             }
             else
-                s_enqueue (self, job, true);
+                broker_enqueue (self, job, true);
         }
         job = (async_job_t *) zlistx_next (over);
     }
@@ -1112,7 +933,7 @@ s_purge (broker_t *self, int64_t now)
         char id [ASYNC_ID_LEN];
         if (!keys_time_parse (ckey, size, &completed_at, id) || completed_at >= horizon)
             break;
-        async_job_t *job = s_job_read (self, id);
+        async_job_t *job = broker_job_read (self, id);
         if (job && job->key) {
             //  Only if the key names this job (a child's spec may repeat it)
             char kkey [KEYS_MAX];
@@ -1161,14 +982,14 @@ s_scheduled_due (broker_t *self, timers_due_t *entry, int64_t now)
 {
     char key [64];
     store_delete (self->store, key, keys_time (key, KEYS_SCHEDULED, entry->when, entry->id));
-    async_job_t *job = s_job_load (self, entry->id);
+    async_job_t *job = broker_job_load (self, entry->id);
     if (job && job->status == ASYNC_PENDING) {
         if (job->begin_by && job->attempts == 0 && now > job->begin_after + job->begin_by)
-            s_job_fail (self, job, "TimeoutError", "not started before begin_by passed");
+            lifecycle_job_fail (self, job, "TimeoutError", "not started before begin_by passed");
         else {
             job->not_before = 0;
             job->begin_after = job->begin_after > now ? now : job->begin_after;
-            s_enqueue (self, job, false);
+            broker_enqueue (self, job, false);
         }
     }
 }
@@ -1203,12 +1024,6 @@ s_loop_gap (broker_t *self, int64_t mono)
 }
 
 static void
-s_dying_drop (broker_t *self)
-{
-    nodes_dying_drop (self);
-}
-
-static void
 s_timers (broker_t *self)
 {
     int64_t mono = async_mono_us ();
@@ -1217,9 +1032,9 @@ s_timers (broker_t *self)
     s_loop_gap (self, mono);
     s_peers_check (self, mono);
     if (nodes_dying_size (self->nodes))
-        s_dying_drop (self);
+        nodes_dying_drop (self);
     //  Every turn (it must see the wall clock go back), a bounded share
-    self->every_held = s_disk_low (self)
+    self->every_held = broker_disk_low (self)
                     || (commit_busy (self->commit)
                         && commit_staged_jobs (self->commit) > S_EVERY_STAGED_JOBS);
     if (!self->every_held) {
@@ -1238,17 +1053,17 @@ s_timers (broker_t *self)
     while (timers_deadline_due (self->timers, now, &entry)) {
         char key [64];
         store_delete (self->store, key, keys_time (key, KEYS_DEADLINE, entry.when, entry.id));
-        async_job_t *job = s_job_load (self, entry.id);
+        async_job_t *job = broker_job_load (self, entry.id);
         if (job && job->status == ASYNC_PENDING && job->attempts == 0
-        &&  s_is_queued (self, job)) {
-            s_unqueue (self, job);
-            s_job_fail (self, job, "TimeoutError", "not started before begin_by passed");
+        &&  broker_is_queued (self, job)) {
+            broker_unqueue (self, job);
+            lifecycle_job_fail (self, job, "TimeoutError", "not started before begin_by passed");
         }
     }
     if (mono < self->next_heartbeat)
         return;
     self->next_heartbeat = mono + self->config.heartbeat_ms * 1000;
-    //  Dead nodes: dropped by s_dying_drop from the next turn on, a few a turn
+    //  Dead nodes: dropped by nodes_dying_drop from the next turn on, a few a turn
     session_t *session = nodes_first (self->nodes);
     while (session) {
         if (mono - session->last_seen > (int64_t) self->config.dead_ms * 1000) {
@@ -1261,12 +1076,12 @@ s_timers (broker_t *self)
         else {
             async_msg_t msg;
             async_msg_init (&msg, ASYNC_S_PING, 0);
-            s_send (self, session->routing, &msg);
+            broker_send (self, session->routing, &msg);
         }
         session = nodes_next (self->nodes);
     }
-    s_dead_nodes_expire (self, mono);
-    s_log_rejected_count (self);
+    nodes_dead_expire (self->nodes, mono);
+    lifecycle_log_rejected_count (self);
     s_running_limits (self);
     if (mono >= self->next_purge) {
         //  Every minute, or sooner for a short retention
@@ -1286,9 +1101,9 @@ s_timers (broker_t *self)
     char *id = (char *) zlistx_first (expired);
     while (id) {
         zhashx_delete (self->orphans, id);
-        async_job_t *job = s_job_load (self, id);
-        if (job && s_job_is_live (job))
-            s_interrupt (self, job, "node did not come back after a broker restart");
+        async_job_t *job = broker_job_load (self, id);
+        if (job && broker_job_is_live (job))
+            lifecycle_interrupt (self, job, "node did not come back after a broker restart");
         free (id);
         id = (char *) zlistx_next (expired);
     }
@@ -1297,14 +1112,14 @@ s_timers (broker_t *self)
 
 #define S_JOBS_CACHED 32768
 
-static void
-s_evict (broker_t *self, zlistx_t *jobs)
+void
+broker_evict (broker_t *self, zlistx_t *jobs)
 {
     async_job_t *job;
     while ((job = (async_job_t *) zlistx_detach (jobs, NULL))) {
         if (job->dirty)
             continue;           //  changed again: decided after that write
-        bool keep = s_job_is_live (job)
+        bool keep = broker_job_is_live (job)
                  || (job->kind != ASYNC_KIND_TASK && job->status == ASYNC_ACTIVE)
                  || (job->status == ASYNC_PENDING && job->kind == ASYNC_KIND_TASK
                      && async_idmap_size (self->jobs) <= S_JOBS_CACHED
@@ -1353,18 +1168,6 @@ s_refill (broker_t *self)
     }
 }
 
-static void
-s_release_reply (broker_t *self, zmsg_t **zmsg_p)
-{
-    nodes_release_reply (self, zmsg_p);
-}
-
-static void
-s_acks_flush (broker_t *self, bool all)
-{
-    nodes_acks_flush (self, all);
-}
-
 //  ---------------------------------------------------------------------
 //  The group commit (commit.h): what it calls back
 
@@ -1377,14 +1180,14 @@ s_commit_written (void *arg, zlistx_t *read, zlistx_t *changed)
 {
     broker_t *self = (broker_t *) arg;
     s_refill (self);
-    s_evict (self, read);
-    s_evict (self, changed);
+    broker_evict (self, read);
+    broker_evict (self, changed);
 }
 
 static void
 s_commit_release (void *arg, zmsg_t **zmsg_p)
 {
-    s_release_reply ((broker_t *) arg, zmsg_p);
+    nodes_release_reply ((broker_t *) arg, zmsg_p);
 }
 
 static void
@@ -1397,24 +1200,6 @@ static uint64_t
 s_commit_seq (void *arg)
 {
     return ((broker_t *) arg)->seq;
-}
-
-static int64_t
-s_sync_due_us (broker_t *self)
-{
-    return commit_sync_due_us (self->commit);
-}
-
-static int
-s_commit_start (broker_t *self, bool here)
-{
-    return commit_start (self->commit, here);
-}
-
-static int
-s_commit_lone (broker_t *self)
-{
-    return commit_lone (self->commit);
 }
 
 //  ---------------------------------------------------------------------
@@ -1660,7 +1445,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
             wait_us = until_beat;
         if (nodes_ack_holders (self->nodes) && wait_us > NODES_ACK_HOLD_US)
             wait_us = NODES_ACK_HOLD_US;
-        int64_t until_sync = s_sync_due_us (self);
+        int64_t until_sync = commit_sync_due_us (self->commit);
         if (until_sync >= 0 && until_sync < wait_us)
             wait_us = until_sync;
         if (self->more_work)
@@ -1707,10 +1492,10 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         //  woken (one job at a time: W2's latency)
         bool lone = handled <= 1 && drained
                  && dispatch_used (self->dispatch) < 2;
-        if (lone ? s_commit_lone (self) : s_commit_start (self, false))
+        if (lone ? commit_lone (self->commit) : commit_start (self->commit, false))
             break;
-        s_pushes_flush (self);
-        s_acks_flush (self, false);
+        waiters_flush (self->waiters);
+        nodes_acks_flush (self, false);
         //  HTTP requests read the state as the commit left it
         if (self->http && (ready == 0 || http_timeout == 0
                         || (fds [2].revents & POLLIN)))
@@ -1720,7 +1505,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         return ASYNC_ESTORE;
     //  Finish the write in flight, then write what is staged, synced
     if (commit_stop (self->commit) == 0)
-        s_acks_flush (self, true);
+        nodes_acks_flush (self, true);
     async_log_info ("broker", "broker.stopped", NULL);
     return 0;
 }
@@ -1731,14 +1516,14 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
 void
 broker_view_status (broker_t *self, async_msg_t *reply)
 {
-    s_status_msg (self, 0, reply);
+    listing_status (self, 0, reply);
 }
 
 int
 broker_view_jobs (broker_t *self, const msgpack_object *query, int64_t page, size_t bytes,
                   json_t *jobs, async_msg_t *reply, char *err, size_t err_size)
 {
-    return s_list_msg (self, query, 0, false, page, bytes, jobs, reply, err, err_size);
+    return listing_jobs (self, query, 0, false, page, bytes, jobs, reply, err, err_size);
 }
 
 void
@@ -1751,7 +1536,7 @@ broker_view_charge (broker_t *self, int64_t us)
 int
 broker_view_job (broker_t *self, const char *id, async_msg_t *reply)
 {
-    async_job_t *job = s_job_read (self, id);
+    async_job_t *job = broker_job_read (self, id);
     if (!job)
         return ASYNC_ENOJOB;
     async_msg_init (reply, ASYNC_S_JOB, 0);
@@ -1791,170 +1576,8 @@ broker_feed (broker_t *self, const void *routing, size_t rsize, const void *data
     zmsg_destroy (&zmsg);
     s_timers (self);
     s_dispatch (self);
-    int rc = s_commit_lone (self);
-    s_pushes_flush (self);
-    s_acks_flush (self, false);
+    int rc = commit_lone (self->commit);
+    waiters_flush (self->waiters);
+    nodes_acks_flush (self, false);
     return rc;
-}
-
-//  ---------------------------------------------------------------------
-//  Exported to the broker's parts (broker_impl.h)
-
-int
-broker_send (broker_t *self, zframe_t *routing, async_msg_t *msg)
-{
-    return s_send (self, routing, msg);
-}
-
-void
-broker_error (broker_t *self, zframe_t *routing, uint64_t rid, int code, const char *text)
-{
-    s_error (self, routing, rid, code, text);
-}
-
-void
-broker_reply_later (broker_t *self, zframe_t *routing, async_msg_t *msg)
-{
-    s_reply_later (self, routing, msg);
-}
-
-async_job_t *
-broker_job_read (broker_t *self, const char *id)
-{
-    return s_job_read (self, id);
-}
-
-async_job_t *
-broker_job_load (broker_t *self, const char *id)
-{
-    return s_job_load (self, id);
-}
-
-void
-broker_job_save (broker_t *self, async_job_t *job)
-{
-    s_job_save (self, job);
-}
-
-bool
-broker_job_is_live (async_job_t *job)
-{
-    return s_job_is_live (job);
-}
-
-void
-broker_jobs_adopt (broker_t *self, zlistx_t **jobs_p)
-{
-    s_jobs_adopt (self, jobs_p);
-}
-
-void
-broker_start (broker_t *self, async_job_t *job)
-{
-    s_start (self, job);
-}
-
-int
-broker_read_id (async_inmsg_t *in, char *id)
-{
-    return s_read_id (in, id);
-}
-
-int
-broker_wait_room (broker_t *self, zframe_t *routing, char *err, size_t err_size)
-{
-    return s_wait_room (self, routing, err, err_size);
-}
-
-int
-broker_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief, char *err,
-                 size_t err_size)
-{
-    return s_wait_add (self, routing, id, brief, err, err_size);
-}
-
-void
-broker_ack_later (broker_t *self, zframe_t *routing, async_msg_t *msg, const void *entries,
-                  size_t size, uint32_t count)
-{
-    s_ack_later (self, routing, msg, entries, size, count);
-}
-
-bool
-broker_dispatch_veto (void *arg, const char *id, const char *task, const char *quotas)
-{
-    return s_dispatch_veto (arg, id, task, quotas);
-}
-
-void
-broker_enqueue (broker_t *self, async_job_t *job, bool head)
-{
-    s_enqueue (self, job, head);
-}
-
-void
-broker_evict (broker_t *self, zlistx_t *jobs)
-{
-    s_evict (self, jobs);
-}
-
-bool
-broker_is_queued (broker_t *self, async_job_t *job)
-{
-    return s_is_queued (self, job);
-}
-
-void
-broker_unqueue (broker_t *self, async_job_t *job)
-{
-    s_unqueue (self, job);
-}
-
-void
-broker_live_put (broker_t *self, const char *id, const void *value, size_t size, bool fresh)
-{
-    s_live_put (self, id, value, size, fresh);
-}
-
-void
-broker_live_delete (broker_t *self, const char *id)
-{
-    s_live_delete (self, id);
-}
-
-void
-broker_notify_waiters (broker_t *self, async_job_t *job)
-{
-    s_notify_waiters (self, job);
-}
-
-void
-broker_notify_progress (broker_t *self, const char *id, int64_t done, int64_t total)
-{
-    s_notify_progress (self, id, done, total);
-}
-
-void
-broker_outcome_staged (broker_t *self)
-{
-    s_outcome_staged (self);
-}
-
-void
-broker_zmsg_send (broker_t *self, zmsg_t **zmsg_p)
-{
-    s_zmsg_send (self, zmsg_p);
-}
-
-void
-broker_assign (broker_t *self, session_t *session, dispatch_agent_t *agent, async_job_t *job,
-               uint64_t token)
-{
-    s_assign (self, session, agent, job, token);
-}
-
-bool
-broker_disk_low (broker_t *self)
-{
-    return s_disk_low (self);
 }

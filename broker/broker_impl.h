@@ -124,16 +124,6 @@ void
 int
     broker_read_id (async_inmsg_t *in, char *id);
 
-//  Whether the peer may wait for one more job: 0, or -1 with the reason
-int
-    broker_wait_room (broker_t *self, zframe_t *routing, char *err, size_t err_size);
-
-//  The peer waits for the job's outcome (`brief`: its brief JOB): 0, or -1
-//  with the reason
-int
-    broker_wait_add (broker_t *self, zframe_t *routing, const char *id, bool brief,
-                     char *err, size_t err_size);
-
 //  Stage an ACK to a node for after the commit, with its `count` entries
 //  (packed maps) also in a third frame, so that it can be held for an
 //  ASSIGN to ride on
@@ -170,10 +160,6 @@ void
                      bool fresh);
 void
     broker_live_delete (broker_t *self, const char *id);
-
-//  Push a job's outcome to the peers waiting for it
-void
-    broker_notify_waiters (broker_t *self, async_job_t *job);
 
 //  Push a job's progress to the peers subscribed to it
 void

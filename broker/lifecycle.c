@@ -4,6 +4,7 @@
 */
 #include "lifecycle.h"
 #include "broker_impl.h"
+#include "waiters.h"
 #include "async_alloc.h"
 #include "async_codec.h"
 #include "keys.h"
@@ -381,7 +382,7 @@ lifecycle_job_finish (broker_t *self, async_job_t *job)
     self->stat_completed++;
     if (job->kind != ASYNC_KIND_TASK)
         s_gather_drop (self, job->id);     //  ended without its postprocess
-    broker_notify_waiters (self, job);
+    waiters_notify (self->waiters, job);
     lifecycle_handoffs_done (self, job);
     if (!job->parent [0])
         return;

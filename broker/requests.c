@@ -91,7 +91,7 @@ static int
 s_submit_one (broker_t *self, zframe_t *routing, const msgpack_object *spec, bool wait,
               bool brief, char *id, bool *existing, bool *waiting, char *err, size_t err_size)
 {
-    if (wait && broker_wait_room (self, routing, err, err_size))
+    if (wait && waiters_room (self->waiters, routing, err, err_size))
         return -1;              //  nothing made: it could not be waited for
     if (s_submit (self, spec, id, existing, err, err_size))
         return -1;
@@ -100,7 +100,7 @@ s_submit_one (broker_t *self, zframe_t *routing, const msgpack_object *spec, boo
     //  then the client asks with WAIT)
     async_job_t *job = wait && !*existing ? (async_job_t *) async_idmap_lookup (self->jobs, id) : NULL;
     *waiting = job && job->status != ASYNC_COMPLETED;
-    if (*waiting && broker_wait_add (self, routing, id, brief, err, err_size))
+    if (*waiting && waiters_add (self->waiters, routing, id, brief, err, err_size))
         *waiting = false;       //  (not for lack of room: checked above)
     return 0;
 }
