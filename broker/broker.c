@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "broker_impl.h"
+#include "queueing.h"
 #include "async_alloc.h"
 #include "auth.h"
 #include "broker_view.h"
@@ -57,8 +58,8 @@ s_free_item (void **item)
 //  Keys
 
 //  A job's place in its queue's pending index (keys.h)
-static size_t
-s_key_pending (char *buf, const async_job_t *job)
+size_t
+broker_key_pending (char *buf, const async_job_t *job)
 {
     return keys_place (buf, job->queue, job->priority, job->seq);
 }
@@ -85,25 +86,6 @@ broker_live_delete (broker_t *self, const char *id)
     ordset_delete (self->live_ids, id);
 }
 
-
-//  Dispatch veto: a lane whose quotas are full waits, and so does a job
-//  whose last change is not written (commit_veto). Handed out before,
-//  it could run on a node, then a crash brings back what the store holds:
-//  no job at all, whose submitter, never answered, submits it again (with
-//  the same idempotency key: the same job, as far as it knows); or the
-//  attempt before, whose node re-sends its failure, which is retried. The
-//  task runs a second time either way. A job the store holds as pending
-//  goes at once: ASSIGN before the commit that records it is safe for it
-//  (the node takes it back after a restart, section 8 of
-//  docs/protocol.md)
-bool
-broker_dispatch_veto (void *arg, const char *id, const char *task, const char *quotas)
-{
-    broker_t *self = (broker_t *) arg;
-    if (commit_veto (self->commit, id))
-        return false;
-    return quota_allows (self->quotas, quotas);
-}
 
 //  ---------------------------------------------------------------------
 //  Job cache: every job being changed lives in self->jobs until commit
@@ -289,109 +271,6 @@ s_send_job (broker_t *self, zframe_t *routing, uint64_t rid, async_job_t *job, b
 
 //  ---------------------------------------------------------------------
 //  Queueing
-
-void
-broker_enqueue (broker_t *self, async_job_t *job, bool head)
-{
-    char key [300];
-    int64_t now = async_now_us ();
-    int64_t when = job->not_before > job->begin_after ? job->not_before : job->begin_after;
-    if (!lifecycle_set (job, ASYNC_PENDING))
-        return;
-    job->node [0] = 0;
-    if (when > now + 1000) {
-        //  Scheduled: wakes up at the tail of its queue
-        store_put (self->store, key, keys_time (key, KEYS_SCHEDULED, when, job->id), "", 0);
-        if (when == job->not_before)
-            //  A retry's backoff: a duration, on the monotonic clock (after
-            //  a restart its s key is read back as a wall-clock time)
-            timers_backoff (self->timers, job->id, when, async_mono_us () + (when - now),
-                            job->queue);
-        else
-            timers_schedule (self->timers, job->id, when, job->queue);
-        broker_job_save (self, job);
-        return;
-    }
-    if (!head || job->seq == 0)
-        job->seq = ++self->seq;
-    //  Index value: id \0 task [\0 quotas]
-    char *quotas = quota_lane (&job->quotas);
-    size_t tlen = strlen (job->task);
-    size_t qlen = quotas ? strlen (quotas) + 1 : 0;
-    char *value = async_xmalloc (ASYNC_ID_LEN + tlen + qlen);
-    memcpy (value, job->id, 36);
-    value [36] = 0;
-    memcpy (value + ASYNC_ID_LEN, job->task, tlen);
-    if (quotas) {
-        value [ASYNC_ID_LEN + tlen] = 0;
-        memcpy (value + ASYNC_ID_LEN + 1 + tlen, quotas, qlen - 1);
-    }
-    //  Fresh: a job leaves its queue with a delete of its p key (broker_unqueue)
-    store_put_fresh (self->store, key, s_key_pending (key, job), value,
-                     ASYNC_ID_LEN + tlen + qlen);
-    free (value);
-    dispatch_push_quotas (self->dispatch, job->id, job->task, job->queue, job->priority,
-                          job->seq, head, quotas);
-    free (quotas);
-    if (job->begin_by && job->attempts == 0) {
-        //  Not started by then: TimeoutError (d key, for restarts)
-        int64_t deadline = job->begin_after + job->begin_by;
-        store_put (self->store, key, keys_time (key, KEYS_DEADLINE, deadline, job->id), "", 0);
-        timers_deadline (self->timers, job->id, deadline);
-    }
-    broker_job_save (self, job);
-}
-
-//  Whether the job is in its queue's pending index (in memory, or in the
-//  store only when its queue spilled)
-bool
-broker_is_queued (broker_t *self, async_job_t *job)
-{
-    if (dispatch_contains (self->dispatch, job->id))
-        return true;
-    if (job->seq == 0 || !dispatch_spilled (self->dispatch, job->queue, job->priority, job->seq))
-        return false;
-    char key [300];
-    char *value;
-    size_t size;
-    if (store_get (self->store, key, s_key_pending (key, job), &value, &size))
-        return false;
-    bool queued = size >= 36 && memcmp (value, job->id, 36) == 0;
-    free (value);
-    return queued;
-}
-
-void
-broker_unqueue (broker_t *self, async_job_t *job)
-{
-    char key [300];
-    if (!dispatch_remove (self->dispatch, job->id) && broker_is_queued (self, job))
-        dispatch_forget (self->dispatch, job->queue);
-    store_delete (self->store, key, s_key_pending (key, job));
-}
-
-//  Start a job: a task goes to its queue, a parent starts its children
-void
-broker_start (broker_t *self, async_job_t *job)
-{
-    job->held = false;
-    if (job->kind == ASYNC_KIND_TASK) {
-        metrics_count (self->metrics, METRICS_SUBMITTED, job->queue, job->task);
-        broker_enqueue (self, job, false);
-        return;
-    }
-    if (!lifecycle_set (job, ASYNC_ACTIVE))
-        return;
-    job->active_start = async_now_us ();
-    broker_job_save (self, job);
-    broker_live_put (self, job->id, "", 0, false);
-    size_t count = job->kind == ASYNC_KIND_PARALLEL ? job->nchildren : 1;
-    for (size_t i = 0; i < count && i < job->nchildren; i++) {
-        async_job_t *child = broker_job_load (self, job->children [i]);
-        if (child)
-            broker_start (self, child);
-    }
-}
 
 //  Probe the waiting peers, free the waits of those gone (waiters_check).
 //  Sets self->more_work when some are left for the next turn
@@ -727,130 +606,6 @@ s_handle (broker_t *self, zmsg_t *zmsg)
     free (rkey);
 }
 
-//  The job, out of its queue, is assigned to a slot of `agent` (taken)
-//  with `token`
-void
-broker_assign (broker_t *self, session_t *session, dispatch_agent_t *agent, async_job_t *job,
-          uint64_t token)
-{
-    if (!lifecycle_set (job, ASYNC_ASSIGNED))
-        return;
-    quota_count (self->quotas, &job->quotas, +1);
-    job->token = token;
-    memcpy (job->node, session->uuid, ASYNC_ID_LEN);
-    async_job_set_str (&job->agent, dispatch_agent_name (agent));
-    async_idmap_insert (session->jobs, job->id, agent);
-    //  The assignment is the a key alone: node, token, agent. The record
-    //  is written with the job's next change (a live job stays cached);
-    //  a restart lays the a key over a record that still says pending
-    const char *agent_name = dispatch_agent_name (agent);
-    size_t alen = strlen (agent_name);
-    uint8_t live [36 + 8 + ASYNC_MAX_NAME + 1];
-    if (alen > ASYNC_MAX_NAME)
-        alen = ASYNC_MAX_NAME;
-    memcpy (live, session->uuid, 36);
-    store_put_be64 (live + 36, job->token);
-    memcpy (live + 44, agent_name, alen);
-    //  Fresh: every attempt ends with a delete of the a key (lifecycle_release)
-    broker_live_put (self, job->id, live, 44 + alen, true);
-}
-
-//  Send ASSIGN for each (job, agent) pair dispatch finds
-static void
-s_dispatch (broker_t *self)
-{
-    if (nodes_awaited (self->nodes)) {
-        //  Just restarted: the nodes known before come back first
-        if (async_mono_us () < nodes_awaited_until (self->nodes))
-            return;
-        async_log_warning ("broker", "dispatch.resumed", "missing=%zu reason=\"nodes known "
-                           "before the restart did not come back within dead-after\"",
-                           nodes_awaited (self->nodes));
-        nodes_missing_forget (self->nodes);
-    }
-    char id [ASYNC_ID_LEN];
-    dispatch_agent_t *agent;
-    zlistx_t *batched = zlistx_new ();      //  sessions with ASSIGNs to send
-    commit_veto_clear (self->commit);
-    while (dispatch_next (self->dispatch, broker_dispatch_veto, self, id, &agent)) {
-        session_t *session = (session_t *) dispatch_agent_owner (agent);
-        async_job_t *job = broker_job_load (self, id);
-        char key [300];
-        if (!job || job->status != ASYNC_PENDING || !job->task) {
-            dispatch_agent_release (agent);
-            continue;
-        }
-        store_delete (self->store, key, s_key_pending (key, job));
-        int64_t now = async_now_us ();
-        if (job->begin_by && job->attempts == 0) {
-            char dkey [64];
-            store_delete (self->store, dkey,
-                          keys_time (dkey, KEYS_DEADLINE, job->begin_after + job->begin_by, job->id));
-        }
-        if (job->begin_by && job->attempts == 0 && now > job->begin_after + job->begin_by) {
-            dispatch_agent_release (agent);
-            lifecycle_job_fail (self, job, "TimeoutError", "not started before begin_by passed");
-            continue;
-        }
-        broker_assign (self, session, agent, job, token_make (&self->token_key, self->epoch,
-                                                         job->id, session->uuid,
-                                                         job->attempts + 1));
-
-        async_msg_t msg;
-        async_msg_init (&msg, ASYNC_S_ASSIGN, 0);
-        async_msg_str (&msg, "id", job->id);
-        async_msg_key (&msg, "token");
-        msgpack_pack_uint64 (&msg.packer, job->token);
-        async_msg_key (&msg, "proof");
-        msgpack_pack_uint64 (&msg.packer, token_proof (&self->token_key, job->token,
-                                                       job->id, session->uuid,
-                                                       job->attempts + 1));
-        async_msg_str (&msg, "task", job->task);
-        async_msg_raw (&msg, "args", job->args.data, job->args.size);
-        async_msg_raw (&msg, "kwargs", job->kwargs.data, job->kwargs.size);
-        async_msg_str (&msg, "agent", dispatch_agent_name (agent));
-        async_msg_int (&msg, "attempt", job->attempts + 1);
-        async_msg_int (&msg, "timeout_ms", job->timeout / 1000);
-        //  Sent now, before the commit that records the assignment: the
-        //  job's record is written (broker_dispatch_veto), so after a crash the
-        //  node takes it back (s_adopt). A node that takes them gets this
-        //  turn's jobs in one ASSIGN (below).
-        if (session->batch) {
-            if (session->nassigns++ == 0)
-                zlistx_add_end (batched, session);
-            async_sbuffer_write (&session->assigns, msg.buffer.data + msg.body,
-                                   msg.buffer.size - msg.body);
-            async_msg_destroy (&msg);
-        }
-        else
-            broker_send (self, session->routing, &msg);
-        async_log_debug ("broker", "job.assigned", "job=%s node=%s agent=%s",
-                         job->id, session->uuid, dispatch_agent_name (agent));
-    }
-    session_t *session = (session_t *) zlistx_first (batched);
-    while (session) {
-        async_msg_t msg;
-        bool acks = session->ack_ride && session->nacks;
-        async_msg_init (&msg, ASYNC_S_ASSIGN, 0);
-        async_msg_key (&msg, "jobs");
-        msgpack_pack_array (&msg.packer, session->nassigns);
-        async_sbuffer_write (&msg.buffer, session->assigns.data, session->assigns.size);
-        if (acks) {
-            //  The ACKs held for it ride along (nodes_release_reply)
-            async_msg_key (&msg, "acks");
-            msgpack_pack_array (&msg.packer, session->nacks);
-            async_sbuffer_write (&msg.buffer, session->acks.data, session->acks.size);
-            session->acks.size = 0;
-            session->nacks = 0;
-        }
-        broker_send (self, session->routing, &msg);
-        msgpack_sbuffer_clear (&session->assigns);
-        session->nassigns = 0;
-        session = (session_t *) zlistx_next (batched);
-    }
-    zlistx_destroy (&batched);
-}
-
 #define S_CANCEL_GRACE_US (5 * 1000000LL)
 
 //  Running jobs past their timeout, or past the grace of a cancellation:
@@ -911,7 +666,7 @@ s_running_limits (broker_t *self)
                 lifecycle_job_complete (self, job);
             }
             else
-                broker_enqueue (self, job, true);
+                queueing_enqueue (self, job, true);
         }
         job = (async_job_t *) zlistx_next (over);
     }
@@ -989,7 +744,7 @@ s_scheduled_due (broker_t *self, timers_due_t *entry, int64_t now)
         else {
             job->not_before = 0;
             job->begin_after = job->begin_after > now ? now : job->begin_after;
-            broker_enqueue (self, job, false);
+            queueing_enqueue (self, job, false);
         }
     }
 }
@@ -1055,8 +810,8 @@ s_timers (broker_t *self)
         store_delete (self->store, key, keys_time (key, KEYS_DEADLINE, entry.when, entry.id));
         async_job_t *job = broker_job_load (self, entry.id);
         if (job && job->status == ASYNC_PENDING && job->attempts == 0
-        &&  broker_is_queued (self, job)) {
-            broker_unqueue (self, job);
+        &&  queueing_is_queued (self, job)) {
+            queueing_unqueue (self, job);
             lifecycle_job_fail (self, job, "TimeoutError", "not started before begin_by passed");
         }
     }
@@ -1110,64 +865,6 @@ s_timers (broker_t *self)
     zlistx_destroy (&expired);
 }
 
-#define S_JOBS_CACHED 32768
-
-void
-broker_evict (broker_t *self, zlistx_t *jobs)
-{
-    async_job_t *job;
-    while ((job = (async_job_t *) zlistx_detach (jobs, NULL))) {
-        if (job->dirty)
-            continue;           //  changed again: decided after that write
-        bool keep = broker_job_is_live (job)
-                 || (job->kind != ASYNC_KIND_TASK && job->status == ASYNC_ACTIVE)
-                 || (job->status == ASYNC_PENDING && job->kind == ASYNC_KIND_TASK
-                     && async_idmap_size (self->jobs) <= S_JOBS_CACHED
-                     && dispatch_contains (self->dispatch, job->id));
-        if (!keep && async_idmap_lookup (self->jobs, job->id) == job) {
-            char id [ASYNC_ID_LEN];
-            memcpy (id, job->id, ASYNC_ID_LEN);
-            async_idmap_delete (self->jobs, id);
-        }
-    }
-}
-
-//  Read pending jobs back from the store into the queues' windows: right
-//  after a commit, when the store holds everything the memory does
-static void
-s_refill (broker_t *self)
-{
-    dispatch_refill_t refill;
-    char queue [ASYNC_MAX_NAME + 1] = "";
-    while (dispatch_refill_next (self->dispatch, *queue ? queue : NULL, &refill)) {
-        snprintf (queue, sizeof queue, "%s", refill.queue);
-        char prefix [300];
-        size_t prefix_size;
-        store_iter_t *iter = keys_place_iter (self->store, queue, refill.after_priority,
-                                              refill.after_seq, prefix, &prefix_size);
-        size_t seen = 0, loaded = 0;
-        keys_place_t place;
-        while (store_iter_valid (iter) && seen < refill.want) {
-            //  A job handed out or completed since has its p key deleted in a
-            //  batch not written yet: the cache knows it is not pending
-            place.id [0] = 0;
-            async_job_t *cached = keys_place_at (iter, &place)
-                                ? (async_job_t *) async_idmap_lookup (self->jobs, place.id) : NULL;
-            if (*place.id && (!cached || cached->status == ASYNC_PENDING)
-            &&  dispatch_load (self->dispatch, place.id, place.task, queue, place.priority,
-                               place.seq, place.quotas, refill.probe))
-                loaded++;
-            seen++;
-            store_iter_next (iter);
-        }
-        if (!store_iter_valid (iter))
-            dispatch_refill_end (self->dispatch, queue, refill.probe);
-        store_iter_destroy (&iter);
-        async_log_debug ("broker", "queue.refill", "queue=%s probe=%d seen=%zu loaded=%zu",
-                         queue, refill.probe, seen, loaded);
-    }
-}
-
 //  ---------------------------------------------------------------------
 //  The group commit (commit.h): what it calls back
 
@@ -1179,9 +876,9 @@ static void
 s_commit_written (void *arg, zlistx_t *read, zlistx_t *changed)
 {
     broker_t *self = (broker_t *) arg;
-    s_refill (self);
-    broker_evict (self, read);
-    broker_evict (self, changed);
+    queueing_refill (self);
+    queueing_evict (self, read);
+    queueing_evict (self, changed);
 }
 
 static void
@@ -1193,7 +890,7 @@ s_commit_release (void *arg, zmsg_t **zmsg_p)
 static void
 s_commit_dispatch (void *arg)
 {
-    s_dispatch ((broker_t *) arg);
+    queueing_dispatch ((broker_t *) arg);
 }
 
 static uint64_t
@@ -1485,7 +1182,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
             handled++;
         }
         s_timers (self);
-        s_dispatch (self);
+        queueing_dispatch (self);
         //  Under load the batch is written by the writer thread while this
         //  one goes on; a lone request with at most one job on the nodes is
         //  written here, which is quicker than handing it over and being
@@ -1575,7 +1272,7 @@ broker_feed (broker_t *self, const void *routing, size_t rsize, const void *data
     s_handle (self, zmsg);
     zmsg_destroy (&zmsg);
     s_timers (self);
-    s_dispatch (self);
+    queueing_dispatch (self);
     int rc = commit_lone (self->commit);
     waiters_flush (self->waiters);
     nodes_acks_flush (self, false);

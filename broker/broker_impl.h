@@ -116,10 +116,6 @@ bool
 void
     broker_jobs_adopt (broker_t *self, zlistx_t **jobs_p);
 
-//  Start a job: a task goes to its queue, a parent starts its children
-void
-    broker_start (broker_t *self, async_job_t *job);
-
 //  The request's `id`, a valid job id, into id (ASYNC_ID_LEN); 0 or -1
 int
     broker_read_id (async_inmsg_t *in, char *id);
@@ -130,28 +126,6 @@ int
 void
     broker_ack_later (broker_t *self, zframe_t *routing, async_msg_t *msg,
                       const void *entries, size_t size, uint32_t count);
-
-//  Dispatch's veto (dispatch_veto_fn, `arg` the broker): whether the job
-//  must wait (its lane's quotas are full, or its last change is unwritten)
-bool
-    broker_dispatch_veto (void *arg, const char *id, const char *task, const char *quotas);
-
-//  Put the job in its queue (`head`: first of its priority), or among the
-//  scheduled jobs when it is due later
-void
-    broker_enqueue (broker_t *self, async_job_t *job, bool head);
-
-//  Drop from the cache the jobs of the list (detached) that are not live
-void
-    broker_evict (broker_t *self, zlistx_t *jobs);
-
-//  Whether the job is in its queue's pending index
-bool
-    broker_is_queued (broker_t *self, async_job_t *job);
-
-//  Take the job out of its queue's pending index
-void
-    broker_unqueue (broker_t *self, async_job_t *job);
 
 //  Put or delete a job's 'a' key (live jobs), and its id in the ordered
 //  index the listings read
@@ -174,15 +148,13 @@ void
 void
     broker_zmsg_send (broker_t *self, zmsg_t **zmsg_p);
 
-//  The job, out of its queue, goes to a slot of the session's `agent`
-//  (taken) with `token`
-void
-    broker_assign (broker_t *self, session_t *session, dispatch_agent_t *agent,
-                   async_job_t *job, uint64_t token);
-
 //  Whether the broker's disk is under its --min-free reserve (checked at
 //  most every 100 ms)
 bool
     broker_disk_low (broker_t *self);
+
+//  A job's place in its queue's pending index (keys.h)
+size_t
+    broker_key_pending (char *buf, const async_job_t *job);
 
 #endif

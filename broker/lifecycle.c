@@ -4,6 +4,7 @@
 */
 #include "lifecycle.h"
 #include "broker_impl.h"
+#include "queueing.h"
 #include "waiters.h"
 #include "async_alloc.h"
 #include "async_codec.h"
@@ -273,7 +274,7 @@ s_child_done (broker_t *self, async_job_t *child)
         return;
     parent->children_done++;
     s_gather_add (self, parent, child);
-    //  The parent stays cached while it runs (broker_evict); its record is
+    //  The parent stays cached while it runs (queueing_evict); its record is
     //  written when it changes otherwise, its progress goes to its x key
     char key [40];
     uint8_t done [8];
@@ -285,7 +286,7 @@ s_child_done (broker_t *self, async_job_t *child)
         if (parent->kind == ASYNC_KIND_SERIAL) {
             async_job_t *next = broker_job_load (self, parent->children [parent->children_done]);
             if (next)
-                broker_start (self, next);
+                queueing_start (self, next);
         }
         return;
     }
@@ -294,7 +295,7 @@ s_child_done (broker_t *self, async_job_t *child)
         if (post) {
             memcpy (parent->postprocess_id, post->id, ASYNC_ID_LEN);
             broker_job_save (self, parent);
-            broker_start (self, post);
+            queueing_start (self, post);
             return;
         }
         async_failure_make (&parent->failure, "BadArgumentsError",
@@ -344,7 +345,7 @@ lifecycle_start_callback (broker_t *self, async_job_t *job, async_job_t *callbac
     else
         msgpack_pack_nil (&pk);
     async_blob_take (&callback->args, (uint8_t *) buffer.data, buffer.size);
-    broker_start (self, callback);
+    queueing_start (self, callback);
 }
 
 //  Start the job's next callback in order; false when none is left
@@ -354,7 +355,7 @@ s_next_callback (broker_t *self, async_job_t *job)
     while (job->callbacks_next < (int) job->ncallbacks) {
         async_job_t *callback = broker_job_load (self, job->callbacks [job->callbacks_next++]);
         broker_job_save (self, job);
-        if (callback && callback->status == ASYNC_PENDING && !broker_is_queued (self, callback)) {
+        if (callback && callback->status == ASYNC_PENDING && !queueing_is_queued (self, callback)) {
             lifecycle_start_callback (self, job, callback);
             return true;
         }
@@ -489,7 +490,7 @@ void
 lifecycle_release (broker_t *self, async_job_t *job)
 {
     broker_live_delete (self, job->id);
-    //  Its next attempt waits for this end to be written (broker_dispatch_veto)
+    //  Its next attempt waits for this end to be written (queueing_dispatch_veto)
     commit_hold (self->commit, job->id);
     if (broker_job_is_live (job))
         quota_count (self->quotas, &job->quotas, -1);
@@ -540,7 +541,7 @@ lifecycle_interrupt (broker_t *self, async_job_t *job, const char *why)
         lifecycle_job_fail (self, job, "AbortedError", message);
         return;
     }
-    broker_enqueue (self, job, true);
+    queueing_enqueue (self, job, true);
 }
 
 //  Ask the node running the job to stop it (the task sees it through the
@@ -579,7 +580,7 @@ lifecycle_cancel (broker_t *self, async_job_t *job)
     }
     if (job->status == ASYNC_PENDING || job->handoff [0]) {
         if (job->status == ASYNC_PENDING) {
-            broker_unqueue (self, job);
+            queueing_unqueue (self, job);
             char key [64];
             store_delete (self->store, key,
                           keys_time (key, KEYS_SCHEDULED, job->not_before > job->begin_after
@@ -687,7 +688,7 @@ s_attempt_failed (broker_t *self, async_job_t *job, bool transient)
         async_blob_clear (&job->failure);
         job->not_before = async_now_us () + policy_backoff (&policy, job->attempts);
         metrics_count (self->metrics, METRICS_RETRIED, job->queue, job->task);
-        broker_enqueue (self, job, false);
+        queueing_enqueue (self, job, false);
         broker_outcome_staged (self);
     }
     else

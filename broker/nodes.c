@@ -8,6 +8,7 @@
 */
 #include "nodes.h"
 #include "broker_impl.h"
+#include "queueing.h"
 #include "async_alloc.h"
 #include "keys.h"
 #include "lifecycle.h"
@@ -465,7 +466,7 @@ s_adoptable (broker_t *self, async_job_t *job, const char *uuid, uint64_t token,
         && (token >> 32) < self->epoch
         && token_valid (&self->token_key, token, job->id, uuid, (int) attempt)
         && token_proof_valid (&self->token_key, *proof, token, job->id, uuid, (int) attempt)
-        && broker_is_queued (self, job);
+        && queueing_is_queued (self, job);
 }
 
 //  Take the adopted jobs out of their queues, assigned to the session
@@ -478,14 +479,14 @@ s_adopt (broker_t *self, session_t *session, zlistx_t *adopted)
         dispatch_agent_t *agent = session_agent (session, entry->agent);
         if (!job || !agent || job->status != ASYNC_PENDING)
             continue;
-        broker_unqueue (self, job);
+        queueing_unqueue (self, job);
         if (job->begin_by && job->attempts == 0) {
             char key [64];
             store_delete (self->store, key,
                           keys_time (key, KEYS_DEADLINE, job->begin_after + job->begin_by, job->id));
         }
         dispatch_agent_take (agent);
-        broker_assign (self, session, agent, job, entry->token);
+        queueing_assign (self, session, agent, job, entry->token);
         broker_job_save (self, job);
         async_log_info ("broker", "job.adopted", "job=%s node=%s attempt=%d reason=\"its "
                         "assignment was not recorded before the broker stopped\"", job->id,

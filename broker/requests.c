@@ -14,6 +14,7 @@
 #include "commit.h"
 #include "keys.h"
 #include "lifecycle.h"
+#include "queueing.h"
 #include "spec.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
@@ -77,7 +78,7 @@ s_submit (broker_t *self, const msgpack_object *spec, char *id_out, bool *existi
     //  Own every job in the cache, then start the root
     memcpy (id_out, root->id, ASYNC_ID_LEN);
     broker_jobs_adopt (self, &jobs);
-    broker_start (self, root);
+    queueing_start (self, root);
     commit_durable (self->commit);
     self->stat_submitted++;
     async_log_debug ("broker", "job.submitted", "job=%s task=%s queue=%s",
