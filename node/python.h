@@ -28,14 +28,11 @@
 //  and register their tasks in registry. Call once, while the process has
 //  a single thread, before node_zygote_start. 0, or -1 with the reason in
 //  err (naming the module that does not import, or has no task).
-int
-    node_python_load (async_registry_t *registry, const char *const *paths, int npaths,
-                      const char *const *modules, int nmodules, char *err,
-                      size_t err_size);
+int node_python_load (async_registry_t *registry, const char *const *paths, int npaths,
+                      const char *const *modules, int nmodules, char *err, size_t err_size);
 
 //  Whether `fn` runs a Python task: its jobs run in a child process,
 //  whatever their agent's isolation
-bool
-    node_python_is_task (async_task_fn *fn);
+bool node_python_is_task (async_task_fn *fn);
 
 #endif

@@ -10,9 +10,11 @@ int
 node_python_load (async_registry_t *registry, const char *const *paths, int npaths,
                   const char *const *modules, int nmodules, char *err, size_t err_size)
 {
-    snprintf (err, err_size, "--python-module %s: this asyncnode was built without "
+    snprintf (err, err_size,
+              "--python-module %s: this asyncnode was built without "
               "Python tasks (CMake found no python3-embed: apt-get install python3-dev, "
-              "then build again)", nmodules ? modules [0] : "");
+              "then build again)",
+              nmodules ? modules [0] : "");
     return -1;
 }
 

@@ -79,14 +79,12 @@ s_info (PyObject *module, PyObject *unused)
         return NULL;
     PyObject *args = s_from_json (async_task_args (job));
     PyObject *kwargs = args ? s_from_json (async_task_kwargs (job)) : NULL;
-    PyObject *info = kwargs ? Py_BuildValue ("{s:s, s:s, s:i, s:s, s:s, s:O, s:O}",
-                                             "id", async_task_id (job),
-                                             "task", async_task_name (job),
-                                             "attempt", async_task_attempt (job),
-                                             "node", async_task_node (job),
-                                             "cwd", async_task_cwd (job),
-                                             "args", args, "kwargs", kwargs)
-                            : NULL;
+    PyObject *info = kwargs
+        ? Py_BuildValue ("{s:s, s:s, s:i, s:s, s:s, s:O, s:O}", "id", async_task_id (job),
+                         "task", async_task_name (job), "attempt", async_task_attempt (job),
+                         "node", async_task_node (job), "cwd", async_task_cwd (job), "args",
+                         args, "kwargs", kwargs)
+        : NULL;
     Py_XDECREF (args);
     Py_XDECREF (kwargs);
     return info;
@@ -103,7 +101,8 @@ s_progress (PyObject *module, PyObject *args)
     if (!job)
         return NULL;
     if (done < 0 || total < 0) {
-        PyErr_SetString (PyExc_ValueError, "report_progress (done, total): both must "
+        PyErr_SetString (PyExc_ValueError,
+                         "report_progress (done, total): both must "
                          "be 0 or more");
         return NULL;
     }
@@ -124,12 +123,11 @@ s_annotate (PyObject *module, PyObject *args)
     if (!json)
         return NULL;
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = async_task_annotate (job, name, json);
-    Py_END_ALLOW_THREADS
-    json_decref (json);
+    Py_BEGIN_ALLOW_THREADS rc = async_task_annotate (job, name, json);
+    Py_END_ALLOW_THREADS json_decref (json);
     if (rc)
-        return s_raise (ASYNC_ETIMEOUT, "the broker did not take the annotation "
+        return s_raise (ASYNC_ETIMEOUT,
+                        "the broker did not take the annotation "
                         "within 5 s");
     Py_RETURN_NONE;
 }
@@ -150,11 +148,8 @@ s_annotation (PyObject *module, PyObject *args)
         return NULL;
     }
     json_t *json;
-    Py_BEGIN_ALLOW_THREADS
-    json = async_task_annotation (job, name, timeout_ms);
-    Py_END_ALLOW_THREADS
-    if (!json)
-        Py_RETURN_NONE;
+    Py_BEGIN_ALLOW_THREADS json = async_task_annotation (job, name, timeout_ms);
+    Py_END_ALLOW_THREADS if (!json) Py_RETURN_NONE;
     PyObject *value = s_from_json (json);
     json_decref (json);
     return value;
@@ -185,10 +180,8 @@ s_sleep (PyObject *module, PyObject *args)
         return NULL;
     }
     bool cancelled;
-    Py_BEGIN_ALLOW_THREADS
-    cancelled = async_task_sleep (job, msecs);
-    Py_END_ALLOW_THREADS
-    return PyBool_FromLong (cancelled);
+    Py_BEGIN_ALLOW_THREADS cancelled = async_task_sleep (job, msecs);
+    Py_END_ALLOW_THREADS return PyBool_FromLong (cancelled);
 }
 
 //  submit (spec_json) -> id
@@ -203,14 +196,12 @@ s_submit (PyObject *module, PyObject *args)
         return NULL;
     char id [ASYNC_ID_LEN] = "";
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = async_task_submit_json (job, spec, id);
-    Py_END_ALLOW_THREADS
-    if (rc)
-        return s_raise (rc, rc == ASYNC_EREFUSED
-                                ? "the broker refused the job submitted by the task"
-                                : "the job submitted by the task did not reach the "
-                                  "broker");
+    Py_BEGIN_ALLOW_THREADS rc = async_task_submit_json (job, spec, id);
+    Py_END_ALLOW_THREADS if (rc) return s_raise (
+        rc,
+        rc == ASYNC_EREFUSED ? "the broker refused the job submitted by the task"
+                             : "the job submitted by the task did not reach the "
+                               "broker");
     return PyUnicode_FromString (id);
 }
 
@@ -293,7 +284,7 @@ static const char s_bootstrap [] =
     "        except Exception:\n"
     "            pass\n";
 
-static PyObject *s_boot = NULL;     //  the namespace of s_bootstrap
+static PyObject *s_boot = NULL;  //  the namespace of s_bootstrap
 
 //  The pending exception as "Type: message" (cleared), into text
 static void
@@ -338,7 +329,7 @@ node_python_load (async_registry_t *registry, const char *const *paths, int npat
     }
     PyConfig config;
     PyConfig_InitPythonConfig (&config);
-    config.install_signal_handlers = 0;     //  the node's signals are its own
+    config.install_signal_handlers = 0;  //  the node's signals are its own
     config.parse_argv = 0;
     PyStatus status = PyConfig_SetBytesString (&config, &config.program_name, "asyncnode");
     if (!PyStatus_Exception (status))
@@ -352,7 +343,7 @@ node_python_load (async_registry_t *registry, const char *const *paths, int npat
     s_boot = PyDict_New ();
     s_tasks = PyDict_New ();
     if (!s_boot || !s_tasks
-    ||  PyDict_SetItemString (s_boot, "__builtins__", PyEval_GetBuiltins ())) {
+        || PyDict_SetItemString (s_boot, "__builtins__", PyEval_GetBuiltins ())) {
         snprintf (err, err_size, "cannot set up the Python interpreter: out of memory");
         return -1;
     }
@@ -387,8 +378,10 @@ node_python_load (async_registry_t *registry, const char *const *paths, int npat
             return -1;
         }
         if (PyDict_Size (found) == 0) {
-            snprintf (err, err_size, "--python-module %s: the module has no function "
-                      "decorated with @asyncmesh.task", modules [i]);
+            snprintf (err, err_size,
+                      "--python-module %s: the module has no function "
+                      "decorated with @asyncmesh.task",
+                      modules [i]);
             Py_DECREF (found);
             return -1;
         }
@@ -398,18 +391,21 @@ node_python_load (async_registry_t *registry, const char *const *paths, int npat
             const char *text = PyUnicode_AsUTF8 (name);
             if (!text || PyDict_GetItem (s_tasks, name)) {
                 PyErr_Clear ();
-                snprintf (err, err_size, "--python-module %s: task %s is registered "
-                          "twice (the module is given twice?)", modules [i],
-                          text ? text : "?");
+                snprintf (err, err_size,
+                          "--python-module %s: task %s is registered "
+                          "twice (the module is given twice?)",
+                          modules [i], text ? text : "?");
                 Py_DECREF (found);
                 return -1;
             }
             if (async_registry_add (registry, text, s_python_task)
-            ||  PyDict_SetItem (s_tasks, name, fn)) {
+                || PyDict_SetItem (s_tasks, name, fn)) {
                 PyErr_Clear ();
-                snprintf (err, err_size, "--python-module %s: cannot register task %s "
+                snprintf (err, err_size,
+                          "--python-module %s: cannot register task %s "
                           "(a name of module.function of letters, digits and _, not "
-                          "taken by another task)", modules [i], text);
+                          "taken by another task)",
+                          modules [i], text);
                 Py_DECREF (found);
                 return -1;
             }
@@ -486,7 +482,7 @@ s_python_task (async_task_t *task)
         json_t *json = s_to_json (result, 1);
         Py_DECREF (result);
         if (json)
-            async_task_return (task, json);     //  after a hand-off: ignored
+            async_task_return (task, json);  //  after a hand-off: ignored
         else {
             char line [400];
             s_exception_line (line, sizeof line);
