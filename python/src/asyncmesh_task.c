@@ -17,7 +17,8 @@
     (asyncmesh_values.h, as the client does), calls the function, and
     completes the job with its result; an exception becomes the job's
     failure: type the exception's class name, message str (exception),
-    detail the formatted traceback. While it runs, the built-in module
+    detail the formatted traceback, transient when the exception has an
+    attribute `transient` that is True. While it runs, the built-in module
     _asyncmesh_task gives the package's asyncmesh.current_job () the job
     (the C task API, asyncmesh/task.h).
     =========================================================================
@@ -276,7 +277,8 @@ static const char s_bootstrap [] =
     "    return found\n"
     "def _failure(exc):\n"
     "    detail = ''.join(traceback.format_exception(type(exc), exc, exc.__traceback__))\n"
-    "    return type(exc).__name__, str(exc), detail\n"
+    "    return (type(exc).__name__, str(exc), detail,\n"
+    "            getattr(exc, 'transient', False) is True)\n"
     "def _flush():\n"
     "    for stream in (sys.stdout, sys.stderr):\n"
     "        try:\n"
@@ -299,7 +301,8 @@ s_exception_line (char *text, size_t size)
         PyObject *failure = PyObject_CallFunctionObjArgs (
             PyDict_GetItemString (s_boot, "_failure"), value, NULL);
         const char *name, *message, *detail;
-        if (failure && PyArg_ParseTuple (failure, "sss", &name, &message, &detail))
+        int transient;
+        if (failure && PyArg_ParseTuple (failure, "sssp", &name, &message, &detail, &transient))
             snprintf (text, size, "%s: %s", name, message);
         else
             snprintf (text, size, "an exception that cannot be shown");
@@ -439,8 +442,9 @@ s_fail_exception (async_task_t *task)
         failure = PyObject_CallFunctionObjArgs (PyDict_GetItemString (s_boot, "_failure"),
                                                 value, NULL);
     const char *name, *message, *detail;
-    if (failure && PyArg_ParseTuple (failure, "sss", &name, &message, &detail))
-        async_task_fail_full (task, name, message, detail, false);
+    int transient;
+    if (failure && PyArg_ParseTuple (failure, "sssp", &name, &message, &detail, &transient))
+        async_task_fail_full (task, name, message, detail, transient);
     else {
         PyErr_Clear ();
         async_task_fail (task, type ? ((PyTypeObject *) type)->tp_name : "Error",

@@ -82,6 +82,15 @@ def test_an_exception_is_the_failure(pyclient):
     assert "ValueError: no such user" in info.value.detail
 
 
+def test_a_transient_exception_is_a_transient_failure(pyclient):
+    with pytest.raises(asyncmesh.JobFailed) as info:
+        pyclient.submit("ptasks.busy", retry="never").wait(timeout=30)
+    assert info.value.type == "BusyError" and info.value.transient is True
+    with pytest.raises(asyncmesh.JobFailed) as info:
+        pyclient.submit("ptasks.fail", "x", retry="never").wait(timeout=30)
+    assert info.value.transient is False
+
+
 def test_a_result_that_is_not_a_job_value_fails(pyclient):
     with pytest.raises(asyncmesh.JobFailed) as info:
         pyclient.submit("ptasks.unsendable").wait(timeout=30)

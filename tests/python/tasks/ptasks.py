@@ -32,6 +32,15 @@ def fail(message):
     raise ValueError(message)
 
 
+class BusyError(Exception):
+    transient = True
+
+
+@asyncmesh.task
+def busy():
+    raise BusyError("try again later")
+
+
 @asyncmesh.task
 def crash():
     ctypes.string_at(0)
