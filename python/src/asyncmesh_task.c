@@ -27,6 +27,7 @@
 #include <Python.h>
 
 #include "../../node/python.h"
+#include "async_task.h"  //  the registry's reason for a refused name
 #include <asyncmesh/error.h>
 #include <asyncmesh/task.h>
 #include "asyncmesh_values.h"
@@ -404,11 +405,9 @@ node_python_load (async_registry_t *registry, const char *const *paths, int npat
             if (async_registry_add (registry, text, s_python_task)
                 || PyDict_SetItem (s_tasks, name, fn)) {
                 PyErr_Clear ();
-                snprintf (err, err_size,
-                          "--python-module %s: cannot register task %s "
-                          "(a name of module.function of letters, digits and _, not "
-                          "taken by another task)",
-                          modules [i], text);
+                snprintf (err, err_size, "--python-module %s: %s", modules [i],
+                          *registry->refused ? registry->refused
+                                             : "cannot register its tasks: out of memory");
                 Py_DECREF (found);
                 return -1;
             }

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 import asyncmesh
-from conftest import BIN, TOP, Mesh, wait_for
+from conftest import BIN, MODULES, TOP, Mesh, wait_for
 
 TASKS = TOP / "tests" / "python" / "tasks"
 EXAMPLES = TOP / "examples" / "python"
@@ -169,6 +169,13 @@ def test_a_module_without_tasks_exits_2(tmp_path):
     done = _node_exit(tmp_path, "--python-path", str(TASKS), "--python-module", "notasks")
     assert done.returncode == 2, done
     assert "notasks" in done.stderr and "@asyncmesh.task" in done.stderr
+
+
+def test_a_task_name_taken_by_a_c_module_exits_2(tmp_path):
+    done = _node_exit(tmp_path, "--module", str(MODULES / "pi.so"),
+                      "--python-path", str(EXAMPLES), "--python-module", "pi")
+    assert done.returncode == 2, done
+    assert "pi.generate_sample" in done.stderr and "registered already" in done.stderr
 
 
 def test_python_path_without_a_module_exits_2(tmp_path):
