@@ -45,6 +45,28 @@ static bool s_forked = false;
 //  ---------------------------------------------------------------------
 //  _asyncmesh_task, the job for asyncmesh.current_job ()
 
+//  The task API's calls for a job in a child share its channel to the
+//  node: threads of the task make them one at a time, under this lock
+static PyThread_type_lock s_lock = NULL;
+
+//  Before a call of the task API: release the GIL, then take the lock (in
+//  this order: a thread that holds the lock never waits for the GIL).
+//  Returns the thread state for s_leave ()
+static PyThreadState *
+s_enter (void)
+{
+    PyThreadState *state = PyEval_SaveThread ();
+    PyThread_acquire_lock (s_lock, WAIT_LOCK);
+    return state;
+}
+
+static void
+s_leave (PyThreadState *state)
+{
+    PyThread_release_lock (s_lock);
+    PyEval_RestoreThread (state);
+}
+
 //  The running job, or NULL with RuntimeError
 static async_task_t *
 s_current (void)
@@ -108,7 +130,9 @@ s_progress (PyObject *module, PyObject *args)
                          "be 0 or more");
         return NULL;
     }
+    PyThreadState *state = s_enter ();
     async_task_progress (job, (int64_t) done, (int64_t) total);
+    s_leave (state);
     Py_RETURN_NONE;
 }
 
@@ -124,9 +148,10 @@ s_annotate (PyObject *module, PyObject *args)
     json_t *json = job ? s_to_json (value, 1) : NULL;
     if (!json)
         return NULL;
-    int rc;
-    Py_BEGIN_ALLOW_THREADS rc = async_task_annotate (job, name, json);
-    Py_END_ALLOW_THREADS json_decref (json);
+    PyThreadState *state = s_enter ();
+    int rc = async_task_annotate (job, name, json);
+    s_leave (state);
+    json_decref (json);
     if (rc)
         return s_raise (ASYNC_ETIMEOUT,
                         "the broker did not take the annotation "
@@ -149,9 +174,11 @@ s_annotation (PyObject *module, PyObject *args)
         PyErr_SetString (PyExc_ValueError, "annotation (): timeout must be 0 or more");
         return NULL;
     }
-    json_t *json;
-    Py_BEGIN_ALLOW_THREADS json = async_task_annotation (job, name, timeout_ms);
-    Py_END_ALLOW_THREADS if (!json) Py_RETURN_NONE;
+    PyThreadState *state = s_enter ();
+    json_t *json = async_task_annotation (job, name, timeout_ms);
+    s_leave (state);
+    if (!json)
+        Py_RETURN_NONE;
     PyObject *value = s_from_json (json);
     json_decref (json);
     return value;
@@ -164,7 +191,10 @@ s_cancelled (PyObject *module, PyObject *unused)
     async_task_t *job = s_current ();
     if (!job)
         return NULL;
-    return PyBool_FromLong (async_task_cancelled (job));
+    PyThreadState *state = s_enter ();
+    bool cancelled = async_task_cancelled (job);
+    s_leave (state);
+    return PyBool_FromLong (cancelled);
 }
 
 //  sleep (msecs) -> bool, True if cancelled
@@ -181,9 +211,10 @@ s_sleep (PyObject *module, PyObject *args)
         PyErr_SetString (PyExc_ValueError, "sleep (): seconds must be 0 or more");
         return NULL;
     }
-    bool cancelled;
-    Py_BEGIN_ALLOW_THREADS cancelled = async_task_sleep (job, msecs);
-    Py_END_ALLOW_THREADS return PyBool_FromLong (cancelled);
+    PyThreadState *state = s_enter ();
+    bool cancelled = async_task_sleep (job, msecs);
+    s_leave (state);
+    return PyBool_FromLong (cancelled);
 }
 
 //  submit (spec_json) -> id
@@ -197,13 +228,14 @@ s_submit (PyObject *module, PyObject *args)
     if (!job)
         return NULL;
     char id [ASYNC_ID_LEN] = "";
-    int rc;
-    Py_BEGIN_ALLOW_THREADS rc = async_task_submit_json (job, spec, id);
-    Py_END_ALLOW_THREADS if (rc) return s_raise (
-        rc,
-        rc == ASYNC_EREFUSED ? "the broker refused the job submitted by the task"
-                             : "the job submitted by the task did not reach the "
-                               "broker");
+    PyThreadState *state = s_enter ();
+    int rc = async_task_submit_json (job, spec, id);
+    s_leave (state);
+    if (rc)
+        return s_raise (rc,
+                        rc == ASYNC_EREFUSED
+                            ? "the broker refused the job submitted by the task"
+                            : "the job submitted by the task did not reach the broker");
     return PyUnicode_FromString (id);
 }
 
@@ -221,7 +253,10 @@ s_handoff (PyObject *module, PyObject *args)
         PyErr_Format (PyExc_ValueError, "handoff (): '%.60s' is not a job id", id);
         return NULL;
     }
-    if (async_task_handoff (job, id)) {
+    PyThreadState *state = s_enter ();
+    int rc = async_task_handoff (job, id);
+    s_leave (state);
+    if (rc) {
         PyErr_SetString (PyExc_RuntimeError, "handoff (): the job has its outcome already");
         return NULL;
     }
@@ -462,6 +497,9 @@ s_python_task (async_task_t *task)
         //  The first Python code in this process since the fork
         PyOS_AfterFork_Child ();
         s_forked = true;
+        s_lock = PyThread_allocate_lock ();
+        if (!s_lock)
+            return async_task_fail (task, "MemoryError", "cannot allocate a lock");
     }
     PyObject *fn = s_tasks ? PyDict_GetItemString (s_tasks, async_task_name (task)) : NULL;
     if (!fn)

@@ -129,6 +129,12 @@ def test_progress_and_annotations_reach_the_job(pyclient):
     assert info["progress"] == {"done": 4, "total": 4}
 
 
+def test_threads_of_a_task_use_the_job_at_once(pyclient):
+    job = pyclient.submit("ptasks.threads", 4)
+    assert job.wait(timeout=60) == [4, 4, 4, 4]
+    assert job.annotations == {"t0": 4, "t1": 4, "t2": 4, "t3": 4}
+
+
 def test_submit_and_hand_off_from_a_task(pyclient):
     assert pyclient.submit("ptasks.hand_off", 9).wait(timeout=30) == [[9], {}]
     child = pyclient.submit("ptasks.submit_child", 3).wait(timeout=30)

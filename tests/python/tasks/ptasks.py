@@ -4,6 +4,7 @@ directory (the node's): the tests count the imports."""
 
 import ctypes
 import os
+import threading
 
 import asyncmesh
 
@@ -100,3 +101,21 @@ class CancelledError(Exception):
 
 def not_a_task():
     return 1
+
+
+@asyncmesh.task
+def threads(n):
+    """n threads, each annotating and reporting progress at once."""
+    job = asyncmesh.current_job()
+
+    def work(i):
+        for k in range(5):
+            job.annotate("t%d" % i, k)
+            job.report_progress(k, 5)
+            job.cancelled()
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return [job.annotation("t%d" % i) for i in range(n)]
