@@ -12,8 +12,8 @@ node_python_load (async_registry_t *registry, const char *const *paths, int npat
 {
     snprintf (err, err_size,
               "--python-module %s: this asyncnode was built without "
-              "Python tasks (CMake found no python3-embed: apt-get install python3-dev, "
-              "then build again)",
+              "Python tasks (CMake found no python3-embed, or was given "
+              "-DASYNC_PYTHON_TASKS=OFF): install python3-dev and build it again",
               nmodules ? modules [0] : "");
     return -1;
 }
