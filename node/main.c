@@ -315,21 +315,24 @@ main (int argc, char *argv [])
     //  Python tasks: flags win over the config file's python/modules and
     //  python/path (comma- and colon-separated lists)
     char *py_conf [2] = { NULL, NULL };
-    if (rc == 0 && config && npy_modules == 0) {
-        const char *list = zconfig_get (config, "python/modules", NULL);
-        py_conf [0] = list ? async_xstrdup (list) : NULL;
+    for (int k = 0; k < 2 && rc == 0 && config; k++) {
+        int *count = k ? &npy_paths : &npy_modules;
+        const char **items = k ? py_paths : py_modules;
+        const char *conf_key = k ? "python/path" : "python/modules";
+        const char *list = *count ? NULL : zconfig_get (config, conf_key, NULL);
+        py_conf [k] = list ? async_xstrdup (list) : NULL;
         char *save = NULL;
-        for (char *name = py_conf [0] ? strtok_r (py_conf [0], ", ", &save) : NULL;
-             name && npy_modules < 64; name = strtok_r (NULL, ", ", &save))
-            py_modules [npy_modules++] = name;
-    }
-    if (rc == 0 && config && npy_paths == 0) {
-        const char *list = zconfig_get (config, "python/path", NULL);
-        py_conf [1] = list ? async_xstrdup (list) : NULL;
-        char *save = NULL;
-        for (char *dir = py_conf [1] ? strtok_r (py_conf [1], ":", &save) : NULL;
-             dir && npy_paths < 64; dir = strtok_r (NULL, ":", &save))
-            py_paths [npy_paths++] = dir;
+        const char *separators = k ? ":" : ", ";
+        for (char *item = py_conf [k] ? strtok_r (py_conf [k], separators, &save) : NULL;
+             item && rc == 0; item = strtok_r (NULL, separators, &save)) {
+            if (*count == 64) {
+                fprintf (stderr, "asyncnode: %s in the config names more than 64\n",
+                         conf_key);
+                rc = ASYNC_EUSAGE;
+            }
+            else
+                items [(*count)++] = item;
+        }
     }
     if (rc == 0 && npy_paths && !npy_modules) {
         fprintf (stderr, "asyncnode: --python-path without --python-module: name the "

@@ -184,6 +184,20 @@ def test_a_task_name_taken_by_a_c_module_exits_2(tmp_path):
     assert "pi.generate_sample" in done.stderr and "registered already" in done.stderr
 
 
+def test_the_config_file_names_modules_and_path(tmp_path):
+    config = tmp_path / "node.cfg"
+    config.write_text("python\n    modules = notasks, broken\n    path = /nonexistent:%s\n"
+                      % TASKS)
+    done = _node_exit(tmp_path, "--config", str(config))
+    assert done.returncode == 2, done
+    assert "notasks" in done.stderr and "@asyncmesh.task" in done.stderr
+    many = ",".join("m%d" % i for i in range(65))
+    config.write_text("python\n    modules = %s\n" % many)
+    done = _node_exit(tmp_path, "--config", str(config))
+    assert done.returncode == 2, done
+    assert "more than 64" in done.stderr
+
+
 def test_python_path_without_a_module_exits_2(tmp_path):
     done = _node_exit(tmp_path, "--python-path", str(TASKS))
     assert done.returncode == 2, done
