@@ -7,6 +7,7 @@
 #include "node.h"
 #include "job.h"
 #include "builtin.h"
+#include "python.h"
 #include "async_cli.h"
 #include "async_keys.h"
 #include "async_util.h"
@@ -42,6 +43,11 @@ s_usage (FILE *out)
 "  --module PATH        load a task module (repeatable; default none); a\n"
 "                       relative PATH is the working directory's, a bare name\n"
 "                       not there is searched for in the library path\n"
+"  --python-module NAME  import Python module NAME and run each function of it\n"
+"                       decorated with @asyncmesh.task as task NAME.function\n"
+"                       (repeatable), each job in a child process of its own;\n"
+"                       exit 2 if it does not import\n"
+"  --python-path DIR    put DIR first on the Python module path (repeatable)\n"
 "  --agent SPEC         NAME:SIZE[:FILTER][@QUEUE,...] (repeatable; default main:3)\n"
 "                       FILTER: comma-separated globs, !glob excludes\n"
 "  --isolation MODE     thread|process: how the agents run their jobs (default\n"
@@ -130,7 +136,7 @@ s_config_agents (zconfig_t *config, node_config_t *cfg)
 static const char *const s_config_keys [] = {
     "node", "node/broker", "node/heartbeat", "node/dead-after", "node/curve-key",
     "node/broker-public-key", "node/log-level", "node/log-file", "node/drain-timeout",
-    "modules", "modules/*",
+    "modules", "modules/*", "python", "python/path", "python/modules",
     "agents", "agents/*", "agents/*/size", "agents/*/tasks", "agents/*/exclude",
     "agents/*/queues", "agents/*/isolation", NULL
 };
@@ -144,12 +150,16 @@ main (int argc, char *argv [])
     const char *opt_key = NULL, *opt_broker_key = NULL, *opt_drain = NULL;
     const char *modules [64];
     int nmodules = 0;
+    const char *py_modules [64], *py_paths [64];
+    int npy_modules = 0, npy_paths = 0;
     const char *agent_specs [NODE_MAX_AGENTS];
     int nagent_specs = 0;
     static struct option options [] = {
         { "broker", required_argument, 0, 'b' },
         { "module", required_argument, 0, 'm' },
         { "agent", required_argument, 0, 'a' },
+        { "python-module", required_argument, 0, 'y' },
+        { "python-path", required_argument, 0, 'Y' },
         { "isolation", required_argument, 0, 'I' },
         { "heartbeat", required_argument, 0, 'H' },
         { "dead-after", required_argument, 0, 'D' },
@@ -173,6 +183,18 @@ main (int argc, char *argv [])
             case 'm':
                 if (nmodules < 64)
                     modules [nmodules++] = optarg;
+                break;
+            case 'y':
+            case 'Y':
+                if ((opt == 'y' ? npy_modules : npy_paths) == 64) {
+                    fprintf (stderr, "asyncnode: at most 64 --python-%s flags\n",
+                             opt == 'y' ? "module" : "path");
+                    return ASYNC_EUSAGE;
+                }
+                if (opt == 'y')
+                    py_modules [npy_modules++] = optarg;
+                else
+                    py_paths [npy_paths++] = optarg;
                 break;
             case 'a':
                 if (nagent_specs < NODE_MAX_AGENTS)
@@ -290,6 +312,39 @@ main (int argc, char *argv [])
             fprintf (stderr, "asyncnode: %s\n", err);
             rc = ASYNC_EUSAGE;
         }
+    //  Python tasks: flags win over the config file's python/modules and
+    //  python/path (comma- and colon-separated lists)
+    char *py_conf [2] = { NULL, NULL };
+    for (int k = 0; k < 2 && rc == 0 && config; k++) {
+        int *count = k ? &npy_paths : &npy_modules;
+        const char **items = k ? py_paths : py_modules;
+        const char *conf_key = k ? "python/path" : "python/modules";
+        const char *list = *count ? NULL : zconfig_get (config, conf_key, NULL);
+        py_conf [k] = list ? async_xstrdup (list) : NULL;
+        char *save = NULL;
+        const char *separators = k ? ":" : ", ";
+        for (char *item = py_conf [k] ? strtok_r (py_conf [k], separators, &save) : NULL;
+             item && rc == 0; item = strtok_r (NULL, separators, &save)) {
+            if (*count == 64) {
+                fprintf (stderr, "asyncnode: %s in the config names more than 64\n",
+                         conf_key);
+                rc = ASYNC_EUSAGE;
+            }
+            else
+                items [(*count)++] = item;
+        }
+    }
+    if (rc == 0 && npy_paths && !npy_modules) {
+        fprintf (stderr, "asyncnode: --python-path without --python-module: name the "
+                 "modules to import\n");
+        rc = ASYNC_EUSAGE;
+    }
+    if (rc == 0 && npy_modules
+    &&  node_python_load (registry, py_paths, npy_paths, py_modules, npy_modules, err,
+                          sizeof err)) {
+        fprintf (stderr, "asyncnode: %s\n", err);
+        rc = ASYNC_EUSAGE;
+    }
     //  Identity
     char uuid [ASYNC_ID_LEN], uuid_key [NODE_KEY_HEX + 1] = "";
     const char *uuid_file = getenv ("ASYNC_UUID");
@@ -300,7 +355,7 @@ main (int argc, char *argv [])
         rc = ASYNC_EUSAGE;
     }
     //  Process isolation: its fork server, while this process has one thread
-    bool isolating = false;
+    bool isolating = npy_modules > 0;       //  Python tasks run in children
     for (int i = 0; i < cfg.nagents; i++)
         isolating |= cfg.agents [i].isolation == NODE_ISOLATION_PROCESS;
     if (rc == 0 && isolating && node_zygote_start (registry, &cfg.zygote, err, sizeof err)) {
@@ -360,5 +415,7 @@ main (int argc, char *argv [])
     zcert_destroy (&curve_key);
     zcert_destroy (&broker_cert);
     zconfig_destroy (&config);
+    free (py_conf [0]);
+    free (py_conf [1]);
     return rc;
 }

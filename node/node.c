@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "node.h"
+#include "python.h"
 #include "job.h"
 #include "pool.h"
 #include "async_idmap.h"
@@ -1028,6 +1029,8 @@ s_on_assign (node_t *self, const msgpack_object *body)
     job->cwd = self->cwd;
     job->node = self->uuid;
     job->fn = registry_lookup (self->registry, job->task);
+    if (node_python_is_task (job->fn))
+        job->isolated = true;           //  Python: always in a child (python.h)
     if (!job->fn) {
         char message [300];
         snprintf (message, sizeof message, "no task named %s on node %s; load its module "

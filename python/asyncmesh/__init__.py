@@ -38,11 +38,13 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 from ._errors import (Error, InvalidArgument, JobFailed, NoSuchJob,
                       ProtocolError, Refused, Timeout, Unreachable)
 from . import _asyncmesh, _errors
+from ._task import CurrentJob, current_job, task
 
 __all__ = [
     "Client", "Job", "Spec", "call", "parallel", "serial", "Value",
     "Error", "JobFailed", "Timeout", "Unreachable", "NoSuchJob", "Refused",
     "InvalidArgument", "ProtocolError", "DEFAULT_ENDPOINT",
+    "task", "current_job", "CurrentJob",
 ]
 
 #: What a job value may be (arguments, results, annotations)

@@ -110,12 +110,15 @@ class Mesh:
             #   exited: the port was taken meanwhile; try another one
         pytest.fail("the broker exited at start: %s" % self.log("broker"))
 
-    def start_node(self):
-        cwd = self.tmp / "node"
+    def start_node(self, *flags, name="node"):
+        """Start a node with these flags (default: pi.so and testing.so) in
+        tmp/NAME; wait until the broker lists it."""
+        cwd = self.tmp / name
         cwd.mkdir()
-        self._spawn("node", [str(BIN / "asyncnode"), "--broker", self.endpoint,
-                             "--module", str(MODULES / "pi.so"),
-                             "--module", str(MODULES / "testing.so")], cwd=cwd)
+        flags = flags or ("--module", str(MODULES / "pi.so"),
+                          "--module", str(MODULES / "testing.so"))
+        self._spawn(name, [str(BIN / "asyncnode"), "--broker", self.endpoint, *flags],
+                    cwd=cwd)
         uuid_file = cwd / "uuid.txt"
         wait_for("the node to write uuid.txt", 10,
                  lambda: uuid_file.exists() and uuid_file.read_text().strip())

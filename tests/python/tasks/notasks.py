@@ -1,0 +1,5 @@
+"""A module without any @asyncmesh.task function."""
+
+
+def plain():
+    return 0
