@@ -157,4 +157,9 @@ bool
 size_t
     broker_key_pending (char *buf, const async_job_t *job);
 
+//  Probe the waiting peers, free the waits of those gone (waiters_check).
+//  Sets self->more_work when some are left for the next turn
+void
+    broker_peers_check (broker_t *self, int64_t mono);
+
 #endif
