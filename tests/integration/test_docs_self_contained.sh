@@ -55,6 +55,24 @@ while read -r number; do
     [ $found = 1 ] || am_fail "docs/spec.md has no section $number, but a file names it: $(grep -I -l -E "docs/spec\.md sections? ([0-9., ]|and )*\b$number\b" -- "${files[@]}" | head -3 | tr '\n' ' ')"
 done <"$AM_TMP/named"
 
+am_check "every function and constant of the code the docs name in backquotes exists"
+#   Names of the code's own shape: s_name, S_NAME, or a function, constant
+#   or variable of a module (commit_start, async_msg_init, ASYNC_CURVE_KEY),
+#   looked for in every file but the documents: a part that was moved or
+#   renamed leaves its old name behind in the docs otherwise
+prefixes='(s|S|async|broker|commit|dispatch|every|keys|lifecycle|listing|nodes|query|queueing|quota|recover|requests|session|SESSION|spec|store|timers|token|upkeep|waiters|WAITERS|NODES|COMMIT|KEYS|ASYNC)'
+mapfile -t sources < <(printf '%s\n' "${files[@]}" | grep -v -E '\.md$')
+names=0
+for doc in README.md docs/*.md; do
+    while IFS= read -r name; do
+        names=$((names + 1))
+        grep -q -w -F -- "$name" "${sources[@]}" \
+            || am_fail "$doc names \`$name\`, which is in no source file (moved or renamed?)"
+    done < <(grep -o -E '`'"$prefixes"'_[A-Za-z0-9_]+`' "$doc" | tr -d '`' | sort -u)
+done
+[ $names -ge 50 ] || am_fail "only $names names found: the check would prove nothing"
+am_say "$names names of the code checked"
+
 am_check "every relative link of README.md and docs/*.md exists"
 links=0
 for doc in README.md docs/*.md; do
