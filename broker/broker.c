@@ -1,10 +1,23 @@
 /*  =========================================================================
-    broker - sessions, job state machine, group commit
+    broker - the loop and its wiring (broker.h): drain the ROUTER socket,
+    hand each message to its handler by the command table (s_handle), run
+    the timed work (upkeep.c), dispatch (queueing.c), commit (commit.c),
+    send what waits for nothing; the job cache, messages out, and the
+    broker's start and stop. The other parts, each in its own file:
+
+        requests.c   SUBMIT, CANCEL, ANNOTATE, ADD-CALLBACK, EVERY-*, QUOTA-*
+        listing.c    LIST, COUNT, STATUS, NODES (over query.c)
+        nodes.c      node sessions: HELLO, dead nodes, held ACKs
+        lifecycle.c  the job state machine; results, callbacks, children
+        queueing.c   queues, dispatch, refill from the store
+        upkeep.c     scheduled jobs, timeouts, heartbeats, purge
+        waiters.c    clients waiting for jobs (WAIT, submit --wait)
+        timers.c     the time-ordered lists
+        commit.c     the group commit: what waits for a batch to be durable
+        recover.c    the recovery after a start
     =========================================================================
 */
 #include "broker_impl.h"
-#include "upkeep.h"
-#include "queueing.h"
 #include "async_alloc.h"
 #include "auth.h"
 #include "broker_view.h"
@@ -20,11 +33,13 @@
 #include "listing.h"
 #include "ordset.h"
 #include "query.h"
+#include "queueing.h"
 #include "quota.h"
 #include "recover.h"
 #include "requests.h"
 #include "session.h"
 #include "token.h"
+#include "upkeep.h"
 #include "waiters.h"
 #include "async_codec.h"
 #include "async_idmap.h"
