@@ -494,6 +494,21 @@ s_adopt (broker_t *self, session_t *session, zlistx_t *adopted)
     }
 }
 
+//  The ERROR 6 that refuses a HELLO, with `reason` for the node (NULL:
+//  none) and a one-line `text`
+static void
+s_hello_error (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *reason,
+               const char *text)
+{
+    async_msg_t msg;
+    async_msg_init (&msg, ASYNC_S_ERROR, in->rid);
+    async_msg_int (&msg, "code", ASYNC_EREFUSED);
+    async_msg_str (&msg, "message", text);
+    if (reason)
+        async_msg_str (&msg, "reason", reason);
+    broker_send (self, routing, &msg);
+}
+
 //  Refuse a HELLO: ERROR 6 with `reason` for the node (NULL: none), and
 //  one warning line
 static void
@@ -505,13 +520,7 @@ s_hello_refuse (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char
     const char *peer = self->peer_address;
     async_log_warning ("broker", "node.refused", "node=%s host=%s address=%s "
                        "reason=\"%s\"", uuid, host, peer ? peer : "", text);
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_ERROR, in->rid);
-    async_msg_int (&msg, "code", ASYNC_EREFUSED);
-    async_msg_str (&msg, "message", text);
-    if (reason)
-        async_msg_str (&msg, "reason", reason);
-    broker_send (self, routing, &msg);
+    s_hello_error (self, routing, in, reason, text);
 }
 
 //  HELLOs refused for a uuid's key are logged one by one up to
@@ -586,12 +595,7 @@ s_hello_key (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *u
     }
     else
         self->nodes->key_quiet++;
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_ERROR, in->rid);
-    async_msg_int (&msg, "code", ASYNC_EREFUSED);
-    async_msg_str (&msg, "message", text);
-    async_msg_str (&msg, "reason", "uuid_key");
-    broker_send (self, routing, &msg);
+    s_hello_error (self, routing, in, "uuid_key", text);
     return -1;
 }
 
@@ -637,12 +641,7 @@ s_sessions_full (broker_t *self, zframe_t *routing, async_inmsg_t *in, const cha
         self->nodes->full_logged = mono;
         self->nodes->full_refused = 0;
     }
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_ERROR, in->rid);
-    async_msg_int (&msg, "code", ASYNC_EREFUSED);
-    async_msg_str (&msg, "message", text);
-    async_msg_str (&msg, "reason", "sessions_full");
-    broker_send (self, routing, &msg);
+    s_hello_error (self, routing, in, "sessions_full", text);
     return true;
 }
 
@@ -669,12 +668,7 @@ s_hello_disk_low (broker_t *self, zframe_t *routing, async_inmsg_t *in, const ch
         self->nodes->disk_hello_logged = mono;
         self->nodes->disk_hello_refused = 0;
     }
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_ERROR, in->rid);
-    async_msg_int (&msg, "code", ASYNC_EREFUSED);
-    async_msg_str (&msg, "message", text);
-    async_msg_str (&msg, "reason", "disk_low");
-    broker_send (self, routing, &msg);
+    s_hello_error (self, routing, in, "disk_low", text);
     return true;
 }
 
