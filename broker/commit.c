@@ -167,7 +167,7 @@ void
 commit_key_stage (commit_t *self, const char *key, const char *id)
 {
     char skey [KEYS_MAX];
-    store_put (self->store, skey, keys_name (skey, KEYS_IDEMPOTENT, key), id, 36);
+    store_put (self->store, skey, keys_name (skey, KEYS_IDEMPOTENT, key), id, ASYNC_ID_CHARS);
     zhashx_insert (self->keys, key, async_xstrdup (id));
 }
 

@@ -338,7 +338,7 @@ s_hold (dispatch_t *self, queue_t *queue, const char *id, const char *task,
 {
     lane_t *lane = s_lane_require (queue, task, priority, quotas);
     entry_t *entry = async_xcalloc (1, sizeof (entry_t));
-    memcpy (entry->id, id, 36);
+    memcpy (entry->id, id, ASYNC_ID_CHARS);
     entry->seq = seq;
     entry->lane = lane;
     if (head) {

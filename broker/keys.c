@@ -11,7 +11,7 @@ size_t
 keys_id (char *buf, char tag, const char *id)
 {
     buf [0] = tag;
-    memcpy (buf + 1, id, 36);
+    memcpy (buf + 1, id, ASYNC_ID_CHARS);
     return KEYS_ID_SIZE;
 }
 
@@ -20,8 +20,8 @@ keys_id_parse (const char *key, size_t size, char *id)
 {
     if (size != KEYS_ID_SIZE)
         return false;
-    memcpy (id, key + 1, 36);
-    id [36] = 0;
+    memcpy (id, key + 1, ASYNC_ID_CHARS);
+    id [ASYNC_ID_CHARS] = 0;
     return true;
 }
 
@@ -45,7 +45,7 @@ keys_time (char *buf, char tag, int64_t when, const char *id)
 {
     buf [0] = tag;
     store_put_be64 ((uint8_t *) buf + 1, (uint64_t) when);
-    memcpy (buf + 9, id, 36);
+    memcpy (buf + 9, id, ASYNC_ID_CHARS);
     return KEYS_TIME_SIZE;
 }
 
@@ -55,8 +55,8 @@ keys_time_parse (const char *key, size_t size, int64_t *when, char *id)
     if (size != KEYS_TIME_SIZE)
         return false;
     *when = (int64_t) store_get_be64 ((const uint8_t *) key + 1);
-    memcpy (id, key + 9, 36);
-    id [36] = 0;
+    memcpy (id, key + 9, ASYNC_ID_CHARS);
+    id [ASYNC_ID_CHARS] = 0;
     return true;
 }
 
@@ -95,8 +95,8 @@ keys_place_parse (const char *key, size_t ksize, const char *val, size_t vsize,
     uint64_t prio = store_get_be64 ((const uint8_t *) nul + 1);
     place->priority = (int64_t) (~prio ^ (1ULL << 63));
     place->seq = store_get_be64 ((const uint8_t *) nul + 9);
-    memcpy (place->id, val, 36);
-    place->id [36] = 0;
+    memcpy (place->id, val, ASYNC_ID_CHARS);
+    place->id [ASYNC_ID_CHARS] = 0;
     const char *quotas = memchr (val + ASYNC_ID_LEN, 0, vsize - ASYNC_ID_LEN);
     size_t tlen = quotas ? (size_t) (quotas - (val + ASYNC_ID_LEN)) : vsize - ASYNC_ID_LEN;
     snprintf (place->task, sizeof place->task, "%.*s", (int) tlen, val + ASYNC_ID_LEN);
@@ -139,8 +139,8 @@ size_t
 keys_handoff (char *buf, const char *target, const char *waiting)
 {
     buf [0] = KEYS_HANDOFF;
-    memcpy (buf + 1, target, 36);
-    memcpy (buf + 37, waiting, 36);
+    memcpy (buf + 1, target, ASYNC_ID_CHARS);
+    memcpy (buf + 1 + ASYNC_ID_CHARS, waiting, ASYNC_ID_CHARS);
     return KEYS_HANDOFF_SIZE;
 }
 
@@ -149,9 +149,9 @@ keys_handoff_parse (const char *key, size_t size, char *target, char *waiting)
 {
     if (size != KEYS_HANDOFF_SIZE)
         return false;
-    memcpy (target, key + 1, 36);
-    target [36] = 0;
-    memcpy (waiting, key + 37, 36);
-    waiting [36] = 0;
+    memcpy (target, key + 1, ASYNC_ID_CHARS);
+    target [ASYNC_ID_CHARS] = 0;
+    memcpy (waiting, key + 1 + ASYNC_ID_CHARS, ASYNC_ID_CHARS);
+    waiting [ASYNC_ID_CHARS] = 0;
     return true;
 }

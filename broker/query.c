@@ -78,13 +78,13 @@ query_cursor_parse (const char *text, query_cursor_t *cursor)
             return 0;
         }
         case 'a':
-            if (strlen (rest) != 36)
+            if (strlen (rest) != ASYNC_ID_CHARS)
                 return -1;
             memcpy (cursor->id, rest, ASYNC_ID_LEN);
             return async_id_valid (cursor->id) ? 0 : -1;
         case 's': case 'b': case 'c': case 'f':
             if (!colon || !s_parse_i64 (rest, colon - rest, 0, INT64_MAX, &cursor->when)
-            ||  strlen (colon + 1) != 36)
+            ||  strlen (colon + 1) != ASYNC_ID_CHARS)
                 return -1;
             memcpy (cursor->id, colon + 1, ASYNC_ID_LEN);
             return async_id_valid (cursor->id) ? 0 : -1;
@@ -378,7 +378,7 @@ s_walk_live (s_walk_t *walk)
     //  (Reading a job back does not change live_ids: the walk stays valid)
     while (id) {
         query_cursor_t place = { .phase = 'a' };
-        memcpy (place.id, id, 36);
+        memcpy (place.id, id, ASYNC_ID_CHARS);
         if (!s_walk_visit (walk, place.id, &place))
             break;
         id = ordset_next (live);

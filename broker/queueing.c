@@ -63,8 +63,8 @@ queueing_enqueue (broker_t *self, async_job_t *job, bool head)
     size_t tlen = strlen (job->task);
     size_t qlen = quotas ? strlen (quotas) + 1 : 0;
     char *value = async_xmalloc (ASYNC_ID_LEN + tlen + qlen);
-    memcpy (value, job->id, 36);
-    value [36] = 0;
+    memcpy (value, job->id, ASYNC_ID_CHARS);
+    value [ASYNC_ID_CHARS] = 0;
     memcpy (value + ASYNC_ID_LEN, job->task, tlen);
     if (quotas) {
         value [ASYNC_ID_LEN + tlen] = 0;
@@ -100,7 +100,7 @@ queueing_is_queued (broker_t *self, async_job_t *job)
     size_t size;
     if (store_get (self->store, key, broker_key_pending (key, job), &value, &size))
         return false;
-    bool queued = size >= 36 && memcmp (value, job->id, 36) == 0;
+    bool queued = size >= ASYNC_ID_CHARS && memcmp (value, job->id, ASYNC_ID_CHARS) == 0;
     free (value);
     return queued;
 }
@@ -155,11 +155,11 @@ queueing_assign (broker_t *self, session_t *session, dispatch_agent_t *agent, as
     //  a restart lays the a key over a record that still says pending
     const char *agent_name = dispatch_agent_name (agent);
     size_t alen = strlen (agent_name);
-    uint8_t live [36 + 8 + ASYNC_MAX_NAME + 1];
+    uint8_t live [ASYNC_ID_CHARS + 8 + ASYNC_MAX_NAME + 1];
     if (alen > ASYNC_MAX_NAME)
         alen = ASYNC_MAX_NAME;
-    memcpy (live, session->uuid, 36);
-    store_put_be64 (live + 36, job->token);
+    memcpy (live, session->uuid, ASYNC_ID_CHARS);
+    store_put_be64 (live + ASYNC_ID_CHARS, job->token);
     memcpy (live + 44, agent_name, alen);
     //  Fresh: every attempt ends with a delete of the a key (lifecycle_release)
     broker_live_put (self, job->id, live, 44 + alen, true);

@@ -270,19 +270,19 @@ recover_run (broker_t *self)
             }
         }
         else
-        if (vsize >= 36) {
+        if (vsize >= ASYNC_ID_CHARS) {
             orphan_t *orphan = async_xcalloc (1, sizeof (orphan_t));
             memcpy (orphan->id, id, ASYNC_ID_LEN);
-            memcpy (orphan->node, val, 36);
+            memcpy (orphan->node, val, ASYNC_ID_CHARS);
             orphan->deadline = async_mono_us () + (int64_t) self->config.dead_ms * 1000;
             zhashx_insert (self->orphans, orphan->id, orphan);
             async_job_t *job = broker_job_load (self, orphan->id);
             if (job && job->status == ASYNC_PENDING && vsize >= 44) {
                 //  Assigned, and not written since: the a key says to whom
                 lifecycle_set (job, ASYNC_ASSIGNED);
-                memcpy (job->node, val, 36);
-                job->node [36] = 0;
-                job->token = store_get_be64 ((const uint8_t *) val + 36);
+                memcpy (job->node, val, ASYNC_ID_CHARS);
+                job->node [ASYNC_ID_CHARS] = 0;
+                job->token = store_get_be64 ((const uint8_t *) val + ASYNC_ID_CHARS);
                 char agent [ASYNC_MAX_NAME + 1];
                 snprintf (agent, sizeof agent, "%.*s", (int) (vsize - 44), val + 44);
                 async_job_set_str (&job->agent, agent);

@@ -4,6 +4,7 @@
     =========================================================================
 */
 #include "token.h"
+#include "asyncmesh/id.h"
 #include <string.h>
 
 static uint64_t
@@ -70,15 +71,15 @@ static uint64_t
 s_mac (const token_key_t *key, char tag, uint64_t epoch, const char *id, const char *node,
        int attempt)
 {
-    uint8_t data [1 + 8 + 36 + 36 + 4];
+    uint8_t data [1 + 8 + ASYNC_ID_CHARS + ASYNC_ID_CHARS + 4];
     uint8_t *at = data;
     if (tag)
         *at++ = (uint8_t) tag;
     for (int i = 0; i < 8; i++)
         at [i] = (uint8_t) (epoch >> (56 - 8 * i));
     memset (at + 8, 0, 72);
-    strncpy ((char *) at + 8, id, 36);
-    strncpy ((char *) at + 44, node, 36);
+    strncpy ((char *) at + 8, id, ASYNC_ID_CHARS);
+    strncpy ((char *) at + 8 + ASYNC_ID_CHARS, node, ASYNC_ID_CHARS);
     for (int i = 0; i < 4; i++)
         at [80 + i] = (uint8_t) ((uint32_t) attempt >> (24 - 8 * i));
     return token_siphash (key, data, (size_t) (at + 84 - data));

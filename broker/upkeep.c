@@ -116,7 +116,7 @@ s_purge (broker_t *self, int64_t now)
             char *value;
             size_t vsize;
             if (store_get (self->store, kkey, klen, &value, &vsize) == 0) {
-                if (vsize == 36 && memcmp (value, id, 36) == 0)
+                if (vsize == ASYNC_ID_CHARS && memcmp (value, id, ASYNC_ID_CHARS) == 0)
                     store_delete (self->store, kkey, klen);
                 free (value);
             }

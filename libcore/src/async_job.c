@@ -351,7 +351,7 @@ s_get_strdup (const msgpack_object *job, s_field_t field)
     return strndup (o->via.str.ptr, o->via.str.size);
 }
 
-//  An id field into buf (37 bytes). -1 (and "") when absent or no id
+//  An id field into buf (ASYNC_ID_LEN bytes). -1 (and "") when absent or no id
 static int
 s_get_id (const msgpack_object *job, s_field_t field, char *buf)
 {

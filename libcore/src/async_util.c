@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "async_util.h"
+#include "asyncmesh/id.h"
 #include <assert.h>
 #include <ctype.h>
 #include <fnmatch.h>
@@ -330,9 +331,9 @@ async_task_name_valid (const char *name)
 bool
 async_id_valid (const char *id)
 {
-    if (!id || strlen (id) != 36)
+    if (!id || strlen (id) != ASYNC_ID_CHARS)
         return false;
-    for (int i = 0; i < 36; i++) {
+    for (int i = 0; i < ASYNC_ID_CHARS; i++) {
         if (i == 8 || i == 13 || i == 18 || i == 23) {
             if (id [i] != '-')
                 return false;
