@@ -42,6 +42,7 @@
 #include "upkeep.h"
 #include "waiters.h"
 #include "async_codec.h"
+#include "async_msgs.h"
 #include "async_idmap.h"
 #include "async_job.h"
 #include "async_spin.h"
@@ -398,11 +399,10 @@ s_on_get (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool wait)
             }
             msgpack_unpacked_destroy (&unpacked);
         }
+        async_waiting_t waiting = { .done = done, .total = total };
+        memcpy (waiting.id, id, ASYNC_ID_LEN);
         async_msg_t msg;
-        async_msg_init (&msg, ASYNC_S_WAITING, in->rid);
-        async_msg_str (&msg, "id", id);
-        async_msg_int (&msg, "done", done);
-        async_msg_int (&msg, "total", total);
+        async_waiting_encode (&msg, in->rid, &waiting);
         broker_send (self, routing, &msg);
     }
     async_job_destroy (&job);

@@ -8,6 +8,7 @@
 #include "waiters.h"
 #include "async_alloc.h"
 #include "async_codec.h"
+#include "async_msgs.h"
 #include "keys.h"
 #include "nodes.h"
 #include "timers.h"
@@ -549,11 +550,10 @@ lifecycle_interrupt (broker_t *self, async_job_t *job, const char *why)
 void
 lifecycle_send_cancel (broker_t *self, session_t *session, async_job_t *job)
 {
+    async_cancel_t cancel = { .token = job->token };
+    memcpy (cancel.id, job->id, ASYNC_ID_LEN);
     async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_CANCEL, 0);
-    async_msg_str (&msg, "id", job->id);
-    async_msg_key (&msg, "token");
-    msgpack_pack_uint64 (&msg.packer, job->token);
+    async_cancel_encode (&msg, 0, &cancel);
     broker_send (self, session->routing, &msg);
 }
 

@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "waiters.h"
+#include "async_msgs.h"
 #include "async_alloc.h"
 #include "async_idmap.h"
 #include "async_proto.h"
@@ -261,11 +262,10 @@ waiters_progress (waiters_t *self, const char *id, int64_t done, int64_t total,
     s_waiter_t *waiter = (s_waiter_t *) zlistx_first (waiting);
     while (waiter) {
         if (!waiter->brief) {
+            async_progress_t progress = { .done = done, .total = total };
+            memcpy (progress.id, id, ASYNC_ID_LEN);
             async_msg_t msg;
-            async_msg_init (&msg, ASYNC_S_PROGRESS, 0);
-            async_msg_str (&msg, "id", id);
-            async_msg_int (&msg, "done", done);
-            async_msg_int (&msg, "total", total);
+            async_progress_encode (&msg, 0, &progress);
             self->calls.send (self->calls.arg, waiter->peer->routing, &msg);
         }
         waiter = (s_waiter_t *) zlistx_next (waiting);

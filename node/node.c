@@ -8,6 +8,7 @@
 #include "pool.h"
 #include "async_idmap.h"
 #include "async_codec.h"
+#include "async_msgs.h"
 #include "async_job.h"
 #include "async_keys.h"
 #include "async_util.h"
@@ -1061,12 +1062,12 @@ s_on_ack (node_t *self, const msgpack_object *body)
 static void
 s_on_cancel (node_t *self, async_inmsg_t *in)
 {
-    char id [ASYNC_ID_LEN];
-    if (async_mp_str (in->body, "id", id, sizeof id))
+    async_cancel_t cancel;
+    if (async_cancel_decode (&cancel, in))
         return;
     async_task_t *job = (async_task_t *) zlistx_first (self->running);
     while (job) {
-        if (streq (job->id, id))
+        if (streq (job->id, cancel.id))
             atomic_store (&job->cancelled, 1);
         job = (async_task_t *) zlistx_next (self->running);
     }
@@ -1478,11 +1479,10 @@ s_timers (node_t *self)
     while (job) {
         int64_t began = atomic_load (&job->run_mono);
         if (began && !job->started_sent && now - began >= S_STARTED_AFTER_US) {
+            async_started_t started = { .token = job->token };
+            memcpy (started.id, job->id, ASYNC_ID_LEN);
             async_msg_t msg;
-            async_msg_init (&msg, ASYNC_C_STARTED, ++self->rid);
-            async_msg_str (&msg, "id", job->id);
-            async_msg_key (&msg, "token");
-            msgpack_pack_uint64 (&msg.packer, job->token);
+            async_started_encode (&msg, ++self->rid, &started);
             s_send (self, &msg);
             job->started_sent = true;
         }

@@ -4,6 +4,7 @@
 */
 #include "asyncmesh/client.h"
 #include "async_codec.h"
+#include "async_msgs.h"
 #include "async_idmap.h"
 #include "async_job.h"
 #include "async_keys.h"
@@ -826,14 +827,16 @@ s_wait (async_client_t *self, const char *id, int timeout_ms, bool registered,
             }
         }
         else
-        if ((async_inmsg_is (&in, ASYNC_S_PROGRESS) || async_inmsg_is (&in, ASYNC_S_WAITING)) && progress) {
-            char pid [ASYNC_ID_LEN] = "";
-            int64_t done = 0, total = 0;
-            async_mp_str (in.body, "id", pid, sizeof pid);
-            async_mp_int (in.body, "done", &done);
-            async_mp_int (in.body, "total", &total);
-            if (streq (pid, id))
-                progress (arg, done, total);
+        if ((async_inmsg_is (&in, ASYNC_S_PROGRESS) || async_inmsg_is (&in, ASYNC_S_WAITING))
+        &&  progress) {
+            //  The two have the same fields
+            async_progress_t pushed;
+            async_waiting_t waiting;
+            if (async_progress_decode (&pushed, &in) == 0 && streq (pushed.id, id))
+                progress (arg, pushed.done, pushed.total);
+            else
+            if (async_waiting_decode (&waiting, &in) == 0 && streq (waiting.id, id))
+                progress (arg, waiting.done, waiting.total);
         }
         else
         if (async_inmsg_is (&in, ASYNC_S_ERROR)) {

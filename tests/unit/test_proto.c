@@ -2,6 +2,7 @@
 //  and docs/protocol.md name the same messages, and a message counts its
 //  own body fields
 #include "async_proto.h"
+#include "async_msgs.h"
 #include "async_codec.h"
 #include <setjmp.h>
 #include <stdarg.h>
@@ -139,6 +140,104 @@ test_every_command_is_described (void **state)
     free (doc);
 }
 
+//  A typed message (async_msgs.h) has the fields of its section's table in
+//  docs/protocol.md ("| `field` | ..." rows), no more and no fewer
+static void
+test_typed_messages_match_the_docs (void **state)
+{
+    (void) state;
+    char *doc = s_protocol_doc ();
+    for (int i = 0; i < async_msgs_size; i++) {
+        const async_proto_t *row = async_proto_row (async_msgs_rows [i].command);
+        char want [48];
+        snprintf (want, sizeof want, " %s (%s)", row->name,
+                  row->sender == ASYNC_SENDER_BROKER ? "S→C" : "C→S");
+        //  The section: from its heading to the next heading
+        const char *section = NULL;
+        for (const char *line = doc; line && !section; line = strchr (line, '\n')) {
+            line += *line == '\n';
+            const char *end = strchr (line, '\n');
+            if (strncmp (line, "### ", 4) == 0 && end) {
+                const char *hit = strstr (line, want);
+                if (hit && hit < end)
+                    section = end;
+            }
+        }
+        if (!section)
+            fail_msg ("docs/protocol.md has no section for %s", want);
+        const char *next = strstr (section, "\n#");
+        size_t length = next ? (size_t) (next - section) : strlen (section);
+        char *text = strndup (section, length);
+        //  Its table's fields, in order, as "id token"
+        char documented [256] = "";
+        for (const char *line = text; line; line = strchr (line, '\n')) {
+            line += *line == '\n';
+            if (strncmp (line, "| `", 3))
+                continue;
+            const char *end = strchr (line + 3, '`');
+            if (!end)
+                continue;
+            size_t used = strlen (documented);
+            snprintf (documented + used, sizeof documented - used, "%s%.*s", used ? " " : "",
+                      (int) (end - line - 3), line + 3);
+        }
+        free (text);
+        if (strcmp (documented, async_msgs_rows [i].fields))
+            fail_msg ("%s: docs/protocol.md documents the fields '%s', async_msgs.h has '%s'",
+                      want + 1, documented, async_msgs_rows [i].fields);
+    }
+    free (doc);
+}
+
+//  A typed message goes out and comes back field for field; a decoder
+//  refuses another command, a missing field and an id that is not one
+static void
+test_typed_messages_round_trip (void **state)
+{
+    (void) state;
+    async_cancel_t cancel = { .token = UINT64_MAX };
+    memcpy (cancel.id, "0190a3c8-5b1c-7d2e-8f00-0123456789ab", ASYNC_ID_LEN);
+    async_msg_t msg;
+    async_cancel_encode (&msg, 0, &cancel);
+    async_inmsg_t in;
+    const char *why = NULL;
+    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    async_cancel_t back;
+    assert_int_equal (async_cancel_decode (&back, &in), 0);
+    assert_string_equal (back.id, cancel.id);
+    assert_true (back.token == UINT64_MAX);
+    async_started_t started;
+    assert_int_equal (async_started_decode (&started, &in), -1);    //  another command
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+
+    async_progress_t progress = { .done = -3, .total = INT64_MAX };
+    memcpy (progress.id, cancel.id, ASYNC_ID_LEN);
+    async_progress_encode (&msg, 0, &progress);
+    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    async_progress_t pback;
+    assert_int_equal (async_progress_decode (&pback, &in), 0);
+    assert_true (pback.done == -3 && pback.total == INT64_MAX);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+
+    //  No token; then an id that is not a uuid
+    async_msg_init (&msg, ASYNC_S_CANCEL, 0);
+    async_msg_str (&msg, "id", cancel.id);
+    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    assert_int_equal (async_cancel_decode (&back, &in), -1);
+    assert_string_equal (back.id, "");
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+    async_msg_init (&msg, ASYNC_S_CANCEL, 0);
+    async_msg_str (&msg, "id", "../../etc/passwd");
+    async_msg_int (&msg, "token", 1);
+    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    assert_int_equal (async_cancel_decode (&back, &in), -1);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+}
+
 //  Node-only commands are the ones a client key may not send; the
 //  broker's write refusal covers what clients write
 static void
@@ -205,6 +304,8 @@ main (void)
         cmocka_unit_test (test_grammar_and_table_agree),
         cmocka_unit_test (test_every_command_is_described),
         cmocka_unit_test (test_senders_and_flags),
+        cmocka_unit_test (test_typed_messages_match_the_docs),
+        cmocka_unit_test (test_typed_messages_round_trip),
         cmocka_unit_test (test_message_counts_its_fields),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
