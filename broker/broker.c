@@ -365,11 +365,12 @@ broker_read_id (async_inmsg_t *in, char *id)
 static void
 s_on_get (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool wait)
 {
-    char id [ASYNC_ID_LEN];
-    if (broker_read_id (in, id)) {
+    async_job_ref_t request;
+    if (async_job_ref_decode (&request, in)) {
         broker_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job: not a job id");
         return;
     }
+    const char *id = request.id;
     async_job_t *job = broker_job_read (self, id);
     if (!job) {
         broker_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job");
@@ -399,10 +400,10 @@ s_on_get (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool wait)
             }
             msgpack_unpacked_destroy (&unpacked);
         }
-        async_waiting_t waiting = { .done = done, .total = total };
+        async_job_progress_t waiting = { .done = done, .total = total };
         memcpy (waiting.id, id, ASYNC_ID_LEN);
         async_msg_t msg;
-        async_waiting_encode (&msg, in->rid, &waiting);
+        async_job_progress_encode (&msg, ASYNC_S_WAITING, in->rid, &waiting);
         broker_send (self, routing, &msg);
     }
     async_job_destroy (&job);

@@ -550,10 +550,10 @@ lifecycle_interrupt (broker_t *self, async_job_t *job, const char *why)
 void
 lifecycle_send_cancel (broker_t *self, session_t *session, async_job_t *job)
 {
-    async_cancel_t cancel = { .token = job->token };
+    async_job_token_t cancel = { .token = job->token };
     memcpy (cancel.id, job->id, ASYNC_ID_LEN);
     async_msg_t msg;
-    async_cancel_encode (&msg, 0, &cancel);
+    async_job_token_encode (&msg, ASYNC_S_CANCEL, 0, &cancel);
     broker_send (self, session->routing, &msg);
 }
 

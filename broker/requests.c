@@ -11,6 +11,7 @@
 #include "requests.h"
 #include "async_alloc.h"
 #include "async_codec.h"
+#include "async_msgs.h"
 #include "commit.h"
 #include "keys.h"
 #include "lifecycle.h"
@@ -167,8 +168,9 @@ requests_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 void
 requests_on_cancel (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
-    char id [ASYNC_ID_LEN];
-    async_job_t *job = broker_read_id (in, id) ? NULL : broker_job_load (self, id);
+    async_job_ref_t request;
+    async_job_t *job = async_job_ref_decode (&request, in) ? NULL
+                     : broker_job_load (self, request.id);
     if (!job) {
         broker_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job");
         return;

@@ -262,10 +262,10 @@ waiters_progress (waiters_t *self, const char *id, int64_t done, int64_t total,
     s_waiter_t *waiter = (s_waiter_t *) zlistx_first (waiting);
     while (waiter) {
         if (!waiter->brief) {
-            async_progress_t progress = { .done = done, .total = total };
+            async_job_progress_t progress = { .done = done, .total = total };
             memcpy (progress.id, id, ASYNC_ID_LEN);
             async_msg_t msg;
-            async_progress_encode (&msg, 0, &progress);
+            async_job_progress_encode (&msg, ASYNC_S_PROGRESS, 0, &progress);
             self->calls.send (self->calls.arg, waiter->peer->routing, &msg);
         }
         waiter = (s_waiter_t *) zlistx_next (waiting);

@@ -1062,8 +1062,8 @@ s_on_ack (node_t *self, const msgpack_object *body)
 static void
 s_on_cancel (node_t *self, async_inmsg_t *in)
 {
-    async_cancel_t cancel;
-    if (async_cancel_decode (&cancel, in))
+    async_job_token_t cancel;
+    if (async_job_token_decode (&cancel, in))
         return;
     async_task_t *job = (async_task_t *) zlistx_first (self->running);
     while (job) {
@@ -1479,10 +1479,10 @@ s_timers (node_t *self)
     while (job) {
         int64_t began = atomic_load (&job->run_mono);
         if (began && !job->started_sent && now - began >= S_STARTED_AFTER_US) {
-            async_started_t started = { .token = job->token };
+            async_job_token_t started = { .token = job->token };
             memcpy (started.id, job->id, ASYNC_ID_LEN);
             async_msg_t msg;
-            async_started_encode (&msg, ++self->rid, &started);
+            async_job_token_encode (&msg, ASYNC_C_STARTED, ++self->rid, &started);
             s_send (self, &msg);
             job->started_sent = true;
         }

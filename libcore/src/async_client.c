@@ -206,6 +206,17 @@ s_send (async_client_t *self, async_msg_t *msg)
     return 0;
 }
 
+//  WAIT for job `id`
+static int
+s_send_wait (async_client_t *self, const char *id)
+{
+    async_job_ref_t wait;
+    snprintf (wait.id, sizeof wait.id, "%s", id);
+    async_msg_t msg;
+    async_job_ref_encode (&msg, ASYNC_C_WAIT, ++self->rid, &wait);
+    return s_send (self, &msg);
+}
+
 //  Receive one message within msecs. 0, ASYNC_ETIMEOUT, ASYNC_EPROTO, or
 //  ASYNC_EUNREACH when the handshake failed (self->error says why)
 static int
@@ -484,10 +495,7 @@ s_wait_all (async_client_t *self, async_idmap_t *open, int timeout_ms, bool regi
             //  WAIT for every open id; again every 5 s (broker restarts)
             const char *id = async_idmap_first (open) ? async_idmap_cursor (open) : NULL;
             while (id) {
-                async_msg_t msg;
-                async_msg_init (&msg, ASYNC_C_WAIT, ++self->rid);
-                async_msg_str (&msg, "id", id);
-                s_send (self, &msg);
+                s_send_wait (self, id);
                 id = async_idmap_next (open) ? async_idmap_cursor (open) : NULL;
             }
             next_send = now + 5000000;
@@ -710,10 +718,7 @@ async_submit_wait_many_json (async_client_t *self, const char *const *specs_json
                     async_idmap_insert (open, id, (void *) 1);
                     if (!waiting) {
                         //  An existing job (same key): ask for it
-                        async_msg_t msg;
-                        async_msg_init (&msg, ASYNC_C_WAIT, ++self->rid);
-                        async_msg_str (&msg, "id", id);
-                        s_send (self, &msg);
+                        s_send_wait (self, id);
                     }
                 }
             }
@@ -800,10 +805,7 @@ s_wait (async_client_t *self, const char *id, int timeout_ms, bool registered,
         if (now >= next_send) {
             //  (Re)send: the broker answers WAITING, and JOB when done; a
             //  resend every 2 s carries the wait across a broker restart
-            async_msg_t msg;
-            async_msg_init (&msg, ASYNC_C_WAIT, ++self->rid);
-            async_msg_str (&msg, "id", id);
-            s_send (self, &msg);
+            s_send_wait (self, id);
             next_send = now + 2000000;
         }
         int64_t until = next_send < deadline ? next_send : deadline;
@@ -829,14 +831,9 @@ s_wait (async_client_t *self, const char *id, int timeout_ms, bool registered,
         else
         if ((async_inmsg_is (&in, ASYNC_S_PROGRESS) || async_inmsg_is (&in, ASYNC_S_WAITING))
         &&  progress) {
-            //  The two have the same fields
-            async_progress_t pushed;
-            async_waiting_t waiting;
-            if (async_progress_decode (&pushed, &in) == 0 && streq (pushed.id, id))
+            async_job_progress_t pushed;
+            if (async_job_progress_decode (&pushed, &in) == 0 && streq (pushed.id, id))
                 progress (arg, pushed.done, pushed.total);
-            else
-            if (async_waiting_decode (&waiting, &in) == 0 && streq (waiting.id, id))
-                progress (arg, waiting.done, waiting.total);
         }
         else
         if (async_inmsg_is (&in, ASYNC_S_ERROR)) {

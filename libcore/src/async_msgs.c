@@ -5,6 +5,7 @@
 */
 #include "async_msgs.h"
 #include "async_util.h"
+#include <assert.h>
 #include <string.h>
 
 //  Encode one field of `body`
@@ -25,13 +26,25 @@
     ok = ok && async_mp_int (in->body, #field, &body->field) == 0;
 #define S_DECODE(type, field) S_DECODE_##type (field)
 
-#define S_NAME(type, field) " " #field
+//  Whether `command` is one of a row's
+#define S_IS(id) || command == ASYNC_##id
 
-#define S_DEFINE(name, command, fields) \
+//  The command of an incoming message that is one of a row's: a name may
+//  be a command in both directions (CANCEL), each direction is tried
+#define S_COMMAND_OF(in, commands, found) \
+    for (int to_broker = 0; to_broker < 2 && !found; to_broker++) { \
+        const async_proto_t *row = async_proto_find ((in)->command, to_broker); \
+        async_command_t command = row ? row->id : ASYNC_COMMANDS; \
+        found = row && (0 commands (S_IS)); \
+    }
+
+#define S_DEFINE(name, fields, commands) \
     void \
-    async_##name##_encode (async_msg_t *msg, uint64_t rid, const async_##name##_t *body) \
+    async_##name##_encode (async_msg_t *msg, async_command_t command, uint64_t rid, \
+                           const async_##name##_t *body) \
     { \
-        async_msg_init (msg, ASYNC_##command, rid); \
+        assert (0 commands (S_IS)); \
+        async_msg_init (msg, command, rid); \
         fields (S_ENCODE) \
     } \
     \
@@ -39,7 +52,9 @@
     async_##name##_decode (async_##name##_t *body, const async_inmsg_t *in) \
     { \
         memset (body, 0, sizeof *body); \
-        bool ok = async_inmsg_is (in, ASYNC_##command) && in->body; \
+        bool ok = false; \
+        if (in->body) \
+            S_COMMAND_OF (in, commands, ok) \
         fields (S_DECODE) \
         if (!ok) \
             memset (body, 0, sizeof *body); \
@@ -47,8 +62,14 @@
     }
 ASYNC_MSGS (S_DEFINE)
 
-#define S_ROW(name, command, fields) { ASYNC_##command, fields (S_NAME) + 1 },
-const async_msgs_row_t async_msgs_rows [] = {
-    ASYNC_MSGS (S_ROW)
-};
-const int async_msgs_size = sizeof async_msgs_rows / sizeof async_msgs_rows [0];
+#define S_NAME(type, field) " " #field
+#define S_FIELDS_OF(name, fields, commands) \
+    if (0 commands (S_IS)) \
+        return fields (S_NAME) + 1;
+
+const char *
+async_msgs_fields (async_command_t command)
+{
+    ASYNC_MSGS (S_FIELDS_OF)
+    return NULL;
+}
