@@ -918,12 +918,13 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
             msgpack_pack_true (&msg.packer);
         else
             msgpack_pack_false (&msg.packer);
-        if (job->failure_type && async_log_enabled (ASYNC_LOG_INFO)) {
+        if (job->failure_type && async_log_enabled (ASYNC_LOG_WARNING)) {
             char message [512];
             async_log_quote (job->failure_message, message, sizeof message);
-            async_log_info ("node", "job.failed", "job=%s task=%s attempt=%d type=%s "
-                            "message=\"%s\"", job->id, job->task, job->attempt,
-                            job->failure_type, message);
+            async_log (streq (job->failure_type, "CrashedError") ? ASYNC_LOG_ERROR
+                       : ASYNC_LOG_WARNING, "node", "job.failed", "job=%s task=%s "
+                       "attempt=%d type=%s message=\"%s\"", job->id, job->task,
+                       job->attempt, job->failure_type, message);
         }
     }
     unacked_t *unacked = async_xcalloc (1, sizeof (unacked_t));
