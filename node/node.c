@@ -901,8 +901,10 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
         async_codec_pack_str (&msg.packer, "message");
         async_codec_pack_str (&msg.packer, job->failure_message);
         async_codec_pack_str (&msg.packer, "detail");
-        char detail [2048];
-        snprintf (detail, sizeof detail, "%s%stask=%s attempt=%d node=%s agent=%s\nargs=%.900s",
+        //  The task's detail (a crash's backtrace: up to 6 KB), then where
+        char detail [8192];
+        snprintf (detail, sizeof detail, "%.6144s%stask=%s attempt=%d node=%s agent=%s\n"
+                  "args=%.900s",
                   job->failure_detail ? job->failure_detail : "",
                   job->failure_detail ? "\n" : "", job->task, job->attempt, self->uuid,
                   job->agent, "");
