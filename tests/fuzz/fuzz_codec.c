@@ -11,9 +11,13 @@
 //    - a value decoded to JSON and encoded again decodes to the same JSON
 //      (when the encoder accepts it);
 //    - a decoded job record, encoded and decoded again, gives the same job
-//      JSON (docs/spec.md section 6).
+//      JSON (docs/spec.md section 6);
+//    - the input as text, parsed as a cron expression (async_cron_parse,
+//      what EVERY-SET's `cron` goes through) and as a time zone: a parsed
+//      expression's next ticks are whole minutes, each after the last.
 #include "async_codec.h"
 #include "async_job.h"
+#include "async_cron.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +124,49 @@ s_job_round_trip (const uint8_t *data, size_t size)
     async_job_destroy (&job);
 }
 
+//  The input as a cron expression and a time zone
+static void
+s_cron (const uint8_t *data, size_t size)
+{
+    char text [ASYNC_CRON_MAX + 2];
+    size_t len = size < sizeof text - 1 ? size : sizeof text - 1;
+    memcpy (text, data, len);
+    text [len] = 0;
+    char err [300] = "";
+    int32_t offset = 0;
+    if (async_cron_tz_parse (text, &offset, err, sizeof err) == 0
+        && (offset < -ASYNC_CRON_OFFSET_MAX || offset > ASYNC_CRON_OFFSET_MAX || offset % 60)) {
+        fprintf (stderr, "fuzz_codec: tz '%s' parsed to %d s\n", text, (int) offset);
+        abort ();
+    }
+    async_cron_t cron;
+    if (async_cron_parse (text, &cron, err, sizeof err)) {
+        if (!*err || strchr (err, '\n')) {
+            fprintf (stderr, "fuzz_codec: cron refused without a one-line reason\n");
+            abort ();
+        }
+        return;
+    }
+    //  A few ticks from a time and offset the input picks
+    uint64_t seed = 0;
+    for (size_t i = 0; i < size; i++)
+        seed = seed * 131 + data [i];
+    int64_t after = (int64_t) (seed % (4102444800ULL * 1000000ULL));  //  to 2100
+    int32_t offsets [] = { 0, 3600, -34200, ASYNC_CRON_OFFSET_MAX };
+    offset = offsets [seed % 4];
+    for (int i = 0; i < 3; i++) {
+        int64_t next = async_cron_next (&cron, after, offset);
+        if (next == -1)
+            return;  //  none within 10 years
+        if (next <= after || next % 60000000 != 0) {
+            fprintf (stderr, "fuzz_codec: cron '%s' after %lld: %lld\n", text,
+                     (long long) after, (long long) next);
+            abort ();
+        }
+        after = next;
+    }
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -140,5 +187,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     async_inmsg_destroy (&in);
     s_value_round_trip (data, size);
     s_job_round_trip (data, size);
+    s_cron (data, size);
     return 0;
 }
