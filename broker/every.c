@@ -33,7 +33,7 @@ typedef struct {
     uint64_t jobs;              //  jobs a tick (its spec's), >= 1
     char *cron;                 //  a cron schedule's expression, or NULL
     async_cron_t parsed;        //  ... parsed
-    int32_t tz_offset_s;        //  ... on a clock this far east of UTC
+    async_tz_t *tz;             //  ... on the clock of this zone
 } schedule_t;
 
 struct _every_t {
@@ -77,6 +77,7 @@ s_schedule_destroy (schedule_t **self_p)
     free (self->spec);
     free (self->last_error);
     free (self->cron);
+    async_tz_destroy (&self->tz);
     free (self);
     *self_p = NULL;
 }
@@ -85,19 +86,19 @@ s_schedule_destroy (schedule_t **self_p)
 static int64_t
 s_cron_next (const schedule_t *self, int64_t now)
 {
-    int64_t next = async_cron_next (&self->parsed, now < 0 ? 0 : now, self->tz_offset_s);
+    int64_t next = async_cron_next (&self->parsed, now < 0 ? 0 : now, self->tz);
     return next < 0 ? INT64_MAX : next;
 }
 
 //  The shortest gap between ticks of a cron expression over its next 1000
 //  ticks from `now`, at least a minute: what it may cost, for every_rate
 static int64_t
-s_cron_interval (const async_cron_t *cron, int32_t offset_s, int64_t now)
+s_cron_interval (const async_cron_t *cron, const async_tz_t *tz, int64_t now)
 {
     int64_t shortest = EVERY_INTERVAL_MAX;
-    int64_t tick = async_cron_next (cron, now < 0 ? 0 : now, offset_s);
+    int64_t tick = async_cron_next (cron, now < 0 ? 0 : now, tz);
     for (int i = 0; i < 1000 && tick >= 0 && shortest > 60000000; i++) {
-        int64_t next = async_cron_next (cron, tick, offset_s);
+        int64_t next = async_cron_next (cron, tick, tz);
         if (next < 0)
             break;
         if (next - tick < shortest)
@@ -125,8 +126,8 @@ s_schedule_stage (every_t *self, schedule_t *schedule)
     if (schedule->cron) {
         async_codec_pack_str (&pk, "cron");
         async_codec_pack_str (&pk, schedule->cron);
-        async_codec_pack_str (&pk, "tz_offset_s");
-        msgpack_pack_int64 (&pk, schedule->tz_offset_s);
+        async_codec_pack_str (&pk, "tz");
+        async_codec_pack_str (&pk, async_tz_text (schedule->tz));
     }
     async_codec_pack_str (&pk, "name");
     async_codec_pack_str (&pk, schedule->name);
@@ -205,15 +206,21 @@ s_schedule_decode (const char *data, size_t size, const char **why)
     //  then the shortest gap between its ticks, for the budgets)
     self->cron = async_mp_strdup (map, "cron");
     if (self->cron) {
-        char err [200];
-        int64_t tz_offset = 0;
+        char err [300], tz [ASYNC_TZ_NAME_MAX + 1];
         if (async_cron_parse (self->cron, &self->parsed, err, sizeof err)
-        ||  async_mp_int (map, "tz_offset_s", &tz_offset)
-        ||  tz_offset < -ASYNC_CRON_OFFSET_MAX || tz_offset > ASYNC_CRON_OFFSET_MAX) {
+        ||  async_mp_str (map, "tz", tz, sizeof tz)) {
             *why = "bad cron";
             goto fail;
         }
-        self->tz_offset_s = (int32_t) tz_offset;
+        //  A zone whose file is gone now: the schedule is kept on UTC
+        //  (logged), rather than lost
+        self->tz = async_tz_new (tz, err, sizeof err);
+        if (!self->tz) {
+            async_log_error ("every", "every.tz_missing", "schedule=%s tz=%s reason=\"%s; "
+                             "the schedule ticks on UTC until set again\"", self->name,
+                             tz, err);
+            self->tz = async_tz_new ("UTC", err, sizeof err);
+        }
     }
     //  Optional (absent in records written by older brokers: one job)
     self->jobs = 1;
@@ -322,8 +329,8 @@ every_name_valid (const char *name)
 //  every_set and every_set_cron: `cron` NULL for an interval schedule
 static int
 s_set (every_t *self, const char *name, int64_t interval_us, const char *cron,
-       int32_t tz_offset_s, const msgpack_object *spec, size_t jobs, int64_t now,
-       char *err, size_t err_size)
+       const char *tz, const msgpack_object *spec, size_t jobs, int64_t now, char *err,
+       size_t err_size)
 {
     assert (self);
     assert (err);
@@ -361,12 +368,12 @@ s_set (every_t *self, const char *name, int64_t interval_us, const char *cron,
     schedule->jobs = jobs;
     schedule->next_us = now + interval_us;
     if (cron) {
-        if (async_cron_parse (cron, &schedule->parsed, err, err_size)) {
+        schedule->tz = async_tz_new (tz ? tz : "UTC", err, err_size);
+        if (!schedule->tz || async_cron_parse (cron, &schedule->parsed, err, err_size)) {
             s_schedule_destroy (&schedule);
             return -1;
         }
         schedule->cron = async_xstrdup (cron);
-        schedule->tz_offset_s = tz_offset_s;
         schedule->next_us = s_cron_next (schedule, now);
     }
     if (!schedule->name
@@ -388,34 +395,33 @@ every_set (every_t *self, const char *name, int64_t interval_us,
            const msgpack_object *spec, size_t jobs, int64_t now, char *err,
            size_t err_size)
 {
-    return s_set (self, name, interval_us, NULL, 0, spec, jobs, now, err, err_size);
+    return s_set (self, name, interval_us, NULL, NULL, spec, jobs, now, err, err_size);
 }
 
 int64_t
-every_cron_interval (const char *cron, int32_t tz_offset_s, int64_t now)
-{
-    async_cron_t parsed;
-    char err [200];
-    if (async_cron_parse (cron, &parsed, err, sizeof err))
-        return -1;
-    return s_cron_interval (&parsed, tz_offset_s, now);
-}
-
-int
-every_set_cron (every_t *self, const char *name, const char *cron, int32_t tz_offset_s,
-                const msgpack_object *spec, size_t jobs, int64_t now, char *err,
-                size_t err_size)
+every_cron_interval (const char *cron, const char *tz, int64_t now, char *err,
+                     size_t err_size)
 {
     async_cron_t parsed;
     if (!cron || async_cron_parse (cron, &parsed, err, err_size))
         return -1;
-    if (tz_offset_s < -ASYNC_CRON_OFFSET_MAX || tz_offset_s > ASYNC_CRON_OFFSET_MAX) {
-        snprintf (err, err_size, "bad time zone offset for schedule '%s'", name);
+    async_tz_t *zone = async_tz_new (tz ? tz : "UTC", err, err_size);
+    if (!zone)
         return -1;
-    }
-    int64_t interval_us = s_cron_interval (&parsed, tz_offset_s, now);
-    return s_set (self, name, interval_us, cron, tz_offset_s, spec, jobs, now, err,
-                  err_size);
+    int64_t interval = s_cron_interval (&parsed, zone, now);
+    async_tz_destroy (&zone);
+    return interval;
+}
+
+int
+every_set_cron (every_t *self, const char *name, const char *cron, const char *tz,
+                const msgpack_object *spec, size_t jobs, int64_t now, char *err,
+                size_t err_size)
+{
+    int64_t interval_us = every_cron_interval (cron, tz, now, err, err_size);
+    if (interval_us < 0)
+        return -1;
+    return s_set (self, name, interval_us, cron, tz, spec, jobs, now, err, err_size);
 }
 
 int
@@ -452,13 +458,11 @@ every_pack_list (every_t *self, msgpack_packer *pk)
         async_codec_pack_str (pk, schedule->name);
         async_codec_pack_str (pk, "interval");
         if (schedule->cron) {
-            char tz [16];
             msgpack_pack_nil (pk);
             async_codec_pack_str (pk, "cron");
             async_codec_pack_str (pk, schedule->cron);
             async_codec_pack_str (pk, "tz");
-            async_codec_pack_str (pk, async_cron_tz_format (schedule->tz_offset_s, tz,
-                                                            sizeof tz));
+            async_codec_pack_str (pk, async_tz_text (schedule->tz));
         }
         else
             msgpack_pack_double (pk, (double) schedule->interval_us / 1e6);

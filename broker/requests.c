@@ -401,8 +401,7 @@ requests_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_c
         zlistx_t *jobs = zlistx_new ();
         zlistx_set_destructor (jobs, (zlistx_destructor_fn *) async_job_destroy);
         //  A cron schedule: "cron" (and "tz") instead of "interval_ms"
-        char cron [ASYNC_CRON_MAX + 1] = "", tz [64] = "UTC";
-        int32_t tz_offset_s = 0;
+        char cron [ASYNC_CRON_MAX + 1] = "", tz [ASYNC_TZ_NAME_MAX + 1] = "UTC";
         const msgpack_object *cron_field = async_mp_get (in->body, "cron");
         const msgpack_object *tz_field = async_mp_get (in->body, "tz");
         int rc = 0;
@@ -415,18 +414,20 @@ requests_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_c
             else
             if (tz_field && async_mp_strcpy (tz_field, tz, sizeof tz)) {
                 rc = -1;
-                snprintf (err, sizeof err, "tz must be UTC or a fixed offset like +01:00");
+                snprintf (err, sizeof err, "tz must be a string of at most %d bytes: UTC, "
+                          "a fixed offset like +01:00 or a name like Europe/Paris",
+                          ASYNC_TZ_NAME_MAX);
             }
             else
             if (async_mp_get (in->body, "interval_ms")) {
                 rc = -1;
                 snprintf (err, sizeof err, "EVERY-SET takes interval_ms or cron, not both");
             }
-            else
-                rc = async_cron_parse (cron, &(async_cron_t) { 0 }, err, sizeof err)
-                  || async_cron_tz_parse (tz, &tz_offset_s, err, sizeof err) ? -1 : 0;
-            if (rc == 0)
-                interval_us = every_cron_interval (cron, tz_offset_s, async_now_us ());
+            else {
+                interval_us = every_cron_interval (cron, tz, async_now_us (), err,
+                                                   sizeof err);
+                rc = interval_us < 0 ? -1 : 0;
+            }
         }
         else
         if ((rc = async_mp_int (in->body, "interval_ms", &interval_ms) ? -1 : 0))
@@ -443,7 +444,7 @@ requests_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_c
               || s_check_quotas (self, jobs, err, sizeof err)
               || s_every_budget (self, name, zlistx_size (jobs), interval_us, err,
                                  sizeof err)
-              || (cron_field ? every_set_cron (self->every, name, cron, tz_offset_s, spec,
+              || (cron_field ? every_set_cron (self->every, name, cron, tz, spec,
                                           zlistx_size (jobs), async_now_us (), err,
                                           sizeof err)
                         : every_set (self->every, name, interval_us, spec,

@@ -168,8 +168,9 @@ static const ctl_option_t s_every_options [] = {
     { "--cron", "EXPR", CTL_OPT_CRON,
       "tick on a cron expression, 'MINUTE HOUR DAY MONTH WEEKDAY' like '*/5 * * * *', "
       "instead of every DUR (default: DUR)" },
-    { "--tz", "UTC|+HH:MM", CTL_OPT_TZ,
-      "the --cron expression's time zone: UTC or a fixed offset like +01:00 "
+    { "--tz", "TZ", CTL_OPT_TZ,
+      "the --cron expression's time zone: UTC, a fixed offset like +01:00, or a "
+      "name like Europe/Paris, read by the broker from its tz database "
       "(default: UTC)" },
     { NULL, NULL, 0, NULL }
 };
@@ -1191,13 +1192,11 @@ s_cmd_every (ctl_t *ctl)
     if (rc == 0 && !cron && usecs < 1000)
         rc = s_usage (ctl, "DUR '%s' is less than 1ms; give a duration like 30s",
                       ctl->words [1]);
+    //  The expression here; the zone at the broker, which reads its file
     char why [300];
     async_cron_t parsed;
-    int32_t offset_s;
     if (rc == 0 && cron && async_cron_parse (cron->value, &parsed, why, sizeof why))
         rc = s_usage (ctl, "--cron: %s", why);
-    if (rc == 0 && tz && async_cron_tz_parse (tz->value, &offset_s, why, sizeof why))
-        rc = s_usage (ctl, "--tz: %s", why);
     char *spec;
     if (rc || (rc = s_task_spec_text (ctl, ctl->words [cron ? 1 : 2], "the job", &spec)))
         return rc;

@@ -149,60 +149,11 @@ async_cron_parse (const char *text, async_cron_t *cron, char *err, size_t err_si
     cron->weekdays = (uint8_t) ((bits [4] | bits [4] >> 7) & 0x7f);  //  7 is Sunday
     cron->days_star = words [2][0] == '*';
     cron->weekdays_star = words [4][0] == '*';
-    if (async_cron_next (cron, 0, 0) < 0) {
+    if (async_cron_next (cron, 0, NULL) < 0) {
         snprintf (err, err_size, "cron expression '%.64s' never matches a date", text);
         return -1;
     }
     return 0;
-}
-
-int
-async_cron_tz_parse (const char *text, int32_t *offset_s, char *err, size_t err_size)
-{
-    *offset_s = 0;
-    if (text
-        && (strcmp (text, "UTC") == 0 || strcmp (text, "Z") == 0 || strcmp (text, "utc") == 0))
-        return 0;
-    int hours = -1, minutes = 0;
-    if (text && (text [0] == '+' || text [0] == '-') && isdigit ((unsigned char) text [1])
-        && isdigit ((unsigned char) text [2])) {
-        hours = (text [1] - '0') * 10 + (text [2] - '0');
-        const char *rest = text + 3;
-        if (*rest == ':')
-            rest++;
-        if (*rest) {
-            if (isdigit ((unsigned char) rest [0]) && isdigit ((unsigned char) rest [1])
-                && rest [2] == 0)
-                minutes = (rest [0] - '0') * 10 + (rest [1] - '0');
-            else
-                hours = -1;
-        }
-        else if (rest != text + 3)
-            hours = -1;  //  "+01:"
-    }
-    int32_t offset = hours * 3600 + minutes * 60;
-    if (hours < 0 || minutes > 59 || offset > ASYNC_CRON_OFFSET_MAX) {
-        snprintf (err, err_size,
-                  "time zone '%.40s' is not UTC or a fixed offset like "
-                  "+01:00 or -05:30 (at most 18:00); named zones are not supported",
-                  text ? text : "");
-        return -1;
-    }
-    *offset_s = text [0] == '-' ? -offset : offset;
-    return 0;
-}
-
-const char *
-async_cron_tz_format (int32_t offset_s, char *buf, size_t size)
-{
-    if (offset_s == 0)
-        snprintf (buf, size, "UTC");
-    else {
-        int32_t magnitude = offset_s < 0 ? -offset_s : offset_s;
-        snprintf (buf, size, "%c%02d:%02d", offset_s < 0 ? '-' : '+',
-                  (int) (magnitude / 3600 % 100), (int) (magnitude % 3600 / 60));
-    }
-    return buf;
 }
 
 //  ---------------------------------------------------------------------
@@ -239,13 +190,12 @@ s_days (int64_t year, int month, int day)
     return era * 146097 + doe - 719468;
 }
 
-int64_t
-async_cron_next (const async_cron_t *cron, int64_t after_us, int32_t offset_s)
+//  The first whole minute after `local` (seconds of local time) that
+//  matches, in local seconds; -1 if there is none within about 11 years
+static int64_t
+s_next_local (const async_cron_t *cron, int64_t local)
 {
-    if (after_us < 0 || offset_s < -ASYNC_CRON_OFFSET_MAX || offset_s > ASYNC_CRON_OFFSET_MAX)
-        return -1;
-    //  Local seconds; the first whole minute after them
-    int64_t t = (s_floor_div (after_us / 1000000 + offset_s, 60) + 1) * 60;
+    int64_t t = (s_floor_div (local, 60) + 1) * 60;
     int64_t limit = t + 11LL * 366 * 86400;
     while (t < limit) {
         int64_t days = s_floor_div (t, 86400);
@@ -257,7 +207,7 @@ async_cron_next (const async_cron_t *cron, int64_t after_us, int32_t offset_s)
             t = (month == 12 ? s_days (year + 1, 1, 1) : s_days (year, month + 1, 1)) * 86400;
             continue;
         }
-        int weekday = (int) (s_floor_div (days + 4, 7) * -7 + days + 4);  //  0 = Sunday
+        int weekday = (int) (days + 4 - s_floor_div (days + 4, 7) * 7);  //  0 = Sunday
         bool day_ok = cron->days & (1U << day);
         bool weekday_ok = cron->weekdays & (1U << weekday);
         if (!cron->days_star && !cron->weekdays_star ? !(day_ok || weekday_ok)
@@ -275,10 +225,46 @@ async_cron_next (const async_cron_t *cron, int64_t after_us, int32_t offset_s)
             t += 60;
             continue;
         }
-        int64_t utc = t - offset_s;
-        if (utc < 0 || utc > INT64_MAX / 1000000)
+        return t;
+    }
+    return -1;
+}
+
+static int32_t
+s_offset (const async_tz_t *tz, int64_t utc_s)
+{
+    return tz ? async_tz_offset (tz, utc_s) : 0;
+}
+
+int64_t
+async_cron_next (const async_cron_t *cron, int64_t after_us, const async_tz_t *tz)
+{
+    //  Past 9999 there is nothing to schedule (and no overflow below)
+    if (after_us < 0 || after_us > 253402300799LL * 1000000)
+        return -1;
+    int64_t after = after_us / 1000000;
+    //  A cursor on the local clock, moving forward only: a local time that
+    //  the clock skipped (spring forward) has no instant and is passed
+    //  over; one that it repeats (fall back) is taken at its first instant
+    //  after `after` only, as the next search starts from its local time
+    int64_t local = after + s_offset (tz, after);
+    for (int skipped = 0; skipped < 10000; skipped++) {
+        int64_t candidate = s_next_local (cron, local);
+        if (candidate < 0)
             return -1;
-        return utc * 1000000;
+        //  The instants whose local time is the candidate: the offsets a
+        //  day around it (a zone changes its offset at most once a day)
+        int64_t best = -1;
+        int64_t around [3] = { candidate - 86400, candidate, candidate + 86400 };
+        for (int i = 0; i < 3; i++) {
+            int32_t offset = s_offset (tz, around [i]);
+            int64_t utc = candidate - offset;
+            if (s_offset (tz, utc) == offset && utc > after && (best < 0 || utc < best))
+                best = utc;
+        }
+        if (best >= 0)
+            return best > 253402300799LL ? -1 : best * 1000000;
+        local = candidate;
     }
     return -1;
 }

@@ -9,8 +9,8 @@
       day of week 0-7 (0 and 7 are Sunday) or sun-sat; names in any case;
     - when both day fields are restricted (neither starts with `*`), a
       day matches either of them; else it must match both.
-    Times are whole minutes of a clock at a fixed offset from UTC (UTC, or
-    e.g. +01:00): no named time zones, no daylight saving time.
+    Times are whole minutes of the clock of a time zone (async_tz.h): UTC,
+    a fixed offset, or a named zone of the tz database.
 
     (internal to asyncmesh)
     =========================================================================
@@ -21,11 +21,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "async_tz.h"
 
 //  A cron expression takes at most this many bytes
-#define ASYNC_CRON_MAX        200
-//  A fixed offset from UTC is within this many seconds (-18:00..+18:00)
-#define ASYNC_CRON_OFFSET_MAX (18 * 3600)
+#define ASYNC_CRON_MAX 200
 
 typedef struct {
     uint64_t minutes;    //  bit n: minute n
@@ -41,17 +40,11 @@ typedef struct {
 //  never matches a date, e.g. "0 0 30 2 *", is refused too).
 int async_cron_parse (const char *text, async_cron_t *cron, char *err, size_t err_size);
 
-//  Parse a time zone: "UTC", "Z" or a fixed offset "+HH:MM", "-HH:MM",
-//  "+HH", "+HHMM" (at most 18:00), into seconds east of UTC. 0, or -1 with
-//  a one-line reason in err.
-int async_cron_tz_parse (const char *text, int32_t *offset_s, char *err, size_t err_size);
-
-//  The tz as text ("UTC" or "+HH:MM") into buf (at least 8 bytes).
-const char *async_cron_tz_format (int32_t offset_s, char *buf, size_t size);
-
 //  The first tick strictly after `after_us` (wall clock, us since the
-//  epoch, >= 0) on a clock `offset_s` east of UTC, in us; -1 if there is
-//  none within about 10 years (or it is out of range).
-int64_t async_cron_next (const async_cron_t *cron, int64_t after_us, int32_t offset_s);
+//  epoch, >= 0) on the clock of zone `tz` (NULL: UTC), in us; -1 if there
+//  is none within about 10 years (or it is out of range). In a zone with
+//  daylight saving time, a local time that the clock skips is skipped,
+//  and one that it repeats runs once (at its first instant).
+int64_t async_cron_next (const async_cron_t *cron, int64_t after_us, const async_tz_t *tz);
 
 #endif

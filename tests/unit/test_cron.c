@@ -1,7 +1,7 @@
 /*  =========================================================================
     test_cron - cron expressions (libcore/src/async_cron.c): parsing, the
     next tick, fixed-offset time zones, checked against a minute-by-minute
-    scan with gmtime_r
+    scan with gmtime_r; named zones (TZif files) against localtime_r
     =========================================================================
 */
 #define _GNU_SOURCE
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "async_cron.h"
@@ -40,13 +41,33 @@ s_parse_ok (const char *text, async_cron_t *cron)
         fail_msg ("cron '%s' refused: %s", text, err);
 }
 
-//  The next tick of `text` after `after`, on a clock offset_s east of UTC
+static async_tz_t *
+s_tz (const char *text)
+{
+    char err [300] = "";
+    async_tz_t *tz = async_tz_new (text, err, sizeof err);
+    if (!tz)
+        fail_msg ("tz '%s' refused: %s", text, err);
+    return tz;
+}
+
+//  The next tick of `text` after `after`, in zone `zone`
 static int64_t
-s_next (const char *text, int64_t after, int32_t offset_s)
+s_next_in (const char *text, int64_t after, const char *zone)
 {
     async_cron_t cron;
     s_parse_ok (text, &cron);
-    return async_cron_next (&cron, after, offset_s);
+    async_tz_t *tz = s_tz (zone);
+    int64_t next = async_cron_next (&cron, after, tz);
+    async_tz_destroy (&tz);
+    return next;
+}
+
+static int64_t
+s_next (const char *text, int64_t after, int offset_s)
+{
+    (void) offset_s;  //  UTC
+    return s_next_in (text, after, "UTC");
 }
 
 static void
@@ -165,44 +186,151 @@ test_cron_next (void **state)
     //  Out of range
     async_cron_t cron;
     s_parse_ok ("* * * * *", &cron);
-    assert_true (async_cron_next (&cron, -1, 0) == -1);
-    assert_true (async_cron_next (&cron, INT64_MAX, 0) == -1);
-    assert_true (async_cron_next (&cron, 0, ASYNC_CRON_OFFSET_MAX + 1) == -1);
+    assert_true (async_cron_next (&cron, -1, NULL) == -1);
+    assert_true (async_cron_next (&cron, INT64_MAX, NULL) == -1);
+    assert_true (async_cron_next (&cron, s_us (9999, 12, 31, 23, 59, 0), NULL) == -1);
 }
 
 static void
 test_cron_tz (void **state)
 {
     (void) state;
-    int32_t offset;
-    char err [300], buf [16];
-    const char *good [] = { "UTC",   "Z",   "utc",    "+00:00", "+05:30", "-05:00",
+    char err [300];
+    const char *good [] = { "UTC",   "Z",   "+00:00", "+05:30", "-05:00",
                             "+0530", "-03", "+18:00", "-18:00", NULL };
-    const int32_t want [] = { 0, 0, 0, 0, 19800, -18000, 19800, -10800, 64800, -64800 };
+    const char *text [] = { "UTC",    "UTC",    "UTC",    "+05:30", "-05:00",
+                            "+05:30", "-03:00", "+18:00", "-18:00" };
+    const int32_t want [] = { 0, 0, 0, 19800, -18000, 19800, -10800, 64800, -64800 };
     for (int i = 0; good [i]; i++) {
-        if (async_cron_tz_parse (good [i], &offset, err, sizeof err))
-            fail_msg ("tz '%s' refused: %s", good [i], err);
-        assert_int_equal (offset, want [i]);
+        async_tz_t *tz = s_tz (good [i]);
+        assert_int_equal (async_tz_offset (tz, 0), want [i]);
+        assert_int_equal (async_tz_offset (tz, 4000000000LL), want [i]);
+        assert_string_equal (async_tz_text (tz), text [i]);
+        async_tz_destroy (&tz);
     }
-    const char *bad [] = { "",    "Europe/Paris", "+1:00",     "+01:",   "+01:60", "+18:01",
-                           "+25", "05:30",        "+05:30:00", "+0530x", "GMT",    NULL };
+    const char *bad [] = { "",
+                           "+1:00",
+                           "+01:",
+                           "+01:60",
+                           "+18:01",
+                           "+25",
+                           "05:30",
+                           "+05:30:00",
+                           "+0530x",
+                           "../etc/passwd",
+                           "Europe/../../etc/passwd",
+                           "/etc/localtime",
+                           "Europe/",
+                           "Europe//Paris",
+                           "No/Such_Zone",
+                           "Europe/Paris\n",
+                           "utc",
+                           NULL };
     for (int i = 0; bad [i]; i++) {
         err [0] = 0;
-        if (async_cron_tz_parse (bad [i], &offset, err, sizeof err) != -1)
+        async_tz_t *tz = async_tz_new (bad [i], err, sizeof err);
+        if (tz)
             fail_msg ("tz '%s' was accepted", bad [i]);
         assert_true (*err && !strchr (err, '\n'));
     }
-    assert_int_equal (async_cron_tz_parse (NULL, &offset, err, sizeof err), -1);
-    assert_string_equal (async_cron_tz_format (0, buf, sizeof buf), "UTC");
-    assert_string_equal (async_cron_tz_format (19800, buf, sizeof buf), "+05:30");
-    assert_string_equal (async_cron_tz_format (-18000, buf, sizeof buf), "-05:00");
+    assert_null (async_tz_new (NULL, err, sizeof err));
     //  02:30 at +05:30 is 21:00 UTC the day before; midnight at -05:00 is 05:00 UTC
     int64_t now = s_us (2026, 12, 7, 0, 0, 0);
-    assert_true (s_next ("30 2 * * *", now, 19800) == s_us (2026, 12, 7, 21, 0, 0));
-    assert_true (s_next ("0 0 * * *", now, -18000) == s_us (2026, 12, 7, 5, 0, 0));
+    assert_true (s_next_in ("30 2 * * *", now, "+05:30") == s_us (2026, 12, 7, 21, 0, 0));
+    assert_true (s_next_in ("0 0 * * *", now, "-05:00") == s_us (2026, 12, 7, 5, 0, 0));
     //  The local date decides the day: Monday 00:30 at +01:00 is Sunday 23:30 UTC
-    assert_true (s_next ("30 0 * * mon", s_us (2026, 12, 12, 0, 0, 0), 3600)
+    assert_true (s_next_in ("30 0 * * mon", s_us (2026, 12, 12, 0, 0, 0), "+01:00")
                  == s_us (2026, 12, 13, 23, 30, 0));
+}
+
+//  A named zone's offsets are those of the C library's localtime_r (with
+//  TZ set in this test only), before and after its last transition (the
+//  footer's rule), north and south of the equator
+static void
+test_tz_named_offsets (void **state)
+{
+    (void) state;
+    if (access (ASYNC_TZ_DIR "/Europe/Paris", R_OK))
+        skip ();
+    const char *zones [] = { "Europe/Paris",
+                             "America/New_York",
+                             "Australia/Sydney",
+                             "Asia/Kolkata",
+                             "America/Sao_Paulo",
+                             "Pacific/Chatham",
+                             "Etc/GMT+5",
+                             "UTC",
+                             NULL };
+    srandom (7);
+    for (int z = 0; zones [z]; z++) {
+        async_tz_t *tz = s_tz (zones [z]);
+        assert_string_equal (async_tz_text (tz), zones [z]);
+        setenv ("TZ", zones [z], 1);
+        tzset ();
+        for (int i = 0; i < 20000; i++) {
+            //  1900 to 2100, and densely around 2037 (the end of the
+            //  transitions of the files Debian ships)
+            int64_t t = i % 2 ? (int64_t) (random () % 6311433600LL) - 2208988800LL
+                              : 2114380800LL + (int64_t) (random () % (10 * 31622400LL));
+            time_t when = (time_t) t;
+            struct tm tm;
+            localtime_r (&when, &tm);
+            if (async_tz_offset (tz, t) != (int32_t) tm.tm_gmtoff)
+                fail_msg ("%s at %lld: %d s, localtime_r says %ld s", zones [z], (long long) t,
+                          (int) async_tz_offset (tz, t), tm.tm_gmtoff);
+        }
+        async_tz_destroy (&tz);
+    }
+    unsetenv ("TZ");
+    tzset ();
+}
+
+//  Daylight saving time: a local time that the clock skips is skipped,
+//  one that it repeats runs once
+static void
+test_cron_dst (void **state)
+{
+    (void) state;
+    if (access (ASYNC_TZ_DIR "/Europe/Paris", R_OK))
+        skip ();
+    //  Paris in winter (+01:00) and summer (+02:00)
+    assert_true (s_next_in ("0 12 * * *", s_us (2026, 12, 7, 0, 0, 0), "Europe/Paris")
+                 == s_us (2026, 12, 7, 11, 0, 0));
+    assert_true (s_next_in ("0 12 * * *", s_us (2026, 7, 7, 0, 0, 0), "Europe/Paris")
+                 == s_us (2026, 7, 7, 10, 0, 0));
+    //  29 March 2026, 02:00 CET -> 03:00 CEST: 02:30 does not exist that day
+    assert_true (s_next_in ("30 2 * * *", s_us (2026, 3, 28, 12, 0, 0), "Europe/Paris")
+                 == s_us (2026, 3, 30, 0, 30, 0));
+    assert_true (s_next_in ("30 3 * * *", s_us (2026, 3, 28, 12, 0, 0), "Europe/Paris")
+                 == s_us (2026, 3, 29, 1, 30, 0));
+    //  25 October 2026, 03:00 CEST -> 02:00 CET: 02:30 comes twice, runs once
+    int64_t first = s_us (2026, 10, 25, 0, 30, 0);
+    assert_true (s_next_in ("30 2 * * *", s_us (2026, 10, 24, 12, 0, 0), "Europe/Paris")
+                 == first);
+    assert_true (s_next_in ("30 2 * * *", first, "Europe/Paris")
+                 == s_us (2026, 10, 26, 1, 30, 0));
+    //  Every 10 minutes over the fall back: each local time once, and the
+    //  ticks keep going after the repeated hour
+    async_cron_t cron;
+    s_parse_ok ("*/10 * * * *", &cron);
+    async_tz_t *tz = s_tz ("Europe/Paris");
+    int64_t tick = s_us (2026, 10, 24, 23, 55, 0);
+    int count = 0;
+    while ((tick = async_cron_next (&cron, tick, tz)) < s_us (2026, 10, 25, 2, 0, 0))
+        count++;
+    //  00:00 to 01:50 UTC is 02:00 to 02:50 CEST then 02:00 to 02:50 CET:
+    //  the first 6 run, the repeated 6 do not
+    assert_int_equal (count, 6);
+    assert_true (tick == s_us (2026, 10, 25, 2, 0, 0));  //  03:00 CET
+    async_tz_destroy (&tz);
+    //  Sydney: 5 October 2026, 02:00 AEST -> 03:00 AEDT; the year turns in DST
+    assert_true (s_next_in ("0 9 1 1 *", s_us (2026, 12, 7, 0, 0, 0), "Australia/Sydney")
+                 == s_us (2026, 12, 31, 22, 0, 0));
+    //  Past the transitions the files list (2037): the footer's rule
+    assert_true (s_next_in ("0 12 1 7 *", s_us (2050, 1, 1, 0, 0, 0), "Europe/Paris")
+                 == s_us (2050, 7, 1, 10, 0, 0));
+    assert_true (s_next_in ("0 12 1 12 *", s_us (2050, 1, 1, 0, 0, 0), "Europe/Paris")
+                 == s_us (2050, 12, 1, 11, 0, 0));
 }
 
 //  The minute-by-minute answer, with gmtime_r on the local time
@@ -241,6 +369,7 @@ test_cron_against_scan (void **state)
                              "59 23 31 * *",
                              "0 0 * feb *",
                              NULL };
+    const char *zones [] = { "UTC", "+01:00", "-04:30", "+14:00" };
     const int32_t offsets [] = { 0, 3600, -16200, 50400 };
     srandom (42);
     for (int i = 0; exprs [i]; i++) {
@@ -253,7 +382,9 @@ test_cron_against_scan (void **state)
             int64_t want = s_scan (&cron, after, offset, 62 * 24 * 60);
             if (want == -2)
                 continue;  //  past the scan: not compared
-            int64_t got = async_cron_next (&cron, after, offset);
+            async_tz_t *tz = s_tz (zones [round % 4]);
+            int64_t got = async_cron_next (&cron, after, tz);
+            async_tz_destroy (&tz);
             if (got != want)
                 fail_msg ("'%s' after %lld at %d s: %lld, the scan says %lld", exprs [i],
                           (long long) after, (int) offset, (long long) got, (long long) want);
@@ -267,6 +398,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_cron_fields),       cmocka_unit_test (test_cron_refused),
         cmocka_unit_test (test_cron_next),         cmocka_unit_test (test_cron_tz),
+        cmocka_unit_test (test_tz_named_offsets),  cmocka_unit_test (test_cron_dst),
         cmocka_unit_test (test_cron_against_scan),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
