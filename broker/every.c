@@ -530,10 +530,11 @@ s_schedule_run (every_t *self, schedule_t *schedule, int64_t now, const char *wh
     uint64_t missed = gap / (uint64_t) interval;
     int64_t last = tick + (int64_t) (missed * (uint64_t) interval);
     if (schedule->cron) {
-        //  The cron ticks after this one up to now, counted up to a bound
+        //  The cron ticks after this one up to now, counted up to 1000 (a
+        //  long outage of a busy schedule must not hold the loop up)
         missed = 0;
         last = tick;
-        for (int64_t next = s_cron_next (schedule, tick); next <= now && missed < 100000;
+        for (int64_t next = s_cron_next (schedule, tick); next <= now && missed < 1000;
              next = s_cron_next (schedule, next)) {
             missed++;
             last = next;

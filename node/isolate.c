@@ -661,7 +661,7 @@ s_on_record (s_run_t *self, char type, char *payload, size_t size)
             self->malformed = true;
     }
     else
-    if (type == 'T' && !self->trace) {
+    if (type == 'T' && !self->trace && size <= NODE_TRACE_MAX) {
         self->trace = async_xmalloc (size + 1);
         memcpy (self->trace, payload, size + 1);
         self->trace_size = size;

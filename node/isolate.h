@@ -74,6 +74,10 @@ typedef struct _node_chan_t {
 //  The longest record either side accepts
 #define NODE_CHAN_MAX           (64 * 1024 * 1024)
 
+//  A crash's 'T' record (its frames and the child's /proc/self/maps) is at
+//  most this big; a bigger one is malformed
+#define NODE_TRACE_MAX          (1024 * 1024)
+
 //  A crash's detail (its signal and backtrace) takes this many bytes at most
 #define NODE_DETAIL_MAX         6144
 
