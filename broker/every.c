@@ -4,6 +4,7 @@
 */
 #define _GNU_SOURCE                 //  strdup, strndup also under -std=c11
 #include "every.h"
+#include "async_cron.h"
 #include "keys.h"
 #include "async_codec.h"
 #include "async_util.h"
@@ -30,6 +31,9 @@ typedef struct {
     uint64_t ticks;             //  ticks submitted
     char *last_error;           //  why the last submit was refused, or NULL
     uint64_t jobs;              //  jobs a tick (its spec's), >= 1
+    char *cron;                 //  a cron schedule's expression, or NULL
+    async_cron_t parsed;        //  ... parsed
+    async_tz_t *tz;             //  ... on the clock of this zone
 } schedule_t;
 
 struct _every_t {
@@ -72,8 +76,36 @@ s_schedule_destroy (schedule_t **self_p)
     free (self->name);
     free (self->spec);
     free (self->last_error);
+    free (self->cron);
+    async_tz_destroy (&self->tz);
     free (self);
     *self_p = NULL;
+}
+
+//  A cron schedule's next tick after `now`; INT64_MAX if none (out of range)
+static int64_t
+s_cron_next (const schedule_t *self, int64_t now)
+{
+    int64_t next = async_cron_next (&self->parsed, now < 0 ? 0 : now, self->tz);
+    return next < 0 ? INT64_MAX : next;
+}
+
+//  The shortest gap between ticks of a cron expression over its next 1000
+//  ticks from `now`, at least a minute: what it may cost, for every_rate
+static int64_t
+s_cron_interval (const async_cron_t *cron, const async_tz_t *tz, int64_t now)
+{
+    int64_t shortest = EVERY_INTERVAL_MAX;
+    int64_t tick = async_cron_next (cron, now < 0 ? 0 : now, tz);
+    for (int i = 0; i < 1000 && tick >= 0 && shortest > 60000000; i++) {
+        int64_t next = async_cron_next (cron, tick, tz);
+        if (next < 0)
+            break;
+        if (next - tick < shortest)
+            shortest = next - tick;
+        tick = next;
+    }
+    return shortest < 60000000 ? 60000000 : shortest;
 }
 
 static size_t
@@ -90,7 +122,13 @@ s_schedule_stage (every_t *self, schedule_t *schedule)
     msgpack_packer pk;
     msgpack_sbuffer_init (&buffer);
     msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
-    msgpack_pack_map (&pk, 8);
+    msgpack_pack_map (&pk, schedule->cron ? 10 : 8);
+    if (schedule->cron) {
+        async_codec_pack_str (&pk, "cron");
+        async_codec_pack_str (&pk, schedule->cron);
+        async_codec_pack_str (&pk, "tz");
+        async_codec_pack_str (&pk, async_tz_text (schedule->tz));
+    }
     async_codec_pack_str (&pk, "name");
     async_codec_pack_str (&pk, schedule->name);
     async_codec_pack_str (&pk, "jobs");
@@ -164,6 +202,26 @@ s_schedule_decode (const char *data, size_t size, const char **why)
     }
     //  Optional: a string, or nil / absent
     self->last_error = async_mp_strdup (map, "last_error");
+    //  Optional: a cron schedule's expression and offset (interval_us is
+    //  then the shortest gap between its ticks, for the budgets)
+    self->cron = async_mp_strdup (map, "cron");
+    if (self->cron) {
+        char err [300], tz [ASYNC_TZ_NAME_MAX + 1];
+        if (async_cron_parse (self->cron, &self->parsed, err, sizeof err)
+        ||  async_mp_str (map, "tz", tz, sizeof tz)) {
+            *why = "bad cron";
+            goto fail;
+        }
+        //  A zone whose file is gone now: the schedule is kept on UTC
+        //  (logged), rather than lost
+        self->tz = async_tz_new (tz, err, sizeof err);
+        if (!self->tz) {
+            async_log_error ("every", "every.tz_missing", "schedule=%s tz=%s reason=\"%s; "
+                             "the schedule ticks on UTC until set again\"", self->name,
+                             tz, err);
+            self->tz = async_tz_new ("UTC", err, sizeof err);
+        }
+    }
     //  Optional (absent in records written by older brokers: one job)
     self->jobs = 1;
     if (async_mp_get (map, "jobs")
@@ -268,10 +326,11 @@ every_name_valid (const char *name)
     return true;
 }
 
-int
-every_set (every_t *self, const char *name, int64_t interval_us,
-           const msgpack_object *spec, size_t jobs, int64_t now, char *err,
-           size_t err_size)
+//  every_set and every_set_cron: `cron` NULL for an interval schedule
+static int
+s_set (every_t *self, const char *name, int64_t interval_us, const char *cron,
+       const char *tz, const msgpack_object *spec, size_t jobs, int64_t now, char *err,
+       size_t err_size)
 {
     assert (self);
     assert (err);
@@ -308,6 +367,15 @@ every_set (every_t *self, const char *name, int64_t interval_us,
     schedule->interval_us = interval_us;
     schedule->jobs = jobs;
     schedule->next_us = now + interval_us;
+    if (cron) {
+        schedule->tz = async_tz_new (tz ? tz : "UTC", err, err_size);
+        if (!schedule->tz || async_cron_parse (cron, &schedule->parsed, err, err_size)) {
+            s_schedule_destroy (&schedule);
+            return -1;
+        }
+        schedule->cron = async_xstrdup (cron);
+        schedule->next_us = s_cron_next (schedule, now);
+    }
     if (!schedule->name
     ||  async_codec_copy_object (spec, &schedule->spec, &schedule->spec_size)) {
         s_schedule_destroy (&schedule);
@@ -320,6 +388,40 @@ every_set (every_t *self, const char *name, int64_t interval_us,
     async_log_info ("every", "every.set", "schedule=%s interval_us=%" PRId64
                     " next_us=%" PRId64, name, interval_us, schedule->next_us);
     return 0;
+}
+
+int
+every_set (every_t *self, const char *name, int64_t interval_us,
+           const msgpack_object *spec, size_t jobs, int64_t now, char *err,
+           size_t err_size)
+{
+    return s_set (self, name, interval_us, NULL, NULL, spec, jobs, now, err, err_size);
+}
+
+int64_t
+every_cron_interval (const char *cron, const char *tz, int64_t now, char *err,
+                     size_t err_size)
+{
+    async_cron_t parsed;
+    if (!cron || async_cron_parse (cron, &parsed, err, err_size))
+        return -1;
+    async_tz_t *zone = async_tz_new (tz ? tz : "UTC", err, err_size);
+    if (!zone)
+        return -1;
+    int64_t interval = s_cron_interval (&parsed, zone, now);
+    async_tz_destroy (&zone);
+    return interval;
+}
+
+int
+every_set_cron (every_t *self, const char *name, const char *cron, const char *tz,
+                const msgpack_object *spec, size_t jobs, int64_t now, char *err,
+                size_t err_size)
+{
+    int64_t interval_us = every_cron_interval (cron, tz, now, err, err_size);
+    if (interval_us < 0)
+        return -1;
+    return s_set (self, name, interval_us, cron, tz, spec, jobs, now, err, err_size);
 }
 
 int
@@ -351,11 +453,19 @@ every_pack_list (every_t *self, msgpack_packer *pk)
         schedule_t *schedule = (schedule_t *) zhashx_lookup (self->schedules, name);
         assert (schedule);
         char next [40];
-        msgpack_pack_map (pk, 7);
+        msgpack_pack_map (pk, schedule->cron ? 9 : 7);
         async_codec_pack_str (pk, "name");
         async_codec_pack_str (pk, schedule->name);
         async_codec_pack_str (pk, "interval");
-        msgpack_pack_double (pk, (double) schedule->interval_us / 1e6);
+        if (schedule->cron) {
+            msgpack_pack_nil (pk);
+            async_codec_pack_str (pk, "cron");
+            async_codec_pack_str (pk, schedule->cron);
+            async_codec_pack_str (pk, "tz");
+            async_codec_pack_str (pk, async_tz_text (schedule->tz));
+        }
+        else
+            msgpack_pack_double (pk, (double) schedule->interval_us / 1e6);
         async_codec_pack_str (pk, "spec");
         async_codec_pack_raw (pk, schedule->spec, schedule->spec_size);
         async_codec_pack_str (pk, "next");
@@ -418,15 +528,29 @@ s_schedule_run (every_t *self, schedule_t *schedule, int64_t now, const char *wh
     int64_t interval = schedule->interval_us;
     uint64_t gap = (uint64_t) now - (uint64_t) tick;
     uint64_t missed = gap / (uint64_t) interval;
+    int64_t last = tick + (int64_t) (missed * (uint64_t) interval);
+    if (schedule->cron) {
+        //  The cron ticks after this one up to now, counted up to 1000 (a
+        //  long outage of a busy schedule must not hold the loop up)
+        missed = 0;
+        last = tick;
+        for (int64_t next = s_cron_next (schedule, tick); next <= now && missed < 1000;
+             next = s_cron_next (schedule, next)) {
+            missed++;
+            last = next;
+        }
+    }
     if (missed > 0) {
         char from [40], to [40];
         async_log_warning ("every", "every.skipped", "schedule=%s tick=%s ticks=%" PRIu64
                            " last=%s reason=\"%s when these ticks fell due; one job "
                            "runs for them all\"", schedule->name,
                            async_format_time (tick, from, sizeof from), missed,
-                           async_format_time (tick + (int64_t) (missed * (uint64_t) interval),
-                                              to, sizeof to), why);
+                           async_format_time (last, to, sizeof to), why);
     }
+    if (schedule->cron)
+        schedule->next_us = s_cron_next (schedule, now);
+    else
     if (now > INT64_MAX - interval)
         schedule->next_us = INT64_MAX;          //  the clock is out of range
     else
@@ -479,7 +603,11 @@ s_reanchor (every_t *self, int64_t now)
     int64_t back_max = 0;
     schedule_t *schedule = (schedule_t *) zhashx_first (self->schedules);
     while (schedule) {
-        if (schedule->next_us > now
+        //  A cron schedule's next tick is the first after now
+        int64_t anchored = schedule->cron ? s_cron_next (schedule, now)
+                         : now <= INT64_MAX - schedule->interval_us
+                         ? now + schedule->interval_us : INT64_MAX;
+        if (schedule->next_us > now && anchored < schedule->next_us
         &&  schedule->next_us - now > schedule->interval_us
         &&  now <= INT64_MAX - schedule->interval_us) {
             int64_t back = schedule->next_us - now - schedule->interval_us;
@@ -493,11 +621,10 @@ s_reanchor (every_t *self, int64_t now)
                                    "next tick is one interval from now\"",
                                    schedule->name,
                                    async_format_time (schedule->next_us, was, sizeof was),
-                                   async_format_time (now + schedule->interval_us,
-                                                      next, sizeof next),
+                                   async_format_time (anchored, next, sizeof next),
                                    (double) back / 1e6);
             }
-            schedule->next_us = now + schedule->interval_us;
+            schedule->next_us = anchored;
             s_schedule_stage (self, schedule);
             moved++;
         }

@@ -1,7 +1,8 @@
 /*  =========================================================================
     every - recurring schedules kept by the broker (`asyncctl every`)
 
-    A schedule has a name, an interval and a job spec. Each tick submits
+    A schedule has a name, an interval (or a cron expression) and a job
+    spec. Each tick submits
     the spec once, with the idempotency key "every:<name>:<tick us>", where
     the tick time is the schedule's stored `next`. The submit's writes and
     the schedule's advanced `next` are staged in the same store batch, so
@@ -17,7 +18,8 @@
     Key layout (docs/storage.md):
         e<name>     schedule: msgpack map {name, interval_us, spec (the
                     spec map, raw), next_us, last_job (id or nil), ticks,
-                    last_error (string or nil)}
+                    last_error (string or nil); a cron schedule also cron
+                    (the expression) and tz (its zone's text)}
 
     All writes are staged with store_put / store_delete; the broker loop
     commits them. One thread (the broker's) owns the object.
@@ -85,6 +87,23 @@ int
     every_set (every_t *self, const char *name, int64_t interval_us,
                const msgpack_object *spec, size_t jobs, int64_t now, char *err,
                size_t err_size);
+
+//  Create or replace schedule `name` ticking on a cron expression (five
+//  fields, async_cron.h) on the clock of zone `tz` (async_tz.h: "UTC",
+//  "+05:30", "Europe/Paris"; NULL: UTC): first tick the first match after
+//  now. Stored with the shortest gap between its ticks (over the next
+//  1000, at least 60 s) as its interval, for every_rate. Else as
+//  every_set. 0, or -1 with a one-line reason in err.
+int
+    every_set_cron (every_t *self, const char *name, const char *cron, const char *tz,
+                    const msgpack_object *spec, size_t jobs, int64_t now, char *err,
+                    size_t err_size);
+
+//  The interval every_set_cron would keep for `cron` in `tz` (us): what
+//  the budgets count. -1 with a one-line reason in err if either is bad.
+int64_t
+    every_cron_interval (const char *cron, const char *tz, int64_t now, char *err,
+                         size_t err_size);
 
 //  Jobs a second that all schedules but `except` (NULL: none) make
 //  together, in thousandths (each schedule's jobs * 1000 / interval in

@@ -408,11 +408,13 @@ lifecycle_job_finish (broker_t *self, async_job_t *job)
     }
 }
 
-//  One line for a failed job, with its failure's message and detail
+//  One line for a failed job, with its failure's message and detail: a
+//  warning, an error when the job was aborted (interrupted too often) or
+//  crashed its process
 static void
 s_log_failed (async_job_t *job)
 {
-    if (!async_log_enabled (ASYNC_LOG_INFO))
+    if (!async_log_enabled (ASYNC_LOG_WARNING))
         return;
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
@@ -429,10 +431,12 @@ s_log_failed (async_job_t *job)
         async_mp_str (&unpacked.data, "type", type, sizeof type);
     }
     msgpack_unpacked_destroy (&unpacked);
-    async_log_info ("broker", "job.failed", "job=%s task=%s queue=%s node=%s attempt=%d "
-                    "type=%s message=\"%s\" detail=\"%s\"", job->id,
-                    job->task ? job->task : "-", job->queue, *job->node ? job->node : "-",
-                    job->attempts, type, message, detail);
+    async_log_level_t level = streq (type, "AbortedError") || streq (type, "CrashedError")
+                            ? ASYNC_LOG_ERROR : ASYNC_LOG_WARNING;
+    async_log (level, "broker", "job.failed", "job=%s task=%s queue=%s node=%s attempt=%d "
+               "type=%s message=\"%s\" detail=\"%s\"", job->id,
+               job->task ? job->task : "-", job->queue, *job->node ? job->node : "-",
+               job->attempts, type, message, detail);
 }
 
 //  The job has its result or failure: run its callbacks, in order, then
@@ -683,10 +687,12 @@ s_attempt_failed (broker_t *self, async_job_t *job, bool transient)
         policy_parse (NULL, false, &policy, err, sizeof err);
     async_failure_type (&job->failure, type, sizeof type);
     if (transient && job->attempts < policy.attempts && !job->cancelled_at) {
-        async_log_info ("broker", "job.retry", "job=%s node=%s attempt=%d type=%s",
-                        job->id, job->node, job->attempts, type);
+        int64_t backoff = policy_backoff (&policy, job->attempts);
+        async_log_info ("broker", "job.retry", "job=%s node=%s attempt=%d type=%s "
+                        "backoff_ms=%" PRId64, job->id, job->node, job->attempts, type,
+                        backoff / 1000);
         async_blob_clear (&job->failure);
-        job->not_before = async_now_us () + policy_backoff (&policy, job->attempts);
+        job->not_before = async_now_us () + backoff;
         metrics_count (self->metrics, METRICS_RETRIED, job->queue, job->task);
         queueing_enqueue (self, job, false);
         broker_outcome_staged (self);

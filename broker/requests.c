@@ -9,6 +9,7 @@
     =========================================================================
 */
 #include "requests.h"
+#include "async_cron.h"
 #include "async_alloc.h"
 #include "async_codec.h"
 #include "async_msgs.h"
@@ -402,28 +403,69 @@ requests_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_c
         //  A spec that would never submit is refused now, not at each tick
         zlistx_t *jobs = zlistx_new ();
         zlistx_set_destructor (jobs, (zlistx_destructor_fn *) async_job_destroy);
-        int rc = async_mp_int (in->body, "interval_ms", &interval_ms) ? -1 : 0;
-        if (rc)
-            snprintf (err, sizeof err, "EVERY-SET needs interval_ms");
+        //  A cron schedule: "cron" (and "tz") instead of "interval_ms"
+        char cron [ASYNC_CRON_MAX + 1] = "", tz [ASYNC_TZ_NAME_MAX + 1] = "UTC";
+        const msgpack_object *cron_field = async_mp_get (in->body, "cron");
+        const msgpack_object *tz_field = async_mp_get (in->body, "tz");
+        int rc = 0;
+        if (cron_field || tz_field) {
+            if (!cron_field || async_mp_strcpy (cron_field, cron, sizeof cron)) {
+                rc = -1;
+                snprintf (err, sizeof err, "cron must be a string of at most %d bytes "
+                          "(tz goes with cron)", ASYNC_CRON_MAX);
+            }
+            else
+            if (tz_field && async_mp_strcpy (tz_field, tz, sizeof tz)) {
+                rc = -1;
+                snprintf (err, sizeof err, "tz must be a string of at most %d bytes: UTC, "
+                          "a fixed offset like +01:00 or a name like Europe/Paris",
+                          ASYNC_TZ_NAME_MAX);
+            }
+            else
+            if (async_mp_get (in->body, "interval_ms")) {
+                rc = -1;
+                snprintf (err, sizeof err, "EVERY-SET takes interval_ms or cron, not both");
+            }
+            else {
+                interval_us = every_cron_interval (cron, tz, async_now_us (), err,
+                                                   sizeof err);
+                rc = interval_us < 0 ? -1 : 0;
+            }
+        }
         else
-        if ((rc = async_mul_i64 (interval_ms, 1000, &interval_us)
-               || interval_us < EVERY_INTERVAL_MIN || interval_us > EVERY_INTERVAL_MAX ? -1 : 0))
+        if ((rc = async_mp_int (in->body, "interval_ms", &interval_ms) ? -1 : 0))
+            snprintf (err, sizeof err, "EVERY-SET needs interval_ms or cron");
+        if (rc == 0 && !cron_field
+        &&  (async_mul_i64 (interval_ms, 1000, &interval_us)
+        ||   interval_us < EVERY_INTERVAL_MIN || interval_us > EVERY_INTERVAL_MAX)) {
+            rc = -1;
             snprintf (err, sizeof err, "bad interval for schedule '%s': give 1s to 366d",
                       name);
-        else
+        }
+        if (rc == 0)
             rc = spec_parse (spec, async_now_us (), jobs, err, sizeof err)
               || s_check_quotas (self, jobs, err, sizeof err)
               || s_every_budget (self, name, zlistx_size (jobs), interval_us, err,
                                  sizeof err)
-              || every_set (self->every, name, interval_us, spec, zlistx_size (jobs),
-                            async_now_us (), err, sizeof err);
+              || (cron_field ? every_set_cron (self->every, name, cron, tz, spec,
+                                          zlistx_size (jobs), async_now_us (), err,
+                                          sizeof err)
+                        : every_set (self->every, name, interval_us, spec,
+                                     zlistx_size (jobs), async_now_us (), err,
+                                     sizeof err));
         zlistx_destroy (&jobs);
         if (rc) {
             broker_error (self, routing, in->rid, ASYNC_EREFUSED, err);
             return;
         }
-        async_log_info ("broker", "every.set", "schedule=%s interval_ms=%" PRId64,
-                        name, interval_ms);
+        if (cron_field) {
+            char quoted [2 * ASYNC_CRON_MAX];
+            async_log_info ("broker", "every.set", "schedule=%s cron=\"%s\" tz=%s", name,
+                            async_log_quote (cron, quoted, sizeof quoted), tz);
+        }
+        else
+            async_log_info ("broker", "every.set", "schedule=%s interval_ms=%" PRId64,
+                            name, interval_ms);
     }
     else
     if (every_delete (self->every, name)) {

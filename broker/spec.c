@@ -18,19 +18,20 @@ policy_parse (const char *text, bool callback, policy_t *policy,
     if (!text || !*text)
         text = callback ? "forever" : "default";
     if (strcmp (text, "default") == 0) {
-        *policy = (policy_t) { 5, 10, 0, 0, 2.0 };
+        *policy = (policy_t) { 5, 10, 0, 0, 2.0, 0 };
         return 0;
     }
     if (strcmp (text, "forever") == 0) {
-        *policy = (policy_t) { INT_MAX, -1, 1000000, 60000000, 0 };
+        *policy = (policy_t) { INT_MAX, -1, 1000000, 60000000, 0, 0 };
         return 0;
     }
     if (strcmp (text, "never") == 0) {
-        *policy = (policy_t) { 1, 0, 0, 0, 2.0 };
+        *policy = (policy_t) { 1, 0, 0, 0, 2.0, 0 };
         return 0;
     }
-    //  attempts=N,backoff=1s..60s,factor=2,interruptions=M
-    *policy = (policy_t) { 5, 10, 0, 0, 2.0 };
+    //  attempts=N,backoff=1s..60s,factor=2,interruptions=M; or a linear
+    //  backoff, backoff=5s+5s..60s (5 s, then 5 s more a try, up to 60 s)
+    *policy = (policy_t) { 5, 10, 0, 0, 2.0, 0 };
     char *copy = async_xstrdup (text);
     char *save = NULL;
     int rc = 0;
@@ -78,6 +79,20 @@ policy_parse (const char *text, bool callback, policy_t *policy,
         if (strcmp (item, "backoff") == 0) {
             char *range = async_xstrdup (value);
             char *dots = strstr (range, "..");
+            char *plus = strchr (range, '+');
+            if (plus && (!dots || plus > dots))
+                rc = -1;        //  a linear backoff needs its cap
+            else
+            if (plus) {
+                *plus = 0;
+                *dots = 0;
+                if (async_parse_duration (range, false, &policy->backoff_min)
+                ||  async_parse_duration (plus + 1, false, &policy->backoff_step)
+                ||  policy->backoff_step <= 0
+                ||  async_parse_duration (dots + 2, false, &policy->backoff_max))
+                    rc = -1;
+            }
+            else
             if (dots) {
                 *dots = 0;
                 if (async_parse_duration (range, false, &policy->backoff_min)
@@ -97,6 +112,8 @@ policy_parse (const char *text, bool callback, policy_t *policy,
             rc = -1;
     }
     free (copy);
+    if (rc == 0 && policy->backoff_step > 0 && seen [2])
+        rc = -1;                //  linear or geometric, not both
     if (rc) {
         //  One line: the user's text may hold anything
         char shown [64];
@@ -106,7 +123,7 @@ policy_parse (const char *text, bool callback, policy_t *policy,
                 *c = '?';
         snprintf (err, err_size, "retry policy '%s' is not default, forever, never "
                   "or attempts=N,backoff=1s..60s,factor=2,interruptions=M (each at "
-                  "most once)", shown);
+                  "most once; or a linear backoff=5s+5s..60s, without factor)", shown);
     }
     return rc;
 }
@@ -114,9 +131,13 @@ policy_parse (const char *text, bool callback, policy_t *policy,
 int64_t
 policy_backoff (const policy_t *policy, int attempt)
 {
-    if (policy->backoff_min <= 0)
+    if (policy->backoff_min <= 0 && policy->backoff_step <= 0)
         return 0;
     double delay;
+    if (policy->backoff_step > 0)
+        delay = (double) policy->backoff_min
+              + (double) policy->backoff_step * (attempt > 1 ? attempt - 1 : 0);
+    else
     if (policy->factor <= 0)
         delay = (double) policy->backoff_min * (attempt < 1 ? 1 : attempt);
     else

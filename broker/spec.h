@@ -20,6 +20,7 @@ typedef struct {
     int64_t backoff_min;        //  us
     int64_t backoff_max;        //  us
     double factor;              //  exponential factor; 0 = linear (+min per try)
+    int64_t backoff_step;       //  us; > 0: linear, min + step per further try
 } policy_t;
 
 //  Parse a policy name or custom text. `callback`: the default for

@@ -8,6 +8,7 @@
 */
 #include "ctl.h"
 #include "async_cli.h"
+#include "async_cron.h"
 #include "async_keys.h"
 #include "async_util.h"
 #include "async_alloc.h"
@@ -160,6 +161,17 @@ static const ctl_option_t s_total_options [] = {
     { "--total", NULL, CTL_OPT_TOTAL,
       "print one number: the jobs that have any of the statuses (default: "
       "with more than one status, one count each)" },
+    { NULL, NULL, 0, NULL }
+};
+
+static const ctl_option_t s_every_options [] = {
+    { "--cron", "EXPR", CTL_OPT_CRON,
+      "tick on a cron expression, 'MINUTE HOUR DAY MONTH WEEKDAY' like '*/5 * * * *', "
+      "instead of every DUR (default: DUR)" },
+    { "--tz", "TZ", CTL_OPT_TZ,
+      "the --cron expression's time zone: UTC, a fixed offset like +01:00, or a "
+      "name like Europe/Paris, read by the broker from its tz database "
+      "(default: UTC)" },
     { NULL, NULL, 0, NULL }
 };
 
@@ -1111,7 +1123,7 @@ static const s_named_t s_quotas = {
 };
 
 static const char *s_every_columns [] = {
-    "name", "interval", "next", "last_job", "ticks", "last_error", NULL
+    "name", "interval", "cron", "tz", "next", "last_job", "ticks", "last_error", NULL
 };
 static const s_named_t s_schedules = {
     async_every_list_json, async_every_delete, s_every_columns
@@ -1166,18 +1178,33 @@ s_cmd_every (ctl_t *ctl)
 {
     if (s_named_form (ctl))
         return s_named (ctl, &s_schedules);
-    int rc = s_expect_words (ctl, false, 3, 3, "NAME, DUR and one quoted "
-                             "'TASK ARG...' word");
+    const s_given_t *cron = s_given (ctl, CTL_OPT_CRON);
+    const s_given_t *tz = s_given (ctl, CTL_OPT_TZ);
+    if (tz && !cron)
+        return s_usage (ctl, "--tz goes with --cron");
+    int rc = cron ? s_expect_words (ctl, false, 2, 2, "NAME and one quoted 'TASK ARG...' "
+                                    "word (with --cron, no DUR)")
+                  : s_expect_words (ctl, false, 3, 3, "NAME, DUR and one quoted "
+                                    "'TASK ARG...' word");
     int64_t usecs = 0;
-    if (rc == 0)
+    if (rc == 0 && !cron)
         rc = s_duration_us (ctl, "DUR", ctl->words [1], &usecs);
-    if (rc == 0 && usecs < 1000)
+    if (rc == 0 && !cron && usecs < 1000)
         rc = s_usage (ctl, "DUR '%s' is less than 1ms; give a duration like 30s",
                       ctl->words [1]);
+    //  The expression here; the zone at the broker, which reads its file
+    char why [300];
+    async_cron_t parsed;
+    if (rc == 0 && cron && async_cron_parse (cron->value, &parsed, why, sizeof why))
+        rc = s_usage (ctl, "--cron: %s", why);
     char *spec;
-    if (rc || (rc = s_task_spec_text (ctl, ctl->words [2], "the job", &spec)))
+    if (rc || (rc = s_task_spec_text (ctl, ctl->words [cron ? 1 : 2], "the job", &spec)))
         return rc;
-    rc = async_every_set_json (ctl->client, ctl->words [0], usecs / 1000, spec);
+    if (cron)
+        rc = async_every_set_cron_json (ctl->client, ctl->words [0], cron->value,
+                                        tz ? tz->value : NULL, spec);
+    else
+        rc = async_every_set_json (ctl->client, ctl->words [0], usecs / 1000, spec);
     free (spec);
     return rc ? s_client_fail (ctl, rc, NULL) : 0;
 }
@@ -1307,15 +1334,17 @@ static const s_command_t s_commands [] = {
       .needs_broker = true, .run = s_cmd_annotations },
     { .name = "every",
       .synopsis = "every NAME DUR [OPTIONS] 'TASK ARG...'\n"
+                  "every NAME --cron EXPR [--tz TZ] [OPTIONS] 'TASK ARG...'\n"
                   "every list\nevery delete NAME",
-      .help = "Keep a recurring schedule at the broker: every DUR it submits "
+      .help = "Keep a recurring schedule at the broker: every DUR (or at each "
+              "minute that the --cron expression matches) it submits "
               "the job, exactly once per tick, across broker restarts; setting "
               "a NAME again replaces its schedule (NAME cannot be list or "
               "delete). The job options apply to each job; "
               "--timeout here is its run-time limit. 'every list' prints the "
               "schedules, one JSON object per line (a table on a terminal); "
               "'every delete' stops one.",
-      .options = { ctl_job_options },
+      .options = { ctl_job_options, s_every_options },
       .min_words = 1, .max_words = INT_MAX,
       .words = "NAME DUR 'TASK ARG...', list, or delete NAME",
       .needs_broker = true, .run = s_cmd_every },

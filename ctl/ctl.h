@@ -67,7 +67,9 @@ typedef enum {
     CTL_OPT_SINCE,
     CTL_OPT_TOTAL,
     CTL_OPT_ON,
-    CTL_OPT_ROLE
+    CTL_OPT_ROLE,
+    CTL_OPT_CRON,
+    CTL_OPT_TZ
 } ctl_option_id_t;
 
 //  What to do about a malformed duration (DUR)

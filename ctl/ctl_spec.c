@@ -26,7 +26,7 @@ const ctl_option_t ctl_job_options [] = {
       "run-time limit of the job (default: none)" },
     { "--retry", "POLICY", CTL_OPT_RETRY,
       "default, forever, never or attempts=N,backoff=1s..60s,factor=2,interruptions=M "
-      "(default: default)" },
+      "(a linear backoff: backoff=5s+5s..60s; default: default)" },
     { "--quota", "NAME", CTL_OPT_QUOTA,
       "count the job against this broker quota (repeatable; default: none)" },
     { "--key", "KEY", CTL_OPT_KEY,
@@ -276,7 +276,8 @@ s_value_problem (int id, const char *value)
         case CTL_OPT_RETRY:
             return s_retry_valid (value) ? NULL
                  : "is not a retry policy; give default, forever, never or "
-                   "attempts=N,backoff=1s..60s,factor=2,interruptions=M";
+                   "attempts=N,backoff=1s..60s,factor=2,interruptions=M "
+                   "(or a linear backoff=5s+5s..60s)";
         case CTL_OPT_ANNOTATE:
             equals = strchr (value, '=');
             return equals && equals != value ? NULL

@@ -25,7 +25,11 @@
     =========================================================================
 */
 #define _GNU_SOURCE
+//  Failures made here are the node's, or relayed from a child that
+//  recorded where its task failed: no location of this file in them
+#define ASYNC_TASK_NO_FAIL_AT
 #include "isolate.h"
+#include "backtrace.h"
 #include "job.h"
 #include "async_util.h"
 #include "asyncmesh/log.h"
@@ -320,6 +324,7 @@ s_child_main (async_registry_t *registry, int fd, pid_t zygote)
     if (!job)
         _exit (2);
     job->chan = &chan;
+    node_backtrace_arm (fd);    //  a crash sends its backtrace ('T')
     if (!job->fn)
         async_task_failf (job, "UnknownTaskError", "no task named %s in the node's "
                           "process-isolation helper", job->task);
@@ -591,6 +596,8 @@ typedef struct {
     node_chan_t chan;           //  the job's pair
     int status;                 //  the status pair, the worker's end
     bool malformed;             //  the child sent a record we cannot read
+    char *trace;                //  the child crashed: its 'T' record, or NULL
+    size_t trace_size;
 } s_run_t;
 
 //  Split a payload of NUL-separated fields into up to `max` fields.
@@ -652,6 +659,12 @@ s_on_record (s_run_t *self, char type, char *payload, size_t size)
     if (type == 'H' && !job->outcome) {
         if (async_task_handoff (job, payload))
             self->malformed = true;
+    }
+    else
+    if (type == 'T' && !self->trace && size <= NODE_TRACE_MAX) {
+        self->trace = async_xmalloc (size + 1);
+        memcpy (self->trace, payload, size + 1);
+        self->trace_size = size;
     }
     else
         self->malformed = true;  //  unknown, or a second outcome
@@ -760,7 +773,7 @@ static void
 s_no_outcome (s_run_t *self, int status, bool exited, int fork_errno, bool killed)
 {
     async_task_t *job = self->job;
-    char message [256], detail [512];
+    char message [256], detail [NODE_DETAIL_MAX];
     if (fork_errno) {
         snprintf (message, sizeof message, "cannot fork the task's process: %s",
                   strerror (fork_errno));
@@ -787,9 +800,19 @@ s_no_outcome (s_run_t *self, int status, bool exited, int fork_errno, bool kille
         const char *description = strsignal (signum);
         snprintf (message, sizeof message, "the task's process died on signal %d (%s)",
                   signum, description ? description : "unknown signal");
-        snprintf (detail, sizeof detail, "signal=SIG%s (%d)%s pid=%d%s",
-                  name ? name : "?", signum, WCOREDUMP (status) ? " core dumped" : "",
-                  (int) self->pid, self->malformed ? " (it sent a malformed record)" : "");
+        int len = snprintf (detail, sizeof detail, "signal=SIG%s (%d)%s pid=%d%s",
+                            name ? name : "?", signum,
+                            WCOREDUMP (status) ? " core dumped" : "", (int) self->pid,
+                            self->malformed ? " (it sent a malformed record)" : "");
+        //  The crashing thread's backtrace, when the child could send it
+        static const char head [] = "\nbacktrace (the crashing frame first):\n";
+        if (self->trace && len > 0 && (size_t) len + sizeof head < sizeof detail) {
+            memcpy (detail + len, head, sizeof head);
+            size_t at = (size_t) len + sizeof head - 1;
+            if (!node_backtrace_symbolize (self->trace, self->trace_size, detail + at,
+                                           sizeof detail - at))
+                detail [len] = 0;
+        }
     }
     else {
         snprintf (message, sizeof message, "the task's process exited with status %d "
@@ -909,4 +932,5 @@ node_isolate_run (async_task_t *job, zsock_t *pipe, node_zygote_t *zygote)
     s_chan_free (&self.chan);
     if (!job->outcome)
         s_no_outcome (&self, wait_status, exited, fork_errno, killed);
+    free (self.trace);
 }

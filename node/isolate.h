@@ -30,6 +30,8 @@
             'P' progress    done NUL total                (decimal)
             'Q' request     tag NUL command NUL body      (SUBMIT, ANNOTATE,
                                                            GET; body JSON)
+            'T' trace       the crashing thread's backtrace, sent by the
+                            child's crash handler (backtrace.h)
       A request's tag comes back with its answer, so that an answer to a
       request that timed out is never taken for the answer to a later one.
     - the status pair (seqpacket), between the worker and the zygote:
@@ -71,6 +73,13 @@ typedef struct _node_chan_t {
 
 //  The longest record either side accepts
 #define NODE_CHAN_MAX           (64 * 1024 * 1024)
+
+//  A crash's 'T' record (its frames and the child's /proc/self/maps) is at
+//  most this big; a bigger one is malformed
+#define NODE_TRACE_MAX          (1024 * 1024)
+
+//  A crash's detail (its signal and backtrace) takes this many bytes at most
+#define NODE_DETAIL_MAX         6144
 
 //  A cancelled child gets this long to stop before it is SIGKILLed
 #define NODE_CANCEL_GRACE_MS    1500

@@ -903,8 +903,10 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
         async_codec_pack_str (&msg.packer, "message");
         async_codec_pack_str (&msg.packer, job->failure_message);
         async_codec_pack_str (&msg.packer, "detail");
-        char detail [2048];
-        snprintf (detail, sizeof detail, "%s%stask=%s attempt=%d node=%s agent=%s\nargs=%.900s",
+        //  The task's detail (a crash's backtrace: up to 6 KB), then where
+        char detail [8192];
+        snprintf (detail, sizeof detail, "%.6144s%stask=%s attempt=%d node=%s agent=%s\n"
+                  "args=%.900s",
                   job->failure_detail ? job->failure_detail : "",
                   job->failure_detail ? "\n" : "", job->task, job->attempt, self->uuid,
                   job->agent, "");
@@ -920,12 +922,13 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
             msgpack_pack_true (&msg.packer);
         else
             msgpack_pack_false (&msg.packer);
-        if (job->failure_type && async_log_enabled (ASYNC_LOG_INFO)) {
+        if (job->failure_type && async_log_enabled (ASYNC_LOG_WARNING)) {
             char message [512];
             async_log_quote (job->failure_message, message, sizeof message);
-            async_log_info ("node", "job.failed", "job=%s task=%s attempt=%d type=%s "
-                            "message=\"%s\"", job->id, job->task, job->attempt,
-                            job->failure_type, message);
+            async_log (streq (job->failure_type, "CrashedError") ? ASYNC_LOG_ERROR
+                       : ASYNC_LOG_WARNING, "node", "job.failed", "job=%s task=%s "
+                       "attempt=%d type=%s message=\"%s\"", job->id, job->task,
+                       job->attempt, job->failure_type, message);
         }
     }
     unacked_t *unacked = async_xcalloc (1, sizeof (unacked_t));

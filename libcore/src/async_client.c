@@ -1161,6 +1161,19 @@ async_every_set_json (async_client_t *self, const char *name, int64_t interval_m
 }
 
 int
+async_every_set_cron_json (async_client_t *self, const char *name, const char *cron,
+                           const char *tz, const char *spec_json)
+{
+    if (!cron)
+        return ASYNC_EUSAGE;
+    json_t *spec = s_json_arg (self, spec_json, true);
+    if (!spec)
+        return ASYNC_EUSAGE;
+    return s_command (self, ASYNC_C_EVERY_SET, json_pack ("{s:s, s:s, s:s, s:o}", "name", name,
+                      "cron", cron, "tz", tz ? tz : "UTC", "spec", spec), NULL, NULL);
+}
+
+int
 async_every_delete (async_client_t *self, const char *name)
 {
     return s_command (self, ASYNC_C_EVERY_DELETE, json_pack ("{s:s}", "name", name), NULL, NULL);

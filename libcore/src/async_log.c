@@ -104,22 +104,45 @@ async_log (async_log_level_t level, const char *component, const char *event,
 const char *
 async_log_quote (const char *text, char *buf, size_t size)
 {
-    size_t at = 0;
     if (size == 0)
         return buf;
-    const char *c = text ? text : "";
-    for (; *c && at + 1 < size; c++) {
-        if (*c == '\n') {
-            if (at + 2 >= size)
-                break;
-            buf [at++] = '\\';
-            buf [at++] = 'n';
+    size_t at = 0;
+    const unsigned char *c = (const unsigned char *) (text ? text : "");
+    for (; *c; c++) {
+        char esc [5];
+        size_t len = 0;
+        if (*c == '"' || *c == '\\') {
+            esc [len++] = '\\';
+            esc [len++] = (char) *c;
         }
         else
-            buf [at++] = *c == '"' ? '\'' : (unsigned char) *c < 0x20 ? ' ' : *c;
+        if (*c == '\n' || *c == '\t') {
+            esc [len++] = '\\';
+            esc [len++] = *c == '\n' ? 'n' : 't';
+        }
+        else
+        if (*c < 0x20 || *c == 0x7f)
+            len = (size_t) snprintf (esc, sizeof esc, "\\x%02x", *c);
+        else
+            esc [len++] = (char) *c;
+        if (at + len >= size)
+            break;              //  never half an escape
+        memcpy (buf + at, esc, len);
+        at += len;
     }
     buf [at] = 0;
-    if (*c && size > 4)         //  cut: say so
-        memcpy (buf + (at + 4 <= size ? at : size - 4), "...", 4);
+    if (*c && size > 4) {       //  cut: say so, on a whole escape
+        size_t end = at + 4 <= size ? at : size - 4;
+        //  Back off to the start of an escape that the "..." would cut
+        size_t start = 0;
+        while (start < end) {
+            size_t step = buf [start] != '\\' ? 1
+                        : buf [start + 1] == 'x' ? 4 : 2;
+            if (start + step > end)
+                break;
+            start += step;
+        }
+        memcpy (buf + start, "...", 4);
+    }
     return buf;
 }

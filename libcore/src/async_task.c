@@ -6,6 +6,7 @@
     =========================================================================
 */
 #define _GNU_SOURCE
+#define ASYNC_TASK_NO_FAIL_AT     //  this file defines both kinds
 #include "async_task.h"
 #include "async_util.h"
 #include "asyncmesh/error.h"
@@ -219,15 +220,42 @@ async_task_fail (async_task_t *self, const char *type, const char *message)
     return async_task_fail_full (self, type, message, NULL, false);
 }
 
+//  The message, formatted
+static void
+s_format (char *message, size_t size, const char *format, va_list args)
+{
+    vsnprintf (message, size, format, args);
+}
+
 int
 async_task_failf (async_task_t *self, const char *type, const char *format, ...)
 {
     char message [1024];
     va_list args;
     va_start (args, format);
-    vsnprintf (message, sizeof message, format, args);
+    s_format (message, sizeof message, format, args);
     va_end (args);
     return async_task_fail (self, type, message);
+}
+
+//  The message for errno `err` (the formatted text, ": " and strerror),
+//  and its type
+static const char *
+s_errno_message (int err, char *message, size_t size, const char *format, va_list args)
+{
+    int len = vsnprintf (message, size, format, args);
+    char buffer [128];
+    if (len >= 0 && (size_t) len < size)
+        snprintf (message + len, size - (size_t) len, ": %s",
+                  strerror_r (err, buffer, sizeof buffer));
+    return err == ENOENT ? "FileNotFoundError"
+         : err == EEXIST ? "FileExistsError"
+         : err == EACCES || err == EPERM ? "PermissionError"
+         : err == EISDIR ? "IsADirectoryError"
+         : err == ENOTDIR ? "NotADirectoryError"
+         : err == ETIMEDOUT ? "TimeoutError"
+         : err == EINTR ? "InterruptedError"
+         : "OSError";
 }
 
 int
@@ -236,21 +264,55 @@ async_task_fail_errno (async_task_t *self, int err, const char *format, ...)
     char message [PATH_MAX + 256];
     va_list args;
     va_start (args, format);
-    int len = vsnprintf (message, sizeof message, format, args);
+    const char *type = s_errno_message (err, message, sizeof message, format, args);
     va_end (args);
-    char buffer [128];
-    if (len >= 0 && (size_t) len < sizeof message)
-        snprintf (message + len, sizeof message - (size_t) len, ": %s",
-                  strerror_r (err, buffer, sizeof buffer));
-    const char *type = err == ENOENT ? "FileNotFoundError"
-                     : err == EEXIST ? "FileExistsError"
-                     : err == EACCES || err == EPERM ? "PermissionError"
-                     : err == EISDIR ? "IsADirectoryError"
-                     : err == ENOTDIR ? "NotADirectoryError"
-                     : err == ETIMEDOUT ? "TimeoutError"
-                     : err == EINTR ? "InterruptedError"
-                     : "OSError";
     return async_task_fail (self, type, message);
+}
+
+int
+async_task_fail_full_at (async_task_t *self, const char *file, int line,
+                         const char *function, const char *type, const char *message,
+                         const char *detail, bool transient)
+{
+    if (self->outcome)
+        return -1;
+    if (!file)
+        return async_task_fail_full (self, type, message, detail, transient);
+    //  "at FUNCTION (FILE:LINE)", then the detail given
+    int len = snprintf (NULL, 0, "at %s (%s:%d)%s%s", function ? function : "?", file,
+                        line, detail ? "\n" : "", detail ? detail : "");
+    char *where = len >= 0 ? malloc ((size_t) len + 1) : NULL;
+    if (!where)
+        return ASYNC_ENOMEM;
+    snprintf (where, (size_t) len + 1, "at %s (%s:%d)%s%s", function ? function : "?", file,
+              line, detail ? "\n" : "", detail ? detail : "");
+    int rc = async_task_fail_full (self, type, message, where, transient);
+    free (where);
+    return rc;
+}
+
+int
+async_task_failf_at (async_task_t *self, const char *file, int line, const char *function,
+                     const char *type, const char *format, ...)
+{
+    char message [1024];
+    va_list args;
+    va_start (args, format);
+    s_format (message, sizeof message, format, args);
+    va_end (args);
+    return async_task_fail_full_at (self, file, line, function, type, message, NULL, false);
+}
+
+int
+async_task_fail_errno_at (async_task_t *self, const char *file, int line,
+                          const char *function, int err, const char *format, ...)
+{
+    char message [PATH_MAX + 256];
+    va_list args;
+    va_start (args, format);
+    const char *type = s_errno_message (err, message, sizeof message, format, args);
+    va_end (args);
+    return async_task_fail_full_at (self, file, line, function, type, message, NULL, false);
 }
 
 //  A request to the broker through the node, or NULL when there is none

@@ -11,9 +11,15 @@
 //    - a value decoded to JSON and encoded again decodes to the same JSON
 //      (when the encoder accepts it);
 //    - a decoded job record, encoded and decoded again, gives the same job
-//      JSON (docs/spec.md section 6).
+//      JSON (docs/spec.md section 6);
+//    - the input as text, parsed as a cron expression (async_cron_parse,
+//      what EVERY-SET's `cron` goes through) and as a time zone
+//      (async_tz_new: UTC, offsets, names of the tz database): a parsed
+//      expression's next ticks are whole minutes, each after the last.
 #include "async_codec.h"
 #include "async_job.h"
+#include "async_cron.h"
+#include "async_tz.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +126,59 @@ s_job_round_trip (const uint8_t *data, size_t size)
     async_job_destroy (&job);
 }
 
+//  The input as a cron expression and a time zone
+static void
+s_cron (const uint8_t *data, size_t size)
+{
+    char text [ASYNC_CRON_MAX + 2];
+    size_t len = size < sizeof text - 1 ? size : sizeof text - 1;
+    memcpy (text, data, len);
+    text [len] = 0;
+    char err [300] = "";
+    async_tz_t *tz = async_tz_new (text, err, sizeof err);
+    if (tz) {
+        int32_t offset = async_tz_offset (tz, (int64_t) len * 86400 * 97);
+        if (offset < -ASYNC_TZ_OFFSET_MAX - 3600 || offset > ASYNC_TZ_OFFSET_MAX + 3600) {
+            fprintf (stderr, "fuzz_codec: tz '%s' has offset %d s\n", text, (int) offset);
+            abort ();
+        }
+        async_tz_destroy (&tz);
+    }
+    else if (!*err || strchr (err, '\n')) {
+        fprintf (stderr, "fuzz_codec: tz refused without a one-line reason\n");
+        abort ();
+    }
+    async_cron_t cron;
+    if (async_cron_parse (text, &cron, err, sizeof err)) {
+        if (!*err || strchr (err, '\n')) {
+            fprintf (stderr, "fuzz_codec: cron refused without a one-line reason\n");
+            abort ();
+        }
+        return;
+    }
+    //  A few ticks from a time and zone the input picks
+    uint64_t seed = 0;
+    for (size_t i = 0; i < size; i++)
+        seed = seed * 131 + data [i];
+    int64_t after = (int64_t) (seed % (4102444800ULL * 1000000ULL));  //  to 2100
+    static async_tz_t *zones [4];
+    static const char *names [4] = { "UTC", "+05:45", "-09:30", "Europe/Paris" };
+    tz = zones [seed % 4];
+    if (!tz)
+        tz = zones [seed % 4] = async_tz_new (names [seed % 4], err, sizeof err);
+    for (int i = 0; i < 3; i++) {
+        int64_t next = async_cron_next (&cron, after, tz);
+        if (next == -1)
+            return;  //  none within 10 years
+        if (next <= after || next % 60000000 != 0) {
+            fprintf (stderr, "fuzz_codec: cron '%s' after %lld: %lld\n", text,
+                     (long long) after, (long long) next);
+            abort ();
+        }
+        after = next;
+    }
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -140,5 +199,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     async_inmsg_destroy (&in);
     s_value_round_trip (data, size);
     s_job_round_trip (data, size);
+    s_cron (data, size);
     return 0;
 }

@@ -116,6 +116,13 @@ static const s_seed_t s_seeds [] = {
           "\"spec\": {\"task\": \"fuzz.task\", \"args\": [1]}}" },
         { C1, "EVERY-LIST", "{}" },
         { C1, "EVERY-DELETE", "{\"name\": \"tick\"}" } } },
+    { "every_set_cron", {
+        { C1, "EVERY-SET", "{\"name\": \"cron\", \"cron\": \"*/5 9-17 * jan-jun mon-fri\", "
+          "\"tz\": \"+05:30\", \"spec\": {\"task\": \"fuzz.task\"}}" },
+        { C1, "EVERY-SET", "{\"name\": \"bad\", \"cron\": \"* * 30 feb *\", "
+          "\"spec\": {\"task\": \"fuzz.task\"}}" },
+        { C1, "EVERY-LIST", "{}" },
+        { C1, "EVERY-DELETE", "{\"name\": \"cron\"}" } } },
     { "node_result", {
         { N1, "HELLO", S_HELLO ("") },
         { C1, "SUBMIT", "{\"spec\": {\"task\": \"fuzz.task\", \"args\": [2]}}" },

@@ -38,7 +38,7 @@ am_assert_eq "failure type" ValueError "$(sed -n 2p <<<"$out" | jq -r .failure.t
 fid=$(head -1 <<<"$out" | sed 's/.* id=\([^ ]*\) .*/\1/')
 line=$(grep " job.failed job=$fid " "$AM_TMP/broker.log") || am_fail "no job.failed line for $fid in the broker log"
 am_say "log: $line"
-grep -q 'type=ValueError message="no" detail="task=testing.fail attempt=1 node=' <<<"$line" \
+grep -q 'type=ValueError message="no" detail="at s_fail ([^)]*testing\.c:[0-9]*)\\ntask=testing.fail attempt=1 node=' <<<"$line" \
     || am_fail "the job.failed line lacks the failure's message and detail: $line"
 
 am_check "a priority that is not a number: refused, exit 6, nothing waits"

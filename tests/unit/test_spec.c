@@ -770,6 +770,61 @@ test_policy_custom (void **state)
     assert_int_equal (policy.interruptions, 0);
 }
 
+//  A linear backoff (zc.async's RetryCommonForever): MIN, then +STEP a try,
+//  capped at MAX
+static void
+test_policy_linear_backoff (void **state)
+{
+    (void) state;
+    policy_t policy;
+    s_policy_ok ("backoff=5s+5s..60s", false, &policy);
+    assert_true (policy.backoff_min == 5 * SEC);
+    assert_true (policy.backoff_step == 5 * SEC);
+    assert_true (policy.backoff_max == 60 * SEC);
+    for (int attempt = 1; attempt <= 14; attempt++) {
+        int64_t want = attempt < 12 ? 5LL * attempt * SEC : 60 * SEC;
+        if (policy_backoff (&policy, attempt) != want)
+            fail_msg ("backoff after attempt %d is %lld us, want %lld us", attempt,
+                      (long long) policy_backoff (&policy, attempt), (long long) want);
+    }
+    assert_true (policy_backoff (&policy, 1000000) == 60 * SEC);  //  no overflow
+    s_policy_ok ("attempts=4,backoff=1s+1s..3s,interruptions=2", false, &policy);
+    assert_int_equal (policy.attempts, 4);
+    assert_int_equal (policy.interruptions, 2);
+    assert_true (policy_backoff (&policy, 1) == 1 * SEC);
+    assert_true (policy_backoff (&policy, 2) == 2 * SEC);
+    assert_true (policy_backoff (&policy, 3) == 3 * SEC);
+    assert_true (policy_backoff (&policy, 4) == 3 * SEC);
+    //  From 0: 0, 250 ms, 500 ms, then 600 ms
+    s_policy_ok ("backoff=0s+250ms..600ms", false, &policy);
+    assert_true (policy_backoff (&policy, 1) == 0);
+    assert_true (policy_backoff (&policy, 2) == 250000);
+    assert_true (policy_backoff (&policy, 3) == 500000);
+    assert_true (policy_backoff (&policy, 4) == 600000);
+    //  Refused: no cap, a step of 0 or negative, a factor too, a cap
+    //  under the start, a step that is not a duration
+    const char *bad [] = { "backoff=5s+5s",
+                           "backoff=5s+0s..60s",
+                           "backoff=5s+-1s..60s",
+                           "backoff=5s+..60s",
+                           "backoff=+5s..60s",
+                           "backoff=5s+5s..60s,factor=2",
+                           "factor=2,backoff=5s+5s..60s",
+                           "backoff=10s+1s..5s",
+                           "backoff=5s+x..60s",
+                           "backoff=5s..60s+5s",
+                           "backoff=5s+5s+5s..60s",
+                           "backoff=1s+2000000000000s..2s",
+                           NULL };
+    for (int i = 0; bad [i]; i++) {
+        char err [256] = "";
+        if (policy_parse (bad [i], false, &policy, err, sizeof err) != -1)
+            fail_msg ("policy '%s' was accepted", bad [i]);
+        if (!*err || strchr (err, '\n'))
+            fail_msg ("policy '%s' refused without a one-line reason", bad [i]);
+    }
+}
+
 static void
 test_policy_bad_text_refused (void **state)
 {
@@ -835,6 +890,7 @@ main (void)
         cmocka_unit_test (test_policy_default_depends_on_role),
         cmocka_unit_test (test_policy_forever_backoff_is_linear_to_60s),
         cmocka_unit_test (test_policy_custom),
+        cmocka_unit_test (test_policy_linear_backoff),
         cmocka_unit_test (test_policy_bad_text_refused),
         cmocka_unit_test (test_policy_empty_numbers_refused),
     };

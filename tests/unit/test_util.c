@@ -535,16 +535,66 @@ test_id_new_ordered (void **state)
     free (ids);
 }
 
-//  async_log_quote: one line, no double quote, cut with "..."
+//  Reverse of async_log_quote, for the round trip below
+static size_t
+s_unquote (const char *text, char *out)
+{
+    size_t len = 0;
+    for (const char *c = text; *c; c++) {
+        if (*c != '\\') {
+            out [len++] = *c;
+            continue;
+        }
+        c++;
+        if (*c == 'n')
+            out [len++] = '\n';
+        else if (*c == 't')
+            out [len++] = '\t';
+        else if (*c == 'x') {
+            char hex [3] = { c [1], c [2], 0 };
+            out [len++] = (char) strtol (hex, NULL, 16);
+            c += 2;
+        }
+        else
+            out [len++] = *c;
+    }
+    out [len] = 0;
+    return len;
+}
+
+//  async_log_quote: one line, escapes that round-trip, cut with "..." on a
+//  whole escape
 static void
 test_log_quote (void **state)
 {
     (void) state;
     char buf [64];
-    assert_string_equal (async_log_quote ("a\"b\nc\x01" "d", buf, sizeof buf), "a'b\\nc d");
+    assert_string_equal (async_log_quote ("a\"b\nc\001d", buf, sizeof buf), "a\\\"b\\nc\\x01d");
+    assert_string_equal (async_log_quote ("back\\slash\ttab\r\x7f", buf, sizeof buf),
+                         "back\\\\slash\\ttab\\x0d\\x7f");
+    assert_string_equal (async_log_quote ("it's \xc3\xa9t\xc3\xa9", buf, sizeof buf),
+                         "it's \xc3\xa9t\xc3\xa9");
     assert_string_equal (async_log_quote (NULL, buf, sizeof buf), "");
     assert_string_equal (async_log_quote ("0123456789", buf, 8), "0123...");
     assert_string_equal (async_log_quote ("abc", buf, 8), "abc");
+    assert_string_equal (async_log_quote ("abcdefg", buf, 8), "abcdefg");
+    //  A cut never splits an escape
+    assert_string_equal (async_log_quote ("abc\x01xyzw", buf, 8), "abc...");
+    assert_string_equal (async_log_quote ("ab\"cdefgh", buf, 8), "ab\\\"...");
+    assert_string_equal (async_log_quote ("abc\"defgh", buf, 8), "abc...");
+    assert_string_equal (async_log_quote ("\x01\x02\x03", buf, 6), "...");
+    //  Every byte round-trips when nothing is cut
+    char all [256], back [256];
+    for (int i = 1; i < 256; i++)
+        all [i - 1] = (char) i;
+    all [255] = 0;
+    char quoted [1200];
+    async_log_quote (all, quoted, sizeof quoted);
+    assert_null (strchr (quoted, '\n'));
+    for (const char *c = quoted; *c; c++)
+        assert_true (*c != '"' || (c > quoted && c [-1] == '\\'));
+    assert_int_equal (s_unquote (quoted, back), 255);
+    assert_memory_equal (back, all, 256);
 }
 
 static void

@@ -189,9 +189,16 @@ ASYNC_EXPORT int
 ASYNC_EXPORT int
     async_every_set_json (async_client_t *self, const char *name, int64_t interval_ms,
                           const char *spec_json);
+//  The same on a cron expression, "MINUTE HOUR DAY MONTH WEEKDAY" (like
+//  "*/5 * * * *"), in time zone `tz`: "UTC" (or NULL), a fixed offset
+//  like "+01:00", or a tz database name like "Europe/Paris".
+ASYNC_EXPORT int
+    async_every_set_cron_json (async_client_t *self, const char *name, const char *cron,
+                               const char *tz, const char *spec_json);
 ASYNC_EXPORT int
     async_every_delete (async_client_t *self, const char *name);
-//  JSON array of {"name", "interval", "spec", "next", "last_job"}
+//  JSON array of {"name", "interval", "spec", "next", "last_job", "ticks",
+//  "last_error"}, and "cron" and "tz" for a cron schedule ("interval" null)
 ASYNC_EXPORT int
     async_every_list_json (async_client_t *self, char **json_out);
 

@@ -53,9 +53,10 @@ ASYNC_EXPORT void
     async_log (async_log_level_t level, const char *component, const char *event,
                const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
 
-//  Text made fit for a key="value" field of one line: " becomes ',
-//  a newline \n, other control characters a space; cut to size - 1 bytes
-//  (ending in "..." when cut). Returns buf.
+//  Text made fit for a key="value" field of one line, reversibly: " and
+//  \ become \" and \\, a newline \n, a tab \t, other control bytes (and
+//  DEL) \xHH; other bytes (UTF-8 included) as they are. Cut to size - 1
+//  bytes, on a whole escape, ending in "..." when cut. Returns buf.
 ASYNC_EXPORT const char *
     async_log_quote (const char *text, char *buf, size_t size);
 

@@ -157,6 +157,41 @@ ASYNC_EXPORT int
     async_task_fail_errno (async_task_t *self, int err, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 
+//  The same, recording where they were called: `file`, `line` and
+//  `function` go at the head of the failure's detail, as "at FUNCTION
+//  (FILE:LINE)" on a line of its own (a detail given to
+//  async_task_fail_full_at follows on the next lines). The macros below
+//  make async_task_fail, async_task_fail_full, async_task_failf and
+//  async_task_fail_errno call these with __FILE__, __LINE__ and __func__;
+//  the functions of those names stay exported, for modules built before
+//  (and for a caller that writes (async_task_fail) (...), or defines
+//  ASYNC_TASK_NO_FAIL_AT before including this header).
+ASYNC_EXPORT int
+    async_task_fail_full_at (async_task_t *self, const char *file, int line,
+                             const char *function, const char *type, const char *message,
+                             const char *detail, bool transient);
+ASYNC_EXPORT int
+    async_task_failf_at (async_task_t *self, const char *file, int line,
+                         const char *function, const char *type, const char *format, ...)
+    __attribute__ ((format (printf, 6, 7)));
+ASYNC_EXPORT int
+    async_task_fail_errno_at (async_task_t *self, const char *file, int line,
+                              const char *function, int err, const char *format, ...)
+    __attribute__ ((format (printf, 6, 7)));
+
+#ifndef ASYNC_TASK_NO_FAIL_AT
+#   define async_task_fail(self, type, message) \
+        async_task_fail_full_at ((self), __FILE__, __LINE__, __func__, (type), (message), \
+                                 NULL, false)
+#   define async_task_fail_full(self, type, message, detail, transient) \
+        async_task_fail_full_at ((self), __FILE__, __LINE__, __func__, (type), (message), \
+                                 (detail), (transient))
+#   define async_task_failf(self, type, ...) \
+        async_task_failf_at ((self), __FILE__, __LINE__, __func__, (type), __VA_ARGS__)
+#   define async_task_fail_errno(self, err, ...) \
+        async_task_fail_errno_at ((self), __FILE__, __LINE__, __func__, (err), __VA_ARGS__)
+#endif
+
 //  Submit a job from inside a task. `spec` as for async_submit_json (a job
 //  spec as JSON text). On success writes the new id into id_out (ASYNC_ID_LEN
 //  bytes).
