@@ -61,8 +61,6 @@
 
 #define S_VERSION ASYNC_VERSION_STRING
 
-
-
 //  A zlistx/zhashx destructor of plain allocations
 static void
 s_free_item (void **item)
@@ -102,7 +100,6 @@ broker_live_delete (broker_t *self, const char *id)
     store_delete (self->store, key, keys_id (key, KEYS_LIVE, id));
     ordset_delete (self->live_ids, id);
 }
-
 
 //  ---------------------------------------------------------------------
 //  Job cache: every job being changed lives in self->jobs until commit
@@ -235,7 +232,7 @@ broker_reply_later (broker_t *self, zframe_t *routing, async_msg_t *msg)
 //  hold them for an ASSIGN to ride on without parsing the ACK again
 void
 broker_ack_later (broker_t *self, zframe_t *routing, async_msg_t *msg, const void *entries,
-             size_t size, uint32_t count)
+                  size_t size, uint32_t count)
 {
     zframe_t *held = zframe_new (NULL, sizeof count + size);
     memcpy (zframe_data (held), &count, sizeof count);
@@ -287,7 +284,7 @@ s_send_job (broker_t *self, zframe_t *routing, uint64_t rid, async_job_t *job, b
 }
 
 //  ---------------------------------------------------------------------
-//  Queueing
+//  Waiters
 
 //  Probe the waiting peers, free the waits of those gone (waiters_check).
 //  Sets self->more_work when some are left for the next turn
@@ -297,9 +294,6 @@ broker_peers_check (broker_t *self, int64_t mono)
     if (waiters_check (self->waiters, mono))
         self->more_work = true;
 }
-
-//  ---------------------------------------------------------------------
-//  Completion
 
 //  Hand a job's outcome to one waiter (waiters_calls_t.deliver)
 static void
@@ -352,7 +346,6 @@ broker_jobs_adopt (broker_t *self, zlistx_t **jobs_p)
         broker_job_save (self, job);
     zlistx_destroy (jobs_p);
 }
-
 
 int
 broker_read_id (async_inmsg_t *in, char *id)
@@ -669,7 +662,6 @@ broker_config_defaults (broker_config_t *config)
     config->sessions_memory = SESSION_MEMORY_DEFAULT;
     config->sessions_max = SESSION_MAX_DEFAULT;
 }
-
 
 int
 broker_new (const broker_config_t *config, broker_t **self_p)

@@ -23,12 +23,12 @@
 #include "timers.h"
 #include "token.h"
 #include "waiters.h"
+#include "async_codec.h"
 #include "async_idmap.h"
 #include "async_job.h"
 #include "async_spin.h"
 #include "async_util.h"
 #include <czmq.h>
-
 
 //  A job recovered in assigned/active state, waiting for its node to say HELLO
 typedef struct {
@@ -81,8 +81,9 @@ struct _broker_t {
 //  ---------------------------------------------------------------------
 //  What broker.c does for the broker's parts (requests.c, ...)
 
-//  Send a message now (not waiting for a batch); 0, or -1 when the peer
-//  is gone
+//  Send a message now (not waiting for a batch), never blocking, and
+//  destroy it: 0, or the errno of a message not sent (EHOSTUNREACH: the
+//  peer is gone; EAGAIN)
 int
     broker_send (broker_t *self, zframe_t *routing, async_msg_t *msg);
 
@@ -108,7 +109,7 @@ async_job_t *
 void
     broker_job_save (broker_t *self, async_job_t *job);
 
-//  Whether the job is live: assigned, active, or waiting for callbacks
+//  Whether the job is a task on a node: assigned or active, not handed off
 bool
     broker_job_is_live (async_job_t *job);
 

@@ -70,6 +70,8 @@ lifecycle_set (async_job_t *job, async_status_t to)
 //  children, and the nodes' messages about the jobs they run
 
 static void s_metrics_started (broker_t *self, async_job_t *job);
+static void s_job_finish (broker_t *self, async_job_t *job);
+static void s_handoffs_done (broker_t *self, async_job_t *done);
 
 //  Pack the child summary {"id", "status", "result"|"failure"}
 static void
@@ -282,7 +284,7 @@ s_child_done (broker_t *self, async_job_t *child)
     store_put_be64 (done, parent->children_done);
     store_put (self->store, key, keys_id (key, KEYS_DONE, parent->id), done, 8);
     broker_notify_progress (self, parent->id, (int64_t) parent->children_done,
-                       (int64_t) parent->nchildren);
+                            (int64_t) parent->nchildren);
     if (parent->children_done < parent->nchildren) {
         if (parent->kind == ASYNC_KIND_SERIAL) {
             async_job_t *next = broker_job_load (self, parent->children [parent->children_done]);
@@ -365,8 +367,8 @@ s_next_callback (broker_t *self, async_job_t *job)
 }
 
 //  The job is completed: record, notify, go up the tree
-void
-lifecycle_job_finish (broker_t *self, async_job_t *job)
+static void
+s_job_finish (broker_t *self, async_job_t *job)
 {
     char key [64];
     if (!lifecycle_set (job, ASYNC_COMPLETED))
@@ -385,7 +387,7 @@ lifecycle_job_finish (broker_t *self, async_job_t *job)
     if (job->kind != ASYNC_KIND_TASK)
         s_gather_drop (self, job->id);     //  ended without its postprocess
     waiters_notify (self->waiters, job);
-    lifecycle_handoffs_done (self, job);
+    s_handoffs_done (self, job);
     if (!job->parent [0])
         return;
     async_job_t *parent = broker_job_load (self, job->parent);
@@ -404,7 +406,7 @@ lifecycle_job_finish (broker_t *self, async_job_t *job)
     else
     if (job->role == ASYNC_ROLE_CALLBACK && parent->status == ASYNC_CALLBACKS) {
         if (!s_next_callback (self, parent))
-            lifecycle_job_finish (self, parent);
+            s_job_finish (self, parent);
     }
 }
 
@@ -467,7 +469,7 @@ lifecycle_job_complete (broker_t *self, async_job_t *job)
     if (job->callbacks_next < (int) job->ncallbacks)
         broker_live_put (self, job->id, "", 0, false);
     if (!s_next_callback (self, job))
-        lifecycle_job_finish (self, job);
+        s_job_finish (self, job);
 }
 
 //  Fail a job that has not run (or cannot run again) without touching slots
@@ -495,7 +497,7 @@ void
 lifecycle_release (broker_t *self, async_job_t *job)
 {
     broker_live_delete (self, job->id);
-    //  Its next attempt waits for this end to be written (queueing_dispatch_veto)
+    //  Its next attempt waits for this end to be written (s_dispatch_veto in queueing.c)
     commit_hold (self->commit, job->id);
     if (broker_job_is_live (job))
         quota_count (self->quotas, &job->quotas, -1);
@@ -764,8 +766,8 @@ lifecycle_handoff_add (broker_t *self, const char *target, const char *waiting)
 }
 
 //  Jobs that handed off to `done` complete with its outcome
-void
-lifecycle_handoffs_done (broker_t *self, async_job_t *done)
+static void
+s_handoffs_done (broker_t *self, async_job_t *done)
 {
     zlistx_t *waiting = (zlistx_t *) zhashx_lookup (self->handoff_targets, done->id);
     if (!waiting)

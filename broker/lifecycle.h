@@ -42,14 +42,9 @@ bool
 //  work on the broker's state (broker_impl.h)
 
 //  The job has its result or failure: its callbacks run, in order, then
-//  it is completed (lifecycle_job_finish)
+//  it is completed
 void
     lifecycle_job_complete (broker_t *self, async_job_t *job);
-
-//  The job is completed: recorded, its waiters told, its parent (a
-//  parallel or serial job, or the job it is a callback of) moved on
-void
-    lifecycle_job_finish (broker_t *self, async_job_t *job);
 
 //  Fail a job that has not run (or cannot run again) with a failure of
 //  `type` and `message`
@@ -87,11 +82,6 @@ void
 //  Remember that job `waiting` handed off to job `target`
 void
     lifecycle_handoff_add (broker_t *self, const char *target, const char *waiting);
-
-//  Job `done` completed: the jobs that handed off to it complete with its
-//  outcome
-void
-    lifecycle_handoffs_done (broker_t *self, async_job_t *done);
 
 //  One line for the results refused since the last one, if any
 void

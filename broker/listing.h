@@ -15,6 +15,8 @@
 #define BROKER_LISTING_H_INCLUDED
 
 #include "broker_impl.h"
+#include "async_codec.h"
+#include <jansson.h>
 
 //  The JOBS (or COUNT) reply to a LIST (COUNT) `query`, read through the
 //  bounds of a page of at most `page` jobs and `bytes` of records, and

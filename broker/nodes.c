@@ -317,7 +317,6 @@ nodes_dead_next (nodes_t *self, size_t *size)
 //  ---------------------------------------------------------------------
 //  The nodes known, and those awaited
 
-//  At most dead-after (nodes_set_awaited_until)
 void
 nodes_known (nodes_t *self, const char *uuid)
 {
@@ -486,7 +485,10 @@ s_adopt (broker_t *self, session_t *session, zlistx_t *adopted)
                           keys_time (key, KEYS_DEADLINE, job->begin_after + job->begin_by, job->id));
         }
         dispatch_agent_take (agent);
-        queueing_assign (self, session, agent, job, entry->token);
+        if (!queueing_assign (self, session, agent, job, entry->token)) {
+            dispatch_agent_release (agent);     //  refused: a bug, logged
+            continue;
+        }
         broker_job_save (self, job);
         async_log_info ("broker", "job.adopted", "job=%s node=%s attempt=%d reason=\"its "
                         "assignment was not recorded before the broker stopped\"", job->id,
@@ -916,7 +918,7 @@ nodes_dying_drop (broker_t *self)
 void
 nodes_release_reply (broker_t *self, zmsg_t **zmsg_p)
 {
-    //  An ACK (broker.c's s_ack_later) has its entries last
+    //  An ACK (broker_ack_later) has its entries last
     zframe_t *held = zmsg_size (*zmsg_p) == 3 ? zmsg_last (*zmsg_p) : NULL;
     session_t *session = NULL;
     if (held) {

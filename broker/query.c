@@ -131,7 +131,7 @@ s_filter_str (const msgpack_object *body, const char *key, char **value,
 //  would match every job. Absent or nil, a field is no filter
 int
 query_filter_parse (const msgpack_object *body, query_filter_t *filter, query_cursor_t *cursor,
-                char *err, size_t err_size)
+                    char *err, size_t err_size)
 {
     memset (filter, 0, sizeof *filter);
     memset (cursor, 0, sizeof *cursor);

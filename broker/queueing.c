@@ -25,8 +25,8 @@
 //  goes at once: ASSIGN before the commit that records it is safe for it
 //  (the node takes it back after a restart, section 8 of
 //  docs/protocol.md)
-bool
-queueing_dispatch_veto (void *arg, const char *id, const char *task, const char *quotas)
+static bool
+s_dispatch_veto (void *arg, const char *id, const char *task, const char *quotas)
 {
     broker_t *self = (broker_t *) arg;
     if (commit_veto (self->commit, id))
@@ -139,12 +139,12 @@ queueing_start (broker_t *self, async_job_t *job)
 
 //  The job, out of its queue, is assigned to a slot of `agent` (taken)
 //  with `token`
-void
+bool
 queueing_assign (broker_t *self, session_t *session, dispatch_agent_t *agent, async_job_t *job,
-          uint64_t token)
+                 uint64_t token)
 {
     if (!lifecycle_set (job, ASYNC_ASSIGNED))
-        return;
+        return false;
     quota_count (self->quotas, &job->quotas, +1);
     job->token = token;
     memcpy (job->node, session->uuid, ASYNC_ID_LEN);
@@ -163,6 +163,7 @@ queueing_assign (broker_t *self, session_t *session, dispatch_agent_t *agent, as
     memcpy (live + 44, agent_name, alen);
     //  Fresh: every attempt ends with a delete of the a key (lifecycle_release)
     broker_live_put (self, job->id, live, 44 + alen, true);
+    return true;
 }
 
 //  Send ASSIGN for each (job, agent) pair dispatch finds
@@ -182,7 +183,7 @@ queueing_dispatch (broker_t *self)
     dispatch_agent_t *agent;
     zlistx_t *batched = zlistx_new ();      //  sessions with ASSIGNs to send
     commit_veto_clear (self->commit);
-    while (dispatch_next (self->dispatch, queueing_dispatch_veto, self, id, &agent)) {
+    while (dispatch_next (self->dispatch, s_dispatch_veto, self, id, &agent)) {
         session_t *session = (session_t *) dispatch_agent_owner (agent);
         async_job_t *job = broker_job_load (self, id);
         char key [300];
@@ -202,9 +203,12 @@ queueing_dispatch (broker_t *self)
             lifecycle_job_fail (self, job, "TimeoutError", "not started before begin_by passed");
             continue;
         }
-        queueing_assign (self, session, agent, job, token_make (&self->token_key, self->epoch,
-                                                         job->id, session->uuid,
-                                                         job->attempts + 1));
+        uint64_t token = token_make (&self->token_key, self->epoch, job->id, session->uuid,
+                                     job->attempts + 1);
+        if (!queueing_assign (self, session, agent, job, token)) {
+            dispatch_agent_release (agent);     //  refused: a bug, logged
+            continue;
+        }
 
         async_msg_t msg;
         async_msg_init (&msg, ASYNC_S_ASSIGN, 0);
@@ -222,7 +226,7 @@ queueing_dispatch (broker_t *self)
         async_msg_int (&msg, "attempt", job->attempts + 1);
         async_msg_int (&msg, "timeout_ms", job->timeout / 1000);
         //  Sent now, before the commit that records the assignment: the
-        //  job's record is written (queueing_dispatch_veto), so after a crash the
+        //  job's record is written (s_dispatch_veto), so after a crash the
         //  node takes it back (s_adopt). A node that takes them gets this
         //  turn's jobs in one ASSIGN (below).
         if (session->batch) {

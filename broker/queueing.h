@@ -9,19 +9,6 @@
 
 #include "broker_impl.h"
 
-//  Dispatch veto: a lane whose quotas are full waits, and so does a job
-//  whose last change is not written (commit_veto). Handed out before,
-//  it could run on a node, then a crash brings back what the store holds:
-//  no job at all, whose submitter, never answered, submits it again (with
-//  the same idempotency key: the same job, as far as it knows); or the
-//  attempt before, whose node re-sends its failure, which is retried. The
-//  task runs a second time either way. A job the store holds as pending
-//  goes at once: ASSIGN before the commit that records it is safe for it
-//  (the node takes it back after a restart, section 8 of
-//  docs/protocol.md)
-bool
-    queueing_dispatch_veto (void *arg, const char *id, const char *task, const char *quotas);
-
 //  Put the job in its queue (`head`: first of its priority), or among the
 //  scheduled jobs when it is due later; its begin_by deadline is watched
 void
@@ -41,8 +28,9 @@ void
     queueing_start (broker_t *self, async_job_t *job);
 
 //  The job, out of its queue, is assigned to a slot of `agent` (taken)
-//  with `token`
-void
+//  with `token`: true; false when its status may not go to assigned (a
+//  bug, logged by lifecycle_set: the job is left as it was)
+bool
     queueing_assign (broker_t *self, session_t *session, dispatch_agent_t *agent,
                      async_job_t *job, uint64_t token);
 

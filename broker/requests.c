@@ -306,7 +306,7 @@ requests_on_add_callback (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 //  tick's, so a tick whose batch committed creates nothing again
 int
 requests_every_submit (void *arg, const msgpack_object *spec, const char *key, char *id_out,
-                char *err, size_t err_size)
+                       char *err, size_t err_size)
 {
     broker_t *self = (broker_t *) arg;
     msgpack_sbuffer buffer;

@@ -4,7 +4,7 @@
     test_list_many_live.sh and test_status_many_queues.sh
 
     store_live DIR PARENTS QUEUES: PARENTS running parallel jobs (status
-    active, an 'a' key each, as s_start leaves them) and their PARENTS
+    active, an 'a' key each, as queueing_start leaves them) and their PARENTS
     children (testing.noop, pending), spread over QUEUES queues named
     q000000, q000001, ... Cheaper by far than submitting them: a broker
     started on DIR recovers them all, live.
