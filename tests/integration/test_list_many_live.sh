@@ -24,6 +24,7 @@ t0=$(am_now)
 "$AM_BUILD/tests/store_live" "$AM_DATA" "$LIVE" 1 || am_fail "store_live failed"
 am_say "written in $(am_calc "$(am_now) - $t0") s"
 HTTP=127.0.0.1:$(am_free_port)
+AM_BROKER_START_S=120   #   it recovers every live job first
 am_broker_start --http "$HTTP"
 
 #   As in list_no_stall: the broker and the pinger run at a higher

@@ -16,6 +16,7 @@ QUEUES=${AM_STATUS_QUEUES:-20000}
 am_check "a store of $QUEUES queues of one pending job each"
 "$AM_BUILD/tests/store_live" "$AM_DATA" "$QUEUES" "$QUEUES" || am_fail "store_live failed"
 HTTP=127.0.0.1:$(am_free_port)
+AM_BROKER_START_S=120   #   it recovers every live job first
 am_broker_start --http "$HTTP"
 for i in 1 2 3; do
     am_ctl submit --queue zbig testing.noop >/dev/null
