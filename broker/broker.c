@@ -166,6 +166,13 @@ broker_job_is_live (async_job_t *job)
         && job->handoff [0] == 0;
 }
 
+bool
+broker_job_is_waiting (async_job_t *job)
+{
+    return job->kind == ASYNC_KIND_TASK && job->status == ASYNC_ACTIVE
+        && job->handoff [0] != 0;
+}
+
 //  ---------------------------------------------------------------------
 //  Messages
 

@@ -113,6 +113,11 @@ void
 bool
     broker_job_is_live (async_job_t *job);
 
+//  Whether the job is a task whose run handed off: active, waiting for
+//  the job its `handoff` names (cached while it waits)
+bool
+    broker_job_is_waiting (async_job_t *job);
+
 //  Take every job of a parsed spec into the cache, staged; destroys the list
 void
     broker_jobs_adopt (broker_t *self, zlistx_t **jobs_p);

@@ -54,7 +54,7 @@ s_query_each_running (void *arg, query_running_fn *fn, void *top)
     broker_t *self = (broker_t *) arg;
     async_job_t *job = (async_job_t *) async_idmap_first (self->jobs);
     while (job) {
-        if (broker_job_is_live (job))
+        if (broker_job_is_live (job) || broker_job_is_waiting (job))
             fn (top, job->queue, job->status);
         job = (async_job_t *) async_idmap_next (self->jobs);
     }
