@@ -349,8 +349,10 @@ void
 broker_jobs_adopt (broker_t *self, zlistx_t **jobs_p)
 {
     async_job_t *job;
-    while ((job = (async_job_t *) zlistx_detach (*jobs_p, NULL)))
+    while ((job = (async_job_t *) zlistx_detach (*jobs_p, NULL))) {
         broker_job_save (self, job);
+        self->stat_submitted++;     //  every job, as stat_completed counts them
+    }
     zlistx_destroy (jobs_p);
 }
 

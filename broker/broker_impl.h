@@ -67,6 +67,8 @@ struct _broker_t {
     int64_t next_purge;         //  monotonic us
     bool disk_low;              //  free space under the reserve: refuse writes
     int64_t next_disk_check;    //  monotonic us
+    //  Since the start, every job (parents, children, callbacks): accepted,
+    //  completed, and those completed with a failure
     uint64_t stat_submitted, stat_completed, stat_failed;
     async_rate_t rejects;       //  lines of rejected results
     async_rate_t dropped;       //  lines of messages dropped or refused as unknown

@@ -384,6 +384,8 @@ s_job_finish (broker_t *self, async_job_t *job)
     broker_job_save (self, job);
     broker_outcome_staged (self);
     self->stat_completed++;
+    if (job->failure.size)
+        self->stat_failed++;
     if (job->kind != ASYNC_KIND_TASK)
         s_gather_drop (self, job->id);     //  ended without its postprocess
     waiters_notify (self->waiters, job);
@@ -452,7 +454,6 @@ lifecycle_job_complete (broker_t *self, async_job_t *job)
     }
     if (job->failure.size) {
         async_blob_clear (&job->result);
-        self->stat_failed++;
         s_log_failed (job);
     }
     else

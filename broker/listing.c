@@ -174,11 +174,15 @@ listing_status (broker_t *self, uint64_t rid, async_msg_t *reply)
     int64_t nodes_more = s_pack_nodes (self, &reply->packer);
     async_msg_int (reply, "nodes_more", nodes_more);
     async_msg_key (reply, "jobs");
-    msgpack_pack_map (&reply->packer, 3);
+    //  The same jobs on every side: all of them (parents, children,
+    //  callbacks), since the broker started; succeeded + failed = completed
+    msgpack_pack_map (&reply->packer, 4);
     async_codec_pack_str (&reply->packer, "submitted");
     msgpack_pack_uint64 (&reply->packer, self->stat_submitted);
     async_codec_pack_str (&reply->packer, "completed");
     msgpack_pack_uint64 (&reply->packer, self->stat_completed);
+    async_codec_pack_str (&reply->packer, "succeeded");
+    msgpack_pack_uint64 (&reply->packer, self->stat_completed - self->stat_failed);
     async_codec_pack_str (&reply->packer, "failed");
     msgpack_pack_uint64 (&reply->packer, self->stat_failed);
     async_msg_key (reply, "store_bytes");
