@@ -951,6 +951,66 @@ s_query_call (ctl_t *ctl, char **query_text)
     return 0;
 }
 
+//  The longest failure message a jobs table shows (then "...")
+#define S_ERROR_CELL 80
+
+//  A failed job's cell in the `error` column: "TYPE: message", its first
+//  line, clipped. Caller frees
+static char *
+s_error_cell (json_t *failure)
+{
+    const char *type = json_string_value (json_object_get (failure, "type"));
+    const char *message = json_string_value (json_object_get (failure, "message"));
+    if (!message)
+        message = "";
+    size_t length = strcspn (message, "\r\n");
+    bool clipped = length > S_ERROR_CELL;
+    if (clipped)
+        length = S_ERROR_CELL;
+    size_t size = strlen (type ? type : "Error") + length + 8;
+    char *cell = (char *) async_xmalloc (size);
+    snprintf (cell, size, "%s%s%.*s%s", type ? type : "Error", length ? ": " : "",
+              (int) length, message, clipped ? "..." : "");
+    return cell;
+}
+
+//  Jobs as people read them: a failed job's status says `failed`, and
+//  its failure type and message fill an `error` column (the JSON, for
+//  scripts, stays the job JSON)
+static int
+s_show_jobs (ctl_t *ctl, int rc, char *text, const char *const *columns)
+{
+    if (rc || !s_readable (ctl))
+        return s_show_list (ctl, rc, text, columns);
+    json_t *list = s_reply (text);
+    if (!list)
+        return S_REPLY_FAILED;
+    if (!json_is_array (list)) {
+        ctl_print_json (stdout, list);
+        json_decref (list);
+        return 0;
+    }
+    bool failures = false;
+    size_t index;
+    json_t *row;
+    json_array_foreach (list, index, row) {
+        json_t *failure = json_object_get (row, "failure");
+        if (json_is_object (failure)) {
+            char *cell = s_error_cell (failure);
+            json_object_set_new (row, "status", json_string ("failed"));
+            json_object_set_new (row, "error", json_string (cell));
+            free (cell);
+            failures = true;
+        }
+    }
+    static const char *with_error [] = {
+        "id", "status", "task", "queue", "attempts", "node", "error", NULL
+    };
+    ctl_print_table (stdout, list, failures ? with_error : columns);
+    json_decref (list);
+    return 0;
+}
+
 static int
 s_cmd_jobs (ctl_t *ctl)
 {
@@ -964,7 +1024,7 @@ s_cmd_jobs (ctl_t *ctl)
         return rc;
     rc = async_jobs_json (ctl->client, query, &text);
     free (query);
-    return s_show_list (ctl, rc, text, columns);
+    return s_show_jobs (ctl, rc, text, columns);
 }
 
 //  One status, or --total: one number (the jobs of any of the statuses,
