@@ -151,6 +151,13 @@ static const ctl_option_t s_limit_options [] = {
     { NULL, NULL, 0, NULL }
 };
 
+static const ctl_option_t s_last_options [] = {
+    { "--failed", NULL, CTL_OPT_FAILED,
+      "only jobs completed with a failure (default: every completed job)" },
+    { "--limit", "N", CTL_OPT_LIMIT, "print at most N jobs (default 10; 0: all)" },
+    { NULL, NULL, 0, NULL }
+};
+
 static const ctl_option_t s_since_options [] = {
     { "--since", "DUR", CTL_OPT_SINCE,
       "only completed jobs that completed within DUR (default: all)" },
@@ -954,6 +961,9 @@ s_query_call (ctl_t *ctl, char **query_text)
 //  The longest failure message a jobs table shows (then "...")
 #define S_ERROR_CELL 80
 
+//  The most columns of a jobs table, before `error`
+#define S_JOBS_COLUMNS 8
+
 //  A failed job's cell in the `error` column: "TYPE: message", its first
 //  line, clipped. Caller frees
 static char *
@@ -1003,10 +1013,16 @@ s_show_jobs (ctl_t *ctl, int rc, char *text, const char *const *columns)
             failures = true;
         }
     }
-    static const char *with_error [] = {
-        "id", "status", "task", "queue", "attempts", "node", "error", NULL
-    };
-    ctl_print_table (stdout, list, failures ? with_error : columns);
+    //  The columns asked for, and `error` when a job listed failed
+    const char *with_error [S_JOBS_COLUMNS + 2];
+    size_t count = 0;
+    while (count < S_JOBS_COLUMNS && columns [count]) {
+        with_error [count] = columns [count];
+        count++;
+    }
+    with_error [count++] = failures ? "error" : NULL;
+    with_error [count] = NULL;
+    ctl_print_table (stdout, list, with_error);
     json_decref (list);
     return 0;
 }
@@ -1025,6 +1041,35 @@ s_cmd_jobs (ctl_t *ctl)
     rc = async_jobs_json (ctl->client, query, &text);
     free (query);
     return s_show_jobs (ctl, rc, text, columns);
+}
+
+//  How many jobs `last` prints when not told
+#define S_LAST_LIMIT 10
+
+//  The last completed jobs (--failed: those that failed), the most recent
+//  first: LIST of `completed` (or `failed`) walks the broker's completion
+//  index from its newest end
+static int
+s_cmd_last (ctl_t *ctl)
+{
+    static const char *columns [] = {
+        "id", "status", "task", "queue", "completed_at", "node", NULL
+    };
+    json_t *query = s_query (ctl);
+    if (!query)
+        return ASYNC_EUSAGE;
+    bool failed = s_given (ctl, CTL_OPT_FAILED) != NULL;
+    json_object_set_new (query, "status", json_pack ("[s]", failed ? "failed" : "completed"));
+    if (!json_object_get (query, "limit"))
+        json_object_set_new (query, "limit", json_integer (S_LAST_LIMIT));
+    char *text = ctl_json_dumps (query);
+    json_decref (query);
+    if (!text)
+        async_out_of_memory (0);
+    char *jobs = NULL;
+    int rc = async_jobs_json (ctl->client, text, &jobs);
+    free (text);
+    return s_show_jobs (ctl, rc, jobs, columns);
 }
 
 //  One status, or --total: one number (the jobs of any of the statuses,
@@ -1353,6 +1398,13 @@ static const s_command_t s_commands [] = {
               "object per line (a table on a terminal).",
       .options = { s_filter_options, s_limit_options },
       .max_words = INT_MAX, .needs_broker = true, .run = s_cmd_jobs },
+    { .name = "last",
+      .synopsis = "last [--failed] [--limit N]",
+      .help = "Print the last jobs completed (--failed: completed with a "
+              "failure), the most recent first, one JSON object per line "
+              "(a table on a terminal).",
+      .options = { s_last_options },
+      .max_words = 0, .needs_broker = true, .run = s_cmd_last },
     { .name = "count",
       .synopsis = "count STATUS... [--task GLOB] [--queue Q] [--node UUID] [--since DUR] "
                   "[--total]",
