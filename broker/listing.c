@@ -167,6 +167,11 @@ listing_status (broker_t *self, uint64_t rid, async_msg_t *reply)
     async_msg_str (reply, "started", async_format_time (self->started, when, sizeof when));
     async_msg_key (reply, "uptime");
     msgpack_pack_double (&reply->packer, (async_mono_us () - self->started_mono) / 1e6);
+    //  The broker's clock and dead time, to judge its time stamps by
+    //  (asyncctl jobs --stuck), whatever the reader's clock says
+    async_msg_str (reply, "now", async_format_time (async_now_us (), when, sizeof when));
+    async_msg_key (reply, "dead_after");
+    msgpack_pack_double (&reply->packer, self->config.dead_ms / 1e3);
     async_msg_key (reply, "queues");
     int64_t queues_more = query_pack_queues (s_query (self), &reply->packer);
     async_msg_int (reply, "queues_more", queues_more);
