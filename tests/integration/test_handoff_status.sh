@@ -2,8 +2,8 @@
 #   A job that handed off waits for the job it handed off to: it shows
 #   `active` (also when its task ended before the node said STARTED) with
 #   `handoff` naming that job, `count active` and `status` count it as
-#   active, and once the inner job completes it completes with the inner
-#   job's result, still naming it.
+#   active, also after a restart of the broker, and once the inner job
+#   completes it completes with the inner job's result, still naming it.
 source "$(dirname "$0")/../helpers/lib.sh"
 
 am_broker_start
@@ -35,6 +35,21 @@ am_assert_eq "status: default queue active" 2 \
     "$(am_ctl status --json | jq -r '.queues.default.active')"
 am_assert_eq "status: default queue assigned" 0 \
     "$(am_ctl status --json | jq -r '.queues.default.assigned')"
+
+am_check "after a restart of the broker, the same"
+am_broker_kill
+am_broker_restart
+am_wait_for "the node to be back with the inner job" 15 am_node_running "${AM_NODE_UUID[node1]}" 1
+am_assert_eq "outer status after the restart" active "$(am_job_field "$outer" .status)"
+am_assert_eq "outer handoff after the restart" "$inner" "$(am_job_field "$outer" .handoff)"
+#   (The inner job, on its node, may show assigned until its node says
+#   again that it runs it: counted here as running, either way)
+am_assert_eq "count active --task testing.handoff after the restart" 1 \
+    "$(am_ctl count active --task testing.handoff)"
+am_assert_eq "count assigned active --total after the restart" 2 \
+    "$(am_ctl count assigned active --total)"
+am_assert_eq "status: default queue assigned + active after the restart" 2 \
+    "$(am_ctl status --json | jq -r '.queues.default.assigned + .queues.default.active')"
 
 am_check "the inner job completes: so does the outer one, with its result"
 touch "$AM_TMP/node1/stop"
