@@ -166,6 +166,13 @@ broker_job_is_live (async_job_t *job)
         && job->handoff [0] == 0;
 }
 
+bool
+broker_job_is_waiting (async_job_t *job)
+{
+    return job->kind == ASYNC_KIND_TASK && job->status == ASYNC_ACTIVE
+        && job->handoff [0] != 0;
+}
+
 //  ---------------------------------------------------------------------
 //  Messages
 
@@ -342,8 +349,10 @@ void
 broker_jobs_adopt (broker_t *self, zlistx_t **jobs_p)
 {
     async_job_t *job;
-    while ((job = (async_job_t *) zlistx_detach (*jobs_p, NULL)))
+    while ((job = (async_job_t *) zlistx_detach (*jobs_p, NULL))) {
         broker_job_save (self, job);
+        self->stat_submitted++;     //  every job, as stat_completed counts them
+    }
     zlistx_destroy (jobs_p);
 }
 

@@ -67,6 +67,8 @@ struct _broker_t {
     int64_t next_purge;         //  monotonic us
     bool disk_low;              //  free space under the reserve: refuse writes
     int64_t next_disk_check;    //  monotonic us
+    //  Since the start, every job (parents, children, callbacks): accepted,
+    //  completed, and those completed with a failure
     uint64_t stat_submitted, stat_completed, stat_failed;
     async_rate_t rejects;       //  lines of rejected results
     async_rate_t dropped;       //  lines of messages dropped or refused as unknown
@@ -112,6 +114,11 @@ void
 //  Whether the job is a task on a node: assigned or active, not handed off
 bool
     broker_job_is_live (async_job_t *job);
+
+//  Whether the job is a task whose run handed off: active, waiting for
+//  the job its `handoff` names (cached while it waits)
+bool
+    broker_job_is_waiting (async_job_t *job);
 
 //  Take every job of a parsed spec into the cache, staged; destroys the list
 void

@@ -384,6 +384,8 @@ s_job_finish (broker_t *self, async_job_t *job)
     broker_job_save (self, job);
     broker_outcome_staged (self);
     self->stat_completed++;
+    if (job->failure.size)
+        self->stat_failed++;
     if (job->kind != ASYNC_KIND_TASK)
         s_gather_drop (self, job->id);     //  ended without its postprocess
     waiters_notify (self->waiters, job);
@@ -452,7 +454,6 @@ lifecycle_job_complete (broker_t *self, async_job_t *job)
     }
     if (job->failure.size) {
         async_blob_clear (&job->result);
-        self->stat_failed++;
         s_log_failed (job);
     }
     else
@@ -707,7 +708,8 @@ s_attempt_failed (broker_t *self, async_job_t *job, bool transient)
 #define S_HANDOFF_HOPS 1000
 
 //  The task completed with "the result of job `target`": the job stays
-//  active, holding no slot, until the target completes
+//  active, holding no slot, with `handoff` naming the target, until the
+//  target completes
 static void
 s_handoff (broker_t *self, async_job_t *job, const char *target_id)
 {
@@ -742,6 +744,10 @@ s_handoff (broker_t *self, async_job_t *job, const char *target_id)
         hop = broker_job_load (self, hop->handoff);
     }
     memcpy (job->handoff, target->id, ASYNC_ID_LEN);
+    //  It waits, and says so: `active` with its `handoff`, also when its
+    //  task ended before the node said STARTED
+    if (job->status == ASYNC_ASSIGNED)
+        lifecycle_set (job, ASYNC_ACTIVE);
     char key [KEYS_HANDOFF_SIZE];
     broker_live_put (self, job->id, "", 0, false);
     store_put (self->store, key, keys_handoff (key, target->id, job->id), "", 0);

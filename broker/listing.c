@@ -54,7 +54,7 @@ s_query_each_running (void *arg, query_running_fn *fn, void *top)
     broker_t *self = (broker_t *) arg;
     async_job_t *job = (async_job_t *) async_idmap_first (self->jobs);
     while (job) {
-        if (broker_job_is_live (job))
+        if (broker_job_is_live (job) || broker_job_is_waiting (job))
             fn (top, job->queue, job->status);
         job = (async_job_t *) async_idmap_next (self->jobs);
     }
@@ -167,6 +167,11 @@ listing_status (broker_t *self, uint64_t rid, async_msg_t *reply)
     async_msg_str (reply, "started", async_format_time (self->started, when, sizeof when));
     async_msg_key (reply, "uptime");
     msgpack_pack_double (&reply->packer, (async_mono_us () - self->started_mono) / 1e6);
+    //  The broker's clock and dead time, to judge its time stamps by
+    //  (asyncctl jobs --stuck), whatever the reader's clock says
+    async_msg_str (reply, "now", async_format_time (async_now_us (), when, sizeof when));
+    async_msg_key (reply, "dead_after");
+    msgpack_pack_double (&reply->packer, self->config.dead_ms / 1e3);
     async_msg_key (reply, "queues");
     int64_t queues_more = query_pack_queues (s_query (self), &reply->packer);
     async_msg_int (reply, "queues_more", queues_more);
@@ -174,11 +179,15 @@ listing_status (broker_t *self, uint64_t rid, async_msg_t *reply)
     int64_t nodes_more = s_pack_nodes (self, &reply->packer);
     async_msg_int (reply, "nodes_more", nodes_more);
     async_msg_key (reply, "jobs");
-    msgpack_pack_map (&reply->packer, 3);
+    //  The same jobs on every side: all of them (parents, children,
+    //  callbacks), since the broker started; succeeded + failed = completed
+    msgpack_pack_map (&reply->packer, 4);
     async_codec_pack_str (&reply->packer, "submitted");
     msgpack_pack_uint64 (&reply->packer, self->stat_submitted);
     async_codec_pack_str (&reply->packer, "completed");
     msgpack_pack_uint64 (&reply->packer, self->stat_completed);
+    async_codec_pack_str (&reply->packer, "succeeded");
+    msgpack_pack_uint64 (&reply->packer, self->stat_completed - self->stat_failed);
     async_codec_pack_str (&reply->packer, "failed");
     msgpack_pack_uint64 (&reply->packer, self->stat_failed);
     async_msg_key (reply, "store_bytes");

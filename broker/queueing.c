@@ -278,6 +278,7 @@ queueing_evict (broker_t *self, zlistx_t *jobs)
             continue;           //  changed again: decided after that write
         bool keep = broker_job_is_live (job)
                  || (job->kind != ASYNC_KIND_TASK && job->status == ASYNC_ACTIVE)
+                 || broker_job_is_waiting (job)
                  || (job->status == ASYNC_PENDING && job->kind == ASYNC_KIND_TASK
                      && async_idmap_size (self->jobs) <= S_JOBS_CACHED
                      && dispatch_contains (self->dispatch, job->id));

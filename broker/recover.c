@@ -257,6 +257,12 @@ recover_run (broker_t *self)
             //  cached while it runs, with its progress from its x key
             char xkey [KEYS_ID_SIZE];
             async_job_t *job = broker_job_load (self, id);
+            if (job && job->kind == ASYNC_KIND_TASK && job->handoff [0]
+            &&  job->status == ASYNC_ASSIGNED) {
+                //  Handed off by an older broker, which left it assigned
+                //  (written so at its next change; cached until then)
+                lifecycle_set (job, ASYNC_ACTIVE);
+            }
             char *done;
             size_t done_size;
             if (job && job->kind != ASYNC_KIND_TASK

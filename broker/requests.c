@@ -82,7 +82,6 @@ s_submit (broker_t *self, const msgpack_object *spec, char *id_out, bool *existi
     broker_jobs_adopt (self, &jobs);
     queueing_start (self, root);
     commit_durable (self->commit);
-    self->stat_submitted++;
     async_log_debug ("broker", "job.submitted", "job=%s task=%s queue=%s",
                      root->id, root->task ? root->task : "-", root->queue);
     return 0;

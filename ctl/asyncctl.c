@@ -151,6 +151,23 @@ static const ctl_option_t s_limit_options [] = {
     { NULL, NULL, 0, NULL }
 };
 
+static const ctl_option_t s_stuck_options [] = {
+    { "--stuck", NULL, CTL_OPT_STUCK,
+      "only running jobs that look stuck: running longer than --over, or on "
+      "a node silent for over half the broker's dead time (default: every job)" },
+    { "--over", "DUR", CTL_OPT_OVER,
+      "with --stuck: running longer than DUR (default: the job's timeout if "
+      "it has one, else 10m)" },
+    { NULL, NULL, 0, NULL }
+};
+
+static const ctl_option_t s_last_options [] = {
+    { "--failed", NULL, CTL_OPT_FAILED,
+      "only jobs completed with a failure (default: every completed job)" },
+    { "--limit", "N", CTL_OPT_LIMIT, "print at most N jobs (default 10; 0: all)" },
+    { NULL, NULL, 0, NULL }
+};
+
 static const ctl_option_t s_since_options [] = {
     { "--since", "DUR", CTL_OPT_SINCE,
       "only completed jobs that completed within DUR (default: all)" },
@@ -951,12 +968,225 @@ s_query_call (ctl_t *ctl, char **query_text)
     return 0;
 }
 
+//  The longest failure message a jobs table shows (then "...")
+#define S_ERROR_CELL 80
+
+//  The most columns of a jobs table, before `error`
+#define S_JOBS_COLUMNS 8
+
+//  A failed job's cell in the `error` column: "TYPE: message", its first
+//  line, clipped. Caller frees
+static char *
+s_error_cell (json_t *failure)
+{
+    const char *type = json_string_value (json_object_get (failure, "type"));
+    const char *message = json_string_value (json_object_get (failure, "message"));
+    if (!message)
+        message = "";
+    size_t length = strcspn (message, "\r\n");
+    bool clipped = length > S_ERROR_CELL;
+    if (clipped)
+        length = S_ERROR_CELL;
+    size_t size = strlen (type ? type : "Error") + length + 8;
+    char *cell = (char *) async_xmalloc (size);
+    snprintf (cell, size, "%s%s%.*s%s", type ? type : "Error", length ? ": " : "",
+              (int) length, message, clipped ? "..." : "");
+    return cell;
+}
+
+//  Jobs as people read them: a failed job's status says `failed`, and
+//  its failure type and message fill an `error` column (the JSON, for
+//  scripts, stays the job JSON)
+static int
+s_show_jobs (ctl_t *ctl, int rc, char *text, const char *const *columns)
+{
+    if (rc || !s_readable (ctl))
+        return s_show_list (ctl, rc, text, columns);
+    json_t *list = s_reply (text);
+    if (!list)
+        return S_REPLY_FAILED;
+    if (!json_is_array (list)) {
+        ctl_print_json (stdout, list);
+        json_decref (list);
+        return 0;
+    }
+    bool failures = false;
+    size_t index;
+    json_t *row;
+    json_array_foreach (list, index, row) {
+        json_t *failure = json_object_get (row, "failure");
+        if (json_is_object (failure)) {
+            char *cell = s_error_cell (failure);
+            json_object_set_new (row, "status", json_string ("failed"));
+            json_object_set_new (row, "error", json_string (cell));
+            free (cell);
+            failures = true;
+        }
+    }
+    //  The columns asked for, and `error` when a job listed failed
+    const char *with_error [S_JOBS_COLUMNS + 2];
+    size_t count = 0;
+    while (count < S_JOBS_COLUMNS && columns [count]) {
+        with_error [count] = columns [count];
+        count++;
+    }
+    with_error [count++] = failures ? "error" : NULL;
+    with_error [count] = NULL;
+    ctl_print_table (stdout, list, with_error);
+    json_decref (list);
+    return 0;
+}
+
+//  How long a job without a timeout runs before `jobs --stuck` shows it
+#define S_STUCK_US (600 * 1000000LL)
+
+//  A time stamp of the broker's JSON, in µs; 0 when absent or malformed
+static int64_t
+s_json_time (json_t *object, const char *key)
+{
+    const char *text = json_string_value (json_object_get (object, key));
+    int64_t when = 0;
+    if (!text || async_parse_time (text, 0, &when))
+        return 0;
+    return when;
+}
+
+//  Why a running job looks stuck, into `why`; false when it does not.
+//  `over` is --over in µs (-1: not given); `nodes` maps a live node's
+//  uuid to its status JSON
+static bool
+s_stuck_why (json_t *job, int64_t now, int64_t over, json_t *nodes, double dead_after,
+             char *why, size_t size)
+{
+    if (json_object_get (job, "handoff"))
+        return false;           //  it waits for another job, on no node
+    int64_t start = s_json_time (job, "active_start");
+    const char *status = json_string_value (json_object_get (job, "status"));
+    if (start && status && streq (status, "active")) {
+        int64_t limit = over;
+        json_t *timeout = json_object_get (job, "timeout");
+        if (limit < 0 && json_is_number (timeout) && json_number_value (timeout) > 0)
+            limit = (int64_t) (json_number_value (timeout) * 1e6);
+        if (limit < 0)
+            limit = S_STUCK_US;
+        if (now - start > limit) {
+            snprintf (why, size, "running for %.1fs, over %.1fs", (now - start) / 1e6,
+                      limit / 1e6);
+            return true;
+        }
+    }
+    const char *uuid = json_string_value (json_object_get (job, "node"));
+    json_t *node = uuid ? json_object_get (nodes, uuid) : NULL;
+    int64_t heard = node ? s_json_time (node, "last_heartbeat") : 0;
+    if (heard && now - heard > dead_after * 1e6 / 2) {
+        snprintf (why, size, "its node silent for %.1fs, dead after %.1fs",
+                  (now - heard) / 1e6, dead_after);
+        return true;
+    }
+    return false;
+}
+
+//  `jobs --stuck`: the running jobs (assigned or active) that look stuck,
+//  each with `stuck` saying why, judged by the broker's clock and dead
+//  time (STATUS); the nodes are those STATUS lists
+static int
+s_cmd_jobs_stuck (ctl_t *ctl, json_t *query)
+{
+    static const char *columns [] = {
+        "id", "status", "task", "node", "active_start", "stuck", NULL
+    };
+    int64_t over = -1;
+    const s_given_t *given = s_given (ctl, CTL_OPT_OVER);
+    int rc = given ? s_duration_us (ctl, "--over", given->value, &over) : 0;
+    if (rc == 0 && ctl->nwords)
+        rc = s_usage (ctl, "--stuck lists running jobs: give no STATUS ('%s')",
+                      ctl->words [0]);
+    json_int_t limit = json_integer_value (json_object_get (query, "limit"));
+    if (!json_object_get (query, "limit"))
+        limit = 1000;
+    if (rc) {
+        json_decref (query);
+        return rc;
+    }
+    char *text = NULL;
+    rc = async_status_json (ctl->client, &text);
+    if (rc) {
+        json_decref (query);
+        free (text);
+        return s_client_fail (ctl, rc, NULL);
+    }
+    json_t *status = s_reply (text);
+    int64_t now = status ? s_json_time (status, "now") : 0;
+    json_t *dead_after = status ? json_object_get (status, "dead_after") : NULL;
+    if (!now || !json_is_number (dead_after)) {
+        json_decref (status);
+        json_decref (query);
+        return s_error (ASYNC_EPROTO, "the broker's status has no `now` and `dead_after`; "
+                        "check that asyncctl and asyncbroker are the same version");
+    }
+    json_t *nodes = json_object ();
+    size_t index;
+    json_t *node;
+    json_array_foreach (json_object_get (status, "nodes"), index, node) {
+        const char *uuid = json_string_value (json_object_get (node, "uuid"));
+        if (uuid && !json_is_true (json_object_get (node, "dead")))
+            json_object_set (nodes, uuid, node);
+    }
+    //  Every running job, filtered here; --limit counts those shown
+    json_object_set_new (query, "status", json_pack ("[ss]", "assigned", "active"));
+    json_object_set_new (query, "limit", json_integer (0));
+    text = ctl_json_dumps (query);
+    json_decref (query);
+    if (!text)
+        async_out_of_memory (0);
+    char *jobs_text = NULL;
+    rc = async_jobs_json (ctl->client, text, &jobs_text);
+    free (text);
+    json_t *jobs = rc ? NULL : s_reply (jobs_text);
+    if (rc)
+        free (jobs_text);
+    json_t *stuck = json_array ();
+    json_t *job;
+    json_array_foreach (json_is_array (jobs) ? jobs : NULL, index, job) {
+        char why [200];
+        if ((limit == 0 || (json_int_t) json_array_size (stuck) < limit)
+        &&  s_stuck_why (job, now, over, nodes, json_number_value (dead_after), why,
+                         sizeof why)) {
+            json_object_set_new (job, "stuck", json_string (why));
+            json_array_append (stuck, job);
+        }
+    }
+    bool replied = rc || jobs;
+    json_decref (jobs);
+    json_decref (nodes);
+    json_decref (status);
+    if (rc) {
+        json_decref (stuck);
+        return s_client_fail (ctl, rc, NULL);
+    }
+    if (!replied) {
+        json_decref (stuck);
+        return S_REPLY_FAILED;
+    }
+    text = ctl_json_dumps (stuck);
+    json_decref (stuck);
+    if (!text)
+        async_out_of_memory (0);
+    return s_show_jobs (ctl, 0, text, columns);
+}
+
 static int
 s_cmd_jobs (ctl_t *ctl)
 {
     static const char *columns [] = {
         "id", "status", "task", "queue", "attempts", "node", NULL
     };
+    if (s_given (ctl, CTL_OPT_STUCK)) {
+        json_t *query = s_query (ctl);
+        return query ? s_cmd_jobs_stuck (ctl, query) : ASYNC_EUSAGE;
+    }
+    if (s_given (ctl, CTL_OPT_OVER))
+        return s_usage (ctl, "--over goes with --stuck");
     char *query;
     char *text = NULL;
     int rc = s_query_call (ctl, &query);
@@ -964,7 +1194,36 @@ s_cmd_jobs (ctl_t *ctl)
         return rc;
     rc = async_jobs_json (ctl->client, query, &text);
     free (query);
-    return s_show_list (ctl, rc, text, columns);
+    return s_show_jobs (ctl, rc, text, columns);
+}
+
+//  How many jobs `last` prints when not told
+#define S_LAST_LIMIT 10
+
+//  The last completed jobs (--failed: those that failed), the most recent
+//  first: LIST of `completed` (or `failed`) walks the broker's completion
+//  index from its newest end
+static int
+s_cmd_last (ctl_t *ctl)
+{
+    static const char *columns [] = {
+        "id", "status", "task", "queue", "completed_at", "node", NULL
+    };
+    json_t *query = s_query (ctl);
+    if (!query)
+        return ASYNC_EUSAGE;
+    bool failed = s_given (ctl, CTL_OPT_FAILED) != NULL;
+    json_object_set_new (query, "status", json_pack ("[s]", failed ? "failed" : "completed"));
+    if (!json_object_get (query, "limit"))
+        json_object_set_new (query, "limit", json_integer (S_LAST_LIMIT));
+    char *text = ctl_json_dumps (query);
+    json_decref (query);
+    if (!text)
+        async_out_of_memory (0);
+    char *jobs = NULL;
+    int rc = async_jobs_json (ctl->client, text, &jobs);
+    free (text);
+    return s_show_jobs (ctl, rc, jobs, columns);
 }
 
 //  One status, or --total: one number (the jobs of any of the statuses,
@@ -1288,11 +1547,19 @@ static const s_command_t s_commands [] = {
       .min_words = 1, .max_words = 1, .words = "one job ID",
       .needs_broker = true, .run = s_cmd_job },
     { .name = "jobs",
-      .synopsis = "jobs [STATUS...] [--queue Q] [--task GLOB] [--node UUID] [--limit N]",
+      .synopsis = "jobs [STATUS...] [--queue Q] [--task GLOB] [--node UUID] [--limit N] "
+                  "[--stuck [--over DUR]]",
       .help = "Print the jobs with these statuses (default: any), one JSON "
               "object per line (a table on a terminal).",
-      .options = { s_filter_options, s_limit_options },
+      .options = { s_filter_options, s_limit_options, s_stuck_options },
       .max_words = INT_MAX, .needs_broker = true, .run = s_cmd_jobs },
+    { .name = "last",
+      .synopsis = "last [--failed] [--limit N]",
+      .help = "Print the last jobs completed (--failed: completed with a "
+              "failure), the most recent first, one JSON object per line "
+              "(a table on a terminal).",
+      .options = { s_last_options },
+      .max_words = 0, .needs_broker = true, .run = s_cmd_last },
     { .name = "count",
       .synopsis = "count STATUS... [--task GLOB] [--queue Q] [--node UUID] [--since DUR] "
                   "[--total]",

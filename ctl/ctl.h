@@ -69,7 +69,10 @@ typedef enum {
     CTL_OPT_ON,
     CTL_OPT_ROLE,
     CTL_OPT_CRON,
-    CTL_OPT_TZ
+    CTL_OPT_TZ,
+    CTL_OPT_FAILED,
+    CTL_OPT_STUCK,
+    CTL_OPT_OVER
 } ctl_option_id_t;
 
 //  What to do about a malformed duration (DUR)

@@ -148,7 +148,8 @@ s_draw (s_screen_t *screen, const char *endpoint, json_t *status, json_t *runnin
             s_duration (json_real_value (json_object_get (status, "uptime")), when,
                         sizeof when));
     s_line (screen, "throughput: %.1f jobs/s completed, %.1f/s failed; since start: "
-            "%" PRId64 " submitted, %" PRId64 " completed, %" PRId64 " failed",
+            "%" PRId64 " jobs submitted, %" PRId64 " completed, %" PRId64 " of them failed "
+            "(children and callbacks included)",
             rate, fail_rate, s_int (jobs, "submitted"), completed, failed);
     s_line (screen, "%s", "");
 

@@ -549,6 +549,8 @@ async_job_to_json (async_job_t *self)
     json_object_set_new (job, "children", children);
     if (*self->postprocess_id)
         json_object_set_new (job, "postprocess", json_string (self->postprocess_id));
+    if (*self->handoff)
+        json_object_set_new (job, "handoff", json_string (self->handoff));
     json_object_set_new (job, "callbacks", s_ids_json (self->callbacks, self->ncallbacks));
     json_object_set_new (job, "annotations", s_blob_json (&self->annotations, json_object ()));
     json_object_set_new (job, "progress", s_blob_json (&self->progress, json_null ()));
