@@ -3,6 +3,8 @@
     =========================================================================
 */
 #include "listing.h"
+#include "async_alloc.h"
+#include "dispatch.h"
 #include "nodes.h"
 #include "timers.h"
 #include "asyncmesh/error.h"
@@ -157,7 +159,90 @@ s_pack_nodes (broker_t *self, msgpack_packer *pk)
     return (int64_t) (total - packed);
 }
 
-//  The STATUS reply: bounded (query_pack_queues, s_pack_nodes)
+//  STATUS's `waiting` lists at most S_STATUS_WAITING queues, those with
+//  the most jobs no node takes first
+#define S_STATUS_WAITING    1000
+
+typedef struct {
+    char *queue;
+    size_t unservable;
+    char oldest [ASYNC_ID_LEN];
+} s_waiting_row_t;
+
+typedef struct {
+    s_waiting_row_t *rows;
+    size_t size;
+    size_t queues;              //  all queues visited
+} s_waiting_t;
+
+static void
+s_waiting_visit (void *arg, const char *queue, size_t unservable, const char *oldest)
+{
+    s_waiting_t *top = (s_waiting_t *) arg;
+    top->queues++;
+    size_t slot = top->size;
+    if (slot == S_STATUS_WAITING) {
+        //  Full: replace the row with the fewest jobs no node takes
+        slot = 0;
+        for (size_t i = 1; i < top->size; i++)
+            if (top->rows [i].unservable < top->rows [slot].unservable)
+                slot = i;
+        if (top->rows [slot].unservable >= unservable)
+            return;
+        free (top->rows [slot].queue);
+    }
+    else
+        top->size++;
+    s_waiting_row_t *row = &top->rows [slot];
+    row->queue = async_xstrdup (queue);
+    row->unservable = unservable;
+    snprintf (row->oldest, sizeof row->oldest, "%s", oldest ? oldest : "");
+}
+
+//  The age of a pending job in seconds, or -1 if it cannot be read
+static double
+s_pending_age (broker_t *self, const char *id, int64_t now)
+{
+    if (!*id)
+        return -1;
+    int64_t submitted = -1;
+    async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
+    if (job)
+        submitted = job->submitted;
+    else
+    if ((job = broker_job_read (self, id))) {
+        submitted = job->submitted;
+        async_job_destroy (&job);
+    }
+    return submitted > 0 && now > submitted ? (now - submitted) / 1e6
+         : submitted > 0 ? 0 : -1;
+}
+
+//  STATUS's `waiting`: per queue with pending jobs held in memory, how many
+//  of them no live node takes and the age of its oldest; returns how many
+//  queues were left out
+static int64_t
+s_pack_waiting (broker_t *self, msgpack_packer *pk)
+{
+    s_waiting_t top = { .rows = async_xcalloc (S_STATUS_WAITING, sizeof (s_waiting_row_t)) };
+    dispatch_each_waiting (self->dispatch, s_waiting_visit, &top);
+    int64_t now = async_now_us ();
+    msgpack_pack_map (pk, top.size);
+    for (size_t i = 0; i < top.size; i++) {
+        s_waiting_row_t *row = &top.rows [i];
+        async_codec_pack_str (pk, row->queue);
+        msgpack_pack_map (pk, 2);
+        async_codec_pack_str (pk, "unservable");
+        msgpack_pack_uint64 (pk, row->unservable);
+        async_codec_pack_str (pk, "oldest_age");
+        msgpack_pack_double (pk, s_pending_age (self, row->oldest, now));
+        free (row->queue);
+    }
+    free (top.rows);
+    return (int64_t) (top.queues - top.size);
+}
+
+//  The STATUS reply: bounded (query_pack_queues, s_pack_nodes, s_pack_waiting)
 void
 listing_status (broker_t *self, uint64_t rid, async_msg_t *reply)
 {
@@ -173,6 +258,9 @@ listing_status (broker_t *self, uint64_t rid, async_msg_t *reply)
     async_msg_key (reply, "nodes");
     int64_t nodes_more = s_pack_nodes (self, &reply->packer);
     async_msg_int (reply, "nodes_more", nodes_more);
+    async_msg_key (reply, "waiting");
+    int64_t waiting_more = s_pack_waiting (self, &reply->packer);
+    async_msg_int (reply, "waiting_more", waiting_more);
     async_msg_key (reply, "jobs");
     msgpack_pack_map (&reply->packer, 3);
     async_codec_pack_str (&reply->packer, "submitted");

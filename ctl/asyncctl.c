@@ -696,6 +696,26 @@ s_task_spec_text (ctl_t *ctl, const char *word, const char *what, char **text_ou
     return s_spec_text (ctl, spec, text_out);
 }
 
+//  Warn on stderr when no live node offered to take jobs just submitted
+//  (they wait for one; the submit still succeeded)
+static void
+s_warn_unservable (ctl_t *ctl, const char *text)
+{
+    size_t unservable = async_client_unservable (ctl->client);
+    if (!unservable)
+        return;
+    json_t *spec = json_loads (text, 0, NULL);
+    const char *task = json_string_value (json_object_get (spec, "task"));
+    const char *queue = json_string_value (json_object_get (spec, "queue"));
+    if (task && unservable == 1)
+        fprintf (stderr, "asyncctl: warning: no live node offers %s%s%s; the job "
+                 "waits for one\n", task, queue ? " in queue " : "", queue ? queue : "");
+    else
+        fprintf (stderr, "asyncctl: warning: no live node offers the tasks of %zu of "
+                 "the jobs; they wait for one\n", unservable);
+    json_decref (spec);
+}
+
 //  Add the job options given as flags to spec, submit it (takes spec),
 //  then print the id, or wait and print the result with --wait.
 static int
@@ -713,6 +733,8 @@ s_submit (ctl_t *ctl, json_t *spec)
     async_log_debug ("ctl", "job.submit", "broker=%s spec=%s", ctl->endpoint, text);
     char id [ASYNC_ID_LEN];
     rc = async_submit_json (ctl->client, text, id);
+    if (rc == 0)
+        s_warn_unservable (ctl, text);
     free (text);
     if (rc)
         return s_client_fail (ctl, rc, NULL);

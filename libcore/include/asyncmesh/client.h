@@ -62,6 +62,13 @@ ASYNC_EXPORT int
 ASYNC_EXPORT const char *
     async_client_error (async_client_t *self);
 
+//  How many jobs of the last submit (async_submit_json, async_submit,
+//  async_submit_many_json, async_submit_wait_json, ...) no live node
+//  offered to take when the broker accepted them (`unservable` in the
+//  ACCEPTED): they stay pending until such a node comes.
+ASYNC_EXPORT size_t
+    async_client_unservable (async_client_t *self);
+
 //  ---------------------------------------------------------------------
 //  The minimal JSON API (docs/spec.md section 1)
 
