@@ -949,6 +949,12 @@ dispatch_agent_used (dispatch_agent_t *agent)
     return agent->used;
 }
 
+zhashx_t *
+dispatch_agent_tasks (dispatch_agent_t *agent)
+{
+    return agent->tasks ? agent->tasks->names : NULL;
+}
+
 const char *
 dispatch_agent_filter (dispatch_agent_t *agent)
 {

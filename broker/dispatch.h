@@ -228,6 +228,10 @@ int
     dispatch_agent_size (dispatch_agent_t *agent);
 int
     dispatch_agent_used (dispatch_agent_t *agent);
+//  The names of the tasks its node has (the keys), or NULL: any task. The
+//  agents of one node share them (dispatch_agent_share_tasks).
+zhashx_t *
+    dispatch_agent_tasks (dispatch_agent_t *agent);
 //  Filter as text ("pi.*,!pi.slow"), queues as text ("default,bulk").
 const char *
     dispatch_agent_filter (dispatch_agent_t *agent);

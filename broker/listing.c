@@ -6,6 +6,7 @@
 #include "async_alloc.h"
 #include "dispatch.h"
 #include "nodes.h"
+#include "session.h"
 #include "timers.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/version.h"
@@ -281,9 +282,113 @@ listing_on_status (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     broker_send (self, routing, &msg);
 }
 
+//  One node in detail (NODES with `uuid`) lists at most S_NODE_JOBS of its
+//  running jobs and S_NODE_TASKS of its task names (SESSION_TASKS: all)
+#define S_NODE_JOBS         1000
+#define S_NODE_TASKS        SESSION_TASKS
+
+//  The running jobs of a session: id, task, queue, agent, status, started
+//  and the seconds they have run; returns how many were left out
+static int64_t
+s_pack_node_jobs (broker_t *self, session_t *session, msgpack_packer *pk)
+{
+    size_t total = async_idmap_size (session->jobs), packed = 0;
+    size_t count = total < S_NODE_JOBS ? total : S_NODE_JOBS;
+    int64_t now = async_now_us ();
+    char when [40];
+    msgpack_pack_array (pk, count);
+    dispatch_agent_t *agent = (dispatch_agent_t *) async_idmap_first (session->jobs);
+    while (agent && packed < count) {
+        const char *id = async_idmap_cursor (session->jobs);
+        async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
+        msgpack_pack_map (pk, 7);
+        async_codec_pack_str (pk, "id");
+        async_codec_pack_str (pk, id);
+        async_codec_pack_str (pk, "agent");
+        async_codec_pack_str (pk, dispatch_agent_name (agent));
+        async_codec_pack_str (pk, "task");
+        async_codec_pack_str (pk, job && job->task ? job->task : "");
+        async_codec_pack_str (pk, "queue");
+        async_codec_pack_str (pk, job ? job->queue : "");
+        async_codec_pack_str (pk, "status");
+        async_codec_pack_str (pk, job ? async_status_name (job->status) : "");
+        async_codec_pack_str (pk, "started");
+        if (job && job->active_start)
+            async_codec_pack_str (pk, async_format_time (job->active_start, when, sizeof when));
+        else
+            msgpack_pack_nil (pk);
+        async_codec_pack_str (pk, "run_seconds");
+        if (job && job->active_start && !job->active_end)
+            msgpack_pack_double (pk, now > job->active_start
+                                     ? (now - job->active_start) / 1e6 : 0);
+        else
+            msgpack_pack_nil (pk);
+        packed++;
+        agent = (dispatch_agent_t *) async_idmap_next (session->jobs);
+    }
+    return (int64_t) (total - packed);
+}
+
+//  The names of the tasks a node has, or nil (any task); returns how many
+//  were left out
+static int64_t
+s_pack_node_tasks (session_t *session, msgpack_packer *pk)
+{
+    dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (session->agents);
+    zhashx_t *tasks = agent ? dispatch_agent_tasks (agent) : NULL;
+    if (!tasks) {
+        msgpack_pack_nil (pk);
+        return 0;
+    }
+    size_t total = zhashx_size (tasks);
+    size_t count = total < S_NODE_TASKS ? total : S_NODE_TASKS;
+    msgpack_pack_array (pk, count);
+    size_t packed = 0;
+    for (void *item = zhashx_first (tasks); item && packed < count; item = zhashx_next (tasks)) {
+        async_codec_pack_str (pk, (const char *) zhashx_cursor (tasks));
+        packed++;
+    }
+    return (int64_t) (total - packed);
+}
+
+//  NODES with `uuid`: that node in detail, or ERROR 5
+static void
+s_on_node (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *uuid)
+{
+    session_t *session = async_id_valid (uuid) ? nodes_node (self->nodes, uuid) : NULL;
+    if (!session) {
+        broker_error (self, routing, in->rid, ASYNC_ENOJOB,
+                      "no such node: no session of that uuid (see 'asyncctl nodes')");
+        return;
+    }
+    async_msg_t msg;
+    async_msg_init (&msg, ASYNC_S_NODES, in->rid);
+    async_msg_key (&msg, "node");
+    session_pack (session, &msg.packer);
+    async_msg_key (&msg, "jobs");
+    int64_t jobs_more = s_pack_node_jobs (self, session, &msg.packer);
+    async_msg_int (&msg, "jobs_more", jobs_more);
+    async_msg_key (&msg, "tasks");
+    int64_t tasks_more = s_pack_node_tasks (session, &msg.packer);
+    async_msg_int (&msg, "tasks_more", tasks_more);
+    async_msg_key (&msg, "heartbeat");
+    msgpack_pack_double (&msg.packer, self->config.heartbeat_ms / 1e3);
+    async_msg_key (&msg, "dead_after");
+    msgpack_pack_double (&msg.packer, self->config.dead_ms / 1e3);
+    broker_send (self, routing, &msg);
+}
+
 void
 listing_on_nodes (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
+    char uuid [ASYNC_ID_LEN];
+    const msgpack_object *given = async_mp_get (in->body, "uuid");
+    if (given) {
+        if (async_mp_str (in->body, "uuid", uuid, sizeof uuid))
+            uuid [0] = 0;
+        s_on_node (self, routing, in, uuid);
+        return;
+    }
     async_msg_t msg;
     async_msg_init (&msg, ASYNC_S_NODES, in->rid);
     async_msg_key (&msg, "nodes");

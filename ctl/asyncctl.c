@@ -1071,6 +1071,18 @@ s_cmd_nodes (ctl_t *ctl)
     return s_show_list_call (ctl, async_nodes_json, NULL);
 }
 
+//  One node in detail: its agents, running jobs, tasks, heartbeat times
+static int
+s_cmd_node (ctl_t *ctl)
+{
+    const char *uuid = ctl->words [0];
+    if (!async_id_valid (uuid))
+        return s_usage (ctl, "'%s' is not a node uuid ('asyncctl nodes' lists them)", uuid);
+    char *text = NULL;
+    int rc = async_node_json (ctl->client, uuid, &text);
+    return s_show (ctl, rc, text, NULL);
+}
+
 static int
 s_cmd_top (ctl_t *ctl)
 {
@@ -1389,6 +1401,13 @@ static const s_command_t s_commands [] = {
       .synopsis = "nodes",
       .help = "Print the nodes, one JSON object per line.",
       .words = "no arguments", .needs_broker = true, .run = s_cmd_nodes },
+    { .name = "node",
+      .synopsis = "node UUID",
+      .help = "Print one node as JSON (readable lines on a terminal): its agents "
+              "(size, running, filter, queues), its running jobs with their run "
+              "time, its tasks, the heartbeat interval and the dead time.",
+      .min_words = 1, .max_words = 1, .words = "one node UUID",
+      .needs_broker = true, .run = s_cmd_node },
     { .name = "keygen",
       .synopsis = "keygen [--role client|node] FILE",
       .help = "Write a CURVE key pair: the public certificate to FILE, the "

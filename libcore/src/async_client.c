@@ -1070,6 +1070,15 @@ async_nodes_json (async_client_t *self, char **nodes_json_out)
 }
 
 int
+async_node_json (async_client_t *self, const char *uuid, char **node_json_out)
+{
+    json_t *query = json_pack ("{s:s}", "uuid", uuid ? uuid : "");
+    int rc = s_query (self, ASYNC_C_NODES, query, NULL, false, node_json_out);
+    json_decref (query);
+    return rc;
+}
+
+int
 async_cancel (async_client_t *self, const char *id)
 {
     json_t *query = s_id_query (id);

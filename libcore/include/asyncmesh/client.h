@@ -161,6 +161,14 @@ ASYNC_EXPORT int
 ASYNC_EXPORT int
     async_nodes_json (async_client_t *self, char **nodes_json_out);
 
+//  One node in detail as a JSON object (docs/protocol.md, NODES with
+//  `uuid`): `node` (as in async_nodes_json: agents with size, running,
+//  filter, queues), `jobs` (its running jobs with their run time),
+//  `tasks`, `heartbeat` and `dead_after` (seconds). ASYNC_ENOJOB when the
+//  broker has no session of that uuid.
+ASYNC_EXPORT int
+    async_node_json (async_client_t *self, const char *uuid, char **node_json_out);
+
 //  Cancel job `id`.
 ASYNC_EXPORT int
     async_cancel (async_client_t *self, const char *id);
