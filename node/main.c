@@ -10,6 +10,7 @@
 #include "python.h"
 #include "async_cli.h"
 #include "async_keys.h"
+#include "async_notify.h"
 #include "async_util.h"
 #include "asyncmesh/client.h"
 #include "asyncmesh/error.h"
@@ -403,6 +404,11 @@ main (int argc, char *argv [])
         async_log_info ("node", "node.started", "node=%s broker=%s agents=%d "
                         "process_isolated=%d modules=%d curve=%s", uuid, cfg.broker,
                         cfg.nagents, isolated, nmodules, curve_key ? "on" : "off");
+        //  Modules loaded, workers up: ready (Type=notify), whether the
+        //  broker is up yet or not (the node waits for it on its own)
+        if (async_notify ("READY=1"))
+            async_log_warning ("node", "notify.failed", "state=READY error=\"%s\"",
+                               strerror (errno));
         rc = node_run (node, &s_stop, &s_reopen);
         node_destroy (&node);
     }

@@ -11,6 +11,7 @@
 #include "async_msgs.h"
 #include "async_job.h"
 #include "async_keys.h"
+#include "async_notify.h"
 #include "async_util.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
@@ -1677,6 +1678,7 @@ s_draining (node_t *self, volatile int *stop)
     int64_t now = async_mono_us ();
     if (!self->draining) {
         self->draining = true;
+        async_notify ("STOPPING=1");
         self->drain_until = now + (int64_t) self->config.drain_ms * 1000;
         s_drop (self, pool_unqueue (self->pool));
         if (zlistx_size (self->running) == 0 && async_idmap_size (self->unacked) == 0)
@@ -1740,6 +1742,8 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
     //  Jobs not started are dropped: the broker gives them to another node
     //  Refused: no session to say BYE to; the jobs are not ours any more
     self->stopping = true;
+    if (!self->draining)
+        async_notify ("STOPPING=1");
     async_log_info ("node", "node.stopping", "node=%s", self->uuid);
     if (self->state != NODE_REFUSED) {
         async_msg_t msg;
