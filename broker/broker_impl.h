@@ -70,6 +70,8 @@ struct _broker_t {
     //  Since the start, every job (parents, children, callbacks): accepted,
     //  completed, and those completed with a failure
     uint64_t stat_submitted, stat_completed, stat_failed;
+    int64_t unservable_logged;      //  when a job no node takes was last logged (us)
+    uint64_t unservable_quiet;      //  such jobs not logged since
     async_rate_t rejects;       //  lines of rejected results
     async_rate_t dropped;       //  lines of messages dropped or refused as unknown
     metrics_t *metrics;         //  for /metrics

@@ -108,6 +108,9 @@ struct _dispatch_t {
     size_t verdict_bytes;       //  the verdicts of all agents take
     zhashx_t *spilled_now;      //  id -> queue name: spilled in the batch being staged
     zhashx_t *spilled_flight;   //  the same for the batch being written
+    zhashx_t *takers;           //  "queue\x1ftask" -> (void *) 1 taken / 2 not:
+                                //  dispatch_has_taker's answers, until the
+                                //  agents change
 };
 
 //  -1 if a goes before b in its queue, 0 same place, 1 after
@@ -263,6 +266,7 @@ dispatch_new (void)
     self->spilled_queues = zlistx_new ();
     self->agents = zlistx_new ();
     zlistx_set_destructor (self->agents, (zlistx_destructor_fn *) s_agent_destroy);
+    self->takers = zhashx_new ();
     return self;
 }
 
@@ -280,6 +284,7 @@ dispatch_destroy (dispatch_t **self_p)
     zhashx_destroy (&self->queues);
     ordset_destroy (&self->names);
     zlistx_destroy (&self->agents);
+    zhashx_destroy (&self->takers);
     free (self->ring);
     free (self);
     *self_p = NULL;
@@ -791,6 +796,7 @@ dispatch_agent_add (dispatch_t *self, void *owner, const char *name, int size,
     agent->queues_text = s_join (agent->queues, "", NULL);
     agent->verdicts = zhashx_new ();
     agent->handle = zlistx_add_end (self->agents, agent);
+    zhashx_purge (self->takers);
     s_ring_rebuild (self);
     //  What nobody took before, this agent may: probe the stored jobs again
     queue_t *queue = (queue_t *) zhashx_first (self->queues);
@@ -812,8 +818,10 @@ s_verdict_cost (const char *task)
 static void
 s_verdicts_forget (dispatch_agent_t *agent)
 {
-    if (agent->dispatch)
+    if (agent->dispatch) {
         agent->dispatch->verdict_bytes -= agent->verdict_bytes;
+        zhashx_purge (agent->dispatch->takers);     //  what it takes changes
+    }
     agent->verdict_bytes = 0;
     zhashx_purge (agent->verdicts);
 }
@@ -941,6 +949,12 @@ dispatch_agent_used (dispatch_agent_t *agent)
     return agent->used;
 }
 
+zhashx_t *
+dispatch_agent_tasks (dispatch_agent_t *agent)
+{
+    return agent->tasks ? agent->tasks->names : NULL;
+}
+
 const char *
 dispatch_agent_filter (dispatch_agent_t *agent)
 {
@@ -965,13 +979,48 @@ s_agent_serves (dispatch_agent_t *agent, const char *queue)
 bool
 dispatch_has_taker (dispatch_t *self, const char *queue, const char *task)
 {
+    char key [2 * 256 + 2];
+    int size = snprintf (key, sizeof key, "%s\x1f%s", queue, task);
+    bool cache = size > 0 && (size_t) size < sizeof key;
+    uintptr_t known = cache ? (uintptr_t) zhashx_lookup (self->takers, key) : 0;
+    if (known)
+        return known == 1;
+    bool taken = false;
     dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (self->agents);
-    while (agent) {
-        if (s_agent_serves (agent, queue) && dispatch_agent_accepts (agent, task))
-            return true;
+    while (agent && !taken) {
+        taken = s_agent_serves (agent, queue) && dispatch_agent_accepts (agent, task);
         agent = (dispatch_agent_t *) zlistx_next (self->agents);
     }
-    return false;
+    if (cache) {
+        if (zhashx_size (self->takers) >= DISPATCH_TAKERS)
+            zhashx_purge (self->takers);
+        zhashx_insert (self->takers, key, (void *) (uintptr_t) (taken ? 1 : 2));
+    }
+    return taken;
+}
+
+void
+dispatch_each_waiting (dispatch_t *self, dispatch_waiting_fn *fn, void *arg)
+{
+    queue_t *queue = (queue_t *) zhashx_first (self->queues);
+    while (queue) {
+        size_t unservable = 0;
+        const char *oldest = NULL;
+        uint64_t oldest_seq = UINT64_MAX;
+        lane_t *lane = (lane_t *) zlistx_first (queue->lanes);
+        while (lane) {
+            if (lane->head && lane->head->seq < oldest_seq) {
+                oldest_seq = lane->head->seq;
+                oldest = lane->head->id;
+            }
+            if (lane->size && !dispatch_has_taker (self, queue->name, lane->task))
+                unservable += lane->size;
+            lane = (lane_t *) zlistx_next (queue->lanes);
+        }
+        if (oldest || unservable)
+            fn (arg, queue->name, unservable, oldest);
+        queue = (queue_t *) zhashx_next (self->queues);
+    }
 }
 
 bool

@@ -228,15 +228,30 @@ int
     dispatch_agent_size (dispatch_agent_t *agent);
 int
     dispatch_agent_used (dispatch_agent_t *agent);
+//  The names of the tasks its node has (the keys), or NULL: any task. The
+//  agents of one node share them (dispatch_agent_share_tasks).
+zhashx_t *
+    dispatch_agent_tasks (dispatch_agent_t *agent);
 //  Filter as text ("pi.*,!pi.slow"), queues as text ("default,bulk").
 const char *
     dispatch_agent_filter (dispatch_agent_t *agent);
 const char *
     dispatch_agent_queues (dispatch_agent_t *agent);
 
-//  Is there any agent (free or not) that accepts `task` in `queue`?
+//  Is there any agent (free or not) that accepts `task` in `queue`? The
+//  answers are kept, at most DISPATCH_TAKERS of them, until an agent comes,
+//  goes or changes its tasks: a SUBMIT asks once per job.
+#define DISPATCH_TAKERS 10000
 bool
     dispatch_has_taker (dispatch_t *self, const char *queue, const char *task);
+
+//  Visits each queue with pending jobs held in memory: how many of them no
+//  agent takes (dispatch_has_taker) and the id of the oldest of them all
+//  (lowest seq; NULL if none). Visits every lane: for STATUS, not per job.
+typedef void (dispatch_waiting_fn) (void *arg, const char *queue, size_t unservable,
+                                    const char *oldest);
+void
+    dispatch_each_waiting (dispatch_t *self, dispatch_waiting_fn *fn, void *arg);
 
 //  Pick the next (job, agent) pair: removes the job from pending, takes a
 //  slot of the agent, writes the id (37 bytes) and returns true; false

@@ -382,6 +382,27 @@ s_metrics (http_t *self, struct MHD_Connection *connection)
             s_text (out, line);
         }
     }
+    s_gauge_head (out, "asyncmesh_jobs_unservable", "Pending jobs held in memory that "
+                  "no live node takes (no agent offers the task in the queue), by queue, now.");
+    json_t *waiting = json_object_get (status, "waiting");
+    json_object_foreach (waiting, queue, counts) {
+        s_text (out, "asyncmesh_jobs_unservable{queue=\"");
+        metrics_label (out, queue);
+        snprintf (line, sizeof line, "\"} %" JSON_INTEGER_FORMAT "\n",
+                  json_integer_value (json_object_get (counts, "unservable")));
+        s_text (out, line);
+    }
+    s_gauge_head (out, "asyncmesh_queue_oldest_pending_seconds", "Age of the oldest "
+                  "pending job held in memory, by queue, in seconds since it was submitted, now.");
+    json_object_foreach (waiting, queue, counts) {
+        double age = json_number_value (json_object_get (counts, "oldest_age"));
+        if (age < 0)
+            continue;
+        s_text (out, "asyncmesh_queue_oldest_pending_seconds{queue=\"");
+        metrics_label (out, queue);
+        snprintf (line, sizeof line, "\"} %.3f\n", age);
+        s_text (out, line);
+    }
     size_t index, alive = 0;
     json_t *node;
     json_array_foreach (json_object_get (status, "nodes"), index, node)

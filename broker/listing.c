@@ -3,7 +3,10 @@
     =========================================================================
 */
 #include "listing.h"
+#include "async_alloc.h"
+#include "dispatch.h"
 #include "nodes.h"
+#include "session.h"
 #include "timers.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/version.h"
@@ -157,7 +160,111 @@ s_pack_nodes (broker_t *self, msgpack_packer *pk)
     return (int64_t) (total - packed);
 }
 
-//  The STATUS reply: bounded (query_pack_queues, s_pack_nodes)
+//  STATUS's `waiting` lists at most S_STATUS_WAITING queues, those with
+//  the most jobs no node takes first
+#define S_STATUS_WAITING    1000
+
+typedef struct {
+    const char *queue;          //  dispatch's, valid while the reply is packed
+    size_t unservable;
+    char oldest [ASYNC_ID_LEN];
+} s_waiting_row_t;
+
+typedef struct {
+    s_waiting_row_t *rows;      //  a min-heap on `unservable` once full
+    size_t size;
+    size_t queues;              //  all queues visited
+} s_waiting_t;
+
+static void
+s_waiting_swap (s_waiting_row_t *rows, size_t i, size_t j)
+{
+    s_waiting_row_t swap = rows [i];
+    rows [i] = rows [j];
+    rows [j] = swap;
+}
+
+//  Count a queue in and keep its row if it is among the S_STATUS_WAITING
+//  with the most unservable jobs: a heap, the fewest at the top, so a
+//  queue costs O(log n) and no allocation (20,000 queues: one pass)
+static void
+s_waiting_visit (void *arg, const char *queue, size_t unservable, const char *oldest)
+{
+    s_waiting_t *top = (s_waiting_t *) arg;
+    s_waiting_row_t *rows = top->rows;
+    top->queues++;
+    s_waiting_row_t row = { .queue = queue, .unservable = unservable };
+    snprintf (row.oldest, sizeof row.oldest, "%s", oldest ? oldest : "");
+    size_t i;
+    if (top->size < S_STATUS_WAITING) {
+        i = top->size++;
+        rows [i] = row;
+        while (i > 0 && rows [(i - 1) / 2].unservable > rows [i].unservable) {
+            s_waiting_swap (rows, i, (i - 1) / 2);
+            i = (i - 1) / 2;
+        }
+        return;
+    }
+    if (unservable <= rows [0].unservable)
+        return;
+    rows [0] = row;
+    i = 0;
+    while (true) {
+        size_t least = i, left = 2 * i + 1, right = 2 * i + 2;
+        if (left < top->size && rows [left].unservable < rows [least].unservable)
+            least = left;
+        if (right < top->size && rows [right].unservable < rows [least].unservable)
+            least = right;
+        if (least == i)
+            break;
+        s_waiting_swap (rows, i, least);
+        i = least;
+    }
+}
+
+//  The age of a pending job in seconds, or -1 if it cannot be read
+static double
+s_pending_age (broker_t *self, const char *id, int64_t now)
+{
+    if (!*id)
+        return -1;
+    int64_t submitted = -1;
+    async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
+    if (job)
+        submitted = job->submitted;
+    else
+    if ((job = broker_job_read (self, id))) {
+        submitted = job->submitted;
+        async_job_destroy (&job);
+    }
+    return submitted > 0 && now > submitted ? (now - submitted) / 1e6
+         : submitted > 0 ? 0 : -1;
+}
+
+//  STATUS's `waiting`: per queue with pending jobs held in memory, how many
+//  of them no live node takes and the age of its oldest; returns how many
+//  queues were left out
+static int64_t
+s_pack_waiting (broker_t *self, msgpack_packer *pk)
+{
+    s_waiting_t top = { .rows = async_xmalloc (S_STATUS_WAITING * sizeof (s_waiting_row_t)) };
+    dispatch_each_waiting (self->dispatch, s_waiting_visit, &top);
+    int64_t now = async_now_us ();
+    msgpack_pack_map (pk, top.size);
+    for (size_t i = 0; i < top.size; i++) {
+        s_waiting_row_t *row = &top.rows [i];
+        async_codec_pack_str (pk, row->queue);
+        msgpack_pack_map (pk, 2);
+        async_codec_pack_str (pk, "unservable");
+        msgpack_pack_uint64 (pk, row->unservable);
+        async_codec_pack_str (pk, "oldest_age");
+        msgpack_pack_double (pk, s_pending_age (self, row->oldest, now));
+    }
+    free (top.rows);
+    return (int64_t) (top.queues - top.size);
+}
+
+//  The STATUS reply: bounded (query_pack_queues, s_pack_nodes, s_pack_waiting)
 void
 listing_status (broker_t *self, uint64_t rid, async_msg_t *reply)
 {
@@ -178,6 +285,9 @@ listing_status (broker_t *self, uint64_t rid, async_msg_t *reply)
     async_msg_key (reply, "nodes");
     int64_t nodes_more = s_pack_nodes (self, &reply->packer);
     async_msg_int (reply, "nodes_more", nodes_more);
+    async_msg_key (reply, "waiting");
+    int64_t waiting_more = s_pack_waiting (self, &reply->packer);
+    async_msg_int (reply, "waiting_more", waiting_more);
     async_msg_key (reply, "jobs");
     //  The same jobs on every side: all of them (parents, children,
     //  callbacks), since the broker started; succeeded + failed = completed
@@ -202,9 +312,113 @@ listing_on_status (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     broker_send (self, routing, &msg);
 }
 
+//  One node in detail (NODES with `uuid`) lists at most S_NODE_JOBS of its
+//  running jobs and S_NODE_TASKS of its task names (SESSION_TASKS: all)
+#define S_NODE_JOBS         1000
+#define S_NODE_TASKS        SESSION_TASKS
+
+//  The running jobs of a session: id, task, queue, agent, status, started
+//  and the seconds they have run; returns how many were left out
+static int64_t
+s_pack_node_jobs (broker_t *self, session_t *session, msgpack_packer *pk)
+{
+    size_t total = async_idmap_size (session->jobs), packed = 0;
+    size_t count = total < S_NODE_JOBS ? total : S_NODE_JOBS;
+    int64_t now = async_now_us ();
+    char when [40];
+    msgpack_pack_array (pk, count);
+    dispatch_agent_t *agent = (dispatch_agent_t *) async_idmap_first (session->jobs);
+    while (agent && packed < count) {
+        const char *id = async_idmap_cursor (session->jobs);
+        async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
+        msgpack_pack_map (pk, 7);
+        async_codec_pack_str (pk, "id");
+        async_codec_pack_str (pk, id);
+        async_codec_pack_str (pk, "agent");
+        async_codec_pack_str (pk, dispatch_agent_name (agent));
+        async_codec_pack_str (pk, "task");
+        async_codec_pack_str (pk, job && job->task ? job->task : "");
+        async_codec_pack_str (pk, "queue");
+        async_codec_pack_str (pk, job ? job->queue : "");
+        async_codec_pack_str (pk, "status");
+        async_codec_pack_str (pk, job ? async_status_name (job->status) : "");
+        async_codec_pack_str (pk, "started");
+        if (job && job->active_start)
+            async_codec_pack_str (pk, async_format_time (job->active_start, when, sizeof when));
+        else
+            msgpack_pack_nil (pk);
+        async_codec_pack_str (pk, "run_seconds");
+        if (job && job->active_start && !job->active_end)
+            msgpack_pack_double (pk, now > job->active_start
+                                     ? (now - job->active_start) / 1e6 : 0);
+        else
+            msgpack_pack_nil (pk);
+        packed++;
+        agent = (dispatch_agent_t *) async_idmap_next (session->jobs);
+    }
+    return (int64_t) (total - packed);
+}
+
+//  The names of the tasks a node has, or nil (any task); returns how many
+//  were left out
+static int64_t
+s_pack_node_tasks (session_t *session, msgpack_packer *pk)
+{
+    dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (session->agents);
+    zhashx_t *tasks = agent ? dispatch_agent_tasks (agent) : NULL;
+    if (!tasks) {
+        msgpack_pack_nil (pk);
+        return 0;
+    }
+    size_t total = zhashx_size (tasks);
+    size_t count = total < S_NODE_TASKS ? total : S_NODE_TASKS;
+    msgpack_pack_array (pk, count);
+    size_t packed = 0;
+    for (void *item = zhashx_first (tasks); item && packed < count; item = zhashx_next (tasks)) {
+        async_codec_pack_str (pk, (const char *) zhashx_cursor (tasks));
+        packed++;
+    }
+    return (int64_t) (total - packed);
+}
+
+//  NODES with `uuid`: that node in detail, or ERROR 5
+static void
+s_on_node (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *uuid)
+{
+    session_t *session = async_id_valid (uuid) ? nodes_node (self->nodes, uuid) : NULL;
+    if (!session) {
+        broker_error (self, routing, in->rid, ASYNC_ENOJOB,
+                      "no such node: no session of that uuid (see 'asyncctl nodes')");
+        return;
+    }
+    async_msg_t msg;
+    async_msg_init (&msg, ASYNC_S_NODES, in->rid);
+    async_msg_key (&msg, "node");
+    session_pack (session, &msg.packer);
+    async_msg_key (&msg, "jobs");
+    int64_t jobs_more = s_pack_node_jobs (self, session, &msg.packer);
+    async_msg_int (&msg, "jobs_more", jobs_more);
+    async_msg_key (&msg, "tasks");
+    int64_t tasks_more = s_pack_node_tasks (session, &msg.packer);
+    async_msg_int (&msg, "tasks_more", tasks_more);
+    async_msg_key (&msg, "heartbeat");
+    msgpack_pack_double (&msg.packer, self->config.heartbeat_ms / 1e3);
+    async_msg_key (&msg, "dead_after");
+    msgpack_pack_double (&msg.packer, self->config.dead_ms / 1e3);
+    broker_send (self, routing, &msg);
+}
+
 void
 listing_on_nodes (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
+    char uuid [ASYNC_ID_LEN];
+    const msgpack_object *given = async_mp_get (in->body, "uuid");
+    if (given) {
+        if (async_mp_str (in->body, "uuid", uuid, sizeof uuid))
+            uuid [0] = 0;
+        s_on_node (self, routing, in, uuid);
+        return;
+    }
     async_msg_t msg;
     async_msg_init (&msg, ASYNC_S_NODES, in->rid);
     async_msg_key (&msg, "nodes");

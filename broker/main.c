@@ -8,6 +8,7 @@
 #include "http.h"
 #include "async_cli.h"
 #include "async_keys.h"
+#include "async_notify.h"
 #include "async_util.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/version.h"
@@ -410,8 +411,13 @@ main (int argc, char *argv [])
         sigaction (SIGTERM, &action, NULL);
         sigaction (SIGHUP, &action, NULL);
         signal (SIGPIPE, SIG_IGN);
+        //  Bound, recovered: serving from now on (Type=notify)
+        if (async_notify ("READY=1"))
+            async_log_warning ("broker", "notify.failed", "state=READY error=\"%s\"",
+                               strerror (errno));
         if (broker_run (broker, &s_stop, &s_reopen))
             rc = ASYNC_EREFUSED;
+        async_notify ("STOPPING=1");
         broker_destroy (&broker);
     }
     if (token) {

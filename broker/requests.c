@@ -14,6 +14,7 @@
 #include "async_codec.h"
 #include "async_msgs.h"
 #include "commit.h"
+#include "dispatch.h"
 #include "keys.h"
 #include "lifecycle.h"
 #include "queueing.h"
@@ -34,14 +35,47 @@ s_check_quotas (broker_t *self, zlistx_t *jobs, char *err, size_t err_size)
     return 0;
 }
 
+//  A job that no live agent takes waits for a node to come: log it, at
+//  most once every S_UNSERVABLE_LOG_US (a client may submit thousands)
+#define S_UNSERVABLE_LOG_US 10000000
+
+//  How many of the jobs with a task no live agent takes (dispatch_has_taker:
+//  kept answers, so O(1) per job once asked)
+static size_t
+s_unservable (broker_t *self, zlistx_t *jobs)
+{
+    size_t unservable = 0;
+    async_job_t *job = (async_job_t *) zlistx_first (jobs);
+    for (; job; job = (async_job_t *) zlistx_next (jobs)) {
+        if (!job->task || dispatch_has_taker (self->dispatch, job->queue, job->task))
+            continue;
+        unservable++;
+        int64_t now = async_mono_us ();
+        if (self->unservable_logged == 0
+        ||  now - self->unservable_logged >= S_UNSERVABLE_LOG_US) {
+            async_log_warning ("broker", "job.unservable",
+                               "job=%s task=%s queue=%s more=%" PRIu64 " reason=\"no live "
+                               "node offers the task in the queue; the job waits for one\"",
+                               job->id, job->task, job->queue, self->unservable_quiet);
+            self->unservable_logged = now;
+            self->unservable_quiet = 0;
+        }
+        else
+            self->unservable_quiet++;
+    }
+    return unservable;
+}
+
 //  Submit a job spec: parse, check, store and start it. Writes the root's
-//  id; *existing is set when an idempotency key named a job already.
+//  id; *existing is set when an idempotency key named a job already;
+//  *unservable counts its jobs that no live node takes now.
 //  0, or -1 with a one-line reason in err
 static int
 s_submit (broker_t *self, const msgpack_object *spec, char *id_out, bool *existing,
-          char *err, size_t err_size)
+          size_t *unservable, char *err, size_t err_size)
 {
     *existing = false;
+    *unservable = 0;
     zlistx_t *jobs = zlistx_new ();
     zlistx_set_destructor (jobs, (zlistx_destructor_fn *) async_job_destroy);
     if (spec_parse (spec, async_now_us (), jobs, err, err_size)
@@ -79,6 +113,7 @@ s_submit (broker_t *self, const msgpack_object *spec, char *id_out, bool *existi
     }
     //  Own every job in the cache, then start the root
     memcpy (id_out, root->id, ASYNC_ID_LEN);
+    *unservable = s_unservable (self, jobs);
     broker_jobs_adopt (self, &jobs);
     queueing_start (self, root);
     commit_durable (self->commit);
@@ -91,11 +126,12 @@ s_submit (broker_t *self, const msgpack_object *spec, char *id_out, bool *existi
 //  sender now waits for it. 0, or -1 with the reason in err
 static int
 s_submit_one (broker_t *self, zframe_t *routing, const msgpack_object *spec, bool wait,
-              bool brief, char *id, bool *existing, bool *waiting, char *err, size_t err_size)
+              bool brief, char *id, bool *existing, bool *waiting, size_t *unservable,
+              char *err, size_t err_size)
 {
     if (wait && waiters_room (self->waiters, routing, err, err_size))
         return -1;              //  nothing made: it could not be waited for
-    if (s_submit (self, spec, id, existing, err, err_size))
+    if (s_submit (self, spec, id, existing, unservable, err, err_size))
         return -1;
     //  Submit and wait in one request: the waiter is registered now, so
     //  the outcome is pushed without a WAIT (unless the job is done already:
@@ -115,12 +151,13 @@ requests_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
     char err [300], id [ASYNC_ID_LEN];
     bool existing, waiting, wait = false, brief = false;
+    size_t unservable;
     async_mp_bool (in->body, "wait", &wait);
     async_mp_bool (in->body, "brief", &brief);
     const msgpack_object *specs = async_mp_get (in->body, "specs");
     if (!specs) {
         if (s_submit_one (self, routing, async_mp_get (in->body, "spec"), wait, brief,
-                          id, &existing, &waiting, err, sizeof err)) {
+                          id, &existing, &waiting, &unservable, err, sizeof err)) {
             broker_error (self, routing, in->rid, ASYNC_EREFUSED, err);
             return;
         }
@@ -129,6 +166,8 @@ requests_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in)
         async_msg_str (&msg, "id", id);
         async_msg_int (&msg, "existing", existing);
         async_msg_int (&msg, "waiting", waiting);
+        if (unservable)
+            async_msg_int (&msg, "unservable", (int64_t) unservable);
         broker_reply_later (self, routing, &msg);
         return;
     }
@@ -146,7 +185,7 @@ requests_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     msgpack_pack_array (&msg.packer, specs->via.array.size);
     for (uint32_t i = 0; i < specs->via.array.size; i++) {
         if (s_submit_one (self, routing, &specs->via.array.ptr [i], wait, brief,
-                          id, &existing, &waiting, err, sizeof err)) {
+                          id, &existing, &waiting, &unservable, err, sizeof err)) {
             msgpack_pack_map (&msg.packer, 2);
             async_codec_pack_str (&msg.packer, "error");
             msgpack_pack_int (&msg.packer, ASYNC_EREFUSED);
@@ -154,13 +193,17 @@ requests_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in)
             async_codec_pack_str (&msg.packer, err);
             continue;
         }
-        msgpack_pack_map (&msg.packer, 3);
+        msgpack_pack_map (&msg.packer, unservable ? 4 : 3);
         async_codec_pack_str (&msg.packer, "id");
         async_codec_pack_str (&msg.packer, id);
         async_codec_pack_str (&msg.packer, "existing");
         msgpack_pack_int (&msg.packer, existing);
         async_codec_pack_str (&msg.packer, "waiting");
         msgpack_pack_int (&msg.packer, waiting);
+        if (unservable) {
+            async_codec_pack_str (&msg.packer, "unservable");
+            msgpack_pack_uint64 (&msg.packer, unservable);
+        }
     }
     broker_reply_later (self, routing, &msg);
 }
@@ -328,9 +371,10 @@ requests_every_submit (void *arg, const msgpack_object *spec, const char *key, c
     size_t offset = 0;
     int rc = -1;
     bool existing;
+    size_t unservable;          //  (logged by s_submit; nobody to tell)
     if (msgpack_unpack_next (&unpacked, buffer.data, buffer.size, &offset)
         == MSGPACK_UNPACK_SUCCESS)
-        rc = s_submit (self, &unpacked.data, id_out, &existing, err, err_size);
+        rc = s_submit (self, &unpacked.data, id_out, &existing, &unservable, err, err_size);
     else
         snprintf (err, err_size, "the schedule's spec could not be read");
     msgpack_unpacked_destroy (&unpacked);

@@ -713,6 +713,26 @@ s_task_spec_text (ctl_t *ctl, const char *word, const char *what, char **text_ou
     return s_spec_text (ctl, spec, text_out);
 }
 
+//  Warn on stderr when no live node offered to take jobs just submitted
+//  (they wait for one; the submit still succeeded)
+static void
+s_warn_unservable (ctl_t *ctl, const char *text)
+{
+    size_t unservable = async_client_unservable (ctl->client);
+    if (!unservable)
+        return;
+    json_t *spec = json_loads (text, 0, NULL);
+    const char *task = json_string_value (json_object_get (spec, "task"));
+    const char *queue = json_string_value (json_object_get (spec, "queue"));
+    if (task && unservable == 1)
+        fprintf (stderr, "asyncctl: warning: no live node offers %s%s%s; the job "
+                 "waits for one\n", task, queue ? " in queue " : "", queue ? queue : "");
+    else
+        fprintf (stderr, "asyncctl: warning: no live node offers the tasks of %zu of "
+                 "the jobs; they wait for one\n", unservable);
+    json_decref (spec);
+}
+
 //  Add the job options given as flags to spec, submit it (takes spec),
 //  then print the id, or wait and print the result with --wait.
 static int
@@ -730,6 +750,8 @@ s_submit (ctl_t *ctl, json_t *spec)
     async_log_debug ("ctl", "job.submit", "broker=%s spec=%s", ctl->endpoint, text);
     char id [ASYNC_ID_LEN];
     rc = async_submit_json (ctl->client, text, id);
+    if (rc == 0)
+        s_warn_unservable (ctl, text);
     free (text);
     if (rc)
         return s_client_fail (ctl, rc, NULL);
@@ -1308,6 +1330,18 @@ s_cmd_nodes (ctl_t *ctl)
     return s_show_list_call (ctl, async_nodes_json, NULL);
 }
 
+//  One node in detail: its agents, running jobs, tasks, heartbeat times
+static int
+s_cmd_node (ctl_t *ctl)
+{
+    const char *uuid = ctl->words [0];
+    if (!async_id_valid (uuid))
+        return s_usage (ctl, "'%s' is not a node uuid ('asyncctl nodes' lists them)", uuid);
+    char *text = NULL;
+    int rc = async_node_json (ctl->client, uuid, &text);
+    return s_show (ctl, rc, text, NULL);
+}
+
 static int
 s_cmd_top (ctl_t *ctl)
 {
@@ -1634,6 +1668,13 @@ static const s_command_t s_commands [] = {
       .synopsis = "nodes",
       .help = "Print the nodes, one JSON object per line.",
       .words = "no arguments", .needs_broker = true, .run = s_cmd_nodes },
+    { .name = "node",
+      .synopsis = "node UUID",
+      .help = "Print one node as JSON (readable lines on a terminal): its agents "
+              "(size, running, filter, queues), its running jobs with their run "
+              "time, its tasks, the heartbeat interval and the dead time.",
+      .min_words = 1, .max_words = 1, .words = "one node UUID",
+      .needs_broker = true, .run = s_cmd_node },
     { .name = "keygen",
       .synopsis = "keygen [--role client|node] FILE",
       .help = "Write a CURVE key pair: the public certificate to FILE, the "

@@ -10,6 +10,7 @@
 #include "python.h"
 #include "async_cli.h"
 #include "async_keys.h"
+#include "async_notify.h"
 #include "async_util.h"
 #include "asyncmesh/client.h"
 #include "asyncmesh/error.h"
@@ -140,6 +141,80 @@ static const char *const s_config_keys [] = {
     "agents", "agents/*", "agents/*/size", "agents/*/tasks", "agents/*/exclude",
     "agents/*/queues", "agents/*/isolation", NULL
 };
+
+//  What SIGHUP re-reads: the config file's agents, unless the agents came
+//  from --agent (then there is nothing to re-read)
+typedef struct {
+    const char *path;           //  --config
+    const char *isolation;      //  --isolation, or NULL
+    node_config_t *cfg;         //  its agents are the node's
+} s_reload_t;
+
+static bool
+s_strv_same (char **a, char **b)
+{
+    for (; a && *a && b && *b; a++, b++)
+        if (strcmp (*a, *b))
+            return false;
+    return !(a && *a) && !(b && *b);
+}
+
+static bool
+s_agents_same (const node_agent_t *a, int na, const node_agent_t *b, int nb)
+{
+    if (na != nb)
+        return false;
+    for (int i = 0; i < na; i++)
+        if (strcmp (a [i].name, b [i].name) || a [i].size != b [i].size
+        ||  a [i].isolation != b [i].isolation || !s_strv_same (a [i].queues, b [i].queues)
+        ||  !s_strv_same (a [i].include, b [i].include)
+        ||  !s_strv_same (a [i].exclude, b [i].exclude))
+            return false;
+    return true;
+}
+
+//  SIGHUP: read the config file's agents again; when they changed, give
+//  them to the node (which tells the broker). A bad file changes nothing
+static void
+s_reload (node_t *node, void *arg)
+{
+    s_reload_t *reload = (s_reload_t *) arg;
+    zconfig_t *config = NULL;
+    node_config_t fresh;
+    memset (&fresh, 0, sizeof fresh);
+    char err [600] = "";
+    if (async_cli_config ("asyncnode", reload->path, s_config_keys, &config) || !config)
+        snprintf (err, sizeof err, "cannot read %s (see the line above)", reload->path);
+    else
+    if (s_config_agents (config, &fresh))
+        snprintf (err, sizeof err, "a bad agent in %s (see the line above)", reload->path);
+    zconfig_destroy (&config);
+    if (!*err && fresh.nagents == 0)
+        node_agent_parse ("main:3", &fresh.agents [fresh.nagents++], err, sizeof err);
+    node_isolation_t isolation;
+    if (!*err && reload->isolation && node_isolation_parse (reload->isolation, &isolation) == 0)
+        for (int i = 0; i < fresh.nagents; i++)
+            fresh.agents [i].isolation = isolation;
+    node_config_t *cfg = reload->cfg;
+    if (!*err && s_agents_same (fresh.agents, fresh.nagents, cfg->agents, cfg->nagents)) {
+        for (int i = 0; i < fresh.nagents; i++)
+            node_agent_free (&fresh.agents [i]);
+        return;                 //  (SIGHUP from logrotate: nothing changed)
+    }
+    if (!*err && node_set_agents (node, fresh.agents, fresh.nagents, err, sizeof err) == 0) {
+        for (int i = 0; i < cfg->nagents; i++)
+            node_agent_free (&cfg->agents [i]);
+        memcpy (cfg->agents, fresh.agents, sizeof fresh.agents);
+        cfg->nagents = fresh.nagents;
+        async_log_info ("node", "agents.changed", "config=%s agents=%d", reload->path,
+                        cfg->nagents);
+        return;
+    }
+    for (int i = 0; i < fresh.nagents; i++)
+        node_agent_free (&fresh.agents [i]);
+    async_log_warning ("node", "agents.unchanged", "config=%s reason=\"%s\"",
+                       reload->path, err);
+}
 
 int
 main (int argc, char *argv [])
@@ -403,6 +478,14 @@ main (int argc, char *argv [])
         async_log_info ("node", "node.started", "node=%s broker=%s agents=%d "
                         "process_isolated=%d modules=%d curve=%s", uuid, cfg.broker,
                         cfg.nagents, isolated, nmodules, curve_key ? "on" : "off");
+        //  Modules loaded, workers up: ready (Type=notify), whether the
+        //  broker is up yet or not (the node waits for it on its own)
+        if (async_notify ("READY=1"))
+            async_log_warning ("node", "notify.failed", "state=READY error=\"%s\"",
+                               strerror (errno));
+        s_reload_t reload = { .path = opt_config, .isolation = opt_isolation, .cfg = &cfg };
+        if (opt_config && nagent_specs == 0)
+            node_set_reload (node, s_reload, &reload);
         rc = node_run (node, &s_stop, &s_reopen);
         node_destroy (&node);
     }

@@ -11,6 +11,7 @@
 #include "async_msgs.h"
 #include "async_job.h"
 #include "async_keys.h"
+#include "async_notify.h"
 #include "async_util.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
@@ -72,6 +73,9 @@ typedef enum {
 
 struct _node_t {
     node_config_t config;
+    node_reload_fn *reload;     //  on SIGHUP (node_set_reload), or NULL
+    void *reload_arg;
+    bool reloading;             //  HELLO of changed agents sent, no WELCOME yet
     async_registry_t *registry;
     char uuid [ASYNC_ID_LEN];
     char key [NODE_KEY_HEX + 1];    //  the uuid's key (HELLO uuid_key)
@@ -1144,7 +1148,9 @@ s_on_broker (node_t *self)
         const msgpack_object *jobs = async_mp_get (in.body, "jobs");
         //  (Draining: jobs sent before our HELLO that takes none; the
         //  broker takes them back as we do not hold them)
-        bool taking = !self->stopping && !self->draining;
+        //  The same after a HELLO of changed agents, until its WELCOME: the
+        //  broker sent these to the former session and takes them back
+        bool taking = !self->stopping && !self->draining && !self->reloading;
         for (uint32_t i = 0; taking && jobs && jobs->type == MSGPACK_OBJECT_ARRAY
                           && i < jobs->via.array.size; i++)
             if (jobs->via.array.ptr [i].type == MSGPACK_OBJECT_MAP)
@@ -1178,6 +1184,7 @@ s_on_broker (node_t *self)
     if (async_inmsg_is (&in, ASYNC_S_WELCOME)) {
         bool first = !self->welcomed_once;
         self->welcomed_once = true;
+        self->reloading = false;
         self->state = NODE_WELCOMED;
         self->hello_first = 0;
         self->unreachable_logged = 0;
@@ -1677,6 +1684,7 @@ s_draining (node_t *self, volatile int *stop)
     int64_t now = async_mono_us ();
     if (!self->draining) {
         self->draining = true;
+        async_notify ("STOPPING=1");
         self->drain_until = now + (int64_t) self->config.drain_ms * 1000;
         s_drop (self, pool_unqueue (self->pool));
         if (zlistx_size (self->running) == 0 && async_idmap_size (self->unacked) == 0)
@@ -1704,6 +1712,50 @@ s_draining (node_t *self, volatile int *stop)
     return true;
 }
 
+void
+node_set_reload (node_t *self, node_reload_fn *fn, void *arg)
+{
+    self->reload = fn;
+    self->reload_arg = arg;
+}
+
+int
+node_set_agents (node_t *self, const node_agent_t *agents, int nagents,
+                 char *err, size_t err_size)
+{
+    assert (nagents >= 1 && nagents <= NODE_MAX_AGENTS);
+    int slots = 0;
+    for (int i = 0; i < nagents; i++) {
+        slots += agents [i].size;
+        if (agents [i].isolation == NODE_ISOLATION_PROCESS && !self->config.zygote) {
+            snprintf (err, err_size, "agent '%s' isolates its jobs in processes, and this "
+                      "node started without such an agent: restart it", agents [i].name);
+            return -1;
+        }
+    }
+    if (slots > self->nworkers) {
+        snprintf (err, err_size, "the agents' sizes add up to %d slots, more than the %d "
+                  "worker threads this node started with: restart it to grow",
+                  slots, self->nworkers);
+        return -1;
+    }
+    if (self->draining || self->stopping || self->state == NODE_REFUSED) {
+        snprintf (err, err_size, "the node is stopping");
+        return -1;
+    }
+    memcpy (self->config.agents, agents, (size_t) nagents * sizeof (node_agent_t));
+    self->config.nagents = nagents;
+    //  A new session with the new agents, the running jobs held (as the
+    //  drain does): the broker takes it in place of the old one
+    async_id_new (self->session);
+    self->state = NODE_GREETING;
+    self->greeting_since = async_mono_us ();
+    self->hello_first = 0;
+    self->reloading = true;
+    s_send_hello (self);
+    return 0;
+}
+
 int
 node_run (node_t *self, volatile int *stop, volatile int *reopen)
 {
@@ -1721,6 +1773,8 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
         if (reopen && *reopen) {
             *reopen = 0;
             async_log_reopen ();
+            if (self->reload)
+                self->reload (self, self->reload_arg);
         }
         if (zmq_poll (items, nitems, s_timers (self)) <= 0)
             continue;
@@ -1740,6 +1794,8 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
     //  Jobs not started are dropped: the broker gives them to another node
     //  Refused: no session to say BYE to; the jobs are not ours any more
     self->stopping = true;
+    if (!self->draining)
+        async_notify ("STOPPING=1");
     async_log_info ("node", "node.stopping", "node=%s", self->uuid);
     if (self->state != NODE_REFUSED) {
         async_msg_t msg;

@@ -113,4 +113,22 @@ void
 int
     node_run (node_t *self, volatile int *stop, volatile int *reopen);
 
+//  Called by node_run when *reopen is set (SIGHUP), after the log file is
+//  reopened: asyncnode re-reads its config file's agents there.
+typedef void (node_reload_fn) (node_t *node, void *arg);
+void
+    node_set_reload (node_t *self, node_reload_fn *fn, void *arg);
+
+//  Change the node's agents while it runs: the node says HELLO again, in a
+//  new session, with these agents and its running jobs held (as when its
+//  drain begins). The agents stay the caller's (it frees them after the
+//  node is destroyed or the agents are changed again; the node reads them
+//  until then). -1 with the reason in err, the agents unchanged, when
+//  their sizes add up to more slots than the worker threads the node
+//  started with, when an agent isolates its jobs in processes and the node
+//  started without any such agent, or while the node stops.
+int
+    node_set_agents (node_t *self, const node_agent_t *agents, int nagents,
+                     char *err, size_t err_size);
+
 #endif

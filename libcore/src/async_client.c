@@ -23,6 +23,7 @@ struct _async_client_t {
     bool curve;                 //  CURVE keys set
     int broken;                 //  handshakes cut short since the last good one
     char error [512];
+    size_t unservable;          //  of the last submit (async_client_unservable)
 };
 
 //  The handshake events that say whether the broker let us in
@@ -131,6 +132,22 @@ const char *
 async_client_error (async_client_t *self)
 {
     return self->error;
+}
+
+size_t
+async_client_unservable (async_client_t *self)
+{
+    return self->unservable;
+}
+
+//  Count the jobs of an ACCEPTED (or one of its entries) no node takes
+static void
+s_count_unservable (async_client_t *self, const msgpack_object *accepted)
+{
+    int64_t unservable = 0;
+    if (async_mp_int (accepted, "unservable", &unservable) == 0 && unservable > 0
+    &&  unservable <= INT32_MAX)
+        self->unservable += (size_t) unservable;
 }
 
 //  ---------------------------------------------------------------------
@@ -396,6 +413,7 @@ async_submit_many_json (async_client_t *self, const char *const *specs_json, siz
                         char *ids_out, int *rcs_out)
 {
     self->error [0] = 0;
+    self->unservable = 0;
     uint64_t first = self->rid + 1;
     self->rid += count;
     size_t waiting = 0;
@@ -433,6 +451,8 @@ async_submit_many_json (async_client_t *self, const char *const *specs_json, siz
             else
             if (async_mp_str (in.body, "id", ids_out + i * ASYNC_ID_LEN, ASYNC_ID_LEN))
                 code = ASYNC_EPROTO;
+            else
+                s_count_unservable (self, in.body);
             if (rcs_out)
                 rcs_out [i] = code;
             if (code && !result)
@@ -620,6 +640,7 @@ async_submit_wait_many_json (async_client_t *self, const char *const *specs_json
                              size_t count, int timeout_ms, char *ids_out, size_t *failed_out)
 {
     self->error [0] = 0;
+    self->unservable = 0;
     if (failed_out)
         *failed_out = 0;
     for (size_t i = 0; i < count; i++)
@@ -708,6 +729,7 @@ async_submit_wait_many_json (async_client_t *self, const char *const *specs_json
                     break;
                 }
                 async_mp_int (entry, "waiting", &waiting);
+                s_count_unservable (self, entry);
                 uintptr_t done = (uintptr_t) async_idmap_lookup (early, id);
                 if (done) {
                     failed += done == 2;
@@ -767,6 +789,8 @@ async_submit_wait_json (async_client_t *self, const char *spec_json, int timeout
     if (async_mp_str (in.body, "id", id_out, ASYNC_ID_LEN) || !async_id_valid (id_out))
         rc = ASYNC_EPROTO;
     async_mp_int (in.body, "waiting", &waiting);
+    self->unservable = 0;
+    s_count_unservable (self, in.body);
     async_inmsg_destroy (&in);
     zframe_destroy (&frame);
     if (rc)
@@ -1043,6 +1067,15 @@ int
 async_nodes_json (async_client_t *self, char **nodes_json_out)
 {
     return s_query (self, ASYNC_C_NODES, NULL, "nodes", false, nodes_json_out);
+}
+
+int
+async_node_json (async_client_t *self, const char *uuid, char **node_json_out)
+{
+    json_t *query = json_pack ("{s:s}", "uuid", uuid ? uuid : "");
+    int rc = s_query (self, ASYNC_C_NODES, query, NULL, false, node_json_out);
+    json_decref (query);
+    return rc;
 }
 
 int

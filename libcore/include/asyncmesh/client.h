@@ -62,6 +62,13 @@ ASYNC_EXPORT int
 ASYNC_EXPORT const char *
     async_client_error (async_client_t *self);
 
+//  How many jobs of the last submit (async_submit_json, async_submit,
+//  async_submit_many_json, async_submit_wait_json, ...) no live node
+//  offered to take when the broker accepted them (`unservable` in the
+//  ACCEPTED): they stay pending until such a node comes.
+ASYNC_EXPORT size_t
+    async_client_unservable (async_client_t *self);
+
 //  ---------------------------------------------------------------------
 //  The minimal JSON API (docs/spec.md section 1)
 
@@ -153,6 +160,14 @@ ASYNC_EXPORT int
 //  The nodes as a JSON array.
 ASYNC_EXPORT int
     async_nodes_json (async_client_t *self, char **nodes_json_out);
+
+//  One node in detail as a JSON object (docs/protocol.md, NODES with
+//  `uuid`): `node` (as in async_nodes_json: agents with size, running,
+//  filter, queues), `jobs` (its running jobs with their run time),
+//  `tasks`, `heartbeat` and `dead_after` (seconds). ASYNC_ENOJOB when the
+//  broker has no session of that uuid.
+ASYNC_EXPORT int
+    async_node_json (async_client_t *self, const char *uuid, char **node_json_out);
 
 //  Cancel job `id`.
 ASYNC_EXPORT int
