@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -204,20 +205,34 @@ pool_new (int size, pool_run_fn *run, void *arg)
         pool_destroy (&self);
         return NULL;
     }
-    //  Each thread starts awake, finds nothing and goes to sleep
+    //  Each thread starts awake, finds nothing and goes to sleep. The
+    //  workers block the signals that stop or reload the node (their
+    //  crashes still raise theirs): those go to the node's loop, not into
+    //  a task's code, so the handler's flags are written and read on one
+    //  thread
     self->nsearch = size;
-    for (int i = 0; i < size; i++) {
+    static const int stops [] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+    sigset_t blocked, old;
+    sigemptyset (&blocked);
+    for (size_t i = 0; i < sizeof stops / sizeof stops [0]; i++)
+        sigaddset (&blocked, stops [i]);
+    pthread_sigmask (SIG_BLOCK, &blocked, &old);
+    int rc = 0;
+    for (int i = 0; i < size && rc == 0; i++) {
         s_worker_t *worker = &self->workers [i];
         worker->pool = self;
         worker->index = i;
-        int rc = pthread_create (&worker->thread, NULL, s_worker_main, worker);
-        if (rc) {
+        rc = pthread_create (&worker->thread, NULL, s_worker_main, worker);
+        if (rc)
             self->nsearch -= size - i;
-            pool_destroy (&self);
-            errno = rc;
-            return NULL;
-        }
-        self->size++;
+        else
+            self->size++;
+    }
+    pthread_sigmask (SIG_SETMASK, &old, NULL);
+    if (rc) {
+        pool_destroy (&self);
+        errno = rc;
+        return NULL;
     }
     return self;
 }
