@@ -50,7 +50,9 @@ am_assert_eq "JOBs pushed to the 20 clients" "pushed 20" "$(tail -1 "$AM_TMP/flo
 t0=$(am_ms)
 am_wait_for "asyncmesh_waits back to 0" 30 s_metric_is asyncmesh_waits 0
 am_say "waits freed $(( $(am_ms) - t0 )) ms after the clients exited"
-am_assert_eq "asyncmesh_waiting_peers" 0 "$(s_metric asyncmesh_waiting_peers)"
+#   A peer whose waits all ended (the asyncctl client just above) stays
+#   listed until its next probe time, up to 5 s, then goes without a PING
+am_wait_for "asyncmesh_waiting_peers back to 0" 30 s_metric_is asyncmesh_waiting_peers 0
 am_assert_eq "testing.mul after they left" 42 "$(am_ctl submit --wait testing.mul 6 7)"
 
 am_check "one client's wait past 100,000 is refused with ERROR 6; the rest are kept"
