@@ -472,9 +472,11 @@ s_client_wait (s_client_t *self, PyObject *args)
     return s_from_text (text);
 }
 
-//  job (id) -> job dict
+//  A JSON document about job (id), from `read` (async_job_json,
+//  async_annotations_json), as Python values
 static PyObject *
-s_client_job (s_client_t *self, PyObject *id_object)
+s_client_id_json (s_client_t *self, PyObject *id_object,
+                  int (*read) (async_client_t *, const char *, char **))
 {
     const char *id = s_id_arg (id_object);
     if (!id)
@@ -482,13 +484,20 @@ s_client_job (s_client_t *self, PyObject *id_object)
     char *text = NULL;
     char reason [512] = "";
     PyThreadState *state = s_enter (self);
-    int rc = self->client ? async_job_json (self->client, id, &text) : S_CLOSED;
+    int rc = self->client ? read (self->client, id, &text) : S_CLOSED;
     s_leave (self, state, reason, sizeof reason);
     if (rc) {
         free (text);
         return s_client_raise (self, rc, reason, id);
     }
     return s_from_text (text);
+}
+
+//  job (id) -> job dict
+static PyObject *
+s_client_job (s_client_t *self, PyObject *id_object)
+{
+    return s_client_id_json (self, id_object, async_job_json);
 }
 
 //  cancel (id) -> None
@@ -511,19 +520,7 @@ s_client_cancel (s_client_t *self, PyObject *id_object)
 static PyObject *
 s_client_annotations (s_client_t *self, PyObject *id_object)
 {
-    const char *id = s_id_arg (id_object);
-    if (!id)
-        return NULL;
-    char *text = NULL;
-    char reason [512] = "";
-    PyThreadState *state = s_enter (self);
-    int rc = self->client ? async_annotations_json (self->client, id, &text) : S_CLOSED;
-    s_leave (self, state, reason, sizeof reason);
-    if (rc) {
-        free (text);
-        return s_client_raise (self, rc, reason, id);
-    }
-    return s_from_text (text);
+    return s_client_id_json (self, id_object, async_annotations_json);
 }
 
 //  annotate (id, name, value) -> None
