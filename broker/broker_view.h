@@ -44,6 +44,14 @@ void
 int
     broker_view_job (broker_t *self, const char *id, async_msg_t *reply);
 
+//  The QUOTAS reply (asyncctl quota list).
+void
+    broker_view_quotas (broker_t *self, async_msg_t *reply);
+
+//  The SCHEDULES reply (asyncctl every list).
+void
+    broker_view_schedules (broker_t *self, async_msg_t *reply);
+
 //  What the broker holds for its peers, now.
 typedef struct {
     size_t sessions;            //  node sessions

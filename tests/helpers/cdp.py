@@ -14,12 +14,13 @@ starting with # are skipped):
                              a URL that differs from the page's in its
                              #fragment only: until the page is told)
     wait SECONDS JS          until the expression JS is truthy, polled
-                             every 100 ms; fails after SECONDS
+                             every 100 ms (an exception counts as false);
+                             fails after SECONDS
     click SELECTOR           click the first element matching the CSS
                              SELECTOR (scrolled into view, the DOM's
                              click())
-    type SELECTOR TEXT       set the value of an input and fire "input"
-                             and "change"
+    type SELECTOR TEXT       focus an input (SELECTOR: no spaces), set its value and fire
+                             "input" and "change"
     eval JS                  print the value of JS (awaited when it is a
                              promise) as one line of JSON
     screenshot NAME          save a PNG of the page as ARTIFACTS/NAME
@@ -202,10 +203,17 @@ class Page:
         deadline = time.monotonic() + seconds
         while True:
             self._check_errors()
-            if self.evaluate("!!(%s)" % expression):
-                return
+            #  A condition that throws (an element not there yet) is false
+            #  for now; the last exception is the reason if it stays so
+            threw = None
+            try:
+                if self.evaluate("!!(%s)" % expression):
+                    return
+            except Failed as error:
+                threw = error
             if time.monotonic() > deadline:
-                raise Failed("still false after %g s: %s" % (seconds, expression))
+                raise Failed("still %s after %g s: %s" % (
+                    "throwing (%s)" % threw if threw else "false", seconds, expression))
             time.sleep(0.1)
 
     def click(self, selector):
@@ -219,7 +227,7 @@ class Page:
     def type(self, selector, text):
         found = self.evaluate(
             "(() => { const e = document.querySelector (%s); if (!e) return false;"
-            " e.value = %s; e.dispatchEvent (new Event ('input', {bubbles: true}));"
+            " e.focus (); e.value = %s; e.dispatchEvent (new Event ('input', {bubbles: true}));"
             " e.dispatchEvent (new Event ('change', {bubbles: true})); return true; }) ()"
             % (json.dumps(selector), json.dumps(text)))
         if not found:

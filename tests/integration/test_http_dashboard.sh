@@ -33,35 +33,77 @@ s_cdp () {
         --profile "$AM_TMP/chromium" --artifacts "$ARTIFACTS" >"$AM_TMP/$1.out" 2>&1 \
         || am_fail "in chromium: $(tail -1 "$AM_TMP/$1.out") (see $1.out)"
 }
-#   Whether the page's visible text has a string
-has_text="document.body.innerText.includes"
+#   Whether the view's visible text has a string; whether a counter shows
+#   a figure
+has_text="document.getElementById ('view').innerText.includes"
+counter () { echo "document.querySelector ('[data-counter=\"$1\"] .value').textContent === '$2'"; }
 
-am_check "the overview shows the live node and the failed job's error"
-rm -f "$ARTIFACTS/dashboard.png"
+am_check "the overview: counters, the failed job's error as text, a sparkline"
+rm -f "$ARTIFACTS"/dashboard*.png
 s_cdp overview <<STEPS
 open http://$HTTP/
-wait 20 $has_text ('$uuid')
-wait 20 [...document.querySelectorAll ('#nodes td')].some (td => td.textContent === 'alive')
+wait 20 $(counter failed 1)
+wait 20 $(counter "dead nodes" 0)
 wait 20 $has_text ('$failed')
-wait 20 [...document.querySelectorAll ('#failures td')].some (td => td.textContent === 'ValueError')
+wait 20 [...document.querySelectorAll ('#view td')].some (td => td.textContent === 'ValueError')
 # The message is text: the markup in it is shown, not made
 wait 20 $has_text ('no <b>bold</b> here')
-wait 1 document.querySelector ('#failures b') === null
+wait 1 document.querySelector ('#view b') === null
 wait 20 document.querySelector ('#throughput polyline')
 wait 1 document.getElementById ('error').textContent === ''
 screenshot dashboard.png
 STEPS
-am_say "ok: node, failure and sparkline in the page"
+am_say "ok: counters, failure and sparkline in the page"
 
-am_check "the job page of the parallel job lists its children"
-steps="open http://$HTTP/#job/$parent"
+am_check "each view at its own URL: nodes, failed (filtered), running, queues, scheduled, quotas"
+s_cdp views <<STEPS
+open http://$HTTP/#nodes
+wait 20 document.querySelector ('#tabs a.current').dataset.view === 'nodes'
+wait 20 document.querySelector ('tr[data-uuid="$uuid"] td.alive')
+screenshot dashboard-nodes.png
+open http://$HTTP/#failed
+wait 20 document.querySelector ('tr[data-id="$failed"]')
+type input[name=task] testing.nomatch
+click .filters>button
+wait 20 location.hash.includes ('task=testing.nomatch')
+wait 20 document.querySelector ('tr[data-id="$failed"]') === null
+type input[name=task] testing.f*
+click .filters>button
+wait 20 document.querySelector ('tr[data-id="$failed"]')
+screenshot dashboard-failed.png
+open http://$HTTP/#running
+wait 20 $has_text ('no job is running')
+screenshot dashboard-running.png
+open http://$HTTP/#queues
+wait 20 document.querySelector ('tr[data-queue="default"]')
+screenshot dashboard-queues.png
+open http://$HTTP/#scheduled
+wait 20 document.querySelector ('#tabs a.current').dataset.view === 'scheduled'
+wait 20 $has_text ('Recurring schedules')
+screenshot dashboard-scheduled.png
+open http://$HTTP/#quotas
+wait 20 document.querySelector ('#tabs a.current').dataset.view === 'quotas'
+wait 20 $has_text ('no quota')
+screenshot dashboard-quotas.png
+wait 1 document.getElementById ('error').textContent === ''
+STEPS
+am_say "ok: every view"
+
+am_check "the job page of the parallel job: its children, done of all, and the id search"
+steps="open http://$HTTP/#overview
+type #search-id $parent
+eval document.getElementById ('search').requestSubmit ()
+wait 20 location.hash === '#job/$parent'
+wait 20 document.getElementById ('job-tree').innerText.includes ('3 of 3 children')"
 for child in $children; do
-    steps+=$'\n'"wait 20 document.querySelector ('a[href=\"#job/$child\"]')"
+    steps+=$'\n'"wait 20 document.querySelector ('#job-tree a[href=\"#job/$child\"]')"
 done
+steps+=$'\n'"screenshot dashboard-job.png"
 s_cdp job <<<"$steps"
 am_say "ok: children $(xargs <<<"$children")"
 
-am_check "a screenshot of the overview"
-[ -s "$ARTIFACTS/dashboard.png" ] || am_fail "no screenshot at $ARTIFACTS/dashboard.png"
-am_say "ok: $ARTIFACTS/dashboard.png ($(stat -c %s "$ARTIFACTS/dashboard.png") bytes)"
+for view in "" -nodes -failed -running -queues -scheduled -quotas -job; do
+    [ -s "$ARTIFACTS/dashboard$view.png" ] || am_fail "no screenshot at $ARTIFACTS/dashboard$view.png"
+done
+am_say "ok: a screenshot of each view in $ARTIFACTS"
 am_say "PASS"
