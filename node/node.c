@@ -47,6 +47,10 @@ typedef struct {
     int attempt;
     char *agent;
     zframe_t *frame;            //  the RESULT message
+    int64_t started;            //  monotonic us: the attempt ran from
+    int64_t ended;              //  ... to
+    size_t started_at;          //  where in frame started_ago_us's 8 bytes are
+    size_t ended_at;            //  ... and ended_ago_us's
     int64_t next_send;          //  monotonic us
     int64_t backoff;
 } unacked_t;
@@ -868,6 +872,39 @@ s_unacked_destroy (unacked_t **self_p)
 static void
     s_flush_results (node_t *self);
 
+//  Write the value of a fixed-width msgpack int64 (big-endian, after its
+//  0xd3 tag) that sits at data
+static void
+s_put_int64 (uint8_t *data, int64_t value)
+{
+    for (int i = 7; i >= 0; i--) {
+        data [i] = (uint8_t) (value & 0xff);
+        value >>= 8;
+    }
+}
+
+//  Set the RESULT's started_ago_us and ended_ago_us for a send at `now`:
+//  the attempt's times as offsets from the moment the RESULT goes, so the
+//  broker takes them from its own clock (no clock sync), right within the
+//  network delay however long the result waited for its ACK
+static void
+s_unacked_stamp (unacked_t *self, int64_t now)
+{
+    uint8_t *data = zframe_data (self->frame);
+    s_put_int64 (data + self->started_at, now - self->started);
+    s_put_int64 (data + self->ended_at, now - self->ended);
+}
+
+//  Send (or send again) a result kept for its ACK
+static void
+s_unacked_send (node_t *self, unacked_t *unacked)
+{
+    s_unacked_stamp (unacked, async_mono_us ());
+    zframe_t *copy = zframe_dup (unacked->frame);
+    zframe_send (&copy, self->dealer, ZFRAME_DONTWAIT);
+    zframe_destroy (&copy);
+}
+
 //  A finished attempt: build RESULT, keep it until the broker ACKs it
 static void
 s_finish (node_t *self, async_task_t *job, int64_t ran_us)
@@ -889,6 +926,13 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
     async_msg_str (&msg, "id", job->id);
     if (ran_us >= 0)
         async_msg_int (&msg, "ran_us", ran_us);
+    //  Stamped at each send (s_unacked_stamp): fixed-width, in place
+    async_msg_key (&msg, "started_ago_us");
+    msgpack_pack_fix_int64 (&msg.packer, 0);
+    size_t started_at = msg.buffer.size - 8;
+    async_msg_key (&msg, "ended_ago_us");
+    msgpack_pack_fix_int64 (&msg.packer, 0);
+    size_t ended_at = msg.buffer.size - 8;
     async_msg_key (&msg, "token");
     msgpack_pack_uint64 (&msg.packer, job->token);
     if (job->outcome == 1) {
@@ -943,6 +987,12 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
     unacked->agent = async_xstrdup (job->agent);
     assert (async_msg_valid (&msg));
     unacked->frame = zframe_new (msg.buffer.data, msg.buffer.size);
+    unacked->started_at = started_at;
+    unacked->ended_at = ended_at;
+    int64_t now = async_mono_us ();
+    int64_t began = atomic_load (&job->run_mono);
+    unacked->started = began ? began : now;     //  0: it never ran (unknown task)
+    unacked->ended = began ? began + (ran_us > 0 ? ran_us : 0) : now;
     size_t body = msg.body;
     async_msg_destroy (&msg);
     unacked->backoff = 500000;
@@ -951,6 +1001,7 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
     async_idmap_insert (self->unacked, unacked->id, unacked);
     if (self->batching && self->broker_batch) {
         //  Sent with the other results of this turn (s_flush_results)
+        s_unacked_stamp (unacked, now);
         async_sbuffer_write (&self->results, (const char *) zframe_data (unacked->frame)
                                + body, zframe_size (unacked->frame) - body);
         self->nresults++;
@@ -959,9 +1010,7 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
             s_flush_results (self);     //  the broker reads no more in one
         return;
     }
-    zframe_t *copy = zframe_dup (unacked->frame);
-    zframe_send (&copy, self->dealer, ZFRAME_DONTWAIT);
-    zframe_destroy (&copy);
+    s_unacked_send (self, unacked);
 }
 
 //  Send the results kept while draining the workers: one RESULT with
@@ -969,11 +1018,8 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
 static void
 s_flush_results (node_t *self)
 {
-    if (self->nresults == 1) {
-        zframe_t *copy = zframe_dup (self->last_result->frame);
-        zframe_send (&copy, self->dealer, ZFRAME_DONTWAIT);
-        zframe_destroy (&copy);
-    }
+    if (self->nresults == 1)
+        s_unacked_send (self, self->last_result);
     else
     if (self->nresults > 1) {
         async_msg_t msg;
@@ -1196,9 +1242,7 @@ s_on_broker (node_t *self)
         //  Deliver the results the broker has not acknowledged yet
         unacked_t *unacked = (unacked_t *) async_idmap_first (self->unacked);
         while (unacked) {
-            zframe_t *copy = zframe_dup (unacked->frame);
-            zframe_send (&copy, self->dealer, ZFRAME_DONTWAIT);
-            zframe_destroy (&copy);
+            s_unacked_send (self, unacked);
             unacked = (unacked_t *) async_idmap_next (self->unacked);
         }
     }
@@ -1474,9 +1518,7 @@ s_timers (node_t *self)
         self->next_resend_check = now + S_RESEND_CHECK_US;
     while (unacked) {
         if (now >= unacked->next_send && self->state == NODE_WELCOMED) {
-            zframe_t *copy = zframe_dup (unacked->frame);
-            zframe_send (&copy, self->dealer, ZFRAME_DONTWAIT);
-            zframe_destroy (&copy);
+            s_unacked_send (self, unacked);
             unacked->backoff = unacked->backoff * 2 > 8000000 ? 8000000 : unacked->backoff * 2;
             unacked->next_send = now + unacked->backoff;
         }
