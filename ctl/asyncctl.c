@@ -1330,6 +1330,32 @@ s_cmd_nodes (ctl_t *ctl)
     return s_show_list_call (ctl, async_nodes_json, NULL);
 }
 
+static int
+s_strcmp_p (const void *a, const void *b)
+{
+    return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+//  The strings of an array, sorted, as a new array; NULL if not an array
+static json_t *
+s_sorted_words (json_t *array)
+{
+    if (!json_is_array (array))
+        return NULL;
+    size_t count = json_array_size (array);
+    const char **words = async_xcalloc (count + 1, sizeof (char *));
+    size_t size = 0;
+    for (size_t index = 0; index < count; index++)
+        if (json_is_string (json_array_get (array, index)))
+            words [size++] = json_string_value (json_array_get (array, index));
+    qsort (words, size, sizeof (char *), s_strcmp_p);
+    json_t *sorted = json_array ();
+    for (size_t index = 0; index < size; index++)
+        json_array_append_new (sorted, json_string (words [index]));
+    free (words);
+    return sorted;
+}
+
 //  One node in detail: its agents, running jobs, tasks, heartbeat times
 static int
 s_cmd_node (ctl_t *ctl)
@@ -1339,7 +1365,25 @@ s_cmd_node (ctl_t *ctl)
         return s_usage (ctl, "'%s' is not a node uuid ('asyncctl nodes' lists them)", uuid);
     char *text = NULL;
     int rc = async_node_json (ctl->client, uuid, &text);
-    return s_show (ctl, rc, text, NULL);
+    if (rc || !s_readable (ctl))
+        return s_show (ctl, rc, text, NULL);
+    json_t *node = s_reply (text);
+    if (!node)
+        return S_REPLY_FAILED;
+    //  On a terminal the tasks, maybe hundreds, go last as words in
+    //  lines, not as one JSON array on one line
+    json_t *tasks = s_sorted_words (json_object_get (node, "tasks"));
+    json_object_del (node, "tasks");
+    ctl_print_tree (stdout, node, 0);
+    if (tasks) {
+        printf ("tasks (%zu):\n", json_array_size (tasks));
+        ctl_print_words (stdout, tasks, 2, 80);
+    }
+    else
+        printf ("tasks: any (the node did not list its tasks)\n");
+    json_decref (tasks);
+    json_decref (node);
+    return 0;
 }
 
 static int
@@ -1666,13 +1710,16 @@ static const s_command_t s_commands [] = {
       .words = "no arguments", .needs_broker = true, .run = s_cmd_status },
     { .name = "nodes",
       .synopsis = "nodes",
-      .help = "Print the nodes, one JSON object per line.",
+      .help = "Print the nodes, one JSON object per line; each agent shows "
+              "its size, running and pending (the pending jobs only it takes).",
       .words = "no arguments", .needs_broker = true, .run = s_cmd_nodes },
     { .name = "node",
       .synopsis = "node UUID",
       .help = "Print one node as JSON (readable lines on a terminal): its agents "
-              "(size, running, filter, queues), its running jobs with their run "
-              "time, its tasks, the heartbeat interval and the dead time.",
+              "(size, running, pending: the pending jobs only that agent takes, "
+              "filter, queues), its running jobs with their run time, its tasks "
+              "(sorted, last, on a terminal), the heartbeat interval and the dead "
+              "time.",
       .min_words = 1, .max_words = 1, .words = "one node UUID",
       .needs_broker = true, .run = s_cmd_node },
     { .name = "keygen",

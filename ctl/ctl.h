@@ -137,6 +137,12 @@ int
 void
     ctl_print_tree (FILE *out, json_t *value, int indent);
 
+//  Print the strings of an array as words, two spaces apart, in lines of
+//  at most `width` columns (a longer word alone on its line), each line
+//  starting at `indent`. Items that are not strings are left out.
+void
+    ctl_print_words (FILE *out, json_t *words, int indent, int width);
+
 //  Print an array of objects as a table with the given columns (a NULL
 //  terminated list of keys), one row per object, with a header line.
 void

@@ -110,7 +110,8 @@ function showQueues (status) {
 
 function agentList (node) {
     return el ("ul", {class: "agents"}, ...(node.agents || []).map (a =>
-        el ("li", {}, a.name + " " + a.running + "/" + a.size,
+        el ("li", {}, a.name + " " + a.running + "/" + a.size
+                      + (a.pending ? ", " + a.pending + " pending only it takes" : ""),
             el ("span", {class: "muted"}, " tasks " + (a.filter || "*")
                 + " queues " + (a.queues || "default")))));
 }
