@@ -79,6 +79,8 @@ struct _node_t {
     node_config_t config;
     node_reload_fn *reload;     //  on SIGHUP (node_set_reload), or NULL
     void *reload_arg;
+    node_agent_set_fn *agent_set;       //  on AGENT-SET, or NULL
+    void *agent_set_arg;
     bool reloading;             //  HELLO of changed agents sent, no WELCOME yet
     async_registry_t *registry;
     char uuid [ASYNC_ID_LEN];
@@ -228,6 +230,32 @@ const char *
 node_isolation_name (node_isolation_t isolation)
 {
     return isolation == NODE_ISOLATION_PROCESS ? "process" : "thread";
+}
+
+//  A copy of a NULL-terminated array of strings (NULL: NULL)
+static char **
+s_strv_copy (char **strv)
+{
+    if (!strv)
+        return NULL;
+    size_t count = 0;
+    while (strv [count])
+        count++;
+    char **copy = async_xcalloc (count + 1, sizeof (char *));
+    for (size_t i = 0; i < count; i++)
+        copy [i] = async_xstrdup (strv [i]);
+    return copy;
+}
+
+void
+node_agent_copy (const node_agent_t *from, node_agent_t *to)
+{
+    to->name = async_xstrdup (from->name);
+    to->size = from->size;
+    to->queues = s_strv_copy (from->queues);
+    to->include = s_strv_copy (from->include);
+    to->exclude = s_strv_copy (from->exclude);
+    to->isolation = from->isolation;
 }
 
 void
@@ -1112,6 +1140,57 @@ s_on_ack (node_t *self, const msgpack_object *body)
     async_idmap_delete (self->unacked, id);
 }
 
+//  AGENT-SET: change an agent as asked (the setter calls node_set_agents,
+//  which says HELLO again), then answer AGENT-APPLIED with the ref
+static void
+s_on_agent_set (node_t *self, const msgpack_object *body)
+{
+    uint64_t ref = 0;
+    if (async_mp_uint (body, "ref", &ref)) {
+        async_log_warning ("node", "message.dropped", "reason=\"AGENT-SET without ref\"");
+        return;
+    }
+    char name [ASYNC_MAX_NAME + 1] = "", err [600] = "";
+    int64_t size = 0;
+    bool save = false;
+    const msgpack_object *given = async_mp_get (body, "filter");
+    char *filter = given ? async_mp_strdup (body, "filter") : NULL;
+    async_mp_bool (body, "save", &save);
+    if (async_mp_str (body, "agent", name, sizeof name) || async_mp_int (body, "size", &size)
+    ||  size < 1 || size > 10000 || (given && !filter))
+        snprintf (err, sizeof err, "malformed AGENT-SET (agent, size 1 to 10000, filter)");
+    else
+    if (!self->agent_set)
+        snprintf (err, sizeof err, "this node cannot change its agents while it runs");
+    else
+    if (self->agent_set (self, self->agent_set_arg, name, (int) size, filter, save, err,
+                         sizeof err) && !*err)
+        snprintf (err, sizeof err, "the change was not made");
+    if (async_log_enabled (ASYNC_LOG_INFO)) {
+        //  The broker's text, quoted: one line, whatever it holds
+        char qname [ASYNC_MAX_NAME * 2], qfilter [512], qerr [700];
+        async_log_quote (name, qname, sizeof qname);
+        async_log_quote (filter ? filter : "", qfilter, sizeof qfilter);
+        async_log_quote (err, qerr, sizeof qerr);
+        async_log_info ("node", *err ? "agent.set_refused" : "agent.set", "node=%s "
+                        "agent=\"%s\" size=%" PRId64 " filter=\"%s\" save=%d reason=\"%s\"",
+                        self->uuid, qname, size, qfilter, save, qerr);
+    }
+    free (filter);
+    async_msg_t msg;
+    async_msg_init (&msg, ASYNC_C_AGENT_APPLIED, ++self->rid);
+    async_msg_key (&msg, "ref");
+    msgpack_pack_uint64 (&msg.packer, ref);
+    async_msg_key (&msg, "ok");
+    if (*err)
+        msgpack_pack_false (&msg.packer);
+    else
+        msgpack_pack_true (&msg.packer);
+    if (*err)
+        async_msg_str (&msg, "error", err);
+    s_send (self, &msg);
+}
+
 static void
 s_on_cancel (node_t *self, async_inmsg_t *in)
 {
@@ -1265,6 +1344,9 @@ s_on_broker (node_t *self)
     else
     if (async_inmsg_is (&in, ASYNC_S_CANCEL))
         s_on_cancel (self, &in);
+    else
+    if (async_inmsg_is (&in, ASYNC_S_AGENT_SET))
+        s_on_agent_set (self, in.body);
     else
     if (async_inmsg_is (&in, ASYNC_S_PONG))
         ;
@@ -1759,6 +1841,13 @@ node_set_reload (node_t *self, node_reload_fn *fn, void *arg)
 {
     self->reload = fn;
     self->reload_arg = arg;
+}
+
+void
+node_set_agent_setter (node_t *self, node_agent_set_fn *fn, void *arg)
+{
+    self->agent_set = fn;
+    self->agent_set_arg = arg;
 }
 
 int
