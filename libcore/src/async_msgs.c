@@ -8,22 +8,88 @@
 #include <assert.h>
 #include <string.h>
 
+async_str_t
+async_str (const char *string)
+{
+    assert (string);
+    return (async_str_t) { .data = string, .size = strlen (string) };
+}
+
+int
+async_str_copy (async_str_t string, char *buf, size_t size)
+{
+    if (string.size >= size)
+        return -1;
+    memcpy (buf, string.data, string.size);
+    buf [string.size] = 0;
+    return 0;
+}
+
+bool
+async_str_eq (async_str_t string, const char *other)
+{
+    return strlen (other) == string.size && memcmp (string.data, other, string.size) == 0;
+}
+
+static void
+s_pack_str (msgpack_packer *pk, async_str_t string)
+{
+    msgpack_pack_str (pk, string.size);
+    msgpack_pack_str_body (pk, string.data, string.size);
+}
+
+//  A str without NUL bytes, borrowed from the message
+static int
+s_get_str (const msgpack_object *o, async_str_t *string)
+{
+    if (!o || o->type != MSGPACK_OBJECT_STR
+    ||  (o->via.str.size && memchr (o->via.str.ptr, 0, o->via.str.size)))
+        return -1;
+    //  msgpack-c gives "" a NULL pointer
+    string->data = o->via.str.size ? o->via.str.ptr : "";
+    string->size = o->via.str.size;
+    return 0;
+}
+
+static int
+s_mp_str (const msgpack_object *map, const char *key, async_str_t *string)
+{
+    return s_get_str (async_mp_get (map, key), string);
+}
+
 //  Encode one field of `body`
 #define S_ENCODE_ID(field)  async_msg_str (msg, #field, body->field);
 #define S_ENCODE_U64(field) \
     async_msg_key (msg, #field); \
     msgpack_pack_uint64 (&msg->packer, body->field);
 #define S_ENCODE_I64(field) async_msg_int (msg, #field, body->field);
+#define S_ENCODE_STR(field) \
+    async_msg_key (msg, #field); \
+    s_pack_str (&msg->packer, body->field);
+#define S_ENCODE_OPT_U64(field) if (body->has_##field) { S_ENCODE_U64 (field) }
+#define S_ENCODE_OPT_I64(field) if (body->has_##field) { S_ENCODE_I64 (field) }
+#define S_ENCODE_OPT_STR(field) if (body->has_##field) { S_ENCODE_STR (field) }
 #define S_ENCODE(type, field) S_ENCODE_##type (field)
 
-//  Decode one field into `body`; `ok` false on a missing or wrong one
+//  Decode one field of `map` into `body`; `ok` false on a missing or
+//  wrong one
 #define S_DECODE_ID(field) \
-    ok = ok && async_mp_str (in->body, #field, body->field, sizeof body->field) == 0 \
+    ok = ok && async_mp_str (map, #field, body->field, sizeof body->field) == 0 \
             && async_id_valid (body->field);
 #define S_DECODE_U64(field) \
-    ok = ok && async_mp_uint (in->body, #field, &body->field) == 0;
+    ok = ok && async_mp_uint (map, #field, &body->field) == 0;
 #define S_DECODE_I64(field) \
-    ok = ok && async_mp_int (in->body, #field, &body->field) == 0;
+    ok = ok && async_mp_int (map, #field, &body->field) == 0;
+#define S_DECODE_STR(field) \
+    ok = ok && s_mp_str (map, #field, &body->field) == 0;
+#define S_DECODE_OPT(field, plain) \
+    if (ok && async_mp_get (map, #field)) { \
+        plain (field) \
+        body->has_##field = ok; \
+    }
+#define S_DECODE_OPT_U64(field) S_DECODE_OPT (field, S_DECODE_U64)
+#define S_DECODE_OPT_I64(field) S_DECODE_OPT (field, S_DECODE_I64)
+#define S_DECODE_OPT_STR(field) S_DECODE_OPT (field, S_DECODE_STR)
 #define S_DECODE(type, field) S_DECODE_##type (field)
 
 //  Whether `command` is one of a row's
@@ -49,18 +115,36 @@
     } \
     \
     int \
-    async_##name##_decode (async_##name##_t *body, const async_inmsg_t *in) \
+    async_##name##_decode_map (async_##name##_t *body, const msgpack_object *map) \
     { \
         memset (body, 0, sizeof *body); \
-        bool ok = false; \
-        if (in->body) \
-            S_COMMAND_OF (in, commands, ok) \
+        bool ok = map && map->type == MSGPACK_OBJECT_MAP; \
         fields (S_DECODE) \
         if (!ok) \
             memset (body, 0, sizeof *body); \
         return ok ? 0 : -1; \
+    } \
+    \
+    int \
+    async_##name##_decode (async_##name##_t *body, const async_inmsg_t *in) \
+    { \
+        bool ok = false; \
+        if (in->body) \
+            S_COMMAND_OF (in, commands, ok) \
+        if (!ok) { \
+            memset (body, 0, sizeof *body); \
+            return -1; \
+        } \
+        return async_##name##_decode_map (body, in->body); \
     }
 ASYNC_MSGS (S_DEFINE)
+
+void
+async_empty_encode (async_msg_t *msg, async_command_t command, uint64_t rid)
+{
+    assert (0 ASYNC_MSGS_EMPTY (S_IS));
+    async_msg_init (msg, command, rid);
+}
 
 #define S_NAME(type, field) " " #field
 #define S_FIELDS_OF(name, fields, commands) \
@@ -71,5 +155,7 @@ const char *
 async_msgs_fields (async_command_t command)
 {
     ASYNC_MSGS (S_FIELDS_OF)
+    if (0 ASYNC_MSGS_EMPTY (S_IS))
+        return "";
     return NULL;
 }

@@ -13,19 +13,32 @@
                 refuses anything else
         U64     uint64_t: a msgpack unsigned integer
         I64     int64_t: a msgpack integer
+        STR     async_str_t: a msgpack str without NUL bytes. Decoded, it
+                is borrowed: it points into the incoming message (no copy,
+                no NUL at its end) and is valid while that message lives
+        OPT_I64, OPT_U64, OPT_STR
+                optional: the same, and `bool has_FIELD`; encoded only
+                when has_FIELD, decoded as has_FIELD false when absent
+                (present with another type is an error, as for the others)
 
     For each row: a struct async_NAME_t with the fields, and
 
         void async_NAME_encode (async_msg_t *msg, async_command_t command,
                                 uint64_t rid, const async_NAME_t *body);
         int  async_NAME_decode (async_NAME_t *body, const async_inmsg_t *in);
+        int  async_NAME_decode_map (async_NAME_t *body,
+                                    const msgpack_object *map);
 
     encode starts `msg` (async_msg_init) as `command`, one of the row's,
     with every field; decode reads every field of an incoming message of
     one of the row's commands: 0, or -1 (the body left zeroed) when the
     command is another or a field is missing or of the wrong type.
-    tests/unit/test_proto.c checks the fields against the table of each
-    command in docs/protocol.md.
+    decode_map reads the fields from a map alone (an entry of a batch).
+
+    ASYNC_MSGS_EMPTY lists the commands whose body is empty: they are sent
+    with async_empty_encode and recognised by their command alone.
+    tests/unit/test_proto.c checks the fields of every typed command, the
+    empty ones included, against its table in docs/protocol.md.
     (Private; not installed.)
     =========================================================================
 */
@@ -34,6 +47,8 @@
 
 #include "async_codec.h"
 #include "asyncmesh/id.h"
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -43,7 +58,13 @@ extern "C" {
 #define ASYNC_MSGS(X) \
     X (job_ref,      ASYNC_MSGS_JOB_REF,      ASYNC_MSGS_JOB_REF_IN) \
     X (job_token,    ASYNC_MSGS_JOB_TOKEN,    ASYNC_MSGS_JOB_TOKEN_IN) \
-    X (job_progress, ASYNC_MSGS_JOB_PROGRESS, ASYNC_MSGS_JOB_PROGRESS_IN)
+    X (job_progress, ASYNC_MSGS_JOB_PROGRESS, ASYNC_MSGS_JOB_PROGRESS_IN) \
+    X (ping,         ASYNC_MSGS_PING,         ASYNC_MSGS_PING_IN) \
+    X (error,        ASYNC_MSGS_ERROR,        ASYNC_MSGS_ERROR_IN) \
+    X (welcome,      ASYNC_MSGS_WELCOME,      ASYNC_MSGS_WELCOME_IN) \
+    X (callback,     ASYNC_MSGS_CALLBACK,     ASYNC_MSGS_CALLBACK_IN) \
+    X (count,        ASYNC_MSGS_COUNT,        ASYNC_MSGS_COUNT_IN) \
+    X (ack,          ASYNC_MSGS_ACK,          ASYNC_MSGS_ACK_IN)
 
 //  A job named by its id
 #define ASYNC_MSGS_JOB_REF(F)       F (ID, id)
@@ -54,10 +75,56 @@ extern "C" {
 //  How far a job got
 #define ASYNC_MSGS_JOB_PROGRESS(F)  F (ID, id) F (I64, done) F (I64, total)
 #define ASYNC_MSGS_JOB_PROGRESS_IN(C) C (S_WAITING) C (S_PROGRESS)
+//  A peer's PING; a node's says `node`
+#define ASYNC_MSGS_PING(F)          F (OPT_I64, node)
+#define ASYNC_MSGS_PING_IN(C)       C (C_PING)
+//  A refused request
+#define ASYNC_MSGS_ERROR(F)         F (I64, code) F (STR, message) F (OPT_STR, reason)
+#define ASYNC_MSGS_ERROR_IN(C)      C (S_ERROR)
+//  A node session made
+#define ASYNC_MSGS_WELCOME(F)       F (I64, heartbeat_ms) F (I64, dead_ms) F (I64, batch)
+#define ASYNC_MSGS_WELCOME_IN(C)    C (S_WELCOME)
+//  A callback added
+#define ASYNC_MSGS_CALLBACK(F)      F (ID, callback)
+#define ASYNC_MSGS_CALLBACK_IN(C)   C (S_CALLBACK)
+//  A page of a count
+#define ASYNC_MSGS_COUNT(F)         F (I64, count) F (OPT_STR, next)
+#define ASYNC_MSGS_COUNT_IN(C)      C (S_COUNT)
+//  A result taken or dropped; also an entry of `acks`. `id` is empty when
+//  the RESULT had none
+#define ASYNC_MSGS_ACK(F)           F (STR, id) F (I64, rejected)
+#define ASYNC_MSGS_ACK_IN(C)        C (S_ACK)
+
+//  The commands whose body is empty
+#define ASYNC_MSGS_EMPTY(C) \
+    C (C_BYE) C (S_OK) C (S_PONG) C (S_PING) C (S_REHELLO)
+
+//  A str field: `size` bytes at `data`. Decoded, it points into the
+//  message (not NUL-terminated; "" for an empty str)
+typedef struct {
+    const char *data;
+    size_t size;
+} async_str_t;
+
+//  A C string as a str field (borrowed)
+async_str_t
+    async_str (const char *string);
+
+//  Copy a str field into buf as a C string: 0, or -1 if it does not fit
+int
+    async_str_copy (async_str_t string, char *buf, size_t size);
+
+//  Whether a str field is this C string
+bool
+    async_str_eq (async_str_t string, const char *other);
 
 #define ASYNC_MSGS_C_ID(field)      char field [ASYNC_ID_LEN];
 #define ASYNC_MSGS_C_U64(field)     uint64_t field;
 #define ASYNC_MSGS_C_I64(field)     int64_t field;
+#define ASYNC_MSGS_C_STR(field)     async_str_t field;
+#define ASYNC_MSGS_C_OPT_U64(field) bool has_##field; uint64_t field;
+#define ASYNC_MSGS_C_OPT_I64(field) bool has_##field; int64_t field;
+#define ASYNC_MSGS_C_OPT_STR(field) bool has_##field; async_str_t field;
 #define ASYNC_MSGS_MEMBER(type, field) ASYNC_MSGS_C_##type (field)
 
 #define ASYNC_MSGS_DECLARE(name, fields, commands) \
@@ -66,12 +133,19 @@ extern "C" {
         async_##name##_encode (async_msg_t *msg, async_command_t command, uint64_t rid, \
                                const async_##name##_t *body); \
     int \
-        async_##name##_decode (async_##name##_t *body, const async_inmsg_t *in);
+        async_##name##_decode (async_##name##_t *body, const async_inmsg_t *in); \
+    int \
+        async_##name##_decode_map (async_##name##_t *body, const msgpack_object *map);
 ASYNC_MSGS (ASYNC_MSGS_DECLARE)
 #undef ASYNC_MSGS_DECLARE
 
+//  Start `msg` as `command`, one of ASYNC_MSGS_EMPTY, with its empty body
+void
+    async_empty_encode (async_msg_t *msg, async_command_t command, uint64_t rid);
+
 //  The field names of a typed command's body, separated by one space ("id
-//  token"), for the tests; NULL when the command is not typed
+//  token"; "" for an empty body), for the tests; NULL when the command is
+//  not typed
 const char *
     async_msgs_fields (async_command_t command);
 
