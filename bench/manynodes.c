@@ -22,6 +22,7 @@
 */
 #define _GNU_SOURCE
 #include "async_codec.h"
+#include "async_msgs.h"
 #include <zmq.h>
 #include <msgpack.h>
 #include <errno.h>
@@ -164,9 +165,9 @@ s_send_hello (s_session_t *session)
 static void
 s_send_ping (s_session_t *session)
 {
+    async_ping_t ping = { .has_node = true, .node = 1 };
     async_msg_t msg;
-    async_msg_init (&msg, ASYNC_C_PING, 0);
-    async_msg_int (&msg, "node", 1);
+    async_ping_encode (&msg, ASYNC_C_PING, 0, &ping);
     s_send (session, &msg);
     session->last_ping = s_mono_us ();
 }
@@ -205,7 +206,7 @@ static void
 s_send_bye (s_session_t *session)
 {
     async_msg_t msg;
-    async_msg_init (&msg, ASYNC_C_BYE, ++session->rid);
+    async_empty_encode (&msg, ASYNC_C_BYE, ++session->rid);
     s_send (session, &msg);
 }
 
@@ -233,10 +234,11 @@ s_on_message (s_session_t *session, async_inmsg_t *in, s_stats_t *stats)
         for (uint32_t a = 0; a <= nacks; a++) {
             const msgpack_object *ack = a < nacks ? &acks->via.array.ptr [a]
                                       : !assign && !acks ? body : NULL;
-            char id [37];
-            if (ack && async_mp_str (ack, "id", id, sizeof id) == 0)
+            async_ack_t entry;
+            if (ack && async_ack_decode_map (&entry, ack) == 0)
                 for (int i = 0; i < S_MAX_UNACKED; i++)
-                    if (session->unacked [i].used && strcmp (session->unacked [i].id, id) == 0)
+                    if (session->unacked [i].used
+                    &&  async_str_eq (entry.id, session->unacked [i].id))
                         session->unacked [i].used = false;
         }
         //  ASSIGN: this turn's jobs in `jobs`
@@ -316,9 +318,12 @@ s_on_message (s_session_t *session, async_inmsg_t *in, s_stats_t *stats)
     }
     else
     if (async_inmsg_is (in, ASYNC_S_ERROR)) {
-        char message [512] = "";
-        async_mp_str (body, "message", message, sizeof message);
-        fprintf (stderr, "manynodes: node=%s broker ERROR: %s\n", session->uuid, message);
+        async_error_t error;
+        if (async_error_decode (&error, in))
+            error.message = async_str ("");
+        int size = (int) (error.message.size < 512 ? error.message.size : 511);
+        fprintf (stderr, "manynodes: node=%s broker ERROR: %.*s\n", session->uuid, size,
+                 error.message.data);
         stats->errors++;
     }
 }

@@ -4,6 +4,7 @@
 */
 #include "agentset.h"
 #include "async_alloc.h"
+#include "async_msgs.h"
 #include "nodes.h"
 #include "session.h"
 #include "asyncmesh/error.h"
@@ -39,7 +40,7 @@ s_answer (broker_t *self, s_change_t *change, int code, const char *text)
         broker_error (self, change->client, change->rid, code, text);
     else {
         async_msg_t msg;
-        async_msg_init (&msg, ASYNC_S_OK, change->rid);
+        async_empty_encode (&msg, ASYNC_S_OK, change->rid);
         broker_send (self, change->client, &msg);
     }
     char reason [600];

@@ -261,10 +261,9 @@ broker_outcome_staged (broker_t *self)
 void
 broker_error (broker_t *self, zframe_t *routing, uint64_t rid, int code, const char *text)
 {
+    async_error_t error = { .code = code, .message = async_str (text) };
     async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_ERROR, rid);
-    async_msg_int (&msg, "code", code);
-    async_msg_str (&msg, "message", text);
+    async_error_encode (&msg, ASYNC_S_ERROR, rid, &error);
     broker_send (self, routing, &msg);
 }
 
@@ -535,7 +534,7 @@ s_handle (broker_t *self, zmsg_t *zmsg)
     if (command && (command->flags & ASYNC_PROTO_SESSION) && !session) {
         //  We do not know this node (broker restarted): it must say HELLO
         async_msg_t msg;
-        async_msg_init (&msg, ASYNC_S_REHELLO, in.rid);
+        async_empty_encode (&msg, ASYNC_S_REHELLO, in.rid);
         broker_send (self, routing, &msg);
         command = NULL;
         cmd = NULL;
@@ -585,9 +584,13 @@ s_handle (broker_t *self, zmsg_t *zmsg)
             nodes_on_hello (self, routing, rkey, &in);
             break;
         case ASYNC_C_PING: {
+            //  A node's PING, `node` present (of any type: a malformed one
+            //  too), needs its session
+            async_ping_t ping;
+            bool node = async_ping_decode (&ping, &in) || ping.has_node;
             async_msg_t msg;
-            async_msg_init (&msg, session || !async_mp_get (in.body, "node")
-                            ? ASYNC_S_PONG : ASYNC_S_REHELLO, in.rid);
+            async_empty_encode (&msg, session || !node ? ASYNC_S_PONG : ASYNC_S_REHELLO,
+                                in.rid);
             broker_send (self, routing, &msg);
             break;
         }

@@ -801,23 +801,26 @@ typedef struct {
     uint32_t count;
 } s_acks_t;
 
-//  Send an ACK (now, or after the commit when `later`), or keep its body
-//  for the ACK of a batch
+//  Send an ACK (now, or after the commit when `later`) in reply to `rid`,
+//  or keep its body for the ACK of a batch
 static void
-s_ack (broker_t *self, zframe_t *routing, async_msg_t *ack, bool later, s_acks_t *acks)
+s_ack (broker_t *self, zframe_t *routing, uint64_t rid, const async_ack_t *body, bool later,
+       s_acks_t *acks)
 {
+    async_msg_t ack;
+    async_ack_encode (&ack, ASYNC_S_ACK, rid, body);
     if (acks) {
-        async_sbuffer_write (&acks->bodies, ack->buffer.data + ack->body,
-                               ack->buffer.size - ack->body);
+        async_sbuffer_write (&acks->bodies, ack.buffer.data + ack.body,
+                               ack.buffer.size - ack.body);
         acks->count++;
-        async_msg_destroy (ack);
+        async_msg_destroy (&ack);
     }
     else
     if (later)
-        broker_ack_later (self, routing, ack, ack->buffer.data + ack->body,
-                     ack->buffer.size - ack->body, 1);
+        broker_ack_later (self, routing, &ack, ack.buffer.data + ack.body,
+                     ack.buffer.size - ack.body, 1);
     else
-        broker_send (self, routing, ack);
+        broker_send (self, routing, &ack);
 }
 
 static void
@@ -930,25 +933,21 @@ s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_
 {
     char id [ASYNC_ID_LEN] = "";
     async_job_t *job = s_current_attempt (self, session, in, id);
-    async_msg_t ack;
-    async_msg_init (&ack, ASYNC_S_ACK, in->rid);
-    async_msg_str (&ack, "id", id);
+    async_ack_t ack = { .id = async_str (id), .rejected = 0 };
     if (!job && s_result_taken (self, session, in, id)) {
         //  This attempt's result again (re-sent on a WELCOME, or after
         //  500 ms): it was taken already, maybe not yet written. Its ACK
         //  goes after the commit like the first one's; a rejecting ACK now
         //  would make the node forget a result the store may not hold yet
-        async_msg_int (&ack, "rejected", 0);
-        s_ack (self, routing, &ack, true, acks);
+        s_ack (self, routing, in->rid, &ack, true, acks);
         return;
     }
     if (!job) {
         s_log_rejected (self, id, session->uuid);
-        async_msg_int (&ack, "rejected", 1);
-        s_ack (self, routing, &ack, false, acks);
+        ack.rejected = 1;
+        s_ack (self, routing, in->rid, &ack, false, acks);
         return;
     }
-    async_msg_int (&ack, "rejected", 0);
     int64_t now = async_now_us ();
     int64_t started = 0, ended = 0;
     bool times = s_result_times (job, in->body, now, &started, &ended);
@@ -974,7 +973,7 @@ s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_
     char target [ASYNC_ID_LEN];
     if (async_mp_str (in->body, "handoff", target, sizeof target) == 0) {
         s_handoff (self, job, target);
-        s_ack (self, routing, &ack, true, acks);
+        s_ack (self, routing, in->rid, &ack, true, acks);
         return;
     }
     if (failure && failure->type == MSGPACK_OBJECT_MAP) {
@@ -1001,7 +1000,7 @@ s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_
         async_blob_clear (&job->failure);
         lifecycle_job_complete (self, job);
     }
-    s_ack (self, routing, &ack, true, acks);
+    s_ack (self, routing, in->rid, &ack, true, acks);
 }
 
 void

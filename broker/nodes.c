@@ -14,6 +14,7 @@
 #include "lifecycle.h"
 #include "token.h"
 #include "async_codec.h"
+#include "async_msgs.h"
 #include "async_idmap.h"
 #include "async_job.h"
 #include "async_util.h"
@@ -431,11 +432,10 @@ nodes_ack_holders (nodes_t *self)
 static void
 s_send_welcome (broker_t *self, zframe_t *routing, uint64_t rid)
 {
+    async_welcome_t welcome = { .heartbeat_ms = self->config.heartbeat_ms,
+                                .dead_ms = self->config.dead_ms, .batch = 1 };
     async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_WELCOME, rid);
-    async_msg_int (&msg, "heartbeat_ms", self->config.heartbeat_ms);
-    async_msg_int (&msg, "dead_ms", self->config.dead_ms);
-    async_msg_int (&msg, "batch", 1);
+    async_welcome_encode (&msg, ASYNC_S_WELCOME, rid, &welcome);
     broker_send (self, routing, &msg);
 }
 
@@ -502,12 +502,12 @@ static void
 s_hello_error (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *reason,
                const char *text)
 {
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_ERROR, in->rid);
-    async_msg_int (&msg, "code", ASYNC_EREFUSED);
-    async_msg_str (&msg, "message", text);
+    async_error_t error = { .code = ASYNC_EREFUSED, .message = async_str (text),
+                            .has_reason = reason != NULL };
     if (reason)
-        async_msg_str (&msg, "reason", reason);
+        error.reason = async_str (reason);
+    async_msg_t msg;
+    async_error_encode (&msg, ASYNC_S_ERROR, in->rid, &error);
     broker_send (self, routing, &msg);
 }
 

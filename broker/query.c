@@ -4,6 +4,7 @@
 */
 #include "query.h"
 #include "async_alloc.h"
+#include "async_msgs.h"
 #include "keys.h"
 #include "async_util.h"
 #include <czmq.h>
@@ -492,8 +493,10 @@ query_list (query_t *self, const msgpack_object *body, uint64_t rid, bool count_
     if (walk.stopped)
         query_cursor_format (&walk.at, next, sizeof next);
     if (count_only) {
-        async_msg_init (reply, ASYNC_S_COUNT, rid);
-        async_msg_int (reply, "count", walk.count);
+        async_count_t count = { .count = walk.count, .has_next = walk.stopped };
+        if (walk.stopped)
+            count.next = async_str (next);
+        async_count_encode (reply, ASYNC_S_COUNT, rid, &count);
     }
     else {
         async_msg_init (reply, ASYNC_S_JOBS, rid);
@@ -501,9 +504,9 @@ query_list (query_t *self, const msgpack_object *body, uint64_t rid, bool count_
         msgpack_pack_array (&reply->packer, (size_t) walk.count);
         if (jobs.size)
             async_codec_pack_raw (&reply->packer, jobs.data, jobs.size);
+        if (walk.stopped)
+            async_msg_str (reply, "next", next);
     }
-    if (walk.stopped)
-        async_msg_str (reply, "next", next);
     msgpack_sbuffer_destroy (&jobs);
     query_filter_clear (&filter);
     return 0;

@@ -224,7 +224,7 @@ requests_on_cancel (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     }
     lifecycle_cancel (self, job);
     async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_OK, in->rid);
+    async_empty_encode (&msg, ASYNC_S_OK, in->rid);
     broker_reply_later (self, routing, &msg);
 }
 
@@ -282,7 +282,7 @@ requests_on_annotate (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     broker_job_save (self, job);
     commit_durable (self->commit);
     async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_OK, in->rid);
+    async_empty_encode (&msg, ASYNC_S_OK, in->rid);
     broker_reply_later (self, routing, &msg);
 }
 
@@ -335,9 +335,10 @@ requests_on_add_callback (broker_t *self, zframe_t *routing, async_inmsg_t *in)
         lifecycle_start_callback (self, job, broker_job_load (self, cid));
     }
     commit_durable (self->commit);
+    async_callback_t added;
+    memcpy (added.callback, cid, ASYNC_ID_LEN);
     async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_CALLBACK, in->rid);
-    async_msg_str (&msg, "callback", cid);
+    async_callback_encode (&msg, ASYNC_S_CALLBACK, in->rid, &added);
     broker_reply_later (self, routing, &msg);
 }
 
@@ -517,7 +518,7 @@ requests_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_c
     }
     commit_durable (self->commit);
     async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_OK, in->rid);
+    async_empty_encode (&msg, ASYNC_S_OK, in->rid);
     broker_reply_later (self, routing, &msg);
 }
 
@@ -577,6 +578,6 @@ requests_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_c
     }
     commit_durable (self->commit);
     async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_OK, in->rid);
+    async_empty_encode (&msg, ASYNC_S_OK, in->rid);
     broker_reply_later (self, routing, &msg);
 }

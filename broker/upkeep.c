@@ -6,6 +6,7 @@
 #include "agentset.h"
 #include "async_alloc.h"
 #include "async_codec.h"
+#include "async_msgs.h"
 #include "commit.h"
 #include "keys.h"
 #include "lifecycle.h"
@@ -252,7 +253,7 @@ upkeep_timers (broker_t *self)
         }
         else {
             async_msg_t msg;
-            async_msg_init (&msg, ASYNC_S_PING, 0);
+            async_empty_encode (&msg, ASYNC_S_PING, 0);
             broker_send (self, session->routing, &msg);
         }
         session = nodes_next (self->nodes);

@@ -199,7 +199,7 @@ waiters_check (waiters_t *self, int64_t mono)
             continue;
         }
         async_msg_t msg;
-        async_msg_init (&msg, ASYNC_S_PING, 0);
+        async_empty_encode (&msg, ASYNC_S_PING, 0);
         if (self->calls.send (self->calls.arg, peer->routing, &msg) == EHOSTUNREACH) {
             zhashx_delete (self->peers, peer->rkey);
             zlistx_add_end (self->peers_gone, peer);

@@ -794,6 +794,16 @@ s_send (node_t *self, async_msg_t *msg)
     zframe_destroy (&frame);
 }
 
+//  Our PING: `node` says that a node sends it, with a session to keep
+static void
+s_send_ping (node_t *self)
+{
+    async_ping_t ping = { .has_node = true, .node = 1 };
+    async_msg_t msg;
+    async_ping_encode (&msg, ASYNC_C_PING, 0, &ping);
+    s_send (self, &msg);
+}
+
 //  One entry of HELLO's held list; `proof` 0: none (an older broker's
 //  ASSIGN had none)
 static void
@@ -1128,12 +1138,11 @@ s_on_assign (node_t *self, const msgpack_object *body)
 static void
 s_on_ack (node_t *self, const msgpack_object *body)
 {
+    async_ack_t ack;
     char id [ASYNC_ID_LEN];
-    if (async_mp_str (body, "id", id, sizeof id))
+    if (async_ack_decode_map (&ack, body) || async_str_copy (ack.id, id, sizeof id))
         return;
-    int64_t rejected = 0;
-    async_mp_int (body, "rejected", &rejected);
-    if (rejected)
+    if (ack.rejected)
         async_log_warning ("node", "job.reassigned", "job=%s type=ReassignedError "
                            "message=\"the broker gave this job to another attempt; "
                            "our result was dropped\"", id);
@@ -1234,16 +1243,16 @@ s_on_reply (node_t *self, async_inmsg_t *in)
     zhashx_delete (self->requests, key);
 }
 
-//  True when an ERROR body refuses our HELLO for good: another live node
-//  has our uuid, our uuid is bound to another key, or the HELLO is over
-//  the broker's limits
+//  True when an ERROR refuses our HELLO for good: another live node has
+//  our uuid, our uuid is bound to another key, or the HELLO is over the
+//  broker's limits
 static bool
-s_hello_fatal (const msgpack_object *body)
+s_hello_fatal (const async_error_t *error)
 {
-    char reason [32] = "";
-    async_mp_str (body, "reason", reason, sizeof reason);
-    return streq (reason, "uuid_in_use") || streq (reason, "uuid_key")
-        || streq (reason, "hello_limit");
+    return error->has_reason
+        && (async_str_eq (error->reason, "uuid_in_use")
+            || async_str_eq (error->reason, "uuid_key")
+            || async_str_eq (error->reason, "hello_limit"));
 }
 
 //  Handle one message from the broker; false when none was waiting
@@ -1313,9 +1322,9 @@ s_on_broker (node_t *self)
         self->state = NODE_WELCOMED;
         self->hello_first = 0;
         self->unreachable_logged = 0;
-        int64_t batch = 0;
-        async_mp_int (in.body, "batch", &batch);
-        self->broker_batch = batch != 0;
+        async_welcome_t welcome;
+        async_welcome_decode (&welcome, &in);     //  else zeroed: no batch
+        self->broker_batch = welcome.batch != 0;
         async_log_info ("node", first ? "node.welcomed" : "node.rewelcomed",
                         "node=%s broker=%s", self->uuid, self->config.broker);
         //  Deliver the results the broker has not acknowledged yet
@@ -1335,10 +1344,7 @@ s_on_broker (node_t *self)
     }
     else
     if (async_inmsg_is (&in, ASYNC_S_PING)) {
-        async_msg_t msg;
-        async_msg_init (&msg, ASYNC_C_PING, 0);
-        async_msg_int (&msg, "node", 1);
-        s_send (self, &msg);
+        s_send_ping (self);
         self->next_ping = async_mono_us () + (int64_t) self->config.heartbeat_ms * 1000;
     }
     else
@@ -1356,23 +1362,25 @@ s_on_broker (node_t *self)
         snprintf (key, sizeof key, "%" PRIu64, in.rid);
         if (zhashx_lookup (self->requests, key))
             s_on_reply (self, &in);
-        else
-        if (self->hello_first && in.rid >= self->hello_first && in.rid <= self->hello_last
-        &&  s_hello_fatal (in.body)) {
-            //  Our HELLO refused: another live node has our uuid, or it is
-            //  over the limits. (Other refusals, such as a key that may not
-            //  act as a node, may be fixed at the broker: we say HELLO again.)
-            char *message = async_mp_strdup (in.body, "message");
-            async_log_error ("node", "node.refused", "node=%s uuid_file=%s message=\"%s\"",
-                             self->uuid, self->config.uuid_file ? self->config.uuid_file
-                             : "", message ? message : "");
-            free (message);
-            self->state = NODE_REFUSED;
-        }
         else {
-            char *message = async_mp_strdup (in.body, "message");
-            async_log_error ("node", "broker.error", "message=\"%s\"", message ? message : "");
-            free (message);
+            async_error_t error;
+            if (async_error_decode (&error, &in))
+                error.message = async_str ("");
+            int size = (int) error.message.size;    //  within a frame: fits
+            if (self->hello_first && in.rid >= self->hello_first
+            &&  in.rid <= self->hello_last && s_hello_fatal (&error)) {
+                //  Our HELLO refused: another live node has our uuid, or it
+                //  is over the limits. (Other refusals, such as a key that
+                //  may not act as a node, may be fixed at the broker: we say
+                //  HELLO again.)
+                async_log_error ("node", "node.refused", "node=%s uuid_file=%s "
+                                 "message=\"%.*s\"", self->uuid, self->config.uuid_file
+                                 ? self->config.uuid_file : "", size, error.message.data);
+                self->state = NODE_REFUSED;
+            }
+            else
+                async_log_error ("node", "broker.error", "message=\"%.*s\"", size,
+                                 error.message.data);
         }
     }
     else
@@ -1566,10 +1574,7 @@ s_timers (node_t *self)
         zsock_connect (self->dealer, "%s", self->config.broker);
     }
     if (now >= self->next_ping) {
-        async_msg_t msg;
-        async_msg_init (&msg, ASYNC_C_PING, 0);
-        async_msg_int (&msg, "node", 1);
-        s_send (self, &msg);
+        s_send_ping (self);
         self->next_ping = now + (int64_t) self->config.heartbeat_ms * 1000;
     }
     if (self->state == NODE_GREETING && now >= self->next_hello)
@@ -1930,7 +1935,7 @@ node_run (node_t *self, volatile int *stop, volatile int *reopen)
     async_log_info ("node", "node.stopping", "node=%s", self->uuid);
     if (self->state != NODE_REFUSED) {
         async_msg_t msg;
-        async_msg_init (&msg, ASYNC_C_BYE, ++self->rid);
+        async_empty_encode (&msg, ASYNC_C_BYE, ++self->rid);
         s_send (self, &msg);
     }
     s_drop (self, pool_unqueue (self->pool));

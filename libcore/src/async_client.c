@@ -297,14 +297,15 @@ s_unreachable (async_client_t *self)
 static int
 s_error_reply (async_client_t *self, async_inmsg_t *in)
 {
-    int64_t code = ASYNC_EREFUSED;
-    async_mp_int (in->body, "code", &code);
-    char *message = async_mp_strdup (in->body, "message");
-    snprintf (self->error, sizeof self->error, "%s", message ? message : "refused");
-    free (message);
-    if (code < 1 || code > ASYNC_EREFUSED)
-        code = ASYNC_EREFUSED;
-    return (int) code;
+    async_error_t error;
+    if (async_error_decode (&error, in))
+        error = (async_error_t) { .code = ASYNC_EREFUSED, .message = async_str ("refused") };
+    //  (a message is at most a frame: its size fits an int)
+    snprintf (self->error, sizeof self->error, "%.*s", (int) error.message.size,
+              error.message.data);
+    if (error.code < 1 || error.code > ASYNC_EREFUSED)
+        error.code = ASYNC_EREFUSED;
+    return (int) error.code;
 }
 
 //  Send msg and wait for the reply with its rid. On 0, *frame_p and *in
@@ -983,21 +984,24 @@ s_list_page (async_client_t *self, async_command_t command, json_t *query, json_
     if (rc)
         return rc;
     const msgpack_object *list = jobs ? async_mp_get (in.body, "jobs") : NULL;
-    int64_t counted = 0;
     next [0] = 0;
     if (jobs && !(list && list->type == MSGPACK_OBJECT_ARRAY))
         rc = ASYNC_EPROTO;
     else
-    if (jobs)
+    if (jobs) {
         s_jobs_append (jobs, list);
-    else
-    if (async_mp_int (in.body, "count", &counted) || counted < 0)
-        rc = ASYNC_EPROTO;
-    else
-        *count += counted;
-    const msgpack_object *cursor = async_mp_get (in.body, "next");
-    if (rc == 0 && cursor && async_mp_strcpy (cursor, next, next_size))
-        rc = ASYNC_EPROTO;
+        const msgpack_object *cursor = async_mp_get (in.body, "next");
+        if (cursor && async_mp_strcpy (cursor, next, next_size))
+            rc = ASYNC_EPROTO;
+    }
+    else {
+        async_count_t page;
+        if (async_count_decode (&page, &in) || page.count < 0
+        ||  (page.has_next && async_str_copy (page.next, next, next_size)))
+            rc = ASYNC_EPROTO;
+        else
+            *count += page.count;
+    }
     async_inmsg_destroy (&in);
     zframe_destroy (&frame);
     return rc;
