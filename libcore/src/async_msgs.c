@@ -57,19 +57,48 @@ s_mp_str (const msgpack_object *map, const char *key, async_str_t *string)
     return s_get_str (async_mp_get (map, key), string);
 }
 
-//  Encode one field of `body`
-#define S_ENCODE_ID(field)  async_msg_str (msg, #field, body->field);
-#define S_ENCODE_U64(field) \
-    async_msg_key (msg, #field); \
-    msgpack_pack_uint64 (&msg->packer, body->field);
-#define S_ENCODE_I64(field) async_msg_int (msg, #field, body->field);
-#define S_ENCODE_STR(field) \
-    async_msg_key (msg, #field); \
-    s_pack_str (&msg->packer, body->field);
-#define S_ENCODE_OPT_U64(field) if (body->has_##field) { S_ENCODE_U64 (field) }
-#define S_ENCODE_OPT_I64(field) if (body->has_##field) { S_ENCODE_I64 (field) }
-#define S_ENCODE_OPT_STR(field) if (body->has_##field) { S_ENCODE_STR (field) }
-#define S_ENCODE(type, field) S_ENCODE_##type (field)
+static void
+s_pack_any (msgpack_packer *pk, async_any_t value)
+{
+    if (value.data && value.size)
+        async_codec_pack_raw (pk, value.data, value.size);
+    else
+        msgpack_pack_nil (pk);
+}
+
+//  Pack the value of one field of `body` with `pk`
+#define S_VALUE_ID(pk, field)   async_codec_pack_str (pk, body->field);
+#define S_VALUE_U64(pk, field)  msgpack_pack_uint64 (pk, body->field);
+#define S_VALUE_I64(pk, field)  msgpack_pack_int64 (pk, body->field);
+#define S_VALUE_STR(pk, field)  s_pack_str (pk, body->field);
+#define S_VALUE_ANY(pk, field)  s_pack_any (pk, body->field);
+#define S_VALUE_OPT_U64 S_VALUE_U64
+#define S_VALUE_OPT_I64 S_VALUE_I64
+#define S_VALUE_OPT_STR S_VALUE_STR
+
+//  Whether a field of `body` is sent: 1, or has_FIELD for an optional one
+#define S_SENT_ID(field)        1
+#define S_SENT_U64(field)       1
+#define S_SENT_I64(field)       1
+#define S_SENT_STR(field)       1
+#define S_SENT_ANY(field)       1
+#define S_SENT_OPT_U64(field)   body->has_##field
+#define S_SENT_OPT_I64(field)   body->has_##field
+#define S_SENT_OPT_STR(field)   body->has_##field
+
+//  Encode one field of `body` into the message
+#define S_ENCODE(type, field) \
+    if (S_SENT_##type (field)) { \
+        async_msg_key (msg, #field); \
+        S_VALUE_##type (&msg->packer, field) \
+    }
+//  The same into a map alone, and the count of its fields
+#define S_PACK(type, field) \
+    if (S_SENT_##type (field)) { \
+        async_codec_pack_str (&pk, #field); \
+        S_VALUE_##type (&pk, field) \
+    }
+#define S_COUNT(type, field) + (S_SENT_##type (field) ? 1 : 0)
 
 //  Decode one field of `map` into `body`; `ok` false on a missing or
 //  wrong one
@@ -82,6 +111,8 @@ s_mp_str (const msgpack_object *map, const char *key, async_str_t *string)
     ok = ok && async_mp_int (map, #field, &body->field) == 0;
 #define S_DECODE_STR(field) \
     ok = ok && s_mp_str (map, #field, &body->field) == 0;
+#define S_DECODE_ANY(field) \
+    body->field.object = async_mp_get (map, #field);
 #define S_DECODE_OPT(field, plain) \
     if (ok && async_mp_get (map, #field)) { \
         plain (field) \
@@ -114,6 +145,15 @@ s_mp_str (const msgpack_object *map, const char *key, async_str_t *string)
         fields (S_ENCODE) \
     } \
     \
+    void \
+    async_##name##_pack (msgpack_sbuffer *entries, const async_##name##_t *body) \
+    { \
+        msgpack_packer pk; \
+        msgpack_packer_init (&pk, entries, async_sbuffer_write); \
+        msgpack_pack_map (&pk, (size_t) (0 fields (S_COUNT))); \
+        fields (S_PACK) \
+    } \
+    \
     int \
     async_##name##_decode_map (async_##name##_t *body, const msgpack_object *map) \
     { \
@@ -138,6 +178,44 @@ s_mp_str (const msgpack_object *map, const char *key, async_str_t *string)
         return async_##name##_decode_map (body, in->body); \
     }
 ASYNC_MSGS (S_DEFINE)
+
+void
+async_msg_batch (async_msg_t *msg, const char *key, uint32_t count,
+                 const msgpack_sbuffer *entries)
+{
+    assert (count == 0 || (entries && entries->size));
+    async_msg_key (msg, key);
+    msgpack_pack_array (&msg->packer, count);
+    if (count)
+        async_codec_pack_raw (&msg->packer, entries->data, entries->size);
+}
+
+bool
+async_batch_begin (async_batch_t *batch, const msgpack_object *body, const char *key,
+                   uint32_t max)
+{
+    const msgpack_object *array = async_mp_get (body, key);
+    *batch = (async_batch_t) { .array = array };
+    if (!array || array->type != MSGPACK_OBJECT_ARRAY)
+        return array != NULL;
+    batch->count = array->via.array.size;
+    if (max && batch->count > max) {
+        batch->ignored = batch->count - max;
+        batch->count = max;
+    }
+    return true;
+}
+
+const msgpack_object *
+async_batch_next (async_batch_t *batch)
+{
+    while (batch->next < batch->count) {
+        const msgpack_object *entry = &batch->array->via.array.ptr [batch->next++];
+        if (entry->type == MSGPACK_OBJECT_MAP)
+            return entry;
+    }
+    return NULL;
+}
 
 void
 async_empty_encode (async_msg_t *msg, async_command_t command, uint64_t rid)

@@ -1,9 +1,11 @@
 /*  =========================================================================
     async_msgs - typed messages: the messages whose bodies are flat (every
-    field a scalar) as C structs, each with an encoder and a decoder made
-    from one table, so that no program types a field name or its type
-    again. The messages with nested bodies (HELLO, SUBMIT, RESULT, ASSIGN,
-    JOB, ...) are built and read field by field (async_codec.h).
+    field a scalar, or a value carried as it is) as C structs, each with an
+    encoder and a decoder made from one table, so that no program types a
+    field name or its type again. A batch (ASSIGN's `jobs`, ACK's `acks`)
+    is an array of such bodies, packed and read one by one (below). The
+    other messages with nested bodies (HELLO, SUBMIT, RESULT, JOB, ...)
+    are built and read field by field (async_codec.h).
 
     Columns: X (NAME, FIELDS, COMMANDS): a body NAME with FIELDS, the
     body of each of COMMANDS (a list of C (ID) of async_proto.h). FIELDS is
@@ -16,6 +18,10 @@
         STR     async_str_t: a msgpack str without NUL bytes. Decoded, it
                 is borrowed: it points into the incoming message (no copy,
                 no NUL at its end) and is valid while that message lives
+        ANY     async_any_t: a value carried as it is (job arguments): the
+                msgpack bytes of one value to encode (none: nil); decoded,
+                the object in the message (NULL when the key is absent:
+                never an error), borrowed like a str
         OPT_I64, OPT_U64, OPT_STR
                 optional: the same, and `bool has_FIELD`; encoded only
                 when has_FIELD, decoded as has_FIELD false when absent
@@ -28,12 +34,16 @@
         int  async_NAME_decode (async_NAME_t *body, const async_inmsg_t *in);
         int  async_NAME_decode_map (async_NAME_t *body,
                                     const msgpack_object *map);
+        void async_NAME_pack (msgpack_sbuffer *entries,
+                              const async_NAME_t *body);
 
     encode starts `msg` (async_msg_init) as `command`, one of the row's,
     with every field; decode reads every field of an incoming message of
     one of the row's commands: 0, or -1 (the body left zeroed) when the
     command is another or a field is missing or of the wrong type.
-    decode_map reads the fields from a map alone (an entry of a batch).
+    decode_map reads the fields from a map alone (an entry of a batch);
+    pack appends the body as a map alone to `entries`, the entries of a
+    batch (async_msg_batch).
 
     ASYNC_MSGS_EMPTY lists the commands whose body is empty: they are sent
     with async_empty_encode and recognised by their command alone.
@@ -64,7 +74,8 @@ extern "C" {
     X (welcome,      ASYNC_MSGS_WELCOME,      ASYNC_MSGS_WELCOME_IN) \
     X (callback,     ASYNC_MSGS_CALLBACK,     ASYNC_MSGS_CALLBACK_IN) \
     X (count,        ASYNC_MSGS_COUNT,        ASYNC_MSGS_COUNT_IN) \
-    X (ack,          ASYNC_MSGS_ACK,          ASYNC_MSGS_ACK_IN)
+    X (ack,          ASYNC_MSGS_ACK,          ASYNC_MSGS_ACK_IN) \
+    X (assign,       ASYNC_MSGS_ASSIGN,       ASYNC_MSGS_ASSIGN_IN)
 
 //  A job named by its id
 #define ASYNC_MSGS_JOB_REF(F)       F (ID, id)
@@ -94,6 +105,13 @@ extern "C" {
 //  the RESULT had none
 #define ASYNC_MSGS_ACK(F)           F (STR, id) F (I64, rejected)
 #define ASYNC_MSGS_ACK_IN(C)        C (S_ACK)
+//  A job handed to a node; also an entry of `jobs`. The broker sends every
+//  field; a node reads `proof`, `agent`, `attempt` and `timeout_ms` as
+//  optional
+#define ASYNC_MSGS_ASSIGN(F) \
+    F (ID, id) F (U64, token) F (OPT_U64, proof) F (STR, task) F (ANY, args) \
+    F (ANY, kwargs) F (OPT_STR, agent) F (OPT_I64, attempt) F (OPT_I64, timeout_ms)
+#define ASYNC_MSGS_ASSIGN_IN(C)     C (S_ASSIGN)
 
 //  The commands whose body is empty
 #define ASYNC_MSGS_EMPTY(C) \
@@ -105,6 +123,13 @@ typedef struct {
     const char *data;
     size_t size;
 } async_str_t;
+
+//  An ANY field: `size` bytes at `data` to encode, `object` decoded
+typedef struct {
+    const void *data;
+    size_t size;
+    const msgpack_object *object;
+} async_any_t;
 
 //  A C string as a str field (borrowed)
 async_str_t
@@ -122,6 +147,7 @@ bool
 #define ASYNC_MSGS_C_U64(field)     uint64_t field;
 #define ASYNC_MSGS_C_I64(field)     int64_t field;
 #define ASYNC_MSGS_C_STR(field)     async_str_t field;
+#define ASYNC_MSGS_C_ANY(field)     async_any_t field;
 #define ASYNC_MSGS_C_OPT_U64(field) bool has_##field; uint64_t field;
 #define ASYNC_MSGS_C_OPT_I64(field) bool has_##field; int64_t field;
 #define ASYNC_MSGS_C_OPT_STR(field) bool has_##field; async_str_t field;
@@ -135,9 +161,43 @@ bool
     int \
         async_##name##_decode (async_##name##_t *body, const async_inmsg_t *in); \
     int \
-        async_##name##_decode_map (async_##name##_t *body, const msgpack_object *map);
+        async_##name##_decode_map (async_##name##_t *body, const msgpack_object *map); \
+    void \
+        async_##name##_pack (msgpack_sbuffer *entries, const async_##name##_t *body);
 ASYNC_MSGS (ASYNC_MSGS_DECLARE)
 #undef ASYNC_MSGS_DECLARE
+
+//  ---------------------------------------------------------------------
+//  Batches: a body whose field `key` is an array of entries, each a typed
+//  body as a map alone (ASSIGN's `jobs` and `acks`, RESULT's `results`,
+//  ACK's `acks`)
+
+//  Add the field `key` to `msg`: an array of the `count` entries packed
+//  (async_NAME_pack) in `entries` (NULL when count is 0)
+void
+    async_msg_batch (async_msg_t *msg, const char *key, uint32_t count,
+                     const msgpack_sbuffer *entries);
+
+typedef struct {
+    const msgpack_object *array;
+    uint32_t next;              //  the entry to read next
+    uint32_t count;             //  the entries read, at most `max`
+    uint32_t ignored;           //  the entries past `max`
+} async_batch_t;
+
+//  Start reading the batch `key` of an incoming body, at most `max`
+//  entries (0: no limit): true when the body has the key (false: it is
+//  not a batch); a key that is no array has no entry. The entries past
+//  `max` are not read; batch->ignored says how many there are, for the
+//  caller to log once
+bool
+    async_batch_begin (async_batch_t *batch, const msgpack_object *body, const char *key,
+                       uint32_t max);
+
+//  The next entry that is a map (the others are skipped), or NULL at the
+//  end: decode it with async_NAME_decode_map
+const msgpack_object *
+    async_batch_next (async_batch_t *batch);
 
 //  Start `msg` as `command`, one of ASYNC_MSGS_EMPTY, with its empty body
 void

@@ -191,7 +191,7 @@ test_typed_messages_match_the_docs (void **state)
             fail_msg ("%s: docs/protocol.md documents the fields '%s', async_msgs.h has '%s'",
                       want + 1, documented, fields);
     }
-    assert_true (typed >= 18);
+    assert_true (typed >= 19);
     free (doc);
 }
 
@@ -309,7 +309,8 @@ test_typed_strings_and_options (void **state)
     async_msg_destroy (&msg);
     async_msg_init (&msg, ASYNC_S_ERROR, 0);
     async_msg_int (&msg, "code", 6);
-    async_msg_raw (&msg, "message", "\xa3" "a\0b", 4);
+    const char nul [] = { (char) 0xa3, 'a', 0, 'b' };  //  "a\0b"
+    async_msg_raw (&msg, "message", nul, sizeof nul);
     assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
     assert_int_equal (async_error_decode (&back, &in), -1);
     async_inmsg_destroy (&in);
@@ -330,7 +331,7 @@ test_typed_strings_and_options (void **state)
     assert_true (pback.has_node && pback.node == 1);
     async_inmsg_destroy (&in);
     async_msg_destroy (&msg);
-    async_ping_encode (&msg, ASYNC_C_PING, 0, &(async_ping_t) { .has_node = false });
+    async_ping_encode (&msg, ASYNC_C_PING, 0, &(async_ping_t){ .has_node = false });
     assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
     assert_int_equal (in.body->via.map.size, 0);
     assert_int_equal (async_ping_decode (&pback, &in), 0);
@@ -344,7 +345,7 @@ test_typed_strings_and_options (void **state)
     assert_int_equal (async_ack_decode_map (&aback, in.body), 0);
     assert_true (aback.id.size == 0 && aback.rejected == 1);
     assert_int_equal (async_ack_decode_map (&aback, NULL), -1);
-    assert_int_equal (async_welcome_decode (&(async_welcome_t) { 0 }, &in), -1);
+    assert_int_equal (async_welcome_decode (&(async_welcome_t){ 0 }, &in), -1);
     async_inmsg_destroy (&in);
     async_msg_destroy (&msg);
 
@@ -358,6 +359,83 @@ test_typed_strings_and_options (void **state)
     assert_string_equal (async_msgs_fields (ASYNC_S_OK), "");
     assert_string_equal (async_msgs_fields (ASYNC_S_ERROR), "code message reason");
     assert_null (async_msgs_fields (ASYNC_C_HELLO));
+}
+
+//  ASSIGN's values go as they are and come back as objects in the
+//  message; a batch packs entries as maps alone, its reader skips what is
+//  no map and stops at its limit, counting the entries past it
+static void
+test_typed_batches (void **state)
+{
+    (void) state;
+    const char id [] = "0190a3c8-5b1c-7d2e-8f00-0123456789ab";
+    const uint8_t args [] = { 0x92, 0x01, 0xa1, 'x' };  //  [1, "x"]
+    async_assign_t assign = { .token = 7,
+                              .task = async_str ("testing.mul"),
+                              .args = { .data = args, .size = sizeof args },
+                              .has_attempt = true,
+                              .attempt = 2 };
+    memcpy (assign.id, id, ASYNC_ID_LEN);
+    async_msg_t msg;
+    async_assign_encode (&msg, ASYNC_S_ASSIGN, 0, &assign);
+    async_inmsg_t in;
+    const char *why = NULL;
+    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    //  id token task args kwargs attempt: no proof, agent, timeout_ms
+    assert_int_equal (in.body->via.map.size, 6);
+    async_assign_t back;
+    assert_int_equal (async_assign_decode (&back, &in), 0);
+    assert_string_equal (back.id, id);
+    assert_true (back.token == 7 && back.has_attempt && back.attempt == 2);
+    assert_false (back.has_proof || back.has_agent || back.has_timeout_ms);
+    assert_true (async_str_eq (back.task, "testing.mul"));
+    assert_non_null (back.args.object);
+    assert_int_equal (back.args.object->type, MSGPACK_OBJECT_ARRAY);
+    assert_int_equal (back.args.object->via.array.size, 2);
+    assert_non_null (back.kwargs.object);  //  nil
+    assert_int_equal (back.kwargs.object->type, MSGPACK_OBJECT_NIL);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+
+    //  Three ACK entries and one that is no map in `acks`; read 3 at most
+    msgpack_sbuffer entries;
+    msgpack_sbuffer_init (&entries);
+    async_ack_pack (&entries, &(async_ack_t){ .id = async_str (id) });
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &entries, msgpack_sbuffer_write);
+    msgpack_pack_int (&pk, 5);
+    async_ack_pack (&entries, &(async_ack_t){ .id = async_str (""), .rejected = 1 });
+    async_ack_pack (&entries, &(async_ack_t){ .id = async_str ("x") });
+    async_msg_init (&msg, ASYNC_S_ACK, 3);
+    async_msg_batch (&msg, "acks", 4, &entries);
+    msgpack_sbuffer_destroy (&entries);
+    assert_true (async_msg_valid (&msg));
+    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    async_batch_t batch;
+    assert_true (async_batch_begin (&batch, in.body, "acks", 3));
+    assert_int_equal (batch.ignored, 1);
+    async_ack_t ack;
+    assert_int_equal (async_ack_decode_map (&ack, async_batch_next (&batch)), 0);
+    assert_true (async_str_eq (ack.id, id) && ack.rejected == 0);
+    assert_int_equal (async_ack_decode_map (&ack, async_batch_next (&batch)), 0);
+    assert_true (async_str_eq (ack.id, "") && ack.rejected == 1);
+    assert_null (async_batch_next (&batch));
+    assert_false (async_batch_begin (&batch, in.body, "jobs", 0));
+    assert_null (async_batch_next (&batch));
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+
+    //  An empty batch; a batch key that is no array has no entry
+    async_msg_init (&msg, ASYNC_S_ACK, 3);
+    async_msg_batch (&msg, "acks", 0, NULL);
+    async_msg_int (&msg, "jobs", 1);
+    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    assert_true (async_batch_begin (&batch, in.body, "acks", 0));
+    assert_null (async_batch_next (&batch));
+    assert_true (async_batch_begin (&batch, in.body, "jobs", 0));
+    assert_null (async_batch_next (&batch));
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
 }
 
 //  Node-only commands are the ones a client key may not send; the
@@ -432,6 +510,7 @@ main (void)
         cmocka_unit_test (test_typed_messages_match_the_docs),
         cmocka_unit_test (test_typed_messages_round_trip),
         cmocka_unit_test (test_typed_strings_and_options),
+        cmocka_unit_test (test_typed_batches),
         cmocka_unit_test (test_message_counts_its_fields),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
