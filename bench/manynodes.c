@@ -229,21 +229,22 @@ s_on_message (s_session_t *session, async_inmsg_t *in, s_stats_t *stats)
     bool assign = async_inmsg_is (in, ASYNC_S_ASSIGN);
     if (assign || async_inmsg_is (in, ASYNC_S_ACK)) {
         //  ACKs: `acks` (in ACK or riding on ASSIGN), or an ACK's own id
-        const msgpack_object *acks = async_mp_get (body, "acks");
-        uint32_t nacks = acks && acks->type == MSGPACK_OBJECT_ARRAY ? acks->via.array.size : 0;
-        for (uint32_t a = 0; a <= nacks; a++) {
-            const msgpack_object *ack = a < nacks ? &acks->via.array.ptr [a]
-                                      : !assign && !acks ? body : NULL;
+        async_batch_t acks;
+        bool batch = async_batch_begin (&acks, body, "acks", 0);
+        const msgpack_object *ack = !assign && !batch ? body : async_batch_next (&acks);
+        for (; ack; ack = batch ? async_batch_next (&acks) : NULL) {
             async_ack_t entry;
-            if (ack && async_ack_decode_map (&entry, ack) == 0)
+            if (async_ack_decode_map (&entry, ack) == 0)
                 for (int i = 0; i < S_MAX_UNACKED; i++)
                     if (session->unacked [i].used
                     &&  async_str_eq (entry.id, session->unacked [i].id))
                         session->unacked [i].used = false;
         }
         //  ASSIGN: this turn's jobs in `jobs`
-        const msgpack_object *jobs = assign ? async_mp_get (body, "jobs") : NULL;
-        uint32_t njobs = jobs && jobs->type == MSGPACK_OBJECT_ARRAY ? jobs->via.array.size : 0;
+        async_batch_t jobs = { .count = 0 };
+        if (assign)
+            async_batch_begin (&jobs, body, "jobs", 0);
+        uint32_t njobs = jobs.count;
         if (assign && !njobs)
             fprintf (stderr, "manynodes: ASSIGN without jobs dropped\n");
         //  As asyncnode does for jobs done within 2 ms: no STARTED, the
@@ -254,18 +255,16 @@ s_on_message (s_session_t *session, async_inmsg_t *in, s_stats_t *stats)
         msgpack_sbuffer_init (&results);
         msgpack_packer_init (&rpk, &results, async_sbuffer_write);
         for (uint32_t j = 0; j < njobs; j++) {
-            const msgpack_object *job = &jobs->via.array.ptr [j];
-            char id [37];
-            const msgpack_object *token = async_mp_get (job, "token");
-            if (async_mp_str (job, "id", id, sizeof id) || !token
-            ||  token->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            async_assign_t job;
+            if (async_assign_decode_map (&job, &jobs.array->via.array.ptr [j])) {
                 fprintf (stderr, "manynodes: malformed ASSIGN dropped\n");
                 continue;
             }
+            const char *id = job.id;
             if (njobs == 1)
-                s_send_result (session, id, token->via.u64);
+                s_send_result (session, id, job.token);
             else {
-                s_pack_result (&rpk, id, token->via.u64);
+                s_pack_result (&rpk, id, job.token);
                 nresults++;
             }
             stats->jobs++;
@@ -273,7 +272,7 @@ s_on_message (s_session_t *session, async_inmsg_t *in, s_stats_t *stats)
                 s_unacked_t *u = &session->unacked [i];
                 if (!u->used) {
                     memcpy (u->id, id, 37);
-                    u->token = token->via.u64;
+                    u->token = job.token;
                     u->backoff = 500000;
                     u->next_send = s_mono_us () + u->backoff;
                     u->used = true;
@@ -284,9 +283,7 @@ s_on_message (s_session_t *session, async_inmsg_t *in, s_stats_t *stats)
         if (nresults) {
             async_msg_t msg;
             async_msg_init (&msg, ASYNC_C_RESULT, ++session->rid);
-            async_msg_key (&msg, "results");
-            msgpack_pack_array (&msg.packer, nresults);
-            async_sbuffer_write (&msg.buffer, results.data, results.size);
+            async_msg_batch (&msg, "results", nresults, &results);
             s_send (session, &msg);
         }
         msgpack_sbuffer_destroy (&results);

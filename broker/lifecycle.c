@@ -807,15 +807,13 @@ static void
 s_ack (broker_t *self, zframe_t *routing, uint64_t rid, const async_ack_t *body, bool later,
        s_acks_t *acks)
 {
+    if (acks) {
+        async_ack_pack (&acks->bodies, body);
+        acks->count++;
+        return;
+    }
     async_msg_t ack;
     async_ack_encode (&ack, ASYNC_S_ACK, rid, body);
-    if (acks) {
-        async_sbuffer_write (&acks->bodies, ack.buffer.data + ack.body,
-                               ack.buffer.size - ack.body);
-        acks->count++;
-        async_msg_destroy (&ack);
-    }
-    else
     if (later)
         broker_ack_later (self, routing, &ack, ack.buffer.data + ack.body,
                      ack.buffer.size - ack.body, 1);
@@ -859,37 +857,31 @@ lifecycle_log_rejected_count (broker_t *self)
 void
 lifecycle_on_results (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_t *in)
 {
-    const msgpack_object *results = async_mp_get (in->body, "results");
-    if (!results) {
-        s_on_result (self, session, routing, in, NULL);
-        return;
-    }
     //  At most ASYNC_MAX_RESULTS entries are read: a node sends what its
     //  workers finished in one turn, and a longer batch would hold the
     //  loop (and every PING behind it) for one peer. The rest is ignored,
     //  and counted in one line; the node sends those again, unacknowledged
-    uint32_t size = results->type == MSGPACK_OBJECT_ARRAY ? results->via.array.size : 0;
-    if (size > ASYNC_MAX_RESULTS) {
+    async_batch_t results;
+    if (!async_batch_begin (&results, in->body, "results", ASYNC_MAX_RESULTS)) {
+        s_on_result (self, session, routing, in, NULL);
+        return;
+    }
+    if (results.ignored)
         async_log_warning ("broker", "results.capped", "node=%s count=%" PRIu32
                            " message=\"entries of one RESULT past the first %d "
-                           "were ignored\"", session->uuid, size - ASYNC_MAX_RESULTS,
+                           "were ignored\"", session->uuid, results.ignored,
                            ASYNC_MAX_RESULTS);
-        size = ASYNC_MAX_RESULTS;
-    }
     s_acks_t acks = { .count = 0 };
     msgpack_sbuffer_init (&acks.bodies);
-    for (uint32_t i = 0; i < size; i++) {
-        if (results->via.array.ptr [i].type != MSGPACK_OBJECT_MAP)
-            continue;
+    const msgpack_object *entry;
+    while ((entry = async_batch_next (&results))) {
         async_inmsg_t one = *in;
-        one.body = &results->via.array.ptr [i];
+        one.body = entry;
         s_on_result (self, session, routing, &one, &acks);
     }
     async_msg_t ack;
     async_msg_init (&ack, ASYNC_S_ACK, in->rid);
-    async_msg_key (&ack, "acks");
-    msgpack_pack_array (&ack.packer, acks.count);
-    async_sbuffer_write (&ack.buffer, acks.bodies.data, acks.bodies.size);
+    async_msg_batch (&ack, "acks", acks.count, &acks.bodies);
     broker_ack_later (self, routing, &ack, acks.bodies.data, acks.bodies.size, acks.count);
     msgpack_sbuffer_destroy (&acks.bodies);
 }

@@ -948,9 +948,7 @@ s_acks_send (broker_t *self, session_t *session)
         return;
     async_msg_t msg;
     async_msg_init (&msg, ASYNC_S_ACK, 0);
-    async_msg_key (&msg, "acks");
-    msgpack_pack_array (&msg.packer, session->nacks);
-    msgpack_sbuffer_write (&msg.buffer, session->acks.data, session->acks.size);
+    async_msg_batch (&msg, "acks", session->nacks, &session->acks);
     broker_send (self, session->routing, &msg);
     session->acks.size = 0;
     session->nacks = 0;

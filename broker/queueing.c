@@ -5,6 +5,7 @@
 #include "queueing.h"
 #include "async_alloc.h"
 #include "async_codec.h"
+#include "async_msgs.h"
 #include "commit.h"
 #include "keys.h"
 #include "lifecycle.h"
@@ -210,21 +211,17 @@ queueing_dispatch (broker_t *self)
             continue;
         }
 
-        async_msg_t msg;
-        async_msg_init (&msg, ASYNC_S_ASSIGN, 0);
-        async_msg_str (&msg, "id", job->id);
-        async_msg_key (&msg, "token");
-        msgpack_pack_uint64 (&msg.packer, job->token);
-        async_msg_key (&msg, "proof");
-        msgpack_pack_uint64 (&msg.packer, token_proof (&self->token_key, job->token,
-                                                       job->id, session->uuid,
-                                                       job->attempts + 1));
-        async_msg_str (&msg, "task", job->task);
-        async_msg_raw (&msg, "args", job->args.data, job->args.size);
-        async_msg_raw (&msg, "kwargs", job->kwargs.data, job->kwargs.size);
-        async_msg_str (&msg, "agent", dispatch_agent_name (agent));
-        async_msg_int (&msg, "attempt", job->attempts + 1);
-        async_msg_int (&msg, "timeout_ms", job->timeout / 1000);
+        async_assign_t assign = {
+            .token = job->token, .has_proof = true,
+            .proof = token_proof (&self->token_key, job->token, job->id, session->uuid,
+                                  job->attempts + 1),
+            .task = async_str (job->task),
+            .args = { .data = job->args.data, .size = job->args.size },
+            .kwargs = { .data = job->kwargs.data, .size = job->kwargs.size },
+            .has_agent = true, .agent = async_str (dispatch_agent_name (agent)),
+            .has_attempt = true, .attempt = job->attempts + 1,
+            .has_timeout_ms = true, .timeout_ms = job->timeout / 1000 };
+        memcpy (assign.id, job->id, ASYNC_ID_LEN);
         //  Sent now, before the commit that records the assignment: the
         //  job's record is written (s_dispatch_veto), so after a crash the
         //  node takes it back (s_adopt). A node that takes them gets this
@@ -232,12 +229,13 @@ queueing_dispatch (broker_t *self)
         if (session->batch) {
             if (session->nassigns++ == 0)
                 zlistx_add_end (batched, session);
-            async_sbuffer_write (&session->assigns, msg.buffer.data + msg.body,
-                                   msg.buffer.size - msg.body);
-            async_msg_destroy (&msg);
+            async_assign_pack (&session->assigns, &assign);
         }
-        else
+        else {
+            async_msg_t msg;
+            async_assign_encode (&msg, ASYNC_S_ASSIGN, 0, &assign);
             broker_send (self, session->routing, &msg);
+        }
         async_log_debug ("broker", "job.assigned", "job=%s node=%s agent=%s",
                          job->id, session->uuid, dispatch_agent_name (agent));
     }
@@ -246,14 +244,10 @@ queueing_dispatch (broker_t *self)
         async_msg_t msg;
         bool acks = session->ack_ride && session->nacks;
         async_msg_init (&msg, ASYNC_S_ASSIGN, 0);
-        async_msg_key (&msg, "jobs");
-        msgpack_pack_array (&msg.packer, session->nassigns);
-        async_sbuffer_write (&msg.buffer, session->assigns.data, session->assigns.size);
+        async_msg_batch (&msg, "jobs", session->nassigns, &session->assigns);
         if (acks) {
             //  The ACKs held for it ride along (nodes_release_reply)
-            async_msg_key (&msg, "acks");
-            msgpack_pack_array (&msg.packer, session->nacks);
-            async_sbuffer_write (&msg.buffer, session->acks.data, session->acks.size);
+            async_msg_batch (&msg, "acks", session->nacks, &session->acks);
             session->acks.size = 0;
             session->nacks = 0;
         }

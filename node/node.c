@@ -1062,9 +1062,7 @@ s_flush_results (node_t *self)
     if (self->nresults > 1) {
         async_msg_t msg;
         async_msg_init (&msg, ASYNC_C_RESULT, ++self->rid);
-        async_msg_key (&msg, "results");
-        msgpack_pack_array (&msg.packer, self->nresults);
-        async_sbuffer_write (&msg.buffer, self->results.data, self->results.size);
+        async_msg_batch (&msg, "results", self->nresults, &self->results);
         s_send (self, &msg);
     }
     msgpack_sbuffer_clear (&self->results);
@@ -1090,30 +1088,26 @@ s_run (node_t *self, async_task_t *job)
 static void
 s_on_assign (node_t *self, const msgpack_object *body)
 {
-    async_task_t *job = node_job_new ();
-    const msgpack_object *args = async_mp_get (body, "args");
-    const msgpack_object *kwargs = async_mp_get (body, "kwargs");
-    int64_t attempt = 1;
-    if (async_mp_str (body, "id", job->id, sizeof job->id)
-    ||  async_mp_uint (body, "token", &job->token)
-    ||  !(job->task = async_mp_strdup (body, "task"))) {
+    async_assign_t assign;
+    if (async_assign_decode_map (&assign, body)) {
         async_log_warning ("node", "message.dropped", "reason=\"malformed ASSIGN\"");
-        node_job_destroy (&job);
         return;
     }
-    if (async_mp_uint (body, "proof", &job->proof))
-        job->proof = 0;                 //  an older broker: no adoption
-    job->agent = async_mp_strdup (body, "agent");
-    if (!job->agent)
-        job->agent = async_xstrdup (self->config.agents [0].name);
+    async_task_t *job = node_job_new ();
+    memcpy (job->id, assign.id, ASYNC_ID_LEN);
+    job->token = assign.token;
+    job->task = async_xstrndup (assign.task.data, assign.task.size);
+    job->proof = assign.proof;          //  0 from an older broker: no adoption
+    job->agent = assign.has_agent ? async_xstrndup (assign.agent.data, assign.agent.size)
+                                  : async_xstrdup (self->config.agents [0].name);
     const node_agent_t *agent = &self->config.agents [0];
     for (int i = 0; i < self->config.nagents; i++)
         if (streq (self->config.agents [i].name, job->agent))
             agent = &self->config.agents [i];
     job->isolated = agent->isolation == NODE_ISOLATION_PROCESS;
-    async_mp_int (body, "attempt", &attempt);
-    job->attempt = (int) attempt;
-    async_mp_int (body, "timeout_ms", &job->timeout_ms);
+    job->attempt = assign.has_attempt ? (int) assign.attempt : 1;
+    job->timeout_ms = assign.timeout_ms;
+    const msgpack_object *args = assign.args.object, *kwargs = assign.kwargs.object;
     job->args = args && args->type == MSGPACK_OBJECT_ARRAY ? async_codec_to_json (args)
                                                            : json_array ();
     job->kwargs = kwargs && kwargs->type == MSGPACK_OBJECT_MAP
@@ -1273,22 +1267,20 @@ s_on_broker (node_t *self)
     self->last_heard = async_mono_us ();
     if (async_inmsg_is (&in, ASYNC_S_ASSIGN)) {
         //  ACKs of earlier results may ride along
-        const msgpack_object *acks = async_mp_get (in.body, "acks");
-        for (uint32_t i = 0; acks && acks->type == MSGPACK_OBJECT_ARRAY
-                          && i < acks->via.array.size; i++)
-            if (acks->via.array.ptr [i].type == MSGPACK_OBJECT_MAP)
-                s_on_ack (self, &acks->via.array.ptr [i]);
+        async_batch_t batch;
+        const msgpack_object *entry;
+        async_batch_begin (&batch, in.body, "acks", 0);
+        while ((entry = async_batch_next (&batch)))
+            s_on_ack (self, entry);
         //  One job, or this turn's jobs for us in `jobs`
-        const msgpack_object *jobs = async_mp_get (in.body, "jobs");
         //  (Draining: jobs sent before our HELLO that takes none; the
         //  broker takes them back as we do not hold them)
         //  The same after a HELLO of changed agents, until its WELCOME: the
         //  broker sent these to the former session and takes them back
         bool taking = !self->stopping && !self->draining && !self->reloading;
-        for (uint32_t i = 0; taking && jobs && jobs->type == MSGPACK_OBJECT_ARRAY
-                          && i < jobs->via.array.size; i++)
-            if (jobs->via.array.ptr [i].type == MSGPACK_OBJECT_MAP)
-                s_on_assign (self, &jobs->via.array.ptr [i]);
+        bool jobs = async_batch_begin (&batch, in.body, "jobs", 0);
+        while (taking && (entry = async_batch_next (&batch)))
+            s_on_assign (self, entry);
         if (taking && !jobs)
             s_on_assign (self, in.body);
         if (self->to_run) {
@@ -1306,12 +1298,12 @@ s_on_broker (node_t *self)
     else
     if (async_inmsg_is (&in, ASYNC_S_ACK)) {
         //  One ACK, or the ACKs of a batch of results in `acks`
-        const msgpack_object *acks = async_mp_get (in.body, "acks");
-        for (uint32_t i = 0; acks && acks->type == MSGPACK_OBJECT_ARRAY
-                          && i < acks->via.array.size; i++)
-            if (acks->via.array.ptr [i].type == MSGPACK_OBJECT_MAP)
-                s_on_ack (self, &acks->via.array.ptr [i]);
-        if (!acks)
+        async_batch_t acks;
+        const msgpack_object *entry;
+        bool batch = async_batch_begin (&acks, in.body, "acks", 0);
+        while ((entry = async_batch_next (&acks)))
+            s_on_ack (self, entry);
+        if (!batch)
             s_on_ack (self, in.body);
     }
     else
