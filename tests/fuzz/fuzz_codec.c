@@ -12,11 +12,14 @@
 //      (when the encoder accepts it);
 //    - a decoded job record, encoded and decoded again, gives the same job
 //      JSON (docs/spec.md section 6);
+//    - a message's body that a typed decoder of async_msgs.h takes (or an
+//      entry of its batch), packed again, is taken again;
 //    - the input as text, parsed as a cron expression (async_cron_parse,
 //      what EVERY-SET's `cron` goes through) and as a time zone
 //      (async_tz_new: UTC, offsets, names of the tz database): a parsed
 //      expression's next ticks are whole minutes, each after the last.
 #include "async_codec.h"
+#include "async_msgs.h"
 #include "async_job.h"
 #include "async_cron.h"
 #include "async_tz.h"
@@ -37,10 +40,58 @@ s_fail (const char *what, json_t *a, json_t *b)
     abort ();
 }
 
+//  A typed body (of the message, or an `entry` of a batch) that decodes
+//  packs to a map that decodes again
+#define S_TYPED(name, fields, commands) \
+    static void s_typed_##name (const async_inmsg_t *in, const msgpack_object *entry) \
+    { \
+        async_##name##_t body, again; \
+        if ((entry ? async_##name##_decode_map (&body, entry) \
+                   : async_##name##_decode (&body, in)) \
+            != 0) \
+            return; \
+        msgpack_sbuffer packed; \
+        msgpack_sbuffer_init (&packed); \
+        async_##name##_pack (&packed, &body); \
+        msgpack_unpacked result = { .zone = NULL }; \
+        size_t offset = 0; \
+        bool ok = async_codec_check (packed.data, packed.size) == 0 \
+            && async_unpack (&result, packed.data, packed.size, &offset) \
+                == MSGPACK_UNPACK_SUCCESS \
+            && async_##name##_decode_map (&again, &result.data) == 0; \
+        async_unpacked_release (&result); \
+        msgpack_sbuffer_destroy (&packed); \
+        if (!ok) { \
+            fprintf (stderr, \
+                     "fuzz_codec: a decoded " #name " body, packed again, " \
+                     "does not decode\n"); \
+            abort (); \
+        } \
+    }
+ASYNC_MSGS (S_TYPED)
+
+static void
+s_walk_typed (async_inmsg_t *in)
+{
+#define S_WHOLE(name, fields, commands) s_typed_##name (in, NULL);
+#define S_ENTRY(name, fields, commands) s_typed_##name (in, entry);
+    ASYNC_MSGS (S_WHOLE)
+    const char *batches [] = { "jobs", "acks", "results" };
+    for (size_t b = 0; b < sizeof batches / sizeof batches [0]; b++) {
+        async_batch_t batch;
+        const msgpack_object *entry;
+        async_batch_begin (&batch, in->body, batches [b], ASYNC_MAX_RESULTS);
+        while ((entry = async_batch_next (&batch))) {
+            ASYNC_MSGS (S_ENTRY)
+        }
+    }
+}
+
 //  Look at a parsed message the way the broker and the nodes do
 static void
 s_walk_message (async_inmsg_t *in)
 {
+    s_walk_typed (in);
     const char *keys [] = { "id", "token", "spec", "job", "jobs", "agents", "held",
                             "tasks", "status", "limit", "code", "message", "result",
                             "failure", "handoff", "progress", "uuid", "name", "value" };

@@ -31,7 +31,8 @@ pkg=$(pkg-config --cflags --libs $libs) || {
     exit 1
 }
 src=$top/libcore/src
-sources=("$src/async_codec.c" "$src/async_proto.c" "$src/async_alloc.c" "$src/async_job.c"
+sources=("$src/async_codec.c" "$src/async_proto.c" "$src/async_msgs.c" "$src/async_alloc.c"
+         "$src/async_job.c"
          "$src/async_util.c" "$src/async_log.c" "$src/async_cron.c"
          "$src/async_tz.c")
 flags=(-g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined
