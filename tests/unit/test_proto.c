@@ -42,6 +42,14 @@ s_section (const char *doc, const char *from, const char *to)
     return strndup (start, (size_t) (end - start));
 }
 
+//  Parse a message just made: it must be well-formed
+static void
+s_parse (const async_msg_t *msg, async_inmsg_t *in)
+{
+    const char *why = NULL;
+    assert_int_equal (async_inmsg_parse (in, msg->buffer.data, msg->buffer.size, &why), 0);
+}
+
 //  The row with this wire form: "C:NAME" to the broker, "S:NAME" from it
 static const async_proto_t *
 s_row_of (const char *token)
@@ -206,8 +214,7 @@ test_typed_messages_round_trip (void **state)
     async_msg_t msg;
     async_job_token_encode (&msg, ASYNC_S_CANCEL, 0, &cancel);
     async_inmsg_t in;
-    const char *why = NULL;
-    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    s_parse (&msg, &in);
     async_job_token_t back;
     assert_int_equal (async_job_token_decode (&back, &in), 0);
     assert_string_equal (back.id, cancel.id);
@@ -220,7 +227,7 @@ test_typed_messages_round_trip (void **state)
     async_job_progress_t progress = { .done = -3, .total = INT64_MAX };
     memcpy (progress.id, cancel.id, ASYNC_ID_LEN);
     async_job_progress_encode (&msg, ASYNC_S_PROGRESS, 0, &progress);
-    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    s_parse (&msg, &in);
     async_job_progress_t pback;
     assert_int_equal (async_job_progress_decode (&pback, &in), 0);
     assert_true (pback.done == -3 && pback.total == INT64_MAX);
@@ -230,7 +237,7 @@ test_typed_messages_round_trip (void **state)
     //  No token; then an id that is not a uuid
     async_msg_init (&msg, ASYNC_S_CANCEL, 0);
     async_msg_str (&msg, "id", cancel.id);
-    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    s_parse (&msg, &in);
     assert_int_equal (async_job_token_decode (&back, &in), -1);
     assert_string_equal (back.id, "");
     async_inmsg_destroy (&in);
@@ -238,7 +245,7 @@ test_typed_messages_round_trip (void **state)
     async_msg_init (&msg, ASYNC_S_CANCEL, 0);
     async_msg_str (&msg, "id", "../../etc/passwd");
     async_msg_int (&msg, "token", 1);
-    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    s_parse (&msg, &in);
     assert_int_equal (async_job_token_decode (&back, &in), -1);
     async_inmsg_destroy (&in);
     async_msg_destroy (&msg);
@@ -246,7 +253,7 @@ test_typed_messages_round_trip (void **state)
     async_job_ref_t ref;
     memcpy (ref.id, cancel.id, ASYNC_ID_LEN);
     async_job_ref_encode (&msg, ASYNC_C_CANCEL, 7, &ref);
-    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    s_parse (&msg, &in);
     async_job_ref_t rback;
     assert_int_equal (async_job_ref_decode (&rback, &in), 0);
     assert_string_equal (rback.id, ref.id);
@@ -265,8 +272,7 @@ test_typed_strings_and_options (void **state)
     async_msg_t msg;
     async_error_encode (&msg, ASYNC_S_ERROR, 9, &error);
     async_inmsg_t in;
-    const char *why = NULL;
-    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    s_parse (&msg, &in);
     async_error_t back;
     assert_int_equal (async_error_decode (&back, &in), 0);
     assert_int_equal (back.code, 6);
@@ -287,7 +293,7 @@ test_typed_strings_and_options (void **state)
     error.reason = async_str ("uuid_in_use");
     error.message = async_str ("");
     async_error_encode (&msg, ASYNC_S_ERROR, 9, &error);
-    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    s_parse (&msg, &in);
     assert_int_equal (in.body->via.map.size, 3);
     assert_int_equal (async_error_decode (&back, &in), 0);
     assert_true (back.has_reason && async_str_eq (back.reason, "uuid_in_use"));
@@ -302,7 +308,7 @@ test_typed_strings_and_options (void **state)
     async_msg_int (&msg, "code", 6);
     async_msg_str (&msg, "message", "x");
     async_msg_int (&msg, "reason", 1);
-    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    s_parse (&msg, &in);
     assert_int_equal (async_error_decode (&back, &in), -1);
     assert_int_equal (back.code, 0);
     async_inmsg_destroy (&in);
@@ -311,13 +317,13 @@ test_typed_strings_and_options (void **state)
     async_msg_int (&msg, "code", 6);
     const char nul [] = { (char) 0xa3, 'a', 0, 'b' };  //  "a\0b"
     async_msg_raw (&msg, "message", nul, sizeof nul);
-    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    s_parse (&msg, &in);
     assert_int_equal (async_error_decode (&back, &in), -1);
     async_inmsg_destroy (&in);
     async_msg_destroy (&msg);
     async_msg_init (&msg, ASYNC_S_ERROR, 0);
     async_msg_int (&msg, "code", 6);
-    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    s_parse (&msg, &in);
     assert_int_equal (async_error_decode (&back, &in), -1);
     async_inmsg_destroy (&in);
     async_msg_destroy (&msg);
@@ -325,14 +331,14 @@ test_typed_strings_and_options (void **state)
     //  PING: `node` or none; an ACK's entry read from a map alone
     async_ping_t ping = { .has_node = true, .node = 1 };
     async_ping_encode (&msg, ASYNC_C_PING, 0, &ping);
-    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    s_parse (&msg, &in);
     async_ping_t pback;
     assert_int_equal (async_ping_decode (&pback, &in), 0);
     assert_true (pback.has_node && pback.node == 1);
     async_inmsg_destroy (&in);
     async_msg_destroy (&msg);
     async_ping_encode (&msg, ASYNC_C_PING, 0, &(async_ping_t){ .has_node = false });
-    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    s_parse (&msg, &in);
     assert_int_equal (in.body->via.map.size, 0);
     assert_int_equal (async_ping_decode (&pback, &in), 0);
     assert_false (pback.has_node);
@@ -340,7 +346,7 @@ test_typed_strings_and_options (void **state)
     async_msg_destroy (&msg);
     async_ack_t ack = { .id = async_str (""), .rejected = 1 };
     async_ack_encode (&msg, ASYNC_S_ACK, 0, &ack);
-    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    s_parse (&msg, &in);
     async_ack_t aback;
     assert_int_equal (async_ack_decode_map (&aback, in.body), 0);
     assert_true (aback.id.size == 0 && aback.rejected == 1);
@@ -351,7 +357,7 @@ test_typed_strings_and_options (void **state)
 
     //  An empty body
     async_empty_encode (&msg, ASYNC_S_REHELLO, 4);
-    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    s_parse (&msg, &in);
     assert_true (async_inmsg_is (&in, ASYNC_S_REHELLO) && in.rid == 4);
     assert_int_equal (in.body->via.map.size, 0);
     async_inmsg_destroy (&in);
@@ -379,8 +385,7 @@ test_typed_batches (void **state)
     async_msg_t msg;
     async_assign_encode (&msg, ASYNC_S_ASSIGN, 0, &assign);
     async_inmsg_t in;
-    const char *why = NULL;
-    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    s_parse (&msg, &in);
     //  id token task args kwargs attempt: no proof, agent, timeout_ms
     assert_int_equal (in.body->via.map.size, 6);
     async_assign_t back;
@@ -410,7 +415,7 @@ test_typed_batches (void **state)
     async_msg_batch (&msg, "acks", 4, &entries);
     msgpack_sbuffer_destroy (&entries);
     assert_true (async_msg_valid (&msg));
-    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    s_parse (&msg, &in);
     async_batch_t batch;
     assert_true (async_batch_begin (&batch, in.body, "acks", 3));
     assert_int_equal (batch.ignored, 1);
@@ -429,7 +434,7 @@ test_typed_batches (void **state)
     async_msg_init (&msg, ASYNC_S_ACK, 3);
     async_msg_batch (&msg, "acks", 0, NULL);
     async_msg_int (&msg, "jobs", 1);
-    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    s_parse (&msg, &in);
     assert_true (async_batch_begin (&batch, in.body, "acks", 0));
     assert_null (async_batch_next (&batch));
     assert_true (async_batch_begin (&batch, in.body, "jobs", 0));
@@ -483,8 +488,7 @@ test_message_counts_its_fields (void **state)
     async_msg_raw (&msg, "none", NULL, 0);
     assert_true (async_msg_valid (&msg));
     async_inmsg_t in;
-    const char *why = NULL;
-    assert_int_equal (async_inmsg_parse (&in, msg.buffer.data, msg.buffer.size, &why), 0);
+    s_parse (&msg, &in);
     assert_true (async_inmsg_is (&in, ASYNC_C_PROGRESS));
     assert_false (async_inmsg_is (&in, ASYNC_C_PING));
     assert_int_equal (in.body->via.map.size, 4);
