@@ -75,6 +75,9 @@ s_pack_any (msgpack_packer *pk, async_any_t value)
 #define S_VALUE_OPT_U64 S_VALUE_U64
 #define S_VALUE_OPT_I64 S_VALUE_I64
 #define S_VALUE_OPT_STR S_VALUE_STR
+#define S_VALUE_OPT_ANY S_VALUE_ANY
+#define S_VALUE_MAY_I64 S_VALUE_I64
+#define S_VALUE_MAY_STR S_VALUE_STR
 
 //  Whether a field of `body` is sent: 1, or has_FIELD for an optional one
 #define S_SENT_ID(field)        1
@@ -85,6 +88,9 @@ s_pack_any (msgpack_packer *pk, async_any_t value)
 #define S_SENT_OPT_U64(field)   body->has_##field
 #define S_SENT_OPT_I64(field)   body->has_##field
 #define S_SENT_OPT_STR(field)   body->has_##field
+#define S_SENT_OPT_ANY(field)   body->has_##field
+#define S_SENT_MAY_I64(field)   body->has_##field
+#define S_SENT_MAY_STR(field)   body->has_##field
 
 //  Encode one field of `body` into the message
 #define S_ENCODE(type, field) \
@@ -121,6 +127,20 @@ s_pack_any (msgpack_packer *pk, async_any_t value)
 #define S_DECODE_OPT_U64(field) S_DECODE_OPT (field, S_DECODE_U64)
 #define S_DECODE_OPT_I64(field) S_DECODE_OPT (field, S_DECODE_I64)
 #define S_DECODE_OPT_STR(field) S_DECODE_OPT (field, S_DECODE_STR)
+#define S_DECODE_OPT_ANY(field) \
+    S_DECODE_ANY (field) \
+    body->has_##field = body->field.object != NULL;
+//  Optional, another type read as absent: `ok` as it was
+#define S_DECODE_MAY(field, plain) \
+    if (ok && async_mp_get (map, #field)) { \
+        plain (field) \
+        body->has_##field = ok; \
+        if (!ok) \
+            memset (&body->field, 0, sizeof body->field); \
+        ok = true; \
+    }
+#define S_DECODE_MAY_I64(field) S_DECODE_MAY (field, S_DECODE_I64)
+#define S_DECODE_MAY_STR(field) S_DECODE_MAY (field, S_DECODE_STR)
 #define S_DECODE(type, field) S_DECODE_##type (field)
 
 //  Whether `command` is one of a row's

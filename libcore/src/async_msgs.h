@@ -2,10 +2,10 @@
     async_msgs - typed messages: the messages whose bodies are flat (every
     field a scalar, or a value carried as it is) as C structs, each with an
     encoder and a decoder made from one table, so that no program types a
-    field name or its type again. A batch (ASSIGN's `jobs`, ACK's `acks`)
-    is an array of such bodies, packed and read one by one (below). The
-    other messages with nested bodies (HELLO, SUBMIT, RESULT, JOB, ...)
-    are built and read field by field (async_codec.h).
+    field name or its type again. A batch (ASSIGN's `jobs`, ACK's `acks`,
+    RESULT's `results`) is an array of such bodies, packed and read one by
+    one (below). The other messages with nested bodies (HELLO, SUBMIT,
+    JOB, ...) are built and read field by field (async_codec.h).
 
     Columns: X (NAME, FIELDS, COMMANDS): a body NAME with FIELDS, the
     body of each of COMMANDS (a list of C (ID) of async_proto.h). FIELDS is
@@ -22,10 +22,14 @@
                 msgpack bytes of one value to encode (none: nil); decoded,
                 the object in the message (NULL when the key is absent:
                 never an error), borrowed like a str
-        OPT_I64, OPT_U64, OPT_STR
+        OPT_I64, OPT_U64, OPT_STR, OPT_ANY
                 optional: the same, and `bool has_FIELD`; encoded only
                 when has_FIELD, decoded as has_FIELD false when absent
                 (present with another type is an error, as for the others)
+        MAY_I64, MAY_STR
+                optional as OPT_, but a value of another type is read as
+                absent, not as an error (a node's `ran_us`: docs/protocol.md
+                section 10)
 
     For each row: a struct async_NAME_t with the fields, and
 
@@ -38,7 +42,7 @@
                               const async_NAME_t *body);
 
     encode starts `msg` (async_msg_init) as `command`, one of the row's,
-    with every field; decode reads every field of an incoming message of
+    with every field (an optional one when has_FIELD); decode reads every field of an incoming message of
     one of the row's commands: 0, or -1 (the body left zeroed) when the
     command is another or a field is missing or of the wrong type.
     decode_map reads the fields from a map alone (an entry of a batch);
@@ -75,7 +79,8 @@ extern "C" {
     X (callback,     ASYNC_MSGS_CALLBACK,     ASYNC_MSGS_CALLBACK_IN) \
     X (count,        ASYNC_MSGS_COUNT,        ASYNC_MSGS_COUNT_IN) \
     X (ack,          ASYNC_MSGS_ACK,          ASYNC_MSGS_ACK_IN) \
-    X (assign,       ASYNC_MSGS_ASSIGN,       ASYNC_MSGS_ASSIGN_IN)
+    X (assign,       ASYNC_MSGS_ASSIGN,       ASYNC_MSGS_ASSIGN_IN) \
+    X (result,       ASYNC_MSGS_RESULT,       ASYNC_MSGS_RESULT_IN)
 
 //  A job named by its id
 #define ASYNC_MSGS_JOB_REF(F)       F (ID, id)
@@ -112,6 +117,14 @@ extern "C" {
     F (ID, id) F (U64, token) F (OPT_U64, proof) F (STR, task) F (ANY, args) \
     F (ANY, kwargs) F (OPT_STR, agent) F (OPT_I64, attempt) F (OPT_I64, timeout_ms)
 #define ASYNC_MSGS_ASSIGN_IN(C)     C (S_ASSIGN)
+//  An attempt's outcome: one of `result`, `failure` (a map) and `handoff`
+//  (a job id); also an entry of `results`. A `handoff`, `ran_us` or time
+//  of another type is read as absent
+#define ASYNC_MSGS_RESULT(F) \
+    F (ID, id) F (U64, token) F (OPT_ANY, result) F (OPT_ANY, failure) \
+    F (MAY_STR, handoff) F (MAY_I64, ran_us) F (MAY_I64, started_ago_us) \
+    F (MAY_I64, ended_ago_us)
+#define ASYNC_MSGS_RESULT_IN(C)     C (C_RESULT)
 
 //  The commands whose body is empty
 #define ASYNC_MSGS_EMPTY(C) \
@@ -151,6 +164,9 @@ bool
 #define ASYNC_MSGS_C_OPT_U64(field) bool has_##field; uint64_t field;
 #define ASYNC_MSGS_C_OPT_I64(field) bool has_##field; int64_t field;
 #define ASYNC_MSGS_C_OPT_STR(field) bool has_##field; async_str_t field;
+#define ASYNC_MSGS_C_OPT_ANY(field) bool has_##field; async_any_t field;
+#define ASYNC_MSGS_C_MAY_I64        ASYNC_MSGS_C_OPT_I64
+#define ASYNC_MSGS_C_MAY_STR        ASYNC_MSGS_C_OPT_STR
 #define ASYNC_MSGS_MEMBER(type, field) ASYNC_MSGS_C_##type (field)
 
 #define ASYNC_MSGS_DECLARE(name, fields, commands) \

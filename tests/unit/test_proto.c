@@ -199,7 +199,7 @@ test_typed_messages_match_the_docs (void **state)
             fail_msg ("%s: docs/protocol.md documents the fields '%s', async_msgs.h has '%s'",
                       want + 1, documented, fields);
     }
-    assert_true (typed >= 19);
+    assert_true (typed >= 20);
     free (doc);
 }
 
@@ -443,6 +443,51 @@ test_typed_batches (void **state)
     async_msg_destroy (&msg);
 }
 
+//  RESULT carries one outcome, sent only when there; a `handoff` or a
+//  `ran_us` of another type is read as absent, a missing token is not
+static void
+test_typed_result (void **state)
+{
+    (void) state;
+    const uint8_t value [] = { 0x2a };  //  42
+    async_result_t result = { .token = 3,
+                              .has_result = true,
+                              .result = { .data = value, .size = sizeof value } };
+    memcpy (result.id, "0190a3c8-5b1c-7d2e-8f00-0123456789ab", ASYNC_ID_LEN);
+    async_msg_t msg;
+    async_result_encode (&msg, ASYNC_C_RESULT, 1, &result);
+    async_inmsg_t in;
+    s_parse (&msg, &in);
+    assert_int_equal (in.body->via.map.size, 3);  //  id token result
+    async_result_t back;
+    assert_int_equal (async_result_decode (&back, &in), 0);
+    assert_true (back.has_result && back.result.object->via.u64 == 42);
+    assert_false (back.has_failure || back.has_handoff || back.has_ran_us);
+    assert_null (back.failure.object);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+
+    async_msg_init (&msg, ASYNC_C_RESULT, 1);
+    async_msg_str (&msg, "id", result.id);
+    async_msg_int (&msg, "token", 3);
+    async_msg_int (&msg, "handoff", 7);
+    async_msg_str (&msg, "ran_us", "soon");
+    s_parse (&msg, &in);
+    assert_int_equal (async_result_decode (&back, &in), 0);
+    assert_false (back.has_handoff || back.has_ran_us || back.has_result);
+    assert_int_equal (back.ran_us, 0);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+
+    async_msg_init (&msg, ASYNC_C_RESULT, 1);
+    async_msg_str (&msg, "id", result.id);
+    async_msg_int (&msg, "ran_us", 5);
+    s_parse (&msg, &in);
+    assert_int_equal (async_result_decode (&back, &in), -1);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+}
+
 //  Node-only commands are the ones a client key may not send; the
 //  broker's write refusal covers what clients write
 static void
@@ -515,6 +560,7 @@ main (void)
         cmocka_unit_test (test_typed_messages_round_trip),
         cmocka_unit_test (test_typed_strings_and_options),
         cmocka_unit_test (test_typed_batches),
+        cmocka_unit_test (test_typed_result),
         cmocka_unit_test (test_message_counts_its_fields),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
