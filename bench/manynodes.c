@@ -172,33 +172,21 @@ s_send_ping (s_session_t *session)
     session->last_ping = s_mono_us ();
 }
 
-//  One result, as a map of its own
-static void
-s_pack_result (msgpack_packer *pk, const char *id, uint64_t token)
+//  A no-op job's result: nil, ran 0 us
+static async_result_t
+s_result (const char *id, uint64_t token)
 {
-    msgpack_pack_map (pk, 4);
-    async_codec_pack_str (pk, "id");
-    async_codec_pack_str (pk, id);
-    async_codec_pack_str (pk, "token");
-    msgpack_pack_uint64 (pk, token);
-    async_codec_pack_str (pk, "result");
-    msgpack_pack_nil (pk);
-    async_codec_pack_str (pk, "ran_us");
-    msgpack_pack_uint64 (pk, 0);
+    async_result_t result = { .token = token, .has_result = true, .has_ran_us = true };
+    memcpy (result.id, id, ASYNC_ID_LEN);
+    return result;
 }
 
 static void
 s_send_result (s_session_t *session, const char *id, uint64_t token)
 {
+    async_result_t result = s_result (id, token);
     async_msg_t msg;
-    async_msg_init (&msg, ASYNC_C_RESULT, ++session->rid);
-    async_msg_str (&msg, "id", id);
-    async_msg_key (&msg, "token");
-    msgpack_pack_uint64 (&msg.packer, token);
-    async_msg_key (&msg, "result");
-    msgpack_pack_nil (&msg.packer);
-    async_msg_key (&msg, "ran_us");
-    msgpack_pack_uint64 (&msg.packer, 0);
+    async_result_encode (&msg, ASYNC_C_RESULT, ++session->rid, &result);
     s_send (session, &msg);
 }
 
@@ -251,9 +239,7 @@ s_on_message (s_session_t *session, async_inmsg_t *in, s_stats_t *stats)
         //  RESULT says how long each ran (ran_us); several go in `results`
         uint32_t nresults = 0;
         msgpack_sbuffer results;
-        msgpack_packer rpk;
         msgpack_sbuffer_init (&results);
-        msgpack_packer_init (&rpk, &results, async_sbuffer_write);
         for (uint32_t j = 0; j < njobs; j++) {
             async_assign_t job;
             if (async_assign_decode_map (&job, &jobs.array->via.array.ptr [j])) {
@@ -264,7 +250,8 @@ s_on_message (s_session_t *session, async_inmsg_t *in, s_stats_t *stats)
             if (njobs == 1)
                 s_send_result (session, id, job.token);
             else {
-                s_pack_result (&rpk, id, job.token);
+                async_result_t result = s_result (id, job.token);
+                async_result_pack (&results, &result);
                 nresults++;
             }
             stats->jobs++;

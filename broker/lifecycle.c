@@ -612,11 +612,8 @@ lifecycle_cancel (broker_t *self, async_job_t *job)
 //  the attempt is no longer current (the node was declared dead, the job
 //  reassigned)
 static async_job_t *
-s_current_attempt (broker_t *self, session_t *session, async_inmsg_t *in, char *id)
+s_attempt (broker_t *self, session_t *session, const char *id, uint64_t token)
 {
-    uint64_t token = 0;
-    if (async_mp_str (in->body, "id", id, ASYNC_ID_LEN) || async_mp_uint (in->body, "token", &token))
-        return NULL;
     async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
     if (!job || !broker_job_is_live (job) || job->token != token
     ||  strcmp (job->node, session->uuid) != 0)
@@ -624,16 +621,23 @@ s_current_attempt (broker_t *self, session_t *session, async_inmsg_t *in, char *
     return job;
 }
 
+//  The same for a message with `id` and `token` (copied into id)
+static async_job_t *
+s_current_attempt (broker_t *self, session_t *session, async_inmsg_t *in, char *id)
+{
+    uint64_t token = 0;
+    if (async_mp_str (in->body, "id", id, ASYNC_ID_LEN) || async_mp_uint (in->body, "token", &token))
+        return NULL;
+    return s_attempt (self, session, id, token);
+}
+
 //  Whether a RESULT that is not for a current attempt is for the attempt
 //  whose result the broker took last (the job in memory, or its record in
 //  the store): the same node and token, the job no longer waiting for that
 //  attempt
 static bool
-s_result_taken (broker_t *self, session_t *session, async_inmsg_t *in, const char *id)
+s_result_taken (broker_t *self, session_t *session, const char *id, uint64_t token)
 {
-    uint64_t token = 0;
-    if (async_mp_uint (in->body, "token", &token))
-        return false;
     //  Not in memory: completed and written before a broker restart, whose
     //  ACK was lost with the broker (one point read, for a RESULT of at
     //  most ASYNC_MAX_RESULTS entries)
@@ -895,13 +899,12 @@ lifecycle_on_results (broker_t *self, session_t *session, zframe_t *routing, asy
 //  every RESULT). Within range, a start
 //  before the job was submitted is taken as its submission
 static bool
-s_result_times (async_job_t *job, const msgpack_object *body, int64_t now,
+s_result_times (async_job_t *job, const async_result_t *outcome, int64_t now,
                 int64_t *started, int64_t *ended)
 {
-    int64_t started_ago = -1, ended_ago = -1;
-    if (async_mp_int (body, "started_ago_us", &started_ago)
-    ||  async_mp_int (body, "ended_ago_us", &ended_ago))
+    if (!outcome->has_started_ago_us || !outcome->has_ended_ago_us)
         return false;
+    int64_t started_ago = outcome->started_ago_us, ended_ago = outcome->ended_ago_us;
     if (started_ago < 0 || ended_ago < 0 || ended_ago > started_ago
     ||  started_ago > S_RESULT_AGO_MAX_US) {
         async_log_debug ("broker", "result.times_ignored", "job=%s node=%s "
@@ -923,10 +926,18 @@ static void
 s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_t *in,
              s_acks_t *acks)
 {
+    //  Without a job id or a token, as a stale attempt's: its ACK has the
+    //  `id` as it came (a str that fits), or none
+    async_result_t outcome;
     char id [ASYNC_ID_LEN] = "";
-    async_job_t *job = s_current_attempt (self, session, in, id);
+    bool whole = async_result_decode_map (&outcome, in->body) == 0;
+    if (whole)
+        memcpy (id, outcome.id, ASYNC_ID_LEN);
+    else
+        async_mp_str (in->body, "id", id, sizeof id);
+    async_job_t *job = whole ? s_attempt (self, session, id, outcome.token) : NULL;
     async_ack_t ack = { .id = async_str (id), .rejected = 0 };
-    if (!job && s_result_taken (self, session, in, id)) {
+    if (!job && whole && s_result_taken (self, session, id, outcome.token)) {
         //  This attempt's result again (re-sent on a WELCOME, or after
         //  500 ms): it was taken already, maybe not yet written. Its ACK
         //  goes after the commit like the first one's; a rejecting ACK now
@@ -942,12 +953,11 @@ s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_
     }
     int64_t now = async_now_us ();
     int64_t started = 0, ended = 0;
-    bool times = s_result_times (job, in->body, now, &started, &ended);
+    bool times = s_result_times (job, &outcome, now, &started, &ended);
     if (job->status == ASYNC_ASSIGNED) {
         //  No STARTED (a short job, or one lost with a broker restart): it
         //  ran for ran_us, by the node's clock
-        int64_t ran_us = 0;
-        async_mp_int (in->body, "ran_us", &ran_us);
+        int64_t ran_us = outcome.ran_us;     //  0 when absent
         if (ran_us < 0 || ran_us > 3600 * 1000000LL)
             ran_us = 0;
         job->attempts++;
@@ -960,10 +970,10 @@ s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_
     lifecycle_release (self, job);
     job->active_end = times ? ended : now;
     metrics_run (self->metrics, job->queue, (job->active_end - job->active_start) / 1e6);
-    const msgpack_object *failure = async_mp_get (in->body, "failure");
-    const msgpack_object *result = async_mp_get (in->body, "result");
+    const msgpack_object *failure = outcome.failure.object;
+    const msgpack_object *result = outcome.result.object;
     char target [ASYNC_ID_LEN];
-    if (async_mp_str (in->body, "handoff", target, sizeof target) == 0) {
+    if (outcome.has_handoff && async_str_copy (outcome.handoff, target, sizeof target) == 0) {
         s_handoff (self, job, target);
         s_ack (self, routing, in->rid, &ack, true, acks);
         return;
