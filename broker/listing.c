@@ -288,6 +288,16 @@ listing_status (broker_t *self, uint64_t rid, async_msg_t *reply)
     async_msg_key (reply, "waiting");
     int64_t waiting_more = s_pack_waiting (self, &reply->packer);
     async_msg_int (reply, "waiting_more", waiting_more);
+    //  The paused queues, in name order (at most DISPATCH_PAUSED_MAX)
+    async_msg_key (reply, "paused");
+    size_t paused = dispatch_paused_count (self->dispatch);
+    paused = paused < DISPATCH_PAUSED_MAX ? paused : DISPATCH_PAUSED_MAX;
+    msgpack_pack_array (&reply->packer, (uint32_t) paused);
+    const char *queue = dispatch_paused_first (self->dispatch);
+    for (size_t i = 0; i < paused; i++) {
+        async_codec_pack_str (&reply->packer, queue ? queue : "");
+        queue = queue ? dispatch_paused_next (self->dispatch) : NULL;
+    }
     async_msg_key (reply, "jobs");
     //  The same jobs on every side: all of them (parents, children,
     //  callbacks), since the broker started; succeeded + failed = completed

@@ -21,7 +21,6 @@
 #include "spec.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
-#include <ctype.h>
 #include <inttypes.h>
 
 //  Every quota a job names must exist. 0, or -1 with the reason in err
@@ -528,10 +527,8 @@ void
 requests_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_command_t cmd)
 {
     char name [ASYNC_MAX_NAME + 1];
-    bool named = async_mp_str (in->body, "name", name, sizeof name) == 0 && *name;
-    for (char *c = name; named && *c; c++)
-        if (!isalnum ((unsigned char) *c) && !strchr ("_-.:", *c))
-            named = false;
+    bool named = async_mp_str (in->body, "name", name, sizeof name) == 0
+              && spec_name_valid (name);
     if (cmd == ASYNC_C_QUOTA_LIST) {
         async_msg_t msg;
         async_msg_init (&msg, ASYNC_S_QUOTAS, in->rid);
@@ -574,6 +571,46 @@ requests_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_c
         }
         store_delete (self->store, key, klen);
         async_log_info ("broker", "quota.deleted", "quota=%s", name);
+    }
+    commit_durable (self->commit);
+    async_msg_t msg;
+    async_msg_init (&msg, ASYNC_S_OK, in->rid);
+    broker_reply_later (self, routing, &msg);
+}
+
+//  ---------------------------------------------------------------------
+//  Pausing queues
+
+void
+requests_on_queue_pause (broker_t *self, zframe_t *routing, async_inmsg_t *in,
+                         async_command_t cmd)
+{
+    bool pause = cmd == ASYNC_C_QUEUE_PAUSE;
+    char queue [ASYNC_MAX_NAME + 1];
+    if (async_mp_str (in->body, "queue", queue, sizeof queue) || !spec_name_valid (queue)) {
+        broker_error (self, routing, in->rid, ASYNC_EREFUSED, "a queue name is letters, "
+                      "digits and _-.: (at most 200)");
+        return;
+    }
+    if (pause && !dispatch_paused (self->dispatch, queue)
+    &&  dispatch_paused_count (self->dispatch) >= DISPATCH_PAUSED_MAX) {
+        char err [160];
+        snprintf (err, sizeof err, "%zu queues are paused already (at most %d); resume "
+                  "one first", dispatch_paused_count (self->dispatch), DISPATCH_PAUSED_MAX);
+        broker_error (self, routing, in->rid, ASYNC_EREFUSED, err);
+        return;
+    }
+    //  Pausing a paused queue, or resuming a running one, changes nothing
+    //  and is answered OK as well (after the commit: the state is durable)
+    if (dispatch_pause (self->dispatch, queue, pause)) {
+        char key [KEYS_MAX];
+        size_t klen = keys_name (key, KEYS_PAUSED, queue);
+        if (pause)
+            store_put (self->store, key, klen, "", 0);
+        else
+            store_delete (self->store, key, klen);
+        async_log_info ("broker", pause ? "queue.paused" : "queue.resumed", "queue=%s "
+                        "pending=%zu", queue, dispatch_pending (self->dispatch, queue));
     }
     commit_durable (self->commit);
     async_msg_t msg;

@@ -41,6 +41,12 @@ void
     requests_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in,
                        async_command_t cmd);
 
+//  QUEUE-PAUSE, QUEUE-RESUME (`cmd`): stop or restart the dispatch of a
+//  queue's jobs, durably
+void
+    requests_on_queue_pause (broker_t *self, zframe_t *routing, async_inmsg_t *in,
+                             async_command_t cmd);
+
 //  Submit a schedule's spec for one tick with the tick's idempotency key
 //  (every_tick_some's callback; `arg` is the broker). 0, or -1 with the
 //  reason in err

@@ -170,8 +170,8 @@ s_fail (s_ctx_t *ctx, const char *fmt, ...)
     return -1;
 }
 
-static bool
-s_name_valid (const char *name)
+bool
+spec_name_valid (const char *name)
 {
     if (!name || !*name || strlen (name) > ASYNC_MAX_NAME)
         return false;
@@ -242,7 +242,7 @@ s_options (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *job, async_job
     o = async_mp_get (spec, "queue");
     if (o && o->type != MSGPACK_OBJECT_NIL) {
         char queue [ASYNC_MAX_NAME + 1];
-        if (async_mp_strcpy (o, queue, sizeof queue) || !s_name_valid (queue))
+        if (async_mp_strcpy (o, queue, sizeof queue) || !spec_name_valid (queue))
             return s_fail (ctx, "%s must be a name of letters, digits, _-.:", "queue");
         job->queue = async_xstrdup (queue);
     }
@@ -299,7 +299,7 @@ s_options (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *job, async_job
         for (uint32_t i = 0; i < o->via.array.size; i++) {
             char name [ASYNC_MAX_NAME + 1];
             if (async_mp_strcpy (&o->via.array.ptr [i], name, sizeof name)
-            ||  !s_name_valid (name))
+            ||  !spec_name_valid (name))
                 return s_fail (ctx, "%s must be an array of names", "quotas");
         }
         if (o->via.array.size) {

@@ -33,6 +33,11 @@ int
 int64_t
     policy_backoff (const policy_t *policy, int attempt);
 
+//  Whether `name` is a name of a queue or a quota: 1..ASYNC_MAX_NAME bytes of
+//  letters, digits and _-.:
+bool
+    spec_name_valid (const char *name);
+
 //  A callback's "on": 0 always (also when absent), 1 success, 2 failure,
 //  -1 if it is none of these.
 int

@@ -1467,6 +1467,90 @@ s_cmd_quota (ctl_t *ctl)
 }
 
 static int
+s_strcmp (const void *a, const void *b)
+{
+    return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+//  The queues of STATUS, each with whether it is paused: a JSON array of
+//  {name, paused, pending, scheduled, assigned, active} in name order
+static int
+s_queue_list_json (async_client_t *client, char **json_out)
+{
+    char *text = NULL;
+    int rc = async_status_json (client, &text);
+    json_t *status = rc ? NULL : s_reply (text);
+    if (rc || !status) {
+        if (!rc)
+            text = NULL;            //  s_reply took it
+        *json_out = text;
+        return rc ? rc : ASYNC_EPROTO;
+    }
+    json_t *queues = json_object_get (status, "queues");
+    json_t *paused = json_object_get (status, "paused");
+    json_t *rows = json_object ();
+    const char *name;
+    json_t *counts;
+    json_object_foreach (queues, name, counts) {
+        json_t *row = json_pack ("{s:s, s:b}", "name", name, "paused", 0);
+        json_object_update (row, counts);
+        json_object_set_new (rows, name, row);
+    }
+    size_t index;
+    json_t *queue;
+    json_array_foreach (paused, index, queue) {
+        name = json_string_value (queue);
+        if (!name)
+            continue;
+        json_t *row = json_object_get (rows, name);
+        if (row)
+            json_object_set_new (row, "paused", json_true ());
+        else
+            json_object_set_new (rows, name, json_pack ("{s:s, s:b, s:i, s:i, s:i, s:i}",
+                                 "name", name, "paused", 1, "pending", 0, "scheduled", 0,
+                                 "assigned", 0, "active", 0));
+    }
+    //  jansson keeps an object's keys in insertion order: sort them
+    const char **names = async_xcalloc (json_object_size (rows) + 1, sizeof (char *));
+    size_t count = 0;
+    json_object_foreach (rows, name, counts)
+        names [count++] = name;
+    qsort (names, count, sizeof (char *), s_strcmp);
+    json_t *list = json_array ();
+    for (size_t i = 0; i < count; i++)
+        json_array_append (list, json_object_get (rows, names [i]));
+    free (names);
+    *json_out = ctl_json_dumps (list);
+    json_decref (list);
+    json_decref (rows);
+    json_decref (status);
+    return 0;
+}
+
+static const char *s_queue_columns [] = {
+    "name", "paused", "pending", "scheduled", "assigned", "active", NULL
+};
+
+static int
+s_cmd_queue (ctl_t *ctl)
+{
+    const char *form = ctl->words [0];
+    bool list = streq (form, "list");
+    if (!list && !streq (form, "pause") && !streq (form, "resume"))
+        return s_usage (ctl, "'%s' is not a form of 'queue'; give pause, resume or list",
+                        form);
+    int rc = list ? s_expect_words (ctl, true, 0, 0, "no arguments")
+                  : s_expect_words (ctl, true, 1, 1, "one queue NAME");
+    if (rc)
+        return rc;
+    if (list)
+        return s_show_list_call (ctl, s_queue_list_json, s_queue_columns);
+    rc = streq (form, "pause") ? async_queue_pause (ctl->client, ctl->words [1])
+                               : async_queue_resume (ctl->client, ctl->words [1]);
+    return rc ? s_client_fail (ctl, rc, NULL) : 0;
+}
+
+static int
 s_cmd_every (ctl_t *ctl)
 {
     if (s_named_form (ctl))
@@ -1659,6 +1743,16 @@ static const s_command_t s_commands [] = {
       .min_words = 1, .max_words = INT_MAX,
       .words = "set NAME SIZE, list, or delete NAME",
       .needs_broker = true, .run = s_cmd_quota },
+    { .name = "queue",
+      .synopsis = "queue pause NAME\nqueue resume NAME\nqueue list",
+      .help = "Pause a queue: the broker hands out none of its pending jobs "
+              "(jobs running go on; submits are still accepted) until it is "
+              "resumed, across broker restarts. 'queue list' prints the queues "
+              "{name, paused, pending, scheduled, assigned, active}, one JSON "
+              "object per line (a table on a terminal).",
+      .min_words = 1, .max_words = 2,
+      .words = "pause NAME, resume NAME, or list",
+      .needs_broker = true, .run = s_cmd_queue },
     { .name = "status",
       .synopsis = "status",
       .help = "Print the broker's status: uptime, version, queues, nodes and "

@@ -1183,6 +1183,20 @@ async_quota_list_json (async_client_t *self, char **json_out)
 }
 
 int
+async_queue_pause (async_client_t *self, const char *queue)
+{
+    return s_command (self, ASYNC_C_QUEUE_PAUSE, json_pack ("{s:s}", "queue", queue), NULL,
+                      NULL);
+}
+
+int
+async_queue_resume (async_client_t *self, const char *queue)
+{
+    return s_command (self, ASYNC_C_QUEUE_RESUME, json_pack ("{s:s}", "queue", queue), NULL,
+                      NULL);
+}
+
+int
 async_every_set_json (async_client_t *self, const char *name, int64_t interval_ms,
                       const char *spec_json)
 {

@@ -51,6 +51,8 @@ extern "C" {
     X (C_EVERY_SET,     "EVERY-SET",    PEER,   WRITES) \
     X (C_EVERY_DELETE,  "EVERY-DELETE", PEER,   WRITES) \
     X (C_EVERY_LIST,    "EVERY-LIST",   PEER,   0) \
+    X (C_QUEUE_PAUSE,   "QUEUE-PAUSE",  PEER,   WRITES) \
+    X (C_QUEUE_RESUME,  "QUEUE-RESUME", PEER,   WRITES) \
     X (C_PING,          "PING",         PEER,   0) \
     X (C_HELLO,         "HELLO",        NODE,   0) \
     X (C_STARTED,       "STARTED",      NODE,   SESSION) \

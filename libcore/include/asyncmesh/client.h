@@ -199,6 +199,15 @@ ASYNC_EXPORT int
 ASYNC_EXPORT int
     async_quota_list_json (async_client_t *self, char **json_out);
 
+//  Pause the dispatch of queue `queue`'s jobs (they stay pending; submits
+//  are still accepted), or resume it. Persisted by the broker; pausing a
+//  paused queue or resuming a running one is no error. The paused queues
+//  are STATUS's `paused`.
+ASYNC_EXPORT int
+    async_queue_pause (async_client_t *self, const char *queue);
+ASYNC_EXPORT int
+    async_queue_resume (async_client_t *self, const char *queue);
+
 //  Recurring schedules: every `interval_ms`, the broker submits spec_json
 //  (a job spec), exactly once per tick, across broker restarts.
 ASYNC_EXPORT int
