@@ -579,6 +579,12 @@ s_handle (broker_t *self, zmsg_t *zmsg)
         case ASYNC_C_EVERY_LIST:
             requests_on_every (self, routing, &in, command->id);
             break;
+        case ASYNC_C_RETRY:
+            requests_on_retry (self, routing, &in);
+            break;
+        case ASYNC_C_DELETE:
+            requests_on_delete (self, routing, &in);
+            break;
         case ASYNC_C_QUEUE_PAUSE:
         case ASYNC_C_QUEUE_RESUME:
             requests_on_queue_pause (self, routing, &in, command->id);

@@ -19,9 +19,17 @@
 #include "lifecycle.h"
 #include "queueing.h"
 #include "spec.h"
+#include "upkeep.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
 #include <inttypes.h>
+
+const char *
+requests_actor (broker_t *self)
+{
+    (void) self;
+    return "local";
+}
 
 //  Every quota a job names must exist. 0, or -1 with the reason in err
 static int
@@ -241,43 +249,11 @@ requests_on_annotate (broker_t *self, zframe_t *routing, async_inmsg_t *in)
         broker_error (self, routing, in->rid, ASYNC_EREFUSED, "ANNOTATE needs a name and a value");
         return;
     }
-    //  Rebuild the annotations map with name set
-    msgpack_sbuffer buffer;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&buffer);
-    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    size_t offset = 0;
-    uint32_t count = 0;
-    const msgpack_object *map = NULL;
-    if (job->annotations.size
-    &&  msgpack_unpack_next (&unpacked, (const char *) job->annotations.data,
-                             job->annotations.size, &offset) == MSGPACK_UNPACK_SUCCESS
-    &&  unpacked.data.type == MSGPACK_OBJECT_MAP)
-        map = &unpacked.data;
-    for (uint32_t i = 0; map && i < map->via.map.size; i++)
-        if (!async_mp_streq (&map->via.map.ptr [i].key, name))
-            count++;
-    msgpack_pack_map (&pk, count + 1);
-    for (uint32_t i = 0; map && i < map->via.map.size; i++)
-        if (!async_mp_streq (&map->via.map.ptr [i].key, name)) {
-            msgpack_pack_object (&pk, map->via.map.ptr [i].key);
-            msgpack_pack_object (&pk, map->via.map.ptr [i].val);
-        }
-    async_codec_pack_str (&pk, name);
-    msgpack_pack_object (&pk, *value);
-    msgpack_unpacked_destroy (&unpacked);
-    if (buffer.size > SPEC_ANNOTATIONS_MAX) {
-        //  Every later read and write of the job carries them all
-        char err [160];
-        snprintf (err, sizeof err, "the job's annotations would take %zu bytes; at most "
-                  "%d", buffer.size, SPEC_ANNOTATIONS_MAX);
-        msgpack_sbuffer_destroy (&buffer);
+    char err [160];
+    if (spec_annotations_set (&job->annotations, name, value, err, sizeof err)) {
         broker_error (self, routing, in->rid, ASYNC_EREFUSED, err);
         return;
     }
-    async_blob_take (&job->annotations, (uint8_t *) buffer.data, buffer.size);
     broker_job_save (self, job);
     commit_durable (self->commit);
     async_msg_t msg;
@@ -612,6 +588,70 @@ requests_on_queue_pause (broker_t *self, zframe_t *routing, async_inmsg_t *in,
         async_log_info ("broker", pause ? "queue.paused" : "queue.resumed", "queue=%s "
                         "pending=%zu", queue, dispatch_pending (self->dispatch, queue));
     }
+    commit_durable (self->commit);
+    async_msg_t msg;
+    async_msg_init (&msg, ASYNC_S_OK, in->rid);
+    broker_reply_later (self, routing, &msg);
+}
+
+//  ---------------------------------------------------------------------
+//  Retrying and deleting completed jobs
+
+void
+requests_on_retry (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+{
+    async_job_ref_t request;
+    async_job_t *job = async_job_ref_decode (&request, in) ? NULL
+                     : broker_job_load (self, request.id);
+    if (!job) {
+        broker_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job");
+        return;
+    }
+    char err [300];
+    if (lifecycle_retry (self, job, requests_actor (self), err, sizeof err)) {
+        broker_error (self, routing, in->rid, ASYNC_EREFUSED, err);
+        return;
+    }
+    async_msg_t msg;
+    async_msg_init (&msg, ASYNC_S_OK, in->rid);
+    broker_reply_later (self, routing, &msg);
+}
+
+void
+requests_on_delete (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+{
+    async_job_ref_t request;
+    async_job_t *job = async_job_ref_decode (&request, in) ? NULL
+                     : broker_job_read (self, request.id);
+    if (!job) {
+        broker_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job");
+        return;
+    }
+    char err [300] = "";
+    if (job->status != ASYNC_COMPLETED)
+        snprintf (err, sizeof err, "job %s is %s: only a completed job is deleted (cancel "
+                  "it first)", job->id, async_status_name (job->status));
+    else
+    if (job->kind != ASYNC_KIND_TASK)
+        snprintf (err, sizeof err, "job %s is a parallel or serial job: it is not deleted "
+                  "(its children would stay); it goes with the retention purge", job->id);
+    else
+    if (job->role != ASYNC_ROLE_JOB)
+        snprintf (err, sizeof err, "job %s is part of job %s: it is not deleted alone; it "
+                  "goes with the retention purge", job->id, job->parent);
+    else
+    if (!upkeep_forget_job (self, job->id, job->completed_at))
+        snprintf (err, sizeof err, "job %s is being written; try again in a moment",
+                  job->id);
+    if (*err) {
+        async_job_destroy (&job);
+        broker_error (self, routing, in->rid, ASYNC_EREFUSED, err);
+        return;
+    }
+    async_log_info ("broker", "job.deleted", "job=%s task=%s queue=%s failed=%d by=%s",
+                    job->id, job->task, job->queue, job->failure.size > 0,
+                    requests_actor (self));
+    async_job_destroy (&job);
     commit_durable (self->commit);
     async_msg_t msg;
     async_msg_init (&msg, ASYNC_S_OK, in->rid);

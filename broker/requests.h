@@ -47,6 +47,20 @@ void
     requests_on_queue_pause (broker_t *self, zframe_t *routing, async_inmsg_t *in,
                              async_command_t cmd);
 
+//  RETRY: a new attempt of a job that completed with a failure
+//  (lifecycle_retry)
+void
+    requests_on_retry (broker_t *self, zframe_t *routing, async_inmsg_t *in);
+
+//  DELETE: forget a completed job now, rather than at the retention purge
+void
+    requests_on_delete (broker_t *self, zframe_t *routing, async_inmsg_t *in);
+
+//  Who sent the message being handled, for the log lines of operators'
+//  actions (`by=`): "local"
+const char *
+    requests_actor (broker_t *self);
+
 //  Submit a schedule's spec for one tick with the tick's idempotency key
 //  (every_tick_some's callback; `arg` is the broker). 0, or -1 with the
 //  reason in err

@@ -13,6 +13,13 @@
 //  ANNOTATE: every read and write of the job carries them all
 #define SPEC_ANNOTATIONS_MAX (1 << 20)
 
+//  Set annotation `name` of a job's annotations (a packed map, or empty)
+//  to `value`. 0, or -1 with the reason in err when they would pass
+//  SPEC_ANNOTATIONS_MAX (the annotations are unchanged then)
+int
+    spec_annotations_set (async_blob_t *annotations, const char *name,
+                          const msgpack_object *value, char *err, size_t err_size);
+
 //  Retry policy (docs/spec.md section 4)
 typedef struct {
     int attempts;               //  attempts in all for transient failures

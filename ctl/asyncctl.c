@@ -168,6 +168,19 @@ static const ctl_option_t s_last_options [] = {
     { NULL, NULL, 0, NULL }
 };
 
+static const ctl_option_t s_retry_options [] = {
+    { "--all-failed", NULL, CTL_OPT_ALL_FAILED,
+      "instead of one ID: every job that completed with a failure and can be "
+      "retried, with the filters below" },
+    { "--queue", "Q", CTL_OPT_FILTER_QUEUE,
+      "with --all-failed: only jobs in this queue (default: any queue)" },
+    { "--task", "GLOB", CTL_OPT_FILTER_TASK,
+      "with --all-failed: only jobs whose task matches, like 'pi.*' (default: any task)" },
+    { "--limit", "N", CTL_OPT_LIMIT,
+      "with --all-failed: retry at most N jobs (default 10000; 0: all)" },
+    { NULL, NULL, 0, NULL }
+};
+
 static const ctl_option_t s_since_options [] = {
     { "--since", "DUR", CTL_OPT_SINCE,
       "only completed jobs that completed within DUR (default: all)" },
@@ -863,6 +876,105 @@ s_cmd_cancel (ctl_t *ctl)
 {
     int rc = async_cancel (ctl->client, ctl->words [0]);
     return rc ? s_client_fail (ctl, rc, ctl->words [0]) : 0;
+}
+
+static int
+s_cmd_delete (ctl_t *ctl)
+{
+    int rc = async_delete (ctl->client, ctl->words [0]);
+    return rc ? s_client_fail (ctl, rc, ctl->words [0]) : 0;
+}
+
+//  How many failed jobs retry --all-failed retries when not told
+#define S_RETRY_ALL_LIMIT 10000
+//  How many of its refusals it prints (the rest are counted)
+#define S_RETRY_ALL_SHOWN 10
+
+static json_t *s_query (ctl_t *ctl);
+
+//  retry --all-failed: list the failed jobs (page by page, at most
+//  --limit), retry each one that is a task submitted as such, and print
+//  {"listed", "retried", "skipped", "refused"}
+static int
+s_retry_all (ctl_t *ctl)
+{
+    if (ctl->nwords)
+        return s_usage (ctl, "'retry --all-failed' takes no ID, not '%s'", ctl->words [0]);
+    json_t *query = s_query (ctl);
+    if (!query)
+        return ASYNC_EUSAGE;
+    json_int_t limit = json_object_get (query, "limit")
+                     ? json_integer_value (json_object_get (query, "limit"))
+                     : S_RETRY_ALL_LIMIT;
+    json_object_set_new (query, "status", json_pack ("[s]", "failed"));
+    json_object_set_new (query, "limit", json_integer (limit));
+    char *text = ctl_json_dumps (query);
+    json_decref (query);
+    if (!text)
+        async_out_of_memory (0);
+    char *jobs_text = NULL;
+    int rc = async_jobs_json (ctl->client, text, &jobs_text);
+    free (text);
+    if (rc) {
+        free (jobs_text);
+        return s_client_fail (ctl, rc, NULL);
+    }
+    json_t *jobs = s_reply (jobs_text);
+    if (!json_is_array (jobs)) {
+        json_decref (jobs);
+        return S_REPLY_FAILED;
+    }
+    size_t retried = 0, skipped = 0, refused = 0, index;
+    json_t *job;
+    json_array_foreach (jobs, index, job) {
+        const char *id = json_string_value (json_object_get (job, "id"));
+        //  Children, callbacks, postprocesses and parents are not retried
+        if (!id || json_is_string (json_object_get (job, "parent"))
+        ||  json_object_get (job, "kind")) {
+            skipped++;
+            continue;
+        }
+        rc = async_retry (ctl->client, id);
+        if (rc == ASYNC_EREFUSED || rc == ASYNC_ENOJOB) {
+            //  Retried, deleted or purged meanwhile, or handed off
+            if (refused++ < S_RETRY_ALL_SHOWN)
+                s_error (rc, "job %s not retried: %s", id,
+                         async_client_error (ctl->client) ? async_client_error (ctl->client)
+                                                          : async_strerror (rc));
+            rc = 0;
+        }
+        else
+        if (rc)
+            break;
+        else
+            retried++;
+    }
+    if (rc) {
+        json_decref (jobs);
+        return s_client_fail (ctl, rc, NULL);
+    }
+    printf ("{\"listed\": %zu, \"retried\": %zu, \"skipped\": %zu, \"refused\": %zu}\n",
+            json_array_size (jobs), retried, skipped, refused);
+    json_decref (jobs);
+    return 0;
+}
+
+static int
+s_cmd_retry (ctl_t *ctl)
+{
+    if (s_given (ctl, CTL_OPT_ALL_FAILED))
+        return s_retry_all (ctl);
+    for (int index = 0; index < ctl->ngiven; index++) {
+        int id = ctl->given [index].option->id;
+        if (id == CTL_OPT_FILTER_QUEUE || id == CTL_OPT_FILTER_TASK || id == CTL_OPT_LIMIT
+        ||  id == CTL_OPT_SINCE)
+            return s_usage (ctl, "%s goes with --all-failed",
+                            ctl->given [index].option->name);
+    }
+    int rc = s_expect_words (ctl, false, 1, 1, "one job ID (or --all-failed)");
+    if (rc == 0 && (rc = async_retry (ctl->client, ctl->words [0])))
+        rc = s_client_fail (ctl, rc, ctl->words [0]);
+    return rc;
 }
 
 //  ---------------------------------------------------------------------
@@ -1694,6 +1806,29 @@ static const s_command_t s_commands [] = {
               "period.",
       .min_words = 1, .max_words = 1, .words = "one job ID",
       .needs_broker = true, .run = s_cmd_cancel },
+    { .name = "retry",
+      .synopsis = "retry ID\nretry --all-failed [--task GLOB] [--queue Q] [--since DUR] "
+                  "[--limit N]",
+      .help = "Run again a job that completed with a failure: it goes back to "
+              "pending in its queue for one more attempt (a transient failure of "
+              "it is retried as its policy allows: attempts count on); its "
+              "failure is kept in its annotation asyncmesh.retries. A job that "
+              "succeeded or has not completed, a child, callback or "
+              "postprocess, or a parallel or serial job is refused (exit 6). "
+              "--all-failed retries every failed job that can be (the newest "
+              "first, at most --limit) and prints {\"listed\", \"retried\", "
+              "\"skipped\", \"refused\"}.",
+      .options = { s_retry_options, s_since_options },
+      .max_words = 1, .words = "one job ID (or --all-failed)",
+      .needs_broker = true, .run = s_cmd_retry },
+    { .name = "delete",
+      .synopsis = "delete ID",
+      .help = "Forget a completed job now rather than at the broker's retention "
+              "purge: its record and its idempotency key. A job that has not "
+              "completed, a child, callback or postprocess, or a parallel or "
+              "serial job is refused (exit 6).",
+      .min_words = 1, .max_words = 1, .words = "one job ID",
+      .needs_broker = true, .run = s_cmd_delete },
     { .name = "add-callback",
       .synopsis = "add-callback ID [--on always|success|failure] [OPTIONS] 'TASK ARG...'",
       .help = "Add a callback to the job, in any status, and print the "

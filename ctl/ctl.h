@@ -72,7 +72,8 @@ typedef enum {
     CTL_OPT_TZ,
     CTL_OPT_FAILED,
     CTL_OPT_STUCK,
-    CTL_OPT_OVER
+    CTL_OPT_OVER,
+    CTL_OPT_ALL_FAILED
 } ctl_option_id_t;
 
 //  What to do about a malformed duration (DUR)

@@ -43,6 +43,8 @@ extern "C" {
     X (C_STATUS,        "STATUS",       PEER,   0) \
     X (C_NODES,         "NODES",        PEER,   0) \
     X (C_CANCEL,        "CANCEL",       PEER,   WRITES) \
+    X (C_RETRY,         "RETRY",        PEER,   WRITES) \
+    X (C_DELETE,        "DELETE",       PEER,   WRITES) \
     X (C_ANNOTATE,      "ANNOTATE",     PEER,   WRITES) \
     X (C_ADD_CALLBACK,  "ADD-CALLBACK", PEER,   WRITES) \
     X (C_QUOTA_SET,     "QUOTA-SET",    PEER,   WRITES) \

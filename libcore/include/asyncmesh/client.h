@@ -173,6 +173,20 @@ ASYNC_EXPORT int
 ASYNC_EXPORT int
     async_cancel (async_client_t *self, const char *id);
 
+//  Retry job `id`, which completed with a failure: a new attempt, pending
+//  in its queue for one more attempt (attempts count on); the failure is kept
+//  in its annotation "asyncmesh.retries". ASYNC_EREFUSED for a job that
+//  succeeded or has not completed, a child, callback or postprocess, or a
+//  parallel or serial job (async_client_error says why).
+ASYNC_EXPORT int
+    async_retry (async_client_t *self, const char *id);
+
+//  Delete job `id`, which completed, now rather than at the retention
+//  purge. ASYNC_EREFUSED for a job that has not completed, a child,
+//  callback or postprocess, or a parallel or serial job.
+ASYNC_EXPORT int
+    async_delete (async_client_t *self, const char *id);
+
 //  Set annotation `name` of job `id` to a value given as JSON text.
 ASYNC_EXPORT int
     async_annotate (async_client_t *self, const char *id, const char *name,
