@@ -517,6 +517,9 @@ s_handle (broker_t *self, zmsg_t *zmsg)
     }
     const char *cmd = in.command;
     self->peer_address = zframe_meta (body, "Peer-Address");
+    self->actor = self->auth ? broker_auth_name (self->auth, body) : NULL;
+    if (!self->actor)
+        self->actor = "local";
     const async_proto_t *command = async_proto_find (cmd, true);
     if (command && (command->flags & ASYNC_PROTO_WRITES) && broker_disk_low (self)) {
         broker_error (self, routing, in.rid, ASYNC_EREFUSED, "the broker's disk is full (free "
@@ -622,6 +625,7 @@ s_handle (broker_t *self, zmsg_t *zmsg)
                                    async_rate_quiet (&self->dropped));
             broker_error (self, routing, in.rid, ASYNC_EREFUSED, "unknown command");
     }
+    self->actor = NULL;
     async_inmsg_destroy (&in);
     zframe_destroy (&routing);
     zframe_destroy (&body);

@@ -27,8 +27,7 @@
 const char *
 requests_actor (broker_t *self)
 {
-    (void) self;
-    return "local";
+    return self->actor ? self->actor : "local";
 }
 
 //  Every quota a job names must exist. 0, or -1 with the reason in err
@@ -229,6 +228,8 @@ requests_on_cancel (broker_t *self, zframe_t *routing, async_inmsg_t *in)
         broker_error (self, routing, in->rid, ASYNC_EREFUSED, "the job has already completed");
         return;
     }
+    async_log_info ("broker", "job.cancel", "job=%s status=%s by=%s", job->id,
+                    async_status_name (job->status), requests_actor (self));
     lifecycle_cancel (self, job);
     async_msg_t msg;
     async_msg_init (&msg, ASYNC_S_OK, in->rid);
@@ -538,7 +539,8 @@ requests_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_c
         uint8_t value [8];
         store_put_be64 (value, (uint64_t) size);
         store_put (self->store, key, klen, value, 8);
-        async_log_info ("broker", "quota.set", "quota=%s size=%" PRId64, name, size);
+        async_log_info ("broker", "quota.set", "quota=%s size=%" PRId64 " by=%s", name, size,
+                        requests_actor (self));
     }
     else {
         if (quota_delete (self->quotas, name)) {
@@ -546,7 +548,8 @@ requests_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_c
             return;
         }
         store_delete (self->store, key, klen);
-        async_log_info ("broker", "quota.deleted", "quota=%s", name);
+        async_log_info ("broker", "quota.deleted", "quota=%s by=%s", name,
+                        requests_actor (self));
     }
     commit_durable (self->commit);
     async_msg_t msg;
@@ -586,7 +589,8 @@ requests_on_queue_pause (broker_t *self, zframe_t *routing, async_inmsg_t *in,
         else
             store_delete (self->store, key, klen);
         async_log_info ("broker", pause ? "queue.paused" : "queue.resumed", "queue=%s "
-                        "pending=%zu", queue, dispatch_pending (self->dispatch, queue));
+                        "pending=%zu by=%s", queue, dispatch_pending (self->dispatch, queue),
+                        requests_actor (self));
     }
     commit_durable (self->commit);
     async_msg_t msg;

@@ -57,7 +57,7 @@ void
     requests_on_delete (broker_t *self, zframe_t *routing, async_inmsg_t *in);
 
 //  Who sent the message being handled, for the log lines of operators'
-//  actions (`by=`): "local"
+//  actions (`by=`): the name of its CURVE key, or "local"
 const char *
     requests_actor (broker_t *self);
 

@@ -5,7 +5,7 @@
 #   directory and a key revoked (file removed, SIGHUP) fail fast with exit
 #   4 and a clear line; a client key cannot act as a node; a refused node
 #   keeps trying and gets in once its key is allowed; the broker serves the
-#   others throughout.
+#   others throughout; an action is logged with the name of its key.
 source "$(dirname "$0")/../helpers/lib.sh"
 
 K=$AM_TMP/keys
@@ -149,4 +149,9 @@ grep -q "auth.revoked.*command=" "$AM_TMP/broker.log" \
 am_check "a second job end to end after all that"
 result=$(am_ctl submit --wait --wait-timeout 30s testing.ret '"still here"')
 am_assert_eq "result after the refusals" '"still here"' "$result"
+am_check "an action is logged with the name of the key that did it (its file in --curve-clients)"
+s_ctl_as client2 queue pause q9
+[ "$rc" = 0 ] || am_fail "queue pause with client2's key exited $rc: $err"
+grep -q 'queue.paused queue=q9 .*by=client2' "$AM_TMP/broker.log" \
+    || am_fail "no 'queue.paused queue=q9 ... by=client2' line in the broker log"
 am_say "PASS"
