@@ -963,6 +963,8 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         if (self->http && (ready == 0 || http_timeout == 0
                         || (fds [2].revents & POLLIN)))
             http_run (self->http);
+        if (commit_failed (self->commit))
+            break;              //  an action of the HTTP API could not be written
     }
     if (commit_failed (self->commit))
         return ASYNC_ESTORE;
@@ -1007,6 +1009,49 @@ broker_view_job (broker_t *self, const char *id, async_msg_t *reply)
     async_job_pack (job, &reply->packer);
     async_job_destroy (&job);
     return 0;
+}
+
+int
+broker_view_act (broker_t *self, broker_action_t action, const char *target, int64_t size,
+                 const char *actor, char *err, size_t err_size)
+{
+    if (broker_disk_low (self)) {
+        snprintf (err, err_size, "the broker's disk is full (free space under its "
+                  "--min-free reserve); nothing was accepted; try again when there is "
+                  "space");
+        return ASYNC_EREFUSED;
+    }
+    self->actor = actor;
+    int rc = ASYNC_EREFUSED;
+    switch (action) {
+        case BROKER_ACTION_CANCEL:
+            rc = requests_cancel (self, target, err, err_size);
+            break;
+        case BROKER_ACTION_RETRY:
+            rc = requests_retry (self, target, err, err_size);
+            break;
+        case BROKER_ACTION_DELETE:
+            rc = requests_delete (self, target, err, err_size);
+            break;
+        case BROKER_ACTION_PAUSE:
+        case BROKER_ACTION_RESUME:
+            rc = requests_queue_pause (self, target, action == BROKER_ACTION_PAUSE, err,
+                                       err_size);
+            break;
+        case BROKER_ACTION_QUOTA:
+            rc = requests_quota (self, target, size, err, err_size);
+            break;
+    }
+    self->actor = NULL;
+    //  Durable before the answer: the batch in flight, then this one,
+    //  written here, synced (the action asked for it: commit_durable)
+    if (rc == 0 && (commit_finish (self->commit) || commit_start (self->commit, true))) {
+        snprintf (err, err_size, "the broker could not write its store; it stops");
+        rc = ASYNC_ESTORE;
+    }
+    if (rc == 0)
+        self->more_work = true;         //  dispatch at once: a queue resumed, a job retried
+    return rc;
 }
 
 void

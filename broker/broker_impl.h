@@ -58,8 +58,8 @@ struct _broker_t {
     zhashx_t *handoff_targets;  //  target id -> ids of jobs handed off to it
     const char *peer_address;   //  of the message being handled
     const char *actor;          //  who sent it, for the log of operators'
-                                //  actions: the name of its CURVE key, or
-                                //  "local"
+                                //  actions: the name of its CURVE key,
+                                //  the label of an HTTP token, or "local"
     bool from_node;             //  completing a job from a node's RESULT
     uint64_t seq;
     uint64_t epoch;
