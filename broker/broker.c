@@ -721,6 +721,7 @@ broker_new (const broker_config_t *config, broker_t **self_p)
         self->commit = commit_new (self->store, self->dispatch, self->metrics,
                                    config->sync, &callbacks);
         self->nodes = nodes_new (self->store);
+        self->history = history_new (self->store);
         rc = recover_run (self);
     }
     if (rc == 0)
@@ -793,6 +794,7 @@ broker_destroy (broker_t **self_p)
     timers_destroy (&self->timers);
     zhashx_destroy (&self->orphans);
     quota_destroy (&self->quotas);
+    history_destroy (&self->history);
     if (self->handoff_targets) {
         zlistx_t *list = (zlistx_t *) zhashx_first (self->handoff_targets);
         while (list) {
@@ -955,6 +957,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         //  woken (one job at a time: W2's latency)
         bool lone = handled <= 1 && drained
                  && dispatch_used (self->dispatch) < 2;
+        history_stage (self->history);
         if (lone ? commit_lone (self->commit) : commit_start (self->commit, false))
             break;
         waiters_flush (self->waiters);
@@ -969,6 +972,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
     if (commit_failed (self->commit))
         return ASYNC_ESTORE;
     //  Finish the write in flight, then write what is staged, synced
+    history_stage (self->history);
     if (commit_stop (self->commit) == 0)
         nodes_acks_flush (self, true);
     async_log_info ("broker", "broker.stopped", NULL);
@@ -1052,6 +1056,12 @@ broker_view_act (broker_t *self, broker_action_t action, const char *target, int
     if (rc == 0)
         self->more_work = true;         //  dispatch at once: a queue resumed, a job retried
     return rc;
+}
+
+json_t *
+broker_view_history (broker_t *self, int64_t range_us, int64_t step_us)
+{
+    return history_json (self->history, async_now_us (), range_us, step_us);
 }
 
 void

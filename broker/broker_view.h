@@ -63,6 +63,11 @@ int
     broker_view_act (broker_t *self, broker_action_t action, const char *target,
                      int64_t size, const char *actor, char *err, size_t err_size);
 
+//  The completed jobs of the last `range_us`, in steps of `step_us`
+//  (history_json). NULL only if out of memory.
+json_t *
+    broker_view_history (broker_t *self, int64_t range_us, int64_t step_us);
+
 //  What the broker holds for its peers, now.
 typedef struct {
     size_t sessions;            //  node sessions

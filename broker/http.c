@@ -342,6 +342,38 @@ s_api_jobs (http_t *self, struct MHD_Connection *connection)
     return rc_answer;
 }
 
+//  /api/history?range=hour|day|week: steps of a minute, 5 minutes, an hour
+static enum MHD_Result
+s_api_history (http_t *self, struct MHD_Connection *connection)
+{
+    const char *range = MHD_lookup_connection_value (connection, MHD_GET_ARGUMENT_KIND,
+                                                     "range");
+    int64_t minute = 60000000;
+    int64_t range_us = 0, step_us = 0;
+    if (!range || streq (range, "hour")) {
+        range_us = 60 * minute;
+        step_us = minute;
+    }
+    else
+    if (streq (range, "day")) {
+        range_us = 1440 * minute;
+        step_us = 5 * minute;
+    }
+    else
+    if (streq (range, "week")) {
+        range_us = 7 * 1440 * minute;
+        step_us = 60 * minute;
+    }
+    else
+        return s_answer_error (connection, MHD_HTTP_BAD_REQUEST,
+                               "range must be hour, day or week");
+    json_t *history = broker_view_history (self->broker, range_us, step_us);
+    if (!history)
+        return s_answer_error (connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "no history");
+    json_object_set_new (history, "range", json_string (range ? range : "hour"));
+    return s_answer_json (connection, MHD_HTTP_OK, history);
+}
+
 //  ---------------------------------------------------------------------
 //  /metrics
 
@@ -647,12 +679,14 @@ s_request (void *cls, struct MHD_Connection *connection, const char *url,
         return s_metrics (self, connection);
     if (streq (url, "/api/status"))
         return s_api_status (self, connection);
+    if (streq (url, "/api/history"))
+        return s_api_history (self, connection);
     if (streq (url, "/api/jobs") || streq (url, "/api/jobs/"))
         return s_api_jobs (self, connection);
     if (strncmp (url, "/api/jobs/", 10) == 0)
         return s_api_job (self, connection, url + 10);
     return s_answer_error (connection, MHD_HTTP_NOT_FOUND, "not found; see /api/status, "
-                           "/api/jobs, /api/jobs/ID, /metrics or /");
+                           "/api/jobs, /api/jobs/ID, /api/history, /metrics or /");
 }
 
 static void

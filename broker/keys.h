@@ -35,6 +35,8 @@
                                         is bound to (KEYS_BINDING_HASH bytes)
         e<name>                         recurring schedule (every.h)
         z<queue>                        a paused queue: value empty
+        h<minute><queue>                jobs completed in that minute:
+                                        succeeded, failed (be64 each)
     =========================================================================
 */
 #ifndef BROKER_KEYS_H_INCLUDED
@@ -66,6 +68,7 @@
 #define KEYS_EVERY      'e'
 #define KEYS_BINDING    'b'
 #define KEYS_PAUSED     'z'
+#define KEYS_HISTORY    'h'
 
 //  A tag as the prefix of store_iter_new (one byte)
 #define KEYS_PREFIX(tag) ((const char []) { (tag) })

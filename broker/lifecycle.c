@@ -461,9 +461,11 @@ lifecycle_job_complete (broker_t *self, async_job_t *job)
                          job->id, job->task ? job->task : "-", job->attempts);
     if (job->active_start && !job->active_end)
         job->active_end = async_now_us ();
-    if (job->kind == ASYNC_KIND_TASK)
+    if (job->kind == ASYNC_KIND_TASK) {
         metrics_count (self->metrics, job->failure.size ? METRICS_FAILED : METRICS_SUCCEEDED,
                        job->queue, job->task);
+        history_count (self->history, job->queue, job->failure.size > 0, async_now_us ());
+    }
     lifecycle_set (job, ASYNC_CALLBACKS);
     broker_job_save (self, job);
     broker_outcome_staged (self);

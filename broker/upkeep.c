@@ -266,6 +266,9 @@ upkeep_timers (broker_t *self)
         period = period < 1000000 ? 1000000 : period > 60000000 ? 60000000 : period;
         self->next_purge = mono + period;
         s_purge (self, now);
+        size_t minutes = history_purge (self->history, now);
+        if (minutes)
+            async_log_info ("broker", "history.purged", "keys=%zu", minutes);
     }
     //  Orphans from before a restart whose node never came back
     zlistx_t *expired = zlistx_new ();
