@@ -227,14 +227,22 @@ s_action_reply (broker_t *self, zframe_t *routing, uint64_t rid, int rc, const c
     broker_reply_later (self, routing, &msg);
 }
 
+//  The job `id` names, from the cache; NULL with the reason in err
+static async_job_t *
+s_job_named (broker_t *self, const char *id, char *err, size_t err_size)
+{
+    async_job_t *job = async_id_valid (id) ? broker_job_load (self, id) : NULL;
+    if (!job)
+        snprintf (err, err_size, "no such job");
+    return job;
+}
+
 int
 requests_cancel (broker_t *self, const char *id, char *err, size_t err_size)
 {
-    async_job_t *job = async_id_valid (id) ? broker_job_load (self, id) : NULL;
-    if (!job) {
-        snprintf (err, err_size, "no such job");
+    async_job_t *job = s_job_named (self, id, err, err_size);
+    if (!job)
         return ASYNC_ENOJOB;
-    }
     if (job->status == ASYNC_COMPLETED || job->status == ASYNC_CALLBACKS) {
         snprintf (err, err_size, "the job has already completed");
         return ASYNC_EREFUSED;
@@ -245,14 +253,23 @@ requests_cancel (broker_t *self, const char *id, char *err, size_t err_size)
     return 0;
 }
 
-void
-requests_on_cancel (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+//  A request about one job (a job_ref body: CANCEL, RETRY, DELETE): do
+//  `action` on it and reply
+static void
+s_on_job_action (broker_t *self, zframe_t *routing, async_inmsg_t *in,
+                 int (*action) (broker_t *, const char *, char *, size_t))
 {
     char err [300] = "no such job";
     async_job_ref_t request;
     int rc = async_job_ref_decode (&request, in) ? ASYNC_ENOJOB
-           : requests_cancel (self, request.id, err, sizeof err);
+           : action (self, request.id, err, sizeof err);
     s_action_reply (self, routing, in->rid, rc, err);
+}
+
+void
+requests_on_cancel (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+{
+    s_on_job_action (self, routing, in, requests_cancel);
 }
 
 void
@@ -633,11 +650,9 @@ requests_on_queue_pause (broker_t *self, zframe_t *routing, async_inmsg_t *in,
 int
 requests_retry (broker_t *self, const char *id, char *err, size_t err_size)
 {
-    async_job_t *job = async_id_valid (id) ? broker_job_load (self, id) : NULL;
-    if (!job) {
-        snprintf (err, err_size, "no such job");
+    async_job_t *job = s_job_named (self, id, err, err_size);
+    if (!job)
         return ASYNC_ENOJOB;
-    }
     return lifecycle_retry (self, job, requests_actor (self), err, err_size)
          ? ASYNC_EREFUSED : 0;
 }
@@ -645,11 +660,7 @@ requests_retry (broker_t *self, const char *id, char *err, size_t err_size)
 void
 requests_on_retry (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
-    char err [300] = "no such job";
-    async_job_ref_t request;
-    int rc = async_job_ref_decode (&request, in) ? ASYNC_ENOJOB
-           : requests_retry (self, request.id, err, sizeof err);
-    s_action_reply (self, routing, in->rid, rc, err);
+    s_on_job_action (self, routing, in, requests_retry);
 }
 
 int
@@ -691,9 +702,5 @@ requests_delete (broker_t *self, const char *id, char *err, size_t err_size)
 void
 requests_on_delete (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
-    char err [300] = "no such job";
-    async_job_ref_t request;
-    int rc = async_job_ref_decode (&request, in) ? ASYNC_ENOJOB
-           : requests_delete (self, request.id, err, sizeof err);
-    s_action_reply (self, routing, in->rid, rc, err);
+    s_on_job_action (self, routing, in, requests_delete);
 }

@@ -892,6 +892,22 @@ s_cmd_delete (ctl_t *ctl)
 
 static json_t *s_query (ctl_t *ctl);
 
+//  The jobs that `query` (a LIST body: taken) names, every page, as the
+//  JSON text of an array into *jobs_out (the caller frees it). 0 or the
+//  client's error
+static int
+s_jobs_of (ctl_t *ctl, json_t *query, char **jobs_out)
+{
+    char *text = ctl_json_dumps (query);
+    json_decref (query);
+    if (!text)
+        async_out_of_memory (0);
+    *jobs_out = NULL;
+    int rc = async_jobs_json (ctl->client, text, jobs_out);
+    free (text);
+    return rc;
+}
+
 //  retry --all-failed: list the failed jobs (page by page, at most
 //  --limit), retry each one that is a task submitted as such, and print
 //  {"listed", "retried", "skipped", "refused"}
@@ -908,13 +924,8 @@ s_retry_all (ctl_t *ctl)
                      : S_RETRY_ALL_LIMIT;
     json_object_set_new (query, "status", json_pack ("[s]", "failed"));
     json_object_set_new (query, "limit", json_integer (limit));
-    char *text = ctl_json_dumps (query);
-    json_decref (query);
-    if (!text)
-        async_out_of_memory (0);
-    char *jobs_text = NULL;
-    int rc = async_jobs_json (ctl->client, text, &jobs_text);
-    free (text);
+    char *jobs_text;
+    int rc = s_jobs_of (ctl, query, &jobs_text);
     if (rc) {
         free (jobs_text);
         return s_client_fail (ctl, rc, NULL);
@@ -1269,13 +1280,8 @@ s_cmd_jobs_stuck (ctl_t *ctl, json_t *query)
     //  Every running job, filtered here; --limit counts those shown
     json_object_set_new (query, "status", json_pack ("[ss]", "assigned", "active"));
     json_object_set_new (query, "limit", json_integer (0));
-    text = ctl_json_dumps (query);
-    json_decref (query);
-    if (!text)
-        async_out_of_memory (0);
-    char *jobs_text = NULL;
-    rc = async_jobs_json (ctl->client, text, &jobs_text);
-    free (text);
+    char *jobs_text;
+    rc = s_jobs_of (ctl, query, &jobs_text);
     json_t *jobs = rc ? NULL : s_reply (jobs_text);
     if (rc)
         free (jobs_text);
@@ -1350,13 +1356,8 @@ s_cmd_last (ctl_t *ctl)
     json_object_set_new (query, "status", json_pack ("[s]", failed ? "failed" : "completed"));
     if (!json_object_get (query, "limit"))
         json_object_set_new (query, "limit", json_integer (S_LAST_LIMIT));
-    char *text = ctl_json_dumps (query);
-    json_decref (query);
-    if (!text)
-        async_out_of_memory (0);
-    char *jobs = NULL;
-    int rc = async_jobs_json (ctl->client, text, &jobs);
-    free (text);
+    char *jobs;
+    int rc = s_jobs_of (ctl, query, &jobs);
     return s_show_jobs (ctl, rc, jobs, columns);
 }
 
