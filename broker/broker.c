@@ -988,6 +988,22 @@ broker_view_status (broker_t *self, async_msg_t *reply)
     listing_status (self, 0, reply);
 }
 
+void
+broker_view_quotas (broker_t *self, async_msg_t *reply)
+{
+    async_msg_init (reply, ASYNC_S_QUOTAS, 0);
+    async_msg_key (reply, "quotas");
+    quota_pack_list (self->quotas, &reply->packer);
+}
+
+void
+broker_view_schedules (broker_t *self, async_msg_t *reply)
+{
+    async_msg_init (reply, ASYNC_S_SCHEDULES, 0);
+    async_msg_key (reply, "schedules");
+    every_pack_list (self->every, &reply->packer);
+}
+
 int
 broker_view_jobs (broker_t *self, const msgpack_object *query, int64_t page, size_t bytes,
                   json_t *jobs, async_msg_t *reply, char *err, size_t err_size)

@@ -44,6 +44,14 @@ void
 int
     broker_view_job (broker_t *self, const char *id, async_msg_t *reply);
 
+//  The QUOTAS reply (asyncctl quota list).
+void
+    broker_view_quotas (broker_t *self, async_msg_t *reply);
+
+//  The SCHEDULES reply (asyncctl every list).
+void
+    broker_view_schedules (broker_t *self, async_msg_t *reply);
+
 //  The operators' actions of the HTTP API
 typedef enum {
     BROKER_ACTION_CANCEL,       //  target: a job id

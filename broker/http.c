@@ -214,6 +214,22 @@ s_api_status (http_t *self, struct MHD_Connection *connection)
     return s_answer_json (connection, MHD_HTTP_OK, status);
 }
 
+//  /api/quotas, /api/schedules: the list under `field` of a reply, as
+//  asyncctl prints it with --json
+static enum MHD_Result
+s_api_list (struct MHD_Connection *connection, async_msg_t *reply, const char *field)
+{
+    async_inmsg_t in;
+    const msgpack_object *body = s_reply_body (reply, &in);
+    const msgpack_object *list = body ? async_mp_get (body, field) : NULL;
+    json_t *value = list ? async_codec_to_json (list) : NULL;
+    async_inmsg_destroy (&in);
+    async_msg_destroy (reply);
+    if (!value)
+        return s_answer_error (connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "no list");
+    return s_answer_json (connection, MHD_HTTP_OK, value);
+}
+
 static enum MHD_Result
 s_api_job (http_t *self, struct MHD_Connection *connection, const char *id)
 {
@@ -685,8 +701,18 @@ s_request (void *cls, struct MHD_Connection *connection, const char *url,
         return s_api_jobs (self, connection);
     if (strncmp (url, "/api/jobs/", 10) == 0)
         return s_api_job (self, connection, url + 10);
+    async_msg_t reply;
+    if (streq (url, "/api/quotas")) {
+        broker_view_quotas (self->broker, &reply);
+        return s_api_list (connection, &reply, "quotas");
+    }
+    if (streq (url, "/api/schedules")) {
+        broker_view_schedules (self->broker, &reply);
+        return s_api_list (connection, &reply, "schedules");
+    }
     return s_answer_error (connection, MHD_HTTP_NOT_FOUND, "not found; see /api/status, "
-                           "/api/jobs, /api/jobs/ID, /api/history, /metrics or /");
+                           "/api/jobs, /api/jobs/ID, /api/quotas, /api/schedules, "
+                           "/api/history, /metrics or /");
 }
 
 static void

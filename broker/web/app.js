@@ -1,4 +1,8 @@
-/*  asyncmesh dashboard: reads /api/status and /api/jobs every 2 s.
+/*  asyncmesh dashboard: a counter bar, and views a click apart, each at
+    its own URL (#overview, #queues, #running, #scheduled, #failed,
+    #nodes, #quotas, #job/ID; a list's filters and page are in the URL
+    too: #failed?task=pi.*&since=3600&cursor=...). Reads /api/... every
+    2 s while the tab is visible.
 
     Plain JavaScript, no framework, nothing from elsewhere. Every piece of
     job or node data goes into the page as text (textContent), never as
@@ -9,13 +13,18 @@
 
 const REFRESH_MS = 2000;
 const SAMPLES = 150;                //  5 minutes of throughput samples
-const TREE_MAX = 200;               //  jobs fetched for one job tree
-const LIST_LIMIT = 50;              //  one small page of /api/jobs, never all
-                                    //  (failures: from the failed index)
+const PAGE = 50;                    //  jobs of one page of a list
+const TREE_CHILDREN = 50;           //  children shown at once on a job page
+const FAILURES_SHOWN = 5;           //  on the overview
+const VIEWS = ["overview", "queues", "running", "scheduled", "failed", "nodes", "quotas"];
 
 let token = null;
 let samples = [];                   //  {t: ms, completed, failed}
 let timer = null;
+let generation = 0;                 //  of the refresh under way
+let rendered = null;                //  the route the view shows
+const opened = new Set ();          //  ids whose failure detail is open
+const expanded = new Set ();        //  job ids whose children are shown
 
 //  ---------------------------------------------------------------------
 //  Helpers
@@ -39,9 +48,9 @@ function replace (id, ...children) {
     node.replaceChildren (...children.filter (c => c !== null && c !== undefined));
 }
 
-function table (columns, rows) {
+function table (columns, rows, empty) {
     if (!rows.length)
-        return el ("p", {class: "empty"}, "none");
+        return el ("p", {class: "empty"}, empty || "none");
     const head = el ("tr", {}, ...columns.map (c =>
         el ("th", c.endsWith ("#") ? {class: "num"} : {}, c.replace (/#$/, ""))));
     return el ("table", {}, el ("thead", {}, head), el ("tbody", {}, ...rows));
@@ -57,21 +66,21 @@ function age (iso) {
     const seconds = (Date.now () - Date.parse (iso)) / 1000;
     if (!isFinite (seconds))
         return iso;
-    if (seconds < 60)
-        return Math.max (0, seconds).toFixed (1) + " s ago";
-    if (seconds < 3600)
-        return (seconds / 60).toFixed (1) + " min ago";
-    return (seconds / 3600).toFixed (1) + " h ago";
+    return seconds < 0 ? "in " + duration (-seconds) : duration (seconds) + " ago";
 }
 
 function duration (seconds) {
     if (seconds < 60)
-        return seconds.toFixed (1) + " s";
+        return Math.max (0, seconds).toFixed (1) + " s";
     if (seconds < 3600)
         return (seconds / 60).toFixed (1) + " min";
     if (seconds < 86400)
         return (seconds / 3600).toFixed (1) + " h";
     return (seconds / 86400).toFixed (1) + " d";
+}
+
+function count (n) {
+    return Number (n || 0).toLocaleString ("en");
 }
 
 function statusOf (job) {
@@ -80,7 +89,29 @@ function statusOf (job) {
     return job.status;
 }
 
-async function get (path) {
+//  A bar of done out of total, with the figures as text
+function progressBar (done, total, what) {
+    const share = total > 0 ? Math.min (1, Math.max (0, done / total)) : 0;
+    const fill = el ("span", {class: "fill"});
+    fill.style.width = (share * 100).toFixed (1) + "%";     //  CSSOM: the CSP allows it
+    return el ("span", {class: "progress", title: count (done) + " of " + count (total) + what},
+        el ("span", {class: "bar"}, fill), " " + count (done) + " of " + count (total) + what);
+}
+
+//  The progress a job shows: a parent's children done, or what its task
+//  reported; null when there is none
+function jobProgress (job) {
+    if (job.kind && job.children && job.children.length)
+        return progressBar (job.children_done || 0, job.children.length, " children");
+    const p = job.progress;
+    if (p && typeof p === "object" && Number.isInteger (p.done) && Number.isInteger (p.total)
+        && p.total > 0)
+        return progressBar (p.done, p.total, "");
+    return null;
+}
+
+//  GET a JSON answer: {data, next} (next: the Next-Cursor header, or null)
+async function fetchJson (path) {
     const headers = token ? {"Authorization": "Bearer " + token} : {};
     const response = await fetch (path, {headers: headers, cache: "no-store"});
     if (!response.ok) {
@@ -89,48 +120,124 @@ async function get (path) {
             message = (await response.json ()).error || message;
         }
         catch (e) {}
-        throw new Error (path + ": " + message);
+        const error = new Error (path + ": " + message);
+        error.status = response.status;
+        throw error;
     }
-    return response.json ();
+    return {data: await response.json (), next: response.headers.get ("Next-Cursor")};
+}
+
+async function get (path) {
+    return (await fetchJson (path)).data;
 }
 
 //  ---------------------------------------------------------------------
-//  The overview
+//  Routes: #VIEW?PARAMS or #job/ID
 
-function showQueues (status) {
-    const names = Object.keys (status.queues || {}).sort ();
-    replace ("queues", table (["queue", "pending#", "scheduled#", "assigned#", "active#"],
-        names.map (name => {
-            const q = status.queues [name];
-            return el ("tr", {}, el ("td", {}, name),
-                ...["pending", "scheduled", "assigned", "active"].map (s =>
-                    el ("td", {class: "num"}, q [s] || 0)));
-        })));
+function route () {
+    const hash = location.hash.replace (/^#/, "");
+    const job = hash.match (/^job\/(.+)$/);
+    if (job)
+        return {view: "job", id: decodeURIComponent (job [1]), params: new URLSearchParams ()};
+    const [name, query] = hash.split ("?", 2);
+    return {view: VIEWS.includes (name) ? name : "overview",
+            params: new URLSearchParams (query || "")};
 }
 
-function agentList (node) {
-    return el ("ul", {class: "agents"}, ...(node.agents || []).map (a =>
-        el ("li", {}, a.name + " " + a.running + "/" + a.size,
-            el ("span", {class: "muted"}, " tasks " + (a.filter || "*")
-                + " queues " + (a.queues || "default")))));
+function href (view, params) {
+    const query = new URLSearchParams ();
+    for (const [key, value] of Object.entries (params || {}))
+        if (value !== null && value !== undefined && value !== "")
+            query.set (key, value);
+    const text = query.toString ();
+    return "#" + view + (text ? "?" + text : "");
 }
 
-function showNodes (status) {
-    const nodes = (status.nodes || []).slice ().sort ((a, b) =>
-        (a.dead - b.dead) || a.uuid.localeCompare (b.uuid));
-    replace ("nodes", table (["uuid", "address", "host", "last heartbeat", "state",
-                              "running#", "agents"],
-        nodes.map (node => el ("tr", {},
-            el ("td", {class: "id"}, node.uuid),
-            el ("td", {}, node.address || ""),
-            el ("td", {}, (node.host || "") + (node.pid ? " pid " + node.pid : "")),
-            el ("td", {title: node.last_heartbeat || ""}, age (node.last_heartbeat)),
-            el ("td", {class: node.dead ? "dead" : "alive"}, node.dead ? "dead" : "alive"),
-            el ("td", {class: "num"}, node.running || 0),
-            el ("td", {}, agentList (node))))));
+//  ---------------------------------------------------------------------
+//  The counter bar, always on top
+
+function counters (status) {
+    let running = 0, pending = 0, scheduled = 0, waiting = 0, dead = 0;
+    for (const q of Object.values (status.queues || {})) {
+        running += (q.assigned || 0) + (q.active || 0);
+        pending += q.pending || 0;
+        scheduled += q.scheduled || 0;
+    }
+    for (const w of Object.values (status.waiting || {}))
+        waiting += w.unservable || 0;
+    for (const node of status.nodes || [])
+        dead += node.dead ? 1 : 0;
+    const jobs = status.jobs || {};
+    const item = (name, value, view, bad) =>
+        el ("a", {href: "#" + view, class: "counter" + (bad && value ? " bad" : ""),
+                  "data-counter": name},
+            el ("span", {class: "value"}, count (value)), el ("span", {class: "name"}, name));
+    replace ("counters",
+        item ("processed", jobs.completed, "overview"),
+        item ("failed", jobs.failed, "failed", true),
+        item ("running", running, "running"),
+        item ("pending", pending, "queues"),
+        item ("scheduled", scheduled, "scheduled"),
+        item ("waiting for a node", waiting, "queues", true),
+        item ("dead nodes", dead, "nodes", true));
 }
 
-function showThroughput (status) {
+//  ---------------------------------------------------------------------
+//  Filters and pages of a list
+
+//  A form of filters for `view`: fields of [name, label, placeholder]
+function filterForm (view, params, fields) {
+    const form = el ("form", {class: "filters"});
+    for (const [name, label, placeholder] of fields) {
+        if (name === "since") {
+            const select = el ("select", {name: "since"},
+                ...[["", "any time"], ["3600", "last hour"], ["86400", "last day"],
+                    ["604800", "last week"]].map (([value, text]) =>
+                    el ("option", value === (params.get ("since") || "")
+                        ? {value: value, selected: ""} : {value: value}, text)));
+            form.appendChild (el ("label", {}, label + " ", select));
+        }
+        else
+            form.appendChild (el ("label", {}, label + " ",
+                el ("input", {name: name, value: params.get (name) || "",
+                              placeholder: placeholder, size: "16"})));
+    }
+    form.appendChild (el ("button", {type: "submit"}, "filter"));
+    form.addEventListener ("submit", event => {
+        event.preventDefault ();
+        const values = {};
+        for (const [name] of fields)
+            values [name] = form.elements [name].value.trim ();
+        location.hash = href (view, values);
+    });
+    return form;
+}
+
+//  A page of /api/jobs for the view's statuses and filters
+async function jobsPage (statuses, params) {
+    const query = new URLSearchParams ({status: statuses, limit: String (PAGE)});
+    for (const name of ["task", "queue", "node", "since", "cursor"])
+        if (params.get (name))
+            query.set (name, params.get (name));
+    return fetchJson ("/api/jobs?" + query.toString ());
+}
+
+//  "First page" and "Next page" links under a list
+function pager (view, params, next) {
+    const here = Object.fromEntries (params.entries ());
+    const links = [];
+    if (params.get ("cursor"))
+        links.push (el ("a", {href: href (view, {...here, cursor: null})}, "first page"));
+    if (next)
+        links.push (el ("a", {href: href (view, {...here, cursor: next}), rel: "next"},
+                        "next page"));
+    return links.length ? el ("p", {class: "pager"}, ...links) : null;
+}
+
+//  ---------------------------------------------------------------------
+//  Views
+
+function throughputChart (status) {
     const jobs = status.jobs || {};
     samples.push ({t: Date.now (), completed: jobs.completed || 0, failed: jobs.failed || 0});
     if (samples.length > SAMPLES + 1)
@@ -143,8 +250,6 @@ function showThroughput (status) {
         rates.push (dt > 0 && done >= 0 ? done / dt : 0);
     }
     const last = rates.length ? rates [rates.length - 1] : 0;
-    replace ("rate", last.toFixed (1) + " jobs/s completed, " + (jobs.completed || 0)
-             + " completed (" + (jobs.failed || 0) + " failed) since the broker started");
     const width = 600, height = 80, top = Math.max (1, ...rates);
     const svg = document.createElementNS ("http://www.w3.org/2000/svg", "svg");
     svg.setAttribute ("viewBox", "0 0 " + width + " " + height);
@@ -161,133 +266,312 @@ function showThroughput (status) {
     const title = document.createElementNS ("http://www.w3.org/2000/svg", "title");
     title.textContent = "peak " + top.toFixed (1) + " jobs/s";
     svg.appendChild (title);
-    replace ("throughput", svg);
+    return el ("section", {id: "throughput"},
+        el ("h2", {}, "Throughput ",
+            el ("span", {class: "muted"}, last.toFixed (1) + " jobs/s completed now; "
+                + count (jobs.completed) + " completed (" + count (jobs.failed)
+                + " failed) since the broker started")),
+        svg);
 }
 
-function showRunning (jobs) {
-    replace ("running", table (["id", "task", "queue", "node", "agent", "running for", "attempt#"],
-        jobs.map (job => el ("tr", {},
+function queueRows (status, names) {
+    return names.map (name => {
+        const q = status.queues [name] || {};
+        const w = (status.waiting || {}) [name] || {};
+        return el ("tr", {"data-queue": name}, el ("td", {}, name),
+            ...["pending", "scheduled", "assigned", "active"].map (s =>
+                el ("td", {class: "num"}, count (q [s]))),
+            el ("td", {class: "num" + (w.unservable ? " bad" : "")}, count (w.unservable)),
+            el ("td", {}, w.oldest_age >= 0 ? duration (w.oldest_age) : ""));
+    });
+}
+const QUEUE_COLUMNS = ["queue", "pending#", "scheduled#", "assigned#", "active#",
+                       "waiting for a node#", "oldest pending"];
+
+function queueNames (status) {
+    return Object.keys (status.queues || {}).sort ();
+}
+
+function failureRows (jobs) {
+    return jobs.map (job => {
+        const f = job.failure || {};
+        const detail = f.detail ? el ("details", opened.has (job.id) ? {open: ""} : {},
+                                      el ("summary", {}, "detail"), el ("pre", {}, f.detail))
+                                : null;
+        if (detail)
+            detail.addEventListener ("toggle", () =>
+                detail.open ? opened.add (job.id) : opened.delete (job.id));
+        return el ("tr", {"data-id": job.id},
             el ("td", {}, jobLink (job.id)),
             el ("td", {}, job.task || ""),
             el ("td", {}, job.queue || ""),
-            el ("td", {class: "id"}, job.node || ""),
-            el ("td", {}, job.agent || ""),
-            el ("td", {}, job.active_start
-                ? duration ((Date.now () - Date.parse (job.active_start)) / 1000) : ""),
-            el ("td", {class: "num"}, job.attempts)))));
+            el ("td", {title: job.completed_at || ""}, age (job.completed_at)),
+            el ("td", {class: "status-failed"}, f.type || ""),
+            el ("td", {}, f.message || ""),
+            el ("td", {}, detail));
+    });
+}
+const FAILURE_COLUMNS = ["id", "task", "queue", "completed", "error", "message", "detail"];
+
+async function viewOverview (status) {
+    const failures = await get ("/api/jobs?status=failed&limit=" + FAILURES_SHOWN);
+    const nodes = status.nodes || [];
+    const dead = nodes.filter (n => n.dead).length;
+    const names = queueNames (status).slice (0, 10);
+    return [
+        throughputChart (status),
+        el ("section", {}, el ("h2", {}, el ("a", {href: "#queues"}, "Queues"),
+                               el ("span", {class: "muted"}, " the first 10 by name")),
+            table (QUEUE_COLUMNS, queueRows (status, names))),
+        el ("section", {}, el ("h2", {}, el ("a", {href: "#nodes"}, "Nodes")),
+            el ("p", {}, count (nodes.length - dead) + " alive, " + count (dead) + " dead")),
+        el ("section", {}, el ("h2", {}, el ("a", {href: "#failed"}, "Recent failures")),
+            table (FAILURE_COLUMNS, failureRows (failures)))
+    ];
 }
 
-function showFailures (jobs) {
-    replace ("failures", table (["id", "task", "completed", "error", "message", "detail"],
-        jobs.map (job => {
-            const f = job.failure || {};
-            return el ("tr", {},
+async function viewQueues (status) {
+    return [el ("section", {}, el ("h2", {}, "Queues"),
+                table (QUEUE_COLUMNS, queueRows (status, queueNames (status))),
+                status.queues_more ? el ("p", {class: "muted"}, count (status.queues_more)
+                                         + " more queues not listed") : null)];
+}
+
+async function viewRunning (status, params) {
+    const page = await jobsPage ("assigned,active", params);
+    return [el ("section", {}, el ("h2", {}, "Running"),
+        filterForm ("running", params, [["task", "task", "pi.*"], ["queue", "queue", ""],
+                                        ["node", "node", "uuid"]]),
+        table (["id", "task", "queue", "node", "agent", "status", "running for", "progress",
+                "attempt#"],
+            page.data.map (job => el ("tr", {"data-id": job.id},
                 el ("td", {}, jobLink (job.id)),
-                el ("td", {}, job.task || ""),
-                el ("td", {title: job.completed_at || ""}, age (job.completed_at)),
-                el ("td", {class: "status-failed"}, f.type || ""),
-                el ("td", {}, f.message || ""),
-                el ("td", {}, f.detail ? el ("details", {}, el ("summary", {}, "detail"),
-                                              el ("pre", {}, f.detail)) : ""));
-        })));
+                el ("td", {}, job.task || (job.kind ? "(" + job.kind + ")" : "")),
+                el ("td", {}, job.queue || ""),
+                el ("td", {class: "id"}, job.node || ""),
+                el ("td", {}, job.agent || ""),
+                el ("td", {class: "status-" + statusOf (job)}, statusOf (job)),
+                el ("td", {}, job.active_start
+                    ? duration ((Date.now () - Date.parse (job.active_start)) / 1000) : ""),
+                el ("td", {}, jobProgress (job)),
+                el ("td", {class: "num"}, job.attempts))), "no job is running"),
+        pager ("running", params, page.next))];
 }
 
-async function refreshOverview () {
-    const [status, running, failures] = await Promise.all ([
-        get ("/api/status"),
-        get ("/api/jobs?status=active&limit=" + LIST_LIMIT),
-        get ("/api/jobs?status=failed&limit=" + LIST_LIMIT)
-    ]);
-    replace ("broker", "asyncbroker " + status.version + ", up " + duration (status.uptime)
-             + ", store " + ((status.store_bytes || 0) / 1048576).toFixed (1) + " MiB");
-    showThroughput (status);
-    showQueues (status);
-    showNodes (status);
-    showRunning (running);
-    showFailures (failures);
+async function viewScheduled (status, params) {
+    let schedules = null;
+    try {
+        schedules = await get ("/api/schedules");
+    }
+    catch (e) {
+        if (e.status !== 404)
+            throw e;
+    }
+    //  Pending jobs come in dispatch order, then the scheduled ones by time
+    const page = await jobsPage ("pending", params);
+    const now = Date.now ();
+    const later = page.data.filter (job => job.begin_after && Date.parse (job.begin_after) > now);
+    return [
+        schedules ? el ("section", {}, el ("h2", {}, "Recurring schedules"),
+            table (["name", "every", "next tick", "task", "last job", "ticks#", "last error"],
+                schedules.map (s => el ("tr", {},
+                    el ("td", {}, s.name),
+                    el ("td", {}, s.cron ? s.cron + " (" + (s.tz || "UTC") + ")"
+                                         : duration (s.interval || 0)),
+                    el ("td", {title: s.next || ""}, age (s.next)),
+                    el ("td", {}, (s.spec && s.spec.task) || ""),
+                    el ("td", {}, s.last_job ? jobLink (s.last_job) : ""),
+                    el ("td", {class: "num"}, count (s.ticks)),
+                    el ("td", {class: "error"}, s.last_error || ""))))) : null,
+        el ("section", {}, el ("h2", {}, "Jobs that begin later"),
+            filterForm ("scheduled", params, [["task", "task", "pi.*"], ["queue", "queue", ""]]),
+            table (["id", "task", "queue", "begins", "attempt#"],
+                later.map (job => el ("tr", {"data-id": job.id},
+                    el ("td", {}, jobLink (job.id)),
+                    el ("td", {}, job.task || ""),
+                    el ("td", {}, job.queue || ""),
+                    el ("td", {title: job.begin_after}, age (job.begin_after)),
+                    el ("td", {class: "num"}, job.attempts))),
+                page.next ? "none on this page" : "none"),
+            pager ("scheduled", params, page.next))
+    ];
+}
+
+async function viewFailed (status, params) {
+    const page = await jobsPage ("failed", params);
+    return [el ("section", {}, el ("h2", {}, "Failed"),
+        filterForm ("failed", params, [["task", "task", "pi.*"], ["queue", "queue", ""],
+                                       ["node", "node", "uuid"], ["since", "completed", ""]]),
+        table (FAILURE_COLUMNS, failureRows (page.data), "no failed job"),
+        pager ("failed", params, page.next))];
+}
+
+function agentList (node) {
+    return el ("ul", {class: "agents"}, ...(node.agents || []).map (a =>
+        el ("li", {}, a.name + " " + a.running + "/" + a.size,
+            el ("span", {class: "muted"}, " tasks " + (a.filter || "*")
+                + " queues " + (a.queues || "default")))));
+}
+
+async function viewNodes (status) {
+    const nodes = (status.nodes || []).slice ().sort ((a, b) =>
+        (a.dead - b.dead) || a.uuid.localeCompare (b.uuid));
+    return [el ("section", {id: "nodes"}, el ("h2", {}, "Nodes"),
+        table (["uuid", "address", "host", "last heartbeat", "state", "running#", "agents"],
+            nodes.map (node => el ("tr", {"data-uuid": node.uuid},
+                el ("td", {class: "id"}, node.uuid),
+                el ("td", {}, node.address || ""),
+                el ("td", {}, (node.host || "") + (node.pid ? " pid " + node.pid : "")),
+                el ("td", {title: node.last_heartbeat || ""}, age (node.last_heartbeat)),
+                el ("td", {class: node.dead ? "dead" : "alive"}, node.dead ? "dead" : "alive"),
+                el ("td", {class: "num"}, node.running || 0),
+                el ("td", {}, agentList (node)))), "no node"))];
+}
+
+async function viewQuotas () {
+    let quotas;
+    try {
+        quotas = await get ("/api/quotas");
+    }
+    catch (e) {
+        if (e.status !== 404)
+            throw e;
+        return [el ("p", {class: "empty"}, "this broker does not list quotas over HTTP")];
+    }
+    return [el ("section", {}, el ("h2", {}, "Quotas"),
+        table (["name", "size#", "running#"],
+            quotas.map (q => el ("tr", {"data-quota": q.name},
+                el ("td", {}, q.name),
+                el ("td", {class: "num"}, count (q.size)),
+                el ("td", {class: "num"}, count (q.running)))), "no quota"))];
 }
 
 //  ---------------------------------------------------------------------
-//  A job's tree of children and callbacks
+//  The job page
 
-async function fetchTree (id, budget) {
-    if (budget.left-- <= 0)
-        return {id: id, truncated: true};
+function jobDetails (job) {
+    return el ("table", {class: "details"}, el ("tbody", {}, ...[
+        "status", "task", "queue", "priority", "submitted", "begin_after", "active_start",
+        "active_end", "completed_at", "attempts", "interruptions", "node", "agent",
+        "retry", "parent", "handoff"].map (key => el ("tr", {}, el ("th", {}, key),
+            el ("td", {}, (key === "parent" || key === "handoff") && job [key] ? jobLink (job [key])
+                : key === "task" && job.kind ? "(" + job.kind + ")"
+                : key === "status" ? el ("span", {class: "status-" + statusOf (job)}, statusOf (job))
+                : job [key] === null || job [key] === undefined ? "" : String (job [key]))))));
+}
+
+function outcome (job) {
+    const f = job.failure;
+    if (f)
+        return el ("div", {class: "outcome"}, el ("span", {class: "status-failed"}, f.type + ": "),
+                   f.message || "", f.detail ? el ("pre", {class: "backtrace"}, f.detail) : null);
+    if ("result" in job && job.status === "completed")
+        return el ("div", {class: "outcome"}, el ("code", {}, JSON.stringify (job.result)));
+    return null;
+}
+
+//  A child or callback in the tree: one line, its children behind a
+//  click when it has some
+async function treeItem (id, kind) {
     let job;
     try {
         job = await get ("/api/jobs/" + encodeURIComponent (id));
     }
     catch (e) {
-        return {id: id, error: e.message};
+        return el ("li", {}, el ("span", {class: "kind"}, kind + " "), jobLink (id), " ",
+                   el ("span", {class: "muted"}, e.message));
     }
-    const kids = async ids => Promise.all ((ids || []).map (child => fetchTree (child, budget)));
-    job._children = await kids (job.children);
-    job._callbacks = await kids (job.callbacks);
-    return job;
+    return el ("li", {"data-id": id}, el ("span", {class: "kind"}, kind + " "), jobLink (id), " ",
+        el ("strong", {}, job.task || (job.kind ? "(" + job.kind + ")" : "")), " ",
+        el ("span", {class: "status-" + statusOf (job)}, statusOf (job)), " ",
+        jobProgress (job),
+        el ("span", {class: "muted"}, " attempts " + job.attempts
+            + (job.node ? ", node " + job.node : "")),
+        outcome (job));
 }
 
-function treeItem (job, kind) {
-    if (job.truncated || job.error)
-        return el ("li", {}, el ("span", {class: "kind"}, kind + " "), jobLink (job.id),
-                   " ", el ("span", {class: "muted"}, job.error || "(not shown: tree too big)"));
-    const f = job.failure;
-    const item = el ("li", {},
-        el ("span", {class: "kind"}, kind + " "), jobLink (job.id), " ",
-        el ("strong", {}, job.task || (job.children && job.children.length ? "(group)" : "")),
-        " ", el ("span", {class: "status-" + statusOf (job)}, statusOf (job)),
-        " ", el ("span", {class: "muted"}, "attempts " + job.attempts
-                 + (job.node ? ", node " + job.node : "")),
-        f ? el ("div", {}, el ("span", {class: "status-failed"}, f.type + ": "), f.message || "",
-                f.detail ? el ("pre", {}, f.detail) : null)
-          : ("result" in job && job.status === "completed"
-             ? el ("div", {}, el ("code", {}, JSON.stringify (job.result))) : null));
-    const sub = [...job._children.map (c => treeItem (c, "child")),
-                 ...job._callbacks.map (c => treeItem (c, "callback"))];
-    if (sub.length)
-        item.appendChild (el ("ul", {class: "tree"}, ...sub));
-    return item;
+//  The children of a job: a count and a bar; their lines when expanded
+async function children (job) {
+    const ids = job.children || [];
+    const callbacks = job.callbacks || [];
+    const parts = [];
+    if (ids.length) {
+        const open = expanded.has (job.id) || ids.length <= 10;
+        const toggle = el ("button", {type: "button", class: "toggle", "data-toggle": job.id},
+                           open ? "hide" : "show the first " + Math.min (TREE_CHILDREN, ids.length));
+        toggle.addEventListener ("click", () => {
+            expanded.has (job.id) ? expanded.delete (job.id) : expanded.add (job.id);
+            refresh ();
+        });
+        parts.push (el ("h2", {}, count (ids.length) + " children "),
+                    jobProgress (job), ids.length > 10 ? toggle : null);
+        if (open) {
+            const shown = ids.slice (0, TREE_CHILDREN);
+            parts.push (el ("ul", {class: "tree"},
+                ...await Promise.all (shown.map (id => treeItem (id, "child")))));
+            if (ids.length > shown.length)
+                parts.push (el ("p", {class: "muted"}, count (ids.length - shown.length)
+                                + " more not shown"));
+        }
+    }
+    if (job.postprocess)
+        parts.push (el ("h2", {}, "Postprocess"),
+                    el ("ul", {class: "tree"}, await treeItem (job.postprocess, "postprocess")));
+    if (callbacks.length)
+        parts.push (el ("h2", {}, "Callbacks"), el ("ul", {class: "tree"},
+            ...await Promise.all (callbacks.slice (0, TREE_CHILDREN).map (id =>
+                treeItem (id, "callback")))));
+    return parts;
 }
 
-async function refreshJob (id) {
-    const root = await fetchTree (id, {left: TREE_MAX});
-    replace ("job-id", el ("span", {class: "id"}, id));
-    if (root.error)
-        throw new Error (root.error);
-    const details = el ("table", {}, el ("tbody", {}, ...[
-        "status", "queue", "priority", "submitted", "begin_after", "active_start",
-        "active_end", "completed_at", "attempts", "interruptions", "node", "agent",
-        "retry", "parent"].map (key => el ("tr", {}, el ("th", {}, key),
-            el ("td", {}, key === "parent" && root.parent ? jobLink (root.parent)
-                : key === "status" ? statusOf (root)
-                : root [key] === null || root [key] === undefined ? "" : String (root [key]))))));
-    replace ("job-tree", details, el ("h2", {}, "Children and callbacks"),
-             el ("ul", {class: "tree root"}, treeItem (root, "job")));
+async function viewJob (id) {
+    const job = await get ("/api/jobs/" + encodeURIComponent (id));
+    return [el ("section", {id: "job"},
+        el ("h2", {}, "Job ", el ("span", {class: "id", id: "job-id"}, id)),
+        jobDetails (job), job.kind ? null : jobProgress (job), outcome (job)),
+        el ("section", {id: "job-tree"}, ...await children (job))];
 }
 
 //  ---------------------------------------------------------------------
-//  Routing and refresh
+//  Refresh
 
-function route () {
-    const match = location.hash.match (/^#job\/(.+)$/);
-    return match ? {job: decodeURIComponent (match [1])} : {};
-}
+const RENDER = {
+    overview: viewOverview, queues: viewQueues, running: viewRunning,
+    scheduled: viewScheduled, failed: viewFailed, nodes: viewNodes, quotas: viewQuotas
+};
 
 async function refresh () {
     clearTimeout (timer);
+    const mine = ++generation;
     const where = route ();
-    document.getElementById ("overview").hidden = !!where.job;
-    document.getElementById ("job").hidden = !where.job;
+    for (const tab of document.querySelectorAll ("#tabs a"))
+        tab.classList.toggle ("current", tab.dataset.view === where.view);
     try {
-        if (where.job)
-            await refreshJob (where.job);
-        else
-            await refreshOverview ();
+        const status = await get ("/api/status");
+        replace ("broker", "asyncbroker " + status.version + ", up " + duration (status.uptime)
+                 + ", store " + ((status.store_bytes || 0) / 1048576).toFixed (1) + " MiB");
+        counters (status);
+        const parts = where.view === "job" ? await viewJob (where.id)
+                                           : await RENDER [where.view] (status, where.params);
+        //  A later refresh (the route changed while we read) wins
+        if (mine !== generation)
+            return;
+        //  Someone typing in a filter keeps the view as it is
+        const active = document.activeElement;
+        const typing = active && /^(INPUT|SELECT|TEXTAREA)$/.test (active.tagName)
+                       && document.getElementById ("view").contains (active);
+        if (!typing || rendered !== location.hash)
+            replace ("view", ...parts);
+        rendered = location.hash;
         replace ("error");
     }
     catch (e) {
+        if (mine !== generation)
+            return;
         replace ("error", e.message);
     }
-    timer = setTimeout (refresh, REFRESH_MS);
+    if (!document.hidden)
+        timer = setTimeout (refresh, REFRESH_MS);
 }
 
 function start () {
@@ -296,6 +580,16 @@ function start () {
     if (token)
         sessionStorage.setItem ("asyncmesh-token", token);
     window.addEventListener ("hashchange", refresh);
+    document.addEventListener ("visibilitychange", () => {
+        if (!document.hidden)
+            refresh ();
+    });
+    document.getElementById ("search").addEventListener ("submit", event => {
+        event.preventDefault ();
+        const id = document.getElementById ("search-id").value.trim ().toLowerCase ();
+        if (id)
+            location.hash = "#job/" + encodeURIComponent (id);
+    });
     refresh ();
 }
 

@@ -12,6 +12,8 @@
 #include <assert.h>
 #include <czmq.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
 
 struct _async_client_t {
     zsock_t *dealer;
@@ -160,9 +162,13 @@ s_connect (async_client_t *self)
     if (self->connected)
         return 0;
     if (!self->monitor) {
+        //  A name of its own: a name made of the client's address was
+        //  often the last client's, still bound while ZeroMQ's reaper
+        //  thread closed that one's monitor, and then this client had none
+        static atomic_uint_fast64_t monitors;
         char endpoint [64];
-        snprintf (endpoint, sizeof endpoint, "inproc://async-client-monitor-%p",
-                  (void *) self);
+        snprintf (endpoint, sizeof endpoint, "inproc://async-client-monitor-%" PRIuFAST64,
+                  atomic_fetch_add (&monitors, 1));
         if (zmq_socket_monitor (zsock_resolve (self->dealer), endpoint,
                                 S_HANDSHAKE_EVENTS) == 0) {
             self->monitor = zsock_new (ZMQ_PAIR);

@@ -156,58 +156,24 @@ async_cron_parse (const char *text, async_cron_t *cron, char *err, size_t err_si
     return 0;
 }
 
-//  ---------------------------------------------------------------------
-//  Dates from days since 1970-01-01 and back (H. Hinnant's algorithms)
-
-static int64_t
-s_floor_div (int64_t a, int64_t b)
-{
-    return a / b - (a % b != 0 && (a < 0) != (b < 0));
-}
-
-static void
-s_civil (int64_t days, int64_t *year, int *month, int *day)
-{
-    days += 719468;
-    int64_t era = s_floor_div (days, 146097);
-    int64_t doe = days - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *day = (int) (doy - (153 * mp + 2) / 5 + 1);
-    *month = (int) (mp < 10 ? mp + 3 : mp - 9);
-    *year = yoe + era * 400 + (*month <= 2);
-}
-
-static int64_t
-s_days (int64_t year, int month, int day)
-{
-    year -= month <= 2;
-    int64_t era = s_floor_div (year, 400);
-    int64_t yoe = year - era * 400;
-    int64_t doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 //  The first whole minute after `local` (seconds of local time) that
 //  matches, in local seconds; -1 if there is none within about 11 years
 static int64_t
 s_next_local (const async_cron_t *cron, int64_t local)
 {
-    int64_t t = (s_floor_div (local, 60) + 1) * 60;
+    int64_t t = (async_tz_floor_div (local, 60) + 1) * 60;
     int64_t limit = t + 11LL * 366 * 86400;
     while (t < limit) {
-        int64_t days = s_floor_div (t, 86400);
+        int64_t days = async_tz_floor_div (t, 86400);
         int64_t secs = t - days * 86400;
         int64_t year;
         int month, day;
-        s_civil (days, &year, &month, &day);
+        async_tz_civil (days, &year, &month, &day);
         if (!(cron->months & (1U << month))) {
-            t = (month == 12 ? s_days (year + 1, 1, 1) : s_days (year, month + 1, 1)) * 86400;
+            t = (month == 12 ? async_tz_days (year + 1, 1, 1) : async_tz_days (year, month + 1, 1)) * 86400;
             continue;
         }
-        int weekday = (int) (days + 4 - s_floor_div (days + 4, 7) * 7);  //  0 = Sunday
+        int weekday = (int) (days + 4 - async_tz_floor_div (days + 4, 7) * 7);  //  0 = Sunday
         bool day_ok = cron->days & (1U << day);
         bool weekday_ok = cron->weekdays & (1U << weekday);
         if (!cron->days_star && !cron->weekdays_star ? !(day_ok || weekday_ok)

@@ -547,6 +547,8 @@ async_job_to_json (async_job_t *self)
     json_object_set_new (job, "parent", s_str_or_null (self->parent));
     json_t *children = s_ids_json (self->children, self->nchildren);
     json_object_set_new (job, "children", children);
+    if (self->nchildren)
+        json_object_set_new (job, "children_done", json_integer ((json_int_t) self->children_done));
     if (*self->postprocess_id)
         json_object_set_new (job, "postprocess", json_string (self->postprocess_id));
     if (*self->handoff)

@@ -44,44 +44,55 @@ struct _async_tz_t {
 //  ---------------------------------------------------------------------
 //  Dates (proleptic Gregorian; H. Hinnant's algorithms)
 
-static int64_t
-s_floor_div (int64_t a, int64_t b)
+int64_t
+async_tz_floor_div (int64_t a, int64_t b)
 {
     return a / b - (a % b != 0 && (a < 0) != (b < 0));
 }
 
-static int64_t
-s_days_from_civil (int64_t year, int month, int day)
+int64_t
+async_tz_days (int64_t year, int month, int day)
 {
     year -= month <= 2;
-    int64_t era = s_floor_div (year, 400);
+    int64_t era = async_tz_floor_div (year, 400);
     int64_t yoe = year - era * 400;
     int64_t doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
     int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return era * 146097 + doe - 719468;
 }
 
-static int64_t
-s_year_of_days (int64_t days)
+void
+async_tz_civil (int64_t days, int64_t *year, int *month, int *day)
 {
     days += 719468;
-    int64_t era = s_floor_div (days, 146097);
+    int64_t era = async_tz_floor_div (days, 146097);
     int64_t doe = days - era * 146097;
     int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
     int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     int64_t mp = (5 * doy + 2) / 153;
-    int month = (int) (mp < 10 ? mp + 3 : mp - 9);
-    return yoe + era * 400 + (month <= 2);
+    *day = (int) (doy - (153 * mp + 2) / 5 + 1);
+    *month = (int) (mp < 10 ? mp + 3 : mp - 9);
+    *year = yoe + era * 400 + (*month <= 2);
+}
+
+//  The year of a day number
+static int64_t
+s_year_of_days (int64_t days)
+{
+    int64_t year;
+    int month, day;
+    async_tz_civil (days, &year, &month, &day);
+    return year;
 }
 
 //  Days since the epoch of a rule's day in `year`
 static int64_t
 s_rule_days (const s_rule_day_t *rule, int64_t year)
 {
-    int64_t first = s_days_from_civil (year, rule->month, 1);
-    int64_t next = rule->month == 12 ? s_days_from_civil (year + 1, 1, 1)
-                                     : s_days_from_civil (year, rule->month + 1, 1);
-    int first_weekday = (int) (first + 4 - s_floor_div (first + 4, 7) * 7);  //  0 = Sunday
+    int64_t first = async_tz_days (year, rule->month, 1);
+    int64_t next = rule->month == 12 ? async_tz_days (year + 1, 1, 1)
+                                     : async_tz_days (year, rule->month + 1, 1);
+    int first_weekday = (int) (first + 4 - async_tz_floor_div (first + 4, 7) * 7);  //  0 = Sunday
     int64_t day = first + (rule->weekday - first_weekday + 7) % 7 + 7 * (rule->week - 1);
     while (day >= next)
         day -= 7;
@@ -429,7 +440,7 @@ async_tz_offset (const async_tz_t *self, int64_t utc_s)
     if (self->has_rule && (self->count == 0 || utc_s >= self->times [self->count - 1])) {
         if (!self->has_dst)
             return self->std_offset;
-        int64_t year = s_year_of_days (s_floor_div (utc_s + self->std_offset, 86400));
+        int64_t year = s_year_of_days (async_tz_floor_div (utc_s + self->std_offset, 86400));
         int64_t start = s_rule_days (&self->start, year) * 86400 + self->start.time
             - self->std_offset;
         int64_t end = s_rule_days (&self->end, year) * 86400 + self->end.time

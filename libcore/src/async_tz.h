@@ -42,4 +42,13 @@ const char *async_tz_text (const async_tz_t *self);
 //  Seconds east of UTC at the instant `utc_s` (seconds since the epoch).
 int32_t async_tz_offset (const async_tz_t *self, int64_t utc_s);
 
+//  Dates of the proleptic Gregorian calendar as days since 1970-01-01 and
+//  back (H. Hinnant's algorithms), for any day within +-2^50 days
+//  a / b rounded toward minus infinity (b > 0)
+int64_t async_tz_floor_div (int64_t a, int64_t b);
+//  The day number of year-month-day (month 1-12, day 1-31)
+int64_t async_tz_days (int64_t year, int month, int day);
+//  The date of a day number
+void async_tz_civil (int64_t days, int64_t *year, int *month, int *day);
+
 #endif

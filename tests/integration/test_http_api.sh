@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-#   /api/status, /api/jobs, /api/jobs/ID (docs/spec.md section 9): the same JSON
-#   as asyncctl (status fields, the job object of section 6), the LIST filter
+#   /api/status, /api/jobs, /api/jobs/ID, /api/quotas, /api/schedules
+#   (docs/spec.md section 9): the same JSON as asyncctl (status fields, the
+#   job object of section 6, quota list, every list), the LIST filter
 #   semantics, JSON errors with 400/404/405, HEAD, no-store.
 source "$(dirname "$0")/../helpers/lib.sh"
 
@@ -72,6 +73,21 @@ am_assert_eq "unknown job" "404 application/json true" \
     "$code $(s_header Content-Type) $(jq 'has("error")' <<<"$body")"
 s_get /api/jobs/not-an-id
 am_assert_eq "malformed job id" 400 "$code"
+am_check "/api/quotas and /api/schedules equal asyncctl quota list and every list --json"
+s_get /api/quotas
+am_assert_eq "no quota yet" "200 []" "$code $(jq -c . <<<"$body")"
+am_ctl quota set gpu 2
+am_ctl every nightly --cron '0 3 * * *' --tz Europe/Paris 'testing.ret 1'
+s_get /api/quotas
+am_assert_eq "quotas" "$(am_ctl quota list --json | jq -cSs .)" "$(jq -cS . <<<"$body")"
+am_assert_eq "the quota" '[{"name":"gpu","running":0,"size":2}]' "$(jq -cS . <<<"$body")"
+s_get /api/schedules
+am_assert_eq "schedules" "$(am_ctl every list --json | jq -cSs .)" "$(jq -cS . <<<"$body")"
+am_assert_eq "the schedule" "nightly 0 3 * * * Europe/Paris testing.ret" \
+    "$(jq -r '.[0] | "\(.name) \(.cron) \(.tz) \(.spec.task)"' <<<"$body")"
+s_get /api/quotas -X POST
+am_assert_eq "POST /api/quotas" 405 "$code"
+
 s_get /nowhere
 am_assert_eq "unknown path" 404 "$code"
 s_get /api/status -X POST

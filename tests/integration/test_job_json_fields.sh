@@ -109,6 +109,9 @@ pid=$(am_ctl parallel 'testing.ret 1' 'testing.ret 2')
 am_assert_eq "parent result" '[1,2]' "$(am_ctl wait "$pid" --timeout 30s | jq -c .)"
 pjob=$(am_ctl job "$pid")
 am_assert_eq "number of children" 2 "$(jq '.children | length' <<<"$pjob")"
+am_assert_eq "children done, on the parent" 2 "$(jq '.children_done' <<<"$pjob")"
+am_assert_eq "children_done on a job without children" false \
+    "$(am_ctl job "$(jq -r '.children[0]' <<<"$pjob")" | jq 'has("children_done")')"
 for child in $(jq -r '.children[]' <<<"$pjob"); do
     [[ $child =~ $UUID_RE ]] || am_fail "child id '$child' is not a uuid"
     am_assert_eq "parent of child $child" "$pid" "$(am_job_field "$child" .parent)"
