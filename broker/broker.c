@@ -560,6 +560,9 @@ s_handle (broker_t *self, zmsg_t *zmsg)
         case ASYNC_C_STATUS:
             listing_on_status (self, routing, &in);
             break;
+        case ASYNC_C_HISTORY:
+            listing_on_history (self, routing, &in);
+            break;
         case ASYNC_C_NODES:
             listing_on_nodes (self, routing, &in);
             break;

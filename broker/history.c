@@ -185,6 +185,26 @@ s_minute (json_t *answer, json_t *queues, size_t index, const char *queue, uint6
     s_add (series, index, succeeded, failed);
 }
 
+int
+history_range (const char *name, int64_t *range_us, int64_t *step_us)
+{
+    if (!name || streq (name, "hour")) {
+        *range_us = 60 * S_MINUTE_US;
+        *step_us = S_MINUTE_US;
+    }
+    else if (streq (name, "day")) {
+        *range_us = 1440 * S_MINUTE_US;
+        *step_us = 5 * S_MINUTE_US;
+    }
+    else if (streq (name, "week")) {
+        *range_us = 7 * 1440 * S_MINUTE_US;
+        *step_us = 60 * S_MINUTE_US;
+    }
+    else
+        return -1;
+    return 0;
+}
+
 json_t *
 history_json (history_t *self, int64_t now, int64_t range_us, int64_t step_us)
 {

@@ -45,6 +45,10 @@ void history_stage (history_t *self);
 //  call; how many it deleted.
 size_t history_purge (history_t *self, int64_t now);
 
+//  A range's name (hour, day, week; NULL: hour) as its length and step
+//  (us); -1 for another name
+int history_range (const char *name, int64_t *range_us, int64_t *step_us);
+
 //  The history of the `range_us` before `now`, in steps of `step_us`
 //  (range_us a multiple of it): {"step_seconds", "start", "succeeded":
 //  [...], "failed": [...], "queues": {queue: {"succeeded": [...],

@@ -12,6 +12,7 @@
 */
 #include "http.h"
 #include "broker_view.h"
+#include "history.h"
 #include "quota.h"
 #include "spec.h"
 #include "async_job.h"
@@ -364,23 +365,8 @@ s_api_history (http_t *self, struct MHD_Connection *connection)
 {
     const char *range = MHD_lookup_connection_value (connection, MHD_GET_ARGUMENT_KIND,
                                                      "range");
-    int64_t minute = 60000000;
-    int64_t range_us = 0, step_us = 0;
-    if (!range || streq (range, "hour")) {
-        range_us = 60 * minute;
-        step_us = minute;
-    }
-    else
-    if (streq (range, "day")) {
-        range_us = 1440 * minute;
-        step_us = 5 * minute;
-    }
-    else
-    if (streq (range, "week")) {
-        range_us = 7 * 1440 * minute;
-        step_us = 60 * minute;
-    }
-    else
+    int64_t range_us, step_us;
+    if (history_range (range, &range_us, &step_us))
         return s_answer_error (connection, MHD_HTTP_BAD_REQUEST,
                                "range must be hour, day or week");
     json_t *history = broker_view_history (self->broker, range_us, step_us);

@@ -315,6 +315,38 @@ listing_status (broker_t *self, uint64_t rid, async_msg_t *reply)
 }
 
 void
+listing_on_history (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+{
+    char range [8] = "";
+    int64_t range_us, step_us;
+    const msgpack_object *given = async_mp_get (in->body, "range");
+    if ((given && async_mp_strcpy (given, range, sizeof range))
+    ||  history_range (given ? range : NULL, &range_us, &step_us)) {
+        broker_error (self, routing, in->rid, ASYNC_EREFUSED, "range must be hour, day or "
+                      "week");
+        return;
+    }
+    json_t *history = history_json (self->history, async_now_us (), range_us, step_us);
+    json_object_set_new (history, "range", json_string (given ? range : "hour"));
+    uint8_t *data = NULL;
+    size_t size = 0;
+    int rc = async_codec_encode_json (history, &data, &size);
+    json_decref (history);
+    if (rc) {
+        free (data);
+        broker_error (self, routing, in->rid, ASYNC_EREFUSED, "the history could not be "
+                      "packed");
+        return;
+    }
+    async_msg_t msg;
+    async_msg_init (&msg, ASYNC_S_HISTORY, in->rid);
+    async_msg_key (&msg, "history");
+    async_codec_pack_raw (&msg.packer, data, size);
+    free (data);
+    broker_send (self, routing, &msg);
+}
+
+void
 listing_on_status (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
     async_msg_t msg;

@@ -1438,6 +1438,17 @@ s_cmd_status (ctl_t *ctl)
 }
 
 static int
+s_cmd_history (ctl_t *ctl)
+{
+    const char *range = ctl->nwords ? ctl->words [0] : "hour";
+    if (!streq (range, "hour") && !streq (range, "day") && !streq (range, "week"))
+        return s_usage (ctl, "'%s' is not a range; give hour, day or week", range);
+    char *text = NULL;
+    int rc = async_history_json (ctl->client, range, &text);
+    return s_show (ctl, rc, text, NULL);
+}
+
+static int
 s_cmd_nodes (ctl_t *ctl)
 {
     return s_show_list_call (ctl, async_nodes_json, NULL);
@@ -1894,6 +1905,14 @@ static const s_command_t s_commands [] = {
       .help = "Print the broker's status: uptime, version, queues, nodes and "
               "agents.",
       .words = "no arguments", .needs_broker = true, .run = s_cmd_status },
+    { .name = "history",
+      .synopsis = "history [hour|day|week]",
+      .help = "Print how many jobs completed, succeeded and failed, in the last "
+              "hour (default), day or week, step by step (a minute, 5 minutes, an "
+              "hour) and by queue, as JSON: what the broker keeps for 7 days, "
+              "across restarts.",
+      .max_words = 1, .words = "hour, day or week",
+      .needs_broker = true, .run = s_cmd_history },
     { .name = "nodes",
       .synopsis = "nodes",
       .help = "Print the nodes, one JSON object per line.",

@@ -1222,6 +1222,13 @@ async_queue_resume (async_client_t *self, const char *queue)
 }
 
 int
+async_history_json (async_client_t *self, const char *range, char **json_out)
+{
+    return s_command (self, ASYNC_C_HISTORY, range ? json_pack ("{s:s}", "range", range)
+                      : NULL, "history", json_out);
+}
+
+int
 async_every_set_json (async_client_t *self, const char *name, int64_t interval_ms,
                       const char *spec_json)
 {

@@ -55,6 +55,7 @@ extern "C" {
     X (C_EVERY_LIST,    "EVERY-LIST",   PEER,   0) \
     X (C_QUEUE_PAUSE,   "QUEUE-PAUSE",  PEER,   WRITES) \
     X (C_QUEUE_RESUME,  "QUEUE-RESUME", PEER,   WRITES) \
+    X (C_HISTORY,       "HISTORY",      PEER,   0) \
     X (C_PING,          "PING",         PEER,   0) \
     X (C_HELLO,         "HELLO",        NODE,   0) \
     X (C_STARTED,       "STARTED",      NODE,   SESSION) \
@@ -72,6 +73,7 @@ extern "C" {
     X (S_CALLBACK,      "CALLBACK",     BROKER, 0) \
     X (S_QUOTAS,        "QUOTAS",       BROKER, 0) \
     X (S_SCHEDULES,     "SCHEDULES",    BROKER, 0) \
+    X (S_HISTORY,       "HISTORY",      BROKER, 0) \
     X (S_OK,            "OK",           BROKER, 0) \
     X (S_PONG,          "PONG",         BROKER, 0) \
     X (S_ERROR,         "ERROR",        BROKER, 0) \

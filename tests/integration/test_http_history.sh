@@ -2,7 +2,8 @@
 #   /api/history (docs/monitoring.md, History): the jobs completed, by
 #   queue, in steps of the last hour, day and week; the counts survive a
 #   SIGKILL of the broker and a restart (the counts of the minute going on
-#   go on from what was written); a bad range is refused (400).
+#   go on from what was written); a bad range is refused (400). asyncctl
+#   history shows the same.
 source "$(dirname "$0")/../helpers/lib.sh"
 command -v curl >/dev/null || am_skip "curl is not installed"
 
@@ -31,6 +32,10 @@ am_assert_eq "steps of the day" 288 "$(jq -r '.succeeded | length' "$AM_TMP/body
 am_assert_eq "week" "3 1 1" "$(s_totals week)"
 am_assert_eq "steps of the week" 168 "$(jq -r '.succeeded | length' "$AM_TMP/body")"
 am_assert_eq "a bad range" 400 "$(s_get '/api/history?range=year')"
+am_assert_eq "asyncctl history day: the same" "3 1 1" \
+    "$(am_ctl history day | jq -r '[(.succeeded | add), (.failed | add), (.queues.q.succeeded | add)] | join(" ")')"
+rc=0; am_ctl history year 2>/dev/null || rc=$?
+am_assert_eq "exit of asyncctl history year" 2 "$rc"
 
 am_check "SIGKILL the broker, restart it: the history is still there; a new job adds to it"
 am_broker_kill

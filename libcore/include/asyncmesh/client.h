@@ -222,6 +222,11 @@ ASYNC_EXPORT int
 ASYNC_EXPORT int
     async_queue_resume (async_client_t *self, const char *queue);
 
+//  The jobs completed in the last `range` ("hour", "day", "week"; NULL:
+//  hour) by step and queue, as a JSON object (docs/protocol.md, HISTORY).
+ASYNC_EXPORT int
+    async_history_json (async_client_t *self, const char *range, char **json_out);
+
 //  Recurring schedules: every `interval_ms`, the broker submits spec_json
 //  (a job spec), exactly once per tick, across broker restarts.
 ASYNC_EXPORT int
