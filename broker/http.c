@@ -445,7 +445,16 @@ s_metrics (http_t *self, struct MHD_Connection *connection)
         snprintf (line, sizeof line, "\"} %.3f\n", age);
         s_text (out, line);
     }
-    size_t index, alive = 0;
+    s_gauge_head (out, "asyncmesh_queue_paused", "1 for each paused queue (asyncctl "
+                  "queue pause), now: its pending jobs are not handed out.");
+    size_t index;
+    json_t *paused;
+    json_array_foreach (json_object_get (status, "paused"), index, paused) {
+        s_text (out, "asyncmesh_queue_paused{queue=\"");
+        metrics_label (out, json_string_value (paused) ? json_string_value (paused) : "");
+        s_text (out, "\"} 1\n");
+    }
+    size_t alive = 0;
     json_t *node;
     json_array_foreach (json_object_get (status, "nodes"), index, node)
         alive += !json_is_true (json_object_get (node, "dead"));

@@ -78,8 +78,13 @@ am_check "pause and resume a queue, set a quota, cancel and delete jobs"
 am_assert_eq "pause q" 200 "$(s_post /api/queues/q/pause "${AUTH[@]}" "${ACT[@]}")"
 am_assert_eq "paused" '["q"]' "$(am_ctl status | jq -c .paused)"
 grep -q "queue.paused queue=q .*by=alice" "$AM_TMP/broker.log" || am_fail "no queue.paused by=alice"
+curl -sS -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$HPORT/metrics" >"$AM_TMP/metrics"
+grep -q '^asyncmesh_queue_paused{queue="q"} 1$' "$AM_TMP/metrics" \
+    || am_fail "no asyncmesh_queue_paused{queue=\"q\"} 1 in /metrics"
 am_assert_eq "resume q" 200 "$(s_post /api/queues/q/resume "${AUTH[@]}" "${ACT[@]}")"
 am_assert_eq "paused" '[]' "$(am_ctl status | jq -c .paused)"
+curl -sS -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$HPORT/metrics" >"$AM_TMP/metrics"
+grep -q '^asyncmesh_queue_paused' "$AM_TMP/metrics" && am_fail "asyncmesh_queue_paused after the resume"
 am_assert_eq "set quota qq" 200 "$(s_post '/api/quotas/qq?size=3' "${AUTH[@]}" "${ACT[@]}")"
 am_assert_eq "quota list" 3 "$(am_ctl quota list | jq -r 'select(.name == "qq") | .size')"
 blocked=$(am_ctl submit testing.block B1)
