@@ -6,10 +6,7 @@
 #   the token and X-Asyncmesh-Action; the broker logs the token's label.
 source "$(dirname "$0")/../helpers/lib.sh"
 
-CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
-[ -n "$CHROMIUM" ] || am_fail "chromium is not installed (apt-get install chromium)"
-ARTIFACTS=${AM_ARTIFACTS:-$AM_BUILD/test-artifacts}
-mkdir -p "$ARTIFACTS"
+am_chromium
 
 HTTP=127.0.0.1:$(am_free_port)
 TOKEN=$(openssl rand -hex 24)
@@ -24,15 +21,10 @@ am_assert_eq "exit of the failing job" 1 "$rc"
 blocked=$(am_ctl submit --queue q testing.block B1)
 am_wait_for "the blocked job to run" 10 am_job_is "$blocked" active
 
-s_cdp () {
-    python3 "$AM_TOP/tests/helpers/cdp.py" --chromium "$CHROMIUM" \
-        --profile "$AM_TMP/chromium" --artifacts "$ARTIFACTS" >"$AM_TMP/$1.out" 2>&1 \
-        || am_fail "in chromium: $(tail -1 "$AM_TMP/$1.out") (see $1.out)"
-}
 has_text="document.getElementById ('view').innerText.includes"
 
 am_check "retry on the failed job: it runs again and succeeds"
-s_cdp retry <<STEPS
+am_cdp retry <<STEPS
 open http://$HTTP/?token=$TOKEN#failed
 wait 20 document.querySelector ('[data-id="$failed"] [data-action="retry"]')
 click [data-id="$failed"] [data-action="retry"]
@@ -44,7 +36,7 @@ grep -q "job.retried job=$failed .*by=console" "$AM_TMP/broker.log" \
     || am_fail "no job.retried by=console in the broker's log"
 
 am_check "pause, then resume, queue q from the queues view"
-s_cdp pause <<STEPS
+am_cdp pause <<STEPS
 open http://$HTTP/?token=$TOKEN#queues
 wait 20 document.querySelector ('[data-queue="q"] [data-action="pause"]')
 click [data-queue="q"] [data-action="pause"]
@@ -52,7 +44,7 @@ wait 20 document.querySelector ('[data-queue="q"] [data-action="resume"]')
 screenshot console-paused.png
 STEPS
 am_assert_eq "paused after the click" '["q"]' "$(am_ctl status | jq -c .paused)"
-s_cdp resume <<STEPS
+am_cdp resume <<STEPS
 open http://$HTTP/?token=$TOKEN#queues
 wait 20 document.querySelector ('[data-queue="q"] [data-action="resume"]')
 click [data-queue="q"] [data-action="resume"]
@@ -61,7 +53,7 @@ STEPS
 am_assert_eq "paused after the second click" '[]' "$(am_ctl status | jq -c .paused)"
 
 am_check "cancel dismissed: the job runs on; delete accepted: the job is gone"
-s_cdp job <<STEPS
+am_cdp job <<STEPS
 dialogs dismiss
 open http://$HTTP/?token=$TOKEN#job/$blocked
 wait 20 document.querySelector ('#job [data-action="cancel"]')
