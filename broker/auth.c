@@ -172,6 +172,12 @@ broker_auth_check (broker_auth_t *self, zframe_t *body, const char *command,
                   "file in the broker's --curve-clients directory");
         return BROKER_AUTH_NOT_NODE;
     }
+    const async_proto_t *row = async_proto_find (command, true);
+    if (row && (row->flags & ASYNC_PROTO_CLIENT) && strcmp (role, ASYNC_ROLE_CLIENT)) {
+        snprintf (why, why_size, "this key may not send %s: only a key of role client "
+                  "may (a node's key may not)", command);
+        return BROKER_AUTH_NOT_CLIENT;
+    }
     return BROKER_AUTH_OK;
 }
 

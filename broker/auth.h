@@ -21,7 +21,8 @@ typedef struct _broker_auth_t broker_auth_t;
 typedef enum {
     BROKER_AUTH_OK = 0,
     BROKER_AUTH_REVOKED,        //  its key is not (or no longer) allowed
-    BROKER_AUTH_NOT_NODE        //  a node command from a client key
+    BROKER_AUTH_NOT_NODE,       //  a node command from a client key
+    BROKER_AUTH_NOT_CLIENT      //  an operator's command from a node key
 } broker_auth_verdict_t;
 
 //  Start the ZAP handler for the public certificates in clients_dir, and

@@ -18,6 +18,7 @@
     =========================================================================
 */
 #include "broker_impl.h"
+#include "agentset.h"
 #include "async_alloc.h"
 #include "auth.h"
 #include "broker_view.h"
@@ -443,7 +444,8 @@ s_peer_allowed (broker_t *self, zframe_t *body, const char *cmd, zframe_t *routi
     const char *key = zframe_meta (body, "User-Id");
     if (async_rate_allow (&self->dropped, S_DROPPED_LINES))
         async_log_warning ("broker", verdict == BROKER_AUTH_REVOKED ? "auth.revoked"
-                           : "auth.not_node", "peer=%s address=%s key=%s command=%s node=%s "
+                           : verdict == BROKER_AUTH_NOT_NODE ? "auth.not_node"
+                           : "auth.not_client", "peer=%s address=%s key=%s command=%s node=%s "
                            "unlogged=%" PRIu64 " reason=\"%s\"", rkey,
                            zframe_meta (body, "Peer-Address"), key ? key : "", cmd,
                            session ? session->uuid : "", async_rate_quiet (&self->dropped), why);
@@ -619,6 +621,12 @@ s_handle (broker_t *self, zmsg_t *zmsg)
         case ASYNC_C_BYE:
             nodes_session_drop (self, session, "stopped");
             break;
+        case ASYNC_C_AGENT_SET:
+            agentset_on_request (self, routing, &in);
+            break;
+        case ASYNC_C_AGENT_APPLIED:
+            agentset_on_applied (self, rkey, &in);
+            break;
         default:
             if (!cmd)
                 break;          //  answered with REHELLO above
@@ -711,6 +719,7 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->orphans = zhashx_new ();
     zhashx_set_destructor (self->orphans, s_free_item);
     self->quotas = quota_new ();
+    agentset_start (self);
     self->handoff_targets = zhashx_new ();   //  values: zlistx_t *, freed by hand
     self->metrics = metrics_new ();
 
@@ -798,6 +807,7 @@ broker_destroy (broker_t **self_p)
     zhashx_destroy (&self->orphans);
     quota_destroy (&self->quotas);
     history_destroy (&self->history);
+    agentset_stop (self);
     if (self->handoff_targets) {
         zlistx_t *list = (zlistx_t *) zhashx_first (self->handoff_targets);
         while (list) {
@@ -913,6 +923,8 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
             wait_us = until_beat;
         if (nodes_ack_holders (self->nodes) && wait_us > NODES_ACK_HOLD_US)
             wait_us = NODES_ACK_HOLD_US;
+        if (zlistx_size (self->agent_sets) && wait_us > AGENTSET_CHECK_US)
+            wait_us = AGENTSET_CHECK_US;
         int64_t until_sync = commit_sync_due_us (self->commit);
         if (until_sync >= 0 && until_sync < wait_us)
             wait_us = until_sync;

@@ -85,6 +85,8 @@ struct _broker_t {
     int64_t list_turn_us;       //  spent on listings in this loop turn
     ordset_t *live_ids;         //  the ids of the 'a' keys, in order
     query_t *query;             //  the listings (made at the first one)
+    zlistx_t *agent_sets;       //  AGENT-SET changes in flight (agentset.h)
+    uint64_t agent_set_ref;     //  the last one's ref
 };
 
 //  ---------------------------------------------------------------------

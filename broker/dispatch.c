@@ -90,6 +90,7 @@ struct _dispatch_agent_t {
     size_t verdict_bytes;       //  what they take (s_verdict_cost)
     s_tasks_t *tasks;           //  the node's tasks, or NULL: any
     void *handle;               //  in dispatch's list of agents
+    size_t pending;             //  jobs only it takes (dispatch_count_pending)
 };
 
 struct _dispatch_t {
@@ -110,10 +111,15 @@ struct _dispatch_t {
     size_t verdict_bytes;       //  the verdicts of all agents take
     zhashx_t *spilled_now;      //  id -> queue name: spilled in the batch being staged
     zhashx_t *spilled_flight;   //  the same for the batch being written
-    zhashx_t *takers;           //  "queue\x1ftask" -> (void *) 1 taken / 2 not:
-                                //  dispatch_has_taker's answers, until the
-                                //  agents change
+    zhashx_t *takers;           //  "queue\x1ftask" -> the only agent that
+                                //  takes it, S_TAKERS_MANY or S_TAKERS_NONE:
+                                //  s_takers' answers, until the agents change
 };
+
+//  The takers of a (queue, task) that is not one agent: a pointer no
+//  agent has
+#define S_TAKERS_MANY ((void *) 1)
+#define S_TAKERS_NONE ((void *) 2)
 
 //  -1 if a goes before b in its queue, 0 same place, 1 after
 static int
@@ -1020,27 +1026,66 @@ s_agent_serves (dispatch_agent_t *agent, const char *queue)
     return false;
 }
 
-bool
-dispatch_has_taker (dispatch_t *self, const char *queue, const char *task)
+//  Who takes `task` in `queue`: the only agent that does, S_TAKERS_MANY
+//  or S_TAKERS_NONE. A walk of the agents (stopped at the second taker),
+//  kept for the next time until an agent comes, goes or changes its
+//  tasks (each of those purges the answers)
+static void *
+s_takers (dispatch_t *self, const char *queue, const char *task)
 {
     char key [2 * 256 + 2];
     int size = snprintf (key, sizeof key, "%s\x1f%s", queue, task);
     bool cache = size > 0 && (size_t) size < sizeof key;
-    uintptr_t known = cache ? (uintptr_t) zhashx_lookup (self->takers, key) : 0;
+    void *known = cache ? zhashx_lookup (self->takers, key) : NULL;
     if (known)
-        return known == 1;
-    bool taken = false;
+        return known;
+    void *takers = S_TAKERS_NONE;
     dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (self->agents);
-    while (agent && !taken) {
-        taken = s_agent_serves (agent, queue) && dispatch_agent_accepts (agent, task);
+    while (agent && takers != S_TAKERS_MANY) {
+        if (s_agent_serves (agent, queue) && dispatch_agent_accepts (agent, task))
+            takers = takers == S_TAKERS_NONE ? (void *) agent : S_TAKERS_MANY;
         agent = (dispatch_agent_t *) zlistx_next (self->agents);
     }
     if (cache) {
         if (zhashx_size (self->takers) >= DISPATCH_TAKERS)
             zhashx_purge (self->takers);
-        zhashx_insert (self->takers, key, (void *) (uintptr_t) (taken ? 1 : 2));
+        zhashx_insert (self->takers, key, takers);
     }
-    return taken;
+    return takers;
+}
+
+bool
+dispatch_has_taker (dispatch_t *self, const char *queue, const char *task)
+{
+    return s_takers (self, queue, task) != S_TAKERS_NONE;
+}
+
+void
+dispatch_count_pending (dispatch_t *self)
+{
+    dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (self->agents);
+    while (agent) {
+        agent->pending = 0;
+        agent = (dispatch_agent_t *) zlistx_next (self->agents);
+    }
+    queue_t *queue = (queue_t *) zhashx_first (self->queues);
+    while (queue) {
+        lane_t *lane = (lane_t *) zlistx_first (queue->lanes);
+        while (lane) {
+            void *takers = lane->size ? s_takers (self, queue->name, lane->task)
+                                      : S_TAKERS_NONE;
+            if (takers != S_TAKERS_NONE && takers != S_TAKERS_MANY)
+                ((dispatch_agent_t *) takers)->pending += lane->size;
+            lane = (lane_t *) zlistx_next (queue->lanes);
+        }
+        queue = (queue_t *) zhashx_next (self->queues);
+    }
+}
+
+size_t
+dispatch_agent_pending (dispatch_agent_t *agent)
+{
+    return agent->pending;
 }
 
 void

@@ -271,6 +271,18 @@ const char *
 bool
     dispatch_has_taker (dispatch_t *self, const char *queue, const char *task);
 
+//  Count, for each agent, the pending jobs held in memory that it alone
+//  takes (its queues and filter accept them, no other agent's do); read
+//  with dispatch_agent_pending. Visits every agent and every lane, each
+//  lane's answer kept as dispatch_has_taker's: O(agents + lanes) when
+//  those answers are known, for STATUS and NODES, not per job.
+void
+    dispatch_count_pending (dispatch_t *self);
+
+//  The agent's count as of the last dispatch_count_pending.
+size_t
+    dispatch_agent_pending (dispatch_agent_t *agent);
+
 //  Visits each queue with pending jobs held in memory: how many of them no
 //  agent takes (dispatch_has_taker) and the id of the oldest of them all
 //  (lowest seq; NULL if none). Visits every lane: for STATUS, not per job.

@@ -1036,6 +1036,39 @@ lifecycle_on_results (broker_t *self, session_t *session, zframe_t *routing, asy
     msgpack_sbuffer_destroy (&acks.bodies);
 }
 
+//  A RESULT's started_ago_us past this is absurd (a year): ignored
+#define S_RESULT_AGO_MAX_US (366 * 86400 * 1000000LL)
+
+//  The attempt's times from a RESULT's started_ago_us and ended_ago_us
+//  (offsets back from when the node sent it): false when absent (an
+//  older node) or out of range (a debug line: a node could send it with
+//  every RESULT). Within range, a start
+//  before the job was submitted is taken as its submission
+static bool
+s_result_times (async_job_t *job, const msgpack_object *body, int64_t now,
+                int64_t *started, int64_t *ended)
+{
+    int64_t started_ago = -1, ended_ago = -1;
+    if (async_mp_int (body, "started_ago_us", &started_ago)
+    ||  async_mp_int (body, "ended_ago_us", &ended_ago))
+        return false;
+    if (started_ago < 0 || ended_ago < 0 || ended_ago > started_ago
+    ||  started_ago > S_RESULT_AGO_MAX_US) {
+        async_log_debug ("broker", "result.times_ignored", "job=%s node=%s "
+                         "started_ago_us=%" PRId64 " ended_ago_us=%" PRId64
+                         " message=\"out of range; the broker's clock is used\"",
+                         job->id, job->node, started_ago, ended_ago);
+        return false;
+    }
+    *started = now - started_ago;
+    *ended = now - ended_ago;
+    if (job->submitted && *started < job->submitted)
+        *started = job->submitted;
+    if (*ended < *started)
+        *ended = *started;
+    return true;
+}
+
 static void
 s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_t *in,
              s_acks_t *acks)
@@ -1061,18 +1094,25 @@ s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_
         return;
     }
     async_msg_int (&ack, "rejected", 0);
+    int64_t now = async_now_us ();
+    int64_t started = 0, ended = 0;
+    bool times = s_result_times (job, in->body, now, &started, &ended);
     if (job->status == ASYNC_ASSIGNED) {
-        //  No STARTED (a short job): it ran for ran_us, by the node's clock
+        //  No STARTED (a short job, or one lost with a broker restart): it
+        //  ran for ran_us, by the node's clock
         int64_t ran_us = 0;
         async_mp_int (in->body, "ran_us", &ran_us);
         if (ran_us < 0 || ran_us > 3600 * 1000000LL)
             ran_us = 0;
         job->attempts++;
-        job->active_start = async_now_us () - ran_us;
+        job->active_start = times ? started : now - ran_us;
         s_metrics_started (self, job);
     }
+    else
+    if (times)
+        job->active_start = started;    //  STARTED may have come late too
     lifecycle_release (self, job);
-    job->active_end = async_now_us ();
+    job->active_end = times ? ended : now;
     metrics_run (self->metrics, job->queue, (job->active_end - job->active_start) / 1e6);
     const msgpack_object *failure = async_mp_get (in->body, "failure");
     const msgpack_object *result = async_mp_get (in->body, "result");

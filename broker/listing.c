@@ -140,6 +140,7 @@ s_pack_nodes (broker_t *self, msgpack_packer *pk)
     msgpack_sbuffer_init (&nodes);
     msgpack_packer_init (&npk, &nodes, async_sbuffer_write);
     size_t packed = 0;
+    dispatch_count_pending (self->dispatch);
     session_t *session = nodes_node_first (self->nodes);
     while (session && packed < S_STATUS_NODES && nodes.size < S_STATUS_NODE_BYTES) {
         session_pack (session, &npk);
@@ -436,6 +437,7 @@ s_on_node (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *uui
     async_msg_t msg;
     async_msg_init (&msg, ASYNC_S_NODES, in->rid);
     async_msg_key (&msg, "node");
+    dispatch_count_pending (self->dispatch);
     session_pack (session, &msg.packer);
     async_msg_key (&msg, "jobs");
     int64_t jobs_more = s_pack_node_jobs (self, session, &msg.packer);

@@ -349,13 +349,17 @@ session_pack (session_t *self, msgpack_packer *pk)
     msgpack_pack_array (pk, zlistx_size (self->agents));
     dispatch_agent_t *agent = (dispatch_agent_t *) zlistx_first (self->agents);
     while (agent) {
-        msgpack_pack_map (pk, 5);
+        msgpack_pack_map (pk, 6);
         async_codec_pack_str (pk, "name");
         async_codec_pack_str (pk, dispatch_agent_name (agent));
         async_codec_pack_str (pk, "size");
         msgpack_pack_int (pk, dispatch_agent_size (agent));
         async_codec_pack_str (pk, "running");
         msgpack_pack_int (pk, dispatch_agent_used (agent));
+        //  As of the caller's dispatch_count_pending; a dead node takes none
+        async_codec_pack_str (pk, "pending");
+        msgpack_pack_uint64 (pk, self->state == SESSION_DEAD
+                                 ? 0 : dispatch_agent_pending (agent));
         async_codec_pack_str (pk, "filter");
         s_pack_text (pk, dispatch_agent_filter (agent));
         async_codec_pack_str (pk, "queues");

@@ -132,7 +132,9 @@ bool
 
 //  The session as NODES lists it: {uuid, address, host, pid,
 //  last_heartbeat, dead, running, agents}; an agent's filter and queues
-//  texts are cut at SESSION_TEXT_MAX bytes, ending "..."
+//  texts are cut at SESSION_TEXT_MAX bytes, ending "..."; its `pending`
+//  is dispatch_agent_pending (call dispatch_count_pending first), 0 for
+//  a dead session
 void
     session_pack (session_t *self, msgpack_packer *pk);
 

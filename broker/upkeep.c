@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "upkeep.h"
+#include "agentset.h"
 #include "async_alloc.h"
 #include "async_codec.h"
 #include "commit.h"
@@ -208,6 +209,7 @@ upkeep_timers (broker_t *self)
     self->more_work = false;
     s_loop_gap (self, mono);
     broker_peers_check (self, mono);
+    agentset_check (self, mono);
     if (nodes_dying_size (self->nodes))
         nodes_dying_drop (self);
     //  Every turn (it must see the wall clock go back), a bounded share

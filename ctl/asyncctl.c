@@ -212,6 +212,20 @@ static const ctl_option_t s_callback_options [] = {
     { NULL, NULL, 0, NULL }
 };
 
+static const ctl_option_t s_agent_options [] = {
+    { "--size", "N", CTL_OPT_SIZE,
+      "the agent's number of slots, 1 to 10000; the node's worker threads "
+      "bound the sum over its agents (no default: required)" },
+    { "--filter", "EXPR", CTL_OPT_FILTER,
+      "the agent's task filter: globs, comma-separated, '!' excluding, as "
+      "in asyncnode --agent (default: the filter it has)" },
+    { "--save", NULL, CTL_OPT_SAVE,
+      "the node also rewrites its config file's entry for the agent, which "
+      "it must have started with (default: the change lasts until the node "
+      "restarts)" },
+    { NULL, NULL, 0, NULL }
+};
+
 static const ctl_option_t s_keygen_options [] = {
     { "--role", "client|node", CTL_OPT_ROLE,
       "what the key may do at a broker that lists it in --curve-clients: "
@@ -1454,6 +1468,32 @@ s_cmd_nodes (ctl_t *ctl)
     return s_show_list_call (ctl, async_nodes_json, NULL);
 }
 
+static int
+s_strcmp_p (const void *a, const void *b)
+{
+    return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+//  The strings of an array, sorted, as a new array; NULL if not an array
+static json_t *
+s_sorted_words (json_t *array)
+{
+    if (!json_is_array (array))
+        return NULL;
+    size_t count = json_array_size (array);
+    const char **words = async_xcalloc (count + 1, sizeof (char *));
+    size_t size = 0;
+    for (size_t index = 0; index < count; index++)
+        if (json_is_string (json_array_get (array, index)))
+            words [size++] = json_string_value (json_array_get (array, index));
+    qsort (words, size, sizeof (char *), s_strcmp_p);
+    json_t *sorted = json_array ();
+    for (size_t index = 0; index < size; index++)
+        json_array_append_new (sorted, json_string (words [index]));
+    free (words);
+    return sorted;
+}
+
 //  One node in detail: its agents, running jobs, tasks, heartbeat times
 static int
 s_cmd_node (ctl_t *ctl)
@@ -1463,7 +1503,25 @@ s_cmd_node (ctl_t *ctl)
         return s_usage (ctl, "'%s' is not a node uuid ('asyncctl nodes' lists them)", uuid);
     char *text = NULL;
     int rc = async_node_json (ctl->client, uuid, &text);
-    return s_show (ctl, rc, text, NULL);
+    if (rc || !s_readable (ctl))
+        return s_show (ctl, rc, text, NULL);
+    json_t *node = s_reply (text);
+    if (!node)
+        return S_REPLY_FAILED;
+    //  On a terminal the tasks, maybe hundreds, go last as words in
+    //  lines, not as one JSON array on one line
+    json_t *tasks = s_sorted_words (json_object_get (node, "tasks"));
+    json_object_del (node, "tasks");
+    ctl_print_tree (stdout, node, 0);
+    if (tasks) {
+        printf ("tasks (%zu):\n", json_array_size (tasks));
+        ctl_print_words (stdout, tasks, 2, 80);
+    }
+    else
+        printf ("tasks: any (the node did not list its tasks)\n");
+    json_decref (tasks);
+    json_decref (node);
+    return 0;
 }
 
 static int
@@ -1588,6 +1646,41 @@ s_cmd_quota (ctl_t *ctl)
                         "of jobs, 1 or more", ctl->words [2]);
     rc = async_quota_set (ctl->client, ctl->words [1], size);
     return rc ? s_client_fail (ctl, rc, NULL) : 0;
+}
+
+//  agent set NODE AGENT --size N [--filter EXPR] [--save]
+static int
+s_cmd_agent (ctl_t *ctl)
+{
+    if (!streq (ctl->words [0], "set"))
+        return s_usage (ctl, "'%s' is not a form of 'agent'; give set", ctl->words [0]);
+    int rc = s_expect_words (ctl, true, 2, 2, "NODE and AGENT");
+    if (rc)
+        return rc;
+    const char *node = ctl->words [1];
+    const char *agent = ctl->words [2];
+    if (!async_id_valid (node))
+        return s_usage (ctl, "NODE '%s' is not a node uuid ('asyncctl nodes' lists them)",
+                        node);
+    const s_given_t *size_given = s_given (ctl, CTL_OPT_SIZE);
+    int64_t size;
+    if (!size_given)
+        return s_usage (ctl, "'agent set' needs --size N, the agent's number of slots");
+    if (async_parse_int (size_given->value, 1, 10000, &size))
+        return s_usage (ctl, "--size '%s' is not an agent size; give a whole number of "
+                        "slots from 1 to 10000", size_given->value);
+    const s_given_t *filter = s_given (ctl, CTL_OPT_FILTER);
+    if (filter && (!*filter->value || strchr (filter->value, '@')))
+        return s_usage (ctl, "--filter '%s' is not a task filter; give globs, "
+                        "comma-separated, '!' excluding, like 'pi.*,!pi.slow' (no "
+                        "'@': the agent's queues stay)", filter->value);
+    rc = async_agent_set (ctl->client, node, agent, size, filter ? filter->value : NULL,
+                          s_given (ctl, CTL_OPT_SAVE) != NULL);
+    if (rc)
+        return s_client_fail (ctl, rc, NULL);
+    async_log_info ("ctl", "agent.set", "node=%s agent=%s size=%" PRId64 " broker=%s",
+                    node, agent, size, ctl->endpoint);
+    return 0;
 }
 
 static int
@@ -1900,6 +1993,18 @@ static const s_command_t s_commands [] = {
       .min_words = 1, .max_words = 2,
       .words = "pause NAME, resume NAME, or list",
       .needs_broker = true, .run = s_cmd_queue },
+    { .name = "agent",
+      .synopsis = "agent set NODE AGENT --size N [--filter EXPR] [--save]",
+      .help = "Change an agent of a live node while it runs: its number of "
+              "slots and, with --filter, the tasks it takes. The node applies "
+              "it as it applies agents changed on SIGHUP (a new session, the "
+              "running jobs kept) and this returns once it did: exit 5 for "
+              "no such node or agent, 6 when the broker or the node refused "
+              "(the reason on stderr), 3 when the node did not answer in 3 s.",
+      .options = { s_agent_options },
+      .min_words = 1, .max_words = INT_MAX,
+      .words = "set NODE AGENT",
+      .needs_broker = true, .run = s_cmd_agent },
     { .name = "status",
       .synopsis = "status",
       .help = "Print the broker's status: uptime, version, queues, nodes and "
@@ -1915,13 +2020,16 @@ static const s_command_t s_commands [] = {
       .needs_broker = true, .run = s_cmd_history },
     { .name = "nodes",
       .synopsis = "nodes",
-      .help = "Print the nodes, one JSON object per line.",
+      .help = "Print the nodes, one JSON object per line; each agent shows "
+              "its size, running and pending (the pending jobs only it takes).",
       .words = "no arguments", .needs_broker = true, .run = s_cmd_nodes },
     { .name = "node",
       .synopsis = "node UUID",
       .help = "Print one node as JSON (readable lines on a terminal): its agents "
-              "(size, running, filter, queues), its running jobs with their run "
-              "time, its tasks, the heartbeat interval and the dead time.",
+              "(size, running, pending: the pending jobs only that agent takes, "
+              "filter, queues), its running jobs with their run time, its tasks "
+              "(sorted, last, on a terminal), the heartbeat interval and the dead "
+              "time.",
       .min_words = 1, .max_words = 1, .words = "one node UUID",
       .needs_broker = true, .run = s_cmd_node },
     { .name = "keygen",

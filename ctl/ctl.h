@@ -73,7 +73,10 @@ typedef enum {
     CTL_OPT_FAILED,
     CTL_OPT_STUCK,
     CTL_OPT_OVER,
-    CTL_OPT_ALL_FAILED
+    CTL_OPT_ALL_FAILED,
+    CTL_OPT_SIZE,
+    CTL_OPT_FILTER,
+    CTL_OPT_SAVE
 } ctl_option_id_t;
 
 //  What to do about a malformed duration (DUR)
@@ -137,6 +140,12 @@ int
 //  Print an object or array as readable indented "key: value" lines.
 void
     ctl_print_tree (FILE *out, json_t *value, int indent);
+
+//  Print the strings of an array as words, two spaces apart, in lines of
+//  at most `width` columns (a longer word alone on its line), each line
+//  starting at `indent`. Items that are not strings are left out.
+void
+    ctl_print_words (FILE *out, json_t *words, int indent, int width);
 
 //  Print an array of objects as a table with the given columns (a NULL
 //  terminated list of keys), one row per object, with a header line.

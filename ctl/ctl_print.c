@@ -137,6 +137,30 @@ ctl_print_tree (FILE *out, json_t *value, int indent)
 }
 
 void
+ctl_print_words (FILE *out, json_t *words, int indent, int width)
+{
+    size_t column = 0;              //  0: nothing on this line yet
+    size_t index;
+    json_t *word;
+    json_array_foreach (words, index, word) {
+        const char *text = json_string_value (word);
+        if (!text)
+            continue;
+        size_t length = strlen (text);
+        if (column && column + 2 + length > (size_t) width) {
+            fprintf (out, "\n");
+            column = 0;
+        }
+        if (column == 0)
+            column = (size_t) fprintf (out, "%*s%s", indent, "", text);
+        else
+            column += (size_t) fprintf (out, "  %s", text);
+    }
+    if (column)
+        fprintf (out, "\n");
+}
+
+void
 ctl_print_table (FILE *out, json_t *rows, const char *const *columns)
 {
     size_t ncolumns = 0;

@@ -185,8 +185,10 @@ s_draw (s_screen_t *screen, const char *endpoint, json_t *status, json_t *runnin
                 s_duration (s_seconds_since (s_str (node, "last_heartbeat")), age,
                             sizeof age));
         json_array_foreach (json_object_get (node, "agents"), each, agent)
-            s_line (screen, "    agent %-12s %" PRId64 "/%" PRId64 "  tasks %s  queues %s",
+            s_line (screen, "    agent %-12s %" PRId64 "/%" PRId64 "  pending %" PRId64
+                    "  tasks %s  queues %s",
                     s_str (agent, "name"), s_int (agent, "running"), s_int (agent, "size"),
+                    s_int (agent, "pending"),
                     *s_str (agent, "filter") ? s_str (agent, "filter") : "*",
                     *s_str (agent, "queues") ? s_str (agent, "queues") : "default");
     }

@@ -18,7 +18,10 @@
 #include "asyncmesh/log.h"
 #include "async_alloc.h"
 #include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -143,10 +146,12 @@ static const char *const s_config_keys [] = {
 };
 
 //  What SIGHUP re-reads: the config file's agents, unless the agents came
-//  from --agent (then there is nothing to re-read)
+//  from --agent (then there is nothing to re-read); and what AGENT-SET
+//  changes (asyncctl agent set), and with --save writes back
 typedef struct {
-    const char *path;           //  --config
+    const char *path;           //  --config, or NULL
     const char *isolation;      //  --isolation, or NULL
+    bool from_flags;            //  the agents came from --agent
     node_config_t *cfg;         //  its agents are the node's
 } s_reload_t;
 
@@ -172,6 +177,10 @@ s_agents_same (const node_agent_t *a, int na, const node_agent_t *b, int nb)
             return false;
     return true;
 }
+
+static int
+    s_agents_apply (node_t *node, s_reload_t *reload, node_config_t *fresh,
+                    const char *source, char *err, size_t err_size);
 
 //  SIGHUP: read the config file's agents again; when they changed, give
 //  them to the node (which tells the broker). A bad file changes nothing
@@ -201,19 +210,152 @@ s_reload (node_t *node, void *arg)
             node_agent_free (&fresh.agents [i]);
         return;                 //  (SIGHUP from logrotate: nothing changed)
     }
-    if (!*err && node_set_agents (node, fresh.agents, fresh.nagents, err, sizeof err) == 0) {
-        for (int i = 0; i < cfg->nagents; i++)
-            node_agent_free (&cfg->agents [i]);
-        memcpy (cfg->agents, fresh.agents, sizeof fresh.agents);
-        cfg->nagents = fresh.nagents;
-        async_log_info ("node", "agents.changed", "config=%s agents=%d", reload->path,
-                        cfg->nagents);
+    if (*err) {
+        for (int i = 0; i < fresh.nagents; i++)
+            node_agent_free (&fresh.agents [i]);
+        async_log_warning ("node", "agents.unchanged", "config=%s reason=\"%s\"",
+                           reload->path, err);
         return;
     }
-    for (int i = 0; i < fresh.nagents; i++)
-        node_agent_free (&fresh.agents [i]);
-    async_log_warning ("node", "agents.unchanged", "config=%s reason=\"%s\"",
-                       reload->path, err);
+    s_agents_apply (node, reload, &fresh, reload->path, err, sizeof err);
+}
+
+//  Give the node the agents of `fresh` (taken: the node's now, or freed),
+//  as SIGHUP and AGENT-SET do. 0, or -1 with the reason in err
+static int
+s_agents_apply (node_t *node, s_reload_t *reload, node_config_t *fresh, const char *source,
+                char *err, size_t err_size)
+{
+    node_config_t *cfg = reload->cfg;
+    if (node_set_agents (node, fresh->agents, fresh->nagents, err, err_size) == 0) {
+        for (int i = 0; i < cfg->nagents; i++)
+            node_agent_free (&cfg->agents [i]);
+        memcpy (cfg->agents, fresh->agents, sizeof fresh->agents);
+        cfg->nagents = fresh->nagents;
+        async_log_info ("node", "agents.changed", "config=%s agents=%d", source,
+                        cfg->nagents);
+        return 0;
+    }
+    for (int i = 0; i < fresh->nagents; i++)
+        node_agent_free (&fresh->agents [i]);
+    async_log_warning ("node", "agents.unchanged", "config=%s reason=\"%s\"", source, err);
+    return -1;
+}
+
+//  Globs joined with commas into a new string
+static char *
+s_globs_join (char **globs)
+{
+    size_t length = 1;
+    for (char **g = globs; g && *g; g++)
+        length += strlen (*g) + 1;
+    char *text = async_xcalloc (1, length);
+    for (char **g = globs; g && *g; g++) {
+        if (g != globs)
+            strcat (text, ",");
+        strcat (text, *g);
+    }
+    return text;
+}
+
+//  Write the agent's size and filter into the config file's `agents`
+//  section: temp file, fsync, rename. 0, or -1 with the reason in err
+static int
+s_config_save_agent (const char *path, const node_agent_t *agent, char *err,
+                     size_t err_size)
+{
+    zconfig_t *config = zconfig_load (path);
+    if (!config) {
+        snprintf (err, err_size, "cannot read %s to save the change", path);
+        return -1;
+    }
+    char key [300], value [16];
+    snprintf (value, sizeof value, "%d", agent->size);
+    snprintf (key, sizeof key, "agents/%s/size", agent->name);
+    zconfig_put (config, key, value);
+    char *tasks = s_globs_join (agent->include);
+    char *exclude = s_globs_join (agent->exclude);
+    snprintf (key, sizeof key, "agents/%s/tasks", agent->name);
+    zconfig_put (config, key, tasks);
+    snprintf (key, sizeof key, "agents/%s/exclude", agent->name);
+    zconfig_put (config, key, exclude);
+    free (tasks);
+    free (exclude);
+    char temp [PATH_MAX];
+    snprintf (temp, sizeof temp, "%s.tmp", path);
+    int rc = zconfig_save (config, temp);
+    zconfig_destroy (&config);
+    int fd = rc == 0 ? open (temp, O_RDONLY) : -1;
+    if (fd == -1 || fsync (fd) || rename (temp, path)) {
+        snprintf (err, err_size, "cannot write %s: %s", path, strerror (errno));
+        if (fd != -1)
+            close (fd);
+        unlink (temp);
+        return -1;
+    }
+    close (fd);
+    return 0;
+}
+
+//  AGENT-SET: agent `name` gets `size` slots and, when given, `filter`;
+//  with `save`, the config file says so too
+static int
+s_agent_set (node_t *node, void *arg, const char *name, int size, const char *filter,
+             bool save, char *err, size_t err_size)
+{
+    s_reload_t *reload = (s_reload_t *) arg;
+    node_config_t *cfg = reload->cfg;
+    if (save && (!reload->path || reload->from_flags)) {
+        snprintf (err, err_size, "--save rewrites the node's config file, and this node %s",
+                  reload->path ? "took its agents from --agent, not from its --config file"
+                               : "started without --config");
+        return -1;
+    }
+    int index = -1;
+    for (int i = 0; i < cfg->nagents; i++)
+        if (streq (cfg->agents [i].name, name))
+            index = i;
+    if (index < 0) {
+        snprintf (err, err_size, "no agent named '%.64s'", name);
+        return -1;
+    }
+    if (filter && strchr (filter, '@')) {
+        snprintf (err, err_size, "the filter '%.200s' names queues ('@'); give task globs "
+                  "only, comma-separated, '!' excluding", filter);
+        return -1;
+    }
+    //  The agent as --agent would give it: its size and filter changed,
+    //  its queues and isolation kept
+    node_agent_t changed;
+    char spec [2400];
+    snprintf (spec, sizeof spec, "%s:%d%s%s", name, size, filter ? ":" : "", filter ? filter : "");
+    if (strlen (spec) >= sizeof spec - 1 || node_agent_parse (spec, &changed, err, err_size))
+        return -1;
+    node_config_t fresh;
+    memset (&fresh, 0, sizeof fresh);
+    for (int i = 0; i < cfg->nagents; i++)
+        node_agent_copy (&cfg->agents [i], &fresh.agents [i]);
+    fresh.nagents = cfg->nagents;
+    node_agent_t *agent = &fresh.agents [index];
+    agent->size = changed.size;
+    if (filter) {
+        char **swap = agent->include;
+        agent->include = changed.include;
+        changed.include = swap;
+        swap = agent->exclude;
+        agent->exclude = changed.exclude;
+        changed.exclude = swap;
+    }
+    node_agent_free (&changed);
+    if (s_agents_apply (node, reload, &fresh, "agent-set", err, err_size))
+        return -1;
+    if (save && s_config_save_agent (reload->path, &cfg->agents [index], err, err_size)) {
+        char why [300];
+        snprintf (why, sizeof why, "%s", err);
+        snprintf (err, err_size, "the change is made, but not saved: %s", why);
+        return -1;
+    }
+    return 0;
 }
 
 int
@@ -483,9 +625,11 @@ main (int argc, char *argv [])
         if (async_notify ("READY=1"))
             async_log_warning ("node", "notify.failed", "state=READY error=\"%s\"",
                                strerror (errno));
-        s_reload_t reload = { .path = opt_config, .isolation = opt_isolation, .cfg = &cfg };
+        s_reload_t reload = { .path = opt_config, .isolation = opt_isolation,
+                              .from_flags = nagent_specs > 0, .cfg = &cfg };
         if (opt_config && nagent_specs == 0)
             node_set_reload (node, s_reload, &reload);
+        node_set_agent_setter (node, s_agent_set, &reload);
         rc = node_run (node, &s_stop, &s_reopen);
         node_destroy (&node);
     }

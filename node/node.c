@@ -47,6 +47,10 @@ typedef struct {
     int attempt;
     char *agent;
     zframe_t *frame;            //  the RESULT message
+    int64_t started;            //  monotonic us: the attempt ran from
+    int64_t ended;              //  ... to
+    size_t started_at;          //  where in frame started_ago_us's 8 bytes are
+    size_t ended_at;            //  ... and ended_ago_us's
     int64_t next_send;          //  monotonic us
     int64_t backoff;
 } unacked_t;
@@ -75,6 +79,8 @@ struct _node_t {
     node_config_t config;
     node_reload_fn *reload;     //  on SIGHUP (node_set_reload), or NULL
     void *reload_arg;
+    node_agent_set_fn *agent_set;       //  on AGENT-SET, or NULL
+    void *agent_set_arg;
     bool reloading;             //  HELLO of changed agents sent, no WELCOME yet
     async_registry_t *registry;
     char uuid [ASYNC_ID_LEN];
@@ -224,6 +230,32 @@ const char *
 node_isolation_name (node_isolation_t isolation)
 {
     return isolation == NODE_ISOLATION_PROCESS ? "process" : "thread";
+}
+
+//  A copy of a NULL-terminated array of strings (NULL: NULL)
+static char **
+s_strv_copy (char **strv)
+{
+    if (!strv)
+        return NULL;
+    size_t count = 0;
+    while (strv [count])
+        count++;
+    char **copy = async_xcalloc (count + 1, sizeof (char *));
+    for (size_t i = 0; i < count; i++)
+        copy [i] = async_xstrdup (strv [i]);
+    return copy;
+}
+
+void
+node_agent_copy (const node_agent_t *from, node_agent_t *to)
+{
+    to->name = async_xstrdup (from->name);
+    to->size = from->size;
+    to->queues = s_strv_copy (from->queues);
+    to->include = s_strv_copy (from->include);
+    to->exclude = s_strv_copy (from->exclude);
+    to->isolation = from->isolation;
 }
 
 void
@@ -868,6 +900,39 @@ s_unacked_destroy (unacked_t **self_p)
 static void
     s_flush_results (node_t *self);
 
+//  Write the value of a fixed-width msgpack int64 (big-endian, after its
+//  0xd3 tag) that sits at data
+static void
+s_put_int64 (uint8_t *data, int64_t value)
+{
+    for (int i = 7; i >= 0; i--) {
+        data [i] = (uint8_t) (value & 0xff);
+        value >>= 8;
+    }
+}
+
+//  Set the RESULT's started_ago_us and ended_ago_us for a send at `now`:
+//  the attempt's times as offsets from the moment the RESULT goes, so the
+//  broker takes them from its own clock (no clock sync), right within the
+//  network delay however long the result waited for its ACK
+static void
+s_unacked_stamp (unacked_t *self, int64_t now)
+{
+    uint8_t *data = zframe_data (self->frame);
+    s_put_int64 (data + self->started_at, now - self->started);
+    s_put_int64 (data + self->ended_at, now - self->ended);
+}
+
+//  Send (or send again) a result kept for its ACK
+static void
+s_unacked_send (node_t *self, unacked_t *unacked)
+{
+    s_unacked_stamp (unacked, async_mono_us ());
+    zframe_t *copy = zframe_dup (unacked->frame);
+    zframe_send (&copy, self->dealer, ZFRAME_DONTWAIT);
+    zframe_destroy (&copy);
+}
+
 //  A finished attempt: build RESULT, keep it until the broker ACKs it
 static void
 s_finish (node_t *self, async_task_t *job, int64_t ran_us)
@@ -889,6 +954,13 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
     async_msg_str (&msg, "id", job->id);
     if (ran_us >= 0)
         async_msg_int (&msg, "ran_us", ran_us);
+    //  Stamped at each send (s_unacked_stamp): fixed-width, in place
+    async_msg_key (&msg, "started_ago_us");
+    msgpack_pack_fix_int64 (&msg.packer, 0);
+    size_t started_at = msg.buffer.size - 8;
+    async_msg_key (&msg, "ended_ago_us");
+    msgpack_pack_fix_int64 (&msg.packer, 0);
+    size_t ended_at = msg.buffer.size - 8;
     async_msg_key (&msg, "token");
     msgpack_pack_uint64 (&msg.packer, job->token);
     if (job->outcome == 1) {
@@ -943,6 +1015,12 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
     unacked->agent = async_xstrdup (job->agent);
     assert (async_msg_valid (&msg));
     unacked->frame = zframe_new (msg.buffer.data, msg.buffer.size);
+    unacked->started_at = started_at;
+    unacked->ended_at = ended_at;
+    int64_t now = async_mono_us ();
+    int64_t began = atomic_load (&job->run_mono);
+    unacked->started = began ? began : now;     //  0: it never ran (unknown task)
+    unacked->ended = began ? began + (ran_us > 0 ? ran_us : 0) : now;
     size_t body = msg.body;
     async_msg_destroy (&msg);
     unacked->backoff = 500000;
@@ -951,6 +1029,7 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
     async_idmap_insert (self->unacked, unacked->id, unacked);
     if (self->batching && self->broker_batch) {
         //  Sent with the other results of this turn (s_flush_results)
+        s_unacked_stamp (unacked, now);
         async_sbuffer_write (&self->results, (const char *) zframe_data (unacked->frame)
                                + body, zframe_size (unacked->frame) - body);
         self->nresults++;
@@ -959,9 +1038,7 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
             s_flush_results (self);     //  the broker reads no more in one
         return;
     }
-    zframe_t *copy = zframe_dup (unacked->frame);
-    zframe_send (&copy, self->dealer, ZFRAME_DONTWAIT);
-    zframe_destroy (&copy);
+    s_unacked_send (self, unacked);
 }
 
 //  Send the results kept while draining the workers: one RESULT with
@@ -969,11 +1046,8 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
 static void
 s_flush_results (node_t *self)
 {
-    if (self->nresults == 1) {
-        zframe_t *copy = zframe_dup (self->last_result->frame);
-        zframe_send (&copy, self->dealer, ZFRAME_DONTWAIT);
-        zframe_destroy (&copy);
-    }
+    if (self->nresults == 1)
+        s_unacked_send (self, self->last_result);
     else
     if (self->nresults > 1) {
         async_msg_t msg;
@@ -1064,6 +1138,57 @@ s_on_ack (node_t *self, const msgpack_object *body)
                            "message=\"the broker gave this job to another attempt; "
                            "our result was dropped\"", id);
     async_idmap_delete (self->unacked, id);
+}
+
+//  AGENT-SET: change an agent as asked (the setter calls node_set_agents,
+//  which says HELLO again), then answer AGENT-APPLIED with the ref
+static void
+s_on_agent_set (node_t *self, const msgpack_object *body)
+{
+    uint64_t ref = 0;
+    if (async_mp_uint (body, "ref", &ref)) {
+        async_log_warning ("node", "message.dropped", "reason=\"AGENT-SET without ref\"");
+        return;
+    }
+    char name [ASYNC_MAX_NAME + 1] = "", err [600] = "";
+    int64_t size = 0;
+    bool save = false;
+    const msgpack_object *given = async_mp_get (body, "filter");
+    char *filter = given ? async_mp_strdup (body, "filter") : NULL;
+    async_mp_bool (body, "save", &save);
+    if (async_mp_str (body, "agent", name, sizeof name) || async_mp_int (body, "size", &size)
+    ||  size < 1 || size > 10000 || (given && !filter))
+        snprintf (err, sizeof err, "malformed AGENT-SET (agent, size 1 to 10000, filter)");
+    else
+    if (!self->agent_set)
+        snprintf (err, sizeof err, "this node cannot change its agents while it runs");
+    else
+    if (self->agent_set (self, self->agent_set_arg, name, (int) size, filter, save, err,
+                         sizeof err) && !*err)
+        snprintf (err, sizeof err, "the change was not made");
+    if (async_log_enabled (ASYNC_LOG_INFO)) {
+        //  The broker's text, quoted: one line, whatever it holds
+        char qname [ASYNC_MAX_NAME * 2], qfilter [512], qerr [700];
+        async_log_quote (name, qname, sizeof qname);
+        async_log_quote (filter ? filter : "", qfilter, sizeof qfilter);
+        async_log_quote (err, qerr, sizeof qerr);
+        async_log_info ("node", *err ? "agent.set_refused" : "agent.set", "node=%s "
+                        "agent=\"%s\" size=%" PRId64 " filter=\"%s\" save=%d reason=\"%s\"",
+                        self->uuid, qname, size, qfilter, save, qerr);
+    }
+    free (filter);
+    async_msg_t msg;
+    async_msg_init (&msg, ASYNC_C_AGENT_APPLIED, ++self->rid);
+    async_msg_key (&msg, "ref");
+    msgpack_pack_uint64 (&msg.packer, ref);
+    async_msg_key (&msg, "ok");
+    if (*err)
+        msgpack_pack_false (&msg.packer);
+    else
+        msgpack_pack_true (&msg.packer);
+    if (*err)
+        async_msg_str (&msg, "error", err);
+    s_send (self, &msg);
 }
 
 static void
@@ -1196,9 +1321,7 @@ s_on_broker (node_t *self)
         //  Deliver the results the broker has not acknowledged yet
         unacked_t *unacked = (unacked_t *) async_idmap_first (self->unacked);
         while (unacked) {
-            zframe_t *copy = zframe_dup (unacked->frame);
-            zframe_send (&copy, self->dealer, ZFRAME_DONTWAIT);
-            zframe_destroy (&copy);
+            s_unacked_send (self, unacked);
             unacked = (unacked_t *) async_idmap_next (self->unacked);
         }
     }
@@ -1221,6 +1344,9 @@ s_on_broker (node_t *self)
     else
     if (async_inmsg_is (&in, ASYNC_S_CANCEL))
         s_on_cancel (self, &in);
+    else
+    if (async_inmsg_is (&in, ASYNC_S_AGENT_SET))
+        s_on_agent_set (self, in.body);
     else
     if (async_inmsg_is (&in, ASYNC_S_PONG))
         ;
@@ -1474,9 +1600,7 @@ s_timers (node_t *self)
         self->next_resend_check = now + S_RESEND_CHECK_US;
     while (unacked) {
         if (now >= unacked->next_send && self->state == NODE_WELCOMED) {
-            zframe_t *copy = zframe_dup (unacked->frame);
-            zframe_send (&copy, self->dealer, ZFRAME_DONTWAIT);
-            zframe_destroy (&copy);
+            s_unacked_send (self, unacked);
             unacked->backoff = unacked->backoff * 2 > 8000000 ? 8000000 : unacked->backoff * 2;
             unacked->next_send = now + unacked->backoff;
         }
@@ -1717,6 +1841,13 @@ node_set_reload (node_t *self, node_reload_fn *fn, void *arg)
 {
     self->reload = fn;
     self->reload_arg = arg;
+}
+
+void
+node_set_agent_setter (node_t *self, node_agent_set_fn *fn, void *arg)
+{
+    self->agent_set = fn;
+    self->agent_set_arg = arg;
 }
 
 int

@@ -68,6 +68,10 @@ const char *
 void
     node_agent_free (node_agent_t *agent);
 
+//  A deep copy of `from` into `to` (free it with node_agent_free).
+void
+    node_agent_copy (const node_agent_t *from, node_agent_t *to);
+
 //  Read or create the node's instance UUID and its key (docs/spec.md
 //  section 3): the file's first line is the uuid, a line "key=HEX" the key
 //  (NODE_KEY_HEX hex digits into `key`, which holds NODE_KEY_HEX + 1
@@ -118,6 +122,17 @@ int
 typedef void (node_reload_fn) (node_t *node, void *arg);
 void
     node_set_reload (node_t *self, node_reload_fn *fn, void *arg);
+
+//  Called for the broker's AGENT-SET (asyncctl agent set): agent `name`
+//  gets `size` slots and, when `filter` is not NULL, that filter (as
+//  --agent's FILTER); with `save`, the node's config file says so too. It
+//  changes the agents with node_set_agents. 0, or -1 with the reason in
+//  err. A node without one refuses AGENT-SET.
+typedef int (node_agent_set_fn) (node_t *node, void *arg, const char *name, int size,
+                                 const char *filter, bool save, char *err,
+                                 size_t err_size);
+void
+    node_set_agent_setter (node_t *self, node_agent_set_fn *fn, void *arg);
 
 //  Change the node's agents while it runs: the node says HELLO again, in a
 //  new session, with these agents and its running jobs held (as when its

@@ -465,7 +465,8 @@ async function viewFailed (status, params) {
 
 function agentList (node) {
     return el ("ul", {class: "agents"}, ...(node.agents || []).map (a =>
-        el ("li", {}, a.name + " " + a.running + "/" + a.size,
+        el ("li", {}, a.name + " " + a.running + "/" + a.size
+                      + (a.pending ? ", " + a.pending + " pending only it takes" : ""),
             el ("span", {class: "muted"}, " tasks " + (a.filter || "*")
                 + " queues " + (a.queues || "default")))));
 }

@@ -1196,6 +1196,28 @@ async_quota_set (async_client_t *self, const char *name, int64_t size)
 }
 
 int
+async_agent_set (async_client_t *self, const char *node, const char *agent, int64_t size,
+                 const char *filter, int save)
+{
+    assert (node && agent);
+    json_t *text = filter ? json_string (filter) : NULL;
+    if (filter && !text) {
+        snprintf (self->error, sizeof self->error, "the filter is not UTF-8 text");
+        return ASYNC_EUSAGE;
+    }
+    json_t *query = json_pack ("{s:s, s:s, s:I, s:b}", "node", node, "agent", agent,
+                               "size", (json_int_t) size, "save", save != 0);
+    if (!query) {
+        json_decref (text);
+        snprintf (self->error, sizeof self->error, "the node or agent is not UTF-8 text");
+        return ASYNC_EUSAGE;
+    }
+    if (text)
+        json_object_set_new (query, "filter", text);
+    return s_command (self, ASYNC_C_AGENT_SET, query, NULL, NULL);
+}
+
+int
 async_quota_delete (async_client_t *self, const char *name)
 {
     return s_command (self, ASYNC_C_QUOTA_DELETE, json_pack ("{s:s}", "name", name), NULL, NULL);

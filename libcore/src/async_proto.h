@@ -4,7 +4,7 @@
     One row per command and direction, in the order of docs/protocol.md
     section 3: `C_` rows go to the broker (from a client, a node, or a task
     through its node), `S_` rows come from it. A name may appear in both
-    directions (PING, PROGRESS, CANCEL, COUNT, STATUS, NODES) with another
+    directions (PING, PROGRESS, CANCEL, COUNT, STATUS, NODES, AGENT-SET) with another
     meaning in each. Programs send and dispatch by the row's id, never by a
     name typed again; tests/unit/test_proto.c checks that this table and the
     grammar of docs/protocol.md name the same messages.
@@ -22,6 +22,8 @@
                     node was declared dead)
             LISTING reads many jobs: paged, and bounded by the listing
                     budget (docs/protocol.md section 9)
+            CLIENT  an operator's command: with CURVE, only a key of role
+                    client (a node's key, and so its tasks, may not)
     (Private; not installed.)
     =========================================================================
 */
@@ -56,12 +58,14 @@ extern "C" {
     X (C_QUEUE_PAUSE,   "QUEUE-PAUSE",  PEER,   WRITES) \
     X (C_QUEUE_RESUME,  "QUEUE-RESUME", PEER,   WRITES) \
     X (C_HISTORY,       "HISTORY",      PEER,   0) \
+    X (C_AGENT_SET,     "AGENT-SET",    PEER,   CLIENT) \
     X (C_PING,          "PING",         PEER,   0) \
     X (C_HELLO,         "HELLO",        NODE,   0) \
     X (C_STARTED,       "STARTED",      NODE,   SESSION) \
     X (C_PROGRESS,      "PROGRESS",     NODE,   SESSION) \
     X (C_RESULT,        "RESULT",       NODE,   SESSION) \
     X (C_BYE,           "BYE",          NODE,   SESSION) \
+    X (C_AGENT_APPLIED, "AGENT-APPLIED", NODE,  0) \
     X (S_ACCEPTED,      "ACCEPTED",     BROKER, 0) \
     X (S_WAITING,       "WAITING",      BROKER, 0) \
     X (S_PROGRESS,      "PROGRESS",     BROKER, 0) \
@@ -82,7 +86,8 @@ extern "C" {
     X (S_ACK,           "ACK",          BROKER, 0) \
     X (S_CANCEL,        "CANCEL",       BROKER, 0) \
     X (S_PING,          "PING",         BROKER, 0) \
-    X (S_REHELLO,       "REHELLO",      BROKER, 0)
+    X (S_REHELLO,       "REHELLO",      BROKER, 0) \
+    X (S_AGENT_SET,     "AGENT-SET",    BROKER, 0)
 
 typedef enum {
 #define ASYNC_PROTO_ENUM(id, name, sender, flags) ASYNC_##id,
@@ -101,7 +106,8 @@ enum {
     ASYNC_PROTO_0 = 0,
     ASYNC_PROTO_WRITES = 1,
     ASYNC_PROTO_SESSION = 2,
-    ASYNC_PROTO_LISTING = 4
+    ASYNC_PROTO_LISTING = 4,
+    ASYNC_PROTO_CLIENT = 8
 };
 
 typedef struct {

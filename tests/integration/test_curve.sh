@@ -3,7 +3,8 @@
 #   the broker lets in only the keys in the directory. An allowed client key
 #   submits and a node key runs the job; no key, a key not in the
 #   directory and a key revoked (file removed, SIGHUP) fail fast with exit
-#   4 and a clear line; a client key cannot act as a node; a refused node
+#   4 and a clear line; a client key cannot act as a node, nor a node key
+#   change a node's agents (agent set); a refused node
 #   keeps trying and gets in once its key is allowed; the broker serves the
 #   others throughout; an action is logged with the name of its key.
 source "$(dirname "$0")/../helpers/lib.sh"
@@ -127,6 +128,16 @@ kill -HUP "$AM_BROKER_PID"
 am_wait_for "auth.reloaded keys=6 in the broker log" 10 \
     grep -q 'auth.reloaded keys=6' "$AM_TMP/broker.log"
 am_wait_for "the late node to be listed" 15 am_node_listed "$late_uuid"
+
+#   ---- only a client key changes a node's agents (not a node, so not a task)
+am_check "agent set with a node's key: exit 6, auth.not_client; with a client key: done"
+s_ctl_as node1 agent set "$late_uuid" main --size 2
+[ "$rc" = 6 ] || am_fail "agent set with a node key: exit $rc, not 6 (stderr: $err)"
+grep -q "may not send AGENT-SET" <<<"$err" || am_fail "agent set with a node key: stderr '$err'"
+grep -q 'auth.not_client.*command=AGENT-SET' "$AM_TMP/broker.log" \
+    || am_fail "no auth.not_client line for AGENT-SET in the broker log"
+s_ctl_as client1 agent set "$late_uuid" main --size 2
+[ "$rc" = 0 ] || am_fail "agent set with a client key: exit $rc (stderr: $err)"
 
 #   ---- revocation: remove the files, SIGHUP
 am_node_start node_r --module "$AM_TESTING_SO" --curve-key "$K/node_revoked_secret"

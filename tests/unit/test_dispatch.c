@@ -640,6 +640,43 @@ test_dispatch_has_taker (void **state)
     dispatch_destroy (&self);
 }
 
+//  An agent's pending count: the pending jobs it alone takes. Jobs two
+//  agents take count for neither; a job nobody takes, for nobody; an
+//  agent gone hands its jobs to the other; a taken job is not pending
+static void
+test_dispatch_count_pending_sole_taker (void **state)
+{
+    (void) state;
+    dispatch_t *self = dispatch_new ();
+    const char *bulk [] = { "bulk", NULL };
+    const char *both [] = { "default", "bulk", NULL };
+    const char *pi [] = { "pi.*", NULL };
+    const char *slow [] = { "pi.slow", NULL };
+    dispatch_agent_t *any = dispatch_agent_add (self, self, "any", 1, both, NULL, NULL);
+    dispatch_agent_t *fast = dispatch_agent_add (self, self, "fast", 1, bulk, pi, slow);
+    s_push (self, 1, "pi.slow", "bulk", 0, false);    //  any alone
+    s_push (self, 2, "pi.fast", "bulk", 0, false);    //  both
+    s_push (self, 3, "pi.fast", "bulk", 0, false);    //  both
+    s_push (self, 4, "other", "default", 0, false);   //  any alone
+    s_push (self, 5, "pi.fast", "nobody", 0, false);  //  no one
+    dispatch_count_pending (self);
+    assert_int_equal (dispatch_agent_pending (any), 2);
+    assert_int_equal (dispatch_agent_pending (fast), 0);
+    //  The cache of takers forgets a removed agent: `fast` alone now
+    dispatch_agent_remove (self, &any);
+    dispatch_count_pending (self);
+    assert_int_equal (dispatch_agent_pending (fast), 2);
+    assert_true (dispatch_has_taker (self, "bulk", "pi.fast"));
+    assert_false (dispatch_has_taker (self, "bulk", "pi.slow"));
+    //  One of them taken: one left
+    dispatch_agent_t *agent = NULL;
+    assert_int_equal (s_next (self, &agent), 2);
+    assert_ptr_equal (agent, fast);
+    dispatch_count_pending (self);
+    assert_int_equal (dispatch_agent_pending (fast), 1);
+    dispatch_destroy (&self);
+}
+
 typedef struct {
     const char *refused;        //  id kept pending
     int calls;
@@ -951,6 +988,7 @@ main (void)
         cmocka_unit_test (test_dispatch_push_twice_is_once),
         cmocka_unit_test (test_dispatch_nothing_to_do),
         cmocka_unit_test (test_dispatch_has_taker),
+        cmocka_unit_test (test_dispatch_count_pending_sole_taker),
         cmocka_unit_test (test_dispatch_veto_keeps_job_pending),
         cmocka_unit_test (test_dispatch_each_pending_in_dispatch_order),
         cmocka_unit_test (test_dispatch_each_pending_stops_and_goes_on),

@@ -260,8 +260,8 @@ static void
 test_senders_and_flags (void **state)
 {
     (void) state;
-    const async_command_t node [] = { ASYNC_C_HELLO, ASYNC_C_STARTED, ASYNC_C_PROGRESS,
-                                      ASYNC_C_RESULT, ASYNC_C_BYE };
+    const async_command_t node [] = { ASYNC_C_HELLO,  ASYNC_C_STARTED, ASYNC_C_PROGRESS,
+                                      ASYNC_C_RESULT, ASYNC_C_BYE,     ASYNC_C_AGENT_APPLIED };
     size_t nodes = 0;
     for (int id = 0; id < ASYNC_COMMANDS; id++)
         nodes += async_proto_row ((async_command_t) id)->sender == ASYNC_SENDER_NODE;
@@ -273,6 +273,9 @@ test_senders_and_flags (void **state)
     assert_false (async_proto_row (ASYNC_C_HELLO)->flags & ASYNC_PROTO_SESSION);
     assert_true (async_proto_row (ASYNC_C_RESULT)->flags & ASYNC_PROTO_SESSION);
     assert_true (async_proto_row (ASYNC_C_LIST)->flags & ASYNC_PROTO_LISTING);
+    //  Only an operator (a client key) changes a node's agents
+    assert_true (async_proto_row (ASYNC_C_AGENT_SET)->flags & ASYNC_PROTO_CLIENT);
+    assert_false (async_proto_row (ASYNC_C_SUBMIT)->flags & ASYNC_PROTO_CLIENT);
 }
 
 //  A body counts the fields added with async_msg_key and the helpers, not

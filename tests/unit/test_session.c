@@ -132,6 +132,9 @@ test_session_new_and_pack (void **state)
     json_t *node = async_codec_decode_json (buffer.data, buffer.size);
     assert_string_equal (json_string_value (json_object_get (node, "uuid")), S_UUID);
     assert_int_equal (json_array_size (json_object_get (node, "agents")), 2);
+    json_t *first = json_array_get (json_object_get (node, "agents"), 0);
+    assert_true (json_is_integer (json_object_get (first, "pending")));
+    assert_true (json_integer_value (json_object_get (first, "pending")) == 0);
     assert_true (json_is_false (json_object_get (node, "dead")));
     json_decref (node);
     msgpack_sbuffer_destroy (&buffer);

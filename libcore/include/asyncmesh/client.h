@@ -227,6 +227,18 @@ ASYNC_EXPORT int
 ASYNC_EXPORT int
     async_history_json (async_client_t *self, const char *range, char **json_out);
 
+//  Change agent `agent` of the live node `node` (its uuid) to `size`
+//  slots and, when `filter` is not NULL, that task filter (globs,
+//  comma-separated, '!' excluding: "pi.*,!pi.slow"); when `save` is not
+//  0, the node rewrites its config file's entry for the agent too. Returns
+//  once the node has applied it: 0; ASYNC_ENOJOB when there is no such
+//  live node or agent, or the node went away; ASYNC_EREFUSED for a bad
+//  size or filter, or when the node refused (async_client_error () says
+//  why); ASYNC_ETIMEOUT when the node did not answer in time.
+ASYNC_EXPORT int
+    async_agent_set (async_client_t *self, const char *node, const char *agent,
+                     int64_t size, const char *filter, int save);
+
 //  Recurring schedules: every `interval_ms`, the broker submits spec_json
 //  (a job spec), exactly once per tick, across broker restarts.
 ASYNC_EXPORT int

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+#   asyncctl agent set NODE AGENT --size N [--filter EXPR] [--save]
+#   (docs/spec.md section 5; docs/protocol.md, AGENT-SET): a live node's
+#   agent changes while it runs, through the broker, and the command
+#   returns once the node applied it. n1 starts with main:1 and spare:4
+#   (on a queue nobody uses: 5 worker threads); 4 sleeping jobs wait for
+#   main, one runs. main to 4 is refused while the sum would pass 5
+#   threads; with spare down to 1 it is taken and the 4 jobs run at once,
+#   counted in `asyncctl nodes`. A --filter changes the tasks an agent
+#   takes; --save rewrites the config file of a node started with
+#   --config and is refused by one without. Refusals: unknown node or
+#   agent (exit 5), size 0, huge or negative, a NODE that is not a uuid
+#   (exit 2), a node that does not answer (stopped: exit 3).
+#   Before, there was no way to change an agent but SIGHUP or a restart.
+source "$(dirname "$0")/../helpers/lib.sh"
+
+am_broker_start
+am_node_start n1 --module "$AM_TESTING_SO" --agent 'main:1' --agent 'spare:4@spare'
+uuid=${AM_NODE_UUID[n1]}
+s_agents () { am_ctl node "$1" | jq -r '[.node.agents[] | "\(.name):\(.size):\(.filter)"] | join(" ")'; }
+#   s_rc EXPECTED WHAT ARGS...: run asyncctl, check its exit status
+s_rc () {
+    local expected=$1 what=$2 rc=0; shift 2
+    am_ctl "$@" >"$AM_TMP/out" 2>"$AM_TMP/err" || rc=$?
+    [ "$rc" = "$expected" ] \
+        || am_fail "$what: exit $rc, not $expected (stderr: $(cat "$AM_TMP/err"))"
+    [ "$rc" = 0 ] || [ "$(wc -l <"$AM_TMP/err")" = 1 ] \
+        || am_fail "$what: not one line on stderr: $(cat "$AM_TMP/err")"
+}
+
+for i in 1 2 3 4; do am_ctl submit testing.sleep 30 >/dev/null; done
+am_wait_for "one job running on n1" 15 am_node_running "$uuid" 1
+am_assert_eq "pending jobs" 3 "$(am_ctl count pending)"
+
+am_check "main to 4 slots: refused while spare holds 4 of the 5 worker threads"
+s_rc 6 "main to 4 with spare at 4" agent set "$uuid" main --size 4
+grep -q "worker threads" "$AM_TMP/err" || am_fail "no reason about the threads: $(cat "$AM_TMP/err")"
+am_assert_eq "agents after the refusal" "main:1:* spare:4:*" "$(s_agents "$uuid")"
+
+am_check "spare to 1, then main to 4: the 4 jobs run at once"
+s_rc 0 "spare to 1" agent set "$uuid" spare --size 1
+s_rc 0 "main to 4" agent set "$uuid" main --size 4
+am_assert_eq "agents after the changes" "main:4:* spare:1:*" "$(s_agents "$uuid")"
+am_wait_for "4 jobs running on n1" 15 am_node_running "$uuid" 4
+am_assert_eq "running on agent main" 4 \
+    "$(am_ctl nodes | jq -r --arg u "$uuid" 'select(.uuid == $u) | .agents[] | select(.name == "main") | .running')"
+am_assert_eq "pending jobs" 0 "$(am_ctl count pending)"
+grep -q "agent.set node=$uuid" "$AM_TMP/n1.log" || am_fail "no agent.set line in n1's log"
+
+am_check "--filter: spare takes testing.* but not testing.sleep"
+s_rc 0 "spare's filter" agent set "$uuid" spare --size 1 --filter 'testing.*,!testing.sleep'
+am_assert_eq "agents after the filter" "main:4:* spare:1:testing.*,!testing.sleep" "$(s_agents "$uuid")"
+
+am_check "refusals: unknown node or agent 5; bad size or NODE 2; --save without --config 6"
+s_rc 5 "an unknown node" agent set "$(am_uuid)" main --size 2
+grep -q "no such node" "$AM_TMP/err" || am_fail "stderr: $(cat "$AM_TMP/err")"
+s_rc 5 "an unknown agent" agent set "$uuid" nosuch --size 2
+grep -q "no such agent" "$AM_TMP/err" || am_fail "stderr: $(cat "$AM_TMP/err")"
+s_rc 2 "size 0" agent set "$uuid" main --size 0
+s_rc 2 "a huge size" agent set "$uuid" main --size 99999999999999999999
+s_rc 2 "a negative size" agent set "$uuid" main --size=-3
+s_rc 2 "no --size" agent set "$uuid" main
+s_rc 2 "a NODE that is not a uuid" agent set nonsense main --size 2
+s_rc 2 "a filter naming queues" agent set "$uuid" main --size 2 --filter 'x@bulk'
+s_rc 6 "--save on a node without --config" agent set "$uuid" main --size 4 --save
+grep -q "without --config" "$AM_TMP/err" || am_fail "stderr: $(cat "$AM_TMP/err")"
+am_assert_eq "agents after the refusals" "main:4:* spare:1:testing.*,!testing.sleep" \
+    "$(s_agents "$uuid")"
+
+am_check "--save on a node started with --config rewrites its agent there"
+cfg=$AM_TMP/n2.cfg
+printf 'modules\n    testing = "%s"\nagents\n    main\n        size = 2\n' "$AM_TESTING_SO" >"$cfg"
+am_node_start n2 --config "$cfg"
+uuid2=${AM_NODE_UUID[n2]}
+s_rc 0 "main of n2, saved" agent set "$uuid2" main --size 1 --filter 'testing.noop' --save
+am_assert_eq "agents of n2" "main:1:testing.noop" "$(s_agents "$uuid2")"
+grep -Eq 'size = "?1"?' "$cfg" || am_fail "size not saved: $(cat "$cfg")"
+grep -Eq 'tasks = "?testing.noop"?' "$cfg" || am_fail "filter not saved: $(cat "$cfg")"
+grep -Eq 'testing = ' "$cfg" || am_fail "the modules section was lost: $(cat "$cfg")"
+
+am_check "a node that does not answer (stopped): exit 3 after the broker's wait"
+kill -STOP "${AM_NODE_PID[n2]}"
+s_rc 3 "a stopped node" agent set "$uuid2" main --size 2
+kill -CONT "${AM_NODE_PID[n2]}"
+am_say "PASS"
