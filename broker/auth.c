@@ -8,6 +8,7 @@
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
 #include "async_alloc.h"
+#include <ctype.h>
 
 #define S_ZAP_DOMAIN "asyncmesh"
 
@@ -53,7 +54,13 @@ s_roles_load (const char *dir_path)
             key->role = async_keys_role (cert);
             const char *path = zfile_filename (file, NULL);
             const char *slash = strrchr (path, '/');
+            //  Logged as by=NAME: anything but a plain name's characters
+            //  (a space, a quote, a newline) becomes '_', so that a file
+            //  name cannot forge a field or a line of the log
             key->name = async_xstrdup (slash ? slash + 1 : path);
+            for (char *c = key->name; *c; c++)
+                if (!isalnum ((unsigned char) *c) && !strchr ("_-.@+", *c))
+                    *c = '_';
             zhashx_update (roles, zcert_public_txt (cert), key);
         }
         zcert_destroy (&cert);

@@ -165,4 +165,13 @@ s_ctl_as client2 queue pause q9
 [ "$rc" = 0 ] || am_fail "queue pause with client2's key exited $rc: $err"
 grep -q 'queue.paused queue=q9 .*by=client2' "$AM_TMP/broker.log" \
     || am_fail "no 'queue.paused queue=q9 ... by=client2' line in the broker log"
+am_check "a key file whose name would forge a log field is logged with '_' for the odd characters"
+"$AM_BIN/asyncctl" keygen "$K/odd"
+cp "$K/odd" "$K/clients/odd by=root"
+kill -HUP "$AM_BROKER_PID"
+am_wait_for "the broker to reload its keys" 10 grep -q 'auth.reloaded keys=5' "$AM_TMP/broker.log"
+s_ctl_as odd queue pause q10
+[ "$rc" = 0 ] || am_fail "queue pause with the odd key exited $rc: $err"
+grep -q 'queue.paused queue=q10 .*by=odd_by_root$' "$AM_TMP/broker.log" \
+    || am_fail "no 'queue.paused queue=q10 ... by=odd_by_root' line in the broker log"
 am_say "PASS"
