@@ -8,6 +8,7 @@
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
 #include "async_alloc.h"
+#include <ctype.h>
 
 #define S_ZAP_DOMAIN "asyncmesh"
 
@@ -15,8 +16,24 @@ struct _broker_auth_t {
     zactor_t *zauth;            //  czmq's ZAP handler
     zcert_t *cert;              //  the broker's key pair
     char *clients_dir;
-    zhashx_t *roles;            //  Z85 public key -> role (static string)
+    zhashx_t *roles;            //  Z85 public key -> s_key_t
 };
+
+//  What the broker knows of an allowed key
+typedef struct {
+    const char *role;           //  ASYNC_ROLE_NODE or _CLIENT (static)
+    char *name;                 //  its certificate's file name
+} s_key_t;
+
+static void
+s_key_destroy (s_key_t **self_p)
+{
+    if (*self_p) {
+        free ((*self_p)->name);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
 
 //  Read every certificate in the directory as zcertstore does, so that
 //  the map holds what the ZAP handler lets in
@@ -24,6 +41,7 @@ static zhashx_t *
 s_roles_load (const char *dir_path)
 {
     zhashx_t *roles = zhashx_new ();
+    zhashx_set_destructor (roles, (zhashx_destructor_fn *) s_key_destroy);
     zdir_t *dir = zdir_new (dir_path, NULL);
     zfile_t **files = dir ? zdir_flatten (dir) : NULL;
     for (size_t index = 0; files && files [index]; index++) {
@@ -31,9 +49,20 @@ s_roles_load (const char *dir_path)
         if (!zfile_is_regular (file))
             continue;
         zcert_t *cert = zcert_load (zfile_filename (file, NULL));
-        if (cert)
-            zhashx_update (roles, zcert_public_txt (cert),
-                           (void *) async_keys_role (cert));
+        if (cert) {
+            s_key_t *key = (s_key_t *) async_xcalloc (1, sizeof (s_key_t));
+            key->role = async_keys_role (cert);
+            const char *path = zfile_filename (file, NULL);
+            const char *slash = strrchr (path, '/');
+            //  Logged as by=NAME: anything but a plain name's characters
+            //  (a space, a quote, a newline) becomes '_', so that a file
+            //  name cannot forge a field or a line of the log
+            key->name = async_xstrdup (slash ? slash + 1 : path);
+            for (char *c = key->name; *c; c++)
+                if (!isalnum ((unsigned char) *c) && !strchr ("_-.@+", *c))
+                    *c = '_';
+            zhashx_update (roles, zcert_public_txt (cert), key);
+        }
         zcert_destroy (&cert);
     }
     zdir_flatten_free (&files);
@@ -124,13 +153,21 @@ broker_auth_node_command (const char *command)
     return row && row->sender == ASYNC_SENDER_NODE;
 }
 
+//  The allowed key that sent `body` (the ZAP handler let its connection
+//  in with it: User-Id), or NULL
+static s_key_t *
+s_key_of (broker_auth_t *self, zframe_t *body)
+{
+    const char *id = zframe_meta (body, "User-Id");
+    return id ? (s_key_t *) zhashx_lookup (self->roles, id) : NULL;
+}
+
 broker_auth_verdict_t
 broker_auth_check (broker_auth_t *self, zframe_t *body, const char *command,
                    char *why, size_t why_size)
 {
-    //  The ZAP handler let this connection in with this key (User-Id)
-    const char *key = zframe_meta (body, "User-Id");
-    const char *role = key ? (const char *) zhashx_lookup (self->roles, key) : NULL;
+    s_key_t *key = s_key_of (self, body);
+    const char *role = key ? key->role : NULL;
     if (!role) {
         snprintf (why, why_size, "this key is no longer allowed by the broker; "
                   "ask its operator to put its public key file in --curve-clients");
@@ -149,4 +186,11 @@ broker_auth_check (broker_auth_t *self, zframe_t *body, const char *command,
         return BROKER_AUTH_NOT_CLIENT;
     }
     return BROKER_AUTH_OK;
+}
+
+const char *
+broker_auth_name (broker_auth_t *self, zframe_t *body)
+{
+    s_key_t *key = s_key_of (self, body);
+    return key ? key->name : NULL;
 }

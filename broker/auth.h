@@ -56,6 +56,12 @@ broker_auth_verdict_t
     broker_auth_check (broker_auth_t *self, zframe_t *body, const char *command,
                        char *why, size_t why_size);
 
+//  The name of the key that sent `body`: the file name of its public
+//  certificate in the --curve-clients directory (borrowed, valid until a
+//  reload), or NULL when the key is not allowed.
+const char *
+    broker_auth_name (broker_auth_t *self, zframe_t *body);
+
 //  Whether `command` is one only a node sends (HELLO, STARTED, RESULT,
 //  PROGRESS, BYE).
 bool

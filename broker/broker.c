@@ -518,6 +518,9 @@ s_handle (broker_t *self, zmsg_t *zmsg)
     }
     const char *cmd = in.command;
     self->peer_address = zframe_meta (body, "Peer-Address");
+    self->actor = self->auth ? broker_auth_name (self->auth, body) : NULL;
+    if (!self->actor)
+        self->actor = "local";
     const async_proto_t *command = async_proto_find (cmd, true);
     if (command && (command->flags & ASYNC_PROTO_WRITES) && broker_disk_low (self)) {
         broker_error (self, routing, in.rid, ASYNC_EREFUSED, "the broker's disk is full (free "
@@ -558,6 +561,9 @@ s_handle (broker_t *self, zmsg_t *zmsg)
         case ASYNC_C_STATUS:
             listing_on_status (self, routing, &in);
             break;
+        case ASYNC_C_HISTORY:
+            listing_on_history (self, routing, &in);
+            break;
         case ASYNC_C_NODES:
             listing_on_nodes (self, routing, &in);
             break;
@@ -579,6 +585,16 @@ s_handle (broker_t *self, zmsg_t *zmsg)
         case ASYNC_C_EVERY_DELETE:
         case ASYNC_C_EVERY_LIST:
             requests_on_every (self, routing, &in, command->id);
+            break;
+        case ASYNC_C_RETRY:
+            requests_on_retry (self, routing, &in);
+            break;
+        case ASYNC_C_DELETE:
+            requests_on_delete (self, routing, &in);
+            break;
+        case ASYNC_C_QUEUE_PAUSE:
+        case ASYNC_C_QUEUE_RESUME:
+            requests_on_queue_pause (self, routing, &in, command->id);
             break;
         case ASYNC_C_HELLO:
             nodes_on_hello (self, routing, rkey, &in);
@@ -623,6 +639,7 @@ s_handle (broker_t *self, zmsg_t *zmsg)
                                    async_rate_quiet (&self->dropped));
             broker_error (self, routing, in.rid, ASYNC_EREFUSED, "unknown command");
     }
+    self->actor = NULL;
     async_inmsg_destroy (&in);
     zframe_destroy (&routing);
     zframe_destroy (&body);
@@ -719,6 +736,7 @@ broker_new (const broker_config_t *config, broker_t **self_p)
         self->commit = commit_new (self->store, self->dispatch, self->metrics,
                                    config->sync, &callbacks);
         self->nodes = nodes_new (self->store);
+        self->history = history_new (self->store);
         rc = recover_run (self);
     }
     if (rc == 0)
@@ -791,6 +809,7 @@ broker_destroy (broker_t **self_p)
     timers_destroy (&self->timers);
     zhashx_destroy (&self->orphans);
     quota_destroy (&self->quotas);
+    history_destroy (&self->history);
     agentset_stop (self);
     if (self->handoff_targets) {
         zlistx_t *list = (zlistx_t *) zhashx_first (self->handoff_targets);
@@ -956,6 +975,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         //  woken (one job at a time: W2's latency)
         bool lone = handled <= 1 && drained
                  && dispatch_used (self->dispatch) < 2;
+        history_stage (self->history);
         if (lone ? commit_lone (self->commit) : commit_start (self->commit, false))
             break;
         waiters_flush (self->waiters);
@@ -964,10 +984,13 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         if (self->http && (ready == 0 || http_timeout == 0
                         || (fds [2].revents & POLLIN)))
             http_run (self->http);
+        if (commit_failed (self->commit))
+            break;              //  an action of the HTTP API could not be written
     }
     if (commit_failed (self->commit))
         return ASYNC_ESTORE;
     //  Finish the write in flight, then write what is staged, synced
+    history_stage (self->history);
     if (commit_stop (self->commit) == 0)
         nodes_acks_flush (self, true);
     async_log_info ("broker", "broker.stopped", NULL);
@@ -1024,6 +1047,55 @@ broker_view_job (broker_t *self, const char *id, async_msg_t *reply)
     async_job_pack (job, &reply->packer);
     async_job_destroy (&job);
     return 0;
+}
+
+int
+broker_view_act (broker_t *self, broker_action_t action, const char *target, int64_t size,
+                 const char *actor, char *err, size_t err_size)
+{
+    if (broker_disk_low (self)) {
+        snprintf (err, err_size, "the broker's disk is full (free space under its "
+                  "--min-free reserve); nothing was accepted; try again when there is "
+                  "space");
+        return ASYNC_EREFUSED;
+    }
+    self->actor = actor;
+    int rc = ASYNC_EREFUSED;
+    switch (action) {
+        case BROKER_ACTION_CANCEL:
+            rc = requests_cancel (self, target, err, err_size);
+            break;
+        case BROKER_ACTION_RETRY:
+            rc = requests_retry (self, target, err, err_size);
+            break;
+        case BROKER_ACTION_DELETE:
+            rc = requests_delete (self, target, err, err_size);
+            break;
+        case BROKER_ACTION_PAUSE:
+        case BROKER_ACTION_RESUME:
+            rc = requests_queue_pause (self, target, action == BROKER_ACTION_PAUSE, err,
+                                       err_size);
+            break;
+        case BROKER_ACTION_QUOTA:
+            rc = requests_quota (self, target, size, err, err_size);
+            break;
+    }
+    self->actor = NULL;
+    //  Durable before the answer: the batch in flight, then this one,
+    //  written here, synced (the action asked for it: commit_durable)
+    if (rc == 0 && (commit_finish (self->commit) || commit_start (self->commit, true))) {
+        snprintf (err, err_size, "the broker could not write its store; it stops");
+        rc = ASYNC_ESTORE;
+    }
+    if (rc == 0)
+        self->more_work = true;         //  dispatch at once: a queue resumed, a job retried
+    return rc;
+}
+
+json_t *
+broker_view_history (broker_t *self, int64_t range_us, int64_t step_us)
+{
+    return history_json (self->history, async_now_us (), range_us, step_us);
 }
 
 void

@@ -12,6 +12,7 @@
 #include "commit.h"
 #include "dispatch.h"
 #include "every.h"
+#include "history.h"
 #include "http.h"
 #include "metrics.h"
 #include "nodes.h"
@@ -55,8 +56,12 @@ struct _broker_t {
     zhashx_t *orphans;          //  id -> orphan_t
     quota_t *quotas;            //  cluster quotas
     every_t *every;             //  recurring schedules
+    history_t *history;         //  completed jobs by minute (history.h)
     zhashx_t *handoff_targets;  //  target id -> ids of jobs handed off to it
     const char *peer_address;   //  of the message being handled
+    const char *actor;          //  who sent it, for the log of operators'
+                                //  actions: the name of its CURVE key,
+                                //  the label of an HTTP token, or "local"
     bool from_node;             //  completing a job from a node's RESULT
     uint64_t seq;
     uint64_t epoch;

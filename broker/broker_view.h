@@ -52,6 +52,30 @@ void
 void
     broker_view_schedules (broker_t *self, async_msg_t *reply);
 
+//  The operators' actions of the HTTP API
+typedef enum {
+    BROKER_ACTION_CANCEL,       //  target: a job id
+    BROKER_ACTION_RETRY,
+    BROKER_ACTION_DELETE,
+    BROKER_ACTION_PAUSE,        //  target: a queue name
+    BROKER_ACTION_RESUME,
+    BROKER_ACTION_QUOTA         //  target: a quota name; size: its new size
+} broker_action_t;
+
+//  Do an action for `actor` (logged as by=), as the protocol's request of
+//  the same name does, and write it to the store, synced, before
+//  returning. 0; ASYNC_ENOJOB or ASYNC_EREFUSED with the reason in err;
+//  ASYNC_EREFUSED under the disk reserve; ASYNC_ESTORE when the write
+//  failed (the broker stops).
+int
+    broker_view_act (broker_t *self, broker_action_t action, const char *target,
+                     int64_t size, const char *actor, char *err, size_t err_size);
+
+//  The completed jobs of the last `range_us`, in steps of `step_us`
+//  (history_json). NULL only if out of memory.
+json_t *
+    broker_view_history (broker_t *self, int64_t range_us, int64_t step_us);
+
 //  What the broker holds for its peers, now.
 typedef struct {
     size_t sessions;            //  node sessions

@@ -54,6 +54,7 @@ typedef struct {
                                 //  (and on the dispatch's dirty_queues)
     bool listed_spilled;        //  on the dispatch's spilled_queues
     uint64_t refill_pass;       //  the refill pass that last gave it out
+    bool paused;                //  dispatch hands out none of its jobs
 } queue_t;
 
 //  A node's task names, shared by its agents (one copy per node, not one
@@ -98,6 +99,7 @@ struct _dispatch_t {
     zlistx_t *spilled_queues;   //  queue_t * spilled, or that were (not owned)
     uint64_t refill_pass;       //  counts the passes of dispatch_refill_next
     ordset_t *names;            //  the names of the queues, in order
+    ordset_t *paused;           //  the names of the paused queues, in order
     async_idmap_t *entries;     //  id -> entry_t
     zlistx_t *agents;           //  of dispatch_agent_t, owned
     size_t rotate;              //  round-robin start
@@ -261,6 +263,7 @@ dispatch_new (void)
     self->queues = zhashx_new ();
     zhashx_set_destructor (self->queues, (zhashx_destructor_fn *) s_queue_destroy);
     self->names = ordset_new ();
+    self->paused = ordset_new ();
     //  Keyed by the entry's own id: no copy of the key per job
     self->entries = async_idmap_new ();
     async_idmap_set_destructor (self->entries, (async_idmap_destructor_fn *) zstr_free);
@@ -289,6 +292,7 @@ dispatch_destroy (dispatch_t **self_p)
     zlistx_destroy (&self->spilled_queues);
     zhashx_destroy (&self->queues);
     ordset_destroy (&self->names);
+    ordset_destroy (&self->paused);
     zlistx_destroy (&self->agents);
     zhashx_destroy (&self->takers);
     free (self->ring);
@@ -631,6 +635,46 @@ bool
 dispatch_has_queue (dispatch_t *self, const char *queue)
 {
     return zhashx_lookup (self->queues, queue) != NULL;
+}
+
+bool
+dispatch_pause (dispatch_t *self, const char *queue_name, bool paused)
+{
+    queue_t *queue = paused ? s_queue_require (self, queue_name)
+                            : (queue_t *) zhashx_lookup (self->queues, queue_name);
+    if (!queue || queue->paused == paused)
+        return false;
+    queue->paused = paused;
+    if (paused)
+        ordset_insert (self->paused, queue_name);
+    else
+        ordset_delete (self->paused, queue_name);
+    return true;
+}
+
+bool
+dispatch_paused (dispatch_t *self, const char *queue_name)
+{
+    queue_t *queue = (queue_t *) zhashx_lookup (self->queues, queue_name);
+    return queue && queue->paused;
+}
+
+size_t
+dispatch_paused_count (dispatch_t *self)
+{
+    return ordset_size (self->paused);
+}
+
+const char *
+dispatch_paused_first (dispatch_t *self)
+{
+    return ordset_seek_after (self->paused, NULL);
+}
+
+const char *
+dispatch_paused_next (dispatch_t *self)
+{
+    return ordset_next (self->paused);
 }
 
 void
@@ -1083,7 +1127,7 @@ dispatch_next (dispatch_t *self, dispatch_veto_fn *veto, void *veto_arg,
             lane_t *best = NULL;
             for (char **q = agent->queues; *q; q++) {
                 queue_t *queue = (queue_t *) zhashx_lookup (self->queues, *q);
-                if (!queue || queue->size == 0)
+                if (!queue || queue->size == 0 || queue->paused)
                     continue;
                 lane_t *lane = s_best_lane (queue, agent, veto, veto_arg, NULL);
                 if (!lane && queue->spilled)

@@ -139,6 +139,32 @@ size_t
 bool
     dispatch_has_queue (dispatch_t *self, const char *queue);
 
+//  Pause (`paused`) or resume a queue: while paused, dispatch_next hands
+//  out none of its jobs (a test in O(1)); they stay pending, and new ones
+//  join them. A queue paused before it has jobs is known from then on
+//  (dispatch_has_queue). True if the queue's state changed.
+bool
+    dispatch_pause (dispatch_t *self, const char *queue, bool paused);
+
+//  Whether the queue is paused.
+bool
+    dispatch_paused (dispatch_t *self, const char *queue);
+
+//  At most this many queues are paused at once (QUEUE-PAUSE refuses more):
+//  STATUS lists them all
+#define DISPATCH_PAUSED_MAX 1000
+
+//  How many queues are paused.
+size_t
+    dispatch_paused_count (dispatch_t *self);
+
+//  The paused queues in name order: the first, then the next (NULL past
+//  the last); borrowed, valid until a queue is paused or resumed.
+const char *
+    dispatch_paused_first (dispatch_t *self);
+const char *
+    dispatch_paused_next (dispatch_t *self);
+
 //  Calls fn for each queue name with its pending count.
 void
     dispatch_each_queue (dispatch_t *self,

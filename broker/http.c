@@ -1,20 +1,27 @@
 /*  =========================================================================
     http - the broker's HTTP server: /metrics, /api/..., the dashboard
 
-    GET (or HEAD) only. Every answer says Cache-Control: no-store. JSON
-    answers are the JSON asyncctl prints for the same question: the broker
-    builds the same protocol reply (broker_view.h) and it is converted the
-    way the client library converts it.
+    GET (or HEAD) for the views; POST for the operators' actions under
+    /api/ (retry, cancel, delete a job; pause, resume a queue; set a
+    quota), which need the token and a header a cross-site form cannot
+    send. Every answer says Cache-Control: no-store. JSON answers are the
+    JSON asyncctl prints for the same question: the broker builds the same
+    protocol reply (broker_view.h) and it is converted the way the client
+    library converts it.
     =========================================================================
 */
 #include "http.h"
 #include "broker_view.h"
+#include "history.h"
+#include "quota.h"
+#include "spec.h"
 #include "async_job.h"
 #include "async_util.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
 #include "async_alloc.h"
 #include <microhttpd.h>
+#include <ctype.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -30,6 +37,7 @@ struct _http_t {
     broker_t *broker;
     struct MHD_Daemon *daemon;
     char *token;                        //  NULL: no token needed
+    char label [HTTP_LABEL_MAX + 1];    //  the token's, for the log of actions
 };
 
 //  ---------------------------------------------------------------------
@@ -103,11 +111,12 @@ http_address_check (const char *address, bool *loopback)
 //  ---------------------------------------------------------------------
 //  Answers
 
-//  The answer; `next` (may be NULL): a Next-Cursor header
+//  The answer; `next` (may be NULL): a Next-Cursor header; `allow` (may
+//  be NULL: GET, HEAD): the methods a 405 names
 static enum MHD_Result
 s_answer_next (struct MHD_Connection *connection, unsigned int code, const char *type,
                void *body, size_t size, enum MHD_ResponseMemoryMode mode,
-               const char *next)
+               const char *next, const char *allow)
 {
     struct MHD_Response *response = MHD_create_response_from_buffer (size, body, mode);
     if (!response)
@@ -127,7 +136,7 @@ s_answer_next (struct MHD_Connection *connection, unsigned int code, const char 
         MHD_add_response_header (response, "WWW-Authenticate",
                                  "Bearer realm=\"asyncbroker\"");
     if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
-        MHD_add_response_header (response, "Allow", "GET, HEAD");
+        MHD_add_response_header (response, "Allow", allow ? allow : "GET, HEAD");
     enum MHD_Result rc = MHD_queue_response (connection, code, response);
     MHD_destroy_response (response);
     return rc;
@@ -137,14 +146,14 @@ static enum MHD_Result
 s_answer (struct MHD_Connection *connection, unsigned int code, const char *type,
           void *body, size_t size, enum MHD_ResponseMemoryMode mode)
 {
-    return s_answer_next (connection, code, type, body, size, mode, NULL);
+    return s_answer_next (connection, code, type, body, size, mode, NULL, NULL);
 }
 
-//  Answer with the value as JSON, one line (takes the value); `next` as
-//  for s_answer_next
+//  Answer with the value as JSON, one line (takes the value); `next` and
+//  `allow` as for s_answer_next
 static enum MHD_Result
 s_answer_json_next (struct MHD_Connection *connection, unsigned int code, json_t *value,
-                    const char *next)
+                    const char *next, const char *allow)
 {
     char *text = async_codec_json_dumps (value);
     json_decref (value);
@@ -160,13 +169,13 @@ s_answer_json_next (struct MHD_Connection *connection, unsigned int code, json_t
     line [size] = '\n';
     line [size + 1] = 0;
     return s_answer_next (connection, code, S_JSON_TYPE, line, size + 1,
-                          MHD_RESPMEM_MUST_FREE, next);
+                          MHD_RESPMEM_MUST_FREE, next, allow);
 }
 
 static enum MHD_Result
 s_answer_json (struct MHD_Connection *connection, unsigned int code, json_t *value)
 {
-    return s_answer_json_next (connection, code, value, NULL);
+    return s_answer_json_next (connection, code, value, NULL, NULL);
 }
 
 static enum MHD_Result
@@ -345,9 +354,26 @@ s_api_jobs (http_t *self, struct MHD_Connection *connection)
     async_inmsg_destroy (&in);
     async_msg_destroy (&reply);
     enum MHD_Result rc_answer = s_answer_json_next (connection, MHD_HTTP_OK, jobs,
-                                                    *next ? next : NULL);
+                                                    *next ? next : NULL, NULL);
     broker_view_charge (self->broker, async_mono_us () - start);
     return rc_answer;
+}
+
+//  /api/history?range=hour|day|week: steps of a minute, 5 minutes, an hour
+static enum MHD_Result
+s_api_history (http_t *self, struct MHD_Connection *connection)
+{
+    const char *range = MHD_lookup_connection_value (connection, MHD_GET_ARGUMENT_KIND,
+                                                     "range");
+    int64_t range_us, step_us;
+    if (history_range (range, &range_us, &step_us))
+        return s_answer_error (connection, MHD_HTTP_BAD_REQUEST,
+                               "range must be hour, day or week");
+    json_t *history = broker_view_history (self->broker, range_us, step_us);
+    if (!history)
+        return s_answer_error (connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "no history");
+    json_object_set_new (history, "range", json_string (range ? range : "hour"));
+    return s_answer_json (connection, MHD_HTTP_OK, history);
 }
 
 //  ---------------------------------------------------------------------
@@ -419,7 +445,16 @@ s_metrics (http_t *self, struct MHD_Connection *connection)
         snprintf (line, sizeof line, "\"} %.3f\n", age);
         s_text (out, line);
     }
-    size_t index, alive = 0;
+    s_gauge_head (out, "asyncmesh_queue_paused", "1 for each paused queue (asyncctl "
+                  "queue pause), now: its pending jobs are not handed out.");
+    size_t index;
+    json_t *paused;
+    json_array_foreach (json_object_get (status, "paused"), index, paused) {
+        s_text (out, "asyncmesh_queue_paused{queue=\"");
+        metrics_label (out, json_string_value (paused) ? json_string_value (paused) : "");
+        s_text (out, "\"} 1\n");
+    }
+    size_t alive = 0;
     json_t *node;
     json_array_foreach (json_object_get (status, "nodes"), index, node)
         alive += !json_is_true (json_object_get (node, "dead"));
@@ -489,12 +524,151 @@ s_authorized (http_t *self, struct MHD_Connection *connection, bool page)
     return query && s_token_equal (query, self->token);
 }
 
+//  ---------------------------------------------------------------------
+//  Actions (POST)
+
+//  What an action's path names
+typedef struct {
+    broker_action_t action;
+    const char *verb;
+    char target [ASYNC_MAX_NAME + 2];   //  one more: a longer one is refused
+} s_action_t;
+
+//  Whether `url` is an action's: /api/jobs/ID/(retry|cancel|delete),
+//  /api/queues/NAME/(pause|resume) or /api/quotas/NAME
+static bool
+s_action_parse (const char *url, s_action_t *action)
+{
+    static const struct {
+        const char *prefix;
+        const char *verb;
+        broker_action_t action;
+    } s_actions [] = {
+        { "/api/jobs/", "retry", BROKER_ACTION_RETRY },
+        { "/api/jobs/", "cancel", BROKER_ACTION_CANCEL },
+        { "/api/jobs/", "delete", BROKER_ACTION_DELETE },
+        { "/api/queues/", "pause", BROKER_ACTION_PAUSE },
+        { "/api/queues/", "resume", BROKER_ACTION_RESUME },
+        { "/api/quotas/", NULL, BROKER_ACTION_QUOTA },
+    };
+    for (size_t i = 0; i < sizeof s_actions / sizeof s_actions [0]; i++) {
+        size_t plen = strlen (s_actions [i].prefix);
+        if (strncmp (url, s_actions [i].prefix, plen))
+            continue;
+        const char *target = url + plen;
+        const char *slash = strchr (target, '/');
+        if (s_actions [i].verb ? !slash || !streq (slash + 1, s_actions [i].verb) : !!slash)
+            continue;
+        size_t tlen = slash ? (size_t) (slash - target) : strlen (target);
+        if (tlen >= sizeof action->target)
+            tlen = sizeof action->target - 1;
+        memcpy (action->target, target, tlen);
+        action->target [tlen] = 0;
+        action->action = s_actions [i].action;
+        action->verb = s_actions [i].verb ? s_actions [i].verb : "quota";
+        return true;
+    }
+    return false;
+}
+
+//  Whether the request can only come from a page of this server or a
+//  program, not from a form or script of another site: it carries
+//  X-Asyncmesh-Action: 1 (which a cross-site form cannot send, and a
+//  cross-site script only after a CORS preflight this server never
+//  grants), and its Sec-Fetch-Site and Origin, when present, say so
+static bool
+s_same_origin (struct MHD_Connection *connection, char *why, size_t why_size)
+{
+    const char *marker = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
+                                                      "X-Asyncmesh-Action");
+    if (!marker || !streq (marker, "1")) {
+        snprintf (why, why_size, "an action needs the header X-Asyncmesh-Action: 1");
+        return false;
+    }
+    const char *site = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
+                                                    "Sec-Fetch-Site");
+    if (site && !streq (site, "same-origin") && !streq (site, "none")) {
+        snprintf (why, why_size, "a request from another site (Sec-Fetch-Site: %.40s) "
+                  "may not act", site);
+        return false;
+    }
+    const char *origin = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
+                                                      "Origin");
+    const char *host = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "Host");
+    const char *scheme_end = origin ? strstr (origin, "://") : NULL;
+    if (origin && (!host || !scheme_end || strcasecmp (scheme_end + 3, host))) {
+        snprintf (why, why_size, "a request from another origin (%.80s) may not act",
+                  origin);
+        return false;
+    }
+    return true;
+}
+
+static enum MHD_Result
+s_action (http_t *self, struct MHD_Connection *connection, s_action_t *action)
+{
+    if (!self->token)
+        return s_answer_error (connection, MHD_HTTP_FORBIDDEN, "actions need a token: "
+                               "start the broker with --http-token FILE");
+    const char *header = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
+                                                      MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!header || strncasecmp (header, "Bearer ", 7) || !s_token_equal (header + 7,
+                                                                        self->token))
+        return s_answer_error (connection, MHD_HTTP_UNAUTHORIZED,
+                               "give the token: Authorization: Bearer TOKEN");
+    char why [200];
+    if (!s_same_origin (connection, why, sizeof why))
+        return s_answer_error (connection, MHD_HTTP_FORBIDDEN, why);
+    bool job = action->action <= BROKER_ACTION_DELETE;
+    if (job ? !async_id_valid (action->target) : !spec_name_valid (action->target))
+        return s_answer_error (connection, MHD_HTTP_BAD_REQUEST, job
+                               ? "not a job id; give one like asyncctl submit prints"
+                               : "not a name: letters, digits and _-.: (at most 200)");
+    int64_t size = 0;
+    if (action->action == BROKER_ACTION_QUOTA) {
+        const char *text = MHD_lookup_connection_value (connection, MHD_GET_ARGUMENT_KIND,
+                                                        "size");
+        if (!text || async_parse_int (text, 1, QUOTA_SIZE_MAX, &size))
+            return s_answer_error (connection, MHD_HTTP_BAD_REQUEST, "give the quota's "
+                                   "size: ?size=N, a whole number from 1 to 1000000000");
+    }
+    char err [300] = "";
+    int rc = broker_view_act (self->broker, action->action, action->target, size,
+                              self->label, err, sizeof err);
+    if (rc)
+        return s_answer_error (connection, rc == ASYNC_ENOJOB ? MHD_HTTP_NOT_FOUND
+                               : rc == ASYNC_EREFUSED ? MHD_HTTP_CONFLICT
+                               : MHD_HTTP_INTERNAL_SERVER_ERROR, err);
+    return s_answer_json (connection, MHD_HTTP_OK,
+                          json_pack ("{s:b, s:s, s:s}", "ok", 1, "action", action->verb,
+                                     "target", action->target));
+}
+
 static enum MHD_Result
 s_request (void *cls, struct MHD_Connection *connection, const char *url,
            const char *method, const char *version, const char *upload_data,
            size_t *upload_data_size, void **request)
 {
     http_t *self = (http_t *) cls;
+    s_action_t action;
+    if (s_action_parse (url, &action)) {
+        if (!streq (method, "POST"))
+            return s_answer_json_next (connection, MHD_HTTP_METHOD_NOT_ALLOWED,
+                                       json_pack ("{s:s, s:i}", "error", "only POST",
+                                                  "code", MHD_HTTP_METHOD_NOT_ALLOWED),
+                                       NULL, "POST");
+        //  Answered once the request is read: its body, if any, is ignored
+        static int s_reading;
+        if (!*request) {
+            *request = &s_reading;
+            return MHD_YES;
+        }
+        if (*upload_data_size) {
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        return s_action (self, connection, &action);
+    }
     if (!streq (method, "GET") && !streq (method, "HEAD"))
         return s_answer_error (connection, MHD_HTTP_METHOD_NOT_ALLOWED,
                                "only GET and HEAD");
@@ -516,6 +690,8 @@ s_request (void *cls, struct MHD_Connection *connection, const char *url,
         return s_metrics (self, connection);
     if (streq (url, "/api/status"))
         return s_api_status (self, connection);
+    if (streq (url, "/api/history"))
+        return s_api_history (self, connection);
     if (streq (url, "/api/jobs") || streq (url, "/api/jobs/"))
         return s_api_jobs (self, connection);
     if (strncmp (url, "/api/jobs/", 10) == 0)
@@ -531,7 +707,7 @@ s_request (void *cls, struct MHD_Connection *connection, const char *url,
     }
     return s_answer_error (connection, MHD_HTTP_NOT_FOUND, "not found; see /api/status, "
                            "/api/jobs, /api/jobs/ID, /api/quotas, /api/schedules, "
-                           "/metrics or /");
+                           "/api/history, /metrics or /");
 }
 
 static void
@@ -544,6 +720,18 @@ s_mhd_log (void *cls, const char *format, va_list args)
 }
 
 //  ---------------------------------------------------------------------
+
+const char *
+http_token_parse (const char *line, char *label)
+{
+    size_t len = strcspn (line, ":");
+    bool labelled = line [len] == ':' && len >= 1 && len <= HTTP_LABEL_MAX;
+    for (size_t i = 0; labelled && i < len; i++)
+        labelled = isalnum ((unsigned char) line [i]) || strchr ("_-.", line [i]);
+    snprintf (label, HTTP_LABEL_MAX + 1, "%.*s", labelled ? (int) len : 4,
+              labelled ? line : "http");
+    return labelled ? line + len + 1 : line;
+}
 
 int
 http_new (broker_t *broker, const char *address, const char *token, http_t **self_p)
@@ -558,7 +746,7 @@ http_new (broker_t *broker, const char *address, const char *token, http_t **sel
     http_t *self = (http_t *) async_xcalloc (1, sizeof (http_t));
     assert (self);
     self->broker = broker;
-    self->token = token ? async_xstrdup (token) : NULL;
+    self->token = token ? async_xstrdup (http_token_parse (token, self->label)) : NULL;
     unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (list->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;

@@ -34,10 +34,21 @@ extern const http_asset_t http_assets [];
 int
     http_address_check (const char *address, bool *loopback);
 
-//  Start serving on `address` (ADDR:PORT) for `broker`. With a `token`,
-//  every request but the dashboard's static files needs "Authorization:
-//  Bearer TOKEN" (the page itself also takes ?token=TOKEN). 0, or an
-//  error code (logged).
+//  The longest label of a token
+#define HTTP_LABEL_MAX 64
+
+//  The line of a --http-token file: "TOKEN", or "LABEL:TOKEN" when what
+//  comes before the first ':' is a label (1..HTTP_LABEL_MAX letters,
+//  digits and _-.). Returns the token (within line); the label, or
+//  "http", goes into label (HTTP_LABEL_MAX + 1 bytes).
+const char *
+    http_token_parse (const char *line, char *label);
+
+//  Start serving on `address` (ADDR:PORT) for `broker`. With a `token`
+//  (a --http-token line, http_token_parse), every request but the
+//  dashboard's static files needs "Authorization: Bearer TOKEN" (the
+//  page itself also takes ?token=TOKEN); the actions (POST) need it, and
+//  are refused without a token. 0, or an error code (logged).
 int
     http_new (broker_t *broker, const char *address, const char *token, http_t **self_p);
 

@@ -34,6 +34,9 @@
         b<uuid>                         the hash of the key the node's uuid
                                         is bound to (KEYS_BINDING_HASH bytes)
         e<name>                         recurring schedule (every.h)
+        z<queue>                        a paused queue: value empty
+        h<minute><queue>                jobs completed in that minute:
+                                        succeeded, failed (be64 each)
     =========================================================================
 */
 #ifndef BROKER_KEYS_H_INCLUDED
@@ -64,6 +67,8 @@
 #define KEYS_NODE       'u'
 #define KEYS_EVERY      'e'
 #define KEYS_BINDING    'b'
+#define KEYS_PAUSED     'z'
+#define KEYS_HISTORY    'h'
 
 //  A tag as the prefix of store_iter_new (one byte)
 #define KEYS_PREFIX(tag) ((const char []) { (tag) })
@@ -108,7 +113,7 @@ size_t
 bool
     keys_time_parse (const char *key, size_t size, int64_t *when, char *id);
 
-//  <tag><name> (k, q, e, n) of a name of at most ASYNC_MAX_NAME bytes (a
+//  <tag><name> (k, q, e, n, z) of a name of at most ASYNC_MAX_NAME bytes (a
 //  longer one is cut). Returns the key's size
 size_t
     keys_name (char *buf, char tag, const char *name);

@@ -461,9 +461,11 @@ lifecycle_job_complete (broker_t *self, async_job_t *job)
                          job->id, job->task ? job->task : "-", job->attempts);
     if (job->active_start && !job->active_end)
         job->active_end = async_now_us ();
-    if (job->kind == ASYNC_KIND_TASK)
+    if (job->kind == ASYNC_KIND_TASK) {
         metrics_count (self->metrics, job->failure.size ? METRICS_FAILED : METRICS_SUCCEEDED,
                        job->queue, job->task);
+        history_count (self->history, job->queue, job->failure.size > 0, async_now_us ());
+    }
     lifecycle_set (job, ASYNC_CALLBACKS);
     broker_job_save (self, job);
     broker_outcome_staged (self);
@@ -562,6 +564,149 @@ lifecycle_send_cancel (broker_t *self, session_t *session, async_job_t *job)
     async_msg_t msg;
     async_job_token_encode (&msg, ASYNC_S_CANCEL, 0, &cancel);
     broker_send (self, session->routing, &msg);
+}
+
+//  The earlier outcomes a retried job keeps in its annotation
+//  LIFECYCLE_RETRIES_NAME, at most S_RETRIES_KEPT (the last ones), each
+//  message cut at S_RETRIES_MESSAGE bytes
+#define S_RETRIES_KEPT      10
+#define S_RETRIES_MESSAGE   500
+
+//  Append the job's failure to its retries annotation; false if it would
+//  not fit (the annotations stay as they were)
+static bool
+s_retries_keep (async_job_t *job, const char *by, int64_t now, char *err, size_t err_size)
+{
+    msgpack_unpacked failure, annotations;
+    msgpack_unpacked_init (&failure);
+    msgpack_unpacked_init (&annotations);
+    size_t offset = 0;
+    const msgpack_object *fmap = msgpack_unpack_next (&failure, (const char *) job->failure.data,
+                                                      job->failure.size, &offset)
+                                 == MSGPACK_UNPACK_SUCCESS ? &failure.data : NULL;
+    offset = 0;
+    const msgpack_object *earlier = NULL;
+    if (job->annotations.size
+    &&  msgpack_unpack_next (&annotations, (const char *) job->annotations.data,
+                             job->annotations.size, &offset) == MSGPACK_UNPACK_SUCCESS)
+        earlier = async_mp_get (&annotations.data, LIFECYCLE_RETRIES_NAME);
+    uint32_t nearlier = earlier && earlier->type == MSGPACK_OBJECT_ARRAY
+                      ? earlier->via.array.size : 0;
+    uint32_t skip = nearlier >= S_RETRIES_KEPT ? nearlier - (S_RETRIES_KEPT - 1) : 0;
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
+    msgpack_pack_array (&pk, nearlier - skip + 1);
+    for (uint32_t i = skip; i < nearlier; i++)
+        msgpack_pack_object (&pk, earlier->via.array.ptr [i]);
+    char type [ASYNC_MAX_NAME + 1] = "Error", when [40];
+    char *message = fmap ? async_mp_strdup (fmap, "message") : NULL;
+    if (fmap)
+        async_mp_str (fmap, "type", type, sizeof type);
+    if (message && strlen (message) > S_RETRIES_MESSAGE)
+        message [S_RETRIES_MESSAGE] = 0;        //  (may cut a UTF-8 sequence: bytes)
+    msgpack_pack_map (&pk, 6);
+    async_codec_pack_str (&pk, "type");
+    async_codec_pack_str (&pk, type);
+    async_codec_pack_str (&pk, "message");
+    async_codec_pack_str (&pk, message ? message : "");
+    async_codec_pack_str (&pk, "attempts");
+    msgpack_pack_int (&pk, job->attempts);
+    async_codec_pack_str (&pk, "completed_at");
+    async_codec_pack_str (&pk, async_format_time (job->completed_at, when, sizeof when));
+    async_codec_pack_str (&pk, "retried_at");
+    async_codec_pack_str (&pk, async_format_time (now, when, sizeof when));
+    async_codec_pack_str (&pk, "by");
+    async_codec_pack_str (&pk, by);
+    free (message);
+    msgpack_unpacked_destroy (&failure);
+    msgpack_unpacked value;
+    msgpack_unpacked_init (&value);
+    offset = 0;
+    bool kept = msgpack_unpack_next (&value, buffer.data, buffer.size, &offset)
+                == MSGPACK_UNPACK_SUCCESS;
+    msgpack_unpacked_destroy (&annotations);    //  (earlier is in it: packed above)
+    if (kept)
+        kept = spec_annotations_set (&job->annotations, LIFECYCLE_RETRIES_NAME, &value.data,
+                                     err, err_size) == 0;
+    else
+        snprintf (err, err_size, "the retries could not be packed");
+    msgpack_unpacked_destroy (&value);
+    msgpack_sbuffer_destroy (&buffer);
+    return kept;
+}
+
+int
+lifecycle_retry (broker_t *self, async_job_t *job, const char *by, char *err,
+                 size_t err_size)
+{
+    if (job->status != ASYNC_COMPLETED) {
+        snprintf (err, err_size, "job %s is %s: only a job that completed with a failure is "
+                  "retried", job->id, async_status_name (job->status));
+        return -1;
+    }
+    if (job->kind != ASYNC_KIND_TASK) {
+        snprintf (err, err_size, "job %s is a parallel or serial job: it is not retried "
+                  "(its children and postprocess completed); submit it again", job->id);
+        return -1;
+    }
+    if (job->role != ASYNC_ROLE_JOB) {
+        snprintf (err, err_size, "job %s is a %s of job %s, whose outcome took this one's: "
+                  "it is not retried alone; retry or submit job %s again", job->id,
+                  job->role == ASYNC_ROLE_CHILD ? "child"
+                  : job->role == ASYNC_ROLE_CALLBACK ? "callback" : "postprocess",
+                  job->parent, job->parent);
+        return -1;
+    }
+    if (job->handoff [0]) {
+        snprintf (err, err_size, "job %s handed its outcome off to job %s: it is not "
+                  "retried; submit it again", job->id, job->handoff);
+        return -1;
+    }
+    if (!job->failure.size) {
+        snprintf (err, err_size, "job %s succeeded: only a job that completed with a failure "
+                  "is retried; submit it again to run it again", job->id);
+        return -1;
+    }
+    int64_t now = async_now_us ();
+    char why [200];
+    if (!s_retries_keep (job, by, now, why, sizeof why))
+        async_log_warning ("broker", "job.retry_history", "job=%s reason=\"%s; the earlier "
+                           "failure is not kept\"", job->id, why);
+    char key [KEYS_TIME_SIZE];
+    store_delete (self->store, key, keys_time (key, KEYS_COMPLETED, job->completed_at, job->id));
+    store_delete (self->store, key, keys_time (key, KEYS_FAILED, job->completed_at, job->id));
+    async_log_info ("broker", "job.retried", "job=%s task=%s queue=%s attempts=%d by=%s",
+                    job->id, job->task, job->queue, job->attempts, by);
+    //  The one step out of completed, which S_ALLOWED does not have: no
+    //  other path may take it. One more attempt, numbered on from the
+    //  last: an attempt's number makes its fencing token (token_make), so
+    //  a number used again would let a late RESULT of the old attempt
+    //  (re-sent until ACKed, or held by its node over a restart) count
+    //  for the new one. Its interruptions start again; a begin_by counts
+    //  from now; its callbacks ran for the outcome it had and do not run
+    //  again
+    job->status = ASYNC_PENDING;
+    job->interruptions = 0;
+    job->not_before = 0;
+    job->begin_after = now;
+    job->completed_at = 0;
+    job->active_start = 0;
+    job->active_end = 0;
+    job->active_mono = 0;
+    job->cancelled_at = 0;
+    job->cancel_mono = 0;
+    job->token = 0;
+    async_blob_clear (&job->failure);
+    async_blob_clear (&job->result);
+    async_blob_set (&job->progress, NULL, 0);
+    //  Not handed out before this is written: after a crash the store
+    //  would say failed, and the attempt would run for nothing
+    commit_hold (self->commit, job->id);
+    queueing_enqueue (self, job, false);
+    commit_durable (self->commit);
+    return 0;
 }
 
 //  Cancel a job: a pending one completes with CancelledError now; a

@@ -62,6 +62,20 @@ void
 void
     lifecycle_cancel (broker_t *self, async_job_t *job);
 
+//  The annotation in which a retried job keeps its earlier failures
+#define LIFECYCLE_RETRIES_NAME "asyncmesh.retries"
+
+//  Retry a job that completed with a failure (an operator's action, `by`
+//  whom): one more attempt, pending in its queue, numbered on from the
+//  last one (never a number, and so a fencing token, used before), with
+//  its interruptions counted from 0; the failure is kept in its annotation
+//  LIFECYCLE_RETRIES_NAME. Only a task submitted as such (not a child,
+//  callback, postprocess, parent, nor one that handed off). 0, or -1 with
+//  the reason in err (the job unchanged)
+int
+    lifecycle_retry (broker_t *self, async_job_t *job, const char *by, char *err,
+                     size_t err_size);
+
 //  Ask the node running the job to stop it (CANCEL)
 void
     lifecycle_send_cancel (broker_t *self, session_t *session, async_job_t *job);

@@ -289,6 +289,16 @@ listing_status (broker_t *self, uint64_t rid, async_msg_t *reply)
     async_msg_key (reply, "waiting");
     int64_t waiting_more = s_pack_waiting (self, &reply->packer);
     async_msg_int (reply, "waiting_more", waiting_more);
+    //  The paused queues, in name order (at most DISPATCH_PAUSED_MAX)
+    async_msg_key (reply, "paused");
+    size_t paused = dispatch_paused_count (self->dispatch);
+    paused = paused < DISPATCH_PAUSED_MAX ? paused : DISPATCH_PAUSED_MAX;
+    msgpack_pack_array (&reply->packer, (uint32_t) paused);
+    const char *queue = dispatch_paused_first (self->dispatch);
+    for (size_t i = 0; i < paused; i++) {
+        async_codec_pack_str (&reply->packer, queue ? queue : "");
+        queue = queue ? dispatch_paused_next (self->dispatch) : NULL;
+    }
     async_msg_key (reply, "jobs");
     //  The same jobs on every side: all of them (parents, children,
     //  callbacks), since the broker started; succeeded + failed = completed
@@ -303,6 +313,38 @@ listing_status (broker_t *self, uint64_t rid, async_msg_t *reply)
     msgpack_pack_uint64 (&reply->packer, self->stat_failed);
     async_msg_key (reply, "store_bytes");
     msgpack_pack_uint64 (&reply->packer, store_size (self->store));
+}
+
+void
+listing_on_history (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+{
+    char range [8] = "";
+    int64_t range_us, step_us;
+    const msgpack_object *given = async_mp_get (in->body, "range");
+    if ((given && async_mp_strcpy (given, range, sizeof range))
+    ||  history_range (given ? range : NULL, &range_us, &step_us)) {
+        broker_error (self, routing, in->rid, ASYNC_EREFUSED, "range must be hour, day or "
+                      "week");
+        return;
+    }
+    json_t *history = history_json (self->history, async_now_us (), range_us, step_us);
+    json_object_set_new (history, "range", json_string (given ? range : "hour"));
+    uint8_t *data = NULL;
+    size_t size = 0;
+    int rc = async_codec_encode_json (history, &data, &size);
+    json_decref (history);
+    if (rc) {
+        free (data);
+        broker_error (self, routing, in->rid, ASYNC_EREFUSED, "the history could not be "
+                      "packed");
+        return;
+    }
+    async_msg_t msg;
+    async_msg_init (&msg, ASYNC_S_HISTORY, in->rid);
+    async_msg_key (&msg, "history");
+    async_codec_pack_raw (&msg.packer, data, size);
+    free (data);
+    broker_send (self, routing, &msg);
 }
 
 void

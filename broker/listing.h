@@ -41,6 +41,10 @@ void
     listing_status (broker_t *self, uint64_t rid, async_msg_t *reply);
 
 //  Answer a STATUS from the peer at `routing`.
+//  HISTORY: the jobs completed in the last hour, day or week (history.h)
+void
+    listing_on_history (broker_t *self, zframe_t *routing, async_inmsg_t *in);
+
 void
     listing_on_status (broker_t *self, zframe_t *routing, async_inmsg_t *in);
 

@@ -77,8 +77,10 @@ s_usage (FILE *out)
 "  --http ADDR:PORT     serve /metrics, /api/... and the dashboard there\n"
 "                       (default: off; e.g. 127.0.0.1:9998)\n"
 "  --http-token FILE    require \"Authorization: Bearer TOKEN\" on HTTP, TOKEN\n"
-"                       being FILE's first line; FILE must be mode 600\n"
-"                       (default: none; required beyond loopback)\n"
+"                       being FILE's first line, or LABEL:TOKEN (LABEL names\n"
+"                       who acts over HTTP in the log; default http); FILE\n"
+"                       must be mode 600 (default: none; required beyond\n"
+"                       loopback and for the actions of the HTTP API)\n"
 "  --config FILE        ZPL config file (see conf/asyncbroker.cfg; default none)\n"
 "  --log-level LEVEL    error|warning|info|debug|trace (default info)\n"
 "  --log-file FILE      log to FILE, reopened on SIGHUP (default stderr)\n"
@@ -158,7 +160,8 @@ s_http_settle (const char *http, const char *token_file, char **token)
     }
     fclose (file);
     line [strcspn (line, "\r\n")] = 0;
-    if (strlen (line) < 16) {
+    char label [HTTP_LABEL_MAX + 1];
+    if (strlen (http_token_parse (line, label)) < 16) {
         explicit_bzero (line, sizeof line);
         fprintf (stderr, "asyncbroker: --http-token %s holds a token under 16 "
                  "characters; write a long random one, e.g. with "

@@ -8,6 +8,7 @@
 #include "keys.h"
 #include "lifecycle.h"
 #include "nodes.h"
+#include "spec.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
 #include <errno.h>
@@ -221,6 +222,22 @@ recover_run (broker_t *self)
                 async_log_warning ("broker", "store.quota", "quota=%s size=%" PRIu64
                                    " reason=\"a stored size out of range; not used\"",
                                    name, quota);
+        }
+        store_iter_next (iter);
+    }
+    store_iter_destroy (&iter);
+    //  Paused queues
+    iter = store_iter_new (self->store, KEYS_PREFIX (KEYS_PAUSED), 1);
+    while (store_iter_valid (iter)) {
+        size_t ksize;
+        const char *key = store_iter_key (iter, &ksize);
+        char queue [ASYNC_MAX_NAME + 1];
+        snprintf (queue, sizeof queue, "%.*s", (int) (ksize - 1), key + 1);
+        if (ksize > 1 && ksize <= ASYNC_MAX_NAME + 1 && spec_name_valid (queue)) {
+            dispatch_pause (self->dispatch, queue, true);
+            async_log_info ("broker", "queue.paused", "queue=%s pending=%zu "
+                            "reason=\"paused before the restart\"", queue,
+                            dispatch_pending (self->dispatch, queue));
         }
         store_iter_next (iter);
     }

@@ -19,10 +19,16 @@
 #include "lifecycle.h"
 #include "queueing.h"
 #include "spec.h"
+#include "upkeep.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
-#include <ctype.h>
 #include <inttypes.h>
+
+const char *
+requests_actor (broker_t *self)
+{
+    return self->actor ? self->actor : "local";
+}
 
 //  Every quota a job names must exist. 0, or -1 with the reason in err
 static int
@@ -208,24 +214,62 @@ requests_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     broker_reply_later (self, routing, &msg);
 }
 
+//  Reply to an action: OK once its writes are durable, or ERROR `rc`
+static void
+s_action_reply (broker_t *self, zframe_t *routing, uint64_t rid, int rc, const char *err)
+{
+    if (rc) {
+        broker_error (self, routing, rid, rc, err);
+        return;
+    }
+    async_msg_t msg;
+    async_empty_encode (&msg, ASYNC_S_OK, rid);
+    broker_reply_later (self, routing, &msg);
+}
+
+//  The job `id` names, from the cache; NULL with the reason in err
+static async_job_t *
+s_job_named (broker_t *self, const char *id, char *err, size_t err_size)
+{
+    async_job_t *job = async_id_valid (id) ? broker_job_load (self, id) : NULL;
+    if (!job)
+        snprintf (err, err_size, "no such job");
+    return job;
+}
+
+int
+requests_cancel (broker_t *self, const char *id, char *err, size_t err_size)
+{
+    async_job_t *job = s_job_named (self, id, err, err_size);
+    if (!job)
+        return ASYNC_ENOJOB;
+    if (job->status == ASYNC_COMPLETED || job->status == ASYNC_CALLBACKS) {
+        snprintf (err, err_size, "the job has already completed");
+        return ASYNC_EREFUSED;
+    }
+    async_log_info ("broker", "job.cancel", "job=%s status=%s by=%s", job->id,
+                    async_status_name (job->status), requests_actor (self));
+    lifecycle_cancel (self, job);
+    return 0;
+}
+
+//  A request about one job (a job_ref body: CANCEL, RETRY, DELETE): do
+//  `action` on it and reply
+static void
+s_on_job_action (broker_t *self, zframe_t *routing, async_inmsg_t *in,
+                 int (*action) (broker_t *, const char *, char *, size_t))
+{
+    char err [300] = "no such job";
+    async_job_ref_t request;
+    int rc = async_job_ref_decode (&request, in) ? ASYNC_ENOJOB
+           : action (self, request.id, err, sizeof err);
+    s_action_reply (self, routing, in->rid, rc, err);
+}
+
 void
 requests_on_cancel (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
-    async_job_ref_t request;
-    async_job_t *job = async_job_ref_decode (&request, in) ? NULL
-                     : broker_job_load (self, request.id);
-    if (!job) {
-        broker_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job");
-        return;
-    }
-    if (job->status == ASYNC_COMPLETED || job->status == ASYNC_CALLBACKS) {
-        broker_error (self, routing, in->rid, ASYNC_EREFUSED, "the job has already completed");
-        return;
-    }
-    lifecycle_cancel (self, job);
-    async_msg_t msg;
-    async_empty_encode (&msg, ASYNC_S_OK, in->rid);
-    broker_reply_later (self, routing, &msg);
+    s_on_job_action (self, routing, in, requests_cancel);
 }
 
 void
@@ -242,43 +286,11 @@ requests_on_annotate (broker_t *self, zframe_t *routing, async_inmsg_t *in)
         broker_error (self, routing, in->rid, ASYNC_EREFUSED, "ANNOTATE needs a name and a value");
         return;
     }
-    //  Rebuild the annotations map with name set
-    msgpack_sbuffer buffer;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&buffer);
-    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    size_t offset = 0;
-    uint32_t count = 0;
-    const msgpack_object *map = NULL;
-    if (job->annotations.size
-    &&  msgpack_unpack_next (&unpacked, (const char *) job->annotations.data,
-                             job->annotations.size, &offset) == MSGPACK_UNPACK_SUCCESS
-    &&  unpacked.data.type == MSGPACK_OBJECT_MAP)
-        map = &unpacked.data;
-    for (uint32_t i = 0; map && i < map->via.map.size; i++)
-        if (!async_mp_streq (&map->via.map.ptr [i].key, name))
-            count++;
-    msgpack_pack_map (&pk, count + 1);
-    for (uint32_t i = 0; map && i < map->via.map.size; i++)
-        if (!async_mp_streq (&map->via.map.ptr [i].key, name)) {
-            msgpack_pack_object (&pk, map->via.map.ptr [i].key);
-            msgpack_pack_object (&pk, map->via.map.ptr [i].val);
-        }
-    async_codec_pack_str (&pk, name);
-    msgpack_pack_object (&pk, *value);
-    msgpack_unpacked_destroy (&unpacked);
-    if (buffer.size > SPEC_ANNOTATIONS_MAX) {
-        //  Every later read and write of the job carries them all
-        char err [160];
-        snprintf (err, sizeof err, "the job's annotations would take %zu bytes; at most "
-                  "%d", buffer.size, SPEC_ANNOTATIONS_MAX);
-        msgpack_sbuffer_destroy (&buffer);
+    char err [160];
+    if (spec_annotations_set (&job->annotations, name, value, err, sizeof err)) {
         broker_error (self, routing, in->rid, ASYNC_EREFUSED, err);
         return;
     }
-    async_blob_take (&job->annotations, (uint8_t *) buffer.data, buffer.size);
     broker_job_save (self, job);
     commit_durable (self->commit);
     async_msg_t msg;
@@ -525,35 +537,19 @@ requests_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_c
 //  ---------------------------------------------------------------------
 //  Quotas
 
-void
-requests_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_command_t cmd)
+int
+requests_quota (broker_t *self, const char *name, int64_t size, char *err, size_t err_size)
 {
-    char name [ASYNC_MAX_NAME + 1];
-    bool named = async_mp_str (in->body, "name", name, sizeof name) == 0 && *name;
-    for (char *c = name; named && *c; c++)
-        if (!isalnum ((unsigned char) *c) && !strchr ("_-.:", *c))
-            named = false;
-    if (cmd == ASYNC_C_QUOTA_LIST) {
-        async_msg_t msg;
-        async_msg_init (&msg, ASYNC_S_QUOTAS, in->rid);
-        async_msg_key (&msg, "quotas");
-        quota_pack_list (self->quotas, &msg.packer);
-        broker_send (self, routing, &msg);
-        return;
-    }
-    if (!named) {
-        broker_error (self, routing, in->rid, ASYNC_EREFUSED, "a quota name is letters, "
-                 "digits and _-.: (at most 200)");
-        return;
+    if (!spec_name_valid (name)) {
+        snprintf (err, err_size, "a quota name is letters, digits and _-.: (at most 200)");
+        return ASYNC_EREFUSED;
     }
     char key [KEYS_MAX];
     size_t klen = keys_name (key, KEYS_QUOTA, name);
-    if (cmd == ASYNC_C_QUOTA_SET) {
-        int64_t size;
-        if (async_mp_int (in->body, "size", &size) || size < 1 || size > QUOTA_SIZE_MAX) {
-            broker_error (self, routing, in->rid, ASYNC_EREFUSED, "a quota size is a whole "
-                     "number from 1 to 1000000000");
-            return;
+    if (size) {
+        if (size < 1 || size > QUOTA_SIZE_MAX) {
+            snprintf (err, err_size, "a quota size is a whole number from 1 to 1000000000");
+            return ASYNC_EREFUSED;
         }
         if (quota_set (self->quotas, name, size)) {
             //  A quota made (again) while jobs naming it run: they count,
@@ -566,18 +562,146 @@ requests_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_c
         uint8_t value [8];
         store_put_be64 (value, (uint64_t) size);
         store_put (self->store, key, klen, value, 8);
-        async_log_info ("broker", "quota.set", "quota=%s size=%" PRId64, name, size);
+        async_log_info ("broker", "quota.set", "quota=%s size=%" PRId64 " by=%s", name, size,
+                        requests_actor (self));
     }
     else {
         if (quota_delete (self->quotas, name)) {
-            broker_error (self, routing, in->rid, ASYNC_EREFUSED, "no such quota");
-            return;
+            snprintf (err, err_size, "no such quota");
+            return ASYNC_EREFUSED;
         }
         store_delete (self->store, key, klen);
-        async_log_info ("broker", "quota.deleted", "quota=%s", name);
+        async_log_info ("broker", "quota.deleted", "quota=%s by=%s", name,
+                        requests_actor (self));
     }
     commit_durable (self->commit);
-    async_msg_t msg;
-    async_empty_encode (&msg, ASYNC_S_OK, in->rid);
-    broker_reply_later (self, routing, &msg);
+    return 0;
+}
+
+void
+requests_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_command_t cmd)
+{
+    if (cmd == ASYNC_C_QUOTA_LIST) {
+        async_msg_t msg;
+        async_msg_init (&msg, ASYNC_S_QUOTAS, in->rid);
+        async_msg_key (&msg, "quotas");
+        quota_pack_list (self->quotas, &msg.packer);
+        broker_send (self, routing, &msg);
+        return;
+    }
+    char name [ASYNC_MAX_NAME + 1] = "", err [300];
+    int64_t size = 0;
+    if (async_mp_str (in->body, "name", name, sizeof name))
+        *name = 0;              //  (refused as a bad name)
+    if (cmd == ASYNC_C_QUOTA_SET
+    &&  (async_mp_int (in->body, "size", &size) || size == 0))
+        size = -1;              //  (refused as a bad size)
+    int rc = requests_quota (self, name, size, err, sizeof err);
+    s_action_reply (self, routing, in->rid, rc, err);
+}
+
+//  ---------------------------------------------------------------------
+//  Pausing queues
+
+int
+requests_queue_pause (broker_t *self, const char *queue, bool pause, char *err,
+                      size_t err_size)
+{
+    if (!spec_name_valid (queue)) {
+        snprintf (err, err_size, "a queue name is letters, digits and _-.: (at most 200)");
+        return ASYNC_EREFUSED;
+    }
+    if (pause && !dispatch_paused (self->dispatch, queue)
+    &&  dispatch_paused_count (self->dispatch) >= DISPATCH_PAUSED_MAX) {
+        snprintf (err, err_size, "%zu queues are paused already (at most %d); resume one "
+                  "first", dispatch_paused_count (self->dispatch), DISPATCH_PAUSED_MAX);
+        return ASYNC_EREFUSED;
+    }
+    //  Pausing a paused queue, or resuming a running one, changes nothing
+    //  and is answered OK as well (after the commit: the state is durable)
+    if (dispatch_pause (self->dispatch, queue, pause)) {
+        char key [KEYS_MAX];
+        size_t klen = keys_name (key, KEYS_PAUSED, queue);
+        if (pause)
+            store_put (self->store, key, klen, "", 0);
+        else
+            store_delete (self->store, key, klen);
+        async_log_info ("broker", pause ? "queue.paused" : "queue.resumed", "queue=%s "
+                        "pending=%zu by=%s", queue, dispatch_pending (self->dispatch, queue),
+                        requests_actor (self));
+    }
+    commit_durable (self->commit);
+    return 0;
+}
+
+void
+requests_on_queue_pause (broker_t *self, zframe_t *routing, async_inmsg_t *in,
+                         async_command_t cmd)
+{
+    char queue [ASYNC_MAX_NAME + 1] = "", err [300];
+    if (async_mp_str (in->body, "queue", queue, sizeof queue))
+        *queue = 0;             //  (refused as a bad name)
+    int rc = requests_queue_pause (self, queue, cmd == ASYNC_C_QUEUE_PAUSE, err, sizeof err);
+    s_action_reply (self, routing, in->rid, rc, err);
+}
+
+//  ---------------------------------------------------------------------
+//  Retrying and deleting completed jobs
+
+int
+requests_retry (broker_t *self, const char *id, char *err, size_t err_size)
+{
+    async_job_t *job = s_job_named (self, id, err, err_size);
+    if (!job)
+        return ASYNC_ENOJOB;
+    return lifecycle_retry (self, job, requests_actor (self), err, err_size)
+         ? ASYNC_EREFUSED : 0;
+}
+
+void
+requests_on_retry (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+{
+    s_on_job_action (self, routing, in, requests_retry);
+}
+
+int
+requests_delete (broker_t *self, const char *id, char *err, size_t err_size)
+{
+    async_job_t *job = async_id_valid (id) ? broker_job_read (self, id) : NULL;
+    if (!job) {
+        snprintf (err, err_size, "no such job");
+        return ASYNC_ENOJOB;
+    }
+    *err = 0;
+    if (job->status != ASYNC_COMPLETED)
+        snprintf (err, err_size, "job %s is %s: only a completed job is deleted (cancel "
+                  "it first)", job->id, async_status_name (job->status));
+    else
+    if (job->kind != ASYNC_KIND_TASK)
+        snprintf (err, err_size, "job %s is a parallel or serial job: it is not deleted "
+                  "(its children would stay); it goes with the retention purge", job->id);
+    else
+    if (job->role != ASYNC_ROLE_JOB)
+        snprintf (err, err_size, "job %s is part of job %s: it is not deleted alone; it "
+                  "goes with the retention purge", job->id, job->parent);
+    else
+    if (!upkeep_forget_job (self, job->id, job->completed_at))
+        snprintf (err, err_size, "job %s is being written; try again in a moment",
+                  job->id);
+    if (*err) {
+        async_job_destroy (&job);
+        return ASYNC_EREFUSED;
+    }
+    async_log_info ("broker", "job.deleted", "job=%s task=%s queue=%s failed=%d by=%s",
+                    job->id, job->task, job->queue, job->failure.size > 0,
+                    requests_actor (self));
+    async_job_destroy (&job);
+    commit_durable (self->commit);
+    return 0;
+}
+
+void
+requests_on_delete (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+{
+    s_on_job_action (self, routing, in, requests_delete);
 }

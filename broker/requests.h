@@ -41,6 +41,50 @@ void
     requests_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in,
                        async_command_t cmd);
 
+//  QUEUE-PAUSE, QUEUE-RESUME (`cmd`): stop or restart the dispatch of a
+//  queue's jobs, durably
+void
+    requests_on_queue_pause (broker_t *self, zframe_t *routing, async_inmsg_t *in,
+                             async_command_t cmd);
+
+//  RETRY: a new attempt of a job that completed with a failure
+//  (lifecycle_retry)
+void
+    requests_on_retry (broker_t *self, zframe_t *routing, async_inmsg_t *in);
+
+//  DELETE: forget a completed job now, rather than at the retention purge
+void
+    requests_on_delete (broker_t *self, zframe_t *routing, async_inmsg_t *in);
+
+//  The operators' actions, for the protocol (requests_on_...) and the
+//  HTTP API: each checks, stages its writes for a synced commit and
+//  returns 0, or ASYNC_ENOJOB or ASYNC_EREFUSED with the reason in err.
+//  Logged with requests_actor ().
+//  Cancel job `id` (lifecycle_cancel)
+int
+    requests_cancel (broker_t *self, const char *id, char *err, size_t err_size);
+//  Retry job `id` (lifecycle_retry)
+int
+    requests_retry (broker_t *self, const char *id, char *err, size_t err_size);
+//  Forget completed job `id` now
+int
+    requests_delete (broker_t *self, const char *id, char *err, size_t err_size);
+//  Pause (`pause`) or resume queue `queue`
+int
+    requests_queue_pause (broker_t *self, const char *queue, bool pause, char *err,
+                          size_t err_size);
+//  Set quota `name` to `size` (1..QUOTA_SIZE_MAX; any other number but 0
+//  is refused), or delete it (size 0)
+int
+    requests_quota (broker_t *self, const char *name, int64_t size, char *err,
+                    size_t err_size);
+
+//  Who sent the message being handled, for the log lines of operators'
+//  actions (`by=`): the name of its CURVE key, the label of the HTTP
+//  token, or "local"
+const char *
+    requests_actor (broker_t *self);
+
 //  Submit a schedule's spec for one tick with the tick's idempotency key
 //  (every_tick_some's callback; `arg` is the broker). 0, or -1 with the
 //  reason in err

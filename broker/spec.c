@@ -170,8 +170,50 @@ s_fail (s_ctx_t *ctx, const char *fmt, ...)
     return -1;
 }
 
-static bool
-s_name_valid (const char *name)
+int
+spec_annotations_set (async_blob_t *annotations, const char *name,
+                      const msgpack_object *value, char *err, size_t err_size)
+{
+    //  Rebuild the annotations map with name set
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    size_t offset = 0;
+    uint32_t count = 0;
+    const msgpack_object *map = NULL;
+    if (annotations->size
+    &&  msgpack_unpack_next (&unpacked, (const char *) annotations->data,
+                             annotations->size, &offset) == MSGPACK_UNPACK_SUCCESS
+    &&  unpacked.data.type == MSGPACK_OBJECT_MAP)
+        map = &unpacked.data;
+    for (uint32_t i = 0; map && i < map->via.map.size; i++)
+        if (!async_mp_streq (&map->via.map.ptr [i].key, name))
+            count++;
+    msgpack_pack_map (&pk, count + 1);
+    for (uint32_t i = 0; map && i < map->via.map.size; i++)
+        if (!async_mp_streq (&map->via.map.ptr [i].key, name)) {
+            msgpack_pack_object (&pk, map->via.map.ptr [i].key);
+            msgpack_pack_object (&pk, map->via.map.ptr [i].val);
+        }
+    async_codec_pack_str (&pk, name);
+    msgpack_pack_object (&pk, *value);
+    msgpack_unpacked_destroy (&unpacked);
+    if (buffer.size > SPEC_ANNOTATIONS_MAX) {
+        //  Every later read and write of the job carries them all
+        snprintf (err, err_size, "the job's annotations would take %zu bytes; at most %d",
+                  buffer.size, SPEC_ANNOTATIONS_MAX);
+        msgpack_sbuffer_destroy (&buffer);
+        return -1;
+    }
+    async_blob_take (annotations, (uint8_t *) buffer.data, buffer.size);
+    return 0;
+}
+
+bool
+spec_name_valid (const char *name)
 {
     if (!name || !*name || strlen (name) > ASYNC_MAX_NAME)
         return false;
@@ -242,7 +284,7 @@ s_options (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *job, async_job
     o = async_mp_get (spec, "queue");
     if (o && o->type != MSGPACK_OBJECT_NIL) {
         char queue [ASYNC_MAX_NAME + 1];
-        if (async_mp_strcpy (o, queue, sizeof queue) || !s_name_valid (queue))
+        if (async_mp_strcpy (o, queue, sizeof queue) || !spec_name_valid (queue))
             return s_fail (ctx, "%s must be a name of letters, digits, _-.:", "queue");
         job->queue = async_xstrdup (queue);
     }
@@ -299,7 +341,7 @@ s_options (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *job, async_job
         for (uint32_t i = 0; i < o->via.array.size; i++) {
             char name [ASYNC_MAX_NAME + 1];
             if (async_mp_strcpy (&o->via.array.ptr [i], name, sizeof name)
-            ||  !s_name_valid (name))
+            ||  !spec_name_valid (name))
                 return s_fail (ctx, "%s must be an array of names", "quotas");
         }
         if (o->via.array.size) {

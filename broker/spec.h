@@ -13,6 +13,13 @@
 //  ANNOTATE: every read and write of the job carries them all
 #define SPEC_ANNOTATIONS_MAX (1 << 20)
 
+//  Set annotation `name` of a job's annotations (a packed map, or empty)
+//  to `value`. 0, or -1 with the reason in err when they would pass
+//  SPEC_ANNOTATIONS_MAX (the annotations are unchanged then)
+int
+    spec_annotations_set (async_blob_t *annotations, const char *name,
+                          const msgpack_object *value, char *err, size_t err_size);
+
 //  Retry policy (docs/spec.md section 4)
 typedef struct {
     int attempts;               //  attempts in all for transient failures
@@ -32,6 +39,11 @@ int
 //  Backoff before attempt number `attempt` + 1 (us).
 int64_t
     policy_backoff (const policy_t *policy, int attempt);
+
+//  Whether `name` is a name of a queue or a quota: 1..ASYNC_MAX_NAME bytes of
+//  letters, digits and _-.:
+bool
+    spec_name_valid (const char *name);
 
 //  A callback's "on": 0 always (also when absent), 1 success, 2 failure,
 //  -1 if it is none of these.

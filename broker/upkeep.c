@@ -95,6 +95,41 @@ s_running_limits (broker_t *self)
     zlistx_destroy (&over);
 }
 
+bool
+upkeep_forget_job (broker_t *self, const char *id, int64_t completed_at)
+{
+    //  Not from the cache either: a job being changed is not forgotten
+    async_job_t *cached = (async_job_t *) async_idmap_lookup (self->jobs, id);
+    if (cached && commit_changing (self->commit, cached))
+        return false;
+    async_job_t *job = broker_job_read (self, id);
+    if (job && job->key) {
+        //  Only if the key names this job (a child's spec may repeat it)
+        char kkey [KEYS_MAX];
+        size_t klen = keys_name (kkey, KEYS_IDEMPOTENT, job->key);
+        char *value;
+        size_t vsize;
+        if (store_get (self->store, kkey, klen, &value, &vsize) == 0) {
+            if (vsize == ASYNC_ID_CHARS && memcmp (value, id, ASYNC_ID_CHARS) == 0)
+                store_delete (self->store, kkey, klen);
+            free (value);
+        }
+    }
+    //  Its 'f' key, if it failed (or if its record does not say)
+    bool failed = !job || job->failure.size;
+    async_job_destroy (&job);
+    if (cached) {
+        commit_forget (self->commit, cached);
+        async_idmap_delete (self->jobs, id);
+    }
+    char key [KEYS_TIME_SIZE];
+    store_delete (self->store, key, keys_id (key, KEYS_JOB, id));
+    if (failed)
+        store_delete (self->store, key, keys_time (key, KEYS_FAILED, completed_at, id));
+    store_delete (self->store, key, keys_time (key, KEYS_COMPLETED, completed_at, id));
+    return true;
+}
+
 //  Completed jobs past the retention period go, with their index keys;
 //  a bounded batch per call
 static void
@@ -110,41 +145,8 @@ s_purge (broker_t *self, int64_t now)
         char id [ASYNC_ID_LEN];
         if (!keys_time_parse (ckey, size, &completed_at, id) || completed_at >= horizon)
             break;
-        async_job_t *job = broker_job_read (self, id);
-        if (job && job->key) {
-            //  Only if the key names this job (a child's spec may repeat it)
-            char kkey [KEYS_MAX];
-            size_t klen = keys_name (kkey, KEYS_IDEMPOTENT, job->key);
-            char *value;
-            size_t vsize;
-            if (store_get (self->store, kkey, klen, &value, &vsize) == 0) {
-                if (vsize == ASYNC_ID_CHARS && memcmp (value, id, ASYNC_ID_CHARS) == 0)
-                    store_delete (self->store, kkey, klen);
-                free (value);
-            }
-        }
-        //  Its 'f' key, if it failed (or if its record does not say)
-        bool failed = !job || job->failure.size;
-        async_job_destroy (&job);
-        //  Not from the cache either (a job being changed is not purged)
-        async_job_t *cached = (async_job_t *) async_idmap_lookup (self->jobs, id);
-        if (cached && commit_changing (self->commit, cached)) {
-            store_iter_next (iter);
-            continue;
-        }
-        if (cached) {
-            commit_forget (self->commit, cached);
-            async_idmap_delete (self->jobs, id);
-        }
-        char key [40];
-        store_delete (self->store, key, keys_id (key, KEYS_JOB, id));
-        if (failed) {
-            char fkey [KEYS_TIME_SIZE];
-            store_delete (self->store, fkey,
-                          keys_time (fkey, KEYS_FAILED, completed_at, id));
-        }
-        store_delete (self->store, ckey, size);
-        purged++;
+        if (upkeep_forget_job (self, id, completed_at))
+            purged++;
         store_iter_next (iter);
     }
     store_iter_destroy (&iter);
@@ -267,6 +269,9 @@ upkeep_timers (broker_t *self)
         period = period < 1000000 ? 1000000 : period > 60000000 ? 60000000 : period;
         self->next_purge = mono + period;
         s_purge (self, now);
+        size_t minutes = history_purge (self->history, now);
+        if (minutes)
+            async_log_info ("broker", "history.purged", "keys=%zu", minutes);
     }
     //  Orphans from before a restart whose node never came back
     zlistx_t *expired = zlistx_new ();

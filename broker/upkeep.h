@@ -16,4 +16,11 @@
 void
     upkeep_timers (broker_t *self);
 
+//  Forget completed job `id` (completed at `completed_at`): its record,
+//  its c and f keys, its idempotency key if that names it, the cached
+//  copy. The retention purge, and DELETE. False, and nothing done, when
+//  a batch staged or in flight writes the job.
+bool
+    upkeep_forget_job (broker_t *self, const char *id, int64_t completed_at);
+
 #endif

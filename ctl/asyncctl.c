@@ -168,6 +168,19 @@ static const ctl_option_t s_last_options [] = {
     { NULL, NULL, 0, NULL }
 };
 
+static const ctl_option_t s_retry_options [] = {
+    { "--all-failed", NULL, CTL_OPT_ALL_FAILED,
+      "instead of one ID: every job that completed with a failure and can be "
+      "retried, with the filters below" },
+    { "--queue", "Q", CTL_OPT_FILTER_QUEUE,
+      "with --all-failed: only jobs in this queue (default: any queue)" },
+    { "--task", "GLOB", CTL_OPT_FILTER_TASK,
+      "with --all-failed: only jobs whose task matches, like 'pi.*' (default: any task)" },
+    { "--limit", "N", CTL_OPT_LIMIT,
+      "with --all-failed: retry at most N jobs (default 10000; 0: all)" },
+    { NULL, NULL, 0, NULL }
+};
+
 static const ctl_option_t s_since_options [] = {
     { "--since", "DUR", CTL_OPT_SINCE,
       "only completed jobs that completed within DUR (default: all)" },
@@ -879,6 +892,116 @@ s_cmd_cancel (ctl_t *ctl)
     return rc ? s_client_fail (ctl, rc, ctl->words [0]) : 0;
 }
 
+static int
+s_cmd_delete (ctl_t *ctl)
+{
+    int rc = async_delete (ctl->client, ctl->words [0]);
+    return rc ? s_client_fail (ctl, rc, ctl->words [0]) : 0;
+}
+
+//  How many failed jobs retry --all-failed retries when not told
+#define S_RETRY_ALL_LIMIT 10000
+//  How many of its refusals it prints (the rest are counted)
+#define S_RETRY_ALL_SHOWN 10
+
+static json_t *s_query (ctl_t *ctl);
+
+//  The jobs that `query` (a LIST body: taken) names, every page, as the
+//  JSON text of an array into *jobs_out (the caller frees it). 0 or the
+//  client's error
+static int
+s_jobs_of (ctl_t *ctl, json_t *query, char **jobs_out)
+{
+    char *text = ctl_json_dumps (query);
+    json_decref (query);
+    if (!text)
+        async_out_of_memory (0);
+    *jobs_out = NULL;
+    int rc = async_jobs_json (ctl->client, text, jobs_out);
+    free (text);
+    return rc;
+}
+
+//  retry --all-failed: list the failed jobs (page by page, at most
+//  --limit), retry each one that is a task submitted as such, and print
+//  {"listed", "retried", "skipped", "refused"}
+static int
+s_retry_all (ctl_t *ctl)
+{
+    if (ctl->nwords)
+        return s_usage (ctl, "'retry --all-failed' takes no ID, not '%s'", ctl->words [0]);
+    json_t *query = s_query (ctl);
+    if (!query)
+        return ASYNC_EUSAGE;
+    json_int_t limit = json_object_get (query, "limit")
+                     ? json_integer_value (json_object_get (query, "limit"))
+                     : S_RETRY_ALL_LIMIT;
+    json_object_set_new (query, "status", json_pack ("[s]", "failed"));
+    json_object_set_new (query, "limit", json_integer (limit));
+    char *jobs_text;
+    int rc = s_jobs_of (ctl, query, &jobs_text);
+    if (rc) {
+        free (jobs_text);
+        return s_client_fail (ctl, rc, NULL);
+    }
+    json_t *jobs = s_reply (jobs_text);
+    if (!json_is_array (jobs)) {
+        json_decref (jobs);
+        return S_REPLY_FAILED;
+    }
+    size_t retried = 0, skipped = 0, refused = 0, index;
+    json_t *job;
+    json_array_foreach (jobs, index, job) {
+        const char *id = json_string_value (json_object_get (job, "id"));
+        //  Children, callbacks, postprocesses and parents are not retried
+        if (!id || json_is_string (json_object_get (job, "parent"))
+        ||  json_object_get (job, "kind")) {
+            skipped++;
+            continue;
+        }
+        rc = async_retry (ctl->client, id);
+        if (rc == ASYNC_EREFUSED || rc == ASYNC_ENOJOB) {
+            //  Retried, deleted or purged meanwhile, or handed off
+            if (refused++ < S_RETRY_ALL_SHOWN)
+                s_error (rc, "job %s not retried: %s", id,
+                         async_client_error (ctl->client) ? async_client_error (ctl->client)
+                                                          : async_strerror (rc));
+            rc = 0;
+        }
+        else
+        if (rc)
+            break;
+        else
+            retried++;
+    }
+    if (rc) {
+        json_decref (jobs);
+        return s_client_fail (ctl, rc, NULL);
+    }
+    printf ("{\"listed\": %zu, \"retried\": %zu, \"skipped\": %zu, \"refused\": %zu}\n",
+            json_array_size (jobs), retried, skipped, refused);
+    json_decref (jobs);
+    return 0;
+}
+
+static int
+s_cmd_retry (ctl_t *ctl)
+{
+    if (s_given (ctl, CTL_OPT_ALL_FAILED))
+        return s_retry_all (ctl);
+    for (int index = 0; index < ctl->ngiven; index++) {
+        int id = ctl->given [index].option->id;
+        if (id == CTL_OPT_FILTER_QUEUE || id == CTL_OPT_FILTER_TASK || id == CTL_OPT_LIMIT
+        ||  id == CTL_OPT_SINCE)
+            return s_usage (ctl, "%s goes with --all-failed",
+                            ctl->given [index].option->name);
+    }
+    int rc = s_expect_words (ctl, false, 1, 1, "one job ID (or --all-failed)");
+    if (rc == 0 && (rc = async_retry (ctl->client, ctl->words [0])))
+        rc = s_client_fail (ctl, rc, ctl->words [0]);
+    return rc;
+}
+
 //  ---------------------------------------------------------------------
 //  Inspecting
 
@@ -1171,13 +1294,8 @@ s_cmd_jobs_stuck (ctl_t *ctl, json_t *query)
     //  Every running job, filtered here; --limit counts those shown
     json_object_set_new (query, "status", json_pack ("[ss]", "assigned", "active"));
     json_object_set_new (query, "limit", json_integer (0));
-    text = ctl_json_dumps (query);
-    json_decref (query);
-    if (!text)
-        async_out_of_memory (0);
-    char *jobs_text = NULL;
-    rc = async_jobs_json (ctl->client, text, &jobs_text);
-    free (text);
+    char *jobs_text;
+    rc = s_jobs_of (ctl, query, &jobs_text);
     json_t *jobs = rc ? NULL : s_reply (jobs_text);
     if (rc)
         free (jobs_text);
@@ -1252,13 +1370,8 @@ s_cmd_last (ctl_t *ctl)
     json_object_set_new (query, "status", json_pack ("[s]", failed ? "failed" : "completed"));
     if (!json_object_get (query, "limit"))
         json_object_set_new (query, "limit", json_integer (S_LAST_LIMIT));
-    char *text = ctl_json_dumps (query);
-    json_decref (query);
-    if (!text)
-        async_out_of_memory (0);
-    char *jobs = NULL;
-    int rc = async_jobs_json (ctl->client, text, &jobs);
-    free (text);
+    char *jobs;
+    int rc = s_jobs_of (ctl, query, &jobs);
     return s_show_jobs (ctl, rc, jobs, columns);
 }
 
@@ -1335,6 +1448,17 @@ s_cmd_status (ctl_t *ctl)
 {
     char *text = NULL;
     int rc = async_status_json (ctl->client, &text);
+    return s_show (ctl, rc, text, NULL);
+}
+
+static int
+s_cmd_history (ctl_t *ctl)
+{
+    const char *range = ctl->nwords ? ctl->words [0] : "hour";
+    if (!streq (range, "hour") && !streq (range, "day") && !streq (range, "week"))
+        return s_usage (ctl, "'%s' is not a range; give hour, day or week", range);
+    char *text = NULL;
+    int rc = async_history_json (ctl->client, range, &text);
     return s_show (ctl, rc, text, NULL);
 }
 
@@ -1560,6 +1684,90 @@ s_cmd_agent (ctl_t *ctl)
 }
 
 static int
+s_strcmp (const void *a, const void *b)
+{
+    return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+//  The queues of STATUS, each with whether it is paused: a JSON array of
+//  {name, paused, pending, scheduled, assigned, active} in name order
+static int
+s_queue_list_json (async_client_t *client, char **json_out)
+{
+    char *text = NULL;
+    int rc = async_status_json (client, &text);
+    json_t *status = rc ? NULL : s_reply (text);
+    if (rc || !status) {
+        if (!rc)
+            text = NULL;            //  s_reply took it
+        *json_out = text;
+        return rc ? rc : ASYNC_EPROTO;
+    }
+    json_t *queues = json_object_get (status, "queues");
+    json_t *paused = json_object_get (status, "paused");
+    json_t *rows = json_object ();
+    const char *name;
+    json_t *counts;
+    json_object_foreach (queues, name, counts) {
+        json_t *row = json_pack ("{s:s, s:b}", "name", name, "paused", 0);
+        json_object_update (row, counts);
+        json_object_set_new (rows, name, row);
+    }
+    size_t index;
+    json_t *queue;
+    json_array_foreach (paused, index, queue) {
+        name = json_string_value (queue);
+        if (!name)
+            continue;
+        json_t *row = json_object_get (rows, name);
+        if (row)
+            json_object_set_new (row, "paused", json_true ());
+        else
+            json_object_set_new (rows, name, json_pack ("{s:s, s:b, s:i, s:i, s:i, s:i}",
+                                 "name", name, "paused", 1, "pending", 0, "scheduled", 0,
+                                 "assigned", 0, "active", 0));
+    }
+    //  jansson keeps an object's keys in insertion order: sort them
+    const char **names = async_xcalloc (json_object_size (rows) + 1, sizeof (char *));
+    size_t count = 0;
+    json_object_foreach (rows, name, counts)
+        names [count++] = name;
+    qsort (names, count, sizeof (char *), s_strcmp);
+    json_t *list = json_array ();
+    for (size_t i = 0; i < count; i++)
+        json_array_append (list, json_object_get (rows, names [i]));
+    free (names);
+    *json_out = ctl_json_dumps (list);
+    json_decref (list);
+    json_decref (rows);
+    json_decref (status);
+    return 0;
+}
+
+static const char *s_queue_columns [] = {
+    "name", "paused", "pending", "scheduled", "assigned", "active", NULL
+};
+
+static int
+s_cmd_queue (ctl_t *ctl)
+{
+    const char *form = ctl->words [0];
+    bool list = streq (form, "list");
+    if (!list && !streq (form, "pause") && !streq (form, "resume"))
+        return s_usage (ctl, "'%s' is not a form of 'queue'; give pause, resume or list",
+                        form);
+    int rc = list ? s_expect_words (ctl, true, 0, 0, "no arguments")
+                  : s_expect_words (ctl, true, 1, 1, "one queue NAME");
+    if (rc)
+        return rc;
+    if (list)
+        return s_show_list_call (ctl, s_queue_list_json, s_queue_columns);
+    rc = streq (form, "pause") ? async_queue_pause (ctl->client, ctl->words [1])
+                               : async_queue_resume (ctl->client, ctl->words [1]);
+    return rc ? s_client_fail (ctl, rc, NULL) : 0;
+}
+
+static int
 s_cmd_every (ctl_t *ctl)
 {
     if (s_named_form (ctl))
@@ -1703,6 +1911,29 @@ static const s_command_t s_commands [] = {
               "period.",
       .min_words = 1, .max_words = 1, .words = "one job ID",
       .needs_broker = true, .run = s_cmd_cancel },
+    { .name = "retry",
+      .synopsis = "retry ID\nretry --all-failed [--task GLOB] [--queue Q] [--since DUR] "
+                  "[--limit N]",
+      .help = "Run again a job that completed with a failure: it goes back to "
+              "pending in its queue for one more attempt (a transient failure of "
+              "it is retried as its policy allows: attempts count on); its "
+              "failure is kept in its annotation asyncmesh.retries. A job that "
+              "succeeded or has not completed, a child, callback or "
+              "postprocess, or a parallel or serial job is refused (exit 6). "
+              "--all-failed retries every failed job that can be (the newest "
+              "first, at most --limit) and prints {\"listed\", \"retried\", "
+              "\"skipped\", \"refused\"}.",
+      .options = { s_retry_options, s_since_options },
+      .max_words = 1, .words = "one job ID (or --all-failed)",
+      .needs_broker = true, .run = s_cmd_retry },
+    { .name = "delete",
+      .synopsis = "delete ID",
+      .help = "Forget a completed job now rather than at the broker's retention "
+              "purge: its record and its idempotency key. A job that has not "
+              "completed, a child, callback or postprocess, or a parallel or "
+              "serial job is refused (exit 6).",
+      .min_words = 1, .max_words = 1, .words = "one job ID",
+      .needs_broker = true, .run = s_cmd_delete },
     { .name = "add-callback",
       .synopsis = "add-callback ID [--on always|success|failure] [OPTIONS] 'TASK ARG...'",
       .help = "Add a callback to the job, in any status, and print the "
@@ -1752,6 +1983,16 @@ static const s_command_t s_commands [] = {
       .min_words = 1, .max_words = INT_MAX,
       .words = "set NAME SIZE, list, or delete NAME",
       .needs_broker = true, .run = s_cmd_quota },
+    { .name = "queue",
+      .synopsis = "queue pause NAME\nqueue resume NAME\nqueue list",
+      .help = "Pause a queue: the broker hands out none of its pending jobs "
+              "(jobs running go on; submits are still accepted) until it is "
+              "resumed, across broker restarts. 'queue list' prints the queues "
+              "{name, paused, pending, scheduled, assigned, active}, one JSON "
+              "object per line (a table on a terminal).",
+      .min_words = 1, .max_words = 2,
+      .words = "pause NAME, resume NAME, or list",
+      .needs_broker = true, .run = s_cmd_queue },
     { .name = "agent",
       .synopsis = "agent set NODE AGENT --size N [--filter EXPR] [--save]",
       .help = "Change an agent of a live node while it runs: its number of "
@@ -1769,6 +2010,14 @@ static const s_command_t s_commands [] = {
       .help = "Print the broker's status: uptime, version, queues, nodes and "
               "agents.",
       .words = "no arguments", .needs_broker = true, .run = s_cmd_status },
+    { .name = "history",
+      .synopsis = "history [hour|day|week]",
+      .help = "Print how many jobs completed, succeeded and failed, in the last "
+              "hour (default), day or week, step by step (a minute, 5 minutes, an "
+              "hour) and by queue, as JSON: what the broker keeps for 7 days, "
+              "across restarts.",
+      .max_words = 1, .words = "hour, day or week",
+      .needs_broker = true, .run = s_cmd_history },
     { .name = "nodes",
       .synopsis = "nodes",
       .help = "Print the nodes, one JSON object per line; each agent shows "

@@ -73,6 +73,7 @@ typedef enum {
     CTL_OPT_FAILED,
     CTL_OPT_STUCK,
     CTL_OPT_OVER,
+    CTL_OPT_ALL_FAILED,
     CTL_OPT_SIZE,
     CTL_OPT_FILTER,
     CTL_OPT_SAVE

@@ -7,7 +7,9 @@
     Plain JavaScript, no framework, nothing from elsewhere. Every piece of
     job or node data goes into the page as text (textContent), never as
     markup. With a token (/?token=TOKEN) every request sends it as
-    "Authorization: Bearer TOKEN".
+    "Authorization: Bearer TOKEN". A few buttons act (docs/monitoring.md,
+    Actions): retry a failed job, cancel or delete a job, pause or resume
+    a queue; the broker takes them only with its token.
 */
 "use strict";
 
@@ -25,6 +27,7 @@ let generation = 0;                 //  of the refresh under way
 let rendered = null;                //  the route the view shows
 const opened = new Set ();          //  ids whose failure detail is open
 const expanded = new Set ();        //  job ids whose children are shown
+let notice = "";                    //  why the last action failed, until the next
 
 //  ---------------------------------------------------------------------
 //  Helpers
@@ -129,6 +132,54 @@ async function fetchJson (path) {
 
 async function get (path) {
     return (await fetchJson (path)).data;
+}
+
+//  An action: POST with the token and X-Asyncmesh-Action (which a page
+//  of another site cannot send), then the view again; `ask`: a question
+//  to confirm first
+async function act (path, ask) {
+    if (ask && !confirm (ask))
+        return;
+    const headers = {"X-Asyncmesh-Action": "1"};
+    if (token)
+        headers ["Authorization"] = "Bearer " + token;
+    notice = "";
+    try {
+        const response = await fetch (path, {method: "POST", headers: headers,
+                                              cache: "no-store"});
+        if (!response.ok) {
+            let message = response.status + " " + response.statusText;
+            try {
+                message = (await response.json ()).error || message;
+            }
+            catch (e) {}
+            notice = path + ": " + message;
+        }
+    }
+    catch (e) {
+        notice = path + ": " + e.message;
+    }
+    refresh ();
+}
+
+function actionButton (label, path, ask) {
+    const button = el ("button", {type: "button", class: "action", "data-action": label}, label);
+    button.addEventListener ("click", () => act (path, ask));
+    return button;
+}
+
+//  The buttons of a job: retry a failed task submitted as such, cancel
+//  one not completed, delete a completed one
+function jobActions (job) {
+    const path = "/api/jobs/" + encodeURIComponent (job.id) + "/";
+    const alone = !job.parent && !job.kind;
+    const done = job.status === "completed";
+    return el ("span", {class: "actions"},
+        done && job.failure && alone ? actionButton ("retry", path + "retry") : null,
+        !done && job.status !== "callbacks"
+            ? actionButton ("cancel", path + "cancel", "Cancel job " + job.id + "?") : null,
+        done && alone ? actionButton ("delete", path + "delete", "Delete job " + job.id
+                                      + "? It is gone for good.") : null);
 }
 
 //  ---------------------------------------------------------------------
@@ -275,6 +326,7 @@ function throughputChart (status) {
 }
 
 function queueRows (status, names) {
+    const paused = new Set (status.paused || []);
     return names.map (name => {
         const q = status.queues [name] || {};
         const w = (status.waiting || {}) [name] || {};
@@ -282,11 +334,15 @@ function queueRows (status, names) {
             ...["pending", "scheduled", "assigned", "active"].map (s =>
                 el ("td", {class: "num"}, count (q [s]))),
             el ("td", {class: "num" + (w.unservable ? " bad" : "")}, count (w.unservable)),
-            el ("td", {}, w.oldest_age >= 0 ? duration (w.oldest_age) : ""));
+            el ("td", {}, w.oldest_age >= 0 ? duration (w.oldest_age) : ""),
+            el ("td", {}, paused.has (name) ? el ("span", {class: "bad"}, "paused ") : null,
+                actionButton (paused.has (name) ? "resume" : "pause", "/api/queues/"
+                              + encodeURIComponent (name) + (paused.has (name) ? "/resume"
+                                                                                : "/pause"))));
     });
 }
 const QUEUE_COLUMNS = ["queue", "pending#", "scheduled#", "assigned#", "active#",
-                       "waiting for a node#", "oldest pending"];
+                       "waiting for a node#", "oldest pending", "dispatch"];
 
 function queueNames (status) {
     return Object.keys (status.queues || {}).sort ();
@@ -308,10 +364,11 @@ function failureRows (jobs) {
             el ("td", {title: job.completed_at || ""}, age (job.completed_at)),
             el ("td", {class: "status-failed"}, f.type || ""),
             el ("td", {}, f.message || ""),
-            el ("td", {}, detail));
+            el ("td", {}, detail),
+            el ("td", {}, jobActions (job)));
     });
 }
-const FAILURE_COLUMNS = ["id", "task", "queue", "completed", "error", "message", "detail"];
+const FAILURE_COLUMNS = ["id", "task", "queue", "completed", "error", "message", "detail", ""];
 
 async function viewOverview (status) {
     const failures = await get ("/api/jobs?status=failed&limit=" + FAILURES_SHOWN);
@@ -528,7 +585,8 @@ async function children (job) {
 async function viewJob (id) {
     const job = await get ("/api/jobs/" + encodeURIComponent (id));
     return [el ("section", {id: "job"},
-        el ("h2", {}, "Job ", el ("span", {class: "id", id: "job-id"}, id)),
+        el ("h2", {}, "Job ", el ("span", {class: "id", id: "job-id"}, id), " ",
+            jobActions (job)),
         jobDetails (job), job.kind ? null : jobProgress (job), outcome (job)),
         el ("section", {id: "job-tree"}, ...await children (job))];
 }
@@ -564,7 +622,7 @@ async function refresh () {
         if (!typing || rendered !== location.hash)
             replace ("view", ...parts);
         rendered = location.hash;
-        replace ("error");
+        replace ("error", notice);
     }
     catch (e) {
         if (mine !== generation)

@@ -1088,15 +1088,34 @@ async_node_json (async_client_t *self, const char *uuid, char **node_json_out)
     return rc;
 }
 
-int
-async_cancel (async_client_t *self, const char *id)
+//  A request about job `id` whose reply is OK
+static int
+s_job_command (async_client_t *self, async_command_t command, const char *id)
 {
     json_t *query = s_id_query (id);
     char *text = NULL;
-    int rc = s_query (self, ASYNC_C_CANCEL, query, NULL, false, &text);
+    int rc = s_query (self, command, query, NULL, false, &text);
     json_decref (query);
     free (text);
     return rc;
+}
+
+int
+async_cancel (async_client_t *self, const char *id)
+{
+    return s_job_command (self, ASYNC_C_CANCEL, id);
+}
+
+int
+async_retry (async_client_t *self, const char *id)
+{
+    return s_job_command (self, ASYNC_C_RETRY, id);
+}
+
+int
+async_delete (async_client_t *self, const char *id)
+{
+    return s_job_command (self, ASYNC_C_DELETE, id);
 }
 
 //  A request whose JSON body is `query` and whose reply is OK (or
@@ -1212,6 +1231,27 @@ int
 async_quota_list_json (async_client_t *self, char **json_out)
 {
     return s_command (self, ASYNC_C_QUOTA_LIST, NULL, "quotas", json_out);
+}
+
+int
+async_queue_pause (async_client_t *self, const char *queue)
+{
+    return s_command (self, ASYNC_C_QUEUE_PAUSE, json_pack ("{s:s}", "queue", queue), NULL,
+                      NULL);
+}
+
+int
+async_queue_resume (async_client_t *self, const char *queue)
+{
+    return s_command (self, ASYNC_C_QUEUE_RESUME, json_pack ("{s:s}", "queue", queue), NULL,
+                      NULL);
+}
+
+int
+async_history_json (async_client_t *self, const char *range, char **json_out)
+{
+    return s_command (self, ASYNC_C_HISTORY, range ? json_pack ("{s:s}", "range", range)
+                      : NULL, "history", json_out);
 }
 
 int

@@ -84,7 +84,8 @@ extern "C" {
 
 //  A job named by its id
 #define ASYNC_MSGS_JOB_REF(F)       F (ID, id)
-#define ASYNC_MSGS_JOB_REF_IN(C)    C (C_WAIT) C (C_GET) C (C_CANCEL)
+#define ASYNC_MSGS_JOB_REF_IN(C)    C (C_WAIT) C (C_GET) C (C_CANCEL) C (C_RETRY) \
+                                    C (C_DELETE)
 //  An attempt of a job: its id and token
 #define ASYNC_MSGS_JOB_TOKEN(F)     F (ID, id) F (U64, token)
 #define ASYNC_MSGS_JOB_TOKEN_IN(C)  C (C_STARTED) C (S_CANCEL)

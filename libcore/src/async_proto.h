@@ -45,6 +45,8 @@ extern "C" {
     X (C_STATUS,        "STATUS",       PEER,   0) \
     X (C_NODES,         "NODES",        PEER,   0) \
     X (C_CANCEL,        "CANCEL",       PEER,   WRITES) \
+    X (C_RETRY,         "RETRY",        PEER,   WRITES) \
+    X (C_DELETE,        "DELETE",       PEER,   WRITES) \
     X (C_ANNOTATE,      "ANNOTATE",     PEER,   WRITES) \
     X (C_ADD_CALLBACK,  "ADD-CALLBACK", PEER,   WRITES) \
     X (C_QUOTA_SET,     "QUOTA-SET",    PEER,   WRITES) \
@@ -53,6 +55,9 @@ extern "C" {
     X (C_EVERY_SET,     "EVERY-SET",    PEER,   WRITES) \
     X (C_EVERY_DELETE,  "EVERY-DELETE", PEER,   WRITES) \
     X (C_EVERY_LIST,    "EVERY-LIST",   PEER,   0) \
+    X (C_QUEUE_PAUSE,   "QUEUE-PAUSE",  PEER,   WRITES) \
+    X (C_QUEUE_RESUME,  "QUEUE-RESUME", PEER,   WRITES) \
+    X (C_HISTORY,       "HISTORY",      PEER,   0) \
     X (C_AGENT_SET,     "AGENT-SET",    PEER,   CLIENT) \
     X (C_PING,          "PING",         PEER,   0) \
     X (C_HELLO,         "HELLO",        NODE,   0) \
@@ -72,6 +77,7 @@ extern "C" {
     X (S_CALLBACK,      "CALLBACK",     BROKER, 0) \
     X (S_QUOTAS,        "QUOTAS",       BROKER, 0) \
     X (S_SCHEDULES,     "SCHEDULES",    BROKER, 0) \
+    X (S_HISTORY,       "HISTORY",      BROKER, 0) \
     X (S_OK,            "OK",           BROKER, 0) \
     X (S_PONG,          "PONG",         BROKER, 0) \
     X (S_ERROR,         "ERROR",        BROKER, 0) \

@@ -431,6 +431,27 @@ am_node_name () {
     return 1
 }
 
+#   ---------------------------------------------------------------------
+#   A browser (the dashboard's tests)
+
+#   am_chromium: set CHROMIUM (the browser to drive) and ARTIFACTS (where
+#   screenshots go: AM_ARTIFACTS, default build/test-artifacts, made);
+#   fail the test when chromium is not installed
+am_chromium () {
+    CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+    [ -n "$CHROMIUM" ] || am_fail "chromium is not installed (apt-get install chromium)"
+    ARTIFACTS=${AM_ARTIFACTS:-$AM_BUILD/test-artifacts}
+    mkdir -p "$ARTIFACTS"
+}
+
+#   am_cdp NAME: run the steps on stdin in chromium (tests/helpers/cdp.py,
+#   after am_chromium); its output in $AM_TMP/NAME.out
+am_cdp () {
+    python3 "$AM_TOP/tests/helpers/cdp.py" --chromium "$CHROMIUM" \
+        --profile "$AM_TMP/chromium" --artifacts "$ARTIFACTS" >"$AM_TMP/$1.out" 2>&1 \
+        || am_fail "in chromium: $(tail -1 "$AM_TMP/$1.out") (see $1.out)"
+}
+
 #   True when the programs are built with a sanitizer (ASan, UBSan, TSan):
 #   a test judges what such a build finds, not how fast it runs
 #   (ldd's output is read whole: `ldd | grep -q` fails under pipefail when

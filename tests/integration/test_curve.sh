@@ -6,7 +6,7 @@
 #   4 and a clear line; a client key cannot act as a node, nor a node key
 #   change a node's agents (agent set); a refused node
 #   keeps trying and gets in once its key is allowed; the broker serves the
-#   others throughout.
+#   others throughout; an action is logged with the name of its key.
 source "$(dirname "$0")/../helpers/lib.sh"
 
 K=$AM_TMP/keys
@@ -160,4 +160,18 @@ grep -q "auth.revoked.*command=" "$AM_TMP/broker.log" \
 am_check "a second job end to end after all that"
 result=$(am_ctl submit --wait --wait-timeout 30s testing.ret '"still here"')
 am_assert_eq "result after the refusals" '"still here"' "$result"
+am_check "an action is logged with the name of the key that did it (its file in --curve-clients)"
+s_ctl_as client2 queue pause q9
+[ "$rc" = 0 ] || am_fail "queue pause with client2's key exited $rc: $err"
+grep -q 'queue.paused queue=q9 .*by=client2' "$AM_TMP/broker.log" \
+    || am_fail "no 'queue.paused queue=q9 ... by=client2' line in the broker log"
+am_check "a key file whose name would forge a log field is logged with '_' for the odd characters"
+"$AM_BIN/asyncctl" keygen "$K/odd"
+cp "$K/odd" "$K/clients/odd by=root"
+kill -HUP "$AM_BROKER_PID"
+am_wait_for "the broker to reload its keys" 10 grep -q 'auth.reloaded keys=5' "$AM_TMP/broker.log"
+s_ctl_as odd queue pause q10
+[ "$rc" = 0 ] || am_fail "queue pause with the odd key exited $rc: $err"
+grep -q 'queue.paused queue=q10 .*by=odd_by_root$' "$AM_TMP/broker.log" \
+    || am_fail "no 'queue.paused queue=q10 ... by=odd_by_root' line in the broker log"
 am_say "PASS"

@@ -8,10 +8,7 @@
 #   artifacts directory (AM_ARTIFACTS, default build/test-artifacts).
 source "$(dirname "$0")/../helpers/lib.sh"
 
-CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
-[ -n "$CHROMIUM" ] || am_fail "chromium is not installed (apt-get install chromium)"
-ARTIFACTS=${AM_ARTIFACTS:-$AM_BUILD/test-artifacts}
-mkdir -p "$ARTIFACTS"
+am_chromium
 
 HTTP=127.0.0.1:$(am_free_port)
 am_broker_start --http "$HTTP"
@@ -26,13 +23,6 @@ am_ctl wait "$parent" --timeout 10s >/dev/null
 children=$(am_ctl job "$parent" | jq -r '.children[]')
 am_assert_eq "children of the parallel job" 3 "$(wc -w <<<"$children")"
 
-#   s_cdp NAME: run the steps on stdin in chromium (tests/helpers/cdp.py);
-#   its output in NAME.out
-s_cdp () {
-    python3 "$AM_TOP/tests/helpers/cdp.py" --chromium "$CHROMIUM" \
-        --profile "$AM_TMP/chromium" --artifacts "$ARTIFACTS" >"$AM_TMP/$1.out" 2>&1 \
-        || am_fail "in chromium: $(tail -1 "$AM_TMP/$1.out") (see $1.out)"
-}
 #   Whether the view's visible text has a string; whether a counter shows
 #   a figure
 has_text="document.getElementById ('view').innerText.includes"
@@ -40,7 +30,7 @@ counter () { echo "document.querySelector ('[data-counter=\"$1\"] .value').textC
 
 am_check "the overview: counters, the failed job's error as text, a sparkline"
 rm -f "$ARTIFACTS"/dashboard*.png
-s_cdp overview <<STEPS
+am_cdp overview <<STEPS
 open http://$HTTP/
 wait 20 $(counter failed 1)
 wait 20 $(counter "dead nodes" 0)
@@ -56,7 +46,7 @@ STEPS
 am_say "ok: counters, failure and sparkline in the page"
 
 am_check "each view at its own URL: nodes, failed (filtered), running, queues, scheduled, quotas"
-s_cdp views <<STEPS
+am_cdp views <<STEPS
 open http://$HTTP/#nodes
 wait 20 document.querySelector ('#tabs a.current').dataset.view === 'nodes'
 wait 20 document.querySelector ('tr[data-uuid="$uuid"] td.alive')
@@ -99,7 +89,7 @@ for child in $children; do
     steps+=$'\n'"wait 20 document.querySelector ('#job-tree a[href=\"#job/$child\"]')"
 done
 steps+=$'\n'"screenshot dashboard-job.png"
-s_cdp job <<<"$steps"
+am_cdp job <<<"$steps"
 am_say "ok: children $(xargs <<<"$children")"
 
 for view in "" -nodes -failed -running -queues -scheduled -quotas -job; do

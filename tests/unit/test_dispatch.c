@@ -443,6 +443,40 @@ test_dispatch_agent_of_two_queues_takes_best (void **state)
 }
 
 static void
+test_dispatch_paused_queue_keeps_its_jobs (void **state)
+{
+    (void) state;
+    dispatch_t *self = dispatch_new ();
+    const char *queues [] = { "bulk", "default", NULL };
+    dispatch_agent_add (self, self, "both", 10, queues, NULL, NULL);
+    //  Paused before it has jobs: known from then on, listed in order
+    assert_true (dispatch_pause (self, "default", true));
+    assert_false (dispatch_pause (self, "default", true));  //  no change
+    assert_true (dispatch_pause (self, "bulk", true));
+    assert_true (dispatch_has_queue (self, "default"));
+    assert_int_equal (dispatch_paused_count (self), 2);
+    assert_string_equal (dispatch_paused_first (self), "bulk");
+    assert_string_equal (dispatch_paused_next (self), "default");
+    assert_null (dispatch_paused_next (self));
+    assert_true (dispatch_pause (self, "bulk", false));
+    s_push (self, 1, "t.a", "default", 9, false);
+    s_push (self, 2, "t.a", "bulk", 0, false);
+    s_push (self, 3, "t.a", "default", 0, false);
+    //  The best job is in the paused queue: the bulk one goes, no other
+    assert_int_equal (s_next (self, NULL), 2);
+    assert_int_equal (s_next (self, NULL), -1);
+    assert_int_equal (dispatch_pending (self, "default"), 2);
+    assert_true (dispatch_paused (self, "default"));
+    assert_false (dispatch_pause (self, "nosuchqueue", false));
+    assert_true (dispatch_pause (self, "default", false));
+    assert_false (dispatch_paused (self, "default"));
+    assert_int_equal (dispatch_paused_count (self), 0);
+    assert_int_equal (s_next (self, NULL), 1);
+    assert_int_equal (s_next (self, NULL), 3);
+    dispatch_destroy (&self);
+}
+
+static void
 test_dispatch_round_robin_spreads_across_owners (void **state)
 {
     (void) state;
@@ -946,6 +980,7 @@ main (void)
         cmocka_unit_test (test_dispatch_agent_size_is_credit),
         cmocka_unit_test (test_dispatch_queues_are_separate),
         cmocka_unit_test (test_dispatch_agent_of_two_queues_takes_best),
+        cmocka_unit_test (test_dispatch_paused_queue_keeps_its_jobs),
         cmocka_unit_test (test_dispatch_round_robin_spreads_across_owners),
         cmocka_unit_test (test_dispatch_full_agent_is_skipped),
         cmocka_unit_test (test_dispatch_agent_remove),

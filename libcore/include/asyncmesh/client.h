@@ -173,6 +173,20 @@ ASYNC_EXPORT int
 ASYNC_EXPORT int
     async_cancel (async_client_t *self, const char *id);
 
+//  Retry job `id`, which completed with a failure: a new attempt, pending
+//  in its queue for one more attempt (attempts count on); the failure is kept
+//  in its annotation "asyncmesh.retries". ASYNC_EREFUSED for a job that
+//  succeeded or has not completed, a child, callback or postprocess, or a
+//  parallel or serial job (async_client_error says why).
+ASYNC_EXPORT int
+    async_retry (async_client_t *self, const char *id);
+
+//  Delete job `id`, which completed, now rather than at the retention
+//  purge. ASYNC_EREFUSED for a job that has not completed, a child,
+//  callback or postprocess, or a parallel or serial job.
+ASYNC_EXPORT int
+    async_delete (async_client_t *self, const char *id);
+
 //  Set annotation `name` of job `id` to a value given as JSON text.
 ASYNC_EXPORT int
     async_annotate (async_client_t *self, const char *id, const char *name,
@@ -198,6 +212,20 @@ ASYNC_EXPORT int
 //  JSON array of {"name", "size", "running"}
 ASYNC_EXPORT int
     async_quota_list_json (async_client_t *self, char **json_out);
+
+//  Pause the dispatch of queue `queue`'s jobs (they stay pending; submits
+//  are still accepted), or resume it. Persisted by the broker; pausing a
+//  paused queue or resuming a running one is no error. The paused queues
+//  are STATUS's `paused`.
+ASYNC_EXPORT int
+    async_queue_pause (async_client_t *self, const char *queue);
+ASYNC_EXPORT int
+    async_queue_resume (async_client_t *self, const char *queue);
+
+//  The jobs completed in the last `range` ("hour", "day", "week"; NULL:
+//  hour) by step and queue, as a JSON object (docs/protocol.md, HISTORY).
+ASYNC_EXPORT int
+    async_history_json (async_client_t *self, const char *range, char **json_out);
 
 //  Change agent `agent` of the live node `node` (its uuid) to `size`
 //  slots and, when `filter` is not NULL, that task filter (globs,
