@@ -24,6 +24,7 @@
                     budget (docs/protocol.md section 9)
             CLIENT  an operator's command: with CURVE, only a key of role
                     client (a node's key, and so its tasks, may not)
+            OPERATOR  WRITES and CLIENT: an operator's change
     (Private; not installed.)
     =========================================================================
 */
@@ -45,8 +46,8 @@ extern "C" {
     X (C_STATUS,        "STATUS",       PEER,   0) \
     X (C_NODES,         "NODES",        PEER,   0) \
     X (C_CANCEL,        "CANCEL",       PEER,   WRITES) \
-    X (C_RETRY,         "RETRY",        PEER,   WRITES) \
-    X (C_DELETE,        "DELETE",       PEER,   WRITES) \
+    X (C_RETRY,         "RETRY",        PEER,   OPERATOR) \
+    X (C_DELETE,        "DELETE",       PEER,   OPERATOR) \
     X (C_ANNOTATE,      "ANNOTATE",     PEER,   WRITES) \
     X (C_ADD_CALLBACK,  "ADD-CALLBACK", PEER,   WRITES) \
     X (C_QUOTA_SET,     "QUOTA-SET",    PEER,   WRITES) \
@@ -55,8 +56,8 @@ extern "C" {
     X (C_EVERY_SET,     "EVERY-SET",    PEER,   WRITES) \
     X (C_EVERY_DELETE,  "EVERY-DELETE", PEER,   WRITES) \
     X (C_EVERY_LIST,    "EVERY-LIST",   PEER,   0) \
-    X (C_QUEUE_PAUSE,   "QUEUE-PAUSE",  PEER,   WRITES) \
-    X (C_QUEUE_RESUME,  "QUEUE-RESUME", PEER,   WRITES) \
+    X (C_QUEUE_PAUSE,   "QUEUE-PAUSE",  PEER,   OPERATOR) \
+    X (C_QUEUE_RESUME,  "QUEUE-RESUME", PEER,   OPERATOR) \
     X (C_HISTORY,       "HISTORY",      PEER,   0) \
     X (C_AGENT_SET,     "AGENT-SET",    PEER,   CLIENT) \
     X (C_PING,          "PING",         PEER,   0) \
@@ -107,7 +108,8 @@ enum {
     ASYNC_PROTO_WRITES = 1,
     ASYNC_PROTO_SESSION = 2,
     ASYNC_PROTO_LISTING = 4,
-    ASYNC_PROTO_CLIENT = 8
+    ASYNC_PROTO_CLIENT = 8,
+    ASYNC_PROTO_OPERATOR = ASYNC_PROTO_WRITES | ASYNC_PROTO_CLIENT
 };
 
 typedef struct {

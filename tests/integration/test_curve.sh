@@ -4,7 +4,7 @@
 #   submits and a node key runs the job; no key, a key not in the
 #   directory and a key revoked (file removed, SIGHUP) fail fast with exit
 #   4 and a clear line; a client key cannot act as a node, nor a node key
-#   change a node's agents (agent set); a refused node
+#   change a node's agents, retry or delete a job, pause a queue; a refused node
 #   keeps trying and gets in once its key is allowed; the broker serves the
 #   others throughout; an action is logged with the name of its key.
 source "$(dirname "$0")/../helpers/lib.sh"
@@ -129,13 +129,24 @@ am_wait_for "auth.reloaded keys=6 in the broker log" 10 \
     grep -q 'auth.reloaded keys=6' "$AM_TMP/broker.log"
 am_wait_for "the late node to be listed" 15 am_node_listed "$late_uuid"
 
-#   ---- only a client key changes a node's agents (not a node, so not a task)
-am_check "agent set with a node's key: exit 6, auth.not_client; with a client key: done"
+#   ---- only a client key changes a node's agents, retries or deletes a job,
+#   pauses or resumes a queue (not a node, so not a task)
+am_check "agent set, retry, delete, queue pause/resume with a node's key: exit 6; with a client key: done"
 s_ctl_as node1 agent set "$late_uuid" main --size 2
 [ "$rc" = 6 ] || am_fail "agent set with a node key: exit $rc, not 6 (stderr: $err)"
 grep -q "may not send AGENT-SET" <<<"$err" || am_fail "agent set with a node key: stderr '$err'"
 grep -q 'auth.not_client.*command=AGENT-SET' "$AM_TMP/broker.log" \
     || am_fail "no auth.not_client line for AGENT-SET in the broker log"
+for command in "retry 00000000-0000-4000-8000-000000000000" \
+               "delete 00000000-0000-4000-8000-000000000000" \
+               "queue pause q1" "queue resume q1"; do
+    # shellcheck disable=SC2086
+    s_ctl_as node1 $command
+    [ "$rc" = 6 ] || am_fail "$command with a node key: exit $rc, not 6 (stderr: $err)"
+    grep -q "may not send" <<<"$err" || am_fail "$command with a node key: stderr '$err'"
+done
+s_ctl_as client1 queue pause q1
+[ "$rc" = 0 ] || am_fail "queue pause with a client key: exit $rc (stderr: $err)"
 s_ctl_as client1 agent set "$late_uuid" main --size 2
 [ "$rc" = 0 ] || am_fail "agent set with a client key: exit $rc (stderr: $err)"
 

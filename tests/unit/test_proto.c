@@ -509,6 +509,12 @@ test_senders_and_flags (void **state)
     assert_true (async_proto_row (ASYNC_C_LIST)->flags & ASYNC_PROTO_LISTING);
     //  Only an operator (a client key) changes a node's agents
     assert_true (async_proto_row (ASYNC_C_AGENT_SET)->flags & ASYNC_PROTO_CLIENT);
+    //  An operator's changes: client keys only, and refused on a full disk
+    const async_command_t operators [] = { ASYNC_C_RETRY, ASYNC_C_DELETE,
+                                           ASYNC_C_QUEUE_PAUSE, ASYNC_C_QUEUE_RESUME };
+    for (size_t i = 0; i < sizeof operators / sizeof operators [0]; i++)
+        assert_int_equal (async_proto_row (operators [i])->flags,
+                          ASYNC_PROTO_WRITES | ASYNC_PROTO_CLIENT);
     assert_false (async_proto_row (ASYNC_C_SUBMIT)->flags & ASYNC_PROTO_CLIENT);
 }
 
