@@ -159,6 +159,9 @@ query_filter_parse (const msgpack_object *body, query_filter_t *filter, query_cu
             else
             if (strcmp (name, "failed") == 0)
                 filter->failed = true;
+            else
+            if (strcmp (name, "scheduled") == 0)
+                filter->scheduled = true;
             else {
                 int status = async_status_parse (name);
                 if (status < 0) {
@@ -211,12 +214,24 @@ query_filter_parse (const msgpack_object *body, query_filter_t *filter, query_cu
 bool
 query_filter_wants_status (query_filter_t *filter, int status)
 {
-    if (filter->nstatuses == 0 && !filter->succeeded && !filter->failed)
+    if (filter->nstatuses == 0 && !filter->succeeded && !filter->failed && !filter->scheduled)
         return true;
     for (int i = 0; i < filter->nstatuses; i++)
         if (filter->statuses [i] == status)
             return true;
-    return status == ASYNC_COMPLETED && (filter->succeeded || filter->failed);
+    return (status == ASYNC_COMPLETED && (filter->succeeded || filter->failed))
+        || (status == ASYNC_PENDING && filter->scheduled);
+}
+
+bool
+query_filter_wants_ready (query_filter_t *filter)
+{
+    if (!filter->scheduled)
+        return query_filter_wants_status (filter, ASYNC_PENDING);
+    for (int i = 0; i < filter->nstatuses; i++)
+        if (filter->statuses [i] == ASYNC_PENDING)
+            return true;
+    return false;
 }
 
 //  Whether only failed jobs are asked for among the completed: then the
@@ -436,7 +451,7 @@ s_walk (s_walk_t *walk)
     query_source_t *source = &walk->query->source;
     query_filter_t *filter = walk->filter;
     int from = query_cursor_rank (walk->from.phase);
-    if (from <= 1 && query_filter_wants_status (filter, ASYNC_PENDING)) {
+    if (from <= 1 && query_filter_wants_ready (filter)) {
         bool resume = walk->from.phase == 'p';
         dispatch_each_pending (source->dispatch, filter->queue,
                                resume ? walk->from.queue : NULL, walk->from.priority,

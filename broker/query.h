@@ -25,7 +25,8 @@
 typedef struct {
     int statuses [8];           //  at most 8 statuses; more are ignored
     int nstatuses;
-    bool succeeded, failed;
+    bool succeeded, failed;     //  completed without, with a failure
+    bool scheduled;             //  pending, waiting for a time (s, b phases)
     char *queue;
     char *task;
     char node [ASYNC_ID_LEN];
@@ -76,6 +77,11 @@ int
 //  Free what a filter holds (its queue and task); safe to call again.
 void
     query_filter_clear (query_filter_t *filter);
+
+//  Whether the filter asks for pending jobs that are ready to go (in their
+//  queue): not when it asks for `scheduled` ones only.
+bool
+    query_filter_wants_ready (query_filter_t *filter);
 
 //  Whether the filter asks for jobs of this status.
 bool

@@ -242,7 +242,7 @@ static const char *const s_config_keys [] = {
 
 static const char *s_statuses [] = {
     "pending", "assigned", "active", "callbacks", "completed",
-    "succeeded", "failed", NULL
+    "succeeded", "failed", "scheduled", NULL
 };
 
 //  ---------------------------------------------------------------------
