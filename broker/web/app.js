@@ -188,8 +188,14 @@ function jobActions (job) {
 function route () {
     const hash = location.hash.replace (/^#/, "");
     const job = hash.match (/^job\/(.+)$/);
-    if (job)
-        return {view: "job", id: decodeURIComponent (job [1]), params: new URLSearchParams ()};
+    if (job) {
+        let id = null;
+        try {
+            id = decodeURIComponent (job [1]);
+        }
+        catch (e) {}            //  a malformed %-escape: not a job id
+        return {view: "job", id: id, params: new URLSearchParams ()};
+    }
     const [name, query] = hash.split ("?", 2);
     return {view: VIEWS.includes (name) ? name : "overview",
             params: new URLSearchParams (query || "")};
@@ -424,10 +430,7 @@ async function viewScheduled (status, params) {
         if (e.status !== 404)
             throw e;
     }
-    //  Pending jobs come in dispatch order, then the scheduled ones by time
-    const page = await jobsPage ("pending", params);
-    const now = Date.now ();
-    const later = page.data.filter (job => job.begin_after && Date.parse (job.begin_after) > now);
+    const page = await jobsPage ("scheduled", params);
     return [
         schedules ? el ("section", {}, el ("h2", {}, "Recurring schedules"),
             table (["name", "every", "next tick", "task", "last job", "ticks#", "last error"],
@@ -443,7 +446,7 @@ async function viewScheduled (status, params) {
         el ("section", {}, el ("h2", {}, "Jobs that begin later"),
             filterForm ("scheduled", params, [["task", "task", "pi.*"], ["queue", "queue", ""]]),
             table (["id", "task", "queue", "begins", "attempt#"],
-                later.map (job => el ("tr", {"data-id": job.id},
+                page.data.map (job => el ("tr", {"data-id": job.id},
                     el ("td", {}, jobLink (job.id)),
                     el ("td", {}, job.task || ""),
                     el ("td", {}, job.queue || ""),
@@ -583,6 +586,8 @@ async function children (job) {
 }
 
 async function viewJob (id) {
+    if (!id)
+        throw new Error ("not a job id: " + location.hash.slice (1, 200));
     const job = await get ("/api/jobs/" + encodeURIComponent (id));
     return [el ("section", {id: "job"},
         el ("h2", {}, "Job ", el ("span", {class: "id", id: "job-id"}, id), " ",

@@ -22,6 +22,11 @@ parent=$(am_ctl parallel 'testing.ret 1' 'testing.ret 2' 'testing.ret 3')
 am_ctl wait "$parent" --timeout 10s >/dev/null
 children=$(am_ctl job "$parent" | jq -r '.children[]')
 am_assert_eq "children of the parallel job" 3 "$(wc -w <<<"$children")"
+#   A job that begins in an hour, behind 60 ready ones in a queue no node
+#   serves: the Scheduled view still lists it
+for _ in $(seq 60); do am_ctl submit --queue nobody testing.noop >/dev/null; done
+later=$(am_ctl submit --queue nobody --begin-after "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)" \
+        testing.noop)
 
 #   Whether the view's visible text has a string; whether a counter shows
 #   a figure
@@ -45,7 +50,7 @@ screenshot dashboard.png
 STEPS
 am_say "ok: counters, failure and sparkline in the page"
 
-am_check "each view at its own URL: nodes, failed (filtered), running, queues, scheduled, quotas"
+am_check "each view at its own URL: nodes, failed (filtered), running, queues, scheduled, quotas; a bad one"
 am_cdp views <<STEPS
 open http://$HTTP/#nodes
 wait 20 document.querySelector ('#tabs a.current').dataset.view === 'nodes'
@@ -70,12 +75,18 @@ screenshot dashboard-queues.png
 open http://$HTTP/#scheduled
 wait 20 document.querySelector ('#tabs a.current').dataset.view === 'scheduled'
 wait 20 $has_text ('Recurring schedules')
+wait 20 document.querySelector ('tr[data-id="$later"]')
 screenshot dashboard-scheduled.png
 open http://$HTTP/#quotas
 wait 20 document.querySelector ('#tabs a.current').dataset.view === 'quotas'
 wait 20 $has_text ('no quota')
 screenshot dashboard-quotas.png
 wait 1 document.getElementById ('error').textContent === ''
+# A malformed address says so instead of stopping the page
+open http://$HTTP/#job/%
+wait 20 document.getElementById ('error').textContent.includes ('not a job id')
+open http://$HTTP/#overview
+wait 20 document.getElementById ('error').textContent === ''
 STEPS
 am_say "ok: every view"
 
