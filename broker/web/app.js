@@ -18,6 +18,9 @@ const SAMPLES = 150;                //  5 minutes of throughput samples
 const PAGE = 50;                    //  jobs of one page of a list
 const TREE_CHILDREN = 50;           //  children shown at once on a job page
 const FAILURES_SHOWN = 5;           //  on the overview
+//  How long a range's history is reused before it is read again (ms): a
+//  week is up to 210,000 store keys for the broker to read
+const HISTORY_TTL = {hour: 10000, day: 60000, week: 300000};
 const VIEWS = ["overview", "queues", "running", "scheduled", "failed", "nodes", "quotas"];
 
 let token = null;
@@ -27,6 +30,7 @@ let generation = 0;                 //  of the refresh under way
 let rendered = null;                //  the route the view shows
 const opened = new Set ();          //  ids whose failure detail is open
 const expanded = new Set ();        //  job ids whose children are shown
+const histories = {};               //  range -> {at: ms, data}
 let notice = "";                    //  why the last action failed, until the next
 
 //  ---------------------------------------------------------------------
@@ -140,6 +144,9 @@ async function get (path) {
 async function act (path, ask) {
     if (ask && !confirm (ask))
         return;
+    //  Done typing: the view shows what the action changed
+    if (document.activeElement)
+        document.activeElement.blur ();
     const headers = {"X-Asyncmesh-Action": "1"};
     if (token)
         headers ["Authorization"] = "Bearer " + token;
@@ -175,7 +182,8 @@ function jobActions (job) {
     const alone = !job.parent && !job.kind;
     const done = job.status === "completed";
     return el ("span", {class: "actions"},
-        done && job.failure && alone ? actionButton ("retry", path + "retry") : null,
+        done && job.failure && alone
+            ? actionButton ("retry", path + "retry", "Retry job " + job.id + "?") : null,
         !done && job.status !== "callbacks"
             ? actionButton ("cancel", path + "cancel", "Cancel job " + job.id + "?") : null,
         done && alone ? actionButton ("delete", path + "delete", "Delete job " + job.id
@@ -344,7 +352,9 @@ function queueRows (status, names) {
             el ("td", {}, paused.has (name) ? el ("span", {class: "bad"}, "paused ") : null,
                 actionButton (paused.has (name) ? "resume" : "pause", "/api/queues/"
                               + encodeURIComponent (name) + (paused.has (name) ? "/resume"
-                                                                                : "/pause"))));
+                                                                                : "/pause"),
+                              (paused.has (name) ? "Resume" : "Pause") + " queue " + name
+                              + "?")));
     });
 }
 const QUEUE_COLUMNS = ["queue", "pending#", "scheduled#", "assigned#", "active#",
@@ -376,12 +386,68 @@ function failureRows (jobs) {
 }
 const FAILURE_COLUMNS = ["id", "task", "queue", "completed", "error", "message", "detail", ""];
 
-async function viewOverview (status) {
-    const failures = await get ("/api/jobs?status=failed&limit=" + FAILURES_SHOWN);
+//  The history of a range (hour, day, week), from the cache when fresh
+async function history (range) {
+    const kept = histories [range];
+    if (kept && Date.now () - kept.at < HISTORY_TTL [range])
+        return kept.data;
+    const data = await get ("/api/history?range=" + range);
+    histories [range] = {at: Date.now (), data: data};
+    return data;
+}
+
+//  A polyline of `values` (one a step) scaled to `top` in a width x height box
+function line (values, top, width, height, cls) {
+    const node = document.createElementNS ("http://www.w3.org/2000/svg", "polyline");
+    const step = values.length > 1 ? width / (values.length - 1) : width;
+    node.setAttribute ("points", values.map ((v, i) => (i * step).toFixed (1) + ","
+        + (height - 2 - v / top * (height - 4)).toFixed (1)).join (" "));
+    node.setAttribute ("class", cls);
+    return node;
+}
+
+//  Jobs completed per step over the range, succeeded and failed, as kept
+//  by the broker: there as soon as the page opens
+function historyChart (range, data) {
+    const succeeded = data.succeeded || [], failed = data.failed || [];
+    const sum = values => values.reduce ((a, b) => a + b, 0);
+    const width = 600, height = 100;
+    const top = Math.max (1, ...succeeded, ...failed);
+    const svg = document.createElementNS ("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute ("viewBox", "0 0 " + width + " " + height);
+    svg.setAttribute ("preserveAspectRatio", "none");
+    svg.setAttribute ("role", "img");
+    svg.setAttribute ("aria-label", "jobs completed per " + duration (data.step_seconds || 60)
+                      + ", last " + range);
+    svg.appendChild (line (succeeded, top, width, height, "succeeded"));
+    svg.appendChild (line (failed, top, width, height, "failed"));
+    const title = document.createElementNS ("http://www.w3.org/2000/svg", "title");
+    title.textContent = "at most " + count (top) + " jobs a step";
+    svg.appendChild (title);
+    const since = data.start ? new Date (data.start * 1000).toISOString ().slice (0, 16)
+                                   .replace ("T", " ") + " UTC" : "";
+    return el ("section", {id: "history", "data-succeeded": String (sum (succeeded)),
+                           "data-failed": String (sum (failed))},
+        el ("h2", {}, "Completed ",
+            ...["hour", "day", "week"].map (r => r === range
+                ? el ("strong", {}, "last " + r + " ")
+                : el ("a", {href: href ("overview", {range: r})}, "last " + r + " ")),
+            el ("span", {class: "muted"}, count (sum (succeeded)) + " succeeded, "
+                + count (sum (failed)) + " failed, since " + since + ", one point a "
+                + duration (data.step_seconds || 60))),
+        svg);
+}
+
+async function viewOverview (status, params) {
+    const range = ["hour", "day", "week"].includes (params.get ("range"))
+                ? params.get ("range") : "hour";
+    const [failures, past] = await Promise.all ([
+        get ("/api/jobs?status=failed&limit=" + FAILURES_SHOWN), history (range)]);
     const nodes = status.nodes || [];
     const dead = nodes.filter (n => n.dead).length;
     const names = queueNames (status).slice (0, 10);
     return [
+        historyChart (range, past),
         throughputChart (status),
         el ("section", {}, el ("h2", {}, el ("a", {href: "#queues"}, "Queues"),
                                el ("span", {class: "muted"}, " the first 10 by name")),
@@ -489,6 +555,25 @@ async function viewNodes (status) {
                 el ("td", {}, agentList (node)))), "no node"))];
 }
 
+//  A quota's new size, confirmed, then POSTed
+function quotaForm (quota) {
+    const input = el ("input", {name: "size", type: "number", min: "1", max: "1000000",
+                                value: String (quota.size), size: "6"});
+    const form = el ("form", {class: "quota"}, input,
+                     el ("button", {type: "submit", "data-action": "size"}, "set"));
+    form.addEventListener ("submit", event => {
+        event.preventDefault ();
+        const size = Number (input.value);
+        if (!Number.isInteger (size) || size < 1) {
+            notice = "a quota's size is a whole number of 1 or more";
+            return refresh ();
+        }
+        act ("/api/quotas/" + encodeURIComponent (quota.name) + "?size=" + size,
+             "Set quota " + quota.name + " to " + size + "?");
+    });
+    return form;
+}
+
 async function viewQuotas () {
     let quotas;
     try {
@@ -500,11 +585,12 @@ async function viewQuotas () {
         return [el ("p", {class: "empty"}, "this broker does not list quotas over HTTP")];
     }
     return [el ("section", {}, el ("h2", {}, "Quotas"),
-        table (["name", "size#", "running#"],
+        table (["name", "size#", "running#", "change the size"],
             quotas.map (q => el ("tr", {"data-quota": q.name},
                 el ("td", {}, q.name),
                 el ("td", {class: "num"}, count (q.size)),
-                el ("td", {class: "num"}, count (q.running)))), "no quota"))];
+                el ("td", {class: "num"}, count (q.running)),
+                el ("td", {}, quotaForm (q)))), "no quota"))];
 }
 
 //  ---------------------------------------------------------------------

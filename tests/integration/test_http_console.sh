@@ -44,6 +44,14 @@ wait 20 document.querySelector ('[data-queue="q"] [data-action="resume"]')
 screenshot console-paused.png
 STEPS
 am_assert_eq "paused after the click" '["q"]' "$(am_ctl status | jq -c .paused)"
+#   Dispatch stops: a job for q waits, though the node has a free slot in q
+waiter=$(am_ctl submit --queue q testing.noop)
+sleep 2
+am_assert_eq "a job of the paused queue after 2 s" pending "$(am_ctl job "$waiter" | jq -r .status)"
+am_cdp paused <<STEPS
+open http://$HTTP/?token=$TOKEN#queues
+wait 20 document.querySelector ('[data-queue="q"] td:nth-child(2)').textContent === '1'
+STEPS
 am_cdp resume <<STEPS
 open http://$HTTP/?token=$TOKEN#queues
 wait 20 document.querySelector ('[data-queue="q"] [data-action="resume"]')
@@ -51,6 +59,22 @@ click [data-queue="q"] [data-action="resume"]
 wait 20 document.querySelector ('[data-queue="q"] [data-action="pause"]')
 STEPS
 am_assert_eq "paused after the second click" '[]' "$(am_ctl status | jq -c .paused)"
+am_ctl wait "$waiter" --timeout 10s >/dev/null || am_fail "the job of the resumed queue did not run"
+
+am_check "a quota's size changed from the quotas view (confirmed)"
+am_ctl quota set gpu 2
+am_cdp quota <<STEPS
+open http://$HTTP/?token=$TOKEN#quotas
+wait 20 document.querySelector ('[data-quota="gpu"] input[name=size]')
+type input[name=size] 5
+click [data-quota="gpu"] [data-action="size"]
+wait 20 document.querySelector ('[data-quota="gpu"] td:nth-child(2)').textContent === '5'
+screenshot console-quota.png
+STEPS
+grep -q "dialog: Set quota gpu to 5" "$AM_TMP/quota.out" || am_fail "no confirm() before the quota change"
+am_assert_eq "the quota's size" 5 "$(am_ctl quota list --json | jq -r 'select(.name == "gpu") | .size')"
+grep -q "quota.set.*by=console" "$AM_TMP/broker.log" || grep -q "quota.*gpu.*by=console" "$AM_TMP/broker.log" \
+    || am_fail "no quota change by=console in the broker's log"
 
 am_check "cancel dismissed: the job runs on; delete accepted: the job is gone"
 am_cdp job <<STEPS

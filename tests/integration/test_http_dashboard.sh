@@ -33,7 +33,7 @@ later=$(am_ctl submit --queue nobody --begin-after "$(date -u -d '+1 hour' +%Y-%
 has_text="document.getElementById ('view').innerText.includes"
 counter () { echo "document.querySelector ('[data-counter=\"$1\"] .value').textContent === '$2'"; }
 
-am_check "the overview: counters, the failed job's error as text, a sparkline"
+am_check "the overview: counters, history from before the page opened, the failed job's error as text, a sparkline"
 rm -f "$ARTIFACTS"/dashboard*.png
 am_cdp overview <<STEPS
 open http://$HTTP/
@@ -45,6 +45,13 @@ wait 20 [...document.querySelectorAll ('#view td')].some (td => td.textContent =
 wait 20 $has_text ('no <b>bold</b> here')
 wait 1 document.querySelector ('#view b') === null
 wait 20 document.querySelector ('#throughput polyline')
+# The history the broker kept, there as the page opens: the 3 children and
+# the failed job completed before it
+wait 20 Number (document.getElementById ('history').dataset.succeeded) >= 3
+wait 20 Number (document.getElementById ('history').dataset.failed) === 1
+click #history a[href="#overview?range=week"]
+wait 20 document.querySelector ('#history strong').textContent.includes ('week')
+wait 20 Number (document.getElementById ('history').dataset.failed) === 1
 wait 1 document.getElementById ('error').textContent === ''
 screenshot dashboard.png
 STEPS
