@@ -671,6 +671,23 @@ async function children (job) {
     return parts;
 }
 
+//  The attempts before the job's retries (its asyncmesh.retries
+//  annotation, the last 10), newest last
+function earlierAttempts (job) {
+    const retries = (job.annotations || {}) ["asyncmesh.retries"];
+    if (!Array.isArray (retries) || !retries.length)
+        return null;
+    return el ("section", {id: "retries"}, el ("h2", {}, "Before its retries"),
+        table (["attempts#", "completed", "error", "message", "retried", "by"],
+            retries.map (r => el ("tr", {},
+                el ("td", {class: "num"}, r.attempts),
+                el ("td", {title: r.completed_at || ""}, age (r.completed_at)),
+                el ("td", {class: "status-failed"}, r.type || ""),
+                el ("td", {}, r.message || ""),
+                el ("td", {title: r.retried_at || ""}, age (r.retried_at)),
+                el ("td", {}, r.by || "")))));
+}
+
 async function viewJob (id) {
     if (!id)
         throw new Error ("not a job id: " + location.hash.slice (1, 200));
@@ -679,6 +696,7 @@ async function viewJob (id) {
         el ("h2", {}, "Job ", el ("span", {class: "id", id: "job-id"}, id), " ",
             jobActions (job)),
         jobDetails (job), job.kind ? null : jobProgress (job), outcome (job)),
+        earlierAttempts (job),
         el ("section", {id: "job-tree"}, ...await children (job))];
 }
 

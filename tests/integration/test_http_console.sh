@@ -30,6 +30,9 @@ wait 20 document.querySelector ('[data-id="$failed"] [data-action="retry"]')
 click [data-id="$failed"] [data-action="retry"]
 wait 20 $has_text ('no failed job')
 wait 1 document.getElementById ('error').textContent === ''
+# Its page shows the attempt before the retry, and who retried it
+open http://$HTTP/?token=$TOKEN#job/$failed
+wait 20 document.getElementById ('retries').innerText.includes ('console')
 STEPS
 am_assert_eq "the retried job's result" 42 "$(am_ctl wait "$failed" --timeout 10s)"
 grep -q "job.retried job=$failed .*by=console" "$AM_TMP/broker.log" \
