@@ -46,7 +46,9 @@ typedef struct _broker_t broker_t;
 void
     broker_config_defaults (broker_config_t *config);
 
-//  Open the store, recover, bind. 0 or an error code (logged).
+//  Open the store, recover, bind. 0 or an error code (logged). The
+//  configuration is copied, not the strings it points to: they must
+//  outlive the broker.
 int
     broker_new (const broker_config_t *config, broker_t **self_p);
 

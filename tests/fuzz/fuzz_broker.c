@@ -86,7 +86,8 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
         perror ("fuzz_broker: mkdtemp");
         abort ();
     }
-    char data_dir [PATH_MAX + 8], endpoint [64];
+    //  The broker keeps pointers to them (broker_new): static
+    static char data_dir [PATH_MAX + 8], endpoint [64];
     snprintf (data_dir, sizeof data_dir, "%s/data", s_dir);
     snprintf (endpoint, sizeof endpoint, "inproc://fuzz-broker-%d", (int) getpid ());
     broker_config_t config;
