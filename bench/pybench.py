@@ -1,16 +1,14 @@
 """pybench - asyncmesh's Python client in the benchmark (bench/run drives it)
 
-    pybench.py ENDPOINT w1 [JOBS]    submit JOBS jobs with Client.submit,
-                                     one after the other, then wait for each
-                                     (Job.wait); prints jobs/s
-    pybench.py ENDPOINT w2 [ROUNDS]  one job at a time: Client.submit, then
-                                     Job.wait; p50/p90/p99 in microseconds
+    pybench.py ENDPOINT w1 [JOBS]    submit JOBS jobs at once with
+                                     Client.submit_many (pipelined), then
+                                     Client.wait_all; prints jobs/s
+    pybench.py ENDPOINT w2 [ROUNDS]  one job at a time with Client.run (the
+                                     submit carries its wait, one request);
+                                     p50/p90/p99 in microseconds
 
-The Python client has no batch or pipelined submit and no submit that
-carries its wait (asyncbench's W1 uses async_submit_wait_many_json, its
-W2 async_submit_wait_json): Client.submit returns when the broker has
-accepted the job (with --sync on, after its synced write), and Job.wait
-is a second request. That is what W1 and W2 measure here.
+As asyncbench does in C: its W1 pipelines every submit with its wait
+(async_submit_wait_many_json), its W2 is async_submit_wait_json.
 
 The task is $ASYNCBENCH_TASK (default testing.noop), as for asyncbench.
 Output, as asyncbench's: one line "name value unit" per figure, with
@@ -89,18 +87,11 @@ def main(argv):
     task = os.environ.get("ASYNCBENCH_TASK") or "testing.noop"
     client = asyncmesh.Client(argv[1], timeout=60)
 
-    def wait_all(jobs):
-        failed = 0
-        for job in jobs:
-            try:
-                job.wait(timeout=600)
-            except asyncmesh.JobFailed:
-                failed += 1
-        return failed
+    spec = asyncmesh.call(task)
 
     def one():
         try:
-            client.submit(task).wait(timeout=60)
+            client.run(spec, wait_timeout=60)
         except asyncmesh.JobFailed:
             return False
         return True
@@ -108,8 +99,8 @@ def main(argv):
     try:
         if argv[2] == "w1":
             return run_w1(prog, count_arg(argv, 3, 20000, prog),
-                          lambda count: [client.submit(task) for _ in range(count)],
-                          wait_all)
+                          lambda count: client.submit_many([spec] * count),
+                          lambda jobs: client.wait_all(jobs, timeout=600))
         return run_w2(prog, count_arg(argv, 3, 2000, prog), one)
     except asyncmesh.Error as exc:
         print("%s: %s failed: %s" % (prog, argv[2], exc), file=sys.stderr)

@@ -1431,18 +1431,60 @@ async_submit (async_client_t *self, async_spec_t *spec, char *id_out)
 }
 
 int
-async_wait (async_client_t *self, const char *id, int timeout_ms, json_t **job_out)
+async_submit_many (async_client_t *self, async_spec_t *const *specs, size_t count,
+                   char *ids_out, int *rcs_out)
 {
-    *job_out = NULL;
-    char *text = NULL;
-    int rc = async_wait_json (self, id, timeout_ms, &text);
-    if (rc)
+    char **texts = (char **) calloc (count ? count : 1, sizeof (char *));
+    int rc = texts ? 0 : ASYNC_ENOMEM;
+    for (size_t i = 0; i < count && rc == 0; i++)
+        if (!specs [i] || !(texts [i] = json_dumps (specs [i]->json, JSON_COMPACT)))
+            rc = specs [i] ? ASYNC_ENOMEM : ASYNC_EUSAGE;
+    if (rc == 0)
+        rc = async_submit_many_json (self, (const char *const *) texts, count, ids_out,
+                                     rcs_out);
+    for (size_t i = 0; texts && i < count; i++)
+        free (texts [i]);
+    free (texts);
+    return rc;
+}
+
+//  A job JSON text as *job_out: rc, ASYNC_EFAILED for a failure, or
+//  ASYNC_EPROTO when it does not parse. Frees the text
+static int
+s_job_out (int rc, char *text, json_t **job_out)
+{
+    if (rc) {
+        free (text);
         return rc;
+    }
     *job_out = json_loads (text, 0, NULL);
     free (text);
     if (!*job_out)
         return ASYNC_EPROTO;
     return json_object_get (*job_out, "failure") ? ASYNC_EFAILED : 0;
+}
+
+int
+async_submit_wait (async_client_t *self, async_spec_t *spec, int timeout_ms, char *id_out,
+                   json_t **job_out)
+{
+    *job_out = NULL;
+    *id_out = 0;
+    char *spec_text = spec ? json_dumps (spec->json, JSON_COMPACT) : NULL;
+    if (!spec_text)
+        return spec ? ASYNC_ENOMEM : ASYNC_EUSAGE;
+    char *text = NULL;
+    int rc = async_submit_wait_json (self, spec_text, timeout_ms, id_out, &text);
+    free (spec_text);
+    return s_job_out (rc, text, job_out);
+}
+
+int
+async_wait (async_client_t *self, const char *id, int timeout_ms, json_t **job_out)
+{
+    *job_out = NULL;
+    char *text = NULL;
+    return s_job_out (async_wait_json (self, id, timeout_ms, &text), text, job_out);
 }
 
 json_t *

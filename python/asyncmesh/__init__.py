@@ -33,7 +33,7 @@ reason: :class:`JobFailed`, :class:`Timeout`, :class:`Unreachable`,
 import datetime
 import math
 import os
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from ._errors import (Error, InvalidArgument, JobFailed, NoSuchJob,
                       ProtocolError, Refused, Timeout, Unreachable)
@@ -296,6 +296,19 @@ class Job:
         return hash(self.id)
 
 
+def _spec(task: Union[str, Spec], args: Tuple[Value, ...], kwargs: Dict[str, Value],
+          options: Mapping[str, Any]) -> Spec:
+    """The spec of submit (task, *args, options..., **kwargs)."""
+    checked = _options(options)
+    if isinstance(task, Spec):
+        if args or kwargs:
+            raise TypeError("submit (spec) takes no further arguments; put them "
+                            "in asyncmesh.call (...)")
+        return task.options(**checked) if checked else task
+    spec = call(task, *args, **kwargs)
+    return spec.options(**checked) if checked else spec
+
+
 def _path(value: Any, what: str) -> str:
     path = os.fspath(value)
     if not isinstance(path, str):
@@ -373,20 +386,75 @@ class Client:
         "attempts=3,backoff=1s"; ``key`` an idempotency key (submitting
         again with it returns the same job). A task keyword argument named
         like an option goes through :func:`call`."""
-        options = _options({"queue": queue, "priority": priority,
-                            "begin_after": begin_after, "begin_by": begin_by,
-                            "timeout": timeout, "retry": retry, "quotas": quotas,
-                            "key": key, "annotations": annotations})
-        if isinstance(task, Spec):
-            if args or kwargs:
-                raise TypeError("submit (spec) takes no further arguments; put them "
-                                "in asyncmesh.call (...)")
-            spec = task.options(**options) if options else task
-        else:
-            spec = call(task, *args, **kwargs)
-            if options:
-                spec = spec.options(**options)
+        spec = _spec(task, args, kwargs, {
+            "queue": queue, "priority": priority, "begin_after": begin_after,
+            "begin_by": begin_by, "timeout": timeout, "retry": retry, "quotas": quotas,
+            "key": key, "annotations": annotations})
         return Job(self, self._c.submit(spec._tree))
+
+    def run(self, task: Union[str, Spec], *args: Value,
+            wait_timeout: Optional[Union[float, datetime.timedelta]] = None,
+            queue: Optional[str] = None, priority: Optional[int] = None,
+            begin_after: Optional[When] = None, begin_by: Optional[Duration] = None,
+            timeout: Optional[Duration] = None, retry: Optional[str] = None,
+            quotas: Optional[Iterable[str]] = None, key: Optional[str] = None,
+            annotations: Optional[Dict[str, Value]] = None,
+            **kwargs: Value) -> Any:
+        """Submit a job as :meth:`submit` does and wait for its result, in
+        one request to the broker (a round trip fewer than
+        ``submit(...).wait()``): the result, or :class:`JobFailed`;
+        :class:`Timeout` when ``wait_timeout`` seconds (None: for ever)
+        passed first (the job was accepted: its id is in the exception's
+        message). ``timeout`` is the job's run-time limit, as for
+        :meth:`submit`. Releases the GIL."""
+        spec = _spec(task, args, kwargs, {
+            "queue": queue, "priority": priority, "begin_after": begin_after,
+            "begin_by": begin_by, "timeout": timeout, "retry": retry, "quotas": quotas,
+            "key": key, "annotations": annotations})
+        msecs = -1 if wait_timeout is None else _msecs(wait_timeout, "wait_timeout", 0.001)
+        id, job = self._c.submit_wait(spec._tree, msecs)
+        failure = job.get("failure")
+        if failure is not None:
+            raise JobFailed(id, failure)
+        return job.get("result")
+
+    def submit_many(self, specs: Iterable[Spec]) -> List[Job]:
+        """Submit many specs (from :func:`call`, :func:`parallel` or
+        :func:`serial`) at once, pipelined: they share round trips and the
+        broker's group commits, so this is the fast way to submit a batch
+        (at most 100,000 a call). Returns their jobs, in order. When the
+        broker refused some, raises the first refusal's error, whose
+        ``jobs`` attribute lists the jobs accepted (None for those
+        refused)."""
+        trees = []
+        for spec in specs:
+            if not isinstance(spec, Spec):
+                raise TypeError("submit_many takes Specs (asyncmesh.call (...)), not %s"
+                                % type(spec).__name__)
+            trees.append(spec._tree)
+        ids, codes, reason = self._c.submit_many(trees)
+        jobs = [None if id is None else Job(self, id) for id in ids]
+        for code in codes:
+            if code:
+                error = _errors.error_for(code, reason or _asyncmesh.strerror(code))
+                error.jobs = jobs
+                raise error
+        return jobs  # type: ignore[return-value]
+
+    def wait_all(self, jobs: Iterable[Job],
+                 timeout: Optional[Union[float, datetime.timedelta]] = None) -> int:
+        """Wait until every job completed, with the waits pipelined (one
+        round trip for them all, not one each), and return how many
+        completed with a failure; :class:`Timeout` when ``timeout`` seconds
+        (None: for ever) passed first. At most 100,000 jobs a call.
+        Releases the GIL (a Ctrl-C is handled when it returns)."""
+        ids = []
+        for job in jobs:
+            if not isinstance(job, Job):
+                raise TypeError("wait_all takes Jobs, not %s" % type(job).__name__)
+            ids.append(job.id)
+        msecs = -1 if timeout is None else _msecs(timeout, "timeout", 0.001)
+        return int(self._c.wait_all(ids, msecs))
 
     def parallel(self, *specs: Spec, postprocess: Optional[Spec] = None,
                  **options: Any) -> Job:

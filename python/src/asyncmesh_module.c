@@ -424,16 +424,8 @@ s_wait_heard (void *arg, int64_t done, int64_t total)
 //  silent: nothing heard within the client's timeout, or nothing for
 //  max (timeout, 10 s) + 2 s after it answered
 static PyObject *
-s_client_wait (s_client_t *self, PyObject *args)
+s_wait_id (s_client_t *self, const char *id, int timeout_ms, int64_t start)
 {
-    PyObject *id_object;
-    int timeout_ms;
-    if (!PyArg_ParseTuple (args, "Ui", &id_object, &timeout_ms))
-        return NULL;
-    const char *id = s_id_arg (id_object);
-    if (!id)
-        return NULL;
-    int64_t start = s_mono_us ();
     int64_t deadline = timeout_ms < 0 ? INT64_MAX : start + (int64_t) timeout_ms * 1000;
     int64_t request_us = (int64_t) self->timeout_ms * 1000;
     int64_t silence_us = (request_us > 10000000 ? request_us : 10000000) + 2000000;
@@ -470,6 +462,186 @@ s_client_wait (s_client_t *self, PyObject *args)
         return s_client_raise (self, rc, reason, id);
     }
     return s_from_text (text);
+}
+
+static PyObject *
+s_client_wait (s_client_t *self, PyObject *args)
+{
+    PyObject *id_object;
+    int timeout_ms;
+    if (!PyArg_ParseTuple (args, "Ui", &id_object, &timeout_ms))
+        return NULL;
+    const char *id = s_id_arg (id_object);
+    if (!id)
+        return NULL;
+    return s_wait_id (self, id, timeout_ms, s_mono_us ());
+}
+
+//  A spec tree as JSON text (caller frees), or NULL with an exception set
+static char *
+s_spec_text (PyObject *tree)
+{
+    async_spec_t *spec = s_spec (tree, 0);
+    if (!spec)
+        return NULL;
+    char *text = json_dumps (async_spec_json (spec), JSON_COMPACT);
+    async_spec_destroy (&spec);
+    if (!text)
+        PyErr_NoMemory ();
+    return text;
+}
+
+//  submit_wait (spec_tree, timeout_ms) -> (id, job dict): submit and wait
+//  in one request (timeout_ms < 0: for ever). The first slice waits with
+//  the submit; a job not done by then is waited for as wait () does, in
+//  slices that let signals through
+static PyObject *
+s_client_submit_wait (s_client_t *self, PyObject *args)
+{
+    PyObject *tree;
+    int timeout_ms;
+    if (!PyArg_ParseTuple (args, "Oi", &tree, &timeout_ms))
+        return NULL;
+    char *spec_text = s_spec_text (tree);
+    if (!spec_text)
+        return NULL;
+    int64_t start = s_mono_us ();
+    int slice = timeout_ms < 0 || timeout_ms > S_WAIT_SLICE_MS ? S_WAIT_SLICE_MS : timeout_ms;
+    char id [ASYNC_ID_LEN] = "";
+    char reason [512] = "";
+    char *text = NULL;
+    PyThreadState *state = s_enter (self);
+    int rc = self->client
+           ? async_submit_wait_json (self->client, spec_text, slice, id, &text) : S_CLOSED;
+    s_leave (self, state, reason, sizeof reason);
+    free (spec_text);
+    PyObject *job;
+    if (rc == ASYNC_ETIMEOUT && *id && (timeout_ms < 0 || timeout_ms > slice)) {
+        free (text);
+        if (PyErr_CheckSignals () < 0)
+            return NULL;
+        int64_t spent_ms = (s_mono_us () - start) / 1000;
+        int left = timeout_ms < 0 ? -1
+                 : spent_ms >= timeout_ms ? 0 : timeout_ms - (int) spent_ms;
+        job = s_wait_id (self, id, left, s_mono_us ());
+    }
+    else
+    if (rc) {
+        free (text);
+        return s_client_raise (self, rc, reason, *id ? id : NULL);
+    }
+    else
+        job = s_from_text (text);
+    return job ? Py_BuildValue ("(sN)", id, job) : NULL;
+}
+
+//  At most this many specs in one submit_many
+#define S_MANY_MAX 100000
+
+//  submit_many (list of spec trees) -> (ids, codes): pipelined submits;
+//  ids [i] is job i's id, or None when it was not accepted, with codes [i]
+//  its error code (0: accepted)
+static PyObject *
+s_client_submit_many (s_client_t *self, PyObject *trees)
+{
+    PyObject *seq = PySequence_Fast (trees, "submit_many takes a list of specs");
+    if (!seq)
+        return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE (seq);
+    if (count > S_MANY_MAX) {
+        Py_DECREF (seq);
+        PyErr_Format (PyExc_ValueError, "submit_many takes at most %d specs at once",
+                      S_MANY_MAX);
+        return NULL;
+    }
+    size_t n = (size_t) count;
+    char **texts = (char **) calloc (n ? n : 1, sizeof (char *));
+    char *ids = (char *) calloc (n ? n : 1, ASYNC_ID_LEN);
+    int *rcs = (int *) calloc (n ? n : 1, sizeof (int));
+    PyObject *result = NULL;
+    if (!texts || !ids || !rcs) {
+        PyErr_NoMemory ();
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!(texts [i] = s_spec_text (PySequence_Fast_GET_ITEM (seq, (Py_ssize_t) i))))
+            goto done;
+    char reason [512] = "";
+    PyThreadState *state = s_enter (self);
+    int rc = self->client
+           ? async_submit_many_json (self->client, (const char *const *) texts, n, ids, rcs)
+           : S_CLOSED;
+    s_leave (self, state, reason, sizeof reason);
+    if (rc == S_CLOSED) {
+        s_client_raise (self, rc, reason, NULL);
+        goto done;
+    }
+    PyObject *id_list = PyList_New (count), *rc_list = PyList_New (count);
+    for (size_t i = 0; id_list && rc_list && i < n; i++) {
+        PyList_SET_ITEM (id_list, (Py_ssize_t) i, rcs [i] == 0
+            ? PyUnicode_FromString (ids + i * ASYNC_ID_LEN) : Py_NewRef (Py_None));
+        PyList_SET_ITEM (rc_list, (Py_ssize_t) i, PyLong_FromLong (rcs [i]));
+    }
+    if (id_list && rc_list)
+        result = Py_BuildValue ("(NNs)", id_list, rc_list, reason);
+    else {
+        Py_XDECREF (id_list);
+        Py_XDECREF (rc_list);
+    }
+done:
+    for (size_t i = 0; texts && i < n; i++)
+        free (texts [i]);
+    free (texts);
+    free (ids);
+    free (rcs);
+    Py_DECREF (seq);
+    return result;
+}
+
+//  wait_all ([id, ...], timeout_ms) -> failed: until every job completed
+//  (pipelined waits); how many completed with a failure
+static PyObject *
+s_client_wait_all (s_client_t *self, PyObject *args)
+{
+    PyObject *list;
+    int timeout_ms;
+    if (!PyArg_ParseTuple (args, "Oi", &list, &timeout_ms))
+        return NULL;
+    PyObject *seq = PySequence_Fast (list, "wait_all takes a list of job ids");
+    if (!seq)
+        return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE (seq);
+    if (count > S_MANY_MAX) {
+        Py_DECREF (seq);
+        PyErr_Format (PyExc_ValueError, "wait_all takes at most %d jobs at once", S_MANY_MAX);
+        return NULL;
+    }
+    char *ids = (char *) calloc (count ? (size_t) count : 1, ASYNC_ID_LEN);
+    if (!ids) {
+        Py_DECREF (seq);
+        return PyErr_NoMemory ();
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const char *id = s_id_arg (PySequence_Fast_GET_ITEM (seq, i));
+        if (!id) {
+            free (ids);
+            Py_DECREF (seq);
+            return NULL;
+        }
+        snprintf (ids + i * ASYNC_ID_LEN, ASYNC_ID_LEN, "%s", id);
+    }
+    Py_DECREF (seq);
+    size_t failed = 0;
+    char reason [512] = "";
+    PyThreadState *state = s_enter (self);
+    int rc = self->client
+           ? async_wait_all (self->client, ids, (size_t) count, timeout_ms, &failed)
+           : S_CLOSED;
+    s_leave (self, state, reason, sizeof reason);
+    free (ids);
+    if (rc)
+        return s_client_raise (self, rc, reason, NULL);
+    return PyLong_FromSize_t (failed);
 }
 
 //  A JSON document about job (id), from `read` (async_job_json,
@@ -615,6 +787,14 @@ static PyMethodDef s_client_methods [] = {
       "submit(spec_tree) -> id: submit a spec given as a dict tree" },
     { "wait", (PyCFunction) s_client_wait, METH_VARARGS,
       "wait(id, timeout_ms) -> dict: the job JSON once completed" },
+    { "submit_wait", (PyCFunction) s_client_submit_wait, METH_VARARGS,
+      "submit_wait(spec_tree, timeout_ms) -> (id, dict): submit, then the job JSON "
+      "once completed, in one request" },
+    { "wait_all", (PyCFunction) s_client_wait_all, METH_VARARGS,
+      "wait_all([id, ...], timeout_ms) -> int: until all completed; how many failed" },
+    { "submit_many", (PyCFunction) s_client_submit_many, METH_O,
+      "submit_many([spec_tree, ...]) -> (ids, codes, reason): pipelined submits; "
+      "ids[i] None where codes[i] is not 0" },
     { "job", (PyCFunction) s_client_job, METH_O, "job(id) -> dict: the job JSON" },
     { "cancel", (PyCFunction) s_client_cancel, METH_O, "cancel(id): cancel job id" },
     { "annotations", (PyCFunction) s_client_annotations, METH_O, "annotations(id) -> dict" },

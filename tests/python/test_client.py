@@ -36,6 +36,62 @@ def test_submit_wait_returns_the_result(client):
     assert info["args"] == [6, 7]
 
 
+def test_run_submits_and_waits_in_one_request(client):
+    #  The result, or JobFailed; the job's options and kwargs as for submit
+    assert client.run("testing.mul", 6, 7) == 42
+    assert client.run("testing.mul", 2, 3, c=7, queue="default", wait_timeout=30) == 42
+    assert client.run(asyncmesh.call("testing.mul", 3, 5)) == 15
+    with pytest.raises(asyncmesh.JobFailed) as info:
+        client.run("testing.fail", "KeyError", "nope", retry="never")
+    assert info.value.type == "KeyError"
+    assert client.job(info.value.job_id).status == "completed"
+
+
+def test_run_times_out_on_a_job_that_waits(client):
+    started = time.monotonic()
+    with pytest.raises(asyncmesh.Timeout) as info:
+        client.run("testing.noop", queue="python-nobody", wait_timeout=1.5)
+    elapsed = time.monotonic() - started
+    assert 1.4 <= elapsed < 15, elapsed
+    #  The job was accepted: its id is in the message, and it is pending
+    job_id = str(info.value).split("job ")[1].split()[0].strip(":;,.")
+    job = client.job(job_id)
+    assert job.status == "pending"
+    job.cancel()
+    with pytest.raises(ValueError):
+        client.run("testing.noop", wait_timeout=-1)
+
+
+def test_submit_many_pipelines_specs(client):
+    specs = [asyncmesh.call("testing.mul", i, 2) for i in range(200)]
+    jobs = client.submit_many(specs)
+    assert len(jobs) == 200 and len({job.id for job in jobs}) == 200
+    assert client.wait_all(jobs, timeout=30) == 0
+    assert [job.wait(timeout=30) for job in jobs] == [2 * i for i in range(200)]
+    failing = client.submit_many([asyncmesh.call("testing.fail", "E", "x").options(
+        retry="never")] * 3)
+    assert client.wait_all(failing + jobs[:2], timeout=30) == 3
+    with pytest.raises(asyncmesh.Timeout):
+        client.wait_all([client.submit("testing.noop", queue="python-nobody")], timeout=0.5)
+    assert client.submit_many([]) == []
+    with pytest.raises(TypeError):
+        client.submit_many(["testing.noop"])
+
+
+def test_submit_many_reports_refusals_with_the_accepted_jobs(client):
+    #  The second spec names a quota that does not exist: refused
+    specs = [asyncmesh.call("testing.noop"),
+             asyncmesh.call("testing.noop").options(quotas=["no-such-quota"]),
+             asyncmesh.call("testing.noop")]
+    with pytest.raises(asyncmesh.Error) as info:
+        client.submit_many(specs)
+    jobs = info.value.jobs
+    assert len(jobs) == 3
+    assert jobs[1] is None
+    assert isinstance(jobs[0], asyncmesh.Job)
+    assert jobs[0].wait(timeout=30) is None
+
+
 def test_keyword_arguments(client):
     assert client.submit("testing.mul", 2, 3, c=7).wait(timeout=30) == 42
     job = client.submit("testing.mul", a=2.5, b=2)

@@ -308,6 +308,21 @@ ASYNC_EXPORT json_t *
 ASYNC_EXPORT int
     async_submit (async_client_t *self, async_spec_t *spec, char *id_out);
 
+//  Submit `count` built specs at once, pipelined (async_submit_many_json).
+//  Job i's id goes to ids_out + i * ASYNC_ID_LEN; rcs_out (optional) gets
+//  each one's code. 0 when all were accepted, else the first error.
+ASYNC_EXPORT int
+    async_submit_many (async_client_t *self, async_spec_t *const *specs, size_t count,
+                       char *ids_out, int *rcs_out);
+
+//  Submit a built spec and wait for its outcome in one request
+//  (async_submit_wait_json). Writes the id (ASYNC_ID_LEN bytes); on 0 or
+//  ASYNC_EFAILED *job_out is the job JSON object (caller json_decref's
+//  it), as async_wait; other codes as async_submit_wait_json.
+ASYNC_EXPORT int
+    async_submit_wait (async_client_t *self, async_spec_t *spec, int timeout_ms,
+                       char *id_out, json_t **job_out);
+
 //  Wait for job `id`; on success *job_out is the job JSON object (caller
 //  json_decref's it). Returns 0 when the job completed with a result,
 //  ASYNC_EFAILED when it completed with a failure (*job_out set too).
