@@ -8,6 +8,10 @@
 #include "async_util.h"
 #include <sodium.h>
 
+//  A filter that async_filter_check takes is one HELLO takes
+_Static_assert (ASYNC_FILTER_GLOB == ASYNC_MAX_NAME, "a glob is a name");
+_Static_assert (ASYNC_FILTER_GLOBS == SESSION_LIST, "globs per list");
+
 //  An optional array of at most `max` names (1..ASYNC_MAX_NAME bytes).
 //  0, or -1 with the reason in why
 static int

@@ -1670,10 +1670,11 @@ s_cmd_agent (ctl_t *ctl)
         return s_usage (ctl, "--size '%s' is not an agent size; give a whole number of "
                         "slots from 1 to 10000", size_given->value);
     const s_given_t *filter = s_given (ctl, CTL_OPT_FILTER);
-    if (filter && (!*filter->value || strchr (filter->value, '@')))
-        return s_usage (ctl, "--filter '%s' is not a task filter; give globs, "
+    char why [200];
+    if (filter && async_filter_check (filter->value, strlen (filter->value), why, sizeof why))
+        return s_usage (ctl, "--filter is not a task filter (%s); give globs, "
                         "comma-separated, '!' excluding, like 'pi.*,!pi.slow' (no "
-                        "'@': the agent's queues stay)", filter->value);
+                        "'@': the agent's queues stay)", why);
     rc = async_agent_set (ctl->client, node, agent, size, filter ? filter->value : NULL,
                           s_given (ctl, CTL_OPT_SAVE) != NULL);
     if (rc)

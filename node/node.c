@@ -194,16 +194,24 @@ node_agent_parse (const char *text, node_agent_t *agent, char *err, size_t err_s
     }
     agent->name = async_xstrdup (copy);
     agent->size = (int) size;
-    agent->include = async_xcalloc (64, sizeof (char *));
-    agent->exclude = async_xcalloc (64, sizeof (char *));
+    //  The filter as HELLO takes it (async_filter_check): a node never
+    //  says a HELLO that the broker refuses for its globs
+    char why [200];
+    if (filter && async_filter_check (filter, strlen (filter), why, sizeof why)) {
+        snprintf (err, err_size, "--agent '%.300s': %s", text, why);
+        node_agent_free (agent);
+        free (copy);
+        return -1;
+    }
+    agent->include = async_xcalloc (ASYNC_FILTER_GLOBS + 1, sizeof (char *));
+    agent->exclude = async_xcalloc (ASYNC_FILTER_GLOBS + 1, sizeof (char *));
     if (filter) {
         char **globs = s_split (filter, ',');
         int ni = 0, ne = 0;
         for (char **g = globs; *g; g++) {
-            if (**g == '!' && ne < 63)
+            if (**g == '!')
                 agent->exclude [ne++] = async_xstrdup (*g + 1);
             else
-            if (ni < 63)
                 agent->include [ni++] = async_xstrdup (*g);
             free (*g);
         }

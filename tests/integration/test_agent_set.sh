@@ -10,7 +10,10 @@
 #   takes; --save rewrites the config file of a node started with
 #   --config and is refused by one without. Refusals: unknown node or
 #   agent (exit 5), size 0, huge or negative, a NODE that is not a uuid
-#   (exit 2), a node that does not answer (stopped: exit 3).
+#   (exit 2), a node that does not answer (stopped: exit 3). A filter that
+#   HELLO would refuse (an empty glob, one over 200 bytes, over 64 globs, a
+#   control character or '"') is refused by asyncctl (exit 2), by the
+#   broker (ERROR 6) and by asyncnode --agent (exit 2).
 #   Before, there was no way to change an agent but SIGHUP or a restart.
 source "$(dirname "$0")/../helpers/lib.sh"
 
@@ -66,6 +69,27 @@ s_rc 6 "--save on a node without --config" agent set "$uuid" main --size 4 --sav
 grep -q "without --config" "$AM_TMP/err" || am_fail "stderr: $(cat "$AM_TMP/err")"
 am_assert_eq "agents after the refusals" "main:4:* spare:1:testing.*,!testing.sleep" \
     "$(s_agents "$uuid")"
+
+am_check "a filter HELLO would refuse: exit 2 at asyncctl, ERROR 6 at the broker, node alive"
+#   (Before, '!' or a glob of 201 bytes was "applied", then the broker
+#   refused the node's new HELLO and the node exited, its jobs left active)
+long=$(head -c 201 /dev/zero | tr '\0' a)
+many=$(for i in $(seq 65); do printf 'g%d,' "$i"; done); many=${many%,}
+for bad in '!' ',' 'a,,b' 'a,' "$long" "!$long" "$many" 'a"b' $'a\nb' $'a\tb'; do
+    s_rc 2 "--filter '${bad:0:20}'" agent set "$uuid" main --size 2 --filter "$bad"
+    out=$("$AM_BUILD/tests/rawsend" "$AM_ENDPOINT" AGENT-SET "node=$uuid" agent=main \
+          size:=2 "filter=$bad")
+    case $out in
+        'ERROR {"code":6,'*'not a task filter'*) ;;
+        *) am_fail "AGENT-SET filter '${bad:0:20}': $out" ;;
+    esac
+done
+kill -0 "${AM_NODE_PID[n1]}" || am_fail "n1 exited"
+am_assert_eq "agents after the bad filters" "main:4:* spare:1:testing.*,!testing.sleep" \
+    "$(s_agents "$uuid")"
+rc=0; "$AM_BIN/asyncnode" --broker "$AM_ENDPOINT" --agent 'main:1:!' >/dev/null \
+    2>"$AM_TMP/err" || rc=$?
+am_assert_eq "asyncnode --agent 'main:1:!'" 2 "$rc"
 
 am_check "--save on a node started with --config rewrites its agent there"
 cfg=$AM_TMP/n2.cfg
