@@ -62,6 +62,16 @@ session_hello_check (const msgpack_object *hello, const msgpack_object *agents,
                       i, ASYNC_MAX_NAME);
             return -1;
         }
+        //  One agent per name: AGENT-SET and the listings know it by its name
+        for (uint32_t j = 0; j < i; j++) {
+            char other [ASYNC_MAX_NAME + 1];
+            if (async_mp_str (&agents->via.array.ptr [j], "name", other, sizeof other) == 0
+                && streq (other, name)) {
+                snprintf (why, why_size, "agents %" PRIu32 " and %" PRIu32 " have the same "
+                          "name", j, i);
+                return -1;
+            }
+        }
         if (async_mp_int (a, "size", &size) || size < 1 || size > SESSION_SIZE) {
             snprintf (why, why_size, "agent %" PRIu32 " has no size of 1 to %d", i,
                       SESSION_SIZE);

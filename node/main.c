@@ -89,6 +89,22 @@ s_usage (FILE *out)
 "queues...)\n");
 }
 
+//  Whether two of the agents have the same name (the broker knows an agent
+//  by its name: AGENT-SET would check one and change another). 0, or -1
+//  with a line on stderr
+static int
+s_agents_unique (const node_config_t *cfg, const char *where)
+{
+    for (int i = 0; i < cfg->nagents; i++)
+        for (int j = 0; j < i; j++)
+            if (streq (cfg->agents [i].name, cfg->agents [j].name)) {
+                fprintf (stderr, "asyncnode: two agents named '%.200s' %s; give each "
+                         "agent a name of its own\n", cfg->agents [i].name, where);
+                return -1;
+            }
+    return 0;
+}
+
 //  Agents from the config file's `agents` section
 static int
 s_config_agents (zconfig_t *config, node_config_t *cfg)
@@ -133,7 +149,7 @@ s_config_agents (zconfig_t *config, node_config_t *cfg)
         }
         cfg->nagents++;
     }
-    return 0;
+    return s_agents_unique (cfg, "in the config");
 }
 
 //  Every section and key a config file may hold (conf/asyncnode.cfg)
@@ -500,6 +516,8 @@ main (int argc, char *argv [])
             fprintf (stderr, "asyncnode: %s\n", err);
             rc = ASYNC_EUSAGE;
         }
+    if (rc == 0 && s_agents_unique (&cfg, "in --agent"))
+        rc = ASYNC_EUSAGE;
     if (rc == 0 && cfg.nagents == 0 && config && s_config_agents (config, &cfg))
         rc = ASYNC_EUSAGE;
     if (rc == 0 && cfg.nagents == 0)

@@ -13,7 +13,8 @@
 #   (exit 2), a node that does not answer (stopped: exit 3). A filter that
 #   HELLO would refuse (an empty glob, one over 200 bytes, over 64 globs, a
 #   control character or '"') is refused by asyncctl (exit 2), by the
-#   broker (ERROR 6) and by asyncnode --agent (exit 2).
+#   broker (ERROR 6) and by asyncnode --agent (exit 2). Two agents of one
+#   name: asyncnode exits 2 and the broker refuses such a HELLO.
 #   Before, there was no way to change an agent but SIGHUP or a restart.
 source "$(dirname "$0")/../helpers/lib.sh"
 
@@ -90,6 +91,21 @@ am_assert_eq "agents after the bad filters" "main:4:* spare:1:testing.*,!testing
 rc=0; "$AM_BIN/asyncnode" --broker "$AM_ENDPOINT" --agent 'main:1:!' >/dev/null \
     2>"$AM_TMP/err" || rc=$?
 am_assert_eq "asyncnode --agent 'main:1:!'" 2 "$rc"
+
+am_check "two agents of one name: asyncnode exits 2, HELLO is refused"
+#   (Before, --agent main:1 --agent main:2 started: the broker checked the
+#   first main, the node changed the last)
+rc=0; "$AM_BIN/asyncnode" --broker "$AM_ENDPOINT" --agent main:1 --agent main:2 \
+    >/dev/null 2>"$AM_TMP/err" || rc=$?
+am_assert_eq "asyncnode with two agents main" 2 "$rc"
+grep -q "two agents named 'main'" "$AM_TMP/err" || am_fail "stderr: $(cat "$AM_TMP/err")"
+out=$("$AM_BUILD/tests/rawsend" "$AM_ENDPOINT" HELLO uuid="$(am_uuid)" \
+      uuid_key=5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e \
+      session="$(am_uuid)" 'agents:=[{"name": "main", "size": 1}, {"name": "main", "size": 2}]')
+case $out in
+    'ERROR {'*'same name'*'hello_limit'*) ;;
+    *) am_fail "HELLO of two agents main: $out" ;;
+esac
 
 am_check "--save on a node started with --config rewrites its agent there"
 cfg=$AM_TMP/n2.cfg
