@@ -112,31 +112,34 @@ s_config_agents (zconfig_t *config, node_config_t *cfg)
     zconfig_t *agents = zconfig_locate (config, "agents");
     zconfig_t *item = agents ? zconfig_child (agents) : NULL;
     for (; item && cfg->nagents < NODE_MAX_AGENTS; item = zconfig_next (item)) {
-        char spec [1024];
         const char *tasks = zconfig_get (item, "tasks", "");
         const char *exclude = zconfig_get (item, "exclude", "");
         const char *queues = zconfig_get (item, "queues", "");
-        char filter [700] = "";
-        if (*tasks)
-            snprintf (filter, sizeof filter, "%s", tasks);
-        if (*exclude) {
-            char **globs = NULL;
-            (void) globs;
-            //  each excluded glob gets a '!'
-            char *copy = async_xstrdup (exclude);
-            char *save = NULL;
-            for (char *g = strtok_r (copy, ", ", &save); g; g = strtok_r (NULL, ", ", &save)) {
-                size_t len = strlen (filter);
-                snprintf (filter + len, sizeof filter - len, "%s!%s", len ? "," : "", g);
-            }
-            free (copy);
+        //  The filter as --agent's FILTER: tasks, then each excluded glob
+        //  with a '!'; one byte over ASYNC_FILTER_MAX is enough to refuse
+        char filter [ASYNC_FILTER_MAX + 2] = "";
+        size_t len = (size_t) snprintf (filter, sizeof filter, "%s", tasks);
+        char *copy = async_xstrdup (exclude);
+        char *save = NULL;
+        for (char *g = strtok_r (copy, ", ", &save); g && len < sizeof filter;
+             g = strtok_r (NULL, ", ", &save))
+            len += (size_t) snprintf (filter + len, sizeof filter - len, "%s!%s",
+                                      len ? "," : "", g);
+        free (copy);
+        if (len > ASYNC_FILTER_MAX) {
+            fprintf (stderr, "asyncnode: agent '%.200s' in the config: its tasks and "
+                     "exclude make a filter over %d bytes\n", zconfig_name (item),
+                     ASYNC_FILTER_MAX);
+            return -1;
         }
-        snprintf (spec, sizeof spec, "%s:%s%s%s%s%s", zconfig_name (item),
-                  zconfig_get (item, "size", "3"), *filter ? ":" : "", filter,
-                  *queues ? "@" : "", queues);
-        char err [300];
-        if (node_agent_parse (spec, &cfg->agents [cfg->nagents], err, sizeof err)) {
-            fprintf (stderr, "asyncnode: agent '%s' in the config: %s\n",
+        char *spec = zsys_sprintf ("%s:%s%s%s%s%s", zconfig_name (item),
+                                   zconfig_get (item, "size", "3"), *filter ? ":" : "",
+                                   filter, *queues ? "@" : "", queues);
+        char err [600];
+        int rc = node_agent_parse (spec, &cfg->agents [cfg->nagents], err, sizeof err);
+        zstr_free (&spec);
+        if (rc) {
+            fprintf (stderr, "asyncnode: agent '%.200s' in the config: %s\n",
                      zconfig_name (item), err);
             return -1;
         }

@@ -118,6 +118,22 @@ grep -Eq 'size = "?1"?' "$cfg" || am_fail "size not saved: $(cat "$cfg")"
 grep -Eq 'tasks = "?testing.noop"?' "$cfg" || am_fail "filter not saved: $(cat "$cfg")"
 grep -Eq 'testing = ' "$cfg" || am_fail "the modules section was lost: $(cat "$cfg")"
 
+am_check "a config filter of 904 bytes is read whole; one over 1024 bytes exits 2"
+#   (Before, a filter read from the config file was cut at 699 bytes
+#   without a word, while AGENT-SET took 1024)
+glob=testing.$(head -c 172 /dev/zero | tr '\0' a)
+long="$glob,$glob,$glob,$glob,$glob"
+printf 'modules\n    testing = "%s"\nagents\n    main\n        size = 1\n        tasks = "%s"\n' \
+    "$AM_TESTING_SO" "$long" >"$AM_TMP/n3.cfg"
+am_node_start n3 --config "$AM_TMP/n3.cfg"
+am_assert_eq "n3's filter" "main:1:$long" "$(s_agents "${AM_NODE_UUID[n3]}")"
+printf 'agents\n    main\n        tasks = "%s"\n        exclude = "%s"\n' "$long" "$glob" \
+    >"$AM_TMP/n4.cfg"
+rc=0; timeout 10 "$AM_BIN/asyncnode" --broker "$AM_ENDPOINT" --config "$AM_TMP/n4.cfg" \
+    >/dev/null 2>"$AM_TMP/err" || rc=$?
+am_assert_eq "asyncnode with a filter of 1086 bytes" 2 "$rc"
+grep -q "over 1024 bytes" "$AM_TMP/err" || am_fail "stderr: $(cat "$AM_TMP/err")"
+
 am_check "a node that does not answer (stopped): exit 3 after the broker's wait"
 kill -STOP "${AM_NODE_PID[n2]}"
 s_rc 3 "a stopped node" agent set "$uuid2" main --size 2
