@@ -23,6 +23,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static volatile int s_stop = 0;
@@ -201,40 +202,54 @@ static int
     s_agents_apply (node_t *node, s_reload_t *reload, node_config_t *fresh,
                     const char *source, char *err, size_t err_size);
 
+//  The agents of config file `path` as the node takes them: its `agents`
+//  section (else main:3), --isolation over their own. 0, or -1 with the
+//  reason in err (and the details on stderr)
+static int
+s_config_read (const char *path, const char *isolation_flag, node_config_t *fresh, char *err,
+               size_t err_size)
+{
+    zconfig_t *config = NULL;
+    memset (fresh, 0, sizeof *fresh);
+    if (async_cli_config ("asyncnode", path, s_config_keys, &config) || !config)
+        snprintf (err, err_size, "cannot read %s (see the line above)", path);
+    else
+    if (s_config_agents (config, fresh))
+        snprintf (err, err_size, "a bad agent in %s (see the line above)", path);
+    zconfig_destroy (&config);
+    if (*err) {
+        for (int i = 0; i < fresh->nagents; i++)
+            node_agent_free (&fresh->agents [i]);
+        fresh->nagents = 0;
+        return -1;
+    }
+    if (fresh->nagents == 0)
+        node_agent_parse ("main:3", &fresh->agents [fresh->nagents++], err, err_size);
+    node_isolation_t isolation;
+    if (isolation_flag && node_isolation_parse (isolation_flag, &isolation) == 0)
+        for (int i = 0; i < fresh->nagents; i++)
+            fresh->agents [i].isolation = isolation;
+    return 0;
+}
+
 //  SIGHUP: read the config file's agents again; when they changed, give
 //  them to the node (which tells the broker). A bad file changes nothing
 static void
 s_reload (node_t *node, void *arg)
 {
     s_reload_t *reload = (s_reload_t *) arg;
-    zconfig_t *config = NULL;
     node_config_t fresh;
-    memset (&fresh, 0, sizeof fresh);
     char err [600] = "";
-    if (async_cli_config ("asyncnode", reload->path, s_config_keys, &config) || !config)
-        snprintf (err, sizeof err, "cannot read %s (see the line above)", reload->path);
-    else
-    if (s_config_agents (config, &fresh))
-        snprintf (err, sizeof err, "a bad agent in %s (see the line above)", reload->path);
-    zconfig_destroy (&config);
-    if (!*err && fresh.nagents == 0)
-        node_agent_parse ("main:3", &fresh.agents [fresh.nagents++], err, sizeof err);
-    node_isolation_t isolation;
-    if (!*err && reload->isolation && node_isolation_parse (reload->isolation, &isolation) == 0)
-        for (int i = 0; i < fresh.nagents; i++)
-            fresh.agents [i].isolation = isolation;
-    node_config_t *cfg = reload->cfg;
-    if (!*err && s_agents_same (fresh.agents, fresh.nagents, cfg->agents, cfg->nagents)) {
-        for (int i = 0; i < fresh.nagents; i++)
-            node_agent_free (&fresh.agents [i]);
-        return;                 //  (SIGHUP from logrotate: nothing changed)
-    }
-    if (*err) {
-        for (int i = 0; i < fresh.nagents; i++)
-            node_agent_free (&fresh.agents [i]);
+    if (s_config_read (reload->path, reload->isolation, &fresh, err, sizeof err)) {
         async_log_warning ("node", "agents.unchanged", "config=%s reason=\"%s\"",
                            reload->path, err);
         return;
+    }
+    node_config_t *cfg = reload->cfg;
+    if (s_agents_same (fresh.agents, fresh.nagents, cfg->agents, cfg->nagents)) {
+        for (int i = 0; i < fresh.nagents; i++)
+            node_agent_free (&fresh.agents [i]);
+        return;                 //  (SIGHUP from logrotate: nothing changed)
     }
     s_agents_apply (node, reload, &fresh, reload->path, err, sizeof err);
 }
@@ -277,15 +292,60 @@ s_globs_join (char **globs)
     return text;
 }
 
-//  Write the agent's size and filter into the config file's `agents`
-//  section: temp file, fsync, rename. 0, or -1 with the reason in err
+//  Write `text` to a new file beside `real` (mkstemp: a name of its own,
+//  never a file that is there, nor through a symlink), with the mode of
+//  `real`, synced. Its name goes in temp. 0, or -1 with errno set
 static int
-s_config_save_agent (const char *path, const node_agent_t *agent, char *err,
+s_temp_write (const char *real, const char *text, char *temp, size_t temp_size)
+{
+    struct stat st;
+    if (stat (real, &st))
+        return -1;
+    if ((size_t) snprintf (temp, temp_size, "%s.XXXXXX", real) >= temp_size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = mkstemp (temp);
+    if (fd == -1)
+        return -1;
+    size_t length = strlen (text), done = 0;
+    int rc = fchmod (fd, st.st_mode & 07777);
+    while (rc == 0 && done < length) {
+        ssize_t n = write (fd, text + done, length - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            rc = -1;
+        else
+            done += (size_t) n;
+    }
+    if (rc == 0)
+        rc = fsync (fd);
+    int saved = errno;
+    close (fd);
+    if (rc)
+        unlink (temp);
+    errno = saved;
+    return rc;
+}
+
+//  Write the agent's size and filter into the config file's `agents`
+//  section: the file a symlink names (its realpath, resolved once), a
+//  temp file beside it with its mode, fsync, the saved text read back to
+//  the node's agents, rename, fsync of the directory. Anything amiss
+//  leaves the file as it was. 0, or -1 with the reason in err
+static int
+s_config_save_agent (s_reload_t *reload, const node_agent_t *agent, char *err,
                      size_t err_size)
 {
-    zconfig_t *config = zconfig_load (path);
+    char real [PATH_MAX], temp [PATH_MAX];
+    if (!realpath (reload->path, real)) {
+        snprintf (err, err_size, "cannot find %s: %s", reload->path, strerror (errno));
+        return -1;
+    }
+    zconfig_t *config = zconfig_load (real);
     if (!config) {
-        snprintf (err, err_size, "cannot read %s to save the change", path);
+        snprintf (err, err_size, "cannot read %s to save the change", real);
         return -1;
     }
     char key [300], value [16];
@@ -300,19 +360,48 @@ s_config_save_agent (const char *path, const node_agent_t *agent, char *err,
     zconfig_put (config, key, exclude);
     free (tasks);
     free (exclude);
-    char temp [PATH_MAX];
-    snprintf (temp, sizeof temp, "%s.tmp", path);
-    int rc = zconfig_save (config, temp);
+    char *text = zconfig_str_save (config);
     zconfig_destroy (&config);
-    int fd = rc == 0 ? open (temp, O_RDONLY) : -1;
-    if (fd == -1 || fsync (fd) || rename (temp, path)) {
-        snprintf (err, err_size, "cannot write %s: %s", path, strerror (errno));
-        if (fd != -1)
-            close (fd);
+    int rc = text ? s_temp_write (real, text, temp, sizeof temp) : -1;
+    free (text);
+    if (rc) {
+        snprintf (err, err_size, "cannot write beside %s: %s", real, strerror (errno));
+        return -1;
+    }
+    //  What a restart would read: the node's agents, else the file stays
+    node_config_t back;
+    char why [600] = "";
+    if (s_config_read (temp, reload->isolation, &back, why, sizeof why) == 0) {
+        if (!s_agents_same (back.agents, back.nagents, reload->cfg->agents,
+                            reload->cfg->nagents))
+            snprintf (why, sizeof why, "the saved file would not read back as the "
+                      "node's agents");
+        for (int i = 0; i < back.nagents; i++)
+            node_agent_free (&back.agents [i]);
+    }
+    if (*why) {
+        unlink (temp);
+        snprintf (err, err_size, "%s left as it was: %s", real, why);
+        return -1;
+    }
+    if (rename (temp, real)) {
+        snprintf (err, err_size, "cannot rename %s to %s: %s", temp, real, strerror (errno));
         unlink (temp);
         return -1;
     }
-    close (fd);
+    //  The rename itself, durable
+    char *slash = strrchr (real, '/');
+    if (slash)
+        *(slash == real ? slash + 1 : slash) = 0;
+    int dir = open (slash ? real : ".", O_RDONLY | O_DIRECTORY);
+    if (dir == -1 || fsync (dir)) {
+        snprintf (err, err_size, "saved, but cannot sync its directory %s: %s",
+                  slash ? real : ".", strerror (errno));
+        if (dir != -1)
+            close (dir);
+        return -1;
+    }
+    close (dir);
     return 0;
 }
 
@@ -368,7 +457,7 @@ s_agent_set (node_t *node, void *arg, const char *name, int size, const char *fi
     node_agent_free (&changed);
     if (s_agents_apply (node, reload, &fresh, "agent-set", err, err_size))
         return -1;
-    if (save && s_config_save_agent (reload->path, &cfg->agents [index], err, err_size)) {
+    if (save && s_config_save_agent (reload, &cfg->agents [index], err, err_size)) {
         char why [300];
         snprintf (why, sizeof why, "%s", err);
         snprintf (err, err_size, "the change is made, but not saved: %s", why);

@@ -88,14 +88,14 @@ done
 kill -0 "${AM_NODE_PID[n1]}" || am_fail "n1 exited"
 am_assert_eq "agents after the bad filters" "main:4:* spare:1:testing.*,!testing.sleep" \
     "$(s_agents "$uuid")"
-rc=0; "$AM_BIN/asyncnode" --broker "$AM_ENDPOINT" --agent 'main:1:!' >/dev/null \
+rc=0; timeout 10 "$AM_BIN/asyncnode" --broker "$AM_ENDPOINT" --agent 'main:1:!' >/dev/null \
     2>"$AM_TMP/err" || rc=$?
 am_assert_eq "asyncnode --agent 'main:1:!'" 2 "$rc"
 
 am_check "two agents of one name: asyncnode exits 2, HELLO is refused"
 #   (Before, --agent main:1 --agent main:2 started: the broker checked the
 #   first main, the node changed the last)
-rc=0; "$AM_BIN/asyncnode" --broker "$AM_ENDPOINT" --agent main:1 --agent main:2 \
+rc=0; timeout 10 "$AM_BIN/asyncnode" --broker "$AM_ENDPOINT" --agent main:1 --agent main:2 \
     >/dev/null 2>"$AM_TMP/err" || rc=$?
 am_assert_eq "asyncnode with two agents main" 2 "$rc"
 grep -q "two agents named 'main'" "$AM_TMP/err" || am_fail "stderr: $(cat "$AM_TMP/err")"
@@ -108,15 +108,40 @@ case $out in
 esac
 
 am_check "--save on a node started with --config rewrites its agent there"
-cfg=$AM_TMP/n2.cfg
+#   n2's --config is a symlink to a file of mode 0640, and a symlink to
+#   another file waits where the save once wrote its temp file (before,
+#   <config>.tmp was written through it, the symlink replaced by a
+#   regular file and the mode lost)
+mkdir "$AM_TMP/etc"
+cfg=$AM_TMP/etc/n2-real.cfg
 printf 'modules\n    testing = "%s"\nagents\n    main\n        size = 2\n' "$AM_TESTING_SO" >"$cfg"
-am_node_start n2 --config "$cfg"
+chmod 640 "$cfg"
+ln -s "$cfg" "$AM_TMP/etc/n2.cfg"
+echo "not to be written" >"$AM_TMP/victim"
+ln -s "$AM_TMP/victim" "$AM_TMP/etc/n2.cfg.tmp"
+am_node_start n2 --config "$AM_TMP/etc/n2.cfg"
 uuid2=${AM_NODE_UUID[n2]}
 s_rc 0 "main of n2, saved" agent set "$uuid2" main --size 1 --filter 'testing.noop' --save
 am_assert_eq "agents of n2" "main:1:testing.noop" "$(s_agents "$uuid2")"
 grep -Eq 'size = "?1"?' "$cfg" || am_fail "size not saved: $(cat "$cfg")"
 grep -Eq 'tasks = "?testing.noop"?' "$cfg" || am_fail "filter not saved: $(cat "$cfg")"
 grep -Eq 'testing = ' "$cfg" || am_fail "the modules section was lost: $(cat "$cfg")"
+[ -L "$AM_TMP/etc/n2.cfg" ] || am_fail "the config's symlink was replaced"
+am_assert_eq "the config's mode" 640 "$(stat -c %a "$cfg")"
+am_assert_eq "the file behind n2.cfg.tmp" "not to be written" "$(cat "$AM_TMP/victim")"
+am_assert_eq "files beside the config" "n2-real.cfg n2.cfg n2.cfg.tmp" \
+    "$(cd "$AM_TMP/etc" && echo *)"
+
+am_check "--save when the file would not read back as the node's agents: refused, file kept"
+#   The file was edited since the node read it (a second agent, no
+#   SIGHUP): saving would give a restart other agents than the node's
+printf '    other\n        size = 1\n' >>"$cfg"
+cp "$cfg" "$AM_TMP/before.cfg"
+s_rc 6 "a save over an edited file" agent set "$uuid2" main --size 2 --save
+grep -q "left as it was" "$AM_TMP/err" || am_fail "stderr: $(cat "$AM_TMP/err")"
+cmp -s "$cfg" "$AM_TMP/before.cfg" || am_fail "the file changed: $(cat "$cfg")"
+am_assert_eq "files beside the config" "n2-real.cfg n2.cfg n2.cfg.tmp" \
+    "$(cd "$AM_TMP/etc" && echo *)"
 
 am_check "a config filter of 904 bytes is read whole; one over 1024 bytes exits 2"
 #   (Before, a filter read from the config file was cut at 699 bytes
