@@ -171,11 +171,20 @@ agentset_on_applied (broker_t *self, const char *rkey, async_inmsg_t *in)
         return;  //  answered already (timed out), or not ours
     bool ok = false;
     async_mp_bool (in->body, "ok", &ok);
-    char reason [300] = "", text [400];
+    char reason [300] = "", unsaved [300] = "", text [400];
     async_mp_str (in->body, "error", reason, sizeof reason);
-    snprintf (text, sizeof text, "node %s refused: %s", change->uuid,
-              *reason ? reason : "no reason given");
-    s_answer (self, change, ASYNC_EREFUSED, ok ? NULL : text);
+    async_mp_str (in->body, "unsaved", unsaved, sizeof unsaved);
+    if (ok && *unsaved) {
+        //  Made, but the node's config file still says the old agent
+        snprintf (text, sizeof text, "node %s applied the change, not saved: %s",
+                  change->uuid, unsaved);
+        s_answer (self, change, ASYNC_EUNSAVED, text);
+    }
+    else {
+        snprintf (text, sizeof text, "node %s refused: %s", change->uuid,
+                  *reason ? reason : "no reason given");
+        s_answer (self, change, ASYNC_EREFUSED, ok ? NULL : text);
+    }
     zlistx_delete (self->agent_sets, zlistx_cursor (self->agent_sets));
 }
 

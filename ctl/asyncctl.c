@@ -325,6 +325,10 @@ s_client_fail (ctl_t *ctl, int rc, const char *id)
         snprintf (hint, sizeof hint, "correct the request and try again");
     }
     else
+    if (rc == ASYNC_EUNSAVED)
+        snprintf (hint, sizeof hint, "the node runs with the change; its config file "
+                  "still has the old agent");
+    else
     if (async_exit_code (rc) == ASYNC_EUSAGE)
         snprintf (hint, sizeof hint, "see 'asyncctl %s --help'", ctl->command->name);
     else {
@@ -2001,7 +2005,9 @@ static const s_command_t s_commands [] = {
               "it as it applies agents changed on SIGHUP (a new session, the "
               "running jobs kept) and this returns once it did: exit 5 for "
               "no such node or agent, 6 when the broker or the node refused "
-              "(the reason on stderr), 3 when the node did not answer in 3 s.",
+              "(the reason on stderr), 7 when the node applied it but --save "
+              "failed (the reason on stderr), 3 when the node did not answer "
+              "in 3 s.",
       .options = { s_agent_options },
       .min_words = 1, .max_words = INT_MAX,
       .words = "set NODE AGENT",

@@ -457,12 +457,8 @@ s_agent_set (node_t *node, void *arg, const char *name, int size, const char *fi
     node_agent_free (&changed);
     if (s_agents_apply (node, reload, &fresh, "agent-set", err, err_size))
         return -1;
-    if (save && s_config_save_agent (reload, &cfg->agents [index], err, err_size)) {
-        char why [300];
-        snprintf (why, sizeof why, "%s", err);
-        snprintf (err, err_size, "the change is made, but not saved: %s", why);
-        return -1;
-    }
+    if (save && s_config_save_agent (reload, &cfg->agents [index], err, err_size))
+        return 1;               //  made, not saved: err says why
     return 0;
 }
 

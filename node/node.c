@@ -1163,6 +1163,7 @@ s_on_agent_set (node_t *self, const msgpack_object *body)
     }
     char name [ASYNC_MAX_NAME + 1] = "", err [600] = "";
     int64_t size = 0;
+    int rc = -1;
     bool save = false;
     const msgpack_object *given = async_mp_get (body, "filter");
     char *filter = given ? async_mp_strdup (body, "filter") : NULL;
@@ -1173,17 +1174,21 @@ s_on_agent_set (node_t *self, const msgpack_object *body)
     else
     if (!self->agent_set)
         snprintf (err, sizeof err, "this node cannot change its agents while it runs");
-    else
-    if (self->agent_set (self, self->agent_set_arg, name, (int) size, filter, save, err,
-                         sizeof err) && !*err)
-        snprintf (err, sizeof err, "the change was not made");
+    else {
+        rc = self->agent_set (self, self->agent_set_arg, name, (int) size, filter, save, err,
+                              sizeof err);
+        if (rc && !*err)
+            snprintf (err, sizeof err, rc > 0 ? "no reason given" : "the change was not made");
+    }
+    bool made = rc >= 0;        //  1: made, not saved (err says why)
     if (async_log_enabled (ASYNC_LOG_INFO)) {
         //  The broker's text, quoted: one line, whatever it holds
         char qname [ASYNC_MAX_NAME * 2], qfilter [512], qerr [700];
         async_log_quote (name, qname, sizeof qname);
         async_log_quote (filter ? filter : "", qfilter, sizeof qfilter);
         async_log_quote (err, qerr, sizeof qerr);
-        async_log_info ("node", *err ? "agent.set_refused" : "agent.set", "node=%s "
+        async_log_info ("node", !made ? "agent.set_refused"
+                                : *err ? "agent.set_unsaved" : "agent.set", "node=%s "
                         "agent=\"%s\" size=%" PRId64 " filter=\"%s\" save=%d reason=\"%s\"",
                         self->uuid, qname, size, qfilter, save, qerr);
     }
@@ -1193,12 +1198,12 @@ s_on_agent_set (node_t *self, const msgpack_object *body)
     async_msg_key (&msg, "ref");
     msgpack_pack_uint64 (&msg.packer, ref);
     async_msg_key (&msg, "ok");
-    if (*err)
-        msgpack_pack_false (&msg.packer);
-    else
+    if (made)
         msgpack_pack_true (&msg.packer);
+    else
+        msgpack_pack_false (&msg.packer);
     if (*err)
-        async_msg_str (&msg, "error", err);
+        async_msg_str (&msg, made ? "unsaved" : "error", err);
     s_send (self, &msg);
 }
 

@@ -15,6 +15,7 @@
 #   control character or '"') is refused by asyncctl (exit 2), by the
 #   broker (ERROR 6) and by asyncnode --agent (exit 2). Two agents of one
 #   name: asyncnode exits 2 and the broker refuses such a HELLO.
+#   A change made but not saved exits 7.
 #   Before, there was no way to change an agent but SIGHUP or a restart.
 source "$(dirname "$0")/../helpers/lib.sh"
 
@@ -132,13 +133,16 @@ am_assert_eq "the file behind n2.cfg.tmp" "not to be written" "$(cat "$AM_TMP/vi
 am_assert_eq "files beside the config" "n2-real.cfg n2.cfg n2.cfg.tmp" \
     "$(cd "$AM_TMP/etc" && echo *)"
 
-am_check "--save when the file would not read back as the node's agents: refused, file kept"
+am_check "--save when the file would not read back as the node's agents: applied, not saved (exit 7)"
 #   The file was edited since the node read it (a second agent, no
 #   SIGHUP): saving would give a restart other agents than the node's
 printf '    other\n        size = 1\n' >>"$cfg"
 cp "$cfg" "$AM_TMP/before.cfg"
-s_rc 6 "a save over an edited file" agent set "$uuid2" main --size 2 --save
-grep -q "left as it was" "$AM_TMP/err" || am_fail "stderr: $(cat "$AM_TMP/err")"
+#   (Before, a change made but not saved was reported as refused, exit 6)
+s_rc 7 "a save over an edited file" agent set "$uuid2" main --size 2 --save
+grep -q "applied the change, not saved: .*left as it was" "$AM_TMP/err" \
+    || am_fail "stderr: $(cat "$AM_TMP/err")"
+am_assert_eq "agents of n2, applied" "main:2:testing.noop" "$(s_agents "$uuid2")"
 cmp -s "$cfg" "$AM_TMP/before.cfg" || am_fail "the file changed: $(cat "$cfg")"
 am_assert_eq "files beside the config" "n2-real.cfg n2.cfg n2.cfg.tmp" \
     "$(cd "$AM_TMP/etc" && echo *)"
