@@ -222,7 +222,8 @@ static const ctl_option_t s_agent_options [] = {
     { "--save", NULL, CTL_OPT_SAVE,
       "the node also rewrites its config file's entry for the agent, which "
       "it must have started with (default: the change lasts until the node "
-      "restarts)" },
+      "restarts, or a SIGHUP finds its config file edited; logrotate's "
+      "SIGHUP of an unchanged file keeps it)" },
     { NULL, NULL, 0, NULL }
 };
 

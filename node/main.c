@@ -173,7 +173,20 @@ typedef struct {
     const char *isolation;      //  --isolation, or NULL
     bool from_flags;            //  the agents came from --agent
     node_config_t *cfg;         //  its agents are the node's
+    node_agent_t read [NODE_MAX_AGENTS];    //  the file's agents, as last
+    int nread;                  //  read or saved (a deep copy)
 } s_reload_t;
+
+//  Remember `agents` (copied) as the config file's, as last read or saved
+static void
+s_reload_read (s_reload_t *reload, const node_agent_t *agents, int nagents)
+{
+    for (int i = 0; i < reload->nread; i++)
+        node_agent_free (&reload->read [i]);
+    for (int i = 0; i < nagents; i++)
+        node_agent_copy (&agents [i], &reload->read [i]);
+    reload->nread = nagents;
+}
 
 static bool
 s_strv_same (char **a, char **b)
@@ -246,12 +259,27 @@ s_reload (node_t *node, void *arg)
         return;
     }
     node_config_t *cfg = reload->cfg;
-    if (s_agents_same (fresh.agents, fresh.nagents, cfg->agents, cfg->nagents)) {
+    bool unchanged = s_agents_same (fresh.agents, fresh.nagents, reload->read, reload->nread);
+    if (unchanged || s_agents_same (fresh.agents, fresh.nagents, cfg->agents, cfg->nagents)) {
+        //  (SIGHUP from logrotate.) The file as last read or saved: the
+        //  agents changed since by AGENT-SET without --save stay
+        if (unchanged && !s_agents_same (fresh.agents, fresh.nagents, cfg->agents,
+                                         cfg->nagents))
+            async_log_info ("node", "agents.kept", "config=%s reason=\"the file did not "
+                            "change; the agents changed by agent set stay\"", reload->path);
+        s_reload_read (reload, fresh.agents, fresh.nagents);
         for (int i = 0; i < fresh.nagents; i++)
             node_agent_free (&fresh.agents [i]);
-        return;                 //  (SIGHUP from logrotate: nothing changed)
+        return;
     }
-    s_agents_apply (node, reload, &fresh, reload->path, err, sizeof err);
+    node_agent_t read [NODE_MAX_AGENTS];
+    int nread = fresh.nagents;
+    for (int i = 0; i < nread; i++)
+        node_agent_copy (&fresh.agents [i], &read [i]);
+    if (s_agents_apply (node, reload, &fresh, reload->path, err, sizeof err) == 0)
+        s_reload_read (reload, read, nread);
+    for (int i = 0; i < nread; i++)
+        node_agent_free (&read [i]);
 }
 
 //  Give the node the agents of `fresh` (taken: the node's now, or freed),
@@ -459,6 +487,8 @@ s_agent_set (node_t *node, void *arg, const char *name, int size, const char *fi
         return -1;
     if (save && s_config_save_agent (reload, &cfg->agents [index], err, err_size))
         return 1;               //  made, not saved: err says why
+    if (save)
+        s_reload_read (reload, cfg->agents, cfg->nagents);
     return 0;
 }
 
@@ -733,11 +763,15 @@ main (int argc, char *argv [])
                                strerror (errno));
         s_reload_t reload = { .path = opt_config, .isolation = opt_isolation,
                               .from_flags = nagent_specs > 0, .cfg = &cfg };
-        if (opt_config && nagent_specs == 0)
+        if (opt_config && nagent_specs == 0) {
+            s_reload_read (&reload, cfg.agents, cfg.nagents);
             node_set_reload (node, s_reload, &reload);
+        }
         node_set_agent_setter (node, s_agent_set, &reload);
         rc = node_run (node, &s_stop, &s_reopen);
         node_destroy (&node);
+        for (int i = 0; i < reload.nread; i++)
+            node_agent_free (&reload.read [i]);
     }
     if (lock_fd != -1)
         close (lock_fd);

@@ -15,7 +15,8 @@
 #   control character or '"') is refused by asyncctl (exit 2), by the
 #   broker (ERROR 6) and by asyncnode --agent (exit 2). Two agents of one
 #   name: asyncnode exits 2 and the broker refuses such a HELLO.
-#   A change made but not saved exits 7.
+#   A change made but not saved exits 7; it stays across a SIGHUP that
+#   finds the config file as the node last read or saved it.
 #   Before, there was no way to change an agent but SIGHUP or a restart.
 source "$(dirname "$0")/../helpers/lib.sh"
 
@@ -152,16 +153,29 @@ am_check "a config filter of 904 bytes is read whole; one over 1024 bytes exits 
 #   without a word, while AGENT-SET took 1024)
 glob=testing.$(head -c 172 /dev/zero | tr '\0' a)
 long="$glob,$glob,$glob,$glob,$glob"
-printf 'modules\n    testing = "%s"\nagents\n    main\n        size = 1\n        tasks = "%s"\n' \
+printf 'modules\n    testing = "%s"\nagents\n    main\n        size = 2\n        tasks = "%s"\n' \
     "$AM_TESTING_SO" "$long" >"$AM_TMP/n3.cfg"
 am_node_start n3 --config "$AM_TMP/n3.cfg"
-am_assert_eq "n3's filter" "main:1:$long" "$(s_agents "${AM_NODE_UUID[n3]}")"
+am_assert_eq "n3's filter" "main:2:$long" "$(s_agents "${AM_NODE_UUID[n3]}")"
 printf 'agents\n    main\n        tasks = "%s"\n        exclude = "%s"\n' "$long" "$glob" \
     >"$AM_TMP/n4.cfg"
 rc=0; timeout 10 "$AM_BIN/asyncnode" --broker "$AM_ENDPOINT" --config "$AM_TMP/n4.cfg" \
     >/dev/null 2>"$AM_TMP/err" || rc=$?
 am_assert_eq "asyncnode with a filter of 1086 bytes" 2 "$rc"
 grep -q "over 1024 bytes" "$AM_TMP/err" || am_fail "stderr: $(cat "$AM_TMP/err")"
+
+am_check "a change not saved stays across a SIGHUP that finds the file unchanged"
+#   (Before, a SIGHUP from logrotate read the file again and reverted it)
+u3=${AM_NODE_UUID[n3]}
+s_rc 0 "main of n3 to 1, not saved" agent set "$u3" main --size 1
+kill -HUP "${AM_NODE_PID[n3]}"
+am_wait_for "n3 keeps its change on SIGHUP" 10 grep -q "agents.kept" "$AM_TMP/n3.log"
+am_assert_eq "n3 after SIGHUP" "main:1:$long" "$(s_agents "$u3")"
+printf 'modules\n    testing = "%s"\nagents\n    main\n        size = 2\n' "$AM_TESTING_SO" \
+    >"$AM_TMP/n3.cfg"
+kill -HUP "${AM_NODE_PID[n3]}"
+s_n3_is () { [ "$(s_agents "$u3")" = "$1" ]; }
+am_wait_for "n3 takes the edited file on SIGHUP" 10 s_n3_is "main:2:*"
 
 am_check "a node that does not answer (stopped): exit 3 after the broker's wait"
 kill -STOP "${AM_NODE_PID[n2]}"
