@@ -287,8 +287,8 @@ async_filter_check (const char *filter, size_t length, char *why, size_t why_siz
                 return -1;
             }
             if (exclude ? ++excluded > ASYNC_FILTER_GLOBS : ++included > ASYNC_FILTER_GLOBS) {
-                snprintf (why, why_size, "the task filter has over %d %s globs", ASYNC_FILTER_GLOBS,
-                          exclude ? "excluding" : "included");
+                snprintf (why, why_size, "the task filter has over %d %s globs",
+                          ASYNC_FILTER_GLOBS, exclude ? "excluding" : "included");
                 return -1;
             }
             glob++;
