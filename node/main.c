@@ -396,27 +396,36 @@ s_config_save_agent (s_reload_t *reload, const node_agent_t *agent, char *err,
         snprintf (err, err_size, "cannot write beside %s: %s", real, strerror (errno));
         return -1;
     }
-    //  What a restart would read: the node's agents, else the file stays
+    //  What a restart would read: a file the node takes, with this agent
+    //  as the node has it (other agents may differ: changes not saved, or
+    //  edits not yet read on SIGHUP, both kept), else the file stays
     node_config_t back;
     char why [600] = "";
     if (s_config_read (temp, reload->isolation, &back, why, sizeof why) == 0) {
-        if (!s_agents_same (back.agents, back.nagents, reload->cfg->agents,
-                            reload->cfg->nagents))
-            snprintf (why, sizeof why, "the saved file would not read back as the "
-                      "node's agents");
+        const node_agent_t *saved = NULL;
+        for (int i = 0; i < back.nagents; i++)
+            if (streq (back.agents [i].name, agent->name))
+                saved = &back.agents [i];
+        if (!saved || saved->size != agent->size
+        ||  !s_strv_same (saved->include, agent->include)
+        ||  !s_strv_same (saved->exclude, agent->exclude))
+            snprintf (why, sizeof why, "the saved file would not read back with agent "
+                      "'%.200s' as the node has it", agent->name);
+    }
+    if (*why || rename (temp, real)) {
+        if (!*why)
+            snprintf (why, sizeof why, "cannot rename its temp file over it: %s",
+                      strerror (errno));
+        unlink (temp);
         for (int i = 0; i < back.nagents; i++)
             node_agent_free (&back.agents [i]);
-    }
-    if (*why) {
-        unlink (temp);
         snprintf (err, err_size, "%s left as it was: %s", real, why);
         return -1;
     }
-    if (rename (temp, real)) {
-        snprintf (err, err_size, "cannot rename %s to %s: %s", temp, real, strerror (errno));
-        unlink (temp);
-        return -1;
-    }
+    //  The file's agents now: what a SIGHUP that finds it so keeps
+    s_reload_read (reload, back.agents, back.nagents);
+    for (int i = 0; i < back.nagents; i++)
+        node_agent_free (&back.agents [i]);
     //  The rename itself, durable
     char *slash = strrchr (real, '/');
     if (slash)
@@ -487,8 +496,6 @@ s_agent_set (node_t *node, void *arg, const char *name, int size, const char *fi
         return -1;
     if (save && s_config_save_agent (reload, &cfg->agents [index], err, err_size))
         return 1;               //  made, not saved: err says why
-    if (save)
-        s_reload_read (reload, cfg->agents, cfg->nagents);
     return 0;
 }
 

@@ -134,16 +134,23 @@ am_assert_eq "the file behind n2.cfg.tmp" "not to be written" "$(cat "$AM_TMP/vi
 am_assert_eq "files beside the config" "n2-real.cfg n2.cfg n2.cfg.tmp" \
     "$(cd "$AM_TMP/etc" && echo *)"
 
-am_check "--save when the file would not read back as the node's agents: applied, not saved (exit 7)"
+am_check "--save keeps the file's other edits"
 #   The file was edited since the node read it (a second agent, no
-#   SIGHUP): saving would give a restart other agents than the node's
+#   SIGHUP): the save changes main and keeps the edit
 printf '    other\n        size = 1\n' >>"$cfg"
+s_rc 0 "a save over an edited file" agent set "$uuid2" main --size 2 --save
+grep -Eq 'size = "?2"?' "$cfg" || am_fail "size not saved: $(cat "$cfg")"
+grep -q 'other' "$cfg" || am_fail "the edit was lost: $(cat "$cfg")"
+
+am_check "--save to a file the node would not read back: applied, not saved (exit 7)"
+#   A key asyncnode does not know, added since: a restart would exit 2
+#   (before, a change made but not saved was reported as refused, exit 6)
+printf 'bogus = 1\n' >>"$cfg"
 cp "$cfg" "$AM_TMP/before.cfg"
-#   (Before, a change made but not saved was reported as refused, exit 6)
-s_rc 7 "a save over an edited file" agent set "$uuid2" main --size 2 --save
+s_rc 7 "a save over a file the node would not read" agent set "$uuid2" main --size 1 --save
 grep -q "applied the change, not saved: .*left as it was" "$AM_TMP/err" \
     || am_fail "stderr: $(cat "$AM_TMP/err")"
-am_assert_eq "agents of n2, applied" "main:2:testing.noop" "$(s_agents "$uuid2")"
+am_assert_eq "agents of n2, applied" "main:1:testing.noop" "$(s_agents "$uuid2")"
 cmp -s "$cfg" "$AM_TMP/before.cfg" || am_fail "the file changed: $(cat "$cfg")"
 am_assert_eq "files beside the config" "n2-real.cfg n2.cfg n2.cfg.tmp" \
     "$(cd "$AM_TMP/etc" && echo *)"
