@@ -7,6 +7,7 @@
 #include "async_msgs.h"
 #include "nodes.h"
 #include "session.h"
+#include "async_util.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
 #include <inttypes.h>
@@ -83,11 +84,15 @@ agentset_on_request (broker_t *self, zframe_t *routing, async_inmsg_t *in)
         return;
     }
     const msgpack_object *filter = async_mp_get (in->body, "filter");
+    //  The filter as HELLO would take it (async_filter_check), so that a
+    //  node never has to say a HELLO that the broker refuses
+    char why [300];
     if (filter
-        && (filter->type != MSGPACK_OBJECT_STR || filter->via.str.size == 0
-            || filter->via.str.size > AGENTSET_FILTER_MAX)) {
-        snprintf (text, sizeof text, "AGENT-SET `filter` must be a text of 1 to %d bytes",
-                  AGENTSET_FILTER_MAX);
+        && (filter->type != MSGPACK_OBJECT_STR
+            || async_filter_check (filter->via.str.ptr, filter->via.str.size, why,
+                                   sizeof why))) {
+        snprintf (text, sizeof text, "AGENT-SET `filter` is not a task filter: %s",
+                  filter->type == MSGPACK_OBJECT_STR ? why : "not a text");
         broker_error (self, routing, in->rid, ASYNC_EREFUSED, text);
         return;
     }
@@ -166,11 +171,20 @@ agentset_on_applied (broker_t *self, const char *rkey, async_inmsg_t *in)
         return;  //  answered already (timed out), or not ours
     bool ok = false;
     async_mp_bool (in->body, "ok", &ok);
-    char reason [300] = "", text [400];
+    char reason [300] = "", unsaved [300] = "", text [400];
     async_mp_str (in->body, "error", reason, sizeof reason);
-    snprintf (text, sizeof text, "node %s refused: %s", change->uuid,
-              *reason ? reason : "no reason given");
-    s_answer (self, change, ASYNC_EREFUSED, ok ? NULL : text);
+    async_mp_str (in->body, "unsaved", unsaved, sizeof unsaved);
+    if (ok && *unsaved) {
+        //  Made, but the node's config file still says the old agent
+        snprintf (text, sizeof text, "node %s applied the change, not saved: %s",
+                  change->uuid, unsaved);
+        s_answer (self, change, ASYNC_EUNSAVED, text);
+    }
+    else {
+        snprintf (text, sizeof text, "node %s refused: %s", change->uuid,
+                  *reason ? reason : "no reason given");
+        s_answer (self, change, ASYNC_EREFUSED, ok ? NULL : text);
+    }
     zlistx_delete (self->agent_sets, zlistx_cursor (self->agent_sets));
 }
 

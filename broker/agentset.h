@@ -18,7 +18,6 @@
 #define AGENTSET_CHECK_US   100000           //  looked at this often, meanwhile
 #define AGENTSET_MAX        64               //  changes in flight
 #define AGENTSET_SIZE_MAX   10000            //  as asyncnode --agent's
-#define AGENTSET_FILTER_MAX 1024             //  bytes of `filter`
 
 //  AGENT-SET from a client at `routing`: relayed, or ERROR now.
 void agentset_on_request (broker_t *self, zframe_t *routing, async_inmsg_t *in);

@@ -1041,8 +1041,10 @@ lifecycle_on_results (broker_t *self, session_t *session, zframe_t *routing, asy
 //  The attempt's times from a RESULT's started_ago_us and ended_ago_us
 //  (offsets back from when the node sent it): false when absent (an
 //  older node) or out of range (a debug line: a node could send it with
-//  every RESULT). Within range, a start
-//  before the job was submitted is taken as its submission
+//  every RESULT). Within range, a start before the job could be handed
+//  out (the later of its `submitted` and its `begin_after`, which a retry
+//  sets to when it was retried; never past now) is taken as that time: the
+//  broker keeps no wall time of the attempt's assignment
 static bool
 s_result_times (async_job_t *job, const async_result_t *outcome, int64_t now,
                 int64_t *started, int64_t *ended)
@@ -1060,8 +1062,11 @@ s_result_times (async_job_t *job, const async_result_t *outcome, int64_t now,
     }
     *started = now - started_ago;
     *ended = now - ended_ago;
-    if (job->submitted && *started < job->submitted)
-        *started = job->submitted;
+    int64_t due = job->begin_after > job->submitted ? job->begin_after : job->submitted;
+    if (due > now)
+        due = now;
+    if (due && *started < due)
+        *started = due;
     if (*ended < *started)
         *ended = *started;
     return true;

@@ -8,6 +8,10 @@
 #include "async_util.h"
 #include <sodium.h>
 
+//  A filter that async_filter_check takes is one HELLO takes
+_Static_assert (ASYNC_FILTER_GLOB == ASYNC_MAX_NAME, "a glob is a name");
+_Static_assert (ASYNC_FILTER_GLOBS == SESSION_LIST, "globs per list");
+
 //  An optional array of at most `max` names (1..ASYNC_MAX_NAME bytes).
 //  0, or -1 with the reason in why
 static int
@@ -57,6 +61,16 @@ session_hello_check (const msgpack_object *hello, const msgpack_object *agents,
             snprintf (why, why_size, "agent %" PRIu32 " has no name of 1 to %d bytes",
                       i, ASYNC_MAX_NAME);
             return -1;
+        }
+        //  One agent per name: AGENT-SET and the listings know it by its name
+        for (uint32_t j = 0; j < i; j++) {
+            char other [ASYNC_MAX_NAME + 1];
+            if (async_mp_str (&agents->via.array.ptr [j], "name", other, sizeof other) == 0
+                && streq (other, name)) {
+                snprintf (why, why_size, "agents %" PRIu32 " and %" PRIu32 " have the same "
+                          "name", j, i);
+                return -1;
+            }
         }
         if (async_mp_int (a, "size", &size) || size < 1 || size > SESSION_SIZE) {
             snprintf (why, why_size, "agent %" PRIu32 " has no size of 1 to %d", i,

@@ -222,7 +222,8 @@ static const ctl_option_t s_agent_options [] = {
     { "--save", NULL, CTL_OPT_SAVE,
       "the node also rewrites its config file's entry for the agent, which "
       "it must have started with (default: the change lasts until the node "
-      "restarts)" },
+      "restarts, or a SIGHUP finds its config file edited; logrotate's "
+      "SIGHUP of an unchanged file keeps it)" },
     { NULL, NULL, 0, NULL }
 };
 
@@ -324,6 +325,10 @@ s_client_fail (ctl_t *ctl, int rc, const char *id)
             snprintf (what, sizeof what, "the broker refused: %s", error);
         snprintf (hint, sizeof hint, "correct the request and try again");
     }
+    else
+    if (rc == ASYNC_EUNSAVED)
+        snprintf (hint, sizeof hint, "the node runs with the change; its config file "
+                  "still has the old agent");
     else
     if (async_exit_code (rc) == ASYNC_EUSAGE)
         snprintf (hint, sizeof hint, "see 'asyncctl %s --help'", ctl->command->name);
@@ -1670,10 +1675,11 @@ s_cmd_agent (ctl_t *ctl)
         return s_usage (ctl, "--size '%s' is not an agent size; give a whole number of "
                         "slots from 1 to 10000", size_given->value);
     const s_given_t *filter = s_given (ctl, CTL_OPT_FILTER);
-    if (filter && (!*filter->value || strchr (filter->value, '@')))
-        return s_usage (ctl, "--filter '%s' is not a task filter; give globs, "
+    char why [200];
+    if (filter && async_filter_check (filter->value, strlen (filter->value), why, sizeof why))
+        return s_usage (ctl, "--filter is not a task filter (%s); give globs, "
                         "comma-separated, '!' excluding, like 'pi.*,!pi.slow' (no "
-                        "'@': the agent's queues stay)", filter->value);
+                        "'@': the agent's queues stay)", why);
     rc = async_agent_set (ctl->client, node, agent, size, filter ? filter->value : NULL,
                           s_given (ctl, CTL_OPT_SAVE) != NULL);
     if (rc)
@@ -2000,7 +2006,9 @@ static const s_command_t s_commands [] = {
               "it as it applies agents changed on SIGHUP (a new session, the "
               "running jobs kept) and this returns once it did: exit 5 for "
               "no such node or agent, 6 when the broker or the node refused "
-              "(the reason on stderr), 3 when the node did not answer in 3 s.",
+              "(the reason on stderr), 7 when the node applied it but --save "
+              "failed (the reason on stderr), 3 when the node did not answer "
+              "in 3 s.",
       .options = { s_agent_options },
       .min_words = 1, .max_words = INT_MAX,
       .words = "set NODE AGENT",

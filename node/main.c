@@ -23,6 +23,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static volatile int s_stop = 0;
@@ -89,6 +90,22 @@ s_usage (FILE *out)
 "queues...)\n");
 }
 
+//  Whether two of the agents have the same name (the broker knows an agent
+//  by its name: AGENT-SET would check one and change another). 0, or -1
+//  with a line on stderr
+static int
+s_agents_unique (const node_config_t *cfg, const char *where)
+{
+    for (int i = 0; i < cfg->nagents; i++)
+        for (int j = 0; j < i; j++)
+            if (streq (cfg->agents [i].name, cfg->agents [j].name)) {
+                fprintf (stderr, "asyncnode: two agents named '%.200s' %s; give each "
+                         "agent a name of its own\n", cfg->agents [i].name, where);
+                return -1;
+            }
+    return 0;
+}
+
 //  Agents from the config file's `agents` section
 static int
 s_config_agents (zconfig_t *config, node_config_t *cfg)
@@ -96,31 +113,34 @@ s_config_agents (zconfig_t *config, node_config_t *cfg)
     zconfig_t *agents = zconfig_locate (config, "agents");
     zconfig_t *item = agents ? zconfig_child (agents) : NULL;
     for (; item && cfg->nagents < NODE_MAX_AGENTS; item = zconfig_next (item)) {
-        char spec [1024];
         const char *tasks = zconfig_get (item, "tasks", "");
         const char *exclude = zconfig_get (item, "exclude", "");
         const char *queues = zconfig_get (item, "queues", "");
-        char filter [700] = "";
-        if (*tasks)
-            snprintf (filter, sizeof filter, "%s", tasks);
-        if (*exclude) {
-            char **globs = NULL;
-            (void) globs;
-            //  each excluded glob gets a '!'
-            char *copy = async_xstrdup (exclude);
-            char *save = NULL;
-            for (char *g = strtok_r (copy, ", ", &save); g; g = strtok_r (NULL, ", ", &save)) {
-                size_t len = strlen (filter);
-                snprintf (filter + len, sizeof filter - len, "%s!%s", len ? "," : "", g);
-            }
-            free (copy);
+        //  The filter as --agent's FILTER: tasks, then each excluded glob
+        //  with a '!'; one byte over ASYNC_FILTER_MAX is enough to refuse
+        char filter [ASYNC_FILTER_MAX + 2] = "";
+        size_t len = (size_t) snprintf (filter, sizeof filter, "%s", tasks);
+        char *copy = async_xstrdup (exclude);
+        char *save = NULL;
+        for (char *g = strtok_r (copy, ", ", &save); g && len < sizeof filter;
+             g = strtok_r (NULL, ", ", &save))
+            len += (size_t) snprintf (filter + len, sizeof filter - len, "%s!%s",
+                                      len ? "," : "", g);
+        free (copy);
+        if (len > ASYNC_FILTER_MAX) {
+            fprintf (stderr, "asyncnode: agent '%.200s' in the config: its tasks and "
+                     "exclude make a filter over %d bytes\n", zconfig_name (item),
+                     ASYNC_FILTER_MAX);
+            return -1;
         }
-        snprintf (spec, sizeof spec, "%s:%s%s%s%s%s", zconfig_name (item),
-                  zconfig_get (item, "size", "3"), *filter ? ":" : "", filter,
-                  *queues ? "@" : "", queues);
-        char err [300];
-        if (node_agent_parse (spec, &cfg->agents [cfg->nagents], err, sizeof err)) {
-            fprintf (stderr, "asyncnode: agent '%s' in the config: %s\n",
+        char *spec = zsys_sprintf ("%s:%s%s%s%s%s", zconfig_name (item),
+                                   zconfig_get (item, "size", "3"), *filter ? ":" : "",
+                                   filter, *queues ? "@" : "", queues);
+        char err [600];
+        int rc = node_agent_parse (spec, &cfg->agents [cfg->nagents], err, sizeof err);
+        zstr_free (&spec);
+        if (rc) {
+            fprintf (stderr, "asyncnode: agent '%.200s' in the config: %s\n",
                      zconfig_name (item), err);
             return -1;
         }
@@ -133,7 +153,7 @@ s_config_agents (zconfig_t *config, node_config_t *cfg)
         }
         cfg->nagents++;
     }
-    return 0;
+    return s_agents_unique (cfg, "in the config");
 }
 
 //  Every section and key a config file may hold (conf/asyncnode.cfg)
@@ -153,7 +173,20 @@ typedef struct {
     const char *isolation;      //  --isolation, or NULL
     bool from_flags;            //  the agents came from --agent
     node_config_t *cfg;         //  its agents are the node's
+    node_agent_t read [NODE_MAX_AGENTS];    //  the file's agents, as last
+    int nread;                  //  read or saved (a deep copy)
 } s_reload_t;
+
+//  Remember `agents` (copied) as the config file's, as last read or saved
+static void
+s_reload_read (s_reload_t *reload, const node_agent_t *agents, int nagents)
+{
+    for (int i = 0; i < reload->nread; i++)
+        node_agent_free (&reload->read [i]);
+    for (int i = 0; i < nagents; i++)
+        node_agent_copy (&agents [i], &reload->read [i]);
+    reload->nread = nagents;
+}
 
 static bool
 s_strv_same (char **a, char **b)
@@ -182,42 +215,71 @@ static int
     s_agents_apply (node_t *node, s_reload_t *reload, node_config_t *fresh,
                     const char *source, char *err, size_t err_size);
 
+//  The agents of config file `path` as the node takes them: its `agents`
+//  section (else main:3), --isolation over their own. 0, or -1 with the
+//  reason in err (and the details on stderr)
+static int
+s_config_read (const char *path, const char *isolation_flag, node_config_t *fresh, char *err,
+               size_t err_size)
+{
+    zconfig_t *config = NULL;
+    memset (fresh, 0, sizeof *fresh);
+    if (async_cli_config ("asyncnode", path, s_config_keys, &config) || !config)
+        snprintf (err, err_size, "cannot read %s (see the line above)", path);
+    else
+    if (s_config_agents (config, fresh))
+        snprintf (err, err_size, "a bad agent in %s (see the line above)", path);
+    zconfig_destroy (&config);
+    if (*err) {
+        for (int i = 0; i < fresh->nagents; i++)
+            node_agent_free (&fresh->agents [i]);
+        fresh->nagents = 0;
+        return -1;
+    }
+    if (fresh->nagents == 0)
+        node_agent_parse ("main:3", &fresh->agents [fresh->nagents++], err, err_size);
+    node_isolation_t isolation;
+    if (isolation_flag && node_isolation_parse (isolation_flag, &isolation) == 0)
+        for (int i = 0; i < fresh->nagents; i++)
+            fresh->agents [i].isolation = isolation;
+    return 0;
+}
+
 //  SIGHUP: read the config file's agents again; when they changed, give
 //  them to the node (which tells the broker). A bad file changes nothing
 static void
 s_reload (node_t *node, void *arg)
 {
     s_reload_t *reload = (s_reload_t *) arg;
-    zconfig_t *config = NULL;
     node_config_t fresh;
-    memset (&fresh, 0, sizeof fresh);
     char err [600] = "";
-    if (async_cli_config ("asyncnode", reload->path, s_config_keys, &config) || !config)
-        snprintf (err, sizeof err, "cannot read %s (see the line above)", reload->path);
-    else
-    if (s_config_agents (config, &fresh))
-        snprintf (err, sizeof err, "a bad agent in %s (see the line above)", reload->path);
-    zconfig_destroy (&config);
-    if (!*err && fresh.nagents == 0)
-        node_agent_parse ("main:3", &fresh.agents [fresh.nagents++], err, sizeof err);
-    node_isolation_t isolation;
-    if (!*err && reload->isolation && node_isolation_parse (reload->isolation, &isolation) == 0)
-        for (int i = 0; i < fresh.nagents; i++)
-            fresh.agents [i].isolation = isolation;
-    node_config_t *cfg = reload->cfg;
-    if (!*err && s_agents_same (fresh.agents, fresh.nagents, cfg->agents, cfg->nagents)) {
-        for (int i = 0; i < fresh.nagents; i++)
-            node_agent_free (&fresh.agents [i]);
-        return;                 //  (SIGHUP from logrotate: nothing changed)
-    }
-    if (*err) {
-        for (int i = 0; i < fresh.nagents; i++)
-            node_agent_free (&fresh.agents [i]);
+    if (s_config_read (reload->path, reload->isolation, &fresh, err, sizeof err)) {
         async_log_warning ("node", "agents.unchanged", "config=%s reason=\"%s\"",
                            reload->path, err);
         return;
     }
-    s_agents_apply (node, reload, &fresh, reload->path, err, sizeof err);
+    node_config_t *cfg = reload->cfg;
+    bool unchanged = s_agents_same (fresh.agents, fresh.nagents, reload->read, reload->nread);
+    if (unchanged || s_agents_same (fresh.agents, fresh.nagents, cfg->agents, cfg->nagents)) {
+        //  (SIGHUP from logrotate.) The file as last read or saved: the
+        //  agents changed since by AGENT-SET without --save stay
+        if (unchanged && !s_agents_same (fresh.agents, fresh.nagents, cfg->agents,
+                                         cfg->nagents))
+            async_log_info ("node", "agents.kept", "config=%s reason=\"the file did not "
+                            "change; the agents changed by agent set stay\"", reload->path);
+        s_reload_read (reload, fresh.agents, fresh.nagents);
+        for (int i = 0; i < fresh.nagents; i++)
+            node_agent_free (&fresh.agents [i]);
+        return;
+    }
+    node_agent_t read [NODE_MAX_AGENTS];
+    int nread = fresh.nagents;
+    for (int i = 0; i < nread; i++)
+        node_agent_copy (&fresh.agents [i], &read [i]);
+    if (s_agents_apply (node, reload, &fresh, reload->path, err, sizeof err) == 0)
+        s_reload_read (reload, read, nread);
+    for (int i = 0; i < nread; i++)
+        node_agent_free (&read [i]);
 }
 
 //  Give the node the agents of `fresh` (taken: the node's now, or freed),
@@ -258,15 +320,60 @@ s_globs_join (char **globs)
     return text;
 }
 
-//  Write the agent's size and filter into the config file's `agents`
-//  section: temp file, fsync, rename. 0, or -1 with the reason in err
+//  Write `text` to a new file beside `real` (mkstemp: a name of its own,
+//  never a file that is there, nor through a symlink), with the mode of
+//  `real`, synced. Its name goes in temp. 0, or -1 with errno set
 static int
-s_config_save_agent (const char *path, const node_agent_t *agent, char *err,
+s_temp_write (const char *real, const char *text, char *temp, size_t temp_size)
+{
+    struct stat st;
+    if (stat (real, &st))
+        return -1;
+    if ((size_t) snprintf (temp, temp_size, "%s.XXXXXX", real) >= temp_size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = mkstemp (temp);
+    if (fd == -1)
+        return -1;
+    size_t length = strlen (text), done = 0;
+    int rc = fchmod (fd, st.st_mode & 07777);
+    while (rc == 0 && done < length) {
+        ssize_t n = write (fd, text + done, length - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            rc = -1;
+        else
+            done += (size_t) n;
+    }
+    if (rc == 0)
+        rc = fsync (fd);
+    int saved = errno;
+    close (fd);
+    if (rc)
+        unlink (temp);
+    errno = saved;
+    return rc;
+}
+
+//  Write the agent's size and filter into the config file's `agents`
+//  section: the file a symlink names (its realpath, resolved once), a
+//  temp file beside it with its mode, fsync, the saved text read back to
+//  the node's agents, rename, fsync of the directory. Anything amiss
+//  leaves the file as it was. 0, or -1 with the reason in err
+static int
+s_config_save_agent (s_reload_t *reload, const node_agent_t *agent, char *err,
                      size_t err_size)
 {
-    zconfig_t *config = zconfig_load (path);
+    char real [PATH_MAX], temp [PATH_MAX];
+    if (!realpath (reload->path, real)) {
+        snprintf (err, err_size, "cannot find %s: %s", reload->path, strerror (errno));
+        return -1;
+    }
+    zconfig_t *config = zconfig_load (real);
     if (!config) {
-        snprintf (err, err_size, "cannot read %s to save the change", path);
+        snprintf (err, err_size, "cannot read %s to save the change", real);
         return -1;
     }
     char key [300], value [16];
@@ -281,19 +388,57 @@ s_config_save_agent (const char *path, const node_agent_t *agent, char *err,
     zconfig_put (config, key, exclude);
     free (tasks);
     free (exclude);
-    char temp [PATH_MAX];
-    snprintf (temp, sizeof temp, "%s.tmp", path);
-    int rc = zconfig_save (config, temp);
+    char *text = zconfig_str_save (config);
     zconfig_destroy (&config);
-    int fd = rc == 0 ? open (temp, O_RDONLY) : -1;
-    if (fd == -1 || fsync (fd) || rename (temp, path)) {
-        snprintf (err, err_size, "cannot write %s: %s", path, strerror (errno));
-        if (fd != -1)
-            close (fd);
-        unlink (temp);
+    int rc = text ? s_temp_write (real, text, temp, sizeof temp) : -1;
+    free (text);
+    if (rc) {
+        snprintf (err, err_size, "cannot write beside %s: %s", real, strerror (errno));
         return -1;
     }
-    close (fd);
+    //  What a restart would read: a file the node takes, with this agent
+    //  as the node has it (other agents may differ: changes not saved, or
+    //  edits not yet read on SIGHUP, both kept), else the file stays
+    node_config_t back;
+    char why [600] = "";
+    if (s_config_read (temp, reload->isolation, &back, why, sizeof why) == 0) {
+        const node_agent_t *saved = NULL;
+        for (int i = 0; i < back.nagents; i++)
+            if (streq (back.agents [i].name, agent->name))
+                saved = &back.agents [i];
+        if (!saved || saved->size != agent->size
+        ||  !s_strv_same (saved->include, agent->include)
+        ||  !s_strv_same (saved->exclude, agent->exclude))
+            snprintf (why, sizeof why, "the saved file would not read back with agent "
+                      "'%.200s' as the node has it", agent->name);
+    }
+    if (*why || rename (temp, real)) {
+        if (!*why)
+            snprintf (why, sizeof why, "cannot rename its temp file over it: %s",
+                      strerror (errno));
+        unlink (temp);
+        for (int i = 0; i < back.nagents; i++)
+            node_agent_free (&back.agents [i]);
+        snprintf (err, err_size, "%s left as it was: %s", real, why);
+        return -1;
+    }
+    //  The file's agents now: what a SIGHUP that finds it so keeps
+    s_reload_read (reload, back.agents, back.nagents);
+    for (int i = 0; i < back.nagents; i++)
+        node_agent_free (&back.agents [i]);
+    //  The rename itself, durable
+    char *slash = strrchr (real, '/');
+    if (slash)
+        *(slash == real ? slash + 1 : slash) = 0;
+    int dir = open (slash ? real : ".", O_RDONLY | O_DIRECTORY);
+    if (dir == -1 || fsync (dir)) {
+        snprintf (err, err_size, "saved, but cannot sync its directory %s: %s",
+                  slash ? real : ".", strerror (errno));
+        if (dir != -1)
+            close (dir);
+        return -1;
+    }
+    close (dir);
     return 0;
 }
 
@@ -349,12 +494,8 @@ s_agent_set (node_t *node, void *arg, const char *name, int size, const char *fi
     node_agent_free (&changed);
     if (s_agents_apply (node, reload, &fresh, "agent-set", err, err_size))
         return -1;
-    if (save && s_config_save_agent (reload->path, &cfg->agents [index], err, err_size)) {
-        char why [300];
-        snprintf (why, sizeof why, "%s", err);
-        snprintf (err, err_size, "the change is made, but not saved: %s", why);
-        return -1;
-    }
+    if (save && s_config_save_agent (reload, &cfg->agents [index], err, err_size))
+        return 1;               //  made, not saved: err says why
     return 0;
 }
 
@@ -500,6 +641,8 @@ main (int argc, char *argv [])
             fprintf (stderr, "asyncnode: %s\n", err);
             rc = ASYNC_EUSAGE;
         }
+    if (rc == 0 && s_agents_unique (&cfg, "in --agent"))
+        rc = ASYNC_EUSAGE;
     if (rc == 0 && cfg.nagents == 0 && config && s_config_agents (config, &cfg))
         rc = ASYNC_EUSAGE;
     if (rc == 0 && cfg.nagents == 0)
@@ -627,11 +770,15 @@ main (int argc, char *argv [])
                                strerror (errno));
         s_reload_t reload = { .path = opt_config, .isolation = opt_isolation,
                               .from_flags = nagent_specs > 0, .cfg = &cfg };
-        if (opt_config && nagent_specs == 0)
+        if (opt_config && nagent_specs == 0) {
+            s_reload_read (&reload, cfg.agents, cfg.nagents);
             node_set_reload (node, s_reload, &reload);
+        }
         node_set_agent_setter (node, s_agent_set, &reload);
         rc = node_run (node, &s_stop, &s_reopen);
         node_destroy (&node);
+        for (int i = 0; i < reload.nread; i++)
+            node_agent_free (&reload.read [i]);
     }
     if (lock_fd != -1)
         close (lock_fd);

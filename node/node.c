@@ -194,16 +194,24 @@ node_agent_parse (const char *text, node_agent_t *agent, char *err, size_t err_s
     }
     agent->name = async_xstrdup (copy);
     agent->size = (int) size;
-    agent->include = async_xcalloc (64, sizeof (char *));
-    agent->exclude = async_xcalloc (64, sizeof (char *));
+    //  The filter as HELLO takes it (async_filter_check): a node never
+    //  says a HELLO that the broker refuses for its globs
+    char why [200];
+    if (filter && async_filter_check (filter, strlen (filter), why, sizeof why)) {
+        snprintf (err, err_size, "--agent '%.300s': %s", text, why);
+        node_agent_free (agent);
+        free (copy);
+        return -1;
+    }
+    agent->include = async_xcalloc (ASYNC_FILTER_GLOBS + 1, sizeof (char *));
+    agent->exclude = async_xcalloc (ASYNC_FILTER_GLOBS + 1, sizeof (char *));
     if (filter) {
         char **globs = s_split (filter, ',');
         int ni = 0, ne = 0;
         for (char **g = globs; *g; g++) {
-            if (**g == '!' && ne < 63)
+            if (**g == '!')
                 agent->exclude [ne++] = async_xstrdup (*g + 1);
             else
-            if (ni < 63)
                 agent->include [ni++] = async_xstrdup (*g);
             free (*g);
         }
@@ -1155,6 +1163,7 @@ s_on_agent_set (node_t *self, const msgpack_object *body)
     }
     char name [ASYNC_MAX_NAME + 1] = "", err [600] = "";
     int64_t size = 0;
+    int rc = -1;
     bool save = false;
     const msgpack_object *given = async_mp_get (body, "filter");
     char *filter = given ? async_mp_strdup (body, "filter") : NULL;
@@ -1165,17 +1174,21 @@ s_on_agent_set (node_t *self, const msgpack_object *body)
     else
     if (!self->agent_set)
         snprintf (err, sizeof err, "this node cannot change its agents while it runs");
-    else
-    if (self->agent_set (self, self->agent_set_arg, name, (int) size, filter, save, err,
-                         sizeof err) && !*err)
-        snprintf (err, sizeof err, "the change was not made");
+    else {
+        rc = self->agent_set (self, self->agent_set_arg, name, (int) size, filter, save, err,
+                              sizeof err);
+        if (rc && !*err)
+            snprintf (err, sizeof err, rc > 0 ? "no reason given" : "the change was not made");
+    }
+    bool made = rc >= 0;        //  1: made, not saved (err says why)
     if (async_log_enabled (ASYNC_LOG_INFO)) {
         //  The broker's text, quoted: one line, whatever it holds
         char qname [ASYNC_MAX_NAME * 2], qfilter [512], qerr [700];
         async_log_quote (name, qname, sizeof qname);
         async_log_quote (filter ? filter : "", qfilter, sizeof qfilter);
         async_log_quote (err, qerr, sizeof qerr);
-        async_log_info ("node", *err ? "agent.set_refused" : "agent.set", "node=%s "
+        async_log_info ("node", !made ? "agent.set_refused"
+                                : *err ? "agent.set_unsaved" : "agent.set", "node=%s "
                         "agent=\"%s\" size=%" PRId64 " filter=\"%s\" save=%d reason=\"%s\"",
                         self->uuid, qname, size, qfilter, save, qerr);
     }
@@ -1185,12 +1198,12 @@ s_on_agent_set (node_t *self, const msgpack_object *body)
     async_msg_key (&msg, "ref");
     msgpack_pack_uint64 (&msg.packer, ref);
     async_msg_key (&msg, "ok");
-    if (*err)
-        msgpack_pack_false (&msg.packer);
-    else
+    if (made)
         msgpack_pack_true (&msg.packer);
+    else
+        msgpack_pack_false (&msg.packer);
     if (*err)
-        async_msg_str (&msg, "error", err);
+        async_msg_str (&msg, made ? "unsaved" : "error", err);
     s_send (self, &msg);
 }
 

@@ -126,8 +126,9 @@ void
 //  Called for the broker's AGENT-SET (asyncctl agent set): agent `name`
 //  gets `size` slots and, when `filter` is not NULL, that filter (as
 //  --agent's FILTER); with `save`, the node's config file says so too. It
-//  changes the agents with node_set_agents. 0, or -1 with the reason in
-//  err. A node without one refuses AGENT-SET.
+//  changes the agents with node_set_agents. 0; 1 when the change is made
+//  but not saved, with the reason in err; or -1 with the reason in err.
+//  A node without one refuses AGENT-SET.
 typedef int (node_agent_set_fn) (node_t *node, void *arg, const char *name, int size,
                                  const char *filter, bool save, char *err,
                                  size_t err_size);

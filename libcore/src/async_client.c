@@ -303,7 +303,7 @@ s_error_reply (async_client_t *self, async_inmsg_t *in)
     //  (a message is at most a frame: its size fits an int)
     snprintf (self->error, sizeof self->error, "%.*s", (int) error.message.size,
               error.message.data);
-    if (error.code < 1 || error.code > ASYNC_EREFUSED)
+    if (error.code < 1 || error.code > ASYNC_EUNSAVED)
         error.code = ASYNC_EREFUSED;
     return (int) error.code;
 }

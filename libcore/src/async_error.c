@@ -29,7 +29,7 @@ async_errname (int err)
 int
 async_exit_code (int err)
 {
-    if (err >= 0 && err <= ASYNC_EREFUSED)
+    if (err >= 0 && err <= ASYNC_EUNSAVED)
         return err;
     if (err == ASYNC_EINVAL)
         return ASYNC_EUSAGE;

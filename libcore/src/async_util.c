@@ -267,6 +267,45 @@ async_format_time (int64_t when_us, char *buf, size_t size)
     return buf;
 }
 
+int
+async_filter_check (const char *filter, size_t length, char *why, size_t why_size)
+{
+    if (length == 0 || length > ASYNC_FILTER_MAX) {
+        snprintf (why, why_size, "a task filter is 1 to %d bytes, not %zu", ASYNC_FILTER_MAX,
+                  length);
+        return -1;
+    }
+    size_t included = 0, excluded = 0, glob = 0;
+    for (size_t i = 0, start = 0; i <= length; i++) {
+        if (i == length || filter [i] == ',') {
+            bool exclude = i > start && filter [start] == '!';
+            size_t size = i - start - (exclude ? 1 : 0);
+            if (size == 0 || size > ASYNC_FILTER_GLOB) {
+                snprintf (why, why_size, "glob %zu of the task filter is %zu bytes%s; "
+                          "each is 1 to %d, '!' aside", glob + 1, size,
+                          exclude ? " after its '!'" : "", ASYNC_FILTER_GLOB);
+                return -1;
+            }
+            if (exclude ? ++excluded > ASYNC_FILTER_GLOBS : ++included > ASYNC_FILTER_GLOBS) {
+                snprintf (why, why_size, "the task filter has over %d %s globs",
+                          ASYNC_FILTER_GLOBS, exclude ? "excluding" : "included");
+                return -1;
+            }
+            glob++;
+            start = i + 1;
+            continue;
+        }
+        unsigned char c = (unsigned char) filter [i];
+        if (c < 0x20 || c == 0x7f || c == '"' || c == '@') {
+            snprintf (why, why_size, "the task filter has %s at byte %zu: globs take no "
+                      "control character, '\"' or '@'",
+                      c == '"' ? "'\"'" : c == '@' ? "'@'" : "a control character", i + 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 bool
 async_glob_match (const char *pattern, const char *name)
 {

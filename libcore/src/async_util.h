@@ -94,6 +94,23 @@ char *
 bool
     async_glob_match (const char *pattern, const char *name);
 
+//  An agent's task filter: globs joined with commas, '!' before a glob
+//  excluding. The limits are those of HELLO (docs/protocol.md), so that a
+//  filter that passes the check is one a node can say HELLO with: the
+//  whole text at most ASYNC_FILTER_MAX bytes, each glob (without its '!')
+//  1 to ASYNC_FILTER_GLOB bytes (ASYNC_MAX_NAME), at most
+//  ASYNC_FILTER_GLOBS included and as many excluded.
+#define ASYNC_FILTER_MAX        1024
+#define ASYNC_FILTER_GLOB       200
+#define ASYNC_FILTER_GLOBS      64
+
+//  Whether the `length` bytes at `filter` are a task filter that HELLO
+//  takes and a config file holds as written: no empty glob, at least one
+//  glob, no control character, '"' or '@' (queues are not a filter's).
+//  0, or -1 with the reason in `why` (one line, no byte of the filter).
+int
+    async_filter_check (const char *filter, size_t length, char *why, size_t why_size);
+
 //  True when `name` is a well-formed task name: "module.function", made
 //  of [A-Za-z0-9_.-], at most 200 bytes.
 bool

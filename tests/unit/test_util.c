@@ -423,6 +423,59 @@ test_clocks_advance (void **state)
 //  ---------------------------------------------------------------------
 //  Globs, ids, task names
 
+//  async_filter_check takes what HELLO takes, and nothing a config file
+//  cannot hold: '!' alone, ',' and a 201-byte glob made a node exit
+static int
+s_filter_ok (const char *filter)
+{
+    char why [200] = "";
+    int rc = async_filter_check (filter, strlen (filter), why, sizeof why);
+    assert_true (rc == 0 ? *why == 0 : *why != 0);
+    return rc;
+}
+
+static void
+test_filter_check (void **state)
+{
+    (void) state;
+    assert_int_equal (s_filter_ok ("pi.*"), 0);
+    assert_int_equal (s_filter_ok ("pi.*,!pi.slow,[ab]?.x"), 0);
+    assert_int_equal (s_filter_ok ("!pi.slow"), 0);
+    const char *bad [] = { "",     "!",    ",",    "a,",    ",a",     "a,,b", "a,!",
+                           "a\"b", "a\nb", "a\tb", "a\x7f", "x@bulk", NULL };
+    for (const char **b = bad; *b; b++)
+        assert_int_equal (s_filter_ok (*b), -1);
+    char glob [ASYNC_FILTER_GLOB + 3];
+    memset (glob, 'a', sizeof glob - 1);
+    glob [sizeof glob - 1] = 0;
+    glob [0] = '!';
+    glob [ASYNC_FILTER_GLOB + 1] = 0;  //  '!' and 200 bytes
+    assert_int_equal (s_filter_ok (glob), 0);
+    assert_int_equal (s_filter_ok (glob + 1), 0);
+    glob [ASYNC_FILTER_GLOB + 1] = 'a';  //  201 bytes
+    assert_int_equal (s_filter_ok (glob), -1);
+    assert_int_equal (s_filter_ok (glob + 1), -1);
+    //  64 globs of each kind, not 65; not over ASYNC_FILTER_MAX bytes
+    char many [ASYNC_FILTER_MAX + 8] = "";
+    for (int i = 0; i < ASYNC_FILTER_GLOBS; i++)
+        strcat (many, i ? ",a" : "a");
+    assert_int_equal (s_filter_ok (many), 0);
+    strcat (many, ",!b");
+    assert_int_equal (s_filter_ok (many), 0);
+    strcat (many, ",a");
+    assert_int_equal (s_filter_ok (many), -1);
+    memset (many, 'a', ASYNC_FILTER_MAX + 1);
+    for (int i = 100; i < ASYNC_FILTER_MAX; i += 100)
+        many [i] = ',';
+    many [ASYNC_FILTER_MAX + 1] = 0;
+    assert_int_equal (s_filter_ok (many), -1);
+    many [ASYNC_FILTER_MAX] = 0;
+    assert_int_equal (s_filter_ok (many), 0);
+    //  The length given is the filter: a NUL inside it is a control byte
+    char why [200];
+    assert_int_equal (async_filter_check ("a\0b", 3, why, sizeof why), -1);
+}
+
 static void
 test_glob_match (void **state)
 {
@@ -695,6 +748,7 @@ main (void)
         cmocka_unit_test (test_time_format_parse_round_trip),
         cmocka_unit_test (test_clocks_advance),
         cmocka_unit_test (test_glob_match),
+        cmocka_unit_test (test_filter_check),
         cmocka_unit_test (test_id_new_is_valid_and_unique),
         cmocka_unit_test (test_id_new_pool_and_fork),
         cmocka_unit_test (test_id_new_ordered),

@@ -24,6 +24,7 @@ extern "C" {
     X (EUNREACH, 4,  "cannot reach the broker")                             \
     X (ENOJOB,   5,  "no such job")                                         \
     X (EREFUSED, 6,  "refused by the broker")                               \
+    X (EUNSAVED, 7,  "applied, not saved")                                  \
     X (ENOMEM,   20, "out of memory")                                       \
     X (EPROTO,   21, "malformed or unexpected message")                     \
     X (ESTORE,   22, "storage error")                                       \
