@@ -59,6 +59,11 @@ s_running_limits (broker_t *self)
         lifecycle_release (self, job);
         job->active_end = now;
         if (job->cancelled_at) {
+            //  An attempt handed out counts, started or not (as in
+            //  lifecycle_interrupt): its number made its fencing token, and
+            //  a retry must number the next one past it
+            if (job->status == ASYNC_ASSIGNED)
+                job->attempts++;
             async_log_info ("broker", "job.interrupted", "job=%s node=%s reason=cancelled",
                             job->id, job->node);
             async_failure_make (&job->failure, "CancelledError", "cancelled; the task "
