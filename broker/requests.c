@@ -286,6 +286,11 @@ requests_on_annotate (broker_t *self, zframe_t *routing, async_inmsg_t *in)
         broker_error (self, routing, in->rid, ASYNC_EREFUSED, "ANNOTATE needs a name and a value");
         return;
     }
+    if (spec_annotation_reserved (name, strlen (name))) {
+        broker_error (self, routing, in->rid, ASYNC_EREFUSED, "annotation names starting "
+                      "with '" SPEC_RESERVED_ANNOTATIONS "' are the broker's");
+        return;
+    }
     char err [160];
     if (spec_annotations_set (&job->annotations, name, value, err, sizeof err)) {
         broker_error (self, routing, in->rid, ASYNC_EREFUSED, err);

@@ -170,6 +170,13 @@ s_fail (s_ctx_t *ctx, const char *fmt, ...)
     return -1;
 }
 
+bool
+spec_annotation_reserved (const char *name, size_t size)
+{
+    size_t prefix = strlen (SPEC_RESERVED_ANNOTATIONS);
+    return size >= prefix && memcmp (name, SPEC_RESERVED_ANNOTATIONS, prefix) == 0;
+}
+
 int
 spec_annotations_set (async_blob_t *annotations, const char *name,
                       const msgpack_object *value, char *err, size_t err_size)
@@ -367,9 +374,14 @@ s_options (s_ctx_t *ctx, const msgpack_object *spec, async_job_t *job, async_job
     if (o && o->type != MSGPACK_OBJECT_NIL) {
         if (o->type != MSGPACK_OBJECT_MAP)
             return s_fail (ctx, "%s must be an object", "annotations");
-        for (uint32_t i = 0; i < o->via.map.size; i++)
-            if (o->via.map.ptr [i].key.type != MSGPACK_OBJECT_STR)
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object *name = &o->via.map.ptr [i].key;
+            if (name->type != MSGPACK_OBJECT_STR)
                 return s_fail (ctx, "%s keys must be strings", "annotations");
+            if (spec_annotation_reserved (name->via.str.ptr, name->via.str.size))
+                return s_fail (ctx, "annotation names starting with '%s' are the broker's",
+                               SPEC_RESERVED_ANNOTATIONS);
+        }
         uint8_t *data;
         size_t size;
         async_codec_copy_object (o, &data, &size);

@@ -8,10 +8,20 @@
 
 #include "async_job.h"
 #include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 //  The largest a job's annotations may be (packed), at submit and after
 //  ANNOTATE: every read and write of the job carries them all
 #define SPEC_ANNOTATIONS_MAX (1 << 20)
+
+//  Annotations whose names start with this are written by the broker
+//  only (asyncmesh.retries): a request may not set them
+#define SPEC_RESERVED_ANNOTATIONS "asyncmesh."
+
+//  Whether an annotation name of `size` bytes is one of the broker's
+bool
+    spec_annotation_reserved (const char *name, size_t size);
 
 //  Set annotation `name` of a job's annotations (a packed map, or empty)
 //  to `value`. 0, or -1 with the reason in err when they would pass

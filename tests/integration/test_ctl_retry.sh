@@ -86,6 +86,15 @@ am_assert_eq "job of a deleted job" 5 "$(s_exit job "$id")"
 am_assert_eq "delete again" 5 "$(s_exit delete "$id")"
 am_ctl delete "$f1"
 am_assert_eq "job of the deleted failed job" 5 "$(s_exit job "$f1")"
+am_check "the broker's annotations (asyncmesh.*) cannot be written or forged at submit (6)"
+ok=$(am_ctl submit testing.ret 1)
+am_ctl wait "$ok" --timeout 10s >/dev/null
+am_assert_eq "annotate asyncmesh.retries" 6 \
+    "$(s_exit annotate "$ok" asyncmesh.retries '[{"by":"root"}]')"
+am_assert_eq "submit --annotate asyncmesh.retries" 6 \
+    "$(s_exit submit --annotate 'asyncmesh.retries=[]' testing.ret 1)"
+am_assert_eq "annotations of the job, untouched" '{}' "$(am_ctl annotations "$ok" | jq -c .)"
+am_assert_eq "another name is fine" 0 "$(s_exit annotate "$ok" asyncmeshy 1)"
 touch "$AM_TMP/node1/B1"
 am_ctl wait "$blocked" --timeout 10s >/dev/null
 am_say "PASS"
