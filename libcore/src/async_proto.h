@@ -50,8 +50,8 @@ extern "C" {
     X (C_DELETE,        "DELETE",       PEER,   OPERATOR) \
     X (C_ANNOTATE,      "ANNOTATE",     PEER,   WRITES) \
     X (C_ADD_CALLBACK,  "ADD-CALLBACK", PEER,   WRITES) \
-    X (C_QUOTA_SET,     "QUOTA-SET",    PEER,   WRITES) \
-    X (C_QUOTA_DELETE,  "QUOTA-DELETE", PEER,   WRITES) \
+    X (C_QUOTA_SET,     "QUOTA-SET",    PEER,   OPERATOR) \
+    X (C_QUOTA_DELETE,  "QUOTA-DELETE", PEER,   OPERATOR) \
     X (C_QUOTA_LIST,    "QUOTA-LIST",   PEER,   0) \
     X (C_EVERY_SET,     "EVERY-SET",    PEER,   WRITES) \
     X (C_EVERY_DELETE,  "EVERY-DELETE", PEER,   WRITES) \

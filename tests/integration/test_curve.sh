@@ -139,7 +139,7 @@ grep -q 'auth.not_client.*command=AGENT-SET' "$AM_TMP/broker.log" \
     || am_fail "no auth.not_client line for AGENT-SET in the broker log"
 for command in "retry 00000000-0000-4000-8000-000000000000" \
                "delete 00000000-0000-4000-8000-000000000000" \
-               "queue pause q1" "queue resume q1"; do
+               "queue pause q1" "queue resume q1" "quota set gpu 1" "quota delete gpu"; do
     # shellcheck disable=SC2086
     s_ctl_as node1 $command
     [ "$rc" = 6 ] || am_fail "$command with a node key: exit $rc, not 6 (stderr: $err)"

@@ -511,7 +511,8 @@ test_senders_and_flags (void **state)
     assert_true (async_proto_row (ASYNC_C_AGENT_SET)->flags & ASYNC_PROTO_CLIENT);
     //  An operator's changes: client keys only, and refused on a full disk
     const async_command_t operators [] = { ASYNC_C_RETRY, ASYNC_C_DELETE,
-                                           ASYNC_C_QUEUE_PAUSE, ASYNC_C_QUEUE_RESUME };
+                                           ASYNC_C_QUEUE_PAUSE, ASYNC_C_QUEUE_RESUME,
+                                           ASYNC_C_QUOTA_SET, ASYNC_C_QUOTA_DELETE };
     for (size_t i = 0; i < sizeof operators / sizeof operators [0]; i++)
         assert_int_equal (async_proto_row (operators [i])->flags,
                           ASYNC_PROTO_WRITES | ASYNC_PROTO_CLIENT);
