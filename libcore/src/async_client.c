@@ -1484,7 +1484,8 @@ async_wait (async_client_t *self, const char *id, int timeout_ms, json_t **job_o
 {
     *job_out = NULL;
     char *text = NULL;
-    return s_job_out (async_wait_json (self, id, timeout_ms, &text), text, job_out);
+    int rc = async_wait_json (self, id, timeout_ms, &text);
+    return s_job_out (rc, text, job_out);
 }
 
 json_t *

@@ -16,9 +16,9 @@ cc -std=c11 -Wall -Wextra -Werror -o "$AM_TMP/client_program" "$src" $flags \
 am_broker_start
 am_node_start node1 --module "$AM_TESTING_SO"
 
-am_check "the program prints 42 and exits 0 (no LD_LIBRARY_PATH)"
+am_check "the program prints 42, 6 and '3 0' and exits 0 (no LD_LIBRARY_PATH)"
 rc=0
 out=$(env -u LD_LIBRARY_PATH "$AM_TMP/client_program" "$AM_ENDPOINT" 2>"$AM_TMP/client.log") || rc=$?
 am_assert_eq "exit status" 0 "$rc"
-am_assert_eq "output" 42 "$out"
+am_assert_eq "output" "42 6 3 0" "$(xargs <<<"$out")"
 am_say "PASS"
