@@ -595,13 +595,31 @@ s_same_origin (struct MHD_Connection *connection, char *why, size_t why_size)
     const char *origin = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
                                                       "Origin");
     const char *host = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "Host");
-    const char *scheme_end = origin ? strstr (origin, "://") : NULL;
+    //  http, or https through a proxy that keeps the Host; nothing else
+    bool web = origin && (strncasecmp (origin, "http://", 7) == 0
+                          || strncasecmp (origin, "https://", 8) == 0);
+    const char *scheme_end = web ? strstr (origin, "://") : NULL;
     if (origin && (!host || !scheme_end || strcasecmp (scheme_end + 3, host))) {
         snprintf (why, why_size, "a request from another origin (%.80s) may not act",
                   origin);
         return false;
     }
     return true;
+}
+
+//  How many times a query argument is given (MHD_get_connection_values)
+typedef struct {
+    const char *key;
+    int count;
+} s_arg_count_t;
+
+static enum MHD_Result
+s_arg_count (void *arg, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    s_arg_count_t *self = (s_arg_count_t *) arg;
+    if (key && streq (key, self->key))
+        self->count++;
+    return MHD_YES;
 }
 
 static enum MHD_Result
@@ -628,7 +646,10 @@ s_action (http_t *self, struct MHD_Connection *connection, s_action_t *action)
     if (action->action == BROKER_ACTION_QUOTA) {
         const char *text = MHD_lookup_connection_value (connection, MHD_GET_ARGUMENT_KIND,
                                                         "size");
-        if (!text || async_parse_int (text, 1, QUOTA_SIZE_MAX, &size))
+        //  One size: of two, which would count?
+        s_arg_count_t sizes = { "size", 0 };
+        MHD_get_connection_values (connection, MHD_GET_ARGUMENT_KIND, s_arg_count, &sizes);
+        if (!text || sizes.count != 1 || async_parse_int (text, 1, QUOTA_SIZE_MAX, &size))
             return s_answer_error (connection, MHD_HTTP_BAD_REQUEST, "give the quota's "
                                    "size: ?size=N, a whole number from 1 to 1000000000");
     }

@@ -56,6 +56,8 @@ am_assert_eq "Origin of another site" 403 \
     "$(s_post "/api/jobs/$id/retry" "${AUTH[@]}" "${ACT[@]}" -H 'Origin: http://evil.example')"
 am_assert_eq "Origin null" 403 \
     "$(s_post "/api/jobs/$id/retry" "${AUTH[@]}" "${ACT[@]}" -H 'Origin: null')"
+am_assert_eq "this server's host and port, another scheme" 403 \
+    "$(s_post "/api/jobs/$id/retry" "${AUTH[@]}" "${ACT[@]}" -H "Origin: evil://127.0.0.1:$HPORT")"
 am_assert_eq "Sec-Fetch-Site cross-site" 403 \
     "$(s_post "/api/jobs/$id/retry" "${AUTH[@]}" "${ACT[@]}" -H 'Sec-Fetch-Site: cross-site')"
 am_assert_eq "this server's Origin, same-origin: on to the broker (409: it succeeded)" 409 \
@@ -71,6 +73,8 @@ am_assert_eq "a bad queue name" 400 "$(s_post '/api/queues/a!b/pause' "${AUTH[@]
 am_assert_eq "an unknown verb (no action: a view, POST refused)" 405 "$(s_post /api/queues/q/stop "${AUTH[@]}" "${ACT[@]}")"
 am_assert_eq "a quota without size" 400 "$(s_post /api/quotas/qq "${AUTH[@]}" "${ACT[@]}")"
 am_assert_eq "a quota of size 0" 400 "$(s_post '/api/quotas/qq?size=0' "${AUTH[@]}" "${ACT[@]}")"
+am_assert_eq "a quota's size given twice" 400 \
+    "$(s_post '/api/quotas/qq?size=5&size=0' "${AUTH[@]}" "${ACT[@]}")"
 am_assert_eq "a quota of size 1e10" 400 \
     "$(s_post '/api/quotas/qq?size=10000000000' "${AUTH[@]}" "${ACT[@]}")"
 
