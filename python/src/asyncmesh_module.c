@@ -538,22 +538,30 @@ s_client_submit_wait (s_client_t *self, PyObject *args)
 //  At most this many specs in one submit_many
 #define S_MANY_MAX 100000
 
+//  A batch argument as a fast sequence of at most S_MANY_MAX items (caller
+//  decrefs), or NULL with TypeError or ValueError set
+static PyObject *
+s_batch (PyObject *list, const char *what)
+{
+    PyObject *seq = PySequence_Fast (list, what);
+    if (seq && PySequence_Fast_GET_SIZE (seq) > S_MANY_MAX) {
+        Py_DECREF (seq);
+        PyErr_Format (PyExc_ValueError, "at most %d at once: %s", S_MANY_MAX, what);
+        return NULL;
+    }
+    return seq;
+}
+
 //  submit_many (list of spec trees) -> (ids, codes): pipelined submits;
 //  ids [i] is job i's id, or None when it was not accepted, with codes [i]
 //  its error code (0: accepted)
 static PyObject *
 s_client_submit_many (s_client_t *self, PyObject *trees)
 {
-    PyObject *seq = PySequence_Fast (trees, "submit_many takes a list of specs");
+    PyObject *seq = s_batch (trees, "submit_many takes a list of specs");
     if (!seq)
         return NULL;
     Py_ssize_t count = PySequence_Fast_GET_SIZE (seq);
-    if (count > S_MANY_MAX) {
-        Py_DECREF (seq);
-        PyErr_Format (PyExc_ValueError, "submit_many takes at most %d specs at once",
-                      S_MANY_MAX);
-        return NULL;
-    }
     size_t n = (size_t) count;
     char **texts = (char **) calloc (n ? n : 1, sizeof (char *));
     char *ids = (char *) calloc (n ? n : 1, ASYNC_ID_LEN);
@@ -607,15 +615,10 @@ s_client_wait_all (s_client_t *self, PyObject *args)
     int timeout_ms;
     if (!PyArg_ParseTuple (args, "Oi", &list, &timeout_ms))
         return NULL;
-    PyObject *seq = PySequence_Fast (list, "wait_all takes a list of job ids");
+    PyObject *seq = s_batch (list, "wait_all takes a list of job ids");
     if (!seq)
         return NULL;
     Py_ssize_t count = PySequence_Fast_GET_SIZE (seq);
-    if (count > S_MANY_MAX) {
-        Py_DECREF (seq);
-        PyErr_Format (PyExc_ValueError, "wait_all takes at most %d jobs at once", S_MANY_MAX);
-        return NULL;
-    }
     char *ids = (char *) calloc (count ? (size_t) count : 1, ASYNC_ID_LEN);
     if (!ids) {
         Py_DECREF (seq);
