@@ -156,13 +156,17 @@ void
 requests_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
     char err [300], id [ASYNC_ID_LEN];
-    bool existing, waiting, wait = false, brief = false;
+    bool existing, waiting;
     size_t unservable;
-    async_mp_bool (in->body, "wait", &wait);
-    async_mp_bool (in->body, "brief", &brief);
-    const msgpack_object *specs = async_mp_get (in->body, "specs");
-    if (!specs) {
-        if (s_submit_one (self, routing, async_mp_get (in->body, "spec"), wait, brief,
+    //  A spec of another type is refused by spec_parse, as a missing one
+    async_submit_t request;
+    async_submit_bad_t bad;
+    async_submit_decode_each (&request, &bad, in);
+    bool wait = request.has_wait && request.wait;
+    bool brief = request.has_brief && request.brief;
+    const msgpack_object *specs = request.specs.object;
+    if (!specs && !bad.specs) {
+        if (s_submit_one (self, routing, request.spec.object, wait, brief,
                           id, &existing, &waiting, &unservable, err, sizeof err)) {
             broker_error (self, routing, in->rid, ASYNC_EREFUSED, err);
             return;
@@ -178,8 +182,7 @@ requests_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in)
         return;
     }
     //  A batch: one ACCEPTED with an entry per spec, in order
-    if (specs->type != MSGPACK_OBJECT_ARRAY || specs->via.array.size == 0
-    ||  specs->via.array.size > S_SUBMIT_SPECS) {
+    if (!specs || specs->via.array.size == 0 || specs->via.array.size > S_SUBMIT_SPECS) {
         snprintf (err, sizeof err, "specs must be an array of 1 to %d job specs",
                   S_SUBMIT_SPECS);
         broker_error (self, routing, in->rid, ASYNC_EREFUSED, err);

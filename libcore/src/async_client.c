@@ -391,6 +391,23 @@ s_spec_load (async_client_t *self, const char *spec_json)
 #define S_UNPACKABLE "a job spec holds a value msgpack cannot carry (nested too deep, " \
                      "or bad base64 in $bin)"
 
+//  Start msg as the SUBMIT `submit` whose field `value` (its spec or
+//  specs) is `json`. 0 or ASYNC_EUSAGE
+static int
+s_submit_encode (async_client_t *self, json_t *json, async_any_t *value, async_msg_t *msg,
+                 uint64_t rid, const async_submit_t *submit)
+{
+    uint8_t *data;
+    if (async_codec_encode_json (json, &data, &value->size)) {
+        snprintf (self->error, sizeof self->error, "%s", S_UNPACKABLE);
+        return ASYNC_EUSAGE;
+    }
+    value->data = data;
+    async_submit_encode (msg, ASYNC_C_SUBMIT, rid, submit);
+    free (data);
+    return 0;
+}
+
 //  Pack a JSON spec text as a SUBMIT message. 0 or ASYNC_EUSAGE
 static int
 s_submit_msg (async_client_t *self, const char *spec_json, uint64_t rid, async_msg_t *msg,
@@ -399,20 +416,10 @@ s_submit_msg (async_client_t *self, const char *spec_json, uint64_t rid, async_m
     json_t *spec = s_spec_load (self, spec_json);
     if (!spec)
         return ASYNC_EUSAGE;
-    async_msg_init (msg, ASYNC_C_SUBMIT, rid);
-    if (wait) {
-        async_msg_key (msg, "wait");
-        msgpack_pack_true (&msg->packer);
-    }
-    async_msg_key (msg, "spec");
-    int rc = async_codec_pack_json (&msg->packer, spec);
+    async_submit_t submit = { .has_spec = true, .has_wait = wait, .wait = wait };
+    int rc = s_submit_encode (self, spec, &submit.spec, msg, rid, &submit);
     json_decref (spec);
-    if (rc) {
-        async_msg_destroy (msg);
-        snprintf (self->error, sizeof self->error, "%s", S_UNPACKABLE);
-        return ASYNC_EUSAGE;
-    }
-    return 0;
+    return rc;
 }
 
 int
@@ -621,15 +628,9 @@ s_submit_batch (async_client_t *self, const char *const *specs_json, size_t coun
     size_t n = json_array_size (batch);
     if (n) {
         async_msg_t msg;
-        async_msg_init (&msg, ASYNC_C_SUBMIT, rid);
-        async_msg_key (&msg, "wait");
-        msgpack_pack_true (&msg.packer);
-        async_msg_key (&msg, "brief");
-        msgpack_pack_true (&msg.packer);
-        async_msg_key (&msg, "specs");
-        if (async_codec_pack_json (&msg.packer, batch)) {
-            async_msg_destroy (&msg);
-            snprintf (self->error, sizeof self->error, "%s", S_UNPACKABLE);
+        async_submit_t submit = { .has_specs = true, .has_wait = true, .wait = true,
+                                  .has_brief = true, .brief = true };
+        if (s_submit_encode (self, batch, &submit.specs, &msg, rid, &submit)) {
             rc = ASYNC_EUSAGE;
             n = 0;
         }

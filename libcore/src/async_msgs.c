@@ -66,6 +66,31 @@ s_pack_any (msgpack_packer *pk, async_any_t value)
         msgpack_pack_nil (pk);
 }
 
+//  A map or array given as its bytes; none packs an empty one
+static void
+s_pack_container (msgpack_packer *pk, async_any_t value, bool map)
+{
+    if (value.data && value.size)
+        async_codec_pack_raw (pk, value.data, value.size);
+    else
+    if (map)
+        msgpack_pack_map (pk, 0);
+    else
+        msgpack_pack_array (pk, 0);
+}
+
+//  The object of `key` if it is of this type: 0, or -1
+static int
+s_mp_container (const msgpack_object *map, const char *key, msgpack_object_type type,
+                async_any_t *value)
+{
+    const msgpack_object *o = async_mp_get (map, key);
+    if (!o || o->type != type)
+        return -1;
+    value->object = o;
+    return 0;
+}
+
 //  Pack the value of one field of `body` with `pk`
 #define S_VALUE_ID(pk, field)   async_codec_pack_str (pk, body->field);
 #define S_VALUE_U64(pk, field)  msgpack_pack_uint64 (pk, body->field);
@@ -78,6 +103,16 @@ s_pack_any (msgpack_packer *pk, async_any_t value)
 #define S_VALUE_OPT_ANY S_VALUE_ANY
 #define S_VALUE_MAY_I64 S_VALUE_I64
 #define S_VALUE_MAY_STR S_VALUE_STR
+#define S_VALUE_BOOL(pk, field) \
+    if (body->field) msgpack_pack_true (pk); else msgpack_pack_false (pk);
+#define S_VALUE_NUM(pk, field)  msgpack_pack_double (pk, body->field);
+#define S_VALUE_MAP(pk, field)  s_pack_container (pk, body->field, true);
+#define S_VALUE_ARR(pk, field)  s_pack_container (pk, body->field, false);
+#define S_VALUE_OPT_BOOL S_VALUE_BOOL
+#define S_VALUE_OPT_NUM  S_VALUE_NUM
+#define S_VALUE_OPT_MAP  S_VALUE_MAP
+#define S_VALUE_OPT_ARR  S_VALUE_ARR
+#define S_VALUE_MAY_BOOL S_VALUE_BOOL
 
 //  Whether a field of `body` is sent: 1, or has_FIELD for an optional one
 #define S_SENT_ID(field)        1
@@ -91,6 +126,15 @@ s_pack_any (msgpack_packer *pk, async_any_t value)
 #define S_SENT_OPT_ANY(field)   body->has_##field
 #define S_SENT_MAY_I64(field)   body->has_##field
 #define S_SENT_MAY_STR(field)   body->has_##field
+#define S_SENT_BOOL(field)      1
+#define S_SENT_NUM(field)       1
+#define S_SENT_MAP(field)       1
+#define S_SENT_ARR(field)       1
+#define S_SENT_OPT_BOOL(field)  body->has_##field
+#define S_SENT_OPT_NUM(field)   body->has_##field
+#define S_SENT_OPT_MAP(field)   body->has_##field
+#define S_SENT_OPT_ARR(field)   body->has_##field
+#define S_SENT_MAY_BOOL(field)  body->has_##field
 
 //  Encode one field of `body` into the message
 #define S_ENCODE(type, field) \
@@ -141,7 +185,31 @@ s_pack_any (msgpack_packer *pk, async_any_t value)
     }
 #define S_DECODE_MAY_I64(field) S_DECODE_MAY (field, S_DECODE_I64)
 #define S_DECODE_MAY_STR(field) S_DECODE_MAY (field, S_DECODE_STR)
+#define S_DECODE_BOOL(field) \
+    ok = ok && async_mp_bool (map, #field, &body->field) == 0;
+#define S_DECODE_NUM(field) \
+    ok = ok && async_mp_double (map, #field, &body->field) == 0;
+#define S_DECODE_MAP(field) \
+    ok = ok && s_mp_container (map, #field, MSGPACK_OBJECT_MAP, &body->field) == 0;
+#define S_DECODE_ARR(field) \
+    ok = ok && s_mp_container (map, #field, MSGPACK_OBJECT_ARRAY, &body->field) == 0;
+#define S_DECODE_OPT_BOOL(field) S_DECODE_OPT (field, S_DECODE_BOOL)
+#define S_DECODE_OPT_NUM(field)  S_DECODE_OPT (field, S_DECODE_NUM)
+#define S_DECODE_OPT_MAP(field)  S_DECODE_OPT (field, S_DECODE_MAP)
+#define S_DECODE_OPT_ARR(field)  S_DECODE_OPT (field, S_DECODE_ARR)
+#define S_DECODE_MAY_BOOL(field) S_DECODE_MAY (field, S_DECODE_BOOL)
 #define S_DECODE(type, field) S_DECODE_##type (field)
+//  The same for one field alone: flagged in `bad` (and left zeroed) when
+//  missing or wrong, `all` false then
+#define S_DECODE_EACH(type, field) { \
+        bool ok = true; \
+        S_DECODE_##type (field) \
+        if (!ok) \
+            memset (&body->field, 0, sizeof body->field); \
+        bad->field = !ok; \
+        all = all && ok; \
+    }
+#define S_BAD_ALL(type, field) bad->field = true;
 
 //  Whether `command` is one of a row's
 #define S_IS(id) || command == ASYNC_##id
@@ -196,6 +264,23 @@ s_pack_any (msgpack_packer *pk, async_any_t value)
             return -1; \
         } \
         return async_##name##_decode_map (body, in->body); \
+    } \
+    \
+    int \
+    async_##name##_decode_each (async_##name##_t *body, async_##name##_bad_t *bad, \
+                                const async_inmsg_t *in) \
+    { \
+        memset (body, 0, sizeof *body); \
+        bool all = false; \
+        if (in->body && in->body->type == MSGPACK_OBJECT_MAP) \
+            S_COMMAND_OF (in, commands, all) \
+        if (!all) { \
+            fields (S_BAD_ALL) \
+            return -1; \
+        } \
+        const msgpack_object *map = in->body; \
+        fields (S_DECODE_EACH) \
+        return all ? 0 : -1; \
     }
 ASYNC_MSGS (S_DEFINE)
 

@@ -4,8 +4,10 @@
     encoder and a decoder made from one table, so that no program types a
     field name or its type again. A batch (ASSIGN's `jobs`, ACK's `acks`,
     RESULT's `results`) is an array of such bodies, packed and read one by
-    one (below). The other messages with nested bodies (HELLO, SUBMIT,
-    JOB, ...) are built and read field by field (async_codec.h).
+    one (below). A request with nested parts (SUBMIT's spec) has its top
+    level typed, its nested parts as objects (MAP, ARR) for their own
+    readers. The other messages with nested bodies (HELLO, JOB, ...) are
+    built and read field by field (async_codec.h).
 
     Columns: X (NAME, FIELDS, COMMANDS): a body NAME with FIELDS, the
     body of each of COMMANDS (a list of C (ID) of async_proto.h). FIELDS is
@@ -31,11 +33,27 @@
                 absent, not as an error (a node's `ran_us`: docs/protocol.md
                 section 10)
 
-    For each row: a struct async_NAME_t with the fields, and
+    Field types for the requests' nested bodies (a spec, an array of
+    specs, a flag):
+
+        BOOL    bool: a msgpack bool
+        NUM     double: a msgpack float, or an integer read as a double
+                (a number of seconds)
+        MAP, ARR
+                async_any_t: a msgpack map or array given as its bytes to
+                encode (none: an empty one); decoded, the object in the
+                message, borrowed like a str; another type is an error
+        OPT_BOOL, OPT_NUM, OPT_MAP, OPT_ARR, MAY_BOOL
+                optional, as OPT_ and MAY_ above
+
+    For each row: a struct async_NAME_t with the fields, a struct
+    async_NAME_bad_t with a bool per field, and
 
         void async_NAME_encode (async_msg_t *msg, async_command_t command,
                                 uint64_t rid, const async_NAME_t *body);
         int  async_NAME_decode (async_NAME_t *body, const async_inmsg_t *in);
+        int  async_NAME_decode_each (async_NAME_t *body, async_NAME_bad_t *bad,
+                                     const async_inmsg_t *in);
         int  async_NAME_decode_map (async_NAME_t *body,
                                     const msgpack_object *map);
         void async_NAME_pack (msgpack_sbuffer *entries,
@@ -45,6 +63,10 @@
     with every field (an optional one when has_FIELD); decode reads every field of an incoming message of
     one of the row's commands: 0, or -1 (the body left zeroed) when the
     command is another or a field is missing or of the wrong type.
+    decode_each reads each field on its own, for a receiver that refuses
+    each bad field with its own reply: the fields read are set, each one
+    missing or of the wrong type is left zeroed and flagged in `bad` (all
+    of them when the command is another): 0 when none is, else -1.
     decode_map reads the fields from a map alone (an entry of a batch);
     pack appends the body as a map alone to `entries`, the entries of a
     batch (async_msg_batch).
@@ -80,7 +102,8 @@ extern "C" {
     X (count,        ASYNC_MSGS_COUNT,        ASYNC_MSGS_COUNT_IN) \
     X (ack,          ASYNC_MSGS_ACK,          ASYNC_MSGS_ACK_IN) \
     X (assign,       ASYNC_MSGS_ASSIGN,       ASYNC_MSGS_ASSIGN_IN) \
-    X (result,       ASYNC_MSGS_RESULT,       ASYNC_MSGS_RESULT_IN)
+    X (result,       ASYNC_MSGS_RESULT,       ASYNC_MSGS_RESULT_IN) \
+    X (submit,       ASYNC_MSGS_SUBMIT,       ASYNC_MSGS_SUBMIT_IN)
 
 //  A job named by its id
 #define ASYNC_MSGS_JOB_REF(F)       F (ID, id)
@@ -127,6 +150,14 @@ extern "C" {
     F (MAY_I64, ended_ago_us)
 #define ASYNC_MSGS_RESULT_IN(C)     C (C_RESULT)
 
+
+//  Requests with nested bodies: the top level is typed, a spec is read by
+//  the broker's spec parser (broker/spec.c). A job spec, or a batch of them
+//  (`specs`); a `wait` or `brief` of another type is read as absent
+#define ASYNC_MSGS_SUBMIT(F) \
+    F (OPT_MAP, spec) F (OPT_ARR, specs) F (MAY_BOOL, wait) F (MAY_BOOL, brief)
+#define ASYNC_MSGS_SUBMIT_IN(C)     C (C_SUBMIT)
+
 //  The commands whose body is empty
 #define ASYNC_MSGS_EMPTY(C) \
     C (C_BYE) C (S_OK) C (S_PONG) C (S_PING) C (S_REHELLO)
@@ -168,15 +199,32 @@ bool
 #define ASYNC_MSGS_C_OPT_ANY(field) bool has_##field; async_any_t field;
 #define ASYNC_MSGS_C_MAY_I64        ASYNC_MSGS_C_OPT_I64
 #define ASYNC_MSGS_C_MAY_STR        ASYNC_MSGS_C_OPT_STR
+
+//  The field types of nested bodies
+#define ASYNC_MSGS_C_BOOL(field)     bool field;
+#define ASYNC_MSGS_C_NUM(field)      double field;
+#define ASYNC_MSGS_C_MAP(field)      async_any_t field;
+#define ASYNC_MSGS_C_ARR(field)      async_any_t field;
+#define ASYNC_MSGS_C_OPT_BOOL(field) bool has_##field; bool field;
+#define ASYNC_MSGS_C_OPT_NUM(field)  bool has_##field; double field;
+#define ASYNC_MSGS_C_OPT_MAP(field)  bool has_##field; async_any_t field;
+#define ASYNC_MSGS_C_OPT_ARR(field)  bool has_##field; async_any_t field;
+#define ASYNC_MSGS_C_MAY_BOOL        ASYNC_MSGS_C_OPT_BOOL
+
 #define ASYNC_MSGS_MEMBER(type, field) ASYNC_MSGS_C_##type (field)
+#define ASYNC_MSGS_BAD(type, field) bool field;
 
 #define ASYNC_MSGS_DECLARE(name, fields, commands) \
     typedef struct { fields (ASYNC_MSGS_MEMBER) } async_##name##_t; \
+    typedef struct { fields (ASYNC_MSGS_BAD) } async_##name##_bad_t; \
     void \
         async_##name##_encode (async_msg_t *msg, async_command_t command, uint64_t rid, \
                                const async_##name##_t *body); \
     int \
         async_##name##_decode (async_##name##_t *body, const async_inmsg_t *in); \
+    int \
+        async_##name##_decode_each (async_##name##_t *body, async_##name##_bad_t *bad, \
+                                    const async_inmsg_t *in); \
     int \
         async_##name##_decode_map (async_##name##_t *body, const msgpack_object *map); \
     void \

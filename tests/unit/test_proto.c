@@ -148,8 +148,9 @@ test_every_command_is_described (void **state)
     free (doc);
 }
 
-//  A typed command (async_msgs.h) has the fields of its section's table in
-//  docs/protocol.md ("| `field` | ..." rows), no more and no fewer
+//  A typed command (async_msgs.h) has the fields of its section's first
+//  table of fields in docs/protocol.md ("| `field` | ..." rows), no more
+//  and no fewer
 static void
 test_typed_messages_match_the_docs (void **state)
 {
@@ -181,9 +182,13 @@ test_typed_messages_match_the_docs (void **state)
         const char *next = strstr (section, "\n#");
         size_t length = next ? (size_t) (next - section) : strlen (section);
         char *text = strndup (section, length);
-        //  Its table's fields, in order, as "id token"
+        //  Its first table of fields ("| field |": not a spec's keys, nor
+        //  the entries of an array below it), in order, as "id token"
         char documented [256] = "";
-        for (const char *line = text; line; line = strchr (line, '\n')) {
+        const char *table = strstr (text, "\n| field |");
+        const char *after = table ? strstr (table + 1, "\n\n") : NULL;
+        for (const char *line = table; line && (!after || line < after);
+             line = strchr (line, '\n')) {
             line += *line == '\n';
             if (strncmp (line, "| `", 3))
                 continue;
@@ -488,6 +493,71 @@ test_typed_result (void **state)
     async_msg_destroy (&msg);
 }
 
+//  SUBMIT's top level: a spec map or an array of specs, given as bytes
+//  and read back as objects, and its flags; decode_each flags each bad
+//  field alone and reads the others, a bool of another type is absent
+static void
+test_typed_submit (void **state)
+{
+    (void) state;
+    const uint8_t spec [] = { 0x81, 0xa4, 't', 'a', 's', 'k', 0xa1, 'x' };  //  {task: x}
+    async_submit_t submit = { .has_spec = true,
+                              .spec = { .data = spec, .size = sizeof spec },
+                              .has_wait = true,
+                              .wait = true };
+    async_msg_t msg;
+    async_submit_encode (&msg, ASYNC_C_SUBMIT, 5, &submit);
+    async_inmsg_t in;
+    s_parse (&msg, &in);
+    assert_int_equal (in.body->via.map.size, 2);  //  spec wait
+    async_submit_t back;
+    assert_int_equal (async_submit_decode (&back, &in), 0);
+    assert_true (back.has_spec && back.spec.object->type == MSGPACK_OBJECT_MAP);
+    assert_true (async_mp_streq (async_mp_get (back.spec.object, "task"), "x"));
+    assert_true (back.has_wait && back.wait);
+    assert_false (back.has_specs || back.has_brief);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+
+    //  No bytes given: an empty array; brief false is sent
+    submit = (async_submit_t){ .has_specs = true, .has_brief = true };
+    async_submit_encode (&msg, ASYNC_C_SUBMIT, 5, &submit);
+    s_parse (&msg, &in);
+    assert_int_equal (async_submit_decode (&back, &in), 0);
+    assert_true (back.has_specs && back.specs.object->type == MSGPACK_OBJECT_ARRAY);
+    assert_int_equal (back.specs.object->via.array.size, 0);
+    assert_true (back.has_brief && !back.brief);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+
+    //  `specs` a map, `spec` an array, `wait` an int
+    async_msg_init (&msg, ASYNC_C_SUBMIT, 5);
+    async_msg_raw (&msg, "specs", spec, sizeof spec);
+    async_msg_raw (&msg, "spec", (const uint8_t []){ 0x90 }, 1);
+    async_msg_int (&msg, "wait", 1);
+    async_msg_raw (&msg, "brief", (const uint8_t []){ 0xc3 }, 1);
+    s_parse (&msg, &in);
+    assert_int_equal (async_submit_decode (&back, &in), -1);
+    assert_false (back.has_brief);
+    async_submit_bad_t bad;
+    assert_int_equal (async_submit_decode_each (&back, &bad, &in), -1);
+    assert_true (bad.specs && bad.spec);
+    assert_false (bad.wait || bad.brief);
+    assert_false (back.has_specs || back.has_spec || back.has_wait);
+    assert_null (back.specs.object);
+    assert_true (back.has_brief && back.brief);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+
+    //  Another command: every field flagged
+    async_empty_encode (&msg, ASYNC_S_OK, 1);
+    s_parse (&msg, &in);
+    assert_int_equal (async_submit_decode_each (&back, &bad, &in), -1);
+    assert_true (bad.spec && bad.specs && bad.wait && bad.brief);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+}
+
 //  Node-only commands are the ones a client key may not send; the
 //  broker's write refusal covers what clients write
 static void
@@ -568,6 +638,7 @@ main (void)
         cmocka_unit_test (test_typed_strings_and_options),
         cmocka_unit_test (test_typed_batches),
         cmocka_unit_test (test_typed_result),
+        cmocka_unit_test (test_typed_submit),
         cmocka_unit_test (test_message_counts_its_fields),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
