@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "listing.h"
+#include "async_msgs.h"
 #include "async_alloc.h"
 #include "dispatch.h"
 #include "nodes.h"
@@ -320,8 +321,11 @@ listing_on_history (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
     char range [8] = "";
     int64_t range_us, step_us;
-    const msgpack_object *given = async_mp_get (in->body, "range");
-    if ((given && async_mp_strcpy (given, range, sizeof range))
+    async_history_t request;
+    async_history_bad_t bad;
+    async_history_decode_each (&request, &bad, in);
+    bool given = request.has_range;
+    if (bad.range || (given && async_str_copy (request.range, range, sizeof range))
     ||  history_range (given ? range : NULL, &range_us, &step_us)) {
         broker_error (self, routing, in->rid, ASYNC_EREFUSED, "range must be hour, day or "
                       "week");
@@ -456,9 +460,11 @@ void
 listing_on_nodes (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
     char uuid [ASYNC_ID_LEN];
-    const msgpack_object *given = async_mp_get (in->body, "uuid");
-    if (given) {
-        if (async_mp_str (in->body, "uuid", uuid, sizeof uuid))
+    async_nodes_t request;
+    async_nodes_bad_t bad;
+    async_nodes_decode_each (&request, &bad, in);
+    if (request.has_uuid || bad.uuid) {
+        if (bad.uuid || async_str_copy (request.uuid, uuid, sizeof uuid))
             uuid [0] = 0;
         s_on_node (self, routing, in, uuid);
         return;

@@ -278,14 +278,16 @@ requests_on_cancel (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 void
 requests_on_annotate (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
-    char id [ASYNC_ID_LEN], name [ASYNC_MAX_NAME + 1];
-    const msgpack_object *value = async_mp_get (in->body, "value");
-    async_job_t *job = broker_read_id (in, id) ? NULL : broker_job_load (self, id);
+    char name [ASYNC_MAX_NAME + 1];
+    async_annotate_t request;
+    async_annotate_bad_t bad;
+    async_annotate_decode_each (&request, &bad, in);
+    async_job_t *job = bad.id ? NULL : broker_job_load (self, request.id);
     if (!job) {
         broker_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job");
         return;
     }
-    if (async_mp_str (in->body, "name", name, sizeof name) || !value) {
+    if (bad.name || async_str_copy (request.name, name, sizeof name) || !request.value.object) {
         broker_error (self, routing, in->rid, ASYNC_EREFUSED, "ANNOTATE needs a name and a value");
         return;
     }
@@ -295,7 +297,8 @@ requests_on_annotate (broker_t *self, zframe_t *routing, async_inmsg_t *in)
         return;
     }
     char err [160];
-    if (spec_annotations_set (&job->annotations, name, value, err, sizeof err)) {
+    if (spec_annotations_set (&job->annotations, name, request.value.object, err,
+                              sizeof err)) {
         broker_error (self, routing, in->rid, ASYNC_EREFUSED, err);
         return;
     }
@@ -310,13 +313,15 @@ requests_on_annotate (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 void
 requests_on_add_callback (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
-    char id [ASYNC_ID_LEN];
-    async_job_t *job = broker_read_id (in, id) ? NULL : broker_job_load (self, id);
+    async_add_callback_t request;
+    async_add_callback_bad_t bad;
+    async_add_callback_decode_each (&request, &bad, in);
+    async_job_t *job = bad.id ? NULL : broker_job_load (self, request.id);
     if (!job) {
         broker_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job");
         return;
     }
-    int on = spec_callback_on (async_mp_get (in->body, "on"));
+    int on = spec_callback_on (request.on.object);
     if (on < 0) {
         broker_error (self, routing, in->rid, ASYNC_EREFUSED,
                  "\"on\" must be always, success or failure");
@@ -325,7 +330,8 @@ requests_on_add_callback (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     zlistx_t *jobs = zlistx_new ();
     zlistx_set_destructor (jobs, (zlistx_destructor_fn *) async_job_destroy);
     char err [300];
-    if (spec_parse (async_mp_get (in->body, "spec"), async_now_us (), jobs, err, sizeof err)
+    //  (a spec of another type is refused by spec_parse, as a missing one)
+    if (spec_parse (request.spec.object, async_now_us (), jobs, err, sizeof err)
     ||  s_check_quotas (self, jobs, err, sizeof err)) {
         broker_error (self, routing, in->rid, ASYNC_EREFUSED, err);
         zlistx_destroy (&jobs);
@@ -342,7 +348,7 @@ requests_on_add_callback (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     callback->role = ASYNC_ROLE_CALLBACK;
     callback->on = on;
     memcpy (callback->parent, job->id, ASYNC_ID_LEN);
-    if (!async_mp_get (async_mp_get (in->body, "spec"), "queue"))
+    if (!async_mp_get (request.spec.object, "queue"))
         async_job_set_str (&callback->queue, job->queue);
     char cid [ASYNC_ID_LEN];
     memcpy (cid, callback->id, ASYNC_ID_LEN);
@@ -452,7 +458,6 @@ void
 requests_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_command_t cmd)
 {
     char name [ASYNC_MAX_NAME + 1] = "", err [300];
-    async_mp_str (in->body, "name", name, sizeof name);
     if (cmd == ASYNC_C_EVERY_LIST) {
         async_msg_t msg;
         async_msg_init (&msg, ASYNC_S_SCHEDULES, in->rid);
@@ -461,32 +466,39 @@ requests_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_c
         broker_send (self, routing, &msg);
         return;
     }
+    //  A field of the wrong type counts as present (a cron, tz or
+    //  interval_ms given) and is refused as a bad one
+    async_every_t request;
+    async_every_bad_t bad;
+    async_every_decode_each (&request, &bad, in);
+    if (bad.name || async_str_copy (request.name, name, sizeof name))
+        *name = 0;              //  (refused as a bad name)
     if (cmd == ASYNC_C_EVERY_SET) {
-        int64_t interval_ms = 0, interval_us = 0;
-        const msgpack_object *spec = async_mp_get (in->body, "spec");
+        int64_t interval_ms = request.interval_ms, interval_us = 0;
+        const msgpack_object *spec = request.spec.object;
         //  A spec that would never submit is refused now, not at each tick
         zlistx_t *jobs = zlistx_new ();
         zlistx_set_destructor (jobs, (zlistx_destructor_fn *) async_job_destroy);
         //  A cron schedule: "cron" (and "tz") instead of "interval_ms"
         char cron [ASYNC_CRON_MAX + 1] = "", tz [ASYNC_TZ_NAME_MAX + 1] = "UTC";
-        const msgpack_object *cron_field = async_mp_get (in->body, "cron");
-        const msgpack_object *tz_field = async_mp_get (in->body, "tz");
+        bool cron_field = request.has_cron || bad.cron;
+        bool tz_field = request.has_tz || bad.tz;
         int rc = 0;
         if (cron_field || tz_field) {
-            if (!cron_field || async_mp_strcpy (cron_field, cron, sizeof cron)) {
+            if (!request.has_cron || async_str_copy (request.cron, cron, sizeof cron)) {
                 rc = -1;
                 snprintf (err, sizeof err, "cron must be a string of at most %d bytes "
                           "(tz goes with cron)", ASYNC_CRON_MAX);
             }
             else
-            if (tz_field && async_mp_strcpy (tz_field, tz, sizeof tz)) {
+            if (tz_field && (!request.has_tz || async_str_copy (request.tz, tz, sizeof tz))) {
                 rc = -1;
                 snprintf (err, sizeof err, "tz must be a string of at most %d bytes: UTC, "
                           "a fixed offset like +01:00 or a name like Europe/Paris",
                           ASYNC_TZ_NAME_MAX);
             }
             else
-            if (async_mp_get (in->body, "interval_ms")) {
+            if (request.has_interval_ms || bad.interval_ms) {
                 rc = -1;
                 snprintf (err, sizeof err, "EVERY-SET takes interval_ms or cron, not both");
             }
@@ -497,7 +509,7 @@ requests_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_c
             }
         }
         else
-        if ((rc = async_mp_int (in->body, "interval_ms", &interval_ms) ? -1 : 0))
+        if ((rc = request.has_interval_ms ? 0 : -1))
             snprintf (err, sizeof err, "EVERY-SET needs interval_ms or cron");
         if (rc == 0 && !cron_field
         &&  (async_mul_i64 (interval_ms, 1000, &interval_us)
@@ -598,12 +610,15 @@ requests_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_c
         return;
     }
     char name [ASYNC_MAX_NAME + 1] = "", err [300];
-    int64_t size = 0;
-    if (async_mp_str (in->body, "name", name, sizeof name))
+    async_quota_t request;
+    async_quota_bad_t bad;
+    async_quota_decode_each (&request, &bad, in);
+    if (bad.name || async_str_copy (request.name, name, sizeof name))
         *name = 0;              //  (refused as a bad name)
-    if (cmd == ASYNC_C_QUOTA_SET
-    &&  (async_mp_int (in->body, "size", &size) || size == 0))
-        size = -1;              //  (refused as a bad size)
+    int64_t size = 0;
+    if (cmd == ASYNC_C_QUOTA_SET)
+        size = request.has_size && request.size ? request.size : -1;
+                                //  (-1: refused as a bad size)
     int rc = requests_quota (self, name, size, err, sizeof err);
     s_action_reply (self, routing, in->rid, rc, err);
 }
@@ -647,7 +662,10 @@ requests_on_queue_pause (broker_t *self, zframe_t *routing, async_inmsg_t *in,
                          async_command_t cmd)
 {
     char queue [ASYNC_MAX_NAME + 1] = "", err [300];
-    if (async_mp_str (in->body, "queue", queue, sizeof queue))
+    async_queue_t request;
+    async_queue_bad_t bad;
+    async_queue_decode_each (&request, &bad, in);
+    if (bad.queue || async_str_copy (request.queue, queue, sizeof queue))
         *queue = 0;             //  (refused as a bad name)
     int rc = requests_queue_pause (self, queue, cmd == ASYNC_C_QUEUE_PAUSE, err, sizeof err);
     s_action_reply (self, routing, in->rid, rc, err);

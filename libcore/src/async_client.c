@@ -879,22 +879,31 @@ s_wait (async_client_t *self, const char *id, int timeout_ms, bool registered,
     }
 }
 
-//  Send `command` with the fields of `query` (a JSON object, or NULL) as
-//  its body and receive its reply, as s_request
+//  Start `msg` as `command` with the fields of `query` (a JSON object, or
+//  NULL) as its body; returns its rid
+static uint64_t
+s_json_msg (async_client_t *self, async_command_t command, json_t *query, async_msg_t *msg)
+{
+    uint64_t rid = ++self->rid;
+    const char *key;
+    json_t *value;
+    async_msg_init (msg, command, rid);
+    if (query)
+        json_object_foreach (query, key, value) {
+            async_msg_key (msg, key);
+            async_codec_pack_json (&msg->packer, value);
+        }
+    return rid;
+}
+
+//  Send `command` with the fields of `query` as its body and receive its
+//  reply, as s_request
 static int
 s_request_json (async_client_t *self, async_command_t command, json_t *query,
                 zframe_t **frame, async_inmsg_t *in)
 {
-    uint64_t rid = ++self->rid;
     async_msg_t msg;
-    const char *key;
-    json_t *value;
-    async_msg_init (&msg, command, rid);
-    if (query)
-        json_object_foreach (query, key, value) {
-            async_msg_key (&msg, key);
-            async_codec_pack_json (&msg.packer, value);
-        }
+    uint64_t rid = s_json_msg (self, command, query, &msg);
     return s_request (self, &msg, rid, frame, in);
 }
 
@@ -913,13 +922,13 @@ s_jobs_append (json_t *jobs, const msgpack_object *list)
 //  A request whose reply body (or its field `reply_key`) is returned as
 //  JSON text: job JSON when `jobs`
 static int
-s_query (async_client_t *self, async_command_t command, json_t *query, const char *reply_key,
-         bool jobs, char **out)
+s_query_msg (async_client_t *self, async_msg_t *msg, uint64_t rid, const char *reply_key,
+             bool jobs, char **out)
 {
     *out = NULL;
     zframe_t *frame;
     async_inmsg_t in;
-    int rc = s_request_json (self, command, query, &frame, &in);
+    int rc = s_request (self, msg, rid, &frame, &in);
     if (rc)
         return rc;
     const msgpack_object *body = reply_key ? async_mp_get (in.body, reply_key) : in.body;
@@ -941,6 +950,16 @@ s_query (async_client_t *self, async_command_t command, json_t *query, const cha
     async_inmsg_destroy (&in);
     zframe_destroy (&frame);
     return rc;
+}
+
+//  The same for `command` with the fields of `query` as its body
+static int
+s_query (async_client_t *self, async_command_t command, json_t *query, const char *reply_key,
+         bool jobs, char **out)
+{
+    async_msg_t msg;
+    uint64_t rid = s_json_msg (self, command, query, &msg);
+    return s_query_msg (self, &msg, rid, reply_key, jobs, out);
 }
 
 static json_t *
@@ -1071,22 +1090,29 @@ async_count (async_client_t *self, const char *query_json, int64_t *count)
 int
 async_status_json (async_client_t *self, char **status_json_out)
 {
-    return s_query (self, ASYNC_C_STATUS, NULL, NULL, false, status_json_out);
+    async_msg_t msg;
+    uint64_t rid = ++self->rid;
+    async_empty_encode (&msg, ASYNC_C_STATUS, rid);
+    return s_query_msg (self, &msg, rid, NULL, false, status_json_out);
 }
 
 int
 async_nodes_json (async_client_t *self, char **nodes_json_out)
 {
-    return s_query (self, ASYNC_C_NODES, NULL, "nodes", false, nodes_json_out);
+    async_msg_t msg;
+    uint64_t rid = ++self->rid;
+    async_nodes_encode (&msg, ASYNC_C_NODES, rid, &(async_nodes_t){ .has_uuid = false });
+    return s_query_msg (self, &msg, rid, "nodes", false, nodes_json_out);
 }
 
 int
 async_node_json (async_client_t *self, const char *uuid, char **node_json_out)
 {
-    json_t *query = json_pack ("{s:s}", "uuid", uuid ? uuid : "");
-    int rc = s_query (self, ASYNC_C_NODES, query, NULL, false, node_json_out);
-    json_decref (query);
-    return rc;
+    async_msg_t msg;
+    uint64_t rid = ++self->rid;
+    async_nodes_t request = { .has_uuid = true, .uuid = async_str (uuid ? uuid : "") };
+    async_nodes_encode (&msg, ASYNC_C_NODES, rid, &request);
+    return s_query_msg (self, &msg, rid, NULL, false, node_json_out);
 }
 
 //  A request about job `id` whose reply is OK
@@ -1119,15 +1145,14 @@ async_delete (async_client_t *self, const char *id)
     return s_job_command (self, ASYNC_C_DELETE, id);
 }
 
-//  A request whose JSON body is `query` and whose reply is OK (or
-//  whatever `reply_key` names, into *out when out is given)
+//  A request started in `msg` with `rid` whose reply is OK (or whatever
+//  `reply_key` names, into *out when out is given)
 static int
-s_command (async_client_t *self, async_command_t command, json_t *query,
-           const char *reply_key, char **out)
+s_command (async_client_t *self, async_msg_t *msg, uint64_t rid, const char *reply_key,
+           char **out)
 {
     char *text = NULL;
-    int rc = s_query (self, command, query, reply_key, false, &text);
-    json_decref (query);
+    int rc = s_query_msg (self, msg, rid, reply_key, false, &text);
     if (out)
         *out = text;
     else
@@ -1149,6 +1174,36 @@ s_json_arg (async_client_t *self, const char *json_text, bool object)
     return value;
 }
 
+//  A JSON value (taken) as the bytes of a typed field, into *data (caller
+//  frees). 0, or ASYNC_EUSAGE when msgpack cannot carry it
+static int
+s_any_of (async_client_t *self, json_t *json, uint8_t **data, async_any_t *value)
+{
+    int rc = async_codec_encode_json (json, data, &value->size);
+    json_decref (json);
+    if (rc) {
+        snprintf (self->error, sizeof self->error, "%s", S_UNPACKABLE);
+        return ASYNC_EUSAGE;
+    }
+    value->data = *data;
+    return 0;
+}
+
+//  A job id as a typed field: "" when it cannot be one (the broker
+//  answers "no such job", as to an id that names none)
+static void
+s_id_copy (char *field, const char *id)
+{
+    snprintf (field, ASYNC_ID_LEN, "%s", id && strlen (id) < ASYNC_ID_LEN ? id : "");
+}
+
+//  A C string as a str field, NULL as "" (refused by the broker as a name)
+static async_str_t
+s_str (const char *string)
+{
+    return async_str (string ? string : "");
+}
+
 int
 async_annotate (async_client_t *self, const char *id, const char *name,
                 const char *value_json)
@@ -1156,8 +1211,16 @@ async_annotate (async_client_t *self, const char *id, const char *name,
     json_t *value = s_json_arg (self, value_json, false);
     if (!value)
         return ASYNC_EUSAGE;
-    return s_command (self, ASYNC_C_ANNOTATE, json_pack ("{s:s, s:s, s:o}", "id", id,
-                      "name", name, "value", value), NULL, NULL);
+    async_annotate_t request = { .name = s_str (name) };
+    s_id_copy (request.id, id);
+    uint8_t *data;
+    if (s_any_of (self, value, &data, &request.value))
+        return ASYNC_EUSAGE;
+    async_msg_t msg;
+    uint64_t rid = ++self->rid;
+    async_annotate_encode (&msg, ASYNC_C_ANNOTATE, rid, &request);
+    free (data);
+    return s_command (self, &msg, rid, NULL, NULL);
 }
 
 int
@@ -1181,9 +1244,24 @@ async_add_callback_json (async_client_t *self, const char *id, const char *on,
     json_t *spec = s_json_arg (self, spec_json, true);
     if (!spec)
         return ASYNC_EUSAGE;
+    async_add_callback_t request = { .has_on = true };
+    s_id_copy (request.id, id);
+    uint8_t *on_data, *spec_data;
+    if (s_any_of (self, json_string (on ? on : "always"), &on_data, &request.on)) {
+        json_decref (spec);
+        return ASYNC_EUSAGE;
+    }
+    if (s_any_of (self, spec, &spec_data, &request.spec)) {
+        free (on_data);
+        return ASYNC_EUSAGE;
+    }
+    async_msg_t msg;
+    uint64_t rid = ++self->rid;
+    async_add_callback_encode (&msg, ASYNC_C_ADD_CALLBACK, rid, &request);
+    free (on_data);
+    free (spec_data);
     char *text = NULL;
-    int rc = s_command (self, ASYNC_C_ADD_CALLBACK, json_pack ("{s:s, s:s, s:o}", "id", id,
-                        "on", on ? on : "always", "spec", spec), "callback", &text);
+    int rc = s_command (self, &msg, rid, "callback", &text);
     if (rc == 0) {
         json_t *cid = json_loads (text, JSON_DECODE_ANY, NULL);
         snprintf (id_out, ASYNC_ID_LEN, "%s", json_string_value (cid) ? json_string_value (cid) : "");
@@ -1196,8 +1274,11 @@ async_add_callback_json (async_client_t *self, const char *id, const char *on,
 int
 async_quota_set (async_client_t *self, const char *name, int64_t size)
 {
-    return s_command (self, ASYNC_C_QUOTA_SET, json_pack ("{s:s, s:I}", "name", name,
-                      "size", (json_int_t) size), NULL, NULL);
+    async_quota_t request = { .name = s_str (name), .has_size = true, .size = size };
+    async_msg_t msg;
+    uint64_t rid = ++self->rid;
+    async_quota_encode (&msg, ASYNC_C_QUOTA_SET, rid, &request);
+    return s_command (self, &msg, rid, NULL, NULL);
 }
 
 int
@@ -1219,51 +1300,87 @@ async_agent_set (async_client_t *self, const char *node, const char *agent, int6
     }
     if (text)
         json_object_set_new (query, "filter", text);
-    return s_command (self, ASYNC_C_AGENT_SET, query, NULL, NULL);
+    char *reply = NULL;
+    int rc = s_query (self, ASYNC_C_AGENT_SET, query, NULL, false, &reply);
+    json_decref (query);
+    free (reply);
+    return rc;
 }
 
 int
 async_quota_delete (async_client_t *self, const char *name)
 {
-    return s_command (self, ASYNC_C_QUOTA_DELETE, json_pack ("{s:s}", "name", name), NULL, NULL);
+    async_msg_t msg;
+    uint64_t rid = ++self->rid;
+    async_quota_encode (&msg, ASYNC_C_QUOTA_DELETE, rid, &(async_quota_t){ .name = s_str (name) });
+    return s_command (self, &msg, rid, NULL, NULL);
 }
 
 int
 async_quota_list_json (async_client_t *self, char **json_out)
 {
-    return s_command (self, ASYNC_C_QUOTA_LIST, NULL, "quotas", json_out);
+    async_msg_t msg;
+    uint64_t rid = ++self->rid;
+    async_empty_encode (&msg, ASYNC_C_QUOTA_LIST, rid);
+    return s_command (self, &msg, rid, "quotas", json_out);
+}
+
+//  QUEUE-PAUSE or QUEUE-RESUME
+static int
+s_queue_command (async_client_t *self, async_command_t command, const char *queue)
+{
+    async_msg_t msg;
+    uint64_t rid = ++self->rid;
+    async_queue_encode (&msg, command, rid, &(async_queue_t){ .queue = s_str (queue) });
+    return s_command (self, &msg, rid, NULL, NULL);
 }
 
 int
 async_queue_pause (async_client_t *self, const char *queue)
 {
-    return s_command (self, ASYNC_C_QUEUE_PAUSE, json_pack ("{s:s}", "queue", queue), NULL,
-                      NULL);
+    return s_queue_command (self, ASYNC_C_QUEUE_PAUSE, queue);
 }
 
 int
 async_queue_resume (async_client_t *self, const char *queue)
 {
-    return s_command (self, ASYNC_C_QUEUE_RESUME, json_pack ("{s:s}", "queue", queue), NULL,
-                      NULL);
+    return s_queue_command (self, ASYNC_C_QUEUE_RESUME, queue);
 }
 
 int
 async_history_json (async_client_t *self, const char *range, char **json_out)
 {
-    return s_command (self, ASYNC_C_HISTORY, range ? json_pack ("{s:s}", "range", range)
-                      : NULL, "history", json_out);
+    async_history_t request = { .has_range = range != NULL, .range = s_str (range) };
+    async_msg_t msg;
+    uint64_t rid = ++self->rid;
+    async_history_encode (&msg, ASYNC_C_HISTORY, rid, &request);
+    return s_command (self, &msg, rid, "history", json_out);
+}
+
+//  EVERY-SET `request` with the spec of spec_json
+static int
+s_every_set (async_client_t *self, const char *spec_json, async_every_t *request)
+{
+    json_t *spec = s_json_arg (self, spec_json, true);
+    uint8_t *data;
+    if (!spec || s_any_of (self, spec, &data, &request->spec))
+        return ASYNC_EUSAGE;
+    request->has_spec = true;
+    async_msg_t msg;
+    uint64_t rid = ++self->rid;
+    async_every_encode (&msg, ASYNC_C_EVERY_SET, rid, request);
+    free (data);
+    return s_command (self, &msg, rid, NULL, NULL);
 }
 
 int
 async_every_set_json (async_client_t *self, const char *name, int64_t interval_ms,
                       const char *spec_json)
 {
-    json_t *spec = s_json_arg (self, spec_json, true);
-    if (!spec)
-        return ASYNC_EUSAGE;
-    return s_command (self, ASYNC_C_EVERY_SET, json_pack ("{s:s, s:I, s:o}", "name", name,
-                      "interval_ms", (json_int_t) interval_ms, "spec", spec), NULL, NULL);
+    async_every_t request = { .name = s_str (name),
+                              .has_interval_ms = true,
+                              .interval_ms = interval_ms };
+    return s_every_set (self, spec_json, &request);
 }
 
 int
@@ -1272,23 +1389,30 @@ async_every_set_cron_json (async_client_t *self, const char *name, const char *c
 {
     if (!cron)
         return ASYNC_EUSAGE;
-    json_t *spec = s_json_arg (self, spec_json, true);
-    if (!spec)
-        return ASYNC_EUSAGE;
-    return s_command (self, ASYNC_C_EVERY_SET, json_pack ("{s:s, s:s, s:s, s:o}", "name", name,
-                      "cron", cron, "tz", tz ? tz : "UTC", "spec", spec), NULL, NULL);
+    async_every_t request = { .name = s_str (name),
+                              .has_cron = true,
+                              .cron = async_str (cron),
+                              .has_tz = true,
+                              .tz = async_str (tz ? tz : "UTC") };
+    return s_every_set (self, spec_json, &request);
 }
 
 int
 async_every_delete (async_client_t *self, const char *name)
 {
-    return s_command (self, ASYNC_C_EVERY_DELETE, json_pack ("{s:s}", "name", name), NULL, NULL);
+    async_msg_t msg;
+    uint64_t rid = ++self->rid;
+    async_every_encode (&msg, ASYNC_C_EVERY_DELETE, rid, &(async_every_t){ .name = s_str (name) });
+    return s_command (self, &msg, rid, NULL, NULL);
 }
 
 int
 async_every_list_json (async_client_t *self, char **json_out)
 {
-    return s_command (self, ASYNC_C_EVERY_LIST, NULL, "schedules", json_out);
+    async_msg_t msg;
+    uint64_t rid = ++self->rid;
+    async_empty_encode (&msg, ASYNC_C_EVERY_LIST, rid);
+    return s_command (self, &msg, rid, "schedules", json_out);
 }
 
 //  ---------------------------------------------------------------------

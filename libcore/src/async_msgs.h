@@ -103,7 +103,14 @@ extern "C" {
     X (ack,          ASYNC_MSGS_ACK,          ASYNC_MSGS_ACK_IN) \
     X (assign,       ASYNC_MSGS_ASSIGN,       ASYNC_MSGS_ASSIGN_IN) \
     X (result,       ASYNC_MSGS_RESULT,       ASYNC_MSGS_RESULT_IN) \
-    X (submit,       ASYNC_MSGS_SUBMIT,       ASYNC_MSGS_SUBMIT_IN)
+    X (submit,       ASYNC_MSGS_SUBMIT,       ASYNC_MSGS_SUBMIT_IN) \
+    X (annotate,     ASYNC_MSGS_ANNOTATE,     ASYNC_MSGS_ANNOTATE_IN) \
+    X (add_callback, ASYNC_MSGS_ADD_CALLBACK, ASYNC_MSGS_ADD_CALLBACK_IN) \
+    X (quota,        ASYNC_MSGS_QUOTA,        ASYNC_MSGS_QUOTA_IN) \
+    X (queue,        ASYNC_MSGS_QUEUE,        ASYNC_MSGS_QUEUE_IN) \
+    X (history,      ASYNC_MSGS_HISTORY,      ASYNC_MSGS_HISTORY_IN) \
+    X (every,        ASYNC_MSGS_EVERY,        ASYNC_MSGS_EVERY_IN) \
+    X (nodes,        ASYNC_MSGS_NODES,        ASYNC_MSGS_NODES_IN)
 
 //  A job named by its id
 #define ASYNC_MSGS_JOB_REF(F)       F (ID, id)
@@ -157,10 +164,34 @@ extern "C" {
 #define ASYNC_MSGS_SUBMIT(F) \
     F (OPT_MAP, spec) F (OPT_ARR, specs) F (MAY_BOOL, wait) F (MAY_BOOL, brief)
 #define ASYNC_MSGS_SUBMIT_IN(C)     C (C_SUBMIT)
+//  An annotation of a job set to `value` (nil is a value: required)
+#define ASYNC_MSGS_ANNOTATE(F)      F (ID, id) F (STR, name) F (ANY, value)
+#define ASYNC_MSGS_ANNOTATE_IN(C)   C (C_ANNOTATE)
+//  A callback added to a job; `on` a str or nil, read by the spec parser
+#define ASYNC_MSGS_ADD_CALLBACK(F)  F (ID, id) F (OPT_ANY, on) F (MAP, spec)
+#define ASYNC_MSGS_ADD_CALLBACK_IN(C) C (C_ADD_CALLBACK)
+//  A quota set (with its `size`) or deleted
+#define ASYNC_MSGS_QUOTA(F)         F (STR, name) F (OPT_I64, size)
+#define ASYNC_MSGS_QUOTA_IN(C)      C (C_QUOTA_SET) C (C_QUOTA_DELETE)
+//  A queue paused or resumed
+#define ASYNC_MSGS_QUEUE(F)         F (STR, queue)
+#define ASYNC_MSGS_QUEUE_IN(C)      C (C_QUEUE_PAUSE) C (C_QUEUE_RESUME)
+//  The completions of a range of time
+#define ASYNC_MSGS_HISTORY(F)       F (OPT_STR, range)
+#define ASYNC_MSGS_HISTORY_IN(C)    C (C_HISTORY)
+//  A schedule set (every `interval_ms`, or at `cron` in `tz`) or deleted
+#define ASYNC_MSGS_EVERY(F) \
+    F (STR, name) F (OPT_I64, interval_ms) F (OPT_STR, cron) F (OPT_STR, tz) \
+    F (OPT_MAP, spec)
+#define ASYNC_MSGS_EVERY_IN(C)      C (C_EVERY_SET) C (C_EVERY_DELETE)
+//  Every node, or the one of `uuid`
+#define ASYNC_MSGS_NODES(F)         F (OPT_STR, uuid)
+#define ASYNC_MSGS_NODES_IN(C)      C (C_NODES)
 
 //  The commands whose body is empty
 #define ASYNC_MSGS_EMPTY(C) \
-    C (C_BYE) C (S_OK) C (S_PONG) C (S_PING) C (S_REHELLO)
+    C (C_BYE) C (S_OK) C (S_PONG) C (S_PING) C (S_REHELLO) \
+    C (C_STATUS) C (C_QUOTA_LIST) C (C_EVERY_LIST)
 
 //  A str field: `size` bytes at `data`. Decoded, it points into the
 //  message (not NUL-terminated; "" for an empty str)

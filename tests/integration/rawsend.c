@@ -7,6 +7,7 @@
 //  FIELD is one of
 //      KEY=TEXT        a string
 //      KEY:=JSON       any JSON value, packed as the broker's codec does
+//                      ("a\u0000b" a str holding a NUL byte)
 //                      (9223372036854775807 is an int64, 1.5 a float64)
 //      KEY~=NUMBER     a float64 parsed by strtod: inf, -inf, nan, 1e300
 //
@@ -62,7 +63,7 @@ s_pack_field (async_msg_t *msg, const char *field)
     }
     else {
         json_error_t error;
-        json_t *json = json_loads (value, JSON_DECODE_ANY, &error);
+        json_t *json = json_loads (value, JSON_DECODE_ANY | JSON_ALLOW_NUL, &error);
         if (!json)
             rc = -1;
         else {

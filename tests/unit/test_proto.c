@@ -558,6 +558,54 @@ test_typed_submit (void **state)
     async_msg_destroy (&msg);
 }
 
+//  A request row with an optional field: sent only when there (QUOTA-SET,
+//  not QUOTA-DELETE); an ANY field may be nil and is still present; a
+//  field of another type is flagged alone
+static void
+test_typed_requests (void **state)
+{
+    (void) state;
+    async_msg_t msg;
+    async_inmsg_t in;
+    async_quota_encode (&msg, ASYNC_C_QUOTA_DELETE, 2,
+                        &(async_quota_t){ .name = async_str ("q") });
+    s_parse (&msg, &in);
+    assert_int_equal (in.body->via.map.size, 1);
+    async_quota_t quota;
+    assert_int_equal (async_quota_decode (&quota, &in), 0);
+    assert_true (async_str_eq (quota.name, "q") && !quota.has_size);
+    assert_int_equal (async_queue_decode (&(async_queue_t){ 0 }, &in), -1);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+
+    const uint8_t nil [] = { 0xc0 };
+    async_add_callback_t add = { .has_on = true, .on = { .data = nil, .size = 1 } };
+    memcpy (add.id, "0190a3c8-5b1c-7d2e-8f00-0123456789ab", ASYNC_ID_LEN);
+    async_add_callback_encode (&msg, ASYNC_C_ADD_CALLBACK, 2, &add);
+    s_parse (&msg, &in);
+    async_add_callback_t aback;
+    assert_int_equal (async_add_callback_decode (&aback, &in), 0);
+    assert_true (aback.has_on && aback.on.object->type == MSGPACK_OBJECT_NIL);
+    assert_int_equal (aback.spec.object->type, MSGPACK_OBJECT_MAP);  //  {}
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+
+    async_msg_init (&msg, ASYNC_C_EVERY_SET, 2);
+    async_msg_str (&msg, "name", "x");
+    async_msg_str (&msg, "cron", "* * * * *");
+    async_msg_int (&msg, "tz", 1);
+    s_parse (&msg, &in);
+    async_every_t every;
+    async_every_bad_t bad;
+    assert_int_equal (async_every_decode_each (&every, &bad, &in), -1);
+    assert_true (bad.tz && !every.has_tz);
+    assert_false (bad.name || bad.cron || bad.interval_ms || bad.spec);
+    assert_true (every.has_cron && async_str_eq (every.cron, "* * * * *"));
+    assert_false (every.has_spec || every.has_interval_ms);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+}
+
 //  Node-only commands are the ones a client key may not send; the
 //  broker's write refusal covers what clients write
 static void
@@ -639,6 +687,7 @@ main (void)
         cmocka_unit_test (test_typed_batches),
         cmocka_unit_test (test_typed_result),
         cmocka_unit_test (test_typed_submit),
+        cmocka_unit_test (test_typed_requests),
         cmocka_unit_test (test_message_counts_its_fields),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
