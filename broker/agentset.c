@@ -64,39 +64,41 @@ s_has_agent (session_t *session, const char *name)
 void
 agentset_on_request (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
-    char uuid [ASYNC_ID_LEN], name [ASYNC_MAX_NAME + 1], text [400];
-    int64_t size = 0;
-    bool save = false;
-    if (async_mp_str (in->body, "node", uuid, sizeof uuid) || !async_id_valid (uuid)) {
+    char name [ASYNC_MAX_NAME + 1], text [400];
+    async_agent_set_t request;
+    async_agent_set_bad_t bad;
+    async_agent_set_decode_each (&request, &bad, in);
+    const char *uuid = request.node;
+    int64_t size = request.size;
+    bool save = request.has_save && request.save;
+    if (bad.node) {
         broker_error (self, routing, in->rid, ASYNC_EREFUSED,
                       "AGENT-SET needs `node`, a node uuid");
         return;
     }
-    if (async_mp_str (in->body, "agent", name, sizeof name) || !*name) {
+    if (bad.agent || async_str_copy (request.agent, name, sizeof name) || !*name) {
         broker_error (self, routing, in->rid, ASYNC_EREFUSED,
                       "AGENT-SET needs `agent`, the name of one of the node's agents");
         return;
     }
-    if (async_mp_int (in->body, "size", &size) || size < 1 || size > AGENTSET_SIZE_MAX) {
+    if (bad.size || size < 1 || size > AGENTSET_SIZE_MAX) {
         snprintf (text, sizeof text, "AGENT-SET needs `size`, an integer from 1 to %d",
                   AGENTSET_SIZE_MAX);
         broker_error (self, routing, in->rid, ASYNC_EREFUSED, text);
         return;
     }
-    const msgpack_object *filter = async_mp_get (in->body, "filter");
     //  The filter as HELLO would take it (async_filter_check), so that a
     //  node never has to say a HELLO that the broker refuses
     char why [300];
-    if (filter
-        && (filter->type != MSGPACK_OBJECT_STR
-            || async_filter_check (filter->via.str.ptr, filter->via.str.size, why,
-                                   sizeof why))) {
+    if (bad.filter
+    ||  (request.has_filter
+         && async_filter_check (request.filter.data, request.filter.size, why, sizeof why))) {
         snprintf (text, sizeof text, "AGENT-SET `filter` is not a task filter: %s",
-                  filter->type == MSGPACK_OBJECT_STR ? why : "not a text");
+                  bad.filter ? "not a text" : why);
         broker_error (self, routing, in->rid, ASYNC_EREFUSED, text);
         return;
     }
-    if (async_mp_get (in->body, "save") && async_mp_bool (in->body, "save", &save)) {
+    if (bad.save) {
         broker_error (self, routing, in->rid, ASYNC_EREFUSED,
                       "AGENT-SET `save` must be true or false");
         return;
@@ -142,10 +144,10 @@ agentset_on_request (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     msgpack_pack_uint64 (&msg.packer, change->ref);
     async_msg_str (&msg, "agent", name);
     async_msg_int (&msg, "size", size);
-    if (filter) {
+    if (request.has_filter) {
         async_msg_key (&msg, "filter");
-        msgpack_pack_str (&msg.packer, filter->via.str.size);
-        msgpack_pack_str_body (&msg.packer, filter->via.str.ptr, filter->via.str.size);
+        msgpack_pack_str (&msg.packer, request.filter.size);
+        msgpack_pack_str_body (&msg.packer, request.filter.data, request.filter.size);
     }
     async_msg_key (&msg, "save");
     if (save)
@@ -161,19 +163,21 @@ agentset_on_request (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 void
 agentset_on_applied (broker_t *self, const char *rkey, async_inmsg_t *in)
 {
-    uint64_t ref = 0;
-    if (async_mp_uint (in->body, "ref", &ref))
+    async_agent_applied_t applied;
+    if (async_agent_applied_decode (&applied, in))
         return;
+    uint64_t ref = applied.ref;
     s_change_t *change = (s_change_t *) zlistx_first (self->agent_sets);
     while (change && (change->ref != ref || strcmp (change->rkey, rkey)))
         change = (s_change_t *) zlistx_next (self->agent_sets);
     if (!change)
         return;  //  answered already (timed out), or not ours
-    bool ok = false;
-    async_mp_bool (in->body, "ok", &ok);
+    bool ok = applied.has_ok && applied.ok;
     char reason [300] = "", unsaved [300] = "", text [400];
-    async_mp_str (in->body, "error", reason, sizeof reason);
-    async_mp_str (in->body, "unsaved", unsaved, sizeof unsaved);
+    if (applied.has_error)
+        async_str_copy (applied.error, reason, sizeof reason);
+    if (applied.has_unsaved)
+        async_str_copy (applied.unsaved, unsaved, sizeof unsaved);
     if (ok && *unsaved) {
         //  Made, but the node's config file still says the old agent
         snprintf (text, sizeof text, "node %s applied the change, not saved: %s",

@@ -766,16 +766,6 @@ s_attempt (broker_t *self, session_t *session, const char *id, uint64_t token)
     return job;
 }
 
-//  The same for a message with `id` and `token` (copied into id)
-static async_job_t *
-s_current_attempt (broker_t *self, session_t *session, async_inmsg_t *in, char *id)
-{
-    uint64_t token = 0;
-    if (async_mp_str (in->body, "id", id, ASYNC_ID_LEN) || async_mp_uint (in->body, "token", &token))
-        return NULL;
-    return s_attempt (self, session, id, token);
-}
-
 //  Whether a RESULT that is not for a current attempt is for the attempt
 //  whose result the broker took last (the job in memory, or its record in
 //  the store): the same node and token, the job no longer waiting for that
@@ -810,8 +800,9 @@ s_metrics_started (broker_t *self, async_job_t *job)
 void
 lifecycle_on_started (broker_t *self, session_t *session, async_inmsg_t *in)
 {
-    char id [ASYNC_ID_LEN];
-    async_job_t *job = s_current_attempt (self, session, in, id);
+    async_job_token_t started;
+    async_job_t *job = async_job_token_decode (&started, in)
+                     ? NULL : s_attempt (self, session, started.id, started.token);
     if (!job || job->status != ASYNC_ASSIGNED)
         return;
     //  Kept in memory (a live job stays cached) and written with the
@@ -1158,9 +1149,11 @@ s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_
 void
 lifecycle_on_progress (broker_t *self, session_t *session, async_inmsg_t *in)
 {
-    char id [ASYNC_ID_LEN];
-    async_job_t *job = s_current_attempt (self, session, in, id);
-    const msgpack_object *progress = async_mp_get (in->body, "progress");
+    async_task_progress_t report;
+    if (async_task_progress_decode (&report, in))
+        return;
+    async_job_t *job = s_attempt (self, session, report.id, report.token);
+    const msgpack_object *progress = report.progress.object;
     if (!job || !progress)
         return;
     uint8_t *data;

@@ -1193,17 +1193,17 @@ s_on_agent_set (node_t *self, const msgpack_object *body)
                         self->uuid, qname, size, qfilter, save, qerr);
     }
     free (filter);
+    async_agent_applied_t applied = { .ref = ref, .has_ok = true, .ok = made };
+    if (made) {
+        applied.has_unsaved = *err != 0;
+        applied.unsaved = async_str (err);
+    }
+    else {
+        applied.has_error = *err != 0;
+        applied.error = async_str (err);
+    }
     async_msg_t msg;
-    async_msg_init (&msg, ASYNC_C_AGENT_APPLIED, ++self->rid);
-    async_msg_key (&msg, "ref");
-    msgpack_pack_uint64 (&msg.packer, ref);
-    async_msg_key (&msg, "ok");
-    if (made)
-        msgpack_pack_true (&msg.packer);
-    else
-        msgpack_pack_false (&msg.packer);
-    if (*err)
-        async_msg_str (&msg, made ? "unsaved" : "error", err);
+    async_agent_applied_encode (&msg, ASYNC_C_AGENT_APPLIED, ++self->rid, &applied);
     s_send (self, &msg);
 }
 
@@ -1454,18 +1454,24 @@ s_on_worker (node_t *self, worker_t *worker, zmsg_t *zmsg)
     if (command && streq (command, "PROGRESS")) {
         char *id = zmsg_popstr (zmsg), *token = zmsg_popstr (zmsg);
         char *done = zmsg_popstr (zmsg), *total = zmsg_popstr (zmsg);
-        if (id && token && done && total) {
+        if (id && token && done && total && strlen (id) < ASYNC_ID_LEN) {
+            //  {done, total}, as a task's progress goes
+            msgpack_sbuffer value;
+            msgpack_packer pk;
+            msgpack_sbuffer_init (&value);
+            msgpack_packer_init (&pk, &value, async_sbuffer_write);
+            msgpack_pack_map (&pk, 2);
+            async_codec_pack_str (&pk, "done");
+            msgpack_pack_int64 (&pk, strtoll (done, NULL, 10));
+            async_codec_pack_str (&pk, "total");
+            msgpack_pack_int64 (&pk, strtoll (total, NULL, 10));
+            async_task_progress_t report = {
+                .token = strtoull (token, NULL, 10),
+                .progress = { .data = value.data, .size = value.size } };
+            memcpy (report.id, id, strlen (id) + 1);
             async_msg_t msg;
-            async_msg_init (&msg, ASYNC_C_PROGRESS, ++self->rid);
-            async_msg_str (&msg, "id", id);
-            async_msg_key (&msg, "token");
-            msgpack_pack_uint64 (&msg.packer, strtoull (token, NULL, 10));
-            async_msg_key (&msg, "progress");
-            msgpack_pack_map (&msg.packer, 2);
-            async_codec_pack_str (&msg.packer, "done");
-            msgpack_pack_int64 (&msg.packer, strtoll (done, NULL, 10));
-            async_codec_pack_str (&msg.packer, "total");
-            msgpack_pack_int64 (&msg.packer, strtoll (total, NULL, 10));
+            async_task_progress_encode (&msg, ASYNC_C_PROGRESS, ++self->rid, &report);
+            msgpack_sbuffer_destroy (&value);
             s_send (self, &msg);
         }
         zstr_free (&id);

@@ -1281,30 +1281,39 @@ async_quota_set (async_client_t *self, const char *name, int64_t size)
     return s_command (self, &msg, rid, NULL, NULL);
 }
 
+//  Whether text is UTF-8 (as JSON takes it)
+static bool
+s_utf8 (const char *text)
+{
+    json_t *string = json_string (text);
+    json_decref (string);
+    return string != NULL;
+}
+
 int
 async_agent_set (async_client_t *self, const char *node, const char *agent, int64_t size,
                  const char *filter, int save)
 {
     assert (node && agent);
-    json_t *text = filter ? json_string (filter) : NULL;
-    if (filter && !text) {
+    if (filter && !s_utf8 (filter)) {
         snprintf (self->error, sizeof self->error, "the filter is not UTF-8 text");
         return ASYNC_EUSAGE;
     }
-    json_t *query = json_pack ("{s:s, s:s, s:I, s:b}", "node", node, "agent", agent,
-                               "size", (json_int_t) size, "save", save != 0);
-    if (!query) {
-        json_decref (text);
+    if (!s_utf8 (node) || !s_utf8 (agent)) {
         snprintf (self->error, sizeof self->error, "the node or agent is not UTF-8 text");
         return ASYNC_EUSAGE;
     }
-    if (text)
-        json_object_set_new (query, "filter", text);
-    char *reply = NULL;
-    int rc = s_query (self, ASYNC_C_AGENT_SET, query, NULL, false, &reply);
-    json_decref (query);
-    free (reply);
-    return rc;
+    async_agent_set_t request = { .agent = async_str (agent),
+                                  .size = size,
+                                  .has_filter = filter != NULL,
+                                  .filter = s_str (filter),
+                                  .has_save = true,
+                                  .save = save != 0 };
+    s_id_copy (request.node, node);
+    async_msg_t msg;
+    uint64_t rid = ++self->rid;
+    async_agent_set_encode (&msg, ASYNC_C_AGENT_SET, rid, &request);
+    return s_command (self, &msg, rid, NULL, NULL);
 }
 
 int

@@ -110,7 +110,10 @@ extern "C" {
     X (queue,        ASYNC_MSGS_QUEUE,        ASYNC_MSGS_QUEUE_IN) \
     X (history,      ASYNC_MSGS_HISTORY,      ASYNC_MSGS_HISTORY_IN) \
     X (every,        ASYNC_MSGS_EVERY,        ASYNC_MSGS_EVERY_IN) \
-    X (nodes,        ASYNC_MSGS_NODES,        ASYNC_MSGS_NODES_IN)
+    X (nodes,        ASYNC_MSGS_NODES,        ASYNC_MSGS_NODES_IN) \
+    X (agent_set,    ASYNC_MSGS_AGENT_SET,    ASYNC_MSGS_AGENT_SET_IN) \
+    X (agent_applied, ASYNC_MSGS_AGENT_APPLIED, ASYNC_MSGS_AGENT_APPLIED_IN) \
+    X (task_progress, ASYNC_MSGS_TASK_PROGRESS, ASYNC_MSGS_TASK_PROGRESS_IN)
 
 //  A job named by its id
 #define ASYNC_MSGS_JOB_REF(F)       F (ID, id)
@@ -187,6 +190,18 @@ extern "C" {
 //  Every node, or the one of `uuid`
 #define ASYNC_MSGS_NODES(F)         F (OPT_STR, uuid)
 #define ASYNC_MSGS_NODES_IN(C)      C (C_NODES)
+//  An operator's change of a node's agent
+#define ASYNC_MSGS_AGENT_SET(F) \
+    F (ID, node) F (STR, agent) F (I64, size) F (OPT_STR, filter) F (OPT_BOOL, save)
+#define ASYNC_MSGS_AGENT_SET_IN(C)  C (C_AGENT_SET)
+//  A node's answer to the broker's AGENT-SET; `ok`, `error` and `unsaved`
+//  of another type are read as absent
+#define ASYNC_MSGS_AGENT_APPLIED(F) \
+    F (U64, ref) F (MAY_BOOL, ok) F (MAY_STR, error) F (MAY_STR, unsaved)
+#define ASYNC_MSGS_AGENT_APPLIED_IN(C) C (C_AGENT_APPLIED)
+//  How far a task got, as it says (stored as it came)
+#define ASYNC_MSGS_TASK_PROGRESS(F) F (ID, id) F (U64, token) F (ANY, progress)
+#define ASYNC_MSGS_TASK_PROGRESS_IN(C) C (C_PROGRESS)
 
 //  The commands whose body is empty
 #define ASYNC_MSGS_EMPTY(C) \
