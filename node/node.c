@@ -918,17 +918,6 @@ s_unacked_destroy (unacked_t **self_p)
 static void
     s_flush_results (node_t *self);
 
-//  Write the value of a fixed-width msgpack int64 (big-endian, after its
-//  0xd3 tag) that sits at data
-static void
-s_put_int64 (uint8_t *data, int64_t value)
-{
-    for (int i = 7; i >= 0; i--) {
-        data [i] = (uint8_t) (value & 0xff);
-        value >>= 8;
-    }
-}
-
 //  Set the RESULT's started_ago_us and ended_ago_us for a send at `now`:
 //  the attempt's times as offsets from the moment the RESULT goes, so the
 //  broker takes them from its own clock (no clock sync), right within the
@@ -936,9 +925,8 @@ s_put_int64 (uint8_t *data, int64_t value)
 static void
 s_unacked_stamp (unacked_t *self, int64_t now)
 {
-    uint8_t *data = zframe_data (self->frame);
-    s_put_int64 (data + self->started_at, now - self->started);
-    s_put_int64 (data + self->ended_at, now - self->ended);
+    async_result_stamp (zframe_data (self->frame), self->started_at, now - self->started);
+    async_result_stamp (zframe_data (self->frame), self->ended_at, now - self->ended);
 }
 
 //  Send (or send again) a result kept for its ACK
@@ -967,36 +955,28 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
                           "nests deeper than %d levels or holds a bad {\"$bin\"}",
                           ASYNC_MAX_VALUE_DEPTH);
     }
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_C_RESULT, ++self->rid);
-    async_msg_str (&msg, "id", job->id);
-    if (ran_us >= 0)
-        async_msg_int (&msg, "ran_us", ran_us);
-    //  Stamped at each send (s_unacked_stamp): fixed-width, in place
-    async_msg_key (&msg, "started_ago_us");
-    msgpack_pack_fix_int64 (&msg.packer, 0);
-    size_t started_at = msg.buffer.size - 8;
-    async_msg_key (&msg, "ended_ago_us");
-    msgpack_pack_fix_int64 (&msg.packer, 0);
-    size_t ended_at = msg.buffer.size - 8;
-    async_msg_key (&msg, "token");
-    msgpack_pack_uint64 (&msg.packer, job->token);
+    async_result_t outcome = { .token = job->token, .has_ran_us = ran_us >= 0, .ran_us = ran_us };
+    memcpy (outcome.id, job->id, ASYNC_ID_LEN);
+    msgpack_sbuffer failure;
+    msgpack_sbuffer_init (&failure);
     if (job->outcome == 1) {
-        async_msg_raw (&msg, "result", result, result_size);
-        free (result);
+        outcome.has_result = true;
+        outcome.result = (async_any_t) { .data = result, .size = result_size };
     }
     else
     if (job->outcome == 3) {
-        async_msg_str (&msg, "handoff", job->handoff);
+        outcome.has_handoff = true;
+        outcome.handoff = async_str (job->handoff);
     }
     else {
-        async_msg_key (&msg, "failure");
-        msgpack_pack_map (&msg.packer, 4);
-        async_codec_pack_str (&msg.packer, "type");
-        async_codec_pack_str (&msg.packer, job->failure_type);
-        async_codec_pack_str (&msg.packer, "message");
-        async_codec_pack_str (&msg.packer, job->failure_message);
-        async_codec_pack_str (&msg.packer, "detail");
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &failure, async_sbuffer_write);
+        msgpack_pack_map (&pk, 4);
+        async_codec_pack_str (&pk, "type");
+        async_codec_pack_str (&pk, job->failure_type);
+        async_codec_pack_str (&pk, "message");
+        async_codec_pack_str (&pk, job->failure_message);
+        async_codec_pack_str (&pk, "detail");
         //  The task's detail (a crash's backtrace: up to 6 KB), then where
         char detail [8192];
         snprintf (detail, sizeof detail, "%.6144s%stask=%s attempt=%d node=%s agent=%s\n"
@@ -1010,12 +990,14 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
             snprintf (detail + len, sizeof detail - len, "%.900s", args);
             free (args);
         }
-        async_codec_pack_str (&msg.packer, detail);
-        async_codec_pack_str (&msg.packer, "transient");
+        async_codec_pack_str (&pk, detail);
+        async_codec_pack_str (&pk, "transient");
         if (job->failure_transient)
-            msgpack_pack_true (&msg.packer);
+            msgpack_pack_true (&pk);
         else
-            msgpack_pack_false (&msg.packer);
+            msgpack_pack_false (&pk);
+        outcome.has_failure = true;
+        outcome.failure = (async_any_t) { .data = failure.data, .size = failure.size };
         if (job->failure_type && async_log_enabled (ASYNC_LOG_WARNING)) {
             char message [512];
             async_log_quote (job->failure_message, message, sizeof message);
@@ -1025,6 +1007,12 @@ s_finish (node_t *self, async_task_t *job, int64_t ran_us)
                        job->attempt, job->failure_type, message);
         }
     }
+    //  Stamped at each send (s_unacked_stamp): fixed-width, in place
+    async_msg_t msg;
+    size_t started_at, ended_at;
+    async_result_encode_stamped (&msg, ++self->rid, &outcome, &started_at, &ended_at);
+    free (result);
+    msgpack_sbuffer_destroy (&failure);
     unacked_t *unacked = async_xcalloc (1, sizeof (unacked_t));
     memcpy (unacked->id, job->id, ASYNC_ID_LEN);
     unacked->token = job->token;

@@ -323,6 +323,33 @@ async_batch_next (async_batch_t *batch)
 }
 
 void
+async_result_encode_stamped (async_msg_t *msg, uint64_t rid, const async_result_t *body,
+                             size_t *started_at, size_t *ended_at)
+{
+    async_result_t rest = *body;
+    rest.has_started_ago_us = false;
+    rest.has_ended_ago_us = false;
+    async_result_encode (msg, ASYNC_C_RESULT, rid, &rest);
+    async_msg_key (msg, "started_ago_us");
+    msgpack_pack_fix_int64 (&msg->packer, body->started_ago_us);
+    *started_at = msg->buffer.size - 8;
+    async_msg_key (msg, "ended_ago_us");
+    msgpack_pack_fix_int64 (&msg->packer, body->ended_ago_us);
+    *ended_at = msg->buffer.size - 8;
+}
+
+void
+async_result_stamp (void *frame, size_t at, int64_t value)
+{
+    uint8_t *data = (uint8_t *) frame + at;
+    uint64_t bits = (uint64_t) value;
+    for (int i = 7; i >= 0; i--) {
+        data [i] = (uint8_t) (bits & 0xff);
+        bits >>= 8;
+    }
+}
+
+void
 async_empty_encode (async_msg_t *msg, async_command_t command, uint64_t rid)
 {
     assert (0 ASYNC_MSGS_EMPTY (S_IS));

@@ -310,6 +310,20 @@ bool
 const msgpack_object *
     async_batch_next (async_batch_t *batch);
 
+//  A node's RESULT, kept until its ACK and sent again: `body` as
+//  async_result_encode packs it, but with `started_ago_us` and
+//  `ended_ago_us` (both sent, whatever has_ says) as fixed-width int64s at
+//  *started_at and *ended_at of msg's buffer, for async_result_stamp to
+//  rewrite at each send without packing the message again
+void
+    async_result_encode_stamped (async_msg_t *msg, uint64_t rid, const async_result_t *body,
+                                 size_t *started_at, size_t *ended_at);
+
+//  Write `value` at `at` of a frame made from such a RESULT (started_at or
+//  ended_at): the frame's bytes, not a copy
+void
+    async_result_stamp (void *frame, size_t at, int64_t value);
+
 //  Start `msg` as `command`, one of ASYNC_MSGS_EMPTY, with its empty body
 void
     async_empty_encode (async_msg_t *msg, async_command_t command, uint64_t rid);

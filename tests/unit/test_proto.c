@@ -493,6 +493,46 @@ test_typed_result (void **state)
     async_msg_destroy (&msg);
 }
 
+//  A node's RESULT with its times at fixed offsets: what the typed decoder
+//  reads, after each stamp, as a whole message and as a batch entry
+static void
+test_result_stamped (void **state)
+{
+    (void) state;
+    const uint8_t failure [] = { 0x81, 0xa4, 't', 'y', 'p', 'e', 0xa1, 'E' };  //  {type: E}
+    async_result_t result = { .token = UINT64_MAX,
+                              .has_failure = true,
+                              .failure = { .data = failure, .size = sizeof failure },
+                              .has_ran_us = true,
+                              .ran_us = 12 };
+    memcpy (result.id, "0190a3c8-5b1c-7d2e-8f00-0123456789ab", ASYNC_ID_LEN);
+    async_msg_t msg;
+    size_t started_at, ended_at;
+    async_result_encode_stamped (&msg, 3, &result, &started_at, &ended_at);
+    assert_true (async_msg_valid (&msg));
+    const int64_t stamps [][2] = { { 0, 0 }, { 5000000, 12 }, { -1, INT64_MIN }, { 7, 1 } };
+    for (size_t i = 0; i < sizeof stamps / sizeof stamps [0]; i++) {
+        async_result_stamp (msg.buffer.data, started_at, stamps [i][0]);
+        async_result_stamp (msg.buffer.data, ended_at, stamps [i][1]);
+        async_inmsg_t in;
+        s_parse (&msg, &in);
+        async_result_t back;
+        assert_int_equal (async_result_decode (&back, &in), 0);
+        assert_string_equal (back.id, result.id);
+        assert_true (back.token == UINT64_MAX);
+        assert_true (back.has_ran_us && back.ran_us == 12);
+        assert_true (back.has_started_ago_us && back.started_ago_us == stamps [i][0]);
+        assert_true (back.has_ended_ago_us && back.ended_ago_us == stamps [i][1]);
+        assert_true (back.has_failure && !back.has_result && !back.has_handoff);
+        assert_true (async_mp_streq (async_mp_get (back.failure.object, "type"), "E"));
+        //  The body alone, as an entry of `results`
+        assert_int_equal (async_result_decode_map (&back, in.body), 0);
+        assert_true (back.started_ago_us == stamps [i][0]);
+        async_inmsg_destroy (&in);
+    }
+    async_msg_destroy (&msg);
+}
+
 //  SUBMIT's top level: a spec map or an array of specs, given as bytes
 //  and read back as objects, and its flags; decode_each flags each bad
 //  field alone and reads the others, a bool of another type is absent
@@ -687,6 +727,7 @@ main (void)
         cmocka_unit_test (test_typed_batches),
         cmocka_unit_test (test_typed_result),
         cmocka_unit_test (test_typed_submit),
+        cmocka_unit_test (test_result_stamped),
         cmocka_unit_test (test_typed_requests),
         cmocka_unit_test (test_message_counts_its_fields),
     };
