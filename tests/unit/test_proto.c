@@ -208,6 +208,35 @@ test_typed_messages_match_the_docs (void **state)
     free (doc);
 }
 
+//  The requests that are not typed, and why:
+//  - LIST, COUNT: their filter is read by broker/query.c, which the HTTP
+//    API's /api/jobs shares, and the client sends the caller's JSON query
+//    as it is, for the broker to refuse each bad field with its reason;
+//  - HELLO: the broker's budgets and checks (broker/session.c) read the
+//    HELLO map as a whole, before anything is allocated; not moved onto a
+//    typed row yet
+static const async_command_t s_untyped [] = { ASYNC_C_LIST, ASYNC_C_COUNT, ASYNC_C_HELLO };
+
+//  Every command to the broker has a typed body, but those above (which
+//  have none: the list stays current)
+static void
+test_every_request_is_typed (void **state)
+{
+    (void) state;
+    for (int id = 0; id < ASYNC_COMMANDS; id++) {
+        const async_proto_t *row = async_proto_row ((async_command_t) id);
+        if (row->sender == ASYNC_SENDER_BROKER)
+            continue;
+        bool excepted = false;
+        for (size_t i = 0; i < sizeof s_untyped / sizeof s_untyped [0]; i++)
+            excepted = excepted || s_untyped [i] == (async_command_t) id;
+        bool typed = async_msgs_fields ((async_command_t) id) != NULL;
+        if (typed == excepted)
+            fail_msg ("C:%s is %s: %s", row->name, typed ? "typed" : "not typed",
+                      typed ? "take it out of s_untyped" : "give it a row in async_msgs.h");
+    }
+}
+
 //  A typed message goes out and comes back field for field; a decoder
 //  refuses another command, a missing field and an id that is not one
 static void
@@ -722,6 +751,7 @@ main (void)
         cmocka_unit_test (test_every_command_is_described),
         cmocka_unit_test (test_senders_and_flags),
         cmocka_unit_test (test_typed_messages_match_the_docs),
+        cmocka_unit_test (test_every_request_is_typed),
         cmocka_unit_test (test_typed_messages_round_trip),
         cmocka_unit_test (test_typed_strings_and_options),
         cmocka_unit_test (test_typed_batches),
