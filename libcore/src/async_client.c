@@ -879,31 +879,23 @@ s_wait (async_client_t *self, const char *id, int timeout_ms, bool registered,
     }
 }
 
-//  Start `msg` as `command` with the fields of `query` (a JSON object, or
-//  NULL) as its body; returns its rid
-static uint64_t
-s_json_msg (async_client_t *self, async_command_t command, json_t *query, async_msg_t *msg)
-{
-    uint64_t rid = ++self->rid;
-    const char *key;
-    json_t *value;
-    async_msg_init (msg, command, rid);
-    if (query)
-        json_object_foreach (query, key, value) {
-            async_msg_key (msg, key);
-            async_codec_pack_json (&msg->packer, value);
-        }
-    return rid;
-}
-
-//  Send `command` with the fields of `query` as its body and receive its
-//  reply, as s_request
+//  Send `command` with the fields of `query` (a JSON object, or NULL) as
+//  its body and receive its reply, as s_request (LIST and COUNT: the
+//  caller's query goes as it is, for the broker to check)
 static int
 s_request_json (async_client_t *self, async_command_t command, json_t *query,
                 zframe_t **frame, async_inmsg_t *in)
 {
+    uint64_t rid = ++self->rid;
     async_msg_t msg;
-    uint64_t rid = s_json_msg (self, command, query, &msg);
+    const char *key;
+    json_t *value;
+    async_msg_init (&msg, command, rid);
+    if (query)
+        json_object_foreach (query, key, value) {
+            async_msg_key (&msg, key);
+            async_codec_pack_json (&msg.packer, value);
+        }
     return s_request (self, &msg, rid, frame, in);
 }
 
@@ -952,29 +944,33 @@ s_query_msg (async_client_t *self, async_msg_t *msg, uint64_t rid, const char *r
     return rc;
 }
 
-//  The same for `command` with the fields of `query` as its body
-static int
-s_query (async_client_t *self, async_command_t command, json_t *query, const char *reply_key,
-         bool jobs, char **out)
+//  A job id as a typed field: "" when it cannot be one (the broker
+//  answers "no such job", as to an id that names none)
+static void
+s_id_copy (char *field, const char *id)
 {
-    async_msg_t msg;
-    uint64_t rid = s_json_msg (self, command, query, &msg);
-    return s_query_msg (self, &msg, rid, reply_key, jobs, out);
+    snprintf (field, ASYNC_ID_LEN, "%s", id && strlen (id) < ASYNC_ID_LEN ? id : "");
 }
 
-static json_t *
-s_id_query (const char *id)
+//  Start msg as `command` about job `id` (GET, CANCEL, RETRY, DELETE);
+//  returns its rid
+static uint64_t
+s_job_ref_msg (async_client_t *self, async_command_t command, const char *id,
+               async_msg_t *msg)
 {
-    return json_pack ("{s:s}", "id", id ? id : "");
+    async_job_ref_t ref;
+    s_id_copy (ref.id, id);
+    uint64_t rid = ++self->rid;
+    async_job_ref_encode (msg, command, rid, &ref);
+    return rid;
 }
 
 int
 async_job_json (async_client_t *self, const char *id, char **job_json_out)
 {
-    json_t *query = s_id_query (id);
-    int rc = s_query (self, ASYNC_C_GET, query, "job", true, job_json_out);
-    json_decref (query);
-    return rc;
+    async_msg_t msg;
+    uint64_t rid = s_job_ref_msg (self, ASYNC_C_GET, id, &msg);
+    return s_query_msg (self, &msg, rid, "job", true, job_json_out);
 }
 
 static json_t *
@@ -1119,10 +1115,10 @@ async_node_json (async_client_t *self, const char *uuid, char **node_json_out)
 static int
 s_job_command (async_client_t *self, async_command_t command, const char *id)
 {
-    json_t *query = s_id_query (id);
+    async_msg_t msg;
+    uint64_t rid = s_job_ref_msg (self, command, id, &msg);
     char *text = NULL;
-    int rc = s_query (self, command, query, NULL, false, &text);
-    json_decref (query);
+    int rc = s_query_msg (self, &msg, rid, NULL, false, &text);
     free (text);
     return rc;
 }
@@ -1187,14 +1183,6 @@ s_any_of (async_client_t *self, json_t *json, uint8_t **data, async_any_t *value
     }
     value->data = *data;
     return 0;
-}
-
-//  A job id as a typed field: "" when it cannot be one (the broker
-//  answers "no such job", as to an id that names none)
-static void
-s_id_copy (char *field, const char *id)
-{
-    snprintf (field, ASYNC_ID_LEN, "%s", id && strlen (id) < ASYNC_ID_LEN ? id : "");
 }
 
 //  A C string as a str field, NULL as "" (refused by the broker as a name)
