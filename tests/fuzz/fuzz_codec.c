@@ -13,7 +13,8 @@
 //    - a decoded job record, encoded and decoded again, gives the same job
 //      JSON (docs/spec.md section 6);
 //    - a message's body that a typed decoder of async_msgs.h takes (or an
-//      entry of its batch), packed again, is taken again;
+//      entry of its batch), packed again, is taken again; decode_each
+//      takes the same bodies, into the same struct;
 //    - the input as text, parsed as a cron expression (async_cron_parse,
 //      what EVERY-SET's `cron` goes through) and as a time zone
 //      (async_tz_new: UTC, offsets, names of the tz database): a parsed
@@ -46,9 +47,16 @@ s_fail (const char *what, json_t *a, json_t *b)
     static void s_typed_##name (const async_inmsg_t *in, const msgpack_object *entry) \
     { \
         async_##name##_t body, again; \
-        if ((entry ? async_##name##_decode_map (&body, entry) \
-                   : async_##name##_decode (&body, in)) \
-            != 0) \
+        async_##name##_bad_t bad; \
+        int rc = entry ? async_##name##_decode_map (&body, entry) \
+                       : async_##name##_decode (&body, in); \
+        if (!entry \
+            && ((async_##name##_decode_each (&again, &bad, in) == 0) != (rc == 0) \
+                || (rc == 0 && memcmp (&body, &again, sizeof body)))) { \
+            fprintf (stderr, "fuzz_codec: decode and decode_each of " #name " disagree\n"); \
+            abort (); \
+        } \
+        if (rc != 0) \
             return; \
         msgpack_sbuffer packed; \
         msgpack_sbuffer_init (&packed); \
