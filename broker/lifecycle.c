@@ -518,6 +518,7 @@ void
 lifecycle_interrupt (broker_t *self, async_job_t *job, const char *why)
 {
     lifecycle_release (self, job);
+    bool started = job->status == ASYNC_ACTIVE;
     if (job->status == ASYNC_ASSIGNED) {
         //  Its node may have run it: a node says STARTED only for a job that
         //  runs over 2 ms, and a task that kills its node at once (a poison
@@ -551,6 +552,7 @@ lifecycle_interrupt (broker_t *self, async_job_t *job, const char *why)
         lifecycle_job_fail (self, job, "AbortedError", message);
         return;
     }
+    lifecycle_attempt_keep (job, started, why);
     queueing_enqueue (self, job, true);
 }
 
@@ -566,33 +568,31 @@ lifecycle_send_cancel (broker_t *self, session_t *session, async_job_t *job)
     broker_send (self, session->routing, &msg);
 }
 
-//  The earlier outcomes a retried job keeps in its annotation
-//  LIFECYCLE_RETRIES_NAME, at most S_RETRIES_KEPT (the last ones), each
-//  message cut at S_RETRIES_MESSAGE bytes
-#define S_RETRIES_KEPT      10
-#define S_RETRIES_MESSAGE   500
+//  The logs a job keeps in its annotations (LIFECYCLE_RETRIES_NAME,
+//  LIFECYCLE_ATTEMPTS_NAME): arrays of at most S_LOG_KEPT entries (the
+//  last ones), each message cut at S_LOG_MESSAGE bytes. At most 10 x ~800
+//  bytes a log, within the job's annotations budget (SPEC_ANNOTATIONS_MAX)
+#define S_LOG_KEPT      10
+#define S_LOG_MESSAGE   500
 
-//  Append the job's failure to its retries annotation; false if it would
-//  not fit (the annotations stay as they were)
+//  Append `entry` (one packed msgpack value) to the array annotation `name`
+//  of the job, dropping its oldest entries past S_LOG_KEPT. false if it
+//  would not fit (the annotations stay as they were; the reason in err)
 static bool
-s_retries_keep (async_job_t *job, const char *by, int64_t now, char *err, size_t err_size)
+s_log_append (async_job_t *job, const char *name, const msgpack_sbuffer *entry, char *err,
+              size_t err_size)
 {
-    msgpack_unpacked failure, annotations;
-    msgpack_unpacked_init (&failure);
+    msgpack_unpacked annotations;
     msgpack_unpacked_init (&annotations);
     size_t offset = 0;
-    const msgpack_object *fmap = msgpack_unpack_next (&failure, (const char *) job->failure.data,
-                                                      job->failure.size, &offset)
-                                 == MSGPACK_UNPACK_SUCCESS ? &failure.data : NULL;
-    offset = 0;
     const msgpack_object *earlier = NULL;
     if (job->annotations.size
     &&  msgpack_unpack_next (&annotations, (const char *) job->annotations.data,
                              job->annotations.size, &offset) == MSGPACK_UNPACK_SUCCESS)
-        earlier = async_mp_get (&annotations.data, LIFECYCLE_RETRIES_NAME);
+        earlier = async_mp_get (&annotations.data, name);
     uint32_t nearlier = earlier && earlier->type == MSGPACK_OBJECT_ARRAY
                       ? earlier->via.array.size : 0;
-    uint32_t skip = nearlier >= S_RETRIES_KEPT ? nearlier - (S_RETRIES_KEPT - 1) : 0;
+    uint32_t skip = nearlier >= S_LOG_KEPT ? nearlier - (S_LOG_KEPT - 1) : 0;
     msgpack_sbuffer buffer;
     msgpack_packer pk;
     msgpack_sbuffer_init (&buffer);
@@ -600,27 +600,7 @@ s_retries_keep (async_job_t *job, const char *by, int64_t now, char *err, size_t
     msgpack_pack_array (&pk, nearlier - skip + 1);
     for (uint32_t i = skip; i < nearlier; i++)
         msgpack_pack_object (&pk, earlier->via.array.ptr [i]);
-    char type [ASYNC_MAX_NAME + 1] = "Error", when [40];
-    char *message = fmap ? async_mp_strdup (fmap, "message") : NULL;
-    if (fmap)
-        async_mp_str (fmap, "type", type, sizeof type);
-    if (message && strlen (message) > S_RETRIES_MESSAGE)
-        message [S_RETRIES_MESSAGE] = 0;        //  (may cut a UTF-8 sequence: bytes)
-    msgpack_pack_map (&pk, 6);
-    async_codec_pack_str (&pk, "type");
-    async_codec_pack_str (&pk, type);
-    async_codec_pack_str (&pk, "message");
-    async_codec_pack_str (&pk, message ? message : "");
-    async_codec_pack_str (&pk, "attempts");
-    msgpack_pack_int (&pk, job->attempts);
-    async_codec_pack_str (&pk, "completed_at");
-    async_codec_pack_str (&pk, async_format_time (job->completed_at, when, sizeof when));
-    async_codec_pack_str (&pk, "retried_at");
-    async_codec_pack_str (&pk, async_format_time (now, when, sizeof when));
-    async_codec_pack_str (&pk, "by");
-    async_codec_pack_str (&pk, by);
-    free (message);
-    msgpack_unpacked_destroy (&failure);
+    async_codec_pack_raw (&pk, entry->data, entry->size);
     msgpack_unpacked value;
     msgpack_unpacked_init (&value);
     offset = 0;
@@ -628,13 +608,93 @@ s_retries_keep (async_job_t *job, const char *by, int64_t now, char *err, size_t
                 == MSGPACK_UNPACK_SUCCESS;
     msgpack_unpacked_destroy (&annotations);    //  (earlier is in it: packed above)
     if (kept)
-        kept = spec_annotations_set (&job->annotations, LIFECYCLE_RETRIES_NAME, &value.data,
-                                     err, err_size) == 0;
+        kept = spec_annotations_set (&job->annotations, name, &value.data, err, err_size) == 0;
     else
-        snprintf (err, err_size, "the retries could not be packed");
+        snprintf (err, err_size, "the %s could not be packed", name);
     msgpack_unpacked_destroy (&value);
     msgpack_sbuffer_destroy (&buffer);
     return kept;
+}
+
+//  Pack "type" and "message" of the job's failure (nil and `reason` when
+//  it has none) as two entries of a map
+static void
+s_log_failure (msgpack_packer *pk, async_job_t *job, const char *reason)
+{
+    msgpack_unpacked failure;
+    msgpack_unpacked_init (&failure);
+    size_t offset = 0;
+    const msgpack_object *fmap = job->failure.size
+                              && msgpack_unpack_next (&failure, (const char *) job->failure.data,
+                                                      job->failure.size, &offset)
+                                 == MSGPACK_UNPACK_SUCCESS ? &failure.data : NULL;
+    char type [ASYNC_MAX_NAME + 1] = "Error";
+    char *message = fmap ? async_mp_strdup (fmap, "message") : NULL;
+    if (fmap)
+        async_mp_str (fmap, "type", type, sizeof type);
+    if (message && strlen (message) > S_LOG_MESSAGE)
+        message [S_LOG_MESSAGE] = 0;            //  (may cut a UTF-8 sequence: bytes)
+    async_codec_pack_str (pk, "type");
+    async_codec_pack_str (pk, fmap ? type : NULL);
+    async_codec_pack_str (pk, "message");
+    async_codec_pack_str (pk, message ? message : fmap ? "" : reason);
+    free (message);
+    msgpack_unpacked_destroy (&failure);
+}
+
+//  Pack a time field: its ISO text, nil for 0
+static void
+s_log_time (msgpack_packer *pk, const char *name, int64_t when)
+{
+    char text [40];
+    async_codec_pack_str (pk, name);
+    async_codec_pack_str (pk, when ? async_format_time (when, text, sizeof text) : NULL);
+}
+
+//  Keep the job's failure in its retries annotation, as retried `by` whom
+//  at `now`; false if it would not fit
+static bool
+s_retries_keep (async_job_t *job, const char *by, int64_t now, char *err, size_t err_size)
+{
+    msgpack_sbuffer entry;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&entry);
+    msgpack_packer_init (&pk, &entry, async_sbuffer_write);
+    msgpack_pack_map (&pk, 6);
+    s_log_failure (&pk, job, "");
+    async_codec_pack_str (&pk, "attempts");
+    msgpack_pack_int (&pk, job->attempts);
+    s_log_time (&pk, "completed_at", job->completed_at);
+    s_log_time (&pk, "retried_at", now);
+    async_codec_pack_str (&pk, "by");
+    async_codec_pack_str (&pk, by);
+    bool kept = s_log_append (job, LIFECYCLE_RETRIES_NAME, &entry, err, err_size);
+    msgpack_sbuffer_destroy (&entry);
+    return kept;
+}
+
+void
+lifecycle_attempt_keep (async_job_t *job, bool started, const char *reason)
+{
+    msgpack_sbuffer entry;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&entry);
+    msgpack_packer_init (&pk, &entry, async_sbuffer_write);
+    msgpack_pack_map (&pk, 7);
+    async_codec_pack_str (&pk, "attempt");
+    msgpack_pack_int (&pk, job->attempts);
+    async_codec_pack_str (&pk, "node");
+    async_codec_pack_str (&pk, job->node [0] ? job->node : NULL);
+    s_log_time (&pk, "started", started ? job->active_start : 0);
+    s_log_time (&pk, "ended", job->active_end);
+    async_codec_pack_str (&pk, "outcome");
+    async_codec_pack_str (&pk, reason ? "interrupted" : "failed");
+    s_log_failure (&pk, job, reason);
+    char err [200];
+    if (!s_log_append (job, LIFECYCLE_ATTEMPTS_NAME, &entry, err, sizeof err))
+        async_log_warning ("broker", "job.attempt_history", "job=%s attempt=%d reason=\"%s; "
+                           "the attempt is not kept\"", job->id, job->attempts, err);
+    msgpack_sbuffer_destroy (&entry);
 }
 
 int
@@ -674,6 +734,7 @@ lifecycle_retry (broker_t *self, async_job_t *job, const char *by, char *err,
     if (!s_retries_keep (job, by, now, why, sizeof why))
         async_log_warning ("broker", "job.retry_history", "job=%s reason=\"%s; the earlier "
                            "failure is not kept\"", job->id, why);
+    lifecycle_attempt_keep (job, job->active_start != 0, NULL);
     char key [KEYS_TIME_SIZE];
     store_delete (self->store, key, keys_time (key, KEYS_COMPLETED, job->completed_at, job->id));
     store_delete (self->store, key, keys_time (key, KEYS_FAILED, job->completed_at, job->id));
@@ -843,6 +904,7 @@ s_attempt_failed (broker_t *self, async_job_t *job, bool transient)
         async_log_info ("broker", "job.retry", "job=%s node=%s attempt=%d type=%s "
                         "backoff_ms=%" PRId64, job->id, job->node, job->attempts, type,
                         backoff / 1000);
+        lifecycle_attempt_keep (job, job->active_start != 0, NULL);
         async_blob_clear (&job->failure);
         job->not_before = async_now_us () + backoff;
         metrics_count (self->metrics, METRICS_RETRIED, job->queue, job->task);

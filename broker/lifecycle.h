@@ -65,6 +65,20 @@ void
 //  The annotation in which a retried job keeps its earlier failures
 #define LIFECYCLE_RETRIES_NAME "asyncmesh.retries"
 
+//  The annotation in which a job keeps its attempts that did not end it
+//  (a failure retried by its policy or by an operator, an interruption):
+//  the last 10, each {attempt, node, started, ended, outcome, type,
+//  message}
+#define LIFECYCLE_ATTEMPTS_NAME "asyncmesh.attempts"
+
+//  Keep the attempt that just ended without ending the job (a failure
+//  retried, an interruption: `reason`, NULL for a failure) in its
+//  annotation LIFECYCLE_ATTEMPTS_NAME: its number, node, times (`started`:
+//  whether it started, else its start is nil), and its failure or the
+//  reason. An entry that would not fit is logged and dropped
+void
+    lifecycle_attempt_keep (async_job_t *job, bool started, const char *reason);
+
 //  Retry a job that completed with a failure (an operator's action, `by`
 //  whom): one more attempt, pending in its queue, numbered on from the
 //  last one (never a number, and so a fencing token, used before), with

@@ -92,8 +92,10 @@ s_running_limits (broker_t *self)
                                     job->node, job->attempts);
                 lifecycle_job_complete (self, job);
             }
-            else
+            else {
+                lifecycle_attempt_keep (job, job->status == ASYNC_ACTIVE, message);
                 queueing_enqueue (self, job, true);
+            }
         }
         job = (async_job_t *) zlistx_next (over);
     }

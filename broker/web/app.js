@@ -688,6 +688,36 @@ function earlierAttempts (job) {
                 el ("td", {}, r.by || "")))));
 }
 
+//  Its attempts, newest last: those that did not end it (its
+//  asyncmesh.attempts annotation, the last 10), then its last one
+function attempts (job) {
+    const earlier = (job.annotations || {}) ["asyncmesh.attempts"];
+    const rows = Array.isArray (earlier) ? earlier.slice () : [];
+    if (job.attempts > 0 && !job.kind) {
+        const f = job.failure;
+        const last = rows.length ? rows [rows.length - 1].attempt : 0;
+        if (job.attempts > last)
+            rows.push ({attempt: job.attempts, node: job.node, started: job.active_start,
+                         ended: job.active_end, outcome: f ? "failed"
+                             : job.status === "completed" ? "succeeded" : statusOf (job),
+                         type: f ? f.type : null, message: f ? f.message : ""});
+    }
+    if (!rows.length)
+        return null;
+    return el ("section", {id: "attempts"}, el ("h2", {}, "Attempts"),
+        table (["attempt#", "node", "started", "ended", "outcome", "error", "message"],
+            rows.map (a => el ("tr", {},
+                el ("td", {class: "num"}, a.attempt),
+                el ("td", {class: "id"}, a.node || ""),
+                el ("td", {title: a.started || ""}, a.started ? age (a.started) : ""),
+                el ("td", {title: a.ended || ""}, a.ended ? age (a.ended) : ""),
+                el ("td", {class: "status-" + (a.outcome === "succeeded" ? "completed"
+                                               : a.outcome === "failed" ? "failed" : "active")},
+                    a.outcome || ""),
+                el ("td", {}, a.type || ""),
+                el ("td", {}, a.message || "")))));
+}
+
 async function viewJob (id) {
     if (!id)
         throw new Error ("not a job id: " + location.hash.slice (1, 200));
@@ -696,7 +726,7 @@ async function viewJob (id) {
         el ("h2", {}, "Job ", el ("span", {class: "id", id: "job-id"}, id), " ",
             jobActions (job)),
         jobDetails (job), job.kind ? null : jobProgress (job), outcome (job)),
-        earlierAttempts (job),
+        attempts (job), earlierAttempts (job),
         el ("section", {id: "job-tree"}, ...await children (job))];
 }
 
