@@ -1023,10 +1023,11 @@ broker_view_schedules (broker_t *self, async_msg_t *reply)
 }
 
 int
-broker_view_jobs (broker_t *self, const msgpack_object *query, int64_t page, size_t bytes,
-                  json_t *jobs, async_msg_t *reply, char *err, size_t err_size)
+broker_view_jobs (broker_t *self, const msgpack_object *query, bool count_only, int64_t page,
+                  size_t bytes, json_t *jobs, async_msg_t *reply, char *err, size_t err_size)
 {
-    return listing_jobs (self, query, 0, false, page, bytes, jobs, reply, err, err_size);
+    return listing_jobs (self, query, 0, count_only, page, bytes, jobs, reply, err,
+                         err_size);
 }
 
 void

@@ -113,6 +113,31 @@ steps+=$'\n'"screenshot dashboard-job.png"
 am_cdp job <<<"$steps"
 am_say "ok: children $(xargs <<<"$children")"
 
+#   (After the views above: its failures would count in them)
+#   A fan-out of 120: 100 succeed, 20 fail
+big=$(jq -cn '{parallel: ([range (100) | {task: "testing.ret", args: [.]}]
+                          + [range (20) | {task: "testing.fail", args: ["ValueError", "no"]}])}' \
+      | am_ctl submit --spec -)
+am_ctl wait "$big" --timeout 30s >/dev/null || true
+am_check "the job page of a fan-out of 120: counts by status, a status's children page by page"
+am_cdp fanout <<STEPS
+open http://$HTTP/#job/$big
+wait 20 document.getElementById ('job-tree').innerText.includes ('120 of 120 children')
+wait 20 document.querySelector ('[data-children=succeeded]').textContent === 'succeeded 100'
+wait 20 document.querySelector ('[data-children=failed]').textContent === 'failed 20'
+eval document.querySelectorAll ('#job-tree ul.tree li').length === 0 || (() => { throw new Error ('children listed before a click'); }) ()
+click [data-children=failed]
+wait 20 document.querySelectorAll ('#job-tree ul.tree li').length === 20
+eval [...document.querySelectorAll ('#job-tree ul.tree li')].every (li => li.innerText.includes ('failed')) || (() => { throw new Error ('a listed child is not failed'); }) ()
+click [data-children=succeeded]
+wait 20 document.querySelectorAll ('#job-tree ul.tree li').length === 50 && document.querySelector ('#job-tree ul.tree li').innerText.includes ('completed')
+eval window.firstPage = [...document.querySelectorAll ('#job-tree ul.tree li')].map (li => li.dataset.id).join (); true
+click [data-next=children]
+wait 20 document.querySelectorAll ('#job-tree ul.tree li').length === 50 && !window.firstPage.includes (document.querySelector ('#job-tree ul.tree li').dataset.id)
+screenshot dashboard-fanout.png
+STEPS
+am_say "ok: fan-out"
+
 am_check "the job page of a job retried once: its two attempts, the failure and the node"
 am_cdp attempts <<STEPS
 open http://$HTTP/#job/$flaky
