@@ -62,14 +62,6 @@
 
 #define S_VERSION ASYNC_VERSION_STRING
 
-//  A zlistx/zhashx destructor of plain allocations
-static void
-s_free_item (void **item)
-{
-    free (*item);
-    *item = NULL;
-}
-
 //  ---------------------------------------------------------------------
 //  Keys
 
@@ -719,8 +711,7 @@ broker_new (const broker_config_t *config, broker_t **self_p)
                                      .deliver = s_waiter_deliver };
     self->waiters = waiters_new (&waiter_calls);
     self->timers = timers_new ();
-    self->orphans = zhashx_new ();
-    zhashx_set_destructor (self->orphans, s_free_item);
+    self->orphans = orphans_new ();
     self->quotas = quota_new ();
     agentset_start (self);
     self->handoff_targets = zhashx_new ();   //  values: zlistx_t *, freed by hand
@@ -807,7 +798,7 @@ broker_destroy (broker_t **self_p)
     ordset_destroy (&self->live_ids);
     zhashx_destroy (&self->gathers);
     timers_destroy (&self->timers);
-    zhashx_destroy (&self->orphans);
+    orphans_destroy (&self->orphans);
     quota_destroy (&self->quotas);
     history_destroy (&self->history);
     agentset_stop (self);

@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "nodes.h"
 #include "ordset.h"
+#include "orphans.h"
 #include "query.h"
 #include "quota.h"
 #include "session.h"
@@ -30,13 +31,6 @@
 #include "async_spin.h"
 #include "async_util.h"
 #include <czmq.h>
-
-//  A job recovered in assigned/active state, waiting for its node to say HELLO
-typedef struct {
-    char id [ASYNC_ID_LEN];
-    char node [ASYNC_ID_LEN];
-    int64_t deadline;           //  monotonic us
-} orphan_t;
 
 struct _broker_t {
     broker_config_t config;
@@ -53,7 +47,7 @@ struct _broker_t {
     bool more_work;             //  the timers left work for the next turn
     bool every_held;            //  schedules may not tick now (disk, backlog)
     timers_t *timers;           //  scheduled jobs, backoffs, begin_by deadlines
-    zhashx_t *orphans;          //  id -> orphan_t
+    orphans_t *orphans;         //  jobs on nodes at a restart, awaited (orphans.h)
     quota_t *quotas;            //  cluster quotas
     every_t *every;             //  recurring schedules
     history_t *history;         //  completed jobs by minute (history.h)

@@ -202,9 +202,7 @@ s_loop_gap (broker_t *self, int64_t mono)
     //  expected back after a restart (nodes_credit)
     nodes_credit (self->nodes, credit, mono);
     //  Nor does it count against the orphans' node coming back
-    orphan_t *orphan = (orphan_t *) zhashx_first (self->orphans);
-    for (; orphan; orphan = (orphan_t *) zhashx_next (self->orphans))
-        orphan->deadline += credit;
+    orphans_credit (self->orphans, credit);
 }
 
 void
@@ -279,21 +277,13 @@ upkeep_timers (broker_t *self)
             async_log_info ("broker", "history.purged", "keys=%zu", minutes);
     }
     //  Orphans from before a restart whose node never came back
-    zlistx_t *expired = zlistx_new ();
-    orphan_t *orphan = (orphan_t *) zhashx_first (self->orphans);
-    while (orphan) {
-        if (mono > orphan->deadline)
-            zlistx_add_end (expired, async_xstrdup (orphan->id));
-        orphan = (orphan_t *) zhashx_next (self->orphans);
-    }
-    char *id = (char *) zlistx_first (expired);
+    zlistx_t *expired = orphans_expire (self->orphans, mono);
+    const char *id = (const char *) zlistx_first (expired);
     while (id) {
-        zhashx_delete (self->orphans, id);
         async_job_t *job = broker_job_load (self, id);
         if (job && broker_job_is_live (job))
             lifecycle_interrupt (self, job, "node did not come back after a broker restart");
-        free (id);
-        id = (char *) zlistx_next (expired);
+        id = (const char *) zlistx_next (expired);
     }
     zlistx_destroy (&expired);
 }
