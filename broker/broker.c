@@ -714,7 +714,7 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->orphans = orphans_new ();
     self->quotas = quota_new ();
     agentset_start (self);
-    self->handoff_targets = zhashx_new ();   //  values: zlistx_t *, freed by hand
+    self->handoffs = handoffs_new ();
     self->metrics = metrics_new ();
 
     int rc = store_open_salvage (config->data_dir, config->sync, config->salvage,
@@ -802,14 +802,7 @@ broker_destroy (broker_t **self_p)
     quota_destroy (&self->quotas);
     history_destroy (&self->history);
     agentset_stop (self);
-    if (self->handoff_targets) {
-        zlistx_t *list = (zlistx_t *) zhashx_first (self->handoff_targets);
-        while (list) {
-            zlistx_destroy (&list);
-            list = (zlistx_t *) zhashx_next (self->handoff_targets);
-        }
-        zhashx_destroy (&self->handoff_targets);
-    }
+    handoffs_destroy (&self->handoffs);
     metrics_destroy (&self->metrics);
     dispatch_destroy (&self->dispatch);
     every_destroy (&self->every);

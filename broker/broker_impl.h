@@ -12,6 +12,7 @@
 #include "commit.h"
 #include "dispatch.h"
 #include "every.h"
+#include "handoffs.h"
 #include "history.h"
 #include "http.h"
 #include "metrics.h"
@@ -51,7 +52,7 @@ struct _broker_t {
     quota_t *quotas;            //  cluster quotas
     every_t *every;             //  recurring schedules
     history_t *history;         //  completed jobs by minute (history.h)
-    zhashx_t *handoff_targets;  //  target id -> ids of jobs handed off to it
+    handoffs_t *handoffs;       //  jobs handed off, by target (handoffs.h)
     const char *peer_address;   //  of the message being handled
     const char *actor;          //  who sent it, for the log of operators'
                                 //  actions: the name of its CURVE key,

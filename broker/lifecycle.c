@@ -900,34 +900,19 @@ s_handoff (broker_t *self, async_job_t *job, const char *target_id)
     char key [KEYS_HANDOFF_SIZE];
     broker_live_put (self, job->id, "", 0, false);
     store_put (self->store, key, keys_handoff (key, target->id, job->id), "", 0);
-    lifecycle_handoff_add (self, target->id, job->id);
+    handoffs_add (self->handoffs, target->id, job->id);
     broker_job_save (self, job);
     broker_outcome_staged (self);
     async_log_debug ("broker", "job.handoff", "job=%s target=%s", job->id, target->id);
-}
-
-//  Remember that `waiting` handed off to `target` (in memory; the w key
-//  is the durable copy)
-void
-lifecycle_handoff_add (broker_t *self, const char *target, const char *waiting)
-{
-    zlistx_t *list = (zlistx_t *) zhashx_lookup (self->handoff_targets, target);
-    if (!list) {
-        list = zlistx_new ();
-        zlistx_set_destructor (list, (zlistx_destructor_fn *) zstr_free);
-        zhashx_insert (self->handoff_targets, target, list);
-    }
-    zlistx_add_end (list, async_xstrdup (waiting));
 }
 
 //  Jobs that handed off to `done` complete with its outcome
 static void
 s_handoffs_done (broker_t *self, async_job_t *done)
 {
-    zlistx_t *waiting = (zlistx_t *) zhashx_lookup (self->handoff_targets, done->id);
+    zlistx_t *waiting = handoffs_take (self->handoffs, done->id);
     if (!waiting)
         return;                 //  the usual case
-    zhashx_delete (self->handoff_targets, done->id);      //  no destructor: ours now
     const char *id = (const char *) zlistx_first (waiting);
     while (id) {
         char key [KEYS_HANDOFF_SIZE];

@@ -93,10 +93,6 @@ void
 void
     lifecycle_interrupt (broker_t *self, async_job_t *job, const char *why);
 
-//  Remember that job `waiting` handed off to job `target`
-void
-    lifecycle_handoff_add (broker_t *self, const char *target, const char *waiting);
-
 //  One line for the results refused since the last one, if any
 void
     lifecycle_log_rejected_count (broker_t *self);

@@ -202,7 +202,7 @@ recover_run (broker_t *self)
         const char *key = store_iter_key (iter, &ksize);
         char target [ASYNC_ID_LEN], waiting [ASYNC_ID_LEN];
         if (keys_handoff_parse (key, ksize, target, waiting))
-            lifecycle_handoff_add (self, target, waiting);
+            handoffs_add (self->handoffs, target, waiting);
         store_iter_next (iter);
     }
     store_iter_destroy (&iter);
