@@ -705,7 +705,7 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->jobs = async_idmap_new ();
     self->live_ids = ordset_new ();
     async_idmap_set_destructor (self->jobs, (async_idmap_destructor_fn *) async_job_destroy);
-    self->gathers = lifecycle_gathers_new ();
+    self->gathers = gathers_new (GATHERS_BYTES_MAX);
     async_spin_init (&self->spin, config->spin_us);
     waiters_calls_t waiter_calls = { .arg = self, .send = s_waiters_send,
                                      .deliver = s_waiter_deliver };
@@ -796,7 +796,7 @@ broker_destroy (broker_t **self_p)
     async_idmap_destroy (&self->jobs);
     query_destroy (&self->query);
     ordset_destroy (&self->live_ids);
-    zhashx_destroy (&self->gathers);
+    gathers_destroy (&self->gathers);
     timers_destroy (&self->timers);
     orphans_destroy (&self->orphans);
     quota_destroy (&self->quotas);

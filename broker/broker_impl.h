@@ -12,6 +12,7 @@
 #include "commit.h"
 #include "dispatch.h"
 #include "every.h"
+#include "gathers.h"
 #include "handoffs.h"
 #include "history.h"
 #include "http.h"
@@ -41,8 +42,7 @@ struct _broker_t {
     dispatch_t *dispatch;
     nodes_t *nodes;             //  the node sessions, dead nodes, held ACKs (nodes.h)
     async_idmap_t *jobs;        //  id -> async_job_t: live and dirty jobs
-    zhashx_t *gathers;          //  parent id -> s_gather_t: its children's summaries
-    size_t gather_bytes;        //  held in all of them
+    gathers_t *gathers;         //  parents' child summaries, for postprocesses (gathers.h)
     commit_t *commit;           //  the group commit: batches staged and in flight
     waiters_t *waiters;         //  the clients waiting for jobs' outcomes
     bool more_work;             //  the timers left work for the next turn

@@ -107,9 +107,4 @@ void
 void
     lifecycle_on_progress (broker_t *self, session_t *session, async_inmsg_t *in);
 
-//  The table of parents' gathered child summaries (parent id -> its
-//  summaries), for broker_t's `gathers`
-zhashx_t *
-    lifecycle_gathers_new (void);
-
 #endif
