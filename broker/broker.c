@@ -713,7 +713,7 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->timers = timers_new ();
     self->orphans = orphans_new ();
     self->quotas = quota_new ();
-    agentset_start (self);
+    self->agent_sets = agentset_new ();
     self->handoffs = handoffs_new ();
     self->metrics = metrics_new ();
 
@@ -801,7 +801,7 @@ broker_destroy (broker_t **self_p)
     orphans_destroy (&self->orphans);
     quota_destroy (&self->quotas);
     history_destroy (&self->history);
-    agentset_stop (self);
+    agentset_destroy (&self->agent_sets);
     handoffs_destroy (&self->handoffs);
     metrics_destroy (&self->metrics);
     dispatch_destroy (&self->dispatch);
@@ -910,7 +910,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
             wait_us = until_beat;
         if (nodes_ack_holders (self->nodes) && wait_us > NODES_ACK_HOLD_US)
             wait_us = NODES_ACK_HOLD_US;
-        if (zlistx_size (self->agent_sets) && wait_us > AGENTSET_CHECK_US)
+        if (agentset_size (self->agent_sets) && wait_us > AGENTSET_CHECK_US)
             wait_us = AGENTSET_CHECK_US;
         int64_t until_sync = commit_sync_due_us (self->commit);
         if (until_sync >= 0 && until_sync < wait_us)

@@ -8,6 +8,7 @@
 #define BROKER_BROKER_IMPL_H_INCLUDED
 
 #include "broker.h"
+#include "agentset.h"
 #include "auth.h"
 #include "commit.h"
 #include "dispatch.h"
@@ -80,8 +81,7 @@ struct _broker_t {
     int64_t list_turn_us;       //  spent on listings in this loop turn
     ordset_t *live_ids;         //  the ids of the 'a' keys, in order
     query_t *query;             //  the listings (made at the first one)
-    zlistx_t *agent_sets;       //  AGENT-SET changes in flight (agentset.h)
-    uint64_t agent_set_ref;     //  the last one's ref
+    agentset_t *agent_sets;     //  AGENT-SET changes in flight (agentset.h)
 };
 
 //  ---------------------------------------------------------------------
