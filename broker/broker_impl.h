@@ -17,6 +17,7 @@
 #include "handoffs.h"
 #include "history.h"
 #include "http.h"
+#include "jobcache.h"
 #include "metrics.h"
 #include "nodes.h"
 #include "ordset.h"
@@ -42,7 +43,7 @@ struct _broker_t {
     store_t *store;
     dispatch_t *dispatch;
     nodes_t *nodes;             //  the node sessions, dead nodes, held ACKs (nodes.h)
-    async_idmap_t *jobs;        //  id -> async_job_t: live and dirty jobs
+    jobcache_t *jobs;           //  the job cache: live and dirty jobs (jobcache.h)
     gathers_t *gathers;         //  parents' child summaries, for postprocesses (gathers.h)
     commit_t *commit;           //  the group commit: batches staged and in flight
     waiters_t *waiters;         //  the clients waiting for jobs' outcomes

@@ -161,7 +161,7 @@ s_make_postprocess (broker_t *self, async_job_t *parent)
         if (gathered && gathered [i].size)
             async_sbuffer_write (&buffer, (const char *) gathered [i].data, gathered [i].size);
         else
-        if ((child = (async_job_t *) async_idmap_lookup (self->jobs, parent->children [i])))
+        if ((child = jobcache_lookup (self->jobs, parent->children [i])))
             s_pack_summary (&pk, child);
         else
         if ((child = broker_job_read (self, parent->children [i]))) {
@@ -693,7 +693,7 @@ lifecycle_cancel (broker_t *self, async_job_t *job)
 static async_job_t *
 s_attempt (broker_t *self, session_t *session, const char *id, uint64_t token)
 {
-    async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
+    async_job_t *job = jobcache_lookup (self->jobs, id);
     if (!job || !broker_job_is_live (job) || job->token != token
     ||  strcmp (job->node, session->uuid) != 0)
         return NULL;
@@ -720,7 +720,7 @@ s_result_taken (broker_t *self, session_t *session, const char *id, uint64_t tok
     //  Not in memory: completed and written before a broker restart, whose
     //  ACK was lost with the broker (one point read, for a RESULT of at
     //  most ASYNC_MAX_RESULTS entries)
-    async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
+    async_job_t *job = jobcache_lookup (self->jobs, id);
     async_job_t *stored = NULL;
     if (!job && async_id_valid (id))
         job = stored = broker_job_read (self, id);

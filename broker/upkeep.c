@@ -38,7 +38,7 @@ s_running_limits (broker_t *self)
     int64_t now = async_now_us ();
     int64_t mono = async_mono_us ();
     zlistx_t *over = zlistx_new ();
-    async_job_t *job = (async_job_t *) async_idmap_first (self->jobs);
+    async_job_t *job = jobcache_first (self->jobs);
     while (job) {
         if (broker_job_is_live (job) && job->cancelled_at && !job->cancel_mono)
             job->cancel_mono = timers_mono_from_wall (job->cancelled_at, mono, now);
@@ -49,7 +49,7 @@ s_running_limits (broker_t *self)
           || (job->timeout && job->status == ASYNC_ACTIVE
               && mono - job->active_mono > job->timeout)))
             zlistx_add_end (over, job);
-        job = (async_job_t *) async_idmap_next (self->jobs);
+        job = jobcache_next (self->jobs);
     }
     job = (async_job_t *) zlistx_first (over);
     while (job) {
@@ -104,7 +104,7 @@ bool
 upkeep_forget_job (broker_t *self, const char *id, int64_t completed_at)
 {
     //  Not from the cache either: a job being changed is not forgotten
-    async_job_t *cached = (async_job_t *) async_idmap_lookup (self->jobs, id);
+    async_job_t *cached = jobcache_lookup (self->jobs, id);
     if (cached && commit_changing (self->commit, cached))
         return false;
     async_job_t *job = broker_job_read (self, id);
@@ -125,7 +125,7 @@ upkeep_forget_job (broker_t *self, const char *id, int64_t completed_at)
     async_job_destroy (&job);
     if (cached) {
         commit_forget (self->commit, cached);
-        async_idmap_delete (self->jobs, id);
+        jobcache_delete (self->jobs, id);
     }
     char key [KEYS_TIME_SIZE];
     store_delete (self->store, key, keys_id (key, KEYS_JOB, id));
