@@ -1,7 +1,8 @@
 /*  =========================================================================
     broker_impl - the broker's state, shared by the files of broker/ that
     make up the broker (broker.c and the parts split out of it); private
-    to them: everything else uses broker.h
+    to them: everything else uses broker.h. broker_t holds objects, each
+    with its own header and unit test, not raw containers
     =========================================================================
 */
 #ifndef BROKER_BROKER_IMPL_H_INCLUDED
