@@ -97,8 +97,12 @@ jobcache_put (jobcache_t *self, async_job_t *job)
 void
 jobcache_delete (jobcache_t *self, const char *id)
 {
-    char key [ASYNC_ID_LEN];  //  a copy: `id` may go with the job
-    snprintf (key, sizeof key, "%s", id);
+    //  A copy: `id` may be the job's own, which goes with it
+    char key [ASYNC_IDMAP_KEY_MAX + 1];
+    size_t size = strnlen (id, sizeof key);
+    if (size == sizeof key)
+        return;  //  longer than any key of the map
+    memcpy (key, id, size + 1);
     async_idmap_delete (self->jobs, key);
 }
 

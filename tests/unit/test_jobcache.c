@@ -147,6 +147,10 @@ test_jobcache_put_takes_a_new_job_once (void **state)
     assert_ptr_equal (jobcache_lookup (self->cache, job->id), job);
     char id [ASYNC_ID_LEN];
     memcpy (id, job->id, ASYNC_ID_LEN);
+    char longer [ASYNC_ID_LEN + 4];
+    snprintf (longer, sizeof longer, "%s-x", id);
+    jobcache_delete (self->cache, longer);  //  not its id: it stays
+    assert_ptr_equal (jobcache_lookup (self->cache, id), job);
     jobcache_delete (self->cache, job->id);  //  destroys job (ASan: no use after)
     assert_null (jobcache_lookup (self->cache, id));
     assert_int_equal (jobcache_size (self->cache), 0);
