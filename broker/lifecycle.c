@@ -95,85 +95,21 @@ s_pack_summary (msgpack_packer *pk, async_job_t *child)
     }
 }
 
-//  The summaries of a parent's children, packed as each completes, for its
-//  postprocess: without them each child would be read back from the store
-//  (evicted since it completed). Memory only: after a restart, or past
-//  S_GATHER_BYTES in all, the postprocess reads the children it lacks.
-typedef struct {
-    size_t count;
-    async_blob_t *summaries;    //  by child_index; size 0: not gathered
-    size_t bytes;
-} s_gather_t;
-
-#define S_GATHER_BYTES (32 * 1024 * 1024)
-
+//  The same, for gathers_add
 static void
-s_gather_destroy (s_gather_t **self_p);
-
-zhashx_t *
-lifecycle_gathers_new (void)
+s_pack_child (msgpack_packer *pk, void *child)
 {
-    zhashx_t *gathers = zhashx_new ();
-    zhashx_set_destructor (gathers, (zhashx_destructor_fn *) s_gather_destroy);
-    return gathers;
+    s_pack_summary (pk, (async_job_t *) child);
 }
 
-static void
-s_gather_destroy (s_gather_t **self_p)
-{
-    s_gather_t *self = *self_p;
-    if (!self)
-        return;
-    for (size_t i = 0; i < self->count; i++)
-        async_blob_clear (&self->summaries [i]);
-    free (self->summaries);
-    free (self);
-    *self_p = NULL;
-}
-
-static void
-s_gather_drop (broker_t *self, const char *parent_id)
-{
-    s_gather_t *gather = zhashx_size (self->gathers)
-                       ? (s_gather_t *) zhashx_lookup (self->gathers, parent_id) : NULL;
-    if (gather) {
-        self->gather_bytes -= gather->bytes;
-        zhashx_delete (self->gathers, parent_id);
-    }
-}
-
+//  Keep the summary of a completed child for its parent's postprocess
+//  (gathers.h)
 static void
 s_gather_add (broker_t *self, async_job_t *parent, async_job_t *child)
 {
-    if (!parent->postprocess.size || child->child_index < 0
-    ||  (size_t) child->child_index >= parent->nchildren
-    ||  self->gather_bytes >= S_GATHER_BYTES)
-        return;
-    s_gather_t *gather = (s_gather_t *) zhashx_lookup (self->gathers, parent->id);
-    if (!gather) {
-        //  A cache: without memory for it, the postprocess reads the
-        //  children back (plain calloc: no need to stop for it)
-        gather = calloc (1, sizeof (s_gather_t));
-        if (gather)
-            gather->summaries = calloc (parent->nchildren, sizeof (async_blob_t));
-        if (!gather || !gather->summaries) {
-            free (gather);
-            return;             //  the postprocess reads them back instead
-        }
-        gather->count = parent->nchildren;
-        zhashx_insert (self->gathers, parent->id, gather);
-    }
-    async_blob_t *slot = &gather->summaries [child->child_index];
-    if (gather->count != parent->nchildren || slot->size)
-        return;
-    msgpack_sbuffer buffer;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&buffer);
-    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
-    s_pack_summary (&pk, child);
-    async_blob_take (slot, (uint8_t *) buffer.data, buffer.size);
-    gather->bytes += buffer.size;
-    self->gather_bytes += buffer.size;
+    if (parent->postprocess.size && child->child_index >= 0)
+        gathers_add (self->gathers, parent->id, parent->nchildren,
+                     (size_t) child->child_index, s_pack_child, child);
 }
 
 //  Build the postprocess job of a parent whose children are all done
@@ -216,18 +152,16 @@ s_make_postprocess (broker_t *self, async_job_t *parent)
     for (uint32_t i = 0; i < own_count; i++)
         msgpack_pack_object (&pk, own.data.via.array.ptr [i]);
     msgpack_unpacked_destroy (&own);
-    s_gather_t *gather = (s_gather_t *) zhashx_lookup (self->gathers, parent->id);
-    if (gather && gather->count != parent->nchildren)
-        gather = NULL;
+    const async_blob_t *gathered = gathers_summaries (self->gathers, parent->id,
+                                                      parent->nchildren);
     for (size_t i = 0; i < parent->nchildren; i++) {
         //  Gathered as it completed; else a cached child is read in place
         //  (broker_job_read copies)
         async_job_t *child;
-        if (gather && gather->summaries [i].size)
-            async_sbuffer_write (&buffer, (const char *) gather->summaries [i].data,
-                                 gather->summaries [i].size);
+        if (gathered && gathered [i].size)
+            async_sbuffer_write (&buffer, (const char *) gathered [i].data, gathered [i].size);
         else
-        if ((child = (async_job_t *) async_idmap_lookup (self->jobs, parent->children [i])))
+        if ((child = jobcache_lookup (self->jobs, parent->children [i])))
             s_pack_summary (&pk, child);
         else
         if ((child = broker_job_read (self, parent->children [i]))) {
@@ -237,7 +171,7 @@ s_make_postprocess (broker_t *self, async_job_t *parent)
         else
             msgpack_pack_nil (&pk);
     }
-    s_gather_drop (self, parent->id);
+    gathers_drop (self->gathers, parent->id);
     async_blob_take (&post->args, (uint8_t *) buffer.data, buffer.size);
     post->role = ASYNC_ROLE_POSTPROCESS;
     memcpy (post->parent, parent->id, ASYNC_ID_LEN);
@@ -387,7 +321,7 @@ s_job_finish (broker_t *self, async_job_t *job)
     if (job->failure.size)
         self->stat_failed++;
     if (job->kind != ASYNC_KIND_TASK)
-        s_gather_drop (self, job->id);     //  ended without its postprocess
+        gathers_drop (self->gathers, job->id);     //  ended without its postprocess
     waiters_notify (self->waiters, job);
     s_handoffs_done (self, job);
     if (!job->parent [0])
@@ -820,7 +754,7 @@ lifecycle_cancel (broker_t *self, async_job_t *job)
 static async_job_t *
 s_attempt (broker_t *self, session_t *session, const char *id, uint64_t token)
 {
-    async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
+    async_job_t *job = jobcache_lookup (self->jobs, id);
     if (!job || !broker_job_is_live (job) || job->token != token
     ||  strcmp (job->node, session->uuid) != 0)
         return NULL;
@@ -847,7 +781,7 @@ s_result_taken (broker_t *self, session_t *session, const char *id, uint64_t tok
     //  Not in memory: completed and written before a broker restart, whose
     //  ACK was lost with the broker (one point read, for a RESULT of at
     //  most ASYNC_MAX_RESULTS entries)
-    async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
+    async_job_t *job = jobcache_lookup (self->jobs, id);
     async_job_t *stored = NULL;
     if (!job && async_id_valid (id))
         job = stored = broker_job_read (self, id);
@@ -962,34 +896,19 @@ s_handoff (broker_t *self, async_job_t *job, const char *target_id)
     char key [KEYS_HANDOFF_SIZE];
     broker_live_put (self, job->id, "", 0, false);
     store_put (self->store, key, keys_handoff (key, target->id, job->id), "", 0);
-    lifecycle_handoff_add (self, target->id, job->id);
+    handoffs_add (self->handoffs, target->id, job->id);
     broker_job_save (self, job);
     broker_outcome_staged (self);
     async_log_debug ("broker", "job.handoff", "job=%s target=%s", job->id, target->id);
-}
-
-//  Remember that `waiting` handed off to `target` (in memory; the w key
-//  is the durable copy)
-void
-lifecycle_handoff_add (broker_t *self, const char *target, const char *waiting)
-{
-    zlistx_t *list = (zlistx_t *) zhashx_lookup (self->handoff_targets, target);
-    if (!list) {
-        list = zlistx_new ();
-        zlistx_set_destructor (list, (zlistx_destructor_fn *) zstr_free);
-        zhashx_insert (self->handoff_targets, target, list);
-    }
-    zlistx_add_end (list, async_xstrdup (waiting));
 }
 
 //  Jobs that handed off to `done` complete with its outcome
 static void
 s_handoffs_done (broker_t *self, async_job_t *done)
 {
-    zlistx_t *waiting = (zlistx_t *) zhashx_lookup (self->handoff_targets, done->id);
+    zlistx_t *waiting = handoffs_take (self->handoffs, done->id);
     if (!waiting)
         return;                 //  the usual case
-    zhashx_delete (self->handoff_targets, done->id);      //  no destructor: ours now
     const char *id = (const char *) zlistx_first (waiting);
     while (id) {
         char key [KEYS_HANDOFF_SIZE];

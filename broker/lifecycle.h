@@ -107,10 +107,6 @@ void
 void
     lifecycle_interrupt (broker_t *self, async_job_t *job, const char *why);
 
-//  Remember that job `waiting` handed off to job `target`
-void
-    lifecycle_handoff_add (broker_t *self, const char *target, const char *waiting);
-
 //  One line for the results refused since the last one, if any
 void
     lifecycle_log_rejected_count (broker_t *self);
@@ -124,10 +120,5 @@ void
                           async_inmsg_t *in);
 void
     lifecycle_on_progress (broker_t *self, session_t *session, async_inmsg_t *in);
-
-//  The table of parents' gathered child summaries (parent id -> its
-//  summaries), for broker_t's `gathers`
-zhashx_t *
-    lifecycle_gathers_new (void);
 
 #endif
