@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "agentset.h"
+#include "broker_impl.h"
 #include "async_alloc.h"
 #include "async_msgs.h"
 #include "nodes.h"
@@ -12,18 +13,16 @@
 #include "asyncmesh/log.h"
 #include <inttypes.h>
 
-//  A change relayed to a node, waiting for its AGENT-APPLIED
-typedef struct {
-    uint64_t ref;
-    char uuid [ASYNC_ID_LEN];
-    char *rkey;        //  the node's routing id, as hex
-    zframe_t *client;  //  the client's routing id
-    uint64_t rid;      //  the client's request
-    int64_t deadline;  //  monotonic us
-} s_change_t;
+//  ---------------------------------------------------------------------
+//  The changes in flight
+
+struct _agentset_t {
+    zlistx_t *changes;          //  agentset_change_t, oldest first
+    uint64_t ref;               //  the last one's ref
+};
 
 static void
-s_change_destroy (s_change_t **self_p)
+s_change_destroy (agentset_change_t **self_p)
 {
     if (*self_p) {
         free ((*self_p)->rkey);
@@ -33,9 +32,94 @@ s_change_destroy (s_change_t **self_p)
     }
 }
 
+agentset_t *
+agentset_new (void)
+{
+    agentset_t *self = (agentset_t *) async_xcalloc (1, sizeof (agentset_t));
+    self->changes = zlistx_new ();
+    assert (self->changes);
+    zlistx_set_destructor (self->changes, (zlistx_destructor_fn *) s_change_destroy);
+    return self;
+}
+
+void
+agentset_destroy (agentset_t **self_p)
+{
+    agentset_t *self = *self_p;
+    if (self) {
+        zlistx_destroy (&self->changes);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+agentset_change_t *
+agentset_add (agentset_t *self, const char *uuid, const char *rkey, zframe_t *routing,
+              uint64_t rid, int64_t deadline)
+{
+    agentset_change_t *change =
+        (agentset_change_t *) async_xcalloc (1, sizeof (agentset_change_t));
+    change->ref = ++self->ref;
+    snprintf (change->uuid, sizeof change->uuid, "%s", uuid);
+    change->rkey = async_xstrdup (rkey);
+    change->client = zframe_dup (routing);
+    change->rid = rid;
+    change->deadline = deadline;
+    change->handle = zlistx_add_end (self->changes, change);
+    return change;
+}
+
+void
+agentset_remove (agentset_t *self, agentset_change_t **change_p)
+{
+    if (*change_p) {
+        zlistx_delete (self->changes, (*change_p)->handle);
+        *change_p = NULL;
+    }
+}
+
+agentset_change_t *
+agentset_for_node (agentset_t *self, const char *uuid)
+{
+    agentset_change_t *change = (agentset_change_t *) zlistx_first (self->changes);
+    while (change && !streq (change->uuid, uuid))
+        change = (agentset_change_t *) zlistx_next (self->changes);
+    return change;
+}
+
+agentset_change_t *
+agentset_find (agentset_t *self, uint64_t ref, const char *rkey)
+{
+    agentset_change_t *change = (agentset_change_t *) zlistx_first (self->changes);
+    while (change && (change->ref != ref || strcmp (change->rkey, rkey)))
+        change = (agentset_change_t *) zlistx_next (self->changes);
+    return change;
+}
+
+size_t
+agentset_size (agentset_t *self)
+{
+    return zlistx_size (self->changes);
+}
+
+agentset_change_t *
+agentset_first (agentset_t *self)
+{
+    return (agentset_change_t *) zlistx_first (self->changes);
+}
+
+agentset_change_t *
+agentset_next (agentset_t *self)
+{
+    return (agentset_change_t *) zlistx_next (self->changes);
+}
+
+//  ---------------------------------------------------------------------
+//  The broker's handlers
+
 //  Answer the client and forget the change: OK when `text` is NULL
 static void
-s_answer (broker_t *self, s_change_t *change, int code, const char *text)
+s_answer (broker_t *self, agentset_change_t *change, int code, const char *text)
 {
     if (text)
         broker_error (self, change->client, change->rid, code, text);
@@ -116,28 +200,20 @@ agentset_on_request (broker_t *self, zframe_t *routing, async_inmsg_t *in)
         broker_error (self, routing, in->rid, ASYNC_ENOJOB, text);
         return;
     }
-    s_change_t *change = (s_change_t *) zlistx_first (self->agent_sets);
-    for (; change; change = (s_change_t *) zlistx_next (self->agent_sets))
-        if (streq (change->uuid, uuid)) {
-            broker_error (self, routing, in->rid, ASYNC_EREFUSED,
-                          "a change of this node's agents is under way; try again");
-            return;
-        }
-    if (zlistx_size (self->agent_sets) >= AGENTSET_MAX) {
+    if (agentset_for_node (self->agent_sets, uuid)) {
+        broker_error (self, routing, in->rid, ASYNC_EREFUSED,
+                      "a change of this node's agents is under way; try again");
+        return;
+    }
+    if (agentset_size (self->agent_sets) >= AGENTSET_MAX) {
         snprintf (text, sizeof text,
                   "%d changes of agents are under way (at most); try again later",
                   AGENTSET_MAX);
         broker_error (self, routing, in->rid, ASYNC_EREFUSED, text);
         return;
     }
-    change = (s_change_t *) async_xcalloc (1, sizeof (s_change_t));
-    change->ref = ++self->agent_set_ref;
-    memcpy (change->uuid, uuid, ASYNC_ID_LEN);
-    change->rkey = async_xstrdup (session->rkey);
-    change->client = zframe_dup (routing);
-    change->rid = in->rid;
-    change->deadline = async_mono_us () + AGENTSET_WAIT_US;
-    zlistx_add_end (self->agent_sets, change);
+    agentset_change_t *change = agentset_add (self->agent_sets, uuid, session->rkey, routing,
+                                              in->rid, async_mono_us () + AGENTSET_WAIT_US);
     async_msg_t msg;
     async_msg_init (&msg, ASYNC_S_AGENT_SET, 0);
     async_msg_key (&msg, "ref");
@@ -166,10 +242,7 @@ agentset_on_applied (broker_t *self, const char *rkey, async_inmsg_t *in)
     async_agent_applied_t applied;
     if (async_agent_applied_decode (&applied, in))
         return;
-    uint64_t ref = applied.ref;
-    s_change_t *change = (s_change_t *) zlistx_first (self->agent_sets);
-    while (change && (change->ref != ref || strcmp (change->rkey, rkey)))
-        change = (s_change_t *) zlistx_next (self->agent_sets);
+    agentset_change_t *change = agentset_find (self->agent_sets, applied.ref, rkey);
     if (!change)
         return;  //  answered already (timed out), or not ours
     bool ok = applied.has_ok && applied.ok;
@@ -189,15 +262,15 @@ agentset_on_applied (broker_t *self, const char *rkey, async_inmsg_t *in)
                   *reason ? reason : "no reason given");
         s_answer (self, change, ASYNC_EREFUSED, ok ? NULL : text);
     }
-    zlistx_delete (self->agent_sets, zlistx_cursor (self->agent_sets));
+    agentset_remove (self->agent_sets, &change);
 }
 
 void
 agentset_check (broker_t *self, int64_t mono)
 {
-    if (zlistx_size (self->agent_sets) == 0)
+    if (agentset_size (self->agent_sets) == 0)
         return;
-    s_change_t *change = (s_change_t *) zlistx_first (self->agent_sets);
+    agentset_change_t *change = agentset_first (self->agent_sets);
     while (change) {
         session_t *session = nodes_session (self->nodes, change->rkey);
         bool gone = !session || session->state == SESSION_DEAD
@@ -213,23 +286,10 @@ agentset_check (broker_t *self, int64_t mono)
                           "still apply the change (see 'asyncctl node %s')",
                           change->uuid, (int) (AGENTSET_WAIT_US / 1000000), change->uuid);
             s_answer (self, change, gone ? ASYNC_ENOJOB : ASYNC_ETIMEOUT, text);
-            zlistx_delete (self->agent_sets, zlistx_cursor (self->agent_sets));
-            change = (s_change_t *) zlistx_first (self->agent_sets);
+            agentset_remove (self->agent_sets, &change);
+            change = agentset_first (self->agent_sets);
             continue;
         }
-        change = (s_change_t *) zlistx_next (self->agent_sets);
+        change = agentset_next (self->agent_sets);
     }
-}
-
-void
-agentset_start (broker_t *self)
-{
-    self->agent_sets = zlistx_new ();
-    zlistx_set_destructor (self->agent_sets, (zlistx_destructor_fn *) s_change_destroy);
-}
-
-void
-agentset_stop (broker_t *self)
-{
-    zlistx_destroy (&self->agent_sets);
 }

@@ -44,7 +44,6 @@
 #include "waiters.h"
 #include "async_codec.h"
 #include "async_msgs.h"
-#include "async_idmap.h"
 #include "async_job.h"
 #include "async_spin.h"
 #include "async_util.h"
@@ -61,14 +60,6 @@
 #include <sys/statvfs.h>
 
 #define S_VERSION ASYNC_VERSION_STRING
-
-//  A zlistx/zhashx destructor of plain allocations
-static void
-s_free_item (void **item)
-{
-    free (*item);
-    *item = NULL;
-}
 
 //  ---------------------------------------------------------------------
 //  Keys
@@ -103,25 +94,16 @@ broker_live_delete (broker_t *self, const char *id)
 }
 
 //  ---------------------------------------------------------------------
-//  Job cache: every job being changed lives in self->jobs until commit
+//  Job cache: every job being changed lives in self->jobs (jobcache.h)
+//  until commit
 
 async_job_t *
 broker_job_load (broker_t *self, const char *id)
 {
-    async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
-    if (job)
-        return job;
-    char key [40];
-    char *value;
-    size_t size;
-    if (store_get (self->store, key, keys_id (key, KEYS_JOB, id), &value, &size))
-        return NULL;
-    job = async_job_decode (value, size);
-    free (value);
-    if (job) {
-        async_idmap_insert (self->jobs, job->id, job);
+    bool loaded;
+    async_job_t *job = jobcache_load (self->jobs, id, &loaded);
+    if (loaded)
         commit_loaded (self->commit, job);
-    }
     return job;
 }
 
@@ -129,23 +111,7 @@ broker_job_load (broker_t *self, const char *id)
 async_job_t *
 broker_job_read (broker_t *self, const char *id)
 {
-    async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
-    uint8_t *data;
-    size_t size;
-    if (job) {
-        if (async_job_encode (job, &data, &size))
-            return NULL;
-        async_job_t *copy = async_job_decode (data, size);
-        free (data);
-        return copy;
-    }
-    char key [40];
-    char *value;
-    if (store_get (self->store, key, keys_id (key, KEYS_JOB, id), &value, &size))
-        return NULL;
-    job = async_job_decode (value, size);
-    free (value);
-    return job;
+    return jobcache_read (self->jobs, id);
 }
 
 //  Mark a job for writing at the next commit
@@ -153,9 +119,7 @@ void
 broker_job_save (broker_t *self, async_job_t *job)
 {
     //  Not read from the store (broker_job_load): a new job
-    bool fresh = !async_idmap_lookup (self->jobs, job->id);
-    if (fresh)
-        async_idmap_insert (self->jobs, job->id, job);
+    bool fresh = jobcache_put (self->jobs, job);
     commit_stage_job (self->commit, job, fresh);
 }
 
@@ -710,20 +674,17 @@ broker_new (const broker_config_t *config, broker_t **self_p)
     self->started_mono = async_mono_us ();
     self->dispatch = dispatch_new ();
     dispatch_set_window (self->dispatch, self->config.window);
-    self->jobs = async_idmap_new ();
     self->live_ids = ordset_new ();
-    async_idmap_set_destructor (self->jobs, (async_idmap_destructor_fn *) async_job_destroy);
-    self->gathers = lifecycle_gathers_new ();
+    self->gathers = gathers_new (GATHERS_BYTES_MAX);
     async_spin_init (&self->spin, config->spin_us);
     waiters_calls_t waiter_calls = { .arg = self, .send = s_waiters_send,
                                      .deliver = s_waiter_deliver };
     self->waiters = waiters_new (&waiter_calls);
     self->timers = timers_new ();
-    self->orphans = zhashx_new ();
-    zhashx_set_destructor (self->orphans, s_free_item);
+    self->orphans = orphans_new ();
     self->quotas = quota_new ();
-    agentset_start (self);
-    self->handoff_targets = zhashx_new ();   //  values: zlistx_t *, freed by hand
+    self->agent_sets = agentset_new ();
+    self->handoffs = handoffs_new ();
     self->metrics = metrics_new ();
 
     int rc = store_open_salvage (config->data_dir, config->sync, config->salvage,
@@ -735,6 +696,7 @@ broker_new (const broker_config_t *config, broker_t **self_p)
                                          .seq = s_commit_seq };
         self->commit = commit_new (self->store, self->dispatch, self->metrics,
                                    config->sync, &callbacks);
+        self->jobs = jobcache_new (self->store);
         self->nodes = nodes_new (self->store);
         self->history = history_new (self->store);
         rc = recover_run (self);
@@ -802,23 +764,16 @@ broker_destroy (broker_t **self_p)
     nodes_destroy (&self->nodes);
     waiters_destroy (&self->waiters);
     commit_destroy (&self->commit);
-    async_idmap_destroy (&self->jobs);
+    jobcache_destroy (&self->jobs);
     query_destroy (&self->query);
     ordset_destroy (&self->live_ids);
-    zhashx_destroy (&self->gathers);
+    gathers_destroy (&self->gathers);
     timers_destroy (&self->timers);
-    zhashx_destroy (&self->orphans);
+    orphans_destroy (&self->orphans);
     quota_destroy (&self->quotas);
     history_destroy (&self->history);
-    agentset_stop (self);
-    if (self->handoff_targets) {
-        zlistx_t *list = (zlistx_t *) zhashx_first (self->handoff_targets);
-        while (list) {
-            zlistx_destroy (&list);
-            list = (zlistx_t *) zhashx_next (self->handoff_targets);
-        }
-        zhashx_destroy (&self->handoff_targets);
-    }
+    agentset_destroy (&self->agent_sets);
+    handoffs_destroy (&self->handoffs);
     metrics_destroy (&self->metrics);
     dispatch_destroy (&self->dispatch);
     every_destroy (&self->every);
@@ -926,7 +881,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
             wait_us = until_beat;
         if (nodes_ack_holders (self->nodes) && wait_us > NODES_ACK_HOLD_US)
             wait_us = NODES_ACK_HOLD_US;
-        if (zlistx_size (self->agent_sets) && wait_us > AGENTSET_CHECK_US)
+        if (agentset_size (self->agent_sets) && wait_us > AGENTSET_CHECK_US)
             wait_us = AGENTSET_CHECK_US;
         int64_t until_sync = commit_sync_due_us (self->commit);
         if (until_sync >= 0 && until_sync < wait_us)
@@ -1023,10 +978,11 @@ broker_view_schedules (broker_t *self, async_msg_t *reply)
 }
 
 int
-broker_view_jobs (broker_t *self, const msgpack_object *query, int64_t page, size_t bytes,
-                  json_t *jobs, async_msg_t *reply, char *err, size_t err_size)
+broker_view_jobs (broker_t *self, const msgpack_object *query, bool count_only, int64_t page,
+                  size_t bytes, json_t *jobs, async_msg_t *reply, char *err, size_t err_size)
 {
-    return listing_jobs (self, query, 0, false, page, bytes, jobs, reply, err, err_size);
+    return listing_jobs (self, query, 0, count_only, page, bytes, jobs, reply, err,
+                         err_size);
 }
 
 void

@@ -1,22 +1,28 @@
 /*  =========================================================================
     broker_impl - the broker's state, shared by the files of broker/ that
     make up the broker (broker.c and the parts split out of it); private
-    to them: everything else uses broker.h
+    to them: everything else uses broker.h. broker_t holds objects, each
+    with its own header and unit test, not raw containers
     =========================================================================
 */
 #ifndef BROKER_BROKER_IMPL_H_INCLUDED
 #define BROKER_BROKER_IMPL_H_INCLUDED
 
 #include "broker.h"
+#include "agentset.h"
 #include "auth.h"
 #include "commit.h"
 #include "dispatch.h"
 #include "every.h"
+#include "gathers.h"
+#include "handoffs.h"
 #include "history.h"
 #include "http.h"
+#include "jobcache.h"
 #include "metrics.h"
 #include "nodes.h"
 #include "ordset.h"
+#include "orphans.h"
 #include "query.h"
 #include "quota.h"
 #include "session.h"
@@ -31,13 +37,6 @@
 #include "async_util.h"
 #include <czmq.h>
 
-//  A job recovered in assigned/active state, waiting for its node to say HELLO
-typedef struct {
-    char id [ASYNC_ID_LEN];
-    char node [ASYNC_ID_LEN];
-    int64_t deadline;           //  monotonic us
-} orphan_t;
-
 struct _broker_t {
     broker_config_t config;
     zsock_t *router;
@@ -45,19 +44,18 @@ struct _broker_t {
     store_t *store;
     dispatch_t *dispatch;
     nodes_t *nodes;             //  the node sessions, dead nodes, held ACKs (nodes.h)
-    async_idmap_t *jobs;        //  id -> async_job_t: live and dirty jobs
-    zhashx_t *gathers;          //  parent id -> s_gather_t: its children's summaries
-    size_t gather_bytes;        //  held in all of them
+    jobcache_t *jobs;           //  the job cache: live and dirty jobs (jobcache.h)
+    gathers_t *gathers;         //  parents' child summaries, for postprocesses (gathers.h)
     commit_t *commit;           //  the group commit: batches staged and in flight
     waiters_t *waiters;         //  the clients waiting for jobs' outcomes
     bool more_work;             //  the timers left work for the next turn
     bool every_held;            //  schedules may not tick now (disk, backlog)
     timers_t *timers;           //  scheduled jobs, backoffs, begin_by deadlines
-    zhashx_t *orphans;          //  id -> orphan_t
+    orphans_t *orphans;         //  jobs on nodes at a restart, awaited (orphans.h)
     quota_t *quotas;            //  cluster quotas
     every_t *every;             //  recurring schedules
     history_t *history;         //  completed jobs by minute (history.h)
-    zhashx_t *handoff_targets;  //  target id -> ids of jobs handed off to it
+    handoffs_t *handoffs;       //  jobs handed off, by target (handoffs.h)
     const char *peer_address;   //  of the message being handled
     const char *actor;          //  who sent it, for the log of operators'
                                 //  actions: the name of its CURVE key,
@@ -85,8 +83,7 @@ struct _broker_t {
     int64_t list_turn_us;       //  spent on listings in this loop turn
     ordset_t *live_ids;         //  the ids of the 'a' keys, in order
     query_t *query;             //  the listings (made at the first one)
-    zlistx_t *agent_sets;       //  AGENT-SET changes in flight (agentset.h)
-    uint64_t agent_set_ref;     //  the last one's ref
+    agentset_t *agent_sets;     //  AGENT-SET changes in flight (agentset.h)
 };
 
 //  ---------------------------------------------------------------------

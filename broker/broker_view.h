@@ -20,7 +20,8 @@
 void
     broker_view_status (broker_t *self, async_msg_t *reply);
 
-//  The JOBS reply to a LIST query: `query` is a map as LIST's body
+//  The JOBS reply to a LIST query (`count_only`: the COUNT reply to a
+//  COUNT, `jobs` NULL): `query` is a map as LIST's body
 //  {"status": [...], "queue", "task", "node", "limit", "cursor"}. A page
 //  holds at most `page` jobs and about `bytes` of records, within the
 //  bounds of a LIST (its `next` says where to go on). 0, -1 for a bad
@@ -29,9 +30,9 @@ void
 //  (a JSON array) as job JSON too: built within the bounds of the page
 //  (turned into JSON after it, 1000 jobs held the loop 60 to 110 ms).
 int
-    broker_view_jobs (broker_t *self, const msgpack_object *query, int64_t page,
-                      size_t bytes, json_t *jobs, async_msg_t *reply, char *err,
-                      size_t err_size);
+    broker_view_jobs (broker_t *self, const msgpack_object *query, bool count_only,
+                      int64_t page, size_t bytes, json_t *jobs, async_msg_t *reply,
+                      char *err, size_t err_size);
 
 //  Count `us` microseconds the HTTP server spent on a listing (writing
 //  its JSON out) into the listing time of this loop turn, which bounds

@@ -22,11 +22,26 @@ typedef struct {
     bool dirty;  //  changed since history_stage
 } s_count_t;
 
+//  The counts of the day and of the week, added up by step (5 minutes,
+//  an hour) in memory, so that an answer for those ranges reads no key:
+//  a ring of the range's steps, each the queues counted in it (at most
+//  S_JSON_QUEUES, the others together as HISTORY_OTHER). Loaded from the
+//  h keys at the start, counted on by history_count
+typedef struct {
+    int64_t step_us;
+    size_t size;       //  steps in the ring: the range's
+    int64_t *steps;    //  the step each slot holds (its start / step_us; -1: none)
+    zhashx_t **counts; //  slot -> queue -> s_count_t
+} s_rollup_t;
+
+#define S_ROLLUPS 2    //  day, week
+
 struct _history_t {
     store_t *store;
     int64_t minute;    //  the minute of `counts` (-1: none yet)
     zhashx_t *counts;  //  queue -> s_count_t, of that minute
     bool dirty;        //  a count changed since history_stage
+    s_rollup_t rollups [S_ROLLUPS];
 };
 
 static void
@@ -47,6 +62,65 @@ s_key (char *buf, int64_t minute, const char *queue)
     return S_KEY_HEAD + len;
 }
 
+static void
+s_rollup_init (s_rollup_t *self, int64_t range_us, int64_t step_us)
+{
+    self->step_us = step_us;
+    self->size = (size_t) (range_us / step_us);
+    self->steps = (int64_t *) async_xcalloc (self->size, sizeof (int64_t));
+    self->counts = (zhashx_t **) async_xcalloc (self->size, sizeof (zhashx_t *));
+    for (size_t slot = 0; slot < self->size; slot++) {
+        self->steps [slot] = -1;
+        self->counts [slot] = zhashx_new ();
+        zhashx_set_destructor (self->counts [slot], s_count_free);
+    }
+}
+
+static void
+s_rollup_clear (s_rollup_t *self)
+{
+    for (size_t slot = 0; slot < self->size; slot++)
+        zhashx_destroy (&self->counts [slot]);
+    free (self->counts);
+    free (self->steps);
+}
+
+//  Count jobs completed at `when` (us) in `queue`
+static void
+s_rollup_add (s_rollup_t *self, int64_t when, const char *queue, uint64_t succeeded,
+              uint64_t failed)
+{
+    int64_t step = when / self->step_us;
+    size_t slot = (size_t) (step % (int64_t) self->size);
+    if (self->steps [slot] != step) {
+        if (self->steps [slot] > step)
+            return;             //  older than the ring holds
+        zhashx_purge (self->counts [slot]);
+        self->steps [slot] = step;
+    }
+    zhashx_t *counts = self->counts [slot];
+    s_count_t *count = (s_count_t *) zhashx_lookup (counts, queue);
+    if (!count && zhashx_size (counts) >= S_JSON_QUEUES)
+        count = (s_count_t *) zhashx_lookup (counts, queue = HISTORY_OTHER);
+    if (!count) {
+        count = (s_count_t *) async_xcalloc (1, sizeof (s_count_t));
+        zhashx_insert (counts, queue, count);
+    }
+    count->succeeded += succeeded;
+    count->failed += failed;
+}
+
+//  The rollup whose range and step these are, or NULL
+static s_rollup_t *
+s_rollup_for (history_t *self, int64_t range_us, int64_t step_us)
+{
+    for (int i = 0; i < S_ROLLUPS; i++)
+        if (self->rollups [i].step_us == step_us
+        &&  (int64_t) self->rollups [i].size * step_us == range_us)
+            return &self->rollups [i];
+    return NULL;
+}
+
 history_t *
 history_new (store_t *store)
 {
@@ -55,6 +129,38 @@ history_new (store_t *store)
     self->minute = -1;
     self->counts = zhashx_new ();
     zhashx_set_destructor (self->counts, s_count_free);
+    const char *names [S_ROLLUPS] = { "day", "week" };
+    for (int i = 0; i < S_ROLLUPS; i++) {
+        int64_t range_us = 0, step_us = 0;
+        if (history_range (names [i], &range_us, &step_us))
+            assert (false);
+        s_rollup_init (&self->rollups [i], range_us, step_us);
+    }
+    //  The week's minutes into the rollups: at most 10 080 x 21 keys,
+    //  once (about 0.1 s at worst)
+    int64_t horizon = (async_now_us () - HISTORY_KEEP_US) / S_MINUTE_US;
+    char from [S_KEY_HEAD];
+    from [0] = KEYS_HISTORY;
+    store_put_be64 ((uint8_t *) from + 1, (uint64_t) (horizon > 0 ? horizon : 0));
+    store_iter_t *iter = store_iter_new (store, KEYS_PREFIX (KEYS_HISTORY), 1);
+    store_iter_seek (iter, from, sizeof from);
+    for (; store_iter_valid (iter); store_iter_next (iter)) {
+        size_t ksize, vsize;
+        const char *key = store_iter_key (iter, &ksize);
+        const char *value = store_iter_value (iter, &vsize);
+        if (ksize <= S_KEY_HEAD || ksize - S_KEY_HEAD > ASYNC_MAX_NAME || vsize != 16)
+            continue;
+        int64_t minute = (int64_t) store_get_be64 ((const uint8_t *) key + 1);
+        if (minute < 0 || minute > INT64_MAX / S_MINUTE_US)
+            continue;
+        char queue [ASYNC_MAX_NAME + 1];
+        snprintf (queue, sizeof queue, "%.*s", (int) (ksize - S_KEY_HEAD), key + S_KEY_HEAD);
+        for (int i = 0; i < S_ROLLUPS; i++)
+            s_rollup_add (&self->rollups [i], minute * S_MINUTE_US, queue,
+                          store_get_be64 ((const uint8_t *) value),
+                          store_get_be64 ((const uint8_t *) value + 8));
+    }
+    store_iter_destroy (&iter);
     return self;
 }
 
@@ -65,6 +171,8 @@ history_destroy (history_t **self_p)
     if (!self)
         return;
     zhashx_destroy (&self->counts);
+    for (int i = 0; i < S_ROLLUPS; i++)
+        s_rollup_clear (&self->rollups [i]);
     free (self);
     *self_p = NULL;
 }
@@ -104,6 +212,8 @@ history_count (history_t *self, const char *queue, bool failed, int64_t now)
         count->succeeded++;
     count->dirty = true;
     self->dirty = true;
+    for (int i = 0; i < S_ROLLUPS; i++)
+        s_rollup_add (&self->rollups [i], now, queue, !failed, failed);
 }
 
 void
@@ -205,10 +315,37 @@ history_range (const char *name, int64_t *range_us, int64_t *step_us)
     return 0;
 }
 
+//  The answer of a rollup's range: its steps, the one going on last
+static json_t *
+s_rollup_json (s_rollup_t *self, int64_t now)
+{
+    int64_t last = now / self->step_us;
+    int64_t first = last - (int64_t) self->size + 1;
+    json_t *answer = s_series (self->size);
+    json_t *queues = json_object ();
+    json_object_set_new (answer, "step_seconds", json_integer (self->step_us / 1000000));
+    json_object_set_new (answer, "start", json_real (first * (self->step_us / 1e6)));
+    for (int64_t step = first; step <= last; step++) {
+        size_t slot = (size_t) (step % (int64_t) self->size);
+        if (self->steps [slot] != step)
+            continue;
+        s_count_t *count = (s_count_t *) zhashx_first (self->counts [slot]);
+        for (; count; count = (s_count_t *) zhashx_next (self->counts [slot]))
+            s_minute (answer, queues, (size_t) (step - first),
+                      (const char *) zhashx_cursor (self->counts [slot]), count->succeeded,
+                      count->failed);
+    }
+    json_object_set_new (answer, "queues", queues);
+    return answer;
+}
+
 json_t *
 history_json (history_t *self, int64_t now, int64_t range_us, int64_t step_us)
 {
     assert (range_us > 0 && step_us > 0 && range_us % step_us == 0);
+    s_rollup_t *rollup = s_rollup_for (self, range_us, step_us);
+    if (rollup)
+        return s_rollup_json (rollup, now);
     size_t steps = (size_t) (range_us / step_us);
     int64_t last = now / S_MINUTE_US;  //  the minute going on
     int64_t start = (last + 1) * S_MINUTE_US - range_us;

@@ -23,7 +23,7 @@
 #define HISTORY_KEEP_US (7LL * 24 * 3600 * 1000000)
 //  Queues counted apart in one minute; the others are HISTORY_OTHER
 #define HISTORY_QUEUES  20
-#define HISTORY_OTHER   "_other"
+#define HISTORY_OTHER   "(other)"    //  no queue's name: they have no '(' ')'
 
 typedef struct _history_t history_t;
 

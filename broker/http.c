@@ -22,6 +22,7 @@
 #include "async_alloc.h"
 #include <microhttpd.h>
 #include <ctype.h>
+#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -257,6 +258,7 @@ s_api_job (http_t *self, struct MHD_Connection *connection, const char *id)
 typedef struct {
     json_t *query;
     json_t *statuses;
+    bool count_only;            //  /api/count: no limit
     char error [200];
 } s_jobs_query_t;
 
@@ -277,10 +279,31 @@ s_jobs_argument (void *arg, enum MHD_ValueKind kind, const char *key, const char
         }
     }
     else
-    if (streq (key, "queue") || streq (key, "task") || streq (key, "node"))
+    if (streq (key, "queue") || streq (key, "task") || streq (key, "node")
+    ||  streq (key, "parent"))
         json_object_set_new (self->query, key, json_string (value));
     else
-    if (streq (key, "limit")) {
+    if (streq (key, "by") && self->count_only) {
+        if (streq (value, "status"))
+            json_object_set_new (self->query, "by_status", json_true ());
+        else
+            snprintf (self->error, sizeof self->error, "by '%.50s': only by=status is "
+                      "counted", value);
+    }
+    else
+    if (streq (key, "since")) {
+        //  Seconds; the broker checks the range (0 to 1e12)
+        char *end;
+        errno = 0;
+        double seconds = strtod (value, &end);
+        if (!*value || *end || errno || !isfinite (seconds))
+            snprintf (self->error, sizeof self->error, "since '%.50s' is not a number of "
+                      "seconds", value);
+        else
+            json_object_set_new (self->query, "since", json_real (seconds));
+    }
+    else
+    if (streq (key, "limit") && !self->count_only) {
         char *end;
         errno = 0;
         long long limit = strtoll (value, &end, 10);
@@ -301,15 +324,19 @@ s_jobs_argument (void *arg, enum MHD_ValueKind kind, const char *key, const char
     }
     else
         snprintf (self->error, sizeof self->error, "unknown parameter '%.50s'; give "
-                  "status, queue, task, node, limit or cursor", key);
+                  "status, queue, task, node, parent, since, %s or cursor", key,
+                  self->count_only ? "by" : "limit");
     return MHD_YES;
 }
 
+//  /api/jobs, and (count_only) /api/count: one page of a LIST, or of a
+//  COUNT
 static enum MHD_Result
-s_api_jobs (http_t *self, struct MHD_Connection *connection)
+s_api_jobs (http_t *self, struct MHD_Connection *connection, bool count_only)
 {
-    s_jobs_query_t args = { json_pack ("{s:I}", "limit", (json_int_t) S_LIST_LIMIT),
-                            json_array (), "" };
+    s_jobs_query_t args = { count_only ? json_object ()
+                                       : json_pack ("{s:I}", "limit", (json_int_t) S_LIST_LIMIT),
+                            json_array (), count_only, "" };
     MHD_get_connection_values (connection, MHD_GET_ARGUMENT_KIND, s_jobs_argument, &args);
     if (json_array_size (args.statuses))
         json_object_set (args.query, "status", args.statuses);
@@ -332,8 +359,9 @@ s_api_jobs (http_t *self, struct MHD_Connection *connection)
     char err [100] = "the query could not be read";
     int rc = msgpack_unpack_next (&query, (const char *) data, size, &offset)
              == MSGPACK_UNPACK_SUCCESS
-           ? broker_view_jobs (self->broker, &query.data, S_LIST_PAGE, S_LIST_BYTES,
-                               jobs, &reply, err, sizeof err)
+           ? broker_view_jobs (self->broker, &query.data, count_only, S_LIST_PAGE,
+                               S_LIST_BYTES, count_only ? NULL : jobs, &reply, err,
+                               sizeof err)
            : -1;
     msgpack_unpacked_destroy (&query);
     free (data);
@@ -349,8 +377,17 @@ s_api_jobs (http_t *self, struct MHD_Connection *connection)
     async_inmsg_t in;
     const msgpack_object *body = s_reply_body (&reply, &in);
     char next [256] = "";
+    int64_t count = 0;
     if (body)
         async_mp_str (body, "next", next, sizeof next);
+    if (body && count_only) {
+        async_mp_int (body, "count", &count);
+        json_decref (jobs);
+        jobs = json_pack ("{s:I}", "count", (json_int_t) count);
+        const msgpack_object *statuses = async_mp_get (body, "statuses");
+        if (statuses)
+            json_object_set_new (jobs, "statuses", async_codec_to_json (statuses));
+    }
     async_inmsg_destroy (&in);
     async_msg_destroy (&reply);
     enum MHD_Result rc_answer = s_answer_json_next (connection, MHD_HTTP_OK, jobs,
@@ -714,7 +751,9 @@ s_request (void *cls, struct MHD_Connection *connection, const char *url,
     if (streq (url, "/api/history"))
         return s_api_history (self, connection);
     if (streq (url, "/api/jobs") || streq (url, "/api/jobs/"))
-        return s_api_jobs (self, connection);
+        return s_api_jobs (self, connection, false);
+    if (streq (url, "/api/count"))
+        return s_api_jobs (self, connection, true);
     if (strncmp (url, "/api/jobs/", 10) == 0)
         return s_api_job (self, connection, url + 10);
     async_msg_t reply;
@@ -727,7 +766,7 @@ s_request (void *cls, struct MHD_Connection *connection, const char *url,
         return s_api_list (connection, &reply, "schedules");
     }
     return s_answer_error (connection, MHD_HTTP_NOT_FOUND, "not found; see /api/status, "
-                           "/api/jobs, /api/jobs/ID, /api/quotas, /api/schedules, "
+                           "/api/jobs, /api/count, /api/jobs/ID, /api/quotas, /api/schedules, "
                            "/api/history, /metrics or /");
 }
 

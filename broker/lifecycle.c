@@ -95,85 +95,21 @@ s_pack_summary (msgpack_packer *pk, async_job_t *child)
     }
 }
 
-//  The summaries of a parent's children, packed as each completes, for its
-//  postprocess: without them each child would be read back from the store
-//  (evicted since it completed). Memory only: after a restart, or past
-//  S_GATHER_BYTES in all, the postprocess reads the children it lacks.
-typedef struct {
-    size_t count;
-    async_blob_t *summaries;    //  by child_index; size 0: not gathered
-    size_t bytes;
-} s_gather_t;
-
-#define S_GATHER_BYTES (32 * 1024 * 1024)
-
+//  The same, for gathers_add
 static void
-s_gather_destroy (s_gather_t **self_p);
-
-zhashx_t *
-lifecycle_gathers_new (void)
+s_pack_child (msgpack_packer *pk, void *child)
 {
-    zhashx_t *gathers = zhashx_new ();
-    zhashx_set_destructor (gathers, (zhashx_destructor_fn *) s_gather_destroy);
-    return gathers;
+    s_pack_summary (pk, (async_job_t *) child);
 }
 
-static void
-s_gather_destroy (s_gather_t **self_p)
-{
-    s_gather_t *self = *self_p;
-    if (!self)
-        return;
-    for (size_t i = 0; i < self->count; i++)
-        async_blob_clear (&self->summaries [i]);
-    free (self->summaries);
-    free (self);
-    *self_p = NULL;
-}
-
-static void
-s_gather_drop (broker_t *self, const char *parent_id)
-{
-    s_gather_t *gather = zhashx_size (self->gathers)
-                       ? (s_gather_t *) zhashx_lookup (self->gathers, parent_id) : NULL;
-    if (gather) {
-        self->gather_bytes -= gather->bytes;
-        zhashx_delete (self->gathers, parent_id);
-    }
-}
-
+//  Keep the summary of a completed child for its parent's postprocess
+//  (gathers.h)
 static void
 s_gather_add (broker_t *self, async_job_t *parent, async_job_t *child)
 {
-    if (!parent->postprocess.size || child->child_index < 0
-    ||  (size_t) child->child_index >= parent->nchildren
-    ||  self->gather_bytes >= S_GATHER_BYTES)
-        return;
-    s_gather_t *gather = (s_gather_t *) zhashx_lookup (self->gathers, parent->id);
-    if (!gather) {
-        //  A cache: without memory for it, the postprocess reads the
-        //  children back (plain calloc: no need to stop for it)
-        gather = calloc (1, sizeof (s_gather_t));
-        if (gather)
-            gather->summaries = calloc (parent->nchildren, sizeof (async_blob_t));
-        if (!gather || !gather->summaries) {
-            free (gather);
-            return;             //  the postprocess reads them back instead
-        }
-        gather->count = parent->nchildren;
-        zhashx_insert (self->gathers, parent->id, gather);
-    }
-    async_blob_t *slot = &gather->summaries [child->child_index];
-    if (gather->count != parent->nchildren || slot->size)
-        return;
-    msgpack_sbuffer buffer;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&buffer);
-    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
-    s_pack_summary (&pk, child);
-    async_blob_take (slot, (uint8_t *) buffer.data, buffer.size);
-    gather->bytes += buffer.size;
-    self->gather_bytes += buffer.size;
+    if (parent->postprocess.size && child->child_index >= 0)
+        gathers_add (self->gathers, parent->id, parent->nchildren,
+                     (size_t) child->child_index, s_pack_child, child);
 }
 
 //  Build the postprocess job of a parent whose children are all done
@@ -216,18 +152,16 @@ s_make_postprocess (broker_t *self, async_job_t *parent)
     for (uint32_t i = 0; i < own_count; i++)
         msgpack_pack_object (&pk, own.data.via.array.ptr [i]);
     msgpack_unpacked_destroy (&own);
-    s_gather_t *gather = (s_gather_t *) zhashx_lookup (self->gathers, parent->id);
-    if (gather && gather->count != parent->nchildren)
-        gather = NULL;
+    const async_blob_t *gathered = gathers_summaries (self->gathers, parent->id,
+                                                      parent->nchildren);
     for (size_t i = 0; i < parent->nchildren; i++) {
         //  Gathered as it completed; else a cached child is read in place
         //  (broker_job_read copies)
         async_job_t *child;
-        if (gather && gather->summaries [i].size)
-            async_sbuffer_write (&buffer, (const char *) gather->summaries [i].data,
-                                 gather->summaries [i].size);
+        if (gathered && gathered [i].size)
+            async_sbuffer_write (&buffer, (const char *) gathered [i].data, gathered [i].size);
         else
-        if ((child = (async_job_t *) async_idmap_lookup (self->jobs, parent->children [i])))
+        if ((child = jobcache_lookup (self->jobs, parent->children [i])))
             s_pack_summary (&pk, child);
         else
         if ((child = broker_job_read (self, parent->children [i]))) {
@@ -237,7 +171,7 @@ s_make_postprocess (broker_t *self, async_job_t *parent)
         else
             msgpack_pack_nil (&pk);
     }
-    s_gather_drop (self, parent->id);
+    gathers_drop (self->gathers, parent->id);
     async_blob_take (&post->args, (uint8_t *) buffer.data, buffer.size);
     post->role = ASYNC_ROLE_POSTPROCESS;
     memcpy (post->parent, parent->id, ASYNC_ID_LEN);
@@ -387,7 +321,7 @@ s_job_finish (broker_t *self, async_job_t *job)
     if (job->failure.size)
         self->stat_failed++;
     if (job->kind != ASYNC_KIND_TASK)
-        s_gather_drop (self, job->id);     //  ended without its postprocess
+        gathers_drop (self->gathers, job->id);     //  ended without its postprocess
     waiters_notify (self->waiters, job);
     s_handoffs_done (self, job);
     if (!job->parent [0])
@@ -518,6 +452,7 @@ void
 lifecycle_interrupt (broker_t *self, async_job_t *job, const char *why)
 {
     lifecycle_release (self, job);
+    bool started = job->status == ASYNC_ACTIVE;
     if (job->status == ASYNC_ASSIGNED) {
         //  Its node may have run it: a node says STARTED only for a job that
         //  runs over 2 ms, and a task that kills its node at once (a poison
@@ -551,6 +486,7 @@ lifecycle_interrupt (broker_t *self, async_job_t *job, const char *why)
         lifecycle_job_fail (self, job, "AbortedError", message);
         return;
     }
+    lifecycle_attempt_keep (job, started, why);
     queueing_enqueue (self, job, true);
 }
 
@@ -566,33 +502,31 @@ lifecycle_send_cancel (broker_t *self, session_t *session, async_job_t *job)
     broker_send (self, session->routing, &msg);
 }
 
-//  The earlier outcomes a retried job keeps in its annotation
-//  LIFECYCLE_RETRIES_NAME, at most S_RETRIES_KEPT (the last ones), each
-//  message cut at S_RETRIES_MESSAGE bytes
-#define S_RETRIES_KEPT      10
-#define S_RETRIES_MESSAGE   500
+//  The logs a job keeps in its annotations (LIFECYCLE_RETRIES_NAME,
+//  LIFECYCLE_ATTEMPTS_NAME): arrays of at most S_LOG_KEPT entries (the
+//  last ones), each message cut at S_LOG_MESSAGE bytes. At most 10 x ~800
+//  bytes a log, within the job's annotations budget (SPEC_ANNOTATIONS_MAX)
+#define S_LOG_KEPT      10
+#define S_LOG_MESSAGE   500
 
-//  Append the job's failure to its retries annotation; false if it would
-//  not fit (the annotations stay as they were)
+//  Append `entry` (one packed msgpack value) to the array annotation `name`
+//  of the job, dropping its oldest entries past S_LOG_KEPT. false if it
+//  would not fit (the annotations stay as they were; the reason in err)
 static bool
-s_retries_keep (async_job_t *job, const char *by, int64_t now, char *err, size_t err_size)
+s_log_append (async_job_t *job, const char *name, const msgpack_sbuffer *entry, char *err,
+              size_t err_size)
 {
-    msgpack_unpacked failure, annotations;
-    msgpack_unpacked_init (&failure);
+    msgpack_unpacked annotations;
     msgpack_unpacked_init (&annotations);
     size_t offset = 0;
-    const msgpack_object *fmap = msgpack_unpack_next (&failure, (const char *) job->failure.data,
-                                                      job->failure.size, &offset)
-                                 == MSGPACK_UNPACK_SUCCESS ? &failure.data : NULL;
-    offset = 0;
     const msgpack_object *earlier = NULL;
     if (job->annotations.size
     &&  msgpack_unpack_next (&annotations, (const char *) job->annotations.data,
                              job->annotations.size, &offset) == MSGPACK_UNPACK_SUCCESS)
-        earlier = async_mp_get (&annotations.data, LIFECYCLE_RETRIES_NAME);
+        earlier = async_mp_get (&annotations.data, name);
     uint32_t nearlier = earlier && earlier->type == MSGPACK_OBJECT_ARRAY
                       ? earlier->via.array.size : 0;
-    uint32_t skip = nearlier >= S_RETRIES_KEPT ? nearlier - (S_RETRIES_KEPT - 1) : 0;
+    uint32_t skip = nearlier >= S_LOG_KEPT ? nearlier - (S_LOG_KEPT - 1) : 0;
     msgpack_sbuffer buffer;
     msgpack_packer pk;
     msgpack_sbuffer_init (&buffer);
@@ -600,27 +534,7 @@ s_retries_keep (async_job_t *job, const char *by, int64_t now, char *err, size_t
     msgpack_pack_array (&pk, nearlier - skip + 1);
     for (uint32_t i = skip; i < nearlier; i++)
         msgpack_pack_object (&pk, earlier->via.array.ptr [i]);
-    char type [ASYNC_MAX_NAME + 1] = "Error", when [40];
-    char *message = fmap ? async_mp_strdup (fmap, "message") : NULL;
-    if (fmap)
-        async_mp_str (fmap, "type", type, sizeof type);
-    if (message && strlen (message) > S_RETRIES_MESSAGE)
-        message [S_RETRIES_MESSAGE] = 0;        //  (may cut a UTF-8 sequence: bytes)
-    msgpack_pack_map (&pk, 6);
-    async_codec_pack_str (&pk, "type");
-    async_codec_pack_str (&pk, type);
-    async_codec_pack_str (&pk, "message");
-    async_codec_pack_str (&pk, message ? message : "");
-    async_codec_pack_str (&pk, "attempts");
-    msgpack_pack_int (&pk, job->attempts);
-    async_codec_pack_str (&pk, "completed_at");
-    async_codec_pack_str (&pk, async_format_time (job->completed_at, when, sizeof when));
-    async_codec_pack_str (&pk, "retried_at");
-    async_codec_pack_str (&pk, async_format_time (now, when, sizeof when));
-    async_codec_pack_str (&pk, "by");
-    async_codec_pack_str (&pk, by);
-    free (message);
-    msgpack_unpacked_destroy (&failure);
+    async_codec_pack_raw (&pk, entry->data, entry->size);
     msgpack_unpacked value;
     msgpack_unpacked_init (&value);
     offset = 0;
@@ -628,13 +542,93 @@ s_retries_keep (async_job_t *job, const char *by, int64_t now, char *err, size_t
                 == MSGPACK_UNPACK_SUCCESS;
     msgpack_unpacked_destroy (&annotations);    //  (earlier is in it: packed above)
     if (kept)
-        kept = spec_annotations_set (&job->annotations, LIFECYCLE_RETRIES_NAME, &value.data,
-                                     err, err_size) == 0;
+        kept = spec_annotations_set (&job->annotations, name, &value.data, err, err_size) == 0;
     else
-        snprintf (err, err_size, "the retries could not be packed");
+        snprintf (err, err_size, "the %s could not be packed", name);
     msgpack_unpacked_destroy (&value);
     msgpack_sbuffer_destroy (&buffer);
     return kept;
+}
+
+//  Pack "type" and "message" of the job's failure (nil and `reason` when
+//  it has none) as two entries of a map
+static void
+s_log_failure (msgpack_packer *pk, async_job_t *job, const char *reason)
+{
+    msgpack_unpacked failure;
+    msgpack_unpacked_init (&failure);
+    size_t offset = 0;
+    const msgpack_object *fmap = job->failure.size
+                              && msgpack_unpack_next (&failure, (const char *) job->failure.data,
+                                                      job->failure.size, &offset)
+                                 == MSGPACK_UNPACK_SUCCESS ? &failure.data : NULL;
+    char type [ASYNC_MAX_NAME + 1] = "Error";
+    char *message = fmap ? async_mp_strdup (fmap, "message") : NULL;
+    if (fmap)
+        async_mp_str (fmap, "type", type, sizeof type);
+    if (message && strlen (message) > S_LOG_MESSAGE)
+        message [S_LOG_MESSAGE] = 0;            //  (may cut a UTF-8 sequence: bytes)
+    async_codec_pack_str (pk, "type");
+    async_codec_pack_str (pk, fmap ? type : NULL);
+    async_codec_pack_str (pk, "message");
+    async_codec_pack_str (pk, message ? message : fmap ? "" : reason);
+    free (message);
+    msgpack_unpacked_destroy (&failure);
+}
+
+//  Pack a time field: its ISO text, nil for 0
+static void
+s_log_time (msgpack_packer *pk, const char *name, int64_t when)
+{
+    char text [40];
+    async_codec_pack_str (pk, name);
+    async_codec_pack_str (pk, when ? async_format_time (when, text, sizeof text) : NULL);
+}
+
+//  Keep the job's failure in its retries annotation, as retried `by` whom
+//  at `now`; false if it would not fit
+static bool
+s_retries_keep (async_job_t *job, const char *by, int64_t now, char *err, size_t err_size)
+{
+    msgpack_sbuffer entry;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&entry);
+    msgpack_packer_init (&pk, &entry, async_sbuffer_write);
+    msgpack_pack_map (&pk, 6);
+    s_log_failure (&pk, job, "");
+    async_codec_pack_str (&pk, "attempts");
+    msgpack_pack_int (&pk, job->attempts);
+    s_log_time (&pk, "completed_at", job->completed_at);
+    s_log_time (&pk, "retried_at", now);
+    async_codec_pack_str (&pk, "by");
+    async_codec_pack_str (&pk, by);
+    bool kept = s_log_append (job, LIFECYCLE_RETRIES_NAME, &entry, err, err_size);
+    msgpack_sbuffer_destroy (&entry);
+    return kept;
+}
+
+void
+lifecycle_attempt_keep (async_job_t *job, bool started, const char *reason)
+{
+    msgpack_sbuffer entry;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&entry);
+    msgpack_packer_init (&pk, &entry, async_sbuffer_write);
+    msgpack_pack_map (&pk, 7);
+    async_codec_pack_str (&pk, "attempt");
+    msgpack_pack_int (&pk, job->attempts);
+    async_codec_pack_str (&pk, "node");
+    async_codec_pack_str (&pk, job->node [0] ? job->node : NULL);
+    s_log_time (&pk, "started", started ? job->active_start : 0);
+    s_log_time (&pk, "ended", job->active_end);
+    async_codec_pack_str (&pk, "outcome");
+    async_codec_pack_str (&pk, reason ? "interrupted" : "failed");
+    s_log_failure (&pk, job, reason);
+    char err [200];
+    if (!s_log_append (job, LIFECYCLE_ATTEMPTS_NAME, &entry, err, sizeof err))
+        async_log_warning ("broker", "job.attempt_history", "job=%s attempt=%d reason=\"%s; "
+                           "the attempt is not kept\"", job->id, job->attempts, err);
+    msgpack_sbuffer_destroy (&entry);
 }
 
 int
@@ -674,6 +668,7 @@ lifecycle_retry (broker_t *self, async_job_t *job, const char *by, char *err,
     if (!s_retries_keep (job, by, now, why, sizeof why))
         async_log_warning ("broker", "job.retry_history", "job=%s reason=\"%s; the earlier "
                            "failure is not kept\"", job->id, why);
+    lifecycle_attempt_keep (job, job->active_start != 0, NULL);
     char key [KEYS_TIME_SIZE];
     store_delete (self->store, key, keys_time (key, KEYS_COMPLETED, job->completed_at, job->id));
     store_delete (self->store, key, keys_time (key, KEYS_FAILED, job->completed_at, job->id));
@@ -759,7 +754,7 @@ lifecycle_cancel (broker_t *self, async_job_t *job)
 static async_job_t *
 s_attempt (broker_t *self, session_t *session, const char *id, uint64_t token)
 {
-    async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
+    async_job_t *job = jobcache_lookup (self->jobs, id);
     if (!job || !broker_job_is_live (job) || job->token != token
     ||  strcmp (job->node, session->uuid) != 0)
         return NULL;
@@ -776,7 +771,7 @@ s_result_taken (broker_t *self, session_t *session, const char *id, uint64_t tok
     //  Not in memory: completed and written before a broker restart, whose
     //  ACK was lost with the broker (one point read, for a RESULT of at
     //  most ASYNC_MAX_RESULTS entries)
-    async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
+    async_job_t *job = jobcache_lookup (self->jobs, id);
     async_job_t *stored = NULL;
     if (!job && async_id_valid (id))
         job = stored = broker_job_read (self, id);
@@ -834,6 +829,7 @@ s_attempt_failed (broker_t *self, async_job_t *job, bool transient)
         async_log_info ("broker", "job.retry", "job=%s node=%s attempt=%d type=%s "
                         "backoff_ms=%" PRId64, job->id, job->node, job->attempts, type,
                         backoff / 1000);
+        lifecycle_attempt_keep (job, job->active_start != 0, NULL);
         async_blob_clear (&job->failure);
         job->not_before = async_now_us () + backoff;
         metrics_count (self->metrics, METRICS_RETRIED, job->queue, job->task);
@@ -891,34 +887,19 @@ s_handoff (broker_t *self, async_job_t *job, const char *target_id)
     char key [KEYS_HANDOFF_SIZE];
     broker_live_put (self, job->id, "", 0, false);
     store_put (self->store, key, keys_handoff (key, target->id, job->id), "", 0);
-    lifecycle_handoff_add (self, target->id, job->id);
+    handoffs_add (self->handoffs, target->id, job->id);
     broker_job_save (self, job);
     broker_outcome_staged (self);
     async_log_debug ("broker", "job.handoff", "job=%s target=%s", job->id, target->id);
-}
-
-//  Remember that `waiting` handed off to `target` (in memory; the w key
-//  is the durable copy)
-void
-lifecycle_handoff_add (broker_t *self, const char *target, const char *waiting)
-{
-    zlistx_t *list = (zlistx_t *) zhashx_lookup (self->handoff_targets, target);
-    if (!list) {
-        list = zlistx_new ();
-        zlistx_set_destructor (list, (zlistx_destructor_fn *) zstr_free);
-        zhashx_insert (self->handoff_targets, target, list);
-    }
-    zlistx_add_end (list, async_xstrdup (waiting));
 }
 
 //  Jobs that handed off to `done` complete with its outcome
 static void
 s_handoffs_done (broker_t *self, async_job_t *done)
 {
-    zlistx_t *waiting = (zlistx_t *) zhashx_lookup (self->handoff_targets, done->id);
+    zlistx_t *waiting = handoffs_take (self->handoffs, done->id);
     if (!waiting)
         return;                 //  the usual case
-    zhashx_delete (self->handoff_targets, done->id);      //  no destructor: ours now
     const char *id = (const char *) zlistx_first (waiting);
     while (id) {
         char key [KEYS_HANDOFF_SIZE];

@@ -65,6 +65,20 @@ void
 //  The annotation in which a retried job keeps its earlier failures
 #define LIFECYCLE_RETRIES_NAME "asyncmesh.retries"
 
+//  The annotation in which a job keeps its attempts that did not end it
+//  (a failure retried by its policy or by an operator, an interruption):
+//  the last 10, each {attempt, node, started, ended, outcome, type,
+//  message}
+#define LIFECYCLE_ATTEMPTS_NAME "asyncmesh.attempts"
+
+//  Keep the attempt that just ended without ending the job (a failure
+//  retried, an interruption: `reason`, NULL for a failure) in its
+//  annotation LIFECYCLE_ATTEMPTS_NAME: its number, node, times (`started`:
+//  whether it started, else its start is nil), and its failure or the
+//  reason. An entry that would not fit is logged and dropped
+void
+    lifecycle_attempt_keep (async_job_t *job, bool started, const char *reason);
+
 //  Retry a job that completed with a failure (an operator's action, `by`
 //  whom): one more attempt, pending in its queue, numbered on from the
 //  last one (never a number, and so a fencing token, used before), with
@@ -93,10 +107,6 @@ void
 void
     lifecycle_interrupt (broker_t *self, async_job_t *job, const char *why);
 
-//  Remember that job `waiting` handed off to job `target`
-void
-    lifecycle_handoff_add (broker_t *self, const char *target, const char *waiting);
-
 //  One line for the results refused since the last one, if any
 void
     lifecycle_log_rejected_count (broker_t *self);
@@ -110,10 +120,5 @@ void
                           async_inmsg_t *in);
 void
     lifecycle_on_progress (broker_t *self, session_t *session, async_inmsg_t *in);
-
-//  The table of parents' gathered child summaries (parent id -> its
-//  summaries), for broker_t's `gathers`
-zhashx_t *
-    lifecycle_gathers_new (void);
 
 #endif

@@ -56,11 +56,11 @@ static void
 s_query_each_running (void *arg, query_running_fn *fn, void *top)
 {
     broker_t *self = (broker_t *) arg;
-    async_job_t *job = (async_job_t *) async_idmap_first (self->jobs);
+    async_job_t *job = jobcache_first (self->jobs);
     while (job) {
         if (broker_job_is_live (job) || broker_job_is_waiting (job))
             fn (top, job->queue, job->status);
-        job = (async_job_t *) async_idmap_next (self->jobs);
+        job = jobcache_next (self->jobs);
     }
 }
 
@@ -231,7 +231,7 @@ s_pending_age (broker_t *self, const char *id, int64_t now)
     if (!*id)
         return -1;
     int64_t submitted = -1;
-    async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
+    async_job_t *job = jobcache_lookup (self->jobs, id);
     if (job)
         submitted = job->submitted;
     else
@@ -377,7 +377,7 @@ s_pack_node_jobs (broker_t *self, session_t *session, msgpack_packer *pk)
     dispatch_agent_t *agent = (dispatch_agent_t *) async_idmap_first (session->jobs);
     while (agent && packed < count) {
         const char *id = async_idmap_cursor (session->jobs);
-        async_job_t *job = (async_job_t *) async_idmap_lookup (self->jobs, id);
+        async_job_t *job = jobcache_lookup (self->jobs, id);
         msgpack_pack_map (pk, 7);
         async_codec_pack_str (pk, "id");
         async_codec_pack_str (pk, id);

@@ -117,8 +117,8 @@ metrics_count (metrics_t *self, metrics_counter_t counter, const char *queue,
     s_series_t *series = (s_series_t *) zhashx_lookup (self->series, key);
     if (!series && zhashx_size (self->series) >= METRICS_MAX_SERIES) {
         //  Too many label sets: the rest count together
-        snprintf (key, sizeof key, "_other\x1f_other");
-        queue = task = "_other";
+        snprintf (key, sizeof key, "%s\x1f%s", METRICS_OTHER, METRICS_OTHER);
+        queue = task = METRICS_OTHER;
         series = (s_series_t *) zhashx_lookup (self->series, key);
     }
     if (!series) {
@@ -138,7 +138,7 @@ s_queue (metrics_t *self, const char *queue)
         queue = "";
     s_queue_t *row = (s_queue_t *) zhashx_lookup (self->queues, queue);
     if (!row && zhashx_size (self->queues) >= METRICS_MAX_SERIES) {
-        queue = "_other";
+        queue = METRICS_OTHER;
         row = (s_queue_t *) zhashx_lookup (self->queues, queue);
     }
     if (!row) {

@@ -5,7 +5,8 @@
     Prometheus counters may). The broker counts task jobs as they go
     through their lives; parallel and serial parents are not counted (their
     children are). Label sets are bounded: past METRICS_MAX_SERIES (queue,
-    task) pairs or queues, the rest count under task or queue "_other".
+    task) pairs or queues, the rest count under task and queue METRICS_OTHER
+    ("(other)": no queue's or task's name, as those have no parentheses).
     =========================================================================
 */
 #ifndef BROKER_METRICS_H_INCLUDED
@@ -16,6 +17,7 @@
 #include <stdint.h>
 
 #define METRICS_MAX_SERIES  1000
+#define METRICS_OTHER       "(other)"
 
 //  The job counters, labelled {queue, task}
 typedef enum {

@@ -839,7 +839,7 @@ nodes_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in
             dispatch_agent_take (agent);
             async_idmap_insert (session->jobs, id, agent);
             memcpy (job->node, uuid, ASYNC_ID_LEN);
-            zhashx_delete (self->orphans, id);
+            orphans_remove (self->orphans, id);
         }
         agent_name = (char *) zhashx_next (kept);
     }

@@ -83,7 +83,7 @@ query_cursor_parse (const char *text, query_cursor_t *cursor)
                 return -1;
             memcpy (cursor->id, rest, ASYNC_ID_LEN);
             return async_id_valid (cursor->id) ? 0 : -1;
-        case 's': case 'b': case 'c': case 'f':
+        case 's': case 'b': case 'c': case 'f': case 'k':
             if (!colon || !s_parse_i64 (rest, colon - rest, 0, INT64_MAX, &cursor->when)
             ||  strlen (colon + 1) != ASYNC_ID_CHARS)
                 return -1;
@@ -182,6 +182,19 @@ query_filter_parse (const msgpack_object *body, query_filter_t *filter, query_cu
         snprintf (err, err_size, "node must be a node's uuid");
         return -1;
     }
+    const msgpack_object *parent = async_mp_get (body, "parent");
+    if (parent && parent->type != MSGPACK_OBJECT_NIL
+    &&  (async_mp_strcpy (parent, filter->parent, sizeof filter->parent)
+      || !async_id_valid (filter->parent))) {
+        snprintf (err, err_size, "parent must be a job id");
+        return -1;
+    }
+    const msgpack_object *by_status = async_mp_get (body, "by_status");
+    if (by_status && by_status->type != MSGPACK_OBJECT_NIL
+    &&  async_mp_bool (body, "by_status", &filter->by_status)) {
+        snprintf (err, err_size, "by_status must be true or false");
+        return -1;
+    }
     const msgpack_object *limit = async_mp_get (body, "limit");
     if (limit && limit->type != MSGPACK_OBJECT_NIL
     &&  async_mp_int (body, "limit", &filter->limit)) {
@@ -205,8 +218,9 @@ query_filter_parse (const msgpack_object *body, query_filter_t *filter, query_cu
     const msgpack_object *given = async_mp_get (body, "cursor");
     if (given && given->type != MSGPACK_OBJECT_NIL) {
         char text [300];
-        if (async_mp_strcpy (given, text, sizeof text) || query_cursor_parse (text, cursor))
-            return -2;
+        if (async_mp_strcpy (given, text, sizeof text) || query_cursor_parse (text, cursor)
+        ||  (cursor->phase == 'k') != (filter->parent [0] != 0))
+            return -2;          //  a children's cursor goes with `parent` only
     }
     return 0;
 }
@@ -322,7 +336,28 @@ typedef struct {
     bool stopped;               //  stopped early: `at` is where to go on
     query_cursor_t from;        //  the cursor given (phase 0: none)
     query_cursor_t at;          //  the place of the last job looked at
+    int64_t children_now;       //  wall us, when walking a parent's children
+#define S_ONE(name) + 1
+    int64_t by_status [0 QUERY_BY_STATUS (S_ONE)];  //  the count by status, in
+                                                    //  QUERY_BY_STATUS order
+#undef S_ONE
 } s_walk_t;
+
+//  The index of a job's status in s_walk_t's by_status
+static int
+s_status_index (const async_job_t *job)
+{
+    switch (job->status) {
+        case ASYNC_PENDING:   return 0;
+        case ASYNC_ASSIGNED:  return 1;
+        case ASYNC_ACTIVE:    return 2;
+        case ASYNC_CALLBACKS: return 3;
+        default:              return job->failure.size ? 5 : 4;
+    }
+}
+
+static bool
+s_child_pending_wanted (query_filter_t *filter, async_job_t *job, int64_t now);
 
 //  Look at the job at a place of the walk; false to stop the walk
 static bool
@@ -340,8 +375,11 @@ s_walk_visit (s_walk_t *walk, const char *id, const query_cursor_t *place)
     walk->at = *place;
     query_source_t *source = &walk->query->source;
     async_job_t *job = source->job_read (source->arg, id);
-    if (job && query_filter_match (walk->filter, job)) {
+    if (job && query_filter_match (walk->filter, job)
+    &&  (!walk->children_now || job->status != ASYNC_PENDING
+      || s_child_pending_wanted (walk->filter, job, walk->children_now))) {
         walk->count++;
+        walk->by_status [s_status_index (job)]++;
         if (walk->pk)
             async_job_pack (job, walk->pk);
         if (walk->json)
@@ -442,6 +480,38 @@ s_walk_timed (void *arg, char phase, int64_t when, const char *id)
     return s_walk_visit ((s_walk_t *) arg, place.id, &place);
 }
 
+//  Whether a pending child is in the filter's pending jobs: those ready
+//  to go, and (`scheduled`) those waiting for a time (a future
+//  begin_after, a retry's backoff)
+static bool
+s_child_pending_wanted (query_filter_t *filter, async_job_t *job, int64_t now)
+{
+    bool waits = job->begin_after > now || job->not_before > now;
+    return waits || query_filter_wants_ready (filter);
+}
+
+//  Walk the children of the filter's parent in child order, after the
+//  cursor's index: one record read a child. false when there is no such
+//  parent
+static bool
+s_walk_children (s_walk_t *walk)
+{
+    query_source_t *source = &walk->query->source;
+    async_job_t *parent = source->job_read (source->arg, walk->filter->parent);
+    if (!parent)
+        return false;
+    size_t index = walk->from.phase == 'k' ? (size_t) walk->from.when + 1 : 0;
+    walk->children_now = async_now_us ();
+    for (; index < parent->nchildren; index++) {
+        query_cursor_t place = { .phase = 'k', .when = (int64_t) index };
+        memcpy (place.id, parent->children [index], ASYNC_ID_LEN);
+        if (!s_walk_visit (walk, place.id, &place))
+            break;
+    }
+    async_job_destroy (&parent);
+    return true;
+}
+
 //  Walk the jobs matching a filter: pending in dispatch order (queues in
 //  name order), scheduled, live, then completed newest first; from the
 //  walk's cursor on, until the walk's bounds
@@ -503,7 +573,16 @@ query_list (query_t *self, const msgpack_object *body, uint64_t rid, bool count_
         walk.page = filter.limit > 0 && filter.limit < page ? filter.limit : page;
         walk.bytes = bytes;
     }
-    s_walk (&walk);
+    bool found = true;
+    if (filter.parent [0])
+        found = s_walk_children (&walk);
+    else
+        s_walk (&walk);
+    if (!found) {
+        snprintf (err, err_size, "parent: no job %s", filter.parent);
+        query_filter_clear (&filter);
+        return -1;
+    }
     char next [300];
     if (walk.stopped)
         query_cursor_format (&walk.at, next, sizeof next);
@@ -511,7 +590,24 @@ query_list (query_t *self, const msgpack_object *body, uint64_t rid, bool count_
         async_count_t count = { .count = walk.count, .has_next = walk.stopped };
         if (walk.stopped)
             count.next = async_str (next);
+        msgpack_sbuffer statuses;
+        msgpack_packer spk;
+        msgpack_sbuffer_init (&statuses);
+        msgpack_packer_init (&spk, &statuses, async_sbuffer_write);
+        if (filter.by_status) {
+            msgpack_pack_map (&spk, sizeof walk.by_status / sizeof walk.by_status [0]);
+            int index = 0;
+#define S_PACK_STATUS(name) \
+            async_codec_pack_str (&spk, #name); \
+            msgpack_pack_int64 (&spk, walk.by_status [index++]);
+            QUERY_BY_STATUS (S_PACK_STATUS)
+#undef S_PACK_STATUS
+            count.has_statuses = true;
+            count.statuses.data = statuses.data;
+            count.statuses.size = statuses.size;
+        }
         async_count_encode (reply, ASYNC_S_COUNT, rid, &count);
+        msgpack_sbuffer_destroy (&statuses);
     }
     else {
         async_msg_init (reply, ASYNC_S_JOBS, rid);

@@ -30,9 +30,16 @@ typedef struct {
     char *queue;
     char *task;
     char node [ASYNC_ID_LEN];
+    char parent [ASYNC_ID_LEN]; //  only this job's children, walked in order
     int64_t limit;
     int64_t since;              //  wall us, 0 = any
+    bool by_status;             //  COUNT: count by status too
 } query_filter_t;
+
+//  The statuses a COUNT with `by_status` counts the matching jobs by:
+//  they part them (a completed job is succeeded or failed)
+#define QUERY_BY_STATUS(X) \
+    X (pending) X (assigned) X (active) X (callbacks) X (succeeded) X (failed)
 
 //  Where a listing stopped: the place of the last job it looked at, in the
 //  walk's order (the broker's s_walk). Sent as the opaque `next`, read
@@ -43,12 +50,13 @@ typedef struct {
 //      a:<id>                          in the 'a' index
 //      c:<completed_at>:<id>           completed, newest first (the 'c' keys)
 //      f:<completed_at>:<id>           failed, newest first (the 'f' keys)
+//      k:<index>:<id>                  a `parent`'s child, in child order
 typedef struct {
     char phase;                 //  0: from the start; else as above
     char queue [ASYNC_MAX_NAME + 1];
     int64_t priority;
     uint64_t seq;
-    int64_t when;
+    int64_t when;               //  k: the child's index
     char id [ASYNC_ID_LEN];
 } query_cursor_t;
 

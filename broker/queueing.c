@@ -274,13 +274,10 @@ queueing_evict (broker_t *self, zlistx_t *jobs)
                  || (job->kind != ASYNC_KIND_TASK && job->status == ASYNC_ACTIVE)
                  || broker_job_is_waiting (job)
                  || (job->status == ASYNC_PENDING && job->kind == ASYNC_KIND_TASK
-                     && async_idmap_size (self->jobs) <= S_JOBS_CACHED
+                     && jobcache_size (self->jobs) <= S_JOBS_CACHED
                      && dispatch_contains (self->dispatch, job->id));
-        if (!keep && async_idmap_lookup (self->jobs, job->id) == job) {
-            char id [ASYNC_ID_LEN];
-            memcpy (id, job->id, ASYNC_ID_LEN);
-            async_idmap_delete (self->jobs, id);
-        }
+        if (!keep && jobcache_lookup (self->jobs, job->id) == job)
+            jobcache_delete (self->jobs, job->id);
     }
 }
 
@@ -304,7 +301,7 @@ queueing_refill (broker_t *self)
             //  batch not written yet: the cache knows it is not pending
             place.id [0] = 0;
             async_job_t *cached = keys_place_at (iter, &place)
-                                ? (async_job_t *) async_idmap_lookup (self->jobs, place.id) : NULL;
+                                ? jobcache_lookup (self->jobs, place.id) : NULL;
             if (*place.id && (!cached || cached->status == ASYNC_PENDING)
             &&  dispatch_load (self->dispatch, place.id, place.task, queue, place.priority,
                                place.seq, place.quotas, refill.probe))

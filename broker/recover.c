@@ -202,7 +202,7 @@ recover_run (broker_t *self)
         const char *key = store_iter_key (iter, &ksize);
         char target [ASYNC_ID_LEN], waiting [ASYNC_ID_LEN];
         if (keys_handoff_parse (key, ksize, target, waiting))
-            lifecycle_handoff_add (self, target, waiting);
+            handoffs_add (self->handoffs, target, waiting);
         store_iter_next (iter);
     }
     store_iter_destroy (&iter);
@@ -294,12 +294,9 @@ recover_run (broker_t *self)
         }
         else
         if (vsize >= ASYNC_ID_CHARS) {
-            orphan_t *orphan = async_xcalloc (1, sizeof (orphan_t));
-            memcpy (orphan->id, id, ASYNC_ID_LEN);
-            memcpy (orphan->node, val, ASYNC_ID_CHARS);
-            orphan->deadline = async_mono_us () + (int64_t) self->config.dead_ms * 1000;
-            zhashx_insert (self->orphans, orphan->id, orphan);
-            async_job_t *job = broker_job_load (self, orphan->id);
+            orphans_add (self->orphans, id,
+                         async_mono_us () + (int64_t) self->config.dead_ms * 1000);
+            async_job_t *job = broker_job_load (self, id);
             if (job && job->status == ASYNC_PENDING && vsize >= 44) {
                 //  Assigned, and not written since: the a key says to whom
                 lifecycle_set (job, ASYNC_ASSIGNED);

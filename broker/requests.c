@@ -142,7 +142,7 @@ s_submit_one (broker_t *self, zframe_t *routing, const msgpack_object *spec, boo
     //  Submit and wait in one request: the waiter is registered now, so
     //  the outcome is pushed without a WAIT (unless the job is done already:
     //  then the client asks with WAIT)
-    async_job_t *job = wait && !*existing ? (async_job_t *) async_idmap_lookup (self->jobs, id) : NULL;
+    async_job_t *job = wait && !*existing ? jobcache_lookup (self->jobs, id) : NULL;
     *waiting = job && job->status != ASYNC_COMPLETED;
     if (*waiting && waiters_add (self->waiters, routing, id, brief, err, err_size))
         *waiting = false;       //  (not for lack of room: checked above)
@@ -574,8 +574,8 @@ requests_quota (broker_t *self, const char *name, int64_t size, char *err, size_
         if (quota_set (self->quotas, name, size)) {
             //  A quota made (again) while jobs naming it run: they count,
             //  or their ends would take it below zero, past its size
-            async_job_t *job = (async_job_t *) async_idmap_first (self->jobs);
-            for (; job; job = (async_job_t *) async_idmap_next (self->jobs))
+            async_job_t *job = jobcache_first (self->jobs);
+            for (; job; job = jobcache_next (self->jobs))
                 if (broker_job_is_live (job))
                     quota_count_one (self->quotas, &job->quotas, name, +1);
         }

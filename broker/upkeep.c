@@ -38,7 +38,7 @@ s_running_limits (broker_t *self)
     int64_t now = async_now_us ();
     int64_t mono = async_mono_us ();
     zlistx_t *over = zlistx_new ();
-    async_job_t *job = (async_job_t *) async_idmap_first (self->jobs);
+    async_job_t *job = jobcache_first (self->jobs);
     while (job) {
         if (broker_job_is_live (job) && job->cancelled_at && !job->cancel_mono)
             job->cancel_mono = timers_mono_from_wall (job->cancelled_at, mono, now);
@@ -49,7 +49,7 @@ s_running_limits (broker_t *self)
           || (job->timeout && job->status == ASYNC_ACTIVE
               && mono - job->active_mono > job->timeout)))
             zlistx_add_end (over, job);
-        job = (async_job_t *) async_idmap_next (self->jobs);
+        job = jobcache_next (self->jobs);
     }
     job = (async_job_t *) zlistx_first (over);
     while (job) {
@@ -92,8 +92,10 @@ s_running_limits (broker_t *self)
                                     job->node, job->attempts);
                 lifecycle_job_complete (self, job);
             }
-            else
+            else {
+                lifecycle_attempt_keep (job, job->status == ASYNC_ACTIVE, message);
                 queueing_enqueue (self, job, true);
+            }
         }
         job = (async_job_t *) zlistx_next (over);
     }
@@ -104,7 +106,7 @@ bool
 upkeep_forget_job (broker_t *self, const char *id, int64_t completed_at)
 {
     //  Not from the cache either: a job being changed is not forgotten
-    async_job_t *cached = (async_job_t *) async_idmap_lookup (self->jobs, id);
+    async_job_t *cached = jobcache_lookup (self->jobs, id);
     if (cached && commit_changing (self->commit, cached))
         return false;
     async_job_t *job = broker_job_read (self, id);
@@ -125,7 +127,7 @@ upkeep_forget_job (broker_t *self, const char *id, int64_t completed_at)
     async_job_destroy (&job);
     if (cached) {
         commit_forget (self->commit, cached);
-        async_idmap_delete (self->jobs, id);
+        jobcache_delete (self->jobs, id);
     }
     char key [KEYS_TIME_SIZE];
     store_delete (self->store, key, keys_id (key, KEYS_JOB, id));
@@ -202,9 +204,7 @@ s_loop_gap (broker_t *self, int64_t mono)
     //  expected back after a restart (nodes_credit)
     nodes_credit (self->nodes, credit, mono);
     //  Nor does it count against the orphans' node coming back
-    orphan_t *orphan = (orphan_t *) zhashx_first (self->orphans);
-    for (; orphan; orphan = (orphan_t *) zhashx_next (self->orphans))
-        orphan->deadline += credit;
+    orphans_credit (self->orphans, credit);
 }
 
 void
@@ -279,21 +279,13 @@ upkeep_timers (broker_t *self)
             async_log_info ("broker", "history.purged", "keys=%zu", minutes);
     }
     //  Orphans from before a restart whose node never came back
-    zlistx_t *expired = zlistx_new ();
-    orphan_t *orphan = (orphan_t *) zhashx_first (self->orphans);
-    while (orphan) {
-        if (mono > orphan->deadline)
-            zlistx_add_end (expired, async_xstrdup (orphan->id));
-        orphan = (orphan_t *) zhashx_next (self->orphans);
-    }
-    char *id = (char *) zlistx_first (expired);
+    zlistx_t *expired = orphans_expire (self->orphans, mono);
+    const char *id = (const char *) zlistx_first (expired);
     while (id) {
-        zhashx_delete (self->orphans, id);
         async_job_t *job = broker_job_load (self, id);
         if (job && broker_job_is_live (job))
             lifecycle_interrupt (self, job, "node did not come back after a broker restart");
-        free (id);
-        id = (char *) zlistx_next (expired);
+        id = (const char *) zlistx_next (expired);
     }
     zlistx_destroy (&expired);
 }

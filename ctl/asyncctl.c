@@ -143,6 +143,8 @@ static const ctl_option_t s_filter_options [] = {
       "only jobs whose task matches, like 'pi.*' (default: any task)" },
     { "--node", "UUID", CTL_OPT_FILTER_NODE,
       "only jobs of this node (default: any node)" },
+    { "--parent", "ID", CTL_OPT_FILTER_PARENT,
+      "only the children of job ID, in their order (default: any job)" },
     { NULL, NULL, 0, NULL }
 };
 
@@ -1098,6 +1100,9 @@ s_query (ctl_t *ctl)
             case CTL_OPT_FILTER_NODE:
                 json_object_set_new (query, "node", json_string (value));
                 break;
+            case CTL_OPT_FILTER_PARENT:
+                json_object_set_new (query, "parent", json_string (value));
+                break;
             case CTL_OPT_LIMIT:
                 if (async_parse_int (value, 0, INT64_MAX, &number))
                     rc = s_usage (ctl, "%s '%s' is not a number of jobs; give a "
@@ -1888,7 +1893,7 @@ static const s_command_t s_commands [] = {
       .min_words = 1, .max_words = 1, .words = "one job ID",
       .needs_broker = true, .run = s_cmd_job },
     { .name = "jobs",
-      .synopsis = "jobs [STATUS...] [--queue Q] [--task GLOB] [--node UUID] [--limit N] "
+      .synopsis = "jobs [STATUS...] [--queue Q] [--task GLOB] [--node UUID] [--parent ID] [--limit N] "
                   "[--stuck [--over DUR]]",
       .help = "Print the jobs with these statuses (default: any), one JSON "
               "object per line (a table on a terminal).",
@@ -1902,7 +1907,7 @@ static const s_command_t s_commands [] = {
       .options = { s_last_options },
       .max_words = 0, .needs_broker = true, .run = s_cmd_last },
     { .name = "count",
-      .synopsis = "count STATUS... [--task GLOB] [--queue Q] [--node UUID] [--since DUR] "
+      .synopsis = "count STATUS... [--task GLOB] [--queue Q] [--node UUID] [--parent ID] [--since DUR] "
                   "[--total]",
       .help = "Print how many jobs have this status; given more than one, "
               "how many have each, as a JSON object: {\"succeeded\": 5, "

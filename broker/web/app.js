@@ -16,7 +16,11 @@
 const REFRESH_MS = 2000;
 const SAMPLES = 150;                //  5 minutes of throughput samples
 const PAGE = 50;                    //  jobs of one page of a list
-const TREE_CHILDREN = 50;           //  children shown at once on a job page
+const TREE_CHILDREN = 50;           //  children listed at once on a job page
+const TREE_OPEN = 10;               //  a parent of more children shows counts
+const COUNT_PAGES = 20;             //  pages of a count read at most
+const CHILD_COUNTS_TTL = 10000;     //  ms a running parent's counts are kept
+const CHILD_STATUSES = ["pending", "assigned", "active", "callbacks", "succeeded", "failed"];
 const FAILURES_SHOWN = 5;           //  on the overview
 //  How long a range's history is reused before it is read again (ms): a
 //  week is up to 210,000 store keys for the broker to read
@@ -29,7 +33,8 @@ let timer = null;
 let generation = 0;                 //  of the refresh under way
 let rendered = null;                //  the route the view shows
 const opened = new Set ();          //  ids whose failure detail is open
-const expanded = new Set ();        //  job ids whose children are shown
+const expanded = new Map ();        //  job id -> the children listed: {status, cursors}
+const counted = {};                 //  job id -> its children's counts: {at, final, data}
 const histories = {};               //  range -> {at: ms, data}
 let notice = "";                    //  why the last action failed, until the next
 
@@ -628,6 +633,11 @@ async function treeItem (id, kind) {
         return el ("li", {}, el ("span", {class: "kind"}, kind + " "), jobLink (id), " ",
                    el ("span", {class: "muted"}, e.message));
     }
+    return treeLine (job, kind);
+}
+
+function treeLine (job, kind) {
+    const id = job.id;
     return el ("li", {"data-id": id}, el ("span", {class: "kind"}, kind + " "), jobLink (id), " ",
         el ("strong", {}, job.task || (job.kind ? "(" + job.kind + ")" : "")), " ",
         el ("span", {class: "status-" + statusOf (job)}, statusOf (job)), " ",
@@ -637,29 +647,91 @@ async function treeItem (id, kind) {
         outcome (job));
 }
 
-//  The children of a job: a count and a bar; their lines when expanded
+//  The children of a parent counted by status (COUNT's by_status, page by
+//  page, at most COUNT_PAGES pages): again after CHILD_COUNTS_TTL ms
+//  while the parent runs, once when it completed
+async function childCounts (job) {
+    const cached = counted [job.id];
+    if (cached && (cached.final || Date.now () - cached.at < CHILD_COUNTS_TTL))
+        return cached.data;
+    const counts = Object.fromEntries (CHILD_STATUSES.map (name => [name, 0]));
+    let cursor = null;
+    for (let page = 0; page < COUNT_PAGES; page++) {
+        const query = new URLSearchParams ({parent: job.id, by: "status"});
+        if (cursor)
+            query.set ("cursor", cursor);
+        const answer = await fetchJson ("/api/count?" + query.toString ());
+        for (const name of CHILD_STATUSES)
+            counts [name] += (answer.data.statuses || {}) [name] || 0;
+        cursor = answer.next;
+        if (!cursor)
+            break;
+    }
+    const data = {counts: counts, more: cursor !== null};
+    counted [job.id] = {at: Date.now (), final: job.status === "completed" && !data.more,
+                        data: data};
+    return data;
+}
+
+//  The children of a parent of more than TREE_OPEN: their counts by
+//  status, each a button that lists the children of that status, a page
+//  of TREE_CHILDREN at a time
+async function childrenByStatus (job) {
+    const {counts, more} = await childCounts (job);
+    const shown = expanded.get (job.id);
+    const buttons = CHILD_STATUSES.filter (name => counts [name] > 0).map (name => {
+        const button = el ("button", {type: "button", class: "toggle status-"
+                                      + (name === "succeeded" ? "completed" : name),
+                                      "data-children": name,
+                                      "aria-pressed": shown && shown.status === name ? "true" : "false"},
+                           name + " " + count (counts [name]));
+        button.addEventListener ("click", () => {
+            shown && shown.status === name ? expanded.delete (job.id)
+                                           : expanded.set (job.id, {status: name, cursors: [null]});
+            refresh ();
+        });
+        return button;
+    });
+    const parts = [el ("p", {class: "counts", id: "child-counts"}, ...buttons,
+                       more ? el ("span", {class: "muted"}, " (more not counted yet)") : null)];
+    if (shown) {
+        const query = new URLSearchParams ({parent: job.id, status: shown.status,
+                                            limit: String (TREE_CHILDREN)});
+        const cursor = shown.cursors [shown.cursors.length - 1];
+        if (cursor)
+            query.set ("cursor", cursor);
+        const page = await fetchJson ("/api/jobs?" + query.toString ());
+        const pager = [];
+        if (shown.cursors.length > 1) {
+            const first = el ("button", {type: "button", class: "toggle"}, "first");
+            first.addEventListener ("click", () => { shown.cursors = [null]; refresh (); });
+            pager.push (first);
+        }
+        if (page.next) {
+            const next = el ("button", {type: "button", class: "toggle", "data-next": "children"},
+                             "next " + TREE_CHILDREN);
+            next.addEventListener ("click", () => { shown.cursors.push (page.next); refresh (); });
+            pager.push (next);
+        }
+        parts.push (el ("ul", {class: "tree"}, ...page.data.map (child => treeLine (child, "child"))),
+                    pager.length ? el ("p", {class: "pager"}, ...pager) : null);
+    }
+    return parts;
+}
+
+//  The children of a job: a count and a bar; a few listed, many counted
+//  by status
 async function children (job) {
     const ids = job.children || [];
     const callbacks = job.callbacks || [];
     const parts = [];
     if (ids.length) {
-        const open = expanded.has (job.id) || ids.length <= 10;
-        const toggle = el ("button", {type: "button", class: "toggle", "data-toggle": job.id},
-                           open ? "hide" : "show the first " + Math.min (TREE_CHILDREN, ids.length));
-        toggle.addEventListener ("click", () => {
-            expanded.has (job.id) ? expanded.delete (job.id) : expanded.add (job.id);
-            refresh ();
-        });
-        parts.push (el ("h2", {}, count (ids.length) + " children "),
-                    jobProgress (job), ids.length > 10 ? toggle : null);
-        if (open) {
-            const shown = ids.slice (0, TREE_CHILDREN);
+        parts.push (el ("h2", {}, count (ids.length) + " children "), jobProgress (job));
+        if (ids.length <= TREE_OPEN)
             parts.push (el ("ul", {class: "tree"},
-                ...await Promise.all (shown.map (id => treeItem (id, "child")))));
-            if (ids.length > shown.length)
-                parts.push (el ("p", {class: "muted"}, count (ids.length - shown.length)
-                                + " more not shown"));
-        }
+                ...await Promise.all (ids.map (id => treeItem (id, "child")))));
+        else
+            parts.push (...await childrenByStatus (job));
     }
     if (job.postprocess)
         parts.push (el ("h2", {}, "Postprocess"),
@@ -688,6 +760,36 @@ function earlierAttempts (job) {
                 el ("td", {}, r.by || "")))));
 }
 
+//  Its attempts, newest last: those that did not end it (its
+//  asyncmesh.attempts annotation, the last 10), then its last one
+function attempts (job) {
+    const earlier = (job.annotations || {}) ["asyncmesh.attempts"];
+    const rows = Array.isArray (earlier) ? earlier.slice () : [];
+    if (job.attempts > 0 && !job.kind) {
+        const f = job.failure;
+        const last = rows.length ? rows [rows.length - 1].attempt : 0;
+        if (job.attempts > last)
+            rows.push ({attempt: job.attempts, node: job.node, started: job.active_start,
+                         ended: job.active_end, outcome: f ? "failed"
+                             : job.status === "completed" ? "succeeded" : statusOf (job),
+                         type: f ? f.type : null, message: f ? f.message : ""});
+    }
+    if (!rows.length)
+        return null;
+    return el ("section", {id: "attempts"}, el ("h2", {}, "Attempts"),
+        table (["attempt#", "node", "started", "ended", "outcome", "error", "message"],
+            rows.map (a => el ("tr", {},
+                el ("td", {class: "num"}, a.attempt),
+                el ("td", {class: "id"}, a.node || ""),
+                el ("td", {title: a.started || ""}, a.started ? age (a.started) : ""),
+                el ("td", {title: a.ended || ""}, a.ended ? age (a.ended) : ""),
+                el ("td", {class: "status-" + (a.outcome === "succeeded" ? "completed"
+                                               : a.outcome === "failed" ? "failed" : "active")},
+                    a.outcome || ""),
+                el ("td", {}, a.type || ""),
+                el ("td", {}, a.message || "")))));
+}
+
 async function viewJob (id) {
     if (!id)
         throw new Error ("not a job id: " + location.hash.slice (1, 200));
@@ -696,7 +798,7 @@ async function viewJob (id) {
         el ("h2", {}, "Job ", el ("span", {class: "id", id: "job-id"}, id), " ",
             jobActions (job)),
         jobDetails (job), job.kind ? null : jobProgress (job), outcome (job)),
-        earlierAttempts (job),
+        attempts (job), earlierAttempts (job),
         el ("section", {id: "job-tree"}, ...await children (job))];
 }
 

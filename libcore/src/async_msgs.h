@@ -138,7 +138,8 @@ extern "C" {
 #define ASYNC_MSGS_CALLBACK(F)      F (ID, callback)
 #define ASYNC_MSGS_CALLBACK_IN(C)   C (S_CALLBACK)
 //  A page of a count
-#define ASYNC_MSGS_COUNT(F)         F (I64, count) F (OPT_STR, next)
+//  (`statuses`: the count by status, when the COUNT asked `by_status`)
+#define ASYNC_MSGS_COUNT(F)         F (I64, count) F (OPT_STR, next) F (OPT_ANY, statuses)
 #define ASYNC_MSGS_COUNT_IN(C)      C (S_COUNT)
 //  A result taken or dropped; also an entry of `acks`. `id` is empty when
 //  the RESULT had none

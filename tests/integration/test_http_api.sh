@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-#   /api/status, /api/jobs, /api/jobs/ID, /api/quotas, /api/schedules
+#   /api/status, /api/jobs, /api/count, /api/jobs/ID, /api/quotas, /api/schedules
 #   (docs/spec.md section 9): the same JSON as asyncctl (status fields, the
 #   job object of section 6, quota list, every list), the LIST filter
 #   semantics, JSON errors with 400/404/405, HEAD, no-store.
@@ -61,6 +61,32 @@ s_get '/api/jobs?limit=x'
 am_assert_eq "malformed limit" 400 "$code"
 s_get '/api/jobs?colour=red'
 am_assert_eq "unknown parameter" 400 "$code"
+s_get '/api/jobs?status=failed&since=3600'
+am_assert_eq "failed in the last hour (since)" "200 $failed" "$code $(jq -r '.[].id' <<<"$body")"
+for bad in -1 x nan inf 1e13; do
+    s_get "/api/jobs?status=failed&since=$bad"
+    am_assert_eq "since=$bad" 400 "$code"
+done
+
+am_check "/api/count and parent=: the children of a parallel job by status"
+parent=$(am_ctl parallel 'testing.ret 1' 'testing.fail ValueError no' 'testing.ret 3')
+am_ctl wait "$parent" --timeout 10s >/dev/null || true
+s_get "/api/count?status=succeeded&parent=$parent"
+am_assert_eq "succeeded children" '200 {"count":2}' "$code $(jq -c . <<<"$body")"
+s_get "/api/count?status=failed&parent=$parent"
+am_assert_eq "failed children" '200 {"count":1}' "$code $(jq -c . <<<"$body")"
+s_get "/api/jobs?parent=$parent"
+am_assert_eq "children in order" "$(am_ctl job "$parent" | jq -c .children)" \
+    "$(jq -c 'map (.id)' <<<"$body")"
+s_get "/api/count?parent=$parent&by=status"
+am_assert_eq "by status" '200 {"count":3,"statuses":{"pending":0,"assigned":0,"active":0,"callbacks":0,"succeeded":2,"failed":1}}' \
+    "$code $(jq -c . <<<"$body")"
+s_get "/api/count?by=queue"
+am_assert_eq "by another field" 400 "$code"
+s_get "/api/count?parent=00000000-0000-4000-8000-000000000000"
+am_assert_eq "unknown parent" 400 "$code"
+s_get "/api/count?limit=3"
+am_assert_eq "count takes no limit" 400 "$code"
 
 am_check "/api/jobs/ID equals asyncctl job ID --json"
 for id in "$ok" "$failed"; do

@@ -4,7 +4,8 @@
 #   loads the page, runs its script against /api/... and the page then
 #   shows the live node's uuid and a failed job's error type and message
 #   (as text: markup in a message stays text), and the job page /#job/ID
-#   of a parallel job lists its children's ids. A screenshot goes to the
+#   of a parallel job lists its children's ids, that of a job retried once
+#   its two attempts. A screenshot goes to the
 #   artifacts directory (AM_ARTIFACTS, default build/test-artifacts).
 source "$(dirname "$0")/../helpers/lib.sh"
 
@@ -18,6 +19,8 @@ uuid=${AM_NODE_UUID[node1]}
 failed=$(am_ctl submit testing.fail ValueError 'no <b>bold</b> here')
 rc=0; am_ctl wait "$failed" --timeout 10s >/dev/null || rc=$?
 am_assert_eq "exit status of waiting for the failing job" 1 "$rc"
+flaky=$(am_ctl submit --retry attempts=3,backoff=10ms..20ms testing.flaky d 1)
+am_ctl wait "$flaky" --timeout 10s >/dev/null
 parent=$(am_ctl parallel 'testing.ret 1' 'testing.ret 2' 'testing.ret 3')
 am_ctl wait "$parent" --timeout 10s >/dev/null
 children=$(am_ctl job "$parent" | jq -r '.children[]')
@@ -109,6 +112,40 @@ done
 steps+=$'\n'"screenshot dashboard-job.png"
 am_cdp job <<<"$steps"
 am_say "ok: children $(xargs <<<"$children")"
+
+#   (After the views above: its failures would count in them)
+#   A fan-out of 120: 100 succeed, 20 fail
+big=$(jq -cn '{parallel: ([range (100) | {task: "testing.ret", args: [.]}]
+                          + [range (20) | {task: "testing.fail", args: ["ValueError", "no"]}])}' \
+      | am_ctl submit --spec -)
+am_ctl wait "$big" --timeout 30s >/dev/null || true
+am_check "the job page of a fan-out of 120: counts by status, a status's children page by page"
+am_cdp fanout <<STEPS
+open http://$HTTP/#job/$big
+wait 20 document.getElementById ('job-tree').innerText.includes ('120 of 120 children')
+wait 20 document.querySelector ('[data-children=succeeded]').textContent === 'succeeded 100'
+wait 20 document.querySelector ('[data-children=failed]').textContent === 'failed 20'
+eval document.querySelectorAll ('#job-tree ul.tree li').length === 0 || (() => { throw new Error ('children listed before a click'); }) ()
+click [data-children=failed]
+wait 20 document.querySelectorAll ('#job-tree ul.tree li').length === 20
+eval [...document.querySelectorAll ('#job-tree ul.tree li')].every (li => li.innerText.includes ('failed')) || (() => { throw new Error ('a listed child is not failed'); }) ()
+click [data-children=succeeded]
+wait 20 document.querySelectorAll ('#job-tree ul.tree li').length === 50 && document.querySelector ('#job-tree ul.tree li').innerText.includes ('completed')
+eval window.firstPage = [...document.querySelectorAll ('#job-tree ul.tree li')].map (li => li.dataset.id).join (); true
+click [data-next=children]
+wait 20 document.querySelectorAll ('#job-tree ul.tree li').length === 50 && !window.firstPage.includes (document.querySelector ('#job-tree ul.tree li').dataset.id)
+screenshot dashboard-fanout.png
+STEPS
+am_say "ok: fan-out"
+
+am_check "the job page of a job retried once: its two attempts, the failure and the node"
+am_cdp attempts <<STEPS
+open http://$HTTP/#job/$flaky
+wait 20 document.querySelectorAll ('#attempts tbody tr').length === 2
+eval (() => { const r = [...document.querySelectorAll ('#attempts tbody tr')].map (t => t.innerText); if (!r [0].includes ('FlakyError') || !r [0].includes ('failed') || !r [0].includes ('$uuid') || !r [1].includes ('succeeded')) throw new Error ('attempts: ' + JSON.stringify (r)); return true; }) ()
+screenshot dashboard-attempts.png
+STEPS
+am_say "ok: attempts"
 
 for view in "" -nodes -failed -running -queues -scheduled -quotas -job; do
     [ -s "$ARTIFACTS/dashboard$view.png" ] || am_fail "no screenshot at $ARTIFACTS/dashboard$view.png"

@@ -41,7 +41,18 @@ am_check "SIGKILL the broker, restart it: the history is still there; a new job 
 am_broker_kill
 am_broker_restart
 am_assert_eq "hour after the restart" "3 1 1" "$(s_totals hour)"
+#   (The day and the week are counted in memory by step, loaded at the start)
+am_assert_eq "day after the restart" "3 1 1" "$(s_totals day)"
+am_assert_eq "week after the restart" "3 1 1" "$(s_totals week)"
 id=$(am_ctl submit --queue q testing.ret 4)
 am_ctl wait "$id" --timeout 20s >/dev/null
 am_assert_eq "hour after one more job" "4 1 2" "$(s_totals hour)"
+am_assert_eq "day after one more job" "4 1 2" "$(s_totals day)"
+am_assert_eq "week after one more job" "4 1 2" "$(s_totals week)"
+#   The last step is the one going on: the jobs are in it (or, when an
+#   hour began meanwhile, in the one before)
+am_assert_eq "the week's last two steps" 4 "$(jq -r '.succeeded [-2] + .succeeded [-1]' "$AM_TMP/body")"
+now=$(date +%s)
+am_cond 'n - s >= 167 * 3600 && n - s < 168 * 3600' n="$now" s="$(jq -r .start "$AM_TMP/body")" \
+    || am_fail "the week starts at $(jq -r .start "$AM_TMP/body"), not 167 to 168 hours before $now"
 am_say "PASS"
