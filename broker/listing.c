@@ -321,9 +321,9 @@ listing_on_history (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 {
     char range [8] = "";
     int64_t range_us, step_us;
-    async_history_t request;
-    async_history_bad_t bad;
-    async_history_decode_each (&request, &bad, in);
+    async_history_range_t request;
+    async_history_range_bad_t bad;
+    async_history_range_decode_each (&request, &bad, in);
     bool given = request.has_range;
     if (bad.range || (given && async_str_copy (request.range, range, sizeof range))
     ||  history_range (given ? range : NULL, &range_us, &step_us)) {

@@ -1347,10 +1347,10 @@ async_queue_resume (async_client_t *self, const char *queue)
 int
 async_history_json (async_client_t *self, const char *range, char **json_out)
 {
-    async_history_t request = { .has_range = range != NULL, .range = s_str (range) };
+    async_history_range_t request = { .has_range = range != NULL, .range = s_str (range) };
     async_msg_t msg;
     uint64_t rid = ++self->rid;
-    async_history_encode (&msg, ASYNC_C_HISTORY, rid, &request);
+    async_history_range_encode (&msg, ASYNC_C_HISTORY, rid, &request);
     return s_command (self, &msg, rid, "history", json_out);
 }
 

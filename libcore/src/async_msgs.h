@@ -108,7 +108,7 @@ extern "C" {
     X (add_callback, ASYNC_MSGS_ADD_CALLBACK, ASYNC_MSGS_ADD_CALLBACK_IN) \
     X (quota,        ASYNC_MSGS_QUOTA,        ASYNC_MSGS_QUOTA_IN) \
     X (queue,        ASYNC_MSGS_QUEUE,        ASYNC_MSGS_QUEUE_IN) \
-    X (history,      ASYNC_MSGS_HISTORY,      ASYNC_MSGS_HISTORY_IN) \
+    X (history_range, ASYNC_MSGS_HISTORY_RANGE, ASYNC_MSGS_HISTORY_RANGE_IN) \
     X (every,        ASYNC_MSGS_EVERY,        ASYNC_MSGS_EVERY_IN) \
     X (nodes,        ASYNC_MSGS_NODES,        ASYNC_MSGS_NODES_IN) \
     X (agent_set,    ASYNC_MSGS_AGENT_SET,    ASYNC_MSGS_AGENT_SET_IN) \
@@ -181,8 +181,8 @@ extern "C" {
 #define ASYNC_MSGS_QUEUE(F)         F (STR, queue)
 #define ASYNC_MSGS_QUEUE_IN(C)      C (C_QUEUE_PAUSE) C (C_QUEUE_RESUME)
 //  The completions of a range of time
-#define ASYNC_MSGS_HISTORY(F)       F (OPT_STR, range)
-#define ASYNC_MSGS_HISTORY_IN(C)    C (C_HISTORY)
+#define ASYNC_MSGS_HISTORY_RANGE(F) F (OPT_STR, range)
+#define ASYNC_MSGS_HISTORY_RANGE_IN(C) C (C_HISTORY)
 //  A schedule set (every `interval_ms`, or at `cron` in `tz`) or deleted
 #define ASYNC_MSGS_EVERY(F) \
     F (STR, name) F (OPT_I64, interval_ms) F (OPT_STR, cron) F (OPT_STR, tz) \
