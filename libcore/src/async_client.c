@@ -391,19 +391,42 @@ s_spec_load (async_client_t *self, const char *spec_json)
 #define S_UNPACKABLE "a job spec holds a value msgpack cannot carry (nested too deep, " \
                      "or bad base64 in $bin)"
 
-//  Start msg as the SUBMIT `submit` whose field `value` (its spec or
-//  specs) is `json`. 0 or ASYNC_EUSAGE
+//  A JSON value (taken) as the msgpack bytes of a typed field: *data
+//  (caller frees) and *size. 0, or ASYNC_EUSAGE when msgpack cannot carry it
 static int
-s_submit_encode (async_client_t *self, json_t *json, async_any_t *value, async_msg_t *msg,
-                 uint64_t rid, const async_submit_t *submit)
+s_bytes_of (async_client_t *self, json_t *json, uint8_t **data, size_t *size)
 {
-    uint8_t *data;
-    if (async_codec_encode_json (json, &data, &value->size)) {
+    int rc = async_codec_encode_json (json, data, size);
+    json_decref (json);
+    if (rc) {
         snprintf (self->error, sizeof self->error, "%s", S_UNPACKABLE);
         return ASYNC_EUSAGE;
     }
-    value->data = data;
-    async_submit_encode (msg, ASYNC_C_SUBMIT, rid, submit);
+    return 0;
+}
+
+//  Start msg as a SUBMIT of `json` (taken): a spec, or an array of specs
+//  (`batch`: also `brief`). 0 or ASYNC_EUSAGE
+static int
+s_submit_encode (async_client_t *self, json_t *json, bool batch, bool wait, async_msg_t *msg,
+                 uint64_t rid)
+{
+    uint8_t *data;
+    size_t size;
+    if (s_bytes_of (self, json, &data, &size))
+        return ASYNC_EUSAGE;
+    async_submit_t submit = { .has_wait = wait, .wait = wait, .has_brief = batch, .brief = batch };
+    if (batch) {
+        submit.has_specs = true;
+        submit.specs.data = data;
+        submit.specs.size = size;
+    }
+    else {
+        submit.has_spec = true;
+        submit.spec.data = data;
+        submit.spec.size = size;
+    }
+    async_submit_encode (msg, ASYNC_C_SUBMIT, rid, &submit);
     free (data);
     return 0;
 }
@@ -416,10 +439,7 @@ s_submit_msg (async_client_t *self, const char *spec_json, uint64_t rid, async_m
     json_t *spec = s_spec_load (self, spec_json);
     if (!spec)
         return ASYNC_EUSAGE;
-    async_submit_t submit = { .has_spec = true, .has_wait = wait, .wait = wait };
-    int rc = s_submit_encode (self, spec, &submit.spec, msg, rid, &submit);
-    json_decref (spec);
-    return rc;
+    return s_submit_encode (self, spec, false, wait, msg, rid);
 }
 
 int
@@ -628,9 +648,7 @@ s_submit_batch (async_client_t *self, const char *const *specs_json, size_t coun
     size_t n = json_array_size (batch);
     if (n) {
         async_msg_t msg;
-        async_submit_t submit = { .has_specs = true, .has_wait = true, .wait = true,
-                                  .has_brief = true, .brief = true };
-        if (s_submit_encode (self, batch, &submit.specs, &msg, rid, &submit)) {
+        if (s_submit_encode (self, json_incref (batch), true, true, &msg, rid)) {
             rc = ASYNC_EUSAGE;
             n = 0;
         }
@@ -1170,21 +1188,6 @@ s_json_arg (async_client_t *self, const char *json_text, bool object)
     return value;
 }
 
-//  A JSON value (taken) as the bytes of a typed field, into *data (caller
-//  frees). 0, or ASYNC_EUSAGE when msgpack cannot carry it
-static int
-s_any_of (async_client_t *self, json_t *json, uint8_t **data, async_any_t *value)
-{
-    int rc = async_codec_encode_json (json, data, &value->size);
-    json_decref (json);
-    if (rc) {
-        snprintf (self->error, sizeof self->error, "%s", S_UNPACKABLE);
-        return ASYNC_EUSAGE;
-    }
-    value->data = *data;
-    return 0;
-}
-
 //  A C string as a str field, NULL as "" (refused by the broker as a name)
 static async_str_t
 s_str (const char *string)
@@ -1202,8 +1205,9 @@ async_annotate (async_client_t *self, const char *id, const char *name,
     async_annotate_t request = { .name = s_str (name) };
     s_id_copy (request.id, id);
     uint8_t *data;
-    if (s_any_of (self, value, &data, &request.value))
+    if (s_bytes_of (self, value, &data, &request.value.size))
         return ASYNC_EUSAGE;
+    request.value.data = data;
     async_msg_t msg;
     uint64_t rid = ++self->rid;
     async_annotate_encode (&msg, ASYNC_C_ANNOTATE, rid, &request);
@@ -1234,15 +1238,23 @@ async_add_callback_json (async_client_t *self, const char *id, const char *on,
         return ASYNC_EUSAGE;
     async_add_callback_t request = { .has_on = true };
     s_id_copy (request.id, id);
+    json_t *when = json_string (on ? on : "always");
     uint8_t *on_data, *spec_data;
-    if (s_any_of (self, json_string (on ? on : "always"), &on_data, &request.on)) {
+    if (!when) {
+        snprintf (self->error, sizeof self->error, "\"on\" is not UTF-8 text");
         json_decref (spec);
         return ASYNC_EUSAGE;
     }
-    if (s_any_of (self, spec, &spec_data, &request.spec)) {
+    if (s_bytes_of (self, when, &on_data, &request.on.size)) {
+        json_decref (spec);
+        return ASYNC_EUSAGE;
+    }
+    if (s_bytes_of (self, spec, &spec_data, &request.spec.size)) {
         free (on_data);
         return ASYNC_EUSAGE;
     }
+    request.on.data = on_data;
+    request.spec.data = spec_data;
     async_msg_t msg;
     uint64_t rid = ++self->rid;
     async_add_callback_encode (&msg, ASYNC_C_ADD_CALLBACK, rid, &request);
@@ -1360,9 +1372,10 @@ s_every_set (async_client_t *self, const char *spec_json, async_every_t *request
 {
     json_t *spec = s_json_arg (self, spec_json, true);
     uint8_t *data;
-    if (!spec || s_any_of (self, spec, &data, &request->spec))
+    if (!spec || s_bytes_of (self, spec, &data, &request->spec.size))
         return ASYNC_EUSAGE;
     request->has_spec = true;
+    request->spec.data = data;
     async_msg_t msg;
     uint64_t rid = ++self->rid;
     async_every_encode (&msg, ASYNC_C_EVERY_SET, rid, request);
