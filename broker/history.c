@@ -93,8 +93,8 @@ s_rollup_add (s_rollup_t *self, int64_t when, const char *queue, uint64_t succee
     int64_t step = when / self->step_us;
     size_t slot = (size_t) (step % (int64_t) self->size);
     if (self->steps [slot] != step) {
-        if (self->steps [slot] > step)
-            return;             //  older than the ring holds
+        //  An older step, or a later one: counted while the clock was
+        //  ahead (stepped back since, by a range or more): the present's
         zhashx_purge (self->counts [slot]);
         self->steps [slot] = step;
     }
@@ -138,7 +138,8 @@ history_new (store_t *store)
     }
     //  The week's minutes into the rollups: at most 10 080 x 21 keys,
     //  once (about 0.1 s at worst)
-    int64_t horizon = (async_now_us () - HISTORY_KEEP_US) / S_MINUTE_US;
+    int64_t now = async_now_us ();
+    int64_t horizon = (now - HISTORY_KEEP_US) / S_MINUTE_US;
     char from [S_KEY_HEAD];
     from [0] = KEYS_HISTORY;
     store_put_be64 ((uint8_t *) from + 1, (uint64_t) (horizon > 0 ? horizon : 0));
@@ -151,7 +152,9 @@ history_new (store_t *store)
         if (ksize <= S_KEY_HEAD || ksize - S_KEY_HEAD > ASYNC_MAX_NAME || vsize != 16)
             continue;
         int64_t minute = (int64_t) store_get_be64 ((const uint8_t *) key + 1);
-        if (minute < 0 || minute > INT64_MAX / S_MINUTE_US)
+        if (minute > now / S_MINUTE_US)
+            break;              //  written while the clock was ahead: no step of ours
+        if (minute < 0)
             continue;
         char queue [ASYNC_MAX_NAME + 1];
         snprintf (queue, sizeof queue, "%.*s", (int) (ksize - S_KEY_HEAD), key + S_KEY_HEAD);

@@ -273,15 +273,26 @@ s_jobs_argument (void *arg, enum MHD_ValueKind kind, const char *key, const char
         const char *each = value;
         while (*each) {
             size_t len = strcspn (each, ",");
+            json_t *name = len ? json_stringn (each, len) : NULL;
+            if (name)
+                json_array_append_new (self->statuses, name);
+            else
             if (len)
-                json_array_append_new (self->statuses, json_stringn (each, len));
+                snprintf (self->error, sizeof self->error, "status is not UTF-8 text");
             each += len + (each [len] == ',');
         }
     }
     else
     if (streq (key, "queue") || streq (key, "task") || streq (key, "node")
-    ||  streq (key, "parent"))
-        json_object_set_new (self->query, key, json_string (value));
+    ||  streq (key, "parent")) {
+        //  Not UTF-8, a JSON string cannot hold it: refused, not dropped
+        //  (dropped, the filter would match every job)
+        json_t *text = json_string (value);
+        if (text)
+            json_object_set_new (self->query, key, text);
+        else
+            snprintf (self->error, sizeof self->error, "%s is not UTF-8 text", key);
+    }
     else
     if (streq (key, "by") && self->count_only) {
         if (streq (value, "status"))
@@ -316,11 +327,12 @@ s_jobs_argument (void *arg, enum MHD_ValueKind kind, const char *key, const char
     else
     if (streq (key, "cursor")) {
         //  The broker checks it; only its size here
-        if (!*value || strlen (value) > 255)
+        json_t *text = *value && strlen (value) <= 255 ? json_string (value) : NULL;
+        if (!text)
             snprintf (self->error, sizeof self->error, "bad cursor: give the "
                       "Next-Cursor of the previous answer, as it was");
         else
-            json_object_set_new (self->query, "cursor", json_string (value));
+            json_object_set_new (self->query, "cursor", text);
     }
     else
         snprintf (self->error, sizeof self->error, "unknown parameter '%.50s'; give "

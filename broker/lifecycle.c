@@ -631,6 +631,27 @@ lifecycle_attempt_keep (async_job_t *job, bool started, const char *reason)
     msgpack_sbuffer_destroy (&entry);
 }
 
+//  The number of the last attempt kept in the job's annotation
+//  LIFECYCLE_ATTEMPTS_NAME; 0 for none
+static int64_t
+s_attempt_last_kept (async_job_t *job)
+{
+    msgpack_unpacked annotations;
+    msgpack_unpacked_init (&annotations);
+    size_t offset = 0;
+    int64_t last = 0;
+    if (job->annotations.size
+    &&  msgpack_unpack_next (&annotations, (const char *) job->annotations.data,
+                             job->annotations.size, &offset) == MSGPACK_UNPACK_SUCCESS) {
+        const msgpack_object *kept = async_mp_get (&annotations.data, LIFECYCLE_ATTEMPTS_NAME);
+        if (kept && kept->type == MSGPACK_OBJECT_ARRAY && kept->via.array.size
+        &&  async_mp_int (&kept->via.array.ptr [kept->via.array.size - 1], "attempt", &last))
+            last = 0;
+    }
+    msgpack_unpacked_destroy (&annotations);
+    return last;
+}
+
 int
 lifecycle_retry (broker_t *self, async_job_t *job, const char *by, char *err,
                  size_t err_size)
@@ -668,7 +689,10 @@ lifecycle_retry (broker_t *self, async_job_t *job, const char *by, char *err,
     if (!s_retries_keep (job, by, now, why, sizeof why))
         async_log_warning ("broker", "job.retry_history", "job=%s reason=\"%s; the earlier "
                            "failure is not kept\"", job->id, why);
-    lifecycle_attempt_keep (job, job->active_start != 0, NULL);
+    //  Its last attempt, unless none ran since the last one kept (a job
+    //  cancelled or timed out before it ran, again after a retry)
+    if (job->attempts > s_attempt_last_kept (job))
+        lifecycle_attempt_keep (job, job->active_start != 0, NULL);
     char key [KEYS_TIME_SIZE];
     store_delete (self->store, key, keys_time (key, KEYS_COMPLETED, job->completed_at, job->id));
     store_delete (self->store, key, keys_time (key, KEYS_FAILED, job->completed_at, job->id));

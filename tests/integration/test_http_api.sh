@@ -87,6 +87,14 @@ s_get "/api/count?parent=00000000-0000-4000-8000-000000000000"
 am_assert_eq "unknown parent" 400 "$code"
 s_get "/api/count?limit=3"
 am_assert_eq "count takes no limit" 400 "$code"
+#   A filter that is no text (not UTF-8) is refused, never dropped: dropped,
+#   it would count or list every job
+for bad in parent queue task node status cursor; do
+    s_get "/api/count?$bad=%FF"
+    am_assert_eq "count $bad=%FF" 400 "$code"
+    s_get "/api/jobs?$bad=%FF"
+    am_assert_eq "jobs $bad=%FF" 400 "$code"
+done
 
 am_check "/api/jobs/ID equals asyncctl job ID --json"
 for id in "$ok" "$failed"; do

@@ -72,4 +72,29 @@ m=$(am_ctl submit --retry attempts=14,backoff=1ms..2ms testing.flaky m 13)
 am_wait_exits "$m" 0 30s
 a=$(s_attempts "$m")
 am_assert_eq "numbers" "[4,5,6,7,8,9,10,11,12,13]" "$(jq -c '[.[].attempt]' <<<"$a")"
+
+am_check "an operator's retry keeps no attempt that did not run, nor one twice"
+#   Cancelled before it was ever handed out (no node takes queue pq): no
+#   attempt ran
+p=$(am_ctl submit --queue pq testing.ret 1)
+am_ctl cancel "$p" >/dev/null
+am_wait_exits "$p" 1 10s
+am_ctl retry "$p" >/dev/null
+am_assert_eq "no attempt kept" null "$(s_attempts "$p")"
+#   Failed on attempt 1, retried, cancelled before it ran again, retried:
+#   attempt 1 once, with its own failure
+d=$(am_ctl submit testing.flaky d 1 false)
+am_wait_exits "$d" 1 30s
+am_ctl queue pause default
+am_ctl retry "$d" >/dev/null
+am_ctl cancel "$d" >/dev/null
+am_wait_exits "$d" 1 10s
+am_ctl retry "$d" >/dev/null
+a=$(s_attempts "$d")
+am_say "attempts: $a"
+am_assert_eq "numbers" "[1]" "$(jq -c '[.[].attempt]' <<<"$a")"
+am_assert_eq "type" FlakyError "$(jq -r '.[0].type' <<<"$a")"
+am_ctl queue resume default
+am_wait_exits "$d" 0 30s
+am_assert_eq "numbers once it ran again" "[1]" "$(s_attempts "$d" | jq -c '[.[].attempt]')"
 am_say "PASS"

@@ -182,14 +182,54 @@ test_history_step_queues_bounded (void **state)
     history_destroy (&history);
 }
 
+//  The day's and the week's answers at `now` count these jobs of queue "a"
+static void
+s_assert_day_and_week (history_t *history, int64_t now, json_int_t succeeded, json_int_t failed)
+{
+    const char *ranges [] = { "day", "week" };
+    for (int i = 0; i < 2; i++) {
+        int64_t range, step;
+        assert_int_equal (history_range (ranges [i], &range, &step), 0);
+        json_t *answer = history_json (history, now, range, step);
+        assert_int_equal (s_total (answer, "a", "succeeded"), succeeded);
+        assert_int_equal (s_total (answer, "a", "failed"), failed);
+        json_decref (answer);
+    }
+}
+
+//  A clock stepped back: the steps counted while it was ahead (a week
+//  ahead: the same slots of the day's and the week's rings) do not keep
+//  the present's counts out, in memory nor read back at a restart
+static void
+test_history_clock_stepped_back (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    int64_t now = async_now_us ();
+    int64_t ahead = now + 7 * 24 * HOUR_US;
+    history_t *history = history_new (self->store);
+    history_count (history, "a", false, ahead);
+    history_count (history, "a", false, now);
+    s_assert_day_and_week (history, now, 1, 0);
+    history_stage (history);
+    assert_int_equal (store_commit (self->store, true), 0);
+    history_destroy (&history);
+
+    //  A restart: the key of the minute ahead is not counted before the
+    //  present's
+    history = history_new (self->store);
+    history_count (history, "a", true, now);
+    s_assert_day_and_week (history, now, 1, 1);
+    history_destroy (&history);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup_teardown (test_history_day_and_week_from_memory, s_setup,
                                          s_teardown),
-        cmocka_unit_test_setup_teardown (test_history_step_queues_bounded, s_setup,
-                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_history_step_queues_bounded, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_history_clock_stepped_back, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
