@@ -410,6 +410,76 @@ test_query_cursor_past_the_end (void **state)
     assert_int_equal (self->reads, 0);
 }
 
+//  The children of a parent, paged: each page goes on from the cursor's
+//  index, in child order; the parent's record (which holds all their
+//  ids) is read once for all the pages, not once a page; `by_status`
+//  counts them by status; LIST refuses by_status
+static void
+test_query_children_pages (void **state)
+{
+    s_source_t *self = (s_source_t *) *state;
+    s_add_live (self, 250);             //  the children: 84 assigned, 166 active
+    async_job_t *parent = async_job_new ();
+    parent->kind = ASYNC_KIND_PARALLEL;
+    parent->status = ASYNC_ACTIVE;
+    parent->children = (char **) calloc (250, sizeof (char *));
+    const char *id = ordset_seek_after (self->live_ids, NULL);
+    for (; id && parent->nchildren < 250; id = ordset_next (self->live_ids))
+        parent->children [parent->nchildren++] = strdup (id);
+    assert_int_equal (parent->nchildren, 250);
+    char parent_id [ASYNC_ID_LEN];
+    memcpy (parent_id, parent->id, ASYNC_ID_LEN);
+    zhashx_insert (self->jobs, parent->id, parent);
+
+    int64_t active = 0, count;
+    char next [300] = "", query [500];
+    size_t pages = 0;
+    self->reads = 0;
+    do {
+        snprintf (query, sizeof query, "{\"status\": [\"active\"], \"parent\": \"%s\"%s%s%s}",
+                  parent_id, *next ? ", \"cursor\": \"" : "", next, *next ? "\"" : "");
+        s_page (self, query, true, 60, &count, next, sizeof next);
+        if (*next)
+            assert_true (strncmp (next, "k:", 2) == 0);
+        active += count;
+        pages++;
+        assert_true (pages <= 10);
+    } while (*next);
+    assert_int_equal (active, 166);
+    assert_int_equal (pages, 5);                  //  250 / 60, rounded up
+    assert_int_equal (self->reads, 250 + 1);      //  each child, the parent once
+
+    //  by_status: one walk, the counts by status
+    snprintf (query, sizeof query, "{\"parent\": \"%s\", \"by_status\": true}", parent_id);
+    msgpack_unpacked body;
+    uint8_t *data;
+    s_body (query, &body, &data);
+    async_msg_t reply;
+    char err [100];
+    assert_int_equal (query_list (self->query, &body.data, 7, true, 1000, 4 * 1024 * 1024,
+                                  10000, async_mono_us () + 10000000, NULL, &reply, err,
+                                  sizeof err), 0);
+    async_inmsg_t in;
+    const char *why = NULL;
+    assert_int_equal (async_inmsg_parse (&in, reply.buffer.data, reply.buffer.size, &why), 0);
+    const msgpack_object *statuses = async_mp_get (in.body, "statuses");
+    assert_non_null (statuses);
+    int64_t n;
+    assert_int_equal (async_mp_int (statuses, "assigned", &n), 0);
+    assert_int_equal (n, 84);
+    assert_int_equal (async_mp_int (statuses, "active", &n), 0);
+    assert_int_equal (n, 166);
+    assert_int_equal (async_mp_int (statuses, "pending", &n), 0);
+    assert_int_equal (n, 0);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&reply);
+    assert_int_equal (query_list (self->query, &body.data, 7, false, 1000, 4 * 1024 * 1024,
+                                  10000, async_mono_us () + 10000000, NULL, &reply, err,
+                                  sizeof err), -1);
+    msgpack_unpacked_destroy (&body);
+    free (data);
+}
+
 //  Count `count` pending jobs in `queue` (as a recovered store does)
 static void
 s_pending (s_source_t *self, const char *queue, size_t count)
@@ -492,6 +562,8 @@ main (void)
         cmocka_unit_test (test_query_filter_refusals),
         cmocka_unit_test (test_query_filter_matches),
         cmocka_unit_test_setup_teardown (test_query_pages_over_live_jobs, s_source_setup,
+                                         s_source_teardown),
+        cmocka_unit_test_setup_teardown (test_query_children_pages, s_source_setup,
                                          s_source_teardown),
         cmocka_unit_test_setup_teardown (test_query_cursor_past_the_end, s_source_setup,
                                          s_source_teardown),
