@@ -66,6 +66,55 @@ s_pack_any (msgpack_packer *pk, async_any_t value)
         msgpack_pack_nil (pk);
 }
 
+async_part_t
+async_part_packed (async_pack_fn *pack, void *arg)
+{
+    assert (pack);
+    return (async_part_t) { .pack = pack, .arg = arg };
+}
+
+async_part_t
+async_part_items (uint32_t count, const msgpack_sbuffer *items)
+{
+    assert (count == 0 || (items && items->size));
+    return (async_part_t) { .items = true, .count = count,
+                            .data = count ? items->data : NULL,
+                            .size = count ? items->size : 0 };
+}
+
+//  A MAP or ARR part (`map`: a MAP): as async_part_t says
+static void
+s_pack_part (msgpack_packer *pk, const async_part_t *part, bool map)
+{
+    if (part->pack)
+        part->pack (pk, part->arg);
+    else
+    if (part->items) {
+        assert (!map);
+        msgpack_pack_array (pk, part->count);
+        if (part->size)
+            async_codec_pack_raw (pk, part->data, part->size);
+    }
+    else
+    if (part->size)
+        async_codec_pack_raw (pk, part->data, part->size);
+    else
+    if (map)
+        msgpack_pack_map (pk, 0);
+    else
+        msgpack_pack_array (pk, 0);
+}
+
+//  A MAP or ARR field, borrowed from the message: `ok` false when it is
+//  missing or of another type
+static bool
+s_mp_part (const msgpack_object *map, const char *key, msgpack_object_type type,
+           async_part_t *part)
+{
+    part->object = async_mp_get (map, key);
+    return part->object && part->object->type == type;
+}
+
 //  Pack the value of one field of `body` with `pk`
 #define S_VALUE_ID(pk, field)   async_codec_pack_str (pk, body->field);
 #define S_VALUE_U64(pk, field)  msgpack_pack_uint64 (pk, body->field);
@@ -78,6 +127,16 @@ s_pack_any (msgpack_packer *pk, async_any_t value)
 #define S_VALUE_OPT_ANY S_VALUE_ANY
 #define S_VALUE_MAY_I64 S_VALUE_I64
 #define S_VALUE_MAY_STR S_VALUE_STR
+#define S_VALUE_MAP(pk, field)  s_pack_part (pk, &body->field, true);
+#define S_VALUE_ARR(pk, field)  s_pack_part (pk, &body->field, false);
+#define S_VALUE_OPT_MAP S_VALUE_MAP
+#define S_VALUE_OPT_ARR S_VALUE_ARR
+#define S_VALUE_BOOL(pk, field) \
+    if (body->field) \
+        msgpack_pack_true (pk); \
+    else \
+        msgpack_pack_false (pk);
+#define S_VALUE_NUM(pk, field)  msgpack_pack_double (pk, body->field);
 
 //  Whether a field of `body` is sent: 1, or has_FIELD for an optional one
 #define S_SENT_ID(field)        1
@@ -91,6 +150,12 @@ s_pack_any (msgpack_packer *pk, async_any_t value)
 #define S_SENT_OPT_ANY(field)   body->has_##field
 #define S_SENT_MAY_I64(field)   body->has_##field
 #define S_SENT_MAY_STR(field)   body->has_##field
+#define S_SENT_MAP(field)       1
+#define S_SENT_ARR(field)       1
+#define S_SENT_OPT_MAP(field)   body->has_##field
+#define S_SENT_OPT_ARR(field)   body->has_##field
+#define S_SENT_BOOL(field)      1
+#define S_SENT_NUM(field)       1
 
 //  Encode one field of `body` into the message
 #define S_ENCODE(type, field) \
@@ -141,6 +206,16 @@ s_pack_any (msgpack_packer *pk, async_any_t value)
     }
 #define S_DECODE_MAY_I64(field) S_DECODE_MAY (field, S_DECODE_I64)
 #define S_DECODE_MAY_STR(field) S_DECODE_MAY (field, S_DECODE_STR)
+#define S_DECODE_MAP(field) \
+    ok = ok && s_mp_part (map, #field, MSGPACK_OBJECT_MAP, &body->field);
+#define S_DECODE_ARR(field) \
+    ok = ok && s_mp_part (map, #field, MSGPACK_OBJECT_ARRAY, &body->field);
+#define S_DECODE_OPT_MAP(field) S_DECODE_OPT (field, S_DECODE_MAP)
+#define S_DECODE_OPT_ARR(field) S_DECODE_OPT (field, S_DECODE_ARR)
+#define S_DECODE_BOOL(field) \
+    ok = ok && async_mp_bool (map, #field, &body->field) == 0;
+#define S_DECODE_NUM(field) \
+    ok = ok && async_mp_double (map, #field, &body->field) == 0;
 #define S_DECODE(type, field) S_DECODE_##type (field)
 
 //  Whether `command` is one of a row's
@@ -152,6 +227,7 @@ s_pack_any (msgpack_packer *pk, async_any_t value)
     for (int to_broker = 0; to_broker < 2 && !found; to_broker++) { \
         const async_proto_t *row = async_proto_find ((in)->command, to_broker); \
         async_command_t command = row ? row->id : ASYNC_COMMANDS; \
+        (void) command;         /*  (an entry's row has no command) */ \
         found = row && (0 commands (S_IS)); \
     }
 
@@ -254,6 +330,19 @@ async_msgs_fields (async_command_t command)
 {
     ASYNC_MSGS (S_FIELDS_OF)
     if (0 ASYNC_MSGS_EMPTY (S_IS))
+        return "";
+    return NULL;
+}
+
+#define S_SHAPE_OF(name, fields, commands) \
+    if ((0 commands (S_IS)) && shape-- == 0) \
+        return fields (S_NAME) + 1;
+
+const char *
+async_msgs_shape (async_command_t command, int shape)
+{
+    ASYNC_MSGS (S_SHAPE_OF)
+    if ((0 ASYNC_MSGS_EMPTY (S_IS)) && shape == 0)
         return "";
     return NULL;
 }

@@ -148,8 +148,9 @@ test_every_command_is_described (void **state)
     free (doc);
 }
 
-//  A typed command (async_msgs.h) has the fields of its section's table in
-//  docs/protocol.md ("| `field` | ..." rows), no more and no fewer
+//  A typed command (async_msgs.h) has the fields of its section's tables
+//  in docs/protocol.md ("| `field` | ..." rows), no more and no fewer: those
+//  of each of its shapes, in order
 static void
 test_typed_messages_match_the_docs (void **state)
 {
@@ -157,10 +158,18 @@ test_typed_messages_match_the_docs (void **state)
     char *doc = s_protocol_doc ();
     int typed = 0;
     for (int id = 0; id < ASYNC_COMMANDS; id++) {
-        const char *fields = async_msgs_fields ((async_command_t) id);
-        if (!fields)
+        if (!async_msgs_fields ((async_command_t) id))
             continue;
         typed++;
+        char fields [512] = "";
+        const char *shape;
+        for (int n = 0; (shape = async_msgs_shape ((async_command_t) id, n)); n++) {
+            size_t used = strlen (fields);
+            snprintf (fields + used, sizeof fields - used, "%s%s", used && *shape ? " " : "",
+                      shape);
+        }
+        assert_string_equal (async_msgs_shape ((async_command_t) id, 0),
+                             async_msgs_fields ((async_command_t) id));
         const async_proto_t *row = async_proto_row ((async_command_t) id);
         char want [48];
         snprintf (want, sizeof want, " %s (%s)", row->name,
@@ -182,7 +191,7 @@ test_typed_messages_match_the_docs (void **state)
         size_t length = next ? (size_t) (next - section) : strlen (section);
         char *text = strndup (section, length);
         //  Its table's fields, in order, as "id token"
-        char documented [256] = "";
+        char documented [512] = "";
         for (const char *line = text; line; line = strchr (line, '\n')) {
             line += *line == '\n';
             if (strncmp (line, "| `", 3))
@@ -199,7 +208,7 @@ test_typed_messages_match_the_docs (void **state)
             fail_msg ("%s: docs/protocol.md documents the fields '%s', async_msgs.h has '%s'",
                       want + 1, documented, fields);
     }
-    assert_true (typed >= 20);
+    assert_true (typed >= 30);
     free (doc);
 }
 
@@ -488,6 +497,151 @@ test_typed_result (void **state)
     async_msg_destroy (&msg);
 }
 
+static void
+s_pack_two (msgpack_packer *pk, void *arg)
+{
+    msgpack_pack_map (pk, 1);
+    async_codec_pack_str (pk, "two");
+    msgpack_pack_int (pk, *(int *) arg);
+}
+
+//  A MAP or ARR part goes out streamed by its packer, as the items of a
+//  batch, as one value packed before, or empty, and comes back as the
+//  object in the message; another type, a missing part, a bool or number
+//  of another type are refused; an entry's row is no command's
+static void
+test_typed_parts (void **state)
+{
+    (void) state;
+    int two = 2;
+    async_msg_t msg;
+    async_inmsg_t in;
+    async_job_record_encode (
+        &msg, ASYNC_S_JOB, 5,
+        &(async_job_record_t){ .job = async_part_packed (s_pack_two, &two) });
+    s_parse (&msg, &in);
+    async_job_record_t record;
+    assert_int_equal (async_job_record_decode (&record, &in), 0);
+    int64_t value = 0;
+    assert_int_equal (async_mp_int (record.job.object, "two", &value), 0);
+    assert_int_equal (value, 2);
+    async_job_briefs_t briefs;  //  the other shape of JOB
+    assert_int_equal (async_job_briefs_decode (&briefs, &in), -1);
+    assert_int_equal (async_jobs_decode (&(async_jobs_t){ 0 }, &in), -1);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+
+    //  Two brief entries as items, a cursor; then no items
+    const char id [] = "0190a3c8-5b1c-7d2e-8f00-0123456789ab";
+    msgpack_sbuffer items;
+    msgpack_sbuffer_init (&items);
+    async_job_brief_t brief = { .status = 4 };
+    memcpy (brief.id, id, ASYNC_ID_LEN);
+    async_job_brief_pack (&items, &brief);
+    async_job_brief_pack (&items, &brief);
+    async_jobs_t page = { .jobs = async_part_items (2, &items),
+                          .has_next = true,
+                          .next = async_str ("c1") };
+    async_jobs_encode (&msg, ASYNC_S_JOBS, 6, &page);
+    msgpack_sbuffer_destroy (&items);
+    s_parse (&msg, &in);
+    async_jobs_t pback;
+    assert_int_equal (async_jobs_decode (&pback, &in), 0);
+    assert_int_equal (pback.jobs.object->via.array.size, 2);
+    assert_int_equal (
+        async_job_brief_decode_map (&brief, &pback.jobs.object->via.array.ptr [1]), 0);
+    assert_string_equal (brief.id, id);
+    assert_true (brief.status == 4 && brief.failure.object->type == MSGPACK_OBJECT_NIL);
+    assert_true (pback.has_next && async_str_eq (pback.next, "c1"));
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+    async_jobs_encode (&msg, ASYNC_S_JOBS, 6,
+                       &(async_jobs_t){ .jobs = async_part_items (0, NULL) });
+    s_parse (&msg, &in);
+    assert_int_equal (async_jobs_decode (&pback, &in), 0);
+    assert_int_equal (pback.jobs.object->via.array.size, 0);
+    assert_false (pback.has_next);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+
+    //  One value packed before; empty parts; BOOL and NUM
+    msgpack_sbuffer tasks;
+    msgpack_sbuffer_init (&tasks);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &tasks, msgpack_sbuffer_write);
+    msgpack_pack_nil (&pk);
+    async_node_detail_t detail = { .tasks = { .data = tasks.data, .size = tasks.size },
+                                   .jobs_more = 3,
+                                   .heartbeat = 0.5 };
+    async_node_detail_encode (&msg, ASYNC_S_NODES, 7, &detail);
+    msgpack_sbuffer_destroy (&tasks);
+    s_parse (&msg, &in);
+    async_node_detail_t dback;
+    assert_int_equal (async_node_detail_decode (&dback, &in), 0);
+    assert_int_equal (dback.node.object->type, MSGPACK_OBJECT_MAP);
+    assert_int_equal (dback.node.object->via.map.size, 0);
+    assert_int_equal (dback.jobs.object->via.array.size, 0);
+    assert_int_equal (dback.tasks.object->type, MSGPACK_OBJECT_NIL);
+    assert_true (dback.jobs_more == 3 && dback.heartbeat == 0.5 && dback.dead_after == 0);
+    assert_int_equal (async_node_list_decode (&(async_node_list_t){ 0 }, &in), -1);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+    async_agent_change_t change = {
+        .ref = 9, .agent = async_str ("a"), .size = 2, .save = true
+    };
+    async_agent_change_encode (&msg, ASYNC_S_AGENT_SET, 0, &change);
+    s_parse (&msg, &in);
+    async_agent_change_t cback;
+    assert_int_equal (async_agent_change_decode (&cback, &in), 0);
+    assert_true (cback.ref == 9 && cback.size == 2 && cback.save && !cback.has_filter);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+
+    //  A part of another type, a missing part, a NUM that is an int (taken)
+    //  and a BOOL that is one (refused)
+    async_msg_init (&msg, ASYNC_S_HISTORY, 1);
+    async_msg_int (&msg, "history", 1);
+    s_parse (&msg, &in);
+    async_history_t history;
+    assert_int_equal (async_history_decode (&history, &in), -1);
+    assert_null (history.history.object);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+    async_empty_encode (&msg, ASYNC_S_OK, 1);
+    s_parse (&msg, &in);
+    assert_int_equal (async_history_decode_map (&history, in.body), -1);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+    async_msg_init (&msg, ASYNC_S_NODES, 7);
+    async_msg_key (&msg, "node");
+    msgpack_pack_map (&msg.packer, 0);
+    async_msg_key (&msg, "jobs");
+    msgpack_pack_array (&msg.packer, 0);
+    async_msg_int (&msg, "jobs_more", 0);
+    async_msg_int (&msg, "tasks_more", 0);
+    async_msg_int (&msg, "heartbeat", 1);
+    async_msg_int (&msg, "dead_after", 4);
+    s_parse (&msg, &in);
+    assert_int_equal (async_node_detail_decode_map (&dback, in.body), 0);
+    assert_true (dback.dead_after == 4);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+    async_msg_init (&msg, ASYNC_S_AGENT_SET, 0);
+    async_msg_int (&msg, "ref", 1);
+    async_msg_str (&msg, "agent", "a");
+    async_msg_int (&msg, "size", 1);
+    async_msg_int (&msg, "save", 1);
+    s_parse (&msg, &in);
+    assert_int_equal (async_agent_change_decode (&cback, &in), -1);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+    //  An entry is the body of no command
+    assert_null (async_msgs_shape (ASYNC_S_JOB, 2));
+    assert_string_equal (async_msgs_shape (ASYNC_S_JOB, 1), "jobs");
+    assert_string_equal (async_msgs_shape (ASYNC_S_OK, 0), "");
+    assert_null (async_msgs_shape (ASYNC_S_OK, 1));
+}
+
 //  Node-only commands are the ones a client key may not send; the
 //  broker's write refusal covers what clients write
 static void
@@ -568,6 +722,7 @@ main (void)
         cmocka_unit_test (test_typed_strings_and_options),
         cmocka_unit_test (test_typed_batches),
         cmocka_unit_test (test_typed_result),
+        cmocka_unit_test (test_typed_parts),
         cmocka_unit_test (test_message_counts_its_fields),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
