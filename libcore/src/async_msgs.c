@@ -166,8 +166,8 @@ s_mp_part (const msgpack_object *map, const char *key, msgpack_object_type type,
 //  The same into a map alone, and the count of its fields
 #define S_PACK(type, field) \
     if (S_SENT_##type (field)) { \
-        async_codec_pack_str (&pk, #field); \
-        S_VALUE_##type (&pk, field) \
+        async_codec_pack_str (pk, #field); \
+        S_VALUE_##type (pk, field) \
     }
 #define S_COUNT(type, field) + (S_SENT_##type (field) ? 1 : 0)
 
@@ -242,12 +242,18 @@ s_mp_part (const msgpack_object *map, const char *key, msgpack_object_type type,
     } \
     \
     void \
+    async_##name##_pack_to (msgpack_packer *pk, const async_##name##_t *body) \
+    { \
+        msgpack_pack_map (pk, (size_t) (0 fields (S_COUNT))); \
+        fields (S_PACK) \
+    } \
+    \
+    void \
     async_##name##_pack (msgpack_sbuffer *entries, const async_##name##_t *body) \
     { \
         msgpack_packer pk; \
         msgpack_packer_init (&pk, entries, async_sbuffer_write); \
-        msgpack_pack_map (&pk, (size_t) (0 fields (S_COUNT))); \
-        fields (S_PACK) \
+        async_##name##_pack_to (&pk, body); \
     } \
     \
     int \

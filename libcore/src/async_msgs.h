@@ -45,6 +45,8 @@
                                     const msgpack_object *map);
         void async_NAME_pack (msgpack_sbuffer *entries,
                               const async_NAME_t *body);
+        void async_NAME_pack_to (msgpack_packer *pk,
+                                 const async_NAME_t *body);
 
     encode starts `msg` (async_msg_init) as `command`, one of the row's,
     with every field (an optional one when has_FIELD); decode reads every field of an incoming message of
@@ -52,7 +54,8 @@
     command is another or a field is missing or of the wrong type.
     decode_map reads the fields from a map alone (an entry of a batch);
     pack appends the body as a map alone to `entries`, the entries of a
-    batch (async_msg_batch).
+    batch (async_msg_batch); pack_to packs it with `pk` (a part nested in
+    another, async_part_packed).
 
     ASYNC_MSGS_EMPTY lists the commands whose body is empty: they are sent
     with async_empty_encode and recognised by their command alone.
@@ -315,7 +318,9 @@ async_part_t
     int \
         async_##name##_decode_map (async_##name##_t *body, const msgpack_object *map); \
     void \
-        async_##name##_pack (msgpack_sbuffer *entries, const async_##name##_t *body);
+        async_##name##_pack (msgpack_sbuffer *entries, const async_##name##_t *body); \
+    void \
+        async_##name##_pack_to (msgpack_packer *pk, const async_##name##_t *body);
 ASYNC_MSGS (ASYNC_MSGS_DECLARE)
 #undef ASYNC_MSGS_DECLARE
 
