@@ -1231,8 +1231,9 @@ s_on_reply (node_t *self, async_inmsg_t *in)
     if (!req)
         return;
     json_t *body;
-    if (async_inmsg_is (in, ASYNC_S_JOB)) {
-        async_job_t *job = async_job_decode_object (async_mp_get (in->body, "job"));
+    async_job_record_t record;
+    if (async_job_record_decode (&record, in) == 0) {
+        async_job_t *job = async_job_decode_object (record.job.object);
         body = json_object ();
         if (job)
             json_object_set_new (body, "job", async_job_to_json (job));
