@@ -267,6 +267,33 @@ broker_error (broker_t *self, zframe_t *routing, uint64_t rid, int code, const c
     broker_send (self, routing, &msg);
 }
 
+//  QUOTAS' and SCHEDULES' lists, streamed into the message
+static void
+s_pack_quotas (msgpack_packer *pk, void *quotas)
+{
+    quota_pack_list ((quota_t *) quotas, pk);
+}
+
+static void
+s_pack_schedules (msgpack_packer *pk, void *every)
+{
+    every_pack_list ((every_t *) every, pk);
+}
+
+void
+broker_quotas_encode (broker_t *self, async_msg_t *msg, uint64_t rid)
+{
+    async_quotas_t body = { .quotas = async_part_packed (s_pack_quotas, self->quotas) };
+    async_quotas_encode (msg, ASYNC_S_QUOTAS, rid, &body);
+}
+
+void
+broker_schedules_encode (broker_t *self, async_msg_t *msg, uint64_t rid)
+{
+    async_schedules_t body = { .schedules = async_part_packed (s_pack_schedules, self->every) };
+    async_schedules_encode (msg, ASYNC_S_SCHEDULES, rid, &body);
+}
+
 //  A JOB's `job`: the record, streamed into the message
 static void
 s_pack_record (msgpack_packer *pk, void *job)
@@ -1021,17 +1048,13 @@ broker_view_status (broker_t *self, async_msg_t *reply)
 void
 broker_view_quotas (broker_t *self, async_msg_t *reply)
 {
-    async_msg_init (reply, ASYNC_S_QUOTAS, 0);
-    async_msg_key (reply, "quotas");
-    quota_pack_list (self->quotas, &reply->packer);
+    broker_quotas_encode (self, reply, 0);
 }
 
 void
 broker_view_schedules (broker_t *self, async_msg_t *reply)
 {
-    async_msg_init (reply, ASYNC_S_SCHEDULES, 0);
-    async_msg_key (reply, "schedules");
-    every_pack_list (self->every, &reply->packer);
+    broker_schedules_encode (self, reply, 0);
 }
 
 int

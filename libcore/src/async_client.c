@@ -1053,15 +1053,14 @@ s_list_page (async_client_t *self, async_command_t command, json_t *query, json_
     int rc = s_request_json (self, command, query, &frame, &in);
     if (rc)
         return rc;
-    const msgpack_object *list = jobs ? async_mp_get (in.body, "jobs") : NULL;
     next [0] = 0;
-    if (jobs && !(list && list->type == MSGPACK_OBJECT_ARRAY))
+    async_jobs_t listed;
+    if (jobs && async_jobs_decode (&listed, &in))
         rc = ASYNC_EPROTO;
     else
     if (jobs) {
-        s_jobs_append (jobs, list);
-        const msgpack_object *cursor = async_mp_get (in.body, "next");
-        if (cursor && async_mp_strcpy (cursor, next, next_size))
+        s_jobs_append (jobs, listed.jobs.object);
+        if (listed.has_next && async_str_copy (listed.next, next, next_size))
             rc = ASYNC_EPROTO;
     }
     else {

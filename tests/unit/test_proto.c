@@ -642,6 +642,113 @@ test_typed_parts (void **state)
     assert_null (async_msgs_shape (ASYNC_S_OK, 1));
 }
 
+//  Two messages are the same bytes; both are released
+static void
+s_assert_same (async_msg_t *typed, async_msg_t *by_hand)
+{
+    assert_int_equal (typed->buffer.size, by_hand->buffer.size);
+    assert_memory_equal (typed->buffer.data, by_hand->buffer.data, typed->buffer.size);
+    async_msg_destroy (typed);
+    async_msg_destroy (by_hand);
+}
+
+//  The typed replies are the bytes the broker built key by key before
+//  them: ints packed signed or not alike, batches, bools, a cursor
+static void
+test_replies_keep_their_bytes (void **state)
+{
+    (void) state;
+    const char id [] = "0190a3c8-5b1c-7d2e-8f00-0123456789ab";
+    async_msg_t typed, by_hand;
+    async_accepted_t accepted = {
+        .existing = 0, .waiting = 1, .has_unservable = true, .unservable = 300
+    };
+    memcpy (accepted.id, id, ASYNC_ID_LEN);
+    async_accepted_encode (&typed, ASYNC_S_ACCEPTED, 3, &accepted);
+    async_msg_init (&by_hand, ASYNC_S_ACCEPTED, 3);
+    async_msg_str (&by_hand, "id", id);
+    async_msg_int (&by_hand, "existing", 0);
+    async_msg_int (&by_hand, "waiting", 1);
+    async_msg_int (&by_hand, "unservable", 300);
+    s_assert_same (&typed, &by_hand);
+
+    //  A batch of entries: a refused spec, then one accepted
+    msgpack_sbuffer entries;
+    msgpack_sbuffer_init (&entries);
+    async_refused_pack (&entries,
+                        &(async_refused_t){ .error = 6, .message = async_str ("no") });
+    accepted.has_unservable = false;
+    async_accepted_pack (&entries, &accepted);
+    async_accepted_many_encode (
+        &typed, ASYNC_S_ACCEPTED, 4,
+        &(async_accepted_many_t){ .accepted = async_part_items (2, &entries) });
+    msgpack_sbuffer_destroy (&entries);
+    async_msg_init (&by_hand, ASYNC_S_ACCEPTED, 4);
+    async_msg_key (&by_hand, "accepted");
+    msgpack_packer *pk = &by_hand.packer;
+    msgpack_pack_array (pk, 2);
+    msgpack_pack_map (pk, 2);
+    async_codec_pack_str (pk, "error");
+    msgpack_pack_int (pk, 6);
+    async_codec_pack_str (pk, "message");
+    async_codec_pack_str (pk, "no");
+    msgpack_pack_map (pk, 3);
+    async_codec_pack_str (pk, "id");
+    async_codec_pack_str (pk, id);
+    async_codec_pack_str (pk, "existing");
+    msgpack_pack_int (pk, 0);
+    async_codec_pack_str (pk, "waiting");
+    msgpack_pack_int (pk, 1);
+    s_assert_same (&typed, &by_hand);
+
+    //  AGENT-SET to a node
+    async_agent_change_t change = { .ref = 7,
+                                    .agent = async_str ("main"),
+                                    .size = 4,
+                                    .has_filter = true,
+                                    .filter = async_str ("a.*"),
+                                    .save = false };
+    async_agent_change_encode (&typed, ASYNC_S_AGENT_SET, 0, &change);
+    async_msg_init (&by_hand, ASYNC_S_AGENT_SET, 0);
+    async_msg_key (&by_hand, "ref");
+    msgpack_pack_uint64 (&by_hand.packer, 7);
+    async_msg_str (&by_hand, "agent", "main");
+    async_msg_int (&by_hand, "size", 4);
+    async_msg_str (&by_hand, "filter", "a.*");
+    async_msg_key (&by_hand, "save");
+    msgpack_pack_false (&by_hand.packer);
+    s_assert_same (&typed, &by_hand);
+
+    //  A page of jobs with a cursor; the ACKs of a batch riding an ASSIGN
+    msgpack_sbuffer items;
+    msgpack_sbuffer_init (&items);
+    async_ack_pack (&items, &(async_ack_t){ .id = async_str (id) });
+    async_jobs_encode (&typed, ASYNC_S_JOBS, 5,
+                       &(async_jobs_t){ .jobs = async_part_items (1, &items),
+                                        .has_next = true,
+                                        .next = async_str ("c") });
+    async_msg_init (&by_hand, ASYNC_S_JOBS, 5);
+    async_msg_key (&by_hand, "jobs");
+    msgpack_pack_array (&by_hand.packer, 1);
+    async_codec_pack_raw (&by_hand.packer, items.data, items.size);
+    async_msg_str (&by_hand, "next", "c");
+    s_assert_same (&typed, &by_hand);
+    async_assign_batch_encode (&typed, ASYNC_S_ASSIGN, 0,
+                               &(async_assign_batch_t){ .jobs = async_part_items (1, &items),
+                                                        .has_acks = true,
+                                                        .acks = async_part_items (1, &items) });
+    async_msg_init (&by_hand, ASYNC_S_ASSIGN, 0);
+    async_msg_batch (&by_hand, "jobs", 1, &items);
+    async_msg_batch (&by_hand, "acks", 1, &items);
+    s_assert_same (&typed, &by_hand);
+    async_ack_batch_encode (&typed, ASYNC_S_ACK, 2,
+                            &(async_ack_batch_t){ .acks = async_part_items (0, NULL) });
+    async_msg_init (&by_hand, ASYNC_S_ACK, 2);
+    async_msg_batch (&by_hand, "acks", 0, NULL);
+    s_assert_same (&typed, &by_hand);
+    msgpack_sbuffer_destroy (&items);
+}
+
 //  Node-only commands are the ones a client key may not send; the
 //  broker's write refusal covers what clients write
 static void
@@ -723,6 +830,7 @@ main (void)
         cmocka_unit_test (test_typed_batches),
         cmocka_unit_test (test_typed_result),
         cmocka_unit_test (test_typed_parts),
+        cmocka_unit_test (test_replies_keep_their_bytes),
         cmocka_unit_test (test_message_counts_its_fields),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
