@@ -209,6 +209,11 @@ test_typed_messages_match_the_docs (void **state)
                       want + 1, documented, fields);
     }
     assert_true (typed >= 30);
+    //  Every reply and push of the broker is typed
+    for (int id = ASYNC_S_ACCEPTED; id < ASYNC_COMMANDS; id++)
+        if (!async_msgs_fields ((async_command_t) id))
+            fail_msg ("S:%s has no typed body in async_msgs.h",
+                      async_proto_name ((async_command_t) id));
     free (doc);
 }
 
