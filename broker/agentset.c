@@ -214,22 +214,12 @@ agentset_on_request (broker_t *self, zframe_t *routing, async_inmsg_t *in)
     }
     agentset_change_t *change = agentset_add (self->agent_sets, uuid, session->rkey, routing,
                                               in->rid, async_mono_us () + AGENTSET_WAIT_US);
+    async_agent_change_t relay = { .ref = change->ref, .agent = async_str (name),
+                                   .size = size, .save = save,
+                                   .has_filter = request.has_filter,
+                                   .filter = request.filter };
     async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_AGENT_SET, 0);
-    async_msg_key (&msg, "ref");
-    msgpack_pack_uint64 (&msg.packer, change->ref);
-    async_msg_str (&msg, "agent", name);
-    async_msg_int (&msg, "size", size);
-    if (request.has_filter) {
-        async_msg_key (&msg, "filter");
-        msgpack_pack_str (&msg.packer, request.filter.size);
-        msgpack_pack_str_body (&msg.packer, request.filter.data, request.filter.size);
-    }
-    async_msg_key (&msg, "save");
-    if (save)
-        msgpack_pack_true (&msg.packer);
-    else
-        msgpack_pack_false (&msg.packer);
+    async_agent_change_encode (&msg, ASYNC_S_AGENT_SET, 0, &relay);
     async_log_info ("broker", "agent.set",
                     "node=%s agent=%s size=%" PRId64 " save=%d ref=%" PRIu64, uuid, name, size,
                     save, change->ref);

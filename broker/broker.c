@@ -231,17 +231,61 @@ broker_error (broker_t *self, zframe_t *routing, uint64_t rid, int code, const c
     broker_send (self, routing, &msg);
 }
 
+//  QUOTAS' and SCHEDULES' lists, streamed into the message
+static void
+s_pack_quotas (msgpack_packer *pk, void *quotas)
+{
+    quota_pack_list ((quota_t *) quotas, pk);
+}
+
+static void
+s_pack_schedules (msgpack_packer *pk, void *every)
+{
+    every_pack_list ((every_t *) every, pk);
+}
+
+void
+broker_quotas_encode (broker_t *self, async_msg_t *msg, uint64_t rid)
+{
+    async_quotas_t body = { .quotas = async_part_packed (s_pack_quotas, self->quotas) };
+    async_quotas_encode (msg, ASYNC_S_QUOTAS, rid, &body);
+}
+
+void
+broker_schedules_encode (broker_t *self, async_msg_t *msg, uint64_t rid)
+{
+    async_schedules_t body = { .schedules = async_part_packed (s_pack_schedules, self->every) };
+    async_schedules_encode (msg, ASYNC_S_SCHEDULES, rid, &body);
+}
+
+//  A JOB's `job`: the record, streamed into the message
+static void
+s_pack_record (msgpack_packer *pk, void *job)
+{
+    async_job_pack ((async_job_t *) job, pk);
+}
+
+static void
+s_pack_brief (msgpack_packer *pk, void *job)
+{
+    waiters_pack_brief (pk, (async_job_t *) job);
+}
+
+//  Start `msg` as the JOB of `job`, as a brief waiter gets it when `brief`
+static void
+s_job_encode (async_msg_t *msg, uint64_t rid, async_job_t *job, bool brief)
+{
+    async_job_record_t body = {
+        .job = async_part_packed (brief ? s_pack_brief : s_pack_record, job) };
+    async_job_record_encode (msg, ASYNC_S_JOB, rid, &body);
+}
+
 static void
 s_send_job_as (broker_t *self, zframe_t *routing, uint64_t rid, async_job_t *job, bool later,
                bool brief)
 {
     async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_JOB, rid);
-    async_msg_key (&msg, "job");
-    if (brief)
-        waiters_pack_brief (&msg.packer, job);
-    else
-        async_job_pack (job, &msg.packer);
+    s_job_encode (&msg, rid, job, brief);
     if (later)
         broker_reply_later (self, routing, &msg);
     else
@@ -281,12 +325,7 @@ s_waiter_deliver (void *arg, zframe_t *routing, bool brief, async_job_t *job)
     if (commit_flight_open (self->commit)) {
         //  Never before the ACCEPTED of a submit still being written
         async_msg_t msg;
-        async_msg_init (&msg, ASYNC_S_JOB, 0);
-        async_msg_key (&msg, "job");
-        if (brief)
-            waiters_pack_brief (&msg.packer, job);
-        else
-            async_job_pack (job, &msg.packer);
+        s_job_encode (&msg, 0, job, brief);
         commit_reply_flight (self->commit, s_msg_to (routing, &msg));
     }
     else
@@ -964,17 +1003,13 @@ broker_view_status (broker_t *self, async_msg_t *reply)
 void
 broker_view_quotas (broker_t *self, async_msg_t *reply)
 {
-    async_msg_init (reply, ASYNC_S_QUOTAS, 0);
-    async_msg_key (reply, "quotas");
-    quota_pack_list (self->quotas, &reply->packer);
+    broker_quotas_encode (self, reply, 0);
 }
 
 void
 broker_view_schedules (broker_t *self, async_msg_t *reply)
 {
-    async_msg_init (reply, ASYNC_S_SCHEDULES, 0);
-    async_msg_key (reply, "schedules");
-    every_pack_list (self->every, &reply->packer);
+    broker_schedules_encode (self, reply, 0);
 }
 
 int
@@ -998,9 +1033,7 @@ broker_view_job (broker_t *self, const char *id, async_msg_t *reply)
     async_job_t *job = broker_job_read (self, id);
     if (!job)
         return ASYNC_ENOJOB;
-    async_msg_init (reply, ASYNC_S_JOB, 0);
-    async_msg_key (reply, "job");
-    async_job_pack (job, &reply->packer);
+    s_job_encode (reply, 0, job, false);
     async_job_destroy (&job);
     return 0;
 }

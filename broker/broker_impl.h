@@ -100,6 +100,13 @@ void
     broker_error (broker_t *self, zframe_t *routing, uint64_t rid, int code,
                   const char *text);
 
+//  Start `msg` as the QUOTAS (SCHEDULES) listing the quotas (schedules),
+//  in reply to `rid`: for a peer and the HTTP view alike
+void
+    broker_quotas_encode (broker_t *self, async_msg_t *msg, uint64_t rid);
+void
+    broker_schedules_encode (broker_t *self, async_msg_t *msg, uint64_t rid);
+
 //  Send a reply once the batch being staged is durable (commit.h)
 void
     broker_reply_later (broker_t *self, zframe_t *routing, async_msg_t *msg);

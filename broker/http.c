@@ -16,6 +16,7 @@
 #include "quota.h"
 #include "spec.h"
 #include "async_job.h"
+#include "async_msgs.h"
 #include "async_util.h"
 #include "asyncmesh/error.h"
 #include "asyncmesh/log.h"
@@ -216,14 +217,19 @@ s_api_status (http_t *self, struct MHD_Connection *connection)
     return s_answer_json (connection, MHD_HTTP_OK, status);
 }
 
-//  /api/quotas, /api/schedules: the list under `field` of a reply, as
-//  asyncctl prints it with --json
+//  /api/quotas, /api/schedules: the list of a QUOTAS or SCHEDULES reply,
+//  as asyncctl prints it with --json
 static enum MHD_Result
-s_api_list (struct MHD_Connection *connection, async_msg_t *reply, const char *field)
+s_api_list (struct MHD_Connection *connection, async_msg_t *reply)
 {
     async_inmsg_t in;
-    const msgpack_object *body = s_reply_body (reply, &in);
-    const msgpack_object *list = body ? async_mp_get (body, field) : NULL;
+    async_quotas_t quotas;
+    async_schedules_t schedules;
+    const msgpack_object *list = NULL;
+    if (s_reply_body (reply, &in))
+        list = async_quotas_decode (&quotas, &in) == 0 ? quotas.quotas.object
+             : async_schedules_decode (&schedules, &in) == 0 ? schedules.schedules.object
+             : NULL;
     json_t *value = list ? async_codec_to_json (list) : NULL;
     async_inmsg_destroy (&in);
     async_msg_destroy (reply);
@@ -242,8 +248,9 @@ s_api_job (http_t *self, struct MHD_Connection *connection, const char *id)
     if (broker_view_job (self->broker, id, &reply))
         return s_answer_error (connection, MHD_HTTP_NOT_FOUND, "no such job");
     async_inmsg_t in;
-    const msgpack_object *body = s_reply_body (&reply, &in);
-    async_job_t *job = body ? async_job_decode_object (async_mp_get (body, "job")) : NULL;
+    async_job_record_t record;
+    async_job_t *job = s_reply_body (&reply, &in) && async_job_record_decode (&record, &in) == 0
+                     ? async_job_decode_object (record.job.object) : NULL;
     json_t *value = job ? async_job_to_json (job) : NULL;
     async_job_destroy (&job);
     async_inmsg_destroy (&in);
@@ -387,19 +394,25 @@ s_api_jobs (http_t *self, struct MHD_Connection *connection, bool count_only)
     //  Writing the JSON out is on the broker's thread too: its time counts
     int64_t start = async_mono_us ();
     async_inmsg_t in;
-    const msgpack_object *body = s_reply_body (&reply, &in);
+    async_jobs_t listed;
     char next [256] = "";
-    int64_t count = 0;
-    if (body)
-        async_mp_str (body, "next", next, sizeof next);
-    if (body && count_only) {
-        async_mp_int (body, "count", &count);
+    async_count_t counted;
+    if (!s_reply_body (&reply, &in))
+        ;
+    else
+    if (count_only && async_count_decode (&counted, &in) == 0) {
+        if (counted.has_next && async_str_copy (counted.next, next, sizeof next))
+            *next = 0;
         json_decref (jobs);
-        jobs = json_pack ("{s:I}", "count", (json_int_t) count);
-        const msgpack_object *statuses = async_mp_get (body, "statuses");
-        if (statuses)
-            json_object_set_new (jobs, "statuses", async_codec_to_json (statuses));
+        jobs = json_pack ("{s:I}", "count", (json_int_t) counted.count);
+        if (counted.has_statuses && counted.statuses.object)
+            json_object_set_new (jobs, "statuses",
+                                 async_codec_to_json (counted.statuses.object));
     }
+    else
+    if (!count_only && async_jobs_decode (&listed, &in) == 0 && listed.has_next
+    &&  async_str_copy (listed.next, next, sizeof next))
+        *next = 0;
     async_inmsg_destroy (&in);
     async_msg_destroy (&reply);
     enum MHD_Result rc_answer = s_answer_json_next (connection, MHD_HTTP_OK, jobs,
@@ -771,11 +784,11 @@ s_request (void *cls, struct MHD_Connection *connection, const char *url,
     async_msg_t reply;
     if (streq (url, "/api/quotas")) {
         broker_view_quotas (self->broker, &reply);
-        return s_api_list (connection, &reply, "quotas");
+        return s_api_list (connection, &reply);
     }
     if (streq (url, "/api/schedules")) {
         broker_view_schedules (self->broker, &reply);
-        return s_api_list (connection, &reply, "schedules");
+        return s_api_list (connection, &reply);
     }
     return s_answer_error (connection, MHD_HTTP_NOT_FOUND, "not found; see /api/status, "
                            "/api/jobs, /api/count, /api/jobs/ID, /api/quotas, /api/schedules, "

@@ -1025,8 +1025,8 @@ lifecycle_on_results (broker_t *self, session_t *session, zframe_t *routing, asy
         s_on_result (self, session, routing, &one, &acks);
     }
     async_msg_t ack;
-    async_msg_init (&ack, ASYNC_S_ACK, in->rid);
-    async_msg_batch (&ack, "acks", acks.count, &acks.bodies);
+    async_ack_batch_t batch = { .acks = async_part_items (acks.count, &acks.bodies) };
+    async_ack_batch_encode (&ack, ASYNC_S_ACK, in->rid, &batch);
     broker_ack_later (self, routing, &ack, acks.bodies.data, acks.bodies.size, acks.count);
     msgpack_sbuffer_destroy (&acks.bodies);
 }

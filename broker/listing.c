@@ -5,6 +5,7 @@
 #include "listing.h"
 #include "async_msgs.h"
 #include "async_alloc.h"
+#include "async_msgs.h"
 #include "dispatch.h"
 #include "nodes.h"
 #include "session.h"
@@ -130,36 +131,39 @@ listing_on_list (broker_t *self, zframe_t *routing, async_inmsg_t *in,
 #define S_STATUS_NODES      1000
 #define S_STATUS_NODE_BYTES (4 * 1024 * 1024)
 
-//  The nodes (alive, then dead), within the bounds above; returns how many
-//  were left out
+//  The nodes (alive, then dead), within the bounds above, as the items of
+//  a part packed in `nodes` (empty): returns how many were left out
 static int64_t
-s_pack_nodes (broker_t *self, msgpack_packer *pk)
+s_pack_nodes (broker_t *self, msgpack_sbuffer *nodes, async_part_t *part)
 {
     size_t total = nodes_node_size (self->nodes) + nodes_dead_size (self->nodes);
-    msgpack_sbuffer nodes;
     msgpack_packer npk;
-    msgpack_sbuffer_init (&nodes);
-    msgpack_packer_init (&npk, &nodes, async_sbuffer_write);
-    size_t packed = 0;
+    msgpack_packer_init (&npk, nodes, async_sbuffer_write);
+    uint32_t packed = 0;
     dispatch_count_pending (self->dispatch);
     session_t *session = nodes_node_first (self->nodes);
-    while (session && packed < S_STATUS_NODES && nodes.size < S_STATUS_NODE_BYTES) {
+    while (session && packed < S_STATUS_NODES && nodes->size < S_STATUS_NODE_BYTES) {
         session_pack (session, &npk);
         packed++;
         session = nodes_node_next (self->nodes);
     }
     size_t dead_size;
     const uint8_t *dead = nodes_dead_first (self->nodes, &dead_size);
-    while (dead && packed < S_STATUS_NODES && nodes.size < S_STATUS_NODE_BYTES) {
+    while (dead && packed < S_STATUS_NODES && nodes->size < S_STATUS_NODE_BYTES) {
         async_codec_pack_raw (&npk, dead, dead_size);
         packed++;
         dead = nodes_dead_next (self->nodes, &dead_size);
     }
-    msgpack_pack_array (pk, packed);
-    if (nodes.size)
-        async_codec_pack_raw (pk, nodes.data, nodes.size);
-    msgpack_sbuffer_destroy (&nodes);
+    *part = async_part_items (packed, nodes);
     return (int64_t) (total - packed);
+}
+
+//  The part packed in `parts` from `from` to `to` (once all are packed:
+//  the buffer moves as it grows)
+static async_part_t
+s_part_at (const msgpack_sbuffer *parts, size_t from, size_t to)
+{
+    return (async_part_t) { .data = parts->data + from, .size = to - from };
 }
 
 //  STATUS's `waiting` lists at most S_STATUS_WAITING queues, those with
@@ -266,54 +270,66 @@ s_pack_waiting (broker_t *self, msgpack_packer *pk)
     return (int64_t) (top.queues - top.size);
 }
 
+//  The paused queues, in name order (at most DISPATCH_PAUSED_MAX)
+static void
+s_pack_paused (msgpack_packer *pk, void *arg)
+{
+    broker_t *self = (broker_t *) arg;
+    size_t paused = dispatch_paused_count (self->dispatch);
+    paused = paused < DISPATCH_PAUSED_MAX ? paused : DISPATCH_PAUSED_MAX;
+    msgpack_pack_array (pk, (uint32_t) paused);
+    const char *queue = dispatch_paused_first (self->dispatch);
+    for (size_t i = 0; i < paused; i++) {
+        async_codec_pack_str (pk, queue ? queue : "");
+        queue = queue ? dispatch_paused_next (self->dispatch) : NULL;
+    }
+}
+
+//  The same jobs on every side: all of them (parents, children,
+//  callbacks), since the broker started; succeeded + failed = completed
+static void
+s_pack_job_counts (msgpack_packer *pk, void *arg)
+{
+    broker_t *self = (broker_t *) arg;
+    async_job_counts_t counts = { .submitted = self->stat_submitted,
+                                  .completed = self->stat_completed,
+                                  .succeeded = self->stat_completed - self->stat_failed,
+                                  .failed = self->stat_failed };
+    async_job_counts_pack_to (pk, &counts);
+}
+
 //  The STATUS reply: bounded (query_pack_queues, s_pack_nodes, s_pack_waiting)
 void
 listing_status (broker_t *self, uint64_t rid, async_msg_t *reply)
 {
-    async_msg_init (reply, ASYNC_S_STATUS, rid);
-    async_msg_str (reply, "version", ASYNC_VERSION_STRING);
-    char when [40];
-    async_msg_str (reply, "started", async_format_time (self->started, when, sizeof when));
-    async_msg_key (reply, "uptime");
-    msgpack_pack_double (&reply->packer, (async_mono_us () - self->started_mono) / 1e6);
+    char started [40], now [40];
     //  The broker's clock and dead time, to judge its time stamps by
     //  (asyncctl jobs --stuck), whatever the reader's clock says
-    async_msg_str (reply, "now", async_format_time (async_now_us (), when, sizeof when));
-    async_msg_key (reply, "dead_after");
-    msgpack_pack_double (&reply->packer, self->config.dead_ms / 1e3);
-    async_msg_key (reply, "queues");
-    int64_t queues_more = query_pack_queues (s_query (self), &reply->packer);
-    async_msg_int (reply, "queues_more", queues_more);
-    async_msg_key (reply, "nodes");
-    int64_t nodes_more = s_pack_nodes (self, &reply->packer);
-    async_msg_int (reply, "nodes_more", nodes_more);
-    async_msg_key (reply, "waiting");
-    int64_t waiting_more = s_pack_waiting (self, &reply->packer);
-    async_msg_int (reply, "waiting_more", waiting_more);
-    //  The paused queues, in name order (at most DISPATCH_PAUSED_MAX)
-    async_msg_key (reply, "paused");
-    size_t paused = dispatch_paused_count (self->dispatch);
-    paused = paused < DISPATCH_PAUSED_MAX ? paused : DISPATCH_PAUSED_MAX;
-    msgpack_pack_array (&reply->packer, (uint32_t) paused);
-    const char *queue = dispatch_paused_first (self->dispatch);
-    for (size_t i = 0; i < paused; i++) {
-        async_codec_pack_str (&reply->packer, queue ? queue : "");
-        queue = queue ? dispatch_paused_next (self->dispatch) : NULL;
-    }
-    async_msg_key (reply, "jobs");
-    //  The same jobs on every side: all of them (parents, children,
-    //  callbacks), since the broker started; succeeded + failed = completed
-    msgpack_pack_map (&reply->packer, 4);
-    async_codec_pack_str (&reply->packer, "submitted");
-    msgpack_pack_uint64 (&reply->packer, self->stat_submitted);
-    async_codec_pack_str (&reply->packer, "completed");
-    msgpack_pack_uint64 (&reply->packer, self->stat_completed);
-    async_codec_pack_str (&reply->packer, "succeeded");
-    msgpack_pack_uint64 (&reply->packer, self->stat_completed - self->stat_failed);
-    async_codec_pack_str (&reply->packer, "failed");
-    msgpack_pack_uint64 (&reply->packer, self->stat_failed);
-    async_msg_key (reply, "store_bytes");
-    msgpack_pack_uint64 (&reply->packer, store_size (self->store));
+    async_broker_status_t status = {
+        .version = async_str (ASYNC_VERSION_STRING),
+        .started = async_str (async_format_time (self->started, started, sizeof started)),
+        .uptime = (async_mono_us () - self->started_mono) / 1e6,
+        .now = async_str (async_format_time (async_now_us (), now, sizeof now)),
+        .dead_after = self->config.dead_ms / 1e3,
+        .paused = async_part_packed (s_pack_paused, self),
+        .jobs = async_part_packed (s_pack_job_counts, self),
+        .store_bytes = store_size (self->store) };
+    //  The queues and waiting parts tell how many they left out once
+    //  packed: packed before the message, in `parts`
+    msgpack_sbuffer parts, nodes;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&parts);
+    msgpack_sbuffer_init (&nodes);
+    msgpack_packer_init (&pk, &parts, async_sbuffer_write);
+    status.queues_more = query_pack_queues (s_query (self), &pk);
+    size_t queues_end = parts.size;
+    status.nodes_more = s_pack_nodes (self, &nodes, &status.nodes);
+    status.waiting_more = s_pack_waiting (self, &pk);
+    status.queues = s_part_at (&parts, 0, queues_end);
+    status.waiting = s_part_at (&parts, queues_end, parts.size);
+    async_broker_status_encode (reply, ASYNC_S_STATUS, rid, &status);
+    msgpack_sbuffer_destroy (&parts);
+    msgpack_sbuffer_destroy (&nodes);
 }
 
 void
@@ -344,9 +360,8 @@ listing_on_history (broker_t *self, zframe_t *routing, async_inmsg_t *in)
         return;
     }
     async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_HISTORY, in->rid);
-    async_msg_key (&msg, "history");
-    async_codec_pack_raw (&msg.packer, data, size);
+    async_history_t reply = { .history = { .data = data, .size = size } };
+    async_history_encode (&msg, ASYNC_S_HISTORY, in->rid, &reply);
     free (data);
     broker_send (self, routing, &msg);
 }
@@ -428,6 +443,13 @@ s_pack_node_tasks (session_t *session, msgpack_packer *pk)
     return (int64_t) (total - packed);
 }
 
+//  NODES's `node`, streamed into the message
+static void
+s_pack_session (msgpack_packer *pk, void *session)
+{
+    session_pack ((session_t *) session, pk);
+}
+
 //  NODES with `uuid`: that node in detail, or ERROR 5
 static void
 s_on_node (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *uuid)
@@ -438,21 +460,25 @@ s_on_node (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *uui
                       "no such node: no session of that uuid (see 'asyncctl nodes')");
         return;
     }
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_NODES, in->rid);
-    async_msg_key (&msg, "node");
     dispatch_count_pending (self->dispatch);
-    session_pack (session, &msg.packer);
-    async_msg_key (&msg, "jobs");
-    int64_t jobs_more = s_pack_node_jobs (self, session, &msg.packer);
-    async_msg_int (&msg, "jobs_more", jobs_more);
-    async_msg_key (&msg, "tasks");
-    int64_t tasks_more = s_pack_node_tasks (session, &msg.packer);
-    async_msg_int (&msg, "tasks_more", tasks_more);
-    async_msg_key (&msg, "heartbeat");
-    msgpack_pack_double (&msg.packer, self->config.heartbeat_ms / 1e3);
-    async_msg_key (&msg, "dead_after");
-    msgpack_pack_double (&msg.packer, self->config.dead_ms / 1e3);
+    async_node_detail_t detail = { .node = async_part_packed (s_pack_session, session),
+                                   .heartbeat = self->config.heartbeat_ms / 1e3,
+                                   .dead_after = self->config.dead_ms / 1e3 };
+    //  The jobs and tasks tell how many they left out once packed: packed
+    //  before the message, in `parts`
+    msgpack_sbuffer parts;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&parts);
+    msgpack_packer_init (&pk, &parts, async_sbuffer_write);
+    detail.jobs_more = s_pack_node_jobs (self, session, &pk);
+    size_t jobs_end = parts.size;
+    detail.tasks_more = s_pack_node_tasks (session, &pk);
+    detail.jobs = s_part_at (&parts, 0, jobs_end);
+    detail.tasks = (async_any_t) { .data = parts.data + jobs_end,
+                                   .size = parts.size - jobs_end };
+    async_msg_t msg;
+    async_node_detail_encode (&msg, ASYNC_S_NODES, in->rid, &detail);
+    msgpack_sbuffer_destroy (&parts);
     broker_send (self, routing, &msg);
 }
 
@@ -469,10 +495,12 @@ listing_on_nodes (broker_t *self, zframe_t *routing, async_inmsg_t *in)
         s_on_node (self, routing, in, uuid);
         return;
     }
+    msgpack_sbuffer nodes;
+    msgpack_sbuffer_init (&nodes);
+    async_node_list_t list;
+    list.nodes_more = s_pack_nodes (self, &nodes, &list.nodes);
     async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_NODES, in->rid);
-    async_msg_key (&msg, "nodes");
-    int64_t more = s_pack_nodes (self, &msg.packer);
-    async_msg_int (&msg, "nodes_more", more);
+    async_node_list_encode (&msg, ASYNC_S_NODES, in->rid, &list);
+    msgpack_sbuffer_destroy (&nodes);
     broker_send (self, routing, &msg);
 }

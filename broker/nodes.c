@@ -947,8 +947,8 @@ s_acks_send (broker_t *self, session_t *session)
     if (!session->nacks)
         return;
     async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_ACK, 0);
-    async_msg_batch (&msg, "acks", session->nacks, &session->acks);
+    async_ack_batch_t batch = { .acks = async_part_items (session->nacks, &session->acks) };
+    async_ack_batch_encode (&msg, ASYNC_S_ACK, 0, &batch);
     broker_send (self, session->routing, &msg);
     session->acks.size = 0;
     session->nacks = 0;

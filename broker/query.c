@@ -629,13 +629,11 @@ query_list (query_t *self, const msgpack_object *body, uint64_t rid, bool count_
         msgpack_sbuffer_destroy (&statuses);
     }
     else {
-        async_msg_init (reply, ASYNC_S_JOBS, rid);
-        async_msg_key (reply, "jobs");
-        msgpack_pack_array (&reply->packer, (size_t) walk.count);
-        if (jobs.size)
-            async_codec_pack_raw (&reply->packer, jobs.data, jobs.size);
+        async_jobs_t listed = { .jobs = async_part_items ((uint32_t) walk.count, &jobs),
+                                .has_next = walk.stopped };
         if (walk.stopped)
-            async_msg_str (reply, "next", next);
+            listed.next = async_str (next);
+        async_jobs_encode (reply, ASYNC_S_JOBS, rid, &listed);
     }
     msgpack_sbuffer_destroy (&jobs);
     query_filter_clear (&filter);

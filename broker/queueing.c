@@ -242,12 +242,14 @@ queueing_dispatch (broker_t *self)
     session_t *session = (session_t *) zlistx_first (batched);
     while (session) {
         async_msg_t msg;
-        bool acks = session->ack_ride && session->nacks;
-        async_msg_init (&msg, ASYNC_S_ASSIGN, 0);
-        async_msg_batch (&msg, "jobs", session->nassigns, &session->assigns);
-        if (acks) {
+        async_assign_batch_t batch = {
+            .jobs = async_part_items (session->nassigns, &session->assigns),
             //  The ACKs held for it ride along (nodes_release_reply)
-            async_msg_batch (&msg, "acks", session->nacks, &session->acks);
+            .has_acks = session->ack_ride && session->nacks };
+        if (batch.has_acks)
+            batch.acks = async_part_items (session->nacks, &session->acks);
+        async_assign_batch_encode (&msg, ASYNC_S_ASSIGN, 0, &batch);
+        if (batch.has_acks) {
             session->acks.size = 0;
             session->nacks = 0;
         }

@@ -149,6 +149,17 @@ s_submit_one (broker_t *self, zframe_t *routing, const msgpack_object *spec, boo
     return 0;
 }
 
+//  The ACCEPTED of one spec (or its entry in a batch)
+static async_accepted_t
+s_accepted (const char *id, bool existing, bool waiting, size_t unservable)
+{
+    async_accepted_t accepted = { .existing = existing, .waiting = waiting,
+                                  .has_unservable = unservable != 0,
+                                  .unservable = unservable };
+    memcpy (accepted.id, id, ASYNC_ID_LEN);
+    return accepted;
+}
+
 //  At most this many specs in one SUBMIT (`specs`)
 #define S_SUBMIT_SPECS 4096
 
@@ -172,12 +183,8 @@ requests_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in)
             return;
         }
         async_msg_t msg;
-        async_msg_init (&msg, ASYNC_S_ACCEPTED, in->rid);
-        async_msg_str (&msg, "id", id);
-        async_msg_int (&msg, "existing", existing);
-        async_msg_int (&msg, "waiting", waiting);
-        if (unservable)
-            async_msg_int (&msg, "unservable", (int64_t) unservable);
+        async_accepted_t accepted = s_accepted (id, existing, waiting, unservable);
+        async_accepted_encode (&msg, ASYNC_S_ACCEPTED, in->rid, &accepted);
         broker_reply_later (self, routing, &msg);
         return;
     }
@@ -188,32 +195,23 @@ requests_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in)
         broker_error (self, routing, in->rid, ASYNC_EREFUSED, err);
         return;
     }
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_S_ACCEPTED, in->rid);
-    async_msg_key (&msg, "accepted");
-    msgpack_pack_array (&msg.packer, specs->via.array.size);
+    msgpack_sbuffer entries;
+    msgpack_sbuffer_init (&entries);
     for (uint32_t i = 0; i < specs->via.array.size; i++) {
         if (s_submit_one (self, routing, &specs->via.array.ptr [i], wait, brief,
                           id, &existing, &waiting, &unservable, err, sizeof err)) {
-            msgpack_pack_map (&msg.packer, 2);
-            async_codec_pack_str (&msg.packer, "error");
-            msgpack_pack_int (&msg.packer, ASYNC_EREFUSED);
-            async_codec_pack_str (&msg.packer, "message");
-            async_codec_pack_str (&msg.packer, err);
+            async_refused_t refused = { .error = ASYNC_EREFUSED, .message = async_str (err) };
+            async_refused_pack (&entries, &refused);
             continue;
         }
-        msgpack_pack_map (&msg.packer, unservable ? 4 : 3);
-        async_codec_pack_str (&msg.packer, "id");
-        async_codec_pack_str (&msg.packer, id);
-        async_codec_pack_str (&msg.packer, "existing");
-        msgpack_pack_int (&msg.packer, existing);
-        async_codec_pack_str (&msg.packer, "waiting");
-        msgpack_pack_int (&msg.packer, waiting);
-        if (unservable) {
-            async_codec_pack_str (&msg.packer, "unservable");
-            msgpack_pack_uint64 (&msg.packer, unservable);
-        }
+        async_accepted_t accepted = s_accepted (id, existing, waiting, unservable);
+        async_accepted_pack (&entries, &accepted);
     }
+    async_msg_t msg;
+    async_accepted_many_t many = {
+        .accepted = async_part_items (specs->via.array.size, &entries) };
+    async_accepted_many_encode (&msg, ASYNC_S_ACCEPTED, in->rid, &many);
+    msgpack_sbuffer_destroy (&entries);
     broker_reply_later (self, routing, &msg);
 }
 
@@ -460,9 +458,7 @@ requests_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_c
     char name [ASYNC_MAX_NAME + 1] = "", err [300];
     if (cmd == ASYNC_C_EVERY_LIST) {
         async_msg_t msg;
-        async_msg_init (&msg, ASYNC_S_SCHEDULES, in->rid);
-        async_msg_key (&msg, "schedules");
-        every_pack_list (self->every, &msg.packer);
+        broker_schedules_encode (self, &msg, in->rid);
         broker_send (self, routing, &msg);
         return;
     }
@@ -603,9 +599,7 @@ requests_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_c
 {
     if (cmd == ASYNC_C_QUOTA_LIST) {
         async_msg_t msg;
-        async_msg_init (&msg, ASYNC_S_QUOTAS, in->rid);
-        async_msg_key (&msg, "quotas");
-        quota_pack_list (self->quotas, &msg.packer);
+        broker_quotas_encode (self, &msg, in->rid);
         broker_send (self, routing, &msg);
         return;
     }

@@ -321,16 +321,11 @@ waiters_add (waiters_t *self, zframe_t *routing, const char *id, bool brief, cha
 void
 waiters_pack_brief (msgpack_packer *pk, async_job_t *job)
 {
-    msgpack_pack_map (pk, 3);
-    async_codec_pack_str (pk, "id");
-    async_codec_pack_str (pk, job->id);
-    async_codec_pack_str (pk, "status");
-    msgpack_pack_int (pk, job->status);
-    async_codec_pack_str (pk, "failure");
-    if (job->failure.size)
-        async_codec_pack_raw (pk, job->failure.data, job->failure.size);
-    else
-        msgpack_pack_nil (pk);
+    async_job_brief_t brief = { .status = job->status,
+                                .failure = { .data = job->failure.data,
+                                             .size = job->failure.size } };
+    memcpy (brief.id, job->id, ASYNC_ID_LEN);
+    async_job_brief_pack_to (pk, &brief);
 }
 
 void
@@ -357,10 +352,8 @@ waiters_flush (waiters_t *self)
     s_push_t *push = (s_push_t *) zhashx_first (self->pushes);
     while (push) {
         async_msg_t msg;
-        async_msg_init (&msg, ASYNC_S_JOB, 0);
-        async_msg_key (&msg, "jobs");
-        msgpack_pack_array (&msg.packer, push->count);
-        msgpack_sbuffer_write (&msg.buffer, push->jobs.data, push->jobs.size);
+        async_job_briefs_t briefs = { .jobs = async_part_items (push->count, &push->jobs) };
+        async_job_briefs_encode (&msg, ASYNC_S_JOB, 0, &briefs);
         self->calls.send (self->calls.arg, push->routing, &msg);
         push = (s_push_t *) zhashx_next (self->pushes);
     }

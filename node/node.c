@@ -1142,22 +1142,23 @@ s_on_ack (node_t *self, const msgpack_object *body)
 //  AGENT-SET: change an agent as asked (the setter calls node_set_agents,
 //  which says HELLO again), then answer AGENT-APPLIED with the ref
 static void
-s_on_agent_set (node_t *self, const msgpack_object *body)
+s_on_agent_set (node_t *self, async_inmsg_t *in)
 {
-    uint64_t ref = 0;
-    if (async_mp_uint (body, "ref", &ref)) {
+    async_agent_change_t change;
+    bool typed = async_agent_change_decode (&change, in) == 0;
+    uint64_t ref = change.ref;
+    if (!typed && async_mp_uint (in->body, "ref", &ref)) {
         async_log_warning ("node", "message.dropped", "reason=\"AGENT-SET without ref\"");
         return;
     }
     char name [ASYNC_MAX_NAME + 1] = "", err [600] = "";
-    int64_t size = 0;
+    int64_t size = change.size;
     int rc = -1;
-    bool save = false;
-    const msgpack_object *given = async_mp_get (body, "filter");
-    char *filter = given ? async_mp_strdup (body, "filter") : NULL;
-    async_mp_bool (body, "save", &save);
-    if (async_mp_str (body, "agent", name, sizeof name) || async_mp_int (body, "size", &size)
-    ||  size < 1 || size > 10000 || (given && !filter))
+    bool save = change.save;
+    char *filter = change.has_filter ? async_xstrndup (change.filter.data, change.filter.size)
+                                     : NULL;
+    if (!typed || async_str_copy (change.agent, name, sizeof name) || size < 1
+    ||  size > 10000)
         snprintf (err, sizeof err, "malformed AGENT-SET (agent, size 1 to 10000, filter)");
     else
     if (!self->agent_set)
@@ -1219,8 +1220,9 @@ s_on_reply (node_t *self, async_inmsg_t *in)
     if (!req)
         return;
     json_t *body;
-    if (async_inmsg_is (in, ASYNC_S_JOB)) {
-        async_job_t *job = async_job_decode_object (async_mp_get (in->body, "job"));
+    async_job_record_t record;
+    if (async_job_record_decode (&record, in) == 0) {
+        async_job_t *job = async_job_decode_object (record.job.object);
         body = json_object ();
         if (job)
             json_object_set_new (body, "job", async_job_to_json (job));
@@ -1267,21 +1269,22 @@ s_on_broker (node_t *self)
     }
     self->last_heard = async_mono_us ();
     if (async_inmsg_is (&in, ASYNC_S_ASSIGN)) {
-        //  ACKs of earlier results may ride along
-        async_batch_t batch;
-        const msgpack_object *entry;
-        async_batch_begin (&batch, in.body, "acks", 0);
-        while ((entry = async_batch_next (&batch)))
-            s_on_ack (self, entry);
-        //  One job, or this turn's jobs for us in `jobs`
+        //  One job, or this turn's jobs for us in `jobs`, and ACKs of
+        //  earlier results may ride along
+        async_assign_batch_t batch;
+        bool jobs = async_assign_batch_decode (&batch, &in) == 0;
+        const msgpack_object *acks = jobs && batch.has_acks ? batch.acks.object : NULL;
+        for (uint32_t i = 0; acks && i < acks->via.array.size; i++)
+            s_on_ack (self, &acks->via.array.ptr [i]);
         //  (Draining: jobs sent before our HELLO that takes none; the
         //  broker takes them back as we do not hold them)
         //  The same after a HELLO of changed agents, until its WELCOME: the
         //  broker sent these to the former session and takes them back
         bool taking = !self->stopping && !self->draining && !self->reloading;
-        bool jobs = async_batch_begin (&batch, in.body, "jobs", 0);
-        while (taking && (entry = async_batch_next (&batch)))
-            s_on_assign (self, entry);
+        const msgpack_object *assigns = jobs && taking ? batch.jobs.object : NULL;
+        for (uint32_t i = 0; assigns && i < assigns->via.array.size; i++)
+            if (assigns->via.array.ptr [i].type == MSGPACK_OBJECT_MAP)
+                s_on_assign (self, &assigns->via.array.ptr [i]);
         if (taking && !jobs)
             s_on_assign (self, in.body);
         if (self->to_run) {
@@ -1299,12 +1302,12 @@ s_on_broker (node_t *self)
     else
     if (async_inmsg_is (&in, ASYNC_S_ACK)) {
         //  One ACK, or the ACKs of a batch of results in `acks`
-        async_batch_t acks;
-        const msgpack_object *entry;
-        bool batch = async_batch_begin (&acks, in.body, "acks", 0);
-        while ((entry = async_batch_next (&acks)))
-            s_on_ack (self, entry);
-        if (!batch)
+        async_ack_batch_t batch;
+        const msgpack_object *acks = async_ack_batch_decode (&batch, &in) == 0
+                                   ? batch.acks.object : NULL;
+        for (uint32_t i = 0; acks && i < acks->via.array.size; i++)
+            s_on_ack (self, &acks->via.array.ptr [i]);
+        if (!acks)
             s_on_ack (self, in.body);
     }
     else
@@ -1345,7 +1348,7 @@ s_on_broker (node_t *self)
         s_on_cancel (self, &in);
     else
     if (async_inmsg_is (&in, ASYNC_S_AGENT_SET))
-        s_on_agent_set (self, in.body);
+        s_on_agent_set (self, &in);
     else
     if (async_inmsg_is (&in, ASYNC_S_PONG))
         ;

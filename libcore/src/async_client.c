@@ -144,12 +144,10 @@ async_client_unservable (async_client_t *self)
 
 //  Count the jobs of an ACCEPTED (or one of its entries) no node takes
 static void
-s_count_unservable (async_client_t *self, const msgpack_object *accepted)
+s_count_unservable (async_client_t *self, const async_accepted_t *accepted)
 {
-    int64_t unservable = 0;
-    if (async_mp_int (accepted, "unservable", &unservable) == 0 && unservable > 0
-    &&  unservable <= INT32_MAX)
-        self->unservable += (size_t) unservable;
+    if (accepted->has_unservable && accepted->unservable <= INT32_MAX)
+        self->unservable += (size_t) accepted->unservable;
 }
 
 //  ---------------------------------------------------------------------
@@ -480,13 +478,16 @@ async_submit_many_json (async_client_t *self, const char *const *specs_json, siz
         if (in.rid >= first && in.rid < first + count) {
             size_t i = (size_t) (in.rid - first);
             int code = 0;
+            async_accepted_t accepted;
             if (async_inmsg_is (&in, ASYNC_S_ERROR))
                 code = s_error_reply (self, &in);
             else
-            if (async_mp_str (in.body, "id", ids_out + i * ASYNC_ID_LEN, ASYNC_ID_LEN))
+            if (async_accepted_decode (&accepted, &in))
                 code = ASYNC_EPROTO;
-            else
-                s_count_unservable (self, in.body);
+            else {
+                memcpy (ids_out + i * ASYNC_ID_LEN, accepted.id, ASYNC_ID_LEN);
+                s_count_unservable (self, &accepted);
+            }
             if (rcs_out)
                 rcs_out [i] = code;
             if (code && !result)
@@ -505,18 +506,19 @@ async_submit_many_json (async_client_t *self, const char *const *specs_json, siz
     return result;
 }
 
-//  The jobs a JOB push carries: `jobs` (brief, a batch), or `job`
+//  The jobs a JOB push carries: `jobs` (brief, a batch), or `job`; read
+//  each with async_job_brief_decode_map (a whole record has those fields)
 static const msgpack_object *
 s_pushed_jobs (async_inmsg_t *in, uint32_t *count)
 {
-    const msgpack_object *jobs = async_mp_get (in->body, "jobs");
-    if (jobs && jobs->type == MSGPACK_OBJECT_ARRAY) {
-        *count = jobs->via.array.size;
-        return jobs->via.array.ptr;
+    async_job_briefs_t briefs;
+    if (async_job_briefs_decode (&briefs, in) == 0) {
+        *count = briefs.jobs.object->via.array.size;
+        return briefs.jobs.object->via.array.ptr;
     }
-    const msgpack_object *job = async_mp_get (in->body, "job");
-    *count = job ? 1 : 0;
-    return job;
+    async_job_record_t record;
+    *count = async_job_record_decode (&record, in) == 0;
+    return record.job.object;
 }
 
 //  Wait until every id in `open` has completed; `registered`: the broker
@@ -569,14 +571,12 @@ s_wait_all (async_client_t *self, async_idmap_t *open, int timeout_ms, bool regi
             uint32_t njobs;
             const msgpack_object *jobs = s_pushed_jobs (&in, &njobs);
             for (uint32_t j = 0; j < njobs; j++) {
-                char id [ASYNC_ID_LEN];
-                int64_t status = -1;
-                if (async_mp_str (&jobs [j], "id", id, sizeof id) == 0
-                &&  async_mp_int (&jobs [j], "status", &status) == 0
-                &&  status == ASYNC_COMPLETED && async_idmap_lookup (open, id)) {
-                    const msgpack_object *failure = async_mp_get (&jobs [j], "failure");
+                async_job_brief_t brief;
+                if (async_job_brief_decode_map (&brief, &jobs [j]) == 0
+                &&  brief.status == ASYNC_COMPLETED && async_idmap_lookup (open, brief.id)) {
+                    const msgpack_object *failure = brief.failure.object;
                     failed += failure && failure->type != MSGPACK_OBJECT_NIL;
-                    async_idmap_delete (open, id);
+                    async_idmap_delete (open, brief.id);
                 }
             }
         }
@@ -714,48 +714,50 @@ async_submit_wait_many_json (async_client_t *self, const char *const *specs_json
             uint32_t njobs;
             const msgpack_object *jobs = s_pushed_jobs (&in, &njobs);
             for (uint32_t j = 0; j < njobs; j++) {
-                char id [ASYNC_ID_LEN];
-                if (async_mp_str (&jobs [j], "id", id, sizeof id))
+                async_job_brief_t brief;
+                if (async_job_brief_decode_map (&brief, &jobs [j]))
                     continue;
-                const msgpack_object *failure = async_mp_get (&jobs [j], "failure");
+                const msgpack_object *failure = brief.failure.object;
                 bool bad = failure && failure->type != MSGPACK_OBJECT_NIL;
-                if (async_idmap_lookup (open, id)) {
-                    async_idmap_delete (open, id);
+                if (async_idmap_lookup (open, brief.id)) {
+                    async_idmap_delete (open, brief.id);
                     failed += bad;
                 }
                 else
-                    async_idmap_insert (early, id, (void *) (uintptr_t) (bad ? 2 : 1));
+                    async_idmap_insert (early, brief.id, (void *) (uintptr_t) (bad ? 2 : 1));
             }
         }
         else
         if (in.rid >= first && in.rid < first + batches) {
             size_t k = (size_t) (in.rid - first);
-            const msgpack_object *accepted = async_mp_get (in.body, "accepted");
+            async_accepted_many_t many;
             size_t n = starts [k + 1] - starts [k];
             if (async_inmsg_is (&in, ASYNC_S_ERROR))
                 result = s_error_reply (self, &in);
             else
-            if (!accepted || accepted->type != MSGPACK_OBJECT_ARRAY
-            ||  accepted->via.array.size != n)
+            if (async_accepted_many_decode (&many, &in)
+            ||  many.accepted.object->via.array.size != n)
                 result = ASYNC_EPROTO;
             for (size_t j = 0; j < n && !result; j++) {
-                const msgpack_object *entry = &accepted->via.array.ptr [j];
+                const msgpack_object *entry = &many.accepted.object->via.array.ptr [j];
                 char *id = ids_out + (starts [k] + j) * ASYNC_ID_LEN;
-                int64_t code = 0, waiting = 0;
-                if (async_mp_int (entry, "error", &code) == 0) {
-                    char *message = async_mp_strdup (entry, "message");
-                    snprintf (self->error, sizeof self->error, "%s",
-                              message ? message : "refused");
-                    free (message);
-                    result = code >= 1 && code <= ASYNC_EREFUSED ? (int) code : ASYNC_EREFUSED;
+                async_refused_t refused;
+                async_accepted_t accepted;
+                if (async_refused_decode_map (&refused, entry) == 0) {
+                    //  (a message is at most a frame: its size fits an int)
+                    snprintf (self->error, sizeof self->error, "%.*s",
+                              (int) refused.message.size, refused.message.data);
+                    result = refused.error >= 1 && refused.error <= ASYNC_EREFUSED
+                           ? (int) refused.error : ASYNC_EREFUSED;
                     break;
                 }
-                if (async_mp_str (entry, "id", id, ASYNC_ID_LEN)) {
+                if (async_accepted_decode_map (&accepted, entry)) {
                     result = ASYNC_EPROTO;
                     break;
                 }
-                async_mp_int (entry, "waiting", &waiting);
-                s_count_unservable (self, entry);
+                memcpy (id, accepted.id, ASYNC_ID_LEN);
+                int64_t waiting = accepted.waiting;
+                s_count_unservable (self, &accepted);
                 uintptr_t done = (uintptr_t) async_idmap_lookup (early, id);
                 if (done) {
                     failed += done == 2;
@@ -811,12 +813,15 @@ async_submit_wait_json (async_client_t *self, const char *spec_json, int timeout
     rc = s_request (self, &msg, rid, &frame, &in);
     if (rc)
         return rc;
-    int64_t waiting = 0;
-    if (async_mp_str (in.body, "id", id_out, ASYNC_ID_LEN) || !async_id_valid (id_out))
-        rc = ASYNC_EPROTO;
-    async_mp_int (in.body, "waiting", &waiting);
+    async_accepted_t accepted;
     self->unservable = 0;
-    s_count_unservable (self, in.body);
+    if (async_accepted_decode (&accepted, &in))
+        rc = ASYNC_EPROTO;
+    else {
+        memcpy (id_out, accepted.id, ASYNC_ID_LEN);
+        s_count_unservable (self, &accepted);
+    }
+    int64_t waiting = accepted.waiting;
     async_inmsg_destroy (&in);
     zframe_destroy (&frame);
     if (rc)
@@ -867,8 +872,9 @@ s_wait (async_client_t *self, const char *id, int timeout_ms, bool registered,
         if (rc)
             continue;
         heard = async_mono_us ();
-        if (async_inmsg_is (&in, ASYNC_S_JOB)) {
-            const msgpack_object *job = async_mp_get (in.body, "job");
+        async_job_record_t record;
+        if (async_job_record_decode (&record, &in) == 0) {
+            const msgpack_object *job = record.job.object;
             char jid [ASYNC_ID_LEN] = "";
             async_mp_str (job, "id", jid, sizeof jid);
             if (streq (jid, id)) {
@@ -929,10 +935,74 @@ s_jobs_append (json_t *jobs, const msgpack_object *list)
     }
 }
 
-//  A request whose reply body (or its field `reply_key`) is returned as
-//  JSON text: job JSON when `jobs`
+//  The part of a reply a request returns, read with the reply's typed
+//  decoder: NULL when the reply is not of that shape
+typedef const msgpack_object *(s_part_fn) (const async_inmsg_t *in);
+
+//  GET's: the job record
+static const msgpack_object *
+s_job_part (const async_inmsg_t *in)
+{
+    async_job_record_t reply;
+    return async_job_record_decode (&reply, in) ? NULL : reply.job.object;
+}
+
+//  STATUS's: the whole body
+static const msgpack_object *
+s_status_part (const async_inmsg_t *in)
+{
+    async_broker_status_t reply;
+    return async_broker_status_decode (&reply, in) ? NULL : in->body;
+}
+
+//  NODES's: the nodes; with `uuid`, the whole body
+static const msgpack_object *
+s_nodes_part (const async_inmsg_t *in)
+{
+    async_node_list_t reply;
+    return async_node_list_decode (&reply, in) ? NULL : reply.nodes.object;
+}
+
+static const msgpack_object *
+s_node_part (const async_inmsg_t *in)
+{
+    async_node_detail_t reply;
+    return async_node_detail_decode (&reply, in) ? NULL : in->body;
+}
+
+static const msgpack_object *
+s_quotas_part (const async_inmsg_t *in)
+{
+    async_quotas_t reply;
+    return async_quotas_decode (&reply, in) ? NULL : reply.quotas.object;
+}
+
+static const msgpack_object *
+s_schedules_part (const async_inmsg_t *in)
+{
+    async_schedules_t reply;
+    return async_schedules_decode (&reply, in) ? NULL : reply.schedules.object;
+}
+
+static const msgpack_object *
+s_history_part (const async_inmsg_t *in)
+{
+    async_history_t reply;
+    return async_history_decode (&reply, in) ? NULL : reply.history.object;
+}
+
+//  ADD-CALLBACK's: the callback's id (a str)
+static const msgpack_object *
+s_callback_part (const async_inmsg_t *in)
+{
+    async_callback_t reply;
+    return async_callback_decode (&reply, in) ? NULL : async_mp_get (in->body, "callback");
+}
+
+//  A request whose reply body (or its `part`) is returned as JSON text:
+//  job JSON when `jobs`
 static int
-s_query_msg (async_client_t *self, async_msg_t *msg, uint64_t rid, const char *reply_key,
+s_query_msg (async_client_t *self, async_msg_t *msg, uint64_t rid, s_part_fn *part,
              bool jobs, char **out)
 {
     *out = NULL;
@@ -941,7 +1011,7 @@ s_query_msg (async_client_t *self, async_msg_t *msg, uint64_t rid, const char *r
     int rc = s_request (self, msg, rid, &frame, &in);
     if (rc)
         return rc;
-    const msgpack_object *body = reply_key ? async_mp_get (in.body, reply_key) : in.body;
+    const msgpack_object *body = part ? part (&in) : in.body;
     if (!body)
         rc = ASYNC_EPROTO;
     else
@@ -988,7 +1058,7 @@ async_job_json (async_client_t *self, const char *id, char **job_json_out)
 {
     async_msg_t msg;
     uint64_t rid = s_job_ref_msg (self, ASYNC_C_GET, id, &msg);
-    return s_query_msg (self, &msg, rid, "job", true, job_json_out);
+    return s_query_msg (self, &msg, rid, s_job_part, true, job_json_out);
 }
 
 static json_t *
@@ -1017,15 +1087,14 @@ s_list_page (async_client_t *self, async_command_t command, json_t *query, json_
     int rc = s_request_json (self, command, query, &frame, &in);
     if (rc)
         return rc;
-    const msgpack_object *list = jobs ? async_mp_get (in.body, "jobs") : NULL;
     next [0] = 0;
-    if (jobs && !(list && list->type == MSGPACK_OBJECT_ARRAY))
+    async_jobs_t listed;
+    if (jobs && async_jobs_decode (&listed, &in))
         rc = ASYNC_EPROTO;
     else
     if (jobs) {
-        s_jobs_append (jobs, list);
-        const msgpack_object *cursor = async_mp_get (in.body, "next");
-        if (cursor && async_mp_strcpy (cursor, next, next_size))
+        s_jobs_append (jobs, listed.jobs.object);
+        if (listed.has_next && async_str_copy (listed.next, next, next_size))
             rc = ASYNC_EPROTO;
     }
     else {
@@ -1107,7 +1176,7 @@ async_status_json (async_client_t *self, char **status_json_out)
     async_msg_t msg;
     uint64_t rid = ++self->rid;
     async_empty_encode (&msg, ASYNC_C_STATUS, rid);
-    return s_query_msg (self, &msg, rid, NULL, false, status_json_out);
+    return s_query_msg (self, &msg, rid, s_status_part, false, status_json_out);
 }
 
 int
@@ -1116,7 +1185,7 @@ async_nodes_json (async_client_t *self, char **nodes_json_out)
     async_msg_t msg;
     uint64_t rid = ++self->rid;
     async_nodes_encode (&msg, ASYNC_C_NODES, rid, &(async_nodes_t){ .has_uuid = false });
-    return s_query_msg (self, &msg, rid, "nodes", false, nodes_json_out);
+    return s_query_msg (self, &msg, rid, s_nodes_part, false, nodes_json_out);
 }
 
 int
@@ -1126,7 +1195,7 @@ async_node_json (async_client_t *self, const char *uuid, char **node_json_out)
     uint64_t rid = ++self->rid;
     async_nodes_t request = { .has_uuid = true, .uuid = async_str (uuid ? uuid : "") };
     async_nodes_encode (&msg, ASYNC_C_NODES, rid, &request);
-    return s_query_msg (self, &msg, rid, NULL, false, node_json_out);
+    return s_query_msg (self, &msg, rid, s_node_part, false, node_json_out);
 }
 
 //  A request about job `id` whose reply is OK
@@ -1159,14 +1228,14 @@ async_delete (async_client_t *self, const char *id)
     return s_job_command (self, ASYNC_C_DELETE, id);
 }
 
-//  A request started in `msg` with `rid` whose reply is OK (or whatever
-//  `reply_key` names, into *out when out is given)
+//  A request started in `msg` with `rid` whose reply is OK (or has the
+//  `part` returned, into *out when out is given)
 static int
-s_command (async_client_t *self, async_msg_t *msg, uint64_t rid, const char *reply_key,
+s_command (async_client_t *self, async_msg_t *msg, uint64_t rid, s_part_fn *part,
            char **out)
 {
     char *text = NULL;
-    int rc = s_query_msg (self, msg, rid, reply_key, false, &text);
+    int rc = s_query_msg (self, msg, rid, part, false, &text);
     if (out)
         *out = text;
     else
@@ -1261,7 +1330,7 @@ async_add_callback_json (async_client_t *self, const char *id, const char *on,
     free (on_data);
     free (spec_data);
     char *text = NULL;
-    int rc = s_command (self, &msg, rid, "callback", &text);
+    int rc = s_command (self, &msg, rid, s_callback_part, &text);
     if (rc == 0) {
         json_t *cid = json_loads (text, JSON_DECODE_ANY, NULL);
         snprintf (id_out, ASYNC_ID_LEN, "%s", json_string_value (cid) ? json_string_value (cid) : "");
@@ -1331,7 +1400,7 @@ async_quota_list_json (async_client_t *self, char **json_out)
     async_msg_t msg;
     uint64_t rid = ++self->rid;
     async_empty_encode (&msg, ASYNC_C_QUOTA_LIST, rid);
-    return s_command (self, &msg, rid, "quotas", json_out);
+    return s_command (self, &msg, rid, s_quotas_part, json_out);
 }
 
 //  QUEUE-PAUSE or QUEUE-RESUME
@@ -1363,7 +1432,7 @@ async_history_json (async_client_t *self, const char *range, char **json_out)
     async_msg_t msg;
     uint64_t rid = ++self->rid;
     async_history_range_encode (&msg, ASYNC_C_HISTORY, rid, &request);
-    return s_command (self, &msg, rid, "history", json_out);
+    return s_command (self, &msg, rid, s_history_part, json_out);
 }
 
 //  EVERY-SET `request` with the spec of spec_json
@@ -1422,7 +1491,7 @@ async_every_list_json (async_client_t *self, char **json_out)
     async_msg_t msg;
     uint64_t rid = ++self->rid;
     async_empty_encode (&msg, ASYNC_C_EVERY_LIST, rid);
-    return s_command (self, &msg, rid, "schedules", json_out);
+    return s_command (self, &msg, rid, s_schedules_part, json_out);
 }
 
 //  ---------------------------------------------------------------------

@@ -66,12 +66,38 @@ s_pack_any (msgpack_packer *pk, async_any_t value)
         msgpack_pack_nil (pk);
 }
 
-//  A map or array given as its bytes; none packs an empty one
-static void
-s_pack_container (msgpack_packer *pk, async_any_t value, bool map)
+async_part_t
+async_part_packed (async_pack_fn *pack, void *arg)
 {
-    if (value.data && value.size)
-        async_codec_pack_raw (pk, value.data, value.size);
+    assert (pack);
+    return (async_part_t) { .pack = pack, .arg = arg };
+}
+
+async_part_t
+async_part_items (uint32_t count, const msgpack_sbuffer *items)
+{
+    assert (count == 0 || (items && items->size));
+    return (async_part_t) { .items = true, .count = count,
+                            .data = count ? items->data : NULL,
+                            .size = count ? items->size : 0 };
+}
+
+//  A MAP or ARR part (`map`: a MAP): as async_part_t says
+static void
+s_pack_part (msgpack_packer *pk, const async_part_t *part, bool map)
+{
+    if (part->pack)
+        part->pack (pk, part->arg);
+    else
+    if (part->items) {
+        assert (!map);
+        msgpack_pack_array (pk, part->count);
+        if (part->size)
+            async_codec_pack_raw (pk, part->data, part->size);
+    }
+    else
+    if (part->size)
+        async_codec_pack_raw (pk, part->data, part->size);
     else
     if (map)
         msgpack_pack_map (pk, 0);
@@ -79,16 +105,14 @@ s_pack_container (msgpack_packer *pk, async_any_t value, bool map)
         msgpack_pack_array (pk, 0);
 }
 
-//  The object of `key` if it is of this type: 0, or -1
-static int
-s_mp_container (const msgpack_object *map, const char *key, msgpack_object_type type,
-                async_any_t *value)
+//  A MAP or ARR field, borrowed from the message: `ok` false when it is
+//  missing or of another type
+static bool
+s_mp_part (const msgpack_object *map, const char *key, msgpack_object_type type,
+           async_part_t *part)
 {
-    const msgpack_object *o = async_mp_get (map, key);
-    if (!o || o->type != type)
-        return -1;
-    value->object = o;
-    return 0;
+    part->object = async_mp_get (map, key);
+    return part->object && part->object->type == type;
 }
 
 //  Pack the value of one field of `body` with `pk`
@@ -103,15 +127,18 @@ s_mp_container (const msgpack_object *map, const char *key, msgpack_object_type 
 #define S_VALUE_OPT_ANY S_VALUE_ANY
 #define S_VALUE_MAY_I64 S_VALUE_I64
 #define S_VALUE_MAY_STR S_VALUE_STR
+#define S_VALUE_MAP(pk, field)  s_pack_part (pk, &body->field, true);
+#define S_VALUE_ARR(pk, field)  s_pack_part (pk, &body->field, false);
+#define S_VALUE_OPT_MAP S_VALUE_MAP
+#define S_VALUE_OPT_ARR S_VALUE_ARR
 #define S_VALUE_BOOL(pk, field) \
-    if (body->field) msgpack_pack_true (pk); else msgpack_pack_false (pk);
+    if (body->field) \
+        msgpack_pack_true (pk); \
+    else \
+        msgpack_pack_false (pk);
 #define S_VALUE_NUM(pk, field)  msgpack_pack_double (pk, body->field);
-#define S_VALUE_MAP(pk, field)  s_pack_container (pk, body->field, true);
-#define S_VALUE_ARR(pk, field)  s_pack_container (pk, body->field, false);
 #define S_VALUE_OPT_BOOL S_VALUE_BOOL
 #define S_VALUE_OPT_NUM  S_VALUE_NUM
-#define S_VALUE_OPT_MAP  S_VALUE_MAP
-#define S_VALUE_OPT_ARR  S_VALUE_ARR
 #define S_VALUE_MAY_BOOL S_VALUE_BOOL
 
 //  Whether a field of `body` is sent: 1, or has_FIELD for an optional one
@@ -126,14 +153,14 @@ s_mp_container (const msgpack_object *map, const char *key, msgpack_object_type 
 #define S_SENT_OPT_ANY(field)   body->has_##field
 #define S_SENT_MAY_I64(field)   body->has_##field
 #define S_SENT_MAY_STR(field)   body->has_##field
-#define S_SENT_BOOL(field)      1
-#define S_SENT_NUM(field)       1
 #define S_SENT_MAP(field)       1
 #define S_SENT_ARR(field)       1
-#define S_SENT_OPT_BOOL(field)  body->has_##field
-#define S_SENT_OPT_NUM(field)   body->has_##field
 #define S_SENT_OPT_MAP(field)   body->has_##field
 #define S_SENT_OPT_ARR(field)   body->has_##field
+#define S_SENT_BOOL(field)      1
+#define S_SENT_NUM(field)       1
+#define S_SENT_OPT_BOOL(field)  body->has_##field
+#define S_SENT_OPT_NUM(field)   body->has_##field
 #define S_SENT_MAY_BOOL(field)  body->has_##field
 
 //  Encode one field of `body` into the message
@@ -145,8 +172,8 @@ s_mp_container (const msgpack_object *map, const char *key, msgpack_object_type 
 //  The same into a map alone, and the count of its fields
 #define S_PACK(type, field) \
     if (S_SENT_##type (field)) { \
-        async_codec_pack_str (&pk, #field); \
-        S_VALUE_##type (&pk, field) \
+        async_codec_pack_str (pk, #field); \
+        S_VALUE_##type (pk, field) \
     }
 #define S_COUNT(type, field) + (S_SENT_##type (field) ? 1 : 0)
 
@@ -185,18 +212,18 @@ s_mp_container (const msgpack_object *map, const char *key, msgpack_object_type 
     }
 #define S_DECODE_MAY_I64(field) S_DECODE_MAY (field, S_DECODE_I64)
 #define S_DECODE_MAY_STR(field) S_DECODE_MAY (field, S_DECODE_STR)
+#define S_DECODE_MAP(field) \
+    ok = ok && s_mp_part (map, #field, MSGPACK_OBJECT_MAP, &body->field);
+#define S_DECODE_ARR(field) \
+    ok = ok && s_mp_part (map, #field, MSGPACK_OBJECT_ARRAY, &body->field);
+#define S_DECODE_OPT_MAP(field) S_DECODE_OPT (field, S_DECODE_MAP)
+#define S_DECODE_OPT_ARR(field) S_DECODE_OPT (field, S_DECODE_ARR)
 #define S_DECODE_BOOL(field) \
     ok = ok && async_mp_bool (map, #field, &body->field) == 0;
 #define S_DECODE_NUM(field) \
     ok = ok && async_mp_double (map, #field, &body->field) == 0;
-#define S_DECODE_MAP(field) \
-    ok = ok && s_mp_container (map, #field, MSGPACK_OBJECT_MAP, &body->field) == 0;
-#define S_DECODE_ARR(field) \
-    ok = ok && s_mp_container (map, #field, MSGPACK_OBJECT_ARRAY, &body->field) == 0;
 #define S_DECODE_OPT_BOOL(field) S_DECODE_OPT (field, S_DECODE_BOOL)
 #define S_DECODE_OPT_NUM(field)  S_DECODE_OPT (field, S_DECODE_NUM)
-#define S_DECODE_OPT_MAP(field)  S_DECODE_OPT (field, S_DECODE_MAP)
-#define S_DECODE_OPT_ARR(field)  S_DECODE_OPT (field, S_DECODE_ARR)
 #define S_DECODE_MAY_BOOL(field) S_DECODE_MAY (field, S_DECODE_BOOL)
 #define S_DECODE(type, field) S_DECODE_##type (field)
 //  The same for one field alone: flagged in `bad` (and left zeroed) when
@@ -220,6 +247,7 @@ s_mp_container (const msgpack_object *map, const char *key, msgpack_object_type 
     for (int to_broker = 0; to_broker < 2 && !found; to_broker++) { \
         const async_proto_t *row = async_proto_find ((in)->command, to_broker); \
         async_command_t command = row ? row->id : ASYNC_COMMANDS; \
+        (void) command;         /*  (an entry's row has no command) */ \
         found = row && (0 commands (S_IS)); \
     }
 
@@ -234,12 +262,18 @@ s_mp_container (const msgpack_object *map, const char *key, msgpack_object_type 
     } \
     \
     void \
+    async_##name##_pack_to (msgpack_packer *pk, const async_##name##_t *body) \
+    { \
+        msgpack_pack_map (pk, (size_t) (0 fields (S_COUNT))); \
+        fields (S_PACK) \
+    } \
+    \
+    void \
     async_##name##_pack (msgpack_sbuffer *entries, const async_##name##_t *body) \
     { \
         msgpack_packer pk; \
         msgpack_packer_init (&pk, entries, async_sbuffer_write); \
-        msgpack_pack_map (&pk, (size_t) (0 fields (S_COUNT))); \
-        fields (S_PACK) \
+        async_##name##_pack_to (&pk, body); \
     } \
     \
     int \
@@ -366,6 +400,19 @@ async_msgs_fields (async_command_t command)
 {
     ASYNC_MSGS (S_FIELDS_OF)
     if (0 ASYNC_MSGS_EMPTY (S_IS))
+        return "";
+    return NULL;
+}
+
+#define S_SHAPE_OF(name, fields, commands) \
+    if ((0 commands (S_IS)) && shape-- == 0) \
+        return fields (S_NAME) + 1;
+
+const char *
+async_msgs_shape (async_command_t command, int shape)
+{
+    ASYNC_MSGS (S_SHAPE_OF)
+    if ((0 ASYNC_MSGS_EMPTY (S_IS)) && shape == 0)
         return "";
     return NULL;
 }

@@ -6,8 +6,10 @@
     RESULT's `results`) is an array of such bodies, packed and read one by
     one (below). A request with nested parts (SUBMIT's spec) has its top
     level typed, its nested parts as objects (MAP, ARR) for their own
-    readers. The other messages with nested bodies (HELLO, JOB, ...) are
-    built and read field by field (async_codec.h).
+    readers; the broker's replies with nested parts (JOB, STATUS, ...) are
+    typed the same, each part (a job record, a list of nodes) a MAP or ARR
+    field packed by its own module (async_part_t, below). HELLO is built
+    and read field by field (async_codec.h).
 
     Columns: X (NAME, FIELDS, COMMANDS): a body NAME with FIELDS, the
     body of each of COMMANDS (a list of C (ID) of async_proto.h). FIELDS is
@@ -32,6 +34,8 @@
                 optional as OPT_, but a value of another type is read as
                 absent, not as an error (a node's `ran_us`: docs/protocol.md
                 section 10)
+        MAP, ARR, OPT_MAP, OPT_ARR, BOOL, NUM
+                nested parts and more scalars: below (the replies)
 
     Field types for the requests' nested bodies (a spec, an array of
     specs, a flag):
@@ -40,9 +44,10 @@
         NUM     double: a msgpack float, or an integer read as a double
                 (a number of seconds)
         MAP, ARR
-                async_any_t: a msgpack map or array given as its bytes to
-                encode (none: an empty one); decoded, the object in the
-                message, borrowed like a str; another type is an error
+                async_part_t (below): a msgpack map or array; to encode,
+                its bytes (`data`, `size`; none: an empty one), or a packer;
+                decoded, the object in the message, borrowed like a str;
+                another type is an error
         OPT_BOOL, OPT_NUM, OPT_MAP, OPT_ARR, MAY_BOOL
                 optional, as OPT_ and MAY_ above
 
@@ -58,6 +63,8 @@
                                     const msgpack_object *map);
         void async_NAME_pack (msgpack_sbuffer *entries,
                               const async_NAME_t *body);
+        void async_NAME_pack_to (msgpack_packer *pk,
+                                 const async_NAME_t *body);
 
     encode starts `msg` (async_msg_init) as `command`, one of the row's,
     with every field (an optional one when has_FIELD); decode reads every field of an incoming message of
@@ -69,7 +76,8 @@
     of them when the command is another): 0 when none is, else -1.
     decode_map reads the fields from a map alone (an entry of a batch);
     pack appends the body as a map alone to `entries`, the entries of a
-    batch (async_msg_batch).
+    batch (async_msg_batch); pack_to packs it with `pk` (a part nested in
+    another, async_part_packed).
 
     ASYNC_MSGS_EMPTY lists the commands whose body is empty: they are sent
     with async_empty_encode and recognised by their command alone.
@@ -113,7 +121,92 @@ extern "C" {
     X (nodes,        ASYNC_MSGS_NODES,        ASYNC_MSGS_NODES_IN) \
     X (agent_set,    ASYNC_MSGS_AGENT_SET,    ASYNC_MSGS_AGENT_SET_IN) \
     X (agent_applied, ASYNC_MSGS_AGENT_APPLIED, ASYNC_MSGS_AGENT_APPLIED_IN) \
-    X (task_progress, ASYNC_MSGS_TASK_PROGRESS, ASYNC_MSGS_TASK_PROGRESS_IN)
+    X (task_progress, ASYNC_MSGS_TASK_PROGRESS, ASYNC_MSGS_TASK_PROGRESS_IN) \
+    ASYNC_MSGS_REPLIES (X)
+
+//  Replies: the broker's bodies with nested parts (MAP, ARR: below). A
+//  command of two shapes has a row for each, in the order of its table in
+//  docs/protocol.md (NODES: the nodes, or one node in detail)
+#define ASYNC_MSGS_REPLIES(X) \
+    X (accepted,      ASYNC_MSGS_ACCEPTED,      ASYNC_MSGS_ACCEPTED_IN) \
+    X (accepted_many, ASYNC_MSGS_ACCEPTED_MANY, ASYNC_MSGS_ACCEPTED_MANY_IN) \
+    X (refused,       ASYNC_MSGS_REFUSED,       ASYNC_MSGS_ENTRY) \
+    X (job_record,    ASYNC_MSGS_JOB_RECORD,    ASYNC_MSGS_JOB_RECORD_IN) \
+    X (job_briefs,    ASYNC_MSGS_JOB_BRIEFS,    ASYNC_MSGS_JOB_BRIEFS_IN) \
+    X (job_brief,     ASYNC_MSGS_JOB_BRIEF,     ASYNC_MSGS_ENTRY) \
+    X (jobs,          ASYNC_MSGS_JOBS,          ASYNC_MSGS_JOBS_IN) \
+    X (broker_status, ASYNC_MSGS_BROKER_STATUS, ASYNC_MSGS_BROKER_STATUS_IN) \
+    X (job_counts,    ASYNC_MSGS_JOB_COUNTS,    ASYNC_MSGS_ENTRY) \
+    X (node_list,     ASYNC_MSGS_NODE_LIST,     ASYNC_MSGS_NODE_LIST_IN) \
+    X (node_detail,   ASYNC_MSGS_NODE_DETAIL,   ASYNC_MSGS_NODE_DETAIL_IN) \
+    X (quotas,        ASYNC_MSGS_QUOTAS,        ASYNC_MSGS_QUOTAS_IN) \
+    X (schedules,     ASYNC_MSGS_SCHEDULES,     ASYNC_MSGS_SCHEDULES_IN) \
+    X (history,       ASYNC_MSGS_HISTORY,       ASYNC_MSGS_HISTORY_IN) \
+    X (agent_change,  ASYNC_MSGS_AGENT_CHANGE,  ASYNC_MSGS_AGENT_CHANGE_IN) \
+    X (ack_batch,     ASYNC_MSGS_ACK_BATCH,     ASYNC_MSGS_ACK_BATCH_IN) \
+    X (assign_batch,  ASYNC_MSGS_ASSIGN_BATCH,  ASYNC_MSGS_ASSIGN_BATCH_IN)
+
+//  The body of no command: an entry of a batch only
+#define ASYNC_MSGS_ENTRY(C)
+
+//  A job submitted; also an entry of `accepted`
+#define ASYNC_MSGS_ACCEPTED(F) \
+    F (ID, id) F (I64, existing) F (I64, waiting) F (OPT_U64, unservable)
+#define ASYNC_MSGS_ACCEPTED_IN(C)   C (S_ACCEPTED)
+//  The specs of a SUBMIT with `specs`: an `accepted` or `refused` entry each
+#define ASYNC_MSGS_ACCEPTED_MANY(F) F (ARR, accepted)
+#define ASYNC_MSGS_ACCEPTED_MANY_IN(C) C (S_ACCEPTED)
+//  A spec refused: an entry of `accepted`
+#define ASYNC_MSGS_REFUSED(F)       F (I64, error) F (STR, message)
+//  A job's record (async_job_pack), or a brief waiter's `job_brief`
+#define ASYNC_MSGS_JOB_RECORD(F)    F (MAP, job)
+#define ASYNC_MSGS_JOB_RECORD_IN(C) C (S_JOB)
+//  The `job_brief` entries of the jobs completed in one turn, to a brief
+//  waiter
+#define ASYNC_MSGS_JOB_BRIEFS(F)    F (ARR, jobs)
+#define ASYNC_MSGS_JOB_BRIEFS_IN(C) C (S_JOB)
+//  A job's outcome in brief: an entry of `jobs`, or a JOB's `job`
+#define ASYNC_MSGS_JOB_BRIEF(F)     F (ID, id) F (I64, status) F (ANY, failure)
+//  A page of a listing: job records
+#define ASYNC_MSGS_JOBS(F)          F (ARR, jobs) F (OPT_STR, next)
+#define ASYNC_MSGS_JOBS_IN(C)       C (S_JOBS)
+//  The broker's state
+#define ASYNC_MSGS_BROKER_STATUS(F) \
+    F (STR, version) F (STR, started) F (NUM, uptime) F (STR, now) F (NUM, dead_after) \
+    F (MAP, queues) F (I64, queues_more) F (ARR, nodes) F (I64, nodes_more) \
+    F (MAP, waiting) F (I64, waiting_more) F (ARR, paused) F (MAP, jobs) \
+    F (U64, store_bytes)
+#define ASYNC_MSGS_BROKER_STATUS_IN(C) C (S_STATUS)
+//  STATUS's `jobs`: counters since the broker started
+#define ASYNC_MSGS_JOB_COUNTS(F) \
+    F (U64, submitted) F (U64, completed) F (U64, succeeded) F (U64, failed)
+//  The node sessions (session_pack's maps)
+#define ASYNC_MSGS_NODE_LIST(F)     F (ARR, nodes) F (I64, nodes_more)
+#define ASYNC_MSGS_NODE_LIST_IN(C)  C (S_NODES)
+//  One node in detail; `tasks` is an array of str, or nil
+#define ASYNC_MSGS_NODE_DETAIL(F) \
+    F (MAP, node) F (ARR, jobs) F (I64, jobs_more) F (ANY, tasks) F (I64, tasks_more) \
+    F (NUM, heartbeat) F (NUM, dead_after)
+#define ASYNC_MSGS_NODE_DETAIL_IN(C) C (S_NODES)
+//  The quotas (quota_pack_list)
+#define ASYNC_MSGS_QUOTAS(F)        F (ARR, quotas)
+#define ASYNC_MSGS_QUOTAS_IN(C)     C (S_QUOTAS)
+//  The schedules (every_pack_list)
+#define ASYNC_MSGS_SCHEDULES(F)     F (ARR, schedules)
+#define ASYNC_MSGS_SCHEDULES_IN(C)  C (S_SCHEDULES)
+//  The jobs completed in a range (history_json)
+#define ASYNC_MSGS_HISTORY(F)       F (MAP, history)
+#define ASYNC_MSGS_HISTORY_IN(C)    C (S_HISTORY)
+//  An agent to change, relayed to its node
+#define ASYNC_MSGS_AGENT_CHANGE(F) \
+    F (U64, ref) F (STR, agent) F (I64, size) F (OPT_STR, filter) F (BOOL, save)
+#define ASYNC_MSGS_AGENT_CHANGE_IN(C) C (S_AGENT_SET)
+//  The ACKs of a batch of results: `ack` entries
+#define ASYNC_MSGS_ACK_BATCH(F)     F (ARR, acks)
+#define ASYNC_MSGS_ACK_BATCH_IN(C)  C (S_ACK)
+//  A turn's jobs for a node: `assign` entries, and held `ack` entries
+#define ASYNC_MSGS_ASSIGN_BATCH(F)  F (ARR, jobs) F (OPT_ARR, acks)
+#define ASYNC_MSGS_ASSIGN_BATCH_IN(C) C (S_ASSIGN)
 
 //  A job named by its id
 #define ASYNC_MSGS_JOB_REF(F)       F (ID, id)
@@ -247,17 +340,53 @@ bool
 #define ASYNC_MSGS_C_MAY_I64        ASYNC_MSGS_C_OPT_I64
 #define ASYNC_MSGS_C_MAY_STR        ASYNC_MSGS_C_OPT_STR
 
-//  The field types of nested bodies
-#define ASYNC_MSGS_C_BOOL(field)     bool field;
-#define ASYNC_MSGS_C_NUM(field)      double field;
-#define ASYNC_MSGS_C_MAP(field)      async_any_t field;
-#define ASYNC_MSGS_C_ARR(field)      async_any_t field;
+//  ---------------------------------------------------------------------
+//  Field types of nested parts (the replies)
+//
+//      MAP     async_part_t: a msgpack map (below); decoding refuses
+//              another type
+//      ARR     async_part_t: a msgpack array, the same
+//      OPT_MAP, OPT_ARR
+//              optional, as OPT_I64
+//      BOOL    bool: a msgpack bool
+//      NUM     double: a msgpack float64; decoding takes any number
+
+//  A packer of a part (async_part_packed)
+typedef void (async_pack_fn) (msgpack_packer *pk, void *arg);
+
+//  A MAP or ARR field. To encode: `pack` (called with `arg`: the value
+//  streamed into the message, no copy made), else `count` items (an ARR)
+//  or one value (`items` false) whose msgpack bytes are `size` bytes at
+//  `data`; a part left zeroed is an empty map or array. Decoded: `object`,
+//  the value in the message, borrowed like a str
+typedef struct {
+    async_pack_fn *pack;
+    void *arg;
+    const void *data;
+    size_t size;
+    bool items;
+    uint32_t count;
+    const msgpack_object *object;
+} async_part_t;
+
+//  A part that `pack` packs with `arg` as the message is encoded
+async_part_t
+    async_part_packed (async_pack_fn *pack, void *arg);
+
+//  An ARR part: the `count` values packed one after the other in `items`
+//  (the entries of a batch, async_NAME_pack; NULL when count is 0)
+async_part_t
+    async_part_items (uint32_t count, const msgpack_sbuffer *items);
+
+#define ASYNC_MSGS_C_MAP(field)     async_part_t field;
+#define ASYNC_MSGS_C_ARR(field)     async_part_t field;
+#define ASYNC_MSGS_C_OPT_MAP(field) bool has_##field; async_part_t field;
+#define ASYNC_MSGS_C_OPT_ARR(field) bool has_##field; async_part_t field;
+#define ASYNC_MSGS_C_BOOL(field)    bool field;
+#define ASYNC_MSGS_C_NUM(field)     double field;
 #define ASYNC_MSGS_C_OPT_BOOL(field) bool has_##field; bool field;
 #define ASYNC_MSGS_C_OPT_NUM(field)  bool has_##field; double field;
-#define ASYNC_MSGS_C_OPT_MAP(field)  bool has_##field; async_any_t field;
-#define ASYNC_MSGS_C_OPT_ARR(field)  bool has_##field; async_any_t field;
 #define ASYNC_MSGS_C_MAY_BOOL        ASYNC_MSGS_C_OPT_BOOL
-
 #define ASYNC_MSGS_MEMBER(type, field) ASYNC_MSGS_C_##type (field)
 #define ASYNC_MSGS_BAD(type, field) bool field;
 
@@ -275,7 +404,9 @@ bool
     int \
         async_##name##_decode_map (async_##name##_t *body, const msgpack_object *map); \
     void \
-        async_##name##_pack (msgpack_sbuffer *entries, const async_##name##_t *body);
+        async_##name##_pack (msgpack_sbuffer *entries, const async_##name##_t *body); \
+    void \
+        async_##name##_pack_to (msgpack_packer *pk, const async_##name##_t *body);
 ASYNC_MSGS (ASYNC_MSGS_DECLARE)
 #undef ASYNC_MSGS_DECLARE
 
@@ -334,6 +465,11 @@ void
 //  not typed
 const char *
     async_msgs_fields (async_command_t command);
+
+//  The same for each shape of a command's body (NODES: a list or one node),
+//  in table order from 0: NULL past the last
+const char *
+    async_msgs_shape (async_command_t command, int shape);
 
 #ifdef __cplusplus
 }

@@ -148,9 +148,10 @@ test_every_command_is_described (void **state)
     free (doc);
 }
 
-//  A typed command (async_msgs.h) has the fields of its section's first
-//  table of fields in docs/protocol.md ("| `field` | ..." rows), no more
-//  and no fewer
+//  A typed command (async_msgs.h) has the fields of its section's tables
+//  in docs/protocol.md ("| `field` | ..." rows), no more and no fewer: a
+//  request those of its first table, a reply those of each of its shapes,
+//  in order
 static void
 test_typed_messages_match_the_docs (void **state)
 {
@@ -158,10 +159,18 @@ test_typed_messages_match_the_docs (void **state)
     char *doc = s_protocol_doc ();
     int typed = 0;
     for (int id = 0; id < ASYNC_COMMANDS; id++) {
-        const char *fields = async_msgs_fields ((async_command_t) id);
-        if (!fields)
+        if (!async_msgs_fields ((async_command_t) id))
             continue;
         typed++;
+        char fields [512] = "";
+        const char *shape;
+        for (int n = 0; (shape = async_msgs_shape ((async_command_t) id, n)); n++) {
+            size_t used = strlen (fields);
+            snprintf (fields + used, sizeof fields - used, "%s%s", used && *shape ? " " : "",
+                      shape);
+        }
+        assert_string_equal (async_msgs_shape ((async_command_t) id, 0),
+                             async_msgs_fields ((async_command_t) id));
         const async_proto_t *row = async_proto_row ((async_command_t) id);
         char want [48];
         snprintf (want, sizeof want, " %s (%s)", row->name,
@@ -182,11 +191,13 @@ test_typed_messages_match_the_docs (void **state)
         const char *next = strstr (section, "\n#");
         size_t length = next ? (size_t) (next - section) : strlen (section);
         char *text = strndup (section, length);
-        //  Its first table of fields ("| field |": not a spec's keys, nor
-        //  the entries of an array below it), in order, as "id token"
-        char documented [256] = "";
-        const char *table = strstr (text, "\n| field |");
-        const char *after = table ? strstr (table + 1, "\n\n") : NULL;
+        //  Its fields, in order, as "id token": a request's first table
+        //  ("| field |": not a spec's keys, nor the entries of an array
+        //  below it), a reply's tables
+        bool request = id < ASYNC_S_ACCEPTED;
+        char documented [512] = "";
+        const char *table = request ? strstr (text, "\n| field |") : text;
+        const char *after = request && table ? strstr (table + 1, "\n\n") : NULL;
         for (const char *line = table; line && (!after || line < after);
              line = strchr (line, '\n')) {
             line += *line == '\n';
@@ -204,7 +215,12 @@ test_typed_messages_match_the_docs (void **state)
             fail_msg ("%s: docs/protocol.md documents the fields '%s', async_msgs.h has '%s'",
                       want + 1, documented, fields);
     }
-    assert_true (typed >= 20);
+    assert_true (typed >= 30);
+    //  Every reply and push of the broker is typed
+    for (int id = ASYNC_S_ACCEPTED; id < ASYNC_COMMANDS; id++)
+        if (!async_msgs_fields ((async_command_t) id))
+            fail_msg ("S:%s has no typed body in async_msgs.h",
+                      async_proto_name ((async_command_t) id));
     free (doc);
 }
 
@@ -675,6 +691,258 @@ test_typed_requests (void **state)
     async_msg_destroy (&msg);
 }
 
+static void
+s_pack_two (msgpack_packer *pk, void *arg)
+{
+    msgpack_pack_map (pk, 1);
+    async_codec_pack_str (pk, "two");
+    msgpack_pack_int (pk, *(int *) arg);
+}
+
+//  A MAP or ARR part goes out streamed by its packer, as the items of a
+//  batch, as one value packed before, or empty, and comes back as the
+//  object in the message; another type, a missing part, a bool or number
+//  of another type are refused; an entry's row is no command's
+static void
+test_typed_parts (void **state)
+{
+    (void) state;
+    int two = 2;
+    async_msg_t msg;
+    async_inmsg_t in;
+    async_job_record_encode (
+        &msg, ASYNC_S_JOB, 5,
+        &(async_job_record_t){ .job = async_part_packed (s_pack_two, &two) });
+    s_parse (&msg, &in);
+    async_job_record_t record;
+    assert_int_equal (async_job_record_decode (&record, &in), 0);
+    int64_t value = 0;
+    assert_int_equal (async_mp_int (record.job.object, "two", &value), 0);
+    assert_int_equal (value, 2);
+    async_job_briefs_t briefs;  //  the other shape of JOB
+    assert_int_equal (async_job_briefs_decode (&briefs, &in), -1);
+    assert_int_equal (async_jobs_decode (&(async_jobs_t){ 0 }, &in), -1);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+
+    //  Two brief entries as items, a cursor; then no items
+    const char id [] = "0190a3c8-5b1c-7d2e-8f00-0123456789ab";
+    msgpack_sbuffer items;
+    msgpack_sbuffer_init (&items);
+    async_job_brief_t brief = { .status = 4 };
+    memcpy (brief.id, id, ASYNC_ID_LEN);
+    async_job_brief_pack (&items, &brief);
+    async_job_brief_pack (&items, &brief);
+    async_jobs_t page = { .jobs = async_part_items (2, &items),
+                          .has_next = true,
+                          .next = async_str ("c1") };
+    async_jobs_encode (&msg, ASYNC_S_JOBS, 6, &page);
+    msgpack_sbuffer_destroy (&items);
+    s_parse (&msg, &in);
+    async_jobs_t pback;
+    assert_int_equal (async_jobs_decode (&pback, &in), 0);
+    assert_int_equal (pback.jobs.object->via.array.size, 2);
+    assert_int_equal (
+        async_job_brief_decode_map (&brief, &pback.jobs.object->via.array.ptr [1]), 0);
+    assert_string_equal (brief.id, id);
+    assert_true (brief.status == 4 && brief.failure.object->type == MSGPACK_OBJECT_NIL);
+    assert_true (pback.has_next && async_str_eq (pback.next, "c1"));
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+    async_jobs_encode (&msg, ASYNC_S_JOBS, 6,
+                       &(async_jobs_t){ .jobs = async_part_items (0, NULL) });
+    s_parse (&msg, &in);
+    assert_int_equal (async_jobs_decode (&pback, &in), 0);
+    assert_int_equal (pback.jobs.object->via.array.size, 0);
+    assert_false (pback.has_next);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+
+    //  One value packed before; empty parts; BOOL and NUM
+    msgpack_sbuffer tasks;
+    msgpack_sbuffer_init (&tasks);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &tasks, msgpack_sbuffer_write);
+    msgpack_pack_nil (&pk);
+    async_node_detail_t detail = { .tasks = { .data = tasks.data, .size = tasks.size },
+                                   .jobs_more = 3,
+                                   .heartbeat = 0.5 };
+    async_node_detail_encode (&msg, ASYNC_S_NODES, 7, &detail);
+    msgpack_sbuffer_destroy (&tasks);
+    s_parse (&msg, &in);
+    async_node_detail_t dback;
+    assert_int_equal (async_node_detail_decode (&dback, &in), 0);
+    assert_int_equal (dback.node.object->type, MSGPACK_OBJECT_MAP);
+    assert_int_equal (dback.node.object->via.map.size, 0);
+    assert_int_equal (dback.jobs.object->via.array.size, 0);
+    assert_int_equal (dback.tasks.object->type, MSGPACK_OBJECT_NIL);
+    assert_true (dback.jobs_more == 3 && dback.heartbeat == 0.5 && dback.dead_after == 0);
+    assert_int_equal (async_node_list_decode (&(async_node_list_t){ 0 }, &in), -1);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+    async_agent_change_t change = {
+        .ref = 9, .agent = async_str ("a"), .size = 2, .save = true
+    };
+    async_agent_change_encode (&msg, ASYNC_S_AGENT_SET, 0, &change);
+    s_parse (&msg, &in);
+    async_agent_change_t cback;
+    assert_int_equal (async_agent_change_decode (&cback, &in), 0);
+    assert_true (cback.ref == 9 && cback.size == 2 && cback.save && !cback.has_filter);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+
+    //  A part of another type, a missing part, a NUM that is an int (taken)
+    //  and a BOOL that is one (refused)
+    async_msg_init (&msg, ASYNC_S_HISTORY, 1);
+    async_msg_int (&msg, "history", 1);
+    s_parse (&msg, &in);
+    async_history_t history;
+    assert_int_equal (async_history_decode (&history, &in), -1);
+    assert_null (history.history.object);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+    async_empty_encode (&msg, ASYNC_S_OK, 1);
+    s_parse (&msg, &in);
+    assert_int_equal (async_history_decode_map (&history, in.body), -1);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+    async_msg_init (&msg, ASYNC_S_NODES, 7);
+    async_msg_key (&msg, "node");
+    msgpack_pack_map (&msg.packer, 0);
+    async_msg_key (&msg, "jobs");
+    msgpack_pack_array (&msg.packer, 0);
+    async_msg_int (&msg, "jobs_more", 0);
+    async_msg_int (&msg, "tasks_more", 0);
+    async_msg_int (&msg, "heartbeat", 1);
+    async_msg_int (&msg, "dead_after", 4);
+    s_parse (&msg, &in);
+    assert_int_equal (async_node_detail_decode_map (&dback, in.body), 0);
+    assert_true (dback.dead_after == 4);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+    async_msg_init (&msg, ASYNC_S_AGENT_SET, 0);
+    async_msg_int (&msg, "ref", 1);
+    async_msg_str (&msg, "agent", "a");
+    async_msg_int (&msg, "size", 1);
+    async_msg_int (&msg, "save", 1);
+    s_parse (&msg, &in);
+    assert_int_equal (async_agent_change_decode (&cback, &in), -1);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+    //  An entry is the body of no command
+    assert_null (async_msgs_shape (ASYNC_S_JOB, 2));
+    assert_string_equal (async_msgs_shape (ASYNC_S_JOB, 1), "jobs");
+    assert_string_equal (async_msgs_shape (ASYNC_S_OK, 0), "");
+    assert_null (async_msgs_shape (ASYNC_S_OK, 1));
+}
+
+//  Two messages are the same bytes; both are released
+static void
+s_assert_same (async_msg_t *typed, async_msg_t *by_hand)
+{
+    assert_int_equal (typed->buffer.size, by_hand->buffer.size);
+    assert_memory_equal (typed->buffer.data, by_hand->buffer.data, typed->buffer.size);
+    async_msg_destroy (typed);
+    async_msg_destroy (by_hand);
+}
+
+//  The typed replies are the bytes the broker built key by key before
+//  them: ints packed signed or not alike, batches, bools, a cursor
+static void
+test_replies_keep_their_bytes (void **state)
+{
+    (void) state;
+    const char id [] = "0190a3c8-5b1c-7d2e-8f00-0123456789ab";
+    async_msg_t typed, by_hand;
+    async_accepted_t accepted = {
+        .existing = 0, .waiting = 1, .has_unservable = true, .unservable = 300
+    };
+    memcpy (accepted.id, id, ASYNC_ID_LEN);
+    async_accepted_encode (&typed, ASYNC_S_ACCEPTED, 3, &accepted);
+    async_msg_init (&by_hand, ASYNC_S_ACCEPTED, 3);
+    async_msg_str (&by_hand, "id", id);
+    async_msg_int (&by_hand, "existing", 0);
+    async_msg_int (&by_hand, "waiting", 1);
+    async_msg_int (&by_hand, "unservable", 300);
+    s_assert_same (&typed, &by_hand);
+
+    //  A batch of entries: a refused spec, then one accepted
+    msgpack_sbuffer entries;
+    msgpack_sbuffer_init (&entries);
+    async_refused_pack (&entries,
+                        &(async_refused_t){ .error = 6, .message = async_str ("no") });
+    accepted.has_unservable = false;
+    async_accepted_pack (&entries, &accepted);
+    async_accepted_many_encode (
+        &typed, ASYNC_S_ACCEPTED, 4,
+        &(async_accepted_many_t){ .accepted = async_part_items (2, &entries) });
+    msgpack_sbuffer_destroy (&entries);
+    async_msg_init (&by_hand, ASYNC_S_ACCEPTED, 4);
+    async_msg_key (&by_hand, "accepted");
+    msgpack_packer *pk = &by_hand.packer;
+    msgpack_pack_array (pk, 2);
+    msgpack_pack_map (pk, 2);
+    async_codec_pack_str (pk, "error");
+    msgpack_pack_int (pk, 6);
+    async_codec_pack_str (pk, "message");
+    async_codec_pack_str (pk, "no");
+    msgpack_pack_map (pk, 3);
+    async_codec_pack_str (pk, "id");
+    async_codec_pack_str (pk, id);
+    async_codec_pack_str (pk, "existing");
+    msgpack_pack_int (pk, 0);
+    async_codec_pack_str (pk, "waiting");
+    msgpack_pack_int (pk, 1);
+    s_assert_same (&typed, &by_hand);
+
+    //  AGENT-SET to a node
+    async_agent_change_t change = { .ref = 7,
+                                    .agent = async_str ("main"),
+                                    .size = 4,
+                                    .has_filter = true,
+                                    .filter = async_str ("a.*"),
+                                    .save = false };
+    async_agent_change_encode (&typed, ASYNC_S_AGENT_SET, 0, &change);
+    async_msg_init (&by_hand, ASYNC_S_AGENT_SET, 0);
+    async_msg_key (&by_hand, "ref");
+    msgpack_pack_uint64 (&by_hand.packer, 7);
+    async_msg_str (&by_hand, "agent", "main");
+    async_msg_int (&by_hand, "size", 4);
+    async_msg_str (&by_hand, "filter", "a.*");
+    async_msg_key (&by_hand, "save");
+    msgpack_pack_false (&by_hand.packer);
+    s_assert_same (&typed, &by_hand);
+
+    //  A page of jobs with a cursor; the ACKs of a batch riding an ASSIGN
+    msgpack_sbuffer items;
+    msgpack_sbuffer_init (&items);
+    async_ack_pack (&items, &(async_ack_t){ .id = async_str (id) });
+    async_jobs_encode (&typed, ASYNC_S_JOBS, 5,
+                       &(async_jobs_t){ .jobs = async_part_items (1, &items),
+                                        .has_next = true,
+                                        .next = async_str ("c") });
+    async_msg_init (&by_hand, ASYNC_S_JOBS, 5);
+    async_msg_key (&by_hand, "jobs");
+    msgpack_pack_array (&by_hand.packer, 1);
+    async_codec_pack_raw (&by_hand.packer, items.data, items.size);
+    async_msg_str (&by_hand, "next", "c");
+    s_assert_same (&typed, &by_hand);
+    async_assign_batch_encode (&typed, ASYNC_S_ASSIGN, 0,
+                               &(async_assign_batch_t){ .jobs = async_part_items (1, &items),
+                                                        .has_acks = true,
+                                                        .acks = async_part_items (1, &items) });
+    async_msg_init (&by_hand, ASYNC_S_ASSIGN, 0);
+    async_msg_batch (&by_hand, "jobs", 1, &items);
+    async_msg_batch (&by_hand, "acks", 1, &items);
+    s_assert_same (&typed, &by_hand);
+    async_ack_batch_encode (&typed, ASYNC_S_ACK, 2,
+                            &(async_ack_batch_t){ .acks = async_part_items (0, NULL) });
+    async_msg_init (&by_hand, ASYNC_S_ACK, 2);
+    async_msg_batch (&by_hand, "acks", 0, NULL);
+    s_assert_same (&typed, &by_hand);
+    msgpack_sbuffer_destroy (&items);
+}
+
 //  Node-only commands are the ones a client key may not send; the
 //  broker's write refusal covers what clients write
 static void
@@ -759,6 +1027,8 @@ main (void)
         cmocka_unit_test (test_typed_submit),
         cmocka_unit_test (test_result_stamped),
         cmocka_unit_test (test_typed_requests),
+        cmocka_unit_test (test_typed_parts),
+        cmocka_unit_test (test_replies_keep_their_bytes),
         cmocka_unit_test (test_message_counts_its_fields),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
