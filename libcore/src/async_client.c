@@ -227,12 +227,20 @@ s_send (async_client_t *self, async_msg_t *msg)
     return 0;
 }
 
+//  A job id as a typed field: "" when it cannot be one (the broker
+//  answers "no such job", as to an id that names none)
+static void
+s_id_copy (char *field, const char *id)
+{
+    snprintf (field, ASYNC_ID_LEN, "%s", id && strlen (id) < ASYNC_ID_LEN ? id : "");
+}
+
 //  WAIT for job `id`
 static int
 s_send_wait (async_client_t *self, const char *id)
 {
     async_job_ref_t wait;
-    snprintf (wait.id, sizeof wait.id, "%s", id);
+    s_id_copy (wait.id, id);
     async_msg_t msg;
     async_job_ref_encode (&msg, ASYNC_C_WAIT, ++self->rid, &wait);
     return s_send (self, &msg);
@@ -1030,14 +1038,6 @@ s_query_msg (async_client_t *self, async_msg_t *msg, uint64_t rid, s_part_fn *pa
     async_inmsg_destroy (&in);
     zframe_destroy (&frame);
     return rc;
-}
-
-//  A job id as a typed field: "" when it cannot be one (the broker
-//  answers "no such job", as to an id that names none)
-static void
-s_id_copy (char *field, const char *id)
-{
-    snprintf (field, ASYNC_ID_LEN, "%s", id && strlen (id) < ASYNC_ID_LEN ? id : "");
 }
 
 //  Start msg as `command` about job `id` (GET, CANCEL, RETRY, DELETE);

@@ -42,6 +42,11 @@ s_expect 5 "job of an unknown id" "${B[@]}" job 00000000-0000-0000-0000-00000000
 s_error_on_stderr "job of an unknown id"
 s_expect 5 "wait for an unknown id" "${B[@]}" wait 00000000-0000-0000-0000-000000000000 --timeout 5s
 s_error_on_stderr "wait for an unknown id"
+#   An id with more after a real one's 36 characters names no job: not
+#   that job (it was cut to its first 36 characters, and waited for)
+known=$(am_ctl submit --queue nobody testing.noop)
+s_expect 5 "wait for a known id with a character more" "${B[@]}" wait "${known}x" --timeout 5s
+s_error_on_stderr "wait for a known id with a character more"
 
 s_expect 1 "a failing job with --wait" "${B[@]}" submit --wait --wait-timeout 30s testing.fail ValueError boom
 am_assert_eq "failure type on stdout" ValueError "$(jq -r .type <<<"$out")"
