@@ -109,55 +109,65 @@ s_send (s_session_t *session, async_msg_t *msg)
     async_msg_destroy (msg);
 }
 
+//  HELLO's agents: one, `main` (async_pack_fn)
 static void
-s_send_hello (s_session_t *session)
+s_pack_agents (msgpack_packer *pk, void *arg)
 {
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_C_HELLO, ++session->rid);
-    async_msg_int (&msg, "batch", 1);          //  ASSIGN with `jobs`
-    async_msg_int (&msg, "acks", 1);           //  ... and `acks`
-    async_msg_str (&msg, "uuid", session->uuid);
-    //  the broker binds the fresh uuid to it
-    async_msg_str (&msg, "uuid_key",
-                   "6e0de5e6e0de5e6e0de5e6e0de5e6e0de5e6e0de5e6e0de5e6e0de5e6e0de5e0");
-    async_msg_str (&msg, "session", session->nonce);
-    async_msg_str (&msg, "host", s_host);
-    async_msg_int (&msg, "pid", getpid ());
-    msgpack_packer *pk = &msg.packer;
-    async_msg_key (&msg, "agents");
+    (void) arg;
+    async_hello_agent_t agent = { .name = async_str ("main"), .size = s_size,
+                                  .has_queues = true, .has_include = true,
+                                  .has_exclude = true };
     msgpack_pack_array (pk, 1);
-    msgpack_pack_map (pk, 5);
-    async_codec_pack_str (pk, "name");
-    async_codec_pack_str (pk, "main");
-    async_codec_pack_str (pk, "size");
-    msgpack_pack_int (pk, s_size);
-    async_codec_pack_str (pk, "queues");
-    msgpack_pack_array (pk, 0);
-    async_codec_pack_str (pk, "include");
-    msgpack_pack_array (pk, 0);
-    async_codec_pack_str (pk, "exclude");
-    msgpack_pack_array (pk, 0);
-    async_msg_key (&msg, "tasks");
+    async_hello_agent_pack_to (pk, &agent);
+}
+
+//  HELLO's tasks: the one task
+static void
+s_pack_tasks (msgpack_packer *pk, void *arg)
+{
+    (void) arg;
     msgpack_pack_array (pk, 1);
     async_codec_pack_str (pk, s_task);
-    //  Jobs still held: results not acknowledged yet
+}
+
+//  Jobs still held: results not acknowledged yet
+static void
+s_pack_held (msgpack_packer *pk, void *arg)
+{
+    s_session_t *session = (s_session_t *) arg;
     uint32_t held = 0;
     for (int i = 0; i < S_MAX_UNACKED; i++)
         held += session->unacked [i].used;
-    async_msg_key (&msg, "held");
     msgpack_pack_array (pk, held);
     for (int i = 0; i < S_MAX_UNACKED; i++) {
         s_unacked_t *u = &session->unacked [i];
         if (!u->used)
             continue;
-        msgpack_pack_map (pk, 3);
-        async_codec_pack_str (pk, "id");
-        async_codec_pack_str (pk, u->id);
-        async_codec_pack_str (pk, "token");
-        msgpack_pack_uint64 (pk, u->token);
-        async_codec_pack_str (pk, "agent");
-        async_codec_pack_str (pk, "main");
+        async_hello_held_t entry = { .token = u->token, .agent = async_str ("main") };
+        memcpy (entry.id, u->id, sizeof entry.id);
+        async_hello_held_pack_to (pk, &entry);
     }
+}
+
+static void
+s_send_hello (s_session_t *session)
+{
+    async_hello_t hello = {
+        //  the broker binds the fresh uuid to it
+        .uuid_key = async_str (
+            "6e0de5e6e0de5e6e0de5e6e0de5e6e0de5e6e0de5e6e0de5e6e0de5e6e0de5e0"),
+        .has_session = true, .session = async_str (session->nonce),
+        .has_host = true, .host = async_str (s_host),
+        .has_pid = true, .pid = getpid (),
+        .agents = async_part_packed (s_pack_agents, NULL),
+        .has_tasks = true, .tasks = async_part_packed (s_pack_tasks, NULL),
+        .has_held = true, .held = async_part_packed (s_pack_held, session),
+        .has_batch = true, .batch = 1,          //  ASSIGN with `jobs`
+        .has_acks = true, .acks = 1             //  ... and `acks`
+    };
+    memcpy (hello.uuid, session->uuid, sizeof hello.uuid);
+    async_msg_t msg;
+    async_hello_encode (&msg, ASYNC_C_HELLO, ++session->rid, &hello);
     s_send (session, &msg);
     session->next_hello = s_mono_us () + 2000000;
 }

@@ -511,14 +511,23 @@ s_hello_error (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char 
     broker_send (self, routing, &msg);
 }
 
+//  The HELLO's host for a log line ("" when it has none, or a bad one)
+static void
+s_hello_host (const async_hello_t *hello, char *host, size_t size)
+{
+    if (!hello->has_host || async_str_copy (hello->host, host, size))
+        *host = 0;
+}
+
 //  Refuse a HELLO: ERROR 6 with `reason` for the node (NULL: none), and
 //  one warning line
 static void
-s_hello_refuse (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *uuid,
-                const char *reason, const char *text)
+s_hello_refuse (broker_t *self, zframe_t *routing, async_inmsg_t *in,
+                const async_hello_t *hello, const char *reason, const char *text)
 {
-    char host [SESSION_HOST + 1] = "";
-    async_mp_str (in->body, "host", host, sizeof host);
+    char host [SESSION_HOST + 1];
+    s_hello_host (hello, host, sizeof host);
+    const char *uuid = hello->uuid;
     const char *peer = self->peer_address;
     async_log_warning ("broker", "node.refused", "node=%s host=%s address=%s "
                        "reason=\"%s\"", uuid, host, peer ? peer : "", text);
@@ -538,12 +547,13 @@ _Static_assert (SESSION_KEY_HASH == KEYS_BINDING_HASH, "a binding holds a key's 
 //  this key when its session is made (*bind). 0, or -1 when the HELLO was
 //  refused (ERROR 6, reason uuid_key)
 static int
-s_hello_key (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *uuid,
-             uint8_t *hash, bool *bind)
+s_hello_key (broker_t *self, zframe_t *routing, async_inmsg_t *in,
+             const async_hello_t *hello, uint8_t *hash, bool *bind)
 {
+    const char *uuid = hello->uuid;
     char text [512] = "";
     *bind = false;
-    if (session_key_hash (in->body, hash))
+    if (session_key_hash (hello, hash))
         snprintf (text, sizeof text, "HELLO needs uuid_key, the key beside the node's "
                   "uuid (64 hex digits); an asyncnode older than the broker sends none: "
                   "upgrade it");
@@ -587,8 +597,8 @@ s_hello_key (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *u
     }
     if (self->nodes->key_lines < S_KEY_LINES) {
         self->nodes->key_lines++;
-        char host [SESSION_HOST + 1] = "";
-        async_mp_str (in->body, "host", host, sizeof host);
+        char host [SESSION_HOST + 1];
+        s_hello_host (hello, host, sizeof host);
         const char *peer = self->peer_address;
         async_log_warning ("broker", "node.refused", "node=%s host=%s address=%s "
                            "unlogged=%" PRIu64 " reason=\"%s\"", uuid, host,
@@ -610,10 +620,11 @@ s_hello_key (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *u
 #define S_FULL_LOG_US 1000000
 
 static bool
-s_sessions_full (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *uuid,
-                 session_t *old, session_t *other)
+s_sessions_full (broker_t *self, zframe_t *routing, async_inmsg_t *in,
+                 const async_hello_t *hello, session_t *old, session_t *other)
 {
-    size_t cost = session_hello_cost (in->body);
+    const char *uuid = hello->uuid;
+    size_t cost = session_hello_cost (hello);
     size_t bytes = self->nodes->session_bytes, count = nodes_size (self->nodes);
     session_t *replaced [2] = { old, other != old ? other : NULL };
     for (int i = 0; i < 2; i++)
@@ -679,21 +690,27 @@ nodes_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in
 {
     uint8_t key_hash [SESSION_KEY_HASH];
     bool bind = false;
-    char uuid [ASYNC_ID_LEN], nonce [ASYNC_ID_LEN] = "";
-    if (async_mp_str (in->body, "uuid", uuid, sizeof uuid) || !async_id_valid (uuid)) {
+    //  Each field on its own: each bad one has its own refusal, below and
+    //  in session_hello_check
+    async_hello_t hello;
+    async_hello_bad_t bad;
+    async_hello_decode_each (&hello, &bad, in);
+    if (bad.uuid) {
         broker_error (self, routing, in->rid, ASYNC_EREFUSED, "HELLO needs the node's uuid");
         return;
     }
-    async_mp_str (in->body, "session", nonce, sizeof nonce);
-    const msgpack_object *agents = async_mp_get (in->body, "agents");
-    if (!agents || agents->type != MSGPACK_OBJECT_ARRAY || agents->via.array.size == 0
-    ||  agents->via.array.size > SESSION_AGENTS) {
-        s_hello_refuse (self, routing, in, uuid, "hello_limit",
+    const char *uuid = hello.uuid;
+    char nonce [ASYNC_ID_LEN] = "";
+    if (hello.has_session)
+        async_str_copy (hello.session, nonce, sizeof nonce);
+    const msgpack_object *agents = hello.agents.object;
+    if (bad.agents || agents->via.array.size == 0 || agents->via.array.size > SESSION_AGENTS) {
+        s_hello_refuse (self, routing, in, &hello, "hello_limit",
                         "HELLO needs 1 to 64 agents");
         return;
     }
     //  The uuid's key, before anything trusts the uuid
-    if (s_hello_key (self, routing, in, uuid, key_hash, &bind))
+    if (s_hello_key (self, routing, in, &hello, key_hash, &bind))
         return;
     //  A session on this routing id already: the same process said HELLO
     //  again (its first HELLO was slow to be answered). Nothing changed:
@@ -706,9 +723,9 @@ nodes_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in
     }
     //  Budgets, before anything is allocated for it
     char text [512], why [400];
-    if (session_hello_check (in->body, agents, why, sizeof why)) {
+    if (session_hello_check (&hello, &bad, why, sizeof why)) {
         snprintf (text, sizeof text, "HELLO refused: %s", why);
-        s_hello_refuse (self, routing, in, uuid, "hello_limit", text);
+        s_hello_refuse (self, routing, in, &hello, "hello_limit", text);
         return;
     }
     //  A uuid's first HELLO writes its binding, kept for good: not while
@@ -722,21 +739,21 @@ nodes_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in
         snprintf (text, sizeof text, "HELLO refused: %zu node sessions from address %.64s "
                   "already (at most %d); try again later", sessions, address,
                   SESSION_PER_ADDRESS);
-        s_hello_refuse (self, routing, in, uuid, NULL, text);
+        s_hello_refuse (self, routing, in, &hello, NULL, text);
         return;
     }
-    if (s_sessions_full (self, routing, in, uuid, old, other))
+    if (s_sessions_full (self, routing, in, &hello, old, other))
         return;
     //  Another session of this uuid, from another process, that is alive
     //  and not on this machine: the uuid is in use, this HELLO is refused
     //  and the live node is left alone (section 7, "One uuid, one node")
-    if (other && other != old && session_keeps_uuid (other, in->body, (int64_t) self->config.heartbeat_ms * 1000,
+    if (other && other != old && session_keeps_uuid (other, &hello, (int64_t) self->config.heartbeat_ms * 1000,
                                                   async_mono_us ())) {
         snprintf (text, sizeof text, "uuid %s is in use by a live node on host %.200s "
                   "(pid %" PRId64 "); give each node its own uuid: delete this node's "
                   "uuid file (a new uuid is then made) and start it again", uuid,
                   other->host ? other->host : "", other->pid);
-        s_hello_refuse (self, routing, in, uuid, "uuid_in_use", text);
+        s_hello_refuse (self, routing, in, &hello, "uuid_in_use", text);
         return;
     }
     //  The jobs the node still holds, kept when they are live with that
@@ -746,13 +763,10 @@ nodes_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in
     zhashx_set_destructor (kept, (zhashx_destructor_fn *) zstr_free);
     zlistx_t *adopted = zlistx_new ();    //  s_adopted_t *: see s_adoptable
     zlistx_set_destructor (adopted, s_free_item);
-    size_t refused = 0;
-    const msgpack_object *held = async_mp_get (in->body, "held");
-    uint32_t nheld = held && held->type == MSGPACK_OBJECT_ARRAY ? held->via.array.size : 0;
-    if (nheld > SESSION_HELD) {
-        refused += nheld - SESSION_HELD;        //  each costs a look-up: not read
-        nheld = SESSION_HELD;
-    }
+    //  Each entry costs a look-up: those past SESSION_HELD are not read
+    async_batch_t batch;
+    async_batch_begin (&batch, in->body, "held", SESSION_HELD);
+    size_t refused = batch.ignored, maps = 0;
     //  Adoption candidates (held entries for pending jobs): every entry
     //  read is checked once, and every miss is refused. Not a number per
     //  slot: a result's ACK waits for the commit that records it, while
@@ -760,21 +774,21 @@ nodes_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in
     //  node of one slot holds as many finished jobs as it ran meanwhile.
     //  A guess needs the 64-bit proof, so the first SESSION_HELD entries
     //  give 2^-50 at most per HELLO
-    for (uint32_t i = 0; i < nheld; i++) {
-        char id [ASYNC_ID_LEN], agent_name [ASYNC_MAX_NAME + 1];
-        uint64_t token, proof;
-        int64_t attempt = 0;
-        const msgpack_object *h = &held->via.array.ptr [i];
-        if (async_mp_str (h, "id", id, sizeof id) || async_mp_uint (h, "token", &token)
-        ||  async_mp_str (h, "agent", agent_name, sizeof agent_name)) {
+    const msgpack_object *map;
+    while ((map = async_batch_next (&batch))) {
+        maps++;
+        async_hello_held_t h;
+        char agent_name [ASYNC_MAX_NAME + 1];
+        if (async_hello_held_decode_map (&h, map)
+        ||  async_str_copy (h.agent, agent_name, sizeof agent_name)) {
             refused++;
             continue;
         }
-        async_mp_int (h, "attempt", &attempt);
-        bool has_proof = async_mp_uint (h, "proof", &proof) == 0;
+        const char *id = h.id;
+        uint64_t token = h.token;
         async_job_t *job = broker_job_load (self, id);
         if (job && job->status == ASYNC_PENDING) {
-            if (s_adoptable (self, job, uuid, token, attempt, has_proof ? &proof : NULL)) {
+            if (s_adoptable (self, job, uuid, token, h.attempt, h.has_proof ? &h.proof : NULL)) {
                 s_adopted_t *entry = async_xcalloc (1, sizeof (s_adopted_t));
                 memcpy (entry->id, id, ASYNC_ID_LEN);
                 entry->token = token;
@@ -793,6 +807,7 @@ nodes_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in
         if (job->token == token)
             zhashx_insert (kept, id, async_xstrdup (agent_name));
     }
+    refused += batch.count - maps;          //  entries that are no map
     if (refused)
         async_log_warning ("broker", "node.held_refused", "node=%s refused=%zu "
                            "reason=\"held entries malformed, over the first %d, for "
@@ -820,7 +835,7 @@ nodes_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in
     if (*former)
         nodes_forget (self->nodes, former);
     session_t *session = session_new (self->dispatch, rkey, routing, uuid, nonce,
-                                      self->peer_address, in->body);
+                                      self->peer_address, &hello);
     nodes_insert (self->nodes, session);
     nodes_known (self->nodes, uuid);
     if (bind) {

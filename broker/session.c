@@ -5,6 +5,7 @@
 #include "session.h"
 #include "async_alloc.h"
 #include "async_codec.h"
+#include "async_msgs.h"
 #include "async_util.h"
 #include <sodium.h>
 
@@ -12,18 +13,19 @@
 _Static_assert (ASYNC_FILTER_GLOB == ASYNC_MAX_NAME, "a glob is a name");
 _Static_assert (ASYNC_FILTER_GLOBS == SESSION_LIST, "globs per list");
 
-//  An optional array of at most `max` names (1..ASYNC_MAX_NAME bytes).
+//  An optional array of at most `max` names (1..ASYNC_MAX_NAME bytes):
+//  `list` the array (NULL: absent), `bad` when present as another type.
 //  0, or -1 with the reason in why
 static int
-s_names_check (const msgpack_object *list, const char *what, uint32_t max,
+s_names_check (const msgpack_object *list, bool bad, const char *what, uint32_t max,
                char *why, size_t why_size)
 {
-    if (!list || list->type == MSGPACK_OBJECT_NIL)
-        return 0;
-    if (list->type != MSGPACK_OBJECT_ARRAY) {
+    if (bad) {
         snprintf (why, why_size, "%s is not an array", what);
         return -1;
     }
+    if (!list)
+        return 0;
     if (list->via.array.size > max) {
         snprintf (why, why_size, "%s has %" PRIu32 " entries (at most %" PRIu32 ")",
                   what, list->via.array.size, max);
@@ -41,49 +43,56 @@ s_names_check (const msgpack_object *list, const char *what, uint32_t max,
     return 0;
 }
 
+//  The array of an optional list field, or NULL when absent
+#define S_LIST(body, field) ((body)->has_##field ? (body)->field.object : NULL)
+
 int
-session_hello_check (const msgpack_object *hello, const msgpack_object *agents,
+session_hello_check (const async_hello_t *hello, const async_hello_bad_t *bad,
                      char *why, size_t why_size)
 {
-    const msgpack_object *host = async_mp_get (hello, "host");
-    if (host && (host->type != MSGPACK_OBJECT_STR || host->via.str.size > SESSION_HOST)) {
+    if (bad->host || (hello->has_host && hello->host.size > SESSION_HOST)) {
         snprintf (why, why_size, "host is not a string of at most %d bytes", SESSION_HOST);
         return -1;
     }
-    if (s_names_check (async_mp_get (hello, "tasks"), "tasks", SESSION_TASKS, why,
+    if (s_names_check (S_LIST (hello, tasks), bad->tasks, "tasks", SESSION_TASKS, why,
                        why_size))
         return -1;
+    const msgpack_object *agents = hello->agents.object;
+    assert (agents && agents->type == MSGPACK_OBJECT_ARRAY
+            && agents->via.array.size <= SESSION_AGENTS);
+    async_str_t names [SESSION_AGENTS];
     for (uint32_t i = 0; i < agents->via.array.size; i++) {
-        const msgpack_object *a = &agents->via.array.ptr [i];
-        char name [ASYNC_MAX_NAME + 1];
-        int64_t size = 0;
-        if (async_mp_str (a, "name", name, sizeof name) || !*name) {
+        async_hello_agent_t a;
+        async_hello_agent_bad_t abad;
+        async_hello_agent_decode_map_each (&a, &abad, &agents->via.array.ptr [i]);
+        if (abad.name || a.name.size == 0 || a.name.size > ASYNC_MAX_NAME) {
             snprintf (why, why_size, "agent %" PRIu32 " has no name of 1 to %d bytes",
                       i, ASYNC_MAX_NAME);
             return -1;
         }
         //  One agent per name: AGENT-SET and the listings know it by its name
-        for (uint32_t j = 0; j < i; j++) {
-            char other [ASYNC_MAX_NAME + 1];
-            if (async_mp_str (&agents->via.array.ptr [j], "name", other, sizeof other) == 0
-                && streq (other, name)) {
+        for (uint32_t j = 0; j < i; j++)
+            if (names [j].size == a.name.size
+            &&  memcmp (names [j].data, a.name.data, a.name.size) == 0) {
                 snprintf (why, why_size, "agents %" PRIu32 " and %" PRIu32 " have the same "
                           "name", j, i);
                 return -1;
             }
-        }
-        if (async_mp_int (a, "size", &size) || size < 1 || size > SESSION_SIZE) {
+        names [i] = a.name;
+        if (abad.size || a.size < 1 || a.size > SESSION_SIZE) {
             snprintf (why, why_size, "agent %" PRIu32 " has no size of 1 to %d", i,
                       SESSION_SIZE);
             return -1;
         }
         const char *lists [3] = { "queues", "include", "exclude" };
+        const msgpack_object *objects [3] = { S_LIST (&a, queues), S_LIST (&a, include),
+                                              S_LIST (&a, exclude) };
+        bool bads [3] = { abad.queues, abad.include, abad.exclude };
         for (int l = 0; l < 3; l++) {
             //  The agent by number: its name is the peer's text, not for the log
             char what [64];
             snprintf (what, sizeof what, "%s of agent %" PRIu32, lists [l], i);
-            if (s_names_check (async_mp_get (a, lists [l]), what, SESSION_LIST, why,
-                               why_size))
+            if (s_names_check (objects [l], bads [l], what, SESSION_LIST, why, why_size))
                 return -1;
         }
     }
@@ -112,7 +121,7 @@ s_block (size_t size)
 static size_t
 s_names_cost (const msgpack_object *list, size_t text_extra, size_t *text)
 {
-    if (!list || list->type != MSGPACK_OBJECT_ARRAY)
+    if (!list)
         return s_block (2 * sizeof (char *));
     size_t cost = s_block ((list->via.array.size + 2) * sizeof (char *));
     for (uint32_t i = 0; i < list->via.array.size; i++) {
@@ -125,15 +134,14 @@ s_names_cost (const msgpack_object *list, size_t text_extra, size_t *text)
 }
 
 size_t
-session_hello_cost (const msgpack_object *hello)
+session_hello_cost (const async_hello_t *hello)
 {
     size_t cost = S_SESSION_BASE;
-    const msgpack_object *host = async_mp_get (hello, "host");
-    if (host && host->type == MSGPACK_OBJECT_STR)
-        cost += s_block (host->via.str.size + 1);
+    if (hello->has_host)
+        cost += s_block (hello->host.size + 1);
     //  The task names, once for all the node's agents
-    const msgpack_object *tasks = async_mp_get (hello, "tasks");
-    if (tasks && tasks->type == MSGPACK_OBJECT_ARRAY) {
+    const msgpack_object *tasks = S_LIST (hello, tasks);
+    if (tasks) {
         cost += 64 + s_block (256 * sizeof (void *));
         for (uint32_t i = 0; i < tasks->via.array.size; i++) {
             const msgpack_object *name = &tasks->via.array.ptr [i];
@@ -141,18 +149,17 @@ session_hello_cost (const msgpack_object *hello)
             cost += S_HASH_ITEM + s_block (len + 1);
         }
     }
-    const msgpack_object *agents = async_mp_get (hello, "agents");
-    for (uint32_t i = 0; agents && agents->type == MSGPACK_OBJECT_ARRAY
-                         && i < agents->via.array.size; i++) {
-        const msgpack_object *a = &agents->via.array.ptr [i];
-        const msgpack_object *name = async_mp_get (a, "name");
+    const msgpack_object *agents = hello->agents.object;
+    for (uint32_t i = 0; agents && i < agents->via.array.size; i++) {
+        async_hello_agent_t a;
+        async_hello_agent_bad_t bad;
+        async_hello_agent_decode_map_each (&a, &bad, &agents->via.array.ptr [i]);
         size_t queues_text = 1, filter_text = 1;
         cost += S_AGENT_BASE;
-        cost += s_block ((name && name->type == MSGPACK_OBJECT_STR ? name->via.str.size : 0)
-                         + 1);
-        cost += s_names_cost (async_mp_get (a, "queues"), 2, &queues_text);
-        cost += s_names_cost (async_mp_get (a, "include"), 2, &filter_text);
-        cost += s_names_cost (async_mp_get (a, "exclude"), 3, &filter_text);
+        cost += s_block (a.name.size + 1);
+        cost += s_names_cost (S_LIST (&a, queues), 2, &queues_text);
+        cost += s_names_cost (S_LIST (&a, include), 2, &filter_text);
+        cost += s_names_cost (S_LIST (&a, exclude), 3, &filter_text);
         cost += s_block (queues_text) + s_block (filter_text);
     }
     return cost;
@@ -162,7 +169,7 @@ session_hello_cost (const msgpack_object *hello)
 static const char **
 s_strv_from (const msgpack_object *array)
 {
-    if (!array || array->type != MSGPACK_OBJECT_ARRAY || array->via.array.size > SESSION_TASKS)
+    if (!array || array->via.array.size > SESSION_TASKS)
         return NULL;
     const char **strv = async_xcalloc (array->via.array.size + 1, sizeof (char *));
     assert (strv);
@@ -183,25 +190,24 @@ s_strv_free (const char **strv)
     free (strv);
 }
 
-//  A short string field (under 64 bytes) as a fresh copy, or NULL
+//  A short optional str (1 to 63 bytes) as a fresh copy, else NULL
 static char *
-s_short_strdup (const msgpack_object *map, const char *key)
+s_short_strdup (bool has, async_str_t value)
 {
-    char value [64];
-    if (async_mp_str (map, key, value, sizeof value) || !*value)
+    char copy [64];
+    if (!has || async_str_copy (value, copy, sizeof copy) || !*copy)
         return NULL;
-    return async_xstrdup (value);
+    return async_xstrdup (copy);
 }
 
 int
-session_key_hash (const msgpack_object *hello, uint8_t *hash)
+session_key_hash (const async_hello_t *hello, uint8_t *hash)
 {
-    char hex [SESSION_KEY_HEX + 2];
     uint8_t key [SESSION_KEY_HEX / 2];
     size_t len = 0;
-    if (async_mp_str (hello, "uuid_key", hex, sizeof hex)
-    ||  strlen (hex) != SESSION_KEY_HEX
-    ||  sodium_hex2bin (key, sizeof key, hex, SESSION_KEY_HEX, NULL, &len, NULL)
+    if (hello->uuid_key.size != SESSION_KEY_HEX
+    ||  sodium_hex2bin (key, sizeof key, hello->uuid_key.data, SESSION_KEY_HEX, NULL, &len,
+                        NULL)
     ||  len != sizeof key)
         return -1;
     crypto_generichash (hash, SESSION_KEY_HASH, key, sizeof key, NULL, 0);
@@ -217,7 +223,7 @@ session_key_is (session_t *self, const uint8_t *hash)
 
 session_t *
 session_new (dispatch_t *dispatch, const char *rkey, zframe_t *routing, const char *uuid,
-             const char *nonce, const char *address, const msgpack_object *hello)
+             const char *nonce, const char *address, const async_hello_t *hello)
 {
     session_t *self = async_xcalloc (1, sizeof (session_t));
     assert (self);
@@ -226,38 +232,34 @@ session_new (dispatch_t *dispatch, const char *rkey, zframe_t *routing, const ch
     snprintf (self->uuid, sizeof self->uuid, "%s", uuid);
     snprintf (self->session, sizeof self->session, "%s", nonce);
     self->address = async_xstrdup (address ? address : "");
-    self->host = async_mp_strdup (hello, "host");
-    async_mp_int (hello, "pid", &self->pid);
-    self->boot = s_short_strdup (hello, "boot");
-    self->lock = s_short_strdup (hello, "lock");
+    self->host = hello->has_host ? async_xstrndup (hello->host.data, hello->host.size) : NULL;
+    self->pid = hello->pid;
+    self->boot = s_short_strdup (hello->has_boot, hello->boot);
+    self->lock = s_short_strdup (hello->has_lock, hello->lock);
     if (session_key_hash (hello, self->key_hash))
         memset (self->key_hash, 0, sizeof self->key_hash);
     self->last_seen = async_mono_us ();
     self->last_seen_wall = async_now_us ();
     self->agents = zlistx_new ();
     self->jobs = async_idmap_new ();
-    int64_t flag = 0;
-    async_mp_int (hello, "batch", &flag);
-    self->batch = flag != 0;
-    flag = 0;
-    async_mp_int (hello, "acks", &flag);
-    self->ack_ride = flag != 0;
+    self->batch = hello->batch != 0;
+    self->ack_ride = hello->acks != 0;
     msgpack_sbuffer_init (&self->acks);
     msgpack_sbuffer_init (&self->assigns);
-    const char **tasks = s_strv_from (async_mp_get (hello, "tasks"));
-    const msgpack_object *agents = async_mp_get (hello, "agents");
-    for (uint32_t i = 0; agents && agents->type == MSGPACK_OBJECT_ARRAY
-                         && i < agents->via.array.size; i++) {
-        const msgpack_object *a = &agents->via.array.ptr [i];
+    const char **tasks = s_strv_from (S_LIST (hello, tasks));
+    const msgpack_object *agents = hello->agents.object;
+    for (uint32_t i = 0; agents && i < agents->via.array.size; i++) {
+        async_hello_agent_t a;
+        async_hello_agent_bad_t bad;
+        async_hello_agent_decode_map_each (&a, &bad, &agents->via.array.ptr [i]);
         char name [ASYNC_MAX_NAME + 1];
-        int64_t size = 0;
-        if (async_mp_str (a, "name", name, sizeof name) || async_mp_int (a, "size", &size)
-        ||  size < 1 || size > SESSION_SIZE)
+        if (bad.name || bad.size || async_str_copy (a.name, name, sizeof name)
+        ||  a.size < 1 || a.size > SESSION_SIZE)
             continue;
-        const char **queues = s_strv_from (async_mp_get (a, "queues"));
-        const char **include = s_strv_from (async_mp_get (a, "include"));
-        const char **exclude = s_strv_from (async_mp_get (a, "exclude"));
-        dispatch_agent_t *agent = dispatch_agent_add (dispatch, self, name, (int) size,
+        const char **queues = s_strv_from (S_LIST (&a, queues));
+        const char **include = s_strv_from (S_LIST (&a, include));
+        const char **exclude = s_strv_from (S_LIST (&a, exclude));
+        dispatch_agent_t *agent = dispatch_agent_add (dispatch, self, name, (int) a.size,
                                                       queues, include, exclude);
         //  One copy of the task names for all the node's agents
         dispatch_agent_t *first = (dispatch_agent_t *) zlistx_first (self->agents);
@@ -305,15 +307,18 @@ session_agent (session_t *self, const char *name)
 }
 
 bool
-session_keeps_uuid (session_t *self, const msgpack_object *hello, int64_t heartbeat_us,
+session_keeps_uuid (session_t *self, const async_hello_t *hello, int64_t heartbeat_us,
                     int64_t mono)
 {
     if (mono - self->last_seen > 2 * heartbeat_us)
         return false;
     char boot [64] = "", lock [64] = "", host [256] = "";
-    async_mp_str (hello, "boot", boot, sizeof boot);
-    async_mp_str (hello, "lock", lock, sizeof lock);
-    async_mp_str (hello, "host", host, sizeof host);
+    if (hello->has_boot)
+        async_str_copy (hello->boot, boot, sizeof boot);
+    if (hello->has_lock)
+        async_str_copy (hello->lock, lock, sizeof lock);
+    if (hello->has_host)
+        async_str_copy (hello->host, host, sizeof host);
     bool same_lock = *boot && *lock && self->boot && self->lock
                   && streq (boot, self->boot) && streq (lock, self->lock)
                   && streq (host, self->host ? self->host : "");

@@ -14,6 +14,7 @@
 
 #include "dispatch.h"
 #include "async_idmap.h"
+#include "async_msgs.h"
 #include <czmq.h>
 #include <msgpack.h>
 
@@ -75,10 +76,11 @@ typedef struct {
     size_t cost;                //  bytes its HELLO costs (session_hello_cost)
 } session_t;
 
-//  Whether a HELLO body (with its `agents`, an array of 1..SESSION_AGENTS)
-//  keeps within the budgets. 0, or -1 with a one-line reason in why
+//  Whether a HELLO (read field by field: async_hello_decode_each, `bad`
+//  its flags; its `agents` an array of 1..SESSION_AGENTS) keeps within the
+//  budgets. 0, or -1 with a one-line reason in why
 int
-    session_hello_check (const msgpack_object *hello, const msgpack_object *agents,
+    session_hello_check (const async_hello_t *hello, const async_hello_bad_t *bad,
                          char *why, size_t why_size);
 
 //  The hash of a HELLO's `uuid_key` (SESSION_KEY_HEX hex digits: the key
@@ -86,7 +88,7 @@ int
 //  BLAKE2b-256 of the key's bytes). 0, or -1 when the HELLO has none or it
 //  is not that many hex digits
 int
-    session_key_hash (const msgpack_object *hello, uint8_t *hash);
+    session_key_hash (const async_hello_t *hello, uint8_t *hash);
 
 //  Whether `hash` (SESSION_KEY_HASH bytes) is the hash of the key the
 //  session proved; in constant time
@@ -99,7 +101,7 @@ bool
 //  with malloc's overhead per block; the broker sums it over its sessions
 //  to keep them within --sessions-memory
 size_t
-    session_hello_cost (const msgpack_object *hello);
+    session_hello_cost (const async_hello_t *hello);
 
 //  The session of a valid HELLO (its uuid and `session` nonce given) from
 //  `address`, heard now, with an agent in `dispatch` for each of its
@@ -107,7 +109,7 @@ size_t
 session_t *
     session_new (dispatch_t *dispatch, const char *rkey, zframe_t *routing,
                  const char *uuid, const char *nonce, const char *address,
-                 const msgpack_object *hello);
+                 const async_hello_t *hello);
 
 //  Destroy the session (its agents must have left dispatch already)
 void
@@ -127,7 +129,7 @@ dispatch_agent_t *
 //  within two heartbeats (`heartbeat_us`) of `mono`; one silent longer is
 //  superseded
 bool
-    session_keeps_uuid (session_t *self, const msgpack_object *hello, int64_t heartbeat_us,
+    session_keeps_uuid (session_t *self, const async_hello_t *hello, int64_t heartbeat_us,
                         int64_t mono);
 
 //  The session as NODES lists it: {uuid, address, host, pid,

@@ -818,77 +818,20 @@ static void
 s_pack_held (msgpack_packer *pk, const char *id, uint64_t token, uint64_t proof,
              int attempt, const char *agent)
 {
-    msgpack_pack_map (pk, proof ? 5 : 4);
-    async_codec_pack_str (pk, "id");
-    async_codec_pack_str (pk, id);
-    async_codec_pack_str (pk, "token");
-    msgpack_pack_uint64 (pk, token);
-    if (proof) {
-        async_codec_pack_str (pk, "proof");
-        msgpack_pack_uint64 (pk, proof);
-    }
-    async_codec_pack_str (pk, "attempt");
-    msgpack_pack_int (pk, attempt);
-    async_codec_pack_str (pk, "agent");
-    async_codec_pack_str (pk, agent);
+    async_hello_held_t held = { .token = token, .has_attempt = true, .attempt = attempt,
+                                .agent = async_str (agent), .has_proof = proof != 0,
+                                .proof = proof };
+    memcpy (held.id, id, ASYNC_ID_LEN);
+    async_hello_held_pack_to (pk, &held);
 }
 
+//  HELLO's held list: the jobs we hold, queued or running ones, and
+//  results not yet acknowledged (async_pack_fn)
 static void
-s_send_hello (node_t *self)
+s_pack_helds (msgpack_packer *pk, void *arg)
 {
-    //  Jobs we hold: queued or running ones, and results not yet acknowledged
-    size_t held = async_idmap_size (self->unacked) + zlistx_size (self->running);
-    const char **tasks = registry_names (self->registry);
-    size_t ntasks = 0;
-    while (tasks [ntasks] && !self->draining)
-        ntasks++;               //  draining: no task, so no new work
-    async_msg_t msg;
-    async_msg_init (&msg, ASYNC_C_HELLO, ++self->rid);
-    if (!self->hello_first)
-        self->hello_first = self->rid;
-    self->hello_last = self->rid;
-    if (*self->boot)
-        async_msg_str (&msg, "boot", self->boot);
-    if (self->config.lock)
-        async_msg_str (&msg, "lock", self->config.lock);
-    async_msg_int (&msg, "batch", 1);           //  ASSIGN may carry `jobs`
-    async_msg_int (&msg, "acks", 1);            //  ... and `acks`
-    async_msg_str (&msg, "uuid", self->uuid);
-    async_msg_str (&msg, "uuid_key", self->key);  //  proves the uuid is ours
-    async_msg_str (&msg, "session", self->session);
-    async_msg_str (&msg, "host", self->host);
-    async_msg_int (&msg, "pid", getpid ());
-    async_msg_key (&msg, "agents");
-    msgpack_packer *pk = &msg.packer;
-    msgpack_pack_array (pk, self->config.nagents);
-    for (int i = 0; i < self->config.nagents; i++) {
-        node_agent_t *agent = &self->config.agents [i];
-        msgpack_pack_map (pk, 6);
-        async_codec_pack_str (pk, "name");
-        async_codec_pack_str (pk, agent->name);
-        async_codec_pack_str (pk, "size");
-        msgpack_pack_int (pk, agent->size);
-        async_codec_pack_str (pk, "isolation");
-        async_codec_pack_str (pk, node_isolation_name (agent->isolation));
-        char **lists [3] = { agent->queues, agent->include, agent->exclude };
-        const char *names [3] = { "queues", "include", "exclude" };
-        for (int l = 0; l < 3; l++) {
-            size_t n = 0;
-            while (lists [l] && lists [l][n])
-                n++;
-            async_codec_pack_str (pk, names [l]);
-            msgpack_pack_array (pk, n);
-            for (size_t k = 0; k < n; k++)
-                async_codec_pack_str (pk, lists [l][k]);
-        }
-    }
-    async_msg_key (&msg, "tasks");
-    msgpack_pack_array (pk, ntasks);
-    for (size_t i = 0; i < ntasks; i++)
-        async_codec_pack_str (pk, tasks [i]);
-    free (tasks);
-    async_msg_key (&msg, "held");
-    msgpack_pack_array (pk, held);
+    node_t *self = (node_t *) arg;
+    msgpack_pack_array (pk, async_idmap_size (self->unacked) + zlistx_size (self->running));
     async_task_t *job = (async_task_t *) zlistx_first (self->running);
     while (job) {
         s_pack_held (pk, job->id, job->token, job->proof, job->attempt, job->agent);
@@ -900,6 +843,68 @@ s_send_hello (node_t *self)
                      unacked->agent);
         unacked = (unacked_t *) async_idmap_next (self->unacked);
     }
+}
+
+//  A list of names, NULL-terminated (NULL: none), for async_part_packed
+static void
+s_pack_names (msgpack_packer *pk, void *arg)
+{
+    const char **names = (const char **) arg;
+    size_t n = 0;
+    while (names && names [n])
+        n++;
+    msgpack_pack_array (pk, n);
+    for (size_t k = 0; k < n; k++)
+        async_codec_pack_str (pk, names [k]);
+}
+
+//  HELLO's agents (async_pack_fn)
+static void
+s_pack_agents (msgpack_packer *pk, void *arg)
+{
+    node_t *self = (node_t *) arg;
+    msgpack_pack_array (pk, self->config.nagents);
+    for (int i = 0; i < self->config.nagents; i++) {
+        node_agent_t *agent = &self->config.agents [i];
+        async_hello_agent_t body = {
+            .name = async_str (agent->name), .size = agent->size,
+            .has_isolation = true,
+            .isolation = async_str (node_isolation_name (agent->isolation)),
+            .has_queues = true, .queues = async_part_packed (s_pack_names, agent->queues),
+            .has_include = true, .include = async_part_packed (s_pack_names, agent->include),
+            .has_exclude = true, .exclude = async_part_packed (s_pack_names, agent->exclude)
+        };
+        async_hello_agent_pack_to (pk, &body);
+    }
+}
+
+static void
+s_send_hello (node_t *self)
+{
+    const char **tasks = registry_names (self->registry);
+    if (self->draining)
+        tasks [0] = NULL;       //  draining: no task, so no new work
+    async_hello_t hello = {
+        .uuid_key = async_str (self->key),      //  proves the uuid is ours
+        .has_session = true, .session = async_str (self->session),
+        .has_host = true, .host = async_str (self->host),
+        .has_pid = true, .pid = getpid (),
+        .has_boot = *self->boot != 0, .boot = async_str (self->boot),
+        .has_lock = self->config.lock != NULL,
+        .lock = async_str (self->config.lock ? self->config.lock : ""),
+        .agents = async_part_packed (s_pack_agents, self),
+        .has_tasks = true, .tasks = async_part_packed (s_pack_names, (void *) tasks),
+        .has_held = true, .held = async_part_packed (s_pack_helds, self),
+        .has_batch = true, .batch = 1,          //  ASSIGN may carry `jobs`
+        .has_acks = true, .acks = 1             //  ... and `acks`
+    };
+    memcpy (hello.uuid, self->uuid, ASYNC_ID_LEN);
+    async_msg_t msg;
+    async_hello_encode (&msg, ASYNC_C_HELLO, ++self->rid, &hello);
+    free (tasks);
+    if (!self->hello_first)
+        self->hello_first = self->rid;
+    self->hello_last = self->rid;
     s_send (self, &msg);
     self->next_hello = async_mono_us () + 2000000;
 }

@@ -126,11 +126,14 @@ s_mp_part (const msgpack_object *map, const char *key, msgpack_object_type type,
 #define S_VALUE_OPT_STR S_VALUE_STR
 #define S_VALUE_OPT_ANY S_VALUE_ANY
 #define S_VALUE_MAY_I64 S_VALUE_I64
+#define S_VALUE_MAY_U64 S_VALUE_U64
 #define S_VALUE_MAY_STR S_VALUE_STR
 #define S_VALUE_MAP(pk, field)  s_pack_part (pk, &body->field, true);
 #define S_VALUE_ARR(pk, field)  s_pack_part (pk, &body->field, false);
 #define S_VALUE_OPT_MAP S_VALUE_MAP
 #define S_VALUE_OPT_ARR S_VALUE_ARR
+#define S_VALUE_MAY_ARR S_VALUE_ARR
+#define S_VALUE_NIL_ARR S_VALUE_ARR
 #define S_VALUE_BOOL(pk, field) \
     if (body->field) \
         msgpack_pack_true (pk); \
@@ -152,11 +155,14 @@ s_mp_part (const msgpack_object *map, const char *key, msgpack_object_type type,
 #define S_SENT_OPT_STR(field)   body->has_##field
 #define S_SENT_OPT_ANY(field)   body->has_##field
 #define S_SENT_MAY_I64(field)   body->has_##field
+#define S_SENT_MAY_U64(field)   body->has_##field
 #define S_SENT_MAY_STR(field)   body->has_##field
 #define S_SENT_MAP(field)       1
 #define S_SENT_ARR(field)       1
 #define S_SENT_OPT_MAP(field)   body->has_##field
 #define S_SENT_OPT_ARR(field)   body->has_##field
+#define S_SENT_MAY_ARR(field)   body->has_##field
+#define S_SENT_NIL_ARR(field)   body->has_##field
 #define S_SENT_BOOL(field)      1
 #define S_SENT_NUM(field)       1
 #define S_SENT_OPT_BOOL(field)  body->has_##field
@@ -211,6 +217,7 @@ s_mp_part (const msgpack_object *map, const char *key, msgpack_object_type type,
         ok = true; \
     }
 #define S_DECODE_MAY_I64(field) S_DECODE_MAY (field, S_DECODE_I64)
+#define S_DECODE_MAY_U64(field) S_DECODE_MAY (field, S_DECODE_U64)
 #define S_DECODE_MAY_STR(field) S_DECODE_MAY (field, S_DECODE_STR)
 #define S_DECODE_MAP(field) \
     ok = ok && s_mp_part (map, #field, MSGPACK_OBJECT_MAP, &body->field);
@@ -218,6 +225,14 @@ s_mp_part (const msgpack_object *map, const char *key, msgpack_object_type type,
     ok = ok && s_mp_part (map, #field, MSGPACK_OBJECT_ARRAY, &body->field);
 #define S_DECODE_OPT_MAP(field) S_DECODE_OPT (field, S_DECODE_MAP)
 #define S_DECODE_OPT_ARR(field) S_DECODE_OPT (field, S_DECODE_ARR)
+#define S_DECODE_MAY_ARR(field) S_DECODE_MAY (field, S_DECODE_ARR)
+//  Optional, nil read as absent
+#define S_DECODE_NIL_ARR(field) \
+    if (ok && async_mp_get (map, #field) \
+           && async_mp_get (map, #field)->type != MSGPACK_OBJECT_NIL) { \
+        S_DECODE_ARR (field) \
+        body->has_##field = ok; \
+    }
 #define S_DECODE_BOOL(field) \
     ok = ok && async_mp_bool (map, #field, &body->field) == 0;
 #define S_DECODE_NUM(field) \
@@ -301,20 +316,27 @@ s_mp_part (const msgpack_object *map, const char *key, msgpack_object_type type,
     } \
     \
     int \
-    async_##name##_decode_each (async_##name##_t *body, async_##name##_bad_t *bad, \
-                                const async_inmsg_t *in) \
+    async_##name##_decode_map_each (async_##name##_t *body, async_##name##_bad_t *bad, \
+                                    const msgpack_object *map) \
     { \
         memset (body, 0, sizeof *body); \
-        bool all = false; \
-        if (in->body && in->body->type == MSGPACK_OBJECT_MAP) \
-            S_COMMAND_OF (in, commands, all) \
+        bool all = map && map->type == MSGPACK_OBJECT_MAP; \
         if (!all) { \
             fields (S_BAD_ALL) \
             return -1; \
         } \
-        const msgpack_object *map = in->body; \
         fields (S_DECODE_EACH) \
         return all ? 0 : -1; \
+    } \
+    \
+    int \
+    async_##name##_decode_each (async_##name##_t *body, async_##name##_bad_t *bad, \
+                                const async_inmsg_t *in) \
+    { \
+        bool ok = false; \
+        if (in->body && in->body->type == MSGPACK_OBJECT_MAP) \
+            S_COMMAND_OF (in, commands, ok) \
+        return async_##name##_decode_map_each (body, bad, ok ? in->body : NULL); \
     }
 ASYNC_MSGS (S_DEFINE)
 

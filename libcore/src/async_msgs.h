@@ -8,8 +8,8 @@
     level typed, its nested parts as objects (MAP, ARR) for their own
     readers; the broker's replies with nested parts (JOB, STATUS, ...) are
     typed the same, each part (a job record, a list of nodes) a MAP or ARR
-    field packed by its own module (async_part_t, below). HELLO is built
-    and read field by field (async_codec.h).
+    field packed by its own module (async_part_t, below). HELLO is typed
+    the same: its agents and held jobs are batches of their own rows.
 
     Columns: X (NAME, FIELDS, COMMANDS): a body NAME with FIELDS, the
     body of each of COMMANDS (a list of C (ID) of async_proto.h). FIELDS is
@@ -30,7 +30,7 @@
                 optional: the same, and `bool has_FIELD`; encoded only
                 when has_FIELD, decoded as has_FIELD false when absent
                 (present with another type is an error, as for the others)
-        MAY_I64, MAY_STR
+        MAY_I64, MAY_U64, MAY_STR
                 optional as OPT_, but a value of another type is read as
                 absent, not as an error (a node's `ran_us`: docs/protocol.md
                 section 10)
@@ -48,8 +48,10 @@
                 its bytes (`data`, `size`; none: an empty one), or a packer;
                 decoded, the object in the message, borrowed like a str;
                 another type is an error
-        OPT_BOOL, OPT_NUM, OPT_MAP, OPT_ARR, MAY_BOOL
+        OPT_BOOL, OPT_NUM, OPT_MAP, OPT_ARR, MAY_BOOL, MAY_ARR
                 optional, as OPT_ and MAY_ above
+        NIL_ARR optional as OPT_ARR, and nil is read as absent too (a
+                HELLO's lists of names)
 
     For each row: a struct async_NAME_t with the fields, a struct
     async_NAME_bad_t with a bool per field, and
@@ -61,6 +63,9 @@
                                      const async_inmsg_t *in);
         int  async_NAME_decode_map (async_NAME_t *body,
                                     const msgpack_object *map);
+        int  async_NAME_decode_map_each (async_NAME_t *body,
+                                         async_NAME_bad_t *bad,
+                                         const msgpack_object *map);
         void async_NAME_pack (msgpack_sbuffer *entries,
                               const async_NAME_t *body);
         void async_NAME_pack_to (msgpack_packer *pk,
@@ -74,7 +79,9 @@
     each bad field with its own reply: the fields read are set, each one
     missing or of the wrong type is left zeroed and flagged in `bad` (all
     of them when the command is another): 0 when none is, else -1.
-    decode_map reads the fields from a map alone (an entry of a batch);
+    decode_map reads the fields from a map alone (an entry of a batch),
+    decode_map_each the same field by field, as decode_each (all flagged
+    when `map` is no map);
     pack appends the body as a map alone to `entries`, the entries of a
     batch (async_msg_batch); pack_to packs it with `pk` (a part nested in
     another, async_part_packed).
@@ -122,6 +129,9 @@ extern "C" {
     X (agent_set,    ASYNC_MSGS_AGENT_SET,    ASYNC_MSGS_AGENT_SET_IN) \
     X (agent_applied, ASYNC_MSGS_AGENT_APPLIED, ASYNC_MSGS_AGENT_APPLIED_IN) \
     X (task_progress, ASYNC_MSGS_TASK_PROGRESS, ASYNC_MSGS_TASK_PROGRESS_IN) \
+    X (hello,        ASYNC_MSGS_HELLO,        ASYNC_MSGS_HELLO_IN) \
+    X (hello_agent,  ASYNC_MSGS_HELLO_AGENT,  ASYNC_MSGS_ENTRY) \
+    X (hello_held,   ASYNC_MSGS_HELLO_HELD,   ASYNC_MSGS_ENTRY) \
     ASYNC_MSGS_REPLIES (X)
 
 //  Replies: the broker's bodies with nested parts (MAP, ARR: below). A
@@ -297,6 +307,26 @@ extern "C" {
 #define ASYNC_MSGS_TASK_PROGRESS(F) F (ID, id) F (U64, token) F (ANY, progress)
 #define ASYNC_MSGS_TASK_PROGRESS_IN(C) C (C_PROGRESS)
 
+//  A node's session asked for (docs/protocol.md, HELLO): the broker
+//  refuses each bad field with its own reply (decode_each) and checks the
+//  budgets (broker/session.c); `agents` are `hello_agent` entries, `held`
+//  `hello_held` ones. `session`, `pid`, `boot`, `lock`, `held`, `batch`
+//  and `acks` of another type are read as absent, `tasks` nil too
+#define ASYNC_MSGS_HELLO(F) \
+    F (ID, uuid) F (STR, uuid_key) F (MAY_STR, session) F (OPT_STR, host) \
+    F (MAY_I64, pid) F (MAY_STR, boot) F (MAY_STR, lock) F (ARR, agents) \
+    F (NIL_ARR, tasks) F (MAY_ARR, held) F (MAY_I64, batch) F (MAY_I64, acks)
+#define ASYNC_MSGS_HELLO_IN(C)      C (C_HELLO)
+//  An agent of a HELLO; the broker does not read `isolation`; nil lists
+//  are read as absent
+#define ASYNC_MSGS_HELLO_AGENT(F) \
+    F (STR, name) F (I64, size) F (MAY_STR, isolation) F (NIL_ARR, queues) \
+    F (NIL_ARR, include) F (NIL_ARR, exclude)
+//  A job a node holds, in its HELLO: `attempt` and `proof` as ASSIGN's
+//  (of another type: absent)
+#define ASYNC_MSGS_HELLO_HELD(F) \
+    F (ID, id) F (U64, token) F (MAY_I64, attempt) F (STR, agent) F (MAY_U64, proof)
+
 //  The commands whose body is empty
 #define ASYNC_MSGS_EMPTY(C) \
     C (C_BYE) C (S_OK) C (S_PONG) C (S_PING) C (S_REHELLO) \
@@ -338,6 +368,7 @@ bool
 #define ASYNC_MSGS_C_OPT_STR(field) bool has_##field; async_str_t field;
 #define ASYNC_MSGS_C_OPT_ANY(field) bool has_##field; async_any_t field;
 #define ASYNC_MSGS_C_MAY_I64        ASYNC_MSGS_C_OPT_I64
+#define ASYNC_MSGS_C_MAY_U64        ASYNC_MSGS_C_OPT_U64
 #define ASYNC_MSGS_C_MAY_STR        ASYNC_MSGS_C_OPT_STR
 
 //  ---------------------------------------------------------------------
@@ -387,6 +418,8 @@ async_part_t
 #define ASYNC_MSGS_C_OPT_BOOL(field) bool has_##field; bool field;
 #define ASYNC_MSGS_C_OPT_NUM(field)  bool has_##field; double field;
 #define ASYNC_MSGS_C_MAY_BOOL        ASYNC_MSGS_C_OPT_BOOL
+#define ASYNC_MSGS_C_MAY_ARR         ASYNC_MSGS_C_OPT_ARR
+#define ASYNC_MSGS_C_NIL_ARR         ASYNC_MSGS_C_OPT_ARR
 #define ASYNC_MSGS_MEMBER(type, field) ASYNC_MSGS_C_##type (field)
 #define ASYNC_MSGS_BAD(type, field) bool field;
 
@@ -403,6 +436,9 @@ async_part_t
                                     const async_inmsg_t *in); \
     int \
         async_##name##_decode_map (async_##name##_t *body, const msgpack_object *map); \
+    int \
+        async_##name##_decode_map_each (async_##name##_t *body, async_##name##_bad_t *bad, \
+                                        const msgpack_object *map); \
     void \
         async_##name##_pack (msgpack_sbuffer *entries, const async_##name##_t *body); \
     void \

@@ -84,7 +84,7 @@ s_walk_typed (async_inmsg_t *in)
 #define S_WHOLE(name, fields, commands) s_typed_##name (in, NULL);
 #define S_ENTRY(name, fields, commands) s_typed_##name (in, entry);
     ASYNC_MSGS (S_WHOLE)
-    const char *batches [] = { "jobs", "acks", "results" };
+    const char *batches [] = { "jobs", "acks", "results", "agents", "held" };
     for (size_t b = 0; b < sizeof batches / sizeof batches [0]; b++) {
         async_batch_t batch;
         const msgpack_object *entry;

@@ -36,6 +36,7 @@
 //  until the file exists, and all fall silent at once.
 #define _GNU_SOURCE             //  memmem
 #include "async_codec.h"
+#include "async_msgs.h"
 #include <czmq.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -47,23 +48,66 @@
 #define S_FLOOD_TASKS   100000
 #define S_FLOOD_LIST    256
 
+//  `count` names from `prefix`: an array packed by async_part_packed
+typedef struct {
+    const char *prefix;
+    size_t count;
+} s_names_t;
+
 static void
-s_names_value (msgpack_packer *pk, const char *prefix, size_t count)
+s_names_pack (msgpack_packer *pk, void *arg)
 {
-    msgpack_pack_array (pk, count);
-    for (size_t i = 0; i < count; i++) {
+    const s_names_t *names = (const s_names_t *) arg;
+    msgpack_pack_array (pk, names->count);
+    for (size_t i = 0; i < names->count; i++) {
         char name [64];
-        snprintf (name, sizeof name, "%s%06zu", prefix, i);
+        snprintf (name, sizeof name, "%s%06zu", names->prefix, i);
         async_codec_pack_str (pk, name);
     }
 }
 
-//  The same as a field `key` of a map
+//  The shape of a HELLO (s_hello_held)
+typedef struct {
+    size_t agents;
+    int64_t size;
+    s_names_t queues, include, exclude;
+    const char *agent_name;
+    size_t held;
+} s_shape_t;
+
 static void
-s_names (msgpack_packer *pk, const char *key, const char *prefix, size_t count)
+s_agents_pack (msgpack_packer *pk, void *arg)
 {
-    async_codec_pack_str (pk, key);
-    s_names_value (pk, prefix, count);
+    s_shape_t *shape = (s_shape_t *) arg;
+    msgpack_pack_array (pk, shape->agents);
+    for (size_t i = 0; i < shape->agents; i++) {
+        char name [256];
+        snprintf (name, sizeof name, "%s%zu", shape->agent_name, i);
+        async_hello_agent_t agent = {
+            .name = async_str (i == 0 ? shape->agent_name : name),
+            .size = shape->size,
+            .has_queues = true,
+            .queues = async_part_packed (s_names_pack, &shape->queues),
+            .has_include = true,
+            .include = async_part_packed (s_names_pack, &shape->include),
+            .has_exclude = true,
+            .exclude = async_part_packed (s_names_pack, &shape->exclude)
+        };
+        async_hello_agent_pack_to (pk, &agent);
+    }
+}
+
+//  Jobs that do not exist: each costs the broker a look-up
+static void
+s_held_pack (msgpack_packer *pk, void *arg)
+{
+    s_shape_t *shape = (s_shape_t *) arg;
+    msgpack_pack_array (pk, shape->held);
+    for (size_t i = 0; i < shape->held; i++) {
+        async_hello_held_t held = { .token = 1, .agent = async_str (shape->agent_name) };
+        snprintf (held.id, sizeof held.id, "01a24f8c-518d-7000-b5de-%012zu", i % 1000000);
+        async_hello_held_pack_to (pk, &held);
+    }
 }
 
 //  A HELLO from uuid: `agents` agents of `size` slots with that many
@@ -74,46 +118,33 @@ s_hello_held (const char *uuid, size_t agents, int64_t size, size_t queues, size
               size_t exclude, size_t tasks, const char *host, const char *agent_name,
               size_t held)
 {
+    s_shape_t shape = { .agents = agents,
+                        .size = size,
+                        .queues = { "flood.queue.", queues },
+                        .include = { "flood.task.*", include },
+                        .exclude = { "flood.other.*", exclude },
+                        .agent_name = agent_name,
+                        .held = held };
+    s_names_t task_names = { "flood.task.", tasks };
+    async_hello_t hello = {
+        //  A key (each peer has a uuid of its own: the broker binds it to this)
+        .uuid_key = async_str (
+            "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e"),
+        .has_session = true,
+        .session = async_str (uuid),
+        .has_host = true,
+        .host = async_str (host),
+        .has_pid = true,
+        .pid = getpid (),
+        .agents = async_part_packed (s_agents_pack, &shape),
+        .has_tasks = true,
+        .tasks = async_part_packed (s_names_pack, &task_names),
+        .has_held = true,
+        .held = async_part_packed (s_held_pack, &shape)
+    };
+    snprintf (hello.uuid, sizeof hello.uuid, "%s", uuid);
     async_msg_t msg;
-    async_msg_init (&msg, ASYNC_C_HELLO, 1);
-    async_msg_str (&msg, "uuid", uuid);
-    //  A key (each peer has a uuid of its own: the broker binds it to this)
-    async_msg_str (&msg, "uuid_key",
-                   "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e");
-    async_msg_str (&msg, "session", uuid);
-    async_msg_str (&msg, "host", host);
-    async_msg_int (&msg, "pid", getpid ());
-    msgpack_packer *pk = &msg.packer;
-    async_msg_key (&msg, "agents");
-    msgpack_pack_array (pk, agents);
-    for (size_t i = 0; i < agents; i++) {
-        char name [256];
-        snprintf (name, sizeof name, "%s%zu", agent_name, i);
-        msgpack_pack_map (pk, 5);
-        async_codec_pack_str (pk, "name");
-        async_codec_pack_str (pk, i == 0 ? agent_name : name);
-        async_codec_pack_str (pk, "size");
-        msgpack_pack_int64 (pk, size);
-        s_names (pk, "queues", "flood.queue.", queues);
-        s_names (pk, "include", "flood.task.*", include);
-        s_names (pk, "exclude", "flood.other.*", exclude);
-    }
-    async_msg_key (&msg, "tasks");
-    s_names_value (pk, "flood.task.", tasks);
-    //  Jobs that do not exist: each costs the broker a look-up
-    async_msg_key (&msg, "held");
-    msgpack_pack_array (pk, held);
-    for (size_t i = 0; i < held; i++) {
-        char id [48];
-        snprintf (id, sizeof id, "01a24f8c-518d-7000-b5de-%012zu", i % 1000000);
-        msgpack_pack_map (pk, 3);
-        async_codec_pack_str (pk, "id");
-        async_codec_pack_str (pk, id);
-        async_codec_pack_str (pk, "token");
-        msgpack_pack_uint64 (pk, 1);
-        async_codec_pack_str (pk, "agent");
-        async_codec_pack_str (pk, agent_name);
-    }
+    async_hello_encode (&msg, ASYNC_C_HELLO, 1, &hello);
     zframe_t *frame = zframe_new (msg.buffer.data, msg.buffer.size);
     async_msg_destroy (&msg);
     return frame;

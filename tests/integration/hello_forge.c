@@ -15,7 +15,7 @@
 //
 //  Options, as an impostor of a real node would say HELLO:
 //      --key HEX       the HELLO's `uuid_key` (default: 64 random hex
-//                      digits, a key of its own; `-`: no `uuid_key`)
+//                      digits, a key of its own)
 //      --boot ID       `boot`, e.g. /proc/sys/kernel/random/boot_id
 //      --lock DEV:INO  `lock`, the node's lock file's device and inode in hex
 //      --host NAME     `host` (default "forger")
@@ -27,6 +27,7 @@
 //  was answered), 1 when an answer did not come within 5 s, 2 on bad
 //  arguments.
 #include "async_codec.h"
+#include "async_msgs.h"
 #include <czmq.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -67,6 +68,43 @@ s_recv (zsock_t *dealer, const char *a, const char *b, async_inmsg_t *in)
     return -1;
 }
 
+//  The held entries to forge
+typedef struct {
+    const char *job;
+    uint64_t token;
+    long attempt;
+    bool has_proof;
+    uint64_t proof;
+    long copies;
+} s_forged_t;
+
+//  HELLO's agents: `main`, of one slot (async_pack_fn)
+static void
+s_pack_agents (msgpack_packer *pk, void *arg)
+{
+    (void) arg;
+    async_hello_agent_t agent = { .name = async_str ("main"), .size = 1 };
+    msgpack_pack_array (pk, 1);
+    async_hello_agent_pack_to (pk, &agent);
+}
+
+//  HELLO's held: the forged entry, `copies` times
+static void
+s_pack_held (msgpack_packer *pk, void *arg)
+{
+    const s_forged_t *forged = (const s_forged_t *) arg;
+    async_hello_held_t held = { .token = forged->token,
+                                .agent = async_str ("main"),
+                                .has_attempt = forged->attempt != 0,
+                                .attempt = forged->attempt,
+                                .has_proof = forged->has_proof,
+                                .proof = forged->proof };
+    snprintf (held.id, sizeof held.id, "%s", forged->job);
+    msgpack_pack_array (pk, (uint32_t) forged->copies);
+    for (long i = 0; i < forged->copies; i++)
+        async_hello_held_pack_to (pk, &held);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -93,7 +131,7 @@ main (int argc, char *argv [])
             return 2;
         }
         if (streq (opt, "--key"))
-            key = streq (argv [2], "-") ? NULL : argv [2];
+            key = argv [2];
         else if (streq (opt, "--boot"))
             boot = argv [2];
         else if (streq (opt, "--lock"))
@@ -108,7 +146,7 @@ main (int argc, char *argv [])
     }
     if (argc < 6 || argc > 9) {
         fprintf (stderr,
-                 "usage: hello_forge [--key HEX|-] [--boot ID] [--lock DEV:INO] "
+                 "usage: hello_forge [--key HEX] [--boot ID] [--lock DEV:INO] "
                  "[--host NAME] [--hello-only] ENDPOINT UUID JOB TOKEN RESULT "
                  "[ATTEMPT [PROOF [COPIES]]]\n");
         return 2;
@@ -158,46 +196,30 @@ main (int argc, char *argv [])
     assert (dealer);
     zsock_set_linger (dealer, 0);
 
+    s_forged_t forged = { .job = job,
+                          .token = token,
+                          .attempt = attempt,
+                          .has_proof = has_proof,
+                          .proof = proof,
+                          .copies = copies };
+    async_hello_t hello = { .uuid_key = async_str (key),
+                            .has_boot = boot != NULL,
+                            .boot = async_str (boot ? boot : ""),
+                            .has_lock = lock != NULL,
+                            .lock = async_str (lock ? lock : ""),
+                            .has_session = true,
+                            .session = async_str ("00000000-0000-4000-8000-00000000f0f0"),
+                            .has_host = true,
+                            .host = async_str (host),
+                            .has_pid = true,
+                            .pid = getpid (),
+                            .agents = async_part_packed (s_pack_agents, NULL),
+                            .has_tasks = true,  //  none: the broker gives it no work
+                            .has_held = true,
+                            .held = async_part_packed (s_pack_held, &forged) };
+    snprintf (hello.uuid, sizeof hello.uuid, "%s", uuid);
     async_msg_t msg;
-    async_msg_init (&msg, ASYNC_C_HELLO, 1);
-    async_msg_str (&msg, "uuid", uuid);
-    if (key)
-        async_msg_str (&msg, "uuid_key", key);
-    if (boot)
-        async_msg_str (&msg, "boot", boot);
-    if (lock)
-        async_msg_str (&msg, "lock", lock);
-    async_msg_str (&msg, "session", "00000000-0000-4000-8000-00000000f0f0");
-    async_msg_str (&msg, "host", host);
-    async_msg_int (&msg, "pid", getpid ());
-    async_msg_key (&msg, "agents");
-    msgpack_pack_array (&msg.packer, 1);
-    msgpack_pack_map (&msg.packer, 2);
-    async_codec_pack_str (&msg.packer, "name");
-    async_codec_pack_str (&msg.packer, "main");
-    async_codec_pack_str (&msg.packer, "size");
-    msgpack_pack_int (&msg.packer, 1);
-    async_msg_key (&msg, "tasks");
-    msgpack_pack_array (&msg.packer, 0);
-    async_msg_key (&msg, "held");
-    msgpack_pack_array (&msg.packer, (uint32_t) copies);
-    for (long i = 0; i < copies; i++) {
-        msgpack_pack_map (&msg.packer, 3 + (attempt ? 1 : 0) + (has_proof ? 1 : 0));
-        async_codec_pack_str (&msg.packer, "id");
-        async_codec_pack_str (&msg.packer, job);
-        async_codec_pack_str (&msg.packer, "token");
-        msgpack_pack_uint64 (&msg.packer, token);
-        async_codec_pack_str (&msg.packer, "agent");
-        async_codec_pack_str (&msg.packer, "main");
-        if (attempt) {
-            async_codec_pack_str (&msg.packer, "attempt");
-            msgpack_pack_int64 (&msg.packer, attempt);
-        }
-        if (has_proof) {
-            async_codec_pack_str (&msg.packer, "proof");
-            msgpack_pack_uint64 (&msg.packer, proof);
-        }
-    }
+    async_hello_encode (&msg, ASYNC_C_HELLO, 1, &hello);
     s_send (dealer, &msg);
 
     int rc = 1;

@@ -93,8 +93,11 @@ s_session (fixture_t *self, int n, const char *address)
     snprintf (rkey, sizeof rkey, "%04X", n);
     s_uuid (uuid, n);
     zframe_t *routing = zframe_new (rkey, strlen (rkey));
+    async_hello_t hello;
+    async_hello_bad_t bad;
+    async_hello_decode_map_each (&hello, &bad, &unpacked.data);
     session_t *session = session_new (self->dispatch, rkey, routing, uuid, "nonce", address,
-                                      &unpacked.data);
+                                      &hello);
     zframe_destroy (&routing);              //  the session has a copy
     msgpack_unpacked_destroy (&unpacked);
     free (data);

@@ -227,11 +227,8 @@ test_typed_messages_match_the_docs (void **state)
 //  The requests that are not typed, and why:
 //  - LIST, COUNT: their filter is read by broker/query.c, which the HTTP
 //    API's /api/jobs shares, and the client sends the caller's JSON query
-//    as it is, for the broker to refuse each bad field with its reason;
-//  - HELLO: the broker's budgets and checks (broker/session.c) read the
-//    HELLO map as a whole, before anything is allocated; not moved onto a
-//    typed row yet
-static const async_command_t s_untyped [] = { ASYNC_C_LIST, ASYNC_C_COUNT, ASYNC_C_HELLO };
+//    as it is, for the broker to refuse each bad field with its reason
+static const async_command_t s_untyped [] = { ASYNC_C_LIST, ASYNC_C_COUNT };
 
 //  Every command to the broker has a typed body, but those above (which
 //  have none: the list stays current)
@@ -414,7 +411,7 @@ test_typed_strings_and_options (void **state)
     async_msg_destroy (&msg);
     assert_string_equal (async_msgs_fields (ASYNC_S_OK), "");
     assert_string_equal (async_msgs_fields (ASYNC_S_ERROR), "code message reason");
-    assert_null (async_msgs_fields (ASYNC_C_HELLO));
+    assert_null (async_msgs_fields (ASYNC_C_LIST));
 }
 
 //  ASSIGN's values go as they are and come back as objects in the
@@ -1010,6 +1007,152 @@ test_message_counts_its_fields (void **state)
     async_msg_destroy (&msg);
 }
 
+//  HELLO's agent names, for async_part_packed
+static void
+s_pack_two_agents (msgpack_packer *pk, void *arg)
+{
+    (void) arg;
+    async_hello_agent_t main_agent = { .name = async_str ("main"),
+                                       .size = 4,
+                                       .has_isolation = true,
+                                       .isolation = async_str ("thread"),
+                                       .has_queues = true };
+    async_hello_agent_t io = { .name = async_str ("io"), .size = 1 };
+    msgpack_pack_array (pk, 3);
+    async_hello_agent_pack_to (pk, &main_agent);
+    async_hello_agent_pack_to (pk, &io);
+    msgpack_pack_nil (pk);  //  no agent: flagged whole
+}
+
+//  HELLO goes out typed, its agents and held jobs as entries; it comes
+//  back field by field, with the optionality the broker applies: nil
+//  lists and fields of another type are absent, a bad host is flagged
+static void
+test_typed_hello (void **state)
+{
+    (void) state;
+    msgpack_sbuffer held;
+    msgpack_sbuffer_init (&held);
+    async_hello_held_t entry = { .token = 7,
+                                 .has_attempt = true,
+                                 .attempt = 2,
+                                 .agent = async_str ("main"),
+                                 .has_proof = true,
+                                 .proof = UINT64_MAX };
+    memcpy (entry.id, "0190a3c8-5b1c-7d2e-8f00-0123456789ab", ASYNC_ID_LEN);
+    async_hello_held_pack (&held, &entry);
+    async_hello_t hello = { .uuid_key = async_str ("00ff"),
+                            .has_host = true,
+                            .host = async_str ("h1"),
+                            .has_pid = true,
+                            .pid = 42,
+                            .agents = async_part_packed (s_pack_two_agents, NULL),
+                            .has_held = true,
+                            .held = async_part_items (1, &held),
+                            .has_acks = true,
+                            .acks = 1 };
+    memcpy (hello.uuid, "5a3e1f2b-8c4d-4e6f-9a0b-1c2d3e4f5a6b", ASYNC_ID_LEN);
+    async_msg_t msg;
+    async_hello_encode (&msg, ASYNC_C_HELLO, 1, &hello);
+    msgpack_sbuffer_destroy (&held);
+    async_inmsg_t in;
+    s_parse (&msg, &in);
+    async_hello_t back;
+    async_hello_bad_t bad;
+    assert_int_equal (async_hello_decode_each (&back, &bad, &in), 0);
+    assert_string_equal (back.uuid, hello.uuid);
+    assert_true (async_str_eq (back.uuid_key, "00ff") && async_str_eq (back.host, "h1"));
+    assert_true (back.has_pid && back.pid == 42 && !back.has_session && !back.has_tasks);
+    assert_true (back.acks == 1 && !back.has_batch);
+    const msgpack_object *agents = back.agents.object;
+    assert_int_equal (agents->via.array.size, 3);
+    async_hello_agent_t agent;
+    async_hello_agent_bad_t abad;
+    assert_int_equal (
+        async_hello_agent_decode_map_each (&agent, &abad, &agents->via.array.ptr [0]), 0);
+    assert_true (async_str_eq (agent.name, "main") && agent.size == 4);
+    assert_true (async_str_eq (agent.isolation, "thread"));
+    assert_true (agent.has_queues && agent.queues.object->via.array.size == 0);
+    assert_true (!agent.has_include && !agent.has_exclude);
+    assert_int_equal (
+        async_hello_agent_decode_map_each (&agent, &abad, &agents->via.array.ptr [1]), 0);
+    assert_true (async_str_eq (agent.name, "io") && !agent.has_isolation);
+    assert_int_equal (
+        async_hello_agent_decode_map_each (&agent, &abad, &agents->via.array.ptr [2]), -1);
+    assert_true (abad.name && abad.size && abad.isolation && abad.queues);
+    async_batch_t batch;
+    assert_true (async_batch_begin (&batch, in.body, "held", 0));
+    async_hello_held_t hback;
+    assert_int_equal (async_hello_held_decode_map (&hback, async_batch_next (&batch)), 0);
+    assert_string_equal (hback.id, entry.id);
+    assert_true (hback.token == 7 && hback.attempt == 2 && hback.has_proof
+                 && hback.proof == UINT64_MAX && async_str_eq (hback.agent, "main"));
+    assert_null (async_batch_next (&batch));
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+
+    //  Nil tasks and lists are absent; a session, pid, held or proof of
+    //  another type too; a host or tasks of another type are flagged
+    async_msg_init (&msg, ASYNC_C_HELLO, 1);
+    async_msg_key (&msg, "tasks");
+    msgpack_pack_nil (&msg.packer);
+    async_msg_int (&msg, "session", 3);
+    async_msg_str (&msg, "pid", "p");
+    async_msg_int (&msg, "held", 1);
+    async_msg_int (&msg, "host", 1);
+    s_parse (&msg, &in);
+    assert_int_equal (async_hello_decode_each (&back, &bad, &in), -1);
+    assert_true (bad.uuid && bad.uuid_key && bad.agents && bad.host);
+    assert_true (!bad.tasks && !bad.session && !bad.pid && !bad.held);
+    assert_true (!back.has_tasks && !back.has_session && !back.has_pid && !back.has_held);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+    async_msg_init (&msg, ASYNC_C_HELLO, 1);
+    async_msg_int (&msg, "tasks", 1);
+    async_msg_key (&msg, "host");
+    msgpack_pack_str (&msg.packer, 3);
+    msgpack_pack_str_body (&msg.packer, "a\0b", 3);
+    s_parse (&msg, &in);
+    async_hello_decode_each (&back, &bad, &in);
+    assert_true (bad.tasks && bad.host && !back.has_host);
+    async_inmsg_destroy (&in);
+    async_msg_destroy (&msg);
+    //  A held entry's proof of another type is absent, its id must be one
+    msgpack_sbuffer_init (&held);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &held, async_sbuffer_write);
+    msgpack_pack_map (&pk, 4);
+    async_codec_pack_str (&pk, "id");
+    async_codec_pack_str (&pk, entry.id);
+    async_codec_pack_str (&pk, "token");
+    msgpack_pack_uint64 (&pk, 1);
+    async_codec_pack_str (&pk, "agent");
+    async_codec_pack_str (&pk, "");
+    async_codec_pack_str (&pk, "proof");
+    msgpack_pack_int64 (&pk, -1);
+    msgpack_unpacked unpacked = { .zone = NULL };
+    size_t offset = 0;
+    assert_int_equal (async_unpack (&unpacked, held.data, held.size, &offset),
+                      MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal (async_hello_held_decode_map (&hback, &unpacked.data), 0);
+    assert_true (!hback.has_proof && !hback.has_attempt && hback.agent.size == 0);
+    async_unpacked_release (&unpacked);
+    held.size = 0;
+    msgpack_pack_map (&pk, 3);
+    async_codec_pack_str (&pk, "id");
+    async_codec_pack_str (&pk, "job-1");
+    async_codec_pack_str (&pk, "token");
+    msgpack_pack_uint64 (&pk, 1);
+    async_codec_pack_str (&pk, "agent");
+    async_codec_pack_str (&pk, "main");
+    offset = 0;
+    assert_int_equal (async_unpack (&unpacked, held.data, held.size, &offset),
+                      MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal (async_hello_held_decode_map (&hback, &unpacked.data), -1);
+    async_unpacked_release (&unpacked);
+    msgpack_sbuffer_destroy (&held);
+}
+
 int
 main (void)
 {
@@ -1028,6 +1171,7 @@ main (void)
         cmocka_unit_test (test_result_stamped),
         cmocka_unit_test (test_typed_requests),
         cmocka_unit_test (test_typed_parts),
+        cmocka_unit_test (test_typed_hello),
         cmocka_unit_test (test_replies_keep_their_bytes),
         cmocka_unit_test (test_message_counts_its_fields),
     };

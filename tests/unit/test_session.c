@@ -20,13 +20,16 @@
 
 #define S_UUID  "5a3e1f2b-8c4d-4e6f-9a0b-1c2d3e4f5a6b"
 
-//  A HELLO body from JSON: the object points into `data` (s_hello_free)
+//  A HELLO body from JSON, read as the broker reads it: its fields point
+//  into `data` (s_hello_free)
 typedef struct {
     msgpack_unpacked unpacked;
     uint8_t *data;
+    async_hello_t body;
+    async_hello_bad_t bad;
 } s_hello_t;
 
-static const msgpack_object *
+static const async_hello_t *
 s_hello (s_hello_t *hello, const char *json)
 {
     json_error_t error;
@@ -39,7 +42,8 @@ s_hello (s_hello_t *hello, const char *json)
     size_t offset = 0;
     assert_int_equal (msgpack_unpack_next (&hello->unpacked, (const char *) hello->data,
                                            size, &offset), MSGPACK_UNPACK_SUCCESS);
-    return &hello->unpacked.data;
+    async_hello_decode_map_each (&hello->body, &hello->bad, &hello->unpacked.data);
+    return &hello->body;
 }
 
 static void
@@ -66,8 +70,8 @@ static int
 s_check (const char *json, char *why, size_t size)
 {
     s_hello_t held;
-    const msgpack_object *hello = s_hello (&held, json);
-    int rc = session_hello_check (hello, async_mp_get (hello, "agents"), why, size);
+    const async_hello_t *hello = s_hello (&held, json);
+    int rc = session_hello_check (hello, &held.bad, why, size);
     s_hello_free (&held);
     return rc;
 }
@@ -100,6 +104,68 @@ test_session_hello_budgets (void **state)
     strcat (host, "\"}");
     assert_int_equal (s_check (host, why, sizeof why), -1);
     assert_non_null (strstr (why, "host"));
+    //  Nil lists are absent; lists and a host of another type are not
+    assert_int_equal (s_check ("{\"agents\": [{\"name\": \"m\", \"size\": 1, "
+                               "\"queues\": null}], \"tasks\": null}",
+                               why, sizeof why),
+                      0);
+    assert_int_equal (s_check ("{\"agents\": [{\"name\": \"m\", \"size\": 1}], "
+                               "\"tasks\": 3}",
+                               why, sizeof why),
+                      -1);
+    assert_string_equal (why, "tasks is not an array");
+    assert_int_equal (s_check ("{\"agents\": [{\"name\": \"m\", \"size\": 1, "
+                               "\"exclude\": {}}]}",
+                               why, sizeof why),
+                      -1);
+    assert_string_equal (why, "exclude of agent 0 is not an array");
+    assert_int_equal (s_check ("{\"agents\": [{\"name\": \"m\", \"size\": 1}], "
+                               "\"host\": null}",
+                               why, sizeof why),
+                      -1);
+    assert_non_null (strstr (why, "host"));
+    assert_int_equal (s_check ("{\"agents\": [{\"name\": \"m\", \"size\": 1}, "
+                               "{\"name\": \"m\", \"size\": 2}]}",
+                               why, sizeof why),
+                      -1);
+    assert_string_equal (why, "agents 0 and 1 have the same name");
+    assert_int_equal (s_check ("{\"agents\": [3]}", why, sizeof why), -1);
+    assert_non_null (strstr (why, "agent 0 has no name"));
+}
+
+//  A host holding a NUL byte is refused as a bad host: the session could
+//  not keep it (it had no host, and the refusals logged it cut at the NUL)
+static void
+test_session_host_with_nul_is_refused (void **state)
+{
+    (void) state;
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, async_sbuffer_write);
+    msgpack_pack_map (&pk, 2);
+    async_codec_pack_str (&pk, "host");
+    msgpack_pack_str (&pk, 3);
+    msgpack_pack_str_body (&pk, "h\0x", 3);
+    async_codec_pack_str (&pk, "agents");
+    msgpack_pack_array (&pk, 1);
+    msgpack_pack_map (&pk, 2);
+    async_codec_pack_str (&pk, "name");
+    async_codec_pack_str (&pk, "m");
+    async_codec_pack_str (&pk, "size");
+    msgpack_pack_int (&pk, 1);
+    msgpack_unpacked unpacked = { .zone = NULL };
+    size_t offset = 0;
+    assert_int_equal (async_unpack (&unpacked, buffer.data, buffer.size, &offset),
+                      MSGPACK_UNPACK_SUCCESS);
+    async_hello_t hello;
+    async_hello_bad_t bad;
+    async_hello_decode_map_each (&hello, &bad, &unpacked.data);
+    char why [400];
+    assert_int_equal (session_hello_check (&hello, &bad, why, sizeof why), -1);
+    assert_non_null (strstr (why, "host is not a string"));
+    async_unpacked_release (&unpacked);
+    msgpack_sbuffer_destroy (&buffer);
 }
 
 //  A session made from a HELLO has its fields and one agent per agent
@@ -110,7 +176,8 @@ test_session_new_and_pack (void **state)
     (void) state;
     dispatch_t *dispatch = dispatch_new ();
     s_hello_t unpacked;
-    const msgpack_object *hello = s_hello (&unpacked,
+    const async_hello_t *hello = s_hello (
+        &unpacked,
         "{\"host\": \"h1\", \"pid\": 42, \"batch\": 1, \"acks\": 1, \"boot\": \"b\", "
         "\"lock\": \"1:2\", \"tasks\": [\"t.a\"], \"agents\": [{\"name\": \"main\", "
         "\"size\": 3}, {\"name\": \"io\", \"size\": 1, \"queues\": [\"io\"]}]}");
@@ -154,7 +221,7 @@ test_session_keeps_uuid_while_alive (void **state)
     s_hello_t unpacked;
     const char *ours = "{\"host\": \"h1\", \"boot\": \"b1\", \"lock\": \"1:2\", "
                        "\"agents\": [{\"name\": \"m\", \"size\": 1}]}";
-    const msgpack_object *hello = s_hello (&unpacked, ours);
+    const async_hello_t *hello = s_hello (&unpacked, ours);
     zframe_t *routing = zframe_new ("N1", 2);
     session_t *session = session_new (dispatch, "4e31", routing, S_UUID, "n1", "", hello);
     s_hello_free (&unpacked);
@@ -172,7 +239,7 @@ test_session_keeps_uuid_while_alive (void **state)
         { "{\"host\": \"h2\", \"boot\": \"b9\"}", 2 * heartbeat + 1, false },   //  silent
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
-        const msgpack_object *other = s_hello (&unpacked, cases [i].hello);
+        const async_hello_t *other = s_hello (&unpacked, cases [i].hello);
         assert_int_equal (session_keeps_uuid (session, other, heartbeat,
                                               now + cases [i].later), cases [i].keeps);
         s_hello_free (&unpacked);
@@ -202,7 +269,7 @@ test_session_key_hash_checks_the_key (void **state)
         "{\"uuid_key\": \"00112233445566778899aabbccddeeff00112233445566778899aabbccddee ff\"}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
-        const msgpack_object *hello = s_hello (&unpacked, bad [i]);
+        const async_hello_t *hello = s_hello (&unpacked, bad [i]);
         assert_int_equal (session_key_hash (hello, hash), -1);
         s_hello_free (&unpacked);
     }
@@ -250,7 +317,7 @@ test_session_pack_cuts_long_texts (void **state)
     }
     strcat (json, "]}]}");
     s_hello_t held;
-    const msgpack_object *hello = s_hello (&held, json);
+    const async_hello_t *hello = s_hello (&held, json);
     zframe_t *routing = zframe_new ("N1", 2);
     session_t *session = session_new (dispatch, "4e31", routing, S_UUID, "n", "", hello);
     s_hello_free (&held);
@@ -323,11 +390,10 @@ test_session_cost_is_what_it_takes (void **state)
         dispatch_t *dispatch = dispatch_new ();
         char *json = s_hello_json (shapes [i][0], shapes [i][1], shapes [i][2]);
         s_hello_t held;
-        const msgpack_object *hello = s_hello (&held, json);
+        const async_hello_t *hello = s_hello (&held, json);
         free (json);
         char why [400];
-        assert_int_equal (
-            session_hello_check (hello, async_mp_get (hello, "agents"), why, sizeof why), 0);
+        assert_int_equal (session_hello_check (hello, &held.bad, why, sizeof why), 0);
         size_t cost = session_hello_cost (hello);
         zframe_t *routing = zframe_new ("N1", 2);
 #if defined(__GLIBC__) && !defined(S_SANITIZED)
@@ -359,6 +425,7 @@ main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_session_hello_budgets),
+        cmocka_unit_test (test_session_host_with_nul_is_refused),
         cmocka_unit_test (test_session_new_and_pack),
         cmocka_unit_test (test_session_keeps_uuid_while_alive),
         cmocka_unit_test (test_session_key_hash_checks_the_key),
