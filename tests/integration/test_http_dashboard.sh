@@ -119,6 +119,8 @@ big=$(jq -cn '{parallel: ([range (100) | {task: "testing.ret", args: [.]}]
                           + [range (20) | {task: "testing.fail", args: ["ValueError", "no"]}])}' \
       | am_ctl submit --spec -)
 am_ctl wait "$big" --timeout 30s >/dev/null || true
+#   (A page holds at most 50, fewer when the broker's time for the page ran
+#   out: a sanitized broker on a busy machine)
 am_check "the job page of a fan-out of 120: counts by status, a status's children page by page"
 am_cdp fanout <<STEPS
 open http://$HTTP/#job/$big
@@ -130,10 +132,11 @@ click [data-children=failed]
 wait 20 document.querySelectorAll ('#job-tree ul.tree li').length === 20
 eval [...document.querySelectorAll ('#job-tree ul.tree li')].every (li => li.innerText.includes ('failed')) || (() => { throw new Error ('a listed child is not failed'); }) ()
 click [data-children=succeeded]
-wait 20 document.querySelectorAll ('#job-tree ul.tree li').length === 50 && document.querySelector ('#job-tree ul.tree li').innerText.includes ('completed')
+wait 20 document.querySelectorAll ('#job-tree ul.tree li').length > 0 && [...document.querySelectorAll ('#job-tree ul.tree li')].every (li => li.innerText.includes ('completed'))
+eval document.querySelectorAll ('#job-tree ul.tree li').length <= 50 || (() => { throw new Error ('more than 50 children on a page'); }) ()
 eval window.firstPage = [...document.querySelectorAll ('#job-tree ul.tree li')].map (li => li.dataset.id).join (); true
 click [data-next=children]
-wait 20 document.querySelectorAll ('#job-tree ul.tree li').length === 50 && !window.firstPage.includes (document.querySelector ('#job-tree ul.tree li').dataset.id)
+wait 20 document.querySelectorAll ('#job-tree ul.tree li').length > 0 && !window.firstPage.includes (document.querySelector ('#job-tree ul.tree li').dataset.id)
 screenshot dashboard-fanout.png
 STEPS
 am_say "ok: fan-out"
