@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "fixture.h"
+#include "fixture_store.h"
 #include "history.h"
 #include "spec.h"
 #include "keys.h"
@@ -22,23 +22,13 @@
 #define MINUTE_US 60000000LL
 #define HOUR_US   (60 * MINUTE_US)
 
-typedef struct {
-    char dir [FIXTURE_DIR_MAX];       //  the temp dir
-    char path [FIXTURE_DIR_MAX + 8];  //  the store inside it
-    store_t *store;
-} fixture_t;
+typedef fixture_store_t fixture_t;
 
 static int
 s_setup (void **state)
 {
     fixture_t *self = calloc (1, sizeof (fixture_t));
-    if (!self || fixture_dir_make (self->dir, sizeof self->dir, "history")) {
-        free (self);
-        return -1;
-    }
-    snprintf (self->path, sizeof self->path, "%s/db", self->dir);
-    if (store_open (self->path, true, &self->store) != 0) {
-        fixture_dir_remove (self->dir);
+    if (!self || fixture_store_open (self, "history")) {
         free (self);
         return -1;
     }
@@ -50,8 +40,7 @@ static int
 s_teardown (void **state)
 {
     fixture_t *self = (fixture_t *) *state;
-    store_destroy (&self->store);
-    int rc = fixture_dir_remove (self->dir);
+    int rc = fixture_store_close (self);
     free (self);
     return rc;
 }

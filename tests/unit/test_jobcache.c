@@ -14,14 +14,13 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "fixture.h"
+#include "fixture_store.h"
 #include "jobcache.h"
 #include "keys.h"
 
 typedef struct {
-    char dir [FIXTURE_DIR_MAX];       //  the temp dir
-    char path [FIXTURE_DIR_MAX + 8];  //  the store inside it
-    store_t *store;
+    fixture_store_t base;  //  the store in its temp dir
+    store_t *store;        //  base.store
     jobcache_t *cache;
 } fixture_t;
 
@@ -29,16 +28,11 @@ static int
 s_setup (void **state)
 {
     fixture_t *self = calloc (1, sizeof (fixture_t));
-    if (!self || fixture_dir_make (self->dir, sizeof self->dir, "jobcache")) {
+    if (!self || fixture_store_open (&self->base, "jobcache")) {
         free (self);
         return -1;
     }
-    snprintf (self->path, sizeof self->path, "%s/db", self->dir);
-    if (store_open (self->path, true, &self->store) != 0) {
-        fixture_dir_remove (self->dir);
-        free (self);
-        return -1;
-    }
+    self->store = self->base.store;
     self->cache = jobcache_new (self->store);
     *state = self;
     return 0;
@@ -51,8 +45,7 @@ s_teardown (void **state)
     jobcache_destroy (&self->cache);
     assert_null (self->cache);
     jobcache_destroy (&self->cache);  //  safe again
-    store_destroy (&self->store);
-    int rc = fixture_dir_remove (self->dir);
+    int rc = fixture_store_close (&self->base);
     free (self);
     return rc;
 }

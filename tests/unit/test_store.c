@@ -19,27 +19,17 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "fixture.h"
+#include "fixture_store.h"
 #include "store.h"
 #include "asyncmesh/error.h"
 
-typedef struct {
-    char dir [FIXTURE_DIR_MAX];       //  the temp dir
-    char path [FIXTURE_DIR_MAX + 8];  //  the store inside it
-    store_t *store;
-} fixture_t;
+typedef fixture_store_t fixture_t;
 
 static int
 s_setup (void **state)
 {
     fixture_t *self = calloc (1, sizeof (fixture_t));
-    if (fixture_dir_make (self->dir, sizeof self->dir, "store")) {
-        free (self);
-        return -1;
-    }
-    snprintf (self->path, sizeof self->path, "%s/db", self->dir);
-    if (store_open (self->path, true, &self->store) != 0) {
-        fixture_dir_remove (self->dir);
+    if (!self || fixture_store_open (self, "store")) {
         free (self);
         return -1;
     }
@@ -51,8 +41,7 @@ static int
 s_teardown (void **state)
 {
     fixture_t *self = (fixture_t *) *state;
-    store_destroy (&self->store);
-    int rc = fixture_dir_remove (self->dir);
+    int rc = fixture_store_close (self);
     free (self);
     return rc;
 }
