@@ -41,17 +41,19 @@ jobcache_lookup (jobcache_t *self, const char *id)
     return (async_job_t *) async_idmap_lookup (self->jobs, id);
 }
 
+static void
+s_decode (void *arg, const char *value, size_t size)
+{
+    *(async_job_t **) arg = async_job_decode (value, size);
+}
+
 //  The job's record from the store, decoded; NULL if none
 static async_job_t *
 s_read_stored (jobcache_t *self, const char *id)
 {
     char key [KEYS_ID_SIZE];
-    char *value;
-    size_t size;
-    if (store_get (self->store, key, keys_id (key, KEYS_JOB, id), &value, &size))
-        return NULL;
-    async_job_t *job = async_job_decode (value, size);
-    free (value);
+    async_job_t *job = NULL;
+    store_read (self->store, key, keys_id (key, KEYS_JOB, id), s_decode, &job);
     return job;
 }
 

@@ -736,9 +736,18 @@ store_open_salvage (const char *path, bool sync, bool salvage, store_t **self_p)
     //  (replay stops at damage) catches what the scan would have missed.
     //  (No WAL recycling: it would make an old record look like a new one)
     rocksdb_options_set_wal_recovery_mode (self->options, salvage ? 2 : 0);
-    //  A small block cache: the backlog lives on disk, not in RAM
+    //  A small block cache: the backlog lives on disk, not in RAM. One
+    //  shard: RocksDB's default splits 32 MiB into 64 shards of 512 KiB,
+    //  and a block larger than its shard is never kept (a parent of 40,000
+    //  children makes a block of 1.5 MB: every listing page that touched it
+    //  read and decompressed it again). The reads are the loop's: one
+    //  thread, no contention on the shard's lock
     rocksdb_block_based_table_options_t *table = rocksdb_block_based_options_create ();
-    rocksdb_cache_t *cache = rocksdb_cache_create_lru (32 << 20);
+    rocksdb_lru_cache_options_t *cache_options = rocksdb_lru_cache_options_create ();
+    rocksdb_lru_cache_options_set_capacity (cache_options, 32 << 20);
+    rocksdb_lru_cache_options_set_num_shard_bits (cache_options, 0);
+    rocksdb_cache_t *cache = rocksdb_cache_create_lru_opts (cache_options);
+    rocksdb_lru_cache_options_destroy (cache_options);
     rocksdb_block_based_options_set_block_cache (table, cache);
     //  Point reads (a job record by id) skip the files that lack the key
     rocksdb_block_based_options_set_filter_policy (table,
@@ -1039,6 +1048,25 @@ store_get (store_t *self, const void *key, size_t key_size,
     return 0;
 }
 
+int
+store_read (store_t *self, const void *key, size_t key_size, store_value_fn *fn, void *arg)
+{
+    if (!self->db)
+        return ASYNC_ESTORE;
+    char *err = NULL;
+    rocksdb_pinnableslice_t *pinned = rocksdb_get_pinned (self->db, self->read, key, key_size,
+                                                          &err);
+    if (s_check (&err, "get"))
+        return ASYNC_ESTORE;
+    if (!pinned)
+        return ASYNC_ENOJOB;
+    size_t size = 0;
+    const char *value = rocksdb_pinnableslice_value (pinned, &size);
+    fn (arg, value, size);
+    rocksdb_pinnableslice_destroy (pinned);
+    return 0;
+}
+
 store_iter_t *
 store_iter_new (store_t *self, const void *prefix, size_t prefix_size)
 {
@@ -1160,18 +1188,29 @@ store_iter_destroy (store_iter_t **self_p)
     *self_p = NULL;
 }
 
-uint64_t
-store_size (store_t *self)
+//  A RocksDB property that is a number; 0 if none
+static uint64_t
+s_property (store_t *self, const char *name)
 {
     if (!self->db)
         return 0;
-    char *value = rocksdb_property_value (self->db, "rocksdb.total-sst-files-size");
-    uint64_t size = value ? strtoull (value, NULL, 10) : 0;
+    char *value = rocksdb_property_value (self->db, name);
+    uint64_t number = value ? strtoull (value, NULL, 10) : 0;
     free (value);
-    char *live = rocksdb_property_value (self->db, "rocksdb.cur-size-all-mem-tables");
-    size += live ? strtoull (live, NULL, 10) : 0;
-    free (live);
-    return size;
+    return number;
+}
+
+uint64_t
+store_size (store_t *self)
+{
+    return s_property (self, "rocksdb.total-sst-files-size")
+         + s_property (self, "rocksdb.cur-size-all-mem-tables");
+}
+
+uint64_t
+store_cached (store_t *self)
+{
+    return s_property (self, "rocksdb.block-cache-usage");
 }
 
 void

@@ -225,6 +225,58 @@ test_store_second_open_of_same_dir_refused (void **state)
     assert_null (second);
 }
 
+//  What store_read gives: a copy, and how many times it came
+typedef struct {
+    char *value;
+    size_t size;
+    int reads;
+} s_read_t;
+
+static void
+s_read_copy (void *arg, const char *value, size_t size)
+{
+    s_read_t *read = (s_read_t *) arg;
+    free (read->value);
+    read->value = malloc (size);
+    assert_non_null (read->value);
+    memcpy (read->value, value, size);
+    read->size = size;
+    read->reads++;
+}
+
+//  A record of 1.5 MB (a parent of 40,000 children) is read in place and
+//  stays in the block cache once read. RocksDB's default cache of 32 MiB
+//  is 64 shards of 512 KiB and keeps no block bigger than a shard: every
+//  read of the record, or of a small record in its block, decompressed
+//  it again (a listing's page took tens of milliseconds over it)
+static void
+test_store_big_record_stays_cached (void **state)
+{
+    fixture_t *self = (fixture_t *) *state;
+    size_t big = 1536 * 1024;
+    char *value = malloc (big);
+    assert_non_null (value);
+    for (size_t i = 0; i < big; i++)  //  ids, more or less: some of it compresses
+        value [i] = "0123456789abcdef-" [(i * 7919 + i / 37) % 17];
+    store_put (self->store, "jbig", 4, value, big);
+    assert_int_equal (store_commit (self->store, true), 0);
+    //  Opening again writes the log's records into a table file
+    store_destroy (&self->store);
+    assert_int_equal (store_open (self->path, true, &self->store), 0);
+    assert_true (store_cached (self->store) < 4096);  //  not the record yet
+    s_read_t read = { NULL, 0, 0 };
+    assert_int_equal (store_read (self->store, "jbig", 4, s_read_copy, &read), 0);
+    assert_int_equal (store_read (self->store, "jbig", 4, s_read_copy, &read), 0);
+    assert_int_equal (read.reads, 2);
+    assert_int_equal (read.size, big);
+    assert_memory_equal (read.value, value, big);
+    assert_true (store_cached (self->store) >= big);
+    assert_int_equal (store_read (self->store, "jnone", 5, s_read_copy, &read), ASYNC_ENOJOB);
+    assert_int_equal (read.reads, 2);
+    free (read.value);
+    free (value);
+}
+
 //  ---------------------------------------------------------------------
 //  A damaged write-ahead log (docs/storage.md section 5). A clean close
 //  leaves the WAL as it is (RocksDB does not flush the memtable on
@@ -1017,6 +1069,7 @@ main (void)
         T (test_store_uncommitted_batch_is_lost_on_reopen),
         T (test_store_open_refuses_a_file),
         T (test_store_second_open_of_same_dir_refused),
+        T (test_store_big_record_stays_cached),
         T (test_store_refuses_a_wal_damaged_in_the_middle),
         T (test_store_refuses_a_wal_with_its_last_record_damaged),
         T (test_store_refuses_zeroes_followed_by_records),
