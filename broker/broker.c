@@ -960,6 +960,8 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
             s_handle (self, zmsg);
             zmsg_destroy (&zmsg);
             handled++;
+            if (listing_turn_spent (self))
+                break;
         }
         upkeep_timers (self);
         queueing_dispatch (self);

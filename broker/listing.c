@@ -34,6 +34,12 @@ s_query_job_read (void *arg, const char *id)
     return broker_job_read ((broker_t *) arg, id);
 }
 
+static async_job_t *
+s_query_job_peek (void *arg, const char *id)
+{
+    return jobcache_lookup (((broker_t *) arg)->jobs, id);
+}
+
 static void
 s_query_each_timed (void *arg, char phase, int64_t when, const char *id,
                     query_timed_fn *visit, void *walk)
@@ -74,6 +80,7 @@ s_query (broker_t *self)
         query_source_t source = { .store = self->store, .dispatch = self->dispatch,
                                   .live_ids = self->live_ids, .arg = self,
                                   .job_read = s_query_job_read,
+                                  .job_peek = s_query_job_peek,
                                   .each_timed = s_query_each_timed,
                                   .scheduled_count = s_query_scheduled_count,
                                   .each_scheduled = s_query_each_scheduled,
@@ -81,6 +88,12 @@ s_query (broker_t *self)
         self->query = query_new (&source);
     }
     return self->query;
+}
+
+bool
+listing_turn_spent (broker_t *self)
+{
+    return self->list_turn_us >= S_LIST_TURN_US;
 }
 
 //  The JOBS (or COUNT) reply to a LIST (COUNT) query, read through the

@@ -119,6 +119,10 @@ typedef struct {
     void *arg;                  //  for the calls below (the broker)
     //  A read-only copy of job `id`, or NULL; the caller destroys it
     async_job_t *(*job_read) (void *arg, const char *id);
+    //  Optional: the broker's own job `id` if it holds it in memory, or
+    //  NULL (then job_read); read only, and not kept past the call that
+    //  got it
+    async_job_t *(*job_peek) (void *arg, const char *id);
     //  Call `visit` for the entries of `phase` ('s' or 'b') in order,
     //  after (when, id) if `id` is not NULL, until it returns false
     void (*each_timed) (void *arg, char phase, int64_t when, const char *id,
