@@ -25,10 +25,8 @@ async_job_new (void)
 }
 
 static void
-s_free_ids (char ***ids, size_t *count)
+s_free_ids (async_job_id_t **ids, size_t *count)
 {
-    for (size_t i = 0; i < *count; i++)
-        free ((*ids) [i]);
     free (*ids);
     *ids = NULL;
     *count = 0;
@@ -114,26 +112,26 @@ async_job_set_str (char **field, const char *value)
         async_alloc_failed (strlen (value) + 1);
 }
 
-//  Ids grow by doubling: the capacity is the next power of two >= count
+//  Ids are one block, grown by doubling: the capacity is the next power
+//  of two >= count (a parent of 100,000 children is 17 allocations, not
+//  100,000). An id is at most ASYNC_ID_CHARS characters (a job id)
 static void
-s_add_id (char ***ids, size_t *count, const char *id)
+s_add_id (async_job_id_t **ids, size_t *count, const char *id)
 {
     size_t n = *count;
-    char *copy = strdup (id);
-    if (copy && (n == 0 || (n & (n - 1)) == 0)) {
-        char **grown = realloc (*ids, (n ? n * 2 : 1) * sizeof (char *));
+    if (n == 0 || (n & (n - 1)) == 0) {
+        size_t capacity = n ? n * 2 : 1;
+        async_job_id_t *grown = realloc (*ids, capacity * sizeof (async_job_id_t));
         if (!grown) {
-            free (copy);
-            copy = NULL;
+            async_alloc_failed (capacity * sizeof (async_job_id_t));
+            return;             //  the library's: the id is left out
         }
-        else
-            *ids = grown;
+        *ids = grown;
     }
-    if (!copy) {
-        async_alloc_failed ((n + 1) * sizeof (char *));
-        return;                 //  the library's: the id is left out
-    }
-    (*ids) [(*count)++] = copy;
+    size_t size = strnlen (id, ASYNC_ID_CHARS);
+    memcpy ((*ids) [n], id, size);
+    (*ids) [n] [size] = 0;
+    *count = n + 1;
 }
 
 void
@@ -217,7 +215,7 @@ s_pack_str (s_out_t *out, s_field_t field, const char *value)
 }
 
 static void
-s_pack_ids (s_out_t *out, s_field_t field, char **ids, size_t count)
+s_pack_ids (s_out_t *out, s_field_t field, async_job_id_t *ids, size_t count)
 {
     s_key (out, field);
     msgpack_pack_array (out->pk, count);
@@ -362,7 +360,7 @@ s_get_id (const msgpack_object *job, s_field_t field, char *buf)
 }
 
 static int
-s_get_ids (const msgpack_object *job, s_field_t field, char ***ids, size_t *count)
+s_get_ids (const msgpack_object *job, s_field_t field, async_job_id_t **ids, size_t *count)
 {
     const msgpack_object *o = s_field (job, field);
     if (!o || o->type == MSGPACK_OBJECT_NIL)
@@ -491,7 +489,7 @@ s_blob_json (const async_blob_t *blob, json_t *empty)
 }
 
 static json_t *
-s_ids_json (char **ids, size_t count)
+s_ids_json (async_job_id_t *ids, size_t count)
 {
     json_t *array = json_array ();
     for (size_t i = 0; i < count; i++)

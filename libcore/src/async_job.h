@@ -42,6 +42,9 @@ typedef struct {
     size_t size;
 } async_blob_t;
 
+//  A job id as a job holds its children's and callbacks' (NUL-terminated)
+typedef char async_job_id_t [ASYNC_ID_LEN];
+
 typedef struct _async_job_t {
     char id [ASYNC_ID_LEN];
     async_kind_t kind;
@@ -73,12 +76,12 @@ typedef struct _async_job_t {
     char *key;
     char parent [ASYNC_ID_LEN];
     int child_index;            //  position among the parent's children
-    char **children;            //  ids, for parallel/serial parents
+    async_job_id_t *children;   //  ids, for parallel/serial parents
     size_t nchildren;
     size_t children_done;
     async_blob_t postprocess;   //  msgpack map (a job spec), parents only
     char postprocess_id [ASYNC_ID_LEN];   //  the postprocess job once created
-    char **callbacks;           //  ids of submitted callbacks
+    async_job_id_t *callbacks;  //  ids of submitted callbacks
     size_t ncallbacks;
     async_blob_t annotations;   //  msgpack map
     async_blob_t progress;      //  msgpack value, nil when none
