@@ -462,6 +462,32 @@ am_sanitized () {
     [[ $libs =~ lib(a|ub|t)san ]]
 }
 
+#   am_prioritize PID...: where allowed (root), run every thread of each
+#   process at nice -10, above the test's other processes and whatever
+#   else shares the machine: for a test that times the broker's answers,
+#   not how busy the machine is. Every thread: renice -p moves one thread
+#   only, and the broker's replies leave through ZeroMQ's I/O thread
+am_prioritize () {
+    local pid task
+    for pid in "$@"; do
+        for task in /proc/"$pid"/task/*; do
+            renice -n -10 -p "${task##*/}" >/dev/null 2>&1 || true
+        done
+    done
+}
+
+#   am_pinger_start OUT STOPFILE: tests/pinger times PING/PONG round trips
+#   with the broker into the file OUT until the file STOPFILE exists (one
+#   line, "pings=N max_us=M p99_us=P over_50ms=K", then the slow ones);
+#   its pid in $AM_PINGER, prioritized with the broker's (am_prioritize)
+am_pinger_start () {
+    rm -f "$2"
+    "$AM_BUILD/tests/pinger" "$AM_ENDPOINT" "$2" >"$1" 2>&1 &
+    AM_PINGER=$!
+    AM_PIDS+=("$AM_PINGER")
+    am_prioritize "$AM_BROKER_PID" "$AM_PINGER"
+}
+
 #   True when the process PID has exited (a zombie not yet reaped counts)
 am_pid_gone () {
     local state

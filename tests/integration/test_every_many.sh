@@ -75,17 +75,13 @@ am_assert_eq "ticks so far" 0 "$(s_ticks)"
 am_check "all $SCHEDULES fall due at once: PING answers within 50 ms while they tick"
 #   As in test_list_no_stall.sh: where allowed, the broker and the pinger
 #   run at a higher priority than the rest of the machine
-renice -n -10 -p "$AM_BROKER_PID" >/dev/null 2>&1 || true
 stop=$AM_TMP/stop
-"$AM_BUILD/tests/pinger" "$AM_ENDPOINT" "$stop" >"$AM_TMP/pings" 2>&1 &
-pinger=$!
-AM_PIDS+=("$pinger")
-renice -n -10 -p "$pinger" >/dev/null 2>&1 || true
+am_pinger_start "$AM_TMP/pings" "$stop"
 echo 50 >"$CLOCK.new"
 mv "$CLOCK.new" "$CLOCK"
 am_wait_for "every schedule to tick" 120 s_all_ticked "$SCHEDULES"
 touch "$stop"
-wait "$pinger" || am_fail "the pinger got no PONG: $(cat "$AM_TMP/pings")"
+wait "$AM_PINGER" || am_fail "the pinger got no PONG: $(cat "$AM_TMP/pings")"
 am_say "$(head -1 "$AM_TMP/pings")"
 am_assert_eq "ticks" "$SCHEDULES" "$(s_ticks)"
 am_assert_eq "pending children submitted" "$((SCHEDULES * CHILDREN))" "$(am_ctl count pending)"

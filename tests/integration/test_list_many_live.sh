@@ -27,18 +27,10 @@ HTTP=127.0.0.1:$(am_free_port)
 AM_BROKER_START_S=120   #   it recovers every live job first
 am_broker_start --http "$HTTP"
 
-#   As in list_no_stall: the broker and the pinger run at a higher
-#   priority than the listings' clients, where allowed
-renice -n -10 -p "$AM_BROKER_PID" >/dev/null 2>&1 || true
-
-#   s_pinger_start NAME: time PING/PONG round trips into $AM_TMP/NAME
-s_pinger_start () {
-    rm -f "$AM_TMP/$1.stop"
-    "$AM_BUILD/tests/pinger" "$AM_ENDPOINT" "$AM_TMP/$1.stop" >"$AM_TMP/$1" 2>&1 &
-    pinger=$!
-    AM_PIDS+=("$pinger")
-    renice -n -10 -p "$pinger" >/dev/null 2>&1 || true
-}
+#   s_pinger_start NAME: time PING/PONG round trips into $AM_TMP/NAME (the
+#   broker and the pinger run at a higher priority than the listings'
+#   clients, where allowed: am_pinger_start)
+s_pinger_start () { am_pinger_start "$AM_TMP/$1" "$AM_TMP/$1.stop"; }
 
 #   A sanitized build (ASan, UBSan) is checked for what it finds, not
 #   timed: its loop is several times slower than the one users run
@@ -51,7 +43,7 @@ am_sanitized && SANITIZED=1
 #   the PINGs may reach 50 ms, and none 200 ms
 s_pinger_check () {
     touch "$AM_TMP/$1.stop"
-    wait "$pinger" || am_fail "the pinger got no PONG: $(cat "$AM_TMP/$1")"
+    wait "$AM_PINGER" || am_fail "the pinger got no PONG: $(cat "$AM_TMP/$1")"
     am_say "$1: $(head -1 "$AM_TMP/$1")"
     if [ -n "$SANITIZED" ]; then
         am_say "$1: a sanitized build: the round trips are not judged"

@@ -47,18 +47,14 @@ am_check "they fall silent at once: PING under $bound_ms ms while they are dropp
 #   What is measured is whether dropping holds the broker's loop, not how
 #   busy the machine is: where allowed, the broker and the pinger run at a
 #   higher priority than whatever else shares the machine
-renice -n -10 -p "$AM_BROKER_PID" >/dev/null 2>&1 || true
-"$PINGER" "$AM_ENDPOINT" "$AM_TMP/stop" >"$AM_TMP/pings" 2>&1 &
-pinger=$!
-AM_PIDS+=("$pinger")
-renice -n -10 -p "$pinger" >/dev/null 2>&1 || true
+am_pinger_start "$AM_TMP/pings" "$AM_TMP/stop"
 touch "$AM_TMP/silent"
 wait "$flood" || true
 #   Not NODES meanwhile: it packs every session, 64 agents each
 s_dead () { [ "$(grep -c 'node.gone .*reason=dead' "$AM_TMP/broker.log")" = 130 ]; }
 am_wait_for "the 130 sessions dropped" 30 s_dead
 touch "$AM_TMP/stop"
-wait "$pinger" || am_fail "the pinger got no PONG: $(cat "$AM_TMP/pings")"
+wait "$AM_PINGER" || am_fail "the pinger got no PONG: $(cat "$AM_TMP/pings")"
 am_say "$(head -1 "$AM_TMP/pings")"
 am_assert_eq "node.dead lines" 130 "$(grep -c 'node.dead' "$AM_TMP/broker.log" || true)"
 am_assert_eq "nodes alive" 1 "$(s_alive)"
