@@ -90,12 +90,6 @@ s_query (broker_t *self)
     return self->query;
 }
 
-bool
-listing_turn_spent (broker_t *self)
-{
-    return self->list_turn_us >= S_LIST_TURN_US;
-}
-
 //  The JOBS (or COUNT) reply to a LIST (COUNT) query, read through the
 //  bounds of a page of at most `page` jobs and `bytes` of records, and
 //  those of this loop turn. 0, -1 for a bad filter (`err` says why), -2

@@ -29,13 +29,6 @@ int
                   bool count_only, int64_t page, size_t bytes, json_t *json,
                   async_msg_t *reply, char *err, size_t err_size);
 
-//  True once the listings of this loop turn spent their time: the loop
-//  reads no more messages in this turn, so that its timers, the commit and
-//  HTTP run before the next listings (clients that page through every job
-//  would else keep it reading for seconds).
-bool
-    listing_turn_spent (broker_t *self);
-
 //  Answer a LIST (COUNT, with `count_only`) from the peer at `routing`:
 //  JOBS (COUNT), or ERROR 6 for a bad filter or cursor.
 void

@@ -130,7 +130,7 @@ s_add_id (async_job_id_t **ids, size_t *count, const char *id)
     }
     size_t size = strnlen (id, ASYNC_ID_CHARS);
     memcpy ((*ids) [n], id, size);
-    (*ids) [n] [size] = 0;
+    memset ((*ids) [n] + size, 0, ASYNC_ID_LEN - size);     //  all its bytes known
     *count = n + 1;
 }
 
