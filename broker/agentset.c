@@ -146,8 +146,10 @@ s_has_agent (session_t *session, const char *name)
 }
 
 void
-agentset_on_request (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+agentset_on_request (broker_t *self, broker_request_t *req)
 {
+    zframe_t *routing = req->routing;
+    async_inmsg_t *in = req->in;
     char name [ASYNC_MAX_NAME + 1], text [400];
     async_agent_set_t request;
     async_agent_set_bad_t bad;
@@ -227,8 +229,10 @@ agentset_on_request (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 }
 
 void
-agentset_on_applied (broker_t *self, const char *rkey, async_inmsg_t *in)
+agentset_on_applied (broker_t *self, broker_request_t *req)
 {
+    const char *rkey = req->rkey;
+    async_inmsg_t *in = req->in;
     async_agent_applied_t applied;
     if (async_agent_applied_decode (&applied, in))
         return;

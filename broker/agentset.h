@@ -17,6 +17,7 @@
 #ifndef BROKER_AGENTSET_H_INCLUDED
 #define BROKER_AGENTSET_H_INCLUDED
 
+#include "handler.h"
 #include "broker.h"
 #include "async_codec.h"
 #include "asyncmesh/id.h"
@@ -79,10 +80,10 @@ agentset_change_t *agentset_next (agentset_t *self);
 //  The broker's handlers (they take the whole broker)
 
 //  AGENT-SET from a client at `routing`: relayed, or ERROR now.
-void agentset_on_request (broker_t *self, zframe_t *routing, async_inmsg_t *in);
+void agentset_on_request (broker_t *self, broker_request_t *req);
 
 //  AGENT-APPLIED from the peer at `rkey`: the answer to its client.
-void agentset_on_applied (broker_t *self, const char *rkey, async_inmsg_t *in);
+void agentset_on_applied (broker_t *self, broker_request_t *req);
 
 //  The changes past their wait, or whose node is gone: answered (ERROR).
 //  Cheap when there are none; called every loop turn, which waits at most

@@ -19,6 +19,7 @@
 */
 #include "broker_impl.h"
 #include "agentset.h"
+#include "handler.h"
 #include "async_alloc.h"
 #include "auth.h"
 #include "broker_view.h"
@@ -367,9 +368,13 @@ broker_read_id (async_inmsg_t *in, char *id)
     return 0;
 }
 
+//  GET, and WAIT (`wait`): the job now, or when it completes
 static void
-s_on_get (broker_t *self, zframe_t *routing, async_inmsg_t *in, bool wait)
+s_on_get (broker_t *self, broker_request_t *req)
 {
+    zframe_t *routing = req->routing;
+    async_inmsg_t *in = req->in;
+    bool wait = req->command == ASYNC_C_WAIT;
     async_job_ref_t request;
     if (async_job_ref_decode (&request, in)) {
         broker_error (self, routing, in->rid, ASYNC_ENOJOB, "no such job: not a job id");
@@ -480,6 +485,76 @@ broker_disk_low (broker_t *self)
     return low;
 }
 
+//  PING: PONG; a node's PING (`node` present, of any type: a malformed one
+//  too) needs its session, else REHELLO
+static void
+s_on_ping (broker_t *self, broker_request_t *req)
+{
+    async_ping_t ping;
+    bool node = async_ping_decode (&ping, req->in) || ping.has_node;
+    async_msg_t msg;
+    async_empty_encode (&msg, req->session || !node ? ASYNC_S_PONG : ASYNC_S_REHELLO,
+                        req->in->rid);
+    broker_send (self, req->routing, &msg);
+}
+
+//  RESULT: the outcomes a node reports, which its waiters get before
+//  their commit (the node keeps each until the broker acknowledges it)
+static void
+s_on_result (broker_t *self, broker_request_t *req)
+{
+    self->from_node = true;
+    lifecycle_on_results (self, req);
+    self->from_node = false;
+}
+
+//  BYE: the node stops; its session goes
+static void
+s_on_bye (broker_t *self, broker_request_t *req)
+{
+    nodes_session_drop (self, req->session, "stopped");
+}
+
+//  The command table: the handler of each command a peer sends the
+//  broker (async_proto.h; unit.proto checks that these are all of them)
+static broker_handler_fn *const s_handlers [ASYNC_COMMANDS] = {
+    [ASYNC_C_SUBMIT] = requests_on_submit,
+    [ASYNC_C_WAIT] = s_on_get,
+    [ASYNC_C_GET] = s_on_get,
+    [ASYNC_C_LIST] = listing_on_list,
+    [ASYNC_C_COUNT] = listing_on_list,
+    [ASYNC_C_STATUS] = listing_on_status,
+    [ASYNC_C_NODES] = listing_on_nodes,
+    [ASYNC_C_CANCEL] = requests_on_cancel,
+    [ASYNC_C_RETRY] = requests_on_retry,
+    [ASYNC_C_DELETE] = requests_on_delete,
+    [ASYNC_C_ANNOTATE] = requests_on_annotate,
+    [ASYNC_C_ADD_CALLBACK] = requests_on_add_callback,
+    [ASYNC_C_QUOTA_SET] = requests_on_quota,
+    [ASYNC_C_QUOTA_DELETE] = requests_on_quota,
+    [ASYNC_C_QUOTA_LIST] = requests_on_quota,
+    [ASYNC_C_EVERY_SET] = requests_on_every,
+    [ASYNC_C_EVERY_DELETE] = requests_on_every,
+    [ASYNC_C_EVERY_LIST] = requests_on_every,
+    [ASYNC_C_QUEUE_PAUSE] = requests_on_queue_pause,
+    [ASYNC_C_QUEUE_RESUME] = requests_on_queue_pause,
+    [ASYNC_C_HISTORY] = listing_on_history,
+    [ASYNC_C_AGENT_SET] = agentset_on_request,
+    [ASYNC_C_PING] = s_on_ping,
+    [ASYNC_C_HELLO] = nodes_on_hello,
+    [ASYNC_C_STARTED] = lifecycle_on_started,
+    [ASYNC_C_PROGRESS] = lifecycle_on_progress,
+    [ASYNC_C_RESULT] = s_on_result,
+    [ASYNC_C_BYE] = s_on_bye,
+    [ASYNC_C_AGENT_APPLIED] = agentset_on_applied,
+};
+
+broker_handler_fn *
+broker_handler (async_command_t command)
+{
+    return (unsigned) command < ASYNC_COMMANDS ? s_handlers [command] : NULL;
+}
+
 static void
 s_handle (broker_t *self, zmsg_t *zmsg)
 {
@@ -545,102 +620,18 @@ s_handle (broker_t *self, zmsg_t *zmsg)
         command = NULL;
         cmd = NULL;
     }
-    switch (command ? command->id : ASYNC_COMMANDS) {
-        case ASYNC_C_SUBMIT:
-            requests_on_submit (self, routing, &in);
-            break;
-        case ASYNC_C_WAIT:
-            s_on_get (self, routing, &in, true);
-            break;
-        case ASYNC_C_GET:
-            s_on_get (self, routing, &in, false);
-            break;
-        case ASYNC_C_LIST:
-            listing_on_list (self, routing, &in, false);
-            break;
-        case ASYNC_C_COUNT:
-            listing_on_list (self, routing, &in, true);
-            break;
-        case ASYNC_C_STATUS:
-            listing_on_status (self, routing, &in);
-            break;
-        case ASYNC_C_HISTORY:
-            listing_on_history (self, routing, &in);
-            break;
-        case ASYNC_C_NODES:
-            listing_on_nodes (self, routing, &in);
-            break;
-        case ASYNC_C_CANCEL:
-            requests_on_cancel (self, routing, &in);
-            break;
-        case ASYNC_C_ANNOTATE:
-            requests_on_annotate (self, routing, &in);
-            break;
-        case ASYNC_C_ADD_CALLBACK:
-            requests_on_add_callback (self, routing, &in);
-            break;
-        case ASYNC_C_QUOTA_SET:
-        case ASYNC_C_QUOTA_DELETE:
-        case ASYNC_C_QUOTA_LIST:
-            requests_on_quota (self, routing, &in, command->id);
-            break;
-        case ASYNC_C_EVERY_SET:
-        case ASYNC_C_EVERY_DELETE:
-        case ASYNC_C_EVERY_LIST:
-            requests_on_every (self, routing, &in, command->id);
-            break;
-        case ASYNC_C_RETRY:
-            requests_on_retry (self, routing, &in);
-            break;
-        case ASYNC_C_DELETE:
-            requests_on_delete (self, routing, &in);
-            break;
-        case ASYNC_C_QUEUE_PAUSE:
-        case ASYNC_C_QUEUE_RESUME:
-            requests_on_queue_pause (self, routing, &in, command->id);
-            break;
-        case ASYNC_C_HELLO:
-            nodes_on_hello (self, routing, rkey, &in);
-            break;
-        case ASYNC_C_PING: {
-            //  A node's PING, `node` present (of any type: a malformed one
-            //  too), needs its session
-            async_ping_t ping;
-            bool node = async_ping_decode (&ping, &in) || ping.has_node;
-            async_msg_t msg;
-            async_empty_encode (&msg, session || !node ? ASYNC_S_PONG : ASYNC_S_REHELLO,
-                                in.rid);
-            broker_send (self, routing, &msg);
-            break;
-        }
-        case ASYNC_C_STARTED:
-            lifecycle_on_started (self, session, &in);
-            break;
-        case ASYNC_C_RESULT:
-            self->from_node = true;
-            lifecycle_on_results (self, session, routing, &in);
-            self->from_node = false;
-            break;
-        case ASYNC_C_PROGRESS:
-            lifecycle_on_progress (self, session, &in);
-            break;
-        case ASYNC_C_BYE:
-            nodes_session_drop (self, session, "stopped");
-            break;
-        case ASYNC_C_AGENT_SET:
-            agentset_on_request (self, routing, &in);
-            break;
-        case ASYNC_C_AGENT_APPLIED:
-            agentset_on_applied (self, rkey, &in);
-            break;
-        default:
-            if (!cmd)
-                break;          //  answered with REHELLO above
-            if (async_rate_allow (&self->dropped, S_DROPPED_LINES))
-                async_log_warning ("broker", "message.dropped", "peer=%s command=%s unlogged=%"
-                                   PRIu64 " reason=\"unknown command\"", rkey, cmd,
-                                   async_rate_quiet (&self->dropped));
-            broker_error (self, routing, in.rid, ASYNC_EREFUSED, "unknown command");
+    broker_handler_fn *handler = command ? broker_handler (command->id) : NULL;
+    if (handler) {
+        broker_request_t req = { routing, rkey, &in, session, command->id };
+        handler (self, &req);
+    }
+    else
+    if (cmd) {          //  (NULL: answered with REHELLO above)
+        if (async_rate_allow (&self->dropped, S_DROPPED_LINES))
+            async_log_warning ("broker", "message.dropped", "peer=%s command=%s unlogged=%"
+                               PRIu64 " reason=\"unknown command\"", rkey, cmd,
+                               async_rate_quiet (&self->dropped));
+        broker_error (self, routing, in.rid, ASYNC_EREFUSED, "unknown command");
     }
     self->actor = NULL;
     async_inmsg_destroy (&in);

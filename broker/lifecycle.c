@@ -817,8 +817,10 @@ s_metrics_started (broker_t *self, async_job_t *job)
 }
 
 void
-lifecycle_on_started (broker_t *self, session_t *session, async_inmsg_t *in)
+lifecycle_on_started (broker_t *self, broker_request_t *req)
 {
+    session_t *session = req->session;
+    async_inmsg_t *in = req->in;
     async_job_token_t started;
     async_job_t *job = async_job_token_decode (&started, in)
                      ? NULL : s_attempt (self, session, started.id, started.token);
@@ -1000,8 +1002,11 @@ lifecycle_log_rejected_count (broker_t *self)
 
 //  RESULT: one result, or `results` (a batch) answered by one ACK
 void
-lifecycle_on_results (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_t *in)
+lifecycle_on_results (broker_t *self, broker_request_t *req)
 {
+    session_t *session = req->session;
+    zframe_t *routing = req->routing;
+    async_inmsg_t *in = req->in;
     //  At most ASYNC_MAX_RESULTS entries are read: a node sends what its
     //  workers finished in one turn, and a longer batch would hold the
     //  loop (and every PING behind it) for one peer. The rest is ignored,
@@ -1152,8 +1157,10 @@ s_on_result (broker_t *self, session_t *session, zframe_t *routing, async_inmsg_
 }
 
 void
-lifecycle_on_progress (broker_t *self, session_t *session, async_inmsg_t *in)
+lifecycle_on_progress (broker_t *self, broker_request_t *req)
 {
+    session_t *session = req->session;
+    async_inmsg_t *in = req->in;
     async_task_progress_t report;
     if (async_task_progress_decode (&report, in))
         return;

@@ -20,6 +20,7 @@
 #ifndef BROKER_LIFECYCLE_H_INCLUDED
 #define BROKER_LIFECYCLE_H_INCLUDED
 
+#include "handler.h"
 #include "broker.h"
 #include "session.h"
 #include "async_codec.h"
@@ -114,11 +115,10 @@ void
 //  A node's STARTED, RESULT (one outcome or a batch of them) and PROGRESS
 //  for the jobs it runs
 void
-    lifecycle_on_started (broker_t *self, session_t *session, async_inmsg_t *in);
+    lifecycle_on_started (broker_t *self, broker_request_t *req);
 void
-    lifecycle_on_results (broker_t *self, session_t *session, zframe_t *routing,
-                          async_inmsg_t *in);
+    lifecycle_on_results (broker_t *self, broker_request_t *req);
 void
-    lifecycle_on_progress (broker_t *self, session_t *session, async_inmsg_t *in);
+    lifecycle_on_progress (broker_t *self, broker_request_t *req);
 
 #endif

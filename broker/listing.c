@@ -114,9 +114,11 @@ listing_jobs (broker_t *self, const msgpack_object *query, uint64_t rid, bool co
 }
 
 void
-listing_on_list (broker_t *self, zframe_t *routing, async_inmsg_t *in,
-                 bool count_only)
+listing_on_list (broker_t *self, broker_request_t *req)
 {
+    zframe_t *routing = req->routing;
+    async_inmsg_t *in = req->in;
+    bool count_only = req->command == ASYNC_C_COUNT;
     async_msg_t msg;
     char err [100];
     int rc = listing_jobs (self, in->body, in->rid, count_only, S_LIST_PAGE, S_LIST_BYTES,
@@ -340,8 +342,10 @@ listing_status (broker_t *self, uint64_t rid, async_msg_t *reply)
 }
 
 void
-listing_on_history (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+listing_on_history (broker_t *self, broker_request_t *req)
 {
+    zframe_t *routing = req->routing;
+    async_inmsg_t *in = req->in;
     char range [8] = "";
     int64_t range_us, step_us;
     async_history_range_t request;
@@ -374,8 +378,10 @@ listing_on_history (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 }
 
 void
-listing_on_status (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+listing_on_status (broker_t *self, broker_request_t *req)
 {
+    zframe_t *routing = req->routing;
+    async_inmsg_t *in = req->in;
     async_msg_t msg;
     listing_status (self, in->rid, &msg);
     broker_send (self, routing, &msg);
@@ -490,8 +496,10 @@ s_on_node (broker_t *self, zframe_t *routing, async_inmsg_t *in, const char *uui
 }
 
 void
-listing_on_nodes (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+listing_on_nodes (broker_t *self, broker_request_t *req)
 {
+    zframe_t *routing = req->routing;
+    async_inmsg_t *in = req->in;
     char uuid [ASYNC_ID_LEN];
     async_nodes_t request;
     async_nodes_bad_t bad;

@@ -14,6 +14,7 @@
 #ifndef BROKER_LISTING_H_INCLUDED
 #define BROKER_LISTING_H_INCLUDED
 
+#include "handler.h"
 #include "broker_impl.h"
 #include "async_codec.h"
 #include <jansson.h>
@@ -29,28 +30,27 @@ int
                   bool count_only, int64_t page, size_t bytes, json_t *json,
                   async_msg_t *reply, char *err, size_t err_size);
 
-//  Answer a LIST (COUNT, with `count_only`) from the peer at `routing`:
-//  JOBS (COUNT), or ERROR 6 for a bad filter or cursor.
+//  Answer a LIST (or COUNT) from the request's peer: JOBS (COUNT), or
+//  ERROR 6 for a bad filter or cursor.
 void
-    listing_on_list (broker_t *self, zframe_t *routing, async_inmsg_t *in,
-                     bool count_only);
+    listing_on_list (broker_t *self, broker_request_t *req);
 
 //  The STATUS reply, bounded: at most QUERY_STATUS_QUEUES queues and
 //  1000 nodes (about 4 MiB of them), the rest counted.
 void
     listing_status (broker_t *self, uint64_t rid, async_msg_t *reply);
 
-//  Answer a STATUS from the peer at `routing`.
 //  HISTORY: the jobs completed in the last hour, day or week (history.h)
 void
-    listing_on_history (broker_t *self, zframe_t *routing, async_inmsg_t *in);
+    listing_on_history (broker_t *self, broker_request_t *req);
 
+//  Answer a STATUS from the request's peer.
 void
-    listing_on_status (broker_t *self, zframe_t *routing, async_inmsg_t *in);
+    listing_on_status (broker_t *self, broker_request_t *req);
 
-//  Answer a NODES from the peer at `routing`: the nodes, alive then dead,
+//  Answer a NODES from the request's peer: the nodes, alive then dead,
 //  within the bounds of STATUS's.
 void
-    listing_on_nodes (broker_t *self, zframe_t *routing, async_inmsg_t *in);
+    listing_on_nodes (broker_t *self, broker_request_t *req);
 
 #endif

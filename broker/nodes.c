@@ -686,8 +686,11 @@ s_hello_disk_low (broker_t *self, zframe_t *routing, async_inmsg_t *in, const ch
 }
 
 void
-nodes_on_hello (broker_t *self, zframe_t *routing, char *rkey, async_inmsg_t *in)
+nodes_on_hello (broker_t *self, broker_request_t *req)
 {
+    zframe_t *routing = req->routing;
+    char *rkey = req->rkey;
+    async_inmsg_t *in = req->in;
     uint8_t key_hash [SESSION_KEY_HASH];
     bool bind = false;
     //  Each field on its own: each bad one has its own refusal, below and

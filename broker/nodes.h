@@ -21,6 +21,7 @@
 #ifndef BROKER_NODES_H_INCLUDED
 #define BROKER_NODES_H_INCLUDED
 
+#include "handler.h"
 #include "broker.h"
 #include "session.h"
 #include "store.h"
@@ -221,11 +222,11 @@ size_t
 //  ---------------------------------------------------------------------
 //  The broker's handlers of node sessions (they take the whole broker)
 
-//  HELLO from `routing` (`rkey` its hex): check it, make the session (the
-//  former ones of the connection and of the uuid dropped), take back the
-//  jobs the node holds, and answer WELCOME or ERROR
+//  HELLO from the request's peer: check it, make the session (the former
+//  ones of the connection and of the uuid dropped), take back the jobs
+//  the node holds, and answer WELCOME or ERROR
 void
-    nodes_on_hello (broker_t *broker, zframe_t *routing, char *rkey, async_inmsg_t *in);
+    nodes_on_hello (broker_t *broker, broker_request_t *req);
 
 //  Drop `session` for `why` ("dead", "stopped", "superseded",
 //  "re-registered", "key_revoked"...): its jobs interrupted, its agents out of

@@ -164,8 +164,10 @@ s_accepted (const char *id, bool existing, bool waiting, size_t unservable)
 #define S_SUBMIT_SPECS 4096
 
 void
-requests_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+requests_on_submit (broker_t *self, broker_request_t *req)
 {
+    zframe_t *routing = req->routing;
+    async_inmsg_t *in = req->in;
     char err [300], id [ASYNC_ID_LEN];
     bool existing, waiting;
     size_t unservable;
@@ -268,14 +270,18 @@ s_on_job_action (broker_t *self, zframe_t *routing, async_inmsg_t *in,
 }
 
 void
-requests_on_cancel (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+requests_on_cancel (broker_t *self, broker_request_t *req)
 {
+    zframe_t *routing = req->routing;
+    async_inmsg_t *in = req->in;
     s_on_job_action (self, routing, in, requests_cancel);
 }
 
 void
-requests_on_annotate (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+requests_on_annotate (broker_t *self, broker_request_t *req)
 {
+    zframe_t *routing = req->routing;
+    async_inmsg_t *in = req->in;
     char name [ASYNC_MAX_NAME + 1];
     async_annotate_t request;
     async_annotate_bad_t bad;
@@ -309,8 +315,10 @@ requests_on_annotate (broker_t *self, zframe_t *routing, async_inmsg_t *in)
 
 //  Add a callback to a job in any status; on a completed job it runs now
 void
-requests_on_add_callback (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+requests_on_add_callback (broker_t *self, broker_request_t *req)
 {
+    zframe_t *routing = req->routing;
+    async_inmsg_t *in = req->in;
     async_add_callback_t request;
     async_add_callback_bad_t bad;
     async_add_callback_decode_each (&request, &bad, in);
@@ -453,8 +461,11 @@ s_every_budget (broker_t *self, const char *name, size_t jobs, int64_t interval_
 }
 
 void
-requests_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_command_t cmd)
+requests_on_every (broker_t *self, broker_request_t *req)
 {
+    zframe_t *routing = req->routing;
+    async_inmsg_t *in = req->in;
+    async_command_t cmd = req->command;
     char name [ASYNC_MAX_NAME + 1] = "", err [300];
     if (cmd == ASYNC_C_EVERY_LIST) {
         async_msg_t msg;
@@ -595,8 +606,11 @@ requests_quota (broker_t *self, const char *name, int64_t size, char *err, size_
 }
 
 void
-requests_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in, async_command_t cmd)
+requests_on_quota (broker_t *self, broker_request_t *req)
 {
+    zframe_t *routing = req->routing;
+    async_inmsg_t *in = req->in;
+    async_command_t cmd = req->command;
     if (cmd == ASYNC_C_QUOTA_LIST) {
         async_msg_t msg;
         broker_quotas_encode (self, &msg, in->rid);
@@ -652,9 +666,11 @@ requests_queue_pause (broker_t *self, const char *queue, bool pause, char *err,
 }
 
 void
-requests_on_queue_pause (broker_t *self, zframe_t *routing, async_inmsg_t *in,
-                         async_command_t cmd)
+requests_on_queue_pause (broker_t *self, broker_request_t *req)
 {
+    zframe_t *routing = req->routing;
+    async_inmsg_t *in = req->in;
+    async_command_t cmd = req->command;
     char queue [ASYNC_MAX_NAME + 1] = "", err [300];
     async_queue_t request;
     async_queue_bad_t bad;
@@ -679,8 +695,10 @@ requests_retry (broker_t *self, const char *id, char *err, size_t err_size)
 }
 
 void
-requests_on_retry (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+requests_on_retry (broker_t *self, broker_request_t *req)
 {
+    zframe_t *routing = req->routing;
+    async_inmsg_t *in = req->in;
     s_on_job_action (self, routing, in, requests_retry);
 }
 
@@ -721,7 +739,9 @@ requests_delete (broker_t *self, const char *id, char *err, size_t err_size)
 }
 
 void
-requests_on_delete (broker_t *self, zframe_t *routing, async_inmsg_t *in)
+requests_on_delete (broker_t *self, broker_request_t *req)
 {
+    zframe_t *routing = req->routing;
+    async_inmsg_t *in = req->in;
     s_on_job_action (self, routing, in, requests_delete);
 }

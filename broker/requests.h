@@ -6,55 +6,55 @@
 #ifndef BROKER_REQUESTS_H_INCLUDED
 #define BROKER_REQUESTS_H_INCLUDED
 
+#include "handler.h"
 #include "broker_impl.h"
 #include "async_codec.h"
 #include "async_proto.h"
+
+//  The handlers of the clients' requests (handler.h)
 
 //  SUBMIT: one job spec (`spec`) or up to 4,096 (`specs`), each parsed,
 //  checked, staged and started; ACCEPTED once they are durable. With
 //  `wait`, the sender waits for each new job's outcome
 void
-    requests_on_submit (broker_t *self, zframe_t *routing, async_inmsg_t *in);
+    requests_on_submit (broker_t *self, broker_request_t *req);
 
 //  CANCEL of a job: OK once staged (lifecycle_cancel does the work)
 void
-    requests_on_cancel (broker_t *self, zframe_t *routing, async_inmsg_t *in);
+    requests_on_cancel (broker_t *self, broker_request_t *req);
 
 //  ANNOTATE: set one annotation of a job (all of them within
 //  SPEC_ANNOTATIONS_MAX bytes)
 void
-    requests_on_annotate (broker_t *self, zframe_t *routing, async_inmsg_t *in);
+    requests_on_annotate (broker_t *self, broker_request_t *req);
 
 //  ADD-CALLBACK: add a callback task to a job; on a completed job it runs
 //  at once
 void
-    requests_on_add_callback (broker_t *self, zframe_t *routing, async_inmsg_t *in);
+    requests_on_add_callback (broker_t *self, broker_request_t *req);
 
-//  EVERY-SET, EVERY-DELETE, EVERY-LIST (`cmd`): recurring schedules,
+//  EVERY-SET, EVERY-DELETE, EVERY-LIST (the request's command): recurring schedules,
 //  within their budgets
 void
-    requests_on_every (broker_t *self, zframe_t *routing, async_inmsg_t *in,
-                       async_command_t cmd);
+    requests_on_every (broker_t *self, broker_request_t *req);
 
-//  QUOTA-SET, QUOTA-DELETE, QUOTA-LIST (`cmd`): cluster quotas
+//  QUOTA-SET, QUOTA-DELETE, QUOTA-LIST (the request's command): cluster quotas
 void
-    requests_on_quota (broker_t *self, zframe_t *routing, async_inmsg_t *in,
-                       async_command_t cmd);
+    requests_on_quota (broker_t *self, broker_request_t *req);
 
-//  QUEUE-PAUSE, QUEUE-RESUME (`cmd`): stop or restart the dispatch of a
+//  QUEUE-PAUSE, QUEUE-RESUME (the request's command): stop or restart the dispatch of a
 //  queue's jobs, durably
 void
-    requests_on_queue_pause (broker_t *self, zframe_t *routing, async_inmsg_t *in,
-                             async_command_t cmd);
+    requests_on_queue_pause (broker_t *self, broker_request_t *req);
 
 //  RETRY: a new attempt of a job that completed with a failure
 //  (lifecycle_retry)
 void
-    requests_on_retry (broker_t *self, zframe_t *routing, async_inmsg_t *in);
+    requests_on_retry (broker_t *self, broker_request_t *req);
 
 //  DELETE: forget a completed job now, rather than at the retention purge
 void
-    requests_on_delete (broker_t *self, zframe_t *routing, async_inmsg_t *in);
+    requests_on_delete (broker_t *self, broker_request_t *req);
 
 //  The operators' actions, for the protocol (requests_on_...) and the
 //  HTTP API: each checks, stages its writes for a synced commit and

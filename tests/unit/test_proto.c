@@ -2,6 +2,7 @@
 //  and docs/protocol.md name the same messages, and a message counts its
 //  own body fields
 #include "async_proto.h"
+#include "handler.h"
 #include "async_msgs.h"
 #include "async_codec.h"
 #include <setjmp.h>
@@ -1153,6 +1154,24 @@ test_typed_hello (void **state)
     msgpack_sbuffer_destroy (&held);
 }
 
+//  The broker's command table: a handler for every command a peer may send
+//  it, and none for those it sends (a command added to the protocol table
+//  without its handler would be refused as unknown)
+static void
+test_broker_handles_every_command (void **state)
+{
+    (void) state;
+    for (int id = 0; id < ASYNC_COMMANDS; id++) {
+        const async_proto_t *row = async_proto_row ((async_command_t) id);
+        bool to_broker = row->sender != ASYNC_SENDER_BROKER;
+        if (to_broker && !broker_handler ((async_command_t) id))
+            fail_msg ("%s goes to the broker, which has no handler for it", row->name);
+        if (!to_broker && broker_handler ((async_command_t) id))
+            fail_msg ("%s is the broker's, which has a handler for it", row->name);
+    }
+    assert_null (broker_handler (ASYNC_COMMANDS));
+}
+
 int
 main (void)
 {
@@ -1163,6 +1182,7 @@ main (void)
         cmocka_unit_test (test_senders_and_flags),
         cmocka_unit_test (test_typed_messages_match_the_docs),
         cmocka_unit_test (test_every_request_is_typed),
+        cmocka_unit_test (test_broker_handles_every_command),
         cmocka_unit_test (test_typed_messages_round_trip),
         cmocka_unit_test (test_typed_strings_and_options),
         cmocka_unit_test (test_typed_batches),
