@@ -79,10 +79,10 @@ agentset_change_t *agentset_next (agentset_t *self);
 //  ---------------------------------------------------------------------
 //  The broker's handlers (they take the whole broker)
 
-//  AGENT-SET from a client at `routing`: relayed, or ERROR now.
+//  AGENT-SET from a client: relayed, or ERROR now.
 void agentset_on_request (broker_t *self, broker_request_t *req);
 
-//  AGENT-APPLIED from the peer at `rkey`: the answer to its client.
+//  AGENT-APPLIED from a node: the answer to its client.
 void agentset_on_applied (broker_t *self, broker_request_t *req);
 
 //  The changes past their wait, or whose node is gone: answered (ERROR).
