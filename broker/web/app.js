@@ -18,6 +18,7 @@ const SAMPLES = 150;                //  5 minutes of throughput samples
 const PAGE = 50;                    //  jobs of one page of a list
 const TREE_CHILDREN = 50;           //  children listed at once on a job page
 const TREE_OPEN = 10;               //  a parent of more children shows counts
+const TREE_FETCHES = 20;            //  requests to fill a page of children at most
 const COUNT_PAGES = 20;             //  pages of a count read at most
 const CHILD_COUNTS_TTL = 10000;     //  ms a running parent's counts are kept
 const CHILD_STATUSES = ["pending", "assigned", "active", "callbacks", "succeeded", "failed"];
@@ -695,12 +696,21 @@ async function childrenByStatus (job) {
     const parts = [el ("p", {class: "counts", id: "child-counts"}, ...buttons,
                        more ? el ("span", {class: "muted"}, " (more not counted yet)") : null)];
     if (shown) {
-        const query = new URLSearchParams ({parent: job.id, status: shown.status,
-                                            limit: String (TREE_CHILDREN)});
-        const cursor = shown.cursors [shown.cursors.length - 1];
-        if (cursor)
-            query.set ("cursor", cursor);
-        const page = await fetchJson ("/api/jobs?" + query.toString ());
+        //  The broker's page stops where its time ran out (a few dozen
+        //  children read, on a busy broker): follow it until the page
+        //  shows TREE_CHILDREN or the children end, in TREE_FETCHES at most
+        const page = {data: [], next: shown.cursors [shown.cursors.length - 1]};
+        for (let fetches = 0; fetches < TREE_FETCHES; fetches++) {
+            const query = new URLSearchParams ({parent: job.id, status: shown.status,
+                                                limit: String (TREE_CHILDREN - page.data.length)});
+            if (page.next)
+                query.set ("cursor", page.next);
+            const part = await fetchJson ("/api/jobs?" + query.toString ());
+            page.data = page.data.concat (part.data);
+            page.next = part.next;
+            if (!page.next || page.data.length >= TREE_CHILDREN)
+                break;
+        }
         const pager = [];
         if (shown.cursors.length > 1) {
             const first = el ("button", {type: "button", class: "toggle"}, "first");

@@ -119,8 +119,8 @@ big=$(jq -cn '{parallel: ([range (100) | {task: "testing.ret", args: [.]}]
                           + [range (20) | {task: "testing.fail", args: ["ValueError", "no"]}])}' \
       | am_ctl submit --spec -)
 am_ctl wait "$big" --timeout 30s >/dev/null || true
-#   (A page holds at most 50, fewer when the broker's time for the page ran
-#   out: a sanitized broker on a busy machine)
+#   (A page holds at most 50; the console follows the broker's pages, which
+#   stop where their time ran out, until it shows 50 or the children end)
 am_check "the job page of a fan-out of 120: counts by status, a status's children page by page"
 am_cdp fanout <<STEPS
 open http://$HTTP/#job/$big
