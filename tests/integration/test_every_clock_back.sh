@@ -73,6 +73,7 @@ jobs=$(s_jobs)
 am_wait_for "three ticks after the restart" 15 s_jobs_at_least "$((jobs + 3))"
 am_wait_for "the next tick within an interval" 10 s_next_near -3660
 am_assert_eq "every.reanchored lines, one a step" 3 "$(s_reanchored)"
-keys=$(am_ctl jobs pending --task testing.noop --limit 0 | jq -r .key | sort -u | wc -l)
-am_assert_eq "distinct tick keys" "$(s_jobs)" "$keys"
+#   One listing for both counts: the schedule goes on ticking meanwhile
+am_ctl jobs pending --task testing.noop --limit 0 | jq -r .key >"$AM_TMP/keys"
+am_assert_eq "distinct tick keys" "$(wc -l <"$AM_TMP/keys")" "$(sort -u "$AM_TMP/keys" | wc -l)"
 am_say "PASS"
