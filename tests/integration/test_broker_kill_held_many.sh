@@ -28,10 +28,7 @@ echo 8000 >"$SLOW"
 #   store's writer thread: what follows waits behind it, unrecorded. Sent
 #   with a PING in one go, so that the broker hands it to the writer
 #   instead of writing a lone request itself
-"$AM_BUILD/tests/rawreq" -t 20000 "$AM_ENDPOINT" \
-    SUBMIT '{"spec": {"task": "testing.noop", "queue": "nobody"}}' PING '{}' \
-    >"$AM_TMP/held_submit.log" 2>&1 &
-am_wait_for "the broker's PONG (the submit is being written)" 5 grep -q PONG "$AM_TMP/held_submit.log"
+am_hold_writer "$AM_TMP/held_submit.log"
 am_node_start node1 --module "$AM_TESTING_SO" --agent main:1
 s_ran_all () { [ "$(wc -l <"$AM_TMP/node1/runs" 2>/dev/null || echo 0)" -ge $N ]; }
 am_wait_for "the $N jobs to run on node1" 6 s_ran_all

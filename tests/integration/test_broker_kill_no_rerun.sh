@@ -26,10 +26,7 @@ echo 30000 >"$SLOW"
 #   store's writer thread: the job's assignment waits behind it,
 #   unrecorded. Sent with a PING in one go, so that the broker hands it to
 #   the writer instead of writing a lone request itself
-"$AM_BUILD/tests/rawreq" -t 45000 "$AM_ENDPOINT" \
-    SUBMIT '{"spec": {"task": "testing.noop", "queue": "nobody"}}' PING '{}' \
-    >"$AM_TMP/held_submit.log" 2>&1 &
-am_wait_for "the broker's PONG (the submit is being written)" 5 grep -q PONG "$AM_TMP/held_submit.log"
+am_hold_writer "$AM_TMP/held_submit.log"
 am_node_start node1 --module "$AM_TESTING_SO" --agent main:1
 s_ran () { [ "$(wc -l <"$AM_TMP/node1/runs" 2>/dev/null || echo 0)" -ge 1 ]; }
 am_wait_for "the job to run on node1" 20 s_ran
@@ -68,10 +65,7 @@ am_wait_for "the blocker to run on node2" 10 am_node_running "${AM_NODE_UUID[nod
 id2=$(am_ctl submit --begin-after +3s testing.record runs2 twice-no)
 echo 30000 >"$SLOW"
 rm -f "$AM_TMP/held_submit.log"
-"$AM_BUILD/tests/rawreq" -t 45000 "$AM_ENDPOINT" \
-    SUBMIT '{"spec": {"task": "testing.noop", "queue": "nobody"}}' PING '{}' \
-    >"$AM_TMP/held_submit.log" 2>&1 &
-am_wait_for "the broker's PONG (the submit is being written)" 5 grep -q PONG "$AM_TMP/held_submit.log"
+am_hold_writer "$AM_TMP/held_submit.log"
 s_ran2 () { [ -s "$AM_TMP/node1/runs2" ]; }
 am_wait_for "the second job to run on node1" 20 s_ran2
 if grep -q ACCEPTED "$AM_TMP/held_submit.log"; then

@@ -32,10 +32,7 @@ echo 8000 >"$SLOW"
 #   store's writer thread: what follows waits behind it, unwritten. Sent
 #   with a PING in one go, so that the broker hands it to the writer
 #   instead of writing a lone request itself
-"$AM_BUILD/tests/rawreq" -t 20000 "$AM_ENDPOINT" \
-    SUBMIT '{"spec": {"task": "testing.noop", "queue": "nobody"}}' PING '{}' \
-    >"$AM_TMP/held_submit.log" 2>&1 &
-am_wait_for "the broker's PONG (the submit is being written)" 5 grep -q PONG "$AM_TMP/held_submit.log"
+am_hold_writer "$AM_TMP/held_submit.log"
 kill -CONT "${AM_NODE_PID[node1]}"
 #   The failure is taken: the job waits in its queue for the write, or (a
 #   broker that does not wait) attempt 2 runs at once, the second call
