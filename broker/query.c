@@ -108,20 +108,66 @@ query_cursor_format (const query_cursor_t *cursor, char *text, size_t size)
                   cursor->id);
 }
 
-//  A string filter of LIST/COUNT: absent or nil is no filter (*value
-//  NULL); else a string of at most ASYNC_MAX_NAME bytes, or -1 with `err`
+//  The `status` filter: 0, or -1 (`err` says why)
 static int
-s_filter_str (const msgpack_object *body, const char *key, char **value,
-              char *err, size_t err_size)
+s_filter_statuses (const msgpack_object *statuses, query_filter_t *filter, char *err,
+                   size_t err_size)
+{
+    for (uint32_t i = 0; i < statuses->via.array.size && filter->nstatuses < 8; i++) {
+        char name [32];
+        if (statuses->via.array.ptr [i].type != MSGPACK_OBJECT_STR) {
+            snprintf (err, err_size, "status must be an array of status names");
+            return -1;
+        }
+        if (async_mp_strcpy (&statuses->via.array.ptr [i], name, sizeof name)) {
+            snprintf (err, err_size, "unknown status in the query");
+            return -1;
+        }
+        if (strcmp (name, "succeeded") == 0)
+            filter->succeeded = true;
+        else
+        if (strcmp (name, "failed") == 0)
+            filter->failed = true;
+        else
+        if (strcmp (name, "scheduled") == 0)
+            filter->scheduled = true;
+        else {
+            int status = async_status_parse (name);
+            if (status < 0) {
+                snprintf (err, err_size, "unknown status in the query");
+                return -1;
+            }
+            filter->statuses [filter->nstatuses++] = status;
+        }
+    }
+    return 0;
+}
+
+//  A `queue` or `task` filter: a copy (NULL when not given), or -1 (`err`
+//  says why) when it is no string (`bad`) or too long
+static int
+s_filter_name (bool bad, bool given, async_str_t name, char **value, const char *key,
+               char *err, size_t err_size)
 {
     *value = NULL;
-    const msgpack_object *given = async_mp_get (body, key);
-    if (!given || given->type == MSGPACK_OBJECT_NIL)
-        return 0;
-    if (given->type != MSGPACK_OBJECT_STR || given->via.str.size > ASYNC_MAX_NAME
-    ||  !(*value = async_mp_strdup (body, key))) {
+    if (bad || (given && name.size > ASYNC_MAX_NAME)) {
         snprintf (err, err_size, "%s must be a string of at most %d bytes", key,
                   ASYNC_MAX_NAME);
+        return -1;
+    }
+    if (given)
+        *value = async_xstrndup (name.data, name.size);
+    return 0;
+}
+
+//  A `node` or `parent` filter: copied into `id` (36 characters and a
+//  NUL), or -1 (`err` is `why`) when it is no canonical uuid
+static int
+s_filter_id (bool bad, bool given, async_str_t text, char *id, const char *why, char *err,
+             size_t err_size)
+{
+    if (bad || (given && (async_str_copy (text, id, ASYNC_ID_LEN) || !async_id_valid (id)))) {
+        snprintf (err, err_size, "%s", why);
         return -1;
     }
     return 0;
@@ -129,7 +175,9 @@ s_filter_str (const msgpack_object *body, const char *key, char **value,
 
 //  0, -1 for a bad filter (`err` says why), -2 for a bad cursor. A filter
 //  given with the wrong type or size is refused, not ignored: ignored, it
-//  would match every job. Absent or nil, a field is no filter
+//  would match every job. Absent or nil, a field is no filter. The body
+//  is typed in async_msgs.h (list_query); the fields are checked in its
+//  order, the first bad one refused
 int
 query_filter_parse (const msgpack_object *body, query_filter_t *filter, query_cursor_t *cursor,
                     char *err, size_t err_size)
@@ -137,91 +185,51 @@ query_filter_parse (const msgpack_object *body, query_filter_t *filter, query_cu
     memset (filter, 0, sizeof *filter);
     memset (cursor, 0, sizeof *cursor);
     filter->limit = 1000;
-    const msgpack_object *statuses = async_mp_get (body, "status");
-    if (statuses && statuses->type != MSGPACK_OBJECT_NIL
-    &&  statuses->type != MSGPACK_OBJECT_ARRAY) {
+    async_list_query_t query;
+    async_list_query_bad_t bad;
+    async_list_query_decode_map_each (&query, &bad, body);
+    if (bad.status) {
         snprintf (err, err_size, "status must be an array of status names");
         return -1;
     }
-    if (statuses && statuses->type == MSGPACK_OBJECT_ARRAY) {
-        for (uint32_t i = 0; i < statuses->via.array.size && filter->nstatuses < 8; i++) {
-            char name [32];
-            if (statuses->via.array.ptr [i].type != MSGPACK_OBJECT_STR) {
-                snprintf (err, err_size, "status must be an array of status names");
-                return -1;
-            }
-            if (async_mp_strcpy (&statuses->via.array.ptr [i], name, sizeof name)) {
-                snprintf (err, err_size, "unknown status in the query");
-                return -1;
-            }
-            if (strcmp (name, "succeeded") == 0)
-                filter->succeeded = true;
-            else
-            if (strcmp (name, "failed") == 0)
-                filter->failed = true;
-            else
-            if (strcmp (name, "scheduled") == 0)
-                filter->scheduled = true;
-            else {
-                int status = async_status_parse (name);
-                if (status < 0) {
-                    snprintf (err, err_size, "unknown status in the query");
-                    return -1;
-                }
-                filter->statuses [filter->nstatuses++] = status;
-            }
-        }
-    }
-    if (s_filter_str (body, "queue", &filter->queue, err, err_size)
-    ||  s_filter_str (body, "task", &filter->task, err, err_size))
+    if ((query.has_status && s_filter_statuses (query.status.object, filter, err, err_size))
+    ||  s_filter_name (bad.queue, query.has_queue, query.queue, &filter->queue, "queue", err,
+                       err_size)
+    ||  s_filter_name (bad.task, query.has_task, query.task, &filter->task, "task", err,
+                       err_size)
+    ||  s_filter_id (bad.node, query.has_node, query.node, filter->node,
+                     "node must be a node's uuid", err, err_size)
+    ||  s_filter_id (bad.parent, query.has_parent, query.parent, filter->parent,
+                     "parent must be a job id", err, err_size))
         return -1;
-    const msgpack_object *node = async_mp_get (body, "node");
-    if (node && node->type != MSGPACK_OBJECT_NIL
-    &&  (async_mp_strcpy (node, filter->node, sizeof filter->node)
-      || !async_id_valid (filter->node))) {
-        snprintf (err, err_size, "node must be a node's uuid");
-        return -1;
-    }
-    const msgpack_object *parent = async_mp_get (body, "parent");
-    if (parent && parent->type != MSGPACK_OBJECT_NIL
-    &&  (async_mp_strcpy (parent, filter->parent, sizeof filter->parent)
-      || !async_id_valid (filter->parent))) {
-        snprintf (err, err_size, "parent must be a job id");
-        return -1;
-    }
-    const msgpack_object *by_status = async_mp_get (body, "by_status");
-    if (by_status && by_status->type != MSGPACK_OBJECT_NIL
-    &&  async_mp_bool (body, "by_status", &filter->by_status)) {
+    if (bad.by_status) {
         snprintf (err, err_size, "by_status must be true or false");
         return -1;
     }
-    const msgpack_object *limit = async_mp_get (body, "limit");
-    if (limit && limit->type != MSGPACK_OBJECT_NIL
-    &&  async_mp_int (body, "limit", &filter->limit)) {
+    filter->by_status = query.has_by_status && query.by_status;
+    if (bad.limit) {
         snprintf (err, err_size, "limit must be an integer");
         return -1;
     }
+    if (query.has_limit)
+        filter->limit = query.limit;
     //  since: seconds, 0 = any; NaN, infinities and huge values refused
     //  before any arithmetic (a double out of int64's range is undefined)
-    const msgpack_object *since = async_mp_get (body, "since");
-    if (since && since->type != MSGPACK_OBJECT_NIL) {
-        double seconds;
-        int64_t usecs;
-        if (async_mp_double (body, "since", &seconds)
-        ||  async_seconds_to_us (seconds, 0, ASYNC_DURATION_MAX_S, &usecs)) {
-            snprintf (err, err_size, "since must be a number of seconds from 0 to 1e12");
-            return -1;
-        }
-        if (usecs > 0)
-            filter->since = async_now_us () - usecs;
+    int64_t usecs = 0;
+    if (bad.since
+    ||  (query.has_since
+      && async_seconds_to_us (query.since, 0, ASYNC_DURATION_MAX_S, &usecs))) {
+        snprintf (err, err_size, "since must be a number of seconds from 0 to 1e12");
+        return -1;
     }
-    const msgpack_object *given = async_mp_get (body, "cursor");
-    if (given && given->type != MSGPACK_OBJECT_NIL) {
-        char text [300];
-        if (async_mp_strcpy (given, text, sizeof text) || query_cursor_parse (text, cursor)
-        ||  (cursor->phase == 'k') != (filter->parent [0] != 0))
-            return -2;          //  a children's cursor goes with `parent` only
-    }
+    if (usecs > 0)
+        filter->since = async_now_us () - usecs;
+    char text [300];
+    if (bad.cursor
+    ||  (query.has_cursor
+      && (async_str_copy (query.cursor, text, sizeof text) || query_cursor_parse (text, cursor)
+       || (cursor->phase == 'k') != (filter->parent [0] != 0))))
+        return -2;              //  a children's cursor goes with `parent` only
     return 0;
 }
 

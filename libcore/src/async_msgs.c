@@ -134,6 +134,8 @@ s_mp_part (const msgpack_object *map, const char *key, msgpack_object_type type,
 #define S_VALUE_OPT_ARR S_VALUE_ARR
 #define S_VALUE_MAY_ARR S_VALUE_ARR
 #define S_VALUE_NIL_ARR S_VALUE_ARR
+#define S_VALUE_NIL_STR S_VALUE_STR
+#define S_VALUE_NIL_I64 S_VALUE_I64
 #define S_VALUE_BOOL(pk, field) \
     if (body->field) \
         msgpack_pack_true (pk); \
@@ -143,6 +145,8 @@ s_mp_part (const msgpack_object *map, const char *key, msgpack_object_type type,
 #define S_VALUE_OPT_BOOL S_VALUE_BOOL
 #define S_VALUE_OPT_NUM  S_VALUE_NUM
 #define S_VALUE_MAY_BOOL S_VALUE_BOOL
+#define S_VALUE_NIL_NUM  S_VALUE_NUM
+#define S_VALUE_NIL_BOOL S_VALUE_BOOL
 
 //  Whether a field of `body` is sent: 1, or has_FIELD for an optional one
 #define S_SENT_ID(field)        1
@@ -168,6 +172,10 @@ s_mp_part (const msgpack_object *map, const char *key, msgpack_object_type type,
 #define S_SENT_OPT_BOOL(field)  body->has_##field
 #define S_SENT_OPT_NUM(field)   body->has_##field
 #define S_SENT_MAY_BOOL(field)  body->has_##field
+#define S_SENT_NIL_STR(field)   body->has_##field
+#define S_SENT_NIL_I64(field)   body->has_##field
+#define S_SENT_NIL_NUM(field)   body->has_##field
+#define S_SENT_NIL_BOOL(field)  body->has_##field
 
 //  Encode one field of `body` into the message
 #define S_ENCODE(type, field) \
@@ -226,13 +234,6 @@ s_mp_part (const msgpack_object *map, const char *key, msgpack_object_type type,
 #define S_DECODE_OPT_MAP(field) S_DECODE_OPT (field, S_DECODE_MAP)
 #define S_DECODE_OPT_ARR(field) S_DECODE_OPT (field, S_DECODE_ARR)
 #define S_DECODE_MAY_ARR(field) S_DECODE_MAY (field, S_DECODE_ARR)
-//  Optional, nil read as absent
-#define S_DECODE_NIL_ARR(field) \
-    if (ok && async_mp_get (map, #field) \
-           && async_mp_get (map, #field)->type != MSGPACK_OBJECT_NIL) { \
-        S_DECODE_ARR (field) \
-        body->has_##field = ok; \
-    }
 #define S_DECODE_BOOL(field) \
     ok = ok && async_mp_bool (map, #field, &body->field) == 0;
 #define S_DECODE_NUM(field) \
@@ -240,6 +241,18 @@ s_mp_part (const msgpack_object *map, const char *key, msgpack_object_type type,
 #define S_DECODE_OPT_BOOL(field) S_DECODE_OPT (field, S_DECODE_BOOL)
 #define S_DECODE_OPT_NUM(field)  S_DECODE_OPT (field, S_DECODE_NUM)
 #define S_DECODE_MAY_BOOL(field) S_DECODE_MAY (field, S_DECODE_BOOL)
+//  Optional, nil read as absent
+#define S_DECODE_NIL(field, plain) \
+    if (ok && async_mp_get (map, #field) \
+           && async_mp_get (map, #field)->type != MSGPACK_OBJECT_NIL) { \
+        plain (field) \
+        body->has_##field = ok; \
+    }
+#define S_DECODE_NIL_ARR(field)  S_DECODE_NIL (field, S_DECODE_ARR)
+#define S_DECODE_NIL_STR(field)  S_DECODE_NIL (field, S_DECODE_STR)
+#define S_DECODE_NIL_I64(field)  S_DECODE_NIL (field, S_DECODE_I64)
+#define S_DECODE_NIL_NUM(field)  S_DECODE_NIL (field, S_DECODE_NUM)
+#define S_DECODE_NIL_BOOL(field) S_DECODE_NIL (field, S_DECODE_BOOL)
 #define S_DECODE(type, field) S_DECODE_##type (field)
 //  The same for one field alone: flagged in `bad` (and left zeroed) when
 //  missing or wrong, `all` false then

@@ -50,8 +50,9 @@
                 another type is an error
         OPT_BOOL, OPT_NUM, OPT_MAP, OPT_ARR, MAY_BOOL, MAY_ARR
                 optional, as OPT_ and MAY_ above
-        NIL_ARR optional as OPT_ARR, and nil is read as absent too (a
-                HELLO's lists of names)
+        NIL_ARR, NIL_STR, NIL_I64, NIL_NUM, NIL_BOOL
+                optional as OPT_, and nil is read as absent too (a
+                HELLO's lists of names, a listing's filter)
 
     For each row: a struct async_NAME_t with the fields, a struct
     async_NAME_bad_t with a bool per field, and
@@ -129,6 +130,7 @@ extern "C" {
     X (agent_set,    ASYNC_MSGS_AGENT_SET,    ASYNC_MSGS_AGENT_SET_IN) \
     X (agent_applied, ASYNC_MSGS_AGENT_APPLIED, ASYNC_MSGS_AGENT_APPLIED_IN) \
     X (task_progress, ASYNC_MSGS_TASK_PROGRESS, ASYNC_MSGS_TASK_PROGRESS_IN) \
+    X (list_query,   ASYNC_MSGS_LIST_QUERY,   ASYNC_MSGS_LIST_QUERY_IN) \
     X (hello,        ASYNC_MSGS_HELLO,        ASYNC_MSGS_HELLO_IN) \
     X (hello_agent,  ASYNC_MSGS_HELLO_AGENT,  ASYNC_MSGS_ENTRY) \
     X (hello_held,   ASYNC_MSGS_HELLO_HELD,   ASYNC_MSGS_ENTRY) \
@@ -307,6 +309,15 @@ extern "C" {
 #define ASYNC_MSGS_TASK_PROGRESS(F) F (ID, id) F (U64, token) F (ANY, progress)
 #define ASYNC_MSGS_TASK_PROGRESS_IN(C) C (C_PROGRESS)
 
+//  A listing's filter (LIST, COUNT), read by broker/query.c, which the
+//  HTTP API's /api/jobs shares: a field absent or nil is no filter; one of
+//  another type is refused with its own reason (decode_each)
+#define ASYNC_MSGS_LIST_QUERY(F) \
+    F (NIL_ARR, status) F (NIL_STR, queue) F (NIL_STR, task) F (NIL_STR, node) \
+    F (NIL_STR, parent) F (NIL_I64, limit) F (NIL_NUM, since) F (NIL_STR, cursor) \
+    F (NIL_BOOL, by_status)
+#define ASYNC_MSGS_LIST_QUERY_IN(C) C (C_LIST) C (C_COUNT)
+
 //  A node's session asked for (docs/protocol.md, HELLO): the broker
 //  refuses each bad field with its own reply (decode_each) and checks the
 //  budgets (broker/session.c); `agents` are `hello_agent` entries, `held`
@@ -420,6 +431,10 @@ async_part_t
 #define ASYNC_MSGS_C_MAY_BOOL        ASYNC_MSGS_C_OPT_BOOL
 #define ASYNC_MSGS_C_MAY_ARR         ASYNC_MSGS_C_OPT_ARR
 #define ASYNC_MSGS_C_NIL_ARR         ASYNC_MSGS_C_OPT_ARR
+#define ASYNC_MSGS_C_NIL_STR         ASYNC_MSGS_C_OPT_STR
+#define ASYNC_MSGS_C_NIL_I64         ASYNC_MSGS_C_OPT_I64
+#define ASYNC_MSGS_C_NIL_NUM         ASYNC_MSGS_C_OPT_NUM
+#define ASYNC_MSGS_C_NIL_BOOL        ASYNC_MSGS_C_OPT_BOOL
 #define ASYNC_MSGS_MEMBER(type, field) ASYNC_MSGS_C_##type (field)
 #define ASYNC_MSGS_BAD(type, field) bool field;
 

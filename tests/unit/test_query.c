@@ -137,11 +137,19 @@ test_query_filter_refusals (void **state)
         { "{\"since\": \"1h\"}", -1, "since must be a number" },
         { "{\"cursor\": \"bogus\"}", -2, "" },
         { "{\"cursor\": 12}", -2, "" },
+        { "{\"parent\": 5}", -1, "parent must be a job id" },
+        { "{\"by_status\": 1}", -1, "by_status must be true or false" },
+        { "{\"limit\": 1.5}", -1, "limit must be an integer" },
+        //  Nil is no filter
+        { "{\"status\": null, \"queue\": null, \"task\": null, \"node\": null, "
+          "\"parent\": null, \"limit\": null, \"since\": null, \"cursor\": null, "
+          "\"by_status\": null}",
+          0, "" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
         query_filter_t filter;
         query_cursor_t cursor;
-        char err [100];
+        char err [100] = "";
         int rc = s_parse (cases [i].query, &filter, &cursor, err, sizeof err);
         query_filter_clear (&filter);
         if (rc != cases [i].rc || !strstr (err, cases [i].reason))
