@@ -15,7 +15,8 @@
 
 //  Read every write-ahead log file of the store at `path` (RocksDB closed)
 //  before it is opened. A torn last record (a crash mid-write) is logged
-//  at info (store.wal_tail) and left for RocksDB to drop. Damage before
+//  (store.wal_tail at info; with `salvage`, store.salvage at warning) and
+//  left for RocksDB to drop. Damage before
 //  the end refuses the store, logged as store.corrupt with the file, the
 //  offset and what a salvage would drop; with `salvage` the log is copied
 //  into `path`/salvaged-<time> and cut at the damage instead (logged at

@@ -359,27 +359,37 @@ am_broker_restart () {
     am_say "broker restarted: pid $AM_BROKER_PID on $AM_ENDPOINT"
 }
 
-#   am_hold_writer LOG [COMMAND BODY]...: with the disk made slow
+#   am_hold_writer_try LOG [COMMAND BODY]...: with the disk made slow
 #   (ASYNC_TEST_SLOW_SYNC), a synced write that holds the store's writer
-#   thread, so that what the broker writes next waits behind it: the
-#   requests given, then a submit to a queue nobody serves, then a PING,
-#   sent in one go by tests/rawreq in the background (its replies in LOG),
-#   so that the broker hands the batch to its writer instead of writing a
-#   lone request itself. Returns once the PONG came. On a loaded machine
-#   the broker may read the messages in two loop turns and write the
-#   submit itself (its ACCEPTED comes before the PONG): then it is sent
-#   again, five times at most
+#   thread, so that what the broker writes next waits behind it: a submit
+#   to a queue nobody serves, then the requests given (written in the same
+#   batch), then a PING, sent in one go by tests/rawreq in the background
+#   (its replies in LOG), so that the broker hands the batch to its writer
+#   instead of writing a lone request itself. Returns 0 once the PONG came.
+#   On a loaded machine the broker may read the submit alone in a loop turn
+#   and write it itself (its ACCEPTED comes before the PONG): then rawreq
+#   is stopped and it returns 1 (the requests given may have been handled)
+am_hold_writer_try () {
+    local log=$1 pid order; shift
+    "$AM_BUILD/tests/rawreq" -t 70000 "$AM_ENDPOINT" \
+        SUBMIT '{"spec": {"task": "testing.noop", "queue": "nobody"}}' "$@" PING '{}' \
+        >"$log" 2>&1 &
+    pid=$!
+    AM_PIDS+=("$pid")
+    am_wait_for "the broker's PONG (the submit is being written)" 10 grep -q PONG "$log"
+    order=$(grep -o -m2 -E '"(ACCEPTED|PONG)"' "$log" | head -1)
+    [ "$order" = '"ACCEPTED"' ] || return 0
+    am_say "the broker read the submit alone and wrote it itself"
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    return 1
+}
+
+#   am_hold_writer LOG: am_hold_writer_try LOG, five times at most
 am_hold_writer () {
-    local log=$1 try order; shift
+    local try
     for try in 1 2 3 4 5; do
-        "$AM_BUILD/tests/rawreq" -t 70000 "$AM_ENDPOINT" "$@" \
-            SUBMIT '{"spec": {"task": "testing.noop", "queue": "nobody"}}' PING '{}' \
-            >"$log" 2>&1 &
-        am_wait_for "the broker's PONG (the submit is being written)" 10 grep -q PONG "$log"
-        order=$(grep -o -m2 -E '"(ACCEPTED|PONG)"' "$log" | head -1)
-        [ "$order" = '"ACCEPTED"' ] || return 0
-        am_say "the broker wrote the submit itself (try $try): again"
-        wait $! || true
+        am_hold_writer_try "$1" && return 0
     done
     am_fail "am_hold_writer: the broker never handed the submit to its writer"
 }
