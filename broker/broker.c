@@ -55,6 +55,7 @@
 #include <czmq.h>
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sodium.h>
 #include <sys/random.h>
@@ -826,6 +827,15 @@ broker_destroy (broker_t **self_p)
 //  and reading them all held the rest of the loop for seconds
 #define S_DRAIN_US  20000
 
+//  Memory: glibc keeps what is freed in its heaps for reuse (its mmap
+//  threshold follows the sizes freed), so that memtables, job tables and
+//  batches reuse warm pages instead of faulting fresh ones in (a page
+//  fault costs microseconds on a VM). A message of S_TRIM_BYTES or more
+//  (a big HELLO) leaves as much behind it: once no message waits, the loop
+//  gives free memory back to the system (malloc_trim), so that a burst of
+//  them does not leave the broker larger for good
+#define S_TRIM_BYTES        (1024 * 1024)
+
 //  True when messages wait in the ROUTER socket
 static bool
 s_router_waiting (void *router)
@@ -894,6 +904,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         { commit_fd (self->commit), POLLIN, 0 },
         { self->http ? http_fd (self->http) : -1, POLLIN, 0 }
     };
+    bool trim = false;          //  a big message was handled (S_TRIM_BYTES)
     while (!*stop) {
         self->list_turn_us = 0;
         if (reopen && *reopen) {
@@ -955,6 +966,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
                 drained = true;
                 break;
             }
+            trim |= zmsg_content_size (zmsg) >= S_TRIM_BYTES;
             s_handle (self, zmsg);
             zmsg_destroy (&zmsg);
             handled++;
@@ -980,6 +992,12 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
             http_run (self->http);
         if (commit_failed (self->commit))
             break;              //  an action of the HTTP API could not be written
+        if (trim && drained) {
+#ifdef __GLIBC__
+            malloc_trim (0);
+#endif
+            trim = false;
+        }
     }
     if (commit_failed (self->commit))
         return ASYNC_ESTORE;

@@ -252,13 +252,6 @@ main (int argc, char *argv [])
     }
     if (optind < argc)
         return async_cli_bad_option ("asyncbroker", argv [optind]);
-#ifdef __GLIBC__
-    //  Blocks of 256 KiB and more (a big message, its parse) are mapped and
-    //  given back to the system when freed. Else glibc raises this threshold
-    //  after the first such free and keeps later ones in its heaps: a burst
-    //  of big HELLOs would leave the broker tens of MB larger for good
-    mallopt (M_MMAP_THRESHOLD, 256 * 1024);
-#endif
     zsys_init ();
     zsys_handler_set (NULL);
     zconfig_t *config = NULL;
