@@ -55,7 +55,9 @@
 #include <czmq.h>
 #include <errno.h>
 #include <limits.h>
-#include <malloc.h>
+#ifdef __GLIBC__
+#   include <malloc.h>
+#endif
 #include <poll.h>
 #include <sodium.h>
 #include <sys/random.h>
@@ -831,10 +833,13 @@ broker_destroy (broker_t **self_p)
 //  threshold follows the sizes freed), so that memtables, job tables and
 //  batches reuse warm pages instead of faulting fresh ones in (a page
 //  fault costs microseconds on a VM). A message of S_TRIM_BYTES or more
-//  (a big HELLO) leaves as much behind it: once no message waits, the loop
-//  gives free memory back to the system (malloc_trim), so that a burst of
-//  them does not leave the broker larger for good
+//  (a big HELLO, a SUBMIT of big specs) leaves as much behind it: once the
+//  socket was read empty, the loop gives the heaps' free memory back to
+//  the system (malloc_trim, which walks every heap), at most once per
+//  S_TRIM_US, so that a burst of them does not leave the broker larger for
+//  good and a stream of them does not undo the reuse
 #define S_TRIM_BYTES        (1024 * 1024)
+#define S_TRIM_US           1000000
 
 //  True when messages wait in the ROUTER socket
 static bool
@@ -905,6 +910,7 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
         { self->http ? http_fd (self->http) : -1, POLLIN, 0 }
     };
     bool trim = false;          //  a big message was handled (S_TRIM_BYTES)
+    int64_t trim_next = 0;      //  no trim before (monotonic us)
     while (!*stop) {
         self->list_turn_us = 0;
         if (reopen && *reopen) {
@@ -935,6 +941,9 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
             wait_us = until_sync;
         if (self->more_work)
             wait_us = 0;        //  the timers left some for the next turn
+        int64_t until_trim = trim_next - async_mono_us ();
+        if (trim && until_trim > 0 && until_trim < wait_us)
+            wait_us = until_trim;
         int timeout = wait_us <= 0 ? 0 : (int) ((wait_us + 999) / 1000);
         int http_timeout = self->http ? http_timeout_ms (self->http) : -1;
         if (http_timeout >= 0 && http_timeout < timeout)
@@ -992,11 +1001,12 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
             http_run (self->http);
         if (commit_failed (self->commit))
             break;              //  an action of the HTTP API could not be written
-        if (trim && drained) {
+        if (trim && drained && !hold && async_mono_us () >= trim_next) {
 #ifdef __GLIBC__
             malloc_trim (0);
 #endif
             trim = false;
+            trim_next = async_mono_us () + S_TRIM_US;
         }
     }
     if (commit_failed (self->commit))

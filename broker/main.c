@@ -18,9 +18,6 @@
 #include <getopt.h>
 #include <signal.h>
 #include <sys/stat.h>
-#ifdef __GLIBC__
-#   include <malloc.h>
-#endif
 
 static volatile int s_stop = 0;
 static volatile int s_reopen = 0;

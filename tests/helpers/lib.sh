@@ -382,6 +382,10 @@ am_hold_writer_try () {
     am_say "the broker read the submit alone and wrote it itself"
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
+    #   Reaped: its pid may be another process's soon
+    local kept=() p
+    for p in "${AM_PIDS[@]}"; do [ "$p" = "$pid" ] || kept+=("$p"); done
+    AM_PIDS=("${kept[@]}")
     return 1
 }
 

@@ -88,7 +88,8 @@ am_check "written: after a restart, both uuids stay bound to their owners' keys"
 #   bindings in its store (the impostors first: an owner's HELLO makes a
 #   session, whose key would answer)
 kill -TERM "$AM_BROKER_PID"
-wait "$AM_BROKER_PID" 2>/dev/null || true
+am_wait_for "the broker to stop on SIGTERM" 20 am_pid_gone "$AM_BROKER_PID"
+wait "$AM_BROKER_PID" || am_fail "the broker did not stop cleanly"
 am_broker_restart
 s_refused "X's impostor (K2)" "$(s_forge "$X" "$K2")"
 s_refused "Y's impostor (L2)" "$(s_forge "$Y" "$L2")"
