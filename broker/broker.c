@@ -941,9 +941,11 @@ broker_run (broker_t *self, volatile int *stop, volatile int *reopen)
             wait_us = until_sync;
         if (self->more_work)
             wait_us = 0;        //  the timers left some for the next turn
-        int64_t until_trim = trim_next - async_mono_us ();
-        if (trim && until_trim > 0 && until_trim < wait_us)
-            wait_us = until_trim;
+        if (trim) {             //  a trim put off: wake for it
+            int64_t until_trim = trim_next - async_mono_us ();
+            if (until_trim > 0 && until_trim < wait_us)
+                wait_us = until_trim;
+        }
         int timeout = wait_us <= 0 ? 0 : (int) ((wait_us + 999) / 1000);
         int http_timeout = self->http ? http_timeout_ms (self->http) : -1;
         if (http_timeout >= 0 && http_timeout < timeout)
