@@ -212,7 +212,8 @@ broker_ack_later (broker_t *self, zframe_t *routing, async_msg_t *msg, const voi
 {
     zframe_t *held = zframe_new (NULL, sizeof count + size);
     memcpy (zframe_data (held), &count, sizeof count);
-    memcpy (zframe_data (held) + sizeof count, entries, size);
+    if (size)                   //  (no entries: `entries` may be NULL)
+        memcpy (zframe_data (held) + sizeof count, entries, size);
     zmsg_t *zmsg = s_msg_to (routing, msg);
     zmsg_append (zmsg, &held);
     commit_reply (self->commit, zmsg);
