@@ -14,13 +14,16 @@ am_wait_for "job a to be active" 10 am_job_is "$a" active
 am_wait_for "job b to be active" 10 am_job_is "$b" active
 
 am_check "b hands off to a (a still running): b waits"
-echo "$a" >"$dir/to_b"
+#   Written whole, then renamed: the task reads the file as soon as it
+#   exists, and could read it empty while echo writes it
+s_put () { echo "$1" >"$dir/$2.tmp" && mv "$dir/$2.tmp" "$dir/$2"; }
+s_put "$a" to_b
 #   The node's one agent (main:2) runs a alone
 am_wait_for "b to give back its slot (waiting for a)" 10 am_node_running "${AM_NODE_UUID[node1]}" 1
 am_assert_eq "b's status while it waits for a" active "$(am_job_field "$b" .status)"
 
 am_check "a hands off to b: the cycle is refused, both complete"
-echo "$b" >"$dir/to_a"
+s_put "$b" to_a
 rc=0; out=$(am_ctl wait "$a" --timeout 10s) || rc=$?
 am_assert_eq "wait a: exit code" 1 "$rc"
 am_assert_eq "a's failure" BadArgumentsError "$(jq -r .type <<<"$out")"
